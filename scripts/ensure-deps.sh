@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Install what this project needs and is missing on a fresh Debian machine with Node 20:
+# Debian packages (etcd, the Python data stack, S3 clients, FUSE tools, nginx for the
+# benchmarks) and the npm dependencies from the lockfile. Idempotent; quiet when all is there.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+need=()
+command -v etcd >/dev/null 2>&1 || need+=(etcd-server)
+command -v etcdctl >/dev/null 2>&1 || need+=(etcd-client)
+if [ "${ALLUXIO_MINIMAL_DEPS:-}" != "1" ]; then
+  /usr/bin/python3 -c 'import fsspec' >/dev/null 2>&1 || need+=(python3-fsspec)
+  /usr/bin/python3 -c 'import pandas' >/dev/null 2>&1 || need+=(python3-pandas)
+  /usr/bin/python3 -c 'import boto3' >/dev/null 2>&1 || need+=(python3-boto3)
+  [ -x /usr/bin/aws ] || need+=(awscli)
+  command -v fusermount >/dev/null 2>&1 || need+=(fuse)
+  [ -e /usr/lib/x86_64-linux-gnu/libfuse.so.2 ] || [ -e /lib/x86_64-linux-gnu/libfuse.so.2 ] || need+=(libfuse2)
+  command -v bindfs >/dev/null 2>&1 || need+=(bindfs)
+  command -v nginx >/dev/null 2>&1 || need+=(nginx-light)
+fi
+if [ ${#need[@]} -gt 0 ]; then
+  echo "ensure-deps: installing Debian packages: ${need[*]}" >&2
+  SUDO=""
+  [ "$(id -u)" = "0" ] || SUDO="sudo"
+  $SUDO apt-get update -qq >&2
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${need[@]}" >&2
+fi
+
+# npm dependencies: install from the lockfile when node_modules is missing or stale.
+stamp=node_modules/.package-lock.json
+if [ ! -f "$stamp" ] || [ package-lock.json -nt "$stamp" ]; then
+  echo "ensure-deps: npm ci" >&2
+  npm ci --no-audit --no-fund >&2
+fi

@@ -1,0 +1,155 @@
+/**
+ * The one base command: connection flags, --json, exit codes (cli.md's table, kept under
+ * --json), rendering, and confirmation prompts. Commands stay thin: parse, call the
+ * library in src/, render.
+ */
+import { Command, Errors, Flags, type Interfaces } from '@oclif/core';
+import { AlluxioError, ExitCode, isAlluxioError } from '../domain/errors.js';
+import { EtcdConnection, parseEndpoints, DEFAULT_CLUSTER, DEFAULT_ENDPOINTS } from '../store/connection.js';
+import { Renderer } from './output.js';
+import { parseDuration } from './duration.js';
+
+export type BaseFlags<T extends typeof Command> = Interfaces.InferredFlags<(typeof BaseCommand)['baseFlags'] & T['flags']>;
+
+export abstract class BaseCommand<T extends typeof Command> extends Command {
+  static override enableJsonFlag = true;
+
+  static override baseFlags = {
+    'etcd-endpoints': Flags.string({ env: 'ALLUXIO_ETCD_ENDPOINTS', default: DEFAULT_ENDPOINTS, summary: 'Comma-separated etcd endpoints.', helpGroup: 'CONNECTION' }),
+    cluster: Flags.string({ env: 'ALLUXIO_CLUSTER', default: DEFAULT_CLUSTER, summary: 'Cluster name; all keys live under /alluxio/<cluster>/.', helpGroup: 'CONNECTION' }),
+    'etcd-user': Flags.string({ env: 'ALLUXIO_ETCD_USER', summary: 'etcd user name.', helpGroup: 'CONNECTION' }),
+    'etcd-password': Flags.string({ env: 'ALLUXIO_ETCD_PASSWORD', summary: 'etcd password.', helpGroup: 'CONNECTION' }),
+    'etcd-ca': Flags.string({ env: 'ALLUXIO_ETCD_CA', summary: 'CA certificate (PEM) for TLS to etcd.', helpGroup: 'CONNECTION' }),
+    'etcd-cert': Flags.string({ env: 'ALLUXIO_ETCD_CERT', summary: 'Client certificate (PEM) for TLS to etcd.', helpGroup: 'CONNECTION' }),
+    'etcd-key': Flags.string({ env: 'ALLUXIO_ETCD_KEY', summary: 'Client key (PEM) for TLS to etcd.', helpGroup: 'CONNECTION' }),
+    'etcd-timeout': Flags.string({ env: 'ALLUXIO_ETCD_TIMEOUT', default: '5s', summary: 'Deadline for each etcd call.', helpGroup: 'CONNECTION' }),
+  };
+
+  protected flags!: BaseFlags<T>;
+  protected render!: Renderer;
+  private conn: EtcdConnection | undefined;
+
+  public override async init(): Promise<void> {
+    await super.init();
+    this.render = new Renderer(Boolean(process.stdout.isTTY));
+  }
+
+  /** Parse argv (flags and args) for the concrete command. */
+  protected async parseInput(): Promise<{ flags: BaseFlags<T>; args: Record<string, unknown> }> {
+    const { flags, args } = await this.parse({
+      flags: this.ctor.flags,
+      baseFlags: (this.ctor as typeof BaseCommand).baseFlags,
+      enableJsonFlag: this.ctor.enableJsonFlag,
+      args: this.ctor.args,
+      strict: this.ctor.strict,
+    });
+    this.flags = flags as BaseFlags<T>;
+    return { flags: this.flags, args };
+  }
+
+  /** The etcd connection, opened on first use and closed when the command ends. */
+  protected etcd(): EtcdConnection {
+    if (!this.conn) {
+      const f = this.flags as Record<string, unknown>;
+      this.conn = new EtcdConnection({
+        endpoints: parseEndpoints(String(f['etcd-endpoints'] ?? DEFAULT_ENDPOINTS)),
+        cluster: String(f.cluster ?? DEFAULT_CLUSTER),
+        user: f['etcd-user'] as string | undefined,
+        password: f['etcd-password'] as string | undefined,
+        ca: f['etcd-ca'] as string | undefined,
+        cert: f['etcd-cert'] as string | undefined,
+        key: f['etcd-key'] as string | undefined,
+        timeoutMs: parseDuration(String(f['etcd-timeout'] ?? '5s'), '--etcd-timeout'),
+      });
+    }
+    return this.conn;
+  }
+
+  /** Human output to stdout (never used under --json). */
+  protected say(text: string): void {
+    if (!this.jsonEnabled()) process.stdout.write(text.endsWith('\n') ? text : text + '\n');
+  }
+
+  /** Progress and warnings: stderr, so stdout stays one JSON document. */
+  protected note(text: string): void {
+    process.stderr.write(text.endsWith('\n') ? text : text + '\n');
+  }
+
+  protected warnLine(text: string): void {
+    this.note(this.render.color.yellow('warning: ') + text);
+  }
+
+  /** Ask before a destructive change: --yes skips, no TTY refuses (exit 2), Ctrl-C is 130. */
+  protected async confirm(message: string, yes: boolean): Promise<void> {
+    if (yes) return;
+    if (!process.stdin.isTTY || !process.stderr.isTTY) {
+      throw new AlluxioError('ConfirmationRequired', `${message} Refusing without a terminal to ask on; pass --yes to confirm.`);
+    }
+    const { confirm } = await import('@inquirer/prompts');
+    let ok: boolean;
+    try {
+      ok = await confirm({ message, default: false }, { output: process.stderr });
+    } catch (e) {
+      if (e instanceof Error && (e.name === 'ExitPromptError' || e.name === 'AbortPromptError')) {
+        throw new AlluxioError('Cancelled', 'cancelled');
+      }
+      throw e;
+    }
+    if (!ok) throw new AlluxioError('Cancelled', 'cancelled; nothing changed');
+  }
+
+  protected override async catch(err: Error & { exitCode?: number; oclif?: { exit?: number } }): Promise<unknown> {
+    if (err instanceof Errors.ExitError) throw err;
+    let code: string;
+    let message: string;
+    let exitCode: number;
+    let extra: Record<string, unknown> = {};
+    if (isAlluxioError(err)) {
+      code = err.code;
+      message = err.message;
+      exitCode = err.exitCode;
+      extra = err.toJSON();
+    } else if (isParseError(err)) {
+      code = 'UsageError';
+      message = err.message.split('\n').filter((l) => !/^See more help/.test(l)).join('\n').trim();
+      exitCode = ExitCode.usage;
+    } else {
+      code = 'Internal';
+      message = err.message;
+      exitCode = ExitCode.unexpected;
+      if (process.env.ALLUXIO_DEBUG) process.stderr.write((err.stack ?? '') + '\n');
+    }
+    if (this.jsonEnabledSafe()) {
+      process.stdout.write(JSON.stringify({ error: { ...extra, code, message, exitCode } }, null, 2) + '\n');
+    } else {
+      const color = this.render?.color;
+      process.stderr.write(`${color ? color.red('Error:') : 'Error:'} ${message}\n`);
+      if (code === 'UsageError') process.stderr.write(`See: alluxio ${this.id?.replace(/:/g, ' ') ?? ''} --help\n`);
+    }
+    throw new Errors.ExitError(exitCode);
+  }
+
+  private jsonEnabledSafe(): boolean {
+    try {
+      return this.jsonEnabled();
+    } catch {
+      return this.argv.includes('--json');
+    }
+  }
+
+  protected override async finally(err: Error | undefined): Promise<unknown> {
+    this.conn?.close();
+    this.conn = undefined;
+    return super.finally(err);
+  }
+}
+
+function isParseError(err: Error): boolean {
+  const e = err as Error & { parse?: unknown; oclif?: { exit?: number } };
+  return e.parse !== undefined || /Parse|Flag|Arg|Unexpected/i.test(err.constructor?.name ?? '') || (e.oclif?.exit === 2);
+}
+
+/** Repeated `--option k=v` and friends arrive as arrays (or undefined). */
+export function many(v: string[] | undefined): string[] {
+  return v ?? [];
+}

@@ -1,0 +1,89 @@
+/**
+ * Mount-table operations (the use cases behind `alluxio mount ...`): validate in the
+ * domain, commit through the transactional config store.
+ */
+import { AlluxioError } from '../domain/errors.js';
+import { checkMountAgainst, parseMount, sortMounts, toEntry, type MountEntry } from '../domain/mounts.js';
+import { validateMountPath } from '../domain/mounts.js';
+import type { EtcdConnection } from '../store/connection.js';
+import { readConfig, transact, type Committed } from '../store/config-store.js';
+
+export interface MountList {
+  revision: number;
+  mounts: MountEntry[];
+  invalid: { key: string; error: string }[];
+}
+
+export async function listMounts(conn: EtcdConnection): Promise<MountList> {
+  const state = await readConfig(conn);
+  return {
+    revision: state.revision,
+    mounts: sortMounts(state.mounts).map(toEntry),
+    invalid: state.invalid.filter((i) => i.key.startsWith(conn.layout.mountsPrefix)),
+  };
+}
+
+export interface AddMountInput {
+  path: string;
+  ufsUri: string;
+  readOnly?: boolean;
+  options?: Record<string, string>;
+}
+
+export async function addMount(conn: EtcdConnection, input: AddMountInput): Promise<Committed<MountEntry>> {
+  const candidate = parseMount(input);
+  return transact(conn, (state) => {
+    checkMountAgainst(state.mounts, candidate, false);
+    return { ops: [{ type: 'put', key: conn.layout.mountKey(candidate.path), value: JSON.stringify(toEntry(candidate)) }], result: toEntry(candidate) };
+  }, { actor: 'mount add' });
+}
+
+export interface UpdateMountInput {
+  path: string;
+  ufsUri?: string | undefined;
+  readOnly?: boolean | undefined;
+  setOptions?: Record<string, string>;
+  removeOptions?: string[];
+}
+
+export async function updateMount(conn: EtcdConnection, input: UpdateMountInput): Promise<Committed<{ before: MountEntry; after: MountEntry }>> {
+  const path = validateMountPath(input.path);
+  return transact(conn, (state) => {
+    const current = state.mounts.find((m) => m.path === path);
+    if (!current) throw new AlluxioError('MountNotFound', `no mount at ${path}`);
+    const options = { ...current.options, ...(input.setOptions ?? {}) };
+    for (const k of input.removeOptions ?? []) {
+      if (!(k in options)) throw new AlluxioError('InvalidOption', `mount ${path} has no option "${k}" to remove`);
+      delete options[k];
+    }
+    const next = parseMount({
+      path,
+      ufsUri: input.ufsUri ?? current.ufsUri,
+      readOnly: input.readOnly ?? current.readOnly,
+      options,
+    });
+    checkMountAgainst(state.mounts, next, true);
+    return {
+      ops: [{ type: 'put', key: conn.layout.mountKey(path), value: JSON.stringify(toEntry(next)) }],
+      result: { before: toEntry(current), after: toEntry(next) },
+    };
+  }, { actor: 'mount update' });
+}
+
+export async function removeMount(conn: EtcdConnection, rawPath: string): Promise<Committed<MountEntry>> {
+  const path = validateMountPath(rawPath);
+  return transact(conn, (state) => {
+    const current = state.mounts.find((m) => m.path === path);
+    if (!current) throw new AlluxioError('MountNotFound', `no mount at ${path}`);
+    return { ops: [{ type: 'delete', key: conn.layout.mountKey(path) }], result: toEntry(current) };
+  }, { actor: 'mount remove' });
+}
+
+/** Fail early (exit 4) when a mount a destructive command names does not exist. */
+export async function getMount(conn: EtcdConnection, rawPath: string): Promise<MountEntry> {
+  const path = validateMountPath(rawPath);
+  const state = await readConfig(conn);
+  const m = state.mounts.find((x) => x.path === path);
+  if (!m) throw new AlluxioError('MountNotFound', `no mount at ${path}`);
+  return toEntry(m);
+}

@@ -1,0 +1,92 @@
+/**
+ * Typed errors. Every expected failure is an AlluxioError carrying a stable `code`
+ * that users and scripts can act on, and the process exit code from cli.md.
+ * Front ends map the same codes to their own vocabulary (S3 XML codes, errno, Python
+ * exceptions), so the code is the contract, not the message.
+ */
+
+export const ExitCode = {
+  ok: 0,
+  unexpected: 1,
+  usage: 2,
+  conflict: 3,
+  notFound: 4,
+  unavailable: 5,
+  cancelled: 130,
+} as const;
+export type ExitCode = (typeof ExitCode)[keyof typeof ExitCode];
+
+/** Codes are grouped by the exit code they map to. */
+const CODES = {
+  // 2: usage / invalid input
+  InvalidPath: ExitCode.usage,
+  InvalidUfsUri: ExitCode.usage,
+  InvalidMount: ExitCode.usage,
+  InvalidOption: ExitCode.usage,
+  InvalidRule: ExitCode.usage,
+  InvalidRuleFile: ExitCode.usage,
+  InvalidArgument: ExitCode.usage,
+  RuleResultInvalid: ExitCode.usage,
+  ConfirmationRequired: ExitCode.usage,
+  // 3: conflict
+  MountExists: ExitCode.conflict,
+  MountNested: ExitCode.conflict,
+  RuleExists: ExitCode.conflict,
+  Conflict: ExitCode.conflict,
+  WorkerIdTaken: ExitCode.conflict,
+  MigrationInProgress: ExitCode.conflict,
+  InvalidState: ExitCode.conflict,
+  ReadOnlyMount: ExitCode.conflict,
+  // 4: not found
+  NotFound: ExitCode.notFound,
+  MountNotFound: ExitCode.notFound,
+  RuleNotFound: ExitCode.notFound,
+  NoMountForPath: ExitCode.notFound,
+  NoMountForUri: ExitCode.notFound,
+  MigrationNotFound: ExitCode.notFound,
+  // 5: etcd or the cluster unreachable / timed out
+  EtcdUnavailable: ExitCode.unavailable,
+  EtcdAuthFailed: ExitCode.unavailable,
+  WaitTimeout: ExitCode.unavailable,
+  // 130
+  Cancelled: ExitCode.cancelled,
+  // 1
+  Internal: ExitCode.unexpected,
+} as const;
+
+export type ErrorCode = keyof typeof CODES;
+
+export class AlluxioError extends Error {
+  readonly code: ErrorCode;
+  readonly exitCode: ExitCode;
+  /** Which resolution step failed (resolution.md §7), when the error came from resolving. */
+  readonly step: string | undefined;
+  readonly details: Record<string, unknown> | undefined;
+
+  constructor(code: ErrorCode, message: string, opts: { step?: string; details?: Record<string, unknown>; cause?: unknown } = {}) {
+    super(message, opts.cause === undefined ? undefined : { cause: opts.cause });
+    this.name = 'AlluxioError';
+    this.code = code;
+    this.exitCode = CODES[code];
+    this.step = opts.step;
+    this.details = opts.details;
+  }
+
+  toJSON(): Record<string, unknown> {
+    return {
+      code: this.code,
+      message: this.message,
+      exitCode: this.exitCode,
+      ...(this.step ? { step: this.step } : {}),
+      ...(this.details ? { details: this.details } : {}),
+    };
+  }
+}
+
+export function isAlluxioError(e: unknown): e is AlluxioError {
+  return e instanceof AlluxioError;
+}
+
+export function exitCodeOf(code: ErrorCode): ExitCode {
+  return CODES[code];
+}

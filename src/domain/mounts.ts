@@ -1,0 +1,117 @@
+/**
+ * The mount table as a value: validation of one entry, and the table-wide rules
+ * (unique paths, no nesting in the UFS namespace) checked before any write.
+ */
+import { AlluxioError } from './errors.js';
+import { normalizePath, segmentsOf } from './paths.js';
+import { isUfsPrefix, parseUfsUri, type ParsedUfsUri } from './ufs-uri.js';
+
+export interface MountEntry {
+  /** Canonical, exactly one segment: `/data`. */
+  path: string;
+  /** Canonical UFS URI (trailing `/`). */
+  ufsUri: string;
+  readOnly: boolean;
+  options: Record<string, string>;
+}
+
+/** A validated mount with its URI parsed once (what the resolver indexes). */
+export interface ParsedMount extends MountEntry {
+  name: string;
+  ufs: ParsedUfsUri;
+}
+
+export function validateMountPath(raw: string): string {
+  const p = normalizePath(raw, 'mount-path');
+  const segs = segmentsOf(p);
+  if (segs.length === 0) throw new AlluxioError('InvalidMount', 'the root "/" cannot be a mount point; use a top-level path such as /data');
+  if (segs.length > 1) {
+    throw new AlluxioError('InvalidMount', `mount point "${p}" is nested; mount points are exactly one segment (/${segs[0]}), like Alluxio's top-level mounts`);
+  }
+  return p;
+}
+
+const OPTION_KEY = /^[A-Za-z0-9][A-Za-z0-9._\-]*$/;
+
+/** Parse `k=v` (the value may contain `=`). */
+export function parseOption(raw: string): [string, string] {
+  const i = raw.indexOf('=');
+  if (i < 0) throw new AlluxioError('InvalidOption', `option "${raw}" has no "="; write key=value`);
+  const key = raw.slice(0, i);
+  const value = raw.slice(i + 1);
+  validateOption(key, value);
+  return [key, value];
+}
+
+export function validateOption(key: string, value: string): void {
+  if (!OPTION_KEY.test(key)) throw new AlluxioError('InvalidOption', `option key "${key}" is not allowed (letters, digits, ".", "_", "-")`);
+  if (value === '') throw new AlluxioError('InvalidOption', `option "${key}" has an empty value; leave the option out instead`);
+  if (/[\u0000-\u001f\u007f]/.test(value)) throw new AlluxioError('InvalidOption', `option "${key}" contains control characters`);
+}
+
+export function parseOptions(raw: readonly string[]): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const r of raw) {
+    const [k, v] = parseOption(r);
+    if (k in out && out[k] !== v) throw new AlluxioError('InvalidOption', `option "${k}" given twice with different values`);
+    out[k] = v;
+  }
+  return out;
+}
+
+/** Validate and canonicalise one entry (from the CLI or from etcd). */
+export function parseMount(input: { path: string; ufsUri: string; readOnly?: boolean; options?: Record<string, string> }): ParsedMount {
+  const path = validateMountPath(input.path);
+  const ufs = parseUfsUri(input.ufsUri);
+  const options: Record<string, string> = {};
+  for (const [k, v] of Object.entries(input.options ?? {})) {
+    if (typeof v !== 'string') throw new AlluxioError('InvalidOption', `option "${k}" must be a string`);
+    validateOption(k, v);
+    options[k] = v;
+  }
+  return { path, name: path.slice(1), ufsUri: ufs.uri, ufs, readOnly: input.readOnly === true, options };
+}
+
+export function toEntry(m: ParsedMount): MountEntry {
+  return { path: m.path, ufsUri: m.ufsUri, readOnly: m.readOnly, options: { ...m.options } };
+}
+
+/**
+ * Check that `candidate` can join `table` (replacing the entry at the same path when
+ * `replacing` is true): no duplicate path, and no URI nesting either way.
+ */
+export function checkMountAgainst(table: readonly ParsedMount[], candidate: ParsedMount, replacing: boolean): void {
+  for (const m of table) {
+    if (m.path === candidate.path) {
+      if (!replacing) throw new AlluxioError('MountExists', `${candidate.path} is already mounted (to ${m.ufsUri})`, { details: { path: m.path } });
+      continue;
+    }
+    if (m.ufsUri === candidate.ufsUri) {
+      throw new AlluxioError('MountNested', `${candidate.ufsUri} is already mounted at ${m.path}`, { details: { path: m.path, ufsUri: m.ufsUri } });
+    }
+    if (isUfsPrefix(m.ufs, candidate.ufs) || isUfsPrefix(candidate.ufs, m.ufs)) {
+      throw new AlluxioError(
+        'MountNested',
+        `${candidate.ufsUri} and ${m.ufsUri} (mounted at ${m.path}) would nest; mounts may not contain one another`,
+        { details: { path: m.path, ufsUri: m.ufsUri } },
+      );
+    }
+  }
+}
+
+const SECRET_KEY = /secret|password|token|credential|accesskey/i;
+
+export function isSecretOptionKey(key: string): boolean {
+  return SECRET_KEY.test(key);
+}
+
+export function redactOptions(options: Record<string, string>, showSecrets: boolean): Record<string, string> {
+  if (showSecrets) return { ...options };
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(options)) out[k] = isSecretOptionKey(k) ? '***' : v;
+  return out;
+}
+
+export function sortMounts<T extends { path: string }>(mounts: readonly T[]): T[] {
+  return [...mounts].sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+}

@@ -1,0 +1,187 @@
+/**
+ * UFS URIs: parsing, validation, normalisation, segment-aware prefix tests, and the one
+ * place that joins an Alluxio path remainder onto a mount's URI (`joinUnderUfs`), proving
+ * that the result stays inside the mount.
+ *
+ * Canonical form: `scheme://authority/seg/seg/` — lower-case scheme, percent-encoding
+ * only where RFC 3986 requires it (upper-case hex), and always a trailing `/` so that a
+ * mount URI reads as a directory. Segments are kept decoded in `ParsedUfsUri.segments`,
+ * which is what the UFS adapters use (an object key or a file path), never the string.
+ */
+import { AlluxioError } from './errors.js';
+import { MAX_SEGMENT_BYTES } from './paths.js';
+
+export interface SchemeInfo {
+  /** Needs a non-empty authority (a bucket, a namenode, a container@account). */
+  authority: 'required' | 'forbidden';
+  /** Authority pattern and what to tell a user who gets it wrong. */
+  authorityPattern?: RegExp;
+  authorityHint?: string;
+  /** The data plane can read and write it today. */
+  served: boolean;
+}
+
+const BUCKET = /^[a-z0-9][a-z0-9.\-_]{1,61}[a-z0-9]$/;
+const HOST_PORT = /^(?:[A-Za-z0-9](?:[A-Za-z0-9\-]{0,61}[A-Za-z0-9])?)(?:\.[A-Za-z0-9](?:[A-Za-z0-9\-]{0,61}[A-Za-z0-9])?)*(?::\d{1,5})?$/;
+const AZURE = /^[a-z0-9](?:[a-z0-9\-]{1,61}[a-z0-9])?@[a-z0-9]{3,24}(?:\.[A-Za-z0-9\-]+)+$/;
+
+export const SCHEMES: Readonly<Record<string, SchemeInfo>> = {
+  file: { authority: 'forbidden', served: true },
+  s3: { authority: 'required', authorityPattern: BUCKET, authorityHint: 'an S3 bucket name (3-63 lower-case letters, digits, ".", "-")', served: true },
+  s3a: { authority: 'required', authorityPattern: BUCKET, authorityHint: 'an S3 bucket name', served: true },
+  gs: { authority: 'required', authorityPattern: BUCKET, authorityHint: 'a GCS bucket name', served: false },
+  oss: { authority: 'required', authorityPattern: BUCKET, authorityHint: 'an OSS bucket name', served: false },
+  cos: { authority: 'required', authorityPattern: BUCKET, authorityHint: 'a COS bucket name', served: false },
+  cosn: { authority: 'required', authorityPattern: BUCKET, authorityHint: 'a COS bucket name', served: false },
+  hdfs: { authority: 'required', authorityPattern: HOST_PORT, authorityHint: 'a namenode host[:port] or nameservice', served: false },
+  abfs: { authority: 'required', authorityPattern: AZURE, authorityHint: 'container@account.dfs.core.windows.net', served: false },
+  abfss: { authority: 'required', authorityPattern: AZURE, authorityHint: 'container@account.dfs.core.windows.net', served: false },
+  wasb: { authority: 'required', authorityPattern: AZURE, authorityHint: 'container@account.blob.core.windows.net', served: false },
+  wasbs: { authority: 'required', authorityPattern: AZURE, authorityHint: 'container@account.blob.core.windows.net', served: false },
+};
+
+export const KNOWN_SCHEMES = Object.keys(SCHEMES);
+
+export interface ParsedUfsUri {
+  scheme: string;
+  authority: string;
+  /** Decoded path segments (never empty, never `.`/`..`, never containing `/` or NUL). */
+  segments: string[];
+  /** Canonical string form, always ending in `/`. */
+  uri: string;
+}
+
+// RFC 3986 pchar minus "%" (which we always encode): unreserved / sub-delims / ":" / "@".
+const PCHAR_SAFE = /[A-Za-z0-9\-._~!$&'()*+,;=:@]/;
+
+/** Percent-encode one decoded path segment (UTF-8, upper-case hex). */
+export function encodeSegment(seg: string): string {
+  let out = '';
+  for (const ch of seg) {
+    if (PCHAR_SAFE.test(ch)) out += ch;
+    else for (const b of Buffer.from(ch, 'utf8')) out += '%' + b.toString(16).toUpperCase().padStart(2, '0');
+  }
+  return out;
+}
+
+function decodeSegment(raw: string, whole: string): string {
+  let decoded: string;
+  try {
+    decoded = decodeURIComponent(raw);
+  } catch {
+    throw new AlluxioError('InvalidUfsUri', `"${whole}": malformed percent-encoding in "${raw}"`);
+  }
+  return decoded;
+}
+
+function checkSegment(seg: string, whole: string, code: 'InvalidUfsUri' | 'InvalidPath'): void {
+  if (seg === '.' || seg === '..') throw new AlluxioError(code, `"${whole}": dot segments ("${seg}") are not allowed`);
+  if (seg.includes('/')) throw new AlluxioError(code, `"${whole}": an encoded "/" (%2F) inside a segment is not allowed`);
+  if (/[\u0000-\u001f\u007f]/.test(seg)) throw new AlluxioError(code, `"${whole}": control characters are not allowed`);
+  if (!seg.isWellFormed()) throw new AlluxioError(code, `"${whole}": not valid UTF-8`);
+  if (Buffer.byteLength(seg, 'utf8') > MAX_SEGMENT_BYTES) throw new AlluxioError(code, `"${whole}": a segment is longer than ${MAX_SEGMENT_BYTES} bytes`);
+}
+
+export function formatUfsUri(scheme: string, authority: string, segments: readonly string[]): string {
+  const path = segments.map(encodeSegment).join('/');
+  return `${scheme}://${authority}/${path}${segments.length ? '/' : ''}`;
+}
+
+/**
+ * Parse and validate a UFS URI, as given to `mount add` or as a UFS-native request URI
+ * (`code` chooses the error code: a mount's URI is InvalidUfsUri, a request is InvalidPath).
+ */
+export function parseUfsUri(raw: unknown, code: 'InvalidUfsUri' | 'InvalidPath' = 'InvalidUfsUri'): ParsedUfsUri {
+  if (typeof raw !== 'string' || raw.trim() === '') throw new AlluxioError(code, 'UFS URI is empty');
+  if (raw !== raw.trim()) throw new AlluxioError(code, `"${raw}": leading or trailing white space`);
+  if (/[\u0000-\u001f\u007f]/.test(raw)) throw new AlluxioError(code, `"${raw}": control characters are not allowed`);
+  const m = /^([A-Za-z][A-Za-z0-9+.\-]*):\/\/([^/?#]*)([^?#]*)(.*)$/.exec(raw);
+  if (!m) {
+    throw new AlluxioError(code, `"${raw}" is not a URI of the form scheme://authority/path (allowed schemes: ${KNOWN_SCHEMES.join(', ')})`);
+  }
+  const scheme = m[1]!.toLowerCase();
+  const authority = m[2]!;
+  const rawPath = m[3]!;
+  const rest = m[4]!;
+  const info = SCHEMES[scheme];
+  if (!info) throw new AlluxioError(code, `"${raw}": unknown scheme "${scheme}" (allowed: ${KNOWN_SCHEMES.join(', ')})`);
+  if (rest !== '') throw new AlluxioError(code, `"${raw}": query strings and fragments are not allowed`);
+  if (info.authority === 'forbidden' && authority !== '') {
+    throw new AlluxioError(code, `"${raw}": ${scheme}:// takes no host; write ${scheme}:///absolute/path`);
+  }
+  if (info.authority === 'required') {
+    if (authority === '') throw new AlluxioError(code, `"${raw}": ${scheme}:// needs ${info.authorityHint}`);
+    if (info.authorityPattern && !info.authorityPattern.test(authority)) {
+      throw new AlluxioError(code, `"${raw}": "${authority}" is not ${info.authorityHint}`);
+    }
+  }
+  const segments: string[] = [];
+  for (const part of rawPath.split('/')) {
+    if (part === '') continue;
+    const seg = decodeSegment(part, raw);
+    checkSegment(seg, raw, code);
+    segments.push(seg);
+  }
+  return { scheme, authority, segments, uri: formatUfsUri(scheme, authority, segments) };
+}
+
+/** Normalise a UFS URI to its canonical string. */
+export function normalizeUfsUri(raw: string): string {
+  return parseUfsUri(raw).uri;
+}
+
+/** Segment-aware prefix: same scheme and authority, and `a`'s segments lead `b`'s. */
+export function isUfsPrefix(a: ParsedUfsUri, b: ParsedUfsUri): boolean {
+  if (a.scheme !== b.scheme || a.authority !== b.authority) return false;
+  if (a.segments.length > b.segments.length) return false;
+  for (let i = 0; i < a.segments.length; i++) if (a.segments[i] !== b.segments[i]) return false;
+  return true;
+}
+
+/** Where a resolved path lands in its UFS, in the form the adapters consume. */
+export interface UfsLocation {
+  /** Canonical URI of the mount root (ends in `/`). */
+  mountUri: string;
+  scheme: string;
+  authority: string;
+  /** Decoded segments of the mount root. */
+  baseSegments: readonly string[];
+  /** Decoded segments below the mount root. */
+  relSegments: readonly string[];
+  /** The full URI (no trailing `/` unless it is the mount root). */
+  uri: string;
+}
+
+/**
+ * THE join: put Alluxio path segments (already validated by `normalizePath`) under a
+ * mount's UFS URI, and prove the result stays inside it. Every code path that turns an
+ * Alluxio path into a UFS location goes through here.
+ */
+export function joinUnderUfs(mount: ParsedUfsUri, relSegments: readonly string[]): UfsLocation {
+  for (const seg of relSegments) {
+    // normalizePath guarantees this; re-checked because this is the security boundary.
+    if (seg === '' || seg === '.' || seg === '..' || seg.includes('/') || seg.includes('\u0000')) {
+      throw new AlluxioError('InvalidPath', `segment ${JSON.stringify(seg)} cannot be joined onto ${mount.uri}`, { step: 'join' });
+    }
+  }
+  const tail = relSegments.map(encodeSegment).join('/');
+  const uri = tail === '' ? mount.uri : mount.uri + tail;
+  // Proof: the result re-parses to mount segments + exactly our segments, under the same authority.
+  const back = parseUfsUri(uri, 'InvalidPath');
+  if (!isUfsPrefix(mount, back) || back.segments.length !== mount.segments.length + relSegments.length) {
+    throw new AlluxioError('Internal', `joined URI ${uri} escaped mount ${mount.uri}`, { step: 'join' });
+  }
+  for (let i = 0; i < relSegments.length; i++) {
+    if (back.segments[mount.segments.length + i] !== relSegments[i]) {
+      throw new AlluxioError('Internal', `joined URI ${uri} does not round-trip`, { step: 'join' });
+    }
+  }
+  return {
+    mountUri: mount.uri,
+    scheme: mount.scheme,
+    authority: mount.authority,
+    baseSegments: mount.segments,
+    relSegments: [...relSegments],
+    uri,
+  };
+}

@@ -1,0 +1,116 @@
+/**
+ * Starting a real etcd server on loopback: used by `alluxio local start` and by the test
+ * suite (which never stands a mock in for etcd).
+ */
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { createServer } from 'node:net';
+import { mkdirSync, openSync, closeSync } from 'node:fs';
+import { join } from 'node:path';
+import { AlluxioError } from '../domain/errors.js';
+
+export function findEtcdBinary(): string {
+  const explicit = process.env.ALLUXIO_ETCD_BIN;
+  if (explicit) return explicit;
+  const r = spawnSync('sh', ['-c', 'command -v etcd'], { encoding: 'utf8' });
+  const found = r.stdout.trim();
+  if (r.status !== 0 || !found) {
+    throw new AlluxioError('NotFound', 'the etcd binary is not on PATH; install it with: apt-get install etcd-server (Debian), or set ALLUXIO_ETCD_BIN');
+  }
+  return found;
+}
+
+/** A free TCP port on 127.0.0.1 (bound then released; a small race we accept on loopback). */
+export async function freePort(host = '127.0.0.1'): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.unref();
+    srv.on('error', reject);
+    srv.listen(0, host, () => {
+      const addr = srv.address();
+      const port = typeof addr === 'object' && addr ? addr.port : 0;
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+export interface EtcdServerOptions {
+  dataDir: string;
+  clientPort?: number;
+  peerPort?: number;
+  name?: string;
+  /** File for etcd's own log (stdout+stderr). Default: <dataDir>/../etcd.log */
+  logFile?: string;
+  /** Detach (for `local start`): the process outlives us. */
+  detached?: boolean;
+  extraArgs?: string[];
+}
+
+export interface EtcdServer {
+  endpoint: string;
+  clientPort: number;
+  peerPort: number;
+  dataDir: string;
+  process: ChildProcess;
+  pid: number;
+  stop(signal?: NodeJS.Signals): Promise<void>;
+}
+
+export async function waitForEtcdHealth(endpoint: string, timeoutMs: number, proc?: ChildProcess): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  let last = '';
+  while (Date.now() < deadline) {
+    if (proc && proc.exitCode !== null) throw new AlluxioError('EtcdUnavailable', `etcd exited with code ${proc.exitCode} before becoming healthy`);
+    try {
+      const res = await fetch(`${endpoint}/health`, { signal: AbortSignal.timeout(1000) });
+      const body = (await res.json()) as { health?: string };
+      if (body.health === 'true') return;
+      last = JSON.stringify(body);
+    } catch (e) {
+      last = (e as Error).message;
+    }
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new AlluxioError('EtcdUnavailable', `etcd at ${endpoint} not healthy after ${timeoutMs} ms (${last})`);
+}
+
+export async function startEtcdServer(opts: EtcdServerOptions): Promise<EtcdServer> {
+  const bin = findEtcdBinary();
+  const clientPort = opts.clientPort ?? (await freePort());
+  const peerPort = opts.peerPort ?? (await freePort());
+  const name = opts.name ?? 'alluxio-etcd';
+  mkdirSync(opts.dataDir, { recursive: true });
+  const client = `http://127.0.0.1:${clientPort}`;
+  const peer = `http://127.0.0.1:${peerPort}`;
+  const args = [
+    '--name', name,
+    '--data-dir', opts.dataDir,
+    '--listen-client-urls', client,
+    '--advertise-client-urls', client,
+    '--listen-peer-urls', peer,
+    '--initial-advertise-peer-urls', peer,
+    '--initial-cluster', `${name}=${peer}`,
+    '--initial-cluster-state', 'new',
+    '--log-level', 'warn',
+    ...(opts.extraArgs ?? []),
+  ];
+  const logFile = opts.logFile ?? join(opts.dataDir, '..', `etcd-${clientPort}.log`);
+  const fd = openSync(logFile, 'a');
+  const child = spawn(bin, args, { stdio: ['ignore', fd, fd], detached: opts.detached ?? false, env: { ...process.env, ETCD_UNSUPPORTED_ARCH: process.env.ETCD_UNSUPPORTED_ARCH ?? '' } });
+  closeSync(fd);
+  if (opts.detached) child.unref();
+  const stop = async (signal: NodeJS.Signals = 'SIGTERM'): Promise<void> => {
+    if (child.exitCode !== null || child.signalCode !== null) return;
+    const exited = new Promise<void>((r) => child.once('exit', () => r()));
+    child.kill(signal);
+    const t = setTimeout(() => child.kill('SIGKILL'), 5000);
+    await exited;
+    clearTimeout(t);
+  };
+  try {
+    await waitForEtcdHealth(client, 20_000, child);
+  } catch (e) {
+    await stop('SIGKILL');
+    throw e;
+  }
+  return { endpoint: client, clientPort, peerPort, dataDir: opts.dataDir, process: child, pid: child.pid!, stop };
+}

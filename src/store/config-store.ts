@@ -1,0 +1,113 @@
+/**
+ * Reading and writing the cluster config (mounts and rules) with optimistic concurrency:
+ * every write reads the config at one revision, validates the change against exactly that
+ * state, and commits in one transaction guarded by the generation key's mod revision.
+ * A lost race re-reads and re-validates (so ten admins racing for one URI commit one).
+ */
+import { AlluxioError } from '../domain/errors.js';
+import type { ParsedMount } from '../domain/mounts.js';
+import type { RuleSpec } from '../domain/rules.js';
+import type { EtcdConnection } from './connection.js';
+import { decodeConfig, type InvalidEntry } from './codec.js';
+import { SCHEMA_VERSION } from './layout.js';
+
+export interface ConfigState {
+  /** etcd revision the state was read at. */
+  revision: number;
+  /** mod revision of the generation key (0 when never written). */
+  generationModRevision: number;
+  generation: number;
+  schemaVersion: number | undefined;
+  mounts: ParsedMount[];
+  rules: RuleSpec[];
+  invalid: InvalidEntry[];
+}
+
+export type Op = { type: 'put'; key: string; value: string } | { type: 'delete'; key: string };
+
+export interface Plan<T> {
+  ops: Op[];
+  result: T;
+}
+
+export interface Committed<T> {
+  revision: number;
+  result: T;
+}
+
+export async function readConfig(conn: EtcdConnection): Promise<ConfigState> {
+  const { layout } = conn;
+  const res = await conn.call('read config', (c) => c.getAll().prefix(layout.root + 'config/').exec());
+  const revision = Number(res.header.revision);
+  const schema = await conn.call('read schema', (c) => c.get(layout.schemaKey).revision(String(revision)).string());
+  let generationModRevision = 0;
+  let generation = 0;
+  const pairs: [string, string][] = [];
+  for (const kv of res.kvs) {
+    const key = kv.key.toString('utf8');
+    if (key === layout.generationKey) {
+      generationModRevision = Number(kv.mod_revision);
+      try {
+        generation = Number((JSON.parse(kv.value.toString('utf8')) as { generation?: number }).generation) || 0;
+      } catch {
+        generation = 0;
+      }
+      continue;
+    }
+    pairs.push([key, kv.value.toString('utf8')]);
+  }
+  let schemaVersion: number | undefined;
+  if (schema !== null) {
+    try {
+      schemaVersion = Number((JSON.parse(schema) as { version?: number }).version);
+    } catch {
+      schemaVersion = NaN;
+    }
+  }
+  const decoded = decodeConfig(layout, pairs);
+  return { revision, generationModRevision, generation, schemaVersion, ...decoded };
+}
+
+function checkSchema(state: ConfigState): void {
+  if (state.schemaVersion !== undefined && state.schemaVersion !== SCHEMA_VERSION) {
+    throw new AlluxioError(
+      'Conflict',
+      `the cluster's etcd layout is schema version ${String(state.schemaVersion)}; this alluxio CLI writes version ${SCHEMA_VERSION}. Upgrade the CLI before changing this cluster.`,
+    );
+  }
+}
+
+export interface TransactOptions {
+  /** Who made the change, recorded on the generation key. */
+  actor?: string;
+  maxAttempts?: number;
+}
+
+/**
+ * Validate-and-commit loop. `plan` must be pure with respect to etcd: it receives the state
+ * and returns the operations (or throws an AlluxioError, which aborts with nothing written).
+ */
+export async function transact<T>(conn: EtcdConnection, plan: (state: ConfigState) => Plan<T>, opts: TransactOptions = {}): Promise<Committed<T>> {
+  const { layout } = conn;
+  const maxAttempts = opts.maxAttempts ?? 40;
+  for (let attempt = 1; ; attempt++) {
+    const state = await readConfig(conn);
+    checkSchema(state);
+    const { ops, result } = plan(state);
+    const generation = { generation: state.generation + 1, updatedAt: new Date().toISOString(), ...(opts.actor ? { by: opts.actor } : {}) };
+    const res = await conn.call('commit config change', (c) => {
+      const txn = c.if(layout.generationKey, 'Mod', '==', state.generationModRevision);
+      const puts = ops.map((op) => (op.type === 'put' ? c.put(op.key).value(op.value) : c.delete().key(op.key)));
+      puts.push(c.put(layout.generationKey).value(JSON.stringify(generation)));
+      if (state.schemaVersion === undefined) puts.push(c.put(layout.schemaKey).value(JSON.stringify({ version: SCHEMA_VERSION })));
+      return txn.then(...puts).commit();
+    });
+    if (res.succeeded) return { revision: Number(res.header.revision), result };
+    if (attempt >= maxAttempts) {
+      throw new AlluxioError('Conflict', `the config kept changing underneath this command (${attempt} attempts); try again`);
+    }
+    // Decorrelated jitter so racing admins spread out.
+    const base = Math.min(250, 5 * 2 ** Math.min(attempt, 6));
+    await new Promise((r) => setTimeout(r, base / 2 + Math.random() * base));
+  }
+}

@@ -1,0 +1,131 @@
+/**
+ * Connecting to etcd, with deadlines and error mapping: an unreachable etcd or a refused
+ * login becomes one AlluxioError (exit 5) within a few seconds, never a hang or a stack.
+ */
+import { readFileSync } from 'node:fs';
+import { Etcd3, EtcdAuthenticationFailedError, EtcdInvalidAuthTokenError, EtcdPermissionDeniedError, type IOptions } from 'etcd3';
+import { noop } from 'cockatiel';
+import { AlluxioError, isAlluxioError } from '../domain/errors.js';
+import { Layout } from './layout.js';
+
+export interface ConnectionOptions {
+  endpoints: string[];
+  cluster: string;
+  user?: string | undefined;
+  password?: string | undefined;
+  ca?: string | undefined;
+  cert?: string | undefined;
+  key?: string | undefined;
+  /** Deadline for one unary call, ms. */
+  timeoutMs?: number;
+}
+
+export const DEFAULT_ENDPOINTS = 'http://127.0.0.1:2379';
+export const DEFAULT_CLUSTER = 'default';
+
+export function parseEndpoints(raw: string): string[] {
+  const list = raw.split(',').map((s) => s.trim()).filter(Boolean);
+  if (list.length === 0) throw new AlluxioError('InvalidArgument', 'no etcd endpoints given');
+  return list.map((e) => {
+    const withScheme = /^[a-z]+:\/\//i.test(e) ? e : `http://${e}`;
+    let u: URL;
+    try {
+      u = new URL(withScheme);
+    } catch {
+      throw new AlluxioError('InvalidArgument', `etcd endpoint "${e}" is not host:port or http(s)://host:port`);
+    }
+    if (u.protocol !== 'http:' && u.protocol !== 'https:') {
+      throw new AlluxioError('InvalidArgument', `etcd endpoint "${e}" must use http:// or https://`);
+    }
+    return `${u.protocol}//${u.host}`;
+  });
+}
+
+export class EtcdConnection {
+  readonly client: Etcd3;
+  readonly layout: Layout;
+  readonly timeoutMs: number;
+  private closed = false;
+
+  constructor(readonly options: ConnectionOptions) {
+    this.layout = new Layout(options.cluster);
+    this.timeoutMs = options.timeoutMs ?? 5000;
+    const timeoutMs = this.timeoutMs;
+    const opts: IOptions = {
+      hosts: options.endpoints,
+      dialTimeout: timeoutMs,
+      defaultCallOptions: (ctx) => (ctx.isStream ? {} : { deadline: Date.now() + timeoutMs }),
+      faultHandling: {
+        host: () => noop,
+        global: noop,
+      },
+    };
+    if (options.user !== undefined) opts.auth = { username: options.user, password: options.password ?? '' };
+    if (options.ca || options.cert || options.key) {
+      opts.credentials = {
+        rootCertificate: readPem(options.ca, 'CA certificate') ?? Buffer.alloc(0),
+        ...(options.key ? { privateKey: readPem(options.key, 'client key')! } : {}),
+        ...(options.cert ? { certChain: readPem(options.cert, 'client certificate')! } : {}),
+      };
+    }
+    this.client = new Etcd3(opts);
+  }
+
+  /** Run one etcd operation under a hard deadline, mapping failures to AlluxioErrors. */
+  async call<T>(what: string, fn: (client: Etcd3) => Promise<T>, timeoutMs = this.timeoutMs): Promise<T> {
+    let timer: NodeJS.Timeout | undefined;
+    const deadline = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new AlluxioError('EtcdUnavailable', this.unreachableMessage(`no answer within ${timeoutMs} ms`))), timeoutMs);
+    });
+    try {
+      return await Promise.race([fn(this.client), deadline]);
+    } catch (e) {
+      throw this.mapError(e, what);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  mapError(e: unknown, what: string): AlluxioError {
+    if (isAlluxioError(e)) return e;
+    if (e instanceof EtcdAuthenticationFailedError || e instanceof EtcdInvalidAuthTokenError) {
+      return new AlluxioError(
+        'EtcdAuthFailed',
+        `etcd at ${this.options.endpoints.join(',')} refused authentication for user "${this.options.user ?? ''}"; check --etcd-user/--etcd-password (ALLUXIO_ETCD_USER/ALLUXIO_ETCD_PASSWORD)`,
+        { cause: e },
+      );
+    }
+    if (e instanceof EtcdPermissionDeniedError) {
+      const who = this.options.user ? `user "${this.options.user}"` : 'an anonymous client (etcd has auth enabled; pass --etcd-user/--etcd-password)';
+      return new AlluxioError('EtcdAuthFailed', `etcd denied ${what} to ${who} on ${this.layout.root}`, { cause: e });
+    }
+    const msg = e instanceof Error ? e.message : String(e);
+    if (/user name is empty|authentication is not enabled|invalid auth|auth/i.test(msg) && /auth/i.test(msg)) {
+      return new AlluxioError('EtcdAuthFailed', `etcd at ${this.options.endpoints.join(',')} refused authentication: ${firstLine(msg)}`, { cause: e });
+    }
+    return new AlluxioError('EtcdUnavailable', this.unreachableMessage(firstLine(msg)), { cause: e });
+  }
+
+  private unreachableMessage(why: string): string {
+    return `etcd is unreachable at ${this.options.endpoints.join(',')} (${why}); check that etcd is running and --etcd-endpoints / ALLUXIO_ETCD_ENDPOINTS`;
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.client.close();
+  }
+}
+
+function firstLine(s: string): string {
+  return (s.split('\n')[0] ?? s).slice(0, 200);
+}
+
+function readPem(file: string | undefined, what: string): Buffer | undefined {
+  if (!file) return undefined;
+  try {
+    return readFileSync(file);
+  } catch (e) {
+    throw new AlluxioError('InvalidArgument', `cannot read ${what} ${file}: ${(e as Error).message}`);
+  }
+}

@@ -1,0 +1,54 @@
+/**
+ * The etcd key layout of one cluster (documented in docs/etcd-layout.md).
+ *
+ *   /alluxio/<cluster>/schema-version        {"version":1}
+ *   /alluxio/<cluster>/config/generation     {"generation":N,"updatedAt":...}  bumped by every config write
+ *   /alluxio/<cluster>/config/mounts/<name>  MountEntry JSON
+ *   /alluxio/<cluster>/config/rules/<id>     RuleSpec JSON
+ *   /alluxio/<cluster>/workers/<id>          worker registration (leased)
+ *   /alluxio/<cluster>/migrations/<id>       migration records
+ *
+ * Workers watch only `config/`, so status keys never trigger reloads.
+ */
+import { AlluxioError } from '../domain/errors.js';
+
+export const SCHEMA_VERSION = 1;
+const CLUSTER = /^[A-Za-z0-9][A-Za-z0-9._\-]{0,62}$/;
+
+export class Layout {
+  readonly root: string;
+  readonly schemaKey: string;
+  readonly configPrefix: string;
+  readonly generationKey: string;
+  readonly mountsPrefix: string;
+  readonly rulesPrefix: string;
+  readonly workersPrefix: string;
+  readonly migrationsPrefix: string;
+
+  constructor(readonly cluster: string) {
+    if (!CLUSTER.test(cluster)) {
+      throw new AlluxioError('InvalidArgument', `cluster name "${cluster}" is not allowed (letters, digits, ".", "_", "-"; at most 63)`);
+    }
+    this.root = `/alluxio/${cluster}/`;
+    this.schemaKey = this.root + 'schema-version';
+    this.configPrefix = this.root + 'config/';
+    this.generationKey = this.configPrefix + 'generation';
+    this.mountsPrefix = this.configPrefix + 'mounts/';
+    this.rulesPrefix = this.configPrefix + 'rules/';
+    this.workersPrefix = this.root + 'workers/';
+    this.migrationsPrefix = this.root + 'migrations/';
+  }
+
+  mountKey(path: string): string {
+    return this.mountsPrefix + encodeURIComponent(path.slice(1));
+  }
+  ruleKey(id: string): string {
+    return this.rulesPrefix + encodeURIComponent(id);
+  }
+  workerKey(id: string): string {
+    return this.workersPrefix + encodeURIComponent(id);
+  }
+  migrationKey(id: string): string {
+    return this.migrationsPrefix + encodeURIComponent(id);
+  }
+}

@@ -12,6 +12,7 @@ export default class MountAdd extends BaseCommand<typeof MountAdd> {
     '<%= config.bin %> mount add --path /data --ufs-uri s3://my-bucket/data/ --wait --json',
   ];
   static override flags = {
+    ...BaseCommand.waitFlags,
     path: Flags.string({ required: true, summary: 'Top-level Alluxio path, e.g. /data.' }),
     'ufs-uri': Flags.string({ required: true, summary: 'UFS URI, e.g. s3://bucket/prefix/ or file:///dir/.' }),
     option: Flags.string({ multiple: true, summary: 'Mount option key=value (repeatable), e.g. s3a.endpoint=http://host:9000.' }),
@@ -25,6 +26,7 @@ export default class MountAdd extends BaseCommand<typeof MountAdd> {
     const { revision, result } = await addMount(this.etcd(), { path: flags.path, ufsUri: flags['ufs-uri'], readOnly: flags.readonly, options });
     const mount = { ...result, options: redactOptions(result.options, flags['show-secrets']) };
     this.say(`Mounted ${result.path} -> ${result.ufsUri}${result.readOnly ? ' (read-only)' : ''} at revision ${revision}`);
-    return { revision, mount };
+    const waited = await this.afterCommit(revision);
+    return { revision, mount, ...waited };
   }
 }

@@ -9,6 +9,7 @@ export default class MountRemove extends BaseCommand<typeof MountRemove> {
   static override examples = ['<%= config.bin %> mount remove --path /data', '<%= config.bin %> mount remove --path /data --yes --json'];
   static override aliases = ['unmount'];
   static override flags = {
+    ...BaseCommand.waitFlags,
     path: Flags.string({ required: true, summary: 'The mount to remove, e.g. /data.' }),
     yes: Flags.boolean({ char: 'y', default: false, summary: 'Do not ask for confirmation.' }),
   };
@@ -20,6 +21,7 @@ export default class MountRemove extends BaseCommand<typeof MountRemove> {
     await this.confirm(`Remove mount ${existing.path} -> ${existing.ufsUri}?`, flags.yes);
     const { revision, result } = await removeMount(conn, flags.path);
     this.say(`Removed ${result.path} (was ${result.ufsUri}) at revision ${revision}`);
-    return { revision, mount: { ...result, options: redactOptions(result.options, false) } };
+    const waited = await this.afterCommit(revision);
+    return { revision, mount: { ...result, options: redactOptions(result.options, false) }, ...waited };
   }
 }

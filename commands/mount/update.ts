@@ -13,6 +13,7 @@ export default class MountUpdate extends BaseCommand<typeof MountUpdate> {
     '<%= config.bin %> mount update --path /data --readonly',
   ];
   static override flags = {
+    ...BaseCommand.waitFlags,
     path: Flags.string({ required: true, summary: 'The mount to change, e.g. /data.' }),
     'ufs-uri': Flags.string({ summary: 'New UFS URI.' }),
     option: Flags.string({ multiple: true, summary: 'Set option key=value (repeatable).' }),
@@ -33,6 +34,7 @@ export default class MountUpdate extends BaseCommand<typeof MountUpdate> {
     const after = { ...result.after, options: redactOptions(result.after.options, show) };
     const before = { ...result.before, options: redactOptions(result.before.options, show) };
     this.say(`Updated ${after.path} -> ${after.ufsUri}${after.readOnly ? ' (read-only)' : ''} at revision ${revision}`);
-    return { revision, mount: after, previous: before };
+    const waited = await this.afterCommit(revision);
+    return { revision, mount: after, previous: before, ...waited };
   }
 }

@@ -8,6 +8,7 @@ import { AlluxioError, ExitCode, isAlluxioError } from '../domain/errors.js';
 import { EtcdConnection, parseEndpoints, DEFAULT_CLUSTER, DEFAULT_ENDPOINTS } from '../store/connection.js';
 import { Renderer } from './output.js';
 import { parseDuration } from './duration.js';
+import { waitForConvergence } from '../control/convergence.js';
 
 export type BaseFlags<T extends typeof Command> = Interfaces.InferredFlags<(typeof BaseCommand)['baseFlags'] & T['flags']>;
 
@@ -23,6 +24,12 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
     'etcd-cert': Flags.string({ env: 'ALLUXIO_ETCD_CERT', summary: 'Client certificate (PEM) for TLS to etcd.', helpGroup: 'CONNECTION' }),
     'etcd-key': Flags.string({ env: 'ALLUXIO_ETCD_KEY', summary: 'Client key (PEM) for TLS to etcd.', helpGroup: 'CONNECTION' }),
     'etcd-timeout': Flags.string({ env: 'ALLUXIO_ETCD_TIMEOUT', default: '5s', summary: 'Deadline for each etcd call.', helpGroup: 'CONNECTION' }),
+  };
+
+  /** Flags every mutating command takes (cli.md: --wait, --wait-timeout). */
+  static waitFlags = {
+    wait: Flags.boolean({ default: false, summary: 'Return once every live worker applies the committed revision.' }),
+    'wait-timeout': Flags.string({ default: '30s', summary: 'How long --wait waits (500ms, 20s, 2m); exit 5 naming the laggards after it.' }),
   };
 
   protected flags!: BaseFlags<T>;
@@ -63,6 +70,26 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
       });
     }
     return this.conn;
+  }
+
+  /**
+   * After a mutating command commits: with --wait, wait for convergence (progress on
+   * stderr, k/n workers). Returns what to merge into the JSON document.
+   */
+  protected async afterCommit(revision: number): Promise<Record<string, unknown>> {
+    const f = this.flags as Record<string, unknown>;
+    if (!f.wait) return {};
+    const timeoutMs = parseDuration(String(f['wait-timeout'] ?? '30s'), '--wait-timeout');
+    const outcome = await waitForConvergence(this.etcd(), revision, {
+      timeoutMs,
+      onProgress: (p) => {
+        if (process.stderr.isTTY) process.stderr.write(`\rwaiting for revision ${revision}: ${p.applied}/${p.total} workers`);
+      },
+    });
+    if (process.stderr.isTTY) process.stderr.write('\n');
+    if (outcome.workers === 0) this.note('no live workers: nothing to wait for');
+    else this.note(`all ${outcome.workers} workers apply revision ${revision} (${outcome.elapsedMs} ms)`);
+    return { wait: outcome };
   }
 
   /** Human output to stdout (never used under --json). */

@@ -1,0 +1,51 @@
+/**
+ * THE resolver (resolution.md): one pure module, no I/O. A Snapshot is (mount table,
+ * compiled rules, revision); it is built once per etcd revision and then resolves many
+ * requests from every front end (CLI, S3, REST/FSSpec, FUSE).
+ *
+ * CONTRACT (stable; implemented in full by the path-mapping work):
+ *   Snapshot.build(revision, mounts, rules) compiles once;
+ *   snapshot.resolve(request) -> Resolution, or throws AlluxioError with `step` set.
+ */
+import type { ParsedMount } from './mounts.js';
+import type { RuleSpec } from './rules.js';
+import type { UfsLocation } from './ufs-uri.js';
+
+export type Api = 'alluxio' | 'posix' | 's3' | 'fsspec';
+
+export type ResolveRequest =
+  /** An Alluxio path (`/data/x`), or `alluxio:///data/x` via fsspec. */
+  | { api: 'alluxio'; path: string }
+  /** A local path under a FUSE root: `/mnt/fuse/data/x` with fuseRoot `/mnt/fuse`. */
+  | { api: 'posix'; path: string; fuseRoot: string }
+  /** Bucket and (already percent-decoded, once) key. key may be '' for the bucket itself. */
+  | { api: 's3'; bucket: string; key: string }
+  /** A UFS-native URI (`s3://b/data/x`) or `alluxio:///data/x`. */
+  | { api: 'fsspec'; uri: string };
+
+export interface TraceStep {
+  step: 'input' | 'decode' | 'normalize' | 'rule' | 'rewrite' | 'mount' | 'join' | string;
+  [k: string]: unknown;
+}
+
+export interface Resolution {
+  api: Api;
+  input: string;
+  /** Alluxio path after the front end and normalisation, before rules. */
+  alluxioPath: string;
+  /** After the (single-pass) rewrite; equals alluxioPath when no rule fired. */
+  rewrittenPath: string;
+  rule: { id: string; kind: 'prefix' | 'regex'; captures?: Record<string, string> } | null;
+  /** null when the rewritten path lands in no mount (only with allowUnmounted). */
+  mount: { path: string; ufsUri: string; readOnly: boolean } | null;
+  ufsUri: string | null;
+  /** What UFS adapters consume (decoded segments); null when unmounted. */
+  location: UfsLocation | null;
+  revision: number;
+  trace: TraceStep[];
+}
+
+export interface ResolveOptions {
+  /** Return mount/ufsUri null instead of throwing NoMountForPath (path-mapping test, listing /). */
+  allowUnmounted?: boolean;
+}

@@ -1,0 +1,21 @@
+/**
+ * What every front end (S3, REST/FSSpec, FUSE) gets from the process hosting it: the
+ * current snapshot (read ONCE per request), UFS adapters per mount, a logger.
+ */
+import type { Logger } from 'pino';
+import type { ParsedMount } from '../domain/mounts.js';
+import type { Snapshot } from '../domain/snapshot.js';
+import type { UfsAdapter } from '../ufs/types.js';
+
+export interface FrontendContext {
+  /**
+   * The current snapshot. Throws AlluxioError('EtcdUnavailable') when none is loaded yet
+   * or it is older than the configured max staleness (front ends answer 503 / EAGAIN).
+   */
+  snapshot(): Snapshot;
+  /** The adapter for a mount (cached per URI + options; replaced when they change). */
+  ufs(mount: ParsedMount): UfsAdapter;
+  log: Logger;
+  /** Record one resolution's latency for /metrics. */
+  observeResolve?(api: string, seconds: number): void;
+}

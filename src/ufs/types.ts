@@ -1,0 +1,38 @@
+/**
+ * The one UFS adapter interface, used by every front end (S3, REST/FSSpec, FUSE) and by
+ * migration. An adapter is bound to one mount root (URI + options); every call names a
+ * location below it by decoded relative segments taken from a Resolution's `location`
+ * (so nothing but `joinUnderUfs` ever turns a path into a UFS location).
+ */
+import type { Readable } from 'node:stream';
+
+export interface UfsEntry {
+  /** Last segment (decoded); '' for the mount root. */
+  name: string;
+  type: 'file' | 'directory';
+  size: number;
+  mtimeMs: number;
+  /** Stable content tag where the UFS has one (S3 ETag without quotes; file: size-mtime hash). */
+  etag?: string;
+}
+
+export interface ByteRange {
+  /** Inclusive first byte. */
+  start: number;
+  /** Inclusive last byte. */
+  end: number;
+}
+
+export interface UfsAdapter {
+  readonly uri: string;
+  stat(rel: readonly string[]): Promise<UfsEntry | null>;
+  /** Direct children of a directory, sorted by name (UTF-8 byte order). Throws NotFound / NotADirectory. */
+  list(rel: readonly string[]): Promise<UfsEntry[]>;
+  /** Open a stream of the file's bytes (or a byte range). */
+  read(rel: readonly string[], range?: ByteRange): Promise<Readable>;
+  /** Write a whole object from a stream (create or replace), returning its new entry. */
+  write(rel: readonly string[], body: Readable): Promise<UfsEntry>;
+  delete(rel: readonly string[]): Promise<void>;
+  mkdir(rel: readonly string[]): Promise<void>;
+  close(): Promise<void>;
+}

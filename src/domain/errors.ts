@@ -37,6 +37,12 @@ const CODES = {
   MigrationInProgress: ExitCode.conflict,
   InvalidState: ExitCode.conflict,
   ReadOnlyMount: ExitCode.conflict,
+  // UFS data-plane failures (adapters; front ends map them to S3 codes / errno)
+  NotADirectory: ExitCode.conflict,
+  IsADirectory: ExitCode.conflict,
+  DirectoryNotEmpty: ExitCode.conflict,
+  UfsAccessDenied: ExitCode.conflict,
+  ChecksumMismatch: ExitCode.usage,
   // 4: not found
   NotFound: ExitCode.notFound,
   MountNotFound: ExitCode.notFound,
@@ -48,6 +54,7 @@ const CODES = {
   EtcdUnavailable: ExitCode.unavailable,
   EtcdAuthFailed: ExitCode.unavailable,
   WaitTimeout: ExitCode.unavailable,
+  UfsUnavailable: ExitCode.unavailable,
   // 130
   Cancelled: ExitCode.cancelled,
   // 1

@@ -19,25 +19,31 @@ export interface SchemeInfo {
   authorityHint?: string;
   /** The data plane can read and write it today. */
   served: boolean;
+  /** Authorities are case-insensitive host names: compared and stored in lower case. */
+  lowerCaseAuthority?: boolean;
 }
 
-const BUCKET = /^[a-z0-9][a-z0-9.\-_]{1,61}[a-z0-9]$/;
-const HOST_PORT = /^(?:[A-Za-z0-9](?:[A-Za-z0-9\-]{0,61}[A-Za-z0-9])?)(?:\.[A-Za-z0-9](?:[A-Za-z0-9\-]{0,61}[A-Za-z0-9])?)*(?::\d{1,5})?$/;
+// S3 (and S3-compatible) bucket rules: 3-63 of [a-z0-9.-], starting and ending with a letter
+// or digit, no "..", no ".-"/"-.", not an IPv4 address.
+const BUCKET = /^(?!\d{1,3}(?:\.\d{1,3}){3}$)(?!.*\.\.)(?!.*\.-)(?!.*-\.)[a-z0-9][a-z0-9.\-]{1,61}[a-z0-9]$/;
+// GCS additionally allows "_".
+const GCS_BUCKET = /^(?!\d{1,3}(?:\.\d{1,3}){3}$)(?!.*\.\.)[a-z0-9][a-z0-9.\-_]{1,61}[a-z0-9]$/;
+const HOST_PORT = /^(?:[A-Za-z0-9](?:[A-Za-z0-9\-]{0,61}[A-Za-z0-9])?)(?:\.[A-Za-z0-9](?:[A-Za-z0-9\-]{0,61}[A-Za-z0-9])?)*(?::(?:6553[0-5]|655[0-2]\d|65[0-4]\d{2}|6[0-4]\d{3}|[1-5]\d{4}|[1-9]\d{0,3}))?$/;
 const AZURE = /^[a-z0-9](?:[a-z0-9\-]{1,61}[a-z0-9])?@[a-z0-9]{3,24}(?:\.[A-Za-z0-9\-]+)+$/;
 
 export const SCHEMES: Readonly<Record<string, SchemeInfo>> = {
   file: { authority: 'forbidden', served: true },
   s3: { authority: 'required', authorityPattern: BUCKET, authorityHint: 'an S3 bucket name (3-63 lower-case letters, digits, ".", "-")', served: true },
   s3a: { authority: 'required', authorityPattern: BUCKET, authorityHint: 'an S3 bucket name', served: true },
-  gs: { authority: 'required', authorityPattern: BUCKET, authorityHint: 'a GCS bucket name', served: false },
+  gs: { authority: 'required', authorityPattern: GCS_BUCKET, authorityHint: 'a GCS bucket name (3-63 lower-case letters, digits, ".", "-", "_")', served: false },
   oss: { authority: 'required', authorityPattern: BUCKET, authorityHint: 'an OSS bucket name', served: false },
   cos: { authority: 'required', authorityPattern: BUCKET, authorityHint: 'a COS bucket name', served: false },
   cosn: { authority: 'required', authorityPattern: BUCKET, authorityHint: 'a COS bucket name', served: false },
-  hdfs: { authority: 'required', authorityPattern: HOST_PORT, authorityHint: 'a namenode host[:port] or nameservice', served: false },
-  abfs: { authority: 'required', authorityPattern: AZURE, authorityHint: 'container@account.dfs.core.windows.net', served: false },
-  abfss: { authority: 'required', authorityPattern: AZURE, authorityHint: 'container@account.dfs.core.windows.net', served: false },
-  wasb: { authority: 'required', authorityPattern: AZURE, authorityHint: 'container@account.blob.core.windows.net', served: false },
-  wasbs: { authority: 'required', authorityPattern: AZURE, authorityHint: 'container@account.blob.core.windows.net', served: false },
+  hdfs: { authority: 'required', authorityPattern: HOST_PORT, authorityHint: 'a namenode host[:port 1-65535] or nameservice', served: false, lowerCaseAuthority: true },
+  abfs: { authority: 'required', authorityPattern: AZURE, authorityHint: 'container@account.dfs.core.windows.net', served: false, lowerCaseAuthority: true },
+  abfss: { authority: 'required', authorityPattern: AZURE, authorityHint: 'container@account.dfs.core.windows.net', served: false, lowerCaseAuthority: true },
+  wasb: { authority: 'required', authorityPattern: AZURE, authorityHint: 'container@account.blob.core.windows.net', served: false, lowerCaseAuthority: true },
+  wasbs: { authority: 'required', authorityPattern: AZURE, authorityHint: 'container@account.blob.core.windows.net', served: false, lowerCaseAuthority: true },
 };
 
 export const KNOWN_SCHEMES = Object.keys(SCHEMES);
@@ -100,11 +106,11 @@ export function parseUfsUri(raw: unknown, code: 'InvalidUfsUri' | 'InvalidPath' 
     throw new AlluxioError(code, `"${raw}" is not a URI of the form scheme://authority/path (allowed schemes: ${KNOWN_SCHEMES.join(', ')})`);
   }
   const scheme = m[1]!.toLowerCase();
-  const authority = m[2]!;
-  const rawPath = m[3]!;
-  const rest = m[4]!;
   const info = SCHEMES[scheme];
   if (!info) throw new AlluxioError(code, `"${raw}": unknown scheme "${scheme}" (allowed: ${KNOWN_SCHEMES.join(', ')})`);
+  const authority = info.lowerCaseAuthority ? m[2]!.toLowerCase() : m[2]!;
+  const rawPath = m[3]!;
+  const rest = m[4]!;
   if (rest !== '') throw new AlluxioError(code, `"${raw}": query strings and fragments are not allowed`);
   if (info.authority === 'forbidden' && authority !== '') {
     throw new AlluxioError(code, `"${raw}": ${scheme}:// takes no host; write ${scheme}:///absolute/path`);
@@ -160,7 +166,7 @@ export interface UfsLocation {
 export function joinUnderUfs(mount: ParsedUfsUri, relSegments: readonly string[]): UfsLocation {
   for (const seg of relSegments) {
     // normalizePath guarantees this; re-checked because this is the security boundary.
-    if (seg === '' || seg === '.' || seg === '..' || seg.includes('/') || seg.includes('\u0000')) {
+    if (typeof seg !== 'string' || seg === '' || seg === '.' || seg === '..' || seg.includes('/') || /[\u0000-\u001f\u007f]/.test(seg) || !seg.isWellFormed() || Buffer.byteLength(seg, 'utf8') > MAX_SEGMENT_BYTES) {
       throw new AlluxioError('InvalidPath', `segment ${JSON.stringify(seg)} cannot be joined onto ${mount.uri}`, { step: 'join' });
     }
   }

@@ -3,9 +3,14 @@
  * compiled rules, revision); it is built once per etcd revision and then resolves many
  * requests from every front end (CLI, S3, REST/FSSpec, FUSE).
  *
- * CONTRACT (stable; implemented in full by the path-mapping work):
- *   Snapshot.build(revision, mounts, rules) compiles once;
- *   snapshot.resolve(request) -> Resolution, or throws AlluxioError with `step` set.
+ * CONTRACT (stable):
+ *   Snapshot.build(revision, { mounts, rules, invalid }) compiles once (./snapshot.ts);
+ *   snapshot.resolve(request, opts) -> Resolution, or throws AlluxioError with `step` set:
+ *     InvalidPath (decode / normalize), RuleResultInvalid (rewrite, names the rule),
+ *     NoMountForPath (mount), NoMountForUri (decode: fsspec reverse lookup found no mount).
+ *
+ * Pipeline (resolution.md): front end -> Alluxio path -> normalizePath -> first matching
+ * rule (single pass) -> normalizePath again -> mount by first segment -> joinUnderUfs.
  */
 import type { ParsedMount } from './mounts.js';
 import type { RuleSpec } from './rules.js';
@@ -48,4 +53,28 @@ export interface Resolution {
 export interface ResolveOptions {
   /** Return mount/ufsUri null instead of throwing NoMountForPath (path-mapping test, listing /). */
   allowUnmounted?: boolean;
+  /**
+   * Record the trace (default true). Hot paths that never show it may pass false: `trace`
+   * is then [] and the rules tried are not collected; everything else is identical.
+   */
+  trace?: boolean;
 }
+
+/** The default FUSE root of `alluxio resolve --api posix` and `alluxio fuse mount`. */
+export const DEFAULT_FUSE_ROOT = '/mnt/alluxio/fuse';
+
+/** A short human string for a request (what `input` holds in the Resolution). */
+export function describeRequest(req: ResolveRequest): string {
+  switch (req.api) {
+    case 'alluxio':
+      return req.path;
+    case 'posix':
+      return req.path;
+    case 's3':
+      return `s3://${req.bucket}/${req.key}`;
+    case 'fsspec':
+      return req.uri;
+  }
+}
+
+export { Snapshot } from './snapshot.js';

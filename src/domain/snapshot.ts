@@ -1,0 +1,300 @@
+/**
+ * A Snapshot: the mount table and the compiled rules of ONE etcd revision (resolution.md
+ * §5). Built once per revision (by the CLI, or by a worker per watch response), then it
+ * resolves any number of requests from every front end, purely: no I/O, no clock, no
+ * mutation after construction.
+ */
+import { AlluxioError } from './errors.js';
+import type { ParsedMount } from './mounts.js';
+import { isPathPrefix, normalizePath, pathOf, segmentsOf, stripPathPrefix } from './paths.js';
+import { RuleIndex, type CompiledRule } from './rule-index.js';
+import { sortRules, type RuleSpec } from './rules.js';
+import type { Resolution, ResolveOptions, ResolveRequest, TraceStep } from './resolver.js';
+import { joinUnderUfs, parseUfsUri, type ParsedUfsUri } from './ufs-uri.js';
+
+/** A config entry that was skipped (malformed etcd value, rule that does not compile). */
+export interface InvalidEntry {
+  key: string;
+  error: string;
+}
+
+export interface SnapshotConfig {
+  mounts: ParsedMount[];
+  rules: RuleSpec[];
+  invalid?: InvalidEntry[];
+}
+
+function ruleKeyOf(id: string): string {
+  return `rule:${id}`;
+}
+
+export class Snapshot {
+  readonly revision: number;
+  readonly mounts: readonly ParsedMount[];
+  readonly rules: readonly RuleSpec[];
+  readonly invalid: readonly InvalidEntry[];
+  private readonly byName: Map<string, ParsedMount>;
+  /** `scheme://authority` -> mounts there, deepest URI first (reverse lookup). */
+  private readonly byAuthority: Map<string, ParsedMount[]>;
+  private readonly index: RuleIndex;
+  private readonly children: Map<string, string[]>;
+
+  private constructor(revision: number, mounts: ParsedMount[], rules: RuleSpec[], invalid: InvalidEntry[], index: RuleIndex) {
+    this.revision = revision;
+    this.mounts = Object.freeze(mounts);
+    this.rules = Object.freeze(rules);
+    this.invalid = Object.freeze(invalid);
+    this.index = index;
+    this.byName = new Map(mounts.map((m) => [m.name, m]));
+    this.byAuthority = new Map();
+    for (const m of mounts) {
+      const k = `${m.ufs.scheme}://${m.ufs.authority}`;
+      let list = this.byAuthority.get(k);
+      if (!list) this.byAuthority.set(k, (list = []));
+      list.push(m);
+    }
+    for (const list of this.byAuthority.values()) list.sort((a, b) => b.ufs.segments.length - a.ufs.segments.length);
+    this.children = buildChildren(mounts, index.compiled);
+  }
+
+  static build(revision: number, config: SnapshotConfig): Snapshot {
+    const invalid = [...(config.invalid ?? [])];
+    const mounts: ParsedMount[] = [];
+    const seen = new Set<string>();
+    for (const m of [...config.mounts].sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0))) {
+      if (seen.has(m.name)) {
+        invalid.push({ key: `mount:${m.path}`, error: `duplicate mount ${m.path}; the first one is used` });
+        continue;
+      }
+      seen.add(m.name);
+      mounts.push(m);
+    }
+    const sorted = sortRules(config.rules);
+    const rules: RuleSpec[] = [];
+    const ids = new Set<string>();
+    for (const r of sorted) {
+      if (ids.has(r.id)) {
+        invalid.push({ key: ruleKeyOf(r.id), error: `duplicate rule id ${r.id}; the first one in order is used` });
+        continue;
+      }
+      ids.add(r.id);
+      rules.push(r);
+    }
+    const { index, failed } = RuleIndex.build(rules);
+    for (const f of failed) invalid.push({ key: ruleKeyOf(f.rule.id), error: f.error });
+    const good = index.compiled.map((c) => c.spec);
+    return new Snapshot(revision, mounts, good, invalid, index);
+  }
+
+  static empty(): Snapshot {
+    return Snapshot.build(0, { mounts: [], rules: [] });
+  }
+
+  /**
+   * The mount a canonical Alluxio path falls under (by its first segment): `mount('/data')`
+   * and `mount('/data/x/y')` both give the `/data` mount.
+   */
+  mount(path: string): ParsedMount | undefined {
+    if (!path.startsWith('/')) return undefined;
+    const i = path.indexOf('/', 1);
+    return this.byName.get(i < 0 ? path.slice(1) : path.slice(1, i));
+  }
+
+  /**
+   * Names appearing virtually directly under canonical dir `path`: mount names under '/',
+   * and path components of enabled rule sources (a prefix rule's source; a regex rule's
+   * literal prefix where it is a plain path). Sorted, unique.
+   */
+  virtualChildren(path: string): string[] {
+    return [...(this.children.get(path) ?? [])];
+  }
+
+  resolve(req: ResolveRequest, opts: ResolveOptions = {}): Resolution {
+    const tracing = opts.trace !== false;
+    const trace: TraceStep[] = [];
+    const input = describe(req);
+    if (tracing) trace.push({ step: 'input', api: req.api, input, revision: this.revision });
+
+    // 1. Front end -> Alluxio path.
+    let alluxioPath: string;
+    switch (req.api) {
+      case 'alluxio': {
+        alluxioPath = normalizePath(req.path, 'normalize');
+        break;
+      }
+      case 'posix': {
+        const root = normalizePath(req.fuseRoot, 'decode');
+        const p = normalizePath(req.path, 'normalize');
+        if (!isPathPrefix(root, p)) {
+          throw new AlluxioError('InvalidPath', `${p} is not under the FUSE root ${root}`, { step: 'decode' });
+        }
+        alluxioPath = stripPathPrefix(root, p);
+        if (tracing) trace.push({ step: 'decode', fuseRoot: root, path: alluxioPath });
+        break;
+      }
+      case 's3': {
+        const { bucket, key } = req;
+        if (typeof bucket !== 'string' || bucket === '' || bucket.includes('/')) {
+          throw new AlluxioError('InvalidPath', `bucket ${JSON.stringify(bucket)} is not one path segment`, { step: 'decode' });
+        }
+        if (typeof key !== 'string') throw new AlluxioError('InvalidPath', 'key must be a string', { step: 'decode' });
+        const joined = key === '' ? `/${bucket}` : `/${bucket}/${key}`;
+        if (tracing) trace.push({ step: 'decode', bucket, key, path: joined });
+        alluxioPath = normalizePath(joined, 'normalize');
+        break;
+      }
+      case 'fsspec': {
+        alluxioPath = this.fromUri(req.uri, tracing ? trace : undefined);
+        break;
+      }
+      default:
+        throw new AlluxioError('InvalidArgument', `unknown api ${JSON.stringify((req as { api: unknown }).api)}`, { step: 'input' });
+    }
+    if (tracing) trace.push({ step: 'normalize', path: alluxioPath });
+
+    // 2. Rules: first match in order, single pass, result normalised again.
+    const tried = tracing ? ([] as { id: string; matched: boolean; excluded?: boolean }[]) : undefined;
+    const m = this.index.match(alluxioPath, tried);
+    let rewrittenPath = alluxioPath;
+    let rule: Resolution['rule'] = null;
+    if (m) {
+      const spec = m.rule.spec;
+      try {
+        rewrittenPath = normalizePath(m.raw, 'rewrite');
+      } catch (e) {
+        throw new AlluxioError(
+          'RuleResultInvalid',
+          `rule ${spec.id} rewrote ${alluxioPath} to ${JSON.stringify(m.raw)}, which is not a valid Alluxio path: ${(e as Error).message}`,
+          { step: 'rewrite', details: { rule: spec.id, path: alluxioPath, result: m.raw } },
+        );
+      }
+      rule = m.captures ? { id: spec.id, kind: spec.kind, captures: m.captures } : { id: spec.id, kind: spec.kind };
+      if (tracing) {
+        trace.push({ step: 'rule', tried, matched: spec.id, kind: spec.kind, src: spec.src, dst: spec.dst, ...(m.captures ? { captures: m.captures } : {}) });
+        trace.push({ step: 'rewrite', from: alluxioPath, to: rewrittenPath });
+      }
+    } else if (tracing) {
+      trace.push({ step: 'rule', tried, matched: null });
+    }
+
+    // 3. Mount (first segment) and THE join.
+    const segs = segmentsOf(rewrittenPath);
+    const mount = segs.length === 0 ? undefined : this.byName.get(segs[0]!);
+    if (!mount) {
+      if (!opts.allowUnmounted) {
+        throw new AlluxioError(
+          'NoMountForPath',
+          segs.length === 0 ? 'the root "/" is not inside any mount' : `no mount for ${rewrittenPath}` + (rewrittenPath !== alluxioPath ? ` (rewritten from ${alluxioPath} by rule ${rule!.id})` : ''),
+          { step: 'mount', details: { path: rewrittenPath } },
+        );
+      }
+      if (tracing) trace.push({ step: 'mount', mount: null });
+      return { api: req.api, input, alluxioPath, rewrittenPath, rule, mount: null, ufsUri: null, location: null, revision: this.revision, trace };
+    }
+    if (tracing) trace.push({ step: 'mount', mount: mount.path, ufsUri: mount.ufsUri });
+    const location = joinUnderUfs(mount.ufs, segs.slice(1));
+    if (tracing) trace.push({ step: 'join', ufsUri: location.uri });
+    return {
+      api: req.api,
+      input,
+      alluxioPath,
+      rewrittenPath,
+      rule,
+      mount: { path: mount.path, ufsUri: mount.ufsUri, readOnly: mount.readOnly },
+      ufsUri: location.uri,
+      location,
+      revision: this.revision,
+      trace,
+    };
+  }
+
+  /** FSSpec: `alluxio:///p` or `/p` as is; a UFS-native URI by reverse mount lookup. */
+  private fromUri(uri: string, trace: TraceStep[] | undefined): string {
+    if (typeof uri !== 'string' || uri === '') throw new AlluxioError('InvalidPath', 'URI is empty', { step: 'decode' });
+    if (uri.startsWith('/')) return normalizePath(uri, 'normalize');
+    const al = /^alluxio:\/\/([^/]*)(\/.*)?$/i.exec(uri);
+    if (al) {
+      const p = normalizePath(al[2] ?? '/', 'normalize');
+      trace?.push({ step: 'decode', scheme: 'alluxio', path: p });
+      return p;
+    }
+    let parsed: ParsedUfsUri;
+    try {
+      parsed = parseUfsUri(uri, 'InvalidPath');
+    } catch (e) {
+      throw new AlluxioError('InvalidPath', (e as Error).message, { step: 'decode' });
+    }
+    const list = this.byAuthority.get(`${parsed.scheme}://${parsed.authority}`);
+    if (list) {
+      for (const m of list) {
+        if (m.ufs.segments.length > parsed.segments.length) continue;
+        let ok = true;
+        for (let i = 0; i < m.ufs.segments.length; i++) {
+          if (m.ufs.segments[i] !== parsed.segments[i]) {
+            ok = false;
+            break;
+          }
+        }
+        if (!ok) continue;
+        const rest = parsed.segments.slice(m.ufs.segments.length);
+        const p = normalizePath(pathOf([m.name, ...rest]), 'normalize');
+        trace?.push({ step: 'decode', reverseMount: m.path, mountUri: m.ufsUri, path: p });
+        return p;
+      }
+    }
+    throw new AlluxioError('NoMountForUri', `no mount covers ${parsed.uri.replace(/\/$/, '') || uri}`, { step: 'decode', details: { uri } });
+  }
+}
+
+function describe(req: ResolveRequest): string {
+  switch (req.api) {
+    case 'alluxio':
+    case 'posix':
+      return String(req.path);
+    case 's3':
+      return `s3://${String(req.bucket)}/${String(req.key)}`;
+    case 'fsspec':
+      return String(req.uri);
+    default:
+      return '';
+  }
+}
+
+function addChild(map: Map<string, Set<string>>, dir: string, name: string): void {
+  let s = map.get(dir);
+  if (!s) map.set(dir, (s = new Set()));
+  s.add(name);
+}
+
+function addComponents(map: Map<string, Set<string>>, canonical: string): void {
+  const segs = segmentsOf(canonical);
+  for (let i = 0; i < segs.length; i++) addChild(map, pathOf(segs.slice(0, i)), segs[i]!);
+}
+
+/** The plain-path part of a regex literal prefix (complete segments only), or null. */
+function plainDirOf(literal: string, wholeLiteral: boolean): string | null {
+  if (!literal.startsWith('/')) return null;
+  let cand = wholeLiteral ? literal : literal.slice(0, literal.lastIndexOf('/'));
+  if (cand === '') cand = '/';
+  try {
+    return normalizePath(cand) === cand ? cand : null;
+  } catch {
+    return null;
+  }
+}
+
+function buildChildren(mounts: readonly ParsedMount[], compiled: readonly CompiledRule[]): Map<string, string[]> {
+  const map = new Map<string, Set<string>>();
+  for (const m of mounts) addChild(map, '/', m.name);
+  for (const c of compiled) {
+    if (!c.spec.enabled) continue;
+    if (c.spec.kind === 'prefix') addComponents(map, c.spec.src);
+    else {
+      const dir = plainDirOf(c.pattern!.literal, c.pattern!.wholeLiteral);
+      if (dir) addComponents(map, dir);
+    }
+  }
+  const out = new Map<string, string[]>();
+  for (const [k, v] of map) out.set(k, [...v].sort());
+  return out;
+}

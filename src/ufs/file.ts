@@ -1,0 +1,341 @@
+/**
+ * The `file://` UFS adapter: a directory of the local file system.
+ *
+ * Containment (the mount must never be left):
+ * - A location is the mount root plus decoded segments taken from a Resolution (so they
+ *   were produced by joinUnderUfs); each segment is re-checked here (no '', '.', '..',
+ *   '/', '\\' is allowed as a name character but never as a separator on POSIX, NUL).
+ * - The joined path is checked with path.resolve to be the root or below it.
+ * - Symlinks: the real path (realpath(3)) of the target, or for writes of its nearest
+ *   existing ancestor, must be inside the real path of the root. A symlink inside the
+ *   mount that points outside it is refused (NotFound for reads, UfsAccessDenied for
+ *   writes); symlinks that stay inside the mount are followed.
+ *
+ * Writes are atomic: the bytes go to a temporary file in the target's directory
+ * (`.alluxio-tmp-*`, hidden from listings), which is renamed over the target once the
+ * whole body arrived (a failed or aborted upload leaves the old content untouched).
+ */
+import { createHash, randomBytes } from 'node:crypto';
+import { constants as FS, createWriteStream, type Stats } from 'node:fs';
+import { lstat, mkdir, open, readdir, realpath, rename, rm, rmdir, stat, unlink } from 'node:fs/promises';
+import path from 'node:path';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { AlluxioError } from '../domain/errors.js';
+import type { ParsedMount } from '../domain/mounts.js';
+import type { ByteRange, UfsAdapter, UfsEntry } from './types.js';
+
+export const TEMP_PREFIX = '.alluxio-tmp-';
+const CONTROL = /[\u0000-\u001f\u007f]/;
+/** Files up to this size are read with one read(2) and handed over as one chunk. */
+const SMALL_READ = 256 * 1024;
+const STREAM_HWM = 1024 * 1024;
+
+/** UTF-8 byte order (what S3 listings and the adapter contract use). */
+export function compareUtf8(a: string, b: string): number {
+  if (a === b) return 0;
+  // For strings without surrogates, UTF-16 code unit order equals UTF-8 byte order
+  // except across the surrogate range; Buffer.compare is always right.
+  return Buffer.compare(Buffer.from(a, 'utf8'), Buffer.from(b, 'utf8'));
+}
+
+/** The stable content tag of a file: size, mtime (ns) and inode, hashed. */
+export function fileEtag(st: Pick<Stats, 'size' | 'mtimeMs' | 'ino'>): string {
+  return createHash('md5').update(`${st.size}:${st.mtimeMs}:${st.ino}`).digest('hex');
+}
+
+function checkRel(rel: readonly string[]): void {
+  for (const seg of rel) {
+    if (typeof seg !== 'string' || seg === '' || seg === '.' || seg === '..' || seg.includes('/') || seg.includes('\u0000')) {
+      throw new AlluxioError('InvalidPath', `segment ${JSON.stringify(seg)} cannot be used under a file:// mount`, { step: 'join' });
+    }
+  }
+}
+
+function isUsableName(name: string): boolean {
+  return name !== '' && !name.startsWith(TEMP_PREFIX) && !CONTROL.test(name) && name.isWellFormed() && Buffer.byteLength(name) <= 255;
+}
+
+function errno(e: unknown): string | undefined {
+  return (e as NodeJS.ErrnoException | undefined)?.code;
+}
+
+export class FileUfs implements UfsAdapter {
+  readonly uri: string;
+  readonly root: string;
+  readonly readOnly: boolean;
+  private realRoot: string | undefined;
+
+  constructor(uri: string, rootSegments: readonly string[], opts: { readOnly?: boolean } = {}) {
+    this.uri = uri;
+    this.root = path.resolve('/' + rootSegments.join('/'));
+    this.readOnly = opts.readOnly === true;
+  }
+
+  static fromMount(m: ParsedMount): FileUfs {
+    if (m.ufs.scheme !== 'file') throw new AlluxioError('InvalidUfsUri', `${m.ufsUri} is not a file:// URI`);
+    return new FileUfs(m.ufsUri, m.ufs.segments, { readOnly: m.readOnly });
+  }
+
+  /** The local path of a location, proven to be the root or below it (lexically). */
+  pathOf(rel: readonly string[]): string {
+    checkRel(rel);
+    const p = path.resolve(this.root, ...rel);
+    if (p !== this.root && !p.startsWith(this.root === '/' ? '/' : this.root + path.sep)) {
+      throw new AlluxioError('InvalidPath', `location escapes the mount ${this.uri}`, { step: 'join' });
+    }
+    return p;
+  }
+
+  private async rootReal(): Promise<string> {
+    if (this.realRoot === undefined) {
+      try {
+        this.realRoot = await realpath(this.root);
+      } catch (e) {
+        if (errno(e) === 'ENOENT') throw new AlluxioError('NotFound', `the mount's directory ${this.root} does not exist`);
+        throw this.ioError(e, this.root);
+      }
+    }
+    return this.realRoot;
+  }
+
+  private inside(real: string, root: string): boolean {
+    return real === root || real.startsWith(root === '/' ? '/' : root + path.sep);
+  }
+
+  /** Resolve symlinks of an existing path and require it to stay inside the mount. null when missing. */
+  private async realInside(p: string): Promise<string | null> {
+    const root = await this.rootReal();
+    let real: string;
+    try {
+      real = await realpath(p);
+    } catch (e) {
+      const c = errno(e);
+      if (c === 'ENOENT' || c === 'ENOTDIR' || c === 'ELOOP') return null;
+      throw this.ioError(e, p);
+    }
+    if (!this.inside(real, root)) return null;
+    return real;
+  }
+
+  /** For writes: the nearest existing ancestor (or the path) must resolve inside the mount. */
+  private async checkWritable(p: string): Promise<void> {
+    if (this.readOnly) throw new AlluxioError('ReadOnlyMount', `${this.uri} is mounted read-only`);
+    const root = await this.rootReal();
+    let cur = p;
+    for (;;) {
+      try {
+        const real = await realpath(cur);
+        if (!this.inside(real, root)) throw new AlluxioError('UfsAccessDenied', `a symbolic link under ${this.uri} points outside the mount`);
+        return;
+      } catch (e) {
+        if (e instanceof AlluxioError) throw e;
+        const c = errno(e);
+        if (c === 'ENOTDIR') throw new AlluxioError('NotADirectory', `a parent of the target is a file, not a directory`);
+        if (c !== 'ENOENT') throw this.ioError(e, cur);
+        // A dangling symlink at `cur` would be followed by the write: refuse it.
+        try {
+          const l = await lstat(cur);
+          if (l.isSymbolicLink()) throw new AlluxioError('UfsAccessDenied', `a dangling symbolic link under ${this.uri} cannot be written through`);
+        } catch (e2) {
+          if (e2 instanceof AlluxioError) throw e2;
+        }
+        if (cur === this.root) throw new AlluxioError('NotFound', `the mount's directory ${this.root} does not exist`);
+        cur = path.dirname(cur);
+      }
+    }
+  }
+
+  private ioError(e: unknown, p: string): AlluxioError {
+    const c = errno(e);
+    const rel = path.relative(this.root, p) || '.';
+    switch (c) {
+      case 'ENOENT':
+        return new AlluxioError('NotFound', `${rel}: no such file or directory under ${this.uri}`, { cause: e });
+      case 'ENOTDIR':
+        return new AlluxioError('NotADirectory', `${rel}: not a directory`, { cause: e });
+      case 'EISDIR':
+        return new AlluxioError('IsADirectory', `${rel}: is a directory`, { cause: e });
+      case 'ENOTEMPTY':
+      case 'EEXIST':
+        return new AlluxioError('DirectoryNotEmpty', `${rel}: directory not empty`, { cause: e });
+      case 'EACCES':
+      case 'EPERM':
+      case 'EROFS':
+        return new AlluxioError('UfsAccessDenied', `${rel}: permission denied by the file system (${c})`, { cause: e });
+      default:
+        return new AlluxioError('UfsUnavailable', `${rel}: ${(e as Error)?.message ?? String(e)}`, { cause: e });
+    }
+  }
+
+  private entry(name: string, st: Stats): UfsEntry {
+    const dir = st.isDirectory();
+    return {
+      name,
+      type: dir ? 'directory' : 'file',
+      size: dir ? 0 : st.size,
+      mtimeMs: Math.floor(st.mtimeMs),
+      ...(dir ? {} : { etag: fileEtag(st) }),
+    };
+  }
+
+  async stat(rel: readonly string[]): Promise<UfsEntry | null> {
+    const p = this.pathOf(rel);
+    const real = await this.realInside(p);
+    if (real === null) return null;
+    try {
+      const st = await stat(real);
+      if (!st.isFile() && !st.isDirectory()) return null;
+      return this.entry(rel.length ? rel[rel.length - 1]! : '', st);
+    } catch (e) {
+      const c = errno(e);
+      if (c === 'ENOENT' || c === 'ENOTDIR') return null;
+      throw this.ioError(e, p);
+    }
+  }
+
+  async list(rel: readonly string[]): Promise<UfsEntry[]> {
+    const p = this.pathOf(rel);
+    const real = await this.realInside(p);
+    if (real === null) throw new AlluxioError('NotFound', `${rel.join('/') || '/'}: no such directory under ${this.uri}`);
+    let names: string[];
+    try {
+      names = await readdir(real);
+    } catch (e) {
+      throw this.ioError(e, p);
+    }
+    const root = await this.rootReal();
+    const out: UfsEntry[] = [];
+    const usable = names.filter(isUsableName);
+    // Bounded concurrency for the per-entry stat (large directories).
+    let next = 0;
+    const worker = async (): Promise<void> => {
+      while (next < usable.length) {
+        const name = usable[next++]!;
+        const child = path.join(real, name);
+        try {
+          let st = await lstat(child);
+          if (st.isSymbolicLink()) {
+            const target = await realpath(child);
+            if (!this.inside(target, root)) continue;
+            st = await stat(target);
+          }
+          if (!st.isFile() && !st.isDirectory()) continue;
+          out.push(this.entry(name, st));
+        } catch {
+          // vanished or unreadable between readdir and stat: not listed
+        }
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(16, usable.length) }, worker));
+    out.sort((a, b) => compareUtf8(a.name, b.name));
+    return out;
+  }
+
+  async read(rel: readonly string[], range?: ByteRange): Promise<Readable> {
+    const p = this.pathOf(rel);
+    const real = await this.realInside(p);
+    if (real === null) throw new AlluxioError('NotFound', `${rel.join('/')}: no such file under ${this.uri}`);
+    let fh;
+    try {
+      fh = await open(real, FS.O_RDONLY);
+    } catch (e) {
+      throw this.ioError(e, p);
+    }
+    try {
+      const st = await fh.stat();
+      if (st.isDirectory()) throw new AlluxioError('IsADirectory', `${rel.join('/')}: is a directory`);
+      const start = range ? range.start : 0;
+      const end = range ? Math.min(range.end, st.size - 1) : st.size - 1;
+      const length = Math.max(0, end - start + 1);
+      if (length <= SMALL_READ) {
+        const buf = Buffer.allocUnsafe(length);
+        let got = 0;
+        while (got < length) {
+          const { bytesRead } = await fh.read(buf, got, length - got, start + got);
+          if (bytesRead === 0) break;
+          got += bytesRead;
+        }
+        await fh.close();
+        return Readable.from(got ? [got === length ? buf : buf.subarray(0, got)] : [], { objectMode: false });
+      }
+      return fh.createReadStream({ start, end, highWaterMark: STREAM_HWM });
+    } catch (e) {
+      await fh.close().catch(() => undefined);
+      if (e instanceof AlluxioError) throw e;
+      throw this.ioError(e, p);
+    }
+  }
+
+  async write(rel: readonly string[], body: Readable): Promise<UfsEntry> {
+    if (rel.length === 0) throw new AlluxioError('IsADirectory', `the mount root of ${this.uri} is a directory`);
+    const p = this.pathOf(rel);
+    await this.checkWritable(p);
+    const dir = path.dirname(p);
+    try {
+      await mkdir(dir, { recursive: true });
+    } catch (e) {
+      throw this.ioError(e, dir);
+    }
+    await this.checkWritable(dir);
+    try {
+      const st = await lstat(p);
+      if (st.isDirectory()) throw new AlluxioError('IsADirectory', `${rel.join('/')}: is a directory`);
+    } catch (e) {
+      if (e instanceof AlluxioError) throw e;
+    }
+    const tmp = path.join(dir, TEMP_PREFIX + randomBytes(8).toString('hex'));
+    try {
+      const out = createWriteStream(tmp, { flags: 'wx', mode: 0o644, highWaterMark: STREAM_HWM });
+      await pipeline(body, out);
+      await rename(tmp, p);
+    } catch (e) {
+      await unlink(tmp).catch(() => undefined);
+      if (e instanceof AlluxioError) throw e;
+      throw this.ioError(e, p);
+    }
+    const st = await stat(p);
+    return this.entry(rel[rel.length - 1]!, st);
+  }
+
+  async delete(rel: readonly string[]): Promise<void> {
+    if (rel.length === 0) throw new AlluxioError('IsADirectory', `the mount root of ${this.uri} cannot be deleted`);
+    const p = this.pathOf(rel);
+    await this.checkWritable(p);
+    let st: Stats;
+    try {
+      st = await lstat(p);
+    } catch (e) {
+      throw this.ioError(e, p);
+    }
+    try {
+      if (st.isDirectory()) await rmdir(p);
+      else await unlink(p);
+    } catch (e) {
+      throw this.ioError(e, p);
+    }
+  }
+
+  /** Remove a directory tree (used by tests and recursive deletes of the REST front end). */
+  async deleteRecursive(rel: readonly string[]): Promise<void> {
+    if (rel.length === 0) throw new AlluxioError('IsADirectory', `the mount root of ${this.uri} cannot be deleted`);
+    const p = this.pathOf(rel);
+    await this.checkWritable(p);
+    await rm(p, { recursive: true, force: true });
+  }
+
+  async mkdir(rel: readonly string[]): Promise<void> {
+    const p = this.pathOf(rel);
+    await this.checkWritable(p);
+    try {
+      await mkdir(p, { recursive: true });
+    } catch (e) {
+      throw this.ioError(e, p);
+    }
+    await this.checkWritable(p);
+  }
+
+  async close(): Promise<void> {
+    /* nothing held open */
+  }
+}

@@ -1,0 +1,338 @@
+/**
+ * The `s3://` (and `s3a://`) UFS adapter: any S3-compatible service, through
+ * @aws-sdk/client-s3.
+ *
+ * Per-mount options (Alluxio's names; the `aws.*` / `alluxio.underfs.s3.*` spellings of
+ * Alluxio's own configuration are accepted as aliases):
+ *   s3a.accessKeyId        (aws.accessKeyId)           access key; default: the SDK's provider chain
+ *   s3a.secretKey          (aws.secretKey)             secret key
+ *   s3a.sessionToken                                   optional session token
+ *   s3a.endpoint           (alluxio.underfs.s3.endpoint)  e.g. http://127.0.0.1:9000 (https:// when no scheme)
+ *   s3a.region             (alluxio.underfs.s3.endpoint.region)  default us-east-1
+ *   s3a.path.style.access  (alluxio.underfs.s3.disable.dns.buckets)  "true"/"false";
+ *                          default true when an endpoint is set (MinIO, Ceph, ...), else false
+ *
+ * A location is an object key: the mount URI's segments plus the location's decoded
+ * segments, joined with `/` (segments never contain `/`, so a key cannot leave the mount's
+ * key prefix). Directories are key prefixes (and `key/` markers, written by mkdir).
+ * Large writes go as multipart uploads of `partSize` bytes, so memory stays bounded.
+ */
+import {
+  AbortMultipartUploadCommand,
+  CompleteMultipartUploadCommand,
+  CreateMultipartUploadCommand,
+  DeleteObjectCommand,
+  GetObjectCommand,
+  HeadObjectCommand,
+  ListObjectsV2Command,
+  PutObjectCommand,
+  S3Client,
+  S3ServiceException,
+  UploadPartCommand,
+  type S3ClientConfig,
+} from '@aws-sdk/client-s3';
+import { Readable } from 'node:stream';
+import { AlluxioError } from '../domain/errors.js';
+import type { ParsedMount } from '../domain/mounts.js';
+import { compareUtf8 } from './file.js';
+import type { ByteRange, UfsAdapter, UfsEntry } from './types.js';
+
+const CONTROL = /[\u0000-\u001f\u007f]/;
+
+function opt(o: Record<string, string>, ...names: string[]): string | undefined {
+  for (const n of names) if (o[n] !== undefined && o[n] !== '') return o[n];
+  return undefined;
+}
+
+function bool(v: string | undefined, dflt: boolean): boolean {
+  if (v === undefined) return dflt;
+  if (/^(true|1|yes)$/i.test(v)) return true;
+  if (/^(false|0|no)$/i.test(v)) return false;
+  throw new AlluxioError('InvalidOption', `"${v}" is not a boolean (true/false)`);
+}
+
+export interface S3UfsOptions {
+  accessKeyId?: string;
+  secretKey?: string;
+  sessionToken?: string;
+  endpoint?: string;
+  region: string;
+  pathStyle: boolean;
+  partSize: number;
+}
+
+export function s3OptionsFromMount(options: Record<string, string>): S3UfsOptions {
+  let endpoint = opt(options, 's3a.endpoint', 'alluxio.underfs.s3.endpoint');
+  if (endpoint && !/^[a-z]+:\/\//i.test(endpoint)) endpoint = 'https://' + endpoint;
+  const pathStyleRaw = opt(options, 's3a.path.style.access', 'alluxio.underfs.s3.disable.dns.buckets');
+  const partMb = opt(options, 's3a.multipart.size');
+  const out: S3UfsOptions = {
+    region: opt(options, 's3a.region', 'alluxio.underfs.s3.endpoint.region', 'aws.region') ?? 'us-east-1',
+    pathStyle: bool(pathStyleRaw, endpoint !== undefined),
+    partSize: partMb ? Math.max(5, Number(partMb)) * 1024 * 1024 : 8 * 1024 * 1024,
+  };
+  const ak = opt(options, 's3a.accessKeyId', 'aws.accessKeyId', 's3a.access.key');
+  const sk = opt(options, 's3a.secretKey', 'aws.secretKey', 's3a.secret.key');
+  const st = opt(options, 's3a.sessionToken', 's3a.session.token');
+  if (ak) out.accessKeyId = ak;
+  if (sk) out.secretKey = sk;
+  if (st) out.sessionToken = st;
+  if (endpoint) out.endpoint = endpoint;
+  if ((ak === undefined) !== (sk === undefined)) {
+    throw new AlluxioError('InvalidOption', 's3a.accessKeyId and s3a.secretKey must be given together');
+  }
+  if (!Number.isFinite(out.partSize)) throw new AlluxioError('InvalidOption', 's3a.multipart.size must be a number of MiB');
+  return out;
+}
+
+function statusOf(e: unknown): number | undefined {
+  if (e instanceof S3ServiceException) return e.$metadata?.httpStatusCode;
+  return (e as { $metadata?: { httpStatusCode?: number } })?.$metadata?.httpStatusCode;
+}
+
+export class S3Ufs implements UfsAdapter {
+  readonly uri: string;
+  readonly bucket: string;
+  /** Key prefix of the mount root ('' or 'a/b/'). */
+  readonly base: string;
+  readonly readOnly: boolean;
+  readonly client: S3Client;
+  private readonly partSize: number;
+
+  constructor(uri: string, bucket: string, baseSegments: readonly string[], o: S3UfsOptions, readOnly = false) {
+    this.uri = uri;
+    this.bucket = bucket;
+    this.base = baseSegments.length ? baseSegments.join('/') + '/' : '';
+    this.readOnly = readOnly;
+    this.partSize = o.partSize;
+    const cfg: S3ClientConfig = {
+      region: o.region,
+      forcePathStyle: o.pathStyle,
+      // Plain S3-compatible servers do not all understand aws-chunked trailers.
+      requestChecksumCalculation: 'WHEN_REQUIRED',
+      responseChecksumValidation: 'WHEN_REQUIRED',
+      maxAttempts: 3,
+    };
+    if (o.endpoint) cfg.endpoint = o.endpoint;
+    if (o.accessKeyId && o.secretKey) {
+      cfg.credentials = { accessKeyId: o.accessKeyId, secretAccessKey: o.secretKey, ...(o.sessionToken ? { sessionToken: o.sessionToken } : {}) };
+    }
+    this.client = new S3Client(cfg);
+  }
+
+  static fromMount(m: ParsedMount): S3Ufs {
+    if (m.ufs.scheme !== 's3' && m.ufs.scheme !== 's3a') throw new AlluxioError('InvalidUfsUri', `${m.ufsUri} is not an s3:// URI`);
+    return new S3Ufs(m.ufsUri, m.ufs.authority, m.ufs.segments, s3OptionsFromMount(m.options), m.readOnly);
+  }
+
+  keyOf(rel: readonly string[]): string {
+    for (const seg of rel) {
+      if (typeof seg !== 'string' || seg === '' || seg === '.' || seg === '..' || seg.includes('/') || seg.includes('\u0000')) {
+        throw new AlluxioError('InvalidPath', `segment ${JSON.stringify(seg)} cannot be used under ${this.uri}`, { step: 'join' });
+      }
+    }
+    const key = this.base + rel.join('/');
+    if (!key.startsWith(this.base)) throw new AlluxioError('Internal', 'key escaped the mount');
+    return key;
+  }
+
+  private dirPrefix(rel: readonly string[]): string {
+    const k = this.keyOf(rel);
+    return k === '' || k.endsWith('/') ? k : k + '/';
+  }
+
+  private fail(e: unknown, what: string): AlluxioError {
+    if (e instanceof AlluxioError) return e;
+    const status = statusOf(e);
+    const name = (e as Error)?.name ?? 'Error';
+    const msg = `${what} on ${this.uri}: ${name}${(e as Error)?.message ? ': ' + (e as Error).message : ''}`;
+    if (status === 404 || name === 'NoSuchKey' || name === 'NotFound' || name === 'NoSuchBucket') return new AlluxioError('NotFound', msg, { cause: e });
+    if (status === 403 || name === 'AccessDenied') return new AlluxioError('UfsAccessDenied', msg, { cause: e });
+    if (status === 416) return new AlluxioError('InvalidArgument', msg, { cause: e });
+    return new AlluxioError('UfsUnavailable', msg, { cause: e });
+  }
+
+  private assertWritable(): void {
+    if (this.readOnly) throw new AlluxioError('ReadOnlyMount', `${this.uri} is mounted read-only`);
+  }
+
+  async stat(rel: readonly string[]): Promise<UfsEntry | null> {
+    const name = rel.length ? rel[rel.length - 1]! : '';
+    if (rel.length === 0) return { name, type: 'directory', size: 0, mtimeMs: 0 };
+    const key = this.keyOf(rel);
+    try {
+      const h = await this.client.send(new HeadObjectCommand({ Bucket: this.bucket, Key: key }));
+      return {
+        name,
+        type: 'file',
+        size: Number(h.ContentLength ?? 0),
+        mtimeMs: h.LastModified ? h.LastModified.getTime() : 0,
+        ...(h.ETag ? { etag: h.ETag.replace(/"/g, '') } : {}),
+      };
+    } catch (e) {
+      const err = this.fail(e, 'HeadObject');
+      if (err.code !== 'NotFound') throw err;
+    }
+    try {
+      const l = await this.client.send(new ListObjectsV2Command({ Bucket: this.bucket, Prefix: key + '/', MaxKeys: 1 }));
+      if ((l.KeyCount ?? 0) > 0 || (l.Contents?.length ?? 0) > 0) return { name, type: 'directory', size: 0, mtimeMs: 0 };
+      return null;
+    } catch (e) {
+      const err = this.fail(e, 'ListObjectsV2');
+      if (err.code === 'NotFound') return null;
+      throw err;
+    }
+  }
+
+  async list(rel: readonly string[]): Promise<UfsEntry[]> {
+    const prefix = this.dirPrefix(rel);
+    const out: UfsEntry[] = [];
+    const seen = new Set<string>();
+    let token: string | undefined;
+    let sawMarker = false;
+    do {
+      let page;
+      try {
+        page = await this.client.send(
+          new ListObjectsV2Command({ Bucket: this.bucket, Prefix: prefix, Delimiter: '/', ...(token ? { ContinuationToken: token } : {}) }),
+        );
+      } catch (e) {
+        throw this.fail(e, 'ListObjectsV2');
+      }
+      for (const c of page.Contents ?? []) {
+        const k = c.Key ?? '';
+        if (k === prefix) {
+          sawMarker = true;
+          continue;
+        }
+        const name = k.slice(prefix.length);
+        if (!name || name.includes('/') || CONTROL.test(name) || name === '.' || name === '..' || seen.has(name)) continue;
+        seen.add(name);
+        out.push({
+          name,
+          type: 'file',
+          size: Number(c.Size ?? 0),
+          mtimeMs: c.LastModified ? c.LastModified.getTime() : 0,
+          ...(c.ETag ? { etag: c.ETag.replace(/"/g, '') } : {}),
+        });
+      }
+      for (const cp of page.CommonPrefixes ?? []) {
+        const name = (cp.Prefix ?? '').slice(prefix.length).replace(/\/$/, '');
+        if (!name || name.includes('/') || CONTROL.test(name) || name === '.' || name === '..') continue;
+        if (seen.has(name)) {
+          // a file and a directory of the same name: the directory wins in a listing
+          const i = out.findIndex((x) => x.name === name);
+          if (i >= 0) out.splice(i, 1);
+        }
+        seen.add(name);
+        out.push({ name, type: 'directory', size: 0, mtimeMs: 0 });
+      }
+      token = page.IsTruncated ? page.NextContinuationToken : undefined;
+    } while (token);
+    if (out.length === 0 && !sawMarker && rel.length > 0) {
+      const st = await this.stat(rel);
+      if (st === null) throw new AlluxioError('NotFound', `${rel.join('/')}: no such directory under ${this.uri}`);
+      if (st.type === 'file') throw new AlluxioError('NotADirectory', `${rel.join('/')}: not a directory`);
+    }
+    out.sort((a, b) => compareUtf8(a.name, b.name));
+    return out;
+  }
+
+  async read(rel: readonly string[], range?: ByteRange): Promise<Readable> {
+    const key = this.keyOf(rel);
+    try {
+      const r = await this.client.send(
+        new GetObjectCommand({ Bucket: this.bucket, Key: key, ...(range ? { Range: `bytes=${range.start}-${range.end}` } : {}) }),
+      );
+      const body = r.Body;
+      if (!body) return Readable.from([]);
+      if (body instanceof Readable) return body;
+      return Readable.fromWeb((body as unknown as { transformToWebStream(): any }).transformToWebStream());
+    } catch (e) {
+      throw this.fail(e, 'GetObject');
+    }
+  }
+
+  async write(rel: readonly string[], body: Readable): Promise<UfsEntry> {
+    this.assertWritable();
+    if (rel.length === 0) throw new AlluxioError('IsADirectory', `the mount root of ${this.uri} is a directory`);
+    const key = this.keyOf(rel);
+    const chunks: Buffer[] = [];
+    let buffered = 0;
+    let uploadId: string | undefined;
+    const parts: { ETag: string; PartNumber: number }[] = [];
+    const flushPart = async (): Promise<void> => {
+      const data = Buffer.concat(chunks, buffered);
+      chunks.length = 0;
+      buffered = 0;
+      if (!uploadId) {
+        const c = await this.client.send(new CreateMultipartUploadCommand({ Bucket: this.bucket, Key: key }));
+        uploadId = c.UploadId!;
+      }
+      const n = parts.length + 1;
+      const u = await this.client.send(new UploadPartCommand({ Bucket: this.bucket, Key: key, UploadId: uploadId, PartNumber: n, Body: data }));
+      parts.push({ ETag: u.ETag!, PartNumber: n });
+    };
+    try {
+      for await (const chunk of body) {
+        const b = Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk as Uint8Array);
+        chunks.push(b);
+        buffered += b.length;
+        if (buffered >= this.partSize) await flushPart();
+      }
+      if (!uploadId) {
+        const data = Buffer.concat(chunks, buffered);
+        await this.client.send(new PutObjectCommand({ Bucket: this.bucket, Key: key, Body: data, ContentLength: data.length }));
+      } else {
+        if (buffered > 0 || parts.length === 0) await flushPart();
+        await this.client.send(
+          new CompleteMultipartUploadCommand({ Bucket: this.bucket, Key: key, UploadId: uploadId, MultipartUpload: { Parts: parts } }),
+        );
+      }
+    } catch (e) {
+      if (uploadId) {
+        await this.client.send(new AbortMultipartUploadCommand({ Bucket: this.bucket, Key: key, UploadId: uploadId })).catch(() => undefined);
+      }
+      body.destroy();
+      throw this.fail(e, 'PutObject');
+    }
+    const st = await this.stat(rel);
+    if (!st) throw new AlluxioError('UfsUnavailable', `${key} was written but is not visible in ${this.uri}`);
+    return st;
+  }
+
+  async delete(rel: readonly string[]): Promise<void> {
+    this.assertWritable();
+    if (rel.length === 0) throw new AlluxioError('IsADirectory', `the mount root of ${this.uri} cannot be deleted`);
+    const st = await this.stat(rel);
+    if (!st) throw new AlluxioError('NotFound', `${rel.join('/')}: no such object under ${this.uri}`);
+    const key = this.keyOf(rel);
+    try {
+      if (st.type === 'directory') {
+        const l = await this.client.send(new ListObjectsV2Command({ Bucket: this.bucket, Prefix: key + '/', MaxKeys: 2 }));
+        const others = (l.Contents ?? []).filter((c) => c.Key !== key + '/');
+        if (others.length > 0 || (l.KeyCount ?? 0) > 1) throw new AlluxioError('DirectoryNotEmpty', `${rel.join('/')}: directory not empty`);
+        await this.client.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: key + '/' }));
+      } else {
+        await this.client.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: key }));
+      }
+    } catch (e) {
+      throw this.fail(e, 'DeleteObject');
+    }
+  }
+
+  async mkdir(rel: readonly string[]): Promise<void> {
+    this.assertWritable();
+    if (rel.length === 0) return;
+    const key = this.keyOf(rel) + '/';
+    try {
+      await this.client.send(new PutObjectCommand({ Bucket: this.bucket, Key: key, Body: Buffer.alloc(0), ContentLength: 0 }));
+    } catch (e) {
+      throw this.fail(e, 'PutObject');
+    }
+  }
+
+  async close(): Promise<void> {
+    this.client.destroy();
+  }
+}

@@ -1,0 +1,152 @@
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, mkdirSync, writeFileSync, readFileSync, rmSync, symlinkSync, readdirSync, existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Readable } from 'node:stream';
+import { text } from 'node:stream/consumers';
+import { parseMount } from '../../src/domain/mounts.js';
+import { FileUfs } from '../../src/ufs/file.js';
+import { UfsRegistry } from '../../src/ufs/registry.js';
+import { AlluxioError } from '../../src/domain/errors.js';
+
+let dir: string;
+let root: string;
+let outside: string;
+let ufs: FileUfs;
+
+before(() => {
+  dir = mkdtempSync(join(tmpdir(), 'ufs-file-'));
+  root = join(dir, 'root');
+  outside = join(dir, 'outside');
+  mkdirSync(join(root, 'a', 'b'), { recursive: true });
+  mkdirSync(outside);
+  writeFileSync(join(outside, 'secret'), 'secret');
+  writeFileSync(join(root, 'a', 'x.txt'), '0123456789');
+  writeFileSync(join(root, 'a', 'b', 'deep'), 'deep');
+  writeFileSync(join(root, 'a-b'), 'dash');
+  writeFileSync(join(root, 'é'), 'accent');
+  writeFileSync(join(root, 'Z'), 'upper');
+  symlinkSync(outside, join(root, 'escape'));
+  symlinkSync(join(outside, 'secret'), join(root, 'escape-file'));
+  symlinkSync(join(root, 'a', 'x.txt'), join(root, 'inner-link'));
+  ufs = FileUfs.fromMount(parseMount({ path: '/data', ufsUri: `file://${root}` }));
+});
+after(() => rmSync(dir, { recursive: true, force: true }));
+
+const code = (c: string) => (e: unknown) => e instanceof AlluxioError && e.code === c;
+
+test('stat: files, directories, root, missing', async () => {
+  const f = await ufs.stat(['a', 'x.txt']);
+  assert.equal(f?.type, 'file');
+  assert.equal(f?.size, 10);
+  assert.match(f?.etag ?? '', /^[0-9a-f]{32}$/);
+  assert.equal((await ufs.stat(['a', 'x.txt']))?.etag, f?.etag, 'etag is stable');
+  assert.equal((await ufs.stat(['a']))?.type, 'directory');
+  assert.equal((await ufs.stat([]))?.type, 'directory');
+  assert.equal(await ufs.stat(['nope']), null);
+  assert.equal(await ufs.stat(['a', 'x.txt', 'under-a-file']), null);
+});
+
+test('list: sorted by UTF-8 bytes, symlinks outside the mount hidden, inner ones followed', async () => {
+  const names = (await ufs.list([])).map((e) => e.name);
+  assert.deepEqual(names, ['Z', 'a', 'a-b', 'inner-link', 'é']);
+  const a = await ufs.list(['a']);
+  assert.deepEqual(a.map((e) => [e.name, e.type]), [['b', 'directory'], ['x.txt', 'file']]);
+  await assert.rejects(ufs.list(['missing']), code('NotFound'));
+  await assert.rejects(ufs.list(['escape']), code('NotFound'));
+});
+
+test('read: whole, ranges, escape through a symlink refused', async () => {
+  assert.equal(await text(await ufs.read(['a', 'x.txt'])), '0123456789');
+  assert.equal(await text(await ufs.read(['a', 'x.txt'], { start: 2, end: 4 })), '234');
+  assert.equal(await text(await ufs.read(['a', 'x.txt'], { start: 8, end: 100 })), '89');
+  assert.equal(await text(await ufs.read(['inner-link'])), '0123456789');
+  await assert.rejects(ufs.read(['escape-file']), code('NotFound'));
+  await assert.rejects(ufs.read(['escape', 'secret']), code('NotFound'));
+  await assert.rejects(ufs.read(['a']), code('IsADirectory'));
+  await assert.rejects(ufs.read(['nope']), code('NotFound'));
+});
+
+test('large read streams in order', async () => {
+  const big = Buffer.alloc(3 * 1024 * 1024 + 17);
+  for (let i = 0; i < big.length; i++) big[i] = (i * 31) & 0xff;
+  writeFileSync(join(root, 'big'), big);
+  const chunks: Buffer[] = [];
+  for await (const c of await ufs.read(['big'])) chunks.push(c as Buffer);
+  assert.ok(Buffer.concat(chunks).equals(big));
+  const part: Buffer[] = [];
+  for await (const c of await ufs.read(['big'], { start: 1_000_000, end: 2_999_999 })) part.push(c as Buffer);
+  assert.ok(Buffer.concat(part).equals(big.subarray(1_000_000, 3_000_000)));
+});
+
+test('write: creates parents, replaces atomically, failed body leaves old content and no temp file', async () => {
+  const e = await ufs.write(['new', 'dir', 'f'], Readable.from([Buffer.from('hello')]));
+  assert.equal(e.size, 5);
+  assert.equal(readFileSync(join(root, 'new', 'dir', 'f'), 'utf8'), 'hello');
+  const failing = new Readable({
+    read() {
+      this.push(Buffer.from('partial'));
+      this.destroy(new Error('client went away'));
+    },
+  });
+  await assert.rejects(ufs.write(['new', 'dir', 'f'], failing));
+  assert.equal(readFileSync(join(root, 'new', 'dir', 'f'), 'utf8'), 'hello');
+  assert.deepEqual(readdirSync(join(root, 'new', 'dir')), ['f']);
+  await assert.rejects(ufs.write(['a'], Readable.from([Buffer.from('x')])), code('IsADirectory'));
+  await assert.rejects(ufs.write(['a', 'x.txt', 'child'], Readable.from([Buffer.from('x')])), code('NotADirectory'));
+});
+
+test('writes through symlinks that leave the mount are refused; outside stays untouched', async () => {
+  await assert.rejects(ufs.write(['escape', 'planted'], Readable.from([Buffer.from('x')])), code('UfsAccessDenied'));
+  await assert.rejects(ufs.write(['escape-file'], Readable.from([Buffer.from('x')])), code('UfsAccessDenied'));
+  await assert.rejects(ufs.mkdir(['escape', 'd']), code('UfsAccessDenied'));
+  await assert.rejects(ufs.delete(['escape', 'secret']), code('UfsAccessDenied'));
+  assert.deepEqual(readdirSync(outside), ['secret']);
+  assert.equal(readFileSync(join(outside, 'secret'), 'utf8'), 'secret');
+});
+
+test('hostile segments never leave the root', async () => {
+  for (const bad of ['..', '.', '', 'a/../..', '\u0000', 'x\u0000y']) {
+    await assert.rejects(ufs.stat([bad]), code('InvalidPath'), JSON.stringify(bad));
+    await assert.rejects(ufs.write([bad], Readable.from([Buffer.from('x')])), code('InvalidPath'));
+  }
+  // backslashes and percent signs are ordinary name characters on POSIX
+  await ufs.write(['..%2F..%5Cx'], Readable.from([Buffer.from('ok')]));
+  assert.ok(existsSync(join(root, '..%2F..%5Cx')));
+  assert.deepEqual(readdirSync(outside), ['secret']);
+});
+
+test('delete and mkdir', async () => {
+  await ufs.mkdir(['m', 'n']);
+  assert.equal((await ufs.stat(['m', 'n']))?.type, 'directory');
+  await ufs.write(['m', 'n', 'f'], Readable.from([Buffer.from('1')]));
+  await assert.rejects(ufs.delete(['m', 'n']), code('DirectoryNotEmpty'));
+  await ufs.delete(['m', 'n', 'f']);
+  await ufs.delete(['m', 'n']);
+  assert.equal(await ufs.stat(['m', 'n']), null);
+  await assert.rejects(ufs.delete(['m', 'n']), code('NotFound'));
+});
+
+test('read-only mount refuses every write', async () => {
+  const ro = FileUfs.fromMount(parseMount({ path: '/ro', ufsUri: `file://${root}`, readOnly: true }));
+  await assert.rejects(ro.write(['ro-file'], Readable.from([Buffer.from('x')])), code('ReadOnlyMount'));
+  await assert.rejects(ro.delete(['a', 'x.txt']), code('ReadOnlyMount'));
+  await assert.rejects(ro.mkdir(['d']), code('ReadOnlyMount'));
+  assert.equal(existsSync(join(root, 'ro-file')), false);
+  assert.equal(await text(await ro.read(['a', 'x.txt'])), '0123456789');
+});
+
+test('registry caches per URI + options and replaces changed mounts', async () => {
+  const reg = new UfsRegistry({ graceMs: 0 });
+  const m1 = parseMount({ path: '/data', ufsUri: `file://${root}` });
+  const a1 = reg.adapterFor(m1);
+  assert.equal(reg.adapterFor(parseMount({ path: '/data', ufsUri: `file://${root}/` })), a1);
+  const a2 = reg.adapterFor(parseMount({ path: '/data', ufsUri: `file://${root}`, readOnly: true }));
+  assert.notEqual(a2, a1);
+  assert.equal(reg.size, 1);
+  reg.retain([]);
+  assert.equal(reg.size, 0);
+  assert.throws(() => reg.adapterFor(parseMount({ path: '/h', ufsUri: 'hdfs://nn:8020/x' })), code('NotFound'));
+  await reg.closeAll();
+});

@@ -53,7 +53,7 @@ export async function updateMount(conn: EtcdConnection, input: UpdateMountInput)
     if (!current) throw new AlluxioError('MountNotFound', `no mount at ${path}`);
     const options = { ...current.options, ...(input.setOptions ?? {}) };
     for (const k of input.removeOptions ?? []) {
-      if (!(k in options)) throw new AlluxioError('InvalidOption', `mount ${path} has no option "${k}" to remove`);
+      if (!Object.hasOwn(options, k)) throw new AlluxioError('InvalidOption', `mount ${path} has no option "${k}" to remove`);
       delete options[k];
     }
     const next = parseMount({

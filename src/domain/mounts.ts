@@ -50,25 +50,27 @@ export function validateOption(key: string, value: string): void {
 }
 
 export function parseOptions(raw: readonly string[]): Record<string, string> {
-  const out: Record<string, string> = {};
+  // A Map, not `k in obj`: keys such as "constructor" or "__proto__" are ordinary option keys.
+  const out = new Map<string, string>();
   for (const r of raw) {
     const [k, v] = parseOption(r);
-    if (k in out && out[k] !== v) throw new AlluxioError('InvalidOption', `option "${k}" given twice with different values`);
-    out[k] = v;
+    if (out.has(k) && out.get(k) !== v) throw new AlluxioError('InvalidOption', `option "${k}" given twice with different values`);
+    out.set(k, v);
   }
-  return out;
+  return Object.fromEntries(out);
 }
 
 /** Validate and canonicalise one entry (from the CLI or from etcd). */
 export function parseMount(input: { path: string; ufsUri: string; readOnly?: boolean; options?: Record<string, string> }): ParsedMount {
   const path = validateMountPath(input.path);
   const ufs = parseUfsUri(input.ufsUri);
-  const options: Record<string, string> = {};
+  const entries: [string, string][] = [];
   for (const [k, v] of Object.entries(input.options ?? {})) {
     if (typeof v !== 'string') throw new AlluxioError('InvalidOption', `option "${k}" must be a string`);
     validateOption(k, v);
-    options[k] = v;
+    entries.push([k, v]);
   }
+  const options: Record<string, string> = Object.fromEntries(entries);
   return { path, name: path.slice(1), ufsUri: ufs.uri, ufs, readOnly: input.readOnly === true, options };
 }
 
@@ -99,7 +101,9 @@ export function checkMountAgainst(table: readonly ParsedMount[], candidate: Pars
   }
 }
 
-const SECRET_KEY = /secret|password|token|credential|accesskey/i;
+// cli.md: keys containing secret, password, token, credential, accessKey (any case); also the
+// Hadoop spellings (fs.s3a.access.key, passwd, private.key) so they never leak either.
+const SECRET_KEY = /secret|passw(?:or)?d|token|credential|access[._-]?key|private[._-]?key/i;
 
 export function isSecretOptionKey(key: string): boolean {
   return SECRET_KEY.test(key);
@@ -107,9 +111,7 @@ export function isSecretOptionKey(key: string): boolean {
 
 export function redactOptions(options: Record<string, string>, showSecrets: boolean): Record<string, string> {
   if (showSecrets) return { ...options };
-  const out: Record<string, string> = {};
-  for (const [k, v] of Object.entries(options)) out[k] = isSecretOptionKey(k) ? '***' : v;
-  return out;
+  return Object.fromEntries(Object.entries(options).map(([k, v]) => [k, isSecretOptionKey(k) ? '***' : v]));
 }
 
 export function sortMounts<T extends { path: string }>(mounts: readonly T[]): T[] {

@@ -1,0 +1,200 @@
+/**
+ * Mount validation (one entry) and the table-wide rules checked before every write:
+ * top-level paths, unique paths, no nesting in the UFS namespace, options and redaction.
+ */
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { AlluxioError, type ErrorCode } from '../../src/domain/errors.js';
+import {
+  checkMountAgainst,
+  isSecretOptionKey,
+  parseMount,
+  parseOption,
+  parseOptions,
+  redactOptions,
+  sortMounts,
+  toEntry,
+  validateMountPath,
+  validateOption,
+  type ParsedMount,
+} from '../../src/domain/mounts.js';
+
+function fails(fn: () => unknown, code: ErrorCode, pattern?: RegExp): AlluxioError {
+  try {
+    fn();
+  } catch (e) {
+    assert.ok(e instanceof AlluxioError, `expected AlluxioError(${code}), got ${String(e)}`);
+    assert.equal(e.code, code, e.message);
+    if (pattern) assert.match(e.message, pattern);
+    return e;
+  }
+  assert.fail(`expected ${code}`);
+}
+
+const m = (path: string, ufsUri: string, extra: Partial<{ readOnly: boolean; options: Record<string, string> }> = {}): ParsedMount =>
+  parseMount({ path, ufsUri, ...extra });
+
+describe('validateMountPath', () => {
+  it('exactly one segment, canonicalised', () => {
+    assert.equal(validateMountPath('/data'), '/data');
+    assert.equal(validateMountPath('/data/'), '/data');
+    assert.equal(validateMountPath('//data//'), '/data');
+    assert.equal(validateMountPath('/数据'), '/数据');
+    assert.equal(validateMountPath('/my-data_1.v2'), '/my-data_1.v2');
+  });
+  it('root is refused (exit 2)', () => {
+    for (const p of ['/', '//', '///']) {
+      const e = fails(() => validateMountPath(p), 'InvalidMount', /root "\/" cannot be a mount point/);
+      assert.equal(e.exitCode, 2);
+    }
+  });
+  it('nested paths are refused, naming the top-level alternative', () => {
+    fails(() => validateMountPath('/data/tables'), 'InvalidMount', /"\/data\/tables" is nested.*\(\/data\)/);
+    fails(() => validateMountPath('/a/b/c/'), 'InvalidMount', /nested/);
+  });
+  it('non-canonical or hostile paths are InvalidPath (exit 2)', () => {
+    for (const p of ['data', '', '/..', '/.', '/data/..', '/a\u0000', '/\ud800', '/' + 'x'.repeat(256), '/a\nb']) {
+      const e = fails(() => validateMountPath(p), 'InvalidPath');
+      assert.equal(e.exitCode, 2);
+      assert.equal(e.step, 'mount-path');
+    }
+  });
+});
+
+describe('options', () => {
+  it('k=v, and "=" inside the value is kept', () => {
+    assert.deepEqual(parseOption('s3a.endpoint=http://h:9000'), ['s3a.endpoint', 'http://h:9000']);
+    assert.deepEqual(parseOption('a=b=c'), ['a', 'b=c']);
+    assert.deepEqual(parseOption('token=abc=='), ['token', 'abc==']);
+    assert.deepEqual(parseOption('k= spaced value '), ['k', ' spaced value ']);
+    assert.deepEqual(parseOption('k=ü数'), ['k', 'ü数']);
+  });
+  it('without "=" is refused with exit 2', () => {
+    const e = fails(() => parseOption('novalue'), 'InvalidOption', /has no "="; write key=value/);
+    assert.equal(e.exitCode, 2);
+    fails(() => parseOption(''), 'InvalidOption', /has no "="/);
+  });
+  it('empty key or empty value is refused', () => {
+    fails(() => parseOption('=v'), 'InvalidOption', /key "" is not allowed/);
+    fails(() => parseOption('='), 'InvalidOption', /key "" is not allowed/);
+    fails(() => parseOption('k='), 'InvalidOption', /"k" has an empty value/);
+  });
+  it('keys are restricted; values may not hold control characters', () => {
+    for (const k of ['a b', '.a', '-a', 'a/b', 'a\u0000', 'ü', 'a=b']) fails(() => validateOption(k, 'v'), 'InvalidOption', /key .* is not allowed/);
+    for (const k of ['a', 'A1', 's3a.accessKeyId', 'fs.s3a.access.key', 'a_b-c.d']) validateOption(k, 'v');
+    fails(() => parseOption('k=a\nb'), 'InvalidOption', /control characters/);
+    fails(() => parseOption('k=a\u0000'), 'InvalidOption', /control characters/);
+  });
+  it('parseOptions: repeated with the same value is fine, with different values refused', () => {
+    assert.deepEqual(parseOptions(['a=1', 'b=2', 'a=1']), { a: '1', b: '2' });
+    fails(() => parseOptions(['a=1', 'a=2']), 'InvalidOption', /given twice/);
+    assert.deepEqual(parseOptions([]), {});
+  });
+  it('option keys that collide with Object.prototype are ordinary keys', () => {
+    const o = parseOptions(['constructor=x', 'toString=y', 'hasOwnProperty=z']);
+    assert.deepEqual(Object.entries(o), [['constructor', 'x'], ['toString', 'y'], ['hasOwnProperty', 'z']]);
+    fails(() => parseOptions(['__proto__=polluted']), 'InvalidOption', /key "__proto__" is not allowed/);
+    assert.deepEqual(Object.entries(redactOptions(o, false)), [['constructor', 'x'], ['toString', 'y'], ['hasOwnProperty', 'z']]);
+    const parsed = parseMount({ path: '/p', ufsUri: 's3://my-bucket/p', options: JSON.parse('{"constructor":"c","x.token":"t"}') });
+    assert.deepEqual(Object.entries(parsed.options), [['constructor', 'c'], ['x.token', 't']]);
+  });
+});
+
+describe('redaction of secret-looking option values', () => {
+  it('keys containing secret, password, token, credential, accessKey (any case) are secret', () => {
+    for (const k of [
+      's3a.secretKey', 'SECRET', 'mySecretThing', 'password', 'db.Password', 'PASSWORD', 'token', 'aws.sessionToken', 'TOKEN_x',
+      'credential', 'gcs.credentials.path', 'Credential', 's3a.accessKeyId', 'aws.accessKey', 'ACCESSKEY', 'accesskeyid',
+      'fs.s3a.access.key', 'fs.s3a.secret.key', 'fs.s3a.session.token', 'access_key', 'passwd', 'ssh.private.key',
+    ]) {
+      assert.ok(isSecretOptionKey(k), k);
+    }
+    for (const k of ['s3a.endpoint', 'region', 'alluxio.underfs.s3.region', 'pathStyle', 'access', 'key', 'keyspace', 'readTimeout']) {
+      assert.ok(!isSecretOptionKey(k), k);
+    }
+  });
+  it('redactOptions hides values unless showSecrets, and never mutates its input', () => {
+    const opts = { 's3a.accessKeyId': 'AKIA123', 's3a.secretKey': 's3cr3t', 's3a.endpoint': 'http://h:9000', 'my.Token': 't' };
+    const frozen = JSON.stringify(opts);
+    assert.deepEqual(redactOptions(opts, false), { 's3a.accessKeyId': '***', 's3a.secretKey': '***', 's3a.endpoint': 'http://h:9000', 'my.Token': '***' });
+    assert.deepEqual(redactOptions(opts, true), opts);
+    assert.notEqual(redactOptions(opts, true), opts);
+    assert.equal(JSON.stringify(opts), frozen);
+    assert.deepEqual(redactOptions({}, false), {});
+  });
+});
+
+describe('parseMount', () => {
+  it('canonicalises path and URI; readOnly defaults to false; options are copied', () => {
+    const options = { region: 'eu' };
+    const p = parseMount({ path: '/data/', ufsUri: 'S3://my-bucket//data', options });
+    assert.equal(p.path, '/data');
+    assert.equal(p.name, 'data');
+    assert.equal(p.ufsUri, 's3://my-bucket/data/');
+    assert.equal(p.readOnly, false);
+    assert.deepEqual(p.options, { region: 'eu' });
+    assert.notEqual(p.options, options);
+    assert.deepEqual(toEntry(p), { path: '/data', ufsUri: 's3://my-bucket/data/', readOnly: false, options: { region: 'eu' } });
+    assert.equal(parseMount({ path: '/x', ufsUri: 'file:///srv', readOnly: true }).readOnly, true);
+  });
+  it('rejects bad URIs with InvalidUfsUri and bad options with InvalidOption', () => {
+    fails(() => parseMount({ path: '/d', ufsUri: 'ftp://h/x' }), 'InvalidUfsUri', /unknown scheme/);
+    fails(() => parseMount({ path: '/d', ufsUri: 's3://b/x' }), 'InvalidUfsUri', /bucket/);
+    fails(() => parseMount({ path: '/d', ufsUri: 's3://my-bucket/x?y' }), 'InvalidUfsUri', /query/);
+    fails(() => parseMount({ path: '/d', ufsUri: 's3://my-bucket/x', options: { k: '' } }), 'InvalidOption', /empty value/);
+    fails(() => parseMount({ path: '/d', ufsUri: 's3://my-bucket/x', options: { k: 5 as unknown as string } }), 'InvalidOption', /must be a string/);
+    fails(() => parseMount({ path: '/', ufsUri: 's3://my-bucket/x' }), 'InvalidMount', /root/);
+  });
+});
+
+describe('checkMountAgainst (table rules)', () => {
+  const table = [m('/data', 's3://my-bucket/data/'), m('/local', 'file:///srv/datasets'), m('/logs', 'hdfs://nn:8020/logs')];
+
+  it('accepts a disjoint mount, including a name-prefix sibling (s3://b/data vs s3://b/database)', () => {
+    checkMountAgainst(table, m('/db', 's3://my-bucket/database'), false);
+    checkMountAgainst(table, m('/db', 's3://my-bucket/dat'), false);
+    checkMountAgainst(table, m('/other', 's3://other-bucket/data'), false);
+    checkMountAgainst(table, m('/other', 's3a://my-bucket/data'), false);
+    checkMountAgainst(table, m('/srv2', 'file:///srv/datasets2'), false);
+    checkMountAgainst([], m('/x', 's3://my-bucket'), false);
+  });
+  it('duplicate path: MountExists (exit 3)', () => {
+    const e = fails(() => checkMountAgainst(table, m('/data', 's3://elsewhere/x'), false), 'MountExists', /\/data is already mounted \(to s3:\/\/my-bucket\/data\/\)/);
+    assert.equal(e.exitCode, 3);
+    fails(() => checkMountAgainst(table, m('/data/', 's3://elsewhere/x'), false), 'MountExists');
+  });
+  it('equal URIs (after normalisation) under another path: MountNested (exit 3)', () => {
+    for (const uri of ['s3://my-bucket/data/', 's3://my-bucket/data', 'S3://my-bucket//data//', 's3://my-bucket/%64ata']) {
+      const e = fails(() => checkMountAgainst(table, m('/copy', uri), false), 'MountNested', /already mounted at \/data/);
+      assert.equal(e.exitCode, 3);
+    }
+  });
+  it('nesting either way is refused', () => {
+    fails(() => checkMountAgainst(table, m('/tables', 's3://my-bucket/data/tables'), false), 'MountNested', /would nest/);
+    fails(() => checkMountAgainst(table, m('/whole', 's3://my-bucket'), false), 'MountNested', /would nest/);
+    fails(() => checkMountAgainst(table, m('/srv', 'file:///srv'), false), 'MountNested', /\/local/);
+    fails(() => checkMountAgainst(table, m('/root', 'file:///'), false), 'MountNested');
+    fails(() => checkMountAgainst(table, m('/deep', 'file:///srv/datasets/a/b/c'), false), 'MountNested');
+    fails(() => checkMountAgainst(table, m('/l2', 'hdfs://NN:8020/logs/2024'), false), 'MountNested');
+  });
+  it('replacing: the entry at the same path is skipped, the others still apply', () => {
+    checkMountAgainst(table, m('/data', 's3://my-bucket/data/v2'), true); // nests only with itself
+    checkMountAgainst(table, m('/data', 's3://my-bucket'), true);
+    fails(() => checkMountAgainst(table, m('/data', 'file:///srv/datasets'), true), 'MountNested', /\/local/);
+    fails(() => checkMountAgainst(table, m('/data', 'file:///srv'), true), 'MountNested', /would nest/);
+  });
+  it('error details name the conflicting mount', () => {
+    const e = fails(() => checkMountAgainst(table, m('/t', 's3://my-bucket/data/t'), false), 'MountNested');
+    assert.deepEqual(e.details, { path: '/data', ufsUri: 's3://my-bucket/data/' });
+    assert.deepEqual(e.toJSON(), { code: 'MountNested', message: e.message, exitCode: 3, details: e.details });
+  });
+});
+
+describe('sortMounts', () => {
+  it('sorts by path without mutating', () => {
+    const input = [{ path: '/b' }, { path: '/a' }, { path: '/C' }, { path: '/ä' }];
+    const out = sortMounts(input);
+    assert.deepEqual(out.map((x) => x.path), ['/C', '/a', '/b', '/ä']);
+    assert.deepEqual(input.map((x) => x.path), ['/b', '/a', '/C', '/ä']);
+  });
+});

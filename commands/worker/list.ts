@@ -1,0 +1,33 @@
+import { BaseCommand } from '../../src/cli/base-command.js';
+import { formatDuration } from '../../src/cli/duration.js';
+import { listWorkers } from '../../src/control/workers.js';
+
+export default class WorkerList extends BaseCommand<typeof WorkerList> {
+  static override summary = 'List live workers: address, applied revision, lag behind the config, uptime, watch state.';
+  static override description =
+    'Reads the leased worker records from etcd. A killed worker disappears once its lease expires. `lag` is how many revisions the worker is behind the latest config change (0 = up to date); scripts read `appliedRevision` from --json.';
+  static override examples = ['<%= config.bin %> worker list', '<%= config.bin %> worker list --json | jq ".workers[] | {id, appliedRevision}"'];
+
+  async run(): Promise<unknown> {
+    await this.parseInput();
+    const listing = await listWorkers(this.etcd());
+    for (const bad of listing.invalid) this.warnLine(`skipping malformed worker record ${bad.key}: ${bad.error}`);
+    if (!this.jsonEnabled()) {
+      if (listing.workers.length === 0) {
+        if (this.render.isTTY) this.say('No live workers. Start one with: alluxio worker start (or alluxio local start)');
+      } else {
+        const rows = listing.workers.map((w) => [
+          w.id,
+          `${w.host}:${w.s3Port}`,
+          `${w.host}:${w.restPort}`,
+          w.appliedRevision,
+          w.lag,
+          w.uptimeSeconds === null ? '-' : formatDuration(w.uptimeSeconds * 1000),
+          w.watchState ?? '-',
+        ]);
+        this.say(this.render.table(['ID', 'S3', 'REST', 'APPLIED', 'LAG', 'UPTIME', 'WATCH'], rows));
+      }
+    }
+    return { revision: listing.revision, configRevision: listing.configRevision, workers: listing.workers };
+  }
+}

@@ -1,0 +1,226 @@
+/**
+ * Worker membership: one leased key per worker under /alluxio/<cluster>/workers/<id>.
+ *
+ * - Registration is a transaction guarded by `create_revision == 0`: an id held by a live
+ *   worker is refused (WorkerIdTaken, exit 3); once the old holder's lease is gone the key
+ *   is gone too and the id is free again.
+ * - The lease (TTL ~10 s by default) is kept alive by etcd3's Lease; when it is lost (etcd
+ *   unreachable longer than the TTL) we re-register with a new lease, taking over our own
+ *   stale key only if it is still ours (same pid and start time).
+ * - The value carries the revision the worker applies; updates are rate-limited (a burst of
+ *   changes becomes at most one write per interval) and coalesced. Status keys live outside
+ *   `config/`, so they never trigger reloads.
+ */
+import type { Lease } from 'etcd3';
+import type { Logger } from 'pino';
+import { AlluxioError } from '../domain/errors.js';
+import type { EtcdConnection } from '../store/connection.js';
+
+export interface WorkerRecord {
+  id: string;
+  host: string;
+  s3Port: number;
+  restPort: number;
+  startedAt: string;
+  version: string;
+  appliedRevision: number;
+  pid: number;
+  /** Informer watch state (watching, reconnecting, ...). */
+  watchState?: string;
+  /** When this record was last written. */
+  updatedAt?: string;
+}
+
+export interface MembershipOptions {
+  ttlSeconds?: number;
+  /** Minimum ms between two status writes. */
+  minUpdateIntervalMs?: number;
+  log?: Logger;
+}
+
+export class Membership {
+  private lease: Lease | undefined;
+  private leaseId: string | undefined;
+  private record: WorkerRecord;
+  private written: string | undefined;
+  private lastWriteAt = 0;
+  private timer: NodeJS.Timeout | undefined;
+  private writing: Promise<void> | undefined;
+  private closed = false;
+  private reRegistering = false;
+  readonly ttlSeconds: number;
+  private readonly minUpdateIntervalMs: number;
+  private readonly log: Logger | undefined;
+  /** Called when another process took our id while we were cut off. */
+  onIdLost: ((e: AlluxioError) => void) | undefined;
+
+  constructor(private readonly conn: EtcdConnection, initial: WorkerRecord, opts: MembershipOptions = {}) {
+    this.record = { ...initial };
+    this.ttlSeconds = opts.ttlSeconds ?? 10;
+    this.minUpdateIntervalMs = opts.minUpdateIntervalMs ?? 200;
+    this.log = opts.log;
+  }
+
+  get key(): string {
+    return this.conn.layout.workerKey(this.record.id);
+  }
+
+  current(): WorkerRecord {
+    return { ...this.record };
+  }
+
+  /** Register; throws WorkerIdTaken when a live worker holds the id. */
+  async register(): Promise<void> {
+    const lease = this.conn.client.lease(this.ttlSeconds, { autoKeepAlive: true });
+    lease.on('lost', (err: Error) => this.handleLost(lease, err));
+    let id: string;
+    try {
+      id = await this.conn.call('grant lease', () => lease.grant());
+    } catch (e) {
+      lease.release();
+      throw e;
+    }
+    const value = this.serialise();
+    const res = await this.conn.call('register worker', (c) =>
+      c.if(this.key, 'Create', '==', 0).then(c.put(this.key).value(value).lease(id)).else(c.get(this.key)).commit(),
+    );
+    if (!res.succeeded) {
+      const existing = res.responses[0]?.response_range?.kvs[0];
+      let holder = '';
+      if (existing) {
+        try {
+          const rec = JSON.parse(existing.value.toString('utf8')) as Partial<WorkerRecord>;
+          const mine = rec.pid === this.record.pid && rec.startedAt === this.record.startedAt;
+          if (mine) {
+            // Our own registration whose lease outlived a disconnect: move it to the new lease.
+            const moved = await this.conn.call('re-register worker', (c) =>
+              c.if(this.key, 'Mod', '==', Number(existing.mod_revision)).then(c.put(this.key).value(value).lease(id)).commit(),
+            );
+            if (moved.succeeded) return this.adopt(lease, id, value);
+          }
+          holder = ` by ${rec.host ?? '?'} (pid ${String(rec.pid ?? '?')}, started ${rec.startedAt ?? '?'})`;
+        } catch {
+          holder = ' (unreadable record)';
+        }
+      }
+      await lease.revoke().catch(() => undefined);
+      throw new AlluxioError(
+        'WorkerIdTaken',
+        `worker id "${this.record.id}" is already registered${holder}; choose another --id, or stop that worker (a killed worker's id is free once its lease TTL expires)`,
+      );
+    }
+    this.adopt(lease, id, value);
+  }
+
+  private adopt(lease: Lease, id: string, value: string): void {
+    this.lease = lease;
+    this.leaseId = id;
+    this.written = value;
+    this.lastWriteAt = Date.now();
+    this.log?.info({ key: this.key, lease: id, ttl: this.ttlSeconds }, 'registered worker');
+  }
+
+  private handleLost(lease: Lease, err: Error): void {
+    if (this.closed || lease !== this.lease) return;
+    this.log?.warn({ err: err.message }, 'worker lease lost; re-registering');
+    this.lease = undefined;
+    this.leaseId = undefined;
+    void this.reRegister();
+  }
+
+  private async reRegister(): Promise<void> {
+    if (this.reRegistering) return;
+    this.reRegistering = true;
+    let delay = 200;
+    try {
+      while (!this.closed && !this.lease) {
+        try {
+          await this.register();
+          return;
+        } catch (e) {
+          if (e instanceof AlluxioError && e.code === 'WorkerIdTaken') {
+            this.log?.error({ err: e.message }, 'worker id taken by another process while we were cut off');
+            this.onIdLost?.(e);
+            return;
+          }
+          this.log?.warn({ err: (e as Error).message }, 're-registration failed; retrying');
+        }
+        await new Promise((r) => setTimeout(r, delay / 2 + Math.random() * delay));
+        delay = Math.min(delay * 2, 5000);
+      }
+    } finally {
+      this.reRegistering = false;
+    }
+  }
+
+  /** Update fields (e.g. appliedRevision); written rate-limited and coalesced. */
+  update(patch: Partial<WorkerRecord>): void {
+    this.record = { ...this.record, ...patch };
+    this.schedule();
+  }
+
+  private serialise(): string {
+    return JSON.stringify({ ...this.record, updatedAt: new Date().toISOString() });
+  }
+
+  private schedule(): void {
+    if (this.closed || this.timer || this.writing) return;
+    const wait = Math.max(0, this.lastWriteAt + this.minUpdateIntervalMs - Date.now());
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      this.writing = this.flush().finally(() => {
+        this.writing = undefined;
+        if (this.dirty()) this.schedule();
+      });
+    }, wait);
+  }
+
+  private dirty(): boolean {
+    if (!this.written) return true;
+    try {
+      const w = JSON.parse(this.written) as WorkerRecord;
+      return w.appliedRevision !== this.record.appliedRevision || w.watchState !== this.record.watchState || w.s3Port !== this.record.s3Port || w.restPort !== this.record.restPort;
+    } catch {
+      return true;
+    }
+  }
+
+  private async flush(): Promise<void> {
+    if (this.closed || !this.lease || !this.leaseId || !this.dirty()) return;
+    const value = this.serialise();
+    const leaseId = this.leaseId;
+    try {
+      // Only overwrite a key that is still ours (same lease): never resurrect an expired one
+      // or clobber another holder's.
+      const res = await this.conn.call('update worker record', (c) =>
+        c.if(this.key, 'Lease', '==', leaseId).then(c.put(this.key).value(value).lease(leaseId)).commit(),
+      );
+      this.lastWriteAt = Date.now();
+      if (res.succeeded) this.written = value;
+      else this.log?.warn({ key: this.key }, 'worker record is no longer ours (lease changed); waiting for re-registration');
+    } catch (e) {
+      this.lastWriteAt = Date.now();
+      this.log?.debug({ err: (e as Error).message }, 'worker record update failed; will retry');
+      // retry after the interval
+      setTimeout(() => this.schedule(), this.minUpdateIntervalMs).unref?.();
+    }
+  }
+
+  /** Deregister: revoke the lease (deleting the key) and stop keepalives. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    if (this.timer) clearTimeout(this.timer);
+    await this.writing?.catch(() => undefined);
+    const lease = this.lease;
+    this.lease = undefined;
+    if (lease) {
+      try {
+        await this.conn.call('revoke worker lease', () => lease.revoke(), 3000);
+      } catch (e) {
+        lease.release();
+        this.log?.warn({ err: (e as Error).message }, 'could not revoke the worker lease; the record expires with its TTL');
+      }
+    }
+  }
+}

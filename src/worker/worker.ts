@@ -1,0 +1,307 @@
+/**
+ * One worker process: the config informer (hot reload), membership (leased key with the
+ * applied revision), and two HTTP servers:
+ *   - the S3 port (front end from the registry in ./frontends.ts),
+ *   - the REST port: /healthz, /readyz, /metrics, /api/v1/status, plus the REST/FSSpec
+ *     front end from the registry.
+ * Every request reads the current snapshot ONCE through FrontendContext.snapshot().
+ */
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { hostname } from 'node:os';
+import type { AddressInfo } from 'node:net';
+import pino, { type Logger } from 'pino';
+import { AlluxioError, isAlluxioError } from '../domain/errors.js';
+import type { ParsedMount } from '../domain/mounts.js';
+import type { Snapshot } from '../domain/snapshot.js';
+import type { FrontendContext } from '../frontends/context.js';
+import { ConfigInformer, type InformerOptions, type InformerStatus } from '../informer/informer.js';
+import type { EtcdConnection } from '../store/connection.js';
+import type { UfsAdapter } from '../ufs/types.js';
+import { frontends as defaultFrontends, type FrontendRegistry } from './frontends.js';
+import { Membership, type WorkerRecord } from './membership.js';
+import { WorkerMetrics } from './metrics.js';
+
+export const WORKER_VERSION = '0.1.0';
+
+export interface WorkerOptions {
+  id?: string;
+  /** Advertised address (default: the machine's host name). */
+  host?: string;
+  /** Address to listen on (default 0.0.0.0). */
+  bindHost?: string;
+  s3Port?: number;
+  restPort?: number;
+  leaseTtlSeconds?: number;
+  /** Refuse requests (503) when the snapshot is older than this (ms). */
+  maxStalenessMs?: number;
+  statusIntervalMs?: number;
+  informer?: InformerOptions;
+  log?: Logger;
+  frontends?: FrontendRegistry;
+}
+
+export interface WorkerStatus {
+  id: string;
+  host: string;
+  s3Port: number;
+  restPort: number;
+  pid: number;
+  version: string;
+  startedAt: string;
+  uptimeSeconds: number;
+  ready: boolean;
+  appliedRevision: number;
+  maxStalenessMs: number | null;
+  informer: InformerStatus;
+  membership: { key: string; ttlSeconds: number };
+}
+
+export function defaultWorkerId(host: string, restPort: number): string {
+  return `${host}-${restPort}`.replace(/[^A-Za-z0-9._-]/g, '-');
+}
+
+export class Worker {
+  readonly informer: ConfigInformer;
+  readonly metrics: WorkerMetrics;
+  readonly log: Logger;
+  readonly id: string;
+  readonly host: string;
+  readonly startedAt = new Date();
+  private membership: Membership | undefined;
+  private s3Server: Server | undefined;
+  private restServer: Server | undefined;
+  private s3Port: number;
+  private restPort: number;
+  private readonly ufsCache = new Map<string, UfsAdapter>();
+  private readonly registry: FrontendRegistry;
+  private stopping: Promise<void> | undefined;
+  readonly context: FrontendContext;
+
+  constructor(private readonly conn: EtcdConnection, private readonly opts: WorkerOptions = {}) {
+    this.host = opts.host ?? hostname();
+    this.s3Port = opts.s3Port ?? 29998;
+    this.restPort = opts.restPort ?? 28080;
+    this.id = opts.id ?? defaultWorkerId(this.host, this.restPort);
+    if (!/^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/.test(this.id)) {
+      throw new AlluxioError('InvalidArgument', `worker id "${this.id}" is not allowed (letters, digits, ".", "_", "-"; at most 128)`);
+    }
+    this.log = opts.log ?? pino({ name: 'alluxio-worker' });
+    this.log = this.log.child({ worker: this.id });
+    this.registry = opts.frontends ?? defaultFrontends;
+    this.informer = new ConfigInformer(conn, { ...opts.informer, log: this.log.child({ component: 'informer' }) });
+    this.metrics = new WorkerMetrics(this.informer);
+    const self = this;
+    this.context = {
+      snapshot: () => self.snapshotForRequest(),
+      ufs: (m) => self.ufsFor(m),
+      log: this.log,
+      observeResolve: (api, seconds) => self.metrics.resolveSeconds.observe({ api }, seconds),
+    };
+  }
+
+  /** The snapshot for one request (read once), or EtcdUnavailable (front ends answer 503). */
+  snapshotForRequest(): Snapshot {
+    const s = this.informer.current();
+    if (!s) throw new AlluxioError('EtcdUnavailable', 'the worker has not loaded its configuration from etcd yet');
+    const max = this.opts.maxStalenessMs;
+    if (max !== undefined && max > 0) {
+      const age = this.informer.snapshotAgeMs();
+      if (age > max) {
+        throw new AlluxioError('EtcdUnavailable', `the worker's configuration is ${Math.round(age)} ms old (etcd unreachable), more than --max-staleness ${max} ms`);
+      }
+    }
+    return s;
+  }
+
+  private ufsFor(mount: ParsedMount): UfsAdapter {
+    const key = JSON.stringify([mount.ufsUri, Object.entries(mount.options).sort()]);
+    let a = this.ufsCache.get(key);
+    if (!a) {
+      a = this.registry.ufs(mount);
+      this.ufsCache.set(key, a);
+    }
+    return a;
+  }
+
+  /** Drop adapters whose mount (URI + options) no longer exists. */
+  private pruneUfs(snapshot: Snapshot): void {
+    const live = new Set(snapshot.mounts.map((m: ParsedMount) => JSON.stringify([m.ufsUri, Object.entries(m.options).sort()])));
+    for (const [k, a] of this.ufsCache) {
+      if (!live.has(k)) {
+        this.ufsCache.delete(k);
+        void a.close().catch(() => undefined);
+      }
+    }
+  }
+
+  ports(): { s3Port: number; restPort: number } {
+    return { s3Port: this.s3Port, restPort: this.restPort };
+  }
+
+  ready(): boolean {
+    return this.informer.current() !== undefined;
+  }
+
+  status(): WorkerStatus {
+    const now = Date.now();
+    return {
+      id: this.id,
+      host: this.host,
+      s3Port: this.s3Port,
+      restPort: this.restPort,
+      pid: process.pid,
+      version: WORKER_VERSION,
+      startedAt: this.startedAt.toISOString(),
+      uptimeSeconds: Math.round((now - this.startedAt.getTime()) / 1000),
+      ready: this.ready(),
+      appliedRevision: this.informer.appliedRevision(),
+      maxStalenessMs: this.opts.maxStalenessMs ?? null,
+      informer: this.informer.status(now),
+      membership: { key: this.conn.layout.workerKey(this.id), ttlSeconds: this.membership?.ttlSeconds ?? this.opts.leaseTtlSeconds ?? 10 },
+    };
+  }
+
+  /** Register (fails fast on a duplicate id), listen, start the informer. */
+  async start(): Promise<void> {
+    const bind = this.opts.bindHost ?? '0.0.0.0';
+    // Listen first so that port 0 resolves to real ports before we advertise them.
+    this.restServer = await listen((req, res) => void this.handleRest(req, res), bind, this.restPort, 'REST');
+    this.restPort = (this.restServer.address() as AddressInfo).port;
+    const s3Handler = this.registry.s3(this.context);
+    this.s3Server = await listen((req, res) => {
+      res.on('finish', () => this.metrics.requests.inc({ frontend: 's3', code: String(res.statusCode) }));
+      s3Handler(req, res);
+    }, bind, this.s3Port, 'S3').catch(async (e) => {
+      await closeServer(this.restServer);
+      throw e;
+    });
+    this.s3Port = (this.s3Server.address() as AddressInfo).port;
+    const record: WorkerRecord = {
+      id: this.id,
+      host: this.host,
+      s3Port: this.s3Port,
+      restPort: this.restPort,
+      startedAt: this.startedAt.toISOString(),
+      version: WORKER_VERSION,
+      appliedRevision: 0,
+      pid: process.pid,
+      watchState: 'starting',
+    };
+    this.membership = new Membership(this.conn, record, {
+      ...(this.opts.leaseTtlSeconds !== undefined ? { ttlSeconds: this.opts.leaseTtlSeconds } : {}),
+      ...(this.opts.statusIntervalMs !== undefined ? { minUpdateIntervalMs: this.opts.statusIntervalMs } : {}),
+      log: this.log.child({ component: 'membership' }),
+    });
+    try {
+      await this.membership.register();
+    } catch (e) {
+      await closeServer(this.s3Server);
+      await closeServer(this.restServer);
+      throw e;
+    }
+    this.membership.onIdLost = (e) => {
+      this.log.error({ err: e.message }, 'stopping: our worker id was taken');
+      void this.stop().then(() => process.exit(e.exitCode));
+    };
+    this.informer.on('snapshot', (change) => {
+      this.membership?.update({ appliedRevision: change.revision });
+      this.pruneUfs(change.snapshot);
+      this.log.info(
+        { revision: change.revision, reason: change.reason, put: change.put.length, deleted: change.deleted.length, mounts: change.snapshot.mounts.length, rules: change.snapshot.rules.length },
+        'applied config snapshot',
+      );
+    });
+    this.informer.on('progress', (rev: number) => this.membership?.update({ appliedRevision: rev }));
+    this.informer.on('state', (s: string, from: string) => {
+      this.membership?.update({ watchState: s });
+      this.log.info({ state: s, from }, 'watch state');
+    });
+    this.informer.start();
+    this.log.info({ s3Port: this.s3Port, restPort: this.restPort, host: this.host, bind }, 'worker listening');
+  }
+
+  /** Deregister (revoke the lease), stop watching, close the servers. */
+  stop(): Promise<void> {
+    if (!this.stopping) {
+      this.stopping = (async () => {
+        await this.membership?.close();
+        await this.informer.stop();
+        await Promise.all([closeServer(this.s3Server), closeServer(this.restServer)]);
+        for (const a of this.ufsCache.values()) await a.close().catch(() => undefined);
+        this.ufsCache.clear();
+        this.log.info('worker stopped');
+      })();
+    }
+    return this.stopping;
+  }
+
+  private async handleRest(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const url = new URL(req.url ?? '/', 'http://worker');
+    res.on('finish', () => this.metrics.requests.inc({ frontend: 'rest', code: String(res.statusCode) }));
+    try {
+      switch (url.pathname) {
+        case '/healthz':
+          return sendJson(res, 200, { ok: true });
+        case '/readyz': {
+          const ready = this.ready();
+          let stale = false;
+          if (ready && this.opts.maxStalenessMs) stale = this.informer.snapshotAgeMs() > this.opts.maxStalenessMs;
+          const st = this.informer.status();
+          return sendJson(res, ready && !stale ? 200 : 503, { ready: ready && !stale, revision: st.revision, state: st.state, snapshotAgeMs: st.snapshotAgeMs });
+        }
+        case '/metrics': {
+          const body = await this.metrics.registry.metrics();
+          res.writeHead(200, { 'content-type': this.metrics.registry.contentType });
+          res.end(body);
+          return;
+        }
+        case '/api/v1/status':
+          return sendJson(res, 200, this.status());
+        default: {
+          const handled = await this.registry.rest(this.context)(req, res);
+          if (!handled && !res.headersSent) sendJson(res, 404, { error: { code: 'NotFound', message: `no such endpoint ${url.pathname}` } });
+        }
+      }
+    } catch (e) {
+      if (res.headersSent) {
+        res.destroy();
+        return;
+      }
+      if (isAlluxioError(e)) {
+        const status = e.code === 'EtcdUnavailable' ? 503 : e.exitCode === 4 ? 404 : e.exitCode === 2 ? 400 : e.exitCode === 3 ? 409 : 500;
+        return sendJson(res, status, { error: e.toJSON() });
+      }
+      this.log.error({ err: (e as Error).message }, 'REST request failed');
+      sendJson(res, 500, { error: { code: 'Internal', message: (e as Error).message } });
+    }
+  }
+}
+
+function sendJson(res: ServerResponse, status: number, body: unknown): void {
+  const text = JSON.stringify(body);
+  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text), 'cache-control': 'no-store' });
+  res.end(text);
+}
+
+function listen(handler: (req: IncomingMessage, res: ServerResponse) => void, host: string, port: number, what: string): Promise<Server> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer(handler);
+    srv.keepAliveTimeout = 5000;
+    srv.once('error', (e: NodeJS.ErrnoException) => {
+      reject(
+        e.code === 'EADDRINUSE'
+          ? new AlluxioError('Conflict', `the ${what} port ${port} on ${host} is already in use; pass another --${what === 'S3' ? 's3' : 'rest'}-port`)
+          : new AlluxioError('Internal', `cannot listen on ${host}:${port} for ${what}: ${e.message}`),
+      );
+    });
+    srv.listen(port, host, () => resolve(srv));
+  });
+}
+
+function closeServer(srv: Server | undefined): Promise<void> {
+  if (!srv || !srv.listening) return Promise.resolve();
+  return new Promise((resolve) => {
+    srv.close(() => resolve());
+    srv.closeAllConnections?.();
+  });
+}

@@ -97,11 +97,19 @@ export class EtcdConnection {
     }
     if (e instanceof EtcdPermissionDeniedError) {
       const who = this.options.user ? `user "${this.options.user}"` : 'an anonymous client (etcd has auth enabled; pass --etcd-user/--etcd-password)';
-      return new AlluxioError('EtcdAuthFailed', `etcd denied ${what} to ${who} on ${this.layout.root}`, { cause: e });
+      return new AlluxioError('EtcdAuthFailed', `etcd authentication: permission denied to ${who} for ${what} on ${this.layout.root}; grant the user read/write on that prefix`, { cause: e });
     }
     const msg = e instanceof Error ? e.message : String(e);
-    if (/user name is empty|authentication is not enabled|invalid auth|auth/i.test(msg) && /auth/i.test(msg)) {
-      return new AlluxioError('EtcdAuthFailed', `etcd at ${this.options.endpoints.join(',')} refused authentication: ${firstLine(msg)}`, { cause: e });
+    if (/user name is empty/i.test(msg)) {
+      // etcd has auth enabled and we sent no credentials.
+      return new AlluxioError(
+        'EtcdAuthFailed',
+        `etcd at ${this.options.endpoints.join(',')} requires authentication (auth is enabled) and no user was given; pass --etcd-user/--etcd-password (ALLUXIO_ETCD_USER/ALLUXIO_ETCD_PASSWORD)`,
+        { cause: e },
+      );
+    }
+    if (/authentication failed|invalid auth token|auth token is not provided|permission denied|authentication is not enabled/i.test(msg)) {
+      return new AlluxioError('EtcdAuthFailed', `etcd at ${this.options.endpoints.join(',')} refused authentication for user "${this.options.user ?? ''}": ${firstLine(msg)}`, { cause: e });
     }
     return new AlluxioError('EtcdUnavailable', this.unreachableMessage(firstLine(msg)), { cause: e });
   }
@@ -118,7 +126,8 @@ export class EtcdConnection {
 }
 
 function firstLine(s: string): string {
-  return (s.split('\n')[0] ?? s).slice(0, 200);
+  // grpc-js appends "Resolution note: ..." (often empty) to connection errors; it helps nobody.
+  return (s.split('\n')[0] ?? s).replace(/\.?\s*Resolution note:.*$/, '').trim().slice(0, 200);
 }
 
 function readPem(file: string | undefined, what: string): Buffer | undefined {

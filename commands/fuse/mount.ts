@@ -1,0 +1,156 @@
+import { Args, Flags } from '@oclif/core';
+import { spawn } from 'node:child_process';
+import { closeSync, mkdirSync, openSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import pino from 'pino';
+import { BaseCommand } from '../../src/cli/base-command.js';
+import { parseDuration } from '../../src/cli/duration.js';
+import { AlluxioError } from '../../src/domain/errors.js';
+import { DEFAULT_FUSE_ROOT } from '../../src/domain/resolver.js';
+import { FuseDaemon } from '../../src/frontends/fuse/daemon.js';
+import { canonicalMountpoint, fusermountUnmount, probeMountpoint } from '../../src/frontends/fuse/mountpoint.js';
+
+const READY_ENV = 'ALLUXIO_FUSE_READY_IPC';
+
+export default class FuseMount extends BaseCommand<typeof FuseMount> {
+  static override summary = 'Mount the Alluxio namespace at DIR with FUSE (a daemon resolving through the same rules as S3 and FSSpec).';
+  static override description =
+    'Loads the mounts and rules from etcd and keeps watching them: a new mount or rule is visible to the next system call, with no remount. The root lists the mounts and top-level virtual directories of rules; read-only mounts refuse writes (EROFS); paths outside every mount are ENOENT. Runs in the foreground until SIGINT/SIGTERM or `alluxio fuse unmount DIR` (then unmounts cleanly); --daemon detaches it. A stale mount left by a crashed daemon ("Transport endpoint is not connected") is cleaned up first. Needs /dev/fuse and root (or fusermount).';
+  static override examples = [
+    '<%= config.bin %> fuse mount /mnt/alluxio/fuse',
+    '<%= config.bin %> fuse mount /mnt/alluxio/fuse --daemon --log-file /var/log/alluxio-fuse.log',
+    'ls /mnt/alluxio/fuse/ && cat /mnt/alluxio/fuse/data/train.csv',
+  ];
+  static override args = {
+    dir: Args.string({ required: false, default: DEFAULT_FUSE_ROOT, description: `Mount point (created when missing; default ${DEFAULT_FUSE_ROOT}).` }),
+  };
+  static override flags = {
+    daemon: Flags.boolean({ aliases: ['background'], default: false, summary: 'Detach: return once mounted, leaving the daemon running in the background (logs to --log-file).' }),
+    'log-file': Flags.string({ summary: 'Log file of a --daemon (default: <tmpdir>/alluxio-fuse-<dir>.log). In the foreground logs go to stderr.' }),
+    'log-level': Flags.string({ default: 'info', options: ['trace', 'debug', 'info', 'warn', 'error'], summary: 'Log level (JSON lines, pino).' }),
+    'attr-cache': Flags.string({ default: '1s', summary: 'Reuse a stat or a listing for this long (within one config revision; a config change drops it at once). 0 disables.' }),
+    'read-ahead': Flags.integer({ default: 8, min: 1, max: 256, summary: 'Largest read-ahead window per open file, MiB (sequential reads fetch the UFS in windows of up to this size).' }),
+    'max-staleness': Flags.string({ summary: 'Answer EAGAIN when the config is older than this because etcd is unreachable (e.g. 2m). Default: serve the last good config.' }),
+    'ready-timeout': Flags.string({ default: '15s', summary: 'How long to wait for the config from etcd before giving up (exit 5).' }),
+    'allow-other': Flags.boolean({ default: false, summary: 'Let other users access the mount (FUSE allow_other).' }),
+    'fuse-debug': Flags.boolean({ default: false, hidden: true, summary: 'libfuse debug output.' }),
+  };
+
+  async run(): Promise<unknown> {
+    const { flags, args } = await this.parseInput();
+    const dir = canonicalMountpoint(String(args.dir));
+    if (dir === '/') throw new AlluxioError('InvalidArgument', 'cannot mount over "/"; choose a directory such as /mnt/alluxio/fuse');
+    const attrCacheMs = parseDuration(flags['attr-cache'], '--attr-cache');
+    const readyTimeoutMs = parseDuration(flags['ready-timeout'], '--ready-timeout');
+    const maxStalenessMs = flags['max-staleness'] ? parseDuration(flags['max-staleness'], '--max-staleness') : 0;
+
+    if (flags.daemon) return this.background(dir, flags['log-file'], readyTimeoutMs);
+
+    const stale = await this.prepare(dir);
+    const log = pino({ name: 'alluxio-fuse', level: flags['log-level'] }, pino.destination(2));
+    const daemon = await FuseDaemon.start({
+      conn: this.etcd(),
+      mountpoint: dir,
+      log,
+      attrCacheMs,
+      readAhead: { maxWindow: flags['read-ahead'] * 1024 * 1024 },
+      maxStalenessMs,
+      readyTimeoutMs,
+      allowOther: flags['allow-other'],
+      debug: flags['fuse-debug'],
+    });
+    const revision = daemon.revision;
+    log.info({ mountpoint: dir, revision, pid: process.pid }, 'fuse: mounted');
+    if (process.send && process.env[READY_ENV] === '1') {
+      process.send({ ready: true, mountpoint: dir, revision, pid: process.pid, staleCleaned: stale });
+      process.disconnect?.();
+    }
+    this.say(`Mounted alluxio at ${dir} (revision ${revision}). Stop with Ctrl-C or: alluxio fuse unmount ${dir}`);
+
+    let signalled = false;
+    const onSignal = (sig: NodeJS.Signals): void => {
+      if (signalled) {
+        log.warn({ signal: sig }, 'fuse: second signal, detaching now');
+        void fusermountUnmount(dir, { lazy: true }).finally(() => process.exit(1));
+        return;
+      }
+      signalled = true;
+      void daemon.stop(`signal ${sig}`);
+    };
+    process.on('SIGTERM', onSignal);
+    process.on('SIGINT', onSignal);
+    const reason = await daemon.done;
+    process.off('SIGTERM', onSignal);
+    process.off('SIGINT', onSignal);
+    log.info({ mountpoint: dir, reason }, 'fuse: unmounted');
+    this.say(`Unmounted ${dir} (${reason})`);
+    // grpc channels and the libfuse thread may linger: the command is done.
+    setTimeout(() => process.exit(process.exitCode ?? 0), 300).unref();
+    return { mountpoint: dir, revision, stopped: reason, staleCleaned: stale };
+  }
+
+  /** Make DIR mountable: create it, or clean a stale mount of a crashed daemon. Returns whether it was stale. */
+  private async prepare(dir: string): Promise<boolean> {
+    const state = await probeMountpoint(dir);
+    switch (state) {
+      case 'free':
+        return false;
+      case 'missing':
+        mkdirSync(dir, { recursive: true });
+        return false;
+      case 'not-a-directory':
+        throw new AlluxioError('InvalidArgument', `${dir} is not a directory`);
+      case 'mounted':
+        throw new AlluxioError('InvalidState', `${dir} is already a FUSE mount served by a live daemon; run: alluxio fuse unmount ${dir}`);
+      case 'stale': {
+        this.note(`${dir}: stale FUSE mount of a daemon that is gone (Transport endpoint is not connected); cleaning it up`);
+        await fusermountUnmount(dir, { lazy: true });
+        const again = await probeMountpoint(dir);
+        if (again !== 'free') throw new AlluxioError('InvalidState', `${dir} is still unusable after cleaning the stale mount (${again})`);
+        return true;
+      }
+    }
+  }
+
+  /** --daemon: run `fuse mount DIR` (without --daemon) detached and wait until it reports the mount. */
+  private async background(dir: string, logFileFlag: string | undefined, readyTimeoutMs: number): Promise<unknown> {
+    const logFile = logFileFlag ?? join(tmpdir(), `alluxio-fuse-${dir.replace(/[^A-Za-z0-9]+/g, '_').replace(/^_+|_+$/g, '') || 'root'}.log`);
+    const argv = process.argv.slice(2).filter((a) => a !== '--daemon' && a !== '--background' && a !== '--json');
+    // Same arguments, same working directory (so a relative DIR means the same), no --daemon.
+    const fd = openSync(logFile, 'a');
+    const child = spawn(process.execPath, [process.argv[1]!, ...argv], {
+      cwd: process.cwd(),
+      detached: true,
+      stdio: ['ignore', fd, fd, 'ipc'],
+      env: { ...process.env, [READY_ENV]: '1' },
+    });
+    closeSync(fd);
+    const outcome = await new Promise<{ ok: true; msg: { revision: number; pid: number; staleCleaned: boolean } } | { ok: false; why: string }>((resolve) => {
+      const timer = setTimeout(() => resolve({ ok: false, why: `not mounted within ${readyTimeoutMs + 5000} ms` }), readyTimeoutMs + 5000);
+      child.once('message', (m: { ready?: boolean; revision: number; pid: number; staleCleaned: boolean }) => {
+        clearTimeout(timer);
+        if (m.ready) resolve({ ok: true, msg: m });
+      });
+      child.once('exit', (code, sig) => {
+        clearTimeout(timer);
+        resolve({ ok: false, why: `the daemon exited (${sig ?? `code ${String(code)}`})` });
+      });
+    });
+    if (!outcome.ok) {
+      if (child.exitCode === null) child.kill('SIGTERM');
+      let tail = '';
+      try {
+        tail = readFileSync(logFile, 'utf8').trim().split('\n').slice(-3).join('\n');
+      } catch {
+        /* no log */
+      }
+      const last = /Error: (.*)/.exec(tail)?.[1];
+      throw new AlluxioError('InvalidState', `fuse mount of ${dir} failed: ${last ?? outcome.why} (log: ${logFile})`);
+    }
+    if (child.connected) child.disconnect();
+    child.unref();
+    this.say(`Mounted alluxio at ${dir} (revision ${outcome.msg.revision}, daemon pid ${outcome.msg.pid}, log ${logFile}). Stop with: alluxio fuse unmount ${dir}`);
+    return { mountpoint: dir, revision: outcome.msg.revision, pid: outcome.msg.pid, logFile, staleCleaned: outcome.msg.staleCleaned };
+  }
+}

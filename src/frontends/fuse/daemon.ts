@@ -1,0 +1,270 @@
+/**
+ * The FUSE daemon of one client node: its own informer on etcd (list-then-watch, a new
+ * Snapshot per watch response), UFS adapters per mount, the operation layer (ops.ts), and
+ * the fuse-native binding (libfuse2, multi-threaded loop: each kernel request waits on its
+ * own FUSE thread while the JS side answers asynchronously).
+ *
+ * Never touches its own mount point through the file system: readiness comes from the
+ * libfuse `init` callback, an external unmount is noticed in /proc/self/mountinfo, and
+ * unmounting runs fusermount in a child process. A file:// mount whose directory lies
+ * inside the FUSE mount would make the daemon call itself: refused (ELOOP).
+ */
+import { createRequire } from 'node:module';
+import type { Logger } from 'pino';
+import { AlluxioError, isAlluxioError } from '../../domain/errors.js';
+import type { ParsedMount } from '../../domain/mounts.js';
+import { isPathPrefix, normalizePath, pathOf } from '../../domain/paths.js';
+import type { Snapshot } from '../../domain/snapshot.js';
+import { ConfigInformer, type SnapshotChange } from '../../informer/informer.js';
+import type { EtcdConnection } from '../../store/connection.js';
+import { UfsRegistry } from '../../ufs/registry.js';
+import type { UfsAdapter } from '../../ufs/types.js';
+import type { FrontendContext } from '../context.js';
+import { Errno, errnoName, errnoOf, fsError } from './errno.js';
+import { fuseMountAt, fusermountUnmount } from './mountpoint.js';
+import { FuseOps } from './ops.js';
+import type { ReadAheadOptions } from './read-ahead.js';
+
+const require = createRequire(import.meta.url);
+
+/* eslint-disable @typescript-eslint/no-explicit-any */
+type Cb = (...args: any[]) => void;
+interface FuseNative {
+  mount(cb: (err: Error | null) => void): void;
+  unmount(cb: (err: Error | null) => void): void;
+  _thread: Buffer | null;
+}
+type FuseCtor = new (mnt: string, ops: Record<string, Cb>, opts: Record<string, unknown>) => FuseNative;
+
+export interface FuseDaemonOptions {
+  conn: EtcdConnection;
+  mountpoint: string;
+  log: Logger;
+  /** Reuse stats and listings for this long within one snapshot, ms. */
+  attrCacheMs?: number;
+  readAhead?: ReadAheadOptions;
+  /** Refuse to serve (EAGAIN) when the snapshot is older than this, ms; 0: serve the last good one. */
+  maxStalenessMs?: number;
+  /** How long to wait for the first snapshot from etcd. */
+  readyTimeoutMs?: number;
+  allowOther?: boolean;
+  debug?: boolean;
+}
+
+export class FuseDaemon {
+  readonly mountpoint: string;
+  readonly ops: FuseOps;
+  private readonly informer: ConfigInformer;
+  private readonly registry = new UfsRegistry({ graceMs: 60_000 });
+  private fuse: FuseNative | undefined;
+  private watchTimer: NodeJS.Timeout | undefined;
+  private stopping: Promise<void> | undefined;
+  private finished!: (why: string) => void;
+  /** Resolves with the reason once the daemon has stopped serving. */
+  readonly done: Promise<string>;
+
+  private constructor(private readonly opts: FuseDaemonOptions) {
+    this.mountpoint = normalizePath(opts.mountpoint);
+    this.informer = new ConfigInformer(opts.conn, { log: opts.log });
+    this.done = new Promise((r) => (this.finished = r));
+    const ctx: FrontendContext = {
+      snapshot: () => this.snapshot(),
+      ufs: (m) => this.adapter(m),
+      log: opts.log,
+    };
+    this.ops = new FuseOps(ctx, {
+      fuseRoot: this.mountpoint,
+      attrCacheMs: opts.attrCacheMs ?? 1000,
+      readAhead: opts.readAhead ?? {},
+    });
+  }
+
+  /** Load the config from etcd, then mount. Resolves once the kernel has initialised the mount. */
+  static async start(opts: FuseDaemonOptions): Promise<FuseDaemon> {
+    const d = new FuseDaemon(opts);
+    try {
+      await d.loadConfig();
+      await d.mount();
+    } catch (e) {
+      await d.informer.stop();
+      await d.registry.closeAll();
+      await d.ops.close();
+      throw e;
+    }
+    return d;
+  }
+
+  get revision(): number {
+    return this.informer.appliedRevision();
+  }
+
+  private snapshot(): Snapshot {
+    const snap = this.informer.current();
+    if (!snap) throw new AlluxioError('EtcdUnavailable', 'no configuration loaded from etcd yet');
+    const max = this.opts.maxStalenessMs ?? 0;
+    if (max > 0 && this.informer.snapshotAgeMs() > max) {
+      throw new AlluxioError('EtcdUnavailable', `the configuration is ${this.informer.snapshotAgeMs()} ms old (etcd unreachable); refusing to serve`);
+    }
+    return snap;
+  }
+
+  private adapter(m: ParsedMount): UfsAdapter {
+    if (m.ufs.scheme === 'file' && isPathPrefix(this.mountpoint, pathOf(m.ufs.segments))) {
+      this.opts.log.error({ mount: m.path, ufsUri: m.ufsUri }, 'fuse: mount points into this FUSE mount itself; refusing (it would deadlock)');
+      throw fsError(Errno.ELOOP, `${m.ufsUri} is inside the FUSE mount ${this.mountpoint}`);
+    }
+    return this.registry.adapterFor(m);
+  }
+
+  private async loadConfig(): Promise<void> {
+    const timeoutMs = this.opts.readyTimeoutMs ?? 15_000;
+    this.informer.on('snapshot', (c: SnapshotChange) => {
+      this.registry.retain(c.snapshot.mounts);
+      this.ops.dropCaches();
+      this.opts.log.info({ revision: c.revision, reason: c.reason, mounts: c.snapshot.mounts.length, rules: c.snapshot.rules.length }, 'fuse: configuration applied');
+    });
+    this.informer.start();
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      await Promise.race([
+        this.informer.ready(),
+        new Promise<never>((_, reject) => {
+          timer = setTimeout(() => {
+            const why = this.informer.status().lastError ?? 'no answer';
+            reject(new AlluxioError('EtcdUnavailable', `could not load the configuration from etcd at ${this.opts.conn.options.endpoints.join(',')} within ${timeoutMs} ms (${why})`));
+          }, timeoutMs);
+        }),
+      ]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  private async mount(): Promise<void> {
+    const Fuse = require('fuse-native') as FuseCtor;
+    const fuse = new Fuse(this.mountpoint, this.bindings(), {
+      // fuse-native joins options with commas; big_writes (128 KiB writes instead of 4 KiB)
+      // has no option of its own, so it rides along with fsname.
+      fsname: 'alluxio,big_writes',
+      subtype: 'alluxio',
+      // The kernel must ask us on every lookup: a rule or mount change is visible to the
+      // very next system call. Our own caches are dropped on every snapshot change.
+      entryTimeout: '0',
+      attrTimeout: '0',
+      allowOther: this.opts.allowOther === true,
+      debug: this.opts.debug === true,
+      timeout: { default: 120_000, flush: false, release: false, fsync: false, rename: false, truncate: false, ftruncate: false },
+    });
+    await new Promise<void>((resolve, reject) => {
+      fuse.mount((err) => {
+        if (err) reject(new AlluxioError('InvalidState', `cannot mount FUSE at ${this.mountpoint}: ${err.message}`));
+        else resolve();
+      });
+    });
+    this.fuse = fuse;
+    // Someone ran `alluxio fuse unmount` / fusermount -u: stop serving.
+    this.watchTimer = setInterval(() => {
+      if (!fuseMountAt(this.mountpoint)) void this.stop('unmounted externally');
+    }, 500);
+    this.watchTimer.unref();
+  }
+
+  /** Unmount (lazily if busy), flush open files, stop the informer. Idempotent. */
+  stop(reason: string, drainMs = 5000): Promise<void> {
+    if (!this.stopping) this.stopping = this.doStop(reason, drainMs);
+    return this.stopping;
+  }
+
+  private async doStop(reason: string, drainMs: number): Promise<void> {
+    clearInterval(this.watchTimer);
+    const log = this.opts.log;
+    log.info({ reason }, 'fuse: stopping');
+    if (fuseMountAt(this.mountpoint)) {
+      try {
+        await fusermountUnmount(this.mountpoint);
+      } catch (e) {
+        if (isAlluxioError(e) && e.code === 'InvalidState') {
+          log.warn({ mountpoint: this.mountpoint }, 'fuse: mount busy; detaching lazily and serving open files for a moment');
+          await fusermountUnmount(this.mountpoint, { lazy: true }).catch((e2: unknown) => log.error({ err: (e2 as Error).message }, 'fuse: lazy unmount failed'));
+        } else if (!(isAlluxioError(e) && e.code === 'NotFound')) {
+          log.error({ err: (e as Error).message }, 'fuse: unmount failed');
+        }
+      }
+    }
+    // Applications that still hold files (lazy detach) get a moment to close them.
+    const deadline = Date.now() + drainMs;
+    while (this.ops.handles.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    await this.ops.close();
+    this.releaseNative();
+    await this.informer.stop();
+    await this.registry.closeAll();
+    this.finished(reason);
+  }
+
+  /** Let go of libfuse's thread handle so the event loop can end. */
+  private releaseNative(): void {
+    const fuse = this.fuse;
+    if (!fuse?._thread) return;
+    try {
+      const binding = require('node-gyp-build')(require.resolve('fuse-native/package.json').replace(/package\.json$/, '')) as {
+        fuse_native_unmount(mnt: string, thread: Buffer): void;
+      };
+      binding.fuse_native_unmount(this.mountpoint, fuse._thread);
+    } catch (e) {
+      this.opts.log.debug({ err: (e as Error).message }, 'fuse: native unmount');
+    }
+    this.fuse = undefined;
+  }
+
+  /** fuse-native callbacks -> FuseOps, with errno mapping and logging. */
+  private bindings(): Record<string, Cb> {
+    const ops = this.ops;
+    const log = this.opts.log;
+    const fail = (op: string, path: string, e: unknown, lookup = false): number => {
+      const errno = errnoOf(e, { lookup });
+      ops.counters.errors++;
+      if (errno === Errno.EIO || errno === Errno.ELOOP) {
+        log.warn({ op, path, errno: errnoName(errno), err: e instanceof Error ? e.message : String(e) }, 'fuse: operation failed');
+      } else if (log.isLevelEnabled('debug')) {
+        log.debug({ op, path, errno: errnoName(errno), err: e instanceof Error ? e.message : String(e) }, 'fuse: operation refused');
+      }
+      return errno;
+    };
+    const run = <T>(op: string, path: string, fn: () => Promise<T>, ok: (v: T) => void, err: (errno: number) => void, lookup = false): void => {
+      ops.counters.calls++;
+      let p: Promise<T>;
+      try {
+        p = fn();
+      } catch (e) {
+        err(fail(op, path, e, lookup));
+        return;
+      }
+      p.then(ok, (e: unknown) => err(fail(op, path, e, lookup)));
+    };
+    const voidOp = (op: string, path: string, fn: () => Promise<void>, cb: Cb): void => run(op, path, fn, () => cb(0), (n) => cb(n));
+    return {
+      init: (cb: Cb) => cb(0),
+      statfs: (_path: string, cb: Cb) => cb(0, ops.statfs()),
+      getattr: (path: string, cb: Cb) => run('getattr', path, () => ops.getattr(path), (a) => cb(0, a), (n) => cb(n), true),
+      readdir: (path: string, cb: Cb) => run('readdir', path, () => ops.readdir(path), (names) => cb(0, names), (n) => cb(n)),
+      open: (path: string, flags: number, cb: Cb) => run('open', path, () => ops.open(path, flags), (fd) => cb(0, fd), (n) => cb(n)),
+      create: (path: string, _mode: number, cb: Cb) => run('create', path, () => ops.create(path), (fd) => cb(0, fd), (n) => cb(n)),
+      read: (path: string, fd: number, buf: Buffer, len: number, pos: number, cb: Cb) =>
+        run('read', path, () => ops.read(fd, buf, len, pos), (n) => cb(n), (n) => cb(n)),
+      write: (path: string, fd: number, buf: Buffer, len: number, pos: number, cb: Cb) =>
+        run('write', path, () => ops.write(fd, buf, len, pos), (n) => cb(n), (n) => cb(n)),
+      flush: (path: string, fd: number, cb: Cb) => voidOp('flush', path, () => ops.flush(fd), cb),
+      fsync: (path: string, _datasync: number, fd: number, cb: Cb) => voidOp('fsync', path, () => ops.flush(fd), cb),
+      release: (path: string, fd: number, cb: Cb) => voidOp('release', path, () => ops.release(fd), cb),
+      truncate: (path: string, size: number, cb: Cb) => voidOp('truncate', path, () => ops.truncate(path, size), cb),
+      ftruncate: (path: string, fd: number, size: number, cb: Cb) => voidOp('ftruncate', path, () => ops.ftruncate(fd, size), cb),
+      unlink: (path: string, cb: Cb) => voidOp('unlink', path, () => ops.unlink(path), cb),
+      mkdir: (path: string, _mode: number, cb: Cb) => voidOp('mkdir', path, () => ops.mkdir(path), cb),
+      rmdir: (path: string, cb: Cb) => voidOp('rmdir', path, () => ops.rmdir(path), cb),
+      rename: (from: string, to: string, cb: Cb) => voidOp('rename', from, () => ops.rename(from, to), cb),
+      utimens: (path: string, _a: number, _m: number, cb: Cb) => voidOp('utimens', path, () => ops.setattrNoop(path), cb),
+      chmod: (path: string, _mode: number, cb: Cb) => voidOp('chmod', path, () => ops.setattrNoop(path), cb),
+      chown: (path: string, _uid: number, _gid: number, cb: Cb) => voidOp('chown', path, () => ops.setattrNoop(path), cb),
+    };
+  }
+}

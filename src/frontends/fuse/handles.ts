@@ -1,0 +1,223 @@
+/**
+ * Open files of the FUSE daemon. A handle keeps what `open` resolved (the location, the
+ * mount's adapter, the snapshot revision) for its whole life: a file opened before a rule
+ * changes keeps reading what it opened, like a POSIX file descriptor on a renamed file.
+ *
+ * - ReadHandle: read-only; reads go through a ReadAhead over the adapter's range reads.
+ * - WriteHandle: the UFS adapters write whole objects, so writes land in a local spool file
+ *   (in the daemon's private temp dir, never on the mount) and are uploaded in one stream on
+ *   flush (every close(2)) and release. The existing content is fetched only when a read or
+ *   a partial write needs it: `cp` onto an existing file (open, ftruncate 0, writes) never
+ *   downloads the old bytes.
+ */
+import { createReadStream } from 'node:fs';
+import { open, rm, type FileHandle } from 'node:fs/promises';
+import { join } from 'node:path';
+import { pipeline } from 'node:stream/promises';
+import { Writable } from 'node:stream';
+import type { UfsAdapter, UfsEntry } from '../../ufs/types.js';
+import { collect, ReadAhead, type ReadAheadOptions } from './read-ahead.js';
+
+export interface Located {
+  /** Canonical Alluxio path the application named (before rules), for logs. */
+  path: string;
+  /** The resolved UFS URI: identity of the file for the writers table. */
+  ufsUri: string;
+  adapter: UfsAdapter;
+  rel: readonly string[];
+  revision: number;
+}
+
+export class ReadHandle {
+  readonly kind = 'read';
+  readonly reader: ReadAhead;
+
+  constructor(readonly at: Located, size: number, opts: ReadAheadOptions) {
+    this.reader = new ReadAhead(
+      async (start, end) => collect(await at.adapter.read(at.rel, { start, end }), end - start + 1),
+      size,
+      opts,
+    );
+  }
+
+  read(buf: Buffer, len: number, pos: number): Promise<number> {
+    return this.reader.read(pos, len, buf);
+  }
+}
+
+let spoolSeq = 0;
+
+export class WriteHandle {
+  readonly kind = 'write';
+  dirty: boolean;
+  private fh: FileHandle | undefined;
+  private readonly spoolPath: string;
+  /** The existing content is in the spool (or was discarded by a truncate to 0). */
+  private materialized: boolean;
+  private size: number;
+  private chain: Promise<unknown> = Promise.resolve();
+
+  constructor(readonly at: Located, spoolDir: string, opts: { existingSize: number; fresh: boolean }) {
+    this.spoolPath = join(spoolDir, `spool-${process.pid}-${++spoolSeq}`);
+    this.materialized = opts.fresh || opts.existingSize === 0;
+    this.size = opts.fresh ? 0 : opts.existingSize;
+    // A created file exists once its creator closes it, even when nothing was written.
+    this.dirty = opts.fresh;
+  }
+
+  get currentSize(): number {
+    return this.size;
+  }
+
+  /** Operations on one handle run one at a time (the kernel may send them concurrently). */
+  private serial<T>(fn: () => Promise<T>): Promise<T> {
+    const p = this.chain.then(fn, fn);
+    this.chain = p.catch(() => undefined);
+    return p;
+  }
+
+  private async file(): Promise<FileHandle> {
+    if (!this.fh) this.fh = await open(this.spoolPath, 'w+', 0o600);
+    return this.fh;
+  }
+
+  /** Bring the old content into the spool (once). */
+  private async materialize(): Promise<void> {
+    if (this.materialized) return;
+    const fh = await this.file();
+    const src = await this.at.adapter.read(this.at.rel);
+    let pos = 0;
+    await pipeline(
+      src,
+      new Writable({
+        write(chunk: Buffer, _enc, cb) {
+          fh.write(chunk, 0, chunk.length, pos).then(
+            ({ bytesWritten }) => {
+              pos += bytesWritten;
+              cb();
+            },
+            cb,
+          );
+        },
+      }),
+    );
+    this.size = pos;
+    this.materialized = true;
+  }
+
+  read(buf: Buffer, len: number, pos: number): Promise<number> {
+    return this.serial(async () => {
+      await this.materialize();
+      if (pos >= this.size) return 0;
+      const fh = await this.file();
+      const { bytesRead } = await fh.read(buf, 0, Math.min(len, this.size - pos), pos);
+      return bytesRead;
+    });
+  }
+
+  write(buf: Buffer, len: number, pos: number): Promise<number> {
+    return this.serial(async () => {
+      // A write that replaces everything from 0 on does not need the old bytes unless it
+      // leaves some of them in place; the general case materialises first.
+      if (!this.materialized) {
+        if (pos === 0 && len >= this.size) this.materialized = true;
+        else await this.materialize();
+      }
+      const fh = await this.file();
+      let done = 0;
+      while (done < len) {
+        const { bytesWritten } = await fh.write(buf, done, len - done, pos + done);
+        done += bytesWritten;
+      }
+      this.size = Math.max(this.size, pos + len);
+      this.dirty = true;
+      return len;
+    });
+  }
+
+  truncate(size: number): Promise<void> {
+    return this.serial(async () => {
+      if (!this.materialized) {
+        if (size === 0) this.materialized = true;
+        else await this.materialize();
+      }
+      const fh = await this.file();
+      await fh.truncate(size);
+      this.size = size;
+      this.dirty = true;
+    });
+  }
+
+  /** Upload the spool as the new object when it changed. */
+  flush(): Promise<UfsEntry | null> {
+    return this.serial(async () => {
+      if (!this.dirty) return null;
+      await this.materialize();
+      const fh = await this.file();
+      await fh.datasync().catch(() => undefined);
+      const body = createReadStream(this.spoolPath, { start: 0, highWaterMark: 1024 * 1024 });
+      const entry = await this.at.adapter.write(this.at.rel, body);
+      this.dirty = false;
+      return entry;
+    });
+  }
+
+  /** Drop the spool (after the final flush). */
+  dispose(): Promise<void> {
+    return this.serial(async () => {
+      await this.fh?.close().catch(() => undefined);
+      this.fh = undefined;
+      await rm(this.spoolPath, { force: true });
+    });
+  }
+}
+
+export type Handle = ReadHandle | WriteHandle;
+
+/** fh numbers handed to the kernel. */
+export class HandleTable {
+  private next = 1;
+  private readonly open = new Map<number, Handle>();
+  /** ufsUri -> handles writing it (getattr reports the spool's size while they are open). */
+  private readonly writers = new Map<string, Set<WriteHandle>>();
+
+  add(h: Handle): number {
+    const fd = this.next++;
+    if (this.next > 0x7fffffff) this.next = 1;
+    this.open.set(fd, h);
+    if (h instanceof WriteHandle) {
+      let set = this.writers.get(h.at.ufsUri);
+      if (!set) this.writers.set(h.at.ufsUri, (set = new Set()));
+      set.add(h);
+    }
+    return fd;
+  }
+
+  get(fd: number): Handle | undefined {
+    return this.open.get(fd);
+  }
+
+  remove(fd: number): Handle | undefined {
+    const h = this.open.get(fd);
+    if (!h) return undefined;
+    this.open.delete(fd);
+    if (h instanceof WriteHandle) {
+      const set = this.writers.get(h.at.ufsUri);
+      set?.delete(h);
+      if (set && set.size === 0) this.writers.delete(h.at.ufsUri);
+    }
+    return h;
+  }
+
+  writersOf(ufsUri: string): WriteHandle[] {
+    return [...(this.writers.get(ufsUri) ?? [])];
+  }
+
+  get size(): number {
+    return this.open.size;
+  }
+
+  all(): [number, Handle][] {
+    return [...this.open];
+  }
+}

@@ -1,0 +1,498 @@
+/**
+ * The FUSE operation layer: every file system call the kernel forwards, answered through
+ * THE resolver against ONE snapshot per call (resolution.md §5). Independent of the FUSE
+ * binding (daemon.ts wires it to fuse-native), so the semantics live in one place:
+ *
+ * - `/` lists the mounts and the top-level virtual directories of rules; a path under no
+ *   mount and not virtual is ENOENT; rules apply to every operation exactly as to S3 and
+ *   FSSpec, and virtual directories from rules appear in listings.
+ * - Reads go straight to the mount's UFS adapter (docs/fuse.md says why), with read-ahead.
+ * - Writable mounts: create, write, truncate, unlink, mkdir, rmdir, rename inside one
+ *   mount (across mounts: EXDEV, so mv falls back to copy + delete). Read-only: EROFS.
+ * - Attribute and listing caches (short TTL) are dropped whenever the snapshot changes
+ *   and on every write through this daemon.
+ *
+ * Paths from the kernel are relative to the FUSE root (`/data/x`); the POSIX request is
+ * `<fuse-root>/data/x` and the resolver strips the root (resolution.md §2).
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Readable } from 'node:stream';
+import { isAlluxioError } from '../../domain/errors.js';
+import type { ParsedMount } from '../../domain/mounts.js';
+import { baseName, joinPaths, normalizePath, parentOf, pathOf } from '../../domain/paths.js';
+import type { Resolution } from '../../domain/resolver.js';
+import type { Snapshot } from '../../domain/snapshot.js';
+import type { UfsAdapter, UfsEntry } from '../../ufs/types.js';
+import type { FrontendContext } from '../context.js';
+import { Errno, fsError } from './errno.js';
+import { HandleTable, ReadHandle, WriteHandle, type Located } from './handles.js';
+import type { ReadAheadOptions } from './read-ahead.js';
+
+const S_IFDIR = 0o040000;
+const S_IFREG = 0o100000;
+const O_ACCMODE = 3;
+const O_RDONLY = 0;
+const O_TRUNC = 0o1000;
+/** st_blksize: the I/O size tools such as cp and Python's buffered files use. */
+const BLKSIZE = 128 * 1024;
+
+export interface Attr {
+  mode: number;
+  uid: number;
+  gid: number;
+  size: number;
+  nlink: number;
+  mtime: Date;
+  atime: Date;
+  ctime: Date;
+  blocks: number;
+  blksize: number;
+}
+
+export interface FuseOpsOptions {
+  /** The absolute mount point (the FUSE root), e.g. /mnt/alluxio/fuse. */
+  fuseRoot: string;
+  /** How long a stat or listing is reused within one snapshot, ms (0: never). */
+  attrCacheMs?: number;
+  readAhead?: ReadAheadOptions;
+  /** Where write spools go (default: a private temp dir, removed by close()). */
+  spoolDir?: string;
+}
+
+interface Target {
+  res: Resolution;
+  /** Canonical Alluxio path the call named (cache key). */
+  path: string;
+  mount: ParsedMount | null;
+  adapter: UfsAdapter | null;
+  rel: readonly string[];
+}
+
+interface Cached<T> {
+  at: number;
+  value: T;
+}
+
+type Node = { kind: 'root' } | { kind: 'virtual' } | { kind: 'ufs'; entry: UfsEntry; readOnly: boolean };
+
+export class FuseOps {
+  readonly handles = new HandleTable();
+  private readonly root: string;
+  private readonly attrCacheMs: number;
+  private readonly readAhead: ReadAheadOptions;
+  private readonly spoolDir: string;
+  private readonly ownSpool: boolean;
+  private snap: Snapshot | undefined;
+  private readonly stats = new Map<string, Cached<UfsEntry | null>>();
+  private readonly listings = new Map<string, Cached<UfsEntry[] | null>>();
+  private readonly started = new Date();
+  private readonly uid = process.getuid?.() ?? 0;
+  private readonly gid = process.getgid?.() ?? 0;
+  /** Counters for logs and tests. */
+  readonly counters = { calls: 0, errors: 0, cacheDrops: 0 };
+
+  constructor(private readonly ctx: FrontendContext, opts: FuseOpsOptions) {
+    this.root = normalizePath(opts.fuseRoot);
+    this.attrCacheMs = opts.attrCacheMs ?? 1000;
+    this.readAhead = opts.readAhead ?? {};
+    this.ownSpool = opts.spoolDir === undefined;
+    this.spoolDir = opts.spoolDir ?? mkdtempSync(join(tmpdir(), 'alluxio-fuse-spool-'));
+  }
+
+  // ---------------------------------------------------------------- snapshot & resolution
+
+  /** The snapshot for this call (read once); a new one drops every cache. */
+  private view(): Snapshot {
+    const snap = this.ctx.snapshot();
+    if (snap !== this.snap) {
+      if (this.snap !== undefined) this.counters.cacheDrops++;
+      this.snap = snap;
+      this.dropCaches();
+    }
+    return snap;
+  }
+
+  dropCaches(): void {
+    this.stats.clear();
+    this.listings.clear();
+  }
+
+  private resolve(snap: Snapshot, path: string): Resolution {
+    const local = path === '/' ? this.root : this.root === '/' ? path : this.root + path;
+    return snap.resolve({ api: 'posix', path: local, fuseRoot: this.root }, { allowUnmounted: true, trace: false });
+  }
+
+  private target(snap: Snapshot, path: string): Target {
+    const res = this.resolve(snap, path);
+    if (!res.mount || !res.location) return { res, path: res.alluxioPath, mount: null, adapter: null, rel: [] };
+    const mount = snap.mount(res.mount.path) ?? null;
+    if (!mount) return { res, path: res.alluxioPath, mount: null, adapter: null, rel: [] };
+    return { res, path: res.alluxioPath, mount, adapter: this.ctx.ufs(mount), rel: res.location.relSegments };
+  }
+
+  private isVirtual(snap: Snapshot, path: string): boolean {
+    if (path === '/') return true;
+    return snap.virtualChildren(parentOf(path)).includes(baseName(path)) || snap.virtualChildren(path).length > 0;
+  }
+
+  private located(t: Target, snap: Snapshot): Located {
+    return { path: t.path, ufsUri: t.res.ufsUri!, adapter: t.adapter!, rel: t.rel, revision: snap.revision };
+  }
+
+  // ---------------------------------------------------------------- caches
+
+  private fresh<T>(c: Cached<T> | undefined): c is Cached<T> {
+    return c !== undefined && this.attrCacheMs > 0 && Date.now() - c.at < this.attrCacheMs;
+  }
+
+  private async statOf(t: Target, useCache = true): Promise<UfsEntry | null> {
+    const hit = this.stats.get(t.path);
+    if (useCache && this.fresh(hit)) return hit.value;
+    const entry = await t.adapter!.stat(t.rel);
+    this.stats.set(t.path, { at: Date.now(), value: entry });
+    return entry;
+  }
+
+  private async lookup(snap: Snapshot, path: string): Promise<{ node: Node; t: Target | null }> {
+    if (path === '/') return { node: { kind: 'root' }, t: null };
+    const t = this.target(snap, path);
+    if (t.mount && t.adapter) {
+      const writing = this.handles.writersOf(t.res.ufsUri!);
+      if (writing.length > 0) {
+        const size = Math.max(...writing.map((w) => w.currentSize));
+        return { node: { kind: 'ufs', entry: { name: baseName(path), type: 'file', size, mtimeMs: Date.now() }, readOnly: t.mount.readOnly }, t };
+      }
+      let entry: UfsEntry | null;
+      try {
+        entry = await this.statOf(t);
+      } catch (e) {
+        // An unreachable UFS still shows its mount point as a directory.
+        if (t.rel.length === 0) return { node: { kind: 'virtual' }, t };
+        throw e;
+      }
+      if (entry) return { node: { kind: 'ufs', entry, readOnly: t.mount.readOnly }, t };
+    }
+    if (this.isVirtual(snap, t.path)) return { node: { kind: 'virtual' }, t };
+    throw fsError(Errno.ENOENT);
+  }
+
+  private attrOf(node: Node): Attr {
+    const base = { uid: this.uid, gid: this.gid, blksize: BLKSIZE, atime: this.started, ctime: this.started };
+    if (node.kind !== 'ufs') {
+      return { ...base, mode: S_IFDIR | (node.kind === 'root' ? 0o755 : 0o555), size: 4096, nlink: 2, mtime: this.started, blocks: 8 };
+    }
+    const { entry, readOnly } = node;
+    const mtime = new Date(entry.mtimeMs);
+    if (entry.type === 'directory') {
+      return { ...base, mode: S_IFDIR | (readOnly ? 0o555 : 0o755), size: 4096, nlink: 2, mtime, ctime: mtime, atime: mtime, blocks: 8 };
+    }
+    return { ...base, mode: S_IFREG | (readOnly ? 0o444 : 0o644), size: entry.size, nlink: 1, mtime, ctime: mtime, atime: mtime, blocks: Math.ceil(entry.size / 512) };
+  }
+
+  // ---------------------------------------------------------------- metadata
+
+  async getattr(path: string): Promise<Attr> {
+    const snap = this.view();
+    const { node } = await this.lookup(snap, path);
+    return this.attrOf(node);
+  }
+
+  async readdir(path: string): Promise<string[]> {
+    const snap = this.view();
+    const names = new Set<string>();
+    if (path === '/') {
+      for (const n of snap.virtualChildren('/')) names.add(n);
+      return ['.', '..', ...names];
+    }
+    const t = this.target(snap, path);
+    let found = false;
+    if (t.mount && t.adapter) {
+      const cached = this.listings.get(t.path);
+      let entries: UfsEntry[] | null;
+      if (this.fresh(cached)) entries = cached.value;
+      else {
+        try {
+          entries = await t.adapter.list(t.rel);
+        } catch (e) {
+          if (!isAlluxioError(e) || e.code !== 'NotFound') {
+            if (isAlluxioError(e) && e.code === 'NotADirectory' && !this.isVirtual(snap, t.path)) throw fsError(Errno.ENOTDIR);
+            if (!(isAlluxioError(e) && e.code === 'NotADirectory')) throw e;
+          }
+          entries = null;
+        }
+        this.listings.set(t.path, { at: Date.now(), value: entries });
+      }
+      if (entries) {
+        found = true;
+        this.primeChildren(snap, t, entries);
+        for (const e of entries) names.add(e.name);
+      }
+    }
+    const virtual = snap.virtualChildren(t.path);
+    for (const n of virtual) names.add(n);
+    if (!found && virtual.length === 0 && !this.isVirtual(snap, t.path)) {
+      // A file, or nothing at all.
+      if (t.adapter && (await this.statOf(t).catch(() => null))) throw fsError(Errno.ENOTDIR);
+      throw fsError(Errno.ENOENT);
+    }
+    return ['.', '..', ...[...names].sort()];
+  }
+
+  /**
+   * A listing carries every child's stat: keep them, so `ls -l` and `find` cost one list
+   * per directory. Only for children that resolve to exactly "this location + name" (a
+   * rule may send a child elsewhere).
+   */
+  private primeChildren(snap: Snapshot, t: Target, entries: UfsEntry[]): void {
+    if (this.attrCacheMs <= 0) return;
+    const now = Date.now();
+    for (const e of entries) {
+      let child: string;
+      try {
+        child = joinPaths(t.path, normalizePath(pathOf([e.name])));
+      } catch {
+        continue;
+      }
+      let res: Resolution;
+      try {
+        res = this.resolve(snap, child);
+      } catch {
+        continue;
+      }
+      const rel = res.location?.relSegments;
+      if (!res.mount || res.mount.path !== t.mount!.path || !rel || rel.length !== t.rel.length + 1 || rel[rel.length - 1] !== e.name) continue;
+      let same = true;
+      for (let i = 0; i < t.rel.length; i++) if (rel[i] !== t.rel[i]) same = false;
+      if (same) this.stats.set(child, { at: now, value: e });
+    }
+  }
+
+  statfs(): Record<string, number> {
+    const big = 0x40000000;
+    return { bsize: 4096, frsize: 4096, blocks: big, bfree: big, bavail: big, files: 1_000_000, ffree: 1_000_000, favail: 1_000_000, fsid: 0, flag: 0, namemax: 255 };
+  }
+
+  // ---------------------------------------------------------------- open / read / write
+
+  async open(path: string, flags: number): Promise<number> {
+    const snap = this.view();
+    const t = this.target(snap, path);
+    const writing = (flags & O_ACCMODE) !== O_RDONLY || (flags & O_TRUNC) !== 0;
+    if (!t.mount || !t.adapter) throw fsError(this.isVirtual(snap, t.path) ? Errno.EISDIR : Errno.ENOENT);
+    if (writing && t.mount.readOnly) throw fsError(Errno.EROFS);
+    const inFlight = this.handles.writersOf(t.res.ufsUri!);
+    // Always a fresh stat at open: another client may have changed the file.
+    const entry = inFlight.length ? null : await this.statOf(t, false);
+    if (!entry && inFlight.length === 0) throw fsError(this.isVirtual(snap, t.path) ? Errno.EISDIR : Errno.ENOENT);
+    if (entry && entry.type === 'directory') throw fsError(Errno.EISDIR);
+    const size = entry ? entry.size : Math.max(...inFlight.map((w) => w.currentSize));
+    if (!writing) return this.handles.add(new ReadHandle(this.located(t, snap), size, this.readAhead));
+    const h = new WriteHandle(this.located(t, snap), this.spoolDir, { existingSize: size, fresh: false });
+    if ((flags & O_TRUNC) !== 0) await h.truncate(0);
+    return this.handles.add(h);
+  }
+
+  async create(path: string): Promise<number> {
+    const snap = this.view();
+    const t = this.target(snap, path);
+    if (!t.mount || !t.adapter) throw fsError(this.isVirtual(snap, t.path) ? Errno.EEXIST : Errno.ENOENT);
+    if (t.mount.readOnly) throw fsError(Errno.EROFS);
+    if (t.rel.length === 0) throw fsError(Errno.EEXIST);
+    await this.requireParent(t);
+    this.dropCaches();
+    return this.handles.add(new WriteHandle(this.located(t, snap), this.spoolDir, { existingSize: 0, fresh: true }));
+  }
+
+  /** The UFS directory that will hold a new entry must exist (the adapters would create it). */
+  private async requireParent(t: Target): Promise<void> {
+    if (t.rel.length <= 1) return;
+    const parent = await t.adapter!.stat(t.rel.slice(0, -1));
+    if (!parent) throw fsError(Errno.ENOENT);
+    if (parent.type !== 'directory') throw fsError(Errno.ENOTDIR);
+  }
+
+  async read(fd: number, buf: Buffer, len: number, pos: number): Promise<number> {
+    const h = this.handles.get(fd);
+    if (!h) throw fsError(Errno.EBADF);
+    return h.read(buf, len, pos);
+  }
+
+  async write(fd: number, buf: Buffer, len: number, pos: number): Promise<number> {
+    const h = this.handles.get(fd);
+    if (!h) throw fsError(Errno.EBADF);
+    if (!(h instanceof WriteHandle)) throw fsError(Errno.EBADF);
+    return h.write(buf, len, pos);
+  }
+
+  async flush(fd: number): Promise<void> {
+    const h = this.handles.get(fd);
+    if (!h) throw fsError(Errno.EBADF);
+    if (h instanceof WriteHandle && h.dirty) {
+      await h.flush();
+      this.dropCaches();
+    }
+  }
+
+  async release(fd: number): Promise<void> {
+    const h = this.handles.get(fd);
+    if (!h) return;
+    try {
+      if (h instanceof WriteHandle) {
+        if (h.dirty) {
+          await h.flush();
+          this.dropCaches();
+        }
+        await h.dispose();
+      }
+    } finally {
+      this.handles.remove(fd);
+    }
+  }
+
+  async ftruncate(fd: number, size: number): Promise<void> {
+    const h = this.handles.get(fd);
+    if (!h) throw fsError(Errno.EBADF);
+    if (!(h instanceof WriteHandle)) throw fsError(Errno.EINVAL);
+    await h.truncate(size);
+  }
+
+  async truncate(path: string, size: number): Promise<void> {
+    const snap = this.view();
+    const t = this.target(snap, path);
+    if (!t.mount || !t.adapter) throw fsError(this.isVirtual(snap, t.path) ? Errno.EISDIR : Errno.ENOENT);
+    if (t.mount.readOnly) throw fsError(Errno.EROFS);
+    const open = this.handles.writersOf(t.res.ufsUri!);
+    if (open.length > 0) {
+      for (const w of open) await w.truncate(size);
+      return;
+    }
+    const entry = await this.statOf(t, false);
+    if (!entry) throw fsError(Errno.ENOENT);
+    if (entry.type === 'directory') throw fsError(Errno.EISDIR);
+    if (entry.size === size) return;
+    if (size === 0) {
+      await t.adapter.write(t.rel, Readable.from([]));
+    } else {
+      const h = new WriteHandle(this.located(t, snap), this.spoolDir, { existingSize: entry.size, fresh: false });
+      try {
+        await h.truncate(size);
+        await h.flush();
+      } finally {
+        await h.dispose();
+      }
+    }
+    this.dropCaches();
+  }
+
+  // ---------------------------------------------------------------- namespace changes
+
+  /** A target that may be changed: in a writable mount. */
+  private writable(snap: Snapshot, path: string, missing: number): Target & { mount: ParsedMount; adapter: UfsAdapter } {
+    const t = this.target(snap, path);
+    if (!t.mount || !t.adapter) throw fsError(missing);
+    if (t.mount.readOnly) throw fsError(Errno.EROFS);
+    return t as Target & { mount: ParsedMount; adapter: UfsAdapter };
+  }
+
+  async unlink(path: string): Promise<void> {
+    const snap = this.view();
+    const t = this.writable(snap, path, this.isVirtual(snap, normalizePath(path)) ? Errno.EISDIR : Errno.ENOENT);
+    if (t.rel.length === 0) throw fsError(Errno.EISDIR);
+    const entry = await this.statOf(t, false);
+    if (!entry) throw fsError(Errno.ENOENT);
+    if (entry.type === 'directory') throw fsError(Errno.EISDIR);
+    await t.adapter.delete(t.rel);
+    this.dropCaches();
+  }
+
+  async mkdir(path: string): Promise<void> {
+    const snap = this.view();
+    const t = this.writable(snap, path, this.isVirtual(snap, normalizePath(path)) ? Errno.EEXIST : Errno.ENOENT);
+    if (t.rel.length === 0) throw fsError(Errno.EEXIST);
+    if (await this.statOf(t, false)) throw fsError(Errno.EEXIST);
+    await this.requireParent(t);
+    await t.adapter.mkdir(t.rel);
+    this.dropCaches();
+  }
+
+  async rmdir(path: string): Promise<void> {
+    const snap = this.view();
+    const t = this.writable(snap, path, this.isVirtual(snap, normalizePath(path)) ? Errno.EBUSY : Errno.ENOENT);
+    if (t.rel.length === 0) throw fsError(Errno.EBUSY);
+    const entry = await this.statOf(t, false);
+    if (!entry) throw fsError(this.isVirtual(snap, t.path) ? Errno.EBUSY : Errno.ENOENT);
+    if (entry.type !== 'directory') throw fsError(Errno.ENOTDIR);
+    if ((await t.adapter.list(t.rel)).length > 0) throw fsError(Errno.ENOTEMPTY);
+    await t.adapter.delete(t.rel);
+    this.dropCaches();
+  }
+
+  async rename(from: string, to: string): Promise<void> {
+    const snap = this.view();
+    const src = this.target(snap, from);
+    const dst = this.target(snap, to);
+    if (!src.mount || !src.adapter) throw fsError(this.isVirtual(snap, src.path) ? Errno.EBUSY : Errno.ENOENT);
+    if (!dst.mount || !dst.adapter) throw fsError(Errno.EXDEV);
+    if (src.mount.readOnly || dst.mount.readOnly) throw fsError(Errno.EROFS);
+    // Different mounts (or a rule sending one side elsewhere): not one file system.
+    if (src.mount.path !== dst.mount.path) throw fsError(Errno.EXDEV);
+    if (src.rel.length === 0 || dst.rel.length === 0) throw fsError(Errno.EBUSY);
+    const srcEntry = await this.statOf(src, false);
+    if (!srcEntry) throw fsError(Errno.ENOENT);
+    if (src.res.ufsUri === dst.res.ufsUri) return;
+    if (dst.rel.length > src.rel.length && src.rel.every((s, i) => dst.rel[i] === s)) throw fsError(Errno.EINVAL);
+    const dstEntry = await this.statOf(dst, false);
+    if (dstEntry) {
+      if (srcEntry.type === 'file' && dstEntry.type === 'directory') throw fsError(Errno.EISDIR);
+      if (srcEntry.type === 'directory' && dstEntry.type === 'file') throw fsError(Errno.ENOTDIR);
+      if (dstEntry.type === 'directory' && (await dst.adapter.list(dst.rel)).length > 0) throw fsError(Errno.ENOTEMPTY);
+    } else {
+      await this.requireParent(dst);
+    }
+    this.dropCaches();
+    try {
+      await moveTree(src.adapter, src.rel, dst.rel, srcEntry.type, dstEntry !== null);
+    } finally {
+      this.dropCaches();
+    }
+  }
+
+  /** Times, modes and owners are not kept by the UFS: accepted (touch, cp -p), not stored. */
+  async setattrNoop(path: string): Promise<void> {
+    const snap = this.view();
+    const { node } = await this.lookup(snap, path);
+    if (node.kind === 'ufs' && node.readOnly) throw fsError(Errno.EROFS);
+    if (node.kind !== 'ufs') throw fsError(Errno.EPERM);
+  }
+
+  /** Release everything (unmount): pending writes are flushed. */
+  async close(): Promise<void> {
+    for (const [fd] of this.handles.all()) await this.release(fd).catch(() => undefined);
+    if (this.ownSpool) rmSync(this.spoolDir, { recursive: true, force: true });
+  }
+}
+
+/**
+ * Rename inside one mount with the adapter interface (read, write, mkdir, delete): a file is
+ * copied then deleted; a directory is recreated and its children moved one by one. Not
+ * atomic for directories (documented in docs/fuse.md).
+ */
+async function moveTree(a: UfsAdapter, from: readonly string[], to: readonly string[], type: 'file' | 'directory', dstExists: boolean): Promise<void> {
+  const native = (a as UfsAdapter & { rename?: (f: readonly string[], t: readonly string[]) => Promise<void> }).rename;
+  if (typeof native === 'function') {
+    await native.call(a, from, to);
+    return;
+  }
+  if (type === 'file') {
+    await a.write(to, await a.read(from));
+    await a.delete(from);
+    return;
+  }
+  if (!dstExists) await a.mkdir(to);
+  for (const child of await a.list(from)) {
+    await moveTree(a, [...from, child.name], [...to, child.name], child.type, false);
+  }
+  await a.delete(from);
+}

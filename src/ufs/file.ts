@@ -292,6 +292,8 @@ export class FileUfs implements UfsAdapter {
     } catch (e) {
       await unlink(tmp).catch(() => undefined);
       if (e instanceof AlluxioError) throw e;
+      // An error of the body stream (bad checksum, client gone) passes through unchanged.
+      if (errno(e) === undefined || !(e as NodeJS.ErrnoException).syscall) throw e;
       throw this.ioError(e, p);
     }
     const st = await stat(p);

@@ -17,6 +17,8 @@ import { AlluxioError } from '../domain/errors.js';
 import type { ParsedMount } from '../domain/mounts.js';
 import type { FrontendContext } from '../frontends/context.js';
 import type { UfsAdapter } from '../ufs/types.js';
+import { createS3Handler } from '../frontends/s3/server.js';
+import { createUfsAdapter } from '../ufs/registry.js';
 
 export type RestHandler = (req: IncomingMessage, res: ServerResponse) => boolean | Promise<boolean>;
 
@@ -44,7 +46,7 @@ function noUfs(mount: ParsedMount): UfsAdapter {
 }
 
 export const frontends: FrontendRegistry = {
-  s3: notImplementedS3, // <- S3 SLOT: createS3Handler
+  s3: (ctx) => createS3Handler(ctx), // <- S3 SLOT (options from ALLUXIO_S3_* env, see server.ts)
   rest: noRestApi, // <- REST/FSSpec SLOT
-  ufs: noUfs, // <- UFS SLOT: createUfsAdapter
+  ufs: createUfsAdapter, // <- UFS SLOT
 };

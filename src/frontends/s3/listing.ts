@@ -1,0 +1,171 @@
+/**
+ * S3 listings over the resolver: a key prefix is split at its last '/' into a directory
+ * part (resolved through the snapshot like any request, so rules apply) and a name
+ * prefix; directories are listed through the UFS adapter and names are computed relative
+ * to the REQUESTED path (so a rewritten directory lists under the name the client asked
+ * for). Virtual directories (mount names, rule sources) are merged in as directories.
+ *
+ * Order is S3's: UTF-8 byte order of whole keys. A depth-first walk yields it when the
+ * children of each directory are ordered by `name` for files and `name + "/"` for
+ * directories (every key under a directory starts with "name/").
+ *
+ * Without a delimiter the walk descends (resolving each sub-directory against the same
+ * snapshot); with delimiter "/" it stops at the first level and reports directories as
+ * common prefixes; any other delimiter groups the keys of the full walk.
+ */
+import { AlluxioError, isAlluxioError } from '../../domain/errors.js';
+import type { Snapshot } from '../../domain/snapshot.js';
+import type { FrontendContext } from '../context.js';
+import type { UfsEntry } from '../../ufs/types.js';
+import { compareUtf8 } from '../../ufs/file.js';
+import { fromAlluxio, s3err } from './errors.js';
+
+export interface ListInput {
+  bucket: string;
+  prefix: string;
+  delimiter: string;
+  /** Keys (and common prefixes) <= marker are skipped (start-after / token / v1 marker). */
+  marker: string;
+  maxKeys: number;
+}
+
+export interface ListedObject {
+  key: string;
+  entry: UfsEntry;
+}
+
+export interface ListOutput {
+  contents: ListedObject[];
+  commonPrefixes: string[];
+  isTruncated: boolean;
+  /** The last key or common prefix returned (the next marker / token). */
+  last: string | undefined;
+}
+
+type Item = { kind: 'object'; key: string; entry: UfsEntry } | { kind: 'prefix'; key: string };
+
+const MAX_DEPTH = 256;
+
+export class Lister {
+  /** Directories resolved by this listing (each against the same snapshot). */
+  resolutions = 0;
+
+  constructor(
+    private readonly ctx: FrontendContext,
+    private readonly snap: Snapshot,
+  ) {}
+
+  /** Children of the directory `dirKey` ('' or 'a/b/') of the bucket, sorted for the walk. */
+  async children(bucket: string, dirKey: string): Promise<{ name: string; entry: UfsEntry }[]> {
+    const key = dirKey.endsWith('/') ? dirKey.slice(0, -1) : dirKey;
+    let res;
+    try {
+      this.resolutions++;
+      res = this.snap.resolve({ api: 's3', bucket, key }, { trace: false, allowUnmounted: true });
+    } catch (e) {
+      if (isAlluxioError(e)) {
+        if (key === '' || e.code !== 'InvalidPath') throw fromAlluxio(e, { bucket });
+        return []; // a name that cannot be a path has no children
+      }
+      throw e;
+    }
+    const byName = new Map<string, UfsEntry>();
+    if (res.mount && res.location) {
+      const mount = this.snap.mount(res.mount.path);
+      if (!mount) throw s3err.internal(`mount ${res.mount.path} vanished from the snapshot`);
+      try {
+        for (const e of await this.ctx.ufs(mount).list(res.location.relSegments)) byName.set(e.name, e);
+      } catch (e) {
+        if (!(isAlluxioError(e) && (e.code === 'NotFound' || e.code === 'NotADirectory'))) {
+          throw isAlluxioError(e) ? fromAlluxio(e, { bucket }) : e;
+        }
+      }
+    }
+    const virtual = this.snap.virtualChildren(res.alluxioPath);
+    if (key === '' && !res.mount && virtual.length === 0) throw s3err.noSuchBucket(bucket);
+    for (const v of virtual) {
+      const cur = byName.get(v);
+      if (!cur || cur.type !== 'directory') byName.set(v, { name: v, type: 'directory', size: 0, mtimeMs: 0 });
+    }
+    const out = [...byName.entries()].map(([name, entry]) => ({ name, entry, sortKey: entry.type === 'directory' ? name + '/' : name }));
+    out.sort((a, b) => compareUtf8(a.sortKey, b.sortKey));
+    return out;
+  }
+
+  private async *walk(bucket: string, dirKey: string, namePrefix: string, delimiter: string, marker: string, depth: number): AsyncGenerator<Item> {
+    if (depth > MAX_DEPTH) return;
+    for (const { name, entry } of await this.children(bucket, dirKey)) {
+      if (namePrefix && !name.startsWith(namePrefix)) continue;
+      if (entry.type === 'file') {
+        const key = dirKey + name;
+        if (compareUtf8(key, marker) > 0) yield { kind: 'object', key, entry };
+        continue;
+      }
+      const key = dirKey + name + '/';
+      if (delimiter === '/') {
+        if (compareUtf8(key, marker) > 0) yield { kind: 'prefix', key };
+        continue;
+      }
+      // Whole subtree sorts at or before the marker: skip it without listing.
+      if (marker && compareUtf8(marker, key) >= 0 && !marker.startsWith(key)) continue;
+      yield* this.walk(bucket, key, '', delimiter, marker, depth + 1);
+    }
+  }
+
+  async list(input: ListInput): Promise<ListOutput> {
+    const { bucket, prefix, delimiter, marker, maxKeys } = input;
+    const cut = prefix.lastIndexOf('/');
+    const dirKey = cut < 0 ? '' : prefix.slice(0, cut + 1);
+    const namePrefix = prefix.slice(cut + 1);
+    const out: ListOutput = { contents: [], commonPrefixes: [], isTruncated: false, last: undefined };
+    // With delimiter '/', a marker inside an already reported prefix skips that prefix.
+    const effectiveMarker = marker;
+    const walkDelim = delimiter === '/' ? '/' : '';
+    let lastPrefix: string | undefined;
+    let count = 0;
+    const gen = this.walk(bucket, dirKey, namePrefix, walkDelim, effectiveMarker, 0);
+    try {
+      for await (const item of gen) {
+        let emitted: Item = item;
+        if (delimiter && delimiter !== '/' && item.kind === 'object') {
+          const rest = item.key.slice(prefix.length);
+          const i = rest.indexOf(delimiter);
+          if (i >= 0) {
+            const cp = prefix + rest.slice(0, i + delimiter.length);
+            if (cp === lastPrefix) continue;
+            if (compareUtf8(cp, marker) <= 0 || (marker.startsWith(cp) && marker !== cp)) {
+              lastPrefix = cp;
+              continue;
+            }
+            emitted = { kind: 'prefix', key: cp };
+            lastPrefix = cp;
+          }
+        }
+        if (count === maxKeys) {
+          out.isTruncated = true;
+          break;
+        }
+        count++;
+        if (emitted.kind === 'object') out.contents.push({ key: emitted.key, entry: emitted.entry });
+        else out.commonPrefixes.push(emitted.key);
+        out.last = emitted.key;
+      }
+    } finally {
+      await gen.return(undefined);
+    }
+    return out;
+  }
+}
+
+export function encodeToken(last: string): string {
+  return Buffer.from(last, 'utf8').toString('base64url');
+}
+
+export function decodeToken(token: string): string {
+  if (!/^[A-Za-z0-9_-]*$/.test(token)) throw s3err.invalidArgument('The continuation token provided is incorrect', 'continuation-token', token);
+  const s = Buffer.from(token, 'base64url').toString('utf8');
+  if (!s.isWellFormed()) throw s3err.invalidArgument('The continuation token provided is incorrect', 'continuation-token', token);
+  return s;
+}
+
+export { AlluxioError };

@@ -1,0 +1,241 @@
+/**
+ * AWS Signature Version 4 verification for the S3 front end: the Authorization header
+ * form and the presigned-URL (query) form, plus the per-chunk signatures of
+ * STREAMING-AWS4-HMAC-SHA256-PAYLOAD bodies. Only used when the worker is configured
+ * with access/secret key pairs; otherwise any credentials are accepted (like Alluxio).
+ *
+ * The canonical URI is rebuilt from the path as received: each segment percent-decoded
+ * once and re-encoded with the SigV4 rules (unreserved characters kept), which is what
+ * every SDK signs for S3 (no double encoding, no dot-segment normalisation).
+ */
+import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
+import type { IncomingHttpHeaders } from 'node:http';
+import type { ChunkSigner } from './body.js';
+import { S3Error } from './errors.js';
+
+const ALGORITHM = 'AWS4-HMAC-SHA256';
+const EMPTY_SHA256 = 'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855';
+const MAX_SKEW_MS = 15 * 60 * 1000;
+
+export type Credentials = ReadonlyMap<string, string>;
+
+/** SigV4 URI encoding: everything but A-Z a-z 0-9 - _ . ~ is %XX (upper-case); '/' kept when asked. */
+export function awsUriEncode(s: string, keepSlash: boolean): string {
+  let out = '';
+  for (const b of Buffer.from(s, 'utf8')) {
+    const c = String.fromCharCode(b);
+    if ((b >= 0x41 && b <= 0x5a) || (b >= 0x61 && b <= 0x7a) || (b >= 0x30 && b <= 0x39) || c === '-' || c === '_' || c === '.' || c === '~' || (keepSlash && c === '/')) {
+      out += c;
+    } else out += '%' + b.toString(16).toUpperCase().padStart(2, '0');
+  }
+  return out;
+}
+
+export function sha256Hex(s: string | Buffer): string {
+  return createHash('sha256').update(s).digest('hex');
+}
+
+function hmac(key: Buffer | string, s: string): Buffer {
+  return createHmac('sha256', key).update(s, 'utf8').digest();
+}
+
+export function signingKey(secret: string, date: string, region: string, service: string): Buffer {
+  return hmac(hmac(hmac(hmac('AWS4' + secret, date), region), service), 'aws4_request');
+}
+
+/** Raw query -> decoded pairs, in order ('+' is a space, like S3). */
+export function parseQueryPairs(rawQuery: string): [string, string][] {
+  const out: [string, string][] = [];
+  if (!rawQuery) return out;
+  for (const part of rawQuery.split('&')) {
+    if (part === '') continue;
+    const i = part.indexOf('=');
+    const k = i < 0 ? part : part.slice(0, i);
+    const v = i < 0 ? '' : part.slice(i + 1);
+    try {
+      out.push([decodeURIComponent(k.replace(/\+/g, '%20')), decodeURIComponent(v.replace(/\+/g, '%20'))]);
+    } catch {
+      throw new S3Error('InvalidArgument', 400, `malformed percent-encoding in the query string near "${part.slice(0, 40)}"`);
+    }
+  }
+  return out;
+}
+
+function canonicalQuery(pairs: [string, string][], skip?: string): string {
+  return pairs
+    .filter(([k]) => k !== skip)
+    .map(([k, v]) => [awsUriEncode(k, false), awsUriEncode(v, false)] as const)
+    .sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : a[1] < b[1] ? -1 : a[1] > b[1] ? 1 : 0))
+    .map(([k, v]) => `${k}=${v}`)
+    .join('&');
+}
+
+function canonicalUri(rawPath: string): string {
+  return rawPath
+    .split('/')
+    .map((seg) => {
+      try {
+        return awsUriEncode(decodeURIComponent(seg), false);
+      } catch {
+        throw new S3Error('InvalidURI', 400, 'Couldn\'t parse the specified URI.');
+      }
+    })
+    .join('/');
+}
+
+function headerValue(h: IncomingHttpHeaders, name: string): string {
+  const v = h[name];
+  const s = Array.isArray(v) ? v.join(',') : (v ?? '');
+  return String(s).trim().replace(/\s+/g, ' ');
+}
+
+function parseAmzDate(s: string): number {
+  const m = /^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})Z$/.exec(s);
+  if (!m) return NaN;
+  return Date.UTC(+m[1]!, +m[2]! - 1, +m[3]!, +m[4]!, +m[5]!, +m[6]!);
+}
+
+function safeEqualHex(a: string, b: string): boolean {
+  if (a.length !== b.length || !/^[0-9a-f]*$/.test(a)) return false;
+  return timingSafeEqual(Buffer.from(a), Buffer.from(b));
+}
+
+export interface VerifiedRequest {
+  accessKey: string;
+  /** Set for STREAMING-AWS4-HMAC-SHA256-PAYLOAD[-TRAILER] bodies. */
+  chunkSigner?: ChunkSigner;
+}
+
+export interface SigInput {
+  method: string;
+  rawPath: string;
+  rawQuery: string;
+  headers: IncomingHttpHeaders;
+  now?: number;
+}
+
+/**
+ * Verify a request. Returns who signed it; throws S3Error AccessDenied (anonymous),
+ * InvalidAccessKeyId, SignatureDoesNotMatch, RequestTimeTooSkewed, AuthorizationQueryParametersError.
+ */
+export function verifySigV4(input: SigInput, creds: Credentials): VerifiedRequest {
+  const now = input.now ?? Date.now();
+  const pairs = parseQueryPairs(input.rawQuery);
+  const q = new Map(pairs);
+  const auth = headerValue(input.headers, 'authorization');
+  let accessKey: string, scopeDate: string, region: string, service: string, signedHeaders: string[], signature: string, amzDate: string, payloadHash: string;
+  let presigned = false;
+  if (auth) {
+    if (!auth.startsWith(ALGORITHM + ' ')) {
+      throw new S3Error('AccessDenied', 403, auth.startsWith('AWS ') ? 'Signature Version 2 is not supported; use Signature Version 4' : 'Unsupported authorization type');
+    }
+    const fields = new Map<string, string>();
+    for (const part of auth.slice(ALGORITHM.length + 1).split(',')) {
+      const i = part.indexOf('=');
+      if (i > 0) fields.set(part.slice(0, i).trim(), part.slice(i + 1).trim());
+    }
+    const cred = fields.get('Credential');
+    const sh = fields.get('SignedHeaders');
+    const sig = fields.get('Signature');
+    if (!cred || !sh || !sig) throw new S3Error('AuthorizationHeaderMalformed', 400, 'The authorization header is malformed');
+    [accessKey, scopeDate, region, service] = splitCredential(cred);
+    signedHeaders = sh.split(';');
+    signature = sig;
+    amzDate = headerValue(input.headers, 'x-amz-date');
+    if (!amzDate) {
+      const d = Date.parse(headerValue(input.headers, 'date'));
+      if (Number.isNaN(d)) throw new S3Error('AccessDenied', 403, 'AWS authentication requires a valid Date or x-amz-date header');
+      amzDate = new Date(d).toISOString().replace(/[-:]/g, '').replace(/\.\d{3}/, '');
+    }
+    payloadHash = headerValue(input.headers, 'x-amz-content-sha256') || EMPTY_SHA256;
+  } else if (q.has('X-Amz-Algorithm')) {
+    presigned = true;
+    if (q.get('X-Amz-Algorithm') !== ALGORITHM) throw new S3Error('AuthorizationQueryParametersError', 400, `X-Amz-Algorithm must be ${ALGORITHM}`);
+    const cred = q.get('X-Amz-Credential');
+    const sh = q.get('X-Amz-SignedHeaders');
+    const sig = q.get('X-Amz-Signature');
+    amzDate = q.get('X-Amz-Date') ?? '';
+    if (!cred || !sh || !sig || !amzDate) throw new S3Error('AuthorizationQueryParametersError', 400, 'Query-string authentication requires X-Amz-Credential, X-Amz-SignedHeaders, X-Amz-Signature and X-Amz-Date');
+    [accessKey, scopeDate, region, service] = splitCredential(cred);
+    signedHeaders = sh.split(';');
+    signature = sig;
+    payloadHash = q.get('X-Amz-Content-Sha256') ?? 'UNSIGNED-PAYLOAD';
+    const expires = Number(q.get('X-Amz-Expires') ?? '604800');
+    const t = parseAmzDate(amzDate);
+    if (!Number.isFinite(expires) || expires < 1 || expires > 604800) throw new S3Error('AuthorizationQueryParametersError', 400, 'X-Amz-Expires must be between 1 and 604800 seconds');
+    if (Number.isNaN(t)) throw new S3Error('AuthorizationQueryParametersError', 400, 'X-Amz-Date is malformed');
+    if (now > t + expires * 1000) throw new S3Error('AccessDenied', 403, 'Request has expired');
+    if (t - now > MAX_SKEW_MS) throw new S3Error('RequestTimeTooSkewed', 403, 'The difference between the request time and the server\'s time is too large.');
+  } else {
+    throw new S3Error('AccessDenied', 403, 'Anonymous requests are not allowed: this endpoint requires AWS Signature Version 4');
+  }
+
+  const secret = creds.get(accessKey);
+  if (secret === undefined) throw new S3Error('InvalidAccessKeyId', 403, 'The AWS Access Key Id you provided does not exist in our records.', { AWSAccessKeyId: accessKey });
+  const t = parseAmzDate(amzDate);
+  if (Number.isNaN(t)) throw new S3Error('AccessDenied', 403, 'x-amz-date is malformed');
+  if (!presigned && Math.abs(now - t) > MAX_SKEW_MS) throw new S3Error('RequestTimeTooSkewed', 403, 'The difference between the request time and the server\'s time is too large.');
+  if (amzDate.slice(0, 8) !== scopeDate) throw new S3Error('SignatureDoesNotMatch', 403, 'The credential scope date does not match the request date');
+  if (!signedHeaders.includes('host')) throw new S3Error('AccessDenied', 403, 'The host header must be signed');
+
+  const canonicalHeaders = signedHeaders.map((n) => `${n}:${headerValue(input.headers, n)}\n`).join('');
+  const canonicalRequest = [
+    input.method,
+    canonicalUri(input.rawPath),
+    canonicalQuery(pairs, presigned ? 'X-Amz-Signature' : undefined),
+    canonicalHeaders,
+    signedHeaders.join(';'),
+    payloadHash,
+  ].join('\n');
+  const scope = `${scopeDate}/${region}/${service}/aws4_request`;
+  const stringToSign = `${ALGORITHM}\n${amzDate}\n${scope}\n${sha256Hex(canonicalRequest)}`;
+  const key = signingKey(secret, scopeDate, region, service);
+  const expected = createHmac('sha256', key).update(stringToSign).digest('hex');
+  if (!safeEqualHex(signature, expected)) {
+    throw new S3Error('SignatureDoesNotMatch', 403, 'The request signature we calculated does not match the signature you provided. Check your key and signing method.', {
+      AWSAccessKeyId: accessKey,
+      StringToSign: stringToSign,
+      CanonicalRequest: canonicalRequest,
+    });
+  }
+  const out: VerifiedRequest = { accessKey };
+  if (payloadHash === 'STREAMING-AWS4-HMAC-SHA256-PAYLOAD' || payloadHash === 'STREAMING-AWS4-HMAC-SHA256-PAYLOAD-TRAILER') {
+    let prev = expected;
+    out.chunkSigner = {
+      next(chunkSha: string): string {
+        const sts = `AWS4-HMAC-SHA256-PAYLOAD\n${amzDate}\n${scope}\n${prev}\n${EMPTY_SHA256}\n${chunkSha}`;
+        prev = createHmac('sha256', key).update(sts).digest('hex');
+        return prev;
+      },
+      trailer(canonicalTrailer: string): string {
+        const sts = `AWS4-HMAC-SHA256-TRAILER\n${amzDate}\n${scope}\n${prev}\n${sha256Hex(canonicalTrailer)}`;
+        prev = createHmac('sha256', key).update(sts).digest('hex');
+        return prev;
+      },
+    };
+  }
+  return out;
+}
+
+function splitCredential(cred: string): [string, string, string, string] {
+  const parts = cred.split('/');
+  if (parts.length < 5 || parts[parts.length - 1] !== 'aws4_request') {
+    throw new S3Error('AuthorizationHeaderMalformed', 400, `the Credential "${cred}" is not AK/date/region/service/aws4_request`);
+  }
+  const n = parts.length;
+  // an access key may itself contain '/' in theory: take the last four as the scope
+  return [parts.slice(0, n - 4).join('/'), parts[n - 4]!, parts[n - 3]!, parts[n - 2]!];
+}
+
+/** Parse `--s3-credentials` style input: "AK:SK,AK2:SK2" (or a map). */
+export function parseCredentials(spec: string | Record<string, string> | undefined): Credentials | undefined {
+  if (spec === undefined || spec === '') return undefined;
+  if (typeof spec !== 'string') return new Map(Object.entries(spec));
+  const m = new Map<string, string>();
+  for (const pair of spec.split(',')) {
+    const i = pair.indexOf(':');
+    if (i <= 0 || i === pair.length - 1) throw new Error(`credential "${pair}" is not ACCESS_KEY:SECRET_KEY`);
+    m.set(pair.slice(0, i).trim(), pair.slice(i + 1).trim());
+  }
+  return m;
+}

@@ -1,0 +1,326 @@
+/**
+ * `alluxio local start|status|stop`: etcd + N workers on this machine, as background
+ * processes, with logs and pid files under one directory.
+ *
+ *   DIR/cluster.json       what was started (pids with their kernel start times, ports)
+ *   DIR/etcd.pid, DIR/worker-<id>.pid
+ *   DIR/logs/etcd.log, DIR/logs/worker-<id>.log
+ *   DIR/etcd-data/         etcd's data (kept across stop/start; --purge removes it)
+ *
+ * `stop` signals exactly the processes recorded in cluster.json, and only if each pid still
+ * belongs to the process we started (same kernel start time), never by name.
+ */
+import { spawn } from 'node:child_process';
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { AlluxioError } from '../domain/errors.js';
+import { freePort, startEtcdServer, waitForEtcdHealth } from './etcd-server.js';
+
+export interface LocalProcess {
+  pid: number;
+  /** /proc/<pid>/stat start time (clock ticks since boot): guards against pid reuse. */
+  startTime: string | null;
+  log: string;
+}
+
+export interface LocalWorker extends LocalProcess {
+  id: string;
+  s3Port: number;
+  restPort: number;
+}
+
+export interface LocalClusterState {
+  version: 1;
+  dir: string;
+  cluster: string;
+  startedAt: string;
+  etcd: LocalProcess & { endpoint: string; clientPort: number; peerPort: number; dataDir: string };
+  workers: LocalWorker[];
+}
+
+export function defaultLocalDir(): string {
+  return process.env.ALLUXIO_LOCAL_DIR || join(homedir(), '.alluxio', 'local');
+}
+
+const RUN_JS = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'bin', 'run.js');
+
+function stateFile(dir: string): string {
+  return join(dir, 'cluster.json');
+}
+
+export function readLocalState(dir: string): LocalClusterState | undefined {
+  const f = stateFile(dir);
+  if (!existsSync(f)) return undefined;
+  try {
+    return JSON.parse(readFileSync(f, 'utf8')) as LocalClusterState;
+  } catch (e) {
+    throw new AlluxioError('Internal', `cannot read ${f}: ${(e as Error).message}`);
+  }
+}
+
+export function procStartTime(pid: number): string | null {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // Field 22, counted after the ")" that ends the command name (which may contain spaces).
+    const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return rest[19] ?? null;
+  } catch {
+    return null;
+  }
+}
+
+/** Is this pid still the very process we started? */
+export function isOurs(p: LocalProcess): boolean {
+  if (!p.pid) return false;
+  try {
+    process.kill(p.pid, 0);
+  } catch {
+    return false;
+  }
+  const st = procStartTime(p.pid);
+  if (p.startTime !== null && st !== null && st !== p.startTime) return false;
+  // A zombie (exited, not yet reaped) is not running.
+  try {
+    const stat = readFileSync(`/proc/${p.pid}/stat`, 'utf8');
+    if (stat.slice(stat.lastIndexOf(')') + 2).startsWith('Z')) return false;
+  } catch {
+    /* no /proc: trust kill(0) */
+  }
+  return true;
+}
+
+async function portFree(port: number): Promise<boolean> {
+  const { createServer } = await import('node:net');
+  return new Promise((resolve) => {
+    const srv = createServer();
+    srv.once('error', () => resolve(false));
+    srv.listen(port, '127.0.0.1', () => srv.close(() => resolve(true)));
+  });
+}
+
+async function pickPort(preferred: number, taken: Set<number>): Promise<number> {
+  if (preferred > 0 && !taken.has(preferred) && (await portFree(preferred))) {
+    taken.add(preferred);
+    return preferred;
+  }
+  for (;;) {
+    const p = await freePort();
+    if (!taken.has(p)) {
+      taken.add(p);
+      return p;
+    }
+  }
+}
+
+export interface LocalStartOptions {
+  dir: string;
+  workers: number;
+  cluster: string;
+  /** Preferred ports (the defaults users expect); a busy one is replaced by a free port. */
+  etcdPort?: number;
+  s3PortBase?: number;
+  restPortBase?: number;
+  leaseTtl?: string;
+  readyTimeoutMs?: number;
+  onProgress?: (line: string) => void;
+}
+
+function tail(file: string, lines = 15): string {
+  try {
+    return readFileSync(file, 'utf8').trimEnd().split('\n').slice(-lines).join('\n');
+  } catch {
+    return '';
+  }
+}
+
+export async function startLocalCluster(opts: LocalStartOptions): Promise<LocalClusterState> {
+  const dir = resolve(opts.dir);
+  const existing = readLocalState(dir);
+  if (existing) {
+    const alive = [existing.etcd, ...existing.workers].filter(isOurs);
+    if (alive.length > 0) {
+      throw new AlluxioError(
+        'Conflict',
+        `a local cluster is already running in ${dir} (etcd ${existing.etcd.endpoint}, ${existing.workers.length} workers; pids ${alive.map((p) => p.pid).join(', ')}); run: alluxio local stop --dir ${dir}`,
+      );
+    }
+  }
+  mkdirSync(join(dir, 'logs'), { recursive: true });
+  const taken = new Set<number>();
+  const clientPort = await pickPort(opts.etcdPort ?? 2379, taken);
+  const peerPort = await pickPort(clientPort === 2379 ? 2380 : 0, taken);
+  const dataDir = join(dir, 'etcd-data');
+  const etcdLog = join(dir, 'logs', 'etcd.log');
+  opts.onProgress?.(`starting etcd on 127.0.0.1:${clientPort} (data ${dataDir})`);
+  const etcd = await startEtcdServer({ dataDir, clientPort, peerPort, logFile: etcdLog, detached: true, name: 'alluxio-local' });
+  const state: LocalClusterState = {
+    version: 1,
+    dir,
+    cluster: opts.cluster,
+    startedAt: new Date().toISOString(),
+    etcd: { pid: etcd.pid, startTime: procStartTime(etcd.pid), log: etcdLog, endpoint: etcd.endpoint, clientPort, peerPort, dataDir },
+    workers: [],
+  };
+  writeFileSync(join(dir, 'etcd.pid'), `${etcd.pid}\n`);
+  const save = () => writeFileSync(stateFile(dir), JSON.stringify(state, null, 2) + '\n');
+  save();
+  try {
+    for (let i = 0; i < opts.workers; i++) {
+      const id = `worker-${i + 1}`;
+      const s3Port = await pickPort(opts.s3PortBase === 0 ? 0 : (opts.s3PortBase ?? 29998) + i, taken);
+      const restPort = await pickPort(opts.restPortBase === 0 ? 0 : (opts.restPortBase ?? 28080) + i, taken);
+      const log = join(dir, 'logs', `${id}.log`);
+      const fd = openSync(log, 'a');
+      const child = spawn(
+        process.execPath,
+        [RUN_JS, 'worker', 'start', '--id', id, '--host', '127.0.0.1', '--bind-host', '127.0.0.1', '--s3-port', String(s3Port), '--rest-port', String(restPort), '--lease-ttl', opts.leaseTtl ?? '10s'],
+        {
+          detached: true,
+          stdio: ['ignore', fd, fd],
+          env: { ...process.env, ALLUXIO_ETCD_ENDPOINTS: etcd.endpoint, ALLUXIO_CLUSTER: opts.cluster, NO_COLOR: '1' },
+        },
+      );
+      closeSync(fd);
+      child.unref();
+      const w: LocalWorker = { id, pid: child.pid!, startTime: procStartTime(child.pid!), log, s3Port, restPort };
+      state.workers.push(w);
+      writeFileSync(join(dir, `${id}.pid`), `${w.pid}\n`);
+      save();
+      opts.onProgress?.(`started ${id} (pid ${w.pid}) S3 127.0.0.1:${s3Port} REST 127.0.0.1:${restPort}`);
+    }
+    const deadline = Date.now() + (opts.readyTimeoutMs ?? 60_000);
+    for (const w of state.workers) {
+      for (;;) {
+        if (!isOurs(w)) throw new AlluxioError('Internal', `${w.id} exited before becoming ready; its log (${w.log}) ends with:\n${tail(w.log)}`);
+        try {
+          const res = await fetch(`http://127.0.0.1:${w.restPort}/readyz`, { signal: AbortSignal.timeout(1000) });
+          if (res.status === 200) break;
+        } catch {
+          /* not yet listening */
+        }
+        if (Date.now() > deadline) throw new AlluxioError('WaitTimeout', `${w.id} not ready after ${opts.readyTimeoutMs ?? 60_000} ms; see ${w.log}`);
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    }
+    // Workers first update their records when they load; make sure the startTime is known.
+    for (const w of state.workers) w.startTime ??= procStartTime(w.pid);
+    save();
+    return state;
+  } catch (e) {
+    await stopLocalCluster(dir).catch(() => undefined);
+    throw e;
+  }
+}
+
+export interface ProcessHealth {
+  name: string;
+  pid: number;
+  running: boolean;
+  healthy: boolean;
+  endpoint: string;
+  detail: string;
+  appliedRevision?: number;
+  watchState?: string;
+}
+
+export interface LocalStatus {
+  dir: string;
+  cluster: string;
+  healthy: boolean;
+  etcd: ProcessHealth;
+  workers: ProcessHealth[];
+  env: Record<string, string>;
+}
+
+export async function localClusterStatus(dir: string): Promise<LocalStatus> {
+  const d = resolve(dir);
+  const state = readLocalState(d);
+  if (!state) throw new AlluxioError('NotFound', `no local cluster in ${d}; start one with: alluxio local start --dir ${d}`);
+  const etcdRunning = isOurs(state.etcd);
+  let etcdHealthy = false;
+  let etcdDetail = etcdRunning ? '' : 'not running';
+  if (etcdRunning) {
+    try {
+      await waitForEtcdHealth(state.etcd.endpoint, 1500);
+      etcdHealthy = true;
+      etcdDetail = 'healthy';
+    } catch (e) {
+      etcdDetail = (e as Error).message;
+    }
+  }
+  const workers: ProcessHealth[] = [];
+  for (const w of state.workers) {
+    const running = isOurs(w);
+    const h: ProcessHealth = { name: w.id, pid: w.pid, running, healthy: false, endpoint: `http://127.0.0.1:${w.s3Port}`, detail: running ? '' : 'not running' };
+    if (running) {
+      try {
+        const ready = await fetch(`http://127.0.0.1:${w.restPort}/readyz`, { signal: AbortSignal.timeout(1500) });
+        const st = (await (await fetch(`http://127.0.0.1:${w.restPort}/api/v1/status`, { signal: AbortSignal.timeout(1500) })).json()) as {
+          appliedRevision: number;
+          informer: { state: string };
+        };
+        h.healthy = ready.status === 200;
+        h.detail = h.healthy ? 'ready' : 'not ready';
+        h.appliedRevision = st.appliedRevision;
+        h.watchState = st.informer.state;
+      } catch (e) {
+        h.detail = `REST port ${w.restPort} not answering: ${(e as Error).message}`;
+      }
+    }
+    workers.push(h);
+  }
+  const etcd: ProcessHealth = { name: 'etcd', pid: state.etcd.pid, running: etcdRunning, healthy: etcdHealthy, endpoint: state.etcd.endpoint, detail: etcdDetail };
+  return {
+    dir: d,
+    cluster: state.cluster,
+    healthy: etcdHealthy && workers.every((w) => w.healthy),
+    etcd,
+    workers,
+    env: { ALLUXIO_ETCD_ENDPOINTS: state.etcd.endpoint, ALLUXIO_CLUSTER: state.cluster },
+  };
+}
+
+async function terminate(p: LocalProcess, timeoutMs: number): Promise<'stopped' | 'killed' | 'not running'> {
+  if (!isOurs(p)) return 'not running';
+  try {
+    process.kill(p.pid, 'SIGCONT');
+    process.kill(p.pid, 'SIGTERM');
+  } catch {
+    return 'not running';
+  }
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (!isOurs(p)) return 'stopped';
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  try {
+    process.kill(p.pid, 'SIGKILL');
+  } catch {
+    /* gone */
+  }
+  return 'killed';
+}
+
+export interface StopResult {
+  dir: string;
+  stopped: { name: string; pid: number; result: string }[];
+  purged: boolean;
+}
+
+export async function stopLocalCluster(dir: string, opts: { purge?: boolean } = {}): Promise<StopResult> {
+  const d = resolve(dir);
+  const state = readLocalState(d);
+  if (!state) throw new AlluxioError('NotFound', `no local cluster in ${d} (nothing to stop)`);
+  const stopped: StopResult['stopped'] = [];
+  // Workers first: they revoke their leases while etcd is still up.
+  const results = await Promise.all(state.workers.map(async (w) => ({ name: w.id, pid: w.pid, result: await terminate(w, 10_000) })));
+  stopped.push(...results);
+  stopped.push({ name: 'etcd', pid: state.etcd.pid, result: await terminate(state.etcd, 10_000) });
+  for (const w of state.workers) rmSync(join(d, `${w.id}.pid`), { force: true });
+  rmSync(join(d, 'etcd.pid'), { force: true });
+  rmSync(stateFile(d), { force: true });
+  if (opts.purge) rmSync(d, { recursive: true, force: true });
+  return { dir: d, stopped, purged: Boolean(opts.purge) };
+}

@@ -116,26 +116,28 @@ export class RuleIndex {
    * evaluated, for the trace.
    */
   match(path: string, tried?: { id: string; matched: boolean; excluded?: boolean }[]): RuleMatch | null {
-    let best: RuleMatch | null = null;
+    let best: CompiledRule | null = null;
     if (this.hasRoot) best = this.scan(this.byKey.get('/')!, path, best, tried);
-    if (path === '/' || this.byKey.size === 0) return best;
-    let i = path.indexOf('/', 1);
-    for (;;) {
-      const key = i < 0 ? path : path.slice(0, i);
-      const list = this.byKey.get(key);
-      if (list) best = this.scan(list, path, best, tried);
-      if (i < 0) break;
-      i = path.indexOf('/', i + 1);
+    if (path !== '/' && this.byKey.size > 0) {
+      let i = path.indexOf('/', 1);
+      for (;;) {
+        const key = i < 0 ? path : path.slice(0, i);
+        const list = this.byKey.get(key);
+        if (list) best = this.scan(list, path, best, tried);
+        if (i < 0) break;
+        i = path.indexOf('/', i + 1);
+      }
     }
-    return best;
+    return best ? rewrite(best, path) : null;
   }
 
-  private scan(list: readonly CompiledRule[], path: string, best: RuleMatch | null, tried: { id: string; matched: boolean; excluded?: boolean }[] | undefined): RuleMatch | null {
+  /** The best (lowest-rank) rule of `list` that beats `best`, or `best`. Tests only: no captures yet. */
+  private scan(list: readonly CompiledRule[], path: string, best: CompiledRule | null, tried: { id: string; matched: boolean; excluded?: boolean }[] | undefined): CompiledRule | null {
     for (const c of list) {
-      if (best && c.rank >= best.rule.rank) break;
-      const m = tryRule(c, path);
+      if (best && c.rank >= best.rank) break;
+      const m = matches(c, path);
       if (m === undefined) continue; // prefilter said no: not worth a trace line
-      if (m === null) {
+      if (!m) {
         tried?.push({ id: c.spec.id, matched: false });
         continue;
       }
@@ -144,29 +146,24 @@ export class RuleIndex {
         continue;
       }
       tried?.push({ id: c.spec.id, matched: true });
-      return m; // later entries of this list rank lower
+      return c; // later entries of this list rank lower
     }
     return best;
   }
 }
 
-/** undefined: ruled out by the prefilter; null: tried and did not match. */
-function tryRule(c: CompiledRule, path: string): RuleMatch | null | undefined {
-  if (c.spec.kind === 'prefix') {
-    if (!isPathPrefix(c.spec.src, path)) return undefined;
-    return { rule: c, raw: joinPaths(c.spec.dst, stripPathPrefix(c.spec.src, path)) };
-  }
+/** undefined: ruled out by the prefilter; false: tried and did not match. RE2 `test` is far cheaper than `exec`. */
+function matches(c: CompiledRule, path: string): boolean | undefined {
+  if (c.spec.kind === 'prefix') return isPathPrefix(c.spec.src, path) ? true : undefined;
   const pat = c.pattern!;
   if (pat.literal !== '' && !path.startsWith(pat.literal)) return undefined;
-  const m = pat.re.exec(path);
-  if (!m) return null;
-  return { rule: c, raw: expandTemplate(c.template!, m), captures: capturesOf(m) };
+  return pat.re.test(path);
 }
 
-/** Thrown by nothing here; kept for callers that want the typed error for a bad result. */
-export function ruleResultInvalid(rule: RuleSpec, raw: string, why: string): AlluxioError {
-  return new AlluxioError('RuleResultInvalid', `rule ${rule.id} rewrote the path to ${JSON.stringify(raw)}, which is not a valid Alluxio path: ${why}`, {
-    step: 'rewrite',
-    details: { rule: rule.id, result: raw },
-  });
+/** Apply the winning rule (exec once, for the captures). */
+function rewrite(c: CompiledRule, path: string): RuleMatch {
+  if (c.spec.kind === 'prefix') return { rule: c, raw: joinPaths(c.spec.dst, stripPathPrefix(c.spec.src, path)) };
+  const m = c.pattern!.re.exec(path);
+  if (!m) throw new AlluxioError('Internal', `rule ${c.spec.id} matched ${path} in test but not in exec`, { step: 'rule' });
+  return { rule: c, raw: expandTemplate(c.template!, m), captures: capturesOf(m) };
 }

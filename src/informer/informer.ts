@@ -366,6 +366,7 @@ export class ConfigInformer extends EventEmitter {
         const now = Date.now();
         lastHeard = now;
         this.lastContact = now;
+        if (this.state === 'watching') this.inSyncAt = now; // the live stream vouches for the snapshot
         hadContact = true;
         const headerRev = Number(res.header?.revision ?? 0);
         if (res.created) {

@@ -1,0 +1,173 @@
+/**
+ * Real faults against real worker processes and a real etcd: etcd stopped and restarted
+ * while workers serve; a worker cut off (SIGSTOP) while the config changes and etcd is
+ * compacted; malformed values written by hand with etcdctl.
+ */
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { startTestEtcd, type TestEtcd } from '../helpers/etcd.js';
+import { cliFor } from '../helpers/cli.js';
+import { startWorker, stopWorkers, type WorkerProcess } from '../helpers/worker.js';
+
+async function until<T>(what: string, fn: () => Promise<T | undefined | false> | T | undefined | false, timeoutMs = 30_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  while (Date.now() < deadline) {
+    try {
+      const v = await fn();
+      if (v) return v;
+    } catch (e) {
+      last = e;
+    }
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`timed out waiting for ${what}${last ? `: ${String(last)}` : ''}`);
+}
+
+function etcdctl(endpoint: string, ...args: string[]): string {
+  const r = spawnSync('etcdctl', ['--endpoints', endpoint, ...args], { encoding: 'utf8', env: { ...process.env, ETCDCTL_API: '3' } });
+  if (r.status !== 0) throw new Error(`etcdctl ${args.join(' ')} failed: ${r.stderr}`);
+  return r.stdout;
+}
+
+async function readyz(w: WorkerProcess): Promise<number> {
+  return (await fetch(`${w.restUrl}/readyz`, { signal: AbortSignal.timeout(3000) })).status;
+}
+
+describe('worker faults', () => {
+  let etcd: TestEtcd;
+  const workers: WorkerProcess[] = [];
+  const cluster = 'faults';
+  let cli: ReturnType<typeof cliFor>;
+
+  before(async () => {
+    etcd = await startTestEtcd();
+    cli = cliFor(etcd.endpoint, cluster);
+  });
+  after(async () => {
+    for (const w of workers) {
+      try {
+        w.resume();
+      } catch {
+        /* gone */
+      }
+    }
+    await stopWorkers(workers);
+    await etcd?.destroy();
+  });
+
+  it('etcd stopped and restarted while workers serve: last good config kept, --max-staleness refuses, then both converge', async () => {
+    const m = await cli(['mount', 'add', '--path', '/base', '--ufs-uri', 'file:///tmp/base/', '--json']);
+    assert.equal(m.code, 0, m.stderr);
+    const plain = await startWorker(etcd.endpoint, { cluster, id: 'plain' });
+    const strict = await startWorker(etcd.endpoint, { cluster, id: 'strict', maxStaleness: '1s' });
+    workers.push(plain, strict);
+    await plain.waitForRevision(m.json().revision);
+    await strict.waitForRevision(m.json().revision);
+
+    await etcd.stop();
+    // Both keep answering; the plain one keeps serving its last snapshot and reports its age.
+    const st = await until('plain worker to notice', async () => {
+      const s = await plain.status();
+      return s.informer.state === 'reconnecting' && s.informer.snapshotAgeMs > 1200 ? s : false;
+    });
+    assert.equal(st.informer.mounts, 1);
+    assert.ok(st.informer.lastError);
+    assert.equal(await readyz(plain), 200);
+    // The strict one refuses once its config is older than 1 s.
+    await until('strict worker to refuse', async () => (await readyz(strict)) === 503);
+    assert.ok((await strict.status()).informer.snapshotAgeMs > 1000);
+    const metrics = await (await fetch(`${plain.restUrl}/metrics`)).text();
+    const age = Number(/^alluxio_worker_snapshot_age_seconds (\S+)$/m.exec(metrics)?.[1]);
+    assert.ok(age > 1, `age ${age}`);
+    assert.match(metrics, /^alluxio_worker_watch_connected 0$/m);
+
+    etcd = await etcd.restart();
+    const add = await cli(['mount', 'add', '--path', '/after', '--ufs-uri', 'file:///tmp/after/', '--wait', '--wait-timeout', '30s', '--json']);
+    assert.equal(add.code, 0, add.stdout + add.stderr);
+    assert.equal(add.json().wait.workers, 2);
+    for (const w of [plain, strict]) {
+      const s = await w.waitForRevision(add.json().revision);
+      assert.equal(s.informer.mounts, 2);
+    }
+    await until('strict ready again', async () => (await readyz(strict)) === 200);
+    // Memberships survived the restart (leases are persisted and kept alive again).
+    const list = (await cli(['worker', 'list', '--json'])).json();
+    assert.deepEqual(list.workers.map((w: any) => w.id).sort(), ['plain', 'strict']);
+    await stopWorkers([plain, strict]);
+  });
+
+  it('a worker cut off while the config changes and etcd compacts converges, deletes included', async () => {
+    for (const p of ['/k1', '/k2', '/k3']) {
+      const r = await cli(['mount', 'add', '--path', p, '--ufs-uri', `file:///tmp${p}/`]);
+      assert.equal(r.code, 0, r.stderr);
+    }
+    const rule = await cli(['path-mapping', 'add', '--from', '/k1/latest', '--to', '/k1/v1', '--id', 'latest', '--json']);
+    assert.equal(rule.code, 0, rule.stdout + rule.stderr);
+    const w = await startWorker(etcd.endpoint, { cluster, id: 'cutoff', leaseTtl: '20s' });
+    workers.push(w);
+    const s0 = await w.waitForRevision(rule.json().revision);
+    assert.equal(s0.informer.rules, 1);
+    const relists0 = s0.informer.relists;
+
+    w.pause(); // SIGSTOP: the process is frozen with its connections open
+    try {
+      // Restarting etcd drops the frozen worker's watch stream under it.
+      etcd = await etcd.restart();
+      const changes = [
+        ['mount', 'remove', '--path', '/k2', '--yes'],
+        ['path-mapping', 'remove', '--id', 'latest', '--yes'],
+        ['mount', 'update', '--path', '/k3', '--ufs-uri', 'file:///tmp/k3-new/'],
+        ['mount', 'add', '--path', '/k4', '--ufs-uri', 'file:///tmp/k4/'],
+      ];
+      for (const c of changes) {
+        const r = await cli(c);
+        assert.equal(r.code, 0, `${c.join(' ')}: ${r.stderr}`);
+      }
+      const head = Number(JSON.parse(etcdctl(etcd.endpoint, 'get', 'x', '-w', 'json')).header.revision);
+      etcdctl(etcd.endpoint, 'compaction', String(head));
+      w.resume();
+      let lastStatus: unknown;
+      const st = await until('the cut-off worker to converge', async () => {
+        const x = await w.status();
+        lastStatus = x;
+        return x.informer.state === 'watching' && x.informer.mounts === s0.informer.mounts && x.informer.rules === 0 ? x : false;
+      }).catch((e: Error) => {
+        throw new Error(`${e.message}\nlast status: ${JSON.stringify(lastStatus)}\nlog:\n${w.log().split('\n').slice(-25).join('\n')}`);
+      });
+      assert.ok(st.informer.relists > relists0, `expected a relist after compaction: ${JSON.stringify(st.informer)}`);
+      assert.match(w.log(), /compact/);
+      assert.match(w.log(), /"deleted":2/); // /k2 and the rule, reported by the relist diff
+      const list = (await cli(['worker', 'list', '--json'])).json();
+      const me = list.workers.find((x: any) => x.id === 'cutoff');
+      assert.equal(me.lag, 0);
+    } finally {
+      w.resume();
+    }
+  });
+
+  it('a malformed value written with etcdctl is logged and skipped; the rest keeps working', async () => {
+    const w = await startWorker(etcd.endpoint, { cluster, id: 'badvalues' });
+    workers.push(w);
+    const key = `/alluxio/${cluster}/config/mounts/broken`;
+    etcdctl(etcd.endpoint, 'put', key, '{"path": "/broken", "ufsUri": 42');
+    etcdctl(etcd.endpoint, 'put', `/alluxio/${cluster}/config/rules/bad`, '[]');
+    const add = await cli(['mount', 'add', '--path', '/fine', '--ufs-uri', 'file:///tmp/fine/', '--wait', '--json']);
+    assert.equal(add.code, 0, add.stdout + add.stderr);
+    const st = await w.waitForRevision(add.json().revision);
+    assert.equal(st.informer.state, 'watching');
+    assert.deepEqual(st.informer.invalid.map((i: any) => i.key).sort(), [key, `/alluxio/${cluster}/config/rules/bad`].sort());
+    assert.ok(st.informer.mounts >= 2);
+    assert.match(w.log(), /skipping malformed config entry/);
+    assert.equal(await readyz(w), 200);
+    const metrics = await (await fetch(`${w.restUrl}/metrics`)).text();
+    assert.match(metrics, /^alluxio_worker_invalid_config_entries 2$/m);
+    // A fresh worker starting with the bad values present loads fine too.
+    const w2 = await startWorker(etcd.endpoint, { cluster, id: 'badvalues2' });
+    workers.push(w2);
+    const st2 = await w2.status();
+    assert.equal(st2.informer.invalid.length, 2);
+    assert.equal(st2.informer.mounts, st.informer.mounts);
+  });
+});

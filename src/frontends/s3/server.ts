@@ -685,6 +685,12 @@ export function createS3Handler(ctx: FrontendContext, opts: S3HandlerOptions = s
           throw s3err.methodNotAllowed(method);
       }
     }
+    if (sub === 'tagging' && method === 'GET') {
+      // No tags are stored; an empty tag set keeps copy tools (aws s3 cp) working.
+      const t = resolveTarget(r, r.bucket, r.key);
+      await statObject(r, t, r.key);
+      return sendXml(r, 200, 'Tagging', { TagSet: {} });
+    }
     if (sub) throw s3err.notImplemented(`${method} ?${sub}`);
     switch (method) {
       case 'GET':

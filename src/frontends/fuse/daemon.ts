@@ -178,7 +178,7 @@ export class FuseDaemon {
   private async doStop(reason: string, drainMs: number): Promise<void> {
     clearInterval(this.watchTimer);
     const log = this.opts.log;
-    log.info({ reason }, 'fuse: stopping');
+    log.info({ reason, calls: this.ops.counters.byOp, errors: this.ops.counters.errors }, 'fuse: stopping');
     if (fuseMountAt(this.mountpoint)) {
       try {
         await fusermountUnmount(this.mountpoint);
@@ -230,16 +230,18 @@ export class FuseDaemon {
       }
       return errno;
     };
-    const run = <T>(op: string, path: string, fn: () => Promise<T>, ok: (v: T) => void, err: (errno: number) => void, lookup = false): void => {
+    const run = <T>(op: string, path: string, fn: () => T | Promise<T>, ok: (v: T) => void, err: (errno: number) => void, lookup = false): void => {
       ops.counters.calls++;
-      let p: Promise<T>;
+      ops.counters.byOp[op] = (ops.counters.byOp[op] ?? 0) + 1;
+      let p: T | Promise<T>;
       try {
         p = fn();
       } catch (e) {
         err(fail(op, path, e, lookup));
         return;
       }
-      p.then(ok, (e: unknown) => err(fail(op, path, e, lookup)));
+      if (p instanceof Promise) p.then(ok, (e: unknown) => err(fail(op, path, e, lookup)));
+      else ok(p);
     };
     const voidOp = (op: string, path: string, fn: () => Promise<void>, cb: Cb): void => run(op, path, fn, () => cb(0), (n) => cb(n));
     return {

@@ -16,7 +16,7 @@ import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { Writable } from 'node:stream';
 import type { UfsAdapter, UfsEntry } from '../../ufs/types.js';
-import { collect, ReadAhead, type ReadAheadOptions } from './read-ahead.js';
+import { ReadAhead, type ReadAheadOptions } from './read-ahead.js';
 
 export interface Located {
   /** Canonical Alluxio path the application named (before rules), for logs. */
@@ -33,15 +33,16 @@ export class ReadHandle {
   readonly reader: ReadAhead;
 
   constructor(readonly at: Located, size: number, opts: ReadAheadOptions) {
-    this.reader = new ReadAhead(
-      async (start, end) => collect(await at.adapter.read(at.rel, { start, end }), end - start + 1),
-      size,
-      opts,
-    );
+    this.reader = new ReadAhead((start, end) => at.adapter.read(at.rel, { start, end }), size, opts);
   }
 
-  read(buf: Buffer, len: number, pos: number): Promise<number> {
+  /** A number when the bytes were already here (answered in the same tick), else a promise. */
+  read(buf: Buffer, len: number, pos: number): number | Promise<number> {
     return this.reader.read(pos, len, buf);
+  }
+
+  close(): void {
+    this.reader.close();
   }
 }
 

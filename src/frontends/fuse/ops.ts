@@ -91,7 +91,7 @@ export class FuseOps {
   private readonly uid = process.getuid?.() ?? 0;
   private readonly gid = process.getgid?.() ?? 0;
   /** Counters for logs and tests. */
-  readonly counters = { calls: 0, errors: 0, cacheDrops: 0 };
+  readonly counters = { calls: 0, errors: 0, cacheDrops: 0, byOp: {} as Record<string, number> };
 
   constructor(private readonly ctx: FrontendContext, opts: FuseOpsOptions) {
     this.root = normalizePath(opts.fuseRoot);
@@ -313,7 +313,8 @@ export class FuseOps {
     if (parent.type !== 'directory') throw fsError(Errno.ENOTDIR);
   }
 
-  async read(fd: number, buf: Buffer, len: number, pos: number): Promise<number> {
+  /** The hot path: no snapshot, no resolution (done at open); sync when the bytes are here. */
+  read(fd: number, buf: Buffer, len: number, pos: number): number | Promise<number> {
     const h = this.handles.get(fd);
     if (!h) throw fsError(Errno.EBADF);
     return h.read(buf, len, pos);
@@ -345,6 +346,8 @@ export class FuseOps {
           this.dropCaches();
         }
         await h.dispose();
+      } else {
+        h.close();
       }
     } finally {
       this.handles.remove(fd);

@@ -1,18 +1,20 @@
 /**
  * Read-ahead for one open file. The kernel asks FUSE for at most 128 KiB per read; asking
- * the UFS for each of those separately (one S3 GET or one stream per 128 KiB) is what makes
- * naive FUSE clients slow. Instead, every open file keeps a few large buffered windows:
+ * the UFS for each of those separately (one S3 GET or one file stream per 128 KiB) is what
+ * makes naive FUSE clients slow. Instead, every open file keeps a few large windows, each
+ * ONE range request to the adapter, consumed as its bytes stream in:
  *
- * - a read that lands in a cached window is a memcpy;
- * - a miss just after the last window is sequential: the window size grows (x4, up to
- *   `maxWindow`) and the next window is fetched before it is needed, so a sequential reader
- *   keeps one UFS range request in flight while it consumes the previous one;
- * - a miss anywhere else is random access: cached windows are dropped and only a small
- *   window (`minWindow`, at least the request) is fetched, so random readers do not pay
- *   for megabytes they never read.
+ * - a read whose bytes have arrived is a synchronous memcpy from the stream's own chunks
+ *   (no intermediate buffer, no promise: the FUSE answer goes out in the same tick);
+ * - a read just past the last window is sequential: the window grows (x4, up to
+ *   `maxWindow`) and, while a sequential reader is in the last window, the next window is
+ *   requested before it is needed, so one UFS request is always in flight ahead of it;
+ * - a read anywhere else is random access: windows are dropped (their streams destroyed)
+ *   and only a small window (`minWindow`, at least the request) is fetched, so random
+ *   readers do not pay for megabytes they never read.
  *
- * Reads that arrive out of order (the kernel issues async read-ahead concurrently on several
- * FUSE threads) still hit: one window behind the reader is kept.
+ * Reads that arrive out of order (the kernel sends async read-ahead on several FUSE
+ * threads at once) still hit: one window behind the reader is kept.
  */
 
 export interface ReadAheadOptions {
@@ -25,15 +27,113 @@ export interface ReadAheadOptions {
 export const DEFAULT_MIN_WINDOW = 256 * 1024;
 export const DEFAULT_MAX_WINDOW = 8 * 1024 * 1024;
 
-/** Fetch bytes [start, endInclusive] of the file; may return fewer if the file is shorter. */
-export type RangeFetch = (start: number, endInclusive: number) => Promise<Buffer>;
+/** A byte stream of [start, endInclusive] of the file (shorter at EOF). */
+export type RangeSource = AsyncIterable<Buffer | Uint8Array | string> & { destroy?: (err?: Error) => void };
+export type RangeOpen = (start: number, endInclusive: number) => Promise<RangeSource>;
 
-interface Window {
-  start: number;
-  /** Exclusive, as requested; the data may be shorter at EOF. */
-  end: number;
-  data: Promise<Buffer>;
-  settled: Buffer | null;
+interface Waiter {
+  /** Resolve once `loaded >= need` or the window is done. */
+  need: number;
+  resolve: () => void;
+  reject: (e: unknown) => void;
+}
+
+class Window {
+  readonly chunks: Buffer[] = [];
+  /** Offset (relative to start) of each chunk. */
+  readonly offsets: number[] = [];
+  loaded = 0;
+  done = false;
+  error: unknown = undefined;
+  private waiters: Waiter[] = [];
+  private source: RangeSource | undefined;
+  private cancelled = false;
+
+  constructor(readonly start: number, readonly end: number) {}
+
+  /** Pump the stream into chunks, waking readers as bytes arrive. */
+  async load(open: RangeOpen): Promise<void> {
+    try {
+      const src = await open(this.start, this.end - 1);
+      this.source = src;
+      if (this.cancelled) {
+        src.destroy?.();
+        return;
+      }
+      const want = this.end - this.start;
+      for await (const c of src) {
+        if (this.cancelled) break;
+        let b = Buffer.isBuffer(c) ? c : typeof c === 'string' ? Buffer.from(c) : Buffer.from(c.buffer, c.byteOffset, c.byteLength);
+        if (this.loaded + b.length > want) b = b.subarray(0, want - this.loaded);
+        if (b.length === 0) continue;
+        this.offsets.push(this.loaded);
+        this.chunks.push(b);
+        this.loaded += b.length;
+        this.wake();
+        if (this.loaded >= want) break;
+      }
+    } catch (e) {
+      this.error = e;
+    }
+    this.done = true;
+    this.wake();
+  }
+
+  private wake(): void {
+    if (this.waiters.length === 0) return;
+    const keep: Waiter[] = [];
+    for (const w of this.waiters) {
+      if (this.error !== undefined) w.reject(this.error);
+      else if (this.done || this.loaded >= w.need) w.resolve();
+      else keep.push(w);
+    }
+    this.waiters = keep;
+  }
+
+  /** Wait until bytes up to `need` (relative) are here, or the stream ended. */
+  until(need: number): Promise<void> {
+    if (this.error !== undefined) return Promise.reject(this.error);
+    if (this.done || this.loaded >= need) return Promise.resolve();
+    return new Promise((resolve, reject) => this.waiters.push({ need, resolve, reject }));
+  }
+
+  has(rel: number, len: number): boolean {
+    return this.loaded >= rel + len || (this.done && this.error === undefined);
+  }
+
+  /** Copy [rel, rel+len) (what has arrived of it) into target at `at`; returns bytes copied. */
+  copy(rel: number, len: number, target: Buffer, at: number): number {
+    const chunks = this.chunks;
+    const offsets = this.offsets;
+    // Binary search for the chunk holding `rel`.
+    let lo = 0;
+    let hi = chunks.length - 1;
+    while (lo < hi) {
+      const mid = (lo + hi + 1) >> 1;
+      if (offsets[mid]! <= rel) lo = mid;
+      else hi = mid - 1;
+    }
+    let copied = 0;
+    for (let i = lo; i < chunks.length && copied < len; i++) {
+      const c = chunks[i]!;
+      const from = rel + copied - offsets[i]!;
+      if (from >= c.length) continue;
+      const n = Math.min(len - copied, c.length - from);
+      c.copy(target, at + copied, from, from + n);
+      copied += n;
+    }
+    return copied;
+  }
+
+  cancel(): void {
+    if (this.done) return;
+    this.cancelled = true;
+    try {
+      this.source?.destroy?.();
+    } catch {
+      /* ignore */
+    }
+  }
 }
 
 export class ReadAhead {
@@ -45,9 +145,9 @@ export class ReadAhead {
   private streak = 0;
   private lastPos = 0;
   private lastEnd = 0;
-  stats = { hits: 0, misses: 0, fetches: 0, bytesFetched: 0 };
+  stats = { reads: 0, syncReads: 0, misses: 0, fetches: 0, bytesRequested: 0 };
 
-  constructor(private readonly fetch: RangeFetch, private size: number, opts: ReadAheadOptions = {}) {
+  constructor(private readonly open: RangeOpen, private size: number, opts: ReadAheadOptions = {}) {
     this.minWindow = Math.max(4096, opts.minWindow ?? DEFAULT_MIN_WINDOW);
     this.maxWindow = Math.max(this.minWindow, opts.maxWindow ?? DEFAULT_MAX_WINDOW);
     this.window = this.minWindow;
@@ -57,51 +157,93 @@ export class ReadAhead {
     return this.size;
   }
 
-  /** Copy up to `len` bytes at `pos` into `target` (from offset 0); returns the count. */
-  async read(pos: number, len: number, target: Buffer): Promise<number> {
+  /**
+   * Copy up to `len` bytes at `pos` into `target` (from offset 0). Returns the count, or a
+   * promise of it when the bytes are not here yet.
+   */
+  read(pos: number, len: number, target: Buffer): number | Promise<number> {
+    this.stats.reads++;
     if (pos >= this.size || len <= 0) return 0;
     const end = Math.min(this.size, pos + len);
-    // Sequential: close to where the reader was (tolerating the kernel's reordering).
+    this.plan(pos, end);
+    // Fast path: everything already arrived.
+    const sync = this.copySync(pos, end, target);
+    if (sync >= 0) {
+      this.stats.syncReads++;
+      return sync;
+    }
+    return this.readAsync(pos, end, target);
+  }
+
+  /** Sequential/random detection, window creation and prefetch for a read of [pos, end). */
+  private plan(pos: number, end: number): void {
     const sequential = this.reads === 0 ? pos === 0 : pos >= this.lastPos - this.window && pos <= this.lastEnd + this.window;
     this.streak = sequential ? this.streak + 1 : 1;
     this.reads++;
     this.lastPos = pos;
-    this.lastEnd = end;
+    this.lastEnd = Math.max(end, sequential ? this.lastEnd : 0);
     let w = this.find(pos);
-    if (w) {
-      this.stats.hits++;
-    } else {
+    if (!w) {
       this.stats.misses++;
       if (!sequential) {
+        for (const x of this.windows) x.cancel();
         this.windows = [];
         this.window = this.minWindow;
       }
       w = this.add(pos, Math.max(end - pos, this.window));
     }
-    // A sequential reader in the last window: fetch the next one now, growing the window.
+    // A sequential reader in the last window: request the next one now, growing the window.
     const last = this.windows[this.windows.length - 1]!;
     if (this.streak >= 2 && w === last && last.end < this.size) {
       this.window = Math.min(this.maxWindow, this.window * 4);
       this.add(last.end, this.window);
     }
-    this.evict(pos);
-    let copied = 0;
+    // Keep the window holding pos, one behind it, and everything ahead.
+    const idx = this.windows.indexOf(w);
+    if (idx > 1) for (const x of this.windows.splice(0, idx - 1)) x.cancel();
+    // Bytes of the request beyond the windows we have (a request larger than a window).
+    const furthest = this.windows[this.windows.length - 1]!.end;
+    if (furthest < end) this.add(furthest, end - furthest);
+  }
+
+  /** Copy [pos, end) if every byte is here; -1 otherwise. Throws a window's error. */
+  private copySync(pos: number, end: number, target: Buffer): number {
     let at = pos;
+    let copied = 0;
     while (at < end) {
-      const cur = this.find(at) ?? this.add(at, Math.max(end - at, this.window));
-      const data = cur.settled ?? (await cur.data);
-      const off = at - cur.start;
-      if (off >= data.length) break; // the file is shorter than it was at open
-      const n = Math.min(end - at, data.length - off);
-      data.copy(target, copied, off, off + n);
+      const w = this.find(at);
+      if (!w) return copied > 0 ? copied : -1;
+      const rel = at - w.start;
+      const want = Math.min(end, w.end) - at;
+      if (w.error !== undefined) throw w.error;
+      if (!w.has(rel, want)) return -1;
+      const n = w.copy(rel, want, target, copied);
       copied += n;
       at += n;
+      if (n < want) break; // EOF: the file is shorter than it was at open
+    }
+    return copied;
+  }
+
+  private async readAsync(pos: number, end: number, target: Buffer): Promise<number> {
+    let at = pos;
+    let copied = 0;
+    while (at < end) {
+      const w = this.find(at) ?? this.add(at, Math.max(end - at, this.window));
+      const rel = at - w.start;
+      const want = Math.min(end, w.end) - at;
+      await w.until(rel + want);
+      const n = w.copy(rel, want, target, copied);
+      copied += n;
+      at += n;
+      if (n < want) break; // EOF
     }
     return copied;
   }
 
   /** Forget everything (the file was written through this daemon). */
   reset(size: number): void {
+    for (const x of this.windows) x.cancel();
     this.windows = [];
     this.size = size;
     this.window = this.minWindow;
@@ -111,38 +253,33 @@ export class ReadAhead {
     this.lastEnd = 0;
   }
 
+  /** Stop every stream (the file was closed). */
+  close(): void {
+    for (const x of this.windows) x.cancel();
+    this.windows = [];
+  }
+
   private find(pos: number): Window | undefined {
-    for (const w of this.windows) if (pos >= w.start && pos < w.end) return w;
+    const ws = this.windows;
+    for (let i = ws.length - 1; i >= 0; i--) {
+      const w = ws[i]!;
+      if (pos >= w.start && pos < w.end) return w;
+    }
     return undefined;
   }
 
   private add(start: number, len: number): Window {
     const end = Math.min(this.size, start + len);
+    const w = new Window(start, end);
     this.stats.fetches++;
-    this.stats.bytesFetched += end - start;
-    const w: Window = { start, end, data: null as unknown as Promise<Buffer>, settled: null };
-    w.data = this.fetch(start, end - 1).then(
-      (buf) => {
-        w.settled = buf;
-        return buf;
-      },
-      (err: unknown) => {
-        // A failed window is dropped so that the next read retries it.
-        this.windows = this.windows.filter((x) => x !== w);
-        throw err;
-      },
-    );
-    // Nobody may await a prefetch; keep its failure from becoming an unhandled rejection.
-    w.data.catch(() => undefined);
+    this.stats.bytesRequested += end - start;
+    void w.load(this.open).then(() => {
+      // A failed window is dropped so that the next read retries it.
+      if (w.error !== undefined) this.windows = this.windows.filter((x) => x !== w);
+    });
     this.windows.push(w);
     this.windows.sort((a, b) => a.start - b.start);
     return w;
-  }
-
-  /** Keep the window holding `pos`, one behind it (out-of-order reads), and everything ahead. */
-  private evict(pos: number): void {
-    const idx = this.windows.findIndex((w) => pos >= w.start && pos < w.end);
-    if (idx > 1) this.windows.splice(0, idx - 1);
   }
 }
 

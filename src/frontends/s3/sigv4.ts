@@ -126,9 +126,8 @@ export function verifySigV4(input: SigInput, creds: Credentials): VerifiedReques
   let accessKey: string, scopeDate: string, region: string, service: string, signedHeaders: string[], signature: string, amzDate: string, payloadHash: string;
   let presigned = false;
   if (auth) {
-    if (!auth.startsWith(ALGORITHM + ' ')) {
-      throw new S3Error('AccessDenied', 403, auth.startsWith('AWS ') ? 'Signature Version 2 is not supported; use Signature Version 4' : 'Unsupported authorization type');
-    }
+    if (auth.startsWith('AWS ')) return verifySigV2(input, creds, pairs);
+    if (!auth.startsWith(ALGORITHM + ' ')) throw new S3Error('AccessDenied', 403, 'Unsupported authorization type');
     const fields = new Map<string, string>();
     for (const part of auth.slice(ALGORITHM.length + 1).split(',')) {
       const i = part.indexOf('=');
@@ -166,6 +165,8 @@ export function verifySigV4(input: SigInput, creds: Credentials): VerifiedReques
     if (Number.isNaN(t)) throw new S3Error('AuthorizationQueryParametersError', 400, 'X-Amz-Date is malformed');
     if (now > t + expires * 1000) throw new S3Error('AccessDenied', 403, 'Request has expired');
     if (t - now > MAX_SKEW_MS) throw new S3Error('RequestTimeTooSkewed', 403, 'The difference between the request time and the server\'s time is too large.');
+  } else if (q.has('AWSAccessKeyId') && q.has('Signature')) {
+    return verifySigV2(input, creds, pairs);
   } else {
     throw new S3Error('AccessDenied', 403, 'Anonymous requests are not allowed: this endpoint requires AWS Signature Version 4');
   }
@@ -238,4 +239,62 @@ export function parseCredentials(spec: string | Record<string, string> | undefin
     m.set(pair.slice(0, i).trim(), pair.slice(i + 1).trim());
   }
   return m;
+}
+
+/** Sub-resources that are part of a Signature Version 2 canonical resource. */
+const V2_SUBRESOURCES = new Set([
+  'acl', 'delete', 'lifecycle', 'location', 'logging', 'notification', 'partNumber', 'policy', 'requestPayment',
+  'response-cache-control', 'response-content-disposition', 'response-content-encoding', 'response-content-language',
+  'response-content-type', 'response-expires', 'restore', 'tagging', 'torrent', 'uploadId', 'uploads', 'versionId',
+  'versioning', 'versions', 'website', 'cors', 'replication', 'encryption', 'object-lock',
+]);
+
+/**
+ * Signature Version 2 (HMAC-SHA1), header (`AWS AK:sig`) and query (AWSAccessKeyId,
+ * Expires, Signature) forms: what older botocore uses for presigned URLs by default.
+ */
+function verifySigV2(input: SigInput, creds: Credentials, pairs: [string, string][]): VerifiedRequest {
+  const now = input.now ?? Date.now();
+  const q = new Map(pairs);
+  const auth = headerValue(input.headers, 'authorization');
+  let accessKey: string;
+  let signature: string;
+  let dateLine: string;
+  if (auth.startsWith('AWS ')) {
+    const i = auth.lastIndexOf(':');
+    if (i < 5) throw new S3Error('AuthorizationHeaderMalformed', 400, 'The authorization header is malformed');
+    accessKey = auth.slice(4, i);
+    signature = auth.slice(i + 1);
+    const t = Date.parse(headerValue(input.headers, 'x-amz-date') || headerValue(input.headers, 'date'));
+    if (Number.isNaN(t) || Math.abs(now - t) > MAX_SKEW_MS) throw new S3Error('RequestTimeTooSkewed', 403, 'The difference between the request time and the server\'s time is too large.');
+    dateLine = headerValue(input.headers, 'x-amz-date') ? '' : headerValue(input.headers, 'date');
+  } else {
+    accessKey = q.get('AWSAccessKeyId')!;
+    signature = q.get('Signature')!;
+    const expires = q.get('Expires') ?? '';
+    if (!/^\d+$/.test(expires)) throw new S3Error('AccessDenied', 403, 'Query-string authentication requires the Expires parameter');
+    if (now > Number(expires) * 1000) throw new S3Error('AccessDenied', 403, 'Request has expired');
+    dateLine = expires;
+  }
+  const secret = creds.get(accessKey);
+  if (secret === undefined) throw new S3Error('InvalidAccessKeyId', 403, 'The AWS Access Key Id you provided does not exist in our records.', { AWSAccessKeyId: accessKey });
+  const amz = Object.keys(input.headers)
+    .filter((k) => k.startsWith('x-amz-'))
+    .sort()
+    .map((k) => `${k}:${headerValue(input.headers, k)}\n`)
+    .join('');
+  const sub = pairs
+    .filter(([k]) => V2_SUBRESOURCES.has(k))
+    .sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0))
+    .map(([k, v]) => (v === '' ? k : `${k}=${v}`))
+    .join('&');
+  const resource = input.rawPath + (sub ? '?' + sub : '');
+  const sts = `${input.method}\n${headerValue(input.headers, 'content-md5')}\n${headerValue(input.headers, 'content-type')}\n${dateLine}\n${amz}${resource}`;
+  const expected = createHmac('sha1', secret).update(sts, 'utf8').digest('base64');
+  const a = Buffer.from(signature);
+  const b = Buffer.from(expected);
+  if (a.length !== b.length || !timingSafeEqual(a, b)) {
+    throw new S3Error('SignatureDoesNotMatch', 403, 'The request signature we calculated does not match the signature you provided. Check your key and signing method.', { AWSAccessKeyId: accessKey, StringToSign: sts });
+  }
+  return { accessKey };
 }

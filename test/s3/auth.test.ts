@@ -1,0 +1,119 @@
+/**
+ * A worker configured with access/secret pairs (ALLUXIO_S3_CREDENTIALS) verifies SigV4:
+ * header signatures from the JS SDK (incl. aws-chunked uploads) and boto3 (signed
+ * payload hash), presigned URLs made by boto3; wrong secrets, unknown keys, anonymous
+ * requests, tampered and expired presigned URLs are refused with S3's codes.
+ */
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { Readable } from 'node:stream';
+import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand } from '@aws-sdk/client-s3';
+import { awsEnv, boto3, raw, startS3Env, xmlField, type S3Env } from './env.js';
+
+let env: S3Env;
+before(async () => {
+  env = await startS3Env({ workerEnv: { ALLUXIO_S3_CREDENTIALS: 'AKIDTEST:s3cr3t/key+x,SECOND:other' } });
+  writeFileSync(join(env.data, 'doc.txt'), 'signed content');
+});
+after(async () => {
+  await env?.destroy();
+});
+
+async function errName(p: Promise<unknown>): Promise<string> {
+  try {
+    await p;
+  } catch (e) {
+    return (e as Error).name;
+  }
+  return 'no error';
+}
+
+test('JS SDK with a configured key pair: get, list, put (buffer and aws-chunked stream)', async () => {
+  const s3 = env.sdk({ accessKeyId: 'AKIDTEST', secretAccessKey: 's3cr3t/key+x' });
+  const g = await s3.send(new GetObjectCommand({ Bucket: 'data', Key: 'doc.txt' }));
+  assert.equal(await g.Body?.transformToString(), 'signed content');
+  const l = await s3.send(new ListObjectsV2Command({ Bucket: 'data', Prefix: 'd', StartAfter: 'a b' }));
+  assert.deepEqual(l.Contents?.map((c) => c.Key), ['doc.txt']);
+  await s3.send(new PutObjectCommand({ Bucket: 'data', Key: 'with space/é.txt', Body: 'unicode key' }));
+  assert.equal(readFileSync(join(env.data, 'with space', 'é.txt'), 'utf8'), 'unicode key');
+  const big = Buffer.alloc(300_000, 3);
+  await s3.send(new PutObjectCommand({ Bucket: 'data', Key: 'stream.bin', Body: Readable.from([big.subarray(0, 100_000), big.subarray(100_000)]), ContentLength: big.length }));
+  assert.ok(readFileSync(join(env.data, 'stream.bin')).equals(big));
+  const second = env.sdk({ accessKeyId: 'SECOND', secretAccessKey: 'other' });
+  assert.equal(await (await second.send(new GetObjectCommand({ Bucket: 'data', Key: 'doc.txt' }))).Body?.transformToString(), 'signed content');
+});
+
+test('bad signatures, unknown keys and anonymous requests are refused', async () => {
+  const wrong = env.sdk({ accessKeyId: 'AKIDTEST', secretAccessKey: 'not-the-secret' });
+  assert.equal(await errName(wrong.send(new GetObjectCommand({ Bucket: 'data', Key: 'doc.txt' }))), 'SignatureDoesNotMatch');
+  assert.equal(await errName(wrong.send(new PutObjectCommand({ Bucket: 'data', Key: 'evil.txt', Body: 'x' }))), 'SignatureDoesNotMatch');
+  assert.equal(existsSync(join(env.data, 'evil.txt')), false);
+  const unknown = env.sdk({ accessKeyId: 'NOBODY', secretAccessKey: 'x' });
+  assert.equal(await errName(unknown.send(new GetObjectCommand({ Bucket: 'data', Key: 'doc.txt' }))), 'InvalidAccessKeyId');
+  const anon = await raw(env.worker.s3Url, 'GET', '/data/doc.txt');
+  assert.equal(anon.status, 403);
+  assert.equal(xmlField(anon.body, 'Code'), 'AccessDenied');
+  const anonPut = await raw(env.worker.s3Url, 'PUT', '/data/anon.txt', 'x');
+  assert.equal(anonPut.status, 403);
+  assert.equal(existsSync(join(env.data, 'anon.txt')), false);
+});
+
+test('boto3: signed payloads work (SigV4 header), SigV2 and SigV4 presigned URLs, a wrong secret does not; presigned URLs verify, tampered and expired ones do not', async () => {
+  const r = await boto3(
+    env.worker.s3Url,
+    `
+out = {}
+s3.put_object(Bucket="data", Key="py.txt", Body=b"boto3 signed body")
+out["get"] = s3.get_object(Bucket="data", Key="py.txt")["Body"].read().decode()
+out["url"] = s3.generate_presigned_url("get_object", Params={"Bucket": "data", "Key": "doc.txt"}, ExpiresIn=300)
+out["short"] = s3.generate_presigned_url("get_object", Params={"Bucket": "data", "Key": "doc.txt"}, ExpiresIn=1)
+out["put_url"] = s3.generate_presigned_url("put_object", Params={"Bucket": "data", "Key": "presigned-put.txt"}, ExpiresIn=300)
+v4 = boto3.client("s3", endpoint_url=${JSON.stringify(env.worker.s3Url)}, config=Config(signature_version="s3v4", s3={"addressing_style": "path"}))
+out["v4url"] = v4.generate_presigned_url("get_object", Params={"Bucket": "data", "Key": "with space/é.txt"}, ExpiresIn=300)
+bad = boto3.client("s3", endpoint_url=${JSON.stringify(env.worker.s3Url)}, aws_access_key_id="AKIDTEST", aws_secret_access_key="wrong", config=Config(s3={"addressing_style": "path"}, retries={"max_attempts": 1}))
+try:
+    bad.get_object(Bucket="data", Key="doc.txt")
+    out["bad"] = "allowed"
+except botocore.exceptions.ClientError as e:
+    out["bad"] = e.response["Error"]["Code"]
+print(json.dumps(out))
+`,
+    awsEnv('AKIDTEST', 's3cr3t/key+x'),
+  );
+  assert.equal(r.code, 0, r.stderr);
+  const out = JSON.parse(r.stdout.trim().split('\n').pop()!);
+  assert.equal(out.get, 'boto3 signed body');
+  assert.equal(out.bad, 'SignatureDoesNotMatch');
+  const ok = await fetch(out.url);
+  const okText = await ok.text();
+  assert.equal(ok.status, 200, okText);
+  assert.equal(okText, 'signed content');
+  assert.match(out.v4url, /X-Amz-Algorithm=AWS4-HMAC-SHA256/);
+  const v4 = await fetch(out.v4url);
+  const v4Text = await v4.text();
+  assert.equal(v4.status, 200, v4Text);
+  assert.equal(v4Text, 'unicode key');
+  const v4bad = await fetch(String(out.v4url).replace(/X-Amz-Signature=[0-9a-f]{8}/, 'X-Amz-Signature=00000000'));
+  assert.equal(v4bad.status, 403);
+  const put = await fetch(out.put_url, { method: 'PUT', body: Buffer.from('via presigned put') }); // no Content-Type: it is signed (empty) in the URL
+  assert.equal(put.status, 200, await put.text());
+  assert.equal(readFileSync(join(env.data, 'presigned-put.txt'), 'utf8'), 'via presigned put');
+  const tampered = await fetch(String(out.url).replace('/data/doc.txt', '/data/py.txt'));
+  assert.equal(tampered.status, 403);
+  assert.equal(xmlField(await tampered.text(), 'Code'), 'SignatureDoesNotMatch');
+  // the 1-second URL expires: poll (with a deadline) until the worker says so
+  const deadline = Date.now() + 15_000;
+  let last = 0;
+  let body = '';
+  while (Date.now() < deadline) {
+    const res = await fetch(out.short);
+    last = res.status;
+    body = await res.text();
+    if (last === 403) break;
+    await new Promise((r2) => setTimeout(r2, 250));
+  }
+  assert.equal(last, 403);
+  assert.match(body, /expired/);
+});

@@ -26,7 +26,7 @@ import type { IWatchResponse, IDuplexStream, IWatchRequest } from 'etcd3';
 import { isAlluxioError } from '../domain/errors.js';
 import { Snapshot } from '../domain/snapshot.js';
 import type { EtcdConnection } from '../store/connection.js';
-import { decodeConfig, type InvalidEntry } from '../store/codec.js';
+import { decodeConfig, type DecodedConfig, type InvalidEntry } from '../store/codec.js';
 
 export type InformerState = 'starting' | 'listing' | 'watching' | 'reconnecting' | 'stopped';
 
@@ -93,6 +93,7 @@ function prefixEnd(prefix: Buffer): Buffer {
 export class ConfigInformer extends EventEmitter {
   private state: InformerState = 'starting';
   private kvs = new Map<string, string>();
+  private decodeCache = new Map<string, { value: string; d: DecodedConfig }>();
   private snap: Snapshot | undefined;
   private revision = 0;
   private reloads = 0;
@@ -273,8 +274,7 @@ export class ConfigInformer extends EventEmitter {
   }
 
   private publish(kvs: Map<string, string>, revision: number, reason: SnapshotChange['reason'], put: string[], deleted: string[], force: boolean): void {
-    const { layout } = this.conn;
-    const decoded = decodeConfig(layout, kvs);
+    const decoded = this.decode(kvs);
     for (const bad of decoded.invalid) {
       const tag = `${bad.key}@${kvs.get(bad.key) ?? ''}`;
       if (!this.loggedInvalid.has(tag)) {
@@ -301,6 +301,27 @@ export class ConfigInformer extends EventEmitter {
     const change: SnapshotChange = { snapshot, previous, revision, reason, put, deleted };
     for (const w of this.readyWaiters.splice(0)) w.resolve(snapshot);
     this.emit('snapshot', change);
+  }
+
+  /**
+   * decodeConfig over the whole prefix, memoised per key: decoding is a pure function of
+   * (key, value), so only keys whose value changed are decoded again (the CLI decodes the
+   * same way, with the same function).
+   */
+  private decode(kvs: Map<string, string>): DecodedConfig {
+    const { layout } = this.conn;
+    const next = new Map<string, { value: string; d: DecodedConfig }>();
+    const out: DecodedConfig = { mounts: [], rules: [], invalid: [] };
+    for (const [k, v] of kvs) {
+      let e = this.decodeCache.get(k);
+      if (!e || e.value !== v) e = { value: v, d: decodeConfig(layout, [[k, v]]) };
+      next.set(k, e);
+      for (const m of e.d.mounts) out.mounts.push(m);
+      for (const r of e.d.rules) out.rules.push(r);
+      for (const i of e.d.invalid) out.invalid.push(i);
+    }
+    this.decodeCache = next;
+    return out;
   }
 
   /** Bump the applied revision without a content change (progress notification). */

@@ -174,6 +174,14 @@ export class S3Ufs implements UfsAdapter {
       if (err.code !== 'NotFound') throw err;
     }
     try {
+      // A directory marker object (`key/`), as written by mkdir.
+      await this.client.send(new HeadObjectCommand({ Bucket: this.bucket, Key: key + '/' }));
+      return { name, type: 'directory', size: 0, mtimeMs: 0 };
+    } catch (e) {
+      const err = this.fail(e, 'HeadObject');
+      if (err.code !== 'NotFound') throw err;
+    }
+    try {
       const l = await this.client.send(new ListObjectsV2Command({ Bucket: this.bucket, Prefix: key + '/', MaxKeys: 1 }));
       if ((l.KeyCount ?? 0) > 0 || (l.Contents?.length ?? 0) > 0) return { name, type: 'directory', size: 0, mtimeMs: 0 };
       return null;

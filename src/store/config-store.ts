@@ -86,14 +86,16 @@ export interface TransactOptions {
 /**
  * Validate-and-commit loop. `plan` must be pure with respect to etcd: it receives the state
  * and returns the operations (or throws an AlluxioError, which aborts with nothing written).
+ * It may be async to read other keys (e.g. migration records) AT `state.revision`: any
+ * change to them that matters must bump the generation, so the commit guard covers them.
  */
-export async function transact<T>(conn: EtcdConnection, plan: (state: ConfigState) => Plan<T>, opts: TransactOptions = {}): Promise<Committed<T>> {
+export async function transact<T>(conn: EtcdConnection, plan: (state: ConfigState) => Plan<T> | Promise<Plan<T>>, opts: TransactOptions = {}): Promise<Committed<T>> {
   const { layout } = conn;
   const maxAttempts = opts.maxAttempts ?? 40;
   for (let attempt = 1; ; attempt++) {
     const state = await readConfig(conn);
     checkSchema(state);
-    const { ops, result } = plan(state);
+    const { ops, result } = await plan(state);
     const generation = { generation: state.generation + 1, updatedAt: new Date().toISOString(), ...(opts.actor ? { by: opts.actor } : {}) };
     const res = await conn.call('commit config change', (c) => {
       const txn = c.if(layout.generationKey, 'Mod', '==', state.generationModRevision);

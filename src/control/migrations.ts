@@ -1,0 +1,273 @@
+/**
+ * Migration use cases (behind `alluxio migrate ...`). See docs/migration.md.
+ *
+ * - start:    ONE config transaction records the migration (id m-N allocated from the
+ *             records read at the transaction's revision) AND makes the mount read-only
+ *             (its previous mode is kept in the record); then a detached copier starts.
+ * - cutover:  ONE config transaction: the mount points at the new URI with the new options
+ *             and its previous mode; the record (holding the old binding) says cut-over.
+ * - rollback: the same in reverse, refused when the new UFS changed since verification
+ *             (writes made after cutover would be lost) unless forced.
+ * - abort:    restores the mount exactly as it was before the migration.
+ */
+import { AlluxioError, isAlluxioError } from '../domain/errors.js';
+import { checkMountAgainst, parseMount, toEntry, validateMountPath, type MountEntry, type ParsedMount } from '../domain/mounts.js';
+import { isUfsPrefix } from '../domain/ufs-uri.js';
+import type { EtcdConnection } from '../store/connection.js';
+import { readConfig, transact, type Committed, type ConfigState } from '../store/config-store.js';
+import { adapterForBinding, fingerprint, walk } from '../migrate/copier.js';
+import { isActive, nextMigrationId, transition, type Binding, type MigrationRecord, type VerifyMode } from '../migrate/record.js';
+import { casRecord, getRecord, listRecords, runnerHolder } from '../migrate/store.js';
+import { pidAlive, spawnCopier, type SpawnedCopier } from '../migrate/spawn.js';
+import { hostname } from 'node:os';
+
+export interface StartInput {
+  path: string;
+  to: string;
+  options?: Record<string, string>;
+  verify?: VerifyMode;
+  concurrency?: number;
+  /** bytes/s, 0 = unlimited */
+  bandwidth?: number;
+}
+
+function sameOptions(a: Record<string, string>, b: Record<string, string>): boolean {
+  const ka = Object.keys(a).sort();
+  const kb = Object.keys(b).sort();
+  return ka.length === kb.length && ka.every((k, i) => k === kb[i] && a[k] === b[k]);
+}
+
+function bound(m: MountEntry, b: Binding): boolean {
+  return m.ufsUri === b.ufsUri && sameOptions(m.options, b.options);
+}
+
+function mountAt(state: ConfigState, path: string): ParsedMount {
+  const m = state.mounts.find((x) => x.path === path);
+  if (!m) throw new AlluxioError('MountNotFound', `no mount at ${path}`);
+  return m;
+}
+
+/** Validate the target against the mount (no nesting with its own source) and the table. */
+function checkTarget(state: ConfigState, source: ParsedMount, target: ParsedMount): void {
+  if (source.ufsUri === target.ufsUri) throw new AlluxioError('InvalidArgument', `${source.path} is already mounted to ${target.ufsUri}; nothing to migrate`);
+  if (isUfsPrefix(source.ufs, target.ufs) || isUfsPrefix(target.ufs, source.ufs)) {
+    throw new AlluxioError('MountNested', `the target ${target.ufsUri} and the source ${source.ufsUri} would nest; copy to a location outside the source`);
+  }
+  checkMountAgainst(state.mounts, target, true);
+}
+
+export async function startMigration(conn: EtcdConnection, input: StartInput): Promise<Committed<MigrationRecord>> {
+  const path = validateMountPath(input.path);
+  const target = parseMount({ path, ufsUri: input.to, options: input.options ?? {}, readOnly: false });
+  const concurrency = input.concurrency ?? 4;
+  if (!Number.isInteger(concurrency) || concurrency < 1 || concurrency > 64) throw new AlluxioError('InvalidArgument', '--concurrency must be 1..64');
+  // Pre-flight outside the transaction: table checks (again inside), both UFSs reachable,
+  // and an empty target (a non-empty one would mix foreign files into the mount).
+  {
+    const state = await readConfig(conn);
+    const source = mountAt(state, path);
+    const held = (await listRecords(conn, state.revision)).records.map((s) => s.record).find((r) => r.path === path && isActive(r));
+    if (held) throw inProgress(held);
+    checkTarget(state, source, target);
+    let dst;
+    try {
+      dst = adapterForBinding(path, { ufsUri: target.ufsUri, options: target.options }, true);
+    } catch (e) {
+      if (isAlluxioError(e) && e.code === 'NotFound') throw new AlluxioError('InvalidUfsUri', e.message);
+      throw e;
+    }
+    const src = adapterForBinding(path, { ufsUri: source.ufsUri, options: source.options }, true);
+    try {
+      await src.list([]).catch((e: unknown) => {
+        throw new AlluxioError(isAlluxioError(e) ? e.code : 'UfsUnavailable', `cannot list the source ${source.ufsUri}: ${(e as Error).message}`);
+      });
+      const entries = await dst.list([]).catch((e: unknown) => {
+        if (isAlluxioError(e) && e.code === 'NotFound') return [];
+        throw new AlluxioError(isAlluxioError(e) ? e.code : 'UfsUnavailable', `cannot list the target ${target.ufsUri}: ${(e as Error).message}`);
+      });
+      if (entries.length > 0) {
+        throw new AlluxioError(
+          'Conflict',
+          `the target ${target.ufsUri} is not empty (${entries.slice(0, 5).map((e) => e.name).join(', ')}${entries.length > 5 ? ', ...' : ''}); migrate into an empty location`,
+        );
+      }
+    } finally {
+      await Promise.all([src.close(), dst.close()]);
+    }
+  }
+  return transact(
+    conn,
+    async (state) => {
+      const source = mountAt(state, path);
+      const { records } = await listRecords(conn, state.revision);
+      const held = records.map((s) => s.record).find((r) => r.path === path && isActive(r));
+      if (held) throw inProgress(held);
+      checkTarget(state, source, target);
+      const id = nextMigrationId(records.map((s) => s.record.id));
+      const now = new Date().toISOString();
+      const record: MigrationRecord = {
+        id,
+        path,
+        state: 'copying',
+        from: { ufsUri: source.ufsUri, options: { ...source.options } },
+        to: { ufsUri: target.ufsUri, options: { ...target.options } },
+        previousReadOnly: source.readOnly,
+        verify: input.verify ?? 'size',
+        concurrency,
+        bandwidth: input.bandwidth ?? 0,
+        files: { done: 0, total: 0 },
+        bytes: { done: 0, total: 0 },
+        verified: { files: 0, bytes: 0 },
+        checkpoint: { cursor: null, ahead: [], recopy: [] },
+        rate: 0,
+        createdAt: now,
+        updatedAt: now,
+        history: [{ state: 'copying', at: now }],
+      };
+      const ro = { ...toEntry(source), readOnly: true };
+      return {
+        ops: [
+          { type: 'put', key: conn.layout.mountKey(path), value: JSON.stringify(ro) },
+          { type: 'put', key: conn.layout.migrationKey(id), value: JSON.stringify(record) },
+        ],
+        result: record,
+      };
+    },
+    { actor: 'migrate start' },
+  );
+}
+
+function inProgress(r: MigrationRecord): AlluxioError {
+  return new AlluxioError(
+    'MigrationInProgress',
+    `${r.path} is already being migrated by ${r.id} (${r.state}, to ${r.to.ufsUri}); one migration per mount at a time${
+      r.state === 'failed' ? ` (resume it: alluxio migrate resume --id ${r.id}, or abort it)` : ''
+    }`,
+    { details: { id: r.id, state: r.state, path: r.path } },
+  );
+}
+
+export async function cutover(conn: EtcdConnection, id: string): Promise<Committed<{ record: MigrationRecord; mount: MountEntry; previous: MountEntry }>> {
+  return transact(
+    conn,
+    async (state) => {
+      const { record } = await getRecord(conn, id, state.revision);
+      const next = transition(record, 'cut-over', new Date());
+      const current = mountAt(state, record.path);
+      if (!bound(current, record.from)) {
+        throw new AlluxioError('Conflict', `mount ${record.path} no longer points at ${record.from.ufsUri} as recorded (it is ${current.ufsUri}); refusing to cut over`);
+      }
+      const mount = parseMount({ path: record.path, ufsUri: record.to.ufsUri, options: record.to.options, readOnly: record.previousReadOnly });
+      checkMountAgainst(state.mounts, mount, true);
+      return {
+        ops: [
+          { type: 'put', key: conn.layout.mountKey(record.path), value: JSON.stringify(toEntry(mount)) },
+          { type: 'put', key: conn.layout.migrationKey(id), value: JSON.stringify(next) },
+        ],
+        result: { record: next, mount: toEntry(mount), previous: toEntry(current) },
+      };
+    },
+    { actor: 'migrate cutover' },
+  );
+}
+
+export async function rollback(conn: EtcdConnection, id: string, opts: { force?: boolean } = {}): Promise<Committed<{ record: MigrationRecord; mount: MountEntry; previous: MountEntry }>> {
+  const { record: r0 } = await getRecord(conn, id);
+  if (r0.state !== 'cut-over') transition(r0, 'rolled-back', new Date()); // InvalidState with a hint
+  if (!opts.force && r0.targetFingerprint) {
+    const dst = adapterForBinding(r0.path, r0.to, true);
+    try {
+      const now = fingerprint((await walk(dst, { allowMissingRoot: true })).files);
+      if (now.sha256 !== r0.targetFingerprint.sha256) {
+        throw new AlluxioError(
+          'Conflict',
+          `the new UFS ${r0.to.ufsUri} changed since it was verified (${r0.targetFingerprint.files} files then, ${now.files} now, or contents rewritten): writes made after cutover would be lost by rolling back to ${r0.from.ufsUri}. Copy them back first, or pass --force`,
+        );
+      }
+    } finally {
+      await dst.close();
+    }
+  }
+  return transact(
+    conn,
+    async (state) => {
+      const { record } = await getRecord(conn, id, state.revision);
+      const next = transition(record, 'rolled-back', new Date());
+      const current = mountAt(state, record.path);
+      if (!bound(current, record.to)) {
+        throw new AlluxioError('Conflict', `mount ${record.path} no longer points at ${record.to.ufsUri} (it is ${current.ufsUri}); refusing to roll back over a later change`);
+      }
+      const mount = parseMount({ path: record.path, ufsUri: record.from.ufsUri, options: record.from.options, readOnly: current.readOnly });
+      checkMountAgainst(state.mounts, mount, true);
+      return {
+        ops: [
+          { type: 'put', key: conn.layout.mountKey(record.path), value: JSON.stringify(toEntry(mount)) },
+          { type: 'put', key: conn.layout.migrationKey(id), value: JSON.stringify(next) },
+        ],
+        result: { record: next, mount: toEntry(mount), previous: toEntry(current) },
+      };
+    },
+    { actor: 'migrate rollback' },
+  );
+}
+
+export async function abort(conn: EtcdConnection, id: string): Promise<Committed<{ record: MigrationRecord; mount: MountEntry }>> {
+  return transact(
+    conn,
+    async (state) => {
+      const { record } = await getRecord(conn, id, state.revision);
+      const next = transition(record, 'aborted', new Date());
+      const current = mountAt(state, record.path);
+      if (!bound(current, record.from)) {
+        throw new AlluxioError('Conflict', `mount ${record.path} no longer points at ${record.from.ufsUri} as recorded (it is ${current.ufsUri}); refusing to overwrite it`);
+      }
+      const mount = parseMount({ path: record.path, ufsUri: record.from.ufsUri, options: record.from.options, readOnly: record.previousReadOnly });
+      return {
+        ops: [
+          { type: 'put', key: conn.layout.mountKey(record.path), value: JSON.stringify(toEntry(mount)) },
+          { type: 'put', key: conn.layout.migrationKey(id), value: JSON.stringify(next) },
+        ],
+        result: { record: next, mount: toEntry(mount) },
+      };
+    },
+    { actor: 'migrate abort' },
+  );
+}
+
+/** Is a copier working on this migration (its leased lock exists)? */
+export async function copierRunning(conn: EtcdConnection, id: string): Promise<boolean> {
+  return (await runnerHolder(conn, id)) !== undefined;
+}
+
+/**
+ * Continue an interrupted (copier died) or failed migration: a failed one goes back to
+ * copying (files that failed verification are copied again first); then a copier starts.
+ * The new copier waits for a dead copier's lease to expire; a live one is refused (3).
+ */
+export async function resume(conn: EtcdConnection, id: string, dir: string): Promise<{ record: MigrationRecord; copier: SpawnedCopier }> {
+  let { record, modRevision } = await getRecord(conn, id);
+  if (record.state !== 'copying' && record.state !== 'verifying' && record.state !== 'failed') transition(record, 'copying', new Date());
+  const holder = await runnerHolder(conn, id);
+  if (holder && (holder.host !== hostname() || pidAlive(holder.pid))) {
+    throw new AlluxioError('MigrationInProgress', `a copier is already working on ${id} (pid ${holder.pid} on ${holder.host}, started ${holder.startedAt})`);
+  }
+  if (record.state === 'failed') {
+    const next = { ...transition(record, 'copying', new Date(), 'resumed'), updatedAt: new Date().toISOString() };
+    const rev = await casRecord(conn, next, modRevision);
+    if (rev === false) throw new AlluxioError('Conflict', `migration ${id} changed while resuming it; try again`);
+    record = next;
+    modRevision = rev;
+  }
+  const copier = spawnCopier(id, conn.options, dir);
+  return { record, copier };
+}
+
+export async function migrationStatus(conn: EtcdConnection, id?: string): Promise<{ revision: number; migrations: { record: MigrationRecord; running: boolean }[]; invalid: { key: string; error: string }[] }> {
+  if (id !== undefined) {
+    const { record } = await getRecord(conn, id);
+    return { revision: 0, migrations: [{ record, running: await copierRunning(conn, id) }], invalid: [] };
+  }
+  const { revision, records, invalid } = await listRecords(conn);
+  const migrations = await Promise.all(records.map(async (s) => ({ record: s.record, running: await copierRunning(conn, s.record.id) })));
+  return { revision, migrations, invalid };
+}

@@ -7,6 +7,7 @@ import { checkMountAgainst, parseMount, sortMounts, toEntry, type MountEntry } f
 import { validateMountPath } from '../domain/mounts.js';
 import type { EtcdConnection } from '../store/connection.js';
 import { readConfig, transact, type Committed } from '../store/config-store.js';
+import { assertNoActiveMigration } from '../migrate/store.js';
 
 export interface MountList {
   revision: number;
@@ -48,9 +49,11 @@ export interface UpdateMountInput {
 
 export async function updateMount(conn: EtcdConnection, input: UpdateMountInput): Promise<Committed<{ before: MountEntry; after: MountEntry }>> {
   const path = validateMountPath(input.path);
-  return transact(conn, (state) => {
+  return transact(conn, async (state) => {
     const current = state.mounts.find((m) => m.path === path);
     if (!current) throw new AlluxioError('MountNotFound', `no mount at ${path}`);
+    // A migration holding the mount (docs/migration.md) is read at the same revision.
+    await assertNoActiveMigration(conn, path, state.revision, 'update');
     const options = { ...current.options, ...(input.setOptions ?? {}) };
     for (const k of input.removeOptions ?? []) {
       if (!Object.hasOwn(options, k)) throw new AlluxioError('InvalidOption', `mount ${path} has no option "${k}" to remove`);
@@ -72,9 +75,10 @@ export async function updateMount(conn: EtcdConnection, input: UpdateMountInput)
 
 export async function removeMount(conn: EtcdConnection, rawPath: string): Promise<Committed<MountEntry>> {
   const path = validateMountPath(rawPath);
-  return transact(conn, (state) => {
+  return transact(conn, async (state) => {
     const current = state.mounts.find((m) => m.path === path);
     if (!current) throw new AlluxioError('MountNotFound', `no mount at ${path}`);
+    await assertNoActiveMigration(conn, path, state.revision, 'remove');
     return { ops: [{ type: 'delete', key: conn.layout.mountKey(path) }], result: toEntry(current) };
   }, { actor: 'mount remove' });
 }

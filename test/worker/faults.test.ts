@@ -147,6 +147,28 @@ describe('worker faults', () => {
     }
   });
 
+  it('an etcd outage longer than the lease TTL: the worker re-registers itself and stays listed', async () => {
+    const w = await startWorker(etcd.endpoint, { cluster, id: 'outlast', leaseTtl: '1s' });
+    workers.push(w);
+    const before = (await cli(['worker', 'list', '--json'])).json();
+    assert.ok(before.workers.some((x: any) => x.id === 'outlast'));
+    await etcd.stop();
+    // Well past 2x the TTL: the client gives the lease up as lost.
+    await until('the lease to be given up', () => /lease lost/.test(w.log()), 20_000);
+    etcd = await etcd.restart();
+    await until('re-registration', () => /registered worker/.test(w.log().split('lease lost')[1] ?? ''), 20_000);
+    // Several TTLs later it is still listed, with its own pid, applying new changes.
+    await new Promise((r) => setTimeout(r, 3000));
+    const add = await cli(['mount', 'add', '--path', '/outlast', '--ufs-uri', 'file:///tmp/outlast/', '--wait', '--json']);
+    assert.equal(add.code, 0, add.stdout + add.stderr);
+    const list = (await cli(['worker', 'list', '--json'])).json();
+    const me = list.workers.find((x: any) => x.id === 'outlast');
+    assert.ok(me, JSON.stringify(list));
+    assert.equal(me.pid, w.pid);
+    assert.ok(me.appliedRevision >= add.json().revision);
+    await w.stop();
+  });
+
   it('a malformed value written with etcdctl is logged and skipped; the rest keeps working', async () => {
     const w = await startWorker(etcd.endpoint, { cluster, id: 'badvalues' });
     workers.push(w);

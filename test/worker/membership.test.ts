@@ -1,0 +1,104 @@
+/**
+ * Membership records of real worker processes: rate-limited status writes, status keys that
+ * never trigger reloads, and the record's shape.
+ */
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { startTestEtcd, type TestEtcd } from '../helpers/etcd.js';
+import { startWorkers, stopWorkers, type WorkerProcess } from '../helpers/worker.js';
+import { EtcdConnection } from '../../src/store/connection.js';
+import { waitForConvergence } from '../../src/control/convergence.js';
+import { listWorkers } from '../../src/control/workers.js';
+import { AlluxioError } from '../../src/domain/errors.js';
+
+describe('worker membership', () => {
+  let etcd: TestEtcd;
+  let conn: EtcdConnection;
+  let workers: WorkerProcess[] = [];
+  const cluster = 'member';
+
+  before(async () => {
+    etcd = await startTestEtcd();
+    conn = new EtcdConnection({ endpoints: [etcd.endpoint], cluster });
+    workers = await startWorkers(etcd.endpoint, 2, { cluster, idPrefix: 'm' });
+  });
+  after(async () => {
+    await stopWorkers(workers);
+    conn?.close();
+    await etcd?.destroy();
+  });
+
+  it('a burst of config changes becomes a few rate-limited record writes, and the last one carries the final revision', async () => {
+    const L = conn.layout;
+    const key = L.workerKey('m-1');
+    const puts: number[] = [];
+    const watcher = await conn.client.watch().key(key).create();
+    watcher.on('put', (kv) => puts.push(Date.parse(JSON.parse(kv.value.toString('utf8')).updatedAt)));
+    try {
+      const started = Date.now();
+      let last = 0;
+      for (let i = 0; i < 60; i++) {
+        const r = await conn.client.put(L.ruleKey('burst')).value(JSON.stringify({ id: 'burst', order: 1, kind: 'prefix', src: '/a', dst: `/b${i}`, enabled: true })).exec();
+        last = Number(r.header.revision);
+      }
+      const burstMs = Date.now() - started;
+      const st = await workers[0]!.waitForRevision(last);
+      assert.ok(st.appliedRevision >= last);
+      // The record catches up with the final revision ...
+      const deadline = Date.now() + 10_000;
+      let rec: any;
+      while (Date.now() < deadline) {
+        const g = await conn.client.get(key).string();
+        rec = JSON.parse(g!);
+        if (rec.appliedRevision >= last) break;
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      assert.ok(rec.appliedRevision >= last, JSON.stringify(rec));
+      // ... with at most one write per 200 ms interval (+2 for the edges), not one per change.
+      const settle = Date.now() - started;
+      assert.ok(puts.length <= Math.ceil(settle / 200) + 2, `${puts.length} writes for 60 changes over ${burstMs} ms (settled after ${settle} ms)`);
+      assert.ok(puts.length < 60);
+      for (let i = 1; i < puts.length; i++) assert.ok(puts[i]! - puts[i - 1]! >= 190, `writes at ${puts[i - 1]} and ${puts[i]} (updatedAt) are too close`);
+    } finally {
+      await watcher.cancel();
+    }
+  });
+
+  it("status writes (their own and other workers') never trigger a reload", async () => {
+    const a = await workers[0]!.status();
+    // Force membership writes: the other worker's state changes, and etcd's revision moves
+    // on outside config/.
+    for (let i = 0; i < 10; i++) await conn.client.put(`${conn.layout.root}migrations/noise-${i}`).value('{}');
+    await new Promise((r) => setTimeout(r, 600));
+    const b = await workers[0]!.status();
+    assert.equal(b.informer.reloads, a.informer.reloads);
+    assert.equal(b.appliedRevision, a.appliedRevision);
+  });
+
+  it('records have the documented shape; convergence ignores non-config commits', async () => {
+    const listing = await listWorkers(conn);
+    assert.deepEqual(listing.workers.map((w) => w.id), ['m-1', 'm-2']);
+    for (const w of listing.workers) {
+      assert.equal(w.host, '127.0.0.1');
+      assert.ok(w.s3Port > 0 && w.restPort > 0);
+      assert.equal(w.lag, 0);
+      assert.equal(w.watchState, 'watching');
+      assert.equal(typeof w.pid, 'number');
+    }
+    // A commit outside config/ (e.g. a migration record) is "applied" by everyone already.
+    const r = await conn.client.put(`${conn.layout.root}migrations/x`).value('{}').exec();
+    const out = await waitForConvergence(conn, Number(r.header.revision), { timeoutMs: 5000 });
+    assert.equal(out.workers, 2);
+    // A revision nobody can have applied yet times out, naming both workers.
+    const cfg = listing.configRevision;
+    const bumped = await conn.client.put(conn.layout.ruleKey('future')).value(JSON.stringify({ id: 'future', order: 2, kind: 'prefix', src: '/f', dst: '/g', enabled: true })).exec();
+    await assert.rejects(waitForConvergence(conn, Number(bumped.header.revision) + 1000, { timeoutMs: 300 }), (e: unknown) => {
+      assert.ok(e instanceof AlluxioError);
+      assert.equal(e.code, 'WaitTimeout');
+      assert.equal(e.exitCode, 5);
+      assert.match(e.message, /m-1 \(at revision \d+\).*m-2 \(at revision \d+\)/);
+      return true;
+    });
+    assert.ok(cfg > 0);
+  });
+});

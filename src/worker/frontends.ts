@@ -18,6 +18,7 @@ import type { ParsedMount } from '../domain/mounts.js';
 import type { FrontendContext } from '../frontends/context.js';
 import type { UfsAdapter } from '../ufs/types.js';
 import { createS3Handler } from '../frontends/s3/server.js';
+import { restHandlerFor } from '../frontends/rest/server.js';
 import { createUfsAdapter } from '../ufs/registry.js';
 
 export type RestHandler = (req: IncomingMessage, res: ServerResponse) => boolean | Promise<boolean>;
@@ -47,6 +48,6 @@ function noUfs(mount: ParsedMount): UfsAdapter {
 
 export const frontends: FrontendRegistry = {
   s3: (ctx) => createS3Handler(ctx), // <- S3 SLOT (options from ALLUXIO_S3_* env, see server.ts)
-  rest: noRestApi, // <- REST/FSSpec SLOT
+  rest: (ctx) => restHandlerFor(ctx), // <- REST/FSSpec SLOT (src/frontends/rest/server.ts, docs/rest-api.md)
   ufs: createUfsAdapter, // <- UFS SLOT
 };

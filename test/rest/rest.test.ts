@@ -1,0 +1,319 @@
+/**
+ * The worker's REST API (docs/rest-api.md) over HTTP against a real worker process and
+ * a real etcd: mount discovery, info, listings with virtual directories, ranged reads,
+ * writes, deletes, mkdir, and the JSON error vocabulary, including paths that try to
+ * leave a mount.
+ */
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { request } from 'node:http';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { placementOrder } from '../../src/frontends/common/placement.js';
+import { commit, python, startFsEnv, type FsEnv } from '../fsspec/env.js';
+
+let env: FsEnv;
+let base: string;
+const big = randomBytes(3 * 1024 * 1024 + 123);
+
+function api(endpoint: string, uri: string, extra: Record<string, string> = {}): string {
+  const q = new URLSearchParams({ uri, ...extra });
+  return `${base}/api/v1/${endpoint}?${q.toString()}`;
+}
+
+async function errorOf(res: Response): Promise<{ code: string; message: string }> {
+  assert.equal(res.headers.get('content-type'), 'application/json');
+  const doc = (await res.json()) as { error: { code: string; message: string } };
+  assert.ok(doc.error && typeof doc.error.code === 'string' && typeof doc.error.message === 'string', JSON.stringify(doc));
+  return doc.error;
+}
+
+/** A raw GET with the request target sent byte for byte (fetch would normalise it). */
+function rawGet(path: string): Promise<{ status: number; body: string }> {
+  const u = new URL(base);
+  return new Promise((resolve, reject) => {
+    const req = request({ host: u.hostname, port: u.port, method: 'GET', path }, (res) => {
+      let body = '';
+      res.on('data', (d) => (body += d));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+before(async () => {
+  env = await startFsEnv();
+  base = env.workers[0]!.restUrl;
+  mkdirSync(join(env.data, 'dir', 'sub'), { recursive: true });
+  writeFileSync(join(env.data, 'dir', 'a.txt'), 'hello world, this is a.txt');
+  writeFileSync(join(env.data, 'dir', 'sub', 'b.txt'), 'b');
+  writeFileSync(join(env.data, 'big.bin'), big);
+  writeFileSync(join(env.data, 'empty'), '');
+  writeFileSync(join(env.data, 'name with space+plus%.txt'), 'odd name');
+  mkdirSync(join(env.data, 'v3'), { recursive: true });
+  writeFileSync(join(env.data, 'v3', 'model.bin'), 'model v3');
+});
+
+after(async () => {
+  await env?.destroy();
+});
+
+describe('discovery and metadata', () => {
+  test('GET /api/v1/mounts lists the mount table with the revision the worker serves', async () => {
+    const res = await fetch(`${base}/api/v1/mounts`);
+    assert.equal(res.status, 200);
+    const doc = (await res.json()) as { revision: number; mounts: { path: string; ufsUri: string; readOnly: boolean }[] };
+    assert.ok(doc.revision > 0);
+    assert.equal(res.headers.get('x-alluxio-revision'), String(doc.revision));
+    const byPath = Object.fromEntries(doc.mounts.map((m) => [m.path, m]));
+    assert.equal(byPath['/data']!.readOnly, false);
+    assert.equal(byPath['/ro']!.readOnly, true);
+    assert.equal(byPath['/data']!.ufsUri, `file://${env.data}/`);
+  });
+
+  test('info of a file by its UFS-native URI and by its Alluxio path agree', async () => {
+    const a = (await (await fetch(api('info', `file://${env.data}/dir/a.txt`))).json()) as any;
+    const b = (await (await fetch(api('info', 'alluxio:///data/dir/a.txt'))).json()) as any;
+    assert.equal(a.name, `file://${env.data}/dir/a.txt`);
+    assert.equal(b.name, 'alluxio:///data/dir/a.txt');
+    for (const d of [a, b]) {
+      assert.equal(d.type, 'file');
+      assert.equal(d.size, 'hello world, this is a.txt'.length);
+      assert.equal(d.resolved.path, '/data/dir/a.txt');
+      assert.equal(d.resolved.mount, '/data');
+      assert.equal(d.resolved.ufsUri, `file://${env.data}/dir/a.txt`);
+      assert.ok(d.mtime > 1e9);
+    }
+    const dir = (await (await fetch(api('info', `file://${env.data}/dir/`))).json()) as any;
+    assert.equal(dir.type, 'directory');
+    assert.equal(dir.name, `file://${env.data}/dir`);
+  });
+
+  test('listing with details; names come back as URIs in the form the client used', async () => {
+    const res = await fetch(api('list', `file://${env.data}/dir`));
+    assert.equal(res.status, 200);
+    const doc = (await res.json()) as any;
+    assert.deepEqual(
+      doc.entries.map((e: any) => [e.name, e.type, e.size]),
+      [
+        [`file://${env.data}/dir/a.txt`, 'file', 26],
+        [`file://${env.data}/dir/sub`, 'directory', 0],
+      ],
+    );
+    const odd = (await (await fetch(api('list', `file://${env.data}`))).json()) as any;
+    const oddName = odd.entries.find((e: any) => e.name.includes('space')).name as string;
+    assert.equal(oddName, `file://${env.data}/name%20with%20space+plus%25.txt`);
+    // the URI given back resolves to the same file
+    const info = (await (await fetch(api('info', oddName))).json()) as any;
+    assert.equal(info.size, 'odd name'.length);
+    const al = (await (await fetch(api('list', 'alluxio:///data/dir'))).json()) as any;
+    assert.deepEqual(al.entries.map((e: any) => e.name), ['alluxio:///data/dir/a.txt', 'alluxio:///data/dir/sub']);
+  });
+
+  test('the root lists the mounts as (virtual) directories', async () => {
+    const doc = (await (await fetch(api('list', 'alluxio:///'))).json()) as any;
+    assert.deepEqual(doc.entries.map((e: any) => [e.name, e.type]), [
+      ['alluxio:///data', 'directory'],
+      ['alluxio:///ro', 'directory'],
+    ]);
+  });
+
+  test('a rewrite rule makes a virtual directory and applies to reads without a restart', async () => {
+    const before = await fetch(api('info', 'alluxio:///data/latest/model.bin'));
+    assert.equal(before.status, 404);
+    const rev = await commit(env, ['path-mapping', 'add', '--id', 'latest', '--from', '/data/latest', '--to', '/data/v3']);
+    const list = (await (await fetch(api('list', 'alluxio:///data'))).json()) as any;
+    const latest = list.entries.find((e: any) => e.name === 'alluxio:///data/latest');
+    assert.equal(latest?.type, 'directory');
+    const inside = await fetch(api('list', `file://${env.data}/latest`));
+    assert.equal(Number(inside.headers.get('x-alluxio-revision')), rev);
+    assert.deepEqual(((await inside.json()) as any).entries.map((e: any) => e.name), [`file://${env.data}/latest/model.bin`]);
+    const body = await fetch(api('file', `file://${env.data}/latest/model.bin`));
+    assert.equal(await body.text(), 'model v3');
+    const info = (await (await fetch(api('info', 'alluxio:///data/latest/model.bin'))).json()) as any;
+    assert.equal(info.resolved.rule, 'latest');
+    assert.equal(info.resolved.rewrittenPath, '/data/v3/model.bin');
+    await commit(env, ['path-mapping', 'remove', '--id', 'latest', '--yes']);
+    assert.equal((await fetch(api('info', 'alluxio:///data/latest/model.bin'))).status, 404);
+  });
+
+  test('resolve explains a resolution with its trace', async () => {
+    const doc = (await (await fetch(api('resolve', `file://${env.data}/dir/a.txt`))).json()) as any;
+    assert.equal(doc.path, '/data/dir/a.txt');
+    assert.ok(Array.isArray(doc.trace) && doc.trace.some((s: any) => s.step === 'decode' && s.reverseMount === '/data'));
+  });
+});
+
+describe('reads', () => {
+  test('whole file, byte ranges, suffix ranges, HEAD', async () => {
+    const uri = `file://${env.data}/big.bin`;
+    const whole = await fetch(api('file', uri));
+    assert.equal(whole.status, 200);
+    assert.equal(whole.headers.get('accept-ranges'), 'bytes');
+    assert.ok(Buffer.from(await whole.arrayBuffer()).equals(big));
+    for (const [start, end] of [
+      [0, 0],
+      [10, 19],
+      [1024 * 1024 - 3, 2 * 1024 * 1024 + 7],
+      [big.length - 5, big.length - 1],
+    ] as const) {
+      const r = await fetch(api('file', uri), { headers: { range: `bytes=${start}-${end}` } });
+      assert.equal(r.status, 206);
+      assert.equal(r.headers.get('content-range'), `bytes ${start}-${end}/${big.length}`);
+      assert.ok(Buffer.from(await r.arrayBuffer()).equals(big.subarray(start, end + 1)), `range ${start}-${end}`);
+    }
+    const open = await fetch(api('file', uri), { headers: { range: `bytes=${big.length - 100}-` } });
+    assert.ok(Buffer.from(await open.arrayBuffer()).equals(big.subarray(big.length - 100)));
+    const past = await fetch(api('file', uri), { headers: { range: `bytes=${big.length - 10}-${big.length + 1000}` } });
+    assert.equal(past.status, 206);
+    assert.ok(Buffer.from(await past.arrayBuffer()).equals(big.subarray(big.length - 10)));
+    const suffix = await fetch(api('file', uri), { headers: { range: 'bytes=-7' } });
+    assert.ok(Buffer.from(await suffix.arrayBuffer()).equals(big.subarray(big.length - 7)));
+    const beyond = await fetch(api('file', uri), { headers: { range: `bytes=${big.length}-` } });
+    assert.equal(beyond.status, 416);
+    assert.equal((await errorOf(beyond)).code, 'InvalidRange');
+    assert.equal(beyond.headers.get('content-range'), `bytes */${big.length}`);
+    const head = await fetch(api('file', uri), { method: 'HEAD' });
+    assert.equal(head.status, 200);
+    assert.equal(head.headers.get('content-length'), String(big.length));
+    const empty = await fetch(api('file', `file://${env.data}/empty`));
+    assert.equal(empty.status, 200);
+    assert.equal((await empty.arrayBuffer()).byteLength, 0);
+  });
+
+  test('a slow reader gets the whole body (streamed with backpressure)', async () => {
+    const res = await fetch(api('file', `file://${env.data}/big.bin`));
+    const reader = res.body!.getReader();
+    const parts: Buffer[] = [];
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      parts.push(Buffer.from(value));
+      if (parts.length % 8 === 0) await new Promise((r) => setTimeout(r, 5));
+    }
+    assert.ok(Buffer.concat(parts).equals(big));
+  });
+});
+
+describe('writes', () => {
+  test('PUT creates and replaces a file on a writable mount; the body streams to the UFS', async () => {
+    const payload = randomBytes(2 * 1024 * 1024 + 1);
+    const res = await fetch(api('file', 'alluxio:///data/new/dir/file.bin'), { method: 'PUT', body: payload });
+    assert.equal(res.status, 201);
+    const doc = (await res.json()) as any;
+    assert.equal(doc.size, payload.length);
+    assert.ok(readFileSync(join(env.data, 'new', 'dir', 'file.bin')).equals(payload));
+    const again = await fetch(api('file', `file://${env.data}/new/dir/file.bin`), { method: 'PUT', body: 'short' });
+    assert.equal(again.status, 201);
+    assert.equal(readFileSync(join(env.data, 'new', 'dir', 'file.bin'), 'utf8'), 'short');
+  });
+
+  test('a read-only mount refuses PUT, DELETE and mkdir with 403 ReadOnlyMount and changes nothing', async () => {
+    const put = await fetch(api('file', `file://${env.ro}/x.txt`), { method: 'PUT', body: 'nope' });
+    assert.equal(put.status, 403);
+    assert.equal((await errorOf(put)).code, 'ReadOnlyMount');
+    assert.equal(existsSync(join(env.ro, 'x.txt')), false);
+    const del = await fetch(api('file', 'alluxio:///ro/readme.txt'), { method: 'DELETE' });
+    assert.equal(del.status, 403);
+    assert.equal(readFileSync(join(env.ro, 'readme.txt'), 'utf8'), 'read only');
+    const mk = await fetch(api('mkdir', 'alluxio:///ro/newdir'), { method: 'POST' });
+    assert.equal(mk.status, 403);
+    assert.equal(existsSync(join(env.ro, 'newdir')), false);
+  });
+
+  test('mkdir, delete, recursive delete, DirectoryNotEmpty', async () => {
+    const mk = await fetch(api('mkdir', 'alluxio:///data/t/a/b'), { method: 'POST' });
+    assert.equal(mk.status, 201);
+    assert.equal(((await mk.json()) as any).type, 'directory');
+    const again = await fetch(api('mkdir', 'alluxio:///data/t/a/b'), { method: 'POST' });
+    assert.equal(again.status, 200);
+    await fetch(api('file', 'alluxio:///data/t/a/b/f'), { method: 'PUT', body: 'x' });
+    const onFile = await fetch(api('mkdir', 'alluxio:///data/t/a/b/f'), { method: 'POST' });
+    assert.equal(onFile.status, 409);
+    assert.equal((await errorOf(onFile)).code, 'NotADirectory');
+    const notEmpty = await fetch(api('file', 'alluxio:///data/t'), { method: 'DELETE' });
+    assert.equal(notEmpty.status, 409);
+    assert.equal((await errorOf(notEmpty)).code, 'DirectoryNotEmpty');
+    const rmFile = await fetch(api('file', 'alluxio:///data/t/a/b/f'), { method: 'DELETE' });
+    assert.equal(rmFile.status, 200);
+    assert.equal(existsSync(join(env.data, 't', 'a', 'b', 'f')), false);
+    await fetch(api('file', 'alluxio:///data/t/a/g'), { method: 'PUT', body: 'y' });
+    const rec = await fetch(api('file', `file://${env.data}/t`, { recursive: 'true' }), { method: 'DELETE' });
+    assert.equal(rec.status, 200);
+    assert.equal(((await rec.json()) as any).deleted, 4);
+    assert.equal(existsSync(join(env.data, 't')), false);
+    const gone = await fetch(api('file', 'alluxio:///data/t'), { method: 'DELETE' });
+    assert.equal(gone.status, 404);
+  });
+});
+
+describe('errors', () => {
+  test('not found, no mount, directory/file confusion, bad requests', async () => {
+    const cases: [string, RequestInit, string, number, string][] = [
+      ['info', {}, `file://${env.data}/missing`, 404, 'NotFound'],
+      ['file', {}, `file://${env.data}/missing`, 404, 'NotFound'],
+      ['info', {}, 'file:///etc/passwd', 404, 'NoMountForUri'],
+      ['info', {}, 's3://some-bucket/key', 404, 'NoMountForUri'],
+      ['info', {}, 'alluxio:///nomount/x', 404, 'NoMountForPath'],
+      ['file', {}, `file://${env.data}/dir`, 409, 'IsADirectory'],
+      ['list', {}, `file://${env.data}/dir/a.txt`, 409, 'NotADirectory'],
+      ['file', { method: 'PUT', body: 'x' }, `file://${env.data}/dir`, 409, 'IsADirectory'],
+      ['info', {}, 'not a uri', 400, 'InvalidPath'],
+      ['info', {}, 'ftp://host/x', 400, 'InvalidPath'],
+    ];
+    for (const [ep, init, uri, status, code] of cases) {
+      const res = await fetch(api(ep, uri), init);
+      assert.equal(res.status, status, `${ep} ${uri}`);
+      assert.equal((await errorOf(res)).code, code, `${ep} ${uri}`);
+    }
+    const noUri = await fetch(`${base}/api/v1/info`);
+    assert.equal(noUri.status, 400);
+    assert.equal((await errorOf(noUri)).code, 'InvalidArgument');
+    const method = await fetch(api('list', 'alluxio:///data'), { method: 'DELETE' });
+    assert.equal(method.status, 405);
+    assert.equal((await errorOf(method)).code, 'MethodNotAllowed');
+    assert.equal((await fetch(`${base}/api/v1/nope`)).status, 404);
+  });
+
+  test('paths that try to leave a mount fail with 400 InvalidPath and never reach the outside', async () => {
+    const escapes = [
+      `file://${env.data}/../outside/secret`,
+      `file://${env.data}/%2e%2e/outside/secret`,
+      `file://${env.data}/%2E%2E/outside/secret`,
+      `file://${env.data}/..%2Foutside%2Fsecret`,
+      `file://${env.data}/dir/%2F..%2F..%2Foutside/secret`,
+      'alluxio:///data/../outside/secret',
+      '/data/../../outside/secret',
+      'alluxio:///data/./dir/a.txt',
+    ];
+    for (const uri of escapes) {
+      for (const ep of ['info', 'file', 'list']) {
+        const res = await fetch(api(ep, uri));
+        assert.equal(res.status, 400, `${ep} ${uri}`);
+        assert.equal((await errorOf(res)).code, 'InvalidPath', `${ep} ${uri}`);
+      }
+      const put = await fetch(api('file', uri), { method: 'PUT', body: 'overwrite' });
+      assert.equal(put.status, 400, `PUT ${uri}`);
+    }
+    // Double-encoded in the query string: decoded once, the segment is the literal "%2e%2e"
+    // for alluxio paths (a name that does not exist), and ".." for UFS URIs (refused).
+    const dbl = await rawGet(`/api/v1/file?uri=${encodeURIComponent('alluxio:///data/%2e%2e/outside/secret')}`);
+    assert.equal(dbl.status, 404);
+    const raw = await rawGet(`/api/v1/file?uri=file://${env.data}/%252e%252e/outside/secret`);
+    assert.equal(raw.status, 400);
+    assert.equal(readFileSync(join(env.outside, 'secret'), 'utf8'), 'top secret');
+  });
+});
+
+test('worker placement: the TypeScript and Python rendezvous functions agree', async () => {
+  const workers = ['10.0.0.5:28080', '10.0.0.6:28080', '10.0.0.7:28080', 'host-a:1', 'host-b:2'];
+  const keys = ['s3://bucket/data/x', 'alluxio:///data/é/ü', 'file:///srv/a b', '', 'k'.repeat(300)];
+  const r = await python(['-c', `import json,sys; from alluxiofs.placement import placement_order; ws=${JSON.stringify(workers)}; ks=json.loads(sys.argv[1]); print(json.dumps([placement_order(ws,k) for k in ks]))`, JSON.stringify(keys)]);
+  assert.equal(r.code, 0, r.stderr);
+  assert.deepEqual(r.json(), keys.map((k) => placementOrder(workers, k)));
+  // spreads: not every key lands on the same worker
+  const firsts = new Set(Array.from({ length: 50 }, (_, i) => placementOrder(workers, `s3://b/k${i}`)[0]));
+  assert.ok(firsts.size >= 3);
+});

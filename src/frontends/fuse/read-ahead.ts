@@ -51,29 +51,30 @@ class Window {
 
   constructor(readonly start: number, readonly end: number) {}
 
-  /** Pump the stream into chunks, waking readers as bytes arrive. */
+  /** Pump the stream into chunks, waking readers as bytes arrive. Always ends with done = true. */
   async load(open: RangeOpen): Promise<void> {
     try {
       const src = await open(this.start, this.end - 1);
       this.source = src;
       if (this.cancelled) {
         src.destroy?.();
-        return;
-      }
-      const want = this.end - this.start;
-      for await (const c of src) {
-        if (this.cancelled) break;
-        let b = Buffer.isBuffer(c) ? c : typeof c === 'string' ? Buffer.from(c) : Buffer.from(c.buffer, c.byteOffset, c.byteLength);
-        if (this.loaded + b.length > want) b = b.subarray(0, want - this.loaded);
-        if (b.length === 0) continue;
-        this.offsets.push(this.loaded);
-        this.chunks.push(b);
-        this.loaded += b.length;
-        this.wake();
-        if (this.loaded >= want) break;
+      } else {
+        const want = this.end - this.start;
+        for await (const c of src) {
+          if (this.cancelled) break;
+          let b = Buffer.isBuffer(c) ? c : typeof c === 'string' ? Buffer.from(c) : Buffer.from(c.buffer, c.byteOffset, c.byteLength);
+          if (this.loaded + b.length > want) b = b.subarray(0, want - this.loaded);
+          if (b.length === 0) continue;
+          this.offsets.push(this.loaded);
+          this.chunks.push(b);
+          this.loaded += b.length;
+          this.wake();
+          if (this.loaded >= want) break;
+        }
       }
     } catch (e) {
-      this.error = e;
+      // A cancelled window has nobody waiting (cancel() refuses otherwise): not an error.
+      if (!this.cancelled) this.error = e;
     }
     this.done = true;
     this.wake();
@@ -125,8 +126,9 @@ class Window {
     return copied;
   }
 
+  /** Stop fetching a window nobody needs any more; one that a read waits for completes. */
   cancel(): void {
-    if (this.done) return;
+    if (this.done || this.waiters.length > 0) return;
     this.cancelled = true;
     try {
       this.source?.destroy?.();

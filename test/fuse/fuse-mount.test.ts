@@ -1,0 +1,307 @@
+/**
+ * `alluxio fuse mount DIR` with real tools on a real mount: the daemon is its own process
+ * (bin/run.js) with its own informer on a real etcd; file:// mounts over temp dirs; the
+ * mount is used from spawned tools (ls, cat, find, stat, dd, cp, python3) and async fs.
+ *
+ * Covered: root lists mounts + top-level virtual dirs; virtual dirs of rules; cat, find,
+ * stat, dd with skip/count against the source bytes; sequential and random reads of a file
+ * spanning many read-ahead windows; cp in and out; python open()/seek/read; writes
+ * (mkdir, rename, truncate, append, unlink, rmdir) landing in the UFS; a read-only mount
+ * refusing writes with EROFS; paths outside every mount ENOENT; a rule added (and a mount
+ * added and removed) while mounted, visible to the very next system call, no remount.
+ * Skips with a clear message where /dev/fuse or root is missing.
+ */
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { createHash, randomBytes } from 'node:crypto';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
+import { readdir, readFile, stat } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { cliFor } from '../helpers/cli.js';
+import { startTestEtcd, type TestEtcd } from '../helpers/etcd.js';
+import { forceUnmount, fuseSkipReason, py, run, startFuse, type FuseProcess } from '../helpers/fuse.js';
+
+const skip = fuseSkipReason();
+if (skip) console.log(`# SKIP fuse tests: ${skip}`);
+
+const BIG = 21 * 1024 * 1024 + 12345; // several read-ahead windows, not a multiple of anything
+
+describe('alluxio fuse mount: real tools on a real mount', { skip }, () => {
+  let etcd: TestEtcd;
+  let fuse: FuseProcess | undefined;
+  let dir: string;
+  let data: string;
+  let ro: string;
+  let models: string;
+  let big: Buffer;
+  let cli: ReturnType<typeof cliFor>;
+  let M: string;
+
+  const ok = async (args: string[]) => {
+    const r = await cli(args);
+    assert.equal(r.code, 0, `alluxio ${args.join(' ')} failed: ${r.stderr}`);
+    return r;
+  };
+  /** Commit a config change through the CLI and wait until the daemon applied it. */
+  const change = async (args: string[]) => {
+    const r = await ok([...args, '--json']);
+    const rev = (r.json() as { revision: number }).revision;
+    await fuse!.waitForRevision(rev);
+    return rev;
+  };
+  const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
+
+  before(async () => {
+    etcd = await startTestEtcd();
+    cli = cliFor(etcd.endpoint, 'fuse1');
+    dir = mkdtempSync(join(tmpdir(), 'alluxio-test-fusedata-'));
+    data = join(dir, 'data');
+    ro = join(dir, 'ro');
+    models = join(dir, 'models');
+    for (const d of [data, join(data, 'sub', 'deeper'), ro, join(models, 'v3')]) mkdirSync(d, { recursive: true });
+    writeFileSync(join(data, 'train.csv'), 'a,b\n1,2\n3,4\n');
+    writeFileSync(join(data, 'sub', 'deeper', 'leaf.txt'), 'leaf\n');
+    big = randomBytes(BIG);
+    writeFileSync(join(data, 'big.bin'), big);
+    writeFileSync(join(ro, 'readme.txt'), 'read only\n');
+    writeFileSync(join(models, 'v3', 'config.json'), '{"version":3}\n');
+    await ok(['mount', 'add', '--path', '/data', '--ufs-uri', `file://${data}/`]);
+    await ok(['mount', 'add', '--path', '/ro', '--ufs-uri', `file://${ro}/`, '--readonly']);
+    await ok(['mount', 'add', '--path', '/models', '--ufs-uri', `file://${models}/`]);
+    await ok(['path-mapping', 'add', '--from', '/model/latest', '--to', '/models/v3', '--id', 'latest']);
+    fuse = await startFuse(etcd.endpoint, { cluster: 'fuse1' });
+    M = fuse.mountpoint;
+  });
+
+  after(async () => {
+    try {
+      await fuse?.cleanup();
+    } finally {
+      if (fuse) forceUnmount(fuse.mountpoint);
+      await etcd?.destroy();
+      if (dir) rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('root lists the mounts and the top-level virtual directories of rules', async () => {
+    const r = await run('ls', ['-1', M]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.deepEqual(r.stdout.trim().split('\n'), ['data', 'model', 'models', 'ro']);
+    const st = await stat(M);
+    assert.ok(st.isDirectory());
+  });
+
+  it('lists virtual directories of rules and resolves through them (ls, cat)', async () => {
+    const r = await run('ls', ['-1', join(M, 'model')]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.deepEqual(r.stdout.trim().split('\n'), ['latest']);
+    const l = await run('ls', ['-1', join(M, 'model', 'latest')]);
+    assert.deepEqual(l.stdout.trim().split('\n'), ['config.json'], 'listing /model/latest lists /models/v3 with names relative to the request');
+    const c = await run('cat', [join(M, 'model', 'latest', 'config.json')]);
+    assert.equal(c.code, 0, c.stderr);
+    assert.equal(c.stdout, '{"version":3}\n');
+  });
+
+  it('cat, find and stat see the UFS', async () => {
+    const c = await run('cat', [join(M, 'data', 'train.csv')]);
+    assert.equal(c.stdout, 'a,b\n1,2\n3,4\n');
+    const f = await run('find', [join(M, 'data'), '-name', '*.txt']);
+    assert.equal(f.code, 0, f.stderr);
+    assert.deepEqual(f.stdout.trim().split('\n'), [join(M, 'data', 'sub', 'deeper', 'leaf.txt')]);
+    const all = await run('find', [join(M, 'data'), '-type', 'f']);
+    assert.deepEqual(all.stdout.trim().split('\n').sort(), ['big.bin', 'sub/deeper/leaf.txt', 'train.csv'].map((p) => join(M, 'data', p)).sort());
+    const s = await run('stat', ['-c', '%s %F', join(M, 'data', 'big.bin')]);
+    assert.equal(s.stdout.trim(), `${BIG} regular file`);
+    const d = await run('stat', ['-c', '%F', join(M, 'data', 'sub')]);
+    assert.equal(d.stdout.trim(), 'directory');
+  });
+
+  it('dd with skip/count reads exactly the bytes at those offsets', async () => {
+    const file = join(M, 'data', 'big.bin');
+    for (const [bs, skipN, count] of [
+      [4096, 0, 3],
+      [4096, 1234, 7],
+      [1 << 20, 5, 2], // crosses read-ahead window boundaries
+      [1000, 21000, 40], // ends past EOF: short read
+      [65536, 320, 10],
+    ] as const) {
+      const r = await run('dd', [`if=${file}`, `bs=${bs}`, `skip=${skipN}`, `count=${count}`, 'status=none']);
+      assert.equal(r.code, 0, r.stderr);
+      const start = bs * skipN;
+      const expected = big.subarray(Math.min(start, BIG), Math.min(BIG, start + bs * count));
+      assert.equal(r.raw.length, expected.length, `dd bs=${bs} skip=${skipN} count=${count}: length`);
+      assert.ok(r.raw.equals(expected), `dd bs=${bs} skip=${skipN} count=${count}: bytes`);
+    }
+  });
+
+  it('a sequential read of a file spanning many read-ahead windows is byte-exact (cat, cp out)', async () => {
+    const c = await run('sha256sum', [join(M, 'data', 'big.bin')]);
+    assert.equal(c.stdout.split(' ')[0], sha(big));
+    const out = join(dir, 'copied-out.bin');
+    const cp = await run('cp', [join(M, 'data', 'big.bin'), out]);
+    assert.equal(cp.code, 0, cp.stderr);
+    assert.ok(readFileSync(out).equals(big));
+  });
+
+  it('python open(): seek + read at random offsets, and a whole read', async () => {
+    const offsets = [0, 1, 131071, 131072, 4 * 1024 * 1024 - 3, 8 * 1024 * 1024 + 17, BIG - 10, 77777, 3 * 1024 * 1024];
+    const r = await py(
+      [
+        'import sys, hashlib',
+        'f = open(sys.argv[1], "rb")',
+        'out = []',
+        'for off in map(int, sys.argv[2:]):',
+        '    f.seek(off); out.append(f.read(1000).hex())',
+        'f.seek(0); h = hashlib.sha256(f.read()).hexdigest()',
+        'print(" ".join(out)); print(h)',
+      ].join('\n'),
+      [join(M, 'data', 'big.bin'), ...offsets.map(String)],
+    );
+    assert.equal(r.code, 0, r.stderr);
+    const [chunks, h] = r.stdout.trim().split('\n');
+    const got = chunks!.split(' ');
+    offsets.forEach((off, i) => assert.equal(got[i], big.subarray(off, off + 1000).toString('hex'), `bytes at ${off}`));
+    assert.equal(h, sha(big));
+  });
+
+  it('cp in, mkdir, mv, append, truncate, rm, rmdir land in the UFS', async () => {
+    const src = join(dir, 'upload.bin');
+    const payload = randomBytes(3 * 1024 * 1024 + 5);
+    writeFileSync(src, payload);
+    const cp = await run('cp', [src, join(M, 'data', 'uploaded.bin')]);
+    assert.equal(cp.code, 0, cp.stderr);
+    assert.ok(readFileSync(join(data, 'uploaded.bin')).equals(payload), 'cp in: the UFS has the bytes');
+    assert.ok((await readFile(join(M, 'data', 'uploaded.bin'))).equals(payload), 'and reading back through FUSE gives them');
+    // cp over an existing file replaces it.
+    writeFileSync(src, 'short');
+    assert.equal((await run('cp', [src, join(M, 'data', 'uploaded.bin')])).code, 0);
+    assert.equal(readFileSync(join(data, 'uploaded.bin'), 'utf8'), 'short');
+
+    assert.equal((await run('mkdir', [join(M, 'data', 'newdir')])).code, 0);
+    assert.ok(existsSync(join(data, 'newdir')));
+    const mv = await run('mv', [join(M, 'data', 'uploaded.bin'), join(M, 'data', 'newdir', 'moved.bin')]);
+    assert.equal(mv.code, 0, mv.stderr);
+    assert.equal(readFileSync(join(data, 'newdir', 'moved.bin'), 'utf8'), 'short');
+    assert.ok(!existsSync(join(data, 'uploaded.bin')));
+
+    const ap = await run('sh', ['-c', `printf ' and more' >> '${join(M, 'data', 'newdir', 'moved.bin')}'`]);
+    assert.equal(ap.code, 0, ap.stderr);
+    assert.equal(readFileSync(join(data, 'newdir', 'moved.bin'), 'utf8'), 'short and more');
+    assert.equal((await run('truncate', ['-s', '3', join(M, 'data', 'newdir', 'moved.bin')])).code, 0);
+    assert.equal(readFileSync(join(data, 'newdir', 'moved.bin'), 'utf8'), 'sho');
+    assert.equal((await run('touch', [join(M, 'data', 'newdir', 'empty')])).code, 0);
+    assert.equal(readFileSync(join(data, 'newdir', 'empty'), 'utf8'), '');
+
+    const rmdirFull = await run('rmdir', [join(M, 'data', 'newdir')]);
+    assert.notEqual(rmdirFull.code, 0);
+    assert.match(rmdirFull.stderr, /not empty/i);
+    assert.equal((await run('rm', [join(M, 'data', 'newdir', 'moved.bin'), join(M, 'data', 'newdir', 'empty')])).code, 0);
+    assert.equal((await run('rmdir', [join(M, 'data', 'newdir')])).code, 0);
+    assert.ok(!existsSync(join(data, 'newdir')));
+    assert.deepEqual((await readdir(join(M, 'data'))).sort(), ['big.bin', 'sub', 'train.csv']);
+  });
+
+  it('errno: EROFS on the read-only mount, ENOENT outside every mount, EISDIR/ENOTDIR/EEXIST, EXDEV across mounts', async () => {
+    const r = await py(
+      [
+        'import os, sys, errno',
+        'M = sys.argv[1]',
+        'def code(fn):',
+        '    try:',
+        '        fn(); return "ok"',
+        '    except OSError as e:',
+        '        return errno.errorcode[e.errno]',
+        'res = {',
+        '  "ro_create": code(lambda: open(M + "/ro/new.txt", "w")),',
+        '  "ro_write_existing": code(lambda: open(M + "/ro/readme.txt", "r+")),',
+        '  "ro_unlink": code(lambda: os.unlink(M + "/ro/readme.txt")),',
+        '  "ro_mkdir": code(lambda: os.mkdir(M + "/ro/d")),',
+        '  "ro_rename": code(lambda: os.rename(M + "/ro/readme.txt", M + "/ro/x.txt")),',
+        '  "ro_read": code(lambda: open(M + "/ro/readme.txt").read()),',
+        '  "unmounted_stat": code(lambda: os.stat(M + "/nomount/file")),',
+        '  "unmounted_top": code(lambda: os.stat(M + "/nomount")),',
+        '  "unmounted_create": code(lambda: open(M + "/nomount/f", "w")),',
+        '  "missing_in_mount": code(lambda: open(M + "/data/missing.txt")),',
+        '  "listdir_file": code(lambda: os.listdir(M + "/data/train.csv")),',
+        '  "open_dir_write": code(lambda: open(M + "/data/sub", "w")),',
+        '  "mkdir_exists": code(lambda: os.mkdir(M + "/data/sub")),',
+        '  "cross_mount_rename": code(lambda: os.rename(M + "/data/train.csv", M + "/models/train.csv")),',
+        '  "rmdir_mount_root": code(lambda: os.rmdir(M + "/data")),',
+        '}',
+        'print(" ".join(k + "=" + v for k, v in sorted(res.items())))',
+      ].join('\n'),
+      [M],
+    );
+    assert.equal(r.code, 0, r.stderr);
+    const got = Object.fromEntries(r.stdout.trim().split(' ').map((kv) => kv.split('=')));
+    assert.deepEqual(got, {
+      cross_mount_rename: 'EXDEV',
+      listdir_file: 'ENOTDIR',
+      missing_in_mount: 'ENOENT',
+      mkdir_exists: 'EEXIST',
+      open_dir_write: 'EISDIR',
+      rmdir_mount_root: 'EBUSY',
+      ro_create: 'EROFS',
+      ro_mkdir: 'EROFS',
+      ro_read: 'ok',
+      ro_rename: 'EROFS',
+      ro_unlink: 'EROFS',
+      ro_write_existing: 'EROFS',
+      unmounted_create: 'ENOENT',
+      unmounted_stat: 'ENOENT',
+      unmounted_top: 'ENOENT',
+    });
+    // And through a shell tool, the message users see.
+    const sh = await run('sh', ['-c', `echo x > '${join(M, 'ro', 'new.txt')}'`]);
+    assert.notEqual(sh.code, 0);
+    assert.match(sh.stderr, /Read-only file system/);
+    assert.ok(!existsSync(join(ro, 'new.txt')));
+    const ls = await run('ls', [join(M, 'nomount')]);
+    assert.notEqual(ls.code, 0);
+    assert.match(ls.stderr, /No such file or directory/);
+  });
+
+  it('a rule added while mounted is visible to the next system call, with no remount; removing it takes it away', async () => {
+    const before1 = await run('cat', [join(M, 'alias', 'train.csv')]);
+    assert.notEqual(before1.code, 0, 'no rule yet: ENOENT');
+    await change(['path-mapping', 'add', '--from', '/alias', '--to', '/data', '--id', 'alias']);
+    // One system call each, right after the daemon applied the revision: no retry loop.
+    const c = await run('cat', [join(M, 'alias', 'train.csv')]);
+    assert.equal(c.code, 0, c.stderr);
+    assert.equal(c.stdout, 'a,b\n1,2\n3,4\n');
+    const root = await run('ls', ['-1', M]);
+    assert.deepEqual(root.stdout.trim().split('\n'), ['alias', 'data', 'model', 'models', 'ro']);
+
+    // A regex rule: files under /csv/<name> are /data/<name>.csv
+    await change(['path-mapping', 'add', '--src', '^/csv/(\\w+)$', '--dst', '/data/{{ var1 }}.csv', '--id', 'csv']);
+    const rx = await run('cat', [join(M, 'csv', 'train')]);
+    assert.equal(rx.code, 0, rx.stderr);
+    assert.equal(rx.stdout, 'a,b\n1,2\n3,4\n');
+
+    // Re-point /model/latest at another directory: the next read follows.
+    mkdirSync(join(models, 'v4'));
+    writeFileSync(join(models, 'v4', 'config.json'), '{"version":4}\n');
+    await change(['path-mapping', 'update', '--id', 'latest', '--to', '/models/v4']);
+    assert.equal((await run('cat', [join(M, 'model', 'latest', 'config.json')])).stdout, '{"version":4}\n');
+
+    await change(['path-mapping', 'remove', '--id', 'alias', '--yes']);
+    const gone = await run('cat', [join(M, 'alias', 'train.csv')]);
+    assert.notEqual(gone.code, 0);
+    assert.match(gone.stderr, /No such file or directory/);
+    assert.ok(!(await readdir(M)).includes('alias'));
+  });
+
+  it('a mount added or removed while mounted appears and disappears at once', async () => {
+    const extra = join(dir, 'extra');
+    mkdirSync(extra);
+    writeFileSync(join(extra, 'x.txt'), 'extra\n');
+    await change(['mount', 'add', '--path', '/extra', '--ufs-uri', `file://${extra}/`]);
+    assert.equal((await run('cat', [join(M, 'extra', 'x.txt')])).stdout, 'extra\n');
+    assert.ok((await readdir(M)).includes('extra'));
+    await change(['mount', 'remove', '--path', '/extra', '--yes']);
+    const gone = await run('stat', [join(M, 'extra')]);
+    assert.notEqual(gone.code, 0);
+    assert.ok(!(await readdir(M)).includes('extra'));
+  });
+});

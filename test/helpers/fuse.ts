@@ -1,0 +1,183 @@
+/**
+ * Real FUSE mounts for tests: the daemon runs as its own process (`alluxio fuse mount DIR`
+ * via bin/run.js), and tests use the mount from the test process (async fs only) or from
+ * spawned tools (ls, cat, dd, cp, find, stat, python3), always with a timeout so a hung
+ * daemon fails a test instead of hanging it. `stop()`/`cleanup()` always unmount, with
+ * `fusermount -uz` as the last resort.
+ *
+ *   const reason = fuseSkipReason();            // describe(..., { skip: reason })
+ *   const fuse = await startFuse(etcd.endpoint, { cluster });
+ *   await run('cat', [join(fuse.mountpoint, 'data', 'a.txt')]);
+ *   await fuse.waitForRevision(rev);            // the daemon applied a config change
+ *   await fuse.cleanup();                        // in after()/finally
+ */
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fuseMountAt } from '../../src/frontends/fuse/mountpoint.js';
+import { RUN } from './cli.js';
+
+/** Why FUSE tests cannot run here (undefined when they can). */
+export function fuseSkipReason(): string | undefined {
+  if (process.platform !== 'linux') return 'FUSE tests need Linux';
+  if (!existsSync('/dev/fuse')) return 'FUSE tests need /dev/fuse (not present: run with --device /dev/fuse or on a host with the fuse module)';
+  if (process.getuid?.() !== 0) return 'FUSE tests need root (mounting FUSE file systems)';
+  if (spawnSync('sh', ['-c', 'command -v fusermount']).status !== 0) return 'FUSE tests need fusermount (apt-get install fuse)';
+  return undefined;
+}
+
+export interface RunResult {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: string;
+  stderr: string;
+  raw: Buffer;
+}
+
+/** Spawn a tool; never hangs past timeoutMs (SIGKILL). */
+export function run(cmd: string, args: string[], opts: { timeoutMs?: number; input?: string | Buffer; cwd?: string; env?: Record<string, string> } = {}): Promise<RunResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(cmd, args, { stdio: ['pipe', 'pipe', 'pipe'], cwd: opts.cwd, env: { ...process.env, ...(opts.env ?? {}) } });
+    const out: Buffer[] = [];
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => out.push(d));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    const timer = setTimeout(() => child.kill('SIGKILL'), opts.timeoutMs ?? 30_000);
+    child.on('error', reject);
+    child.on('close', (code, signal) => {
+      clearTimeout(timer);
+      const raw = Buffer.concat(out);
+      resolve({ code, signal, stdout: raw.toString('utf8'), stderr, raw });
+    });
+    child.stdin.on('error', () => undefined);
+    child.stdin.end(opts.input ?? '');
+  });
+}
+
+/** Python snippet runner (argv passed as sys.argv[1:]). */
+export function py(code: string, args: string[] = [], timeoutMs = 30_000): Promise<RunResult> {
+  return run('/usr/bin/python3', ['-c', code, ...args], { timeoutMs });
+}
+
+export interface FuseProcess {
+  mountpoint: string;
+  pid: number;
+  process: ChildProcess;
+  logFile: string;
+  exited: Promise<number | string>;
+  log(): string;
+  /** Highest revision the daemon logged as applied. */
+  appliedRevision(): number;
+  waitForRevision(rev: number, timeoutMs?: number): Promise<void>;
+  /** SIGTERM; resolves with the exit code (SIGKILL after 15 s). */
+  stop(): Promise<number | string>;
+  kill9(): Promise<number | string>;
+  /** Stop, make sure nothing is mounted (fusermount -uz as a last resort), remove the dir. */
+  cleanup(): Promise<void>;
+}
+
+export interface StartFuseOptions {
+  cluster?: string;
+  /** Mount point (default: a fresh temp dir). */
+  mountpoint?: string;
+  extraArgs?: string[];
+  readyTimeoutMs?: number;
+}
+
+export function isMounted(dir: string): boolean {
+  return fuseMountAt(dir) !== undefined;
+}
+
+export async function waitUntil(what: string, ok: () => boolean | Promise<boolean>, timeoutMs = 20_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (await ok()) return;
+    await new Promise((r) => setTimeout(r, 25));
+  }
+  throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+}
+
+/** Force a mount point free (last resort of every FUSE test). */
+export function forceUnmount(dir: string): void {
+  if (isMounted(dir)) spawnSync('fusermount', ['-uz', dir]);
+}
+
+export async function startFuse(etcdEndpoint: string, opts: StartFuseOptions = {}): Promise<FuseProcess> {
+  const base = mkdtempSync(join(tmpdir(), 'alluxio-test-fuse-'));
+  const mountpoint = opts.mountpoint ?? join(base, 'mnt');
+  mkdirSync(mountpoint, { recursive: true });
+  const logFile = join(base, 'fuse.log');
+  const fd = openSync(logFile, 'a');
+  const child = spawn(process.execPath, [RUN, 'fuse', 'mount', mountpoint, '--log-level', 'debug', ...(opts.extraArgs ?? [])], {
+    stdio: ['ignore', fd, fd],
+    env: { ...process.env, NO_COLOR: '1', ALLUXIO_ETCD_ENDPOINTS: etcdEndpoint, ALLUXIO_CLUSTER: opts.cluster ?? 'default' },
+  });
+  closeSync(fd);
+  const exited = new Promise<number | string>((resolve) => child.once('exit', (code, sig) => resolve(code ?? sig ?? -1)));
+  const isDone = (): boolean => child.exitCode !== null || child.signalCode !== null;
+  const log = (): string => {
+    try {
+      return readFileSync(logFile, 'utf8');
+    } catch {
+      return '';
+    }
+  };
+  const appliedRevision = (): number => {
+    let max = 0;
+    for (const line of log().split('\n')) {
+      if (!line.includes('fuse: configuration applied')) continue;
+      try {
+        const rev = Number((JSON.parse(line) as { revision?: number }).revision);
+        if (rev > max) max = rev;
+      } catch {
+        /* not JSON */
+      }
+    }
+    return max;
+  };
+  const stopWith = async (sig: NodeJS.Signals): Promise<number | string> => {
+    if (isDone()) return exited;
+    child.kill(sig);
+    const t = setTimeout(() => child.kill('SIGKILL'), 15_000);
+    const r = await exited;
+    clearTimeout(t);
+    return r;
+  };
+  const f: FuseProcess = {
+    mountpoint,
+    pid: child.pid!,
+    process: child,
+    logFile,
+    exited,
+    log,
+    appliedRevision,
+    async waitForRevision(rev, timeoutMs = 20_000) {
+      await waitUntil(`the FUSE daemon to apply revision ${rev}`, () => {
+        if (isDone()) throw new Error(`the FUSE daemon exited while waiting for revision ${rev}:\n${log()}`);
+        return appliedRevision() >= rev;
+      }, timeoutMs);
+    },
+    stop: () => stopWith('SIGTERM'),
+    kill9: () => stopWith('SIGKILL'),
+    async cleanup() {
+      try {
+        await stopWith('SIGTERM');
+      } finally {
+        forceUnmount(mountpoint);
+        if (!isMounted(mountpoint)) rmSync(base, { recursive: true, force: true });
+      }
+    },
+  };
+  try {
+    await waitUntil('the FUSE mount', () => {
+      if (isDone()) throw new Error(`the FUSE daemon exited before mounting:\n${log()}`);
+      return isMounted(mountpoint) && log().includes('fuse: mounted');
+    }, opts.readyTimeoutMs ?? 30_000);
+  } catch (e) {
+    await f.kill9();
+    forceUnmount(mountpoint);
+    throw e;
+  }
+  return f;
+}

@@ -75,6 +75,7 @@ export class Worker {
   private readonly ufsCache = new Map<string, UfsAdapter>();
   private readonly registry: FrontendRegistry;
   private stopping: Promise<void> | undefined;
+  private restApi: ((req: IncomingMessage, res: ServerResponse) => boolean | Promise<boolean>) | undefined;
   readonly context: FrontendContext;
 
   constructor(private readonly conn: EtcdConnection, private readonly opts: WorkerOptions = {}) {
@@ -164,6 +165,7 @@ export class Worker {
   /** Register (fails fast on a duplicate id), listen, start the informer. */
   async start(): Promise<void> {
     const bind = this.opts.bindHost ?? '0.0.0.0';
+    this.restApi = this.registry.rest(this.context);
     // Listen first so that port 0 resolves to real ports before we advertise them.
     this.restServer = await listen((req, res) => void this.handleRest(req, res), bind, this.restPort, 'REST');
     this.restPort = (this.restServer.address() as AddressInfo).port;
@@ -258,7 +260,7 @@ export class Worker {
         case '/api/v1/status':
           return sendJson(res, 200, this.status());
         default: {
-          const handled = await this.registry.rest(this.context)(req, res);
+          const handled = this.restApi ? await this.restApi(req, res) : false;
           if (!handled && !res.headersSent) sendJson(res, 404, { error: { code: 'NotFound', message: `no such endpoint ${url.pathname}` } });
         }
       }

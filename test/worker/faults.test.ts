@@ -78,6 +78,12 @@ describe('worker faults', () => {
     // The strict one refuses once its config is older than 1 s.
     await until('strict worker to refuse', async () => (await readyz(strict)) === 503);
     assert.ok((await strict.status()).informer.snapshotAgeMs > 1000);
+    // Its front ends refuse too (S3: 503 ServiceUnavailable); the plain worker still answers.
+    const s3Strict = await fetch(`${strict.s3Url}/base/some-key`);
+    assert.equal(s3Strict.status, 503, await s3Strict.text());
+    const s3Plain = await fetch(`${plain.s3Url}/base/some-key`);
+    assert.notEqual(s3Plain.status, 503);
+    await s3Plain.arrayBuffer();
     const metrics = await (await fetch(`${plain.restUrl}/metrics`)).text();
     const age = Number(/^alluxio_worker_snapshot_age_seconds (\S+)$/m.exec(metrics)?.[1]);
     assert.ok(age > 1, `age ${age}`);
@@ -92,6 +98,9 @@ describe('worker faults', () => {
       assert.equal(s.informer.mounts, 2);
     }
     await until('strict ready again', async () => (await readyz(strict)) === 200);
+    const s3Again = await fetch(`${strict.s3Url}/base/some-key`);
+    assert.notEqual(s3Again.status, 503);
+    await s3Again.arrayBuffer();
     // Memberships survived the restart (leases are persisted and kept alive again).
     const list = (await cli(['worker', 'list', '--json'])).json();
     assert.deepEqual(list.workers.map((w: any) => w.id).sort(), ['plain', 'strict']);

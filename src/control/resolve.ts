@@ -39,7 +39,7 @@ export function requestFromCli(input: ResolveCliInput): ResolveRequest {
       let key = input.key;
       if (bucket === undefined && input.arg !== undefined) {
         // `resolve --api s3 bucket/key` or `s3://bucket/key` as a convenience.
-        const m = /^(?:s3:\/\/)?([^/]+)(?:\/(.*))?$/.exec(input.arg);
+        const m = /^(?:s3:\/\/)?([^/]+)(?:\/([\s\S]*))?$/.exec(input.arg);
         if (!m) throw new AlluxioError('InvalidArgument', `cannot read a bucket and key from ${JSON.stringify(input.arg)}`);
         bucket = m[1];
         key = key ?? m[2] ?? '';

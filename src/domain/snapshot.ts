@@ -6,11 +6,13 @@
  */
 import { AlluxioError } from './errors.js';
 import type { ParsedMount } from './mounts.js';
-import { isPathPrefix, normalizePath, pathOf, segmentsOf, stripPathPrefix } from './paths.js';
+import { isPathPrefix, MAX_PATH_BYTES, normalizePath, pathOf, segmentsOf, stripPathPrefix } from './paths.js';
 import { RuleIndex, type CompiledRule } from './rule-index.js';
 import { sortRules, type RuleSpec } from './rules.js';
 import type { Resolution, ResolveOptions, ResolveRequest, TraceStep } from './resolver.js';
-import { joinUnderUfs, parseUfsUri, type ParsedUfsUri } from './ufs-uri.js';
+import { joinUnderUfs, parseUfsUri, type ParsedUfsUri, type UfsLocation } from './ufs-uri.js';
+
+const JOIN_MEMO_MAX = 4096;
 
 /** A config entry that was skipped (malformed etcd value, rule that does not compile). */
 export interface InvalidEntry {
@@ -38,6 +40,12 @@ export class Snapshot {
   private readonly byAuthority: Map<string, ParsedMount[]>;
   private readonly index: RuleIndex;
   private readonly children: Map<string, string[]>;
+  /**
+   * Memo of rewritten path -> UFS location. joinUnderUfs is pure and this snapshot never
+   * changes, so a hit is exactly what the join would return; hot files (FUSE reads, S3
+   * range GETs) skip re-proving the same join. Bounded: cleared when full.
+   */
+  private readonly joins = new Map<string, UfsLocation>();
 
   private constructor(revision: number, mounts: ParsedMount[], rules: RuleSpec[], invalid: InvalidEntry[], index: RuleIndex) {
     this.revision = revision;
@@ -160,7 +168,7 @@ export class Snapshot {
     if (m) {
       const spec = m.rule.spec;
       try {
-        rewrittenPath = normalizePath(m.raw, 'rewrite');
+        rewrittenPath = spec.kind === 'prefix' ? prefixResult(m.raw) : normalizePath(m.raw, 'rewrite');
       } catch (e) {
         throw new AlluxioError(
           'RuleResultInvalid',
@@ -178,13 +186,12 @@ export class Snapshot {
     }
 
     // 3. Mount (first segment) and THE join.
-    const segs = segmentsOf(rewrittenPath);
-    const mount = segs.length === 0 ? undefined : this.byName.get(segs[0]!);
+    const mount = rewrittenPath === '/' ? undefined : this.mount(rewrittenPath);
     if (!mount) {
       if (!opts.allowUnmounted) {
         throw new AlluxioError(
           'NoMountForPath',
-          segs.length === 0 ? 'the root "/" is not inside any mount' : `no mount for ${rewrittenPath}` + (rewrittenPath !== alluxioPath ? ` (rewritten from ${alluxioPath} by rule ${rule!.id})` : ''),
+          rewrittenPath === '/' ? 'the root "/" is not inside any mount' : `no mount for ${rewrittenPath}` + (rewrittenPath !== alluxioPath ? ` (rewritten from ${alluxioPath} by rule ${rule!.id})` : ''),
           { step: 'mount', details: { path: rewrittenPath } },
         );
       }
@@ -192,7 +199,12 @@ export class Snapshot {
       return { api: req.api, input, alluxioPath, rewrittenPath, rule, mount: null, ufsUri: null, location: null, revision: this.revision, trace };
     }
     if (tracing) trace.push({ step: 'mount', mount: mount.path, ufsUri: mount.ufsUri });
-    const location = joinUnderUfs(mount.ufs, segs.slice(1));
+    let location = this.joins.get(rewrittenPath);
+    if (location === undefined) {
+      location = joinUnderUfs(mount.ufs, segmentsOf(rewrittenPath).slice(1));
+      if (this.joins.size >= JOIN_MEMO_MAX) this.joins.clear();
+      this.joins.set(rewrittenPath, location);
+    }
     if (tracing) trace.push({ step: 'join', ufsUri: location.uri });
     return {
       api: req.api,
@@ -212,7 +224,7 @@ export class Snapshot {
   private fromUri(uri: string, trace: TraceStep[] | undefined): string {
     if (typeof uri !== 'string' || uri === '') throw new AlluxioError('InvalidPath', 'URI is empty', { step: 'decode' });
     if (uri.startsWith('/')) return normalizePath(uri, 'normalize');
-    const al = /^alluxio:\/\/([^/]*)(\/.*)?$/i.exec(uri);
+    const al = /^alluxio:\/\/([^/]*)(\/[\s\S]*)?$/i.exec(uri);
     if (al) {
       const p = normalizePath(al[2] ?? '/', 'normalize');
       trace?.push({ step: 'decode', scheme: 'alluxio', path: p });
@@ -244,6 +256,19 @@ export class Snapshot {
     }
     throw new AlluxioError('NoMountForUri', `no mount covers ${parsed.uri.replace(/\/$/, '') || uri}`, { step: 'decode', details: { uri } });
   }
+}
+
+/**
+ * A prefix rewrite is canonical by construction: a canonical target joined at a segment
+ * boundary with the canonical remainder of a canonical path keeps every segment as it was.
+ * Only the total length can break, so that is all we check (the property test compares
+ * this with the equivalent regex rule, which goes through normalizePath).
+ */
+function prefixResult(raw: string): string {
+  if (raw.length * 3 > MAX_PATH_BYTES && Buffer.byteLength(raw, 'utf8') > MAX_PATH_BYTES) {
+    throw new AlluxioError('InvalidPath', `path is longer than ${MAX_PATH_BYTES} bytes`, { step: 'rewrite' });
+  }
+  return raw;
 }
 
 function describe(req: ResolveRequest): string {

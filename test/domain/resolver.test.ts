@@ -85,6 +85,8 @@ describe('front ends agree on the Alluxio path', () => {
       { api: 'fsspec', uri: 'alluxio:///data/a b/c.csv' },
       { api: 'fsspec', uri: '/data/a b/c.csv' },
     ];
+    // U+2028 is a line terminator to JS regexes; it is an ordinary character in a path.
+    assert.equal(s.resolve({ api: 'fsspec', uri: 'alluxio:///data/\u2028x' }).ufsUri, 's3://my-bucket/data/%E2%80%A8x');
     for (const req of reqs) {
       const r = s.resolve(req);
       assert.equal(r.ufsUri, 's3://my-bucket/data/a%20b/c.csv', req.api);

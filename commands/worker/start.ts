@@ -31,6 +31,8 @@ export default class WorkerStart extends BaseCommand<typeof WorkerStart> {
     if (ttlMs < 1000) throw new AlluxioError('InvalidArgument', '--lease-ttl must be at least 1s');
     const maxStalenessMs = flags['max-staleness'] ? parseDuration(flags['max-staleness'], '--max-staleness') : undefined;
     const log = pino({ name: 'alluxio-worker', level: flags['log-level'] });
+    // A long-running server: a stray rejection from a client library is logged, not fatal.
+    process.on('unhandledRejection', (e) => log.error({ err: e instanceof Error ? e.message : String(e) }, 'unhandled rejection'));
     const worker = new Worker(this.etcd(), {
       ...(flags.id ? { id: flags.id } : {}),
       ...(flags.host ? { host: flags.host } : {}),

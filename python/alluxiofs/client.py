@@ -1,0 +1,266 @@
+"""HTTP access to the workers' REST API: worker discovery (static list or etcd
+membership), placement by rendezvous hashing, keep-alive connections per thread, and
+retry on the next worker when one fails. Standard library only."""
+import base64
+import http.client
+import json
+import logging
+import threading
+import time
+import urllib.parse
+import urllib.request
+
+from .errors import WorkersUnavailableError, error_from_response
+from .placement import placement_order
+
+__all__ = ["WorkerClient", "discover_workers_from_etcd", "parse_hosts"]
+
+log = logging.getLogger("alluxiofs")
+
+# Errors that mean "this worker did not answer": try the next one.
+_NET_ERRORS = (OSError, http.client.HTTPException)
+
+
+def parse_hosts(hosts, default_port):
+    """'a,b:1234' -> ['a:<default_port>', 'b:1234'] (IPv6 in brackets: '[::1]:28080')."""
+    if not hosts:
+        return []
+    if isinstance(hosts, (list, tuple)):
+        items = list(hosts)
+    else:
+        items = str(hosts).split(",")
+    out = []
+    for item in items:
+        item = str(item).strip()
+        if not item:
+            continue
+        if item.startswith("["):
+            host, _, rest = item[1:].partition("]")
+            port = rest[1:] if rest.startswith(":") else str(default_port)
+            out.append(f"[{host}]:{int(port)}")
+        elif item.count(":") == 1:
+            host, port = item.split(":")
+            out.append(f"{host}:{int(port)}")
+        else:
+            out.append(f"{item}:{int(default_port)}")
+    return out
+
+
+def _prefix_end(prefix: bytes) -> bytes:
+    b = bytearray(prefix)
+    for i in range(len(b) - 1, -1, -1):
+        if b[i] < 0xFF:
+            b[i] += 1
+            return bytes(b[: i + 1])
+    return b"\x00"
+
+
+def discover_workers_from_etcd(etcd_hosts, etcd_port=2379, cluster="default", timeout=5.0):
+    """Live workers ('host:restPort') from /alluxio/<cluster>/workers/ through etcd's
+    JSON gateway (POST /v3/kv/range). Raises WorkersUnavailableError when no etcd answers."""
+    prefix = f"/alluxio/{cluster}/workers/".encode("utf-8")
+    body = json.dumps(
+        {
+            "key": base64.b64encode(prefix).decode("ascii"),
+            "range_end": base64.b64encode(_prefix_end(prefix)).decode("ascii"),
+        }
+    ).encode("utf-8")
+    errors = []
+    for ep in parse_hosts(etcd_hosts, etcd_port):
+        url = ep if "://" in ep else f"http://{ep}"
+        req = urllib.request.Request(url + "/v3/kv/range", data=body, headers={"content-type": "application/json"}, method="POST")
+        try:
+            with urllib.request.urlopen(req, timeout=timeout) as resp:
+                doc = json.loads(resp.read().decode("utf-8"))
+        except (OSError, ValueError) as e:
+            errors.append(f"{ep}: {e}")
+            continue
+        workers = []
+        for kv in doc.get("kvs") or []:
+            try:
+                rec = json.loads(base64.b64decode(kv.get("value", "")).decode("utf-8"))
+                host, port = rec["host"], int(rec["restPort"])
+            except (ValueError, KeyError, TypeError):
+                continue  # not a worker record
+            workers.append(f"[{host}]:{port}" if ":" in host else f"{host}:{port}")
+        return sorted(set(workers))
+    raise WorkersUnavailableError(f"no etcd endpoint answered ({'; '.join(errors) or 'none configured'})")
+
+
+class Response:
+    __slots__ = ("status", "headers", "body", "worker")
+
+    def __init__(self, status, headers, body, worker):
+        self.status = status
+        self.headers = headers
+        self.body = body
+        self.worker = worker
+
+    def json(self):
+        return json.loads(self.body.decode("utf-8"))
+
+
+class WorkerClient:
+    """Talks to the workers. Thread-safe: connections are per thread."""
+
+    def __init__(
+        self,
+        worker_hosts=None,
+        worker_http_port=28080,
+        etcd_hosts=None,
+        etcd_port=2379,
+        cluster_name="default",
+        timeout=30.0,
+        dead_worker_cooldown=10.0,
+        membership_refresh_seconds=10.0,
+    ):
+        self.worker_http_port = int(worker_http_port)
+        self.static_workers = parse_hosts(worker_hosts, self.worker_http_port)
+        self.etcd_hosts = etcd_hosts
+        self.etcd_port = int(etcd_port)
+        self.cluster_name = cluster_name
+        self.timeout = float(timeout)
+        self.cooldown = float(dead_worker_cooldown)
+        self.refresh_every = float(membership_refresh_seconds)
+        if not self.static_workers and not etcd_hosts:
+            raise ValueError("alluxiofs needs worker_hosts or etcd_hosts")
+        self._lock = threading.Lock()
+        self._dead = {}  # worker -> monotonic time until which it is skipped
+        self._members = None
+        self._members_at = 0.0
+        self._local = threading.local()
+
+    # ---- membership ---------------------------------------------------------------
+
+    def workers(self, refresh=False):
+        if not self.etcd_hosts:
+            return list(self.static_workers)
+        now = time.monotonic()
+        with self._lock:
+            stale = self._members is None or refresh or now - self._members_at > self.refresh_every
+        if stale:
+            try:
+                members = discover_workers_from_etcd(self.etcd_hosts, self.etcd_port, self.cluster_name, timeout=min(self.timeout, 5.0))
+            except WorkersUnavailableError:
+                if self._members is None and not self.static_workers:
+                    raise
+                members = self._members if self._members is not None else list(self.static_workers)
+            with self._lock:
+                self._members, self._members_at = members, now
+        return list(self._members or self.static_workers)
+
+    def order(self, key, refresh=False):
+        """Workers for ``key``: live ones in rendezvous order, then recently failed ones."""
+        ws = placement_order(self.workers(refresh=refresh), key)
+        now = time.monotonic()
+        with self._lock:
+            live = [w for w in ws if self._dead.get(w, 0) <= now]
+            dead = [w for w in ws if self._dead.get(w, 0) > now]
+        return live + dead
+
+    def _mark_dead(self, worker):
+        with self._lock:
+            self._dead[worker] = time.monotonic() + self.cooldown
+
+    def _mark_alive(self, worker):
+        if worker in self._dead:
+            with self._lock:
+                self._dead.pop(worker, None)
+
+    # ---- HTTP ---------------------------------------------------------------------
+
+    def _conns(self):
+        c = getattr(self._local, "conns", None)
+        if c is None:
+            c = self._local.conns = {}
+        return c
+
+    def _conn(self, worker, fresh):
+        conns = self._conns()
+        conn = conns.get(worker)
+        if conn is not None and fresh:
+            conn.close()
+            conn = None
+        if conn is None:
+            host, _, port = worker.rpartition(":")
+            conn = http.client.HTTPConnection(host.strip("[]"), int(port), timeout=self.timeout, blocksize=1 << 20)
+            conn._alluxio_used = False
+            conns[worker] = conn
+        return conn
+
+    def _drop(self, worker):
+        conn = self._conns().pop(worker, None)
+        if conn is not None:
+            conn.close()
+
+    def _once(self, worker, method, target, headers, body, fresh):
+        conn = self._conn(worker, fresh)
+        reused = conn._alluxio_used
+        try:
+            if hasattr(body, "seek"):
+                body.seek(0)
+            conn.request(method, target, body=body, headers=headers)
+            resp = conn.getresponse()
+            data = resp.read()
+        except BaseException:
+            self._drop(worker)
+            raise
+        conn._alluxio_used = True
+        if resp.will_close:
+            self._drop(worker)
+        return Response(resp.status, resp.headers, data, worker), reused
+
+    def request(self, method, endpoint, uri, params=None, headers=None, body=None):
+        """One REST call for ``uri``, on the worker chosen for it, retried on the next
+        worker when one does not answer (connection error, timeout, 503). Returns the
+        Response of the first worker that answered (any status but 503)."""
+        query = {"uri": uri}
+        if params:
+            query.update(params)
+        target = f"/api/v1/{endpoint}?" + urllib.parse.urlencode(query, quote_via=urllib.parse.quote, safe="")
+        hdrs = {"accept": "application/json"}
+        if headers:
+            hdrs.update(headers)
+        failures = []
+        tried = set()
+        for refresh in (False, True):
+            for worker in self.order(uri, refresh=refresh):
+                if worker in tried:
+                    continue
+                tried.add(worker)
+                fresh = False
+                for attempt in (0, 1):
+                    prev = self._conns().get(worker)
+                    reused = prev is not None and prev._alluxio_used and not fresh
+                    try:
+                        resp, _ = self._once(worker, method, target, hdrs, body, fresh)
+                    except _NET_ERRORS as e:
+                        if attempt == 0 and reused and not isinstance(e, TimeoutError):
+                            # a keep-alive connection the worker may have closed: once more, fresh
+                            fresh = True
+                            continue
+                        failures.append(f"{worker}: {type(e).__name__}: {e}")
+                        log.warning("alluxiofs: worker %s failed (%s: %s); trying the next one", worker, type(e).__name__, e)
+                        self._mark_dead(worker)
+                        break
+                    if resp.status == 503:
+                        failures.append(f"{worker}: {error_from_response(resp.status, resp.body, uri)}")
+                        self._mark_dead(worker)
+                        break
+                    self._mark_alive(worker)
+                    return resp
+            if not self.etcd_hosts:
+                break
+        raise WorkersUnavailableError(f"no worker could serve {uri}: " + "; ".join(failures or ["no workers known"]))
+
+    def call(self, method, endpoint, uri, params=None, headers=None, body=None, ok=(200, 201, 204, 206)):
+        resp = self.request(method, endpoint, uri, params=params, headers=headers, body=body)
+        if resp.status not in ok:
+            raise error_from_response(resp.status, resp.body, uri)
+        return resp
+
+    def close(self):
+        for conn in self._conns().values():
+            conn.close()
+        self._conns().clear()
+

@@ -1,0 +1,82 @@
+/**
+ * The Python `alluxiofs` package (python/) under Debian's /usr/bin/python3 (fsspec 2022.11,
+ * pandas 1.5) against a real worker process and a real etcd. Each test case runs one
+ * scenario of python/tests/scenarios.py, which asserts what it checks and prints facts
+ * that are checked here too.
+ */
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, test } from 'node:test';
+import { RUN } from '../helpers/cli.js';
+import { scenario, startFsEnv, workerHosts, type FsEnv } from './env.js';
+
+let env: FsEnv;
+let pyEnv: Record<string, string>;
+
+before(async () => {
+  env = await startFsEnv();
+  pyEnv = {
+    WORKER_HOSTS: workerHosts(env.workers),
+    DATA_DIR: env.data,
+    RO_DIR: env.ro,
+    OUTSIDE_DIR: env.outside,
+    ALLUXIO_CLI: `${process.execPath} ${RUN}`,
+    ALLUXIO_ETCD_ENDPOINTS: env.etcd.endpoint,
+    ALLUXIO_CLUSTER: 'default',
+    NO_COLOR: '1',
+  };
+});
+
+after(async () => {
+  await env?.destroy();
+});
+
+test('pandas reads a CSV through fs.open(file://...), alluxio:/// and an alluxiofs:// URL', async () => {
+  const r = await scenario('pandas_csv', pyEnv);
+  assert.equal(r.rows, 5000);
+  assert.deepEqual(r.columns, ['id', 'name', 'score']);
+  assert.equal(r.score_sum, (4999 * 5000) / 2 / 2);
+});
+
+test('ranged reads and seeks return the right bytes (cat_file ranges, open rb with seek, block sizes)', async () => {
+  const r = await scenario('ranges', pyEnv);
+  assert.equal(r.size, 3 * 1024 * 1024 + 17);
+  assert.ok(r.checked > 1000);
+});
+
+test('ls (detail and names), info, exists, isdir/isfile, find, glob, walk, du on both path forms', async () => {
+  const r = await scenario('listing', pyEnv);
+  assert.deepEqual(r, { file: 5, alluxio: 5 });
+});
+
+test('a rewrite rule added between two calls applies to the next call (no restart)', async () => {
+  const r = await scenario('rule_hot', pyEnv);
+  assert.match(r.before, /No such file|no such file/i);
+  assert.ok(r.rev2 > r.rev1);
+});
+
+test('writes on a writable mount: open wb (multi-block), pipe, text mode, mkdir/makedirs, rm, rm -r', async () => {
+  const r = await scenario('writes', pyEnv);
+  assert.equal(r.written, 5 * 1024 * 1024 + 3);
+});
+
+test('a read-only mount refuses writes with PermissionError carrying the worker message', async () => {
+  const r = await scenario('readonly', pyEnv);
+  assert.deepEqual(r.codes, ['ReadOnlyMount', 'ReadOnlyMount', 'ReadOnlyMount', 'ReadOnlyMount']);
+  for (const m of r.messages) assert.match(m, /\/ro is mounted read-only/);
+  assert.equal(readFileSync(join(env.ro, 'readme.txt'), 'utf8'), 'read only');
+});
+
+test('errors map to FileNotFoundError, IsADirectoryError, NotADirectoryError with the worker message', async () => {
+  const r = await scenario('errors', pyEnv);
+  assert.match(r.messages[3], /no mount covers file:\/\/\/etc\/passwd/);
+  assert.match(r.messages[4], /is a directory/);
+});
+
+test('paths that try to escape a mount (.., %2e%2e, %2F) fail and never reach outside', async () => {
+  const r = await scenario('escape', pyEnv);
+  assert.equal(r.attempts, 7);
+  assert.equal(r.invalid, 7 * 4, JSON.stringify(r));
+  assert.equal(readFileSync(join(env.outside, 'secret'), 'utf8'), 'top secret');
+});

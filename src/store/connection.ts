@@ -68,6 +68,11 @@ export class EtcdConnection {
         ...(options.cert ? { certChain: readPem(options.cert, 'client certificate')! } : {}),
       };
     }
+    if (options.endpoints.some((e) => e.startsWith('https:'))) {
+      // grpc-js passes the host as TLS server name, and Node prints a DEP0123 warning for IP
+      // addresses (https://127.0.0.1:2379) on stderr; the CLI's stderr must stay one clear line.
+      (process as NodeJS.Process & { noDeprecation?: boolean }).noDeprecation = true;
+    }
     this.client = new Etcd3(opts);
   }
 

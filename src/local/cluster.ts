@@ -16,7 +16,7 @@ import { homedir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { AlluxioError } from '../domain/errors.js';
-import { freePort, startEtcdServer, waitForEtcdHealth } from './etcd-server.js';
+import { findEtcdBinary, freePort, startEtcdServer, waitForEtcdHealth } from './etcd-server.js';
 
 export interface LocalProcess {
   pid: number;
@@ -147,6 +147,7 @@ export async function startLocalCluster(opts: LocalStartOptions): Promise<LocalC
       );
     }
   }
+  findEtcdBinary(); // fail first, with the one line naming the Debian package
   mkdirSync(join(dir, 'logs'), { recursive: true });
   const taken = new Set<number>();
   const clientPort = await pickPort(opts.etcdPort ?? 2379, taken);

@@ -12,7 +12,7 @@ export function findEtcdBinary(): string {
   const explicit = process.env.ALLUXIO_ETCD_BIN;
   if (explicit) return explicit;
   const r = spawnSync('sh', ['-c', 'command -v etcd'], { encoding: 'utf8' });
-  const found = r.stdout.trim();
+  const found = (r.stdout ?? '').trim();
   if (r.status !== 0 || !found) {
     throw new AlluxioError('NotFound', 'the etcd binary is not on PATH; install it with: apt-get install etcd-server (Debian), or set ALLUXIO_ETCD_BIN');
   }

@@ -109,6 +109,19 @@ describe('alluxio local', () => {
     assert.match(st3.stderr, /no local cluster/);
   });
 
+  it('without etcd on PATH: one line naming the Debian package, nothing started', async () => {
+    const other = mkdtempSync(join(tmpdir(), 'alluxio-test-local-noetcd-'));
+    try {
+      const r = await runCli(['local', 'start', '--dir', other, '--etcd-port', '0'], { env: { ...env, PATH: '/nonexistent', ALLUXIO_ETCD_BIN: undefined } });
+      assert.equal(r.code, 4, r.stderr);
+      assert.match(r.stderr, /etcd-server/);
+      assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
+      assert.ok(!existsSync(join(other, 'cluster.json')));
+    } finally {
+      rmSync(other, { recursive: true, force: true });
+    }
+  });
+
   it('keeps the etcd data across stop and start', async () => {
     const start = await runCli(['local', 'start', '--workers', '1', '--dir', dir, '--etcd-port', '0', '--s3-port', '0', '--rest-port', '0', '--json'], { env });
     assert.equal(start.code, 0, start.stderr);

@@ -93,6 +93,7 @@ function prefixEnd(prefix: Buffer): Buffer {
 export class ConfigInformer extends EventEmitter {
   private state: InformerState = 'starting';
   private kvs = new Map<string, string>();
+  private clusterId = '';
   private decodeCache = new Map<string, { value: string; d: DecodedConfig }>();
   private snap: Snapshot | undefined;
   private revision = 0;
@@ -259,6 +260,7 @@ export class ConfigInformer extends EventEmitter {
     const res = await this.conn.call('list config', (c) => c.getAll().prefix(layout.configPrefix).exec());
     if (this.stopped) return;
     const revision = Number(res.header.revision);
+    this.clusterId = String(res.header.cluster_id ?? '') || this.clusterId;
     const next = new Map<string, string>();
     for (const kv of res.kvs) next.set(kv.key.toString('utf8'), kv.value.toString('utf8'));
     const put: string[] = [];
@@ -396,6 +398,10 @@ export class ConfigInformer extends EventEmitter {
             return finish(compact > 0 ? { kind: 'relist', why: `revision ${startRevision} compacted (compact revision ${compact})` } : { kind: 'relist', why: `watch refused: ${res.cancel_reason || 'cancelled'}` });
           }
           watchId = String(res.watch_id);
+          const clusterId = String(res.header?.cluster_id ?? '');
+          if (this.clusterId && clusterId && clusterId !== this.clusterId) {
+            return finish({ kind: 'relist', why: `etcd cluster id changed (${this.clusterId} -> ${clusterId}): a different or restored cluster` });
+          }
           if (headerRev < this.revision) {
             return finish({ kind: 'relist', why: `etcd revision went backwards (${this.revision} -> ${headerRev})` });
           }

@@ -2,7 +2,7 @@
 # The README's first command: a fresh Debian machine with Node 20 -> a running local cluster
 # (etcd + 2 workers) with a demo mount over a temp dir holding a CSV, a rule
 # /model/latest -> /model/v3, a resolution, the workers with their applied revisions, and
-# reads through the S3 API. Leaves the cluster running and prints how to stop it.
+# reads through the S3 API and FSSpec. Leaves the cluster running and prints how to stop it.
 # Idempotent: re-running reuses a running local cluster and the existing demo config.
 # ALLUXIO_LOCAL_DIR picks the cluster directory; ALLUXIO_DEMO_SKIP_BUILD=1 skips deps + build.
 set -euo pipefail
@@ -35,6 +35,7 @@ fi
 json() { node -e 'const s=JSON.parse(require("fs").readFileSync(process.argv[1],"utf8")); console.log(eval(process.argv[2]))' "$STATUS_JSON" "$1"; }
 ALLUXIO_ETCD_ENDPOINTS="$(json 's.env.ALLUXIO_ETCD_ENDPOINTS')"
 S3_ENDPOINT="$(json 's.workers[0].endpoint')"
+REST_PORT="$(json 'JSON.parse(require("fs").readFileSync(s.dir + "/cluster.json", "utf8")).workers[0].restPort')"
 export ALLUXIO_ETCD_ENDPOINTS
 
 step "demo data (a temp dir standing in for an object store)"
@@ -79,6 +80,30 @@ if [ -x /usr/bin/aws ]; then
 else
   curl -fsS "$S3_ENDPOINT/data/sales.csv" || echo "  (S3 GET failed)" >&2
   curl -fsS "$S3_ENDPOINT/model/latest/config.json" || echo "  (S3 GET failed)" >&2
+fi
+
+step "hot reload: point /model/latest at v2 (--wait), read again through S3 of worker-2, then back to v3"
+S3_ENDPOINT_2="$(json 's.workers[1] ? s.workers[1].endpoint : s.workers[0].endpoint')"
+alluxio path-mapping update --id model-latest --to /model/v2 --wait
+if [ -x /usr/bin/aws ]; then
+  /usr/bin/aws --endpoint-url "$S3_ENDPOINT_2" s3 cp s3://model/latest/config.json - || echo "  (S3 GET failed)" >&2
+else
+  curl -fsS "$S3_ENDPOINT_2/model/latest/config.json" || echo "  (S3 GET failed)" >&2
+fi
+alluxio path-mapping update --id model-latest --to /model/v3 --wait
+
+step "reads through FSSpec (python alluxiofs over worker-1's REST port $REST_PORT)"
+if /usr/bin/python3 -c 'import fsspec, pandas' >/dev/null 2>&1 && [ -d python/alluxiofs ]; then
+  PYTHONPATH="$PWD/python${PYTHONPATH:+:$PYTHONPATH}" /usr/bin/python3 - "$REST_PORT" "$DEMO_DIR" <<'PY' || echo "  (FSSpec read failed; see $LOCAL_DIR/logs/worker-1.log)" >&2
+import sys, fsspec, pandas as pd
+import alluxiofs  # registers the "alluxiofs" protocol
+port, demo = int(sys.argv[1]), sys.argv[2]
+fs = fsspec.filesystem("alluxiofs", worker_hosts="127.0.0.1", worker_http_port=port)
+print(pd.read_csv(fs.open(f"file://{demo}/data/sales.csv")).to_string(index=False))
+print("alluxio:///model/latest/config.json ->", fs.cat("alluxio:///model/latest/config.json").decode().strip())
+PY
+else
+  echo "  (python3 with fsspec and pandas not found; skipped)" >&2
 fi
 
 STOP_DIR_FLAG=""

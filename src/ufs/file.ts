@@ -11,19 +11,24 @@
  *   mount that points outside it is refused (NotFound for reads, UfsAccessDenied for
  *   writes); symlinks that stay inside the mount are followed.
  *
+ * Metadata calls on the request path (realpath, stat) and reads of small files are
+ * synchronous system calls, like nginx does: on a local file system they take
+ * microseconds, while a hop through libuv's thread pool per call costs far more under
+ * load. Directory listings, large reads and all writes stay asynchronous (streams).
+ *
  * Writes are atomic: the bytes go to a temporary file in the target's directory
  * (`.alluxio-tmp-*`, hidden from listings), which is renamed over the target once the
  * whole body arrived (a failed or aborted upload leaves the old content untouched).
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { constants as FS, createWriteStream, type Stats } from 'node:fs';
-import { lstat, mkdir, open, readdir, realpath, rename, rm, rmdir, stat, unlink } from 'node:fs/promises';
+import { closeSync, constants as FS, createReadStream, createWriteStream, fstatSync, openSync, readSync, realpathSync, statSync, type Stats } from 'node:fs';
+import { lstat, mkdir, readdir, realpath, rename, rm, rmdir, stat, unlink } from 'node:fs/promises';
 import path from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { AlluxioError } from '../domain/errors.js';
 import type { ParsedMount } from '../domain/mounts.js';
-import type { ByteRange, UfsAdapter, UfsEntry } from './types.js';
+import { SMALL_OBJECT_BYTES, type ByteRange, type UfsAdapter, type UfsEntry } from './types.js';
 
 export const TEMP_PREFIX = '.alluxio-tmp-';
 const CONTROL = /[\u0000-\u001f\u007f]/;
@@ -108,7 +113,7 @@ export class FileUfs implements UfsAdapter {
     const root = await this.rootReal();
     let real: string;
     try {
-      real = await realpath(p);
+      real = realpathSync.native(p);
     } catch (e) {
       const c = errno(e);
       if (c === 'ENOENT' || c === 'ENOTDIR' || c === 'ELOOP') return null;
@@ -184,7 +189,7 @@ export class FileUfs implements UfsAdapter {
     const real = await this.realInside(p);
     if (real === null) return null;
     try {
-      const st = await stat(real);
+      const st = statSync(real);
       if (!st.isFile() && !st.isDirectory()) return null;
       return this.entry(rel.length ? rel[rel.length - 1]! : '', st);
     } catch (e) {
@@ -232,18 +237,52 @@ export class FileUfs implements UfsAdapter {
     return out;
   }
 
-  async read(rel: readonly string[], range?: ByteRange): Promise<Readable> {
+  async readBuffer(rel: readonly string[], range?: ByteRange): Promise<Buffer> {
     const p = this.pathOf(rel);
     const real = await this.realInside(p);
     if (real === null) throw new AlluxioError('NotFound', `${rel.join('/')}: no such file under ${this.uri}`);
-    let fh;
+    let fd: number;
     try {
-      fh = await open(real, FS.O_RDONLY);
+      fd = openSync(real, FS.O_RDONLY);
     } catch (e) {
       throw this.ioError(e, p);
     }
     try {
-      const st = await fh.stat();
+      const st = fstatSync(fd);
+      if (st.isDirectory()) throw new AlluxioError('IsADirectory', `${rel.join('/')}: is a directory`);
+      const start = range ? range.start : 0;
+      const end = range ? Math.min(range.end, st.size - 1) : st.size - 1;
+      const length = Math.max(0, end - start + 1);
+      if (length > SMALL_OBJECT_BYTES) throw new AlluxioError('InvalidArgument', `readBuffer is for objects up to ${SMALL_OBJECT_BYTES} bytes`);
+      const buf = Buffer.allocUnsafe(length);
+      let got = 0;
+      while (got < length) {
+        const n = readSync(fd, buf, got, length - got, start + got);
+        if (n === 0) break;
+        got += n;
+      }
+      return got === length ? buf : buf.subarray(0, got);
+    } catch (e) {
+      if (e instanceof AlluxioError) throw e;
+      throw this.ioError(e, p);
+    } finally {
+      closeSync(fd);
+    }
+  }
+
+  async read(rel: readonly string[], range?: ByteRange): Promise<Readable> {
+    const p = this.pathOf(rel);
+    const real = await this.realInside(p);
+    if (real === null) throw new AlluxioError('NotFound', `${rel.join('/')}: no such file under ${this.uri}`);
+    let fd: number;
+    try {
+      fd = openSync(real, FS.O_RDONLY);
+    } catch (e) {
+      throw this.ioError(e, p);
+    }
+    let handedOver = false;
+    try {
+      const st = fstatSync(fd);
       if (st.isDirectory()) throw new AlluxioError('IsADirectory', `${rel.join('/')}: is a directory`);
       const start = range ? range.start : 0;
       const end = range ? Math.min(range.end, st.size - 1) : st.size - 1;
@@ -252,18 +291,19 @@ export class FileUfs implements UfsAdapter {
         const buf = Buffer.allocUnsafe(length);
         let got = 0;
         while (got < length) {
-          const { bytesRead } = await fh.read(buf, got, length - got, start + got);
-          if (bytesRead === 0) break;
-          got += bytesRead;
+          const n = readSync(fd, buf, got, length - got, start + got);
+          if (n === 0) break;
+          got += n;
         }
-        await fh.close();
         return Readable.from(got ? [got === length ? buf : buf.subarray(0, got)] : [], { objectMode: false });
       }
-      return fh.createReadStream({ start, end, highWaterMark: STREAM_HWM });
+      handedOver = true;
+      return createReadStream('', { fd, start, end, highWaterMark: STREAM_HWM, autoClose: true });
     } catch (e) {
-      await fh.close().catch(() => undefined);
       if (e instanceof AlluxioError) throw e;
       throw this.ioError(e, p);
+    } finally {
+      if (!handedOver) closeSync(fd);
     }
   }
 

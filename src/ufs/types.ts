@@ -30,9 +30,17 @@ export interface UfsAdapter {
   list(rel: readonly string[]): Promise<UfsEntry[]>;
   /** Open a stream of the file's bytes (or a byte range). */
   read(rel: readonly string[], range?: ByteRange): Promise<Readable>;
+  /**
+   * Optional fast path for small objects: the bytes (or a range) in one buffer. Front ends
+   * use it for objects up to `SMALL_OBJECT_BYTES` and fall back to `read` otherwise.
+   */
+  readBuffer?(rel: readonly string[], range?: ByteRange): Promise<Buffer>;
   /** Write a whole object from a stream (create or replace), returning its new entry. */
   write(rel: readonly string[], body: Readable): Promise<UfsEntry>;
   delete(rel: readonly string[]): Promise<void>;
   mkdir(rel: readonly string[]): Promise<void>;
   close(): Promise<void>;
 }
+
+/** Objects up to this size may be served through `readBuffer` (one buffer, no stream). */
+export const SMALL_OBJECT_BYTES = 256 * 1024;

@@ -24,7 +24,7 @@ import { isAlluxioError } from '../../domain/errors.js';
 import type { ParsedMount } from '../../domain/mounts.js';
 import type { Resolution } from '../../domain/resolver.js';
 import type { Snapshot } from '../../domain/snapshot.js';
-import type { UfsAdapter, UfsEntry } from '../../ufs/types.js';
+import { SMALL_OBJECT_BYTES, type UfsAdapter, type UfsEntry } from '../../ufs/types.js';
 import type { FrontendContext } from '../context.js';
 import { AwsChunkedDecoder, BodyVerifier, declaredChecksums, isAwsChunked, trailerAlgorithm } from './body.js';
 import { errorXml, fromAlluxio, S3Error, s3err } from './errors.js';
@@ -435,6 +435,14 @@ export function createS3Handler(ctx: FrontendContext, opts: S3HandlerOptions = s
     if (head || isDir || size === 0) {
       r.res.writeHead(status, headers);
       r.res.end();
+      return;
+    }
+    const length = range ? range.end - range.start + 1 : size;
+    if (t.adapter.readBuffer && length <= SMALL_OBJECT_BYTES) {
+      const buf = await ufsCall(r, () => t.adapter.readBuffer!(t.rel, range ?? undefined));
+      if (buf.length !== length) throw s3err.internal('the object changed while it was read; retry');
+      r.res.writeHead(status, headers);
+      r.res.end(buf);
       return;
     }
     const stream = await ufsCall(r, () => t.adapter.read(t.rel, range ?? undefined));

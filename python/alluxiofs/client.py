@@ -253,6 +253,46 @@ class WorkerClient:
                 break
         raise WorkersUnavailableError(f"no worker could serve {uri}: " + "; ".join(failures or ["no workers known"]))
 
+    def open_stream(self, uri, start):
+        """Open ``GET /api/v1/file`` from byte ``start`` to EOF on a dedicated connection
+        (for sequential reads: the body is read as it arrives, no request per block).
+        Returns (connection, response), or None when ``start`` is at or past EOF. Tries
+        the workers in placement order like ``request``."""
+        target = "/api/v1/file?" + urllib.parse.urlencode({"uri": uri}, quote_via=urllib.parse.quote, safe="")
+        failures = []
+        tried = set()
+        for refresh in (False, True):
+            for worker in self.order(uri, refresh=refresh):
+                if worker in tried:
+                    continue
+                tried.add(worker)
+                host, _, port = worker.rpartition(":")
+                conn = http.client.HTTPConnection(host.strip("[]"), int(port), timeout=self.timeout, blocksize=1 << 20)
+                try:
+                    conn.request("GET", target, headers={"range": f"bytes={start}-", "accept": "*/*"})
+                    resp = conn.getresponse()
+                except _NET_ERRORS as e:
+                    conn.close()
+                    failures.append(f"{worker}: {type(e).__name__}: {e}")
+                    log.warning("alluxiofs: worker %s failed (%s: %s); trying the next one", worker, type(e).__name__, e)
+                    self._mark_dead(worker)
+                    continue
+                if resp.status in (200, 206):
+                    self._mark_alive(worker)
+                    return conn, resp
+                body = resp.read()
+                conn.close()
+                if resp.status == 503:
+                    failures.append(f"{worker}: {error_from_response(resp.status, body, uri)}")
+                    self._mark_dead(worker)
+                    continue
+                if resp.status == 416:
+                    return None
+                raise error_from_response(resp.status, body, uri)
+            if not self.etcd_hosts:
+                break
+        raise WorkersUnavailableError(f"no worker could serve {uri}: " + "; ".join(failures or ["no workers known"]))
+
     def call(self, method, endpoint, uri, params=None, headers=None, body=None, ok=(200, 201, 204, 206)):
         resp = self.request(method, endpoint, uri, params=params, headers=headers, body=body)
         if resp.status not in ok:

@@ -5,6 +5,7 @@ REST API (docs/rest-api.md). Paths are UFS-native URIs (``s3://bucket/data/x``,
 cluster's rewrite rules apply exactly as for S3 and POSIX clients.
 """
 import datetime
+import http.client
 import logging
 import tempfile
 from glob import has_magic
@@ -312,11 +313,61 @@ class AlluxioFile(AbstractBufferedFile):
                 raise IsADirectoryError(21, "is a directory", path)
             size = details["size"]
             self._details = details
+        self._stream = None  # (connection, response) of a sequential read
+        self._stream_pos = 0
+        self._stream_failed = False
+        self._last_end = 0
         super().__init__(fs, path, mode=mode, block_size=block_size, autocommit=autocommit, cache_options=cache_options, size=size, **kwargs)
         self._spool = None
 
     def _fetch_range(self, start, end):
-        return self.fs._range(self.path, start, end)
+        """Bytes [start, end). A read that continues where the previous one ended is served
+        from one streamed GET to EOF (no request per block, the worker keeps sending); any
+        other read is one bounded ranged GET. A stream that breaks (worker gone) is
+        reopened where it broke, on the next worker."""
+        end = min(end, self.size)
+        if end <= start:
+            return b""
+        sequential = start == self._last_end
+        self._last_end = end
+        if not sequential or self._stream_failed:
+            self._close_stream()
+            return self.fs._range(self.path, start, end)
+        parts = []
+        pos = start
+        attempts = 2 + len(self.fs.client.workers())
+        while pos < end and attempts > 0:
+            if self._stream is None or self._stream_pos != pos:
+                self._close_stream()
+                try:
+                    opened = self.fs.client.open_stream(self.path, pos)
+                except WorkersUnavailableError:
+                    self._stream_failed = True
+                    parts.append(self.fs._range(self.path, pos, end))  # the UFS, when fallback is on
+                    break
+                if opened is None:  # at EOF: the file shrank
+                    break
+                self._stream, self._stream_pos = opened, pos
+            try:
+                data = self._stream[1].read(end - pos)
+            except (OSError, http.client.HTTPException) as e:
+                data, err = b"", e
+            else:
+                err = None
+            if data:
+                parts.append(data)
+                pos += len(data)
+                self._stream_pos = pos
+            if pos < end:  # short read: the connection broke (or the file shrank)
+                log.warning("alluxiofs: stream of %s broke at byte %d (%s); reopening", self.path, pos, err or "short body")
+                self._close_stream()
+                attempts -= 1
+        return b"".join(parts) if len(parts) != 1 else parts[0]
+
+    def _close_stream(self):
+        if self._stream is not None:
+            self._stream[0].close()
+            self._stream = None
 
     def _initiate_upload(self):
         self._spool = tempfile.SpooledTemporaryFile(max_size=64 * MiB)
@@ -345,6 +396,7 @@ class AlluxioFile(AbstractBufferedFile):
         try:
             super().close()
         finally:
+            self._close_stream()
             self.discard()
 
 

@@ -18,7 +18,7 @@
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomFillSync } from 'node:crypto';
-import { closeSync, createReadStream, mkdirSync, mkdtempSync, openSync, rmSync, statSync, writeFileSync, writeSync } from 'node:fs';
+import { closeSync, createReadStream, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, statSync, writeFileSync, writeSync } from 'node:fs';
 import { Agent, request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -163,6 +163,12 @@ function put(base: string, key: string, file: string): Promise<void> {
   });
 }
 
+/** VmHWM (peak resident set) of a process, in MB. */
+function peakRssMb(pid: number): number {
+  const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return m ? Number(m[1]) / 1024 : NaN;
+}
+
 async function stopChild(c: ChildProcess | undefined, signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
   if (!c || c.exitCode !== null || c.signalCode !== null) return;
   const exited = new Promise<void>((r) => c.once('exit', () => r()));
@@ -210,6 +216,8 @@ async function main(): Promise<void> {
     etcd = await startEtcdServer({ dataDir: join(tmp, 'etcd'), logFile: join(tmp, 'etcd.log') });
     conn = new EtcdConnection({ endpoints: [etcd.endpoint], cluster: 'bench' });
     await addMount(conn, { path: '/bench', ufsUri: `file://${data}/`, readOnly: true, options: {} });
+    mkdirSync(join(tmp, 'upload'));
+    await addMount(conn, { path: '/upload', ufsUri: `file://${join(tmp, 'upload')}/`, readOnly: false, options: {} });
     worker = await startWorker(etcd.endpoint, { cluster: 'bench', logLevel: 'warn', env: { ALLUXIO_S3_STAGING_DIR: join(tmp, 'staging') } });
 
     const nginxPort = await freePort();
@@ -249,12 +257,24 @@ async function main(): Promise<void> {
         console.log(`run ${r} small ${t.name.padEnd(7)} ${ops.toFixed(0)} ops/s`);
       }
     }
+    // Memory stays flat: the worker's peak RSS after streaming the large object (GET above)
+    // and after one PUT of it (curl -T, streamed through the worker to its file:// mount).
+    const rssAfterGets = peakRssMb(worker.pid);
+    const t0 = process.hrtime.bigint();
+    const up = spawnSync('curl', ['-sS', '--fail', '-o', '/dev/null', '-T', join(data, 'large.bin'), `${worker.s3Url}/upload/large.bin`], { encoding: 'utf8' });
+    if (up.status !== 0) throw new Error(`PUT through the worker failed: ${up.stderr}`);
+    const putMBps = largeBytes / 1e6 / (Number(process.hrtime.bigint() - t0) / 1e9);
+    if (statSync(join(tmp, 'upload', 'large.bin')).size !== largeBytes) throw new Error('the uploaded object has the wrong size');
+    const rssAfterPut = peakRssMb(worker.pid);
+    console.log(`PUT ${sizeMb} MiB through the worker: ${putMBps.toFixed(0)} MB/s; worker peak RSS: ${rssAfterGets.toFixed(0)} MB after the GETs, ${rssAfterPut.toFixed(0)} MB after the PUT`);
     const m = (o: Record<string, number[]>, k: string) => median(o[k]!);
     const summary = {
       bench: 's3-get',
       sizeMb,
       runs,
       concurrency,
+      workerPeakRssMb: { afterGets: rssAfterGets, afterPut: rssAfterPut },
+      putMBps,
       largeMBps: { worker: m(large, 'worker'), nginx: m(large, 'nginx'), s3rver: m(large, 's3rver') },
       smallOpsPerSec: { worker: m(smallRes, 'worker'), nginx: m(smallRes, 'nginx'), s3rver: m(smallRes, 's3rver') },
       ratios: {

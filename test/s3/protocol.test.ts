@@ -1,0 +1,132 @@
+/**
+ * The S3 protocol pieces against published reference data: SigV4 and the chunk
+ * signatures of STREAMING-AWS4-HMAC-SHA256-PAYLOAD from AWS's documentation example
+ * ("Signature Calculations for the Authorization Header: Transferring Payload in Multiple
+ * Chunks"), checksum check values, and the XML parser on hostile input.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { Readable, Writable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { verifySigV4, awsUriEncode } from '../../src/frontends/s3/sigv4.js';
+import { AwsChunkedDecoder } from '../../src/frontends/s3/body.js';
+import { createChecksummer } from '../../src/frontends/s3/checksums.js';
+import { parseXml, XmlParseError } from '../../src/frontends/s3/xml.js';
+import { S3Error } from '../../src/frontends/s3/errors.js';
+
+const AK = 'AKIAIOSFODNN7EXAMPLE';
+const SK = 'wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY';
+const SIGS = [
+  'ad80c730a21e5b8d04586a2213dd63b9a0e99e0e2307b0ade35a65485a288648',
+  '0055627c9e194cb4542bae2aa5492e3c1575bbb81b612b7d234b86a503ef5497',
+  'b6c6ea8a5354eaf15b3cb7646744f4275b71ea724fed81ceb9323e279d449df9',
+];
+
+function exampleRequest(signature = '4f232c4386841ef735655705268965c44a0e4690baa4adea153f7db9fa80a0a9') {
+  return {
+    method: 'PUT',
+    rawPath: '/examplebucket/chunkObject.txt',
+    rawQuery: '',
+    now: Date.UTC(2013, 4, 24, 0, 1),
+    headers: {
+      host: 's3.amazonaws.com',
+      'x-amz-date': '20130524T000000Z',
+      'x-amz-storage-class': 'REDUCED_REDUNDANCY',
+      authorization: `AWS4-HMAC-SHA256 Credential=${AK}/20130524/us-east-1/s3/aws4_request,SignedHeaders=content-encoding;content-length;host;x-amz-content-sha256;x-amz-date;x-amz-decoded-content-length;x-amz-storage-class,Signature=${signature}`,
+      'x-amz-content-sha256': 'STREAMING-AWS4-HMAC-SHA256-PAYLOAD',
+      'content-encoding': 'aws-chunked',
+      'x-amz-decoded-content-length': '66560',
+      'content-length': '66824',
+    },
+  };
+}
+
+function chunkedBody(tamper = false): Buffer {
+  const a = Buffer.alloc(65536, 'a');
+  const b = Buffer.alloc(1024, 'a');
+  if (tamper) b[10] = 0x62;
+  return Buffer.concat([
+    Buffer.from(`10000;chunk-signature=${SIGS[0]}\r\n`),
+    a,
+    Buffer.from(`\r\n400;chunk-signature=${SIGS[1]}\r\n`),
+    b,
+    Buffer.from(`\r\n0;chunk-signature=${SIGS[2]}\r\n\r\n`),
+  ]);
+}
+
+async function decode(body: Buffer, dec: AwsChunkedDecoder, split = 777): Promise<Buffer> {
+  const out: Buffer[] = [];
+  const parts: Buffer[] = [];
+  for (let i = 0; i < body.length; i += split) parts.push(body.subarray(i, i + split));
+  await pipeline(Readable.from(parts), dec, new Writable({ write(c: Buffer, _e, cb) { out.push(c); cb(); } }));
+  return Buffer.concat(out);
+}
+
+test('SigV4 seed signature and chunk signatures match the AWS documentation example', async () => {
+  const body = chunkedBody();
+  assert.equal(body.length, 66824);
+  const v = verifySigV4(exampleRequest(), new Map([[AK, SK]]));
+  assert.equal(v.accessKey, AK);
+  assert.ok(v.chunkSigner);
+  const out = await decode(body, new AwsChunkedDecoder({ signer: v.chunkSigner, decodedLength: 66560, expectTrailer: false }));
+  assert.equal(out.length, 66560);
+  assert.ok(out.equals(Buffer.alloc(66560, 'a')));
+});
+
+test('a tampered chunk, a wrong seed signature, a wrong secret and a skewed clock are refused', async () => {
+  const v = verifySigV4(exampleRequest(), new Map([[AK, SK]]));
+  await assert.rejects(
+    decode(chunkedBody(true), new AwsChunkedDecoder({ signer: v.chunkSigner!, expectTrailer: false })),
+    (e: unknown) => e instanceof S3Error && e.code === 'SignatureDoesNotMatch',
+  );
+  assert.throws(() => verifySigV4(exampleRequest('0'.repeat(64)), new Map([[AK, SK]])), (e: unknown) => e instanceof S3Error && e.code === 'SignatureDoesNotMatch');
+  assert.throws(() => verifySigV4(exampleRequest(), new Map([[AK, 'other']])), (e: unknown) => e instanceof S3Error && e.code === 'SignatureDoesNotMatch');
+  assert.throws(() => verifySigV4(exampleRequest(), new Map([['OTHER', SK]])), (e: unknown) => e instanceof S3Error && e.code === 'InvalidAccessKeyId');
+  assert.throws(() => verifySigV4({ ...exampleRequest(), now: Date.UTC(2013, 4, 25) }, new Map([[AK, SK]])), (e: unknown) => e instanceof S3Error && e.code === 'RequestTimeTooSkewed');
+});
+
+test('aws-chunked framing errors: truncated body, bad size, length mismatch', async () => {
+  const ok = Buffer.from('5\r\nhello\r\n0\r\n\r\n');
+  assert.equal((await decode(ok, new AwsChunkedDecoder({ expectTrailer: false }), 3)).toString(), 'hello');
+  const bad = (e: unknown) => e instanceof S3Error && e.code === 'IncompleteBody';
+  await assert.rejects(decode(Buffer.from('5\r\nhel'), new AwsChunkedDecoder({ expectTrailer: false })), bad);
+  await assert.rejects(decode(Buffer.from('zz\r\nhello\r\n0\r\n\r\n'), new AwsChunkedDecoder({ expectTrailer: false })), bad);
+  await assert.rejects(decode(Buffer.from('5\r\nhelloXX0\r\n\r\n'), new AwsChunkedDecoder({ expectTrailer: false })), bad);
+  await assert.rejects(decode(ok, new AwsChunkedDecoder({ expectTrailer: false, decodedLength: 6 })), bad);
+  // a declared trailer checksum that is missing is an error, not a pass
+  await assert.rejects(decode(ok, new AwsChunkedDecoder({ expectTrailer: true, trailerChecksum: 'crc32' })), (e: unknown) => e instanceof S3Error && e.code === 'InvalidRequest');
+});
+
+test('checksum check values ("123456789")', () => {
+  const hex = (alg: Parameters<typeof createChecksummer>[0]) => {
+    const c = createChecksummer(alg);
+    c.update(Buffer.from('1234'));
+    c.update(Buffer.from('56789'));
+    return Buffer.from(c.digest(), 'base64').toString('hex');
+  };
+  assert.equal(hex('crc32'), 'cbf43926');
+  assert.equal(hex('crc32c'), 'e3069283');
+  assert.equal(hex('crc64nvme'), 'ae8b14860a799888');
+  assert.equal(hex('sha256'), createHash('sha256').update('123456789').digest('hex'));
+});
+
+test('SigV4 URI encoding keeps unreserved characters only', () => {
+  assert.equal(awsUriEncode('a b/c~d+é*', true), 'a%20b/c~d%2B%C3%A9%2A');
+  assert.equal(awsUriEncode('a/b', false), 'a%2Fb');
+});
+
+test('XML parser: entities, CDATA and namespaces work; DTDs, mismatched tags and trailing junk are refused', () => {
+  const doc = parseXml('<?xml version="1.0"?>\n<Delete xmlns="http://s3.amazonaws.com/doc/2006-03-01/"><Object><Key>a&amp;b&#x20;&lt;c&gt;</Key></Object><Object><Key><![CDATA[x<y]]></Key></Object><Quiet>true</Quiet></Delete>');
+  assert.equal(doc.name, 'Delete');
+  assert.deepEqual(doc.children.filter((c) => c.name === 'Object').map((o) => o.children[0]!.text), ['a&b <c>', 'x<y']);
+  for (const bad of [
+    '<!DOCTYPE x [<!ENTITY e SYSTEM "file:///etc/passwd">]><Delete><Object><Key>&e;</Key></Object></Delete>',
+    '<Delete><Object></Delete>',
+    '<Delete></Delete><Extra/>',
+    '<Delete>',
+    'not xml',
+  ]) {
+    assert.throws(() => parseXml(bad), XmlParseError, bad);
+  }
+});

@@ -44,7 +44,11 @@ export interface Resolution {
   /** null when the rewritten path lands in no mount (only with allowUnmounted). */
   mount: { path: string; ufsUri: string; readOnly: boolean } | null;
   ufsUri: string | null;
-  /** What UFS adapters consume (decoded segments); null when unmounted. */
+  /**
+   * What UFS adapters consume (decoded segments); null when unmounted. Always produced by
+   * joinUnderUfs; memoised per snapshot, so the same object may be returned to several
+   * requests: treat it as read-only.
+   */
   location: UfsLocation | null;
   revision: number;
   trace: TraceStep[];

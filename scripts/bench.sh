@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# Build, then run the benchmarks (each prints its own figures: medians and ratios against a
+# baseline measured in the same run). Every dist/bench/*.js in turn, or only the ones named:
+#   bash scripts/bench.sh                 all of them
+#   bash scripts/bench.sh mount-list      dist/bench/mount-list.js (also: mount-list.js, bench/mount-list.ts)
+# Benchmarks are never timed tests; a failing benchmark is reported and the others still run.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/build.sh || exit $?
+
+benches=()
+if [ "$#" -gt 0 ]; then
+  for name in "$@"; do
+    base="$(basename "$name")"
+    base="${base%.ts}"; base="${base%.js}"
+    f="dist/bench/${base}.js"
+    if [ ! -f "$f" ]; then
+      echo "bench: no such benchmark: $name (have: $(cd dist/bench && ls *.js 2>/dev/null | sed 's/\.js$//' | tr '\n' ' '))" >&2
+      exit 2
+    fi
+    benches+=("$f")
+  done
+else
+  mapfile -t benches < <(find dist/bench -maxdepth 1 -name '*.js' | sort)
+fi
+if [ "${#benches[@]}" -eq 0 ]; then
+  echo "bench: no benchmarks in dist/bench" >&2
+  exit 2
+fi
+
+failed=()
+for f in "${benches[@]}"; do
+  echo "=== $(basename "$f" .js) ==="
+  if ! node "$f"; then
+    failed+=("$(basename "$f" .js)")
+  fi
+  echo
+done
+if [ "${#failed[@]}" -gt 0 ]; then
+  echo "bench: failed: ${failed[*]}" >&2
+  exit 1
+fi

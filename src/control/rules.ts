@@ -51,10 +51,14 @@ export interface RuleChange {
   warnings: string[];
 }
 
+/** One mount-only snapshot per state read (an import checks every rule against it). */
+const mountSnapshots = new WeakMap<object, Snapshot>();
+
 /** Warnings about a rule against the table it is committed with (never errors). */
 export function ruleWarnings(state: Pick<ConfigState, 'mounts' | 'rules' | 'revision'>, rule: RuleSpec): string[] {
   const warnings: string[] = [];
-  const snap = Snapshot.build(state.revision, { mounts: state.mounts, rules: [] });
+  let snap = mountSnapshots.get(state.mounts);
+  if (!snap) mountSnapshots.set(state.mounts, (snap = Snapshot.build(state.revision, { mounts: state.mounts, rules: [] })));
   let target: string | null = null;
   if (rule.kind === 'prefix') target = rule.dst;
   else {

@@ -244,7 +244,9 @@ class WorkerClient:
                         self._mark_dead(worker)
                         break
                     if resp.status == 503:
-                        failures.append(f"{worker}: {error_from_response(resp.status, resp.body, uri)}")
+                        err = error_from_response(resp.status, resp.body, uri)
+                        failures.append(f"{worker}: {err}")
+                        log.warning("alluxiofs: worker %s is unavailable (%s); trying the next one", worker, err)
                         self._mark_dead(worker)
                         break
                     self._mark_alive(worker)
@@ -283,7 +285,9 @@ class WorkerClient:
                 body = resp.read()
                 conn.close()
                 if resp.status == 503:
-                    failures.append(f"{worker}: {error_from_response(resp.status, body, uri)}")
+                    err = error_from_response(resp.status, body, uri)
+                    failures.append(f"{worker}: {err}")
+                    log.warning("alluxiofs: worker %s is unavailable (%s); trying the next one", worker, err)
                     self._mark_dead(worker)
                     continue
                 if resp.status == 416:

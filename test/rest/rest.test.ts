@@ -11,7 +11,8 @@ import { request } from 'node:http';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { placementOrder } from '../../src/frontends/common/placement.js';
-import { commit, python, startFsEnv, type FsEnv } from '../fsspec/env.js';
+import { startWorker, type WorkerProcess } from '../helpers/worker.js';
+import { commit, python, startFsEnv, workerHosts, type FsEnv } from '../fsspec/env.js';
 
 let env: FsEnv;
 let base: string;
@@ -316,4 +317,43 @@ test('worker placement: the TypeScript and Python rendezvous functions agree', a
   // spreads: not every key lands on the same worker
   const firsts = new Set(Array.from({ length: 50 }, (_, i) => placementOrder(workers, `s3://b/k${i}`)[0]));
   assert.ok(firsts.size >= 3);
+});
+
+// Last: stops etcd.
+test('a worker whose config is older than --max-staleness answers 503 EtcdUnavailable; the Python client moves on', async () => {
+  let stale: WorkerProcess | undefined;
+  try {
+    stale = await startWorker(env.etcd.endpoint, { maxStaleness: '1s' });
+    const uri = `file://${env.data}/dir/a.txt`;
+    assert.equal((await fetch(`${stale.restUrl}/api/v1/info?uri=${encodeURIComponent(uri)}`)).status, 200);
+    await env.etcd.stop();
+    const deadline = Date.now() + 30_000;
+    let res: Response | undefined;
+    while (Date.now() < deadline) {
+      res = await fetch(`${stale.restUrl}/api/v1/info?uri=${encodeURIComponent(uri)}`);
+      if (res.status === 503) break;
+      await res.arrayBuffer();
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    assert.equal(res?.status, 503);
+    assert.equal((await errorOf(res!)).code, 'EtcdUnavailable');
+    // the worker without --max-staleness keeps serving its last good config
+    assert.equal((await fetch(api('info', uri))).status, 200);
+    // the client: a file the stale worker comes first for; the answer comes from the other one
+    const staleName = `127.0.0.1:${stale.restPort}`;
+    const names = [staleName, `127.0.0.1:${env.workers[0]!.restPort}`];
+    const candidates = ['dir/a.txt', 'dir/sub/b.txt', 'big.bin', 'empty', 'v3/model.bin', 'dir', 'v3'].map((p) => `file://${env.data}/${p}`);
+    const target = candidates.find((c) => placementOrder(names, c)[0] === staleName);
+    assert.ok(target, 'some path is placed on the stale worker first');
+    const r = await python(['-c', `
+import fsspec, alluxiofs, json, sys
+fs = fsspec.filesystem("alluxiofs", worker_hosts=sys.argv[1])
+print(json.dumps({"type": fs.info(sys.argv[2])["type"]}))
+`, workerHosts([stale, env.workers[0]!]), target]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.ok(['file', 'directory'].includes(r.json().type));
+    assert.match(r.stderr, new RegExp(`worker ${staleName} is unavailable \\(.*EtcdUnavailable`));
+  } finally {
+    await stale?.stop();
+  }
 });

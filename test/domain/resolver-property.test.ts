@@ -18,7 +18,10 @@ import { checkMountAgainst, parseMount, type ParsedMount } from '../../src/domai
 import { normalizePath, segmentsOf } from '../../src/domain/paths.js';
 import { Snapshot } from '../../src/domain/snapshot.js';
 import type { Resolution, ResolveRequest } from '../../src/domain/resolver.js';
-import { prefixAsRegex, type RuleSpec } from '../../src/domain/rules.js';
+import { prefixAsRegex, sortRules, type RuleSpec } from '../../src/domain/rules.js';
+import { RuleIndex } from '../../src/domain/rule-index.js';
+import { isPathPrefix, joinPaths, stripPathPrefix } from '../../src/domain/paths.js';
+import { compilePattern, compileTemplate, expandTemplate } from '../../src/domain/regex.js';
 import { formatUfsUri, isUfsPrefix, parseUfsUri } from '../../src/domain/ufs-uri.js';
 
 const SEED = Number(process.env.FUZZ_SEED ?? Date.now() % 2 ** 31);
@@ -196,6 +199,46 @@ describe(`property: one resolver for every API (seed ${SEED}, ${RUNS} runs; reru
             const ra = run(a, { api: 'alluxio', path: p }).outcome;
             const rb = run(b, { api: 'alluxio', path: p }).outcome;
             assert.deepEqual(rb, ra, `path ${JSON.stringify(p)}`);
+          }
+        }
+      }),
+      params,
+    );
+  });
+
+  it('(d) the rule index picks exactly what a linear scan in (order, id) order picks', () => {
+    /** The specification, written as naively as possible. */
+    function linear(rules: RuleSpec[], path: string): { id: string; raw: string } | null {
+      for (const r of sortRules(rules)) {
+        if (!r.enabled) continue;
+        let raw: string | null = null;
+        if (r.kind === 'prefix') {
+          if (isPathPrefix(r.src, path)) raw = joinPaths(r.dst, stripPathPrefix(r.src, path));
+        } else {
+          const p = compilePattern(r.src);
+          const m = p.re.exec(path);
+          if (m) raw = expandTemplate(compileTemplate(r.dst, p), m);
+        }
+        if (raw === null) continue;
+        if (r.exclude !== undefined && compilePattern(r.exclude).re.test(path)) continue;
+        return { id: r.id, raw };
+      }
+      return null;
+    }
+    fc.assert(
+      fc.property(rulesArb(), fc.array(rawPath, { minLength: 1, maxLength: 8 }), (rules, paths) => {
+        const { index, failed } = RuleIndex.build(sortRules(rules));
+        assert.equal(failed.length, 0);
+        for (const { path } of paths) {
+          let canon: string;
+          try {
+            canon = normalizePath(path);
+          } catch {
+            continue;
+          }
+          for (const p of [canon, ...rules.filter((r) => r.kind === 'prefix').map((r) => r.src + '/x')]) {
+            const got = index.match(p);
+            assert.deepEqual(got ? { id: got.rule.spec.id, raw: got.raw } : null, linear(rules, p), p);
           }
         }
       }),

@@ -12,7 +12,9 @@ import { sortRules, type RuleSpec } from './rules.js';
 import type { Resolution, ResolveOptions, ResolveRequest, TraceStep } from './resolver.js';
 import { joinUnderUfs, parseUfsUri, type ParsedUfsUri, type UfsLocation } from './ufs-uri.js';
 
+/** Join memo bounds: entries, and the longest path worth remembering (memory stays a few MB). */
 const JOIN_MEMO_MAX = 4096;
+const JOIN_MEMO_MAX_PATH = 256;
 
 /** A config entry that was skipped (malformed etcd value, rule that does not compile). */
 export interface InvalidEntry {
@@ -202,8 +204,10 @@ export class Snapshot {
     let location = this.joins.get(rewrittenPath);
     if (location === undefined) {
       location = joinUnderUfs(mount.ufs, segmentsOf(rewrittenPath).slice(1));
-      if (this.joins.size >= JOIN_MEMO_MAX) this.joins.clear();
-      this.joins.set(rewrittenPath, location);
+      if (rewrittenPath.length <= JOIN_MEMO_MAX_PATH) {
+        if (this.joins.size >= JOIN_MEMO_MAX) this.joins.clear();
+        this.joins.set(rewrittenPath, location);
+      }
     }
     if (tracing) trace.push({ step: 'join', ufsUri: location.uri });
     return {

@@ -288,8 +288,9 @@ class Copier {
     await this.update(checkpoint);
     let next = 0;
     let failure: unknown;
+    let ticking: Promise<void> = Promise.resolve();
     const timer = setInterval(() => {
-      this.update(checkpoint).catch((e: unknown) => {
+      ticking = this.update(checkpoint).catch((e: unknown) => {
         if (e instanceof Stop) this.stopped = e.why;
         else this.log(`checkpoint failed (will retry): ${(e as Error).message}`);
       });
@@ -314,6 +315,7 @@ class Copier {
       await Promise.all(Array.from({ length: Math.max(1, r.concurrency) }, () => workerLoop()));
     } finally {
       clearInterval(timer);
+      await ticking; // no checkpoint may land after the state change below
     }
     this.inflight = 0;
     if (this.lockLost()) throw new Stop('copier lock lost');
@@ -375,8 +377,9 @@ class Copier {
     const bad: { key: string; why: string; recopy: boolean }[] = [];
     let vFiles = 0;
     let vBytes = 0;
+    let ticking: Promise<void> = Promise.resolve();
     const timer = setInterval(() => {
-      this.update((r) => ({ ...r, verified: { files: vFiles, bytes: vBytes } })).catch((e: unknown) => {
+      ticking = this.update((r) => ({ ...r, verified: { files: vFiles, bytes: vBytes } })).catch((e: unknown) => {
         if (e instanceof Stop) this.stopped = e.why;
       });
     }, this.checkpointMs);
@@ -405,6 +408,7 @@ class Copier {
       await Promise.all(Array.from({ length: Math.max(1, this.stored.record.concurrency) }, () => loop()));
     } finally {
       clearInterval(timer);
+      await ticking; // no checkpoint may land after the state change below
     }
     if (this.lockLost()) throw new Stop('copier lock lost');
     if (this.stopped) throw new Stop(this.stopped);

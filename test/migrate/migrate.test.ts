@@ -120,10 +120,12 @@ test('kill -9 of the copier: resume continues where it stopped, without recopyin
   const files = populate(old, Object.fromEntries(names.map((n) => [n, 16 * 1024])));
   must(await env.cli(['mount', 'add', '--path', '/c', '--ufs-uri', `file://${old}`]), 'mount add');
   const started = must(
-    await env.cli(['migrate', 'start', '--path', '/c', '--to', `file://${neu}`, '--bandwidth', '64k', '--concurrency', '1', '--verify', 'checksum', '--json']),
+    await env.cli(['migrate', 'start', '--path', '/c', '--to', `file://${neu}`, '--bandwidth', '64k', '--concurrency', '2', '--verify', 'checksum', '--json']),
     'start',
   ).json();
   const progressing = await waitStatus(env, started.id, (d) => d.files.done >= 8 && d.copier.running, 'progress');
+  assert.ok(progressing.rate > 0, `rate ${progressing.rate}`);
+  assert.equal(typeof progressing.eta, 'number');
   // A copier is alive: a second one is refused.
   const dup = await env.cli(['migrate', 'resume', '--id', started.id, '--json']);
   assert.equal(dup.code, 3, dup.stdout);

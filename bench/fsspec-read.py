@@ -37,6 +37,27 @@ def read_fsspec(fs, uri, chunk, block_size, cache_type):
     return n
 
 
+def read_raw_http(worker, uri, chunk):
+    """The transport alone: one GET of the whole file, read into a reused buffer (no fsspec)."""
+    import http.client
+    import urllib.parse
+
+    host, _, port = worker.rpartition(":")
+    conn = http.client.HTTPConnection(host, int(port), blocksize=1 << 20)
+    conn.request("GET", "/api/v1/file?" + urllib.parse.urlencode({"uri": uri}, quote_via=urllib.parse.quote, safe=""))
+    resp = conn.getresponse()
+    assert resp.status == 200, resp.status
+    buf = memoryview(bytearray(chunk))
+    n = 0
+    while True:
+        k = resp.readinto(buf)
+        if not k:
+            break
+        n += k
+    conn.close()
+    return n
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--path", required=True)
@@ -61,7 +82,7 @@ def main():
                 h2.update(b)
         assert h1.digest() == h2.digest(), "fsspec read returned different bytes"
     read_direct(a.path, chunk)  # warm the page cache for both
-    direct, via = [], []
+    direct, via, raw = [], [], []
     for _ in range(a.runs):
         t0 = time.perf_counter()
         n = read_direct(a.path, chunk)
@@ -71,7 +92,11 @@ def main():
         n = read_fsspec(fs, a.uri, chunk, a.block_mb << 20, a.cache)
         via.append(n / 1e6 / (time.perf_counter() - t0))
         assert n == size, (n, size)
-    print(json.dumps({"size": size, "direct": direct, "fsspec": via, "chunkMB": a.chunk_mb, "blockMB": a.block_mb, "cache": a.cache}))
+        t0 = time.perf_counter()
+        n = read_raw_http(a.workers.split(",")[0], a.uri, chunk)
+        raw.append(n / 1e6 / (time.perf_counter() - t0))
+        assert n == size, (n, size)
+    print(json.dumps({"size": size, "direct": direct, "fsspec": via, "rawHttp": raw, "chunkMB": a.chunk_mb, "blockMB": a.block_mb, "cache": a.cache}))
 
 
 if __name__ == "__main__":

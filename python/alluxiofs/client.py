@@ -5,6 +5,7 @@ import base64
 import http.client
 import json
 import logging
+import os
 import threading
 import time
 import urllib.parse
@@ -170,9 +171,12 @@ class WorkerClient:
     # ---- HTTP ---------------------------------------------------------------------
 
     def _conns(self):
+        # Per thread, and per process: after fork() a child never reuses the parent's
+        # keep-alive sockets (two processes reading one socket would mix responses).
         c = getattr(self._local, "conns", None)
-        if c is None:
+        if c is None or self._local.pid != os.getpid():
             c = self._local.conns = {}
+            self._local.pid = os.getpid()
         return c
 
     def _conn(self, worker, fresh):

@@ -372,7 +372,45 @@ def fallback():
     print(json.dumps({"error": str(e)}))
 
 
-SCENARIOS = {f.__name__: f for f in (pandas_csv, ranges, listing, rule_hot, writes, readonly, errors, escape, failover, etcd_discovery, fallback)}
+_FS = None
+
+
+def _read_in_child(uri):
+    return _FS.cat_file(uri)
+
+
+def _read_pickled(args):
+    fs, uri = args
+    return fs.cat_file(uri)
+
+
+def processes():
+    """Data tools fork and pickle filesystems (multiprocessing, Dask, Ray, DataLoader):
+    forked children must not share the parent's keep-alive sockets, and a pickled
+    filesystem must work in another process."""
+    import multiprocessing as mp
+
+    global _FS
+    files = {}
+    for i in range(8):
+        data = os.urandom(50_000 + i)
+        write_local(os.path.join(DATA, "mp", f"f{i}.bin"), data)
+        files[f"file://{DATA}/mp/f{i}.bin"] = data
+    _FS = make_fs()
+    uris = sorted(files)
+    assert _FS.cat_file(uris[0]) == files[uris[0]]  # the parent holds a keep-alive connection now
+    ctx = mp.get_context("fork")
+    with ctx.Pool(3) as pool:
+        got = pool.map(_read_in_child, uris * 3)
+    assert got == [files[u] for u in uris * 3]
+    assert _FS.cat_file(uris[1]) == files[uris[1]]  # the parent's connection still works
+    with mp.get_context("spawn").Pool(2) as pool:
+        got2 = pool.map(_read_pickled, [(_FS, u) for u in uris])
+    assert got2 == [files[u] for u in uris]
+    print(json.dumps({"forked_reads": len(got), "pickled_reads": len(got2)}))
+
+
+SCENARIOS = {f.__name__: f for f in (processes, pandas_csv, ranges, listing, rule_hot, writes, readonly, errors, escape, failover, etcd_discovery, fallback)}
 
 if __name__ == "__main__":
     assert alluxiofs.AlluxioFileSystem is AlluxioFileSystem

@@ -80,3 +80,8 @@ test('paths that try to escape a mount (.., %2e%2e, %2F) fail and never reach ou
   assert.equal(r.invalid, 7 * 4, JSON.stringify(r));
   assert.equal(readFileSync(join(env.outside, 'secret'), 'utf8'), 'top secret');
 });
+
+test('forked processes and pickled filesystems read correctly (no shared keep-alive sockets)', async () => {
+  const r = await scenario('processes', pyEnv);
+  assert.deepEqual(r, { forked_reads: 24, pickled_reads: 8 });
+});

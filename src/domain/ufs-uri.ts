@@ -70,14 +70,23 @@ export function encodeSegment(seg: string): string {
   return out;
 }
 
-function decodeSegment(raw: string, whole: string): string {
+function decodeSegment(raw: string, whole: string, code: 'InvalidUfsUri' | 'InvalidPath'): string {
   let decoded: string;
   try {
     decoded = decodeURIComponent(raw);
   } catch {
-    throw new AlluxioError('InvalidUfsUri', `"${whole}": malformed percent-encoding in "${raw}"`);
+    throw new AlluxioError(code, `"${whole}": malformed percent-encoding in "${raw}"`);
   }
   return decoded;
+}
+
+/**
+ * A URI as shown in error messages: credentials in the user-info part (`s3://KEY:SECRET@b/`)
+ * and query strings or fragments (presigned signatures) are replaced by `***`, since messages end up in
+ * terminals, logs and CI output.
+ */
+export function maskUri(raw: string): string {
+  return raw.replace(/^([A-Za-z][A-Za-z0-9+.\-]*:\/\/)[^/?#@]*:[^/?#@]*@/, '$1***@').replace(/[?#].+$/s, (q) => `${q[0]}***`);
 }
 
 function checkSegment(seg: string, whole: string, code: 'InvalidUfsUri' | 'InvalidPath'): void {
@@ -99,33 +108,35 @@ export function formatUfsUri(scheme: string, authority: string, segments: readon
  */
 export function parseUfsUri(raw: unknown, code: 'InvalidUfsUri' | 'InvalidPath' = 'InvalidUfsUri'): ParsedUfsUri {
   if (typeof raw !== 'string' || raw.trim() === '') throw new AlluxioError(code, 'UFS URI is empty');
-  if (raw !== raw.trim()) throw new AlluxioError(code, `"${raw}": leading or trailing white space`);
-  if (/[\u0000-\u001f\u007f]/.test(raw)) throw new AlluxioError(code, `"${raw}": control characters are not allowed`);
+  const shown = maskUri(raw);
+  if (raw !== raw.trim()) throw new AlluxioError(code, `"${shown}": leading or trailing white space`);
+  if (/[\u0000-\u001f\u007f]/.test(raw)) throw new AlluxioError(code, `"${shown}": control characters are not allowed`);
   const m = /^([A-Za-z][A-Za-z0-9+.\-]*):\/\/([^/?#]*)([^?#]*)(.*)$/.exec(raw);
   if (!m) {
-    throw new AlluxioError(code, `"${raw}" is not a URI of the form scheme://authority/path (allowed schemes: ${KNOWN_SCHEMES.join(', ')})`);
+    throw new AlluxioError(code, `"${shown}" is not a URI of the form scheme://authority/path (allowed schemes: ${KNOWN_SCHEMES.join(', ')})`);
   }
   const scheme = m[1]!.toLowerCase();
   const info = SCHEMES[scheme];
-  if (!info) throw new AlluxioError(code, `"${raw}": unknown scheme "${scheme}" (allowed: ${KNOWN_SCHEMES.join(', ')})`);
+  if (!info) throw new AlluxioError(code, `"${shown}": unknown scheme "${scheme}" (allowed: ${KNOWN_SCHEMES.join(', ')})`);
   const authority = info.lowerCaseAuthority ? m[2]!.toLowerCase() : m[2]!;
   const rawPath = m[3]!;
   const rest = m[4]!;
-  if (rest !== '') throw new AlluxioError(code, `"${raw}": query strings and fragments are not allowed`);
+  if (rest !== '') throw new AlluxioError(code, `"${shown}": query strings and fragments are not allowed`);
   if (info.authority === 'forbidden' && authority !== '') {
-    throw new AlluxioError(code, `"${raw}": ${scheme}:// takes no host; write ${scheme}:///absolute/path`);
+    throw new AlluxioError(code, `"${shown}": ${scheme}:// takes no host; write ${scheme}:///absolute/path`);
   }
   if (info.authority === 'required') {
-    if (authority === '') throw new AlluxioError(code, `"${raw}": ${scheme}:// needs ${info.authorityHint}`);
+    if (authority === '') throw new AlluxioError(code, `"${shown}": ${scheme}:// needs ${info.authorityHint}`);
     if (info.authorityPattern && !info.authorityPattern.test(authority)) {
-      throw new AlluxioError(code, `"${raw}": "${authority}" is not ${info.authorityHint}`);
+      const auth = /:.*@/.test(authority) ? '***@' + authority.slice(authority.lastIndexOf('@') + 1) : authority;
+      throw new AlluxioError(code, `"${shown}": "${auth}" is not ${info.authorityHint}${authority.includes('@') && info.authorityPattern !== AZURE ? '; credentials belong in --option, not in the URI' : ''}`);
     }
   }
   const segments: string[] = [];
   for (const part of rawPath.split('/')) {
     if (part === '') continue;
-    const seg = decodeSegment(part, raw);
-    checkSegment(seg, raw, code);
+    const seg = decodeSegment(part, shown, code);
+    checkSegment(seg, shown, code);
     segments.push(seg);
   }
   return { scheme, authority, segments, uri: formatUfsUri(scheme, authority, segments) };

@@ -5,7 +5,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { AlluxioError } from '../../src/domain/errors.js';
-import { KNOWN_SCHEMES, SCHEMES, encodeSegment, formatUfsUri, isUfsPrefix, joinUnderUfs, normalizeUfsUri, parseUfsUri } from '../../src/domain/ufs-uri.js';
+import { KNOWN_SCHEMES, SCHEMES, encodeSegment, formatUfsUri, isUfsPrefix, joinUnderUfs, maskUri, normalizeUfsUri, parseUfsUri } from '../../src/domain/ufs-uri.js';
 
 function invalid(raw: unknown, pattern?: RegExp, code: 'InvalidUfsUri' | 'InvalidPath' = 'InvalidUfsUri'): AlluxioError {
   try {
@@ -194,8 +194,21 @@ describe('parseUfsUri: path, query, fragment, encoding', () => {
     assert.equal(encodeSegment('é'), '%C3%A9');
     assert.equal(encodeSegment('😀'), '%F0%9F%98%80');
   });
-  it('InvalidPath code for request URIs', () => {
+  it('InvalidPath code for request URIs, for every kind of defect', () => {
     invalid('s3://my-bucket/%2e%2e', /dot segments/, 'InvalidPath');
+    invalid('s3://my-bucket/%zz', /malformed percent-encoding/, 'InvalidPath');
+    invalid('s3://my-bucket/a?b', /query/, 'InvalidPath');
+    invalid('ftp://h/x', /unknown scheme/, 'InvalidPath');
+  });
+  it('credentials and query strings never appear in error messages', () => {
+    for (const raw of ['s3://AKIAXYZ:s3cr3tKey@my-bucket/x', 'hdfs://hdfs:s3cr3tKey@nn:8020/x', 's3://AKIAXYZ:s3cr3tKey@my-bucket/%zz', 's3://my-bucket/x?X-Amz-Signature=s3cr3tKey', 's3://my-bucket/x?a=1#s3cr3tKey']) {
+      const e = invalid(raw);
+      assert.doesNotMatch(e.message, /s3cr3tKey/, e.message);
+    }
+    assert.match(invalid('s3://AKIAXYZ:s3cr3tKey@my-bucket/x').message, /credentials belong in --option/);
+    assert.equal(maskUri('s3://k:s@b/x?sig=1'), 's3://***@b/x?***');
+    assert.equal(maskUri('abfs://container@account.dfs.core.windows.net/x'), 'abfs://container@account.dfs.core.windows.net/x');
+    assert.equal(maskUri('s3://my-bucket/a:b@c'), 's3://my-bucket/a:b@c');
   });
 });
 

@@ -11,6 +11,11 @@
  *   mount that points outside it is refused (NotFound for reads, UfsAccessDenied for
  *   writes); symlinks that stay inside the mount are followed.
  *
+ * Reads through `openRead` resolve the parent directory's real path (cached for one
+ * second) and open the last name with O_NOFOLLOW (a symlink there takes the full
+ * realpath check), so a GET costs open+fstat+read+close. Writes always check the full
+ * real path, uncached.
+ *
  * Metadata calls on the request path (realpath, stat) and reads of small files are
  * synchronous system calls, like nginx does: on a local file system they take
  * microseconds, while a hop through libuv's thread pool per call costs far more under
@@ -28,13 +33,16 @@ import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { AlluxioError } from '../domain/errors.js';
 import type { ParsedMount } from '../domain/mounts.js';
-import { SMALL_OBJECT_BYTES, type ByteRange, type UfsAdapter, type UfsEntry } from './types.js';
+import { SMALL_OBJECT_BYTES, type ByteRange, type UfsAdapter, type UfsEntry, type UfsOpenFile } from './types.js';
 
 export const TEMP_PREFIX = '.alluxio-tmp-';
 const CONTROL = /[\u0000-\u001f\u007f]/;
 /** Files up to this size are read with one read(2) and handed over as one chunk. */
 const SMALL_READ = 256 * 1024;
 const STREAM_HWM = 1024 * 1024;
+/** How long the real path of a directory is trusted for reads (see readPathSync). */
+const DIR_CACHE_MS = 1000;
+const DIR_CACHE_MAX = 10_000;
 
 /** UTF-8 byte order (what S3 listings and the adapter contract use). */
 export function compareUtf8(a: string, b: string): number {
@@ -70,6 +78,7 @@ export class FileUfs implements UfsAdapter {
   readonly root: string;
   readonly readOnly: boolean;
   private realRoot: string | undefined;
+  private readonly dirCache = new Map<string, { real: string | null; at: number }>();
 
   constructor(uri: string, rootSegments: readonly string[], opts: { readOnly?: boolean } = {}) {
     this.uri = uri;
@@ -93,15 +102,115 @@ export class FileUfs implements UfsAdapter {
   }
 
   private async rootReal(): Promise<string> {
+    return this.rootRealSync();
+  }
+
+  private rootRealSync(): string {
     if (this.realRoot === undefined) {
       try {
-        this.realRoot = await realpath(this.root);
+        this.realRoot = realpathSync.native(this.root);
       } catch (e) {
         if (errno(e) === 'ENOENT') throw new AlluxioError('NotFound', `the mount's directory ${this.root} does not exist`);
         throw this.ioError(e, this.root);
       }
     }
     return this.realRoot;
+  }
+
+  /**
+   * Read path containment with few system calls: the real path of the PARENT directory
+   * (cached for DIR_CACHE_MS; checked to be inside the mount) + the last name. Returns
+   * the path to open with O_NOFOLLOW (a symlink as last name fails with ELOOP and takes
+   * the slow path: full realpath). null when the parent is missing or outside.
+   */
+  private readPathSync(p: string): string | null {
+    const root = this.rootRealSync();
+    if (p === this.root) return root;
+    const dir = path.dirname(p);
+    const now = Date.now();
+    let hit = this.dirCache.get(dir);
+    if (!hit || hit.at + DIR_CACHE_MS < now) {
+      let real: string | null;
+      try {
+        real = realpathSync.native(dir);
+        if (!this.inside(real, root)) real = null;
+      } catch {
+        real = null;
+      }
+      if (this.dirCache.size >= DIR_CACHE_MAX) this.dirCache.clear();
+      this.dirCache.set(dir, (hit = { real, at: now }));
+    }
+    return hit.real === null ? null : path.join(hit.real, path.basename(p));
+  }
+
+  async openRead(rel: readonly string[]): Promise<UfsOpenFile | null> {
+    const p = this.pathOf(rel);
+    let target = this.readPathSync(p);
+    if (target === null) return null;
+    let fd: number;
+    try {
+      fd = openSync(target, FS.O_RDONLY | (rel.length ? FS.O_NOFOLLOW : 0));
+    } catch (e) {
+      const c = errno(e);
+      if (c === 'ENOENT' || c === 'ENOTDIR') return null;
+      if (c !== 'ELOOP') throw this.ioError(e, p);
+      // the last name is a symlink: follow it only if it stays inside the mount
+      target = await this.realInside(p);
+      if (target === null) return null;
+      try {
+        fd = openSync(target, FS.O_RDONLY);
+      } catch (e2) {
+        const c2 = errno(e2);
+        if (c2 === 'ENOENT' || c2 === 'ENOTDIR') return null;
+        throw this.ioError(e2, p);
+      }
+    }
+    let st: Stats;
+    try {
+      st = fstatSync(fd);
+    } catch (e) {
+      closeSync(fd);
+      throw this.ioError(e, p);
+    }
+    if (!st.isFile() && !st.isDirectory()) {
+      closeSync(fd);
+      return null;
+    }
+    const entry = this.entry(rel.length ? rel[rel.length - 1]! : '', st);
+    let open = true;
+    const span = (range?: ByteRange) => {
+      const start = range ? range.start : 0;
+      const end = range ? Math.min(range.end, st.size - 1) : st.size - 1;
+      return { start, end, length: Math.max(0, end - start + 1) };
+    };
+    return {
+      entry,
+      readBuffer: (range?: ByteRange) => {
+        if (entry.type !== 'file') throw new AlluxioError('IsADirectory', `${rel.join('/')}: is a directory`);
+        const { start, length } = span(range);
+        if (length > SMALL_OBJECT_BYTES) throw new AlluxioError('InvalidArgument', `readBuffer is for up to ${SMALL_OBJECT_BYTES} bytes`);
+        const buf = Buffer.allocUnsafe(length);
+        let got = 0;
+        while (got < length) {
+          const n = readSync(fd, buf, got, length - got, start + got);
+          if (n === 0) break;
+          got += n;
+        }
+        return got === length ? buf : buf.subarray(0, got);
+      },
+      stream: (range?: ByteRange) => {
+        if (entry.type !== 'file') throw new AlluxioError('IsADirectory', `${rel.join('/')}: is a directory`);
+        const { start, end } = span(range);
+        open = false;
+        return createReadStream('', { fd, start, end, highWaterMark: STREAM_HWM, autoClose: true });
+      },
+      close: () => {
+        if (open) {
+          open = false;
+          closeSync(fd);
+        }
+      },
+    };
   }
 
   private inside(real: string, root: string): boolean {

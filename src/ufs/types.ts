@@ -35,6 +35,12 @@ export interface UfsAdapter {
    * use it for objects up to `SMALL_OBJECT_BYTES` and fall back to `read` otherwise.
    */
   readBuffer?(rel: readonly string[], range?: ByteRange): Promise<Buffer>;
+  /**
+   * Optional: open a file once and serve its metadata and bytes from the same open file
+   * (one consistent version; fewer system calls). null when missing. The caller must
+   * `close()` it unless it took `stream()`, which closes when the stream ends.
+   */
+  openRead?(rel: readonly string[]): Promise<UfsOpenFile | null>;
   /** Write a whole object from a stream (create or replace), returning its new entry. */
   write(rel: readonly string[], body: Readable): Promise<UfsEntry>;
   delete(rel: readonly string[]): Promise<void>;
@@ -44,3 +50,12 @@ export interface UfsAdapter {
 
 /** Objects up to this size may be served through `readBuffer` (one buffer, no stream). */
 export const SMALL_OBJECT_BYTES = 256 * 1024;
+
+export interface UfsOpenFile {
+  entry: UfsEntry;
+  /** The bytes (or a range) in one buffer; for lengths up to SMALL_OBJECT_BYTES. */
+  readBuffer(range?: ByteRange): Buffer;
+  /** A stream of the bytes (or a range); takes ownership of the open file. */
+  stream(range?: ByteRange): Readable;
+  close(): void;
+}

@@ -400,7 +400,31 @@ export function createS3Handler(ctx: FrontendContext, opts: S3HandlerOptions = s
 
   async function getObject(r: Req, head: boolean): Promise<void> {
     const t = resolveTarget(r, r.bucket, r.key);
+    if (t.adapter.openRead) {
+      const f = await ufsCall(r, () => t.adapter.openRead!(t.rel));
+      if (!f) throw s3err.noSuchKey(r.key);
+      let owned = true;
+      try {
+        if (f.entry.type === 'directory' && !r.key.endsWith('/')) throw s3err.noSuchKey(r.key);
+        return await serveObject(r, head, f.entry, async (range) => {
+          const length = range ? range.end - range.start + 1 : f.entry.size;
+          if (length <= SMALL_OBJECT_BYTES) return f.readBuffer(range ?? undefined);
+          owned = false;
+          return f.stream(range ?? undefined);
+        });
+      } finally {
+        if (owned) f.close();
+      }
+    }
     const st = await statObject(r, t, r.key);
+    return serveObject(r, head, st, async (range) => {
+      const length = range ? range.end - range.start + 1 : st.size;
+      if (t.adapter.readBuffer && length <= SMALL_OBJECT_BYTES) return ufsCall(r, () => t.adapter.readBuffer!(t.rel, range ?? undefined));
+      return ufsCall(r, () => t.adapter.read(t.rel, range ?? undefined));
+    });
+  }
+
+  async function serveObject(r: Req, head: boolean, st: UfsEntry, open: (range: { start: number; end: number } | null) => Promise<Buffer | Readable>): Promise<void> {
     const etag = quoteEtag(st);
     const lastModified = httpDate(st.mtimeMs);
     const cond = evalConditions(r.req.headers, etag, st.mtimeMs);
@@ -438,16 +462,15 @@ export function createS3Handler(ctx: FrontendContext, opts: S3HandlerOptions = s
       return;
     }
     const length = range ? range.end - range.start + 1 : size;
-    if (t.adapter.readBuffer && length <= SMALL_OBJECT_BYTES) {
-      const buf = await ufsCall(r, () => t.adapter.readBuffer!(t.rel, range ?? undefined));
-      if (buf.length !== length) throw s3err.internal('the object changed while it was read; retry');
+    const data = await open(range);
+    if (Buffer.isBuffer(data)) {
+      if (data.length !== length) throw s3err.internal('the object changed while it was read; retry');
       r.res.writeHead(status, headers);
-      r.res.end(buf);
+      r.res.end(data);
       return;
     }
-    const stream = await ufsCall(r, () => t.adapter.read(t.rel, range ?? undefined));
     r.res.writeHead(status, headers);
-    await pipeline(stream, r.res);
+    await pipeline(data, r.res);
   }
 
   async function putObject(r: Req): Promise<void> {
@@ -744,8 +767,12 @@ export function createS3Handler(ctx: FrontendContext, opts: S3HandlerOptions = s
     }
   }
 
+  // Request ids: a random per-process prefix and a counter (unique, and cheap per request).
+  const idPrefix = randomBytes(4).toString('hex').toUpperCase();
+  let idCounter = 0;
   return (req, res) => {
-    const id = randomBytes(8).toString('hex').toUpperCase();
+    idCounter = (idCounter + 1) % 0x100000000;
+    const id = idPrefix + idCounter.toString(16).toUpperCase().padStart(8, '0');
     res.setHeader('x-amz-request-id', id);
     res.setHeader('x-amz-id-2', id);
     res.setHeader('Server', 'AlluxioS3');

@@ -150,3 +150,31 @@ test('registry caches per URI + options and replaces changed mounts', async () =
   assert.throws(() => reg.adapterFor(parseMount({ path: '/h', ufsUri: 'hdfs://nn:8020/x' })), code('NotFound'));
   await reg.closeAll();
 });
+
+test('openRead: one open file for metadata and bytes; symlinks leaving the mount are not followed', async () => {
+  const f = await ufs.openRead(['a', 'x.txt']);
+  assert.ok(f);
+  try {
+    assert.equal(f.entry.size, 10);
+    assert.equal(f.entry.etag, (await ufs.stat(['a', 'x.txt']))?.etag);
+    assert.equal(f.readBuffer({ start: 1, end: 3 }).toString(), '123');
+    assert.equal(f.readBuffer().toString(), '0123456789');
+  } finally {
+    f.close();
+  }
+  const viaLink = await ufs.openRead(['inner-link']);
+  assert.equal(viaLink?.readBuffer().toString(), '0123456789');
+  viaLink?.close();
+  assert.equal(await ufs.openRead(['escape-file']), null, 'last name is a symlink to outside');
+  assert.equal(await ufs.openRead(['escape', 'secret']), null, 'parent is a symlink to outside');
+  assert.equal(await ufs.openRead(['nope']), null);
+  assert.equal(await ufs.openRead(['a', 'x.txt', 'below-a-file']), null);
+  const d = await ufs.openRead(['a']);
+  assert.equal(d?.entry.type, 'directory');
+  d?.close();
+  const big = await ufs.openRead(['big']);
+  assert.ok(big);
+  const chunks: Buffer[] = [];
+  for await (const c of big.stream({ start: 5, end: 2_000_004 })) chunks.push(c as Buffer);
+  assert.equal(Buffer.concat(chunks).length, 2_000_000);
+});

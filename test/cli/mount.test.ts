@@ -404,3 +404,35 @@ describe('alluxio: help and colour', () => {
     assert.ok(Array.isArray(r.json().mounts));
   });
 });
+
+describe('alluxio mount: what an operator may have put there by hand', () => {
+  it('malformed values are reported on stderr and skipped; the rest is listed, stdout stays one JSON document', async () => {
+    const other = cliFor(etcd.endpoint, 'hand-edited');
+    expectExit(await other(['mount', 'add', '--path', '/good', '--ufs-uri', 's3://my-bucket/good']), 0, 'add good');
+    await client.put('/alluxio/hand-edited/config/mounts/broken').value('{not json');
+    await client.put('/alluxio/hand-edited/config/mounts/nested').value(JSON.stringify({ path: '/a/b', ufsUri: 's3://my-bucket/ab/', readOnly: false, options: {} }));
+    await client.put('/alluxio/hand-edited/config/mounts/elsewhere').value(JSON.stringify({ path: '/other', ufsUri: 's3://my-bucket/o/', readOnly: false, options: {} }));
+    const r = await other(['mount', 'list', '--json']);
+    expectExit(r, 0, 'list with malformed entries');
+    assert.deepEqual(r.json().mounts.map((m: { path: string }) => m.path), ['/good']);
+    const warnings = r.stderr.trimEnd().split('\n');
+    assert.equal(warnings.length, 3, r.stderr);
+    for (const key of ['broken', 'nested', 'elsewhere']) assert.ok(warnings.some((w) => w.startsWith(`warning: skipping malformed entry /alluxio/hand-edited/config/mounts/${key}: `)), `${key}: ${r.stderr}`);
+    // a write still validates against the valid entries
+    expectExit(await other(['mount', 'add', '--path', '/good2', '--ufs-uri', 's3://my-bucket/good/x']), 3, 'nesting with a valid entry');
+  });
+
+  it('a cluster written by a newer schema: writes refused with exit 3 naming the versions, nothing written; reads still work', async () => {
+    const other = cliFor(etcd.endpoint, 'future');
+    expectExit(await other(['mount', 'add', '--path', '/x', '--ufs-uri', 's3://my-bucket/x']), 0, 'add before upgrade');
+    await client.put('/alluxio/future/schema-version').value(JSON.stringify({ version: 2 }));
+    const before = await snapshot();
+    const r = await other(['mount', 'add', '--path', '/y', '--ufs-uri', 's3://my-bucket/y']);
+    expectExit(r, 3, 'write to a newer schema');
+    assert.match(r.stderr, /schema version 2; this alluxio CLI writes version 1\. Upgrade the CLI/);
+    assert.deepEqual(await snapshot(), before);
+    const list = await other(['mount', 'list', '--json']);
+    expectExit(list, 0, 'read a newer schema');
+    assert.deepEqual(list.json().mounts.map((m: { path: string }) => m.path), ['/x']);
+  });
+});

@@ -21,7 +21,7 @@ export interface StoredRecord {
 }
 
 export function runnerKey(conn: EtcdConnection, id: string): string {
-  return `${conn.layout.root}migration-runners/${encodeURIComponent(id)}`;
+  return conn.layout.migrationRunnerKey(id);
 }
 
 /** Every migration record (at `revision` when given), sorted by id number. */

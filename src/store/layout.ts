@@ -7,6 +7,7 @@
  *   /alluxio/<cluster>/config/rules/<id>     RuleSpec JSON
  *   /alluxio/<cluster>/workers/<id>          worker registration (leased)
  *   /alluxio/<cluster>/migrations/<id>       migration records
+ *   /alluxio/<cluster>/migration-runners/<id> a migration copier's lock (leased)
  *
  * Workers watch only `config/`, so status keys never trigger reloads.
  */
@@ -24,6 +25,7 @@ export class Layout {
   readonly rulesPrefix: string;
   readonly workersPrefix: string;
   readonly migrationsPrefix: string;
+  readonly migrationRunnersPrefix: string;
 
   constructor(readonly cluster: string) {
     if (!CLUSTER.test(cluster)) {
@@ -37,6 +39,7 @@ export class Layout {
     this.rulesPrefix = this.configPrefix + 'rules/';
     this.workersPrefix = this.root + 'workers/';
     this.migrationsPrefix = this.root + 'migrations/';
+    this.migrationRunnersPrefix = this.root + 'migration-runners/';
   }
 
   mountKey(path: string): string {
@@ -50,5 +53,8 @@ export class Layout {
   }
   migrationKey(id: string): string {
     return this.migrationsPrefix + encodeURIComponent(id);
+  }
+  migrationRunnerKey(id: string): string {
+    return this.migrationRunnersPrefix + encodeURIComponent(id);
   }
 }

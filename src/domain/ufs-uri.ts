@@ -59,9 +59,13 @@ export interface ParsedUfsUri {
 
 // RFC 3986 pchar minus "%" (which we always encode): unreserved / sub-delims / ":" / "@".
 const PCHAR_SAFE = /[A-Za-z0-9\-._~!$&'()*+,;=:@]/;
+const ALL_SAFE = /^[A-Za-z0-9\-._~!$&'()*+,;=:@]*$/;
+/** What an encoded segment may contain: pchar characters and upper-case %XX escapes. */
+const ENCODED_SEGMENT = /^(?:[A-Za-z0-9\-._~!$&'()*+,;=:@]|%[0-9A-F]{2})+$/;
 
 /** Percent-encode one decoded path segment (UTF-8, upper-case hex). */
 export function encodeSegment(seg: string): string {
+  if (ALL_SAFE.test(seg)) return seg;
   let out = '';
   for (const ch of seg) {
     if (PCHAR_SAFE.test(ch)) out += ch;
@@ -181,18 +185,20 @@ export function joinUnderUfs(mount: ParsedUfsUri, relSegments: readonly string[]
       throw new AlluxioError('InvalidPath', `segment ${JSON.stringify(seg)} cannot be joined onto ${mount.uri}`, { step: 'join' });
     }
   }
-  const tail = relSegments.map(encodeSegment).join('/');
-  const uri = tail === '' ? mount.uri : mount.uri + tail;
-  // Proof: the result re-parses to mount segments + exactly our segments, under the same authority.
-  const back = parseUfsUri(uri, 'InvalidPath');
-  if (!isUfsPrefix(mount, back) || back.segments.length !== mount.segments.length + relSegments.length) {
-    throw new AlluxioError('Internal', `joined URI ${uri} escaped mount ${mount.uri}`, { step: 'join' });
-  }
-  for (let i = 0; i < relSegments.length; i++) {
-    if (back.segments[mount.segments.length + i] !== relSegments[i]) {
-      throw new AlluxioError('Internal', `joined URI ${uri} does not round-trip`, { step: 'join' });
+  // Proof by construction: mount.uri is canonical and ends in "/"; every encoded segment
+  // consists only of pchar characters and %XX escapes (so no "/", "?", "#" can appear)
+  // and decodes back to exactly the validated segment. The concatenation therefore parses
+  // to the mount's segments followed by exactly ours: it cannot leave the mount.
+  if (!mount.uri.endsWith('/')) throw new AlluxioError('Internal', `mount URI ${mount.uri} is not canonical`, { step: 'join' });
+  const encoded: string[] = [];
+  for (const seg of relSegments) {
+    const enc = encodeSegment(seg);
+    if (!ENCODED_SEGMENT.test(enc) || decodeURIComponent(enc) !== seg) {
+      throw new AlluxioError('Internal', `segment ${JSON.stringify(seg)} does not round-trip under ${mount.uri}`, { step: 'join' });
     }
+    encoded.push(enc);
   }
+  const uri = encoded.length === 0 ? mount.uri : mount.uri + encoded.join('/');
   return {
     mountUri: mount.uri,
     scheme: mount.scheme,

@@ -9,10 +9,8 @@ import { parseRuleSpec } from '../domain/rule-validation.js';
 import type { RuleSpec } from '../domain/rules.js';
 import type { Layout } from './layout.js';
 
-export interface InvalidEntry {
-  key: string;
-  error: string;
-}
+export type { InvalidEntry } from '../domain/snapshot.js';
+import type { InvalidEntry } from '../domain/snapshot.js';
 
 export interface DecodedConfig {
   mounts: ParsedMount[];

@@ -190,6 +190,12 @@ test('a corrupted file in the target fails verification naming it; resume copies
   assert.equal((await env.cli(['migrate', 'start', '--path', '/d', '--to', `file://${env.mkdir('d-other')}`])).code, 3);
   // Resume copies the named file again (only it), verifies, and is ready.
   must(await env.cli(['migrate', 'resume', '--id', started.id]), 'resume');
+  // status --watch follows until the copy stops moving; in a pipe it prints plain progress lines on stderr.
+  const watched = await env.cli(['migrate', 'status', '--id', started.id, '--watch', '--json'], { timeoutMs: 90_000 });
+  assert.equal(watched.code, 0, watched.stderr);
+  assert.equal(watched.json().state, 'ready');
+  assert.match(watched.stderr, new RegExp(`^${started.id} (copying|verifying|ready)\\s+\\[[#-]{24}\\]`, 'm'));
+  assert.ok(!watched.stderr.includes('\r'), 'no carriage returns in a pipe');
   const ready = await waitStatus(env, started.id, (d) => d.state === 'ready', 'ready after recopy');
   assert.equal(ready.error, undefined);
   assert.ok(readFileSync(victim).equals(files.get('k01.bin')!));

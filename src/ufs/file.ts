@@ -26,10 +26,10 @@
  * whole body arrived (a failed or aborted upload leaves the old content untouched).
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { closeSync, constants as FS, createReadStream, createWriteStream, fstatSync, openSync, readSync, realpathSync, statSync, type Stats } from 'node:fs';
+import { closeSync, constants as FS, createReadStream, createWriteStream, fstatSync, openSync, read as fsRead, readSync, realpathSync, statSync, type Stats } from 'node:fs';
 import { lstat, mkdir, readdir, realpath, rename, rm, rmdir, stat, unlink } from 'node:fs/promises';
 import path from 'node:path';
-import { Readable } from 'node:stream';
+import { Readable, type Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { AlluxioError } from '../domain/errors.js';
 import type { ParsedMount } from '../domain/mounts.js';
@@ -39,7 +39,7 @@ export const TEMP_PREFIX = '.alluxio-tmp-';
 const CONTROL = /[\u0000-\u001f\u007f]/;
 /** Files up to this size are read with one read(2) and handed over as one chunk. */
 const SMALL_READ = 256 * 1024;
-const STREAM_HWM = 1024 * 1024;
+const STREAM_HWM = 256 * 1024;
 /** How long the real path of a directory is trusted for reads (see readPathSync). */
 const DIR_CACHE_MS = 1000;
 const DIR_CACHE_MAX = 10_000;
@@ -71,6 +71,65 @@ function isUsableName(name: string): boolean {
 
 function errno(e: unknown): string | undefined {
   return (e as NodeJS.ErrnoException | undefined)?.code;
+}
+
+const PUMP_CHUNK = 256 * 1024;
+const PUMP_BUFFERS = 4;
+
+/**
+ * Copy [start, end] of an open file into `dest`: positional reads into PUMP_BUFFERS reused
+ * buffers, each handed back once `dest` reports it written (so at most
+ * PUMP_BUFFERS * PUMP_CHUNK bytes are in flight, and no per-chunk garbage). Ends `dest`
+ * on success; rejects (leaving `dest` to the caller) on a read error; resolves when
+ * `dest` closes early (the client went away).
+ */
+function pump(fd: number, start: number, end: number, dest: Writable): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const free: Buffer[] = Array.from({ length: PUMP_BUFFERS }, () => Buffer.allocUnsafeSlow(PUMP_CHUNK));
+    let pos = start;
+    let reading = false;
+    let inFlight = 0;
+    let settled = false;
+    const finish = (err?: Error) => {
+      if (settled) return;
+      settled = true;
+      dest.off('close', onClose);
+      if (err) reject(err);
+      else resolve();
+    };
+    const onClose = () => finish();
+    dest.on('close', onClose);
+    const next = (): void => {
+      if (reading || settled) return;
+      if (pos > end) {
+        if (inFlight === 0) {
+          dest.end();
+          finish();
+        }
+        return;
+      }
+      const buf = free.pop();
+      if (!buf) return;
+      reading = true;
+      const n = Math.min(PUMP_CHUNK, end - pos + 1);
+      fsRead(fd, buf, 0, n, pos, (err, got) => {
+        reading = false;
+        if (settled) return;
+        if (err) return finish(err);
+        if (got === 0) return finish(new AlluxioError('UfsUnavailable', 'the file became shorter while it was read'));
+        pos += got;
+        inFlight++;
+        dest.write(got === buf.length ? buf : buf.subarray(0, got), (werr) => {
+          inFlight--;
+          if (werr) return finish();
+          free.push(buf);
+          next();
+        });
+        next();
+      });
+    };
+    next();
+  });
 }
 
 export class FileUfs implements UfsAdapter {
@@ -203,6 +262,11 @@ export class FileUfs implements UfsAdapter {
         const { start, end } = span(range);
         open = false;
         return createReadStream('', { fd, start, end, highWaterMark: STREAM_HWM, autoClose: true });
+      },
+      sendTo: (dest: Writable, range?: ByteRange) => {
+        if (entry.type !== 'file') throw new AlluxioError('IsADirectory', `${rel.join('/')}: is a directory`);
+        const { start, end } = span(range);
+        return pump(fd, start, end, dest);
       },
       close: () => {
         if (open) {

@@ -4,7 +4,7 @@
  * location below it by decoded relative segments taken from a Resolution's `location`
  * (so nothing but `joinUnderUfs` ever turns a path into a UFS location).
  */
-import type { Readable } from 'node:stream';
+import type { Readable, Writable } from 'node:stream';
 
 export interface UfsEntry {
   /** Last segment (decoded); '' for the mount root. */
@@ -57,5 +57,11 @@ export interface UfsOpenFile {
   readBuffer(range?: ByteRange): Buffer;
   /** A stream of the bytes (or a range); takes ownership of the open file. */
   stream(range?: ByteRange): Readable;
+  /**
+   * Optional: write the bytes (or a range) straight into `dest` with a few reused buffers
+   * and backpressure from write callbacks (less CPU and garbage than a stream). Does not
+   * end `dest` on failure and does not close the file (the caller still calls close()).
+   */
+  sendTo?(dest: Writable, range?: ByteRange): Promise<void>;
   close(): void;
 }

@@ -311,6 +311,10 @@ test('traversal attempts never leave the mount (.., %2e%2e, %2F, %5C, NUL, doubl
     '/data/%00',
     '/%2e%2e/outside/secret',
     '/..%2Foutside/secret',
+    '/data/%C0%AE%C0%AE/outside/secret', // overlong UTF-8 dots
+    '/data/%C0%80', // overlong NUL
+    '/data/x%E0%80%AE',
+    '/data/%2e%2e%5c%2e%2e%5coutside%5csecret/..',
   ];
   for (const p of hostile) {
     const g = await raw(url, 'GET', p);

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, mkdirSync, writeFileSync, readFileSync, rmSync, symlinkSync, readdirSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Readable } from 'node:stream';
+import { Readable, Writable } from 'node:stream';
 import { text } from 'node:stream/consumers';
 import { parseMount } from '../../src/domain/mounts.js';
 import { FileUfs } from '../../src/ufs/file.js';
@@ -177,4 +177,21 @@ test('openRead: one open file for metadata and bytes; symlinks leaving the mount
   const chunks: Buffer[] = [];
   for await (const c of big.stream({ start: 5, end: 2_000_004 })) chunks.push(c as Buffer);
   assert.equal(Buffer.concat(chunks).length, 2_000_000);
+  // sendTo: reused buffers, backpressure from a slow consumer, exact bytes
+  const whole = readFileSync(join(root, 'big'));
+  const got: Buffer[] = [];
+  const slow = new Writable({
+    highWaterMark: 1024,
+    write(c: Buffer, _e, cb) {
+      got.push(Buffer.from(c)); // copy: the sender reuses its buffers after cb
+      setImmediate(cb);
+    },
+  });
+  const f2 = await ufs.openRead(['big']);
+  try {
+    await f2!.sendTo!(slow, { start: 123, end: whole.length - 2 });
+  } finally {
+    f2!.close();
+  }
+  assert.ok(Buffer.concat(got).equals(whole.subarray(123, whole.length - 1)));
 });

@@ -18,7 +18,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { Readable, type Transform } from 'node:stream';
+import { Readable, type Transform, type Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { isAlluxioError } from '../../domain/errors.js';
 import type { ParsedMount } from '../../domain/mounts.js';
@@ -409,6 +409,7 @@ export function createS3Handler(ctx: FrontendContext, opts: S3HandlerOptions = s
         return await serveObject(r, head, f.entry, async (range) => {
           const length = range ? range.end - range.start + 1 : f.entry.size;
           if (length <= SMALL_OBJECT_BYTES) return f.readBuffer(range ?? undefined);
+          if (f.sendTo) return (dest: Writable) => f.sendTo!(dest, range ?? undefined);
           owned = false;
           return f.stream(range ?? undefined);
         });
@@ -424,7 +425,9 @@ export function createS3Handler(ctx: FrontendContext, opts: S3HandlerOptions = s
     });
   }
 
-  async function serveObject(r: Req, head: boolean, st: UfsEntry, open: (range: { start: number; end: number } | null) => Promise<Buffer | Readable>): Promise<void> {
+  type Body = Buffer | Readable | ((dest: Writable) => Promise<void>);
+
+  async function serveObject(r: Req, head: boolean, st: UfsEntry, open: (range: { start: number; end: number } | null) => Promise<Body>): Promise<void> {
     const etag = quoteEtag(st);
     const lastModified = httpDate(st.mtimeMs);
     const cond = evalConditions(r.req.headers, etag, st.mtimeMs);
@@ -470,7 +473,8 @@ export function createS3Handler(ctx: FrontendContext, opts: S3HandlerOptions = s
       return;
     }
     r.res.writeHead(status, headers);
-    await pipeline(data, r.res);
+    if (typeof data === 'function') await data(r.res);
+    else await pipeline(data, r.res);
   }
 
   async function putObject(r: Req): Promise<void> {

@@ -105,8 +105,9 @@ export function forceUnmount(dir: string): void {
 
 export async function startFuse(etcdEndpoint: string, opts: StartFuseOptions = {}): Promise<FuseProcess> {
   const base = mkdtempSync(join(tmpdir(), 'alluxio-test-fuse-'));
+  // A given mount point may be a stale mount (stat would fail with ENOTCONN): leave it to the daemon.
   const mountpoint = opts.mountpoint ?? join(base, 'mnt');
-  mkdirSync(mountpoint, { recursive: true });
+  if (opts.mountpoint === undefined) mkdirSync(mountpoint, { recursive: true });
   const logFile = join(base, 'fuse.log');
   const fd = openSync(logFile, 'a');
   const child = spawn(process.execPath, [RUN, 'fuse', 'mount', mountpoint, '--log-level', 'debug', ...(opts.extraArgs ?? [])], {

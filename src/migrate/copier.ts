@@ -265,13 +265,15 @@ class Copier {
       to: r.to.ufsUri,
       cursor: cursor0,
     });
-    // Cursor: index of the first file (in sorted order) not known to be done.
+    // Cursor: index of the first file (in sorted order) not known to be done. Files still
+    // to be recopied are tracked by their own list, so they never hold the cursor back
+    // (which would push every later file into `ahead`).
+    const recopyLeft = new Set(recopy);
     let ci = 0;
     const advance = () => {
-      while (ci < files.length && done.has(files[ci]!.key)) ci++;
+      while (ci < files.length && (done.has(files[ci]!.key) || recopyLeft.has(files[ci]!.key))) ci++;
     };
     advance();
-    const recopyLeft = new Set(recopy);
     const checkpoint = (r: MigrationRecord): MigrationRecord => {
       advance();
       const aheadNow: string[] = [];

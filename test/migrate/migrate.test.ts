@@ -9,7 +9,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { alive, copierLog, inodes, must, populate, snapshotTree, startMigEnv, waitStatus, type MigEnv } from './env.js';
+import { alive, copierLog, inodes, must, populate, recordVersions, snapshotTree, startMigEnv, waitStatus, type MigEnv } from './env.js';
 
 let env: MigEnv;
 
@@ -202,6 +202,14 @@ test('a corrupted file in the target fails verification naming it; resume copies
   const log = copierLog(env, started.id);
   const secondRun = log.slice(log.lastIndexOf('copier started'));
   assert.deepEqual([...secondRun.matchAll(/ copied (\S+) \{/g)].map((m) => m[1]), ['k01.bin']);
+  // In etcd's history of the record: the file to recopy never held the cursor back (no
+  // checkpoint listed the whole rest of the files as "ahead"), and progress never went back.
+  const versions = await recordVersions(env.etcd.endpoint, started.id);
+  assert.ok(versions.length > 5);
+  for (const v of versions) assert.ok(v.checkpoint.ahead.length <= 2, `checkpoint with ${v.checkpoint.ahead.length} files ahead: ${JSON.stringify(v.checkpoint)}`);
+  const resumedAt = versions.findIndex((v, i) => i > 0 && v.state === 'copying' && versions[i - 1].state === 'failed');
+  assert.ok(resumedAt > 0);
+  for (const v of versions.slice(resumedAt)) if (v.state === 'copying') assert.equal(v.checkpoint.cursor, 'k23.bin');
 });
 
 test('size verification catches a truncated target file', async () => {

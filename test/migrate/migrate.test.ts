@@ -157,6 +157,15 @@ test('kill -9 of the copier: resume continues where it stopped, without recopyin
   const secondRun = log.slice(log.lastIndexOf('copier started'));
   assert.match(secondRun, new RegExp(`${done.length} already copied`));
   for (const n of done) assert.ok(!secondRun.includes(`copied ${n} `), `${n} was copied again:\n${secondRun}`);
+  // etcd's history of the record: files done never went backwards across the kill and the
+  // resume, and out-of-order completions stayed few (concurrency 2).
+  const versions = await recordVersions(env.etcd.endpoint, started.id);
+  let prev = 0;
+  for (const v of versions) {
+    assert.ok(v.files.done >= prev, `files.done went from ${prev} to ${v.files.done}`);
+    prev = v.files.done;
+    assert.ok(v.checkpoint.ahead.length <= 2, JSON.stringify(v.checkpoint));
+  }
   // Everything arrived intact (no temp files left visible through the adapter either).
   const tree = snapshotTree(neu);
   for (const [n, b] of files) assert.ok(tree.get(n)?.equals(b), `${n} differs`);

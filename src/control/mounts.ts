@@ -6,7 +6,7 @@ import { AlluxioError } from '../domain/errors.js';
 import { checkMountAgainst, parseMount, sortMounts, toEntry, type MountEntry } from '../domain/mounts.js';
 import { validateMountPath } from '../domain/mounts.js';
 import type { EtcdConnection } from '../store/connection.js';
-import { readConfig, transact, type Committed } from '../store/config-store.js';
+import { readConfig, readConfigReadOnly, transact, type Committed } from '../store/config-store.js';
 import { assertNoActiveMigration } from '../migrate/store.js';
 
 export interface MountList {
@@ -16,7 +16,8 @@ export interface MountList {
 }
 
 export async function listMounts(conn: EtcdConnection): Promise<MountList> {
-  const state = await readConfig(conn);
+  // Read-only: through the gateway, so `mount list` does not load the grpc client.
+  const state = await readConfigReadOnly(conn);
   return {
     revision: state.revision,
     mounts: sortMounts(state.mounts).map(toEntry),

@@ -10,6 +10,7 @@ import type { RuleSpec } from '../domain/rules.js';
 import type { EtcdConnection } from './connection.js';
 import { decodeConfig, type InvalidEntry } from './codec.js';
 import { SCHEMA_VERSION } from './layout.js';
+import { gatewayRange, GatewayUnsupported, type RangeKv } from './gateway.js';
 
 export interface ConfigState {
   /** etcd revision the state was read at. */
@@ -37,24 +38,47 @@ export interface Committed<T> {
 
 export async function readConfig(conn: EtcdConnection): Promise<ConfigState> {
   const { layout } = conn;
-  const res = await conn.call('read config', (c) => c.getAll().prefix(layout.root + 'config/').exec());
+  const res = await conn.call('read config', (c) => c.getAll().prefix(layout.configPrefix).exec());
   const revision = Number(res.header.revision);
   const schema = await conn.call('read schema', (c) => c.get(layout.schemaKey).revision(String(revision)).string());
+  const kvs = res.kvs.map((kv) => ({ key: kv.key.toString('utf8'), value: kv.value.toString('utf8'), modRevision: Number(kv.mod_revision) }));
+  return stateFrom(conn, revision, kvs, schema);
+}
+
+/**
+ * The same state as readConfig, read through etcd's JSON gateway so that a read-only
+ * command does not load the grpc client (src/store/gateway.ts). Falls back to readConfig
+ * when the endpoint has no gateway.
+ */
+export async function readConfigReadOnly(conn: EtcdConnection): Promise<ConfigState> {
+  const { layout } = conn;
+  let res;
+  try {
+    res = await gatewayRange(conn, 'read config', { key: layout.configPrefix, prefix: true });
+  } catch (e) {
+    if (e instanceof GatewayUnsupported) return readConfig(conn);
+    throw e;
+  }
+  const schema = await gatewayRange(conn, 'read schema', { key: layout.schemaKey, revision: res.revision });
+  return stateFrom(conn, res.revision, res.kvs, schema.kvs[0]?.value ?? null);
+}
+
+function stateFrom(conn: EtcdConnection, revision: number, kvs: readonly RangeKv[], schema: string | null): ConfigState {
+  const { layout } = conn;
   let generationModRevision = 0;
   let generation = 0;
   const pairs: [string, string][] = [];
-  for (const kv of res.kvs) {
-    const key = kv.key.toString('utf8');
-    if (key === layout.generationKey) {
-      generationModRevision = Number(kv.mod_revision);
+  for (const kv of kvs) {
+    if (kv.key === layout.generationKey) {
+      generationModRevision = kv.modRevision;
       try {
-        generation = Number((JSON.parse(kv.value.toString('utf8')) as { generation?: number }).generation) || 0;
+        generation = Number((JSON.parse(kv.value) as { generation?: number }).generation) || 0;
       } catch {
         generation = 0;
       }
       continue;
     }
-    pairs.push([key, kv.value.toString('utf8')]);
+    pairs.push([kv.key, kv.value]);
   }
   let schemaVersion: number | undefined;
   if (schema !== null) {

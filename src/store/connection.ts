@@ -3,10 +3,20 @@
  * login becomes one AlluxioError (exit 5) within a few seconds, never a hang or a stack.
  */
 import { readFileSync } from 'node:fs';
-import { Etcd3, EtcdAuthenticationFailedError, EtcdInvalidAuthTokenError, EtcdPermissionDeniedError, type IOptions } from 'etcd3';
-import { noop } from 'cockatiel';
+import { createRequire } from 'node:module';
+import type { Etcd3, IOptions } from 'etcd3';
 import { AlluxioError, isAlluxioError } from '../domain/errors.js';
 import { Layout } from './layout.js';
+
+// etcd3 (grpc-js + protobufjs, parsing etcd's .proto files at load) costs about 200 ms of
+// CPU to load. It is CommonJS, so it is required on first use of `client`: a read-only
+// command served through the gateway (src/store/gateway.ts) never pays for it.
+const requireCjs = createRequire(import.meta.url);
+type Etcd3Module = typeof import('etcd3');
+let etcd3Module: Etcd3Module | undefined;
+function etcd3(): Etcd3Module {
+  return (etcd3Module ??= requireCjs('etcd3') as Etcd3Module);
+}
 
 export interface ConnectionOptions {
   endpoints: string[];
@@ -42,10 +52,13 @@ export function parseEndpoints(raw: string): string[] {
 }
 
 export class EtcdConnection {
-  readonly client: Etcd3;
   readonly layout: Layout;
   readonly timeoutMs: number;
   private closed = false;
+  private etcdClient: Etcd3 | undefined;
+  private readonly etcdOptions: IOptions;
+  /** PEM material for TLS, read once (also used by the gateway reads). */
+  readonly tls: { ca?: Buffer; cert?: Buffer; key?: Buffer } = {};
 
   constructor(readonly options: ConnectionOptions) {
     this.layout = new Layout(options.cluster);
@@ -55,17 +68,21 @@ export class EtcdConnection {
       hosts: options.endpoints,
       dialTimeout: timeoutMs,
       defaultCallOptions: (ctx) => (ctx.isStream ? {} : { deadline: Date.now() + timeoutMs }),
-      faultHandling: {
-        host: () => noop,
-        global: noop,
-      },
+      // faultHandling (cockatiel no-op policies: we fail fast and map errors ourselves) is
+      // added when the client is created, so cockatiel is not loaded before that either.
     };
     if (options.user !== undefined) opts.auth = { username: options.user, password: options.password ?? '' };
     if (options.ca || options.cert || options.key) {
+      const ca = readPem(options.ca, 'CA certificate');
+      const key = readPem(options.key, 'client key');
+      const cert = readPem(options.cert, 'client certificate');
+      if (ca) this.tls.ca = ca;
+      if (key) this.tls.key = key;
+      if (cert) this.tls.cert = cert;
       opts.credentials = {
-        rootCertificate: readPem(options.ca, 'CA certificate') ?? Buffer.alloc(0),
-        ...(options.key ? { privateKey: readPem(options.key, 'client key')! } : {}),
-        ...(options.cert ? { certChain: readPem(options.cert, 'client certificate')! } : {}),
+        rootCertificate: ca ?? Buffer.alloc(0),
+        ...(key ? { privateKey: key } : {}),
+        ...(cert ? { certChain: cert } : {}),
       };
     }
     if (options.endpoints.some((e) => e.startsWith('https:'))) {
@@ -73,17 +90,35 @@ export class EtcdConnection {
       // addresses (https://127.0.0.1:2379) on stderr; the CLI's stderr must stay one clear line.
       (process as NodeJS.Process & { noDeprecation?: boolean }).noDeprecation = true;
     }
-    this.client = new Etcd3(opts);
+    this.etcdOptions = opts;
+  }
+
+  /** The etcd3 client (grpc), created on first use. */
+  get client(): Etcd3 {
+    if (!this.etcdClient) {
+      const mod = etcd3();
+      const { noop } = requireCjs('cockatiel') as typeof import('cockatiel');
+      this.etcdClient = new mod.Etcd3({ ...this.etcdOptions, faultHandling: { host: () => noop, global: noop } });
+    }
+    return this.etcdClient;
   }
 
   /** Run one etcd operation under a hard deadline, mapping failures to AlluxioErrors. */
   async call<T>(what: string, fn: (client: Etcd3) => Promise<T>, timeoutMs = this.timeoutMs): Promise<T> {
+    return this.withDeadline(what, () => fn(this.client), timeoutMs);
+  }
+
+  /** Run any etcd operation (grpc or gateway) under a hard deadline, mapping failures. */
+  async withDeadline<T>(what: string, fn: () => Promise<T>, timeoutMs = this.timeoutMs, onTimeout?: () => void): Promise<T> {
     let timer: NodeJS.Timeout | undefined;
     const deadline = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new AlluxioError('EtcdUnavailable', this.unreachableMessage(`no answer within ${timeoutMs} ms`))), timeoutMs);
+      timer = setTimeout(() => {
+        onTimeout?.();
+        reject(new AlluxioError('EtcdUnavailable', this.unreachableMessage(`no answer within ${timeoutMs} ms`)));
+      }, timeoutMs);
     });
     try {
-      return await Promise.race([fn(this.client), deadline]);
+      return await Promise.race([fn(), deadline]);
     } catch (e) {
       throw this.mapError(e, what);
     } finally {
@@ -93,18 +128,19 @@ export class EtcdConnection {
 
   mapError(e: unknown, what: string): AlluxioError {
     if (isAlluxioError(e)) return e;
-    if (e instanceof EtcdAuthenticationFailedError || e instanceof EtcdInvalidAuthTokenError) {
+    const { EtcdAuthenticationFailedError, EtcdInvalidAuthTokenError, EtcdPermissionDeniedError } = etcd3Module ?? ({} as Partial<Etcd3Module>);
+    if ((EtcdAuthenticationFailedError && e instanceof EtcdAuthenticationFailedError) || (EtcdInvalidAuthTokenError && e instanceof EtcdInvalidAuthTokenError)) {
       return new AlluxioError(
         'EtcdAuthFailed',
         `etcd at ${this.options.endpoints.join(',')} refused authentication for user "${this.options.user ?? ''}"; check --etcd-user/--etcd-password (ALLUXIO_ETCD_USER/ALLUXIO_ETCD_PASSWORD)`,
         { cause: e },
       );
     }
-    if (e instanceof EtcdPermissionDeniedError) {
+    const msg = e instanceof Error ? e.message : String(e);
+    if ((EtcdPermissionDeniedError && e instanceof EtcdPermissionDeniedError) || /etcdserver: permission denied/.test(msg)) {
       const who = this.options.user ? `user "${this.options.user}"` : 'an anonymous client (etcd has auth enabled; pass --etcd-user/--etcd-password)';
       return new AlluxioError('EtcdAuthFailed', `etcd authentication: permission denied to ${who} for ${what} on ${this.layout.root}; grant the user read/write on that prefix`, { cause: e });
     }
-    const msg = e instanceof Error ? e.message : String(e);
     if (/user name is empty/i.test(msg)) {
       // etcd has auth enabled and we sent no credentials.
       return new AlluxioError(
@@ -126,7 +162,7 @@ export class EtcdConnection {
   close(): void {
     if (this.closed) return;
     this.closed = true;
-    this.client.close();
+    this.etcdClient?.close();
   }
 }
 

@@ -436,3 +436,32 @@ describe('alluxio mount: what an operator may have put there by hand', () => {
     assert.deepEqual(list.json().mounts.map((m: { path: string }) => m.path), ['/x']);
   });
 });
+
+describe('alluxio mount list: the read path', () => {
+  it('reads through the JSON gateway, and falls back to grpc where etcd has none (--enable-grpc-gateway=false)', async () => {
+    const plain = await startTestEtcd({ extraArgs: ['--enable-grpc-gateway=false'] });
+    try {
+      const noGateway = cliFor(plain.endpoint, 'fallback');
+      // the gateway really is off: its range endpoint is not there
+      const probe = await fetch(`${plain.endpoint}/v3/kv/range`, { method: 'POST', body: '{"key":"AA=="}' });
+      assert.equal(probe.status, 404);
+      expectExit(await noGateway(['mount', 'add', '--path', '/fb', '--ufs-uri', 's3://my-bucket/fb', '--option', 'secretKey=s']), 0, 'add');
+      const list = await noGateway(['mount', 'list', '--json']);
+      expectExit(list, 0, 'list via grpc fallback');
+      assert.deepEqual(list.json().mounts, [{ path: '/fb', ufsUri: 's3://my-bucket/fb/', readOnly: false, options: { secretKey: '***' } }]);
+      assert.equal(list.stderr, '');
+    } finally {
+      await plain.destroy();
+    }
+  });
+
+  it('gateway and grpc reads agree on the same state (keys with non-ASCII names included)', async () => {
+    expectExit(await cli(['mount', 'add', '--path', '/数据', '--ufs-uri', 's3://my-bucket/数据/ü b']), 0, 'add unicode');
+    const list = (await cli(['mount', 'list', '--json', '--show-secrets'])).json();
+    const raw = await client.getAll().prefix(`${ROOT}config/mounts/`).strings();
+    const viaClient = Object.values(raw).map((v) => JSON.parse(v)).sort((a, b) => (a.path < b.path ? -1 : 1));
+    assert.deepEqual(list.mounts, viaClient);
+    assert.ok(list.mounts.some((m: { path: string; ufsUri: string }) => m.path === '/数据' && m.ufsUri === 's3://my-bucket/%E6%95%B0%E6%8D%AE/%C3%BC%20b/'));
+    assert.equal(list.revision, (await snapshot()).revision);
+  });
+});

@@ -49,5 +49,7 @@ function noUfs(mount: ParsedMount): UfsAdapter {
 export const frontends: FrontendRegistry = {
   s3: (ctx) => createS3Handler(ctx), // <- S3 SLOT (options from ALLUXIO_S3_* env, see server.ts)
   rest: (ctx) => restHandlerFor(ctx), // <- REST/FSSpec SLOT (src/frontends/rest/server.ts, docs/rest-api.md)
-  ufs: createUfsAdapter, // <- UFS SLOT
+  // <- UFS SLOT. The worker caches adapters by URI + options only, so the adapter must not
+  // bake in the read-only flag: every front end enforces it per request from its snapshot.
+  ufs: (mount) => createUfsAdapter({ ...mount, readOnly: false }),
 };

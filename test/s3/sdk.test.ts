@@ -355,6 +355,15 @@ test('hot reload: a rule changed between two requests applies to the next one, a
   r = await env.cli(['path-mapping', 'update', '--id', 'latest', '--to', '/data/model/v2', '--wait']);
   assert.equal(r.code, 0, r.stderr);
   assert.equal((await body(await s3.send(new GetObjectCommand({ Bucket: 'data', Key: 'model/latest/w.bin' })))).toString(), 'weights v2');
+  // the read-only flag flips both ways between two requests (adapters are cached per URI)
+  await s3.send(new PutObjectCommand({ Bucket: 'data', Key: 'flip/a', Body: 'a' }));
+  r = await env.cli(['mount', 'update', '--path', '/data', '--readonly', '--wait']);
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal((await s3Error(s3.send(new PutObjectCommand({ Bucket: 'data', Key: 'flip/b', Body: 'b' })))).name, 'AccessDenied');
+  r = await env.cli(['mount', 'update', '--path', '/data', '--no-readonly', '--wait']);
+  assert.equal(r.code, 0, r.stderr);
+  await s3.send(new PutObjectCommand({ Bucket: 'data', Key: 'flip/c', Body: 'c' }));
+  assert.deepEqual(readdirSync(join(env.data, 'flip')).sort(), ['a', 'c']);
   // a new mount is a new bucket without restart
   mkdirSync(join(env.dir, 'mnt', 'fresh'));
   writeFileSync(join(env.dir, 'mnt', 'fresh', 'f'), 'fresh');

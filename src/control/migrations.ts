@@ -244,15 +244,29 @@ export async function copierRunning(conn: EtcdConnection, id: string): Promise<b
  * copying (files that failed verification are copied again first); then a copier starts.
  * The new copier waits for a dead copier's lease to expire; a live one is refused (3).
  */
-export async function resume(conn: EtcdConnection, id: string, dir: string): Promise<{ record: MigrationRecord; copier: SpawnedCopier }> {
+export async function resume(
+  conn: EtcdConnection,
+  id: string,
+  dir: string,
+  tune: { concurrency?: number | undefined; bandwidth?: number | undefined } = {},
+): Promise<{ record: MigrationRecord; copier: SpawnedCopier }> {
   let { record, modRevision } = await getRecord(conn, id);
   if (record.state !== 'copying' && record.state !== 'verifying' && record.state !== 'failed') transition(record, 'copying', new Date());
+  if (tune.concurrency !== undefined && (!Number.isInteger(tune.concurrency) || tune.concurrency < 1 || tune.concurrency > 64)) {
+    throw new AlluxioError('InvalidArgument', '--concurrency must be 1..64');
+  }
   const holder = await runnerHolder(conn, id);
   if (holder && (holder.host !== hostname() || pidAlive(holder.pid))) {
     throw new AlluxioError('MigrationInProgress', `a copier is already working on ${id} (pid ${holder.pid} on ${holder.host}, started ${holder.startedAt})`);
   }
-  if (record.state === 'failed') {
-    const next = { ...transition(record, 'copying', new Date(), 'resumed'), updatedAt: new Date().toISOString() };
+  if (record.state === 'failed' || tune.concurrency !== undefined || tune.bandwidth !== undefined) {
+    const base = record.state === 'failed' ? transition(record, 'copying', new Date(), 'resumed') : record;
+    const next = {
+      ...base,
+      ...(tune.concurrency !== undefined ? { concurrency: tune.concurrency } : {}),
+      ...(tune.bandwidth !== undefined ? { bandwidth: tune.bandwidth } : {}),
+      updatedAt: new Date().toISOString(),
+    };
     const rev = await casRecord(conn, next, modRevision);
     if (rev === false) throw new AlluxioError('Conflict', `migration ${id} changed while resuming it; try again`);
     record = next;

@@ -187,6 +187,9 @@ export interface StatusDoc {
   bytes: { done: number; total: number };
   verified: { files: number; bytes: number };
   verify: VerifyMode;
+  concurrency: number;
+  /** bytes/s limit, 0: none */
+  bandwidth: number;
   rate: number;
   eta: number | null;
   error?: MigrationError;
@@ -210,6 +213,8 @@ export function statusDoc(r: MigrationRecord, runnerAlive: boolean, showSecrets 
     bytes: { ...r.bytes },
     verified: { ...r.verified },
     verify: r.verify,
+    concurrency: r.concurrency,
+    bandwidth: r.bandwidth,
     rate: Math.round(r.rate),
     eta: etaSeconds(r),
     ...(r.error ? { error: r.error } : {}),

@@ -15,7 +15,7 @@ import { open, rm, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { Writable } from 'node:stream';
-import type { UfsAdapter, UfsEntry } from '../../ufs/types.js';
+import type { UfsAdapter, UfsEntry, UfsOpenFile } from '../../ufs/types.js';
 import { ReadAhead, type ReadAheadOptions } from './read-ahead.js';
 
 export interface Located {
@@ -32,8 +32,20 @@ export class ReadHandle {
   readonly kind = 'read';
   readonly reader: ReadAhead;
 
-  constructor(readonly at: Located, size: number, opts: ReadAheadOptions) {
-    this.reader = new ReadAhead((start, end) => at.adapter.read(at.rel, { start, end }), size, opts);
+  /**
+   * `file`: the file opened once by the adapter (openRead), when it can send ranges into a
+   * sink; every window then reads from that one open file (one consistent version, no
+   * per-window open, reused buffers). Otherwise each window is a range stream.
+   */
+  constructor(readonly at: Located, size: number, opts: ReadAheadOptions, private readonly file?: UfsOpenFile) {
+    const sendTo = file?.sendTo;
+    this.reader = new ReadAhead(
+      sendTo && file
+        ? { kind: 'send', send: (start, end, dest) => sendTo.call(file, dest, { start, end }) }
+        : { kind: 'stream', open: (start, end) => at.adapter.read(at.rel, { start, end }) },
+      size,
+      opts,
+    );
   }
 
   /** A number when the bytes were already here (answered in the same tick), else a promise. */
@@ -43,6 +55,7 @@ export class ReadHandle {
 
   close(): void {
     this.reader.close();
+    this.file?.close();
   }
 }
 

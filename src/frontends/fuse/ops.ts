@@ -283,6 +283,18 @@ export class FuseOps {
     if (!t.mount || !t.adapter) throw fsError(this.isVirtual(snap, t.path) ? Errno.EISDIR : Errno.ENOENT);
     if (writing && t.mount.readOnly) throw fsError(Errno.EROFS);
     const inFlight = this.handles.writersOf(t.res.ufsUri!);
+    if (!writing && inFlight.length === 0 && t.adapter.openRead) {
+      // Open once: size and bytes from the same open file (one consistent version).
+      const file = await t.adapter.openRead(t.rel);
+      if (!file) throw fsError(this.isVirtual(snap, t.path) ? Errno.EISDIR : Errno.ENOENT);
+      if (file.entry.type === 'directory') {
+        file.close();
+        throw fsError(Errno.EISDIR);
+      }
+      this.stats.set(t.path, { at: Date.now(), value: file.entry });
+      if (!file.sendTo) file.close();
+      return this.handles.add(new ReadHandle(this.located(t, snap), file.entry.size, this.readAhead, file.sendTo ? file : undefined));
+    }
     // Always a fresh stat at open: another client may have changed the file.
     const entry = inFlight.length ? null : await this.statOf(t, false);
     if (!entry && inFlight.length === 0) throw fsError(this.isVirtual(snap, t.path) ? Errno.EISDIR : Errno.ENOENT);
@@ -348,6 +360,7 @@ export class FuseOps {
         await h.dispose();
       } else {
         h.close();
+        this.ctx.log.debug({ path: h.at.path, ...h.reader.stats }, 'fuse: read handle closed');
       }
     } finally {
       this.handles.remove(fd);

@@ -17,6 +17,8 @@
  * threads at once) still hit: one window behind the reader is kept.
  */
 
+import { Writable } from 'node:stream';
+
 export interface ReadAheadOptions {
   /** First window and the window after a random seek (bytes). */
   minWindow?: number;
@@ -30,6 +32,41 @@ export const DEFAULT_MAX_WINDOW = 8 * 1024 * 1024;
 /** A byte stream of [start, endInclusive] of the file (shorter at EOF). */
 export type RangeSource = AsyncIterable<Buffer | Uint8Array | string> & { destroy?: (err?: Error) => void };
 export type RangeOpen = (start: number, endInclusive: number) => Promise<RangeSource>;
+/** Write bytes [start, endInclusive] into `dest` (ending it), with the source's own reused buffers. */
+export type RangeSend = (start: number, endInclusive: number, dest: Writable) => Promise<void>;
+
+/**
+ * Where window bytes come from: a stream per window (any adapter), or a sender that writes
+ * into our sink (an open local file: positional reads into reused buffers, copied straight
+ * into the window's slab, so a long sequential read allocates a few slabs, not a buffer
+ * per chunk).
+ */
+export type RangeProvider = { kind: 'stream'; open: RangeOpen } | { kind: 'send'; send: RangeSend };
+
+/** Window memory, reused across windows of one open file. */
+class SlabPool {
+  private free: Buffer[] = [];
+
+  take(n: number): Buffer {
+    let best = -1;
+    for (let i = 0; i < this.free.length; i++) {
+      const b = this.free[i]!;
+      if (b.length >= n && (best < 0 || b.length < this.free[best]!.length)) best = i;
+    }
+    if (best >= 0) return this.free.splice(best, 1)[0]!;
+    let size = 64 * 1024;
+    while (size < n) size *= 2;
+    return Buffer.allocUnsafeSlow(size);
+  }
+
+  give(b: Buffer): void {
+    if (this.free.length < 4) this.free.push(b);
+  }
+
+  clear(): void {
+    this.free = [];
+  }
+}
 
 interface Waiter {
   /** Resolve once `loaded >= need` or the window is done. */
@@ -45,14 +82,78 @@ class Window {
   loaded = 0;
   done = false;
   error: unknown = undefined;
+  /** Reads copying out of this window right now (its slab must not be reused meanwhile). */
+  pins = 0;
   private waiters: Waiter[] = [];
   private source: RangeSource | undefined;
+  private sink: Writable | undefined;
+  private slab: Buffer | undefined;
+  private released = false;
   private cancelled = false;
 
-  constructor(readonly start: number, readonly end: number) {}
+  constructor(readonly start: number, readonly end: number, private readonly pool: SlabPool) {}
 
-  /** Pump the stream into chunks, waking readers as bytes arrive. Always ends with done = true. */
-  async load(open: RangeOpen): Promise<void> {
+  /** Fill from a provider; always ends with done = true. */
+  fill(provider: RangeProvider): Promise<void> {
+    return provider.kind === 'stream' ? this.load(provider.open) : this.receive(provider.send);
+  }
+
+  /** The `send` path: bytes land in one slab as they are read. */
+  private async receive(send: RangeSend): Promise<void> {
+    const want = this.end - this.start;
+    const slab = this.pool.take(want);
+    this.slab = slab;
+    const self = this;
+    const sink = new Writable({
+      highWaterMark: 1 << 30,
+      write(chunk: Buffer, _enc, cb) {
+        if (self.cancelled) return cb(new Error('window cancelled'));
+        const n = Math.min(chunk.length, want - self.loaded);
+        if (n > 0) {
+          chunk.copy(slab, self.loaded, 0, n);
+          self.offsets.push(self.loaded);
+          self.chunks.push(slab.subarray(self.loaded, self.loaded + n));
+          self.loaded += n;
+          self.wake();
+        }
+        cb();
+      },
+    });
+    sink.on('error', () => undefined); // a cancelled window's write error; nobody is waiting
+    this.sink = sink;
+    try {
+      if (!this.cancelled) await send(this.start, this.end - 1, sink);
+    } catch (e) {
+      if (!this.cancelled) this.error = e;
+    }
+    this.done = true;
+    this.wake();
+    this.recycle();
+  }
+
+  /** The window is no longer needed: its slab goes back to the pool once nobody uses it. */
+  release(): void {
+    this.released = true;
+    this.cancel();
+    this.recycle();
+  }
+
+  unpin(): void {
+    this.pins--;
+    this.recycle();
+  }
+
+  private recycle(): void {
+    if (!this.released || !this.done || this.pins > 0 || this.waiters.length > 0 || !this.slab) return;
+    const slab = this.slab;
+    this.slab = undefined;
+    this.chunks.length = 0;
+    this.offsets.length = 0;
+    this.pool.give(slab);
+  }
+
+  /** Pump a stream into chunks, waking readers as bytes arrive. Always ends with done = true. */
+  private async load(open: RangeOpen): Promise<void> {
     try {
       const src = await open(this.start, this.end - 1);
       this.source = src;
@@ -127,11 +228,12 @@ class Window {
   }
 
   /** Stop fetching a window nobody needs any more; one that a read waits for completes. */
-  cancel(): void {
-    if (this.done || this.waiters.length > 0) return;
+  cancel(force = false): void {
+    if (this.done || (!force && (this.waiters.length > 0 || this.pins > 0))) return;
     this.cancelled = true;
     try {
       this.source?.destroy?.();
+      this.sink?.destroy();
     } catch {
       /* ignore */
     }
@@ -149,7 +251,11 @@ export class ReadAhead {
   private lastEnd = 0;
   stats = { reads: 0, syncReads: 0, misses: 0, fetches: 0, bytesRequested: 0 };
 
-  constructor(private readonly open: RangeOpen, private size: number, opts: ReadAheadOptions = {}) {
+  private readonly pool = new SlabPool();
+  private readonly provider: RangeProvider;
+
+  constructor(source: RangeOpen | RangeProvider, private size: number, opts: ReadAheadOptions = {}) {
+    this.provider = typeof source === 'function' ? { kind: 'stream', open: source } : source;
     this.minWindow = Math.max(4096, opts.minWindow ?? DEFAULT_MIN_WINDOW);
     this.maxWindow = Math.max(this.minWindow, opts.maxWindow ?? DEFAULT_MAX_WINDOW);
     this.window = this.minWindow;
@@ -188,7 +294,7 @@ export class ReadAhead {
     if (!w) {
       this.stats.misses++;
       if (!sequential) {
-        for (const x of this.windows) x.cancel();
+        for (const x of this.windows) x.release();
         this.windows = [];
         this.window = this.minWindow;
       }
@@ -202,7 +308,7 @@ export class ReadAhead {
     }
     // Keep the window holding pos, one behind it, and everything ahead.
     const idx = this.windows.indexOf(w);
-    if (idx > 1) for (const x of this.windows.splice(0, idx - 1)) x.cancel();
+    if (idx > 1) for (const x of this.windows.splice(0, idx - 1)) x.release();
     // Bytes of the request beyond the windows we have (a request larger than a window).
     const furthest = this.windows[this.windows.length - 1]!.end;
     if (furthest < end) this.add(furthest, end - furthest);
@@ -234,8 +340,14 @@ export class ReadAhead {
       const w = this.find(at) ?? this.add(at, Math.max(end - at, this.window));
       const rel = at - w.start;
       const want = Math.min(end, w.end) - at;
-      await w.until(rel + want);
-      const n = w.copy(rel, want, target, copied);
+      w.pins++;
+      let n: number;
+      try {
+        await w.until(rel + want);
+        n = w.copy(rel, want, target, copied);
+      } finally {
+        w.unpin();
+      }
       copied += n;
       at += n;
       if (n < want) break; // EOF
@@ -245,7 +357,7 @@ export class ReadAhead {
 
   /** Forget everything (the file was written through this daemon). */
   reset(size: number): void {
-    for (const x of this.windows) x.cancel();
+    for (const x of this.windows) x.release();
     this.windows = [];
     this.size = size;
     this.window = this.minWindow;
@@ -257,8 +369,12 @@ export class ReadAhead {
 
   /** Stop every stream (the file was closed). */
   close(): void {
-    for (const x of this.windows) x.cancel();
+    for (const x of this.windows) {
+      x.cancel(true);
+      x.release();
+    }
     this.windows = [];
+    this.pool.clear();
   }
 
   private find(pos: number): Window | undefined {
@@ -272,10 +388,10 @@ export class ReadAhead {
 
   private add(start: number, len: number): Window {
     const end = Math.min(this.size, start + len);
-    const w = new Window(start, end);
+    const w = new Window(start, end, this.pool);
     this.stats.fetches++;
     this.stats.bytesRequested += end - start;
-    void w.load(this.open).then(() => {
+    void w.fill(this.provider).then(() => {
       // A failed window is dropped so that the next read retries it.
       if (w.error !== undefined) this.windows = this.windows.filter((x) => x !== w);
     });

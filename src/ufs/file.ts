@@ -97,7 +97,12 @@ function pump(fd: number, start: number, end: number, dest: Writable): Promise<v
       if (err) reject(err);
       else resolve();
     };
-    const onClose = () => finish();
+    let closing = false;
+    // The client went away: settle once no read is in flight (the caller closes the fd next).
+    const onClose = () => {
+      if (reading) closing = true;
+      else finish();
+    };
     dest.on('close', onClose);
     const next = (): void => {
       if (reading || settled) return;
@@ -115,13 +120,14 @@ function pump(fd: number, start: number, end: number, dest: Writable): Promise<v
       fsRead(fd, buf, 0, n, pos, (err, got) => {
         reading = false;
         if (settled) return;
+        if (closing) return finish();
         if (err) return finish(err);
         if (got === 0) return finish(new AlluxioError('UfsUnavailable', 'the file became shorter while it was read'));
         pos += got;
         inFlight++;
         dest.write(got === buf.length ? buf : buf.subarray(0, got), (werr) => {
           inFlight--;
-          if (werr) return finish();
+          if (werr) return onClose();
           free.push(buf);
           next();
         });

@@ -54,6 +54,8 @@ const STARTED = new Date();
 
 interface Req {
   id: string;
+  /** Headers every response carries (request id, server). */
+  base: Record<string, string>;
   method: string;
   rawPath: string;
   query: Map<string, string>;
@@ -77,6 +79,11 @@ const SUBRESOURCES_NOT_IMPLEMENTED = [
   'object-lock', 'legal-hold', 'retention', 'torrent', 'requestPayment', 'accelerate', 'analytics', 'inventory',
   'metrics', 'intelligent-tiering', 'ownershipControls', 'publicAccessBlock', 'restore', 'select', 'attributes', 'versions', 'policyStatus',
 ];
+
+/** Set with writeHead in one go (no setHeader first: that takes Node's slow header path). */
+function baseHeaders(id: string): Record<string, string> {
+  return { 'x-amz-request-id': id, 'x-amz-id-2': id, Server: 'AlluxioS3' };
+}
 
 function httpDate(ms: number): string {
   return new Date(ms).toUTCString();
@@ -150,12 +157,12 @@ export function createS3Handler(ctx: FrontendContext, opts: S3HandlerOptions = s
 
   function sendXml(r: Req, status: number, root: string, body: XmlNode, headers: Record<string, string> = {}): void {
     const xml = xmlDoc(root, body);
-    r.res.writeHead(status, { 'Content-Type': 'application/xml', 'Content-Length': Buffer.byteLength(xml), ...headers });
+    r.res.writeHead(status, { ...r.base, 'Content-Type': 'application/xml', 'Content-Length': Buffer.byteLength(xml), ...headers });
     r.res.end(r.method === 'HEAD' ? undefined : xml);
   }
 
   function sendEmpty(r: Req, status: number, headers: Record<string, string | number> = {}): void {
-    r.res.writeHead(status, { 'Content-Length': 0, ...headers });
+    r.res.writeHead(status, { ...r.base, 'Content-Length': 0, ...headers });
     r.res.end();
   }
 
@@ -441,6 +448,7 @@ export function createS3Handler(ctx: FrontendContext, opts: S3HandlerOptions = s
     range = parseRange(typeof r.req.headers.range === 'string' ? r.req.headers.range : undefined, size);
     const q = r.query;
     const headers: Record<string, string | number> = {
+      ...r.base,
       ETag: etag,
       'Last-Modified': lastModified,
       'Accept-Ranges': 'bytes',
@@ -694,7 +702,7 @@ export function createS3Handler(ctx: FrontendContext, opts: S3HandlerOptions = s
           if (q.has('location')) {
             if (!bucketExists(r, r.bucket)) throw s3err.noSuchBucket(r.bucket);
             const xml = `<?xml version="1.0" encoding="UTF-8"?>\n<LocationConstraint xmlns="${XML_NS}">${region === 'us-east-1' ? '' : esc(region)}</LocationConstraint>`;
-            r.res.writeHead(200, { 'Content-Type': 'application/xml', 'Content-Length': Buffer.byteLength(xml) });
+            r.res.writeHead(200, { ...r.base, 'Content-Type': 'application/xml', 'Content-Length': Buffer.byteLength(xml) });
             r.res.end(xml);
             return;
           }
@@ -758,7 +766,7 @@ export function createS3Handler(ctx: FrontendContext, opts: S3HandlerOptions = s
       return;
     }
     const body = req.method === 'HEAD' ? '' : errorXml(err, resource, id);
-    const headers: Record<string, string | number> = { 'Content-Type': 'application/xml', 'Content-Length': Buffer.byteLength(body), ...err.headers };
+    const headers: Record<string, string | number> = { ...baseHeaders(id), 'Content-Type': 'application/xml', 'Content-Length': Buffer.byteLength(body), ...err.headers };
     // A body the client is still sending: read (and drop) it when small, else close after replying.
     const pending = !req.complete && (req.method === 'PUT' || req.method === 'POST');
     const cl = Number(req.headers['content-length'] ?? 'NaN');
@@ -777,9 +785,6 @@ export function createS3Handler(ctx: FrontendContext, opts: S3HandlerOptions = s
   return (req, res) => {
     idCounter = (idCounter + 1) % 0x100000000;
     const id = idPrefix + idCounter.toString(16).toUpperCase().padStart(8, '0');
-    res.setHeader('x-amz-request-id', id);
-    res.setHeader('x-amz-id-2', id);
-    res.setHeader('Server', 'AlluxioS3');
     const url = req.url ?? '/';
     const qi = url.indexOf('?');
     const rawPath = qi < 0 ? url : url.slice(0, qi);
@@ -806,7 +811,7 @@ export function createS3Handler(ctx: FrontendContext, opts: S3HandlerOptions = s
         if (isAlluxioError(e)) throw new S3Error('ServiceUnavailable', 503, e.message, {}, { 'Retry-After': '1' });
         throw e;
       }
-      await route({ id, method: req.method ?? 'GET', rawPath, query: new Map(pairs), bucket, key, snap, auth, req, res });
+      await route({ id, base: baseHeaders(id), method: req.method ?? 'GET', rawPath, query: new Map(pairs), bucket, key, snap, auth, req, res });
     };
     run().catch((e: unknown) => {
       let err: S3Error;

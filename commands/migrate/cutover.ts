@@ -1,7 +1,7 @@
 import { Flags } from '@oclif/core';
 import { BaseCommand } from '../../src/cli/base-command.js';
 import { cutover } from '../../src/control/migrations.js';
-import { redactOptions } from '../../src/domain/mounts.js';
+import { reboundDoc, reboundLine } from '../../src/cli/migration-view.js';
 import { parseMigrationId } from '../../src/migrate/record.js';
 
 export default class MigrateCutover extends BaseCommand<typeof MigrateCutover> {
@@ -17,15 +17,8 @@ export default class MigrateCutover extends BaseCommand<typeof MigrateCutover> {
   async run(): Promise<unknown> {
     const { flags } = await this.parseInput();
     const { revision, result } = await cutover(this.etcd(), parseMigrationId(flags.id));
-    this.say(`Cut over ${result.record.id}: ${result.mount.path} -> ${result.mount.ufsUri} (was ${result.previous.ufsUri}) at revision ${revision}`);
+    this.say(reboundLine('Cut over', revision, result));
     const waited = await this.afterCommit(revision);
-    return {
-      revision,
-      id: result.record.id,
-      state: result.record.state,
-      mount: { ...result.mount, options: redactOptions(result.mount.options, false) },
-      previous: { ...result.previous, options: redactOptions(result.previous.options, false) },
-      ...waited,
-    };
+    return { ...reboundDoc(revision, result), ...waited };
   }
 }

@@ -1,7 +1,7 @@
 import { Flags } from '@oclif/core';
 import { BaseCommand } from '../../src/cli/base-command.js';
 import { rollback } from '../../src/control/migrations.js';
-import { redactOptions } from '../../src/domain/mounts.js';
+import { reboundDoc, reboundLine } from '../../src/cli/migration-view.js';
 import { parseMigrationId } from '../../src/migrate/record.js';
 
 export default class MigrateRollback extends BaseCommand<typeof MigrateRollback> {
@@ -18,15 +18,8 @@ export default class MigrateRollback extends BaseCommand<typeof MigrateRollback>
   async run(): Promise<unknown> {
     const { flags } = await this.parseInput();
     const { revision, result } = await rollback(this.etcd(), parseMigrationId(flags.id), { force: flags.force });
-    this.say(`Rolled back ${result.record.id}: ${result.mount.path} -> ${result.mount.ufsUri} (was ${result.previous.ufsUri}) at revision ${revision}`);
+    this.say(reboundLine('Rolled back', revision, result));
     const waited = await this.afterCommit(revision);
-    return {
-      revision,
-      id: result.record.id,
-      state: result.record.state,
-      mount: { ...result.mount, options: redactOptions(result.mount.options, false) },
-      previous: { ...result.previous, options: redactOptions(result.previous.options, false) },
-      ...waited,
-    };
+    return { ...reboundDoc(revision, result), ...waited };
   }
 }

@@ -147,18 +147,39 @@ function inProgress(r: MigrationRecord): AlluxioError {
   );
 }
 
-export async function cutover(conn: EtcdConnection, id: string): Promise<Committed<{ record: MigrationRecord; mount: MountEntry; previous: MountEntry }>> {
+export type Rebound = { record: MigrationRecord; mount: MountEntry; previous: MountEntry };
+
+/**
+ * The one transaction behind cutover, rollback and abort: the record moves to `state`, and
+ * the mount, which must still be bound to `expected` (else Conflict with `refusing`), is
+ * re-pointed at `target` with mode `readOnly`, both in one commit.
+ */
+async function rebind(
+  conn: EtcdConnection,
+  id: string,
+  how: {
+    state: MigrationRecord['state'];
+    expected: (r: MigrationRecord) => Binding;
+    refusing: (now: string) => string;
+    target: (r: MigrationRecord) => Binding;
+    readOnly: (r: MigrationRecord, current: ParsedMount) => boolean;
+    checkTable: boolean;
+    actor: string;
+  },
+): Promise<Committed<Rebound>> {
   return transact(
     conn,
     async (state) => {
       const { record } = await getRecord(conn, id, state.revision);
-      const next = transition(record, 'cut-over', new Date());
+      const next = transition(record, how.state, new Date());
       const current = mountAt(state, record.path);
-      if (!bound(current, record.from)) {
-        throw new AlluxioError('Conflict', `mount ${record.path} no longer points at ${record.from.ufsUri} as recorded (it is ${current.ufsUri}); refusing to cut over`);
+      const expected = how.expected(record);
+      if (!bound(current, expected)) {
+        throw new AlluxioError('Conflict', `mount ${record.path} no longer points at ${expected.ufsUri}${how.refusing(current.ufsUri)}`);
       }
-      const mount = parseMount({ path: record.path, ufsUri: record.to.ufsUri, options: record.to.options, readOnly: record.previousReadOnly });
-      checkMountAgainst(state.mounts, mount, true);
+      const target = how.target(record);
+      const mount = parseMount({ path: record.path, ufsUri: target.ufsUri, options: target.options, readOnly: how.readOnly(record, current) });
+      if (how.checkTable) checkMountAgainst(state.mounts, mount, true);
       return {
         ops: [
           { type: 'put', key: conn.layout.mountKey(record.path), value: JSON.stringify(toEntry(mount)) },
@@ -167,11 +188,23 @@ export async function cutover(conn: EtcdConnection, id: string): Promise<Committ
         result: { record: next, mount: toEntry(mount), previous: toEntry(current) },
       };
     },
-    { actor: 'migrate cutover' },
+    { actor: how.actor },
   );
 }
 
-export async function rollback(conn: EtcdConnection, id: string, opts: { force?: boolean } = {}): Promise<Committed<{ record: MigrationRecord; mount: MountEntry; previous: MountEntry }>> {
+export async function cutover(conn: EtcdConnection, id: string): Promise<Committed<Rebound>> {
+  return rebind(conn, id, {
+    state: 'cut-over',
+    expected: (r) => r.from,
+    refusing: (now) => ` as recorded (it is ${now}); refusing to cut over`,
+    target: (r) => r.to,
+    readOnly: (r) => r.previousReadOnly,
+    checkTable: true,
+    actor: 'migrate cutover',
+  });
+}
+
+export async function rollback(conn: EtcdConnection, id: string, opts: { force?: boolean } = {}): Promise<Committed<Rebound>> {
   const { record: r0 } = await getRecord(conn, id);
   if (r0.state !== 'cut-over') transition(r0, 'rolled-back', new Date()); // InvalidState with a hint
   if (!opts.force && r0.targetFingerprint) {
@@ -188,50 +221,28 @@ export async function rollback(conn: EtcdConnection, id: string, opts: { force?:
       await dst.close();
     }
   }
-  return transact(
-    conn,
-    async (state) => {
-      const { record } = await getRecord(conn, id, state.revision);
-      const next = transition(record, 'rolled-back', new Date());
-      const current = mountAt(state, record.path);
-      if (!bound(current, record.to)) {
-        throw new AlluxioError('Conflict', `mount ${record.path} no longer points at ${record.to.ufsUri} (it is ${current.ufsUri}); refusing to roll back over a later change`);
-      }
-      const mount = parseMount({ path: record.path, ufsUri: record.from.ufsUri, options: record.from.options, readOnly: current.readOnly });
-      checkMountAgainst(state.mounts, mount, true);
-      return {
-        ops: [
-          { type: 'put', key: conn.layout.mountKey(record.path), value: JSON.stringify(toEntry(mount)) },
-          { type: 'put', key: conn.layout.migrationKey(id), value: JSON.stringify(next) },
-        ],
-        result: { record: next, mount: toEntry(mount), previous: toEntry(current) },
-      };
-    },
-    { actor: 'migrate rollback' },
-  );
+  return rebind(conn, id, {
+    state: 'rolled-back',
+    expected: (r) => r.to,
+    refusing: (now) => ` (it is ${now}); refusing to roll back over a later change`,
+    target: (r) => r.from,
+    readOnly: (_r, current) => current.readOnly,
+    checkTable: true,
+    actor: 'migrate rollback',
+  });
 }
 
 export async function abort(conn: EtcdConnection, id: string): Promise<Committed<{ record: MigrationRecord; mount: MountEntry }>> {
-  return transact(
-    conn,
-    async (state) => {
-      const { record } = await getRecord(conn, id, state.revision);
-      const next = transition(record, 'aborted', new Date());
-      const current = mountAt(state, record.path);
-      if (!bound(current, record.from)) {
-        throw new AlluxioError('Conflict', `mount ${record.path} no longer points at ${record.from.ufsUri} as recorded (it is ${current.ufsUri}); refusing to overwrite it`);
-      }
-      const mount = parseMount({ path: record.path, ufsUri: record.from.ufsUri, options: record.from.options, readOnly: record.previousReadOnly });
-      return {
-        ops: [
-          { type: 'put', key: conn.layout.mountKey(record.path), value: JSON.stringify(toEntry(mount)) },
-          { type: 'put', key: conn.layout.migrationKey(id), value: JSON.stringify(next) },
-        ],
-        result: { record: next, mount: toEntry(mount) },
-      };
-    },
-    { actor: 'migrate abort' },
-  );
+  const { revision, result } = await rebind(conn, id, {
+    state: 'aborted',
+    expected: (r) => r.from,
+    refusing: (now) => ` as recorded (it is ${now}); refusing to overwrite it`,
+    target: (r) => r.from,
+    readOnly: (r) => r.previousReadOnly,
+    checkTable: false,
+    actor: 'migrate abort',
+  });
+  return { revision, result: { record: result.record, mount: result.mount } };
 }
 
 /** Is a copier working on this migration (its leased lock exists)? */

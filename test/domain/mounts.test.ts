@@ -4,7 +4,7 @@
  */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { AlluxioError, type ErrorCode } from '../../src/domain/errors.js';
+import { fails } from '../helpers/assert.js';
 import {
   checkMountAgainst,
   isSecretOptionKey,
@@ -18,18 +18,6 @@ import {
   validateOption,
   type ParsedMount,
 } from '../../src/domain/mounts.js';
-
-function fails(fn: () => unknown, code: ErrorCode, pattern?: RegExp): AlluxioError {
-  try {
-    fn();
-  } catch (e) {
-    assert.ok(e instanceof AlluxioError, `expected AlluxioError(${code}), got ${String(e)}`);
-    assert.equal(e.code, code, e.message);
-    if (pattern) assert.match(e.message, pattern);
-    return e;
-  }
-  assert.fail(`expected ${code}`);
-}
 
 const m = (path: string, ufsUri: string, extra: Partial<{ readOnly: boolean; options: Record<string, string> }> = {}): ParsedMount =>
   parseMount({ path, ufsUri, ...extra });

@@ -5,25 +5,13 @@
  */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { AlluxioError, type ErrorCode } from '../../src/domain/errors.js';
+import { fails } from '../helpers/assert.js';
 import { parseRuleSpec, validateRuleBody, validateRuleId } from '../../src/domain/rule-validation.js';
 import { compilePattern, compileTemplate, expandTemplate, literalPrefix } from '../../src/domain/regex.js';
 import { compareRules, generateRuleId, nextOrder, prefixAsRegex, ruleValue, sortRules, type RuleSpec } from '../../src/domain/rules.js';
 import { decodeConfig } from '../../src/store/codec.js';
 import { Layout } from '../../src/store/layout.js';
 import { exportRules, parseRuleFile } from '../../src/control/rules.js';
-
-function fails(fn: () => unknown, code: ErrorCode, pattern?: RegExp): AlluxioError {
-  try {
-    fn();
-  } catch (e) {
-    assert.ok(e instanceof AlluxioError, `expected AlluxioError(${code}), got ${String(e)}`);
-    assert.equal(e.code, code, e.message);
-    if (pattern) assert.match(e.message, pattern);
-    return e;
-  }
-  assert.fail(`expected ${code}`);
-}
 
 const rule = (over: Partial<RuleSpec> & Pick<RuleSpec, 'src' | 'dst'>): Record<string, unknown> => ({ id: 'r1', order: 10, kind: 'prefix', enabled: true, ...over });
 

@@ -6,7 +6,6 @@
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -14,33 +13,17 @@ import { startTestEtcd, type TestEtcd } from '../helpers/etcd.js';
 import { startTcpProxy, type TcpProxy } from '../helpers/tcp-proxy.js';
 import { EtcdConnection } from '../../src/store/connection.js';
 import { ConfigInformer, type SnapshotChange } from '../../src/informer/informer.js';
+import { until as poll } from '../helpers/poll.js';
+import { etcdctl } from '../helpers/etcdctl.js';
 
-async function until<T>(what: string, fn: () => T | undefined | false | Promise<T | undefined | false>, timeoutMs = 20_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  while (Date.now() < deadline) {
-    try {
-      const v = await fn();
-      if (v) return v;
-    } catch (e) {
-      last = e;
-    }
-    await new Promise((r) => setTimeout(r, 20));
-  }
-  throw new Error(`timed out waiting for ${what}${last ? `: ${String(last)}` : ''}`);
-}
+/** Informer changes arrive fast: poll more often, with a shorter default deadline. */
+const until = <T>(what: string, fn: () => T | undefined | false | Promise<T | undefined | false>, timeoutMs = 20_000): Promise<T> => poll(what, fn, timeoutMs, 20);
 
 function mountValue(path: string, uri: string): string {
   return JSON.stringify({ path, ufsUri: uri, readOnly: false, options: {} });
 }
 function ruleValue(id: string, from: string, to: string, order = 100): string {
   return JSON.stringify({ id, order, kind: 'prefix', src: from, dst: to, enabled: true });
-}
-
-function etcdctl(endpoint: string, ...args: string[]): string {
-  const r = spawnSync('etcdctl', ['--endpoints', endpoint, ...args], { encoding: 'utf8', env: { ...process.env, ETCDCTL_API: '3' } });
-  if (r.status !== 0) throw new Error(`etcdctl ${args.join(' ')} failed: ${r.stderr}`);
-  return r.stdout;
 }
 
 describe('ConfigInformer', () => {

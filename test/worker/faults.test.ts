@@ -5,31 +5,11 @@
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { startTestEtcd, type TestEtcd } from '../helpers/etcd.js';
 import { cliFor } from '../helpers/cli.js';
 import { startWorker, stopWorkers, type WorkerProcess } from '../helpers/worker.js';
-
-async function until<T>(what: string, fn: () => Promise<T | undefined | false> | T | undefined | false, timeoutMs = 30_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  while (Date.now() < deadline) {
-    try {
-      const v = await fn();
-      if (v) return v;
-    } catch (e) {
-      last = e;
-    }
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error(`timed out waiting for ${what}${last ? `: ${String(last)}` : ''}`);
-}
-
-function etcdctl(endpoint: string, ...args: string[]): string {
-  const r = spawnSync('etcdctl', ['--endpoints', endpoint, ...args], { encoding: 'utf8', env: { ...process.env, ETCDCTL_API: '3' } });
-  if (r.status !== 0) throw new Error(`etcdctl ${args.join(' ')} failed: ${r.stderr}`);
-  return r.stdout;
-}
+import { until } from '../helpers/poll.js';
+import { etcdctl } from '../helpers/etcdctl.js';
 
 async function readyz(w: WorkerProcess): Promise<number> {
   return (await fetch(`${w.restUrl}/readyz`, { signal: AbortSignal.timeout(3000) })).status;

@@ -9,21 +9,7 @@ import { startWorker, startWorkers, stopWorkers, type WorkerProcess } from '../h
 import { RUN } from '../helpers/cli.js';
 import { spawn } from 'node:child_process';
 import { freePort } from '../../src/local/etcd-server.js';
-
-async function until<T>(what: string, fn: () => Promise<T | undefined | false>, timeoutMs = 30_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  while (Date.now() < deadline) {
-    try {
-      const v = await fn();
-      if (v) return v;
-    } catch (e) {
-      last = e;
-    }
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error(`timed out waiting for ${what}${last ? `: ${String(last)}` : ''}`);
-}
+import { until } from '../helpers/poll.js';
 
 describe('alluxio worker', () => {
   let etcd: TestEtcd;

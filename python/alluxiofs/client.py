@@ -214,6 +214,25 @@ class WorkerClient:
             self._drop(worker)
         return Response(resp.status, resp.headers, data, worker), reused
 
+    def _candidates(self, uri):
+        """The workers for ``uri`` in placement order, each once; when the membership
+        comes from etcd and all of them failed, it is refreshed once and any new ones follow."""
+        tried = set()
+        for refresh in (False, True):
+            for worker in self.order(uri, refresh=refresh):
+                if worker in tried:
+                    continue
+                tried.add(worker)
+                yield worker
+            if not self.etcd_hosts:
+                break
+
+    def _give_up(self, worker, failures, why, what):
+        """Record why ``worker`` did not serve, log it and mark it dead (the caller moves on)."""
+        failures.append(f"{worker}: {why}")
+        log.warning("alluxiofs: worker %s " + what + " (%s); trying the next one", worker, why)
+        self._mark_dead(worker)
+
     def request(self, method, endpoint, uri, params=None, headers=None, body=None):
         """One REST call for ``uri``, on the worker chosen for it, retried on the next
         worker when one does not answer (connection error, timeout, 503). Returns the
@@ -226,37 +245,25 @@ class WorkerClient:
         if headers:
             hdrs.update(headers)
         failures = []
-        tried = set()
-        for refresh in (False, True):
-            for worker in self.order(uri, refresh=refresh):
-                if worker in tried:
-                    continue
-                tried.add(worker)
-                fresh = False
-                for attempt in (0, 1):
-                    prev = self._conns().get(worker)
-                    reused = prev is not None and prev._alluxio_used and not fresh
-                    try:
-                        resp, _ = self._once(worker, method, target, hdrs, body, fresh)
-                    except _NET_ERRORS as e:
-                        if attempt == 0 and reused and not isinstance(e, TimeoutError):
-                            # a keep-alive connection the worker may have closed: once more, fresh
-                            fresh = True
-                            continue
-                        failures.append(f"{worker}: {type(e).__name__}: {e}")
-                        log.warning("alluxiofs: worker %s failed (%s: %s); trying the next one", worker, type(e).__name__, e)
-                        self._mark_dead(worker)
-                        break
-                    if resp.status == 503:
-                        err = error_from_response(resp.status, resp.body, uri)
-                        failures.append(f"{worker}: {err}")
-                        log.warning("alluxiofs: worker %s is unavailable (%s); trying the next one", worker, err)
-                        self._mark_dead(worker)
-                        break
-                    self._mark_alive(worker)
-                    return resp
-            if not self.etcd_hosts:
-                break
+        for worker in self._candidates(uri):
+            fresh = False
+            for attempt in (0, 1):
+                prev = self._conns().get(worker)
+                reused = prev is not None and prev._alluxio_used and not fresh
+                try:
+                    resp, _ = self._once(worker, method, target, hdrs, body, fresh)
+                except _NET_ERRORS as e:
+                    if attempt == 0 and reused and not isinstance(e, TimeoutError):
+                        # a keep-alive connection the worker may have closed: once more, fresh
+                        fresh = True
+                        continue
+                    self._give_up(worker, failures, f"{type(e).__name__}: {e}", "failed")
+                    break
+                if resp.status == 503:
+                    self._give_up(worker, failures, error_from_response(resp.status, resp.body, uri), "is unavailable")
+                    break
+                self._mark_alive(worker)
+                return resp
         raise WorkersUnavailableError(f"no worker could serve {uri}: " + "; ".join(failures or ["no workers known"]))
 
     def open_stream(self, uri, start):
@@ -266,39 +273,27 @@ class WorkerClient:
         the workers in placement order like ``request``."""
         target = "/api/v1/file?" + urllib.parse.urlencode({"uri": uri}, quote_via=urllib.parse.quote, safe="")
         failures = []
-        tried = set()
-        for refresh in (False, True):
-            for worker in self.order(uri, refresh=refresh):
-                if worker in tried:
-                    continue
-                tried.add(worker)
-                host, _, port = worker.rpartition(":")
-                conn = http.client.HTTPConnection(host.strip("[]"), int(port), timeout=self.timeout, blocksize=1 << 20)
-                try:
-                    conn.request("GET", target, headers={"range": f"bytes={start}-", "accept": "*/*"})
-                    resp = conn.getresponse()
-                except _NET_ERRORS as e:
-                    conn.close()
-                    failures.append(f"{worker}: {type(e).__name__}: {e}")
-                    log.warning("alluxiofs: worker %s failed (%s: %s); trying the next one", worker, type(e).__name__, e)
-                    self._mark_dead(worker)
-                    continue
-                if resp.status in (200, 206):
-                    self._mark_alive(worker)
-                    return conn, resp
-                body = resp.read()
+        for worker in self._candidates(uri):
+            host, _, port = worker.rpartition(":")
+            conn = http.client.HTTPConnection(host.strip("[]"), int(port), timeout=self.timeout, blocksize=1 << 20)
+            try:
+                conn.request("GET", target, headers={"range": f"bytes={start}-", "accept": "*/*"})
+                resp = conn.getresponse()
+            except _NET_ERRORS as e:
                 conn.close()
-                if resp.status == 503:
-                    err = error_from_response(resp.status, body, uri)
-                    failures.append(f"{worker}: {err}")
-                    log.warning("alluxiofs: worker %s is unavailable (%s); trying the next one", worker, err)
-                    self._mark_dead(worker)
-                    continue
-                if resp.status == 416:
-                    return None
-                raise error_from_response(resp.status, body, uri)
-            if not self.etcd_hosts:
-                break
+                self._give_up(worker, failures, f"{type(e).__name__}: {e}", "failed")
+                continue
+            if resp.status in (200, 206):
+                self._mark_alive(worker)
+                return conn, resp
+            body = resp.read()
+            conn.close()
+            if resp.status == 503:
+                self._give_up(worker, failures, error_from_response(resp.status, body, uri), "is unavailable")
+                continue
+            if resp.status == 416:
+                return None
+            raise error_from_response(resp.status, body, uri)
         raise WorkersUnavailableError(f"no worker could serve {uri}: " + "; ".join(failures or ["no workers known"]))
 
     def call(self, method, endpoint, uri, params=None, headers=None, body=None, ok=(200, 201, 204, 206)):

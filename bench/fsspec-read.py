@@ -15,26 +15,24 @@ import fsspec
 import alluxiofs  # noqa: F401  (registers the protocol)
 
 
-def read_direct(path, chunk):
+def drain(f, chunk):
+    """Read an open file to its end in ``chunk``-sized reads; returns the bytes read."""
     n = 0
-    with open(path, "rb") as f:
+    with f:
         while True:
             b = f.read(chunk)
             if not b:
                 break
             n += len(b)
     return n
+
+
+def read_direct(path, chunk):
+    return drain(open(path, "rb"), chunk)
 
 
 def read_fsspec(fs, uri, chunk, block_size, cache_type):
-    n = 0
-    with fs.open(uri, "rb", block_size=block_size, cache_type=cache_type) as f:
-        while True:
-            b = f.read(chunk)
-            if not b:
-                break
-            n += len(b)
-    return n
+    return drain(fs.open(uri, "rb", block_size=block_size, cache_type=cache_type), chunk)
 
 
 def read_raw_http(worker, uri, chunk):

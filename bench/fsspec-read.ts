@@ -21,6 +21,7 @@ import { fileURLToPath } from 'node:url';
 import { startEtcdServer, type EtcdServer } from '../src/local/etcd-server.js';
 import { runCli } from '../test/helpers/cli.js';
 import { startWorker, type WorkerProcess } from '../test/helpers/worker.js';
+import { median } from './lib.js';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 
@@ -32,12 +33,6 @@ function num(name: string, def: number): number {
   const v = Number(arg(name, String(def)));
   if (!Number.isFinite(v) || v <= 0) throw new Error(`--${name} needs a positive number`);
   return v;
-}
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = Math.floor(s.length / 2);
-  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
 }
 
 function run(cmd: string, args: string[], env: Record<string, string>): Promise<{ code: number | null; stdout: string; stderr: string }> {

@@ -22,6 +22,7 @@ import { Etcd3 } from 'etcd3';
 import { startEtcdServer } from '../src/local/etcd-server.js';
 import { Layout, SCHEMA_VERSION } from '../src/store/layout.js';
 import { parseMount, toEntry } from '../src/domain/mounts.js';
+import { median } from './lib.js';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const RUN = join(ROOT, 'bin', 'run.js');
@@ -29,12 +30,6 @@ const RUNS = Number(process.env.BENCH_RUNS ?? 11);
 const MOUNTS = Number(process.env.BENCH_MOUNTS ?? 1000);
 const CLUSTER = 'bench';
 const GOAL_MS = 500;
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const mid = Math.floor(s.length / 2);
-  return s.length % 2 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
-}
 
 interface Case {
   name: string;

@@ -15,16 +15,12 @@ import { parseMount, type ParsedMount } from '../src/domain/mounts.js';
 import { Snapshot } from '../src/domain/snapshot.js';
 import type { RuleSpec } from '../src/domain/rules.js';
 import type { RuleIndex } from '../src/domain/rule-index.js';
+import { median } from './lib.js';
 
 const QUICK = process.env.BENCH_QUICK === '1';
 const REPEATS = QUICK ? 7 : 21;
 const BATCH = QUICK ? 5_000 : 20_000;
 const MOUNTS = 1000;
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)]!;
-}
 
 /** Median ns per call of fn over rotating inputs. */
 function measure<T>(inputs: readonly T[], fn: (x: T) => unknown): number {

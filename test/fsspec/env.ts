@@ -5,12 +5,12 @@
  * /usr/bin/python3 with PYTHONPATH=python (the package as in the repository).
  */
 import { spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { startTestEtcd, type TestEtcd } from '../helpers/etcd.js';
 import { startWorkers, stopWorkers, type WorkerProcess } from '../helpers/worker.js';
 import { cliFor, ROOT } from '../helpers/cli.js';
+import { makeMountTree } from '../helpers/mount-tree.js';
 
 export const PYTHON = '/usr/bin/python3';
 export const PY_DIR = join(ROOT, 'python');
@@ -34,15 +34,7 @@ export interface FsEnv {
 
 export async function startFsEnv(opts: { workers?: number; leaseTtl?: string } = {}): Promise<FsEnv> {
   const etcd = await startTestEtcd();
-  const dir = mkdtempSync(join(tmpdir(), 'fsspec-test-'));
-  const data = join(dir, 'mnt', 'data');
-  const ro = join(dir, 'mnt', 'ro');
-  const outside = join(dir, 'outside');
-  mkdirSync(data, { recursive: true });
-  mkdirSync(ro, { recursive: true });
-  mkdirSync(outside, { recursive: true });
-  writeFileSync(join(outside, 'secret'), 'top secret');
-  writeFileSync(join(ro, 'readme.txt'), 'read only');
+  const { dir, data, ro, outside } = makeMountTree('fsspec-test-');
   const cli = cliFor(etcd.endpoint);
   const must = async (args: string[]) => {
     const r = await cli([...args, '--json']);

@@ -6,7 +6,7 @@
  */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { AlluxioError, type ErrorCode } from '../../src/domain/errors.js';
+import { failsAt as fails } from '../helpers/assert.js';
 import { parseMount, type ParsedMount } from '../../src/domain/mounts.js';
 import { Snapshot } from '../../src/domain/snapshot.js';
 import type { ResolveRequest } from '../../src/domain/resolver.js';
@@ -23,19 +23,6 @@ const mounts: ParsedMount[] = [
   parseMount({ path: '/deep', ufsUri: 's3://my-bucket/x/y/' }),
   parseMount({ path: '/local', ufsUri: 'file:///srv/local/' }),
 ];
-
-function fails(fn: () => unknown, code: ErrorCode, step?: string, pattern?: RegExp): AlluxioError {
-  try {
-    fn();
-  } catch (e) {
-    assert.ok(e instanceof AlluxioError, `expected AlluxioError(${code}), got ${String(e)}`);
-    assert.equal(e.code, code, e.message);
-    if (step) assert.equal(e.step, step, e.message);
-    if (pattern) assert.match(e.message, pattern);
-    return e;
-  }
-  assert.fail(`expected ${code}`);
-}
 
 const alluxio = (path: string): ResolveRequest => ({ api: 'alluxio', path });
 

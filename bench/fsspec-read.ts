@@ -21,6 +21,7 @@ import { fileURLToPath } from 'node:url';
 import { startEtcdServer, type EtcdServer } from '../src/local/etcd-server.js';
 import { runCli } from '../test/helpers/cli.js';
 import { startWorker, type WorkerProcess } from '../test/helpers/worker.js';
+import { collect, type ProcOutput } from '../test/helpers/proc.js';
 import { median } from './lib.js';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -35,16 +36,8 @@ function num(name: string, def: number): number {
   return v;
 }
 
-function run(cmd: string, args: string[], env: Record<string, string>): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(cmd, args, { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => (stdout += d));
-    child.stderr.on('data', (d) => (stderr += d));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
+async function run(cmd: string, args: string[], env: Record<string, string>): Promise<ProcOutput> {
+  return collect(spawn(cmd, args, { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] }));
 }
 
 async function main(): Promise<void> {

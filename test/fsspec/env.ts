@@ -11,6 +11,7 @@ import { startTestEtcd, type TestEtcd } from '../helpers/etcd.js';
 import { startWorkers, stopWorkers, type WorkerProcess } from '../helpers/worker.js';
 import { cliFor, ROOT } from '../helpers/cli.js';
 import { makeMountTree } from '../helpers/mount-tree.js';
+import { collect } from '../helpers/proc.js';
 
 export const PYTHON = '/usr/bin/python3';
 export const PY_DIR = join(ROOT, 'python');
@@ -87,35 +88,25 @@ export interface PyResult {
 }
 
 /** Run a Python file (or `-c` code) under /usr/bin/python3 with PYTHONPATH=python. */
-export function python(args: string[], env: Record<string, string> = {}, timeoutMs = 120_000): Promise<PyResult> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(PYTHON, args, {
-      env: { ...process.env, PYTHONPATH: PY_DIR, PYTHONDONTWRITEBYTECODE: '1', ...env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => (stdout += d));
-    child.stderr.on('data', (d) => (stderr += d));
-    const t = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
-    child.on('error', reject);
-    child.on('close', (code) => {
-      clearTimeout(t);
-      resolve({
-        code,
-        stdout,
-        stderr,
-        json() {
-          const lines = stdout.trim().split('\n');
-          try {
-            return JSON.parse(lines[lines.length - 1] ?? '');
-          } catch {
-            throw new Error(`python printed no JSON (exit ${code}):\n${stdout}\nstderr:\n${stderr}`);
-          }
-        },
-      });
-    });
+export async function python(args: string[], env: Record<string, string> = {}, timeoutMs = 120_000): Promise<PyResult> {
+  const child = spawn(PYTHON, args, {
+    env: { ...process.env, PYTHONPATH: PY_DIR, PYTHONDONTWRITEBYTECODE: '1', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
   });
+  const { code, stdout, stderr } = await collect(child, timeoutMs);
+  return {
+    code,
+    stdout,
+    stderr,
+    json() {
+      const lines = stdout.trim().split('\n');
+      try {
+        return JSON.parse(lines[lines.length - 1] ?? '');
+      } catch {
+        throw new Error(`python printed no JSON (exit ${code}):\n${stdout}\nstderr:\n${stderr}`);
+      }
+    },
+  };
 }
 
 /** Run one scenario of python/tests/scenarios.py; fails with its output when it exits non-zero. */

@@ -20,6 +20,7 @@ import { fileEtag } from '../../src/ufs/file.js';
 import { startWorkers, stopWorkers, type WorkerProcess } from '../helpers/worker.js';
 import { ROOT } from '../helpers/cli.js';
 import { must, populate, startMigEnv, waitStatus, type MigEnv } from './env.js';
+import { collect, type ProcOutput } from '../helpers/proc.js';
 
 let env: MigEnv;
 let workers: WorkerProcess[] = [];
@@ -241,19 +242,8 @@ print(json.dumps(out))
   }
 });
 
-function runPy(args: string[], env: NodeJS.ProcessEnv, onChild?: (c: ChildProcess) => void): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn('/usr/bin/python3', args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
-    onChild?.(child);
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => (stdout += d));
-    child.stderr.on('data', (d) => (stderr += d));
-    const t = setTimeout(() => child.kill('SIGKILL'), 180_000);
-    child.on('error', reject);
-    child.on('close', (code) => {
-      clearTimeout(t);
-      resolve({ code, stdout, stderr });
-    });
-  });
+async function runPy(args: string[], env: NodeJS.ProcessEnv, onChild?: (c: ChildProcess) => void): Promise<ProcOutput> {
+  const child = spawn('/usr/bin/python3', args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  onChild?.(child);
+  return collect(child, 180_000);
 }

@@ -22,7 +22,7 @@ import { startEtcdServer, type EtcdServer } from '../src/local/etcd-server.js';
 import { runCli } from '../test/helpers/cli.js';
 import { startWorker, type WorkerProcess } from '../test/helpers/worker.js';
 import { collect, type ProcOutput } from '../test/helpers/proc.js';
-import { median } from './lib.js';
+import { median, runBench } from './lib.js';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 
@@ -103,7 +103,4 @@ async function main(): Promise<void> {
   }
 }
 
-main().catch((e) => {
-  console.error(e instanceof Error ? e.message : e);
-  process.exitCode = 1;
-});
+runBench(main);

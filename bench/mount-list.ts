@@ -22,7 +22,7 @@ import { Etcd3 } from 'etcd3';
 import { startEtcdServer } from '../src/local/etcd-server.js';
 import { Layout, SCHEMA_VERSION } from '../src/store/layout.js';
 import { parseMount, toEntry } from '../src/domain/mounts.js';
-import { median } from './lib.js';
+import { median, runBench } from './lib.js';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const RUN = join(ROOT, 'bin', 'run.js');
@@ -152,7 +152,4 @@ async function main(): Promise<void> {
   }
 }
 
-main().catch((e) => {
-  console.error(e instanceof Error ? e.message : e);
-  process.exitCode = 1;
-});
+runBench(main);

@@ -292,6 +292,39 @@ describe('alluxio fuse mount: real tools on a real mount', { skip }, () => {
     assert.ok(!(await readdir(M)).includes('alias'));
   });
 
+  it('a file:// mount overlapping the FUSE mount point is refused (ELOOP) and never deadlocks the daemon', async () => {
+    // Without the guard, the adapter's synchronous system calls on the daemon's own mount
+    // would block the thread that has to answer them. Mounts may not nest, so one at a time.
+    const probe = (paths: string[]) =>
+      py(
+        [
+          'import os, sys, errno',
+          'def code(p):',
+          '    try:',
+          '        (os.listdir(p) if p.endswith("/") else open(p).read()); return "ok"',
+          '    except OSError as e:',
+          '        return errno.errorcode[e.errno]',
+          'print(" ".join(code(p) for p in sys.argv[1:]))',
+        ].join('\n'),
+        paths,
+        20_000,
+      );
+    for (const [name, uri, paths] of [
+      ['outer', `file://${join(M, '..')}/`, [join(M, 'outer', 'mnt', 'data', 'train.csv'), join(M, 'outer') + '/']],
+      ['inner', `file://${M}/data/`, [join(M, 'inner', 'train.csv'), join(M, 'inner') + '/']],
+    ] as const) {
+      await change(['mount', 'add', '--path', `/${name}`, '--ufs-uri', uri]);
+      try {
+        const r = await probe([...paths]);
+        assert.equal(r.code, 0, `the daemon answered (no deadlock): ${r.stderr}\n${fuse!.log().slice(-2000)}`);
+        assert.equal(r.stdout.trim(), 'ELOOP ELOOP', `/${name} -> ${uri}`);
+        assert.equal((await run('cat', [join(M, 'data', 'train.csv')])).stdout, 'a,b\n1,2\n3,4\n', 'still serving');
+      } finally {
+        await change(['mount', 'remove', '--path', `/${name}`, '--yes']);
+      }
+    }
+  });
+
   it('a mount added or removed while mounted appears and disappears at once', async () => {
     const extra = join(dir, 'extra');
     mkdirSync(extra);

@@ -12,7 +12,7 @@
  *   await fuse.cleanup();                        // in after()/finally
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fuseMountAt } from '../../src/frontends/fuse/mountpoint.js';
@@ -43,13 +43,23 @@ export function run(cmd: string, args: string[], opts: { timeoutMs?: number; inp
     let stderr = '';
     child.stdout.on('data', (d: Buffer) => out.push(d));
     child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    const timer = setTimeout(() => child.kill('SIGKILL'), opts.timeoutMs ?? 30_000);
-    child.on('error', reject);
-    child.on('close', (code, signal) => {
+    let settled = false;
+    const finish = (code: number | null, signal: NodeJS.Signals | null, note = ''): void => {
+      if (settled) return;
+      settled = true;
       clearTimeout(timer);
+      clearTimeout(giveUp);
       const raw = Buffer.concat(out);
-      resolve({ code, signal, stdout: raw.toString('utf8'), stderr, raw });
-    });
+      resolve({ code, signal, stdout: raw.toString('utf8'), stderr: stderr + note, raw });
+    };
+    let giveUp: NodeJS.Timeout | undefined;
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      // A tool stuck in an uninterruptible wait on a dead mount never exits: stop waiting.
+      giveUp = setTimeout(() => finish(null, 'SIGKILL', `\n[${cmd} did not exit after SIGKILL: stuck on the mount]`), 3000);
+    }, opts.timeoutMs ?? 30_000);
+    child.on('error', reject);
+    child.on('close', (code, signal) => finish(code, signal));
     child.stdin.on('error', () => undefined);
     child.stdin.end(opts.input ?? '');
   });
@@ -98,6 +108,25 @@ export async function waitUntil(what: string, ok: () => boolean | Promise<boolea
   throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
 }
 
+/**
+ * Abort the kernel side of a FUSE mount (/sys/fs/fuse/connections/<dev>/abort): the only
+ * way to free a daemon stuck in an uninterruptible wait on its own mount (a deadlock
+ * regression), which SIGKILL cannot end. Mounts fusectl if needed (and unmounts it again).
+ */
+export function abortFuseConnection(dir: string): void {
+  const line = readFileSync('/proc/self/mountinfo', 'utf8').split('\n').find((l) => l.split(' ')[4] === dir && / - fuse/.test(l));
+  const minor = line?.split(' ')[2]?.split(':')[1];
+  if (!minor) return;
+  const ctl = '/sys/fs/fuse/connections';
+  let mounted = false;
+  if (!existsSync(join(ctl, minor))) mounted = spawnSync('mount', ['-t', 'fusectl', 'none', ctl]).status === 0;
+  try {
+    if (existsSync(join(ctl, minor, 'abort'))) writeFileSync(join(ctl, minor, 'abort'), '1');
+  } finally {
+    if (mounted) spawnSync('umount', [ctl]);
+  }
+}
+
 /** Force a mount point free (last resort of every FUSE test). */
 export function forceUnmount(dir: string): void {
   if (isMounted(dir)) spawnSync('fusermount', ['-uz', dir]);
@@ -141,8 +170,11 @@ export async function startFuse(etcdEndpoint: string, opts: StartFuseOptions = {
     if (isDone()) return exited;
     child.kill(sig);
     const t = setTimeout(() => child.kill('SIGKILL'), 15_000);
+    // A daemon deadlocked on its own mount ignores even SIGKILL: abort the connection.
+    const t2 = setTimeout(() => abortFuseConnection(mountpoint), 20_000);
     const r = await exited;
     clearTimeout(t);
+    clearTimeout(t2);
     return r;
   };
   const f: FuseProcess = {

@@ -59,6 +59,7 @@ export class FuseDaemon {
   private fuse: FuseNative | undefined;
   private watchTimer: NodeJS.Timeout | undefined;
   private stopping: Promise<void> | undefined;
+  private readonly warnedLoop = new Set<string>();
   private finished!: (why: string) => void;
   /** Resolves with the reason once the daemon has stopped serving. */
   readonly done: Promise<string>;
@@ -108,10 +109,22 @@ export class FuseDaemon {
     return snap;
   }
 
+  /**
+   * A file:// mount that overlaps the FUSE mount point (lies inside it, or contains it, so
+   * that a path or a symlink inside the mount can lead back into it) would make the daemon
+   * wait on itself: the local-file adapter uses synchronous system calls, and one on our
+   * own mount blocks the only thread that could answer it. Refused with ELOOP.
+   */
   private adapter(m: ParsedMount): UfsAdapter {
-    if (m.ufs.scheme === 'file' && isPathPrefix(this.mountpoint, pathOf(m.ufs.segments))) {
-      this.opts.log.error({ mount: m.path, ufsUri: m.ufsUri }, 'fuse: mount points into this FUSE mount itself; refusing (it would deadlock)');
-      throw fsError(Errno.ELOOP, `${m.ufsUri} is inside the FUSE mount ${this.mountpoint}`);
+    if (m.ufs.scheme === 'file') {
+      const root = pathOf(m.ufs.segments);
+      if (isPathPrefix(this.mountpoint, root) || isPathPrefix(root, this.mountpoint)) {
+        if (!this.warnedLoop.has(m.ufsUri)) {
+          this.warnedLoop.add(m.ufsUri);
+          this.opts.log.error({ mount: m.path, ufsUri: m.ufsUri, fuseRoot: this.mountpoint }, 'fuse: this file:// mount overlaps the FUSE mount point; not served here (it could deadlock the daemon)');
+        }
+        throw fsError(Errno.ELOOP, `${m.ufsUri} overlaps the FUSE mount ${this.mountpoint}`);
+      }
     }
     return this.registry.adapterFor(m);
   }
@@ -223,7 +236,7 @@ export class FuseDaemon {
     const fail = (op: string, path: string, e: unknown, lookup = false): number => {
       const errno = errnoOf(e, { lookup });
       ops.counters.errors++;
-      if (errno === Errno.EIO || errno === Errno.ELOOP) {
+      if (errno === Errno.EIO) {
         log.warn({ op, path, errno: errnoName(errno), err: e instanceof Error ? e.message : String(e) }, 'fuse: operation failed');
       } else if (log.isLevelEnabled('debug')) {
         log.debug({ op, path, errno: errnoName(errno), err: e instanceof Error ? e.message : String(e) }, 'fuse: operation refused');

@@ -11,7 +11,7 @@
  * Prints per-run figures, medians and the ratios worker/nginx (goals: >= 0.7 large,
  * >= 0.5 small) and worker/s3rver, then one JSON summary line.
  *
- *   node dist/bench/s3-get.js [--size-mb 1024] [--runs 3] [--small-count 1000] [--small-seconds 5] [--concurrency 16]
+ *   node dist/bench/s3-get.js [--size-mb 1024] [--runs 3] [--small-count 1000] [--small-seconds 5] [--concurrency 16] [--warm-seconds 10]
  *
  * Needs etcd, nginx and curl. Everything it starts is stopped and its temp dir removed at
  * the end, also on failure.
@@ -184,6 +184,7 @@ async function main(): Promise<void> {
   const smallCount = arg('small-count', 1000);
   const smallSeconds = arg('small-seconds', 5);
   const concurrency = arg('concurrency', 16);
+  const warmSeconds = arg('warm-seconds', 10);
   const smallSize = 4096;
   const largeBytes = sizeMb * 1024 * 1024;
 
@@ -240,10 +241,11 @@ async function main(): Promise<void> {
     ];
     const large: Record<string, number[]> = { worker: [], nginx: [], s3rver: [] };
     const smallRes: Record<string, number[]> = { worker: [], nginx: [], s3rver: [] };
-    // warm-up (page cache, JIT, connections)
+    // warm-up (page cache, JIT: the worker's request path needs ~10 s of load to be
+    // fully optimised; every target gets the same warm-up)
     for (const t of targets) {
       curlRead(`${t.base}/large.bin`, largeBytes);
-      await smallOps(t.base, names, smallSize, concurrency, 1);
+      await smallOps(t.base, names, smallSize, concurrency, warmSeconds);
     }
     for (let r = 1; r <= runs; r++) {
       for (const t of targets) {

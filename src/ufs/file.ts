@@ -274,6 +274,11 @@ export class FileUfs implements UfsAdapter {
         const { start, end } = span(range);
         return pump(fd, start, end, dest);
       },
+      readInto: (target: Buffer, offset: number, length: number, position: number) =>
+        new Promise<number>((resolve, reject) => {
+          if (!open) return reject(new AlluxioError('InvalidState', `${rel.join('/')}: read after close`));
+          fsRead(fd, target, offset, length, position, (err, n) => (err ? reject(this.ioError(err, p)) : resolve(n)));
+        }),
       close: () => {
         if (open) {
           open = false;

@@ -63,5 +63,11 @@ export interface UfsOpenFile {
    * end `dest` on failure and does not close the file (the caller still calls close()).
    */
   sendTo?(dest: Writable, range?: ByteRange): Promise<void>;
+  /**
+   * Optional: read up to `length` bytes at file offset `position` into `target` at `offset`
+   * (caller-owned memory, no allocation; the FUSE read-ahead fills its reused windows with
+   * it). Resolves with the count, 0 at end of file. Must not be called after close().
+   */
+  readInto?(target: Buffer, offset: number, length: number, position: number): Promise<number>;
   close(): void;
 }

@@ -3,7 +3,8 @@
  * mount's adapter, the snapshot revision) for its whole life: a file opened before a rule
  * changes keeps reading what it opened, like a POSIX file descriptor on a renamed file.
  *
- * - ReadHandle: read-only; reads go through a ReadAhead over the adapter's range reads.
+ * - ReadHandle: read-only; reads go through a ReadAhead over the adapter's open file
+ *   (positional reads into reused windows) or, for adapters without one, range streams.
  * - WriteHandle: the UFS adapters write whole objects, so writes land in a local spool file
  *   (in the daemon's private temp dir, never on the mount) and are uploaded in one stream on
  *   flush (every close(2)) and release. The existing content is fetched only when a read or
@@ -38,11 +39,14 @@ export class ReadHandle {
    * per-window open, reused buffers). Otherwise each window is a range stream.
    */
   constructor(readonly at: Located, size: number, opts: ReadAheadOptions, private readonly file?: UfsOpenFile) {
+    const readInto = file?.readInto;
     const sendTo = file?.sendTo;
     this.reader = new ReadAhead(
-      sendTo && file
-        ? { kind: 'send', send: (start, end, dest) => sendTo.call(file, dest, { start, end }) }
-        : { kind: 'stream', open: (start, end) => at.adapter.read(at.rel, { start, end }) },
+      readInto && file
+        ? { kind: 'read', read: (target, offset, length, position) => readInto.call(file, target, offset, length, position) }
+        : sendTo && file
+          ? { kind: 'send', send: (start, end, dest) => sendTo.call(file, dest, { start, end }) }
+          : { kind: 'stream', open: (start, end) => at.adapter.read(at.rel, { start, end }) },
       size,
       opts,
     );
@@ -53,9 +57,13 @@ export class ReadHandle {
     return this.reader.read(pos, len, buf);
   }
 
-  close(): void {
-    this.reader.close();
-    this.file?.close();
+  /** Stop reading ahead, then close the file (after any read in flight on it returned). */
+  async close(): Promise<void> {
+    try {
+      await this.reader.close();
+    } finally {
+      this.file?.close();
+    }
   }
 }
 

@@ -292,8 +292,9 @@ export class FuseOps {
         throw fsError(Errno.EISDIR);
       }
       this.stats.set(t.path, { at: Date.now(), value: file.entry });
-      if (!file.sendTo) file.close();
-      return this.handles.add(new ReadHandle(this.located(t, snap), file.entry.size, this.readAhead, file.sendTo ? file : undefined));
+      const usable = Boolean(file.readInto || file.sendTo);
+      if (!usable) file.close();
+      return this.handles.add(new ReadHandle(this.located(t, snap), file.entry.size, this.readAhead, usable ? file : undefined));
     }
     // Always a fresh stat at open: another client may have changed the file.
     const entry = inFlight.length ? null : await this.statOf(t, false);
@@ -359,7 +360,7 @@ export class FuseOps {
         }
         await h.dispose();
       } else {
-        h.close();
+        await h.close();
         this.ctx.log.debug({ path: h.at.path, ...h.reader.stats }, 'fuse: read handle closed');
       }
     } finally {

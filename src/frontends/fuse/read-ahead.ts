@@ -41,7 +41,15 @@ export type RangeSend = (start: number, endInclusive: number, dest: Writable) =>
  * into the window's slab, so a long sequential read allocates a few slabs, not a buffer
  * per chunk).
  */
-export type RangeProvider = { kind: 'stream'; open: RangeOpen } | { kind: 'send'; send: RangeSend };
+export type RangeProvider =
+  | { kind: 'stream'; open: RangeOpen }
+  | { kind: 'send'; send: RangeSend }
+  /** Positional reads straight into the window's slab (an open local file): no copy, no allocation. */
+  | { kind: 'read'; read: (target: Buffer, offset: number, length: number, position: number) => Promise<number> };
+
+/** Positional read sizes: a small first one so the reader waiting on a new window starts soon. */
+const FIRST_READ = 128 * 1024;
+const NEXT_READ = 1024 * 1024;
 
 /** Window memory, reused across windows of one open file. */
 class SlabPool {
@@ -95,7 +103,33 @@ class Window {
 
   /** Fill from a provider; always ends with done = true. */
   fill(provider: RangeProvider): Promise<void> {
-    return provider.kind === 'stream' ? this.load(provider.open) : this.receive(provider.send);
+    if (provider.kind === 'stream') return this.load(provider.open);
+    if (provider.kind === 'send') return this.receive(provider.send);
+    return this.readDirect(provider.read);
+  }
+
+  /** The `read` path: positional reads into one slab, one at a time, until full or EOF. */
+  private async readDirect(read: (target: Buffer, offset: number, length: number, position: number) => Promise<number>): Promise<void> {
+    const want = this.end - this.start;
+    const slab = this.pool.take(want);
+    this.slab = slab;
+    try {
+      while (this.loaded < want && !this.cancelled) {
+        const len = Math.min(want - this.loaded, this.loaded === 0 ? FIRST_READ : NEXT_READ);
+        const at = this.loaded;
+        const n = await read(slab, at, len, this.start + at);
+        if (n <= 0) break; // end of file (shorter than at open)
+        this.offsets.push(at);
+        this.chunks.push(slab.subarray(at, at + n));
+        this.loaded += n;
+        this.wake();
+      }
+    } catch (e) {
+      if (!this.cancelled) this.error = e;
+    }
+    this.done = true;
+    this.wake();
+    this.recycle();
   }
 
   /** The `send` path: bytes land in one slab as they are read. */
@@ -252,6 +286,8 @@ export class ReadAhead {
   stats = { reads: 0, syncReads: 0, misses: 0, fetches: 0, bytesRequested: 0 };
 
   private readonly pool = new SlabPool();
+  /** Window fills still running (close() waits for them: no read may outlive the file). */
+  private readonly filling = new Set<Promise<void>>();
   private readonly provider: RangeProvider;
 
   constructor(source: RangeOpen | RangeProvider, private size: number, opts: ReadAheadOptions = {}) {
@@ -367,13 +403,14 @@ export class ReadAhead {
     this.lastEnd = 0;
   }
 
-  /** Stop every stream (the file was closed). */
-  close(): void {
+  /** Stop every window; resolves once no read of the source is in flight any more. */
+  async close(): Promise<void> {
     for (const x of this.windows) {
       x.cancel(true);
       x.release();
     }
     this.windows = [];
+    await Promise.all([...this.filling]);
     this.pool.clear();
   }
 
@@ -391,7 +428,10 @@ export class ReadAhead {
     const w = new Window(start, end, this.pool);
     this.stats.fetches++;
     this.stats.bytesRequested += end - start;
-    void w.fill(this.provider).then(() => {
+    const filled = w.fill(this.provider);
+    this.filling.add(filled);
+    void filled.then(() => {
+      this.filling.delete(filled);
       // A failed window is dropped so that the next read retries it.
       if (w.error !== undefined) this.windows = this.windows.filter((x) => x !== w);
     });

@@ -5,7 +5,7 @@
  * The reader is `dd bs=1M of=/dev/null` for both. Prints per-run MB/s, the medians and the
  * ratio (goal: alluxio >= 0.5x bindfs), and a JSON summary line.
  *
- *   node dist/bench/fuse-read.js [--size-mb 1024] [--runs 5]
+ *   node dist/bench/fuse-read.js [--size-mb 1024] [--runs 7]
  *
  * Needs root, /dev/fuse, bindfs, etcd. Everything it starts (etcd, the FUSE daemon, bindfs)
  * is stopped and its temp dir removed at the end, also on failure.
@@ -58,7 +58,7 @@ function ddRead(file: string, bytes: number): number {
 
 async function main(): Promise<void> {
   const sizeMb = arg('size-mb', 1024);
-  const runs = arg('runs', 5);
+  const runs = arg('runs', 7);
   if (!existsSync('/dev/fuse') || process.getuid?.() !== 0) {
     console.log('SKIP: needs root and /dev/fuse');
     return;

@@ -228,6 +228,10 @@ describe('alluxio fuse mount: real tools on a real mount', { skip }, () => {
         '  "mkdir_exists": code(lambda: os.mkdir(M + "/data/sub")),',
         '  "cross_mount_rename": code(lambda: os.rename(M + "/data/train.csv", M + "/models/train.csv")),',
         '  "rmdir_mount_root": code(lambda: os.rmdir(M + "/data")),',
+        '  "access_w_ro": str(os.access(M + "/ro/readme.txt", os.W_OK)),',
+        '  "access_r_ro": str(os.access(M + "/ro/readme.txt", os.R_OK)),',
+        '  "access_w_rw": str(os.access(M + "/data/train.csv", os.W_OK)),',
+        '  "access_missing": str(os.access(M + "/data/missing", os.F_OK)),',
         '}',
         'print(" ".join(k + "=" + v for k, v in sorted(res.items())))',
       ].join('\n'),
@@ -236,6 +240,10 @@ describe('alluxio fuse mount: real tools on a real mount', { skip }, () => {
     assert.equal(r.code, 0, r.stderr);
     const got = Object.fromEntries(r.stdout.trim().split(' ').map((kv) => kv.split('=')));
     assert.deepEqual(got, {
+      access_missing: 'False',
+      access_r_ro: 'True',
+      access_w_ro: 'False',
+      access_w_rw: 'True',
       cross_mount_rename: 'EXDEV',
       listdir_file: 'ENOTDIR',
       missing_in_mount: 'ENOENT',

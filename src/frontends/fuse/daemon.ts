@@ -260,6 +260,7 @@ export class FuseDaemon {
     return {
       init: (cb: Cb) => cb(0),
       statfs: (_path: string, cb: Cb) => cb(0, ops.statfs()),
+      access: (path: string, mode: number, cb: Cb) => run('access', path, () => ops.access(path, mode), () => cb(0), (n) => cb(n), true),
       getattr: (path: string, cb: Cb) => run('getattr', path, () => ops.getattr(path), (a) => cb(0, a), (n) => cb(n), true),
       readdir: (path: string, cb: Cb) => run('readdir', path, () => ops.readdir(path), (names) => cb(0, names), (n) => cb(n)),
       open: (path: string, flags: number, cb: Cb) => run('open', path, () => ops.open(path, flags), (fd) => cb(0, fd), (n) => cb(n)),

@@ -35,6 +35,7 @@ const S_IFREG = 0o100000;
 const O_ACCMODE = 3;
 const O_RDONLY = 0;
 const O_TRUNC = 0o1000;
+const W_OK = 2;
 /** st_blksize: the I/O size tools such as cp and Python's buffered files use. */
 const BLKSIZE = 128 * 1024;
 
@@ -474,6 +475,15 @@ export class FuseOps {
     } finally {
       this.dropCaches();
     }
+  }
+
+  /** access(2): exists, and W_OK only where changes are possible (not on read-only mounts or virtual dirs). */
+  async access(path: string, mode: number): Promise<void> {
+    const snap = this.view();
+    const { node } = await this.lookup(snap, path);
+    if ((mode & W_OK) === 0) return;
+    if (node.kind === 'ufs' && !node.readOnly) return;
+    throw fsError(node.kind === 'ufs' ? Errno.EROFS : Errno.EACCES);
   }
 
   /** Times, modes and owners are not kept by the UFS: accepted (touch, cp -p), not stored. */

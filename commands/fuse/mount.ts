@@ -1,15 +1,12 @@
 import { Args, Flags } from '@oclif/core';
-import { spawn } from 'node:child_process';
-import { closeSync, mkdirSync, openSync, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import pino from 'pino';
 import { BaseCommand } from '../../src/cli/base-command.js';
 import { parseDuration } from '../../src/cli/duration.js';
 import { AlluxioError } from '../../src/domain/errors.js';
 import { DEFAULT_FUSE_ROOT } from '../../src/domain/resolver.js';
 import { FuseDaemon } from '../../src/frontends/fuse/daemon.js';
-import { canonicalMountpoint, fusermountUnmount, probeMountpoint } from '../../src/frontends/fuse/mountpoint.js';
+import { canonicalMountpoint, fusermountUnmount } from '../../src/frontends/fuse/mountpoint.js';
+import { prepareMountpoint, startInBackground } from '../../src/frontends/fuse/lifecycle.js';
 
 const READY_ENV = 'ALLUXIO_FUSE_READY_IPC';
 
@@ -45,9 +42,13 @@ export default class FuseMount extends BaseCommand<typeof FuseMount> {
     const readyTimeoutMs = parseDuration(flags['ready-timeout'], '--ready-timeout');
     const maxStalenessMs = flags['max-staleness'] ? parseDuration(flags['max-staleness'], '--max-staleness') : 0;
 
-    if (flags.daemon) return this.background(dir, flags['log-file'], readyTimeoutMs);
+    if (flags.daemon) {
+      const bg = await startInBackground(dir, flags['log-file'], readyTimeoutMs, READY_ENV);
+      this.say(`Mounted alluxio at ${dir} (revision ${bg.revision}, daemon pid ${bg.pid}, log ${bg.logFile}). Stop with: alluxio fuse unmount ${dir}`);
+      return { mountpoint: dir, ...bg };
+    }
 
-    const stale = await this.prepare(dir);
+    const stale = await prepareMountpoint(dir, (msg) => this.note(msg));
     const log = pino({ name: 'alluxio-fuse', level: flags['log-level'] }, pino.destination(2));
     const daemon = await FuseDaemon.start({
       conn: this.etcd(),
@@ -88,69 +89,5 @@ export default class FuseMount extends BaseCommand<typeof FuseMount> {
     // grpc channels and the libfuse thread may linger: the command is done.
     setTimeout(() => process.exit(process.exitCode ?? 0), 300).unref();
     return { mountpoint: dir, revision, stopped: reason, staleCleaned: stale };
-  }
-
-  /** Make DIR mountable: create it, or clean a stale mount of a crashed daemon. Returns whether it was stale. */
-  private async prepare(dir: string): Promise<boolean> {
-    const state = await probeMountpoint(dir);
-    switch (state) {
-      case 'free':
-        return false;
-      case 'missing':
-        mkdirSync(dir, { recursive: true });
-        return false;
-      case 'not-a-directory':
-        throw new AlluxioError('InvalidArgument', `${dir} is not a directory`);
-      case 'mounted':
-        throw new AlluxioError('InvalidState', `${dir} is already a FUSE mount served by a live daemon; run: alluxio fuse unmount ${dir}`);
-      case 'stale': {
-        this.note(`${dir}: stale FUSE mount of a daemon that is gone (Transport endpoint is not connected); cleaning it up`);
-        await fusermountUnmount(dir, { lazy: true });
-        const again = await probeMountpoint(dir);
-        if (again !== 'free') throw new AlluxioError('InvalidState', `${dir} is still unusable after cleaning the stale mount (${again})`);
-        return true;
-      }
-    }
-  }
-
-  /** --daemon: run `fuse mount DIR` (without --daemon) detached and wait until it reports the mount. */
-  private async background(dir: string, logFileFlag: string | undefined, readyTimeoutMs: number): Promise<unknown> {
-    const logFile = logFileFlag ?? join(tmpdir(), `alluxio-fuse-${dir.replace(/[^A-Za-z0-9]+/g, '_').replace(/^_+|_+$/g, '') || 'root'}.log`);
-    const argv = process.argv.slice(2).filter((a) => a !== '--daemon' && a !== '--background' && a !== '--json');
-    // Same arguments, same working directory (so a relative DIR means the same), no --daemon.
-    const fd = openSync(logFile, 'a');
-    const child = spawn(process.execPath, [process.argv[1]!, ...argv], {
-      cwd: process.cwd(),
-      detached: true,
-      stdio: ['ignore', fd, fd, 'ipc'],
-      env: { ...process.env, [READY_ENV]: '1' },
-    });
-    closeSync(fd);
-    const outcome = await new Promise<{ ok: true; msg: { revision: number; pid: number; staleCleaned: boolean } } | { ok: false; why: string }>((resolve) => {
-      const timer = setTimeout(() => resolve({ ok: false, why: `not mounted within ${readyTimeoutMs + 5000} ms` }), readyTimeoutMs + 5000);
-      child.once('message', (m: { ready?: boolean; revision: number; pid: number; staleCleaned: boolean }) => {
-        clearTimeout(timer);
-        if (m.ready) resolve({ ok: true, msg: m });
-      });
-      child.once('exit', (code, sig) => {
-        clearTimeout(timer);
-        resolve({ ok: false, why: `the daemon exited (${sig ?? `code ${String(code)}`})` });
-      });
-    });
-    if (!outcome.ok) {
-      if (child.exitCode === null) child.kill('SIGTERM');
-      let tail = '';
-      try {
-        tail = readFileSync(logFile, 'utf8').trim().split('\n').slice(-3).join('\n');
-      } catch {
-        /* no log */
-      }
-      const last = /Error: (.*)/.exec(tail)?.[1];
-      throw new AlluxioError('InvalidState', `fuse mount of ${dir} failed: ${last ?? outcome.why} (log: ${logFile})`);
-    }
-    if (child.connected) child.disconnect();
-    child.unref();
-    this.say(`Mounted alluxio at ${dir} (revision ${outcome.msg.revision}, daemon pid ${outcome.msg.pid}, log ${logFile}). Stop with: alluxio fuse unmount ${dir}`);
-    return { mountpoint: dir, revision: outcome.msg.revision, pid: outcome.msg.pid, logFile, staleCleaned: outcome.msg.staleCleaned };
   }
 }

@@ -1,0 +1,84 @@
+/**
+ * Life cycle around the FUSE daemon: making a mount point usable (creating it, cleaning the
+ * stale mount of a crashed daemon) and running `fuse mount` detached until it reports the
+ * mount over IPC. Used by `alluxio fuse mount`.
+ */
+import { spawn } from 'node:child_process';
+import { closeSync, mkdirSync, openSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { AlluxioError } from '../../domain/errors.js';
+import { fusermountUnmount, probeMountpoint } from './mountpoint.js';
+
+/** Make DIR mountable: create it, or clean a stale mount of a crashed daemon. Returns whether it was stale. */
+export async function prepareMountpoint(dir: string, note: (msg: string) => void): Promise<boolean> {
+  const state = await probeMountpoint(dir);
+  switch (state) {
+    case 'free':
+      return false;
+    case 'missing':
+      mkdirSync(dir, { recursive: true });
+      return false;
+    case 'not-a-directory':
+      throw new AlluxioError('InvalidArgument', `${dir} is not a directory`);
+    case 'mounted':
+      throw new AlluxioError('InvalidState', `${dir} is already a FUSE mount served by a live daemon; run: alluxio fuse unmount ${dir}`);
+    case 'stale': {
+      note(`${dir}: stale FUSE mount of a daemon that is gone (Transport endpoint is not connected); cleaning it up`);
+      await fusermountUnmount(dir, { lazy: true });
+      const again = await probeMountpoint(dir);
+      if (again !== 'free') throw new AlluxioError('InvalidState', `${dir} is still unusable after cleaning the stale mount (${again})`);
+      return true;
+    }
+  }
+}
+
+export interface BackgroundMount {
+  revision: number;
+  pid: number;
+  logFile: string;
+  staleCleaned: boolean;
+}
+
+/**
+ * --daemon: run this same `fuse mount DIR` command line (without --daemon) detached, and wait
+ * until the child reports the mount over IPC (the child checks `readyEnv`).
+ */
+export async function startInBackground(dir: string, logFileFlag: string | undefined, readyTimeoutMs: number, readyEnv: string): Promise<BackgroundMount> {
+  const logFile = logFileFlag ?? join(tmpdir(), `alluxio-fuse-${dir.replace(/[^A-Za-z0-9]+/g, '_').replace(/^_+|_+$/g, '') || 'root'}.log`);
+  const argv = process.argv.slice(2).filter((a) => a !== '--daemon' && a !== '--background' && a !== '--json');
+  // Same arguments, same working directory (so a relative DIR means the same), no --daemon.
+  const fd = openSync(logFile, 'a');
+  const child = spawn(process.execPath, [process.argv[1]!, ...argv], {
+    cwd: process.cwd(),
+    detached: true,
+    stdio: ['ignore', fd, fd, 'ipc'],
+    env: { ...process.env, [readyEnv]: '1' },
+  });
+  closeSync(fd);
+  const outcome = await new Promise<{ ok: true; msg: { revision: number; pid: number; staleCleaned: boolean } } | { ok: false; why: string }>((resolve) => {
+    const timer = setTimeout(() => resolve({ ok: false, why: `not mounted within ${readyTimeoutMs + 5000} ms` }), readyTimeoutMs + 5000);
+    child.once('message', (m: { ready?: boolean; revision: number; pid: number; staleCleaned: boolean }) => {
+      clearTimeout(timer);
+      if (m.ready) resolve({ ok: true, msg: m });
+    });
+    child.once('exit', (code, sig) => {
+      clearTimeout(timer);
+      resolve({ ok: false, why: `the daemon exited (${sig ?? `code ${String(code)}`})` });
+    });
+  });
+  if (!outcome.ok) {
+    if (child.exitCode === null) child.kill('SIGTERM');
+    let tail = '';
+    try {
+      tail = readFileSync(logFile, 'utf8').trim().split('\n').slice(-3).join('\n');
+    } catch {
+      /* no log */
+    }
+    const last = /Error: (.*)/.exec(tail)?.[1];
+    throw new AlluxioError('InvalidState', `fuse mount of ${dir} failed: ${last ?? outcome.why} (log: ${logFile})`);
+  }
+  if (child.connected) child.disconnect();
+  child.unref();
+  return { revision: outcome.msg.revision, pid: outcome.msg.pid, logFile, staleCleaned: outcome.msg.staleCleaned };
+}

@@ -3,11 +3,18 @@ REST API (docs/rest-api.md). Paths are UFS-native URIs (``s3://bucket/data/x``,
 ``file:///srv/data/x``), resolved by the worker's reverse mount lookup, or Alluxio paths
 (``alluxio:///data/x``, or ``/data/x``). Both go through the worker's one resolver, so the
 cluster's rewrite rules apply exactly as for S3 and POSIX clients.
+
+Short-circuit reads: when the worker that resolved a path is on this host and the path
+resolved to a file:// mount, the worker names the local file (and its identity); reads
+then come from that file with this process's own permissions instead of over HTTP.
 """
 import datetime
 import http.client
 import logging
+import os
+import stat
 import tempfile
+import threading
 from glob import has_magic
 
 from fsspec.spec import AbstractBufferedFile, AbstractFileSystem
@@ -49,6 +56,13 @@ class AlluxioFileSystem(AbstractFileSystem):
         Writes never fall back. Default False.
     timeout: float
         Socket timeout per request (seconds, default 30).
+    short_circuit: bool
+        Read files of file:// mounts directly from the local file system when the worker
+        that resolved them runs on this host (the worker resolves and names the file; this
+        process opens it with its own permissions and checks it is the file the worker
+        saw, else reads over HTTP). Reads only ("rb" and cat_file); writes always go to a
+        worker. Default True; the environment variable ALLUXIO_SHORT_CIRCUIT=0 turns it
+        off whatever the argument says.
     """
 
     protocol = "alluxiofs"
@@ -67,6 +81,7 @@ class AlluxioFileSystem(AbstractFileSystem):
         timeout=30.0,
         dead_worker_cooldown=10.0,
         membership_refresh_seconds=10.0,
+        short_circuit=True,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -84,6 +99,11 @@ class AlluxioFileSystem(AbstractFileSystem):
         self.target_options = dict(target_options or {})
         self.ufs_fallback = bool(ufs_fallback)
         self._ufs_fs = {}
+        self.short_circuit = bool(short_circuit) and _short_circuit_allowed()
+        # What short-circuit did: files opened locally, cat_file ranges read locally, and
+        # grants that could not be used (the read went over HTTP instead).
+        self.short_circuit_stats = {"opens": 0, "ranges": 0, "fallbacks": 0}
+        self._stats_lock = threading.Lock()
 
     # ---- paths ------------------------------------------------------------------------
 
@@ -164,13 +184,21 @@ class AlluxioFileSystem(AbstractFileSystem):
             out["virtual"] = True
         if doc.get("resolved"):
             out["resolved"] = doc["resolved"]
+        if doc.get("localPath") and isinstance(doc.get("local"), dict):
+            out["localPath"] = doc["localPath"]
+            out["local"] = doc["local"]
         return out
 
     def info(self, path, **kwargs):
-        path = self._strip_protocol(path)
+        return self._info(self._strip_protocol(path))
+
+    def _info(self, path, local=False):
+        """info of a stripped path; with ``local`` the worker adds the short-circuit grant
+        (``localPath`` and ``local``) when it is on this host and the mount is file://."""
+        params = {"shortCircuit": "true"} if local else None
         return self._read_call(
             path,
-            lambda: self._entry(self.client.call("GET", "info", path).json()),
+            lambda: self._entry(self.client.call("GET", "info", path, params=params).json()),
             lambda fs: self._ufs_entry(fs, fs.info(path)),
         )
 
@@ -205,6 +233,67 @@ class AlluxioFileSystem(AbstractFileSystem):
         """The mount table the workers serve: {"revision", "mounts": [{path, ufsUri, readOnly}]}."""
         return self.client.call("GET", "mounts", "alluxio:///").json()
 
+    # ---- short-circuit reads --------------------------------------------------------------
+
+    def _count(self, what):
+        with self._stats_lock:
+            self.short_circuit_stats[what] += 1
+
+    def _open_local(self, details):
+        """The file descriptor of the local file the worker named in ``details``, or None
+        (no grant, or the file cannot be opened, or it is not the file the worker saw:
+        then the read goes over HTTP). The file is opened first and the open file is
+        checked (fstat), so the bytes read are those of the file the worker checked."""
+        path, ident = details.get("localPath"), details.get("local")
+        if not self.short_circuit or not path or not isinstance(ident, dict) or not hasattr(os, "pread"):
+            return None
+        try:
+            fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0))
+        except OSError as e:
+            log.debug("alluxiofs: short-circuit open of %s failed (%s); reading over HTTP", path, e)
+            self._count("fallbacks")
+            return None
+        try:
+            st = os.fstat(fd)
+            same = (
+                stat.S_ISREG(st.st_mode)
+                and st.st_size == int(ident["size"]) == int(details["size"])
+                and st.st_mtime_ns == int(ident["mtimeNs"])
+                and st.st_ino == int(ident["ino"])
+                and st.st_dev == int(ident["dev"])
+            )
+        except (OSError, KeyError, TypeError, ValueError):
+            same = False
+        if not same:
+            os.close(fd)
+            log.debug("alluxiofs: %s is not the file the worker saw; reading over HTTP", path)
+            self._count("fallbacks")
+            return None
+        return fd
+
+    def _local_range(self, path, start, end):
+        """Bytes [start, end) read from the local file when the worker grants it, else
+        None. Errors of the lookup other than "no worker" are left to the HTTP read, which
+        reports them in its own words."""
+        try:
+            details = self._info(path, local=True)
+        except WorkersUnavailableError:
+            raise
+        except (OSError, ValueError):
+            return None
+        if details.get("type") != "file":
+            return None
+        fd = self._open_local(details)
+        if fd is None:
+            return None
+        try:
+            stop = details["size"] if end is None else min(end, details["size"])
+            data = _pread(fd, start, stop) if stop > start else b""
+        finally:
+            os.close(fd)
+        self._count("ranges")
+        return data
+
     # ---- reads --------------------------------------------------------------------------
 
     def _range(self, path, start, end):
@@ -214,6 +303,10 @@ class AlluxioFileSystem(AbstractFileSystem):
         rng = f"bytes={start}-" + ("" if end is None else str(end - 1))
 
         def remote():
+            if self.short_circuit:
+                data = self._local_range(path, start, end)
+                if data is not None:
+                    return data
             resp = self.client.request("GET", "file", path, headers={"range": rng, "accept": "*/*"})
             if resp.status == 416:
                 return b""
@@ -299,20 +392,50 @@ class AlluxioFileSystem(AbstractFileSystem):
         pass  # nothing is cached: every call asks a worker (rules may change any time)
 
 
+def _short_circuit_allowed():
+    return os.environ.get("ALLUXIO_SHORT_CIRCUIT", "1").strip().lower() not in ("0", "false", "no", "off")
+
+
+def _pread(fd, start, end):
+    """Bytes [start, end) of an open file (fewer only at EOF: the file shrank)."""
+    want = end - start
+    data = os.pread(fd, want, start)
+    if len(data) == want or not data:
+        return data
+    parts, got = [data], len(data)
+    while got < want:
+        more = os.pread(fd, want - got, start + got)
+        if not more:
+            break
+        parts.append(more)
+        got += len(more)
+    return b"".join(parts)
+
+
 class AlluxioFile(AbstractBufferedFile):
     """A file of AlluxioFileSystem: reads are buffered ranged GETs (read-ahead of
-    ``block_size``), writes are spooled locally and sent in one streamed PUT on close."""
+    ``block_size``), or, short-circuited, positional reads of the local file the worker
+    named (``short_circuited``, ``local_path``); writes are spooled locally and sent in
+    one streamed PUT on close."""
 
     DEFAULT_BLOCK_SIZE = 8 * MiB
 
     def __init__(self, fs, path, mode="rb", block_size=None, autocommit=True, cache_options=None, **kwargs):
         size = kwargs.pop("size", None)
+        self._local_fd = None
+        self.local_path = None
+        self.short_circuited = False  # True when read from the local file, not over HTTP
         if mode == "rb" and size is None:
-            details = fs.info(path)
+            details = fs._info(path, local=fs.short_circuit)
             if details["type"] == "directory":
                 raise IsADirectoryError(21, "is a directory", path)
             size = details["size"]
             self._details = details
+            self._local_fd = fs._open_local(details)
+            if self._local_fd is not None:
+                self.local_path = details["localPath"]
+                self.short_circuited = True
+                fs._count("opens")
         self._stream = None  # (connection, response) of a sequential read
         self._stream_pos = 0
         self._stream_failed = False
@@ -320,14 +443,53 @@ class AlluxioFile(AbstractBufferedFile):
         super().__init__(fs, path, mode=mode, block_size=block_size, autocommit=autocommit, cache_options=cache_options, size=size, **kwargs)
         self._spool = None
 
+    def read(self, length=-1):
+        """As AbstractBufferedFile.read; short-circuited, one positional read of the local
+        file per call (the kernel's page cache and read-ahead take the place of ours)."""
+        if self._local_fd is None:
+            return super().read(length)
+        length = -1 if length is None else int(length)
+        if self.mode != "rb":
+            raise ValueError("File not in read mode")
+        if self.closed:
+            raise ValueError("I/O operation on closed file.")
+        if length < 0:
+            length = self.size - self.loc
+        end = min(self.loc + length, self.size)
+        if end <= self.loc:
+            return b""
+        out = _pread(self._local_fd, self.loc, end)
+        self.loc += len(out)
+        return out
+
+    def readinto(self, b):
+        """As AbstractBufferedFile.readinto; short-circuited, straight into ``b``."""
+        if self._local_fd is None or not hasattr(os, "preadv"):
+            return super().readinto(b)
+        if self.closed:
+            raise ValueError("I/O operation on closed file.")
+        out = memoryview(b).cast("B")
+        want = min(out.nbytes, max(0, self.size - self.loc))
+        got = 0
+        while got < want:
+            n = os.preadv(self._local_fd, [out[got:want]], self.loc + got)
+            if n <= 0:
+                break
+            got += n
+        self.loc += got
+        return got
+
     def _fetch_range(self, start, end):
-        """Bytes [start, end). A read that continues where the previous one ended is served
-        from one streamed GET to EOF (no request per block, the worker keeps sending); any
-        other read is one bounded ranged GET. A stream that breaks (worker gone) is
-        reopened where it broke, on the next worker."""
+        """Bytes [start, end). Short-circuited: a positional read of the local file.
+        Otherwise a read that continues where the previous one ended is served from one
+        streamed GET to EOF (no request per block, the worker keeps sending); any other
+        read is one bounded ranged GET. A stream that breaks (worker gone) is reopened
+        where it broke, on the next worker."""
         end = min(end, self.size)
         if end <= start:
             return b""
+        if self._local_fd is not None:
+            return _pread(self._local_fd, start, end)
         sequential = start == self._last_end
         self._last_end = end
         if not sequential or self._stream_failed:
@@ -398,6 +560,9 @@ class AlluxioFile(AbstractBufferedFile):
         finally:
             self._close_stream()
             self.discard()
+            if self._local_fd is not None:
+                fd, self._local_fd = self._local_fd, None
+                os.close(fd)
 
 
 def _register():

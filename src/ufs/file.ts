@@ -26,7 +26,7 @@
  * whole body arrived (a failed or aborted upload leaves the old content untouched).
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { closeSync, constants as FS, createReadStream, createWriteStream, fstatSync, openSync, read as fsRead, readSync, realpathSync, statSync, type Stats } from 'node:fs';
+import { closeSync, constants as FS, createReadStream, createWriteStream, fstatSync, openSync, read as fsRead, readSync, realpathSync, statSync, type BigIntStats, type Stats } from 'node:fs';
 import { lstat, mkdir, readdir, realpath, rename, rm, rmdir, stat, unlink } from 'node:fs/promises';
 import path from 'node:path';
 import { Readable, type Writable } from 'node:stream';
@@ -55,6 +55,19 @@ export function compareUtf8(a: string, b: string): number {
 /** The stable content tag of a file: size, mtime (ns) and inode, hashed. */
 export function fileEtag(st: Pick<Stats, 'size' | 'mtimeMs' | 'ino'>): string {
   return createHash('md5').update(`${st.size}:${st.mtimeMs}:${st.ino}`).digest('hex');
+}
+
+/**
+ * A regular file as a co-located client may open it itself (short-circuit reads, see
+ * docs/rest-api.md): its real path, proven inside the mount, and the identity the client
+ * checks on the file it opens (size, mtime in ns, inode, device).
+ */
+export interface LocalFile {
+  path: string;
+  size: number;
+  mtimeNs: bigint;
+  ino: bigint;
+  dev: bigint;
 }
 
 function checkRel(rel: readonly string[]): void {
@@ -381,6 +394,28 @@ export class FileUfs implements UfsAdapter {
       if (c === 'ENOENT' || c === 'ENOTDIR') return null;
       throw this.ioError(e, p);
     }
+  }
+
+  /**
+   * For short-circuit reads: the regular file at a location with the containment every
+   * read here has (pathOf: lexically the root or below; realInside: symbolic links
+   * resolved, still inside the real root), as its real path plus its identity. null when
+   * there is no regular file there (missing, a directory, another kind, or outside).
+   */
+  async localFile(rel: readonly string[]): Promise<LocalFile | null> {
+    const p = this.pathOf(rel);
+    const real = await this.realInside(p);
+    if (real === null) return null;
+    let st: BigIntStats;
+    try {
+      st = statSync(real, { bigint: true });
+    } catch (e) {
+      const c = errno(e);
+      if (c === 'ENOENT' || c === 'ENOTDIR') return null;
+      throw this.ioError(e, p);
+    }
+    if (!st.isFile()) return null;
+    return { path: real, size: Number(st.size), mtimeNs: st.mtimeNs, ino: st.ino, dev: st.dev };
   }
 
   async list(rel: readonly string[]): Promise<UfsEntry[]> {

@@ -21,10 +21,12 @@ import { pathOf, segmentsOf } from '../../domain/paths.js';
 import type { Resolution } from '../../domain/resolver.js';
 import type { Snapshot } from '../../domain/snapshot.js';
 import { formatUfsUri, parseUfsUri } from '../../domain/ufs-uri.js';
+import { FileUfs } from '../../ufs/file.js';
 import type { UfsAdapter, UfsEntry } from '../../ufs/types.js';
 import { isVirtualDirectory, listMerged } from '../common/listing.js';
 import type { FrontendContext } from '../context.js';
 import { fromAlluxio, RestError, restErr } from './errors.js';
+import { isLocalPeer } from './local-peer.js';
 
 export const API_PREFIX = '/api/v1/';
 /** Recursive deletes descend at most this deep. */
@@ -192,14 +194,30 @@ export function createRestHandler(ctx: FrontendContext): (req: IncomingMessage, 
     sendJson(c.res, 200, { input: uri, ...resolvedJson(r), trace: r.trace });
   }
 
+  /**
+   * Short-circuit reads (docs/rest-api.md): the local path of a file for a client on this
+   * host, when the resolved mount is file://. The path comes from the file adapter's own
+   * containment (FileUfs.localFile: the one join, symbolic links resolved inside the
+   * mount); the identity lets the client check it opened that very file.
+   */
+  async function localGrant(req: IncomingMessage, t: Target): Promise<Record<string, unknown>> {
+    if (!isLocalPeer(req)) return { localPath: null, localReason: "the client is not on the worker's host" };
+    const adapter = t.adapter;
+    if (!(adapter instanceof FileUfs)) return { localPath: null, localReason: `${t.mount.path} is not a file:// mount` };
+    const f = await ufs(() => adapter.localFile(t.rel));
+    if (!f) return { localPath: null, localReason: 'not a regular file inside the mount' };
+    return { localPath: f.path, local: { size: f.size, mtimeNs: String(f.mtimeNs), ino: String(f.ino), dev: String(f.dev) } };
+  }
+
   async function info(c: Call): Promise<void> {
     const uri = uriParam(c);
     const r = resolve(c.snap, uri, true);
     const form = uriForm(uri, r);
     let entry: UfsEntry | null = null;
+    let t: Target | undefined;
     if (r.mount) {
-      const t = targetOf(c.snap, r);
-      entry = await ufs(() => t.adapter.stat(t.rel));
+      const target = (t = targetOf(c.snap, r));
+      entry = await ufs(() => target.adapter.stat(target.rel));
     }
     let virtual = false;
     if (!entry && isVirtualDirectory(c.snap, r.alluxioPath)) {
@@ -207,7 +225,8 @@ export function createRestHandler(ctx: FrontendContext): (req: IncomingMessage, 
       virtual = true;
     }
     if (!entry) throw r.mount ? notFound(r) : new RestError(404, 'NoMountForPath', `no mount for ${r.rewrittenPath}`);
-    sendJson(c.res, 200, { ...entryJson(form.self, entry, virtual), resolved: resolvedJson(r) });
+    const local = t && entry.type === 'file' && c.url.searchParams.get('shortCircuit') === 'true' ? await localGrant(c.req, t) : {};
+    sendJson(c.res, 200, { ...entryJson(form.self, entry, virtual), resolved: resolvedJson(r), ...local });
   }
 
   async function list(c: Call): Promise<void> {

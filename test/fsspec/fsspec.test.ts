@@ -45,6 +45,12 @@ test('ranged reads and seeks return the right bytes (cat_file ranges, open rb wi
   assert.ok(r.checked > 1000);
 });
 
+test('the same ranged reads and seeks over HTTP (short-circuit off: ALLUXIO_SHORT_CIRCUIT=0)', async () => {
+  const r = await scenario('ranges', { ...pyEnv, ALLUXIO_SHORT_CIRCUIT: '0' });
+  assert.equal(r.size, 3 * 1024 * 1024 + 17);
+  assert.ok(r.checked > 1000);
+});
+
 test('ls (detail and names), info, exists, isdir/isfile, find, glob, walk, du on both path forms', async () => {
   const r = await scenario('listing', pyEnv);
   assert.deepEqual(r, { file: 5, alluxio: 5 });

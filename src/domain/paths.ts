@@ -8,6 +8,10 @@ import { AlluxioError } from './errors.js';
 export const MAX_SEGMENT_BYTES = 255;
 export const MAX_PATH_BYTES = 4096;
 
+// Canonical, printable ASCII: "/seg/seg", every segment 1..255 characters, no "/" doubled or trailing.
+const CANONICAL_ASCII = /^(?:\/[\x20-\x2e\x30-\x7e]{1,255})+$/;
+const DOT_SEGMENT = /\/\.\.?(?:\/|$)/;
+
 // C0 controls and DEL.
 const CONTROL = /[\u0000-\u001f\u007f]/;
 
@@ -26,6 +30,9 @@ export function normalizePath(input: unknown, step = 'normalize'): string {
     throw new AlluxioError('InvalidPath', `path must be a string, got ${typeof input}`, { step });
   }
   if (input.length === 0) throw new AlluxioError('InvalidPath', 'path is empty', { step });
+  // Fast path for the common case: already canonical and printable ASCII (so characters
+  // are bytes and the segment bound is the byte bound). Anything else takes the full checks.
+  if (input.length <= MAX_PATH_BYTES && CANONICAL_ASCII.test(input) && !DOT_SEGMENT.test(input)) return input;
   if (!input.isWellFormed()) {
     throw new AlluxioError('InvalidPath', `path ${JSON.stringify(input)} is not valid UTF-8 (lone surrogate)`, { step });
   }

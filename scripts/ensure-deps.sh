@@ -6,6 +6,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 need=()
+# Native npm addons (re2, fuse-native fallback) build with node-gyp when no prebuilt binary fits.
+command -v g++ >/dev/null 2>&1 || need+=(g++)
+command -v make >/dev/null 2>&1 || need+=(make)
+command -v python3 >/dev/null 2>&1 || need+=(python3)
 command -v etcd >/dev/null 2>&1 || need+=(etcd-server)
 command -v etcdctl >/dev/null 2>&1 || need+=(etcd-client)
 if [ "${ALLUXIO_MINIMAL_DEPS:-}" != "1" ]; then
@@ -13,8 +17,13 @@ if [ "${ALLUXIO_MINIMAL_DEPS:-}" != "1" ]; then
   /usr/bin/python3 -c 'import pandas' >/dev/null 2>&1 || need+=(python3-pandas)
   /usr/bin/python3 -c 'import boto3' >/dev/null 2>&1 || need+=(python3-boto3)
   [ -x /usr/bin/aws ] || need+=(awscli)
+  /usr/bin/python3 -c 'import pip' >/dev/null 2>&1 || need+=(python3-pip)
+  /usr/bin/python3 -c 'import ensurepip' >/dev/null 2>&1 || need+=(python3-venv)
+  command -v openssl >/dev/null 2>&1 || need+=(openssl)
+  command -v curl >/dev/null 2>&1 || need+=(curl)
+  command -v script >/dev/null 2>&1 || need+=(bsdutils)
   command -v fusermount >/dev/null 2>&1 || need+=(fuse)
-  [ -e /usr/lib/x86_64-linux-gnu/libfuse.so.2 ] || [ -e /lib/x86_64-linux-gnu/libfuse.so.2 ] || need+=(libfuse2)
+  ldconfig -p 2>/dev/null | grep -q 'libfuse\.so\.2' || need+=(libfuse2)
   command -v bindfs >/dev/null 2>&1 || need+=(bindfs)
   command -v nginx >/dev/null 2>&1 || need+=(nginx-light)
 fi

@@ -25,6 +25,7 @@ import { FileUfs } from '../../ufs/file.js';
 import type { UfsAdapter, UfsEntry } from '../../ufs/types.js';
 import { isVirtualDirectory, listMerged } from '../common/listing.js';
 import type { FrontendContext } from '../context.js';
+import { authenticateRest, restAuthFromEnv, type RestAuthOptions } from './auth.js';
 import { fromAlluxio, RestError, restErr } from './errors.js';
 import { isLocalPeer } from './local-peer.js';
 
@@ -124,7 +125,7 @@ export function parseRange(header: string | undefined, size: number): { start: n
   return { start, end };
 }
 
-export function createRestHandler(ctx: FrontendContext): (req: IncomingMessage, res: ServerResponse) => Promise<boolean> {
+export function createRestHandler(ctx: FrontendContext, auth: RestAuthOptions = restAuthFromEnv()): (req: IncomingMessage, res: ServerResponse) => Promise<boolean> {
   function resolve(snap: Snapshot, uri: string, allowUnmounted: boolean): Resolution {
     const t0 = process.hrtime.bigint();
     try {
@@ -365,6 +366,7 @@ export function createRestHandler(ctx: FrontendContext): (req: IncomingMessage, 
     if (!route) return false;
     const method = req.method ?? 'GET';
     try {
+      authenticateRest(req, auth); // every endpoint, before anything is resolved or read (auth.ts)
       const h = route[method];
       if (!h) throw restErr.methodNotAllowed(method, url.pathname, Object.keys(route));
       const snap = ctx.snapshot(); // ONCE per request

@@ -1,0 +1,83 @@
+/**
+ * Authentication of the worker's REST API (docs/rest-api.md, "Authentication").
+ *
+ * ONE mechanism for both data front ends: when the worker is configured with access/secret
+ * key pairs (ALLUXIO_S3_CREDENTIALS="AK:SK,AK2:SK2", the same variable as the S3 API), every
+ * REST data endpoint under /api/v1/ requires an AWS Signature Version 4 request, verified by
+ * the S3 front end's own verifier (src/frontends/s3/sigv4.ts verifySigV4): the Authorization
+ * header form or a presigned URL. The credential scope's service may be "s3" or "alluxio";
+ * the region is the client's (ALLUXIO_S3_REGION, default us-east-1). Bodies are not
+ * hashed by clients: PUT bodies are signed as UNSIGNED-PAYLOAD (aws-chunked signed bodies
+ * are refused, the REST API streams raw bodies).
+ *
+ * Without credentials every request is accepted (like Alluxio's REST API).
+ */
+import type { IncomingMessage } from 'node:http';
+import { S3Error } from '../s3/errors.js';
+import { parseCredentials, verifySigV4, type Credentials, type VerifiedRequest } from '../s3/sigv4.js';
+import { RestError } from './errors.js';
+
+export interface RestAuthOptions {
+  /** access key -> secret key; when set, every data request must be signed. */
+  credentials?: Credentials;
+}
+
+/** The REST API's auth options from the worker's environment (the S3 API's variable). */
+export function restAuthFromEnv(env: NodeJS.ProcessEnv = process.env): RestAuthOptions {
+  const creds = parseCredentials(env.ALLUXIO_S3_CREDENTIALS);
+  return creds ? { credentials: creds } : {};
+}
+
+const SERVICES = new Set(['s3', 'alluxio']);
+
+function scopeService(req: IncomingMessage, rawQuery: string): string | undefined {
+  const auth = typeof req.headers.authorization === 'string' ? req.headers.authorization : '';
+  let cred: string | undefined = /Credential=([^,\s]+)/.exec(auth)?.[1];
+  if (!cred) {
+    const m = /(?:^|&)X-Amz-Credential=([^&]*)/.exec(rawQuery);
+    if (m) {
+      try {
+        cred = decodeURIComponent(m[1]!.replace(/\+/g, '%20'));
+      } catch {
+        return undefined;
+      }
+    }
+  }
+  if (!cred) return undefined; // SigV2: no scope
+  const parts = cred.split('/');
+  return parts[parts.length - 2];
+}
+
+/**
+ * Check one REST request. Returns who signed it (undefined when auth is off); throws a
+ * RestError 401 AccessDenied (anonymous), 403 AccessDenied / InvalidAccessKeyId /
+ * SignatureDoesNotMatch / RequestTimeTooSkewed, or 400 for malformed signatures.
+ */
+export function authenticateRest(req: IncomingMessage, opts: RestAuthOptions): VerifiedRequest | undefined {
+  if (!opts.credentials) return undefined;
+  const raw = req.url ?? '/';
+  const q = raw.indexOf('?');
+  const rawPath = q < 0 ? raw : raw.slice(0, q);
+  const rawQuery = q < 0 ? '' : raw.slice(q + 1);
+  let v: VerifiedRequest;
+  try {
+    v = verifySigV4({ method: req.method ?? 'GET', rawPath, rawQuery, headers: req.headers }, opts.credentials);
+  } catch (e) {
+    if (!(e instanceof S3Error)) throw e;
+    const anonymous = !req.headers.authorization && !/(?:^|&)(?:X-Amz-Signature|Signature)=/.test(rawQuery);
+    if (anonymous) {
+      throw new RestError(401, 'AccessDenied', 'this worker requires authentication: sign requests with AWS Signature Version 4 (see docs/rest-api.md)', {
+        'www-authenticate': 'AWS4-HMAC-SHA256',
+      });
+    }
+    throw new RestError(e.status, e.code, e.message);
+  }
+  const service = scopeService(req, rawQuery);
+  if (service !== undefined && !SERVICES.has(service)) {
+    throw new RestError(403, 'SignatureDoesNotMatch', `the credential scope names service "${service}"; the REST API accepts "s3" or "alluxio"`);
+  }
+  if (v.chunkSigner) {
+    throw new RestError(400, 'NotImplemented', 'aws-chunked (STREAMING-AWS4-HMAC-SHA256-PAYLOAD) bodies are not accepted by the REST API: sign the body as UNSIGNED-PAYLOAD');
+  }
+  return v;
+}

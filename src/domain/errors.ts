@@ -28,6 +28,8 @@ const CODES = {
   InvalidArgument: ExitCode.usage,
   RuleResultInvalid: ExitCode.usage,
   ConfirmationRequired: ExitCode.usage,
+  /** One change needs more etcd transaction operations than etcd allows (--max-txn-ops). */
+  TooManyChanges: ExitCode.usage,
   // 3: conflict
   MountExists: ExitCode.conflict,
   MountNested: ExitCode.conflict,
@@ -59,6 +61,8 @@ const CODES = {
   Cancelled: ExitCode.cancelled,
   // 1
   Internal: ExitCode.unexpected,
+  /** etcd answered and refused the request (INVALID_ARGUMENT, FAILED_PRECONDITION, ...): not an outage. */
+  EtcdRejected: ExitCode.unexpected,
 } as const;
 
 export type ErrorCode = keyof typeof CODES;

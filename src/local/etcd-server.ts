@@ -42,8 +42,16 @@ export interface EtcdServerOptions {
   logFile?: string;
   /** Detach (for `local start`): the process outlives us. */
   detached?: boolean;
+  /**
+   * etcd's --max-txn-ops. Default 10000 (etcd's own default is 128): one `path-mapping
+   * import` is one all-or-nothing transaction with one operation per rule, so the local and
+   * test clusters allow large imports. Production etcd needs the same flag (docs/etcd-layout.md).
+   */
+  maxTxnOps?: number;
   extraArgs?: string[];
 }
+
+export const LOCAL_MAX_TXN_OPS = 10000;
 
 export interface EtcdServer {
   endpoint: string;
@@ -91,6 +99,7 @@ export async function startEtcdServer(opts: EtcdServerOptions): Promise<EtcdServ
     '--initial-cluster', `${name}=${peer}`,
     '--initial-cluster-state', 'new',
     '--log-level', 'warn',
+    '--max-txn-ops', String(opts.maxTxnOps ?? LOCAL_MAX_TXN_OPS),
     ...(opts.extraArgs ?? []),
   ];
   const logFile = opts.logFile ?? join(opts.dataDir, '..', `etcd-${clientPort}.log`);

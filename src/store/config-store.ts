@@ -29,6 +29,24 @@ export type Op = { type: 'put'; key: string; value: string } | { type: 'delete';
 export interface Plan<T> {
   ops: Op[];
   result: T;
+  /**
+   * Keys outside the config prefix the plan read at state.revision (e.g. a migration
+   * record): the commit also requires each to still have this mod revision (0: absent), so
+   * a change to them underneath makes the attempt retry and re-validate.
+   */
+  compares?: { key: string; modRevision: number }[];
+}
+
+/** etcd's default --max-txn-ops. */
+export const DEFAULT_MAX_TXN_OPS = 128;
+
+/** The most operations one commit may carry: ALLUXIO_ETCD_MAX_TXN_OPS, default 128 (etcd's default). */
+export function maxTxnOps(env: NodeJS.ProcessEnv = process.env): number {
+  const raw = env.ALLUXIO_ETCD_MAX_TXN_OPS;
+  if (raw === undefined || raw.trim() === '') return DEFAULT_MAX_TXN_OPS;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < 2) throw new AlluxioError('InvalidArgument', `ALLUXIO_ETCD_MAX_TXN_OPS="${raw}" must be an integer >= 2 (etcd's --max-txn-ops)`);
+  return n;
 }
 
 export interface Committed<T> {
@@ -110,19 +128,35 @@ export interface TransactOptions {
 /**
  * Validate-and-commit loop. `plan` must be pure with respect to etcd: it receives the state
  * and returns the operations (or throws an AlluxioError, which aborts with nothing written).
- * It may be async to read other keys (e.g. migration records) AT `state.revision`: any
- * change to them that matters must bump the generation, so the commit guard covers them.
+ * It may be async to read other keys (e.g. migration records) AT `state.revision`: a
+ * change to them that matters must either bump the generation or be named in the plan's
+ * `compares` (their mod revisions at state.revision), so the commit guard covers them.
+ * A plan needing more than maxTxnOps() operations fails (TooManyChanges, exit 2) unsent.
  */
 export async function transact<T>(conn: EtcdConnection, plan: (state: ConfigState) => Plan<T> | Promise<Plan<T>>, opts: TransactOptions = {}): Promise<Committed<T>> {
   const { layout } = conn;
   const maxAttempts = opts.maxAttempts ?? 40;
+  const limit = maxTxnOps();
   for (let attempt = 1; ; attempt++) {
     const state = await readConfig(conn);
     checkSchema(state);
-    const { ops, result } = await plan(state);
+    const { ops, result, compares = [] } = await plan(state);
+    // etcd refuses a txn with more than --max-txn-ops operations (each put/delete is one,
+    // plus the generation and, on a fresh cluster, the schema put). Refuse before sending,
+    // with the numbers, instead of letting etcd's INVALID_ARGUMENT surface.
+    const total = ops.length + 1 + (state.schemaVersion === undefined ? 1 : 0);
+    if (total > limit) {
+      throw new AlluxioError(
+        'TooManyChanges',
+        `this change needs ${total} etcd operations in one transaction (${ops.length} key writes/deletes + ${total - ops.length} bookkeeping), more than the limit of ${limit}; ` +
+          `etcd refuses transactions above its --max-txn-ops (default 128). Start every etcd member with a larger --max-txn-ops (e.g. --max-txn-ops 10000) and set ALLUXIO_ETCD_MAX_TXN_OPS to the same value, or make the change in smaller parts. Nothing was written.`,
+        { details: { operations: total, limit } },
+      );
+    }
     const generation = { generation: state.generation + 1, updatedAt: new Date().toISOString(), ...(opts.actor ? { by: opts.actor } : {}) };
     const res = await conn.call('commit config change', (c) => {
-      const txn = c.if(layout.generationKey, 'Mod', '==', state.generationModRevision);
+      let txn = c.if(layout.generationKey, 'Mod', '==', state.generationModRevision);
+      for (const cmp of compares) txn = txn.and(cmp.key, 'Mod', '==', cmp.modRevision);
       const puts = ops.map((op) => (op.type === 'put' ? c.put(op.key).value(op.value) : c.delete().key(op.key)));
       puts.push(c.put(layout.generationKey).value(JSON.stringify(generation)));
       if (state.schemaVersion === undefined) puts.push(c.put(layout.schemaKey).value(JSON.stringify({ version: SCHEMA_VERSION })));

@@ -152,6 +152,17 @@ export class EtcdConnection {
     if (/authentication failed|invalid auth token|auth token is not provided|permission denied|authentication is not enabled/i.test(msg)) {
       return new AlluxioError('EtcdAuthFailed', `etcd at ${this.options.endpoints.join(',')} refused authentication for user "${this.options.user ?? ''}": ${firstLine(msg)}`, { cause: e });
     }
+    if (/too many operations in txn request/i.test(msg)) {
+      return new AlluxioError(
+        'TooManyChanges',
+        `etcd refused ${what}: the transaction has more operations than etcd's --max-txn-ops allows (default 128); raise --max-txn-ops on every etcd member and ALLUXIO_ETCD_MAX_TXN_OPS to match, or make the change in smaller parts`,
+        { cause: e },
+      );
+    }
+    if (isRejection(e, msg)) {
+      // etcd answered: the request itself was refused. Retrying or checking connectivity won't help.
+      return new AlluxioError('EtcdRejected', `etcd at ${this.options.endpoints.join(',')} rejected ${what}: ${firstLine(msg)}`, { cause: e });
+    }
     return new AlluxioError('EtcdUnavailable', this.unreachableMessage(firstLine(msg)), { cause: e });
   }
 
@@ -164,6 +175,24 @@ export class EtcdConnection {
     this.closed = true;
     this.etcdClient?.close();
   }
+}
+
+/**
+ * gRPC statuses meaning "etcd received the request and refused it" (not an outage):
+ * INVALID_ARGUMENT (3), NOT_FOUND (5), ALREADY_EXISTS (6), RESOURCE_EXHAUSTED (8),
+ * FAILED_PRECONDITION (9), OUT_OF_RANGE (11), UNIMPLEMENTED (12). etcd3 turns grpc errors
+ * into its own classes and drops the numeric code, so match both the class and the status
+ * name grpc-js puts in the message ("3 INVALID_ARGUMENT: etcdserver: ..."). UNAVAILABLE,
+ * DEADLINE_EXCEEDED, CANCELLED, UNKNOWN, INTERNAL and connection errors stay "unreachable".
+ */
+const REJECTION_STATUS = /\b(INVALID_ARGUMENT|NOT_FOUND|ALREADY_EXISTS|RESOURCE_EXHAUSTED|FAILED_PRECONDITION|OUT_OF_RANGE|UNIMPLEMENTED):/;
+function isRejection(e: unknown, msg: string): boolean {
+  const m = etcd3Module;
+  if (m) {
+    const classes = [m.GRPCInvalidArgumentError, m.GRPCNotFoundError, m.GRPCAlreadyExistsError, m.GRPCResourceExhastedError, m.GRPCFailedPreconditionError, m.GRPCOutOfRangeError, m.GRPCNotImplementedError];
+    if (classes.some((C) => C && e instanceof C)) return true;
+  }
+  return REJECTION_STATUS.test(msg);
 }
 
 function firstLine(s: string): string {

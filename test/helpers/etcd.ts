@@ -15,7 +15,7 @@ export interface TestEtcd extends EtcdServer {
   restart(): Promise<TestEtcd>;
 }
 
-export async function startTestEtcd(opts: { clientPort?: number; peerPort?: number; dir?: string; extraArgs?: string[] } = {}): Promise<TestEtcd> {
+export async function startTestEtcd(opts: { clientPort?: number; peerPort?: number; dir?: string; extraArgs?: string[]; maxTxnOps?: number } = {}): Promise<TestEtcd> {
   const dir = opts.dir ?? mkdtempSync(join(tmpdir(), 'alluxio-test-etcd-'));
   const srv = await startEtcdServer({
     dataDir: join(dir, 'data'),
@@ -23,6 +23,8 @@ export async function startTestEtcd(opts: { clientPort?: number; peerPort?: numb
     ...(opts.clientPort ? { clientPort: opts.clientPort } : {}),
     ...(opts.peerPort ? { peerPort: opts.peerPort } : {}),
     ...(opts.extraArgs ? { extraArgs: opts.extraArgs } : {}),
+    // --max-txn-ops: 10000 unless a test asks for another value (e.g. etcd's default 128).
+    ...(opts.maxTxnOps ? { maxTxnOps: opts.maxTxnOps } : {}),
   });
   const self: TestEtcd = {
     ...srv,
@@ -33,7 +35,7 @@ export async function startTestEtcd(opts: { clientPort?: number; peerPort?: numb
     },
     async restart() {
       await srv.stop();
-      return startTestEtcd({ clientPort: srv.clientPort, peerPort: srv.peerPort, dir, ...(opts.extraArgs ? { extraArgs: opts.extraArgs } : {}) });
+      return startTestEtcd({ clientPort: srv.clientPort, peerPort: srv.peerPort, dir, ...(opts.extraArgs ? { extraArgs: opts.extraArgs } : {}), ...(opts.maxTxnOps ? { maxTxnOps: opts.maxTxnOps } : {}) });
     },
   };
   return self;

@@ -1,8 +1,9 @@
 /**
- * UFS adapters per mount: created on first use, cached per (URI, options, read-only),
- * replaced when a mount's URI or options change (the replaced adapter is closed after a
- * grace period, so requests that took it from an older snapshot can finish), and closed
- * when the mount disappears (`retain`).
+ * UFS adapters per mount: created on first use, cached per (URI, options[, read-only]),
+ * replaced when a mount's URI or options change, and retired when the mount disappears
+ * (`retain`). A retired adapter is closed only after a grace period (60 s by default), so
+ * requests that took it from an older snapshot (an S3 GET streaming while a cutover
+ * repoints the mount) can finish. Used by the worker and by the FUSE daemon.
  */
 import { AlluxioError } from '../domain/errors.js';
 import type { ParsedMount } from '../domain/mounts.js';
@@ -29,11 +30,25 @@ export function createUfsAdapter(mount: ParsedMount): UfsAdapter {
   }
 }
 
-function cacheKey(m: ParsedMount): string {
+function cacheKey(m: ParsedMount, withReadOnly: boolean): string {
   const opts = Object.keys(m.options)
     .sort()
     .map((k) => [k, m.options[k]]);
-  return JSON.stringify([m.ufsUri, m.readOnly, opts]);
+  return JSON.stringify(withReadOnly ? [m.ufsUri, m.readOnly, opts] : [m.ufsUri, opts]);
+}
+
+export interface UfsRegistryOptions {
+  /** How long a retired adapter stays open for requests still using it, ms. */
+  graceMs?: number;
+  /** The adapter factory (default createUfsAdapter). */
+  create?: (m: ParsedMount) => UfsAdapter;
+  /**
+   * Whether the read-only flag is part of the cache key (default true: the factory may
+   * bake it in). The worker's factory creates adapters without read-only enforcement (its
+   * front ends check the mode per request), so it passes false: flipping a mount's mode
+   * then keeps the same adapter.
+   */
+  readOnlyInKey?: boolean;
 }
 
 export class UfsRegistry {
@@ -42,14 +57,18 @@ export class UfsRegistry {
   private readonly byPath = new Map<string, string>();
   private readonly graceMs: number;
   private readonly create: (m: ParsedMount) => UfsAdapter;
+  private readonly readOnlyInKey: boolean;
+  /** Retired adapters waiting out their grace period (closed at once by closeAll). */
+  private readonly retiring = new Map<UfsAdapter, NodeJS.Timeout>();
 
-  constructor(opts: { graceMs?: number; create?: (m: ParsedMount) => UfsAdapter } = {}) {
+  constructor(opts: UfsRegistryOptions = {}) {
     this.graceMs = opts.graceMs ?? 60_000;
     this.create = opts.create ?? createUfsAdapter;
+    this.readOnlyInKey = opts.readOnlyInKey ?? true;
   }
 
   adapterFor(mount: ParsedMount): UfsAdapter {
-    const key = cacheKey(mount);
+    const key = cacheKey(mount, this.readOnlyInKey);
     let a = this.byKey.get(key);
     if (!a) {
       a = this.create(mount);
@@ -65,7 +84,7 @@ export class UfsRegistry {
 
   /** Keep adapters of these mounts only (call on every snapshot swap). */
   retain(mounts: readonly ParsedMount[]): void {
-    const keep = new Set(mounts.map(cacheKey));
+    const keep = new Set(mounts.map((m) => cacheKey(m, this.readOnlyInKey)));
     for (const [path, key] of [...this.byPath]) {
       if (!keep.has(key)) this.byPath.delete(path);
     }
@@ -76,27 +95,34 @@ export class UfsRegistry {
     const a = this.byKey.get(key);
     if (!a) return;
     this.byKey.delete(key);
-    const t = setTimeout(() => void a.close().catch(() => undefined), this.graceMs);
+    const t = setTimeout(() => {
+      this.retiring.delete(a);
+      void a.close().catch(() => undefined);
+    }, this.graceMs);
     t.unref();
+    this.retiring.set(a, t);
   }
 
+  /** Adapters in use (not counting retired ones in their grace period). */
   get size(): number {
     return this.byKey.size;
   }
 
+  /** Retired adapters still open for requests in flight. */
+  get retiringCount(): number {
+    return this.retiring.size;
+  }
+
+  /** Close everything now, including retired adapters still in their grace period. */
   async closeAll(): Promise<void> {
     const all = [...this.byKey.values()];
+    for (const [a, t] of this.retiring) {
+      clearTimeout(t);
+      all.push(a);
+    }
+    this.retiring.clear();
     this.byKey.clear();
     this.byPath.clear();
     await Promise.all(all.map((a) => a.close().catch(() => undefined)));
   }
-}
-
-/** Convenience for a process with one registry (the worker). */
-const shared = new UfsRegistry();
-export function adapterFor(mount: ParsedMount): UfsAdapter {
-  return shared.adapterFor(mount);
-}
-export function sharedUfsRegistry(): UfsRegistry {
-  return shared;
 }

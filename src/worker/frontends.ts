@@ -9,7 +9,8 @@
  *          worker itself does not serve (/healthz, /readyz, /metrics, /api/v1/status are
  *          the worker's). It answers `true` when it handled the request.
  *          SLOT: the FSSpec/REST work sets it to its handler from src/frontends/rest/.
- *  - ufs:  how a mount becomes a UfsAdapter (the worker caches one per URI + options).
+ *  - ufs:  how a mount becomes a UfsAdapter (the worker keeps one per URI + options in a
+ *          UfsRegistry, src/ufs/registry.ts; a replaced one closes after a grace period).
  *          SLOT: the UFS adapters (file://, s3://) plug their factory in here.
  */
 import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http';

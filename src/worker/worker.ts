@@ -11,17 +11,16 @@ import { hostname } from 'node:os';
 import type { AddressInfo } from 'node:net';
 import pino, { type Logger } from 'pino';
 import { AlluxioError, isAlluxioError } from '../domain/errors.js';
-import type { ParsedMount } from '../domain/mounts.js';
 import type { Snapshot } from '../domain/snapshot.js';
 import type { FrontendContext } from '../frontends/context.js';
 import { ConfigInformer, type InformerOptions, type InformerStatus } from '../informer/informer.js';
 import type { EtcdConnection } from '../store/connection.js';
-import type { UfsAdapter } from '../ufs/types.js';
+import { UfsRegistry } from '../ufs/registry.js';
 import { frontends as defaultFrontends, type FrontendRegistry } from './frontends.js';
-import { Membership, type WorkerRecord } from './membership.js';
+import { MEMBER_VERSION, Membership, type WorkerRecord } from './membership.js';
 import { WorkerMetrics } from './metrics.js';
 
-export const WORKER_VERSION = '0.1.0';
+export const WORKER_VERSION = MEMBER_VERSION;
 
 export interface WorkerOptions {
   id?: string;
@@ -35,6 +34,8 @@ export interface WorkerOptions {
   /** Refuse requests (503) when the snapshot is older than this (ms). */
   maxStalenessMs?: number;
   statusIntervalMs?: number;
+  /** How long an adapter whose mount changed stays open for requests still using it, ms (default 60 s). */
+  ufsGraceMs?: number;
   informer?: InformerOptions;
   log?: Logger;
   frontends?: FrontendRegistry;
@@ -72,8 +73,9 @@ export class Worker {
   private restServer: Server | undefined;
   private s3Port: number;
   private restPort: number;
-  private readonly ufsCache = new Map<string, UfsAdapter>();
   private readonly registry: FrontendRegistry;
+  /** UFS adapters per mount (URI + options); a replaced one closes after a grace period. */
+  private readonly ufs: UfsRegistry;
   private stopping: Promise<void> | undefined;
   private restApi: ((req: IncomingMessage, res: ServerResponse) => boolean | Promise<boolean>) | undefined;
   readonly context: FrontendContext;
@@ -89,12 +91,20 @@ export class Worker {
     this.log = opts.log ?? pino({ name: 'alluxio-worker' });
     this.log = this.log.child({ worker: this.id });
     this.registry = opts.frontends ?? defaultFrontends;
+    const registry = this.registry;
+    // The registry's factory makes adapters without read-only enforcement (front ends check
+    // the mode per request), so the read-only flag is not part of the cache key.
+    this.ufs = new UfsRegistry({
+      create: (m) => registry.ufs(m),
+      readOnlyInKey: false,
+      ...(opts.ufsGraceMs !== undefined ? { graceMs: opts.ufsGraceMs } : {}),
+    });
     this.informer = new ConfigInformer(conn, { ...opts.informer, log: this.log.child({ component: 'informer' }) });
     this.metrics = new WorkerMetrics(this.informer);
     const self = this;
     this.context = {
       snapshot: () => self.snapshotForRequest(),
-      ufs: (m) => self.ufsFor(m),
+      ufs: (m) => self.ufs.adapterFor(m),
       log: this.log,
       observeResolve: (api, seconds) => self.metrics.resolveSeconds.observe({ api }, seconds),
     };
@@ -112,27 +122,6 @@ export class Worker {
       }
     }
     return s;
-  }
-
-  private ufsFor(mount: ParsedMount): UfsAdapter {
-    const key = JSON.stringify([mount.ufsUri, Object.entries(mount.options).sort()]);
-    let a = this.ufsCache.get(key);
-    if (!a) {
-      a = this.registry.ufs(mount);
-      this.ufsCache.set(key, a);
-    }
-    return a;
-  }
-
-  /** Drop adapters whose mount (URI + options) no longer exists. */
-  private pruneUfs(snapshot: Snapshot): void {
-    const live = new Set(snapshot.mounts.map((m: ParsedMount) => JSON.stringify([m.ufsUri, Object.entries(m.options).sort()])));
-    for (const [k, a] of this.ufsCache) {
-      if (!live.has(k)) {
-        this.ufsCache.delete(k);
-        void a.close().catch(() => undefined);
-      }
-    }
   }
 
   ports(): { s3Port: number; restPort: number } {
@@ -180,6 +169,7 @@ export class Worker {
     this.s3Port = (this.s3Server.address() as AddressInfo).port;
     const record: WorkerRecord = {
       id: this.id,
+      kind: 'worker',
       host: this.host,
       s3Port: this.s3Port,
       restPort: this.restPort,
@@ -207,7 +197,9 @@ export class Worker {
     };
     this.informer.on('snapshot', (change) => {
       this.membership?.update({ appliedRevision: change.revision });
-      this.pruneUfs(change.snapshot);
+      // Adapters of mounts that changed URI or went away close after the grace period, so
+      // reads and writes still streaming through them (e.g. across a cutover) finish.
+      this.ufs.retain(change.snapshot.mounts);
       this.log.info(
         { revision: change.revision, reason: change.reason, put: change.put.length, deleted: change.deleted.length, mounts: change.snapshot.mounts.length, rules: change.snapshot.rules.length },
         'applied config snapshot',
@@ -229,8 +221,7 @@ export class Worker {
         await this.membership?.close();
         await this.informer.stop();
         await Promise.all([closeServer(this.s3Server), closeServer(this.restServer)]);
-        for (const a of this.ufsCache.values()) await a.close().catch(() => undefined);
-        this.ufsCache.clear();
+        await this.ufs.closeAll();
         this.log.info('worker stopped');
       })();
     }

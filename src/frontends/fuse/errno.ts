@@ -31,6 +31,7 @@ export const Errno = {
   ELOOP: -E.ELOOP,
   ENOTSUP: -E.ENOTSUP,
   ETIMEDOUT: -E.ETIMEDOUT,
+  ESTALE: -E.ESTALE,
 } as const;
 
 /** An error that already carries its errno (thrown by the operation layer itself). */

@@ -10,6 +10,12 @@
  *   flush (every close(2)) and release. The existing content is fetched only when a read or
  *   a partial write needs it: `cp` onto an existing file (open, ftruncate 0, writes) never
  *   downloads the old bytes.
+ *   Before every upload the handle re-checks its mount against the CURRENT snapshot
+ *   (`recheck`, from ops.ts): a mount that became read-only since the open (a migration
+ *   started) fails the flush with EROFS, one that was removed or now points at another UFS
+ *   URI (a cutover) with ESTALE, so no write opened under the old mode lands afterwards.
+ *   close(2) then reports the error to the application, and the spool is discarded at
+ *   release (logged with its size): the bytes were never written anywhere.
  */
 import { createReadStream } from 'node:fs';
 import { open, rm, type FileHandle } from 'node:fs/promises';
@@ -27,6 +33,9 @@ export interface Located {
   adapter: UfsAdapter;
   rel: readonly string[];
   revision: number;
+  /** The mount the path resolved into at open, and its UFS URI then. */
+  mountPath: string;
+  mountUfsUri: string;
 }
 
 export class ReadHandle {
@@ -78,8 +87,14 @@ export class WriteHandle {
   private materialized: boolean;
   private size: number;
   private chain: Promise<unknown> = Promise.resolve();
+  private readonly recheck: (() => void) | undefined;
 
-  constructor(readonly at: Located, spoolDir: string, opts: { existingSize: number; fresh: boolean }) {
+  /**
+   * `recheck`: throws (EROFS, ESTALE) when the mount may no longer be written through this
+   * handle; called right before each upload.
+   */
+  constructor(readonly at: Located, spoolDir: string, opts: { existingSize: number; fresh: boolean; recheck?: () => void }) {
+    this.recheck = opts.recheck;
     this.spoolPath = join(spoolDir, `spool-${process.pid}-${++spoolSeq}`);
     this.materialized = opts.fresh || opts.existingSize === 0;
     this.size = opts.fresh ? 0 : opts.existingSize;
@@ -174,10 +189,12 @@ export class WriteHandle {
   flush(): Promise<UfsEntry | null> {
     return this.serial(async () => {
       if (!this.dirty) return null;
+      this.recheck?.();
       await this.materialize();
       const fh = await this.file();
       await fh.datasync().catch(() => undefined);
       const body = createReadStream(this.spoolPath, { start: 0, highWaterMark: 1024 * 1024 });
+      this.recheck?.(); // again: materialising may have taken a while
       const entry = await this.at.adapter.write(this.at.rel, body);
       this.dirty = false;
       return entry;

@@ -139,7 +139,22 @@ export class FuseOps {
   }
 
   private located(t: Target, snap: Snapshot): Located {
-    return { path: t.path, ufsUri: t.res.ufsUri!, adapter: t.adapter!, rel: t.rel, revision: snap.revision };
+    return { path: t.path, ufsUri: t.res.ufsUri!, adapter: t.adapter!, rel: t.rel, revision: snap.revision, mountPath: t.mount!.path, mountUfsUri: t.mount!.ufsUri };
+  }
+
+  /**
+   * For a write handle, before each upload: the mount it was opened in must still be
+   * writable and point at the same UFS URI in the CURRENT snapshot. Read-only now (a
+   * migration started): EROFS. Removed or repointed (a cutover): ESTALE.
+   */
+  private recheckFor(at: { mountPath: string; mountUfsUri: string }): () => void {
+    return () => {
+      const m = this.view().mounts.find((x) => x.path === at.mountPath);
+      if (!m || m.ufsUri !== at.mountUfsUri) {
+        throw fsError(Errno.ESTALE, `mount ${at.mountPath} ${m ? `now points at ${m.ufsUri}` : 'was removed'} since the file was opened for writing`);
+      }
+      if (m.readOnly) throw fsError(Errno.EROFS, `mount ${at.mountPath} became read-only since the file was opened for writing`);
+    };
   }
 
   // ---------------------------------------------------------------- caches
@@ -303,7 +318,8 @@ export class FuseOps {
     if (entry && entry.type === 'directory') throw fsError(Errno.EISDIR);
     const size = entry ? entry.size : Math.max(...inFlight.map((w) => w.currentSize));
     if (!writing) return this.handles.add(new ReadHandle(this.located(t, snap), size, this.readAhead));
-    const h = new WriteHandle(this.located(t, snap), this.spoolDir, { existingSize: size, fresh: false });
+    const at = this.located(t, snap);
+    const h = new WriteHandle(at, this.spoolDir, { existingSize: size, fresh: false, recheck: this.recheckFor(at) });
     if ((flags & O_TRUNC) !== 0) await h.truncate(0);
     return this.handles.add(h);
   }
@@ -316,7 +332,8 @@ export class FuseOps {
     if (t.rel.length === 0) throw fsError(Errno.EEXIST);
     await this.requireParent(t);
     this.dropCaches();
-    return this.handles.add(new WriteHandle(this.located(t, snap), this.spoolDir, { existingSize: 0, fresh: true }));
+    const at = this.located(t, snap);
+    return this.handles.add(new WriteHandle(at, this.spoolDir, { existingSize: 0, fresh: true, recheck: this.recheckFor(at) }));
   }
 
   /** The UFS directory that will hold a new entry must exist (the adapters would create it). */
@@ -355,11 +372,18 @@ export class FuseOps {
     if (!h) return;
     try {
       if (h instanceof WriteHandle) {
-        if (h.dirty) {
-          await h.flush();
-          this.dropCaches();
+        try {
+          if (h.dirty) {
+            await h.flush();
+            this.dropCaches();
+          }
+        } catch (e) {
+          // The application saw this error at close(2) (flush); nothing can take the bytes now.
+          this.ctx.log.warn({ path: h.at.path, mount: h.at.mountPath, bytes: h.currentSize, err: (e as Error).message }, 'fuse: discarding unwritten data of a closed file');
+          throw e;
+        } finally {
+          await h.dispose();
         }
-        await h.dispose();
       } else {
         await h.close();
         this.ctx.log.debug({ path: h.at.path, ...h.reader.stats }, 'fuse: read handle closed');

@@ -30,6 +30,7 @@ export default class FuseMount extends BaseCommand<typeof FuseMount> {
     'read-ahead': Flags.integer({ default: 8, min: 1, max: 256, summary: 'Largest read-ahead window per open file, MiB (sequential reads fetch the UFS in windows of up to this size).' }),
     'max-staleness': Flags.string({ summary: 'Answer EAGAIN when the config is older than this because etcd is unreachable (e.g. 2m). Default: serve the last good config.' }),
     'ready-timeout': Flags.string({ default: '15s', summary: 'How long to wait for the config from etcd before giving up (exit 5).' }),
+    id: Flags.string({ summary: 'Membership id of this FUSE daemon (default fuse-<hostname>-<pid>): listed by `alluxio worker list`, counted and named by --wait.' }),
     'allow-other': Flags.boolean({ default: false, summary: 'Let other users access the mount (FUSE allow_other).' }),
     'fuse-debug': Flags.boolean({ default: false, hidden: true, summary: 'libfuse debug output.' }),
   };
@@ -60,6 +61,7 @@ export default class FuseMount extends BaseCommand<typeof FuseMount> {
       readyTimeoutMs,
       allowOther: flags['allow-other'],
       debug: flags['fuse-debug'],
+      ...(flags.id ? { id: flags.id } : {}),
     });
     const revision = daemon.revision;
     log.info({ mountpoint: dir, revision, pid: process.pid }, 'fuse: mounted');

@@ -5,7 +5,7 @@ import { listWorkers } from '../../src/control/workers.js';
 export default class WorkerList extends BaseCommand<typeof WorkerList> {
   static override summary = 'List live workers: address, applied revision, lag behind the config, uptime, watch state.';
   static override description =
-    'Reads the leased worker records from etcd. A killed worker disappears once its lease expires. `lag` is how many revisions the worker is behind the latest config change (0 = up to date); scripts read `appliedRevision` from --json.';
+    'Reads the leased worker records from etcd, and those of FUSE daemons (`alluxio fuse mount`; listed separately, under "clients" in --json: they apply the config too, so --wait counts them). A killed worker disappears once its lease expires. `lag` is how many revisions the worker is behind the latest config change (0 = up to date); scripts read `appliedRevision` from --json.';
   static override examples = ['<%= config.bin %> worker list', '<%= config.bin %> worker list --json | jq ".workers[] | {id, appliedRevision}"'];
 
   async run(): Promise<unknown> {
@@ -27,7 +27,20 @@ export default class WorkerList extends BaseCommand<typeof WorkerList> {
         ]);
         this.say(this.render.table(['ID', 'S3', 'REST', 'APPLIED', 'LAG', 'UPTIME', 'WATCH'], rows));
       }
+      if (listing.clients.length > 0) {
+        const rows = listing.clients.map((c) => [
+          c.id,
+          c.host,
+          c.mountpoint ?? '-',
+          c.appliedRevision,
+          c.lag,
+          c.uptimeSeconds === null ? '-' : formatDuration(c.uptimeSeconds * 1000),
+          c.watchState ?? '-',
+        ]);
+        this.say('FUSE clients:');
+        this.say(this.render.table(['ID', 'HOST', 'MOUNTPOINT', 'APPLIED', 'LAG', 'UPTIME', 'WATCH'], rows));
+      }
     }
-    return { revision: listing.revision, configRevision: listing.configRevision, workers: listing.workers };
+    return { revision: listing.revision, configRevision: listing.configRevision, workers: listing.workers, clients: listing.clients };
   }
 }

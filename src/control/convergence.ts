@@ -6,10 +6,12 @@
  * R). For a config commit that is R itself; for a commit that touched no config (e.g. a
  * migration record) it is the config revision before it, which workers already have.
  *
- * Live workers are the leased records under workers/ (a killed worker drops out when its
- * lease expires; one that joins mid-wait is counted too). Progress goes to onProgress
- * (k/n workers). With no live worker: returns { workers: 0 } at once. After the timeout:
- * AlluxioError('WaitTimeout', exit 5) naming the laggards and where they are.
+ * Live members are the leased records under workers/ AND clients/ (FUSE daemons apply the
+ * config too: a FUSE daemon that still has a mount writable must hold up a migration just
+ * like a worker). A killed member drops out when its lease expires; one that joins
+ * mid-wait is counted too. Progress goes to onProgress (k/n members). With no live member:
+ * returns { workers: 0, clients: 0 } at once. After the timeout: AlluxioError('WaitTimeout',
+ * exit 5) naming the laggards (FUSE daemons marked as such) and where they are.
  */
 import { AlluxioError } from '../domain/errors.js';
 import type { EtcdConnection } from '../store/connection.js';
@@ -23,7 +25,10 @@ export interface WaitProgress {
 
 export interface WaitOutcome {
   revision: number;
+  /** Live workers that applied the revision. */
   workers: number;
+  /** Live FUSE clients that applied the revision. */
+  clients: number;
   elapsedMs: number;
 }
 
@@ -44,22 +49,36 @@ export async function waitForConvergence(
   let lastKey = '';
   for (;;) {
     const listing = await listWorkers(conn);
-    const total = listing.workers.length;
-    if (total === 0) return { revision, workers: 0, elapsedMs: Date.now() - started };
-    const laggards = listing.workers.filter((w) => w.appliedRevision < required);
+    const members = [
+      ...listing.workers.map((w) => ({ ...w, kind: 'worker' as const })),
+      ...listing.clients.map((c) => ({ ...c, kind: 'fuse' as const })),
+    ];
+    const total = members.length;
+    const done = (): WaitOutcome => ({ revision, workers: listing.workers.length, clients: listing.clients.length, elapsedMs: Date.now() - started });
+    if (total === 0) return done();
+    const laggards = members.filter((w) => w.appliedRevision < required);
     const progress: WaitProgress = { applied: total - laggards.length, total, laggards: laggards.map((w) => w.id) };
     const key = `${progress.applied}/${progress.total}/${progress.laggards.join(',')}`;
     if (key !== lastKey) {
       lastKey = key;
       opts.onProgress?.(progress);
     }
-    if (laggards.length === 0) return { revision, workers: total, elapsedMs: Date.now() - started };
+    if (laggards.length === 0) return done();
     if (Date.now() >= deadline) {
-      const named = laggards.map((w) => `${w.id} (at revision ${w.appliedRevision}${w.watchState && w.watchState !== 'watching' ? `, ${w.watchState}` : ''})`).join(', ');
+      const named = laggards
+        .map((w) => `${w.kind === 'fuse' ? 'FUSE client ' : ''}${w.id} (at revision ${w.appliedRevision}${w.watchState && w.watchState !== 'watching' ? `, ${w.watchState}` : ''})`)
+        .join(', ');
       throw new AlluxioError(
         'WaitTimeout',
-        `timed out after ${opts.timeoutMs} ms waiting for workers to apply revision ${revision}: ${progress.applied}/${total} did; not yet: ${named}`,
-        { details: { revision, applied: progress.applied, total, laggards: laggards.map((w) => ({ id: w.id, host: w.host, appliedRevision: w.appliedRevision, watchState: w.watchState })) } },
+        `timed out after ${opts.timeoutMs} ms waiting for workers and FUSE clients to apply revision ${revision}: ${progress.applied}/${total} did; not yet: ${named}`,
+        {
+          details: {
+            revision,
+            applied: progress.applied,
+            total,
+            laggards: laggards.map((w) => ({ id: w.id, kind: w.kind, host: w.host, appliedRevision: w.appliedRevision, watchState: w.watchState })),
+          },
+        },
       );
     }
     await new Promise((r) => setTimeout(r, Math.min(pollMs, Math.max(1, deadline - Date.now()))));

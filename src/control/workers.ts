@@ -1,6 +1,7 @@
 /**
- * Reading worker membership (`alluxio worker list`, `--wait`): the leased records under
- * /alluxio/<cluster>/workers/, and how far each one is behind the config.
+ * Reading membership (`alluxio worker list`, `--wait`): the leased records under
+ * /alluxio/<cluster>/workers/ (workers) and /alluxio/<cluster>/clients/ (FUSE daemons),
+ * read at one etcd revision, and how far each one is behind the config.
  *
  * Lag is measured against the config, not the raw etcd revision: worker status writes and
  * migration records bump etcd's revision without changing anything a worker applies, so
@@ -8,7 +9,7 @@
  * worker's applied revision, floored at 0.
  */
 import type { EtcdConnection } from '../store/connection.js';
-import type { WorkerRecord } from '../worker/membership.js';
+import type { MemberRecord } from '../worker/membership.js';
 
 export interface WorkerInfo {
   id: string;
@@ -25,12 +26,30 @@ export interface WorkerInfo {
   updatedAt: string | null;
 }
 
+/** A FUSE daemon's record (no S3/REST ports). */
+export interface ClientInfo {
+  id: string;
+  kind: 'fuse';
+  host: string;
+  mountpoint: string | null;
+  appliedRevision: number;
+  lag: number;
+  startedAt: string;
+  uptimeSeconds: number | null;
+  watchState: string | null;
+  pid: number | null;
+  version: string | null;
+  updatedAt: string | null;
+}
+
 export interface WorkerListing {
   /** etcd revision the listing was read at. */
   revision: number;
   /** Latest revision that changed the config (what an up-to-date worker applies). */
   configRevision: number;
   workers: WorkerInfo[];
+  /** Live FUSE daemons (they apply the config too, so --wait counts them). */
+  clients: ClientInfo[];
   invalid: { key: string; error: string }[];
 }
 
@@ -49,17 +68,28 @@ export async function listWorkers(conn: EtcdConnection): Promise<WorkerListing> 
   const { layout } = conn;
   const res = await conn.call('list workers', (c) => c.getAll().prefix(layout.workersPrefix).exec());
   const revision = Number(res.header.revision);
+  // FUSE clients at the same revision (one consistent view of membership).
+  const cres = await conn
+    .call('list FUSE clients', (c) => c.getAll().prefix(layout.clientsPrefix).revision(String(revision)).exec())
+    .catch(() => conn.call('list FUSE clients', (c) => c.getAll().prefix(layout.clientsPrefix).exec()));
   const cfgRev = await configRevision(conn, revision).catch(() => configRevision(conn));
   const now = Date.now();
   const workers: WorkerInfo[] = [];
+  const clients: ClientInfo[] = [];
   const invalid: { key: string; error: string }[] = [];
+  const parse = (kv: { key: Buffer; value: Buffer }): Partial<MemberRecord> & { id: string; host: string } => {
+    const r = JSON.parse(kv.value.toString('utf8')) as Partial<MemberRecord>;
+    if (typeof r.id !== 'string' || typeof r.host !== 'string') throw new Error('missing id or host');
+    return r as Partial<MemberRecord> & { id: string; host: string };
+  };
+  const uptime = (r: Partial<MemberRecord>): number | null => {
+    const started = r.startedAt ? Date.parse(r.startedAt) : NaN;
+    return Number.isFinite(started) ? Math.max(0, Math.round((now - started) / 1000)) : null;
+  };
   for (const kv of res.kvs) {
-    const key = kv.key.toString('utf8');
     try {
-      const r = JSON.parse(kv.value.toString('utf8')) as Partial<WorkerRecord>;
-      if (typeof r.id !== 'string' || typeof r.host !== 'string') throw new Error('missing id or host');
+      const r = parse(kv);
       const applied = Number(r.appliedRevision ?? 0);
-      const started = r.startedAt ? Date.parse(r.startedAt) : NaN;
       workers.push({
         id: r.id,
         host: r.host,
@@ -68,16 +98,40 @@ export async function listWorkers(conn: EtcdConnection): Promise<WorkerListing> 
         appliedRevision: applied,
         lag: Math.max(0, cfgRev - applied),
         startedAt: r.startedAt ?? '',
-        uptimeSeconds: Number.isFinite(started) ? Math.max(0, Math.round((now - started) / 1000)) : null,
+        uptimeSeconds: uptime(r),
         watchState: r.watchState ?? null,
         pid: typeof r.pid === 'number' ? r.pid : null,
         version: r.version ?? null,
         updatedAt: r.updatedAt ?? null,
       });
     } catch (e) {
-      invalid.push({ key, error: (e as Error).message });
+      invalid.push({ key: kv.key.toString('utf8'), error: (e as Error).message });
     }
   }
-  workers.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
-  return { revision, configRevision: cfgRev, workers, invalid };
+  for (const kv of cres.kvs) {
+    try {
+      const r = parse(kv);
+      const applied = Number(r.appliedRevision ?? 0);
+      clients.push({
+        id: r.id,
+        kind: 'fuse',
+        host: r.host,
+        mountpoint: r.mountpoint ?? null,
+        appliedRevision: applied,
+        lag: Math.max(0, cfgRev - applied),
+        startedAt: r.startedAt ?? '',
+        uptimeSeconds: uptime(r),
+        watchState: r.watchState ?? null,
+        pid: typeof r.pid === 'number' ? r.pid : null,
+        version: r.version ?? null,
+        updatedAt: r.updatedAt ?? null,
+      });
+    } catch (e) {
+      invalid.push({ key: kv.key.toString('utf8'), error: (e as Error).message });
+    }
+  }
+  const byId = (a: { id: string }, b: { id: string }): number => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
+  workers.sort(byId);
+  clients.sort(byId);
+  return { revision, configRevision: cfgRev, workers, clients, invalid };
 }

@@ -6,6 +6,7 @@
  *   /alluxio/<cluster>/config/mounts/<name>  MountEntry JSON
  *   /alluxio/<cluster>/config/rules/<id>     RuleSpec JSON
  *   /alluxio/<cluster>/workers/<id>          worker registration (leased)
+ *   /alluxio/<cluster>/clients/<id>          FUSE daemon registration (leased, same record shape, kind "fuse")
  *   /alluxio/<cluster>/migrations/<id>       migration records
  *   /alluxio/<cluster>/migration-runners/<id> a migration copier's lock (leased)
  *
@@ -24,6 +25,7 @@ export class Layout {
   readonly mountsPrefix: string;
   readonly rulesPrefix: string;
   readonly workersPrefix: string;
+  readonly clientsPrefix: string;
   readonly migrationsPrefix: string;
   readonly migrationRunnersPrefix: string;
 
@@ -38,6 +40,7 @@ export class Layout {
     this.mountsPrefix = this.configPrefix + 'mounts/';
     this.rulesPrefix = this.configPrefix + 'rules/';
     this.workersPrefix = this.root + 'workers/';
+    this.clientsPrefix = this.root + 'clients/';
     this.migrationsPrefix = this.root + 'migrations/';
     this.migrationRunnersPrefix = this.root + 'migration-runners/';
   }
@@ -50,6 +53,9 @@ export class Layout {
   }
   workerKey(id: string): string {
     return this.workersPrefix + encodeURIComponent(id);
+  }
+  clientKey(id: string): string {
+    return this.clientsPrefix + encodeURIComponent(id);
   }
   migrationKey(id: string): string {
     return this.migrationsPrefix + encodeURIComponent(id);

@@ -1,5 +1,8 @@
 /**
- * Worker membership: one leased key per worker under /alluxio/<cluster>/workers/<id>.
+ * Membership: one leased key per live member. Workers register under
+ * /alluxio/<cluster>/workers/<id> (kind "worker"), FUSE daemons under
+ * /alluxio/<cluster>/clients/<id> (kind "fuse", no S3/REST ports). `--wait` and the
+ * migration copier count both (src/control/convergence.ts).
  *
  * - Registration is a transaction guarded by `create_revision == 0`: an id held by a live
  *   worker is refused (WorkerIdTaken, exit 3); once the old holder's lease is gone the key
@@ -16,11 +19,21 @@ import type { Logger } from 'pino';
 import { AlluxioError } from '../domain/errors.js';
 import type { EtcdConnection } from '../store/connection.js';
 
-export interface WorkerRecord {
+/** Version written into membership records (workers and FUSE daemons). */
+export const MEMBER_VERSION = '0.1.0';
+
+export type MemberKind = 'worker' | 'fuse';
+
+/** What every member writes (a FUSE daemon writes only this, plus its mount point). */
+export interface MemberRecord {
   id: string;
+  /** Absent in records of older workers: read as 'worker'. */
+  kind?: MemberKind;
   host: string;
-  s3Port: number;
-  restPort: number;
+  s3Port?: number;
+  restPort?: number;
+  /** A FUSE daemon's mount point. */
+  mountpoint?: string;
   startedAt: string;
   version: string;
   appliedRevision: number;
@@ -29,6 +42,12 @@ export interface WorkerRecord {
   watchState?: string;
   /** When this record was last written. */
   updatedAt?: string;
+}
+
+export interface WorkerRecord extends MemberRecord {
+  kind?: 'worker';
+  s3Port: number;
+  restPort: number;
 }
 
 export interface MembershipOptions {
@@ -41,7 +60,7 @@ export interface MembershipOptions {
 export class Membership {
   private lease: Lease | undefined;
   private leaseId: string | undefined;
-  private record: WorkerRecord;
+  private record: MemberRecord;
   private written: string | undefined;
   private lastWriteAt = 0;
   private timer: NodeJS.Timeout | undefined;
@@ -54,7 +73,7 @@ export class Membership {
   /** Called when another process took our id while we were cut off. */
   onIdLost: ((e: AlluxioError) => void) | undefined;
 
-  constructor(private readonly conn: EtcdConnection, initial: WorkerRecord, opts: MembershipOptions = {}) {
+  constructor(private readonly conn: EtcdConnection, initial: MemberRecord, opts: MembershipOptions = {}) {
     this.record = { ...initial };
     this.ttlSeconds = opts.ttlSeconds ?? 10;
     this.minUpdateIntervalMs = opts.minUpdateIntervalMs ?? 200;
@@ -62,10 +81,18 @@ export class Membership {
   }
 
   get key(): string {
-    return this.conn.layout.workerKey(this.record.id);
+    return this.kind === 'fuse' ? this.conn.layout.clientKey(this.record.id) : this.conn.layout.workerKey(this.record.id);
   }
 
-  current(): WorkerRecord {
+  get kind(): MemberKind {
+    return this.record.kind ?? 'worker';
+  }
+
+  private get what(): string {
+    return this.kind === 'fuse' ? 'FUSE client' : 'worker';
+  }
+
+  current(): MemberRecord {
     return { ...this.record };
   }
 
@@ -89,7 +116,7 @@ export class Membership {
       let holder = '';
       if (existing) {
         try {
-          const rec = JSON.parse(existing.value.toString('utf8')) as Partial<WorkerRecord>;
+          const rec = JSON.parse(existing.value.toString('utf8')) as Partial<MemberRecord>;
           const mine = rec.pid === this.record.pid && rec.startedAt === this.record.startedAt;
           if (mine) {
             // Our own registration whose lease outlived a disconnect: move it to the new lease.
@@ -106,7 +133,7 @@ export class Membership {
       await lease.revoke().catch(() => undefined);
       throw new AlluxioError(
         'WorkerIdTaken',
-        `worker id "${this.record.id}" is already registered${holder}; choose another --id, or stop that worker (a killed worker's id is free once its lease TTL expires)`,
+        `${this.what} id "${this.record.id}" is already registered${holder}; choose another --id, or stop that ${this.what} (a killed one's id is free once its lease TTL expires)`,
       );
     }
     this.adopt(lease, id, value);
@@ -117,7 +144,7 @@ export class Membership {
     this.leaseId = id;
     this.written = value;
     this.lastWriteAt = Date.now();
-    this.log?.info({ key: this.key, lease: id, ttl: this.ttlSeconds }, 'registered worker');
+    this.log?.info({ key: this.key, lease: id, ttl: this.ttlSeconds }, `registered ${this.what}`);
   }
 
   private handleLost(lease: Lease, err: Error): void {
@@ -154,7 +181,7 @@ export class Membership {
   }
 
   /** Update fields (e.g. appliedRevision); written rate-limited and coalesced. */
-  update(patch: Partial<WorkerRecord>): void {
+  update(patch: Partial<MemberRecord>): void {
     this.record = { ...this.record, ...patch };
     this.schedule();
   }
@@ -178,7 +205,7 @@ export class Membership {
   private dirty(): boolean {
     if (!this.written) return true;
     try {
-      const w = JSON.parse(this.written) as WorkerRecord;
+      const w = JSON.parse(this.written) as MemberRecord;
       return w.appliedRevision !== this.record.appliedRevision || w.watchState !== this.record.watchState || w.s3Port !== this.record.s3Port || w.restPort !== this.record.restPort;
     } catch {
       return true;

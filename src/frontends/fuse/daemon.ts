@@ -8,8 +8,13 @@
  * libfuse `init` callback, an external unmount is noticed in /proc/self/mountinfo, and
  * unmounting runs fusermount in a child process. A file:// mount whose directory lies
  * inside the FUSE mount would make the daemon call itself: refused (ELOOP).
+ *
+ * Membership: like a worker, the daemon registers a leased record (kind "fuse", under
+ * /alluxio/<cluster>/clients/<id>, src/worker/membership.ts) carrying the revision it
+ * applies, so `--wait` and a migration's wait for the read-only mount count it.
  */
 import { createRequire } from 'node:module';
+import { hostname } from 'node:os';
 import type { Logger } from 'pino';
 import { AlluxioError, isAlluxioError } from '../../domain/errors.js';
 import type { ParsedMount } from '../../domain/mounts.js';
@@ -19,6 +24,7 @@ import { ConfigInformer, type SnapshotChange } from '../../informer/informer.js'
 import type { EtcdConnection } from '../../store/connection.js';
 import { UfsRegistry } from '../../ufs/registry.js';
 import type { UfsAdapter } from '../../ufs/types.js';
+import { MEMBER_VERSION, Membership } from '../../worker/membership.js';
 import type { FrontendContext } from '../context.js';
 import { Errno, errnoName, errnoOf, fsError } from './errno.js';
 import { fuseMountAt, fusermountUnmount } from './mountpoint.js';
@@ -49,6 +55,14 @@ export interface FuseDaemonOptions {
   readyTimeoutMs?: number;
   allowOther?: boolean;
   debug?: boolean;
+  /** Membership id (default fuse-<hostname>-<pid>). */
+  id?: string;
+  /** TTL of the membership lease, s (default 10). */
+  leaseTtlSeconds?: number;
+}
+
+export function defaultFuseClientId(): string {
+  return `fuse-${hostname()}-${process.pid}`.replace(/[^A-Za-z0-9._-]/g, '-');
 }
 
 export class FuseDaemon {
@@ -60,12 +74,18 @@ export class FuseDaemon {
   private watchTimer: NodeJS.Timeout | undefined;
   private stopping: Promise<void> | undefined;
   private readonly warnedLoop = new Set<string>();
+  private membership: Membership | undefined;
+  readonly id: string;
   private finished!: (why: string) => void;
   /** Resolves with the reason once the daemon has stopped serving. */
   readonly done: Promise<string>;
 
   private constructor(private readonly opts: FuseDaemonOptions) {
     this.mountpoint = normalizePath(opts.mountpoint);
+    this.id = opts.id ?? defaultFuseClientId();
+    if (!/^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/.test(this.id)) {
+      throw new AlluxioError('InvalidArgument', `FUSE client id "${this.id}" is not allowed (letters, digits, ".", "_", "-"; at most 128)`);
+    }
     this.informer = new ConfigInformer(opts.conn, { log: opts.log });
     this.done = new Promise((r) => (this.finished = r));
     const ctx: FrontendContext = {
@@ -85,8 +105,10 @@ export class FuseDaemon {
     const d = new FuseDaemon(opts);
     try {
       await d.loadConfig();
+      await d.register();
       await d.mount();
     } catch (e) {
+      await d.membership?.close();
       await d.informer.stop();
       await d.registry.closeAll();
       await d.ops.close();
@@ -129,13 +151,44 @@ export class FuseDaemon {
     return this.registry.adapterFor(m);
   }
 
+  /** Register the leased membership record (fails with WorkerIdTaken when the id is live). */
+  private async register(): Promise<void> {
+    const m = new Membership(
+      this.opts.conn,
+      {
+        id: this.id,
+        kind: 'fuse',
+        host: hostname(),
+        mountpoint: this.mountpoint,
+        startedAt: new Date().toISOString(),
+        version: MEMBER_VERSION,
+        appliedRevision: this.informer.appliedRevision(),
+        pid: process.pid,
+        watchState: this.informer.status().state,
+      },
+      { ...(this.opts.leaseTtlSeconds !== undefined ? { ttlSeconds: this.opts.leaseTtlSeconds } : {}), log: this.opts.log.child({ component: 'membership' }) },
+    );
+    await m.register();
+    this.membership = m;
+    m.onIdLost = (e) => {
+      this.opts.log.error({ err: e.message }, 'fuse: our client id was taken; unmounting');
+      void this.stop('client id taken');
+    };
+    // Catch up with anything applied while registering.
+    m.update({ appliedRevision: this.informer.appliedRevision(), watchState: this.informer.status().state });
+  }
+
   private async loadConfig(): Promise<void> {
     const timeoutMs = this.opts.readyTimeoutMs ?? 15_000;
     this.informer.on('snapshot', (c: SnapshotChange) => {
       this.registry.retain(c.snapshot.mounts);
       this.ops.dropCaches();
+      // The new snapshot serves the very next call: report it as applied.
+      this.membership?.update({ appliedRevision: c.revision });
       this.opts.log.info({ revision: c.revision, reason: c.reason, mounts: c.snapshot.mounts.length, rules: c.snapshot.rules.length }, 'fuse: configuration applied');
     });
+    this.informer.on('progress', (rev: number) => this.membership?.update({ appliedRevision: rev }));
+    this.informer.on('state', (st: string) => this.membership?.update({ watchState: st }));
     this.informer.start();
     let timer: NodeJS.Timeout | undefined;
     try {
@@ -209,6 +262,7 @@ export class FuseDaemon {
     while (this.ops.handles.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
     await this.ops.close();
     this.releaseNative();
+    await this.membership?.close();
     await this.informer.stop();
     await this.registry.closeAll();
     this.finished(reason);

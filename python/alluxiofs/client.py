@@ -1,6 +1,7 @@
 """HTTP access to the workers' REST API: worker discovery (static list or etcd
 membership), placement by rendezvous hashing, keep-alive connections per thread, and
-retry on the next worker when one fails. Standard library only."""
+retry on the next worker when one fails; SigV4 request signing when the workers require
+authentication (sigv4.py). Standard library only."""
 import base64
 import http.client
 import json
@@ -13,6 +14,7 @@ import urllib.request
 
 from .errors import WorkersUnavailableError, error_from_response
 from .placement import placement_order
+from .sigv4 import Signer, host_header
 
 __all__ = ["WorkerClient", "discover_workers_from_etcd", "parse_hosts"]
 
@@ -88,6 +90,30 @@ def discover_workers_from_etcd(etcd_hosts, etcd_port=2379, cluster="default", ti
     raise WorkersUnavailableError(f"no etcd endpoint answered ({'; '.join(errors) or 'none configured'})")
 
 
+def _env_first(*names):
+    for n in names:
+        v = os.environ.get(n)
+        if v:
+            return v
+    return None
+
+
+def make_signer(access_key=None, secret_key=None, region=None, service="s3"):
+    """The request signer for explicit keys, else ALLUXIO_ACCESS_KEY / ALLUXIO_SECRET_KEY,
+    else AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY; None (unsigned requests) when there
+    are no keys. The region defaults to ALLUXIO_S3_REGION, else us-east-1."""
+    explicit = access_key is not None or secret_key is not None
+    if access_key is None:
+        access_key = _env_first("ALLUXIO_ACCESS_KEY", "AWS_ACCESS_KEY_ID")
+    if secret_key is None:
+        secret_key = _env_first("ALLUXIO_SECRET_KEY", "AWS_SECRET_ACCESS_KEY")
+    if not access_key or not secret_key:
+        if explicit:
+            raise ValueError("alluxiofs: access_key and secret_key go together (one of them is missing)")
+        return None
+    return Signer(access_key, secret_key, region or _env_first("ALLUXIO_S3_REGION") or "us-east-1", service)
+
+
 class Response:
     __slots__ = ("status", "headers", "body", "worker")
 
@@ -114,7 +140,11 @@ class WorkerClient:
         timeout=30.0,
         dead_worker_cooldown=10.0,
         membership_refresh_seconds=10.0,
+        access_key=None,
+        secret_key=None,
+        region=None,
     ):
+        self.signer = make_signer(access_key, secret_key, region)
         self.worker_http_port = int(worker_http_port)
         self.static_workers = parse_hosts(worker_hosts, self.worker_http_port)
         self.etcd_hosts = etcd_hosts
@@ -197,13 +227,24 @@ class WorkerClient:
         if conn is not None:
             conn.close()
 
+    def _signed(self, worker, method, target, headers):
+        """``headers`` plus the SigV4 headers for this request to ``worker`` (when keys are set)."""
+        if self.signer is None:
+            return headers
+        host, _, port = worker.rpartition(":")
+        parts = urllib.parse.urlsplit(target)
+        pairs = urllib.parse.parse_qsl(parts.query, keep_blank_values=True)
+        out = dict(headers)
+        out.update(self.signer.sign(method, host_header(host.strip("[]"), port), parts.path, pairs))
+        return out
+
     def _once(self, worker, method, target, headers, body, fresh):
         conn = self._conn(worker, fresh)
         reused = conn._alluxio_used
         try:
             if hasattr(body, "seek"):
                 body.seek(0)
-            conn.request(method, target, body=body, headers=headers)
+            conn.request(method, target, body=body, headers=self._signed(worker, method, target, headers))
             resp = conn.getresponse()
             data = resp.read()
         except BaseException:
@@ -277,7 +318,7 @@ class WorkerClient:
             host, _, port = worker.rpartition(":")
             conn = http.client.HTTPConnection(host.strip("[]"), int(port), timeout=self.timeout, blocksize=1 << 20)
             try:
-                conn.request("GET", target, headers={"range": f"bytes={start}-", "accept": "*/*"})
+                conn.request("GET", target, headers=self._signed(worker, "GET", target, {"range": f"bytes={start}-", "accept": "*/*"}))
                 resp = conn.getresponse()
             except _NET_ERRORS as e:
                 conn.close()

@@ -63,6 +63,16 @@ class AlluxioFileSystem(AbstractFileSystem):
         saw, else reads over HTTP). Reads only ("rb" and cat_file); writes always go to a
         worker. Default True; the environment variable ALLUXIO_SHORT_CIRCUIT=0 turns it
         off whatever the argument says.
+    access_key, secret_key: str
+        Keys for workers that require authentication (configured with
+        ALLUXIO_S3_CREDENTIALS, the same key pairs as their S3 API): every request is then
+        signed with AWS Signature Version 4 (bodies as UNSIGNED-PAYLOAD). Default: the
+        environment's ALLUXIO_ACCESS_KEY / ALLUXIO_SECRET_KEY, else AWS_ACCESS_KEY_ID /
+        AWS_SECRET_ACCESS_KEY; without keys requests are unsigned (open workers). A worker
+        refusing the signature raises PermissionError.
+    region: str
+        The region of the signatures' credential scope (default: ALLUXIO_S3_REGION, else
+        us-east-1).
     """
 
     protocol = "alluxiofs"
@@ -82,6 +92,9 @@ class AlluxioFileSystem(AbstractFileSystem):
         dead_worker_cooldown=10.0,
         membership_refresh_seconds=10.0,
         short_circuit=True,
+        access_key=None,
+        secret_key=None,
+        region=None,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -94,6 +107,9 @@ class AlluxioFileSystem(AbstractFileSystem):
             timeout=timeout,
             dead_worker_cooldown=dead_worker_cooldown,
             membership_refresh_seconds=membership_refresh_seconds,
+            access_key=access_key,
+            secret_key=secret_key,
+            region=region,
         )
         self.target_protocol = target_protocol
         self.target_options = dict(target_options or {})

@@ -6,7 +6,10 @@
  *     CLI), build an immutable Snapshot, publish it.
  *  2. WATCH from revision+1 on a raw etcd watch stream. Each watch RESPONSE (etcd delivers a
  *     transaction's events together) is applied as a whole, a new Snapshot is built and
- *     swapped in atomically: never mid-transaction.
+ *     swapped in atomically: never mid-transaction. The applied revision is the highest
+ *     event mod_revision applied (not the response header, which during a catch-up from far
+ *     behind already carries the store's current revision); only a progress notification
+ *     for our own watch moves it further, to the header revision.
  *  3. Faults:
  *     - compaction (the watch is cancelled with compact_revision): RELIST, diff against what
  *       we had (deletes included), re-watch;
@@ -418,12 +421,16 @@ export class ConfigInformer extends EventEmitter {
         }
         if (!res.events || res.events.length === 0) {
           // A progress notification. Only the server's own per-watcher notifications (our
-          // watch id) promise that every earlier event was delivered; the answer to a
-          // manual progress request (watch id -1 on etcd 3.4) is only a liveness signal.
+          // watch id) promise that every earlier event was delivered: etcd sends them only
+          // to a watcher in its *synced* group (catch-up finished, nothing pending), through
+          // the same per-watcher channel as the events, so one can never overtake events
+          // still to come from a catch-up. The answer to a manual progress request (watch
+          // id -1 on etcd 3.4) goes through a separate control channel and may arrive ahead
+          // of events: it is only a liveness signal and never advances the revision.
           if (watchId !== null && String(res.watch_id) === watchId && headerRev > 0) this.advance(headerRev);
           return;
         }
-        this.applyResponse(res, headerRev);
+        this.applyResponse(res);
       });
       stream.on('error', (err: Error) => finish({ kind: 'reconnect', why: `watch stream error: ${err.message.split('\n')[0]}`, hadContact }));
       stream.on('end', () => finish({ kind: 'reconnect', why: 'watch stream ended', hadContact }));
@@ -442,15 +449,27 @@ export class ConfigInformer extends EventEmitter {
     });
   }
 
-  /** Apply one watch response (one or more whole transactions) and publish once. */
-  private applyResponse(res: IWatchResponse, headerRev: number): void {
+  /**
+   * Apply one watch response (one or more whole transactions) and publish once.
+   *
+   * The applied revision comes from the events themselves (the highest mod_revision applied),
+   * never from the response header: while etcd catches a watcher up from far behind
+   * (syncWatchers, at most 1000 revisions per response), EVERY catch-up response carries the
+   * store's current revision in its header, so taking the header would claim revisions whose
+   * events are still to come (and then discard them as "replayed"). Replays are skipped per
+   * event (mod_revision at or below what is applied), never per response.
+   */
+  private applyResponse(res: IWatchResponse): void {
     const next = new Map(this.kvs);
     const put: string[] = [];
     const deleted: string[] = [];
-    let maxRev = headerRev;
+    let maxRev = this.revision;
+    let applied = 0;
     for (const ev of res.events) {
       const key = ev.kv.key.toString('utf8');
       const rev = Number(ev.kv.mod_revision ?? 0);
+      if (rev <= this.revision) continue; // replayed: already part of the applied view
+      applied++;
       if (rev > maxRev) maxRev = rev;
       if (String(ev.type) === 'Delete' || String(ev.type) === 'DELETE') {
         if (next.delete(key)) deleted.push(key);
@@ -459,7 +478,7 @@ export class ConfigInformer extends EventEmitter {
         put.push(key);
       }
     }
-    if (maxRev <= this.revision) return; // replayed; already applied
+    if (applied === 0) return; // the whole response was a replay
     this.publish(next, maxRev, 'watch', put, deleted, false);
   }
 }

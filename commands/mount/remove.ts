@@ -19,7 +19,7 @@ export default class MountRemove extends BaseCommand<typeof MountRemove> {
     const conn = this.etcd();
     const existing = await getMount(conn, flags.path);
     await this.confirm(`Remove mount ${existing.path} -> ${existing.ufsUri}?`, flags.yes);
-    const { revision, result } = await removeMount(conn, flags.path);
+    const { revision, result } = await removeMount(conn, flags.path, { ufsUri: existing.ufsUri });
     this.say(`Removed ${result.path} (was ${result.ufsUri}) at revision ${revision}`);
     const waited = await this.afterCommit(revision);
     return { revision, mount: { ...result, options: redactOptions(result.options, false) }, ...waited };

@@ -74,11 +74,21 @@ export async function updateMount(conn: EtcdConnection, input: UpdateMountInput)
   }, { actor: 'mount update' });
 }
 
-export async function removeMount(conn: EtcdConnection, rawPath: string): Promise<Committed<MountEntry>> {
+/**
+ * Remove the mount at `rawPath`. With `expected`, only the binding the caller showed the
+ * user (e.g. in the confirmation question): if the mount now points elsewhere, refuse
+ * (Conflict, exit 3) rather than remove a binding nobody confirmed.
+ */
+export async function removeMount(conn: EtcdConnection, rawPath: string, expected?: { ufsUri: string }): Promise<Committed<MountEntry>> {
   const path = validateMountPath(rawPath);
   return transact(conn, async (state) => {
     const current = state.mounts.find((m) => m.path === path);
     if (!current) throw new AlluxioError('MountNotFound', `no mount at ${path}`);
+    if (expected && current.ufsUri !== expected.ufsUri) {
+      throw new AlluxioError('Conflict', `mount ${path} changed since it was confirmed: it now points at ${current.ufsUri}, not ${expected.ufsUri}; nothing removed (run the command again to remove the new binding)`, {
+        details: { path, expected: expected.ufsUri, actual: current.ufsUri },
+      });
+    }
     await assertNoActiveMigration(conn, path, state.revision, 'remove');
     return { ops: [{ type: 'delete', key: conn.layout.mountKey(path) }], result: toEntry(current) };
   }, { actor: 'mount remove' });

@@ -61,7 +61,7 @@ async function refused(args: string[], code: number, message: RegExp, errorCode?
 }
 
 /** Run the CLI under a pseudo-terminal (util-linux `script`), feeding `input` as keystrokes. */
-function runInPty(args: string[], env: Record<string, string | undefined>, input = ''): Promise<{ code: number | null; out: string }> {
+function runInPty(args: string[], env: Record<string, string | undefined>, input = '', beforeAnswer?: () => Promise<void>): Promise<{ code: number | null; out: string }> {
   return new Promise((resolve, reject) => {
     const quoted = [process.execPath, RUN, ...args].map((a) => `'${a.replace(/'/g, `'\\''`)}'`).join(' ');
     const e: NodeJS.ProcessEnv = { ...process.env, ...env };
@@ -81,7 +81,8 @@ function runInPty(args: string[], env: Record<string, string | undefined>, input
       const iv = setInterval(() => {
         if (/\(y\/N\)/.test(out)) {
           clearInterval(iv);
-          child.stdin.write(input);
+          if (beforeAnswer) beforeAnswer().then(() => child.stdin.write(input), reject);
+          else child.stdin.write(input);
         }
       }, 20);
       child.on('close', () => clearInterval(iv));
@@ -223,6 +224,21 @@ describe('alluxio mount: the happy path', () => {
     assert.equal(yes.code, 0, yes.out);
     assert.match(yes.out, /Removed \/ask/);
     assert.equal((await client.get(`${ROOT}config/mounts/ask`).exec()).kvs.length, 0);
+  });
+
+  it('remove refuses (3, nothing removed) when the mount was re-pointed while the question was open', async () => {
+    expectExit(await cli(['mount', 'add', '--path', '/swap', '--ufs-uri', 's3://other-bucket/swap-a']), 0, 'add swap');
+    const env = { ALLUXIO_ETCD_ENDPOINTS: etcd.endpoint, ALLUXIO_CLUSTER: CLUSTER, NO_COLOR: '1' };
+    const r = await runInPty(['mount', 'remove', '--path', '/swap'], env, 'y\r', async () => {
+      // Another admin re-points the mount after the question named swap-a.
+      expectExit(await cli(['mount', 'update', '--path', '/swap', '--ufs-uri', 's3://other-bucket/swap-b']), 0, 'update swap');
+    });
+    assert.match(r.out, /Remove mount \/swap -> s3:\/\/other-bucket\/swap-a\/\?/);
+    assert.equal(r.code, 3, r.out);
+    assert.match(r.out, /changed since it was confirmed: it now points at s3:\/\/other-bucket\/swap-b\//);
+    const kv = await client.get(`${ROOT}config/mounts/swap`).string();
+    assert.ok(kv && JSON.parse(kv).ufsUri === 's3://other-bucket/swap-b/', 'the new binding is still there');
+    expectExit(await cli(['mount', 'remove', '--path', '/swap', '--yes']), 0, 'remove swap');
   });
 
   it('the unmount alias works like remove', async () => {

@@ -109,6 +109,8 @@ def refused():
         codes.append(expect(PermissionError, fs.open, "alluxio:///data/kept.txt", "rb").code)
         codes.append(expect(PermissionError, fs.ls, "alluxio:///data").code)
         codes.append(expect(PermissionError, fs.pipe_file, f"alluxio:///data/evil-{name}.txt", b"evil").code)
+        # a large body refused before it is read: still the worker's answer, not a network error
+        codes.append(expect(PermissionError, fs.pipe_file, f"alluxio:///data/evil-big-{name}.bin", os.urandom(24 << 20)).code)
 
         def write_with_open():
             with fs.open(f"alluxio:///data/evil2-{name}.txt", "wb") as f:
@@ -117,7 +119,8 @@ def refused():
         codes.append(expect(PermissionError, write_with_open).code)
         codes.append(expect(PermissionError, fs.rm, "alluxio:///data/kept.txt").code)
         assert fs.short_circuit_stats["opens"] == 0, fs.short_circuit_stats
-        assert not os.path.exists(local(f"evil-{name}.txt")) and not os.path.exists(local(f"evil2-{name}.txt"))
+        for f in (f"evil-{name}.txt", f"evil2-{name}.txt", f"evil-big-{name}.bin"):
+            assert not os.path.exists(local(f)), f"{f} was written"
         with open(local("kept.txt"), "rb") as f:
             assert f.read() == b"must stay"
         out[name] = sorted(set(codes))

@@ -1,10 +1,10 @@
 import { Flags } from '@oclif/core';
 import { BaseCommand, many } from '../../src/cli/base-command.js';
-import { startMigration } from '../../src/control/migrations.js';
+import { launchMigration } from '../../src/control/migrations.js';
 import { AlluxioError } from '../../src/domain/errors.js';
 import { parseOptions, redactOptions } from '../../src/domain/mounts.js';
 import { parseBytes, statusDoc } from '../../src/migrate/record.js';
-import { spawnCopier, stateDir } from '../../src/migrate/spawn.js';
+import { stateDir } from '../../src/migrate/spawn.js';
 import { followMigration } from '../../src/migrate/watch.js';
 
 export default class MigrateStart extends BaseCommand<typeof MigrateStart> {
@@ -31,16 +31,14 @@ export default class MigrateStart extends BaseCommand<typeof MigrateStart> {
     const { flags } = await this.parseInput();
     const conn = this.etcd();
     const bandwidth = flags.bandwidth ? parseBytes(flags.bandwidth, '--bandwidth') : 0;
-    const { revision, result } = await startMigration(conn, {
+    const { revision, result, copier } = await launchMigration(conn, {
       path: flags.path,
       to: flags.to,
       options: parseOptions(many(flags.option)),
       verify: flags.verify as 'size' | 'checksum',
       concurrency: flags.concurrency,
       bandwidth,
-    });
-    const dir = stateDir(conn.options.cluster, flags['state-dir']);
-    const copier = spawnCopier(result.id, conn.options, dir);
+    }, stateDir(conn.options.cluster, flags['state-dir']));
     this.say(`Started ${result.id}: ${result.path} ${result.from.ufsUri} -> ${result.to.ufsUri} at revision ${revision}; ${result.path} is read-only until cutover`);
     this.say(`Copier pid ${copier.pid}, log ${copier.log}. Follow with: alluxio migrate status --id ${result.id} --watch`);
     const waited = await this.afterCommit(revision);

@@ -137,6 +137,16 @@ export async function startMigration(conn: EtcdConnection, input: StartInput): P
   );
 }
 
+/**
+ * `migrate start`: record the migration (startMigration) and start its detached copier,
+ * whose log and pid file live in `dir`. The copier is spawned only after the commit.
+ */
+export async function launchMigration(conn: EtcdConnection, input: StartInput, dir: string): Promise<Committed<MigrationRecord> & { copier: SpawnedCopier }> {
+  const committed = await startMigration(conn, input);
+  const copier = spawnCopier(committed.result.id, conn.options, dir);
+  return { ...committed, copier };
+}
+
 function inProgress(r: MigrationRecord): AlluxioError {
   return new AlluxioError(
     'MigrationInProgress',

@@ -10,7 +10,7 @@ import { isPathPrefix, MAX_PATH_BYTES, normalizePath, pathOf, segmentsOf, stripP
 import { RuleIndex, type CompiledRule } from './rule-index.js';
 import { sortRules, type RuleSpec } from './rules.js';
 import type { Resolution, ResolveOptions, ResolveRequest, TraceStep } from './resolver.js';
-import { joinUnderUfs, parseUfsUri, type ParsedUfsUri, type UfsLocation } from './ufs-uri.js';
+import { joinUnderUfs, maskUri, namespaceKey, parseRequestUri, type ParsedUfsUri, type UfsLocation } from './ufs-uri.js';
 
 /** Join memo bounds: entries, and the longest path worth remembering (memory stays a few MB). */
 const JOIN_MEMO_MAX = 4096;
@@ -38,7 +38,7 @@ export class Snapshot {
   readonly rules: readonly RuleSpec[];
   readonly invalid: readonly InvalidEntry[];
   private readonly byName: Map<string, ParsedMount>;
-  /** `scheme://authority` -> mounts there, deepest URI first (reverse lookup). */
+  /** `family://authority` (s3a is s3, ...) -> mounts there, deepest URI first (reverse lookup). */
   private readonly byAuthority: Map<string, ParsedMount[]>;
   private readonly index: RuleIndex;
   private readonly children: Map<string, string[]>;
@@ -58,7 +58,7 @@ export class Snapshot {
     this.byName = new Map(mounts.map((m) => [m.name, m]));
     this.byAuthority = new Map();
     for (const m of mounts) {
-      const k = `${m.ufs.scheme}://${m.ufs.authority}`;
+      const k = namespaceKey(m.ufs);
       let list = this.byAuthority.get(k);
       if (!list) this.byAuthority.set(k, (list = []));
       list.push(m);
@@ -224,7 +224,11 @@ export class Snapshot {
     };
   }
 
-  /** FSSpec: `alluxio:///p` or `/p` as is; a UFS-native URI by reverse mount lookup. */
+  /**
+   * FSSpec: `alluxio:///p` or `/p` as is; a UFS-native URI by reverse mount lookup. The
+   * URI is raw text (already decoded once by the front end that received it): its path is
+   * never percent-decoded again (parseRequestUri).
+   */
   private fromUri(uri: string, trace: TraceStep[] | undefined): string {
     if (typeof uri !== 'string' || uri === '') throw new AlluxioError('InvalidPath', 'URI is empty', { step: 'decode' });
     if (uri.startsWith('/')) return normalizePath(uri, 'normalize');
@@ -236,11 +240,11 @@ export class Snapshot {
     }
     let parsed: ParsedUfsUri;
     try {
-      parsed = parseUfsUri(uri, 'InvalidPath');
+      parsed = parseRequestUri(uri);
     } catch (e) {
       throw new AlluxioError('InvalidPath', (e as Error).message, { step: 'decode' });
     }
-    const list = this.byAuthority.get(`${parsed.scheme}://${parsed.authority}`);
+    const list = this.byAuthority.get(namespaceKey(parsed));
     if (list) {
       for (const m of list) {
         if (m.ufs.segments.length > parsed.segments.length) continue;
@@ -258,7 +262,7 @@ export class Snapshot {
         return p;
       }
     }
-    throw new AlluxioError('NoMountForUri', `no mount covers ${parsed.uri.replace(/\/$/, '') || uri}`, { step: 'decode', details: { uri } });
+    throw new AlluxioError('NoMountForUri', `no mount covers ${maskUri(uri)}`, { step: 'decode', details: { uri } });
   }
 }
 
@@ -275,6 +279,7 @@ function prefixResult(raw: string): string {
   return raw;
 }
 
+/** A short human string for a request (what `input` holds in the Resolution). */
 function describe(req: ResolveRequest): string {
   switch (req.api) {
     case 'alluxio':

@@ -21,6 +21,12 @@ export interface SchemeInfo {
   served: boolean;
   /** Authorities are case-insensitive host names: compared and stored in lower case. */
   lowerCaseAuthority?: boolean;
+  /**
+   * Another scheme naming the same storage namespace (`s3a://b/k` is the object `s3://b/k`;
+   * `wasbs`, `abfss` are `wasb`, `abfs` over TLS; `cosn` is Hadoop's name for `cos`). Used to
+   * compare and index URIs (nesting checks, FSSpec reverse lookup), never for display.
+   */
+  family?: string;
 }
 
 // S3 (and S3-compatible) bucket rules: 3-63 of [a-z0-9.-], starting and ending with a letter
@@ -34,19 +40,29 @@ const AZURE = /^[a-z0-9](?:[a-z0-9\-]{1,61}[a-z0-9])?@[a-z0-9]{3,24}(?:\.[A-Za-z
 export const SCHEMES: Readonly<Record<string, SchemeInfo>> = {
   file: { authority: 'forbidden', served: true },
   s3: { authority: 'required', authorityPattern: BUCKET, authorityHint: 'an S3 bucket name (3-63 lower-case letters, digits, ".", "-")', served: true },
-  s3a: { authority: 'required', authorityPattern: BUCKET, authorityHint: 'an S3 bucket name', served: true },
+  s3a: { authority: 'required', authorityPattern: BUCKET, authorityHint: 'an S3 bucket name', served: true, family: 's3' },
   gs: { authority: 'required', authorityPattern: GCS_BUCKET, authorityHint: 'a GCS bucket name (3-63 lower-case letters, digits, ".", "-", "_")', served: false },
   oss: { authority: 'required', authorityPattern: BUCKET, authorityHint: 'an OSS bucket name', served: false },
   cos: { authority: 'required', authorityPattern: BUCKET, authorityHint: 'a COS bucket name', served: false },
-  cosn: { authority: 'required', authorityPattern: BUCKET, authorityHint: 'a COS bucket name', served: false },
+  cosn: { authority: 'required', authorityPattern: BUCKET, authorityHint: 'a COS bucket name', served: false, family: 'cos' },
   hdfs: { authority: 'required', authorityPattern: HOST_PORT, authorityHint: 'a namenode host[:port 1-65535] or nameservice', served: false, lowerCaseAuthority: true },
   abfs: { authority: 'required', authorityPattern: AZURE, authorityHint: 'container@account.dfs.core.windows.net', served: false, lowerCaseAuthority: true },
-  abfss: { authority: 'required', authorityPattern: AZURE, authorityHint: 'container@account.dfs.core.windows.net', served: false, lowerCaseAuthority: true },
+  abfss: { authority: 'required', authorityPattern: AZURE, authorityHint: 'container@account.dfs.core.windows.net', served: false, lowerCaseAuthority: true, family: 'abfs' },
   wasb: { authority: 'required', authorityPattern: AZURE, authorityHint: 'container@account.blob.core.windows.net', served: false, lowerCaseAuthority: true },
-  wasbs: { authority: 'required', authorityPattern: AZURE, authorityHint: 'container@account.blob.core.windows.net', served: false, lowerCaseAuthority: true },
+  wasbs: { authority: 'required', authorityPattern: AZURE, authorityHint: 'container@account.blob.core.windows.net', served: false, lowerCaseAuthority: true, family: 'wasb' },
 };
 
 export const KNOWN_SCHEMES = Object.keys(SCHEMES);
+
+/** The scheme a URI is compared and indexed under: `s3a` -> `s3`, `cosn` -> `cos`, ... */
+export function schemeFamily(scheme: string): string {
+  return SCHEMES[scheme]?.family ?? scheme;
+}
+
+/** `family://authority`: the key under which URIs of one storage namespace are indexed. */
+export function namespaceKey(u: { scheme: string; authority: string }): string {
+  return `${schemeFamily(u.scheme)}://${u.authority}`;
+}
 
 export interface ParsedUfsUri {
   scheme: string;
@@ -106,16 +122,22 @@ export function formatUfsUri(scheme: string, authority: string, segments: readon
   return `${scheme}://${authority}/${path}${segments.length ? '/' : ''}`;
 }
 
-/**
- * Parse and validate a UFS URI, as given to `mount add` or as a UFS-native request URI
- * (`code` chooses the error code: a mount's URI is InvalidUfsUri, a request is InvalidPath).
- */
-export function parseUfsUri(raw: unknown, code: 'InvalidUfsUri' | 'InvalidPath' = 'InvalidUfsUri'): ParsedUfsUri {
+interface UriHead {
+  scheme: string;
+  authority: string;
+  /** Everything after the authority (the path, and for a mount URI any query or fragment). */
+  tail: string;
+  shown: string;
+}
+
+/** Scheme and authority, shared by mount URIs and request URIs (one set of checks). */
+function parseHead(raw: unknown, code: 'InvalidUfsUri' | 'InvalidPath', rawPath: boolean): UriHead {
   if (typeof raw !== 'string' || raw.trim() === '') throw new AlluxioError(code, 'UFS URI is empty');
   const shown = maskUri(raw);
   if (raw !== raw.trim()) throw new AlluxioError(code, `"${shown}": leading or trailing white space`);
   if (/[\u0000-\u001f\u007f]/.test(raw)) throw new AlluxioError(code, `"${shown}": control characters are not allowed`);
-  const m = /^([A-Za-z][A-Za-z0-9+.\-]*):\/\/([^/?#]*)([^?#]*)(.*)$/.exec(raw);
+  // A request URI's path is raw text: "?" and "#" are characters of a name there.
+  const m = (rawPath ? /^([A-Za-z][A-Za-z0-9+.\-]*):\/\/([^/]*)([\s\S]*)$/ : /^([A-Za-z][A-Za-z0-9+.\-]*):\/\/([^/?#]*)([\s\S]*)$/).exec(raw);
   if (!m) {
     throw new AlluxioError(code, `"${shown}" is not a URI of the form scheme://authority/path (allowed schemes: ${KNOWN_SCHEMES.join(', ')})`);
   }
@@ -123,9 +145,6 @@ export function parseUfsUri(raw: unknown, code: 'InvalidUfsUri' | 'InvalidPath' 
   const info = SCHEMES[scheme];
   if (!info) throw new AlluxioError(code, `"${shown}": unknown scheme "${scheme}" (allowed: ${KNOWN_SCHEMES.join(', ')})`);
   const authority = info.lowerCaseAuthority ? m[2]!.toLowerCase() : m[2]!;
-  const rawPath = m[3]!;
-  const rest = m[4]!;
-  if (rest !== '') throw new AlluxioError(code, `"${shown}": query strings and fragments are not allowed`);
   if (info.authority === 'forbidden' && authority !== '') {
     throw new AlluxioError(code, `"${shown}": ${scheme}:// takes no host; write ${scheme}:///absolute/path`);
   }
@@ -136,14 +155,50 @@ export function parseUfsUri(raw: unknown, code: 'InvalidUfsUri' | 'InvalidPath' 
       throw new AlluxioError(code, `"${shown}": "${auth}" is not ${info.authorityHint}${authority.includes('@') && info.authorityPattern !== AZURE ? '; credentials belong in --option, not in the URI' : ''}`);
     }
   }
+  return { scheme, authority, tail: m[3]!, shown };
+}
+
+/** Split a path on "/" (empty segments dropped), decoding each segment or not, and check each. */
+function parseSegments(path: string, shown: string, code: 'InvalidUfsUri' | 'InvalidPath', decode: boolean): string[] {
   const segments: string[] = [];
-  for (const part of rawPath.split('/')) {
+  for (const part of path.split('/')) {
     if (part === '') continue;
-    const seg = decodeSegment(part, shown, code);
+    const seg = decode ? decodeSegment(part, shown, code) : part;
     checkSegment(seg, shown, code);
     segments.push(seg);
   }
+  return segments;
+}
+
+/**
+ * Parse and validate a UFS URI as given to `mount add`: a URI in the RFC 3986 sense, whose
+ * path segments are percent-decoded here (`%20` is a space), with no query or fragment.
+ */
+export function parseUfsUri(raw: unknown, code: 'InvalidUfsUri' | 'InvalidPath' = 'InvalidUfsUri'): ParsedUfsUri {
+  const { scheme, authority, tail, shown } = parseHead(raw, code, false);
+  const q = tail.search(/[?#]/);
+  if (q >= 0) throw new AlluxioError(code, `"${shown}": query strings and fragments are not allowed`);
+  const segments = parseSegments(tail, shown, code, true);
   return { scheme, authority, segments, uri: formatUfsUri(scheme, authority, segments) };
+}
+
+/**
+ * Parse a UFS-native REQUEST URI (FSSpec over REST, `alluxio resolve --api fsspec`): the
+ * path is raw text, like an s3fs path, and is NOT percent-decoded (the front end that
+ * received the bytes decoded them once already; resolution.md §1). `s3://b/100%.csv` names
+ * the key `100%.csv`, `s3://b/x%41.txt` the key `x%41.txt`. Segments are split on "/"
+ * (empty ones dropped) and checked exactly like a mount URI's (no `.`/`..`, no control
+ * characters, at most 255 bytes, well-formed UTF-16). Errors are InvalidPath.
+ */
+export function parseRequestUri(raw: unknown): ParsedUfsUri {
+  const { scheme, authority, tail, shown } = parseHead(raw, 'InvalidPath', true);
+  const segments = parseSegments(tail, shown, 'InvalidPath', false);
+  return { scheme, authority, segments, uri: formatUfsUri(scheme, authority, segments) };
+}
+
+/** A request URI written back with raw (not percent-encoded) segments, without a trailing "/". */
+export function formatRequestUri(scheme: string, authority: string, segments: readonly string[]): string {
+  return `${scheme}://${authority}/${segments.join('/')}`;
 }
 
 /** Normalise a UFS URI to its canonical string. */
@@ -151,9 +206,9 @@ export function normalizeUfsUri(raw: string): string {
   return parseUfsUri(raw).uri;
 }
 
-/** Segment-aware prefix: same scheme and authority, and `a`'s segments lead `b`'s. */
+/** Segment-aware prefix: same scheme family and authority, and `a`'s segments lead `b`'s. */
 export function isUfsPrefix(a: ParsedUfsUri, b: ParsedUfsUri): boolean {
-  if (a.scheme !== b.scheme || a.authority !== b.authority) return false;
+  if (schemeFamily(a.scheme) !== schemeFamily(b.scheme) || a.authority !== b.authority) return false;
   if (a.segments.length > b.segments.length) return false;
   for (let i = 0; i < a.segments.length; i++) if (a.segments[i] !== b.segments[i]) return false;
   return true;

@@ -58,6 +58,31 @@ describe('alluxio resolve', () => {
     assert.deepEqual(docs[2].trace.map((t: { step: string }) => t.step), ['input', 'decode', 'normalize', 'rule', 'rewrite', 'mount', 'join']);
   });
 
+  it('an fsspec URI typed on the command line is raw text, as over REST: "%" is part of the name', async () => {
+    const names = ['100%.csv', 'x%41.txt', '%2e%2e'];
+    const runs = await Promise.all(
+      names.flatMap((n) => [
+        cli(['resolve', '--api', 'fsspec', `file:///srv/data/${n}`, '--json']),
+        cli(['resolve', '--api', 's3', '--bucket', 'data', '--key', n, '--json']),
+        cli(['resolve', '--api', 'posix', `/mnt/alluxio/fuse/data/${n}`, '--json']),
+        cli(['resolve', '--api', 'fsspec', `s3a://my-bucket/model/${n}`, '--json']),
+      ]),
+    );
+    names.forEach((n, i) => {
+      const docs = runs.slice(4 * i, 4 * i + 4).map((r) => {
+        assert.equal(r.code, 0, r.stdout + r.stderr);
+        return r.json();
+      });
+      for (const d of docs.slice(0, 3)) {
+        assert.equal(d.alluxioPath, `/data/${n}`, `${d.api} ${n}`);
+        assert.equal(d.ufsUri, `file:///srv/data/${n.replaceAll('%', '%25')}`, `${d.api} ${n}`);
+      }
+      // s3a:// is the same bucket as the s3:// mount
+      assert.equal(docs[3].alluxioPath, `/model/${n}`);
+      assert.equal(docs[3].ufsUri, `s3://my-bucket/model/${n.replaceAll('%', '%25')}`);
+    });
+  });
+
   it('prints the trace readably', async () => {
     const r = await cli(['resolve', '/team-ml/a b/c.csv']);
     assert.equal(r.code, 0, r.stderr);
@@ -78,7 +103,7 @@ describe('alluxio resolve', () => {
       [['resolve', 'model/x'], 2, 'InvalidPath', 'normalize'],
       [['resolve', '--api', 's3', '--bucket', 'model', '--key', '../../etc/passwd'], 2, 'InvalidPath', 'normalize'],
       [['resolve', '--api', 'posix', '/elsewhere/model/x'], 2, 'InvalidPath', 'decode'],
-      [['resolve', '--api', 'fsspec', 's3://my-bucket/model/%2e%2e/x'], 2, 'InvalidPath', 'decode'],
+      [['resolve', '--api', 'fsspec', 's3://my-bucket/model/../x'], 2, 'InvalidPath', 'decode'],
       [['resolve', '--api', 'fsspec', 's3://my-bucket/modelx/y'], 4, 'NoMountForUri', 'decode'],
       [['resolve', '/nope/x'], 4, 'NoMountForPath', 'mount'],
       [['resolve', '/ghost/x'], 4, 'NoMountForPath', 'mount'],

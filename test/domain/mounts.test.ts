@@ -142,7 +142,7 @@ describe('checkMountAgainst (table rules)', () => {
     checkMountAgainst(table, m('/db', 's3://my-bucket/database'), false);
     checkMountAgainst(table, m('/db', 's3://my-bucket/dat'), false);
     checkMountAgainst(table, m('/other', 's3://other-bucket/data'), false);
-    checkMountAgainst(table, m('/other', 's3a://my-bucket/data'), false);
+    checkMountAgainst(table, m('/other', 's3a://other-bucket/data'), false);
     checkMountAgainst(table, m('/srv2', 'file:///srv/datasets2'), false);
     checkMountAgainst([], m('/x', 's3://my-bucket'), false);
   });
@@ -164,6 +164,14 @@ describe('checkMountAgainst (table rules)', () => {
     fails(() => checkMountAgainst(table, m('/root', 'file:///'), false), 'MountNested');
     fails(() => checkMountAgainst(table, m('/deep', 'file:///srv/datasets/a/b/c'), false), 'MountNested');
     fails(() => checkMountAgainst(table, m('/l2', 'hdfs://NN:8020/logs/2024'), false), 'MountNested');
+  });
+  it('s3a:// is the same bucket as s3:// (scheme family): the same or nested data cannot be mounted twice', () => {
+    for (const uri of ['s3a://my-bucket/data', 's3a://my-bucket/data/x', 's3a://my-bucket']) {
+      fails(() => checkMountAgainst(table, m('/alias', uri), false), 'MountNested', /would nest/);
+    }
+    const s3a = [m('/a', 's3a://bkt/data')];
+    fails(() => checkMountAgainst(s3a, m('/b', 's3://bkt/data/x'), false), 'MountNested', /mounted at \/a/);
+    checkMountAgainst(s3a, m('/b', 's3://bkt/database'), false);
   });
   it('replacing: the entry at the same path is skipped, the others still apply', () => {
     checkMountAgainst(table, m('/data', 's3://my-bucket/data/v2'), true); // nests only with itself

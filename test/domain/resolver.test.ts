@@ -68,7 +68,7 @@ describe('front ends agree on the Alluxio path', () => {
       alluxio('/data/a b/c.csv'),
       { api: 'posix', path: `${FUSE}/data/a b/c.csv`, fuseRoot: FUSE },
       { api: 's3', bucket: 'data', key: 'a b/c.csv' },
-      { api: 'fsspec', uri: 's3://my-bucket/data/a%20b/c.csv' },
+      { api: 'fsspec', uri: 's3://my-bucket/data/a b/c.csv' },
       { api: 'fsspec', uri: 'alluxio:///data/a b/c.csv' },
       { api: 'fsspec', uri: '/data/a b/c.csv' },
     ];
@@ -95,8 +95,36 @@ describe('front ends agree on the Alluxio path', () => {
     fails(() => s.resolve({ api: 's3', bucket: '', key: 'x' }), 'InvalidPath', 'decode');
     fails(() => s.resolve({ api: 'posix', path: '/elsewhere/data/x', fuseRoot: FUSE }), 'InvalidPath', 'decode', /not under the FUSE root/);
     fails(() => s.resolve({ api: 'posix', path: `${FUSE}/data/../../x`, fuseRoot: FUSE }), 'InvalidPath', 'normalize');
-    fails(() => s.resolve({ api: 'fsspec', uri: 's3://my-bucket/data/%2e%2e/x' }), 'InvalidPath', 'decode');
-    fails(() => s.resolve({ api: 'fsspec', uri: 's3://my-bucket/data/a%2Fb' }), 'InvalidPath', 'decode');
+    fails(() => s.resolve({ api: 'fsspec', uri: 's3://my-bucket/data/../x' }), 'InvalidPath', 'decode', /dot segments/);
+    fails(() => s.resolve({ api: 'fsspec', uri: 's3://my-bucket/data/./x' }), 'InvalidPath', 'decode', /dot segments/);
+    fails(() => s.resolve({ api: 'fsspec', uri: 's3://my-bucket/data/x\u0001' }), 'InvalidPath', 'decode', /control/);
+    fails(() => s.resolve({ api: 'fsspec', uri: `s3://my-bucket/data/${'a'.repeat(256)}` }), 'InvalidPath', 'decode', /255 bytes/);
+    fails(() => s.resolve({ api: 'fsspec', uri: 's3://my-bucket/data/\ud800x' }), 'InvalidPath', 'decode', /UTF-8/);
+  });
+
+  it('an fsspec URI is raw text: never percent-decoded again (literal names, like an S3 key)', () => {
+    const cases: [string, string][] = [
+      ['100%.csv', 's3://my-bucket/data/100%25.csv'],
+      ['x%41.txt', 's3://my-bucket/data/x%2541.txt'],
+      ['%2e%2e', 's3://my-bucket/data/%252e%252e'],
+      ['a%2Fb', 's3://my-bucket/data/a%252Fb'],
+      ['q?v=1#f', 's3://my-bucket/data/q%3Fv=1%23f'],
+    ];
+    for (const [name, ufsUri] of cases) {
+      const fs = s.resolve({ api: 'fsspec', uri: `s3://my-bucket/data/${name}` });
+      const viaS3 = s.resolve({ api: 's3', bucket: 'data', key: name });
+      const viaPosix = s.resolve({ api: 'posix', path: `${FUSE}/data/${name}`, fuseRoot: FUSE });
+      for (const r of [fs, viaS3, viaPosix]) {
+        assert.equal(r.alluxioPath, `/data/${name}`, `${r.api} ${name}`);
+        assert.deepEqual(r.location?.relSegments, [name], `${r.api} ${name}`);
+        assert.equal(r.ufsUri, ufsUri, `${r.api} ${name}`);
+      }
+    }
+    // file:// too (the reported case): the file "100%.csv", not a malformed escape.
+    const f = s.resolve({ api: 'fsspec', uri: 'file:///srv/local/100%.csv' });
+    assert.deepEqual([f.alluxioPath, f.ufsUri], ['/local/100%.csv', 'file:///srv/local/100%25.csv']);
+    // the mount part of the URI is raw as well: "%64ata" is not "data"
+    fails(() => s.resolve({ api: 'fsspec', uri: 's3://my-bucket/%64ata/x' }), 'NoMountForUri', 'decode');
   });
 
   it('an s3 key is decoded once by the front end, never again', () => {
@@ -112,12 +140,15 @@ describe('front ends agree on the Alluxio path', () => {
     assert.equal(s.resolve({ api: 'posix', path: FUSE, fuseRoot: FUSE }, { allowUnmounted: true }).rewrittenPath, '/');
   });
 
-  it('fsspec reverse lookup is segment-aware, same scheme and authority, longest match', () => {
+  it('fsspec reverse lookup is segment-aware, same scheme family and authority, longest match', () => {
     assert.equal(s.resolve({ api: 'fsspec', uri: 's3://my-bucket/x/y/z' }).alluxioPath, '/deep/z');
     assert.equal(s.resolve({ api: 'fsspec', uri: 's3://my-bucket/data' }).alluxioPath, '/data');
     fails(() => s.resolve({ api: 'fsspec', uri: 's3://my-bucket/database/x' }), 'NoMountForUri', 'decode');
     fails(() => s.resolve({ api: 'fsspec', uri: 's3://other-bucket/data/x' }), 'NoMountForUri');
-    fails(() => s.resolve({ api: 'fsspec', uri: 's3a://my-bucket/data/x' }), 'NoMountForUri');
+    // s3a:// names the same bucket as s3:// (scheme family); the mount's URI is what is shown.
+    const a = s.resolve({ api: 'fsspec', uri: 's3a://my-bucket/data/x' });
+    assert.deepEqual([a.alluxioPath, a.ufsUri], ['/data/x', 's3://my-bucket/data/x']);
+    fails(() => s.resolve({ api: 'fsspec', uri: 'gs://my-bucket/data/x' }), 'NoMountForUri');
     fails(() => s.resolve({ api: 'fsspec', uri: 's3://my-bucket/x/z' }), 'NoMountForUri');
     assert.equal(s.resolve({ api: 'fsspec', uri: 'file:///srv/local/a/b' }).ufsUri, 'file:///srv/local/a/b');
     fails(() => s.resolve({ api: 'fsspec', uri: 'ftp://h/x' }), 'InvalidPath', 'decode');

@@ -5,7 +5,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { AlluxioError } from '../../src/domain/errors.js';
-import { KNOWN_SCHEMES, SCHEMES, encodeSegment, formatUfsUri, isUfsPrefix, joinUnderUfs, maskUri, normalizeUfsUri, parseUfsUri } from '../../src/domain/ufs-uri.js';
+import { KNOWN_SCHEMES, SCHEMES, encodeSegment, formatRequestUri, formatUfsUri, isUfsPrefix, joinUnderUfs, maskUri, namespaceKey, normalizeUfsUri, parseRequestUri, parseUfsUri, schemeFamily } from '../../src/domain/ufs-uri.js';
 
 function invalid(raw: unknown, pattern?: RegExp, code: 'InvalidUfsUri' | 'InvalidPath' = 'InvalidUfsUri'): AlluxioError {
   try {
@@ -212,6 +212,60 @@ describe('parseUfsUri: path, query, fragment, encoding', () => {
   });
 });
 
+describe('parseRequestUri: a request URI\'s path is raw text (decoded once, by the front end)', () => {
+  const bad = (raw: string, pattern: RegExp) => {
+    try {
+      const p = parseRequestUri(raw);
+      assert.fail(`parseRequestUri(${JSON.stringify(raw)}) accepted it as ${p.uri}`);
+    } catch (e) {
+      assert.ok(e instanceof AlluxioError, String(e));
+      assert.equal(e.code, 'InvalidPath');
+      assert.match(e.message, pattern);
+    }
+  };
+  it('percent signs are characters of the name, never escapes', () => {
+    assert.deepEqual(parseRequestUri('file:///srv/data/100%.csv').segments, ['srv', 'data', '100%.csv']);
+    assert.deepEqual(parseRequestUri('s3://my-bucket/x%41.txt').segments, ['x%41.txt']);
+    assert.deepEqual(parseRequestUri('s3://my-bucket/%2e%2e/a%2Fb/%zz').segments, ['%2e%2e', 'a%2Fb', '%zz']);
+    // canonical string form encodes the literal "%"
+    assert.equal(parseRequestUri('s3://my-bucket/x%41.txt').uri, 's3://my-bucket/x%2541.txt/');
+  });
+  it('"?" and "#" belong to the name; spaces and non-ASCII stay as they are', () => {
+    assert.deepEqual(parseRequestUri('s3://my-bucket/a?b=1/c#d').segments, ['a?b=1', 'c#d']);
+    assert.deepEqual(parseRequestUri('s3://my-bucket/a b/ü').segments, ['a b', 'ü']);
+  });
+  it('empty segments are dropped; scheme and authority are checked as for a mount URI', () => {
+    assert.deepEqual(parseRequestUri('S3://my-bucket//a///b/').segments, ['a', 'b']);
+    assert.equal(parseRequestUri('S3://my-bucket/a').scheme, 's3');
+    assert.equal(parseRequestUri('hdfs://NN:8020/a').authority, 'nn:8020');
+    bad('ftp://h/x', /unknown scheme/);
+    bad('s3://My_Bucket/x', /is not an S3 bucket name/);
+    bad('s3://my-bucket?x/y', /is not an S3 bucket name/);
+    bad('file://host/x', /takes no host/);
+    bad('no-scheme/x', /scheme:\/\/authority/);
+  });
+  it('the same segment checks: dot segments, control characters, length, lone surrogates', () => {
+    bad('s3://my-bucket/a/../b', /dot segments/);
+    bad('s3://my-bucket/./b', /dot segments/);
+    bad('s3://my-bucket/a\u0007b', /control characters/);
+    bad(`s3://my-bucket/${'a'.repeat(256)}`, /longer than 255 bytes/);
+    assert.equal(parseRequestUri(`s3://my-bucket/${'a'.repeat(255)}`).segments[0]!.length, 255);
+    bad(`s3://my-bucket/${'数'.repeat(86)}`, /longer than 255 bytes/);
+    bad('s3://my-bucket/a\ud800b', /not valid UTF-8/);
+  });
+  it('formatRequestUri writes raw segments back (what REST listings return)', () => {
+    const p = parseRequestUri('s3://my-bucket/d');
+    assert.equal(formatRequestUri(p.scheme, p.authority, [...p.segments, '100%.csv']), 's3://my-bucket/d/100%.csv');
+    assert.deepEqual(parseRequestUri(formatRequestUri(p.scheme, p.authority, [...p.segments, 'x%41 y'])).segments, ['d', 'x%41 y']);
+    assert.equal(formatRequestUri('file', '', ['srv']), 'file:///srv');
+  });
+  it('scheme families index the same namespace together', () => {
+    assert.deepEqual(['s3', 's3a', 'cosn', 'wasbs', 'abfss', 'gs'].map(schemeFamily), ['s3', 's3', 'cos', 'wasb', 'abfs', 'gs']);
+    assert.equal(namespaceKey(parseRequestUri('s3a://my-bucket/x')), namespaceKey(parseUfsUri('s3://my-bucket/')));
+    for (const s of KNOWN_SCHEMES) assert.ok(KNOWN_SCHEMES.includes(schemeFamily(s)), s);
+  });
+});
+
 describe('isUfsPrefix: segment-aware', () => {
   const p = (s: string) => parseUfsUri(s);
   it('s3://b/data is a prefix of s3://b/data/tables, never of s3://b/database', () => {
@@ -227,8 +281,17 @@ describe('isUfsPrefix: segment-aware', () => {
     assert.ok(!isUfsPrefix(p('s3://bkt'), p('s3://bkt2/a')));
     assert.ok(!isUfsPrefix(p('s3://bkt'), p('s3://bk1/a')));
   });
-  it('scheme and authority must match (after normalisation)', () => {
-    assert.ok(!isUfsPrefix(p('s3://bkt/a'), p('s3a://bkt/a/b')));
+  it('scheme family and authority must match (after normalisation)', () => {
+    // s3a is s3 (same bucket namespace); wasbs/abfss are wasb/abfs over TLS; cosn is cos.
+    assert.ok(isUfsPrefix(p('s3://bkt/a'), p('s3a://bkt/a/b')));
+    assert.ok(isUfsPrefix(p('s3a://bkt/a'), p('s3://bkt/a/b')));
+    assert.ok(!isUfsPrefix(p('s3a://bkt/a'), p('s3://bkt/ab')));
+    assert.ok(!isUfsPrefix(p('s3a://bkt/a'), p('s3://bkt2/a')));
+    assert.ok(isUfsPrefix(p('cosn://bkt-1/a'), p('cos://bkt-1/a/b')));
+    assert.ok(isUfsPrefix(p('wasbs://c@acct.blob.core.windows.net/a'), p('wasb://c@acct.blob.core.windows.net/a/b')));
+    assert.ok(isUfsPrefix(p('abfs://c@acct.dfs.core.windows.net/a'), p('abfss://c@acct.dfs.core.windows.net/a/b')));
+    assert.ok(!isUfsPrefix(p('wasb://c@acct.blob.core.windows.net/a'), p('abfs://c@acct.blob.core.windows.net/a/b')));
+    assert.ok(!isUfsPrefix(p('s3://bkt/a'), p('oss://bkt/a/b')));
     assert.ok(!isUfsPrefix(p('s3://bkt/a'), p('gs://bkt/a/b')));
     assert.ok(isUfsPrefix(p('S3://bkt/a'), p('s3://bkt/a/b')));
     assert.ok(isUfsPrefix(p('hdfs://NN:8020/a'), p('hdfs://nn:8020/a/b')));

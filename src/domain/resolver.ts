@@ -67,18 +67,4 @@ export interface ResolveOptions {
 /** The default FUSE root of `alluxio resolve --api posix` and `alluxio fuse mount`. */
 export const DEFAULT_FUSE_ROOT = '/mnt/alluxio/fuse';
 
-/** A short human string for a request (what `input` holds in the Resolution). */
-export function describeRequest(req: ResolveRequest): string {
-  switch (req.api) {
-    case 'alluxio':
-      return req.path;
-    case 'posix':
-      return req.path;
-    case 's3':
-      return `s3://${req.bucket}/${req.key}`;
-    case 'fsspec':
-      return req.uri;
-  }
-}
-
 export { Snapshot } from './snapshot.js';

@@ -14,7 +14,7 @@ export default class Resolve extends BaseCommand<typeof Resolve> {
     '<%= config.bin %> resolve --api posix /mnt/alluxio/fuse/model/latest/config.json',
   ];
   static override args = {
-    target: Args.string({ required: false, description: 'Alluxio path, local path (posix), URI (fsspec), or bucket/key (s3).' }),
+    target: Args.string({ required: false, description: 'Alluxio path, local path (posix), URI (fsspec: raw text as fsspec sends it, "%" is part of a name and is not decoded), or bucket/key (s3).' }),
   };
   static override flags = {
     api: Flags.string({ options: ['alluxio', 'posix', 's3', 'fsspec'], default: 'alluxio', summary: 'Which front end the request comes through.' }),

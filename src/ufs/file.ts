@@ -6,15 +6,21 @@
  *   were produced by joinUnderUfs); each segment is re-checked here (no '', '.', '..',
  *   '/', '\\' is allowed as a name character but never as a separator on POSIX, NUL).
  * - The joined path is checked with path.resolve to be the root or below it.
- * - Symlinks: the real path (realpath(3)) of the target, or for writes of its nearest
- *   existing ancestor, must be inside the real path of the root. A symlink inside the
- *   mount that points outside it is refused (NotFound for reads, UfsAccessDenied for
- *   writes); symlinks that stay inside the mount are followed.
+ * - Symlinks: what a location leads to must be inside the real path of the root. A
+ *   symlink inside the mount that points outside it is refused (NotFound for reads,
+ *   UfsAccessDenied for writes); symlinks that stay inside the mount are followed.
  *
- * Reads through `openRead` resolve the parent directory's real path (cached for one
- * second) and open the last name with O_NOFOLLOW (a symlink there takes the full
- * realpath check), so a GET costs open+fstat+read+close. Writes always check the full
- * real path, uncached.
+ * The symlink check is made on what was actually opened, not on a path resolved before
+ * (realpath-then-open races with a directory being swapped for a symlink in between):
+ * every read, stat, listing and short-circuit grant first opens the location with O_PATH
+ * (which opens nothing for I/O: no side effects on devices or FIFOs, even outside the
+ * mount), asks the kernel where that descriptor is (readlink of /proc/self/fd/N) and
+ * requires it inside the real root; only then is the same inode reopened for reading
+ * through /proc/self/fd/N (no second path lookup) and only if it is a regular file or a
+ * directory. A GET costs open(O_PATH)+readlink+fstat+open+close+read+close; nothing is
+ * cached. Writes check the nearest existing ancestor's real path before creating
+ * anything, then the temporary file's descriptor right after creating it and again after
+ * the rename (where the inode ended up).
  *
  * Metadata calls on the request path (realpath, stat) and reads of small files are
  * synchronous system calls, like nginx does: on a local file system they take
@@ -26,8 +32,8 @@
  * whole body arrived (a failed or aborted upload leaves the old content untouched).
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { closeSync, constants as FS, createReadStream, createWriteStream, fstatSync, openSync, read as fsRead, readSync, realpathSync, statSync, type BigIntStats, type Stats } from 'node:fs';
-import { lstat, mkdir, readdir, realpath, rename, rm, rmdir, stat, unlink } from 'node:fs/promises';
+import { closeSync, constants as FS, createReadStream, createWriteStream, fstatSync, openSync, read as fsRead, readlinkSync, readSync, realpathSync, type BigIntStats, type Stats } from 'node:fs';
+import { lstat, mkdir, readdir, realpath, rename, rm, rmdir, unlink } from 'node:fs/promises';
 import path from 'node:path';
 import { Readable, type Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -40,9 +46,11 @@ const CONTROL = /[\u0000-\u001f\u007f]/;
 /** Files up to this size are read with one read(2) and handed over as one chunk. */
 const SMALL_READ = 256 * 1024;
 const STREAM_HWM = 256 * 1024;
-/** How long the real path of a directory is trusted for reads (see readPathSync). */
-const DIR_CACHE_MS = 1000;
-const DIR_CACHE_MAX = 10_000;
+/**
+ * Linux open(2) O_PATH (not in fs.constants): a descriptor that only names an inode. It
+ * can be fstat'ed, readlink'ed through /proc/self/fd and reopened there for I/O.
+ */
+const O_PATH = 0o10000000;
 
 /** UTF-8 byte order (what S3 listings and the adapter contract use). */
 export function compareUtf8(a: string, b: string): number {
@@ -156,7 +164,6 @@ export class FileUfs implements UfsAdapter {
   readonly root: string;
   readonly readOnly: boolean;
   private realRoot: string | undefined;
-  private readonly dirCache = new Map<string, { real: string | null; at: number }>();
 
   constructor(uri: string, rootSegments: readonly string[], opts: { readOnly?: boolean } = {}) {
     this.uri = uri;
@@ -195,65 +202,71 @@ export class FileUfs implements UfsAdapter {
     return this.realRoot;
   }
 
-  /**
-   * Read path containment with few system calls: the real path of the PARENT directory
-   * (cached for DIR_CACHE_MS; checked to be inside the mount) + the last name. Returns
-   * the path to open with O_NOFOLLOW (a symlink as last name fails with ELOOP and takes
-   * the slow path: full realpath). null when the parent is missing or outside.
-   */
-  private readPathSync(p: string): string | null {
-    const root = this.rootRealSync();
-    if (p === this.root) return root;
-    const dir = path.dirname(p);
-    const now = Date.now();
-    let hit = this.dirCache.get(dir);
-    if (!hit || hit.at + DIR_CACHE_MS < now) {
-      let real: string | null;
-      try {
-        real = realpathSync.native(dir);
-        if (!this.inside(real, root)) real = null;
-      } catch {
-        real = null;
-      }
-      if (this.dirCache.size >= DIR_CACHE_MAX) this.dirCache.clear();
-      this.dirCache.set(dir, (hit = { real, at: now }));
+  /** Where an open descriptor is, as the kernel sees it (symlinks resolved). */
+  private fdPath(fd: number, p: string): string {
+    try {
+      return readlinkSync(`/proc/self/fd/${fd}`);
+    } catch (e) {
+      throw new AlluxioError('UfsUnavailable', `${path.relative(this.root, p) || '.'}: cannot verify where it leads (/proc/self/fd: ${errno(e) ?? String(e)})`, { cause: e });
     }
-    return hit.real === null ? null : path.join(hit.real, path.basename(p));
+  }
+
+  /**
+   * Open what a location leads to (symlinks followed) with O_PATH and prove that the
+   * descriptor is inside the real root. null (nothing left open) when missing, when a
+   * parent is not a directory, on a symlink loop, or when it is outside the mount. The
+   * caller closes `fd`.
+   */
+  private openInside(p: string): { fd: number; real: string } | null {
+    const root = this.rootRealSync();
+    let fd: number;
+    try {
+      fd = openSync(p, O_PATH);
+    } catch (e) {
+      const c = errno(e);
+      if (c === 'ENOENT' || c === 'ENOTDIR' || c === 'ELOOP') return null;
+      throw this.ioError(e, p);
+    }
+    let real: string;
+    try {
+      real = this.fdPath(fd, p);
+    } catch (e) {
+      closeSync(fd);
+      throw e;
+    }
+    if (!this.inside(real, root)) {
+      closeSync(fd);
+      return null;
+    }
+    return { fd, real };
+  }
+
+  /**
+   * Open a location for reading, proven inside the mount (see openInside), with its
+   * metadata. Only regular files and directories are opened; null otherwise.
+   */
+  private openReadable(p: string): { fd: number; st: Stats } | null {
+    const h = this.openInside(p);
+    if (h === null) return null;
+    try {
+      const st = fstatSync(h.fd);
+      if (!st.isFile() && !st.isDirectory()) return null;
+      // the same inode, no second path lookup
+      return { fd: openSync(`/proc/self/fd/${h.fd}`, FS.O_RDONLY), st };
+    } catch (e) {
+      const c = errno(e);
+      if (c === 'ENOENT') return null;
+      throw this.ioError(e, p);
+    } finally {
+      closeSync(h.fd);
+    }
   }
 
   async openRead(rel: readonly string[]): Promise<UfsOpenFile | null> {
     const p = this.pathOf(rel);
-    let target = this.readPathSync(p);
-    if (target === null) return null;
-    let fd: number;
-    try {
-      fd = openSync(target, FS.O_RDONLY | (rel.length ? FS.O_NOFOLLOW : 0));
-    } catch (e) {
-      const c = errno(e);
-      if (c === 'ENOENT' || c === 'ENOTDIR') return null;
-      if (c !== 'ELOOP') throw this.ioError(e, p);
-      // the last name is a symlink: follow it only if it stays inside the mount
-      target = await this.realInside(p);
-      if (target === null) return null;
-      try {
-        fd = openSync(target, FS.O_RDONLY);
-      } catch (e2) {
-        const c2 = errno(e2);
-        if (c2 === 'ENOENT' || c2 === 'ENOTDIR') return null;
-        throw this.ioError(e2, p);
-      }
-    }
-    let st: Stats;
-    try {
-      st = fstatSync(fd);
-    } catch (e) {
-      closeSync(fd);
-      throw this.ioError(e, p);
-    }
-    if (!st.isFile() && !st.isDirectory()) {
-      closeSync(fd);
-      return null;
-    }
+    const o = this.openReadable(p);
+    if (o === null) return null;
+    const { fd, st } = o;
     const entry = this.entry(rel.length ? rel[rel.length - 1]! : '', st);
     let open = true;
     const span = (range?: ByteRange) => {
@@ -303,21 +316,6 @@ export class FileUfs implements UfsAdapter {
 
   private inside(real: string, root: string): boolean {
     return real === root || real.startsWith(root === '/' ? '/' : root + path.sep);
-  }
-
-  /** Resolve symlinks of an existing path and require it to stay inside the mount. null when missing. */
-  private async realInside(p: string): Promise<string | null> {
-    const root = await this.rootReal();
-    let real: string;
-    try {
-      real = realpathSync.native(p);
-    } catch (e) {
-      const c = errno(e);
-      if (c === 'ENOENT' || c === 'ENOTDIR' || c === 'ELOOP') return null;
-      throw this.ioError(e, p);
-    }
-    if (!this.inside(real, root)) return null;
-    return real;
   }
 
   /** For writes: the nearest existing ancestor (or the path) must resolve inside the mount. */
@@ -383,91 +381,98 @@ export class FileUfs implements UfsAdapter {
 
   async stat(rel: readonly string[]): Promise<UfsEntry | null> {
     const p = this.pathOf(rel);
-    const real = await this.realInside(p);
-    if (real === null) return null;
+    const h = this.openInside(p);
+    if (h === null) return null;
     try {
-      const st = statSync(real);
+      const st = fstatSync(h.fd);
       if (!st.isFile() && !st.isDirectory()) return null;
       return this.entry(rel.length ? rel[rel.length - 1]! : '', st);
     } catch (e) {
-      const c = errno(e);
-      if (c === 'ENOENT' || c === 'ENOTDIR') return null;
       throw this.ioError(e, p);
+    } finally {
+      closeSync(h.fd);
     }
   }
 
   /**
    * For short-circuit reads: the regular file at a location with the containment every
-   * read here has (pathOf: lexically the root or below; realInside: symbolic links
-   * resolved, still inside the real root), as its real path plus its identity. null when
-   * there is no regular file there (missing, a directory, another kind, or outside).
+   * read here has (pathOf: lexically the root or below; openInside: the inode it leads
+   * to, as the kernel resolved it, is inside the real root), as that inode's real path
+   * plus its identity, both taken from the same descriptor. null when there is no
+   * regular file there (missing, a directory, another kind, deleted, or outside). The
+   * client opens the path with O_NOFOLLOW and compares the identity, so a path swapped
+   * after the grant is never read.
    */
   async localFile(rel: readonly string[]): Promise<LocalFile | null> {
     const p = this.pathOf(rel);
-    const real = await this.realInside(p);
-    if (real === null) return null;
+    const h = this.openInside(p);
+    if (h === null) return null;
     let st: BigIntStats;
     try {
-      st = statSync(real, { bigint: true });
+      st = fstatSync(h.fd, { bigint: true });
     } catch (e) {
-      const c = errno(e);
-      if (c === 'ENOENT' || c === 'ENOTDIR') return null;
       throw this.ioError(e, p);
+    } finally {
+      closeSync(h.fd);
     }
-    if (!st.isFile()) return null;
-    return { path: real, size: Number(st.size), mtimeNs: st.mtimeNs, ino: st.ino, dev: st.dev };
+    if (!st.isFile() || st.nlink === 0n) return null;
+    return { path: h.real, size: Number(st.size), mtimeNs: st.mtimeNs, ino: st.ino, dev: st.dev };
   }
 
   async list(rel: readonly string[]): Promise<UfsEntry[]> {
     const p = this.pathOf(rel);
-    const real = await this.realInside(p);
-    if (real === null) throw new AlluxioError('NotFound', `${rel.join('/') || '/'}: no such directory under ${this.uri}`);
-    let names: string[];
-    try {
-      names = await readdir(real);
-    } catch (e) {
-      throw this.ioError(e, p);
-    }
-    const root = await this.rootReal();
+    const h = this.openInside(p);
+    if (h === null) throw new AlluxioError('NotFound', `${rel.join('/') || '/'}: no such directory under ${this.uri}`);
+    // The directory is pinned by its descriptor: names are read and looked up in the
+    // inode proven inside the mount, whatever happens to the path meanwhile.
+    const pinned = `/proc/self/fd/${h.fd}`;
     const out: UfsEntry[] = [];
-    const usable = names.filter(isUsableName);
-    // Bounded concurrency for the per-entry stat (large directories).
-    let next = 0;
-    const worker = async (): Promise<void> => {
-      while (next < usable.length) {
-        const name = usable[next++]!;
-        const child = path.join(real, name);
-        try {
-          let st = await lstat(child);
-          if (st.isSymbolicLink()) {
-            const target = await realpath(child);
-            if (!this.inside(target, root)) continue;
-            st = await stat(target);
-          }
-          if (!st.isFile() && !st.isDirectory()) continue;
-          out.push(this.entry(name, st));
-        } catch {
-          // vanished or unreadable between readdir and stat: not listed
-        }
+    try {
+      let names: string[];
+      try {
+        names = await readdir(pinned);
+      } catch (e) {
+        throw this.ioError(e, p);
       }
-    };
-    await Promise.all(Array.from({ length: Math.min(16, usable.length) }, worker));
+      const usable = names.filter(isUsableName);
+      // Bounded concurrency for the per-entry stat (large directories).
+      let next = 0;
+      const worker = async (): Promise<void> => {
+        while (next < usable.length) {
+          const name = usable[next++]!;
+          const child = `${pinned}/${name}`;
+          try {
+            let st = await lstat(child);
+            if (st.isSymbolicLink()) {
+              const t = this.openInside(child);
+              if (t === null) continue;
+              try {
+                st = fstatSync(t.fd);
+              } finally {
+                closeSync(t.fd);
+              }
+            }
+            if (!st.isFile() && !st.isDirectory()) continue;
+            out.push(this.entry(name, st));
+          } catch {
+            // vanished or unreadable between readdir and stat: not listed
+          }
+        }
+      };
+      await Promise.all(Array.from({ length: Math.min(16, usable.length) }, worker));
+    } finally {
+      closeSync(h.fd);
+    }
     out.sort((a, b) => compareUtf8(a.name, b.name));
     return out;
   }
 
   async readBuffer(rel: readonly string[], range?: ByteRange): Promise<Buffer> {
     const p = this.pathOf(rel);
-    const real = await this.realInside(p);
-    if (real === null) throw new AlluxioError('NotFound', `${rel.join('/')}: no such file under ${this.uri}`);
-    let fd: number;
+    const o = this.openReadable(p);
+    if (o === null) throw new AlluxioError('NotFound', `${rel.join('/')}: no such file under ${this.uri}`);
+    const { fd, st } = o;
     try {
-      fd = openSync(real, FS.O_RDONLY);
-    } catch (e) {
-      throw this.ioError(e, p);
-    }
-    try {
-      const st = fstatSync(fd);
       if (st.isDirectory()) throw new AlluxioError('IsADirectory', `${rel.join('/')}: is a directory`);
       const start = range ? range.start : 0;
       const end = range ? Math.min(range.end, st.size - 1) : st.size - 1;
@@ -491,17 +496,11 @@ export class FileUfs implements UfsAdapter {
 
   async read(rel: readonly string[], range?: ByteRange): Promise<Readable> {
     const p = this.pathOf(rel);
-    const real = await this.realInside(p);
-    if (real === null) throw new AlluxioError('NotFound', `${rel.join('/')}: no such file under ${this.uri}`);
-    let fd: number;
-    try {
-      fd = openSync(real, FS.O_RDONLY);
-    } catch (e) {
-      throw this.ioError(e, p);
-    }
+    const o = this.openReadable(p);
+    if (o === null) throw new AlluxioError('NotFound', `${rel.join('/')}: no such file under ${this.uri}`);
+    const { fd, st } = o;
     let handedOver = false;
     try {
-      const st = fstatSync(fd);
       if (st.isDirectory()) throw new AlluxioError('IsADirectory', `${rel.join('/')}: is a directory`);
       const start = range ? range.start : 0;
       const end = range ? Math.min(range.end, st.size - 1) : st.size - 1;
@@ -543,20 +542,42 @@ export class FileUfs implements UfsAdapter {
     } catch (e) {
       if (e instanceof AlluxioError) throw e;
     }
+    const name = rel[rel.length - 1]!;
+    const root = this.rootRealSync();
     const tmp = path.join(dir, TEMP_PREFIX + randomBytes(8).toString('hex'));
+    let fd: number;
     try {
-      const out = createWriteStream(tmp, { flags: 'wx', mode: 0o644, highWaterMark: STREAM_HWM });
+      fd = openSync(tmp, FS.O_WRONLY | FS.O_CREAT | FS.O_EXCL | FS.O_NOFOLLOW, 0o644);
+    } catch (e) {
+      throw this.ioError(e, p);
+    }
+    let renamed = false;
+    try {
+      // The directory may have been swapped for a symlink since checkWritable: the file
+      // just created must be inside the mount before any byte goes to it.
+      if (!this.inside(this.fdPath(fd, p), root)) {
+        throw new AlluxioError('UfsAccessDenied', `a symbolic link under ${this.uri} points outside the mount`);
+      }
+      const out = createWriteStream('', { fd, autoClose: false, highWaterMark: STREAM_HWM });
       await pipeline(body, out);
       await rename(tmp, p);
+      renamed = true;
+      // ... and where the rename put it (the same inode, followed through the descriptor).
+      const now = this.fdPath(fd, p);
+      const base = path.basename(now);
+      if (!this.inside(now, root) || (base !== name && base !== `${name} (deleted)`)) {
+        throw new AlluxioError('UfsAccessDenied', `the directory of ${rel.join('/')} under ${this.uri} was moved while it was written`);
+      }
+      return this.entry(name, fstatSync(fd));
     } catch (e) {
-      await unlink(tmp).catch(() => undefined);
+      if (!renamed) await unlink(tmp).catch(() => undefined);
       if (e instanceof AlluxioError) throw e;
       // An error of the body stream (bad checksum, client gone) passes through unchanged.
       if (errno(e) === undefined || !(e as NodeJS.ErrnoException).syscall) throw e;
       throw this.ioError(e, p);
+    } finally {
+      closeSync(fd);
     }
-    const st = await stat(p);
-    return this.entry(rel[rel.length - 1]!, st);
   }
 
   async delete(rel: readonly string[]): Promise<void> {

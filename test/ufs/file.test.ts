@@ -1,6 +1,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, mkdirSync, writeFileSync, readFileSync, rmSync, symlinkSync, readdirSync, existsSync } from 'node:fs';
+import { mkdtempSync, mkdirSync, writeFileSync, readFileSync, rmSync, symlinkSync, readdirSync, existsSync, renameSync, realpathSync } from 'node:fs';
+import { spawn } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable, Writable } from 'node:stream';
@@ -194,4 +195,123 @@ test('openRead: one open file for metadata and bytes; symlinks leaving the mount
     f2!.close();
   }
   assert.ok(Buffer.concat(got).equals(whole.subarray(123, whole.length - 1)));
+});
+
+test('a directory swapped for a symlink to outside is refused at once by every read path', async () => {
+  mkdirSync(join(root, 'swap'));
+  writeFileSync(join(root, 'swap', 'x'), 'inside');
+  const out2 = join(dir, 'outside2');
+  mkdirSync(out2);
+  writeFileSync(join(out2, 'x'), 'OUTSIDE');
+  // Read once first: any cached knowledge about root/swap would be fresh now.
+  const first = await ufs.openRead(['swap', 'x']);
+  assert.equal(first?.readBuffer().toString(), 'inside');
+  first?.close();
+  assert.equal((await ufs.stat(['swap', 'x']))?.size, 6);
+  renameSync(join(root, 'swap'), join(root, 'swap-old'));
+  symlinkSync(out2, join(root, 'swap'));
+  // no wait
+  assert.equal(await ufs.openRead(['swap', 'x']), null);
+  assert.equal(await ufs.stat(['swap', 'x']), null);
+  await assert.rejects(ufs.read(['swap', 'x']), code('NotFound'));
+  await assert.rejects(ufs.readBuffer(['swap', 'x']), code('NotFound'));
+  assert.equal(await ufs.localFile(['swap', 'x']), null);
+  await assert.rejects(ufs.list(['swap']), code('NotFound'));
+  await assert.rejects(ufs.write(['swap', 'y'], Readable.from([Buffer.from('planted')])), code('UfsAccessDenied'));
+  assert.deepEqual(readdirSync(out2), ['x']);
+  // and back: the inside directory is readable again at once
+  rmSync(join(root, 'swap'));
+  renameSync(join(root, 'swap-old'), join(root, 'swap'));
+  const again = await ufs.openRead(['swap', 'x']);
+  assert.equal(again?.readBuffer().toString(), 'inside');
+  again?.close();
+  const local = await ufs.localFile(['swap', 'x']);
+  assert.equal(local?.path, join(realpathSync(root), 'swap', 'x'));
+});
+
+
+test('a directory flipping between a real directory and a symlink to outside never yields outside bytes', async () => {
+  const flip = join(root, 'flip');
+  const out3 = join(dir, 'outside3');
+  mkdirSync(flip);
+  mkdirSync(out3);
+  writeFileSync(join(flip, 'x'), 'inside');
+  writeFileSync(join(out3, 'x'), 'OUTSIDE');
+  // Another process swaps root/flip between the real directory and a symlink to outside
+  // as fast as it can, until its stdin closes (then leaves the real directory in place).
+  const flipper = spawn(
+    process.execPath,
+    [
+      '-e',
+      `const fs = require('fs'); const [link, parked, out] = process.argv.slice(1);
+       let stop = false; process.stdin.on('end', () => { stop = true; }); process.stdin.resume();
+       let n = 0; console.log('ready');
+       const tick = () => {
+         for (let i = 0; i < 200 && !stop; i++, n++) {
+           fs.renameSync(link, parked); fs.symlinkSync(out, link); fs.unlinkSync(link); fs.renameSync(parked, link);
+         }
+         if (stop) { console.log('flips ' + n); process.exit(0); }
+         setImmediate(tick);
+       };
+       tick();`,
+      flip,
+      join(root, 'flip.parked'),
+      out3,
+    ],
+    { stdio: ['pipe', 'pipe', 'inherit'] },
+  );
+  let outText = '';
+  flipper.stdout!.on('data', (d) => (outText += d));
+  const done = new Promise<void>((resolve) => flipper.on('exit', () => resolve()));
+  try {
+    const deadline = Date.now() + 10_000;
+    while (!outText.includes('ready')) {
+      assert.ok(Date.now() < deadline, 'flipper did not start');
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    let inside = 0;
+    let refused = 0;
+    for (let i = 0; i < 3000; i++) {
+      const f = await ufs.openRead(['flip', 'x']);
+      if (f) {
+        const b = f.readBuffer().toString();
+        f.close();
+        assert.equal(b, 'inside', 'openRead returned bytes from outside the mount');
+        inside++;
+      } else refused++;
+      try {
+        assert.equal(await text(await ufs.read(['flip', 'x'])), 'inside', 'read returned bytes from outside the mount');
+      } catch (e) {
+        if (!code('NotFound')(e)) throw e;
+      }
+      const st = await ufs.stat(['flip', 'x']);
+      if (st) assert.equal(st.size, 6, 'stat described the outside file');
+      if (i % 100 === 0) await new Promise((r) => setImmediate(r));
+    }
+    assert.ok(inside + refused === 3000);
+  } finally {
+    flipper.stdin!.end();
+    await done;
+  }
+  assert.match(outText, /flips \d+/);
+  assert.equal(readFileSync(join(out3, 'x'), 'utf8'), 'OUTSIDE');
+});
+
+test('a miss does not hide a file written right after it into a new directory', async () => {
+  assert.equal(await ufs.openRead(['fresh-dir', 'obj']), null);
+  await assert.rejects(ufs.read(['fresh-dir', 'obj']), code('NotFound'));
+  assert.equal(await ufs.stat(['fresh-dir', 'obj']), null);
+  await ufs.write(['fresh-dir', 'obj'], Readable.from([Buffer.from('new bytes')]));
+  // no wait
+  const f = await ufs.openRead(['fresh-dir', 'obj']);
+  assert.ok(f, 'openRead finds the new object');
+  assert.equal(f.readBuffer().toString(), 'new bytes');
+  f.close();
+  assert.equal(await text(await ufs.read(['fresh-dir', 'obj'])), 'new bytes');
+  assert.equal((await ufs.stat(['fresh-dir', 'obj']))?.size, 9);
+  // and a directory made by mkdir
+  assert.equal(await ufs.openRead(['made', 'f']), null);
+  await ufs.mkdir(['made']);
+  writeFileSync(join(root, 'made', 'f'), 'm');
+  assert.equal((await ufs.openRead(['made', 'f']))?.entry.size, 1);
 });

@@ -5,7 +5,7 @@
  * resolved the requested path, the UFS side lists the rewritten target, and the virtual
  * side uses the requested (pre-rewrite) Alluxio path, exactly as the S3 listing does.
  *
- * (src/frontends/s3/listing.ts has the same merge inline; it can switch to this helper.)
+ * Used by the REST front end and by the S3 lister (src/frontends/s3/listing.ts).
  */
 import { isAlluxioError } from '../../domain/errors.js';
 import { baseName, parentOf } from '../../domain/paths.js';

@@ -16,6 +16,7 @@
 import { AlluxioError, isAlluxioError } from '../../domain/errors.js';
 import type { Snapshot } from '../../domain/snapshot.js';
 import type { FrontendContext } from '../context.js';
+import { listMerged } from '../common/listing.js';
 import type { UfsEntry } from '../../ufs/types.js';
 import { compareUtf8 } from '../../ufs/file.js';
 import { fromAlluxio, s3err } from './errors.js';
@@ -69,25 +70,15 @@ export class Lister {
       }
       throw e;
     }
-    const byName = new Map<string, UfsEntry>();
-    if (res.mount && res.location) {
-      const mount = this.snap.mount(res.mount.path);
-      if (!mount) throw s3err.internal(`mount ${res.mount.path} vanished from the snapshot`);
-      try {
-        for (const e of await this.ctx.ufs(mount).list(res.location.relSegments)) byName.set(e.name, e);
-      } catch (e) {
-        if (!(isAlluxioError(e) && (e.code === 'NotFound' || e.code === 'NotADirectory'))) {
-          throw isAlluxioError(e) ? fromAlluxio(e, { bucket }) : e;
-        }
-      }
+    if (res.mount && res.location && !this.snap.mount(res.mount.path)) throw s3err.internal(`mount ${res.mount.path} vanished from the snapshot`);
+    let merged;
+    try {
+      merged = await listMerged(this.ctx, this.snap, res);
+    } catch (e) {
+      throw isAlluxioError(e) ? fromAlluxio(e, { bucket }) : e;
     }
-    const virtual = this.snap.virtualChildren(res.alluxioPath);
-    if (key === '' && !res.mount && virtual.length === 0) throw s3err.noSuchBucket(bucket);
-    for (const v of virtual) {
-      const cur = byName.get(v);
-      if (!cur || cur.type !== 'directory') byName.set(v, { name: v, type: 'directory', size: 0, mtimeMs: 0 });
-    }
-    const out = [...byName.entries()].map(([name, entry]) => ({ name, entry, sortKey: entry.type === 'directory' ? name + '/' : name }));
+    if (key === '' && !res.mount && merged.virtual.length === 0) throw s3err.noSuchBucket(bucket);
+    const out = merged.entries.map((entry) => ({ name: entry.name, entry, sortKey: entry.type === 'directory' ? entry.name + '/' : entry.name }));
     out.sort((a, b) => compareUtf8(a.sortKey, b.sortKey));
     return out;
   }

@@ -27,6 +27,7 @@ import type { Snapshot } from '../../domain/snapshot.js';
 import { SMALL_OBJECT_BYTES, type UfsAdapter, type UfsEntry } from '../../ufs/types.js';
 import type { FrontendContext } from '../context.js';
 import { AwsChunkedDecoder, BodyVerifier, declaredChecksums, isAwsChunked, trailerAlgorithm } from './body.js';
+import { parseRange } from '../common/range.js';
 import { errorXml, fromAlluxio, S3Error, s3err } from './errors.js';
 import { decodeToken, encodeToken, Lister } from './listing.js';
 import { MAX_PARTS, MIN_PART_SIZE, MultipartStore, type PartInfo } from './multipart.js';
@@ -270,23 +271,6 @@ export function createS3Handler(ctx: FrontendContext, opts: S3HandlerOptions = s
     return 200;
   }
 
-  /** Parse a Range header against a size: null = whole object (absent or ignored). */
-  function parseRange(header: string | undefined, size: number): { start: number; end: number } | null {
-    if (!header) return null;
-    const m = /^bytes=(\d*)-(\d*)$/.exec(header.trim());
-    if (!m || (m[1] === '' && m[2] === '')) return null; // multiple or malformed ranges: whole object (as S3)
-    if (m[1] === '') {
-      const n = Number(m[2]);
-      if (n === 0 || size === 0) throw s3err.invalidRange(size);
-      return { start: Math.max(0, size - n), end: size - 1 };
-    }
-    const start = Number(m[1]);
-    const end = m[2] === '' ? size - 1 : Math.min(Number(m[2]), size - 1);
-    if (m[2] !== '' && Number(m[2]) < start) return null;
-    if (start >= size) throw s3err.invalidRange(size);
-    return { start, end };
-  }
-
   // ---- service & bucket operations ---------------------------------------------------
 
   function listBuckets(r: Req): void {
@@ -445,7 +429,7 @@ export function createS3Handler(ctx: FrontendContext, opts: S3HandlerOptions = s
     let range: { start: number; end: number } | null = null;
     const pn = r.query.get('partNumber');
     if (pn !== undefined && pn !== '1') throw s3err.invalidRange(size);
-    range = parseRange(typeof r.req.headers.range === 'string' ? r.req.headers.range : undefined, size);
+    range = parseRange(typeof r.req.headers.range === 'string' ? r.req.headers.range : undefined, size, s3err.invalidRange);
     const q = r.query;
     const headers: Record<string, string | number> = {
       ...r.base,

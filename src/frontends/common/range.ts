@@ -1,0 +1,26 @@
+/**
+ * The one HTTP Range parser, shared by the S3 and REST front ends (both serve the same
+ * files, so they must agree on which bytes a header names).
+ *
+ * `bytes=a-b`, `bytes=a-` and `bytes=-n` (suffix) against a known size. null means the
+ * whole file: no header, several ranges, a malformed header, or `a-b` with b < a (all
+ * ignored, as S3 does). A range that starts at or past the end, or an empty suffix, is
+ * unsatisfiable: `unsatisfiable(size)` is thrown (each front end brings its own 416 error).
+ */
+import type { ByteRange } from '../../ufs/types.js';
+
+export function parseRange(header: string | undefined, size: number, unsatisfiable: (size: number) => Error): ByteRange | null {
+  if (!header) return null;
+  const m = /^bytes=(\d*)-(\d*)$/.exec(header.trim());
+  if (!m || (m[1] === '' && m[2] === '')) return null;
+  if (m[1] === '') {
+    const n = Number(m[2]);
+    if (n === 0 || size === 0) throw unsatisfiable(size);
+    return { start: Math.max(0, size - n), end: size - 1 };
+  }
+  const start = Number(m[1]);
+  if (m[2] !== '' && Number(m[2]) < start) return null;
+  if (start >= size) throw unsatisfiable(size);
+  const end = m[2] === '' ? size - 1 : Math.min(Number(m[2]), size - 1);
+  return { start, end };
+}

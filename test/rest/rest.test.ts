@@ -105,7 +105,8 @@ describe('discovery and metadata', () => {
     );
     const odd = (await (await fetch(api('list', `file://${env.data}`))).json()) as any;
     const oddName = odd.entries.find((e: any) => e.name.includes('space')).name as string;
-    assert.equal(oddName, `file://${env.data}/name%20with%20space+plus%25.txt`);
+    // raw names, as s3fs gives them (never percent-encoded; the client never decodes)
+    assert.equal(oddName, `file://${env.data}/name with space+plus%.txt`);
     // the URI given back resolves to the same file
     const info = (await (await fetch(api('info', oddName))).json()) as any;
     assert.equal(info.size, 'odd name'.length);
@@ -138,6 +139,37 @@ describe('discovery and metadata', () => {
     assert.equal(info.resolved.rewrittenPath, '/data/v3/model.bin');
     await commit(env, ['path-mapping', 'remove', '--id', 'latest', '--yes']);
     assert.equal((await fetch(api('info', 'alluxio:///data/latest/model.bin'))).status, 404);
+  });
+
+  test('a UFS-native URI is raw text, decoded once (the query string): "100%.csv" and "x%41.txt" are literal names, as for S3 and POSIX', async () => {
+    mkdirSync(join(env.data, 'pct'), { recursive: true });
+    writeFileSync(join(env.data, 'pct', '100%.csv'), 'hundred percent');
+    writeFileSync(join(env.data, 'pct', 'x%41.txt'), 'literal x%41');
+    writeFileSync(join(env.data, 'pct', 'xA.txt'), 'decoded xA');
+    const s3Path: Record<string, string> = { '100%.csv': '/data/pct/100%25.csv', 'x%41.txt': '/data/pct/x%2541.txt' };
+    for (const name of ['100%.csv', 'x%41.txt']) {
+      const uri = `file://${env.data}/pct/${name}`;
+      const res = await fetch(api('file', uri));
+      assert.equal(res.status, 200, `${name}: ${res.status}`);
+      const viaRest = await res.text();
+      const posix = readFileSync(join(env.data, 'pct', name), 'utf8');
+      assert.equal(viaRest, posix, name);
+      // the S3 front end decodes its URL path once: the same key names the same file
+      const s3 = await fetch(`${env.workers[0]!.s3Url}${s3Path[name]}`);
+      assert.equal(s3.status, 200, `s3 ${name}`);
+      assert.equal(await s3.text(), posix, `s3 ${name}`);
+      const info = (await (await fetch(api('info', uri))).json()) as any;
+      assert.equal(info.name, uri);
+      assert.equal(info.resolved.path, `/data/pct/${name}`);
+      assert.equal(info.resolved.ufsUri, `file://${env.data}/pct/${name.replaceAll('%', '%25')}`);
+      const al = await fetch(api('file', `alluxio:///data/pct/${name}`));
+      assert.equal(await al.text(), posix);
+    }
+    // the listing gives the raw names back, and each one reads the file it names
+    const doc = (await (await fetch(api('list', `file://${env.data}/pct`))).json()) as any;
+    const names = doc.entries.map((e: any) => e.name as string);
+    assert.deepEqual(names, ['100%.csv', 'x%41.txt', 'xA.txt'].map((n) => `file://${env.data}/pct/${n}`));
+    for (const n of names) assert.equal(await (await fetch(api('file', n))).text(), readFileSync(n.slice('file://'.length), 'utf8'));
   });
 
   test('resolve explains a resolution with its trace', async () => {
@@ -182,6 +214,18 @@ describe('reads', () => {
     const empty = await fetch(api('file', `file://${env.data}/empty`));
     assert.equal(empty.status, 200);
     assert.equal((await empty.arrayBuffer()).byteLength, 0);
+    assert.equal((await fetch(api('file', `file://${env.data}/empty`), { headers: { range: 'bytes=0-' } })).status, 416);
+    // a small file (served from one buffer of the one open file): ranges as for a big one
+    const small = 'hello world, this is a.txt';
+    const sr = await fetch(api('file', `file://${env.data}/dir/a.txt`), { headers: { range: 'bytes=6-10' } });
+    assert.equal(sr.status, 206);
+    assert.equal(sr.headers.get('content-range'), `bytes 6-10/${small.length}`);
+    assert.equal(await sr.text(), small.slice(6, 11));
+    const ss = await fetch(api('file', `file://${env.data}/dir/a.txt`), { headers: { range: 'bytes=-4' } });
+    assert.equal(await ss.text(), small.slice(-4));
+    const bad = await fetch(api('file', `file://${env.data}/dir/a.txt`), { headers: { range: 'bytes=9-3' } });
+    assert.equal(bad.status, 200);
+    assert.equal(await bad.text(), small);
   });
 
   test('a slow reader gets the whole body (streamed with backpressure)', async () => {
@@ -248,6 +292,24 @@ describe('writes', () => {
     const gone = await fetch(api('file', 'alluxio:///data/t'), { method: 'DELETE' });
     assert.equal(gone.status, 404);
   });
+
+  test('a recursive delete removes the resolved tree only: a rule covering a child does not send the delete elsewhere', async () => {
+    mkdirSync(join(env.data, 'rt', 'inner'), { recursive: true });
+    writeFileSync(join(env.data, 'rt', 'inner', 'f'), 'in the tree');
+    writeFileSync(join(env.data, 'rt', 'g'), 'in the tree');
+    mkdirSync(join(env.data, 'elsewhere'), { recursive: true });
+    writeFileSync(join(env.data, 'elsewhere', 'keep'), 'another tree');
+    await commit(env, ['path-mapping', 'add', '--id', 'rt-inner', '--from', '/data/rt/inner', '--to', '/data/elsewhere']);
+    try {
+      const rec = await fetch(api('file', 'alluxio:///data/rt', { recursive: 'true' }), { method: 'DELETE' });
+      assert.equal(rec.status, 200, await rec.clone().text());
+      assert.equal(((await rec.json()) as any).deleted, 4); // rt/inner/f, rt/inner, rt/g, rt
+      assert.equal(existsSync(join(env.data, 'rt')), false);
+      assert.equal(readFileSync(join(env.data, 'elsewhere', 'keep'), 'utf8'), 'another tree');
+    } finally {
+      await commit(env, ['path-mapping', 'remove', '--id', 'rt-inner', '--yes']);
+    }
+  });
 });
 
 describe('errors', () => {
@@ -278,13 +340,11 @@ describe('errors', () => {
     assert.equal((await fetch(`${base}/api/v1/nope`)).status, 404);
   });
 
-  test('paths that try to leave a mount fail with 400 InvalidPath and never reach the outside', async () => {
+  test('paths that try to leave a mount fail with 400 InvalidPath, percent signs are literal names, nothing reaches the outside', async () => {
     const escapes = [
       `file://${env.data}/../outside/secret`,
-      `file://${env.data}/%2e%2e/outside/secret`,
-      `file://${env.data}/%2E%2E/outside/secret`,
-      `file://${env.data}/..%2Foutside%2Fsecret`,
-      `file://${env.data}/dir/%2F..%2F..%2Foutside/secret`,
+      `file://${env.data}/dir/../../outside/secret`,
+      `file://${env.data}/./dir/a.txt`,
       'alluxio:///data/../outside/secret',
       '/data/../../outside/secret',
       'alluxio:///data/./dir/a.txt',
@@ -298,12 +358,30 @@ describe('errors', () => {
       const put = await fetch(api('file', uri), { method: 'PUT', body: 'overwrite' });
       assert.equal(put.status, 400, `PUT ${uri}`);
     }
-    // Double-encoded in the query string: decoded once, the segment is the literal "%2e%2e"
-    // for alluxio paths (a name that does not exist), and ".." for UFS URIs (refused).
+    // Percent signs left after the query string's one decoding are characters of a name,
+    // for alluxio paths and UFS URIs alike: "%2e%2e" and "..%2F" are literal names INSIDE
+    // the mount (not found; a PUT creates exactly that name there).
+    const literal = [
+      `file://${env.data}/%2e%2e/outside/secret`,
+      `file://${env.data}/%2E%2E/outside/secret`,
+      `file://${env.data}/..%2Foutside%2Fsecret`,
+      `file://${env.data}/dir/%2F..%2F..%2Foutside/secret`,
+      'alluxio:///data/%2e%2e/outside/secret',
+    ];
+    for (const uri of literal) {
+      for (const ep of ['info', 'file', 'list']) {
+        const res = await fetch(api(ep, uri));
+        assert.equal(res.status, 404, `${ep} ${uri}`);
+      }
+    }
     const dbl = await rawGet(`/api/v1/file?uri=${encodeURIComponent('alluxio:///data/%2e%2e/outside/secret')}`);
     assert.equal(dbl.status, 404);
     const raw = await rawGet(`/api/v1/file?uri=file://${env.data}/%252e%252e/outside/secret`);
-    assert.equal(raw.status, 400);
+    assert.equal(raw.status, 404);
+    const put = await fetch(api('file', `file://${env.data}/..%2Foutside%2Fsecret`), { method: 'PUT', body: 'inside' });
+    assert.equal(put.status, 201);
+    assert.equal(readFileSync(join(env.data, '..%2Foutside%2Fsecret'), 'utf8'), 'inside');
+    assert.equal((await fetch(api('file', `file://${env.data}/..%2Foutside%2Fsecret`), { method: 'DELETE' })).status, 200);
     assert.equal(readFileSync(join(env.outside, 'secret'), 'utf8'), 'top secret');
   });
 });

@@ -7,23 +7,27 @@
  * parameter through it with snapshot.resolve({api: 'fsspec', uri}): a UFS-native URI by
  * reverse mount lookup, `alluxio:///p` (or `/p`) as an Alluxio path; then the rules and
  * the mount table exactly as for S3 and POSIX. The query string is percent-decoded once
- * (by URLSearchParams); UFS-native URIs are then decoded per segment by the resolver's
- * URI parser, which rejects `..`, `%2e%2e` and `%2F` inside a segment.
+ * (by URLSearchParams) and never again: a UFS-native URI's path is raw text, like an
+ * s3fs path (`s3://b/100%.csv` is the key `100%.csv`); the resolver's request-URI parser
+ * splits it on "/" and rejects `.`/`..` segments and control characters. Listings give
+ * names back in the same raw form.
  *
  * Bodies stream both ways through pipeline() (backpressure): a ranged GET never holds
  * more than the adapter's stream buffer, a PUT is written to the UFS as it arrives.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { AlluxioError, isAlluxioError } from '../../domain/errors.js';
 import type { ParsedMount } from '../../domain/mounts.js';
 import { pathOf, segmentsOf } from '../../domain/paths.js';
 import type { Resolution } from '../../domain/resolver.js';
 import type { Snapshot } from '../../domain/snapshot.js';
-import { formatUfsUri, parseUfsUri } from '../../domain/ufs-uri.js';
+import { formatRequestUri, joinUnderUfs, parseRequestUri } from '../../domain/ufs-uri.js';
 import { FileUfs } from '../../ufs/file.js';
-import type { UfsAdapter, UfsEntry } from '../../ufs/types.js';
+import { SMALL_OBJECT_BYTES, type ByteRange, type UfsAdapter, type UfsEntry } from '../../ufs/types.js';
 import { isVirtualDirectory, listMerged } from '../common/listing.js';
+import { parseRange } from '../common/range.js';
 import type { FrontendContext } from '../context.js';
 import { authenticateRest, restAuthFromEnv, type RestAuthOptions } from './auth.js';
 import { fromAlluxio, RestError, restErr } from './errors.js';
@@ -66,10 +70,11 @@ function uriForm(uri: string, res: Resolution): UriForm {
     const segs = segmentsOf(res.alluxioPath);
     return { self: 'alluxio://' + res.alluxioPath, child: (name) => 'alluxio://' + pathOf([...segs, name]) };
   }
-  const p = parseUfsUri(uri, 'InvalidPath');
+  // Raw names, as s3fs gives them: the client passes them back as they are.
+  const p = parseRequestUri(uri);
   return {
-    self: trimSlash(formatUfsUri(p.scheme, p.authority, p.segments)),
-    child: (name) => trimSlash(formatUfsUri(p.scheme, p.authority, [...p.segments, name])),
+    self: trimSlash(formatRequestUri(p.scheme, p.authority, p.segments)),
+    child: (name) => formatRequestUri(p.scheme, p.authority, [...p.segments, name]),
   };
 }
 
@@ -106,23 +111,6 @@ function sendError(res: ServerResponse, e: RestError, method: string): void {
   const body = JSON.stringify({ error: { code: e.code, message: e.message, ...(e.headers['x-alluxio-error-step'] ? { step: e.headers['x-alluxio-error-step'] } : {}) } });
   res.writeHead(e.status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body), 'cache-control': 'no-store', ...e.headers });
   res.end(method === 'HEAD' ? undefined : body);
-}
-
-/** Parse a Range header against a size: null = the whole file (absent, multiple or malformed ranges are ignored). */
-export function parseRange(header: string | undefined, size: number): { start: number; end: number } | null {
-  if (!header) return null;
-  const m = /^bytes=(\d*)-(\d*)$/.exec(header.trim());
-  if (!m || (m[1] === '' && m[2] === '')) return null;
-  if (m[1] === '') {
-    const n = Number(m[2]);
-    if (n === 0 || size === 0) throw restErr.invalidRange(size);
-    return { start: Math.max(0, size - n), end: size - 1 };
-  }
-  const start = Number(m[1]);
-  if (m[2] !== '' && Number(m[2]) < start) return null;
-  if (start >= size) throw restErr.invalidRange(size);
-  const end = m[2] === '' ? size - 1 : Math.min(Number(m[2]), size - 1);
-  return { start, end };
 }
 
 export function createRestHandler(ctx: FrontendContext, auth: RestAuthOptions = restAuthFromEnv()): (req: IncomingMessage, res: ServerResponse) => Promise<boolean> {
@@ -249,8 +237,8 @@ export function createRestHandler(ctx: FrontendContext, auth: RestAuthOptions = 
     });
   }
 
-  async function statFile(t: Target, snap: Snapshot): Promise<UfsEntry> {
-    const st = await ufs(() => t.adapter.stat(t.rel));
+  /** The entry of a file a GET names, or the error: missing, or a (virtual) directory. */
+  function fileEntry(t: Target, snap: Snapshot, st: UfsEntry | null): UfsEntry {
     if (!st) {
       if (isVirtualDirectory(snap, t.res.alluxioPath)) throw new RestError(409, 'IsADirectory', `${t.res.input} is a directory`);
       throw notFound(t.res, 'no such file');
@@ -259,11 +247,39 @@ export function createRestHandler(ctx: FrontendContext, auth: RestAuthOptions = 
     return st;
   }
 
+  type Body = Buffer | Readable | ((dest: Writable) => Promise<void>);
+
+  /**
+   * GET/HEAD of a file. Where the adapter can open a file once (openRead), the headers
+   * (size, mtime, etag, the range checked against that size) and the bytes come from that
+   * one open file, as in the S3 front end: a file replaced between a stat and an open can
+   * never give a Content-Length that does not match the body.
+   */
   async function getFile(c: Call, head: boolean): Promise<void> {
     const uri = uriParam(c);
     const t = targetOf(c.snap, resolve(c.snap, uri, false));
-    const st = await statFile(t, c.snap);
-    const range = parseRange(typeof c.req.headers.range === 'string' ? c.req.headers.range : undefined, st.size);
+    if (t.adapter.openRead) {
+      const f = await ufs(() => t.adapter.openRead!(t.rel));
+      let owned = true;
+      try {
+        const st = fileEntry(t, c.snap, f?.entry ?? null);
+        return await serveFile(c, head, uri, st, async (range) => {
+          const length = range ? range.end - range.start + 1 : st.size;
+          if (length <= SMALL_OBJECT_BYTES) return f!.readBuffer(range ?? undefined);
+          if (f!.sendTo) return (dest: Writable) => f!.sendTo!(dest, range ?? undefined);
+          owned = false;
+          return f!.stream(range ?? undefined);
+        });
+      } finally {
+        if (owned) f?.close();
+      }
+    }
+    const st = fileEntry(t, c.snap, await ufs(() => t.adapter.stat(t.rel)));
+    return serveFile(c, head, uri, st, (range) => ufs(() => t.adapter.read(t.rel, range ?? undefined)));
+  }
+
+  async function serveFile(c: Call, head: boolean, uri: string, st: UfsEntry, open: (range: ByteRange | null) => Promise<Body>): Promise<void> {
+    const range = parseRange(typeof c.req.headers.range === 'string' ? c.req.headers.range : undefined, st.size, restErr.invalidRange);
     const length = range ? range.end - range.start + 1 : st.size;
     const headers: Record<string, string | number> = {
       'content-type': 'application/octet-stream',
@@ -280,10 +296,18 @@ export function createRestHandler(ctx: FrontendContext, auth: RestAuthOptions = 
       c.res.end();
       return;
     }
-    const stream = await ufs(() => t.adapter.read(t.rel, range ?? undefined));
+    const body = await open(range);
+    if (Buffer.isBuffer(body)) {
+      if (body.length !== length) throw new RestError(500, 'Internal', 'the file changed while it was read; retry');
+      c.res.writeHead(status, headers);
+      c.res.end(body);
+      return;
+    }
     c.res.writeHead(status, headers);
     try {
-      await pipeline(stream, c.res);
+      if (typeof body === 'function') await body(c.res);
+      else await pipeline(body, c.res);
+      if (!c.res.writableEnded) c.res.end();
     } catch (e) {
       // The client went away, or the UFS failed mid-body: the status line is out, so the
       // only honest signal left is a cut connection (the client sees a short body).
@@ -302,22 +326,23 @@ export function createRestHandler(ctx: FrontendContext, auth: RestAuthOptions = 
     sendJson(c.res, 201, { ...entryJson(uriForm(uri, r).self, e), resolved: resolvedJson(r) });
   }
 
-  async function deleteTree(snap: Snapshot, form: UriForm, t: Target, depth: number): Promise<number> {
+  /**
+   * Delete a directory tree below the resolved location `rel`, through the adapter: every
+   * child is named relative to that directory (joinUnderUfs checks each listed name), never
+   * resolved through the rules again, so a rule cannot send part of the delete elsewhere.
+   */
+  async function deleteTree(t: Target, rel: readonly string[], depth: number): Promise<number> {
     if (depth > MAX_DEPTH) throw new RestError(400, 'InvalidArgument', `directory tree deeper than ${MAX_DEPTH} levels`);
     let n = 0;
-    for (const child of await ufs(() => t.adapter.list(t.rel))) {
-      // Each child is resolved through the same snapshot, like any request for it.
-      const childUri = form.child(child.name);
-      const cr = resolve(snap, childUri, false);
-      const ct = targetOf(snap, cr);
-      requireWritable(ct);
-      if (child.type === 'directory') n += await deleteTree(snap, uriForm(childUri, cr), ct, depth + 1);
+    for (const child of await ufs(() => t.adapter.list(rel))) {
+      const childRel = joinUnderUfs(t.mount.ufs, [...rel, child.name]).relSegments;
+      if (child.type === 'directory') n += await deleteTree(t, childRel, depth + 1);
       else {
-        await ufs(() => ct.adapter.delete(ct.rel));
+        await ufs(() => t.adapter.delete(childRel));
         n++;
       }
     }
-    await ufs(() => t.adapter.delete(t.rel));
+    await ufs(() => t.adapter.delete(rel));
     return n + 1;
   }
 
@@ -330,7 +355,7 @@ export function createRestHandler(ctx: FrontendContext, auth: RestAuthOptions = 
     if (!st) throw notFound(r);
     const recursive = c.url.searchParams.get('recursive') === 'true';
     let deleted = 1;
-    if (st.type === 'directory' && recursive) deleted = await deleteTree(c.snap, uriForm(uri, r), t, 0);
+    if (st.type === 'directory' && recursive) deleted = await deleteTree(t, t.rel, 0);
     else await ufs(() => t.adapter.delete(t.rel));
     sendJson(c.res, 200, { name: uriForm(uri, r).self, deleted, resolved: resolvedJson(r) });
   }

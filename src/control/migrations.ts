@@ -4,19 +4,26 @@
  * - start:    ONE config transaction records the migration (id m-N allocated from the
  *             records read at the transaction's revision) AND makes the mount read-only
  *             (its previous mode is kept in the record); then a detached copier starts.
- * - cutover:  ONE config transaction: the mount points at the new URI with the new options
+ * - cutover:  the source is re-listed and compared with the fingerprint verification
+ *             stored (a changed source -> failed + Conflict, resume re-copies); then ONE
+ *             config transaction: the mount points at the new URI with the new options
  *             and its previous mode; the record (holding the old binding) says cut-over.
- * - rollback: the same in reverse, refused when the new UFS changed since verification
- *             (writes made after cutover would be lost) unless forced.
+ * - rollback: the same in reverse. Unless forced: first the mount is made read-only (one
+ *             commit) and workers apply it, then the new UFS is compared with its
+ *             verification fingerprint (changed -> refused, mode restored), then the
+ *             rebind commit restores the old binding and the mode from before.
  * - abort:    restores the mount exactly as it was before the migration.
+ * Every transaction that reads a record also compares its mod revision at commit (the
+ * copier writes records without bumping the config generation).
  */
 import { AlluxioError, isAlluxioError } from '../domain/errors.js';
 import { checkMountAgainst, parseMount, toEntry, validateMountPath, type MountEntry, type ParsedMount } from '../domain/mounts.js';
 import { isUfsPrefix } from '../domain/ufs-uri.js';
 import type { EtcdConnection } from '../store/connection.js';
 import { readConfig, transact, type Committed, type ConfigState } from '../store/config-store.js';
-import { adapterForBinding, fingerprint, walk } from '../migrate/copier.js';
-import { isActive, nextMigrationId, transition, type Binding, type MigrationRecord, type VerifyMode } from '../migrate/record.js';
+import { adapterForBinding, fingerprint, listingDiff, walk } from '../migrate/copier.js';
+import { waitForConvergence } from './convergence.js';
+import { MAX_NAMED, isActive, nextMigrationId, transition, type Binding, type MigrationRecord, type VerifyMode } from '../migrate/record.js';
 import { casRecord, getRecord, listRecords, runnerHolder } from '../migrate/store.js';
 import { pidAlive, spawnCopier, type SpawnedCopier } from '../migrate/spawn.js';
 import { hostname } from 'node:os';
@@ -131,6 +138,8 @@ export async function startMigration(conn: EtcdConnection, input: StartInput): P
           { type: 'put', key: conn.layout.migrationKey(id), value: JSON.stringify(record) },
         ],
         result: record,
+        // The id was allocated from the records at state.revision: it must still be free.
+        compares: [{ key: conn.layout.migrationKey(id), modRevision: 0 }],
       };
     },
     { actor: 'migrate start' },
@@ -175,18 +184,26 @@ async function rebind(
     readOnly: (r: MigrationRecord, current: ParsedMount) => boolean;
     checkTable: boolean;
     actor: string;
+    /** The record must still be exactly the one a check outside the transaction read. */
+    recordModRevision?: number;
+    /** Further checks of the mount at the transaction's revision (throw to refuse). */
+    guard?: (current: ParsedMount, r: MigrationRecord) => void;
   },
 ): Promise<Committed<Rebound>> {
   return transact(
     conn,
     async (state) => {
-      const { record } = await getRecord(conn, id, state.revision);
+      const { record, modRevision } = await getRecord(conn, id, state.revision);
+      if (how.recordModRevision !== undefined && modRevision !== how.recordModRevision) {
+        throw new AlluxioError('Conflict', `migration ${id} changed while this command checked it (now ${record.state}); try again`);
+      }
       const next = transition(record, how.state, new Date());
       const current = mountAt(state, record.path);
       const expected = how.expected(record);
       if (!bound(current, expected)) {
         throw new AlluxioError('Conflict', `mount ${record.path} no longer points at ${expected.ufsUri}${how.refusing(current.ufsUri)}`);
       }
+      how.guard?.(current, record);
       const target = how.target(record);
       const mount = parseMount({ path: record.path, ufsUri: target.ufsUri, options: target.options, readOnly: how.readOnly(record, current) });
       if (how.checkTable) checkMountAgainst(state.mounts, mount, true);
@@ -196,6 +213,9 @@ async function rebind(
           { type: 'put', key: conn.layout.migrationKey(id), value: JSON.stringify(next) },
         ],
         result: { record: next, mount: toEntry(mount), previous: toEntry(current) },
+        // The record was read at state.revision; the copier writes it without bumping the
+        // generation, so the commit also requires it unchanged (else: re-read, re-validate).
+        compares: [{ key: conn.layout.migrationKey(id), modRevision }],
       };
     },
     { actor: how.actor },
@@ -203,7 +223,11 @@ async function rebind(
 }
 
 export async function cutover(conn: EtcdConnection, id: string): Promise<Committed<Rebound>> {
+  const { record: r0, modRevision } = await getRecord(conn, id);
+  if (r0.state !== 'ready') transition(r0, 'cut-over', new Date()); // InvalidState with a hint
+  if (r0.sourceFingerprint) await checkSourceUnchanged(conn, r0, modRevision);
   return rebind(conn, id, {
+    recordModRevision: r0.sourceFingerprint ? modRevision : undefined,
     state: 'cut-over',
     expected: (r) => r.from,
     refusing: (now) => ` as recorded (it is ${now}); refusing to cut over`,
@@ -214,32 +238,120 @@ export async function cutover(conn: EtcdConnection, id: string): Promise<Committ
   });
 }
 
+/**
+ * Cutover's guard against losing a write that raced verification: re-list the source and
+ * compare with the fingerprint verification stored. When it differs, the migration goes
+ * back to failed with the changed files queued for copying again (`migrate resume`), and
+ * cutover is refused (Conflict, exit 3) naming them.
+ */
+async function checkSourceUnchanged(conn: EtcdConnection, r: MigrationRecord, modRevision: number): Promise<void> {
+  const expected = r.sourceFingerprint!;
+  const src = adapterForBinding(r.path, r.from, true);
+  const dst = adapterForBinding(r.path, r.to, true);
+  try {
+    const now = await walk(src);
+    const fp = fingerprint(now.files);
+    if (fp.sha256 === expected.sha256) return;
+    const { changed, removed } = listingDiff(now.files, (await walk(dst, { allowMissingRoot: true })).files);
+    const named = changed.slice(0, MAX_NAMED);
+    const what =
+      (changed.length ? `${changed.length} file${changed.length === 1 ? '' : 's'} written or added since verification: ${named.join(', ')}${changed.length > named.length ? `, and ${changed.length - named.length} more` : ''}` : '') +
+      (removed.length ? `${changed.length ? '; ' : ''}${removed.length} file${removed.length === 1 ? '' : 's'} deleted from the source but present in ${r.to.ufsUri}: ${removed.slice(0, MAX_NAMED).join(', ')}` : '') +
+      (!changed.length && !removed.length ? `the listing changed (${expected.files} files then, ${fp.files} now)` : '');
+    const msg = `the source ${r.from.ufsUri} changed after it was verified (${what}); cutting over now would lose those writes. Copy them again with: alluxio migrate resume --id ${r.id}, then cut over`;
+    // Queue the changed files for the copier and put the migration back where resume takes it.
+    const next: MigrationRecord = {
+      ...transition(r, 'failed', new Date(), 'source changed after verification'),
+      error: { code: 'Conflict', message: msg, files: named },
+      checkpoint: { ...r.checkpoint, recopy: [...new Set([...r.checkpoint.recopy, ...changed])] },
+    };
+    const rev = await casRecord(conn, next, modRevision);
+    if (rev === false) throw new AlluxioError('Conflict', `migration ${r.id} changed while cutover checked its source; try again`);
+    throw new AlluxioError('Conflict', msg, { details: { id: r.id, changed: named, removed: removed.slice(0, MAX_NAMED) } });
+  } finally {
+    await Promise.all([src.close(), dst.close()]);
+  }
+}
+
 export async function rollback(conn: EtcdConnection, id: string, opts: { force?: boolean } = {}): Promise<Committed<Rebound>> {
   const { record: r0 } = await getRecord(conn, id);
   if (r0.state !== 'cut-over') transition(r0, 'rolled-back', new Date()); // InvalidState with a hint
-  if (!opts.force && r0.targetFingerprint) {
-    const dst = adapterForBinding(r0.path, r0.to, true);
+  const back = {
+    state: 'rolled-back' as const,
+    expected: (r: MigrationRecord) => r.to,
+    refusing: (now: string) => ` (it is ${now}); refusing to roll back over a later change`,
+    target: (r: MigrationRecord) => r.from,
+    checkTable: true,
+    actor: 'migrate rollback',
+  };
+  if (opts.force || !r0.targetFingerprint) return rebind(conn, id, { ...back, readOnly: (_r, current) => current.readOnly });
+  // 1. Freeze: make the mount read-only (one commit, guarded by the record) and let live
+  //    workers apply it, so no write through Alluxio can land on the new UFS after the check.
+  const frozen = await transact(
+    conn,
+    async (state) => {
+      const { record, modRevision } = await getRecord(conn, id, state.revision);
+      if (record.state !== 'cut-over') transition(record, 'rolled-back', new Date());
+      const current = mountAt(state, record.path);
+      if (!bound(current, record.to)) throw new AlluxioError('Conflict', `mount ${record.path} no longer points at ${record.to.ufsUri}${back.refusing(current.ufsUri)}`);
+      const ro = { ...toEntry(current), readOnly: true };
+      return {
+        ops: current.readOnly ? [] : [{ type: 'put' as const, key: conn.layout.mountKey(record.path), value: JSON.stringify(ro) }],
+        result: { wasReadOnly: current.readOnly, record },
+        compares: [{ key: conn.layout.migrationKey(id), modRevision }],
+      };
+    },
+    { actor: 'migrate rollback (read-only while checking)' },
+  );
+  const { wasReadOnly, record: r1 } = frozen.result;
+  try {
+    await waitForConvergence(conn, frozen.revision, { timeoutMs: ROLLBACK_CONVERGE_MS });
+    // 2. Check: the new UFS must be exactly what verification saw.
+    const dst = adapterForBinding(r1.path, r1.to, true);
     try {
       const now = fingerprint((await walk(dst, { allowMissingRoot: true })).files);
-      if (now.sha256 !== r0.targetFingerprint.sha256) {
+      if (now.sha256 !== r1.targetFingerprint!.sha256) {
         throw new AlluxioError(
           'Conflict',
-          `the new UFS ${r0.to.ufsUri} changed since it was verified (${r0.targetFingerprint.files} files then, ${now.files} now, or contents rewritten): writes made after cutover would be lost by rolling back to ${r0.from.ufsUri}. Copy them back first, or pass --force`,
+          `the new UFS ${r1.to.ufsUri} changed since it was verified (${r1.targetFingerprint!.files} files then, ${now.files} now, or contents rewritten): writes made after cutover would be lost by rolling back to ${r1.from.ufsUri}. Copy them back first, or pass --force`,
         );
       }
     } finally {
       await dst.close();
     }
+    // 3. Rebind, only if nobody changed the mount's mode meanwhile; the mode before step 1 comes back.
+    return await rebind(conn, id, {
+      ...back,
+      readOnly: () => wasReadOnly,
+      guard: (current) => {
+        if (!current.readOnly) throw new AlluxioError('Conflict', `mount ${current.path} was made writable while rollback checked ${r1.to.ufsUri}; refusing (try again)`);
+      },
+    });
+  } catch (e) {
+    if (!wasReadOnly) await restoreWritable(conn, id).catch(() => undefined);
+    throw e;
   }
-  return rebind(conn, id, {
-    state: 'rolled-back',
-    expected: (r) => r.to,
-    refusing: (now) => ` (it is ${now}); refusing to roll back over a later change`,
-    target: (r) => r.from,
-    readOnly: (_r, current) => current.readOnly,
-    checkTable: true,
-    actor: 'migrate rollback',
-  });
+}
+
+/** How long rollback waits for live workers to apply the read-only mount before checking. */
+const ROLLBACK_CONVERGE_MS = 30_000;
+
+/** Undo rollback's step 1 when it refused: writable again, if the mount is still as step 1 left it. */
+async function restoreWritable(conn: EtcdConnection, id: string): Promise<void> {
+  await transact(
+    conn,
+    async (state) => {
+      const { record, modRevision } = await getRecord(conn, id, state.revision);
+      const current = mountAt(state, record.path);
+      if (record.state !== 'cut-over' || !bound(current, record.to) || !current.readOnly) throw new AlluxioError('Conflict', 'changed meanwhile; leaving it');
+      return {
+        ops: [{ type: 'put', key: conn.layout.mountKey(record.path), value: JSON.stringify({ ...toEntry(current), readOnly: false }) }],
+        result: undefined,
+        compares: [{ key: conn.layout.migrationKey(id), modRevision }],
+      };
+    },
+    { actor: 'migrate rollback (refused: writable again)' },
+  );
 }
 
 export async function abort(conn: EtcdConnection, id: string): Promise<Committed<{ record: MigrationRecord; mount: MountEntry }>> {

@@ -70,6 +70,22 @@ export function fingerprint(files: readonly WalkedFile[]): { files: number; sha2
   return { files: files.length, sha256: h.digest('hex') };
 }
 
+/**
+ * Which files differ between a source listing and its verified copy: missing or extra in
+ * the target, another size, or a source file written after its copy (mtime newer).
+ */
+export function listingDiff(src: readonly WalkedFile[], dst: readonly WalkedFile[]): { changed: string[]; removed: string[] } {
+  const dstByKey = new Map(dst.map((f) => [f.key, f]));
+  const srcKeys = new Set(src.map((f) => f.key));
+  const changed: string[] = [];
+  for (const f of src) {
+    const d = dstByKey.get(f.key);
+    if (!d || d.size !== f.size || f.mtimeMs > d.mtimeMs) changed.push(f.key);
+  }
+  const removed = dst.filter((d) => !srcKeys.has(d.key)).map((d) => d.key);
+  return { changed: changed.sort(compareUtf8), removed: removed.sort(compareUtf8) };
+}
+
 export function adapterForBinding(path: string, b: Binding, readOnly: boolean): UfsAdapter {
   return createUfsAdapter(parseMount({ path, ufsUri: b.ufsUri, options: b.options, readOnly }));
 }
@@ -433,7 +449,8 @@ class Copier {
       return 'failed';
     }
     const fp = fingerprint(dst.files);
-    await this.update((r) => ({ ...transition(r, 'ready', new Date()), verified: { files: vFiles, bytes: vBytes }, targetFingerprint: fp, rate: this.rate() }));
+    const sfp = fingerprint(src.files);
+    await this.update((r) => ({ ...transition(r, 'ready', new Date()), verified: { files: vFiles, bytes: vBytes }, targetFingerprint: fp, sourceFingerprint: sfp, rate: this.rate() }));
     this.log(`verified ${vFiles} files (${vBytes} bytes, ${mode}); ready for cutover`);
     return 'ready';
   }

@@ -73,6 +73,11 @@ export interface MigrationRecord {
    * verified; rollback compares it to refuse losing writes made after cutover.
    */
   targetFingerprint?: { files: number; sha256: string };
+  /**
+   * The same over the SOURCE listing that verification compared against: cutover re-lists
+   * the source and refuses when it differs (a write that raced verification would be lost).
+   */
+  sourceFingerprint?: { files: number; sha256: string };
   error?: MigrationError;
   runner?: RunnerInfo;
   createdAt: string;
@@ -104,7 +109,8 @@ export function isActive(r: Pick<MigrationRecord, 'state'>): boolean {
 const TRANSITIONS: Record<MigrationState, readonly MigrationState[]> = {
   copying: ['verifying', 'failed', 'aborted'],
   verifying: ['ready', 'failed', 'aborted', 'copying'],
-  ready: ['cut-over', 'aborted'],
+  // ready -> failed: cutover found the source changed after verification (resume re-copies).
+  ready: ['cut-over', 'aborted', 'failed'],
   'cut-over': ['rolled-back'],
   'rolled-back': [],
   aborted: [],

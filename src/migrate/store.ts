@@ -4,8 +4,9 @@
  * process works on the migration; gone within its TTL when the copier dies).
  *
  * State changes that touch the mount (start, cutover, rollback, abort) go through the
- * config transaction (transact(), guarded by the generation key) and read the records at
- * the transaction's revision. The copier's own writes (checkpoints, copying -> verifying ->
+ * config transaction (transact(), guarded by the generation key AND the record's mod
+ * revision, which the plan names in `compares`) and read the records at the transaction's
+ * revision. The copier's own writes (checkpoints, copying -> verifying ->
  * ready/failed) are compare-and-swap on the record's mod revision, so a concurrent abort
  * always wins and the copier notices it on its next write.
  */

@@ -51,6 +51,8 @@ describe('alluxio worker', () => {
     const l = list.json();
     assert.ok(l.revision >= doc.revision);
     assert.deepEqual(l.workers.map((w: any) => w.id), ['wl-1', 'wl-2']);
+    assert.deepEqual(l.clients, [], 'no FUSE daemons: an empty clients array next to workers');
+    assert.equal(doc.wait.clients, 0);
     for (const w of l.workers) {
       assert.equal(w.host, '127.0.0.1');
       assert.equal(typeof w.s3Port, 'number');

@@ -87,8 +87,9 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
       },
     });
     if (process.stderr.isTTY) process.stderr.write('\n');
-    if (outcome.workers === 0) this.note('no live workers: nothing to wait for');
-    else this.note(`all ${outcome.workers} workers apply revision ${revision} (${outcome.elapsedMs} ms)`);
+    const who = [`${outcome.workers} worker${outcome.workers === 1 ? '' : 's'}`, ...(outcome.clients ? [`${outcome.clients} FUSE client${outcome.clients === 1 ? '' : 's'}`] : [])].join(' and ');
+    if (outcome.workers + outcome.clients === 0) this.note('no live workers or FUSE clients: nothing to wait for');
+    else this.note(`all ${who} apply revision ${revision} (${outcome.elapsedMs} ms)`);
     return { wait: outcome };
   }
 

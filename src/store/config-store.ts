@@ -40,10 +40,14 @@ export interface Plan<T> {
 /** etcd's default --max-txn-ops. */
 export const DEFAULT_MAX_TXN_OPS = 128;
 
-/** The most operations one commit may carry: ALLUXIO_ETCD_MAX_TXN_OPS, default 128 (etcd's default). */
+/**
+ * The most operations one commit may carry, checked before sending: ALLUXIO_ETCD_MAX_TXN_OPS
+ * when set. Unset, etcd itself is the authority (its --max-txn-ops, 128 by default, 10000 in
+ * `alluxio local start`): a refusal comes back as the same TooManyChanges error.
+ */
 export function maxTxnOps(env: NodeJS.ProcessEnv = process.env): number {
   const raw = env.ALLUXIO_ETCD_MAX_TXN_OPS;
-  if (raw === undefined || raw.trim() === '') return DEFAULT_MAX_TXN_OPS;
+  if (raw === undefined || raw.trim() === '') return Number.POSITIVE_INFINITY;
   const n = Number(raw);
   if (!Number.isInteger(n) || n < 2) throw new AlluxioError('InvalidArgument', `ALLUXIO_ETCD_MAX_TXN_OPS="${raw}" must be an integer >= 2 (etcd's --max-txn-ops)`);
   return n;

@@ -2,7 +2,7 @@
  * Large `path-mapping import`s stay all-or-nothing: one transaction with one operation per
  * rule. etcd refuses transactions above --max-txn-ops (default 128): the test etcd (like
  * `alluxio local start`) runs with --max-txn-ops 10000, and the CLI refuses, before sending,
- * a transaction above ALLUXIO_ETCD_MAX_TXN_OPS (default 128) with TooManyChanges (exit 2).
+ * a transaction above ALLUXIO_ETCD_MAX_TXN_OPS (when set) with TooManyChanges (exit 2).
  * When the client limit is raised but etcd's is not, etcd's INVALID_ARGUMENT is reported as
  * the same clear exit-2 error, never as "etcd is unreachable" (exit 5). Nothing is written
  * in either refusal.
@@ -53,7 +53,7 @@ describe('path-mapping import of many rules', () => {
   it('imports 300 rules in ONE revision when etcd and the CLI allow it', async () => {
     const cli = cliFor(big.endpoint, 'large1');
     assert.equal((await cli(['mount', 'add', '--path', '/model', '--ufs-uri', 's3://models/m/'])).code, 0);
-    const r = await cli(['path-mapping', 'import', ruleFile(300), '--json'], { env: { ALLUXIO_ETCD_MAX_TXN_OPS: '10000' } });
+    const r = await cli(['path-mapping', 'import', ruleFile(300), '--json'], { env: { ALLUXIO_ETCD_MAX_TXN_OPS: undefined } });
     assert.equal(r.code, 0, r.stderr);
     const doc = r.json();
     assert.equal(doc.rules.length, 300);
@@ -65,18 +65,18 @@ describe('path-mapping import of many rules', () => {
     assert.equal(t.json().ufsUri, 's3://models/m/t299/a.csv');
   });
 
-  it('refuses (exit 2, TooManyChanges) before sending when the import exceeds ALLUXIO_ETCD_MAX_TXN_OPS (default 128); writes nothing', async () => {
+  it('refuses (exit 2, TooManyChanges) before sending when the import exceeds ALLUXIO_ETCD_MAX_TXN_OPS; writes nothing', async () => {
     const cli = cliFor(big.endpoint, 'large2');
     assert.equal((await cli(['mount', 'add', '--path', '/model', '--ufs-uri', 's3://models/m/'])).code, 0);
-    const r = await cli(['path-mapping', 'import', ruleFile(200), '--json'], { env: { ALLUXIO_ETCD_MAX_TXN_OPS: undefined } });
+    const r = await cli(['path-mapping', 'import', ruleFile(200), '--json'], { env: { ALLUXIO_ETCD_MAX_TXN_OPS: '128' } });
     assert.equal(r.code, 2, r.stderr);
     assert.doesNotMatch(r.stdout + r.stderr, /unreachable/);
     assert.match(r.stdout + r.stderr, /201 etcd operations/);
     assert.match(r.stdout + r.stderr, /--max-txn-ops/);
     assert.match(r.stdout + r.stderr, /ALLUXIO_ETCD_MAX_TXN_OPS/);
     assert.equal((await ruleKeys(big.endpoint, 'large2')).length, 0);
-    // The same file in smaller parts would do; 120 rules fit under the default.
-    assert.equal((await cli(['path-mapping', 'import', ruleFile(120)], { env: { ALLUXIO_ETCD_MAX_TXN_OPS: undefined } })).code, 0);
+    // The same file in smaller parts would do; 120 rules fit under 128.
+    assert.equal((await cli(['path-mapping', 'import', ruleFile(120)], { env: { ALLUXIO_ETCD_MAX_TXN_OPS: '128' } })).code, 0);
     assert.equal((await ruleKeys(big.endpoint, 'large2')).length, 120);
   });
 

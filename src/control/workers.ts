@@ -42,6 +42,12 @@ export interface ClientInfo {
   updatedAt: string | null;
 }
 
+/** The status fields every member record reports (workers and FUSE clients alike). */
+type MemberStatus = Pick<
+  WorkerInfo,
+  'appliedRevision' | 'lag' | 'startedAt' | 'uptimeSeconds' | 'watchState' | 'pid' | 'version' | 'updatedAt'
+>;
+
 export interface WorkerListing {
   /** etcd revision the listing was read at. */
   revision: number;
@@ -86,50 +92,48 @@ export async function listWorkers(conn: EtcdConnection): Promise<WorkerListing> 
     const started = r.startedAt ? Date.parse(r.startedAt) : NaN;
     return Number.isFinite(started) ? Math.max(0, Math.round((now - started) / 1000)) : null;
   };
-  for (const kv of res.kvs) {
-    try {
-      const r = parse(kv);
-      const applied = Number(r.appliedRevision ?? 0);
-      workers.push({
-        id: r.id,
-        host: r.host,
-        s3Port: Number(r.s3Port ?? 0),
-        restPort: Number(r.restPort ?? 0),
-        appliedRevision: applied,
-        lag: Math.max(0, cfgRev - applied),
-        startedAt: r.startedAt ?? '',
-        uptimeSeconds: uptime(r),
-        watchState: r.watchState ?? null,
-        pid: typeof r.pid === 'number' ? r.pid : null,
-        version: r.version ?? null,
-        updatedAt: r.updatedAt ?? null,
-      });
-    } catch (e) {
-      invalid.push({ key: kv.key.toString('utf8'), error: (e as Error).message });
+  // The fields workers and FUSE clients report alike (in output order, after each kind's own).
+  const status = (r: Partial<MemberRecord>): MemberStatus => {
+    const applied = Number(r.appliedRevision ?? 0);
+    return {
+      appliedRevision: applied,
+      lag: Math.max(0, cfgRev - applied),
+      startedAt: r.startedAt ?? '',
+      uptimeSeconds: uptime(r),
+      watchState: r.watchState ?? null,
+      pid: typeof r.pid === 'number' ? r.pid : null,
+      version: r.version ?? null,
+      updatedAt: r.updatedAt ?? null,
+    };
+  };
+  // Parse each record; an unreadable one goes to `invalid` instead of failing the listing.
+  const collect = <T>(
+    kvs: { key: Buffer; value: Buffer }[],
+    into: T[],
+    build: (r: ReturnType<typeof parse>) => T,
+  ): void => {
+    for (const kv of kvs) {
+      try {
+        into.push(build(parse(kv)));
+      } catch (e) {
+        invalid.push({ key: kv.key.toString('utf8'), error: (e as Error).message });
+      }
     }
-  }
-  for (const kv of cres.kvs) {
-    try {
-      const r = parse(kv);
-      const applied = Number(r.appliedRevision ?? 0);
-      clients.push({
-        id: r.id,
-        kind: 'fuse',
-        host: r.host,
-        mountpoint: r.mountpoint ?? null,
-        appliedRevision: applied,
-        lag: Math.max(0, cfgRev - applied),
-        startedAt: r.startedAt ?? '',
-        uptimeSeconds: uptime(r),
-        watchState: r.watchState ?? null,
-        pid: typeof r.pid === 'number' ? r.pid : null,
-        version: r.version ?? null,
-        updatedAt: r.updatedAt ?? null,
-      });
-    } catch (e) {
-      invalid.push({ key: kv.key.toString('utf8'), error: (e as Error).message });
-    }
-  }
+  };
+  collect(res.kvs, workers, (r) => ({
+    id: r.id,
+    host: r.host,
+    s3Port: Number(r.s3Port ?? 0),
+    restPort: Number(r.restPort ?? 0),
+    ...status(r),
+  }));
+  collect(cres.kvs, clients, (r) => ({
+    id: r.id,
+    kind: 'fuse',
+    host: r.host,
+    mountpoint: r.mountpoint ?? null,
+    ...status(r),
+  }));
   const byId = (a: { id: string }, b: { id: string }): number => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
   workers.sort(byId);
   clients.sort(byId);

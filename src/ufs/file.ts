@@ -32,7 +32,7 @@
  * whole body arrived (a failed or aborted upload leaves the old content untouched).
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { closeSync, constants as FS, createReadStream, createWriteStream, fstatSync, openSync, read as fsRead, readlinkSync, readSync, realpathSync, type BigIntStats, type Stats } from 'node:fs';
+import { closeSync, constants as FS, createReadStream, createWriteStream, fstatSync, openSync, read as fsRead, readlinkSync, readSync, realpathSync, type Stats } from 'node:fs';
 import { lstat, mkdir, readdir, realpath, rename, rm, rmdir, unlink } from 'node:fs/promises';
 import path from 'node:path';
 import { Readable, type Writable } from 'node:stream';
@@ -104,6 +104,25 @@ const PUMP_BUFFERS = 4;
  * on success; rejects (leaving `dest` to the caller) on a read error; resolves when
  * `dest` closes early (the client went away).
  */
+/** The bytes a range covers in a file of `size` bytes (the whole file without a range). */
+function span(size: number, range?: ByteRange): { start: number; end: number; length: number } {
+  const start = range ? range.start : 0;
+  const end = range ? Math.min(range.end, size - 1) : size - 1;
+  return { start, end, length: Math.max(0, end - start + 1) };
+}
+
+/** Read `length` bytes at `start` from a descriptor; shorter when the file ends first. */
+function readAt(fd: number, start: number, length: number): Buffer {
+  const buf = Buffer.allocUnsafe(length);
+  let got = 0;
+  while (got < length) {
+    const n = readSync(fd, buf, got, length - got, start + got);
+    if (n === 0) break;
+    got += n;
+  }
+  return got === length ? buf : buf.subarray(0, got);
+}
+
 function pump(fd: number, start: number, end: number, dest: Writable): Promise<void> {
   return new Promise((resolve, reject) => {
     const free: Buffer[] = Array.from({ length: PUMP_BUFFERS }, () => Buffer.allocUnsafeSlow(PUMP_CHUNK));
@@ -246,16 +265,32 @@ export class FileUfs implements UfsAdapter {
    * metadata. Only regular files and directories are opened; null otherwise.
    */
   private openReadable(p: string): { fd: number; st: Stats } | null {
+    return this.withInside(
+      p,
+      (h) => {
+        const st = fstatSync(h.fd);
+        if (!st.isFile() && !st.isDirectory()) return null;
+        // the same inode, no second path lookup
+        return { fd: openSync(`/proc/self/fd/${h.fd}`, FS.O_RDONLY), st };
+      },
+      true,
+    );
+  }
+
+  /**
+   * Run `use` on the descriptor openInside gives for a location (proven inside the
+   * mount) and close that descriptor afterwards, whatever happens. null when openInside
+   * refuses (missing, a parent not a directory, a loop, outside the mount). An error of
+   * `use` becomes this.ioError for the location, or null if it is ENOENT and
+   * `enoentIsNull`.
+   */
+  private withInside<T>(p: string, use: (h: { fd: number; real: string }) => T, enoentIsNull = false): T | null {
     const h = this.openInside(p);
     if (h === null) return null;
     try {
-      const st = fstatSync(h.fd);
-      if (!st.isFile() && !st.isDirectory()) return null;
-      // the same inode, no second path lookup
-      return { fd: openSync(`/proc/self/fd/${h.fd}`, FS.O_RDONLY), st };
+      return use(h);
     } catch (e) {
-      const c = errno(e);
-      if (c === 'ENOENT') return null;
+      if (enoentIsNull && errno(e) === 'ENOENT') return null;
       throw this.ioError(e, p);
     } finally {
       closeSync(h.fd);
@@ -269,35 +304,23 @@ export class FileUfs implements UfsAdapter {
     const { fd, st } = o;
     const entry = this.entry(rel.length ? rel[rel.length - 1]! : '', st);
     let open = true;
-    const span = (range?: ByteRange) => {
-      const start = range ? range.start : 0;
-      const end = range ? Math.min(range.end, st.size - 1) : st.size - 1;
-      return { start, end, length: Math.max(0, end - start + 1) };
-    };
     return {
       entry,
       readBuffer: (range?: ByteRange) => {
         if (entry.type !== 'file') throw new AlluxioError('IsADirectory', `${rel.join('/')}: is a directory`);
-        const { start, length } = span(range);
+        const { start, length } = span(st.size, range);
         if (length > SMALL_OBJECT_BYTES) throw new AlluxioError('InvalidArgument', `readBuffer is for up to ${SMALL_OBJECT_BYTES} bytes`);
-        const buf = Buffer.allocUnsafe(length);
-        let got = 0;
-        while (got < length) {
-          const n = readSync(fd, buf, got, length - got, start + got);
-          if (n === 0) break;
-          got += n;
-        }
-        return got === length ? buf : buf.subarray(0, got);
+        return readAt(fd, start, length);
       },
       stream: (range?: ByteRange) => {
         if (entry.type !== 'file') throw new AlluxioError('IsADirectory', `${rel.join('/')}: is a directory`);
-        const { start, end } = span(range);
+        const { start, end } = span(st.size, range);
         open = false;
         return createReadStream('', { fd, start, end, highWaterMark: STREAM_HWM, autoClose: true });
       },
       sendTo: (dest: Writable, range?: ByteRange) => {
         if (entry.type !== 'file') throw new AlluxioError('IsADirectory', `${rel.join('/')}: is a directory`);
-        const { start, end } = span(range);
+        const { start, end } = span(st.size, range);
         return pump(fd, start, end, dest);
       },
       readInto: (target: Buffer, offset: number, length: number, position: number) =>
@@ -381,17 +404,11 @@ export class FileUfs implements UfsAdapter {
 
   async stat(rel: readonly string[]): Promise<UfsEntry | null> {
     const p = this.pathOf(rel);
-    const h = this.openInside(p);
-    if (h === null) return null;
-    try {
+    return this.withInside(p, (h) => {
       const st = fstatSync(h.fd);
       if (!st.isFile() && !st.isDirectory()) return null;
       return this.entry(rel.length ? rel[rel.length - 1]! : '', st);
-    } catch (e) {
-      throw this.ioError(e, p);
-    } finally {
-      closeSync(h.fd);
-    }
+    });
   }
 
   /**
@@ -405,18 +422,11 @@ export class FileUfs implements UfsAdapter {
    */
   async localFile(rel: readonly string[]): Promise<LocalFile | null> {
     const p = this.pathOf(rel);
-    const h = this.openInside(p);
-    if (h === null) return null;
-    let st: BigIntStats;
-    try {
-      st = fstatSync(h.fd, { bigint: true });
-    } catch (e) {
-      throw this.ioError(e, p);
-    } finally {
-      closeSync(h.fd);
-    }
+    const found = this.withInside(p, (h) => ({ real: h.real, st: fstatSync(h.fd, { bigint: true }) }));
+    if (found === null) return null;
+    const { real, st } = found;
     if (!st.isFile() || st.nlink === 0n) return null;
-    return { path: h.real, size: Number(st.size), mtimeNs: st.mtimeNs, ino: st.ino, dev: st.dev };
+    return { path: real, size: Number(st.size), mtimeNs: st.mtimeNs, ino: st.ino, dev: st.dev };
   }
 
   async list(rel: readonly string[]): Promise<UfsEntry[]> {
@@ -474,18 +484,9 @@ export class FileUfs implements UfsAdapter {
     const { fd, st } = o;
     try {
       if (st.isDirectory()) throw new AlluxioError('IsADirectory', `${rel.join('/')}: is a directory`);
-      const start = range ? range.start : 0;
-      const end = range ? Math.min(range.end, st.size - 1) : st.size - 1;
-      const length = Math.max(0, end - start + 1);
+      const { start, length } = span(st.size, range);
       if (length > SMALL_OBJECT_BYTES) throw new AlluxioError('InvalidArgument', `readBuffer is for objects up to ${SMALL_OBJECT_BYTES} bytes`);
-      const buf = Buffer.allocUnsafe(length);
-      let got = 0;
-      while (got < length) {
-        const n = readSync(fd, buf, got, length - got, start + got);
-        if (n === 0) break;
-        got += n;
-      }
-      return got === length ? buf : buf.subarray(0, got);
+      return readAt(fd, start, length);
     } catch (e) {
       if (e instanceof AlluxioError) throw e;
       throw this.ioError(e, p);
@@ -502,18 +503,10 @@ export class FileUfs implements UfsAdapter {
     let handedOver = false;
     try {
       if (st.isDirectory()) throw new AlluxioError('IsADirectory', `${rel.join('/')}: is a directory`);
-      const start = range ? range.start : 0;
-      const end = range ? Math.min(range.end, st.size - 1) : st.size - 1;
-      const length = Math.max(0, end - start + 1);
+      const { start, end, length } = span(st.size, range);
       if (length <= SMALL_READ) {
-        const buf = Buffer.allocUnsafe(length);
-        let got = 0;
-        while (got < length) {
-          const n = readSync(fd, buf, got, length - got, start + got);
-          if (n === 0) break;
-          got += n;
-        }
-        return Readable.from(got ? [got === length ? buf : buf.subarray(0, got)] : [], { objectMode: false });
+        const buf = readAt(fd, start, length);
+        return Readable.from(buf.length ? [buf] : [], { objectMode: false });
       }
       handedOver = true;
       return createReadStream('', { fd, start, end, highWaterMark: STREAM_HWM, autoClose: true });

@@ -4,14 +4,15 @@
  * @aws-sdk/client-s3, boto3 (/usr/bin/python3) and the AWS CLI (/usr/bin/aws).
  */
 import { spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { rmSync } from 'node:fs';
 import { request } from 'node:http';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { S3Client } from '@aws-sdk/client-s3';
 import { startTestEtcd, type TestEtcd } from '../helpers/etcd.js';
 import { startWorker, type WorkerProcess } from '../helpers/worker.js';
 import { cliFor } from '../helpers/cli.js';
+import { makeMountTree } from '../helpers/mount-tree.js';
+import { collect, type ProcOutput } from '../helpers/proc.js';
 
 export interface S3Env {
   etcd: TestEtcd;
@@ -30,15 +31,7 @@ export interface S3Env {
 
 export async function startS3Env(opts: { workerEnv?: Record<string, string> } = {}): Promise<S3Env> {
   const etcd = await startTestEtcd();
-  const dir = mkdtempSync(join(tmpdir(), 's3-test-'));
-  const data = join(dir, 'mnt', 'data');
-  const ro = join(dir, 'mnt', 'ro');
-  const outside = join(dir, 'outside');
-  mkdirSync(data, { recursive: true });
-  mkdirSync(ro, { recursive: true });
-  mkdirSync(outside, { recursive: true });
-  writeFileSync(join(outside, 'secret'), 'top secret');
-  writeFileSync(join(ro, 'readme.txt'), 'read only');
+  const { dir, data, ro, outside } = makeMountTree('s3-test-');
   const cli = cliFor(etcd.endpoint);
   let worker: WorkerProcess | undefined;
   try {
@@ -82,27 +75,13 @@ export async function startS3Env(opts: { workerEnv?: Record<string, string> } = 
   };
 }
 
-export interface RunResult {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
+export type RunResult = ProcOutput;
 
 export function run(cmd: string, args: string[], env: Record<string, string> = {}, input?: string): Promise<RunResult> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(cmd, args, { env: { ...process.env, ...env }, stdio: ['pipe', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => (stdout += d));
-    child.stderr.on('data', (d) => (stderr += d));
-    const t = setTimeout(() => child.kill('SIGKILL'), 120_000);
-    child.on('error', reject);
-    child.on('close', (code) => {
-      clearTimeout(t);
-      resolve({ code, stdout, stderr });
-    });
-    child.stdin.end(input ?? '');
-  });
+  const child = spawn(cmd, args, { env: { ...process.env, ...env }, stdio: ['pipe', 'pipe', 'pipe'] });
+  const out = collect(child, 120_000);
+  child.stdin.end(input ?? '');
+  return out;
 }
 
 /** Environment for boto3 and the AWS CLI: explicit keys, no config files, no IMDS. */

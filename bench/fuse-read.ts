@@ -20,18 +20,10 @@ import { addMount } from '../src/control/mounts.js';
 import { fuseMountAt } from '../src/frontends/fuse/mountpoint.js';
 import { startEtcdServer, type EtcdServer } from '../src/local/etcd-server.js';
 import { EtcdConnection } from '../src/store/connection.js';
-import { median, runBench } from './lib.js';
+import { median, numArg, runBench } from './lib.js';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const RUN = join(ROOT, 'bin', 'run.js');
-
-function arg(name: string, def: number): number {
-  const i = process.argv.indexOf(`--${name}`);
-  if (i < 0) return def;
-  const v = Number(process.argv[i + 1]);
-  if (!Number.isFinite(v) || v <= 0) throw new Error(`--${name} needs a positive number`);
-  return v;
-}
 
 async function waitFor(what: string, ok: () => boolean, timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs;
@@ -52,8 +44,8 @@ function ddRead(file: string, bytes: number): number {
 }
 
 async function main(): Promise<void> {
-  const sizeMb = arg('size-mb', 1024);
-  const runs = arg('runs', 7);
+  const sizeMb = numArg('size-mb', 1024);
+  const runs = numArg('runs', 7);
   if (!existsSync('/dev/fuse') || process.getuid?.() !== 0) {
     console.log('SKIP: needs root and /dev/fuse');
     return;

@@ -27,22 +27,9 @@ import { addMount } from '../src/control/mounts.js';
 import { freePort, startEtcdServer, type EtcdServer } from '../src/local/etcd-server.js';
 import { EtcdConnection } from '../src/store/connection.js';
 import { startWorker, type WorkerProcess } from '../test/helpers/worker.js';
+import { median, numArg, runBench } from './lib.js';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
-
-function arg(name: string, def: number): number {
-  const i = process.argv.indexOf(`--${name}`);
-  if (i < 0) return def;
-  const v = Number(process.argv[i + 1]);
-  if (!Number.isFinite(v) || v <= 0) throw new Error(`--${name} needs a positive number`);
-  return v;
-}
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = Math.floor(s.length / 2);
-  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
-}
 
 async function waitHttp(url: string, timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs;
@@ -179,12 +166,12 @@ async function stopChild(c: ChildProcess | undefined, signal: NodeJS.Signals = '
 }
 
 async function main(): Promise<void> {
-  const sizeMb = arg('size-mb', 1024);
-  const runs = arg('runs', 3);
-  const smallCount = arg('small-count', 1000);
-  const smallSeconds = arg('small-seconds', 5);
-  const concurrency = arg('concurrency', 16);
-  const warmSeconds = arg('warm-seconds', 10);
+  const sizeMb = numArg('size-mb', 1024);
+  const runs = numArg('runs', 3);
+  const smallCount = numArg('small-count', 1000);
+  const smallSeconds = numArg('small-seconds', 5);
+  const concurrency = numArg('concurrency', 16);
+  const warmSeconds = numArg('warm-seconds', 10);
   const smallSize = 4096;
   const largeBytes = sizeMb * 1024 * 1024;
 
@@ -302,7 +289,4 @@ async function main(): Promise<void> {
   }
 }
 
-main().catch((e) => {
-  console.error(e instanceof Error ? e.message : e);
-  process.exitCode = 1;
-});
+runBench(main);

@@ -12,9 +12,8 @@ import json
 import os
 import sys
 
-import fsspec
-
 import alluxiofs  # noqa: F401  (registers the protocol)
+from _common import expect, make_fs
 
 DATA = os.environ.get("DATA_DIR", "")
 AK = os.environ.get("GOOD_AK", "")
@@ -22,22 +21,6 @@ SK = os.environ.get("GOOD_SK", "")
 KEY_VARS = ("ALLUXIO_ACCESS_KEY", "ALLUXIO_SECRET_KEY", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY")
 for _v in KEY_VARS:
     os.environ.pop(_v, None)  # only what each scenario sets
-
-
-def make_fs(**kw):
-    opts = dict(worker_hosts=os.environ.get("WORKER_HOSTS"), skip_instance_cache=True)
-    opts.update(kw)
-    return fsspec.filesystem("alluxiofs", **opts)
-
-
-def expect(exc_types, fn, *args, **kw):
-    try:
-        fn(*args, **kw)
-    except exc_types as e:
-        return e
-    except Exception as e:  # noqa: BLE001
-        raise AssertionError(f"{fn.__name__}{args} raised {type(e).__name__}: {e}, expected {exc_types}")
-    raise AssertionError(f"{fn.__name__}{args} did not raise {exc_types}")
 
 
 def local(*parts):

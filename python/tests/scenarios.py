@@ -20,20 +20,13 @@ import subprocess
 import sys
 import time
 
-import fsspec
-
 import alluxiofs
 from alluxiofs import AlluxioFileSystem, AlluxioInvalidPathError, WorkersUnavailableError
+from _common import expect, make_fs, write_local
 
 DATA = os.environ.get("DATA_DIR", "")
 RO = os.environ.get("RO_DIR", "")
 OUTSIDE = os.environ.get("OUTSIDE_DIR", "")
-
-
-def make_fs(**kw):
-    opts = dict(worker_hosts=os.environ.get("WORKER_HOSTS"), skip_instance_cache=True)
-    opts.update(kw)
-    return fsspec.filesystem("alluxiofs", **opts)
 
 
 def cli(*args):
@@ -41,22 +34,6 @@ def cli(*args):
     r = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
     assert r.returncode == 0, f"{' '.join(args)} failed: {r.stderr}{r.stdout}"
     return json.loads(r.stdout)
-
-
-def expect(exc_types, fn, *args, **kw):
-    try:
-        fn(*args, **kw)
-    except exc_types as e:
-        return e
-    except Exception as e:  # noqa: BLE001
-        raise AssertionError(f"{fn.__name__}{args} raised {type(e).__name__}: {e}, expected {exc_types}")
-    raise AssertionError(f"{fn.__name__}{args} did not raise {exc_types}")
-
-
-def write_local(path, data):
-    os.makedirs(os.path.dirname(path), exist_ok=True)
-    with open(path, "wb") as f:
-        f.write(data)
 
 
 # ---- scenarios ----------------------------------------------------------------------

@@ -17,25 +17,13 @@ import sys
 import time
 import urllib.request
 
-import fsspec
-
 import alluxiofs  # noqa: F401  (registers the protocol)
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "python", "tests"))
+from _common import expect, make_fs, write_local  # noqa: E402
 
 DATA = os.environ.get("DATA_DIR", "")
 RO = os.environ.get("RO_DIR", "")
 WORKER = os.environ.get("WORKER_HOSTS", "").split(",")[0]
-
-
-def make_fs(**kw):
-    opts = dict(worker_hosts=os.environ.get("WORKER_HOSTS"), skip_instance_cache=True)
-    opts.update(kw)
-    return fsspec.filesystem("alluxiofs", **opts)
-
-
-def write_local(path, data):
-    os.makedirs(os.path.dirname(path), exist_ok=True)
-    with open(path, "wb") as f:
-        f.write(data)
 
 
 def rest_count(code):
@@ -58,16 +46,6 @@ def rest_count_above(code, floor, seconds=10):
         time.sleep(0.05)
         n = rest_count(code)
     return n
-
-
-def expect(exc_types, fn, *args, **kw):
-    try:
-        fn(*args, **kw)
-    except exc_types as e:
-        return e
-    except Exception as e:  # noqa: BLE001
-        raise AssertionError(f"{fn.__name__}{args} raised {type(e).__name__}: {e}, expected {exc_types}")
-    raise AssertionError(f"{fn.__name__}{args} did not raise {exc_types}")
 
 
 def blob(name):

@@ -11,42 +11,32 @@
 import type { EtcdConnection } from '../store/connection.js';
 import type { MemberRecord } from '../worker/membership.js';
 
-export interface WorkerInfo {
+/** The status fields every member record reports (workers and FUSE clients alike). */
+export interface MemberStatus {
+  appliedRevision: number;
+  lag: number;
+  startedAt: string;
+  uptimeSeconds: number | null;
+  watchState: string | null;
+  pid: number | null;
+  version: string | null;
+  updatedAt: string | null;
+}
+
+export interface WorkerInfo extends MemberStatus {
   id: string;
   host: string;
   s3Port: number;
   restPort: number;
-  appliedRevision: number;
-  lag: number;
-  startedAt: string;
-  uptimeSeconds: number | null;
-  watchState: string | null;
-  pid: number | null;
-  version: string | null;
-  updatedAt: string | null;
 }
 
 /** A FUSE daemon's record (no S3/REST ports). */
-export interface ClientInfo {
+export interface ClientInfo extends MemberStatus {
   id: string;
   kind: 'fuse';
   host: string;
   mountpoint: string | null;
-  appliedRevision: number;
-  lag: number;
-  startedAt: string;
-  uptimeSeconds: number | null;
-  watchState: string | null;
-  pid: number | null;
-  version: string | null;
-  updatedAt: string | null;
 }
-
-/** The status fields every member record reports (workers and FUSE clients alike). */
-type MemberStatus = Pick<
-  WorkerInfo,
-  'appliedRevision' | 'lag' | 'startedAt' | 'uptimeSeconds' | 'watchState' | 'pid' | 'version' | 'updatedAt'
->;
 
 export interface WorkerListing {
   /** etcd revision the listing was read at. */

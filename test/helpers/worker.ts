@@ -8,7 +8,7 @@
  *   await stopWorkers(workers);   // in after()/finally
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, openSync, closeSync, readFileSync } from 'node:fs';
+import { mkdtempSync, openSync, closeSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort } from '../../src/local/etcd-server.js';
@@ -56,11 +56,26 @@ export interface WorkerProcess {
 
 let counter = 0;
 
+/**
+ * Worker log dirs live until the test process exits (tests read logs after a worker stops),
+ * then they are removed; ALLUXIO_KEEP_TEST_LOGS=1 keeps them for a post-mortem.
+ */
+const logDirs = new Set<string>();
+function trackLogDir(dir: string): void {
+  if (logDirs.size === 0 && process.env.ALLUXIO_KEEP_TEST_LOGS !== '1') {
+    process.once('exit', () => {
+      for (const d of logDirs) rmSync(d, { recursive: true, force: true });
+    });
+  }
+  logDirs.add(dir);
+}
+
 export async function startWorker(etcdEndpoint: string, opts: WorkerProcessOptions = {}): Promise<WorkerProcess> {
   const s3Port = await freePort();
   const restPort = await freePort();
   const id = opts.id ?? `tw${process.pid}-${++counter}`;
   const dir = mkdtempSync(join(tmpdir(), 'alluxio-test-worker-'));
+  trackLogDir(dir);
   const logFile = join(dir, `${id}.log`);
   const fd = openSync(logFile, 'a');
   const args = [

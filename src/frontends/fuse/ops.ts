@@ -15,7 +15,7 @@
  * Paths from the kernel are relative to the FUSE root (`/data/x`); the POSIX request is
  * `<fuse-root>/data/x` and the resolver strips the root (resolution.md §2).
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
@@ -99,7 +99,7 @@ export class FuseOps {
     this.attrCacheMs = opts.attrCacheMs ?? 1000;
     this.readAhead = opts.readAhead ?? {};
     this.ownSpool = opts.spoolDir === undefined;
-    this.spoolDir = opts.spoolDir ?? mkdtempSync(join(tmpdir(), 'alluxio-fuse-spool-'));
+    this.spoolDir = opts.spoolDir ?? newSpoolDir();
   }
 
   // ---------------------------------------------------------------- snapshot & resolution
@@ -546,4 +546,22 @@ async function moveTree(a: UfsAdapter, from: readonly string[], to: readonly str
     await moveTree(a, [...from, child.name], [...to, child.name], child.type, false);
   }
   await a.delete(from);
+}
+
+/**
+ * A spool dir of our own, named with our pid; spool dirs of daemons that are gone (killed
+ * before they could remove theirs) are swept first, so a crash leaves nothing behind for long.
+ */
+function newSpoolDir(): string {
+  const base = tmpdir();
+  for (const name of readdirSync(base)) {
+    const m = /^alluxio-fuse-spool-(\d+)-/.exec(name);
+    if (!m || Number(m[1]) === process.pid) continue;
+    try {
+      process.kill(Number(m[1]), 0);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ESRCH') rmSync(join(base, name), { recursive: true, force: true });
+    }
+  }
+  return mkdtempSync(join(base, `alluxio-fuse-spool-${process.pid}-`));
 }

@@ -51,6 +51,11 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
       strict: this.ctor.strict,
     });
     this.flags = flags as BaseFlags<T>;
+    // Durations are checked before anything is read or written: a bad --wait-timeout must
+    // not surface only after the change was committed.
+    const f = flags as Record<string, unknown>;
+    if (typeof f['wait-timeout'] === 'string') parseDuration(f['wait-timeout'], '--wait-timeout');
+    if (typeof f['etcd-timeout'] === 'string') parseDuration(f['etcd-timeout'], '--etcd-timeout');
     return { flags: this.flags, args };
   }
 

@@ -97,7 +97,3 @@ export class AlluxioError extends Error {
 export function isAlluxioError(e: unknown): e is AlluxioError {
   return e instanceof AlluxioError;
 }
-
-export function exitCodeOf(code: ErrorCode): ExitCode {
-  return CODES[code];
-}

@@ -12,8 +12,6 @@
  * Pipeline (resolution.md): front end -> Alluxio path -> normalizePath -> first matching
  * rule (single pass) -> normalizePath again -> mount by first segment -> joinUnderUfs.
  */
-import type { ParsedMount } from './mounts.js';
-import type { RuleSpec } from './rules.js';
 import type { UfsLocation } from './ufs-uri.js';
 
 export type Api = 'alluxio' | 'posix' | 's3' | 'fsspec';

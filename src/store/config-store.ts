@@ -37,9 +37,6 @@ export interface Plan<T> {
   compares?: { key: string; modRevision: number }[];
 }
 
-/** etcd's default --max-txn-ops. */
-export const DEFAULT_MAX_TXN_OPS = 128;
-
 /**
  * The most operations one commit may carry, checked before sending: ALLUXIO_ETCD_MAX_TXN_OPS
  * when set. Unset, etcd itself is the authority (its --max-txn-ops, 128 by default, 10000 in

@@ -1,0 +1,188 @@
+/**
+ * THE data path: the one step every front end (S3, REST/FSSpec, FUSE) takes from a request
+ * to the bytes. Each request takes ONE snapshot (`ctx.snapshot()`), then
+ *
+ *   resolve (Snapshot.resolve, latency observed per API)
+ *     -> target (mount of the resolution, its UFS adapter, the decoded relative location)
+ *     -> writability (a write against a read-only mount is ReadOnlyMount)
+ *     -> the UFS (and, from the cache issue on, the worker cache in front of it)
+ *
+ * Everything thrown from here is an AlluxioError typed by ErrorCode; each protocol boundary
+ * maps codes to its own vocabulary with its own table (s3/errors.ts, rest/errors.ts,
+ * fuse/errno.ts). Nothing here knows about HTTP, XML or errno.
+ */
+import { AlluxioError, isAlluxioError } from '../../domain/errors.js';
+import type { ParsedMount } from '../../domain/mounts.js';
+import type { Resolution, ResolveRequest } from '../../domain/resolver.js';
+import type { Snapshot } from '../../domain/snapshot.js';
+import type { Readable, Writable } from 'node:stream';
+import type { ByteRange, UfsAdapter, UfsEntry, UfsOpenFile } from '../../ufs/types.js';
+import type { FrontendContext } from '../context.js';
+
+/** A resolved request bound to its mount and adapter: what handlers operate on. */
+export interface DataTarget {
+  /** The snapshot the request was resolved against (read once per request). */
+  snapshot: Snapshot;
+  resolution: Resolution;
+  mount: ParsedMount;
+  adapter: UfsAdapter;
+  /** Decoded segments below the mount root (from joinUnderUfs, never split here). */
+  rel: readonly string[];
+}
+
+export interface TargetOptions {
+  /** The request will modify the UFS: refuse (ReadOnlyMount) on a read-only mount. */
+  write?: boolean;
+}
+
+export class DataPath {
+  constructor(private readonly ctx: FrontendContext) {}
+
+  /** The snapshot for one request (throws EtcdUnavailable when none or too stale). */
+  snapshot(): Snapshot {
+    return this.ctx.snapshot();
+  }
+
+  /** Resolve one request against `snap`, observing its latency under its API. */
+  resolve(snap: Snapshot, request: ResolveRequest, opts: { allowUnmounted?: boolean } = {}): Resolution {
+    const t0 = process.hrtime.bigint();
+    try {
+      return snap.resolve(request, { trace: false, allowUnmounted: opts.allowUnmounted ?? false });
+    } finally {
+      this.ctx.observeResolve?.(request.api, Number(process.hrtime.bigint() - t0) / 1e9);
+    }
+  }
+
+  /** Resolve and bind: throws NoMountForPath when the path lands in no mount. */
+  target(snap: Snapshot, request: ResolveRequest, opts: TargetOptions = {}): DataTarget {
+    return this.bind(snap, this.resolve(snap, request), opts);
+  }
+
+  /**
+   * Bind an existing resolution (made with allowUnmounted) to its mount and adapter; null
+   * when it lands in no mount (a virtual directory, `/`).
+   */
+  bindIfMounted(snap: Snapshot, resolution: Resolution, opts: TargetOptions = {}): DataTarget | null {
+    if (!resolution.mount || !resolution.location) return null;
+    return this.bind(snap, resolution, opts);
+  }
+
+  /** Bind an existing resolution; throws NoMountForPath when it lands in no mount. */
+  bind(snap: Snapshot, resolution: Resolution, opts: TargetOptions = {}): DataTarget {
+    const mount = resolution.mount ? snap.mount(resolution.mount.path) : undefined;
+    if (!mount || !resolution.location) {
+      throw new AlluxioError('NoMountForPath', `no mount for ${resolution.rewrittenPath}`, { step: 'mount' });
+    }
+    if (opts.write) requireWritable(mount);
+    const adapter = this.ctx.ufs(mount);
+    return { snapshot: snap, resolution, mount, adapter, rel: resolution.location.relSegments };
+  }
+
+  // ---- the bytes: every front end reads, writes and deletes through these, so the worker
+  // cache (issue: worker cache) sits behind them and sees every write and delete.
+
+  /** Metadata of the target (null when missing). */
+  async stat(t: DataTarget): Promise<UfsEntry | null> {
+    return this.ufs(() => t.adapter.stat(t.rel));
+  }
+
+  /** Children of the target directory, sorted by name (UTF-8 bytes). */
+  async list(t: DataTarget): Promise<UfsEntry[]> {
+    return this.ufs(() => t.adapter.list(t.rel));
+  }
+
+  /**
+   * Open the target for reading: metadata and bytes of ONE version of the object (null when
+   * missing). The caller must close() it unless it took stream(), which closes at its end.
+   */
+  async open(t: DataTarget): Promise<DataObject | null> {
+    if (t.adapter.openRead) {
+      const f = await this.ufs(() => t.adapter.openRead!(t.rel));
+      return f ? fromOpenFile(f) : null;
+    }
+    const entry = await this.stat(t);
+    if (!entry) return null;
+    const a = t.adapter;
+    return {
+      entry,
+      bytes: (range) => this.ufs(() => (a.readBuffer ? a.readBuffer(t.rel, range) : collect(a.read(t.rel, range)))),
+      stream: (range) => this.ufs(() => a.read(t.rel, range)),
+      close: () => {},
+    };
+  }
+
+  /** Write a whole object (create or replace). */
+  async write(t: DataTarget, body: Readable): Promise<UfsEntry> {
+    requireWritable(t.mount);
+    return this.ufs(() => t.adapter.write(t.rel, body));
+  }
+
+  /** Delete the target (a file, or an empty directory). */
+  async delete(t: DataTarget): Promise<void> {
+    requireWritable(t.mount);
+    return this.ufs(() => t.adapter.delete(t.rel));
+  }
+
+  async mkdir(t: DataTarget): Promise<void> {
+    requireWritable(t.mount);
+    return this.ufs(() => t.adapter.mkdir(t.rel));
+  }
+
+  /**
+   * Run one UFS call: AlluxioErrors pass through; anything else (a bug, an SDK error the
+   * adapter did not map) becomes UfsUnavailable naming what happened, so every boundary
+   * answers from its table instead of a stack trace.
+   */
+  async ufs<T>(f: () => Promise<T>): Promise<T> {
+    try {
+      return await f();
+    } catch (e) {
+      throw asAlluxioError(e);
+    }
+  }
+}
+
+/** ReadOnlyMount when `mount` is read-only (checked per request against its snapshot). */
+export function requireWritable(mount: ParsedMount): void {
+  if (mount.readOnly) throw new AlluxioError('ReadOnlyMount', `${mount.path} is mounted read-only`, { details: { mount: mount.path } });
+}
+
+/** Any thrown value as an AlluxioError (unknown errors become UfsUnavailable with their message). */
+export function asAlluxioError(e: unknown): AlluxioError {
+  if (isAlluxioError(e)) return e;
+  const msg = e instanceof Error ? e.message : String(e);
+  return new AlluxioError('UfsUnavailable', msg, { cause: e });
+}
+
+/**
+ * One opened version of an object: its metadata and its bytes. `bytes` is for lengths up to
+ * SMALL_OBJECT_BYTES (one buffer); `stream` for anything; `sendTo` (optional) writes into a
+ * destination with backpressure and reused buffers.
+ */
+export interface DataObject {
+  entry: UfsEntry;
+  bytes(range?: ByteRange): Promise<Buffer>;
+  /** Takes ownership: the object is closed when the stream ends. */
+  stream(range?: ByteRange): Promise<Readable>;
+  sendTo?(dest: Writable, range?: ByteRange): Promise<void>;
+  /** The adapter's open file, when it has one (FUSE reads ranges into its windows from it). */
+  file?: UfsOpenFile;
+  close(): void;
+}
+
+function fromOpenFile(f: UfsOpenFile): DataObject {
+  return {
+    entry: f.entry,
+    bytes: async (range) => f.readBuffer(range),
+    stream: async (range) => f.stream(range),
+    ...(f.sendTo ? { sendTo: (dest: Writable, range?: ByteRange) => f.sendTo!(dest, range) } : {}),
+    file: f,
+    close: () => f.close(),
+  };
+}
+
+async function collect(p: Promise<Readable>): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  for await (const c of await p) chunks.push(c as Buffer);
+  return Buffer.concat(chunks);
+}

@@ -8,7 +8,7 @@ import { AlluxioError, ExitCode, isAlluxioError } from '../domain/errors.js';
 import { EtcdConnection, parseEndpoints, DEFAULT_CLUSTER, DEFAULT_ENDPOINTS } from '../store/connection.js';
 import { Renderer } from './output.js';
 import { parseDuration } from './duration.js';
-import { waitForConvergence } from '../control/convergence.js';
+import { waitForConvergence } from '../cluster/convergence.js';
 
 export type BaseFlags<T extends typeof Command> = Interfaces.InferredFlags<(typeof BaseCommand)['baseFlags'] & T['flags']>;
 

@@ -16,20 +16,20 @@
 import { createRequire } from 'node:module';
 import { hostname } from 'node:os';
 import type { Logger } from 'pino';
-import { AlluxioError, isAlluxioError } from '../../domain/errors.js';
-import type { ParsedMount } from '../../domain/mounts.js';
-import { isPathPrefix, normalizePath, pathOf } from '../../domain/paths.js';
-import type { Snapshot } from '../../domain/snapshot.js';
-import { ConfigInformer, type SnapshotChange } from '../../informer/informer.js';
-import type { EtcdConnection } from '../../store/connection.js';
-import { UfsRegistry } from '../../ufs/registry.js';
-import type { UfsAdapter } from '../../ufs/types.js';
-import { MEMBER_VERSION, Membership } from '../../worker/membership.js';
-import type { FrontendContext } from '../context.js';
-import { Errno, errnoName, errnoOf, fsError } from './errno.js';
-import { fuseMountAt, fusermountUnmount } from './mountpoint.js';
-import { FuseOps } from './ops.js';
-import type { ReadAheadOptions } from './read-ahead.js';
+import { AlluxioError, isAlluxioError } from '../domain/errors.js';
+import type { ParsedMount } from '../domain/mounts.js';
+import { isPathPrefix, normalizePath, pathOf } from '../domain/paths.js';
+import type { Snapshot } from '../domain/snapshot.js';
+import { ConfigInformer, type SnapshotChange } from '../informer/informer.js';
+import type { EtcdConnection } from '../store/connection.js';
+import { UfsRegistry } from '../ufs/registry.js';
+import type { UfsAdapter } from '../ufs/types.js';
+import { MEMBER_VERSION, Membership } from './membership.js';
+import type { FrontendContext } from '../frontends/context.js';
+import { Errno, errnoName, errnoOf, fsError } from '../frontends/fuse/errno.js';
+import { fuseMountAt, fusermountUnmount } from '../frontends/fuse/mountpoint.js';
+import { FuseOps } from '../frontends/fuse/ops.js';
+import type { ReadAheadOptions } from '../frontends/fuse/read-ahead.js';
 
 const require = createRequire(import.meta.url);
 

@@ -18,7 +18,7 @@ import type { EtcdConnection } from '../store/connection.js';
 import { UfsRegistry } from '../ufs/registry.js';
 import { frontends as defaultFrontends, type FrontendRegistry } from './frontends.js';
 import { MEMBER_VERSION, Membership, type WorkerRecord } from './membership.js';
-import { WorkerMetrics } from './metrics.js';
+import { WorkerMetrics } from './worker-metrics.js';
 
 export const WORKER_VERSION = MEMBER_VERSION;
 

@@ -128,6 +128,28 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
     this.note(this.render.color.yellow('warning: ') + text);
   }
 
+  /** Whether the command may ask questions: a terminal on stdin and stderr, and no --json. */
+  protected interactive(): boolean {
+    return Boolean(process.stdin.isTTY && process.stderr.isTTY) && !this.jsonEnabledSafe();
+  }
+
+  /**
+   * A flag the user left out: on a terminal, ask for it (inquirer), checking each answer
+   * with `validate` as it is typed (an error message keeps the question open); otherwise
+   * the usage error oclif gives for a missing required flag (exit 2), so scripts see
+   * exactly the flags they always did.
+   */
+  protected async askFor(flag: string, message: string, validate: (value: string) => string | true | Promise<string | true>): Promise<string> {
+    if (!this.interactive()) throw new Errors.CLIError(`Missing required flag ${flag}`, { exit: 2 });
+    const { input } = await import('@inquirer/prompts');
+    try {
+      return (await input({ message, validate: async (v) => validate(v.trim()) }, { output: process.stderr })).trim();
+    } catch (e) {
+      if (e instanceof Error && (e.name === 'ExitPromptError' || e.name === 'AbortPromptError')) throw new AlluxioError('Cancelled', 'cancelled; nothing changed');
+      throw e;
+    }
+  }
+
   /** Ask before a destructive change: --yes skips, no TTY refuses (exit 2), Ctrl-C is 130. */
   protected async confirm(message: string, yes: boolean): Promise<void> {
     // A dry run writes nothing, so there is nothing to confirm.

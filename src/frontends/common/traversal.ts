@@ -1,0 +1,122 @@
+/**
+ * Per-component lookups (resolution.md §2, "Per-component lookups"): rules match whole
+ * paths, but a POSIX client walks one component at a time and a listing names one
+ * directory. A directory D is traversable when some path BELOW it reaches something, even
+ * where D's own resolution does not:
+ *
+ * - a prefix rule covering D whose exclude may match names below D: the excluded children
+ *   fall through to later rules (or none), so they live in another directory than D's own
+ *   rewrite (`--from /d/latest --to /d/v3 --exclude '.*\.csv'`: the CSVs under
+ *   /d/latest/data stay there even where /d/v3/data does not exist);
+ * - a regex rule that may match paths below D (`^/vx/([^/]+)/(.*)$`: /vx/any is a step
+ *   towards /vx/any/f.txt, which the rule sends to /d/f.txt).
+ *
+ * `traversalOf` computes, purely from the snapshot's rules, the other directories children
+ * of D may land in and whether a pattern may take some of them elsewhere; `childLandsAt`
+ * checks one listed name against its own whole-path resolution, so a listing shows a name
+ * only where reading that name reaches the entry listed (every API agrees: the file at the
+ * end always resolves through the rules as a whole path).
+ */
+import type { ParsedMount } from '../../domain/mounts.js';
+import { isPathPrefix, joinPaths, normalizePath, pathOf, segmentsOf, stripPathPrefix } from '../../domain/paths.js';
+import { compilePattern } from '../../domain/regex.js';
+import type { Resolution } from '../../domain/resolver.js';
+import type { Snapshot } from '../../domain/snapshot.js';
+import { joinUnderUfs } from '../../domain/ufs-uri.js';
+import { mayMatchBelow } from './regex-prefix.js';
+
+export interface Traversal {
+  /**
+   * Rewritten directories (canonical Alluxio paths, bound to their mounts) that children of
+   * D may land in besides D's own rewrite, in rule order.
+   */
+  alternatives: Resolution[];
+  /** A regex rule may match some path below D: D is a directory even where nothing is listed. */
+  byPattern: boolean;
+  /** Children may land somewhere other than "D's own location + name": check each listed name. */
+  mixed: boolean;
+}
+
+const NONE: Traversal = { alternatives: [], byPattern: false, mixed: false };
+
+/**
+ * Where the children of the directory `res` (resolved with allowUnmounted) may land.
+ * Pure: the snapshot's rules only (each pattern compiled once, cached by regex.ts).
+ */
+export function traversalOf(snap: Snapshot, res: Resolution): Traversal {
+  if (snap.rules.length === 0) return NONE;
+  const dir = res.alluxioPath;
+  const dirs: string[] = [];
+  let byPattern = false;
+  let fallsThrough = true;
+  for (const r of snap.rules) {
+    if (!r.enabled) continue;
+    const exclude = r.exclude !== undefined ? compilePattern(r.exclude, 'exclude pattern') : undefined;
+    if (r.kind === 'prefix') {
+      if (!isPathPrefix(r.src, dir)) continue; // unrelated, or below D (a virtual child of D's)
+      dirs.push(joinPaths(r.dst, stripPathPrefix(r.src, dir)));
+      if (!exclude || !mayMatchBelow(exclude, dir)) {
+        fallsThrough = false; // every child is rewritten by this rule
+        break;
+      }
+      continue; // the excluded children go on to later rules
+    }
+    if (mayMatchBelow(compilePattern(r.src, 'source pattern'), dir)) byPattern = true;
+  }
+  if (fallsThrough) dirs.push(dir);
+  const alternatives: Resolution[] = [];
+  const seen = new Set<string>([res.rewrittenPath]);
+  for (const d of dirs) {
+    if (seen.has(d)) continue;
+    seen.add(d);
+    const bound = bindDirectory(snap, res, d);
+    if (bound) alternatives.push(bound);
+  }
+  return { alternatives, byPattern, mixed: byPattern || alternatives.length > 0 };
+}
+
+/** A resolution of `res.alluxioPath` at the rewritten directory `rewritten` (null: no mount, or not joinable). */
+function bindDirectory(snap: Snapshot, res: Resolution, rewritten: string): Resolution | null {
+  const mount: ParsedMount | undefined = rewritten === '/' ? undefined : snap.mount(rewritten);
+  if (!mount) return null;
+  let location;
+  try {
+    location = joinUnderUfs(mount.ufs, segmentsOf(rewritten).slice(1));
+  } catch {
+    return null;
+  }
+  return {
+    ...res,
+    rewrittenPath: rewritten,
+    mount: { path: mount.path, ufsUri: mount.ufsUri, readOnly: mount.readOnly },
+    ufsUri: location.uri,
+    location,
+    trace: [],
+  };
+}
+
+/**
+ * Whether the child `name` of the requested directory `dir` (its Alluxio path), listed in
+ * the UFS directory `listed` (a resolution of that directory), resolves as a whole path
+ * to exactly that listed entry. Names that cannot be Alluxio path segments never do.
+ */
+export function childLandsAt(snap: Snapshot, dir: string, name: string, listed: Resolution): boolean {
+  if (!listed.ufsUri || !listed.location) return false;
+  let child: string;
+  try {
+    child = normalizePath(joinPaths(dir, pathOf([name])));
+  } catch {
+    return false;
+  }
+  let r: Resolution;
+  try {
+    r = snap.resolve({ api: 'alluxio', path: child }, { allowUnmounted: true, trace: false });
+  } catch {
+    return false;
+  }
+  const want = listed.location.relSegments;
+  const got = r.location?.relSegments;
+  if (!got || r.mount?.path !== listed.mount?.path || got.length !== want.length + 1 || got[got.length - 1] !== name) return false;
+  for (let i = 0; i < want.length; i++) if (got[i] !== want[i]) return false;
+  return true;
+}

@@ -62,7 +62,7 @@ export async function listMerged(via: FrontendContext | DataPath, snap: Snapshot
     try {
       for (const e of await dp.list(t)) {
         // Where children may resolve elsewhere, show a name only where reading it reaches this entry.
-        if (!trav.mixed || childLandsAt(snap, res.alluxioPath, e.name, res)) byName.set(e.name, e);
+        if (!trav.mixed || childLandsAt(snap, res.alluxioPath, e.name, res, e.type)) byName.set(e.name, e);
       }
       ufsDirectory = true;
     } catch (e) {
@@ -84,7 +84,7 @@ export async function listMerged(via: FrontendContext | DataPath, snap: Snapshot
       throw e;
     }
     traversable = true;
-    for (const e of listed) if (!byName.has(e.name) && childLandsAt(snap, res.alluxioPath, e.name, alt)) byName.set(e.name, e);
+    for (const e of listed) if (!byName.has(e.name) && childLandsAt(snap, res.alluxioPath, e.name, alt, e.type)) byName.set(e.name, e);
   }
   const virtual = snap.virtualChildren(res.alluxioPath);
   for (const v of virtual) {

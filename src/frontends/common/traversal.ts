@@ -97,10 +97,12 @@ function bindDirectory(snap: Snapshot, res: Resolution, rewritten: string): Reso
 
 /**
  * Whether the child `name` of the requested directory `dir` (its Alluxio path), listed in
- * the UFS directory `listed` (a resolution of that directory), resolves as a whole path
- * to exactly that listed entry. Names that cannot be Alluxio path segments never do.
+ * the UFS directory `listed` (a resolution of that directory), is what a lookup of
+ * `dir/name` reaches: its whole-path resolution lands on exactly that entry, or (for a
+ * listed directory) that directory is one its own children fall through to, so a lookup
+ * finds it traversable. Names that cannot be Alluxio path segments never are.
  */
-export function childLandsAt(snap: Snapshot, dir: string, name: string, listed: Resolution): boolean {
+export function childLandsAt(snap: Snapshot, dir: string, name: string, listed: Resolution, type: 'file' | 'directory' = 'file'): boolean {
   if (!listed.ufsUri || !listed.location) return false;
   let child: string;
   try {
@@ -114,7 +116,13 @@ export function childLandsAt(snap: Snapshot, dir: string, name: string, listed: 
   } catch {
     return false;
   }
-  const want = listed.location.relSegments;
+  if (isChildOf(r, listed, name)) return true;
+  return type === 'directory' && traversalOf(snap, r).alternatives.some((a) => isChildOf(a, listed, name));
+}
+
+/** `r` is the entry `name` directly inside the directory `listed` (same mount, one segment deeper). */
+function isChildOf(r: Resolution, listed: Resolution, name: string): boolean {
+  const want = listed.location!.relSegments;
   const got = r.location?.relSegments;
   if (!got || r.mount?.path !== listed.mount?.path || got.length !== want.length + 1 || got[got.length - 1] !== name) return false;
   for (let i = 0; i < want.length; i++) if (got[i] !== want[i]) return false;

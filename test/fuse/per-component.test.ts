@@ -11,6 +11,9 @@
  * - a top-level virtual directory made by a regex rule (`^/vq/(\w+)-(.*)$`) is a directory
  *   that exists and lists the same (empty) contents through FUSE and REST.
  *
+ * - one error table per boundary: a UFS scheme the worker does not serve (hdfs://) is 501
+ *   UfsNotSupported on REST and ENOTSUP in FUSE; a 256-byte name is 400 NameTooLong.
+ *
  * The pure parts (may a pattern match below a directory; where children may land) have
  * unit tests first.
  */
@@ -137,6 +140,8 @@ describe('FUSE, REST and resolve agree on per-component lookups and regex virtua
     writeFileSync(join(d, 'latest', 'data', 'y.txt'), 'y is not reachable: /d/latest/data/y.txt is /d/v3/data/y.txt\n');
     writeFileSync(join(d, 'v3', 'model.bin'), 'model v3\n');
     await ok(['mount', 'add', '--path', '/d', '--ufs-uri', `file://${d}/`]);
+    // Recognised by the mount table, not served by workers or FUSE: UfsNotSupported.
+    await ok(['mount', 'add', '--path', '/h', '--ufs-uri', 'hdfs://namenode:8020/warehouse']);
     await ok(['path-mapping', 'add', '--id', 'latest', '--from', '/d/latest', '--to', '/d/v3', '--exclude', '.*\\.csv']);
     await ok(['path-mapping', 'add', '--id', 'vx', '--src', '^/vx/([^/]+)/(.*)$', '--dst', '/d/{{ var2 }}']);
     const last = (await ok(['path-mapping', 'add', '--id', 'vq', '--src', '^/vq/(\\w+)-(.*)$', '--dst', '/d/{{ var2 }}', '--json'])).json() as { revision: number };
@@ -182,6 +187,16 @@ describe('FUSE, REST and resolve agree on per-component lookups and regex virtua
     // /d/latest itself lists /d/v3 (and the data directory its excluded children live in).
     assert.deepEqual(await ls(join(M, 'd', 'latest')), ['data', 'model.bin']);
     assert.deepEqual((await restList('alluxio:///d/latest')).names, ['data', 'model.bin']);
+  });
+
+  it('one error table per boundary: an unserved UFS scheme is 501 UfsNotSupported on REST and ENOTSUP in FUSE; a too-long name is NameTooLong', async () => {
+    const res = await fetch(`${worker!.restUrl}/api/v1/file?${new URLSearchParams({ uri: 'alluxio:///h/t.csv' })}`);
+    assert.equal(res.status, 501);
+    assert.equal(((await res.json()) as { error: { code: string } }).error.code, 'UfsNotSupported');
+    await assert.rejects(readFile(join(M, 'h', 't.csv')), { code: 'ENOTSUP' });
+    const long = await fetch(`${worker!.restUrl}/api/v1/info?${new URLSearchParams({ uri: `alluxio:///d/${'n'.repeat(256)}` })}`);
+    assert.equal(long.status, 400);
+    assert.equal(((await long.json()) as { error: { code: string } }).error.code, 'NameTooLong');
   });
 
   it('a top-level virtual directory of a regex rule exists and lists the same through FUSE and REST', async () => {

@@ -20,10 +20,14 @@
  *
  * Paths from the kernel are relative to the FUSE root (`/data/x`); the POSIX request is
  * `<fuse-root>/data/x` and the resolver strips the root (resolution.md §2).
+ *
+ * Size (~500 lines): ONE concern, the operations themselves, which share the per-call
+ * snapshot, the stat/listing caches and the handle table. Everything that is not an
+ * operation lives in its own module: attributes (attr.ts), spools (spool.ts), open files
+ * (handles.ts), read-ahead, errno (errno.ts), and the data path, listing and traversal
+ * shared with the other front ends (../common/).
  */
-import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { rmSync } from 'node:fs';
 import { Readable } from 'node:stream';
 import { baseName, joinPaths, normalizePath, parentOf, pathOf } from '../../domain/paths.js';
 import type { Resolution } from '../../domain/resolver.js';
@@ -32,31 +36,18 @@ import type { UfsEntry } from '../../ufs/types.js';
 import { DataPath, type DataTarget } from '../common/data-path.js';
 import { isTraversable, listMerged, type MergedListing } from '../common/listing.js';
 import type { FrontendContext } from '../context.js';
+import { attrOf, type Attr, type Node, type Owner } from './attr.js';
 import { Errno, fsError } from './errno.js';
+import { newSpoolDir } from './spool.js';
 import { HandleTable, ReadHandle, WriteHandle, type Located } from './handles.js';
 import type { ReadAheadOptions } from './read-ahead.js';
 
-const S_IFDIR = 0o040000;
-const S_IFREG = 0o100000;
+export type { Attr };
+
 const O_ACCMODE = 3;
 const O_RDONLY = 0;
 const O_TRUNC = 0o1000;
 const W_OK = 2;
-/** st_blksize: the I/O size tools such as cp and Python's buffered files use. */
-const BLKSIZE = 128 * 1024;
-
-export interface Attr {
-  mode: number;
-  uid: number;
-  gid: number;
-  size: number;
-  nlink: number;
-  mtime: Date;
-  atime: Date;
-  ctime: Date;
-  blocks: number;
-  blksize: number;
-}
 
 export interface FuseOpsOptions {
   /** The absolute mount point (the FUSE root), e.g. /mnt/alluxio/fuse. */
@@ -83,8 +74,6 @@ interface Cached<T> {
   value: T;
 }
 
-type Node = { kind: 'root' } | { kind: 'virtual' } | { kind: 'ufs'; entry: UfsEntry; readOnly: boolean };
-
 export class FuseOps {
   readonly handles = new HandleTable();
   private readonly root: string;
@@ -96,9 +85,7 @@ export class FuseOps {
   private readonly stats = new Map<string, Cached<UfsEntry | null>>();
   private readonly listings = new Map<string, Cached<MergedListing>>();
   private readonly dp: DataPath;
-  private readonly started = new Date();
-  private readonly uid = process.getuid?.() ?? 0;
-  private readonly gid = process.getgid?.() ?? 0;
+  private readonly owner: Owner = { uid: process.getuid?.() ?? 0, gid: process.getgid?.() ?? 0, started: new Date() };
   /** Counters for logs and tests. */
   readonly counters = { calls: 0, errors: 0, cacheDrops: 0, byOp: {} as Record<string, number> };
 
@@ -202,25 +189,12 @@ export class FuseOps {
     throw fsError(Errno.ENOENT);
   }
 
-  private attrOf(node: Node): Attr {
-    const base = { uid: this.uid, gid: this.gid, blksize: BLKSIZE, atime: this.started, ctime: this.started };
-    if (node.kind !== 'ufs') {
-      return { ...base, mode: S_IFDIR | (node.kind === 'root' ? 0o755 : 0o555), size: 4096, nlink: 2, mtime: this.started, blocks: 8 };
-    }
-    const { entry, readOnly } = node;
-    const mtime = new Date(entry.mtimeMs);
-    if (entry.type === 'directory') {
-      return { ...base, mode: S_IFDIR | (readOnly ? 0o555 : 0o755), size: 4096, nlink: 2, mtime, ctime: mtime, atime: mtime, blocks: 8 };
-    }
-    return { ...base, mode: S_IFREG | (readOnly ? 0o444 : 0o644), size: entry.size, nlink: 1, mtime, ctime: mtime, atime: mtime, blocks: Math.ceil(entry.size / 512) };
-  }
-
   // ---------------------------------------------------------------- metadata
 
   async getattr(path: string): Promise<Attr> {
     const snap = this.view();
     const { node } = await this.lookup(snap, path);
-    return this.attrOf(node);
+    return attrOf(node, this.owner);
   }
 
   /** Per-component lookups: children below `t` reach something though `t` itself does not. */
@@ -523,22 +497,4 @@ export class FuseOps {
 
 function isBound(t: Target): t is Bound {
   return t.dt !== null;
-}
-
-/**
- * A spool dir of our own, named with our pid; spool dirs of daemons that are gone (killed
- * before they could remove theirs) are swept first, so a crash leaves nothing behind for long.
- */
-function newSpoolDir(): string {
-  const base = tmpdir();
-  for (const name of readdirSync(base)) {
-    const m = /^alluxio-fuse-spool-(\d+)-/.exec(name);
-    if (!m || Number(m[1]) === process.pid) continue;
-    try {
-      process.kill(Number(m[1]), 0);
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code === 'ESRCH') rmSync(join(base, name), { recursive: true, force: true });
-    }
-  }
-  return mkdtempSync(join(base, `alluxio-fuse-spool-${process.pid}-`));
 }

@@ -23,10 +23,8 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { AlluxioError, isAlluxioError } from '../../domain/errors.js';
-import { pathOf, segmentsOf } from '../../domain/paths.js';
 import type { Resolution } from '../../domain/resolver.js';
 import type { Snapshot } from '../../domain/snapshot.js';
-import { formatRequestUri, parseRequestUri } from '../../domain/ufs-uri.js';
 import { SMALL_OBJECT_BYTES, type ByteRange, type UfsEntry } from '../../ufs/types.js';
 import { DataPath, type DataObject, type DataTarget } from '../common/data-path.js';
 import { isTraversable, isVirtualDirectory, listMerged } from '../common/listing.js';
@@ -34,6 +32,7 @@ import { parseRange } from '../common/range.js';
 import type { FrontendContext } from '../context.js';
 import { authenticateRest, restAuthFromEnv, type RestAuthOptions } from './auth.js';
 import { fromAlluxio, RestError, restErr } from './errors.js';
+import { entryJson, resolvedJson, sendError, sendJson, uriForm } from './json.js';
 import { isLocalPeer } from './local-peer.js';
 
 export const API_PREFIX = '/api/v1/';
@@ -45,68 +44,6 @@ interface Call {
   res: ServerResponse;
   url: URL;
   snap: Snapshot;
-}
-
-/** How URIs of a request are written back: in the form the client used. */
-interface UriForm {
-  self: string;
-  child(name: string): string;
-}
-
-function trimSlash(uri: string): string {
-  return uri.endsWith('/') && !uri.endsWith(':///') ? uri.slice(0, -1) : uri;
-}
-
-function isAlluxioForm(uri: string): boolean {
-  return uri.startsWith('/') || /^alluxio:\/\//i.test(uri);
-}
-
-function uriForm(uri: string, res: Resolution): UriForm {
-  if (isAlluxioForm(uri)) {
-    const segs = segmentsOf(res.alluxioPath);
-    return { self: 'alluxio://' + res.alluxioPath, child: (name) => 'alluxio://' + pathOf([...segs, name]) };
-  }
-  // Raw names, as s3fs gives them: the client passes them back as they are.
-  const p = parseRequestUri(uri);
-  return {
-    self: trimSlash(formatRequestUri(p.scheme, p.authority, p.segments)),
-    child: (name) => formatRequestUri(p.scheme, p.authority, [...p.segments, name]),
-  };
-}
-
-function entryJson(uri: string, e: UfsEntry, virtual = false): Record<string, unknown> {
-  return {
-    name: uri,
-    type: e.type,
-    size: e.type === 'directory' ? 0 : e.size,
-    mtime: e.mtimeMs / 1000,
-    ...(e.etag ? { etag: e.etag } : {}),
-    ...(virtual ? { virtual: true } : {}),
-  };
-}
-
-function resolvedJson(r: Resolution): Record<string, unknown> {
-  return {
-    path: r.alluxioPath,
-    rewrittenPath: r.rewrittenPath,
-    rule: r.rule?.id ?? null,
-    mount: r.mount?.path ?? null,
-    readOnly: r.mount?.readOnly ?? null,
-    ufsUri: r.ufsUri,
-    revision: r.revision,
-  };
-}
-
-function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
-  const text = JSON.stringify(body);
-  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text), 'cache-control': 'no-store', ...headers });
-  res.end(text);
-}
-
-function sendError(res: ServerResponse, e: RestError, method: string): void {
-  const body = JSON.stringify({ error: { code: e.code, message: e.message, ...(e.headers['x-alluxio-error-step'] ? { step: e.headers['x-alluxio-error-step'] } : {}) } });
-  res.writeHead(e.status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body), 'cache-control': 'no-store', ...e.headers });
-  res.end(method === 'HEAD' ? undefined : body);
 }
 
 function noMount(r: Resolution): AlluxioError {

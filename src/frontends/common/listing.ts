@@ -8,7 +8,7 @@
  * Used by the REST front end, FUSE and the S3 lister (src/frontends/s3/listing.ts). The UFS
  * side is read through THE data path (data-path.ts), never through an adapter directly.
  */
-import { isAlluxioError } from '../../domain/errors.js';
+import { isAlluxioError, type ErrorCode } from '../../domain/errors.js';
 import { baseName, parentOf } from '../../domain/paths.js';
 import type { Resolution } from '../../domain/resolver.js';
 import type { Snapshot } from '../../domain/snapshot.js';
@@ -73,14 +73,14 @@ export async function listMerged(via: FrontendContext | DataPath, snap: Snapshot
   }
   // Per-component lookups (traversal.ts): children that land in other directories.
   let traversable = trav.byPattern;
-  for (const alt of trav.alternatives) {
-    const at = dp.bindIfMounted(snap, alt);
-    if (!at) continue;
+  for (const alt of ufsFile ? [] : trav.alternatives) {
     let listed: UfsEntry[];
     try {
+      const at = dp.bindIfMounted(snap, alt);
+      if (!at) continue;
       listed = await dp.list(at);
     } catch (e) {
-      if (isAlluxioError(e) && (e.code === 'NotFound' || e.code === 'NotADirectory')) continue;
+      if (isAlluxioError(e) && UNREACHED.has(e.code)) continue;
       throw e;
     }
     traversable = true;
@@ -105,8 +105,16 @@ export async function isTraversable(dp: DataPath, snap: Snapshot, res: Resolutio
   const trav = traversalOf(snap, res);
   if (trav.byPattern) return true;
   for (const alt of trav.alternatives) {
-    const at = dp.bindIfMounted(snap, alt);
-    if (at && (await dp.stat(at))?.type === 'directory') return true;
+    try {
+      const at = dp.bindIfMounted(snap, alt);
+      if (at && (await dp.stat(at))?.type === 'directory') return true;
+    } catch (e) {
+      if (isAlluxioError(e) && UNREACHED.has(e.code)) continue;
+      throw e;
+    }
   }
   return false;
 }
+
+/** An alternative directory (traversal.ts) that is not there, or in a UFS not served here, holds nothing. */
+const UNREACHED: ReadonlySet<ErrorCode> = new Set<ErrorCode>(['NotFound', 'NotADirectory', 'UfsNotSupported']);

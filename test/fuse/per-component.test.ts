@@ -19,8 +19,8 @@
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { readFile, stat } from 'node:fs/promises';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { readFile, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { compilePattern } from '../../src/domain/regex.js';
@@ -66,6 +66,8 @@ describe('traversalOf: where the children of a directory may land', () => {
       { id: 'latest', order: 10, kind: 'prefix', src: '/d/latest', dst: '/d/v3', exclude: '.*\\.csv', enabled: true },
       { id: 'vx', order: 20, kind: 'regex', src: '^/vx/([^/]+)/(.*)$', dst: '/d/{{ var2 }}', enabled: true },
       { id: 'plain', order: 30, kind: 'prefix', src: '/d/old', dst: '/d/new', enabled: true },
+      { id: 'vq', order: 40, kind: 'regex', src: '^/vq/(\\w+)-(.*)$', dst: '/d/{{ var2 }}', enabled: true },
+      { id: 'tmp', order: 50, kind: 'regex', src: '^/d/.*\\.tmp$', dst: '/d/trash{{ var0 }}', enabled: true },
     ],
   });
   const res = (p: string) => snap.resolve({ api: 'alluxio', path: p }, { allowUnmounted: true, trace: false });
@@ -76,17 +78,27 @@ describe('traversalOf: where the children of a directory may land', () => {
       t.alternatives.map((a) => a.rewrittenPath),
       ['/d/latest/data'],
     );
-    assert.equal(t.byPattern, false);
+    assert.equal(t.byPattern, true, 'the tmp rule may match below it (it adds no directory: see below)');
     assert.equal(t.mixed, true);
     const alt = t.alternatives[0]!;
     assert.equal(childLandsAt(snap, '/d/latest/data', 'x.csv', alt), true);
     assert.equal(childLandsAt(snap, '/d/latest/data', 'y.txt', alt), false, 'y.txt resolves to /d/v3/data/y.txt');
     assert.equal(childLandsAt(snap, '/d/latest/data', 'y.txt', res('/d/latest/data')), true);
   });
-  it('a multi-segment regex: a step towards paths it matches', () => {
+  it('a multi-segment regex: a step towards paths it matches, whose children land child-wise in its target', () => {
     const t = traversalOf(snap, res('/vx/any'));
     assert.equal(t.byPattern, true);
+    assert.deepEqual(t.alternatives.map((a) => a.rewrittenPath), ['/d']);
+    assert.equal(childLandsAt(snap, '/vx/any', 'f.txt', t.alternatives[0]!), true);
     assert.equal(traversalOf(snap, res('/elsewhere')).byPattern, false);
+    // Below a path the rule rewrites itself, children follow its own rewrite: nothing else to look at.
+    assert.deepEqual(traversalOf(snap, res('/vx/any/sub')).alternatives, []);
+  });
+  it('a rule that maps children other than child-wise (or a catch-all pattern) makes no directory', () => {
+    assert.deepEqual(traversalOf(snap, res('/vq')).alternatives, [], '/vq/abc-f.txt is /d/f.txt: reachable by name only');
+    const t = traversalOf(snap, res('/d/new.txt'));
+    assert.equal(t.byPattern, true, '/d/new.txt/x.tmp would match the tmp rule');
+    assert.deepEqual(t.alternatives, [], 'but /d/new.txt is not made a directory (a create there must work)');
   });
   it('a plain prefix rule: every child goes with the directory, nothing else to look at', () => {
     const t = traversalOf(snap, res('/d/old/x'));
@@ -144,6 +156,7 @@ describe('FUSE, REST and resolve agree on per-component lookups and regex virtua
     await ok(['mount', 'add', '--path', '/h', '--ufs-uri', 'hdfs://namenode:8020/warehouse']);
     await ok(['path-mapping', 'add', '--id', 'latest', '--from', '/d/latest', '--to', '/d/v3', '--exclude', '.*\\.csv']);
     await ok(['path-mapping', 'add', '--id', 'vx', '--src', '^/vx/([^/]+)/(.*)$', '--dst', '/d/{{ var2 }}']);
+    await ok(['path-mapping', 'add', '--id', 'tmp', '--src', '^/d/.*\\.tmp$', '--dst', '/d/trash{{ var0 }}']);
     const last = (await ok(['path-mapping', 'add', '--id', 'vq', '--src', '^/vq/(\\w+)-(.*)$', '--dst', '/d/{{ var2 }}', '--json'])).json() as { revision: number };
     [fuse, worker] = await Promise.all([startFuse(etcd.endpoint, { cluster: 'percomp' }), startWorker(etcd.endpoint, { cluster: 'percomp' })]);
     await Promise.all([fuse.waitForRevision(last.revision), worker.waitForRevision(last.revision)]);
@@ -187,6 +200,13 @@ describe('FUSE, REST and resolve agree on per-component lookups and regex virtua
     // /d/latest itself lists /d/v3 (and the data directory its excluded children live in).
     assert.deepEqual(await ls(join(M, 'd', 'latest')), ['data', 'model.bin']);
     assert.deepEqual((await restList('alluxio:///d/latest')).names, ['data', 'model.bin']);
+  });
+
+  it('a pattern that could match below a missing path does not make it a directory: creating a file there works', async () => {
+    await assert.rejects(stat(join(M, 'd', 'new.txt')), { code: 'ENOENT' });
+    await writeFile(join(M, 'd', 'new.txt'), 'created through FUSE\n');
+    assert.equal(readFileSync(join(d, 'new.txt'), 'utf8'), 'created through FUSE\n');
+    await assert.rejects(stat(join(M, 'vx', 'any', 'missing-dir')), { code: 'ENOENT' }, '/d/missing-dir does not exist');
   });
 
   it('one error table per boundary: an unserved UFS scheme is 501 UfsNotSupported on REST and ENOTSUP in FUSE; a too-long name is NameTooLong', async () => {

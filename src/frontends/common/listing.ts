@@ -72,7 +72,7 @@ export async function listMerged(via: FrontendContext | DataPath, snap: Snapshot
     }
   }
   // Per-component lookups (traversal.ts): children that land in other directories.
-  let traversable = trav.byPattern;
+  let traversable = false;
   for (const alt of ufsFile ? [] : trav.alternatives) {
     let listed: UfsEntry[];
     try {
@@ -97,13 +97,12 @@ export async function listMerged(via: FrontendContext | DataPath, snap: Snapshot
 }
 
 /**
- * A path whose own resolution reaches nothing is still a directory when children below it
- * reach something (traversal.ts): a regex rule may match below it, or another directory
- * its children fall through to exists. For POSIX lookups and `info`-style questions.
+ * A path whose own resolution reaches nothing is still a directory when a directory its
+ * children land in exists (traversal.ts: where a prefix rule's excluded children fall
+ * through, or where a regex rule sends them child-wise). For POSIX lookups and `info`.
  */
 export async function isTraversable(dp: DataPath, snap: Snapshot, res: Resolution): Promise<boolean> {
   const trav = traversalOf(snap, res);
-  if (trav.byPattern) return true;
   for (const alt of trav.alternatives) {
     try {
       const at = dp.bindIfMounted(snap, alt);

@@ -9,7 +9,14 @@
  *   rewrite (`--from /d/latest --to /d/v3 --exclude '.*\.csv'`: the CSVs under
  *   /d/latest/data stay there even where /d/v3/data does not exist);
  * - a regex rule that may match paths below D (`^/vx/([^/]+)/(.*)$`: /vx/any is a step
- *   towards /vx/any/f.txt, which the rule sends to /d/f.txt).
+ *   towards /vx/any/f.txt, which the rule sends to /d/f.txt). Whether it can is exact
+ *   (regex-prefix.ts); WHERE its children land is found by resolving a few probe children
+ *   (`D/x`, `D/x.csv`, ...) through the real resolver: when a probe goes through the rule and
+ *   lands at `T/probe`, the children of D map child-wise into T, which is then listed (and
+ *   filtered name by name) like any other directory. A rule that maps children otherwise
+ *   (`^/vq/(\w+)-(.*)$` sends /vq/abc-f.txt to /d/f.txt) makes no directory: its files
+ *   are reachable by name only. So a missing path is never reported as a directory just
+ *   because some pattern could match below it (that would break `create`).
  *
  * `traversalOf` computes, purely from the snapshot's rules, the other directories children
  * of D may land in and whether a pattern may take some of them elsewhere; `childLandsAt`
@@ -18,7 +25,7 @@
  * end always resolves through the rules as a whole path).
  */
 import type { ParsedMount } from '../../domain/mounts.js';
-import { isPathPrefix, joinPaths, normalizePath, pathOf, segmentsOf, stripPathPrefix } from '../../domain/paths.js';
+import { isPathPrefix, joinPaths, normalizePath, parentOf, pathOf, segmentsOf, stripPathPrefix } from '../../domain/paths.js';
 import { compilePattern } from '../../domain/regex.js';
 import type { Resolution } from '../../domain/resolver.js';
 import type { Snapshot } from '../../domain/snapshot.js';
@@ -31,7 +38,7 @@ export interface Traversal {
    * D may land in besides D's own rewrite, in rule order.
    */
   alternatives: Resolution[];
-  /** A regex rule may match some path below D: D is a directory even where nothing is listed. */
+  /** A regex rule may match some path below D: some children may land elsewhere. */
   byPattern: boolean;
   /** Children may land somewhere other than "D's own location + name": check each listed name. */
   mixed: boolean;
@@ -61,7 +68,12 @@ export function traversalOf(snap: Snapshot, res: Resolution): Traversal {
       }
       continue; // the excluded children go on to later rules
     }
-    if (mayMatchBelow(compilePattern(r.src, 'source pattern'), dir)) byPattern = true;
+    if (!mayMatchBelow(compilePattern(r.src, 'source pattern'), dir)) continue;
+    byPattern = true;
+    for (const probe of PROBES) {
+      const t = childWiseTarget(snap, dir, probe, r.id);
+      if (t !== null) dirs.push(t);
+    }
   }
   if (fallsThrough) dirs.push(dir);
   const alternatives: Resolution[] = [];
@@ -73,6 +85,21 @@ export function traversalOf(snap: Snapshot, res: Resolution): Traversal {
     if (bound) alternatives.push(bound);
   }
   return { alternatives, byPattern, mixed: byPattern || alternatives.length > 0 };
+}
+
+/** Child names tried to find where a pattern rule sends the children of a directory. */
+const PROBES = ['x', 'x.x', 'x-x', 'x_x', '0', 'x.csv', 'x.txt', 'x.json', 'x.parquet', 'x.bin'];
+
+/** When `dir/probe` goes through rule `ruleId` and lands at `T/probe`: T; else null. */
+function childWiseTarget(snap: Snapshot, dir: string, probe: string, ruleId: string): string | null {
+  let r: Resolution;
+  try {
+    r = snap.resolve({ api: 'alluxio', path: joinPaths(dir, '/' + probe) }, { allowUnmounted: true, trace: false });
+  } catch {
+    return null;
+  }
+  if (r.rule?.id !== ruleId || !r.rewrittenPath.endsWith('/' + probe)) return null;
+  return parentOf(r.rewrittenPath);
 }
 
 /** A resolution of `res.alluxioPath` at the rewritten directory `rewritten` (null: no mount, or not joinable). */

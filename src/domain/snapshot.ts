@@ -4,7 +4,7 @@
  * resolves any number of requests from every front end, purely: no I/O, no clock, no
  * mutation after construction.
  */
-import { AlluxioError } from './errors.js';
+import { AlluxioError, isAlluxioError } from './errors.js';
 import type { ParsedMount } from './mounts.js';
 import { isPathPrefix, MAX_PATH_BYTES, normalizePath, pathOf, segmentsOf, stripPathPrefix } from './paths.js';
 import { RuleIndex, type CompiledRule } from './rule-index.js';
@@ -242,7 +242,8 @@ export class Snapshot {
     try {
       parsed = parseRequestUri(uri);
     } catch (e) {
-      throw new AlluxioError('InvalidPath', (e as Error).message, { step: 'decode' });
+      // A too-long name stays NameTooLong (ENAMETOOLONG); anything else is an invalid path.
+      throw new AlluxioError(isAlluxioError(e) && e.code === 'NameTooLong' ? 'NameTooLong' : 'InvalidPath', (e as Error).message, { step: 'decode' });
     }
     const list = this.byAuthority.get(namespaceKey(parsed));
     if (list) {
@@ -274,7 +275,7 @@ export class Snapshot {
  */
 function prefixResult(raw: string): string {
   if (raw.length * 3 > MAX_PATH_BYTES && Buffer.byteLength(raw, 'utf8') > MAX_PATH_BYTES) {
-    throw new AlluxioError('InvalidPath', `path is longer than ${MAX_PATH_BYTES} bytes`, { step: 'rewrite' });
+    throw new AlluxioError('NameTooLong', `path is longer than ${MAX_PATH_BYTES} bytes`, { step: 'rewrite' });
   }
   return raw;
 }

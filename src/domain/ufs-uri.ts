@@ -114,7 +114,7 @@ function checkSegment(seg: string, whole: string, code: 'InvalidUfsUri' | 'Inval
   if (seg.includes('/')) throw new AlluxioError(code, `"${whole}": an encoded "/" (%2F) inside a segment is not allowed`);
   if (/[\u0000-\u001f\u007f]/.test(seg)) throw new AlluxioError(code, `"${whole}": control characters are not allowed`);
   if (!seg.isWellFormed()) throw new AlluxioError(code, `"${whole}": not valid UTF-8`);
-  if (Buffer.byteLength(seg, 'utf8') > MAX_SEGMENT_BYTES) throw new AlluxioError(code, `"${whole}": a segment is longer than ${MAX_SEGMENT_BYTES} bytes`);
+  if (Buffer.byteLength(seg, 'utf8') > MAX_SEGMENT_BYTES) throw new AlluxioError(code === 'InvalidPath' ? 'NameTooLong' : code, `"${whole}": a segment is longer than ${MAX_SEGMENT_BYTES} bytes`);
 }
 
 export function formatUfsUri(scheme: string, authority: string, segments: readonly string[]): string {

@@ -14,7 +14,7 @@ import pino, { type Logger } from 'pino';
 import { AlluxioError, isAlluxioError } from '../domain/errors.js';
 import type { Snapshot } from '../domain/snapshot.js';
 import type { FrontendContext } from '../frontends/context.js';
-import { statusOf as restStatusOf } from '../frontends/rest/errors.js';
+import { HTTP_STATUS } from '../frontends/rest/errors.js';
 import { MEMBER_VERSION } from '../cluster/record.js';
 import type { ConfigInformer, InformerOptions, InformerStatus, SnapshotChange } from '../informer/informer.js';
 import type { EtcdConnection } from '../store/connection.js';
@@ -254,7 +254,7 @@ export class Worker {
       if (isAlluxioError(e)) {
         // THE REST port's error table (src/frontends/rest/errors.ts): the worker's own
         // endpoints answer the same status for a code as the REST/FSSpec API does.
-        return sendJson(res, restStatusOf(e.code), { error: e.toJSON() });
+        return sendJson(res, HTTP_STATUS[e.code], { error: e.toJSON() });
       }
       this.log.error({ err: (e as Error).message }, 'REST request failed');
       sendJson(res, 500, { error: { code: 'Internal', message: (e as Error).message } });

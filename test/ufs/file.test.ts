@@ -148,7 +148,7 @@ test('registry caches per URI + options and replaces changed mounts', async () =
   assert.equal(reg.size, 1);
   reg.retain([]);
   assert.equal(reg.size, 0);
-  assert.throws(() => reg.adapterFor(parseMount({ path: '/h', ufsUri: 'hdfs://nn:8020/x' })), code('NotFound'));
+  assert.throws(() => reg.adapterFor(parseMount({ path: '/h', ufsUri: 'hdfs://nn:8020/x' })), code('UfsNotSupported'));
   await reg.closeAll();
 });
 

@@ -14,7 +14,8 @@
  * - Regex candidates are prefiltered by their literal prefix before RE2 runs.
  * - An index is immutable (a Snapshot that holds it may still be serving requests).
  *   `apply` derives a new one from a few removed / added / updated rules: only those are
- *   validated and compiled, only their keys' lists are copied; the rest is shared. Order is
+ *   validated and compiled, only their keys' lists are copied; the rest is shared (the maps
+ *   are copy-on-write by bucket, cow-map.ts). Order is
  *   compared on (order, id) directly, never as a position, so an insert renumbers nothing.
  *   The property test (test/domain/rule-index-incremental.test.ts) proves `apply` equal to
  *   `build` from scratch, structure and resolutions alike.
@@ -24,6 +25,7 @@ import { isPathPrefix, stripPathPrefix, joinPaths } from './paths.js';
 import { capturesOf, compilePattern, compileTemplate, expandTemplate, type CompiledPattern, type CompiledTemplate } from './regex.js';
 import { parseRuleSpec } from './rule-validation.js';
 import { compareRules, type RuleSpec } from './rules.js';
+import { CowMap } from './cow-map.js';
 
 export interface CompiledRule {
   spec: RuleSpec;
@@ -134,12 +136,12 @@ export class RuleIndex {
   /** Every rule that compiled, in (order, id) order, enabled or not. */
   readonly compiled: readonly CompiledRule[];
   /** key -> enabled rules filed under it, in (order, id) order */
-  private readonly byKey: ReadonlyMap<string, readonly CompiledRule[]>;
-  private readonly byId: ReadonlyMap<string, CompiledRule>;
+  private readonly byKey: CowMap<readonly CompiledRule[]>;
+  private readonly byId: CowMap<CompiledRule>;
   private readonly failedById: ReadonlyMap<string, FailedRule>;
   private readonly hasRoot: boolean;
 
-  private constructor(compiled: readonly CompiledRule[], byKey: ReadonlyMap<string, readonly CompiledRule[]>, byId: ReadonlyMap<string, CompiledRule>, failed: ReadonlyMap<string, FailedRule>) {
+  private constructor(compiled: readonly CompiledRule[], byKey: CowMap<readonly CompiledRule[]>, byId: CowMap<CompiledRule>, failed: ReadonlyMap<string, FailedRule>) {
     this.compiled = compiled;
     this.byKey = byKey;
     this.byId = byId;
@@ -148,7 +150,7 @@ export class RuleIndex {
   }
 
   static empty(): RuleIndex {
-    return new RuleIndex([], new Map(), new Map(), new Map());
+    return new RuleIndex([], CowMap.empty(), CowMap.empty(), new Map());
   }
 
   /**
@@ -177,14 +179,14 @@ export class RuleIndex {
       if (!list) byKey.set(c.key, (list = []));
       list.push(c);
     }
-    const index = new RuleIndex(compiled, byKey, byId, failed);
+    const index = new RuleIndex(compiled, CowMap.from(byKey), CowMap.from(byId), failed);
     return { index, failed: index.failed() };
   }
 
   /**
    * A new index with `changes` applied; this one is left as it was. Cost: the changed rules
-   * are validated and compiled, the lists of their keys copied, and two maps copied
-   * (shallow); nothing else is recompiled or re-sorted.
+   * are validated and compiled, the lists of their keys copied, the buckets of two
+   * copy-on-write maps they fall in copied; nothing else is recompiled or re-sorted.
    */
   apply(changes: RuleChanges): IndexBuild {
     const upserts = new Map<string, RuleSpec>();
@@ -193,8 +195,8 @@ export class RuleIndex {
     for (const id of upserts.keys()) ids.add(id);
     if (ids.size === 0) return { index: this, failed: this.failed() };
 
-    const byKey = new Map(this.byKey);
-    const byId = new Map(this.byId);
+    const byKey = this.byKey.edit();
+    const byId = this.byId.edit();
     const failed = new Map(this.failedById);
     const copied = new Map<string, CompiledRule[]>();
     const listOf = (key: string): CompiledRule[] => {
@@ -240,7 +242,7 @@ export class RuleIndex {
       for (const c of removed) removeFrom(compiled, c);
       for (const c of added) compiled.splice(insertionPoint(compiled, c), 0, c);
     }
-    const index = new RuleIndex(compiled, byKey, byId, failed);
+    const index = new RuleIndex(compiled, byKey.done(), byId.done(), failed);
     return { index, failed: index.failed() };
   }
 

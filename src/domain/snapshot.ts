@@ -79,7 +79,6 @@ const failedEntry = (f: FailedRule): InvalidEntry => ({ key: ruleKeyOf(f.rule.id
 export class Snapshot {
   readonly revision: number;
   readonly mounts: readonly ParsedMount[];
-  readonly rules: readonly RuleSpec[];
   readonly invalid: readonly InvalidEntry[];
   private readonly byName: Map<string, ParsedMount>;
   /** `family://authority` (s3a is s3, ...) -> mounts there, deepest URI first (reverse lookup). */
@@ -97,7 +96,6 @@ export class Snapshot {
   private constructor(revision: number, mounts: ParsedMount[], parts: InvalidParts, failed: readonly FailedRule[], index: RuleIndex, children: VirtualChildren) {
     this.revision = revision;
     this.mounts = Object.freeze(mounts);
-    this.rules = Object.freeze(index.compiled.map((c) => c.spec));
     this.invalidParts = parts;
     this.invalid = Object.freeze([...parts.config, ...parts.mountDupes, ...parts.ruleDupes, ...failed.map(failedEntry)]);
     this.index = index;
@@ -111,6 +109,13 @@ export class Snapshot {
       list.push(m);
     }
     for (const list of this.byAuthority.values()) list.sort((a, b) => b.ufs.segments.length - a.ufs.segments.length);
+  }
+
+  private rulesMemo: readonly RuleSpec[] | undefined;
+
+  /** The rules that compiled, in evaluation order (derived on first use). */
+  get rules(): readonly RuleSpec[] {
+    return (this.rulesMemo ??= Object.freeze(this.index.compiled.map((c) => c.spec)));
   }
 
   static build(revision: number, config: SnapshotConfig): Snapshot {

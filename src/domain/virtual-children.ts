@@ -8,6 +8,7 @@
 import type { ParsedMount } from './mounts.js';
 import { normalizePath, pathOf, segmentsOf } from './paths.js';
 import type { CompiledRule } from './rule-index.js';
+import { CowMap } from './cow-map.js';
 
 type Counts = ReadonlyMap<string, number>;
 
@@ -37,15 +38,15 @@ const mountEntries = (m: ParsedMount): [string, string][] => [['/', m.name]];
 export class VirtualChildren {
   private readonly sorted = new Map<string, readonly string[]>();
 
-  private constructor(private readonly counts: ReadonlyMap<string, Counts>) {}
+  private constructor(private readonly counts: CowMap<Counts>) {}
 
   static build(mounts: readonly ParsedMount[], rules: readonly CompiledRule[]): VirtualChildren {
-    return new VirtualChildren(new Map()).apply({ addMounts: mounts, addRules: rules });
+    return new VirtualChildren(CowMap.empty()).apply({ addMounts: mounts, addRules: rules });
   }
 
   /** A new index with these contributions removed and added. */
   apply(d: { removeMounts?: readonly ParsedMount[]; addMounts?: readonly ParsedMount[]; removeRules?: readonly CompiledRule[]; addRules?: readonly CompiledRule[] }): VirtualChildren {
-    const counts = new Map(this.counts);
+    const counts = this.counts.edit();
     const copied = new Map<string, Map<string, number>>();
     const bump = ([dir, name]: [string, string], by: number): void => {
       let m = copied.get(dir);
@@ -62,7 +63,7 @@ export class VirtualChildren {
       if (m.size > 0) counts.set(dir, m);
       else counts.delete(dir);
     }
-    return new VirtualChildren(counts);
+    return new VirtualChildren(counts.done());
   }
 
   /** Sorted, unique names directly under canonical `dir` (sorted once per index and dir). */

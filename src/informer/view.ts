@@ -14,6 +14,7 @@
 import { Snapshot, type InvalidEntry, type SnapshotDelta } from '../domain/snapshot.js';
 import type { ParsedMount } from '../domain/mounts.js';
 import type { RuleSpec } from '../domain/rules.js';
+import { CowMap } from '../domain/cow-map.js';
 import { decodeConfig, type DecodedConfig } from '../store/codec.js';
 import type { Layout } from '../store/layout.js';
 import type { WatchEvent } from './decisions.js';
@@ -29,7 +30,7 @@ export interface ConfigView {
   readonly revision: number;
   readonly clusterId: string;
   /** key (under config/) -> its value and the value's decoding */
-  readonly entries: ReadonlyMap<string, DecodedEntry>;
+  readonly entries: CowMap<DecodedEntry>;
   /** undefined until a snapshot could be built */
   readonly snapshot: Snapshot | undefined;
 }
@@ -56,14 +57,14 @@ export type ViewStep =
   | { kind: 'failed'; view: ConfigView; revision: number; error: unknown };
 
 export function emptyView(): ConfigView {
-  return { revision: 0, clusterId: '', entries: new Map(), snapshot: undefined };
+  return { revision: 0, clusterId: '', entries: CowMap.empty(), snapshot: undefined };
 }
 
 function decodeEntry(layout: Layout, prev: DecodedEntry | undefined, key: string, value: string): DecodedEntry {
   return prev && prev.value === value ? prev : { value, decoded: decodeConfig(layout, [[key, value]]) };
 }
 
-function gather(entries: ReadonlyMap<string, DecodedEntry>): { mounts: ParsedMount[]; rules: RuleSpec[]; invalid: InvalidEntry[] } {
+function gather(entries: CowMap<DecodedEntry>): { mounts: ParsedMount[]; rules: RuleSpec[]; invalid: InvalidEntry[] } {
   const out = { mounts: [] as ParsedMount[], rules: [] as RuleSpec[], invalid: [] as InvalidEntry[] };
   for (const { decoded: d } of entries.values()) {
     out.mounts.push(...d.mounts);
@@ -75,18 +76,19 @@ function gather(entries: ReadonlyMap<string, DecodedEntry>): { mounts: ParsedMou
 
 /** A LIST result replaces the view (decoding only values that changed); diffed against the previous view. */
 export function applyList(view: ConfigView, layout: Layout, list: ListResult, reason: 'list' | 'relist'): ViewStep {
-  const entries = new Map<string, DecodedEntry>();
+  const edit = CowMap.empty<DecodedEntry>().edit();
   const put: string[] = [];
   const newlyInvalid: InvalidEntry[] = [];
   for (const [k, v] of list.kvs) {
     const prev = view.entries.get(k);
     const e = decodeEntry(layout, prev, k, v);
-    entries.set(k, e);
+    edit.set(k, e);
     if (prev?.value !== v) {
       put.push(k);
       newlyInvalid.push(...e.decoded.invalid);
     }
   }
+  const entries = edit.done();
   const deleted = [...view.entries.keys()].filter((k) => !entries.has(k));
   const clusterId = list.clusterId || view.clusterId;
   const next = { revision: list.revision, clusterId, entries };
@@ -108,7 +110,7 @@ export function applyList(view: ConfigView, layout: Layout, list: ListResult, re
  * applied), never per response.
  */
 export function applyEvents(view: ConfigView, layout: Layout, events: readonly WatchEvent[]): ViewStep {
-  const entries = new Map(view.entries);
+  const edit = view.entries.edit();
   const put: string[] = [];
   const deleted: string[] = [];
   const touched = new Map<string, DecodedEntry | undefined>(); // key -> entry before this response
@@ -118,13 +120,14 @@ export function applyEvents(view: ConfigView, layout: Layout, events: readonly W
     if (ev.modRevision > revision) revision = ev.modRevision;
     if (!touched.has(ev.key)) touched.set(ev.key, view.entries.get(ev.key));
     if (ev.type === 'delete') {
-      if (entries.delete(ev.key)) deleted.push(ev.key);
+      if (edit.delete(ev.key)) deleted.push(ev.key);
     } else {
-      entries.set(ev.key, decodeEntry(layout, entries.get(ev.key), ev.key, ev.value));
+      edit.set(ev.key, decodeEntry(layout, edit.get(ev.key), ev.key, ev.value));
       put.push(ev.key);
     }
   }
   if (touched.size === 0) return { kind: 'unchanged' };
+  const entries = edit.done();
   const next = { revision, clusterId: view.clusterId, entries };
   const delta = deltaOf(touched, entries, layout);
   const newlyInvalid = [...touched.keys()].flatMap((k) => {
@@ -141,7 +144,7 @@ export function applyEvents(view: ConfigView, layout: Layout, events: readonly W
 }
 
 /** The Snapshot delta of the keys a response touched: rules by id; the mount table and the skipped entries whole, when they changed. */
-function deltaOf(touched: ReadonlyMap<string, DecodedEntry | undefined>, entries: ReadonlyMap<string, DecodedEntry>, layout: Layout): SnapshotDelta {
+function deltaOf(touched: ReadonlyMap<string, DecodedEntry | undefined>, entries: CowMap<DecodedEntry>, layout: Layout): SnapshotDelta {
   const removeRules: string[] = [];
   const upsertRules: RuleSpec[] = [];
   let mountsChanged = false;

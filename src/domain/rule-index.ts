@@ -19,6 +19,9 @@
  *   compared on (order, id) directly, never as a position, so an insert renumbers nothing.
  *   The property test (test/domain/rule-index-incremental.test.ts) proves `apply` equal to
  *   `build` from scratch, structure and resolutions alike.
+ *
+ * Longer than ~300 lines on purpose: build, apply and match share one invariant (every list
+ * sorted by (order, id), every rule filed under exactly one key) and stay side by side.
  */
 import { AlluxioError } from './errors.js';
 import { isPathPrefix, stripPathPrefix, joinPaths } from './paths.js';

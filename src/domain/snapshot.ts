@@ -8,6 +8,9 @@
  * revision's snapshot from this one when a few rules (and/or the mount table) changed,
  * recompiling only those rules (rule-index.ts, virtual-children.ts). A worker applies a
  * one-rule change at 10,000 rules this way; the property test proves both roads equal.
+ *
+ * Longer than ~300 lines on purpose: one concern (a revision's resolution, resolution.md
+ * §5-6), and the spec's single pass reads top to bottom in `resolve`.
  */
 import { AlluxioError } from './errors.js';
 import type { ParsedMount } from './mounts.js';

@@ -33,6 +33,8 @@ export interface ConfigView {
   readonly entries: CowMap<DecodedEntry>;
   /** undefined until a snapshot could be built */
   readonly snapshot: Snapshot | undefined;
+  /** the entries moved on but no snapshot could be built for them: the next step builds from scratch */
+  readonly behind?: boolean;
 }
 
 export type ChangeReason = 'list' | 'watch' | 'relist';
@@ -96,7 +98,7 @@ export function applyList(view: ConfigView, layout: Layout, list: ListResult, re
   try {
     snapshot = Snapshot.build(list.revision, gather(entries));
   } catch (error) {
-    return { kind: 'failed', view: { ...next, revision: view.revision, snapshot: view.snapshot }, revision: list.revision, error };
+    return { kind: 'failed', view: { ...next, revision: view.revision, snapshot: view.snapshot, behind: true }, revision: list.revision, error };
   }
   return { kind: 'published', view: { ...next, snapshot }, snapshot, previous: view.snapshot, revision: list.revision, reason, put, deleted, newlyInvalid };
 }
@@ -136,9 +138,9 @@ export function applyEvents(view: ConfigView, layout: Layout, events: readonly W
   });
   let snapshot: Snapshot;
   try {
-    snapshot = view.snapshot ? view.snapshot.apply(revision, delta) : Snapshot.build(revision, gather(entries));
+    snapshot = view.snapshot && !view.behind ? view.snapshot.apply(revision, delta) : Snapshot.build(revision, gather(entries));
   } catch (error) {
-    return { kind: 'failed', view: { ...next, revision: view.revision, snapshot: view.snapshot }, revision, error };
+    return { kind: 'failed', view: { ...next, revision: view.revision, snapshot: view.snapshot, behind: true }, revision, error };
   }
   return { kind: 'published', view: { ...next, snapshot }, snapshot, previous: view.snapshot, revision, reason: 'watch', put, deleted, newlyInvalid };
 }

@@ -8,6 +8,9 @@
  * With TLS the same two handlers also listen on the HTTPS ports (S3 default 29996, REST
  * 28443), alongside the plain ones or, with `tlsOnly`, instead of them.
  * Every request reads the current snapshot ONCE through FrontendContext.snapshot().
+ * (Over 300 lines: the listeners, the record they are advertised in and the worker's own
+ * REST endpoints share one lifecycle; socket and certificate details live in ./listen.ts
+ * and ./tls.ts.)
  */
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import { hostname } from 'node:os';
@@ -94,7 +97,7 @@ export class Worker {
   /** Informer -> snapshot -> membership, and the UFS adapters of the snapshot's mounts. */
   private readonly feed: ConfigFeed;
   /** Every listener, plain and HTTPS. */
-  private servers: Server[] = [];
+  private readonly servers: Server[] = [];
   private readonly httpsServers: Server[] = [];
   /** Plain ports (unused with tlsOnly) and HTTPS ports (unused without tls). */
   private s3Port: number;

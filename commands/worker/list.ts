@@ -16,10 +16,13 @@ export default class WorkerList extends BaseCommand<typeof WorkerList> {
       if (listing.workers.length === 0) {
         if (this.render.isTTY) this.say('No live workers. Start one with: alluxio worker start (or alluxio local start)');
       } else {
+        // HTTPS ports: "https://host:port" with --tls-only, else "host:port (+https :port)".
+        const addr = (port: number, tlsPort: number | null, w: (typeof listing.workers)[number]): string =>
+          w.scheme === 'https' ? `https://${w.host}:${port}` : `${w.host}:${port}${tlsPort !== null ? ` (+https :${tlsPort})` : ''}`;
         const rows = listing.workers.map((w) => [
           w.id,
-          `${w.host}:${w.s3Port}`,
-          `${w.host}:${w.restPort}`,
+          addr(w.s3Port, w.s3TlsPort, w),
+          addr(w.restPort, w.restTlsPort, w),
           w.appliedRevision,
           w.lag,
           w.uptimeSeconds === null ? '-' : formatDuration(w.uptimeSeconds * 1000),

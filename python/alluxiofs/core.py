@@ -22,6 +22,7 @@ from fsspec.utils import stringify_path
 
 from .client import WorkerClient
 from .errors import WorkersUnavailableError, error_from_response
+from .reads import Pool, ReadStats, merge_ranges, split_range
 
 __all__ = ["AlluxioFileSystem", "AlluxioFile"]
 
@@ -73,9 +74,21 @@ class AlluxioFileSystem(AbstractFileSystem):
     region: str
         The region of the signatures' credential scope (default: ALLUXIO_S3_REGION, else
         us-east-1).
+    cache_type, block_size:
+        Defaults for ``open(..., "rb")`` over HTTP: fsspec's cache type ("readahead", the
+        default; "blockcache"/"block", "bytes", "first", "all", "none", ...) and its block
+        size (8 MiB). ``open()`` takes both per file too.
+    parallel_fetch, parallel_part_size, parallel_threshold:
+        A read of at least ``parallel_threshold`` bytes (default 16 MiB) over HTTP is
+        fetched in parts of ``parallel_part_size`` (8 MiB) by ``parallel_fetch`` threads
+        (default 4; 1 turns it off), each with its own keep-alive connection. The same pool
+        runs the requests of ``cat_ranges``.
     """
 
-    protocol = "alluxiofs"
+    # "alluxiofs" is fsspec's name for this file system (URLs alluxiofs:///data/x);
+    # "alluxio" too, because names come back as alluxio:///data/x and libraries that
+    # round-trip names (DuckDB, Datasets) look the file system up by the name's scheme.
+    protocol = ("alluxiofs", "alluxio")
     root_marker = ""
 
     def __init__(
@@ -95,6 +108,11 @@ class AlluxioFileSystem(AbstractFileSystem):
         access_key=None,
         secret_key=None,
         region=None,
+        cache_type="readahead",
+        block_size=None,
+        parallel_fetch=4,
+        parallel_part_size=8 * MiB,
+        parallel_threshold=16 * MiB,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -120,24 +138,49 @@ class AlluxioFileSystem(AbstractFileSystem):
         # grants that could not be used (the read went over HTTP instead).
         self.short_circuit_stats = {"opens": 0, "ranges": 0, "fallbacks": 0}
         self._stats_lock = threading.Lock()
+        self.cache_type = cache_type
+        self.default_block_size = int(block_size) if block_size else AlluxioFile.DEFAULT_BLOCK_SIZE
+        self.part_size = max(64 * 1024, int(parallel_part_size))
+        self.parallel_threshold = max(self.part_size, int(parallel_threshold))
+        self.read_stats = ReadStats()
+        self._pool = Pool(parallel_fetch)
 
     # ---- paths ------------------------------------------------------------------------
 
     @classmethod
     def _strip_protocol(cls, path):
+        """The path as sent to the workers: a UFS-native URI as is, an Alluxio path as
+        ``alluxio:///p``. ``alluxiofs:///p``, ``alluxiofs://p``, ``alluxio://p`` and ``/p``
+        are Alluxio paths; ``alluxiofs://s3://b/k`` (a UFS URI behind the fsspec prefix) is ``s3://b/k``.
+        Trailing slashes go (but not the root's)."""
         if isinstance(path, (list, tuple)):
             return [cls._strip_protocol(p) for p in path]
         path = stringify_path(path)
-        if path.startswith("alluxiofs://"):
-            path = path[len("alluxiofs://") :]
+        if path[:12].lower() == "alluxiofs://":
+            path = path[12:]
+            if "://" not in path.split("/", 1)[0] and not path.startswith("/"):
+                path = "/" + path
+        if path[:10].lower() == "alluxio://":
+            rest = path[10:]
+            head = rest.split("/", 1)[0]
+            # alluxio://data/x (a slash lost by a library that normalised the URL, as
+            # Datasets' streaming does) is alluxio:///data/x; an authority that names a
+            # host:port (Alluxio's master address) is kept and ignored by the worker.
+            if head and ":" not in head and "@" not in head:
+                rest = "/" + rest
+            path = "alluxio://" + rest
         if path.startswith("/"):
             path = "alluxio://" + path
+        elif "://" not in path:
+            path = "alluxio:///" + path
         while path.endswith("/") and not path.endswith("://") and not path.endswith(":///"):
             path = path[:-1]
         return path
 
     def unstrip_protocol(self, name):
-        return name
+        """Names are full URLs already (``alluxio:///p`` or the UFS URI asked for); both
+        forms open again through this file system."""
+        return self._strip_protocol(name)
 
     @classmethod
     def _parent(cls, path):
@@ -307,32 +350,98 @@ class AlluxioFileSystem(AbstractFileSystem):
             data = _pread(fd, start, stop) if stop > start else b""
         finally:
             os.close(fd)
+        self.read_stats.add(local_bytes=len(data))
         self._count("ranges")
         return data
 
     # ---- reads --------------------------------------------------------------------------
 
+    def _http_range(self, path, start, end):
+        """One ranged GET of bytes [start, end) (end None = to EOF) over HTTP."""
+        rng = f"bytes={start}-" + ("" if end is None else str(end - 1))
+        resp = self.client.request("GET", "file", path, headers={"range": rng, "accept": "*/*"})
+        self.read_stats.add(http_requests=1, http_bytes=len(resp.body) if resp.status in (200, 206) else 0)
+        if resp.status == 416:
+            return b""
+        if resp.status not in (200, 206):
+            raise error_from_response(resp.status, resp.body, path)
+        if resp.status == 200 and start > 0:  # range ignored: cut it ourselves
+            return resp.body[start:end]
+        return resp.body
+
+    def _parallel_range(self, path, start, end):
+        """Bytes [start, end) over HTTP, in parts on the pool when the range is large."""
+        if end is None or end - start < self.parallel_threshold or self._pool.size == 1:
+            return self._http_range(path, start, end)
+        parts = self._pool.map(lambda r: self._http_range(path, r[0], r[1]), split_range(start, end, self.part_size))
+        return b"".join(parts)
+
     def _range(self, path, start, end):
         """Bytes [start, end) of a file (end None = to EOF); b"" beyond EOF."""
         if end is not None and end <= start:
             return b""
-        rng = f"bytes={start}-" + ("" if end is None else str(end - 1))
 
         def remote():
             if self.short_circuit:
                 data = self._local_range(path, start, end)
                 if data is not None:
                     return data
-            resp = self.client.request("GET", "file", path, headers={"range": rng, "accept": "*/*"})
-            if resp.status == 416:
-                return b""
-            if resp.status not in (200, 206):
-                raise error_from_response(resp.status, resp.body, path)
-            if resp.status == 200 and start > 0:  # range ignored: cut it ourselves
-                return resp.body[start:end]
-            return resp.body
+            stop = end
+            if stop is None and start == 0:
+                # a whole-file read: learn the size, so a large file is fetched in parts
+                try:
+                    stop = self.info(path)["size"]
+                except (OSError, ValueError):
+                    stop = None
+            return self._parallel_range(path, start, stop)
 
         return self._read_call(path, remote, lambda fs: fs.cat_file(path, start=start, end=end))
+
+    def cat_ranges(self, paths, starts, ends, max_gap=None, on_error="return", batch_size=None, **kwargs):
+        """Bytes of many ranges (Parquet footers, column chunks) in one batch: ranges of one
+        file closer than ``max_gap`` (default 64 KiB) are merged into one request of at
+        most 64 MiB, and the requests run in parallel on the pool's keep-alive connections.
+        An error is returned in place of its ranges (``on_error="return"``) or raised."""
+        if not isinstance(paths, list):
+            raise TypeError("paths must be a list")
+        n = len(paths)
+        starts = starts if isinstance(starts, list) else [starts] * n
+        ends = ends if isinstance(ends, list) else [ends] * n
+        if len(starts) != n or len(ends) != n:
+            raise ValueError("paths, starts and ends must have the same length")
+        gap = 64 * 1024 if max_gap is None else int(max_gap)
+        out = [None] * n
+        jobs = []  # (path, start, end, [(index, offset, length)])
+        by_path = {}
+        for i, p in enumerate(paths):
+            s, e = starts[i], ends[i]
+            if s is None or e is None or s < 0 or e < 0:  # open-ended or from the end: one call each
+                jobs.append((p, s, e, None, [i]))
+            else:
+                by_path.setdefault(self._strip_protocol(p), []).append(i)
+        for p, idx in by_path.items():
+            for rs, re, members in merge_ranges([starts[i] for i in idx], [ends[i] for i in idx], gap, 64 * MiB):
+                jobs.append((p, rs, re, True, [idx[m] for m in members]))
+
+        def run(job):
+            p, s, e, merged, members = job
+            try:
+                data = self.cat_file(p, s, e, **kwargs)
+            except Exception as exc:  # noqa: BLE001 - returned or raised below
+                return job, exc
+            return job, data
+
+        for (p, s, e, merged, members), data in self._pool.map(run, jobs):
+            for i in members:
+                if isinstance(data, Exception):
+                    if on_error != "return":
+                        raise data
+                    out[i] = data
+                elif merged:
+                    out[i] = data[starts[i] - s : ends[i] - s]
+                else:
+                    out[i] = data
+        return out
 
     def cat_file(self, path, start=None, end=None, **kwargs):
         path = self._strip_protocol(path)
@@ -346,8 +455,16 @@ class AlluxioFileSystem(AbstractFileSystem):
 
     def _open(self, path, mode="rb", block_size=None, autocommit=True, cache_options=None, **kwargs):
         path = self._strip_protocol(path)
-        if mode not in ("rb", "wb"):
-            raise ValueError(f"alluxiofs: mode {mode!r} is not supported (use 'rb' or 'wb')")
+        if mode not in ("rb", "wb", "xb"):
+            raise ValueError(f"alluxiofs: mode {mode!r} is not supported (use 'rb', 'wb' or 'xb')")
+        if mode == "xb":
+            # checked at open, not atomic: the REST API has no create-only PUT
+            if self.exists(path):
+                raise FileExistsError(f"{path} exists (mode 'xb')")
+            mode = "wb"
+        if mode == "rb":
+            kwargs.setdefault("cache_type", self.cache_type)
+        block_size = block_size or self.default_block_size
         return AlluxioFile(self, path, mode=mode, block_size=block_size, autocommit=autocommit, cache_options=cache_options, **kwargs)
 
     # ---- writes (no fallback: the worker enforces read-only mounts) ---------------------
@@ -362,10 +479,26 @@ class AlluxioFileSystem(AbstractFileSystem):
         )
         return self._entry(resp.json())
 
-    def pipe_file(self, path, value, **kwargs):
+    def pipe_file(self, path, value, mode="overwrite", **kwargs):
         path = self._strip_protocol(path)
+        if mode == "create" and self.exists(path):  # not atomic: no create-only PUT
+            raise FileExistsError(f"{path} exists (mode='create')")
         value = bytes(value)
         return self._put(path, value, len(value))
+
+    def cp_file(self, path1, path2, **kwargs):
+        """Copy one file through this client (the REST API has no server-side copy):
+        streamed in blocks, then one PUT. A directory becomes a directory."""
+        path1, path2 = self._strip_protocol(path1), self._strip_protocol(path2)
+        if self.isdir(path1):
+            self.makedirs(path2, exist_ok=True)
+            return
+        with self.open(path1, "rb") as src, self.open(path2, "wb") as dst:
+            while True:
+                chunk = src.read(self.default_block_size)
+                if not chunk:
+                    break
+                dst.write(chunk)
 
     def mkdir(self, path, create_parents=True, **kwargs):
         path = self._strip_protocol(path)
@@ -475,6 +608,7 @@ class AlluxioFile(AbstractBufferedFile):
         if end <= self.loc:
             return b""
         out = _pread(self._local_fd, self.loc, end)
+        self.fs.read_stats.add(local_bytes=len(out))
         self.loc += len(out)
         return out
 
@@ -493,6 +627,7 @@ class AlluxioFile(AbstractBufferedFile):
                 break
             got += n
         self.loc += got
+        self.fs.read_stats.add(local_bytes=got)
         return got
 
     def _fetch_range(self, start, end):
@@ -505,9 +640,16 @@ class AlluxioFile(AbstractBufferedFile):
         if end <= start:
             return b""
         if self._local_fd is not None:
-            return _pread(self._local_fd, start, end)
+            data = _pread(self._local_fd, start, end)
+            self.fs.read_stats.add(local_bytes=len(data))
+            return data
         sequential = start == self._last_end
         self._last_end = end
+        if end - start >= self.fs.parallel_threshold and self.fs._pool.size > 1:
+            # a large read: parts fetched in parallel (the stream, if any, stays where it is)
+            return self.fs._read_call(
+                self.path, lambda: self.fs._parallel_range(self.path, start, end), lambda ufs: ufs.cat_file(self.path, start=start, end=end)
+            )
         if not sequential or self._stream_failed:
             self._close_stream()
             return self.fs._range(self.path, start, end)
@@ -526,6 +668,7 @@ class AlluxioFile(AbstractBufferedFile):
                 if opened is None:  # at EOF: the file shrank
                     break
                 self._stream, self._stream_pos = opened, pos
+                self.fs.read_stats.add(http_requests=1)
             try:
                 data = self._stream[1].read(end - pos)
             except (OSError, http.client.HTTPException) as e:
@@ -533,6 +676,7 @@ class AlluxioFile(AbstractBufferedFile):
             else:
                 err = None
             if data:
+                self.fs.read_stats.add(http_bytes=len(data))
                 parts.append(data)
                 pos += len(data)
                 self._stream_pos = pos
@@ -584,8 +728,9 @@ class AlluxioFile(AbstractBufferedFile):
 def _register():
     import fsspec
 
-    try:
-        fsspec.register_implementation("alluxiofs", AlluxioFileSystem, clobber=True)
-    except Exception:  # pragma: no cover - very old fsspec
-        pass
+    for name in AlluxioFileSystem.protocol:
+        try:
+            fsspec.register_implementation(name, AlluxioFileSystem, clobber=True)
+        except Exception:  # pragma: no cover - very old fsspec
+            pass
 

@@ -12,6 +12,7 @@ import datetime
 import http.client
 import logging
 import os
+import re
 import stat
 import tempfile
 import threading
@@ -29,6 +30,7 @@ __all__ = ["AlluxioFileSystem", "AlluxioFile"]
 log = logging.getLogger("alluxiofs")
 
 MiB = 1 << 20
+_SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.\-]*://")
 
 
 class AlluxioFileSystem(AbstractFileSystem):
@@ -75,9 +77,12 @@ class AlluxioFileSystem(AbstractFileSystem):
         The region of the signatures' credential scope (default: ALLUXIO_S3_REGION, else
         us-east-1).
     cache_type, block_size:
-        Defaults for ``open(..., "rb")`` over HTTP: fsspec's cache type ("readahead", the
-        default; "blockcache"/"block", "bytes", "first", "all", "none", ...) and its block
-        size (8 MiB). ``open()`` takes both per file too.
+        Defaults for ``open(..., "rb")`` over HTTP: fsspec's cache type and its block size
+        (8 MiB). Default "none": each read fetches exactly what was asked (Parquet column
+        projection reads only its columns) and a read continuing the previous one comes from
+        one streamed GET, so sequential reads need no read-ahead. Any of fsspec's caches
+        ("readahead", "blockcache", "bytes", "first", "all", "background", ...) can be
+        chosen here or per file in ``open()``.
     parallel_fetch, parallel_part_size, parallel_threshold:
         A read of at least ``parallel_threshold`` bytes (default 16 MiB) over HTTP is
         fetched in parts of ``parallel_part_size`` (8 MiB) by ``parallel_fetch`` threads
@@ -108,7 +113,7 @@ class AlluxioFileSystem(AbstractFileSystem):
         access_key=None,
         secret_key=None,
         region=None,
-        cache_type="readahead",
+        cache_type="none",
         block_size=None,
         parallel_fetch=4,
         parallel_part_size=8 * MiB,
@@ -131,9 +136,9 @@ class AlluxioFileSystem(AbstractFileSystem):
         )
         self.target_protocol = target_protocol
         self.target_options = dict(target_options or {})
-        self.ufs_fallback = bool(ufs_fallback)
+        self.ufs_fallback = _as_bool(ufs_fallback)
         self._ufs_fs = {}
-        self.short_circuit = bool(short_circuit) and _short_circuit_allowed()
+        self.short_circuit = _as_bool(short_circuit) and _short_circuit_allowed()
         # What short-circuit did: files opened locally, cat_file ranges read locally, and
         # grants that could not be used (the read went over HTTP instead).
         self.short_circuit_stats = {"opens": 0, "ranges": 0, "fallbacks": 0}
@@ -143,7 +148,7 @@ class AlluxioFileSystem(AbstractFileSystem):
         self.part_size = max(64 * 1024, int(parallel_part_size))
         self.parallel_threshold = max(self.part_size, int(parallel_threshold))
         self.read_stats = ReadStats()
-        self._pool = Pool(parallel_fetch)
+        self._pool = Pool(int(parallel_fetch))
 
     # ---- paths ------------------------------------------------------------------------
 
@@ -158,7 +163,7 @@ class AlluxioFileSystem(AbstractFileSystem):
         path = stringify_path(path)
         if path[:12].lower() == "alluxiofs://":
             path = path[12:]
-            if "://" not in path.split("/", 1)[0] and not path.startswith("/"):
+            if not _SCHEME.match(path) and not path.startswith("/"):
                 path = "/" + path
         if path[:10].lower() == "alluxio://":
             rest = path[10:]
@@ -171,7 +176,7 @@ class AlluxioFileSystem(AbstractFileSystem):
             path = "alluxio://" + rest
         if path.startswith("/"):
             path = "alluxio://" + path
-        elif "://" not in path:
+        elif not _SCHEME.match(path):
             path = "alluxio:///" + path
         while path.endswith("/") and not path.endswith("://") and not path.endswith(":///"):
             path = path[:-1]
@@ -248,8 +253,24 @@ class AlluxioFileSystem(AbstractFileSystem):
             out["local"] = doc["local"]
         return out
 
+    @staticmethod
+    def _plain_form(path):
+        """True when the caller named an Alluxio path without a scheme (``/data/x``, as
+        PyArrow's FSSpecHandler and Ray pass paths): names are then returned that way too,
+        so a listing's names start with the directory asked for."""
+        return isinstance(path, str) and path.startswith("/")
+
+    @staticmethod
+    def _to_plain(entry):
+        name = entry["name"]
+        if name.startswith("alluxio:///"):
+            entry = dict(entry)
+            entry["name"] = name[len("alluxio://") :]
+        return entry
+
     def info(self, path, **kwargs):
-        return self._info(self._strip_protocol(path))
+        out = self._info(self._strip_protocol(path))
+        return self._to_plain(out) if self._plain_form(path) else out
 
     def _info(self, path, local=False):
         """info of a stripped path; with ``local`` the worker adds the short-circuit grant
@@ -262,6 +283,7 @@ class AlluxioFileSystem(AbstractFileSystem):
         )
 
     def ls(self, path, detail=True, **kwargs):
+        plain = self._plain_form(path)
         path = self._strip_protocol(path)
 
         def remote():
@@ -272,7 +294,25 @@ class AlluxioFileSystem(AbstractFileSystem):
             return [self._entry(e) for e in doc["entries"]]
 
         entries = self._read_call(path, remote, lambda fs: [self._ufs_entry(fs, e) for e in fs.ls(path, detail=True)])
+        if plain:
+            entries = [self._to_plain(e) for e in entries]
         return entries if detail else [e["name"] for e in entries]
+
+    def find(self, path, maxdepth=None, withdirs=False, detail=False, **kwargs):
+        out = super().find(path, maxdepth=maxdepth, withdirs=withdirs, detail=detail, **kwargs)
+        if not self._plain_form(path):
+            return out
+        if detail:
+            return {k[len("alluxio://") :] if k.startswith("alluxio:///") else k: self._to_plain(v) for k, v in out.items()}
+        return [n[len("alluxio://") :] if n.startswith("alluxio:///") else n for n in out]
+
+    def glob(self, path, maxdepth=None, **kwargs):
+        out = super().glob(path, maxdepth=maxdepth, **kwargs)
+        if not self._plain_form(path):
+            return out
+        if isinstance(out, dict):
+            return {k[len("alluxio://") :] if k.startswith("alluxio:///") else k: self._to_plain(v) for k, v in out.items()}
+        return [n[len("alluxio://") :] if n.startswith("alluxio:///") else n for n in out]
 
     def exists(self, path, **kwargs):
         try:
@@ -539,6 +579,14 @@ class AlluxioFileSystem(AbstractFileSystem):
 
     def invalidate_cache(self, path=None):
         pass  # nothing is cached: every call asks a worker (rules may change any time)
+
+
+def _as_bool(value):
+    """A flag given as a bool, or as text by tools whose storage_options are all strings
+    (Polars): "0", "false", "no", "off" and "" are False."""
+    if isinstance(value, str):
+        return value.strip().lower() not in ("0", "false", "no", "off", "")
+    return bool(value)
 
 
 def _short_circuit_allowed():

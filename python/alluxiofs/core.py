@@ -306,8 +306,8 @@ class AlluxioFileSystem(AbstractFileSystem):
             return {k[len("alluxio://") :] if k.startswith("alluxio:///") else k: self._to_plain(v) for k, v in out.items()}
         return [n[len("alluxio://") :] if n.startswith("alluxio:///") else n for n in out]
 
-    def glob(self, path, maxdepth=None, **kwargs):
-        out = super().glob(path, maxdepth=maxdepth, **kwargs)
+    def glob(self, path, **kwargs):
+        out = super().glob(path, **kwargs)
         if not self._plain_form(path):
             return out
         if isinstance(out, dict):

@@ -30,6 +30,7 @@ __all__ = ["AlluxioFileSystem", "AlluxioFile"]
 log = logging.getLogger("alluxiofs")
 
 MiB = 1 << 20
+_UPSTREAM_IGNORED = ("options", "logger", "concurrency", "preload_path", "test_options")
 _SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.\-]*://")
 
 
@@ -76,6 +77,11 @@ class AlluxioFileSystem(AbstractFileSystem):
     region: str
         The region of the signatures' credential scope (default: ALLUXIO_S3_REGION, else
         us-east-1).
+    fs:
+        As in upstream alluxiofs: a ready fsspec file system of the UFS, used for the
+        fallback instead of one built from target_protocol/target_options. Upstream's
+        ``options``, ``logger``, ``concurrency``, ``preload_path`` and ``test_options`` are
+        accepted and ignored.
     cache_type, block_size:
         Defaults for ``open(..., "rb")`` over HTTP: fsspec's cache type and its block size
         (8 MiB). Default "none": each read fetches exactly what was asked (Parquet column
@@ -118,8 +124,14 @@ class AlluxioFileSystem(AbstractFileSystem):
         parallel_fetch=4,
         parallel_part_size=8 * MiB,
         parallel_threshold=16 * MiB,
+        fs=None,
         **kwargs,
     ):
+        # Arguments of the upstream fsspec/alluxiofs package that have no meaning here
+        # (its worker-side options, logger, thread count, preload, test hooks) are
+        # accepted and ignored, so existing code constructs this class unchanged.
+        for name in _UPSTREAM_IGNORED:
+            kwargs.pop(name, None)
         super().__init__(**kwargs)
         self.client = WorkerClient(
             worker_hosts=worker_hosts,
@@ -138,6 +150,7 @@ class AlluxioFileSystem(AbstractFileSystem):
         self.target_options = dict(target_options or {})
         self.ufs_fallback = _as_bool(ufs_fallback)
         self._ufs_fs = {}
+        self._given_ufs_fs = fs  # upstream's ``fs``: a ready UFS file system for the fallback
         self.short_circuit = _as_bool(short_circuit) and _short_circuit_allowed()
         # What short-circuit did: files opened locally, cat_file ranges read locally, and
         # grants that could not be used (the read went over HTTP instead).
@@ -208,6 +221,8 @@ class AlluxioFileSystem(AbstractFileSystem):
             return None
         import fsspec
 
+        if self._given_ufs_fs is not None:
+            return self._given_ufs_fs
         scheme = path.split("://", 1)[0].lower()
         proto = self.target_protocol or scheme
         fs = self._ufs_fs.get(proto)

@@ -131,3 +131,26 @@ def test_plain_paths_get_plain_names_as_pyarrow_and_ray_expect(afs, scratch):
     assert sorted(i.path for i in infos) == [plain + "/a.parquet", plain + "/b.parquet"]
     # the scheme form keeps its names
     assert afs.find(base + "/d") == [base + "/d/a.parquet", base + "/d/b.parquet"]
+
+
+def test_upstream_only_arguments_are_accepted(worker_hosts, scratch):
+    base, local = scratch
+    with open(os.path.join(local, "f.txt"), "wb") as f:
+        f.write(b"fs arg")
+    ufs = fsspec.filesystem("file")
+    fs = fsspec.filesystem(
+        "alluxiofs",
+        worker_hosts="127.0.0.1:9",
+        etcd_port=2379,
+        worker_http_port=28080,
+        options={"alluxio.user.file.replication.max": "1"},
+        concurrency=8,
+        logger=None,
+        fs=ufs,
+        ufs_fallback=True,
+        timeout=5,
+        skip_instance_cache=True,
+    )
+    assert fs.cat_file(f"file://{local}/f.txt") == b"fs arg"  # through the given fs
+    ok = fsspec.filesystem("alluxiofs", worker_hosts=worker_hosts, options={}, concurrency=4, skip_instance_cache=True)
+    assert ok.cat_file(f"{base}/f.txt") == b"fs arg"

@@ -45,5 +45,6 @@ fi
 # The Python test environment (.local/venv, pinned current fsspec/pandas/pyarrow/...): built
 # once, reused while python/requirements/*.txt and python/setup.py are unchanged.
 if [ "${ALLUXIO_MINIMAL_DEPS:-}" != "1" ]; then
-  bash scripts/python-venv.sh >/dev/null
+  bash scripts/python-venv.sh >/dev/null ||
+    echo "ensure-deps: the Python test venv could not be built (test/fsspec/modern.test.ts will fail saying why)" >&2
 fi

@@ -96,7 +96,7 @@ export function applyList(view: ConfigView, layout: Layout, list: ListResult, re
   const next = { revision: list.revision, clusterId, entries };
   let snapshot: Snapshot;
   try {
-    snapshot = Snapshot.build(list.revision, gather(entries));
+    snapshot = Snapshot.build(list.configRevision ?? list.revision, gather(entries));
   } catch (error) {
     return { kind: 'failed', view: { ...next, revision: view.revision, snapshot: view.snapshot, behind: true }, revision: list.revision, error };
   }

@@ -70,6 +70,14 @@ class AlluxioFileSystem(AbstractFileSystem):
         saw, else reads over HTTP). Reads only ("rb" and cat_file); writes always go to a
         worker. Default True; the environment variable ALLUXIO_SHORT_CIRCUIT=0 turns it
         off whatever the argument says.
+    use_https, ca_bundle, client_cert, client_key:
+        HTTPS to the workers' REST TLS ports (`alluxio worker start --tls-cert ...`):
+        ``ca_bundle`` is the PEM file of the CA to trust (default: the system's; also
+        ALLUXIO_CA_BUNDLE), ``client_cert``/``client_key`` a client certificate for
+        workers started with --tls-client-ca. HTTPS is used when any of them is given, a
+        worker host is written ``https://host:port``, or ``use_https=True``; discovered
+        workers are then reached on the restTlsPort of their membership record, and never
+        over plain HTTP.
     access_key, secret_key: str
         Keys for workers that require authentication (configured with
         ALLUXIO_S3_CREDENTIALS, the same key pairs as their S3 API): every request is then
@@ -128,6 +136,10 @@ class AlluxioFileSystem(AbstractFileSystem):
         parallel_part_size=8 * MiB,
         parallel_threshold=16 * MiB,
         fs=None,
+        use_https=None,
+        ca_bundle=None,
+        client_cert=None,
+        client_key=None,
         **kwargs,
     ):
         # Arguments of the upstream fsspec/alluxiofs package that have no meaning here
@@ -148,6 +160,10 @@ class AlluxioFileSystem(AbstractFileSystem):
             access_key=access_key,
             secret_key=secret_key,
             region=region,
+            use_https=use_https,
+            ca_bundle=ca_bundle,
+            client_cert=client_cert,
+            client_key=client_key,
         )
         self.target_protocol = target_protocol
         self.target_options = dict(target_options or {})

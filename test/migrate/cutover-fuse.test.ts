@@ -16,11 +16,14 @@ import { until } from '../helpers/poll.js';
 const skip = fuseSkipReason();
 let env: MigEnv | undefined;
 let fuse: FuseProcess | undefined;
+/** The reader loops run until this is set (also by after(), when the test failed midway). */
+let stop = false;
 
 before(async () => {
   if (!skip) env = await startMigEnv();
 });
 after(async () => {
+  stop = true;
   await fuse?.cleanup();
   await env?.destroy();
 });
@@ -49,7 +52,6 @@ test('FUSE reads see no error and the right bytes across cutover and rollback', 
     { path: join(fuse.mountpoint, 'model', 'latest', 'weights.bin'), bytes: model.get('v3/weights.bin')! },
   ];
   const reads: { start: number; end: number; ok: boolean; error?: string; path: string }[] = [];
-  let stop = false;
   let n = 0;
   const reader = async () => {
     while (!stop) {

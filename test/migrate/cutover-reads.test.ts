@@ -27,11 +27,14 @@ let env: MigEnv;
 let workers: WorkerProcess[] = [];
 const clients: S3Client[] = [];
 let py: ChildProcess | undefined;
+/** The reader loops run until this is set (also by after(), when the test failed midway). */
+let stop = false;
 
 before(async () => {
   env = await startMigEnv();
 });
 after(async () => {
+  stop = true;
   py?.kill('SIGKILL');
   for (const c of clients) c.destroy();
   await stopWorkers(workers);
@@ -106,7 +109,6 @@ test('reads through S3 and FSSpec see no error and the right bytes across cutove
 
   // --- S3 readers: 3 per worker, random objects, some ranged.
   const reads: Read[] = [];
-  let stop = false;
   let n = 0;
   const s3Reader = async (c: S3Client) => {
     while (!stop) {

@@ -8,7 +8,7 @@ import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, wr
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { startTestEtcd, type TestEtcd } from '../helpers/etcd.js';
-import { cliFor, type CliResult } from '../helpers/cli.js';
+import { cliFor, PATIENT_ETCD, type CliResult } from '../helpers/cli.js';
 import { keyHistory } from '../helpers/etcd-history.js';
 
 export interface MigEnv {
@@ -25,7 +25,9 @@ export async function startMigEnv(): Promise<MigEnv> {
   const etcd = await startTestEtcd();
   const dir = mkdtempSync(join(tmpdir(), 'alluxio-migrate-test-'));
   const stateDir = join(dir, 'state');
-  const base = cliFor(etcd.endpoint);
+  // Readers, workers and copiers share the machine with the CLI: under heavy load an etcd
+  // call can take longer than the default 5 s deadline without anything being wrong.
+  const base = cliFor(etcd.endpoint, 'default', PATIENT_ETCD);
   const cli: MigEnv['cli'] = (args, opts = {}) => base(args, { ...opts, env: { ALLUXIO_STATE_DIR: stateDir, ...(opts.env ?? {}) } });
   return {
     etcd,

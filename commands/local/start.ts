@@ -1,8 +1,9 @@
 import { Flags } from '@oclif/core';
 import { BaseCommand } from '../../src/cli/base-command.js';
+import type { LocalStartResult } from '../../src/cli/results.js';
 import { defaultLocalDir, localEnv, startLocalCluster } from '../../src/local/cluster.js';
 
-export default class LocalStart extends BaseCommand<typeof LocalStart> {
+export default class LocalStart extends BaseCommand<typeof LocalStart, LocalStartResult> {
   static override summary = 'Start etcd and N workers on this machine, in the background.';
   static override description =
     'Runs the `etcd` binary from PATH (Debian: apt-get install etcd-server) and N `alluxio worker start` processes, detached, with logs and pid files under --dir; waits until every worker is ready, then prints the endpoints and the environment to export. Preferred ports are 2379 (etcd), 29998+i (S3) and 28080+i (REST); a busy one is replaced by a free port. etcd data is kept across stop/start. --tls makes a throwaway CA and a certificate for 127.0.0.1/localhost with `openssl` (in DIR/tls/, reused while valid) and serves HTTPS too: S3 on 29996-i, REST on 28443+i (--tls-only: HTTPS only); trust DIR/tls/ca.crt (AWS_CA_BUNDLE is printed).';
@@ -20,7 +21,7 @@ export default class LocalStart extends BaseCommand<typeof LocalStart> {
     'rest-tls-port': Flags.integer({ default: 28443, min: 0, max: 65535, summary: 'Preferred HTTPS REST port of the first worker (next ones +1).' }),
   };
 
-  async run(): Promise<unknown> {
+  async run(): Promise<LocalStartResult> {
     const { flags } = await this.parseInput();
     const dir = flags.dir ?? defaultLocalDir();
     const state = await startLocalCluster({

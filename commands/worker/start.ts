@@ -1,11 +1,12 @@
 import { Flags } from '@oclif/core';
 import pino from 'pino';
 import { BaseCommand } from '../../src/cli/base-command.js';
+import type { WorkerStartResult } from '../../src/cli/results.js';
 import { parseDuration } from '../../src/cli/duration.js';
 import { AlluxioError } from '../../src/domain/errors.js';
 import { DEFAULT_REST_TLS_PORT, DEFAULT_S3_TLS_PORT, Worker } from '../../src/host/worker.js';
 
-export default class WorkerStart extends BaseCommand<typeof WorkerStart> {
+export default class WorkerStart extends BaseCommand<typeof WorkerStart, WorkerStartResult> {
   static override summary = 'Run a worker in the foreground: hot-reloads mounts and rules from etcd and serves S3 and REST.';
   static override description =
     'Lists and watches the cluster config in etcd, swapping its whole view per etcd transaction; registers itself under a lease (removed on SIGTERM, or after the TTL if killed); serves S3 on --s3-port and /healthz, /readyz, /metrics, /api/v1/status on --rest-port. Logs are JSON lines (pino) on stdout. A duplicate --id is refused (exit 3) while its holder is alive. With --tls-cert and --tls-key it also serves HTTPS: S3 on --s3-tls-port (29996) and REST on --rest-tls-port (28443), alongside plain HTTP or, with --tls-only, instead of it; --tls-client-ca requires client certificates signed by that CA (mutual TLS). SIGHUP re-reads the certificate files. A missing, unreadable or mismatched certificate or key is refused at start (exit 2).';
@@ -33,7 +34,7 @@ export default class WorkerStart extends BaseCommand<typeof WorkerStart> {
     'log-level': Flags.string({ default: 'info', options: ['trace', 'debug', 'info', 'warn', 'error'], summary: 'Log level.' }),
   };
 
-  async run(): Promise<unknown> {
+  async run(): Promise<WorkerStartResult> {
     const { flags } = await this.parseInput();
     const ttlMs = parseDuration(flags['lease-ttl'], '--lease-ttl');
     if (ttlMs < 1000) throw new AlluxioError('InvalidArgument', '--lease-ttl must be at least 1s');

@@ -61,7 +61,9 @@ export function requestFromCli(input: ResolveCliInput): ResolveRequest {
 }
 
 /** The JSON document of `resolve --json` and `path-mapping test --json` (cli.md). */
-export function resolutionDoc(r: Resolution): Record<string, unknown> {
+export type ResolutionDoc = Pick<Resolution, 'api' | 'input' | 'alluxioPath' | 'rewrittenPath' | 'rule' | 'mount' | 'ufsUri' | 'revision' | 'trace'>;
+
+export function resolutionDoc(r: Resolution): ResolutionDoc {
   return {
     api: r.api,
     input: r.input,

@@ -355,7 +355,7 @@ export async function stopLocalCluster(dir: string, opts: { purge?: boolean } = 
 }
 
 /** The environment that uses the cluster (with --tls: the CA for the AWS tools, Node and curl users). */
-export function localEnv(state: LocalClusterState): Record<string, string> {
+export function localEnv(state: LocalClusterState): { ALLUXIO_ETCD_ENDPOINTS: string; ALLUXIO_CLUSTER: string; AWS_CA_BUNDLE?: string } {
   return {
     ALLUXIO_ETCD_ENDPOINTS: state.etcd.endpoint,
     ALLUXIO_CLUSTER: state.cluster,

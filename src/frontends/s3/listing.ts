@@ -60,10 +60,18 @@ export class Lister {
   async children(bucket: string, dirKey: string): Promise<{ name: string; entry: UfsEntry }[]> {
     const key = dirKey.endsWith('/') ? dirKey.slice(0, -1) : dirKey;
     const byName = new Map<string, UfsEntry>();
-    let virtual: string[];
+    let res;
     try {
       this.resolutions++;
-      const res = this.dp.resolve(this.snap, { api: 's3', bucket, key }, { allowUnmounted: true });
+      res = this.dp.resolve(this.snap, { api: 's3', bucket, key }, { allowUnmounted: true });
+    } catch (e) {
+      if (isAlluxioError(e)) {
+        if (key === '' || e.code !== 'InvalidPath') throw fromAlluxio(e, { bucket });
+        return []; // a name that cannot be a path has no children
+      }
+      throw e;
+    }
+    try {
       const t = this.dp.bindIfMounted(this.snap, res);
       if (t) {
         try {
@@ -72,16 +80,12 @@ export class Lister {
           if (!isAlluxioError(e) || (e.code !== 'NotFound' && e.code !== 'NotADirectory')) throw e;
         }
       }
-      virtual = this.snap.virtualChildren(res.alluxioPath);
-      // A bucket is a mount or a top-level virtual directory (ListBuckets shows both).
-      if (key === '' && !res.mount && virtual.length === 0 && !isVirtualDirectory(this.snap, res.alluxioPath)) throw s3err.noSuchBucket(bucket);
     } catch (e) {
-      if (isAlluxioError(e)) {
-        if (key === '' || e.code !== 'InvalidPath') throw fromAlluxio(e, { bucket });
-        return []; // a name that cannot be a path has no children
-      }
-      throw e;
+      throw isAlluxioError(e) ? fromAlluxio(e, { bucket }) : e;
     }
+    const virtual = this.snap.virtualChildren(res.alluxioPath);
+    // A bucket is a mount or a top-level virtual directory (ListBuckets shows both).
+    if (key === '' && !res.mount && virtual.length === 0 && !isVirtualDirectory(this.snap, res.alluxioPath)) throw s3err.noSuchBucket(bucket);
     for (const v of virtual) {
       const cur = byName.get(v);
       if (!cur || cur.type !== 'directory') byName.set(v, { name: v, type: 'directory', size: 0, mtimeMs: 0 });

@@ -10,7 +10,6 @@ import { connect } from 'node:net';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { startS3Env, raw, xmlField, boto3, type RawResponse, type S3Env } from './env.js';
-import { assertWellFormed } from './xml-strict.js';
 
 let env: S3Env;
 
@@ -25,11 +24,9 @@ after(async () => {
   await env?.destroy();
 });
 
-/** A raw request whose XML answer (if any) must be well-formed. */
-async function req(method: string, path: string, body?: Buffer | string, headers: Record<string, string> = {}): Promise<RawResponse> {
-  const r = await raw(env.worker.s3Url, method, path, body, headers);
-  if (r.body.length > 0 && String(r.headers['content-type'] ?? '').includes('xml')) await assertWellFormed(r.body, `${method} ${path}`);
-  return r;
+/** A raw request (its XML answer, if any, is checked well-formed by raw()). */
+function req(method: string, path: string, body?: Buffer | string, headers: Record<string, string> = {}): Promise<RawResponse> {
+  return raw(env.worker.s3Url, method, path, body, headers);
 }
 
 function all(xml: Buffer, tag: string): string[] {
@@ -272,4 +269,20 @@ test('2: a top-level virtual directory from a regex rule is a usable bucket', as
 
 test('staging and outside stay clean', () => {
   assert.ok(readdirSync(join(env.dir, 'staging')).every((n) => n === 'completed' || /^[0-9a-f]{32}$/.test(n)));
+});
+
+test('15: ListBuckets pages with max-buckets and continuation-token', async () => {
+  const whole = all((await req('GET', '/')).body, 'Name');
+  assert.ok(whole.length >= 2);
+  const seen: string[] = [];
+  let token: string | undefined;
+  for (let i = 0; i < 10; i++) {
+    const r = await req('GET', `/?max-buckets=1${token ? `&continuation-token=${encodeURIComponent(token)}` : ''}`);
+    assert.equal(r.status, 200);
+    seen.push(...all(r.body, 'Name'));
+    token = xmlField(r.body, 'ContinuationToken');
+    if (!token) break;
+  }
+  assert.deepEqual(seen, whole);
+  assert.equal((await req('GET', '/?max-buckets=0')).status, 400);
 });

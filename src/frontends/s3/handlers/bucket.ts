@@ -4,6 +4,7 @@
  * DeleteBucket (buckets are mounts, made with the CLI).
  */
 import { isAlluxioError } from '../../../domain/errors.js';
+import { compareUtf8 } from '../../../ufs/file.js';
 import { fromAlluxio, S3Error, s3err } from '../errors.js';
 import { decodeToken, encodeToken, Lister } from '../listing.js';
 import { readXml } from '../request-body.js';
@@ -12,11 +13,24 @@ import { awsUriEncode } from '../sigv4.js';
 import { child, childrenNamed, esc, needsUrlEncoding, XML_NS, type XmlNode } from '../xml.js';
 import { deleteKey } from './object.js';
 
+/** ListBuckets, with `prefix`, `max-buckets` (1..10000) and `continuation-token` pages. */
 export function listBuckets(_ctx: S3Context, r: Req): void {
-  const names = r.snap.virtualChildren('/');
+  const q = r.query;
+  const prefix = q.get('prefix') ?? '';
+  const mb = q.get('max-buckets');
+  if (mb !== undefined && (!/^\d+$/.test(mb) || Number(mb) < 1 || Number(mb) > 10000)) {
+    throw s3err.invalidArgument('max-buckets must be an integer between 1 and 10000', 'max-buckets', mb);
+  }
+  const token = q.get('continuation-token');
+  const after = token !== undefined ? decodeToken(token) : '';
+  const names = r.snap.virtualChildren('/').filter((n) => n.startsWith(prefix) && compareUtf8(n, after) > 0).sort(compareUtf8);
+  const page = mb !== undefined ? names.slice(0, Number(mb)) : names;
+  const more = page.length < names.length;
   sendXml(r, 200, 'ListAllMyBucketsResult', {
     Owner: OWNER,
-    Buckets: { Bucket: names.map((n) => ({ Name: n, CreationDate: isoDate(STARTED.getTime()) })) },
+    Buckets: { Bucket: page.map((n) => ({ Name: n, CreationDate: isoDate(STARTED.getTime()) })) },
+    ...(more ? { ContinuationToken: encodeToken(page[page.length - 1]!) } : {}),
+    ...(q.has('prefix') ? { Prefix: prefix } : {}),
   });
 }
 

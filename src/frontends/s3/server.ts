@@ -125,7 +125,8 @@ export function createS3Handler(frontend: FrontendContext, opts: S3HandlerOption
     // without a 'checkContinue' listener Node sends 100 before the request is seen. The
     // worker should install it on its S3 server; the first request does it otherwise.
     const srv = (req.socket as unknown as { server?: Server }).server;
-    if (srv && srv.listenerCount('checkContinue') === 0) srv.on('checkContinue', listener);
+    const ownContinue = srv !== undefined && srv.listenerCount('checkContinue') > 0;
+    if (srv && !ownContinue) srv.on('checkContinue', listener);
     idCounter = (idCounter + 1) % 0x100000000;
     const id = idPrefix + idCounter.toString(16).toUpperCase().padStart(8, '0');
     const url = req.url ?? '/';
@@ -135,7 +136,8 @@ export function createS3Handler(frontend: FrontendContext, opts: S3HandlerOption
     const method = req.method ?? 'GET';
     let bucketName = '';
     let key = '';
-    let withheld = expectsContinue(req);
+    // True while the client waits for our 100 (Node already sent one if we had no listener yet).
+    let withheld = ownContinue && expectsContinue(req);
     const run = async (): Promise<void> => {
       if (!rawPath.startsWith('/')) throw new S3Error('InvalidURI', 400, "Couldn't parse the specified URI.");
       const pairs = parseQueryPairs(rawQuery);

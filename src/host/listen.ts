@@ -19,6 +19,11 @@ export interface ListenSpec {
   port: number;
   /** HTTPS with this material; absent: plain HTTP. */
   tls?: TlsMaterial;
+  /**
+   * The handler answers `Expect: 100-continue` itself (S3: only after authentication and
+   * the bucket check), so Node must not send 100 before the request is seen.
+   */
+  answersContinue?: boolean;
 }
 
 export function listen(handler: (req: IncomingMessage, res: ServerResponse) => void, spec: ListenSpec): Promise<Server> {
@@ -36,6 +41,7 @@ export function listen(handler: (req: IncomingMessage, res: ServerResponse) => v
         )
       : createServer(handler);
     srv.keepAliveTimeout = 5000;
+    if (spec.answersContinue) srv.on('checkContinue', handler);
     srv.once('error', (e: NodeJS.ErrnoException) => {
       const where = `${spec.what}${spec.tls ? ' (HTTPS)' : ''}`;
       reject(

@@ -216,14 +216,14 @@ export class Worker {
       if (!tls?.only) {
         this.servers.push(await listen(restHandler, { what: 'REST', flag: '--rest-port', host: bind, port: this.restPort }));
         this.restPort = portOf(this.servers.at(-1)!);
-        this.servers.push(await listen(s3Counted, { what: 'S3', flag: '--s3-port', host: bind, port: this.s3Port }));
+        this.servers.push(await listen(s3Counted, { what: 'S3', flag: '--s3-port', host: bind, port: this.s3Port, answersContinue: true }));
         this.s3Port = portOf(this.servers.at(-1)!);
       }
       if (this.tlsMaterial) {
         const secure = { host: bind, tls: this.tlsMaterial };
         this.httpsServers.push(await listen(restHandler, { what: 'REST', flag: '--rest-tls-port', port: this.restTlsPort, ...secure }));
         this.restTlsPort = portOf(this.httpsServers.at(-1)!);
-        this.httpsServers.push(await listen(s3Counted, { what: 'S3', flag: '--s3-tls-port', port: this.s3TlsPort, ...secure }));
+        this.httpsServers.push(await listen(s3Counted, { what: 'S3', flag: '--s3-tls-port', port: this.s3TlsPort, ...secure, answersContinue: true }));
         this.s3TlsPort = portOf(this.httpsServers.at(-1)!);
         this.servers.push(...this.httpsServers);
       }

@@ -75,7 +75,15 @@ export class DataPath {
       throw new AlluxioError('NoMountForPath', `no mount for ${resolution.rewrittenPath}`, { step: 'mount' });
     }
     if (opts.write) requireWritable(mount);
-    const adapter = this.ctx.ufs(mount);
+    let adapter: UfsAdapter;
+    try {
+      adapter = this.ctx.ufs(mount);
+    } catch (e) {
+      // The adapter could not be built (a scheme this worker does not serve, bad options):
+      // same code, step 'adapter', so a boundary can tell it from a missing object.
+      const a = asAlluxioError(e);
+      throw new AlluxioError(a.code, a.message, { step: 'adapter', ...(a.details ? { details: a.details } : {}), cause: e });
+    }
     return { snapshot: snap, resolution, mount, adapter, rel: resolution.location.relSegments };
   }
 

@@ -82,7 +82,8 @@ test('the error table answers the codes the data path throws as documented', () 
   assert.deepEqual([a('ReadOnlyMount').status, a('ReadOnlyMount').code], [403, 'AccessDenied']);
   assert.deepEqual([a('UfsUnavailable').status, a('UfsUnavailable').code], [503, 'ServiceUnavailable']);
   assert.deepEqual([a('NotFound').status, a('NotFound').code], [404, 'NoSuchKey']);
-  assert.deepEqual([a('NotFound', 'adapter').status, a('NotFound', 'adapter').code], [501, 'NotImplemented']);
+  assert.deepEqual([a('UfsNotSupported').status, a('UfsNotSupported').code], [501, 'NotImplemented']);
+  assert.deepEqual([a('NameTooLong').status, a('NameTooLong').code], [400, 'KeyTooLongError']);
   assert.deepEqual([a('NoMountForPath').status, a('NoMountForPath').code], [404, 'NoSuchBucket']);
   assert.deepEqual([a('InvalidPath').status, a('InvalidPath').code], [400, 'InvalidArgument']);
   assert.deepEqual([a('NotADirectory').status, a('NotADirectory').code], [400, 'InvalidRequest']);

@@ -11,6 +11,8 @@ import type { EtcdConnection } from './connection.js';
 import { decodeConfig, type InvalidEntry } from './codec.js';
 import { SCHEMA_VERSION } from './layout.js';
 import { gatewayRange, GatewayUnsupported, type RangeKv } from './gateway.js';
+import { isTransientEtcdError } from './etcd-errors.js';
+import { randomUUID } from 'node:crypto';
 
 export interface ConfigState {
   /** etcd revision the state was read at. */
@@ -154,21 +156,85 @@ export async function transact<T>(conn: EtcdConnection, plan: (state: ConfigStat
         { details: { operations: total, limit } },
       );
     }
-    const generation = { generation: state.generation + 1, updatedAt: new Date().toISOString(), ...(opts.actor ? { by: opts.actor } : {}) };
-    const res = await conn.call('commit config change', (c) => {
-      let txn = c.if(layout.generationKey, 'Mod', '==', state.generationModRevision);
-      for (const cmp of compares) txn = txn.and(cmp.key, 'Mod', '==', cmp.modRevision);
-      const puts = ops.map((op) => (op.type === 'put' ? c.put(op.key).value(op.value) : c.delete().key(op.key)));
-      puts.push(c.put(layout.generationKey).value(JSON.stringify(generation)));
-      if (state.schemaVersion === undefined) puts.push(c.put(layout.schemaKey).value(JSON.stringify({ version: SCHEMA_VERSION })));
-      return txn.then(...puts).commit();
-    });
+    // A nonce per attempt on the generation key: if the answer to this commit is lost, the
+    // generation history tells whether it landed (findLanded).
+    const nonce = randomUUID();
+    const generation = { generation: state.generation + 1, updatedAt: new Date().toISOString(), ...(opts.actor ? { by: opts.actor } : {}), txn: nonce };
+    let res;
+    try {
+      res = await conn.call('commit config change', (c) => {
+        let txn = c.if(layout.generationKey, 'Mod', '==', state.generationModRevision);
+        for (const cmp of compares) txn = txn.and(cmp.key, 'Mod', '==', cmp.modRevision);
+        const puts = ops.map((op) => (op.type === 'put' ? c.put(op.key).value(op.value) : c.delete().key(op.key)));
+        puts.push(c.put(layout.generationKey).value(JSON.stringify(generation)));
+        if (state.schemaVersion === undefined) puts.push(c.put(layout.schemaKey).value(JSON.stringify({ version: SCHEMA_VERSION })));
+        return txn.then(...puts).commit();
+      });
+    } catch (e) {
+      if (!isTransientEtcdError(e)) throw e;
+      // The answer was lost (no member answered, deadline, no leader): the commit may or may
+      // not have landed. Re-read and say which.
+      const landed = await findLanded(conn, state.generationModRevision, nonce);
+      if (landed.kind === 'landed') return { revision: landed.revision, result };
+      if (landed.kind === 'unknown') {
+        throw new AlluxioError(e.code, `${e.message}. The change may or may not have been written (it could not be re-read: ${landed.why}); check with \`alluxio mount list\` / \`alluxio path-mapping list\` before retrying`, {
+          cause: e,
+          ...(e.details ? { details: { ...e.details, written: 'unknown' } } : { details: { written: 'unknown' } }),
+        });
+      }
+      throw new AlluxioError(e.code, `${e.message}. Nothing was written (re-read: the config is still at generation ${landed.generation}, revision ${landed.revision})`, {
+        cause: e,
+        details: { ...(e.details ?? {}), written: false },
+      });
+    }
     if (res.succeeded) return { revision: Number(res.header.revision), result };
+    // The compare failed: somebody else committed, or etcd3 re-sent our own commit after a
+    // lost answer and the first copy landed. Only the latter carries our nonce.
+    const landed = await findLanded(conn, state.generationModRevision, nonce);
+    if (landed.kind === 'landed') return { revision: landed.revision, result };
     if (attempt >= maxAttempts) {
       throw new AlluxioError('Conflict', `the config kept changing underneath this command (${attempt} attempts); try again`);
     }
     // Decorrelated jitter so racing admins spread out.
     const base = Math.min(250, 5 * 2 ** Math.min(attempt, 6));
     await new Promise((r) => setTimeout(r, base / 2 + Math.random() * base));
+  }
+}
+
+export type LandedCheck = { kind: 'landed'; revision: number } | { kind: 'not-landed'; revision: number; generation: number } | { kind: 'unknown'; why: string };
+
+/**
+ * Did the commit carrying `nonce` (guarded on the generation key's mod revision being
+ * `guardModRevision`) land? Walks the generation key's history back from its newest value to
+ * the guard: every config write bumps it, so a commit that landed is one of those values.
+ * Reads retry (failover) within the connection's deadline; a compacted history or no
+ * answer is "unknown", never a guess.
+ */
+export async function findLanded(conn: EtcdConnection, guardModRevision: number, nonce: string): Promise<LandedCheck> {
+  const key = conn.layout.generationKey;
+  try {
+    let at: number | undefined;
+    let head: { revision: number; generation: number } | undefined;
+    for (let steps = 0; steps < 1000; steps++) {
+      const res = await conn.call('re-read config generation', (c) => {
+        const b = c.get(key);
+        return (at === undefined ? b : b.revision(String(at))).exec();
+      });
+      const kv = res.kvs[0];
+      const mod = kv ? Number(kv.mod_revision) : 0;
+      let value: { generation?: number; txn?: string } = {};
+      try {
+        value = kv ? (JSON.parse(kv.value.toString('utf8')) as typeof value) : {};
+      } catch {
+        /* a hand edit: not ours */
+      }
+      head ??= { revision: Number(res.header.revision), generation: Number(value.generation ?? 0) };
+      if (mod <= guardModRevision) return { kind: 'not-landed', revision: head.revision, generation: head.generation };
+      if (value.txn === nonce) return { kind: 'landed', revision: mod };
+      at = mod - 1;
+    }
+    return { kind: 'unknown', why: 'more than 1000 config changes since' };
+  } catch (e) {
+    return { kind: 'unknown', why: e instanceof Error ? e.message : String(e) };
   }
 }

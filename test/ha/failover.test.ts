@@ -1,0 +1,213 @@
+/**
+ * A real 3-member etcd cluster (test/helpers/etcd.ts startTestEtcdCluster): endpoint
+ * failover for the CLI (reads and writes) and workers, a member stopped and brought back,
+ * and kill -9 of the leader during a stream of CLI writes, worker reads and a `--wait`.
+ *
+ * Counts and the election-to-first-successful-write time are printed (no timed assertion):
+ * what is asserted is zero failed commands outside the election window, zero failed reads,
+ * and every worker converging.
+ */
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { startTestEtcdCluster, type ClusterMember, type TestEtcdCluster } from '../helpers/etcd.js';
+import { runCli, type CliResult } from '../helpers/cli.js';
+import { startWorker, type WorkerProcess } from '../helpers/worker.js';
+import { until } from '../helpers/poll.js';
+
+interface Outcome {
+  what: string;
+  start: number;
+  end: number;
+  code: number | null;
+  revision?: number;
+  stderr: string;
+}
+
+describe('etcd HA: a 3-member cluster', () => {
+  let cluster: TestEtcdCluster;
+  let dataDir: string;
+  const workers: WorkerProcess[] = [];
+  const cli = (args: string[], endpoints = cluster.endpoints): Promise<CliResult> => runCli(args, { env: { ALLUXIO_ETCD_ENDPOINTS: endpoints }, timeoutMs: 60_000 });
+  const ok = (r: CliResult, what: string): void => assert.equal(r.code, 0, `${what}: exit ${r.code}\n${r.stdout}\n${r.stderr}`);
+  /** `members` with `first` moved to the front of the list. */
+  const firstThen = (first: ClusterMember): string => [first, ...cluster.members.filter((m) => m !== first)].map((m) => m.endpoint).join(',');
+
+  before(async () => {
+    cluster = await startTestEtcdCluster({ size: 3 });
+    dataDir = mkdtempSync(join(tmpdir(), 'alluxio-ha-data-'));
+    mkdirSync(join(dataDir, 'files'));
+    writeFileSync(join(dataDir, 'files', 'hello.txt'), 'hello from the UFS\n');
+    ok(await cli(['mount', 'add', '--path', '/files', '--ufs-uri', `file://${dataDir}/files/`]), 'mount add /files');
+    for (let i = 0; i < 2; i++) workers.push(await startWorker(cluster.endpoints, { id: `ha-w${i}` }));
+  });
+
+  after(async () => {
+    await Promise.all(workers.map((w) => w.stop()));
+    await cluster?.destroy();
+    if (dataDir) rmSync(dataDir, { recursive: true, force: true });
+  });
+
+  let stopped: ClusterMember;
+
+  it('a dead member first in the endpoint list: CLI reads and writes succeed, and `worker start` starts and serves', async () => {
+    const leader = await cluster.leader();
+    stopped = cluster.members.find((m) => m !== leader)!;
+    await cluster.stop(stopped, 'SIGKILL');
+    const eps = firstThen(stopped);
+    const commands: string[][] = [
+      ['mount', 'add', '--path', '/dead-first', '--ufs-uri', `file://${dataDir}/dead-first/`, '--readonly', '--json'],
+      ['mount', 'list', '--json'],
+      ['path-mapping', 'add', '--from', '/alias', '--to', '/files', '--id', 'dead-first', '--json'],
+      ['path-mapping', 'list', '--json'],
+      ['mount', 'update', '--path', '/dead-first', '--ufs-uri', `file://${dataDir}/dead-first-2/`, '--json'],
+      ['worker', 'list', '--json'],
+      ['resolve', '/alias/hello.txt', '--json'],
+    ];
+    let passed = 0;
+    let lastRevision = 0;
+    for (const args of commands) {
+      const r = await cli(args, eps);
+      ok(r, `${args.join(' ')} with ${stopped.name} dead and first`);
+      passed++;
+      const j = r.json();
+      if (typeof j.revision === 'number' && args[1] !== 'list') lastRevision = Math.max(lastRevision, j.revision);
+    }
+    const list = (await cli(['mount', 'list', '--json'], eps)).json();
+    assert.deepEqual(list.mounts.map((m: { path: string }) => m.path).sort(), ['/dead-first', '/files']);
+
+    // A worker whose first endpoint is the dead member starts, registers and serves.
+    const w = await startWorker(eps, { id: 'ha-dead-first' });
+    workers.push(w);
+    await w.waitForRevision(lastRevision, 30_000);
+    const res = await fetch(`${w.restUrl}/api/v1/file?uri=${encodeURIComponent('/alias/hello.txt')}`);
+    assert.equal(res.status, 200);
+    assert.equal(await res.text(), 'hello from the UFS\n');
+    const listed = (await cli(['worker', 'list', '--json'], eps)).json();
+    assert.ok(listed.workers.some((x: { id: string }) => x.id === 'ha-dead-first'), JSON.stringify(listed));
+    console.log(`# dead member first: ${passed}/${commands.length} CLI commands succeeded, 0 failed; worker ha-dead-first started and served revision ${lastRevision}`);
+  });
+
+  it('a member stopped for a while and brought back: writes go on meanwhile, and it catches up', async () => {
+    assert.ok(stopped, 'the previous test stopped a member');
+    const down = Date.now();
+    let writes = 0;
+    let failed = 0;
+    let lastRevision = 0;
+    // Writes with the full list (the stopped member included) while it is down.
+    for (let i = 0; i < 6; i++) {
+      const r = await cli(['path-mapping', 'add', '--from', `/while-down-${i}`, '--to', `/files/d${i}`, '--id', `while-down-${i}`, '--json']);
+      if (r.code === 0) {
+        writes++;
+        lastRevision = r.json().revision;
+      } else failed++;
+    }
+    await cluster.start(stopped);
+    const downMs = Date.now() - down;
+    // The member rejoined and serves everything written while it was away, alone.
+    const alone = await until(
+      `${stopped.name} to serve the writes it missed`,
+      async () => {
+        const r = await cli(['path-mapping', 'list', '--json'], stopped.endpoint);
+        return r.code === 0 && r.json().rules.some((x: { id: string }) => x.id === 'while-down-5') ? r : undefined;
+      },
+      30_000,
+      200,
+    );
+    assert.equal(alone.json().rules.filter((x: { id: string }) => x.id.startsWith('while-down-')).length, 6);
+    // And writes through it (first in the list) go on.
+    for (let i = 0; i < 3; i++) {
+      const r = await cli(['path-mapping', 'add', '--from', `/back-${i}`, '--to', `/files/b${i}`, '--id', `back-${i}`, '--json'], firstThen(stopped));
+      if (r.code === 0) {
+        writes++;
+        lastRevision = r.json().revision;
+      } else failed++;
+    }
+    for (const w of workers) await w.waitForRevision(lastRevision, 30_000);
+    console.log(`# member ${stopped.name} down ${downMs} ms and back: ${writes} writes succeeded, ${failed} failed; ${workers.length} workers converged on revision ${lastRevision}`);
+    assert.equal(failed, 0);
+    assert.equal(writes, 9);
+  });
+
+  it('kill -9 the leader during a stream of CLI writes, worker reads and a --wait: no failure outside the election window, every worker converges', async () => {
+    const outcomes: Outcome[] = [];
+    let reads = 0;
+    let failedReads = 0;
+    let running = true;
+    let seq = 0;
+    const writer = async (kind: 'mount' | 'rule') => {
+      while (running) {
+        const i = seq++;
+        const args =
+          kind === 'mount'
+            ? ['mount', 'add', '--path', `/stream-${i}`, '--ufs-uri', `file://${dataDir}/stream-${i}/`, '--readonly', '--json']
+            : ['path-mapping', 'add', '--from', `/stream-alias-${i}`, '--to', '/files', '--id', `stream-${i}`, '--json'];
+        const start = Date.now();
+        const r = await cli(args);
+        const o: Outcome = { what: args.slice(0, 2).join(' '), start, end: Date.now(), code: r.code, stderr: (r.stderr + r.stdout).trim().replace(/\s+/g, ' ') };
+        if (r.code === 0) o.revision = r.json().revision;
+        outcomes.push(o);
+      }
+    };
+    const reader = async () => {
+      while (running) {
+        for (const w of workers) {
+          try {
+            const res = await fetch(`${w.restUrl}/api/v1/file?uri=${encodeURIComponent('/files/hello.txt')}`, { signal: AbortSignal.timeout(10_000) });
+            const body = await res.text();
+            if (res.status === 200 && body === 'hello from the UFS\n') reads++;
+            else failedReads++;
+          } catch {
+            failedReads++;
+          }
+        }
+        await new Promise((r) => setTimeout(r, 20));
+      }
+    };
+    const loops = [writer('mount'), writer('rule'), reader()];
+    const successes = () => outcomes.filter((o) => o.code === 0);
+    await until('a few writes before the kill', () => successes().length >= 4, 60_000, 50);
+
+    const leader = await cluster.leader();
+    const killAt = Date.now();
+    await cluster.stop(leader, 'SIGKILL');
+    // A --wait started right at the kill.
+    const waitStart = Date.now();
+    const waiting = cli(['path-mapping', 'add', '--from', '/during-election', '--to', '/files', '--id', 'during-election', '--wait', '--wait-timeout', '60s', '--json']);
+    const next = await cluster.leader(30_000);
+    const electedAt = Date.now();
+    await until('writes after the election', () => outcomes.filter((o) => o.code === 0 && o.start > electedAt).length >= 4, 90_000, 50);
+    running = false;
+    await Promise.all(loops);
+    const waited = await waiting;
+    const waitMs = Date.now() - waitStart;
+    if (waited.code === 0) console.log(`# --wait: committed revision ${waited.json().revision}, ${JSON.stringify(waited.json().wait)}`);
+
+    const failures = outcomes.filter((o) => o.code !== 0);
+    const outside = failures.filter((o) => o.end < killAt || o.start > electedAt);
+    const firstWrite = successes()
+      .filter((o) => o.end > killAt)
+      .sort((a, b) => a.end - b.end)[0];
+    const lastRevision = Math.max(...successes().map((o) => o.revision ?? 0), waited.code === 0 ? waited.json().revision : 0);
+    for (const w of workers) await w.waitForRevision(lastRevision, 30_000);
+
+    console.log(
+      `# leader ${leader.name} killed; ${next.name} elected after ${electedAt - killAt} ms (as seen by polling); ` +
+        `first successful write completed ${firstWrite ? firstWrite.end - electedAt : NaN} ms after the election (${firstWrite ? firstWrite.end - killAt : NaN} ms after the kill)`,
+    );
+    console.log(
+      `# stream: ${outcomes.length} CLI writes, ${successes().length} succeeded, ${failures.length} failed (${failures.length - outside.length} inside the election window, ${outside.length} outside); ` +
+        `${reads} worker reads, ${failedReads} failed; --wait exit ${waited.code} after ${waitMs} ms; ${workers.length} workers converged on revision ${lastRevision}`,
+    );
+    for (const o of outcomes) console.log(`#   ${o.what} [${o.start - killAt}..${o.end - killAt}] exit ${o.code}`);
+    for (const f of failures) console.log(`#   failed: ${f.what} [${f.start - killAt}..${f.end - killAt}] ms from the kill: ${f.stderr}`);
+
+    assert.deepEqual(outside.map((o) => `${o.what}: ${o.stderr}`), []);
+    assert.equal(failedReads, 0);
+    assert.ok(firstWrite, 'a write succeeded after the kill');
+    assert.equal(waited.code, 0, waited.stdout + waited.stderr);
+    assert.equal(waited.json().wait.workers, workers.length);
+  });
+});

@@ -10,7 +10,9 @@
  *   /alluxio/<cluster>/migrations/<id>       migration records
  *   /alluxio/<cluster>/migration-runners/<id> a migration copier's lock (leased)
  *
- * Workers watch only `config/`, so status keys never trigger reloads.
+ * Workers watch only `config/`, so status keys never trigger reloads. Membership (workers/,
+ * clients/) lives outside `config/`, so etcd roles can let a worker write its own record and
+ * nothing of the config (src/store/auth-roles.ts).
  */
 import { AlluxioError } from '../domain/errors.js';
 

@@ -13,7 +13,9 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startTestEtcdCluster, type ClusterMember, type TestEtcdCluster } from '../helpers/etcd.js';
-import { runCli, type CliResult } from '../helpers/cli.js';
+import { ROOT, runCli, type CliResult } from '../helpers/cli.js';
+import { fuseSkipReason, run, startFuse } from '../helpers/fuse.js';
+import { spawnSync } from 'node:child_process';
 import { startWorker, type WorkerProcess } from '../helpers/worker.js';
 import { until } from '../helpers/poll.js';
 
@@ -87,7 +89,32 @@ describe('etcd HA: a 3-member cluster', () => {
     assert.equal(await res.text(), 'hello from the UFS\n');
     const listed = (await cli(['worker', 'list', '--json'], eps)).json();
     assert.ok(listed.workers.some((x: { id: string }) => x.id === 'ha-dead-first'), JSON.stringify(listed));
-    console.log(`# dead member first: ${passed}/${commands.length} CLI commands succeeded, 0 failed; worker ha-dead-first started and served revision ${lastRevision}`);
+
+    // alluxiofs discovery (Python, etcd's JSON gateway) with the dead member first.
+    const hostPorts = eps.split(',').map((e) => e.replace(/^http:\/\//, '')).join(',');
+    const py = spawnSync('/usr/bin/python3', ['-c', `import json, sys; from alluxiofs.client import discover_workers_from_etcd as d; print(json.dumps(d(sys.argv[1], timeout=5.0)))`, hostPorts], {
+      env: { ...process.env, PYTHONPATH: join(ROOT, 'python'), PYTHONDONTWRITEBYTECODE: '1' },
+      encoding: 'utf8',
+      timeout: 30_000,
+    });
+    assert.equal(py.status, 0, py.stderr);
+    const discovered = JSON.parse(py.stdout) as string[];
+    assert.ok(discovered.includes(`127.0.0.1:${w.restPort}`), py.stdout);
+
+    // A FUSE daemon with the dead member first mounts and serves (where FUSE can run here).
+    let fuseNote = 'FUSE skipped: ' + (fuseSkipReason() ?? '');
+    if (!fuseSkipReason()) {
+      const fuse = await startFuse(eps);
+      try {
+        await fuse.waitForRevision(lastRevision, 30_000);
+        const cat = await run('cat', [join(fuse.mountpoint, 'alias', 'hello.txt')], { timeoutMs: 30_000 });
+        assert.equal(cat.stdout, 'hello from the UFS\n', cat.stderr);
+        fuseNote = 'FUSE daemon mounted and served';
+      } finally {
+        await fuse.cleanup();
+      }
+    }
+    console.log(`# dead member first: ${passed}/${commands.length} CLI commands succeeded, 0 failed; worker ha-dead-first started and served revision ${lastRevision}; alluxiofs discovered ${discovered.length} workers; ${fuseNote}`);
   });
 
   it('a member stopped for a while and brought back: writes go on meanwhile, and it catches up', async () => {
@@ -209,5 +236,41 @@ describe('etcd HA: a 3-member cluster', () => {
     assert.ok(firstWrite, 'a write succeeded after the kill');
     assert.equal(waited.code, 0, waited.stdout + waited.stderr);
     assert.equal(waited.json().wait.workers, workers.length);
+  });
+
+  it('quorum lost: commands fail fast with EtcdNoLeader (not "unreachable"), and succeed again once a majority is back', async () => {
+    // After the leader kill, two members are up; stop one more: no majority, no leader.
+    const up = cluster.members.filter((m) => m.server);
+    assert.equal(up.length, 2);
+    const [keep, drop] = up as [ClusterMember, ClusterMember];
+    const before = await cli(['mount', 'list', '--json']);
+    ok(before, 'mount list before');
+    await cluster.stop(drop, 'SIGKILL');
+    let named = 0;
+    for (const args of [
+      ['mount', 'add', '--path', '/no-quorum', '--ufs-uri', `file://${dataDir}/no-quorum/`, '--etcd-timeout', '3s', '--json'],
+      ['mount', 'list', '--etcd-timeout', '3s', '--json'],
+    ]) {
+      const r = await until(
+        `${args[1]} to report no leader`,
+        async () => {
+          const x = await cli(args);
+          return x.code === 5 && x.json().error.code === 'EtcdNoLeader' ? x : undefined;
+        },
+        60_000,
+        200,
+      );
+      assert.match(r.json().error.message, /etcd has no leader: 1 of 3 members answer/);
+      named++;
+    }
+    const dead = cluster.members.filter((m) => !m.server);
+    await Promise.all(dead.map((m) => cluster.start(m)));
+    const back = await cli(['mount', 'add', '--path', '/quorum-back', '--ufs-uri', `file://${dataDir}/quorum-back/`, '--json']);
+    ok(back, 'mount add once a majority is back');
+    const list = (await cli(['mount', 'list', '--json'], keep.endpoint)).json();
+    assert.ok(list.mounts.some((m: { path: string }) => m.path === '/quorum-back'));
+    assert.ok(!list.mounts.some((m: { path: string }) => m.path === '/no-quorum'), 'the refused write did not land');
+    for (const w of workers) await w.waitForRevision(back.json().revision, 30_000);
+    console.log(`# quorum lost: ${named}/2 commands named EtcdNoLeader; writes resumed once ${dead.length} members were back; ${workers.length} workers converged`);
   });
 });

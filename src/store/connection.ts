@@ -172,11 +172,14 @@ export class EtcdConnection {
     return classifyEtcdError(this, etcd3Module, e, what, false);
   }
 
-  /** Each endpoint's status, asked in parallel for at most ~1.5 s; shared for a second. */
+  /**
+   * Each endpoint's status, asked in parallel for --etcd-timeout but at least 0.5 s and at
+   * most 1.5 s (a tiny timeout must not make live members look dead); shared for a second.
+   */
   probe(): Promise<MemberProbe[]> {
     const now = Date.now();
     if (!this.lastProbe || now - this.lastProbe.at > 1000) {
-      this.lastProbe = { at: now, result: probeMembers(this, Math.min(1500, this.timeoutMs)) };
+      this.lastProbe = { at: now, result: probeMembers(this, Math.max(500, Math.min(1500, this.timeoutMs))) };
     }
     return this.lastProbe.result;
   }

@@ -135,11 +135,20 @@ export interface TransactOptions {
  * change to them that matters must either bump the generation or be named in the plan's
  * `compares` (their mod revisions at state.revision), so the commit guard covers them.
  * A plan needing more than maxTxnOps() operations fails (TooManyChanges, exit 2) unsent.
+ *
+ * A commit whose answer is lost (EtcdUnavailable / EtcdTimeout / EtcdNoLeader after it was
+ * sent) is never retried blindly: the nonce it put on the generation key is looked up
+ * (findLanded). Landed: success with its revision. Not landed: the error, saying nothing was
+ * written. Not knowable: the error, saying so. A refused compare is checked the same way,
+ * because etcd3's failover may have re-sent a commit whose first copy landed.
  */
 export async function transact<T>(conn: EtcdConnection, plan: (state: ConfigState) => Plan<T> | Promise<Plan<T>>, opts: TransactOptions = {}): Promise<Committed<T>> {
   const { layout } = conn;
   const maxAttempts = opts.maxAttempts ?? 40;
   const limit = maxTxnOps();
+  /** Every commit this call sent: one of them may have landed with its answer lost. */
+  const sent: Sent[] = [];
+  let lostAnswers = 0;
   for (let attempt = 1; ; attempt++) {
     const state = await readConfig(conn);
     checkSchema(state);
@@ -156,10 +165,11 @@ export async function transact<T>(conn: EtcdConnection, plan: (state: ConfigStat
         { details: { operations: total, limit } },
       );
     }
-    // A nonce per attempt on the generation key: if the answer to this commit is lost, the
+    // A nonce per commit on the generation key: if the answer to this commit is lost, the
     // generation history tells whether it landed (findLanded).
     const nonce = randomUUID();
     const generation = { generation: state.generation + 1, updatedAt: new Date().toISOString(), ...(opts.actor ? { by: opts.actor } : {}), txn: nonce };
+    sent.push({ nonce, guard: state.generationModRevision });
     let res;
     try {
       res = await conn.call('commit config change', (c) => {
@@ -174,23 +184,19 @@ export async function transact<T>(conn: EtcdConnection, plan: (state: ConfigStat
       if (!isTransientEtcdError(e)) throw e;
       // The answer was lost (no member answered, deadline, no leader): the commit may or may
       // not have landed. Re-read and say which.
-      const landed = await findLanded(conn, state.generationModRevision, nonce);
+      const landed = await findLanded(conn, sent);
       if (landed.kind === 'landed') return { revision: landed.revision, result };
-      if (landed.kind === 'unknown') {
-        throw new AlluxioError(e.code, `${e.message}. The change may or may not have been written (it could not be re-read: ${landed.why}); check with \`alluxio mount list\` / \`alluxio path-mapping list\` before retrying`, {
-          cause: e,
-          ...(e.details ? { details: { ...e.details, written: 'unknown' } } : { details: { written: 'unknown' } }),
-        });
+      if (landed.kind !== 'unknown' && ++lostAnswers < MAX_LOST_ANSWERS) {
+        // Not applied (yet): commit again. The new commit also fences a lost copy still in
+        // flight: both are guarded on the same generation, so at most one can land.
+        continue;
       }
-      throw new AlluxioError(e.code, `${e.message}. Nothing was written (re-read: the config is still at generation ${landed.generation}, revision ${landed.revision})`, {
-        cause: e,
-        details: { ...(e.details ?? {}), written: false },
-      });
+      throw lostAnswerError(e, landed);
     }
     if (res.succeeded) return { revision: Number(res.header.revision), result };
     // The compare failed: somebody else committed, or etcd3 re-sent our own commit after a
-    // lost answer and the first copy landed. Only the latter carries our nonce.
-    const landed = await findLanded(conn, state.generationModRevision, nonce);
+    // lost answer and the first copy landed. Only the latter carries one of our nonces.
+    const landed = await findLanded(conn, sent);
     if (landed.kind === 'landed') return { revision: landed.revision, result };
     if (attempt >= maxAttempts) {
       throw new AlluxioError('Conflict', `the config kept changing underneath this command (${attempt} attempts); try again`);
@@ -201,20 +207,55 @@ export async function transact<T>(conn: EtcdConnection, plan: (state: ConfigStat
   }
 }
 
-export type LandedCheck = { kind: 'landed'; revision: number } | { kind: 'not-landed'; revision: number; generation: number } | { kind: 'unknown'; why: string };
+/** How many commits with a lost answer one transact sends before giving up. */
+const MAX_LOST_ANSWERS = 3;
+
+interface Sent {
+  nonce: string;
+  /** The generation key's mod revision the commit was guarded on. */
+  guard: number;
+}
+
+function lostAnswerError(e: AlluxioError, landed: Exclude<LandedCheck, { kind: 'landed' }>): AlluxioError {
+  const check = 'check with `alluxio mount list` / `alluxio path-mapping list` before retrying';
+  if (landed.kind === 'unknown') {
+    return new AlluxioError(e.code, `${e.message}. The change may or may not have been written (it could not be re-read: ${landed.why}); ${check}`, { cause: e, details: { written: 'unknown' } });
+  }
+  if (landed.kind === 'pending') {
+    return new AlluxioError(e.code, `${e.message}. The change was not written as of revision ${landed.revision}, but etcd received it and may still apply it; ${check}`, { cause: e, details: { written: 'unknown', revision: landed.revision } });
+  }
+  return new AlluxioError(e.code, `${e.message}. Nothing was written (re-read at revision ${landed.revision}: the config moved on to generation ${landed.generation} without this change)`, {
+    cause: e,
+    details: { written: false, revision: landed.revision },
+  });
+}
 
 /**
- * Did the commit carrying `nonce` (guarded on the generation key's mod revision being
- * `guardModRevision`) land? Walks the generation key's history back from its newest value to
- * the guard: every config write bumps it, so a commit that landed is one of those values.
- * Reads retry (failover) within the connection's deadline; a compacted history or no
- * answer is "unknown", never a guess.
+ * landed: one of the commits is in the history, at `revision`.
+ * not-landed: none is, and none can land any more (the generation moved past every guard).
+ * pending: none is yet, but the generation is still at a guard, so a lost copy could still apply.
+ * unknown: the history could not be read (no answer, compacted).
  */
-export async function findLanded(conn: EtcdConnection, guardModRevision: number, nonce: string): Promise<LandedCheck> {
+export type LandedCheck =
+  | { kind: 'landed'; revision: number }
+  | { kind: 'not-landed'; revision: number; generation: number }
+  | { kind: 'pending'; revision: number; generation: number }
+  | { kind: 'unknown'; why: string };
+
+/**
+ * Did any of the commits carrying these nonces (each guarded on the generation key's mod
+ * revision being `guard`) land? Walks the generation key's history back from its newest
+ * value to the oldest guard: every config write bumps it, so a commit that landed is one of
+ * those values. Reads retry (failover) within the connection's deadline; a compacted
+ * history or no answer is "unknown", never a guess.
+ */
+export async function findLanded(conn: EtcdConnection, sent: readonly Sent[]): Promise<LandedCheck> {
   const key = conn.layout.generationKey;
+  const nonces = new Set(sent.map((s) => s.nonce));
+  const oldest = Math.min(...sent.map((s) => s.guard));
   try {
     let at: number | undefined;
-    let head: { revision: number; generation: number } | undefined;
+    let head: { revision: number; generation: number; mod: number } | undefined;
     for (let steps = 0; steps < 1000; steps++) {
       const res = await conn.call('re-read config generation', (c) => {
         const b = c.get(key);
@@ -228,12 +269,14 @@ export async function findLanded(conn: EtcdConnection, guardModRevision: number,
       } catch {
         /* a hand edit: not ours */
       }
-      head ??= { revision: Number(res.header.revision), generation: Number(value.generation ?? 0) };
-      if (mod <= guardModRevision) return { kind: 'not-landed', revision: head.revision, generation: head.generation };
-      if (value.txn === nonce) return { kind: 'landed', revision: mod };
+      head ??= { revision: Number(res.header.revision), generation: Number(value.generation ?? 0), mod };
+      if (mod <= oldest) break;
+      if (value.txn !== undefined && nonces.has(value.txn)) return { kind: 'landed', revision: mod };
       at = mod - 1;
     }
-    return { kind: 'unknown', why: 'more than 1000 config changes since' };
+    if (!head) return { kind: 'unknown', why: 'no answer' };
+    const stillPossible = sent.some((s) => s.guard === head!.mod);
+    return { kind: stillPossible ? 'pending' : 'not-landed', revision: head.revision, generation: head.generation };
   } catch (e) {
     return { kind: 'unknown', why: e instanceof Error ? e.message : String(e) };
   }

@@ -128,7 +128,7 @@ export async function classifyEtcdError(conn: EtcdConnection, m: Etcd3Module | u
     return new AlluxioError(
       'EtcdUnavailable',
       `etcd is unreachable at ${endpoints} (${why}; no member answered: ${each}); check that etcd is running and --etcd-endpoints / ALLUXIO_ETCD_ENDPOINTS (and for https, --etcd-ca/--etcd-cert/--etcd-key)`,
-      { cause: e, details: { endpoints: conn.options.endpoints, answered: [] } },
+      { cause: e },
     );
   }
   const answered = up.map((p) => p.endpoint);
@@ -137,12 +137,12 @@ export async function classifyEtcdError(conn: EtcdConnection, m: Etcd3Module | u
     return new AlluxioError(
       'EtcdNoLeader',
       `etcd has no leader: ${up.length} of ${probes.length} members answer (${answered.join(',')}) but ${what} could not be served (${why}); an election is under way or a majority of the cluster is down. Retry once a leader is elected; \`etcdctl endpoint status\` shows each member`,
-      { cause: e, details: { endpoints: conn.options.endpoints, answered } },
+      { cause: e },
     );
   }
   return new AlluxioError(
     'EtcdTimeout',
     `etcd is reachable (${up.length} of ${probes.length} members answer: ${answered.join(',')}) but ${what} did not complete within --etcd-timeout ${seconds} (${why}); etcd or this machine is overloaded. Raise --etcd-timeout (ALLUXIO_ETCD_TIMEOUT)`,
-    { cause: e, details: { endpoints: conn.options.endpoints, answered, timeoutMs: conn.timeoutMs } },
+    { cause: e },
   );
 }

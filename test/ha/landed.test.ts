@@ -1,7 +1,8 @@
 /**
  * The lost-answer check of guarded config writes (findLanded in src/store/config-store.ts)
  * against a real etcd: a commit is found by its nonce on config/generation, also after later
- * commits moved the generation on; a nonce that never committed is reported as not written.
+ * commits moved the generation on; a nonce that never committed is not written once the
+ * generation moved past its guard, and pending (could still apply) while it has not.
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -33,17 +34,20 @@ describe('a guarded write whose answer was lost: did it land?', () => {
     const mine = await put('mine');
     const { nonce, mod } = await nonceAt();
     assert.equal(mod, mine.revision);
-    assert.deepEqual(await findLanded(conn, guard, nonce), { kind: 'landed', revision: mine.revision });
+    assert.deepEqual(await findLanded(conn, [{ nonce, guard }]), { kind: 'landed', revision: mine.revision });
     // others commit after it: the history walk still finds it
     for (let i = 0; i < 5; i++) await put(`later-${i}`);
-    assert.deepEqual(await findLanded(conn, guard, nonce), { kind: 'landed', revision: mine.revision });
+    assert.deepEqual(await findLanded(conn, [{ nonce, guard }]), { kind: 'landed', revision: mine.revision });
     // a nonce that never committed: not written, with the current generation
     const state = await readConfig(conn);
-    const never = await findLanded(conn, guard, 'never-sent');
-    assert.equal(never.kind, 'not-landed');
+    const never = await findLanded(conn, [{ nonce: 'never-sent', guard }]);
+    assert.equal(never.kind, 'not-landed', 'the generation moved past its guard: it can never land');
     assert.equal(never.kind === 'not-landed' && never.generation, state.generation);
-    // guarded on the newest revision: nothing since, so not written
-    assert.equal((await findLanded(conn, state.generationModRevision, nonce)).kind, 'not-landed');
+    // guarded on the newest revision and not there: not written yet, but a lost copy could still apply
+    const pending = await findLanded(conn, [{ nonce: 'in-flight', guard: state.generationModRevision }]);
+    assert.deepEqual(pending, { kind: 'pending', revision: state.revision, generation: state.generation });
+    // several commits of one call: the one that landed is found
+    assert.deepEqual(await findLanded(conn, [{ nonce: 'lost-1', guard }, { nonce, guard }]), { kind: 'landed', revision: mine.revision });
   });
 
   it('says "unknown" when the history cannot be read (compacted), never a guess', async () => {
@@ -53,7 +57,7 @@ describe('a guarded write whose answer was lost: did it land?', () => {
     await put('after');
     const head = (await readConfig(conn)).revision;
     await (conn.client as unknown as { kv: { compact(r: { revision: string; physical: boolean }): Promise<unknown> } }).kv.compact({ revision: String(head), physical: true });
-    const r = await findLanded(conn, guard, nonce);
+    const r = await findLanded(conn, [{ nonce, guard }]);
     assert.equal(r.kind, 'unknown');
   });
 });

@@ -94,8 +94,10 @@ describe('etcd auth with least-privilege roles', () => {
       assert.equal(r.code, 5, `${args.join(' ')}: exit ${r.code}\n${r.stderr}`);
       assert.equal(r.stderr.trimEnd().split('\n').length, 1, r.stderr);
       assert.match(r.stderr, new RegExp(`^Error: etcd authentication: permission denied to user "${WORKER_USER}" .*nothing was written`));
-      const j = await cli([...args, '--json'], as(WORKER_USER, 'w1pw'));
-      assert.equal(j.json().error.code, 'EtcdPermissionDenied');
+      if (refused === 0) {
+        const j = await cli([...args, '--json'], as(WORKER_USER, 'w1pw'));
+        assert.equal(j.json().error.code, 'EtcdPermissionDenied');
+      }
       refused++;
     }
     assert.equal(revision(), before, 'nothing was written');

@@ -124,7 +124,7 @@ describe('etcd HA: a 3-member cluster', () => {
     let failed = 0;
     let lastRevision = 0;
     // Writes with the full list (the stopped member included) while it is down.
-    for (let i = 0; i < 6; i++) {
+    for (let i = 0; i < 4; i++) {
       const r = await cli(['path-mapping', 'add', '--from', `/while-down-${i}`, '--to', `/files/d${i}`, '--id', `while-down-${i}`, '--json']);
       if (r.code === 0) {
         writes++;
@@ -138,14 +138,14 @@ describe('etcd HA: a 3-member cluster', () => {
       `${stopped.name} to serve the writes it missed`,
       async () => {
         const r = await cli(['path-mapping', 'list', '--json'], stopped.endpoint);
-        return r.code === 0 && r.json().rules.some((x: { id: string }) => x.id === 'while-down-5') ? r : undefined;
+        return r.code === 0 && r.json().rules.some((x: { id: string }) => x.id === 'while-down-3') ? r : undefined;
       },
       30_000,
       200,
     );
-    assert.equal(alone.json().rules.filter((x: { id: string }) => x.id.startsWith('while-down-')).length, 6);
+    assert.equal(alone.json().rules.filter((x: { id: string }) => x.id.startsWith('while-down-')).length, 4);
     // And writes through it (first in the list) go on.
-    for (let i = 0; i < 3; i++) {
+    for (let i = 0; i < 2; i++) {
       const r = await cli(['path-mapping', 'add', '--from', `/back-${i}`, '--to', `/files/b${i}`, '--id', `back-${i}`, '--json'], firstThen(stopped));
       if (r.code === 0) {
         writes++;
@@ -155,7 +155,7 @@ describe('etcd HA: a 3-member cluster', () => {
     for (const w of workers) await w.waitForRevision(lastRevision, 30_000);
     console.log(`# member ${stopped.name} down ${downMs} ms and back: ${writes} writes succeeded, ${failed} failed; ${workers.length} workers converged on revision ${lastRevision}`);
     assert.equal(failed, 0);
-    assert.equal(writes, 9);
+    assert.equal(writes, 6);
   });
 
   it('kill -9 the leader during a stream of CLI writes, worker reads and a --wait: no failure outside the election window, every worker converges', async () => {
@@ -195,7 +195,7 @@ describe('etcd HA: a 3-member cluster', () => {
     };
     const loops = [writer('mount'), writer('rule'), reader()];
     const successes = () => outcomes.filter((o) => o.code === 0);
-    await until('a few writes before the kill', () => successes().length >= 4, 60_000, 50);
+    await until('a few writes before the kill', () => successes().length >= 2, 60_000, 50);
 
     const leader = await cluster.leader();
     const killAt = Date.now();
@@ -205,7 +205,7 @@ describe('etcd HA: a 3-member cluster', () => {
     const waiting = cli(['path-mapping', 'add', '--from', '/during-election', '--to', '/files', '--id', 'during-election', '--wait', '--wait-timeout', '60s', '--json']);
     const next = await cluster.leader(30_000);
     const electedAt = Date.now();
-    await until('writes after the election', () => outcomes.filter((o) => o.code === 0 && o.start > electedAt).length >= 4, 90_000, 50);
+    await until('writes after the election', () => outcomes.filter((o) => o.code === 0 && o.start > electedAt).length >= 3, 90_000, 50);
     running = false;
     await Promise.all(loops);
     const waited = await waiting;

@@ -18,6 +18,8 @@ import { fuseSkipReason, run, startFuse } from '../helpers/fuse.js';
 import { spawnSync } from 'node:child_process';
 import { startWorker, type WorkerProcess } from '../helpers/worker.js';
 import { until } from '../helpers/poll.js';
+import { EtcdConnection } from '../../src/store/connection.js';
+import { transact } from '../../src/store/config-store.js';
 
 interface Outcome {
   what: string;
@@ -193,7 +195,22 @@ describe('etcd HA: a 3-member cluster', () => {
         await new Promise((r) => setTimeout(r, 20));
       }
     };
-    const loops = [writer('mount'), writer('rule'), reader()];
+    // An in-process writer (no CLI start-up cost): how soon after the election a write commits.
+    const conn = new EtcdConnection({ endpoints: cluster.endpoints.split(','), cluster: 'default' });
+    const commits: { start: number; end: number; ok: boolean; revision?: number }[] = [];
+    const direct = async () => {
+      for (let i = 0; running; i++) {
+        const start = Date.now();
+        try {
+          const c = await transact(conn, () => ({ ops: [{ type: 'put', key: conn.layout.ruleKey(`direct-${i}`), value: JSON.stringify({ id: `direct-${i}`, order: 100000 + i, kind: 'prefix', src: `/direct-${i}`, dst: '/files', enabled: true }) }], result: i }));
+          commits.push({ start, end: Date.now(), ok: true, revision: c.revision });
+        } catch {
+          commits.push({ start, end: Date.now(), ok: false });
+        }
+        await new Promise((r) => setTimeout(r, 20));
+      }
+    };
+    const loops = [writer('mount'), writer('rule'), reader(), direct()];
     const successes = () => outcomes.filter((o) => o.code === 0);
     await until('a few writes before the kill', () => successes().length >= 2, 60_000, 50);
 
@@ -217,9 +234,15 @@ describe('etcd HA: a 3-member cluster', () => {
     const firstWrite = successes()
       .filter((o) => o.end > killAt)
       .sort((a, b) => a.end - b.end)[0];
-    const lastRevision = Math.max(...successes().map((o) => o.revision ?? 0), waited.code === 0 ? waited.json().revision : 0);
+    const lastRevision = Math.max(...successes().map((o) => o.revision ?? 0), ...commits.map((c) => c.revision ?? 0), waited.code === 0 ? waited.json().revision : 0);
     for (const w of workers) await w.waitForRevision(lastRevision, 30_000);
 
+    conn.close();
+    const firstCommit = commits.filter((c) => c.ok && c.end > killAt).sort((a, b) => a.end - b.end)[0];
+    const directFailures = commits.filter((c) => !c.ok);
+    console.log(
+      `# in-process writer: ${commits.length} commits, ${directFailures.length} failed; first commit after the kill completed ${firstCommit ? firstCommit.end - electedAt : NaN} ms after the election was seen (${firstCommit ? firstCommit.end - killAt : NaN} ms after the kill)`,
+    );
     console.log(
       `# leader ${leader.name} killed; ${next.name} elected after ${electedAt - killAt} ms (as seen by polling); ` +
         `first successful write completed ${firstWrite ? firstWrite.end - electedAt : NaN} ms after the election (${firstWrite ? firstWrite.end - killAt : NaN} ms after the kill)`,
@@ -233,6 +256,7 @@ describe('etcd HA: a 3-member cluster', () => {
 
     assert.deepEqual(outside.map((o) => `${o.what}: ${o.stderr}`), []);
     assert.equal(failedReads, 0);
+    assert.deepEqual(directFailures.filter((c) => c.end < killAt || c.start > electedAt), [], 'in-process writes failed outside the election window');
     assert.ok(firstWrite, 'a write succeeded after the kill');
     assert.equal(waited.code, 0, waited.stdout + waited.stderr);
     assert.equal(waited.json().wait.workers, workers.length);

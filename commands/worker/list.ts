@@ -1,6 +1,6 @@
 import { BaseCommand } from '../../src/cli/base-command.js';
 import { formatDuration } from '../../src/cli/duration.js';
-import { listWorkers } from '../../src/control/workers.js';
+import { listWorkers } from '../../src/cluster/members.js';
 
 export default class WorkerList extends BaseCommand<typeof WorkerList> {
   static override summary = 'List live workers: address, applied revision, lag behind the config, uptime, watch state.';

@@ -4,7 +4,9 @@
  * state, and commits in one transaction guarded by the generation key's mod revision.
  * A lost race re-reads and re-validates (so ten admins racing for one URI commit one).
  */
+import { hostname, userInfo } from 'node:os';
 import { AlluxioError } from '../domain/errors.js';
+import { changesOf, type HistoryRecord } from '../domain/history.js';
 import type { ParsedMount } from '../domain/mounts.js';
 import type { RuleSpec } from '../domain/rules.js';
 import type { EtcdConnection } from './connection.js';
@@ -12,7 +14,9 @@ import { decodeConfig, type InvalidEntry } from './codec.js';
 import { SCHEMA_VERSION } from './layout.js';
 import { gatewayRange, GatewayUnsupported, type RangeKv } from './gateway.js';
 import { isTransientEtcdError } from './etcd-errors.js';
+import { findLanded, lostAnswerError, MAX_LOST_ANSWERS, type Sent } from './landed.js';
 import { randomUUID } from 'node:crypto';
+import { DryRun, isDryRun } from './dry-run.js';
 
 export interface ConfigState {
   /** etcd revision the state was read at. */
@@ -24,6 +28,8 @@ export interface ConfigState {
   mounts: ParsedMount[];
   rules: RuleSpec[];
   invalid: InvalidEntry[];
+  /** Raw values of the mount and rule keys (what history records and diffs compare). */
+  raw: Map<string, string>;
 }
 
 export type Op = { type: 'put'; key: string; value: string } | { type: 'delete'; key: string };
@@ -89,7 +95,9 @@ function stateFrom(conn: EtcdConnection, revision: number, kvs: readonly RangeKv
   let generationModRevision = 0;
   let generation = 0;
   const pairs: [string, string][] = [];
+  const raw = new Map<string, string>();
   for (const kv of kvs) {
+    if (layout.isConfigEntryKey(kv.key)) raw.set(kv.key, kv.value);
     if (kv.key === layout.generationKey) {
       generationModRevision = kv.modRevision;
       try {
@@ -110,7 +118,7 @@ function stateFrom(conn: EtcdConnection, revision: number, kvs: readonly RangeKv
     }
   }
   const decoded = decodeConfig(layout, pairs);
-  return { revision, generationModRevision, generation, schemaVersion, ...decoded };
+  return { revision, generationModRevision, generation, schemaVersion, ...decoded, raw };
 }
 
 function checkSchema(state: ConfigState): void {
@@ -123,9 +131,59 @@ function checkSchema(state: ConfigState): void {
 }
 
 export interface TransactOptions {
-  /** Who made the change, recorded on the generation key. */
+  /** The command that made the change, recorded on the generation key and in history. */
   actor?: string;
   maxAttempts?: number;
+  /** Extra fields of the history record (revert: the revision it restored). */
+  history?: Pick<HistoryRecord, 'revertedTo'>;
+}
+
+/**
+ * How many history records a cluster keeps (ALLUXIO_HISTORY_KEEP, default 1000): each
+ * commit deletes the records older than the last N in the same transaction.
+ */
+export function historyKeep(env: NodeJS.ProcessEnv = process.env): number {
+  const raw = env.ALLUXIO_HISTORY_KEEP;
+  if (raw === undefined || raw.trim() === '') return 1000;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < 1) throw new AlluxioError('InvalidArgument', `ALLUXIO_HISTORY_KEEP="${raw}" must be an integer >= 1`);
+  return n;
+}
+
+/** A history record larger than this keeps its summary but not its values (etcd's request limit is 1.5 MiB). */
+const MAX_RECORD_BYTES = 512 * 1024;
+
+/** Who runs this process: the etcd user it authenticates as, and user@host. */
+function who(conn: EtcdConnection): HistoryRecord['who'] {
+  let user = process.env.USER ?? 'unknown';
+  try {
+    user = userInfo().username;
+  } catch {
+    // no passwd entry (containers): keep $USER
+  }
+  return { etcdUser: conn.options.user ?? null, os: `${user}@${hostname()}` };
+}
+
+/** The history record of one commit (values dropped when too large to store). */
+function historyValue(conn: EtcdConnection, state: ConfigState, ops: readonly Op[], opts: TransactOptions): string {
+  const record: Omit<HistoryRecord, 'revision'> & { complete: boolean } = {
+    generation: state.generation + 1,
+    prevRevision: state.generationModRevision,
+    at: new Date().toISOString(),
+    who: who(conn),
+    command: opts.actor ?? 'unknown',
+    changes: changesOf(state.raw, ops, (k) => conn.layout.isConfigEntryKey(k)),
+    complete: true,
+    ...(opts.history ?? {}),
+  };
+  let value = JSON.stringify(record);
+  if (value.length > MAX_RECORD_BYTES) {
+    // Keep which keys changed, not their values: this change cannot be undone from history.
+    record.changes = record.changes.map((c) => ({ key: c.key, before: null, after: null }));
+    record.complete = false;
+    value = JSON.stringify(record);
+  }
+  return value;
 }
 
 /**
@@ -156,7 +214,8 @@ export async function transact<T>(conn: EtcdConnection, plan: (state: ConfigStat
     // etcd refuses a txn with more than --max-txn-ops operations (each put/delete is one,
     // plus the generation and, on a fresh cluster, the schema put). Refuse before sending,
     // with the numbers, instead of letting etcd's INVALID_ARGUMENT surface.
-    const total = ops.length + 1 + (state.schemaVersion === undefined ? 1 : 0);
+    // + the generation, the history record and the trim of old records (+ schema when new)
+    const total = ops.length + 3 + (state.schemaVersion === undefined ? 1 : 0);
     if (total > limit) {
       throw new AlluxioError(
         'TooManyChanges',
@@ -165,6 +224,10 @@ export async function transact<T>(conn: EtcdConnection, plan: (state: ConfigStat
         { details: { operations: total, limit } },
       );
     }
+    // --dry-run: everything above ran (reads, validation, the plan); nothing is sent.
+    if (isDryRun(conn)) throw new DryRun(state, ops, result);
+    const keep = historyKeep();
+    const history = historyValue(conn, state, ops, opts);
     // A nonce per commit on the generation key: if the answer to this commit is lost, the
     // generation history tells whether it landed (findLanded).
     const nonce = randomUUID();
@@ -177,6 +240,9 @@ export async function transact<T>(conn: EtcdConnection, plan: (state: ConfigStat
         for (const cmp of compares) txn = txn.and(cmp.key, 'Mod', '==', cmp.modRevision);
         const puts = ops.map((op) => (op.type === 'put' ? c.put(op.key).value(op.value) : c.delete().key(op.key)));
         puts.push(c.put(layout.generationKey).value(JSON.stringify(generation)));
+        puts.push(c.put(layout.historyKey(generation.generation)).value(history));
+        // Keep the last `keep` records: delete [history/, history/<generation - keep + 1>).
+        puts.push(c.delete().inRange({ start: layout.historyPrefix, end: layout.historyKey(Math.max(0, generation.generation - keep + 1)) }));
         if (state.schemaVersion === undefined) puts.push(c.put(layout.schemaKey).value(JSON.stringify({ version: SCHEMA_VERSION })));
         return txn.then(...puts).commit();
       });
@@ -204,80 +270,5 @@ export async function transact<T>(conn: EtcdConnection, plan: (state: ConfigStat
     // Decorrelated jitter so racing admins spread out.
     const base = Math.min(250, 5 * 2 ** Math.min(attempt, 6));
     await new Promise((r) => setTimeout(r, base / 2 + Math.random() * base));
-  }
-}
-
-/** How many commits with a lost answer one transact sends before giving up. */
-const MAX_LOST_ANSWERS = 3;
-
-interface Sent {
-  nonce: string;
-  /** The generation key's mod revision the commit was guarded on. */
-  guard: number;
-}
-
-function lostAnswerError(e: AlluxioError, landed: Exclude<LandedCheck, { kind: 'landed' }>): AlluxioError {
-  const check = 'check with `alluxio mount list` / `alluxio path-mapping list` before retrying';
-  if (landed.kind === 'unknown') {
-    return new AlluxioError(e.code, `${e.message}. The change may or may not have been written (it could not be re-read: ${landed.why}); ${check}`, { cause: e, details: { written: 'unknown' } });
-  }
-  if (landed.kind === 'pending') {
-    return new AlluxioError(e.code, `${e.message}. The change was not written as of revision ${landed.revision}, but etcd received it and may still apply it; ${check}`, { cause: e, details: { written: 'unknown', revision: landed.revision } });
-  }
-  return new AlluxioError(e.code, `${e.message}. Nothing was written (re-read at revision ${landed.revision}: the config moved on to generation ${landed.generation} without this change)`, {
-    cause: e,
-    details: { written: false, revision: landed.revision },
-  });
-}
-
-/**
- * landed: one of the commits is in the history, at `revision`.
- * not-landed: none is, and none can land any more (the generation moved past every guard).
- * pending: none is yet, but the generation is still at a guard, so a lost copy could still apply.
- * unknown: the history could not be read (no answer, compacted).
- */
-export type LandedCheck =
-  | { kind: 'landed'; revision: number }
-  | { kind: 'not-landed'; revision: number; generation: number }
-  | { kind: 'pending'; revision: number; generation: number }
-  | { kind: 'unknown'; why: string };
-
-/**
- * Did any of the commits carrying these nonces (each guarded on the generation key's mod
- * revision being `guard`) land? Walks the generation key's history back from its newest
- * value to the oldest guard: every config write bumps it, so a commit that landed is one of
- * those values. Reads retry (failover) within the connection's deadline; a compacted
- * history or no answer is "unknown", never a guess.
- */
-export async function findLanded(conn: EtcdConnection, sent: readonly Sent[]): Promise<LandedCheck> {
-  const key = conn.layout.generationKey;
-  const nonces = new Set(sent.map((s) => s.nonce));
-  const oldest = Math.min(...sent.map((s) => s.guard));
-  try {
-    let at: number | undefined;
-    let head: { revision: number; generation: number; mod: number } | undefined;
-    for (let steps = 0; steps < 1000; steps++) {
-      const res = await conn.call('re-read config generation', (c) => {
-        const b = c.get(key);
-        return (at === undefined ? b : b.revision(String(at))).exec();
-      });
-      const kv = res.kvs[0];
-      const mod = kv ? Number(kv.mod_revision) : 0;
-      let value: { generation?: number; txn?: string } = {};
-      try {
-        value = kv ? (JSON.parse(kv.value.toString('utf8')) as typeof value) : {};
-      } catch {
-        /* a hand edit: not ours */
-      }
-      head ??= { revision: Number(res.header.revision), generation: Number(value.generation ?? 0), mod };
-      if (mod <= oldest) break;
-      if (value.txn !== undefined && nonces.has(value.txn)) return { kind: 'landed', revision: mod };
-      at = mod - 1;
-    }
-    if (!head) return { kind: 'unknown', why: 'no answer' };
-    const stillPossible = sent.some((s) => s.guard === head!.mod);
-    return { kind: stillPossible ? 'pending' : 'not-landed', revision: head.revision, generation: head.generation };
-  } catch (e) {
-    return { kind: 'unknown', why: e instanceof Error ? e.message : String(e) };
   }
 }

@@ -1,5 +1,5 @@
 /**
- * The lost-answer check of guarded config writes (findLanded in src/store/config-store.ts)
+ * The lost-answer check of guarded config writes (findLanded in src/store/landed.ts)
  * against a real etcd: a commit is found by its nonce on config/generation, also after later
  * commits moved the generation on; a nonce that never committed is not written once the
  * generation moved past its guard, and pending (could still apply) while it has not.
@@ -8,7 +8,8 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { startTestEtcd, type TestEtcd } from '../helpers/etcd.js';
 import { EtcdConnection } from '../../src/store/connection.js';
-import { findLanded, readConfig, transact } from '../../src/store/config-store.js';
+import { readConfig, transact } from '../../src/store/config-store.js';
+import { findLanded } from '../../src/store/landed.js';
 
 describe('a guarded write whose answer was lost: did it land?', () => {
   let etcd: TestEtcd;

@@ -5,8 +5,8 @@
  * under a global retry policy that picks another member on each retry, and each member sits
  * behind a circuit breaker that opens after ONE transport failure (refused, reset, no answer
  * within the attempt timeout): a dead member costs at most one short attempt, then calls skip
- * it until it is tried again (half-open) a few seconds later; when every member is down the
- * call fails at once (exit 5) rather than at the deadline. Answers from a live member that
+ * it until it is tried again (half-open) a second later; when every member refuses the
+ * connection the call fails at once (exit 5) rather than at the deadline. Answers from a live member that
  * cannot serve now ("etcdserver: no leader", "request timed out", "leader changed") are retried
  * with a short back-off but do not count against that member, so writes resume as soon as
  * etcd elects a new leader. Retries stop at the call's deadline (--etcd-timeout).
@@ -79,6 +79,9 @@ export class EtcdConnection {
   /** When each endpoint last failed at the transport level (gateway requests put it last for a while). */
   private readonly failedAt = new Map<string, number>();
   private lastProbe: { at: number; result: Promise<MemberProbe[]> } | undefined;
+  /** When each endpoint last refused a grpc connection, and the calls waiting to hear of it. */
+  private readonly refusedAt = new Map<string, number>();
+  private readonly refusalListeners = new Set<() => void>();
 
   constructor(readonly options: ConnectionOptions) {
     this.layout = new Layout(options.cluster);
@@ -120,17 +123,25 @@ export class EtcdConnection {
       const mod = etcd3();
       const c = requireCjs('cockatiel') as typeof import('cockatiel');
       // A member that did not answer at all (connection refused/reset, TLS failure, attempt
-      // deadline): etcd's own "etcdserver: ..." answers prove the member is alive.
-      const memberDown = (e: Error) => mod.isRecoverableError(e) && !/etcdserver:/.test(e.message);
-      // Not on a broken circuit: every member failed at the transport level just now (the
-      // cluster is down, or the endpoints are wrong), so the call fails fast instead of
-      // hammering for the whole deadline. Members are tried again once half-open.
-      const transient = (e: Error) => mod.isRecoverableError(e) && !c.isBrokenCircuitError(e);
+      // deadline): etcd's own "etcdserver: ..." answers prove the member is alive, and a
+      // cancelled stream (CANCELLED, e.g. a watch we closed) says nothing about it.
+      const memberDown = (e: Error) => (e instanceof mod.GRPCUnavailableError || e instanceof mod.GRPCDeadlineExceededError) && !/etcdserver:/.test(e.message);
+      // Retried on another member, also while every circuit is open (a member is tried again
+      // after at most 1 s); a call whose every member refused the connection fails at once
+      // in withDeadline (allRefusedSince) instead of at the deadline.
+      const transient = (e: Error) => mod.isRecoverableError(e) || c.isBrokenCircuitError(e);
       const retry = c.retry(c.handleWhen(transient), { maxAttempts: 10_000, backoff: new c.ExponentialBackoff({ initialDelay: 25, maxDelay: 250 }) });
       this.etcdClient = new mod.Etcd3({
         ...this.etcdOptions,
         faultHandling: {
-          host: () => c.circuitBreaker(c.handleWhen(memberDown), { halfOpenAfter: 3000, breaker: new c.ConsecutiveBreaker(1) }),
+          host: (host) => {
+            const breaker = c.circuitBreaker(c.handleWhen(memberDown), { halfOpenAfter: 1000, breaker: new c.ConsecutiveBreaker(1) });
+            breaker.onFailure(({ reason }) => {
+              if ('error' in reason && memberDown(reason.error)) this.noteTransportFailure(host, reason.error);
+            });
+            breaker.onSuccess(() => this.noteAnswer(host));
+            return breaker;
+          },
           // Retries stop at the call's deadline: the cooperative timeout aborts the retry loop.
           global: c.wrap(c.timeout(this.timeoutMs, c.TimeoutStrategy.Cooperative), retry),
         },
@@ -155,15 +166,28 @@ export class EtcdConnection {
         resolve(DEADLINE);
       }, timeoutMs);
     });
-    let outcome: T | typeof DEADLINE;
+    // Every member refused the connection during this call: the cluster is down (or the
+    // endpoints are wrong); say so now rather than at the deadline.
+    const started = Date.now();
+    const ALL_REFUSED = Symbol('all refused');
+    let onRefused: (() => void) | undefined;
+    const allRefused = new Promise<typeof ALL_REFUSED>((resolve) => {
+      onRefused = () => {
+        if (this.options.endpoints.every((ep) => (this.refusedAt.get(ep) ?? 0) >= started)) resolve(ALL_REFUSED);
+      };
+      this.refusalListeners.add(onRefused);
+    });
+    let outcome: T | typeof DEADLINE | typeof ALL_REFUSED;
     try {
-      outcome = await Promise.race([fn(), deadline]);
+      outcome = await Promise.race([fn(), deadline, allRefused]);
     } catch (e) {
       throw await this.mapError(e, what);
     } finally {
       clearTimeout(timer);
+      if (onRefused) this.refusalListeners.delete(onRefused);
     }
     if (outcome === DEADLINE) throw await classifyEtcdError(this, etcd3Module, new Error(`no answer within ${timeoutMs} ms`), what, true);
+    if (outcome === ALL_REFUSED) throw await classifyEtcdError(this, etcd3Module, new Error('every member refused the connection'), what, false);
     return outcome;
   }
 
@@ -195,8 +219,18 @@ export class EtcdConnection {
     this.failedAt.set(endpoint, Date.now());
   }
 
+  /** A grpc attempt on `endpoint` failed without an answer (from its circuit breaker). */
+  private noteTransportFailure(endpoint: string, e: Error): void {
+    this.noteFailure(endpoint);
+    if (/ECONNREFUSED/.test(e.message)) {
+      this.refusedAt.set(endpoint, Date.now());
+      for (const l of [...this.refusalListeners]) l();
+    }
+  }
+
   noteAnswer(endpoint: string): void {
     this.failedAt.delete(endpoint);
+    this.refusedAt.delete(endpoint);
   }
 
   close(): void {

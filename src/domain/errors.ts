@@ -20,6 +20,8 @@ export type ExitCode = (typeof ExitCode)[keyof typeof ExitCode];
 const CODES = {
   // 2: usage / invalid input
   InvalidPath: ExitCode.usage,
+  /** A path segment longer than 255 bytes or a path longer than 4096 (resolution.md §1). */
+  NameTooLong: ExitCode.usage,
   InvalidUfsUri: ExitCode.usage,
   InvalidMount: ExitCode.usage,
   InvalidOption: ExitCode.usage,
@@ -65,6 +67,8 @@ const CODES = {
   EtcdPermissionDenied: ExitCode.unavailable,
   WaitTimeout: ExitCode.unavailable,
   UfsUnavailable: ExitCode.unavailable,
+  /** The mount's UFS scheme is known to the mount table but not served by this process. */
+  UfsNotSupported: ExitCode.unavailable,
   // 130
   Cancelled: ExitCode.cancelled,
   // 1

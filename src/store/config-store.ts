@@ -21,6 +21,12 @@ import { DryRun, isDryRun } from './dry-run.js';
 export interface ConfigState {
   /** etcd revision the state was read at. */
   revision: number;
+  /**
+   * The config revision (resolution.md §6): the highest mod revision under the config
+   * prefix, i.e. the etcd revision of the last change to mounts or rules (0 when empty).
+   * Unlike `revision` it does not move with membership writes.
+   */
+  configRevision: number;
   /** mod revision of the generation key (0 when never written). */
   generationModRevision: number;
   generation: number;
@@ -94,9 +100,11 @@ function stateFrom(conn: EtcdConnection, revision: number, kvs: readonly RangeKv
   const { layout } = conn;
   let generationModRevision = 0;
   let generation = 0;
+  let configRevision = 0;
   const pairs: [string, string][] = [];
   const raw = new Map<string, string>();
   for (const kv of kvs) {
+    configRevision = Math.max(configRevision, kv.modRevision);
     if (layout.isConfigEntryKey(kv.key)) raw.set(kv.key, kv.value);
     if (kv.key === layout.generationKey) {
       generationModRevision = kv.modRevision;
@@ -118,7 +126,7 @@ function stateFrom(conn: EtcdConnection, revision: number, kvs: readonly RangeKv
     }
   }
   const decoded = decodeConfig(layout, pairs);
-  return { revision, generationModRevision, generation, schemaVersion, ...decoded, raw };
+  return { revision, configRevision, generationModRevision, generation, schemaVersion, ...decoded, raw };
 }
 
 function checkSchema(state: ConfigState): void {

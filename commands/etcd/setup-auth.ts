@@ -1,8 +1,9 @@
 import { Flags } from '@oclif/core';
 import { BaseCommand } from '../../src/cli/base-command.js';
+import type { SetupAuthResult } from '../../src/cli/results.js';
 import { applyAuthPlan, planAuth } from '../../src/store/auth-roles.js';
 
-export default class EtcdSetupAuth extends BaseCommand<typeof EtcdSetupAuth> {
+export default class EtcdSetupAuth extends BaseCommand<typeof EtcdSetupAuth, SetupAuthResult> {
   static override summary = "Create least-privilege etcd roles and users for this cluster (idempotent); optionally enable etcd authentication.";
   static override description =
     'Roles (docs/etcd-layout.md, "Roles"): alluxio-<cluster>-admin reads and writes the whole cluster prefix (operators, the CLI); ' +
@@ -24,7 +25,7 @@ export default class EtcdSetupAuth extends BaseCommand<typeof EtcdSetupAuth> {
     'root-password': Flags.string({ summary: 'Password for a root user created by --enable-auth.' }),
   };
 
-  async run(): Promise<unknown> {
+  async run(): Promise<SetupAuthResult> {
     const { flags } = await this.parseInput();
     const conn = this.etcd();
     const plan = planAuth(conn.layout, { admins: flags.admin ?? [], workers: flags.worker ?? [], fuseClients: flags['fuse-client'] ?? [], readers: flags.reader ?? [] });

@@ -21,14 +21,14 @@ export abstract class BaseCommand<T extends typeof Command, R extends object> ex
   static override enableJsonFlag = true;
 
   static override baseFlags = {
-    'etcd-endpoints': Flags.string({ env: 'ALLUXIO_ETCD_ENDPOINTS', default: DEFAULT_ENDPOINTS, summary: 'Comma-separated etcd endpoints.', helpGroup: 'CONNECTION' }),
+    'etcd-endpoints': Flags.string({ env: 'ALLUXIO_ETCD_ENDPOINTS', default: DEFAULT_ENDPOINTS, summary: 'Comma-separated etcd endpoints (every member: any member that answers serves).', helpGroup: 'CONNECTION' }),
     cluster: Flags.string({ env: 'ALLUXIO_CLUSTER', default: DEFAULT_CLUSTER, summary: 'Cluster name; all keys live under /alluxio/<cluster>/.', helpGroup: 'CONNECTION' }),
     'etcd-user': Flags.string({ env: 'ALLUXIO_ETCD_USER', summary: 'etcd user name.', helpGroup: 'CONNECTION' }),
     'etcd-password': Flags.string({ env: 'ALLUXIO_ETCD_PASSWORD', summary: 'etcd password.', helpGroup: 'CONNECTION' }),
     'etcd-ca': Flags.string({ env: 'ALLUXIO_ETCD_CA', summary: 'CA certificate (PEM) for TLS to etcd.', helpGroup: 'CONNECTION' }),
     'etcd-cert': Flags.string({ env: 'ALLUXIO_ETCD_CERT', summary: 'Client certificate (PEM) for TLS to etcd.', helpGroup: 'CONNECTION' }),
     'etcd-key': Flags.string({ env: 'ALLUXIO_ETCD_KEY', summary: 'Client key (PEM) for TLS to etcd.', helpGroup: 'CONNECTION' }),
-    'etcd-timeout': Flags.string({ env: 'ALLUXIO_ETCD_TIMEOUT', default: '5s', summary: 'Deadline for each etcd call.', helpGroup: 'CONNECTION' }),
+    'etcd-timeout': Flags.string({ env: 'ALLUXIO_ETCD_TIMEOUT', default: '5s', summary: 'Deadline for each etcd call, retries on other members included (a dead member costs one attempt of at most half of it, min 2s). Raise it when etcd is reachable but overloaded (EtcdTimeout).', helpGroup: 'CONNECTION' }),
   };
 
   /** Flags every mutating command takes (cli.md: --wait, --wait-timeout, --dry-run, --sample). */

@@ -18,6 +18,7 @@ import type { MountEntry } from '../domain/mounts.js';
 import type { RuleSpec } from '../domain/rules.js';
 import type { LocalStatus, StopResult } from '../local/cluster.js';
 import type { MigrationState, StatusDoc } from '../migrate/record.js';
+import type { AuthResult } from '../store/auth-roles.js';
 
 /** What every mutating command adds with --wait: the convergence outcome. */
 export interface Waited {
@@ -234,4 +235,9 @@ export interface DiffResult {
 
 export interface RevertResult extends RevertDone, Waited {
   revision: number;
+}
+
+/** `alluxio etcd setup-auth`: the roles and users as applied (generated passwords shown once). */
+export interface SetupAuthResult extends AuthResult {
+  cluster: string;
 }

@@ -13,6 +13,9 @@ import type { EtcdConnection } from './connection.js';
 import { decodeConfig, type InvalidEntry } from './codec.js';
 import { SCHEMA_VERSION } from './layout.js';
 import { gatewayRange, GatewayUnsupported, type RangeKv } from './gateway.js';
+import { isTransientEtcdError } from './etcd-errors.js';
+import { findLanded, lostAnswerError, MAX_LOST_ANSWERS, type Sent } from './landed.js';
+import { randomUUID } from 'node:crypto';
 import { DryRun, isDryRun } from './dry-run.js';
 
 export interface ConfigState {
@@ -198,11 +201,20 @@ function historyValue(conn: EtcdConnection, state: ConfigState, ops: readonly Op
  * change to them that matters must either bump the generation or be named in the plan's
  * `compares` (their mod revisions at state.revision), so the commit guard covers them.
  * A plan needing more than maxTxnOps() operations fails (TooManyChanges, exit 2) unsent.
+ *
+ * A commit whose answer is lost (EtcdUnavailable / EtcdTimeout / EtcdNoLeader after it was
+ * sent) is never retried blindly: the nonce it put on the generation key is looked up
+ * (findLanded). Landed: success with its revision. Not landed: the error, saying nothing was
+ * written. Not knowable: the error, saying so. A refused compare is checked the same way,
+ * because etcd3's failover may have re-sent a commit whose first copy landed.
  */
 export async function transact<T>(conn: EtcdConnection, plan: (state: ConfigState) => Plan<T> | Promise<Plan<T>>, opts: TransactOptions = {}): Promise<Committed<T>> {
   const { layout } = conn;
   const maxAttempts = opts.maxAttempts ?? 40;
   const limit = maxTxnOps();
+  /** Every commit this call sent: one of them may have landed with its answer lost. */
+  const sent: Sent[] = [];
+  let lostAnswers = 0;
   for (let attempt = 1; ; attempt++) {
     const state = await readConfig(conn);
     checkSchema(state);
@@ -224,19 +236,42 @@ export async function transact<T>(conn: EtcdConnection, plan: (state: ConfigStat
     if (isDryRun(conn)) throw new DryRun(state, ops, result);
     const keep = historyKeep();
     const history = historyValue(conn, state, ops, opts);
-    const generation = { generation: state.generation + 1, updatedAt: new Date().toISOString(), ...(opts.actor ? { by: opts.actor } : {}) };
-    const res = await conn.call('commit config change', (c) => {
-      let txn = c.if(layout.generationKey, 'Mod', '==', state.generationModRevision);
-      for (const cmp of compares) txn = txn.and(cmp.key, 'Mod', '==', cmp.modRevision);
-      const puts = ops.map((op) => (op.type === 'put' ? c.put(op.key).value(op.value) : c.delete().key(op.key)));
-      puts.push(c.put(layout.generationKey).value(JSON.stringify(generation)));
-      puts.push(c.put(layout.historyKey(generation.generation)).value(history));
-      // Keep the last `keep` records: delete [history/, history/<generation - keep + 1>).
-      puts.push(c.delete().inRange({ start: layout.historyPrefix, end: layout.historyKey(Math.max(0, generation.generation - keep + 1)) }));
-      if (state.schemaVersion === undefined) puts.push(c.put(layout.schemaKey).value(JSON.stringify({ version: SCHEMA_VERSION })));
-      return txn.then(...puts).commit();
-    });
+    // A nonce per commit on the generation key: if the answer to this commit is lost, the
+    // generation history tells whether it landed (findLanded).
+    const nonce = randomUUID();
+    const generation = { generation: state.generation + 1, updatedAt: new Date().toISOString(), ...(opts.actor ? { by: opts.actor } : {}), txn: nonce };
+    sent.push({ nonce, guard: state.generationModRevision });
+    let res;
+    try {
+      res = await conn.call('commit config change', (c) => {
+        let txn = c.if(layout.generationKey, 'Mod', '==', state.generationModRevision);
+        for (const cmp of compares) txn = txn.and(cmp.key, 'Mod', '==', cmp.modRevision);
+        const puts = ops.map((op) => (op.type === 'put' ? c.put(op.key).value(op.value) : c.delete().key(op.key)));
+        puts.push(c.put(layout.generationKey).value(JSON.stringify(generation)));
+        puts.push(c.put(layout.historyKey(generation.generation)).value(history));
+        // Keep the last `keep` records: delete [history/, history/<generation - keep + 1>).
+        puts.push(c.delete().inRange({ start: layout.historyPrefix, end: layout.historyKey(Math.max(0, generation.generation - keep + 1)) }));
+        if (state.schemaVersion === undefined) puts.push(c.put(layout.schemaKey).value(JSON.stringify({ version: SCHEMA_VERSION })));
+        return txn.then(...puts).commit();
+      });
+    } catch (e) {
+      if (!isTransientEtcdError(e)) throw e;
+      // The answer was lost (no member answered, deadline, no leader): the commit may or may
+      // not have landed. Re-read and say which.
+      const landed = await findLanded(conn, sent);
+      if (landed.kind === 'landed') return { revision: landed.revision, result };
+      if (landed.kind !== 'unknown' && ++lostAnswers < MAX_LOST_ANSWERS) {
+        // Not applied (yet): commit again. The new commit also fences a lost copy still in
+        // flight: both are guarded on the same generation, so at most one can land.
+        continue;
+      }
+      throw lostAnswerError(e, landed);
+    }
     if (res.succeeded) return { revision: Number(res.header.revision), result };
+    // The compare failed: somebody else committed, or etcd3 re-sent our own commit after a
+    // lost answer and the first copy landed. Only the latter carries one of our nonces.
+    const landed = await findLanded(conn, sent);
+    if (landed.kind === 'landed') return { revision: landed.revision, result };
     if (attempt >= maxAttempts) {
       throw new AlluxioError('Conflict', `the config kept changing underneath this command (${attempt} attempts); try again`);
     }

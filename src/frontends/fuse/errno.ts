@@ -91,8 +91,11 @@ export const ERRNO: Readonly<Record<ErrorCode, number>> = {
   UfsNotSupported: Errno.ENOTSUP,
   // No snapshot yet, or too stale to trust: try again.
   EtcdUnavailable: Errno.EAGAIN,
+  EtcdTimeout: Errno.EAGAIN,
+  EtcdNoLeader: Errno.EAGAIN,
   WaitTimeout: Errno.EAGAIN,
   EtcdAuthFailed: Errno.EACCES,
+  EtcdPermissionDenied: Errno.EACCES,
   UfsUnavailable: Errno.EIO,
   Cancelled: Errno.EINTR,
   Internal: Errno.EIO,

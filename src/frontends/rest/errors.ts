@@ -47,7 +47,10 @@ export const HTTP_STATUS: Readonly<Record<ErrorCode, number>> = {
   UfsNotSupported: 501,
   // 503: try again (etcd, the UFS, the cluster)
   EtcdUnavailable: 503,
+  EtcdTimeout: 503,
+  EtcdNoLeader: 503,
   EtcdAuthFailed: 503,
+  EtcdPermissionDenied: 503,
   WaitTimeout: 503,
   UfsUnavailable: 503,
   // 499-ish cancellations and the rest: 500

@@ -6,6 +6,12 @@
  *
  * A completed upload leaves a small record (`completed/<id>.json`, kept for an hour) so a
  * CompleteMultipartUpload retried after a lost answer gets the same answer, not NoSuchUpload.
+ *
+ * Staging is bounded: an upload with no activity (no part written, no listing of its
+ * parts... only writes count: the directory's and its files' mtimes) for longer than the
+ * maximum age is abandoned and removed by `sweep()` (the S3 front end runs it at start and
+ * periodically; ALLUXIO_S3_MULTIPART_MAX_AGE, default 24h), as S3's lifecycle rule
+ * AbortIncompleteMultipartUpload does.
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
@@ -88,6 +94,44 @@ export class MultipartStore {
         /* gone */
       }
     }
+  }
+
+  /**
+   * Remove uploads whose last write is older than `maxAgeMs` (and completion records older
+   * than an hour). Returns what was removed. Never throws: a failed removal is retried by
+   * the next sweep.
+   */
+  async sweep(maxAgeMs: number, now = Date.now()): Promise<{ uploads: number; bytes: number }> {
+    let uploads = 0;
+    let bytes = 0;
+    let ids: string[];
+    try {
+      ids = await readdir(this.dir);
+    } catch {
+      return { uploads, bytes };
+    }
+    for (const id of ids) {
+      if (!ID.test(id)) continue;
+      const d = path.join(this.dir, id);
+      try {
+        let last = (await stat(d)).mtimeMs;
+        let size = 0;
+        for (const f of await readdir(d)) {
+          const st = await stat(path.join(d, f)).catch(() => undefined);
+          if (!st) continue;
+          last = Math.max(last, st.mtimeMs);
+          size += st.size;
+        }
+        if (now - last <= maxAgeMs) continue;
+        await rm(d, { recursive: true, force: true });
+        uploads++;
+        bytes += size;
+      } catch {
+        /* gone meanwhile, or not removable now: the next sweep tries again */
+      }
+    }
+    await this.pruneCompleted();
+    return { uploads, bytes };
   }
 
   private uploadDir(id: string): string {

@@ -40,12 +40,18 @@ import { MultipartStore } from './multipart.js';
 import { baseHeaders, bucketExists, type Req, type S3Context } from './request.js';
 import { levelOf, routeOf, unsupportedHeader, type Operation } from './router.js';
 import { parseCredentials, parseQueryPairs, verifySigV4, type Credentials } from './sigv4.js';
+import { parseDuration } from '../../cli/duration.js';
+import { AlluxioError } from '../../domain/errors.js';
 
 export interface S3HandlerOptions {
   credentials?: Credentials;
   stagingDir?: string;
   region?: string;
+  /** Multipart uploads with no write for this long are removed (ms; default 24 h). */
+  multipartMaxAgeMs?: number;
 }
+
+const DEFAULT_MULTIPART_MAX_AGE_MS = 24 * 3_600_000;
 
 export function s3OptionsFromEnv(env: NodeJS.ProcessEnv = process.env): S3HandlerOptions {
   const o: S3HandlerOptions = {};
@@ -53,6 +59,11 @@ export function s3OptionsFromEnv(env: NodeJS.ProcessEnv = process.env): S3Handle
   if (creds) o.credentials = creds;
   if (env.ALLUXIO_S3_STAGING_DIR) o.stagingDir = env.ALLUXIO_S3_STAGING_DIR;
   if (env.ALLUXIO_S3_REGION) o.region = env.ALLUXIO_S3_REGION;
+  if (env.ALLUXIO_S3_MULTIPART_MAX_AGE) {
+    const ms = parseDuration(env.ALLUXIO_S3_MULTIPART_MAX_AGE, 'ALLUXIO_S3_MULTIPART_MAX_AGE');
+    if (ms < 1000) throw new AlluxioError('InvalidArgument', `ALLUXIO_S3_MULTIPART_MAX_AGE="${env.ALLUXIO_S3_MULTIPART_MAX_AGE}" must be at least 1s (uploads idle that long are removed)`);
+    o.multipartMaxAgeMs = ms;
+  }
   return o;
 }
 
@@ -108,6 +119,21 @@ function sendError(req: IncomingMessage, res: ServerResponse, err: S3Error, reso
   }
 }
 
+/**
+ * Remove abandoned multipart uploads now and then every half of the maximum age (between
+ * 1 s and 10 min), in the background (the timer does not keep the process alive).
+ */
+function sweepAbandonedUploads(frontend: FrontendContext, staging: MultipartStore, maxAgeMs: number): void {
+  const every = Math.min(10 * 60_000, Math.max(1000, Math.floor(maxAgeMs / 2)));
+  const run = (): void => {
+    void staging.sweep(maxAgeMs).then((r) => {
+      if (r.uploads > 0) frontend.log.info({ uploads: r.uploads, bytes: r.bytes, maxAgeMs }, 's3: removed abandoned multipart uploads');
+    });
+  };
+  run();
+  setInterval(run, every).unref();
+}
+
 export function createS3Handler(frontend: FrontendContext, opts: S3HandlerOptions = s3OptionsFromEnv()): RequestListener {
   const ctx: S3Context = {
     frontend,
@@ -116,6 +142,7 @@ export function createS3Handler(frontend: FrontendContext, opts: S3HandlerOption
     locks: new KeyLocks(),
     region: opts.region ?? 'us-east-1',
   };
+  sweepAbandonedUploads(frontend, ctx.staging, opts.multipartMaxAgeMs ?? DEFAULT_MULTIPART_MAX_AGE_MS);
 
   // Request ids: a random per-process prefix and a counter (unique, and cheap per request).
   const idPrefix = randomBytes(4).toString('hex').toUpperCase();

@@ -69,6 +69,11 @@ const CODES = {
   UfsUnavailable: ExitCode.unavailable,
   /** The mount's UFS scheme is known to the mount table but not served by this process. */
   UfsNotSupported: ExitCode.unavailable,
+  /**
+   * A file:// mount overlapping the FUSE mount point: the daemon would wait on its own
+   * mount (deadlock), so it does not serve it.
+   */
+  MountLoop: ExitCode.conflict,
   // 130
   Cancelled: ExitCode.cancelled,
   // 1

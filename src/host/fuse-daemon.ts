@@ -26,7 +26,7 @@ import type { EtcdConnection } from '../store/connection.js';
 import type { UfsAdapter } from '../ufs/types.js';
 import { ConfigFeed } from './config-feed.js';
 import type { FrontendContext } from '../frontends/context.js';
-import { Errno, errnoName, errnoOf, fsError } from '../frontends/fuse/errno.js';
+import { Errno, errnoName, errnoOf } from '../frontends/fuse/errno.js';
 import { fuseMountAt, fusermountUnmount } from '../frontends/fuse/mountpoint.js';
 import { FuseOps } from '../frontends/fuse/ops.js';
 import type { ReadAheadOptions } from '../frontends/fuse/read-ahead.js';
@@ -139,7 +139,7 @@ export class FuseDaemon {
           this.warnedLoop.add(m.ufsUri);
           this.opts.log.error({ mount: m.path, ufsUri: m.ufsUri, fuseRoot: this.mountpoint }, 'fuse: this file:// mount overlaps the FUSE mount point; not served here (it could deadlock the daemon)');
         }
-        throw fsError(Errno.ELOOP, `${m.ufsUri} overlaps the FUSE mount ${this.mountpoint}`);
+        throw new AlluxioError('MountLoop', `${m.ufsUri} overlaps the FUSE mount ${this.mountpoint}`, { details: { mount: m.path } });
       }
     }
     return this.feed.adapterFor(m);

@@ -89,6 +89,7 @@ export const ERRNO: Readonly<Record<ErrorCode, number>> = {
   MigrationInProgress: Errno.EBUSY,
   InvalidState: Errno.EBUSY,
   UfsNotSupported: Errno.ENOTSUP,
+  MountLoop: Errno.ELOOP,
   // No snapshot yet, or too stale to trust: try again.
   EtcdUnavailable: Errno.EAGAIN,
   EtcdTimeout: Errno.EAGAIN,

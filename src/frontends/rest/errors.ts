@@ -45,6 +45,7 @@ export const HTTP_STATUS: Readonly<Record<ErrorCode, number>> = {
   DirectoryNotEmpty: 409,
   // 501: the mount's UFS scheme is not served by this worker
   UfsNotSupported: 501,
+  MountLoop: 508,
   // 503: try again (etcd, the UFS, the cluster)
   EtcdUnavailable: 503,
   EtcdTimeout: 503,

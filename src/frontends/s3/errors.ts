@@ -82,6 +82,8 @@ export const S3_ERRORS: Record<ErrorCode, Mapper> = {
   NotFound: (e, s) => (s.key ? s3err.noSuchKey(s.key) : s3err.noSuchBucket(s.bucket ?? '', e.message)),
   // A mount whose UFS scheme this worker does not serve.
   UfsNotSupported: (e) => new S3Error('NotImplemented', 501, e.message),
+  // Only the FUSE daemon refuses a mount that overlaps its own mount point.
+  MountLoop: internal,
   MountNotFound: (e, s) => s3err.noSuchBucket(s.bucket ?? '', e.message),
   RuleNotFound: internal,
   // the bucket itself does not resolve to a mount: NoSuchBucket, whatever the key

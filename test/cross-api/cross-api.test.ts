@@ -205,7 +205,7 @@ function seeds(): number[] {
   const raw = process.env.ALLUXIO_FUZZ_SEEDS;
   if (raw) return raw.split(',').map((s) => Number(s.trim()));
   // Fixed seeds keep CI reproducible; add ALLUXIO_FUZZ_SEEDS for more.
-  return [11, 2024, 31337, 777, 4242];
+  return [11, 2024, 31337, 777, 4242, 9001, 65537, 123457];
 }
 
 describe('cross-API agreement (S3, alluxiofs, FUSE)', () => {

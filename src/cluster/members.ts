@@ -9,7 +9,7 @@
  * worker's applied revision, floored at 0.
  */
 import type { EtcdConnection } from '../store/connection.js';
-import type { MemberRecord } from './record.js';
+import type { MemberRecord, WorkerEndpoints } from './record.js';
 
 /** The status fields every member record reports (workers and FUSE clients alike). */
 export interface MemberStatus {
@@ -23,17 +23,8 @@ export interface MemberStatus {
   updatedAt: string | null;
 }
 
-export interface WorkerInfo extends MemberStatus {
+export interface WorkerInfo extends MemberStatus, WorkerEndpoints {
   id: string;
-  host: string;
-  s3Port: number;
-  restPort: number;
-  /** Scheme of s3Port/restPort ('http' for records without one). */
-  scheme: 'http' | 'https';
-  /** HTTPS ports, null when the worker serves no HTTPS. */
-  s3TlsPort: number | null;
-  restTlsPort: number | null;
-  tlsClientAuth: boolean;
 }
 
 /** A FUSE daemon's record (no S3/REST ports). */

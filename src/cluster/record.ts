@@ -50,6 +50,20 @@ export interface MemberRecord {
   updatedAt?: string;
 }
 
+/** Where a worker answers, as listed (worker list, /api/v1/status): the record's ports resolved. */
+export interface WorkerEndpoints {
+  host: string;
+  /** The ports as the membership record advertises them. */
+  s3Port: number;
+  restPort: number;
+  /** Scheme of s3Port/restPort ('http' for records without one). */
+  scheme: 'http' | 'https';
+  /** HTTPS ports, null when the worker serves no HTTPS. */
+  s3TlsPort: number | null;
+  restTlsPort: number | null;
+  tlsClientAuth: boolean;
+}
+
 export interface WorkerRecord extends MemberRecord {
   kind?: 'worker';
   s3Port: number;

@@ -19,7 +19,7 @@ import { AlluxioError, isAlluxioError } from '../domain/errors.js';
 import type { Snapshot } from '../domain/snapshot.js';
 import type { FrontendContext } from '../frontends/context.js';
 import { HTTP_STATUS } from '../frontends/rest/errors.js';
-import { MEMBER_VERSION } from '../cluster/record.js';
+import { MEMBER_VERSION, type WorkerEndpoints } from '../cluster/record.js';
 import type { ConfigInformer, InformerOptions, InformerStatus, SnapshotChange } from '../informer/informer.js';
 import type { EtcdConnection } from '../store/connection.js';
 import { ConfigFeed } from './config-feed.js';
@@ -63,16 +63,8 @@ export interface WorkerTlsOptions extends TlsFiles {
 export const DEFAULT_S3_TLS_PORT = 29996;
 export const DEFAULT_REST_TLS_PORT = 28443;
 
-export interface WorkerStatus {
+export interface WorkerStatus extends WorkerEndpoints {
   id: string;
-  host: string;
-  /** The ports as the membership record advertises them (see src/cluster/record.ts). */
-  s3Port: number;
-  restPort: number;
-  scheme: 'http' | 'https';
-  s3TlsPort: number | null;
-  restTlsPort: number | null;
-  tlsClientAuth: boolean;
   pid: number;
   version: string;
   startedAt: string;

@@ -19,6 +19,7 @@ import { decodeConfig, type DecodedConfig } from '../store/codec.js';
 import type { Layout } from '../store/layout.js';
 import type { WatchEvent } from './decisions.js';
 import type { ListResult } from './source.js';
+import type { SnapshotChange } from './types.js';
 
 export interface DecodedEntry {
   value: string;
@@ -40,19 +41,13 @@ export interface ConfigView {
 export type ChangeReason = 'list' | 'watch' | 'relist';
 
 export type ViewStep =
-  | {
+  /** a new snapshot: what the informer emits (SnapshotChange; a put of an unchanged value in a watch response counts) */
+  | (SnapshotChange & {
       kind: 'published';
       view: ConfigView;
-      snapshot: Snapshot;
-      previous: Snapshot | undefined;
-      revision: number;
-      reason: ChangeReason;
-      /** keys written (a put of an unchanged value in a watch response counts) or deleted */
-      put: string[];
-      deleted: string[];
       /** entries of the keys this step changed that could not be decoded (to log once) */
       newlyInvalid: InvalidEntry[];
-    }
+    })
   /** every event of the response was already applied (a replay) */
   | { kind: 'unchanged' }
   /** the values were taken in but no snapshot could be built: keep serving the last one */

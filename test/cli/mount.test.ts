@@ -5,11 +5,11 @@
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { createServer, type Server, type Socket } from 'node:net';
 import { Etcd3 } from 'etcd3';
 import { startTestEtcd, type TestEtcd } from '../helpers/etcd.js';
-import { cliFor, runCli, RUN, type CliResult } from '../helpers/cli.js';
+import { runInPty } from '../helpers/pty.js';
+import { cliFor, runCli, type CliResult } from '../helpers/cli.js';
 import { freePort } from '../../src/local/etcd-server.js';
 
 let etcd: TestEtcd;
@@ -58,36 +58,6 @@ async function refused(args: string[], code: number, message: RegExp, errorCode?
   if (errorCode) assert.equal(doc.error.code, errorCode);
   const afterSnap = await snapshot();
   assert.deepEqual(afterSnap, before, `${args.join(' ')} wrote to etcd`);
-}
-
-/** Run the CLI under a pseudo-terminal (util-linux `script`), feeding `input` as keystrokes. */
-function runInPty(args: string[], env: Record<string, string | undefined>, input = '', beforeAnswer?: () => Promise<void>): Promise<{ code: number | null; out: string }> {
-  return new Promise((resolve, reject) => {
-    const quoted = [process.execPath, RUN, ...args].map((a) => `'${a.replace(/'/g, `'\\''`)}'`).join(' ');
-    const e: NodeJS.ProcessEnv = { ...process.env, ...env };
-    for (const [k, v] of Object.entries(env)) if (v === undefined) delete e[k];
-    const child = spawn('script', ['-qec', quoted, '/dev/null'], { env: e, stdio: ['pipe', 'pipe', 'pipe'] });
-    let out = '';
-    child.stdout.on('data', (d) => (out += d));
-    child.stderr.on('data', (d) => (out += d));
-    const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
-    child.on('error', reject);
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, out });
-    });
-    // Type the answer once the prompt is on screen (a pty passes keystrokes, not a file).
-    if (input) {
-      const iv = setInterval(() => {
-        if (/\(y\/N\)/.test(out)) {
-          clearInterval(iv);
-          if (beforeAnswer) beforeAnswer().then(() => child.stdin.write(input), reject);
-          else child.stdin.write(input);
-        }
-      }, 20);
-      child.on('close', () => clearInterval(iv));
-    }
-  });
 }
 
 before(async () => {
@@ -216,11 +186,11 @@ describe('alluxio mount: the happy path', () => {
     expectExit(await cli(['mount', 'add', '--path', '/ask', '--ufs-uri', 's3://other-bucket/ask']), 0, 'add ask');
     const env = { ALLUXIO_ETCD_ENDPOINTS: etcd.endpoint, ALLUXIO_CLUSTER: CLUSTER, NO_COLOR: '1' };
     const beforeNo = await snapshot();
-    const no = await runInPty(['mount', 'remove', '--path', '/ask'], env, 'n\r');
+    const no = await runInPty(['mount', 'remove', '--path', '/ask'], env, [{ when: /\(y\/N\)/, type: 'n\r' }]);
     assert.match(no.out, /Remove mount \/ask -> s3:\/\/other-bucket\/ask\/\?/);
     assert.equal(no.code, 130, no.out);
     assert.deepEqual(await snapshot(), beforeNo);
-    const yes = await runInPty(['mount', 'remove', '--path', '/ask'], env, 'y\r');
+    const yes = await runInPty(['mount', 'remove', '--path', '/ask'], env, [{ when: /\(y\/N\)/, type: 'y\r' }]);
     assert.equal(yes.code, 0, yes.out);
     assert.match(yes.out, /Removed \/ask/);
     assert.equal((await client.get(`${ROOT}config/mounts/ask`).exec()).kvs.length, 0);
@@ -229,10 +199,14 @@ describe('alluxio mount: the happy path', () => {
   it('remove refuses (3, nothing removed) when the mount was re-pointed while the question was open', async () => {
     expectExit(await cli(['mount', 'add', '--path', '/swap', '--ufs-uri', 's3://other-bucket/swap-a']), 0, 'add swap');
     const env = { ALLUXIO_ETCD_ENDPOINTS: etcd.endpoint, ALLUXIO_CLUSTER: CLUSTER, NO_COLOR: '1' };
-    const r = await runInPty(['mount', 'remove', '--path', '/swap'], env, 'y\r', async () => {
-      // Another admin re-points the mount after the question named swap-a.
-      expectExit(await cli(['mount', 'update', '--path', '/swap', '--ufs-uri', 's3://other-bucket/swap-b']), 0, 'update swap');
-    });
+    const r = await runInPty(['mount', 'remove', '--path', '/swap'], env, [
+      {
+        when: /\(y\/N\)/,
+        type: 'y\r',
+        // Another admin re-points the mount after the question named swap-a.
+        before: async () => expectExit(await cli(['mount', 'update', '--path', '/swap', '--ufs-uri', 's3://other-bucket/swap-b']), 0, 'update swap'),
+      },
+    ]);
     assert.match(r.out, /Remove mount \/swap -> s3:\/\/other-bucket\/swap-a\/\?/);
     assert.equal(r.code, 3, r.out);
     assert.match(r.out, /changed since it was confirmed: it now points at s3:\/\/other-bucket\/swap-b\//);

@@ -13,23 +13,12 @@
  * Without credentials every request is accepted (like Alluxio's REST API).
  *
  * A failed check is the verifier's AuthError; its reason (the AWS error code) is the JSON
- * error code, with the HTTP status from AUTH_STATUS below.
+ * error code, with the verifier's HTTP status for it (AUTH_HTTP_STATUS, shared with S3).
  */
 import type { IncomingMessage } from 'node:http';
-import { AuthError, parseCredentials, verifySignature, type AuthReason, type Credentials, type VerifiedRequest } from '../s3/sigv4.js';
+import { AUTH_HTTP_STATUS, AuthError, parseCredentials, verifySignature, type Credentials, type VerifiedRequest } from '../s3/sigv4.js';
 import { RestError } from './errors.js';
 
-/** The REST API's status for each reason a signature check fails (an anonymous request: 401, below). */
-const AUTH_STATUS: Record<AuthReason, number> = {
-  AccessDenied: 403,
-  InvalidAccessKeyId: 403,
-  SignatureDoesNotMatch: 403,
-  RequestTimeTooSkewed: 403,
-  AuthorizationHeaderMalformed: 400,
-  AuthorizationQueryParametersError: 400,
-  InvalidArgument: 400,
-  InvalidURI: 400,
-};
 
 export interface RestAuthOptions {
   /** access key -> secret key; when set, every data request must be signed. */
@@ -84,7 +73,7 @@ export function authenticateRest(req: IncomingMessage, opts: RestAuthOptions): V
         'www-authenticate': 'AWS4-HMAC-SHA256',
       });
     }
-    throw new RestError(AUTH_STATUS[e.reason], e.reason, e.message);
+    throw new RestError(AUTH_HTTP_STATUS[e.reason], e.reason, e.message);
   }
   const service = scopeService(req, rawQuery);
   if (service !== undefined && !SERVICES.has(service)) {

@@ -54,8 +54,12 @@ export class AuthError extends Error {
   }
 }
 
-/** The S3 front end's answer to each reason (the XML code is the reason itself). */
-const S3_AUTH_STATUS: Record<AuthReason, number> = {
+/**
+ * The HTTP status of each reason, as AWS answers it: the S3 front end sends it with the
+ * reason as XML code, the REST API with the reason as JSON code (an anonymous request to
+ * the REST API is 401 instead, rest/auth.ts).
+ */
+export const AUTH_HTTP_STATUS: Readonly<Record<AuthReason, number>> = {
   AccessDenied: 403,
   InvalidAccessKeyId: 403,
   SignatureDoesNotMatch: 403,
@@ -68,7 +72,7 @@ const S3_AUTH_STATUS: Record<AuthReason, number> = {
 
 /** An AuthError as the S3 front end answers it. */
 export function s3ErrorOfAuth(e: AuthError): S3Error {
-  return new S3Error(e.reason, S3_AUTH_STATUS[e.reason], e.message, e.extra);
+  return new S3Error(e.reason, AUTH_HTTP_STATUS[e.reason], e.message, e.extra);
 }
 
 /** SigV4 URI encoding: everything but A-Z a-z 0-9 - _ . ~ is %XX (upper-case); '/' kept when asked. */

@@ -4,6 +4,7 @@ import { BaseCommand } from '../../src/cli/base-command.js';
 import { parseDuration } from '../../src/cli/duration.js';
 import { AlluxioError } from '../../src/domain/errors.js';
 import { Worker } from '../../src/worker/worker.js';
+import { cacheFlags, openCacheFromFlags } from '../../src/cache/flags.js';
 
 export default class WorkerStart extends BaseCommand<typeof WorkerStart> {
   static override summary = 'Run a worker in the foreground: hot-reloads mounts and rules from etcd and serves S3 and REST.';
@@ -22,6 +23,7 @@ export default class WorkerStart extends BaseCommand<typeof WorkerStart> {
     'rest-port': Flags.integer({ default: 28080, min: 0, max: 65535, summary: 'REST port (health, metrics, status, FSSpec).' }),
     'lease-ttl': Flags.string({ default: '10s', summary: 'TTL of the membership lease (a killed worker disappears after it).' }),
     'max-staleness': Flags.string({ summary: 'Refuse requests (503) when the config is older than this because etcd is unreachable (e.g. 2m). Default: serve the last good config indefinitely.' }),
+    ...cacheFlags,
     'log-level': Flags.string({ default: 'info', options: ['trace', 'debug', 'info', 'warn', 'error'], summary: 'Log level.' }),
   };
 
@@ -33,7 +35,9 @@ export default class WorkerStart extends BaseCommand<typeof WorkerStart> {
     const log = pino({ name: 'alluxio-worker', level: flags['log-level'] });
     // A long-running server: a stray rejection from a client library is logged, not fatal.
     process.on('unhandledRejection', (e) => log.error({ err: e instanceof Error ? e.message : String(e) }, 'unhandled rejection'));
+    const cache = await openCacheFromFlags(flags, log);
     const worker = new Worker(this.etcd(), {
+      ...(cache ? { cache } : {}),
       ...(flags.id ? { id: flags.id } : {}),
       ...(flags.host ? { host: flags.host } : {}),
       bindHost: flags['bind-host'],

@@ -19,6 +19,9 @@ import { UfsRegistry } from '../ufs/registry.js';
 import { frontends as defaultFrontends, type FrontendRegistry } from './frontends.js';
 import { MEMBER_VERSION, Membership, type WorkerRecord } from './membership.js';
 import { WorkerMetrics } from './metrics.js';
+import type { WorkerCache } from '../cache/cache.js';
+import { cacheAdminHandler, type CacheAdmin } from '../cache/admin-http.js';
+import { registerCacheMetrics } from '../cache/metrics.js';
 
 export const WORKER_VERSION = MEMBER_VERSION;
 
@@ -39,6 +42,8 @@ export interface WorkerOptions {
   informer?: InformerOptions;
   log?: Logger;
   frontends?: FrontendRegistry;
+  /** The page cache (--cache-dir), opened by the caller; none = read the UFS directly. */
+  cache?: WorkerCache;
 }
 
 export interface WorkerStatus {
@@ -79,6 +84,8 @@ export class Worker {
   private stopping: Promise<void> | undefined;
   private restApi: ((req: IncomingMessage, res: ServerResponse) => boolean | Promise<boolean>) | undefined;
   readonly context: FrontendContext;
+  /** /api/v1/cache/* (src/cache/admin-http.ts). */
+  private readonly cacheAdmin: CacheAdmin;
 
   constructor(private readonly conn: EtcdConnection, private readonly opts: WorkerOptions = {}) {
     this.host = opts.host ?? hostname();
@@ -107,7 +114,10 @@ export class Worker {
       ufs: (m) => self.ufs.adapterFor(m),
       log: this.log,
       observeResolve: (api, seconds) => self.metrics.resolveSeconds.observe({ api }, seconds),
+      ...(opts.cache ? { cache: opts.cache } : {}),
     };
+    this.cacheAdmin = cacheAdminHandler(this.context);
+    if (opts.cache) registerCacheMetrics(this.metrics.registry, opts.cache, this.cacheAdmin.loader);
   }
 
   /** The snapshot for one request (read once), or EtcdUnavailable (front ends answer 503). */
@@ -251,7 +261,7 @@ export class Worker {
         case '/api/v1/status':
           return sendJson(res, 200, this.status());
         default: {
-          const handled = this.restApi ? await this.restApi(req, res) : false;
+          const handled = (await this.cacheAdmin(req, res)) || (this.restApi ? await this.restApi(req, res) : false);
           if (!handled && !res.headersSent) sendJson(res, 404, { error: { code: 'NotFound', message: `no such endpoint ${url.pathname}` } });
         }
       }

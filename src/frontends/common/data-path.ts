@@ -5,7 +5,7 @@
  *   resolve (Snapshot.resolve, latency observed per API)
  *     -> target (mount of the resolution, its UFS adapter, the decoded relative location)
  *     -> writability (a write against a read-only mount is ReadOnlyMount)
- *     -> the UFS (and, from the cache issue on, the worker cache in front of it)
+ *     -> the worker cache (ctx.cache, when the worker has --cache-dir; src/cache/) -> the UFS
  *
  * Everything thrown from here is an AlluxioError typed by ErrorCode; each protocol boundary
  * maps codes to its own vocabulary with its own table (s3/errors.ts, rest/errors.ts,
@@ -83,7 +83,8 @@ export class DataPath {
 
   /** Metadata of the target (null when missing). */
   async stat(t: DataTarget): Promise<UfsEntry | null> {
-    return this.ufs(() => t.adapter.stat(t.rel));
+    const statUfs = () => this.ufs(() => t.adapter.stat(t.rel));
+    return this.ctx.cache ? this.ctx.cache.stat(t, statUfs) : statUfs();
   }
 
   /** Children of the target directory, sorted by name (UTF-8 bytes). */
@@ -96,6 +97,11 @@ export class DataPath {
    * missing). The caller must close() it unless it took stream(), which closes at its end.
    */
   async open(t: DataTarget): Promise<DataObject | null> {
+    const cache = this.ctx.cache;
+    if (cache) {
+      const o = await cache.open(t, () => this.ufs(() => t.adapter.stat(t.rel)));
+      if (o !== undefined) return o;
+    }
     if (t.adapter.openRead) {
       const f = await this.ufs(() => t.adapter.openRead!(t.rel));
       return f ? fromOpenFile(f) : null;
@@ -114,18 +120,37 @@ export class DataPath {
   /** Write a whole object (create or replace). */
   async write(t: DataTarget, body: Readable): Promise<UfsEntry> {
     requireWritable(t.mount);
-    return this.ufs(() => t.adapter.write(t.rel, body));
+    this.invalidate(t);
+    try {
+      return await this.ufs(() => t.adapter.write(t.rel, body));
+    } finally {
+      this.invalidate(t);
+    }
   }
 
   /** Delete the target (a file, or an empty directory). */
   async delete(t: DataTarget): Promise<void> {
     requireWritable(t.mount);
-    return this.ufs(() => t.adapter.delete(t.rel));
+    try {
+      return await this.ufs(() => t.adapter.delete(t.rel));
+    } finally {
+      this.invalidate(t);
+    }
   }
 
   async mkdir(t: DataTarget): Promise<void> {
     requireWritable(t.mount);
-    return this.ufs(() => t.adapter.mkdir(t.rel));
+    try {
+      return await this.ufs(() => t.adapter.mkdir(t.rel));
+    } finally {
+      this.invalidate(t);
+    }
+  }
+
+  /** Drop the target's cached metadata and pages on this worker (after a write or delete). */
+  invalidate(t: DataTarget): void {
+    const loc = t.resolution.location;
+    if (this.ctx.cache && loc) this.ctx.cache.invalidate(loc.uri);
   }
 
   /**

@@ -10,7 +10,8 @@
  */
 import { Readable } from 'node:stream';
 import { parseDuration } from '../cli/duration.js';
-import { AlluxioError, isAlluxioError } from '../domain/errors.js';
+import { isAlluxioError } from '../domain/errors.js';
+import { joinUnderUfs } from '../domain/ufs-uri.js';
 import type { ParsedMount } from '../domain/mounts.js';
 import type { DataObject, DataTarget } from '../frontends/common/data-path.js';
 import type { ByteRange, UfsEntry } from '../ufs/types.js';
@@ -151,9 +152,13 @@ export class WorkerCache {
   }
 }
 
-/** The resolved UFS URI of a bound target. */
+/**
+ * The resolved UFS URI of a bound target: the mount's URI joined with the target's relative
+ * segments (a target derived from another one, e.g. a child in a tree walk, keeps its
+ * parent's resolution, so the resolution's own URI is used only when the segments are its).
+ */
 export function uriOf(t: DataTarget): string {
   const loc = t.resolution.location;
-  if (!loc) throw new AlluxioError('NoMountForPath', `no mount for ${t.resolution.rewrittenPath}`);
-  return loc.uri;
+  if (loc && loc.relSegments === t.rel) return loc.uri;
+  return joinUnderUfs(t.mount.ufs, t.rel).uri;
 }

@@ -18,6 +18,7 @@ import type { Snapshot } from '../../domain/snapshot.js';
 import type { Readable, Writable } from 'node:stream';
 import type { ByteRange, UfsAdapter, UfsEntry, UfsOpenFile } from '../../ufs/types.js';
 import type { FrontendContext } from '../context.js';
+import { uriOf } from '../../cache/cache.js';
 
 /** A resolved request bound to its mount and adapter: what handlers operate on. */
 export interface DataTarget {
@@ -149,8 +150,12 @@ export class DataPath {
 
   /** Drop the target's cached metadata and pages on this worker (after a write or delete). */
   invalidate(t: DataTarget): void {
-    const loc = t.resolution.location;
-    if (this.ctx.cache && loc) this.ctx.cache.invalidate(loc.uri);
+    if (this.ctx.cache) this.ctx.cache.invalidate(uriOf(t));
+  }
+
+  /** Drop everything cached at or below the target (a directory moved or removed). */
+  invalidateTree(t: DataTarget): void {
+    if (this.ctx.cache) this.ctx.cache.free(uriOf(t));
   }
 
   /**

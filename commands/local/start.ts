@@ -13,6 +13,7 @@ export default class LocalStart extends BaseCommand<typeof LocalStart> {
     'etcd-port': Flags.integer({ default: 2379, min: 0, max: 65535, summary: 'Preferred etcd client port.' }),
     's3-port': Flags.integer({ default: 29998, min: 0, max: 65535, summary: 'Preferred S3 port of the first worker (next ones +1).' }),
     'rest-port': Flags.integer({ default: 28080, min: 0, max: 65535, summary: 'Preferred REST port of the first worker (next ones +1).' }),
+    'cache-size': Flags.string({ default: '1GiB', summary: 'Cache quota of each worker (pages under --dir/cache/<worker id>); 0 = no cache.' }),
     'lease-ttl': Flags.string({ default: '10s', summary: 'Membership lease TTL of the workers.' }),
   };
 
@@ -27,6 +28,7 @@ export default class LocalStart extends BaseCommand<typeof LocalStart> {
       s3PortBase: flags['s3-port'],
       restPortBase: flags['rest-port'],
       leaseTtl: flags['lease-ttl'],
+      cacheSize: flags['cache-size'],
       onProgress: (l) => this.note(l),
     });
     const env = { ALLUXIO_ETCD_ENDPOINTS: state.etcd.endpoint, ALLUXIO_CLUSTER: state.cluster };

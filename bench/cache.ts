@@ -7,6 +7,7 @@
  *   cold   epoch 1 through the worker's S3 GET (cache freed first)
  *   warm   epoch 2 through the worker's S3 GET (the same objects again)
  *   direct the same GETs straight to the shaped s3rver (the UFS without Alluxio)
+ *   nocache the same GETs through a second worker without --cache-dir (today's path)
  *   nginx  the same files from local disk (the ceiling)
  *
  * Large objects: aggregate MB/s (10^6 B/s) at --large-concurrency; small: ops/s at
@@ -48,9 +49,9 @@ async function getAll(base: string, names: string[], size: number, concurrency: 
         let n = 0;
         res.on('data', (c: Buffer) => (n += c.length));
         res.on('end', () => (res.statusCode === 200 && n === size ? resolve() : reject(new Error(`${base}${path}: HTTP ${res.statusCode}, ${n} bytes`))));
-        res.on('error', reject);
+        res.on('error', (e) => reject(new Error(`${base}${path}: ${e.message}`)));
       });
-      req.on('error', reject);
+      req.on('error', (e) => reject(new Error(`${base}${path}: ${e.message}`)));
       req.end();
     });
   const t0 = process.hrtime.bigint();
@@ -128,6 +129,7 @@ async function main(): Promise<void> {
   let etcd: EtcdServer | undefined;
   let conn: EtcdConnection | undefined;
   let worker: WorkerProcess | undefined;
+  let plain: WorkerProcess | undefined;
   let nginx: ChildProcess | undefined;
   let s3rver: ChildProcess | undefined;
   let proxy: ShapingProxy | undefined;
@@ -162,6 +164,7 @@ async function main(): Promise<void> {
       logLevel: 'warn',
       extraArgs: ['--cache-dir', join(tmp, 'cache'), '--cache-size', '8GiB', '--page-size', '1MiB'],
     });
+    plain = await startWorker(etcd.endpoint, { cluster: 'bench', logLevel: 'warn' });
     const nginxPort = await freePort();
     nginx = startNginx(join(tmp, 'nginx'), join(tmp, 'www'), nginxPort);
     const nginxUrl = `http://127.0.0.1:${nginxPort}`;
@@ -173,17 +176,17 @@ async function main(): Promise<void> {
     };
     const w = `${worker.s3Url}/bench`;
     // warm-up (JIT, connections): a pass of the small objects through every target
-    for (const base of [w, `${proxy.endpoint}/bench`, `${nginxUrl}/bench`]) await getAll(base, small, SMALL, cSmall);
+    for (const base of [w, `${plain.s3Url}/bench`, `${proxy.endpoint}/bench`, `${nginxUrl}/bench`]) await getAll(base, small, SMALL, cSmall);
 
     type Row = { largeMBps: number; smallOps: number };
-    const res: Record<'cold' | 'warm' | 'direct' | 'nginx', Row[]> = { cold: [], warm: [], direct: [], nginx: [] };
+    const res: Record<'cold' | 'warm' | 'direct' | 'nocache' | 'nginx', Row[]> = { cold: [], warm: [], direct: [], nocache: [], nginx: [] };
     const epoch2: { hitRatio: number; ufsBytes: number }[] = [];
     const measure = async (name: keyof typeof res, base: string): Promise<void> => {
       const tl = await getAll(base, large, LARGE, cLarge);
       const ts = await getAll(base, small, SMALL, cSmall);
       const row = { largeMBps: (largeCount * LARGE) / 1e6 / tl, smallOps: smallCount / ts };
       res[name].push(row);
-      console.log(`  ${name.padEnd(6)} large ${row.largeMBps.toFixed(1).padStart(7)} MB/s   small ${row.smallOps.toFixed(0).padStart(6)} ops/s`);
+      console.log(`  ${name.padEnd(7)} large ${row.largeMBps.toFixed(1).padStart(7)} MB/s   small ${row.smallOps.toFixed(0).padStart(6)} ops/s`);
     };
     for (let r = 1; r <= runs; r++) {
       console.log(`run ${r}`);
@@ -197,6 +200,7 @@ async function main(): Promise<void> {
       epoch2.push({ hitRatio: hits + misses > 0 ? hits / (hits + misses) : 0, ufsBytes: (m1.alluxio_ufs_read_bytes_total ?? 0) - (m0.alluxio_ufs_read_bytes_total ?? 0) });
       console.log(`  epoch 2: hit ratio ${(epoch2[epoch2.length - 1]!.hitRatio * 100).toFixed(1)}%, UFS bytes ${epoch2[epoch2.length - 1]!.ufsBytes}`);
       await measure('direct', `${proxy.endpoint}/bench`);
+      await measure('nocache', `${plain.s3Url}/bench`);
       await measure('nginx', `${nginxUrl}/bench`);
     }
     const med = (k: keyof typeof res, f: keyof Row) => median(res[k].map((x) => x[f]));
@@ -206,8 +210,8 @@ async function main(): Promise<void> {
       dataset: { large: largeCount, small: smallCount },
       shaping: { delayMsEachWay: delayMs, linkMBps },
       concurrency: { large: cLarge, small: cSmall },
-      largeMBps: { cold: med('cold', 'largeMBps'), warm: med('warm', 'largeMBps'), direct: med('direct', 'largeMBps'), nginx: med('nginx', 'largeMBps') },
-      smallOpsPerSec: { cold: med('cold', 'smallOps'), warm: med('warm', 'smallOps'), direct: med('direct', 'smallOps'), nginx: med('nginx', 'smallOps') },
+      largeMBps: { cold: med('cold', 'largeMBps'), warm: med('warm', 'largeMBps'), direct: med('direct', 'largeMBps'), nocache: med('nocache', 'largeMBps'), nginx: med('nginx', 'largeMBps') },
+      smallOpsPerSec: { cold: med('cold', 'smallOps'), warm: med('warm', 'smallOps'), direct: med('direct', 'smallOps'), nocache: med('nocache', 'smallOps'), nginx: med('nginx', 'smallOps') },
       epoch2HitRatio: median(epoch2.map((e) => e.hitRatio)),
       epoch2UfsBytes: median(epoch2.map((e) => e.ufsBytes)),
       workerPeakRssMb: Number(/VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${worker.pid}/status`, 'utf8'))?.[1] ?? NaN) / 1024,
@@ -217,6 +221,8 @@ async function main(): Promise<void> {
     const ratios = {
       coldVsDirectLarge: L.cold / L.direct,
       coldVsDirectSmall: S.cold / S.direct,
+      coldVsNocacheLarge: L.cold / L.nocache,
+      coldVsNocacheSmall: S.cold / S.nocache,
       warmVsNginxLarge: L.warm / L.nginx,
       warmVsNginxSmall: S.warm / S.nginx,
       warmVsDirectLarge: L.warm / L.direct,
@@ -224,16 +230,23 @@ async function main(): Promise<void> {
     };
     console.log('');
     console.log(`medians over ${runs} runs (4 MiB x ${largeCount} at c=${cLarge}; 4 KiB x ${smallCount} at c=${cSmall}; UFS +${delayMs} ms each way, ${linkMBps} MB/s link)`);
-    console.log(`  large MB/s: cold ${L.cold.toFixed(1)}  warm ${L.warm.toFixed(1)}  direct UFS ${L.direct.toFixed(1)}  nginx ${L.nginx.toFixed(1)}`);
-    console.log(`  small ops/s: cold ${S.cold.toFixed(0)}  warm ${S.warm.toFixed(0)}  direct UFS ${S.direct.toFixed(0)}  nginx ${S.nginx.toFixed(0)}`);
+    console.log(`  large MB/s: cold ${L.cold.toFixed(1)}  warm ${L.warm.toFixed(1)}  direct UFS ${L.direct.toFixed(1)}  worker without cache ${L.nocache.toFixed(1)}  nginx ${L.nginx.toFixed(1)}`);
+    console.log(`  small ops/s: cold ${S.cold.toFixed(0)}  warm ${S.warm.toFixed(0)}  direct UFS ${S.direct.toFixed(0)}  worker without cache ${S.nocache.toFixed(0)}  nginx ${S.nginx.toFixed(0)}`);
     console.log(`  cold/direct: large ${ratios.coldVsDirectLarge.toFixed(2)}  small ${ratios.coldVsDirectSmall.toFixed(2)}   (goal >= 0.90)`);
+    console.log(`  cold/worker without cache: large ${ratios.coldVsNocacheLarge.toFixed(2)}  small ${ratios.coldVsNocacheSmall.toFixed(2)}`);
     console.log(`  warm/nginx:  large ${ratios.warmVsNginxLarge.toFixed(2)} (goal >= 0.90)  small ${ratios.warmVsNginxSmall.toFixed(2)} (goal >= 0.80)`);
     console.log(`  warm/direct: large ${ratios.warmVsDirectLarge.toFixed(1)}x  small ${ratios.warmVsDirectSmall.toFixed(1)}x`);
     console.log(`  epoch 2: hit ratio ${(summary.epoch2HitRatio * 100).toFixed(1)}%, UFS bytes ${summary.epoch2UfsBytes}; worker peak RSS ${summary.workerPeakRssMb.toFixed(0)} MB`);
     console.log(JSON.stringify({ ...summary, ratios }));
+  } catch (e) {
+    // the worker's warnings and errors say why a GET failed
+    const lines = (worker?.log() ?? '').split('\n').filter((l) => /"level":[45]0|Error|error/.test(l));
+    if (lines.length > 0) console.error(`worker log (warnings and errors, last 10):\n${lines.slice(-10).join('\n')}`);
+    throw e;
   } finally {
     await stopChild(nginx, 'SIGQUIT');
     await worker?.stop().catch(() => undefined);
+    await plain?.stop().catch(() => undefined);
     await proxy?.close();
     await stopChild(s3rver);
     conn?.close();

@@ -170,14 +170,14 @@ export class PageStore {
     const path = this.pagePath(key, index);
     try {
       if (!(await this.ensureDir(rec))) throw new Error('cannot create the page directory');
-      const tmp = `${path}.tmp`;
-      const fh = await fsp.open(tmp, 'w');
+      // Written in place: a page cut short (crash, full disk) fails its length/CRC check and
+      // is dropped; it is indexed only once the write completed.
+      const fh = await fsp.open(path, 'w');
       try {
         await fh.writev([data, trailerFor(data)]);
       } finally {
         await fh.close();
       }
-      await fsp.rename(tmp, path);
       if (this.files.get(key) !== rec) {
         // dropped (free / invalidation) while we wrote: do not resurrect it
         await fsp.rm(path, { force: true });
@@ -188,7 +188,7 @@ export class PageStore {
     } catch (e) {
       this.counters.writeErrors++;
       this.opts.log?.warn({ page: id, err: (e as Error).message }, 'cache page write failed; the page stays uncached');
-      await fsp.rm(`${path}.tmp`, { force: true }).catch(() => {});
+      await fsp.rm(path, { force: true }).catch(() => {});
     } finally {
       this.pending.delete(id);
       this.reserved -= charge;

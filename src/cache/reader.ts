@@ -15,6 +15,7 @@ import { AlluxioError, isAlluxioError } from '../domain/errors.js';
 import type { PageStore, ObjectRef } from './page-store.js';
 import { pageLength, runsOf, slicesFor } from './page-math.js';
 import type { PageSource } from './source.js';
+import { SMALL_OBJECT_BYTES } from '../ufs/types.js';
 
 export class PageReader {
   private readonly inflight = new Map<string, Promise<Buffer>>();
@@ -125,8 +126,11 @@ export class PageReader {
       let filled = 0;
       try {
         c.ufsRequests++;
-        const stream = await source.read(ref, { start, end });
-        for await (const chunk of stream as AsyncIterable<Buffer>) {
+        // Small runs in one buffer where the source can (no stream machinery per object).
+        const small = source.readBuffer && end - start + 1 <= SMALL_OBJECT_BYTES;
+        const stream = small ? null : await source.read(ref, { start, end });
+        const chunks: Iterable<Buffer> | AsyncIterable<Buffer> = stream ?? [await source.readBuffer!(ref, { start, end })];
+        for await (const chunk of chunks) {
           c.ufsReadBytes += chunk.length;
           let off = 0;
           while (off < chunk.length && j < run.length) {
@@ -144,7 +148,7 @@ export class PageReader {
             }
           }
           if (j >= run.length) {
-            stream.destroy?.();
+            stream?.destroy();
             break;
           }
         }

@@ -18,8 +18,25 @@ export async function startShapingProxy(targetPort: number, opts: { delayMs: num
   let downFreeAt = 0;
   const sockets = new Set<Socket>();
   const pipe = (from: Socket, to: Socket, down: boolean): void => {
+    // One FIFO and one timer per direction: chunks leave strictly in order (separate timers
+    // per chunk could fire out of order after rounding and corrupt the stream).
+    const q: { at: number; chunk: Buffer }[] = [];
     let lastAt = 0;
     let queued = 0;
+    let ended = false;
+    let timer: NodeJS.Timeout | undefined;
+    const flush = (): void => {
+      timer = undefined;
+      const now = performance.now();
+      while (q.length > 0 && q[0]!.at <= now + 0.5) {
+        const { chunk } = q.shift()!;
+        queued -= chunk.length;
+        if (!to.destroyed) to.write(chunk);
+      }
+      if (queued <= 1 << 20 && from.isPaused()) from.resume();
+      if (q.length > 0) timer = setTimeout(flush, Math.max(0, q[0]!.at - now));
+      else if (ended && !to.destroyed) to.end();
+    };
     from.on('data', (chunk: Buffer) => {
       const now = performance.now();
       let at = now + opts.delayMs;
@@ -30,15 +47,15 @@ export async function startShapingProxy(targetPort: number, opts: { delayMs: num
       }
       at = Math.max(at, lastAt);
       lastAt = at;
+      q.push({ at, chunk });
       queued += chunk.length;
       if (queued > 1 << 20) from.pause();
-      setTimeout(() => {
-        queued -= chunk.length;
-        if (!to.destroyed) to.write(chunk);
-        if (queued <= 1 << 20 && from.isPaused()) from.resume();
-      }, Math.max(0, at - now));
+      if (!timer) timer = setTimeout(flush, Math.max(0, q[0]!.at - now));
     });
-    from.on('end', () => setTimeout(() => to.end(), Math.max(0, lastAt - performance.now()) + 1));
+    from.on('end', () => {
+      ended = true;
+      if (!timer) flush();
+    });
   };
   const server: Server = createServer((client) => {
     const upstream = connect(targetPort, '127.0.0.1');

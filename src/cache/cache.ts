@@ -31,7 +31,7 @@ export interface WorkerCacheOptions extends PageStoreOptions {
 }
 
 interface MetaEntry {
-  entry: UfsEntry | null;
+  entry: UfsEntry;
   at: number;
 }
 
@@ -79,8 +79,10 @@ export class WorkerCache {
     }
     this.metaMisses++;
     const entry = await statUfs();
-    if (ttl > 0) {
-      this.meta.delete(uri);
+    // Only files are remembered: a missing object or a directory is asked again (a file
+    // created, or a directory made implicitly by a write below it, shows at once).
+    this.meta.delete(uri);
+    if (ttl > 0 && entry?.type === 'file') {
       if (this.meta.size >= MAX_META_ENTRIES) this.meta.delete(this.meta.keys().next().value as string);
       this.meta.set(uri, { entry, at: Date.now() });
     }

@@ -4,9 +4,9 @@ import { BaseCommand } from '../../src/cli/base-command.js';
 import { parseDuration } from '../../src/cli/duration.js';
 import { AlluxioError } from '../../src/domain/errors.js';
 import { DEFAULT_FUSE_ROOT } from '../../src/domain/resolver.js';
-import { FuseDaemon } from '../../src/frontends/fuse/daemon.js';
+import { FuseDaemon } from '../../src/host/fuse-daemon.js';
 import { canonicalMountpoint, fusermountUnmount } from '../../src/frontends/fuse/mountpoint.js';
-import { prepareMountpoint, startInBackground } from '../../src/frontends/fuse/lifecycle.js';
+import { prepareMountpoint, startInBackground } from '../../src/host/fuse-lifecycle.js';
 
 const READY_ENV = 'ALLUXIO_FUSE_READY_IPC';
 

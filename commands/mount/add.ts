@@ -1,6 +1,6 @@
 import { Flags } from '@oclif/core';
 import { BaseCommand, many } from '../../src/cli/base-command.js';
-import { addMount } from '../../src/control/mounts.js';
+import { addMount, listMounts, mountAddQuestions } from '../../src/control/mounts.js';
 import { parseOptions, redactOptions } from '../../src/domain/mounts.js';
 
 export default class MountAdd extends BaseCommand<typeof MountAdd> {
@@ -13,8 +13,8 @@ export default class MountAdd extends BaseCommand<typeof MountAdd> {
   ];
   static override flags = {
     ...BaseCommand.waitFlags,
-    path: Flags.string({ required: true, summary: 'Top-level Alluxio path, e.g. /data.' }),
-    'ufs-uri': Flags.string({ required: true, summary: 'UFS URI, e.g. s3://bucket/prefix/ or file:///dir/.' }),
+    path: Flags.string({ summary: 'Top-level Alluxio path, e.g. /data (asked for on a terminal when missing).' }),
+    'ufs-uri': Flags.string({ summary: 'UFS URI, e.g. s3://bucket/prefix/ or file:///dir/ (asked for on a terminal when missing).' }),
     option: Flags.string({ multiple: true, summary: 'Mount option key=value (repeatable), e.g. s3a.endpoint=http://host:9000.' }),
     readonly: Flags.boolean({ default: false, summary: 'Mount read-only: writes through any API are refused.' }),
     'show-secrets': Flags.boolean({ default: false, summary: 'Do not redact secret option values in the output.' }),
@@ -23,7 +23,10 @@ export default class MountAdd extends BaseCommand<typeof MountAdd> {
   async run(): Promise<unknown> {
     const { flags } = await this.parseInput();
     const options = parseOptions(many(flags.option));
-    const { revision, result } = await addMount(this.etcd(), { path: flags.path, ufsUri: flags['ufs-uri'], readOnly: flags.readonly, options });
+    const guide = flags.path === undefined || flags['ufs-uri'] === undefined ? mountAddQuestions(this.interactive() ? await listMounts(this.etcd()) : { mounts: [] }) : undefined;
+    const path = flags.path ?? (await this.askFor('path', 'Alluxio path to mount at (e.g. /data):', guide!.path));
+    const ufsUri = flags['ufs-uri'] ?? (await this.askFor('ufs-uri', `UFS URI for ${path} (e.g. s3://bucket/prefix/, file:///dir/):`, guide!.ufsUri(path)));
+    const { revision, result } = await addMount(this.etcd(), { path, ufsUri, readOnly: flags.readonly, options });
     const mount = { ...result, options: redactOptions(result.options, flags['show-secrets']) };
     this.say(`Mounted ${result.path} -> ${result.ufsUri}${result.readOnly ? ' (read-only)' : ''} at revision ${revision}`);
     const waited = await this.afterCommit(revision);

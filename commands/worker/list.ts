@@ -1,6 +1,6 @@
 import { BaseCommand } from '../../src/cli/base-command.js';
 import { formatDuration } from '../../src/cli/duration.js';
-import { listWorkers } from '../../src/control/workers.js';
+import { listWorkers } from '../../src/cluster/members.js';
 import { cacheUseOf } from '../../src/control/cache.js';
 import { formatBytes } from '../../src/cli/bytes.js';
 

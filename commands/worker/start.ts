@@ -3,7 +3,7 @@ import pino from 'pino';
 import { BaseCommand } from '../../src/cli/base-command.js';
 import { parseDuration } from '../../src/cli/duration.js';
 import { AlluxioError } from '../../src/domain/errors.js';
-import { Worker } from '../../src/worker/worker.js';
+import { Worker } from '../../src/host/worker.js';
 import { cacheFlags, openCacheFromFlags } from '../../src/cache/flags.js';
 
 export default class WorkerStart extends BaseCommand<typeof WorkerStart> {

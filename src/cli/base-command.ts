@@ -7,8 +7,11 @@ import { Command, Errors, Flags, type Interfaces } from '@oclif/core';
 import { AlluxioError, ExitCode, isAlluxioError } from '../domain/errors.js';
 import { EtcdConnection, parseEndpoints, DEFAULT_CLUSTER, DEFAULT_ENDPOINTS } from '../store/connection.js';
 import { Renderer } from './output.js';
+import { formatChanges } from './changes-view.js';
 import { parseDuration } from './duration.js';
-import { waitForConvergence } from '../control/convergence.js';
+import { waitForConvergence } from '../cluster/convergence.js';
+import { dryRunReport, readSamples, type DryRunReport } from '../control/impact.js';
+import { enableDryRun, isDryRunStop, type DryRun } from '../store/dry-run.js';
 
 export type BaseFlags<T extends typeof Command> = Interfaces.InferredFlags<(typeof BaseCommand)['baseFlags'] & T['flags']>;
 
@@ -26,10 +29,12 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
     'etcd-timeout': Flags.string({ env: 'ALLUXIO_ETCD_TIMEOUT', default: '5s', summary: 'Deadline for each etcd call.', helpGroup: 'CONNECTION' }),
   };
 
-  /** Flags every mutating command takes (cli.md: --wait, --wait-timeout). */
+  /** Flags every mutating command takes (cli.md: --wait, --wait-timeout, --dry-run, --sample). */
   static waitFlags = {
     wait: Flags.boolean({ default: false, summary: 'Return once every live worker applies the committed revision.' }),
     'wait-timeout': Flags.string({ default: '30s', summary: 'How long --wait waits (500ms, 20s, 2m); exit 5 naming the laggards after it.' }),
+    'dry-run': Flags.boolean({ default: false, summary: 'Validate and show what would change and which paths would resolve differently; write nothing.' }),
+    sample: Flags.string({ summary: 'With --dry-run: a file of Alluxio paths (one per line) to check for a changed resolution.', dependsOn: ['dry-run'] }),
   };
 
   protected flags!: BaseFlags<T>;
@@ -56,6 +61,7 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
     const f = flags as Record<string, unknown>;
     if (typeof f['wait-timeout'] === 'string') parseDuration(f['wait-timeout'], '--wait-timeout');
     if (typeof f['etcd-timeout'] === 'string') parseDuration(f['etcd-timeout'], '--etcd-timeout');
+    if (typeof f.sample === 'string') readSamples(f.sample);
     return { flags: this.flags, args };
   }
 
@@ -73,6 +79,7 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
         key: f['etcd-key'] as string | undefined,
         timeoutMs: parseDuration(String(f['etcd-timeout'] ?? '5s'), '--etcd-timeout'),
       });
+      if (f['dry-run'] === true) enableDryRun(this.conn);
     }
     return this.conn;
   }
@@ -121,9 +128,32 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
     this.note(this.render.color.yellow('warning: ') + text);
   }
 
+  /** Whether the command may ask questions: a terminal on stdin and stderr, and no --json. */
+  protected interactive(): boolean {
+    return Boolean(process.stdin.isTTY && process.stderr.isTTY) && !this.jsonEnabledSafe();
+  }
+
+  /**
+   * A flag the user left out: on a terminal, ask for it (inquirer), checking each answer
+   * with `validate` as it is typed (an error message keeps the question open); otherwise
+   * the usage error oclif gives for a missing required flag (exit 2), so scripts see
+   * exactly the flags they always did.
+   */
+  protected async askFor(flag: string, message: string, validate: (value: string) => string | true | Promise<string | true>): Promise<string> {
+    if (!this.interactive()) throw new Errors.CLIError(`Missing required flag ${flag}`, { exit: 2 });
+    const { input } = await import('@inquirer/prompts');
+    try {
+      return (await input({ message, validate: async (v) => validate(v.trim()) }, { output: process.stderr })).trim();
+    } catch (e) {
+      if (e instanceof Error && (e.name === 'ExitPromptError' || e.name === 'AbortPromptError')) throw new AlluxioError('Cancelled', 'cancelled; nothing changed');
+      throw e;
+    }
+  }
+
   /** Ask before a destructive change: --yes skips, no TTY refuses (exit 2), Ctrl-C is 130. */
   protected async confirm(message: string, yes: boolean): Promise<void> {
-    if (yes) return;
+    // A dry run writes nothing, so there is nothing to confirm.
+    if (yes || (this.flags as Record<string, unknown>)['dry-run'] === true) return;
     if (!process.stdin.isTTY || !process.stderr.isTTY) {
       throw new AlluxioError('ConfirmationRequired', `${message} Refusing without a terminal to ask on; pass --yes to confirm.`);
     }
@@ -142,6 +172,7 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
 
   protected override async catch(err: Error & { exitCode?: number; oclif?: { exit?: number } }): Promise<unknown> {
     if (err instanceof Errors.ExitError) throw err;
+    if (isDryRunStop(err) && this.conn) return this.renderDryRun(err, this.conn);
     let code: string;
     let message: string;
     let exitCode: number;
@@ -169,6 +200,23 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
       if (code === 'UsageError') process.stderr.write(`See: alluxio ${this.id?.replace(/:/g, ' ') ?? ''} --help\n`);
     }
     throw new Errors.ExitError(exitCode);
+  }
+
+  /** --dry-run stopped the command where it would have committed: report, exit 0. */
+  private renderDryRun(stop: DryRun, conn: EtcdConnection): DryRunReport {
+    const f = this.flags as Record<string, unknown>;
+    const report = dryRunReport(conn.layout, stop, readSamples(f.sample as string | undefined), f['show-secrets'] === true);
+    if (this.jsonEnabledSafe()) {
+      this.logJson(report);
+      return report;
+    }
+    const lines = [`Dry run against revision ${report.revision}: nothing written.`];
+    lines.push(formatChanges(this.render, report.changes));
+    lines.push(`Impact: ${report.impact.length} of ${report.checked} checked paths would resolve differently`);
+    for (const i of report.impact) lines.push(`  ${i.path}: ${i.before} -> ${i.after}`);
+    for (const x of report.conflicts) lines.push(`${this.render.color.yellow('conflict:')} ${x}`);
+    process.stdout.write(lines.join('\n') + '\n');
+    return report;
   }
 
   private jsonEnabledSafe(): boolean {

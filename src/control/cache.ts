@@ -7,7 +7,7 @@
  */
 import { AlluxioError, type ErrorCode } from '../domain/errors.js';
 import type { EtcdConnection } from '../store/connection.js';
-import { listWorkers, type WorkerInfo } from './workers.js';
+import { listWorkers, type WorkerInfo } from '../cluster/members.js';
 import type { LoadJob } from '../cache/load.js';
 
 export interface WorkerAnswer<T> {

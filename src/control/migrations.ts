@@ -22,7 +22,7 @@ import { isUfsPrefix } from '../domain/ufs-uri.js';
 import type { EtcdConnection } from '../store/connection.js';
 import { readConfig, transact, type Committed, type ConfigState } from '../store/config-store.js';
 import { adapterForBinding, fingerprint, listingDiff, walk } from '../migrate/copier.js';
-import { waitForConvergence } from './convergence.js';
+import { waitForConvergence } from '../cluster/convergence.js';
 import { MAX_NAMED, isActive, nextMigrationId, transition, type Binding, type MigrationRecord, type VerifyMode } from '../migrate/record.js';
 import { casRecord, getRecord, listRecords, runnerHolder } from '../migrate/store.js';
 import { pidAlive, spawnCopier, type SpawnedCopier } from '../migrate/spawn.js';

@@ -102,3 +102,27 @@ export async function getMount(conn: EtcdConnection, rawPath: string): Promise<M
   if (!m) throw new AlluxioError('MountNotFound', `no mount at ${path}`);
   return toEntry(m);
 }
+
+/**
+ * Answer checks for `mount add` asked on a terminal: the same validation as the command
+ * (path shape, URI shape, no duplicate or nesting against the table read before asking),
+ * returning the message to show while the answer is not acceptable.
+ */
+export function mountAddQuestions(current: { mounts: readonly MountEntry[] }): { path: (v: string) => string | true; ufsUri: (path: string) => (v: string) => string | true } {
+  const table = current.mounts.map((m) => parseMount(m));
+  const check = (f: () => void): string | true => {
+    try {
+      f();
+      return true;
+    } catch (e) {
+      return e instanceof AlluxioError ? e.message : String(e);
+    }
+  };
+  return {
+    path: (v) => check(() => {
+      const path = validateMountPath(v);
+      if (table.some((m) => m.path === path)) throw new AlluxioError('MountExists', `${path} is already mounted (alluxio mount update changes it)`);
+    }),
+    ufsUri: (path) => (v) => check(() => checkMountAgainst(table, parseMount({ path, ufsUri: v }), false)),
+  };
+}

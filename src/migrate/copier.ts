@@ -24,7 +24,7 @@ import { AlluxioError, isAlluxioError } from '../domain/errors.js';
 import { parseMount } from '../domain/mounts.js';
 import type { EtcdConnection } from '../store/connection.js';
 import { compareUtf8 } from '../ufs/file.js';
-import { waitForConvergence } from '../control/convergence.js';
+import { waitForConvergence } from '../cluster/convergence.js';
 import { createUfsAdapter } from '../ufs/registry.js';
 import type { UfsAdapter } from '../ufs/types.js';
 import { MAX_NAMED, transition, type Binding, type MigrationRecord, type MigrationState } from './record.js';

@@ -11,6 +11,7 @@
  * always wins and the copier notices it on its next write.
  */
 import { AlluxioError } from '../domain/errors.js';
+import { isDryRun } from '../store/dry-run.js';
 import type { EtcdConnection } from '../store/connection.js';
 import { isActive, parseRecord, type MigrationRecord, type RunnerInfo } from './record.js';
 
@@ -92,6 +93,8 @@ export async function assertNoActiveMigration(conn: EtcdConnection, path: string
 /** Compare-and-swap one record; false when it changed since `modRevision`. */
 export async function casRecord(conn: EtcdConnection, record: MigrationRecord, modRevision: number): Promise<number | false> {
   const key = conn.layout.migrationKey(record.id);
+  // --dry-run: the caller goes on as if the swap landed (e.g. cutover then refuses, exit 3); nothing is written.
+  if (isDryRun(conn)) return modRevision;
   const res = await conn.call('write migration', (c) => c.if(key, 'Mod', '==', modRevision).then(c.put(key).value(JSON.stringify(record))).commit());
   if (!res.succeeded) return false;
   return Number(res.header.revision);

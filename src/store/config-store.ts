@@ -4,13 +4,16 @@
  * state, and commits in one transaction guarded by the generation key's mod revision.
  * A lost race re-reads and re-validates (so ten admins racing for one URI commit one).
  */
+import { hostname, userInfo } from 'node:os';
 import { AlluxioError } from '../domain/errors.js';
+import { changesOf, type HistoryRecord } from '../domain/history.js';
 import type { ParsedMount } from '../domain/mounts.js';
 import type { RuleSpec } from '../domain/rules.js';
 import type { EtcdConnection } from './connection.js';
 import { decodeConfig, type InvalidEntry } from './codec.js';
 import { SCHEMA_VERSION } from './layout.js';
 import { gatewayRange, GatewayUnsupported, type RangeKv } from './gateway.js';
+import { DryRun, isDryRun } from './dry-run.js';
 
 export interface ConfigState {
   /** etcd revision the state was read at. */
@@ -22,6 +25,8 @@ export interface ConfigState {
   mounts: ParsedMount[];
   rules: RuleSpec[];
   invalid: InvalidEntry[];
+  /** Raw values of the mount and rule keys (what history records and diffs compare). */
+  raw: Map<string, string>;
 }
 
 export type Op = { type: 'put'; key: string; value: string } | { type: 'delete'; key: string };
@@ -87,7 +92,9 @@ function stateFrom(conn: EtcdConnection, revision: number, kvs: readonly RangeKv
   let generationModRevision = 0;
   let generation = 0;
   const pairs: [string, string][] = [];
+  const raw = new Map<string, string>();
   for (const kv of kvs) {
+    if (layout.isConfigEntryKey(kv.key)) raw.set(kv.key, kv.value);
     if (kv.key === layout.generationKey) {
       generationModRevision = kv.modRevision;
       try {
@@ -108,7 +115,7 @@ function stateFrom(conn: EtcdConnection, revision: number, kvs: readonly RangeKv
     }
   }
   const decoded = decodeConfig(layout, pairs);
-  return { revision, generationModRevision, generation, schemaVersion, ...decoded };
+  return { revision, generationModRevision, generation, schemaVersion, ...decoded, raw };
 }
 
 function checkSchema(state: ConfigState): void {
@@ -121,9 +128,59 @@ function checkSchema(state: ConfigState): void {
 }
 
 export interface TransactOptions {
-  /** Who made the change, recorded on the generation key. */
+  /** The command that made the change, recorded on the generation key and in history. */
   actor?: string;
   maxAttempts?: number;
+  /** Extra fields of the history record (revert: the revision it restored). */
+  history?: Pick<HistoryRecord, 'revertedTo'>;
+}
+
+/**
+ * How many history records a cluster keeps (ALLUXIO_HISTORY_KEEP, default 1000): each
+ * commit deletes the records older than the last N in the same transaction.
+ */
+export function historyKeep(env: NodeJS.ProcessEnv = process.env): number {
+  const raw = env.ALLUXIO_HISTORY_KEEP;
+  if (raw === undefined || raw.trim() === '') return 1000;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < 1) throw new AlluxioError('InvalidArgument', `ALLUXIO_HISTORY_KEEP="${raw}" must be an integer >= 1`);
+  return n;
+}
+
+/** A history record larger than this keeps its summary but not its values (etcd's request limit is 1.5 MiB). */
+const MAX_RECORD_BYTES = 512 * 1024;
+
+/** Who runs this process: the etcd user it authenticates as, and user@host. */
+function who(conn: EtcdConnection): HistoryRecord['who'] {
+  let user = process.env.USER ?? 'unknown';
+  try {
+    user = userInfo().username;
+  } catch {
+    // no passwd entry (containers): keep $USER
+  }
+  return { etcdUser: conn.options.user ?? null, os: `${user}@${hostname()}` };
+}
+
+/** The history record of one commit (values dropped when too large to store). */
+function historyValue(conn: EtcdConnection, state: ConfigState, ops: readonly Op[], opts: TransactOptions): string {
+  const record: Omit<HistoryRecord, 'revision'> & { complete: boolean } = {
+    generation: state.generation + 1,
+    prevRevision: state.generationModRevision,
+    at: new Date().toISOString(),
+    who: who(conn),
+    command: opts.actor ?? 'unknown',
+    changes: changesOf(state.raw, ops, (k) => conn.layout.isConfigEntryKey(k)),
+    complete: true,
+    ...(opts.history ?? {}),
+  };
+  let value = JSON.stringify(record);
+  if (value.length > MAX_RECORD_BYTES) {
+    // Keep which keys changed, not their values: this change cannot be undone from history.
+    record.changes = record.changes.map((c) => ({ key: c.key, before: null, after: null }));
+    record.complete = false;
+    value = JSON.stringify(record);
+  }
+  return value;
 }
 
 /**
@@ -145,7 +202,8 @@ export async function transact<T>(conn: EtcdConnection, plan: (state: ConfigStat
     // etcd refuses a txn with more than --max-txn-ops operations (each put/delete is one,
     // plus the generation and, on a fresh cluster, the schema put). Refuse before sending,
     // with the numbers, instead of letting etcd's INVALID_ARGUMENT surface.
-    const total = ops.length + 1 + (state.schemaVersion === undefined ? 1 : 0);
+    // + the generation, the history record and the trim of old records (+ schema when new)
+    const total = ops.length + 3 + (state.schemaVersion === undefined ? 1 : 0);
     if (total > limit) {
       throw new AlluxioError(
         'TooManyChanges',
@@ -154,12 +212,19 @@ export async function transact<T>(conn: EtcdConnection, plan: (state: ConfigStat
         { details: { operations: total, limit } },
       );
     }
+    // --dry-run: everything above ran (reads, validation, the plan); nothing is sent.
+    if (isDryRun(conn)) throw new DryRun(state, ops, result);
+    const keep = historyKeep();
+    const history = historyValue(conn, state, ops, opts);
     const generation = { generation: state.generation + 1, updatedAt: new Date().toISOString(), ...(opts.actor ? { by: opts.actor } : {}) };
     const res = await conn.call('commit config change', (c) => {
       let txn = c.if(layout.generationKey, 'Mod', '==', state.generationModRevision);
       for (const cmp of compares) txn = txn.and(cmp.key, 'Mod', '==', cmp.modRevision);
       const puts = ops.map((op) => (op.type === 'put' ? c.put(op.key).value(op.value) : c.delete().key(op.key)));
       puts.push(c.put(layout.generationKey).value(JSON.stringify(generation)));
+      puts.push(c.put(layout.historyKey(generation.generation)).value(history));
+      // Keep the last `keep` records: delete [history/, history/<generation - keep + 1>).
+      puts.push(c.delete().inRange({ start: layout.historyPrefix, end: layout.historyKey(Math.max(0, generation.generation - keep + 1)) }));
       if (state.schemaVersion === undefined) puts.push(c.put(layout.schemaKey).value(JSON.stringify({ version: SCHEMA_VERSION })));
       return txn.then(...puts).commit();
     });

@@ -9,6 +9,7 @@
  *   /alluxio/<cluster>/clients/<id>          FUSE daemon registration (leased, same record shape, kind "fuse")
  *   /alluxio/<cluster>/migrations/<id>       migration records
  *   /alluxio/<cluster>/migration-runners/<id> a migration copier's lock (leased)
+ *   /alluxio/<cluster>/history/<generation>  one record per config change (same txn), the last N kept
  *
  * Workers watch only `config/`, so status keys never trigger reloads.
  */
@@ -28,6 +29,7 @@ export class Layout {
   readonly clientsPrefix: string;
   readonly migrationsPrefix: string;
   readonly migrationRunnersPrefix: string;
+  readonly historyPrefix: string;
 
   constructor(readonly cluster: string) {
     if (!CLUSTER.test(cluster)) {
@@ -43,6 +45,7 @@ export class Layout {
     this.clientsPrefix = this.root + 'clients/';
     this.migrationsPrefix = this.root + 'migrations/';
     this.migrationRunnersPrefix = this.root + 'migration-runners/';
+    this.historyPrefix = this.root + 'history/';
   }
 
   mountKey(path: string): string {
@@ -59,6 +62,14 @@ export class Layout {
   }
   migrationKey(id: string): string {
     return this.migrationsPrefix + encodeURIComponent(id);
+  }
+  /** History keys sort by generation (zero-padded), so a range delete trims the oldest. */
+  historyKey(generation: number): string {
+    return this.historyPrefix + String(generation).padStart(12, '0');
+  }
+  /** Mounts and rules: what history records and `diff`/`revert` compare (not the generation). */
+  isConfigEntryKey(key: string): boolean {
+    return key.startsWith(this.mountsPrefix) || key.startsWith(this.rulesPrefix);
   }
   migrationRunnerKey(id: string): string {
     return this.migrationRunnersPrefix + encodeURIComponent(id);

@@ -7,8 +7,8 @@ import assert from 'node:assert/strict';
 import { startTestEtcd, type TestEtcd } from '../helpers/etcd.js';
 import { startWorkers, stopWorkers, type WorkerProcess } from '../helpers/worker.js';
 import { EtcdConnection } from '../../src/store/connection.js';
-import { waitForConvergence } from '../../src/control/convergence.js';
-import { listWorkers } from '../../src/control/workers.js';
+import { waitForConvergence } from '../../src/cluster/convergence.js';
+import { listWorkers } from '../../src/cluster/members.js';
 import { AlluxioError } from '../../src/domain/errors.js';
 
 describe('worker membership', () => {

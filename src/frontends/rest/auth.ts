@@ -4,18 +4,32 @@
  * ONE mechanism for both data front ends: when the worker is configured with access/secret
  * key pairs (ALLUXIO_S3_CREDENTIALS="AK:SK,AK2:SK2", the same variable as the S3 API), every
  * REST data endpoint under /api/v1/ requires an AWS Signature Version 4 request, verified by
- * the S3 front end's own verifier (src/frontends/s3/sigv4.ts verifySigV4): the Authorization
+ * the one signature verifier (src/frontends/s3/sigv4.ts verifySignature): the Authorization
  * header form or a presigned URL. The credential scope's service may be "s3" or "alluxio";
  * the region is the client's (ALLUXIO_S3_REGION, default us-east-1). Bodies are not
  * hashed by clients: PUT bodies are signed as UNSIGNED-PAYLOAD (aws-chunked signed bodies
  * are refused, the REST API streams raw bodies).
  *
  * Without credentials every request is accepted (like Alluxio's REST API).
+ *
+ * A failed check is the verifier's AuthError; its reason (the AWS error code) is the JSON
+ * error code, with the HTTP status from AUTH_STATUS below.
  */
 import type { IncomingMessage } from 'node:http';
-import { S3Error } from '../s3/errors.js';
-import { parseCredentials, verifySigV4, type Credentials, type VerifiedRequest } from '../s3/sigv4.js';
+import { AuthError, parseCredentials, verifySignature, type AuthReason, type Credentials, type VerifiedRequest } from '../s3/sigv4.js';
 import { RestError } from './errors.js';
+
+/** The REST API's status for each reason a signature check fails (an anonymous request: 401, below). */
+const AUTH_STATUS: Record<AuthReason, number> = {
+  AccessDenied: 403,
+  InvalidAccessKeyId: 403,
+  SignatureDoesNotMatch: 403,
+  RequestTimeTooSkewed: 403,
+  AuthorizationHeaderMalformed: 400,
+  AuthorizationQueryParametersError: 400,
+  InvalidArgument: 400,
+  InvalidURI: 400,
+};
 
 export interface RestAuthOptions {
   /** access key -> secret key; when set, every data request must be signed. */
@@ -61,16 +75,16 @@ export function authenticateRest(req: IncomingMessage, opts: RestAuthOptions): V
   const rawQuery = q < 0 ? '' : raw.slice(q + 1);
   let v: VerifiedRequest;
   try {
-    v = verifySigV4({ method: req.method ?? 'GET', rawPath, rawQuery, headers: req.headers }, opts.credentials);
+    v = verifySignature({ method: req.method ?? 'GET', rawPath, rawQuery, headers: req.headers }, opts.credentials);
   } catch (e) {
-    if (!(e instanceof S3Error)) throw e;
+    if (!(e instanceof AuthError)) throw e;
     const anonymous = !req.headers.authorization && !/(?:^|&)(?:X-Amz-Signature|Signature)=/.test(rawQuery);
     if (anonymous) {
       throw new RestError(401, 'AccessDenied', 'this worker requires authentication: sign requests with AWS Signature Version 4 (see docs/rest-api.md)', {
         'www-authenticate': 'AWS4-HMAC-SHA256',
       });
     }
-    throw new RestError(e.status, e.code, e.message);
+    throw new RestError(AUTH_STATUS[e.reason], e.reason, e.message);
   }
   const service = scopeService(req, rawQuery);
   if (service !== undefined && !SERVICES.has(service)) {

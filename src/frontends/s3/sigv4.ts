@@ -7,6 +7,14 @@
  * The canonical URI is rebuilt from the path as received: each segment percent-decoded
  * once and re-encoded with the SigV4 rules (unreserved characters kept), which is what
  * every SDK signs for S3 (no double encoding, no dot-segment normalisation).
+ *
+ * The REST API verifies its requests with the same verifier (src/frontends/rest/auth.ts), so
+ * a failed check is an AuthError, the verifier's own type, with a reason named after the AWS
+ * error code: verifySignature() throws it and each front end maps the reason in its own
+ * vocabulary (S3: verifySigV4() below, an S3Error with the XML code; REST: a JSON status).
+ *
+ * Longer than ~300 lines on purpose: one concern (checking a request's signature, in the
+ * SigV4 and SigV2 forms S3 clients send), which reads best in one place.
  */
 import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
 import type { IncomingHttpHeaders } from 'node:http';
@@ -18,6 +26,50 @@ const EMPTY_SHA256 = 'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b78
 const MAX_SKEW_MS = 15 * 60 * 1000;
 
 export type Credentials = ReadonlyMap<string, string>;
+
+/** Why a signature check failed: the AWS error code, which both front ends answer with. */
+export type AuthReason =
+  /** Anonymous, an unsupported scheme, an expired presigned URL, no valid date, host not signed. */
+  | 'AccessDenied'
+  | 'InvalidAccessKeyId'
+  | 'SignatureDoesNotMatch'
+  | 'RequestTimeTooSkewed'
+  | 'AuthorizationHeaderMalformed'
+  | 'AuthorizationQueryParametersError'
+  /** The query string is not valid percent-encoding (it cannot be canonicalised). */
+  | 'InvalidArgument'
+  /** The path is not valid percent-encoding. */
+  | 'InvalidURI';
+
+/** A request whose signature does not verify (thrown by verifySignature). */
+export class AuthError extends Error {
+  constructor(
+    readonly reason: AuthReason,
+    message: string,
+    /** Diagnostic fields AWS returns with the error (AWSAccessKeyId, StringToSign, ...). */
+    readonly extra: Record<string, string> = {},
+  ) {
+    super(message);
+    this.name = 'AuthError';
+  }
+}
+
+/** The S3 front end's answer to each reason (the XML code is the reason itself). */
+const S3_AUTH_STATUS: Record<AuthReason, number> = {
+  AccessDenied: 403,
+  InvalidAccessKeyId: 403,
+  SignatureDoesNotMatch: 403,
+  RequestTimeTooSkewed: 403,
+  AuthorizationHeaderMalformed: 400,
+  AuthorizationQueryParametersError: 400,
+  InvalidArgument: 400,
+  InvalidURI: 400,
+};
+
+/** An AuthError as the S3 front end answers it. */
+export function s3ErrorOfAuth(e: AuthError): S3Error {
+  return new S3Error(e.reason, S3_AUTH_STATUS[e.reason], e.message, e.extra);
+}
 
 /** SigV4 URI encoding: everything but A-Z a-z 0-9 - _ . ~ is %XX (upper-case); '/' kept when asked. */
 export function awsUriEncode(s: string, keepSlash: boolean): string {
@@ -45,6 +97,10 @@ export function signingKey(secret: string, date: string, region: string, service
 
 /** Raw query -> decoded pairs, in order ('+' is a space, like S3). */
 export function parseQueryPairs(rawQuery: string): [string, string][] {
+  return splitQuery(rawQuery, (why) => new S3Error('InvalidArgument', 400, why));
+}
+
+function splitQuery(rawQuery: string, malformed: (why: string) => Error): [string, string][] {
   const out: [string, string][] = [];
   if (!rawQuery) return out;
   for (const part of rawQuery.split('&')) {
@@ -55,7 +111,7 @@ export function parseQueryPairs(rawQuery: string): [string, string][] {
     try {
       out.push([decodeURIComponent(k.replace(/\+/g, '%20')), decodeURIComponent(v.replace(/\+/g, '%20'))]);
     } catch {
-      throw new S3Error('InvalidArgument', 400, `malformed percent-encoding in the query string near "${part.slice(0, 40)}"`);
+      throw malformed(`malformed percent-encoding in the query string near "${part.slice(0, 40)}"`);
     }
   }
   return out;
@@ -77,7 +133,7 @@ function canonicalUri(rawPath: string): string {
       try {
         return awsUriEncode(decodeURIComponent(seg), false);
       } catch {
-        throw new S3Error('InvalidURI', 400, 'Couldn\'t parse the specified URI.');
+        throw new AuthError('InvalidURI', 'Couldn\'t parse the specified URI.');
       }
     })
     .join('/');
@@ -114,20 +170,32 @@ export interface SigInput {
   now?: number;
 }
 
-/**
- * Verify a request. Returns who signed it; throws S3Error AccessDenied (anonymous),
- * InvalidAccessKeyId, SignatureDoesNotMatch, RequestTimeTooSkewed, AuthorizationQueryParametersError.
- */
+/** verifySignature for the S3 front end: a failed check is the S3Error it answers with. */
 export function verifySigV4(input: SigInput, creds: Credentials): VerifiedRequest {
+  try {
+    return verifySignature(input, creds);
+  } catch (e) {
+    throw e instanceof AuthError ? s3ErrorOfAuth(e) : e;
+  }
+}
+
+/**
+ * Verify a request (SigV4, header or presigned; SigV2 for older clients). Returns who
+ * signed it; throws AuthError: AccessDenied (anonymous), InvalidAccessKeyId,
+ * SignatureDoesNotMatch, RequestTimeTooSkewed, AuthorizationHeaderMalformed,
+ * AuthorizationQueryParametersError, or InvalidArgument / InvalidURI for a request that
+ * cannot be canonicalised.
+ */
+export function verifySignature(input: SigInput, creds: Credentials): VerifiedRequest {
   const now = input.now ?? Date.now();
-  const pairs = parseQueryPairs(input.rawQuery);
+  const pairs = splitQuery(input.rawQuery, (why) => new AuthError('InvalidArgument', why));
   const q = new Map(pairs);
   const auth = headerValue(input.headers, 'authorization');
   let accessKey: string, scopeDate: string, region: string, service: string, signedHeaders: string[], signature: string, amzDate: string, payloadHash: string;
   let presigned = false;
   if (auth) {
     if (auth.startsWith('AWS ')) return verifySigV2(input, creds, pairs);
-    if (!auth.startsWith(ALGORITHM + ' ')) throw new S3Error('AccessDenied', 403, 'Unsupported authorization type');
+    if (!auth.startsWith(ALGORITHM + ' ')) throw new AuthError('AccessDenied', 'Unsupported authorization type');
     const fields = new Map<string, string>();
     for (const part of auth.slice(ALGORITHM.length + 1).split(',')) {
       const i = part.indexOf('=');
@@ -136,48 +204,48 @@ export function verifySigV4(input: SigInput, creds: Credentials): VerifiedReques
     const cred = fields.get('Credential');
     const sh = fields.get('SignedHeaders');
     const sig = fields.get('Signature');
-    if (!cred || !sh || !sig) throw new S3Error('AuthorizationHeaderMalformed', 400, 'The authorization header is malformed');
+    if (!cred || !sh || !sig) throw new AuthError('AuthorizationHeaderMalformed', 'The authorization header is malformed');
     [accessKey, scopeDate, region, service] = splitCredential(cred);
     signedHeaders = sh.split(';');
     signature = sig;
     amzDate = headerValue(input.headers, 'x-amz-date');
     if (!amzDate) {
       const d = Date.parse(headerValue(input.headers, 'date'));
-      if (Number.isNaN(d)) throw new S3Error('AccessDenied', 403, 'AWS authentication requires a valid Date or x-amz-date header');
+      if (Number.isNaN(d)) throw new AuthError('AccessDenied', 'AWS authentication requires a valid Date or x-amz-date header');
       amzDate = new Date(d).toISOString().replace(/[-:]/g, '').replace(/\.\d{3}/, '');
     }
     payloadHash = headerValue(input.headers, 'x-amz-content-sha256') || EMPTY_SHA256;
   } else if (q.has('X-Amz-Algorithm')) {
     presigned = true;
-    if (q.get('X-Amz-Algorithm') !== ALGORITHM) throw new S3Error('AuthorizationQueryParametersError', 400, `X-Amz-Algorithm must be ${ALGORITHM}`);
+    if (q.get('X-Amz-Algorithm') !== ALGORITHM) throw new AuthError('AuthorizationQueryParametersError', `X-Amz-Algorithm must be ${ALGORITHM}`);
     const cred = q.get('X-Amz-Credential');
     const sh = q.get('X-Amz-SignedHeaders');
     const sig = q.get('X-Amz-Signature');
     amzDate = q.get('X-Amz-Date') ?? '';
-    if (!cred || !sh || !sig || !amzDate) throw new S3Error('AuthorizationQueryParametersError', 400, 'Query-string authentication requires X-Amz-Credential, X-Amz-SignedHeaders, X-Amz-Signature and X-Amz-Date');
+    if (!cred || !sh || !sig || !amzDate) throw new AuthError('AuthorizationQueryParametersError', 'Query-string authentication requires X-Amz-Credential, X-Amz-SignedHeaders, X-Amz-Signature and X-Amz-Date');
     [accessKey, scopeDate, region, service] = splitCredential(cred);
     signedHeaders = sh.split(';');
     signature = sig;
     payloadHash = q.get('X-Amz-Content-Sha256') ?? 'UNSIGNED-PAYLOAD';
     const expires = Number(q.get('X-Amz-Expires') ?? '604800');
     const t = parseAmzDate(amzDate);
-    if (!Number.isFinite(expires) || expires < 1 || expires > 604800) throw new S3Error('AuthorizationQueryParametersError', 400, 'X-Amz-Expires must be between 1 and 604800 seconds');
-    if (Number.isNaN(t)) throw new S3Error('AuthorizationQueryParametersError', 400, 'X-Amz-Date is malformed');
-    if (now > t + expires * 1000) throw new S3Error('AccessDenied', 403, 'Request has expired');
-    if (t - now > MAX_SKEW_MS) throw new S3Error('RequestTimeTooSkewed', 403, 'The difference between the request time and the server\'s time is too large.');
+    if (!Number.isFinite(expires) || expires < 1 || expires > 604800) throw new AuthError('AuthorizationQueryParametersError', 'X-Amz-Expires must be between 1 and 604800 seconds');
+    if (Number.isNaN(t)) throw new AuthError('AuthorizationQueryParametersError', 'X-Amz-Date is malformed');
+    if (now > t + expires * 1000) throw new AuthError('AccessDenied', 'Request has expired');
+    if (t - now > MAX_SKEW_MS) throw new AuthError('RequestTimeTooSkewed', 'The difference between the request time and the server\'s time is too large.');
   } else if (q.has('AWSAccessKeyId') && q.has('Signature')) {
     return verifySigV2(input, creds, pairs);
   } else {
-    throw new S3Error('AccessDenied', 403, 'Anonymous requests are not allowed: this endpoint requires AWS Signature Version 4');
+    throw new AuthError('AccessDenied', 'Anonymous requests are not allowed: this endpoint requires AWS Signature Version 4');
   }
 
   const secret = creds.get(accessKey);
-  if (secret === undefined) throw new S3Error('InvalidAccessKeyId', 403, 'The AWS Access Key Id you provided does not exist in our records.', { AWSAccessKeyId: accessKey });
+  if (secret === undefined) throw new AuthError('InvalidAccessKeyId', 'The AWS Access Key Id you provided does not exist in our records.', { AWSAccessKeyId: accessKey });
   const t = parseAmzDate(amzDate);
-  if (Number.isNaN(t)) throw new S3Error('AccessDenied', 403, 'x-amz-date is malformed');
-  if (!presigned && Math.abs(now - t) > MAX_SKEW_MS) throw new S3Error('RequestTimeTooSkewed', 403, 'The difference between the request time and the server\'s time is too large.');
-  if (amzDate.slice(0, 8) !== scopeDate) throw new S3Error('SignatureDoesNotMatch', 403, 'The credential scope date does not match the request date');
-  if (!signedHeaders.includes('host')) throw new S3Error('AccessDenied', 403, 'The host header must be signed');
+  if (Number.isNaN(t)) throw new AuthError('AccessDenied', 'x-amz-date is malformed');
+  if (!presigned && Math.abs(now - t) > MAX_SKEW_MS) throw new AuthError('RequestTimeTooSkewed', 'The difference between the request time and the server\'s time is too large.');
+  if (amzDate.slice(0, 8) !== scopeDate) throw new AuthError('SignatureDoesNotMatch', 'The credential scope date does not match the request date');
+  if (!signedHeaders.includes('host')) throw new AuthError('AccessDenied', 'The host header must be signed');
 
   const canonicalHeaders = signedHeaders.map((n) => `${n}:${headerValue(input.headers, n)}\n`).join('');
   const canonicalRequest = [
@@ -193,7 +261,7 @@ export function verifySigV4(input: SigInput, creds: Credentials): VerifiedReques
   const key = signingKey(secret, scopeDate, region, service);
   const expected = createHmac('sha256', key).update(stringToSign).digest('hex');
   if (!safeEqualHex(signature, expected)) {
-    throw new S3Error('SignatureDoesNotMatch', 403, 'The request signature we calculated does not match the signature you provided. Check your key and signing method.', {
+    throw new AuthError('SignatureDoesNotMatch', 'The request signature we calculated does not match the signature you provided. Check your key and signing method.', {
       AWSAccessKeyId: accessKey,
       StringToSign: stringToSign,
       CanonicalRequest: canonicalRequest,
@@ -221,7 +289,7 @@ export function verifySigV4(input: SigInput, creds: Credentials): VerifiedReques
 function splitCredential(cred: string): [string, string, string, string] {
   const parts = cred.split('/');
   if (parts.length < 5 || parts[parts.length - 1] !== 'aws4_request') {
-    throw new S3Error('AuthorizationHeaderMalformed', 400, `the Credential "${cred}" is not AK/date/region/service/aws4_request`);
+    throw new AuthError('AuthorizationHeaderMalformed', `the Credential "${cred}" is not AK/date/region/service/aws4_request`);
   }
   const n = parts.length;
   // an access key may itself contain '/' in theory: take the last four as the scope
@@ -262,22 +330,22 @@ function verifySigV2(input: SigInput, creds: Credentials, pairs: [string, string
   let dateLine: string;
   if (auth.startsWith('AWS ')) {
     const i = auth.lastIndexOf(':');
-    if (i < 5) throw new S3Error('AuthorizationHeaderMalformed', 400, 'The authorization header is malformed');
+    if (i < 5) throw new AuthError('AuthorizationHeaderMalformed', 'The authorization header is malformed');
     accessKey = auth.slice(4, i);
     signature = auth.slice(i + 1);
     const t = Date.parse(headerValue(input.headers, 'x-amz-date') || headerValue(input.headers, 'date'));
-    if (Number.isNaN(t) || Math.abs(now - t) > MAX_SKEW_MS) throw new S3Error('RequestTimeTooSkewed', 403, 'The difference between the request time and the server\'s time is too large.');
+    if (Number.isNaN(t) || Math.abs(now - t) > MAX_SKEW_MS) throw new AuthError('RequestTimeTooSkewed', 'The difference between the request time and the server\'s time is too large.');
     dateLine = headerValue(input.headers, 'x-amz-date') ? '' : headerValue(input.headers, 'date');
   } else {
     accessKey = q.get('AWSAccessKeyId')!;
     signature = q.get('Signature')!;
     const expires = q.get('Expires') ?? '';
-    if (!/^\d+$/.test(expires)) throw new S3Error('AccessDenied', 403, 'Query-string authentication requires the Expires parameter');
-    if (now > Number(expires) * 1000) throw new S3Error('AccessDenied', 403, 'Request has expired');
+    if (!/^\d+$/.test(expires)) throw new AuthError('AccessDenied', 'Query-string authentication requires the Expires parameter');
+    if (now > Number(expires) * 1000) throw new AuthError('AccessDenied', 'Request has expired');
     dateLine = expires;
   }
   const secret = creds.get(accessKey);
-  if (secret === undefined) throw new S3Error('InvalidAccessKeyId', 403, 'The AWS Access Key Id you provided does not exist in our records.', { AWSAccessKeyId: accessKey });
+  if (secret === undefined) throw new AuthError('InvalidAccessKeyId', 'The AWS Access Key Id you provided does not exist in our records.', { AWSAccessKeyId: accessKey });
   const amz = Object.keys(input.headers)
     .filter((k) => k.startsWith('x-amz-'))
     .sort()
@@ -294,7 +362,7 @@ function verifySigV2(input: SigInput, creds: Credentials, pairs: [string, string
   const a = Buffer.from(signature);
   const b = Buffer.from(expected);
   if (a.length !== b.length || !timingSafeEqual(a, b)) {
-    throw new S3Error('SignatureDoesNotMatch', 403, 'The request signature we calculated does not match the signature you provided. Check your key and signing method.', { AWSAccessKeyId: accessKey, StringToSign: sts });
+    throw new AuthError('SignatureDoesNotMatch', 'The request signature we calculated does not match the signature you provided. Check your key and signing method.', { AWSAccessKeyId: accessKey, StringToSign: sts });
   }
   return { accessKey };
 }

@@ -7,8 +7,8 @@ import { spawn } from 'node:child_process';
 import { closeSync, mkdirSync, openSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { AlluxioError } from '../../domain/errors.js';
-import { fusermountUnmount, probeMountpoint } from './mountpoint.js';
+import { AlluxioError } from '../domain/errors.js';
+import { fusermountUnmount, probeMountpoint } from '../frontends/fuse/mountpoint.js';
 
 /** Make DIR mountable: create it, or clean a stale mount of a crashed daemon. Returns whether it was stale. */
 export async function prepareMountpoint(dir: string, note: (msg: string) => void): Promise<boolean> {

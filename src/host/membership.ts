@@ -1,8 +1,9 @@
 /**
  * Membership: one leased key per live member. Workers register under
  * /alluxio/<cluster>/workers/<id> (kind "worker"), FUSE daemons under
- * /alluxio/<cluster>/clients/<id> (kind "fuse", no S3/REST ports). `--wait` and the
- * migration copier count both (src/control/convergence.ts).
+ * /alluxio/<cluster>/clients/<id> (kind "fuse", no S3/REST ports); the record's format is
+ * src/cluster/record.ts. `--wait` and the migration copier count both
+ * (src/cluster/convergence.ts).
  *
  * - Registration is a transaction guarded by `create_revision == 0`: an id held by a live
  *   worker is refused (WorkerIdTaken, exit 3); once the old holder's lease is gone the key
@@ -18,37 +19,7 @@ import type { Lease } from 'etcd3';
 import type { Logger } from 'pino';
 import { AlluxioError } from '../domain/errors.js';
 import type { EtcdConnection } from '../store/connection.js';
-
-/** Version written into membership records (workers and FUSE daemons). */
-export const MEMBER_VERSION = '0.1.0';
-
-export type MemberKind = 'worker' | 'fuse';
-
-/** What every member writes (a FUSE daemon writes only this, plus its mount point). */
-export interface MemberRecord {
-  id: string;
-  /** Absent in records of older workers: read as 'worker'. */
-  kind?: MemberKind;
-  host: string;
-  s3Port?: number;
-  restPort?: number;
-  /** A FUSE daemon's mount point. */
-  mountpoint?: string;
-  startedAt: string;
-  version: string;
-  appliedRevision: number;
-  pid: number;
-  /** Informer watch state (watching, reconnecting, ...). */
-  watchState?: string;
-  /** When this record was last written. */
-  updatedAt?: string;
-}
-
-export interface WorkerRecord extends MemberRecord {
-  kind?: 'worker';
-  s3Port: number;
-  restPort: number;
-}
+import type { MemberKind, MemberRecord } from '../cluster/record.js';
 
 export interface MembershipOptions {
   ttlSeconds?: number;

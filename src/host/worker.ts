@@ -1,6 +1,7 @@
 /**
- * One worker process: the config informer (hot reload), membership (leased key with the
- * applied revision), and two HTTP servers:
+ * One worker process: the config feed (./config-feed.ts: informer for hot reload, the
+ * staleness check, the leased membership record with the applied revision, UFS adapters),
+ * and two HTTP servers:
  *   - the S3 port (front end from the registry in ./frontends.ts),
  *   - the REST port: /healthz, /readyz, /metrics, /api/v1/status, plus the REST/FSSpec
  *     front end from the registry.
@@ -13,12 +14,13 @@ import pino, { type Logger } from 'pino';
 import { AlluxioError, isAlluxioError } from '../domain/errors.js';
 import type { Snapshot } from '../domain/snapshot.js';
 import type { FrontendContext } from '../frontends/context.js';
-import { ConfigInformer, type InformerOptions, type InformerStatus } from '../informer/informer.js';
+import { statusOf as restStatusOf } from '../frontends/rest/errors.js';
+import { MEMBER_VERSION } from '../cluster/record.js';
+import type { ConfigInformer, InformerOptions, InformerStatus, SnapshotChange } from '../informer/informer.js';
 import type { EtcdConnection } from '../store/connection.js';
-import { UfsRegistry } from '../ufs/registry.js';
+import { ConfigFeed } from './config-feed.js';
 import { frontends as defaultFrontends, type FrontendRegistry } from './frontends.js';
-import { MEMBER_VERSION, Membership, type WorkerRecord } from './membership.js';
-import { WorkerMetrics } from './metrics.js';
+import { WorkerMetrics } from './worker-metrics.js';
 import type { WorkerCache } from '../cache/cache.js';
 import { cacheAdminHandler, type CacheAdmin } from '../cache/admin-http.js';
 import { registerCacheMetrics } from '../cache/metrics.js';
@@ -67,20 +69,18 @@ export function defaultWorkerId(host: string, restPort: number): string {
 }
 
 export class Worker {
-  readonly informer: ConfigInformer;
   readonly metrics: WorkerMetrics;
   readonly log: Logger;
   readonly id: string;
   readonly host: string;
   readonly startedAt = new Date();
-  private membership: Membership | undefined;
+  /** Informer -> snapshot -> membership, and the UFS adapters of the snapshot's mounts. */
+  private readonly feed: ConfigFeed;
   private s3Server: Server | undefined;
   private restServer: Server | undefined;
   private s3Port: number;
   private restPort: number;
   private readonly registry: FrontendRegistry;
-  /** UFS adapters per mount (URI + options); a replaced one closes after a grace period. */
-  private readonly ufs: UfsRegistry;
   private stopping: Promise<void> | undefined;
   private restApi: ((req: IncomingMessage, res: ServerResponse) => boolean | Promise<boolean>) | undefined;
   readonly context: FrontendContext;
@@ -99,19 +99,24 @@ export class Worker {
     this.log = this.log.child({ worker: this.id });
     this.registry = opts.frontends ?? defaultFrontends;
     const registry = this.registry;
-    // The registry's factory makes adapters without read-only enforcement (front ends check
-    // the mode per request), so the read-only flag is not part of the cache key.
-    this.ufs = new UfsRegistry({
-      create: (m) => registry.ufs(m),
-      readOnlyInKey: false,
-      ...(opts.ufsGraceMs !== undefined ? { graceMs: opts.ufsGraceMs } : {}),
+    this.feed = new ConfigFeed(conn, {
+      what: 'worker',
+      log: this.log,
+      informer: { ...opts.informer, log: this.log.child({ component: 'informer' }) },
+      ...(opts.maxStalenessMs !== undefined ? { maxStalenessMs: opts.maxStalenessMs } : {}),
+      // The registry's factory makes adapters without read-only enforcement (front ends check
+      // the mode per request), so the read-only flag is not part of the cache key.
+      ufs: {
+        create: (m) => registry.ufs(m),
+        readOnlyInKey: false,
+        ...(opts.ufsGraceMs !== undefined ? { graceMs: opts.ufsGraceMs } : {}),
+      },
     });
-    this.informer = new ConfigInformer(conn, { ...opts.informer, log: this.log.child({ component: 'informer' }) });
     this.metrics = new WorkerMetrics(this.informer);
     const self = this;
     this.context = {
       snapshot: () => self.snapshotForRequest(),
-      ufs: (m) => self.ufs.adapterFor(m),
+      ufs: (m) => self.feed.adapterFor(m),
       log: this.log,
       observeResolve: (api, seconds) => self.metrics.resolveSeconds.observe({ api }, seconds),
       ...(opts.cache ? { cache: opts.cache } : {}),
@@ -120,18 +125,13 @@ export class Worker {
     if (opts.cache) registerCacheMetrics(this.metrics.registry, opts.cache, this.cacheAdmin.loader);
   }
 
+  get informer(): ConfigInformer {
+    return this.feed.informer;
+  }
+
   /** The snapshot for one request (read once), or EtcdUnavailable (front ends answer 503). */
   snapshotForRequest(): Snapshot {
-    const s = this.informer.current();
-    if (!s) throw new AlluxioError('EtcdUnavailable', 'the worker has not loaded its configuration from etcd yet');
-    const max = this.opts.maxStalenessMs;
-    if (max !== undefined && max > 0) {
-      const age = this.informer.snapshotAgeMs();
-      if (age > max) {
-        throw new AlluxioError('EtcdUnavailable', `the worker's configuration is ${Math.round(age)} ms old (etcd unreachable), more than --max-staleness ${max} ms`);
-      }
-    }
-    return s;
+    return this.feed.snapshot();
   }
 
   ports(): { s3Port: number; restPort: number } {
@@ -157,7 +157,7 @@ export class Worker {
       appliedRevision: this.informer.appliedRevision(),
       maxStalenessMs: this.opts.maxStalenessMs ?? null,
       informer: this.informer.status(now),
-      membership: { key: this.conn.layout.workerKey(this.id), ttlSeconds: this.membership?.ttlSeconds ?? this.opts.leaseTtlSeconds ?? 10 },
+      membership: { key: this.conn.layout.workerKey(this.id), ttlSeconds: this.feed.membership?.ttlSeconds ?? this.opts.leaseTtlSeconds ?? 10 },
     };
   }
 
@@ -177,50 +177,43 @@ export class Worker {
       throw e;
     });
     this.s3Port = (this.s3Server.address() as AddressInfo).port;
-    const record: WorkerRecord = {
-      id: this.id,
-      kind: 'worker',
-      host: this.host,
-      s3Port: this.s3Port,
-      restPort: this.restPort,
-      startedAt: this.startedAt.toISOString(),
-      version: WORKER_VERSION,
-      appliedRevision: 0,
-      pid: process.pid,
-      watchState: 'starting',
-    };
-    this.membership = new Membership(this.conn, record, {
-      ...(this.opts.leaseTtlSeconds !== undefined ? { ttlSeconds: this.opts.leaseTtlSeconds } : {}),
-      ...(this.opts.statusIntervalMs !== undefined ? { minUpdateIntervalMs: this.opts.statusIntervalMs } : {}),
-      log: this.log.child({ component: 'membership' }),
-    });
+    // Registered before the informer starts: the record says revision 0, "starting".
     try {
-      await this.membership.register();
+      await this.feed.join(
+        {
+          id: this.id,
+          kind: 'worker',
+          host: this.host,
+          s3Port: this.s3Port,
+          restPort: this.restPort,
+          startedAt: this.startedAt.toISOString(),
+          version: WORKER_VERSION,
+          pid: process.pid,
+        },
+        {
+          ...(this.opts.leaseTtlSeconds !== undefined ? { ttlSeconds: this.opts.leaseTtlSeconds } : {}),
+          ...(this.opts.statusIntervalMs !== undefined ? { minUpdateIntervalMs: this.opts.statusIntervalMs } : {}),
+          onIdLost: (e) => {
+            this.log.error({ err: e.message }, 'stopping: our worker id was taken');
+            void this.stop().then(() => process.exit(e.exitCode));
+          },
+        },
+      );
     } catch (e) {
       await closeServer(this.s3Server);
       await closeServer(this.restServer);
       throw e;
     }
-    this.membership.onIdLost = (e) => {
-      this.log.error({ err: e.message }, 'stopping: our worker id was taken');
-      void this.stop().then(() => process.exit(e.exitCode));
-    };
-    this.informer.on('snapshot', (change) => {
-      this.membership?.update({ appliedRevision: change.revision });
-      // Adapters of mounts that changed URI or went away close after the grace period, so
-      // reads and writes still streaming through them (e.g. across a cutover) finish.
-      this.ufs.retain(change.snapshot.mounts);
+    // The feed reports the applied revision and retires adapters of changed mounts (after a
+    // grace period, so reads streaming through them across a cutover finish); we log.
+    this.informer.on('snapshot', (change: SnapshotChange) => {
       this.log.info(
         { revision: change.revision, reason: change.reason, put: change.put.length, deleted: change.deleted.length, mounts: change.snapshot.mounts.length, rules: change.snapshot.rules.length },
         'applied config snapshot',
       );
     });
-    this.informer.on('progress', (rev: number) => this.membership?.update({ appliedRevision: rev }));
-    this.informer.on('state', (s: string, from: string) => {
-      this.membership?.update({ watchState: s });
-      this.log.info({ state: s, from }, 'watch state');
-    });
-    this.informer.start();
+    this.informer.on('state', (s: string, from: string) => this.log.info({ state: s, from }, 'watch state'));
+    this.feed.start();
     this.log.info({ s3Port: this.s3Port, restPort: this.restPort, host: this.host, bind }, 'worker listening');
   }
 
@@ -228,10 +221,9 @@ export class Worker {
   stop(): Promise<void> {
     if (!this.stopping) {
       this.stopping = (async () => {
-        await this.membership?.close();
-        await this.informer.stop();
+        await this.feed.leave();
         await Promise.all([closeServer(this.s3Server), closeServer(this.restServer)]);
-        await this.ufs.closeAll();
+        await this.feed.closeAdapters();
         this.log.info('worker stopped');
       })();
     }
@@ -246,11 +238,10 @@ export class Worker {
         case '/healthz':
           return sendJson(res, 200, { ok: true });
         case '/readyz': {
-          const ready = this.ready();
-          let stale = false;
-          if (ready && this.opts.maxStalenessMs) stale = this.informer.snapshotAgeMs() > this.opts.maxStalenessMs;
+          // Ready = snapshot() would serve: loaded, and not older than --max-staleness.
+          const ready = this.feed.serving();
           const st = this.informer.status();
-          return sendJson(res, ready && !stale ? 200 : 503, { ready: ready && !stale, revision: st.revision, state: st.state, snapshotAgeMs: st.snapshotAgeMs });
+          return sendJson(res, ready ? 200 : 503, { ready, revision: st.revision, state: st.state, snapshotAgeMs: st.snapshotAgeMs });
         }
         case '/metrics': {
           const body = await this.metrics.registry.metrics();
@@ -271,8 +262,9 @@ export class Worker {
         return;
       }
       if (isAlluxioError(e)) {
-        const status = e.code === 'EtcdUnavailable' ? 503 : e.exitCode === 4 ? 404 : e.exitCode === 2 ? 400 : e.exitCode === 3 ? 409 : 500;
-        return sendJson(res, status, { error: e.toJSON() });
+        // THE REST port's error table (src/frontends/rest/errors.ts): the worker's own
+        // endpoints answer the same status for a code as the REST/FSSpec API does.
+        return sendJson(res, restStatusOf(e.code), { error: e.toJSON() });
       }
       this.log.error({ err: (e as Error).message }, 'REST request failed');
       sendJson(res, 500, { error: { code: 'Internal', message: (e as Error).message } });

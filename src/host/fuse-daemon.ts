@@ -1,7 +1,8 @@
 /**
- * The FUSE daemon of one client node: its own informer on etcd (list-then-watch, a new
- * Snapshot per watch response), UFS adapters per mount, the operation layer (ops.ts), and
- * the fuse-native binding (libfuse2, multi-threaded loop: each kernel request waits on its
+ * The FUSE daemon of one client node, a host process like the worker: the same config feed
+ * (./config-feed.ts: its own informer on etcd, list-then-watch, a new Snapshot per watch
+ * response; the staleness check; UFS adapters per mount; the membership record), the
+ * operation layer (src/frontends/fuse/ops.ts), and the fuse-native binding (libfuse2, multi-threaded loop: each kernel request waits on its
  * own FUSE thread while the JS side answers asynchronously).
  *
  * Never touches its own mount point through the file system: readiness comes from the
@@ -10,26 +11,25 @@
  * inside the FUSE mount would make the daemon call itself: refused (ELOOP).
  *
  * Membership: like a worker, the daemon registers a leased record (kind "fuse", under
- * /alluxio/<cluster>/clients/<id>, src/worker/membership.ts) carrying the revision it
- * applies, so `--wait` and a migration's wait for the read-only mount count it.
+ * /alluxio/<cluster>/clients/<id>, ./membership.ts) carrying the revision it applies, so
+ * `--wait` and a migration's wait for the read-only mount count it.
  */
 import { createRequire } from 'node:module';
 import { hostname } from 'node:os';
 import type { Logger } from 'pino';
-import { AlluxioError, isAlluxioError } from '../../domain/errors.js';
-import type { ParsedMount } from '../../domain/mounts.js';
-import { isPathPrefix, normalizePath, pathOf } from '../../domain/paths.js';
-import type { Snapshot } from '../../domain/snapshot.js';
-import { ConfigInformer, type SnapshotChange } from '../../informer/informer.js';
-import type { EtcdConnection } from '../../store/connection.js';
-import { UfsRegistry } from '../../ufs/registry.js';
-import type { UfsAdapter } from '../../ufs/types.js';
-import { MEMBER_VERSION, Membership } from '../../worker/membership.js';
-import type { FrontendContext } from '../context.js';
-import { Errno, errnoName, errnoOf, fsError } from './errno.js';
-import { fuseMountAt, fusermountUnmount } from './mountpoint.js';
-import { FuseOps } from './ops.js';
-import type { ReadAheadOptions } from './read-ahead.js';
+import { AlluxioError, isAlluxioError } from '../domain/errors.js';
+import type { ParsedMount } from '../domain/mounts.js';
+import { isPathPrefix, normalizePath, pathOf } from '../domain/paths.js';
+import type { SnapshotChange } from '../informer/informer.js';
+import { MEMBER_VERSION } from '../cluster/record.js';
+import type { EtcdConnection } from '../store/connection.js';
+import type { UfsAdapter } from '../ufs/types.js';
+import { ConfigFeed } from './config-feed.js';
+import type { FrontendContext } from '../frontends/context.js';
+import { Errno, errnoName, errnoOf, fsError } from '../frontends/fuse/errno.js';
+import { fuseMountAt, fusermountUnmount } from '../frontends/fuse/mountpoint.js';
+import { FuseOps } from '../frontends/fuse/ops.js';
+import type { ReadAheadOptions } from '../frontends/fuse/read-ahead.js';
 
 const require = createRequire(import.meta.url);
 
@@ -68,13 +68,12 @@ export function defaultFuseClientId(): string {
 export class FuseDaemon {
   readonly mountpoint: string;
   readonly ops: FuseOps;
-  private readonly informer: ConfigInformer;
-  private readonly registry = new UfsRegistry({ graceMs: 60_000 });
+  /** Informer -> snapshot -> membership, and the UFS adapters of the snapshot's mounts. */
+  private readonly feed: ConfigFeed;
   private fuse: FuseNative | undefined;
   private watchTimer: NodeJS.Timeout | undefined;
   private stopping: Promise<void> | undefined;
   private readonly warnedLoop = new Set<string>();
-  private membership: Membership | undefined;
   readonly id: string;
   private finished!: (why: string) => void;
   /** Resolves with the reason once the daemon has stopped serving. */
@@ -86,10 +85,16 @@ export class FuseDaemon {
     if (!/^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/.test(this.id)) {
       throw new AlluxioError('InvalidArgument', `FUSE client id "${this.id}" is not allowed (letters, digits, ".", "_", "-"; at most 128)`);
     }
-    this.informer = new ConfigInformer(opts.conn, { log: opts.log });
+    this.feed = new ConfigFeed(opts.conn, {
+      what: 'FUSE daemon',
+      log: opts.log,
+      informer: { log: opts.log },
+      ...(opts.maxStalenessMs !== undefined ? { maxStalenessMs: opts.maxStalenessMs } : {}),
+      ufs: { graceMs: 60_000 },
+    });
     this.done = new Promise((r) => (this.finished = r));
     const ctx: FrontendContext = {
-      snapshot: () => this.snapshot(),
+      snapshot: () => this.feed.snapshot(),
       ufs: (m) => this.adapter(m),
       log: opts.log,
     };
@@ -108,9 +113,8 @@ export class FuseDaemon {
       await d.register();
       await d.mount();
     } catch (e) {
-      await d.membership?.close();
-      await d.informer.stop();
-      await d.registry.closeAll();
+      await d.feed.leave();
+      await d.feed.closeAdapters();
       await d.ops.close();
       throw e;
     }
@@ -118,17 +122,7 @@ export class FuseDaemon {
   }
 
   get revision(): number {
-    return this.informer.appliedRevision();
-  }
-
-  private snapshot(): Snapshot {
-    const snap = this.informer.current();
-    if (!snap) throw new AlluxioError('EtcdUnavailable', 'no configuration loaded from etcd yet');
-    const max = this.opts.maxStalenessMs ?? 0;
-    if (max > 0 && this.informer.snapshotAgeMs() > max) {
-      throw new AlluxioError('EtcdUnavailable', `the configuration is ${this.informer.snapshotAgeMs()} ms old (etcd unreachable); refusing to serve`);
-    }
-    return snap;
+    return this.feed.informer.appliedRevision();
   }
 
   /**
@@ -148,62 +142,33 @@ export class FuseDaemon {
         throw fsError(Errno.ELOOP, `${m.ufsUri} overlaps the FUSE mount ${this.mountpoint}`);
       }
     }
-    return this.registry.adapterFor(m);
+    return this.feed.adapterFor(m);
   }
 
   /** Register the leased membership record (fails with WorkerIdTaken when the id is live). */
   private async register(): Promise<void> {
-    const m = new Membership(
-      this.opts.conn,
+    await this.feed.join(
+      { id: this.id, kind: 'fuse', host: hostname(), mountpoint: this.mountpoint, startedAt: new Date().toISOString(), version: MEMBER_VERSION, pid: process.pid },
       {
-        id: this.id,
-        kind: 'fuse',
-        host: hostname(),
-        mountpoint: this.mountpoint,
-        startedAt: new Date().toISOString(),
-        version: MEMBER_VERSION,
-        appliedRevision: this.informer.appliedRevision(),
-        pid: process.pid,
-        watchState: this.informer.status().state,
+        ...(this.opts.leaseTtlSeconds !== undefined ? { ttlSeconds: this.opts.leaseTtlSeconds } : {}),
+        onIdLost: (e) => {
+          this.opts.log.error({ err: e.message }, 'fuse: our client id was taken; unmounting');
+          void this.stop('client id taken');
+        },
       },
-      { ...(this.opts.leaseTtlSeconds !== undefined ? { ttlSeconds: this.opts.leaseTtlSeconds } : {}), log: this.opts.log.child({ component: 'membership' }) },
     );
-    await m.register();
-    this.membership = m;
-    m.onIdLost = (e) => {
-      this.opts.log.error({ err: e.message }, 'fuse: our client id was taken; unmounting');
-      void this.stop('client id taken');
-    };
-    // Catch up with anything applied while registering.
-    m.update({ appliedRevision: this.informer.appliedRevision(), watchState: this.informer.status().state });
   }
 
+  /** Start the feed and wait for the first snapshot (registration comes after it). */
   private async loadConfig(): Promise<void> {
-    const timeoutMs = this.opts.readyTimeoutMs ?? 15_000;
-    this.informer.on('snapshot', (c: SnapshotChange) => {
-      this.registry.retain(c.snapshot.mounts);
+    // The feed reports the applied revision and retires adapters of changed mounts; the
+    // daemon's own caches go with every snapshot.
+    this.feed.informer.on('snapshot', (c: SnapshotChange) => {
       this.ops.dropCaches();
-      // The new snapshot serves the very next call: report it as applied.
-      this.membership?.update({ appliedRevision: c.revision });
       this.opts.log.info({ revision: c.revision, reason: c.reason, mounts: c.snapshot.mounts.length, rules: c.snapshot.rules.length }, 'fuse: configuration applied');
     });
-    this.informer.on('progress', (rev: number) => this.membership?.update({ appliedRevision: rev }));
-    this.informer.on('state', (st: string) => this.membership?.update({ watchState: st }));
-    this.informer.start();
-    let timer: NodeJS.Timeout | undefined;
-    try {
-      await Promise.race([
-        this.informer.ready(),
-        new Promise<never>((_, reject) => {
-          timer = setTimeout(() => {
-            const why = this.informer.status().lastError ?? 'no answer';
-            reject(new AlluxioError('EtcdUnavailable', `could not load the configuration from etcd at ${this.opts.conn.options.endpoints.join(',')} within ${timeoutMs} ms (${why})`));
-          }, timeoutMs);
-        }),
-      ]);
-    } finally {
-      clearTimeout(timer);
-    }
+    this.feed.start();
+    await this.feed.ready(this.opts.readyTimeoutMs ?? 15_000);
   }
 
   private async mount(): Promise<void> {
@@ -262,9 +227,8 @@ export class FuseDaemon {
     while (this.ops.handles.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
     await this.ops.close();
     this.releaseNative();
-    await this.membership?.close();
-    await this.informer.stop();
-    await this.registry.closeAll();
+    await this.feed.leave();
+    await this.feed.closeAdapters();
     this.finished(reason);
   }
 

@@ -9,7 +9,7 @@
  * worker's applied revision, floored at 0.
  */
 import type { EtcdConnection } from '../store/connection.js';
-import type { MemberRecord } from '../worker/membership.js';
+import type { MemberRecord } from './record.js';
 
 /** The status fields every member record reports (workers and FUSE clients alike). */
 export interface MemberStatus {

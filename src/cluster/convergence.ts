@@ -15,7 +15,7 @@
  */
 import { AlluxioError } from '../domain/errors.js';
 import type { EtcdConnection } from '../store/connection.js';
-import { configRevision, listWorkers } from './workers.js';
+import { configRevision, listWorkers } from './members.js';
 
 export interface WaitProgress {
   applied: number;

@@ -1,0 +1,24 @@
+import { Flags } from '@oclif/core';
+import { BaseCommand } from '../src/cli/base-command.js';
+import { formatChanges } from '../src/cli/changes-view.js';
+import { revisionArg } from '../src/cli/revision.js';
+import { revertTo } from '../src/control/history.js';
+
+export default class Revert extends BaseCommand<typeof Revert> {
+  static override summary = 'Put the mount table and the rules back to what they were at a revision.';
+  static override description = 'One guarded etcd transaction against the config this command read: if another change lands in between, nothing is reverted (exit 3). Refused while a migration holds a mount it would change. The revert is itself recorded in history, so it can be reverted too.';
+  static override examples = ['<%= config.bin %> revert --to 40', '<%= config.bin %> revert --to 40 --dry-run', '<%= config.bin %> revert --to 40 --wait --json'];
+  static override flags = {
+    ...BaseCommand.waitFlags,
+    to: Flags.string({ required: true, summary: 'The revision whose config to restore (alluxio history lists them).' }),
+  };
+
+  async run(): Promise<{ revision: number; revertedTo: number; changes: unknown[] } & Record<string, unknown>> {
+    const { flags } = await this.parseInput();
+    const { revision, result } = await revertTo(this.etcd(), revisionArg(flags.to, '--to'));
+    this.say(`Reverted to the config of revision ${result.revertedTo} at revision ${revision}:`);
+    this.say(formatChanges(this.render, result.changes));
+    const waited = await this.afterCommit(revision);
+    return { revision, ...result, ...waited };
+  }
+}

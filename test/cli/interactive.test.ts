@@ -1,0 +1,58 @@
+/**
+ * Guided input: `alluxio mount add` on a terminal asks for the flags left out, checks each
+ * answer as it is typed (a bad one keeps the question open with the reason), and commits
+ * the same change the flags would; without a terminal, or with --json, the missing flag is
+ * the usual usage error (exit 2) and nothing is asked or written.
+ */
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { startTestEtcd, type TestEtcd } from '../helpers/etcd.js';
+import { cliFor } from '../helpers/cli.js';
+import { runInPty } from '../helpers/pty.js';
+
+let etcd: TestEtcd;
+let cli: ReturnType<typeof cliFor>;
+let env: Record<string, string | undefined>;
+
+before(async () => {
+  etcd = await startTestEtcd();
+  cli = cliFor(etcd.endpoint);
+  env = { ALLUXIO_ETCD_ENDPOINTS: etcd.endpoint, ALLUXIO_CLUSTER: 'default', NO_COLOR: '1' };
+});
+after(async () => {
+  await etcd?.destroy();
+});
+
+describe('mount add on a terminal', () => {
+  it('asks for --path and --ufs-uri, refusing bad answers as they are typed', async () => {
+    assert.equal((await cli(['mount', 'add', '--path', '/taken', '--ufs-uri', 'file:///srv/taken/'])).code, 0);
+    const r = await runInPty(['mount', 'add', '--readonly'], env, [
+      { when: /Alluxio path to mount at/, type: 'a/b\r' },
+      { when: /path "a\/b" is not absolute/, type: '\x15/taken\r' },
+      { when: /already mounted/, type: '\x15/fresh\r' },
+      { when: /UFS URI for \/fresh/, type: 'ftp://nope\r' },
+      { when: /unknown scheme "ftp"/, type: '\x15file:///srv/fresh/\r' },
+    ]);
+    assert.equal(r.code, 0, r.out);
+    assert.match(r.out, /Mounted \/fresh -> file:\/\/\/srv\/fresh\/ \(read-only\) at revision \d+/);
+    const list = (await cli(['mount', 'list', '--json'])).json();
+    assert.deepEqual(list.mounts.find((m: any) => m.path === '/fresh'), { path: '/fresh', ufsUri: 'file:///srv/fresh/', readOnly: true, options: {} });
+  });
+
+  it('Ctrl-C at the question is 130 and writes nothing', async () => {
+    const before = (await cli(['mount', 'list', '--json'])).json().revision;
+    const r = await runInPty(['mount', 'add'], env, [{ when: /Alluxio path to mount at/, type: '\x03' }]);
+    assert.equal(r.code, 130, r.out);
+    assert.equal((await cli(['mount', 'list', '--json'])).json().revision, before);
+  });
+
+  it('without a terminal or with --json: the usage error for the missing flag (2), nothing asked', async () => {
+    const plain = await cli(['mount', 'add', '--path', '/x']);
+    assert.equal(plain.code, 2);
+    assert.match(plain.stderr, /Missing required flag ufs-uri/);
+    const json = await runInPty(['mount', 'add', '--json'], env);
+    assert.equal(json.code, 2, json.out);
+    assert.match(json.out, /Missing required flag path/);
+    assert.doesNotMatch(json.out, /Alluxio path to mount at/);
+  });
+});

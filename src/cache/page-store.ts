@@ -2,9 +2,9 @@
  * The page store: pages of one object version in files under the cache dir, a byte quota
  * with page-by-page LRU eviction, and an optional memory tier in front of the disk.
  *
- * Layout (one directory per object version; the key is a hash of URI + version + page size):
- *   <cache-dir>/alluxio-pages-v1/<k[0..2]>/<k>/meta.json   {"uri","version","size","pageSize"}
- *   <cache-dir>/alluxio-pages-v1/<k[0..2]>/<k>/<n>.page    data + 16-byte trailer (page-file.ts)
+ * Layout (the key k is a hash of URI + version + size + page size):
+ *   <cache-dir>/alluxio-pages-v2/<k[0..2]>/<k>-<n>.page   data + the object's metadata + trailer
+ * (page-file.ts). One file per page and nothing else: a page write is open, write, close.
  *
  * The index in memory holds one entry per page (bounded by quota / 4 KiB, see chargedBytes)
  * and one per object version. It is rebuilt from the directory at start: page files of the
@@ -13,11 +13,11 @@
  * or corrupt read answers null (a miss); both are counted.
  */
 import { createHash } from 'node:crypto';
-import { promises as fsp } from 'node:fs';
+import { promises as fsp, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Lru } from './lru.js';
-import { checkPage, TRAILER_BYTES, trailerFor } from './page-file.js';
-import { chargedBytes, pageCount, pageLength } from './page-math.js';
+import { checkPage, encodePage, fileLength, readTrailer, TRAILER_BYTES } from './page-file.js';
+import { chargedBytes, pageLength } from './page-math.js';
 
 /** One version of one object: what pages are keyed by. */
 export interface ObjectRef {
@@ -70,11 +70,14 @@ interface FileRec {
   key: string;
   ref: ObjectRef;
   pages: Set<number>;
-  /** The directory and meta.json exist. */
-  ready: Promise<boolean> | undefined;
+  /** The metadata every page file of this object carries. */
+  meta: Buffer;
 }
 
-const ROOT = 'alluxio-pages-v1';
+const ROOT = 'alluxio-pages-v2';
+/** Pages up to this size are written synchronously (see put). */
+const SYNC_WRITE_BYTES = 64 * 1024;
+const PAGE_NAME = /^([0-9a-f]{40})-(\d+)\.page$/;
 
 export class PageStore {
   readonly counters: CacheCounters = newCounters();
@@ -90,6 +93,8 @@ export class PageStore {
   /** Pages being written (in the index only once on disk). */
   private readonly pending = new Set<string>();
   private reserved = 0;
+  /** Shard directories known to exist. */
+  private readonly shards = new Map<string, Promise<boolean>>();
 
   private constructor(private readonly opts: PageStoreOptions) {
     this.pageSize = opts.pageSize;
@@ -161,22 +166,29 @@ export class PageStore {
     if (this.disk.has(id) || this.pending.has(id)) return;
     if (data.length !== pageLength(ref.size, index, this.pageSize)) return;
     this.remember(id, data);
-    const charge = chargedBytes(data.length, TRAILER_BYTES);
+    const rec = this.fileRec(key, ref);
+    const charge = chargedBytes(data.length, rec.meta.length + TRAILER_BYTES);
     if (charge > this.capacityBytes) return;
     this.evictFor(charge);
-    const rec = this.fileRec(key, ref);
     this.pending.add(id);
     this.reserved += charge;
     const path = this.pagePath(key, index);
     try {
-      if (!(await this.ensureDir(rec))) throw new Error('cannot create the page directory');
+      if (!(await this.ensureShard(key))) throw new Error('cannot create the cache directory');
       // Written in place: a page cut short (crash, full disk) fails its length/CRC check and
       // is dropped; it is indexed only once the write completed.
-      const fh = await fsp.open(path, 'w');
-      try {
-        await fh.writev([data, trailerFor(data)]);
-      } finally {
-        await fh.close();
+      const parts = encodePage(data, rec.meta);
+      if (data.length <= SYNC_WRITE_BYTES) {
+        // Small pages: one synchronous write costs less than three thread-pool round trips
+        // (open, write, close) that would queue behind the process's other file I/O.
+        writeFileSync(path, Buffer.concat(parts));
+      } else {
+        const fh = await fsp.open(path, 'w');
+        try {
+          await fh.writev(parts);
+        } finally {
+          await fh.close();
+        }
       }
       if (this.files.get(key) !== rec) {
         // dropped (free / invalidation) while we wrote: do not resurrect it
@@ -293,14 +305,14 @@ export class PageStore {
     const set = this.byUri.get(rec.ref.uri);
     set?.delete(rec.key);
     if (set && set.size === 0) this.byUri.delete(rec.ref.uri);
-    void fsp.rm(this.fileDir(rec.key), { recursive: true, force: true }).catch(() => {});
     return n;
   }
 
   private fileRec(key: string, ref: ObjectRef): FileRec {
     let rec = this.files.get(key);
     if (!rec) {
-      rec = { key, ref: { uri: ref.uri, version: ref.version, size: ref.size }, pages: new Set(), ready: undefined };
+      const r: ObjectRef = { uri: ref.uri, version: ref.version, size: ref.size };
+      rec = { key, ref: r, pages: new Set(), meta: Buffer.from(JSON.stringify({ ...r, pageSize: this.pageSize })) };
       this.files.set(key, rec);
       let set = this.byUri.get(ref.uri);
       if (!set) this.byUri.set(ref.uri, (set = new Set()));
@@ -309,64 +321,66 @@ export class PageStore {
     return rec;
   }
 
-  private ensureDir(rec: FileRec): Promise<boolean> {
-    if (!rec.ready) {
-      const dir = this.fileDir(rec.key);
-      rec.ready = (async () => {
-        await fsp.mkdir(dir, { recursive: true });
-        await fsp.writeFile(join(dir, 'meta.json'), JSON.stringify({ ...rec.ref, pageSize: this.pageSize }));
-        return true;
-      })().catch(() => {
-        rec.ready = undefined;
-        return false;
-      });
+  private ensureShard(key: string): Promise<boolean> {
+    const shard = key.slice(0, 2);
+    let p = this.shards.get(shard);
+    if (!p) {
+      p = fsp.mkdir(join(this.root, shard), { recursive: true }).then(
+        () => true,
+        () => {
+          this.shards.delete(shard);
+          return false;
+        },
+      );
+      this.shards.set(shard, p);
     }
-    return rec.ready;
-  }
-
-  private fileDir(key: string): string {
-    return join(this.root, key.slice(0, 2), key);
+    return p;
   }
 
   private pagePath(key: string, index: number): string {
-    return join(this.fileDir(key), `${index}.page`);
+    return join(this.root, key.slice(0, 2), `${key}-${index}.page`);
   }
 
-  /** Rebuild the index from disk (oldest page files first in the LRU). */
+  /**
+   * Rebuild the index from disk (oldest page files first in the LRU). The metadata is read
+   * from one page file per object; every page file's length must match it. Anything else
+   * (other files, short or foreign pages, pages of another page size) is deleted.
+   */
   private async scan(): Promise<void> {
     const found: { id: string; charge: number; mtimeMs: number; rec: FileRec; index: number }[] = [];
     let dropped = 0;
+    const drop = async (path: string, counts: boolean): Promise<void> => {
+      if (counts) dropped++;
+      await fsp.rm(path, { recursive: true, force: true }).catch(() => {});
+    };
     for (const shard of await fsp.readdir(this.root).catch(() => [] as string[])) {
       const shardDir = join(this.root, shard);
-      for (const key of await fsp.readdir(shardDir).catch(() => [] as string[])) {
-        const dir = join(shardDir, key);
-        let meta: ObjectRef & { pageSize: number };
-        try {
-          meta = JSON.parse(await fsp.readFile(join(dir, 'meta.json'), 'utf8'));
-        } catch {
-          await fsp.rm(dir, { recursive: true, force: true }).catch(() => {});
+      const byKey = new Map<string, { index: number; path: string }[]>();
+      for (const name of await fsp.readdir(shardDir).catch(() => [] as string[])) {
+        const m = PAGE_NAME.exec(name);
+        if (!m || !m[1]!.startsWith(shard)) {
+          await drop(join(shardDir, name), false);
           continue;
         }
-        const ref: ObjectRef = { uri: String(meta.uri), version: String(meta.version), size: Number(meta.size) };
-        if (meta.pageSize !== this.pageSize || this.keyOf(ref) !== key) {
-          await fsp.rm(dir, { recursive: true, force: true }).catch(() => {});
+        let list = byKey.get(m[1]!);
+        if (!list) byKey.set(m[1]!, (list = []));
+        list.push({ index: Number(m[2]), path: join(shardDir, name) });
+      }
+      if (byKey.size > 0) this.shards.set(shard, Promise.resolve(true));
+      for (const [key, pages] of byKey) {
+        const rec = await this.recFromPage(key, pages[0]!.path);
+        if (!rec) {
+          for (const p of pages) await drop(p.path, true);
           continue;
         }
-        const rec = this.fileRec(key, ref);
-        rec.ready = Promise.resolve(true);
-        const n = pageCount(ref.size, this.pageSize);
-        for (const name of await fsp.readdir(dir).catch(() => [] as string[])) {
-          if (name === 'meta.json') continue;
-          const m = /^(\d+)\.page$/.exec(name);
-          const index = m ? Number(m[1]) : -1;
-          const st = m ? await fsp.stat(join(dir, name)).catch(() => null) : null;
-          const len = pageLength(ref.size, index, this.pageSize);
-          if (!st || index >= n || st.size !== len + TRAILER_BYTES) {
-            if (m) dropped++;
-            await fsp.rm(join(dir, name), { force: true }).catch(() => {});
+        for (const p of pages) {
+          const len = pageLength(rec.ref.size, p.index, this.pageSize);
+          const st = await fsp.stat(p.path).catch(() => null);
+          if (!st || len === 0 || st.size !== fileLength(len, rec.meta.length)) {
+            await drop(p.path, true);
             continue;
           }
-          found.push({ id: `${key}/${index}`, charge: chargedBytes(len, TRAILER_BYTES), mtimeMs: st.mtimeMs, rec, index });
+          found.push({ id: `${key}/${p.index}`, charge: chargedBytes(len, rec.meta.length + TRAILER_BYTES), mtimeMs: st.mtimeMs, rec, index: p.index });
         }
       }
     }
@@ -376,8 +390,33 @@ export class PageStore {
       this.disk.set(f.id, f.charge);
     }
     this.counters.corruptPages += dropped;
-    for (const [key, rec] of [...this.files]) if (rec.pages.size === 0) this.dropFile(this.files.get(key)!);
+    for (const rec of [...this.files.values()]) if (rec.pages.size === 0) this.dropFile(rec);
     this.evictFor(0);
     this.opts.log?.info({ pages: this.disk.size, usedBytes: this.disk.weight, dropped }, 'cache index rebuilt from disk');
+  }
+
+  /** The object a page file belongs to, from its trailer and metadata (null: not valid). */
+  private async recFromPage(key: string, path: string): Promise<FileRec | null> {
+    let fh;
+    try {
+      fh = await fsp.open(path, 'r');
+      const size = (await fh.stat()).size;
+      if (size < TRAILER_BYTES) return null;
+      const tb = Buffer.alloc(TRAILER_BYTES);
+      await fh.read(tb, 0, TRAILER_BYTES, size - TRAILER_BYTES);
+      const t = readTrailer(tb);
+      if (!t || t.metaLength > 64 * 1024 || size !== fileLength(t.dataLength, t.metaLength)) return null;
+      const mb = Buffer.alloc(t.metaLength);
+      await fh.read(mb, 0, t.metaLength, t.dataLength);
+      const meta = JSON.parse(mb.toString('utf8')) as ObjectRef & { pageSize: number };
+      const ref: ObjectRef = { uri: String(meta.uri), version: String(meta.version), size: Number(meta.size) };
+      if (meta.pageSize !== this.pageSize || this.keyOf(ref) !== key) return null;
+      const rec = this.fileRec(key, ref);
+      return rec.meta.equals(mb) ? rec : null;
+    } catch {
+      return null;
+    } finally {
+      await fh?.close().catch(() => {});
+    }
   }
 }

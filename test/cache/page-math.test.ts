@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { chargedBytes, pageCount, pageLength, parseByteSize, runsOf, slicesFor } from '../../src/cache/page-math.js';
 import { Lru } from '../../src/cache/lru.js';
-import { checkPage, TRAILER_BYTES, trailerFor } from '../../src/cache/page-file.js';
+import { checkPage, encodePage, fileLength, readTrailer, TRAILER_BYTES } from '../../src/cache/page-file.js';
 
 test('pageCount and pageLength: the last page is short, an empty object has none', () => {
   assert.equal(pageCount(0, 10), 0);
@@ -88,19 +88,27 @@ test('Lru: touch reorders, victims are the oldest until the incoming bytes fit',
   assert.deepEqual(l.victims(1000, 10), ['a', 'b']);
 });
 
-test('page file: a valid page checks out; wrong length, magic, recorded length or bytes do not', () => {
+test('page file: a valid page checks out; wrong length, magic, recorded length, data or metadata do not', () => {
   const data = Buffer.from('hello page bytes');
-  const file = Buffer.concat([data, trailerFor(data)]);
+  const meta = Buffer.from('{"uri":"s3://b/k","version":"etag:1","size":16,"pageSize":4096}');
+  const file = Buffer.concat(encodePage(data, meta));
+  assert.equal(file.length, fileLength(data.length, meta.length));
   const ok = checkPage(file, data.length);
-  assert.ok(ok.ok && ok.data.equals(data));
-  assert.match((checkPage(file.subarray(0, file.length - 1), data.length) as { reason: string }).reason, /bytes, expected/);
-  assert.ok(!checkPage(file, data.length - 1).ok);
+  assert.ok(ok.ok && ok.data.equals(data) && ok.meta.equals(meta));
+  assert.deepEqual(readTrailer(file.subarray(file.length - TRAILER_BYTES)), { dataLength: data.length, crc: readTrailer(file.subarray(file.length - TRAILER_BYTES))!.crc, metaLength: meta.length });
+  assert.match((checkPage(file.subarray(1), data.length) as { reason: string }).reason, /magic|bytes/);
+  assert.match((checkPage(file.subarray(0, 10), data.length) as { reason: string }).reason, /too short/);
+  assert.match((checkPage(file, data.length - 1) as { reason: string }).reason, /records 16 bytes, expected 15/);
   const flipped = Buffer.from(file);
   flipped[3] = flipped[3]! ^ 1;
   assert.match((checkPage(flipped, data.length) as { reason: string }).reason, /checksum/);
+  const metaFlipped = Buffer.from(file);
+  metaFlipped[data.length + 2] = metaFlipped[data.length + 2]! ^ 1;
+  assert.match((checkPage(metaFlipped, data.length) as { reason: string }).reason, /checksum/);
   const badMagic = Buffer.from(file);
-  badMagic[data.length] = badMagic[data.length]! ^ 1;
+  badMagic[file.length - TRAILER_BYTES] = badMagic[file.length - TRAILER_BYTES]! ^ 1;
   assert.match((checkPage(badMagic, data.length) as { reason: string }).reason, /magic/);
-  const empty = Buffer.concat([Buffer.alloc(0), trailerFor(Buffer.alloc(0))]);
+  assert.equal(readTrailer(Buffer.alloc(3)), null);
+  const empty = Buffer.concat(encodePage(Buffer.alloc(0), meta));
   assert.ok(checkPage(empty, 0).ok);
 });

@@ -11,6 +11,10 @@
  * right length are reused (their checksum is checked on every read), anything else is deleted.
  * Nothing here throws on a cache failure: a failed write leaves the page uncached, a failed
  * or corrupt read answers null (a miss); both are counted.
+ *
+ * Over 300 lines on purpose: the index, the two tiers, eviction and the restart scan share
+ * one private state (a single owner of the index); the pure parts live in page-math.ts,
+ * lru.ts and page-file.ts.
  */
 import { createHash } from 'node:crypto';
 import { promises as fsp, writeFileSync } from 'node:fs';

@@ -8,6 +8,8 @@
  *   warm   epoch 2 through the worker's S3 GET (the same objects again)
  *   direct the same GETs straight to the shaped s3rver (the UFS without Alluxio)
  *   nocache the same GETs through a second worker without --cache-dir (today's path)
+ *   local  that worker serving the same files from local disk (file:// mount): the S3 front
+ *          end's own cost, so warm/local is what the cache adds on top of it
  *   nginx  the same files from local disk (the ceiling)
  *
  * Large objects: aggregate MB/s (10^6 B/s) at --large-concurrency; small: ops/s at
@@ -158,6 +160,7 @@ async function main(): Promise<void> {
 
     etcd = await startEtcdServer({ dataDir: join(tmp, 'etcd'), logFile: join(tmp, 'etcd.log') });
     conn = new EtcdConnection({ endpoints: [etcd.endpoint], cluster: 'bench' });
+    await addMount(conn, { path: '/local', ufsUri: `file://${data}/`, readOnly: true, options: {} });
     await addMount(conn, { path: '/bench', ufsUri: 's3://bench/', readOnly: true, options: { 's3a.endpoint': proxy.endpoint, 's3a.accessKeyId': 'S3RVER', 's3a.secretKey': 'S3RVER' } });
     worker = await startWorker(etcd.endpoint, {
       cluster: 'bench',
@@ -176,10 +179,10 @@ async function main(): Promise<void> {
     };
     const w = `${worker.s3Url}/bench`;
     // warm-up (JIT, connections): a pass of the small objects through every target
-    for (const base of [w, `${plain.s3Url}/bench`, `${proxy.endpoint}/bench`, `${nginxUrl}/bench`]) await getAll(base, small, SMALL, cSmall);
+    for (const base of [w, `${plain.s3Url}/bench`, `${plain.s3Url}/local`, `${proxy.endpoint}/bench`, `${nginxUrl}/bench`]) await getAll(base, small, SMALL, cSmall);
 
     type Row = { largeMBps: number; smallOps: number };
-    const res: Record<'cold' | 'warm' | 'direct' | 'nocache' | 'nginx', Row[]> = { cold: [], warm: [], direct: [], nocache: [], nginx: [] };
+    const res: Record<'cold' | 'warm' | 'direct' | 'nocache' | 'local' | 'nginx', Row[]> = { cold: [], warm: [], direct: [], nocache: [], local: [], nginx: [] };
     const epoch2: { hitRatio: number; ufsBytes: number }[] = [];
     const measure = async (name: keyof typeof res, base: string): Promise<void> => {
       const tl = await getAll(base, large, LARGE, cLarge);
@@ -201,6 +204,7 @@ async function main(): Promise<void> {
       console.log(`  epoch 2: hit ratio ${(epoch2[epoch2.length - 1]!.hitRatio * 100).toFixed(1)}%, UFS bytes ${epoch2[epoch2.length - 1]!.ufsBytes}`);
       await measure('direct', `${proxy.endpoint}/bench`);
       await measure('nocache', `${plain.s3Url}/bench`);
+      await measure('local', `${plain.s3Url}/local`);
       await measure('nginx', `${nginxUrl}/bench`);
     }
     const med = (k: keyof typeof res, f: keyof Row) => median(res[k].map((x) => x[f]));
@@ -210,8 +214,8 @@ async function main(): Promise<void> {
       dataset: { large: largeCount, small: smallCount },
       shaping: { delayMsEachWay: delayMs, linkMBps },
       concurrency: { large: cLarge, small: cSmall },
-      largeMBps: { cold: med('cold', 'largeMBps'), warm: med('warm', 'largeMBps'), direct: med('direct', 'largeMBps'), nocache: med('nocache', 'largeMBps'), nginx: med('nginx', 'largeMBps') },
-      smallOpsPerSec: { cold: med('cold', 'smallOps'), warm: med('warm', 'smallOps'), direct: med('direct', 'smallOps'), nocache: med('nocache', 'smallOps'), nginx: med('nginx', 'smallOps') },
+      largeMBps: { cold: med('cold', 'largeMBps'), warm: med('warm', 'largeMBps'), direct: med('direct', 'largeMBps'), nocache: med('nocache', 'largeMBps'), local: med('local', 'largeMBps'), nginx: med('nginx', 'largeMBps') },
+      smallOpsPerSec: { cold: med('cold', 'smallOps'), warm: med('warm', 'smallOps'), direct: med('direct', 'smallOps'), nocache: med('nocache', 'smallOps'), local: med('local', 'smallOps'), nginx: med('nginx', 'smallOps') },
       epoch2HitRatio: median(epoch2.map((e) => e.hitRatio)),
       epoch2UfsBytes: median(epoch2.map((e) => e.ufsBytes)),
       workerPeakRssMb: Number(/VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${worker.pid}/status`, 'utf8'))?.[1] ?? NaN) / 1024,
@@ -225,16 +229,19 @@ async function main(): Promise<void> {
       coldVsNocacheSmall: S.cold / S.nocache,
       warmVsNginxLarge: L.warm / L.nginx,
       warmVsNginxSmall: S.warm / S.nginx,
+      warmVsLocalLarge: L.warm / L.local,
+      warmVsLocalSmall: S.warm / S.local,
       warmVsDirectLarge: L.warm / L.direct,
       warmVsDirectSmall: S.warm / S.direct,
     };
     console.log('');
     console.log(`medians over ${runs} runs (4 MiB x ${largeCount} at c=${cLarge}; 4 KiB x ${smallCount} at c=${cSmall}; UFS +${delayMs} ms each way, ${linkMBps} MB/s link)`);
-    console.log(`  large MB/s: cold ${L.cold.toFixed(1)}  warm ${L.warm.toFixed(1)}  direct UFS ${L.direct.toFixed(1)}  worker without cache ${L.nocache.toFixed(1)}  nginx ${L.nginx.toFixed(1)}`);
-    console.log(`  small ops/s: cold ${S.cold.toFixed(0)}  warm ${S.warm.toFixed(0)}  direct UFS ${S.direct.toFixed(0)}  worker without cache ${S.nocache.toFixed(0)}  nginx ${S.nginx.toFixed(0)}`);
+    console.log(`  large MB/s: cold ${L.cold.toFixed(1)}  warm ${L.warm.toFixed(1)}  direct UFS ${L.direct.toFixed(1)}  worker without cache ${L.nocache.toFixed(1)}  worker over local disk ${L.local.toFixed(1)}  nginx ${L.nginx.toFixed(1)}`);
+    console.log(`  small ops/s: cold ${S.cold.toFixed(0)}  warm ${S.warm.toFixed(0)}  direct UFS ${S.direct.toFixed(0)}  worker without cache ${S.nocache.toFixed(0)}  worker over local disk ${S.local.toFixed(0)}  nginx ${S.nginx.toFixed(0)}`);
     console.log(`  cold/direct: large ${ratios.coldVsDirectLarge.toFixed(2)}  small ${ratios.coldVsDirectSmall.toFixed(2)}   (goal >= 0.90)`);
     console.log(`  cold/worker without cache: large ${ratios.coldVsNocacheLarge.toFixed(2)}  small ${ratios.coldVsNocacheSmall.toFixed(2)}`);
     console.log(`  warm/nginx:  large ${ratios.warmVsNginxLarge.toFixed(2)} (goal >= 0.90)  small ${ratios.warmVsNginxSmall.toFixed(2)} (goal >= 0.80)`);
+    console.log(`  warm/worker over local disk: large ${ratios.warmVsLocalLarge.toFixed(2)}  small ${ratios.warmVsLocalSmall.toFixed(2)}`);
     console.log(`  warm/direct: large ${ratios.warmVsDirectLarge.toFixed(1)}x  small ${ratios.warmVsDirectSmall.toFixed(1)}x`);
     console.log(`  epoch 2: hit ratio ${(summary.epoch2HitRatio * 100).toFixed(1)}%, UFS bytes ${summary.epoch2UfsBytes}; worker peak RSS ${summary.workerPeakRssMb.toFixed(0)} MB`);
     console.log(JSON.stringify({ ...summary, ratios }));

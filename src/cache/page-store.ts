@@ -17,7 +17,7 @@
  * lru.ts and page-file.ts.
  */
 import { createHash } from 'node:crypto';
-import { promises as fsp, writeFileSync } from 'node:fs';
+import { promises as fsp, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Lru } from './lru.js';
 import { checkPage, encodePage, fileLength, readTrailer, TRAILER_BYTES } from './page-file.js';
@@ -79,7 +79,7 @@ interface FileRec {
 }
 
 const ROOT = 'alluxio-pages-v2';
-/** Pages up to this size are written synchronously (see put). */
+/** Pages up to this size are read and written synchronously (see get and put). */
 const SYNC_WRITE_BYTES = 64 * 1024;
 const PAGE_NAME = /^([0-9a-f]{40})-(\d+)\.page$/;
 
@@ -142,7 +142,9 @@ export class PageStore {
     const len = pageLength(ref.size, index, this.pageSize);
     let file: Buffer;
     try {
-      file = await fsp.readFile(this.pagePath(key, index));
+      // Small pages: one synchronous read beats four thread-pool round trips (open, fstat,
+      // read, close) on a hot path of tiny objects.
+      file = len <= SYNC_WRITE_BYTES ? readFileSync(this.pagePath(key, index)) : await fsp.readFile(this.pagePath(key, index));
     } catch (e) {
       this.counters.readErrors++;
       this.opts.log?.warn({ page: id, err: (e as Error).message }, 'cache page read failed; reading the UFS instead');

@@ -83,7 +83,9 @@ describe('S3 and REST reads through a worker cache', () => {
     assert.equal((await metric(w!, 'alluxio_ufs_read_bytes_total')) - before, data.length);
     const warm = await metric(w!, 'alluxio_ufs_read_bytes_total');
     assert.ok((await get('local', 'big.bin')).equals(data));
+    const hit0 = await metric(w!, 'alluxio_cache_bytes_read_total');
     assert.ok((await restGet('/local/big.bin')).equals(data));
+    assert.equal((await metric(w!, 'alluxio_cache_bytes_read_total')) - hit0, data.length, 'the REST read came from the cache');
     for (const [s, e] of [[PAGE - 2, PAGE + 2], [0, 0], [3 * PAGE - 1, 5 * PAGE + 320], [123, 4 * PAGE]] as const) {
       assert.ok((await get('local', 'big.bin', `bytes=${s}-${e}`)).equals(data.subarray(s, e + 1)), `range ${s}-${e}`);
     }

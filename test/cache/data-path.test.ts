@@ -196,6 +196,27 @@ for (const backend of [fileBackend(), s3rverBackend()] as UfsBackend[]) {
       }
     });
 
+    test('the memory tier answers warm reads without the disk', async () => {
+      const dir = mkdtempSync(join(tmpdir(), 'cache-mem-'));
+      const mem = await openCache(dir, { memoryBytes: 4 * PAGE });
+      h.cache = mem;
+      try {
+        const m = fresh();
+        const data = pattern(3 * PAGE, 21);
+        await h.putBehind(`${m}/mem.bin`, data);
+        assert.ok((await h.read(`${m}/mem.bin`))!.equals(data));
+        await until('written', () => mem.reader.inflightPages === 0 && mem.store.stats().pages === 3);
+        for (const f of pageFiles(dir)) rmSync(f);
+        assert.ok((await h.read(`${m}/mem.bin`))!.equals(data));
+        assert.equal(mem.counters.memoryHits, 3);
+        assert.equal(mem.counters.ufsReadBytes, data.length, 'nothing fetched again');
+        assert.ok(mem.store.stats().memoryUsedBytes <= 4 * PAGE);
+      } finally {
+        h.cache = cache;
+        rmSync(dir, { recursive: true, force: true });
+      }
+    });
+
     test('eviction keeps the quota', async () => {
       const dir = mkdtempSync(join(tmpdir(), 'cache-small-'));
       const small = await openCache(dir, { capacityBytes: 4 * (PAGE + 4096) });

@@ -1,4 +1,6 @@
 /** Small helpers shared by the benchmarks. */
+import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
 
 /** The median (mean of the two middle values for an even count). */
 export function median(xs: number[]): number {
@@ -22,4 +24,35 @@ export function numArg(name: string, def: number): number {
   const v = Number(process.argv[i + 1]);
   if (!Number.isFinite(v) || v <= 0) throw new Error(`--${name} needs a positive number`);
   return v;
+}
+
+/** One command timed as a whole process: wall-clock samples and CPU (user+sys) samples. */
+export interface TimedCase {
+  name: string;
+  cmd: string;
+  args: string[];
+  env?: NodeJS.ProcessEnv;
+  /** Throws when the output is not what the command should print (a fast failure is no result). */
+  check: (stdout: string) => void;
+  samples: number[];
+  cpu: number[];
+}
+
+const GNU_TIME = existsSync('/usr/bin/time') ? '/usr/bin/time' : undefined;
+
+/**
+ * Run the case once: returns its wall time in ms and records its CPU time (from
+ * /usr/bin/time, when present): on a machine shared with other work the wall clock
+ * includes waiting for a core, the CPU time does not.
+ */
+export function timeCommand(c: TimedCase): number {
+  const [cmd, args] = GNU_TIME ? [GNU_TIME, ['-f', '@cpu %U %S', c.cmd, ...c.args]] : [c.cmd, c.args];
+  const t0 = process.hrtime.bigint();
+  const r = spawnSync(cmd, args, { env: c.env ?? process.env, encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 });
+  const ms = Number(process.hrtime.bigint() - t0) / 1e6;
+  if (r.status !== 0) throw new Error(`${c.name} exited ${r.status}: ${r.stderr}`);
+  c.check(r.stdout);
+  const m = /@cpu (\d+(?:\.\d+)?) (\d+(?:\.\d+)?)\s*$/.exec(r.stderr);
+  if (m) c.cpu.push((Number(m[1]) + Number(m[2])) * 1000);
+  return ms;
 }

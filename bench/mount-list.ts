@@ -13,8 +13,7 @@
  * with other work the wall clock includes waiting for a core, the CPU time does not.
  * Run: node dist/bench/mount-list.js   (BENCH_RUNS=N, default 11; BENCH_MOUNTS=N, default 1000)
  */
-import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -22,7 +21,7 @@ import { Etcd3 } from 'etcd3';
 import { startEtcdServer } from '../src/local/etcd-server.js';
 import { Layout, SCHEMA_VERSION } from '../src/store/layout.js';
 import { parseMount, toEntry } from '../src/domain/mounts.js';
-import { median, runBench } from './lib.js';
+import { median, runBench, timeCommand, type TimedCase } from './lib.js';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const RUN = join(ROOT, 'bin', 'run.js');
@@ -30,30 +29,6 @@ const RUNS = Number(process.env.BENCH_RUNS ?? 11);
 const MOUNTS = Number(process.env.BENCH_MOUNTS ?? 1000);
 const CLUSTER = 'bench';
 const GOAL_MS = 500;
-
-interface Case {
-  name: string;
-  cmd: string;
-  args: string[];
-  env?: NodeJS.ProcessEnv;
-  check: (stdout: string) => void;
-  samples: number[];
-  cpu: number[];
-}
-
-const GNU_TIME = existsSync('/usr/bin/time') ? '/usr/bin/time' : undefined;
-
-function timeOnce(c: Case): number {
-  const [cmd, args] = GNU_TIME ? [GNU_TIME, ['-f', '@cpu %U %S', c.cmd, ...c.args]] : [c.cmd, c.args];
-  const t0 = process.hrtime.bigint();
-  const r = spawnSync(cmd, args, { env: c.env ?? process.env, encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 });
-  const ms = Number(process.hrtime.bigint() - t0) / 1e6;
-  if (r.status !== 0) throw new Error(`${c.name} exited ${r.status}: ${r.stderr}`);
-  c.check(r.stdout);
-  const m = /@cpu (\d+(?:\.\d+)?) (\d+(?:\.\d+)?)\s*$/.exec(r.stderr);
-  if (m) c.cpu.push((Number(m[1]) + Number(m[2])) * 1000);
-  return ms;
-}
 
 async function main(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'alluxio-bench-mount-list-'));
@@ -80,7 +55,7 @@ async function main(): Promise<void> {
     }
 
     const cliEnv = { ...process.env, ALLUXIO_ETCD_ENDPOINTS: etcd.endpoint, ALLUXIO_CLUSTER: CLUSTER, NO_COLOR: '1' };
-    const cases: Case[] = [
+    const cases: TimedCase[] = [
       { name: 'node -e 0', cmd: process.execPath, args: ['-e', '0'], check: () => {}, samples: [], cpu: [] },
       {
         name: 'etcdctl get --prefix',
@@ -122,10 +97,10 @@ async function main(): Promise<void> {
 
     // One warm-up each (page cache, etcd's first range), then interleaved runs so that
     // machine noise hits every case alike.
-    for (const c of cases) timeOnce(c);
+    for (const c of cases) timeCommand(c);
     for (const c of cases) c.cpu.length = 0;
     const load0 = loadavg()[0]!;
-    for (let r = 0; r < RUNS; r++) for (const c of cases) c.samples.push(timeOnce(c));
+    for (let r = 0; r < RUNS; r++) for (const c of cases) c.samples.push(timeCommand(c));
     const load1 = loadavg()[0]!;
 
     const med = new Map(cases.map((c) => [c.name, median(c.samples)]));

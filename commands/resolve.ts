@@ -1,10 +1,11 @@
 import { Args, Flags } from '@oclif/core';
 import { BaseCommand } from '../src/cli/base-command.js';
+import type { ResolveResult } from '../src/cli/results.js';
 import { formatTrace, loadSnapshot, requestFromCli, resolutionDoc } from '../src/control/resolve.js';
 import { AlluxioError, isAlluxioError } from '../src/domain/errors.js';
 import { DEFAULT_FUSE_ROOT, type Api } from '../src/domain/resolver.js';
 
-export default class Resolve extends BaseCommand<typeof Resolve> {
+export default class Resolve extends BaseCommand<typeof Resolve, ResolveResult> {
   static override summary = 'Explain how a path resolves: rule, mount and UFS URI, step by step.';
   static override description = 'Runs the same resolver the workers run (S3, FSSpec, FUSE) against the current mount table and rules of one etcd revision, and prints the trace: input, decoded path, normalised path, rules tried, rewrite, mount, UFS URI. A path that is not canonical exits 2 naming the step; a path in no mount exits 4.';
   static override examples = [
@@ -23,7 +24,7 @@ export default class Resolve extends BaseCommand<typeof Resolve> {
     key: Flags.string({ summary: 'S3 key, already decoded (with --api s3).' }),
   };
 
-  async run(): Promise<unknown> {
+  async run(): Promise<ResolveResult> {
     const { flags, args } = await this.parseInput();
     const req = requestFromCli({ api: flags.api as Api, arg: args.target as string | undefined, fuseRoot: flags['fuse-root'], bucket: flags.bucket, key: flags.key });
     const snap = await loadSnapshot(this.etcd());

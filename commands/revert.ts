@@ -1,10 +1,11 @@
 import { Flags } from '@oclif/core';
+import type { RevertResult } from '../src/cli/results.js';
 import { BaseCommand } from '../src/cli/base-command.js';
 import { formatChanges } from '../src/cli/changes-view.js';
 import { revisionArg } from '../src/cli/revision.js';
 import { revertTo } from '../src/control/history.js';
 
-export default class Revert extends BaseCommand<typeof Revert> {
+export default class Revert extends BaseCommand<typeof Revert, RevertResult> {
   static override summary = 'Put the mount table and the rules back to what they were at a revision.';
   static override description = 'One guarded etcd transaction against the config this command read: if another change lands in between, nothing is reverted (exit 3). Refused while a migration holds a mount it would change. The revert is itself recorded in history, so it can be reverted too.';
   static override examples = ['<%= config.bin %> revert --to 40', '<%= config.bin %> revert --to 40 --dry-run', '<%= config.bin %> revert --to 40 --wait --json'];
@@ -13,7 +14,7 @@ export default class Revert extends BaseCommand<typeof Revert> {
     to: Flags.string({ required: true, summary: 'The revision whose config to restore (alluxio history lists them).' }),
   };
 
-  async run(): Promise<{ revision: number; revertedTo: number; changes: unknown[] } & Record<string, unknown>> {
+  async run(): Promise<RevertResult> {
     const { flags } = await this.parseInput();
     const { revision, result } = await revertTo(this.etcd(), revisionArg(flags.to, '--to'));
     this.say(`Reverted to the config of revision ${result.revertedTo} at revision ${revision}:`);

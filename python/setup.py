@@ -10,6 +10,7 @@ setup(
     packages=["alluxiofs"],
     python_requires=">=3.8",
     install_requires=["fsspec>=2021.4"],
-    entry_points={"fsspec.specs": ["alluxiofs = alluxiofs:AlluxioFileSystem"]},
+    # Both names: URLs are alluxiofs:///p, names come back as alluxio:///p (see core.py).
+    entry_points={"fsspec.specs": ["alluxiofs = alluxiofs:AlluxioFileSystem", "alluxio = alluxiofs:AlluxioFileSystem"]},
     license="Apache-2.0",
 )

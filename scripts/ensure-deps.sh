@@ -41,3 +41,10 @@ if [ ! -f "$stamp" ] || [ package-lock.json -nt "$stamp" ]; then
   echo "ensure-deps: npm ci" >&2
   npm ci --no-audit --no-fund >&2
 fi
+
+# The Python test environment (.local/venv, pinned current fsspec/pandas/pyarrow/...): built
+# once, reused while python/requirements/*.txt and python/setup.py are unchanged.
+if [ "${ALLUXIO_MINIMAL_DEPS:-}" != "1" ]; then
+  bash scripts/python-venv.sh >/dev/null ||
+    echo "ensure-deps: the Python test venv could not be built (test/fsspec/modern.test.ts will fail saying why)" >&2
+fi

@@ -1,8 +1,9 @@
 import { Flags } from '@oclif/core';
 import { BaseCommand } from '../../src/cli/base-command.js';
+import type { CacheFreeResult } from '../../src/cli/results.js';
 import { freeCache } from '../../src/control/cache.js';
 
-export default class CacheFree extends BaseCommand<typeof CacheFree> {
+export default class CacheFree extends BaseCommand<typeof CacheFree, CacheFreeResult> {
   static override summary = 'Drop everything at or below a path from the workers\' caches (asks first; --yes skips).';
   static override description =
     'Each worker drops the pages and cached metadata of every object at or below the UFS location the path resolves to. The UFS is not touched; the next read fetches again. Without a terminal and without --yes the command refuses (exit 2).';
@@ -12,7 +13,7 @@ export default class CacheFree extends BaseCommand<typeof CacheFree> {
     yes: Flags.boolean({ char: 'y', default: false, summary: 'Do not ask for confirmation.' }),
   };
 
-  async run(): Promise<unknown> {
+  async run(): Promise<CacheFreeResult> {
     const { flags } = await this.parseInput();
     await this.confirm(`Drop ${flags.path} from every worker's cache?`, flags.yes);
     const answers = await freeCache(this.etcd(), flags.path);

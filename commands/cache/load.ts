@@ -1,10 +1,11 @@
 import { Flags } from '@oclif/core';
 import { BaseCommand } from '../../src/cli/base-command.js';
+import type { CacheLoadResult } from '../../src/cli/results.js';
 import { formatBytes } from '../../src/cli/bytes.js';
 import { loadTotals, startLoad, waitForLoad } from '../../src/control/cache.js';
 import { AlluxioError } from '../../src/domain/errors.js';
 
-export default class CacheLoad extends BaseCommand<typeof CacheLoad> {
+export default class CacheLoad extends BaseCommand<typeof CacheLoad, CacheLoadResult> {
   static override summary = 'Load every file under a path into the workers\' caches (runs in the workers).';
   static override description =
     'Each worker with a cache reads every file below --path through its cache, a few files at a time. The load runs inside the workers: interrupting this command does not stop it; running it again joins a load still running, or resumes one that stopped (pages already cached are not fetched again). --wait follows the progress (a progress line on a terminal) and exits 5 when files failed.';
@@ -14,7 +15,7 @@ export default class CacheLoad extends BaseCommand<typeof CacheLoad> {
     wait: Flags.boolean({ default: false, summary: 'Follow the load until every worker has finished it.' }),
   };
 
-  async run(): Promise<unknown> {
+  async run(): Promise<CacheLoadResult> {
     const { flags } = await this.parseInput();
     const conn = this.etcd();
     const started = await startLoad(conn, flags.path);

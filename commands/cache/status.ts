@@ -1,9 +1,10 @@
 import { Flags } from '@oclif/core';
 import { BaseCommand } from '../../src/cli/base-command.js';
+import type { CacheStatusResult } from '../../src/cli/results.js';
 import { formatBytes } from '../../src/cli/bytes.js';
 import { cacheStatus } from '../../src/control/cache.js';
 
-export default class CacheStatus extends BaseCommand<typeof CacheStatus> {
+export default class CacheStatus extends BaseCommand<typeof CacheStatus, CacheStatusResult> {
   static override summary = 'Cache use per worker: capacity, used, pages, hit ratio; with --path, how much of it is cached.';
   static override description =
     'Asks every live worker for its cache figures. With --path, each worker also lists the files below the path and says how many of their bytes it holds (the listing reads the UFS, so a large tree takes a while). Workers without a cache show "off".';
@@ -12,7 +13,7 @@ export default class CacheStatus extends BaseCommand<typeof CacheStatus> {
     path: Flags.string({ summary: 'Also report how much of the files below this Alluxio path each worker holds.' }),
   };
 
-  async run(): Promise<unknown> {
+  async run(): Promise<CacheStatusResult> {
     const { flags } = await this.parseInput();
     const answers = await cacheStatus(this.etcd(), flags.path);
     if (!this.jsonEnabled()) {

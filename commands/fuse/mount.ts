@@ -1,6 +1,7 @@
 import { Args, Flags } from '@oclif/core';
 import pino from 'pino';
 import { BaseCommand } from '../../src/cli/base-command.js';
+import type { FuseMountResult } from '../../src/cli/results.js';
 import { parseDuration } from '../../src/cli/duration.js';
 import { AlluxioError } from '../../src/domain/errors.js';
 import { DEFAULT_FUSE_ROOT } from '../../src/domain/resolver.js';
@@ -10,7 +11,7 @@ import { prepareMountpoint, startInBackground } from '../../src/host/fuse-lifecy
 
 const READY_ENV = 'ALLUXIO_FUSE_READY_IPC';
 
-export default class FuseMount extends BaseCommand<typeof FuseMount> {
+export default class FuseMount extends BaseCommand<typeof FuseMount, FuseMountResult> {
   static override summary = 'Mount the Alluxio namespace at DIR with FUSE (a daemon resolving through the same rules as S3 and FSSpec).';
   static override description =
     'Loads the mounts and rules from etcd and keeps watching them: a new mount or rule is visible to the next system call, with no remount. The root lists the mounts and top-level virtual directories of rules; read-only mounts refuse writes (EROFS); paths outside every mount are ENOENT. Runs in the foreground until SIGINT/SIGTERM or `alluxio fuse unmount DIR` (then unmounts cleanly); --daemon detaches it. A stale mount left by a crashed daemon ("Transport endpoint is not connected") is cleaned up first. Needs /dev/fuse and root (or fusermount).';
@@ -35,7 +36,7 @@ export default class FuseMount extends BaseCommand<typeof FuseMount> {
     'fuse-debug': Flags.boolean({ default: false, hidden: true, summary: 'libfuse debug output.' }),
   };
 
-  async run(): Promise<unknown> {
+  async run(): Promise<FuseMountResult> {
     const { flags, args } = await this.parseInput();
     const dir = canonicalMountpoint(String(args.dir));
     if (dir === '/') throw new AlluxioError('InvalidArgument', 'cannot mount over "/"; choose a directory such as /mnt/alluxio/fuse');

@@ -1,8 +1,9 @@
 import { Flags } from '@oclif/core';
 import { BaseCommand } from '../../src/cli/base-command.js';
+import type { LocalStatusResult } from '../../src/cli/results.js';
 import { defaultLocalDir, localClusterStatus } from '../../src/local/cluster.js';
 
-export default class LocalStatus extends BaseCommand<typeof LocalStatus> {
+export default class LocalStatus extends BaseCommand<typeof LocalStatus, LocalStatusResult> {
   static override summary = 'Health of the local cluster started by `alluxio local start`.';
   static override description = 'Checks that each recorded process is still the one started (pid and start time), that etcd answers /health and each worker /readyz. Exit 0 when all are healthy, 5 when something is down, 4 when there is no local cluster in --dir.';
   static override examples = ['<%= config.bin %> local status', '<%= config.bin %> local status --json'];
@@ -10,7 +11,7 @@ export default class LocalStatus extends BaseCommand<typeof LocalStatus> {
     dir: Flags.string({ summary: 'Directory given to local start (default $ALLUXIO_LOCAL_DIR or ~/.alluxio/local).' }),
   };
 
-  async run(): Promise<unknown> {
+  async run(): Promise<LocalStatusResult> {
     const { flags } = await this.parseInput();
     const st = await localClusterStatus(flags.dir ?? defaultLocalDir());
     if (!this.jsonEnabled()) {

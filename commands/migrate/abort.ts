@@ -1,11 +1,12 @@
 import { Flags } from '@oclif/core';
 import { BaseCommand } from '../../src/cli/base-command.js';
+import type { MigrateAbortResult } from '../../src/cli/results.js';
 import { abort } from '../../src/control/migrations.js';
 import { redactOptions } from '../../src/domain/mounts.js';
 import { parseMigrationId } from '../../src/migrate/record.js';
 import { getRecord } from '../../src/migrate/store.js';
 
-export default class MigrateAbort extends BaseCommand<typeof MigrateAbort> {
+export default class MigrateAbort extends BaseCommand<typeof MigrateAbort, MigrateAbortResult> {
   static override summary = 'Stop a migration and leave the mount exactly as it was (asks first; --yes skips).';
   static override description =
     'For a migration that is copying, verifying, ready or failed: one transaction restores the mount (old URI, options and mode) and marks the migration aborted; the copier stops at its next checkpoint. Files already copied to the new UFS are left there.';
@@ -16,7 +17,7 @@ export default class MigrateAbort extends BaseCommand<typeof MigrateAbort> {
     yes: Flags.boolean({ char: 'y', default: false, summary: 'Do not ask for confirmation.' }),
   };
 
-  async run(): Promise<unknown> {
+  async run(): Promise<MigrateAbortResult> {
     const { flags } = await this.parseInput();
     const id = parseMigrationId(flags.id);
     const conn = this.etcd();

@@ -1,10 +1,11 @@
 import { Flags } from '@oclif/core';
 import { BaseCommand } from '../../src/cli/base-command.js';
+import type { MigrateResumeResult } from '../../src/cli/results.js';
 import { resume } from '../../src/control/migrations.js';
 import { parseBytes, parseMigrationId } from '../../src/migrate/record.js';
 import { stateDir } from '../../src/migrate/spawn.js';
 
-export default class MigrateResume extends BaseCommand<typeof MigrateResume> {
+export default class MigrateResume extends BaseCommand<typeof MigrateResume, MigrateResumeResult> {
   static override summary = 'Continue an interrupted or failed migration where it stopped.';
   static override description =
     'Starts a new copier for a migration whose copier died (killed, machine restarted) or that failed: it skips every file the checkpoint in etcd records as copied, copies files that failed verification again, then verifies. Refused (exit 3) while a copier is alive.';
@@ -16,7 +17,7 @@ export default class MigrateResume extends BaseCommand<typeof MigrateResume> {
     'state-dir': Flags.string({ env: 'ALLUXIO_STATE_DIR', summary: 'Where the copier keeps its log and pid file (default ~/.alluxio).' }),
   };
 
-  async run(): Promise<unknown> {
+  async run(): Promise<MigrateResumeResult> {
     const { flags } = await this.parseInput();
     const conn = this.etcd();
     const { record, copier } = await resume(conn, parseMigrationId(flags.id), stateDir(conn.options.cluster, flags['state-dir']), {

@@ -1,9 +1,10 @@
 import { Flags } from '@oclif/core';
 import { BaseCommand } from '../../src/cli/base-command.js';
+import type { MigrateRunResult } from '../../src/cli/results.js';
 import { runCopier } from '../../src/migrate/copier.js';
 import { parseMigrationId } from '../../src/migrate/record.js';
 
-export default class MigrateRun extends BaseCommand<typeof MigrateRun> {
+export default class MigrateRun extends BaseCommand<typeof MigrateRun, MigrateRunResult> {
   static override summary = 'Internal: the copier process of a migration (started by migrate start / resume).';
   static override hidden = true;
   static override enableJsonFlag = false;
@@ -12,7 +13,7 @@ export default class MigrateRun extends BaseCommand<typeof MigrateRun> {
     'log-file': Flags.string({ summary: 'Where this process logs (recorded for status).' }),
   };
 
-  async run(): Promise<unknown> {
+  async run(): Promise<MigrateRunResult> {
     const { flags } = await this.parseInput();
     const log = (msg: string, extra?: Record<string, unknown>) =>
       process.stdout.write(`${new Date().toISOString()} ${flags.id} ${msg}${extra ? ' ' + JSON.stringify(extra) : ''}\n`);

@@ -1,5 +1,6 @@
 import { Flags } from '@oclif/core';
 import { BaseCommand, many } from '../../src/cli/base-command.js';
+import type { MigrateStartResult } from '../../src/cli/results.js';
 import { launchMigration } from '../../src/control/migrations.js';
 import { AlluxioError } from '../../src/domain/errors.js';
 import { parseOptions, redactOptions } from '../../src/domain/mounts.js';
@@ -7,7 +8,7 @@ import { parseBytes, statusDoc } from '../../src/migrate/record.js';
 import { stateDir } from '../../src/migrate/spawn.js';
 import { followMigration } from '../../src/migrate/watch.js';
 
-export default class MigrateStart extends BaseCommand<typeof MigrateStart> {
+export default class MigrateStart extends BaseCommand<typeof MigrateStart, MigrateStartResult> {
   static override summary = 'Start copying a mount to a new UFS (in the background); readers keep reading.';
   static override description =
     'In ONE etcd transaction: records migration m-N and makes the mount read-only (writes are refused, never lost; the previous mode comes back at cutover, rollback or abort). Then a detached copier process copies every file through the UFS adapters, checkpointing progress in etcd, and verifies by size or sha256. Returns once the migration is recorded; follow it with `migrate status --id m-N --watch`, or pass --follow. The target must be empty. One migration per mount at a time (a second is refused, exit 3).';
@@ -27,7 +28,7 @@ export default class MigrateStart extends BaseCommand<typeof MigrateStart> {
     'state-dir': Flags.string({ env: 'ALLUXIO_STATE_DIR', summary: 'Where the copier keeps its log and pid file (default ~/.alluxio).' }),
   };
 
-  async run(): Promise<unknown> {
+  async run(): Promise<MigrateStartResult> {
     const { flags } = await this.parseInput();
     const conn = this.etcd();
     const bandwidth = flags.bandwidth ? parseBytes(flags.bandwidth, '--bandwidth') : 0;
@@ -42,7 +43,7 @@ export default class MigrateStart extends BaseCommand<typeof MigrateStart> {
     this.say(`Started ${result.id}: ${result.path} ${result.from.ufsUri} -> ${result.to.ufsUri} at revision ${revision}; ${result.path} is read-only until cutover`);
     this.say(`Copier pid ${copier.pid}, log ${copier.log}. Follow with: alluxio migrate status --id ${result.id} --watch`);
     const waited = await this.afterCommit(revision);
-    let doc: Record<string, unknown> = {
+    let doc: MigrateStartResult = {
       id: result.id,
       state: result.state,
       revision,

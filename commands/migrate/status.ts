@@ -1,10 +1,11 @@
 import { Flags } from '@oclif/core';
 import { BaseCommand } from '../../src/cli/base-command.js';
+import type { MigrateStatusResult } from '../../src/cli/results.js';
 import { migrationStatus } from '../../src/control/migrations.js';
 import { formatBytes, formatDuration, parseMigrationId, progressLine, statusDoc, type StatusDoc } from '../../src/migrate/record.js';
 import { followMigration } from '../../src/migrate/watch.js';
 
-export default class MigrateStatus extends BaseCommand<typeof MigrateStatus> {
+export default class MigrateStatus extends BaseCommand<typeof MigrateStatus, MigrateStatusResult> {
   static override summary = 'Show migrations: state, files and bytes copied, rate, ETA.';
   static override description =
     'With --id, one migration (--json: {"id","state","path","from","to","files":{"done","total"},"bytes":{"done","total"},"rate","eta","error"?,...}); without, all of them. --watch draws a progress bar until the copy is verified or fails.';
@@ -15,7 +16,7 @@ export default class MigrateStatus extends BaseCommand<typeof MigrateStatus> {
     'show-secrets': Flags.boolean({ default: false, summary: 'Do not redact secret option values.' }),
   };
 
-  async run(): Promise<unknown> {
+  async run(): Promise<MigrateStatusResult> {
     const { flags } = await this.parseInput();
     const conn = this.etcd();
     const id = flags.id === undefined ? undefined : parseMigrationId(flags.id);

@@ -1,9 +1,10 @@
 import { Flags } from '@oclif/core';
 import { BaseCommand, many } from '../../src/cli/base-command.js';
+import type { MountAddResult } from '../../src/cli/results.js';
 import { addMount, listMounts, mountAddQuestions } from '../../src/control/mounts.js';
 import { parseOptions, redactOptions } from '../../src/domain/mounts.js';
 
-export default class MountAdd extends BaseCommand<typeof MountAdd> {
+export default class MountAdd extends BaseCommand<typeof MountAdd, MountAddResult> {
   static override summary = 'Mount a UFS URI at a top-level Alluxio path.';
   static override description = 'Validates the path (exactly one segment) and the URI (known scheme, bucket, no query, no dot segments), refuses duplicates and nesting against the current table, and commits in one etcd transaction. Prints the committed revision.';
   static override examples = [
@@ -20,7 +21,7 @@ export default class MountAdd extends BaseCommand<typeof MountAdd> {
     'show-secrets': Flags.boolean({ default: false, summary: 'Do not redact secret option values in the output.' }),
   };
 
-  async run(): Promise<unknown> {
+  async run(): Promise<MountAddResult> {
     const { flags } = await this.parseInput();
     const options = parseOptions(many(flags.option));
     const guide = flags.path === undefined || flags['ufs-uri'] === undefined ? mountAddQuestions(this.interactive() ? await listMounts(this.etcd()) : { mounts: [] }) : undefined;

@@ -1,9 +1,10 @@
 import { Flags } from '@oclif/core';
 import { BaseCommand } from '../../src/cli/base-command.js';
+import type { MountListResult } from '../../src/cli/results.js';
 import { listMounts } from '../../src/control/mounts.js';
 import { redactOptions } from '../../src/domain/mounts.js';
 
-export default class MountList extends BaseCommand<typeof MountList> {
+export default class MountList extends BaseCommand<typeof MountList, MountListResult> {
   static override summary = 'List the mount table.';
   static override description = 'A table on a terminal, one tab-separated line per mount in a pipe (path, UFS URI, mode, options), or one JSON document with --json. Secret-looking option values are shown as *** unless --show-secrets.';
   static override examples = ['<%= config.bin %> mount list', '<%= config.bin %> mount list --json | jq ".mounts[].path"', '<%= config.bin %> mount list --show-secrets'];
@@ -11,7 +12,7 @@ export default class MountList extends BaseCommand<typeof MountList> {
     'show-secrets': Flags.boolean({ default: false, summary: 'Show secret option values instead of ***.' }),
   };
 
-  async run(): Promise<unknown> {
+  async run(): Promise<MountListResult> {
     const { flags } = await this.parseInput();
     const { revision, mounts, invalid } = await listMounts(this.etcd());
     const shown = mounts.map((m) => ({ ...m, options: redactOptions(m.options, flags['show-secrets']) }));

@@ -1,10 +1,11 @@
 import { Flags } from '@oclif/core';
 import { BaseCommand, many } from '../../src/cli/base-command.js';
+import type { MountUpdateResult } from '../../src/cli/results.js';
 import { updateMount } from '../../src/control/mounts.js';
 import { parseOptions, redactOptions } from '../../src/domain/mounts.js';
 import { AlluxioError } from '../../src/domain/errors.js';
 
-export default class MountUpdate extends BaseCommand<typeof MountUpdate> {
+export default class MountUpdate extends BaseCommand<typeof MountUpdate, MountUpdateResult> {
   static override summary = 'Change the UFS URI, options or mode of an existing mount.';
   static override description = 'The new entry is validated against the rest of the table (no nesting) and committed in one etcd transaction against the revision it read.';
   static override examples = [
@@ -22,7 +23,7 @@ export default class MountUpdate extends BaseCommand<typeof MountUpdate> {
     'show-secrets': Flags.boolean({ default: false, summary: 'Do not redact secret option values in the output.' }),
   };
 
-  async run(): Promise<unknown> {
+  async run(): Promise<MountUpdateResult> {
     const { flags } = await this.parseInput();
     const setOptions = parseOptions(many(flags.option));
     const removeOptions = many(flags['remove-option']);

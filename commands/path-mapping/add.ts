@@ -1,9 +1,10 @@
 import { Flags } from '@oclif/core';
 import { BaseCommand } from '../../src/cli/base-command.js';
+import type { RuleAddResult } from '../../src/cli/results.js';
 import { addRule, describeRule } from '../../src/control/rules.js';
 import { AlluxioError } from '../../src/domain/errors.js';
 
-export default class PathMappingAdd extends BaseCommand<typeof PathMappingAdd> {
+export default class PathMappingAdd extends BaseCommand<typeof PathMappingAdd, RuleAddResult> {
   static override summary = 'Add a virtual path mapping rule (prefix: --from/--to; regex: --src/--dst).';
   static override description = [
     'A prefix rule is segment-aware: --from /model/latest matches /model/latest and /model/latest/a, never /model/latest2.',
@@ -29,7 +30,7 @@ export default class PathMappingAdd extends BaseCommand<typeof PathMappingAdd> {
     disabled: Flags.boolean({ default: false, summary: 'Store the rule disabled.' }),
   };
 
-  async run(): Promise<unknown> {
+  async run(): Promise<RuleAddResult> {
     const { flags } = await this.parseInput();
     let kind: 'prefix' | 'regex';
     let src: string;

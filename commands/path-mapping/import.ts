@@ -1,10 +1,11 @@
 import { readFileSync } from 'node:fs';
 import { Args, Flags } from '@oclif/core';
 import { BaseCommand } from '../../src/cli/base-command.js';
+import type { RuleImportResult } from '../../src/cli/results.js';
 import { importRules, parseRuleFile } from '../../src/control/rules.js';
 import { AlluxioError } from '../../src/domain/errors.js';
 
-export default class PathMappingImport extends BaseCommand<typeof PathMappingImport> {
+export default class PathMappingImport extends BaseCommand<typeof PathMappingImport, RuleImportResult> {
   static override summary = "Import Alluxio's path_mapping.json as ordered regex rules (all or nothing).";
   static override description = [
     'The file is {"rules": [{"src": REGEX, "dst": TEMPLATE}, ...], "virtualDirectories": [...]}. Rules become regex rules',
@@ -23,7 +24,7 @@ export default class PathMappingImport extends BaseCommand<typeof PathMappingImp
     yes: Flags.boolean({ char: 'y', default: false, summary: 'Do not ask before --replace.' }),
   };
 
-  async run(): Promise<unknown> {
+  async run(): Promise<RuleImportResult> {
     const { flags, args } = await this.parseInput();
     const name = String(args.file);
     let text: string;

@@ -1,12 +1,13 @@
 import { BaseCommand } from '../../src/cli/base-command.js';
+import type { RuleListResult } from '../../src/cli/results.js';
 import { listRules } from '../../src/control/rules.js';
 
-export default class PathMappingList extends BaseCommand<typeof PathMappingList> {
+export default class PathMappingList extends BaseCommand<typeof PathMappingList, RuleListResult> {
   static override summary = 'List the virtual path mapping rules in evaluation order.';
   static override description = 'Rules are tried in this order (order, then id); the first match wins. A table on a terminal, one tab-separated line per rule in a pipe (order, id, kind, src, dst, exclude, state), or one JSON document with --json.';
   static override examples = ['<%= config.bin %> path-mapping list', '<%= config.bin %> path-mapping list --json | jq ".rules[].id"'];
 
-  async run(): Promise<unknown> {
+  async run(): Promise<RuleListResult> {
     await this.parseInput();
     const { revision, rules, invalid } = await listRules(this.etcd());
     for (const bad of invalid) this.warnLine(`skipping malformed rule ${bad.key}: ${bad.error}`);

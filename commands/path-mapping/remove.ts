@@ -1,8 +1,9 @@
 import { Flags } from '@oclif/core';
 import { BaseCommand } from '../../src/cli/base-command.js';
+import type { RuleRemoveResult } from '../../src/cli/results.js';
 import { getRule, removeRule, describeRule } from '../../src/control/rules.js';
 
-export default class PathMappingRemove extends BaseCommand<typeof PathMappingRemove> {
+export default class PathMappingRemove extends BaseCommand<typeof PathMappingRemove, RuleRemoveResult> {
   static override summary = 'Remove a rule (asks first; --yes skips the question).';
   static override description = 'Paths the rule redirected resolve as written again. An unknown id exits 4. --force also removes a malformed value stored under the id.';
   static override examples = ['<%= config.bin %> path-mapping remove --id model-latest', '<%= config.bin %> path-mapping remove --id model-latest --yes --json'];
@@ -13,7 +14,7 @@ export default class PathMappingRemove extends BaseCommand<typeof PathMappingRem
     force: Flags.boolean({ default: false, summary: 'Also remove a malformed value stored under this id.' }),
   };
 
-  async run(): Promise<unknown> {
+  async run(): Promise<RuleRemoveResult> {
     const { flags } = await this.parseInput();
     const conn = this.etcd();
     let what = `rule ${flags.id}`;

@@ -1,9 +1,10 @@
 import { Flags } from '@oclif/core';
 import { BaseCommand } from '../../src/cli/base-command.js';
+import type { RuleUpdateResult } from '../../src/cli/results.js';
 import { describeRule, updateRule } from '../../src/control/rules.js';
 import { AlluxioError } from '../../src/domain/errors.js';
 
-export default class PathMappingUpdate extends BaseCommand<typeof PathMappingUpdate> {
+export default class PathMappingUpdate extends BaseCommand<typeof PathMappingUpdate, RuleUpdateResult> {
   static override summary = 'Change a rule in place: its target, source, order, exclude pattern or state.';
   static override description = [
     'The everyday move of an alias is one command: `path-mapping update --id model-latest --to /model/v4`.',
@@ -28,7 +29,7 @@ export default class PathMappingUpdate extends BaseCommand<typeof PathMappingUpd
     enabled: Flags.boolean({ allowNo: true, summary: 'Enable (--enabled) or disable (--no-enabled) the rule.' }),
   };
 
-  async run(): Promise<unknown> {
+  async run(): Promise<RuleUpdateResult> {
     const { flags } = await this.parseInput();
     const prefixGiven = flags.from !== undefined || flags.to !== undefined;
     const regexGiven = flags.src !== undefined || flags.dst !== undefined;

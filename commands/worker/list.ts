@@ -1,16 +1,17 @@
 import { BaseCommand } from '../../src/cli/base-command.js';
+import type { WorkerListResult } from '../../src/cli/results.js';
 import { formatDuration } from '../../src/cli/duration.js';
 import { listWorkers } from '../../src/cluster/members.js';
 import { cacheUseOf } from '../../src/control/cache.js';
 import { formatBytes } from '../../src/cli/bytes.js';
 
-export default class WorkerList extends BaseCommand<typeof WorkerList> {
+export default class WorkerList extends BaseCommand<typeof WorkerList, WorkerListResult> {
   static override summary = 'List live workers: address, applied revision, lag behind the config, uptime, watch state.';
   static override description =
     'Reads the leased worker records from etcd, and those of FUSE daemons (`alluxio fuse mount`; listed separately, under "clients" in --json: they apply the config too, so --wait counts them). A killed worker disappears once its lease expires. `lag` is how many revisions the worker is behind the latest config change (0 = up to date); scripts read `appliedRevision` from --json.';
   static override examples = ['<%= config.bin %> worker list', '<%= config.bin %> worker list --json | jq ".workers[] | {id, appliedRevision}"'];
 
-  async run(): Promise<unknown> {
+  async run(): Promise<WorkerListResult> {
     await this.parseInput();
     const listing = await listWorkers(this.etcd());
     // Cache use comes from each worker's REST (/api/v1/cache/status); '?' when it does not answer.
@@ -21,10 +22,13 @@ export default class WorkerList extends BaseCommand<typeof WorkerList> {
       if (listing.workers.length === 0) {
         if (this.render.isTTY) this.say('No live workers. Start one with: alluxio worker start (or alluxio local start)');
       } else {
+        // HTTPS ports: "https://host:port" with --tls-only, else "host:port (+https :port)".
+        const addr = (port: number, tlsPort: number | null, w: (typeof listing.workers)[number]): string =>
+          w.scheme === 'https' ? `https://${w.host}:${port}` : `${w.host}:${port}${tlsPort !== null ? ` (+https :${tlsPort})` : ''}`;
         const rows = listing.workers.map((w) => [
           w.id,
-          `${w.host}:${w.s3Port}`,
-          `${w.host}:${w.restPort}`,
+          addr(w.s3Port, w.s3TlsPort, w),
+          addr(w.restPort, w.restTlsPort, w),
           w.appliedRevision,
           w.lag,
           w.uptimeSeconds === null ? '-' : formatDuration(w.uptimeSeconds * 1000),

@@ -1,18 +1,21 @@
 import { Flags } from '@oclif/core';
 import pino from 'pino';
 import { BaseCommand } from '../../src/cli/base-command.js';
+import type { WorkerStartResult } from '../../src/cli/results.js';
 import { parseDuration } from '../../src/cli/duration.js';
 import { AlluxioError } from '../../src/domain/errors.js';
-import { Worker } from '../../src/host/worker.js';
+import { DEFAULT_REST_TLS_PORT, DEFAULT_S3_TLS_PORT, Worker } from '../../src/host/worker.js';
 import { cacheFlags, openCacheFromFlags } from '../../src/cache/flags.js';
 
-export default class WorkerStart extends BaseCommand<typeof WorkerStart> {
+export default class WorkerStart extends BaseCommand<typeof WorkerStart, WorkerStartResult> {
   static override summary = 'Run a worker in the foreground: hot-reloads mounts and rules from etcd and serves S3 and REST.';
   static override description =
-    'Lists and watches the cluster config in etcd, swapping its whole view per etcd transaction; registers itself under a lease (removed on SIGTERM, or after the TTL if killed); serves S3 on --s3-port and /healthz, /readyz, /metrics, /api/v1/status on --rest-port. Logs are JSON lines (pino) on stdout. A duplicate --id is refused (exit 3) while its holder is alive.';
+    'Lists and watches the cluster config in etcd, swapping its whole view per etcd transaction; registers itself under a lease (removed on SIGTERM, or after the TTL if killed); serves S3 on --s3-port and /healthz, /readyz, /metrics, /api/v1/status on --rest-port. Logs are JSON lines (pino) on stdout. A duplicate --id is refused (exit 3) while its holder is alive. With --tls-cert and --tls-key it also serves HTTPS: S3 on --s3-tls-port (29996) and REST on --rest-tls-port (28443), alongside plain HTTP or, with --tls-only, instead of it; --tls-client-ca requires client certificates signed by that CA (mutual TLS). SIGHUP re-reads the certificate files. A missing, unreadable or mismatched certificate or key is refused at start (exit 2).';
   static override examples = [
     '<%= config.bin %> worker start --id w1 --host 10.0.0.5 --s3-port 29998 --rest-port 28080',
     '<%= config.bin %> worker start --id w2 --max-staleness 2m',
+    '<%= config.bin %> worker start --tls-cert /etc/alluxio/tls/server.crt --tls-key /etc/alluxio/tls/server.key',
+    '<%= config.bin %> worker start --tls-cert server.crt --tls-key server.key --tls-client-ca clients-ca.crt --tls-only',
   ];
   static override enableJsonFlag = false;
   static override flags = {
@@ -24,10 +27,16 @@ export default class WorkerStart extends BaseCommand<typeof WorkerStart> {
     'lease-ttl': Flags.string({ default: '10s', summary: 'TTL of the membership lease (a killed worker disappears after it).' }),
     'max-staleness': Flags.string({ summary: 'Refuse requests (503) when the config is older than this because etcd is unreachable (e.g. 2m). Default: serve the last good config indefinitely.' }),
     ...cacheFlags,
+    'tls-cert': Flags.string({ summary: 'PEM certificate (chain) for the HTTPS ports; with --tls-key turns HTTPS on.', dependsOn: ['tls-key'], helpGroup: 'TLS' }),
+    'tls-key': Flags.string({ summary: 'PEM private key of --tls-cert (unencrypted).', dependsOn: ['tls-cert'], helpGroup: 'TLS' }),
+    'tls-client-ca': Flags.string({ summary: 'PEM CA bundle: require client certificates signed by it on the HTTPS ports (mutual TLS).', dependsOn: ['tls-cert'], helpGroup: 'TLS' }),
+    's3-tls-port': Flags.integer({ default: DEFAULT_S3_TLS_PORT, min: 0, max: 65535, summary: 'HTTPS port of the S3 API.', helpGroup: 'TLS' }),
+    'rest-tls-port': Flags.integer({ default: DEFAULT_REST_TLS_PORT, min: 0, max: 65535, summary: 'HTTPS port of the REST API (health, metrics, status, FSSpec).', helpGroup: 'TLS' }),
+    'tls-only': Flags.boolean({ summary: 'Serve HTTPS only: --s3-port and --rest-port are not opened.', dependsOn: ['tls-cert'], helpGroup: 'TLS' }),
     'log-level': Flags.string({ default: 'info', options: ['trace', 'debug', 'info', 'warn', 'error'], summary: 'Log level.' }),
   };
 
-  async run(): Promise<unknown> {
+  async run(): Promise<WorkerStartResult> {
     const { flags } = await this.parseInput();
     const ttlMs = parseDuration(flags['lease-ttl'], '--lease-ttl');
     if (ttlMs < 1000) throw new AlluxioError('InvalidArgument', '--lease-ttl must be at least 1s');
@@ -45,9 +54,29 @@ export default class WorkerStart extends BaseCommand<typeof WorkerStart> {
       restPort: flags['rest-port'],
       leaseTtlSeconds: Math.max(1, Math.round(ttlMs / 1000)),
       ...(maxStalenessMs !== undefined ? { maxStalenessMs } : {}),
+      ...(flags['tls-cert'] && flags['tls-key']
+        ? {
+            tls: {
+              certFile: flags['tls-cert'],
+              keyFile: flags['tls-key'],
+              ...(flags['tls-client-ca'] ? { clientCaFile: flags['tls-client-ca'] } : {}),
+              s3Port: flags['s3-tls-port'],
+              restPort: flags['rest-tls-port'],
+              only: flags['tls-only'] ?? false,
+            },
+          }
+        : {}),
       log,
     });
     await worker.start();
+    // SIGHUP: re-read the certificate files (e.g. after a renewal); bad files keep the old ones.
+    process.on('SIGHUP', () => {
+      try {
+        worker.reloadTls();
+      } catch (e) {
+        log.error({ err: (e as Error).message }, 'TLS reload refused; still serving the previous certificate');
+      }
+    });
     await new Promise<void>((resolve) => {
       let signalled = false;
       const onSignal = (sig: NodeJS.Signals): void => {

@@ -7,6 +7,7 @@ import http.client
 import json
 import logging
 import os
+import ssl
 import threading
 import time
 import urllib.parse
@@ -16,7 +17,13 @@ from .errors import WorkersUnavailableError, error_from_response
 from .placement import placement_order
 from .sigv4 import Signer, host_header
 
-__all__ = ["WorkerClient", "discover_workers_from_etcd", "parse_hosts"]
+__all__ = ["WorkerClient", "discover_worker_records", "discover_workers_from_etcd", "make_ssl_context", "parse_hosts"]
+
+
+def _as_flag(v):
+    if isinstance(v, str):
+        return v.strip().lower() in ("1", "true", "yes", "on")
+    return bool(v)
 
 log = logging.getLogger("alluxiofs")
 
@@ -25,7 +32,8 @@ _NET_ERRORS = (OSError, http.client.HTTPException)
 
 
 def parse_hosts(hosts, default_port):
-    """'a,b:1234' -> ['a:<default_port>', 'b:1234'] (IPv6 in brackets: '[::1]:28080')."""
+    """'a,b:1234' -> ['a:<default_port>', 'b:1234'] (IPv6 in brackets: '[::1]:28080');
+    'http://a:2379' keeps its scheme."""
     if not hosts:
         return []
     if isinstance(hosts, (list, tuple)):
@@ -36,6 +44,11 @@ def parse_hosts(hosts, default_port):
     for item in items:
         item = str(item).strip()
         if not item:
+            continue
+        if "://" in item:
+            # An endpoint URL as ALLUXIO_ETCD_ENDPOINTS writes it: keep the scheme.
+            scheme, _, rest = item.partition("://")
+            out.extend(f"{scheme}://{hp}" for hp in parse_hosts([rest.rstrip("/")], default_port))
             continue
         if item.startswith("["):
             host, _, rest = item[1:].partition("]")
@@ -58,9 +71,10 @@ def _prefix_end(prefix: bytes) -> bytes:
     return b"\x00"
 
 
-def discover_workers_from_etcd(etcd_hosts, etcd_port=2379, cluster="default", timeout=5.0):
-    """Live workers ('host:restPort') from /alluxio/<cluster>/workers/ through etcd's
-    JSON gateway (POST /v3/kv/range). Raises WorkersUnavailableError when no etcd answers."""
+def discover_worker_records(etcd_hosts, etcd_port=2379, cluster="default", timeout=5.0):
+    """Live worker records from /alluxio/<cluster>/workers/ through etcd's JSON gateway
+    (POST /v3/kv/range), as (name, record) pairs where name is 'host:restPort' (the
+    placement name). Raises WorkersUnavailableError when no etcd answers."""
     prefix = f"/alluxio/{cluster}/workers/".encode("utf-8")
     body = json.dumps(
         {
@@ -78,16 +92,45 @@ def discover_workers_from_etcd(etcd_hosts, etcd_port=2379, cluster="default", ti
         except (OSError, ValueError) as e:
             errors.append(f"{ep}: {e}")
             continue
-        workers = []
+        records = {}
         for kv in doc.get("kvs") or []:
             try:
                 rec = json.loads(base64.b64decode(kv.get("value", "")).decode("utf-8"))
                 host, port = rec["host"], int(rec["restPort"])
             except (ValueError, KeyError, TypeError):
                 continue  # not a worker record
-            workers.append(f"[{host}]:{port}" if ":" in host else f"{host}:{port}")
-        return sorted(set(workers))
+            records[f"[{host}]:{port}" if ":" in host else f"{host}:{port}"] = rec
+        return sorted(records.items())
     raise WorkersUnavailableError(f"no etcd endpoint answered ({'; '.join(errors) or 'none configured'})")
+
+
+def discover_workers_from_etcd(etcd_hosts, etcd_port=2379, cluster="default", timeout=5.0, https=False):
+    """Live workers ('host:restPort') that can be reached over plain HTTP, or with
+    ``https=True`` over HTTPS (those advertising restTlsPort)."""
+    return [name for name, rec in discover_worker_records(etcd_hosts, etcd_port, cluster, timeout) if _tls_port(rec, https) is not None]
+
+
+def _tls_port(rec, https):
+    """The port to reach a worker record on: its REST TLS port over HTTPS (None without
+    one), its plain REST port over HTTP (None for a TLS-only worker)."""
+    if https:
+        p = rec.get("restTlsPort")
+        if p is None and rec.get("scheme") == "https":
+            p = rec.get("restPort")
+        return int(p) if p is not None else None
+    return None if rec.get("scheme") == "https" else int(rec["restPort"])
+
+
+def make_ssl_context(ca_bundle=None, client_cert=None, client_key=None):
+    """The TLS context for HTTPS to the workers: the system CAs, or ``ca_bundle`` (a PEM
+    file, e.g. the CA `alluxio local start --tls` prints); a client certificate when the
+    workers require one (--tls-client-ca)."""
+    ctx = ssl.create_default_context(cafile=ca_bundle) if ca_bundle else ssl.create_default_context()
+    if client_cert:
+        ctx.load_cert_chain(client_cert, client_key)
+    elif client_key:
+        raise ValueError("alluxiofs: client_key needs client_cert")
+    return ctx
 
 
 def _env_first(*names):
@@ -143,10 +186,26 @@ class WorkerClient:
         access_key=None,
         secret_key=None,
         region=None,
+        use_https=None,
+        ca_bundle=None,
+        client_cert=None,
+        client_key=None,
     ):
         self.signer = make_signer(access_key, secret_key, region)
         self.worker_http_port = int(worker_http_port)
-        self.static_workers = parse_hosts(worker_hosts, self.worker_http_port)
+        items = worker_hosts.split(",") if isinstance(worker_hosts, str) else list(worker_hosts or [])
+        https_hosts = [str(i).strip() for i in items if str(i).strip().lower().startswith("https://")]
+        plain = [str(i).strip()[len("http://"):] if str(i).strip().lower().startswith("http://") else i for i in items if i not in https_hosts]
+        self.static_workers = parse_hosts(plain + [h[len("https://"):] for h in https_hosts], self.worker_http_port)
+        ca_bundle = ca_bundle or os.environ.get("ALLUXIO_CA_BUNDLE") or None
+        if use_https is None:
+            use_https = bool(https_hosts or ca_bundle or client_cert)
+        self.https = _as_flag(use_https)
+        if https_hosts and not self.https:
+            raise ValueError("alluxiofs: https:// worker_hosts with use_https=False")
+        self._ssl = make_ssl_context(ca_bundle, client_cert, client_key) if self.https else None
+        # placement name -> port to connect to (differs from the name's port over HTTPS)
+        self._ports = {}
         self.etcd_hosts = etcd_hosts
         self.etcd_port = int(etcd_port)
         self.cluster_name = cluster_name
@@ -171,7 +230,15 @@ class WorkerClient:
             stale = self._members is None or refresh or now - self._members_at > self.refresh_every
         if stale:
             try:
-                members = discover_workers_from_etcd(self.etcd_hosts, self.etcd_port, self.cluster_name, timeout=min(self.timeout, 5.0))
+                records = discover_worker_records(self.etcd_hosts, self.etcd_port, self.cluster_name, timeout=min(self.timeout, 5.0))
+                members = []
+                for name, rec in records:
+                    port = _tls_port(rec, self.https)
+                    if port is None:
+                        log.debug("alluxiofs: worker %s has no %s REST port; skipped", name, "HTTPS" if self.https else "plain HTTP")
+                        continue
+                    self._ports[name] = port
+                    members.append(name)
             except WorkersUnavailableError:
                 if self._members is None and not self.static_workers:
                     raise
@@ -216,11 +283,21 @@ class WorkerClient:
             conn.close()
             conn = None
         if conn is None:
-            host, _, port = worker.rpartition(":")
-            conn = http.client.HTTPConnection(host.strip("[]"), int(port), timeout=self.timeout, blocksize=1 << 20)
+            conn = self._new_conn(worker)
             conn._alluxio_used = False
             conns[worker] = conn
         return conn
+
+    def _endpoint(self, worker):
+        """(host, port) to connect to for a worker's placement name."""
+        host, _, port = worker.rpartition(":")
+        return host.strip("[]"), self._ports.get(worker, int(port))
+
+    def _new_conn(self, worker):
+        host, port = self._endpoint(worker)
+        if self._ssl is not None:
+            return http.client.HTTPSConnection(host, port, timeout=self.timeout, context=self._ssl, blocksize=1 << 20)
+        return http.client.HTTPConnection(host, port, timeout=self.timeout, blocksize=1 << 20)
 
     def _drop(self, worker):
         conn = self._conns().pop(worker, None)
@@ -231,11 +308,11 @@ class WorkerClient:
         """``headers`` plus the SigV4 headers for this request to ``worker`` (when keys are set)."""
         if self.signer is None:
             return headers
-        host, _, port = worker.rpartition(":")
+        host, port = self._endpoint(worker)
         parts = urllib.parse.urlsplit(target)
         pairs = urllib.parse.parse_qsl(parts.query, keep_blank_values=True)
         out = dict(headers)
-        out.update(self.signer.sign(method, host_header(host.strip("[]"), port), parts.path, pairs))
+        out.update(self.signer.sign(method, host_header(host, port, 443 if self._ssl is not None else 80), parts.path, pairs))
         return out
 
     def _once(self, worker, method, target, headers, body, fresh):
@@ -315,8 +392,7 @@ class WorkerClient:
         target = "/api/v1/file?" + urllib.parse.urlencode({"uri": uri}, quote_via=urllib.parse.quote, safe="")
         failures = []
         for worker in self._candidates(uri):
-            host, _, port = worker.rpartition(":")
-            conn = http.client.HTTPConnection(host.strip("[]"), int(port), timeout=self.timeout, blocksize=1 << 20)
+            conn = self._new_conn(worker)
             try:
                 conn.request("GET", target, headers=self._signed(worker, "GET", target, {"range": f"bytes={start}-", "accept": "*/*"}))
                 resp = conn.getresponse()

@@ -7,27 +7,34 @@ cluster's rewrite rules apply exactly as for S3 and POSIX clients.
 Short-circuit reads: when the worker that resolved a path is on this host and the path
 resolved to a file:// mount, the worker names the local file (and its identity); reads
 then come from that file with this process's own permissions instead of over HTTP.
+
+One class of ~600 lines because it is fsspec's method set (paths, metadata, reads, writes,
+fallback); the file object is in file.py, the HTTP client in client.py, the read machinery
+(pool, parallel parts, batching, counters) in reads.py. docs/alluxiofs.md has the guide.
 """
 import datetime
-import http.client
 import logging
 import os
+import re
 import stat
-import tempfile
 import threading
 from glob import has_magic
 
-from fsspec.spec import AbstractBufferedFile, AbstractFileSystem
+from fsspec.spec import AbstractFileSystem
 from fsspec.utils import stringify_path
 
 from .client import WorkerClient
 from .errors import WorkersUnavailableError, error_from_response
+from .file import AlluxioFile, _pread
+from .reads import Pool, ReadStats, merge_ranges, split_range
 
 __all__ = ["AlluxioFileSystem", "AlluxioFile"]
 
 log = logging.getLogger("alluxiofs")
 
 MiB = 1 << 20
+_UPSTREAM_IGNORED = ("options", "logger", "concurrency", "preload_path", "test_options")
+_SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.\-]*://")
 
 
 class AlluxioFileSystem(AbstractFileSystem):
@@ -63,6 +70,14 @@ class AlluxioFileSystem(AbstractFileSystem):
         saw, else reads over HTTP). Reads only ("rb" and cat_file); writes always go to a
         worker. Default True; the environment variable ALLUXIO_SHORT_CIRCUIT=0 turns it
         off whatever the argument says.
+    use_https, ca_bundle, client_cert, client_key:
+        HTTPS to the workers' REST TLS ports (`alluxio worker start --tls-cert ...`):
+        ``ca_bundle`` is the PEM file of the CA to trust (default: the system's; also
+        ALLUXIO_CA_BUNDLE), ``client_cert``/``client_key`` a client certificate for
+        workers started with --tls-client-ca. HTTPS is used when any of them is given, a
+        worker host is written ``https://host:port``, or ``use_https=True``; discovered
+        workers are then reached on the restTlsPort of their membership record, and never
+        over plain HTTP.
     access_key, secret_key: str
         Keys for workers that require authentication (configured with
         ALLUXIO_S3_CREDENTIALS, the same key pairs as their S3 API): every request is then
@@ -73,9 +88,29 @@ class AlluxioFileSystem(AbstractFileSystem):
     region: str
         The region of the signatures' credential scope (default: ALLUXIO_S3_REGION, else
         us-east-1).
+    fs:
+        As in upstream alluxiofs: a ready fsspec file system of the UFS, used for the
+        fallback instead of one built from target_protocol/target_options. Upstream's
+        ``options``, ``logger``, ``concurrency``, ``preload_path`` and ``test_options`` are
+        accepted and ignored.
+    cache_type, block_size:
+        Defaults for ``open(..., "rb")`` over HTTP: fsspec's cache type and its block size
+        (8 MiB). Default "none": each read fetches exactly what was asked (Parquet column
+        projection reads only its columns) and a read continuing the previous one comes from
+        one streamed GET, so sequential reads need no read-ahead. Any of fsspec's caches
+        ("readahead", "blockcache", "bytes", "first", "all", "background", ...) can be
+        chosen here or per file in ``open()``.
+    parallel_fetch, parallel_part_size, parallel_threshold:
+        A read of at least ``parallel_threshold`` bytes (default 16 MiB) over HTTP is
+        fetched in parts of ``parallel_part_size`` (8 MiB) by ``parallel_fetch`` threads
+        (default 4; 1 turns it off), each with its own keep-alive connection. The same pool
+        runs the requests of ``cat_ranges``.
     """
 
-    protocol = "alluxiofs"
+    # "alluxiofs" is fsspec's name for this file system (URLs alluxiofs:///data/x);
+    # "alluxio" too, because names come back as alluxio:///data/x and libraries that
+    # round-trip names (DuckDB, Datasets) look the file system up by the name's scheme.
+    protocol = ("alluxiofs", "alluxio")
     root_marker = ""
 
     def __init__(
@@ -95,8 +130,23 @@ class AlluxioFileSystem(AbstractFileSystem):
         access_key=None,
         secret_key=None,
         region=None,
+        cache_type="none",
+        block_size=None,
+        parallel_fetch=4,
+        parallel_part_size=8 * MiB,
+        parallel_threshold=16 * MiB,
+        fs=None,
+        use_https=None,
+        ca_bundle=None,
+        client_cert=None,
+        client_key=None,
         **kwargs,
     ):
+        # Arguments of the upstream fsspec/alluxiofs package that have no meaning here
+        # (its worker-side options, logger, thread count, preload, test hooks) are
+        # accepted and ignored, so existing code constructs this class unchanged.
+        for name in _UPSTREAM_IGNORED:
+            kwargs.pop(name, None)
         super().__init__(**kwargs)
         self.client = WorkerClient(
             worker_hosts=worker_hosts,
@@ -110,34 +160,64 @@ class AlluxioFileSystem(AbstractFileSystem):
             access_key=access_key,
             secret_key=secret_key,
             region=region,
+            use_https=use_https,
+            ca_bundle=ca_bundle,
+            client_cert=client_cert,
+            client_key=client_key,
         )
         self.target_protocol = target_protocol
         self.target_options = dict(target_options or {})
-        self.ufs_fallback = bool(ufs_fallback)
+        self.ufs_fallback = _as_bool(ufs_fallback)
         self._ufs_fs = {}
-        self.short_circuit = bool(short_circuit) and _short_circuit_allowed()
+        self._given_ufs_fs = fs  # upstream's ``fs``: a ready UFS file system for the fallback
+        self.short_circuit = _as_bool(short_circuit) and _short_circuit_allowed()
         # What short-circuit did: files opened locally, cat_file ranges read locally, and
         # grants that could not be used (the read went over HTTP instead).
         self.short_circuit_stats = {"opens": 0, "ranges": 0, "fallbacks": 0}
         self._stats_lock = threading.Lock()
+        self.cache_type = cache_type
+        self.default_block_size = int(block_size) if block_size else AlluxioFile.DEFAULT_BLOCK_SIZE
+        self.part_size = max(64 * 1024, int(parallel_part_size))
+        self.parallel_threshold = max(self.part_size, int(parallel_threshold))
+        self.read_stats = ReadStats()
+        self._pool = Pool(int(parallel_fetch))
 
     # ---- paths ------------------------------------------------------------------------
 
     @classmethod
     def _strip_protocol(cls, path):
+        """The path as sent to the workers: a UFS-native URI as is, an Alluxio path as
+        ``alluxio:///p``. ``alluxiofs:///p``, ``alluxiofs://p``, ``alluxio://p`` and ``/p``
+        are Alluxio paths; ``alluxiofs://s3://b/k`` (a UFS URI behind the fsspec prefix) is ``s3://b/k``.
+        Trailing slashes go (but not the root's)."""
         if isinstance(path, (list, tuple)):
             return [cls._strip_protocol(p) for p in path]
         path = stringify_path(path)
-        if path.startswith("alluxiofs://"):
-            path = path[len("alluxiofs://") :]
+        if path[:12].lower() == "alluxiofs://":
+            path = path[12:]
+            if not _SCHEME.match(path) and not path.startswith("/"):
+                path = "/" + path
+        if path[:10].lower() == "alluxio://":
+            rest = path[10:]
+            head = rest.split("/", 1)[0]
+            # alluxio://data/x (a slash lost by a library that normalised the URL, as
+            # Datasets' streaming does) is alluxio:///data/x; an authority that names a
+            # host:port (Alluxio's master address) is kept and ignored by the worker.
+            if head and ":" not in head and "@" not in head:
+                rest = "/" + rest
+            path = "alluxio://" + rest
         if path.startswith("/"):
             path = "alluxio://" + path
+        elif not _SCHEME.match(path):
+            path = "alluxio:///" + path
         while path.endswith("/") and not path.endswith("://") and not path.endswith(":///"):
             path = path[:-1]
         return path
 
     def unstrip_protocol(self, name):
-        return name
+        """Names are full URLs already (``alluxio:///p`` or the UFS URI asked for); both
+        forms open again through this file system."""
+        return self._strip_protocol(name)
 
     @classmethod
     def _parent(cls, path):
@@ -160,6 +240,8 @@ class AlluxioFileSystem(AbstractFileSystem):
             return None
         import fsspec
 
+        if self._given_ufs_fs is not None:
+            return self._given_ufs_fs
         scheme = path.split("://", 1)[0].lower()
         proto = self.target_protocol or scheme
         fs = self._ufs_fs.get(proto)
@@ -205,8 +287,24 @@ class AlluxioFileSystem(AbstractFileSystem):
             out["local"] = doc["local"]
         return out
 
+    @staticmethod
+    def _plain_form(path):
+        """True when the caller named an Alluxio path without a scheme (``/data/x``, as
+        PyArrow's FSSpecHandler and Ray pass paths): names are then returned that way too,
+        so a listing's names start with the directory asked for."""
+        return isinstance(path, str) and path.startswith("/")
+
+    @staticmethod
+    def _to_plain(entry):
+        name = entry["name"]
+        if name.startswith("alluxio:///"):
+            entry = dict(entry)
+            entry["name"] = name[len("alluxio://") :]
+        return entry
+
     def info(self, path, **kwargs):
-        return self._info(self._strip_protocol(path))
+        out = self._info(self._strip_protocol(path))
+        return self._to_plain(out) if self._plain_form(path) else out
 
     def _info(self, path, local=False):
         """info of a stripped path; with ``local`` the worker adds the short-circuit grant
@@ -219,6 +317,7 @@ class AlluxioFileSystem(AbstractFileSystem):
         )
 
     def ls(self, path, detail=True, **kwargs):
+        plain = self._plain_form(path)
         path = self._strip_protocol(path)
 
         def remote():
@@ -229,7 +328,25 @@ class AlluxioFileSystem(AbstractFileSystem):
             return [self._entry(e) for e in doc["entries"]]
 
         entries = self._read_call(path, remote, lambda fs: [self._ufs_entry(fs, e) for e in fs.ls(path, detail=True)])
+        if plain:
+            entries = [self._to_plain(e) for e in entries]
         return entries if detail else [e["name"] for e in entries]
+
+    def find(self, path, maxdepth=None, withdirs=False, detail=False, **kwargs):
+        out = super().find(path, maxdepth=maxdepth, withdirs=withdirs, detail=detail, **kwargs)
+        if not self._plain_form(path):
+            return out
+        if detail:
+            return {k[len("alluxio://") :] if k.startswith("alluxio:///") else k: self._to_plain(v) for k, v in out.items()}
+        return [n[len("alluxio://") :] if n.startswith("alluxio:///") else n for n in out]
+
+    def glob(self, path, **kwargs):
+        out = super().glob(path, **kwargs)
+        if not self._plain_form(path):
+            return out
+        if isinstance(out, dict):
+            return {k[len("alluxio://") :] if k.startswith("alluxio:///") else k: self._to_plain(v) for k, v in out.items()}
+        return [n[len("alluxio://") :] if n.startswith("alluxio:///") else n for n in out]
 
     def exists(self, path, **kwargs):
         try:
@@ -307,32 +424,98 @@ class AlluxioFileSystem(AbstractFileSystem):
             data = _pread(fd, start, stop) if stop > start else b""
         finally:
             os.close(fd)
+        self.read_stats.add(local_bytes=len(data))
         self._count("ranges")
         return data
 
     # ---- reads --------------------------------------------------------------------------
 
+    def _http_range(self, path, start, end):
+        """One ranged GET of bytes [start, end) (end None = to EOF) over HTTP."""
+        rng = f"bytes={start}-" + ("" if end is None else str(end - 1))
+        resp = self.client.request("GET", "file", path, headers={"range": rng, "accept": "*/*"})
+        self.read_stats.add(http_requests=1, http_bytes=len(resp.body) if resp.status in (200, 206) else 0)
+        if resp.status == 416:
+            return b""
+        if resp.status not in (200, 206):
+            raise error_from_response(resp.status, resp.body, path)
+        if resp.status == 200 and start > 0:  # range ignored: cut it ourselves
+            return resp.body[start:end]
+        return resp.body
+
+    def _parallel_range(self, path, start, end):
+        """Bytes [start, end) over HTTP, in parts on the pool when the range is large."""
+        if end is None or end - start < self.parallel_threshold or self._pool.size == 1:
+            return self._http_range(path, start, end)
+        parts = self._pool.map(lambda r: self._http_range(path, r[0], r[1]), split_range(start, end, self.part_size))
+        return b"".join(parts)
+
     def _range(self, path, start, end):
         """Bytes [start, end) of a file (end None = to EOF); b"" beyond EOF."""
         if end is not None and end <= start:
             return b""
-        rng = f"bytes={start}-" + ("" if end is None else str(end - 1))
 
         def remote():
             if self.short_circuit:
                 data = self._local_range(path, start, end)
                 if data is not None:
                     return data
-            resp = self.client.request("GET", "file", path, headers={"range": rng, "accept": "*/*"})
-            if resp.status == 416:
-                return b""
-            if resp.status not in (200, 206):
-                raise error_from_response(resp.status, resp.body, path)
-            if resp.status == 200 and start > 0:  # range ignored: cut it ourselves
-                return resp.body[start:end]
-            return resp.body
+            stop = end
+            if stop is None and start == 0:
+                # a whole-file read: learn the size, so a large file is fetched in parts
+                try:
+                    stop = self.info(path)["size"]
+                except (OSError, ValueError):
+                    stop = None
+            return self._parallel_range(path, start, stop)
 
         return self._read_call(path, remote, lambda fs: fs.cat_file(path, start=start, end=end))
+
+    def cat_ranges(self, paths, starts, ends, max_gap=None, on_error="return", batch_size=None, **kwargs):
+        """Bytes of many ranges (Parquet footers, column chunks) in one batch: ranges of one
+        file closer than ``max_gap`` (default 64 KiB) are merged into one request of at
+        most 64 MiB, and the requests run in parallel on the pool's keep-alive connections.
+        An error is returned in place of its ranges (``on_error="return"``) or raised."""
+        if not isinstance(paths, list):
+            raise TypeError("paths must be a list")
+        n = len(paths)
+        starts = starts if isinstance(starts, list) else [starts] * n
+        ends = ends if isinstance(ends, list) else [ends] * n
+        if len(starts) != n or len(ends) != n:
+            raise ValueError("paths, starts and ends must have the same length")
+        gap = 64 * 1024 if max_gap is None else int(max_gap)
+        out = [None] * n
+        jobs = []  # (path, start, end, [(index, offset, length)])
+        by_path = {}
+        for i, p in enumerate(paths):
+            s, e = starts[i], ends[i]
+            if s is None or e is None or s < 0 or e < 0:  # open-ended or from the end: one call each
+                jobs.append((p, s, e, None, [i]))
+            else:
+                by_path.setdefault(self._strip_protocol(p), []).append(i)
+        for p, idx in by_path.items():
+            for rs, re, members in merge_ranges([starts[i] for i in idx], [ends[i] for i in idx], gap, 64 * MiB):
+                jobs.append((p, rs, re, True, [idx[m] for m in members]))
+
+        def run(job):
+            p, s, e, merged, members = job
+            try:
+                data = self.cat_file(p, s, e, **kwargs)
+            except Exception as exc:  # noqa: BLE001 - returned or raised below
+                return job, exc
+            return job, data
+
+        for (p, s, e, merged, members), data in self._pool.map(run, jobs):
+            for i in members:
+                if isinstance(data, Exception):
+                    if on_error != "return":
+                        raise data
+                    out[i] = data
+                elif merged:
+                    out[i] = data[starts[i] - s : ends[i] - s]
+                else:
+                    out[i] = data
+        return out
 
     def cat_file(self, path, start=None, end=None, **kwargs):
         path = self._strip_protocol(path)
@@ -346,8 +529,16 @@ class AlluxioFileSystem(AbstractFileSystem):
 
     def _open(self, path, mode="rb", block_size=None, autocommit=True, cache_options=None, **kwargs):
         path = self._strip_protocol(path)
-        if mode not in ("rb", "wb"):
-            raise ValueError(f"alluxiofs: mode {mode!r} is not supported (use 'rb' or 'wb')")
+        if mode not in ("rb", "wb", "xb"):
+            raise ValueError(f"alluxiofs: mode {mode!r} is not supported (use 'rb', 'wb' or 'xb')")
+        if mode == "xb":
+            # checked at open, not atomic: the REST API has no create-only PUT
+            if self.exists(path):
+                raise FileExistsError(f"{path} exists (mode 'xb')")
+            mode = "wb"
+        if mode == "rb":
+            kwargs.setdefault("cache_type", self.cache_type)
+        block_size = block_size or self.default_block_size
         return AlluxioFile(self, path, mode=mode, block_size=block_size, autocommit=autocommit, cache_options=cache_options, **kwargs)
 
     # ---- writes (no fallback: the worker enforces read-only mounts) ---------------------
@@ -362,10 +553,26 @@ class AlluxioFileSystem(AbstractFileSystem):
         )
         return self._entry(resp.json())
 
-    def pipe_file(self, path, value, **kwargs):
+    def pipe_file(self, path, value, mode="overwrite", **kwargs):
         path = self._strip_protocol(path)
+        if mode == "create" and self.exists(path):  # not atomic: no create-only PUT
+            raise FileExistsError(f"{path} exists (mode='create')")
         value = bytes(value)
         return self._put(path, value, len(value))
+
+    def cp_file(self, path1, path2, **kwargs):
+        """Copy one file through this client (the REST API has no server-side copy):
+        streamed in blocks, then one PUT. A directory becomes a directory."""
+        path1, path2 = self._strip_protocol(path1), self._strip_protocol(path2)
+        if self.isdir(path1):
+            self.makedirs(path2, exist_ok=True)
+            return
+        with self.open(path1, "rb") as src, self.open(path2, "wb") as dst:
+            while True:
+                chunk = src.read(self.default_block_size)
+                if not chunk:
+                    break
+                dst.write(chunk)
 
     def mkdir(self, path, create_parents=True, **kwargs):
         path = self._strip_protocol(path)
@@ -408,184 +615,24 @@ class AlluxioFileSystem(AbstractFileSystem):
         pass  # nothing is cached: every call asks a worker (rules may change any time)
 
 
+def _as_bool(value):
+    """A flag given as a bool, or as text by tools whose storage_options are all strings
+    (Polars): "0", "false", "no", "off" and "" are False."""
+    if isinstance(value, str):
+        return value.strip().lower() not in ("0", "false", "no", "off", "")
+    return bool(value)
+
+
 def _short_circuit_allowed():
     return os.environ.get("ALLUXIO_SHORT_CIRCUIT", "1").strip().lower() not in ("0", "false", "no", "off")
-
-
-def _pread(fd, start, end):
-    """Bytes [start, end) of an open file (fewer only at EOF: the file shrank)."""
-    want = end - start
-    data = os.pread(fd, want, start)
-    if len(data) == want or not data:
-        return data
-    parts, got = [data], len(data)
-    while got < want:
-        more = os.pread(fd, want - got, start + got)
-        if not more:
-            break
-        parts.append(more)
-        got += len(more)
-    return b"".join(parts)
-
-
-class AlluxioFile(AbstractBufferedFile):
-    """A file of AlluxioFileSystem: reads are buffered ranged GETs (read-ahead of
-    ``block_size``), or, short-circuited, positional reads of the local file the worker
-    named (``short_circuited``, ``local_path``); writes are spooled locally and sent in
-    one streamed PUT on close."""
-
-    DEFAULT_BLOCK_SIZE = 8 * MiB
-
-    def __init__(self, fs, path, mode="rb", block_size=None, autocommit=True, cache_options=None, **kwargs):
-        size = kwargs.pop("size", None)
-        self._local_fd = None
-        self.local_path = None
-        self.short_circuited = False  # True when read from the local file, not over HTTP
-        if mode == "rb" and size is None:
-            details = fs._info(path, local=fs.short_circuit)
-            if details["type"] == "directory":
-                raise IsADirectoryError(21, "is a directory", path)
-            size = details["size"]
-            self._details = details
-            self._local_fd = fs._open_local(details)
-            if self._local_fd is not None:
-                self.local_path = details["localPath"]
-                self.short_circuited = True
-                fs._count("opens")
-        self._stream = None  # (connection, response) of a sequential read
-        self._stream_pos = 0
-        self._stream_failed = False
-        self._last_end = 0
-        super().__init__(fs, path, mode=mode, block_size=block_size, autocommit=autocommit, cache_options=cache_options, size=size, **kwargs)
-        self._spool = None
-
-    def read(self, length=-1):
-        """As AbstractBufferedFile.read; short-circuited, one positional read of the local
-        file per call (the kernel's page cache and read-ahead take the place of ours)."""
-        if self._local_fd is None:
-            return super().read(length)
-        length = -1 if length is None else int(length)
-        if self.mode != "rb":
-            raise ValueError("File not in read mode")
-        if self.closed:
-            raise ValueError("I/O operation on closed file.")
-        if length < 0:
-            length = self.size - self.loc
-        end = min(self.loc + length, self.size)
-        if end <= self.loc:
-            return b""
-        out = _pread(self._local_fd, self.loc, end)
-        self.loc += len(out)
-        return out
-
-    def readinto(self, b):
-        """As AbstractBufferedFile.readinto; short-circuited, straight into ``b``."""
-        if self._local_fd is None or not hasattr(os, "preadv"):
-            return super().readinto(b)
-        if self.closed:
-            raise ValueError("I/O operation on closed file.")
-        out = memoryview(b).cast("B")
-        want = min(out.nbytes, max(0, self.size - self.loc))
-        got = 0
-        while got < want:
-            n = os.preadv(self._local_fd, [out[got:want]], self.loc + got)
-            if n <= 0:
-                break
-            got += n
-        self.loc += got
-        return got
-
-    def _fetch_range(self, start, end):
-        """Bytes [start, end). Short-circuited: a positional read of the local file.
-        Otherwise a read that continues where the previous one ended is served from one
-        streamed GET to EOF (no request per block, the worker keeps sending); any other
-        read is one bounded ranged GET. A stream that breaks (worker gone) is reopened
-        where it broke, on the next worker."""
-        end = min(end, self.size)
-        if end <= start:
-            return b""
-        if self._local_fd is not None:
-            return _pread(self._local_fd, start, end)
-        sequential = start == self._last_end
-        self._last_end = end
-        if not sequential or self._stream_failed:
-            self._close_stream()
-            return self.fs._range(self.path, start, end)
-        parts = []
-        pos = start
-        attempts = 2 + len(self.fs.client.workers())
-        while pos < end and attempts > 0:
-            if self._stream is None or self._stream_pos != pos:
-                self._close_stream()
-                try:
-                    opened = self.fs.client.open_stream(self.path, pos)
-                except WorkersUnavailableError:
-                    self._stream_failed = True
-                    parts.append(self.fs._range(self.path, pos, end))  # the UFS, when fallback is on
-                    break
-                if opened is None:  # at EOF: the file shrank
-                    break
-                self._stream, self._stream_pos = opened, pos
-            try:
-                data = self._stream[1].read(end - pos)
-            except (OSError, http.client.HTTPException) as e:
-                data, err = b"", e
-            else:
-                err = None
-            if data:
-                parts.append(data)
-                pos += len(data)
-                self._stream_pos = pos
-            if pos < end:  # short read: the connection broke (or the file shrank)
-                log.warning("alluxiofs: stream of %s broke at byte %d (%s); reopening", self.path, pos, err or "short body")
-                self._close_stream()
-                attempts -= 1
-        return b"".join(parts) if len(parts) != 1 else parts[0]
-
-    def _close_stream(self):
-        if self._stream is not None:
-            self._stream[0].close()
-            self._stream = None
-
-    def _initiate_upload(self):
-        self._spool = tempfile.SpooledTemporaryFile(max_size=64 * MiB)
-
-    def _upload_chunk(self, final=False):
-        if self._spool is None:
-            self._initiate_upload()
-        self.buffer.seek(0)
-        self._spool.write(self.buffer.getbuffer())
-        if final:
-            length = self._spool.tell()
-            self._spool.seek(0)
-            try:
-                self.fs._put(self.path, self._spool, length)
-            finally:
-                self._spool.close()
-                self._spool = None
-        return True
-
-    def discard(self):
-        if self._spool is not None:
-            self._spool.close()
-            self._spool = None
-
-    def close(self):
-        try:
-            super().close()
-        finally:
-            self._close_stream()
-            self.discard()
-            if self._local_fd is not None:
-                fd, self._local_fd = self._local_fd, None
-                os.close(fd)
 
 
 def _register():
     import fsspec
 
-    try:
-        fsspec.register_implementation("alluxiofs", AlluxioFileSystem, clobber=True)
-    except Exception:  # pragma: no cover - very old fsspec
-        pass
+    for name in AlluxioFileSystem.protocol:
+        try:
+            fsspec.register_implementation(name, AlluxioFileSystem, clobber=True)
+        except Exception:  # pragma: no cover - very old fsspec
+            pass
 

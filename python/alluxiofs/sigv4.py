@@ -68,7 +68,8 @@ class Signer:
         return headers
 
 
-def host_header(host, port):
-    """The Host header http.client would send for (host, port) on plain HTTP."""
+def host_header(host, port, default_port=80):
+    """The Host header http.client would send for (host, port): no port when it is the
+    scheme's default (80 for HTTP, 443 for HTTPS)."""
     h = f"[{host}]" if ":" in host else host
-    return h if int(port) == 80 else f"{h}:{int(port)}"
+    return h if int(port) == int(default_port) else f"{h}:{int(port)}"

@@ -1,7 +1,8 @@
 /**
  * The one base command: connection flags, --json, exit codes (cli.md's table, kept under
  * --json), rendering, and confirmation prompts. Commands stay thin: parse, call the
- * library in src/, render.
+ * library in src/, render. Like sf-plugins-core's SfCommand<T>, a command names the type
+ * of the JSON document it returns (src/cli/results.ts): BaseCommand<typeof Cmd, CmdResult>.
  */
 import { Command, Errors, Flags, type Interfaces } from '@oclif/core';
 import { AlluxioError, ExitCode, isAlluxioError } from '../domain/errors.js';
@@ -12,21 +13,22 @@ import { parseDuration } from './duration.js';
 import { waitForConvergence } from '../cluster/convergence.js';
 import { dryRunReport, readSamples, type DryRunReport } from '../control/impact.js';
 import { enableDryRun, isDryRunStop, type DryRun } from '../store/dry-run.js';
+import type { ErrorDoc, Waited } from './results.js';
 
 export type BaseFlags<T extends typeof Command> = Interfaces.InferredFlags<(typeof BaseCommand)['baseFlags'] & T['flags']>;
 
-export abstract class BaseCommand<T extends typeof Command> extends Command {
+export abstract class BaseCommand<T extends typeof Command, R extends object> extends Command {
   static override enableJsonFlag = true;
 
   static override baseFlags = {
-    'etcd-endpoints': Flags.string({ env: 'ALLUXIO_ETCD_ENDPOINTS', default: DEFAULT_ENDPOINTS, summary: 'Comma-separated etcd endpoints.', helpGroup: 'CONNECTION' }),
+    'etcd-endpoints': Flags.string({ env: 'ALLUXIO_ETCD_ENDPOINTS', default: DEFAULT_ENDPOINTS, summary: 'Comma-separated etcd endpoints (every member: any member that answers serves).', helpGroup: 'CONNECTION' }),
     cluster: Flags.string({ env: 'ALLUXIO_CLUSTER', default: DEFAULT_CLUSTER, summary: 'Cluster name; all keys live under /alluxio/<cluster>/.', helpGroup: 'CONNECTION' }),
     'etcd-user': Flags.string({ env: 'ALLUXIO_ETCD_USER', summary: 'etcd user name.', helpGroup: 'CONNECTION' }),
     'etcd-password': Flags.string({ env: 'ALLUXIO_ETCD_PASSWORD', summary: 'etcd password.', helpGroup: 'CONNECTION' }),
     'etcd-ca': Flags.string({ env: 'ALLUXIO_ETCD_CA', summary: 'CA certificate (PEM) for TLS to etcd.', helpGroup: 'CONNECTION' }),
     'etcd-cert': Flags.string({ env: 'ALLUXIO_ETCD_CERT', summary: 'Client certificate (PEM) for TLS to etcd.', helpGroup: 'CONNECTION' }),
     'etcd-key': Flags.string({ env: 'ALLUXIO_ETCD_KEY', summary: 'Client key (PEM) for TLS to etcd.', helpGroup: 'CONNECTION' }),
-    'etcd-timeout': Flags.string({ env: 'ALLUXIO_ETCD_TIMEOUT', default: '5s', summary: 'Deadline for each etcd call.', helpGroup: 'CONNECTION' }),
+    'etcd-timeout': Flags.string({ env: 'ALLUXIO_ETCD_TIMEOUT', default: '5s', summary: 'Deadline for each etcd call, retries on other members included (a dead member costs one attempt of at most half of it, min 2s). Raise it when etcd is reachable but overloaded (EtcdTimeout).', helpGroup: 'CONNECTION' }),
   };
 
   /** Flags every mutating command takes (cli.md: --wait, --wait-timeout, --dry-run, --sample). */
@@ -40,6 +42,9 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
   protected flags!: BaseFlags<T>;
   protected render!: Renderer;
   private conn: EtcdConnection | undefined;
+
+  /** The command's work; what it returns is the document --json prints. */
+  public abstract override run(): Promise<R>;
 
   public override async init(): Promise<void> {
     await super.init();
@@ -88,7 +93,7 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
    * After a mutating command commits: with --wait, wait for convergence (progress on
    * stderr, k/n workers). Returns what to merge into the JSON document.
    */
-  protected async afterCommit(revision: number): Promise<Record<string, unknown>> {
+  protected async afterCommit(revision: number): Promise<Waited> {
     const f = this.flags as Record<string, unknown>;
     if (!f.wait) return {};
     const timeoutMs = parseDuration(String(f['wait-timeout'] ?? '30s'), '--wait-timeout');
@@ -110,7 +115,7 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
    * whole document to colour it (about 20 ms for 1,000 mounts) and would put colour codes
    * into what scripts parse.
    */
-  public override logJson(json: unknown): void {
+  public override logJson(json: R | ErrorDoc): void {
     process.stdout.write(JSON.stringify(json, null, 2) + '\n');
   }
 
@@ -170,30 +175,26 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
     if (!ok) throw new AlluxioError('Cancelled', 'cancelled; nothing changed');
   }
 
-  protected override async catch(err: Error & { exitCode?: number; oclif?: { exit?: number } }): Promise<unknown> {
+  protected override async catch(err: Error): Promise<never> {
     if (err instanceof Errors.ExitError) throw err;
-    if (isDryRunStop(err) && this.conn) return this.renderDryRun(err, this.conn);
-    let code: string;
-    let message: string;
-    let exitCode: number;
-    let extra: Record<string, unknown> = {};
+    if (isDryRunStop(err) && this.conn) {
+      // --dry-run stopped where the command would commit: the report is the result (exit 0).
+      this.renderDryRun(err, this.conn);
+      this.exit(0);
+    }
+    let doc: ErrorDoc['error'];
     if (isAlluxioError(err)) {
-      code = err.code;
-      message = err.message;
-      exitCode = err.exitCode;
-      extra = err.toJSON();
-    } else if (isParseError(err)) {
-      code = 'UsageError';
-      message = err.message.split('\n').filter((l) => !/^See more help/.test(l)).join('\n').trim();
-      exitCode = ExitCode.usage;
+      doc = { ...err.toJSON(), code: err.code, message: err.message, exitCode: err.exitCode };
+    } else if (isUsageError(err)) {
+      doc = { code: 'UsageError', message: err.message.split('\n').filter((l) => !/^See more help/.test(l)).join('\n').trim(), exitCode: ExitCode.usage };
     } else {
-      code = 'Internal';
-      message = err.message;
-      exitCode = ExitCode.unexpected;
+      doc = { code: 'Internal', message: err.message, exitCode: ExitCode.unexpected };
       if (process.env.ALLUXIO_DEBUG) process.stderr.write((err.stack ?? '') + '\n');
     }
+    const { code, message, exitCode } = doc;
     if (this.jsonEnabledSafe()) {
-      process.stdout.write(JSON.stringify({ error: { ...extra, code, message, exitCode } }, null, 2) + '\n');
+      const out: ErrorDoc = { error: doc };
+      process.stdout.write(JSON.stringify(out, null, 2) + '\n');
     } else {
       const color = this.render?.color;
       process.stderr.write(`${color ? color.red('Error:') : 'Error:'} ${message}\n`);
@@ -207,7 +208,7 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
     const f = this.flags as Record<string, unknown>;
     const report = dryRunReport(conn.layout, stop, readSamples(f.sample as string | undefined), f['show-secrets'] === true);
     if (this.jsonEnabledSafe()) {
-      this.logJson(report);
+      process.stdout.write(JSON.stringify(report, null, 2) + '\n');
       return report;
     }
     const lines = [`Dry run against revision ${report.revision}: nothing written.`];
@@ -234,9 +235,16 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
   }
 }
 
-function isParseError(err: Error): boolean {
-  const e = err as Error & { parse?: unknown; oclif?: { exit?: number } };
-  return e.parse !== undefined || /Parse|Flag|Arg|Unexpected/i.test(err.constructor?.name ?? '') || (e.oclif?.exit === 2);
+/**
+ * A usage error from oclif itself: every Errors.CLIError it throws while parsing argv (its
+ * CLIParseError family: unknown, missing, exclusive or invalid flags and args; and the
+ * built-in flag parsers, e.g. Flags.integer's range check). @oclif/core 4 exports only
+ * CLIError, ExitError and ModuleLoadError (the parser's error classes are internal), so the
+ * check is on those: ExitError is an exit, not an error; ModuleLoadError a broken install.
+ * None of our code throws CLIError (it throws AlluxioError), so no other case reaches here.
+ */
+function isUsageError(err: Error): err is Errors.CLIError {
+  return err instanceof Errors.CLIError && !(err instanceof Errors.ExitError) && !(err instanceof Errors.ModuleLoadError);
 }
 
 /** Repeated `--option k=v` and friends arrive as arrays (or undefined). */

@@ -4,12 +4,13 @@
  */
 import type { Rebound } from '../control/migrations.js';
 import { redactOptions } from '../domain/mounts.js';
+import type { ReboundResult } from './results.js';
 
 export function reboundLine(verb: string, revision: number, result: Rebound): string {
   return `${verb} ${result.record.id}: ${result.mount.path} -> ${result.mount.ufsUri} (was ${result.previous.ufsUri}) at revision ${revision}`;
 }
 
-export function reboundDoc(revision: number, result: Rebound): Record<string, unknown> {
+export function reboundDoc(revision: number, result: Rebound): ReboundResult {
   return {
     revision,
     id: result.record.id,

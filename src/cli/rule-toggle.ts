@@ -5,8 +5,9 @@
 import { Flags } from '@oclif/core';
 import { BaseCommand } from './base-command.js';
 import { setRuleEnabled } from '../control/rules.js';
+import type { RuleToggleResult } from './results.js';
 
-export abstract class RuleToggleCommand extends BaseCommand<typeof RuleToggleCommand> {
+export abstract class RuleToggleCommand extends BaseCommand<typeof RuleToggleCommand, RuleToggleResult> {
   static override flags = {
     ...BaseCommand.waitFlags,
     id: Flags.string({ required: true, summary: 'The rule to switch.' }),
@@ -15,7 +16,7 @@ export abstract class RuleToggleCommand extends BaseCommand<typeof RuleToggleCom
   /** true: enable, false: disable. */
   protected abstract readonly enable: boolean;
 
-  async run(): Promise<unknown> {
+  async run(): Promise<RuleToggleResult> {
     const { flags } = await this.parseInput();
     const { revision, result } = await setRuleEnabled(this.etcd(), flags.id, this.enable);
     const done = this.enable ? 'enabled' : 'disabled';

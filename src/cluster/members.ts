@@ -28,6 +28,12 @@ export interface WorkerInfo extends MemberStatus {
   host: string;
   s3Port: number;
   restPort: number;
+  /** Scheme of s3Port/restPort ('http' for records without one). */
+  scheme: 'http' | 'https';
+  /** HTTPS ports, null when the worker serves no HTTPS. */
+  s3TlsPort: number | null;
+  restTlsPort: number | null;
+  tlsClientAuth: boolean;
 }
 
 /** A FUSE daemon's record (no S3/REST ports). */
@@ -115,6 +121,10 @@ export async function listWorkers(conn: EtcdConnection): Promise<WorkerListing> 
     host: r.host,
     s3Port: Number(r.s3Port ?? 0),
     restPort: Number(r.restPort ?? 0),
+    scheme: r.scheme === 'https' ? 'https' : 'http',
+    s3TlsPort: typeof r.s3TlsPort === 'number' ? r.s3TlsPort : null,
+    restTlsPort: typeof r.restTlsPort === 'number' ? r.restTlsPort : null,
+    tlsClientAuth: r.tlsClientAuth === true,
     ...status(r),
   }));
   collect(cres.kvs, clients, (r) => ({

@@ -5,6 +5,17 @@
  * (kind "worker"), FUSE daemons under /alluxio/<cluster>/clients/<id> (kind "fuse", no
  * S3/REST ports). The format is the contract between the two sides, so it lives here,
  * below both.
+ *
+ * TLS (added later; every field optional, so older readers and older records still work):
+ *   - `s3Port`/`restPort` speak `scheme` (absent = "http", as in every older record);
+ *     a worker started with --tls-only writes scheme "https" and its HTTPS ports there.
+ *   - `s3TlsPort`/`restTlsPort` are present whenever the worker serves HTTPS (alongside
+ *     plain HTTP, or the same ports as s3Port/restPort with --tls-only).
+ *   - `tlsClientAuth`: the HTTPS ports require a client certificate (mutual TLS).
+ * A client that wants HTTPS connects to restTlsPort; one that wants HTTP connects to
+ * restPort unless scheme is "https". The worker's NAME for placement stays
+ * `host:restPort` whatever the client connects to, so HTTP and HTTPS clients agree on
+ * which worker serves a path.
  */
 
 /** Version written into membership records (workers and FUSE daemons). */
@@ -20,6 +31,13 @@ export interface MemberRecord {
   host: string;
   s3Port?: number;
   restPort?: number;
+  /** The scheme of s3Port/restPort; absent = 'http'. */
+  scheme?: 'http' | 'https';
+  /** HTTPS ports; absent = the worker serves no HTTPS. */
+  s3TlsPort?: number;
+  restTlsPort?: number;
+  /** The HTTPS ports require a client certificate. */
+  tlsClientAuth?: boolean;
   /** A FUSE daemon's mount point. */
   mountpoint?: string;
   startedAt: string;

@@ -8,9 +8,14 @@ import { DEFAULT_FUSE_ROOT, type Api, type Resolution, type ResolveRequest, type
 import type { EtcdConnection } from '../store/connection.js';
 import { readConfig } from '../store/config-store.js';
 
+/**
+ * The snapshot at the CONFIG revision (resolution.md §6: the revision of the last change to
+ * mounts or rules, what a worker's snapshot and its REST `resolved.revision` report), not
+ * etcd's read revision, which also moves with membership writes.
+ */
 export async function loadSnapshot(conn: EtcdConnection): Promise<Snapshot> {
   const state = await readConfig(conn);
-  return Snapshot.build(state.revision, { mounts: state.mounts, rules: state.rules, invalid: state.invalid });
+  return Snapshot.build(state.configRevision, { mounts: state.mounts, rules: state.rules, invalid: state.invalid });
 }
 
 export interface ResolveCliInput {
@@ -56,7 +61,9 @@ export function requestFromCli(input: ResolveCliInput): ResolveRequest {
 }
 
 /** The JSON document of `resolve --json` and `path-mapping test --json` (cli.md). */
-export function resolutionDoc(r: Resolution): Record<string, unknown> {
+export type ResolutionDoc = Pick<Resolution, 'api' | 'input' | 'alluxioPath' | 'rewrittenPath' | 'rule' | 'mount' | 'ufsUri' | 'revision' | 'trace'>;
+
+export function resolutionDoc(r: Resolution): ResolutionDoc {
   return {
     api: r.api,
     input: r.input,

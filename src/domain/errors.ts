@@ -20,6 +20,8 @@ export type ExitCode = (typeof ExitCode)[keyof typeof ExitCode];
 const CODES = {
   // 2: usage / invalid input
   InvalidPath: ExitCode.usage,
+  /** A path segment longer than 255 bytes or a path longer than 4096 (resolution.md §1). */
+  NameTooLong: ExitCode.usage,
   InvalidUfsUri: ExitCode.usage,
   InvalidMount: ExitCode.usage,
   InvalidOption: ExitCode.usage,
@@ -53,10 +55,20 @@ const CODES = {
   NoMountForUri: ExitCode.notFound,
   MigrationNotFound: ExitCode.notFound,
   // 5: etcd or the cluster unreachable / timed out
+  /** No etcd member answered (every endpoint refused, timed out connecting, or failed TLS). */
   EtcdUnavailable: ExitCode.unavailable,
+  /** Members answer, but the operation did not complete within --etcd-timeout (overload). */
+  EtcdTimeout: ExitCode.unavailable,
+  /** Members answer, but the cluster has no leader (election running, or quorum lost). */
+  EtcdNoLeader: ExitCode.unavailable,
+  /** etcd refused the user name / password (or requires one and none was given). */
   EtcdAuthFailed: ExitCode.unavailable,
+  /** The etcd user is authenticated but its roles do not allow this read or write. */
+  EtcdPermissionDenied: ExitCode.unavailable,
   WaitTimeout: ExitCode.unavailable,
   UfsUnavailable: ExitCode.unavailable,
+  /** The mount's UFS scheme is known to the mount table but not served by this process. */
+  UfsNotSupported: ExitCode.unavailable,
   // 130
   Cancelled: ExitCode.cancelled,
   // 1

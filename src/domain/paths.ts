@@ -50,13 +50,13 @@ export function normalizePath(input: unknown, step = 'normalize'): string {
       throw new AlluxioError('InvalidPath', `path ${JSON.stringify(input)} has a "${seg}" segment; dot segments are rejected, not resolved`, { step });
     }
     if (Buffer.byteLength(seg, 'utf8') > MAX_SEGMENT_BYTES) {
-      throw new AlluxioError('InvalidPath', `path segment "${seg.slice(0, 32)}..." is longer than ${MAX_SEGMENT_BYTES} bytes`, { step });
+      throw new AlluxioError('NameTooLong', `path segment "${seg.slice(0, 32)}..." is longer than ${MAX_SEGMENT_BYTES} bytes`, { step });
     }
     segments.push(seg);
   }
   const out = '/' + segments.join('/');
   if (Buffer.byteLength(out, 'utf8') > MAX_PATH_BYTES) {
-    throw new AlluxioError('InvalidPath', `path is longer than ${MAX_PATH_BYTES} bytes`, { step });
+    throw new AlluxioError('NameTooLong', `path is longer than ${MAX_PATH_BYTES} bytes`, { step });
   }
   return out;
 }

@@ -114,7 +114,7 @@ function checkSegment(seg: string, whole: string, code: 'InvalidUfsUri' | 'Inval
   if (seg.includes('/')) throw new AlluxioError(code, `"${whole}": an encoded "/" (%2F) inside a segment is not allowed`);
   if (/[\u0000-\u001f\u007f]/.test(seg)) throw new AlluxioError(code, `"${whole}": control characters are not allowed`);
   if (!seg.isWellFormed()) throw new AlluxioError(code, `"${whole}": not valid UTF-8`);
-  if (Buffer.byteLength(seg, 'utf8') > MAX_SEGMENT_BYTES) throw new AlluxioError(code, `"${whole}": a segment is longer than ${MAX_SEGMENT_BYTES} bytes`);
+  if (Buffer.byteLength(seg, 'utf8') > MAX_SEGMENT_BYTES) throw new AlluxioError(code === 'InvalidPath' ? 'NameTooLong' : code, `"${whole}": a segment is longer than ${MAX_SEGMENT_BYTES} bytes`);
 }
 
 export function formatUfsUri(scheme: string, authority: string, segments: readonly string[]): string {
@@ -134,7 +134,12 @@ interface UriHead {
 function parseHead(raw: unknown, code: 'InvalidUfsUri' | 'InvalidPath', rawPath: boolean): UriHead {
   if (typeof raw !== 'string' || raw.trim() === '') throw new AlluxioError(code, 'UFS URI is empty');
   const shown = maskUri(raw);
-  if (raw !== raw.trim()) throw new AlluxioError(code, `"${shown}": leading or trailing white space`);
+  // A mount URI is typed by a person: white space around it is a mistake. A request URI's
+  // path is raw text (a name may end in a space, as S3 keys and POSIX names may), so only
+  // white space before the scheme is refused there.
+  if (rawPath ? raw !== raw.trimStart() : raw !== raw.trim()) {
+    throw new AlluxioError(code, `"${shown}": ${rawPath ? 'leading' : 'leading or trailing'} white space`);
+  }
   if (/[\u0000-\u001f\u007f]/.test(raw)) throw new AlluxioError(code, `"${shown}": control characters are not allowed`);
   // A request URI's path is raw text: "?" and "#" are characters of a name there.
   const m = (rawPath ? /^([A-Za-z][A-Za-z0-9+.\-]*):\/\/([^/]*)([\s\S]*)$/ : /^([A-Za-z][A-Za-z0-9+.\-]*):\/\/([^/?#]*)([\s\S]*)$/).exec(raw);

@@ -1,25 +1,31 @@
 /**
  * One worker process: the config feed (./config-feed.ts: informer for hot reload, the
  * staleness check, the leased membership record with the applied revision, UFS adapters),
- * and two HTTP servers:
+ * and its listeners (./listen.ts), each one plain HTTP or HTTPS (./tls.ts):
  *   - the S3 port (front end from the registry in ./frontends.ts),
  *   - the REST port: /healthz, /readyz, /metrics, /api/v1/status, plus the REST/FSSpec
  *     front end from the registry.
+ * With TLS the same two handlers also listen on the HTTPS ports (S3 default 29996, REST
+ * 28443), alongside the plain ones or, with `tlsOnly`, instead of them.
  * Every request reads the current snapshot ONCE through FrontendContext.snapshot().
+ * (Over 300 lines: the listeners, the record they are advertised in and the worker's own
+ * REST endpoints share one lifecycle; socket and certificate details live in ./listen.ts
+ * and ./tls.ts.)
  */
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import { hostname } from 'node:os';
-import type { AddressInfo } from 'node:net';
 import pino, { type Logger } from 'pino';
 import { AlluxioError, isAlluxioError } from '../domain/errors.js';
 import type { Snapshot } from '../domain/snapshot.js';
 import type { FrontendContext } from '../frontends/context.js';
-import { statusOf as restStatusOf } from '../frontends/rest/errors.js';
+import { HTTP_STATUS } from '../frontends/rest/errors.js';
 import { MEMBER_VERSION } from '../cluster/record.js';
 import type { ConfigInformer, InformerOptions, InformerStatus, SnapshotChange } from '../informer/informer.js';
 import type { EtcdConnection } from '../store/connection.js';
 import { ConfigFeed } from './config-feed.js';
 import { frontends as defaultFrontends, type FrontendRegistry } from './frontends.js';
+import { closeServer, listen, portOf } from './listen.js';
+import { loadTls, type TlsFiles, type TlsMaterial } from './tls.js';
 import { WorkerMetrics } from './worker-metrics.js';
 import type { WorkerCache } from '../cache/cache.js';
 import { cacheAdminHandler, type CacheAdmin } from '../cache/admin-http.js';
@@ -46,13 +52,32 @@ export interface WorkerOptions {
   frontends?: FrontendRegistry;
   /** The page cache (--cache-dir), opened by the caller; none = read the UFS directly. */
   cache?: WorkerCache;
+  /** Serve HTTPS too (or only, with `only`). */
+  tls?: WorkerTlsOptions;
 }
+
+export interface WorkerTlsOptions extends TlsFiles {
+  /** HTTPS port of the S3 API (default 29996, as Alluxio's). */
+  s3Port?: number;
+  /** HTTPS port of the REST API (default 28443). */
+  restPort?: number;
+  /** Serve HTTPS only: the plain s3Port/restPort are not opened. */
+  only?: boolean;
+}
+
+export const DEFAULT_S3_TLS_PORT = 29996;
+export const DEFAULT_REST_TLS_PORT = 28443;
 
 export interface WorkerStatus {
   id: string;
   host: string;
+  /** The ports as the membership record advertises them (see src/cluster/record.ts). */
   s3Port: number;
   restPort: number;
+  scheme: 'http' | 'https';
+  s3TlsPort: number | null;
+  restTlsPort: number | null;
+  tlsClientAuth: boolean;
   pid: number;
   version: string;
   startedAt: string;
@@ -76,10 +101,15 @@ export class Worker {
   readonly startedAt = new Date();
   /** Informer -> snapshot -> membership, and the UFS adapters of the snapshot's mounts. */
   private readonly feed: ConfigFeed;
-  private s3Server: Server | undefined;
-  private restServer: Server | undefined;
+  /** Every listener, plain and HTTPS. */
+  private readonly servers: Server[] = [];
+  private readonly httpsServers: Server[] = [];
+  /** Plain ports (unused with tlsOnly) and HTTPS ports (unused without tls). */
   private s3Port: number;
   private restPort: number;
+  private s3TlsPort: number;
+  private restTlsPort: number;
+  private tlsMaterial: TlsMaterial | undefined;
   private readonly registry: FrontendRegistry;
   private stopping: Promise<void> | undefined;
   private restApi: ((req: IncomingMessage, res: ServerResponse) => boolean | Promise<boolean>) | undefined;
@@ -91,7 +121,9 @@ export class Worker {
     this.host = opts.host ?? hostname();
     this.s3Port = opts.s3Port ?? 29998;
     this.restPort = opts.restPort ?? 28080;
-    this.id = opts.id ?? defaultWorkerId(this.host, this.restPort);
+    this.s3TlsPort = opts.tls?.s3Port ?? DEFAULT_S3_TLS_PORT;
+    this.restTlsPort = opts.tls?.restPort ?? DEFAULT_REST_TLS_PORT;
+    this.id = opts.id ?? defaultWorkerId(this.host, opts.tls?.only ? this.restTlsPort : this.restPort);
     if (!/^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/.test(this.id)) {
       throw new AlluxioError('InvalidArgument', `worker id "${this.id}" is not allowed (letters, digits, ".", "_", "-"; at most 128)`);
     }
@@ -134,8 +166,18 @@ export class Worker {
     return this.feed.snapshot();
   }
 
-  ports(): { s3Port: number; restPort: number } {
-    return { s3Port: this.s3Port, restPort: this.restPort };
+  /**
+   * The ports as advertised in the membership record: s3Port/restPort are the ports whose
+   * scheme is `scheme` (the HTTPS ones with tlsOnly); s3TlsPort/restTlsPort are set
+   * whenever HTTPS is served.
+   */
+  ports(): { s3Port: number; restPort: number; scheme: 'http' | 'https'; s3TlsPort?: number; restTlsPort?: number; tlsClientAuth?: boolean } {
+    const tls = this.opts.tls;
+    if (!tls) return { s3Port: this.s3Port, restPort: this.restPort, scheme: 'http' };
+    const secure = { s3TlsPort: this.s3TlsPort, restTlsPort: this.restTlsPort, tlsClientAuth: Boolean(tls.clientCaFile) };
+    return tls.only
+      ? { s3Port: this.s3TlsPort, restPort: this.restTlsPort, scheme: 'https', ...secure }
+      : { s3Port: this.s3Port, restPort: this.restPort, scheme: 'http', ...secure };
   }
 
   ready(): boolean {
@@ -144,11 +186,16 @@ export class Worker {
 
   status(): WorkerStatus {
     const now = Date.now();
+    const p = this.ports();
     return {
       id: this.id,
       host: this.host,
-      s3Port: this.s3Port,
-      restPort: this.restPort,
+      s3Port: p.s3Port,
+      restPort: p.restPort,
+      scheme: p.scheme,
+      s3TlsPort: p.s3TlsPort ?? null,
+      restTlsPort: p.restTlsPort ?? null,
+      tlsClientAuth: p.tlsClientAuth ?? false,
       pid: process.pid,
       version: WORKER_VERSION,
       startedAt: this.startedAt.toISOString(),
@@ -164,28 +211,49 @@ export class Worker {
   /** Register (fails fast on a duplicate id), listen, start the informer. */
   async start(): Promise<void> {
     const bind = this.opts.bindHost ?? '0.0.0.0';
+    const tls = this.opts.tls;
+    // Bad certificate files fail here, before anything listens or registers.
+    this.tlsMaterial = tls ? loadTls(tls) : undefined;
     this.restApi = this.registry.rest(this.context);
-    // Listen first so that port 0 resolves to real ports before we advertise them.
-    this.restServer = await listen((req, res) => void this.handleRest(req, res), bind, this.restPort, 'REST');
-    this.restPort = (this.restServer.address() as AddressInfo).port;
+    const restHandler = (req: IncomingMessage, res: ServerResponse): void => void this.handleRest(req, res);
     const s3Handler = this.registry.s3(this.context);
-    this.s3Server = await listen((req, res) => {
+    const s3Counted = (req: IncomingMessage, res: ServerResponse): void => {
       res.on('finish', () => this.metrics.requests.inc({ frontend: 's3', code: String(res.statusCode) }));
       s3Handler(req, res);
-    }, bind, this.s3Port, 'S3').catch(async (e) => {
-      await closeServer(this.restServer);
+    };
+    // Listen first so that port 0 resolves to real ports before we advertise them.
+    try {
+      if (!tls?.only) {
+        this.servers.push(await listen(restHandler, { what: 'REST', flag: '--rest-port', host: bind, port: this.restPort }));
+        this.restPort = portOf(this.servers.at(-1)!);
+        this.servers.push(await listen(s3Counted, { what: 'S3', flag: '--s3-port', host: bind, port: this.s3Port, answersContinue: true }));
+        this.s3Port = portOf(this.servers.at(-1)!);
+      }
+      if (this.tlsMaterial) {
+        const secure = { host: bind, tls: this.tlsMaterial };
+        this.httpsServers.push(await listen(restHandler, { what: 'REST', flag: '--rest-tls-port', port: this.restTlsPort, ...secure }));
+        this.restTlsPort = portOf(this.httpsServers.at(-1)!);
+        this.httpsServers.push(await listen(s3Counted, { what: 'S3', flag: '--s3-tls-port', port: this.s3TlsPort, ...secure, answersContinue: true }));
+        this.s3TlsPort = portOf(this.httpsServers.at(-1)!);
+        this.servers.push(...this.httpsServers);
+      }
+    } catch (e) {
+      await Promise.all([...this.servers, ...this.httpsServers].map(closeServer));
       throw e;
-    });
-    this.s3Port = (this.s3Server.address() as AddressInfo).port;
+    }
     // Registered before the informer starts: the record says revision 0, "starting".
     try {
+      const p = this.ports();
       await this.feed.join(
         {
           id: this.id,
           kind: 'worker',
           host: this.host,
-          s3Port: this.s3Port,
-          restPort: this.restPort,
+          s3Port: p.s3Port,
+          restPort: p.restPort,
+          // Only TLS workers write the new fields: plain records stay exactly as before.
+          ...(p.scheme === 'https' ? { scheme: p.scheme } : {}),
+          ...(p.s3TlsPort !== undefined ? { s3TlsPort: p.s3TlsPort, restTlsPort: p.restTlsPort, tlsClientAuth: p.tlsClientAuth } : {}),
           startedAt: this.startedAt.toISOString(),
           version: WORKER_VERSION,
           pid: process.pid,
@@ -200,8 +268,7 @@ export class Worker {
         },
       );
     } catch (e) {
-      await closeServer(this.s3Server);
-      await closeServer(this.restServer);
+      await Promise.all(this.servers.map(closeServer));
       throw e;
     }
     // The feed reports the applied revision and retires adapters of changed mounts (after a
@@ -214,7 +281,26 @@ export class Worker {
     });
     this.informer.on('state', (s: string, from: string) => this.log.info({ state: s, from }, 'watch state'));
     this.feed.start();
-    this.log.info({ s3Port: this.s3Port, restPort: this.restPort, host: this.host, bind }, 'worker listening');
+    const p = this.ports();
+    const m = this.tlsMaterial;
+    this.log.info(
+      { ...p, host: this.host, bind, ...(m ? { tlsSubject: m.subject, tlsNames: m.names, tlsValidTo: m.validTo } : {}) },
+      'worker listening',
+    );
+  }
+
+  /**
+   * Re-read the certificate files and use them for new HTTPS connections (open ones keep
+   * theirs). Bad files: AlluxioError, and the listeners keep the material they had.
+   */
+  reloadTls(): TlsMaterial | undefined {
+    if (!this.opts.tls) return undefined;
+    const m = loadTls(this.opts.tls);
+    if (m.clientAuth !== this.tlsMaterial?.clientAuth) throw new AlluxioError('InvalidArgument', 'a reload cannot switch client certificate verification on or off');
+    for (const s of this.httpsServers) (s as unknown as { setSecureContext(o: object): void }).setSecureContext(m.context);
+    this.tlsMaterial = m;
+    this.log.info({ tlsSubject: m.subject, tlsNames: m.names, tlsValidTo: m.validTo }, 'reloaded TLS certificate');
+    return m;
   }
 
   /** Deregister (revoke the lease), stop watching, close the servers. */
@@ -222,7 +308,7 @@ export class Worker {
     if (!this.stopping) {
       this.stopping = (async () => {
         await this.feed.leave();
-        await Promise.all([closeServer(this.s3Server), closeServer(this.restServer)]);
+        await Promise.all(this.servers.map(closeServer));
         await this.feed.closeAdapters();
         this.log.info('worker stopped');
       })();
@@ -264,7 +350,7 @@ export class Worker {
       if (isAlluxioError(e)) {
         // THE REST port's error table (src/frontends/rest/errors.ts): the worker's own
         // endpoints answer the same status for a code as the REST/FSSpec API does.
-        return sendJson(res, restStatusOf(e.code), { error: e.toJSON() });
+        return sendJson(res, HTTP_STATUS[e.code], { error: e.toJSON() });
       }
       this.log.error({ err: (e as Error).message }, 'REST request failed');
       sendJson(res, 500, { error: { code: 'Internal', message: (e as Error).message } });
@@ -276,27 +362,4 @@ function sendJson(res: ServerResponse, status: number, body: unknown): void {
   const text = JSON.stringify(body);
   res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text), 'cache-control': 'no-store' });
   res.end(text);
-}
-
-function listen(handler: (req: IncomingMessage, res: ServerResponse) => void, host: string, port: number, what: string): Promise<Server> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer(handler);
-    srv.keepAliveTimeout = 5000;
-    srv.once('error', (e: NodeJS.ErrnoException) => {
-      reject(
-        e.code === 'EADDRINUSE'
-          ? new AlluxioError('Conflict', `the ${what} port ${port} on ${host} is already in use; pass another --${what === 'S3' ? 's3' : 'rest'}-port`)
-          : new AlluxioError('Internal', `cannot listen on ${host}:${port} for ${what}: ${e.message}`),
-      );
-    });
-    srv.listen(port, host, () => resolve(srv));
-  });
-}
-
-function closeServer(srv: Server | undefined): Promise<void> {
-  if (!srv || !srv.listening) return Promise.resolve();
-  return new Promise((resolve) => {
-    srv.close(() => resolve());
-    srv.closeAllConnections?.();
-  });
 }

@@ -6,6 +6,7 @@
  *   DIR/etcd.pid, DIR/worker-<id>.pid
  *   DIR/logs/etcd.log, DIR/logs/worker-<id>.log
  *   DIR/etcd-data/         etcd's data (kept across stop/start; --purge removes it)
+ *   DIR/tls/               with --tls: throwaway CA + server certificate (./tls-certs.ts)
  *
  * `stop` signals exactly the processes recorded in cluster.json, and only if each pid still
  * belongs to the process we started (same kernel start time), never by name.
@@ -17,6 +18,8 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { AlluxioError } from '../domain/errors.js';
 import { findEtcdBinary, freePort, startEtcdServer, waitForEtcdHealth } from './etcd-server.js';
+import { ensureLocalTls, type LocalTlsFiles } from './tls-certs.js';
+import { getWorker } from './worker-http.js';
 
 export interface LocalProcess {
   pid: number;
@@ -29,6 +32,9 @@ export interface LocalWorker extends LocalProcess {
   id: string;
   s3Port: number;
   restPort: number;
+  /** HTTPS ports (with --tls). */
+  s3TlsPort?: number;
+  restTlsPort?: number;
 }
 
 export interface LocalClusterState {
@@ -38,6 +44,13 @@ export interface LocalClusterState {
   startedAt: string;
   etcd: LocalProcess & { endpoint: string; clientPort: number; peerPort: number; dataDir: string };
   workers: LocalWorker[];
+  /** With --tls: the certificate files, and whether plain HTTP is off. */
+  tls?: LocalTlsFiles & { only: boolean };
+}
+
+/** Where a worker's REST API answers (HTTPS when plain HTTP is off). */
+export function restBase(state: LocalClusterState, w: LocalWorker): string {
+  return state.tls?.only ? `https://127.0.0.1:${w.restTlsPort}` : `http://127.0.0.1:${w.restPort}`;
 }
 
 export function defaultLocalDir(): string {
@@ -125,6 +138,11 @@ export interface LocalStartOptions {
   leaseTtl?: string;
   /** Cache quota of each worker (pages under DIR/cache/<id>); '0' = workers without a cache. Default 1GiB. */
   cacheSize?: string;
+  /** Serve HTTPS with a throwaway CA (alongside HTTP, or instead with `tlsOnly`). */
+  tls?: boolean;
+  tlsOnly?: boolean;
+  s3TlsPortBase?: number;
+  restTlsPortBase?: number;
   readyTimeoutMs?: number;
   onProgress?: (line: string) => void;
 }
@@ -151,6 +169,9 @@ export async function startLocalCluster(opts: LocalStartOptions): Promise<LocalC
   }
   findEtcdBinary(); // fail first, with the one line naming the Debian package
   mkdirSync(join(dir, 'logs'), { recursive: true });
+  const wantTls = Boolean(opts.tls || opts.tlsOnly);
+  const tls = wantTls ? { ...ensureLocalTls(dir), only: Boolean(opts.tlsOnly) } : undefined;
+  if (tls) opts.onProgress?.(`TLS: CA ${tls.caCert}, server certificate ${tls.cert} (127.0.0.1, localhost)`);
   const taken = new Set<number>();
   const clientPort = await pickPort(opts.etcdPort ?? 2379, taken);
   const peerPort = await pickPort(clientPort === 2379 ? 2380 : 0, taken);
@@ -165,6 +186,7 @@ export async function startLocalCluster(opts: LocalStartOptions): Promise<LocalC
     startedAt: new Date().toISOString(),
     etcd: { pid: etcd.pid, startTime: procStartTime(etcd.pid), log: etcdLog, endpoint: etcd.endpoint, clientPort, peerPort, dataDir },
     workers: [],
+    ...(tls ? { tls } : {}),
   };
   writeFileSync(join(dir, 'etcd.pid'), `${etcd.pid}\n`);
   const save = () => writeFileSync(stateFile(dir), JSON.stringify(state, null, 2) + '\n');
@@ -174,12 +196,16 @@ export async function startLocalCluster(opts: LocalStartOptions): Promise<LocalC
       const id = `worker-${i + 1}`;
       const s3Port = await pickPort(opts.s3PortBase === 0 ? 0 : (opts.s3PortBase ?? 29998) + i, taken);
       const restPort = await pickPort(opts.restPortBase === 0 ? 0 : (opts.restPortBase ?? 28080) + i, taken);
+      const s3TlsPort = tls ? await pickPort(opts.s3TlsPortBase === 0 ? 0 : (opts.s3TlsPortBase ?? 29996) - i, taken) : undefined;
+      const restTlsPort = tls ? await pickPort(opts.restTlsPortBase === 0 ? 0 : (opts.restTlsPortBase ?? 28443) + i, taken) : undefined;
+      const tlsArgs = tls
+        ? ['--tls-cert', tls.cert, '--tls-key', tls.key, '--s3-tls-port', String(s3TlsPort), '--rest-tls-port', String(restTlsPort), ...(tls.only ? ['--tls-only'] : [])]
+        : [];
       const log = join(dir, 'logs', `${id}.log`);
       const fd = openSync(log, 'a');
       const child = spawn(
         process.execPath,
-        [
-          RUN_JS, 'worker', 'start', '--id', id, '--host', '127.0.0.1', '--bind-host', '127.0.0.1', '--s3-port', String(s3Port), '--rest-port', String(restPort), '--lease-ttl', opts.leaseTtl ?? '10s',
+        [RUN_JS, 'worker', 'start', '--id', id, '--host', '127.0.0.1', '--bind-host', '127.0.0.1', '--s3-port', String(s3Port), '--rest-port', String(restPort), '--lease-ttl', opts.leaseTtl ?? '10s', ...tlsArgs,
           ...((opts.cacheSize ?? '1GiB') === '0' ? [] : ['--cache-dir', join(dir, 'cache', id), '--cache-size', opts.cacheSize ?? '1GiB']),
         ],
         {
@@ -190,18 +216,18 @@ export async function startLocalCluster(opts: LocalStartOptions): Promise<LocalC
       );
       closeSync(fd);
       child.unref();
-      const w: LocalWorker = { id, pid: child.pid!, startTime: procStartTime(child.pid!), log, s3Port, restPort };
+      const w: LocalWorker = { id, pid: child.pid!, startTime: procStartTime(child.pid!), log, s3Port, restPort, ...(tls ? { s3TlsPort, restTlsPort } : {}) };
       state.workers.push(w);
       writeFileSync(join(dir, `${id}.pid`), `${w.pid}\n`);
       save();
-      opts.onProgress?.(`started ${id} (pid ${w.pid}) S3 127.0.0.1:${s3Port} REST 127.0.0.1:${restPort}`);
+      opts.onProgress?.(`started ${id} (pid ${w.pid}) S3 127.0.0.1:${s3Port} REST 127.0.0.1:${restPort}${tls ? ` HTTPS S3 :${s3TlsPort} REST :${restTlsPort}${tls.only ? ' (HTTPS only)' : ''}` : ''}`);
     }
     const deadline = Date.now() + (opts.readyTimeoutMs ?? 60_000);
     for (const w of state.workers) {
       for (;;) {
         if (!isOurs(w)) throw new AlluxioError('Internal', `${w.id} exited before becoming ready; its log (${w.log}) ends with:\n${tail(w.log)}`);
         try {
-          const res = await fetch(`http://127.0.0.1:${w.restPort}/readyz`, { signal: AbortSignal.timeout(1000) });
+          const res = await getWorker(`${restBase(state, w)}/readyz`, tls?.caCert, 1000);
           if (res.status === 200) break;
         } catch {
           /* not yet listening */
@@ -259,11 +285,12 @@ export async function localClusterStatus(dir: string): Promise<LocalStatus> {
   const workers: ProcessHealth[] = [];
   for (const w of state.workers) {
     const running = isOurs(w);
-    const h: ProcessHealth = { name: w.id, pid: w.pid, running, healthy: false, endpoint: `http://127.0.0.1:${w.s3Port}`, detail: running ? '' : 'not running' };
+    const endpoint = state.tls?.only ? `https://127.0.0.1:${w.s3TlsPort}` : `http://127.0.0.1:${w.s3Port}`;
+    const h: ProcessHealth = { name: w.id, pid: w.pid, running, healthy: false, endpoint, detail: running ? '' : 'not running' };
     if (running) {
       try {
-        const ready = await fetch(`http://127.0.0.1:${w.restPort}/readyz`, { signal: AbortSignal.timeout(1500) });
-        const st = (await (await fetch(`http://127.0.0.1:${w.restPort}/api/v1/status`, { signal: AbortSignal.timeout(1500) })).json()) as {
+        const ready = await getWorker(`${restBase(state, w)}/readyz`, state.tls?.caCert, 1500);
+        const st = (await getWorker(`${restBase(state, w)}/api/v1/status`, state.tls?.caCert, 1500)).json() as {
           appliedRevision: number;
           informer: { state: string };
         };
@@ -272,7 +299,7 @@ export async function localClusterStatus(dir: string): Promise<LocalStatus> {
         h.appliedRevision = st.appliedRevision;
         h.watchState = st.informer.state;
       } catch (e) {
-        h.detail = `REST port ${w.restPort} not answering: ${(e as Error).message}`;
+        h.detail = `REST ${restBase(state, w)} not answering: ${(e as Error).message}`;
       }
     }
     workers.push(h);
@@ -284,7 +311,7 @@ export async function localClusterStatus(dir: string): Promise<LocalStatus> {
     healthy: etcdHealthy && workers.every((w) => w.healthy),
     etcd,
     workers,
-    env: { ALLUXIO_ETCD_ENDPOINTS: state.etcd.endpoint, ALLUXIO_CLUSTER: state.cluster },
+    env: localEnv(state),
   };
 }
 
@@ -329,4 +356,13 @@ export async function stopLocalCluster(dir: string, opts: { purge?: boolean } = 
   rmSync(stateFile(d), { force: true });
   if (opts.purge) rmSync(d, { recursive: true, force: true });
   return { dir: d, stopped, purged: Boolean(opts.purge) };
+}
+
+/** The environment that uses the cluster (with --tls: the CA for the AWS tools, Node and curl users). */
+export function localEnv(state: LocalClusterState): { ALLUXIO_ETCD_ENDPOINTS: string; ALLUXIO_CLUSTER: string; AWS_CA_BUNDLE?: string } {
+  return {
+    ALLUXIO_ETCD_ENDPOINTS: state.etcd.endpoint,
+    ALLUXIO_CLUSTER: state.cluster,
+    ...(state.tls ? { AWS_CA_BUNDLE: state.tls.caCert } : {}),
+  };
 }

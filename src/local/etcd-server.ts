@@ -48,6 +48,15 @@ export interface EtcdServerOptions {
    * test clusters allow large imports. Production etcd needs the same flag (docs/etcd-layout.md).
    */
   maxTxnOps?: number;
+  /**
+   * For a member of a multi-member cluster: etcd's --initial-cluster ("m0=http://...,m1=...")
+   * and --initial-cluster-state ("existing" when restarting a member on its data dir).
+   * Default: a single-member cluster of this server alone.
+   */
+  initialCluster?: string;
+  initialClusterState?: 'new' | 'existing';
+  /** Wait for /health before returning (default true; a lone member of a new 3-member cluster never is healthy alone). */
+  waitHealthy?: boolean;
   extraArgs?: string[];
 }
 
@@ -96,8 +105,8 @@ export async function startEtcdServer(opts: EtcdServerOptions): Promise<EtcdServ
     '--advertise-client-urls', client,
     '--listen-peer-urls', peer,
     '--initial-advertise-peer-urls', peer,
-    '--initial-cluster', `${name}=${peer}`,
-    '--initial-cluster-state', 'new',
+    '--initial-cluster', opts.initialCluster ?? `${name}=${peer}`,
+    '--initial-cluster-state', opts.initialClusterState ?? 'new',
     '--log-level', 'warn',
     '--max-txn-ops', String(opts.maxTxnOps ?? LOCAL_MAX_TXN_OPS),
     ...(opts.extraArgs ?? []),
@@ -116,7 +125,7 @@ export async function startEtcdServer(opts: EtcdServerOptions): Promise<EtcdServ
     clearTimeout(t);
   };
   try {
-    await waitForEtcdHealth(client, 20_000, child);
+    if (opts.waitHealthy !== false) await waitForEtcdHealth(client, 20_000, child);
   } catch (e) {
     await stop('SIGKILL');
     throw e;

@@ -23,7 +23,7 @@ import type { Lease } from 'etcd3';
 import { AlluxioError, isAlluxioError } from '../domain/errors.js';
 import { parseMount } from '../domain/mounts.js';
 import type { EtcdConnection } from '../store/connection.js';
-import { compareUtf8 } from '../ufs/file.js';
+import { compareUtf8 } from '../ufs/order.js';
 import { waitForConvergence } from '../cluster/convergence.js';
 import { createUfsAdapter } from '../ufs/registry.js';
 import type { UfsAdapter } from '../ufs/types.js';

@@ -13,11 +13,20 @@ import type { EtcdConnection } from './connection.js';
 import { decodeConfig, type InvalidEntry } from './codec.js';
 import { SCHEMA_VERSION } from './layout.js';
 import { gatewayRange, GatewayUnsupported, type RangeKv } from './gateway.js';
+import { isTransientEtcdError } from './etcd-errors.js';
+import { findLanded, lostAnswerError, MAX_LOST_ANSWERS, type Sent } from './landed.js';
+import { randomUUID } from 'node:crypto';
 import { DryRun, isDryRun } from './dry-run.js';
 
 export interface ConfigState {
   /** etcd revision the state was read at. */
   revision: number;
+  /**
+   * The config revision (resolution.md §6): the highest mod revision under the config
+   * prefix, i.e. the etcd revision of the last change to mounts or rules (0 when empty).
+   * Unlike `revision` it does not move with membership writes.
+   */
+  configRevision: number;
   /** mod revision of the generation key (0 when never written). */
   generationModRevision: number;
   generation: number;
@@ -91,9 +100,11 @@ function stateFrom(conn: EtcdConnection, revision: number, kvs: readonly RangeKv
   const { layout } = conn;
   let generationModRevision = 0;
   let generation = 0;
+  let configRevision = 0;
   const pairs: [string, string][] = [];
   const raw = new Map<string, string>();
   for (const kv of kvs) {
+    configRevision = Math.max(configRevision, kv.modRevision);
     if (layout.isConfigEntryKey(kv.key)) raw.set(kv.key, kv.value);
     if (kv.key === layout.generationKey) {
       generationModRevision = kv.modRevision;
@@ -115,7 +126,7 @@ function stateFrom(conn: EtcdConnection, revision: number, kvs: readonly RangeKv
     }
   }
   const decoded = decodeConfig(layout, pairs);
-  return { revision, generationModRevision, generation, schemaVersion, ...decoded, raw };
+  return { revision, configRevision, generationModRevision, generation, schemaVersion, ...decoded, raw };
 }
 
 function checkSchema(state: ConfigState): void {
@@ -190,11 +201,20 @@ function historyValue(conn: EtcdConnection, state: ConfigState, ops: readonly Op
  * change to them that matters must either bump the generation or be named in the plan's
  * `compares` (their mod revisions at state.revision), so the commit guard covers them.
  * A plan needing more than maxTxnOps() operations fails (TooManyChanges, exit 2) unsent.
+ *
+ * A commit whose answer is lost (EtcdUnavailable / EtcdTimeout / EtcdNoLeader after it was
+ * sent) is never retried blindly: the nonce it put on the generation key is looked up
+ * (findLanded). Landed: success with its revision. Not landed: the error, saying nothing was
+ * written. Not knowable: the error, saying so. A refused compare is checked the same way,
+ * because etcd3's failover may have re-sent a commit whose first copy landed.
  */
 export async function transact<T>(conn: EtcdConnection, plan: (state: ConfigState) => Plan<T> | Promise<Plan<T>>, opts: TransactOptions = {}): Promise<Committed<T>> {
   const { layout } = conn;
   const maxAttempts = opts.maxAttempts ?? 40;
   const limit = maxTxnOps();
+  /** Every commit this call sent: one of them may have landed with its answer lost. */
+  const sent: Sent[] = [];
+  let lostAnswers = 0;
   for (let attempt = 1; ; attempt++) {
     const state = await readConfig(conn);
     checkSchema(state);
@@ -216,19 +236,42 @@ export async function transact<T>(conn: EtcdConnection, plan: (state: ConfigStat
     if (isDryRun(conn)) throw new DryRun(state, ops, result);
     const keep = historyKeep();
     const history = historyValue(conn, state, ops, opts);
-    const generation = { generation: state.generation + 1, updatedAt: new Date().toISOString(), ...(opts.actor ? { by: opts.actor } : {}) };
-    const res = await conn.call('commit config change', (c) => {
-      let txn = c.if(layout.generationKey, 'Mod', '==', state.generationModRevision);
-      for (const cmp of compares) txn = txn.and(cmp.key, 'Mod', '==', cmp.modRevision);
-      const puts = ops.map((op) => (op.type === 'put' ? c.put(op.key).value(op.value) : c.delete().key(op.key)));
-      puts.push(c.put(layout.generationKey).value(JSON.stringify(generation)));
-      puts.push(c.put(layout.historyKey(generation.generation)).value(history));
-      // Keep the last `keep` records: delete [history/, history/<generation - keep + 1>).
-      puts.push(c.delete().inRange({ start: layout.historyPrefix, end: layout.historyKey(Math.max(0, generation.generation - keep + 1)) }));
-      if (state.schemaVersion === undefined) puts.push(c.put(layout.schemaKey).value(JSON.stringify({ version: SCHEMA_VERSION })));
-      return txn.then(...puts).commit();
-    });
+    // A nonce per commit on the generation key: if the answer to this commit is lost, the
+    // generation history tells whether it landed (findLanded).
+    const nonce = randomUUID();
+    const generation = { generation: state.generation + 1, updatedAt: new Date().toISOString(), ...(opts.actor ? { by: opts.actor } : {}), txn: nonce };
+    sent.push({ nonce, guard: state.generationModRevision });
+    let res;
+    try {
+      res = await conn.call('commit config change', (c) => {
+        let txn = c.if(layout.generationKey, 'Mod', '==', state.generationModRevision);
+        for (const cmp of compares) txn = txn.and(cmp.key, 'Mod', '==', cmp.modRevision);
+        const puts = ops.map((op) => (op.type === 'put' ? c.put(op.key).value(op.value) : c.delete().key(op.key)));
+        puts.push(c.put(layout.generationKey).value(JSON.stringify(generation)));
+        puts.push(c.put(layout.historyKey(generation.generation)).value(history));
+        // Keep the last `keep` records: delete [history/, history/<generation - keep + 1>).
+        puts.push(c.delete().inRange({ start: layout.historyPrefix, end: layout.historyKey(Math.max(0, generation.generation - keep + 1)) }));
+        if (state.schemaVersion === undefined) puts.push(c.put(layout.schemaKey).value(JSON.stringify({ version: SCHEMA_VERSION })));
+        return txn.then(...puts).commit();
+      });
+    } catch (e) {
+      if (!isTransientEtcdError(e)) throw e;
+      // The answer was lost (no member answered, deadline, no leader): the commit may or may
+      // not have landed. Re-read and say which.
+      const landed = await findLanded(conn, sent);
+      if (landed.kind === 'landed') return { revision: landed.revision, result };
+      if (landed.kind !== 'unknown' && ++lostAnswers < MAX_LOST_ANSWERS) {
+        // Not applied (yet): commit again. The new commit also fences a lost copy still in
+        // flight: both are guarded on the same generation, so at most one can land.
+        continue;
+      }
+      throw lostAnswerError(e, landed);
+    }
     if (res.succeeded) return { revision: Number(res.header.revision), result };
+    // The compare failed: somebody else committed, or etcd3 re-sent our own commit after a
+    // lost answer and the first copy landed. Only the latter carries one of our nonces.
+    const landed = await findLanded(conn, sent);
+    if (landed.kind === 'landed') return { revision: landed.revision, result };
     if (attempt >= maxAttempts) {
       throw new AlluxioError('Conflict', `the config kept changing underneath this command (${attempt} attempts); try again`);
     }

@@ -1,12 +1,26 @@
 /**
- * Connecting to etcd, with deadlines and error mapping: an unreachable etcd or a refused
- * login becomes one AlluxioError (exit 5) within a few seconds, never a hang or a stack.
+ * Connecting to etcd, with endpoint failover, deadlines and error mapping.
+ *
+ * Failover (etcd3's cockatiel fault handling, configured in `client`): every unary call runs
+ * under a global retry policy that picks another member on each retry, and each member sits
+ * behind a circuit breaker that opens after ONE transport failure (refused, reset, no answer
+ * within the attempt timeout): a dead member costs at most one short attempt, then calls skip
+ * it until it is tried again (half-open) a second later; when every member refuses the
+ * connection the call fails at once (exit 5) rather than at the deadline. Answers from a live member that
+ * cannot serve now ("etcdserver: no leader", "request timed out", "leader changed") are retried
+ * with a short back-off but do not count against that member, so writes resume as soon as
+ * etcd elects a new leader. Retries stop at the call's deadline (--etcd-timeout).
+ *
+ * Failures are named for what they are (src/store/etcd-errors.ts): no member reachable,
+ * members reachable but the deadline passed, no leader, authentication refused, permission
+ * denied: each an AlluxioError (exit 5), never a hang or a stack.
  */
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import type { Etcd3, IOptions } from 'etcd3';
-import { AlluxioError, isAlluxioError } from '../domain/errors.js';
+import { AlluxioError } from '../domain/errors.js';
 import { Layout } from './layout.js';
+import { classifyEtcdError, probeMembers, type MemberProbe } from './etcd-errors.js';
 
 // etcd3 (grpc-js + protobufjs, parsing etcd's .proto files at load) costs about 200 ms of
 // CPU to load. It is CommonJS, so it is required on first use of `client`: a read-only
@@ -53,23 +67,33 @@ export function parseEndpoints(raw: string): string[] {
 
 export class EtcdConnection {
   readonly layout: Layout;
+  /** Deadline for one call, retries across members included (--etcd-timeout). */
   readonly timeoutMs: number;
+  /** Deadline for one attempt on one member: a dead or black-holed member costs at most this. */
+  readonly attemptTimeoutMs: number;
   private closed = false;
   private etcdClient: Etcd3 | undefined;
   private readonly etcdOptions: IOptions;
   /** PEM material for TLS, read once (also used by the gateway reads). */
   readonly tls: { ca?: Buffer; cert?: Buffer; key?: Buffer } = {};
+  /** When each endpoint last failed at the transport level (gateway requests put it last for a while). */
+  private readonly failedAt = new Map<string, number>();
+  private lastProbe: { at: number; result: Promise<MemberProbe[]> } | undefined;
+  /** When each endpoint last refused a grpc connection, and the calls waiting to hear of it. */
+  private readonly refusedAt = new Map<string, number>();
+  private readonly refusalListeners = new Set<() => void>();
 
   constructor(readonly options: ConnectionOptions) {
     this.layout = new Layout(options.cluster);
     this.timeoutMs = options.timeoutMs ?? 5000;
-    const timeoutMs = this.timeoutMs;
+    this.attemptTimeoutMs = Math.min(this.timeoutMs, Math.max(2000, Math.round(this.timeoutMs / 2)));
+    const attemptMs = this.attemptTimeoutMs;
     const opts: IOptions = {
       hosts: options.endpoints,
-      dialTimeout: timeoutMs,
-      defaultCallOptions: (ctx) => (ctx.isStream ? {} : { deadline: Date.now() + timeoutMs }),
-      // faultHandling (cockatiel no-op policies: we fail fast and map errors ourselves) is
-      // added when the client is created, so cockatiel is not loaded before that either.
+      // Evaluated per attempt (each retry on another member gets a fresh deadline).
+      defaultCallOptions: (ctx) => (ctx.isStream ? {} : { deadline: Date.now() + attemptMs }),
+      // faultHandling (cockatiel) is added when the client is created, so cockatiel is not
+      // loaded before that either.
     };
     if (options.user !== undefined) opts.auth = { username: options.user, password: options.password ?? '' };
     if (options.ca || options.cert || options.key) {
@@ -93,81 +117,120 @@ export class EtcdConnection {
     this.etcdOptions = opts;
   }
 
-  /** The etcd3 client (grpc), created on first use. */
+  /** The etcd3 client (grpc), created on first use, with endpoint failover. */
   get client(): Etcd3 {
     if (!this.etcdClient) {
       const mod = etcd3();
-      const { noop } = requireCjs('cockatiel') as typeof import('cockatiel');
-      this.etcdClient = new mod.Etcd3({ ...this.etcdOptions, faultHandling: { host: () => noop, global: noop } });
+      const c = requireCjs('cockatiel') as typeof import('cockatiel');
+      // A member that did not answer at all (connection refused/reset, TLS failure, attempt
+      // deadline): etcd's own "etcdserver: ..." answers prove the member is alive, and a
+      // cancelled stream (CANCELLED, e.g. a watch we closed) says nothing about it.
+      const memberDown = (e: Error) => (e instanceof mod.GRPCUnavailableError || e instanceof mod.GRPCDeadlineExceededError) && !/etcdserver:/.test(e.message);
+      // Retried on another member, also while every circuit is open (a member is tried again
+      // after at most 1 s); a call whose every member refused the connection fails at once
+      // in withDeadline (allRefusedSince) instead of at the deadline.
+      const transient = (e: Error) => mod.isRecoverableError(e) || c.isBrokenCircuitError(e);
+      const retry = c.retry(c.handleWhen(transient), { maxAttempts: 10_000, backoff: new c.ExponentialBackoff({ initialDelay: 25, maxDelay: 250 }) });
+      this.etcdClient = new mod.Etcd3({
+        ...this.etcdOptions,
+        faultHandling: {
+          host: (host) => {
+            const breaker = c.circuitBreaker(c.handleWhen(memberDown), { halfOpenAfter: 1000, breaker: new c.ConsecutiveBreaker(1) });
+            breaker.onFailure(({ reason }) => {
+              if ('error' in reason && memberDown(reason.error)) this.noteTransportFailure(host, reason.error);
+            });
+            breaker.onSuccess(() => this.noteAnswer(host));
+            return breaker;
+          },
+          // Retries stop at the call's deadline: the cooperative timeout aborts the retry loop.
+          global: c.wrap(c.timeout(this.timeoutMs, c.TimeoutStrategy.Cooperative), retry),
+        },
+      });
     }
     return this.etcdClient;
   }
 
   /** Run one etcd operation under a hard deadline, mapping failures to AlluxioErrors. */
   async call<T>(what: string, fn: (client: Etcd3) => Promise<T>, timeoutMs = this.timeoutMs): Promise<T> {
-    return this.withDeadline(what, () => fn(this.client), timeoutMs);
+    const client = this.client; // loading grpc is not the call's time
+    return this.withDeadline(what, () => fn(client), timeoutMs);
   }
 
   /** Run any etcd operation (grpc or gateway) under a hard deadline, mapping failures. */
   async withDeadline<T>(what: string, fn: () => Promise<T>, timeoutMs = this.timeoutMs, onTimeout?: () => void): Promise<T> {
     let timer: NodeJS.Timeout | undefined;
-    const deadline = new Promise<never>((_, reject) => {
+    const DEADLINE = Symbol('deadline');
+    const deadline = new Promise<typeof DEADLINE>((resolve) => {
       timer = setTimeout(() => {
         onTimeout?.();
-        reject(new AlluxioError('EtcdUnavailable', this.unreachableMessage(`no answer within ${timeoutMs} ms`)));
+        resolve(DEADLINE);
       }, timeoutMs);
     });
+    // Every member refused the connection during this call: the cluster is down (or the
+    // endpoints are wrong); say so now rather than at the deadline.
+    const started = Date.now();
+    const ALL_REFUSED = Symbol('all refused');
+    let onRefused: (() => void) | undefined;
+    const allRefused = new Promise<typeof ALL_REFUSED>((resolve) => {
+      onRefused = () => {
+        if (this.options.endpoints.every((ep) => (this.refusedAt.get(ep) ?? 0) >= started)) resolve(ALL_REFUSED);
+      };
+      this.refusalListeners.add(onRefused);
+    });
+    let outcome: T | typeof DEADLINE | typeof ALL_REFUSED;
     try {
-      return await Promise.race([fn(), deadline]);
+      outcome = await Promise.race([fn(), deadline, allRefused]);
     } catch (e) {
-      throw this.mapError(e, what);
+      throw await this.mapError(e, what);
     } finally {
       clearTimeout(timer);
+      if (onRefused) this.refusalListeners.delete(onRefused);
+    }
+    if (outcome === DEADLINE) throw await classifyEtcdError(this, etcd3Module, new Error(`no answer within ${timeoutMs} ms`), what, true);
+    if (outcome === ALL_REFUSED) throw await classifyEtcdError(this, etcd3Module, new Error('every member refused the connection'), what, false);
+    return outcome;
+  }
+
+  /** The AlluxioError for an etcd failure (probes the members when the failure is transient). */
+  mapError(e: unknown, what: string): Promise<AlluxioError> {
+    return classifyEtcdError(this, etcd3Module, e, what, false);
+  }
+
+  /**
+   * Each endpoint's status, asked in parallel for --etcd-timeout but at least 0.5 s and at
+   * most 1.5 s (a tiny timeout must not make live members look dead); shared for a second.
+   */
+  probe(): Promise<MemberProbe[]> {
+    const now = Date.now();
+    if (!this.lastProbe || now - this.lastProbe.at > 1000) {
+      this.lastProbe = { at: now, result: probeMembers(this, Math.max(500, Math.min(1500, this.timeoutMs))) };
+    }
+    return this.lastProbe.result;
+  }
+
+  /** Endpoints in the order to try them: ones that failed in the last few seconds last. */
+  preferredEndpoints(): string[] {
+    const now = Date.now();
+    const recent = (e: string) => now - (this.failedAt.get(e) ?? 0) < 3000;
+    return [...this.options.endpoints.filter((e) => !recent(e)), ...this.options.endpoints.filter(recent)];
+  }
+
+  noteFailure(endpoint: string): void {
+    this.failedAt.set(endpoint, Date.now());
+  }
+
+  /** A grpc attempt on `endpoint` failed without an answer (from its circuit breaker). */
+  private noteTransportFailure(endpoint: string, e: Error): void {
+    this.noteFailure(endpoint);
+    if (/ECONNREFUSED/.test(e.message)) {
+      this.refusedAt.set(endpoint, Date.now());
+      for (const l of [...this.refusalListeners]) l();
     }
   }
 
-  mapError(e: unknown, what: string): AlluxioError {
-    if (isAlluxioError(e)) return e;
-    const { EtcdAuthenticationFailedError, EtcdInvalidAuthTokenError, EtcdPermissionDeniedError } = etcd3Module ?? ({} as Partial<Etcd3Module>);
-    if ((EtcdAuthenticationFailedError && e instanceof EtcdAuthenticationFailedError) || (EtcdInvalidAuthTokenError && e instanceof EtcdInvalidAuthTokenError)) {
-      return new AlluxioError(
-        'EtcdAuthFailed',
-        `etcd at ${this.options.endpoints.join(',')} refused authentication for user "${this.options.user ?? ''}"; check --etcd-user/--etcd-password (ALLUXIO_ETCD_USER/ALLUXIO_ETCD_PASSWORD)`,
-        { cause: e },
-      );
-    }
-    const msg = e instanceof Error ? e.message : String(e);
-    if ((EtcdPermissionDeniedError && e instanceof EtcdPermissionDeniedError) || /etcdserver: permission denied/.test(msg)) {
-      const who = this.options.user ? `user "${this.options.user}"` : 'an anonymous client (etcd has auth enabled; pass --etcd-user/--etcd-password)';
-      return new AlluxioError('EtcdAuthFailed', `etcd authentication: permission denied to ${who} for ${what} on ${this.layout.root}; grant the user read/write on that prefix`, { cause: e });
-    }
-    if (/user name is empty/i.test(msg)) {
-      // etcd has auth enabled and we sent no credentials.
-      return new AlluxioError(
-        'EtcdAuthFailed',
-        `etcd at ${this.options.endpoints.join(',')} requires authentication (auth is enabled) and no user was given; pass --etcd-user/--etcd-password (ALLUXIO_ETCD_USER/ALLUXIO_ETCD_PASSWORD)`,
-        { cause: e },
-      );
-    }
-    if (/authentication failed|invalid auth token|auth token is not provided|permission denied|authentication is not enabled/i.test(msg)) {
-      return new AlluxioError('EtcdAuthFailed', `etcd at ${this.options.endpoints.join(',')} refused authentication for user "${this.options.user ?? ''}": ${firstLine(msg)}`, { cause: e });
-    }
-    if (/too many operations in txn request/i.test(msg)) {
-      return new AlluxioError(
-        'TooManyChanges',
-        `etcd refused ${what}: the transaction has more operations than etcd's --max-txn-ops allows (default 128); raise --max-txn-ops on every etcd member and ALLUXIO_ETCD_MAX_TXN_OPS to match, or make the change in smaller parts`,
-        { cause: e },
-      );
-    }
-    if (isRejection(e, msg)) {
-      // etcd answered: the request itself was refused. Retrying or checking connectivity won't help.
-      return new AlluxioError('EtcdRejected', `etcd at ${this.options.endpoints.join(',')} rejected ${what}: ${firstLine(msg)}`, { cause: e });
-    }
-    return new AlluxioError('EtcdUnavailable', this.unreachableMessage(firstLine(msg)), { cause: e });
-  }
-
-  private unreachableMessage(why: string): string {
-    return `etcd is unreachable at ${this.options.endpoints.join(',')} (${why}); check that etcd is running and --etcd-endpoints / ALLUXIO_ETCD_ENDPOINTS`;
+  noteAnswer(endpoint: string): void {
+    this.failedAt.delete(endpoint);
+    this.refusedAt.delete(endpoint);
   }
 
   close(): void {
@@ -175,29 +238,6 @@ export class EtcdConnection {
     this.closed = true;
     this.etcdClient?.close();
   }
-}
-
-/**
- * gRPC statuses meaning "etcd received the request and refused it" (not an outage):
- * INVALID_ARGUMENT (3), NOT_FOUND (5), ALREADY_EXISTS (6), RESOURCE_EXHAUSTED (8),
- * FAILED_PRECONDITION (9), OUT_OF_RANGE (11), UNIMPLEMENTED (12). etcd3 turns grpc errors
- * into its own classes and drops the numeric code, so match both the class and the status
- * name grpc-js puts in the message ("3 INVALID_ARGUMENT: etcdserver: ..."). UNAVAILABLE,
- * DEADLINE_EXCEEDED, CANCELLED, UNKNOWN, INTERNAL and connection errors stay "unreachable".
- */
-const REJECTION_STATUS = /\b(INVALID_ARGUMENT|NOT_FOUND|ALREADY_EXISTS|RESOURCE_EXHAUSTED|FAILED_PRECONDITION|OUT_OF_RANGE|UNIMPLEMENTED):/;
-function isRejection(e: unknown, msg: string): boolean {
-  const m = etcd3Module;
-  if (m) {
-    const classes = [m.GRPCInvalidArgumentError, m.GRPCNotFoundError, m.GRPCAlreadyExistsError, m.GRPCResourceExhastedError, m.GRPCFailedPreconditionError, m.GRPCOutOfRangeError, m.GRPCNotImplementedError];
-    if (classes.some((C) => C && e instanceof C)) return true;
-  }
-  return REJECTION_STATUS.test(msg);
-}
-
-function firstLine(s: string): string {
-  // grpc-js appends "Resolution note: ..." (often empty) to connection errors; it helps nobody.
-  return (s.split('\n')[0] ?? s).replace(/\.?\s*Resolution note:.*$/, '').trim().slice(0, 200);
 }
 
 function readPem(file: string | undefined, what: string): Buffer | undefined {

@@ -98,43 +98,76 @@ function post(conn: EtcdConnection, endpoint: string, path: string, body: unknow
   });
 }
 
+/** One JSON request to one endpoint (also used by the member probe in etcd-errors.ts). */
+export function gatewayPost(conn: EtcdConnection, endpoint: string, path: string, body: unknown, signal: AbortSignal, token?: string): Promise<unknown> {
+  return post(conn, endpoint, path, body, token, signal);
+}
+
+/** grpc UNAVAILABLE in a gateway answer: "etcdserver: no leader", "request timed out", ... */
+const GRPC_UNAVAILABLE = 14;
+
 /**
- * Range over `[key, rangeEnd)` (or the single key) at `revision` (0: latest), trying each
- * endpoint in turn until one answers. Under the connection's deadline; all sockets are
- * closed when it expires.
+ * Range over `[key, rangeEnd)` (or the single key) at `revision` (0: latest). Endpoint
+ * failover: a member that does not answer within the connection's attempt timeout (or
+ * refuses, or has no leader) costs that one attempt, and the next member is asked. Rounds
+ * repeat with a short back-off while members answer without a leader, until the deadline;
+ * a round in which no member answered at all ends the request. All
+ * sockets are closed when it expires.
  */
 export async function gatewayRange(conn: EtcdConnection, what: string, req: { key: string; prefix?: boolean; revision?: number }): Promise<RangeResult> {
   const ac = new AbortController();
+  const started = Date.now();
   // Errors etcd itself reported come back as values, so that withDeadline's generic mapping
   // does not turn "not a gateway" into "unreachable".
   const outcome = await conn.withDeadline(
     what,
     async (): Promise<RangeResult | GatewayError | GatewayUnsupported> => {
       let lastError: unknown;
-      for (const endpoint of conn.options.endpoints) {
-        try {
-          let token: string | undefined;
-          if (conn.options.user !== undefined) {
-            const auth = (await post(conn, endpoint, '/v3/auth/authenticate', { name: conn.options.user, password: conn.options.password ?? '' }, undefined, ac.signal)) as { token?: string };
-            token = auth.token;
+      for (let round = 0; ; round++) {
+        let anyAnswered = false;
+        for (const endpoint of conn.preferredEndpoints()) {
+          if (ac.signal.aborted) throw lastError ?? new Error('deadline passed');
+          const attempt = new AbortController();
+          const onAbort = () => attempt.abort();
+          ac.signal.addEventListener('abort', onAbort);
+          const timer = setTimeout(() => attempt.abort(), conn.attemptTimeoutMs);
+          try {
+            let token: string | undefined;
+            if (conn.options.user !== undefined) {
+              const auth = (await post(conn, endpoint, '/v3/auth/authenticate', { name: conn.options.user, password: conn.options.password ?? '' }, undefined, attempt.signal)) as { token?: string };
+              token = auth.token;
+            }
+            const body: Record<string, unknown> = { key: b64(req.key) };
+            if (req.prefix) body.range_end = prefixEnd(req.key).toString('base64');
+            if (req.revision) body.revision = String(req.revision);
+            const doc = (await post(conn, endpoint, '/v3/kv/range', body, token, attempt.signal)) as {
+              header?: { revision?: string };
+              kvs?: { key?: string; value?: string; mod_revision?: string }[];
+            };
+            conn.noteAnswer(endpoint);
+            return {
+              revision: Number(doc.header?.revision ?? 0),
+              kvs: (doc.kvs ?? []).map((kv) => ({ key: unb64(kv.key), value: unb64(kv.value), modRevision: Number(kv.mod_revision ?? 0) })),
+            };
+          } catch (e) {
+            if (e instanceof GatewayUnsupported) return e;
+            if (e instanceof GatewayError && e.grpcCode !== GRPC_UNAVAILABLE) return e; // etcd answered and refused: asking another member won't help
+            if (e instanceof GatewayError) anyAnswered = true;
+            else conn.noteFailure(endpoint);
+            lastError = attempt.signal.aborted && !ac.signal.aborted ? new Error(`no answer from ${endpoint} within ${conn.attemptTimeoutMs} ms`) : e;
+          } finally {
+            clearTimeout(timer);
+            ac.signal.removeEventListener('abort', onAbort);
           }
-          const body: Record<string, unknown> = { key: b64(req.key) };
-          if (req.prefix) body.range_end = prefixEnd(req.key).toString('base64');
-          if (req.revision) body.revision = String(req.revision);
-          const doc = (await post(conn, endpoint, '/v3/kv/range', body, token, ac.signal)) as {
-            header?: { revision?: string };
-            kvs?: { key?: string; value?: string; mod_revision?: string }[];
-          };
-          return {
-            revision: Number(doc.header?.revision ?? 0),
-            kvs: (doc.kvs ?? []).map((kv) => ({ key: unb64(kv.key), value: unb64(kv.value), modRevision: Number(kv.mod_revision ?? 0) })),
-          };
-        } catch (e) {
-          if (e instanceof GatewayError || e instanceof GatewayUnsupported) return e; // etcd answered: no point asking the next one
-          lastError = e;
         }
+        // Every member failed at the transport level: the cluster is down (or the endpoints
+        // are wrong); fail now, as the grpc client does. Members that answered without a
+        // leader: try again shortly, within the deadline.
+        if (!anyAnswered) throw lastError;
+        const pause = Math.min(250, 25 * 2 ** round);
+        if (Date.now() - started + pause >= conn.timeoutMs) throw lastError;
+        await new Promise((r) => setTimeout(r, pause));
       }
-      throw lastError;
     },
     conn.timeoutMs,
     () => ac.abort(),
@@ -148,7 +181,7 @@ export async function gatewayRange(conn: EtcdConnection, what: string, req: { ke
         { cause: outcome },
       );
     }
-    throw conn.mapError(outcome, what);
+    throw await conn.mapError(outcome, what);
   }
   return outcome;
 }

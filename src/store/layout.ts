@@ -11,7 +11,9 @@
  *   /alluxio/<cluster>/migration-runners/<id> a migration copier's lock (leased)
  *   /alluxio/<cluster>/history/<generation>  one record per config change (same txn), the last N kept
  *
- * Workers watch only `config/`, so status keys never trigger reloads.
+ * Workers watch only `config/`, so status keys never trigger reloads. Membership (workers/,
+ * clients/) lives outside `config/`, so etcd roles can let a worker write its own record and
+ * nothing of the config (src/store/auth-roles.ts).
  */
 import { AlluxioError } from '../domain/errors.js';
 

@@ -39,7 +39,8 @@ import { Readable, type Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { AlluxioError } from '../domain/errors.js';
 import type { ParsedMount } from '../domain/mounts.js';
-import { SMALL_OBJECT_BYTES, type ByteRange, type UfsAdapter, type UfsEntry, type UfsOpenFile } from './types.js';
+import { compareUtf8 } from './order.js';
+import { SMALL_OBJECT_BYTES, type ByteRange, type LocalFile, type UfsAdapter, type UfsEntry, type UfsOpenFile } from './types.js';
 
 export const TEMP_PREFIX = '.alluxio-tmp-';
 const CONTROL = /[\u0000-\u001f\u007f]/;
@@ -52,31 +53,15 @@ const STREAM_HWM = 256 * 1024;
  */
 const O_PATH = 0o10000000;
 
-/** UTF-8 byte order (what S3 listings and the adapter contract use). */
-export function compareUtf8(a: string, b: string): number {
-  if (a === b) return 0;
-  // For strings without surrogates, UTF-16 code unit order equals UTF-8 byte order
-  // except across the surrogate range; Buffer.compare is always right.
-  return Buffer.compare(Buffer.from(a, 'utf8'), Buffer.from(b, 'utf8'));
-}
+/** Re-exported for modules not yet importing ./order.js directly. */
+export { compareUtf8 };
 
 /** The stable content tag of a file: size, mtime (ns) and inode, hashed. */
 export function fileEtag(st: Pick<Stats, 'size' | 'mtimeMs' | 'ino'>): string {
   return createHash('md5').update(`${st.size}:${st.mtimeMs}:${st.ino}`).digest('hex');
 }
 
-/**
- * A regular file as a co-located client may open it itself (short-circuit reads, see
- * docs/rest-api.md): its real path, proven inside the mount, and the identity the client
- * checks on the file it opens (size, mtime in ns, inode, device).
- */
-export interface LocalFile {
-  path: string;
-  size: number;
-  mtimeNs: bigint;
-  ino: bigint;
-  dev: bigint;
-}
+export type { LocalFile };
 
 function checkRel(rel: readonly string[]): void {
   for (const seg of rel) {

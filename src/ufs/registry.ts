@@ -23,7 +23,7 @@ export function createUfsAdapter(mount: ParsedMount): UfsAdapter {
     default: {
       const info = SCHEMES[mount.ufs.scheme];
       throw new AlluxioError(
-        'NotFound',
+        'UfsNotSupported',
         `${mount.ufsUri}: the ${mount.ufs.scheme}:// UFS is ${info ? 'recognised in the mount table but not served by this worker yet' : 'unknown'}; served: file://, s3://, s3a://`,
       );
     }

@@ -34,7 +34,7 @@ import {
 import { Readable } from 'node:stream';
 import { AlluxioError } from '../domain/errors.js';
 import type { ParsedMount } from '../domain/mounts.js';
-import { compareUtf8 } from './file.js';
+import { compareUtf8 } from './order.js';
 import type { ByteRange, UfsAdapter, UfsEntry } from './types.js';
 
 const CONTROL = /[\u0000-\u001f\u007f]/;

@@ -46,6 +46,34 @@ export interface UfsAdapter {
   delete(rel: readonly string[]): Promise<void>;
   mkdir(rel: readonly string[]): Promise<void>;
   close(): Promise<void>;
+
+  // ---- capabilities an adapter may lack: callers test for the method, never the class.
+
+  /**
+   * Optional: move a file or directory to another location of the same adapter in one
+   * step (the destination's parent exists; an existing destination file is replaced).
+   * Without it, the data path copies and deletes.
+   */
+  rename?(from: readonly string[], to: readonly string[]): Promise<void>;
+  /**
+   * Optional (adapters on this host's file system): the regular file at `rel` as a
+   * co-located client may open it itself (short-circuit reads), with the containment the
+   * adapter gives every read; null when there is no regular file there.
+   */
+  localFile?(rel: readonly string[]): Promise<LocalFile | null>;
+}
+
+/**
+ * A regular file as a co-located client may open it itself (short-circuit reads, see
+ * docs/rest-api.md): its real path, proven inside the mount, and the identity the client
+ * checks on the file it opens (size, mtime in ns, inode, device).
+ */
+export interface LocalFile {
+  path: string;
+  size: number;
+  mtimeNs: bigint;
+  ino: bigint;
+  dev: bigint;
 }
 
 /** Objects up to this size may be served through `readBuffer` (one buffer, no stream). */

@@ -8,6 +8,7 @@ import { mkdtempSync, readFileSync, rmSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runCli } from '../helpers/cli.js';
+import { until } from '../helpers/poll.js';
 import { startWorker, type WorkerProcess } from '../helpers/worker.js';
 
 function alive(pid: number): boolean {
@@ -18,15 +19,6 @@ function alive(pid: number): boolean {
   } catch {
     return false;
   }
-}
-
-async function until(what: string, fn: () => boolean | Promise<boolean>, timeoutMs = 20_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (await fn()) return;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error(`timed out waiting for ${what}`);
 }
 
 describe('alluxio local', () => {

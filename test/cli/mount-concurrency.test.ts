@@ -11,6 +11,7 @@ import { readFileSync } from 'node:fs';
 import { promisify } from 'node:util';
 import { startTestEtcd, type TestEtcd } from '../helpers/etcd.js';
 import { cliFor } from '../helpers/cli.js';
+import { until } from '../helpers/poll.js';
 
 const execFileP = promisify(execFile);
 let etcd: TestEtcd;
@@ -46,8 +47,7 @@ async function race<T>(n: number, start: () => Promise<T>[]): Promise<T[]> {
   let running: Promise<T>[] = [];
   try {
     running = start();
-    const deadline = Date.now() + 30_000;
-    while (fresh() < n && Date.now() < deadline) await new Promise((r) => setTimeout(r, 25));
+    await until(`all ${n} commands to connect to the stopped etcd`, () => fresh() >= n, 60_000, 25);
   } finally {
     process.kill(etcd.pid, 'SIGCONT');
   }

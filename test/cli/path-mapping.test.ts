@@ -13,7 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { startTestEtcd, type TestEtcd } from '../helpers/etcd.js';
-import { cliFor } from '../helpers/cli.js';
+import { cliFor, PATIENT_ETCD } from '../helpers/cli.js';
 
 const execFileP = promisify(execFile);
 let etcd: TestEtcd;
@@ -31,7 +31,7 @@ after(async () => {
 let n = 0;
 function cluster() {
   const name = `pm${++n}`;
-  return cliFor(etcd.endpoint, name);
+  return cliFor(etcd.endpoint, name, PATIENT_ETCD);
 }
 
 describe('path-mapping add / list', () => {

@@ -7,14 +7,14 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { startTestEtcd, type TestEtcd } from '../helpers/etcd.js';
-import { cliFor } from '../helpers/cli.js';
+import { cliFor, PATIENT_ETCD } from '../helpers/cli.js';
 
 let etcd: TestEtcd;
 let cli: ReturnType<typeof cliFor>;
 
 before(async () => {
   etcd = await startTestEtcd();
-  cli = cliFor(etcd.endpoint, 'resolve');
+  cli = cliFor(etcd.endpoint, 'resolve', PATIENT_ETCD);
   for (const args of [
     ['mount', 'add', '--path', '/model', '--ufs-uri', 's3://my-bucket/model/'],
     ['mount', 'add', '--path', '/data', '--ufs-uri', 'file:///srv/data/', '--readonly'],

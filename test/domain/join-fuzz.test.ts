@@ -74,7 +74,7 @@ describe(`fuzz: normalizePath + joinUnderUfs (seed ${SEED}, ${RUNS} runs; rerun 
           canonical = normalizePath(raw);
         } catch (e) {
           expectUsageError(e, 'normalizePath');
-          assert.equal((e as AlluxioError).code, 'InvalidPath');
+          assert.ok(['InvalidPath', 'NameTooLong'].includes((e as AlluxioError).code), (e as AlluxioError).code);
           return;
         }
         // The canonical form is a fixed point and never contains what it must not.

@@ -97,7 +97,7 @@ function rulesArb(): fc.Arbitrary<RuleSpec[]> {
 
 type Outcome = { ok: true; ufsUri: string | null; rule: string | null; mount: string | null; revision: number; rewritten: string } | { ok: false; code: string };
 
-const EXPECTED = new Set(['InvalidPath', 'RuleResultInvalid', 'NoMountForPath', 'NoMountForUri']);
+const EXPECTED = new Set(['InvalidPath', 'NameTooLong', 'RuleResultInvalid', 'NoMountForPath', 'NoMountForUri']);
 
 function run(s: Snapshot, req: ResolveRequest): { outcome: Outcome; res?: Resolution } {
   try {

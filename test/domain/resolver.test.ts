@@ -98,7 +98,7 @@ describe('front ends agree on the Alluxio path', () => {
     fails(() => s.resolve({ api: 'fsspec', uri: 's3://my-bucket/data/../x' }), 'InvalidPath', 'decode', /dot segments/);
     fails(() => s.resolve({ api: 'fsspec', uri: 's3://my-bucket/data/./x' }), 'InvalidPath', 'decode', /dot segments/);
     fails(() => s.resolve({ api: 'fsspec', uri: 's3://my-bucket/data/x\u0001' }), 'InvalidPath', 'decode', /control/);
-    fails(() => s.resolve({ api: 'fsspec', uri: `s3://my-bucket/data/${'a'.repeat(256)}` }), 'InvalidPath', 'decode', /255 bytes/);
+    fails(() => s.resolve({ api: 'fsspec', uri: `s3://my-bucket/data/${'a'.repeat(256)}` }), 'NameTooLong', 'decode', /255 bytes/);
     fails(() => s.resolve({ api: 'fsspec', uri: 's3://my-bucket/data/\ud800x' }), 'InvalidPath', 'decode', /UTF-8/);
   });
 

@@ -219,7 +219,8 @@ describe('parseRequestUri: a request URI\'s path is raw text (decoded once, by t
       assert.fail(`parseRequestUri(${JSON.stringify(raw)}) accepted it as ${p.uri}`);
     } catch (e) {
       assert.ok(e instanceof AlluxioError, String(e));
-      assert.equal(e.code, 'InvalidPath');
+      // A too-long segment is its own code (ENAMETOOLONG in FUSE); every other refusal is InvalidPath.
+      assert.equal(e.code, /longer than/.test(pattern.source) ? 'NameTooLong' : 'InvalidPath');
       assert.match(e.message, pattern);
     }
   };
@@ -233,6 +234,13 @@ describe('parseRequestUri: a request URI\'s path is raw text (decoded once, by t
   it('"?" and "#" belong to the name; spaces and non-ASCII stay as they are', () => {
     assert.deepEqual(parseRequestUri('s3://my-bucket/a?b=1/c#d').segments, ['a?b=1', 'c#d']);
     assert.deepEqual(parseRequestUri('s3://my-bucket/a b/ü').segments, ['a b', 'ü']);
+  });
+  it('a name may end (or a segment start) in white space; only white space before the scheme is refused (issue 12 item 3)', () => {
+    assert.deepEqual(parseRequestUri('file:///srv/data/x ').segments, ['srv', 'data', 'x ']);
+    assert.deepEqual(parseRequestUri('file:///srv/data/ d /y\u00a0').segments.slice(2), [' d ', 'y\u00a0']);
+    bad('file:///srv/data/x\t', /control characters/);
+    assert.deepEqual(parseRequestUri('s3://my-bucket/k  ').segments, ['k  ']);
+    bad(' file:///srv/data/x', /leading white space/);
   });
   it('empty segments are dropped; scheme and authority are checked as for a mount URI', () => {
     assert.deepEqual(parseRequestUri('S3://my-bucket//a///b/').segments, ['a', 'b']);

@@ -1,7 +1,7 @@
 /**
  * `pip install ./python` works offline with Debian's setuptools (no build isolation, no
  * download), into a virtualenv that sees the system's fsspec, and the installed package
- * registers the "alluxiofs" protocol (import and fsspec entry point).
+ * registers the "alluxiofs" and "alluxio" protocols (fsspec entry points, before any import).
  * Needs Debian's python3-pip and python3-venv; skipped, saying so, when they are missing.
  */
 import assert from 'node:assert/strict';
@@ -31,14 +31,15 @@ test('pip install ./python works offline into a venv and registers the protocol'
     assert.equal(pip.status, 0, `${pip.stdout}\n${pip.stderr}`);
     const check = spawnSync(
       join(venv, 'bin', 'python'),
-      ['-c', 'import fsspec, json; cls = fsspec.get_filesystem_class("alluxiofs"); import alluxiofs; print(json.dumps([cls.__module__, alluxiofs.__file__, alluxiofs.__version__]))'],
+      ['-c', 'import fsspec, json; cls = fsspec.get_filesystem_class("alluxiofs"); same = fsspec.get_filesystem_class("alluxio") is cls; import alluxiofs; print(json.dumps([cls.__module__, alluxiofs.__file__, alluxiofs.__version__, same]))'],
       { encoding: 'utf8', env, cwd: dir },
     );
     assert.equal(check.status, 0, check.stderr);
-    const [mod, file, version] = JSON.parse(check.stdout.trim()) as string[];
+    const [mod, file, version, same] = JSON.parse(check.stdout.trim()) as [string, string, string, boolean];
     assert.equal(mod, 'alluxiofs.core');
     assert.ok(file!.startsWith(venv), `imported from the venv, not the source tree: ${file}`);
     assert.equal(version, '0.1.0');
+    assert.equal(same, true, 'the "alluxio" entry point names the same class');
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

@@ -43,8 +43,15 @@ export function runCli(args: string[], opts: { env?: Record<string, string | und
   });
 }
 
-/** A CLI bound to one etcd endpoint and cluster. */
-export function cliFor(endpoint: string, cluster = 'default') {
+/** A CLI bound to one etcd endpoint and cluster (and optional extra environment). */
+export function cliFor(endpoint: string, cluster = 'default', env: Record<string, string | undefined> = {}) {
   return (args: string[], opts: Parameters<typeof runCli>[1] = {}) =>
-    runCli(args, { ...opts, env: { ALLUXIO_ETCD_ENDPOINTS: endpoint, ALLUXIO_CLUSTER: cluster, ...(opts.env ?? {}) } });
+    runCli(args, { ...opts, env: { ALLUXIO_ETCD_ENDPOINTS: endpoint, ALLUXIO_CLUSTER: cluster, ...env, ...(opts.env ?? {}) } });
 }
+
+/**
+ * For tests that start many CLI processes at once against a healthy etcd: on a loaded
+ * 2-core machine a dozen node processes starting together can miss the default 5 s etcd
+ * call deadline without anything being wrong. Not for tests about an unreachable etcd.
+ */
+export const PATIENT_ETCD: Record<string, string> = { ALLUXIO_ETCD_TIMEOUT: '60s' };

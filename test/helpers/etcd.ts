@@ -5,7 +5,8 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startEtcdServer, type EtcdServer } from '../../src/local/etcd-server.js';
+import { freePort, startEtcdServer, waitForEtcdHealth, type EtcdServer } from '../../src/local/etcd-server.js';
+import { until } from './poll.js';
 
 export interface TestEtcd extends EtcdServer {
   dir: string;
@@ -39,4 +40,105 @@ export async function startTestEtcd(opts: { clientPort?: number; peerPort?: numb
     },
   };
   return self;
+}
+
+/** One member of a test cluster. `server` is undefined while the member is stopped. */
+export interface ClusterMember {
+  name: string;
+  endpoint: string;
+  clientPort: number;
+  peerPort: number;
+  dataDir: string;
+  server: EtcdServer | undefined;
+}
+
+export interface TestEtcdCluster {
+  dir: string;
+  members: ClusterMember[];
+  /** All client endpoints, comma-separated (ALLUXIO_ETCD_ENDPOINTS). */
+  endpoints: string;
+  /** The member the live members agree is leader (polls until there is one). */
+  leader(timeoutMs?: number): Promise<ClusterMember>;
+  /** kill -9 (default) or SIGTERM one member, and wait until the process is gone. */
+  stop(m: ClusterMember, signal?: NodeJS.Signals): Promise<void>;
+  /** Start a stopped member again on its ports and data (it rejoins). */
+  start(m: ClusterMember): Promise<void>;
+  destroy(): Promise<void>;
+}
+
+/** etcd's status of one member through its JSON gateway: its id and the leader it knows. */
+export async function memberStatus(endpoint: string): Promise<{ memberId: string; leader: string }> {
+  const res = await fetch(`${endpoint}/v3/maintenance/status`, { method: 'POST', body: '{}', signal: AbortSignal.timeout(2000) });
+  const doc = (await res.json()) as { header?: { member_id?: string }; leader?: string };
+  return { memberId: String(doc.header?.member_id ?? ''), leader: String(doc.leader ?? '0') };
+}
+
+/**
+ * A real n-member etcd cluster (Debian's etcd-server) on free loopback client and peer
+ * ports, in a temporary dir removed by destroy(). Members can be killed and restarted.
+ */
+export async function startTestEtcdCluster(opts: { size?: number; extraArgs?: string[] } = {}): Promise<TestEtcdCluster> {
+  const size = opts.size ?? 3;
+  const dir = mkdtempSync(join(tmpdir(), 'alluxio-test-etcd-cluster-'));
+  const members: ClusterMember[] = [];
+  for (let i = 0; i < size; i++) {
+    const clientPort = await freePort();
+    const peerPort = await freePort();
+    members.push({ name: `m${i}`, endpoint: `http://127.0.0.1:${clientPort}`, clientPort, peerPort, dataDir: join(dir, `m${i}`, 'data'), server: undefined });
+  }
+  const initialCluster = members.map((m) => `${m.name}=http://127.0.0.1:${m.peerPort}`).join(',');
+  const launch = async (m: ClusterMember, state: 'new' | 'existing', waitHealthy: boolean) => {
+    m.server = await startEtcdServer({
+      name: m.name,
+      dataDir: m.dataDir,
+      logFile: join(dir, `${m.name}.log`),
+      clientPort: m.clientPort,
+      peerPort: m.peerPort,
+      initialCluster,
+      initialClusterState: state,
+      waitHealthy,
+      ...(opts.extraArgs ? { extraArgs: opts.extraArgs } : {}),
+    });
+  };
+  const stop = async (m: ClusterMember, signal: NodeJS.Signals = 'SIGKILL') => {
+    const s = m.server;
+    m.server = undefined;
+    await s?.stop(signal);
+  };
+  const cluster: TestEtcdCluster = {
+    dir,
+    members,
+    endpoints: members.map((m) => m.endpoint).join(','),
+    async leader(timeoutMs = 30_000) {
+      return until(
+        'an etcd leader',
+        async () => {
+          const live = members.filter((m) => m.server);
+          const st = await Promise.all(live.map((m) => memberStatus(m.endpoint).catch(() => undefined)));
+          const leaderId = st.find((s) => s && s.leader !== '0')?.leader;
+          if (!leaderId) return undefined;
+          const i = st.findIndex((s) => s?.memberId === leaderId);
+          return i >= 0 ? live[i] : undefined;
+        },
+        timeoutMs,
+        50,
+      );
+    },
+    stop,
+    async start(m) {
+      await launch(m, 'existing', true);
+    },
+    async destroy() {
+      for (const m of members) await stop(m, 'SIGKILL');
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+  try {
+    await Promise.all(members.map((m) => launch(m, 'new', false)));
+    for (const m of members) await waitForEtcdHealth(m.endpoint, 30_000, m.server?.process);
+  } catch (e) {
+    await cluster.destroy();
+    throw e;
+  }
+  return cluster;
 }

@@ -75,7 +75,7 @@ describe('ConfigInformer catch-up from > 1000 revisions behind', () => {
     proxy = await startTcpProxy(etcd.clientPort);
     const conn = new EtcdConnection({ endpoints: [proxy.endpoint], cluster: 'catchup', timeoutMs: 2000 });
     conns.push(conn);
-    inf = new ConfigInformer(conn, { backoffInitialMs: 50, backoffMaxMs: 500, progressIntervalMs: 300, deadStreamTimeoutMs: 700 }).start();
+    inf = new ConfigInformer(conn, { backoffInitialMs: 50, backoffMaxMs: 500, progressIntervalMs: 1000, deadStreamTimeoutMs: 3000 }).start();
     await inf.ready();
     await until('watching', () => inf!.status().state === 'watching', 20_000, 20);
     const listed = inf.appliedRevision();

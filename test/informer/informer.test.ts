@@ -46,7 +46,7 @@ describe('ConfigInformer', () => {
     return c;
   }
   function informer(conn: EtcdConnection, opts: ConstructorParameters<typeof ConfigInformer>[1] = {}): ConfigInformer {
-    const inf = new ConfigInformer(conn, { backoffInitialMs: 50, backoffMaxMs: 500, progressIntervalMs: 300, deadStreamTimeoutMs: 700, ...opts });
+    const inf = new ConfigInformer(conn, { backoffInitialMs: 50, backoffMaxMs: 500, progressIntervalMs: 1000, deadStreamTimeoutMs: 3000, ...opts });
     cleanups.push(() => inf.stop());
     return inf;
   }

@@ -11,20 +11,22 @@ import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fuseSkipReason, startFuse, type FuseProcess } from '../helpers/fuse.js';
 import { must, populate, startMigEnv, waitStatus, type MigEnv } from './env.js';
+import { until } from '../helpers/poll.js';
 
 const skip = fuseSkipReason();
 let env: MigEnv | undefined;
 let fuse: FuseProcess | undefined;
+/** The reader loops run until this is set (also by after(), when the test failed midway). */
+let stop = false;
 
 before(async () => {
   if (!skip) env = await startMigEnv();
 });
 after(async () => {
+  stop = true;
   await fuse?.cleanup();
   await env?.destroy();
 });
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 test('FUSE reads see no error and the right bytes across cutover and rollback', { skip }, async (t) => {
   const e = env!;
@@ -50,7 +52,6 @@ test('FUSE reads see no error and the right bytes across cutover and rollback', 
     { path: join(fuse.mountpoint, 'model', 'latest', 'weights.bin'), bytes: model.get('v3/weights.bin')! },
   ];
   const reads: { start: number; end: number; ok: boolean; error?: string; path: string }[] = [];
-  let stop = false;
   let n = 0;
   const reader = async () => {
     while (!stop) {
@@ -65,14 +66,19 @@ test('FUSE reads see no error and the right bytes across cutover and rollback', 
     }
   };
   const loops = [reader(), reader()];
-  await sleep(1000);
+  const alias = targets[targets.length - 1]!.path;
+  /** Wait for completed reads that started after t0 (the alias among them). */
+  const readsAfter = (what: string, t0: number) =>
+    until(`FUSE reads ${what}`, () => reads.filter((r) => r.start > t0).length >= 20 && reads.some((r) => r.path === alias && r.start > t0), 60_000);
+  await readsAfter('before cutover', 0);
   const cutAt = Date.now();
   const c1 = must(await e.cli(['migrate', 'cutover', '--id', m1.id, '--json']), 'cutover').json();
   const c2 = must(await e.cli(['migrate', 'cutover', '--id', m2.id, '--json']), 'cutover').json();
   await fuse.waitForRevision(Math.max(c1.revision, c2.revision));
   const cutDone = Date.now();
   assert.equal(await readFile(marker, 'utf8'), 'new');
-  await sleep(1000);
+  await readsAfter('after cutover', cutDone);
+  const afterCut = Date.now();
   rmSync(join(dataNew, 'marker-new-only')); // else rollback refuses: the new UFS changed
   const rbAt = Date.now();
   const r1 = must(await e.cli(['migrate', 'rollback', '--id', m1.id, '--json']), 'rollback').json();
@@ -81,15 +87,16 @@ test('FUSE reads see no error and the right bytes across cutover and rollback', 
   const rbDone = Date.now();
   writeFileSync(join(dataNew, 'marker-new-only'), 'new');
   await assert.rejects(readFile(marker), /ENOENT/);
-  await sleep(1000);
+  await readsAfter('after rollback', rbDone);
+  const afterRb = Date.now();
   stop = true;
   await Promise.all(loops);
   const bad = reads.filter((r) => !r.ok);
   assert.deepEqual(bad, [], JSON.stringify(bad.slice(0, 10), null, 1));
   for (const [what, a, b] of [
     ['before cutover', 0, cutAt],
-    ['across cutover', cutAt, cutDone + 1000],
-    ['across rollback', rbAt, rbDone + 1000],
+    ['across cutover', cutAt, afterCut],
+    ['across rollback', rbAt, afterRb],
   ] as const) {
     assert.ok(reads.some((r) => r.start >= a && r.end <= b), `no FUSE reads ${what}`);
   }

@@ -21,21 +21,33 @@ import { startWorkers, stopWorkers, type WorkerProcess } from '../helpers/worker
 import { ROOT } from '../helpers/cli.js';
 import { must, populate, startMigEnv, waitStatus, type MigEnv } from './env.js';
 import { collect, type ProcOutput } from '../helpers/proc.js';
+import { until } from '../helpers/poll.js';
 
 let env: MigEnv;
 let workers: WorkerProcess[] = [];
 const clients: S3Client[] = [];
 let py: ChildProcess | undefined;
+/** The reader loops run until this is set (also by after(), when the test failed midway). */
+let stop = false;
 
 before(async () => {
   env = await startMigEnv();
 });
 after(async () => {
+  stop = true;
   py?.kill('SIGKILL');
   for (const c of clients) c.destroy();
   await stopWorkers(workers);
   await env?.destroy();
 });
+
+interface FsRead {
+  path: string;
+  ok: boolean;
+  error?: string;
+  start: number;
+  end: number;
+}
 
 interface Read {
   api: 's3' | 'fsspec';
@@ -46,8 +58,6 @@ interface Read {
   error?: string;
   etag?: string;
 }
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 test('reads through S3 and FSSpec see no error and the right bytes across cutover and rollback; the alias rule composes', async (t) => {
   const dataOld = env.mkdir('data-old');
@@ -99,7 +109,6 @@ test('reads through S3 and FSSpec see no error and the right bytes across cutove
 
   // --- S3 readers: 3 per worker, random objects, some ranged.
   const reads: Read[] = [];
-  let stop = false;
   let n = 0;
   const s3Reader = async (c: S3Client) => {
     while (!stop) {
@@ -128,7 +137,7 @@ from alluxiofs import AlluxioFileSystem
 fs = AlluxioFileSystem(worker_hosts=sys.argv[1], timeout=30)
 expected = json.loads(sys.argv[2]); stop = sys.argv[3]
 paths = sorted(expected)
-out = []; lock = threading.Lock()
+lock = threading.Lock()
 def loop(k):
     i = k
     while not os.path.exists(stop):
@@ -141,24 +150,43 @@ def loop(k):
             if not ok: rec["error"] = "wrong bytes (%d)" % len(b)
         except Exception as e:
             rec = {"path": p, "ok": False, "error": "%s: %s" % (type(e).__name__, e), "start": t0 * 1000, "end": time.time() * 1000}
-        with lock: out.append(rec)
+        with lock: print(json.dumps(rec), flush=True)
 ts = [threading.Thread(target=loop, args=(k,)) for k in range(3)]
 [t.start() for t in ts]; [t.join() for t in ts]
-print(json.dumps(out))
 `;
   const scriptFile = join(env.dir, 'fsspec_reader.py');
   writeFileSync(scriptFile, script);
   const pyEnv = { ...process.env, PYTHONPATH: join(ROOT, 'python'), PYTHONDONTWRITEBYTECODE: '1' };
   const hosts = workers.map((w) => `127.0.0.1:${w.restPort}`).join(',');
-  // Probe: FSSpec works in this build before cutover (otherwise the FSSpec half is skipped, loudly).
+  // Probe: FSSpec reads through the workers before the readers start; if it cannot, the
+  // test fails here, with python's own error.
   const probe = await runPy(['-c', `import sys\nfrom alluxiofs import AlluxioFileSystem\nfs = AlluxioFileSystem(worker_hosts=sys.argv[1])\nsys.stdout.write(str(len(fs.cat_file("/data/part-1.bin"))))`, hosts], pyEnv);
-  const fsspecOn = probe.code === 0 && probe.stdout.trim() === String(dataFiles.get('part-1.bin')!.length);
-  let fsspecDone: Promise<{ code: number | null; stdout: string; stderr: string }> | undefined;
-  if (fsspecOn) fsspecDone = runPy([scriptFile, hosts, JSON.stringify(expected), stopFile], pyEnv, (c) => (py = c));
-  if (!fsspecOn) t.diagnostic(`FSSpec readers skipped: alluxiofs could not read through the workers' REST API in this build (exit ${probe.code}): ${probe.stderr.slice(-400)}`);
+  assert.equal(probe.code, 0, `alluxiofs could not read through the workers' REST API:\n${probe.stderr.slice(-2000)}`);
+  assert.equal(probe.stdout.trim(), String(dataFiles.get('part-1.bin')!.length), `alluxiofs read the wrong length: ${probe.stdout}`);
+  // Each FSSpec read is one JSON line on python's stdout, so phases can wait on them.
+  const fr: FsRead[] = [];
+  let pyBuf = '';
+  const fsspecDone = runPy([scriptFile, hosts, JSON.stringify(expected), stopFile], pyEnv, (c) => {
+    py = c;
+    c.stdout!.on('data', (d: Buffer) => {
+      pyBuf += d.toString('utf8');
+      for (let nl = pyBuf.indexOf('\n'); nl >= 0; nl = pyBuf.indexOf('\n')) {
+        const line = pyBuf.slice(0, nl).trim();
+        pyBuf = pyBuf.slice(nl + 1);
+        if (line) fr.push(JSON.parse(line) as FsRead);
+      }
+    });
+  });
+  const pyAlive = () => py !== undefined && py.exitCode === null && py.signalCode === null;
 
   const s3CountBy = (t0: number, t1: number) => reads.filter((r) => r.start >= t0 && r.end <= t1).length;
-  await sleep(1500);
+  /** Wait until both kinds of reader have completed reads that started after `t0`. */
+  const readsAfter = (what: string, t0: number, extra: () => boolean = () => true) =>
+    until(`S3 and FSSpec reads ${what}`, () => {
+      if (!pyAlive()) throw new Error(`the FSSpec readers exited early`);
+      return reads.filter((r) => r.start > t0).length >= 20 && fr.filter((r) => r.start > t0).length >= 3 && extra();
+    }, 60_000);
+  await readsAfter('before cutover', 0);
 
   // --- Cutover both mounts; --wait returns once both workers apply it.
   const cutAt = Date.now();
@@ -172,7 +200,14 @@ print(json.dumps(out))
   const res = must(await env.cli(['resolve', '/model/latest/weights.bin', '--json']), 'resolve').json();
   assert.equal(res.rewrittenPath, '/model/v3/weights.bin');
   assert.equal(res.ufsUri, `file://${modelNew}/v3/weights.bin`);
-  await sleep(1500);
+  // Reads after the switch, the alias included, through both APIs.
+  await readsAfter(
+    'after cutover',
+    cutDone,
+    () =>
+      reads.some((r) => r.key === 'model/latest/weights.bin' && r.start > cutDone) &&
+      fr.some((r) => r.path === '/model/latest/weights.bin' && r.start > cutDone),
+  );
   const afterCut = Date.now();
 
   // Writable again, and writes land in the NEW UFS. While such a write exists there,
@@ -192,7 +227,7 @@ print(json.dumps(out))
   assert.equal(r1.state, 'rolled-back');
   assert.equal(r1.mount.ufsUri, `file://${dataOld}/`);
   assert.equal(r2.wait.workers, 2);
-  await sleep(1500);
+  await readsAfter('after rollback', rbDone);
   stop = true;
   await Promise.all(s3Loops);
   writeFileSync(stopFile, '');
@@ -224,10 +259,9 @@ print(json.dumps(out))
   assert.ok(reads.some((r) => r.key === 'model/latest/weights.bin' && r.start > cutDone && r.end < rbAt));
   t.diagnostic(`S3: ${reads.length} reads (${s3CountBy(cutAt, cutDone)} during cutover, ${s3CountBy(rbAt, rbDone)} during rollback), 0 errors`);
 
-  if (fsspecDone) {
+  {
     const out = await fsspecDone;
     assert.equal(out.code, 0, out.stderr);
-    const fr = JSON.parse(out.stdout.trim().split('\n').pop()!) as { path: string; ok: boolean; error?: string; start: number; end: number }[];
     const bad = fr.filter((r) => !r.ok);
     assert.deepEqual(bad, [], `FSSpec errors:\n${JSON.stringify(bad.slice(0, 10), null, 1)}`);
     for (const [what, a, b] of [

@@ -8,7 +8,8 @@ import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, wr
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { startTestEtcd, type TestEtcd } from '../helpers/etcd.js';
-import { cliFor, type CliResult } from '../helpers/cli.js';
+import { cliFor, PATIENT_ETCD, type CliResult } from '../helpers/cli.js';
+import { keyHistory } from '../helpers/etcd-history.js';
 
 export interface MigEnv {
   etcd: TestEtcd;
@@ -24,7 +25,9 @@ export async function startMigEnv(): Promise<MigEnv> {
   const etcd = await startTestEtcd();
   const dir = mkdtempSync(join(tmpdir(), 'alluxio-migrate-test-'));
   const stateDir = join(dir, 'state');
-  const base = cliFor(etcd.endpoint);
+  // Readers, workers and copiers share the machine with the CLI: under heavy load an etcd
+  // call can take longer than the default 5 s deadline without anything being wrong.
+  const base = cliFor(etcd.endpoint, 'default', PATIENT_ETCD);
   const cli: MigEnv['cli'] = (args, opts = {}) => base(args, { ...opts, env: { ALLUXIO_STATE_DIR: stateDir, ...(opts.env ?? {}) } });
   return {
     etcd,
@@ -152,30 +155,5 @@ export function must(r: CliResult, what: string): CliResult {
 
 /** Every version ever written of a migration record (etcd history, oldest first). */
 export async function recordVersions(endpoint: string, id: string, cluster = 'default'): Promise<any[]> {
-  const { Etcd3 } = await import('etcd3');
-  const client = new Etcd3({ hosts: endpoint });
-  const key = `/alluxio/${cluster}/migrations/${id}`;
-  try {
-    const cur = await client.get(key).exec();
-    const kv = cur.kvs[0];
-    if (!kv) return [];
-    const last = Number(kv.mod_revision);
-    const out: any[] = [];
-    const watcher = await client.watch().key(key).startRevision(kv.create_revision).create();
-    await new Promise<void>((resolve, reject) => {
-      const t = setTimeout(() => reject(new Error('record history: timed out')), 20_000);
-      watcher.on('put', (ev) => {
-        out.push(JSON.parse(ev.value.toString('utf8')));
-        if (Number(ev.mod_revision) >= last) {
-          clearTimeout(t);
-          resolve();
-        }
-      });
-      watcher.on('error', reject);
-    });
-    await watcher.cancel();
-    return out;
-  } finally {
-    client.close();
-  }
+  return (await keyHistory(endpoint, `/alluxio/${cluster}/migrations/${id}`)).map((v) => JSON.parse(v.value));
 }

@@ -18,6 +18,7 @@ import { transact } from '../../src/store/config-store.js';
 import { abort, startMigration } from '../../src/control/migrations.js';
 import { casRecord, getRecord } from '../../src/migrate/store.js';
 import { must, populate, snapshotTree, startMigEnv, waitStatus, type MigEnv } from './env.js';
+import { until } from '../helpers/poll.js';
 
 let env: MigEnv;
 
@@ -112,13 +113,20 @@ test('abort never overwrites a record write that landed after its read (record m
           if (cur.record.state !== 'copying') return;
           const next = { ...cur.record, files: { done: cur.record.files.done + 1, total: 1000 } };
           if ((await casRecord(conn, next, cur.modRevision)) !== false) lastWritten = next.files.done;
+          // A copier's checkpoint pace (pacing, not synchronisation): back to back, the
+          // writer would win every compare and abort would give up after 40 attempts.
           await new Promise((r) => setTimeout(r, 3));
         }
       })();
-      await new Promise((r) => setTimeout(r, 30 + i * 10));
-      const { result } = await abort(conn, rec.id);
-      stop = true;
-      await writer;
+      let result;
+      try {
+        // Abort while the writer is busy, a little later in each round.
+        await until('the checkpoint writer to land its writes', () => lastWritten >= 2 + 2 * i);
+        ({ result } = await abort(conn, rec.id));
+      } finally {
+        stop = true;
+        await writer;
+      }
       const final = (await getRecord(conn, rec.id)).record;
       assert.equal(final.state, 'aborted');
       assert.equal(final.files.done, lastWritten, `abort overwrote checkpoint ${lastWritten} with ${final.files.done}`);

@@ -10,6 +10,7 @@ import assert from 'node:assert/strict';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { alive, copierLog, inodes, must, populate, recordVersions, snapshotTree, startMigEnv, waitStatus, type MigEnv } from './env.js';
+import { until } from '../helpers/poll.js';
 
 let env: MigEnv;
 
@@ -104,9 +105,7 @@ test('abort leaves the mount exactly as it was (a read-only mount stays read-onl
   assert.equal(st.state, 'aborted');
   // The copier notices and exits without touching the record again.
   const pid = started.copier.pid as number;
-  const deadline = Date.now() + 20_000;
-  while (alive(pid) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
-  assert.equal(alive(pid), false, `copier ${pid} still running after abort:\n${copierLog(env, started.id)}`);
+  await until(`copier ${pid} to exit after abort`, () => !alive(pid)).catch((e: Error) => assert.fail(`${e.message}:\n${copierLog(env, started.id)}`));
   assert.equal(must(await env.cli(['migrate', 'status', '--id', started.id, '--json']), 'status').json().state, 'aborted');
   // Aborted is final; the mount can be migrated again (a new id).
   assert.equal((await env.cli(['migrate', 'cutover', '--id', started.id])).code, 3);
@@ -132,7 +131,7 @@ test('kill -9 of the copier: resume continues where it stopped, without recopyin
   const pid = progressing.copier.pid as number;
   assert.equal(pid, started.copier.pid);
   process.kill(pid, 'SIGKILL');
-  while (alive(pid)) await new Promise((r) => setTimeout(r, 20));
+  await until(`copier ${pid} to die`, () => !alive(pid), 30_000, 20);
   const stopped = must(await env.cli(['migrate', 'status', '--id', started.id, '--json']), 'status').json();
   assert.equal(stopped.state, 'copying');
   assert.ok(stopped.files.done >= 8 && stopped.files.done < 40, JSON.stringify(stopped.files));

@@ -6,12 +6,13 @@
  */
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { request } from 'node:http';
+import { closeSync, existsSync, ftruncateSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync, writeSync } from 'node:fs';
+import { request, type IncomingMessage } from 'node:http';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { placementOrder } from '../../src/frontends/common/placement.js';
 import { startWorker, type WorkerProcess } from '../helpers/worker.js';
+import { bytesRead, readingSettles, residentBytes } from '../helpers/proc-stats.js';
 import { commit, python, startFsEnv, workerHosts, type FsEnv } from '../fsspec/env.js';
 
 let env: FsEnv;
@@ -228,17 +229,88 @@ describe('reads', () => {
     assert.equal(await bad.text(), small);
   });
 
-  test('a slow reader gets the whole body (streamed with backpressure)', async () => {
-    const res = await fetch(api('file', `file://${env.data}/big.bin`));
-    const reader = res.body!.getReader();
-    const parts: Buffer[] = [];
-    for (;;) {
-      const { done, value } = await reader.read();
-      if (done) break;
-      parts.push(Buffer.from(value));
-      if (parts.length % 8 === 0) await new Promise((r) => setTimeout(r, 5));
+  test('a reader that stops reading holds the worker back (backpressure): it neither reads ahead nor buffers the file', async (t) => {
+    // A 256 MiB sparse file (no disk cost) with known bytes at both ends.
+    const size = 256 * 1024 * 1024;
+    const file = join(env.data, 'huge-sparse.bin');
+    const fd = openSync(file, 'w');
+    try {
+      ftruncateSync(fd, size);
+      writeSync(fd, big, 0, big.length, 0);
+      writeSync(fd, big, 0, big.length, size - big.length);
+    } finally {
+      closeSync(fd);
     }
-    assert.ok(Buffer.concat(parts).equals(big));
+    const expectAt = (off: number, chunk: Buffer): boolean => {
+      for (let i = 0; i < chunk.length; ) {
+        const o = off + i;
+        if (o < big.length) {
+          const n = Math.min(chunk.length - i, big.length - o);
+          if (!chunk.subarray(i, i + n).equals(big.subarray(o, o + n))) return false;
+          i += n;
+        } else if (o >= size - big.length) {
+          const n = chunk.length - i;
+          const b = o - (size - big.length);
+          if (!chunk.subarray(i, i + n).equals(big.subarray(b, b + n))) return false;
+          i += n;
+        } else {
+          const n = Math.min(chunk.length - i, size - big.length - o);
+          for (let k = i; k < i + n; k++) if (chunk[k] !== 0) return false;
+          i += n;
+        }
+      }
+      return true;
+    };
+    t.after(() => rmSync(file, { force: true }));
+    const worker = env.workers[0]!;
+    const read0 = bytesRead(worker.pid);
+    const rss0 = residentBytes(worker.pid);
+    const u = new URL(api('file', `file://${file}`));
+    let received = 0;
+    let mismatchAt = -1;
+    const res = await new Promise<IncomingMessage>((resolve, reject) => {
+      const req = request({ host: u.hostname, port: u.port, path: u.pathname + u.search }, resolve);
+      req.on('error', reject);
+      req.end();
+    });
+    assert.equal(res.statusCode, 200);
+    assert.equal(res.headers['content-length'], String(size));
+    const finished = new Promise<void>((resolve, reject) => {
+      res.on('end', resolve);
+      res.on('error', reject);
+    });
+    // Take the first MiB, then stop reading (the client keeps the connection open).
+    await new Promise<void>((resolve) => {
+      const onData = (c: Buffer) => {
+        if (mismatchAt < 0 && !expectAt(received, c)) mismatchAt = received;
+        received += c.length;
+        if (received >= 1024 * 1024) {
+          res.pause();
+          res.off('data', onData);
+          resolve();
+        }
+      };
+      res.on('data', onData);
+    });
+    // Once the worker has stopped reading (a worker without backpressure stops only when
+    // it has read the whole file), it has read and holds a small part of it: socket
+    // buffers and a few stream chunks, bounded generously at a quarter of the file.
+    const readNow = await readingSettles(worker.pid);
+    const rssNow = residentBytes(worker.pid);
+    const readAhead = readNow - read0;
+    const grown = rssNow - rss0;
+    t.diagnostic(`client stalled after ${received} bytes: the worker read ${readAhead} bytes of ${size}; its RSS grew by ${grown} bytes`);
+    assert.ok(readAhead < size / 4, `the worker read ${readAhead} of ${size} bytes for a client that stopped after ${received}`);
+    assert.ok(grown < size / 4, `the worker's RSS grew by ${grown} bytes for a client that stopped after ${received}`);
+    // The slow reader then gets the whole body, byte for byte.
+    res.on('data', (c: Buffer) => {
+      if (mismatchAt < 0 && !expectAt(received, c)) mismatchAt = received;
+      received += c.length;
+    });
+    res.resume();
+    await finished;
+    assert.equal(received, size);
+    assert.equal(mismatchAt, -1, `wrong bytes at offset ${mismatchAt}`);
   });
 });
 

@@ -8,6 +8,8 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { connect } from 'node:net';
+import { createHash, createHmac } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand } from '@aws-sdk/client-s3';
 import { awsEnv, boto3, raw, startS3Env, xmlField, type S3Env } from './env.js';
@@ -116,4 +118,72 @@ print(json.dumps(out))
   }
   assert.equal(last, 403);
   assert.match(body, /expired/);
+});
+
+/**
+ * A SigV4 header signature over exactly `canonicalHeaderBytes` (the test decides which bytes
+ * the signer hashed), sent with `wireHeaders` (latin1 strings: one char per byte on the wire).
+ */
+function signV4(method: string, path: string, headers: Record<string, string>, signedBytes: (v: string) => Buffer, secret: string, ak: string): Record<string, string> {
+  const amzDate = new Date().toISOString().replace(/[-:]/g, '').replace(/\.\d{3}/, '');
+  const date = amzDate.slice(0, 8);
+  const all: Record<string, string> = { ...headers, 'x-amz-date': amzDate, 'x-amz-content-sha256': 'UNSIGNED-PAYLOAD' };
+  const names = Object.keys(all).map((n) => n.toLowerCase()).sort();
+  const canon = Buffer.concat([
+    Buffer.from(`${method}\n${path}\n\n`),
+    ...names.map((n) => Buffer.concat([Buffer.from(`${n}:`), signedBytes(all[Object.keys(all).find((k) => k.toLowerCase() === n)!]!.trim()), Buffer.from('\n')])),
+    Buffer.from(`\n${names.join(';')}\nUNSIGNED-PAYLOAD`),
+  ]);
+  const scope = `${date}/us-east-1/s3/aws4_request`;
+  const sts = `AWS4-HMAC-SHA256\n${amzDate}\n${scope}\n${createHash('sha256').update(canon).digest('hex')}`;
+  const h = (k: Buffer | string, s: string) => createHmac('sha256', k).update(s).digest();
+  const key = h(h(h(h('AWS4' + secret, date), 'us-east-1'), 's3'), 'aws4_request');
+  const sig = createHmac('sha256', key).update(sts).digest('hex');
+  return { ...all, authorization: `AWS4-HMAC-SHA256 Credential=${ak}/${scope}, SignedHeaders=${names.join(';')}, Signature=${sig}` };
+}
+
+test('9: non-ASCII header values: UTF-8 bytes signed as sent, and latin1 bytes signed as their characters', async () => {
+  // (Bodies are Buffers: Node sends a string body with its headers in one UTF-8 write.)
+  const u = new URL(env.worker.s3Url);
+  const meta = 'Hello Worldé naïve';
+  // (a) the client sends the UTF-8 bytes and signs those bytes (Go SDK, curl --aws-sigv4)
+  const utf8Wire = Buffer.from(meta, 'utf8').toString('latin1');
+  const a = signV4('PUT', '/data/nonascii-a.txt', { host: u.host, 'x-amz-meta-meta1': utf8Wire }, (v) => Buffer.from(v, 'latin1'), 's3cr3t/key+x', 'AKIDTEST');
+  const ra = await raw(env.worker.s3Url, 'PUT', '/data/nonascii-a.txt', Buffer.from('a'), a);
+  assert.equal(ra.status, 200, ra.body.toString());
+  // (b) the client sends latin1 bytes and signs the characters' UTF-8 (botocore, Node http)
+  const b = signV4('PUT', '/data/nonascii-b.txt', { host: u.host, 'x-amz-meta-meta1': 'Hello Worldé' }, (v) => Buffer.from(v, 'utf8'), 's3cr3t/key+x', 'AKIDTEST');
+  const rb = await raw(env.worker.s3Url, 'PUT', '/data/nonascii-b.txt', Buffer.from('b'), b);
+  assert.equal(rb.status, 200, rb.body.toString());
+  // (c) a value changed after signing is still refused
+  const c = signV4('PUT', '/data/nonascii-c.txt', { host: u.host, 'x-amz-meta-meta1': utf8Wire }, (v) => Buffer.from(v, 'latin1'), 's3cr3t/key+x', 'AKIDTEST');
+  c['x-amz-meta-meta1'] = Buffer.from('Hello Worldè naïve', 'utf8').toString('latin1');
+  const rc = await raw(env.worker.s3Url, 'PUT', '/data/nonascii-c.txt', Buffer.from('c'), c);
+  assert.equal(rc.status, 403);
+  assert.equal(xmlField(rc.body, 'Code'), 'SignatureDoesNotMatch');
+  assert.equal(existsSync(join(env.data, 'nonascii-c.txt')), false);
+});
+
+test('10: Expect: 100-continue is not answered before authentication', async () => {
+  const u = new URL(env.worker.s3Url);
+  await raw(env.worker.s3Url, 'GET', '/'); // the first request installs the listener (server.ts)
+  const first = await new Promise<string>((resolve, reject) => {
+    const s = connect(Number(u.port), u.hostname);
+    let got = '';
+    s.on('data', (d: Buffer) => {
+      got += d.toString('latin1');
+      if (got.includes('\r\n')) s.end();
+    });
+    s.on('end', () => resolve(got.split('\r\n')[0]!));
+    s.on('error', reject);
+    s.write(`PUT /data/expect.txt HTTP/1.1\r\nHost: ${u.host}\r\nContent-Length: 100000\r\nExpect: 100-continue\r\n\r\n`);
+  });
+  assert.match(first, /^HTTP\/1\.1 403/);
+  assert.equal(existsSync(join(env.data, 'expect.txt')), false);
+});
+
+test('15: a presigned URL with X-Amz-Expires=0 has expired (403), it is not malformed', async () => {
+  const r = await raw(env.worker.s3Url, 'GET', '/data/doc.txt?X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=AKIDTEST%2F20260101%2Fus-east-1%2Fs3%2Faws4_request&X-Amz-Date=20260101T000000Z&X-Amz-Expires=0&X-Amz-SignedHeaders=host&X-Amz-Signature=00');
+  assert.equal(r.status, 403);
+  assert.match(xmlField(r.body, 'Message') ?? '', /expired/);
 });

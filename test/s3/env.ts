@@ -13,6 +13,7 @@ import { startWorker, type WorkerProcess } from '../helpers/worker.js';
 import { cliFor } from '../helpers/cli.js';
 import { makeMountTree } from '../helpers/mount-tree.js';
 import { collect, type ProcOutput } from '../helpers/proc.js';
+import { assertWellFormed } from './xml-strict.js';
 
 export interface S3Env {
   etcd: TestEtcd;
@@ -118,14 +119,20 @@ export interface RawResponse {
   body: Buffer;
 }
 
-/** A raw HTTP request with the path sent byte for byte as given (no client-side normalisation). */
+/** A raw HTTP request with the path sent byte for byte as given (no client-side normalisation); an XML answer must be well-formed. */
 export function raw(url: string, method: string, path: string, body?: Buffer | string, headers: Record<string, string> = {}): Promise<RawResponse> {
   const u = new URL(url);
   return new Promise((resolve, reject) => {
     const req = request({ host: u.hostname, port: u.port, method, path, headers: { ...(body !== undefined ? { 'content-length': String(Buffer.byteLength(body)) } : {}), ...headers } }, (res) => {
       const chunks: Buffer[] = [];
       res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks) }));
+      res.on('end', () => {
+        const out = { status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks) };
+        // Every XML answer must be well-formed XML 1.0 (checked with expat, as botocore parses).
+        if (out.body.length > 0 && String(res.headers['content-type'] ?? '').includes('xml')) {
+          assertWellFormed(out.body, `${method} ${path}`).then(() => resolve(out), reject);
+        } else resolve(out);
+      });
       res.on('error', reject);
     });
     req.on('error', reject);

@@ -96,7 +96,9 @@ print(json.dumps({"etag": s3.head_object(Bucket="data", Key="py/multi.bin")["ETa
   assert.equal(r.code, 0, r.stderr);
   assert.equal(md5(readFileSync(join(env.data, 'py', 'multi.bin'))), md5(data));
   assert.equal(md5(readFileSync(dst)), md5(data));
-  assert.deepEqual(readdirSync(join(env.dir, 'staging')), [], 'staging is cleaned after Complete');
+  // Parts are gone; only the completion records (for retried Completes) remain.
+  assert.deepEqual(readdirSync(join(env.dir, 'staging')).filter((n) => n !== 'completed'), [], 'staging is cleaned after Complete');
+  assert.deepEqual(readdirSync(join(env.dir, 'staging', 'completed')).map((n) => /^[0-9a-f]{32}\.json$/.test(n)), [true]);
 });
 
 test('AWS CLI: cp of a >8 MB file (multipart) both ways, ls, rm, read-only refusal', async () => {

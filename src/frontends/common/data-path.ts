@@ -15,8 +15,9 @@ import { AlluxioError, isAlluxioError } from '../../domain/errors.js';
 import type { ParsedMount } from '../../domain/mounts.js';
 import type { Resolution, ResolveRequest } from '../../domain/resolver.js';
 import type { Snapshot } from '../../domain/snapshot.js';
+import { joinUnderUfs } from '../../domain/ufs-uri.js';
 import type { Readable, Writable } from 'node:stream';
-import type { ByteRange, UfsAdapter, UfsEntry, UfsOpenFile } from '../../ufs/types.js';
+import type { ByteRange, LocalFile, UfsAdapter, UfsEntry, UfsOpenFile } from '../../ufs/types.js';
 import type { FrontendContext } from '../context.js';
 import { uriOf } from '../../cache/cache.js';
 
@@ -45,10 +46,10 @@ export class DataPath {
   }
 
   /** Resolve one request against `snap`, observing its latency under its API. */
-  resolve(snap: Snapshot, request: ResolveRequest, opts: { allowUnmounted?: boolean } = {}): Resolution {
+  resolve(snap: Snapshot, request: ResolveRequest, opts: { allowUnmounted?: boolean; trace?: boolean } = {}): Resolution {
     const t0 = process.hrtime.bigint();
     try {
-      return snap.resolve(request, { trace: false, allowUnmounted: opts.allowUnmounted ?? false });
+      return snap.resolve(request, { trace: opts.trace ?? false, allowUnmounted: opts.allowUnmounted ?? false });
     } finally {
       this.ctx.observeResolve?.(request.api, Number(process.hrtime.bigint() - t0) / 1e9);
     }
@@ -75,8 +76,26 @@ export class DataPath {
       throw new AlluxioError('NoMountForPath', `no mount for ${resolution.rewrittenPath}`, { step: 'mount' });
     }
     if (opts.write) requireWritable(mount);
-    const adapter = this.ctx.ufs(mount);
+    let adapter: UfsAdapter;
+    try {
+      adapter = this.ctx.ufs(mount);
+    } catch (e) {
+      // The adapter could not be built (a scheme this worker does not serve, bad options):
+      // same code, step 'adapter', so a boundary can tell it from a missing object.
+      const a = asAlluxioError(e);
+      throw new AlluxioError(a.code, a.message, { step: 'adapter', ...(a.details ? { details: a.details } : {}), cause: e });
+    }
     return { snapshot: snap, resolution, mount, adapter, rel: resolution.location.relSegments };
+  }
+
+  /**
+   * The child `name` of a target directory, joined below the mount by joinUnderUfs (which
+   * checks the name), never resolved through the rules again: tree walks (recursive
+   * delete, directory moves) stay inside the location they started at. The child keeps
+   * the parent's resolution.
+   */
+  child(t: DataTarget, name: string): DataTarget {
+    return { ...t, rel: joinUnderUfs(t.mount.ufs, [...t.rel, name]).relSegments };
   }
 
   // ---- the bytes: every front end reads, writes and deletes through these, so the worker
@@ -118,6 +137,31 @@ export class DataPath {
     };
   }
 
+  /**
+   * A stream of the target's bytes (or a range), without opening it first: for readers
+   * that fetch one range at a time (FUSE read-ahead windows over adapters without an open
+   * file, the old content of a file being rewritten). Throws NotFound when missing.
+   */
+  async read(t: DataTarget, range?: ByteRange): Promise<Readable> {
+    return this.ufs(() => t.adapter.read(t.rel, range));
+  }
+
+  /** Whether the target's adapter can hand out local files (short-circuit reads). */
+  hasLocalFiles(t: DataTarget): boolean {
+    return typeof t.adapter.localFile === 'function';
+  }
+
+  /**
+   * The target as a local regular file a client on this host may open itself, with the
+   * adapter's containment; null when the adapter has no local files or there is no regular
+   * file there.
+   */
+  async localFile(t: DataTarget): Promise<LocalFile | null> {
+    const a = t.adapter;
+    if (!a.localFile) return null;
+    return this.ufs(() => a.localFile!(t.rel));
+  }
+
   /** Write a whole object (create or replace). */
   async write(t: DataTarget, body: Readable): Promise<UfsEntry> {
     requireWritable(t.mount);
@@ -156,6 +200,24 @@ export class DataPath {
   /** Drop everything cached at or below the target (a directory moved or removed). */
   invalidateTree(t: DataTarget): void {
     if (this.ctx.cache) this.ctx.cache.free(uriOf(t));
+  }
+
+  /**
+   * Move `from` (a file or a directory of type `type`) to `to` inside ONE mount: the
+   * adapter's own rename where it has one, else copy then delete (a directory is recreated
+   * and its children moved one by one: not atomic). `toExists`: `to` is an existing (empty)
+   * directory, or a file to replace. Across mounts: InvalidArgument (the caller decides
+   * what that means in its protocol, e.g. EXDEV).
+   */
+  async rename(from: DataTarget, to: DataTarget, type: 'file' | 'directory', toExists: boolean): Promise<void> {
+    requireWritable(from.mount);
+    requireWritable(to.mount);
+    if (from.mount.path !== to.mount.path || from.adapter !== to.adapter) {
+      throw new AlluxioError('InvalidArgument', `${from.resolution.alluxioPath} and ${to.resolution.alluxioPath} are in different mounts`);
+    }
+    const a = from.adapter;
+    if (a.rename) return this.ufs(() => a.rename!(from.rel, to.rel));
+    return this.ufs(() => moveTree(a, from.rel, to.rel, type, toExists));
   }
 
   /**
@@ -209,6 +271,20 @@ function fromOpenFile(f: UfsOpenFile): DataObject {
     file: f,
     close: () => f.close(),
   };
+}
+
+/** Copy-then-delete move through the adapter interface (read, write, mkdir, list, delete). */
+async function moveTree(a: UfsAdapter, from: readonly string[], to: readonly string[], type: 'file' | 'directory', toExists: boolean): Promise<void> {
+  if (type === 'file') {
+    await a.write(to, await a.read(from));
+    await a.delete(from);
+    return;
+  }
+  if (!toExists) await a.mkdir(to);
+  for (const child of await a.list(from)) {
+    await moveTree(a, [...from, child.name], [...to, child.name], child.type, false);
+  }
+  await a.delete(from);
 }
 
 async function collect(p: Promise<Readable>): Promise<Buffer> {

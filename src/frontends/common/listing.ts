@@ -5,15 +5,18 @@
  * resolved the requested path, the UFS side lists the rewritten target, and the virtual
  * side uses the requested (pre-rewrite) Alluxio path, exactly as the S3 listing does.
  *
- * Used by the REST front end and by the S3 lister (src/frontends/s3/listing.ts).
+ * Used by the REST front end, FUSE and the S3 lister (src/frontends/s3/listing.ts). The UFS
+ * side is read through THE data path (data-path.ts), never through an adapter directly.
  */
-import { isAlluxioError } from '../../domain/errors.js';
+import { isAlluxioError, type ErrorCode } from '../../domain/errors.js';
 import { baseName, parentOf } from '../../domain/paths.js';
 import type { Resolution } from '../../domain/resolver.js';
 import type { Snapshot } from '../../domain/snapshot.js';
-import { compareUtf8 } from '../../ufs/file.js';
+import { compareUtf8 } from '../../ufs/order.js';
 import type { UfsEntry } from '../../ufs/types.js';
 import type { FrontendContext } from '../context.js';
+import { DataPath } from './data-path.js';
+import { childLandsAt, traversalOf } from './traversal.js';
 
 export interface MergedListing {
   /** Children sorted by name (UTF-8 byte order); virtual directories win over files of the same name. */
@@ -24,6 +27,12 @@ export interface MergedListing {
   ufsFile: boolean;
   /** Names contributed by the snapshot (mounts, rule sources). */
   virtual: string[];
+  /**
+   * The requested path is a directory: the UFS has one there, or the snapshot makes one
+   * (isVirtualDirectory). False means "no such directory" (or a file: see ufsFile) in every
+   * API alike: S3 NoSuchBucket / an empty prefix, FSSpec FileNotFoundError, FUSE ENOENT.
+   */
+  exists: boolean;
 }
 
 /**
@@ -42,22 +51,40 @@ export function isVirtualDirectory(snap: Snapshot, alluxioPath: string): boolean
  * directories work). UFS NotFound / NotADirectory are reported through the flags, other
  * adapter errors propagate.
  */
-export async function listMerged(ctx: FrontendContext, snap: Snapshot, res: Resolution): Promise<MergedListing> {
+export async function listMerged(via: FrontendContext | DataPath, snap: Snapshot, res: Resolution): Promise<MergedListing> {
+  const dp = via instanceof DataPath ? via : new DataPath(via);
   const byName = new Map<string, UfsEntry>();
   let ufsDirectory = false;
   let ufsFile = false;
-  if (res.mount && res.location) {
-    const mount = snap.mount(res.mount.path);
-    if (mount) {
-      try {
-        for (const e of await ctx.ufs(mount).list(res.location.relSegments)) byName.set(e.name, e);
-        ufsDirectory = true;
-      } catch (e) {
-        if (!isAlluxioError(e)) throw e;
-        if (e.code === 'NotADirectory') ufsFile = true;
-        else if (e.code !== 'NotFound') throw e;
+  const trav = traversalOf(snap, res);
+  const t = dp.bindIfMounted(snap, res);
+  if (t) {
+    try {
+      for (const e of await dp.list(t)) {
+        // Where children may resolve elsewhere, show a name only where reading it reaches this entry.
+        if (!trav.mixed || childLandsAt(snap, res.alluxioPath, e.name, res, e.type)) byName.set(e.name, e);
       }
+      ufsDirectory = true;
+    } catch (e) {
+      if (!isAlluxioError(e)) throw e;
+      if (e.code === 'NotADirectory') ufsFile = true;
+      else if (e.code !== 'NotFound') throw e;
     }
+  }
+  // Per-component lookups (traversal.ts): children that land in other directories.
+  let traversable = false;
+  for (const alt of ufsFile ? [] : trav.alternatives) {
+    let listed: UfsEntry[];
+    try {
+      const at = dp.bindIfMounted(snap, alt);
+      if (!at) continue;
+      listed = await dp.list(at);
+    } catch (e) {
+      if (isAlluxioError(e) && UNREACHED.has(e.code)) continue;
+      throw e;
+    }
+    traversable = true;
+    for (const e of listed) if (!byName.has(e.name) && childLandsAt(snap, res.alluxioPath, e.name, alt, e.type)) byName.set(e.name, e);
   }
   const virtual = snap.virtualChildren(res.alluxioPath);
   for (const v of virtual) {
@@ -65,5 +92,28 @@ export async function listMerged(ctx: FrontendContext, snap: Snapshot, res: Reso
     if (!cur || cur.type !== 'directory') byName.set(v, { name: v, type: 'directory', size: 0, mtimeMs: 0 });
   }
   const entries = [...byName.values()].sort((a, b) => compareUtf8(a.name, b.name));
-  return { entries, ufsDirectory, ufsFile, virtual };
+  const exists = ufsDirectory || virtual.length > 0 || (!ufsFile && (traversable || isVirtualDirectory(snap, res.alluxioPath)));
+  return { entries, ufsDirectory, ufsFile, virtual, exists };
 }
+
+/**
+ * A path whose own resolution reaches nothing is still a directory when a directory its
+ * children land in exists (traversal.ts: where a prefix rule's excluded children fall
+ * through, or where a regex rule sends them child-wise). For POSIX lookups and `info`.
+ */
+export async function isTraversable(dp: DataPath, snap: Snapshot, res: Resolution): Promise<boolean> {
+  const trav = traversalOf(snap, res);
+  for (const alt of trav.alternatives) {
+    try {
+      const at = dp.bindIfMounted(snap, alt);
+      if (at && (await dp.stat(at))?.type === 'directory') return true;
+    } catch (e) {
+      if (isAlluxioError(e) && UNREACHED.has(e.code)) continue;
+      throw e;
+    }
+  }
+  return false;
+}
+
+/** An alternative directory (traversal.ts) that is not there, or in a UFS not served here, holds nothing. */
+const UNREACHED: ReadonlySet<ErrorCode> = new Set<ErrorCode>(['NotFound', 'NotADirectory', 'UfsNotSupported']);

@@ -1,10 +1,11 @@
 /**
- * errno for the FUSE front end: AlluxioError codes (the contract every front end maps to
- * its own vocabulary), Node fs errors from the local-file adapter, and S3 error names all
- * become one negative errno that the kernel hands back to the application.
+ * errno for the FUSE front end: the AlluxioError codes (the contract every front end maps
+ * to its own vocabulary) become one negative errno that the kernel hands back to the
+ * application. The data path (../common/data-path.ts) turns every UFS failure into an
+ * AlluxioError first, so adapters' own errors (Node fs, S3 SDK) never reach this table.
  */
 import { constants } from 'node:os';
-import { isAlluxioError } from '../../domain/errors.js';
+import { isAlluxioError, type ErrorCode } from '../../domain/errors.js';
 
 const E = constants.errno;
 
@@ -32,6 +33,7 @@ export const Errno = {
   ENOTSUP: -E.ENOTSUP,
   ETIMEDOUT: -E.ETIMEDOUT,
   ESTALE: -E.ESTALE,
+  EINTR: -E.EINTR,
 } as const;
 
 /** An error that already carries its errno (thrown by the operation layer itself). */
@@ -46,84 +48,70 @@ export function fsError(errno: number, message?: string): FsError {
   return new FsError(errno, message);
 }
 
-/** AlluxioError code -> errno. Codes of adapters not (yet) in ErrorCode are matched by name too. */
-const BY_CODE: Record<string, number> = {
-  NotFound: Errno.ENOENT,
-  NoMountForPath: Errno.ENOENT,
-  MountNotFound: Errno.ENOENT,
-  NoMountForUri: Errno.ENOENT,
-  ReadOnlyMount: Errno.EROFS,
+/**
+ * errno for every ErrorCode: ONE table, typed so a new code does not compile until it has
+ * an errno here. Nothing is matched on message text: a too-long name is its own code
+ * (NameTooLong), an unserved UFS scheme too (UfsNotSupported).
+ */
+export const ERRNO: Readonly<Record<ErrorCode, number>> = {
+  // the path or request is not valid
   InvalidPath: Errno.EINVAL,
+  NameTooLong: Errno.ENAMETOOLONG,
+  InvalidUfsUri: Errno.EINVAL,
+  InvalidMount: Errno.EINVAL,
+  InvalidOption: Errno.EINVAL,
+  InvalidRule: Errno.EINVAL,
+  InvalidRuleFile: Errno.EINVAL,
   InvalidArgument: Errno.EINVAL,
+  ConfirmationRequired: Errno.EINVAL,
+  TooManyChanges: Errno.EINVAL,
   // A rule produced a non-canonical path: a configuration problem, not the caller's.
   RuleResultInvalid: Errno.EIO,
-  // No snapshot yet, or too stale to trust (context.ts): try again.
-  EtcdUnavailable: Errno.EAGAIN,
-  EtcdAuthFailed: Errno.EACCES,
-  NotADirectory: Errno.ENOTDIR,
-  NotDirectory: Errno.ENOTDIR,
-  IsADirectory: Errno.EISDIR,
-  IsDirectory: Errno.EISDIR,
-  AlreadyExists: Errno.EEXIST,
-  Exists: Errno.EEXIST,
-  NotEmpty: Errno.ENOTEMPTY,
-  DirectoryNotEmpty: Errno.ENOTEMPTY,
-  AccessDenied: Errno.EACCES,
-  PermissionDenied: Errno.EACCES,
-  Conflict: Errno.EBUSY,
-  InvalidState: Errno.EBUSY,
-  Unsupported: Errno.ENOTSUP,
-  NotSupported: Errno.ENOTSUP,
-  UfsUnavailable: Errno.EIO,
-};
-
-/** S3 (and other SDK) error names -> errno. */
-const BY_NAME: Record<string, number> = {
-  NoSuchKey: Errno.ENOENT,
-  NoSuchBucket: Errno.ENOENT,
+  ChecksumMismatch: Errno.EIO,
+  // not there
   NotFound: Errno.ENOENT,
-  AccessDenied: Errno.EACCES,
-  Forbidden: Errno.EACCES,
-  InvalidRange: Errno.EINVAL,
-  RequestTimeout: Errno.ETIMEDOUT,
-  TimeoutError: Errno.ETIMEDOUT,
+  MountNotFound: Errno.ENOENT,
+  RuleNotFound: Errno.ENOENT,
+  NoMountForPath: Errno.ENOENT,
+  NoMountForUri: Errno.ENOENT,
+  MigrationNotFound: Errno.ENOENT,
+  // the namespace refuses
+  ReadOnlyMount: Errno.EROFS,
+  UfsAccessDenied: Errno.EACCES,
+  NotADirectory: Errno.ENOTDIR,
+  IsADirectory: Errno.EISDIR,
+  DirectoryNotEmpty: Errno.ENOTEMPTY,
+  MountExists: Errno.EEXIST,
+  RuleExists: Errno.EEXIST,
+  MountNested: Errno.EBUSY,
+  Conflict: Errno.EBUSY,
+  WorkerIdTaken: Errno.EBUSY,
+  MigrationInProgress: Errno.EBUSY,
+  InvalidState: Errno.EBUSY,
+  UfsNotSupported: Errno.ENOTSUP,
+  // No snapshot yet, or too stale to trust: try again.
+  EtcdUnavailable: Errno.EAGAIN,
+  EtcdTimeout: Errno.EAGAIN,
+  EtcdNoLeader: Errno.EAGAIN,
+  WaitTimeout: Errno.EAGAIN,
+  EtcdAuthFailed: Errno.EACCES,
+  EtcdPermissionDenied: Errno.EACCES,
+  UfsUnavailable: Errno.EIO,
+  Cancelled: Errno.EINTR,
+  Internal: Errno.EIO,
+  EtcdRejected: Errno.EIO,
 };
 
 /**
  * The errno for any error; `lookup` marks a name lookup (getattr), where a path that cannot
  * be a valid Alluxio path simply does not exist (ENOENT) rather than being invalid input.
+ * Errors that are neither FsError nor AlluxioError (a bug) are EIO.
  */
 export function errnoOf(err: unknown, opts: { lookup?: boolean } = {}): number {
   if (err instanceof FsError) return err.errno;
   if (isAlluxioError(err)) {
-    if (err.code === 'InvalidPath') {
-      if (/longer than/.test(err.message)) return Errno.ENAMETOOLONG;
-      return opts.lookup ? Errno.ENOENT : Errno.EINVAL;
-    }
-    const hit = BY_CODE[err.code];
-    if (hit !== undefined) return hit;
-    // An adapter may carry the errno it saw (details.errno / cause).
-    const detail = err.details?.errno;
-    if (typeof detail === 'string' && detail in E) return -(E as Record<string, number>)[detail]!;
-    if (err.cause !== undefined && err.cause !== err) return errnoOf(err.cause, opts);
-    return Errno.EIO;
-  }
-  if (err && typeof err === 'object') {
-    const e = err as { code?: unknown; name?: unknown; errno?: unknown; $metadata?: { httpStatusCode?: number } };
-    // Node fs errors: code 'ENOENT' etc.
-    if (typeof e.code === 'string') {
-      const n = (E as Record<string, number>)[e.code];
-      if (n !== undefined) return -n;
-      const byCode = BY_CODE[e.code] ?? BY_NAME[e.code];
-      if (byCode !== undefined) return byCode;
-    }
-    if (typeof e.name === 'string') {
-      const byName = BY_NAME[e.name];
-      if (byName !== undefined) return byName;
-    }
-    const status = e.$metadata?.httpStatusCode;
-    if (status === 404) return Errno.ENOENT;
-    if (status === 403) return Errno.EACCES;
+    if (err.code === 'InvalidPath' && opts.lookup) return Errno.ENOENT;
+    return ERRNO[err.code];
   }
   return Errno.EIO;
 }

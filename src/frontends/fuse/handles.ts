@@ -1,10 +1,13 @@
 /**
- * Open files of the FUSE daemon. A handle keeps what `open` resolved (the location, the
- * mount's adapter, the snapshot revision) for its whole life: a file opened before a rule
- * changes keeps reading what it opened, like a POSIX file descriptor on a renamed file.
+ * Open files of the FUSE daemon. A handle keeps what `open` resolved (the data path's
+ * target: location, mount, adapter; the snapshot revision) for its whole life: a file
+ * opened before a rule changes keeps reading what it opened, like a POSIX file descriptor
+ * on a renamed file. Every byte is read and written through THE data path
+ * (../common/data-path.ts), so the worker cache behind it sees FUSE traffic too.
  *
- * - ReadHandle: read-only; reads go through a ReadAhead over the adapter's open file
- *   (positional reads into reused windows) or, for adapters without one, range streams.
+ * - ReadHandle: read-only; reads go through a ReadAhead over the opened object's file
+ *   (DataObject.file: positional reads into reused windows) or, without one, range streams
+ *   from DataPath.read.
  * - WriteHandle: the UFS adapters write whole objects, so writes land in a local spool file
  *   (in the daemon's private temp dir, never on the mount) and are uploaded in one stream on
  *   flush (every close(2)) and release. The existing content is fetched only when a read or
@@ -22,7 +25,8 @@ import { open, rm, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { Writable } from 'node:stream';
-import type { UfsAdapter, UfsEntry, UfsOpenFile } from '../../ufs/types.js';
+import type { UfsEntry } from '../../ufs/types.js';
+import type { DataObject, DataPath, DataTarget } from '../common/data-path.js';
 import { ReadAhead, type ReadAheadOptions } from './read-ahead.js';
 
 export interface Located {
@@ -30,8 +34,9 @@ export interface Located {
   path: string;
   /** The resolved UFS URI: identity of the file for the writers table. */
   ufsUri: string;
-  adapter: UfsAdapter;
-  rel: readonly string[];
+  /** The data path and the target `open` bound (mount, adapter, location). */
+  dp: DataPath;
+  target: DataTarget;
   revision: number;
   /** The mount the path resolved into at open, and its UFS URI then. */
   mountPath: string;
@@ -43,11 +48,13 @@ export class ReadHandle {
   readonly reader: ReadAhead;
 
   /**
-   * `file`: the file opened once by the adapter (openRead), when it can send ranges into a
-   * sink; every window then reads from that one open file (one consistent version, no
-   * per-window open, reused buffers). Otherwise each window is a range stream.
+   * `obj`: the object opened once through the data path, when its file can read or send
+   * ranges into a sink; every window then reads from that one open file (one consistent
+   * version, no per-window open, reused buffers). Otherwise each window is a range stream
+   * (DataPath.read).
    */
-  constructor(readonly at: Located, size: number, opts: ReadAheadOptions, private readonly file?: UfsOpenFile) {
+  constructor(readonly at: Located, size: number, opts: ReadAheadOptions, private readonly obj?: DataObject) {
+    const file = obj?.file;
     const readInto = file?.readInto;
     const sendTo = file?.sendTo;
     this.reader = new ReadAhead(
@@ -55,7 +62,7 @@ export class ReadHandle {
         ? { kind: 'read', read: (target, offset, length, position) => readInto.call(file, target, offset, length, position) }
         : sendTo && file
           ? { kind: 'send', send: (start, end, dest) => sendTo.call(file, dest, { start, end }) }
-          : { kind: 'stream', open: (start, end) => at.adapter.read(at.rel, { start, end }) },
+          : { kind: 'stream', open: (start, end) => at.dp.read(at.target, { start, end }) },
       size,
       opts,
     );
@@ -71,7 +78,7 @@ export class ReadHandle {
     try {
       await this.reader.close();
     } finally {
-      this.file?.close();
+      this.obj?.close();
     }
   }
 }
@@ -122,7 +129,7 @@ export class WriteHandle {
   private async materialize(): Promise<void> {
     if (this.materialized) return;
     const fh = await this.file();
-    const src = await this.at.adapter.read(this.at.rel);
+    const src = await this.at.dp.read(this.at.target);
     let pos = 0;
     await pipeline(
       src,
@@ -195,7 +202,7 @@ export class WriteHandle {
       await fh.datasync().catch(() => undefined);
       const body = createReadStream(this.spoolPath, { start: 0, highWaterMark: 1024 * 1024 });
       this.recheck?.(); // again: materialising may have taken a while
-      const entry = await this.at.adapter.write(this.at.rel, body);
+      const entry = await this.at.dp.write(this.at.target, body);
       this.dirty = false;
       return entry;
     });

@@ -6,7 +6,13 @@
  * - `/` lists the mounts and the top-level virtual directories of rules; a path under no
  *   mount and not virtual is ENOENT; rules apply to every operation exactly as to S3 and
  *   FSSpec, and virtual directories from rules appear in listings.
- * - Reads go straight to the mount's UFS adapter (docs/fuse.md says why), with read-ahead.
+ * - Every resolution, stat, listing, read, write, delete, mkdir and rename goes through THE
+ *   data path (../common/data-path.ts; the worker cache sits behind it), with read-ahead
+ *   over the opened object's file where it has one.
+ * - Per-component lookups (resolution.md §2): a directory that exists only as a step
+ *   towards paths a rule reaches (a multi-segment regex, a prefix rule whose exclude lets
+ *   some names fall through) is traversable, and listings show a name only where reading
+ *   it reaches the entry listed (../common/traversal.ts, shared with REST and S3).
  * - Writable mounts: create, write, truncate, unlink, mkdir, rmdir, rename inside one
  *   mount (across mounts: EXDEV, so mv falls back to copy + delete). Read-only: EROFS.
  * - Attribute and listing caches (short TTL) are dropped whenever the snapshot changes
@@ -14,43 +20,34 @@
  *
  * Paths from the kernel are relative to the FUSE root (`/data/x`); the POSIX request is
  * `<fuse-root>/data/x` and the resolver strips the root (resolution.md §2).
+ *
+ * Size (~500 lines): ONE concern, the operations themselves, which share the per-call
+ * snapshot, the stat/listing caches and the handle table. Everything that is not an
+ * operation lives in its own module: attributes (attr.ts), spools (spool.ts), open files
+ * (handles.ts), read-ahead, errno (errno.ts), and the data path, listing and traversal
+ * shared with the other front ends (../common/).
  */
-import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { rmSync } from 'node:fs';
 import { Readable } from 'node:stream';
-import { isAlluxioError } from '../../domain/errors.js';
-import type { ParsedMount } from '../../domain/mounts.js';
 import { baseName, joinPaths, normalizePath, parentOf, pathOf } from '../../domain/paths.js';
 import type { Resolution } from '../../domain/resolver.js';
 import type { Snapshot } from '../../domain/snapshot.js';
-import type { UfsAdapter, UfsEntry } from '../../ufs/types.js';
+import type { UfsEntry } from '../../ufs/types.js';
+import { DataPath, type DataTarget } from '../common/data-path.js';
+import { isTraversable, listMerged, type MergedListing } from '../common/listing.js';
 import type { FrontendContext } from '../context.js';
+import { attrOf, type Attr, type Node, type Owner } from './attr.js';
 import { Errno, fsError } from './errno.js';
+import { newSpoolDir } from './spool.js';
 import { HandleTable, ReadHandle, WriteHandle, type Located } from './handles.js';
 import type { ReadAheadOptions } from './read-ahead.js';
 
-const S_IFDIR = 0o040000;
-const S_IFREG = 0o100000;
+export type { Attr };
+
 const O_ACCMODE = 3;
 const O_RDONLY = 0;
 const O_TRUNC = 0o1000;
 const W_OK = 2;
-/** st_blksize: the I/O size tools such as cp and Python's buffered files use. */
-const BLKSIZE = 128 * 1024;
-
-export interface Attr {
-  mode: number;
-  uid: number;
-  gid: number;
-  size: number;
-  nlink: number;
-  mtime: Date;
-  atime: Date;
-  ctime: Date;
-  blocks: number;
-  blksize: number;
-}
 
 export interface FuseOpsOptions {
   /** The absolute mount point (the FUSE root), e.g. /mnt/alluxio/fuse. */
@@ -66,17 +63,16 @@ interface Target {
   res: Resolution;
   /** Canonical Alluxio path the call named (cache key). */
   path: string;
-  mount: ParsedMount | null;
-  adapter: UfsAdapter | null;
-  rel: readonly string[];
+  /** The data path's target: null when the path lands in no mount (`/`, virtual directories). */
+  dt: DataTarget | null;
 }
+
+type Bound = Target & { dt: DataTarget };
 
 interface Cached<T> {
   at: number;
   value: T;
 }
-
-type Node = { kind: 'root' } | { kind: 'virtual' } | { kind: 'ufs'; entry: UfsEntry; readOnly: boolean };
 
 export class FuseOps {
   readonly handles = new HandleTable();
@@ -87,14 +83,14 @@ export class FuseOps {
   private readonly ownSpool: boolean;
   private snap: Snapshot | undefined;
   private readonly stats = new Map<string, Cached<UfsEntry | null>>();
-  private readonly listings = new Map<string, Cached<UfsEntry[] | null>>();
-  private readonly started = new Date();
-  private readonly uid = process.getuid?.() ?? 0;
-  private readonly gid = process.getgid?.() ?? 0;
+  private readonly listings = new Map<string, Cached<MergedListing>>();
+  private readonly dp: DataPath;
+  private readonly owner: Owner = { uid: process.getuid?.() ?? 0, gid: process.getgid?.() ?? 0, started: new Date() };
   /** Counters for logs and tests. */
   readonly counters = { calls: 0, errors: 0, cacheDrops: 0, byOp: {} as Record<string, number> };
 
   constructor(private readonly ctx: FrontendContext, opts: FuseOpsOptions) {
+    this.dp = new DataPath(ctx);
     this.root = normalizePath(opts.fuseRoot);
     this.attrCacheMs = opts.attrCacheMs ?? 1000;
     this.readAhead = opts.readAhead ?? {};
@@ -106,7 +102,7 @@ export class FuseOps {
 
   /** The snapshot for this call (read once); a new one drops every cache. */
   private view(): Snapshot {
-    const snap = this.ctx.snapshot();
+    const snap = this.dp.snapshot();
     if (snap !== this.snap) {
       if (this.snap !== undefined) this.counters.cacheDrops++;
       this.snap = snap;
@@ -122,15 +118,12 @@ export class FuseOps {
 
   private resolve(snap: Snapshot, path: string): Resolution {
     const local = path === '/' ? this.root : this.root === '/' ? path : this.root + path;
-    return snap.resolve({ api: 'posix', path: local, fuseRoot: this.root }, { allowUnmounted: true, trace: false });
+    return this.dp.resolve(snap, { api: 'posix', path: local, fuseRoot: this.root }, { allowUnmounted: true });
   }
 
   private target(snap: Snapshot, path: string): Target {
     const res = this.resolve(snap, path);
-    if (!res.mount || !res.location) return { res, path: res.alluxioPath, mount: null, adapter: null, rel: [] };
-    const mount = snap.mount(res.mount.path) ?? null;
-    if (!mount) return { res, path: res.alluxioPath, mount: null, adapter: null, rel: [] };
-    return { res, path: res.alluxioPath, mount, adapter: this.ctx.ufs(mount), rel: res.location.relSegments };
+    return { res, path: res.alluxioPath, dt: this.dp.bindIfMounted(snap, res) };
   }
 
   private isVirtual(snap: Snapshot, path: string): boolean {
@@ -138,8 +131,8 @@ export class FuseOps {
     return snap.virtualChildren(parentOf(path)).includes(baseName(path)) || snap.virtualChildren(path).length > 0;
   }
 
-  private located(t: Target, snap: Snapshot): Located {
-    return { path: t.path, ufsUri: t.res.ufsUri!, adapter: t.adapter!, rel: t.rel, revision: snap.revision, mountPath: t.mount!.path, mountUfsUri: t.mount!.ufsUri };
+  private located(t: Bound, snap: Snapshot): Located {
+    return { path: t.path, ufsUri: t.res.ufsUri!, dp: this.dp, target: t.dt, revision: snap.revision, mountPath: t.dt.mount.path, mountUfsUri: t.dt.mount.ufsUri };
   }
 
   /**
@@ -163,10 +156,10 @@ export class FuseOps {
     return c !== undefined && this.attrCacheMs > 0 && Date.now() - c.at < this.attrCacheMs;
   }
 
-  private async statOf(t: Target, useCache = true): Promise<UfsEntry | null> {
+  private async statOf(t: Bound, useCache = true): Promise<UfsEntry | null> {
     const hit = this.stats.get(t.path);
     if (useCache && this.fresh(hit)) return hit.value;
-    const entry = await t.adapter!.stat(t.rel);
+    const entry = await this.dp.stat(t.dt);
     this.stats.set(t.path, { at: Date.now(), value: entry });
     return entry;
   }
@@ -174,37 +167,26 @@ export class FuseOps {
   private async lookup(snap: Snapshot, path: string): Promise<{ node: Node; t: Target | null }> {
     if (path === '/') return { node: { kind: 'root' }, t: null };
     const t = this.target(snap, path);
-    if (t.mount && t.adapter) {
+    if (isBound(t)) {
       const writing = this.handles.writersOf(t.res.ufsUri!);
       if (writing.length > 0) {
         const size = Math.max(...writing.map((w) => w.currentSize));
-        return { node: { kind: 'ufs', entry: { name: baseName(path), type: 'file', size, mtimeMs: Date.now() }, readOnly: t.mount.readOnly }, t };
+        return { node: { kind: 'ufs', entry: { name: baseName(path), type: 'file', size, mtimeMs: Date.now() }, readOnly: t.dt.mount.readOnly }, t };
       }
       let entry: UfsEntry | null;
       try {
         entry = await this.statOf(t);
       } catch (e) {
         // An unreachable UFS still shows its mount point as a directory.
-        if (t.rel.length === 0) return { node: { kind: 'virtual' }, t };
+        if (t.dt.rel.length === 0) return { node: { kind: 'virtual' }, t };
         throw e;
       }
-      if (entry) return { node: { kind: 'ufs', entry, readOnly: t.mount.readOnly }, t };
+      if (entry) return { node: { kind: 'ufs', entry, readOnly: t.dt.mount.readOnly }, t };
     }
     if (this.isVirtual(snap, t.path)) return { node: { kind: 'virtual' }, t };
+    // A step towards paths the rules reach (per-component lookups): a directory.
+    if (await this.traversable(snap, t)) return { node: { kind: 'virtual' }, t };
     throw fsError(Errno.ENOENT);
-  }
-
-  private attrOf(node: Node): Attr {
-    const base = { uid: this.uid, gid: this.gid, blksize: BLKSIZE, atime: this.started, ctime: this.started };
-    if (node.kind !== 'ufs') {
-      return { ...base, mode: S_IFDIR | (node.kind === 'root' ? 0o755 : 0o555), size: 4096, nlink: 2, mtime: this.started, blocks: 8 };
-    }
-    const { entry, readOnly } = node;
-    const mtime = new Date(entry.mtimeMs);
-    if (entry.type === 'directory') {
-      return { ...base, mode: S_IFDIR | (readOnly ? 0o555 : 0o755), size: 4096, nlink: 2, mtime, ctime: mtime, atime: mtime, blocks: 8 };
-    }
-    return { ...base, mode: S_IFREG | (readOnly ? 0o444 : 0o644), size: entry.size, nlink: 1, mtime, ctime: mtime, atime: mtime, blocks: Math.ceil(entry.size / 512) };
   }
 
   // ---------------------------------------------------------------- metadata
@@ -212,48 +194,32 @@ export class FuseOps {
   async getattr(path: string): Promise<Attr> {
     const snap = this.view();
     const { node } = await this.lookup(snap, path);
-    return this.attrOf(node);
+    return attrOf(node, this.owner);
+  }
+
+  /** Per-component lookups: children below `t` reach something though `t` itself does not. */
+  private async traversable(snap: Snapshot, t: Target): Promise<boolean> {
+    const cached = this.listings.get(t.path);
+    if (this.fresh(cached)) return cached.value.exists;
+    return isTraversable(this.dp, snap, t.res);
   }
 
   async readdir(path: string): Promise<string[]> {
     const snap = this.view();
-    const names = new Set<string>();
-    if (path === '/') {
-      for (const n of snap.virtualChildren('/')) names.add(n);
-      return ['.', '..', ...names];
-    }
+    if (path === '/') return ['.', '..', ...snap.virtualChildren('/')];
     const t = this.target(snap, path);
-    let found = false;
-    if (t.mount && t.adapter) {
-      const cached = this.listings.get(t.path);
-      let entries: UfsEntry[] | null;
-      if (this.fresh(cached)) entries = cached.value;
-      else {
-        try {
-          entries = await t.adapter.list(t.rel);
-        } catch (e) {
-          if (!isAlluxioError(e) || e.code !== 'NotFound') {
-            if (isAlluxioError(e) && e.code === 'NotADirectory' && !this.isVirtual(snap, t.path)) throw fsError(Errno.ENOTDIR);
-            if (!(isAlluxioError(e) && e.code === 'NotADirectory')) throw e;
-          }
-          entries = null;
-        }
-        this.listings.set(t.path, { at: Date.now(), value: entries });
-      }
-      if (entries) {
-        found = true;
-        this.primeChildren(snap, t, entries);
-        for (const e of entries) names.add(e.name);
-      }
+    const cached = this.listings.get(t.path);
+    let l: MergedListing;
+    if (this.fresh(cached)) l = cached.value;
+    else {
+      // THE shared listing (common/listing.ts): UFS entries, virtual directories, and the
+      // children that per-component lookups reach, exactly as REST and S3 list them.
+      l = await listMerged(this.dp, snap, t.res);
+      this.listings.set(t.path, { at: Date.now(), value: l });
     }
-    const virtual = snap.virtualChildren(t.path);
-    for (const n of virtual) names.add(n);
-    if (!found && virtual.length === 0 && !this.isVirtual(snap, t.path)) {
-      // A file, or nothing at all.
-      if (t.adapter && (await this.statOf(t).catch(() => null))) throw fsError(Errno.ENOTDIR);
-      throw fsError(Errno.ENOENT);
-    }
-    return ['.', '..', ...[...names].sort()];
+    if (!l.exists) throw fsError(l.ufsFile ? Errno.ENOTDIR : Errno.ENOENT);
+    if (isBound(t) && l.ufsDirectory) this.primeChildren(snap, t, l.entries, new Set(l.virtual));
+    return ['.', '..', ...l.entries.map((e) => e.name)];
   }
 
   /**
@@ -261,10 +227,11 @@ export class FuseOps {
    * per directory. Only for children that resolve to exactly "this location + name" (a
    * rule may send a child elsewhere).
    */
-  private primeChildren(snap: Snapshot, t: Target, entries: UfsEntry[]): void {
+  private primeChildren(snap: Snapshot, t: Bound, entries: UfsEntry[], virtual: Set<string>): void {
     if (this.attrCacheMs <= 0) return;
     const now = Date.now();
     for (const e of entries) {
+      if (virtual.has(e.name)) continue;
       let child: string;
       try {
         child = joinPaths(t.path, normalizePath(pathOf([e.name])));
@@ -278,9 +245,10 @@ export class FuseOps {
         continue;
       }
       const rel = res.location?.relSegments;
-      if (!res.mount || res.mount.path !== t.mount!.path || !rel || rel.length !== t.rel.length + 1 || rel[rel.length - 1] !== e.name) continue;
+      const base = t.dt.rel;
+      if (!res.mount || res.mount.path !== t.dt.mount.path || !rel || rel.length !== base.length + 1 || rel[rel.length - 1] !== e.name) continue;
       let same = true;
-      for (let i = 0; i < t.rel.length; i++) if (rel[i] !== t.rel[i]) same = false;
+      for (let i = 0; i < base.length; i++) if (rel[i] !== base[i]) same = false;
       if (same) this.stats.set(child, { at: now, value: e });
     }
   }
@@ -296,21 +264,21 @@ export class FuseOps {
     const snap = this.view();
     const t = this.target(snap, path);
     const writing = (flags & O_ACCMODE) !== O_RDONLY || (flags & O_TRUNC) !== 0;
-    if (!t.mount || !t.adapter) throw fsError(this.isVirtual(snap, t.path) ? Errno.EISDIR : Errno.ENOENT);
-    if (writing && t.mount.readOnly) throw fsError(Errno.EROFS);
+    if (!isBound(t)) throw fsError(this.isVirtual(snap, t.path) ? Errno.EISDIR : Errno.ENOENT);
+    if (writing && t.dt.mount.readOnly) throw fsError(Errno.EROFS);
     const inFlight = this.handles.writersOf(t.res.ufsUri!);
-    if (!writing && inFlight.length === 0 && t.adapter.openRead) {
-      // Open once: size and bytes from the same open file (one consistent version).
-      const file = await t.adapter.openRead(t.rel);
-      if (!file) throw fsError(this.isVirtual(snap, t.path) ? Errno.EISDIR : Errno.ENOENT);
-      if (file.entry.type === 'directory') {
-        file.close();
+    if (!writing && inFlight.length === 0) {
+      // Open once: size and bytes from the same opened version (DataPath.open).
+      const obj = await this.dp.open(t.dt);
+      if (!obj) throw fsError(this.isVirtual(snap, t.path) ? Errno.EISDIR : Errno.ENOENT);
+      if (obj.entry.type === 'directory') {
+        obj.close();
         throw fsError(Errno.EISDIR);
       }
-      this.stats.set(t.path, { at: Date.now(), value: file.entry });
-      const usable = Boolean(file.readInto || file.sendTo);
-      if (!usable) file.close();
-      return this.handles.add(new ReadHandle(this.located(t, snap), file.entry.size, this.readAhead, usable ? file : undefined));
+      this.stats.set(t.path, { at: Date.now(), value: obj.entry });
+      const usable = Boolean(obj.file?.readInto || obj.file?.sendTo);
+      if (!usable) obj.close();
+      return this.handles.add(new ReadHandle(this.located(t, snap), obj.entry.size, this.readAhead, usable ? obj : undefined));
     }
     // Always a fresh stat at open: another client may have changed the file.
     const entry = inFlight.length ? null : await this.statOf(t, false);
@@ -327,9 +295,9 @@ export class FuseOps {
   async create(path: string): Promise<number> {
     const snap = this.view();
     const t = this.target(snap, path);
-    if (!t.mount || !t.adapter) throw fsError(this.isVirtual(snap, t.path) ? Errno.EEXIST : Errno.ENOENT);
-    if (t.mount.readOnly) throw fsError(Errno.EROFS);
-    if (t.rel.length === 0) throw fsError(Errno.EEXIST);
+    if (!isBound(t)) throw fsError(this.isVirtual(snap, t.path) ? Errno.EEXIST : Errno.ENOENT);
+    if (t.dt.mount.readOnly) throw fsError(Errno.EROFS);
+    if (t.dt.rel.length === 0) throw fsError(Errno.EEXIST);
     await this.requireParent(t);
     this.dropCaches();
     const at = this.located(t, snap);
@@ -337,9 +305,9 @@ export class FuseOps {
   }
 
   /** The UFS directory that will hold a new entry must exist (the adapters would create it). */
-  private async requireParent(t: Target): Promise<void> {
-    if (t.rel.length <= 1) return;
-    const parent = await t.adapter!.stat(t.rel.slice(0, -1));
+  private async requireParent(t: Bound): Promise<void> {
+    if (t.dt.rel.length <= 1) return;
+    const parent = await this.dp.stat({ ...t.dt, rel: t.dt.rel.slice(0, -1) });
     if (!parent) throw fsError(Errno.ENOENT);
     if (parent.type !== 'directory') throw fsError(Errno.ENOTDIR);
   }
@@ -403,8 +371,8 @@ export class FuseOps {
   async truncate(path: string, size: number): Promise<void> {
     const snap = this.view();
     const t = this.target(snap, path);
-    if (!t.mount || !t.adapter) throw fsError(this.isVirtual(snap, t.path) ? Errno.EISDIR : Errno.ENOENT);
-    if (t.mount.readOnly) throw fsError(Errno.EROFS);
+    if (!isBound(t)) throw fsError(this.isVirtual(snap, t.path) ? Errno.EISDIR : Errno.ENOENT);
+    if (t.dt.mount.readOnly) throw fsError(Errno.EROFS);
     const open = this.handles.writersOf(t.res.ufsUri!);
     if (open.length > 0) {
       for (const w of open) await w.truncate(size);
@@ -415,7 +383,7 @@ export class FuseOps {
     if (entry.type === 'directory') throw fsError(Errno.EISDIR);
     if (entry.size === size) return;
     if (size === 0) {
-      await t.adapter.write(t.rel, Readable.from([]));
+      await this.dp.write(t.dt, Readable.from([]));
     } else {
       const h = new WriteHandle(this.located(t, snap), this.spoolDir, { existingSize: entry.size, fresh: false });
       try {
@@ -431,43 +399,43 @@ export class FuseOps {
   // ---------------------------------------------------------------- namespace changes
 
   /** A target that may be changed: in a writable mount. */
-  private writable(snap: Snapshot, path: string, missing: number): Target & { mount: ParsedMount; adapter: UfsAdapter } {
+  private writable(snap: Snapshot, path: string, missing: number): Bound {
     const t = this.target(snap, path);
-    if (!t.mount || !t.adapter) throw fsError(missing);
-    if (t.mount.readOnly) throw fsError(Errno.EROFS);
-    return t as Target & { mount: ParsedMount; adapter: UfsAdapter };
+    if (!isBound(t)) throw fsError(missing);
+    if (t.dt.mount.readOnly) throw fsError(Errno.EROFS);
+    return t;
   }
 
   async unlink(path: string): Promise<void> {
     const snap = this.view();
     const t = this.writable(snap, path, this.isVirtual(snap, normalizePath(path)) ? Errno.EISDIR : Errno.ENOENT);
-    if (t.rel.length === 0) throw fsError(Errno.EISDIR);
+    if (t.dt.rel.length === 0) throw fsError(Errno.EISDIR);
     const entry = await this.statOf(t, false);
     if (!entry) throw fsError(Errno.ENOENT);
     if (entry.type === 'directory') throw fsError(Errno.EISDIR);
-    await t.adapter.delete(t.rel);
+    await this.dp.delete(t.dt);
     this.dropCaches();
   }
 
   async mkdir(path: string): Promise<void> {
     const snap = this.view();
     const t = this.writable(snap, path, this.isVirtual(snap, normalizePath(path)) ? Errno.EEXIST : Errno.ENOENT);
-    if (t.rel.length === 0) throw fsError(Errno.EEXIST);
+    if (t.dt.rel.length === 0) throw fsError(Errno.EEXIST);
     if (await this.statOf(t, false)) throw fsError(Errno.EEXIST);
     await this.requireParent(t);
-    await t.adapter.mkdir(t.rel);
+    await this.dp.mkdir(t.dt);
     this.dropCaches();
   }
 
   async rmdir(path: string): Promise<void> {
     const snap = this.view();
     const t = this.writable(snap, path, this.isVirtual(snap, normalizePath(path)) ? Errno.EBUSY : Errno.ENOENT);
-    if (t.rel.length === 0) throw fsError(Errno.EBUSY);
+    if (t.dt.rel.length === 0) throw fsError(Errno.EBUSY);
     const entry = await this.statOf(t, false);
     if (!entry) throw fsError(this.isVirtual(snap, t.path) ? Errno.EBUSY : Errno.ENOENT);
     if (entry.type !== 'directory') throw fsError(Errno.ENOTDIR);
-    if ((await t.adapter.list(t.rel)).length > 0) throw fsError(Errno.ENOTEMPTY);
-    await t.adapter.delete(t.rel);
+    if ((await this.dp.list(t.dt)).length > 0) throw fsError(Errno.ENOTEMPTY);
+    await this.dp.delete(t.dt);
     this.dropCaches();
   }
 
@@ -475,27 +443,29 @@ export class FuseOps {
     const snap = this.view();
     const src = this.target(snap, from);
     const dst = this.target(snap, to);
-    if (!src.mount || !src.adapter) throw fsError(this.isVirtual(snap, src.path) ? Errno.EBUSY : Errno.ENOENT);
-    if (!dst.mount || !dst.adapter) throw fsError(Errno.EXDEV);
-    if (src.mount.readOnly || dst.mount.readOnly) throw fsError(Errno.EROFS);
+    if (!isBound(src)) throw fsError(this.isVirtual(snap, src.path) ? Errno.EBUSY : Errno.ENOENT);
+    if (!isBound(dst)) throw fsError(Errno.EXDEV);
+    if (src.dt.mount.readOnly || dst.dt.mount.readOnly) throw fsError(Errno.EROFS);
     // Different mounts (or a rule sending one side elsewhere): not one file system.
-    if (src.mount.path !== dst.mount.path) throw fsError(Errno.EXDEV);
-    if (src.rel.length === 0 || dst.rel.length === 0) throw fsError(Errno.EBUSY);
+    if (src.dt.mount.path !== dst.dt.mount.path || src.dt.adapter !== dst.dt.adapter) throw fsError(Errno.EXDEV);
+    const sr = src.dt.rel;
+    const dr = dst.dt.rel;
+    if (sr.length === 0 || dr.length === 0) throw fsError(Errno.EBUSY);
     const srcEntry = await this.statOf(src, false);
     if (!srcEntry) throw fsError(Errno.ENOENT);
     if (src.res.ufsUri === dst.res.ufsUri) return;
-    if (dst.rel.length > src.rel.length && src.rel.every((s, i) => dst.rel[i] === s)) throw fsError(Errno.EINVAL);
+    if (dr.length > sr.length && sr.every((s, i) => dr[i] === s)) throw fsError(Errno.EINVAL);
     const dstEntry = await this.statOf(dst, false);
     if (dstEntry) {
       if (srcEntry.type === 'file' && dstEntry.type === 'directory') throw fsError(Errno.EISDIR);
       if (srcEntry.type === 'directory' && dstEntry.type === 'file') throw fsError(Errno.ENOTDIR);
-      if (dstEntry.type === 'directory' && (await dst.adapter.list(dst.rel)).length > 0) throw fsError(Errno.ENOTEMPTY);
+      if (dstEntry.type === 'directory' && (await this.dp.list(dst.dt)).length > 0) throw fsError(Errno.ENOTEMPTY);
     } else {
       await this.requireParent(dst);
     }
     this.dropCaches();
     try {
-      await moveTree(src.adapter, src.rel, dst.rel, srcEntry.type, dstEntry !== null);
+      await this.dp.rename(src.dt, dst.dt, srcEntry.type, dstEntry !== null);
     } finally {
       this.dropCaches();
     }
@@ -525,43 +495,6 @@ export class FuseOps {
   }
 }
 
-/**
- * Rename inside one mount with the adapter interface (read, write, mkdir, delete): a file is
- * copied then deleted; a directory is recreated and its children moved one by one. Not
- * atomic for directories (documented in docs/fuse.md).
- */
-async function moveTree(a: UfsAdapter, from: readonly string[], to: readonly string[], type: 'file' | 'directory', dstExists: boolean): Promise<void> {
-  const native = (a as UfsAdapter & { rename?: (f: readonly string[], t: readonly string[]) => Promise<void> }).rename;
-  if (typeof native === 'function') {
-    await native.call(a, from, to);
-    return;
-  }
-  if (type === 'file') {
-    await a.write(to, await a.read(from));
-    await a.delete(from);
-    return;
-  }
-  if (!dstExists) await a.mkdir(to);
-  for (const child of await a.list(from)) {
-    await moveTree(a, [...from, child.name], [...to, child.name], child.type, false);
-  }
-  await a.delete(from);
-}
-
-/**
- * A spool dir of our own, named with our pid; spool dirs of daemons that are gone (killed
- * before they could remove theirs) are swept first, so a crash leaves nothing behind for long.
- */
-function newSpoolDir(): string {
-  const base = tmpdir();
-  for (const name of readdirSync(base)) {
-    const m = /^alluxio-fuse-spool-(\d+)-/.exec(name);
-    if (!m || Number(m[1]) === process.pid) continue;
-    try {
-      process.kill(Number(m[1]), 0);
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code === 'ESRCH') rmSync(join(base, name), { recursive: true, force: true });
-    }
-  }
-  return mkdtempSync(join(base, `alluxio-fuse-spool-${process.pid}-`));
+function isBound(t: Target): t is Bound {
+  return t.dt !== null;
 }

@@ -14,23 +14,25 @@
  *
  * Bodies stream both ways through pipeline() (backpressure): a ranged GET never holds
  * more than the adapter's stream buffer, a PUT is written to the UFS as it arrives.
+ *
+ * Every resolution, target binding, stat, list, read, write, delete and mkdir goes through
+ * THE data path (../common/data-path.ts), so the worker cache behind it sees them all;
+ * errors are AlluxioErrors answered from ONE table (errors.ts HTTP_STATUS).
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { AlluxioError, isAlluxioError } from '../../domain/errors.js';
-import type { ParsedMount } from '../../domain/mounts.js';
-import { pathOf, segmentsOf } from '../../domain/paths.js';
 import type { Resolution } from '../../domain/resolver.js';
 import type { Snapshot } from '../../domain/snapshot.js';
-import { formatRequestUri, joinUnderUfs, parseRequestUri } from '../../domain/ufs-uri.js';
-import { FileUfs } from '../../ufs/file.js';
-import { SMALL_OBJECT_BYTES, type ByteRange, type UfsAdapter, type UfsEntry } from '../../ufs/types.js';
-import { isVirtualDirectory, listMerged } from '../common/listing.js';
+import { SMALL_OBJECT_BYTES, type ByteRange, type UfsEntry } from '../../ufs/types.js';
+import { DataPath, type DataObject, type DataTarget } from '../common/data-path.js';
+import { isTraversable, isVirtualDirectory, listMerged } from '../common/listing.js';
 import { parseRange } from '../common/range.js';
 import type { FrontendContext } from '../context.js';
 import { authenticateRest, restAuthFromEnv, type RestAuthOptions } from './auth.js';
 import { fromAlluxio, RestError, restErr } from './errors.js';
+import { entryJson, resolvedJson, sendError, sendJson, uriForm } from './json.js';
 import { isLocalPeer } from './local-peer.js';
 
 export const API_PREFIX = '/api/v1/';
@@ -44,122 +46,29 @@ interface Call {
   snap: Snapshot;
 }
 
-interface Target {
-  res: Resolution;
-  mount: ParsedMount;
-  adapter: UfsAdapter;
-  rel: readonly string[];
+function noMount(r: Resolution): AlluxioError {
+  return new AlluxioError('NoMountForPath', `no mount for ${r.rewrittenPath}`, { step: 'mount' });
 }
 
-/** How URIs of a request are written back: in the form the client used. */
-interface UriForm {
-  self: string;
-  child(name: string): string;
+function notFound(r: Resolution, what = 'no such file or directory'): AlluxioError {
+  return new AlluxioError('NotFound', `${r.input}: ${what}` + (r.rule ? ` (rewritten to ${r.rewrittenPath} by rule ${r.rule.id})` : ''));
 }
 
-function trimSlash(uri: string): string {
-  return uri.endsWith('/') && !uri.endsWith(':///') ? uri.slice(0, -1) : uri;
-}
-
-function isAlluxioForm(uri: string): boolean {
-  return uri.startsWith('/') || /^alluxio:\/\//i.test(uri);
-}
-
-function uriForm(uri: string, res: Resolution): UriForm {
-  if (isAlluxioForm(uri)) {
-    const segs = segmentsOf(res.alluxioPath);
-    return { self: 'alluxio://' + res.alluxioPath, child: (name) => 'alluxio://' + pathOf([...segs, name]) };
-  }
-  // Raw names, as s3fs gives them: the client passes them back as they are.
-  const p = parseRequestUri(uri);
-  return {
-    self: trimSlash(formatRequestUri(p.scheme, p.authority, p.segments)),
-    child: (name) => formatRequestUri(p.scheme, p.authority, [...p.segments, name]),
-  };
-}
-
-function entryJson(uri: string, e: UfsEntry, virtual = false): Record<string, unknown> {
-  return {
-    name: uri,
-    type: e.type,
-    size: e.type === 'directory' ? 0 : e.size,
-    mtime: e.mtimeMs / 1000,
-    ...(e.etag ? { etag: e.etag } : {}),
-    ...(virtual ? { virtual: true } : {}),
-  };
-}
-
-function resolvedJson(r: Resolution): Record<string, unknown> {
-  return {
-    path: r.alluxioPath,
-    rewrittenPath: r.rewrittenPath,
-    rule: r.rule?.id ?? null,
-    mount: r.mount?.path ?? null,
-    readOnly: r.mount?.readOnly ?? null,
-    ufsUri: r.ufsUri,
-    revision: r.revision,
-  };
-}
-
-function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
-  const text = JSON.stringify(body);
-  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text), 'cache-control': 'no-store', ...headers });
-  res.end(text);
-}
-
-function sendError(res: ServerResponse, e: RestError, method: string): void {
-  const body = JSON.stringify({ error: { code: e.code, message: e.message, ...(e.headers['x-alluxio-error-step'] ? { step: e.headers['x-alluxio-error-step'] } : {}) } });
-  res.writeHead(e.status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body), 'cache-control': 'no-store', ...e.headers });
-  res.end(method === 'HEAD' ? undefined : body);
+function isADirectory(r: Resolution): AlluxioError {
+  return new AlluxioError('IsADirectory', `${r.input} is a directory`);
 }
 
 export function createRestHandler(ctx: FrontendContext, auth: RestAuthOptions = restAuthFromEnv()): (req: IncomingMessage, res: ServerResponse) => Promise<boolean> {
+  const dp = new DataPath(ctx);
+
   function resolve(snap: Snapshot, uri: string, allowUnmounted: boolean): Resolution {
-    const t0 = process.hrtime.bigint();
-    try {
-      return snap.resolve({ api: 'fsspec', uri }, { trace: false, allowUnmounted });
-    } catch (e) {
-      if (isAlluxioError(e)) throw fromAlluxio(e);
-      throw e;
-    } finally {
-      ctx.observeResolve?.('fsspec', Number(process.hrtime.bigint() - t0) / 1e9);
-    }
+    return dp.resolve(snap, { api: 'fsspec', uri }, { allowUnmounted });
   }
 
   function uriParam(c: Call): string {
     const uri = c.url.searchParams.get('uri');
-    if (uri === null || uri === '') throw restErr.badRequest('the query parameter "uri" is required (a UFS URI such as s3://bucket/key, or alluxio:///path)');
+    if (uri === null || uri === '') throw new AlluxioError('InvalidArgument', 'the query parameter "uri" is required (a UFS URI such as s3://bucket/key, or alluxio:///path)');
     return uri;
-  }
-
-  function targetOf(snap: Snapshot, res: Resolution): Target {
-    const mount = res.mount ? snap.mount(res.mount.path) : undefined;
-    if (!mount || !res.location) throw new RestError(404, 'NoMountForPath', `no mount for ${res.rewrittenPath}`);
-    let adapter: UfsAdapter;
-    try {
-      adapter = ctx.ufs(mount);
-    } catch (e) {
-      if (isAlluxioError(e)) throw new RestError(501, 'NotImplemented', e.message);
-      throw e;
-    }
-    return { res, mount, adapter, rel: res.location.relSegments };
-  }
-
-  async function ufs<T>(f: () => Promise<T>): Promise<T> {
-    try {
-      return await f();
-    } catch (e) {
-      if (isAlluxioError(e)) throw fromAlluxio(e);
-      throw e;
-    }
-  }
-
-  function requireWritable(t: Target): void {
-    if (t.mount.readOnly) throw restErr.readOnly(t.mount.path);
-  }
-
-  function notFound(res: Resolution, what = 'no such file or directory'): RestError {
-    return new RestError(404, 'NotFound', `${res.input}: ${what}` + (res.rule ? ` (rewritten to ${res.rewrittenPath} by rule ${res.rule.id})` : ''));
   }
 
   // ---- endpoints --------------------------------------------------------------------
@@ -173,27 +82,20 @@ export function createRestHandler(ctx: FrontendContext, auth: RestAuthOptions = 
 
   function resolveEndpoint(c: Call): void {
     const uri = uriParam(c);
-    let r: Resolution;
-    try {
-      r = c.snap.resolve({ api: 'fsspec', uri }, { allowUnmounted: true });
-    } catch (e) {
-      if (isAlluxioError(e)) throw fromAlluxio(e);
-      throw e;
-    }
+    const r = dp.resolve(c.snap, { api: 'fsspec', uri }, { allowUnmounted: true, trace: true });
     sendJson(c.res, 200, { input: uri, ...resolvedJson(r), trace: r.trace });
   }
 
   /**
    * Short-circuit reads (docs/rest-api.md): the local path of a file for a client on this
-   * host, when the resolved mount is file://. The path comes from the file adapter's own
-   * containment (FileUfs.localFile: the one join, symbolic links resolved inside the
-   * mount); the identity lets the client check it opened that very file.
+   * host, when the mount's adapter has local files (UfsAdapter.localFile: the adapter's own
+   * containment, symbolic links resolved inside the mount); the identity lets the client
+   * check it opened that very file.
    */
-  async function localGrant(req: IncomingMessage, t: Target): Promise<Record<string, unknown>> {
+  async function localGrant(req: IncomingMessage, t: DataTarget): Promise<Record<string, unknown>> {
     if (!isLocalPeer(req)) return { localPath: null, localReason: "the client is not on the worker's host" };
-    const adapter = t.adapter;
-    if (!(adapter instanceof FileUfs)) return { localPath: null, localReason: `${t.mount.path} is not a file:// mount` };
-    const f = await ufs(() => adapter.localFile(t.rel));
+    if (!dp.hasLocalFiles(t)) return { localPath: null, localReason: `${t.mount.path} is not a file:// mount` };
+    const f = await dp.localFile(t);
     if (!f) return { localPath: null, localReason: 'not a regular file inside the mount' };
     return { localPath: f.path, local: { size: f.size, mtimeNs: String(f.mtimeNs), ino: String(f.ino), dev: String(f.dev) } };
   }
@@ -202,18 +104,14 @@ export function createRestHandler(ctx: FrontendContext, auth: RestAuthOptions = 
     const uri = uriParam(c);
     const r = resolve(c.snap, uri, true);
     const form = uriForm(uri, r);
-    let entry: UfsEntry | null = null;
-    let t: Target | undefined;
-    if (r.mount) {
-      const target = (t = targetOf(c.snap, r));
-      entry = await ufs(() => target.adapter.stat(target.rel));
-    }
+    const t = dp.bindIfMounted(c.snap, r);
+    let entry: UfsEntry | null = t ? await dp.stat(t) : null;
     let virtual = false;
-    if (!entry && isVirtualDirectory(c.snap, r.alluxioPath)) {
+    if (!entry && (isVirtualDirectory(c.snap, r.alluxioPath) || (await isTraversable(dp, c.snap, r)))) {
       entry = { name: '', type: 'directory', size: 0, mtimeMs: 0 };
       virtual = true;
     }
-    if (!entry) throw r.mount ? notFound(r) : new RestError(404, 'NoMountForPath', `no mount for ${r.rewrittenPath}`);
+    if (!entry) throw t ? notFound(r) : noMount(r);
     const local = t && entry.type === 'file' && c.url.searchParams.get('shortCircuit') === 'true' ? await localGrant(c.req, t) : {};
     sendJson(c.res, 200, { ...entryJson(form.self, entry, virtual), resolved: resolvedJson(r), ...local });
   }
@@ -222,12 +120,10 @@ export function createRestHandler(ctx: FrontendContext, auth: RestAuthOptions = 
     const uri = uriParam(c);
     const r = resolve(c.snap, uri, true);
     const form = uriForm(uri, r);
-    const l = await ufs(() => listMerged(ctx, c.snap, r));
-    if (!l.ufsDirectory && l.virtual.length === 0) {
-      if (l.ufsFile) throw new RestError(409, 'NotADirectory', `${r.input} is a file, not a directory`);
-      if (!isVirtualDirectory(c.snap, r.alluxioPath)) {
-        throw r.mount ? notFound(r, 'no such directory') : new RestError(404, 'NoMountForPath', `no mount for ${r.rewrittenPath}`);
-      }
+    const l = await listMerged(dp, c.snap, r);
+    if (!l.exists) {
+      if (l.ufsFile) throw new AlluxioError('NotADirectory', `${r.input} is a file, not a directory`);
+      throw r.mount ? notFound(r, 'no such directory') : noMount(r);
     }
     const virtual = new Set(l.virtual);
     sendJson(c.res, 200, {
@@ -238,44 +134,40 @@ export function createRestHandler(ctx: FrontendContext, auth: RestAuthOptions = 
   }
 
   /** The entry of a file a GET names, or the error: missing, or a (virtual) directory. */
-  function fileEntry(t: Target, snap: Snapshot, st: UfsEntry | null): UfsEntry {
+  function fileEntry(t: DataTarget, snap: Snapshot, st: UfsEntry | null): UfsEntry {
     if (!st) {
-      if (isVirtualDirectory(snap, t.res.alluxioPath)) throw new RestError(409, 'IsADirectory', `${t.res.input} is a directory`);
-      throw notFound(t.res, 'no such file');
+      if (isVirtualDirectory(snap, t.resolution.alluxioPath)) throw isADirectory(t.resolution);
+      throw notFound(t.resolution, 'no such file');
     }
-    if (st.type === 'directory') throw new RestError(409, 'IsADirectory', `${t.res.input} is a directory`);
+    if (st.type === 'directory') throw isADirectory(t.resolution);
     return st;
   }
 
   type Body = Buffer | Readable | ((dest: Writable) => Promise<void>);
 
   /**
-   * GET/HEAD of a file. Where the adapter can open a file once (openRead), the headers
-   * (size, mtime, etag, the range checked against that size) and the bytes come from that
-   * one open file, as in the S3 front end: a file replaced between a stat and an open can
-   * never give a Content-Length that does not match the body.
+   * GET/HEAD of a file. The headers (size, mtime, etag, the range checked against that
+   * size) and the bytes come from ONE opened version (DataPath.open), as in the S3 front
+   * end: a file replaced between a stat and an open can never give a Content-Length that
+   * does not match the body.
    */
   async function getFile(c: Call, head: boolean): Promise<void> {
     const uri = uriParam(c);
-    const t = targetOf(c.snap, resolve(c.snap, uri, false));
-    if (t.adapter.openRead) {
-      const f = await ufs(() => t.adapter.openRead!(t.rel));
-      let owned = true;
-      try {
-        const st = fileEntry(t, c.snap, f?.entry ?? null);
-        return await serveFile(c, head, uri, st, async (range) => {
-          const length = range ? range.end - range.start + 1 : st.size;
-          if (length <= SMALL_OBJECT_BYTES) return f!.readBuffer(range ?? undefined);
-          if (f!.sendTo) return (dest: Writable) => f!.sendTo!(dest, range ?? undefined);
-          owned = false;
-          return f!.stream(range ?? undefined);
-        });
-      } finally {
-        if (owned) f?.close();
-      }
+    const t = dp.bind(c.snap, resolve(c.snap, uri, false));
+    const f: DataObject | null = await dp.open(t);
+    let owned = true;
+    try {
+      const st = fileEntry(t, c.snap, f?.entry ?? null);
+      return await serveFile(c, head, uri, st, async (range) => {
+        const length = range ? range.end - range.start + 1 : st.size;
+        if (length <= SMALL_OBJECT_BYTES) return f!.bytes(range ?? undefined);
+        if (f!.sendTo) return (dest: Writable) => f!.sendTo!(dest, range ?? undefined);
+        owned = false;
+        return f!.stream(range ?? undefined);
+      });
+    } finally {
+      if (owned) f?.close();
     }
-    const st = fileEntry(t, c.snap, await ufs(() => t.adapter.stat(t.rel)));
-    return serveFile(c, head, uri, st, (range) => ufs(() => t.adapter.read(t.rel, range ?? undefined)));
   }
 
   async function serveFile(c: Call, head: boolean, uri: string, st: UfsEntry, open: (range: ByteRange | null) => Promise<Body>): Promise<void> {
@@ -298,7 +190,7 @@ export function createRestHandler(ctx: FrontendContext, auth: RestAuthOptions = 
     }
     const body = await open(range);
     if (Buffer.isBuffer(body)) {
-      if (body.length !== length) throw new RestError(500, 'Internal', 'the file changed while it was read; retry');
+      if (body.length !== length) throw new AlluxioError('UfsUnavailable', 'the file changed while it was read; retry');
       c.res.writeHead(status, headers);
       c.res.end(body);
       return;
@@ -319,56 +211,53 @@ export function createRestHandler(ctx: FrontendContext, auth: RestAuthOptions = 
   async function putFile(c: Call): Promise<void> {
     const uri = uriParam(c);
     const r = resolve(c.snap, uri, false);
-    const t = targetOf(c.snap, r);
-    requireWritable(t);
-    if (t.rel.length === 0 || isVirtualDirectory(c.snap, r.alluxioPath)) throw new RestError(409, 'IsADirectory', `${r.input} is a directory`);
-    const e = await ufs(() => t.adapter.write(t.rel, c.req));
+    const t = dp.bind(c.snap, r, { write: true });
+    if (t.rel.length === 0 || isVirtualDirectory(c.snap, r.alluxioPath)) throw isADirectory(r);
+    const e = await dp.write(t, c.req);
     sendJson(c.res, 201, { ...entryJson(uriForm(uri, r).self, e), resolved: resolvedJson(r) });
   }
 
   /**
-   * Delete a directory tree below the resolved location `rel`, through the adapter: every
-   * child is named relative to that directory (joinUnderUfs checks each listed name), never
-   * resolved through the rules again, so a rule cannot send part of the delete elsewhere.
+   * Delete a directory tree below the resolved location, through the data path: every
+   * child is named relative to that directory (DataPath.child checks each listed name),
+   * never resolved through the rules again, so a rule cannot send part of the delete elsewhere.
    */
-  async function deleteTree(t: Target, rel: readonly string[], depth: number): Promise<number> {
-    if (depth > MAX_DEPTH) throw new RestError(400, 'InvalidArgument', `directory tree deeper than ${MAX_DEPTH} levels`);
+  async function deleteTree(t: DataTarget, depth: number): Promise<number> {
+    if (depth > MAX_DEPTH) throw new AlluxioError('InvalidArgument', `directory tree deeper than ${MAX_DEPTH} levels`);
     let n = 0;
-    for (const child of await ufs(() => t.adapter.list(rel))) {
-      const childRel = joinUnderUfs(t.mount.ufs, [...rel, child.name]).relSegments;
-      if (child.type === 'directory') n += await deleteTree(t, childRel, depth + 1);
+    for (const child of await dp.list(t)) {
+      const ct = dp.child(t, child.name);
+      if (child.type === 'directory') n += await deleteTree(ct, depth + 1);
       else {
-        await ufs(() => t.adapter.delete(childRel));
+        await dp.delete(ct);
         n++;
       }
     }
-    await ufs(() => t.adapter.delete(rel));
+    await dp.delete(t);
     return n + 1;
   }
 
   async function deleteFile(c: Call): Promise<void> {
     const uri = uriParam(c);
     const r = resolve(c.snap, uri, false);
-    const t = targetOf(c.snap, r);
-    requireWritable(t);
-    const st = await ufs(() => t.adapter.stat(t.rel));
+    const t = dp.bind(c.snap, r, { write: true });
+    const st = await dp.stat(t);
     if (!st) throw notFound(r);
     const recursive = c.url.searchParams.get('recursive') === 'true';
     let deleted = 1;
-    if (st.type === 'directory' && recursive) deleted = await deleteTree(t, t.rel, 0);
-    else await ufs(() => t.adapter.delete(t.rel));
+    if (st.type === 'directory' && recursive) deleted = await deleteTree(t, 0);
+    else await dp.delete(t);
     sendJson(c.res, 200, { name: uriForm(uri, r).self, deleted, resolved: resolvedJson(r) });
   }
 
   async function mkdir(c: Call): Promise<void> {
     const uri = uriParam(c);
     const r = resolve(c.snap, uri, false);
-    const t = targetOf(c.snap, r);
-    requireWritable(t);
-    const st = await ufs(() => t.adapter.stat(t.rel));
-    if (st && st.type === 'file') throw new RestError(409, 'NotADirectory', `${r.input} exists and is a file`);
-    if (!st) await ufs(() => t.adapter.mkdir(t.rel));
-    const now = (await ufs(() => t.adapter.stat(t.rel))) ?? { name: '', type: 'directory' as const, size: 0, mtimeMs: Date.now() };
+    const t = dp.bind(c.snap, r, { write: true });
+    const st = await dp.stat(t);
+    if (st && st.type === 'file') throw new AlluxioError('NotADirectory', `${r.input} exists and is a file`);
+    if (!st) await dp.mkdir(t);
+    const now = (await dp.stat(t)) ?? { name: '', type: 'directory' as const, size: 0, mtimeMs: Date.now() };
     sendJson(c.res, st ? 200 : 201, { ...entryJson(uriForm(uri, r).self, now), created: !st, resolved: resolvedJson(r) });
   }
 
@@ -394,11 +283,11 @@ export function createRestHandler(ctx: FrontendContext, auth: RestAuthOptions = 
       authenticateRest(req, auth); // every endpoint, before anything is resolved or read (auth.ts)
       const h = route[method];
       if (!h) throw restErr.methodNotAllowed(method, url.pathname, Object.keys(route));
-      const snap = ctx.snapshot(); // ONCE per request
+      const snap = dp.snapshot(); // ONCE per request
       res.setHeader('x-alluxio-revision', String(snap.revision));
       await h({ req, res, url, snap });
     } catch (e) {
-      const err = e instanceof RestError ? e : isAlluxioError(e) ? fromAlluxio(e) : new RestError(500, 'Internal', (e as Error)?.message ?? String(e));
+      const err = e instanceof RestError ? e : isAlluxioError(e) ? fromAlluxio(e) : fromAlluxio(new AlluxioError('Internal', (e as Error)?.message ?? String(e)));
       if (err.status === 500) ctx.log.error({ err: err.message, path: url.pathname }, 'REST request failed');
       if (res.headersSent) res.destroy();
       else sendError(res, err, method);
@@ -406,8 +295,6 @@ export function createRestHandler(ctx: FrontendContext, auth: RestAuthOptions = 
     return true;
   };
 }
-
-export { AlluxioError };
 
 const handlers = new WeakMap<FrontendContext, (req: IncomingMessage, res: ServerResponse) => Promise<boolean>>();
 

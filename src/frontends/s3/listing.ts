@@ -13,12 +13,12 @@
  * snapshot); with delimiter "/" it stops at the first level and reports directories as
  * common prefixes; any other delimiter groups the keys of the full walk.
  */
-import { AlluxioError, isAlluxioError } from '../../domain/errors.js';
+import { isAlluxioError } from '../../domain/errors.js';
 import type { Snapshot } from '../../domain/snapshot.js';
-import type { FrontendContext } from '../context.js';
-import { listMerged } from '../common/listing.js';
 import type { UfsEntry } from '../../ufs/types.js';
 import { compareUtf8 } from '../../ufs/file.js';
+import type { DataPath } from '../common/data-path.js';
+import { isVirtualDirectory } from '../common/listing.js';
 import { fromAlluxio, s3err } from './errors.js';
 
 export interface ListInput {
@@ -52,17 +52,18 @@ export class Lister {
   resolutions = 0;
 
   constructor(
-    private readonly ctx: FrontendContext,
+    private readonly dp: DataPath,
     private readonly snap: Snapshot,
   ) {}
 
   /** Children of the directory `dirKey` ('' or 'a/b/') of the bucket, sorted for the walk. */
   async children(bucket: string, dirKey: string): Promise<{ name: string; entry: UfsEntry }[]> {
     const key = dirKey.endsWith('/') ? dirKey.slice(0, -1) : dirKey;
+    const byName = new Map<string, UfsEntry>();
     let res;
     try {
       this.resolutions++;
-      res = this.snap.resolve({ api: 's3', bucket, key }, { trace: false, allowUnmounted: true });
+      res = this.dp.resolve(this.snap, { api: 's3', bucket, key }, { allowUnmounted: true });
     } catch (e) {
       if (isAlluxioError(e)) {
         if (key === '' || e.code !== 'InvalidPath') throw fromAlluxio(e, { bucket });
@@ -70,15 +71,26 @@ export class Lister {
       }
       throw e;
     }
-    if (res.mount && res.location && !this.snap.mount(res.mount.path)) throw s3err.internal(`mount ${res.mount.path} vanished from the snapshot`);
-    let merged;
     try {
-      merged = await listMerged(this.ctx, this.snap, res);
+      const t = this.dp.bindIfMounted(this.snap, res);
+      if (t) {
+        try {
+          for (const e of await this.dp.list(t)) byName.set(e.name, e);
+        } catch (e) {
+          if (!isAlluxioError(e) || (e.code !== 'NotFound' && e.code !== 'NotADirectory')) throw e;
+        }
+      }
     } catch (e) {
       throw isAlluxioError(e) ? fromAlluxio(e, { bucket }) : e;
     }
-    if (key === '' && !res.mount && merged.virtual.length === 0) throw s3err.noSuchBucket(bucket);
-    const out = merged.entries.map((entry) => ({ name: entry.name, entry, sortKey: entry.type === 'directory' ? entry.name + '/' : entry.name }));
+    const virtual = this.snap.virtualChildren(res.alluxioPath);
+    // A bucket is a mount or a top-level virtual directory (ListBuckets shows both).
+    if (key === '' && !res.mount && virtual.length === 0 && !isVirtualDirectory(this.snap, res.alluxioPath)) throw s3err.noSuchBucket(bucket);
+    for (const v of virtual) {
+      const cur = byName.get(v);
+      if (!cur || cur.type !== 'directory') byName.set(v, { name: v, type: 'directory', size: 0, mtimeMs: 0 });
+    }
+    const out = [...byName.values()].map((entry) => ({ name: entry.name, entry, sortKey: entry.type === 'directory' ? entry.name + '/' : entry.name }));
     out.sort((a, b) => compareUtf8(a.sortKey, b.sortKey));
     return out;
   }
@@ -109,6 +121,10 @@ export class Lister {
     const dirKey = cut < 0 ? '' : prefix.slice(0, cut + 1);
     const namePrefix = prefix.slice(cut + 1);
     const out: ListOutput = { contents: [], commonPrefixes: [], isTruncated: false, last: undefined };
+    // Keys are canonical paths: no key starts with "/" or holds "//", so such a prefix
+    // matches nothing (and must not list the bucket under invented names).
+    if (prefix.startsWith('/') || prefix.includes('//')) return out;
+    if (maxKeys === 0) return out;
     // With delimiter '/', a marker inside an already reported prefix skips that prefix.
     const effectiveMarker = marker;
     const walkDelim = delimiter === '/' ? '/' : '';
@@ -159,4 +175,3 @@ export function decodeToken(token: string): string {
   return s;
 }
 
-export { AlluxioError };

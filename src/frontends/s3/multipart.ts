@@ -3,6 +3,9 @@
  * one file per part). Parts are written atomically (temp + rename); CompleteMultipartUpload
  * streams the chosen parts in order into the UFS adapter's write. Upload ids are 32 hex
  * characters and are checked before they name a directory.
+ *
+ * A completed upload leaves a small record (`completed/<id>.json`, kept for an hour) so a
+ * CompleteMultipartUpload retried after a lost answer gets the same answer, not NoSuchUpload.
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
@@ -29,8 +32,63 @@ export interface PartInfo {
 const ID = /^[0-9a-f]{32}$/;
 const PART = /^(\d{5})\.([0-9a-f]{32})$/;
 
+export interface CompletedUpload {
+  bucket: string;
+  key: string;
+  /** Quoted ETag answered by the completion. */
+  etag: string;
+  /** The part list the completion used ("n:etag,..."): a retry must name the same parts. */
+  parts: string;
+  completedMs: number;
+}
+
+const COMPLETED_TTL_MS = 60 * 60 * 1000;
+
 export class MultipartStore {
   constructor(readonly dir: string) {}
+
+  private completedFile(id: string): string {
+    if (!ID.test(id)) throw s3err.noSuchUpload(id);
+    return path.join(this.dir, 'completed', `${id}.json`);
+  }
+
+  /** Record that upload `id` completed (before its parts are removed). */
+  async markCompleted(id: string, rec: CompletedUpload): Promise<void> {
+    const f = this.completedFile(id);
+    await mkdir(path.dirname(f), { recursive: true });
+    const tmp = `${f}.${randomBytes(4).toString('hex')}.tmp`;
+    await writeFile(tmp, JSON.stringify(rec));
+    await rename(tmp, f);
+  }
+
+  /** The completion record of `id`, if it completed within the last hour. */
+  async completed(id: string): Promise<CompletedUpload | undefined> {
+    try {
+      const rec = JSON.parse(await readFile(this.completedFile(id), 'utf8')) as CompletedUpload;
+      return Date.now() - rec.completedMs < COMPLETED_TTL_MS ? rec : undefined;
+    } catch {
+      return undefined;
+    }
+  }
+
+  /** Drop completion records older than an hour. */
+  async pruneCompleted(): Promise<void> {
+    const d = path.join(this.dir, 'completed');
+    let names: string[];
+    try {
+      names = await readdir(d);
+    } catch {
+      return;
+    }
+    for (const n of names) {
+      const f = path.join(d, n);
+      try {
+        if (Date.now() - (await stat(f)).mtimeMs > COMPLETED_TTL_MS) await unlink(f);
+      } catch {
+        /* gone */
+      }
+    }
+  }
 
   private uploadDir(id: string): string {
     if (!ID.test(id)) throw s3err.noSuchUpload(id);

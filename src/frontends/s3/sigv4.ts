@@ -229,7 +229,9 @@ export function verifySignature(input: SigInput, creds: Credentials): VerifiedRe
     payloadHash = q.get('X-Amz-Content-Sha256') ?? 'UNSIGNED-PAYLOAD';
     const expires = Number(q.get('X-Amz-Expires') ?? '604800');
     const t = parseAmzDate(amzDate);
-    if (!Number.isFinite(expires) || expires < 1 || expires > 604800) throw new AuthError('AuthorizationQueryParametersError', 'X-Amz-Expires must be between 1 and 604800 seconds');
+    if (!Number.isFinite(expires) || expires > 604800) throw new AuthError('AuthorizationQueryParametersError', 'X-Amz-Expires must be between 1 and 604800 seconds');
+    // A URL valid for no time at all has expired (as S3 answers), it is not malformed.
+    if (expires < 1) throw new AuthError('AccessDenied', 'Request has expired');
     if (Number.isNaN(t)) throw new AuthError('AuthorizationQueryParametersError', 'X-Amz-Date is malformed');
     if (now > t + expires * 1000) throw new AuthError('AccessDenied', 'Request has expired');
     if (t - now > MAX_SKEW_MS) throw new AuthError('RequestTimeTooSkewed', 'The difference between the request time and the server\'s time is too large.');
@@ -257,9 +259,20 @@ export function verifySignature(input: SigInput, creds: Credentials): VerifiedRe
     payloadHash,
   ].join('\n');
   const scope = `${scopeDate}/${region}/${service}/aws4_request`;
-  const stringToSign = `${ALGORITHM}\n${amzDate}\n${scope}\n${sha256Hex(canonicalRequest)}`;
   const key = signingKey(secret, scopeDate, region, service);
-  const expected = createHmac('sha256', key).update(stringToSign).digest('hex');
+  // Header values reach us as latin1 (one char per byte as sent). Hash the bytes as sent
+  // (what a signer that signs its wire bytes computed, e.g. UTF-8 values); a client that
+  // sent a latin1 byte but signed the character's UTF-8 (botocore, Node's http) is accepted
+  // too: both name the same characters.
+  const sign = (bytes: Buffer) => {
+    const sts = `${ALGORITHM}\n${amzDate}\n${scope}\n${sha256Hex(bytes)}`;
+    return { sts, sig: createHmac('sha256', key).update(sts).digest('hex') };
+  };
+  let { sts: stringToSign, sig: expected } = sign(Buffer.from(canonicalRequest, 'latin1'));
+  if (!safeEqualHex(signature, expected) && /[^\x00-\x7f]/.test(canonicalRequest)) {
+    const alt = sign(Buffer.from(canonicalRequest, 'utf8'));
+    if (safeEqualHex(signature, alt.sig)) ({ sts: stringToSign, sig: expected } = alt);
+  }
   if (!safeEqualHex(signature, expected)) {
     throw new AuthError('SignatureDoesNotMatch', 'The request signature we calculated does not match the signature you provided. Check your key and signing method.', {
       AWSAccessKeyId: accessKey,
@@ -358,10 +371,14 @@ function verifySigV2(input: SigInput, creds: Credentials, pairs: [string, string
     .join('&');
   const resource = input.rawPath + (sub ? '?' + sub : '');
   const sts = `${input.method}\n${headerValue(input.headers, 'content-md5')}\n${headerValue(input.headers, 'content-type')}\n${dateLine}\n${amz}${resource}`;
-  const expected = createHmac('sha1', secret).update(sts, 'utf8').digest('base64');
+  // As for SigV4: the bytes as sent, or the UTF-8 of the characters.
+  const v2 = (bytes: Buffer) => createHmac('sha1', secret).update(bytes).digest('base64');
   const a = Buffer.from(signature);
-  const b = Buffer.from(expected);
-  if (a.length !== b.length || !timingSafeEqual(a, b)) {
+  const same = (expected: string) => {
+    const b = Buffer.from(expected);
+    return a.length === b.length && timingSafeEqual(a, b);
+  };
+  if (!same(v2(Buffer.from(sts, 'latin1'))) && !(/[^\x00-\x7f]/.test(sts) && same(v2(Buffer.from(sts, 'utf8'))))) {
     throw new AuthError('SignatureDoesNotMatch', 'The request signature we calculated does not match the signature you provided. Check your key and signing method.', { AWSAccessKeyId: accessKey, StringToSign: sts });
   }
   return { accessKey };

@@ -7,9 +7,24 @@
 
 export const XML_NS = 'http://s3.amazonaws.com/doc/2006-03-01/';
 
-// XML 1.0 cannot carry C0 controls except TAB/LF/CR at all; S3 keys here never contain them.
+/** Characters XML 1.0 cannot carry at all (C0 controls but TAB/LF/CR, U+FFFE/U+FFFF, lone surrogates). */
+const NOT_XML10 = /[\u0000-\u0008\u000B\u000C\u000E-\u001F\uFFFE\uFFFF]|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+const NOT_XML10_G = new RegExp(NOT_XML10.source, 'g');
+
+/** True when `s` holds a character no XML 1.0 document can carry (listings then answer url-encoded). */
+export function needsUrlEncoding(s: string): boolean {
+  return NOT_XML10.test(s);
+}
+
+/**
+ * Text for XML 1.0: the five special characters as entities, CR as `&#13;` (a raw CR would
+ * be normalised to LF by the parser), and characters XML 1.0 cannot carry replaced by
+ * U+FFFD (listings never get here with them: they answer url-encoded, losslessly).
+ */
 export function esc(s: string | number | boolean): string {
-  return String(s).replace(/[&<>"']/g, (c) => (c === '&' ? '&amp;' : c === '<' ? '&lt;' : c === '>' ? '&gt;' : c === '"' ? '&quot;' : '&apos;'));
+  return String(s)
+    .replace(/[&<>"'\r]/g, (c) => (c === '&' ? '&amp;' : c === '<' ? '&lt;' : c === '>' ? '&gt;' : c === '"' ? '&quot;' : c === '\r' ? '&#13;' : '&apos;'))
+    .replace(NOT_XML10_G, '\uFFFD');
 }
 
 export type XmlValue = string | number | boolean | XmlNode | XmlValue[] | undefined | null;

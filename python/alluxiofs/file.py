@@ -1,0 +1,197 @@
+"""AlluxioFile: the file object of AlluxioFileSystem (buffered reads over HTTP with a
+streamed GET for sequential reads and parallel parts for large ones, positional reads of
+the local file when short-circuited, spooled writes sent in one PUT on close)."""
+import http.client
+import logging
+import os
+import tempfile
+
+from fsspec.spec import AbstractBufferedFile
+
+from .errors import WorkersUnavailableError
+
+__all__ = ["AlluxioFile"]
+
+log = logging.getLogger("alluxiofs")
+
+MiB = 1 << 20
+
+
+def _pread(fd, start, end):
+    """Bytes [start, end) of an open file (fewer only at EOF: the file shrank)."""
+    want = end - start
+    data = os.pread(fd, want, start)
+    if len(data) == want or not data:
+        return data
+    parts, got = [data], len(data)
+    while got < want:
+        more = os.pread(fd, want - got, start + got)
+        if not more:
+            break
+        parts.append(more)
+        got += len(more)
+    return b"".join(parts)
+
+
+class AlluxioFile(AbstractBufferedFile):
+    """A file of AlluxioFileSystem: reads are buffered ranged GETs (read-ahead of
+    ``block_size``), or, short-circuited, positional reads of the local file the worker
+    named (``short_circuited``, ``local_path``); writes are spooled locally and sent in
+    one streamed PUT on close."""
+
+    DEFAULT_BLOCK_SIZE = 8 * MiB
+
+    def __init__(self, fs, path, mode="rb", block_size=None, autocommit=True, cache_options=None, **kwargs):
+        size = kwargs.pop("size", None)
+        self._local_fd = None
+        self.local_path = None
+        self.short_circuited = False  # True when read from the local file, not over HTTP
+        if mode == "rb" and size is None:
+            details = fs._info(path, local=fs.short_circuit)
+            if details["type"] == "directory":
+                raise IsADirectoryError(21, "is a directory", path)
+            size = details["size"]
+            self._details = details
+            self._local_fd = fs._open_local(details)
+            if self._local_fd is not None:
+                self.local_path = details["localPath"]
+                self.short_circuited = True
+                fs._count("opens")
+        self._stream = None  # (connection, response) of a sequential read
+        self._stream_pos = 0
+        self._stream_failed = False
+        self._last_end = 0
+        super().__init__(fs, path, mode=mode, block_size=block_size, autocommit=autocommit, cache_options=cache_options, size=size, **kwargs)
+        self._spool = None
+
+    def read(self, length=-1):
+        """As AbstractBufferedFile.read; short-circuited, one positional read of the local
+        file per call (the kernel's page cache and read-ahead take the place of ours)."""
+        if self._local_fd is None:
+            return super().read(length)
+        length = -1 if length is None else int(length)
+        if self.mode != "rb":
+            raise ValueError("File not in read mode")
+        if self.closed:
+            raise ValueError("I/O operation on closed file.")
+        if length < 0:
+            length = self.size - self.loc
+        end = min(self.loc + length, self.size)
+        if end <= self.loc:
+            return b""
+        out = _pread(self._local_fd, self.loc, end)
+        self.fs.read_stats.add(local_bytes=len(out))
+        self.loc += len(out)
+        return out
+
+    def readinto(self, b):
+        """As AbstractBufferedFile.readinto; short-circuited, straight into ``b``."""
+        if self._local_fd is None or not hasattr(os, "preadv"):
+            return super().readinto(b)
+        if self.closed:
+            raise ValueError("I/O operation on closed file.")
+        out = memoryview(b).cast("B")
+        want = min(out.nbytes, max(0, self.size - self.loc))
+        got = 0
+        while got < want:
+            n = os.preadv(self._local_fd, [out[got:want]], self.loc + got)
+            if n <= 0:
+                break
+            got += n
+        self.loc += got
+        self.fs.read_stats.add(local_bytes=got)
+        return got
+
+    def _fetch_range(self, start, end):
+        """Bytes [start, end). Short-circuited: a positional read of the local file.
+        Otherwise a read that continues where the previous one ended is served from one
+        streamed GET to EOF (no request per block, the worker keeps sending); any other
+        read is one bounded ranged GET. A stream that breaks (worker gone) is reopened
+        where it broke, on the next worker."""
+        end = min(end, self.size)
+        if end <= start:
+            return b""
+        if self._local_fd is not None:
+            data = _pread(self._local_fd, start, end)
+            self.fs.read_stats.add(local_bytes=len(data))
+            return data
+        sequential = start == self._last_end
+        self._last_end = end
+        if end - start >= self.fs.parallel_threshold and self.fs._pool.size > 1:
+            # a large read: parts fetched in parallel (the stream, if any, stays where it is)
+            return self.fs._read_call(
+                self.path, lambda: self.fs._parallel_range(self.path, start, end), lambda ufs: ufs.cat_file(self.path, start=start, end=end)
+            )
+        if not sequential or self._stream_failed:
+            self._close_stream()
+            return self.fs._range(self.path, start, end)
+        parts = []
+        pos = start
+        attempts = 2 + len(self.fs.client.workers())
+        while pos < end and attempts > 0:
+            if self._stream is None or self._stream_pos != pos:
+                self._close_stream()
+                try:
+                    opened = self.fs.client.open_stream(self.path, pos)
+                except WorkersUnavailableError:
+                    self._stream_failed = True
+                    parts.append(self.fs._range(self.path, pos, end))  # the UFS, when fallback is on
+                    break
+                if opened is None:  # at EOF: the file shrank
+                    break
+                self._stream, self._stream_pos = opened, pos
+                self.fs.read_stats.add(http_requests=1)
+            try:
+                data = self._stream[1].read(end - pos)
+            except (OSError, http.client.HTTPException) as e:
+                data, err = b"", e
+            else:
+                err = None
+            if data:
+                self.fs.read_stats.add(http_bytes=len(data))
+                parts.append(data)
+                pos += len(data)
+                self._stream_pos = pos
+            if pos < end:  # short read: the connection broke (or the file shrank)
+                log.warning("alluxiofs: stream of %s broke at byte %d (%s); reopening", self.path, pos, err or "short body")
+                self._close_stream()
+                attempts -= 1
+        return b"".join(parts) if len(parts) != 1 else parts[0]
+
+    def _close_stream(self):
+        if self._stream is not None:
+            self._stream[0].close()
+            self._stream = None
+
+    def _initiate_upload(self):
+        self._spool = tempfile.SpooledTemporaryFile(max_size=64 * MiB)
+
+    def _upload_chunk(self, final=False):
+        if self._spool is None:
+            self._initiate_upload()
+        self.buffer.seek(0)
+        self._spool.write(self.buffer.getbuffer())
+        if final:
+            length = self._spool.tell()
+            self._spool.seek(0)
+            try:
+                self.fs._put(self.path, self._spool, length)
+            finally:
+                self._spool.close()
+                self._spool = None
+        return True
+
+    def discard(self):
+        if self._spool is not None:
+            self._spool.close()
+            self._spool = None
+
+    def close(self):
+        try:
+            super().close()
+        finally:
+            self._close_stream()
+            self.discard()
+            if self._local_fd is not None:
+                fd, self._local_fd = self._local_fd, None
+                os.close(fd)

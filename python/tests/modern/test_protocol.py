@@ -1,0 +1,156 @@
+"""The protocol as libraries see it: registered through fsspec's entry point (no import,
+no register_implementation), URL forms and their round trip, the upstream alluxiofs
+constructor arguments, and names ending in white space (issue 12 item 3)."""
+import json
+import os
+import subprocess
+import sys
+
+import fsspec
+import pytest
+
+from alluxiofs import AlluxioFileSystem
+
+
+def test_entry_point_registers_both_names_without_import(worker_hosts):
+    code = (
+        "import fsspec, json, sys\n"
+        "assert 'alluxiofs' not in sys.modules\n"
+        "a = fsspec.get_filesystem_class('alluxiofs'); b = fsspec.get_filesystem_class('alluxio')\n"
+        f"fs = fsspec.filesystem('alluxiofs', worker_hosts={worker_hosts!r})\n"
+        "print(json.dumps([a.__module__, a is b, type(fs).__name__, 'alluxiofs' in fsspec.available_protocols()]))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert json.loads(out.stdout) == ["alluxiofs.core", True, "AlluxioFileSystem", True]
+
+
+@pytest.mark.parametrize(
+    "url,stripped",
+    [
+        ("alluxiofs:///data/x.parquet", "alluxio:///data/x.parquet"),
+        ("alluxiofs://data/x.parquet", "alluxio:///data/x.parquet"),
+        ("alluxio:///data/x.parquet", "alluxio:///data/x.parquet"),
+        ("alluxio://data/x.parquet", "alluxio:///data/x.parquet"),
+        ("alluxio://master:19998/data/x", "alluxio://master:19998/data/x"),
+        ("/data/dir/", "alluxio:///data/dir"),
+        ("alluxiofs://", "alluxio:///"),
+        ("alluxio:///", "alluxio:///"),
+        ("s3://bucket/key/", "s3://bucket/key"),
+        ("alluxiofs://s3://bucket/key", "s3://bucket/key"),
+        ("file:///srv/data/name ", "file:///srv/data/name "),
+    ],
+)
+def test_strip_protocol(url, stripped):
+    assert AlluxioFileSystem._strip_protocol(url) == stripped
+
+
+def test_round_trip_of_names(afs, scratch):
+    base, local = scratch
+    with open(os.path.join(local, "r.txt"), "wb") as f:
+        f.write(b"round trip")
+    url = base.replace("alluxio://", "alluxiofs://") + "/r.txt"
+    name = afs.info(url)["name"]
+    assert name == base + "/r.txt"
+    assert afs.unstrip_protocol(name) == name
+    assert afs.unstrip_protocol(afs._strip_protocol(url)) == name
+    # every form names the same file, through fsspec's own URL handling too
+    for u in (url, name, afs.unstrip_protocol(name)):
+        fs, p = fsspec.core.url_to_fs(u, worker_hosts=afs.client.static_workers[0], short_circuit=False)
+        assert isinstance(fs, AlluxioFileSystem) and fs.cat_file(p) == b"round trip"
+        with fsspec.open(u, "rb", worker_hosts=afs.client.static_workers[0]) as f:
+            assert f.read() == b"round trip"
+    assert afs.glob(url.replace("r.txt", "*.txt")) == [name]
+    assert afs.find(url.rsplit("/", 1)[0]) == [name]
+
+
+def test_names_ending_in_white_space_through_file_uris(afs, scratch, data_dir):
+    base, local = scratch
+    for name in ("trail ", "two  ", " lead", "mid dle"):
+        with open(os.path.join(local, name), "wb") as f:
+            f.write(name.encode())
+    uri_base = f"file://{local}"
+    for name in ("trail ", "two  ", " lead", "mid dle"):
+        assert afs.cat_file(f"{uri_base}/{name}") == name.encode(), name
+        assert afs.cat_file(f"{base}/{name}") == name.encode(), name
+        assert afs.info(f"{uri_base}/{name}")["size"] == len(name)
+    names = sorted(os.path.basename(n) for n in afs.ls(uri_base, detail=False))
+    assert names == sorted(["trail ", "two  ", " lead", "mid dle"])
+    afs.pipe_file(f"{uri_base}/written ", b"w")
+    with open(os.path.join(local, "written "), "rb") as f:
+        assert f.read() == b"w"
+
+
+def test_upstream_constructor_arguments(worker_hosts, scratch):
+    base, local = scratch
+    with open(os.path.join(local, "u.txt"), "wb") as f:
+        f.write(b"upstream")
+    etcd = os.environ.get("ETCD_ENDPOINT")
+    if etcd:
+        fs = fsspec.filesystem("alluxiofs", etcd_hosts=etcd.replace("http://", ""), skip_instance_cache=True, short_circuit=False)
+        assert fs.cat_file(f"file://{local}/u.txt") == b"upstream"
+    # target_protocol / target_options: the UFS's own fsspec file system, used when every
+    # worker failed and ufs_fallback is on (reads of UFS-native URIs only)
+    dead = fsspec.filesystem(
+        "alluxiofs",
+        worker_hosts="127.0.0.1:9",
+        target_protocol="file",
+        target_options={"auto_mkdir": False},
+        ufs_fallback=True,
+        timeout=5,
+        skip_instance_cache=True,
+    )
+    assert dead.cat_file(f"file://{local}/u.txt") == b"upstream"
+    assert dead._ufs_fs["file"].auto_mkdir is False
+    from alluxiofs import WorkersUnavailableError
+
+    with pytest.raises(WorkersUnavailableError):
+        dead.cat_file(f"{base}/u.txt")  # Alluxio paths need a worker
+    with pytest.raises(ValueError):
+        fsspec.filesystem("alluxiofs", skip_instance_cache=True)  # no worker_hosts nor etcd_hosts
+
+
+def test_flags_given_as_text_as_polars_passes_them(worker_hosts):
+    fs = fsspec.filesystem("alluxiofs", worker_hosts=worker_hosts, short_circuit="false", parallel_fetch="2", skip_instance_cache=True)
+    assert fs.short_circuit is False and fs._pool.size == 2
+
+
+def test_plain_paths_get_plain_names_as_pyarrow_and_ray_expect(afs, scratch):
+    base, local = scratch
+    os.makedirs(os.path.join(local, "d"))
+    for n in ("d/a.parquet", "d/b.parquet"):
+        with open(os.path.join(local, n), "wb") as f:
+            f.write(b"x")
+    plain = base[len("alluxio://") :] + "/d"
+    assert afs.ls(plain, detail=False) == [plain + "/a.parquet", plain + "/b.parquet"]
+    assert afs.find(plain) == [plain + "/a.parquet", plain + "/b.parquet"]
+    assert afs.glob(plain + "/*.parquet") == [plain + "/a.parquet", plain + "/b.parquet"]
+    assert afs.info(plain + "/a.parquet")["name"] == plain + "/a.parquet"
+    from pyarrow.fs import FileSelector, FSSpecHandler, PyFileSystem
+
+    infos = PyFileSystem(FSSpecHandler(afs)).get_file_info(FileSelector(plain, recursive=True))
+    assert sorted(i.path for i in infos) == [plain + "/a.parquet", plain + "/b.parquet"]
+    # the scheme form keeps its names
+    assert afs.find(base + "/d") == [base + "/d/a.parquet", base + "/d/b.parquet"]
+
+
+def test_upstream_only_arguments_are_accepted(worker_hosts, scratch):
+    base, local = scratch
+    with open(os.path.join(local, "f.txt"), "wb") as f:
+        f.write(b"fs arg")
+    ufs = fsspec.filesystem("file")
+    fs = fsspec.filesystem(
+        "alluxiofs",
+        worker_hosts="127.0.0.1:9",
+        etcd_port=2379,
+        worker_http_port=28080,
+        options={"alluxio.user.file.replication.max": "1"},
+        concurrency=8,
+        logger=None,
+        fs=ufs,
+        ufs_fallback=True,
+        timeout=5,
+        skip_instance_cache=True,
+    )
+    assert fs.cat_file(f"file://{local}/f.txt") == b"fs arg"  # through the given fs
+    ok = fsspec.filesystem("alluxiofs", worker_hosts=worker_hosts, options={}, concurrency=4, skip_instance_cache=True)
+    assert ok.cat_file(f"{base}/f.txt") == b"fs arg"

@@ -1,0 +1,151 @@
+/**
+ * Multipart uploads: Create, UploadPart, UploadPartCopy, Complete (conditional, idempotent
+ * for a retry after a lost answer), Abort, ListParts, ListMultipartUploads. Parts are
+ * staged on the worker (multipart.ts); Complete streams them in order through
+ * DataPath.write under the key's lock.
+ */
+import { S3Error, s3err } from '../errors.js';
+import { lockIdOf } from '../key-locks.js';
+import { MAX_PARTS, MIN_PART_SIZE, type PartInfo } from '../multipart.js';
+import { conditionsFrom } from '../preconditions.js';
+import { copySourceRange } from '../ranges.js';
+import { readXml, withBody } from '../request-body.js';
+import { drain, isoDate, OWNER, quoteEtag, requireBucket, s3call, sendEmpty, sendXml, targetOf, type Req, type S3Context } from '../request.js';
+import { child, childrenNamed } from '../xml.js';
+import { checkWriteConditions, openCopySource } from './object.js';
+
+export async function createMultipart(ctx: S3Context, r: Req): Promise<void> {
+  await targetOf(ctx, r, r.bucket, r.key, { write: true });
+  if (r.key.endsWith('/')) throw s3err.invalidRequest('An object key ending in "/" names a directory (a file-backed bucket keeps no bytes under a directory name)');
+  void ctx.staging.pruneCompleted();
+  const id = await ctx.staging.create(r.bucket, r.key);
+  const alg = r.req.headers['x-amz-checksum-algorithm'];
+  sendXml(r, 200, 'InitiateMultipartUploadResult', { Bucket: r.bucket, Key: r.key, UploadId: id }, typeof alg === 'string' ? { 'x-amz-checksum-algorithm': alg } : {});
+}
+
+function partNumberOf(r: Req): number {
+  const raw = r.query.get('partNumber') ?? '';
+  const n = Number(raw);
+  if (!/^\d+$/.test(raw) || n < 1 || n > MAX_PARTS) throw s3err.invalidArgument('Part number must be an integer between 1 and 10000, inclusive', 'partNumber', raw);
+  return n;
+}
+
+export async function uploadPart(ctx: S3Context, r: Req): Promise<void> {
+  const id = r.query.get('uploadId')!;
+  const n = partNumberOf(r);
+  await targetOf(ctx, r, r.bucket, r.key, { write: true });
+  await ctx.staging.get(id, r.bucket, r.key);
+  const { etag } = await withBody(r, (body) => ctx.staging.putPart(id, n, body));
+  const headers: Record<string, string> = { ETag: `"${etag}"` };
+  for (const [k, v] of Object.entries(r.req.headers)) if (k.startsWith('x-amz-checksum-') && typeof v === 'string') headers[k] = v;
+  sendEmpty(r, 200, headers);
+}
+
+export async function uploadPartCopy(ctx: S3Context, r: Req): Promise<void> {
+  const id = r.query.get('uploadId')!;
+  const n = partNumberOf(r);
+  await targetOf(ctx, r, r.bucket, r.key, { write: true });
+  await ctx.staging.get(id, r.bucket, r.key);
+  const { src, t, st } = await openCopySource(ctx, r);
+  const rh = r.req.headers['x-amz-copy-source-range'];
+  const range = copySourceRange(typeof rh === 'string' ? rh : undefined, st.size);
+  await drain(r);
+  const f = await s3call(src, () => ctx.dp.open(t));
+  if (!f) throw s3err.noSuchKey(src.key);
+  const body = await s3call(src, () => f.stream(range));
+  const { etag } = await ctx.staging.putPart(id, n, body);
+  sendXml(r, 200, 'CopyPartResult', { LastModified: isoDate(Date.now()), ETag: `"${etag}"` });
+}
+
+function partList(parts: readonly { n: number; etag: string }[]): string {
+  return parts.map((p) => `${p.n}:${p.etag}`).join(',');
+}
+
+export async function completeMultipart(ctx: S3Context, r: Req): Promise<void> {
+  const id = r.query.get('uploadId')!;
+  const t = await targetOf(ctx, r, r.bucket, r.key, { write: true });
+  const doc = await readXml(r, 'CompleteMultipartUpload');
+  const wanted = childrenNamed(doc, 'Part').map((p) => ({
+    n: Number(child(p, 'PartNumber')?.text ?? NaN),
+    etag: (child(p, 'ETag')?.text ?? '').trim().replace(/^"|"$/g, '').toLowerCase(),
+  }));
+  if (wanted.length === 0) throw s3err.malformedXml('The XML you provided was not well-formed or did not validate against our published schema');
+  const answer = (etag: string) =>
+    sendXml(r, 200, 'CompleteMultipartUploadResult', { Location: `/${r.bucket}/${r.key}`, Bucket: r.bucket, Key: r.key, ETag: etag });
+  const etag = await ctx.locks.run(lockIdOf(t), async () => {
+    try {
+      await ctx.staging.get(id, r.bucket, r.key);
+    } catch (e) {
+      // A retry after a lost answer: the same upload, completed with the same parts.
+      const done = await ctx.staging.completed(id);
+      if (e instanceof S3Error && done && done.bucket === r.bucket && done.key === r.key && done.parts === partList(wanted)) return done.etag;
+      throw e;
+    }
+    const have = new Map((await ctx.staging.parts(id)).map((p) => [p.partNumber, p]));
+    const chosen: PartInfo[] = [];
+    let prev = 0;
+    for (const [i, w] of wanted.entries()) {
+      if (!Number.isInteger(w.n) || w.n <= prev) throw new S3Error('InvalidPartOrder', 400, 'The list of parts was not in ascending order. The parts list must be specified in order by part number.');
+      prev = w.n;
+      const p = have.get(w.n);
+      if (!p || (w.etag !== '' && w.etag !== p.etag)) {
+        throw new S3Error('InvalidPart', 400, "One or more of the specified parts could not be found. The part may not have been uploaded, or the specified entity tag may not match the part's entity tag.", { PartNumber: String(w.n) });
+      }
+      if (i < wanted.length - 1 && p.size < MIN_PART_SIZE) throw new S3Error('EntityTooSmall', 400, 'Your proposed upload is smaller than the minimum allowed object size.', { PartNumber: String(w.n) });
+      chosen.push(p);
+    }
+    await checkWriteConditions(ctx, r, t, conditionsFrom(r.req.headers));
+    const entry = await s3call({ bucket: r.bucket, key: r.key }, () => ctx.dp.write(t, ctx.staging.concat(chosen)));
+    const etag = quoteEtag(entry);
+    await ctx.staging.markCompleted(id, { bucket: r.bucket, key: r.key, etag, parts: partList(wanted), completedMs: Date.now() });
+    await ctx.staging.abort(id).catch(() => undefined);
+    return etag;
+  });
+  answer(etag);
+}
+
+export async function abortMultipart(ctx: S3Context, r: Req): Promise<void> {
+  const id = r.query.get('uploadId')!;
+  await ctx.staging.get(id, r.bucket, r.key);
+  await ctx.staging.abort(id);
+  sendEmpty(r, 204);
+}
+
+export async function listParts(ctx: S3Context, r: Req): Promise<void> {
+  const id = r.query.get('uploadId')!;
+  await ctx.staging.get(id, r.bucket, r.key);
+  const marker = Number(r.query.get('part-number-marker') ?? '0') || 0;
+  const max = Math.min(1000, Number(r.query.get('max-parts') ?? '1000') || 1000);
+  const all = (await ctx.staging.parts(id)).filter((p) => p.partNumber > marker);
+  const page = all.slice(0, max);
+  const truncated = all.length > max;
+  sendXml(r, 200, 'ListPartsResult', {
+    Bucket: r.bucket,
+    Key: r.key,
+    UploadId: id,
+    Initiator: OWNER,
+    Owner: OWNER,
+    StorageClass: 'STANDARD',
+    PartNumberMarker: marker,
+    ...(page.length ? { NextPartNumberMarker: page[page.length - 1]!.partNumber } : {}),
+    MaxParts: max,
+    IsTruncated: truncated,
+    Part: page.map((p) => ({ PartNumber: p.partNumber, LastModified: isoDate(p.mtimeMs), ETag: `"${p.etag}"`, Size: p.size })),
+  });
+}
+
+export async function listUploads(ctx: S3Context, r: Req): Promise<void> {
+  requireBucket(ctx, r);
+  const prefix = r.query.get('prefix') ?? '';
+  const ups = (await ctx.staging.list()).filter((u) => u.bucket === r.bucket && u.key.startsWith(prefix));
+  ups.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : a.initiated < b.initiated ? -1 : 1));
+  sendXml(r, 200, 'ListMultipartUploadsResult', {
+    Bucket: r.bucket,
+    KeyMarker: '',
+    UploadIdMarker: '',
+    Prefix: prefix,
+    MaxUploads: 1000,
+    IsTruncated: false,
+    Upload: ups.map((u) => ({ Key: u.key, UploadId: u.uploadId, Initiator: OWNER, Owner: OWNER, StorageClass: 'STANDARD', Initiated: u.initiated })),
+  });
+}

@@ -1,0 +1,212 @@
+/**
+ * Object operations: GetObject / HeadObject (preconditions, ranges, response-* overrides),
+ * PutObject (conditional: If-None-Match: *, If-Match), DeleteObject, CopyObject,
+ * GetObjectTagging. Reads go through DataPath.open (one consistent version of the file),
+ * writes and deletes through DataPath.write / delete under the key's lock.
+ */
+import type { Readable, Writable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { isAlluxioError } from '../../../domain/errors.js';
+import { SMALL_OBJECT_BYTES, type UfsEntry } from '../../../ufs/types.js';
+import type { DataTarget } from '../../common/data-path.js';
+import { S3Error, s3err } from '../errors.js';
+import { lockIdOf } from '../key-locks.js';
+import { conditionsFrom, evaluateCopySource, evaluateRead, evaluateWrite, hasWriteConditions, type Conditions } from '../preconditions.js';
+import { objectRange } from '../ranges.js';
+import { withBody } from '../request-body.js';
+import { checkKey, contentTypeOf, drain, httpDate, isoDate, quoteEtag, s3call, sendEmpty, sendXml, statObject, targetOf, type Req, type S3Context } from '../request.js';
+
+type Body = Buffer | Readable | ((dest: Writable) => Promise<void>);
+
+export async function getObject(ctx: S3Context, r: Req, head: boolean): Promise<void> {
+  const t = await targetOf(ctx, r, r.bucket, r.key);
+  const f = await s3call({ bucket: r.bucket, key: r.key }, () => ctx.dp.open(t));
+  if (!f) throw s3err.noSuchKey(r.key);
+  let owned = true;
+  try {
+    if (f.entry.type === 'directory' && !r.key.endsWith('/')) throw s3err.noSuchKey(r.key);
+    await serveObject(r, head, f.entry, async (range) => {
+      const length = range ? range.end - range.start + 1 : f.entry.size;
+      const scope = { bucket: r.bucket, key: r.key };
+      if (length <= SMALL_OBJECT_BYTES) return s3call(scope, () => f.bytes(range ?? undefined));
+      if (f.sendTo) return (dest: Writable) => f.sendTo!(dest, range ?? undefined);
+      owned = false;
+      return s3call(scope, () => f.stream(range ?? undefined));
+    });
+  } finally {
+    if (owned) f.close();
+  }
+}
+
+async function serveObject(r: Req, head: boolean, st: UfsEntry, open: (range: { start: number; end: number } | null) => Promise<Body>): Promise<void> {
+  const etag = quoteEtag(st);
+  const lastModified = httpDate(st.mtimeMs);
+  const cond = evaluateRead(conditionsFrom(r.req.headers), { etag, mtimeMs: st.mtimeMs });
+  if (cond === 'not-modified') return sendEmpty(r, 304, { ETag: etag, 'Last-Modified': lastModified });
+  if (cond === 'failed') throw s3err.preconditionFailed('If-Match');
+  const isDir = st.type === 'directory';
+  const size = isDir ? 0 : st.size;
+  const range = objectRange(typeof r.req.headers.range === 'string' ? r.req.headers.range : undefined, r.query.get('partNumber'), size);
+  const q = r.query;
+  const headers: Record<string, string | number> = {
+    ...r.base,
+    ETag: etag,
+    'Last-Modified': lastModified,
+    'Accept-Ranges': 'bytes',
+    'Content-Type': q.get('response-content-type') ?? (isDir ? 'application/x-directory' : contentTypeOf(r.key)),
+    'Content-Length': range ? range.end - range.start + 1 : size,
+  };
+  if (q.has('partNumber')) headers['x-amz-mp-parts-count'] = 1;
+  for (const [p, h] of [
+    ['response-content-disposition', 'Content-Disposition'],
+    ['response-content-encoding', 'Content-Encoding'],
+    ['response-content-language', 'Content-Language'],
+    ['response-cache-control', 'Cache-Control'],
+    ['response-expires', 'Expires'],
+  ] as const) {
+    const v = q.get(p);
+    if (v !== undefined) headers[h] = v;
+  }
+  if (range) headers['Content-Range'] = `bytes ${range.start}-${range.end}/${size}`;
+  const status = range ? 206 : 200;
+  if (head || isDir || size === 0) {
+    r.res.writeHead(status, headers);
+    r.res.end();
+    return;
+  }
+  const length = range ? range.end - range.start + 1 : size;
+  const data = await open(range);
+  if (Buffer.isBuffer(data)) {
+    if (data.length !== length) throw s3err.internal('the object changed while it was read; retry');
+    r.res.writeHead(status, headers);
+    r.res.end(data);
+    return;
+  }
+  r.res.writeHead(status, headers);
+  if (typeof data === 'function') await data(r.res);
+  else await pipeline(data, r.res);
+}
+
+/**
+ * Check the write conditions of `c` against the current object of `t` (call under the key's
+ * lock, so nothing in this worker writes the key between the check and the write).
+ */
+export async function checkWriteConditions(ctx: S3Context, r: Req, t: DataTarget, c: Conditions): Promise<void> {
+  if (!hasWriteConditions(c)) return;
+  const cur = await s3call({ bucket: r.bucket, key: r.key }, () => ctx.dp.stat(t));
+  const version = cur && cur.type === 'file' ? { etag: quoteEtag(cur), mtimeMs: cur.mtimeMs } : null;
+  switch (evaluateWrite(c, version)) {
+    case 'ok':
+      return;
+    case 'failed':
+      throw s3err.preconditionFailed(c.ifNoneMatch !== undefined ? 'If-None-Match' : 'If-Match');
+    case 'missing':
+      throw s3err.noSuchKey(r.key);
+    case 'unsupported':
+      throw new S3Error('NotImplemented', 501, 'A header you provided implies functionality that is not implemented: If-None-Match on a write takes only "*"', { Header: 'If-None-Match' });
+  }
+}
+
+function checksumHeaders(r: Req): Record<string, string> {
+  const headers: Record<string, string> = {};
+  for (const [k, v] of Object.entries(r.req.headers)) if (k.startsWith('x-amz-checksum-') && typeof v === 'string') headers[k] = v;
+  return headers;
+}
+
+export async function putObject(ctx: S3Context, r: Req): Promise<void> {
+  const t = await targetOf(ctx, r, r.bucket, r.key, { write: true });
+  const scope = { bucket: r.bucket, key: r.key };
+  const cond = conditionsFrom(r.req.headers);
+  if (r.key.endsWith('/')) {
+    // A "directory marker": create the directory (the body must be empty).
+    const n = await withBody(r, async (body) => {
+      let len = 0;
+      for await (const c of body) len += (c as Buffer).length;
+      return len;
+    });
+    if (n !== 0) throw s3err.invalidRequest('An object key ending in "/" names a directory and cannot carry data (a file-backed bucket keeps no bytes under a directory name)');
+    await s3call(scope, () => ctx.dp.mkdir(t));
+    sendEmpty(r, 200, { ETag: '"d41d8cd98f00b204e9800998ecf8427e"' });
+    return;
+  }
+  const entry = await ctx.locks.run(lockIdOf(t), async () => {
+    await checkWriteConditions(ctx, r, t, cond);
+    return withBody(r, (body) => s3call(scope, () => ctx.dp.write(t, body)));
+  });
+  sendEmpty(r, 200, { ETag: quoteEtag(entry), ...checksumHeaders(r) });
+}
+
+/** Delete one key; S3: deleting what is not there (or a non-empty "directory") succeeds quietly. */
+export async function deleteKey(ctx: S3Context, r: Req, key: string): Promise<void> {
+  const t = await targetOf(ctx, r, r.bucket, key, { write: true });
+  try {
+    await ctx.locks.run(lockIdOf(t), () => ctx.dp.delete(t));
+  } catch (e) {
+    if (isAlluxioError(e) && (e.code === 'NotFound' || e.code === 'DirectoryNotEmpty' || e.code === 'IsADirectory' || e.code === 'NotADirectory')) return;
+    throw e;
+  }
+}
+
+export async function deleteObject(ctx: S3Context, r: Req): Promise<void> {
+  await s3call({ bucket: r.bucket, key: r.key }, () => deleteKey(ctx, r, r.key));
+  sendEmpty(r, 204);
+}
+
+export async function getObjectTagging(ctx: S3Context, r: Req): Promise<void> {
+  // No tags are stored; an empty tag set keeps copy tools (aws s3 cp) working.
+  const t = await targetOf(ctx, r, r.bucket, r.key);
+  await statObject(ctx, t, r.key, r.bucket);
+  sendXml(r, 200, 'Tagging', { TagSet: {} });
+}
+
+/** x-amz-copy-source: "bucket/key" or "/bucket/key", percent-encoded, maybe "?versionId=". */
+export function copySource(r: Req): { bucket: string; key: string } {
+  let raw = String(r.req.headers['x-amz-copy-source'] ?? '');
+  const qi = raw.indexOf('?');
+  if (qi >= 0) {
+    const v = /(?:^|&)versionId=([^&]*)/.exec(raw.slice(qi + 1));
+    if (v && v[1] !== 'null') throw s3err.notImplemented('x-amz-copy-source with a versionId (objects are not versioned)');
+    raw = raw.slice(0, qi);
+  }
+  let decoded: string;
+  try {
+    decoded = decodeURIComponent(raw);
+  } catch {
+    throw s3err.invalidArgument('Copy Source must mention the source bucket and key: sourcebucket/sourcekey', 'x-amz-copy-source', raw);
+  }
+  if (decoded.startsWith('/')) decoded = decoded.slice(1);
+  const i = decoded.indexOf('/');
+  if (i <= 0 || i === decoded.length - 1) throw s3err.invalidArgument('Copy Source must mention the source bucket and key: sourcebucket/sourcekey', 'x-amz-copy-source', raw);
+  const key = decoded.slice(i + 1);
+  checkKey(key, 'x-amz-copy-source');
+  return { bucket: decoded.slice(0, i), key };
+}
+
+/** The copy source's target and metadata, its x-amz-copy-source-if-* conditions checked. */
+export async function openCopySource(ctx: S3Context, r: Req): Promise<{ src: { bucket: string; key: string }; t: DataTarget; st: UfsEntry }> {
+  const src = copySource(r);
+  const t = await targetOf(ctx, r, src.bucket, src.key);
+  const st = await statObject(ctx, t, src.key, src.bucket);
+  if (st.type !== 'file') throw s3err.noSuchKey(src.key);
+  if (evaluateCopySource(conditionsFrom(r.req.headers, 'x-amz-copy-source-'), { etag: quoteEtag(st), mtimeMs: st.mtimeMs }) !== 'ok') {
+    throw s3err.preconditionFailed('x-amz-copy-source-If-Match');
+  }
+  return { src, t, st };
+}
+
+export async function copyObject(ctx: S3Context, r: Req): Promise<void> {
+  const dst = await targetOf(ctx, r, r.bucket, r.key, { write: true });
+  const { src, t: srcT } = await openCopySource(ctx, r);
+  if (lockIdOf(srcT) === lockIdOf(dst) && r.req.headers['x-amz-metadata-directive'] !== 'REPLACE') {
+    throw s3err.invalidRequest("This copy request is illegal because it is trying to copy an object to itself without changing the object's metadata, storage class, website redirect location or encryption attributes.");
+  }
+  await drain(r);
+  const entry = await ctx.locks.run(lockIdOf(dst), async () => {
+    await checkWriteConditions(ctx, r, dst, conditionsFrom(r.req.headers));
+    const f = await s3call(src, () => ctx.dp.open(srcT));
+    if (!f) throw s3err.noSuchKey(src.key);
+    const body = await s3call(src, () => f.stream());
+    return s3call({ bucket: r.bucket, key: r.key }, () => ctx.dp.write(dst, body));
+  });
+  sendXml(r, 200, 'CopyObjectResult', { LastModified: isoDate(entry.mtimeMs), ETag: quoteEtag(entry) });
+}

@@ -1,0 +1,98 @@
+/**
+ * The request-body pipeline: the raw body -> aws-chunked decoding (chunk signatures and
+ * trailing checksums) -> verification of what the client declared (x-amz-checksum-*,
+ * Content-MD5, a hex x-amz-content-sha256) -> the sink (a UFS write or a staged part).
+ * Body errors win over sink errors, so a bad body is reported as such and nothing lands.
+ * Also the small XML request documents (Delete, CompleteMultipartUpload).
+ */
+import type { IncomingHttpHeaders } from 'node:http';
+import type { Readable, Transform } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { AwsChunkedDecoder, BodyVerifier, declaredChecksums, isAwsChunked, trailerAlgorithm } from './body.js';
+import { S3Error, s3err } from './errors.js';
+import type { Req } from './request.js';
+import { parseXml, XmlParseError, type XmlElement } from './xml.js';
+
+const MAX_XML_BODY = 2 * 1024 * 1024;
+
+function makeDecoder(r: Req): AwsChunkedDecoder {
+  const h = r.req.headers;
+  const alg = trailerAlgorithm(h);
+  if (alg === 'unsupported') throw s3err.invalidArgument(`unsupported x-amz-trailer ${String(h['x-amz-trailer'])}`, 'x-amz-trailer');
+  const dl = h['x-amz-decoded-content-length'];
+  const decodedLength = typeof dl === 'string' && /^\d+$/.test(dl) ? Number(dl) : undefined;
+  return new AwsChunkedDecoder({
+    ...(alg ? { trailerChecksum: alg } : {}),
+    ...(decodedLength !== undefined ? { decodedLength } : {}),
+    ...(r.auth?.chunkSigner ? { signer: r.auth.chunkSigner } : {}),
+    expectTrailer: alg !== undefined,
+  });
+}
+
+function verifier(h: IncomingHttpHeaders, chunked: boolean): BodyVerifier {
+  const sha = String(h['x-amz-content-sha256'] ?? '');
+  return new BodyVerifier({
+    checksums: declaredChecksums(h),
+    ...(h['content-md5'] ? { contentMd5: String(h['content-md5']) } : {}),
+    ...(!chunked && /^[0-9a-fA-F]{64}$/.test(sha) ? { sha256Hex: sha } : {}),
+  });
+}
+
+/** The stages that turn the request body into the decoded, verified object bytes. */
+export function bodyStages(r: Req): Transform[] {
+  const h = r.req.headers;
+  const stages: Transform[] = [];
+  const chunked = isAwsChunked(h);
+  if (chunked) stages.push(makeDecoder(r));
+  const v = verifier(h, chunked);
+  if (v.active) stages.push(v);
+  return stages;
+}
+
+/** Stream the request body through its stages into `sink`; body errors win over sink errors. */
+export async function withBody<T>(r: Req, sink: (body: Readable) => Promise<T>): Promise<T> {
+  const stages = bodyStages(r);
+  if (stages.length === 0) return sink(r.req);
+  const piping = pipeline([r.req, ...stages] as unknown as [Readable, ...Transform[]]).then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  let out: T;
+  try {
+    out = await sink(stages[stages.length - 1]!);
+  } catch (e) {
+    stages[0]!.destroy();
+    const pe = await piping;
+    if (pe instanceof S3Error) throw pe;
+    throw e;
+  }
+  const pe = await piping;
+  if (pe) throw pe;
+  return out;
+}
+
+/** A small body (XML documents), decoded when aws-chunked; refused above 2 MiB. */
+export async function readSmallBody(r: Req): Promise<string> {
+  const chunks: Buffer[] = [];
+  let n = 0;
+  const src = isAwsChunked(r.req.headers) ? r.req.pipe(makeDecoder(r)) : r.req;
+  for await (const c of src) {
+    n += (c as Buffer).length;
+    if (n > MAX_XML_BODY) throw s3err.malformedXml('The XML document is too large');
+    chunks.push(c as Buffer);
+  }
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+/** The request's XML document, whose root must be `rootName` (else MalformedXML). */
+export async function readXml(r: Req, rootName: string): Promise<XmlElement> {
+  const text = await readSmallBody(r);
+  try {
+    const root = parseXml(text);
+    if (root.name !== rootName) throw new XmlParseError(`expected <${rootName}>`);
+    return root;
+  } catch (e) {
+    if (e instanceof XmlParseError) throw s3err.malformedXml();
+    throw e;
+  }
+}

@@ -1,0 +1,139 @@
+/**
+ * ONE watch stream, from creation until it ends (etcd3's watch.ts splits its watcher the
+ * same way: the stream's life on one side, what the events mean on the other). The session
+ *  - creates the watch from `startRevision` with progress notifications on;
+ *  - sends a progress request every `progressIntervalMs` and declares the stream dead when
+ *    one goes unanswered for `deadStreamTimeoutMs` (a blackholed TCP connection raises no
+ *    error, ever);
+ *  - hands each response's meaning (decisions.ts: classifyResponse) to its owner;
+ *  - resolves `ended` once with why it ended (relist, reconnect or stopped). Never rejects.
+ * Time comes from the injected Clock: no timer of its own.
+ */
+import type { IWatchResponse } from 'etcd3';
+import type { Clock } from './clock.js';
+import { classifyResponse, progressTick, type SessionContext, type WatchEnd, type WatchEvent } from './decisions.js';
+import type { WatchStream } from './source.js';
+
+export interface SessionHandlers {
+  /** the revision the view has applied now (the session compares against it) */
+  revision(): number;
+  clusterId(): string;
+  /** anything arrived (contact with etcd) */
+  heard(now: number): void;
+  created(startRevision: number): void;
+  events(events: WatchEvent[]): void;
+  progress(revision: number): void;
+}
+
+export interface SessionOptions {
+  progressIntervalMs: number;
+  deadStreamTimeoutMs: number;
+}
+
+function prefixEnd(prefix: Buffer): Buffer {
+  const end = Buffer.from(prefix);
+  for (let i = end.length - 1; i >= 0; i--) {
+    if (end[i]! < 0xff) {
+      end[i] = end[i]! + 1;
+      return end.subarray(0, i + 1);
+    }
+  }
+  return Buffer.from([0]);
+}
+
+const firstLine = (e: unknown): string => (e instanceof Error ? e.message.split('\n')[0]! : String(e));
+
+export class WatchSession {
+  readonly ended: Promise<WatchEnd>;
+  private finish!: (end: WatchEnd) => void;
+  private done = false;
+  private hadContact = false;
+  private cancelTick: () => void = () => undefined;
+  private readonly ctx: SessionContext;
+  private lastHeard: number;
+  private pendingSince: number | null = null;
+
+  constructor(
+    private readonly stream: WatchStream,
+    prefix: string,
+    startRevision: number,
+    private readonly clock: Clock,
+    private readonly opts: SessionOptions,
+    private readonly h: SessionHandlers,
+  ) {
+    this.ctx = { watchId: null, revision: h.revision(), startRevision, clusterId: h.clusterId() };
+    this.lastHeard = clock.now();
+    this.ended = new Promise<WatchEnd>((resolve) => {
+      this.finish = (end) => {
+        if (this.done) return;
+        this.done = true;
+        this.cancelTick();
+        try {
+          stream.cancel();
+        } catch {
+          /* already gone */
+        }
+        resolve(end);
+      };
+    });
+    stream.on('data', (res) => this.onData(res));
+    stream.on('error', (err) => this.finish({ kind: 'reconnect', why: `watch stream error: ${firstLine(err)}`, hadContact: this.hadContact }));
+    stream.on('end', () => this.finish({ kind: 'reconnect', why: 'watch stream ended', hadContact: this.hadContact }));
+    this.scheduleTick();
+    const key = Buffer.from(prefix, 'utf8');
+    try {
+      stream.write({ create_request: { key, range_end: prefixEnd(key), start_revision: String(startRevision), progress_notify: true } });
+    } catch (e) {
+      this.finish({ kind: 'reconnect', why: `cannot create the watch: ${firstLine(e)}`, hadContact: false });
+    }
+  }
+
+  /** End the session (the informer is stopping). */
+  stop(): void {
+    this.finish({ kind: 'stopped' });
+  }
+
+  private scheduleTick(): void {
+    this.cancelTick = this.clock.schedule(this.opts.progressIntervalMs, () => {
+      if (this.done) return;
+      const now = this.clock.now();
+      const t = progressTick({ pendingSince: this.pendingSince, lastHeard: this.lastHeard }, now, this.opts.deadStreamTimeoutMs);
+      if (t.kind === 'dead') {
+        return this.finish({ kind: 'reconnect', why: `watch stream silent for ${t.silentMs} ms (no answer to a progress request)`, hadContact: this.hadContact });
+      }
+      if (t.kind === 'request') {
+        this.pendingSince = now;
+        try {
+          this.stream.write({ progress_request: {} });
+        } catch (e) {
+          return this.finish({ kind: 'reconnect', why: `progress request failed: ${firstLine(e)}`, hadContact: this.hadContact });
+        }
+      }
+      this.scheduleTick();
+    });
+  }
+
+  private onData(res: IWatchResponse): void {
+    if (this.done) return;
+    const now = this.clock.now();
+    this.lastHeard = now;
+    this.hadContact = true;
+    this.h.heard(now);
+    this.ctx.revision = this.h.revision();
+    this.ctx.clusterId = this.h.clusterId();
+    const m = classifyResponse(res, this.ctx);
+    switch (m.kind) {
+      case 'relist':
+        return this.finish({ kind: 'relist', why: m.why });
+      case 'created':
+        this.ctx.watchId = m.watchId;
+        return this.h.created(this.ctx.startRevision);
+      case 'progress':
+        return this.h.progress(m.revision);
+      case 'events':
+        return this.h.events(m.events);
+      case 'alive':
+        return;
+    }
+  }
+}

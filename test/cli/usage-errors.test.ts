@@ -1,0 +1,45 @@
+/**
+ * Every kind of argv mistake oclif's parser reports is a usage error: exit 2, one line
+ * (no stack), `{"error":{"code":"UsageError",...}}` under --json. The base command tells
+ * them apart by `instanceof Errors.CLIError`, so each parser error class is exercised here
+ * through the real CLI. None of them needs etcd: the endpoint is a closed port, and a
+ * usage error must come before any connection (else these would exit 5).
+ */
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { runCli } from '../helpers/cli.js';
+import { freePort } from '../../src/local/etcd-server.js';
+
+describe('usage errors from the argv parser', () => {
+  const cases: [string, string[], RegExp][] = [
+    ['unknown flag (NonExistentFlagsError)', ['mount', 'add', '--path', '/x', '--ufs-uri', 'file:///x', '--bogus', '1'], /Nonexistent flag: --bogus/],
+    ['missing required flag (FailedFlagValidationError)', ['mount', 'add', '--path', '/x'], /Missing required flag ufs-uri/],
+    ['value outside the options (FlagInvalidOptionError)', ['resolve', '--api', 'ftp', '/x'], /Expected --api=ftp to be one of/],
+    ['exclusive flags (FailedFlagValidationError)', ['path-mapping', 'add', '--from', '/a', '--to', '/b', '--src', 'x'], /cannot also be provided when using/],
+    ['not an integer (Flags.integer)', ['migrate', 'start', '--path', '/x', '--to', 'file:///y', '--concurrency', 'many'], /Expected an integer but received: many/],
+    ['integer out of range (Flags.integer)', ['migrate', 'start', '--path', '/x', '--to', 'file:///y', '--concurrency', '0'], /greater than or equal to 1/],
+    ['unexpected argument (UnexpectedArgsError)', ['path-mapping', 'test', '/a', '/b'], /Unexpected argument: \/b/],
+    ['missing required argument (RequiredArgsError)', ['path-mapping', 'test'], /Missing 1 required arg/],
+  ];
+
+  for (const [what, args, pattern] of cases) {
+    it(what, async () => {
+      const env = { ALLUXIO_ETCD_ENDPOINTS: `http://127.0.0.1:${await freePort()}` };
+      const json = await runCli([...args, '--json'], { env });
+      assert.equal(json.code, 2, json.stdout + json.stderr);
+      const doc = json.json();
+      assert.deepEqual(Object.keys(doc), ['error']);
+      assert.equal(doc.error.code, 'UsageError');
+      assert.equal(doc.error.exitCode, 2);
+      assert.match(doc.error.message, pattern);
+      assert.doesNotMatch(doc.error.message, /See more help/);
+      const human = await runCli(args, { env });
+      assert.equal(human.code, 2, human.stdout + human.stderr);
+      assert.equal(human.stdout, '');
+      assert.match(human.stderr, /^Error: /);
+      assert.match(human.stderr, pattern);
+      assert.match(human.stderr, new RegExp(`See: alluxio ${args[0]}( ${args[1]})? --help`));
+      assert.doesNotMatch(human.stderr, /\n\s+at /, 'no stack trace');
+    });
+  }
+});

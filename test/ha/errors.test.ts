@@ -1,0 +1,51 @@
+/**
+ * etcd failures named for what they are, through the real CLI: a deadline that passes while
+ * etcd answers is EtcdTimeout ("reachable ... raise --etcd-timeout"), not "unreachable";
+ * nothing listening on any endpoint is EtcdUnavailable naming each endpoint, and fails at
+ * once rather than at the deadline. (No leader: test/ha/failover.test.ts; permission
+ * denied: test/ha/etcd-roles.test.ts.)
+ */
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { startTestEtcd, type TestEtcd } from '../helpers/etcd.js';
+import { runCli } from '../helpers/cli.js';
+import { freePort } from '../../src/local/etcd-server.js';
+
+describe('etcd failures named for what they are', () => {
+  let etcd: TestEtcd;
+  before(async () => {
+    etcd = await startTestEtcd();
+  });
+  after(async () => {
+    await etcd?.destroy();
+  });
+
+  it('a deadline too short for a live etcd: EtcdTimeout, saying etcd is reachable and how to raise the deadline', async () => {
+    for (const args of [
+      ['mount', 'add', '--path', '/t', '--ufs-uri', 'file:///tmp/t/'],
+      ['mount', 'list'],
+    ]) {
+      const r = await runCli([...args, '--etcd-timeout', '1ms', '--json'], { env: { ALLUXIO_ETCD_ENDPOINTS: etcd.endpoint } });
+      assert.equal(r.code, 5, r.stdout + r.stderr);
+      const e = r.json().error;
+      assert.equal(e.code, 'EtcdTimeout', e.message);
+      assert.match(e.message, /^etcd is reachable \(1 of 1 members answer: http:\/\/127\.0\.0\.1:\d+\) but .* did not complete within --etcd-timeout 0\.001s .*Raise --etcd-timeout \(ALLUXIO_ETCD_TIMEOUT\)/);
+      assert.doesNotMatch(e.message, /unreachable/);
+    }
+    const list = await runCli(['mount', 'list', '--json'], { env: { ALLUXIO_ETCD_ENDPOINTS: etcd.endpoint } });
+    assert.deepEqual(list.json().mounts, [], 'nothing was written');
+  });
+
+  it('no member listening: EtcdUnavailable naming every endpoint, at once (not after --etcd-timeout)', async () => {
+    const eps = [`http://127.0.0.1:${await freePort()}`, `http://127.0.0.1:${await freePort()}`];
+    const started = Date.now();
+    const r = await runCli(['mount', 'add', '--path', '/t', '--ufs-uri', 'file:///tmp/t/', '--etcd-timeout', '60s'], { env: { ALLUXIO_ETCD_ENDPOINTS: eps.join(',') }, timeoutMs: 50_000 });
+    const took = Date.now() - started;
+    assert.equal(r.code, 5, r.stderr);
+    assert.equal(r.stderr.trimEnd().split('\n').length, 1, r.stderr);
+    for (const ep of eps) assert.ok(r.stderr.includes(`${ep}: connection refused`), r.stderr);
+    assert.match(r.stderr, /^Error: etcd is unreachable at .*no member answered.*check that etcd is running/);
+    // the child was allowed 50 s; a 60 s deadline would have killed it (exit null)
+    console.log(`# all members down: exit 5 after ${took} ms with --etcd-timeout 60s`);
+  });
+});

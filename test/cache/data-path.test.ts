@@ -124,6 +124,12 @@ for (const backend of [fileBackend(), s3rverBackend()] as UfsBackend[]) {
       await h.dp.delete(h.target(`${long}/t.txt`, true));
       assert.equal(await h.read(`${long}/t.txt`), null, 'a delete through DataPath is seen at once');
 
+      await h.putBehind(`${long}/from.txt`, Buffer.from('renamed in'));
+      await h.putBehind(`${long}/to.txt`, Buffer.from('to, before'));
+      assert.equal((await h.read(`${long}/to.txt`))!.toString(), 'to, before');
+      await h.dp.rename(h.target(`${long}/from.txt`, true), h.target(`${long}/to.txt`, true), 'file', true);
+      assert.equal((await h.read(`${long}/to.txt`))!.toString(), 'renamed in', 'a rename through DataPath is seen at once');
+
       const short = fresh({ 'cache.metadata.ttl': '1s' });
       await h.putBehind(`${short}/t.txt`, Buffer.from('before'));
       assert.equal((await h.read(`${short}/t.txt`))!.toString(), 'before');

@@ -216,8 +216,14 @@ export class DataPath {
       throw new AlluxioError('InvalidArgument', `${from.resolution.alluxioPath} and ${to.resolution.alluxioPath} are in different mounts`);
     }
     const a = from.adapter;
-    if (a.rename) return this.ufs(() => a.rename!(from.rel, to.rel));
-    return this.ufs(() => moveTree(a, from.rel, to.rel, type, toExists));
+    try {
+      if (a.rename) return await this.ufs(() => a.rename!(from.rel, to.rel));
+      return await this.ufs(() => moveTree(a, from.rel, to.rel, type, toExists));
+    } finally {
+      // both names now hold other bytes (or none): drop what this worker cached under them
+      this.invalidateTree(from);
+      this.invalidateTree(to);
+    }
   }
 
   /**

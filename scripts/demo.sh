@@ -82,6 +82,16 @@ else
   curl -fsS "$S3_ENDPOINT/model/latest/config.json" || echo "  (S3 GET failed)" >&2
 fi
 
+step "the worker cache: the same GET twice through worker-1; the second is served from its cache"
+cache_metrics() { curl -fsS "http://127.0.0.1:$REST_PORT/metrics" | grep -E '^alluxio_(ufs_read_bytes_total|cache_bytes_read_total|cache_hits_total) ' | sed 's/^/    /' >&2 || true; }
+for n in 1 2; do
+  curl -fsS -o /dev/null "$S3_ENDPOINT/data/sales.csv" || echo "  (S3 GET failed)" >&2
+  echo "  after GET $n of s3://data/sales.csv:" >&2
+  cache_metrics
+done
+alluxio cache load --path /data --wait
+alluxio cache status --path /data
+
 step "hot reload: point /model/latest at v2 (--wait), read again through S3 of worker-2, then back to v3"
 S3_ENDPOINT_2="$(json 's.workers[1] ? s.workers[1].endpoint : s.workers[0].endpoint')"
 alluxio path-mapping update --id model-latest --to /model/v2 --wait

@@ -14,6 +14,7 @@ export default class LocalStart extends BaseCommand<typeof LocalStart, LocalStar
     'etcd-port': Flags.integer({ default: 2379, min: 0, max: 65535, summary: 'Preferred etcd client port.' }),
     's3-port': Flags.integer({ default: 29998, min: 0, max: 65535, summary: 'Preferred S3 port of the first worker (next ones +1).' }),
     'rest-port': Flags.integer({ default: 28080, min: 0, max: 65535, summary: 'Preferred REST port of the first worker (next ones +1).' }),
+    'cache-size': Flags.string({ default: '1GiB', summary: 'Cache quota of each worker (pages under --dir/cache/<worker id>); 0 = no cache.' }),
     'lease-ttl': Flags.string({ default: '10s', summary: 'Membership lease TTL of the workers.' }),
     tls: Flags.boolean({ default: false, summary: 'Also serve HTTPS, with a throwaway CA made by openssl in DIR/tls/.' }),
     'tls-only': Flags.boolean({ default: false, summary: 'Serve HTTPS only (implies --tls).' }),
@@ -36,6 +37,7 @@ export default class LocalStart extends BaseCommand<typeof LocalStart, LocalStar
       tlsOnly: flags['tls-only'],
       s3TlsPortBase: flags['s3-tls-port'],
       restTlsPortBase: flags['rest-tls-port'],
+      cacheSize: flags['cache-size'],
       onProgress: (l) => this.note(l),
     });
     const env = localEnv(state);

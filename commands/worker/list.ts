@@ -2,6 +2,8 @@ import { BaseCommand } from '../../src/cli/base-command.js';
 import type { WorkerListResult } from '../../src/cli/results.js';
 import { formatDuration } from '../../src/cli/duration.js';
 import { listWorkers } from '../../src/cluster/members.js';
+import { cacheUseOf } from '../../src/control/cache.js';
+import { formatBytes } from '../../src/cli/bytes.js';
 
 export default class WorkerList extends BaseCommand<typeof WorkerList, WorkerListResult> {
   static override summary = 'List live workers: address, applied revision, lag behind the config, uptime, watch state.';
@@ -12,6 +14,9 @@ export default class WorkerList extends BaseCommand<typeof WorkerList, WorkerLis
   async run(): Promise<WorkerListResult> {
     await this.parseInput();
     const listing = await listWorkers(this.etcd());
+    // Cache use comes from each worker's REST (/api/v1/cache/status); '?' when it does not answer.
+    const caches = await cacheUseOf(listing.workers);
+    const cacheOf = (id: string) => caches.get(id);
     for (const bad of listing.invalid) this.warnLine(`skipping malformed worker record ${bad.key}: ${bad.error}`);
     if (!this.jsonEnabled()) {
       if (listing.workers.length === 0) {
@@ -28,8 +33,9 @@ export default class WorkerList extends BaseCommand<typeof WorkerList, WorkerLis
           w.lag,
           w.uptimeSeconds === null ? '-' : formatDuration(w.uptimeSeconds * 1000),
           w.watchState ?? '-',
+          cacheCell(cacheOf(w.id)),
         ]);
-        this.say(this.render.table(['ID', 'S3', 'REST', 'APPLIED', 'LAG', 'UPTIME', 'WATCH'], rows));
+        this.say(this.render.table(['ID', 'S3', 'REST', 'APPLIED', 'LAG', 'UPTIME', 'WATCH', 'CACHE'], rows));
       }
       if (listing.clients.length > 0) {
         const rows = listing.clients.map((c) => [
@@ -45,6 +51,16 @@ export default class WorkerList extends BaseCommand<typeof WorkerList, WorkerLis
         this.say(this.render.table(['ID', 'HOST', 'MOUNTPOINT', 'APPLIED', 'LAG', 'UPTIME', 'WATCH'], rows));
       }
     }
-    return { revision: listing.revision, configRevision: listing.configRevision, workers: listing.workers, clients: listing.clients };
+    const workers = listing.workers.map((w) => {
+      const c = cacheOf(w.id);
+      return { ...w, cache: c === undefined ? null : c === null ? { enabled: false } : { enabled: true, capacityBytes: c.capacityBytes, usedBytes: c.usedBytes, pages: c.pages, hitRatio: c.hitRatio } };
+    });
+    return { revision: listing.revision, configRevision: listing.configRevision, workers, clients: listing.clients };
   }
+}
+
+function cacheCell(c: { usedBytes?: number; capacityBytes?: number; hitRatio?: number } | null | undefined): string {
+  if (c === undefined) return '?';
+  if (c === null) return 'off';
+  return `${formatBytes(c.usedBytes ?? 0)}/${formatBytes(c.capacityBytes ?? 0)} hit ${((c.hitRatio ?? 0) * 100).toFixed(0)}%`;
 }

@@ -5,6 +5,7 @@ import type { WorkerStartResult } from '../../src/cli/results.js';
 import { parseDuration } from '../../src/cli/duration.js';
 import { AlluxioError } from '../../src/domain/errors.js';
 import { DEFAULT_REST_TLS_PORT, DEFAULT_S3_TLS_PORT, Worker } from '../../src/host/worker.js';
+import { cacheFlags, openCacheFromFlags } from '../../src/cache/flags.js';
 
 export default class WorkerStart extends BaseCommand<typeof WorkerStart, WorkerStartResult> {
   static override summary = 'Run a worker in the foreground: hot-reloads mounts and rules from etcd and serves S3 and REST.';
@@ -25,6 +26,7 @@ export default class WorkerStart extends BaseCommand<typeof WorkerStart, WorkerS
     'rest-port': Flags.integer({ default: 28080, min: 0, max: 65535, summary: 'REST port (health, metrics, status, FSSpec).' }),
     'lease-ttl': Flags.string({ default: '10s', summary: 'TTL of the membership lease (a killed worker disappears after it).' }),
     'max-staleness': Flags.string({ summary: 'Refuse requests (503) when the config is older than this because etcd is unreachable (e.g. 2m). Default: serve the last good config indefinitely.' }),
+    ...cacheFlags,
     'tls-cert': Flags.string({ summary: 'PEM certificate (chain) for the HTTPS ports; with --tls-key turns HTTPS on.', dependsOn: ['tls-key'], helpGroup: 'TLS' }),
     'tls-key': Flags.string({ summary: 'PEM private key of --tls-cert (unencrypted).', dependsOn: ['tls-cert'], helpGroup: 'TLS' }),
     'tls-client-ca': Flags.string({ summary: 'PEM CA bundle: require client certificates signed by it on the HTTPS ports (mutual TLS).', dependsOn: ['tls-cert'], helpGroup: 'TLS' }),
@@ -42,7 +44,9 @@ export default class WorkerStart extends BaseCommand<typeof WorkerStart, WorkerS
     const log = pino({ name: 'alluxio-worker', level: flags['log-level'] });
     // A long-running server: a stray rejection from a client library is logged, not fatal.
     process.on('unhandledRejection', (e) => log.error({ err: e instanceof Error ? e.message : String(e) }, 'unhandled rejection'));
+    const cache = await openCacheFromFlags(flags, log);
     const worker = new Worker(this.etcd(), {
+      ...(cache ? { cache } : {}),
       ...(flags.id ? { id: flags.id } : {}),
       ...(flags.host ? { host: flags.host } : {}),
       bindHost: flags['bind-host'],

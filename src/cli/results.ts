@@ -9,6 +9,8 @@
  */
 import type { WaitOutcome } from '../cluster/convergence.js';
 import type { ClientInfo, WorkerInfo } from '../cluster/members.js';
+import type { CacheStatus, WorkerAnswer, loadTotals } from '../control/cache.js';
+import type { LoadJob } from '../cache/load.js';
 import type { HistoryEntry, HistoryShow, RevertResult as RevertDone } from '../control/history.js';
 import type { AlluxioRuleFile } from '../control/rules.js';
 import type { ResolutionDoc } from '../control/resolve.js';
@@ -163,8 +165,32 @@ export interface MigrateRunResult {
 export interface WorkerListResult {
   revision: number;
   configRevision: number;
-  workers: WorkerInfo[];
+  /** `cache`: the worker's cache use; {enabled: false} without one; null when it did not answer. */
+  workers: (WorkerInfo & { cache: WorkerCacheUse | null })[];
   clients: ClientInfo[];
+}
+
+export type WorkerCacheUse = { enabled: false } | { enabled: true; capacityBytes?: number | undefined; usedBytes?: number | undefined; pages?: number | undefined; hitRatio?: number | undefined };
+
+// cache
+
+export interface CacheLoadResult {
+  path: string;
+  workers: WorkerAnswer<LoadJob>[];
+  /** With --wait: the sums over the workers. */
+  totals?: ReturnType<typeof loadTotals>;
+}
+
+export interface CacheStatusResult {
+  path: string | null;
+  workers: WorkerAnswer<CacheStatus>[];
+}
+
+export interface CacheFreeResult {
+  path: string;
+  pages: number;
+  objects: number;
+  workers: WorkerAnswer<{ path: string; uri: string; objects: number; pages: number }>[];
 }
 
 /** `worker start` (no --json): which worker stopped. */

@@ -6,6 +6,7 @@ import type { Logger } from 'pino';
 import type { ParsedMount } from '../domain/mounts.js';
 import type { Snapshot } from '../domain/snapshot.js';
 import type { UfsAdapter } from '../ufs/types.js';
+import type { WorkerCache } from '../cache/cache.js';
 
 export interface FrontendContext {
   /**
@@ -18,4 +19,9 @@ export interface FrontendContext {
   log: Logger;
   /** Record one resolution's latency for /metrics. */
   observeResolve?(api: string, seconds: number): void;
+  /**
+   * The worker's page cache (`worker start --cache-dir`), used by DataPath only; absent on a
+   * worker without one and in processes that host no cache (FUSE daemon).
+   */
+  cache?: WorkerCache;
 }

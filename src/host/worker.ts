@@ -27,6 +27,9 @@ import { frontends as defaultFrontends, type FrontendRegistry } from './frontend
 import { closeServer, listen, portOf } from './listen.js';
 import { loadTls, type TlsFiles, type TlsMaterial } from './tls.js';
 import { WorkerMetrics } from './worker-metrics.js';
+import type { WorkerCache } from '../cache/cache.js';
+import { cacheAdminHandler, type CacheAdmin } from '../cache/admin-http.js';
+import { registerCacheMetrics } from '../cache/metrics.js';
 
 export const WORKER_VERSION = MEMBER_VERSION;
 
@@ -47,6 +50,8 @@ export interface WorkerOptions {
   informer?: InformerOptions;
   log?: Logger;
   frontends?: FrontendRegistry;
+  /** The page cache (--cache-dir), opened by the caller; none = read the UFS directly. */
+  cache?: WorkerCache;
   /** Serve HTTPS too (or only, with `only`). */
   tls?: WorkerTlsOptions;
 }
@@ -101,6 +106,8 @@ export class Worker {
   private stopping: Promise<void> | undefined;
   private restApi: ((req: IncomingMessage, res: ServerResponse) => boolean | Promise<boolean>) | undefined;
   readonly context: FrontendContext;
+  /** /api/v1/cache/* (src/cache/admin-http.ts). */
+  private readonly cacheAdmin: CacheAdmin;
 
   constructor(private readonly conn: EtcdConnection, private readonly opts: WorkerOptions = {}) {
     this.host = opts.host ?? hostname();
@@ -136,7 +143,10 @@ export class Worker {
       ufs: (m) => self.feed.adapterFor(m),
       log: this.log,
       observeResolve: (api, seconds) => self.metrics.resolveSeconds.observe({ api }, seconds),
+      ...(opts.cache ? { cache: opts.cache } : {}),
     };
+    this.cacheAdmin = cacheAdminHandler(this.context);
+    if (opts.cache) registerCacheMetrics(this.metrics.registry, opts.cache, this.cacheAdmin.loader);
   }
 
   get informer(): ConfigInformer {
@@ -320,7 +330,7 @@ export class Worker {
         case '/api/v1/status':
           return sendJson(res, 200, this.status());
         default: {
-          const handled = this.restApi ? await this.restApi(req, res) : false;
+          const handled = (await this.cacheAdmin(req, res)) || (this.restApi ? await this.restApi(req, res) : false);
           if (!handled && !res.headersSent) sendJson(res, 404, { error: { code: 'NotFound', message: `no such endpoint ${url.pathname}` } });
         }
       }

@@ -136,6 +136,8 @@ export interface LocalStartOptions {
   s3PortBase?: number;
   restPortBase?: number;
   leaseTtl?: string;
+  /** Cache quota of each worker (pages under DIR/cache/<id>); '0' = workers without a cache. Default 1GiB. */
+  cacheSize?: string;
   /** Serve HTTPS with a throwaway CA (alongside HTTP, or instead with `tlsOnly`). */
   tls?: boolean;
   tlsOnly?: boolean;
@@ -203,7 +205,9 @@ export async function startLocalCluster(opts: LocalStartOptions): Promise<LocalC
       const fd = openSync(log, 'a');
       const child = spawn(
         process.execPath,
-        [RUN_JS, 'worker', 'start', '--id', id, '--host', '127.0.0.1', '--bind-host', '127.0.0.1', '--s3-port', String(s3Port), '--rest-port', String(restPort), '--lease-ttl', opts.leaseTtl ?? '10s', ...tlsArgs],
+        [RUN_JS, 'worker', 'start', '--id', id, '--host', '127.0.0.1', '--bind-host', '127.0.0.1', '--s3-port', String(s3Port), '--rest-port', String(restPort), '--lease-ttl', opts.leaseTtl ?? '10s', ...tlsArgs,
+          ...((opts.cacheSize ?? '1GiB') === '0' ? [] : ['--cache-dir', join(dir, 'cache', id), '--cache-size', opts.cacheSize ?? '1GiB']),
+        ],
         {
           detached: true,
           stdio: ['ignore', fd, fd],

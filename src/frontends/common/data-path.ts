@@ -5,7 +5,7 @@
  *   resolve (Snapshot.resolve, latency observed per API)
  *     -> target (mount of the resolution, its UFS adapter, the decoded relative location)
  *     -> writability (a write against a read-only mount is ReadOnlyMount)
- *     -> the UFS (and, from the cache issue on, the worker cache in front of it)
+ *     -> the worker cache (ctx.cache, when the worker has --cache-dir; src/cache/) -> the UFS
  *
  * Everything thrown from here is an AlluxioError typed by ErrorCode; each protocol boundary
  * maps codes to its own vocabulary with its own table (s3/errors.ts, rest/errors.ts,
@@ -19,6 +19,7 @@ import { joinUnderUfs } from '../../domain/ufs-uri.js';
 import type { Readable, Writable } from 'node:stream';
 import type { ByteRange, LocalFile, UfsAdapter, UfsEntry, UfsOpenFile } from '../../ufs/types.js';
 import type { FrontendContext } from '../context.js';
+import { uriOf } from '../../cache/cache.js';
 
 /** A resolved request bound to its mount and adapter: what handlers operate on. */
 export interface DataTarget {
@@ -102,7 +103,8 @@ export class DataPath {
 
   /** Metadata of the target (null when missing). */
   async stat(t: DataTarget): Promise<UfsEntry | null> {
-    return this.ufs(() => t.adapter.stat(t.rel));
+    const statUfs = () => this.ufs(() => t.adapter.stat(t.rel));
+    return this.ctx.cache ? this.ctx.cache.stat(t, statUfs) : statUfs();
   }
 
   /** Children of the target directory, sorted by name (UTF-8 bytes). */
@@ -115,6 +117,11 @@ export class DataPath {
    * missing). The caller must close() it unless it took stream(), which closes at its end.
    */
   async open(t: DataTarget): Promise<DataObject | null> {
+    const cache = this.ctx.cache;
+    if (cache) {
+      const o = await cache.open(t, () => this.ufs(() => t.adapter.stat(t.rel)));
+      if (o !== undefined) return o;
+    }
     if (t.adapter.openRead) {
       const f = await this.ufs(() => t.adapter.openRead!(t.rel));
       return f ? fromOpenFile(f) : null;
@@ -158,18 +165,41 @@ export class DataPath {
   /** Write a whole object (create or replace). */
   async write(t: DataTarget, body: Readable): Promise<UfsEntry> {
     requireWritable(t.mount);
-    return this.ufs(() => t.adapter.write(t.rel, body));
+    this.invalidate(t);
+    try {
+      return await this.ufs(() => t.adapter.write(t.rel, body));
+    } finally {
+      this.invalidate(t);
+    }
   }
 
   /** Delete the target (a file, or an empty directory). */
   async delete(t: DataTarget): Promise<void> {
     requireWritable(t.mount);
-    return this.ufs(() => t.adapter.delete(t.rel));
+    try {
+      return await this.ufs(() => t.adapter.delete(t.rel));
+    } finally {
+      this.invalidate(t);
+    }
   }
 
   async mkdir(t: DataTarget): Promise<void> {
     requireWritable(t.mount);
-    return this.ufs(() => t.adapter.mkdir(t.rel));
+    try {
+      return await this.ufs(() => t.adapter.mkdir(t.rel));
+    } finally {
+      this.invalidate(t);
+    }
+  }
+
+  /** Drop the target's cached metadata and pages on this worker (after a write or delete). */
+  invalidate(t: DataTarget): void {
+    if (this.ctx.cache) this.ctx.cache.invalidate(uriOf(t));
+  }
+
+  /** Drop everything cached at or below the target (a directory moved or removed). */
+  invalidateTree(t: DataTarget): void {
+    if (this.ctx.cache) this.ctx.cache.free(uriOf(t));
   }
 
   /**
@@ -186,8 +216,14 @@ export class DataPath {
       throw new AlluxioError('InvalidArgument', `${from.resolution.alluxioPath} and ${to.resolution.alluxioPath} are in different mounts`);
     }
     const a = from.adapter;
-    if (a.rename) return this.ufs(() => a.rename!(from.rel, to.rel));
-    return this.ufs(() => moveTree(a, from.rel, to.rel, type, toExists));
+    try {
+      if (a.rename) return await this.ufs(() => a.rename!(from.rel, to.rel));
+      return await this.ufs(() => moveTree(a, from.rel, to.rel, type, toExists));
+    } finally {
+      // both names now hold other bytes (or none): drop what this worker cached under them
+      this.invalidateTree(from);
+      this.invalidateTree(to);
+    }
   }
 
   /**

@@ -1,0 +1,265 @@
+/**
+ * Benchmark: the worker cache over a remote-like S3 UFS. s3rver holds the dataset (many
+ * 4 MiB objects, some 4 KiB ones) behind a shaping proxy (bench/shaping-proxy.ts: +delay
+ * each way, a shared bandwidth cap); a worker with --cache-dir mounts it as s3://. In each
+ * run, interleaved so all see the same machine load:
+ *
+ *   cold   epoch 1 through the worker's S3 GET (cache freed first)
+ *   warm   epoch 2 through the worker's S3 GET (the same objects again)
+ *   direct the same GETs straight to the shaped s3rver (the UFS without Alluxio)
+ *   nocache the same GETs through a second worker without --cache-dir (today's path)
+ *   local  that worker serving the same files from local disk (file:// mount): the S3 front
+ *          end's own cost, so warm/local is what the cache adds on top of it
+ *   nginx  the same files from local disk (the ceiling)
+ *
+ * Large objects: aggregate MB/s (10^6 B/s) at --large-concurrency; small: ops/s at
+ * --small-concurrency. Prints per-run figures, medians, the ratios cold/direct and
+ * warm/nginx (goals: cold >= 0.9x direct; warm large >= 0.9x nginx; warm small >= 0.8x
+ * nginx), epoch 2's hit ratio and UFS bytes, and one JSON line. No timed assertions.
+ *
+ *   node dist/bench/cache.js [--runs 3] [--large-count 32] [--small-count 256] [--delay-ms 10]
+ *        [--link-mbps 100] [--large-concurrency 4] [--small-concurrency 16]
+ *
+ * Needs etcd and nginx. Everything it starts is stopped and its temp dir removed.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomFillSync } from 'node:crypto';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { Agent, request } from 'node:http';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { addMount } from '../src/control/mounts.js';
+import { freePort, startEtcdServer, type EtcdServer } from '../src/local/etcd-server.js';
+import { EtcdConnection } from '../src/store/connection.js';
+import { startWorker, type WorkerProcess } from '../test/helpers/worker.js';
+import { median, numArg, runBench } from './lib.js';
+import { startShapingProxy, type ShapingProxy } from './shaping-proxy.js';
+
+const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+const LARGE = 4 << 20;
+const SMALL = 4096;
+
+/** GET every name once at `concurrency` (keep-alive); checks sizes; seconds taken. */
+async function getAll(base: string, names: string[], size: number, concurrency: number): Promise<number> {
+  const u = new URL(base);
+  const agent = new Agent({ keepAlive: true, maxSockets: concurrency });
+  let i = 0;
+  const one = (path: string) =>
+    new Promise<void>((resolve, reject) => {
+      const req = request({ host: u.hostname, port: u.port, path, agent }, (res) => {
+        let n = 0;
+        res.on('data', (c: Buffer) => (n += c.length));
+        res.on('end', () => (res.statusCode === 200 && n === size ? resolve() : reject(new Error(`${base}${path}: HTTP ${res.statusCode}, ${n} bytes`))));
+        res.on('error', (e) => reject(new Error(`${base}${path}: ${e.message}`)));
+      });
+      req.on('error', (e) => reject(new Error(`${base}${path}: ${e.message}`)));
+      req.end();
+    });
+  const t0 = process.hrtime.bigint();
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (i < names.length) await one(`${u.pathname.replace(/\/$/, '')}/${names[i++]!}`);
+    }),
+  );
+  agent.destroy();
+  return Number(process.hrtime.bigint() - t0) / 1e9;
+}
+
+function startNginx(dir: string, root: string, port: number): ChildProcess {
+  mkdirSync(join(dir, 'logs'), { recursive: true });
+  const conf = join(dir, 'nginx.conf');
+  const temp = ['client_body', 'proxy', 'fastcgi', 'uwsgi', 'scgi'].map((t) => `  ${t}_temp_path ${join(dir, t)};`).join('\n');
+  writeFileSync(
+    conf,
+    `daemon off;\nmaster_process on;\nuser root;\nworker_processes auto;\npid ${join(dir, 'nginx.pid')};\nerror_log ${join(dir, 'logs', 'error.log')} warn;\nevents { worker_connections 1024; }\nhttp {\n  access_log off;\n  sendfile on;\n  tcp_nopush on;\n  keepalive_requests 100000;\n${temp}\n  default_type application/octet-stream;\n  server { listen 127.0.0.1:${port}; root ${root}; }\n}\n`,
+  );
+  return spawn('nginx', ['-p', dir, '-c', conf, '-e', join(dir, 'logs', 'error.log')], { stdio: ['ignore', 'inherit', 'inherit'] });
+}
+
+function startS3rver(dir: string, port: number): ChildProcess {
+  const code = `const S3rver = require(${JSON.stringify(join(ROOT, 'node_modules', 's3rver'))});
+new S3rver({ port: ${port}, address: '127.0.0.1', directory: ${JSON.stringify(dir)}, silent: true, configureBuckets: [{ name: 'bench' }] }).run();`;
+  return spawn(process.execPath, ['-e', code], { stdio: ['ignore', 'ignore', 'inherit'] });
+}
+
+async function waitHttp(url: string, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      await (await fetch(url, { signal: AbortSignal.timeout(1000) })).arrayBuffer();
+      return;
+    } catch (e) {
+      if (Date.now() > deadline) throw new Error(`${url} not answering: ${(e as Error).message}`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+}
+
+async function putObject(base: string, key: string, body: Buffer): Promise<void> {
+  const r = await fetch(`${base}/bench/${key}`, { method: 'PUT', body });
+  await r.arrayBuffer();
+  if (r.status !== 200) throw new Error(`PUT ${key}: HTTP ${r.status}`);
+}
+
+async function metrics(w: WorkerProcess): Promise<Record<string, number>> {
+  const text = await (await fetch(`${w.restUrl}/metrics`)).text();
+  const out: Record<string, number> = {};
+  for (const m of text.matchAll(/^(alluxio_(?:cache|ufs)_\w+) (\S+)$/gm)) out[m[1]!] = Number(m[2]);
+  return out;
+}
+
+async function stopChild(c: ChildProcess | undefined, signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
+  if (!c || c.exitCode !== null || c.signalCode !== null) return;
+  const exited = new Promise<void>((r) => c.once('exit', () => r()));
+  c.kill(signal);
+  const t = setTimeout(() => c.kill('SIGKILL'), 5000);
+  await exited;
+  clearTimeout(t);
+}
+
+async function main(): Promise<void> {
+  const runs = numArg('runs', 3);
+  const largeCount = numArg('large-count', 32);
+  const smallCount = numArg('small-count', 256);
+  const delayMs = numArg('delay-ms', 10);
+  const linkMBps = numArg('link-mbps', 100);
+  const cLarge = numArg('large-concurrency', 4);
+  const cSmall = numArg('small-concurrency', 16);
+  const tmp = mkdtempSync(join(tmpdir(), 'bench-cache-'));
+  const data = join(tmp, 'www', 'bench');
+  let etcd: EtcdServer | undefined;
+  let conn: EtcdConnection | undefined;
+  let worker: WorkerProcess | undefined;
+  let plain: WorkerProcess | undefined;
+  let nginx: ChildProcess | undefined;
+  let s3rver: ChildProcess | undefined;
+  let proxy: ShapingProxy | undefined;
+  try {
+    mkdirSync(join(data, 'large'), { recursive: true });
+    mkdirSync(join(data, 'small'), { recursive: true });
+    const large = Array.from({ length: largeCount }, (_, i) => `large/L${String(i).padStart(4, '0')}`);
+    const small = Array.from({ length: smallCount }, (_, i) => `small/S${String(i).padStart(5, '0')}`);
+    const s3rverPort = await freePort();
+    s3rver = startS3rver(join(tmp, 's3rver'), s3rverPort);
+    const s3rverUrl = `http://127.0.0.1:${s3rverPort}`;
+    await waitHttp(`${s3rverUrl}/`, 20_000);
+    process.stderr.write(`writing ${largeCount} x 4 MiB + ${smallCount} x 4 KiB to disk and s3rver ...\n`);
+    for (const [names, size] of [[large, LARGE], [small, SMALL]] as const) {
+      for (let i = 0; i < names.length; i += 8) {
+        await Promise.all(
+          names.slice(i, i + 8).map((n) => {
+            const b = randomFillSync(Buffer.allocUnsafe(size));
+            writeFileSync(join(data, n), b);
+            return putObject(s3rverUrl, n, b);
+          }),
+        );
+      }
+    }
+    proxy = await startShapingProxy(s3rverPort, { delayMs, bytesPerSec: linkMBps * 1e6 });
+
+    etcd = await startEtcdServer({ dataDir: join(tmp, 'etcd'), logFile: join(tmp, 'etcd.log') });
+    conn = new EtcdConnection({ endpoints: [etcd.endpoint], cluster: 'bench' });
+    await addMount(conn, { path: '/local', ufsUri: `file://${data}/`, readOnly: true, options: {} });
+    await addMount(conn, { path: '/bench', ufsUri: 's3://bench/', readOnly: true, options: { 's3a.endpoint': proxy.endpoint, 's3a.accessKeyId': 'S3RVER', 's3a.secretKey': 'S3RVER' } });
+    worker = await startWorker(etcd.endpoint, {
+      cluster: 'bench',
+      logLevel: 'warn',
+      extraArgs: ['--cache-dir', join(tmp, 'cache'), '--cache-size', '8GiB', '--page-size', '1MiB'],
+    });
+    plain = await startWorker(etcd.endpoint, { cluster: 'bench', logLevel: 'warn' });
+    const nginxPort = await freePort();
+    nginx = startNginx(join(tmp, 'nginx'), join(tmp, 'www'), nginxPort);
+    const nginxUrl = `http://127.0.0.1:${nginxPort}`;
+    await waitHttp(`${nginxUrl}/bench/${small[0]}`, 10_000);
+
+    const free = async (): Promise<void> => {
+      const r = await fetch(`${worker!.restUrl}/api/v1/cache/free?path=%2Fbench`, { method: 'POST' });
+      if (r.status !== 200) throw new Error(`cache free: HTTP ${r.status} ${await r.text()}`);
+    };
+    const w = `${worker.s3Url}/bench`;
+    // warm-up (JIT, connections): a pass of the small objects through every target
+    for (const base of [w, `${plain.s3Url}/bench`, `${plain.s3Url}/local`, `${proxy.endpoint}/bench`, `${nginxUrl}/bench`]) await getAll(base, small, SMALL, cSmall);
+
+    type Row = { largeMBps: number; smallOps: number };
+    const res: Record<'cold' | 'warm' | 'direct' | 'nocache' | 'local' | 'nginx', Row[]> = { cold: [], warm: [], direct: [], nocache: [], local: [], nginx: [] };
+    const epoch2: { hitRatio: number; ufsBytes: number }[] = [];
+    const measure = async (name: keyof typeof res, base: string): Promise<void> => {
+      const tl = await getAll(base, large, LARGE, cLarge);
+      const ts = await getAll(base, small, SMALL, cSmall);
+      const row = { largeMBps: (largeCount * LARGE) / 1e6 / tl, smallOps: smallCount / ts };
+      res[name].push(row);
+      console.log(`  ${name.padEnd(7)} large ${row.largeMBps.toFixed(1).padStart(7)} MB/s   small ${row.smallOps.toFixed(0).padStart(6)} ops/s`);
+    };
+    for (let r = 1; r <= runs; r++) {
+      console.log(`run ${r}`);
+      await free();
+      await measure('cold', w);
+      const m0 = await metrics(worker);
+      await measure('warm', w);
+      const m1 = await metrics(worker);
+      const hits = (m1.alluxio_cache_hits_total ?? 0) - (m0.alluxio_cache_hits_total ?? 0);
+      const misses = (m1.alluxio_cache_misses_total ?? 0) - (m0.alluxio_cache_misses_total ?? 0);
+      epoch2.push({ hitRatio: hits + misses > 0 ? hits / (hits + misses) : 0, ufsBytes: (m1.alluxio_ufs_read_bytes_total ?? 0) - (m0.alluxio_ufs_read_bytes_total ?? 0) });
+      console.log(`  epoch 2: hit ratio ${(epoch2[epoch2.length - 1]!.hitRatio * 100).toFixed(1)}%, UFS bytes ${epoch2[epoch2.length - 1]!.ufsBytes}`);
+      await measure('direct', `${proxy.endpoint}/bench`);
+      await measure('nocache', `${plain.s3Url}/bench`);
+      await measure('local', `${plain.s3Url}/local`);
+      await measure('nginx', `${nginxUrl}/bench`);
+    }
+    const med = (k: keyof typeof res, f: keyof Row) => median(res[k].map((x) => x[f]));
+    const summary = {
+      bench: 'cache',
+      runs,
+      dataset: { large: largeCount, small: smallCount },
+      shaping: { delayMsEachWay: delayMs, linkMBps },
+      concurrency: { large: cLarge, small: cSmall },
+      largeMBps: { cold: med('cold', 'largeMBps'), warm: med('warm', 'largeMBps'), direct: med('direct', 'largeMBps'), nocache: med('nocache', 'largeMBps'), local: med('local', 'largeMBps'), nginx: med('nginx', 'largeMBps') },
+      smallOpsPerSec: { cold: med('cold', 'smallOps'), warm: med('warm', 'smallOps'), direct: med('direct', 'smallOps'), nocache: med('nocache', 'smallOps'), local: med('local', 'smallOps'), nginx: med('nginx', 'smallOps') },
+      epoch2HitRatio: median(epoch2.map((e) => e.hitRatio)),
+      epoch2UfsBytes: median(epoch2.map((e) => e.ufsBytes)),
+      workerPeakRssMb: Number(/VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${worker.pid}/status`, 'utf8'))?.[1] ?? NaN) / 1024,
+    };
+    const L = summary.largeMBps;
+    const S = summary.smallOpsPerSec;
+    const ratios = {
+      coldVsDirectLarge: L.cold / L.direct,
+      coldVsDirectSmall: S.cold / S.direct,
+      coldVsNocacheLarge: L.cold / L.nocache,
+      coldVsNocacheSmall: S.cold / S.nocache,
+      warmVsNginxLarge: L.warm / L.nginx,
+      warmVsNginxSmall: S.warm / S.nginx,
+      warmVsLocalLarge: L.warm / L.local,
+      warmVsLocalSmall: S.warm / S.local,
+      warmVsDirectLarge: L.warm / L.direct,
+      warmVsDirectSmall: S.warm / S.direct,
+    };
+    console.log('');
+    console.log(`medians over ${runs} runs (4 MiB x ${largeCount} at c=${cLarge}; 4 KiB x ${smallCount} at c=${cSmall}; UFS +${delayMs} ms each way, ${linkMBps} MB/s link)`);
+    console.log(`  large MB/s: cold ${L.cold.toFixed(1)}  warm ${L.warm.toFixed(1)}  direct UFS ${L.direct.toFixed(1)}  worker without cache ${L.nocache.toFixed(1)}  worker over local disk ${L.local.toFixed(1)}  nginx ${L.nginx.toFixed(1)}`);
+    console.log(`  small ops/s: cold ${S.cold.toFixed(0)}  warm ${S.warm.toFixed(0)}  direct UFS ${S.direct.toFixed(0)}  worker without cache ${S.nocache.toFixed(0)}  worker over local disk ${S.local.toFixed(0)}  nginx ${S.nginx.toFixed(0)}`);
+    console.log(`  cold/direct: large ${ratios.coldVsDirectLarge.toFixed(2)}  small ${ratios.coldVsDirectSmall.toFixed(2)}   (goal >= 0.90)`);
+    console.log(`  cold/worker without cache: large ${ratios.coldVsNocacheLarge.toFixed(2)}  small ${ratios.coldVsNocacheSmall.toFixed(2)}`);
+    console.log(`  warm/nginx:  large ${ratios.warmVsNginxLarge.toFixed(2)} (goal >= 0.90)  small ${ratios.warmVsNginxSmall.toFixed(2)} (goal >= 0.80)`);
+    console.log(`  warm/worker over local disk: large ${ratios.warmVsLocalLarge.toFixed(2)}  small ${ratios.warmVsLocalSmall.toFixed(2)}`);
+    console.log(`  warm/direct: large ${ratios.warmVsDirectLarge.toFixed(1)}x  small ${ratios.warmVsDirectSmall.toFixed(1)}x`);
+    console.log(`  epoch 2: hit ratio ${(summary.epoch2HitRatio * 100).toFixed(1)}%, UFS bytes ${summary.epoch2UfsBytes}; worker peak RSS ${summary.workerPeakRssMb.toFixed(0)} MB`);
+    console.log(JSON.stringify({ ...summary, ratios }));
+  } catch (e) {
+    // the worker's warnings and errors say why a GET failed
+    const lines = (worker?.log() ?? '').split('\n').filter((l) => /"level":[45]0|Error|error/.test(l));
+    if (lines.length > 0) console.error(`worker log (warnings and errors, last 10):\n${lines.slice(-10).join('\n')}`);
+    throw e;
+  } finally {
+    await stopChild(nginx, 'SIGQUIT');
+    await worker?.stop().catch(() => undefined);
+    await plain?.stop().catch(() => undefined);
+    await proxy?.close();
+    await stopChild(s3rver);
+    conn?.close();
+    await etcd?.stop().catch(() => undefined);
+    rmSync(tmp, { recursive: true, force: true });
+  }
+}
+
+runBench(main);

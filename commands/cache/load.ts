@@ -1,0 +1,43 @@
+import { Flags } from '@oclif/core';
+import { BaseCommand } from '../../src/cli/base-command.js';
+import type { CacheLoadResult } from '../../src/cli/results.js';
+import { formatBytes } from '../../src/cli/bytes.js';
+import { loadTotals, startLoad, waitForLoad } from '../../src/control/cache.js';
+import { AlluxioError } from '../../src/domain/errors.js';
+
+export default class CacheLoad extends BaseCommand<typeof CacheLoad, CacheLoadResult> {
+  static override summary = 'Load every file under a path into the workers\' caches (runs in the workers).';
+  static override description =
+    'Each worker with a cache reads every file below --path through its cache, a few files at a time. The load runs inside the workers: interrupting this command does not stop it; running it again joins a load still running, or resumes one that stopped (pages already cached are not fetched again). --wait follows the progress (a progress line on a terminal) and exits 5 when files failed.';
+  static override examples = ['<%= config.bin %> cache load --path /data/train', '<%= config.bin %> cache load --path /data/train --wait'];
+  static override flags = {
+    path: Flags.string({ required: true, summary: 'Alluxio path to load (a file or a directory), e.g. /data/train.' }),
+    wait: Flags.boolean({ default: false, summary: 'Follow the load until every worker has finished it.' }),
+  };
+
+  async run(): Promise<CacheLoadResult> {
+    const { flags } = await this.parseInput();
+    const conn = this.etcd();
+    const started = await startLoad(conn, flags.path);
+    for (const a of started) if (a.error) this.warnLine(`worker ${a.worker}: ${a.error.message}`);
+    const loading = started.filter((a) => a.result);
+    this.say(`Loading ${flags.path} on ${loading.length} worker${loading.length === 1 ? '' : 's'}${started.some((a) => a.disabled) ? ` (${started.filter((a) => a.disabled).length} without a cache skipped)` : ''}`);
+    if (!flags.wait) return { path: flags.path, workers: started };
+    const tty = Boolean(process.stderr.isTTY) && !this.jsonEnabled();
+    const finished = await waitForLoad(conn, flags.path, (answers) => {
+      if (!tty) return;
+      const t = loadTotals(answers);
+      const pct = t.bytesTotal > 0 ? Math.floor((100 * t.bytesLoaded) / t.bytesTotal) : 0;
+      process.stderr.write(`\r${pct}%  ${t.filesDone}/${t.filesTotal}${t.listed ? '' : '+'} files  ${formatBytes(t.bytesLoaded)}/${formatBytes(t.bytesTotal)}   `);
+    });
+    if (tty) process.stderr.write('\n');
+    const t = loadTotals(finished);
+    this.say(`Loaded ${t.filesDone} files, ${formatBytes(t.bytesLoaded)} on ${finished.filter((a) => a.result).length} workers`);
+    const errors = finished.flatMap((a) => (a.result?.errors ?? []).map((e) => `${a.worker}: ${e.path}: ${e.message}`));
+    for (const e of errors.slice(0, 10)) this.warnLine(e);
+    if (t.failed > 0) {
+      throw new AlluxioError('UfsUnavailable', `cache load of ${flags.path} failed for some files on ${t.failed} worker(s): ${errors[0] ?? 'see the worker logs'}`, { details: { workers: finished } });
+    }
+    return { path: flags.path, workers: finished, totals: t };
+  }
+}

@@ -1,0 +1,101 @@
+/**
+ * The cache's REST endpoints on the worker's REST port (hooked into the worker with one line):
+ *
+ *   GET  /api/v1/cache/status[?path=P]   this worker's cache: capacity, used, pages, hit ratio;
+ *                                        with path: files, bytes and bytes cached below P
+ *   POST /api/v1/cache/load?path=P       start loading P into this worker's cache (202; joins a
+ *                                        load of P already running); answers the job
+ *   GET  /api/v1/cache/load[?path=P]     the job of P (404 when none), or every job
+ *   POST /api/v1/cache/free?path=P       drop everything at or below P's UFS URI from this cache
+ *
+ * A worker without --cache-dir answers status with {"enabled": false} and refuses load and
+ * free with 409 InvalidState. Errors: {"error": AlluxioError JSON}, status from the code.
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { AlluxioError, isAlluxioError } from '../domain/errors.js';
+import { DataPath } from '../frontends/common/data-path.js';
+import type { FrontendContext } from '../frontends/context.js';
+import { CacheLoader, walkFiles } from './load.js';
+
+export type CacheAdmin = ((req: IncomingMessage, res: ServerResponse) => Promise<boolean>) & { loader: CacheLoader | undefined };
+
+export function cacheAdminHandler(ctx: FrontendContext): CacheAdmin {
+  const dp = new DataPath(ctx);
+  const cache = ctx.cache;
+  const loader = cache ? new CacheLoader(dp) : undefined;
+  const handler = async (req: IncomingMessage, res: ServerResponse): Promise<boolean> => {
+    const url = new URL(req.url ?? '/', 'http://worker');
+    if (!url.pathname.startsWith('/api/v1/cache/')) return false;
+    const what = url.pathname.slice('/api/v1/cache/'.length);
+    const path = url.searchParams.get('path');
+    try {
+      if (what === 'status' && req.method === 'GET') {
+        if (!cache) return send(res, 200, { enabled: false });
+        const c = cache.counters;
+        const body: Record<string, unknown> = {
+          enabled: true,
+          ...cache.store.stats(),
+          hits: c.hits,
+          misses: c.misses,
+          hitRatio: c.hits + c.misses > 0 ? c.hits / (c.hits + c.misses) : 0,
+          cacheReadBytes: c.cacheReadBytes,
+          ufsReadBytes: c.ufsReadBytes,
+          evictions: c.evictions,
+          corruptPages: c.corruptPages,
+          writeErrors: c.writeErrors,
+        };
+        if (path) {
+          const snap = dp.snapshot();
+          const root = dp.target(snap, { api: 'alluxio', path });
+          let files = 0;
+          let bytes = 0;
+          let cached = 0;
+          for await (const f of walkFiles(dp, snap, root, path)) {
+            const st = await dp.stat(f.t);
+            if (!st || st.type !== 'file') continue;
+            files++;
+            bytes += st.size;
+            cached += cache.cachedBytes(f.t, st);
+          }
+          body.path = { path, files, bytes, cachedBytes: cached, percent: bytes > 0 ? (100 * cached) / bytes : 100 };
+        }
+        return send(res, 200, body);
+      }
+      if (what === 'load' && (req.method === 'POST' || req.method === 'GET')) {
+        if (!loader) throw disabled();
+        if (req.method === 'GET') {
+          if (!path) return send(res, 200, { jobs: loader.list() });
+          const job = loader.get(path);
+          if (!job) throw new AlluxioError('NotFound', `no cache load of ${path} on this worker`);
+          return send(res, 200, job);
+        }
+        if (!path) throw new AlluxioError('InvalidArgument', 'path is required');
+        return send(res, 202, loader.start(path));
+      }
+      if (what === 'free' && req.method === 'POST') {
+        if (!cache) throw disabled();
+        if (!path) throw new AlluxioError('InvalidArgument', 'path is required');
+        const t = dp.target(dp.snapshot(), { api: 'alluxio', path });
+        const uri = t.resolution.location!.uri;
+        return send(res, 200, { path, uri, ...cache.free(uri) });
+      }
+      throw new AlluxioError('NotFound', `no such endpoint ${req.method} ${url.pathname}`);
+    } catch (e) {
+      const err = isAlluxioError(e) ? e : new AlluxioError('Internal', (e as Error).message);
+      const status = err.code === 'EtcdUnavailable' ? 503 : err.exitCode === 4 ? 404 : err.exitCode === 2 ? 400 : err.exitCode === 3 ? 409 : err.exitCode === 5 ? 503 : 500;
+      return send(res, status, { error: err.toJSON() });
+    }
+  };
+  return Object.assign(handler, { loader });
+}
+
+function disabled(): AlluxioError {
+  return new AlluxioError('InvalidState', 'this worker has no cache (start it with --cache-dir)');
+}
+
+function send(res: ServerResponse, status: number, body: unknown): true {
+  const text = JSON.stringify(body);
+  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text), 'cache-control': 'no-store' });
+  res.end(text);
+  return true;
+}

@@ -1,0 +1,166 @@
+/**
+ * The worker cache as DataPath sees it (src/frontends/common/data-path.ts calls it; no front
+ * end does): cached metadata with a per-mount TTL, and DataObjects whose bytes come from the
+ * page store. Keys are the resolved UFS URI + the object's version, so a re-pointed mount, a
+ * cutover or an object changed in the UFS reads new pages, never old ones.
+ *
+ * Metadata TTL: mount option `cache.metadata.ttl` (a duration: 0, 500ms, 10s, 1m; default
+ * DEFAULT_METADATA_TTL_MS). 0 = stat the UFS on every open. A write, delete or mkdir through
+ * DataPath on this worker invalidates the file's metadata and pages at once.
+ */
+import { Readable } from 'node:stream';
+import { parseDuration } from '../cli/duration.js';
+import { isAlluxioError } from '../domain/errors.js';
+import { joinUnderUfs } from '../domain/ufs-uri.js';
+import type { ParsedMount } from '../domain/mounts.js';
+import type { DataObject, DataTarget } from '../frontends/common/data-path.js';
+import type { ByteRange, UfsEntry } from '../ufs/types.js';
+import { PageStore, type ObjectRef, type PageStoreOptions } from './page-store.js';
+import { PageReader } from './reader.js';
+import { localRouter, UfsPageSource, versionOf, type PageRouter, type PageSource } from './source.js';
+
+export const METADATA_TTL_OPTION = 'cache.metadata.ttl';
+export const DEFAULT_METADATA_TTL_MS = 10_000;
+/** Metadata entries kept at most (oldest dropped first). */
+const MAX_META_ENTRIES = 100_000;
+
+export interface WorkerCacheOptions extends PageStoreOptions {
+  /** Pages requested ahead of the one being sent (default 16). */
+  readAheadPages?: number;
+  router?: PageRouter;
+}
+
+interface MetaEntry {
+  entry: UfsEntry;
+  at: number;
+}
+
+export class WorkerCache {
+  readonly reader: PageReader;
+  private readonly meta = new Map<string, MetaEntry>();
+  private readonly router: PageRouter;
+  metaHits = 0;
+  metaMisses = 0;
+
+  private constructor(readonly store: PageStore, opts: WorkerCacheOptions) {
+    this.reader = new PageReader(store, opts.readAheadPages ?? 16);
+    this.router = opts.router ?? localRouter;
+  }
+
+  static async open(opts: WorkerCacheOptions): Promise<WorkerCache> {
+    return new WorkerCache(await PageStore.open(opts), opts);
+  }
+
+  get counters() {
+    return this.store.counters;
+  }
+
+  /** The metadata TTL of a mount (its `cache.metadata.ttl` option; a bad value means 0). */
+  static ttlMs(mount: ParsedMount): number {
+    const raw = mount.options[METADATA_TTL_OPTION];
+    if (raw === undefined) return DEFAULT_METADATA_TTL_MS;
+    try {
+      return parseDuration(raw, METADATA_TTL_OPTION);
+    } catch {
+      return 0;
+    }
+  }
+
+  /** Metadata of the target: cached within the mount's TTL, else from `statUfs`. */
+  async stat(t: DataTarget, statUfs: () => Promise<UfsEntry | null>): Promise<UfsEntry | null> {
+    const uri = uriOf(t);
+    const ttl = WorkerCache.ttlMs(t.mount);
+    if (ttl > 0) {
+      const m = this.meta.get(uri);
+      if (m && Date.now() - m.at < ttl) {
+        this.metaHits++;
+        return m.entry;
+      }
+    }
+    this.metaMisses++;
+    const entry = await statUfs();
+    // Only files are remembered: a missing object or a directory is asked again (a file
+    // created, or a directory made implicitly by a write below it, shows at once).
+    this.meta.delete(uri);
+    if (ttl > 0 && entry?.type === 'file') {
+      if (this.meta.size >= MAX_META_ENTRIES) this.meta.delete(this.meta.keys().next().value as string);
+      this.meta.set(uri, { entry, at: Date.now() });
+    }
+    // A new version makes the pages of every other version of this URI garbage.
+    if (entry && entry.type === 'file') this.store.dropUri(uri, versionOf(entry));
+    else this.store.dropUri(uri);
+    return entry;
+  }
+
+  /**
+   * Open the target through the cache: null when missing, undefined when it is not a file
+   * (the caller opens it directly).
+   */
+  async open(t: DataTarget, statUfs: () => Promise<UfsEntry | null>): Promise<DataObject | null | undefined> {
+    const entry = await this.stat(t, statUfs);
+    if (!entry) return null;
+    if (entry.type !== 'file') return undefined;
+    const ref: ObjectRef = { uri: uriOf(t), version: versionOf(entry), size: entry.size };
+    const source = this.router.sourceFor(ref, new UfsPageSource(t.adapter, t.rel));
+    return this.objectFor(entry, ref, source);
+  }
+
+  /** Drop the metadata and every cached page of `uri` (a write or delete went through). */
+  invalidate(uri: string): void {
+    this.meta.delete(uri);
+    this.store.dropUri(uri);
+  }
+
+  /** Drop everything at or below a UFS URI (cache free). */
+  free(uriPrefix: string): { objects: number; pages: number } {
+    const base = uriPrefix.endsWith('/') ? uriPrefix : `${uriPrefix}/`;
+    for (const k of [...this.meta.keys()]) if (k === uriPrefix || k.startsWith(base)) this.meta.delete(k);
+    return this.store.dropPrefix(uriPrefix);
+  }
+
+  /** Bytes of this version of the target held in the cache. */
+  cachedBytes(t: DataTarget, entry: UfsEntry): number {
+    return this.store.cachedBytes({ uri: uriOf(t), version: versionOf(entry), size: entry.size });
+  }
+
+  private objectFor(entry: UfsEntry, ref: ObjectRef, source: PageSource): DataObject {
+    const reader = this.reader;
+    const onError = (e: unknown): never => {
+      // The source saw another version: forget the metadata so the next open re-stats.
+      if (isAlluxioError(e) && e.code === 'Conflict') this.meta.delete(ref.uri);
+      throw e;
+    };
+    const bounds = (range?: ByteRange): [number, number] => (range ? [range.start, Math.min(range.end, ref.size - 1)] : [0, ref.size - 1]);
+    return {
+      entry,
+      bytes: async (range) => {
+        const [s, e] = bounds(range);
+        return reader.bytes(ref, s, e, source).catch(onError);
+      },
+      stream: async (range) => {
+        const [s, e] = bounds(range);
+        const gen = reader.range(ref, s, e, source);
+        async function* guarded(): AsyncGenerator<Buffer> {
+          try {
+            yield* gen;
+          } catch (err) {
+            onError(err);
+          }
+        }
+        return Readable.from(guarded(), { objectMode: false });
+      },
+      close: () => {},
+    };
+  }
+}
+
+/**
+ * The resolved UFS URI of a bound target: the mount's URI joined with the target's relative
+ * segments (a target derived from another one, e.g. a child in a tree walk, keeps its
+ * parent's resolution, so the resolution's own URI is used only when the segments are its).
+ */
+export function uriOf(t: DataTarget): string {
+  const loc = t.resolution.location;
+  if (loc && loc.relSegments === t.rel) return loc.uri;
+  return joinUnderUfs(t.mount.ufs, t.rel).uri;
+}

@@ -1,0 +1,129 @@
+/**
+ * `cache load` inside a worker: read every file under an Alluxio path through DataPath (so
+ * through the cache), a few files at a time, discarding the bytes. A job per path; starting
+ * a load of a path already loading joins it; loading again after it finished (or after the
+ * worker restarted) is cheap: pages already cached are hits, so a load resumes where it
+ * stopped. Jobs live in the worker, so interrupting the CLI does not stop them.
+ */
+import { isAlluxioError } from '../domain/errors.js';
+import type { Snapshot } from '../domain/snapshot.js';
+import { DataPath, type DataTarget } from '../frontends/common/data-path.js';
+
+export interface LoadJob {
+  path: string;
+  state: 'running' | 'done' | 'failed';
+  startedAt: string;
+  finishedAt: string | null;
+  /** Files found so far (final once `listed`). */
+  filesTotal: number;
+  listed: boolean;
+  filesDone: number;
+  filesFailed: number;
+  bytesTotal: number;
+  bytesLoaded: number;
+  errors: { path: string; message: string }[];
+  message?: string;
+}
+
+const MAX_ERRORS = 20;
+/** Finished jobs kept for status (oldest forgotten first). */
+const MAX_JOBS = 100;
+
+export class CacheLoader {
+  private readonly jobs = new Map<string, LoadJob>();
+
+  constructor(private readonly dp: DataPath, private readonly concurrency = 4) {}
+
+  list(): LoadJob[] {
+    return [...this.jobs.values()];
+  }
+
+  get(path: string): LoadJob | undefined {
+    return this.jobs.get(path);
+  }
+
+  /** Start loading `path` (or return the job already loading it). Throws when it does not resolve. */
+  start(path: string): LoadJob {
+    const running = this.jobs.get(path);
+    if (running && running.state === 'running') return running;
+    const snap = this.dp.snapshot();
+    const root = this.dp.target(snap, { api: 'alluxio', path });
+    const job: LoadJob = { path, state: 'running', startedAt: new Date().toISOString(), finishedAt: null, filesTotal: 0, listed: false, filesDone: 0, filesFailed: 0, bytesTotal: 0, bytesLoaded: 0, errors: [] };
+    this.jobs.delete(path);
+    this.jobs.set(path, job);
+    while (this.jobs.size > MAX_JOBS) this.jobs.delete(this.jobs.keys().next().value as string);
+    void this.run(job, snap, root);
+    return job;
+  }
+
+  private async run(job: LoadJob, snap: Snapshot, root: DataTarget): Promise<void> {
+    const files = walkFiles(this.dp, snap, root, job.path, job);
+    const next = async (): Promise<{ path: string; t: DataTarget } | undefined> => {
+      const r = await files.next();
+      if (r.done) {
+        job.listed = true;
+        return undefined;
+      }
+      return r.value;
+    };
+    const lane = async (): Promise<void> => {
+      for (let f = await next(); f; f = await next()) {
+        try {
+          const obj = await this.dp.open(f.t);
+          if (obj) {
+            const s = await obj.stream();
+            for await (const chunk of s) job.bytesLoaded += (chunk as Buffer).length;
+          }
+          job.filesDone++;
+        } catch (e) {
+          job.filesFailed++;
+          if (job.errors.length < MAX_ERRORS) job.errors.push({ path: f.path, message: (e as Error).message });
+        }
+      }
+    };
+    try {
+      await Promise.all(Array.from({ length: this.concurrency }, lane));
+      job.state = job.filesFailed > 0 ? 'failed' : 'done';
+    } catch (e) {
+      job.state = 'failed';
+      job.message = isAlluxioError(e) ? e.message : String(e);
+    }
+    job.listed = true;
+    job.finishedAt = new Date().toISOString();
+  }
+}
+
+/**
+ * Every file at or below `root` (each child resolved again, so rules apply per path), in
+ * depth-first name order; counts files and bytes into `job` as it finds them.
+ */
+export async function* walkFiles(dp: DataPath, snap: Snapshot, root: DataTarget, path: string, job?: { filesTotal: number; bytesTotal: number; errors: { path: string; message: string }[] }): AsyncGenerator<{ path: string; t: DataTarget }> {
+  const st = await dp.stat(root);
+  if (!st) return;
+  if (st.type === 'file') {
+    if (job) {
+      job.filesTotal++;
+      job.bytesTotal += st.size;
+    }
+    yield { path, t: root };
+    return;
+  }
+  let children;
+  try {
+    children = await dp.list(root);
+  } catch (e) {
+    if (job && job.errors.length < MAX_ERRORS) job.errors.push({ path, message: (e as Error).message });
+    return;
+  }
+  for (const c of children) {
+    const childPath = path === '/' ? `/${c.name}` : `${path.replace(/\/+$/, '')}/${c.name}`;
+    let t: DataTarget;
+    try {
+      t = dp.target(snap, { api: 'alluxio', path: childPath });
+    } catch (e) {
+      if (job && job.errors.length < MAX_ERRORS) job.errors.push({ path: childPath, message: (e as Error).message });
+      continue;
+    }
+    yield* walkFiles(dp, snap, t, childPath, job);
+  }
+}

@@ -1,0 +1,51 @@
+/** Prometheus metrics of the worker cache, registered on the worker's /metrics registry. */
+import { Counter, Gauge, type Registry } from 'prom-client';
+import type { WorkerCache } from './cache.js';
+import type { CacheCounters } from './page-store.js';
+import type { CacheLoader } from './load.js';
+
+export function registerCacheMetrics(r: Registry, cache: WorkerCache, loader?: CacheLoader): void {
+  const c = cache.counters;
+  const counter = (name: string, help: string, read: (c: CacheCounters) => number): void => {
+    new Counter({
+      name,
+      help,
+      registers: [r],
+      collect() {
+        this.reset();
+        this.inc(read(c));
+      },
+    });
+  };
+  const gauge = (name: string, help: string, read: () => number): void => {
+    new Gauge({
+      name,
+      help,
+      registers: [r],
+      collect() {
+        this.set(read());
+      },
+    });
+  };
+  counter('alluxio_cache_bytes_read_total', 'Bytes answered from the worker cache (memory or disk).', (x) => x.cacheReadBytes);
+  counter('alluxio_ufs_read_bytes_total', 'Bytes the worker cache read from the UFS (fetches and fall-backs).', (x) => x.ufsReadBytes);
+  counter('alluxio_ufs_read_requests_total', 'UFS read requests made by the worker cache (a run of pages is one request).', (x) => x.ufsRequests);
+  counter('alluxio_cache_hits_total', 'Pages answered from the cache.', (x) => x.hits);
+  counter('alluxio_cache_misses_total', 'Pages not in the cache (fetched, or joined while another reader fetched them).', (x) => x.misses);
+  counter('alluxio_cache_pages_fetched_total', 'Pages fetched from the UFS (one per missing page, whatever the number of readers).', (x) => x.pagesFetched);
+  counter('alluxio_cache_evictions_total', 'Pages evicted to keep the quota.', (x) => x.evictions);
+  counter('alluxio_cache_memory_hits_total', 'Pages answered from the memory tier.', (x) => x.memoryHits);
+  counter('alluxio_cache_corrupt_pages_total', 'Pages found with a wrong length or checksum, dropped and fetched again.', (x) => x.corruptPages);
+  counter('alluxio_cache_write_errors_total', 'Page writes that failed (disk full, I/O error); the page stayed uncached.', (x) => x.writeErrors);
+  counter('alluxio_cache_read_errors_total', 'Page reads that failed with an I/O error; served from the UFS.', (x) => x.readErrors);
+  counter('alluxio_cache_fallbacks_total', 'Pages served from the UFS because the cached copy was unreadable or corrupt.', (x) => x.fallbacks);
+  gauge('alluxio_cache_hit_ratio', 'hits / (hits + misses) since start (0 before any read).', () => (c.hits + c.misses > 0 ? c.hits / (c.hits + c.misses) : 0));
+  gauge('alluxio_cache_pages', 'Pages on the cache disk.', () => cache.store.stats().pages);
+  gauge('alluxio_cache_used_bytes', 'Bytes charged against the cache quota.', () => cache.store.stats().usedBytes);
+  gauge('alluxio_cache_capacity_bytes', 'The cache quota (--cache-size).', () => cache.store.capacityBytes);
+  gauge('alluxio_cache_memory_used_bytes', 'Bytes in the memory tier.', () => cache.store.stats().memoryUsedBytes);
+  if (loader) {
+    gauge('alluxio_cache_load_jobs_running', 'cache load jobs running on this worker.', () => loader.list().filter((j) => j.state === 'running').length);
+    gauge('alluxio_cache_load_bytes', 'Bytes read by cache load jobs (all jobs since start).', () => loader.list().reduce((n, j) => n + j.bytesLoaded, 0));
+  }
+}

@@ -1,0 +1,428 @@
+/**
+ * The page store: pages of one object version in files under the cache dir, a byte quota
+ * with page-by-page LRU eviction, and an optional memory tier in front of the disk.
+ *
+ * Layout (the key k is a hash of URI + version + size + page size):
+ *   <cache-dir>/alluxio-pages-v2/<k[0..2]>/<k>-<n>.page   data + the object's metadata + trailer
+ * (page-file.ts). One file per page and nothing else: a page write is open, write, close.
+ *
+ * The index in memory holds one entry per page (bounded by quota / 4 KiB, see chargedBytes)
+ * and one per object version. It is rebuilt from the directory at start: page files of the
+ * right length are reused (their checksum is checked on every read), anything else is deleted.
+ * Nothing here throws on a cache failure: a failed write leaves the page uncached, a failed
+ * or corrupt read answers null (a miss); both are counted.
+ *
+ * Over 300 lines on purpose: the index, the two tiers, eviction and the restart scan share
+ * one private state (a single owner of the index); the pure parts live in page-math.ts,
+ * lru.ts and page-file.ts.
+ */
+import { createHash } from 'node:crypto';
+import { promises as fsp, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { Lru } from './lru.js';
+import { checkPage, encodePage, fileLength, readTrailer, TRAILER_BYTES } from './page-file.js';
+import { chargedBytes, pageLength } from './page-math.js';
+
+/** One version of one object: what pages are keyed by. */
+export interface ObjectRef {
+  /** The resolved UFS URI of the object (e.g. s3://bucket/key, file:///data/x). */
+  uri: string;
+  /** ETag, or size + mtime where the UFS has none. */
+  version: string;
+  size: number;
+}
+
+export interface PageStoreOptions {
+  dir: string;
+  /** Quota of the disk tier, bytes (page files charged per chargedBytes). */
+  capacityBytes: number;
+  pageSize: number;
+  /** Memory tier, bytes (0 = none). */
+  memoryBytes?: number;
+  log?: { warn(obj: object, msg: string): void; info(obj: object, msg: string): void };
+}
+
+/** Counters the store and the reader keep (read by metrics, status and tests). */
+export interface CacheCounters {
+  /** Bytes answered from the cache (memory or disk). */
+  cacheReadBytes: number;
+  /** Bytes read from the UFS (or another page source) by the cache, including fall-backs. */
+  ufsReadBytes: number;
+  hits: number;
+  misses: number;
+  /** Pages fetched from the source (one per missing page, whatever the number of readers). */
+  pagesFetched: number;
+  /** UFS requests made by the cache (a run of pages is one request). */
+  ufsRequests: number;
+  evictions: number;
+  memoryHits: number;
+  /** Pages found corrupt (bad length or checksum) and dropped. */
+  corruptPages: number;
+  /** Page writes that failed (disk full, I/O error); the page stayed uncached. */
+  writeErrors: number;
+  /** Page reads that failed with an I/O error (served from the source instead). */
+  readErrors: number;
+  /** Reads that fell back to reading the source directly because of a cache failure. */
+  fallbacks: number;
+}
+
+export function newCounters(): CacheCounters {
+  return { cacheReadBytes: 0, ufsReadBytes: 0, hits: 0, misses: 0, pagesFetched: 0, ufsRequests: 0, evictions: 0, memoryHits: 0, corruptPages: 0, writeErrors: 0, readErrors: 0, fallbacks: 0 };
+}
+
+interface FileRec {
+  key: string;
+  ref: ObjectRef;
+  pages: Set<number>;
+  /** The metadata every page file of this object carries. */
+  meta: Buffer;
+}
+
+const ROOT = 'alluxio-pages-v2';
+/** Pages up to this size are read and written synchronously (see get and put). */
+const SYNC_WRITE_BYTES = 64 * 1024;
+const PAGE_NAME = /^([0-9a-f]{40})-(\d+)\.page$/;
+
+export class PageStore {
+  readonly counters: CacheCounters = newCounters();
+  readonly pageSize: number;
+  readonly capacityBytes: number;
+  readonly memoryBytes: number;
+  private readonly root: string;
+  private readonly files = new Map<string, FileRec>();
+  private readonly byUri = new Map<string, Set<string>>();
+  private readonly disk = new Lru<string>();
+  private readonly memLru = new Lru<string>();
+  private readonly mem = new Map<string, Buffer>();
+  /** Pages being written (in the index only once on disk). */
+  private readonly pending = new Set<string>();
+  private reserved = 0;
+  /** Shard directories known to exist. */
+  private readonly shards = new Map<string, Promise<boolean>>();
+
+  private constructor(private readonly opts: PageStoreOptions) {
+    this.pageSize = opts.pageSize;
+    this.capacityBytes = opts.capacityBytes;
+    this.memoryBytes = opts.memoryBytes ?? 0;
+    this.root = join(opts.dir, ROOT);
+  }
+
+  /** Open the store: create the directory, rebuild the index from the pages on disk. */
+  static async open(opts: PageStoreOptions): Promise<PageStore> {
+    const s = new PageStore(opts);
+    await fsp.mkdir(s.root, { recursive: true });
+    await s.scan();
+    return s;
+  }
+
+  keyOf(ref: ObjectRef): string {
+    return createHash('sha256').update(`${ref.uri}\n${ref.version}\n${ref.size}\n${this.pageSize}`).digest('hex').slice(0, 40);
+  }
+
+  // ---- reads
+
+  /** True when page `index` of `ref` is in a tier (not counting pages being written). */
+  has(ref: ObjectRef, index: number): boolean {
+    const id = `${this.keyOf(ref)}/${index}`;
+    return this.mem.has(id) || this.disk.has(id);
+  }
+
+  /** The page's bytes from memory or disk, or null (a miss, a corrupt page, an I/O error). */
+  async get(ref: ObjectRef, index: number): Promise<Buffer | null> {
+    const key = this.keyOf(ref);
+    const id = `${key}/${index}`;
+    const m = this.mem.get(id);
+    if (m) {
+      this.memLru.touch(id);
+      this.disk.touch(id);
+      this.counters.memoryHits++;
+      return m;
+    }
+    if (!this.disk.has(id)) return null;
+    const len = pageLength(ref.size, index, this.pageSize);
+    let file: Buffer;
+    try {
+      // Small pages: one synchronous read beats four thread-pool round trips (open, fstat,
+      // read, close) on a hot path of tiny objects.
+      file = len <= SYNC_WRITE_BYTES ? readFileSync(this.pagePath(key, index)) : await fsp.readFile(this.pagePath(key, index));
+    } catch (e) {
+      this.counters.readErrors++;
+      this.opts.log?.warn({ page: id, err: (e as Error).message }, 'cache page read failed; reading the UFS instead');
+      this.dropPage(key, index);
+      return null;
+    }
+    const c = checkPage(file, len);
+    if (!c.ok) {
+      this.counters.corruptPages++;
+      this.opts.log?.warn({ page: id, uri: ref.uri, reason: c.reason }, 'corrupt cache page dropped; fetching it again');
+      this.dropPage(key, index);
+      return null;
+    }
+    this.disk.touch(id);
+    this.remember(id, c.data);
+    return c.data;
+  }
+
+  // ---- writes
+
+  /** Store a page (never throws: a failure leaves it uncached and is counted). */
+  async put(ref: ObjectRef, index: number, data: Buffer): Promise<void> {
+    const key = this.keyOf(ref);
+    const id = `${key}/${index}`;
+    if (this.disk.has(id) || this.pending.has(id)) return;
+    if (data.length !== pageLength(ref.size, index, this.pageSize)) return;
+    this.remember(id, data);
+    const rec = this.fileRec(key, ref);
+    const charge = chargedBytes(data.length, rec.meta.length + TRAILER_BYTES);
+    if (charge > this.capacityBytes) return;
+    this.evictFor(charge);
+    this.pending.add(id);
+    this.reserved += charge;
+    const path = this.pagePath(key, index);
+    try {
+      if (!(await this.ensureShard(key))) throw new Error('cannot create the cache directory');
+      // Written in place: a page cut short (crash, full disk) fails its length/CRC check and
+      // is dropped; it is indexed only once the write completed.
+      const parts = encodePage(data, rec.meta);
+      if (data.length <= SYNC_WRITE_BYTES) {
+        // Small pages: one synchronous write costs less than three thread-pool round trips
+        // (open, write, close) that would queue behind the process's other file I/O.
+        writeFileSync(path, Buffer.concat(parts));
+      } else {
+        const fh = await fsp.open(path, 'w');
+        try {
+          await fh.writev(parts);
+        } finally {
+          await fh.close();
+        }
+      }
+      if (this.files.get(key) !== rec) {
+        // dropped (free / invalidation) while we wrote: do not resurrect it
+        await fsp.rm(path, { force: true });
+        return;
+      }
+      rec.pages.add(index);
+      this.disk.set(id, charge);
+    } catch (e) {
+      this.counters.writeErrors++;
+      this.opts.log?.warn({ page: id, err: (e as Error).message }, 'cache page write failed; the page stays uncached');
+      await fsp.rm(path, { force: true }).catch(() => {});
+    } finally {
+      this.pending.delete(id);
+      this.reserved -= charge;
+    }
+  }
+
+  // ---- invalidation
+
+  /** Drop every version of `uri` except `keepVersion`; returns the pages dropped. */
+  dropUri(uri: string, keepVersion?: string): number {
+    const keys = this.byUri.get(uri);
+    if (!keys) return 0;
+    let n = 0;
+    for (const key of [...keys]) {
+      const rec = this.files.get(key);
+      if (!rec || rec.ref.version === keepVersion) continue;
+      n += this.dropFile(rec);
+    }
+    return n;
+  }
+
+  /** Drop every object whose URI is `prefix` or below it (`prefix/...`); returns pages dropped. */
+  dropPrefix(prefix: string): { objects: number; pages: number } {
+    const base = prefix.endsWith('/') ? prefix : `${prefix}/`;
+    let objects = 0;
+    let pages = 0;
+    for (const [uri, keys] of [...this.byUri]) {
+      if (uri !== prefix && !uri.startsWith(base)) continue;
+      for (const key of [...keys]) {
+        const rec = this.files.get(key);
+        if (!rec) continue;
+        objects++;
+        pages += this.dropFile(rec);
+      }
+    }
+    return { objects, pages };
+  }
+
+  // ---- status
+
+  /** Bytes of `ref` held in the cache (data bytes, not charged bytes). */
+  cachedBytes(ref: ObjectRef): number {
+    const rec = this.files.get(this.keyOf(ref));
+    if (!rec) return 0;
+    let n = 0;
+    for (const i of rec.pages) n += pageLength(ref.size, i, this.pageSize);
+    return n;
+  }
+
+  stats(): { capacityBytes: number; usedBytes: number; pages: number; objects: number; memoryCapacityBytes: number; memoryUsedBytes: number; memoryPages: number; pageSize: number } {
+    return {
+      capacityBytes: this.capacityBytes,
+      usedBytes: this.disk.weight,
+      pages: this.disk.size,
+      objects: this.files.size,
+      memoryCapacityBytes: this.memoryBytes,
+      memoryUsedBytes: this.memLru.weight,
+      memoryPages: this.mem.size,
+      pageSize: this.pageSize,
+    };
+  }
+
+  // ---- internals
+
+  private remember(id: string, data: Buffer): void {
+    if (this.memoryBytes <= 0 || data.length > this.memoryBytes) return;
+    for (const v of this.memLru.victims(data.length, this.memoryBytes)) {
+      this.memLru.delete(v);
+      this.mem.delete(v);
+    }
+    this.mem.set(id, data);
+    this.memLru.set(id, data.length);
+  }
+
+  private evictFor(charge: number): void {
+    for (const id of this.disk.victims(charge + this.reserved, this.capacityBytes)) {
+      const slash = id.indexOf('/');
+      this.dropPage(id.slice(0, slash), Number(id.slice(slash + 1)));
+      this.counters.evictions++;
+    }
+  }
+
+  private dropPage(key: string, index: number): void {
+    const id = `${key}/${index}`;
+    this.disk.delete(id);
+    if (this.mem.delete(id)) this.memLru.delete(id);
+    const rec = this.files.get(key);
+    rec?.pages.delete(index);
+    void fsp.rm(this.pagePath(key, index), { force: true }).catch(() => {});
+  }
+
+  private dropFile(rec: FileRec): number {
+    const n = rec.pages.size;
+    for (const i of [...rec.pages]) this.dropPage(rec.key, i);
+    for (const id of [...this.mem.keys()]) {
+      if (id.startsWith(`${rec.key}/`)) {
+        this.mem.delete(id);
+        this.memLru.delete(id);
+      }
+    }
+    this.files.delete(rec.key);
+    const set = this.byUri.get(rec.ref.uri);
+    set?.delete(rec.key);
+    if (set && set.size === 0) this.byUri.delete(rec.ref.uri);
+    return n;
+  }
+
+  private fileRec(key: string, ref: ObjectRef): FileRec {
+    let rec = this.files.get(key);
+    if (!rec) {
+      const r: ObjectRef = { uri: ref.uri, version: ref.version, size: ref.size };
+      rec = { key, ref: r, pages: new Set(), meta: Buffer.from(JSON.stringify({ ...r, pageSize: this.pageSize })) };
+      this.files.set(key, rec);
+      let set = this.byUri.get(ref.uri);
+      if (!set) this.byUri.set(ref.uri, (set = new Set()));
+      set.add(key);
+    }
+    return rec;
+  }
+
+  private ensureShard(key: string): Promise<boolean> {
+    const shard = key.slice(0, 2);
+    let p = this.shards.get(shard);
+    if (!p) {
+      p = fsp.mkdir(join(this.root, shard), { recursive: true }).then(
+        () => true,
+        () => {
+          this.shards.delete(shard);
+          return false;
+        },
+      );
+      this.shards.set(shard, p);
+    }
+    return p;
+  }
+
+  private pagePath(key: string, index: number): string {
+    return join(this.root, key.slice(0, 2), `${key}-${index}.page`);
+  }
+
+  /**
+   * Rebuild the index from disk (oldest page files first in the LRU). The metadata is read
+   * from one page file per object; every page file's length must match it. Anything else
+   * (other files, short or foreign pages, pages of another page size) is deleted.
+   */
+  private async scan(): Promise<void> {
+    const found: { id: string; charge: number; mtimeMs: number; rec: FileRec; index: number }[] = [];
+    let dropped = 0;
+    const drop = async (path: string, counts: boolean): Promise<void> => {
+      if (counts) dropped++;
+      await fsp.rm(path, { recursive: true, force: true }).catch(() => {});
+    };
+    for (const shard of await fsp.readdir(this.root).catch(() => [] as string[])) {
+      const shardDir = join(this.root, shard);
+      const byKey = new Map<string, { index: number; path: string }[]>();
+      for (const name of await fsp.readdir(shardDir).catch(() => [] as string[])) {
+        const m = PAGE_NAME.exec(name);
+        if (!m || !m[1]!.startsWith(shard)) {
+          await drop(join(shardDir, name), false);
+          continue;
+        }
+        let list = byKey.get(m[1]!);
+        if (!list) byKey.set(m[1]!, (list = []));
+        list.push({ index: Number(m[2]), path: join(shardDir, name) });
+      }
+      if (byKey.size > 0) this.shards.set(shard, Promise.resolve(true));
+      for (const [key, pages] of byKey) {
+        const rec = await this.recFromPage(key, pages[0]!.path);
+        if (!rec) {
+          for (const p of pages) await drop(p.path, true);
+          continue;
+        }
+        for (const p of pages) {
+          const len = pageLength(rec.ref.size, p.index, this.pageSize);
+          const st = await fsp.stat(p.path).catch(() => null);
+          if (!st || len === 0 || st.size !== fileLength(len, rec.meta.length)) {
+            await drop(p.path, true);
+            continue;
+          }
+          found.push({ id: `${key}/${p.index}`, charge: chargedBytes(len, rec.meta.length + TRAILER_BYTES), mtimeMs: st.mtimeMs, rec, index: p.index });
+        }
+      }
+    }
+    found.sort((a, b) => a.mtimeMs - b.mtimeMs);
+    for (const f of found) {
+      f.rec.pages.add(f.index);
+      this.disk.set(f.id, f.charge);
+    }
+    this.counters.corruptPages += dropped;
+    for (const rec of [...this.files.values()]) if (rec.pages.size === 0) this.dropFile(rec);
+    this.evictFor(0);
+    this.opts.log?.info({ pages: this.disk.size, usedBytes: this.disk.weight, dropped }, 'cache index rebuilt from disk');
+  }
+
+  /** The object a page file belongs to, from its trailer and metadata (null: not valid). */
+  private async recFromPage(key: string, path: string): Promise<FileRec | null> {
+    let fh;
+    try {
+      fh = await fsp.open(path, 'r');
+      const size = (await fh.stat()).size;
+      if (size < TRAILER_BYTES) return null;
+      const tb = Buffer.alloc(TRAILER_BYTES);
+      await fh.read(tb, 0, TRAILER_BYTES, size - TRAILER_BYTES);
+      const t = readTrailer(tb);
+      if (!t || t.metaLength > 64 * 1024 || size !== fileLength(t.dataLength, t.metaLength)) return null;
+      const mb = Buffer.alloc(t.metaLength);
+      await fh.read(mb, 0, t.metaLength, t.dataLength);
+      const meta = JSON.parse(mb.toString('utf8')) as ObjectRef & { pageSize: number };
+      const ref: ObjectRef = { uri: String(meta.uri), version: String(meta.version), size: Number(meta.size) };
+      if (meta.pageSize !== this.pageSize || this.keyOf(ref) !== key) return null;
+      const rec = this.fileRec(key, ref);
+      return rec.meta.equals(mb) ? rec : null;
+    } catch {
+      return null;
+    } finally {
+      await fh?.close().catch(() => {});
+    }
+  }
+}

@@ -1,0 +1,73 @@
+/**
+ * Where the cache gets the bytes of a page it does not hold: a PageSource. Today the only
+ * one is the UFS of the request's mount (UfsPageSource). The cluster-wide cache (next issue)
+ * adds a PeerPageSource that reads the same ObjectRef (URI + version) from the worker owning
+ * it over the workers' REST, so the owner's cache fills and the bytes are identical: the key
+ * never depends on which worker or which mount asked. See docs/cache.md "Towards one cache
+ * across the cluster".
+ */
+import type { Readable } from 'node:stream';
+import { AlluxioError } from '../domain/errors.js';
+import type { ByteRange, UfsAdapter } from '../ufs/types.js';
+import type { ObjectRef } from './page-store.js';
+
+export interface PageSource {
+  /** What the source is, for logs and metrics labels (`ufs`, later `peer:<worker id>`). */
+  readonly kind: string;
+  /**
+   * Stream bytes [range.start, range.end] of exactly the version `ref` names. A source that
+   * can tell the object changed (a different ETag / size) throws AlluxioError('Conflict');
+   * one that cannot is covered by the metadata TTL (docs/cache.md).
+   */
+  read(ref: ObjectRef, range: ByteRange): Promise<Readable>;
+  /** Optional: the same bytes in one buffer (small reads: less overhead than a stream). */
+  readBuffer?(ref: ObjectRef, range: ByteRange): Promise<Buffer>;
+}
+
+/** The UFS of the request's mount, at the target's relative location. */
+export class UfsPageSource implements PageSource {
+  readonly kind = 'ufs';
+  constructor(private readonly adapter: UfsAdapter, private readonly rel: readonly string[]) {}
+
+  async read(ref: ObjectRef, range: ByteRange): Promise<Readable> {
+    if (this.adapter.openRead) {
+      // One open file: check it is still the version we key pages by, then read from it.
+      const f = await this.adapter.openRead(this.rel);
+      if (!f) throw new AlluxioError('NotFound', `${ref.uri} no longer exists in the UFS`);
+      const v = versionOf(f.entry);
+      if (v !== ref.version || f.entry.size !== ref.size) {
+        f.close();
+        throw new AlluxioError('Conflict', `${ref.uri} changed in the UFS while it was being read (version ${ref.version} -> ${v})`);
+      }
+      return f.stream(range);
+    }
+    return this.adapter.read(this.rel, range);
+  }
+
+  async readBuffer(ref: ObjectRef, range: ByteRange): Promise<Buffer> {
+    const a = this.adapter;
+    if (a.openRead || !a.readBuffer) {
+      const parts: Buffer[] = [];
+      for await (const c of await this.read(ref, range)) parts.push(c as Buffer);
+      return Buffer.concat(parts);
+    }
+    return a.readBuffer(this.rel, range);
+  }
+}
+
+/** The version an entry is keyed by: its ETag, else size + mtime. */
+export function versionOf(e: { etag?: string; size: number; mtimeMs: number }): string {
+  return e.etag ? `etag:${e.etag}` : `sm:${e.size}:${e.mtimeMs}`;
+}
+
+/**
+ * How a later owner-by-consistent-hash router plugs in (issue 15; not implemented here):
+ * for each object it names the source to read a missing page from. The cache calls it once
+ * per open; `local` means "fetch from the UFS into this worker's cache".
+ */
+export interface PageRouter {
+  sourceFor(ref: ObjectRef, local: PageSource): PageSource;
+}
+
+/** Today's router: every worker fetches from the UFS itself. */
+export const localRouter: PageRouter = { sourceFor: (_ref, local) => local };

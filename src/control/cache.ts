@@ -1,0 +1,139 @@
+/**
+ * The CLI side of `alluxio cache load|status|free`: find the live workers in etcd and call
+ * each one's /api/v1/cache/* endpoints (src/cache/admin-http.ts). Loads run inside the
+ * workers, so an interrupted CLI leaves them running; `cache load --wait` only watches.
+ * Every worker holds its own cache today (one cache across the cluster is the next issue),
+ * so load and free go to every worker that has a cache.
+ */
+import { AlluxioError, type ErrorCode } from '../domain/errors.js';
+import type { EtcdConnection } from '../store/connection.js';
+import { listWorkers, type WorkerInfo } from '../cluster/members.js';
+import type { LoadJob } from '../cache/load.js';
+
+export interface WorkerAnswer<T> {
+  worker: string;
+  address: string;
+  /** The worker's answer, or null when it failed (see error) or has no cache. */
+  result: T | null;
+  /** The worker has no --cache-dir. */
+  disabled?: boolean;
+  error?: { code: string; message: string };
+}
+
+export interface CacheStatus {
+  enabled: boolean;
+  capacityBytes?: number;
+  usedBytes?: number;
+  pages?: number;
+  objects?: number;
+  pageSize?: number;
+  memoryCapacityBytes?: number;
+  memoryUsedBytes?: number;
+  hits?: number;
+  misses?: number;
+  hitRatio?: number;
+  cacheReadBytes?: number;
+  ufsReadBytes?: number;
+  evictions?: number;
+  path?: { path: string; files: number; bytes: number; cachedBytes: number; percent: number };
+}
+
+async function call<T>(w: WorkerInfo, method: 'GET' | 'POST', what: string, path: string | undefined, timeoutMs: number): Promise<WorkerAnswer<T>> {
+  const address = `${w.host}:${w.restPort}`;
+  const q = path !== undefined ? `?path=${encodeURIComponent(path)}` : '';
+  try {
+    const res = await fetch(`http://${address}/api/v1/cache/${what}${q}`, { method, signal: AbortSignal.timeout(timeoutMs) });
+    const body = (await res.json()) as any;
+    if (res.ok) {
+      if (what === 'status' && body.enabled === false) return { worker: w.id, address, result: null, disabled: true };
+      return { worker: w.id, address, result: body as T };
+    }
+    const err = body?.error ?? { code: 'Internal', message: `HTTP ${res.status}` };
+    if (err.code === 'InvalidState' && /no cache/.test(err.message)) return { worker: w.id, address, result: null, disabled: true };
+    return { worker: w.id, address, result: null, error: { code: String(err.code), message: String(err.message) } };
+  } catch (e) {
+    const msg = (e as Error).name === 'TimeoutError' ? `no answer within ${timeoutMs} ms` : (e as Error).message;
+    return { worker: w.id, address, result: null, error: { code: 'UfsUnavailable', message: `worker ${w.id} (${address}) unreachable: ${msg}` } };
+  }
+}
+
+async function allWorkers<T>(conn: EtcdConnection, method: 'GET' | 'POST', what: string, path: string | undefined, timeoutMs = 30_000): Promise<WorkerAnswer<T>[]> {
+  const { workers } = await listWorkers(conn);
+  if (workers.length === 0) throw new AlluxioError('InvalidState', 'no live workers (start one with: alluxio worker start --cache-dir DIR)');
+  return Promise.all(workers.map((w) => call<T>(w, method, what, path, timeoutMs)));
+}
+
+/** Every answer was "no cache": refuse, naming the flag. */
+function requireSomeCache(answers: WorkerAnswer<unknown>[]): void {
+  if (answers.every((a) => a.disabled)) {
+    throw new AlluxioError('InvalidState', `none of the ${answers.length} live workers has a cache (start them with --cache-dir)`);
+  }
+}
+
+/** Same error on every worker that has a cache (e.g. the path is in no mount): throw it. */
+function throwIfAllFailed(answers: WorkerAnswer<unknown>[]): void {
+  const withCache = answers.filter((a) => !a.disabled);
+  const first = withCache[0]?.error;
+  if (first && withCache.every((a) => a.error && a.error.code === first.code)) {
+    throw new AlluxioError(first.code as ErrorCode, first.message);
+  }
+}
+
+export async function cacheStatus(conn: EtcdConnection, path?: string): Promise<WorkerAnswer<CacheStatus>[]> {
+  const answers = await allWorkers<CacheStatus>(conn, 'GET', 'status', path, 120_000);
+  if (path) throwIfAllFailed(answers);
+  return answers;
+}
+
+export async function startLoad(conn: EtcdConnection, path: string): Promise<WorkerAnswer<LoadJob>[]> {
+  const answers = await allWorkers<LoadJob>(conn, 'POST', 'load', path);
+  requireSomeCache(answers);
+  throwIfAllFailed(answers);
+  return answers;
+}
+
+export async function loadProgress(conn: EtcdConnection, path: string): Promise<WorkerAnswer<LoadJob>[]> {
+  return allWorkers<LoadJob>(conn, 'GET', 'load', path);
+}
+
+export async function freeCache(conn: EtcdConnection, path: string): Promise<WorkerAnswer<{ path: string; uri: string; objects: number; pages: number }>[]> {
+  const answers = await allWorkers<{ path: string; uri: string; objects: number; pages: number }>(conn, 'POST', 'free', path);
+  requireSomeCache(answers);
+  throwIfAllFailed(answers);
+  return answers;
+}
+
+/** Sum of the load jobs' progress across workers. */
+export function loadTotals(answers: WorkerAnswer<LoadJob>[]): { running: number; failed: number; done: number; filesDone: number; filesTotal: number; bytesLoaded: number; bytesTotal: number; listed: boolean } {
+  const t = { running: 0, failed: 0, done: 0, filesDone: 0, filesTotal: 0, bytesLoaded: 0, bytesTotal: 0, listed: true };
+  for (const a of answers) {
+    const j = a.result;
+    if (!j) continue;
+    if (j.state === 'running') t.running++;
+    else if (j.state === 'failed') t.failed++;
+    else t.done++;
+    t.filesDone += j.filesDone + j.filesFailed;
+    t.filesTotal += j.filesTotal;
+    t.bytesLoaded += j.bytesLoaded;
+    t.bytesTotal += j.bytesTotal;
+    t.listed &&= j.listed;
+  }
+  return t;
+}
+
+/** Poll until no worker's job of `path` is running (a worker that lost its job counts as done). */
+export async function waitForLoad(conn: EtcdConnection, path: string, onProgress: (answers: WorkerAnswer<LoadJob>[]) => void, intervalMs = 500): Promise<WorkerAnswer<LoadJob>[]> {
+  for (;;) {
+    const answers = await loadProgress(conn, path);
+    onProgress(answers);
+    if (!answers.some((a) => a.result?.state === 'running')) return answers;
+    await new Promise((r) => setTimeout(r, intervalMs));
+  }
+}
+
+
+/** Cache use of each listed worker for `worker list` (null: no cache; undefined: no answer). */
+export async function cacheUseOf(workers: readonly WorkerInfo[], timeoutMs = 2000): Promise<Map<string, CacheStatus | null | undefined>> {
+  const answers = await Promise.all(workers.map((w) => call<CacheStatus>(w, 'GET', 'status', undefined, timeoutMs)));
+  return new Map(answers.map((a) => [a.worker, a.disabled ? null : a.error ? undefined : a.result]));
+}

@@ -1,0 +1,136 @@
+/**
+ * The cache in real worker processes, driven through the real CLI: `worker start
+ * --cache-dir`, `cache load|status|free`, `worker list`, /metrics, and a restart reusing the
+ * pages. A second worker runs without a cache (today's behaviour: "off").
+ */
+import { describe, test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { startTestEtcd, type TestEtcd } from '../helpers/etcd.js';
+import { cliFor } from '../helpers/cli.js';
+import { startWorker, type WorkerProcess } from '../helpers/worker.js';
+import { until } from '../helpers/poll.js';
+import { pattern } from './harness.js';
+
+const PAGE = 64 * 1024;
+
+async function metric(w: WorkerProcess, name: string): Promise<number> {
+  const text = await (await fetch(`${w.restUrl}/metrics`)).text();
+  const m = new RegExp(`^${name} (\\S+)$`, 'm').exec(text);
+  if (!m) throw new Error(`${name} not in /metrics`);
+  return Number(m[1]);
+}
+
+describe('cache commands against real workers', () => {
+  let etcd: TestEtcd;
+  let dir: string;
+  let cached: WorkerProcess | undefined;
+  let plain: WorkerProcess | undefined;
+  let cli: ReturnType<typeof cliFor>;
+  const cluster = `c${process.pid}`;
+  const sizes = [0, 1, PAGE - 1, PAGE, PAGE + 1, 3 * PAGE + 17, 70_000];
+  const total = sizes.reduce((a, b) => a + b, 0);
+  const cacheArgs = () => ['--cache-dir', join(dir, 'cache'), '--cache-size', '64MiB', '--page-size', '64KiB'];
+
+  before(async () => {
+    etcd = await startTestEtcd();
+    cli = cliFor(etcd.endpoint, cluster);
+    dir = mkdtempSync(join(tmpdir(), 'cache-cli-'));
+    mkdirSync(join(dir, 'ufs', 'sub'), { recursive: true });
+    sizes.forEach((s, i) => writeFileSync(join(dir, 'ufs', i % 2 ? 'sub' : '', `f${i}`), pattern(s, i)));
+    const r = await cli(['mount', 'add', '--path', '/d', '--ufs-uri', `file://${join(dir, 'ufs')}`]);
+    assert.equal(r.code, 0, r.stderr);
+    cached = await startWorker(etcd.endpoint, { cluster, id: 'cached', extraArgs: cacheArgs() });
+    plain = await startWorker(etcd.endpoint, { cluster, id: 'plain' });
+  });
+  after(async () => {
+    await cached?.stop();
+    await plain?.stop();
+    await etcd?.destroy();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  test('status: capacity on the worker with a cache, "off" on the other', async () => {
+    const r = await cli(['cache', 'status', '--json']);
+    assert.equal(r.code, 0, r.stderr);
+    const byId = new Map(r.json().workers.map((w: any) => [w.worker, w]));
+    assert.equal((byId.get('cached') as any).result.capacityBytes, 64 << 20);
+    assert.equal((byId.get('cached') as any).result.pageSize, PAGE);
+    assert.equal((byId.get('plain') as any).disabled, true);
+    const human = await cli(['cache', 'status']);
+    assert.match(human.stdout, /^plain\toff/m);
+    assert.match(human.stdout, /^cached\t64 MiB\t/m);
+  });
+
+  test('load --wait fills the cache; a second load reads nothing from the UFS', async () => {
+    const r = await cli(['cache', 'load', '--path', '/d', '--wait', '--json']);
+    assert.equal(r.code, 0, r.stderr + r.stdout);
+    const j = r.json();
+    assert.equal(j.totals.filesTotal, sizes.length);
+    assert.equal(j.totals.bytesTotal, total);
+    assert.equal(j.workers.find((w: any) => w.worker === 'plain').disabled, true);
+    assert.equal(await metric(cached!, 'alluxio_ufs_read_bytes_total'), total);
+    await until('pages written', async () => (await metric(cached!, 'alluxio_cache_pages')) === 1 + 1 + 1 + 2 + 4 + 2);
+    const st = (await cli(['cache', 'status', '--path', '/d', '--json'])).json();
+    const mine = st.workers.find((w: any) => w.worker === 'cached').result;
+    assert.deepEqual({ files: mine.path.files, bytes: mine.path.bytes, cachedBytes: mine.path.cachedBytes }, { files: sizes.length, bytes: total, cachedBytes: total });
+    const again = await cli(['cache', 'load', '--path', '/d', '--wait', '--json']);
+    assert.equal(again.code, 0, again.stderr);
+    assert.equal(await metric(cached!, 'alluxio_ufs_read_bytes_total'), total, 'the second read is served from the cache');
+    assert.ok((await metric(cached!, 'alluxio_cache_bytes_read_total')) >= total);
+    assert.ok((await metric(cached!, 'alluxio_cache_hit_ratio')) > 0);
+  });
+
+  test('worker list shows cache use', async () => {
+    const l = (await cli(['worker', 'list', '--json'])).json();
+    const c = l.workers.find((w: any) => w.id === 'cached');
+    assert.equal(c.cache.enabled, true);
+    assert.ok(c.cache.usedBytes > 0);
+    assert.deepEqual(l.workers.find((w: any) => w.id === 'plain').cache, { enabled: false });
+  });
+
+  test('free needs --yes without a terminal, then drops the pages', async () => {
+    const no = await cli(['cache', 'free', '--path', '/d/sub']);
+    assert.equal(no.code, 2);
+    const r = await cli(['cache', 'free', '--path', '/d/sub', '--yes', '--json']);
+    assert.equal(r.code, 0, r.stderr);
+    assert.ok(r.json().pages > 0);
+    const st = (await cli(['cache', 'status', '--path', '/d', '--json'])).json().workers.find((w: any) => w.worker === 'cached').result;
+    const subBytes = sizes.filter((_, i) => i % 2).reduce((a, b) => a + b, 0);
+    assert.equal(st.path.cachedBytes, total - subBytes);
+  });
+
+  test('load runs in the worker: the CLI returns at once and the job finishes without it', async () => {
+    const r = await cli(['cache', 'load', '--path', '/d', '--json']);
+    assert.equal(r.code, 0, r.stderr);
+    await until('load done in the worker', async () => {
+      const res = await fetch(`${cached!.restUrl}/api/v1/cache/load?path=%2Fd`);
+      const job = (await res.json()) as any;
+      return job.state === 'done' ? job : undefined;
+    });
+    const st = (await cli(['cache', 'status', '--path', '/d', '--json'])).json().workers.find((w: any) => w.worker === 'cached').result;
+    assert.equal(st.path.percent, 100);
+  });
+
+  test('bad input: a path in no mount (exit 4), a worker flag that is not a size (exit 2)', async () => {
+    const r = await cli(['cache', 'load', '--path', '/nowhere']);
+    assert.equal(r.code, 4, r.stderr);
+    assert.match(r.stderr, /no mount/i);
+    const bad = await cli(['worker', 'start', '--cache-dir', join(dir, 'x'), '--cache-size', 'lots']);
+    assert.equal(bad.code, 2);
+    assert.match(bad.stderr, /--cache-size "lots"/);
+  });
+
+  test('a restarted worker reuses its pages: nothing read from the UFS', async () => {
+    await until('writes settled', async () => (await metric(cached!, 'alluxio_cache_pages')) === 11);
+    await cached!.stop();
+    cached = await startWorker(etcd.endpoint, { cluster, id: 'cached', extraArgs: cacheArgs() });
+    assert.equal(await metric(cached, 'alluxio_cache_pages'), 11);
+    const r = await cli(['cache', 'load', '--path', '/d', '--wait', '--json']);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(await metric(cached, 'alluxio_ufs_read_bytes_total'), 0);
+    assert.equal(await metric(cached, 'alluxio_cache_bytes_read_total'), total);
+  });
+});

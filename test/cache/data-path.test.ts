@@ -1,0 +1,251 @@
+/**
+ * The worker cache behind DataPath, against a real file:// directory and a real S3 server
+ * (s3rver): hits, TTL and invalidation, cutover, eviction, restart, corrupt pages,
+ * single-flight, byte-exact ranges. Counters are the cache's own (the same numbers the
+ * worker exports on /metrics).
+ */
+import { describe, test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, readdirSync, rmSync, statSync, truncateSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileBackend, Harness, mountOf, openCache, pattern, s3rverBackend, type UfsBackend } from './harness.js';
+import { until } from '../helpers/poll.js';
+import type { WorkerCache } from '../../src/cache/cache.js';
+
+const PAGE = 64 * 1024;
+
+function pageFiles(dir: string): string[] {
+  const out: string[] = [];
+  const walk = (d: string): void => {
+    for (const e of readdirSync(d, { withFileTypes: true })) {
+      if (e.isDirectory()) walk(join(d, e.name));
+      else if (e.name.endsWith('.page')) out.push(join(d, e.name));
+    }
+  };
+  walk(dir);
+  return out;
+}
+
+const written = (c: WorkerCache, n: number) => until(`${n} pages on disk`, () => c.store.stats().pages >= n && c.reader.inflightPages === 0);
+
+for (const backend of [fileBackend(), s3rverBackend()] as UfsBackend[]) {
+  describe(`cache behind DataPath, ${backend.name}`, () => {
+    let cacheDir: string;
+    let cache: WorkerCache;
+    let h: Harness;
+    let n = 0;
+    /** A fresh mount /mN over a fresh UFS directory (options added to the mount). */
+    const fresh = (extra: Record<string, string> = {}) => {
+      const name = `m${++n}`;
+      const root = backend.root(name);
+      h.setMounts([...h.snap.mounts, mountOf(`/${name}`, root, extra)]);
+      return `/${name}`;
+    };
+
+    before(async () => {
+      await backend.start();
+      cacheDir = mkdtempSync(join(tmpdir(), 'cache-dir-'));
+      cache = await openCache(cacheDir);
+      h = new Harness([], cache);
+    });
+    after(async () => {
+      await h?.close();
+      rmSync(cacheDir, { recursive: true, force: true });
+      await backend.stop();
+    });
+
+    test('the second read is served from the cache: UFS bytes do not grow', async () => {
+      const m = fresh();
+      const data = pattern(5 * PAGE + 123, 1);
+      await h.put(`${m}/a.bin`, data);
+      const c = cache.counters;
+      const ufs0 = c.ufsReadBytes;
+      assert.ok((await h.read(`${m}/a.bin`))!.equals(data));
+      assert.equal(c.ufsReadBytes - ufs0, data.length, 'the cold read fetched each byte once');
+      await written(cache, 6);
+      const ufs1 = c.ufsReadBytes;
+      const hits1 = c.hits;
+      assert.ok((await h.read(`${m}/a.bin`))!.equals(data));
+      assert.ok((await h.read(`${m}/a.bin`, { start: 10, end: 20 }))!.equals(data.subarray(10, 21)));
+      assert.equal(c.ufsReadBytes, ufs1, 'warm reads read nothing from the UFS');
+      assert.equal(c.hits - hits1, 7);
+    });
+
+    test('ranges across page boundaries are byte-exact, cold and warm', async () => {
+      const m = fresh();
+      const data = pattern(3 * PAGE + PAGE / 2, 2);
+      await h.put(`${m}/r.bin`, data);
+      const ranges = [
+        [0, 0], [PAGE - 1, PAGE], [PAGE - 3, 2 * PAGE + 5], [0, data.length - 1], [data.length - 1, data.length - 1],
+        [2 * PAGE, 3 * PAGE - 1], [100, 3 * PAGE + 100], [3 * PAGE - 1, data.length + 50],
+      ];
+      for (const pass of ['cold', 'warm']) {
+        for (const [s, e] of ranges) {
+          const got = await h.read(`${m}/r.bin`, { start: s!, end: e! });
+          assert.ok(got!.equals(data.subarray(s!, Math.min(e!, data.length - 1) + 1)), `${pass} ${s}-${e}`);
+        }
+        if (pass === 'cold') {
+          await written(cache, 1);
+          await until('no page in flight', () => cache.reader.inflightPages === 0);
+        }
+      }
+      // the same through the stream path, with a random set of ranges
+      for (let i = 0; i < 20; i++) {
+        const s = Math.floor(Math.random() * data.length);
+        const e = s + Math.floor(Math.random() * 2 * PAGE);
+        const o = await h.dp.open(h.target(`${m}/r.bin`));
+        const parts: Buffer[] = [];
+        for await (const c of await o!.stream({ start: s, end: Math.min(e, data.length - 1) })) parts.push(c as Buffer);
+        assert.ok(Buffer.concat(parts).equals(data.subarray(s, Math.min(e, data.length - 1) + 1)), `stream ${s}-${e}`);
+      }
+    });
+
+    test('an object overwritten in the UFS is seen at once with TTL 0', async () => {
+      const m = fresh({ 'cache.metadata.ttl': '0' });
+      await h.putBehind(`${m}/o.txt`, Buffer.from('version one'));
+      assert.equal((await h.read(`${m}/o.txt`))!.toString(), 'version one');
+      await until('cached', () => cache.reader.inflightPages === 0);
+      await h.putBehind(`${m}/o.txt`, Buffer.from('version two, longer'));
+      assert.equal((await h.read(`${m}/o.txt`))!.toString(), 'version two, longer');
+      await h.putBehind(`${m}/o.txt`, Buffer.from('version 3, same len'));
+      assert.equal((await h.read(`${m}/o.txt`))!.toString(), 'version 3, same len');
+    });
+
+    test('with a TTL, an overwrite behind the cache shows after the TTL; a write through DataPath at once', async () => {
+      const long = fresh({ 'cache.metadata.ttl': '1h' });
+      await h.putBehind(`${long}/t.txt`, Buffer.from('old bytes'));
+      assert.equal((await h.read(`${long}/t.txt`))!.toString(), 'old bytes');
+      await until('cached', () => cache.reader.inflightPages === 0 && cache.store.cachedBytes !== undefined);
+      await h.putBehind(`${long}/t.txt`, Buffer.from('new bytes'));
+      assert.equal((await h.read(`${long}/t.txt`))!.toString(), 'old bytes', 'within the TTL the cached version is served (documented)');
+      await h.put(`${long}/t.txt`, Buffer.from('written through DataPath'));
+      assert.equal((await h.read(`${long}/t.txt`))!.toString(), 'written through DataPath', 'a write through DataPath invalidates at once');
+      await h.dp.delete(h.target(`${long}/t.txt`, true));
+      assert.equal(await h.read(`${long}/t.txt`), null, 'a delete through DataPath is seen at once');
+
+      await h.putBehind(`${long}/from.txt`, Buffer.from('renamed in'));
+      await h.putBehind(`${long}/to.txt`, Buffer.from('to, before'));
+      assert.equal((await h.read(`${long}/to.txt`))!.toString(), 'to, before');
+      await h.dp.rename(h.target(`${long}/from.txt`, true), h.target(`${long}/to.txt`, true), 'file', true);
+      assert.equal((await h.read(`${long}/to.txt`))!.toString(), 'renamed in', 'a rename through DataPath is seen at once');
+
+      const short = fresh({ 'cache.metadata.ttl': '1s' });
+      await h.putBehind(`${short}/t.txt`, Buffer.from('before'));
+      assert.equal((await h.read(`${short}/t.txt`))!.toString(), 'before');
+      await h.putBehind(`${short}/t.txt`, Buffer.from('after!'));
+      await until('the overwrite is seen after the TTL', async () => (await h.read(`${short}/t.txt`))!.toString() === 'after!', 30_000, 200);
+    });
+
+    test('a re-pointed mount (cutover) switches bytes at once', async () => {
+      const a = backend.root(`cut-a-${n}`);
+      const b = backend.root(`cut-b-${n}`);
+      h.setMounts([...h.snap.mounts, mountOf('/cut', a, { 'cache.metadata.ttl': '1h' })]);
+      await h.putBehind('/cut/x.bin', Buffer.from('bytes in A'));
+      assert.equal((await h.read('/cut/x.bin'))!.toString(), 'bytes in A');
+      h.setMounts([...h.snap.mounts.filter((m) => m.path !== '/cut'), mountOf('/cut', b, { 'cache.metadata.ttl': '1h' })]);
+      await h.putBehind('/cut/x.bin', Buffer.from('bytes in B'));
+      assert.equal((await h.read('/cut/x.bin'))!.toString(), 'bytes in B');
+    });
+
+    test('32 concurrent readers of one cold file cause one fetch per page', async () => {
+      const m = fresh();
+      const data = pattern(8 * PAGE + 7, 3);
+      await h.putBehind(`${m}/hot.bin`, data);
+      const c = cache.counters;
+      const f0 = c.pagesFetched;
+      const b0 = c.ufsReadBytes;
+      const reads = await Promise.all(Array.from({ length: 32 }, () => h.read(`${m}/hot.bin`)));
+      for (const r of reads) assert.ok(r!.equals(data));
+      assert.equal(c.pagesFetched - f0, 9, 'one fetch per page');
+      assert.equal(c.ufsReadBytes - b0, data.length, 'each byte read from the UFS once');
+    });
+
+    test('a truncated page file is detected, dropped and fetched again', async () => {
+      const m = fresh();
+      const data = pattern(2 * PAGE, 4);
+      await h.putBehind(`${m}/tr.bin`, data);
+      const before = new Set(pageFiles(cacheDir));
+      await h.read(`${m}/tr.bin`);
+      const mine = await until('two new page files', () => {
+        const f = pageFiles(cacheDir).filter((p) => !before.has(p));
+        return f.length === 2 && cache.reader.inflightPages === 0 ? f : undefined;
+      });
+      truncateSync(mine[0]!, 1000);
+      const c = cache.counters;
+      const corrupt0 = c.corruptPages;
+      const ufs0 = c.ufsReadBytes;
+      assert.ok((await h.read(`${m}/tr.bin`))!.equals(data));
+      assert.equal(c.corruptPages - corrupt0, 1);
+      assert.equal(c.ufsReadBytes - ufs0, PAGE, 'only the bad page was fetched again');
+      await until('page rewritten', () => cache.reader.inflightPages === 0);
+      const ufs1 = c.ufsReadBytes;
+      assert.ok((await h.read(`${m}/tr.bin`))!.equals(data));
+      assert.equal(c.ufsReadBytes, ufs1);
+    });
+
+    test('pages survive a restart and are reused after validation', async () => {
+      const m = fresh();
+      const data = pattern(4 * PAGE + 1, 5);
+      await h.putBehind(`${m}/keep.bin`, data);
+      await h.read(`${m}/keep.bin`);
+      await until('written', () => cache.reader.inflightPages === 0);
+      const restarted = await openCache(cacheDir);
+      assert.equal(restarted.store.stats().pages, cache.store.stats().pages);
+      h.cache = restarted;
+      try {
+        assert.ok((await h.read(`${m}/keep.bin`))!.equals(data));
+        assert.equal(restarted.counters.ufsReadBytes, 0, 'nothing read from the UFS after the restart');
+        assert.equal(restarted.counters.hits, 5);
+      } finally {
+        h.cache = cache;
+      }
+    });
+
+    test('the memory tier answers warm reads without the disk', async () => {
+      const dir = mkdtempSync(join(tmpdir(), 'cache-mem-'));
+      const mem = await openCache(dir, { memoryBytes: 4 * PAGE });
+      h.cache = mem;
+      try {
+        const m = fresh();
+        const data = pattern(3 * PAGE, 21);
+        await h.putBehind(`${m}/mem.bin`, data);
+        assert.ok((await h.read(`${m}/mem.bin`))!.equals(data));
+        await until('written', () => mem.reader.inflightPages === 0 && mem.store.stats().pages === 3);
+        for (const f of pageFiles(dir)) rmSync(f);
+        assert.ok((await h.read(`${m}/mem.bin`))!.equals(data));
+        assert.equal(mem.counters.memoryHits, 3);
+        assert.equal(mem.counters.ufsReadBytes, data.length, 'nothing fetched again');
+        assert.ok(mem.store.stats().memoryUsedBytes <= 4 * PAGE);
+      } finally {
+        h.cache = cache;
+        rmSync(dir, { recursive: true, force: true });
+      }
+    });
+
+    test('eviction keeps the quota', async () => {
+      const dir = mkdtempSync(join(tmpdir(), 'cache-small-'));
+      const small = await openCache(dir, { capacityBytes: 4 * (PAGE + 4096) });
+      h.cache = small;
+      try {
+        const m = fresh();
+        const files = [0, 1, 2, 3].map((i) => pattern(3 * PAGE, 10 + i));
+        for (let i = 0; i < files.length; i++) await h.putBehind(`${m}/e${i}.bin`, files[i]!);
+        for (let round = 0; round < 2; round++) {
+          for (let i = 0; i < files.length; i++) {
+            assert.ok((await h.read(`${m}/e${i}.bin`))!.equals(files[i]!));
+            await until('written', () => small.reader.inflightPages === 0);
+            const st = small.store.stats();
+            assert.ok(st.usedBytes <= st.capacityBytes, `used ${st.usedBytes} <= ${st.capacityBytes}`);
+            await until('page files within the quota', () => pageFiles(dir).reduce((s, f) => s + statSync(f).size, 0) <= st.capacityBytes);
+          }
+        }
+        assert.ok(small.counters.evictions >= 8, `evictions ${small.counters.evictions}`);
+        assert.ok(small.store.stats().pages <= 4);
+      } finally {
+        h.cache = cache;
+        rmSync(dir, { recursive: true, force: true });
+      }
+    });
+  });
+}

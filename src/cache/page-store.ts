@@ -17,7 +17,7 @@
  * lru.ts and page-file.ts.
  */
 import { createHash } from 'node:crypto';
-import { promises as fsp, readFileSync, writeFileSync } from 'node:fs';
+import { promises as fsp, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Lru } from './lru.js';
 import { checkPage, encodePage, fileLength, readTrailer, TRAILER_BYTES } from './page-file.js';
@@ -295,7 +295,13 @@ export class PageStore {
     if (this.mem.delete(id)) this.memLru.delete(id);
     const rec = this.files.get(key);
     rec?.pages.delete(index);
-    void fsp.rm(this.pagePath(key, index), { force: true }).catch(() => {});
+    // Synchronously: an unlink still pending when the page is fetched again and rewritten
+    // would delete the new file under an index entry that says it is there.
+    try {
+      rmSync(this.pagePath(key, index), { force: true });
+    } catch {
+      // not removable now: the file is no longer indexed, and a rewrite replaces it
+    }
   }
 
   private dropFile(rec: FileRec): number {

@@ -3,7 +3,7 @@
  * (unique paths, no nesting in the UFS namespace) checked before any write.
  */
 import { AlluxioError } from './errors.js';
-import { normalizePath, segmentsOf } from './paths.js';
+import { CONTROL_CHARS, normalizePath, segmentsOf } from './paths.js';
 import { isUfsPrefix, parseUfsUri, type ParsedUfsUri } from './ufs-uri.js';
 
 export interface MountEntry {
@@ -46,7 +46,7 @@ export function parseOption(raw: string): [string, string] {
 export function validateOption(key: string, value: string): void {
   if (!OPTION_KEY.test(key)) throw new AlluxioError('InvalidOption', `option key "${key}" is not allowed (letters, digits, ".", "_", "-")`);
   if (value === '') throw new AlluxioError('InvalidOption', `option "${key}" has an empty value; leave the option out instead`);
-  if (/[\u0000-\u001f\u007f]/.test(value)) throw new AlluxioError('InvalidOption', `option "${key}" contains control characters`);
+  if (CONTROL_CHARS.test(value)) throw new AlluxioError('InvalidOption', `option "${key}" contains control characters`);
 }
 
 export function parseOptions(raw: readonly string[]): Record<string, string> {

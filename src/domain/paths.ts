@@ -12,8 +12,13 @@ export const MAX_PATH_BYTES = 4096;
 const CANONICAL_ASCII = /^(?:\/[\x20-\x2e\x30-\x7e]{1,255})+$/;
 const DOT_SEGMENT = /\/\.\.?(?:\/|$)/;
 
-// C0 controls and DEL.
-const CONTROL = /[\u0000-\u001f\u007f]/;
+/**
+ * Control characters: C0 (U+0000–U+001F), DEL and C1 (U+007F–U+009F). Refused in every
+ * path, name, URI segment and option value; the ONE definition (listings hide such names
+ * so that what a listing shows can be read through the same API).
+ */
+export const CONTROL_CHARS = /[\u0000-\u001f\u007f-\u009f]/;
+const CONTROL = CONTROL_CHARS;
 
 function describeChar(ch: string): string {
   const cp = ch.codePointAt(0) ?? 0;

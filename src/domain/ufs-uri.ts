@@ -9,7 +9,7 @@
  * which is what the UFS adapters use (an object key or a file path), never the string.
  */
 import { AlluxioError } from './errors.js';
-import { MAX_SEGMENT_BYTES } from './paths.js';
+import { CONTROL_CHARS, MAX_SEGMENT_BYTES } from './paths.js';
 
 export interface SchemeInfo {
   /** Needs a non-empty authority (a bucket, a namenode, a container@account). */
@@ -112,7 +112,7 @@ export function maskUri(raw: string): string {
 function checkSegment(seg: string, whole: string, code: 'InvalidUfsUri' | 'InvalidPath'): void {
   if (seg === '.' || seg === '..') throw new AlluxioError(code, `"${whole}": dot segments ("${seg}") are not allowed`);
   if (seg.includes('/')) throw new AlluxioError(code, `"${whole}": an encoded "/" (%2F) inside a segment is not allowed`);
-  if (/[\u0000-\u001f\u007f]/.test(seg)) throw new AlluxioError(code, `"${whole}": control characters are not allowed`);
+  if (CONTROL_CHARS.test(seg)) throw new AlluxioError(code, `"${whole}": control characters are not allowed`);
   if (!seg.isWellFormed()) throw new AlluxioError(code, `"${whole}": not valid UTF-8`);
   if (Buffer.byteLength(seg, 'utf8') > MAX_SEGMENT_BYTES) throw new AlluxioError(code === 'InvalidPath' ? 'NameTooLong' : code, `"${whole}": a segment is longer than ${MAX_SEGMENT_BYTES} bytes`);
 }
@@ -140,7 +140,7 @@ function parseHead(raw: unknown, code: 'InvalidUfsUri' | 'InvalidPath', rawPath:
   if (rawPath ? raw !== raw.trimStart() : raw !== raw.trim()) {
     throw new AlluxioError(code, `"${shown}": ${rawPath ? 'leading' : 'leading or trailing'} white space`);
   }
-  if (/[\u0000-\u001f\u007f]/.test(raw)) throw new AlluxioError(code, `"${shown}": control characters are not allowed`);
+  if (CONTROL_CHARS.test(raw)) throw new AlluxioError(code, `"${shown}": control characters are not allowed`);
   // A request URI's path is raw text: "?" and "#" are characters of a name there.
   const m = (rawPath ? /^([A-Za-z][A-Za-z0-9+.\-]*):\/\/([^/]*)([\s\S]*)$/ : /^([A-Za-z][A-Za-z0-9+.\-]*):\/\/([^/?#]*)([\s\S]*)$/).exec(raw);
   if (!m) {
@@ -241,7 +241,7 @@ export interface UfsLocation {
 export function joinUnderUfs(mount: ParsedUfsUri, relSegments: readonly string[]): UfsLocation {
   for (const seg of relSegments) {
     // normalizePath guarantees this; re-checked because this is the security boundary.
-    if (typeof seg !== 'string' || seg === '' || seg === '.' || seg === '..' || seg.includes('/') || /[\u0000-\u001f\u007f]/.test(seg) || !seg.isWellFormed() || Buffer.byteLength(seg, 'utf8') > MAX_SEGMENT_BYTES) {
+    if (typeof seg !== 'string' || seg === '' || seg === '.' || seg === '..' || seg.includes('/') || CONTROL_CHARS.test(seg) || !seg.isWellFormed() || Buffer.byteLength(seg, 'utf8') > MAX_SEGMENT_BYTES) {
       throw new AlluxioError('InvalidPath', `segment ${JSON.stringify(seg)} cannot be joined onto ${mount.uri}`, { step: 'join' });
     }
   }

@@ -39,11 +39,11 @@ import { Readable, type Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { AlluxioError } from '../domain/errors.js';
 import type { ParsedMount } from '../domain/mounts.js';
+import { CONTROL_CHARS } from '../domain/paths.js';
 import { compareUtf8 } from './order.js';
 import { SMALL_OBJECT_BYTES, type ByteRange, type LocalFile, type UfsAdapter, type UfsEntry, type UfsOpenFile } from './types.js';
 
 export const TEMP_PREFIX = '.alluxio-tmp-';
-const CONTROL = /[\u0000-\u001f\u007f]/;
 /** Files up to this size are read with one read(2) and handed over as one chunk. */
 const SMALL_READ = 256 * 1024;
 const STREAM_HWM = 256 * 1024;
@@ -72,7 +72,7 @@ function checkRel(rel: readonly string[]): void {
 }
 
 function isUsableName(name: string): boolean {
-  return name !== '' && !name.startsWith(TEMP_PREFIX) && !CONTROL.test(name) && name.isWellFormed() && Buffer.byteLength(name) <= 255;
+  return name !== '' && !name.startsWith(TEMP_PREFIX) && !CONTROL_CHARS.test(name) && name.isWellFormed() && Buffer.byteLength(name) <= 255;
 }
 
 function errno(e: unknown): string | undefined {

@@ -32,12 +32,12 @@ import {
   type S3ClientConfig,
 } from '@aws-sdk/client-s3';
 import { Readable } from 'node:stream';
+import { CONTROL_CHARS } from '../domain/paths.js';
 import { AlluxioError } from '../domain/errors.js';
 import type { ParsedMount } from '../domain/mounts.js';
 import { compareUtf8 } from './order.js';
 import type { ByteRange, UfsAdapter, UfsEntry } from './types.js';
 
-const CONTROL = /[\u0000-\u001f\u007f]/;
 
 function opt(o: Record<string, string>, ...names: string[]): string | undefined {
   for (const n of names) if (o[n] !== undefined && o[n] !== '') return o[n];
@@ -214,7 +214,7 @@ export class S3Ufs implements UfsAdapter {
           continue;
         }
         const name = k.slice(prefix.length);
-        if (!name || name.includes('/') || CONTROL.test(name) || name === '.' || name === '..' || seen.has(name)) continue;
+        if (!name || name.includes('/') || CONTROL_CHARS.test(name) || name === '.' || name === '..' || seen.has(name)) continue;
         seen.add(name);
         out.push({
           name,
@@ -226,7 +226,7 @@ export class S3Ufs implements UfsAdapter {
       }
       for (const cp of page.CommonPrefixes ?? []) {
         const name = (cp.Prefix ?? '').slice(prefix.length).replace(/\/$/, '');
-        if (!name || name.includes('/') || CONTROL.test(name) || name === '.' || name === '..') continue;
+        if (!name || name.includes('/') || CONTROL_CHARS.test(name) || name === '.' || name === '..') continue;
         if (seen.has(name)) {
           // a file and a directory of the same name: the directory wins in a listing
           const i = out.findIndex((x) => x.name === name);

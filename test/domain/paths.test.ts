@@ -57,7 +57,7 @@ describe('normalizePath: canonical form', () => {
     ['/a%2Fb', '/a%2Fb'],
     ['/ünïcödé/файл/数据/🙂', '/ünïcödé/файл/数据/🙂'],
     ['/a\\..\\b', '/a\\..\\b'], // backslash is an ordinary character
-    ['/\u0080\u009f', '/\u0080\u009f'], // C1 controls are not in the forbidden set
+    ['/\u00a0\u00ff', '/\u00a0\u00ff'], // Latin-1 after the C1 controls is ordinary
     ['/e\u0301', '/e\u0301'], // no Unicode normalisation: bytes are names
   ];
   for (const [input, expected] of cases) {
@@ -101,6 +101,8 @@ describe('normalizePath: rejected inputs', () => {
       assert.ok(e.message.includes('offset 3'), e.message);
     }
     rejects('/a\u007fb', /U\+007F/);
+    // C1 controls too (issue: the docs say control characters are refused)
+    for (let c = 0x80; c <= 0x9f; c++) rejects(`/ab${String.fromCharCode(c)}c`, new RegExp(`U\\+00${c.toString(16).toUpperCase()} at offset 3`));
     rejects('/a\nb', /U\+000A/);
     rejects('/a\tb', /U\+0009/);
     rejects('/a\rb', /U\+000D/);

@@ -62,8 +62,8 @@ describe('alluxio fuse mount / unmount: life cycle', { skip }, () => {
   it('SIGTERM unmounts cleanly and flushes a file still being written', async () => {
     const f = await start();
     const file = join(f.mountpoint, 'data', 'open-at-exit.txt');
-    // A writer that keeps the file open while the daemon is told to stop.
-    const writer = spawn('/usr/bin/python3', ['-c', 'import sys,time\nf=open(sys.argv[1],"w"); f.write("written before SIGTERM\\n"); f.flush(); print("ready", flush=True); time.sleep(1.5); f.close()', file], { stdio: ['ignore', 'pipe', 'pipe'] });
+    // A writer that keeps the file open until told (a line on stdin), after the daemon got SIGTERM.
+    const writer = spawn('/usr/bin/python3', ['-c', 'import sys\nf=open(sys.argv[1],"w"); f.write("written before SIGTERM\\n"); f.flush(); print("ready", flush=True); sys.stdin.readline(); f.close()', file], { stdio: ['pipe', 'pipe', 'pipe'] });
     const writerExit = new Promise<number | null>((r) => writer.once('exit', (c) => r(c)));
     await Promise.race([
       new Promise<void>((resolve) => writer.stdout.once('data', () => resolve())),
@@ -71,7 +71,10 @@ describe('alluxio fuse mount / unmount: life cycle', { skip }, () => {
         throw new Error(`writer exited early (${c})`);
       }),
     ]);
-    const code = await f.stop();
+    const stopped = f.stop();
+    await waitUntil('the daemon to begin stopping', () => /fuse: stopping/.test(f.log()));
+    writer.stdin.end('close\n');
+    const code = await stopped;
     assert.equal(code, 0, f.log());
     assert.ok(!isMounted(f.mountpoint), 'gone from the mount table');
     assert.equal(await writerExit, 0, 'the writer closed its file without an error');

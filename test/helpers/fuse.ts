@@ -17,6 +17,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fuseMountAt } from '../../src/frontends/fuse/mountpoint.js';
 import { RUN } from './cli.js';
+import { until } from './poll.js';
 
 /** Why FUSE tests cannot run here (undefined when they can). */
 export function fuseSkipReason(): string | undefined {
@@ -99,13 +100,9 @@ export function isMounted(dir: string): boolean {
   return fuseMountAt(dir) !== undefined;
 }
 
+/** Poll until `ok` holds (the suite's one poller, test/helpers/poll.ts; this name stays for the FUSE tests). */
 export async function waitUntil(what: string, ok: () => boolean | Promise<boolean>, timeoutMs = 20_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (await ok()) return;
-    await new Promise((r) => setTimeout(r, 25));
-  }
-  throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+  await until(what, async () => (await ok()) || undefined, timeoutMs, 25);
 }
 
 /**

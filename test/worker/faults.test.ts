@@ -146,8 +146,12 @@ describe('worker faults', () => {
     await until('the lease to be given up', () => /lease lost/.test(w.log()), 20_000);
     etcd = await etcd.restart();
     await until('re-registration', () => /registered worker/.test(w.log().split('lease lost')[1] ?? ''), 20_000);
-    // Several TTLs later it is still listed, with its own pid, applying new changes.
-    await new Promise((r) => setTimeout(r, 3000));
+    // Across several TTLs (1 s) it stays listed: checked at every poll, not slept through.
+    const t0 = Date.now();
+    for (let polls = 0; polls < 3 || Date.now() - t0 < 3000; polls++) {
+      const l = (await cli(['worker', 'list', '--json'])).json();
+      assert.ok(l.workers.some((x: any) => x.id === 'outlast'), `dropped from the listing after ${Date.now() - t0} ms`);
+    }
     const add = await cli(['mount', 'add', '--path', '/outlast', '--ufs-uri', 'file:///tmp/outlast/', '--wait', '--json']);
     assert.equal(add.code, 0, add.stdout + add.stderr);
     const list = (await cli(['worker', 'list', '--json'])).json();

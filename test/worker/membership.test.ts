@@ -4,6 +4,7 @@
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { until } from '../helpers/poll.js';
 import { startTestEtcd, type TestEtcd } from '../helpers/etcd.js';
 import { startWorkers, stopWorkers, type WorkerProcess } from '../helpers/worker.js';
 import { EtcdConnection } from '../../src/store/connection.js';
@@ -45,14 +46,10 @@ describe('worker membership', () => {
       const st = await workers[0]!.waitForRevision(last);
       assert.ok(st.appliedRevision >= last);
       // The record catches up with the final revision ...
-      const deadline = Date.now() + 10_000;
-      let rec: any;
-      while (Date.now() < deadline) {
-        const g = await conn.client.get(key).string();
-        rec = JSON.parse(g!);
-        if (rec.appliedRevision >= last) break;
-        await new Promise((r) => setTimeout(r, 20));
-      }
+      const rec = await until('the record catches up', async () => {
+        const r = JSON.parse((await conn.client.get(key).string())!);
+        return r.appliedRevision >= last ? r : undefined;
+      }, 10_000, 20);
       assert.ok(rec.appliedRevision >= last, JSON.stringify(rec));
       // ... with at most one write per 200 ms interval (+2 for the edges), not one per change.
       const settle = Date.now() - started;
@@ -69,10 +66,14 @@ describe('worker membership', () => {
     // Force membership writes: the other worker's state changes, and etcd's revision moves
     // on outside config/.
     for (let i = 0; i < 10; i++) await conn.client.put(`${conn.layout.root}migrations/noise-${i}`).value('{}');
-    await new Promise((r) => setTimeout(r, 600));
+    // Then one config change: the informer handles events in order, so once it applied this
+    // change, the noise before it has been seen; exactly one reload may have happened.
+    const marker = { id: 'noise-marker', order: 999_999, kind: 'prefix', src: '/noise-marker', dst: '/noise-target', enabled: true };
+    const put = await conn.client.put(conn.layout.ruleKey(marker.id)).value(JSON.stringify(marker)).exec();
+    await workers[0]!.waitForRevision(Number(put.header.revision));
     const b = await workers[0]!.status();
-    assert.equal(b.informer.reloads, a.informer.reloads);
-    assert.equal(b.appliedRevision, a.appliedRevision);
+    assert.equal(b.informer.reloads, a.informer.reloads + 1, 'one reload, for the config change only');
+    await conn.client.delete().key(conn.layout.ruleKey(marker.id));
   });
 
   it('records have the documented shape; convergence ignores non-config commits', async () => {

@@ -11,6 +11,7 @@
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { until } from '../helpers/poll.js';
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { get, type IncomingMessage } from 'node:http';
@@ -97,14 +98,14 @@ test('an S3 GET from an s3:// mount survives a mount update to another URI (--wa
   const upd = await cli(['mount', 'update', '--path', '/lake', '--ufs-uri', 's3://new/tables/', '--wait', '--wait-timeout', '20s', '--json']);
   assert.equal(upd.code, 0, upd.stderr);
   assert.equal((upd.json() as { wait: { workers: number } }).wait.workers, 1, 'the worker applied the update');
-  // Let the worker's snapshot handler run to the end before the read goes on.
-  await new Promise((r) => setTimeout(r, 200));
+  // New requests already use the new URI (the old adapter has been replaced) before the
+  // read opened on the old one goes on.
+  await until('new requests served from the new URI', async () => {
+    const fresh = await getObject(`${w.s3Url}/lake/big.bin`);
+    return fresh.statusCode === 200 && (await readRest(fresh, [])).toString('utf8') === 'the new bucket\n';
+  });
 
   const body = await readRest(res, first);
   assert.equal(body.length, big.length);
   assert.equal(sha(body), sha(big), 'every byte of the object opened before the update');
-
-  const fresh = await getObject(`${w.s3Url}/lake/big.bin`);
-  assert.equal(fresh.statusCode, 200);
-  assert.equal((await readRest(fresh, [])).toString('utf8'), 'the new bucket\n', 'new requests use the new URI');
 });

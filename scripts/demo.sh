@@ -118,6 +118,9 @@ fi
 
 STOP_DIR_FLAG=""
 [ "$LOCAL_DIR" = "$HOME/.alluxio/local" ] || STOP_DIR_FLAG=" --dir $LOCAL_DIR"
+step "history: every config change, who made it, and how to put it back (docs/history.md)"
+alluxio history --limit 5
+
 step "the cluster keeps running"
 cat >&2 <<EOF
 Use it from your shell:

@@ -1,6 +1,6 @@
-"""Ray Data read_parquet through alluxiofs (local ray.init(num_cpus=2)). Opt-in: Ray is
-about 600 MB installed and its start takes tens of seconds on 2 cores, so it runs only
-with ALLUXIO_TEST_RAY=1 (scripts/python-venv.sh then installs python/requirements/ray.txt)."""
+"""Ray Data read_parquet through alluxiofs (local ray.init(num_cpus=2)). Runs with
+ALLUXIO_TEST_RAY=1, which test/fsspec/modern.test.ts sets unless the suite was started with
+ALLUXIO_TEST_RAY=0 (then scripts/python-venv.sh builds the venv without Ray)."""
 import os
 
 import pytest

@@ -38,6 +38,11 @@ interface MetaEntry {
 export class WorkerCache {
   readonly reader: PageReader;
   private readonly meta = new Map<string, MetaEntry>();
+  /**
+   * Bumped by every invalidation (write, delete, free): a UFS stat that was in flight while
+   * one happened may describe the version before it, so it is not remembered.
+   */
+  private invalidations = 0;
   private readonly router: PageRouter;
   metaHits = 0;
   metaMisses = 0;
@@ -78,10 +83,12 @@ export class WorkerCache {
       }
     }
     this.metaMisses++;
+    const epoch = this.invalidations;
     const entry = await statUfs();
     // Only files are remembered: a missing object or a directory is asked again (a file
     // created, or a directory made implicitly by a write below it, shows at once).
     this.meta.delete(uri);
+    if (epoch !== this.invalidations) return entry; // raced a write: answer, remember nothing
     if (ttl > 0 && entry?.type === 'file') {
       if (this.meta.size >= MAX_META_ENTRIES) this.meta.delete(this.meta.keys().next().value as string);
       this.meta.set(uri, { entry, at: Date.now() });
@@ -107,6 +114,7 @@ export class WorkerCache {
 
   /** Drop the metadata and every cached page of `uri` (a write or delete went through). */
   invalidate(uri: string): void {
+    this.invalidations++;
     this.meta.delete(uri);
     this.store.dropUri(uri);
   }
@@ -114,6 +122,7 @@ export class WorkerCache {
   /** Drop everything at or below a UFS URI (cache free). */
   free(uriPrefix: string): { objects: number; pages: number } {
     const base = uriPrefix.endsWith('/') ? uriPrefix : `${uriPrefix}/`;
+    this.invalidations++;
     for (const k of [...this.meta.keys()]) if (k === uriPrefix || k.startsWith(base)) this.meta.delete(k);
     return this.store.dropPrefix(uriPrefix);
   }

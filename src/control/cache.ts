@@ -42,7 +42,9 @@ async function call<T>(w: WorkerInfo, method: 'GET' | 'POST', what: string, path
   const address = `${w.host}:${w.restPort}`;
   const q = path !== undefined ? `?path=${encodeURIComponent(path)}` : '';
   try {
-    const res = await fetch(`http://${address}/api/v1/cache/${what}${q}`, { method, signal: AbortSignal.timeout(timeoutMs) });
+    // A TLS-only worker advertises its HTTPS port as restPort (scheme "https"); its CA must be
+    // trusted by this process (NODE_EXTRA_CA_CERTS, as `local start --tls` prints).
+    const res = await fetch(`${w.scheme}://${address}/api/v1/cache/${what}${q}`, { method, signal: AbortSignal.timeout(timeoutMs) });
     const body = (await res.json()) as any;
     if (res.ok) {
       if (what === 'status' && body.enabled === false) return { worker: w.id, address, result: null, disabled: true };

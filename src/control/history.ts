@@ -11,7 +11,7 @@ import type { EtcdConnection } from '../store/connection.js';
 import type { Layout } from '../store/layout.js';
 import { readConfigReadOnly, transact, type Committed, type ConfigState, type Op } from '../store/config-store.js';
 import { decodeConfig } from '../store/codec.js';
-import { gatewayRange } from '../store/gateway.js';
+import { gatewayRange, GatewayUnsupported, type RangeKv } from '../store/gateway.js';
 import { assertNoActiveMigration } from '../migrate/store.js';
 
 export interface HistoryEntry {
@@ -36,9 +36,9 @@ interface HistoryView {
 /** The config and every kept history record, read at one revision. */
 async function readHistory(conn: EtcdConnection): Promise<HistoryView> {
   const state = await readConfigReadOnly(conn);
-  const res = await gatewayRange(conn, 'read history', { key: conn.layout.historyPrefix, prefix: true, revision: state.revision });
+  const kvs = await rangeAt(conn, 'read history', conn.layout.historyPrefix, state.revision);
   const records: HistoryRecord[] = [];
-  for (const kv of res.kvs) {
+  for (const kv of kvs) {
     try {
       records.push(parseRecord(kv.key, kv.value, kv.modRevision));
     } catch {
@@ -104,13 +104,26 @@ async function rawConfigAt(conn: EtcdConnection, view: HistoryView, revision: nu
   const cov = coverage(view.records, revision, view.state.generationModRevision);
   if (cov.ok) return configAt(view.state.raw, cov.later);
   try {
-    const res = await gatewayRange(conn, 'read config at revision', { key: conn.layout.configPrefix, prefix: true, revision });
-    return new Map(res.kvs.filter((kv) => conn.layout.isConfigEntryKey(kv.key)).map((kv) => [kv.key, kv.value]));
+    const kvs = await rangeAt(conn, 'read config at revision', conn.layout.configPrefix, revision);
+    return new Map(kvs.filter((kv) => conn.layout.isConfigEntryKey(kv.key)).map((kv) => [kv.key, kv.value]));
   } catch (e) {
+    // Only etcd's "compacted" is final; an outage or a deadline is reported as what it is.
+    if (!/compacted/i.test(e instanceof Error ? e.message : String(e))) throw e;
     throw new AlluxioError(
       'NotFound',
-      `the config at revision ${revision} can no longer be rebuilt: history keeps changes back to revision ${cov.oldestKept ?? 'none'} (ALLUXIO_HISTORY_KEEP) and etcd compacted the revision (${e instanceof Error ? e.message : String(e)})`,
+      `the config at revision ${revision} can no longer be rebuilt: history keeps undoable changes back to revision ${cov.oldestKept ?? 'none'} (ALLUXIO_HISTORY_KEEP; a change too large to record cannot be undone) and etcd compacted the revision`,
     );
+  }
+}
+
+/** A prefix at a revision: through the JSON gateway, or the grpc client where there is none. */
+async function rangeAt(conn: EtcdConnection, what: string, prefix: string, revision: number): Promise<RangeKv[]> {
+  try {
+    return (await gatewayRange(conn, what, { key: prefix, prefix: true, revision })).kvs;
+  } catch (e) {
+    if (!(e instanceof GatewayUnsupported)) throw e;
+    const res = await conn.call(what, (c) => c.getAll().prefix(prefix).revision(String(revision)).exec());
+    return res.kvs.map((kv) => ({ key: kv.key.toString('utf8'), value: kv.value.toString('utf8'), modRevision: Number(kv.mod_revision) }));
   }
 }
 

@@ -19,6 +19,7 @@
 import { AlluxioError, isAlluxioError } from '../domain/errors.js';
 import { checkMountAgainst, parseMount, toEntry, validateMountPath, type MountEntry, type ParsedMount } from '../domain/mounts.js';
 import { isUfsPrefix } from '../domain/ufs-uri.js';
+import { isDryRun } from '../store/dry-run.js';
 import type { EtcdConnection } from '../store/connection.js';
 import { readConfig, transact, type Committed, type ConfigState } from '../store/config-store.js';
 import { adapterForBinding, fingerprint, listingDiff, walk } from '../migrate/copier.js';
@@ -284,7 +285,9 @@ export async function rollback(conn: EtcdConnection, id: string, opts: { force?:
     checkTable: true,
     actor: 'migrate rollback',
   };
-  if (opts.force || !r0.targetFingerprint) return rebind(conn, id, { ...back, readOnly: (_r, current) => current.readOnly });
+  // --dry-run shows the change a rollback makes (the mount back on the old UFS), not its
+  // intermediate freeze; the freeze and the check write and read nothing in a dry run.
+  if (opts.force || !r0.targetFingerprint || isDryRun(conn)) return rebind(conn, id, { ...back, readOnly: (_r, current) => current.readOnly });
   // 1. Freeze: make the mount read-only (one commit, guarded by the record) and let live
   //    workers apply it, so no write through Alluxio can land on the new UFS after the check.
   const frozen = await transact(

@@ -50,6 +50,11 @@ export interface HistoryRecord {
   changes: KeyChange[];
   /** Set by `revert`: the revision whose config it restored. */
   revertedTo?: number;
+  /**
+   * False when the record was too large to keep the values (only the keys): the change
+   * cannot be undone from history (diff/revert then need etcd itself at that revision).
+   */
+  complete: boolean;
 }
 
 /** The key changes `ops` make to `before` (config keys only; unchanged puts are dropped). */
@@ -101,7 +106,9 @@ export function coverage(records: readonly HistoryRecord[], revision: number, cu
   // consecutive, and the oldest later record's predecessor is at or before `revision`.
   const newestOk = later.length > 0 && later[0]!.revision === currentGenerationRevision;
   const consecutive = later.every((r, i) => i === 0 || later[i - 1]!.generation === r.generation + 1);
-  if (!newestOk || !consecutive || !oldest || oldest.prevRevision > revision) {
+  // A record that kept only its keys (too large) cannot be undone: not covered either.
+  const undoable = later.every((r) => r.complete);
+  if (!newestOk || !consecutive || !undoable || !oldest || oldest.prevRevision > revision) {
     const kept = [...records].sort((a, b) => a.revision - b.revision)[0];
     return { ok: false, oldestKept: kept ? kept.prevRevision : null };
   }
@@ -207,6 +214,7 @@ export function parseRecord(key: string, value: string, modRevision: number): Hi
     who: { etcdUser: o.who?.etcdUser ?? null, os: String(o.who?.os ?? '') },
     command: String(o.command ?? ''),
     changes: o.changes,
+    complete: o.complete !== false,
     ...(typeof o.revertedTo === 'number' ? { revertedTo: o.revertedTo } : {}),
   };
 }

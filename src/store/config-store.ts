@@ -174,7 +174,7 @@ function who(conn: EtcdConnection): HistoryRecord['who'] {
 
 /** The history record of one commit (values dropped when too large to store). */
 function historyValue(conn: EtcdConnection, state: ConfigState, ops: readonly Op[], opts: TransactOptions): string {
-  const record: Omit<HistoryRecord, 'revision'> & { complete: boolean } = {
+  const record: Omit<HistoryRecord, 'revision'> = {
     generation: state.generation + 1,
     prevRevision: state.generationModRevision,
     at: new Date().toISOString(),

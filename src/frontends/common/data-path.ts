@@ -101,10 +101,13 @@ export class DataPath {
   // ---- the bytes: every front end reads, writes and deletes through these, so the worker
   // cache (issue: worker cache) sits behind them and sees every write and delete.
 
-  /** Metadata of the target (null when missing). */
-  async stat(t: DataTarget): Promise<UfsEntry | null> {
+  /**
+   * Metadata of the target (null when missing). `fresh`: ask the UFS, never the cache's
+   * metadata (a decision that must see the current version: conditional writes).
+   */
+  async stat(t: DataTarget, opts: { fresh?: boolean } = {}): Promise<UfsEntry | null> {
     const statUfs = () => this.ufs(() => t.adapter.stat(t.rel));
-    return this.ctx.cache ? this.ctx.cache.stat(t, statUfs) : statUfs();
+    return this.ctx.cache && !opts.fresh ? this.ctx.cache.stat(t, statUfs) : statUfs();
   }
 
   /** Children of the target directory, sorted by name (UTF-8 bytes). */
@@ -282,7 +285,13 @@ function fromOpenFile(f: UfsOpenFile): DataObject {
 /** Copy-then-delete move through the adapter interface (read, write, mkdir, list, delete). */
 async function moveTree(a: UfsAdapter, from: readonly string[], to: readonly string[], type: 'file' | 'directory', toExists: boolean): Promise<void> {
   if (type === 'file') {
-    await a.write(to, await a.read(from));
+    const body = await a.read(from);
+    try {
+      await a.write(to, body);
+    } catch (e) {
+      body.destroy(); // the source's file or socket, when the write failed before reading it
+      throw e;
+    }
     await a.delete(from);
     return;
   }

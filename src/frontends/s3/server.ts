@@ -123,7 +123,12 @@ function sendError(req: IncomingMessage, res: ServerResponse, err: S3Error, reso
  * Remove abandoned multipart uploads now and then every half of the maximum age (between
  * 1 s and 10 min), in the background (the timer does not keep the process alive).
  */
+const sweepers = new Set<string>();
+
 function sweepAbandonedUploads(frontend: FrontendContext, staging: MultipartStore, maxAgeMs: number): void {
+  // One sweeper per staging directory and process (S3 servers of one worker share it).
+  if (sweepers.has(staging.dir)) return;
+  sweepers.add(staging.dir);
   const every = Math.min(10 * 60_000, Math.max(1000, Math.floor(maxAgeMs / 2)));
   const run = (): void => {
     void staging.sweep(maxAgeMs).then((r) => {

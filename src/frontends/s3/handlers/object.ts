@@ -93,7 +93,8 @@ async function serveObject(r: Req, head: boolean, st: UfsEntry, open: (range: { 
  */
 export async function checkWriteConditions(ctx: S3Context, r: Req, t: DataTarget, c: Conditions): Promise<void> {
   if (!hasWriteConditions(c)) return;
-  const cur = await s3call({ bucket: r.bucket, key: r.key }, () => ctx.dp.stat(t));
+  // The UFS's current version, not the cache's (within its TTL it may be another's write).
+  const cur = await s3call({ bucket: r.bucket, key: r.key }, () => ctx.dp.stat(t, { fresh: true }));
   const version = cur && cur.type === 'file' ? { etag: quoteEtag(cur), mtimeMs: cur.mtimeMs } : null;
   switch (evaluateWrite(c, version)) {
     case 'ok':
@@ -206,7 +207,12 @@ export async function copyObject(ctx: S3Context, r: Req): Promise<void> {
     const f = await s3call(src, () => ctx.dp.open(srcT));
     if (!f) throw s3err.noSuchKey(src.key);
     const body = await s3call(src, () => f.stream());
-    return s3call({ bucket: r.bucket, key: r.key }, () => ctx.dp.write(dst, body));
+    try {
+      return await s3call({ bucket: r.bucket, key: r.key }, () => ctx.dp.write(dst, body));
+    } catch (e) {
+      body.destroy(); // a write refused before it read the source must not leak its file or socket
+      throw e;
+    }
   });
   sendXml(r, 200, 'CopyObjectResult', { LastModified: isoDate(entry.mtimeMs), ETag: quoteEtag(entry) });
 }

@@ -33,7 +33,7 @@ import { addMount } from '../src/control/mounts.js';
 import { freePort, startEtcdServer, type EtcdServer } from '../src/local/etcd-server.js';
 import { EtcdConnection } from '../src/store/connection.js';
 import { startWorker, type WorkerProcess } from '../test/helpers/worker.js';
-import { median, numArg, runBench } from './lib.js';
+import { median, numArg, runBench, stopChild } from './lib.js';
 import { startShapingProxy, type ShapingProxy } from './shaping-proxy.js';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -107,15 +107,6 @@ async function metrics(w: WorkerProcess): Promise<Record<string, number>> {
   const out: Record<string, number> = {};
   for (const m of text.matchAll(/^(alluxio_(?:cache|ufs)_\w+) (\S+)$/gm)) out[m[1]!] = Number(m[2]);
   return out;
-}
-
-async function stopChild(c: ChildProcess | undefined, signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
-  if (!c || c.exitCode !== null || c.signalCode !== null) return;
-  const exited = new Promise<void>((r) => c.once('exit', () => r()));
-  c.kill(signal);
-  const t = setTimeout(() => c.kill('SIGKILL'), 5000);
-  await exited;
-  clearTimeout(t);
 }
 
 async function main(): Promise<void> {

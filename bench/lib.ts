@@ -1,5 +1,5 @@
 /** Small helpers shared by the benchmarks. */
-import { spawnSync } from 'node:child_process';
+import { spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 
 /** The median (mean of the two middle values for an even count). */
@@ -55,4 +55,14 @@ export function timeCommand(c: TimedCase): number {
   const m = /@cpu (\d+(?:\.\d+)?) (\d+(?:\.\d+)?)\s*$/.exec(r.stderr);
   if (m) c.cpu.push((Number(m[1]) + Number(m[2])) * 1000);
   return ms;
+}
+
+/** Stop a child process (SIGTERM, SIGKILL after 5 s) and wait for it to exit. */
+export async function stopChild(c: ChildProcess | undefined, signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
+  if (!c || c.exitCode !== null || c.signalCode !== null) return;
+  const exited = new Promise<void>((r) => c.once('exit', () => r()));
+  c.kill(signal);
+  const t = setTimeout(() => c.kill('SIGKILL'), 5000);
+  await exited;
+  clearTimeout(t);
 }

@@ -27,7 +27,7 @@ import { addMount } from '../src/control/mounts.js';
 import { freePort, startEtcdServer, type EtcdServer } from '../src/local/etcd-server.js';
 import { EtcdConnection } from '../src/store/connection.js';
 import { startWorker, type WorkerProcess } from '../test/helpers/worker.js';
-import { median, numArg, runBench } from './lib.js';
+import { median, numArg, runBench, stopChild } from './lib.js';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 
@@ -154,15 +154,6 @@ function put(base: string, key: string, file: string): Promise<void> {
 function peakRssMb(pid: number): number {
   const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
   return m ? Number(m[1]) / 1024 : NaN;
-}
-
-async function stopChild(c: ChildProcess | undefined, signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
-  if (!c || c.exitCode !== null || c.signalCode !== null) return;
-  const exited = new Promise<void>((r) => c.once('exit', () => r()));
-  c.kill(signal);
-  const t = setTimeout(() => c.kill('SIGKILL'), 5000);
-  await exited;
-  clearTimeout(t);
 }
 
 async function main(): Promise<void> {

@@ -1,7 +1,7 @@
 import { Flags } from '@oclif/core';
 import { BaseCommand } from '../../src/cli/base-command.js';
 import type { CacheLoadResult } from '../../src/cli/results.js';
-import { formatBytes } from '../../src/cli/bytes.js';
+import { formatBytes } from '../../src/domain/bytes.js';
 import { loadTotals, startLoad, waitForLoad } from '../../src/control/cache.js';
 import { AlluxioError } from '../../src/domain/errors.js';
 

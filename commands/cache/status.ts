@@ -1,7 +1,7 @@
 import { Flags } from '@oclif/core';
 import { BaseCommand } from '../../src/cli/base-command.js';
 import type { CacheStatusResult } from '../../src/cli/results.js';
-import { formatBytes } from '../../src/cli/bytes.js';
+import { formatBytes } from '../../src/domain/bytes.js';
 import { cacheStatus } from '../../src/control/cache.js';
 
 export default class CacheStatus extends BaseCommand<typeof CacheStatus, CacheStatusResult> {

@@ -2,7 +2,8 @@ import { Flags } from '@oclif/core';
 import { BaseCommand } from '../../src/cli/base-command.js';
 import type { MigrateStatusResult } from '../../src/cli/results.js';
 import { migrationStatus } from '../../src/control/migrations.js';
-import { formatBytes, formatDuration, parseMigrationId, progressLine, statusDoc, type StatusDoc } from '../../src/migrate/record.js';
+import { formatBytes } from '../../src/domain/bytes.js';
+import { formatDuration, parseMigrationId, progressLine, statusDoc, type StatusDoc } from '../../src/migrate/record.js';
 import { followMigration } from '../../src/migrate/watch.js';
 
 export default class MigrateStatus extends BaseCommand<typeof MigrateStatus, MigrateStatusResult> {

@@ -3,7 +3,7 @@ import type { WorkerListResult } from '../../src/cli/results.js';
 import { formatDuration } from '../../src/cli/duration.js';
 import { listWorkers } from '../../src/cluster/members.js';
 import { cacheUseOf } from '../../src/control/cache.js';
-import { formatBytes } from '../../src/cli/bytes.js';
+import { formatBytes } from '../../src/domain/bytes.js';
 
 export default class WorkerList extends BaseCommand<typeof WorkerList, WorkerListResult> {
   static override summary = 'List live workers: address, applied revision, lag behind the config, uptime, watch state.';

@@ -11,6 +11,7 @@
  * "Active" migrations (copying, verifying, ready, failed) hold their mount: the mount is
  * read-only, and mount update/remove and a second migration of the same mount are refused.
  */
+import { formatBytes } from '../domain/bytes.js';
 import { AlluxioError } from '../domain/errors.js';
 import { redactOptions } from '../domain/mounts.js';
 
@@ -157,16 +158,6 @@ export function parseRecord(raw: string): MigrationRecord {
   return r;
 }
 
-export function formatBytes(n: number): string {
-  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
-  let v = n;
-  let i = 0;
-  while (v >= 1024 && i < units.length - 1) {
-    v /= 1024;
-    i++;
-  }
-  return i === 0 ? `${n} B` : `${v.toFixed(v >= 100 ? 0 : 1)} ${units[i]}`;
-}
 
 /** Parse a byte count such as 1048576, 512k, 64KiB, 10MB, 1g (binary units). */
 export function parseBytes(raw: string, flag: string): number {

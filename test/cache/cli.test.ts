@@ -12,16 +12,9 @@ import { startTestEtcd, type TestEtcd } from '../helpers/etcd.js';
 import { cliFor } from '../helpers/cli.js';
 import { startWorker, type WorkerProcess } from '../helpers/worker.js';
 import { until } from '../helpers/poll.js';
-import { pattern } from './harness.js';
+import { metric, pattern } from './harness.js';
 
 const PAGE = 64 * 1024;
-
-async function metric(w: WorkerProcess, name: string): Promise<number> {
-  const text = await (await fetch(`${w.restUrl}/metrics`)).text();
-  const m = new RegExp(`^${name} (\\S+)$`, 'm').exec(text);
-  if (!m) throw new Error(`${name} not in /metrics`);
-  return Number(m[1]);
-}
 
 describe('cache commands against real workers', () => {
   let etcd: TestEtcd;

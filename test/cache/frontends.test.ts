@@ -14,17 +14,10 @@ import { startTestEtcd, type TestEtcd } from '../helpers/etcd.js';
 import { cliFor } from '../helpers/cli.js';
 import { startWorker, type WorkerProcess } from '../helpers/worker.js';
 import { freePort } from '../../src/local/etcd-server.js';
-import { pattern } from './harness.js';
+import { metric, pattern } from './harness.js';
 
 const require = createRequire(import.meta.url);
 const PAGE = 64 * 1024;
-
-async function metric(w: WorkerProcess, name: string): Promise<number> {
-  const text = await (await fetch(`${w.restUrl}/metrics`)).text();
-  const m = new RegExp(`^${name} (\\S+)$`, 'm').exec(text);
-  if (!m) throw new Error(`${name} not in /metrics`);
-  return Number(m[1]);
-}
 
 describe('S3 and REST reads through a worker cache', () => {
   let etcd: TestEtcd;

@@ -153,3 +153,11 @@ export function pattern(size: number, seed: number): Buffer {
   }
   return b;
 }
+
+/** One value of a worker's /metrics (throws when the metric is not there). */
+export async function metric(w: { restUrl: string }, name: string): Promise<number> {
+  const text = await (await fetch(`${w.restUrl}/metrics`)).text();
+  const m = new RegExp(`^${name} (\\S+)$`, 'm').exec(text);
+  if (!m) throw new Error(`${name} not in /metrics`);
+  return Number(m[1]);
+}

@@ -1,4 +1,4 @@
-/** Human byte sizes for CLI output (1.5 GiB, 512 KiB). */
+/** Human byte sizes for output (1.5 GiB, 512 KiB, 64 MiB): one decimal below 10 of a unit. Pure. */
 export function formatBytes(n: number): string {
   const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
   let v = n;

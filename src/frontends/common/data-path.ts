@@ -178,18 +178,18 @@ export class DataPath {
 
   /** Delete the target (a file, or an empty directory). */
   async delete(t: DataTarget): Promise<void> {
-    requireWritable(t.mount);
-    try {
-      return await this.ufs(() => t.adapter.delete(t.rel));
-    } finally {
-      this.invalidate(t);
-    }
+    return this.change(t, () => t.adapter.delete(t.rel));
   }
 
   async mkdir(t: DataTarget): Promise<void> {
+    return this.change(t, () => t.adapter.mkdir(t.rel));
+  }
+
+  /** A change to the target in the UFS: writable mount checked, this worker's cache dropped after it. */
+  private async change<T>(t: DataTarget, f: () => Promise<T>): Promise<T> {
     requireWritable(t.mount);
     try {
-      return await this.ufs(() => t.adapter.mkdir(t.rel));
+      return await this.ufs(f);
     } finally {
       this.invalidate(t);
     }

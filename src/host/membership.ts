@@ -86,20 +86,24 @@ export class Membership {
       const existing = res.responses[0]?.response_range?.kvs[0];
       let holder = '';
       if (existing) {
+        let rec: Partial<MemberRecord> | undefined;
         try {
-          const rec = JSON.parse(existing.value.toString('utf8')) as Partial<MemberRecord>;
-          const mine = rec.pid === this.record.pid && rec.startedAt === this.record.startedAt;
-          if (mine) {
-            // Our own registration whose lease outlived a disconnect: move it to the new lease.
-            const moved = await this.conn.call('re-register worker', (c) =>
-              c.if(this.key, 'Mod', '==', Number(existing.mod_revision)).then(c.put(this.key).value(value).lease(id)).commit(),
-            );
-            if (moved.succeeded) return this.adopt(lease, id, value);
-          }
-          holder = ` by ${rec.host ?? '?'} (pid ${String(rec.pid ?? '?')}, started ${rec.startedAt ?? '?'})`;
+          rec = JSON.parse(existing.value.toString('utf8')) as Partial<MemberRecord>;
         } catch {
           holder = ' (unreadable record)';
         }
+        if (rec && rec.pid === this.record.pid && rec.startedAt === this.record.startedAt) {
+          // Our own registration whose lease outlived a disconnect: move it to the new lease.
+          const moved = await this.conn.call('re-register worker', (c) =>
+            c.if(this.key, 'Mod', '==', Number(existing.mod_revision)).then(c.put(this.key).value(value).lease(id)).commit(),
+          );
+          if (moved.succeeded) return this.adopt(lease, id, value);
+          // Our record changed between the read and the move (a rate-limited update still
+          // in flight): not someone else's id; the caller retries.
+          await lease.revoke().catch(() => undefined);
+          throw new AlluxioError('Conflict', `${this.what} record ${this.key} changed while moving it to a new lease; retrying`);
+        }
+        if (rec) holder = ` by ${rec.host ?? '?'} (pid ${String(rec.pid ?? '?')}, started ${rec.startedAt ?? '?'})`;
       }
       await lease.revoke().catch(() => undefined);
       throw new AlluxioError(

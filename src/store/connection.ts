@@ -92,6 +92,9 @@ export class EtcdConnection {
       hosts: options.endpoints,
       // Evaluated per attempt (each retry on another member gets a fresh deadline).
       defaultCallOptions: (ctx) => (ctx.isStream ? {} : { deadline: Date.now() + attemptMs }),
+      // grpc's own reconnect backoff grows to 120 s by default: after a long etcd outage a
+      // member that is back would be retried only minutes later. Cap it at 2 s.
+      grpcOptions: { 'grpc.initial_reconnect_backoff_ms': 500, 'grpc.max_reconnect_backoff_ms': 2000 },
       // faultHandling (cockatiel) is added when the client is created, so cockatiel is not
       // loaded before that either.
     };

@@ -145,7 +145,7 @@ describe('worker faults', () => {
     // Well past 2x the TTL: the client gives the lease up as lost.
     await until('the lease to be given up', () => /lease lost/.test(w.log()), 20_000);
     etcd = await etcd.restart();
-    await until('re-registration', () => /registered worker/.test(w.log().split('lease lost')[1] ?? ''), 20_000);
+    await until('re-registration', () => /registered worker/.test(w.log().split('lease lost')[1] ?? ''), 60_000);
     // Across several TTLs (1 s) it stays listed: checked at every poll, not slept through.
     const t0 = Date.now();
     for (let polls = 0; polls < 3 || Date.now() - t0 < 3000; polls++) {

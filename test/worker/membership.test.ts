@@ -73,11 +73,16 @@ describe('worker membership', () => {
     await workers[0]!.waitForRevision(Number(put.header.revision));
     const b = await workers[0]!.status();
     assert.equal(b.informer.reloads, a.informer.reloads + 1, 'one reload, for the config change only');
-    await conn.client.delete().key(conn.layout.ruleKey(marker.id));
+    const del = await conn.client.delete().key(conn.layout.ruleKey(marker.id)).exec();
+    await Promise.all(workers.map((w) => w.waitForRevision(Number(del.header.revision))));
   });
 
   it('records have the documented shape; convergence ignores non-config commits', async () => {
-    const listing = await listWorkers(conn);
+    // The records follow the applied revision (rate-limited writes): wait until both show it.
+    const listing = await until('both records at lag 0', async () => {
+      const l = await listWorkers(conn);
+      return l.workers.length === 2 && l.workers.every((w) => w.lag === 0) ? l : undefined;
+    });
     assert.deepEqual(listing.workers.map((w) => w.id), ['m-1', 'm-2']);
     for (const w of listing.workers) {
       assert.equal(w.host, '127.0.0.1');

@@ -15,6 +15,9 @@
  * - abort:    restores the mount exactly as it was before the migration.
  * Every transaction that reads a record also compares its mod revision at commit (the
  * copier writes records without bumping the config generation).
+ *
+ * One concern (about 420 lines): the migration use cases (start, cutover, rollback, abort,
+ * resume, status), each a guarded transaction over the same record and mount.
  */
 import { AlluxioError, isAlluxioError } from '../domain/errors.js';
 import { checkMountAgainst, parseMount, toEntry, validateMountPath, type MountEntry, type ParsedMount } from '../domain/mounts.js';

@@ -30,6 +30,9 @@
  * Writes are atomic: the bytes go to a temporary file in the target's directory
  * (`.alluxio-tmp-*`, hidden from listings), which is renamed over the target once the
  * whole body arrived (a failed or aborted upload leaves the old content untouched).
+ *
+ * One concern, one file (about 600 lines): the file:// adapter and its containment proofs stay
+ * together so every path into the local file system is read in one place.
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { closeSync, constants as FS, createReadStream, createWriteStream, fstatSync, openSync, read as fsRead, readlinkSync, readSync, realpathSync, type Stats } from 'node:fs';

@@ -15,6 +15,8 @@
  *
  * Reads that arrive out of order (the kernel sends async read-ahead on several FUSE
  * threads at once) still hit: one window behind the reader is kept.
+ *
+ * One concern (about 460 lines): the read-ahead window state machine and its buffer pool.
  */
 
 import { Writable } from 'node:stream';

@@ -19,21 +19,10 @@ import { request } from 'node:http';
 import { join } from 'node:path';
 import { startFsEnv, commit, python, type FsEnv } from '../fsspec/env.js';
 import { fuseSkipReason, startFuse, type FuseProcess } from '../helpers/fuse.js';
+import { prng } from '../helpers/prng.js';
 
 const skipFuse = fuseSkipReason();
 if (skipFuse) console.log(`# cross-api: FUSE left out: ${skipFuse}`);
-
-/** mulberry32: a small seeded PRNG, so a failing case is reproduced by its seed. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const HOSTILE = [
   'plain.txt',

@@ -14,17 +14,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { Readable, type Writable } from 'node:stream';
 import { ReadAhead, type RangeProvider } from '../../src/frontends/fuse/read-ahead.js';
-
-function prng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { prng } from '../helpers/prng.js';
 
 function fileOf(size: number, seed: number): Buffer {
   const r = prng(seed);

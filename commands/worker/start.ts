@@ -27,6 +27,9 @@ export default class WorkerStart extends BaseCommand<typeof WorkerStart, WorkerS
     'lease-ttl': Flags.string({ default: '10s', summary: 'TTL of the membership lease (a killed worker disappears after it).' }),
     'max-staleness': Flags.string({ summary: 'Refuse requests (503) when the config is older than this because etcd is unreachable (e.g. 2m). Default: serve the last good config indefinitely.' }),
     ...cacheFlags,
+    's3-redirect': Flags.boolean({
+      summary: 'S3 GET/HEAD of an object another worker owns: answer 307 to the owner instead of reading it through the owner (docs/cluster-cache.md).',
+    }),
     'tls-cert': Flags.string({ summary: 'PEM certificate (chain) for the HTTPS ports; with --tls-key turns HTTPS on.', dependsOn: ['tls-key'], helpGroup: 'TLS' }),
     'tls-key': Flags.string({ summary: 'PEM private key of --tls-cert (unencrypted).', dependsOn: ['tls-cert'], helpGroup: 'TLS' }),
     'tls-client-ca': Flags.string({ summary: 'PEM CA bundle: require client certificates signed by it on the HTTPS ports (mutual TLS).', dependsOn: ['tls-cert'], helpGroup: 'TLS' }),
@@ -47,6 +50,7 @@ export default class WorkerStart extends BaseCommand<typeof WorkerStart, WorkerS
     const cache = await openCacheFromFlags(flags, log);
     const worker = new Worker(this.etcd(), {
       ...(cache ? { cache } : {}),
+      ...(flags['s3-redirect'] ? { s3Redirect: true } : {}),
       ...(flags.id ? { id: flags.id } : {}),
       ...(flags.host ? { host: flags.host } : {}),
       bindHost: flags['bind-host'],

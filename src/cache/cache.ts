@@ -112,6 +112,21 @@ export class WorkerCache {
     return this.objectFor(entry, ref, source);
   }
 
+  /**
+   * Exactly the version `ref` through the page store, fetching missing pages from `source`
+   * (a peer read on the owner; the owner's own fallback). The pages of every other version of
+   * the URI are garbage from now on.
+   */
+  openVersion(entry: UfsEntry, ref: ObjectRef, source: PageSource): DataObject {
+    this.store.dropUri(ref.uri, ref.version);
+    return this.objectFor(entry, ref, source);
+  }
+
+  /** `ref` through this cache as a PageSource (a fallback for reads through the owners). */
+  source(entry: UfsEntry, ref: ObjectRef, from: PageSource): PageSource {
+    return { kind: 'cache', read: (r, range) => this.openVersion(entry, r, from).stream(range) };
+  }
+
   /** Drop the metadata and every cached page of `uri` (a write or delete went through). */
   invalidate(uri: string): void {
     this.invalidations++;
@@ -158,6 +173,7 @@ export class WorkerCache {
         }
         return Readable.from(guarded(), { objectMode: false });
       },
+      ranges: true,
       close: () => {},
     };
   }

@@ -9,7 +9,7 @@
  * worker's applied revision, floored at 0.
  */
 import type { EtcdConnection } from '../store/connection.js';
-import type { MemberRecord, WorkerEndpoints } from './record.js';
+import { endpointsOf, type MemberRecord, type WorkerEndpoints, type WorkerRecord } from './record.js';
 
 /** The status fields every member record reports (workers and FUSE clients alike). */
 export interface MemberStatus {
@@ -25,6 +25,8 @@ export interface MemberStatus {
 
 export interface WorkerInfo extends MemberStatus, WorkerEndpoints {
   id: string;
+  /** Holds a page cache, so owns a share of the files (docs/cluster-cache.md). */
+  caching: boolean;
 }
 
 /** A FUSE daemon's record (no S3/REST ports). */
@@ -107,17 +109,7 @@ export async function listWorkers(conn: EtcdConnection): Promise<WorkerListing> 
       }
     }
   };
-  collect(res.kvs, workers, (r) => ({
-    id: r.id,
-    host: r.host,
-    s3Port: Number(r.s3Port ?? 0),
-    restPort: Number(r.restPort ?? 0),
-    scheme: r.scheme === 'https' ? 'https' : 'http',
-    s3TlsPort: typeof r.s3TlsPort === 'number' ? r.s3TlsPort : null,
-    restTlsPort: typeof r.restTlsPort === 'number' ? r.restTlsPort : null,
-    tlsClientAuth: r.tlsClientAuth === true,
-    ...status(r),
-  }));
+  collect(res.kvs, workers, (r) => ({ id: r.id, ...endpointsOf(r), caching: (r as Partial<WorkerRecord>).cache === true, ...status(r) }));
   collect(cres.kvs, clients, (r) => ({
     id: r.id,
     kind: 'fuse',

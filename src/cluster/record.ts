@@ -68,4 +68,30 @@ export interface WorkerRecord extends MemberRecord {
   kind?: 'worker';
   s3Port: number;
   restPort: number;
+  /**
+   * The worker holds a page cache (--cache-dir) and so takes part in file ownership
+   * (docs/cluster-cache.md). Absent in older records and on workers without a cache.
+   */
+  cache?: boolean;
+}
+
+/** A worker's endpoints as a record advertises them (defaults for older records). */
+export function endpointsOf(r: Partial<MemberRecord>): WorkerEndpoints {
+  return {
+    host: String(r.host),
+    s3Port: Number(r.s3Port ?? 0),
+    restPort: Number(r.restPort ?? 0),
+    scheme: r.scheme === 'https' ? 'https' : 'http',
+    s3TlsPort: typeof r.s3TlsPort === 'number' ? r.s3TlsPort : null,
+    restTlsPort: typeof r.restTlsPort === 'number' ? r.restTlsPort : null,
+    tlsClientAuth: r.tlsClientAuth === true,
+  };
+}
+
+/**
+ * A worker's name for placement: "<host>:<restPort>" ("[<v6>]:<port>" for an IPv6 literal),
+ * with restPort as advertised whatever scheme a client then connects with.
+ */
+export function placementName(host: string, restPort: number): string {
+  return host.includes(':') ? `[${host}]:${restPort}` : `${host}:${restPort}`;
 }

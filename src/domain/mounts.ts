@@ -4,7 +4,7 @@
  */
 import { AlluxioError } from './errors.js';
 import { CONTROL_CHARS, normalizePath, segmentsOf } from './paths.js';
-import { isUfsPrefix, parseUfsUri, type ParsedUfsUri } from './ufs-uri.js';
+import { isUfsPrefix, joinUnderUfs, parseUfsUri, type ParsedUfsUri } from './ufs-uri.js';
 
 export interface MountEntry {
   /** Canonical, exactly one segment: `/data`. */
@@ -116,4 +116,26 @@ export function redactOptions(options: Record<string, string>, showSecrets: bool
 
 export function sortMounts<T extends { path: string }>(mounts: readonly T[]): T[] {
   return [...mounts].sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+}
+
+/**
+ * The mount whose UFS contains `uri` (a resolved UFS URI, as a peer names an object), with
+ * the decoded segments below it; null when none does. The result is proven by joining the
+ * segments back under the mount (joinUnderUfs, the one containment check): it must give
+ * `uri` exactly, so a URI with `..`, an encoded `/` or anything non-canonical names nothing.
+ */
+export function mountContaining(mounts: readonly ParsedMount[], uri: string): { mount: ParsedMount; rel: string[] } | null {
+  for (const m of mounts) {
+    const base = m.ufs.uri;
+    if (!uri.startsWith(base) || uri.length === base.length) continue;
+    let rel: string[];
+    try {
+      rel = uri.slice(base.length).split('/').map((s) => decodeURIComponent(s));
+      if (joinUnderUfs(m.ufs, rel).uri !== uri) continue;
+    } catch {
+      continue;
+    }
+    return { mount: m, rel };
+  }
+  return null;
 }

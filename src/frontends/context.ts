@@ -7,6 +7,8 @@ import type { ParsedMount } from '../domain/mounts.js';
 import type { Snapshot } from '../domain/snapshot.js';
 import type { UfsAdapter } from '../ufs/types.js';
 import type { WorkerCache } from '../cache/cache.js';
+import type { PeerClient } from '../cache/peer-client.js';
+import type { Ring } from '../cluster/ring.js';
 
 export interface FrontendContext {
   /**
@@ -24,4 +26,10 @@ export interface FrontendContext {
    * worker without one and in processes that host no cache (FUSE daemon).
    */
   cache?: WorkerCache;
+  /**
+   * The cluster cache (docs/cluster-cache.md): who owns a UFS URI, and the client that reads
+   * from the owner. DataPath.open sends reads of files another worker owns there. Absent:
+   * every read is served here.
+   */
+  cluster?: { ring: Ring; peers: PeerClient; /** S3: answer 307 to the owner instead of proxying. */ redirect?: boolean };
 }

@@ -30,6 +30,11 @@ import { WorkerMetrics } from './worker-metrics.js';
 import type { WorkerCache } from '../cache/cache.js';
 import { cacheAdminHandler, type CacheAdmin } from '../cache/admin-http.js';
 import { registerCacheMetrics } from '../cache/metrics.js';
+import { PeerClient, type PeerClientOptions } from '../cache/peer-client.js';
+import { WorkerRing, type Ring } from '../cluster/ring.js';
+import { placementName } from '../cluster/record.js';
+import { restAuthFromEnv } from '../frontends/rest/auth.js';
+import { readFileSync } from 'node:fs';
 
 export const WORKER_VERSION = MEMBER_VERSION;
 
@@ -54,6 +59,13 @@ export interface WorkerOptions {
   cache?: WorkerCache;
   /** Serve HTTPS too (or only, with `only`). */
   tls?: WorkerTlsOptions;
+  /**
+   * Read files another worker owns through it (docs/cluster-cache.md; default true). With a
+   * cache, this worker is also a member of the ring and owns its share.
+   */
+  cluster?: boolean;
+  /** S3 GET/HEAD of an object another worker owns: 307 to it instead of proxying. */
+  s3Redirect?: boolean;
 }
 
 export interface WorkerTlsOptions extends TlsFiles {
@@ -79,6 +91,11 @@ export interface WorkerStatus extends WorkerEndpoints {
   maxStalenessMs: number | null;
   informer: InformerStatus;
   membership: { key: string; ttlSeconds: number };
+  /**
+   * The ownership ring as this worker sees it (docs/cluster-cache.md): its members' names,
+   * this worker's name when it is one, and each member's share of the key space.
+   */
+  ring: { self: string | null; members: { id: string; name: string; share: number }[] } | null;
 }
 
 export function defaultWorkerId(host: string, restPort: number): string {
@@ -108,6 +125,9 @@ export class Worker {
   readonly context: FrontendContext;
   /** /api/v1/cache/* (src/cache/admin-http.ts). */
   private readonly cacheAdmin: CacheAdmin;
+  /** The ownership ring (started after registration), and the client for peer reads. */
+  private ring: WorkerRing | undefined;
+  private readonly peers: PeerClient;
 
   constructor(private readonly conn: EtcdConnection, private readonly opts: WorkerOptions = {}) {
     this.host = opts.host ?? hostname();
@@ -138,12 +158,21 @@ export class Worker {
     });
     this.metrics = new WorkerMetrics(this.informer);
     const self = this;
+    this.peers = new PeerClient({ ...peerAuth(), ...(opts.tls ? { tls: peerTls(opts.tls) } : {}) });
+    // The ring is built in start() (it needs our advertised port); until then it is empty.
+    const ring: Ring = {
+      order: (key) => self.ring?.order(key) ?? [],
+      get selfName() {
+        return self.ring?.selfName;
+      },
+    };
     this.context = {
       snapshot: () => self.snapshotForRequest(),
       ufs: (m) => self.feed.adapterFor(m),
       log: this.log,
       observeResolve: (api, seconds) => self.metrics.resolveSeconds.observe({ api }, seconds),
       ...(opts.cache ? { cache: opts.cache } : {}),
+      ...(opts.cluster !== false ? { cluster: { ring, peers: this.peers, redirect: opts.s3Redirect === true } } : {}),
     };
     this.cacheAdmin = cacheAdminHandler(this.context);
     if (opts.cache) registerCacheMetrics(this.metrics.registry, opts.cache, this.cacheAdmin.loader);
@@ -197,7 +226,15 @@ export class Worker {
       maxStalenessMs: this.opts.maxStalenessMs ?? null,
       informer: this.informer.status(now),
       membership: { key: this.conn.layout.workerKey(this.id), ttlSeconds: this.feed.membership?.ttlSeconds ?? this.opts.leaseTtlSeconds ?? 10 },
+      ring: this.ringStatus(),
     };
+  }
+
+  private ringStatus(): WorkerStatus['ring'] {
+    const ring = this.ring;
+    if (!ring) return null;
+    const share = ring.shares();
+    return { self: ring.selfName ?? null, members: ring.current().map((m) => ({ id: m.id, name: m.name, share: share.get(m.name) ?? 0 })) };
   }
 
   /** Register (fails fast on a duplicate id), listen, start the informer. */
@@ -249,6 +286,8 @@ export class Worker {
           startedAt: this.startedAt.toISOString(),
           version: WORKER_VERSION,
           pid: process.pid,
+          // Only caching workers own files (and write the field: others' records are as before).
+          ...(this.opts.cache && this.opts.cluster !== false ? { cache: true } : {}),
         },
         {
           ...(this.opts.leaseTtlSeconds !== undefined ? { ttlSeconds: this.opts.leaseTtlSeconds } : {}),
@@ -273,6 +312,13 @@ export class Worker {
     });
     this.informer.on('state', (s: string, from: string) => this.log.info({ state: s, from }, 'watch state'));
     this.feed.start();
+    if (this.opts.cluster !== false) {
+      this.ring = new WorkerRing(this.conn, {
+        ...(this.opts.cache ? { selfName: placementName(this.host, this.ports().restPort) } : {}),
+        log: this.log.child({ component: 'ring' }),
+      });
+      await this.ring.start();
+    }
     const p = this.ports();
     const m = this.tlsMaterial;
     this.log.info(
@@ -300,7 +346,9 @@ export class Worker {
     if (!this.stopping) {
       this.stopping = (async () => {
         await this.feed.leave();
+        await this.ring?.stop();
         await Promise.all(this.servers.map(closeServer));
+        this.peers.close();
         await this.feed.closeAdapters();
         this.log.info('worker stopped');
       })();
@@ -348,6 +396,25 @@ export class Worker {
       sendJson(res, 500, { error: { code: 'Internal', message: (e as Error).message } });
     }
   }
+}
+
+/** Peer reads are signed with the cluster's own keys (ALLUXIO_S3_CREDENTIALS) when it has some. */
+function peerAuth(): Pick<PeerClientOptions, 'credentials'> {
+  const a = restAuthFromEnv();
+  return a.credentials ? { credentials: a.credentials } : {};
+}
+
+/**
+ * TLS towards peers that serve HTTPS only: trust the CA that signs client certificates (a
+ * cluster's workers share it) and present our own certificate (mutual TLS). Without
+ * --tls-client-ca the system CAs (and NODE_EXTRA_CA_CERTS) are trusted.
+ */
+function peerTls(t: TlsFiles): NonNullable<PeerClientOptions['tls']> {
+  return {
+    ...(t.clientCaFile ? { ca: readFileSync(t.clientCaFile) } : {}),
+    cert: readFileSync(t.certFile),
+    key: readFileSync(t.keyFile),
+  };
 }
 
 function sendJson(res: ServerResponse, status: number, body: unknown): void {

@@ -20,6 +20,11 @@ import type { Readable, Writable } from 'node:stream';
 import type { ByteRange, LocalFile, UfsAdapter, UfsEntry, UfsOpenFile } from '../../ufs/types.js';
 import type { FrontendContext } from '../context.js';
 import { uriOf } from '../../cache/cache.js';
+import { clusterObject } from '../../cache/cluster-read.js';
+import type { ObjectRef } from '../../cache/page-store.js';
+import { UfsPageSource, versionOf, type PageSource } from '../../cache/source.js';
+import type { RingMember } from '../../cluster/ring.js';
+import { mountContaining } from '../../domain/mounts.js';
 
 /** A resolved request bound to its mount and adapter: what handlers operate on. */
 export interface DataTarget {
@@ -121,6 +126,11 @@ export class DataPath {
    */
   async open(t: DataTarget): Promise<DataObject | null> {
     const cache = this.ctx.cache;
+    const owners = this.remoteOwners(t);
+    if (owners.length > 0) {
+      const o = await this.openThroughOwners(t, owners);
+      if (o !== undefined) return o;
+    }
     if (cache) {
       const o = await cache.open(t, () => this.ufs(() => t.adapter.stat(t.rel)));
       if (o !== undefined) return o;
@@ -136,6 +146,77 @@ export class DataPath {
       entry,
       bytes: (range) => this.ufs(() => (a.readBuffer ? a.readBuffer(t.rel, range) : collect(a.read(t.rel, range)))),
       stream: (range) => this.ufs(() => a.read(t.rel, range)),
+      close: () => {},
+    };
+  }
+
+  /**
+   * The owners to read the target from when another process owns it (docs/cluster-cache.md):
+   * the ring's order up to this worker (which then serves from its own cache), suspects
+   * last; [] when there is no ring or this worker owns the file.
+   */
+  private remoteOwners(t: DataTarget): RingMember[] {
+    const c = this.ctx.cluster;
+    if (!c) return [];
+    const order = c.ring.order(uriOf(t));
+    const self = order.findIndex((m) => m.name === c.ring.selfName);
+    return c.peers.usable(self < 0 ? order : order.slice(0, self));
+  }
+
+  /**
+   * The worker that should serve the target when it is not this process (S3 redirect): the
+   * first owner not suspected of having failed; undefined when this process owns it.
+   */
+  remoteOwner(t: DataTarget): RingMember | undefined {
+    return this.remoteOwners(t)[0];
+  }
+
+  /** Metadata here (the cache's TTL), bytes from the owners; undefined when not a file. */
+  private async openThroughOwners(t: DataTarget, owners: RingMember[]): Promise<DataObject | null | undefined> {
+    const entry = await this.stat(t);
+    if (!entry) return null;
+    if (entry.type !== 'file') return undefined;
+    const uri = uriOf(t);
+    const ref: ObjectRef = { uri, version: versionOf(entry), size: entry.size };
+    const ufs = new UfsPageSource(t.adapter, t.rel);
+    const cache = this.ctx.cache;
+    // A member of the ring falls back to its own cache (it is the next owner); anyone else
+    // (a FUSE daemon, a worker without a cache) to the UFS.
+    const fallback: PageSource = cache && this.ctx.cluster!.ring.selfName !== undefined ? cache.source(entry, ref, ufs) : ufs;
+    return clusterObject({
+      entry,
+      ref,
+      owners,
+      peers: this.ctx.cluster!.peers,
+      fallback,
+      onConflict: () => this.invalidate(t),
+      log: this.ctx.log,
+    });
+  }
+
+  /**
+   * Exactly the version `ref` of a UFS object, from this process's cache (or its UFS): what
+   * a peer read asks of the owner. The URI is located in a mount of `snap` (NotFound when
+   * none holds it); nothing is resolved through the rules and nothing is forwarded, so a
+   * peer read never loops.
+   */
+  openVersion(snap: Snapshot, ref: ObjectRef): DataObject {
+    const at = mountContaining(snap.mounts, ref.uri);
+    if (!at) throw new AlluxioError('NotFound', `no mount of this worker holds ${ref.uri}`);
+    let adapter: UfsAdapter;
+    try {
+      adapter = this.ctx.ufs(at.mount);
+    } catch (e) {
+      throw asAlluxioError(e);
+    }
+    const entry: UfsEntry = { name: at.rel[at.rel.length - 1] ?? '', type: 'file', size: ref.size, mtimeMs: mtimeOfVersion(ref.version) };
+    const source = new UfsPageSource(adapter, at.rel);
+    if (this.ctx.cache) return this.ctx.cache.openVersion(entry, ref, source);
+    return {
+      entry,
+      bytes: (range) => this.ufs(() => (source.readBuffer ? source.readBuffer(ref, range ?? { start: 0, end: ref.size - 1 }) : collect(source.read(ref, range ?? { start: 0, end: ref.size - 1 })))),
+      stream: (range) => this.ufs(() => source.read(ref, range ?? { start: 0, end: ref.size - 1 })),
+      ranges: true,
       close: () => {},
     };
   }
@@ -268,6 +349,11 @@ export interface DataObject {
   sendTo?(dest: Writable, range?: ByteRange): Promise<void>;
   /** The adapter's open file, when it has one (FUSE reads ranges into its windows from it). */
   file?: UfsOpenFile;
+  /**
+   * bytes() and stream() may be called any number of times, for any ranges, until close()
+   * (objects of the worker cache and of the cluster cache: FUSE reads its windows from them).
+   */
+  ranges?: boolean;
   close(): void;
 }
 
@@ -300,6 +386,12 @@ async function moveTree(a: UfsAdapter, from: readonly string[], to: readonly str
     await moveTree(a, [...from, child.name], [...to, child.name], child.type, false);
   }
   await a.delete(from);
+}
+
+/** The mtime a version names (`sm:<size>:<mtimeMs>`), else 0 (an ETag names none). */
+function mtimeOfVersion(v: string): number {
+  const m = /^sm:\d+:(\d+(?:\.\d+)?)$/.exec(v);
+  return m ? Number(m[1]) : 0;
 }
 
 async function collect(p: Promise<Readable>): Promise<Buffer> {

@@ -208,6 +208,25 @@ export function createRestHandler(ctx: FrontendContext, auth: RestAuthOptions = 
     }
   }
 
+  /**
+   * A peer read (docs/cluster-cache.md): exactly the version a worker names, from this
+   * worker's cache (its UFS on a miss), never forwarded to another worker.
+   */
+  async function peerRead(c: Call): Promise<void> {
+    const q = c.url.searchParams;
+    const uri = q.get('uri');
+    const version = q.get('version');
+    const size = Number(q.get('size'));
+    if (!uri || !version || !Number.isSafeInteger(size) || size < 0) {
+      throw new AlluxioError('InvalidArgument', 'a peer read needs uri, version and size (a non-negative integer)');
+    }
+    const f = dp.openVersion(c.snap, { uri, version, size });
+    return serveFile(c, false, uri, f.entry, async (range) => {
+      const length = range ? range.end - range.start + 1 : size;
+      return length <= SMALL_OBJECT_BYTES ? f.bytes(range ?? undefined) : f.stream(range ?? undefined);
+    });
+  }
+
   async function putFile(c: Call): Promise<void> {
     const uri = uriParam(c);
     const r = resolve(c.snap, uri, false);
@@ -271,6 +290,7 @@ export function createRestHandler(ctx: FrontendContext, auth: RestAuthOptions = 
     list: { GET: list },
     file: { GET: (c) => getFile(c, false), HEAD: (c) => getFile(c, true), PUT: putFile, DELETE: deleteFile },
     mkdir: { POST: mkdir, PUT: mkdir },
+    'peer/read': { GET: peerRead },
   };
 
   return async (req, res) => {

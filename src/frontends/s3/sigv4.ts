@@ -387,3 +387,44 @@ function verifySigV2(input: SigInput, creds: Credentials, pairs: [string, string
   }
   return { accessKey };
 }
+
+/**
+ * Sign a request we send (a worker's peer read): SigV4 headers over host, x-amz-date and an
+ * unsigned payload, canonicalised by the same functions verifySignature uses.
+ */
+export function signV4(input: {
+  method: string;
+  rawPath: string;
+  rawQuery: string;
+  host: string;
+  accessKey: string;
+  secret: string;
+  region?: string;
+  service?: string;
+  now?: number;
+}): Record<string, string> {
+  const amzDate = new Date(input.now ?? Date.now()).toISOString().replace(/[-:]/g, '').replace(/\.\d{3}/, '');
+  const date = amzDate.slice(0, 8);
+  const region = input.region ?? 'us-east-1';
+  const service = input.service ?? 'alluxio';
+  const payloadHash = 'UNSIGNED-PAYLOAD';
+  const signed = ['host', 'x-amz-content-sha256', 'x-amz-date'];
+  const values: Record<string, string> = { host: input.host, 'x-amz-content-sha256': payloadHash, 'x-amz-date': amzDate };
+  const pairs = splitQuery(input.rawQuery, (why) => new AuthError('InvalidArgument', why));
+  const canonicalRequest = [
+    input.method,
+    canonicalUri(input.rawPath),
+    canonicalQuery(pairs),
+    signed.map((n) => `${n}:${values[n]}\n`).join(''),
+    signed.join(';'),
+    payloadHash,
+  ].join('\n');
+  const scope = `${date}/${region}/${service}/aws4_request`;
+  const sts = `${ALGORITHM}\n${amzDate}\n${scope}\n${sha256Hex(Buffer.from(canonicalRequest, 'utf8'))}`;
+  const signature = createHmac('sha256', signingKey(input.secret, date, region, service)).update(sts).digest('hex');
+  return {
+    'x-amz-content-sha256': payloadHash,
+    'x-amz-date': amzDate,
+    authorization: `${ALGORITHM} Credential=${input.accessKey}/${scope}, SignedHeaders=${signed.join(';')}, Signature=${signature}`,
+  };
+}

@@ -13,6 +13,7 @@ import { S3Error, s3err } from '../errors.js';
 import { lockIdOf } from '../key-locks.js';
 import { conditionsFrom, evaluateCopySource, evaluateRead, evaluateWrite, hasWriteConditions, type Conditions } from '../preconditions.js';
 import { objectRange } from '../ranges.js';
+import { maybeRedirect } from '../redirect.js';
 import { withBody } from '../request-body.js';
 import { checkKey, contentTypeOf, drain, httpDate, isoDate, quoteEtag, s3call, sendEmpty, sendXml, statObject, targetOf, type Req, type S3Context } from '../request.js';
 
@@ -20,6 +21,7 @@ type Body = Buffer | Readable | ((dest: Writable) => Promise<void>);
 
 export async function getObject(ctx: S3Context, r: Req, head: boolean): Promise<void> {
   const t = await targetOf(ctx, r, r.bucket, r.key);
+  if (maybeRedirect(ctx, r, t)) return;
   const f = await s3call({ bucket: r.bucket, key: r.key }, () => ctx.dp.open(t));
   if (!f) throw s3err.noSuchKey(r.key);
   let owned = true;

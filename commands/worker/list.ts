@@ -4,11 +4,13 @@ import { formatDuration } from '../../src/cli/duration.js';
 import { listWorkers } from '../../src/cluster/members.js';
 import { cacheUseOf } from '../../src/control/cache.js';
 import { formatBytes } from '../../src/domain/bytes.js';
+import { shares } from '../../src/frontends/common/placement.js';
+import { placementName } from '../../src/cluster/record.js';
 
 export default class WorkerList extends BaseCommand<typeof WorkerList, WorkerListResult> {
   static override summary = 'List live workers: address, applied revision, lag behind the config, uptime, watch state.';
   static override description =
-    'Reads the leased worker records from etcd, and those of FUSE daemons (`alluxio fuse mount`; listed separately, under "clients" in --json: they apply the config too, so --wait counts them). A killed worker disappears once its lease expires. `lag` is how many revisions the worker is behind the latest config change (0 = up to date); scripts read `appliedRevision` from --json.';
+    'Reads the leased worker records from etcd, and those of FUSE daemons (`alluxio fuse mount`; listed separately, under "clients" in --json: they apply the config too, so --wait counts them). A killed worker disappears once its lease expires. `lag` is how many revisions the worker is behind the latest config change (0 = up to date); scripts read `appliedRevision` from --json. SHARE is the part of the files a caching worker owns in the cluster cache (docs/cluster-cache.md).';
   static override examples = ['<%= config.bin %> worker list', '<%= config.bin %> worker list --json | jq ".workers[] | {id, appliedRevision}"'];
 
   async run(): Promise<WorkerListResult> {
@@ -17,6 +19,9 @@ export default class WorkerList extends BaseCommand<typeof WorkerList, WorkerLis
     // Cache use comes from each worker's REST (/api/v1/cache/status); '?' when it does not answer.
     const caches = await cacheUseOf(listing.workers);
     const cacheOf = (id: string) => caches.get(id);
+    // Each caching worker's share of the files (docs/cluster-cache.md), from the same records the workers' rings read.
+    const share = shares(listing.workers.filter((w) => w.caching).map((w) => placementName(w.host, w.restPort)));
+    const shareOf = (w: (typeof listing.workers)[number]): number | null => (w.caching ? (share.get(placementName(w.host, w.restPort)) ?? null) : null);
     for (const bad of listing.invalid) this.warnLine(`skipping malformed worker record ${bad.key}: ${bad.error}`);
     if (!this.jsonEnabled()) {
       if (listing.workers.length === 0) {
@@ -34,8 +39,9 @@ export default class WorkerList extends BaseCommand<typeof WorkerList, WorkerLis
           w.uptimeSeconds === null ? '-' : formatDuration(w.uptimeSeconds * 1000),
           w.watchState ?? '-',
           cacheCell(cacheOf(w.id)),
+          shareOf(w) === null ? '-' : `${(shareOf(w)! * 100).toFixed(1)}%`,
         ]);
-        this.say(this.render.table(['ID', 'S3', 'REST', 'APPLIED', 'LAG', 'UPTIME', 'WATCH', 'CACHE'], rows));
+        this.say(this.render.table(['ID', 'S3', 'REST', 'APPLIED', 'LAG', 'UPTIME', 'WATCH', 'CACHE', 'SHARE'], rows));
       }
       if (listing.clients.length > 0) {
         const rows = listing.clients.map((c) => [
@@ -53,7 +59,7 @@ export default class WorkerList extends BaseCommand<typeof WorkerList, WorkerLis
     }
     const workers = listing.workers.map((w) => {
       const c = cacheOf(w.id);
-      return { ...w, cache: c === undefined ? null : c === null ? { enabled: false } : { enabled: true, capacityBytes: c.capacityBytes, usedBytes: c.usedBytes, pages: c.pages, hitRatio: c.hitRatio } };
+      return { ...w, share: shareOf(w), cache: c === undefined ? null : c === null ? { enabled: false } : { enabled: true, capacityBytes: c.capacityBytes, usedBytes: c.usedBytes, pages: c.pages, hitRatio: c.hitRatio } };
     });
     return { revision: listing.revision, configRevision: listing.configRevision, workers, clients: listing.clients };
   }

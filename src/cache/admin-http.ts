@@ -16,6 +16,7 @@ import { AlluxioError, isAlluxioError } from '../domain/errors.js';
 import { DataPath } from '../frontends/common/data-path.js';
 import type { FrontendContext } from '../frontends/context.js';
 import { CacheLoader, walkFiles } from './load.js';
+import { HTTP_STATUS } from '../frontends/rest/errors.js';
 
 export type CacheAdmin = ((req: IncomingMessage, res: ServerResponse) => Promise<boolean>) & { loader: CacheLoader | undefined };
 
@@ -43,6 +44,8 @@ export function cacheAdminHandler(ctx: FrontendContext): CacheAdmin {
           evictions: c.evictions,
           corruptPages: c.corruptPages,
           writeErrors: c.writeErrors,
+          // This worker's share of the files in the cluster cache (null: no ring).
+          share: ctx.cluster?.ring.selfShare() ?? null,
         };
         if (path) {
           const snap = dp.snapshot();
@@ -50,7 +53,8 @@ export function cacheAdminHandler(ctx: FrontendContext): CacheAdmin {
           let files = 0;
           let bytes = 0;
           let cached = 0;
-          for await (const f of walkFiles(dp, snap, root, path)) {
+          // In a cluster cache: the files this worker owns (the workers' answers add up).
+          for await (const f of walkFiles(dp, snap, root, path, undefined, (t) => !dp.ownedElsewhere(t))) {
             const st = await dp.stat(f.t);
             if (!st || st.type !== 'file') continue;
             files++;
@@ -82,8 +86,7 @@ export function cacheAdminHandler(ctx: FrontendContext): CacheAdmin {
       throw new AlluxioError('NotFound', `no such endpoint ${req.method} ${url.pathname}`);
     } catch (e) {
       const err = isAlluxioError(e) ? e : new AlluxioError('Internal', (e as Error).message);
-      const status = err.code === 'EtcdUnavailable' ? 503 : err.exitCode === 4 ? 404 : err.exitCode === 2 ? 400 : err.exitCode === 3 ? 409 : err.exitCode === 5 ? 503 : 500;
-      return send(res, status, { error: err.toJSON() });
+      return send(res, HTTP_STATUS[err.code], { error: err.toJSON() });
     }
   };
   return Object.assign(handler, { loader });

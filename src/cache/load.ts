@@ -1,6 +1,7 @@
 /**
- * `cache load` inside a worker: read every file under an Alluxio path through DataPath (so
- * through the cache), a few files at a time, discarding the bytes. A job per path; starting
+ * `cache load` inside a worker: read every file under an Alluxio path that this worker owns
+ * (all of them without a cluster cache) through DataPath (so through the cache), a few files
+ * at a time, discarding the bytes. A job per path; starting
  * a load of a path already loading joins it; loading again after it finished (or after the
  * worker restarted) is cheap: pages already cached are hits, so a load resumes where it
  * stopped. Jobs live in the worker, so interrupting the CLI does not stop them.
@@ -57,7 +58,9 @@ export class CacheLoader {
   }
 
   private async run(job: LoadJob, snap: Snapshot, root: DataTarget): Promise<void> {
-    const files = walkFiles(this.dp, snap, root, job.path, job);
+    // In a cluster cache each worker loads the files it owns (docs/cluster-cache.md): one copy
+    // per cluster, and the totals of all workers add up to the dataset.
+    const files = walkFiles(this.dp, snap, root, job.path, job, (t) => !this.dp.ownedElsewhere(t));
     const next = async (): Promise<{ path: string; t: DataTarget } | undefined> => {
       const r = await files.next();
       if (r.done) {
@@ -97,10 +100,18 @@ export class CacheLoader {
  * Every file at or below `root` (each child resolved again, so rules apply per path), in
  * depth-first name order; counts files and bytes into `job` as it finds them.
  */
-export async function* walkFiles(dp: DataPath, snap: Snapshot, root: DataTarget, path: string, job?: { filesTotal: number; bytesTotal: number; errors: { path: string; message: string }[] }): AsyncGenerator<{ path: string; t: DataTarget }> {
+export async function* walkFiles(
+  dp: DataPath,
+  snap: Snapshot,
+  root: DataTarget,
+  path: string,
+  job?: { filesTotal: number; bytesTotal: number; errors: { path: string; message: string }[] },
+  keep: (t: DataTarget) => boolean = () => true,
+): AsyncGenerator<{ path: string; t: DataTarget }> {
   const st = await dp.stat(root);
   if (!st) return;
   if (st.type === 'file') {
+    if (!keep(root)) return;
     if (job) {
       job.filesTotal++;
       job.bytesTotal += st.size;
@@ -124,6 +135,6 @@ export async function* walkFiles(dp: DataPath, snap: Snapshot, root: DataTarget,
       if (job && job.errors.length < MAX_ERRORS) job.errors.push({ path: childPath, message: (e as Error).message });
       continue;
     }
-    yield* walkFiles(dp, snap, t, childPath, job);
+    yield* walkFiles(dp, snap, t, childPath, job, keep);
   }
 }

@@ -166,7 +166,8 @@ export interface WorkerListResult {
   revision: number;
   configRevision: number;
   /** `cache`: the worker's cache use; {enabled: false} without one; null when it did not answer. */
-  workers: (WorkerInfo & { cache: WorkerCacheUse | null })[];
+  /** `share`: the worker's share of the files in the cluster cache; null when it holds no cache. */
+  workers: (WorkerInfo & { cache: WorkerCacheUse | null; share: number | null })[];
   clients: ClientInfo[];
 }
 

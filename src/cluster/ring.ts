@@ -26,6 +26,8 @@ export interface Ring {
   order(key: string): RingMember[];
   /** The placement name of this process when it is a ring member, else undefined. */
   readonly selfName: string | undefined;
+  /** This process's share of the key space (undefined when it is not a member). */
+  selfShare(): number | undefined;
 }
 
 export interface WorkerRingOptions {
@@ -103,6 +105,10 @@ export class WorkerRing implements Ring {
       this.members.map((m) => m.name),
       key,
     ).map((n) => this.byName.get(n)!);
+  }
+
+  selfShare(): number | undefined {
+    return this.selfName === undefined ? undefined : this.shares().get(this.selfName);
   }
 
   /** Each member's share of the key space (SHARE_SAMPLE_KEYS sample keys; computed once per ring). */

@@ -2,8 +2,8 @@
  * The CLI side of `alluxio cache load|status|free`: find the live workers in etcd and call
  * each one's /api/v1/cache/* endpoints (src/cache/admin-http.ts). Loads run inside the
  * workers, so an interrupted CLI leaves them running; `cache load --wait` only watches.
- * Every worker holds its own cache today (one cache across the cluster is the next issue),
- * so load and free go to every worker that has a cache.
+ * Load and free go to every worker that has a cache: in a cluster cache each one loads the
+ * files it owns (docs/cluster-cache.md), and frees whatever it holds below the path.
  */
 import { AlluxioError, type ErrorCode } from '../domain/errors.js';
 import type { EtcdConnection } from '../store/connection.js';
@@ -35,6 +35,8 @@ export interface CacheStatus {
   cacheReadBytes?: number;
   ufsReadBytes?: number;
   evictions?: number;
+  /** The worker's share of the files in the cluster cache; null without a ring. */
+  share?: number | null;
   path?: { path: string; files: number; bytes: number; cachedBytes: number; percent: number };
 }
 

@@ -165,6 +165,7 @@ export class Worker {
       get selfName() {
         return self.ring?.selfName;
       },
+      selfShare: () => self.ring?.selfShare(),
     };
     this.context = {
       snapshot: () => self.snapshotForRequest(),

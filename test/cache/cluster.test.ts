@@ -26,6 +26,8 @@ const PAGE = 64 * 1024;
 /** Files of the dataset: small, one page, several pages, a partial last page. */
 const FILES = Array.from({ length: 12 }, (_, i) => ({ key: `set/f${i}.bin`, data: pattern([100, PAGE, 3 * PAGE + 17, 5000][i % 4]! + i, 40 + i) }));
 const TOTAL = FILES.reduce((n, f) => n + f.data.length, 0);
+/** A second dataset, loaded with `cache load`. */
+const LOADED = Array.from({ length: 9 }, (_, i) => ({ key: `load/g${i}.bin`, data: pattern(2 * PAGE + 1000 * i, 70 + i) }));
 
 describe('one cache across the cluster: ownership, proxy, redirect, failover', () => {
   let etcd: TestEtcd;
@@ -70,7 +72,7 @@ describe('one cache across the cluster: ownership, proxy, redirect, failover', (
     await s3rver!.run();
     ufsEndpoint = `http://127.0.0.1:${port}`;
     const ufs = new S3Client({ endpoint: ufsEndpoint, region: 'us-east-1', forcePathStyle: true, credentials: { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' } });
-    for (const f of FILES) await ufs.send(new PutObjectCommand({ Bucket: 'remote', Key: f.key, Body: f.data }));
+    for (const f of [...FILES, ...LOADED]) await ufs.send(new PutObjectCommand({ Bucket: 'remote', Key: f.key, Body: f.data }));
     ufs.destroy();
     const r = await cliFor(etcd.endpoint, cluster)(['mount', 'add', '--path', '/data', '--ufs-uri', 's3://remote/', '--option', `s3a.endpoint=${ufsEndpoint}`, '--option', 's3a.accessKeyId=S3RVER', '--option', 's3a.secretKey=S3RVER']);
     assert.equal(r.code, 0, r.stderr);
@@ -114,6 +116,36 @@ describe('one cache across the cluster: ownership, proxy, redirect, failover', (
       assert.ok(Buffer.from(await r.arrayBuffer()).equals(f.data));
     }
     assert.equal(await ufsBytes(workers), warm, 'later passes read 0 bytes from the UFS');
+  });
+
+  test('cache load: each file is loaded once, by its owner; cache status and worker list show the shares', async () => {
+    const cli = cliFor(etcd.endpoint, cluster);
+    const before = await Promise.all(workers.map((w) => metric(w, 'alluxio_ufs_read_bytes_total')));
+    const r = await cli(['cache', 'load', '--path', '/data/load', '--wait']);
+    assert.equal(r.code, 0, r.stderr);
+    const names = workers.map(nameOf);
+    const total = LOADED.reduce((n, f) => n + f.data.length, 0);
+    for (let i = 0; i < workers.length; i++) {
+      const owned = LOADED.filter((f) => placementOrder(names, `s3://remote/${f.key}`)[0] === names[i]).reduce((n, f) => n + f.data.length, 0);
+      assert.equal((await metric(workers[i]!, 'alluxio_ufs_read_bytes_total')) - before[i]!, owned, `${workers[i]!.id} loaded what it owns`);
+    }
+    const st = await cli(['cache', 'status', '--path', '/data/load', '--json']);
+    assert.equal(st.code, 0, st.stderr);
+    const answers = (JSON.parse(st.stdout) as { workers: { result: { share: number; path: { bytes: number; cachedBytes: number } } }[] }).workers;
+    assert.equal(answers.reduce((n, a) => n + a.result.path.bytes, 0), total, 'the owners\' files add up to the dataset');
+    assert.equal(answers.reduce((n, a) => n + a.result.path.cachedBytes, 0), total, 'all of it cached, once');
+    assert.ok(Math.abs(answers.reduce((n, a) => n + a.result.share, 0) - 1) < 1e-9);
+    const wl = await cli(['worker', 'list', '--json']);
+    assert.equal(wl.code, 0, wl.stderr);
+    const listed = (JSON.parse(wl.stdout) as { workers: { id: string; caching: boolean; share: number }[] }).workers;
+    assert.equal(listed.length, 3);
+    for (const w of listed) {
+      assert.equal(w.caching, true);
+      // the CLI computes the share from the records; each worker from its ring: the same figure
+      assert.equal(w.share, answers[workers.findIndex((x) => x.id === w.id)]!.result.share, w.id);
+    }
+    const table = await cli(['worker', 'list']);
+    for (const line of table.stdout.trim().split('\n')) assert.match(line, /\t\d+\.\d%$/, 'last column: the share');
   });
 
   test('a peer read names a version: the owner refuses (409) another one, and cannot be made to loop', async () => {

@@ -171,6 +171,14 @@ export class DataPath {
     return this.remoteOwners(t)[0];
   }
 
+  /** Another worker owns the target in the cluster cache (so this one should not cache it). */
+  ownedElsewhere(t: DataTarget): boolean {
+    const c = this.ctx.cluster;
+    if (!c) return false;
+    const owner = c.ring.order(uriOf(t))[0];
+    return owner !== undefined && owner.name !== c.ring.selfName;
+  }
+
   /** Metadata here (the cache's TTL), bytes from the owners; undefined when not a file. */
   private async openThroughOwners(t: DataTarget, owners: RingMember[]): Promise<DataObject | null | undefined> {
     const entry = await this.stat(t);

@@ -3,6 +3,25 @@ import { Counter, Gauge, type Registry } from 'prom-client';
 import type { WorkerCache } from './cache.js';
 import type { CacheCounters } from './page-store.js';
 import type { CacheLoader } from './load.js';
+import type { PeerCounters } from './peer-client.js';
+
+/** Reads through other workers of the cluster cache (docs/cluster-cache.md). */
+export function registerPeerMetrics(r: Registry, c: PeerCounters): void {
+  const counter = (name: string, help: string, read: () => number): void => {
+    new Counter({
+      name,
+      help,
+      registers: [r],
+      collect() {
+        this.reset();
+        this.inc(read());
+      },
+    });
+  };
+  counter('alluxio_peer_read_requests_total', 'Peer reads sent to the owning worker of a file.', () => c.requests);
+  counter('alluxio_peer_read_bytes_total', 'Bytes received from owning workers.', () => c.bytes);
+  counter('alluxio_peer_read_failures_total', 'Peer reads that failed (the read went on with the next owner).', () => c.failures);
+}
 
 export function registerCacheMetrics(r: Registry, cache: WorkerCache, loader?: CacheLoader): void {
   const c = cache.counters;

@@ -29,7 +29,7 @@ import { loadTls, type TlsFiles, type TlsMaterial } from './tls.js';
 import { WorkerMetrics } from './worker-metrics.js';
 import type { WorkerCache } from '../cache/cache.js';
 import { cacheAdminHandler, type CacheAdmin } from '../cache/admin-http.js';
-import { registerCacheMetrics } from '../cache/metrics.js';
+import { registerCacheMetrics, registerPeerMetrics } from '../cache/metrics.js';
 import { PeerClient, type PeerClientOptions } from '../cache/peer-client.js';
 import { WorkerRing, type Ring } from '../cluster/ring.js';
 import { placementName } from '../cluster/record.js';
@@ -177,6 +177,7 @@ export class Worker {
     };
     this.cacheAdmin = cacheAdminHandler(this.context);
     if (opts.cache) registerCacheMetrics(this.metrics.registry, opts.cache, this.cacheAdmin.loader);
+    if (opts.cluster !== false) registerPeerMetrics(this.metrics.registry, this.peers.counters);
   }
 
   get informer(): ConfigInformer {

@@ -1,0 +1,123 @@
+/**
+ * Reads through owners (src/cache/cluster-read.ts + peer-client.ts) against peers that fail
+ * in the ways real ones do: cut the body half-way, refuse connections, answer 404/503, send
+ * a range they were not asked for, report another version (409). Whatever happens, the bytes
+ * are the object's, in order, continued from where the failing peer stopped; a Conflict ends
+ * the read. The peers are real HTTP servers speaking the peer-read protocol; the end-to-end
+ * version with worker processes killed -9 is in cluster.test.ts / cluster-redirect.test.ts.
+ */
+import { test, after } from 'node:test';
+import assert from 'node:assert/strict';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { Readable } from 'node:stream';
+import { clusterObject } from '../../src/cache/cluster-read.js';
+import { PeerClient } from '../../src/cache/peer-client.js';
+import type { PageSource } from '../../src/cache/source.js';
+import type { RingMember } from '../../src/cluster/ring.js';
+import { isAlluxioError } from '../../src/domain/errors.js';
+import { pattern } from './harness.js';
+
+const DATA = pattern(300_000, 3);
+const REF = { uri: 's3://b/k', version: 'etag:abc', size: DATA.length };
+const servers: http.Server[] = [];
+after(() => servers.forEach((s) => s.close()));
+
+type Behaviour = 'ok' | 'cut' | '404' | '503' | '409' | 'bad-range';
+
+async function peer(name: string, behaviour: Behaviour, seen: string[] = []): Promise<RingMember> {
+  const s = http.createServer((req, res) => {
+    const url = new URL(req.url!, 'http://x');
+    seen.push(`${name} ${req.headers.range}`);
+    assert.equal(url.pathname, '/api/v1/peer/read');
+    assert.equal(url.searchParams.get('uri'), REF.uri);
+    assert.equal(url.searchParams.get('version'), REF.version);
+    const [, a, b] = /^bytes=(\d+)-(\d+)$/.exec(String(req.headers.range))!;
+    const start = Number(a);
+    const end = Number(b);
+    if (behaviour === '404' || behaviour === '503' || behaviour === '409') {
+      res.writeHead(Number(behaviour), { 'content-type': 'application/json' });
+      return res.end(JSON.stringify({ error: { code: 'X', message: `peer says ${behaviour}` } }));
+    }
+    const from = behaviour === 'bad-range' ? start + 1 : start;
+    res.writeHead(206, { 'content-range': `bytes ${from}-${end}/${REF.size}`, 'content-length': end - from + 1 });
+    if (behaviour === 'cut') {
+      res.write(DATA.subarray(start, start + Math.floor((end - start + 1) / 3)));
+      setImmediate(() => res.destroy());
+      return;
+    }
+    res.end(DATA.subarray(from, end + 1));
+  });
+  servers.push(s);
+  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
+  const port = (s.address() as AddressInfo).port;
+  return { id: name, name: `127.0.0.1:${port}`, host: '127.0.0.1', s3Port: 0, restPort: port, scheme: 'http', s3TlsPort: null, restTlsPort: null, tlsClientAuth: false };
+}
+
+function deadPeer(): RingMember {
+  // a port nothing listens on (the first peer's port, once closed, could be reused; 1 is never ours)
+  return { id: 'dead', name: '127.0.0.1:1', host: '127.0.0.1', s3Port: 0, restPort: 1, scheme: 'http', s3TlsPort: null, restTlsPort: null, tlsClientAuth: false };
+}
+
+function fallback(log: string[]): PageSource {
+  return {
+    kind: 'test-ufs',
+    read: async (_ref, r) => {
+      log.push(`fallback ${r.start}-${r.end}`);
+      return Readable.from([DATA.subarray(r.start, r.end + 1)]);
+    },
+  };
+}
+
+async function readAll(owners: RingMember[], peers = new PeerClient(), log: string[] = [], range?: { start: number; end: number }): Promise<Buffer> {
+  const o = clusterObject({ entry: { name: 'k', type: 'file', size: REF.size, mtimeMs: 0 }, ref: REF, owners, peers, fallback: fallback(log) });
+  const parts: Buffer[] = [];
+  for await (const c of await o.stream(range)) parts.push(c as Buffer);
+  return Buffer.concat(parts);
+}
+
+test('the first owner serves; no other source is asked', async () => {
+  const seen: string[] = [];
+  const log: string[] = [];
+  assert.ok((await readAll([await peer('a', 'ok', seen), await peer('b', 'ok', seen)], undefined, log)).equals(DATA));
+  assert.deepEqual(seen, [`a bytes=0-${REF.size - 1}`]);
+  assert.deepEqual(log, []);
+});
+
+test('an owner that cuts the body: the next owner continues from the byte where it stopped', async () => {
+  const seen: string[] = [];
+  const peers = new PeerClient();
+  const a = await peer('a', 'cut', seen);
+  const got = await readAll([a, await peer('b', 'ok', seen)], peers);
+  assert.ok(got.equals(DATA));
+  assert.equal(seen.length, 2);
+  const resumedAt = Number(/^b bytes=(\d+)-/.exec(seen[1]!)![1]);
+  assert.ok(resumedAt > 0 && resumedAt < REF.size, `resumed at ${resumedAt}`);
+  assert.equal(peers.counters.failures, 1);
+  assert.equal(peers.usable([a, { name: 'other' }])[0]!.name, 'other', 'the failed peer is tried last for a while');
+});
+
+test('refused, 404, 503 and a wrong Content-Range each move on; with every owner failing, the fallback serves the rest', async () => {
+  const log: string[] = [];
+  const got = await readAll([deadPeer(), await peer('n', '404'), await peer('u', '503'), await peer('r', 'bad-range')], new PeerClient(), log);
+  assert.ok(got.equals(DATA));
+  assert.deepEqual(log, [`fallback 0-${REF.size - 1}`]);
+  const cutLog: string[] = [];
+  const part = await readAll([await peer('c', 'cut')], new PeerClient(), cutLog, { start: 1000, end: 250_000 });
+  assert.ok(part.equals(DATA.subarray(1000, 250_001)));
+  assert.equal(cutLog.length, 1);
+  assert.match(cutLog[0]!, /^fallback (\d+)-250000$/);
+  assert.ok(Number(/^fallback (\d+)/.exec(cutLog[0]!)![1]) > 1000);
+});
+
+test('another version (409) ends the read with Conflict: no fallback, the caller re-stats', async () => {
+  const log: string[] = [];
+  let conflicts = 0;
+  const o = clusterObject({ entry: { name: 'k', type: 'file', size: REF.size, mtimeMs: 0 }, ref: REF, owners: [await peer('v', '409'), await peer('ok', 'ok')], peers: new PeerClient(), fallback: fallback(log), onConflict: () => conflicts++ });
+  await assert.rejects(
+    () => o.bytes({ start: 0, end: 99 }),
+    (e) => isAlluxioError(e) && e.code === 'Conflict' && /409/.test(e.message),
+  );
+  assert.equal(conflicts, 1);
+  assert.deepEqual(log, []);
+});

@@ -17,7 +17,7 @@ import type { DataObject, DataTarget } from '../frontends/common/data-path.js';
 import type { ByteRange, UfsEntry } from '../ufs/types.js';
 import { PageStore, type ObjectRef, type PageStoreOptions } from './page-store.js';
 import { PageReader } from './reader.js';
-import { localRouter, UfsPageSource, versionOf, type PageRouter, type PageSource } from './source.js';
+import { UfsPageSource, versionOf, type PageSource } from './source.js';
 
 export const METADATA_TTL_OPTION = 'cache.metadata.ttl';
 export const DEFAULT_METADATA_TTL_MS = 10_000;
@@ -27,7 +27,6 @@ const MAX_META_ENTRIES = 100_000;
 export interface WorkerCacheOptions extends PageStoreOptions {
   /** Pages requested ahead of the one being sent (default 16). */
   readAheadPages?: number;
-  router?: PageRouter;
 }
 
 interface MetaEntry {
@@ -43,13 +42,11 @@ export class WorkerCache {
    * one happened may describe the version before it, so it is not remembered.
    */
   private invalidations = 0;
-  private readonly router: PageRouter;
   metaHits = 0;
   metaMisses = 0;
 
   private constructor(readonly store: PageStore, opts: WorkerCacheOptions) {
     this.reader = new PageReader(store, opts.readAheadPages ?? 16);
-    this.router = opts.router ?? localRouter;
   }
 
   static async open(opts: WorkerCacheOptions): Promise<WorkerCache> {
@@ -108,8 +105,7 @@ export class WorkerCache {
     if (!entry) return null;
     if (entry.type !== 'file') return undefined;
     const ref: ObjectRef = { uri: uriOf(t), version: versionOf(entry), size: entry.size };
-    const source = this.router.sourceFor(ref, new UfsPageSource(t.adapter, t.rel));
-    return this.objectFor(entry, ref, source);
+    return this.objectFor(entry, ref, new UfsPageSource(t.adapter, t.rel));
   }
 
   /**

@@ -1,10 +1,9 @@
 /**
- * Where the cache gets the bytes of a page it does not hold: a PageSource. Today the only
- * one is the UFS of the request's mount (UfsPageSource). The cluster-wide cache (next issue)
- * adds a PeerPageSource that reads the same ObjectRef (URI + version) from the worker owning
- * it over the workers' REST, so the owner's cache fills and the bytes are identical: the key
- * never depends on which worker or which mount asked. See docs/cache.md "Towards one cache
- * across the cluster".
+ * Where the cache gets the bytes of a page it does not hold: a PageSource, the UFS of a mount
+ * holding the object (UfsPageSource). Pages are keyed by ObjectRef (URI + version), never by
+ * which worker or which mount asked, so the owner of a file in the cluster cache serves a
+ * peer's read of the same ref from the same pages (docs/cluster-cache.md; reads through the
+ * owners are src/cache/cluster-read.ts).
  */
 import type { Readable } from 'node:stream';
 import { AlluxioError } from '../domain/errors.js';
@@ -59,15 +58,3 @@ export class UfsPageSource implements PageSource {
 export function versionOf(e: { etag?: string; size: number; mtimeMs: number }): string {
   return e.etag ? `etag:${e.etag}` : `sm:${e.size}:${e.mtimeMs}`;
 }
-
-/**
- * How a later owner-by-consistent-hash router plugs in (issue 15; not implemented here):
- * for each object it names the source to read a missing page from. The cache calls it once
- * per open; `local` means "fetch from the UFS into this worker's cache".
- */
-export interface PageRouter {
-  sourceFor(ref: ObjectRef, local: PageSource): PageSource;
-}
-
-/** Today's router: every worker fetches from the UFS itself. */
-export const localRouter: PageRouter = { sourceFor: (_ref, local) => local };

@@ -35,6 +35,7 @@ export default class WorkerStart extends BaseCommand<typeof WorkerStart, WorkerS
     'tls-client-ca': Flags.string({ summary: 'PEM CA bundle: require client certificates signed by it on the HTTPS ports (mutual TLS).', dependsOn: ['tls-cert'], helpGroup: 'TLS' }),
     's3-tls-port': Flags.integer({ default: DEFAULT_S3_TLS_PORT, min: 0, max: 65535, summary: 'HTTPS port of the S3 API.', helpGroup: 'TLS' }),
     'rest-tls-port': Flags.integer({ default: DEFAULT_REST_TLS_PORT, min: 0, max: 65535, summary: 'HTTPS port of the REST API (health, metrics, status, FSSpec).', helpGroup: 'TLS' }),
+    'tls-peer-ca': Flags.string({ summary: "PEM CA bundle of the other workers' HTTPS certificates, for reads through workers that serve HTTPS only (default: the system CAs and NODE_EXTRA_CA_CERTS).", helpGroup: 'TLS' }),
     'tls-only': Flags.boolean({ summary: 'Serve HTTPS only: --s3-port and --rest-port are not opened.', dependsOn: ['tls-cert'], helpGroup: 'TLS' }),
     'log-level': Flags.string({ default: 'info', options: ['trace', 'debug', 'info', 'warn', 'error'], summary: 'Log level.' }),
   };
@@ -64,6 +65,7 @@ export default class WorkerStart extends BaseCommand<typeof WorkerStart, WorkerS
               certFile: flags['tls-cert'],
               keyFile: flags['tls-key'],
               ...(flags['tls-client-ca'] ? { clientCaFile: flags['tls-client-ca'] } : {}),
+              ...(flags['tls-peer-ca'] ? { peerCaFile: flags['tls-peer-ca'] } : {}),
               s3Port: flags['s3-tls-port'],
               restPort: flags['rest-tls-port'],
               only: flags['tls-only'] ?? false,

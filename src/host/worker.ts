@@ -75,6 +75,8 @@ export interface WorkerTlsOptions extends TlsFiles {
   restPort?: number;
   /** Serve HTTPS only: the plain s3Port/restPort are not opened. */
   only?: boolean;
+  /** PEM CA bundle that signs the other workers' HTTPS certificates (peer reads to HTTPS-only workers). */
+  peerCaFile?: string;
 }
 
 export const DEFAULT_S3_TLS_PORT = 29996;
@@ -407,13 +409,14 @@ function peerAuth(): Pick<PeerClientOptions, 'credentials'> {
 }
 
 /**
- * TLS towards peers that serve HTTPS only: trust the CA that signs client certificates (a
- * cluster's workers share it) and present our own certificate (mutual TLS). Without
- * --tls-client-ca the system CAs (and NODE_EXTRA_CA_CERTS) are trusted.
+ * TLS towards peers that serve HTTPS only (peers with a plain port are read over it): trust
+ * --tls-peer-ca (else the system CAs and NODE_EXTRA_CA_CERTS), and present our own
+ * certificate for workers that require client certificates (it then needs the clientAuth
+ * extended key usage, or none).
  */
-function peerTls(t: TlsFiles): NonNullable<PeerClientOptions['tls']> {
+function peerTls(t: WorkerTlsOptions): NonNullable<PeerClientOptions['tls']> {
   return {
-    ...(t.clientCaFile ? { ca: readFileSync(t.clientCaFile) } : {}),
+    ...(t.peerCaFile ? { ca: readFileSync(t.peerCaFile) } : {}),
     cert: readFileSync(t.certFile),
     key: readFileSync(t.keyFile),
   };

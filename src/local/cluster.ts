@@ -199,7 +199,7 @@ export async function startLocalCluster(opts: LocalStartOptions): Promise<LocalC
       const s3TlsPort = tls ? await pickPort(opts.s3TlsPortBase === 0 ? 0 : (opts.s3TlsPortBase ?? 29996) - i, taken) : undefined;
       const restTlsPort = tls ? await pickPort(opts.restTlsPortBase === 0 ? 0 : (opts.restTlsPortBase ?? 28443) + i, taken) : undefined;
       const tlsArgs = tls
-        ? ['--tls-cert', tls.cert, '--tls-key', tls.key, '--s3-tls-port', String(s3TlsPort), '--rest-tls-port', String(restTlsPort), ...(tls.only ? ['--tls-only'] : [])]
+        ? ['--tls-cert', tls.cert, '--tls-key', tls.key, '--tls-peer-ca', tls.caCert, '--s3-tls-port', String(s3TlsPort), '--rest-tls-port', String(restTlsPort), ...(tls.only ? ['--tls-only'] : [])]
         : [];
       const log = join(dir, 'logs', `${id}.log`);
       const fd = openSync(log, 'a');

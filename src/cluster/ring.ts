@@ -1,16 +1,15 @@
 /**
  * The ownership ring as a process sees it (docs/cluster-cache.md): the live workers that hold
- * a page cache, read from their leased membership records and kept current by a watch on
- * /alluxio/<cluster>/workers/. A record that appears or disappears (a lease expiring when a
- * worker dies) changes the ring within the lease TTL; any watch event re-reads the whole
- * prefix (membership changes are rare and a listing is always consistent), and a periodic
- * re-read covers a watch that silently stalled. While etcd is unreachable the last ring
- * stays in use: reads then fail over peer by peer (src/cache/peer-client.ts).
+ * a page cache, read from their leased membership records and kept current by a mirror of
+ * /alluxio/<cluster>/workers/ (./prefix-mirror.ts). A record that appears or disappears (a
+ * lease expiring when a worker dies) changes the ring within the lease TTL. While etcd is
+ * unreachable the last ring stays in use: reads then fail over peer by peer
+ * (src/cache/peer-client.ts).
  */
-import type { Watcher } from 'etcd3';
 import type { Logger } from 'pino';
 import type { EtcdConnection } from '../store/connection.js';
 import { placementOrder, shares } from '../frontends/common/placement.js';
+import { PrefixMirror } from './prefix-mirror.js';
 import { endpointsOf, placementName, type MemberRecord, type WorkerEndpoints, type WorkerRecord } from './record.js';
 
 /** One worker of the ring: its endpoints and its placement name. */
@@ -61,38 +60,32 @@ export function ringMembers(values: readonly string[]): RingMember[] {
 export class WorkerRing implements Ring {
   private members: RingMember[] = [];
   private byName = new Map<string, RingMember>();
-  private watcher: Watcher | undefined;
-  private timer: NodeJS.Timeout | undefined;
-  private pending: Promise<void> | undefined;
-  private again = false;
   private shareMemo: { of: readonly RingMember[]; shares: Map<string, number> } | undefined;
-  private closed = false;
+  private readonly mirror: PrefixMirror;
   readonly selfName: string | undefined;
 
-  constructor(private readonly conn: EtcdConnection, private readonly opts: WorkerRingOptions = {}) {
+  constructor(conn: EtcdConnection, private readonly opts: WorkerRingOptions = {}) {
     this.selfName = opts.selfName;
+    this.mirror = new PrefixMirror(conn, conn.layout.workersPrefix, {
+      what: 'worker ring',
+      ...(opts.resyncMs !== undefined ? { resyncMs: opts.resyncMs } : {}),
+      ...(opts.log ? { log: opts.log } : {}),
+      onRead: (kvs) => this.update(ringMembers([...kvs.values()])),
+    });
   }
 
   /** Read the members once (failures are logged, the ring stays empty), then watch. */
-  async start(): Promise<void> {
-    await this.refresh();
-    try {
-      const w = await this.conn.client.watch().prefix(this.conn.layout.workersPrefix).create();
-      if (this.closed) {
-        await w.cancel();
-        return;
-      }
-      this.watcher = w;
-      const kick = (): void => void this.refresh();
-      w.on('put', kick);
-      w.on('delete', kick);
-      w.on('connected', kick); // after a reconnect: events may have been missed
-      w.on('error', (e: Error) => this.opts.log?.warn({ err: e.message }, 'worker ring watch failed; retrying'));
-    } catch (e) {
-      this.opts.log?.warn({ err: (e as Error).message }, 'cannot watch the worker ring yet; re-reading it periodically');
-    }
-    this.timer = setInterval(() => void this.refresh(), this.opts.resyncMs ?? 30_000);
-    this.timer.unref();
+  start(): Promise<void> {
+    return this.mirror.start();
+  }
+
+  /** Re-read the members now. */
+  refresh(): Promise<void> {
+    return this.mirror.refresh();
+  }
+
+  stop(): Promise<void> {
+    return this.mirror.stop();
   }
 
   current(): readonly RingMember[] {
@@ -117,48 +110,14 @@ export class WorkerRing implements Ring {
     return this.shareMemo.shares;
   }
 
-  /** Re-read the prefix now (coalesced: a burst of events is one or two reads). */
-  refresh(): Promise<void> {
-    if (this.pending) {
-      this.again = true;
-      return this.pending;
+  private update(next: RingMember[]): void {
+    const before = this.members.map((m) => `${m.name}/${m.id}`).join(' ');
+    const after = next.map((m) => `${m.name}/${m.id}`).join(' ');
+    this.members = next;
+    this.byName = new Map(next.map((m) => [m.name, m]));
+    if (before !== after) {
+      this.opts.log?.info({ members: next.map((m) => m.name) }, 'worker ring changed');
+      this.opts.onChange?.(next);
     }
-    this.pending = (async () => {
-      try {
-        do {
-          this.again = false;
-          await this.readOnce();
-        } while (this.again && !this.closed);
-      } finally {
-        this.pending = undefined;
-      }
-    })();
-    return this.pending;
-  }
-
-  private async readOnce(): Promise<void> {
-    try {
-      const res = await this.conn.call('list workers', (c) => c.getAll().prefix(this.conn.layout.workersPrefix).exec());
-      const next = ringMembers(res.kvs.map((kv) => kv.value.toString('utf8')));
-      const before = this.members.map((m) => `${m.name}/${m.id}`).join(' ');
-      const after = next.map((m) => `${m.name}/${m.id}`).join(' ');
-      this.members = next;
-      this.byName = new Map(next.map((m) => [m.name, m]));
-      if (before !== after) {
-        this.opts.log?.info({ members: next.map((m) => m.name) }, 'worker ring changed');
-        this.opts.onChange?.(next);
-      }
-    } catch (e) {
-      this.opts.log?.warn({ err: (e as Error).message }, 'cannot read the worker ring; keeping the last one');
-    }
-  }
-
-  async stop(): Promise<void> {
-    this.closed = true;
-    if (this.timer) clearInterval(this.timer);
-    const w = this.watcher;
-    this.watcher = undefined;
-    await w?.cancel().catch(() => {});
-    await this.pending?.catch(() => {});
   }
 }

@@ -9,6 +9,7 @@ import type { UfsAdapter } from '../ufs/types.js';
 import type { WorkerCache } from '../cache/cache.js';
 import type { PeerClient } from '../cache/peer-client.js';
 import type { Ring } from '../cluster/ring.js';
+import type { DeclaredEtags } from '../cluster/object-etags.js';
 
 export interface FrontendContext {
   /**
@@ -32,4 +33,6 @@ export interface FrontendContext {
    * every read is served here.
    */
   cluster?: { ring: Ring; peers: PeerClient; /** S3: answer 307 to the owner instead of proxying. */ redirect?: boolean };
+  /** ETags declared for object versions (multipart uploads), cluster-wide; absent: none. */
+  etags?: DeclaredEtags;
 }

@@ -32,6 +32,7 @@ import { cacheAdminHandler, type CacheAdmin } from '../cache/admin-http.js';
 import { registerCacheMetrics, registerPeerMetrics } from '../cache/metrics.js';
 import { PeerClient, type PeerClientOptions } from '../cache/peer-client.js';
 import { WorkerRing, type Ring } from '../cluster/ring.js';
+import { ObjectEtags } from '../cluster/object-etags.js';
 import { placementName } from '../cluster/record.js';
 import { restAuthFromEnv } from '../frontends/rest/auth.js';
 import { readFileSync } from 'node:fs';
@@ -129,6 +130,8 @@ export class Worker {
   private readonly cacheAdmin: CacheAdmin;
   /** The ownership ring (started after registration), and the client for peer reads. */
   private ring: WorkerRing | undefined;
+  /** ETags declared for object versions (multipart uploads), mirrored from etcd. */
+  private readonly etags: ObjectEtags;
   private readonly peers: PeerClient;
 
   constructor(private readonly conn: EtcdConnection, private readonly opts: WorkerOptions = {}) {
@@ -160,6 +163,7 @@ export class Worker {
     });
     this.metrics = new WorkerMetrics(this.informer);
     const self = this;
+    this.etags = new ObjectEtags(conn, this.log.child({ component: 'etags' }));
     this.peers = new PeerClient({ ...peerAuth(), ...(opts.tls ? { tls: peerTls(opts.tls) } : {}) });
     // The ring is built in start() (it needs our advertised port); until then it is empty.
     const ring: Ring = {
@@ -175,6 +179,7 @@ export class Worker {
       log: this.log,
       observeResolve: (api, seconds) => self.metrics.resolveSeconds.observe({ api }, seconds),
       ...(opts.cache ? { cache: opts.cache } : {}),
+      etags: this.etags,
       ...(opts.cluster !== false ? { cluster: { ring, peers: this.peers, redirect: opts.s3Redirect === true } } : {}),
     };
     this.cacheAdmin = cacheAdminHandler(this.context);
@@ -316,6 +321,7 @@ export class Worker {
     });
     this.informer.on('state', (s: string, from: string) => this.log.info({ state: s, from }, 'watch state'));
     this.feed.start();
+    await this.etags.start();
     if (this.opts.cluster !== false) {
       this.ring = new WorkerRing(this.conn, {
         ...(this.opts.cache ? { selfName: placementName(this.host, this.ports().restPort) } : {}),
@@ -351,6 +357,7 @@ export class Worker {
       this.stopping = (async () => {
         await this.feed.leave();
         await this.ring?.stop();
+        await this.etags.stop();
         await Promise.all(this.servers.map(closeServer));
         this.peers.close();
         await this.feed.closeAdapters();

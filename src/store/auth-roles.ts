@@ -7,6 +7,7 @@
  *                            read       /alluxio/<c>/schema-version
  *                            read       /alluxio/<c>/workers/    (prefix)  (peers)
  *   alluxio-<c>-worker-<id>  readwrite  /alluxio/<c>/workers/<id>          one worker's own record
+ *                            readwrite  /alluxio/<c>/objects/etag/ (prefix) declared multipart ETags
  *   alluxio-<c>-fuse-<id>    readwrite  /alluxio/<c>/clients/<id>          one FUSE daemon's own record
  *   alluxio-<c>-reader       read       /alluxio/<c>/workers/    (prefix)  `alluxiofs` discovery
  *                            read       /alluxio/<c>/clients/    (prefix)
@@ -114,7 +115,10 @@ export function planAuth(layout: Layout, who: { admins: string[]; workers: strin
     for (const spec of kinds) {
       const { name: id, password } = parseUserSpec(spec, flag);
       const role = own(id);
-      roles.push({ name: role, grants: [{ access: 'Readwrite', key: key(id), prefix: false }] });
+      const grants: Grant[] = [{ access: 'Readwrite', key: key(id), prefix: false }];
+      // Workers complete multipart uploads, and declare their ETags (src/cluster/object-etags.ts).
+      if (flag === '--worker') grants.push({ access: 'Readwrite', key: layout.objectEtagsPrefix, prefix: true });
+      roles.push({ name: role, grants });
       addUser({ name: role, kind: flag === '--worker' ? 'worker' : 'fuse', id, roles: [n.member, role], ...(password !== undefined ? { password } : {}) });
     }
   }

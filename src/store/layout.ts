@@ -10,6 +10,8 @@
  *   /alluxio/<cluster>/migrations/<id>       migration records
  *   /alluxio/<cluster>/migration-runners/<id> a migration copier's lock (leased)
  *   /alluxio/<cluster>/history/<generation>  one record per config change (same txn), the last N kept
+ *   /alluxio/<cluster>/objects/etag/<sha256(uri)>  the S3 ETag declared for one version of a UFS object
+ *                                         (multipart uploads: "<md5 of part md5s>-N")
  *
  * Workers watch only `config/`, so status keys never trigger reloads. Membership (workers/,
  * clients/) lives outside `config/`, so etcd roles can let a worker write its own record and
@@ -32,6 +34,7 @@ export class Layout {
   readonly migrationsPrefix: string;
   readonly migrationRunnersPrefix: string;
   readonly historyPrefix: string;
+  readonly objectEtagsPrefix: string;
 
   constructor(readonly cluster: string) {
     if (!CLUSTER.test(cluster)) {
@@ -48,6 +51,7 @@ export class Layout {
     this.migrationsPrefix = this.root + 'migrations/';
     this.migrationRunnersPrefix = this.root + 'migration-runners/';
     this.historyPrefix = this.root + 'history/';
+    this.objectEtagsPrefix = this.root + 'objects/etag/';
   }
 
   mountKey(path: string): string {

@@ -14,6 +14,12 @@ export interface UfsEntry {
   mtimeMs: number;
   /** Stable content tag where the UFS has one (S3 ETag without quotes; file: size-mtime hash). */
   etag?: string;
+  /**
+   * The ETag clients are told for this version when one was declared for it (a multipart
+   * upload's "<md5 of part md5s>-N"; src/cluster/object-etags.ts). Set by DataPath only; the
+   * version of the object (cache keys, peer reads) stays `etag`.
+   */
+  declaredEtag?: string;
 }
 
 export interface ByteRange {

@@ -112,12 +112,32 @@ export class DataPath {
    */
   async stat(t: DataTarget, opts: { fresh?: boolean } = {}): Promise<UfsEntry | null> {
     const statUfs = () => this.ufs(() => t.adapter.stat(t.rel));
-    return this.ctx.cache && !opts.fresh ? this.ctx.cache.stat(t, statUfs) : statUfs();
+    return this.declared(uriOf(t), this.ctx.cache && !opts.fresh ? await this.ctx.cache.stat(t, statUfs) : await statUfs());
   }
 
   /** Children of the target directory, sorted by name (UTF-8 bytes). */
   async list(t: DataTarget): Promise<UfsEntry[]> {
-    return this.ufs(() => t.adapter.list(t.rel));
+    const entries = await this.ufs(() => t.adapter.list(t.rel));
+    if (!this.ctx.etags?.count) return entries;
+    return entries.map((e) => (e.type === 'file' ? this.declared(joinUnderUfs(t.mount.ufs, [...t.rel, e.name]).uri, e)! : e));
+  }
+
+  /**
+   * The entry with the ETag declared for its version, if one was (a multipart upload's; see
+   * src/cluster/object-etags.ts). A copy: cached entries are never changed.
+   */
+  private declared(uri: string, e: UfsEntry | null): UfsEntry | null {
+    const d = this.ctx.etags;
+    if (!d?.count || !e || e.type !== 'file') return e;
+    const etag = d.lookup(uri, versionOf(e));
+    return etag ? { ...e, declaredEtag: etag } : e;
+  }
+
+  /** An opened object with its entry's declared ETag. */
+  private declaredObject(uri: string, o: DataObject | null): DataObject | null {
+    if (!o || !this.ctx.etags?.count) return o;
+    const entry = this.declared(uri, o.entry)!;
+    return entry === o.entry ? o : { ...o, entry };
   }
 
   /**
@@ -125,6 +145,10 @@ export class DataPath {
    * missing). The caller must close() it unless it took stream(), which closes at its end.
    */
   async open(t: DataTarget): Promise<DataObject | null> {
+    return this.declaredObject(uriOf(t), await this.openVersionNow(t));
+  }
+
+  private async openVersionNow(t: DataTarget): Promise<DataObject | null> {
     const cache = this.ctx.cache;
     const owners = this.remoteOwners(t);
     if (owners.length > 0) {
@@ -284,14 +308,35 @@ export class DataPath {
     }
   }
 
-  /** Drop the target's cached metadata and pages on this worker (after a write or delete). */
+  /** Drop the target's cached metadata and pages on this worker, and its declared ETag (after a write or delete). */
   invalidate(t: DataTarget): void {
-    if (this.ctx.cache) this.ctx.cache.invalidate(uriOf(t));
+    const uri = uriOf(t);
+    this.ctx.cache?.invalidate(uri);
+    this.ctx.etags?.forget(uri);
   }
 
   /** Drop everything cached at or below the target (a directory moved or removed). */
   invalidateTree(t: DataTarget): void {
-    if (this.ctx.cache) this.ctx.cache.free(uriOf(t));
+    const uri = uriOf(t);
+    this.ctx.cache?.free(uri);
+    this.ctx.etags?.forget(uri);
+  }
+
+  /**
+   * Declare the ETag clients are told for the version `entry` of the target (a completed
+   * multipart upload). False when it could not be recorded (etcd unreachable, no registry):
+   * the caller then reports the entry's own ETag, so every answer agrees.
+   */
+  async declareEtag(t: DataTarget, entry: UfsEntry, etag: string): Promise<boolean> {
+    const d = this.ctx.etags;
+    if (!d || entry.type !== 'file') return false;
+    try {
+      await d.declare(uriOf(t), versionOf(entry), etag);
+      return true;
+    } catch (e) {
+      this.ctx.log.warn({ err: (e as Error).message, uri: uriOf(t) }, 'could not record the multipart ETag; answering the object\'s own');
+      return false;
+    }
   }
 
   /**

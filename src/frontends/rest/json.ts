@@ -42,7 +42,7 @@ export function entryJson(uri: string, e: UfsEntry, virtual = false): Record<str
     type: e.type,
     size: e.type === 'directory' ? 0 : e.size,
     mtime: e.mtimeMs / 1000,
-    ...(e.etag ? { etag: e.etag } : {}),
+    ...((e.declaredEtag ?? e.etag) ? { etag: e.declaredEtag ?? e.etag } : {}),
     ...(virtual ? { virtual: true } : {}),
   };
 }

@@ -179,7 +179,7 @@ export function createRestHandler(ctx: FrontendContext, auth: RestAuthOptions = 
       'accept-ranges': 'bytes',
       'last-modified': new Date(st.mtimeMs).toUTCString(),
       'x-alluxio-size': st.size,
-      ...(st.etag ? { etag: `"${st.etag}"` } : {}),
+      ...((st.declaredEtag ?? st.etag) ? { etag: `"${st.declaredEtag ?? st.etag}"` } : {}),
       ...(range ? { 'content-range': `bytes ${range.start}-${range.end}/${st.size}` } : {}),
     };
     const status = range ? 206 : 200;

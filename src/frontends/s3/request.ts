@@ -55,8 +55,9 @@ export function httpDate(ms: number): string {
 export function isoDate(ms: number): string {
   return new Date(ms).toISOString();
 }
+/** The quoted ETag of an entry: the one declared for its version (multipart), else its own. */
 export function quoteEtag(e: UfsEntry): string {
-  return `"${e.etag ?? createHash('md5').update(`${e.size}:${e.mtimeMs}`).digest('hex')}"`;
+  return `"${e.declaredEtag ?? e.etag ?? createHash('md5').update(`${e.size}:${e.mtimeMs}`).digest('hex')}"`;
 }
 
 const MIME: Record<string, string> = {

@@ -6,7 +6,7 @@
  */
 import { S3Error, s3err } from '../errors.js';
 import { lockIdOf } from '../key-locks.js';
-import { MAX_PARTS, MIN_PART_SIZE, type PartInfo } from '../multipart.js';
+import { MAX_PARTS, MIN_PART_SIZE, multipartEtag, type PartInfo } from '../multipart.js';
 import { conditionsFrom } from '../preconditions.js';
 import { copySourceRange } from '../ranges.js';
 import { readXml, withBody } from '../request-body.js';
@@ -96,7 +96,10 @@ export async function completeMultipart(ctx: S3Context, r: Req): Promise<void> {
     }
     await checkWriteConditions(ctx, r, t, conditionsFrom(r.req.headers));
     const entry = await s3call({ bucket: r.bucket, key: r.key }, () => ctx.dp.write(t, ctx.staging.concat(chosen)));
-    const etag = quoteEtag(entry);
+    // S3's multipart form, declared for the version just written so GET/HEAD/listings on any
+    // worker agree (src/cluster/object-etags.ts); if it cannot be recorded, the object's own.
+    const mp = multipartEtag(chosen.map((p) => p.etag));
+    const etag = (await ctx.dp.declareEtag(t, entry, mp)) ? `"${mp}"` : quoteEtag(entry);
     await ctx.staging.markCompleted(id, { bucket: r.bucket, key: r.key, etag, parts: partList(wanted), completedMs: Date.now() });
     await ctx.staging.abort(id).catch(() => undefined);
     return etag;

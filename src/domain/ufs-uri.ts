@@ -140,6 +140,9 @@ function parseHead(raw: unknown, code: 'InvalidUfsUri' | 'InvalidPath', rawPath:
   if (rawPath ? raw !== raw.trimStart() : raw !== raw.trim()) {
     throw new AlluxioError(code, `"${shown}": ${rawPath ? 'leading' : 'leading or trailing'} white space`);
   }
+  // Whole-input checks first, in the order normalizePath makes them, so that every API names
+  // the same first problem of a path (a lone surrogate anywhere before a segment too long).
+  if (!raw.isWellFormed()) throw new AlluxioError(code, `"${shown}": not valid UTF-8 (lone surrogate)`);
   if (CONTROL_CHARS.test(raw)) throw new AlluxioError(code, `"${shown}": control characters are not allowed`);
   // A request URI's path is raw text: "?" and "#" are characters of a name there.
   const m = (rawPath ? /^([A-Za-z][A-Za-z0-9+.\-]*):\/\/([^/]*)([\s\S]*)$/ : /^([A-Za-z][A-Za-z0-9+.\-]*):\/\/([^/?#]*)([\s\S]*)$/).exec(raw);

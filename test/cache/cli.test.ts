@@ -54,7 +54,7 @@ describe('cache commands against real workers', () => {
     assert.equal((byId.get('plain') as any).disabled, true);
     const human = await cli(['cache', 'status']);
     assert.match(human.stdout, /^plain\toff/m);
-    assert.match(human.stdout, /^cached\t64 MiB\t/m);
+    assert.match(human.stdout, /^cached\t100\.0%\t64 MiB\t/m);
   });
 
   test('load --wait fills the cache; a second load reads nothing from the UFS', async () => {

@@ -26,15 +26,14 @@ import { ConfigFeed } from './config-feed.js';
 import { frontends as defaultFrontends, type FrontendRegistry } from './frontends.js';
 import { closeServer, listen, portOf } from './listen.js';
 import { loadTls, type TlsFiles, type TlsMaterial } from './tls.js';
+import { peerAuth, peerTls } from './peers.js';
 import { WorkerMetrics } from './worker-metrics.js';
 import type { WorkerCache } from '../cache/cache.js';
 import { cacheAdminHandler, type CacheAdmin } from '../cache/admin-http.js';
 import { registerCacheMetrics } from '../cache/metrics.js';
-import { PeerClient, type PeerClientOptions } from '../cache/peer-client.js';
+import { PeerClient } from '../cache/peer-client.js';
 import { WorkerRing, type Ring } from '../cluster/ring.js';
 import { placementName } from '../cluster/record.js';
-import { restAuthFromEnv } from '../frontends/rest/auth.js';
-import { readFileSync } from 'node:fs';
 
 export const WORKER_VERSION = MEMBER_VERSION;
 
@@ -396,25 +395,6 @@ export class Worker {
       sendJson(res, 500, { error: { code: 'Internal', message: (e as Error).message } });
     }
   }
-}
-
-/** Peer reads are signed with the cluster's own keys (ALLUXIO_S3_CREDENTIALS) when it has some. */
-function peerAuth(): Pick<PeerClientOptions, 'credentials'> {
-  const a = restAuthFromEnv();
-  return a.credentials ? { credentials: a.credentials } : {};
-}
-
-/**
- * TLS towards peers that serve HTTPS only: trust the CA that signs client certificates (a
- * cluster's workers share it) and present our own certificate (mutual TLS). Without
- * --tls-client-ca the system CAs (and NODE_EXTRA_CA_CERTS) are trusted.
- */
-function peerTls(t: TlsFiles): NonNullable<PeerClientOptions['tls']> {
-  return {
-    ...(t.clientCaFile ? { ca: readFileSync(t.clientCaFile) } : {}),
-    cert: readFileSync(t.certFile),
-    key: readFileSync(t.keyFile),
-  };
 }
 
 function sendJson(res: ServerResponse, status: number, body: unknown): void {

@@ -214,11 +214,13 @@ describe('FUSE reads through the owning worker (3 caching workers, s3:// UFS)', 
       }, 60_000);
       assert.match(out, new RegExp(`paused ${first}\\b`));
       // Stop the owner (its sockets stay open, nothing answers), let the reader go on, and
-      // wait until a peer read of the daemon sits unread in the owner's socket.
+      // wait until the daemon waits on the owner: a peer read sits unread in the owner's
+      // socket, or the reader is blocked in a FUSE read (a window the owner stopped sending
+      // in the middle of; nothing else can answer it while the owner is stopped).
       owner.pause();
       paused = true;
       reader.stdin.write('\n');
-      await until(`a peer read waiting on ${owner.id}`, () => unreadRequestsAt(owner.restPort) > 0, 60_000);
+      await until(`a read waiting on ${owner.id}`, () => unreadRequestsAt(owner.restPort) > 0 || waitsOnFuse(reader.pid!), 60_000);
       assert.ok(!out.includes('done'), 'the reader is still in the middle of the file');
       await owner.kill9();
       paused = false;
@@ -250,4 +252,17 @@ function unreadRequestsAt(port: number): number {
     if (f[1] === local && f[3] === '01' && parseInt(f[4]?.split(':')[1] ?? '0', 16) > 0) n++;
   }
   return n;
+}
+
+/**
+ * The process is blocked reading the file (kernel wait channel): in the FUSE request itself,
+ * or on a page-cache page the kernel's FUSE read-ahead is filling (the reader reads nothing
+ * else but its stdin pipe).
+ */
+function waitsOnFuse(pid: number): boolean {
+  try {
+    return /request_wait_answer|fuse|folio_wait|wait_on_page/.test(readFileSync(`/proc/${pid}/wchan`, 'utf8'));
+  } catch {
+    return false;
+  }
 }

@@ -157,7 +157,10 @@ export class Worker {
     });
     this.metrics = new WorkerMetrics(this.informer);
     const self = this;
-    this.peers = new PeerClient({ ...peerAuth(), ...(opts.tls ? { tls: peerTls(opts.tls) } : {}) });
+    // Bad certificate files fail here (AlluxioError naming the flag, exit 2), before the peer
+    // client is built on them; start() reads them again before listening.
+    const tlsForPeers = opts.tls ? loadTls(opts.tls) : undefined;
+    this.peers = new PeerClient({ ...peerAuth(), ...(tlsForPeers ? { tls: peerTls(tlsForPeers) } : {}) });
     // The ring is built in start() (it needs our advertised port); until then it is empty.
     const ring: Ring = {
       order: (key) => self.ring?.order(key) ?? [],

@@ -13,6 +13,15 @@
  * Membership: like a worker, the daemon registers a leased record (kind "fuse", under
  * /alluxio/<cluster>/clients/<id>, ./membership.ts) carrying the revision it applies, so
  * `--wait` and a migration's wait for the read-only mount count it.
+ *
+ * Cluster cache (docs/cluster-cache.md, docs/fuse.md "Reads through the owning worker"):
+ * after registering, the daemon watches the ownership ring (the live workers with a page
+ * cache) and reads every file through the worker that owns it, with peer reads signed
+ * like a worker's (./peers.ts); it is never a ring member itself. An empty ring (no
+ * caching worker) leaves reads on the UFS, as before.
+ *
+ * (Over 300 lines: one life cycle, config feed, membership, ring, mount and unmount, plus
+ * the fuse-native callback table, which is only wiring to ops.ts.)
  */
 import { createRequire } from 'node:module';
 import { hostname } from 'node:os';
@@ -30,6 +39,9 @@ import { Errno, errnoName, errnoOf } from '../frontends/fuse/errno.js';
 import { fuseMountAt, fusermountUnmount } from '../frontends/fuse/mountpoint.js';
 import { FuseOps } from '../frontends/fuse/ops.js';
 import type { ReadAheadOptions } from '../frontends/fuse/read-ahead.js';
+import { PeerClient } from '../cache/peer-client.js';
+import { WorkerRing } from '../cluster/ring.js';
+import { peerAuth } from './peers.js';
 
 const require = createRequire(import.meta.url);
 
@@ -59,6 +71,8 @@ export interface FuseDaemonOptions {
   id?: string;
   /** TTL of the membership lease, s (default 10). */
   leaseTtlSeconds?: number;
+  /** Read through the owning workers' caches when there are caching workers (default true). */
+  cluster?: boolean;
 }
 
 export function defaultFuseClientId(): string {
@@ -78,6 +92,9 @@ export class FuseDaemon {
   private finished!: (why: string) => void;
   /** Resolves with the reason once the daemon has stopped serving. */
   readonly done: Promise<string>;
+  /** The ownership ring (watched from registration until stop) and the client for peer reads. */
+  private readonly ring: WorkerRing | undefined;
+  private readonly peers: PeerClient | undefined;
 
   private constructor(private readonly opts: FuseDaemonOptions) {
     this.mountpoint = normalizePath(opts.mountpoint);
@@ -93,10 +110,16 @@ export class FuseDaemon {
       ufs: { graceMs: 60_000 },
     });
     this.done = new Promise((r) => (this.finished = r));
+    if (opts.cluster !== false) {
+      // Not a member (no selfName): every file has an owner elsewhere once the ring is non-empty.
+      this.ring = new WorkerRing(opts.conn, { log: opts.log.child({ component: 'ring' }) });
+      this.peers = new PeerClient(peerAuth());
+    }
     const ctx: FrontendContext = {
       snapshot: () => this.feed.snapshot(),
       ufs: (m) => this.adapter(m),
       log: opts.log,
+      ...(this.ring && this.peers ? { cluster: { ring: this.ring, peers: this.peers } } : {}),
     };
     this.ops = new FuseOps(ctx, {
       fuseRoot: this.mountpoint,
@@ -111,8 +134,10 @@ export class FuseDaemon {
     try {
       await d.loadConfig();
       await d.register();
+      await d.ring?.start();
       await d.mount();
     } catch (e) {
+      await d.stopRing();
       await d.feed.leave();
       await d.feed.closeAdapters();
       await d.ops.close();
@@ -227,9 +252,17 @@ export class FuseDaemon {
     while (this.ops.handles.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
     await this.ops.close();
     this.releaseNative();
+    await this.stopRing();
     await this.feed.leave();
     await this.feed.closeAdapters();
     this.finished(reason);
+  }
+
+  /** Stop watching the ring and close the peer connections (after the last read handle). */
+  private async stopRing(): Promise<void> {
+    await this.ring?.stop();
+    this.peers?.close();
+    if (this.peers && this.peers.counters.requests > 0) this.opts.log.info({ peers: this.peers.counters }, 'fuse: reads through the owning workers');
   }
 
   /** Let go of libfuse's thread handle so the event loop can end. */

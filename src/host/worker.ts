@@ -26,16 +26,15 @@ import { ConfigFeed } from './config-feed.js';
 import { frontends as defaultFrontends, type FrontendRegistry } from './frontends.js';
 import { closeServer, listen, portOf } from './listen.js';
 import { loadTls, type TlsFiles, type TlsMaterial } from './tls.js';
+import { peerAuth, peerTls } from './peers.js';
 import { WorkerMetrics } from './worker-metrics.js';
 import type { WorkerCache } from '../cache/cache.js';
 import { cacheAdminHandler, type CacheAdmin } from '../cache/admin-http.js';
 import { registerCacheMetrics, registerPeerMetrics } from '../cache/metrics.js';
-import { PeerClient, type PeerClientOptions } from '../cache/peer-client.js';
+import { PeerClient } from '../cache/peer-client.js';
 import { WorkerRing, type Ring } from '../cluster/ring.js';
 import { ObjectEtags } from '../cluster/object-etags.js';
 import { placementName } from '../cluster/record.js';
-import { restAuthFromEnv } from '../frontends/rest/auth.js';
-import { readFileSync } from 'node:fs';
 
 export const WORKER_VERSION = MEMBER_VERSION;
 
@@ -164,7 +163,10 @@ export class Worker {
     this.metrics = new WorkerMetrics(this.informer);
     const self = this;
     this.etags = new ObjectEtags(conn, this.log.child({ component: 'etags' }));
-    this.peers = new PeerClient({ ...peerAuth(), ...(opts.tls ? { tls: peerTls(opts.tls) } : {}) });
+    // Bad certificate files fail here (AlluxioError naming the flag, exit 2), before the peer
+    // client is built on them; start() reads them again before listening.
+    const tlsForPeers = opts.tls ? loadTls(opts.tls) : undefined;
+    this.peers = new PeerClient({ ...peerAuth(), ...(tlsForPeers ? { tls: peerTls(tlsForPeers, opts.tls?.peerCaFile) } : {}) });
     // The ring is built in start() (it needs our advertised port); until then it is empty.
     const ring: Ring = {
       order: (key) => self.ring?.order(key) ?? [],
@@ -407,26 +409,6 @@ export class Worker {
       sendJson(res, 500, { error: { code: 'Internal', message: (e as Error).message } });
     }
   }
-}
-
-/** Peer reads are signed with the cluster's own keys (ALLUXIO_S3_CREDENTIALS) when it has some. */
-function peerAuth(): Pick<PeerClientOptions, 'credentials'> {
-  const a = restAuthFromEnv();
-  return a.credentials ? { credentials: a.credentials } : {};
-}
-
-/**
- * TLS towards peers that serve HTTPS only (peers with a plain port are read over it): trust
- * --tls-peer-ca (else the system CAs and NODE_EXTRA_CA_CERTS), and present our own
- * certificate for workers that require client certificates (it then needs the clientAuth
- * extended key usage, or none).
- */
-function peerTls(t: WorkerTlsOptions): NonNullable<PeerClientOptions['tls']> {
-  return {
-    ...(t.peerCaFile ? { ca: readFileSync(t.peerCaFile) } : {}),
-    cert: readFileSync(t.certFile),
-    key: readFileSync(t.keyFile),
-  };
 }
 
 function sendJson(res: ServerResponse, status: number, body: unknown): void {

@@ -6,8 +6,12 @@
  * (../common/data-path.ts), so the worker cache behind it sees FUSE traffic too.
  *
  * - ReadHandle: read-only; reads go through a ReadAhead over the opened object's file
- *   (DataObject.file: positional reads into reused windows) or, without one, range streams
- *   from DataPath.read.
+ *   (DataObject.file: positional reads into reused windows), over the opened object's own
+ *   range streams when it serves any range until closed (DataObject.ranges: a file another
+ *   worker owns, read through the owners with failover, docs/cluster-cache.md), or, with
+ *   neither, range streams from DataPath.read. A window whose stream fails is dropped and
+ *   read again by the next read that needs it; an object that changed since the open
+ *   (Conflict from the owner) fails reads with ESTALE.
  * - WriteHandle: the UFS adapters write whole objects, so writes land in a local spool file
  *   (in the daemon's private temp dir, never on the mount) and are uploaded in one stream on
  *   flush (every close(2)) and release. The existing content is fetched only when a read or
@@ -25,9 +29,11 @@ import { open, rm, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { Writable } from 'node:stream';
+import { isAlluxioError } from '../../domain/errors.js';
 import type { UfsEntry } from '../../ufs/types.js';
 import type { DataObject, DataPath, DataTarget } from '../common/data-path.js';
-import { ReadAhead, type ReadAheadOptions } from './read-ahead.js';
+import { Errno, fsError } from './errno.js';
+import { ReadAhead, type RangeProvider, type ReadAheadOptions } from './read-ahead.js';
 
 export interface Located {
   /** Canonical Alluxio path the application named (before rules), for logs. */
@@ -49,28 +55,31 @@ export class ReadHandle {
 
   /**
    * `obj`: the object opened once through the data path, when its file can read or send
-   * ranges into a sink; every window then reads from that one open file (one consistent
-   * version, no per-window open, reused buffers). Otherwise each window is a range stream
-   * (DataPath.read).
+   * ranges into a sink, or when it serves any range until closed (`ranges`); every window
+   * then reads from that one opened version (no per-window open or stat). Otherwise each
+   * window is a range stream of whatever the UFS holds now (DataPath.read).
    */
   constructor(readonly at: Located, size: number, opts: ReadAheadOptions, private readonly obj?: DataObject) {
-    const file = obj?.file;
-    const readInto = file?.readInto;
-    const sendTo = file?.sendTo;
-    this.reader = new ReadAhead(
-      readInto && file
-        ? { kind: 'read', read: (target, offset, length, position) => readInto.call(file, target, offset, length, position) }
-        : sendTo && file
-          ? { kind: 'send', send: (start, end, dest) => sendTo.call(file, dest, { start, end }) }
-          : { kind: 'stream', open: (start, end) => at.dp.read(at.target, { start, end }) },
-      size,
-      opts,
-    );
+    this.reader = new ReadAhead(providerOf(at, obj), size, opts);
   }
 
   /** A number when the bytes were already here (answered in the same tick), else a promise. */
   read(buf: Buffer, len: number, pos: number): number | Promise<number> {
-    return this.reader.read(pos, len, buf);
+    let r: number | Promise<number>;
+    try {
+      r = this.reader.read(pos, len, buf);
+    } catch (e) {
+      throw this.stale(e);
+    }
+    return typeof r === 'number' ? r : r.catch((e: unknown) => {
+      throw this.stale(e);
+    });
+  }
+
+  /** The version opened is gone from the UFS (an owner answered Conflict): ESTALE, reopen. */
+  private stale(e: unknown): unknown {
+    if (!isAlluxioError(e) || e.code !== 'Conflict') return e;
+    return fsError(Errno.ESTALE, `${this.at.path} changed since it was opened: ${e.message}`);
   }
 
   /** Stop reading ahead, then close the file (after any read in flight on it returned). */
@@ -81,6 +90,21 @@ export class ReadHandle {
       this.obj?.close();
     }
   }
+}
+
+/** Where a read handle's windows come from (see the constructor). */
+function providerOf(at: Located, obj: DataObject | undefined): RangeProvider {
+  const file = obj?.file;
+  if (file?.readInto) {
+    const readInto = file.readInto;
+    return { kind: 'read', read: (target, offset, length, position) => readInto.call(file, target, offset, length, position) };
+  }
+  if (file?.sendTo) {
+    const sendTo = file.sendTo;
+    return { kind: 'send', send: (start, end, dest) => sendTo.call(file, dest, { start, end }) };
+  }
+  if (obj?.ranges) return { kind: 'stream', open: (start, end) => obj.stream({ start, end }) };
+  return { kind: 'stream', open: (start, end) => at.dp.read(at.target, { start, end }) };
 }
 
 let spoolSeq = 0;

@@ -8,7 +8,8 @@
  *   FSSpec, and virtual directories from rules appear in listings.
  * - Every resolution, stat, listing, read, write, delete, mkdir and rename goes through THE
  *   data path (../common/data-path.ts; the worker cache sits behind it), with read-ahead
- *   over the opened object's file where it has one.
+ *   over the opened object: its file where it has one, or its ranges (a file read through
+ *   the worker that owns it, docs/cluster-cache.md).
  * - Per-component lookups (resolution.md §2): a directory that exists only as a step
  *   towards paths a rule reaches (a multi-segment regex, a prefix rule whose exclude lets
  *   some names fall through) is traversable, and listings show a name only where reading
@@ -276,7 +277,9 @@ export class FuseOps {
         throw fsError(Errno.EISDIR);
       }
       this.stats.set(t.path, { at: Date.now(), value: obj.entry });
-      const usable = Boolean(obj.file?.readInto || obj.file?.sendTo);
+      // Kept when windows can be read from it (an open file, or an object read through its
+      // owning workers, docs/cluster-cache.md); else each window is a DataPath.read stream.
+      const usable = Boolean(obj.file?.readInto || obj.file?.sendTo || obj.ranges);
       if (!usable) obj.close();
       return this.handles.add(new ReadHandle(this.located(t, snap), obj.entry.size, this.readAhead, usable ? obj : undefined));
     }

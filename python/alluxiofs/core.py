@@ -14,7 +14,7 @@ Short-circuit reads: when the worker that resolved a path is on this host and th
 resolved to a file:// mount, the worker names the local file (and its identity); reads
 then come from that file with this process's own permissions instead of over HTTP.
 
-One class of ~600 lines because it is fsspec's method set (paths, metadata, reads, writes,
+One class of ~690 lines because it is fsspec's method set (paths, metadata, reads, writes,
 fallback); the file object is in file.py, the HTTP client in client.py, the read machinery
 (pool, parallel parts, batching, counters) in reads.py, hints and the UFS fallback in ufs.py.
 docs/alluxiofs.md has the guide.

@@ -9,7 +9,7 @@
 Importing the package also registers the "alluxiofs" protocol with fsspec.
 """
 from .core import AlluxioFile, AlluxioFileSystem, _register
-from .errors import AlluxioInvalidPathError, WorkersUnavailableError
+from .errors import AlluxioInvalidPathError, UfsVersionMismatchError, WorkersUnavailableError
 from .placement import placement_order, placement_score
 
 __version__ = "0.1.0"
@@ -17,6 +17,7 @@ __all__ = [
     "AlluxioFileSystem",
     "AlluxioFile",
     "AlluxioInvalidPathError",
+    "UfsVersionMismatchError",
     "WorkersUnavailableError",
     "placement_order",
     "placement_score",

@@ -1,7 +1,13 @@
 """HTTP access to the workers' REST API: worker discovery (static list or etcd
 membership), placement by rendezvous hashing, keep-alive connections per thread, and
 retry on the next worker when one fails; SigV4 request signing when the workers require
-authentication (sigv4.py). Standard library only."""
+authentication (sigv4.py). Standard library only.
+
+Two orders (docs/cluster-cache.md, docs/alluxiofs.md): reads of a file go to its OWNER,
+the first of ``placement_order(ring, ufs_uri)`` where the ring is the discovered workers
+whose membership record says ``"cache": true`` (all workers when none does, and for a
+static ``worker_hosts`` list), then the next owners, then the workers outside the ring;
+metadata calls use the request URI over all workers."""
 import base64
 import http.client
 import json
@@ -218,6 +224,7 @@ class WorkerClient:
         self._dead = {}  # worker -> monotonic time until which it is skipped
         self._members = None
         self._members_at = 0.0
+        self._caching = frozenset()  # discovered workers whose record says "cache": true
         self._local = threading.local()
 
     # ---- membership ---------------------------------------------------------------
@@ -231,7 +238,7 @@ class WorkerClient:
         if stale:
             try:
                 records = discover_worker_records(self.etcd_hosts, self.etcd_port, self.cluster_name, timeout=min(self.timeout, 5.0))
-                members = []
+                members, caching = [], set()
                 for name, rec in records:
                     port = _tls_port(rec, self.https)
                     if port is None:
@@ -239,17 +246,36 @@ class WorkerClient:
                         continue
                     self._ports[name] = port
                     members.append(name)
+                    if rec.get("cache") is True:
+                        caching.add(name)
             except WorkersUnavailableError:
                 if self._members is None and not self.static_workers:
                     raise
                 members = self._members if self._members is not None else list(self.static_workers)
+                caching = self._caching
             with self._lock:
-                self._members, self._members_at = members, now
+                self._members, self._members_at, self._caching = members, now, frozenset(caching)
         return list(self._members or self.static_workers)
 
-    def order(self, key, refresh=False):
-        """Workers for ``key``: live ones in rendezvous order, then recently failed ones."""
-        ws = placement_order(self.workers(refresh=refresh), key)
+    def ring(self, refresh=False):
+        """The ownership ring (docs/cluster-cache.md): the discovered workers whose record
+        says ``"cache": true``; all workers when none does (or for a static list)."""
+        members = self.workers(refresh=refresh)
+        with self._lock:
+            caching = self._caching
+        ring = [w for w in members if w in caching]
+        return ring or members
+
+    def order(self, key, refresh=False, owners=False):
+        """Workers for ``key``: live ones in rendezvous order, then recently failed ones.
+        With ``owners`` (reads of a file, ``key`` its resolved UFS URI): the ring's order
+        (owner first, then the next owners), then the workers outside the ring."""
+        if owners:
+            members = self.workers(refresh=refresh)
+            ring = self.ring()
+            ws = placement_order(ring, key) + placement_order([w for w in members if w not in ring], key)
+        else:
+            ws = placement_order(self.workers(refresh=refresh), key)
         now = time.monotonic()
         with self._lock:
             live = [w for w in ws if self._dead.get(w, 0) <= now]
@@ -332,12 +358,19 @@ class WorkerClient:
             self._drop(worker)
         return Response(resp.status, resp.headers, data, worker), reused
 
-    def _candidates(self, uri):
-        """The workers for ``uri`` in placement order, each once; when the membership
-        comes from etcd and all of them failed, it is refreshed once and any new ones follow."""
+    def owner_order(self, ufs_uri, refresh=False):
+        """The workers a read of the file with this resolved UFS URI is sent to, in order:
+        the owner first (docs/cluster-cache.md). Dead workers still count until their
+        cooldown ends (they go last)."""
+        return self.order(ufs_uri, refresh=refresh, owners=True)
+
+    def _candidates(self, key, owners=False):
+        """The workers for ``key`` in placement order (``owners``: the read order of
+        ``order``), each once; when the membership comes from etcd and all of them failed,
+        it is refreshed once and any new ones follow."""
         tried = set()
         for refresh in (False, True):
-            for worker in self.order(uri, refresh=refresh):
+            for worker in self.order(key, refresh=refresh, owners=owners):
                 if worker in tried:
                     continue
                 tried.add(worker)
@@ -351,10 +384,12 @@ class WorkerClient:
         log.warning("alluxiofs: worker %s " + what + " (%s); trying the next one", worker, why)
         self._mark_dead(worker)
 
-    def request(self, method, endpoint, uri, params=None, headers=None, body=None):
+    def request(self, method, endpoint, uri, params=None, headers=None, body=None, owner_key=None):
         """One REST call for ``uri``, on the worker chosen for it, retried on the next
         worker when one does not answer (connection error, timeout, 503). Returns the
-        Response of the first worker that answered (any status but 503)."""
+        Response of the first worker that answered (any status but 503). With
+        ``owner_key`` (a read: the file's resolved UFS URI) the workers are tried in the
+        ring's order for that key, owner first; otherwise by ``uri`` over all workers."""
         query = {"uri": uri}
         if params:
             query.update(params)
@@ -363,7 +398,8 @@ class WorkerClient:
         if headers:
             hdrs.update(headers)
         failures = []
-        for worker in self._candidates(uri):
+        key = uri if owner_key is None else owner_key
+        for worker in self._candidates(key, owners=owner_key is not None):
             fresh = False
             for attempt in (0, 1):
                 prev = self._conns().get(worker)
@@ -384,14 +420,16 @@ class WorkerClient:
                 return resp
         raise WorkersUnavailableError(f"no worker could serve {uri}: " + "; ".join(failures or ["no workers known"]))
 
-    def open_stream(self, uri, start):
+    def open_stream(self, uri, start, owner_key=None):
         """Open ``GET /api/v1/file`` from byte ``start`` to EOF on a dedicated connection
         (for sequential reads: the body is read as it arrives, no request per block).
         Returns (connection, response), or None when ``start`` is at or past EOF. Tries
-        the workers in placement order like ``request``."""
+        the workers in the read order of ``owner_key`` (the file's resolved UFS URI; the
+        request URI when unknown), owner first. The response's ``alluxio_worker`` names
+        the worker that answered."""
         target = "/api/v1/file?" + urllib.parse.urlencode({"uri": uri}, quote_via=urllib.parse.quote, safe="")
         failures = []
-        for worker in self._candidates(uri):
+        for worker in self._candidates(uri if owner_key is None else owner_key, owners=True):
             conn = self._new_conn(worker)
             try:
                 conn.request("GET", target, headers=self._signed(worker, "GET", target, {"range": f"bytes={start}-", "accept": "*/*"}))
@@ -402,6 +440,7 @@ class WorkerClient:
                 continue
             if resp.status in (200, 206):
                 self._mark_alive(worker)
+                resp.alluxio_worker = worker
                 return conn, resp
             body = resp.read()
             conn.close()

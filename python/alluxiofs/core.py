@@ -4,13 +4,20 @@ REST API (docs/rest-api.md). Paths are UFS-native URIs (``s3://bucket/data/x``,
 (``alluxio:///data/x``, or ``/data/x``). Both go through the worker's one resolver, so the
 cluster's rewrite rules apply exactly as for S3 and POSIX clients.
 
+Reads go to the file's owner (docs/cluster-cache.md): the first worker of
+``placement_order(ring, ufs_uri)``, where ``ufs_uri`` is the resolved UFS URI the ``info``
+of the path answered (remembered a while in ``Hints``, ufs.py, and per open file), then the
+next owners. Metadata calls go by the request URI. When every worker failed and
+``ufs_fallback`` is on, reads come from the UFS itself (ufs.py), version checked.
+
 Short-circuit reads: when the worker that resolved a path is on this host and the path
 resolved to a file:// mount, the worker names the local file (and its identity); reads
 then come from that file with this process's own permissions instead of over HTTP.
 
-One class of ~600 lines because it is fsspec's method set (paths, metadata, reads, writes,
+One class of ~690 lines because it is fsspec's method set (paths, metadata, reads, writes,
 fallback); the file object is in file.py, the HTTP client in client.py, the read machinery
-(pool, parallel parts, batching, counters) in reads.py. docs/alluxiofs.md has the guide.
+(pool, parallel parts, batching, counters) in reads.py, hints and the UFS fallback in ufs.py.
+docs/alluxiofs.md has the guide.
 """
 import datetime
 import logging
@@ -27,6 +34,7 @@ from .client import WorkerClient
 from .errors import WorkersUnavailableError, error_from_response
 from .file import AlluxioFile, _pread
 from .reads import Pool, ReadStats, merge_ranges, split_range
+from .ufs import Hints, UfsFallback, check_served
 
 __all__ = ["AlluxioFileSystem", "AlluxioFile"]
 
@@ -55,12 +63,22 @@ class AlluxioFileSystem(AbstractFileSystem):
     cluster_name: str
         The cluster's name in etcd (default "default").
     target_protocol, target_options:
-        The UFS's own fsspec filesystem (e.g. "s3" with s3fs options), used only for the
-        fallback below. Default: the scheme of the URI being read.
+        Options of the UFS's own fsspec filesystem (e.g. "s3" with s3fs options), used
+        only for the fallback below, for URIs of that scheme (all schemes when
+        target_protocol is not given).
     ufs_fallback: bool
-        When every worker fails (refused, timed out, unavailable), serve READS of
-        UFS-native URIs from the UFS directly (without the cluster's rewrite rules).
-        Writes never fall back. Default False.
+        When every worker fails (refused, timed out, unavailable), serve READS from the
+        UFS directly with fsspec: a file whose ``info`` a worker answered (an open file,
+        or a path asked within the last 30 s) is read at its resolved UFS URI after a
+        check that the UFS still holds that version (size; ETag when the UFS gives one;
+        mtime for file://), else UfsVersionMismatchError; other UFS-native URIs are read
+        as named (without the cluster's rewrite rules). Writes never fall back, nor
+        Alluxio paths the workers never resolved. Default False.
+    ufs_storage_options: dict or callable
+        For the fallback: ``{scheme: options}`` for ``fsspec.filesystem(scheme,
+        **options)`` (e.g. ``{"s3": {"key": ..., "secret": ..., "client_kwargs":
+        {"endpoint_url": ...}}}``), or a callable ``(scheme) -> fsspec file system``.
+        file:// needs nothing; s3:// needs s3fs installed.
     timeout: float
         Socket timeout per request (seconds, default 30).
     short_circuit: bool
@@ -123,6 +141,7 @@ class AlluxioFileSystem(AbstractFileSystem):
         target_protocol=None,
         target_options=None,
         ufs_fallback=False,
+        ufs_storage_options=None,
         timeout=30.0,
         dead_worker_cooldown=10.0,
         membership_refresh_seconds=10.0,
@@ -168,8 +187,9 @@ class AlluxioFileSystem(AbstractFileSystem):
         self.target_protocol = target_protocol
         self.target_options = dict(target_options or {})
         self.ufs_fallback = _as_bool(ufs_fallback)
-        self._ufs_fs = {}
-        self._given_ufs_fs = fs  # upstream's ``fs``: a ready UFS file system for the fallback
+        # upstream's ``fs``: a ready UFS file system for the fallback
+        self._ufs = UfsFallback(self.ufs_fallback, ufs_storage_options, target_protocol, self.target_options, fs)
+        self._hints = Hints()  # path -> resolved UFS URI, size, ETag, mtime of its last info
         self.short_circuit = _as_bool(short_circuit) and _short_circuit_allowed()
         # What short-circuit did: files opened locally, cat_file ranges read locally, and
         # grants that could not be used (the read went over HTTP instead).
@@ -235,30 +255,48 @@ class AlluxioFileSystem(AbstractFileSystem):
 
     # ---- fallback to the UFS ------------------------------------------------------------
 
-    def _fallback_fs(self, path):
-        if not self.ufs_fallback or self._is_alluxio_path(path) or "://" not in path:
-            return None
-        import fsspec
-
-        if self._given_ufs_fs is not None:
-            return self._given_ufs_fs
-        scheme = path.split("://", 1)[0].lower()
-        proto = self.target_protocol or scheme
-        fs = self._ufs_fs.get(proto)
-        if fs is None:
-            fs = self._ufs_fs[proto] = fsspec.filesystem(proto, **self.target_options)
-        return fs
-
-    def _read_call(self, path, remote, local):
-        """Run ``remote()``; when every worker failed and fallback is on, ``local(ufs_fs)``."""
+    def _read_call(self, path, remote, local, meta=None, resolved=True):
+        """Run ``remote()``; when every worker failed and fallback is on,
+        ``local(ufs_fs, ufs_uri, meta)``: with ``resolved`` (a read of a file), ``ufs_uri``
+        is the resolved UFS URI of ``meta`` (an open file's info) or of the path's hint,
+        with that info as ``meta``; otherwise (metadata, or nothing known) a UFS-native
+        path as named, with ``meta`` None. Alluxio paths never resolved raise."""
         try:
             return remote()
         except WorkersUnavailableError as e:
-            fs = self._fallback_fs(path)
-            if fs is None:
+            if not self.ufs_fallback:
                 raise
-            log.warning("alluxiofs: falling back to the UFS for %s (%s)", path, e)
-            return local(fs)
+            if resolved and meta is None:
+                meta = self._hints.get(path)
+            if not resolved or meta is None:
+                meta = None
+                if self._is_alluxio_path(path) or "://" not in path:
+                    raise
+                target = path
+            else:
+                target = meta["ufsUri"]
+            fs = self._ufs.filesystem(target, e)
+            log.warning("alluxiofs: falling back to the UFS for %s at %s (%s)", path, target, e)
+            return local(fs, target, meta)
+
+    def _ufs_read(self, fs, target, start, end, meta):
+        data = self._ufs.read(fs, target, start, end, meta)
+        self.read_stats.add(ufs_bytes=len(data))
+        return data
+
+    def _owner_key(self, path, meta=None):
+        """The placement key of reads of ``path``: the resolved UFS URI of ``meta`` or of
+        the path's hint; the request URI when neither is known."""
+        meta = meta or self._hints.get(path)
+        return meta["ufsUri"] if meta else path
+
+    def read_order(self, path):
+        """The workers a read of ``path`` is sent to, in order (the owner first): the
+        ring's placement order of the file's resolved UFS URI, which this asks a worker
+        for (``info``). For debugging and tests."""
+        path = self._strip_protocol(path)
+        self._info(path)
+        return self.client.owner_order(self._owner_key(path))
 
     @staticmethod
     def _ufs_entry(fs, info):
@@ -308,13 +346,16 @@ class AlluxioFileSystem(AbstractFileSystem):
 
     def _info(self, path, local=False):
         """info of a stripped path; with ``local`` the worker adds the short-circuit grant
-        (``localPath`` and ``local``) when it is on this host and the mount is file://."""
+        (``localPath`` and ``local``) when it is on this host and the mount is file://.
+        A file's resolution is remembered as the path's hint (reads go to its owner)."""
         params = {"shortCircuit": "true"} if local else None
-        return self._read_call(
-            path,
-            lambda: self._entry(self.client.call("GET", "info", path, params=params).json()),
-            lambda fs: self._ufs_entry(fs, fs.info(path)),
-        )
+
+        def remote():
+            entry = self._entry(self.client.call("GET", "info", path, params=params).json())
+            self._hints.put(path, entry)
+            return entry
+
+        return self._read_call(path, remote, lambda fs, target, _: self._ufs_entry(fs, fs.info(target)), resolved=False)
 
     def ls(self, path, detail=True, **kwargs):
         plain = self._plain_form(path)
@@ -327,7 +368,7 @@ class AlluxioFileSystem(AbstractFileSystem):
                 return [self.info(path)]
             return [self._entry(e) for e in doc["entries"]]
 
-        entries = self._read_call(path, remote, lambda fs: [self._ufs_entry(fs, e) for e in fs.ls(path, detail=True)])
+        entries = self._read_call(path, remote, lambda fs, target, _: [self._ufs_entry(fs, e) for e in fs.ls(target, detail=True)], resolved=False)
         if plain:
             entries = [self._to_plain(e) for e in entries]
         return entries if detail else [e["name"] for e in entries]
@@ -430,11 +471,15 @@ class AlluxioFileSystem(AbstractFileSystem):
 
     # ---- reads --------------------------------------------------------------------------
 
-    def _http_range(self, path, start, end):
-        """One ranged GET of bytes [start, end) (end None = to EOF) over HTTP."""
+    def _http_range(self, path, start, end, key=None, expect=None):
+        """One ranged GET of bytes [start, end) (end None = to EOF) over HTTP, to the owner
+        of ``key`` (the resolved UFS URI; the request URI when None), then the next owners.
+        ``expect``: the info of an open file; an answer of another version raises."""
         rng = f"bytes={start}-" + ("" if end is None else str(end - 1))
-        resp = self.client.request("GET", "file", path, headers={"range": rng, "accept": "*/*"})
-        self.read_stats.add(http_requests=1, http_bytes=len(resp.body) if resp.status in (200, 206) else 0)
+        resp = self.client.request("GET", "file", path, headers={"range": rng, "accept": "*/*"}, owner_key=key or path)
+        if resp.status in (200, 206):
+            check_served(expect, resp.headers, path)
+        self.read_stats.add(worker=resp.worker, http_requests=1, http_bytes=len(resp.body) if resp.status in (200, 206) else 0)
         if resp.status == 416:
             return b""
         if resp.status not in (200, 206):
@@ -443,20 +488,23 @@ class AlluxioFileSystem(AbstractFileSystem):
             return resp.body[start:end]
         return resp.body
 
-    def _parallel_range(self, path, start, end):
+    def _parallel_range(self, path, start, end, key=None, expect=None):
         """Bytes [start, end) over HTTP, in parts on the pool when the range is large."""
+        key = key or self._owner_key(path)
         if end is None or end - start < self.parallel_threshold or self._pool.size == 1:
-            return self._http_range(path, start, end)
-        parts = self._pool.map(lambda r: self._http_range(path, r[0], r[1]), split_range(start, end, self.part_size))
+            return self._http_range(path, start, end, key, expect)
+        parts = self._pool.map(lambda r: self._http_range(path, r[0], r[1], key, expect), split_range(start, end, self.part_size))
         return b"".join(parts)
 
-    def _range(self, path, start, end):
-        """Bytes [start, end) of a file (end None = to EOF); b"" beyond EOF."""
+    def _range(self, path, start, end, meta=None, local=True):
+        """Bytes [start, end) of a file (end None = to EOF); b"" beyond EOF. ``meta``: the
+        info of an open file (its owner, and the version the fallback must find);
+        ``local=False``: no short-circuit attempt (an open file knows it has no grant)."""
         if end is not None and end <= start:
             return b""
 
         def remote():
-            if self.short_circuit:
+            if self.short_circuit and local:
                 data = self._local_range(path, start, end)
                 if data is not None:
                     return data
@@ -464,12 +512,12 @@ class AlluxioFileSystem(AbstractFileSystem):
             if stop is None and start == 0:
                 # a whole-file read: learn the size, so a large file is fetched in parts
                 try:
-                    stop = self.info(path)["size"]
+                    stop = self._info(path)["size"]
                 except (OSError, ValueError):
                     stop = None
-            return self._parallel_range(path, start, stop)
+            return self._parallel_range(path, start, stop, self._owner_key(path, meta), expect=meta)
 
-        return self._read_call(path, remote, lambda fs: fs.cat_file(path, start=start, end=end))
+        return self._read_call(path, remote, lambda fs, target, m: self._ufs_read(fs, target, start, end, m), meta=meta)
 
     def cat_ranges(self, paths, starts, ends, max_gap=None, on_error="return", batch_size=None, **kwargs):
         """Bytes of many ranges (Parquet footers, column chunks) in one batch: ranges of one

@@ -1,7 +1,7 @@
 """Map the worker's JSON errors ({"error": {"code", "message"}}) to Python exceptions."""
 import errno
 
-__all__ = ["AlluxioInvalidPathError", "WorkersUnavailableError", "error_from_response"]
+__all__ = ["AlluxioInvalidPathError", "UfsVersionMismatchError", "WorkersUnavailableError", "error_from_response"]
 
 
 class AlluxioInvalidPathError(ValueError):
@@ -10,6 +10,15 @@ class AlluxioInvalidPathError(ValueError):
 
 class WorkersUnavailableError(ConnectionError):
     """No worker could serve the request (all refused, timed out or were unavailable)."""
+
+
+class UfsVersionMismatchError(OSError):
+    """The UFS fallback found another version of the file than the workers described when
+    it was opened (size, ETag or mtime differ): its bytes are not mixed in. ``errno`` is
+    ESTALE, ``code`` "VersionMismatch"; open the file again."""
+
+    code = "VersionMismatch"
+    status = None
 
 
 def _with(exc, code, status):

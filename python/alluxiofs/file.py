@@ -1,6 +1,10 @@
 """AlluxioFile: the file object of AlluxioFileSystem (buffered reads over HTTP with a
 streamed GET for sequential reads and parallel parts for large ones, positional reads of
-the local file when short-circuited, spooled writes sent in one PUT on close)."""
+the local file when short-circuited, spooled writes sent in one PUT on close).
+
+The info asked at open gives the file's resolved UFS URI: every read of the file goes to
+its owner (docs/cluster-cache.md) with no further round trip, and the UFS fallback reads
+exactly that file, of that version."""
 import http.client
 import logging
 import os
@@ -9,6 +13,7 @@ import tempfile
 from fsspec.spec import AbstractBufferedFile
 
 from .errors import WorkersUnavailableError
+from .ufs import check_served, file_meta
 
 __all__ = ["AlluxioFile"]
 
@@ -46,12 +51,14 @@ class AlluxioFile(AbstractBufferedFile):
         self._local_fd = None
         self.local_path = None
         self.short_circuited = False  # True when read from the local file, not over HTTP
+        self._meta = None  # the info at open: resolved UFS URI (the owner's key), size, version
         if mode == "rb" and size is None:
             details = fs._info(path, local=fs.short_circuit)
             if details["type"] == "directory":
                 raise IsADirectoryError(21, "is a directory", path)
             size = details["size"]
             self._details = details
+            self._meta = file_meta(details)
             self._local_fd = fs._open_local(details)
             if self._local_fd is not None:
                 self.local_path = details["localPath"]
@@ -117,28 +124,35 @@ class AlluxioFile(AbstractBufferedFile):
             return data
         sequential = start == self._last_end
         self._last_end = end
-        if end - start >= self.fs.parallel_threshold and self.fs._pool.size > 1:
+        fs, meta = self.fs, self._meta
+        key = fs._owner_key(self.path, meta)
+        if end - start >= fs.parallel_threshold and fs._pool.size > 1:
             # a large read: parts fetched in parallel (the stream, if any, stays where it is)
-            return self.fs._read_call(
-                self.path, lambda: self.fs._parallel_range(self.path, start, end), lambda ufs: ufs.cat_file(self.path, start=start, end=end)
+            return fs._read_call(
+                self.path, lambda: fs._parallel_range(self.path, start, end, key, expect=meta), lambda ufs, target, m: fs._ufs_read(ufs, target, start, end, m), meta=meta
             )
         if not sequential or self._stream_failed:
             self._close_stream()
-            return self.fs._range(self.path, start, end)
+            return fs._range(self.path, start, end, meta=meta, local=False)
         parts = []
         pos = start
-        attempts = 2 + len(self.fs.client.workers())
+        attempts = 2 + len(fs.client.workers())
         while pos < end and attempts > 0:
             if self._stream is None or self._stream_pos != pos:
                 self._close_stream()
                 try:
-                    opened = self.fs.client.open_stream(self.path, pos)
+                    opened = fs.client.open_stream(self.path, pos, owner_key=key)
                 except WorkersUnavailableError:
                     self._stream_failed = True
-                    parts.append(self.fs._range(self.path, pos, end))  # the UFS, when fallback is on
+                    parts.append(fs._range(self.path, pos, end, meta=meta, local=False))  # the UFS, when fallback is on
                     break
                 if opened is None:  # at EOF: the file shrank
                     break
+                try:
+                    check_served(meta, opened[1].headers, self.path)
+                except Exception:
+                    opened[0].close()
+                    raise
                 self._stream, self._stream_pos = opened, pos
                 self.fs.read_stats.add(http_requests=1)
             try:
@@ -148,7 +162,7 @@ class AlluxioFile(AbstractBufferedFile):
             else:
                 err = None
             if data:
-                self.fs.read_stats.add(http_bytes=len(data))
+                fs.read_stats.add(worker=getattr(self._stream[1], "alluxio_worker", None), http_bytes=len(data))
                 parts.append(data)
                 pos += len(data)
                 self._stream_pos = pos

@@ -1,14 +1,19 @@
 """Worker choice: rendezvous (highest-random-weight) hashing.
 
-The same function as src/frontends/common/placement.ts (documented in docs/rest-api.md):
+The same function as src/frontends/common/placement.ts (docs/cluster-cache.md), pinned on
+both sides by the golden vectors in test/fixtures/placement-vectors.json:
 
-    worker name = "<host>:<restPort>"
-    key         = the request URI exactly as sent in the ``uri`` parameter
+    worker name = "<host>:<restPort>"             ("[::1]:28080" for IPv6)
+    key         = the RESOLVED UFS URI of the file (``resolved.ufsUri`` of the worker's
+                  info answer, e.g. s3://bucket/data/x.parquet), not the request URI:
+                  the same object named through two mounts or a rule has one owner
     score(w, k) = first 8 bytes, big-endian unsigned, of SHA-256(utf8(w) + b"\\x00" + utf8(k))
     order       = workers by score descending, ties by name ascending (UTF-8 bytes)
 
-The first worker serves the key; the following ones are the retry order. Adding or
-removing one worker only moves the keys that worker wins.
+Over the ring (the workers whose membership record says ``"cache": true``), the first
+worker OWNS the key: reads of the file go there, and the following ones are the retry
+order. Adding or removing one worker only moves the keys that worker wins (about 1/N).
+Metadata calls, which have no resolution yet, use the request URI as the key.
 """
 import hashlib
 

@@ -18,10 +18,12 @@ MiB = 1 << 20
 
 class ReadStats:
     """What the file system fetched: ``http_requests`` and ``http_bytes`` (file bodies
-    received from workers), ``local_bytes`` (read short-circuited from local files).
-    ``snapshot()`` returns a dict; ``reset()`` zeroes them."""
+    received from workers), ``local_bytes`` (read short-circuited from local files),
+    ``ufs_bytes`` (read from the UFS by the fallback), and ``by_worker`` (file body bytes
+    per worker name: where the reads went). ``snapshot()`` returns a dict; ``reset()``
+    zeroes them."""
 
-    FIELDS = ("http_requests", "http_bytes", "local_bytes")
+    FIELDS = ("http_requests", "http_bytes", "local_bytes", "ufs_bytes")
 
     def __init__(self):
         self._lock = threading.Lock()
@@ -30,15 +32,20 @@ class ReadStats:
     def reset(self):
         with self._lock:
             self._v = dict.fromkeys(self.FIELDS, 0)
+            self._by_worker = {}
 
-    def add(self, **kw):
+    def add(self, worker=None, **kw):
         with self._lock:
             for k, n in kw.items():
                 self._v[k] += n
+            if worker is not None and kw.get("http_bytes"):
+                self._by_worker[worker] = self._by_worker.get(worker, 0) + kw["http_bytes"]
 
     def snapshot(self):
         with self._lock:
-            return dict(self._v)
+            out = dict(self._v)
+            out["by_worker"] = dict(self._by_worker)
+            return out
 
 
 class Pool:

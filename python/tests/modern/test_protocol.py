@@ -100,7 +100,7 @@ def test_upstream_constructor_arguments(worker_hosts, scratch):
         skip_instance_cache=True,
     )
     assert dead.cat_file(f"file://{local}/u.txt") == b"upstream"
-    assert dead._ufs_fs["file"].auto_mkdir is False
+    assert dead._ufs._fs["file"].auto_mkdir is False
     from alluxiofs import WorkersUnavailableError
 
     with pytest.raises(WorkersUnavailableError):

@@ -29,8 +29,9 @@ export interface FuseFigures {
   medianBindfs: number;
   ratio: number;
   /** Which path served the daemon's reads, from the workers' counters. */
-  servedBy: 'owner-cache' | 'ufs-direct' | 'mixed';
+  servedBy: 'owner-cache' | 'daemon-after-owner' | 'ufs-direct' | 'mixed';
   workersUfsMbCold: number;
+  workersCacheMbCold: number;
   workersCacheMbWarm: number;
   workersUfsMbWarm: number;
 }
@@ -92,7 +93,7 @@ export async function fusePart(o: {
     const coldMBps = ddRead(viaFuse, bytes);
     const c1 = await counters();
     ddRead(viaBind, bytes); // bindfs's first read, so both are warm
-    console.log(`   cold read through alluxio fuse ${coldMBps.toFixed(0)} MB/s; workers read ${((c1.ufs - c0.ufs) / 1e6).toFixed(1)} MB from the UFS`);
+    console.log(`   cold read through alluxio fuse ${coldMBps.toFixed(0)} MB/s; workers read ${((c1.ufs - c0.ufs) / 1e6).toFixed(1)} MB from the UFS and ${((c1.cache - c0.cache) / 1e6).toFixed(1)} MB from their caches`);
     const alluxio: number[] = [];
     const bindfs: number[] = [];
     for (let i = 0; i < o.runs; i++) {
@@ -106,9 +107,20 @@ export async function fusePart(o: {
     const warmCache = c2.cache - c1.cache;
     const warmUfs = c2.ufs - c1.ufs;
     const warmBytes = bytes * o.runs;
-    // Through the owner, each warm read is served from its cache (peer read); directly, the
-    // workers see none of it. Anything in between (a partial path) is "mixed".
-    const servedBy: FuseFigures['servedBy'] = warmCache >= 0.9 * warmBytes ? 'owner-cache' : warmCache + warmUfs < 0.01 * warmBytes ? 'ufs-direct' : 'mixed';
+    // Through the owner, the cold read reaches the workers (the owner fetches the UFS, or
+    // serves its cache), and each warm read is served from the owner's cache (peer reads),
+    // unless the daemon keeps the bytes itself (then the warm reads reach no worker).
+    // Directly, the workers see none of it. Anything in between is "mixed".
+    const cold = c1.ufs - c0.ufs + (c1.cache - c0.cache);
+    const none = (n: number, of: number) => n < 0.01 * of;
+    const servedBy: FuseFigures['servedBy'] =
+      warmCache >= 0.9 * warmBytes
+        ? 'owner-cache'
+        : cold >= 0.9 * bytes && none(warmCache + warmUfs, warmBytes)
+          ? 'daemon-after-owner'
+          : none(cold, bytes) && none(warmCache + warmUfs, warmBytes)
+            ? 'ufs-direct'
+            : 'mixed';
     const ma = median(alluxio);
     const mb = median(bindfs);
     return {
@@ -122,6 +134,7 @@ export async function fusePart(o: {
       ratio: ma / mb,
       servedBy,
       workersUfsMbCold: (c1.ufs - c0.ufs) / 1e6,
+      workersCacheMbCold: (c1.cache - c0.cache) / 1e6,
       workersCacheMbWarm: warmCache / 1e6,
       workersUfsMbWarm: warmUfs / 1e6,
     };

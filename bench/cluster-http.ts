@@ -97,7 +97,18 @@ export async function getAll(urls: readonly string[], size: number, concurrency:
 
 /** The alluxio_cache_* and alluxio_ufs_* counters of one worker. */
 export async function metrics(w: WorkerProcess): Promise<Record<string, number>> {
-  const text = await (await fetch(`${w.restUrl}/metrics`)).text();
+  let text = '';
+  // a pooled keep-alive connection the worker closed while idle fails once: ask again
+  for (let attempt = 1; ; attempt++) {
+    try {
+      text = await (await fetch(`${w.restUrl}/metrics`, { signal: AbortSignal.timeout(10_000) })).text();
+      break;
+    } catch (e) {
+      const cause = (e as Error & { cause?: Error }).cause?.message;
+      if (attempt >= 3) throw new Error(`metrics of worker ${w.id}: ${(e as Error).message}${cause ? ` (${cause})` : ''}`);
+      await new Promise((r) => setTimeout(r, 200));
+    }
+  }
   const out: Record<string, number> = {};
   for (const m of text.matchAll(/^(alluxio_(?:cache|ufs)_\w+) (\S+)$/gm)) out[m[1]!] = Number(m[2]);
   return out;

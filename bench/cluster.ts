@@ -260,16 +260,18 @@ async function main(): Promise<void> {
         console.log(`   SKIP: ${skip}`);
         summary.fuse = { skipped: skip };
       } else {
-        if (workers.length === 0) workers.push(await startCaching('bench', 'w0'));
+        while (workers.length < p2Workers) workers.push(await startCaching('bench', `w${workers.length}`));
         await waitRing(workers);
         writeRandomFile(join(localData, 'big.bin'), fuseMb * MiB);
         const f: FuseFigures = await fusePart({ dir: join(tmp, 'fuse'), data: localData, name: 'big.bin', mountPath: '/local', sizeMb: fuseMb, runs: fuseRuns, etcdEndpoint: etcd.endpoint, cluster: 'bench', workers });
         const how =
           f.servedBy === 'owner-cache'
             ? `through the owner's cache (workers served ${f.workersCacheMbWarm.toFixed(0)} MB from cache in the warm runs)`
-            : f.servedBy === 'ufs-direct'
-              ? 'the daemon read the UFS itself (the workers saw none of the reads)'
-              : `mixed (workers: ${f.workersCacheMbWarm.toFixed(0)} MB from cache, ${f.workersUfsMbWarm.toFixed(0)} MB from the UFS in the warm runs)`;
+            : f.servedBy === 'daemon-after-owner'
+              ? `the cold read went through the owner (workers: ${f.workersUfsMbCold.toFixed(0)} MB from the UFS, ${f.workersCacheMbCold.toFixed(0)} MB from cache), the warm runs reached no worker (the daemon kept the bytes)`
+              : f.servedBy === 'ufs-direct'
+                ? 'the daemon read the UFS itself (the workers saw none of the reads)'
+                : `mixed (workers, cold read: ${f.workersUfsMbCold.toFixed(0)} MB from the UFS, ${f.workersCacheMbCold.toFixed(0)} MB from cache; warm runs: ${f.workersUfsMbWarm.toFixed(0)} MB from the UFS, ${f.workersCacheMbWarm.toFixed(0)} MB from cache)`;
         console.log(`   served: ${how}; ${workers.length} caching worker(s) running`);
         console.log(`   median: alluxio fuse ${f.medianAlluxio.toFixed(0)} MB/s, bindfs ${f.medianBindfs.toFixed(0)} MB/s, ratio ${f.ratio.toFixed(2)}x (goal >= 0.9x: ${f.ratio >= 0.9 ? 'MET' : 'NOT MET'})`);
         summary.fuse = { ...f, workers: workers.length };
@@ -278,6 +280,7 @@ async function main(): Promise<void> {
     console.log(JSON.stringify(summary, (_k, v: unknown) => (typeof v === 'number' && !Number.isInteger(v) ? Number(v.toFixed(3)) : v)));
   } catch (e) {
     for (const w of [...workers, ...redirectors]) {
+      if (w.process.exitCode !== null || w.process.signalCode !== null) console.error(`worker ${w.id} exited (${w.process.exitCode ?? w.process.signalCode})`);
       const lines = w.log().split('\n').filter((l) => /"level":[45]0|Error|error/.test(l));
       if (lines.length > 0) console.error(`worker ${w.id} log (warnings and errors, last 5):\n${lines.slice(-5).join('\n')}`);
     }

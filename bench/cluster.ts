@@ -21,10 +21,10 @@
  *
  * Prints figures (never asserts timings) and one JSON summary line.
  *
- *   node dist/bench/cluster.js [--only throughput|modes|fuse] [--rounds 5] [--clients 8]
+ *   node dist/bench/cluster.js [--only throughput|modes|fuse] [--rounds 7] [--clients 8]
  *        [--max-workers 4] [--large-count 8] [--large-mb 16] [--large-passes 2]
  *        [--small-count 2000] [--small-kb 4] [--p2-workers 3] [--p2-small-count 200]
- *        [--p2-big-count 2] [--p2-big-mb 64] [--fuse-mb 512] [--fuse-runs 5]
+ *        [--p2-big-count 2] [--p2-big-mb 64] [--fuse-mb 512] [--fuse-runs 7]
  *
  * Needs etcd (and for part 3 root, /dev/fuse, bindfs). Everything it starts is stopped and
  * its temp dir removed at the end, also on failure.
@@ -63,7 +63,7 @@ const owner = (names: readonly string[], key: string): string => placementOrder(
 async function main(): Promise<void> {
   const only = onlyArg();
   const run = (p: Part) => only === undefined || only === p;
-  const rounds = numArg('rounds', 5);
+  const rounds = numArg('rounds', 7);
   const clients = numArg('clients', 8);
   const maxWorkers = numArg('max-workers', 4);
   const largeCount = numArg('large-count', 8);
@@ -76,7 +76,7 @@ async function main(): Promise<void> {
   const p2BigCount = numArg('p2-big-count', 2);
   const p2BigSize = numArg('p2-big-mb', 64) * MiB;
   const fuseMb = numArg('fuse-mb', 512);
-  const fuseRuns = numArg('fuse-runs', 5);
+  const fuseRuns = numArg('fuse-runs', 7);
 
   const tmp = mkdtempSync(join(tmpdir(), 'bench-cluster-'));
   let etcd: EtcdServer | undefined;

@@ -11,7 +11,8 @@
  *  2. modes        the same warm objects (4 KiB and 64 MiB) read three ways with --p2-workers
  *                  workers: proxy (GET on a non-owner), redirect (GET on a non-owner of a second
  *                  cluster started with --s3-redirect, the client follows the 307), direct (GET
- *                  on the owner, from placementOrder over the ring names). Median latency of
+ *                  on the owner, from placementOrder over the ring names; in each cluster, and
+ *                  each indirect mode is compared with its own cluster's). Median latency of
  *                  4 KiB GETs one at a time, median MB/s of single 64 MiB GETs, and the ratios
  *                  proxy/direct and redirect/direct.
  *  3. fuse         warm sequential read (dd bs=1M, second read on) through `alluxio fuse mount`
@@ -183,16 +184,20 @@ async function main(): Promise<void> {
       const byName = new Map([...workers, ...redirectors].map((w) => [ringName(w), w]));
       // a non-owner for the i-th key: the others of the order in turn
       const nonOwner = (names: string[], key: string, i: number) => byName.get(placementOrder(names, `s3://${BUCKET}/${key}`)[1 + (i % (names.length - 1))]!)!;
-      type Mode = 'proxy' | 'redirect' | 'direct';
+      // each indirect mode is compared with a GET on the owner in its own cluster (the same
+      // owner processes and caches): proxy with direct, redirect with directR
+      type Mode = 'proxy' | 'redirect' | 'direct' | 'directR';
       const urlOf: Record<Mode, (key: string, i: number) => string> = {
         proxy: (k, i) => url(nonOwner(namesP, k, i), k),
         redirect: (k, i) => url(nonOwner(namesR, k, i), k),
         direct: (k) => url(byName.get(owner(namesP, k))!, k),
+        directR: (k) => url(byName.get(owner(namesR, k))!, k),
       };
-      const modes: Mode[] = ['proxy', 'redirect', 'direct'];
+      const modes: Mode[] = ['proxy', 'redirect', 'direct', 'directR'];
       const agents = Object.fromEntries(modes.map((m) => [m, new Agent({ keepAlive: true, maxSockets: 4 })])) as Record<Mode, Agent>;
-      const lat: Record<Mode, number[]> = { proxy: [], redirect: [], direct: [] };
-      const mbps: Record<Mode, number[]> = { proxy: [], redirect: [], direct: [] };
+      const lat: Record<Mode, number[]> = { proxy: [], redirect: [], direct: [], directR: [] };
+      const mbps: Record<Mode, number[]> = { proxy: [], redirect: [], direct: [], directR: [] };
+      const label: Record<Mode, string> = { proxy: 'proxy', redirect: 'redirect', direct: 'direct (owner, proxy cluster)', directR: 'direct (owner, redirect cluster)' };
       let redirectsFollowed = 0;
       let redirectRequests = 0;
       try {
@@ -229,10 +234,11 @@ async function main(): Promise<void> {
         const P90 = Object.fromEntries(modes.map((m) => [m, quantile(lat[m], 0.9)])) as Record<Mode, number>;
         const T = Object.fromEntries(modes.map((m) => [m, median(mbps[m])])) as Record<Mode, number>;
         for (const m of modes) {
-          console.log(`   ${m.padEnd(8)} 4 KiB: median ${L[m].toFixed(2)} ms (p90 ${P90[m].toFixed(2)} ms)   ${p2BigSize / MiB} MiB: median ${T[m].toFixed(0)} MB/s`);
+          console.log(`   ${label[m].padEnd(32)} 4 KiB: median ${L[m].toFixed(2)} ms (p90 ${P90[m].toFixed(2)} ms)   ${p2BigSize / MiB} MiB: median ${T[m].toFixed(0)} MB/s`);
         }
-        console.log(`   latency (4 KiB, lower is better):   proxy/direct ${(L.proxy / L.direct).toFixed(2)}x   redirect/direct ${(L.redirect / L.direct).toFixed(2)}x`);
-        console.log(`   throughput (${p2BigSize / MiB} MiB, higher is better): proxy/direct ${(T.proxy / T.direct).toFixed(2)}x   redirect/direct ${(T.redirect / T.direct).toFixed(2)}x`);
+        console.log(`   latency (4 KiB, lower is better):   proxy/direct ${(L.proxy / L.direct).toFixed(2)}x   redirect/direct ${(L.redirect / L.directR).toFixed(2)}x`);
+        console.log(`   throughput (${p2BigSize / MiB} MiB, higher is better): proxy/direct ${(T.proxy / T.direct).toFixed(2)}x   redirect/direct ${(T.redirect / T.directR).toFixed(2)}x`);
+        console.log(`   (each against the owner of its own cluster; the two owners' direct figures differ by ${(Math.abs(T.direct / T.directR - 1) * 100).toFixed(0)}% in throughput)`);
         console.log(`   Alluxio reports for comparison: redirect/direct ~1.00x throughput for objects >= 1 GiB; proxy/direct ~0.5x`);
         console.log(`   ${redirectsFollowed} of ${redirectRequests} redirect-mode GETs followed a 307; UFS read during rounds ${ufsMb.toFixed(1)} MB`);
         summary.modes = {
@@ -241,7 +247,7 @@ async function main(): Promise<void> {
           smallLatencyP90Ms: P90,
           bigMBps: T,
           bigMb: p2BigSize / MiB,
-          ratios: { latencyProxyVsDirect: L.proxy / L.direct, latencyRedirectVsDirect: L.redirect / L.direct, throughputProxyVsDirect: T.proxy / T.direct, throughputRedirectVsDirect: T.redirect / T.direct },
+          ratios: { latencyProxyVsDirect: L.proxy / L.direct, latencyRedirectVsDirect: L.redirect / L.directR, throughputProxyVsDirect: T.proxy / T.direct, throughputRedirectVsDirect: T.redirect / T.directR },
           redirectsFollowed,
           redirectRequests,
           ufsMbDuringRounds: ufsMb,

@@ -20,28 +20,10 @@ import { addMount } from '../src/control/mounts.js';
 import { fuseMountAt } from '../src/frontends/fuse/mountpoint.js';
 import { startEtcdServer, type EtcdServer } from '../src/local/etcd-server.js';
 import { EtcdConnection } from '../src/store/connection.js';
-import { median, numArg, runBench } from './lib.js';
+import { ddRead, median, numArg, runBench, waitFor } from './lib.js';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const RUN = join(ROOT, 'bin', 'run.js');
-
-async function waitFor(what: string, ok: () => boolean, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (ok()) return;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error(`timed out waiting for ${what}`);
-}
-
-/** dd the file to /dev/null; MB/s (10^6 bytes per second, like dd). */
-function ddRead(file: string, bytes: number): number {
-  const t0 = process.hrtime.bigint();
-  const r = spawnSync('dd', [`if=${file}`, 'of=/dev/null', 'bs=1M', 'status=none'], { encoding: 'utf8' });
-  const secs = Number(process.hrtime.bigint() - t0) / 1e9;
-  if (r.status !== 0) throw new Error(`dd ${file} failed: ${r.stderr}`);
-  return bytes / 1e6 / secs;
-}
 
 async function main(): Promise<void> {
   const sizeMb = numArg('size-mb', 1024);

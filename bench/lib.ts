@@ -66,3 +66,22 @@ export async function stopChild(c: ChildProcess | undefined, signal: NodeJS.Sign
   await exited;
   clearTimeout(t);
 }
+
+/** Poll `ok` every 50 ms until it holds; throws after `timeoutMs`. */
+export async function waitFor(what: string, ok: () => boolean, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (ok()) return;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`timed out waiting for ${what}`);
+}
+
+/** dd the file to /dev/null with bs=1M; MB/s (10^6 bytes per second, like dd). */
+export function ddRead(file: string, bytes: number): number {
+  const t0 = process.hrtime.bigint();
+  const r = spawnSync('dd', [`if=${file}`, 'of=/dev/null', 'bs=1M', 'status=none'], { encoding: 'utf8' });
+  const secs = Number(process.hrtime.bigint() - t0) / 1e9;
+  if (r.status !== 0) throw new Error(`dd ${file} failed: ${r.stderr}`);
+  return bytes / 1e6 / secs;
+}

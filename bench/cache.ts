@@ -34,7 +34,7 @@ import { freePort, startEtcdServer, type EtcdServer } from '../src/local/etcd-se
 import { EtcdConnection } from '../src/store/connection.js';
 import { startWorker, type WorkerProcess } from '../test/helpers/worker.js';
 import { median, numArg, runBench, stopChild } from './lib.js';
-import { startShapingProxy, type ShapingProxy } from './shaping-proxy.js';
+import { startShapingProxy, type ShapingProxy } from './parts/shaping-proxy.js';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const LARGE = 4 << 20;

@@ -41,8 +41,8 @@ import { placementOrder } from '../src/frontends/common/placement.js';
 import { freePort, startEtcdServer, type EtcdServer } from '../src/local/etcd-server.js';
 import { EtcdConnection } from '../src/store/connection.js';
 import { startWorker, type WorkerProcess } from '../test/helpers/worker.js';
-import { getAll, getOnce, putObject, ringName, startS3rver, sumMetric, waitHttp, waitRing } from './cluster-http.js';
-import { fusePart, fuseSkipReason, writeRandomFile, type FuseFigures } from './cluster-fuse.js';
+import { getAll, getOnce, putObject, ringName, startS3rver, sumMetric, waitHttp, waitRing } from './parts/cluster-http.js';
+import { fusePart, fuseSkipReason, writeRandomFile, type FuseFigures } from './parts/cluster-fuse.js';
 import { median, numArg, runBench, stopChild } from './lib.js';
 
 const BUCKET = 'bench';

@@ -5,9 +5,9 @@ import type { CacheCounters } from './page-store.js';
 import type { CacheLoader } from './load.js';
 import type { PeerCounters } from './peer-client.js';
 
-/** Reads through other workers of the cluster cache (docs/cluster-cache.md). */
-export function registerPeerMetrics(r: Registry, c: PeerCounters): void {
-  const counter = (name: string, help: string, read: () => number): void => {
+/** A counter on `r` whose value is read at scrape time from a plain number we keep. */
+function counterOn(r: Registry): (name: string, help: string, read: () => number) => void {
+  return (name, help, read) => {
     new Counter({
       name,
       help,
@@ -18,6 +18,11 @@ export function registerPeerMetrics(r: Registry, c: PeerCounters): void {
       },
     });
   };
+}
+
+/** Reads through other workers of the cluster cache (docs/cluster-cache.md). */
+export function registerPeerMetrics(r: Registry, c: PeerCounters): void {
+  const counter = counterOn(r);
   counter('alluxio_peer_read_requests_total', 'Peer reads sent to the owning worker of a file.', () => c.requests);
   counter('alluxio_peer_read_bytes_total', 'Bytes received from owning workers.', () => c.bytes);
   counter('alluxio_peer_read_failures_total', 'Peer reads that failed (the read went on with the next owner).', () => c.failures);
@@ -25,17 +30,8 @@ export function registerPeerMetrics(r: Registry, c: PeerCounters): void {
 
 export function registerCacheMetrics(r: Registry, cache: WorkerCache, loader?: CacheLoader): void {
   const c = cache.counters;
-  const counter = (name: string, help: string, read: (c: CacheCounters) => number): void => {
-    new Counter({
-      name,
-      help,
-      registers: [r],
-      collect() {
-        this.reset();
-        this.inc(read(c));
-      },
-    });
-  };
+  const plain = counterOn(r);
+  const counter = (name: string, help: string, read: (c: CacheCounters) => number): void => plain(name, help, () => read(c));
   const gauge = (name: string, help: string, read: () => number): void => {
     new Gauge({
       name,

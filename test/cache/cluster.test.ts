@@ -7,20 +7,11 @@
  */
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { createRequire } from 'node:module';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { GetObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
-import { startTestEtcd, type TestEtcd } from '../helpers/etcd.js';
-import { cliFor } from '../helpers/cli.js';
-import { startWorker, stopWorkers, type WorkerProcess } from '../helpers/worker.js';
-import { until } from '../helpers/poll.js';
-import { freePort } from '../../src/local/etcd-server.js';
+import { startCachingCluster, type CachingCluster } from '../helpers/cluster-cache.js';
+import type { WorkerProcess } from '../helpers/worker.js';
 import { placementOrder } from '../../src/frontends/common/placement.js';
 import { metric, pattern } from './harness.js';
 
-const require = createRequire(import.meta.url);
 const PAGE = 64 * 1024;
 
 /** Files of the dataset: small, one page, several pages, a partial last page. */
@@ -30,61 +21,18 @@ const TOTAL = FILES.reduce((n, f) => n + f.data.length, 0);
 const LOADED = Array.from({ length: 9 }, (_, i) => ({ key: `load/g${i}.bin`, data: pattern(2 * PAGE + 1000 * i, 70 + i) }));
 
 describe('one cache across the cluster: ownership, proxy, redirect, failover', () => {
-  let etcd: TestEtcd;
-  let dir: string;
-  let s3rver: { run(): Promise<unknown>; close(): Promise<void> } | undefined;
-  let ufsEndpoint = '';
-  const workers: WorkerProcess[] = [];
-  const cluster = `cc${process.pid}`;
-
-  const client = (w: WorkerProcess): S3Client =>
-    new S3Client({ endpoint: w.s3Url, region: 'us-east-1', forcePathStyle: true, credentials: { accessKeyId: 'a', secretAccessKey: 'b' }, maxAttempts: 1 });
-  const get = async (w: WorkerProcess, key: string): Promise<Buffer> => {
-    const c = client(w);
-    try {
-      const r = await c.send(new GetObjectCommand({ Bucket: 'data', Key: key }));
-      return Buffer.from(await r.Body!.transformToByteArray());
-    } finally {
-      c.destroy();
-    }
-  };
-  const ufsBytes = async (ws: readonly WorkerProcess[]): Promise<number> => {
-    let n = 0;
-    for (const w of ws) n += await metric(w, 'alluxio_ufs_read_bytes_total');
-    return n;
-  };
-  const ringOf = async (w: WorkerProcess): Promise<string[]> => ((await w.status()).ring?.members ?? []).map((m: { name: string }) => m.name);
-  const nameOf = (w: WorkerProcess): string => `127.0.0.1:${w.restPort}`;
-  const startCaching = async (id: string, extra: string[] = []): Promise<WorkerProcess> =>
-    startWorker(etcd.endpoint, {
-      cluster,
-      id,
-      leaseTtl: '3s',
-      extraArgs: ['--cache-dir', join(dir, `cache-${id}`), '--cache-size', '64MiB', '--page-size', '64KiB', ...extra],
-    });
+  let c: CachingCluster;
+  let workers: WorkerProcess[];
+  const get = (w: WorkerProcess, key: string): Promise<Buffer> => c.s3Get(w, key);
+  const ufsBytes = (ws: readonly WorkerProcess[]): Promise<number> => c.ufsBytes(ws);
+  const nameOf = (w: WorkerProcess): string => c.nameOf(w);
 
   before(async () => {
-    etcd = await startTestEtcd();
-    dir = mkdtempSync(join(tmpdir(), 'cluster-cache-'));
-    const port = await freePort();
-    const S3rver = require('s3rver');
-    s3rver = new S3rver({ port, address: '127.0.0.1', directory: join(dir, 's3rver'), silent: true, configureBuckets: [{ name: 'remote' }] });
-    await s3rver!.run();
-    ufsEndpoint = `http://127.0.0.1:${port}`;
-    const ufs = new S3Client({ endpoint: ufsEndpoint, region: 'us-east-1', forcePathStyle: true, credentials: { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' } });
-    for (const f of [...FILES, ...LOADED]) await ufs.send(new PutObjectCommand({ Bucket: 'remote', Key: f.key, Body: f.data }));
-    ufs.destroy();
-    const r = await cliFor(etcd.endpoint, cluster)(['mount', 'add', '--path', '/data', '--ufs-uri', 's3://remote/', '--option', `s3a.endpoint=${ufsEndpoint}`, '--option', 's3a.accessKeyId=S3RVER', '--option', 's3a.secretKey=S3RVER']);
-    assert.equal(r.code, 0, r.stderr);
-    for (const id of ['w0', 'w1', 'w2']) workers.push(await startCaching(id));
-    const names = workers.map(nameOf).sort();
-    for (const w of workers) await until(`ring of ${w.id} has 3 members`, async () => (await ringOf(w)).sort().join() === names.join());
+    c = await startCachingCluster({ name: 'cluster-cache', files: [...FILES, ...LOADED] });
+    workers = c.workers;
   });
   after(async () => {
-    await stopWorkers(workers);
-    await s3rver?.close();
-    await etcd?.destroy();
-    rmSync(dir, { recursive: true, force: true });
+    await c?.stop();
   });
 
   test('every worker reports the same ring, shares near 1/3, and owners agree with placementOrder', async () => {
@@ -119,7 +67,7 @@ describe('one cache across the cluster: ownership, proxy, redirect, failover', (
   });
 
   test('cache load: each file is loaded once, by its owner; cache status and worker list show the shares', async () => {
-    const cli = cliFor(etcd.endpoint, cluster);
+    const cli = c.cli;
     const before = await Promise.all(workers.map((w) => metric(w, 'alluxio_ufs_read_bytes_total')));
     const r = await cli(['cache', 'load', '--path', '/data/load', '--wait']);
     assert.equal(r.code, 0, r.stderr);

@@ -11,25 +11,17 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
-import type { IncomingMessage, Server, ServerResponse } from 'node:http';
-import { createRequire } from 'node:module';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { GetObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
-import { freePort } from '../../src/local/etcd-server.js';
+import { GetObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { placementOrder } from '../../src/frontends/common/placement.js';
-import { cliFor } from '../helpers/cli.js';
-import { startTestEtcd, type TestEtcd } from '../helpers/etcd.js';
+import { startCachingCluster, type CachingCluster } from '../helpers/cluster-cache.js';
 import { fuseSkipReason, startFuse, type FuseProcess } from '../helpers/fuse.js';
-import { until } from '../helpers/poll.js';
 import { collect } from '../helpers/proc.js';
-import { startWorker, stopWorkers, type WorkerProcess } from '../helpers/worker.js';
+import type { WorkerProcess } from '../helpers/worker.js';
 import { metric, pattern } from '../cache/harness.js';
 import { PY_DIR, PYTHON } from '../fsspec/env.js';
+import { join } from 'node:path';
 
-const require = createRequire(import.meta.url);
 const skip = fuseSkipReason();
 if (skip) console.log(`# SKIP one-copy test (needs FUSE): ${skip}`);
 
@@ -38,61 +30,28 @@ const FILES = Array.from({ length: 15 }, (_, i) => ({ key: `set/part-${String(i)
 const TOTAL = FILES.reduce((n, f) => n + f.data.length, 0);
 const sha = (b: Buffer): string => createHash('sha256').update(b).digest('hex');
 
-type S3rver = { run(): Promise<unknown>; close(): Promise<void>; httpServer?: Server };
-
 describe('one copy per cluster: S3, then FUSE, then FSSpec read the dataset; only the first pass reads the UFS', { skip }, () => {
-  let etcd: TestEtcd;
-  let dir: string;
-  let s3rver: S3rver | undefined;
+  let c: CachingCluster;
   let fuse: FuseProcess | undefined;
-  const workers: WorkerProcess[] = [];
-  const cluster = `oc${process.pid}`;
-  const ufsGets = { requests: 0, bytes: 0 };
-  const nameOf = (w: WorkerProcess): string => `127.0.0.1:${w.restPort}`;
+  let workers: WorkerProcess[];
   const workerUfsBytes = async (): Promise<number[]> => Promise.all(workers.map((w) => metric(w, 'alluxio_ufs_read_bytes_total')));
   const sum = (xs: number[]): number => xs.reduce((a, b) => a + b, 0);
 
   before(async () => {
-    etcd = await startTestEtcd();
-    dir = mkdtempSync(join(tmpdir(), 'one-copy-'));
-    const port = await freePort();
-    const S3rverCtor = require('s3rver');
-    s3rver = new S3rverCtor({ port, address: '127.0.0.1', directory: join(dir, 's3rver'), silent: true, configureBuckets: [{ name: 'remote' }] }) as S3rver;
-    await s3rver.run();
-    s3rver.httpServer!.on('request', (req: IncomingMessage, res: ServerResponse) => {
-      const path = new URL(req.url ?? '/', 'http://ufs').pathname;
-      if (req.method !== 'GET' || !path.startsWith('/remote/') || path.length <= '/remote/'.length) return;
-      res.on('finish', () => {
-        ufsGets.requests++;
-        ufsGets.bytes += Number(res.getHeader('content-length') ?? 0);
-      });
-    });
-    const endpoint = `http://127.0.0.1:${port}`;
-    const ufs = new S3Client({ endpoint, region: 'us-east-1', forcePathStyle: true, credentials: { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' } });
-    for (const f of FILES) await ufs.send(new PutObjectCommand({ Bucket: 'remote', Key: f.key, Body: f.data }));
-    ufs.destroy();
-    const r = await cliFor(etcd.endpoint, cluster)(['mount', 'add', '--path', '/data', '--ufs-uri', 's3://remote/', '--option', `s3a.endpoint=${endpoint}`, '--option', 's3a.accessKeyId=S3RVER', '--option', 's3a.secretKey=S3RVER']);
-    assert.equal(r.code, 0, r.stderr);
-    for (const id of ['w0', 'w1', 'w2']) {
-      workers.push(await startWorker(etcd.endpoint, { cluster, id, leaseTtl: '3s', extraArgs: ['--cache-dir', join(dir, `cache-${id}`), '--cache-size', '64MiB', '--page-size', '64KiB'] }));
-    }
-    const names = workers.map(nameOf).sort().join();
-    for (const w of workers) await until(`ring of ${w.id}`, async () => (((await w.status()).ring?.members ?? []) as { name: string }[]).map((m) => m.name).sort().join() === names);
-    fuse = await startFuse(etcd.endpoint, { cluster });
+    c = await startCachingCluster({ name: 'one-copy', files: FILES });
+    workers = c.workers;
+    fuse = await startFuse(c.etcd.endpoint, { cluster: c.cluster });
   });
   after(async () => {
     await fuse?.stop();
-    await stopWorkers(workers);
-    await s3rver?.close();
-    await etcd?.destroy();
-    rmSync(dir, { recursive: true, force: true });
+    await c?.stop();
   });
 
   it('pass 1 (S3) fills the owners once; pass 2 (FUSE) and pass 3 (FSSpec) read 0 bytes from the UFS', async () => {
-    const names = workers.map(nameOf);
+    const names = workers.map(c.nameOf);
     // Pass 1: S3, all on the worker that owns the fewest files (so most reads are proxied).
     const owners = FILES.map((f) => placementOrder(names, `s3://remote/${f.key}`)[0]!);
-    const entry = workers.map((w, i) => ({ w, i, n: owners.filter((o) => o === nameOf(w)).length })).sort((a, b) => a.n - b.n)[0]!.w;
+    const entry = workers.map((w, i) => ({ w, i, n: owners.filter((o) => o === c.nameOf(w)).length })).sort((a, b) => a.n - b.n)[0]!.w;
     const s3 = new S3Client({ endpoint: entry.s3Url, region: 'us-east-1', forcePathStyle: true, credentials: { accessKeyId: 'a', secretAccessKey: 'b' }, maxAttempts: 1 });
     const before1 = await workerUfsBytes();
     for (const f of FILES) {
@@ -106,18 +65,18 @@ describe('one copy per cluster: S3, then FUSE, then FSSpec read the dataset; onl
       const mine = FILES.filter((_, k) => owners[k] === names[i]).reduce((n, f) => n + f.data.length, 0);
       assert.equal(after1[i]! - before1[i]!, mine, `${workers[i]!.id} fetched exactly the files it owns`);
     }
-    const gets1 = { ...ufsGets };
+    const gets1 = { ...c.ufsGets };
     assert.equal(gets1.bytes, TOTAL, 'the UFS served the dataset once');
 
     // Pass 2: POSIX, through the FUSE mount.
     for (const f of FILES) assert.equal(sha(await readFile(join(fuse!.mountpoint, 'data', f.key))), sha(f.data), `FUSE ${f.key}`);
     assert.equal(sum(await workerUfsBytes()), sum(after1), 'pass 2 (FUSE): 0 bytes from the UFS by the workers');
-    assert.deepEqual(ufsGets, gets1, 'pass 2 (FUSE): no object GET reached the UFS');
+    assert.deepEqual(c.ufsGets, gets1, 'pass 2 (FUSE): no object GET reached the UFS');
 
     // Pass 3: FSSpec (alluxiofs, workers discovered from etcd).
     const code = [
       'import fsspec, hashlib, json, sys, alluxiofs',
-      `fs = fsspec.filesystem("alluxiofs", etcd_hosts=${JSON.stringify(etcd.endpoint.replace(/^http:\/\//, ''))}, cluster_name=${JSON.stringify(cluster)})`,
+      `fs = fsspec.filesystem("alluxiofs", etcd_hosts=${JSON.stringify(c.etcd.endpoint.replace(/^http:\/\//, ''))}, cluster_name=${JSON.stringify(c.cluster)})`,
       'out = {}',
       'for key in json.loads(sys.argv[1]):',
       '    with fs.open("alluxio:///data/" + key, "rb") as f:',
@@ -130,6 +89,6 @@ describe('one copy per cluster: S3, then FUSE, then FSSpec read the dataset; onl
     const got = JSON.parse(py.stdout.trim().split('\n').pop()!) as Record<string, string>;
     for (const f of FILES) assert.equal(got[f.key], sha(f.data), `FSSpec ${f.key}`);
     assert.equal(sum(await workerUfsBytes()), sum(after1), 'pass 3 (FSSpec): 0 bytes from the UFS by the workers');
-    assert.deepEqual(ufsGets, gets1, 'pass 3 (FSSpec): no object GET reached the UFS');
+    assert.deepEqual(c.ufsGets, gets1, 'pass 3 (FSSpec): no object GET reached the UFS');
   });
 });

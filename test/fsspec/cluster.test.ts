@@ -18,21 +18,15 @@ import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { createRequire } from 'node:module';
-import { mkdirSync, mkdtempSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { PutObjectCommand, GetObjectCommand, S3Client } from '@aws-sdk/client-s3';
-import { startTestEtcd, type TestEtcd } from '../helpers/etcd.js';
-import { cliFor } from '../helpers/cli.js';
-import { startWorker, stopWorkers, type WorkerProcess } from '../helpers/worker.js';
+import { startCachingCluster, type CachingCluster } from '../helpers/cluster-cache.js';
+import type { WorkerProcess } from '../helpers/worker.js';
 import { until } from '../helpers/poll.js';
-import { freePort } from '../../src/local/etcd-server.js';
 import { placementOrder } from '../../src/frontends/common/placement.js';
-import { metric, pattern } from '../cache/harness.js';
+import { pattern } from '../cache/harness.js';
 import { PY_DIR, PY_TESTS, PYTHON } from './env.js';
 
-const require = createRequire(import.meta.url);
 const PAGE = 64 * 1024;
 const MiB = 1024 * 1024;
 const SCRIPT = join(PY_TESTS, 'cluster_scenarios.py');
@@ -90,73 +84,39 @@ function scenario(name: string, env: Record<string, string>) {
 }
 
 describe('alluxiofs over one cache across the cluster: owner routing, failover, UFS fallback', () => {
-  let etcd: TestEtcd;
-  let dir: string;
+  let c: CachingCluster;
   let local: string;
-  let s3rver: { run(): Promise<unknown>; close(): Promise<void> } | undefined;
-  const workers: WorkerProcess[] = [];
+  let workers: WorkerProcess[];
   const dead = new Set<WorkerProcess>();
-  const cluster = `fc${process.pid}`;
   let pyEnv: Record<string, string>;
 
-  const nameOf = (w: WorkerProcess): string => `127.0.0.1:${w.restPort}`;
+  const nameOf = (w: WorkerProcess): string => c.nameOf(w);
   const live = (): WorkerProcess[] => workers.filter((w) => !dead.has(w));
   const ringOf = async (w: WorkerProcess): Promise<string[]> => ((await w.status()).ring?.members ?? []).map((m: { name: string }) => m.name).sort();
-  const ufsBytes = async (ws: readonly WorkerProcess[]): Promise<number> => {
-    let n = 0;
-    for (const w of ws) n += await metric(w, 'alluxio_ufs_read_bytes_total');
-    return n;
-  };
-  const s3get = async (w: WorkerProcess, key: string): Promise<Buffer> => {
-    const c = new S3Client({ endpoint: w.s3Url, region: 'us-east-1', forcePathStyle: true, credentials: { accessKeyId: 'a', secretAccessKey: 'b' }, maxAttempts: 1 });
-    try {
-      const r = await c.send(new GetObjectCommand({ Bucket: 'data', Key: key }));
-      return Buffer.from(await r.Body!.transformToByteArray());
-    } finally {
-      c.destroy();
-    }
-  };
+  const ufsBytes = (ws: readonly WorkerProcess[]): Promise<number> => c.ufsBytes(ws);
+  const s3get = (w: WorkerProcess, key: string): Promise<Buffer> => c.s3Get(w, key);
 
   before(async () => {
-    etcd = await startTestEtcd();
-    dir = mkdtempSync(join(tmpdir(), 'fsspec-cluster-'));
-    local = join(dir, 'local');
+    c = await startCachingCluster({ name: 'fsspec-cluster', files: [...FILES, BIG], cacheSize: '128MiB' });
+    workers = c.workers;
+    local = join(c.dir, 'local');
     mkdirSync(local);
-    const port = await freePort();
-    const S3rver = require('s3rver');
-    s3rver = new S3rver({ port, address: '127.0.0.1', directory: join(dir, 's3rver'), silent: true, configureBuckets: [{ name: 'remote' }] });
-    await s3rver!.run();
-    const endpoint = `http://127.0.0.1:${port}`;
-    const ufs = new S3Client({ endpoint, region: 'us-east-1', forcePathStyle: true, credentials: { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' } });
-    for (const f of [...FILES, BIG]) await ufs.send(new PutObjectCommand({ Bucket: 'remote', Key: f.key, Body: f.data }));
-    ufs.destroy();
-    const cli = cliFor(etcd.endpoint, cluster);
-    const s3 = await cli(['mount', 'add', '--path', '/data', '--ufs-uri', 's3://remote/', '--option', `s3a.endpoint=${endpoint}`, '--option', 's3a.accessKeyId=S3RVER', '--option', 's3a.secretKey=S3RVER']);
-    assert.equal(s3.code, 0, s3.stderr);
-    // metadata TTL 0: a worker sees a file replaced at once (the swap.bin step of the fallback scenario)
-    const fileMount = await cli(['mount', 'add', '--path', '/local', '--ufs-uri', `file://${local}`, '--option', 'cache.metadata.ttl=0']);
-    assert.equal(fileMount.code, 0, fileMount.stderr);
     for (const [i, n] of ['a.bin', 'b.bin', 'e.bin', 'changed.bin', 'resized.bin', 'swap.bin'].entries()) writeFileSync(join(local, n), pattern(300_000 + i, 200 + i));
-    for (const id of ['w0', 'w1', 'w2']) {
-      workers.push(
-        await startWorker(etcd.endpoint, {
-          cluster,
-          id,
-          leaseTtl: '3s',
-          extraArgs: ['--cache-dir', join(dir, `cache-${id}`), '--cache-size', '128MiB', '--page-size', '64KiB'],
-        }),
-      );
-    }
-    const names = workers.map(nameOf).sort();
-    for (const w of workers) await until(`ring of ${w.id} has 3 members`, async () => (await ringOf(w)).join() === names.join());
-    const etcdUrl = new URL(etcd.endpoint);
-    pyEnv = { ETCD_HOST: etcdUrl.hostname, ETCD_PORT: etcdUrl.port, CLUSTER: cluster, LOCAL_DIR: local };
+    // metadata TTL 0: a worker sees a file replaced at once (the swap.bin step of the fallback scenario)
+    const fileMount = await c.cli(['mount', 'add', '--path', '/local', '--ufs-uri', `file://${local}`, '--option', 'cache.metadata.ttl=0']);
+    assert.equal(fileMount.code, 0, fileMount.stderr);
+    await until('every worker applied the /local mount', async () => {
+      for (const w of workers) {
+        const r = await fetch(`${w.restUrl}/api/v1/info?uri=${encodeURIComponent('alluxio:///local/a.bin')}`);
+        if (r.status !== 200) return false;
+      }
+      return true;
+    });
+    const etcdUrl = new URL(c.etcd.endpoint);
+    pyEnv = { ETCD_HOST: etcdUrl.hostname, ETCD_PORT: etcdUrl.port, CLUSTER: c.cluster, LOCAL_DIR: local };
   });
   after(async () => {
-    await stopWorkers(workers);
-    await s3rver?.close();
-    await etcd?.destroy();
-    if (dir) rmSync(dir, { recursive: true, force: true });
+    await c?.stop();
   });
 
   let owners: any;

@@ -17,23 +17,15 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
-import type { IncomingMessage, Server, ServerResponse } from 'node:http';
-import { createRequire } from 'node:module';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { GetObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
-import { freePort } from '../../src/local/etcd-server.js';
-import { placementOrder } from '../../src/frontends/common/placement.js';
-import { cliFor } from '../helpers/cli.js';
-import { startTestEtcd, type TestEtcd } from '../helpers/etcd.js';
+import { startCachingCluster, type CachingCluster } from '../helpers/cluster-cache.js';
 import { forceUnmount, fuseSkipReason, startFuse, type FuseProcess } from '../helpers/fuse.js';
 import { until } from '../helpers/poll.js';
-import { startWorker, stopWorkers, type WorkerProcess } from '../helpers/worker.js';
+import type { WorkerProcess } from '../helpers/worker.js';
 import { metric, pattern } from '../cache/harness.js';
 
-const require = createRequire(import.meta.url);
 const skip = fuseSkipReason();
 if (skip) console.log(`# SKIP fuse tests: ${skip}`);
 
@@ -48,79 +40,30 @@ const totalOf = (files: readonly { data: Buffer }[]): number => files.reduce((n,
 /** Many pages and many read-ahead windows (the daemon runs with --read-ahead 1). */
 const BIG = { key: 'big/large.bin', data: pattern(24 * MiB + 17, 7) };
 
-type S3rver = { run(): Promise<unknown>; close(): Promise<void>; httpServer?: Server };
-
 describe('FUSE reads through the owning worker (3 caching workers, s3:// UFS)', { skip }, () => {
-  let etcd: TestEtcd;
-  let dir: string;
-  let s3rver: S3rver | undefined;
+  let c: CachingCluster;
   let fuse: FuseProcess | undefined;
-  const workers: WorkerProcess[] = [];
-  const cluster = `fcc${process.pid}`;
+  let workers: WorkerProcess[];
   /** Object GETs answered by the UFS, from anyone (workers and the daemon). */
-  const ufsGets = { requests: 0, bytes: 0 };
-
-  const nameOf = (w: WorkerProcess): string => `127.0.0.1:${w.restPort}`;
-  const uriOf = (key: string): string => `s3://remote/${key}`;
-  const ownerOf = (key: string): WorkerProcess => {
-    const owner = placementOrder(workers.map(nameOf), uriOf(key))[0];
-    return workers.find((w) => nameOf(w) === owner)!;
-  };
+  let ufsGets: { requests: number; bytes: number };
+  const ownerOf = (key: string): WorkerProcess => c.ownerOf(key);
   const sum = async (name: string): Promise<number> => {
     let n = 0;
     for (const w of workers) n += await metric(w, name);
     return n;
   };
-  const s3Get = async (w: WorkerProcess, key: string): Promise<Buffer> => {
-    const c = new S3Client({ endpoint: w.s3Url, region: 'us-east-1', forcePathStyle: true, credentials: { accessKeyId: 'a', secretAccessKey: 'b' }, maxAttempts: 1 });
-    try {
-      const r = await c.send(new GetObjectCommand({ Bucket: 'data', Key: key }));
-      return Buffer.from(await r.Body!.transformToByteArray());
-    } finally {
-      c.destroy();
-    }
-  };
+  const s3Get = (w: WorkerProcess, key: string): Promise<Buffer> => c.s3Get(w, key);
   const onMount = (key: string): string => join(fuse!.mountpoint, 'data', key);
 
   before(async () => {
-    etcd = await startTestEtcd();
-    dir = mkdtempSync(join(tmpdir(), 'fuse-cluster-'));
-    const port = await freePort();
-    const S3rverCtor = require('s3rver');
-    s3rver = new S3rverCtor({ port, address: '127.0.0.1', directory: join(dir, 's3rver'), silent: true, configureBuckets: [{ name: 'remote' }] }) as S3rver;
-    await s3rver.run();
-    s3rver.httpServer!.on('request', (req: IncomingMessage, res: ServerResponse) => {
-      const path = new URL(req.url ?? '/', 'http://ufs').pathname;
-      if (req.method !== 'GET' || !path.startsWith('/remote/') || path.length <= '/remote/'.length) return;
-      res.on('finish', () => {
-        ufsGets.requests++;
-        ufsGets.bytes += Number(res.getHeader('content-length') ?? 0);
-      });
-    });
-    const endpoint = `http://127.0.0.1:${port}`;
-    const ufs = new S3Client({ endpoint, region: 'us-east-1', forcePathStyle: true, credentials: { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' } });
-    for (const f of [...SET_A, ...SET_B, BIG]) await ufs.send(new PutObjectCommand({ Bucket: 'remote', Key: f.key, Body: f.data }));
     // Directory markers: the adapter's stat of a directory then needs no ListObjectsV2 with
-    // MaxKeys=1, which s3rver 3.7 answers with InternalError when the prefix holds >1 key.
-    for (const d of ['a/', 'b/', 'big/']) await ufs.send(new PutObjectCommand({ Bucket: 'remote', Key: d, Body: '' }));
-    ufs.destroy();
-    const r = await cliFor(etcd.endpoint, cluster)(['mount', 'add', '--path', '/data', '--ufs-uri', 's3://remote/', '--option', `s3a.endpoint=${endpoint}`, '--option', 's3a.accessKeyId=S3RVER', '--option', 's3a.secretKey=S3RVER']);
-    assert.equal(r.code, 0, r.stderr);
-    for (const id of ['w0', 'w1', 'w2']) {
-      workers.push(
-        await startWorker(etcd.endpoint, {
-          cluster,
-          id,
-          leaseTtl: '3s',
-          extraArgs: ['--cache-dir', join(dir, `cache-${id}`), '--cache-size', '128MiB', '--page-size', '64KiB'],
-        }),
-      );
-    }
-    const names = workers.map(nameOf).sort();
-    for (const w of workers) {
-      await until(`ring of ${w.id} has 3 members`, async () => ((await w.status()).ring?.members ?? []).map((m: { name: string }) => m.name).sort().join() === names.join());
-    }
-    fuse = await startFuse(etcd.endpoint, { cluster, extraArgs: ['--read-ahead', '1'] });
+    // MaxKeys=1 (which s3rver 3.7 can only answer with --openssl-legacy-provider).
+    const markers = ['a/', 'b/', 'big/'].map((key) => ({ key, data: '' }));
+    c = await startCachingCluster({ name: 'fuse-cluster', files: [...SET_A, ...SET_B, BIG, ...markers], cacheSize: '128MiB' });
+    workers = c.workers;
+    ufsGets = c.ufsGets;
+    const names = workers.map(c.nameOf).sort();
+    fuse = await startFuse(c.etcd.endpoint, { cluster: c.cluster, extraArgs: ['--read-ahead', '1'] });
     // The daemon read the ring before mounting: its log names the three members.
     const ringLine = fuse
       .log()
@@ -136,10 +79,7 @@ describe('FUSE reads through the owning worker (3 caching workers, s3:// UFS)', 
       await fuse?.cleanup();
     } finally {
       if (fuse) forceUnmount(fuse.mountpoint);
-      await stopWorkers(workers);
-      await s3rver?.close();
-      await etcd?.destroy();
-      if (dir) rmSync(dir, { recursive: true, force: true });
+      await c?.stop();
     }
   });
 

@@ -12,12 +12,12 @@ import { randomFillSync } from 'node:crypto';
 import { closeSync, existsSync, mkdirSync, openSync, writeSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { fuseMountAt } from '../src/frontends/fuse/mountpoint.js';
-import type { WorkerProcess } from '../test/helpers/worker.js';
+import { fuseMountAt } from '../../src/frontends/fuse/mountpoint.js';
+import type { WorkerProcess } from '../../test/helpers/worker.js';
 import { sumMetric } from './cluster-http.js';
-import { ddRead, median, waitFor } from './lib.js';
+import { ddRead, median, waitFor } from '../lib.js';
 
-const RUN = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'bin', 'run.js');
+const RUN = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'bin', 'run.js');
 
 export interface FuseFigures {
   sizeMb: number;

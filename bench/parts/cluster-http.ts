@@ -8,9 +8,9 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { Agent, request } from 'node:http';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { WorkerProcess } from '../test/helpers/worker.js';
+import type { WorkerProcess } from '../../test/helpers/worker.js';
 
-const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
 
 /** s3rver (npm) in a child process, with one bucket. */
 export function startS3rver(dir: string, port: number, bucket: string): ChildProcess {

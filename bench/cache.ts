@@ -1,6 +1,6 @@
 /**
  * Benchmark: the worker cache over a remote-like S3 UFS. s3rver holds the dataset (many
- * 4 MiB objects, some 4 KiB ones) behind a shaping proxy (bench/shaping-proxy.ts: +delay
+ * 4 MiB objects, some 4 KiB ones) behind a shaping proxy (bench/parts/shaping-proxy.ts: +delay
  * each way, a shared bandwidth cap); a worker with --cache-dir mounts it as s3://. In each
  * run, interleaved so all see the same machine load:
  *
@@ -27,16 +27,14 @@ import { randomFillSync } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { Agent, request } from 'node:http';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { addMount } from '../src/control/mounts.js';
 import { freePort, startEtcdServer, type EtcdServer } from '../src/local/etcd-server.js';
 import { EtcdConnection } from '../src/store/connection.js';
 import { startWorker, type WorkerProcess } from '../test/helpers/worker.js';
-import { median, numArg, runBench, stopChild } from './lib.js';
+import { median, numArg, runBench, startS3rver, stopChild, waitHttp } from './lib.js';
 import { startShapingProxy, type ShapingProxy } from './parts/shaping-proxy.js';
 
-const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const LARGE = 4 << 20;
 const SMALL = 4096;
 
@@ -75,25 +73,6 @@ function startNginx(dir: string, root: string, port: number): ChildProcess {
     `daemon off;\nmaster_process on;\nuser root;\nworker_processes auto;\npid ${join(dir, 'nginx.pid')};\nerror_log ${join(dir, 'logs', 'error.log')} warn;\nevents { worker_connections 1024; }\nhttp {\n  access_log off;\n  sendfile on;\n  tcp_nopush on;\n  keepalive_requests 100000;\n${temp}\n  default_type application/octet-stream;\n  server { listen 127.0.0.1:${port}; root ${root}; }\n}\n`,
   );
   return spawn('nginx', ['-p', dir, '-c', conf, '-e', join(dir, 'logs', 'error.log')], { stdio: ['ignore', 'inherit', 'inherit'] });
-}
-
-function startS3rver(dir: string, port: number): ChildProcess {
-  const code = `const S3rver = require(${JSON.stringify(join(ROOT, 'node_modules', 's3rver'))});
-new S3rver({ port: ${port}, address: '127.0.0.1', directory: ${JSON.stringify(dir)}, silent: true, configureBuckets: [{ name: 'bench' }] }).run();`;
-  return spawn(process.execPath, ['-e', code], { stdio: ['ignore', 'ignore', 'inherit'] });
-}
-
-async function waitHttp(url: string, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    try {
-      await (await fetch(url, { signal: AbortSignal.timeout(1000) })).arrayBuffer();
-      return;
-    } catch (e) {
-      if (Date.now() > deadline) throw new Error(`${url} not answering: ${(e as Error).message}`);
-      await new Promise((r) => setTimeout(r, 100));
-    }
-  }
 }
 
 async function putObject(base: string, key: string, body: Buffer): Promise<void> {

@@ -41,9 +41,9 @@ import { placementOrder } from '../src/frontends/common/placement.js';
 import { freePort, startEtcdServer, type EtcdServer } from '../src/local/etcd-server.js';
 import { EtcdConnection } from '../src/store/connection.js';
 import { startWorker, type WorkerProcess } from '../test/helpers/worker.js';
-import { getAll, getOnce, putObject, ringName, startS3rver, sumMetric, waitHttp, waitRing } from './parts/cluster-http.js';
+import { getAll, getOnce, putObject, ringName, sumMetric, waitRing } from './parts/cluster-http.js';
 import { fusePart, fuseSkipReason, writeRandomFile, type FuseFigures } from './parts/cluster-fuse.js';
-import { median, numArg, runBench, stopChild } from './lib.js';
+import { median, numArg, runBench, startS3rver, stopChild, waitHttp } from './lib.js';
 
 const BUCKET = 'bench';
 const MiB = 1024 * 1024;

@@ -20,7 +20,7 @@ import { addMount } from '../src/control/mounts.js';
 import { fuseMountAt } from '../src/frontends/fuse/mountpoint.js';
 import { startEtcdServer, type EtcdServer } from '../src/local/etcd-server.js';
 import { EtcdConnection } from '../src/store/connection.js';
-import { ddRead, median, numArg, runBench, waitFor } from './lib.js';
+import { ddRead, median, numArg, runBench, stopFuse, waitFor } from './lib.js';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const RUN = join(ROOT, 'bin', 'run.js');
@@ -91,14 +91,7 @@ async function main(): Promise<void> {
     console.log(`median: alluxio fuse ${ma.toFixed(0)} MB/s, bindfs ${mb.toFixed(0)} MB/s, ratio ${ratio.toFixed(2)}x (goal >= 0.5x): ${ratio >= 0.5 ? 'MET' : 'NOT MET'}`);
     console.log(JSON.stringify({ bench: 'fuse-read', sizeMb, runs, alluxioMBps: alluxio.map(Math.round), bindfsMBps: bindfs.map(Math.round), medianAlluxio: Math.round(ma), medianBindfs: Math.round(mb), ratio: Number(ratio.toFixed(3)) }));
   } finally {
-    if (fuseMountAt(bindMnt)) spawnSync('fusermount', ['-uz', bindMnt]);
-    if (daemon && daemon.exitCode === null) {
-      const exited = new Promise((r) => daemon!.once('exit', r));
-      daemon.kill('SIGTERM');
-      await Promise.race([exited, new Promise((r) => setTimeout(r, 10_000))]);
-      if (daemon.exitCode === null) daemon.kill('SIGKILL');
-    }
-    if (fuseMountAt(fuseMnt)) spawnSync('fusermount', ['-uz', fuseMnt]);
+    await stopFuse(daemon, fuseMnt, bindMnt);
     conn?.close();
     await etcd?.stop();
     rmSync(dir, { recursive: true, force: true });

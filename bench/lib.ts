@@ -1,6 +1,9 @@
 /** Small helpers shared by the benchmarks. */
-import { spawnSync, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { fuseMountAt } from '../src/frontends/fuse/mountpoint.js';
 
 /** The median (mean of the two middle values for an even count). */
 export function median(xs: number[]): number {
@@ -84,4 +87,43 @@ export function ddRead(file: string, bytes: number): number {
   const secs = Number(process.hrtime.bigint() - t0) / 1e9;
   if (r.status !== 0) throw new Error(`dd ${file} failed: ${r.stderr}`);
   return bytes / 1e6 / secs;
+}
+
+/** The repository root (dist/bench/lib.js -> ../..). */
+const REPO = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+
+/** s3rver (npm) in a child process on 127.0.0.1:`port`, with one bucket. */
+export function startS3rver(dir: string, port: number, bucket = 'bench'): ChildProcess {
+  const code = `const S3rver = require(${JSON.stringify(join(REPO, 'node_modules', 's3rver'))});
+new S3rver({ port: ${port}, address: '127.0.0.1', directory: ${JSON.stringify(dir)}, silent: true, configureBuckets: [{ name: ${JSON.stringify(bucket)} }] }).run();`;
+  return spawn(process.execPath, ['-e', code], { stdio: ['ignore', 'ignore', 'inherit'] });
+}
+
+/** Poll `url` until it answers (any status), or throw naming the last error. */
+export async function waitHttp(url: string, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      await (await fetch(url, { signal: AbortSignal.timeout(1000) })).arrayBuffer();
+      return;
+    } catch (e) {
+      if (Date.now() > deadline) throw new Error(`${url} not answering: ${(e as Error).message}`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+}
+
+/**
+ * Tear down a FUSE comparison: unmount the peer's mount (bindfs), stop the daemon (SIGTERM,
+ * SIGKILL after 10 s), then make sure its mount point is unmounted too.
+ */
+export async function stopFuse(daemon: ChildProcess | undefined, fuseMnt: string, peerMnt: string): Promise<void> {
+  if (fuseMountAt(peerMnt)) spawnSync('fusermount', ['-uz', peerMnt]);
+  if (daemon && daemon.exitCode === null) {
+    const exited = new Promise((r) => daemon.once('exit', r));
+    daemon.kill('SIGTERM');
+    await Promise.race([exited, new Promise((r) => setTimeout(r, 10_000))]);
+    if (daemon.exitCode === null) daemon.kill('SIGKILL');
+  }
+  if (fuseMountAt(fuseMnt)) spawnSync('fusermount', ['-uz', fuseMnt]);
 }

@@ -21,31 +21,13 @@ import { randomFillSync } from 'node:crypto';
 import { closeSync, createReadStream, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, statSync, writeFileSync, writeSync } from 'node:fs';
 import { Agent, request } from 'node:http';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { addMount } from '../src/control/mounts.js';
 import { freePort, startEtcdServer, type EtcdServer } from '../src/local/etcd-server.js';
 import { EtcdConnection } from '../src/store/connection.js';
 import { startWorker, type WorkerProcess } from '../test/helpers/worker.js';
-import { median, numArg, runBench, stopChild } from './lib.js';
+import { median, numArg, runBench, startS3rver, stopChild, waitHttp } from './lib.js';
 
-const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
-
-async function waitHttp(url: string, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  let last = '';
-  while (Date.now() < deadline) {
-    try {
-      const r = await fetch(url, { signal: AbortSignal.timeout(1000) });
-      await r.arrayBuffer();
-      return;
-    } catch (e) {
-      last = (e as Error).message;
-    }
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error(`${url} not answering after ${timeoutMs} ms (${last})`);
-}
 
 /** curl the URL to /dev/null; MB/s. */
 function curlRead(url: string, bytes: number): number {
@@ -127,14 +109,6 @@ http {
 `,
   );
   return spawn('nginx', ['-p', dir, '-c', conf, '-e', join(dir, 'logs', 'error.log')], { stdio: ['ignore', 'inherit', 'inherit'] });
-}
-
-function startS3rver(dir: string, port: number): ChildProcess {
-  const code = `
-const S3rver = require(${JSON.stringify(join(ROOT, 'node_modules', 's3rver'))});
-new S3rver({ port: ${port}, address: '127.0.0.1', directory: ${JSON.stringify(dir)}, silent: true, configureBuckets: [{ name: 'bench' }] }).run().then(() => console.error('s3rver up'));
-`;
-  return spawn(process.execPath, ['-e', code], { stdio: ['ignore', 'ignore', 'inherit'] });
 }
 
 function put(base: string, key: string, file: string): Promise<void> {

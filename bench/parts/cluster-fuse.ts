@@ -15,7 +15,7 @@ import { fileURLToPath } from 'node:url';
 import { fuseMountAt } from '../../src/frontends/fuse/mountpoint.js';
 import type { WorkerProcess } from '../../test/helpers/worker.js';
 import { sumMetric } from './cluster-http.js';
-import { ddRead, median, waitFor } from '../lib.js';
+import { ddRead, median, stopFuse, waitFor } from '../lib.js';
 
 const RUN = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'bin', 'run.js');
 
@@ -139,13 +139,6 @@ export async function fusePart(o: {
       workersUfsMbWarm: warmUfs / 1e6,
     };
   } finally {
-    if (fuseMountAt(bindMnt)) spawnSync('fusermount', ['-uz', bindMnt]);
-    if (daemon && daemon.exitCode === null) {
-      const exited = new Promise((r) => daemon!.once('exit', r));
-      daemon.kill('SIGTERM');
-      await Promise.race([exited, new Promise((r) => setTimeout(r, 10_000))]);
-      if (daemon.exitCode === null) daemon.kill('SIGKILL');
-    }
-    if (fuseMountAt(fuseMnt)) spawnSync('fusermount', ['-uz', fuseMnt]);
+    await stopFuse(daemon, fuseMnt, bindMnt);
   }
 }

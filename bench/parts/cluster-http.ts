@@ -1,36 +1,10 @@
 /**
- * HTTP pieces of the cluster benchmark (bench/cluster.ts): s3rver as the remote-like UFS,
- * plain keep-alive GETs that count bytes and can follow one 307 (what a redirect-aware S3
+ * HTTP pieces of the cluster benchmark (bench/cluster.ts): plain keep-alive GETs that count bytes and can follow one 307 (what a redirect-aware S3
  * client does), a round-robin load of many GETs at a fixed concurrency, and the workers'
  * metrics and ring. A helper module: running it does nothing.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { Agent, request } from 'node:http';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import type { WorkerProcess } from '../../test/helpers/worker.js';
-
-const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
-
-/** s3rver (npm) in a child process, with one bucket. */
-export function startS3rver(dir: string, port: number, bucket: string): ChildProcess {
-  const code = `const S3rver = require(${JSON.stringify(join(ROOT, 'node_modules', 's3rver'))});
-new S3rver({ port: ${port}, address: '127.0.0.1', directory: ${JSON.stringify(dir)}, silent: true, configureBuckets: [{ name: ${JSON.stringify(bucket)} }] }).run();`;
-  return spawn(process.execPath, ['-e', code], { stdio: ['ignore', 'ignore', 'inherit'] });
-}
-
-export async function waitHttp(url: string, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    try {
-      await (await fetch(url, { signal: AbortSignal.timeout(1000) })).arrayBuffer();
-      return;
-    } catch (e) {
-      if (Date.now() > deadline) throw new Error(`${url} not answering: ${(e as Error).message}`);
-      await new Promise((r) => setTimeout(r, 100));
-    }
-  }
-}
 
 /** PUT one object into s3rver (unsigned: s3rver accepts it). */
 export async function putObject(base: string, bucket: string, key: string, body: Buffer): Promise<void> {

@@ -18,7 +18,7 @@
  *  3. fuse         warm sequential read (dd bs=1M, second read on) through `alluxio fuse mount`
  *                  of a file:// mount against bindfs over the same directory, with the caching
  *                  workers running; the workers' counters say which path served it
- *                  (bench/cluster-fuse.ts). Skipped without root, /dev/fuse or bindfs.
+ *                  (bench/parts/cluster-fuse.ts). Skipped without root, /dev/fuse or bindfs.
  *
  * Prints figures (never asserts timings) and one JSON summary line.
  *
@@ -269,18 +269,26 @@ async function main(): Promise<void> {
         while (workers.length < p2Workers) workers.push(await startCaching('bench', `w${workers.length}`));
         await waitRing(workers);
         writeRandomFile(join(localData, 'big.bin'), fuseMb * MiB);
-        const f: FuseFigures = await fusePart({ dir: join(tmp, 'fuse'), data: localData, name: 'big.bin', mountPath: '/local', sizeMb: fuseMb, runs: fuseRuns, etcdEndpoint: etcd.endpoint, cluster: 'bench', workers });
-        const how =
-          f.servedBy === 'owner-cache'
-            ? `through the owner's cache (workers served ${f.workersCacheMbWarm.toFixed(0)} MB from cache in the warm runs)`
-            : f.servedBy === 'daemon-after-owner'
-              ? `the cold read went through the owner (workers: ${f.workersUfsMbCold.toFixed(0)} MB from the UFS, ${f.workersCacheMbCold.toFixed(0)} MB from cache), the warm runs reached no worker (the daemon kept the bytes)`
-              : f.servedBy === 'ufs-direct'
-                ? 'the daemon read the UFS itself (the workers saw none of the reads)'
-                : `mixed (workers, cold read: ${f.workersUfsMbCold.toFixed(0)} MB from the UFS, ${f.workersCacheMbCold.toFixed(0)} MB from cache; warm runs: ${f.workersUfsMbWarm.toFixed(0)} MB from the UFS, ${f.workersCacheMbWarm.toFixed(0)} MB from cache)`;
-        console.log(`   served: ${how}; ${workers.length} caching worker(s) running`);
-        console.log(`   median: alluxio fuse ${f.medianAlluxio.toFixed(0)} MB/s, bindfs ${f.medianBindfs.toFixed(0)} MB/s, ratio ${f.ratio.toFixed(2)}x (goal >= 0.9x: ${f.ratio >= 0.9 ? 'MET' : 'NOT MET'})`);
-        summary.fuse = { ...f, workers: workers.length };
+        const fuseFigures: Record<string, FuseFigures> = {};
+        for (const [label, mountArgs] of [
+          ['alluxio fuse', []],
+          ['alluxio fuse --kernel-cache', ['--kernel-cache']],
+        ] as const) {
+          console.log(`   ${label}:`);
+          const f: FuseFigures = await fusePart({ dir: join(tmp, `fuse${mountArgs.length}`), data: localData, name: 'big.bin', mountPath: '/local', sizeMb: fuseMb, runs: fuseRuns, etcdEndpoint: etcd.endpoint, cluster: 'bench', workers, mountArgs: [...mountArgs] });
+          fuseFigures[mountArgs.length ? 'kernelCache' : 'default'] = f;
+          const how =
+            f.servedBy === 'owner-cache'
+              ? `through the owner's cache (workers served ${f.workersCacheMbWarm.toFixed(0)} MB from cache in the warm runs)`
+              : f.servedBy === 'daemon-after-owner'
+                ? `the cold read went through the owner (workers: ${f.workersUfsMbCold.toFixed(0)} MB from the UFS, ${f.workersCacheMbCold.toFixed(0)} MB from cache), the warm runs reached no worker (the daemon or the kernel kept the bytes)`
+                : f.servedBy === 'ufs-direct'
+                  ? 'the daemon read the UFS itself (the workers saw none of the reads)'
+                  : `mixed (workers, cold read: ${f.workersUfsMbCold.toFixed(0)} MB from the UFS, ${f.workersCacheMbCold.toFixed(0)} MB from cache; warm runs: ${f.workersUfsMbWarm.toFixed(0)} MB from the UFS, ${f.workersCacheMbWarm.toFixed(0)} MB from cache)`;
+          console.log(`   served: ${how}; ${workers.length} caching worker(s) running`);
+          console.log(`   median: ${label} ${f.medianAlluxio.toFixed(0)} MB/s, bindfs ${f.medianBindfs.toFixed(0)} MB/s, ratio ${f.ratio.toFixed(2)}x (goal >= 0.9x: ${f.ratio >= 0.9 ? 'MET' : 'NOT MET'})`);
+        }
+        summary.fuse = { ...fuseFigures, workers: workers.length };
       }
     }
     console.log(JSON.stringify(summary, (_k, v: unknown) => (typeof v === 'number' && !Number.isInteger(v) ? Number(v.toFixed(3)) : v)));

@@ -68,6 +68,8 @@ export async function fusePart(o: {
   etcdEndpoint: string;
   cluster: string;
   workers: readonly WorkerProcess[];
+  /** More `alluxio fuse mount` flags (e.g. --kernel-cache). */
+  mountArgs?: string[];
 }): Promise<FuseFigures> {
   const fuseMnt = join(o.dir, 'alluxio');
   const bindMnt = join(o.dir, 'bindfs');
@@ -76,7 +78,7 @@ export async function fusePart(o: {
   let daemon: ChildProcess | undefined;
   try {
     const logFd = openSync(join(o.dir, 'fuse.log'), 'a');
-    daemon = spawn(process.execPath, [RUN, 'fuse', 'mount', fuseMnt, '--log-level', 'warn'], {
+    daemon = spawn(process.execPath, [RUN, 'fuse', 'mount', fuseMnt, '--log-level', 'warn', ...(o.mountArgs ?? [])], {
       stdio: ['ignore', logFd, logFd],
       env: { ...process.env, ALLUXIO_ETCD_ENDPOINTS: o.etcdEndpoint, ALLUXIO_CLUSTER: o.cluster },
     });

@@ -32,6 +32,10 @@ export default class FuseMount extends BaseCommand<typeof FuseMount, FuseMountRe
     'max-staleness': Flags.string({ summary: 'Answer EAGAIN when the config is older than this because etcd is unreachable (e.g. 2m). Default: serve the last good config.' }),
     'ready-timeout': Flags.string({ default: '15s', summary: 'How long to wait for the config from etcd before giving up (exit 5).' }),
     id: Flags.string({ summary: 'Membership id of this FUSE daemon (default fuse-<hostname>-<pid>): listed by `alluxio worker list`, counted and named by --wait.' }),
+    'kernel-cache': Flags.boolean({
+      default: false,
+      summary: "Keep file pages in the kernel between opens while a file's size and mtime are unchanged (libfuse auto_cache): warm reads never reach the daemon. For data that is not rewritten in place: a file replaced by one of the same size and mtime, or a path re-pointed by a rule to such a file, can be read from the old pages (docs/fuse.md).",
+    }),
     'allow-other': Flags.boolean({ default: false, summary: 'Let other users access the mount (FUSE allow_other).' }),
     'fuse-debug': Flags.boolean({ default: false, hidden: true, summary: 'libfuse debug output.' }),
   };
@@ -57,6 +61,7 @@ export default class FuseMount extends BaseCommand<typeof FuseMount, FuseMountRe
       mountpoint: dir,
       log,
       attrCacheMs,
+      kernelCache: flags['kernel-cache'],
       readAhead: { maxWindow: flags['read-ahead'] * 1024 * 1024 },
       maxStalenessMs,
       readyTimeoutMs,

@@ -73,6 +73,11 @@ export interface FuseDaemonOptions {
   leaseTtlSeconds?: number;
   /** Read through the owning workers' caches when there are caching workers (default true). */
   cluster?: boolean;
+  /**
+   * Let the kernel keep a file's pages between opens while its size and mtime are unchanged
+   * (libfuse auto_cache; docs/fuse.md "Kernel page cache"). For data that does not change in place.
+   */
+  kernelCache?: boolean;
 }
 
 export function defaultFuseClientId(): string {
@@ -208,6 +213,9 @@ export class FuseDaemon {
       entryTimeout: '0',
       attrTimeout: '0',
       allowOther: this.opts.allowOther === true,
+      // auto_cache: on open, libfuse compares the file's size and mtime (our getattr) with
+      // the last ones and keeps the kernel's pages only when both are unchanged.
+      autoCache: this.opts.kernelCache === true,
       debug: this.opts.debug === true,
       timeout: { default: 120_000, flush: false, release: false, fsync: false, rename: false, truncate: false, ftruncate: false },
     });

@@ -36,6 +36,7 @@ export default class FuseMount extends BaseCommand<typeof FuseMount, FuseMountRe
       default: false,
       summary: "Keep file pages in the kernel between opens while a file's size and mtime are unchanged (libfuse auto_cache): warm reads never reach the daemon. For data that is not rewritten in place: a file replaced by one of the same size and mtime, or a path re-pointed by a rule to such a file, can be read from the old pages (docs/fuse.md).",
     }),
+    'tls-ca': Flags.string({ summary: "PEM CA bundle of the workers' HTTPS certificates, for reads through workers that serve HTTPS only (default: the system CAs and NODE_EXTRA_CA_CERTS)." }),
     'allow-other': Flags.boolean({ default: false, summary: 'Let other users access the mount (FUSE allow_other).' }),
     'fuse-debug': Flags.boolean({ default: false, hidden: true, summary: 'libfuse debug output.' }),
   };
@@ -62,6 +63,7 @@ export default class FuseMount extends BaseCommand<typeof FuseMount, FuseMountRe
       log,
       attrCacheMs,
       kernelCache: flags['kernel-cache'],
+      ...(flags['tls-ca'] ? { tlsCaFile: flags['tls-ca'] } : {}),
       readAhead: { maxWindow: flags['read-ahead'] * 1024 * 1024 },
       maxStalenessMs,
       readyTimeoutMs,

@@ -41,7 +41,7 @@ import { FuseOps } from '../frontends/fuse/ops.js';
 import type { ReadAheadOptions } from '../frontends/fuse/read-ahead.js';
 import { PeerClient } from '../cache/peer-client.js';
 import { WorkerRing } from '../cluster/ring.js';
-import { peerAuth } from './peers.js';
+import { peerAuth, readPeerCa } from './peers.js';
 
 const require = createRequire(import.meta.url);
 
@@ -78,6 +78,8 @@ export interface FuseDaemonOptions {
    * (libfuse auto_cache; docs/fuse.md "Kernel page cache"). For data that does not change in place.
    */
   kernelCache?: boolean;
+  /** CA bundle of the workers' HTTPS certificates (reads through HTTPS-only workers). */
+  tlsCaFile?: string;
 }
 
 export function defaultFuseClientId(): string {
@@ -118,7 +120,7 @@ export class FuseDaemon {
     if (opts.cluster !== false) {
       // Not a member (no selfName): every file has an owner elsewhere once the ring is non-empty.
       this.ring = new WorkerRing(opts.conn, { log: opts.log.child({ component: 'ring' }) });
-      this.peers = new PeerClient(peerAuth());
+      this.peers = new PeerClient({ ...peerAuth(), ...(opts.tlsCaFile ? { tls: { ca: readPeerCa(opts.tlsCaFile, '--tls-ca') } } : {}) });
     }
     const ctx: FrontendContext = {
       snapshot: () => this.feed.snapshot(),

@@ -29,14 +29,18 @@ export function peerAuth(env: NodeJS.ProcessEnv = process.env): Pick<PeerClientO
 export function peerTls(m: TlsMaterial, peerCaFile?: string): NonNullable<PeerClientOptions['tls']> {
   // loadTls fills the context with the PEM files' bytes.
   const c = m.context as { cert: Buffer; key: Buffer };
-  let ca: Buffer | undefined;
-  if (peerCaFile !== undefined) {
-    try {
-      ca = readFileSync(peerCaFile);
-    } catch (e) {
-      throw new AlluxioError('InvalidArgument', `--tls-peer-ca ${peerCaFile}: ${(e as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (e as Error).message}`);
-    }
-    if (!ca.toString('latin1').includes('-----BEGIN CERTIFICATE-----')) throw new AlluxioError('InvalidArgument', `--tls-peer-ca ${peerCaFile}: not a PEM certificate bundle`);
-  }
+  const ca = peerCaFile !== undefined ? readPeerCa(peerCaFile, '--tls-peer-ca') : undefined;
   return { ...(ca ? { ca } : {}), cert: c.cert, key: c.key };
+}
+
+/** A PEM CA bundle that signs the workers' HTTPS certificates; a bad file names `flag` (exit 2). */
+export function readPeerCa(file: string, flag: string): Buffer {
+  let ca: Buffer;
+  try {
+    ca = readFileSync(file);
+  } catch (e) {
+    throw new AlluxioError('InvalidArgument', `${flag} ${file}: ${(e as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (e as Error).message}`);
+  }
+  if (!ca.toString('latin1').includes('-----BEGIN CERTIFICATE-----')) throw new AlluxioError('InvalidArgument', `${flag} ${file}: not a PEM certificate bundle`);
+  return ca;
 }

@@ -17,6 +17,7 @@ import { startTestEtcd, type TestEtcd } from '../helpers/etcd.js';
 import { until } from '../helpers/poll.js';
 import { startWorker, stopWorkers, type WorkerProcess } from '../helpers/worker.js';
 import { makeTestCerts, type TestCerts } from './certs.js';
+import { fuseSkipReason, startFuse } from '../helpers/fuse.js';
 import { pattern } from '../cache/harness.js';
 
 function httpsGet(url: string, ca: Buffer): Promise<{ status: number; body: Buffer }> {
@@ -98,8 +99,11 @@ describe('peer reads between HTTPS-only workers', () => {
     return i;
   };
 
+  let verified: { w: WorkerProcess; s3: number; rest: number }[] = [];
+
   it('with --tls-peer-ca: a non-owner reads the file from its owner over HTTPS', async () => {
     const pair = await cluster(`pt${process.pid}`, true);
+    verified = pair;
     const i = ownedBySecond(pair);
     const r = await httpsGet(`https://127.0.0.1:${pair[0]!.s3}/data/f${i}.bin`, ca);
     assert.equal(r.status, 200);
@@ -117,5 +121,28 @@ describe('peer reads between HTTPS-only workers', () => {
     assert.ok(r.body.equals(pattern(200_000 + i, i)));
     assert.equal(await metricOf(pair[0]!, 'alluxio_peer_read_failures_total'), 1);
     assert.equal(await metricOf(pair[0]!, 'alluxio_ufs_read_bytes_total'), 200_000 + i, 'served from its own cache, which read the UFS');
+  });
+
+  it('the FUSE daemon reads through the HTTPS-only owners with --tls-ca', { skip: fuseSkipReason() }, async () => {
+    assert.equal(verified.length, 2, 'needs the first test');
+    const names = verified.map((x) => `127.0.0.1:${x.rest}`);
+    // bytes a worker served from its cache or fetched into it from the UFS
+    const served = async (x: { rest: number }): Promise<number> => (await metricOf(x, 'alluxio_cache_bytes_read_total')) + (await metricOf(x, 'alluxio_ufs_read_bytes_total'));
+    const before = await Promise.all(verified.map(served));
+    const fuse = await startFuse(etcd.endpoint, { cluster: `pt${process.pid}`, extraArgs: ['--tls-ca', certs.ca] });
+    try {
+      for (let k = 0; k < 8; k++) {
+        assert.ok(readFileSync(join(fuse.mountpoint, 'data', `f${k}.bin`)).equals(pattern(200_000 + k, k)), `f${k}.bin`);
+      }
+      assert.doesNotMatch(fuse.log(), /peer read failed/);
+      const after = await Promise.all(verified.map(served));
+      // every file was served by its owner (from its cache, filled on the way)
+      for (let i = 0; i < 2; i++) {
+        const owned = Array.from({ length: 8 }, (_, k) => k).filter((k) => placementOrder(names, `file://${join(dir, 'ufs')}/f${k}.bin`)[0] === names[i]);
+        assert.ok(after[i]! - before[i]! >= owned.reduce((n, k) => n + 200_000 + k, 0), `worker ${i} served its files`);
+      }
+    } finally {
+      await fuse.cleanup();
+    }
   });
 });

@@ -90,7 +90,7 @@ export async function fusePart(o: {
 
     const viaFuse = join(fuseMnt, o.mountPath.replace(/^\//, ''), o.name);
     const viaBind = join(bindMnt, o.name);
-    const counters = async () => ({ ufs: await sumMetric(o.workers, 'alluxio_ufs_read_bytes_total'), cache: await sumMetric(o.workers, 'alluxio_cache_bytes_read_total') });
+    const counters = async () => ({ ufs: await sumMetric(o.workers, 'alluxio_ufs_read_bytes_total'), cache: (await sumMetric(o.workers, 'alluxio_cache_bytes_read_total')) + (await sumMetric(o.workers, 'alluxio_cache_colocated_bytes_total')) });
     const c0 = await counters();
     const coldMBps = ddRead(viaFuse, bytes);
     const c1 = await counters();

@@ -17,6 +17,7 @@ import type { ByteRange, UfsEntry } from '../ufs/types.js';
 import type { ObjectRef } from './page-store.js';
 import type { PeerClient } from './peer-client.js';
 import type { PageSource } from './source.js';
+import { readPageFile } from './colocated.js';
 
 export interface ClusterReadOptions {
   entry: UfsEntry;
@@ -41,16 +42,43 @@ export function clusterObject(o: ClusterReadOptions): DataObject {
       for (const peer of o.peers.usable(o.owners)) {
         if (pos > range.end) return;
         try {
-          for await (const chunk of await o.peers.read(peer, ref, { start: pos, end: range.end })) {
-            const c = chunk as Buffer;
-            const room = range.end - pos + 1;
-            if (c.length > room) throw new AlluxioError('UfsUnavailable', `worker ${peer.name} sent more bytes than asked`);
-            pos += c.length;
-            o.peers.counters.bytes += c.length;
-            yield c;
+          // From `pos` to `end` over HTTP: the whole rest, or a gap between co-located pages.
+          const http = async function* (end: number): AsyncGenerator<Buffer> {
+            for await (const chunk of await o.peers.read(peer, ref, { start: pos, end })) {
+              const c = chunk as Buffer;
+              if (c.length > end - pos + 1) throw new AlluxioError('UfsUnavailable', `worker ${peer.name} sent more bytes than asked`);
+              pos += c.length;
+              o.peers.counters.bytes += c.length;
+              yield c;
+            }
+            if (pos <= end) throw new AlluxioError('UfsUnavailable', `worker ${peer.name} ended the body at byte ${pos} of ${end + 1}`);
+          };
+          const files = o.peers.colocatedWith(peer) ? await o.peers.pageFiles(peer, ref, pos, range.end) : null;
+          if (files) {
+            // Co-located: the owner's page files read here, the pages it does not hold over HTTP.
+            const ps = files.pageSize;
+            const paths = new Map(files.pages.map((p) => [p.index, p.path]));
+            while (pos <= range.end) {
+              const index = Math.floor(pos / ps);
+              const path = paths.get(index);
+              const data = path === undefined ? null : await readPageFile(path, ref, index, ps);
+              if (!data) {
+                let next = index + 1;
+                while (next * ps <= range.end && !paths.has(next)) next++;
+                yield* http(Math.min(range.end, next * ps - 1));
+                continue;
+              }
+              const off = pos - index * ps;
+              const take = Math.min(data.length - off, range.end - pos + 1);
+              pos += take;
+              o.peers.counters.bytes += take;
+              o.peers.counters.colocatedBytes += take;
+              yield data.subarray(off, off + take);
+            }
+            return;
           }
-          if (pos > range.end) return;
-          throw new AlluxioError('UfsUnavailable', `worker ${peer.name} ended the body at byte ${pos} of ${range.end + 1}`);
+          yield* http(range.end);
+          return;
         } catch (e) {
           if (isAlluxioError(e) && e.code === 'Conflict') throw e;
           o.peers.suspect(peer.name);

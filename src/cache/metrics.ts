@@ -25,6 +25,7 @@ export function registerPeerMetrics(r: Registry, c: PeerCounters): void {
   const counter = counterOn(r);
   counter('alluxio_peer_read_requests_total', 'Peer reads sent to the owning worker of a file.', () => c.requests);
   counter('alluxio_peer_read_bytes_total', 'Bytes received from owning workers.', () => c.bytes);
+  counter('alluxio_peer_read_colocated_bytes_total', 'Of those, bytes read from the page files of an owner on this host.', () => c.colocatedBytes);
   counter('alluxio_peer_read_failures_total', 'Peer reads that failed (the read went on with the next owner).', () => c.failures);
 }
 
@@ -53,6 +54,7 @@ export function registerCacheMetrics(r: Registry, cache: WorkerCache, loader?: C
   counter('alluxio_cache_corrupt_pages_total', 'Pages found with a wrong length or checksum, dropped and fetched again.', (x) => x.corruptPages);
   counter('alluxio_cache_write_errors_total', 'Page writes that failed (disk full, I/O error); the page stayed uncached.', (x) => x.writeErrors);
   counter('alluxio_cache_read_errors_total', 'Page reads that failed with an I/O error; served from the UFS.', (x) => x.readErrors);
+  counter('alluxio_cache_colocated_bytes_total', 'Bytes of page files listed to readers on this host (a FUSE daemon beside the worker), who read the files themselves.', (x) => x.colocatedBytes);
   counter('alluxio_cache_fallbacks_total', 'Pages served from the UFS because the cached copy was unreadable or corrupt.', (x) => x.fallbacks);
   gauge('alluxio_cache_hit_ratio', 'hits / (hits + misses) since start (0 before any read).', () => (c.hits + c.misses > 0 ? c.hits / (c.hits + c.misses) : 0));
   gauge('alluxio_cache_pages', 'Pages on the cache disk.', () => cache.store.stats().pages);

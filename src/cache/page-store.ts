@@ -64,10 +64,12 @@ export interface CacheCounters {
   readErrors: number;
   /** Reads that fell back to reading the source directly because of a cache failure. */
   fallbacks: number;
+  /** Bytes of page files listed to readers on this host, who read the files themselves. */
+  colocatedBytes: number;
 }
 
 export function newCounters(): CacheCounters {
-  return { cacheReadBytes: 0, ufsReadBytes: 0, hits: 0, misses: 0, pagesFetched: 0, ufsRequests: 0, evictions: 0, memoryHits: 0, corruptPages: 0, writeErrors: 0, readErrors: 0, fallbacks: 0 };
+  return { cacheReadBytes: 0, ufsReadBytes: 0, hits: 0, misses: 0, pagesFetched: 0, ufsRequests: 0, evictions: 0, memoryHits: 0, corruptPages: 0, writeErrors: 0, readErrors: 0, fallbacks: 0, colocatedBytes: 0 };
 }
 
 interface FileRec {
@@ -125,6 +127,25 @@ export class PageStore {
   has(ref: ObjectRef, index: number): boolean {
     const id = `${this.keyOf(ref)}/${index}`;
     return this.mem.has(id) || this.disk.has(id);
+  }
+
+  /**
+   * The files of the pages of `ref` in [first, last] that are on disk, for a reader on this
+   * host (docs/cluster-cache.md "Co-located reads"): page size, and per page its index and
+   * path. The files are immutable for their key (a rewrite is another version, so another
+   * key); a reader checks each one (length, CRC, metadata) as get() does.
+   */
+  pageFiles(ref: ObjectRef, first: number, last: number): { pageSize: number; pages: { index: number; path: string }[] } {
+    const key = this.keyOf(ref);
+    const pages: { index: number; path: string }[] = [];
+    for (let i = first; i <= last; i++) {
+      const id = `${key}/${i}`;
+      if (!this.disk.has(id)) continue;
+      this.disk.touch(id);
+      this.counters.colocatedBytes += pageLength(ref.size, i, this.pageSize);
+      pages.push({ index: i, path: this.pagePath(key, i) });
+    }
+    return { pageSize: this.pageSize, pages };
   }
 
   /** The page's bytes from memory or disk, or null (a miss, a corrupt page, an I/O error). */

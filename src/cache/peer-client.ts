@@ -16,8 +16,11 @@ import type { RingMember } from '../cluster/ring.js';
 import { signV4, type Credentials } from '../frontends/s3/sigv4.js';
 import type { ByteRange } from '../ufs/types.js';
 import type { ObjectRef } from './page-store.js';
+import type { PageFiles } from './colocated.js';
+import { isLocalAddress } from '../frontends/rest/local-peer.js';
 
 export const PEER_READ_PATH = '/api/v1/peer/read';
+export const PEER_PAGES_PATH = '/api/v1/peer/pages';
 
 export interface PeerClientOptions {
   /** Sign peer reads with the first key (the cluster's ALLUXIO_S3_CREDENTIALS). */
@@ -28,17 +31,24 @@ export interface PeerClientOptions {
   idleTimeoutMs?: number;
   /** How long a failed peer is tried last (ms, default 5 s). */
   suspectMs?: number;
+  /**
+   * Read the page files of owners on this host directly (co-located reads, ./colocated.ts).
+   * The FUSE daemon sets it: it runs beside a worker.
+   */
+  colocated?: boolean;
 }
 
 export interface PeerCounters {
   requests: number;
-  /** Bytes received from peers (counted by the reader: cluster-read.ts). */
+  /** Bytes received from peers (counted by the reader: cluster-read.ts), co-located ones included. */
   bytes: number;
+  /** Of those, bytes read from a co-located owner's page files. */
+  colocatedBytes: number;
   failures: number;
 }
 
 export class PeerClient {
-  readonly counters: PeerCounters = { requests: 0, bytes: 0, failures: 0 };
+  readonly counters: PeerCounters = { requests: 0, bytes: 0, colocatedBytes: 0, failures: 0 };
   private readonly suspects = new Map<string, number>();
   private readonly httpAgent = new http.Agent({ keepAlive: true, maxSockets: 64 });
   private readonly httpsAgent: https.Agent;
@@ -69,6 +79,52 @@ export class PeerClient {
   suspect(name: string): void {
     this.counters.failures++;
     this.suspects.set(name, Date.now() + (this.opts.suspectMs ?? 5000));
+  }
+
+  /** Whether `peer`'s page files can be read here (co-located reads on, and it is on this host). */
+  colocatedWith(peer: RingMember): boolean {
+    return this.opts.colocated === true && isLocalAddress(peer.host);
+  }
+
+  /**
+   * The page files `peer` holds of `ref` for bytes [start, end] (GET /api/v1/peer/pages, which
+   * answers only readers on its host); null when it cannot say (older worker, refused).
+   * Failures of the peer itself throw, as read() does.
+   */
+  async pageFiles(peer: RingMember, ref: ObjectRef, start: number, end: number): Promise<PageFiles | null> {
+    const query = new URLSearchParams({ uri: ref.uri, version: ref.version, size: String(ref.size), start: String(start), end: String(end) }).toString().replace(/\+/g, '%20');
+    const body = await this.get(peer, `${PEER_PAGES_PATH}?${query}`);
+    if (body === null) return null;
+    try {
+      const doc = JSON.parse(body) as PageFiles;
+      return Number.isInteger(doc.pageSize) && doc.pageSize > 0 && Array.isArray(doc.pages) ? doc : null;
+    } catch {
+      return null;
+    }
+  }
+
+  /** A small GET answered with JSON: its body on 200, null on another answer; throws when the peer fails. */
+  private get(peer: RingMember, target: string): Promise<string | null> {
+    const secure = peer.scheme === 'https';
+    const port = peer.restPort;
+    const host = peer.host.includes(':') ? `[${peer.host}]:${port}` : `${peer.host}:${port}`;
+    const q = target.indexOf('?');
+    const headers: Record<string, string> = { accept: 'application/json' };
+    if (this.key) Object.assign(headers, signV4({ method: 'GET', rawPath: target.slice(0, q), rawQuery: target.slice(q + 1), host, accessKey: this.key[0], secret: this.key[1] }));
+    return new Promise((resolve, reject) => {
+      const req = (secure ? https : http).request(
+        { host: peer.host, port, method: 'GET', path: target, headers, agent: secure ? this.httpsAgent : this.httpAgent, timeout: this.opts.idleTimeoutMs ?? 30_000 },
+        (res) => {
+          const parts: Buffer[] = [];
+          res.on('data', (c: Buffer) => parts.push(c));
+          res.on('error', reject);
+          res.on('end', () => resolve(res.statusCode === 200 ? Buffer.concat(parts).toString('utf8') : null));
+        },
+      );
+      req.on('timeout', () => req.destroy(new Error(`no answer within ${this.opts.idleTimeoutMs ?? 30_000} ms`)));
+      req.on('error', (e) => reject(new AlluxioError('UfsUnavailable', `request to worker ${peer.name} failed: ${e.message}`, { details: { peer: peer.name }, cause: e })));
+      req.end();
+    });
   }
 
   /** Bytes [range.start, range.end] of exactly `ref`, from `peer`'s cache. */

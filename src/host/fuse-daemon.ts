@@ -120,7 +120,8 @@ export class FuseDaemon {
     if (opts.cluster !== false) {
       // Not a member (no selfName): every file has an owner elsewhere once the ring is non-empty.
       this.ring = new WorkerRing(opts.conn, { log: opts.log.child({ component: 'ring' }) });
-      this.peers = new PeerClient({ ...peerAuth(), ...(opts.tlsCaFile ? { tls: { ca: readPeerCa(opts.tlsCaFile, '--tls-ca') } } : {}) });
+      // colocated: the daemon runs beside a worker; that worker's page files are read here.
+      this.peers = new PeerClient({ ...peerAuth(), colocated: true, ...(opts.tlsCaFile ? { tls: { ca: readPeerCa(opts.tlsCaFile, '--tls-ca') } } : {}) });
     }
     const ctx: FrontendContext = {
       snapshot: () => this.feed.snapshot(),

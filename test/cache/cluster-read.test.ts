@@ -121,3 +121,37 @@ test('another version (409) ends the read with Conflict: no fallback, the caller
   assert.equal(conflicts, 1);
   assert.deepEqual(log, []);
 });
+
+test('co-located reads: a page file is used only when it is exactly that page of that version (length, CRC, metadata)', async () => {
+  const { mkdtempSync, readFileSync, writeFileSync, rmSync } = await import('node:fs');
+  const { tmpdir } = await import('node:os');
+  const { join } = await import('node:path');
+  const { PageStore } = await import('../../src/cache/page-store.js');
+  const { readPageFile } = await import('../../src/cache/colocated.js');
+  const dir = mkdtempSync(join(tmpdir(), 'colocated-'));
+  try {
+    const ps = 64 * 1024;
+    const store = await PageStore.open({ dir, capacityBytes: 16 << 20, pageSize: ps, memoryBytes: 0 });
+    const ref = { uri: 's3://b/k', version: 'etag:v1', size: 3 * ps + 10 };
+    const data = pattern(ref.size, 9);
+    for (let i = 0; i < 4; i++) await store.put(ref, i, data.subarray(i * ps, Math.min(ref.size, (i + 1) * ps)));
+    const listed = store.pageFiles(ref, 0, 3);
+    assert.equal(listed.pageSize, ps);
+    assert.deepEqual(listed.pages.map((p) => p.index), [0, 1, 2, 3]);
+    for (const p of listed.pages) assert.ok((await readPageFile(p.path, ref, p.index, ps))!.equals(data.subarray(p.index * ps, Math.min(ref.size, (p.index + 1) * ps))));
+    assert.equal(store.counters.colocatedBytes, ref.size);
+    // another version, another size, another page size: not this page
+    assert.equal(await readPageFile(listed.pages[1]!.path, { ...ref, version: 'etag:v2' }, 1, ps), null);
+    assert.equal(await readPageFile(listed.pages[3]!.path, { ...ref, size: ref.size + 1 }, 3, ps), null);
+    assert.equal(await readPageFile(listed.pages[0]!.path, ref, 0, ps * 2), null);
+    // a flipped byte fails the CRC; a missing file is a miss
+    const f = readFileSync(listed.pages[2]!.path);
+    f[100] = f[100]! ^ 0xff;
+    writeFileSync(listed.pages[2]!.path, f);
+    assert.equal(await readPageFile(listed.pages[2]!.path, ref, 2, ps), null);
+    assert.equal(await readPageFile(join(dir, 'nope.page'), ref, 0, ps), null);
+    assert.deepEqual(store.pageFiles({ ...ref, version: 'etag:other' }, 0, 3).pages, []);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

@@ -127,7 +127,8 @@ describe('peer reads between HTTPS-only workers', () => {
     assert.equal(verified.length, 2, 'needs the first test');
     const names = verified.map((x) => `127.0.0.1:${x.rest}`);
     // bytes a worker served from its cache or fetched into it from the UFS
-    const served = async (x: { rest: number }): Promise<number> => (await metricOf(x, 'alluxio_cache_bytes_read_total')) + (await metricOf(x, 'alluxio_ufs_read_bytes_total'));
+    const served = async (x: { rest: number }): Promise<number> =>
+      (await metricOf(x, 'alluxio_cache_bytes_read_total')) + (await metricOf(x, 'alluxio_ufs_read_bytes_total')) + (await metricOf(x, 'alluxio_cache_colocated_bytes_total'));
     const before = await Promise.all(verified.map(served));
     const fuse = await startFuse(etcd.endpoint, { cluster: `pt${process.pid}`, extraArgs: ['--tls-ca', certs.ca] });
     try {

@@ -254,6 +254,17 @@ export class DataPath {
   }
 
   /**
+   * The page files of `ref` covering bytes [start, end] that this process's cache holds on
+   * disk (none without a cache): for co-located readers (docs/cluster-cache.md).
+   */
+  pageFiles(ref: ObjectRef, start: number, end: number): { pageSize: number; pages: { index: number; path: string }[] } {
+    const cache = this.ctx.cache;
+    if (!cache) return { pageSize: 0, pages: [] };
+    const ps = cache.store.pageSize;
+    return cache.store.pageFiles(ref, Math.floor(start / ps), Math.floor(end / ps));
+  }
+
+  /**
    * A stream of the target's bytes (or a range), without opening it first: for readers
    * that fetch one range at a time (FUSE read-ahead windows over adapters without an open
    * file, the old content of a file being rewritten). Throws NotFound when missing.

@@ -227,6 +227,25 @@ export function createRestHandler(ctx: FrontendContext, auth: RestAuthOptions = 
     });
   }
 
+  /**
+   * Co-located reads (docs/cluster-cache.md): the page files of a version this worker holds,
+   * for a reader on this host only (a FUSE daemon beside its owner reads them itself instead
+   * of through HTTP). Nothing is fetched; pages not on disk are simply not listed.
+   */
+  function peerPages(c: Call): void {
+    if (!isLocalPeer(c.req)) throw new AlluxioError('InvalidState', 'page files are listed only to readers on this worker\'s host');
+    const q = c.url.searchParams;
+    const uri = q.get('uri');
+    const version = q.get('version');
+    const size = Number(q.get('size'));
+    const start = Number(q.get('start'));
+    const end = Number(q.get('end'));
+    if (!uri || !version || ![size, start, end].every((n) => Number.isSafeInteger(n) && n >= 0) || start > end || end >= size) {
+      throw new AlluxioError('InvalidArgument', 'a page listing needs uri, version, size, start and end (0 <= start <= end < size)');
+    }
+    sendJson(c.res, 200, dp.pageFiles({ uri, version, size }, start, end));
+  }
+
   async function putFile(c: Call): Promise<void> {
     const uri = uriParam(c);
     const r = resolve(c.snap, uri, false);
@@ -291,6 +310,7 @@ export function createRestHandler(ctx: FrontendContext, auth: RestAuthOptions = 
     file: { GET: (c) => getFile(c, false), HEAD: (c) => getFile(c, true), PUT: putFile, DELETE: deleteFile },
     mkdir: { POST: mkdir, PUT: mkdir },
     'peer/read': { GET: peerRead },
+    'peer/pages': { GET: peerPages },
   };
 
   return async (req, res) => {

@@ -229,5 +229,10 @@ describe('S3 redirect to the owner, and failover of proxied reads', () => {
     assert.equal(hash.digest('hex'), want);
     assert.match(proxy.log(), /peer read failed; continuing on the next owner/);
     open.splice(open.indexOf(owner), 1);
+    // The ring drops the dead worker once its lease (3 s here) expires: the survivor owns everything.
+    await until('the survivor\'s ring no longer lists the killed owner', async () => {
+      const members = ((await proxy.status()).ring?.members ?? []) as { name: string }[];
+      return members.length === 1 && members[0]!.name === nameOf(proxy);
+    });
   });
 });

@@ -11,8 +11,7 @@
  * is stopped and its temp dir removed at the end, also on failure.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { randomFillSync } from 'node:crypto';
-import { existsSync, mkdirSync, mkdtempSync, openSync, closeSync, writeSync, rmSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -20,7 +19,7 @@ import { addMount } from '../src/control/mounts.js';
 import { fuseMountAt } from '../src/frontends/fuse/mountpoint.js';
 import { startEtcdServer, type EtcdServer } from '../src/local/etcd-server.js';
 import { EtcdConnection } from '../src/store/connection.js';
-import { ddRead, median, numArg, runBench, stopFuse, waitFor } from './lib.js';
+import { ddRead, median, numArg, runBench, stopFuse, waitFor, writeRandomFile } from './lib.js';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const RUN = join(ROOT, 'bin', 'run.js');
@@ -48,13 +47,7 @@ async function main(): Promise<void> {
     // The file: random bytes (nothing compressible or sparse), written once.
     const bytes = sizeMb * 1024 * 1024;
     const file = join(data, 'big.bin');
-    const fd = openSync(file, 'w');
-    const chunk = Buffer.allocUnsafe(8 * 1024 * 1024);
-    for (let done = 0; done < bytes; done += chunk.length) {
-      randomFillSync(chunk);
-      writeSync(fd, chunk, 0, Math.min(chunk.length, bytes - done));
-    }
-    closeSync(fd);
+    writeRandomFile(file, bytes);
 
     etcd = await startEtcdServer({ dataDir: join(dir, 'etcd'), logFile: join(dir, 'etcd.log') });
     conn = new EtcdConnection({ endpoints: [etcd.endpoint], cluster: 'bench' });

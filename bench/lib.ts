@@ -1,6 +1,7 @@
 /** Small helpers shared by the benchmarks. */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { closeSync, existsSync, openSync, writeSync } from 'node:fs';
+import { randomFillSync } from 'node:crypto';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { fuseMountAt } from '../src/frontends/fuse/mountpoint.js';
@@ -126,4 +127,15 @@ export async function stopFuse(daemon: ChildProcess | undefined, fuseMnt: string
     if (daemon.exitCode === null) daemon.kill('SIGKILL');
   }
   if (fuseMountAt(fuseMnt)) spawnSync('fusermount', ['-uz', fuseMnt]);
+}
+
+/** Random bytes (nothing compressible or sparse) into `file`. */
+export function writeRandomFile(file: string, bytes: number): void {
+  const fd = openSync(file, 'w');
+  const chunk = Buffer.allocUnsafe(8 * 1024 * 1024);
+  for (let done = 0; done < bytes; done += chunk.length) {
+    randomFillSync(chunk);
+    writeSync(fd, chunk, 0, Math.min(chunk.length, bytes - done));
+  }
+  closeSync(fd);
 }

@@ -8,8 +8,7 @@
  * do not move). A helper module: running it does nothing.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { randomFillSync } from 'node:crypto';
-import { closeSync, existsSync, mkdirSync, openSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { fuseMountAt } from '../../src/frontends/fuse/mountpoint.js';
@@ -43,16 +42,7 @@ export function fuseSkipReason(): string | null {
   return null;
 }
 
-/** Random bytes (nothing compressible or sparse) into `file`. */
-export function writeRandomFile(file: string, bytes: number): void {
-  const fd = openSync(file, 'w');
-  const chunk = Buffer.allocUnsafe(8 * 1024 * 1024);
-  for (let done = 0; done < bytes; done += chunk.length) {
-    randomFillSync(chunk);
-    writeSync(fd, chunk, 0, Math.min(chunk.length, bytes - done));
-  }
-  closeSync(fd);
-}
+export { writeRandomFile } from '../lib.js';
 
 /**
  * `data` is the directory the file:// mount `mountPath` of `cluster` points at and holds

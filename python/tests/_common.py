@@ -34,3 +34,15 @@ def write_local(path, data):
     os.makedirs(os.path.dirname(path), exist_ok=True)
     with open(path, "wb") as f:
         f.write(data)
+
+
+def run_scenario(script, scenarios):
+    """Run the scenario named by argv[1] (one of the functions in `scenarios`), or exit with
+    the usage line of `script`."""
+    import sys
+
+    table = {f.__name__: f for f in scenarios}
+    name = sys.argv[1] if len(sys.argv) > 1 else ""
+    if name not in table:
+        sys.exit(f"usage: {script} {{{','.join(table)}}}")
+    table[name]()

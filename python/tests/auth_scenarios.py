@@ -13,7 +13,7 @@ import os
 import sys
 
 import alluxiofs  # noqa: F401  (registers the protocol)
-from _common import expect, make_fs
+from _common import expect, make_fs, run_scenario
 
 DATA = os.environ.get("DATA_DIR", "")
 AK = os.environ.get("GOOD_AK", "")
@@ -112,10 +112,5 @@ def refused():
     print(json.dumps(out))
 
 
-SCENARIOS = {f.__name__: f for f in (signed_rw, keys_from_env, refused)}
-
 if __name__ == "__main__":
-    name = sys.argv[1] if len(sys.argv) > 1 else ""
-    if name not in SCENARIOS:
-        sys.exit(f"usage: auth_scenarios.py {{{','.join(SCENARIOS)}}}")
-    SCENARIOS[name]()
+    run_scenario("auth_scenarios.py", (signed_rw, keys_from_env, refused))

@@ -21,7 +21,7 @@ import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from _common import expect  # noqa: E402
+from _common import expect, run_scenario  # noqa: E402
 
 import fsspec  # noqa: E402
 
@@ -171,10 +171,5 @@ def fallback():
     emit(result)
 
 
-SCENARIOS = {f.__name__: f for f in (owners, kill_owner, fallback)}
-
 if __name__ == "__main__":
-    name = sys.argv[1] if len(sys.argv) > 1 else ""
-    if name not in SCENARIOS:
-        sys.exit(f"usage: cluster_scenarios.py {{{','.join(SCENARIOS)}}}")
-    SCENARIOS[name]()
+    run_scenario("cluster_scenarios.py", (owners, kill_owner, fallback))

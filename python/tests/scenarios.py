@@ -22,7 +22,7 @@ import time
 
 import alluxiofs
 from alluxiofs import AlluxioFileSystem, AlluxioInvalidPathError, WorkersUnavailableError
-from _common import expect, make_fs, write_local
+from _common import expect, make_fs, write_local, run_scenario
 
 DATA = os.environ.get("DATA_DIR", "")
 RO = os.environ.get("RO_DIR", "")
@@ -398,11 +398,6 @@ def processes():
     print(json.dumps({"forked_reads": len(got), "pickled_reads": len(got2)}))
 
 
-SCENARIOS = {f.__name__: f for f in (processes, pandas_csv, ranges, listing, rule_hot, writes, readonly, errors, escape, failover, etcd_discovery, fallback)}
-
 if __name__ == "__main__":
     assert alluxiofs.AlluxioFileSystem is AlluxioFileSystem
-    name = sys.argv[1] if len(sys.argv) > 1 else ""
-    if name not in SCENARIOS:
-        sys.exit(f"usage: scenarios.py {{{','.join(SCENARIOS)}}}")
-    SCENARIOS[name]()
+    run_scenario("scenarios.py", (processes, pandas_csv, ranges, listing, rule_hot, writes, readonly, errors, escape, failover, etcd_discovery, fallback))

@@ -15,8 +15,8 @@ export interface PageSource {
   readonly kind: string;
   /**
    * Stream bytes [range.start, range.end] of exactly the version `ref` names. A source that
-   * can tell the object changed (a different ETag / size) throws AlluxioError('Conflict');
-   * one that cannot is covered by the metadata TTL (docs/cache.md).
+   * can tell the object changed (a different ETag / size: file:// through its open file,
+   * s3:// with If-Match) throws AlluxioError('Conflict').
    */
   read(ref: ObjectRef, range: ByteRange): Promise<Readable>;
   /** Optional: the same bytes in one buffer (small reads: less overhead than a stream). */
@@ -40,7 +40,9 @@ export class UfsPageSource implements PageSource {
       }
       return f.stream(range);
     }
-    return this.adapter.read(this.rel, range);
+    // Adapters with ETags check it per request (S3: If-Match), so no page of another
+    // version is ever stored under this one's key.
+    return this.adapter.read(this.rel, range, etagOfVersion(ref.version));
   }
 
   async readBuffer(ref: ObjectRef, range: ByteRange): Promise<Buffer> {
@@ -52,6 +54,11 @@ export class UfsPageSource implements PageSource {
     }
     return a.readBuffer(this.rel, range);
   }
+}
+
+/** The ETag a version names (`etag:<etag>`), else undefined. */
+export function etagOfVersion(version: string): string | undefined {
+  return version.startsWith('etag:') ? version.slice('etag:'.length) : undefined;
 }
 
 /** The version an entry is keyed by: its ETag, else size + mtime. */

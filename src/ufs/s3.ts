@@ -149,6 +149,7 @@ export class S3Ufs implements UfsAdapter {
     if (status === 404 || name === 'NoSuchKey' || name === 'NotFound' || name === 'NoSuchBucket') return new AlluxioError('NotFound', msg, { cause: e });
     if (status === 403 || name === 'AccessDenied') return new AlluxioError('UfsAccessDenied', msg, { cause: e });
     if (status === 416) return new AlluxioError('InvalidArgument', msg, { cause: e });
+    if (status === 412 || name === 'PreconditionFailed') return new AlluxioError('Conflict', `${msg} (the object is another version now)`, { cause: e });
     return new AlluxioError('UfsUnavailable', msg, { cause: e });
   }
 
@@ -246,13 +247,24 @@ export class S3Ufs implements UfsAdapter {
     return out;
   }
 
-  async read(rel: readonly string[], range?: ByteRange): Promise<Readable> {
+  async read(rel: readonly string[], range?: ByteRange, ifEtag?: string): Promise<Readable> {
     const key = this.keyOf(rel);
     try {
       const r = await this.client.send(
-        new GetObjectCommand({ Bucket: this.bucket, Key: key, ...(range ? { Range: `bytes=${range.start}-${range.end}` } : {}) }),
+        new GetObjectCommand({
+          Bucket: this.bucket,
+          Key: key,
+          ...(range ? { Range: `bytes=${range.start}-${range.end}` } : {}),
+          // A page of one version: S3 answers 412 when the object is another version now.
+          ...(ifEtag !== undefined ? { IfMatch: `"${ifEtag}"` } : {}),
+        }),
       );
       const body = r.Body;
+      // Stores that ignore If-Match (some S3-compatible ones do) still name what they sent.
+      if (ifEtag !== undefined && r.ETag !== undefined && r.ETag.replace(/"/g, '') !== ifEtag) {
+        (body as { destroy?: () => void } | undefined)?.destroy?.();
+        throw new AlluxioError('Conflict', `GetObject on ${this.uri}: ${key} is another version now (ETag ${r.ETag}, expected "${ifEtag}")`);
+      }
       if (!body) return Readable.from([]);
       if (body instanceof Readable) return body;
       return Readable.fromWeb((body as unknown as { transformToWebStream(): any }).transformToWebStream());

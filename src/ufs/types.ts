@@ -34,8 +34,11 @@ export interface UfsAdapter {
   stat(rel: readonly string[]): Promise<UfsEntry | null>;
   /** Direct children of a directory, sorted by name (UTF-8 byte order). Throws NotFound / NotADirectory. */
   list(rel: readonly string[]): Promise<UfsEntry[]>;
-  /** Open a stream of the file's bytes (or a byte range). */
-  read(rel: readonly string[], range?: ByteRange): Promise<Readable>;
+  /**
+   * Open a stream of the file's bytes (or a byte range). `ifEtag`: only the version with this
+   * ETag; another one is AlluxioError('Conflict') (adapters that cannot check ignore it).
+   */
+  read(rel: readonly string[], range?: ByteRange, ifEtag?: string): Promise<Readable>;
   /**
    * Optional fast path for small objects: the bytes (or a range) in one buffer. Front ends
    * use it for objects up to `SMALL_OBJECT_BYTES` and fall back to `read` otherwise.

@@ -7,6 +7,8 @@
  */
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { startCachingCluster, type CachingCluster } from '../helpers/cluster-cache.js';
 import type { WorkerProcess } from '../helpers/worker.js';
 import { placementOrder } from '../../src/frontends/common/placement.js';
@@ -94,6 +96,31 @@ describe('one cache across the cluster: ownership, proxy, redirect, failover', (
     }
     const table = await cli(['worker', 'list']);
     for (const line of table.stdout.trim().split('\n')) assert.match(line, /\t\d+\.\d%$/, 'last column: the share');
+  });
+
+  test('an object replaced in the UFS within the metadata TTL: a GET never mixes versions, it serves the new one whole', async () => {
+    const key = 'swap/obj.bin';
+    const v1 = pattern(3 * PAGE, 81);
+    const v2 = pattern(3 * PAGE, 82); // same size: only the ETag tells them apart
+    const ufs = new S3Client({ endpoint: c.ufsEndpoint, region: 'us-east-1', forcePathStyle: true, credentials: { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' } });
+    try {
+      for (const via of ['owner', 'proxy'] as const) {
+        const k = `${key}.${via}`;
+        await ufs.send(new PutObjectCommand({ Bucket: 'remote', Key: k, Body: v1 }));
+        const w = via === 'owner' ? c.ownerOf(k) : workers.find((x) => x !== c.ownerOf(k))!;
+        // the first page of v1 read (its metadata now cached for the TTL, 10 s), then v1 replaced
+        const first = await fetch(`${w.s3Url}/data/${k}`, { headers: { range: 'bytes=0-99' } });
+        assert.ok(Buffer.from(await first.arrayBuffer()).equals(v1.subarray(0, 100)), `${via}: first range`);
+        await ufs.send(new PutObjectCommand({ Bucket: 'remote', Key: k, Body: v2 }));
+        const whole = await fetch(`${w.s3Url}/data/${k}`);
+        assert.equal(whole.status, 200, `${via}: ${await whole.clone().text()}`);
+        const body = Buffer.from(await whole.arrayBuffer());
+        assert.ok(body.equals(v2), `${via}: the new version, whole (the old one's pages cannot be completed from the UFS)`);
+        assert.equal(whole.headers.get('etag'), `"${createHash('md5').update(body).digest('hex')}"`, `${via}: the ETag names the bytes sent`);
+      }
+    } finally {
+      ufs.destroy();
+    }
   });
 
   test('a peer read names a version: the owner refuses (409) another one, and cannot be made to loop', async () => {

@@ -22,6 +22,18 @@ type Body = Buffer | Readable | ((dest: Writable) => Promise<void>);
 export async function getObject(ctx: S3Context, r: Req, head: boolean): Promise<void> {
   const t = await targetOf(ctx, r, r.bucket, r.key);
   if (maybeRedirect(ctx, r, t)) return;
+  try {
+    return await getOpened(ctx, r, head, t);
+  } catch (e) {
+    // The object was replaced between the metadata this worker trusted and the bytes (the
+    // source refused the old version: Conflict). The metadata is dropped by then, so while
+    // nothing was sent yet, serve the current version once instead of failing the GET.
+    if (e instanceof S3Error && e.code === 'OperationAborted' && !r.res.headersSent) return getOpened(ctx, r, head, t);
+    throw e;
+  }
+}
+
+async function getOpened(ctx: S3Context, r: Req, head: boolean, t: DataTarget): Promise<void> {
   const f = await s3call({ bucket: r.bucket, key: r.key }, () => ctx.dp.open(t));
   if (!f) throw s3err.noSuchKey(r.key);
   let owned = true;

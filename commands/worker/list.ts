@@ -4,8 +4,6 @@ import { formatDuration } from '../../src/cli/duration.js';
 import { listWorkers } from '../../src/cluster/members.js';
 import { cacheUseOf } from '../../src/control/cache.js';
 import { formatBytes } from '../../src/domain/bytes.js';
-import { shares } from '../../src/frontends/common/placement.js';
-import { placementName } from '../../src/cluster/record.js';
 
 export default class WorkerList extends BaseCommand<typeof WorkerList, WorkerListResult> {
   static override summary = 'List live workers: address, applied revision, lag behind the config, uptime, watch state.';
@@ -19,9 +17,6 @@ export default class WorkerList extends BaseCommand<typeof WorkerList, WorkerLis
     // Cache use comes from each worker's REST (/api/v1/cache/status); '?' when it does not answer.
     const caches = await cacheUseOf(listing.workers);
     const cacheOf = (id: string) => caches.get(id);
-    // Each caching worker's share of the files (docs/cluster-cache.md), from the same records the workers' rings read.
-    const share = shares(listing.workers.filter((w) => w.caching).map((w) => placementName(w.host, w.restPort)));
-    const shareOf = (w: (typeof listing.workers)[number]): number | null => (w.caching ? (share.get(placementName(w.host, w.restPort)) ?? null) : null);
     for (const bad of listing.invalid) this.warnLine(`skipping malformed worker record ${bad.key}: ${bad.error}`);
     if (!this.jsonEnabled()) {
       if (listing.workers.length === 0) {
@@ -39,7 +34,7 @@ export default class WorkerList extends BaseCommand<typeof WorkerList, WorkerLis
           w.uptimeSeconds === null ? '-' : formatDuration(w.uptimeSeconds * 1000),
           w.watchState ?? '-',
           cacheCell(cacheOf(w.id)),
-          shareOf(w) === null ? '-' : `${(shareOf(w)! * 100).toFixed(1)}%`,
+          w.share === null ? '-' : `${(w.share * 100).toFixed(1)}%`,
         ]);
         this.say(this.render.table(['ID', 'S3', 'REST', 'APPLIED', 'LAG', 'UPTIME', 'WATCH', 'CACHE', 'SHARE'], rows));
       }
@@ -59,7 +54,7 @@ export default class WorkerList extends BaseCommand<typeof WorkerList, WorkerLis
     }
     const workers = listing.workers.map((w) => {
       const c = cacheOf(w.id);
-      return { ...w, share: shareOf(w), cache: c === undefined ? null : c === null ? { enabled: false } : { enabled: true, capacityBytes: c.capacityBytes, usedBytes: c.usedBytes, pages: c.pages, hitRatio: c.hitRatio } };
+      return { ...w, cache: c === undefined ? null : c === null ? { enabled: false } : { enabled: true, capacityBytes: c.capacityBytes, usedBytes: c.usedBytes, pages: c.pages, hitRatio: c.hitRatio } };
     });
     return { revision: listing.revision, configRevision: listing.configRevision, workers, clients: listing.clients };
   }

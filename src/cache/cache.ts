@@ -110,11 +110,11 @@ export class WorkerCache {
 
   /**
    * Exactly the version `ref` through the page store, fetching missing pages from `source`
-   * (a peer read on the owner; the owner's own fallback). The pages of every other version of
-   * the URI are garbage from now on.
+   * (a peer read on the owner; the owner's own fallback). Nothing is dropped here: the
+   * version named may be older than the current one (a reader's stale metadata); this
+   * worker's own stat drops other versions' pages when it sees the current one.
    */
   openVersion(entry: UfsEntry, ref: ObjectRef, source: PageSource): DataObject {
-    this.store.dropUri(ref.uri, ref.version);
     return this.objectFor(entry, ref, source);
   }
 

@@ -22,8 +22,8 @@ import { readPageFile } from './colocated.js';
 export interface ClusterReadOptions {
   entry: UfsEntry;
   ref: ObjectRef;
-  /** The owners to ask, in order (this process excluded). */
-  owners: readonly RingMember[];
+  /** The owners to ask, in order (this process and recently failed peers excluded), asked for each range. */
+  owners: () => readonly RingMember[];
   peers: PeerClient;
   /** Where to read when no owner could: this worker's cache, or the UFS. */
   fallback: PageSource;
@@ -39,7 +39,7 @@ export function clusterObject(o: ClusterReadOptions): DataObject {
   async function* bytesOf(range: ByteRange): AsyncGenerator<Buffer> {
     let pos = range.start;
     try {
-      for (const peer of o.peers.usable(o.owners)) {
+      for (const peer of o.owners()) {
         if (pos > range.end) return;
         try {
           // From `pos` to `end` over HTTP: the whole rest, or a gap between co-located pages.
@@ -82,6 +82,12 @@ export function clusterObject(o: ClusterReadOptions): DataObject {
         } catch (e) {
           if (isAlluxioError(e) && e.code === 'Conflict') throw e;
           o.peers.suspect(peer.name);
+          const status = isAlluxioError(e) ? (e.details as { status?: number } | undefined)?.status : undefined;
+          if (status === 401 || status === 403) {
+            // Not a dead peer: a cluster whose workers do not share ALLUXIO_S3_CREDENTIALS,
+            // which would silently bypass the owners' caches.
+            o.log?.error({ peer: peer.name, status, err: (e as Error).message }, 'a peer refused our signature: every worker needs the same ALLUXIO_S3_CREDENTIALS');
+          }
           o.log?.warn({ peer: peer.name, uri: ref.uri, at: pos, err: (e as Error).message }, 'peer read failed; continuing on the next owner');
         }
       }

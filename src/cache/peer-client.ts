@@ -60,20 +60,19 @@ export class PeerClient {
     this.httpsAgent = new https.Agent({ keepAlive: true, maxSockets: 64, ...(opts.tls ?? {}) });
   }
 
-  /** `order` with the peers that failed recently moved to the end (still tried, last). */
-  usable<T extends { name: string }>(order: readonly T[]): T[] {
+  /**
+   * `order` without the peers that failed in the last `suspectMs`: a reader goes on to the
+   * next owner, or its fallback, instead of waiting on the same failure again.
+   */
+  healthy<T extends { name: string }>(order: readonly T[]): T[] {
     const now = Date.now();
-    const ok: T[] = [];
-    const late: T[] = [];
-    for (const m of order) {
+    return order.filter((m) => {
       const until = this.suspects.get(m.name);
-      if (until !== undefined && until > now) late.push(m);
-      else {
-        if (until !== undefined) this.suspects.delete(m.name);
-        ok.push(m);
-      }
-    }
-    return [...ok, ...late];
+      if (until === undefined) return true;
+      if (until > now) return false;
+      this.suspects.delete(m.name);
+      return true;
+    });
   }
 
   suspect(name: string): void {
@@ -149,7 +148,9 @@ export class PeerClient {
         },
         (res) => {
           const status = res.statusCode ?? 0;
-          if (status === 206 || status === 200) {
+          // 200 only for the whole object (a hop that dropped Range would shift the bytes).
+          const whole = range.start === 0 && range.end === ref.size - 1;
+          if (status === 206 || (status === 200 && whole)) {
             const want = `bytes ${range.start}-${range.end}/${ref.size}`;
             if (status === 206 && res.headers['content-range'] !== want) {
               res.destroy();

@@ -166,8 +166,7 @@ export interface WorkerListResult {
   revision: number;
   configRevision: number;
   /** `cache`: the worker's cache use; {enabled: false} without one; null when it did not answer. */
-  /** `share`: the worker's share of the files in the cluster cache; null when it holds no cache. */
-  workers: (WorkerInfo & { cache: WorkerCacheUse | null; share: number | null })[];
+  workers: (WorkerInfo & { cache: WorkerCacheUse | null })[];
   clients: ClientInfo[];
 }
 

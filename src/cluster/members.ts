@@ -9,7 +9,8 @@
  * worker's applied revision, floored at 0.
  */
 import type { EtcdConnection } from '../store/connection.js';
-import { endpointsOf, type MemberRecord, type WorkerEndpoints, type WorkerRecord } from './record.js';
+import { endpointsOf, placementName, type MemberRecord, type WorkerEndpoints, type WorkerRecord } from './record.js';
+import { shares } from '../frontends/common/placement.js';
 
 /** The status fields every member record reports (workers and FUSE clients alike). */
 export interface MemberStatus {
@@ -27,6 +28,8 @@ export interface WorkerInfo extends MemberStatus, WorkerEndpoints {
   id: string;
   /** Holds a page cache, so owns a share of the files (docs/cluster-cache.md). */
   caching: boolean;
+  /** Its share of the files on the ring of the caching workers listed; null when not caching. */
+  share: number | null;
 }
 
 /** A FUSE daemon's record (no S3/REST ports). */
@@ -109,7 +112,10 @@ export async function listWorkers(conn: EtcdConnection): Promise<WorkerListing> 
       }
     }
   };
-  collect(res.kvs, workers, (r) => ({ id: r.id, ...endpointsOf(r), caching: (r as Partial<WorkerRecord>).cache === true, ...status(r) }));
+  collect(res.kvs, workers, (r) => ({ id: r.id, ...endpointsOf(r), caching: (r as Partial<WorkerRecord>).cache === true, share: null, ...status(r) }));
+  // The same ring the workers build from these records (src/cluster/ring.ts).
+  const ring = shares(workers.filter((w) => w.caching).map((w) => placementName(w.host, w.restPort)));
+  for (const w of workers) if (w.caching) w.share = ring.get(placementName(w.host, w.restPort)) ?? null;
   collect(cres.kvs, clients, (r) => ({
     id: r.id,
     kind: 'fuse',

@@ -8,8 +8,11 @@
  *
  * Every worker mirrors the prefix (./prefix-mirror.ts) and answers that ETag for GET, HEAD,
  * listings and conditions on any worker, for exactly that version: once the object is
- * replaced (another version) the record no longer applies, and the worker that notices
- * deletes it. A write or delete through a worker deletes it at once.
+ * replaced (another version) the record no longer applies. A write or delete through a worker
+ * deletes it at once. A record whose object changed outside the workers stays, inert (it
+ * names a version that no longer exists), until the next write through a worker: a worker
+ * whose metadata is stale cannot tell a newer version from an older one, so none deletes a
+ * record on a mismatch.
  */
 import { createHash } from 'node:crypto';
 import type { Logger } from 'pino';
@@ -43,6 +46,8 @@ export class ObjectEtags implements DeclaredEtags {
   constructor(private readonly conn: EtcdConnection, private readonly log?: Logger) {
     this.mirror = new PrefixMirror(conn, conn.layout.objectEtagsPrefix, {
       what: 'declared object ETags',
+      // events keep it current; a full read (the prefix grows with multipart objects) is rare
+      resyncMs: 5 * 60_000,
       ...(log ? { log } : {}),
       onRead: (kvs) => {
         const next = new Map<string, Declared>();
@@ -78,9 +83,7 @@ export class ObjectEtags implements DeclaredEtags {
   lookup(uri: string, version: string): string | undefined {
     const d = this.byUri.get(uri);
     if (!d) return undefined;
-    if (d.version === version) return d.etag;
-    this.drop(d); // another version now: the record is stale
-    return undefined;
+    return d.version === version ? d.etag : undefined;
   }
 
   async declare(uri: string, version: string, etag: string): Promise<void> {

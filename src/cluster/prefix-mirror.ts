@@ -1,9 +1,9 @@
 /**
- * An in-memory mirror of one etcd prefix, for data that changes rarely and is read on every
- * request (the ownership ring, declared object ETags): read the whole prefix, then re-read it
- * after any watch event (coalesced: a burst of events is one or two reads; a listing is
- * always consistent) and periodically (a watch that stalled silently). While etcd is
- * unreachable the last good copy stays in use.
+ * An in-memory mirror of one etcd prefix, for data read on every request (the ownership ring,
+ * declared object ETags): read the whole prefix, then apply each watch event (a put or a
+ * delete of one key) as it comes, and read the whole prefix again after the watch reconnects
+ * (events may have been missed) and every `resyncMs` (a watch that stalled silently). While
+ * etcd is unreachable the last good copy stays in use.
  */
 import type { Watcher } from 'etcd3';
 import type { Logger } from 'pino';
@@ -15,8 +15,8 @@ export interface PrefixMirrorOptions {
   /** Re-read the prefix at least this often, ms (default 30 s). */
   resyncMs?: number;
   log?: Logger;
-  /** Called after every successful read with the key -> value map (UTF-8). */
-  onRead: (kvs: Map<string, string>) => void;
+  /** Called after every change of the mirror (a full read or an event) with the key -> value map (UTF-8). */
+  onRead: (kvs: ReadonlyMap<string, string>) => void;
 }
 
 export class PrefixMirror {
@@ -25,6 +25,7 @@ export class PrefixMirror {
   private pending: Promise<void> | undefined;
   private again = false;
   private closed = false;
+  private kvs = new Map<string, string>();
 
   constructor(private readonly conn: EtcdConnection, private readonly prefix: string, private readonly opts: PrefixMirrorOptions) {}
 
@@ -38,14 +39,20 @@ export class PrefixMirror {
         return;
       }
       this.watcher = w;
-      const kick = (): void => void this.refresh();
-      w.on('put', kick);
-      w.on('delete', kick);
-      w.on('connected', kick); // after a reconnect: events may have been missed
+      w.on('put', (kv) => {
+        this.kvs.set(kv.key.toString('utf8'), kv.value.toString('utf8'));
+        this.opts.onRead(this.kvs);
+      });
+      w.on('delete', (kv) => {
+        this.kvs.delete(kv.key.toString('utf8'));
+        this.opts.onRead(this.kvs);
+      });
+      w.on('connected', () => void this.refresh()); // after a reconnect: events may have been missed
       w.on('error', (e: Error) => this.opts.log?.warn({ err: e.message }, `${this.opts.what} watch failed; retrying`));
     } catch (e) {
       this.opts.log?.warn({ err: (e as Error).message }, `cannot watch the ${this.opts.what} yet; re-reading it periodically`);
     }
+    if (this.closed) return;
     this.timer = setInterval(() => void this.refresh(), this.opts.resyncMs ?? 30_000);
     this.timer.unref();
   }
@@ -72,7 +79,8 @@ export class PrefixMirror {
   private async readOnce(): Promise<void> {
     try {
       const res = await this.conn.call(`read the ${this.opts.what}`, (c) => c.getAll().prefix(this.prefix).exec());
-      this.opts.onRead(new Map(res.kvs.map((kv) => [kv.key.toString('utf8'), kv.value.toString('utf8')])));
+      this.kvs = new Map(res.kvs.map((kv) => [kv.key.toString('utf8'), kv.value.toString('utf8')]));
+      this.opts.onRead(this.kvs);
     } catch (e) {
       this.opts.log?.warn({ err: (e as Error).message }, `cannot read the ${this.opts.what}; keeping the last copy`);
     }

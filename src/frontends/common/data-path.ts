@@ -119,7 +119,14 @@ export class DataPath {
   async list(t: DataTarget): Promise<UfsEntry[]> {
     const entries = await this.ufs(() => t.adapter.list(t.rel));
     if (!this.ctx.etags?.count) return entries;
-    return entries.map((e) => (e.type === 'file' ? this.declared(joinUnderUfs(t.mount.ufs, [...t.rel, e.name]).uri, e)! : e));
+    return entries.map((e) => {
+      if (e.type !== 'file') return e;
+      try {
+        return this.declared(joinUnderUfs(t.mount.ufs, [...t.rel, e.name]).uri, e)!;
+      } catch {
+        return e; // a name no URI can carry (the listing shows it as it is)
+      }
+    });
   }
 
   /**
@@ -150,9 +157,8 @@ export class DataPath {
 
   private async openVersionNow(t: DataTarget): Promise<DataObject | null> {
     const cache = this.ctx.cache;
-    const owners = this.remoteOwners(t);
-    if (owners.length > 0) {
-      const o = await this.openThroughOwners(t, owners);
+    if (this.remoteOwners(t).length > 0) {
+      const o = await this.openThroughOwners(t);
       if (o !== undefined) return o;
     }
     if (cache) {
@@ -176,15 +182,16 @@ export class DataPath {
 
   /**
    * The owners to read the target from when another process owns it (docs/cluster-cache.md):
-   * the ring's order up to this worker (which then serves from its own cache), suspects
-   * last; [] when there is no ring or this worker owns the file.
+   * the ring's order up to this worker (which then serves from its own cache), without the
+   * peers that failed moments ago (the fallback serves instead of waiting on them again);
+   * [] when there is no ring or this worker owns the file.
    */
   private remoteOwners(t: DataTarget): RingMember[] {
     const c = this.ctx.cluster;
     if (!c) return [];
     const order = c.ring.order(uriOf(t));
     const self = order.findIndex((m) => m.name === c.ring.selfName);
-    return c.peers.usable(self < 0 ? order : order.slice(0, self));
+    return c.peers.healthy(self < 0 ? order : order.slice(0, self));
   }
 
   /**
@@ -204,7 +211,7 @@ export class DataPath {
   }
 
   /** Metadata here (the cache's TTL), bytes from the owners; undefined when not a file. */
-  private async openThroughOwners(t: DataTarget, owners: RingMember[]): Promise<DataObject | null | undefined> {
+  private async openThroughOwners(t: DataTarget): Promise<DataObject | null | undefined> {
     const entry = await this.stat(t);
     if (!entry) return null;
     if (entry.type !== 'file') return undefined;
@@ -218,10 +225,13 @@ export class DataPath {
     return clusterObject({
       entry,
       ref,
-      owners,
+      // asked again for every range: a long-lived reader (a FUSE handle) follows the ring
+      owners: () => this.remoteOwners(t),
       peers: this.ctx.cluster!.peers,
       fallback,
-      onConflict: () => this.invalidate(t),
+      // another version in the UFS: forget this worker's metadata (not the declared ETag,
+      // which names the new version when one was declared)
+      onConflict: () => this.ctx.cache?.invalidate(uri),
       log: this.ctx.log,
     });
   }

@@ -36,7 +36,8 @@ export function clusterObject(o: ClusterReadOptions): DataObject {
   const { ref } = o;
   const bounds = (range?: ByteRange): ByteRange => (range ? { start: range.start, end: Math.min(range.end, ref.size - 1) } : { start: 0, end: ref.size - 1 });
 
-  async function* bytesOf(range: ByteRange): AsyncGenerator<Buffer> {
+  /** `signal`: the consumer went away (stream destroyed): end at once, no failover. */
+  async function* bytesOf(range: ByteRange, signal?: AbortSignal): AsyncGenerator<Buffer> {
     let pos = range.start;
     try {
       for (const peer of o.owners()) {
@@ -44,7 +45,7 @@ export function clusterObject(o: ClusterReadOptions): DataObject {
         try {
           // From `pos` to `end` over HTTP: the whole rest, or a gap between co-located pages.
           const http = async function* (end: number): AsyncGenerator<Buffer> {
-            for await (const chunk of await o.peers.read(peer, ref, { start: pos, end })) {
+            for await (const chunk of await o.peers.read(peer, ref, { start: pos, end }, signal)) {
               const c = chunk as Buffer;
               if (c.length > end - pos + 1) throw new AlluxioError('UfsUnavailable', `worker ${peer.name} sent more bytes than asked`);
               pos += c.length;
@@ -80,7 +81,7 @@ export function clusterObject(o: ClusterReadOptions): DataObject {
           yield* http(range.end);
           return;
         } catch (e) {
-          if (isAlluxioError(e) && e.code === 'Conflict') throw e;
+          if ((isAlluxioError(e) && e.code === 'Conflict') || signal?.aborted) throw e;
           o.peers.suspect(peer.name);
           const status = isAlluxioError(e) ? (e.details as { status?: number } | undefined)?.status : undefined;
           if (status === 401 || status === 403) {
@@ -114,7 +115,17 @@ export function clusterObject(o: ClusterReadOptions): DataObject {
     },
     stream: async (range) => {
       const r = bounds(range);
-      return Readable.from(r.end < r.start ? [] : bytesOf(r), { objectMode: false });
+      // Destroying the stream aborts the peer request in flight: a generator cannot be
+      // returned while it awaits, so without this a reader that closes a file whose owner
+      // hangs would wait for the idle timeout.
+      const ac = new AbortController();
+      const rs = Readable.from(r.end < r.start ? [] : bytesOf(r, ac.signal), { objectMode: false });
+      const destroy = rs._destroy.bind(rs);
+      rs._destroy = (err: Error | null, cb: (e?: Error | null) => void) => {
+        ac.abort();
+        destroy(err, cb);
+      };
+      return rs;
     },
     ranges: true,
     close: () => {},

@@ -127,7 +127,7 @@ export class PeerClient {
   }
 
   /** Bytes [range.start, range.end] of exactly `ref`, from `peer`'s cache. */
-  read(peer: RingMember, ref: ObjectRef, range: ByteRange): Promise<Readable> {
+  read(peer: RingMember, ref: ObjectRef, range: ByteRange, signal?: AbortSignal): Promise<Readable> {
     const secure = peer.scheme === 'https';
     const port = peer.restPort;
     const query = new URLSearchParams({ uri: ref.uri, version: ref.version, size: String(ref.size) }).toString().replace(/\+/g, '%20');
@@ -145,6 +145,7 @@ export class PeerClient {
           headers,
           agent: secure ? this.httpsAgent : this.httpAgent,
           timeout: this.opts.idleTimeoutMs ?? 30_000,
+          ...(signal ? { signal } : {}),
         },
         (res) => {
           const status = res.statusCode ?? 0;

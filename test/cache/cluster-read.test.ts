@@ -155,3 +155,29 @@ test('co-located reads: a page file is used only when it is exactly that page of
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('destroying a read whose owner hangs ends it at once (no wait for the idle timeout, no failover)', async () => {
+  const { until } = await import('../helpers/poll.js');
+  let asked = 0;
+  const hung = http.createServer(() => {
+    asked++; // accept the request, never answer
+  });
+  servers.push(hung);
+  await new Promise<void>((r) => hung.listen(0, '127.0.0.1', r));
+  const port = (hung.address() as AddressInfo).port;
+  const owner: RingMember = { id: 'hung', name: `127.0.0.1:${port}`, host: '127.0.0.1', s3Port: 0, restPort: port, scheme: 'http', s3TlsPort: null, restTlsPort: null, tlsClientAuth: false };
+  const peers = new PeerClient({ idleTimeoutMs: 120_000 });
+  const log: string[] = [];
+  const o = clusterObject({ entry: { name: 'k', type: 'file', size: REF.size, mtimeMs: 0 }, ref: REF, owners: () => [owner], peers, fallback: fallback(log) });
+  const s = await o.stream();
+  s.on('error', () => {});
+  s.resume();
+  await until('the owner got the request', () => asked === 1);
+  let closed = false;
+  s.on('close', () => (closed = true));
+  s.destroy();
+  await until('the stream closed (long before the 120 s idle timeout)', () => closed, 20_000);
+  assert.deepEqual(log, [], 'a reader that went away does not fail over');
+  assert.equal(peers.counters.failures, 0, 'and does not mark the owner as failed');
+  hung.closeAllConnections();
+});

@@ -11,6 +11,9 @@
  *   local  that worker serving the same files from local disk (file:// mount): the S3 front
  *          end's own cost, so warm/local is what the cache adds on top of it
  *   nginx  the same files from local disk (the ceiling)
+ *   rclone rclone's VFS cache (`rclone mount --vfs-cache-mode full`, a fresh cache each run)
+ *          over the same shaped UFS, read through its FUSE mount: epoch 1 (cold) and epoch 2
+ *          (warm), the peer a user would pick instead (skipped without rclone or FUSE)
  *
  * Large objects: aggregate MB/s (10^6 B/s) at --large-concurrency; small: ops/s at
  * --small-concurrency. Prints per-run figures, medians, the ratios cold/direct and
@@ -34,6 +37,7 @@ import { EtcdConnection } from '../src/store/connection.js';
 import { startWorker, type WorkerProcess } from '../test/helpers/worker.js';
 import { median, numArg, runBench, startS3rver, stopChild, waitHttp } from './lib.js';
 import { startShapingProxy, type ShapingProxy } from './parts/shaping-proxy.js';
+import { mountRclone, rcloneSkipReason, readAll } from './parts/rclone.js';
 
 const LARGE = 4 << 20;
 const SMALL = 4096;
@@ -152,7 +156,9 @@ async function main(): Promise<void> {
     for (const base of [w, `${plain.s3Url}/bench`, `${plain.s3Url}/local`, `${proxy.endpoint}/bench`, `${nginxUrl}/bench`]) await getAll(base, small, SMALL, cSmall);
 
     type Row = { largeMBps: number; smallOps: number };
-    const res: Record<'cold' | 'warm' | 'direct' | 'nocache' | 'local' | 'nginx', Row[]> = { cold: [], warm: [], direct: [], nocache: [], local: [], nginx: [] };
+    const res: Record<'cold' | 'warm' | 'direct' | 'nocache' | 'local' | 'nginx' | 'rcloneCold' | 'rcloneWarm', Row[]> = { cold: [], warm: [], direct: [], nocache: [], local: [], nginx: [], rcloneCold: [], rcloneWarm: [] };
+    const rcloneSkip = rcloneSkipReason();
+    if (rcloneSkip) console.log(`rclone VFS: SKIP (${rcloneSkip})`);
     const epoch2: { hitRatio: number; ufsBytes: number }[] = [];
     const measure = async (name: keyof typeof res, base: string): Promise<void> => {
       const tl = await getAll(base, large, LARGE, cLarge);
@@ -176,6 +182,21 @@ async function main(): Promise<void> {
       await measure('nocache', `${plain.s3Url}/bench`);
       await measure('local', `${plain.s3Url}/local`);
       await measure('nginx', `${nginxUrl}/bench`);
+      if (!rcloneSkip) {
+        // a fresh VFS cache each run: epoch 1 fills it from the shaped UFS, epoch 2 reads it
+        const rc = await mountRclone(join(tmp, `rclone-${r}`), proxy.endpoint, 'bench');
+        try {
+          for (const name of ['rcloneCold', 'rcloneWarm'] as const) {
+            const tl = await readAll(rc.mountpoint, large, LARGE, cLarge);
+            const ts = await readAll(rc.mountpoint, small, SMALL, cSmall);
+            const row = { largeMBps: (largeCount * LARGE) / 1e6 / tl, smallOps: smallCount / ts };
+            res[name].push(row);
+            console.log(`  ${name.padEnd(7)} large ${row.largeMBps.toFixed(1).padStart(7)} MB/s   small ${row.smallOps.toFixed(0).padStart(6)} ops/s`);
+          }
+        } finally {
+          await rc.stop();
+        }
+      }
     }
     const med = (k: keyof typeof res, f: keyof Row) => median(res[k].map((x) => x[f]));
     const summary = {
@@ -184,8 +205,8 @@ async function main(): Promise<void> {
       dataset: { large: largeCount, small: smallCount },
       shaping: { delayMsEachWay: delayMs, linkMBps },
       concurrency: { large: cLarge, small: cSmall },
-      largeMBps: { cold: med('cold', 'largeMBps'), warm: med('warm', 'largeMBps'), direct: med('direct', 'largeMBps'), nocache: med('nocache', 'largeMBps'), local: med('local', 'largeMBps'), nginx: med('nginx', 'largeMBps') },
-      smallOpsPerSec: { cold: med('cold', 'smallOps'), warm: med('warm', 'smallOps'), direct: med('direct', 'smallOps'), nocache: med('nocache', 'smallOps'), local: med('local', 'smallOps'), nginx: med('nginx', 'smallOps') },
+      largeMBps: { cold: med('cold', 'largeMBps'), warm: med('warm', 'largeMBps'), direct: med('direct', 'largeMBps'), nocache: med('nocache', 'largeMBps'), local: med('local', 'largeMBps'), nginx: med('nginx', 'largeMBps'), rcloneCold: med('rcloneCold', 'largeMBps'), rcloneWarm: med('rcloneWarm', 'largeMBps') },
+      smallOpsPerSec: { cold: med('cold', 'smallOps'), warm: med('warm', 'smallOps'), direct: med('direct', 'smallOps'), nocache: med('nocache', 'smallOps'), local: med('local', 'smallOps'), nginx: med('nginx', 'smallOps'), rcloneCold: med('rcloneCold', 'smallOps'), rcloneWarm: med('rcloneWarm', 'smallOps') },
       epoch2HitRatio: median(epoch2.map((e) => e.hitRatio)),
       epoch2UfsBytes: median(epoch2.map((e) => e.ufsBytes)),
       workerPeakRssMb: Number(/VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${worker.pid}/status`, 'utf8'))?.[1] ?? NaN) / 1024,
@@ -203,6 +224,10 @@ async function main(): Promise<void> {
       warmVsLocalSmall: S.warm / S.local,
       warmVsDirectLarge: L.warm / L.direct,
       warmVsDirectSmall: S.warm / S.direct,
+      coldVsRcloneColdLarge: L.cold / L.rcloneCold,
+      coldVsRcloneColdSmall: S.cold / S.rcloneCold,
+      warmVsRcloneWarmLarge: L.warm / L.rcloneWarm,
+      warmVsRcloneWarmSmall: S.warm / S.rcloneWarm,
     };
     console.log('');
     console.log(`medians over ${runs} runs (4 MiB x ${largeCount} at c=${cLarge}; 4 KiB x ${smallCount} at c=${cSmall}; UFS +${delayMs} ms each way, ${linkMBps} MB/s link)`);
@@ -213,6 +238,10 @@ async function main(): Promise<void> {
     console.log(`  warm/nginx:  large ${ratios.warmVsNginxLarge.toFixed(2)} (goal >= 0.90)  small ${ratios.warmVsNginxSmall.toFixed(2)} (goal >= 0.80)`);
     console.log(`  warm/worker over local disk: large ${ratios.warmVsLocalLarge.toFixed(2)}  small ${ratios.warmVsLocalSmall.toFixed(2)}`);
     console.log(`  warm/direct: large ${ratios.warmVsDirectLarge.toFixed(1)}x  small ${ratios.warmVsDirectSmall.toFixed(1)}x`);
+    if (!rcloneSkip) {
+      console.log(`  rclone VFS (FUSE reads): cold large ${L.rcloneCold.toFixed(1)} MB/s, small ${S.rcloneCold.toFixed(0)} ops/s; warm large ${L.rcloneWarm.toFixed(1)} MB/s, small ${S.rcloneWarm.toFixed(0)} ops/s`);
+      console.log(`  alluxio/rclone: cold large ${ratios.coldVsRcloneColdLarge.toFixed(2)}  small ${ratios.coldVsRcloneColdSmall.toFixed(2)};  warm large ${ratios.warmVsRcloneWarmLarge.toFixed(2)}  small ${ratios.warmVsRcloneWarmSmall.toFixed(2)}`);
+    }
     console.log(`  epoch 2: hit ratio ${(summary.epoch2HitRatio * 100).toFixed(1)}%, UFS bytes ${summary.epoch2UfsBytes}; worker peak RSS ${summary.workerPeakRssMb.toFixed(0)} MB`);
     console.log(JSON.stringify({ ...summary, ratios }));
   } catch (e) {

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Install what this project needs and is missing on a fresh Debian machine with Node 20:
-# Debian packages (etcd, the Python data stack, S3 clients, FUSE tools, nginx for the
-# benchmarks) and the npm dependencies from the lockfile. Idempotent; quiet when all is there.
+# Debian packages (etcd, the Python data stack, S3 clients, FUSE tools, nginx and rclone for
+# the benchmarks) and the npm dependencies from the lockfile. Idempotent; quiet when all is there.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -26,6 +26,7 @@ if [ "${ALLUXIO_MINIMAL_DEPS:-}" != "1" ]; then
   ldconfig -p 2>/dev/null | grep -q 'libfuse\.so\.2' || need+=(libfuse2)
   command -v bindfs >/dev/null 2>&1 || need+=(bindfs)
   command -v nginx >/dev/null 2>&1 || need+=(nginx-light)
+  command -v rclone >/dev/null 2>&1 || need+=(rclone) # the benchmarks' peer cache (bench/cache.ts)
 fi
 if [ ${#need[@]} -gt 0 ]; then
   echo "ensure-deps: installing Debian packages: ${need[*]}" >&2

@@ -37,7 +37,7 @@ import { Agent } from 'node:http';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { addMount } from '../src/control/mounts.js';
-import { placementOrder } from '../src/frontends/common/placement.js';
+import { placementOrder } from '../src/domain/placement.js';
 import { freePort, startEtcdServer, type EtcdServer } from '../src/local/etcd-server.js';
 import { EtcdConnection } from '../src/store/connection.js';
 import { startWorker, type WorkerProcess } from '../test/helpers/worker.js';

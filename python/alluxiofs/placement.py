@@ -1,6 +1,6 @@
 """Worker choice: rendezvous (highest-random-weight) hashing.
 
-The same function as src/frontends/common/placement.ts (docs/cluster-cache.md), pinned on
+The same function as src/domain/placement.ts (docs/cluster-cache.md), pinned on
 both sides by the golden vectors in test/fixtures/placement-vectors.json:
 
     worker name = "<host>:<restPort>"             ("[::1]:28080" for IPv6)

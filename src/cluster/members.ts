@@ -10,7 +10,7 @@
  */
 import type { EtcdConnection } from '../store/connection.js';
 import { endpointsOf, placementName, type MemberRecord, type WorkerEndpoints, type WorkerRecord } from './record.js';
-import { shares } from '../frontends/common/placement.js';
+import { shares } from '../domain/placement.js';
 
 /** The status fields every member record reports (workers and FUSE clients alike). */
 export interface MemberStatus {

@@ -8,7 +8,7 @@
  */
 import type { Logger } from 'pino';
 import type { EtcdConnection } from '../store/connection.js';
-import { placementOrder, shares } from '../frontends/common/placement.js';
+import { placementOrder, shares } from '../domain/placement.js';
 import { PrefixMirror } from './prefix-mirror.js';
 import { endpointsOf, placementName, type MemberRecord, type WorkerEndpoints, type WorkerRecord } from './record.js';
 
@@ -35,8 +35,6 @@ export interface WorkerRingOptions {
   /** Re-read the prefix at least this often, ms (default 30 s). */
   resyncMs?: number;
   log?: Logger;
-  /** Called after each change of the member set. */
-  onChange?: (members: readonly RingMember[]) => void;
 }
 
 /** The ring members in a listing of worker records: those that say they hold a cache. */
@@ -79,11 +77,6 @@ export class WorkerRing implements Ring {
     return this.mirror.start();
   }
 
-  /** Re-read the members now. */
-  refresh(): Promise<void> {
-    return this.mirror.refresh();
-  }
-
   stop(): Promise<void> {
     return this.mirror.stop();
   }
@@ -117,7 +110,6 @@ export class WorkerRing implements Ring {
     this.byName = new Map(next.map((m) => [m.name, m]));
     if (before !== after) {
       this.opts.log?.info({ members: next.map((m) => m.name) }, 'worker ring changed');
-      this.opts.onChange?.(next);
     }
   }
 }

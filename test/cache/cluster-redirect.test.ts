@@ -20,7 +20,7 @@ import { cliFor } from '../helpers/cli.js';
 import { run } from '../helpers/fuse.js';
 import { startWorker, stopWorkers, type WorkerProcess } from '../helpers/worker.js';
 import { until } from '../helpers/poll.js';
-import { placementOrder } from '../../src/frontends/common/placement.js';
+import { placementOrder } from '../../src/domain/placement.js';
 import { pattern } from './harness.js';
 
 const AK = 'redirect-ak';

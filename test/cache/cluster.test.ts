@@ -11,7 +11,7 @@ import { createHash } from 'node:crypto';
 import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { startCachingCluster, type CachingCluster } from '../helpers/cluster-cache.js';
 import type { WorkerProcess } from '../helpers/worker.js';
-import { placementOrder } from '../../src/frontends/common/placement.js';
+import { placementOrder } from '../../src/domain/placement.js';
 import { metric, pattern } from './harness.js';
 
 const PAGE = 64 * 1024;

@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ROOT } from '../helpers/cli.js';
-import { placementOrder, shares, SHARE_SAMPLE_KEYS } from '../../src/frontends/common/placement.js';
+import { placementOrder, shares, SHARE_SAMPLE_KEYS } from '../../src/domain/placement.js';
 import { ringMembers } from '../../src/cluster/ring.js';
 import { placementName } from '../../src/cluster/record.js';
 

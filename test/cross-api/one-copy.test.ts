@@ -13,7 +13,7 @@ import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { GetObjectCommand, S3Client } from '@aws-sdk/client-s3';
-import { placementOrder } from '../../src/frontends/common/placement.js';
+import { placementOrder } from '../../src/domain/placement.js';
 import { startCachingCluster, type CachingCluster } from '../helpers/cluster-cache.js';
 import { fuseSkipReason, startFuse, type FuseProcess } from '../helpers/fuse.js';
 import { collect } from '../helpers/proc.js';

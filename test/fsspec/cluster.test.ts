@@ -23,7 +23,7 @@ import { join } from 'node:path';
 import { startCachingCluster, type CachingCluster } from '../helpers/cluster-cache.js';
 import type { WorkerProcess } from '../helpers/worker.js';
 import { until } from '../helpers/poll.js';
-import { placementOrder } from '../../src/frontends/common/placement.js';
+import { placementOrder } from '../../src/domain/placement.js';
 import { pattern } from '../cache/harness.js';
 import { PY_DIR, PY_TESTS, PYTHON } from './env.js';
 

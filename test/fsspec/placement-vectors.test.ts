@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { ROOT } from '../helpers/cli.js';
-import { placementOrder } from '../../src/frontends/common/placement.js';
+import { placementOrder } from '../../src/domain/placement.js';
 import { PY_TESTS, python } from './env.js';
 
 const FIXTURE = join(ROOT, 'test', 'fixtures', 'placement-vectors.json');

@@ -10,7 +10,7 @@ import { closeSync, existsSync, ftruncateSync, mkdirSync, openSync, readFileSync
 import { request, type IncomingMessage } from 'node:http';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { placementOrder } from '../../src/frontends/common/placement.js';
+import { placementOrder } from '../../src/domain/placement.js';
 import { startWorker, type WorkerProcess } from '../helpers/worker.js';
 import { bytesRead, readingSettles, residentBytes } from '../helpers/proc-stats.js';
 import { commit, python, startFsEnv, workerHosts, type FsEnv } from '../fsspec/env.js';

@@ -11,7 +11,7 @@ import { request as httpsRequest } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort } from '../../src/local/etcd-server.js';
-import { placementOrder } from '../../src/frontends/common/placement.js';
+import { placementOrder } from '../../src/domain/placement.js';
 import { cliFor } from '../helpers/cli.js';
 import { startTestEtcd, type TestEtcd } from '../helpers/etcd.js';
 import { until } from '../helpers/poll.js';

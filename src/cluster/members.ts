@@ -9,6 +9,7 @@
  * worker's applied revision, floored at 0.
  */
 import type { EtcdConnection } from '../store/connection.js';
+import { kvRange } from '../store/kv.js';
 import { endpointsOf, placementName, type MemberRecord, type WorkerEndpoints, type WorkerRecord } from './record.js';
 import { shares } from '../domain/placement.js';
 
@@ -53,30 +54,23 @@ export interface WorkerListing {
 
 /** The highest mod revision under config/ (at `atRevision` if given). 0 when empty. */
 export async function configRevision(conn: EtcdConnection, atRevision?: number): Promise<number> {
-  const res = await conn.call('read config revision', (c) => {
-    let b = c.getAll().prefix(conn.layout.configPrefix).sort('Mod', 'Descend').limit(1);
-    if (atRevision !== undefined) b = b.revision(String(atRevision));
-    return b.exec();
-  });
-  const kv = res.kvs[0];
-  return kv ? Number(kv.mod_revision) : 0;
+  const res = await kvRange(conn, 'read config revision', { key: conn.layout.configPrefix, prefix: true, newestFirst: true, limit: 1, ...(atRevision !== undefined ? { revision: atRevision } : {}) });
+  return res.kvs[0]?.modRevision ?? 0;
 }
 
 export async function listWorkers(conn: EtcdConnection): Promise<WorkerListing> {
   const { layout } = conn;
-  const res = await conn.call('list workers', (c) => c.getAll().prefix(layout.workersPrefix).exec());
-  const revision = Number(res.header.revision);
+  const res = await kvRange(conn, 'list workers', { key: layout.workersPrefix, prefix: true });
+  const revision = res.revision;
   // FUSE clients at the same revision (one consistent view of membership).
-  const cres = await conn
-    .call('list FUSE clients', (c) => c.getAll().prefix(layout.clientsPrefix).revision(String(revision)).exec())
-    .catch(() => conn.call('list FUSE clients', (c) => c.getAll().prefix(layout.clientsPrefix).exec()));
+  const cres = await kvRange(conn, 'list FUSE clients', { key: layout.clientsPrefix, prefix: true, revision }).catch(() => kvRange(conn, 'list FUSE clients', { key: layout.clientsPrefix, prefix: true }));
   const cfgRev = await configRevision(conn, revision).catch(() => configRevision(conn));
   const now = Date.now();
   const workers: WorkerInfo[] = [];
   const clients: ClientInfo[] = [];
   const invalid: { key: string; error: string }[] = [];
-  const parse = (kv: { key: Buffer; value: Buffer }): Partial<MemberRecord> & { id: string; host: string } => {
-    const r = JSON.parse(kv.value.toString('utf8')) as Partial<MemberRecord>;
+  const parse = (kv: { key: string; value: string }): Partial<MemberRecord> & { id: string; host: string } => {
+    const r = JSON.parse(kv.value) as Partial<MemberRecord>;
     if (typeof r.id !== 'string' || typeof r.host !== 'string') throw new Error('missing id or host');
     return r as Partial<MemberRecord> & { id: string; host: string };
   };
@@ -100,7 +94,7 @@ export async function listWorkers(conn: EtcdConnection): Promise<WorkerListing> 
   };
   // Parse each record; an unreadable one goes to `invalid` instead of failing the listing.
   const collect = <T>(
-    kvs: { key: Buffer; value: Buffer }[],
+    kvs: { key: string; value: string }[],
     into: T[],
     build: (r: ReturnType<typeof parse>) => T,
   ): void => {
@@ -108,7 +102,7 @@ export async function listWorkers(conn: EtcdConnection): Promise<WorkerListing> 
       try {
         into.push(build(parse(kv)));
       } catch (e) {
-        invalid.push({ key: kv.key.toString('utf8'), error: (e as Error).message });
+        invalid.push({ key: kv.key, error: (e as Error).message });
       }
     }
   };

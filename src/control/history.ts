@@ -9,9 +9,9 @@ import { changeTouches, configAt, coverage, describeChange, diffConfigs, parseRe
 import { redactOptions } from '../domain/mounts.js';
 import type { EtcdConnection } from '../store/connection.js';
 import type { Layout } from '../store/layout.js';
-import { readConfigReadOnly, transact, type Committed, type ConfigState, type Op } from '../store/config-store.js';
+import { readConfig, transact, type Committed, type ConfigState, type Op } from '../store/config-store.js';
 import { decodeConfig } from '../store/codec.js';
-import { gatewayRange, GatewayUnsupported, type RangeKv } from '../store/gateway.js';
+import { kvRange } from '../store/kv.js';
 import { assertNoActiveMigration } from '../migrate/store.js';
 
 export interface HistoryEntry {
@@ -35,8 +35,8 @@ interface HistoryView {
 
 /** The config and every kept history record, read at one revision. */
 async function readHistory(conn: EtcdConnection): Promise<HistoryView> {
-  const state = await readConfigReadOnly(conn);
-  const kvs = await rangeAt(conn, 'read history', conn.layout.historyPrefix, state.revision);
+  const state = await readConfig(conn);
+  const kvs = (await kvRange(conn, 'read history', { key: conn.layout.historyPrefix, prefix: true, revision: state.revision })).kvs;
   const records: HistoryRecord[] = [];
   for (const kv of kvs) {
     try {
@@ -104,7 +104,7 @@ async function rawConfigAt(conn: EtcdConnection, view: HistoryView, revision: nu
   const cov = coverage(view.records, revision, view.state.generationModRevision);
   if (cov.ok) return configAt(view.state.raw, cov.later);
   try {
-    const kvs = await rangeAt(conn, 'read config at revision', conn.layout.configPrefix, revision);
+    const kvs = (await kvRange(conn, 'read config at revision', { key: conn.layout.configPrefix, prefix: true, revision })).kvs;
     return new Map(kvs.filter((kv) => conn.layout.isConfigEntryKey(kv.key)).map((kv) => [kv.key, kv.value]));
   } catch (e) {
     // Only etcd's "compacted" is final; an outage or a deadline is reported as what it is.
@@ -113,17 +113,6 @@ async function rawConfigAt(conn: EtcdConnection, view: HistoryView, revision: nu
       'NotFound',
       `the config at revision ${revision} can no longer be rebuilt: history keeps undoable changes back to revision ${cov.oldestKept ?? 'none'} (ALLUXIO_HISTORY_KEEP; a change too large to record cannot be undone) and etcd compacted the revision`,
     );
-  }
-}
-
-/** A prefix at a revision: through the JSON gateway, or the grpc client where there is none. */
-async function rangeAt(conn: EtcdConnection, what: string, prefix: string, revision: number): Promise<RangeKv[]> {
-  try {
-    return (await gatewayRange(conn, what, { key: prefix, prefix: true, revision })).kvs;
-  } catch (e) {
-    if (!(e instanceof GatewayUnsupported)) throw e;
-    const res = await conn.call(what, (c) => c.getAll().prefix(prefix).revision(String(revision)).exec());
-    return res.kvs.map((kv) => ({ key: kv.key.toString('utf8'), value: kv.value.toString('utf8'), modRevision: Number(kv.mod_revision) }));
   }
 }
 

@@ -6,7 +6,7 @@ import { AlluxioError } from '../domain/errors.js';
 import { checkMountAgainst, parseMount, sortMounts, toEntry, type MountEntry } from '../domain/mounts.js';
 import { validateMountPath } from '../domain/mounts.js';
 import type { EtcdConnection } from '../store/connection.js';
-import { readConfigReadOnly, transact, type Committed } from '../store/config-store.js';
+import { readConfig, transact, type Committed } from '../store/config-store.js';
 import { assertNoActiveMigration } from '../migrate/store.js';
 
 export interface MountList {
@@ -17,7 +17,7 @@ export interface MountList {
 
 export async function listMounts(conn: EtcdConnection): Promise<MountList> {
   // Read-only: through the gateway, so `mount list` does not load the grpc client.
-  const state = await readConfigReadOnly(conn);
+  const state = await readConfig(conn);
   return {
     revision: state.revision,
     mounts: sortMounts(state.mounts).map(toEntry),
@@ -97,7 +97,7 @@ export async function removeMount(conn: EtcdConnection, rawPath: string, expecte
 /** Fail early (exit 4) when a mount a destructive command names does not exist. */
 export async function getMount(conn: EtcdConnection, rawPath: string): Promise<MountEntry> {
   const path = validateMountPath(rawPath);
-  const state = await readConfigReadOnly(conn);
+  const state = await readConfig(conn);
   const m = state.mounts.find((x) => x.path === path);
   if (!m) throw new AlluxioError('MountNotFound', `no mount at ${path}`);
   return toEntry(m);

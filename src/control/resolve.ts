@@ -6,7 +6,7 @@ import { AlluxioError } from '../domain/errors.js';
 import { Snapshot } from '../domain/snapshot.js';
 import { DEFAULT_FUSE_ROOT, type Api, type Resolution, type ResolveRequest, type TraceStep } from '../domain/resolver.js';
 import type { EtcdConnection } from '../store/connection.js';
-import { readConfigReadOnly } from '../store/config-store.js';
+import { readConfig } from '../store/config-store.js';
 
 /**
  * The snapshot at the CONFIG revision (resolution.md §6: the revision of the last change to
@@ -14,7 +14,7 @@ import { readConfigReadOnly } from '../store/config-store.js';
  * etcd's read revision, which also moves with membership writes.
  */
 export async function loadSnapshot(conn: EtcdConnection): Promise<Snapshot> {
-  const state = await readConfigReadOnly(conn);
+  const state = await readConfig(conn);
   return Snapshot.build(state.configRevision, { mounts: state.mounts, rules: state.rules, invalid: state.invalid });
 }
 

@@ -9,7 +9,7 @@ import { parseRuleSpec, validateOrder, validateRuleBody, validateRuleId } from '
 import { generateRuleId, nextOrder, prefixAsRegex, ruleValue, sortRules, ORDER_STEP, type RuleKind, type RuleSpec } from '../domain/rules.js';
 import { compilePattern } from '../domain/regex.js';
 import type { EtcdConnection } from '../store/connection.js';
-import { readConfigReadOnly, transact, type Committed, type ConfigState, type Op } from '../store/config-store.js';
+import { readConfig, transact, type Committed, type ConfigState, type Op } from '../store/config-store.js';
 
 export interface RuleList {
   revision: number;
@@ -27,7 +27,7 @@ export function describeRule(r: RuleSpec): string {
 }
 
 export async function listRules(conn: EtcdConnection): Promise<RuleList> {
-  const state = await readConfigReadOnly(conn);
+  const state = await readConfig(conn);
   return {
     revision: state.revision,
     rules: sortRules(state.rules).map(toPublic),
@@ -155,7 +155,7 @@ export async function setRuleEnabled(conn: EtcdConnection, rawId: string, enable
 
 export async function getRule(conn: EtcdConnection, rawId: string): Promise<RuleSpec> {
   const id = validateRuleId(rawId);
-  const state = await readConfigReadOnly(conn);
+  const state = await readConfig(conn);
   const r = state.rules.find((x) => x.id === id);
   if (!r) {
     const bad = state.invalid.find((i) => i.key === conn.layout.ruleKey(id));

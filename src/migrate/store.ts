@@ -14,6 +14,7 @@ import { AlluxioError } from '../domain/errors.js';
 import { isDryRun } from '../store/dry-run.js';
 import type { EtcdConnection } from '../store/connection.js';
 import { isActive, parseRecord, type MigrationRecord, type RunnerInfo } from './record.js';
+import { kvGet, kvRange, kvTxn } from '../store/kv.js';
 
 export interface StoredRecord {
   record: MigrationRecord;
@@ -29,25 +30,21 @@ export function runnerKey(conn: EtcdConnection, id: string): string {
 /** Every migration record (at `revision` when given), sorted by id number. */
 export async function listRecords(conn: EtcdConnection, revision?: number): Promise<{ revision: number; records: StoredRecord[]; invalid: { key: string; error: string }[] }> {
   const prefix = conn.layout.migrationsPrefix;
-  const res = await conn.call('read migrations', (c) => {
-    const q = c.getAll().prefix(prefix);
-    if (revision !== undefined) q.revision(String(revision));
-    return q.exec();
-  });
+  const res = await kvRange(conn, 'read migrations', { key: prefix, prefix: true, ...(revision !== undefined ? { revision } : {}) });
   const records: StoredRecord[] = [];
   const invalid: { key: string; error: string }[] = [];
   for (const kv of res.kvs) {
-    const key = kv.key.toString('utf8');
+    const key = kv.key;
     try {
-      const record = parseRecord(kv.value.toString('utf8'));
+      const record = parseRecord(kv.value);
       if (conn.layout.migrationKey(record.id) !== key) throw new Error(`key does not match id ${record.id}`);
-      records.push({ record, modRevision: Number(kv.mod_revision) });
+      records.push({ record, modRevision: kv.modRevision });
     } catch (e) {
       invalid.push({ key, error: (e as Error).message });
     }
   }
   records.sort((a, b) => idNum(a.record.id) - idNum(b.record.id));
-  return { revision: Number(res.header.revision), records, invalid };
+  return { revision: res.revision, records, invalid };
 }
 
 function idNum(id: string): number {
@@ -55,15 +52,10 @@ function idNum(id: string): number {
 }
 
 export async function getRecord(conn: EtcdConnection, id: string, revision?: number): Promise<StoredRecord> {
-  const res = await conn.call('read migration', (c) => {
-    const q = c.get(conn.layout.migrationKey(id));
-    if (revision !== undefined) q.revision(String(revision));
-    return q.exec();
-  });
-  const kv = res.kvs[0];
+  const { kv } = await kvGet(conn, 'read migration', conn.layout.migrationKey(id), revision);
   if (!kv) throw new AlluxioError('MigrationNotFound', `no migration ${id}; list them with: alluxio migrate status`);
   try {
-    return { record: parseRecord(kv.value.toString('utf8')), modRevision: Number(kv.mod_revision), createRevision: Number(kv.create_revision) };
+    return { record: parseRecord(kv.value), modRevision: kv.modRevision, createRevision: kv.createRevision };
   } catch (e) {
     throw new AlluxioError('Internal', `the record of migration ${id} is malformed: ${(e as Error).message}`);
   }
@@ -95,15 +87,14 @@ export async function casRecord(conn: EtcdConnection, record: MigrationRecord, m
   const key = conn.layout.migrationKey(record.id);
   // --dry-run: the caller goes on as if the swap landed (e.g. cutover then refuses, exit 3); nothing is written.
   if (isDryRun(conn)) return modRevision;
-  const res = await conn.call('write migration', (c) => c.if(key, 'Mod', '==', modRevision).then(c.put(key).value(JSON.stringify(record))).commit());
-  if (!res.succeeded) return false;
-  return Number(res.header.revision);
+  const res = await kvTxn(conn, 'write migration', { compare: [{ key, modRevision }], success: [{ type: 'put', key, value: JSON.stringify(record) }] });
+  return res.succeeded ? res.revision : false;
 }
 
 /** Who holds the copier lock of a migration (undefined: no copier is running). */
 export async function runnerHolder(conn: EtcdConnection, id: string): Promise<RunnerInfo | undefined> {
-  const v = await conn.call('read migration runner', (c) => c.get(runnerKey(conn, id)).string());
-  if (v === null) return undefined;
+  const v = (await kvGet(conn, 'read migration runner', runnerKey(conn, id))).kv?.value;
+  if (v === undefined) return undefined;
   try {
     return JSON.parse(v) as RunnerInfo;
   } catch {

@@ -12,7 +12,7 @@ import type { RuleSpec } from '../domain/rules.js';
 import type { EtcdConnection } from './connection.js';
 import { decodeConfig, type InvalidEntry } from './codec.js';
 import { SCHEMA_VERSION } from './layout.js';
-import { gatewayRange, GatewayUnsupported, type RangeKv } from './gateway.js';
+import { kvGet, kvRange, kvTxn, type RangeKv, type TxnCompare, type TxnOp } from './kv.js';
 import { isTransientEtcdError } from './etcd-errors.js';
 import { findLanded, lostAnswerError, MAX_LOST_ANSWERS, type Sent } from './landed.js';
 import { randomUUID } from 'node:crypto';
@@ -69,31 +69,15 @@ export interface Committed<T> {
   result: T;
 }
 
+/**
+ * The config (mounts, rules, generation) and the schema key, both at one revision. Through
+ * etcd's JSON gateway (kv.ts), so a command does not load the grpc client.
+ */
 export async function readConfig(conn: EtcdConnection): Promise<ConfigState> {
   const { layout } = conn;
-  const res = await conn.call('read config', (c) => c.getAll().prefix(layout.configPrefix).exec());
-  const revision = Number(res.header.revision);
-  const schema = await conn.call('read schema', (c) => c.get(layout.schemaKey).revision(String(revision)).string());
-  const kvs = res.kvs.map((kv) => ({ key: kv.key.toString('utf8'), value: kv.value.toString('utf8'), modRevision: Number(kv.mod_revision) }));
-  return stateFrom(conn, revision, kvs, schema);
-}
-
-/**
- * The same state as readConfig, read through etcd's JSON gateway so that a read-only
- * command does not load the grpc client (src/store/gateway.ts). Falls back to readConfig
- * when the endpoint has no gateway.
- */
-export async function readConfigReadOnly(conn: EtcdConnection): Promise<ConfigState> {
-  const { layout } = conn;
-  let res;
-  try {
-    res = await gatewayRange(conn, 'read config', { key: layout.configPrefix, prefix: true });
-  } catch (e) {
-    if (e instanceof GatewayUnsupported) return readConfig(conn);
-    throw e;
-  }
-  const schema = await gatewayRange(conn, 'read schema', { key: layout.schemaKey, revision: res.revision });
-  return stateFrom(conn, res.revision, res.kvs, schema.kvs[0]?.value ?? null);
+  const res = await kvRange(conn, 'read config', { key: layout.configPrefix, prefix: true });
+  const schema = await kvGet(conn, 'read schema', layout.schemaKey, res.revision);
+  return stateFrom(conn, res.revision, res.kvs, schema.kv?.value ?? null);
 }
 
 function stateFrom(conn: EtcdConnection, revision: number, kvs: readonly RangeKv[], schema: string | null): ConfigState {
@@ -243,17 +227,16 @@ export async function transact<T>(conn: EtcdConnection, plan: (state: ConfigStat
     sent.push({ nonce, guard: state.generationModRevision });
     let res;
     try {
-      res = await conn.call('commit config change', (c) => {
-        let txn = c.if(layout.generationKey, 'Mod', '==', state.generationModRevision);
-        for (const cmp of compares) txn = txn.and(cmp.key, 'Mod', '==', cmp.modRevision);
-        const puts = ops.map((op) => (op.type === 'put' ? c.put(op.key).value(op.value) : c.delete().key(op.key)));
-        puts.push(c.put(layout.generationKey).value(JSON.stringify(generation)));
-        puts.push(c.put(layout.historyKey(generation.generation)).value(history));
+      const compare: TxnCompare[] = [{ key: layout.generationKey, modRevision: state.generationModRevision }, ...compares];
+      const success: TxnOp[] = [
+        ...ops,
+        { type: 'put', key: layout.generationKey, value: JSON.stringify(generation) },
+        { type: 'put', key: layout.historyKey(generation.generation), value: history },
         // Keep the last `keep` records: delete [history/, history/<generation - keep + 1>).
-        puts.push(c.delete().inRange({ start: layout.historyPrefix, end: layout.historyKey(Math.max(0, generation.generation - keep + 1)) }));
-        if (state.schemaVersion === undefined) puts.push(c.put(layout.schemaKey).value(JSON.stringify({ version: SCHEMA_VERSION })));
-        return txn.then(...puts).commit();
-      });
+        { type: 'deleteRange', start: layout.historyPrefix, end: layout.historyKey(Math.max(0, generation.generation - keep + 1)) },
+      ];
+      if (state.schemaVersion === undefined) success.push({ type: 'put', key: layout.schemaKey, value: JSON.stringify({ version: SCHEMA_VERSION }) });
+      res = await kvTxn(conn, 'commit config change', { compare, success });
     } catch (e) {
       if (!isTransientEtcdError(e)) throw e;
       // The answer was lost (no member answered, deadline, no leader): the commit may or may
@@ -267,7 +250,7 @@ export async function transact<T>(conn: EtcdConnection, plan: (state: ConfigStat
       }
       throw lostAnswerError(e, landed);
     }
-    if (res.succeeded) return { revision: Number(res.header.revision), result };
+    if (res.succeeded) return { revision: res.revision, result };
     // The compare failed: somebody else committed, or etcd3 re-sent our own commit after a
     // lost answer and the first copy landed. Only the latter carries one of our nonces.
     const landed = await findLanded(conn, sent);

@@ -1,21 +1,27 @@
 /**
- * Read-only range requests through etcd's JSON gateway (`POST /v3/kv/range` on the client
- * port, served by every etcd 3.4+ unless started with --enable-grpc-gateway=false).
+ * Ranges and transactions through etcd's JSON gateway (`POST /v3/kv/range`, `/v3/kv/txn`
+ * on the client port, served by every etcd 3.4+ unless started with
+ * --enable-grpc-gateway=false). Callers go through src/store/kv.ts.
  *
- * Why: `alluxio mount list` only reads, and loading the grpc client (etcd3: grpc-js,
- * protobufjs and etcd's .proto files) costs about 200 ms of CPU, a third of the command.
- * node:http costs nothing to load. Same etcd, same linearizable range, same auth (a token
+ * Why: loading the grpc client (etcd3: grpc-js, protobufjs and etcd's .proto files) costs
+ * about 200 ms of CPU, more than the rest of a CLI command; node:http costs nothing to
+ * load. Same etcd, same linearizable range, same guarded transaction, same auth (a token
  * from /v3/auth/authenticate) and TLS (CA, client certificate) as the grpc client; errors
  * are mapped by EtcdConnection.mapError into the same AlluxioErrors (exit 5).
- * Writes never come here: they stay one grpc transaction (config-store.ts).
  *
  * `GatewayUnsupported` means the endpoint answered but is not an etcd JSON gateway (404,
  * not JSON): the caller falls back to the grpc client.
  */
 import { request as httpRequest, type IncomingMessage } from 'node:http';
-import { request as httpsRequest } from 'node:https';
+import { createRequire } from 'node:module';
 import { AlluxioError } from '../domain/errors.js';
 import type { EtcdConnection } from './connection.js';
+import type { RangeKv, RangeRequest, RangeResult, TxnRequest, TxnResult } from './kv.js';
+
+// node:https (and tls, crypto under it) is loaded only for https:// endpoints.
+const requireBuiltin = createRequire(import.meta.url);
+const httpsRequest = (url: URL, options: import('node:https').RequestOptions, onResponse: (res: IncomingMessage) => void) =>
+  (requireBuiltin('node:https') as typeof import('node:https')).request(url, options, onResponse);
 
 export class GatewayUnsupported extends Error {
   override name = 'GatewayUnsupported';
@@ -27,20 +33,16 @@ class GatewayError extends Error {
     message: string,
     readonly grpcCode: number,
   ) {
-    super(message);
+    // Worded as grpc-js words it ("3 INVALID_ARGUMENT: etcdserver: ..."), so that one
+    // classification (etcd-errors.ts) serves both clients.
+    super(`${grpcCode} ${GRPC_STATUS[grpcCode] ?? 'UNKNOWN'}: ${message}`);
   }
 }
 
-export interface RangeKv {
-  key: string;
-  value: string;
-  modRevision: number;
-}
-
-export interface RangeResult {
-  revision: number;
-  kvs: RangeKv[];
-}
+const GRPC_STATUS: Record<number, string> = {
+  1: 'CANCELLED', 2: 'UNKNOWN', 3: 'INVALID_ARGUMENT', 4: 'DEADLINE_EXCEEDED', 5: 'NOT_FOUND', 6: 'ALREADY_EXISTS', 7: 'PERMISSION_DENIED', 8: 'RESOURCE_EXHAUSTED',
+  9: 'FAILED_PRECONDITION', 10: 'ABORTED', 11: 'OUT_OF_RANGE', 12: 'UNIMPLEMENTED', 13: 'INTERNAL', 14: 'UNAVAILABLE', 15: 'DATA_LOSS', 16: 'UNAUTHENTICATED',
+};
 
 const b64 = (s: string) => Buffer.from(s, 'utf8').toString('base64');
 const unb64 = (s: string | undefined) => Buffer.from(s ?? '', 'base64').toString('utf8');
@@ -105,24 +107,43 @@ export function gatewayPost(conn: EtcdConnection, endpoint: string, path: string
 
 /** grpc UNAVAILABLE in a gateway answer: "etcdserver: no leader", "request timed out", ... */
 const GRPC_UNAVAILABLE = 14;
+/** grpc UNAUTHENTICATED: the token expired or the member restarted (simple tokens live in memory). */
+const GRPC_UNAUTHENTICATED = 16;
+
+/** An auth token per connection and endpoint, reused across the requests of one command. */
+const tokens = new WeakMap<EtcdConnection, Map<string, string>>();
+
+async function tokenFor(conn: EtcdConnection, endpoint: string, signal: AbortSignal): Promise<string | undefined> {
+  if (conn.options.user === undefined) return undefined;
+  let map = tokens.get(conn);
+  if (!map) tokens.set(conn, (map = new Map()));
+  const cached = map.get(endpoint);
+  if (cached) return cached;
+  const auth = (await post(conn, endpoint, '/v3/auth/authenticate', { name: conn.options.user, password: conn.options.password ?? '' }, undefined, signal)) as { token?: string };
+  if (auth.token) map.set(endpoint, auth.token);
+  return auth.token;
+}
 
 /**
- * Range over `[key, rangeEnd)` (or the single key) at `revision` (0: latest). Endpoint
- * failover: a member that does not answer within the connection's attempt timeout (or
- * refuses, or has no leader) costs that one attempt, and the next member is asked. Rounds
- * repeat with a short back-off while members answer without a leader, until the deadline;
- * a round in which no member answered at all ends the request. All
- * sockets are closed when it expires.
+ * One request (`/v3/kv/range`, `/v3/kv/txn`, ...) with endpoint failover: a member that does
+ * not answer within the connection's attempt timeout (or refuses, or has no leader) costs
+ * that one attempt, and the next member is asked. Rounds repeat with a short back-off while
+ * members answer without a leader, until the deadline; a round in which no member answered
+ * at all ends the request. All sockets are closed when it expires.
+ *
+ * A transaction sent again to another member after its answer was lost may land twice only
+ * if its compares allow it: every write here is guarded (transact() and findLanded).
  */
-export async function gatewayRange(conn: EtcdConnection, what: string, req: { key: string; prefix?: boolean; revision?: number }): Promise<RangeResult> {
+async function gatewayCall(conn: EtcdConnection, what: string, path: string, body: Record<string, unknown>): Promise<Record<string, unknown>> {
   const ac = new AbortController();
   const started = Date.now();
   // Errors etcd itself reported come back as values, so that withDeadline's generic mapping
   // does not turn "not a gateway" into "unreachable".
   const outcome = await conn.withDeadline(
     what,
-    async (): Promise<RangeResult | GatewayError | GatewayUnsupported> => {
+    async (): Promise<Record<string, unknown> | GatewayError | GatewayUnsupported> => {
       let lastError: unknown;
+      let reauthenticated = false;
       for (let round = 0; ; round++) {
         let anyAnswered = false;
         for (const endpoint of conn.preferredEndpoints()) {
@@ -132,25 +153,20 @@ export async function gatewayRange(conn: EtcdConnection, what: string, req: { ke
           ac.signal.addEventListener('abort', onAbort);
           const timer = setTimeout(() => attempt.abort(), conn.attemptTimeoutMs);
           try {
-            let token: string | undefined;
-            if (conn.options.user !== undefined) {
-              const auth = (await post(conn, endpoint, '/v3/auth/authenticate', { name: conn.options.user, password: conn.options.password ?? '' }, undefined, attempt.signal)) as { token?: string };
-              token = auth.token;
-            }
-            const body: Record<string, unknown> = { key: b64(req.key) };
-            if (req.prefix) body.range_end = prefixEnd(req.key).toString('base64');
-            if (req.revision) body.revision = String(req.revision);
-            const doc = (await post(conn, endpoint, '/v3/kv/range', body, token, attempt.signal)) as {
-              header?: { revision?: string };
-              kvs?: { key?: string; value?: string; mod_revision?: string }[];
-            };
+            const token = await tokenFor(conn, endpoint, attempt.signal);
+            const doc = (await post(conn, endpoint, path, body, token, attempt.signal)) as Record<string, unknown>;
             conn.noteAnswer(endpoint);
-            return {
-              revision: Number(doc.header?.revision ?? 0),
-              kvs: (doc.kvs ?? []).map((kv) => ({ key: unb64(kv.key), value: unb64(kv.value), modRevision: Number(kv.mod_revision ?? 0) })),
-            };
+            return doc;
           } catch (e) {
             if (e instanceof GatewayUnsupported) return e;
+            if (e instanceof GatewayError && e.grpcCode === GRPC_UNAUTHENTICATED && !reauthenticated && conn.options.user !== undefined) {
+              // A stale token (expired, or the member restarted): log in again, once.
+              reauthenticated = true;
+              tokens.get(conn)?.delete(endpoint);
+              anyAnswered = true;
+              lastError = e;
+              continue;
+            }
             if (e instanceof GatewayError && e.grpcCode !== GRPC_UNAVAILABLE) return e; // etcd answered and refused: asking another member won't help
             if (e instanceof GatewayError) anyAnswered = true;
             else conn.noteFailure(endpoint);
@@ -184,4 +200,44 @@ export async function gatewayRange(conn: EtcdConnection, what: string, req: { ke
     throw await conn.mapError(outcome, what);
   }
   return outcome;
+}
+
+type KvJson = { key?: string; value?: string; mod_revision?: string; create_revision?: string };
+
+/** Range over the key, the prefix or [key, rangeEnd), at `revision` (0: latest). */
+export async function gatewayRange(conn: EtcdConnection, what: string, req: RangeRequest): Promise<RangeResult> {
+  const body: Record<string, unknown> = { key: b64(req.key) };
+  if (req.prefix) body.range_end = prefixEnd(req.key).toString('base64');
+  else if (req.rangeEnd !== undefined) body.range_end = b64(req.rangeEnd);
+  if (req.revision) body.revision = String(req.revision);
+  if (req.limit) body.limit = String(req.limit);
+  if (req.newestFirst) Object.assign(body, { sort_order: 'DESCEND', sort_target: 'MOD' });
+  const doc = (await gatewayCall(conn, what, '/v3/kv/range', body)) as { header?: { revision?: string }; kvs?: KvJson[] };
+  return { revision: Number(doc.header?.revision ?? 0), kvs: (doc.kvs ?? []).map(kvOf) };
+}
+
+function kvOf(kv: KvJson): RangeKv {
+  return { key: unb64(kv.key), value: unb64(kv.value), modRevision: Number(kv.mod_revision ?? 0), createRevision: Number(kv.create_revision ?? 0) };
+}
+
+/** One transaction: every compare must hold for `success` to be applied (else nothing is). */
+export async function gatewayTxn(conn: EtcdConnection, what: string, txn: TxnRequest): Promise<TxnResult> {
+  const compare = txn.compare.map((c) =>
+    'modRevision' in c
+      ? { target: 'MOD', result: 'EQUAL', key: b64(c.key), mod_revision: String(c.modRevision) }
+      : { target: 'VALUE', result: 'EQUAL', key: b64(c.key), value: b64(c.value) },
+  );
+  const success = txn.success.map((op) => {
+    switch (op.type) {
+      case 'put':
+        return { request_put: { key: b64(op.key), value: b64(op.value) } };
+      case 'delete':
+        return { request_delete_range: { key: b64(op.key) } };
+      case 'deleteRange':
+        return { request_delete_range: { key: b64(op.start), range_end: b64(op.end) } };
+    }
+  });
+  const doc = (await gatewayCall(conn, what, '/v3/kv/txn', { compare, success })) as { header?: { revision?: string }; succeeded?: boolean };
+  // proto3 JSON leaves out false: no "succeeded" means a compare failed.
+  return { succeeded: doc.succeeded === true, revision: Number(doc.header?.revision ?? 0) };
 }

@@ -5,6 +5,7 @@
  */
 import { AlluxioError } from '../domain/errors.js';
 import type { EtcdConnection } from './connection.js';
+import { kvGet } from './kv.js';
 
 /** How many commits with a lost answer one transact sends before giving up. */
 export const MAX_LOST_ANSWERS = 3;
@@ -56,19 +57,16 @@ export async function findLanded(conn: EtcdConnection, sent: readonly Sent[]): P
     let at: number | undefined;
     let head: { revision: number; generation: number; mod: number } | undefined;
     for (let steps = 0; steps < 1000; steps++) {
-      const res = await conn.call('re-read config generation', (c) => {
-        const b = c.get(key);
-        return (at === undefined ? b : b.revision(String(at))).exec();
-      });
-      const kv = res.kvs[0];
-      const mod = kv ? Number(kv.mod_revision) : 0;
+      const res = await kvGet(conn, 're-read config generation', key, at);
+      const kv = res.kv;
+      const mod = kv ? kv.modRevision : 0;
       let value: { generation?: number; txn?: string } = {};
       try {
-        value = kv ? (JSON.parse(kv.value.toString('utf8')) as typeof value) : {};
+        value = kv ? (JSON.parse(kv.value) as typeof value) : {};
       } catch {
         /* a hand edit: not ours */
       }
-      head ??= { revision: Number(res.header.revision), generation: Number(value.generation ?? 0), mod };
+      head ??= { revision: res.revision, generation: Number(value.generation ?? 0), mod };
       if (mod <= oldest) break;
       if (value.txn !== undefined && nonces.has(value.txn)) return { kind: 'landed', revision: mod };
       at = mod - 1;

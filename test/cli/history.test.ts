@@ -190,15 +190,17 @@ describe('diff and revert', () => {
     const target = Number((await env.cli(['history', '--json'])).json().entries[0].revision);
     ok(await env.cli(['path-mapping', 'add', '--from', '/m/p', '--to', '/m/q', '--id', 'race-b']), 'add');
     const conn = new EtcdConnection({ endpoints: [env.etcd.endpoint], cluster: 'default' });
-    // Another admin commits between revert's read and its commit (injected at transact's read).
-    const real = conn.call.bind(conn);
+    // Another admin commits between revert's read and its commit (injected once revert has
+    // read the config, when it reads the history records; every etcd request, JSON gateway or
+    // grpc, runs under withDeadline).
+    const real = conn.withDeadline.bind(conn);
     let injected = false;
-    (conn as any).call = async (what: string, f: any) => {
-      if (what === 'read config' && !injected) {
+    (conn as any).withDeadline = async (what: string, ...rest: any[]) => {
+      if (what === 'read history' && !injected) {
         injected = true;
         ok(await env.cli(['path-mapping', 'add', '--from', '/m/s', '--to', '/m/t', '--id', 'race-c']), 'racing add');
       }
-      return real(what, f);
+      return (real as any)(what, ...rest);
     };
     try {
       await assert.rejects(revertTo(conn, target), (e: any) => e.code === 'Conflict' && e.exitCode === 3);

@@ -1,4 +1,8 @@
 #!/usr/bin/env node
-import { execute } from '@oclif/core';
+// The CLI: the bundle of oclif, our libraries and every command (scripts/bundle.mjs), loaded
+// with V8's code cache (src/cli/compile-cache.ts).
+import { fileURLToPath } from 'node:url';
+import { requireWithCodeCache, runName } from '../dist/src/cli/compile-cache.js';
 
-await execute({ dir: import.meta.url });
+const cli = requireWithCodeCache(fileURLToPath(new URL('../dist/bundle/alluxio.cjs', import.meta.url)), runName(process.argv.slice(2)));
+await cli.main(import.meta.url);

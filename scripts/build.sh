@@ -13,4 +13,5 @@ if [ -d dist ]; then
     }'
 fi
 node node_modules/typescript/bin/tsc -p tsconfig.json
+node scripts/bundle.mjs
 node node_modules/oclif/bin/run.js manifest >/dev/null

@@ -14,9 +14,9 @@
 import { spawn } from 'node:child_process';
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join, resolve } from 'node:path';
 import { AlluxioError } from '../domain/errors.js';
+import { cliEntry } from '../host/cli-entry.js';
 import { findEtcdBinary, freePort, startEtcdServer, waitForEtcdHealth } from './etcd-server.js';
 import { ensureLocalTls, type LocalTlsFiles } from './tls-certs.js';
 import { getWorker } from './worker-http.js';
@@ -57,7 +57,6 @@ export function defaultLocalDir(): string {
   return process.env.ALLUXIO_LOCAL_DIR || join(homedir(), '.alluxio', 'local');
 }
 
-const RUN_JS = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'bin', 'run.js');
 
 function stateFile(dir: string): string {
   return join(dir, 'cluster.json');
@@ -205,7 +204,7 @@ export async function startLocalCluster(opts: LocalStartOptions): Promise<LocalC
       const fd = openSync(log, 'a');
       const child = spawn(
         process.execPath,
-        [RUN_JS, 'worker', 'start', '--id', id, '--host', '127.0.0.1', '--bind-host', '127.0.0.1', '--s3-port', String(s3Port), '--rest-port', String(restPort), '--lease-ttl', opts.leaseTtl ?? '10s', ...tlsArgs,
+        [cliEntry(), 'worker', 'start', '--id', id, '--host', '127.0.0.1', '--bind-host', '127.0.0.1', '--s3-port', String(s3Port), '--rest-port', String(restPort), '--lease-ttl', opts.leaseTtl ?? '10s', ...tlsArgs,
           ...((opts.cacheSize ?? '1GiB') === '0' ? [] : ['--cache-dir', join(dir, 'cache', id), '--cache-size', opts.cacheSize ?? '1GiB']),
         ],
         {

@@ -11,11 +11,10 @@
 import { spawn } from 'node:child_process';
 import { closeSync, mkdirSync, openSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join, resolve } from 'node:path';
 import type { ConnectionOptions } from '../store/connection.js';
+import { cliEntry } from '../host/cli-entry.js';
 
-const RUN_JS = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'bin', 'run.js');
 
 export function stateDir(cluster: string, override?: string): string {
   const base = override || process.env.ALLUXIO_STATE_DIR || join(homedir(), '.alluxio');
@@ -49,7 +48,7 @@ export function spawnCopier(id: string, conn: ConnectionOptions, dir: string): S
   set('ALLUXIO_ETCD_CA', conn.ca ? resolve(conn.ca) : undefined);
   set('ALLUXIO_ETCD_CERT', conn.cert ? resolve(conn.cert) : undefined);
   set('ALLUXIO_ETCD_KEY', conn.key ? resolve(conn.key) : undefined);
-  const child = spawn(process.execPath, [RUN_JS, 'migrate', 'run', '--id', id, '--log-file', log], {
+  const child = spawn(process.execPath, [cliEntry(), 'migrate', 'run', '--id', id, '--log-file', log], {
     detached: true,
     stdio: ['ignore', fd, fd],
     env,

@@ -16,6 +16,7 @@ import { AlluxioError, isAlluxioError } from '../domain/errors.js';
 import { DataPath } from '../frontends/common/data-path.js';
 import type { FrontendContext } from '../frontends/context.js';
 import { CacheLoader, walkFiles } from './load.js';
+import { jobJournal } from './job-journal.js';
 import { HTTP_STATUS } from '../frontends/rest/errors.js';
 
 export type CacheAdmin = ((req: IncomingMessage, res: ServerResponse) => Promise<boolean>) & { loader: CacheLoader | undefined };
@@ -23,7 +24,8 @@ export type CacheAdmin = ((req: IncomingMessage, res: ServerResponse) => Promise
 export function cacheAdminHandler(ctx: FrontendContext): CacheAdmin {
   const dp = new DataPath(ctx);
   const cache = ctx.cache;
-  const loader = cache ? new CacheLoader(dp) : undefined;
+  const journal = cache && jobJournal(cache.store.dir, (what, e) => ctx.log.warn({ err: (e as Error).message }, `cache load journal: could not ${what}`));
+  const loader = journal ? new CacheLoader(dp, 4, journal) : undefined;
   const handler = async (req: IncomingMessage, res: ServerResponse): Promise<boolean> => {
     const url = new URL(req.url ?? '/', 'http://worker');
     if (!url.pathname.startsWith('/api/v1/cache/')) return false;

@@ -1,10 +1,12 @@
 /**
  * `cache load` inside a worker: read every file under an Alluxio path that this worker owns
  * (all of them without a cluster cache) through DataPath (so through the cache), a few files
- * at a time, discarding the bytes. A job per path; starting
- * a load of a path already loading joins it; loading again after it finished (or after the
- * worker restarted) is cheap: pages already cached are hits, so a load resumes where it
- * stopped. Jobs live in the worker, so interrupting the CLI does not stop them.
+ * at a time, discarding the bytes. A job per path; starting a load of a path already loading
+ * joins it. Jobs live in the worker, so interrupting the CLI does not stop them, and are
+ * written to `load-jobs.json` in the cache directory (job-journal.ts) when they start and
+ * finish: a worker that stops or dies with a load running resumes it when it starts again
+ * (`resumed` counts how often). Resuming is cheap: pages already cached are hits, so a load
+ * continues where it stopped.
  */
 import { isAlluxioError } from '../domain/errors.js';
 import type { Snapshot } from '../domain/snapshot.js';
@@ -24,6 +26,14 @@ export interface LoadJob {
   bytesLoaded: number;
   errors: { path: string; message: string }[];
   message?: string;
+  /** How many times a worker restart resumed this load. */
+  resumed: number;
+}
+
+/** Where jobs are kept across restarts (job-journal.ts; none: memory only). */
+export interface JobStore {
+  load(): LoadJob[];
+  save(jobs: readonly LoadJob[]): void;
 }
 
 const MAX_ERRORS = 20;
@@ -32,8 +42,40 @@ const MAX_JOBS = 100;
 
 export class CacheLoader {
   private readonly jobs = new Map<string, LoadJob>();
+  /** Jobs running in this process (a 'running' job read from the journal is not, until resumed). */
+  private readonly active = new Set<LoadJob>();
 
-  constructor(private readonly dp: DataPath, private readonly concurrency = 4) {}
+  constructor(
+    private readonly dp: DataPath,
+    private readonly concurrency = 4,
+    private readonly store?: JobStore,
+  ) {
+    for (const job of store?.load() ?? []) this.jobs.set(job.path, job);
+  }
+
+  /**
+   * Start again the loads that were running when the worker stopped (call once the config
+   * is loaded). A path that no longer resolves ends its job as failed, with the reason.
+   */
+  resume(): LoadJob[] {
+    const resumed: LoadJob[] = [];
+    for (const job of [...this.jobs.values()]) {
+      if (job.state !== 'running') continue;
+      try {
+        resumed.push(this.start(job.path, job.resumed + 1));
+      } catch (e) {
+        job.state = 'failed';
+        job.finishedAt = new Date().toISOString();
+        job.message = `not resumed: ${(e as Error).message}`;
+        this.persist();
+      }
+    }
+    return resumed;
+  }
+
+  private persist(): void {
+    this.store?.save([...this.jobs.values()]);
+  }
 
   list(): LoadJob[] {
     return [...this.jobs.values()];
@@ -44,16 +86,21 @@ export class CacheLoader {
   }
 
   /** Start loading `path` (or return the job already loading it). Throws when it does not resolve. */
-  start(path: string): LoadJob {
+  start(path: string, resumed = 0): LoadJob {
     const running = this.jobs.get(path);
-    if (running && running.state === 'running') return running;
+    if (running && running.state === 'running' && this.active.has(running)) return running;
     const snap = this.dp.snapshot();
     const root = this.dp.target(snap, { api: 'alluxio', path });
-    const job: LoadJob = { path, state: 'running', startedAt: new Date().toISOString(), finishedAt: null, filesTotal: 0, listed: false, filesDone: 0, filesFailed: 0, bytesTotal: 0, bytesLoaded: 0, errors: [] };
+    const job: LoadJob = { path, state: 'running', startedAt: new Date().toISOString(), finishedAt: null, filesTotal: 0, listed: false, filesDone: 0, filesFailed: 0, bytesTotal: 0, bytesLoaded: 0, errors: [], resumed };
     this.jobs.delete(path);
     this.jobs.set(path, job);
     while (this.jobs.size > MAX_JOBS) this.jobs.delete(this.jobs.keys().next().value as string);
-    void this.run(job, snap, root);
+    this.active.add(job);
+    this.persist();
+    void this.run(job, snap, root).finally(() => {
+      this.active.delete(job);
+      this.persist();
+    });
     return job;
   }
 

@@ -109,6 +109,11 @@ export class PageStore {
     this.root = join(opts.dir, ROOT);
   }
 
+  /** The cache directory (--cache-dir). */
+  get dir(): string {
+    return this.opts.dir;
+  }
+
   /** Open the store: create the directory, rebuild the index from the pages on disk. */
   static async open(opts: PageStoreOptions): Promise<PageStore> {
     const s = new PageStore(opts);

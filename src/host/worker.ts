@@ -331,6 +331,17 @@ export class Worker {
       });
       await this.ring.start();
     }
+    // Loads that were running when this worker last stopped continue once the config is here.
+    const loader = this.cacheAdmin.loader;
+    if (loader) {
+      void this.informer.ready().then(
+        () => {
+          const resumed = loader.resume();
+          if (resumed.length > 0) this.log.info({ paths: resumed.map((j) => j.path) }, 'resumed cache loads');
+        },
+        () => undefined, // stopped before the first snapshot
+      );
+    }
     const p = this.ports();
     const m = this.tlsMaterial;
     this.log.info(

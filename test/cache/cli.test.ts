@@ -5,7 +5,7 @@
  */
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startTestEtcd, type TestEtcd } from '../helpers/etcd.js';
@@ -125,5 +125,35 @@ describe('cache commands against real workers', () => {
     assert.equal(r.code, 0, r.stderr);
     assert.equal(await metric(cached, 'alluxio_ufs_read_bytes_total'), 0);
     assert.equal(await metric(cached, 'alluxio_cache_bytes_read_total'), total);
+  });
+
+  test('a load running when its worker stopped resumes when the worker starts again', async () => {
+    const journal = join(dir, 'cache', 'load-jobs.json');
+    // Loads are journaled in the cache directory, finished ones too.
+    await until('journal written', async () => {
+      const jobs = JSON.parse(readFileSync(journal, 'utf8')).jobs as any[];
+      return jobs.find((j) => j.path === '/d' && j.state === 'done');
+    });
+    const free = await cli(['cache', 'free', '--path', '/d', '--yes']);
+    assert.equal(free.code, 0, free.stderr);
+    // The worker stops with a load of /d under way (SIGTERM ends the process, not the job):
+    // its journal says running.
+    await cached!.stop();
+    const doc = JSON.parse(readFileSync(journal, 'utf8')) as { jobs: any[] };
+    const job = doc.jobs.find((j) => j.path === '/d');
+    Object.assign(job, { state: 'running', finishedAt: null, filesDone: 2, bytesLoaded: 1 });
+    writeFileSync(journal, JSON.stringify(doc));
+    cached = await startWorker(etcd.endpoint, { cluster, id: 'cached', extraArgs: cacheArgs() });
+    const resumed = await until('load resumed and done', async () => {
+      const res = await fetch(`${cached!.restUrl}/api/v1/cache/load?path=%2Fd`);
+      const j = (await res.json()) as any;
+      return j.state === 'done' ? j : undefined;
+    });
+    assert.equal(resumed.resumed, 1);
+    assert.equal(resumed.filesDone, sizes.length);
+    assert.equal(await metric(cached!, 'alluxio_ufs_read_bytes_total'), total, 'the resumed load read the freed files again');
+    const st = (await cli(['cache', 'status', '--path', '/d', '--json'])).json().workers.find((w: any) => w.worker === 'cached').result;
+    assert.equal(st.path.percent, 100);
+    assert.equal(JSON.parse(readFileSync(journal, 'utf8')).jobs.find((j: any) => j.path === '/d').state, 'done');
   });
 });

@@ -17,7 +17,7 @@ import type { DataObject, DataTarget } from '../frontends/common/data-path.js';
 import type { ByteRange, UfsEntry } from '../ufs/types.js';
 import { PageStore, type ObjectRef, type PageStoreOptions } from './page-store.js';
 import { PageReader } from './reader.js';
-import { UfsPageSource, versionOf, type PageSource } from './source.js';
+import { PrimedSource, UfsPageSource, versionOf, type PageSource } from './source.js';
 
 export const METADATA_TTL_OPTION = 'cache.metadata.ttl';
 export const DEFAULT_METADATA_TTL_MS = 10_000;
@@ -37,6 +37,8 @@ interface MetaEntry {
 export class WorkerCache {
   readonly reader: PageReader;
   private readonly meta = new Map<string, MetaEntry>();
+  /** Cold opens in flight (see open): their metadata, for opens of the same URI meanwhile. */
+  private readonly primes = new Map<string, Promise<UfsEntry | undefined>>();
   /**
    * Bumped by every invalidation (write, delete, free): a UFS stat that was in flight while
    * one happened may describe the version before it, so it is not remembered.
@@ -82,10 +84,16 @@ export class WorkerCache {
     this.metaMisses++;
     const epoch = this.invalidations;
     const entry = await statUfs();
+    this.learned(uri, entry, epoch, ttl);
+    return entry;
+  }
+
+  /** Metadata of `uri` read from the UFS at `epoch` (a stat, or a cold open's first request). */
+  private learned(uri: string, entry: UfsEntry | null, epoch: number, ttl: number): void {
     // Only files are remembered: a missing object or a directory is asked again (a file
     // created, or a directory made implicitly by a write below it, shows at once).
     this.meta.delete(uri);
-    if (epoch !== this.invalidations) return entry; // raced a write: answer, remember nothing
+    if (epoch !== this.invalidations) return; // raced a write: answer, remember nothing
     if (ttl > 0 && entry?.type === 'file') {
       if (this.meta.size >= MAX_META_ENTRIES) this.meta.delete(this.meta.keys().next().value as string);
       this.meta.set(uri, { entry, at: Date.now() });
@@ -93,19 +101,71 @@ export class WorkerCache {
     // A new version makes the pages of every other version of this URI garbage.
     if (entry && entry.type === 'file') this.store.dropUri(uri, versionOf(entry));
     else this.store.dropUri(uri);
-    return entry;
+  }
+
+  /** The cached metadata of `uri` if still within the mount's TTL. */
+  private freshMeta(uri: string, ttl: number): boolean {
+    const m = this.meta.get(uri);
+    return ttl > 0 && m !== undefined && Date.now() - m.at < ttl;
   }
 
   /**
    * Open the target through the cache: null when missing, undefined when it is not a file
    * (the caller opens it directly).
+   *
+   * A cold open (no fresh metadata, no page of any version of the URI held or being fetched)
+   * on a UFS that can answer metadata and bytes in one request (`readFirst`, s3://) does not
+   * stat first: it asks for the first run of pages from `firstByte`'s page on, learns the
+   * version from that answer, and feeds the pages to the reader as they arrive. One round
+   * trip before the first byte instead of two; concurrent opens of the same URI join it.
    */
-  async open(t: DataTarget, statUfs: () => Promise<UfsEntry | null>): Promise<DataObject | null | undefined> {
-    const entry = await this.stat(t, statUfs);
+  async open(
+    t: DataTarget,
+    statUfs: () => Promise<UfsEntry | null>,
+    readFirst?: (range: ByteRange) => Promise<{ entry: UfsEntry; body: Readable } | null>,
+    firstByte = 0,
+  ): Promise<DataObject | null | undefined> {
+    const uri = uriOf(t);
+    const ttl = WorkerCache.ttlMs(t.mount);
+    let entry: UfsEntry | null | undefined = await this.primes.get(uri);
+    if (entry === undefined && readFirst && !this.freshMeta(uri, ttl) && !this.store.holdsUri(uri)) {
+      entry = await this.prime(t, uri, ttl, readFirst, firstByte);
+    }
+    if (entry === undefined) entry = await this.stat(t, statUfs);
     if (!entry) return null;
     if (entry.type !== 'file') return undefined;
-    const ref: ObjectRef = { uri: uriOf(t), version: versionOf(entry), size: entry.size };
+    const ref: ObjectRef = { uri, version: versionOf(entry), size: entry.size };
     return this.objectFor(entry, ref, new UfsPageSource(t.adapter, t.rel));
+  }
+
+  /** The cold open's first request (see open); undefined when it could not be made that way. */
+  private prime(t: DataTarget, uri: string, ttl: number, readFirst: (range: ByteRange) => Promise<{ entry: UfsEntry; body: Readable } | null>, firstByte: number): Promise<UfsEntry | undefined> {
+    const ps = this.store.pageSize;
+    const pages = this.reader.runPages;
+    const first = Math.floor(Math.max(0, firstByte) / ps);
+    const epoch = this.invalidations;
+    const forget = () => {
+      if (this.primes.get(uri) === p) this.primes.delete(uri);
+    };
+    const p = (async (): Promise<UfsEntry | undefined> => {
+      const r = await readFirst({ start: first * ps, end: (first + pages) * ps - 1 });
+      if (!r) return undefined;
+      this.metaMisses++;
+      this.learned(uri, r.entry, epoch, ttl);
+      const ref: ObjectRef = { uri, version: versionOf(r.entry), size: r.entry.size };
+      const last = Math.min(first + pages, Math.ceil(ref.size / ps)) - 1;
+      const source = new PrimedSource(new UfsPageSource(t.adapter, t.rel), first * ps, r.body);
+      const indexes = Array.from({ length: Math.max(0, last - first + 1) }, (_, i) => first + i);
+      // The reader takes the body for the run starting at `first` (registered in flight at
+      // once, so readers join it); if it needed no fetch, the body is dropped.
+      const fetched = this.reader.pages(ref, indexes, source);
+      source.discard();
+      void Promise.allSettled(fetched).then(forget);
+      return r.entry;
+    })();
+    this.primes.set(uri, p);
+    p.then((e) => e === undefined && forget(), forget);
+    return p;
   }
 
   /**

@@ -242,6 +242,11 @@ export class PageStore {
   // ---- invalidation
 
   /** Drop every version of `uri` except `keepVersion`; returns the pages dropped. */
+  /** Some version of `uri` has pages here (on disk, in memory or being written). */
+  holdsUri(uri: string): boolean {
+    return this.byUri.has(uri);
+  }
+
   dropUri(uri: string, keepVersion?: string): number {
     const keys = this.byUri.get(uri);
     if (!keys) return 0;

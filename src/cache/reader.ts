@@ -61,6 +61,11 @@ export class PageReader {
     return parts.length === 1 ? parts[0]! : Buffer.concat(parts);
   }
 
+  /** Pages per source request when fetching a run (and what a cold open asks for first). */
+  get runPages(): number {
+    return Math.max(1, Math.ceil(this.readAheadPages / 2));
+  }
+
   /** One promise per page index: from a tier, joined in flight, or fetched in runs. */
   pages(ref: ObjectRef, indexes: readonly number[], source: PageSource): Promise<Buffer>[] {
     const key = this.store.keyOf(ref);
@@ -80,7 +85,7 @@ export class PageReader {
         slot.set(index, k);
       }
     });
-    for (const run of runsOf(missing, Math.max(1, Math.ceil(this.readAheadPages / 2)))) {
+    for (const run of runsOf(missing, this.runPages)) {
       const ps = this.fetchRun(ref, key, run, source);
       run.forEach((index, j) => (out[slot.get(index)!] = ps[j]!));
     }

@@ -5,7 +5,7 @@
  * peer's read of the same ref from the same pages (docs/cluster-cache.md; reads through the
  * owners are src/cache/cluster-read.ts).
  */
-import type { Readable } from 'node:stream';
+import { Readable } from 'node:stream';
 import { AlluxioError } from '../domain/errors.js';
 import type { ByteRange, UfsAdapter } from '../ufs/types.js';
 import type { ObjectRef } from './page-store.js';
@@ -64,4 +64,75 @@ export function etagOfVersion(version: string): string | undefined {
 /** The version an entry is keyed by: its ETag, else size + mtime. */
 export function versionOf(e: { etag?: string; size: number; mtimeMs: number }): string {
   return e.etag ? `etag:${e.etag}` : `sm:${e.size}:${e.mtimeMs}`;
+}
+
+/**
+ * A source that already holds one response: the bytes from `start` of a request made before
+ * the version was known (a cold open's first request: WorkerCache.open). The first read
+ * starting at `start` gets that body (cut at the range's end); any other read, or a read
+ * after it, goes to `next`. `discard()` drops the body if nobody took it.
+ */
+export class PrimedSource implements PageSource {
+  readonly kind: string;
+  private body: Readable | undefined;
+
+  constructor(
+    private readonly next: PageSource,
+    private readonly start: number,
+    body: Readable,
+  ) {
+    this.kind = next.kind;
+    this.body = body;
+  }
+
+  async read(ref: ObjectRef, range: ByteRange): Promise<Readable> {
+    const body = this.take(range);
+    return body ? Readable.from(upTo(body, range.end - range.start + 1)) : this.next.read(ref, range);
+  }
+
+  async readBuffer(ref: ObjectRef, range: ByteRange): Promise<Buffer> {
+    const body = this.take(range);
+    if (!body) return this.next.readBuffer ? this.next.readBuffer(ref, range) : collect(await this.next.read(ref, range));
+    const parts: Buffer[] = [];
+    for await (const c of upTo(body, range.end - range.start + 1)) parts.push(c);
+    return Buffer.concat(parts);
+  }
+
+  discard(): void {
+    this.body?.destroy();
+    this.body = undefined;
+  }
+
+  private take(range: ByteRange): Readable | undefined {
+    const body = this.body;
+    this.body = undefined;
+    if (body && range.start === this.start) return body;
+    body?.destroy();
+    return undefined;
+  }
+}
+
+/** The first `n` bytes of a stream; the rest is not read (the stream is destroyed). */
+async function* upTo(body: Readable, n: number): AsyncGenerator<Buffer> {
+  let left = n;
+  try {
+    for await (const chunk of body) {
+      const b = chunk as Buffer;
+      if (b.length >= left) {
+        if (left > 0) yield b.subarray(0, left);
+        left = 0;
+        break;
+      }
+      left -= b.length;
+      yield b;
+    }
+  } finally {
+    body.destroy();
+  }
+}
+
+async function collect(r: Readable): Promise<Buffer> {
+  const parts: Buffer[] = [];
+  for await (const c of r) parts.push(c as Buffer);
+  return Buffer.concat(parts);
 }

@@ -247,6 +247,32 @@ export class S3Ufs implements UfsAdapter {
     return out;
   }
 
+  async readFirst(rel: readonly string[], range: ByteRange): Promise<{ entry: UfsEntry; body: Readable } | null> {
+    if (rel.length === 0) return null;
+    const key = this.keyOf(rel);
+    let r;
+    try {
+      r = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: key, Range: `bytes=${range.start}-${range.end}` }));
+    } catch (e) {
+      const err = this.fail(e, 'GetObject');
+      // Missing (maybe a directory), or 416: empty, or the range starts past the end.
+      if (err.code === 'NotFound' || err.code === 'InvalidArgument') return null;
+      throw err;
+    }
+    const body = toReadable(r.Body);
+    // "bytes 0-1048575/4194304": the total is the object's size. A store that ignored the
+    // Range answers 200 with the whole object: its length is the size.
+    const total = /\/(\d+)\s*$/.exec(r.ContentRange ?? '')?.[1];
+    const size = total !== undefined ? Number(total) : r.ContentRange === undefined && range.start === 0 ? Number(r.ContentLength ?? NaN) : NaN;
+    if (!Number.isFinite(size)) {
+      body.destroy();
+      return null;
+    }
+    const name = rel[rel.length - 1]!;
+    const entry: UfsEntry = { name, type: 'file', size, mtimeMs: r.LastModified ? r.LastModified.getTime() : 0, ...(r.ETag ? { etag: r.ETag.replace(/"/g, '') } : {}) };
+    return { entry, body };
+  }
+
   async read(rel: readonly string[], range?: ByteRange, ifEtag?: string): Promise<Readable> {
     const key = this.keyOf(rel);
     try {
@@ -265,9 +291,7 @@ export class S3Ufs implements UfsAdapter {
         (body as { destroy?: () => void } | undefined)?.destroy?.();
         throw new AlluxioError('Conflict', `GetObject on ${this.uri}: ${key} is another version now (ETag ${r.ETag}, expected "${ifEtag}")`);
       }
-      if (!body) return Readable.from([]);
-      if (body instanceof Readable) return body;
-      return Readable.fromWeb((body as unknown as { transformToWebStream(): any }).transformToWebStream());
+      return toReadable(body);
     } catch (e) {
       throw this.fail(e, 'GetObject');
     }
@@ -355,4 +379,11 @@ export class S3Ufs implements UfsAdapter {
   async close(): Promise<void> {
     this.client.destroy();
   }
+}
+
+/** A GetObject body as a Node stream (the SDK gives one in Node; a web stream elsewhere). */
+function toReadable(body: unknown): Readable {
+  if (!body) return Readable.from([]);
+  if (body instanceof Readable) return body;
+  return Readable.fromWeb((body as { transformToWebStream(): any }).transformToWebStream());
 }

@@ -50,6 +50,14 @@ export interface UfsAdapter {
    * `close()` it unless it took `stream()`, which closes when the stream ends.
    */
   openRead?(rel: readonly string[]): Promise<UfsOpenFile | null>;
+  /**
+   * Optional, for stores where each request costs a round trip (s3://): the file's metadata
+   * and the bytes of `range` in ONE request, so that a cold open does not wait for a stat
+   * before the first byte. The body holds [range.start, min(range.end, size - 1)]. null when
+   * it cannot answer that way (no object of that name: missing or a directory; an empty
+   * object, or a range past its end): the caller stats instead.
+   */
+  readFirst?(rel: readonly string[], range: ByteRange): Promise<{ entry: UfsEntry; body: Readable } | null>;
   /** Write a whole object from a stream (create or replace), returning its new entry. */
   write(rel: readonly string[], body: Readable): Promise<UfsEntry>;
   delete(rel: readonly string[]): Promise<void>;

@@ -170,6 +170,64 @@ for (const backend of [fileBackend(), s3rverBackend()] as UfsBackend[]) {
       assert.equal((await h.read('/cut/x.bin'))!.toString(), 'bytes in B');
     });
 
+    // file:// has no readFirst (a local stat costs no round trip): s3:// only.
+    if (backend.name.startsWith('s3')) test('a cold open on a UFS that answers metadata and bytes at once (s3://) is one request: no stat first', async () => {
+      const m = fresh();
+      const a = h.adapter(`${m}/x`);
+      const calls = { stat: 0, readFirst: 0, read: 0 };
+      const spy = <K extends keyof typeof calls>(k: K) => {
+        const real = (a as any)[k].bind(a);
+        (a as any)[k] = (...args: unknown[]) => {
+          calls[k]++;
+          return real(...args);
+        };
+      };
+      spy('stat');
+      spy('readFirst');
+      spy('read');
+      const reset = () => Object.assign(calls, { stat: 0, readFirst: 0, read: 0 });
+      const data = pattern(3 * PAGE + 5, 41);
+      await h.putBehind(`${m}/whole.bin`, data);
+      reset();
+      assert.ok((await h.read(`${m}/whole.bin`))!.equals(data));
+      assert.deepEqual(calls, { stat: 0, readFirst: 1, read: 0 }, 'one request for metadata and all four pages');
+      reset();
+      assert.ok((await h.read(`${m}/whole.bin`))!.equals(data));
+      assert.deepEqual(calls, { stat: 0, readFirst: 0, read: 0 }, 'warm: nothing asked');
+
+      // A HEAD (metadata only) fetches no bytes.
+      await h.putBehind(`${m}/head.bin`, data);
+      reset();
+      const bytes0 = cache.counters.ufsReadBytes;
+      const o = await h.dp.open(h.target(`${m}/head.bin`), { noBytes: true });
+      o!.close();
+      assert.equal(o!.entry.size, data.length);
+      assert.deepEqual(calls, { stat: 1, readFirst: 0, read: 0 });
+      assert.equal(cache.counters.ufsReadBytes, bytes0);
+
+      // A read that starts far in: the first request starts at that page.
+      const big = pattern(20 * PAGE, 42);
+      await h.putBehind(`${m}/far.bin`, big);
+      reset();
+      const from = 13 * PAGE + 3;
+      const far = await h.dp.open(h.target(`${m}/far.bin`), { firstByte: from });
+      assert.ok((await far!.bytes({ start: from, end: from + 999 })).equals(big.subarray(from, from + 1000)));
+      assert.deepEqual(calls, { stat: 0, readFirst: 1, read: 0 });
+      await until('the first run settled', () => cache.reader.inflightPages === 0);
+      assert.ok(cache.cachedBytes(h.target(`${m}/far.bin`), far!.entry) >= 7 * PAGE, 'the pages from 13 on came with it');
+      assert.equal(cache.cachedBytes(h.target(`${m}/far.bin`), far!.entry) <= 8 * PAGE, true);
+
+      // No object, an empty one, a directory: the open falls back to a stat and answers as before.
+      reset();
+      assert.equal(await h.read(`${m}/missing.bin`), null);
+      await h.putBehind(`${m}/empty.bin`, Buffer.alloc(0));
+      assert.equal((await h.read(`${m}/empty.bin`))!.length, 0);
+      await h.putBehind(`${m}/dir/child.bin`, Buffer.from('c'));
+      const dir = await h.dp.open(h.target(`${m}/dir`));
+      assert.ok(dir === null || dir.entry.type === 'directory');
+      dir?.close();
+    });
+
     test('32 concurrent readers of one cold file cause one fetch per page', async () => {
       const m = fresh();
       const data = pattern(8 * PAGE + 7, 3);

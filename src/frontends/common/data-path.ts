@@ -151,18 +151,20 @@ export class DataPath {
    * Open the target for reading: metadata and bytes of ONE version of the object (null when
    * missing). The caller must close() it unless it took stream(), which closes at its end.
    */
-  async open(t: DataTarget): Promise<DataObject | null> {
-    return this.declaredObject(uriOf(t), await this.openVersionNow(t));
+  async open(t: DataTarget, hint: OpenHint = {}): Promise<DataObject | null> {
+    return this.declaredObject(uriOf(t), await this.openVersionNow(t, hint));
   }
 
-  private async openVersionNow(t: DataTarget): Promise<DataObject | null> {
+  private async openVersionNow(t: DataTarget, hint: OpenHint): Promise<DataObject | null> {
     const cache = this.ctx.cache;
     if (this.remoteOwners(t).length > 0) {
       const o = await this.openThroughOwners(t);
       if (o !== undefined) return o;
     }
     if (cache) {
-      const o = await cache.open(t, () => this.ufs(() => t.adapter.stat(t.rel)));
+      const a = t.adapter;
+      const readFirst = a.readFirst && !hint.noBytes ? (range: ByteRange) => this.ufs(() => a.readFirst!(t.rel, range)) : undefined;
+      const o = await cache.open(t, () => this.ufs(() => a.stat(t.rel)), readFirst, hint.firstByte);
       if (o !== undefined) return o;
     }
     if (t.adapter.openRead) {
@@ -415,6 +417,17 @@ export function asAlluxioError(e: unknown): AlluxioError {
  * SMALL_OBJECT_BYTES (one buffer); `stream` for anything; `sendTo` (optional) writes into a
  * destination with backpressure and reused buffers.
  */
+/**
+ * What the caller of open() will read first, when it knows: `firstByte` of its first range
+ * (S3 GET with a Range, a REST read at an offset). A cold open through the cache asks the
+ * UFS for that part in the same request that tells it the version (WorkerCache.open).
+ */
+export interface OpenHint {
+  firstByte?: number;
+  /** Only the metadata will be used (HEAD): nothing is fetched ahead. */
+  noBytes?: boolean;
+}
+
 export interface DataObject {
   entry: UfsEntry;
   bytes(range?: ByteRange): Promise<Buffer>;

@@ -24,3 +24,14 @@ export function parseRange(header: string | undefined, size: number, unsatisfiab
   const end = m[2] === '' ? size - 1 : Math.min(Number(m[2]), size - 1);
   return { start, end };
 }
+
+/**
+ * What a GET or HEAD will read first, before the size is known (DataPath.open's hint): a
+ * HEAD reads no bytes; `bytes=N-...` starts at N; anything else (no Range, a suffix range,
+ * several ranges) is assumed to start at 0.
+ */
+export function openHint(header: string | undefined, head: boolean): { firstByte?: number; noBytes?: boolean } {
+  if (head) return { noBytes: true };
+  const m = header === undefined ? null : /^\s*bytes\s*=\s*(\d{1,15})\s*-\s*\d*\s*$/i.exec(header);
+  return m ? { firstByte: Number(m[1]) } : {};
+}

@@ -28,7 +28,7 @@ import type { Snapshot } from '../../domain/snapshot.js';
 import { SMALL_OBJECT_BYTES, type ByteRange, type UfsEntry } from '../../ufs/types.js';
 import { DataPath, type DataObject, type DataTarget } from '../common/data-path.js';
 import { isTraversable, isVirtualDirectory, listMerged } from '../common/listing.js';
-import { parseRange } from '../common/range.js';
+import { openHint, parseRange } from '../common/range.js';
 import type { FrontendContext } from '../context.js';
 import { authenticateRest, restAuthFromEnv, type RestAuthOptions } from './auth.js';
 import { fromAlluxio, RestError, restErr } from './errors.js';
@@ -154,7 +154,7 @@ export function createRestHandler(ctx: FrontendContext, auth: RestAuthOptions = 
   async function getFile(c: Call, head: boolean): Promise<void> {
     const uri = uriParam(c);
     const t = dp.bind(c.snap, resolve(c.snap, uri, false));
-    const f: DataObject | null = await dp.open(t);
+    const f: DataObject | null = await dp.open(t, openHint(typeof c.req.headers.range === 'string' ? c.req.headers.range : undefined, head));
     let owned = true;
     try {
       const st = fileEntry(t, c.snap, f?.entry ?? null);

@@ -16,6 +16,7 @@ import { objectRange } from '../ranges.js';
 import { maybeRedirect } from '../redirect.js';
 import { withBody } from '../request-body.js';
 import { checkKey, contentTypeOf, drain, httpDate, isoDate, quoteEtag, s3call, sendEmpty, sendXml, statObject, targetOf, type Req, type S3Context } from '../request.js';
+import { openHint } from '../../common/range.js';
 
 type Body = Buffer | Readable | ((dest: Writable) => Promise<void>);
 
@@ -34,7 +35,8 @@ export async function getObject(ctx: S3Context, r: Req, head: boolean): Promise<
 }
 
 async function getOpened(ctx: S3Context, r: Req, head: boolean, t: DataTarget): Promise<void> {
-  const f = await s3call({ bucket: r.bucket, key: r.key }, () => ctx.dp.open(t));
+  const range = r.req.headers.range;
+  const f = await s3call({ bucket: r.bucket, key: r.key }, () => ctx.dp.open(t, openHint(typeof range === 'string' ? range : undefined, head)));
   if (!f) throw s3err.noSuchKey(r.key);
   let owned = true;
   try {

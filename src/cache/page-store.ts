@@ -32,6 +32,9 @@ export interface ObjectRef {
   size: number;
 }
 
+/** Object keys remembered by keyOf. */
+const KEY_MEMO = 10_000;
+
 export interface PageStoreOptions {
   dir: string;
   /** Quota of the disk tier, bytes (page files charged per chargedBytes). */
@@ -93,6 +96,9 @@ export class PageStore {
   private readonly root: string;
   private readonly files = new Map<string, FileRec>();
   private readonly byUri = new Map<string, Set<string>>();
+  private readonly keys = new Map<string, string>();
+  /** The same, by the ref object a read passes several times. */
+  private readonly refKeys = new WeakMap<ObjectRef, string>();
   private readonly disk = new Lru<string>();
   private readonly memLru = new Lru<string>();
   private readonly mem = new Map<string, Buffer>();
@@ -123,7 +129,18 @@ export class PageStore {
   }
 
   keyOf(ref: ObjectRef): string {
-    return createHash('sha256').update(`${ref.uri}\n${ref.version}\n${ref.size}\n${this.pageSize}`).digest('hex').slice(0, 40);
+    const known = this.refKeys.get(ref);
+    if (known !== undefined) return known;
+    const id = `${ref.uri}\n${ref.version}\n${ref.size}`;
+    let key = this.keys.get(id);
+    if (key === undefined) {
+      key = createHash('sha256').update(`${id}\n${this.pageSize}`).digest('hex').slice(0, 40);
+      // Remembered for the objects read lately (a hash per read cost more than a warm small read's lookup).
+      if (this.keys.size >= KEY_MEMO) this.keys.delete(this.keys.keys().next().value as string);
+      this.keys.set(id, key);
+    }
+    this.refKeys.set(ref, key);
+    return key;
   }
 
   // ---- reads
@@ -241,12 +258,12 @@ export class PageStore {
 
   // ---- invalidation
 
-  /** Drop every version of `uri` except `keepVersion`; returns the pages dropped. */
   /** Some version of `uri` has pages here (on disk, in memory or being written). */
   holdsUri(uri: string): boolean {
     return this.byUri.has(uri);
   }
 
+  /** Drop every version of `uri` except `keepVersion`; returns the pages dropped. */
   dropUri(uri: string, keepVersion?: string): number {
     const keys = this.byUri.get(uri);
     if (!keys) return 0;

@@ -55,10 +55,14 @@ export function ringMembers(values: readonly string[]): RingMember[] {
   return [...out.values()].sort((a, b) => Buffer.compare(Buffer.from(a.name, 'utf8'), Buffer.from(b.name, 'utf8')));
 }
 
+/** Keys whose owner order a ring remembers (oldest forgotten first). */
+const ORDER_MEMO_KEYS = 10_000;
+
 export class WorkerRing implements Ring {
   private members: RingMember[] = [];
   private byName = new Map<string, RingMember>();
   private shareMemo: { of: readonly RingMember[]; shares: Map<string, number> } | undefined;
+  private orderMemo: { of: readonly RingMember[]; orders: Map<string, RingMember[]> } = { of: [], orders: new Map() };
   private readonly mirror: PrefixMirror;
   readonly selfName: string | undefined;
 
@@ -87,10 +91,21 @@ export class WorkerRing implements Ring {
 
   order(key: string): RingMember[] {
     if (this.members.length === 0) return [];
-    return placementOrder(
-      this.members.map((m) => m.name),
-      key,
-    ).map((n) => this.byName.get(n)!);
+    if (this.members.length === 1) return [this.members[0]!];
+    // Every read asks (often twice); hashing each member with the key costs more than the
+    // rest of a warm small read. Remembered per ring (a change of members starts afresh).
+    if (this.orderMemo.of !== this.members) this.orderMemo = { of: this.members, orders: new Map() };
+    const memo = this.orderMemo.orders;
+    let order = memo.get(key);
+    if (!order) {
+      order = placementOrder(
+        this.members.map((m) => m.name),
+        key,
+      ).map((n) => this.byName.get(n)!);
+      if (memo.size >= ORDER_MEMO_KEYS) memo.delete(memo.keys().next().value as string);
+      memo.set(key, order);
+    }
+    return order;
   }
 
   selfShare(): number | undefined {

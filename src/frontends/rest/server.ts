@@ -29,6 +29,7 @@ import { SMALL_OBJECT_BYTES, type ByteRange, type UfsEntry } from '../../ufs/typ
 import { DataPath, type DataObject, type DataTarget } from '../common/data-path.js';
 import { isTraversable, isVirtualDirectory, listMerged } from '../common/listing.js';
 import { openHint, parseRange } from '../common/range.js';
+import { httpDate } from '../common/http-date.js';
 import type { FrontendContext } from '../context.js';
 import { authenticateRest, restAuthFromEnv, type RestAuthOptions } from './auth.js';
 import { fromAlluxio, RestError, restErr } from './errors.js';
@@ -177,7 +178,7 @@ export function createRestHandler(ctx: FrontendContext, auth: RestAuthOptions = 
       'content-type': 'application/octet-stream',
       'content-length': length,
       'accept-ranges': 'bytes',
-      'last-modified': new Date(st.mtimeMs).toUTCString(),
+      'last-modified': httpDate(st.mtimeMs),
       'x-alluxio-size': st.size,
       ...((st.declaredEtag ?? st.etag) ? { etag: `"${st.declaredEtag ?? st.etag}"` } : {}),
       ...(range ? { 'content-range': `bytes ${range.start}-${range.end}/${st.size}` } : {}),

@@ -49,16 +49,20 @@ export function baseHeaders(id: string): Record<string, string> {
   return { 'x-amz-request-id': id, 'x-amz-id-2': id, Server: 'AlluxioS3' };
 }
 
-export function httpDate(ms: number): string {
-  return new Date(ms).toUTCString();
-}
+export { httpDate } from '../common/http-date.js';
 export function isoDate(ms: number): string {
   return new Date(ms).toISOString();
 }
 /** The quoted ETag of an entry: the one declared for its version (multipart), else its own. */
 export function quoteEtag(e: UfsEntry): string {
-  return `"${e.declaredEtag ?? e.etag ?? createHash('md5').update(`${e.size}:${e.mtimeMs}`).digest('hex')}"`;
+  if (e.declaredEtag ?? e.etag) return `"${e.declaredEtag ?? e.etag}"`;
+  // No ETag from the UFS (file://): one derived from size and mtime, hashed once per entry
+  // (a cached entry is the same object for every read within the metadata TTL).
+  let tag = derivedEtags.get(e);
+  if (tag === undefined) derivedEtags.set(e, (tag = `"${createHash('md5').update(`${e.size}:${e.mtimeMs}`).digest('hex')}"`));
+  return tag;
 }
+const derivedEtags = new WeakMap<UfsEntry, string>();
 
 const MIME: Record<string, string> = {
   '.txt': 'text/plain', '.csv': 'text/csv', '.json': 'application/json', '.html': 'text/html', '.xml': 'application/xml',

@@ -34,8 +34,11 @@ export function readTrailer(t: Buffer): { dataLength: number; crc: number; metaL
 
 export type PageCheck = { ok: true; data: Buffer; meta: Buffer } | { ok: false; reason: string };
 
-/** Validate a whole page file against the data length the index expects. */
-export function checkPage(file: Buffer, expectedLength: number): PageCheck {
+/**
+ * Validate a whole page file against the data length the index expects: trailer, lengths
+ * and (unless `crc` is false: a file this process already verified or wrote) the checksum.
+ */
+export function checkPage(file: Buffer, expectedLength: number, crc = true): PageCheck {
   if (file.length < TRAILER_BYTES + expectedLength) return { ok: false, reason: `page file is ${file.length} bytes, too short for ${expectedLength} bytes of data` };
   const t = readTrailer(file.subarray(file.length - TRAILER_BYTES));
   if (!t) return { ok: false, reason: 'page trailer magic is wrong' };
@@ -43,6 +46,6 @@ export function checkPage(file: Buffer, expectedLength: number): PageCheck {
   if (file.length !== fileLength(t.dataLength, t.metaLength)) return { ok: false, reason: `page file is ${file.length} bytes, expected ${fileLength(t.dataLength, t.metaLength)}` };
   const data = file.subarray(0, expectedLength);
   const meta = file.subarray(expectedLength, expectedLength + t.metaLength);
-  if ((crc32(meta, crc32(data)) >>> 0) !== t.crc) return { ok: false, reason: 'page checksum mismatch' };
+  if (crc && (crc32(meta, crc32(data)) >>> 0) !== t.crc) return { ok: false, reason: 'page checksum mismatch' };
   return { ok: true, data, meta };
 }

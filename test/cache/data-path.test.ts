@@ -6,7 +6,7 @@
  */
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readdirSync, rmSync, statSync, truncateSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, truncateSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileBackend, Harness, mountOf, openCache, pattern, s3rverBackend, type UfsBackend } from './harness.js';
@@ -277,6 +277,34 @@ for (const backend of [fileBackend(), s3rverBackend()] as UfsBackend[]) {
         assert.ok((await h.read(`${m}/keep.bin`))!.equals(data));
         assert.equal(restarted.counters.ufsReadBytes, 0, 'nothing read from the UFS after the restart');
         assert.equal(restarted.counters.hits, 5);
+      } finally {
+        h.cache = cache;
+      }
+    });
+
+    test('a page file changed on disk while the worker was down fails its checksum on the first read after the restart', async () => {
+      const m = fresh();
+      const data = pattern(2 * PAGE, 6);
+      await h.putBehind(`${m}/flip.bin`, data);
+      const before = new Set(pageFiles(cacheDir));
+      await h.read(`${m}/flip.bin`);
+      const mine = await until('two new page files', () => {
+        const f = pageFiles(cacheDir).filter((p) => !before.has(p));
+        return f.length === 2 && cache.reader.inflightPages === 0 ? f : undefined;
+      });
+      // One byte flipped, same length: only the checksum can tell.
+      const file = readFileSync(mine[0]!);
+      file[10] = file[10]! ^ 0xff;
+      writeFileSync(mine[0]!, file);
+      const restarted = await openCache(cacheDir);
+      h.cache = restarted;
+      try {
+        assert.ok((await h.read(`${m}/flip.bin`))!.equals(data));
+        assert.equal(restarted.counters.corruptPages, 1);
+        assert.equal(restarted.counters.ufsReadBytes, PAGE, 'only the bad page was fetched again');
+        await until('page rewritten', () => restarted.reader.inflightPages === 0);
+        assert.ok((await h.read(`${m}/flip.bin`))!.equals(data));
+        assert.equal(restarted.counters.ufsReadBytes, PAGE);
       } finally {
         h.cache = cache;
       }

@@ -43,6 +43,16 @@ for (const backend of [fileBackend(), s3rverBackend()] as UfsBackend[]) {
       return `/${name}`;
     };
 
+    /** The `n` page files `read` adds to the cache directory, once written. */
+    const newPages = async (read: () => Promise<unknown>, n: number): Promise<string[]> => {
+      const before = new Set(pageFiles(cacheDir));
+      await read();
+      return until(`${n} new page files`, () => {
+        const f = pageFiles(cacheDir).filter((p) => !before.has(p));
+        return f.length === n && cache.reader.inflightPages === 0 ? f : undefined;
+      });
+    };
+
     before(async () => {
       await backend.start();
       cacheDir = mkdtempSync(join(tmpdir(), 'cache-dir-'));
@@ -245,12 +255,7 @@ for (const backend of [fileBackend(), s3rverBackend()] as UfsBackend[]) {
       const m = fresh();
       const data = pattern(2 * PAGE, 4);
       await h.putBehind(`${m}/tr.bin`, data);
-      const before = new Set(pageFiles(cacheDir));
-      await h.read(`${m}/tr.bin`);
-      const mine = await until('two new page files', () => {
-        const f = pageFiles(cacheDir).filter((p) => !before.has(p));
-        return f.length === 2 && cache.reader.inflightPages === 0 ? f : undefined;
-      });
+      const mine = await newPages(() => h.read(`${m}/tr.bin`), 2);
       truncateSync(mine[0]!, 1000);
       const c = cache.counters;
       const corrupt0 = c.corruptPages;
@@ -286,12 +291,7 @@ for (const backend of [fileBackend(), s3rverBackend()] as UfsBackend[]) {
       const m = fresh();
       const data = pattern(2 * PAGE, 6);
       await h.putBehind(`${m}/flip.bin`, data);
-      const before = new Set(pageFiles(cacheDir));
-      await h.read(`${m}/flip.bin`);
-      const mine = await until('two new page files', () => {
-        const f = pageFiles(cacheDir).filter((p) => !before.has(p));
-        return f.length === 2 && cache.reader.inflightPages === 0 ? f : undefined;
-      });
+      const mine = await newPages(() => h.read(`${m}/flip.bin`), 2);
       // One byte flipped, same length: only the checksum can tell.
       const file = readFileSync(mine[0]!);
       file[10] = file[10]! ^ 0xff;

@@ -234,6 +234,16 @@ async function main(): Promise<void> {
     console.log(`  large MB/s: cold ${L.cold.toFixed(1)}  warm ${L.warm.toFixed(1)}  direct UFS ${L.direct.toFixed(1)}  worker without cache ${L.nocache.toFixed(1)}  worker over local disk ${L.local.toFixed(1)}  nginx ${L.nginx.toFixed(1)}`);
     console.log(`  small ops/s: cold ${S.cold.toFixed(0)}  warm ${S.warm.toFixed(0)}  direct UFS ${S.direct.toFixed(0)}  worker without cache ${S.nocache.toFixed(0)}  worker over local disk ${S.local.toFixed(0)}  nginx ${S.nginx.toFixed(0)}`);
     console.log(`  cold/direct: large ${ratios.coldVsDirectLarge.toFixed(2)}  small ${ratios.coldVsDirectSmall.toFixed(2)}   (goal >= 0.90)`);
+    // Each run measures every target back to back, so its own ratios are the fairest on a
+    // machine whose speed drifts between runs; their medians next to the ratio of medians.
+    const perRun = (a: keyof typeof res, b: keyof typeof res, k: keyof Row) => median(res[a].map((r, i) => r[k] / res[b][i]![k]));
+    const sameRun = {
+      coldVsDirectLarge: perRun('cold', 'direct', 'largeMBps'),
+      coldVsDirectSmall: perRun('cold', 'direct', 'smallOps'),
+      warmVsNginxLarge: perRun('warm', 'nginx', 'largeMBps'),
+      warmVsNginxSmall: perRun('warm', 'nginx', 'smallOps'),
+    };
+    console.log(`  median of each run's own ratios: cold/direct large ${sameRun.coldVsDirectLarge.toFixed(2)} small ${sameRun.coldVsDirectSmall.toFixed(2)}; warm/nginx large ${sameRun.warmVsNginxLarge.toFixed(2)} small ${sameRun.warmVsNginxSmall.toFixed(2)}`);
     console.log(`  cold/worker without cache: large ${ratios.coldVsNocacheLarge.toFixed(2)}  small ${ratios.coldVsNocacheSmall.toFixed(2)}`);
     console.log(`  warm/nginx:  large ${ratios.warmVsNginxLarge.toFixed(2)} (goal >= 0.90)  small ${ratios.warmVsNginxSmall.toFixed(2)} (goal >= 0.80)`);
     console.log(`  warm/worker over local disk: large ${ratios.warmVsLocalLarge.toFixed(2)}  small ${ratios.warmVsLocalSmall.toFixed(2)}`);
@@ -243,7 +253,7 @@ async function main(): Promise<void> {
       console.log(`  alluxio/rclone: cold large ${ratios.coldVsRcloneColdLarge.toFixed(2)}  small ${ratios.coldVsRcloneColdSmall.toFixed(2)};  warm large ${ratios.warmVsRcloneWarmLarge.toFixed(2)}  small ${ratios.warmVsRcloneWarmSmall.toFixed(2)}`);
     }
     console.log(`  epoch 2: hit ratio ${(summary.epoch2HitRatio * 100).toFixed(1)}%, UFS bytes ${summary.epoch2UfsBytes}; worker peak RSS ${summary.workerPeakRssMb.toFixed(0)} MB`);
-    console.log(JSON.stringify({ ...summary, ratios }));
+    console.log(JSON.stringify({ ...summary, ratios, sameRunRatios: sameRun }));
   } catch (e) {
     // the worker's warnings and errors say why a GET failed
     const lines = (worker?.log() ?? '').split('\n').filter((l) => /"level":[45]0|Error|error/.test(l));

@@ -10,6 +10,10 @@
  *
  * A worker without --cache-dir answers status with {"enabled": false} and refuses load and
  * free with 409 InvalidState. Errors: {"error": AlluxioError JSON}, status from the code.
+ *
+ * With ALLUXIO_S3_CREDENTIALS set, these endpoints require a SigV4 signature like every REST
+ * endpoint (src/frontends/rest/auth.ts; the CLI signs with the first key of its own
+ * ALLUXIO_S3_CREDENTIALS): 401/403 with the verifier's code otherwise.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { AlluxioError, isAlluxioError } from '../domain/errors.js';
@@ -17,11 +21,12 @@ import { DataPath } from '../frontends/common/data-path.js';
 import type { FrontendContext } from '../frontends/context.js';
 import { CacheLoader, walkFiles } from './load.js';
 import { jobJournal } from './job-journal.js';
-import { HTTP_STATUS } from '../frontends/rest/errors.js';
+import { HTTP_STATUS, RestError } from '../frontends/rest/errors.js';
+import { authenticateRest, restAuthFromEnv, type RestAuthOptions } from '../frontends/rest/auth.js';
 
 export type CacheAdmin = ((req: IncomingMessage, res: ServerResponse) => Promise<boolean>) & { loader: CacheLoader | undefined };
 
-export function cacheAdminHandler(ctx: FrontendContext): CacheAdmin {
+export function cacheAdminHandler(ctx: FrontendContext, auth: RestAuthOptions = restAuthFromEnv()): CacheAdmin {
   const dp = new DataPath(ctx);
   const cache = ctx.cache;
   const journal = cache && jobJournal(cache.store.dir, (what, e) => ctx.log.warn({ err: (e as Error).message }, `cache load journal: could not ${what}`));
@@ -32,6 +37,7 @@ export function cacheAdminHandler(ctx: FrontendContext): CacheAdmin {
     const what = url.pathname.slice('/api/v1/cache/'.length);
     const path = url.searchParams.get('path');
     try {
+      authenticateRest(req, auth);
       if (what === 'status' && req.method === 'GET') {
         if (!cache) return send(res, 200, { enabled: false });
         const c = cache.counters;
@@ -87,6 +93,7 @@ export function cacheAdminHandler(ctx: FrontendContext): CacheAdmin {
       }
       throw new AlluxioError('NotFound', `no such endpoint ${req.method} ${url.pathname}`);
     } catch (e) {
+      if (e instanceof RestError) return send(res, e.status, { error: { code: e.code, message: e.message } }, e.headers);
       const err = isAlluxioError(e) ? e : new AlluxioError('Internal', (e as Error).message);
       return send(res, HTTP_STATUS[err.code], { error: err.toJSON() });
     }
@@ -98,9 +105,9 @@ function disabled(): AlluxioError {
   return new AlluxioError('InvalidState', 'this worker has no cache (start it with --cache-dir)');
 }
 
-function send(res: ServerResponse, status: number, body: unknown): true {
+function send(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): true {
   const text = JSON.stringify(body);
-  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text), 'cache-control': 'no-store' });
+  res.writeHead(status, { ...headers, 'content-type': 'application/json', 'content-length': Buffer.byteLength(text), 'cache-control': 'no-store' });
   res.end(text);
   return true;
 }

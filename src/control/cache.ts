@@ -5,7 +5,9 @@
  * Load and free go to every worker that has a cache: in a cluster cache each one loads the
  * files it owns (docs/cluster-cache.md), and frees whatever it holds below the path.
  */
-import { AlluxioError, type ErrorCode } from '../domain/errors.js';
+import { AlluxioError, isErrorCode } from '../domain/errors.js';
+import { restAuthFromEnv } from '../frontends/rest/auth.js';
+import { signV4 } from '../frontends/s3/sigv4.js';
 import type { EtcdConnection } from '../store/connection.js';
 import { listWorkers, type WorkerInfo } from '../cluster/members.js';
 import type { LoadJob } from '../cache/load.js';
@@ -40,14 +42,32 @@ export interface CacheStatus {
   path?: { path: string; files: number; bytes: number; cachedBytes: number; percent: number };
 }
 
+/**
+ * The key the CLI signs worker requests with: the first pair of its ALLUXIO_S3_CREDENTIALS
+ * (the workers' variable), as workers sign their peer reads. None: unsigned requests, which
+ * workers without credentials accept.
+ */
+function signingKey(): [string, string] | undefined {
+  const first = restAuthFromEnv().credentials?.entries().next();
+  return first && !first.done ? first.value : undefined;
+}
+
 async function call<T>(w: WorkerInfo, method: 'GET' | 'POST', what: string, path: string | undefined, timeoutMs: number): Promise<WorkerAnswer<T>> {
   const address = `${w.host}:${w.restPort}`;
-  const q = path !== undefined ? `?path=${encodeURIComponent(path)}` : '';
+  const rawPath = `/api/v1/cache/${what}`;
+  const rawQuery = path !== undefined ? `path=${encodeURIComponent(path)}` : '';
+  const key = signingKey();
+  const headers = key ? signV4({ method, rawPath, rawQuery, host: address, accessKey: key[0], secret: key[1] }) : {};
   try {
     // A TLS-only worker advertises its HTTPS port as restPort (scheme "https"); its CA must be
     // trusted by this process (NODE_EXTRA_CA_CERTS, as `local start --tls` prints).
-    const res = await fetch(`${w.scheme}://${address}/api/v1/cache/${what}${q}`, { method, signal: AbortSignal.timeout(timeoutMs) });
+    const res = await fetch(`${w.scheme}://${address}${rawPath}${rawQuery ? `?${rawQuery}` : ''}`, { method, headers, signal: AbortSignal.timeout(timeoutMs) });
     const body = (await res.json()) as any;
+    if (res.status === 401 || res.status === 403) {
+      const why = `${String(body?.error?.code ?? res.status)}: ${String(body?.error?.message ?? '')}`;
+      const hint = key ? `its keys do not include ${key[0]} (or the signature was refused)` : 'it requires signed requests: set ALLUXIO_S3_CREDENTIALS to one of its access key pairs (AK:SK)';
+      return { worker: w.id, address, result: null, error: { code: 'WorkerAuthFailed', message: `worker ${w.id} (${address}) refused this request (${why}); ${hint}` } };
+    }
     if (res.ok) {
       if (what === 'status' && body.enabled === false) return { worker: w.id, address, result: null, disabled: true };
       return { worker: w.id, address, result: body as T };
@@ -79,13 +99,13 @@ function throwIfAllFailed(answers: WorkerAnswer<unknown>[]): void {
   const withCache = answers.filter((a) => !a.disabled);
   const first = withCache[0]?.error;
   if (first && withCache.every((a) => a.error && a.error.code === first.code)) {
-    throw new AlluxioError(first.code as ErrorCode, first.message);
+    throw new AlluxioError(isErrorCode(first.code) ? first.code : 'Internal', first.message);
   }
 }
 
 export async function cacheStatus(conn: EtcdConnection, path?: string): Promise<WorkerAnswer<CacheStatus>[]> {
   const answers = await allWorkers<CacheStatus>(conn, 'GET', 'status', path, 120_000);
-  if (path) throwIfAllFailed(answers);
+  throwIfAllFailed(answers);
   return answers;
 }
 

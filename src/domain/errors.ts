@@ -66,6 +66,8 @@ const CODES = {
   /** The etcd user is authenticated but its roles do not allow this read or write. */
   EtcdPermissionDenied: ExitCode.unavailable,
   WaitTimeout: ExitCode.unavailable,
+  /** A worker refused this process's request signature (ALLUXIO_S3_CREDENTIALS). */
+  WorkerAuthFailed: ExitCode.unavailable,
   UfsUnavailable: ExitCode.unavailable,
   /** The mount's UFS scheme is known to the mount table but not served by this process. */
   UfsNotSupported: ExitCode.unavailable,
@@ -83,6 +85,11 @@ const CODES = {
 } as const;
 
 export type ErrorCode = keyof typeof CODES;
+
+/** A code this version knows (e.g. one a worker answered with). */
+export function isErrorCode(s: string): s is ErrorCode {
+  return Object.hasOwn(CODES, s);
+}
 
 export class AlluxioError extends Error {
   readonly code: ErrorCode;

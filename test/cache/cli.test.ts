@@ -157,3 +157,47 @@ describe('cache commands against real workers', () => {
     assert.equal(JSON.parse(readFileSync(journal, 'utf8')).jobs.find((j: any) => j.path === '/d').state, 'done');
   });
 });
+
+describe('cache endpoints of a worker that requires signatures (ALLUXIO_S3_CREDENTIALS)', () => {
+  let etcd: TestEtcd;
+  let dir: string;
+  let w: WorkerProcess | undefined;
+  const cluster = `s${process.pid}`;
+  before(async () => {
+    etcd = await startTestEtcd();
+    dir = mkdtempSync(join(tmpdir(), 'cache-auth-'));
+    mkdirSync(join(dir, 'ufs'), { recursive: true });
+    writeFileSync(join(dir, 'ufs', 'a.bin'), pattern(3 * PAGE, 9));
+    const r = await cliFor(etcd.endpoint, cluster)(['mount', 'add', '--path', '/d', '--ufs-uri', `file://${join(dir, 'ufs')}`]);
+    assert.equal(r.code, 0, r.stderr);
+    w = await startWorker(etcd.endpoint, { cluster, id: 'signed', env: { ALLUXIO_S3_CREDENTIALS: 'AKCACHE:cache-secret' }, extraArgs: ['--cache-dir', join(dir, 'cache'), '--cache-size', '64MiB', '--page-size', '64KiB'] });
+  });
+  after(async () => {
+    await w?.stop();
+    await etcd?.destroy();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  test('unsigned requests are refused (401) and change nothing; the CLI signs with its ALLUXIO_S3_CREDENTIALS', async () => {
+    const anon = await fetch(`${w!.restUrl}/api/v1/cache/load?path=%2Fd`, { method: 'POST' });
+    assert.equal(anon.status, 401);
+    assert.equal(((await anon.json()) as any).error.code, 'AccessDenied');
+    assert.equal(await metric(w!, 'alluxio_ufs_read_bytes_total'), 0, 'nothing loaded');
+
+    const none = await cliFor(etcd.endpoint, cluster)(['cache', 'load', '--path', '/d'], { env: { ALLUXIO_S3_CREDENTIALS: undefined } });
+    assert.equal(none.code, 5, none.stderr);
+    assert.match(none.stderr, /refused this request.*ALLUXIO_S3_CREDENTIALS/);
+    const wrong = await cliFor(etcd.endpoint, cluster)(['cache', 'status', '--json'], { env: { ALLUXIO_S3_CREDENTIALS: 'AKOTHER:nope' } });
+    assert.equal(wrong.code, 5, wrong.stderr);
+    assert.match(wrong.json().error.message, /do not include AKOTHER/);
+
+    const signed = cliFor(etcd.endpoint, cluster);
+    const env = { env: { ALLUXIO_S3_CREDENTIALS: 'AKCACHE:cache-secret' } };
+    const load = await signed(['cache', 'load', '--path', '/d', '--wait', '--json'], env);
+    assert.equal(load.code, 0, load.stderr);
+    assert.equal(load.json().totals.bytesTotal, 3 * PAGE);
+    const st = await signed(['cache', 'status', '--path', '/d', '--json'], env);
+    assert.equal(st.code, 0, st.stderr);
+    assert.equal(st.json().workers[0].result.path.percent, 100);
+  });
+});

@@ -97,6 +97,7 @@ export const ERRNO: Readonly<Record<ErrorCode, number>> = {
   WaitTimeout: Errno.EAGAIN,
   EtcdAuthFailed: Errno.EACCES,
   EtcdPermissionDenied: Errno.EACCES,
+  WorkerAuthFailed: Errno.EACCES,
   UfsUnavailable: Errno.EIO,
   Cancelled: Errno.EINTR,
   Internal: Errno.EIO,

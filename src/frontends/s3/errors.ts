@@ -96,6 +96,7 @@ export const S3_ERRORS: Record<ErrorCode, Mapper> = {
   EtcdNoLeader: unavailable,
   EtcdPermissionDenied: unavailable,
   WaitTimeout: unavailable,
+  WorkerAuthFailed: unavailable,
   UfsUnavailable: unavailable,
   Cancelled: (e) => s3err.serviceUnavailable(e.message),
   Internal: internal,

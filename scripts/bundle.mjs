@@ -14,8 +14,9 @@
 import { build } from 'esbuild';
 import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
+import { fileURLToPath } from 'node:url';
 
-const root = new URL('..', import.meta.url).pathname;
+const root = fileURLToPath(new URL('..', import.meta.url));
 const dist = join(root, 'dist');
 const out = join(dist, 'bundle');
 const EXTERNAL = ['etcd3', 'cockatiel', 're2', 'fuse-native', 'pino', 'prom-client', '@aws-sdk/*', '@smithy/*', '@inquirer/prompts', 'typescript', 'ts-node', 'tsx'];

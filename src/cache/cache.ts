@@ -187,6 +187,8 @@ export class WorkerCache {
   invalidate(uri: string): void {
     this.invalidations++;
     this.meta.delete(uri);
+    // A cold open in flight describes the version before the write: nobody joins it now.
+    this.primes.delete(uri);
     this.store.dropUri(uri);
   }
 
@@ -195,6 +197,7 @@ export class WorkerCache {
     const base = uriPrefix.endsWith('/') ? uriPrefix : `${uriPrefix}/`;
     this.invalidations++;
     for (const k of [...this.meta.keys()]) if (k === uriPrefix || k.startsWith(base)) this.meta.delete(k);
+    for (const k of [...this.primes.keys()]) if (k === uriPrefix || k.startsWith(base)) this.primes.delete(k);
     return this.store.dropPrefix(uriPrefix);
   }
 

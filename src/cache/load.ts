@@ -37,6 +37,8 @@ export interface JobStore {
 }
 
 const MAX_ERRORS = 20;
+/** A load is resumed after this many restarts at most (a load that crashes its worker must not loop). */
+export const MAX_RESUMES = 3;
 /** Finished jobs kept for status (oldest forgotten first). */
 const MAX_JOBS = 100;
 
@@ -61,6 +63,14 @@ export class CacheLoader {
     const resumed: LoadJob[] = [];
     for (const job of [...this.jobs.values()]) {
       if (job.state !== 'running') continue;
+      if (job.resumed >= MAX_RESUMES) {
+        // Resumed that often without finishing: the load may be what stops the worker.
+        job.state = 'failed';
+        job.finishedAt = new Date().toISOString();
+        job.message = `not resumed again: resumed ${job.resumed} times without finishing (did the worker stop while loading it?); run cache load again to retry`;
+        this.persist();
+        continue;
+      }
       try {
         resumed.push(this.start(job.path, job.resumed + 1));
       } catch (e) {

@@ -8,16 +8,15 @@
  *
  * V8 compiles functions when they first run, and the cache holds those compiled so far: the
  * first run of each command (`mount list`: its words, not its arguments) saves it again,
- * so it grows to cover the commands this installation uses (their names are kept beside it in
- * `.v8cache.json`); other runs only read it.
+ * so it grows to cover the commands this installation uses (their names are kept in the same
+ * file); other runs only read it.
  *
- * The cache is an optimisation only: a missing, unreadable, stale (older than the bundle)
- * or rejected cache (another Node or V8 version) means a normal compile, and a cache that
- * cannot be written (read-only install) is skipped silently. The module is registered in
- * require.cache, so the per-command stubs (dist/bundle/commands/**.cjs) that oclif loads
- * get this same instance.
+ * The cache is an optimisation only: a missing, unreadable or rejected cache means a normal
+ * compile, and a directory that cannot be written (read-only install) means no cache. The
+ * module is registered in require.cache, so the per-command stubs
+ * (dist/bundle/commands/**.cjs) that oclif loads get this same instance.
  */
-import { readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import { accessSync, constants, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import Module, { createRequire } from 'node:module';
 import { dirname } from 'node:path';
 import { Script } from 'node:vm';
@@ -30,46 +29,67 @@ const ModuleClass = Module as unknown as {
   wrap(source: string): string;
 };
 
-function readCache(filename: string, cacheFile: string): { data: Buffer; runs: string[] } | undefined {
+/** The cache file: "AXC1", the list's length (u32 BE), the list of runs (JSON), V8's data. */
+const MAGIC = 'AXC1';
+
+function readCache(cacheFile: string): { data: Buffer; runs: string[] } | undefined {
   try {
-    if (statSync(cacheFile).mtimeMs < statSync(filename).mtimeMs) return undefined;
-    const data = readFileSync(cacheFile);
-    let runs: string[] = [];
-    try {
-      const parsed = JSON.parse(readFileSync(`${cacheFile}.json`, 'utf8')) as unknown;
-      if (Array.isArray(parsed)) runs = parsed.filter((r): r is string => typeof r === 'string');
-    } catch {
-      // no list: this cache covers no command yet
-    }
-    return { data, runs };
+    const file = readFileSync(cacheFile);
+    if (file.length < 8 || file.toString('latin1', 0, 4) !== MAGIC) return undefined;
+    const n = file.readUInt32BE(4);
+    const parsed = JSON.parse(file.toString('utf8', 8, 8 + n)) as unknown;
+    const runs = Array.isArray(parsed) ? parsed.filter((r): r is string => typeof r === 'string') : [];
+    return { data: file.subarray(8 + n), runs };
   } catch {
     return undefined;
   }
 }
 
+function encodeCache(runs: readonly string[], data: Buffer): Buffer {
+  const list = Buffer.from(JSON.stringify(runs), 'utf8');
+  const head = Buffer.alloc(8);
+  head.write(MAGIC, 0, 'latin1');
+  head.writeUInt32BE(list.length, 4);
+  return Buffer.concat([head, list, data]);
+}
+
 /**
- * V8 rejects a cache made under other flags (--max-old-space-size, ...) or another Node: one
- * cache per Node version and flag set, so runs that differ do not keep replacing each other's.
+ * Which cache file fits this process and this bundle: V8 rejects a cache made under other
+ * flags (--max-old-space-size, ...) or another Node, and checks only the source's LENGTH, so
+ * the bundle's identity (size, mtime, inode, ctime: a rebuild or a deploy that keeps mtimes
+ * still changes the ctime) is part of the name. A process that loaded an older bundle writes
+ * under that bundle's name, never over the new one's.
  */
-function flavour(): string {
-  const s = `${process.version}\0${process.execArgv.join(' ')}\0${process.env.NODE_OPTIONS ?? ''}`;
+function flavour(bundle: { size: number; mtimeMs: number; ino: number; ctimeMs: number }): string {
+  const s = `${process.version}\0${process.execArgv.join(' ')}\0${process.env.NODE_OPTIONS ?? ''}\0${bundle.size}:${bundle.mtimeMs}:${bundle.ino}:${bundle.ctimeMs}`;
   let h = 0x811c9dc5; // FNV-1a
   for (let i = 0; i < s.length; i++) h = Math.imul(h ^ s.charCodeAt(i), 0x01000193) >>> 0;
   return h.toString(16).padStart(8, '0');
 }
 
-function writeAtomically(file: string, data: string | Buffer): void {
-  const tmp = `${file}.${process.pid}.tmp`;
-  writeFileSync(tmp, data);
-  renameSync(tmp, file);
+function writable(dir: string): boolean {
+  try {
+    accessSync(dir, constants.W_OK);
+    return true;
+  } catch {
+    return false;
+  }
 }
+
+/**
+ * Processes that run for hours (workers, the FUSE daemon, a migration's copier, the local
+ * cluster's supervisor) read the cache but never add to it: their start-up time does not
+ * matter, and the data plane's code would make the cache, which every command reads,
+ * larger and slower to load.
+ */
+const LONG_RUNNING = new Set(['worker start', 'fuse mount', 'migrate run', 'local start']);
 
 /** `require(filename)`, compiled with (or producing) the code cache `filename.<flavour>.v8cache`. */
 export function requireWithCodeCache(filename: string, run: string): unknown {
   const existing = ModuleClass._cache[filename];
   if (existing) return existing.exports;
-  const cacheFile = `${filename}.${flavour()}.v8cache`;
-  const cached = readCache(filename, cacheFile);
+  const cacheFile = `${filename}.${flavour(statSync(filename))}.v8cache`;
+  const cached = readCache(cacheFile);
   const script = new Script(ModuleClass.wrap(readFileSync(filename, 'utf8')), { filename, ...(cached ? { cachedData: cached.data } : {}) });
   const mod = new ModuleClass(filename);
   mod.filename = filename;
@@ -84,28 +104,23 @@ export function requireWithCodeCache(filename: string, run: string): unknown {
     throw e;
   }
   const valid = cached && !script.cachedDataRejected;
-  if (!LONG_RUNNING.has(run) && (!valid || !cached.runs.includes(run))) {
+  // A read-only install never pays for producing a cache it cannot keep.
+  if (!LONG_RUNNING.has(run) && (!valid || !cached.runs.includes(run)) && writable(dirname(filename))) {
     const runs = valid ? [...cached.runs, run] : [run];
-    // At exit the cache holds what the old one held plus what this run compiled.
+    // At exit the cache holds what the old one held plus what this run compiled; one file,
+    // renamed into place whole.
     process.once('exit', () => {
+      const tmp = `${cacheFile}.${process.pid}.tmp`;
       try {
-        writeAtomically(cacheFile, script.createCachedData());
-        writeAtomically(`${cacheFile}.json`, JSON.stringify(runs));
+        writeFileSync(tmp, encodeCache(runs, script.createCachedData()));
+        renameSync(tmp, cacheFile);
       } catch {
-        // read-only or full disk: the next run compiles again
+        rmSync(tmp, { force: true });
       }
     });
   }
   return mod.exports;
 }
-
-/**
- * Processes that run for hours (workers, the FUSE daemon, a migration's copier, the local
- * cluster's supervisor) read the cache but never add to it: their start-up time does not
- * matter, and the data plane's code would make the cache, which every command reads,
- * larger and slower to load.
- */
-const LONG_RUNNING = new Set(['worker start', 'fuse mount', 'migrate run', 'local start']);
 
 /** What a run is called in the cache's list: up to two command words (`mount list`), no arguments. */
 export function runName(argv: readonly string[]): string {

@@ -87,8 +87,13 @@ export async function casRecord(conn: EtcdConnection, record: MigrationRecord, m
   const key = conn.layout.migrationKey(record.id);
   // --dry-run: the caller goes on as if the swap landed (e.g. cutover then refuses, exit 3); nothing is written.
   if (isDryRun(conn)) return modRevision;
-  const res = await kvTxn(conn, 'write migration', { compare: [{ key, modRevision }], success: [{ type: 'put', key, value: JSON.stringify(record) }] });
-  return res.succeeded ? res.revision : false;
+  const value = JSON.stringify(record);
+  const res = await kvTxn(conn, 'write migration', { compare: [{ key, modRevision }], success: [{ type: 'put', key, value }] });
+  if (res.succeeded) return res.revision;
+  // Refused: someone else wrote it, or a copy of this write that was sent again after a lost
+  // answer (another member, or grpc) landed first. The record as written means the latter.
+  const now = (await kvGet(conn, 're-read migration', key)).kv;
+  return now !== null && now.value === value ? now.modRevision : false;
 }
 
 /** Who holds the copier lock of a migration (undefined: no copier is running). */

@@ -77,7 +77,10 @@ function post(conn: EtcdConnection, endpoint: string, path: string, body: unknow
         try {
           doc = JSON.parse(text);
         } catch {
-          reject(new GatewayUnsupported(`${endpoint}${path}: HTTP ${res.statusCode}, not JSON`));
+          // A proxy's 502/503/504 page is a failure of this endpoint (the next member is
+          // asked), not proof that etcd has no gateway.
+          if ((res.statusCode ?? 0) >= 500) reject(new Error(`${endpoint}${path}: HTTP ${res.statusCode} with a body that is not etcd's JSON`));
+          else reject(new GatewayUnsupported(`${endpoint}${path}: HTTP ${res.statusCode}, not JSON`));
           return;
         }
         if (res.statusCode === 404 || res.statusCode === 405) {
@@ -110,18 +113,28 @@ const GRPC_UNAVAILABLE = 14;
 /** grpc UNAUTHENTICATED: the token expired or the member restarted (simple tokens live in memory). */
 const GRPC_UNAUTHENTICATED = 16;
 
-/** An auth token per connection and endpoint, reused across the requests of one command. */
-const tokens = new WeakMap<EtcdConnection, Map<string, string>>();
+/** An auth token per connection and endpoint (one login shared by concurrent requests). */
+const tokens = new WeakMap<EtcdConnection, Map<string, Promise<string | undefined>>>();
 
-async function tokenFor(conn: EtcdConnection, endpoint: string, signal: AbortSignal): Promise<string | undefined> {
-  if (conn.options.user === undefined) return undefined;
+function tokenFor(conn: EtcdConnection, endpoint: string, signal: AbortSignal): Promise<string | undefined> {
+  if (conn.options.user === undefined) return Promise.resolve(undefined);
   let map = tokens.get(conn);
   if (!map) tokens.set(conn, (map = new Map()));
-  const cached = map.get(endpoint);
-  if (cached) return cached;
-  const auth = (await post(conn, endpoint, '/v3/auth/authenticate', { name: conn.options.user, password: conn.options.password ?? '' }, undefined, signal)) as { token?: string };
-  if (auth.token) map.set(endpoint, auth.token);
-  return auth.token;
+  let token = map.get(endpoint);
+  if (!token) {
+    token = post(conn, endpoint, '/v3/auth/authenticate', { name: conn.options.user, password: conn.options.password ?? '' }, undefined, signal).then((a) => (a as { token?: string }).token);
+    map.set(endpoint, token);
+    // A failed login is not remembered.
+    token.catch(() => {
+      if (map!.get(endpoint) === token) map!.delete(endpoint);
+    });
+  }
+  return token;
+}
+
+/** etcd refusing a token that was valid: expired, the member restarted, or users/roles changed since it was issued. */
+function staleToken(e: GatewayError): boolean {
+  return e.grpcCode === GRPC_UNAUTHENTICATED || /revision of auth store is old|invalid auth token/i.test(e.message);
 }
 
 /**
@@ -159,8 +172,8 @@ async function gatewayCall(conn: EtcdConnection, what: string, path: string, bod
             return doc;
           } catch (e) {
             if (e instanceof GatewayUnsupported) return e;
-            if (e instanceof GatewayError && e.grpcCode === GRPC_UNAUTHENTICATED && !reauthenticated && conn.options.user !== undefined) {
-              // A stale token (expired, or the member restarted): log in again, once.
+            if (e instanceof GatewayError && staleToken(e) && !reauthenticated && conn.options.user !== undefined) {
+              // A stale token: log in again, once.
               reauthenticated = true;
               tokens.get(conn)?.delete(endpoint);
               anyAnswered = true;

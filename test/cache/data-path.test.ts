@@ -238,6 +238,39 @@ for (const backend of [fileBackend(), s3rverBackend()] as UfsBackend[]) {
       dir?.close();
     });
 
+    if (backend.name.startsWith('s3')) test('a write while a cold open is in flight: later opens do not join the old version', async () => {
+      const m = fresh();
+      const path = `${m}/race.bin`;
+      const v1 = pattern(2 * PAGE, 51);
+      const v2 = pattern(2 * PAGE, 52);
+      await h.putBehind(path, v1);
+      const t = h.target(path);
+      // The first open's request is answered (v1) but the answer is held back until released.
+      let release!: () => void;
+      const gate = new Promise<void>((r) => (release = r));
+      let answered!: () => void;
+      const gotAnswer = new Promise<void>((r) => (answered = r));
+      const a = t.adapter;
+      const held = async (range: { start: number; end: number }) => {
+        const answer = await a.readFirst!(t.rel, range);
+        answered();
+        await gate;
+        return answer;
+      };
+      const first = cache.open(t, () => a.stat(t.rel), held);
+      await gotAnswer;
+      await h.put(path, v2); // through DataPath: invalidates the URI
+      assert.ok((await h.read(path))!.equals(v2), 'the open after the write sees the new version');
+      release();
+      const o = await first;
+      // The held open answers for the version it was asked about, whole and unmixed.
+      const parts: Buffer[] = [];
+      for await (const c of await o!.stream()) parts.push(c as Buffer);
+      assert.ok(Buffer.concat(parts).equals(v1));
+      await until('settled', () => cache.reader.inflightPages === 0);
+      assert.ok((await h.read(path))!.equals(v2), 'and later opens still see the new one');
+    });
+
     test('32 concurrent readers of one cold file cause one fetch per page', async () => {
       const m = fresh();
       const data = pattern(8 * PAGE + 7, 3);

@@ -43,7 +43,11 @@ describe('compile cache', () => {
       assert.equal(load(bundle, 'mount list').out, expected);
       assert.equal(caches(bundle).length, 1);
       const cache = caches(bundle)[0]!;
-      const list = () => JSON.parse(readFileSync(`${cache}.json`, 'utf8')) as string[];
+      const list = (file = cache) => {
+        const b = readFileSync(file);
+        assert.equal(b.toString('latin1', 0, 4), 'AXC1');
+        return JSON.parse(b.toString('utf8', 8, 8 + b.readUInt32BE(4))) as string[];
+      };
       assert.deepEqual(list(), ['mount list']);
       const written = statSync(cache).mtimeMs;
       // The same command again: read, not written.
@@ -61,23 +65,32 @@ describe('compile cache', () => {
       assert.equal(statSync(cache).mtimeMs, grown);
       for (const c of caches(bundle)) if (c !== cache) rmSync(c);
 
-      // A bundle rebuilt after the cache was written: the cache is ignored and replaced.
-      const later = new Date(Date.now() + 5000);
-      utimesSync(bundle, later, later);
-      assert.equal(load(bundle, 'mount list').out, expected);
-      assert.deepEqual(list(), ['mount list']);
+      // A bundle replaced by another of the SAME length, its mtime kept (a deploy with
+      // rsync -a): V8 would accept the old bytecode, but the cache is named by the bundle's
+      // identity (ctime changed), so the new code runs and gets a cache of its own.
+      const { mtime } = statSync(bundle);
+      const source = readFileSync(bundle, 'utf8');
+      const changed = source.replace('reduce((a, b) => a + b, 0)', 'reduce((a, b) => a - b, 0)');
+      assert.equal(changed.length, source.length);
+      writeFileSync(bundle, changed);
+      utimesSync(bundle, mtime, mtime);
+      assert.equal(load(bundle, 'mount list').out, `-19900:${dir.split('/').pop()}`);
+      const fresh = caches(bundle).find((c) => c !== cache)!;
+      assert.deepEqual(list(fresh), ['mount list']);
+      rmSync(cache);
 
-      // A corrupt cache: V8 rejects it; the module still runs, and the cache is written again.
-      writeFileSync(cache, Buffer.alloc(4096, 7));
-      utimesSync(cache, new Date(Date.now() + 10_000), new Date(Date.now() + 10_000));
-      const r = load(bundle, 'mount list');
-      assert.equal(r.out, expected);
-      assert.equal(r.err, '');
-      assert.notDeepEqual(readFileSync(cache), Buffer.alloc(4096, 7));
+      // A corrupt cache (no header, then a header over garbage): a normal compile, the module
+      // runs, and the cache is written again.
+      for (const garbage of [Buffer.alloc(4096, 7), Buffer.concat([Buffer.from('AXC1'), Buffer.from([0, 0, 0, 2]), Buffer.from('[]'), Buffer.alloc(4096, 9)])]) {
+        writeFileSync(fresh, garbage);
+        const r = load(bundle, 'mount list');
+        assert.equal(r.out, `-19900:${dir.split('/').pop()}`);
+        assert.equal(r.err, '');
+        assert.deepEqual(list(fresh), ['mount list']);
+      }
 
       // A read-only directory (an installed package): runs, writes nothing, says nothing.
-      rmSync(cache);
-      rmSync(`${cache}.json`);
+      rmSync(fresh);
       rmSync(join(dir, 'runner.mjs'));
       load(bundle, 'warm'); // writes runner.mjs (and a cache) while the directory is writable
       for (const c of caches(bundle)) rmSync(c);

@@ -128,9 +128,11 @@ describe('worker faults', () => {
       assert.ok(st.informer.relists > relists0, `expected a relist after compaction: ${JSON.stringify(st.informer)}`);
       assert.match(w.log(), /compact/);
       assert.match(w.log(), /"deleted":2/); // /k2 and the rule, reported by the relist diff
-      const list = (await cli(['worker', 'list', '--json'])).json();
-      const me = list.workers.find((x: any) => x.id === 'cutoff');
-      assert.equal(me.lag, 0);
+      // The membership record (rate-limited writes) follows the informer moments later.
+      await until('worker list shows it caught up (lag 0)', async () => {
+        const list = (await cli(['worker', 'list', '--json'])).json();
+        return list.workers.find((x: any) => x.id === 'cutoff')?.lag === 0;
+      });
     } finally {
       w.resume();
     }

@@ -1,6 +1,6 @@
 // Bundle the compiled CLI (dist/, from tsc) into one CommonJS file, dist/bundle/alluxio.cjs:
 // oclif, our libraries and every command. bin/run.js loads it with V8's code cache
-// (src/cli/compile-cache.ts). Node's module loader (~250 CommonJS and ES modules) and
+// (src/cli/compile-cache.ts, bundled as dist/bundle/boot.cjs). Node's module loader (~250 CommonJS and ES modules) and
 // compiling them were most of every command's cost (docs/cli-performance.md).
 //
 // Each command's module is evaluated only when that command runs: the bundle's entry reaches
@@ -32,7 +32,7 @@ const commands = walk(join(dist, 'commands'))
 
 const req = (file) => JSON.stringify('./' + relative(dist, file));
 const entry = [
-  "exports.main = (binUrl) => require('./src/cli/main.js').main(binUrl);",
+  "exports.main = (from) => require('./src/cli/main.js').main(from);",
   'exports.command = (id) => {',
   '  switch (id) {',
   ...commands.map((c) => `    case ${JSON.stringify(c.id)}: return require(${req(c.file)}).default;`),
@@ -77,6 +77,19 @@ await build({
   keepNames: true,
   logLevel: 'warning',
   plugins: [codePointSort],
+});
+
+// The loader bin/run.js requires (src/cli/compile-cache.ts) as CommonJS too: bin/ is a
+// CommonJS directory (bin/package.json), so a command never starts Node's ES module loader
+// (about 5 ms of CPU on this machine, docs/cli-performance.md).
+await build({
+  entryPoints: [join(dist, 'src', 'cli', 'compile-cache.js')],
+  outfile: join(out, 'boot.cjs'),
+  bundle: true,
+  format: 'cjs',
+  platform: 'node',
+  target: 'node20',
+  logLevel: 'warning',
 });
 
 const stub = (file, expr) => {

@@ -3,9 +3,10 @@
  * matching, so no pattern (`^/(a+)+$` included) can make a lookup slow. Backreferences
  * and lookaround are refused at compile time, which is what makes RE2 linear.
  *
- * - Whole-path matching: every pattern is wrapped as `^(?:pattern)$`, so it can never
- *   match in the middle of a path (Alluxio's files usually carry their own `^...$`,
- *   which is harmless inside the wrapper).
+ * - Whole-path matching: every pattern is wrapped as `^(?:pattern)$` (plus a `|^$` branch
+ *   that only the empty string, never a path, can take), so it can never match in the
+ *   middle of a path (Alluxio's files usually carry their own `^...$`, which is harmless
+ *   inside the wrapper).
  * - Templates: `{{ varN }}` is the N-th capture group (`var0` the whole match), `{{ name }}`
  *   a named group `(?<name>...)` / `(?P<name>...)`. An unmatched optional group is ''.
  * - `literalPrefix` gives the text every match must start with, used to prefilter rules.
@@ -45,9 +46,11 @@ export function compilePattern(source: string, what = 'regular expression'): Com
   try {
     // Compiled alone first: a source with an unbalanced `)` must not escape the wrapper.
     new RE2(source, 'u');
-    re = new RE2(`^(?:${source})$`, 'u');
-    // `(?:p)|` always matches '' and reports every group: the way to count them.
-    probe = new RE2(`(?:${source})|`, 'u').exec('');
+    // One more compilation serves both matching and counting groups: `^(?:p)$` matches whole
+    // paths only, and the `|^$` branch matches nothing but '' (never a path: every path
+    // starts with '/'), so exec('') always matches and reports every group of p.
+    re = new RE2(`^(?:${source})$|^$`, 'u');
+    probe = re.exec('');
   } catch (e) {
     throw new AlluxioError('InvalidRule', `${what} ${JSON.stringify(source)} does not compile in RE2: ${(e as Error).message} (backreferences and lookaround are not supported: matching must stay linear-time)`);
   }
@@ -134,8 +137,25 @@ export interface CompiledTemplate {
 
 const VAR = /\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\}/g;
 
-/** Parse `{{ varN }}` / `{{ name }}` and check each names a group of `pattern`. */
+const templates = new Map<string, CompiledTemplate>();
+
+/**
+ * Parse `{{ varN }}` / `{{ name }}` and check each names a group of `pattern`. Cached by
+ * (pattern, template): validating a rule and compiling it parse the same template once.
+ */
 export function compileTemplate(template: string, pattern: Pick<CompiledPattern, 'groups' | 'names' | 'source'>): CompiledTemplate {
+  const key = typeof template === 'string' ? `${pattern.source}\u0000${template}` : undefined;
+  const hit = key === undefined ? undefined : templates.get(key);
+  if (hit && cache.get(pattern.source) === pattern) return hit;
+  const out = parseTemplate(template, pattern);
+  if (key !== undefined && cache.get(pattern.source) === pattern) {
+    if (templates.size >= CACHE_MAX) templates.clear();
+    templates.set(key, out);
+  }
+  return out;
+}
+
+function parseTemplate(template: string, pattern: Pick<CompiledPattern, 'groups' | 'names' | 'source'>): CompiledTemplate {
   if (typeof template !== 'string' || template === '') throw new AlluxioError('InvalidRule', 'destination template is empty');
   if (template.length > MAX_TEMPLATE_LENGTH) throw new AlluxioError('InvalidRule', `destination template is longer than ${MAX_TEMPLATE_LENGTH} characters`);
   const parts: TemplatePart[] = [];
@@ -165,7 +185,7 @@ export function compileTemplate(template: string, pattern: Pick<CompiledPattern,
       throw new AlluxioError('InvalidRule', `destination template ${JSON.stringify(template)} has a malformed {{ }} variable`);
     }
   }
-  return { source: template, parts };
+  return Object.freeze({ source: template, parts: Object.freeze(parts) as TemplatePart[] });
 }
 
 /** Fill a template from one match. */

@@ -7,11 +7,14 @@
  */
 import { readFileSync } from 'node:fs';
 import { AlluxioError, isAlluxioError } from '../domain/errors.js';
-import { applyChanges, changesOf, type DescribedChange } from '../domain/history.js';
+import { applyChanges, changesOf, type DescribedChange, type KeyChange } from '../domain/history.js';
+import type { ParsedMount } from '../domain/mounts.js';
+import type { RuleSpec } from '../domain/rules.js';
 import { normalizePath } from '../domain/paths.js';
-import { Snapshot } from '../domain/snapshot.js';
+import { Snapshot, type InvalidEntry } from '../domain/snapshot.js';
 import type { Layout } from '../store/layout.js';
-import { decodeConfig } from '../store/codec.js';
+import { decodeConfig, type DecodedConfig } from '../store/codec.js';
+import type { ConfigState } from '../store/config-store.js';
 import type { DryRun } from '../store/dry-run.js';
 import { describeChanges } from './history.js';
 
@@ -79,13 +82,48 @@ function shadowed(snap: Snapshot): string[] {
   return out;
 }
 
+/**
+ * The snapshot after `changes`, derived from `before` as a worker applies a watch event
+ * (Snapshot.apply): only the changed entries are decoded and only changed rules compiled.
+ * Also the entries that would not validate afterwards, in key order of the new config.
+ */
+function afterChanges(layout: Layout, state: ConfigState, before: Snapshot, changes: readonly KeyChange[]): { next: Snapshot; invalid: InvalidEntry[] } {
+  const changed = new Map<string, DecodedConfig | null>();
+  const removeRules: string[] = [];
+  const upsertRules: RuleSpec[] = [];
+  let mountsChanged = false;
+  for (const c of changes) {
+    if (c.before !== null) for (const r of decodeConfig(layout, [[c.key, c.before]]).rules) removeRules.push(r.id);
+    const now = c.after === null ? null : decodeConfig(layout, [[c.key, c.after]]);
+    if (now) upsertRules.push(...now.rules);
+    changed.set(c.key, now);
+    if (c.key.startsWith(layout.mountsPrefix)) mountsChanged = true;
+  }
+  const mountOf = new Map(state.mounts.map((m) => [layout.mountKey(m.path), m]));
+  const invalidOf = new Map<string, InvalidEntry[]>();
+  for (const i of state.invalid) invalidOf.set(i.key, [...(invalidOf.get(i.key) ?? []), i]);
+  const mounts: ParsedMount[] = [];
+  const invalid: InvalidEntry[] = [];
+  for (const key of applyChanges(state.raw, changes).keys()) {
+    const now = changed.get(key);
+    if (now !== undefined) {
+      mounts.push(...(now?.mounts ?? []));
+      invalid.push(...(now?.invalid ?? []));
+      continue;
+    }
+    const m = mountOf.get(key);
+    if (m) mounts.push(m);
+    invalid.push(...(invalidOf.get(key) ?? []));
+  }
+  const next = before.apply(before.revision, { removeRules, upsertRules, ...(mountsChanged ? { mounts } : {}) });
+  return { next, invalid };
+}
+
 export function dryRunReport(layout: Layout, stop: DryRun, samples: readonly string[], showSecrets = false): DryRunReport {
   const { state, ops } = stop;
   const changes = changesOf(state.raw, ops, (k) => layout.isConfigEntryKey(k));
-  const afterRaw = applyChanges(state.raw, changes);
-  const after = decodeConfig(layout, afterRaw);
   const before = Snapshot.build(state.revision, { mounts: state.mounts, rules: state.rules });
-  const next = Snapshot.build(state.revision, { mounts: after.mounts, rules: after.rules });
+  const { next, invalid } = afterChanges(layout, state, before, changes);
   const paths = new Set<string>(samples);
   for (const s of [before, next]) {
     for (const m of s.mounts) paths.add(m.path);
@@ -98,7 +136,7 @@ export function dryRunReport(layout: Layout, stop: DryRun, samples: readonly str
     if (a !== b) impact.push({ path: p, before: a, after: b });
   }
   const known = new Set(shadowed(before));
-  const conflicts = [...shadowed(next).filter((c) => !known.has(c)), ...after.invalid.map((i) => `${i.key} would not validate: ${i.error}`)];
+  const conflicts = [...shadowed(next).filter((c) => !known.has(c)), ...invalid.map((i) => `${i.key} would not validate: ${i.error}`)];
   const described = describeChanges(layout, changes, showSecrets);
   return { dryRun: true, revision: state.revision, changes: described, impact, checked: paths.size, conflicts };
 }

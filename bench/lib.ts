@@ -1,6 +1,6 @@
 /** Small helpers shared by the benchmarks. */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { closeSync, existsSync, openSync, writeSync } from 'node:fs';
+import { closeSync, openSync, writeSync } from 'node:fs';
 import { randomFillSync } from 'node:crypto';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -42,22 +42,23 @@ export interface TimedCase {
   cpu: number[];
 }
 
-const GNU_TIME = existsSync('/usr/bin/time') ? '/usr/bin/time' : undefined;
-
 /**
- * Run the case once: returns its wall time in ms and records its CPU time (from
- * /usr/bin/time, when present): on a machine shared with other work the wall clock
- * includes waiting for a core, the CPU time does not.
+ * Run the case once: returns its wall time in ms and records its CPU time (user + system,
+ * all its threads): on a machine shared with other work the wall clock includes waiting for
+ * a core, the CPU time does not. CPU comes from bash's `times` (the children's line, in
+ * milliseconds; GNU time rounds to 10 ms). The wall time includes starting bash (~2 ms),
+ * for every case alike.
  */
 export function timeCommand(c: TimedCase): number {
-  const [cmd, args] = GNU_TIME ? [GNU_TIME, ['-f', '@cpu %U %S', c.cmd, ...c.args]] : [c.cmd, c.args];
+  const script = '"$@"; rc=$?; times >&2; exit $rc';
   const t0 = process.hrtime.bigint();
-  const r = spawnSync(cmd, args, { env: c.env ?? process.env, encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 });
+  const r = spawnSync('bash', ['-c', script, 'bash', c.cmd, ...c.args], { env: c.env ?? process.env, encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 });
   const ms = Number(process.hrtime.bigint() - t0) / 1e6;
   if (r.status !== 0) throw new Error(`${c.name} exited ${r.status}: ${r.stderr}`);
   c.check(r.stdout);
-  const m = /@cpu (\d+(?:\.\d+)?) (\d+(?:\.\d+)?)\s*$/.exec(r.stderr);
-  if (m) c.cpu.push((Number(m[1]) + Number(m[2])) * 1000);
+  // `times`: the shell's own user/sys line, then its children's: "0m0.108s 0m0.021s"
+  const m = /(\d+)m(\d+(?:\.\d+)?)s (\d+)m(\d+(?:\.\d+)?)s\s*$/.exec(r.stderr);
+  if (m) c.cpu.push((Number(m[1]) * 60 + Number(m[2]) + Number(m[3]) * 60 + Number(m[4])) * 1000);
   return ms;
 }
 

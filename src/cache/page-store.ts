@@ -17,7 +17,7 @@
  * lru.ts and page-file.ts.
  */
 import { createHash } from 'node:crypto';
-import { promises as fsp, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { promises as fsp, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { Lru } from './lru.js';
 import { checkPage, encodePage, fileLength, readTrailer, TRAILER_BYTES } from './page-file.js';
@@ -84,7 +84,7 @@ interface FileRec {
 }
 
 const ROOT = 'alluxio-pages-v2';
-/** Pages up to this size are read and written synchronously (see get and put). */
+/** Pages up to this size are read synchronously (see get) and written in one call (see put). */
 const SYNC_WRITE_BYTES = 64 * 1024;
 const PAGE_NAME = /^([0-9a-f]{40})-(\d+)\.page$/;
 
@@ -234,14 +234,17 @@ export class PageStore {
       // Written in place: a page cut short (crash, full disk) fails its length/CRC check and
       // is dropped; it is indexed only once the write completed.
       const parts = encodePage(data, rec.meta);
+      // Never synchronously: creating a page file is an open(O_CREAT) the kernel may hold
+      // for a millisecond or more when the disk is busy, and on the event loop that stalls
+      // every request in flight (it was a third of a worker's main-thread time under cold
+      // 4 KiB GETs). Readers already have the page (stream through); it is indexed once the
+      // write completed.
       if (data.length <= SYNC_WRITE_BYTES) {
-        // Small pages: one synchronous write costs less than three thread-pool round trips
-        // (open, write, close) that would queue behind the process's other file I/O.
-        writeFileSync(path, Buffer.concat(parts));
+        await fsp.writeFile(path, Buffer.concat(parts));
       } else {
         const fh = await fsp.open(path, 'w');
         try {
-          await fh.writev(parts);
+          await fh.writev(parts); // no copy of a large page
         } finally {
           await fh.close();
         }

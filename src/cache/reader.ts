@@ -136,6 +136,15 @@ export class PageReader {
         const stream = small ? null : await source.read(ref, { start, end });
         const chunks: Iterable<Buffer> | AsyncIterable<Buffer> = stream ?? [await source.readBuffer!(ref, { start, end })];
         for await (const chunk of chunks) {
+          if (j >= run.length) {
+            // Bytes past the run: drop the rest. (A body that ends with the run is read to
+            // its end instead, so its keep-alive connection is reused, not closed.)
+            if (chunk.length > 0) {
+              stream?.destroy();
+              break;
+            }
+            continue;
+          }
           c.ufsReadBytes += chunk.length;
           let off = 0;
           while (off < chunk.length && j < run.length) {
@@ -151,10 +160,6 @@ export class PageReader {
                 filled = 0;
               }
             }
-          }
-          if (j >= run.length) {
-            stream?.destroy();
-            break;
           }
         }
         if (j < run.length) {

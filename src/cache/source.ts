@@ -112,14 +112,23 @@ export class PrimedSource implements PageSource {
   }
 }
 
-/** The first `n` bytes of a stream; the rest is not read (the stream is destroyed). */
+/**
+ * The first `n` bytes of a stream. A body that ends right after them (the usual case: the
+ * request asked for exactly this range) is read to its end, so its keep-alive connection
+ * goes back to the pool; a body with more bytes after them is destroyed (its connection is
+ * closed, the rest is not read).
+ */
 async function* upTo(body: Readable, n: number): AsyncGenerator<Buffer> {
   let left = n;
   try {
     for await (const chunk of body) {
       const b = chunk as Buffer;
-      if (b.length >= left) {
-        if (left > 0) yield b.subarray(0, left);
+      if (left === 0) {
+        if (b.length > 0) break; // more than asked for: drop the rest
+        continue;
+      }
+      if (b.length > left) {
+        yield b.subarray(0, left);
         left = 0;
         break;
       }
@@ -127,7 +136,7 @@ async function* upTo(body: Readable, n: number): AsyncGenerator<Buffer> {
       yield b;
     }
   } finally {
-    body.destroy();
+    if (!body.readableEnded) body.destroy();
   }
 }
 

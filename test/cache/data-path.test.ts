@@ -7,6 +7,7 @@
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, truncateSync, writeFileSync } from 'node:fs';
+import { connect, createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileBackend, Harness, mountOf, openCache, pattern, s3rverBackend, type UfsBackend } from './harness.js';
@@ -236,6 +237,40 @@ for (const backend of [fileBackend(), s3rverBackend()] as UfsBackend[]) {
       const dir = await h.dp.open(h.target(`${m}/dir`));
       assert.ok(dir === null || dir.entry.type === 'directory');
       dir?.close();
+    });
+
+    if (backend.name.startsWith('s3')) test('cold reads reuse the UFS connection (keep-alive): a response is read to its end, not aborted', async () => {
+      // A TCP relay in front of the S3 server counts the connections the adapter opens.
+      const m = fresh();
+      const upstream = Number(new URL(h.snap.mounts.find((x) => x.path === m)!.options['s3a.endpoint']!).port);
+      let connections = 0;
+      const relay = createServer((c) => {
+        connections++;
+        const u = connect(upstream, '127.0.0.1');
+        c.pipe(u).on('error', () => c.destroy());
+        u.pipe(c).on('error', () => u.destroy());
+        c.on('close', () => u.destroy());
+        u.on('close', () => c.destroy());
+      });
+      await new Promise<void>((r) => relay.listen(0, '127.0.0.1', () => r()));
+      try {
+        const name = m.slice(1);
+        const counted = `/${name}c`;
+        const root = backend.root(name);
+        h.setMounts([...h.snap.mounts, mountOf(counted, root, { 's3a.endpoint': `http://127.0.0.1:${(relay.address() as AddressInfo).port}` })]);
+        const small = Array.from({ length: 6 }, (_, i) => pattern(4096, 60 + i));
+        const large = pattern(3 * PAGE + 5, 70);
+        for (const [i, d] of small.entries()) await h.putBehind(`${m}/s${i}`, d);
+        await h.putBehind(`${m}/large`, large);
+        // One after the other, each cold: one connection can carry them all.
+        for (const [i, d] of small.entries()) assert.ok((await h.read(`${counted}/s${i}`))!.equals(d));
+        assert.ok((await h.read(`${counted}/large`))!.equals(large));
+        assert.ok((await h.read(`${counted}/large`, { start: PAGE - 10, end: PAGE + 9 }))!.equals(large.subarray(PAGE - 10, PAGE + 10)));
+        await until('the pages are written', () => cache.reader.inflightPages === 0);
+        assert.ok(connections <= 2, `${connections} connections for 7 cold reads one after the other`);
+      } finally {
+        await new Promise<void>((r) => relay.close(() => r()));
+      }
     });
 
     if (backend.name.startsWith('s3')) test('a write while a cold open is in flight: later opens do not join the old version', async () => {

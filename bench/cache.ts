@@ -80,6 +80,12 @@ function startNginx(dir: string, root: string, port: number): ChildProcess {
   return spawn('nginx', ['-p', dir, '-c', conf, '-e', join(dir, 'logs', 'error.log')], { stdio: ['ignore', 'inherit', 'inherit'] });
 }
 
+/** CPU time (user + system) of process `pid` so far, ms (clock ticks of 10 ms). */
+function cpuMs(pid: number): number {
+  const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+  return (Number(f[11]) + Number(f[12])) * 10;
+}
+
 async function putObject(base: string, key: string, body: Buffer): Promise<void> {
   const r = await fetch(`${base}/bench/${key}`, { method: 'PUT', body });
   await r.arrayBuffer();
@@ -154,23 +160,43 @@ async function main(): Promise<void> {
       if (r.status !== 200) throw new Error(`cache free: HTTP ${r.status} ${await r.text()}`);
     };
     const w = `${worker.s3Url}/bench`;
-    // warm-up (JIT, connections): a pass of the small objects through every target
-    for (const base of [w, `${plain.s3Url}/bench`, `${plain.s3Url}/local`, `${proxy.endpoint}/bench`, `${nginxUrl}/bench`]) await getAll(base, small, SMALL, cSmall);
+    // warm-up (JIT, connections): a pass of the small objects through every target; the
+    // targets a worker serves from local data (its cache, file://) get 16 passes and two of
+    // the large objects: a fresh worker's CPU per warm 4 KiB GET falls from ~0.22 ms over its
+    // first 2048 to ~0.07 ms after ~6000 (V8's optimising tiers), and a long-lived worker
+    // runs at the latter. The cache is freed before every run, so cold stays cold.
+    for (const base of [w, `${plain.s3Url}/local`]) {
+      await getAll(base, large, LARGE, cLarge, 2);
+      await getAll(base, small, SMALL, cSmall, 16);
+    }
+    for (const base of [`${plain.s3Url}/bench`, `${proxy.endpoint}/bench`, `${nginxUrl}/bench`]) await getAll(base, small, SMALL, cSmall);
 
     type Row = { largeMBps: number; smallOps: number };
     const res: Record<'cold' | 'warm' | 'direct' | 'nocache' | 'local' | 'nginx' | 'rcloneCold' | 'rcloneWarm', Row[]> = { cold: [], warm: [], direct: [], nocache: [], local: [], nginx: [], rcloneCold: [], rcloneWarm: [] };
     const rcloneSkip = rcloneSkipReason();
     if (rcloneSkip) console.log(`rclone VFS: SKIP (${rcloneSkip})`);
     const epoch2: { hitRatio: number; ufsBytes: number }[] = [];
+    // The worker's CPU per GET (user + system, /proc): on a shared machine steadier than throughput.
+    const cpu: Record<'warm' | 'local', { large: number[]; small: number[] }> = { warm: { large: [], small: [] }, local: { large: [], small: [] } };
     const measure = async (name: keyof typeof res, base: string): Promise<void> => {
+      const pid = name === 'warm' ? worker!.pid : name === 'local' ? plain!.pid : undefined;
+      const c0 = pid ? cpuMs(pid) : 0;
       const tl = await getAll(base, large, LARGE, cLarge);
+      const c1 = pid ? cpuMs(pid) : 0;
       // Warm targets read the small set several times: one pass (~0.1 s) was mostly noise
       // (connection set-up, a GC after the large objects). Cold ones can read it only once.
       const passes = name === 'cold' || name === 'direct' || name === 'nocache' ? 1 : smallPasses;
       const ts = await getAll(base, small, SMALL, cSmall, passes);
       const row = { largeMBps: (largeCount * LARGE) / 1e6 / tl, smallOps: (smallCount * passes) / ts };
       res[name].push(row);
-      console.log(`  ${name.padEnd(7)} large ${row.largeMBps.toFixed(1).padStart(7)} MB/s   small ${row.smallOps.toFixed(0).padStart(6)} ops/s`);
+      let perGet = '';
+      if (pid && (name === 'warm' || name === 'local')) {
+        const c2 = cpuMs(pid);
+        cpu[name].large.push((c1 - c0) / largeCount);
+        cpu[name].small.push((c2 - c1) / (smallCount * passes));
+        perGet = `   worker CPU/GET: large ${((c1 - c0) / largeCount).toFixed(2)} ms, small ${((c2 - c1) / (smallCount * passes)).toFixed(3)} ms`;
+      }
+      console.log(`  ${name.padEnd(7)} large ${row.largeMBps.toFixed(1).padStart(7)} MB/s   small ${row.smallOps.toFixed(0).padStart(6)} ops/s${perGet}`);
     };
     for (let r = 1; r <= runs; r++) {
       console.log(`run ${r}`);
@@ -259,8 +285,10 @@ async function main(): Promise<void> {
       console.log(`  rclone VFS (FUSE reads): cold large ${L.rcloneCold.toFixed(1)} MB/s, small ${S.rcloneCold.toFixed(0)} ops/s; warm large ${L.rcloneWarm.toFixed(1)} MB/s, small ${S.rcloneWarm.toFixed(0)} ops/s`);
       console.log(`  alluxio/rclone: cold large ${ratios.coldVsRcloneColdLarge.toFixed(2)}  small ${ratios.coldVsRcloneColdSmall.toFixed(2)};  warm large ${ratios.warmVsRcloneWarmLarge.toFixed(2)}  small ${ratios.warmVsRcloneWarmSmall.toFixed(2)}`);
     }
+    console.log(`  worker CPU per GET (median): warm large ${median(cpu.warm.large).toFixed(2)} ms, small ${median(cpu.warm.small).toFixed(3)} ms; worker over local disk large ${median(cpu.local.large).toFixed(2)} ms, small ${median(cpu.local.small).toFixed(3)} ms`);
     console.log(`  epoch 2: hit ratio ${(summary.epoch2HitRatio * 100).toFixed(1)}%, UFS bytes ${summary.epoch2UfsBytes}; worker peak RSS ${summary.workerPeakRssMb.toFixed(0)} MB`);
-    console.log(JSON.stringify({ ...summary, ratios, sameRunRatios: sameRun }));
+    const workerCpuMsPerGet = { warmLarge: median(cpu.warm.large), warmSmall: median(cpu.warm.small), localLarge: median(cpu.local.large), localSmall: median(cpu.local.small) };
+    console.log(JSON.stringify({ ...summary, ratios, sameRunRatios: sameRun, workerCpuMsPerGet }));
   } catch (e) {
     // the worker's warnings and errors say why a GET failed
     const lines = (worker?.log() ?? '').split('\n').filter((l) => /"level":[45]0|Error|error/.test(l));

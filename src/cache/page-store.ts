@@ -198,17 +198,25 @@ export class PageStore {
     return { pageSize: this.pageSize, pages };
   }
 
-  /** The page's bytes from memory or disk, or null (a miss, a corrupt page, an I/O error). */
-  async get(ref: ObjectRef, index: number): Promise<Buffer | null> {
-    const key = this.keyOf(ref);
-    const id = `${key}/${index}`;
+  /** The page's bytes if the memory tier holds it (counted as a memory hit), else undefined. */
+  fromMemory(ref: ObjectRef, index: number): Buffer | undefined {
+    if (this.mem.size === 0) return undefined;
+    const id = `${this.keyOf(ref)}/${index}`;
     const m = this.mem.get(id);
     if (m) {
       this.memLru.touch(id);
       this.disk.touch(id);
       this.counters.memoryHits++;
-      return m;
     }
+    return m;
+  }
+
+  /** The page's bytes from memory or disk, or null (a miss, a corrupt page, an I/O error). */
+  async get(ref: ObjectRef, index: number): Promise<Buffer | null> {
+    const m = this.fromMemory(ref, index);
+    if (m) return m;
+    const key = this.keyOf(ref);
+    const id = `${key}/${index}`;
     if (!this.disk.has(id)) return null;
     const len = pageLength(ref.size, index, this.pageSize);
     let file: Buffer;

@@ -83,9 +83,15 @@ export class PageReader {
     indexes.forEach((index, k) => {
       const id = `${key}/${index}`;
       const f = this.inflight.get(id);
+      const m = f ? undefined : this.store.fromMemory(ref, index);
       if (f) {
         this.store.counters.misses++;
         out[k] = f;
+      } else if (m) {
+        // a memory hit: no async step, no file
+        this.store.counters.hits++;
+        this.store.counters.cacheReadBytes += m.length;
+        out[k] = Promise.resolve(m);
       } else if (this.store.has(ref, index)) {
         out[k] = this.fromStore(ref, key, index, source);
       } else {

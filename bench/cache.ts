@@ -16,11 +16,13 @@
  *          (warm), the peer a user would pick instead (skipped without rclone or FUSE)
  *
  * Large objects: aggregate MB/s (10^6 B/s) at --large-concurrency; small: ops/s at
- * --small-concurrency. Prints per-run figures, medians, the ratios cold/direct and
+ * --small-concurrency; the warm targets (warm, local, nginx, rclone warm) read the small
+ * set --small-passes times and the large set --large-passes times (one pass of either is
+ * 0.1-0.2 s when warm, mostly noise). Prints per-run figures, medians, the ratios cold/direct and
  * warm/nginx (goals: cold >= 0.9x direct; warm large >= 0.9x nginx; warm small >= 0.8x
  * nginx), epoch 2's hit ratio and UFS bytes, and one JSON line. No timed assertions.
  *
- *   node dist/bench/cache.js [--runs 3] [--large-count 32] [--small-count 256] [--delay-ms 10]
+ *   node dist/bench/cache.js [--runs 3] [--large-count 32] [--small-count 256] [--small-passes 8] [--large-passes 4] [--delay-ms 10]
  *        [--link-mbps 100] [--large-concurrency 4] [--small-concurrency 16]
  *
  * Needs etcd and nginx. Everything it starts is stopped and its temp dir removed.
@@ -42,8 +44,8 @@ import { mountRclone, rcloneSkipReason, readAll } from './parts/rclone.js';
 const LARGE = 4 << 20;
 const SMALL = 4096;
 
-/** GET every name once at `concurrency` (keep-alive); checks sizes; seconds taken. */
-async function getAll(base: string, names: string[], size: number, concurrency: number): Promise<number> {
+/** GET every name `passes` times at `concurrency` (keep-alive); checks sizes; seconds taken. */
+async function getAll(base: string, names: string[], size: number, concurrency: number, passes = 1): Promise<number> {
   const u = new URL(base);
   const agent = new Agent({ keepAlive: true, maxSockets: concurrency });
   let i = 0;
@@ -61,7 +63,7 @@ async function getAll(base: string, names: string[], size: number, concurrency: 
   const t0 = process.hrtime.bigint();
   await Promise.all(
     Array.from({ length: concurrency }, async () => {
-      while (i < names.length) await one(`${u.pathname.replace(/\/$/, '')}/${names[i++]!}`);
+      while (i < names.length * passes) await one(`${u.pathname.replace(/\/$/, '')}/${names[i++ % names.length]!}`);
     }),
   );
   agent.destroy();
@@ -77,6 +79,12 @@ function startNginx(dir: string, root: string, port: number): ChildProcess {
     `daemon off;\nmaster_process on;\nuser root;\nworker_processes auto;\npid ${join(dir, 'nginx.pid')};\nerror_log ${join(dir, 'logs', 'error.log')} warn;\nevents { worker_connections 1024; }\nhttp {\n  access_log off;\n  sendfile on;\n  tcp_nopush on;\n  keepalive_requests 100000;\n${temp}\n  default_type application/octet-stream;\n  server { listen 127.0.0.1:${port}; root ${root}; }\n}\n`,
   );
   return spawn('nginx', ['-p', dir, '-c', conf, '-e', join(dir, 'logs', 'error.log')], { stdio: ['ignore', 'inherit', 'inherit'] });
+}
+
+/** CPU time (user + system) of process `pid` so far, ms (clock ticks of 10 ms). */
+function cpuMs(pid: number): number {
+  const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+  return (Number(f[11]) + Number(f[12])) * 10;
 }
 
 async function putObject(base: string, key: string, body: Buffer): Promise<void> {
@@ -96,6 +104,8 @@ async function main(): Promise<void> {
   const runs = numArg('runs', 3);
   const largeCount = numArg('large-count', 32);
   const smallCount = numArg('small-count', 256);
+  const smallPasses = numArg('small-passes', 8);
+  const largePasses = numArg('large-passes', 4);
   const delayMs = numArg('delay-ms', 10);
   const linkMBps = numArg('link-mbps', 100);
   const cLarge = numArg('large-concurrency', 4);
@@ -152,20 +162,45 @@ async function main(): Promise<void> {
       if (r.status !== 200) throw new Error(`cache free: HTTP ${r.status} ${await r.text()}`);
     };
     const w = `${worker.s3Url}/bench`;
-    // warm-up (JIT, connections): a pass of the small objects through every target
-    for (const base of [w, `${plain.s3Url}/bench`, `${plain.s3Url}/local`, `${proxy.endpoint}/bench`, `${nginxUrl}/bench`]) await getAll(base, small, SMALL, cSmall);
+    // warm-up (JIT, connections): a pass of the small objects through every target; the
+    // targets a worker serves from local data (its cache, file://) get 16 passes and two of
+    // the large objects: a fresh worker's CPU per warm 4 KiB GET falls from ~0.22 ms over its
+    // first 2048 to ~0.07 ms after ~6000 (V8's optimising tiers), and a long-lived worker
+    // runs at the latter. The cache is freed before every run, so cold stays cold.
+    for (const base of [w, `${plain.s3Url}/local`]) {
+      await getAll(base, large, LARGE, cLarge, 2);
+      await getAll(base, small, SMALL, cSmall, 16);
+    }
+    for (const base of [`${plain.s3Url}/bench`, `${proxy.endpoint}/bench`, `${nginxUrl}/bench`]) await getAll(base, small, SMALL, cSmall);
 
     type Row = { largeMBps: number; smallOps: number };
     const res: Record<'cold' | 'warm' | 'direct' | 'nocache' | 'local' | 'nginx' | 'rcloneCold' | 'rcloneWarm', Row[]> = { cold: [], warm: [], direct: [], nocache: [], local: [], nginx: [], rcloneCold: [], rcloneWarm: [] };
     const rcloneSkip = rcloneSkipReason();
     if (rcloneSkip) console.log(`rclone VFS: SKIP (${rcloneSkip})`);
     const epoch2: { hitRatio: number; ufsBytes: number }[] = [];
+    // The worker's CPU per GET (user + system, /proc): on a shared machine steadier than throughput.
+    const cpu: Record<'warm' | 'local', { large: number[]; small: number[] }> = { warm: { large: [], small: [] }, local: { large: [], small: [] } };
     const measure = async (name: keyof typeof res, base: string): Promise<void> => {
-      const tl = await getAll(base, large, LARGE, cLarge);
-      const ts = await getAll(base, small, SMALL, cSmall);
-      const row = { largeMBps: (largeCount * LARGE) / 1e6 / tl, smallOps: smallCount / ts };
+      const pid = name === 'warm' ? worker!.pid : name === 'local' ? plain!.pid : undefined;
+      // Warm targets read each set several times: one pass (~0.1-0.2 s) was mostly noise
+      // (connection set-up, a GC after the other set). Cold ones can read it only once.
+      const once = name === 'cold' || name === 'direct' || name === 'nocache';
+      const lPasses = once ? 1 : largePasses;
+      const c0 = pid ? cpuMs(pid) : 0;
+      const tl = await getAll(base, large, LARGE, cLarge, lPasses);
+      const c1 = pid ? cpuMs(pid) : 0;
+      const passes = once ? 1 : smallPasses;
+      const ts = await getAll(base, small, SMALL, cSmall, passes);
+      const row = { largeMBps: (largeCount * lPasses * LARGE) / 1e6 / tl, smallOps: (smallCount * passes) / ts };
       res[name].push(row);
-      console.log(`  ${name.padEnd(7)} large ${row.largeMBps.toFixed(1).padStart(7)} MB/s   small ${row.smallOps.toFixed(0).padStart(6)} ops/s`);
+      let perGet = '';
+      if (pid && (name === 'warm' || name === 'local')) {
+        const c2 = cpuMs(pid);
+        cpu[name].large.push((c1 - c0) / (largeCount * lPasses));
+        cpu[name].small.push((c2 - c1) / (smallCount * passes));
+        perGet = `   worker CPU/GET: large ${((c1 - c0) / (largeCount * lPasses)).toFixed(2)} ms, small ${((c2 - c1) / (smallCount * passes)).toFixed(3)} ms`;
+      }
+      console.log(`  ${name.padEnd(7)} large ${row.largeMBps.toFixed(1).padStart(7)} MB/s   small ${row.smallOps.toFixed(0).padStart(6)} ops/s${perGet}`);
     };
     for (let r = 1; r <= runs; r++) {
       console.log(`run ${r}`);
@@ -187,9 +222,13 @@ async function main(): Promise<void> {
         const rc = await mountRclone(join(tmp, `rclone-${r}`), proxy.endpoint, 'bench');
         try {
           for (const name of ['rcloneCold', 'rcloneWarm'] as const) {
-            const tl = await readAll(rc.mountpoint, large, LARGE, cLarge);
-            const ts = await readAll(rc.mountpoint, small, SMALL, cSmall);
-            const row = { largeMBps: (largeCount * LARGE) / 1e6 / tl, smallOps: smallCount / ts };
+            const lPasses = name === 'rcloneWarm' ? largePasses : 1;
+            let tl = 0;
+            for (let p = 0; p < lPasses; p++) tl += await readAll(rc.mountpoint, large, LARGE, cLarge);
+            const passes = name === 'rcloneWarm' ? smallPasses : 1;
+            let ts = 0;
+            for (let p = 0; p < passes; p++) ts += await readAll(rc.mountpoint, small, SMALL, cSmall);
+            const row = { largeMBps: (largeCount * lPasses * LARGE) / 1e6 / tl, smallOps: (smallCount * passes) / ts };
             res[name].push(row);
             console.log(`  ${name.padEnd(7)} large ${row.largeMBps.toFixed(1).padStart(7)} MB/s   small ${row.smallOps.toFixed(0).padStart(6)} ops/s`);
           }
@@ -202,7 +241,7 @@ async function main(): Promise<void> {
     const summary = {
       bench: 'cache',
       runs,
-      dataset: { large: largeCount, small: smallCount },
+      dataset: { large: largeCount, small: smallCount, smallPassesWarm: smallPasses, largePassesWarm: largePasses },
       shaping: { delayMsEachWay: delayMs, linkMBps },
       concurrency: { large: cLarge, small: cSmall },
       largeMBps: { cold: med('cold', 'largeMBps'), warm: med('warm', 'largeMBps'), direct: med('direct', 'largeMBps'), nocache: med('nocache', 'largeMBps'), local: med('local', 'largeMBps'), nginx: med('nginx', 'largeMBps'), rcloneCold: med('rcloneCold', 'largeMBps'), rcloneWarm: med('rcloneWarm', 'largeMBps') },
@@ -230,7 +269,7 @@ async function main(): Promise<void> {
       warmVsRcloneWarmSmall: S.warm / S.rcloneWarm,
     };
     console.log('');
-    console.log(`medians over ${runs} runs (4 MiB x ${largeCount} at c=${cLarge}; 4 KiB x ${smallCount} at c=${cSmall}; UFS +${delayMs} ms each way, ${linkMBps} MB/s link)`);
+    console.log(`medians over ${runs} runs (4 MiB x ${largeCount} at c=${cLarge}; 4 KiB x ${smallCount} at c=${cSmall}, warm targets ${smallPasses} / ${largePasses} passes (small / large); UFS +${delayMs} ms each way, ${linkMBps} MB/s link)`);
     console.log(`  large MB/s: cold ${L.cold.toFixed(1)}  warm ${L.warm.toFixed(1)}  direct UFS ${L.direct.toFixed(1)}  worker without cache ${L.nocache.toFixed(1)}  worker over local disk ${L.local.toFixed(1)}  nginx ${L.nginx.toFixed(1)}`);
     console.log(`  small ops/s: cold ${S.cold.toFixed(0)}  warm ${S.warm.toFixed(0)}  direct UFS ${S.direct.toFixed(0)}  worker without cache ${S.nocache.toFixed(0)}  worker over local disk ${S.local.toFixed(0)}  nginx ${S.nginx.toFixed(0)}`);
     console.log(`  cold/direct: large ${ratios.coldVsDirectLarge.toFixed(2)}  small ${ratios.coldVsDirectSmall.toFixed(2)}   (goal >= 0.90)`);
@@ -252,8 +291,10 @@ async function main(): Promise<void> {
       console.log(`  rclone VFS (FUSE reads): cold large ${L.rcloneCold.toFixed(1)} MB/s, small ${S.rcloneCold.toFixed(0)} ops/s; warm large ${L.rcloneWarm.toFixed(1)} MB/s, small ${S.rcloneWarm.toFixed(0)} ops/s`);
       console.log(`  alluxio/rclone: cold large ${ratios.coldVsRcloneColdLarge.toFixed(2)}  small ${ratios.coldVsRcloneColdSmall.toFixed(2)};  warm large ${ratios.warmVsRcloneWarmLarge.toFixed(2)}  small ${ratios.warmVsRcloneWarmSmall.toFixed(2)}`);
     }
+    console.log(`  worker CPU per GET (median): warm large ${median(cpu.warm.large).toFixed(2)} ms, small ${median(cpu.warm.small).toFixed(3)} ms; worker over local disk large ${median(cpu.local.large).toFixed(2)} ms, small ${median(cpu.local.small).toFixed(3)} ms`);
     console.log(`  epoch 2: hit ratio ${(summary.epoch2HitRatio * 100).toFixed(1)}%, UFS bytes ${summary.epoch2UfsBytes}; worker peak RSS ${summary.workerPeakRssMb.toFixed(0)} MB`);
-    console.log(JSON.stringify({ ...summary, ratios, sameRunRatios: sameRun }));
+    const workerCpuMsPerGet = { warmLarge: median(cpu.warm.large), warmSmall: median(cpu.warm.small), localLarge: median(cpu.local.large), localSmall: median(cpu.local.small) };
+    console.log(JSON.stringify({ ...summary, ratios, sameRunRatios: sameRun, workerCpuMsPerGet }));
   } catch (e) {
     // the worker's warnings and errors say why a GET failed
     const lines = (worker?.log() ?? '').split('\n').filter((l) => /"level":[45]0|Error|error/.test(l));

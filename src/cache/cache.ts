@@ -8,7 +8,7 @@
  * DEFAULT_METADATA_TTL_MS). 0 = stat the UFS on every open. A write, delete or mkdir through
  * DataPath on this worker invalidates the file's metadata and pages at once.
  */
-import { Readable } from 'node:stream';
+import { Readable, type Writable } from 'node:stream';
 import { parseDuration } from '../cli/duration.js';
 import { isAlluxioError } from '../domain/errors.js';
 import { joinUnderUfs } from '../domain/ufs-uri.js';
@@ -46,6 +46,7 @@ export class WorkerCache {
   private invalidations = 0;
   metaHits = 0;
   metaMisses = 0;
+  private readonly refs = new WeakMap<UfsEntry, ObjectRef>();
 
   private constructor(readonly store: PageStore, opts: WorkerCacheOptions) {
     this.reader = new PageReader(store, opts.readAheadPages ?? 16);
@@ -134,8 +135,19 @@ export class WorkerCache {
     if (entry === undefined) entry = await this.stat(t, statUfs);
     if (!entry) return null;
     if (entry.type !== 'file') return undefined;
+    return this.objectFor(entry, this.refOf(uri, entry), new UfsPageSource(t.adapter, t.rel));
+  }
+
+  /**
+   * The ref of `entry` at `uri`, one object per cached entry (the same entry answers every
+   * open within the TTL), so the store's per-ref key memo hits instead of hashing strings.
+   */
+  private refOf(uri: string, entry: UfsEntry): ObjectRef {
+    const known = this.refs.get(entry);
+    if (known && known.uri === uri) return known;
     const ref: ObjectRef = { uri, version: versionOf(entry), size: entry.size };
-    return this.objectFor(entry, ref, new UfsPageSource(t.adapter, t.rel));
+    this.refs.set(entry, ref);
+    return ref;
   }
 
   /** The cold open's first request (see open); undefined when it could not be made that way. */
@@ -232,10 +244,42 @@ export class WorkerCache {
         }
         return Readable.from(guarded(), { objectMode: false });
       },
+      sendTo: async (dest, range) => {
+        const [s, e] = bounds(range);
+        // Pages straight into the destination, no stream in between; a page or so queued at
+        // most (the reader's read-ahead is the pipeline). The client going away ends it
+        // quietly (like the file adapter's sendTo); the generator's return stops the reads.
+        const limit = this.store.pageSize;
+        try {
+          for await (const b of reader.range(ref, s, e, source)) {
+            if (dest.destroyed) return;
+            if (!dest.write(b) && dest.writableLength > limit) await drained(dest);
+          }
+          if (!dest.destroyed) dest.end();
+        } catch (err) {
+          onError(err);
+        }
+      },
       ranges: true,
       close: () => {},
     };
   }
+}
+
+/** Resolves when `dest` drained, closed or failed (the caller checks `destroyed`). */
+function drained(dest: Writable): Promise<void> {
+  if (dest.destroyed) return Promise.resolve();
+  return new Promise((resolve) => {
+    const done = () => {
+      dest.off('drain', done);
+      dest.off('close', done);
+      dest.off('error', done);
+      resolve();
+    };
+    dest.on('drain', done);
+    dest.on('close', done);
+    dest.on('error', done);
+  });
 }
 
 /**

@@ -17,7 +17,7 @@
  * lru.ts and page-file.ts.
  */
 import { createHash } from 'node:crypto';
-import { promises as fsp, readFileSync, rmSync } from 'node:fs';
+import { close, open, promises as fsp, read, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { Lru } from './lru.js';
 import { checkPage, encodePage, fileLength, readTrailer, TRAILER_BYTES } from './page-file.js';
@@ -87,6 +87,32 @@ const ROOT = 'alluxio-pages-v2';
 /** Pages up to this size are read synchronously (see get) and written in one call (see put). */
 const SYNC_WRITE_BYTES = 64 * 1024;
 const PAGE_NAME = /^([0-9a-f]{40})-(\d+)\.page$/;
+/** What a page in the memory tier costs besides its bytes (map and LRU entries, id string). */
+const MEM_PAGE_OVERHEAD = 256;
+
+/**
+ * The file at `path`, expected to be `length` bytes, in one read that asks for one byte
+ * more: a shorter or longer file comes back at its own length (up to length + 1), which
+ * checkPage refuses (a short read of a regular file is its end).
+ */
+function readExpecting(path: string, length: number): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    open(path, 'r', (err, fd) => {
+      if (err) return reject(err);
+      const buf = Buffer.allocUnsafeSlow(length + 1);
+      const done = (e: Error | null, got: number) => close(fd, () => (e ? reject(e) : resolve(buf.subarray(0, got))));
+      const more = (off: number): void => {
+        read(fd, buf, off, length + 1 - off, off, (e, n) => {
+          if (e) return done(e, 0);
+          const got = off + n;
+          if (n === 0 || got >= length) return done(null, got);
+          more(got);
+        });
+      };
+      more(0);
+    });
+  });
+}
 
 export class PageStore {
   readonly counters: CacheCounters = newCounters();
@@ -172,24 +198,37 @@ export class PageStore {
     return { pageSize: this.pageSize, pages };
   }
 
-  /** The page's bytes from memory or disk, or null (a miss, a corrupt page, an I/O error). */
-  async get(ref: ObjectRef, index: number): Promise<Buffer | null> {
-    const key = this.keyOf(ref);
-    const id = `${key}/${index}`;
+  /** The page's bytes if the memory tier holds it (counted as a memory hit), else undefined. */
+  fromMemory(ref: ObjectRef, index: number): Buffer | undefined {
+    if (this.mem.size === 0) return undefined;
+    const id = `${this.keyOf(ref)}/${index}`;
     const m = this.mem.get(id);
     if (m) {
       this.memLru.touch(id);
       this.disk.touch(id);
       this.counters.memoryHits++;
-      return m;
     }
+    return m;
+  }
+
+  /** The page's bytes from memory or disk, or null (a miss, a corrupt page, an I/O error). */
+  async get(ref: ObjectRef, index: number): Promise<Buffer | null> {
+    const m = this.fromMemory(ref, index);
+    if (m) return m;
+    const key = this.keyOf(ref);
+    const id = `${key}/${index}`;
     if (!this.disk.has(id)) return null;
     const len = pageLength(ref.size, index, this.pageSize);
     let file: Buffer;
     try {
       // Small pages: one synchronous read beats four thread-pool round trips (open, fstat,
       // read, close) on a hot path of tiny objects.
-      file = len <= SYNC_WRITE_BYTES ? readFileSync(this.pagePath(key, index)) : await fsp.readFile(this.pagePath(key, index));
+      // Larger pages: open, one read of the length the page file must have, close (three
+      // thread-pool calls; fsp.readFile made six: open, fstat, 512 KiB reads, close). A file
+      // of another length fails checkPage as before.
+      const rec = this.files.get(key);
+      const expect = rec ? fileLength(len, rec.meta.length) : -1;
+      file = len <= SYNC_WRITE_BYTES ? readFileSync(this.pagePath(key, index)) : expect < 0 ? await fsp.readFile(this.pagePath(key, index)) : await readExpecting(this.pagePath(key, index), expect);
     } catch (e) {
       this.counters.readErrors++;
       this.opts.log?.warn({ page: id, err: (e as Error).message }, 'cache page read failed; reading the UFS instead');
@@ -331,13 +370,19 @@ export class PageStore {
   // ---- internals
 
   private remember(id: string, data: Buffer): void {
-    if (this.memoryBytes <= 0 || data.length > this.memoryBytes) return;
-    for (const v of this.memLru.victims(data.length, this.memoryBytes)) {
+    // Charged what it holds: a slice of a larger buffer (Node's 8 KiB pool, a page file's
+    // buffer with its metadata) is copied to its own when that buffer is much larger, and
+    // every page costs at least MEM_PAGE_OVERHEAD (its index entries), so the tier's bound
+    // holds for tiny pages too.
+    const charge = data.length + MEM_PAGE_OVERHEAD;
+    if (this.memoryBytes <= 0 || charge > this.memoryBytes || this.mem.has(id)) return;
+    if (data.buffer.byteLength > data.length * 2 + 4096) data = Buffer.from(data);
+    for (const v of this.memLru.victims(charge, this.memoryBytes)) {
       this.memLru.delete(v);
       this.mem.delete(v);
     }
     this.mem.set(id, data);
-    this.memLru.set(id, data.length);
+    this.memLru.set(id, charge);
   }
 
   private evictFor(charge: number): void {

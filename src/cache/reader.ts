@@ -56,6 +56,14 @@ export class PageReader {
 
   /** The whole range in one buffer (small reads). */
   async bytes(ref: ObjectRef, start: number, end: number, source: PageSource): Promise<Buffer> {
+    const ps = this.store.pageSize;
+    const first = Math.floor(start / ps);
+    if (start >= 0 && end >= start && first === Math.floor(end / ps) && end < ref.size) {
+      // Within one page (every small object): no generator, one lookup.
+      const page = await this.pages(ref, [first], source)[0]!;
+      const off = start - first * ps;
+      return off === 0 && page.length === end - start + 1 ? page : page.subarray(off, end - first * ps + 1);
+    }
     const parts: Buffer[] = [];
     for await (const b of this.range(ref, start, end, source)) parts.push(b);
     return parts.length === 1 ? parts[0]! : Buffer.concat(parts);
@@ -75,9 +83,15 @@ export class PageReader {
     indexes.forEach((index, k) => {
       const id = `${key}/${index}`;
       const f = this.inflight.get(id);
+      const m = f ? undefined : this.store.fromMemory(ref, index);
       if (f) {
         this.store.counters.misses++;
         out[k] = f;
+      } else if (m) {
+        // a memory hit: no async step, no file
+        this.store.counters.hits++;
+        this.store.counters.cacheReadBytes += m.length;
+        out[k] = Promise.resolve(m);
       } else if (this.store.has(ref, index)) {
         out[k] = this.fromStore(ref, key, index, source);
       } else {

@@ -60,6 +60,7 @@ export class UfsRegistry {
   private readonly readOnlyInKey: boolean;
   /** Retired adapters waiting out their grace period (closed at once by closeAll). */
   private readonly retiring = new Map<UfsAdapter, NodeJS.Timeout>();
+  private readonly keys = new WeakMap<ParsedMount, string>();
 
   constructor(opts: UfsRegistryOptions = {}) {
     this.graceMs = opts.graceMs ?? 60_000;
@@ -68,7 +69,10 @@ export class UfsRegistry {
   }
 
   adapterFor(mount: ParsedMount): UfsAdapter {
-    const key = cacheKey(mount, this.readOnlyInKey);
+    // Per mount object (a snapshot's mounts are immutable): the key is JSON of the sorted
+    // options, which cost more than the rest of a warm small read's lookup when built per request.
+    let key = this.keys.get(mount);
+    if (key === undefined) this.keys.set(mount, (key = cacheKey(mount, this.readOnlyInKey)));
     let a = this.byKey.get(key);
     if (!a) {
       a = this.create(mount);

@@ -6,7 +6,7 @@
  */
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, truncateSync, writeFileSync } from 'node:fs';
+import { appendFileSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, truncateSync, writeFileSync } from 'node:fs';
 import { connect, createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -337,6 +337,30 @@ for (const backend of [fileBackend(), s3rverBackend()] as UfsBackend[]) {
       assert.equal(c.ufsReadBytes, ufs1);
     });
 
+    test('a page over 64 KiB (read in one call of the length it must have) is refused when shorter or longer', async () => {
+      const BIG = 256 * 1024;
+      const dir = mkdtempSync(join(tmpdir(), 'cache-big-'));
+      const big = await openCache(dir, { pageSize: BIG });
+      h.cache = big;
+      try {
+        const m = fresh();
+        const data = pattern(3 * BIG, 31);
+        await h.putBehind(`${m}/big.bin`, data);
+        assert.ok((await h.read(`${m}/big.bin`))!.equals(data));
+        await until('written', () => big.reader.inflightPages === 0 && big.store.stats().pages === 3);
+        const files = pageFiles(dir).sort();
+        truncateSync(files[0]!, BIG - 1);
+        appendFileSync(files[1]!, Buffer.from('x'));
+        const ufs0 = big.counters.ufsReadBytes;
+        assert.ok((await h.read(`${m}/big.bin`))!.equals(data));
+        assert.equal(big.counters.corruptPages, 2);
+        assert.equal(big.counters.ufsReadBytes - ufs0, 2 * BIG, 'only the two bad pages were fetched again');
+      } finally {
+        h.cache = cache;
+        rmSync(dir, { recursive: true, force: true });
+      }
+    });
+
     test('pages survive a restart and are reused after validation', async () => {
       const m = fresh();
       const data = pattern(4 * PAGE + 1, 5);
@@ -393,6 +417,29 @@ for (const backend of [fileBackend(), s3rverBackend()] as UfsBackend[]) {
         assert.equal(mem.counters.memoryHits, 3);
         assert.equal(mem.counters.ufsReadBytes, data.length, 'nothing fetched again');
         assert.ok(mem.store.stats().memoryUsedBytes <= 4 * PAGE);
+      } finally {
+        h.cache = cache;
+        rmSync(dir, { recursive: true, force: true });
+      }
+    });
+
+    test('the memory tier keeps its bound with tiny pages (each charged its bytes and its entry)', async () => {
+      const dir = mkdtempSync(join(tmpdir(), 'cache-tiny-'));
+      const mem = await openCache(dir, { memoryBytes: 4096 });
+      h.cache = mem;
+      try {
+        const m = fresh();
+        const files = Array.from({ length: 40 }, (_, i) => pattern(10, 40 + i));
+        for (let i = 0; i < files.length; i++) await h.putBehind(`${m}/t${i}.bin`, files[i]!);
+        for (let i = 0; i < files.length; i++) assert.ok((await h.read(`${m}/t${i}.bin`))!.equals(files[i]!));
+        await until('written', () => mem.reader.inflightPages === 0);
+        const st = mem.store.stats();
+        assert.ok(st.memoryUsedBytes <= 4096, `memory used ${st.memoryUsedBytes}`);
+        assert.ok(st.memoryPages > 0 && st.memoryPages <= Math.floor(4096 / (10 + 256)), `memory pages ${st.memoryPages}`);
+        // the latest pages answer from memory, byte-exact
+        const hits0 = mem.counters.memoryHits;
+        assert.ok((await h.read(`${m}/t39.bin`))!.equals(files[39]!));
+        assert.equal(mem.counters.memoryHits - hits0, 1);
       } finally {
         h.cache = cache;
         rmSync(dir, { recursive: true, force: true });

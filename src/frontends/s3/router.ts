@@ -103,7 +103,7 @@ export function levelOf(bucket: string, key: string): Level {
 export function routeOf(r: RouteInput): Operation {
   const level = levelOf(r.bucket, r.key);
   const q = r.query;
-  if (level !== 'service') {
+  if (level !== 'service' && q.size > 0) {
     // ?versionId=null names the only version there is.
     const sub = UNIMPLEMENTED_SUBRESOURCES.find((s) => q.has(s) && !(s === 'versionId' && q.get(s) === 'null'));
     if (sub) throw s3err.notImplemented(`${r.method} ?${sub}`);
@@ -116,7 +116,7 @@ export function routeOf(r: RouteInput): Operation {
     if (row.query !== undefined && !q.has(row.query)) continue;
     if (row.queryValue !== undefined && q.get(row.queryValue[0]) !== row.queryValue[1]) continue;
     if (row.header !== undefined && r.headers[row.header] === undefined) continue;
-    if (row.query === undefined) {
+    if (row.query === undefined && q.size > 0) {
       // A row without a subresource does not serve a request that names one it does not know.
       const partial = PARTIAL_SUBRESOURCES.find((s) => q.has(s));
       if (partial) throw s3err.notImplemented(`${r.method} ?${partial}`);

@@ -20,6 +20,15 @@ import { openHint } from '../../common/range.js';
 
 type Body = Buffer | Readable | ((dest: Writable) => Promise<void>);
 
+/** response-* query parameters of GetObject and the headers they set. */
+const RESPONSE_OVERRIDES: readonly (readonly [string, string])[] = [
+  ['response-content-disposition', 'Content-Disposition'],
+  ['response-content-encoding', 'Content-Encoding'],
+  ['response-content-language', 'Content-Language'],
+  ['response-cache-control', 'Cache-Control'],
+  ['response-expires', 'Expires'],
+];
+
 export async function getObject(ctx: S3Context, r: Req, head: boolean): Promise<void> {
   const t = await targetOf(ctx, r, r.bucket, r.key);
   if (maybeRedirect(ctx, r, t)) return;
@@ -72,16 +81,12 @@ async function serveObject(r: Req, head: boolean, st: UfsEntry, open: (range: { 
     'Content-Type': q.get('response-content-type') ?? (isDir ? 'application/x-directory' : contentTypeOf(r.key)),
     'Content-Length': range ? range.end - range.start + 1 : size,
   };
-  if (q.has('partNumber')) headers['x-amz-mp-parts-count'] = 1;
-  for (const [p, h] of [
-    ['response-content-disposition', 'Content-Disposition'],
-    ['response-content-encoding', 'Content-Encoding'],
-    ['response-content-language', 'Content-Language'],
-    ['response-cache-control', 'Cache-Control'],
-    ['response-expires', 'Expires'],
-  ] as const) {
-    const v = q.get(p);
-    if (v !== undefined) headers[h] = v;
+  if (q.size > 0) {
+    if (q.has('partNumber')) headers['x-amz-mp-parts-count'] = 1;
+    for (const [p, h] of RESPONSE_OVERRIDES) {
+      const v = q.get(p);
+      if (v !== undefined) headers[h] = v;
+    }
   }
   if (range) headers['Content-Range'] = `bytes ${range.start}-${range.end}/${size}`;
   const status = range ? 206 : 200;

@@ -7,7 +7,7 @@
  *   cold   epoch 1 through the worker's S3 GET (cache freed first)
  *   warm   epoch 2 through the worker's S3 GET (the same objects again)
  *   direct the same GETs straight to the shaped s3rver (the UFS without Alluxio)
- *   nocache the same GETs through a second worker without --cache-dir (today's path)
+ *   nocache the same GETs through a second worker without --cache-dir, in a cluster of its own
  *   local  that worker serving the same files from local disk (file:// mount): the S3 front
  *          end's own cost, so warm/local is what the cache adds on top of it
  *   nginx  the same files from local disk (the ceiling)
@@ -143,15 +143,21 @@ async function main(): Promise<void> {
     proxy = await startShapingProxy(s3rverPort, { delayMs, bytesPerSec: linkMBps * 1e6 });
 
     etcd = await startEtcdServer({ dataDir: join(tmp, 'etcd'), logFile: join(tmp, 'etcd.log') });
-    conn = new EtcdConnection({ endpoints: [etcd.endpoint], cluster: 'bench' });
-    await addMount(conn, { path: '/local', ufsUri: `file://${data}/`, readOnly: true, options: {} });
-    await addMount(conn, { path: '/bench', ufsUri: 's3://bench/', readOnly: true, options: { 's3a.endpoint': proxy.endpoint, 's3a.accessKeyId': 'S3RVER', 's3a.secretKey': 'S3RVER' } });
+    // The worker without a cache runs in a cluster of its own: in the caching worker's cluster
+    // it would find that worker in the hash ring and read through its cache.
+    for (const cluster of ['bench', 'bench-plain']) {
+      const c = new EtcdConnection({ endpoints: [etcd.endpoint], cluster });
+      await addMount(c, { path: '/local', ufsUri: `file://${data}/`, readOnly: true, options: {} });
+      await addMount(c, { path: '/bench', ufsUri: 's3://bench/', readOnly: true, options: { 's3a.endpoint': proxy.endpoint, 's3a.accessKeyId': 'S3RVER', 's3a.secretKey': 'S3RVER' } });
+      if (cluster === 'bench') conn = c;
+      else c.close();
+    }
     worker = await startWorker(etcd.endpoint, {
       cluster: 'bench',
       logLevel: 'warn',
       extraArgs: ['--cache-dir', join(tmp, 'cache'), '--cache-size', '8GiB', '--page-size', '1MiB'],
     });
-    plain = await startWorker(etcd.endpoint, { cluster: 'bench', logLevel: 'warn' });
+    plain = await startWorker(etcd.endpoint, { cluster: 'bench-plain', logLevel: 'warn' });
     const nginxPort = await freePort();
     nginx = startNginx(join(tmp, 'nginx'), join(tmp, 'www'), nginxPort);
     const nginxUrl = `http://127.0.0.1:${nginxPort}`;

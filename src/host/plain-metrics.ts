@@ -10,9 +10,11 @@ import { Counter, type Metric, type MetricObjectWithValues, type MetricValueWith
 export class RequestCounts {
   /** front end -> status code -> responses */
   private readonly counts = new Map<string, Map<number, number>>();
+  /** The label sets in the order first seen (prom-client lists them so). */
+  private readonly seen: [string, number][] = [];
 
   constructor(r: Registry, name: string, help: string) {
-    const counts = this.counts;
+    const { counts, seen } = this;
     new Counter({
       name,
       help,
@@ -20,7 +22,7 @@ export class RequestCounts {
       registers: [r],
       collect() {
         this.reset();
-        for (const [frontend, byCode] of counts) for (const [code, n] of byCode) this.inc({ frontend, code: String(code) }, n);
+        for (const [frontend, code] of seen) this.inc({ frontend, code: String(code) }, counts.get(frontend)!.get(code)!);
       },
     });
   }
@@ -28,7 +30,9 @@ export class RequestCounts {
   count(frontend: string, code: number): void {
     let byCode = this.counts.get(frontend);
     if (!byCode) this.counts.set(frontend, (byCode = new Map()));
-    byCode.set(code, (byCode.get(code) ?? 0) + 1);
+    const n = byCode.get(code);
+    if (n === undefined) this.seen.push([frontend, code]);
+    byCode.set(code, (n ?? 0) + 1);
   }
 }
 

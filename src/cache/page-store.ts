@@ -127,6 +127,8 @@ export class PageStore {
   private readonly verified = new Set<string>();
   /** The same, by the ref object a read passes several times. */
   private readonly refKeys = new WeakMap<ObjectRef, string>();
+  /** Page 0's id by ref (every small object's only page: a warm hit builds no string). */
+  private readonly firstPageIds = new WeakMap<ObjectRef, string>();
   private readonly disk = new Lru<string>();
   private readonly memLru = new Lru<string>();
   private readonly mem = new Map<string, Buffer>();
@@ -198,10 +200,18 @@ export class PageStore {
     return { pageSize: this.pageSize, pages };
   }
 
+  /** `<keyOf(ref)>/<index>`: a page's id in the index and the tiers. */
+  private pageId(ref: ObjectRef, index: number): string {
+    if (index !== 0) return `${this.keyOf(ref)}/${index}`;
+    let id = this.firstPageIds.get(ref);
+    if (id === undefined) this.firstPageIds.set(ref, (id = `${this.keyOf(ref)}/0`));
+    return id;
+  }
+
   /** The page's bytes if the memory tier holds it (counted as a memory hit), else undefined. */
   fromMemory(ref: ObjectRef, index: number): Buffer | undefined {
     if (this.mem.size === 0) return undefined;
-    const id = `${this.keyOf(ref)}/${index}`;
+    const id = this.pageId(ref, index);
     const m = this.mem.get(id);
     if (m) {
       this.memLru.touch(id);

@@ -69,6 +69,24 @@ export class PageReader {
     return parts.length === 1 ? parts[0]! : Buffer.concat(parts);
   }
 
+  /**
+   * The bytes [start, end] of `ref` when they lie in one page the memory tier holds (and no
+   * fetch of it is in flight): no promise, no I/O; counted as a hit like `bytes`. Undefined
+   * otherwise: call `bytes`.
+   */
+  bytesInMemory(ref: ObjectRef, start: number, end: number): Buffer | undefined {
+    const ps = this.store.pageSize;
+    const first = Math.floor(start / ps);
+    if (!(start >= 0 && end >= start && first === Math.floor(end / ps) && end < ref.size)) return undefined;
+    if (this.inflight.size > 0 && this.inflight.has(`${this.store.keyOf(ref)}/${first}`)) return undefined;
+    const page = this.store.fromMemory(ref, first);
+    if (!page) return undefined;
+    this.store.counters.hits++;
+    this.store.counters.cacheReadBytes += page.length;
+    const off = start - first * ps;
+    return off === 0 && page.length === end - start + 1 ? page : page.subarray(off, end - first * ps + 1);
+  }
+
   /** Pages per source request when fetching a run (and what a cold open asks for first). */
   get runPages(): number {
     return Math.max(1, Math.ceil(this.readAheadPages / 2));

@@ -24,6 +24,8 @@ import { VirtualChildren } from './virtual-children.js';
 /** Join memo bounds: entries, and the longest path worth remembering (memory stays a few MB). */
 const JOIN_MEMO_MAX = 4096;
 const JOIN_MEMO_MAX_PATH = 256;
+/** S3 resolution memo bound (entries; cleared when full). */
+const S3_MEMO_MAX = 8192;
 
 /** A config entry that was skipped (malformed etcd value, rule that does not compile). */
 export interface InvalidEntry {
@@ -95,6 +97,15 @@ export class Snapshot {
    * range GETs) skip re-proving the same join. Bounded: cleared when full.
    */
   private readonly joins = new Map<string, UfsLocation>();
+  /**
+   * Memo of S3 resolutions without a trace that landed in a mount: bucket -> key ->
+   * Resolution. `resolve` is a pure function of the request and this snapshot, so a hit is
+   * exactly what it would compute (a warm GET skips normalising, the rules and the join).
+   * Failures are never remembered. Bounded: cleared when full. Callers never change a
+   * Resolution.
+   */
+  private readonly s3Memo = new Map<string, Map<string, Resolution>>();
+  private s3MemoSize = 0;
 
   private constructor(revision: number, mounts: ParsedMount[], parts: InvalidParts, failed: readonly FailedRule[], index: RuleIndex, children: VirtualChildren) {
     this.revision = revision;
@@ -197,6 +208,26 @@ export class Snapshot {
   }
 
   resolve(req: ResolveRequest, opts: ResolveOptions = {}): Resolution {
+    if (req.api !== 's3' || opts.trace !== false) return this.resolveNow(req, opts);
+    // A mounted resolution is the same with or without allowUnmounted.
+    const byKey = this.s3Memo.get(req.bucket);
+    const known = byKey?.get(req.key);
+    if (known !== undefined) return known;
+    const r = this.resolveNow(req, opts);
+    if (r.mount !== null && typeof req.bucket === 'string' && typeof req.key === 'string') {
+      if (this.s3MemoSize >= S3_MEMO_MAX) {
+        this.s3Memo.clear();
+        this.s3MemoSize = 0;
+      }
+      let m = this.s3Memo.get(req.bucket);
+      if (!m) this.s3Memo.set(req.bucket, (m = new Map()));
+      m.set(req.key, r);
+      this.s3MemoSize++;
+    }
+    return r;
+  }
+
+  private resolveNow(req: ResolveRequest, opts: ResolveOptions): Resolution {
     const tracing = opts.trace !== false;
     const trace: TraceStep[] = [];
     const input = describe(req);

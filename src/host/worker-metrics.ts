@@ -1,11 +1,13 @@
 /** Prometheus metrics of one worker (prom-client, a registry per worker instance). */
-import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { Gauge, Registry, collectDefaultMetrics } from 'prom-client';
+import { LabelledHistogram, RequestCounts } from './plain-metrics.js';
 import type { ConfigInformer } from '../informer/informer.js';
 
 export class WorkerMetrics {
   readonly registry = new Registry();
-  readonly resolveSeconds: Histogram<'api'>;
-  readonly requests: Counter<'frontend' | 'code'>;
+  /** Per request: plain numbers, read at scrape time (plain-metrics.ts). */
+  readonly resolveSeconds: LabelledHistogram;
+  readonly requests: RequestCounts;
 
   constructor(informer: ConfigInformer, opts: { defaultMetrics?: boolean } = {}) {
     const r = this.registry;
@@ -59,18 +61,9 @@ export class WorkerMetrics {
         this.set(informer.status().invalid.length);
       },
     });
-    this.resolveSeconds = new Histogram({
-      name: 'alluxio_worker_resolve_seconds',
-      help: 'Latency of one path resolution, by API.',
-      labelNames: ['api'],
-      buckets: [0.000005, 0.00001, 0.000025, 0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.005, 0.01, 0.05],
-      registers: [r],
-    });
-    this.requests = new Counter({
-      name: 'alluxio_worker_requests_total',
-      help: 'Requests answered, by front end and status code.',
-      labelNames: ['frontend', 'code'],
-      registers: [r],
-    });
+    this.resolveSeconds = new LabelledHistogram(r, 'alluxio_worker_resolve_seconds', 'Latency of one path resolution, by API.', 'api', [
+      0.000005, 0.00001, 0.000025, 0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.005, 0.01, 0.05,
+    ]);
+    this.requests = new RequestCounts(r, 'alluxio_worker_requests_total', 'Requests answered, by front end and status code.');
   }
 }

@@ -179,7 +179,7 @@ export class Worker {
       snapshot: () => self.snapshotForRequest(),
       ufs: (m) => self.feed.adapterFor(m),
       log: this.log,
-      observeResolve: (api, seconds) => self.metrics.resolveSeconds.observe({ api }, seconds),
+      observeResolve: (api, seconds) => self.metrics.resolveSeconds.observe(api, seconds),
       ...(opts.cache ? { cache: opts.cache } : {}),
       etags: this.etags,
       ...(opts.cluster !== false ? { cluster: { ring, peers: this.peers, redirect: opts.s3Redirect === true } } : {}),
@@ -257,8 +257,13 @@ export class Worker {
     this.restApi = this.registry.rest(this.context);
     const restHandler = (req: IncomingMessage, res: ServerResponse): void => void this.handleRest(req, res);
     const s3Handler = this.registry.s3(this.context);
+    const requests = this.metrics.requests;
+    // One listener function for every response (no closure per request).
+    const countS3 = function (this: ServerResponse): void {
+      requests.count('s3', this.statusCode);
+    };
     const s3Counted = (req: IncomingMessage, res: ServerResponse): void => {
-      res.on('finish', () => this.metrics.requests.inc({ frontend: 's3', code: String(res.statusCode) }));
+      res.on('finish', countS3);
       s3Handler(req, res);
     };
     // Listen first so that port 0 resolves to real ports before we advertise them.
@@ -382,7 +387,7 @@ export class Worker {
 
   private async handleRest(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = new URL(req.url ?? '/', 'http://worker');
-    res.on('finish', () => this.metrics.requests.inc({ frontend: 'rest', code: String(res.statusCode) }));
+    res.on('finish', () => this.metrics.requests.count('rest', res.statusCode));
     try {
       switch (url.pathname) {
         case '/healthz':

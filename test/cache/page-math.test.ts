@@ -112,3 +112,49 @@ test('page file: a valid page checks out; wrong length, magic, recorded length, 
   const empty = Buffer.concat(encodePage(Buffer.alloc(0), meta));
   assert.ok(checkPage(empty, 0).ok);
 });
+
+test('Lru: the order after any mix of set, touch and delete is the order of last use (against a reference)', () => {
+  // A reference model: an array ordered by last use. Deterministic pseudo-random operations.
+  const l = new Lru<number>();
+  let ref: [number, number][] = [];
+  let seed = 7;
+  const rnd = (n: number) => (seed = (seed * 1103515245 + 12345) % 2147483648) % n;
+  for (let i = 0; i < 5000; i++) {
+    const k = rnd(40);
+    const op = rnd(4);
+    if (op === 0 || op === 1) {
+      const w = 1 + rnd(9);
+      l.set(k, w);
+      ref = ref.filter(([x]) => x !== k);
+      ref.push([k, w]);
+    } else if (op === 2) {
+      const had = ref.findIndex(([x]) => x === k);
+      assert.equal(l.touch(k), had >= 0);
+      if (had >= 0) ref.push(ref.splice(had, 1)[0]!);
+    } else {
+      const had = ref.some(([x]) => x === k);
+      assert.equal(l.delete(k), had);
+      ref = ref.filter(([x]) => x !== k);
+    }
+    if (i % 97 === 0) {
+      assert.deepEqual([...l.keys()], ref.map(([x]) => x));
+      assert.equal(l.weight, ref.reduce((a, [, w]) => a + w, 0));
+      assert.equal(l.size, ref.length);
+      const cap = 20 + rnd(20);
+      const inc = rnd(10);
+      let over = l.weight + inc - cap;
+      const expect: number[] = [];
+      for (const [x, w] of ref) {
+        if (over <= 0) break;
+        expect.push(x);
+        over -= w;
+      }
+      assert.deepEqual(l.victims(inc, cap), expect);
+    }
+  }
+  // deleting while iterating the keys
+  for (const k of l.keys()) l.delete(k);
+  assert.equal(l.size, 0);
+  assert.equal(l.weight, 0);
+  assert.deepEqual(l.victims(1, 0), []);
+});

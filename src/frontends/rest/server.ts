@@ -161,7 +161,8 @@ export function createRestHandler(ctx: FrontendContext, auth: RestAuthOptions = 
       const st = fileEntry(t, c.snap, f?.entry ?? null);
       return await serveFile(c, head, uri, st, async (range) => {
         const length = range ? range.end - range.start + 1 : st.size;
-        if (length <= SMALL_OBJECT_BYTES) return f!.bytes(range ?? undefined);
+        // a page in the cache's memory answers at once (DataObject.bytesNow)
+        if (length <= SMALL_OBJECT_BYTES) return f!.bytesNow?.(range ?? undefined) ?? f!.bytes(range ?? undefined);
         if (f!.sendTo) return (dest: Writable) => f!.sendTo!(dest, range ?? undefined);
         owned = false;
         return f!.stream(range ?? undefined);

@@ -30,17 +30,19 @@ export interface Version {
 
 type Headers = Readonly<Record<string, string | string[] | undefined>>;
 
+/** A header's value when it is one string (a module function: no closure per request). */
+function headerOf(h: Headers, prefix: string, n: string): string | undefined {
+  const v = h[prefix === '' ? n : prefix + n];
+  return typeof v === 'string' ? v : undefined;
+}
+
 /** The four conditions from request headers; `prefix` is 'x-amz-copy-source-' for copy sources. */
 export function conditionsFrom(h: Headers, prefix = ''): Conditions {
   const c: Conditions = {};
-  const get = (n: string) => {
-    const v = h[prefix + n];
-    return typeof v === 'string' ? v : undefined;
-  };
-  const m = get('if-match');
-  const nm = get('if-none-match');
-  const ms = get('if-modified-since');
-  const us = get('if-unmodified-since');
+  const m = headerOf(h, prefix, 'if-match');
+  const nm = headerOf(h, prefix, 'if-none-match');
+  const ms = headerOf(h, prefix, 'if-modified-since');
+  const us = headerOf(h, prefix, 'if-unmodified-since');
   if (m !== undefined) c.ifMatch = m;
   if (nm !== undefined) c.ifNoneMatch = nm;
   if (ms !== undefined) c.ifModifiedSince = ms;

@@ -49,6 +49,11 @@ export function baseHeaders(id: string): Record<string, string> {
   return { 'x-amz-request-id': id, 'x-amz-id-2': id, Server: 'AlluxioS3' };
 }
 
+/** baseHeaders as a flat [name, value, ...] list (writeHead takes one; handlers append to it). */
+export function baseHeaderList(id: string): (string | number)[] {
+  return ['x-amz-request-id', id, 'x-amz-id-2', id, 'Server', 'AlluxioS3'];
+}
+
 export { httpDate } from '../common/http-date.js';
 export function isoDate(ms: number): string {
   return new Date(ms).toISOString();
@@ -104,11 +109,19 @@ export function checkKey(key: string, argName = 'key'): void {
 }
 
 /** Resolve `bucket`/`key` against the request's snapshot and bind it (the one data path). */
-export function targetOf(ctx: S3Context, r: Req, bucket: string, key: string, opts: { write?: boolean } = {}): Promise<DataTarget> {
-  return s3call({ bucket, key }, () => {
+export async function targetOf(ctx: S3Context, r: Req, bucket: string, key: string, opts: { write?: boolean } = {}): Promise<DataTarget> {
+  return targetNow(ctx, r, bucket, key, opts);
+}
+
+/** targetOf without a promise: the same target, or the same S3 error thrown. */
+export function targetNow(ctx: S3Context, r: Req, bucket: string, key: string, opts: { write?: boolean } = {}): DataTarget {
+  try {
     checkKey(key);
     return ctx.dp.target(r.snap, { api: 's3', bucket, key }, opts);
-  });
+  } catch (e) {
+    if (isAlluxioError(e)) throw fromAlluxio(e, { bucket, key });
+    throw e;
+  }
 }
 
 /** Does the bucket exist: a top-level mount, or a top-level virtual directory of a rule? */

@@ -162,65 +162,113 @@ export function createS3Handler(frontend: FrontendContext, opts: S3HandlerOption
     if (srv && !ownContinue) srv.on('checkContinue', listener);
     idCounter = (idCounter + 1) % 0x100000000;
     const id = idPrefix + idCounter.toString(16).toUpperCase().padStart(8, '0');
-    const url = req.url ?? '/';
-    const qi = url.indexOf('?');
-    const rawPath = qi < 0 ? url : url.slice(0, qi);
-    const rawQuery = qi < 0 ? '' : url.slice(qi + 1);
-    const method = req.method ?? 'GET';
-    let bucketName = '';
-    let key = '';
     // True while the client waits for our 100 (Node already sent one if we had no listener yet).
-    let withheld = ownContinue && expectsContinue(req);
-    const run = async (): Promise<void> => {
-      if (!rawPath.startsWith('/')) throw new S3Error('InvalidURI', 400, "Couldn't parse the specified URI.");
-      const pairs = parseQueryPairs(rawQuery);
-      const auth = opts.credentials ? verifySigV4({ method, rawPath, rawQuery, headers: req.headers }, opts.credentials) : undefined;
-      const rest = rawPath.slice(1);
-      const i = rest.indexOf('/');
-      try {
-        // Percent-decoding happens once, here (resolution.md §1).
-        bucketName = decodeURIComponent(i < 0 ? rest : rest.slice(0, i));
-        key = i < 0 ? '' : decodeURIComponent(rest.slice(i + 1));
-      } catch {
-        throw new S3Error('InvalidURI', 400, "Couldn't parse the specified URI.");
-      }
-      const query = new Map(pairs);
-      const op = routeOf({ method, bucket: bucketName, key, query, headers: req.headers });
-      const level = levelOf(bucketName, key);
-      if (level !== 'service') {
-        const h = unsupportedHeader(req.headers);
-        if (h) throw new S3Error('NotImplemented', 501, `A header you provided implies functionality that is not implemented: ${h}`, { Header: h });
-      }
-      let snap: Snapshot;
-      try {
-        snap = ctx.dp.snapshot();
-      } catch (e) {
-        if (isAlluxioError(e)) throw s3err.serviceUnavailable(e.message);
-        throw e;
-      }
-      const r: Req = { id, base: baseHeaders(id), method, rawPath, query, bucket: bucketName, key, snap, auth, req, res };
-      if (withheld) {
-        if (level !== 'service' && !bucketExists(ctx, r, bucketName)) throw s3err.noSuchBucket(bucketName);
-        res.writeContinue();
-        withheld = false;
-      }
-      await HANDLERS[op](ctx, r);
-    };
-    run().catch((e: unknown) => {
-      let err: S3Error;
-      if (e instanceof S3Error) err = e;
-      else if (isAlluxioError(e)) err = fromAlluxio(e, { bucket: bucketName, key });
-      else if ((e as NodeJS.ErrnoException)?.code === 'ERR_STREAM_PREMATURE_CLOSE') {
-        // the client went away mid-transfer: nothing to answer
-        if (!res.headersSent) res.destroy();
-        return;
-      } else {
-        frontend.log.error({ err: e, method, url }, 's3 request failed');
-        err = s3err.internal('We encountered an internal error. Please try again.');
-      }
-      if (err.status >= 500 && err.code !== 'NotImplemented') frontend.log.warn({ code: err.code, msg: err.message, url }, 's3 error');
-      sendError(req, res, err, rawPath, id, withheld);
-    });
+    void serve(ctx, opts, new Pending(req, res, id, ownContinue && expectsContinue(req)));
   };
   return listener;
+}
+
+/**
+ * One request between its arrival and its handler: what the error answer needs. A class
+ * and module-level functions rather than closures per request: the bundle keeps function
+ * names (scripts/bundle.mjs), which costs a defineProperty per named closure created.
+ */
+class Pending {
+  readonly url: string;
+  readonly rawPath: string;
+  readonly rawQuery: string;
+  readonly method: string;
+  bucket = '';
+  key = '';
+  constructor(
+    readonly req: IncomingMessage,
+    readonly res: ServerResponse,
+    readonly id: string,
+    /** True while the client waits for our 100 (Node already sent one if we had no listener yet). */
+    public withheld: boolean,
+  ) {
+    const url = req.url ?? '/';
+    const qi = url.indexOf('?');
+    this.url = url;
+    this.rawPath = qi < 0 ? url : url.slice(0, qi);
+    this.rawQuery = qi < 0 ? '' : url.slice(qi + 1);
+    this.method = req.method ?? 'GET';
+  }
+}
+
+async function serve(ctx: S3Context, opts: S3HandlerOptions, p: Pending): Promise<void> {
+  try {
+    await run(ctx, opts, p);
+  } catch (e) {
+    fail(ctx, p, e);
+  }
+}
+
+async function run(ctx: S3Context, opts: S3HandlerOptions, p: Pending): Promise<void> {
+  const { req, res, rawPath, rawQuery, method } = p;
+  if (!rawPath.startsWith('/')) throw new S3Error('InvalidURI', 400, "Couldn't parse the specified URI.");
+  const pairs = parseQueryPairs(rawQuery);
+  const auth = opts.credentials ? verifySigV4({ method, rawPath, rawQuery, headers: req.headers }, opts.credentials) : undefined;
+  const rest = rawPath.slice(1);
+  const i = rest.indexOf('/');
+  try {
+    // Percent-decoding happens once, here (resolution.md §1).
+    p.bucket = decodeURIComponent(i < 0 ? rest : rest.slice(0, i));
+    p.key = i < 0 ? '' : decodeURIComponent(rest.slice(i + 1));
+  } catch {
+    throw new S3Error('InvalidURI', 400, "Couldn't parse the specified URI.");
+  }
+  const bucketName = p.bucket;
+  const key = p.key;
+  const query = new Map(pairs);
+  const op = routeOf({ method, bucket: bucketName, key, query, headers: req.headers });
+  const level = levelOf(bucketName, key);
+  if (level !== 'service' && mayAskUnsupported(req.rawHeaders)) {
+    const h = unsupportedHeader(req.headers);
+    if (h) throw new S3Error('NotImplemented', 501, `A header you provided implies functionality that is not implemented: ${h}`, { Header: h });
+  }
+  let snap: Snapshot;
+  try {
+    snap = ctx.dp.snapshot();
+  } catch (e) {
+    if (isAlluxioError(e)) throw s3err.serviceUnavailable(e.message);
+    throw e;
+  }
+  const r: Req = { id: p.id, base: baseHeaders(p.id), method, rawPath, query, bucket: bucketName, key, snap, auth, req, res };
+  if (p.withheld) {
+    if (level !== 'service' && !bucketExists(ctx, r, bucketName)) throw s3err.noSuchBucket(bucketName);
+    res.writeContinue();
+    p.withheld = false;
+  }
+  await HANDLERS[op](ctx, r);
+}
+
+/**
+ * Whether a request may carry a header `unsupportedHeader` refuses: every one of them is an
+ * `x-amz-*` header, so a request without any (most GETs) skips the ~25 lookups.
+ */
+function mayAskUnsupported(raw: readonly string[]): boolean {
+  for (let i = 0; i < raw.length; i += 2) {
+    const c = raw[i]!.charCodeAt(0);
+    if (c === 0x78 || c === 0x58) return true; // x / X
+  }
+  return false;
+}
+
+function fail(ctx: S3Context, p: Pending, e: unknown): void {
+  const { req, res, method, url } = p;
+  const frontend = ctx.frontend;
+  let err: S3Error;
+  if (e instanceof S3Error) err = e;
+  else if (isAlluxioError(e)) err = fromAlluxio(e, { bucket: p.bucket, key: p.key });
+  else if ((e as NodeJS.ErrnoException)?.code === 'ERR_STREAM_PREMATURE_CLOSE') {
+    // the client went away mid-transfer: nothing to answer
+    if (!res.headersSent) res.destroy();
+    return;
+  } else {
+    frontend.log.error({ err: e, method, url }, 's3 request failed');
+    err = s3err.internal('We encountered an internal error. Please try again.');
+  }
+  if (err.status >= 500 && err.code !== 'NotImplemented') frontend.log.warn({ code: err.code, msg: err.message, url }, 's3 error');
+  sendError(req, res, err, p.rawPath, p.id, p.withheld);
 }

@@ -7,15 +7,15 @@
 import type { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { isAlluxioError } from '../../../domain/errors.js';
-import { SMALL_OBJECT_BYTES, type UfsEntry } from '../../../ufs/types.js';
-import type { DataTarget } from '../../common/data-path.js';
-import { S3Error, s3err } from '../errors.js';
+import { SMALL_OBJECT_BYTES, type ByteRange, type UfsEntry } from '../../../ufs/types.js';
+import type { DataObject, DataTarget } from '../../common/data-path.js';
+import { fromAlluxio, S3Error, s3err } from '../errors.js';
 import { lockIdOf } from '../key-locks.js';
 import { conditionsFrom, evaluateCopySource, evaluateRead, evaluateWrite, hasWriteConditions, type Conditions } from '../preconditions.js';
 import { objectRange } from '../ranges.js';
 import { maybeRedirect } from '../redirect.js';
 import { withBody } from '../request-body.js';
-import { checkKey, contentTypeOf, drain, httpDate, isoDate, quoteEtag, s3call, sendEmpty, sendXml, statObject, targetOf, type Req, type S3Context } from '../request.js';
+import { baseHeaderList, checkKey, contentTypeOf, drain, httpDate, isoDate, quoteEtag, s3call, sendEmpty, sendXml, statObject, targetNow, targetOf, type Req, type S3Context } from '../request.js';
 import { openHint } from '../../common/range.js';
 
 type Body = Buffer | Readable | ((dest: Writable) => Promise<void>);
@@ -30,7 +30,7 @@ const RESPONSE_OVERRIDES: readonly (readonly [string, string])[] = [
 ];
 
 export async function getObject(ctx: S3Context, r: Req, head: boolean): Promise<void> {
-  const t = await targetOf(ctx, r, r.bucket, r.key);
+  const t = targetNow(ctx, r, r.bucket, r.key);
   if (maybeRedirect(ctx, r, t)) return;
   try {
     return await getOpened(ctx, r, head, t);
@@ -45,25 +45,45 @@ export async function getObject(ctx: S3Context, r: Req, head: boolean): Promise<
 
 async function getOpened(ctx: S3Context, r: Req, head: boolean, t: DataTarget): Promise<void> {
   const range = r.req.headers.range;
-  const f = await s3call({ bucket: r.bucket, key: r.key }, () => ctx.dp.open(t, openHint(typeof range === 'string' ? range : undefined, head)));
+  let f: DataObject | null;
+  try {
+    f = await ctx.dp.open(t, openHint(typeof range === 'string' ? range : undefined, head));
+  } catch (e) {
+    if (isAlluxioError(e)) throw fromAlluxio(e, { bucket: r.bucket, key: r.key });
+    throw e;
+  }
   if (!f) throw s3err.noSuchKey(r.key);
   let owned = true;
   try {
     if (f.entry.type === 'directory' && !r.key.endsWith('/')) throw s3err.noSuchKey(r.key);
-    await serveObject(r, head, f.entry, async (range) => {
+    await serveObject(r, head, f.entry, (range) => {
       const length = range ? range.end - range.start + 1 : f.entry.size;
-      const scope = { bucket: r.bucket, key: r.key };
-      if (length <= SMALL_OBJECT_BYTES) return s3call(scope, () => f.bytes(range ?? undefined));
-      if (f.sendTo) return (dest: Writable) => f.sendTo!(dest, range ?? undefined);
-      owned = false;
-      return s3call(scope, () => f.stream(range ?? undefined));
+      if (length <= SMALL_OBJECT_BYTES) {
+        // a page in the cache's memory: no promise to wait for
+        const now = f.bytesNow?.(range ?? undefined);
+        if (now) return now;
+      }
+      return openBody(r, f, range, length, () => (owned = false));
     });
   } finally {
     if (owned) f.close();
   }
 }
 
-async function serveObject(r: Req, head: boolean, st: UfsEntry, open: (range: { start: number; end: number } | null) => Promise<Body>): Promise<void> {
+/** The body of an opened object: small ones as one buffer, else sent or streamed. `streamed`: the stream owns the object now. */
+async function openBody(r: Req, f: DataObject, range: ByteRange | null, length: number, streamed: () => void): Promise<Body> {
+  const scope = { bucket: r.bucket, key: r.key };
+  if (length <= SMALL_OBJECT_BYTES) return s3call(scope, () => f.bytes(range ?? undefined));
+  if (f.sendTo) return (dest: Writable) => f.sendTo!(dest, range ?? undefined);
+  streamed();
+  return s3call(scope, () => f.stream(range ?? undefined));
+}
+
+function defaultType(key: string, isDir: boolean): string {
+  return isDir ? 'application/x-directory' : contentTypeOf(key);
+}
+
+async function serveObject(r: Req, head: boolean, st: UfsEntry, open: (range: ByteRange | null) => Body | Promise<Body>): Promise<void> {
   const etag = quoteEtag(st);
   const lastModified = httpDate(st.mtimeMs);
   const cond = evaluateRead(conditionsFrom(r.req.headers), { etag, mtimeMs: st.mtimeMs });
@@ -73,22 +93,23 @@ async function serveObject(r: Req, head: boolean, st: UfsEntry, open: (range: { 
   const size = isDir ? 0 : st.size;
   const range = objectRange(typeof r.req.headers.range === 'string' ? r.req.headers.range : undefined, r.query.get('partNumber'), size);
   const q = r.query;
-  const headers: Record<string, string | number> = {
-    ...r.base,
-    ETag: etag,
-    'Last-Modified': lastModified,
-    'Accept-Ranges': 'bytes',
-    'Content-Type': q.get('response-content-type') ?? (isDir ? 'application/x-directory' : contentTypeOf(r.key)),
-    'Content-Length': range ? range.end - range.start + 1 : size,
-  };
+  // One flat list for writeHead (no object to build and walk per response).
+  const headers: (string | number)[] = baseHeaderList(r.id);
+  headers.push(
+    'ETag', etag,
+    'Last-Modified', lastModified,
+    'Accept-Ranges', 'bytes',
+    'Content-Type', q.size > 0 ? q.get('response-content-type') ?? defaultType(r.key, isDir) : defaultType(r.key, isDir),
+    'Content-Length', range ? range.end - range.start + 1 : size,
+  );
   if (q.size > 0) {
-    if (q.has('partNumber')) headers['x-amz-mp-parts-count'] = 1;
+    if (q.has('partNumber')) headers.push('x-amz-mp-parts-count', 1);
     for (const [p, h] of RESPONSE_OVERRIDES) {
       const v = q.get(p);
-      if (v !== undefined) headers[h] = v;
+      if (v !== undefined) headers.push(h, v);
     }
   }
-  if (range) headers['Content-Range'] = `bytes ${range.start}-${range.end}/${size}`;
+  if (range) headers.push('Content-Range', `bytes ${range.start}-${range.end}/${size}`);
   const status = range ? 206 : 200;
   if (head || isDir || size === 0) {
     r.res.writeHead(status, headers);
@@ -96,7 +117,8 @@ async function serveObject(r: Req, head: boolean, st: UfsEntry, open: (range: { 
     return;
   }
   const length = range ? range.end - range.start + 1 : size;
-  const data = await open(range);
+  const opened = open(range);
+  const data = Buffer.isBuffer(opened) ? opened : await opened;
   if (Buffer.isBuffer(data)) {
     if (data.length !== length) throw s3err.internal('the object changed while it was read; retry');
     r.res.writeHead(status, headers);

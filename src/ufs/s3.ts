@@ -268,7 +268,7 @@ export class S3Ufs implements UfsAdapter {
     const key = this.keyOf(rel);
     let r;
     try {
-      r = await this.getter.get(key, { range: `bytes=${range.start}-${range.end}` });
+      r = await this.getter.get(key, { range: `bytes=${range.start}-${Number.isFinite(range.end) ? range.end : ''}` });
     } catch (e) {
       const err = this.fail(e, 'GetObject');
       // Missing (maybe a directory), or 416: empty, or the range starts past the end.

@@ -189,9 +189,10 @@ async function main(): Promise<void> {
       await getAll(base, small, SMALL, cSmall, 16);
     }
     // The cold paths likewise (the cache's miss path, the worker without a cache): with one
-    // pass of warm-up they ran in V8's lower tiers, ~1.0-1.25 ms of worker CPU per cold 4 KiB
-    // GET against ~0.7 ms after a few thousand misses (2026-12-01).
-    for (let k = 0; k < 3; k++) {
+    // pass of warm-up they ran in V8's lower tiers. A worker alone under cold 4 KiB GETs
+    // (2026-12-01) spent 1.45 ms per GET over misses 513-768, 0.94 ms over 1281-1536, and
+    // ~0.7 ms after a few thousand.
+    for (let k = 0; k < 8; k++) {
       await free();
       await getAll(w, small, SMALL, cSmall);
       await getAll(`${plain.s3Url}/bench`, small, SMALL, cSmall);

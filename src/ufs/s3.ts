@@ -131,7 +131,11 @@ export class S3Ufs implements UfsAdapter {
       region: o.region,
       pathStyle: o.pathStyle,
       ...(o.endpoint ? { endpoint: o.endpoint } : {}),
-      credentials: cfg.credentials && typeof cfg.credentials === 'object' ? (cfg.credentials as { accessKeyId: string; secretAccessKey: string; sessionToken?: string }) : () => client.config.credentials(),
+      // the mount's keys, else the SDK's provider chain (environment, profile, instance role)
+      credentials:
+        o.accessKeyId && o.secretKey
+          ? { accessKeyId: o.accessKeyId, secretAccessKey: o.secretKey, ...(o.sessionToken ? { sessionToken: o.sessionToken } : {}) }
+          : () => client.config.credentials(),
       maxAttempts: 3,
     });
   }

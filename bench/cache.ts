@@ -20,7 +20,9 @@
  * set --small-passes times and the large set --large-passes times (one pass of either is
  * 0.1-0.2 s when warm, mostly noise). Prints per-run figures, medians, the ratios cold/direct and
  * warm/nginx (goals: cold >= 0.9x direct; warm large >= 0.9x nginx; warm small >= 0.8x
- * nginx), epoch 2's hit ratio and UFS bytes, and one JSON line. No timed assertions.
+ * nginx), epoch 2's hit ratio and UFS bytes, the workers' CPU per GET (cold, warm, without
+ * a cache, local disk; user + system from /proc, the system part shown), and one JSON line.
+ * No timed assertions.
  *
  *   node dist/bench/cache.js [--runs 3] [--large-count 32] [--small-count 256] [--small-passes 8] [--large-passes 4] [--delay-ms 10]
  *        [--link-mbps 100] [--large-concurrency 4] [--small-concurrency 16]

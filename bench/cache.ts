@@ -20,7 +20,9 @@
  * set --small-passes times and the large set --large-passes times (one pass of either is
  * 0.1-0.2 s when warm, mostly noise). Prints per-run figures, medians, the ratios cold/direct and
  * warm/nginx (goals: cold >= 0.9x direct; warm large >= 0.9x nginx; warm small >= 0.8x
- * nginx), epoch 2's hit ratio and UFS bytes, and one JSON line. No timed assertions.
+ * nginx), epoch 2's hit ratio and UFS bytes, the workers' CPU per GET (cold, warm, without
+ * a cache, local disk; user + system from /proc, the system part shown), and one JSON line.
+ * No timed assertions.
  *
  *   node dist/bench/cache.js [--runs 3] [--large-count 32] [--small-count 256] [--small-passes 8] [--large-passes 4] [--delay-ms 10]
  *        [--link-mbps 100] [--large-concurrency 4] [--small-concurrency 16]
@@ -43,6 +45,8 @@ import { mountRclone, rcloneSkipReason, readAll } from './parts/rclone.js';
 
 const LARGE = 4 << 20;
 const SMALL = 4096;
+/** The caching worker's --page-size (1MiB). */
+const PAGE = 1 << 20;
 
 /** GET every name `passes` times at `concurrency` (keep-alive); checks sizes; seconds taken. */
 async function getAll(base: string, names: string[], size: number, concurrency: number, passes = 1): Promise<number> {
@@ -81,10 +85,10 @@ function startNginx(dir: string, root: string, port: number): ChildProcess {
   return spawn('nginx', ['-p', dir, '-c', conf, '-e', join(dir, 'logs', 'error.log')], { stdio: ['ignore', 'inherit', 'inherit'] });
 }
 
-/** CPU time (user + system) of process `pid` so far, ms (clock ticks of 10 ms). */
-function cpuMs(pid: number): number {
+/** CPU time of process `pid` so far, ms (clock ticks of 10 ms): user, system. */
+function cpuTimes(pid: number): { user: number; sys: number } {
   const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-  return (Number(f[11]) + Number(f[12])) * 10;
+  return { user: Number(f[11]) * 10, sys: Number(f[12]) * 10 };
 }
 
 async function putObject(base: string, key: string, body: Buffer): Promise<void> {
@@ -98,6 +102,15 @@ async function metrics(w: WorkerProcess): Promise<Record<string, number>> {
   const out: Record<string, number> = {};
   for (const m of text.matchAll(/^(alluxio_(?:cache|ufs)_\w+) (\S+)$/gm)) out[m[1]!] = Number(m[2]);
   return out;
+}
+
+/** Wait until the worker's cache holds at least `n` pages on disk (writes done), up to 30 s. */
+async function pagesOnDisk(w: WorkerProcess, n: number): Promise<void> {
+  const deadline = Date.now() + 30_000;
+  while ((await metrics(w)).alluxio_cache_pages! < n) {
+    if (Date.now() > deadline) throw new Error(`the cache holds fewer than ${n} pages 30 s after the reads`);
+    await new Promise((r) => setTimeout(r, 100)); // each /metrics costs the worker CPU too: rarely
+  }
 }
 
 async function main(): Promise<void> {
@@ -177,7 +190,16 @@ async function main(): Promise<void> {
       await getAll(base, large, LARGE, cLarge, 2);
       await getAll(base, small, SMALL, cSmall, 16);
     }
-    for (const base of [`${plain.s3Url}/bench`, `${proxy.endpoint}/bench`, `${nginxUrl}/bench`]) await getAll(base, small, SMALL, cSmall);
+    // The cold paths likewise (the cache's miss path, the worker without a cache): with one
+    // pass of warm-up they ran in V8's lower tiers. A worker alone under cold 4 KiB GETs
+    // (2026-12-01) spent 1.45 ms per GET over misses 513-768, 0.94 ms over 1281-1536, and
+    // ~0.7 ms after a few thousand.
+    for (let k = 0; k < 8; k++) {
+      await free();
+      await getAll(w, small, SMALL, cSmall);
+      await getAll(`${plain.s3Url}/bench`, small, SMALL, cSmall);
+    }
+    for (const base of [`${proxy.endpoint}/bench`, `${nginxUrl}/bench`]) await getAll(base, small, SMALL, cSmall);
 
     type Row = { largeMBps: number; smallOps: number };
     const res: Record<'cold' | 'warm' | 'direct' | 'nocache' | 'local' | 'nginx' | 'rcloneCold' | 'rcloneWarm', Row[]> = { cold: [], warm: [], direct: [], nocache: [], local: [], nginx: [], rcloneCold: [], rcloneWarm: [] };
@@ -185,26 +207,46 @@ async function main(): Promise<void> {
     if (rcloneSkip) console.log(`rclone VFS: SKIP (${rcloneSkip})`);
     const epoch2: { hitRatio: number; ufsBytes: number }[] = [];
     // The worker's CPU per GET (user + system, /proc): on a shared machine steadier than throughput.
-    const cpu: Record<'warm' | 'local', { large: number[]; small: number[] }> = { warm: { large: [], small: [] }, local: { large: [], small: [] } };
+    type Cpu = { large: number[]; small: number[]; smallSys: number[] };
+    const cpu: Record<'cold' | 'warm' | 'nocache' | 'local', Cpu> = {
+      cold: { large: [], small: [], smallSys: [] },
+      warm: { large: [], small: [], smallSys: [] },
+      nocache: { large: [], small: [], smallSys: [] },
+      local: { large: [], small: [], smallSys: [] },
+    };
     const measure = async (name: keyof typeof res, base: string): Promise<void> => {
-      const pid = name === 'warm' ? worker!.pid : name === 'local' ? plain!.pid : undefined;
+      const pid = name === 'warm' || name === 'cold' ? worker!.pid : name === 'local' || name === 'nocache' ? plain!.pid : undefined;
       // Warm targets read each set several times: one pass (~0.1-0.2 s) was mostly noise
       // (connection set-up, a GC after the other set). Cold ones can read it only once.
       const once = name === 'cold' || name === 'direct' || name === 'nocache';
       const lPasses = once ? 1 : largePasses;
-      const c0 = pid ? cpuMs(pid) : 0;
+      const c0 = pid ? cpuTimes(pid) : { user: 0, sys: 0 };
       const tl = await getAll(base, large, LARGE, cLarge, lPasses);
-      const c1 = pid ? cpuMs(pid) : 0;
+      // Cold: the pages are written to disk after they were sent; that work belongs to the
+      // set that fetched them, so wait for it (pages on disk) before the next CPU reading.
+      // (Without the wait, writing the 128 MiB of the large set went on during the small
+      // set, and was counted and competed there.)
+      if (name === 'cold') await pagesOnDisk(worker!, largeCount * Math.ceil(LARGE / PAGE));
+      const c1 = pid ? cpuTimes(pid) : { user: 0, sys: 0 };
       const passes = once ? 1 : smallPasses;
       const ts = await getAll(base, small, SMALL, cSmall, passes);
       const row = { largeMBps: (largeCount * lPasses * LARGE) / 1e6 / tl, smallOps: (smallCount * passes) / ts };
       res[name].push(row);
       let perGet = '';
-      if (pid && (name === 'warm' || name === 'local')) {
-        const c2 = cpuMs(pid);
-        cpu[name].large.push((c1 - c0) / (largeCount * lPasses));
-        cpu[name].small.push((c2 - c1) / (smallCount * passes));
-        perGet = `   worker CPU/GET: large ${((c1 - c0) / (largeCount * lPasses)).toFixed(2)} ms, small ${((c2 - c1) / (smallCount * passes)).toFixed(3)} ms`;
+      if (pid && (name === 'warm' || name === 'local' || name === 'cold' || name === 'nocache')) {
+        // The worker's CPU per GET (user + system, /proc): on a shared machine steadier than
+        // throughput; cold figures are per GET of one pass (256 GETs: +-0.04 ms of tick noise).
+        if (name === 'cold') await pagesOnDisk(worker!, largeCount * Math.ceil(LARGE / PAGE) + smallCount);
+        const c2 = cpuTimes(pid);
+        const nL = largeCount * lPasses;
+        const nS = smallCount * passes;
+        const large = (c1.user + c1.sys - c0.user - c0.sys) / nL;
+        const small = (c2.user + c2.sys - c1.user - c1.sys) / nS;
+        const smallSys = (c2.sys - c1.sys) / nS;
+        cpu[name].large.push(large);
+        cpu[name].small.push(small);
+        cpu[name].smallSys.push(smallSys);
+        perGet = `   worker CPU/GET: large ${large.toFixed(2)} ms, small ${small.toFixed(3)} ms (system ${smallSys.toFixed(3)})`;
       }
       console.log(`  ${name.padEnd(7)} large ${row.largeMBps.toFixed(1).padStart(7)} MB/s   small ${row.smallOps.toFixed(0).padStart(6)} ops/s${perGet}`);
     };
@@ -297,9 +339,16 @@ async function main(): Promise<void> {
       console.log(`  rclone VFS (FUSE reads): cold large ${L.rcloneCold.toFixed(1)} MB/s, small ${S.rcloneCold.toFixed(0)} ops/s; warm large ${L.rcloneWarm.toFixed(1)} MB/s, small ${S.rcloneWarm.toFixed(0)} ops/s`);
       console.log(`  alluxio/rclone: cold large ${ratios.coldVsRcloneColdLarge.toFixed(2)}  small ${ratios.coldVsRcloneColdSmall.toFixed(2)};  warm large ${ratios.warmVsRcloneWarmLarge.toFixed(2)}  small ${ratios.warmVsRcloneWarmSmall.toFixed(2)}`);
     }
-    console.log(`  worker CPU per GET (median): warm large ${median(cpu.warm.large).toFixed(2)} ms, small ${median(cpu.warm.small).toFixed(3)} ms; worker over local disk large ${median(cpu.local.large).toFixed(2)} ms, small ${median(cpu.local.small).toFixed(3)} ms`);
+    const cpuLine = (k: keyof typeof cpu) => `large ${median(cpu[k].large).toFixed(2)} ms, small ${median(cpu[k].small).toFixed(3)} ms (system ${median(cpu[k].smallSys).toFixed(3)})`;
+    console.log(`  worker CPU per GET (median): cold ${cpuLine('cold')}; warm ${cpuLine('warm')}`);
+    console.log(`    worker without cache ${cpuLine('nocache')}; worker over local disk ${cpuLine('local')}`);
     console.log(`  epoch 2: hit ratio ${(summary.epoch2HitRatio * 100).toFixed(1)}%, UFS bytes ${summary.epoch2UfsBytes}; worker peak RSS ${summary.workerPeakRssMb.toFixed(0)} MB`);
-    const workerCpuMsPerGet = { warmLarge: median(cpu.warm.large), warmSmall: median(cpu.warm.small), localLarge: median(cpu.local.large), localSmall: median(cpu.local.small) };
+    const workerCpuMsPerGet = {
+      coldLarge: median(cpu.cold.large), coldSmall: median(cpu.cold.small), coldSmallSys: median(cpu.cold.smallSys),
+      warmLarge: median(cpu.warm.large), warmSmall: median(cpu.warm.small),
+      nocacheLarge: median(cpu.nocache.large), nocacheSmall: median(cpu.nocache.small), nocacheSmallSys: median(cpu.nocache.smallSys),
+      localLarge: median(cpu.local.large), localSmall: median(cpu.local.small),
+    };
     console.log(JSON.stringify({ ...summary, ratios, sameRunRatios: sameRun, workerCpuMsPerGet }));
   } catch (e) {
     // the worker's warnings and errors say why a GET failed

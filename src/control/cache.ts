@@ -7,7 +7,7 @@
  */
 import { AlluxioError, isErrorCode } from '../domain/errors.js';
 import { restAuthFromEnv } from '../frontends/rest/auth.js';
-import { signV4 } from '../frontends/s3/sigv4.js';
+import { signV4 } from '../domain/sigv4.js';
 import type { EtcdConnection } from '../store/connection.js';
 import { listWorkers, type WorkerInfo } from '../cluster/members.js';
 import type { LoadJob } from '../cache/load.js';

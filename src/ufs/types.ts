@@ -53,7 +53,8 @@ export interface UfsAdapter {
   /**
    * Optional, for stores where each request costs a round trip (s3://): the file's metadata
    * and the bytes of `range` in ONE request, so that a cold open does not wait for a stat
-   * before the first byte. The body holds [range.start, min(range.end, size - 1)]. null when
+   * before the first byte. The body holds [range.start, min(range.end, size - 1)] (range.end
+   * may be Infinity: to the end). null when
    * it cannot answer that way (no object of that name: missing or a directory; an empty
    * object, or a range past its end): the caller stats instead.
    */

@@ -25,6 +25,7 @@ import type { ObjectRef } from '../../cache/page-store.js';
 import { UfsPageSource, versionOf, type PageSource } from '../../cache/source.js';
 import type { RingMember } from '../../cluster/ring.js';
 import { mountContaining } from '../../domain/mounts.js';
+import { primedObject } from './primed-object.js';
 
 /** A resolved request bound to its mount and adapter: what handlers operate on. */
 export interface DataTarget {
@@ -166,6 +167,17 @@ export class DataPath {
       const readFirst = a.readFirst && !hint.noBytes ? (range: ByteRange) => this.ufs(() => a.readFirst!(t.rel, range)) : undefined;
       const o = await cache.open(t, () => this.ufs(() => a.stat(t.rel)), readFirst, hint.firstByte);
       if (o !== undefined) return o;
+    } else if (t.adapter.readFirst && hint.reads) {
+      // No cache: the metadata and the bytes the caller will read in ONE request (not a
+      // stat and then a read); null (missing, a directory, empty, past the end): stat below.
+      const a = t.adapter;
+      const want = hint.reads;
+      const r = await this.ufs(() => a.readFirst!(t.rel, { start: want.start, end: want.end ?? Number.POSITIVE_INFINITY }));
+      if (r) {
+        const etag = r.entry.etag;
+        const span = { start: want.start, end: Math.min(want.end ?? Number.POSITIVE_INFINITY, r.entry.size - 1) };
+        return primedObject(r.entry, span, r.body, (range) => this.ufs(() => a.read(t.rel, range, etag)));
+      }
     }
     if (t.adapter.openRead) {
       const f = await this.ufs(() => t.adapter.openRead!(t.rel));
@@ -428,6 +440,12 @@ export interface OpenHint {
   firstByte?: number;
   /** Only the metadata will be used (HEAD): nothing is fetched ahead. */
   noBytes?: boolean;
+  /**
+   * The bytes the caller reads right after opening (a GET): [start, end], end undefined =
+   * to the object's end. Without a cache, a UFS with `readFirst` answers the metadata and
+   * these bytes in one request (primed-object.ts).
+   */
+  reads?: { start: number; end?: number };
 }
 
 export interface DataObject {

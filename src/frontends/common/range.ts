@@ -26,12 +26,19 @@ export function parseRange(header: string | undefined, size: number, unsatisfiab
 }
 
 /**
- * What a GET or HEAD will read first, before the size is known (DataPath.open's hint): a
- * HEAD reads no bytes; `bytes=N-...` starts at N; anything else (no Range, a suffix range,
- * several ranges) is assumed to start at 0.
+ * What a GET or HEAD will read, before the size is known (DataPath.open's hint): a HEAD
+ * reads no bytes; `bytes=N-...` starts at N; anything else (no Range, a suffix range,
+ * several ranges) is assumed to start at 0. `reads`, when the bytes are known without the
+ * size: the whole object (no Range), `bytes=a-b` or `bytes=a-` (end undefined: to the end).
  */
-export function openHint(header: string | undefined, head: boolean): { firstByte?: number; noBytes?: boolean } {
+export function openHint(header: string | undefined, head: boolean): { firstByte?: number; noBytes?: boolean; reads?: { start: number; end?: number } } {
   if (head) return { noBytes: true };
-  const m = header === undefined ? null : /^\s*bytes\s*=\s*(\d{1,15})\s*-\s*\d*\s*$/i.exec(header);
-  return m ? { firstByte: Number(m[1]) } : {};
+  if (header === undefined) return { reads: { start: 0 } };
+  const m = /^\s*bytes\s*=\s*(\d{1,15})\s*-\s*(\d*)\s*$/i.exec(header);
+  if (!m) return {};
+  const start = Number(m[1]);
+  // an end past any object's size (more digits than a safe integer) reads to the end
+  if (m[2] === '' || m[2]!.length > 15) return { firstByte: start, reads: { start } };
+  const end = Number(m[2]);
+  return end >= start ? { firstByte: start, reads: { start, end } } : { firstByte: start };
 }

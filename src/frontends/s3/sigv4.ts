@@ -16,13 +16,22 @@
  * Longer than ~300 lines on purpose: one concern (checking a request's signature, in the
  * SigV4 and SigV2 forms S3 clients send), which reads best in one place.
  */
-import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
+import { createHmac, timingSafeEqual } from 'node:crypto';
 import type { IncomingHttpHeaders } from 'node:http';
 import type { ChunkSigner } from './body.js';
 import { S3Error } from './errors.js';
+import { canonicalQuery, canonicalUri as canonicalUriOf, sha256Hex, signingKey, splitQuery } from '../../domain/sigv4.js';
+
+// The pure part (canonicalisation, the signer) is shared with the requests this process
+// sends: src/domain/sigv4.ts. Re-exported for the front end's own users.
+export { awsUriEncode, sha256Hex, signingKey, signV4 } from '../../domain/sigv4.js';
 
 const ALGORITHM = 'AWS4-HMAC-SHA256';
 const EMPTY_SHA256 = 'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855';
+
+function canonicalUri(rawPath: string): string {
+  return canonicalUriOf(rawPath, () => new AuthError('InvalidURI', 'Couldn\'t parse the specified URI.'));
+}
 const MAX_SKEW_MS = 15 * 60 * 1000;
 
 export type Credentials = ReadonlyMap<string, string>;
@@ -75,72 +84,9 @@ export function s3ErrorOfAuth(e: AuthError): S3Error {
   return new S3Error(e.reason, AUTH_HTTP_STATUS[e.reason], e.message, e.extra);
 }
 
-/** SigV4 URI encoding: everything but A-Z a-z 0-9 - _ . ~ is %XX (upper-case); '/' kept when asked. */
-export function awsUriEncode(s: string, keepSlash: boolean): string {
-  let out = '';
-  for (const b of Buffer.from(s, 'utf8')) {
-    const c = String.fromCharCode(b);
-    if ((b >= 0x41 && b <= 0x5a) || (b >= 0x61 && b <= 0x7a) || (b >= 0x30 && b <= 0x39) || c === '-' || c === '_' || c === '.' || c === '~' || (keepSlash && c === '/')) {
-      out += c;
-    } else out += '%' + b.toString(16).toUpperCase().padStart(2, '0');
-  }
-  return out;
-}
-
-export function sha256Hex(s: string | Buffer): string {
-  return createHash('sha256').update(s).digest('hex');
-}
-
-function hmac(key: Buffer | string, s: string): Buffer {
-  return createHmac('sha256', key).update(s, 'utf8').digest();
-}
-
-export function signingKey(secret: string, date: string, region: string, service: string): Buffer {
-  return hmac(hmac(hmac(hmac('AWS4' + secret, date), region), service), 'aws4_request');
-}
-
 /** Raw query -> decoded pairs, in order ('+' is a space, like S3). */
 export function parseQueryPairs(rawQuery: string): [string, string][] {
   return splitQuery(rawQuery, (why) => new S3Error('InvalidArgument', 400, why));
-}
-
-function splitQuery(rawQuery: string, malformed: (why: string) => Error): [string, string][] {
-  const out: [string, string][] = [];
-  if (!rawQuery) return out;
-  for (const part of rawQuery.split('&')) {
-    if (part === '') continue;
-    const i = part.indexOf('=');
-    const k = i < 0 ? part : part.slice(0, i);
-    const v = i < 0 ? '' : part.slice(i + 1);
-    try {
-      out.push([decodeURIComponent(k.replace(/\+/g, '%20')), decodeURIComponent(v.replace(/\+/g, '%20'))]);
-    } catch {
-      throw malformed(`malformed percent-encoding in the query string near "${part.slice(0, 40)}"`);
-    }
-  }
-  return out;
-}
-
-function canonicalQuery(pairs: [string, string][], skip?: string): string {
-  return pairs
-    .filter(([k]) => k !== skip)
-    .map(([k, v]) => [awsUriEncode(k, false), awsUriEncode(v, false)] as const)
-    .sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : a[1] < b[1] ? -1 : a[1] > b[1] ? 1 : 0))
-    .map(([k, v]) => `${k}=${v}`)
-    .join('&');
-}
-
-function canonicalUri(rawPath: string): string {
-  return rawPath
-    .split('/')
-    .map((seg) => {
-      try {
-        return awsUriEncode(decodeURIComponent(seg), false);
-      } catch {
-        throw new AuthError('InvalidURI', 'Couldn\'t parse the specified URI.');
-      }
-    })
-    .join('/');
 }
 
 function headerValue(h: IncomingHttpHeaders, name: string): string {
@@ -386,45 +332,4 @@ function verifySigV2(input: SigInput, creds: Credentials, pairs: [string, string
     throw new AuthError('SignatureDoesNotMatch', 'The request signature we calculated does not match the signature you provided. Check your key and signing method.', { AWSAccessKeyId: accessKey, StringToSign: sts });
   }
   return { accessKey };
-}
-
-/**
- * Sign a request we send (a worker's peer read): SigV4 headers over host, x-amz-date and an
- * unsigned payload, canonicalised by the same functions verifySignature uses.
- */
-export function signV4(input: {
-  method: string;
-  rawPath: string;
-  rawQuery: string;
-  host: string;
-  accessKey: string;
-  secret: string;
-  region?: string;
-  service?: string;
-  now?: number;
-}): Record<string, string> {
-  const amzDate = new Date(input.now ?? Date.now()).toISOString().replace(/[-:]/g, '').replace(/\.\d{3}/, '');
-  const date = amzDate.slice(0, 8);
-  const region = input.region ?? 'us-east-1';
-  const service = input.service ?? 'alluxio';
-  const payloadHash = 'UNSIGNED-PAYLOAD';
-  const signed = ['host', 'x-amz-content-sha256', 'x-amz-date'];
-  const values: Record<string, string> = { host: input.host, 'x-amz-content-sha256': payloadHash, 'x-amz-date': amzDate };
-  const pairs = splitQuery(input.rawQuery, (why) => new AuthError('InvalidArgument', why));
-  const canonicalRequest = [
-    input.method,
-    canonicalUri(input.rawPath),
-    canonicalQuery(pairs),
-    signed.map((n) => `${n}:${values[n]}\n`).join(''),
-    signed.join(';'),
-    payloadHash,
-  ].join('\n');
-  const scope = `${date}/${region}/${service}/aws4_request`;
-  const sts = `${ALGORITHM}\n${amzDate}\n${scope}\n${sha256Hex(Buffer.from(canonicalRequest, 'utf8'))}`;
-  const signature = createHmac('sha256', signingKey(input.secret, date, region, service)).update(sts).digest('hex');
-  return {
-    'x-amz-content-sha256': payloadHash,
-    'x-amz-date': amzDate,
-    authorization: `${ALGORITHM} Credential=${input.accessKey}/${scope}, SignedHeaders=${signed.join(';')}, Signature=${signature}`,
-  };
 }

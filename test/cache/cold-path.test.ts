@@ -1,0 +1,159 @@
+/**
+ * The cold path's cheaper steps, on real files and a real s3rver:
+ *  - page files are recycled (src/cache/spare-files.ts): a dropped page's file becomes the
+ *    next page's (same inode), emptied while it waits, bounded in number, reused after a
+ *    restart; every page still reads back byte-exact;
+ *  - a worker without a cache opens an s3:// object for a GET with ONE UFS request
+ *    (src/frontends/common/primed-object.ts): the whole object, a closed or open range, a
+ *    second read of another range of the same version, another version in between
+ *    (Conflict), missing objects and suffix-less fallbacks.
+ */
+import { describe, test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { buffer } from 'node:stream/consumers';
+import { PageStore } from '../../src/cache/page-store.js';
+import { SpareFiles } from '../../src/cache/spare-files.js';
+import { AlluxioError } from '../../src/domain/errors.js';
+import { Harness, mountOf, pattern, s3rverBackend } from './harness.js';
+
+const PAGE = 64 * 1024;
+const spareDir = (dir: string) => join(dir, 'alluxio-pages-v2', 'spare');
+
+test('dropped page files are recycled for the next pages (same inodes), emptied meanwhile, and reused after a restart', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'cache-recycle-'));
+  try {
+    let store = await PageStore.open({ dir, capacityBytes: 64 << 20, pageSize: PAGE, memoryBytes: 0 });
+    const a = { uri: 's3://b/a', version: 'etag:1', size: 3 * PAGE };
+    const da = pattern(a.size, 1);
+    for (let i = 0; i < 3; i++) await store.put(a, i, da.subarray(i * PAGE, (i + 1) * PAGE));
+    const inodes = new Set(store.pageFiles(a, 0, 2).pages.map((p) => statSync(p.path).ino));
+    assert.equal(inodes.size, 3);
+    assert.deepEqual(store.dropPrefix('s3://b/a'), { objects: 1, pages: 3 });
+    const spares = readdirSync(spareDir(dir));
+    assert.equal(spares.length, 3);
+    for (const s of spares) assert.equal(statSync(join(spareDir(dir), s)).size, 0, 'a spare holds no data');
+
+    // another object's pages take the spares: no new inode, the bytes are the new ones
+    const b = { uri: 's3://b/b', version: 'etag:2', size: 2 * PAGE + 100 };
+    const db = pattern(b.size, 2);
+    for (let i = 0; i < 3; i++) await store.put(b, i, db.subarray(i * PAGE, Math.min(b.size, (i + 1) * PAGE)));
+    const files = store.pageFiles(b, 0, 2).pages;
+    assert.deepEqual(new Set(files.map((p) => statSync(p.path).ino)), inodes);
+    assert.equal(readdirSync(spareDir(dir)).length, 0);
+    for (let i = 0; i < 3; i++) assert.ok((await store.get(b, i))!.equals(db.subarray(i * PAGE, Math.min(b.size, (i + 1) * PAGE))));
+
+    // after a restart: the pages are still served (checksums verified), spares are adopted
+    store.dropPrefix('s3://b/b');
+    const c = { uri: 's3://b/c', version: 'etag:3', size: PAGE };
+    await store.put(c, 0, pattern(PAGE, 3));
+    store = await PageStore.open({ dir, capacityBytes: 64 << 20, pageSize: PAGE, memoryBytes: 0 });
+    assert.ok((await store.get(c, 0))!.equals(pattern(PAGE, 3)));
+    assert.equal(readdirSync(spareDir(dir)).length, 2);
+    await store.put(b, 0, db.subarray(0, PAGE));
+    assert.equal(readdirSync(spareDir(dir)).length, 1);
+    assert.ok((await store.get(b, 0))!.equals(db.subarray(0, PAGE)));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('spares are bounded: beyond the limit a dropped file is deleted; stray names in the spare directory are removed', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'spares-'));
+  try {
+    const sd = join(dir, 'spare');
+    writeFileSync(join(dir, 'x0'), 'data');
+    writeFileSync(join(dir, 'x1'), 'data');
+    writeFileSync(join(dir, 'x2'), 'data');
+    const s = SpareFiles.open(sd, 2);
+    for (const n of ['x0', 'x1', 'x2']) s.give(join(dir, n));
+    assert.equal(s.size, 2);
+    assert.deepEqual(readdirSync(dir).sort(), ['spare']);
+    assert.equal(readdirSync(sd).length, 2);
+    writeFileSync(join(sd, 'not-a-spare'), '');
+    const again = SpareFiles.open(sd, 1);
+    assert.equal(again.size, 1);
+    assert.equal(readdirSync(sd).length, 1, 'one kept (the bound), the other and the stray name deleted');
+    assert.equal(again.take(join(dir, 'y')), true);
+    assert.equal(again.take(join(dir, 'z')), false);
+    assert.deepEqual(readdirSync(dir).sort(), ['spare', 'y']);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+describe('a worker without a cache: a GET on s3:// is one request', () => {
+  const backend = s3rverBackend();
+  let h: Harness;
+  const calls = { stat: 0, readFirst: 0, read: 0 };
+  const reset = () => Object.assign(calls, { stat: 0, readFirst: 0, read: 0 });
+  before(async () => {
+    await backend.start();
+    h = new Harness([mountOf('/s3', backend.root('nocache'))], undefined);
+    const a = h.adapter('/s3/x');
+    for (const k of Object.keys(calls) as (keyof typeof calls)[]) {
+      const real = (a as any)[k].bind(a);
+      (a as any)[k] = (...args: unknown[]) => {
+        calls[k]++;
+        return real(...args);
+      };
+    }
+  });
+  after(async () => {
+    await h?.close();
+    await backend.stop();
+  });
+
+  test('whole objects and closed or open ranges: metadata and bytes from one GetObject', async () => {
+    const data = pattern(10_000, 5);
+    await h.putBehind('/s3/obj', data);
+    const t = h.target('/s3/obj');
+    reset();
+    const whole = await h.dp.open(t, { reads: { start: 0 } });
+    assert.equal(whole!.entry.size, data.length);
+    assert.ok(whole!.entry.etag);
+    assert.ok((await whole!.bytes()).equals(data));
+    assert.deepEqual(calls, { stat: 0, readFirst: 1, read: 0 });
+
+    reset();
+    const part = await h.dp.open(t, { firstByte: 100, reads: { start: 100, end: 199 } });
+    assert.ok((await buffer(await part!.stream({ start: 100, end: 199 }))).equals(data.subarray(100, 200)));
+    // a second read of another range: the same version, by ETag
+    assert.ok((await part!.bytes({ start: 5000, end: 5009 })).equals(data.subarray(5000, 5010)));
+    assert.deepEqual(calls, { stat: 0, readFirst: 1, read: 1 });
+
+    reset();
+    const tail = await h.dp.open(t, { firstByte: 9000, reads: { start: 9000, end: 1e12 } });
+    assert.ok((await tail!.bytes({ start: 9000, end: data.length - 1 })).equals(data.subarray(9000)));
+    assert.deepEqual(calls, { stat: 0, readFirst: 1, read: 0 });
+  });
+
+  test('another version between the open and a later read is Conflict; unread bodies are dropped on close', async () => {
+    await h.putBehind('/s3/v', pattern(5000, 6));
+    const o = await h.dp.open(h.target('/s3/v'), { reads: { start: 0 } });
+    await h.putBehind('/s3/v', pattern(5000, 7));
+    await assert.rejects(o!.bytes({ start: 0, end: 9 }), (e) => e instanceof AlluxioError && e.code === 'Conflict');
+    const again = await h.dp.open(h.target('/s3/v'), { reads: { start: 0 } });
+    again!.close();
+    assert.ok((await h.read('/s3/v'))!.equals(pattern(5000, 7)));
+  });
+
+  test('missing, empty, past the end, HEAD and reads without a hint stat as before', async () => {
+    reset();
+    assert.equal(await h.dp.open(h.target('/s3/missing'), { reads: { start: 0 } }), null);
+    assert.deepEqual(calls, { stat: 1, readFirst: 1, read: 0 });
+    await h.putBehind('/s3/empty', Buffer.alloc(0));
+    const empty = await h.dp.open(h.target('/s3/empty'), { reads: { start: 0 } });
+    assert.equal(empty!.entry.size, 0);
+    await h.putBehind('/s3/short', pattern(10, 8));
+    const past = await h.dp.open(h.target('/s3/short'), { firstByte: 50, reads: { start: 50 } });
+    assert.equal(past!.entry.size, 10);
+    reset();
+    const head = await h.dp.open(h.target('/s3/short'), { noBytes: true });
+    assert.equal(head!.entry.size, 10);
+    assert.ok((await h.read('/s3/short'))!.equals(pattern(10, 8)));
+    assert.equal(calls.readFirst, 0);
+  });
+});

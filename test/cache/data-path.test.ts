@@ -54,6 +54,22 @@ for (const backend of [fileBackend(), s3rverBackend()] as UfsBackend[]) {
       });
     };
 
+    /**
+     * Run `fn` with the harness reading through a cache of its own (a fresh directory,
+     * options `o`), then put the suite's cache back and remove the directory.
+     */
+    const withOwnCache = async (prefix: string, o: Parameters<typeof openCache>[1], fn: (c: WorkerCache, dir: string) => Promise<void>): Promise<void> => {
+      const dir = mkdtempSync(join(tmpdir(), prefix));
+      const own = await openCache(dir, o);
+      h.cache = own;
+      try {
+        await fn(own, dir);
+      } finally {
+        h.cache = cache;
+        rmSync(dir, { recursive: true, force: true });
+      }
+    };
+
     before(async () => {
       await backend.start();
       cacheDir = mkdtempSync(join(tmpdir(), 'cache-dir-'));
@@ -339,10 +355,7 @@ for (const backend of [fileBackend(), s3rverBackend()] as UfsBackend[]) {
 
     test('a page over 64 KiB (read in one call of the length it must have) is refused when shorter or longer', async () => {
       const BIG = 256 * 1024;
-      const dir = mkdtempSync(join(tmpdir(), 'cache-big-'));
-      const big = await openCache(dir, { pageSize: BIG });
-      h.cache = big;
-      try {
+      await withOwnCache('cache-big-', { pageSize: BIG }, async (big, dir) => {
         const m = fresh();
         const data = pattern(3 * BIG, 31);
         await h.putBehind(`${m}/big.bin`, data);
@@ -355,10 +368,7 @@ for (const backend of [fileBackend(), s3rverBackend()] as UfsBackend[]) {
         assert.ok((await h.read(`${m}/big.bin`))!.equals(data));
         assert.equal(big.counters.corruptPages, 2);
         assert.equal(big.counters.ufsReadBytes - ufs0, 2 * BIG, 'only the two bad pages were fetched again');
-      } finally {
-        h.cache = cache;
-        rmSync(dir, { recursive: true, force: true });
-      }
+      });
     });
 
     test('pages survive a restart and are reused after validation', async () => {
@@ -403,10 +413,7 @@ for (const backend of [fileBackend(), s3rverBackend()] as UfsBackend[]) {
     });
 
     test('the memory tier answers warm reads without the disk', async () => {
-      const dir = mkdtempSync(join(tmpdir(), 'cache-mem-'));
-      const mem = await openCache(dir, { memoryBytes: 4 * PAGE });
-      h.cache = mem;
-      try {
+      await withOwnCache('cache-mem-', { memoryBytes: 4 * PAGE }, async (mem, dir) => {
         const m = fresh();
         const data = pattern(3 * PAGE, 21);
         await h.putBehind(`${m}/mem.bin`, data);
@@ -417,17 +424,11 @@ for (const backend of [fileBackend(), s3rverBackend()] as UfsBackend[]) {
         assert.equal(mem.counters.memoryHits, 3);
         assert.equal(mem.counters.ufsReadBytes, data.length, 'nothing fetched again');
         assert.ok(mem.store.stats().memoryUsedBytes <= 4 * PAGE);
-      } finally {
-        h.cache = cache;
-        rmSync(dir, { recursive: true, force: true });
-      }
+      });
     });
 
     test('the memory tier keeps its bound with tiny pages (each charged its bytes and its entry)', async () => {
-      const dir = mkdtempSync(join(tmpdir(), 'cache-tiny-'));
-      const mem = await openCache(dir, { memoryBytes: 4096 });
-      h.cache = mem;
-      try {
+      await withOwnCache('cache-tiny-', { memoryBytes: 4096 }, async (mem, dir) => {
         const m = fresh();
         const files = Array.from({ length: 40 }, (_, i) => pattern(10, 40 + i));
         for (let i = 0; i < files.length; i++) await h.putBehind(`${m}/t${i}.bin`, files[i]!);
@@ -440,17 +441,11 @@ for (const backend of [fileBackend(), s3rverBackend()] as UfsBackend[]) {
         const hits0 = mem.counters.memoryHits;
         assert.ok((await h.read(`${m}/t39.bin`))!.equals(files[39]!));
         assert.equal(mem.counters.memoryHits - hits0, 1);
-      } finally {
-        h.cache = cache;
-        rmSync(dir, { recursive: true, force: true });
-      }
+      });
     });
 
     test('eviction keeps the quota', async () => {
-      const dir = mkdtempSync(join(tmpdir(), 'cache-small-'));
-      const small = await openCache(dir, { capacityBytes: 4 * (PAGE + 4096) });
-      h.cache = small;
-      try {
+      await withOwnCache('cache-small-', { capacityBytes: 4 * (PAGE + 4096) }, async (small, dir) => {
         const m = fresh();
         const files = [0, 1, 2, 3].map((i) => pattern(3 * PAGE, 10 + i));
         for (let i = 0; i < files.length; i++) await h.putBehind(`${m}/e${i}.bin`, files[i]!);
@@ -465,10 +460,7 @@ for (const backend of [fileBackend(), s3rverBackend()] as UfsBackend[]) {
         }
         assert.ok(small.counters.evictions >= 8, `evictions ${small.counters.evictions}`);
         assert.ok(small.store.stats().pages <= 4);
-      } finally {
-        h.cache = cache;
-        rmSync(dir, { recursive: true, force: true });
-      }
+      });
     });
   });
 }

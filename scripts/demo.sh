@@ -82,8 +82,16 @@ else
   curl -fsS "$S3_ENDPOINT/model/latest/config.json" || echo "  (S3 GET failed)" >&2
 fi
 
-step "the worker cache: the same GET twice through worker-1; the second is served from its cache"
-cache_metrics() { curl -fsS "http://127.0.0.1:$REST_PORT/metrics" | grep -E '^alluxio_(ufs_read_bytes_total|cache_bytes_read_total|cache_hits_total) ' | sed 's/^/    /' >&2 || true; }
+step "the worker cache: the same GET twice through worker-1; the file's owner in the ring reads the UFS once, then serves it from its cache"
+# Every worker's counters: the worker that owns the file (consistent hashing over the
+# caching workers, docs/cluster-cache.md) is the one that caches it, whichever worker the
+# client asked.
+cache_metrics() {
+  json 'JSON.parse(require("fs").readFileSync(s.dir + "/cluster.json", "utf8")).workers.map((w) => w.id + " " + w.restPort).join("\n")' |
+    while read -r id port; do
+      printf '    %s: %s\n' "$id" "$(curl -fsS "http://127.0.0.1:$port/metrics" | grep -E '^alluxio_(ufs_read_bytes_total|cache_hits_total) ' | awk '{printf "%s %s  ", $1, $2}')" >&2 || true
+    done
+}
 for n in 1 2; do
   curl -fsS -o /dev/null "$S3_ENDPOINT/data/sales.csv" || echo "  (S3 GET failed)" >&2
   echo "  after GET $n of s3://data/sales.csv:" >&2

@@ -253,8 +253,8 @@ export class WorkerCache {
     return {
       entry,
       async bytes(range) {
-        const s = range ? range.start : 0;
-        const e = range ? Math.min(range.end, ref.size - 1) : ref.size - 1;
+        const s = startOf(range);
+        const e = endOf(ref, range);
         try {
           return await reader.bytes(ref, s, e, source);
         } catch (err) {
@@ -262,16 +262,16 @@ export class WorkerCache {
         }
       },
       bytesNow(range) {
-        return reader.bytesInMemory(ref, range ? range.start : 0, range ? Math.min(range.end, ref.size - 1) : ref.size - 1);
+        return reader.bytesInMemory(ref, startOf(range), endOf(ref, range));
       },
       async stream(range) {
-        const s = range ? range.start : 0;
-        const e = range ? Math.min(range.end, ref.size - 1) : ref.size - 1;
+        const s = startOf(range);
+        const e = endOf(ref, range);
         return Readable.from(cache.guarded(ref, reader.range(ref, s, e, source)), { objectMode: false });
       },
       async sendTo(dest, range) {
-        const s = range ? range.start : 0;
-        const e = range ? Math.min(range.end, ref.size - 1) : ref.size - 1;
+        const s = startOf(range);
+        const e = endOf(ref, range);
         // Pages straight into the destination, no stream in between; a page or so queued at
         // most (the reader's read-ahead is the pipeline). The client going away ends it
         // quietly (like the file adapter's sendTo); the generator's return stops the reads.
@@ -304,6 +304,16 @@ export class WorkerCache {
       throw this.failed(ref, err);
     }
   }
+}
+
+/** First byte of a read of `range` (the whole object when absent). */
+function startOf(range: ByteRange | undefined): number {
+  return range ? range.start : 0;
+}
+
+/** Last byte of a read of `range` of `ref`, within the object. */
+function endOf(ref: ObjectRef, range: ByteRange | undefined): number {
+  return range ? Math.min(range.end, ref.size - 1) : ref.size - 1;
 }
 
 /** Resolves when `dest` drained, closed or failed (the caller checks `destroyed`). */

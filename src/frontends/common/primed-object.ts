@@ -21,15 +21,15 @@ export function primedObject(
   read: (range: ByteRange) => Promise<Readable>,
 ): DataObject {
   let primed: Readable | undefined = body;
+  const whole = (range: ByteRange | undefined): ByteRange => range ?? { start: 0, end: entry.size - 1 };
   const take = (range: ByteRange | undefined): Readable | undefined => {
     const b = primed;
     primed = undefined;
-    const r = range ?? { start: 0, end: entry.size - 1 };
+    const r = whole(range);
     if (b && r.start === span.start && r.end === span.end) return b;
     b?.destroy();
     return undefined;
   };
-  const whole = (range: ByteRange | undefined): ByteRange => range ?? { start: 0, end: entry.size - 1 };
   return {
     entry,
     bytes: async (range) => collect(take(range) ?? (await read(whole(range)))),

@@ -11,13 +11,17 @@
  *   s3a.region             (alluxio.underfs.s3.endpoint.region)  default us-east-1
  *   s3a.path.style.access  (alluxio.underfs.s3.disable.dns.buckets)  "true"/"false";
  *                          default true when an endpoint is set (MinIO, Ceph, ...), else false
+ *   s3a.socket.timeout                                 how long an object read or a file's stat waits
+ *                          for the answer, then for each next body chunk; default 30s
  *
  * A location is an object key: the mount URI's segments plus the location's decoded
  * segments, joined with `/` (segments never contain `/`, so a key cannot leave the mount's
  * key prefix). Directories are key prefixes (and `key/` markers, written by mkdir).
  * Large writes go as multipart uploads of `partSize` bytes, so memory stays bounded.
- * Object reads (read, readFirst) are plain signed GETs (s3-get.ts), not the SDK's GetObject:
- * the same addressing, credentials, retries and errors, at a quarter of the CPU.
+ * Object reads (read, readFirst) and a file's stat are plain signed GETs and HEADs
+ * (s3-get.ts) over undici, not the SDK's GetObject/HeadObject: the same addressing,
+ * credentials, retries and errors, at a quarter of the CPU, with a deadline
+ * (s3a.socket.timeout), and without node:http's client in the worker's read path.
  */
 import {
   AbortMultipartUploadCommand,
@@ -32,12 +36,14 @@ import {
   UploadPartCommand,
   type S3ClientConfig,
 } from '@aws-sdk/client-s3';
+import type { IncomingHttpHeaders } from 'node:http';
 import { Readable } from 'node:stream';
 import { CONTROL_CHARS } from '../domain/paths.js';
 import { AlluxioError } from '../domain/errors.js';
 import type { ParsedMount } from '../domain/mounts.js';
 import { compareUtf8 } from './order.js';
-import { S3ObjectGetter } from './s3-get.js';
+import { DEFAULT_S3_TIMEOUT_MS, S3ObjectGetter } from './s3-get.js';
+import { parseDuration } from '../cli/duration.js';
 import type { ByteRange, UfsAdapter, UfsEntry } from './types.js';
 
 
@@ -61,6 +67,8 @@ export interface S3UfsOptions {
   region: string;
   pathStyle: boolean;
   partSize: number;
+  /** s3a.socket.timeout (ms). */
+  timeoutMs: number;
 }
 
 export function s3OptionsFromMount(options: Record<string, string>): S3UfsOptions {
@@ -68,11 +76,14 @@ export function s3OptionsFromMount(options: Record<string, string>): S3UfsOption
   if (endpoint && !/^[a-z]+:\/\//i.test(endpoint)) endpoint = 'https://' + endpoint;
   const pathStyleRaw = opt(options, 's3a.path.style.access', 'alluxio.underfs.s3.disable.dns.buckets');
   const partMb = opt(options, 's3a.multipart.size');
+  const timeout = opt(options, 's3a.socket.timeout');
   const out: S3UfsOptions = {
     region: opt(options, 's3a.region', 'alluxio.underfs.s3.endpoint.region', 'aws.region') ?? 'us-east-1',
     pathStyle: bool(pathStyleRaw, endpoint !== undefined),
     partSize: partMb ? Math.max(5, Number(partMb)) * 1024 * 1024 : 8 * 1024 * 1024,
+    timeoutMs: timeout === undefined ? DEFAULT_S3_TIMEOUT_MS : parseDuration(timeout, 's3a.socket.timeout'),
   };
+  if (!(out.timeoutMs > 0)) throw new AlluxioError('InvalidOption', `s3a.socket.timeout "${timeout}" must be a positive duration such as 30s`);
   const ak = opt(options, 's3a.accessKeyId', 'aws.accessKeyId', 's3a.access.key');
   const sk = opt(options, 's3a.secretKey', 'aws.secretKey', 's3a.secret.key');
   const st = opt(options, 's3a.sessionToken', 's3a.session.token');
@@ -85,6 +96,19 @@ export function s3OptionsFromMount(options: Record<string, string>): S3UfsOption
   }
   if (!Number.isFinite(out.partSize)) throw new AlluxioError('InvalidOption', 's3a.multipart.size must be a number of MiB');
   return out;
+}
+
+/** A header's one value (undici gives a repeated header as a list). */
+function one(v: string | string[] | undefined): string | undefined {
+  return Array.isArray(v) ? v[0] : v;
+}
+
+/** A file's entry from the headers of its GET or HEAD; `sizeOf` reads the size (a GET of a range knows it from Content-Range). */
+function entryOf(name: string, h: IncomingHttpHeaders, sizeOf: (contentLength: string | undefined) => number): UfsEntry {
+  const etag = one(h.etag)?.replace(/"/g, '');
+  const lm = one(h['last-modified']);
+  const mtime = lm ? Date.parse(lm) : NaN;
+  return { name, type: 'file', size: sizeOf(one(h['content-length'])) || 0, mtimeMs: Number.isFinite(mtime) ? mtime : 0, ...(etag ? { etag } : {}) };
 }
 
 function statusOf(e: unknown): number | undefined {
@@ -137,6 +161,7 @@ export class S3Ufs implements UfsAdapter {
           ? { accessKeyId: o.accessKeyId, secretAccessKey: o.secretKey, ...(o.sessionToken ? { sessionToken: o.sessionToken } : {}) }
           : () => client.config.credentials(),
       maxAttempts: 3,
+      timeoutMs: o.timeoutMs,
     });
   }
 
@@ -182,14 +207,7 @@ export class S3Ufs implements UfsAdapter {
     if (rel.length === 0) return { name, type: 'directory', size: 0, mtimeMs: 0 };
     const key = this.keyOf(rel);
     try {
-      const h = await this.client.send(new HeadObjectCommand({ Bucket: this.bucket, Key: key }));
-      return {
-        name,
-        type: 'file',
-        size: Number(h.ContentLength ?? 0),
-        mtimeMs: h.LastModified ? h.LastModified.getTime() : 0,
-        ...(h.ETag ? { etag: h.ETag.replace(/"/g, '') } : {}),
-      };
+      return entryOf(name, await this.getter.head(key), Number);
     } catch (e) {
       const err = this.fail(e, 'HeadObject');
       if (err.code !== 'NotFound') throw err;
@@ -282,18 +300,14 @@ export class S3Ufs implements UfsAdapter {
     const h = r.headers;
     // "bytes 0-1048575/4194304": the total is the object's size. A store that ignored the
     // Range answers 200 with the whole object: its length is the size.
-    const total = /\/(\d+)\s*$/.exec(h['content-range'] ?? '')?.[1];
-    const size = total !== undefined ? Number(total) : h['content-range'] === undefined && range.start === 0 ? Number(h['content-length'] ?? NaN) : NaN;
+    const cr = one(h['content-range']);
+    const total = /\/(\d+)\s*$/.exec(cr ?? '')?.[1];
+    const size = total !== undefined ? Number(total) : cr === undefined && range.start === 0 ? Number(one(h['content-length']) ?? NaN) : NaN;
     if (!Number.isFinite(size)) {
-      r.destroy();
+      r.body.destroy();
       return null;
     }
-    const name = rel[rel.length - 1]!;
-    const etag = h.etag?.replace(/"/g, '');
-    const mtime = h['last-modified'] ? Date.parse(h['last-modified']) : NaN;
-    const entry: UfsEntry = { name, type: 'file', size, mtimeMs: Number.isFinite(mtime) ? mtime : 0, ...(etag ? { etag } : {}) };
-    const body: Readable = r;
-    return { entry, body };
+    return { entry: entryOf(rel[rel.length - 1]!, h, () => size), body: r.body };
   }
 
   async read(rel: readonly string[], range?: ByteRange, ifEtag?: string): Promise<Readable> {
@@ -306,12 +320,12 @@ export class S3Ufs implements UfsAdapter {
       throw this.fail(e, 'GetObject');
     }
     // Stores that ignore If-Match (some S3-compatible ones do) still name what they sent.
-    const etag = r.headers.etag;
+    const etag = one(r.headers.etag);
     if (ifEtag !== undefined && etag !== undefined && etag.replace(/"/g, '') !== ifEtag) {
-      r.destroy();
+      r.body.destroy();
       throw new AlluxioError('Conflict', `GetObject on ${this.uri}: ${key} is another version now (ETag ${etag}, expected "${ifEtag}")`);
     }
-    return r;
+    return r.body;
   }
 
   async write(rel: readonly string[], body: Readable): Promise<UfsEntry> {

@@ -16,7 +16,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createServer as createTcpServer } from 'node:net';
 import { buffer } from 'node:stream/consumers';
-import { PutObjectCommand } from '@aws-sdk/client-s3';
+import { HeadObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { parseMount } from '../../src/domain/mounts.js';
 import { AlluxioError } from '../../src/domain/errors.js';
 import { S3Ufs } from '../../src/ufs/s3.js';
@@ -62,6 +62,9 @@ describe('s3:// signed GETs against s3rver', () => {
       const first = await ufs.readFirst(['d', n], { start: 4096, end: 8191 });
       assert.ok(first && st);
       assert.deepEqual(first.entry, st, n);
+      // stat is our own signed HEAD now: the same entry as the SDK's HeadObject gives
+      const h = await ufs.client.send(new HeadObjectCommand({ Bucket: 'get-test', Key: `pre fix/d/${n}` }));
+      assert.deepEqual(st, { name: n, type: 'file', size: Number(h.ContentLength), mtimeMs: h.LastModified!.getTime(), etag: h.ETag!.replace(/"/g, '') }, n);
       assert.ok((await buffer(first.body)).equals(data.subarray(4096, 8192)));
     }
   });
@@ -89,6 +92,7 @@ describe('s3:// signed GETs against s3rver', () => {
     try {
       await assert.rejects(bad.read(['d', 'plain.bin']), code('UfsAccessDenied'));
       await assert.rejects(bad.readFirst(['d', 'plain.bin'], { start: 0, end: 9 }), code('UfsAccessDenied'));
+      await assert.rejects(bad.stat(['d', 'plain.bin']), code('UfsAccessDenied'));
     } finally {
       await bad.close();
     }
@@ -146,7 +150,7 @@ describe('s3:// signed GETs: retries and session tokens', () => {
       script = [{ status: 500, code: 'InternalError' }, { status: 503, code: 'SlowDown' }];
       const res = await g.get('k/x y', { range: 'bytes=0-4' });
       assert.equal(res.statusCode, 206);
-      assert.equal((await buffer(res)).toString(), 'hello');
+      assert.equal((await buffer(res.body)).toString(), 'hello');
       assert.equal(seen.length, 3);
       assert.equal(seen[0]!.url, '/base/bk/k/x%20y');
       assert.equal(seen[0]!.headers.range, 'bytes=0-4');
@@ -171,7 +175,7 @@ describe('s3:// signed GETs: retries and session tokens', () => {
       seen.length = 0;
       script = [];
       const res = await g.get('k', { ifMatch: '"e1"' });
-      await buffer(res);
+      await buffer(res.body);
       assert.equal(res.statusCode, 206);
       const h = seen[0]!.headers;
       assert.equal(h['x-amz-security-token'], 'TOKEN/with+chars=');
@@ -198,5 +202,40 @@ describe('s3:// signed GETs: retries and session tokens', () => {
       await new Promise<void>((r) => rst.close(() => r()));
     }
   });
-});
 
+  test('a UFS that takes the request and never answers: the read fails at s3a.socket.timeout, saying so, without retries', async () => {
+    let connections = 0;
+    const held = new Set<import('node:net').Socket>();
+    const silent = createTcpServer((sock) => {
+      connections++;
+      held.add(sock);
+      sock.on('error', () => undefined);
+    });
+    await new Promise<void>((r) => silent.listen(0, '127.0.0.1', r));
+    const endpoint = `http://127.0.0.1:${(silent.address() as AddressInfo).port}`;
+    const ufs = S3Ufs.fromMount(parseMount({ path: '/m', ufsUri: 's3://bkt/', options: { 's3a.endpoint': endpoint, 's3a.accessKeyId': 'AK', 's3a.secretKey': 'SK', 's3a.socket.timeout': '1s' } }));
+    try {
+      for (const [what, call] of [
+        ['GetObject', () => ufs.read(['k'])],
+        ['GetObject', () => ufs.readFirst(['k'], { start: 0, end: 9 })],
+        ['HeadObject', () => ufs.stat(['k'])],
+      ] as const) {
+        connections = 0;
+        const t0 = Date.now();
+        await assert.rejects(call(), (e) => code('UfsUnavailable')(e) && new RegExp(`${what} on s3://bkt/: TimeoutError: no answer from 127\\.0\\.0\\.1:\\d+ within 1000 ms \\(s3a\\.socket\\.timeout\\)`).test((e as Error).message));
+        assert.ok(Date.now() - t0 >= 900, `${what} waited for the deadline`);
+        assert.equal(connections, 1, `${what}: a deadline is not retried`);
+      }
+    } finally {
+      await ufs.close();
+      for (const s of held) s.destroy();
+      await new Promise<void>((r) => silent.close(() => r()));
+    }
+  });
+
+  test('s3a.socket.timeout must be a positive duration', () => {
+    for (const bad of ['0s', 'soon', '-1']) {
+      assert.throws(() => S3Ufs.fromMount(parseMount({ path: '/m', ufsUri: 's3://bkt/', options: { 's3a.socket.timeout': bad } })), (e) => code('InvalidOption')(e) || code('InvalidArgument')(e), bad);
+    }
+  });
+});

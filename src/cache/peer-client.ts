@@ -7,11 +7,14 @@
  * could not read the UFS: try the next owner). A peer that failed is suspect for a few
  * seconds, so the next reads go to the next owner straight away instead of each waiting for
  * the same failure; the ring drops a dead worker within its lease TTL.
+ *
+ * Requests go through undici, not node:http's client: the worker's own servers run
+ * node:http's server code, and a client in the same process feeds V8 other shapes at the
+ * functions both share (docs/cache.md, "The warm path", fourth round).
  */
-import http from 'node:http';
-import https from 'node:https';
 import type { Readable } from 'node:stream';
-import { AlluxioError, isAlluxioError } from '../domain/errors.js';
+import { Agent, type Dispatcher } from 'undici';
+import { AlluxioError } from '../domain/errors.js';
 import type { RingMember } from '../cluster/ring.js';
 import type { Credentials } from '../frontends/s3/sigv4.js';
 import { signV4 } from '../domain/sigv4.js';
@@ -51,14 +54,16 @@ export interface PeerCounters {
 export class PeerClient {
   readonly counters: PeerCounters = { requests: 0, bytes: 0, colocatedBytes: 0, failures: 0 };
   private readonly suspects = new Map<string, number>();
-  private readonly httpAgent = new http.Agent({ keepAlive: true, maxSockets: 64 });
-  private readonly httpsAgent: https.Agent;
+  /** Keep-alive pools per peer, http and https (with the cluster's CA and our certificate). */
+  private readonly agent: Agent;
   private readonly key: [string, string] | undefined;
+  private readonly idleMs: number;
 
   constructor(private readonly opts: PeerClientOptions = {}) {
     const first = opts.credentials ? [...opts.credentials][0] : undefined;
     this.key = first;
-    this.httpsAgent = new https.Agent({ keepAlive: true, maxSockets: 64, ...(opts.tls ?? {}) });
+    this.idleMs = opts.idleTimeoutMs ?? 30_000;
+    this.agent = new Agent({ connections: 64, headersTimeout: this.idleMs, bodyTimeout: this.idleMs, ...(opts.tls ? { connect: { ...opts.tls } } : {}) });
   }
 
   /**
@@ -104,85 +109,83 @@ export class PeerClient {
   }
 
   /** A small GET answered with JSON: its body on 200, null on another answer; throws when the peer fails. */
-  private get(peer: RingMember, target: string): Promise<string | null> {
-    const secure = peer.scheme === 'https';
-    const port = peer.restPort;
-    const host = peer.host.includes(':') ? `[${peer.host}]:${port}` : `${peer.host}:${port}`;
+  private async get(peer: RingMember, target: string): Promise<string | null> {
     const q = target.indexOf('?');
     const headers: Record<string, string> = { accept: 'application/json' };
-    if (this.key) Object.assign(headers, signV4({ method: 'GET', rawPath: target.slice(0, q), rawQuery: target.slice(q + 1), host, accessKey: this.key[0], secret: this.key[1] }));
-    return new Promise((resolve, reject) => {
-      const req = (secure ? https : http).request(
-        { host: peer.host, port, method: 'GET', path: target, headers, agent: secure ? this.httpsAgent : this.httpAgent, timeout: this.opts.idleTimeoutMs ?? 30_000 },
-        (res) => {
-          const parts: Buffer[] = [];
-          res.on('data', (c: Buffer) => parts.push(c));
-          res.on('error', reject);
-          res.on('end', () => resolve(res.statusCode === 200 ? Buffer.concat(parts).toString('utf8') : null));
-        },
-      );
-      req.on('timeout', () => req.destroy(new Error(`no answer within ${this.opts.idleTimeoutMs ?? 30_000} ms`)));
-      req.on('error', (e) => reject(new AlluxioError('UfsUnavailable', `request to worker ${peer.name} failed: ${e.message}`, { details: { peer: peer.name }, cause: e })));
-      req.end();
+    this.sign(peer, headers, target.slice(0, q), target.slice(q + 1));
+    let res: Dispatcher.ResponseData;
+    try {
+      res = await this.agent.request({ origin: originOf(peer), method: 'GET', path: target, headers });
+    } catch (e) {
+      throw new AlluxioError('UfsUnavailable', `request to worker ${peer.name} failed: ${this.reason(e)}`, { details: { peer: peer.name }, cause: e });
+    }
+    res.body.on('error', ignore);
+    const text = await res.body.text().catch((e: unknown) => {
+      throw new AlluxioError('UfsUnavailable', `request to worker ${peer.name} failed: ${this.reason(e)}`, { details: { peer: peer.name }, cause: e });
     });
+    return res.statusCode === 200 ? text : null;
   }
 
   /** Bytes [range.start, range.end] of exactly `ref`, from `peer`'s cache. */
-  read(peer: RingMember, ref: ObjectRef, range: ByteRange, signal?: AbortSignal): Promise<Readable> {
-    const secure = peer.scheme === 'https';
-    const port = peer.restPort;
+  async read(peer: RingMember, ref: ObjectRef, range: ByteRange, signal?: AbortSignal): Promise<Readable> {
     const query = new URLSearchParams({ uri: ref.uri, version: ref.version, size: String(ref.size) }).toString().replace(/\+/g, '%20');
-    const host = peer.host.includes(':') ? `[${peer.host}]:${port}` : `${peer.host}:${port}`;
     const headers: Record<string, string> = { range: `bytes=${range.start}-${range.end}`, accept: 'application/octet-stream' };
-    if (this.key) Object.assign(headers, signV4({ method: 'GET', rawPath: PEER_READ_PATH, rawQuery: query, host, accessKey: this.key[0], secret: this.key[1] }));
+    this.sign(peer, headers, PEER_READ_PATH, query);
     this.counters.requests++;
-    return new Promise<Readable>((resolve, reject) => {
-      const req = (secure ? https : http).request(
-        {
-          host: peer.host,
-          port,
-          method: 'GET',
-          path: `${PEER_READ_PATH}?${query}`,
-          headers,
-          agent: secure ? this.httpsAgent : this.httpAgent,
-          timeout: this.opts.idleTimeoutMs ?? 30_000,
-          ...(signal ? { signal } : {}),
-        },
-        (res) => {
-          const status = res.statusCode ?? 0;
-          // 200 only for the whole object (a hop that dropped Range would shift the bytes).
-          const whole = range.start === 0 && range.end === ref.size - 1;
-          if (status === 206 || (status === 200 && whole)) {
-            const want = `bytes ${range.start}-${range.end}/${ref.size}`;
-            if (status === 206 && res.headers['content-range'] !== want) {
-              res.destroy();
-              return reject(new AlluxioError('UfsUnavailable', `worker ${peer.name} answered ${String(res.headers['content-range'])} for ${want}`));
-            }
-            return resolve(res);
-          }
-          const parts: Buffer[] = [];
-          res.on('data', (c: Buffer) => parts.push(c));
-          res.on('error', () => {});
-          res.on('end', () => {
-            let message = Buffer.concat(parts).toString('utf8').slice(0, 500);
-            try {
-              message = (JSON.parse(message) as { error?: { message?: string } }).error?.message ?? message;
-            } catch {
-              /* not JSON */
-            }
-            const code = status === 409 ? 'Conflict' : status === 404 ? 'NotFound' : 'UfsUnavailable';
-            reject(new AlluxioError(code, `worker ${peer.name} answered ${status} to a peer read of ${ref.uri}: ${message}`, { details: { peer: peer.name, status } }));
-          });
-        },
-      );
-      req.on('timeout', () => req.destroy(new Error(`no answer within ${this.opts.idleTimeoutMs ?? 30_000} ms`)));
-      req.on('error', (e) => reject(isAlluxioError(e) ? e : new AlluxioError('UfsUnavailable', `peer read from worker ${peer.name} failed: ${e.message}`, { details: { peer: peer.name }, cause: e })));
-      req.end();
-    });
+    let res: Dispatcher.ResponseData;
+    try {
+      res = await this.agent.request({ origin: originOf(peer), method: 'GET', path: `${PEER_READ_PATH}?${query}`, headers, ...(signal ? { signal } : {}) });
+    } catch (e) {
+      throw new AlluxioError('UfsUnavailable', `peer read from worker ${peer.name} failed: ${this.reason(e)}`, { details: { peer: peer.name }, cause: e });
+    }
+    // The body errors when destroyed before its end (a reader that stops early): not uncaught.
+    res.body.on('error', ignore);
+    const status = res.statusCode;
+    // 200 only for the whole object (a hop that dropped Range would shift the bytes).
+    const whole = range.start === 0 && range.end === ref.size - 1;
+    if (status === 206 || (status === 200 && whole)) {
+      const want = `bytes ${range.start}-${range.end}/${ref.size}`;
+      const got = res.headers['content-range'];
+      if (status === 206 && got !== want) {
+        res.body.destroy();
+        throw new AlluxioError('UfsUnavailable', `worker ${peer.name} answered ${String(got)} for ${want}`);
+      }
+      return res.body;
+    }
+    let message = (await res.body.text().catch(() => '')).slice(0, 500);
+    try {
+      message = (JSON.parse(message) as { error?: { message?: string } }).error?.message ?? message;
+    } catch {
+      /* not JSON */
+    }
+    const code = status === 409 ? 'Conflict' : status === 404 ? 'NotFound' : 'UfsUnavailable';
+    throw new AlluxioError(code, `worker ${peer.name} answered ${status} to a peer read of ${ref.uri}: ${message}`, { details: { peer: peer.name, status } });
+  }
+
+  /** Sign a peer request with the worker's key (when the cluster requires signatures). */
+  private sign(peer: RingMember, headers: Record<string, string>, rawPath: string, rawQuery: string): void {
+    if (this.key) Object.assign(headers, signV4({ method: 'GET', rawPath, rawQuery, host: hostOf(peer), accessKey: this.key[0], secret: this.key[1] }));
+  }
+
+  /** What went wrong, in words: a deadline says so. */
+  private reason(e: unknown): string {
+    const code = (e as { code?: string })?.code;
+    if (code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_BODY_TIMEOUT') return `no answer within ${this.idleMs} ms`;
+    return (e as Error)?.message ?? String(e);
   }
 
   close(): void {
-    this.httpAgent.destroy();
-    this.httpsAgent.destroy();
+    void this.agent.destroy().catch(() => undefined);
   }
 }
+
+/** host:port as signed and sent (IPv6 in brackets). */
+function hostOf(peer: RingMember): string {
+  return peer.host.includes(':') ? `[${peer.host}]:${peer.restPort}` : `${peer.host}:${peer.restPort}`;
+}
+
+function originOf(peer: RingMember): string {
+  return `${peer.scheme === 'https' ? 'https' : 'http'}://${hostOf(peer)}`;
+}
+
+function ignore(): void {}

@@ -181,3 +181,25 @@ test('destroying a read whose owner hangs ends it at once (no wait for the idle 
   assert.equal(peers.counters.failures, 0, 'and does not mark the owner as failed');
   hung.closeAllConnections();
 });
+
+test('an owner that takes the request and never answers fails the read at the idle deadline, saying so; the reader fails over to the UFS', async () => {
+  let asked = 0;
+  const hung = http.createServer(() => {
+    asked++; // accept the request, never answer
+  });
+  servers.push(hung);
+  await new Promise<void>((r) => hung.listen(0, '127.0.0.1', r));
+  const port = (hung.address() as AddressInfo).port;
+  const owner: RingMember = { id: 'hung', name: `127.0.0.1:${port}`, host: '127.0.0.1', s3Port: 0, restPort: port, scheme: 'http', s3TlsPort: null, restTlsPort: null, tlsClientAuth: false };
+  const peers = new PeerClient({ idleTimeoutMs: 1000 });
+  await assert.rejects(peers.read(owner, REF, { start: 0, end: 9 }), (e) => isAlluxioError(e) && e.code === 'UfsUnavailable' && /peer read from worker 127\.0\.0\.1:\d+ failed: no answer within 1000 ms/.test(e.message));
+  const log: string[] = [];
+  const o = clusterObject({ entry: { name: 'k', type: 'file', size: REF.size, mtimeMs: 0 }, ref: REF, owners: () => [owner], peers, fallback: fallback(log) });
+  const got: Buffer[] = [];
+  for await (const c of await o.stream()) got.push(c as Buffer);
+  assert.ok(Buffer.concat(got).equals(DATA), 'the bytes came from the fallback');
+  assert.ok(log.length > 0, 'after the deadline, the read went to the UFS');
+  assert.equal(asked, 2);
+  peers.close();
+  hung.closeAllConnections();
+});

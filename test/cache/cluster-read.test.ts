@@ -156,23 +156,29 @@ test('co-located reads: a page file is used only when it is exactly that page of
   }
 });
 
-test('destroying a read whose owner hangs ends it at once (no wait for the idle timeout, no failover)', async () => {
-  const { until } = await import('../helpers/poll.js');
-  let asked = 0;
+/** An owner that accepts peer reads and never answers; `asked()` counts the requests. */
+async function hungOwner(): Promise<{ hung: http.Server; owner: RingMember; asked: () => number }> {
+  let n = 0;
   const hung = http.createServer(() => {
-    asked++; // accept the request, never answer
+    n++; // accept the request, never answer
   });
   servers.push(hung);
   await new Promise<void>((r) => hung.listen(0, '127.0.0.1', r));
   const port = (hung.address() as AddressInfo).port;
   const owner: RingMember = { id: 'hung', name: `127.0.0.1:${port}`, host: '127.0.0.1', s3Port: 0, restPort: port, scheme: 'http', s3TlsPort: null, restTlsPort: null, tlsClientAuth: false };
+  return { hung, owner, asked: () => n };
+}
+
+test('destroying a read whose owner hangs ends it at once (no wait for the idle timeout, no failover)', async () => {
+  const { until } = await import('../helpers/poll.js');
+  const { hung, owner, asked } = await hungOwner();
   const peers = new PeerClient({ idleTimeoutMs: 120_000 });
   const log: string[] = [];
   const o = clusterObject({ entry: { name: 'k', type: 'file', size: REF.size, mtimeMs: 0 }, ref: REF, owners: () => [owner], peers, fallback: fallback(log) });
   const s = await o.stream();
   s.on('error', () => {});
   s.resume();
-  await until('the owner got the request', () => asked === 1);
+  await until('the owner got the request', () => asked() === 1);
   let closed = false;
   s.on('close', () => (closed = true));
   s.destroy();
@@ -183,14 +189,7 @@ test('destroying a read whose owner hangs ends it at once (no wait for the idle 
 });
 
 test('an owner that takes the request and never answers fails the read at the idle deadline, saying so; the reader fails over to the UFS', async () => {
-  let asked = 0;
-  const hung = http.createServer(() => {
-    asked++; // accept the request, never answer
-  });
-  servers.push(hung);
-  await new Promise<void>((r) => hung.listen(0, '127.0.0.1', r));
-  const port = (hung.address() as AddressInfo).port;
-  const owner: RingMember = { id: 'hung', name: `127.0.0.1:${port}`, host: '127.0.0.1', s3Port: 0, restPort: port, scheme: 'http', s3TlsPort: null, restTlsPort: null, tlsClientAuth: false };
+  const { hung, owner, asked } = await hungOwner();
   const peers = new PeerClient({ idleTimeoutMs: 1000 });
   await assert.rejects(peers.read(owner, REF, { start: 0, end: 9 }), (e) => isAlluxioError(e) && e.code === 'UfsUnavailable' && /peer read from worker 127\.0\.0\.1:\d+ failed: no answer within 1000 ms/.test(e.message));
   const log: string[] = [];
@@ -199,7 +198,7 @@ test('an owner that takes the request and never answers fails the read at the id
   for await (const c of await o.stream()) got.push(c as Buffer);
   assert.ok(Buffer.concat(got).equals(DATA), 'the bytes came from the fallback');
   assert.ok(log.length > 0, 'after the deadline, the read went to the UFS');
-  assert.equal(asked, 2);
+  assert.equal(asked(), 2);
   peers.close();
   hung.closeAllConnections();
 });

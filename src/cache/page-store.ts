@@ -23,7 +23,7 @@ import { close, open, promises as fsp, read, readFileSync, write } from 'node:fs
 import { join } from 'node:path';
 import { Lru } from './lru.js';
 import { checkPage, encodePage, fileLength, readTrailer, TRAILER_BYTES } from './page-file.js';
-import { chargedBytes, pageLength } from './page-math.js';
+import { chargedBytes, pageCount, pageLength } from './page-math.js';
 import { SpareFiles } from './spare-files.js';
 
 /** One version of one object: what pages are keyed by. */
@@ -453,10 +453,22 @@ export class PageStore {
   private dropFile(rec: FileRec): number {
     const n = rec.pages.size;
     for (const i of [...rec.pages]) this.dropPage(rec.key, i);
-    for (const id of [...this.mem.keys()]) {
-      if (id.startsWith(`${rec.key}/`)) {
-        this.mem.delete(id);
-        this.memLru.delete(id);
+    // Pages held in memory only (their disk write pending, failed or over quota): look up
+    // the file's own page ids, or walk the memory tier when that holds fewer entries. (It
+    // walked the tier for every file: freeing N files with M pages in memory cost N x M.)
+    const count = pageCount(rec.ref.size, this.pageSize);
+    if (count <= this.mem.size) {
+      for (let i = 0; i < count; i++) {
+        const id = `${rec.key}/${i}`;
+        if (this.mem.delete(id)) this.memLru.delete(id);
+      }
+    } else {
+      const prefix = `${rec.key}/`;
+      for (const id of [...this.mem.keys()]) {
+        if (id.startsWith(prefix)) {
+          this.mem.delete(id);
+          this.memLru.delete(id);
+        }
       }
     }
     this.files.delete(rec.key);

@@ -22,6 +22,36 @@ import { Harness, mountOf, pattern, s3rverBackend } from './harness.js';
 const PAGE = 64 * 1024;
 const spareDir = (dir: string) => join(dir, 'alluxio-pages-v2', 'spare');
 
+test('free drops the pages held only in memory, found by page id or by walking the memory tier', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'cache-memfree-'));
+  try {
+    // a disk quota smaller than one page: every page stays in the memory tier only
+    const store = await PageStore.open({ dir, capacityBytes: 1000, pageSize: PAGE, memoryBytes: 16 << 20 });
+    const small = Array.from({ length: 20 }, (_, i) => ({ uri: `s3://b/mem/t${i}`, version: 'etag:1', size: 100 }));
+    for (const [i, r] of small.entries()) await store.put(r, 0, pattern(100, i));
+    // 3 pages of a 40-page object: more pages than the tier will hold entries when it is dropped
+    const big = { uri: 's3://b/mem/big', version: 'etag:1', size: 40 * PAGE };
+    for (let i = 0; i < 3; i++) await store.put(big, i, pattern(PAGE, 100 + i));
+    assert.equal(store.stats().pages, 0, 'nothing on disk');
+    assert.equal(store.stats().memoryPages, 23);
+
+    // one page id to look up (1 <= 23 entries)
+    assert.deepEqual(store.dropPrefix('s3://b/mem/t0'), { objects: 1, pages: 0 });
+    assert.equal(await store.get(small[0]!, 0), null);
+    assert.ok((await store.get(small[1]!, 0))!.equals(pattern(100, 1)));
+    assert.equal(store.stats().memoryPages, 22);
+
+    // the rest, the 40-page object among them once fewer than 40 entries are left
+    store.dropPrefix('s3://b/mem');
+    assert.equal(store.stats().memoryPages, 0);
+    assert.equal(store.stats().memoryUsedBytes, 0);
+    for (const r of small) assert.equal(await store.get(r, 0), null);
+    for (let i = 0; i < 3; i++) assert.equal(await store.get(big, i), null);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
 test('dropped page files are recycled for the next pages (same inodes), emptied meanwhile, and reused after a restart', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'cache-recycle-'));
   try {

@@ -89,7 +89,9 @@ export function cacheAdminHandler(ctx: FrontendContext, auth: RestAuthOptions = 
         if (!path) throw new AlluxioError('InvalidArgument', 'path is required');
         const t = dp.target(dp.snapshot(), { api: 'alluxio', path });
         const uri = t.resolution.location!.uri;
-        return send(res, 200, { path, uri, ...cache.free(uri) });
+        const dropped = cache.free(uri);
+        await cache.filesRemoved(); // a batch per turn: requests go on meanwhile
+        return send(res, 200, { path, uri, ...dropped });
       }
       throw new AlluxioError('NotFound', `no such endpoint ${req.method} ${url.pathname}`);
     } catch (e) {

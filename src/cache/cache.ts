@@ -240,6 +240,11 @@ export class WorkerCache {
     return this.store.dropPrefix(uriPrefix);
   }
 
+  /** Resolves once the page files of every free so far are removed (free forgets them at once). */
+  filesRemoved(): Promise<void> {
+    return this.store.filesRemoved();
+  }
+
   /** Bytes of this version of the target held in the cache. */
   cachedBytes(t: DataTarget, entry: UfsEntry): number {
     return this.store.cachedBytes({ uri: uriOf(t), version: versionOf(entry), size: entry.size });

@@ -25,6 +25,7 @@ import { Lru } from './lru.js';
 import { checkPage, encodePage, fileLength, readTrailer, TRAILER_BYTES } from './page-file.js';
 import { chargedBytes, pageCount, pageLength } from './page-math.js';
 import { SpareFiles } from './spare-files.js';
+import { BatchedRemoval } from './batched-removal.js';
 
 /** One version of one object: what pages are keyed by. */
 export interface ObjectRef {
@@ -164,6 +165,12 @@ export class PageStore {
   /** Shard directories known to exist. */
   private readonly shards = new Map<string, Promise<boolean>>();
   private spares!: SpareFiles;
+  /** Files of pages dropped by dropPrefix, removed a batch per turn (batched-removal.ts). */
+  private readonly removal = new BatchedRemoval({
+    batch: 256,
+    dropped: (id) => !this.disk.has(id) && !this.pending.has(id),
+    remove: (path) => this.spares.give(path),
+  });
 
   private constructor(private readonly opts: PageStoreOptions) {
     this.pageSize = opts.pageSize;
@@ -367,7 +374,11 @@ export class PageStore {
     return n;
   }
 
-  /** Drop every object whose URI is `prefix` or below it (`prefix/...`); returns pages dropped. */
+  /**
+   * Drop every object whose URI is `prefix` or below it (`prefix/...`); returns pages dropped.
+   * The index forgets them now; their files are removed a batch at a time after
+   * (`filesRemoved` resolves when they are gone), so a large free does not hold the event loop.
+   */
   dropPrefix(prefix: string): { objects: number; pages: number } {
     const base = prefix.endsWith('/') ? prefix : `${prefix}/`;
     let objects = 0;
@@ -378,10 +389,16 @@ export class PageStore {
         const rec = this.files.get(key);
         if (!rec) continue;
         objects++;
-        pages += this.dropFile(rec);
+        pages += this.dropFile(rec, true);
       }
     }
+    void this.removal.flush();
     return { objects, pages };
+  }
+
+  /** Resolves once the files of every page dropped by dropPrefix so far are removed. */
+  filesRemoved(): Promise<void> {
+    return this.removal.flush();
   }
 
   // ---- status
@@ -434,15 +451,21 @@ export class PageStore {
     }
   }
 
-  private dropPage(key: string, index: number): void {
+  /** Forget a page and remove its file: now, or with the next batch (`later`). */
+  private dropPage(key: string, index: number, later = false): void {
     const id = `${key}/${index}`;
     this.disk.delete(id);
     this.verified.delete(id);
     if (this.mem.delete(id)) this.memLru.delete(id);
     const rec = this.files.get(key);
     rec?.pages.delete(index);
-    // Synchronously: an unlink still pending when the page is fetched again and rewritten
-    // would delete the new file under an index entry that says it is there.
+    // Synchronously (or in a batch that checks first): an unlink still pending when the page
+    // is fetched again and rewritten would delete the new file under an index entry that says
+    // it is there.
+    if (later) {
+      this.removal.add(id, this.pagePath(key, index));
+      return;
+    }
     try {
       this.spares.give(this.pagePath(key, index));
     } catch {
@@ -450,9 +473,9 @@ export class PageStore {
     }
   }
 
-  private dropFile(rec: FileRec): number {
+  private dropFile(rec: FileRec, later = false): number {
     const n = rec.pages.size;
-    for (const i of [...rec.pages]) this.dropPage(rec.key, i);
+    for (const i of [...rec.pages]) this.dropPage(rec.key, i, later);
     // Pages held in memory only (their disk write pending, failed or over quota): look up
     // the file's own page ids, or walk the memory tier when that holds fewer entries. (It
     // walked the tier for every file: freeing N files with M pages in memory cost N x M.)

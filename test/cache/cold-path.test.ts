@@ -52,6 +52,32 @@ test('free drops the pages held only in memory, found by page id or by walking t
   }
 });
 
+test('a large free forgets its pages at once and removes their files a batch per turn; a page written again meanwhile keeps its file', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'cache-batchfree-'));
+  const pageFilesOnDisk = () => (readdirSync(join(dir, 'alluxio-pages-v2'), { recursive: true }) as string[]).filter((f) => f.endsWith('.page')).length;
+  try {
+    const store = await PageStore.open({ dir, capacityBytes: 1 << 30, pageSize: PAGE, memoryBytes: 0 });
+    const refs = Array.from({ length: 1000 }, (_, i) => ({ uri: `s3://b/many/f${i}`, version: 'etag:1', size: 100 }));
+    for (const [i, r] of refs.entries()) await store.put(r, 0, pattern(100, i));
+    assert.equal(pageFilesOnDisk(), 1000);
+
+    assert.deepEqual(store.dropPrefix('s3://b/many'), { objects: 1000, pages: 1000 });
+    // the index forgot every page at once; one batch of files went before dropPrefix returned
+    assert.equal(store.stats().pages, 0);
+    assert.equal(store.stats().usedBytes, 0);
+    assert.equal(await store.get(refs[999]!, 0), null);
+    assert.equal(pageFilesOnDisk(), 1000 - 256);
+
+    // the last page is fetched and written again before its old file's batch comes
+    await store.put(refs[999]!, 0, pattern(100, 999));
+    await store.filesRemoved();
+    assert.equal(pageFilesOnDisk(), 1, 'only the page written again');
+    assert.ok((await store.get(refs[999]!, 0))!.equals(pattern(100, 999)));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
 test('dropped page files are recycled for the next pages (same inodes), emptied meanwhile, and reused after a restart', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'cache-recycle-'));
   try {
@@ -62,6 +88,7 @@ test('dropped page files are recycled for the next pages (same inodes), emptied 
     const inodes = new Set(store.pageFiles(a, 0, 2).pages.map((p) => statSync(p.path).ino));
     assert.equal(inodes.size, 3);
     assert.deepEqual(store.dropPrefix('s3://b/a'), { objects: 1, pages: 3 });
+    await store.filesRemoved();
     const spares = readdirSync(spareDir(dir));
     assert.equal(spares.length, 3);
     for (const s of spares) assert.equal(statSync(join(spareDir(dir), s)).size, 0, 'a spare holds no data');

@@ -8,7 +8,9 @@
  * The index forgets the pages at once (no reader can hit them, the quota is released); the
  * files go after, each only if its page was not fetched and written again meanwhile: the
  * check (`dropped`) and the removal are one synchronous step, so a page being rewritten
- * (pending) or rewritten already (indexed again) keeps its new file.
+ * (pending) or rewritten already (indexed again) keeps its new file. A worker that stops
+ * before the batches are done finds the files left at its next start and indexes them again
+ * (valid pages of their version): they cost disk until evicted or freed again.
  */
 export interface BatchedRemovalOptions {
   /** Files removed per turn of the event loop. */
@@ -22,7 +24,11 @@ export interface BatchedRemovalOptions {
 export class BatchedRemoval {
   private queue: { id: string; path: string }[] = [];
   private head = 0;
-  private running: Promise<void> | undefined;
+  /** Files added and files handled (removed or skipped) since the start. */
+  private added = 0;
+  private done = 0;
+  private running = false;
+  private waiters: { upTo: number; resolve: () => void }[] = [];
 
   constructor(private readonly o: BatchedRemovalOptions) {}
 
@@ -33,35 +39,55 @@ export class BatchedRemoval {
 
   add(id: string, path: string): void {
     this.queue.push({ id, path });
+    this.added++;
   }
 
-  /** Remove everything added so far (joining a removal under way); resolves when none is left. */
+  /**
+   * Remove everything added so far (starting the batches, or joining those under way);
+   * resolves once those files are handled. Files added later do not extend the wait.
+   */
   flush(): Promise<void> {
-    if (this.running) return this.running.then(() => (this.size > 0 ? this.flush() : undefined));
-    if (this.size === 0) return Promise.resolve();
-    const run = this.run();
-    this.running = run;
-    void run.finally(() => {
-      if (this.running === run) this.running = undefined;
-    });
-    return run;
+    const upTo = this.added;
+    if (this.done >= upTo) return Promise.resolve();
+    const p = new Promise<void>((resolve) => this.waiters.push({ upTo, resolve }));
+    if (!this.running) {
+      this.running = true;
+      void this.run();
+    }
+    return p;
   }
 
   private async run(): Promise<void> {
-    while (this.head < this.queue.length) {
-      const end = Math.min(this.queue.length, this.head + this.o.batch);
-      for (; this.head < end; this.head++) {
-        const { id, path } = this.queue[this.head]!;
-        if (!this.o.dropped(id)) continue;
-        try {
-          this.o.remove(path);
-        } catch {
-          // not removable now: the page is no longer indexed, and a rewrite replaces the file
+    try {
+      while (this.head < this.queue.length) {
+        const end = Math.min(this.queue.length, this.head + this.o.batch);
+        for (; this.head < end; this.head++, this.done++) {
+          const { id, path } = this.queue[this.head]!;
+          if (!this.o.dropped(id)) continue;
+          try {
+            this.o.remove(path);
+          } catch {
+            // not removable now: the page is no longer indexed, and a rewrite replaces the file
+          }
         }
+        this.settle();
+        if (this.head < this.queue.length) await new Promise<void>((r) => setImmediate(r));
       }
-      if (this.head < this.queue.length) await new Promise<void>((r) => setImmediate(r));
+    } finally {
+      this.queue = [];
+      this.head = 0;
+      this.running = false;
+      this.settle();
     }
-    this.queue = [];
-    this.head = 0;
+  }
+
+  private settle(): void {
+    if (this.waiters.length === 0) return;
+    const left: typeof this.waiters = [];
+    for (const w of this.waiters) {
+      if (w.upTo <= this.done) w.resolve();
+      else left.push(w);
+    }
+    this.waiters = left;
   }
 }

@@ -138,8 +138,9 @@ export class PeerClient {
     } catch (e) {
       throw new AlluxioError('UfsUnavailable', `peer read from worker ${peer.name} failed: ${this.reason(e)}`, { details: { peer: peer.name }, cause: e });
     }
-    // The body errors when destroyed before its end (a reader that stops early): not uncaught.
-    res.body.on('error', ignore);
+    // The first listener of the body's errors: a stalled body says what happened, and the
+    // error of a body destroyed before its end (a reader that stops early) is not uncaught.
+    res.body.on('error', this.explainBodyError);
     const status = res.statusCode;
     // 200 only for the whole object (a hop that dropped Range would shift the bytes).
     const whole = range.start === 0 && range.end === ref.size - 1;
@@ -152,7 +153,7 @@ export class PeerClient {
       }
       return res.body;
     }
-    let message = (await res.body.text().catch(() => '')).slice(0, 500);
+    let message = await firstText(res.body, 500);
     try {
       message = (JSON.parse(message) as { error?: { message?: string } }).error?.message ?? message;
     } catch {
@@ -166,6 +167,11 @@ export class PeerClient {
   private sign(peer: RingMember, headers: Record<string, string>, rawPath: string, rawQuery: string): void {
     if (this.key) Object.assign(headers, signV4({ method: 'GET', rawPath, rawQuery, host: hostOf(peer), accessKey: this.key[0], secret: this.key[1] }));
   }
+
+  /** A peer's body that stalled past the idle deadline: say so, in the error every reader gets. */
+  private readonly explainBodyError = (e: Error & { code?: string }): void => {
+    if (e.code === 'UND_ERR_BODY_TIMEOUT') e.message = `no answer within ${this.idleMs} ms`;
+  };
 
   /** What went wrong, in words: a deadline says so. */
   private reason(e: unknown): string {
@@ -189,3 +195,17 @@ function originOf(peer: RingMember): string {
 }
 
 function ignore(): void {}
+
+/** Up to `max` characters of an error answer's body (the rest is not read: the body is destroyed). */
+async function firstText(body: Readable, max: number): Promise<string> {
+  let text = '';
+  try {
+    for await (const c of body) {
+      text += (c as Buffer).toString('utf8');
+      if (text.length >= max) break;
+    }
+  } catch {
+    // the body is only for the message
+  }
+  return text.slice(0, max);
+}

@@ -13,8 +13,8 @@
  * cold reads went through node:http spent 0.053-0.056 ms of CPU per warm 4 KiB GET against
  * 0.038-0.042 through undici and 0.037-0.044 for a worker over file:// (docs/cache.md,
  * "The warm path", fourth round). undici also gives the reads a deadline: no response
- * headers, or no body bytes, within `timeoutMs` fails the read with a TimeoutError that says
- * so (the mount option s3a.socket.timeout).
+ * headers within `timeoutMs`, or no body bytes for that long, fails the read with a
+ * TimeoutError that says so (the mount option s3a.socket.timeout).
  *
  * It addresses objects as the SDK does with the adapter's options: the endpoint (with its
  * path prefix), path-style or virtual-hosted buckets (virtual-hosted only for DNS-compatible
@@ -158,12 +158,20 @@ export class S3ObjectGetter {
     const headers = signV4({ method, rawPath: path, rawQuery: '', host: this.host, accessKey: c.accessKeyId, secret: c.secretAccessKey, region: this.o.region, service: 's3', headers: extra });
     headers.host = this.host;
     const res = await this.pool.request({ method, path, headers });
-    // undici's body emits an error (RequestAbortedError) when destroyed before its end, as
-    // a reader that stops early does: with no listener that would be an uncaught exception.
-    // Readers that want a body's errors listen for them themselves.
-    res.body.on('error', ignore);
+    // The first listener of the body's errors: it says what a stalled body means (undici
+    // says "Body Timeout Error"), and undici's error when the body is destroyed before its
+    // end (a reader that stops early) is not an uncaught exception. Readers that want a
+    // body's errors listen for them themselves.
+    res.body.on('error', this.explainBodyError);
     return res;
   }
+
+  /** A body that stalled past the deadline: say so, in the error every reader gets. */
+  private readonly explainBodyError = (e: Error & { code?: string }): void => {
+    if (e.code !== 'UND_ERR_BODY_TIMEOUT') return;
+    e.name = 'TimeoutError';
+    e.message = `no body bytes from ${this.host} for ${this.timeoutMs} ms (s3a.socket.timeout)`;
+  };
 }
 
 /** The S3 error of a non-2xx answer: its XML Code and Message (the body is small; a HEAD has none). */
@@ -183,8 +191,6 @@ async function errorOf(res: S3Response, method: string): Promise<S3GetError> {
   const message = unescapeXml(tag('Message') ?? `${method} answered HTTP ${status}`);
   return new S3GetError(name, message, status);
 }
-
-function ignore(): void {}
 
 function unescapeXml(s: string): string {
   return s.replace(/&(lt|gt|quot|apos|amp);/g, (_, e: string) => ({ lt: '<', gt: '>', quot: '"', apos: "'", amp: '&' })[e]!);

@@ -81,9 +81,8 @@ export function s3OptionsFromMount(options: Record<string, string>): S3UfsOption
     region: opt(options, 's3a.region', 'alluxio.underfs.s3.endpoint.region', 'aws.region') ?? 'us-east-1',
     pathStyle: bool(pathStyleRaw, endpoint !== undefined),
     partSize: partMb ? Math.max(5, Number(partMb)) * 1024 * 1024 : 8 * 1024 * 1024,
-    timeoutMs: timeout === undefined ? DEFAULT_S3_TIMEOUT_MS : parseDuration(timeout, 's3a.socket.timeout'),
+    timeoutMs: timeout === undefined ? DEFAULT_S3_TIMEOUT_MS : timeoutOption(timeout),
   };
-  if (!(out.timeoutMs > 0)) throw new AlluxioError('InvalidOption', `s3a.socket.timeout "${timeout}" must be a positive duration such as 30s`);
   const ak = opt(options, 's3a.accessKeyId', 'aws.accessKeyId', 's3a.access.key');
   const sk = opt(options, 's3a.secretKey', 'aws.secretKey', 's3a.secret.key');
   const st = opt(options, 's3a.sessionToken', 's3a.session.token');
@@ -109,6 +108,18 @@ function entryOf(name: string, h: IncomingHttpHeaders, sizeOf: (contentLength: s
   const lm = one(h['last-modified']);
   const mtime = lm ? Date.parse(lm) : NaN;
   return { name, type: 'file', size: sizeOf(one(h['content-length'])) || 0, mtimeMs: Number.isFinite(mtime) ? mtime : 0, ...(etag ? { etag } : {}) };
+}
+
+/** s3a.socket.timeout: a positive duration (`30s`, `2m`, `1500ms`; a bare number is seconds). */
+function timeoutOption(raw: string): number {
+  let ms = NaN;
+  try {
+    ms = parseDuration(raw, 's3a.socket.timeout');
+  } catch {
+    // said below
+  }
+  if (!(ms > 0)) throw new AlluxioError('InvalidOption', `s3a.socket.timeout "${raw}" must be a positive duration such as 30s (a bare number is seconds)`);
+  return ms;
 }
 
 function statusOf(e: unknown): number | undefined {

@@ -202,3 +202,26 @@ test('an owner that takes the request and never answers fails the read at the id
   peers.close();
   hung.closeAllConnections();
 });
+
+test('an owner whose body stops half-way fails the read at the idle deadline, saying so', async () => {
+  const stall = http.createServer((req, res) => {
+    res.writeHead(206, { 'content-range': `bytes 0-99/${REF.size}`, 'content-length': '100' });
+    res.write(DATA.subarray(0, 10)); // then nothing
+  });
+  servers.push(stall);
+  await new Promise<void>((r) => stall.listen(0, '127.0.0.1', r));
+  const port = (stall.address() as AddressInfo).port;
+  const owner: RingMember = { id: 'stall', name: `127.0.0.1:${port}`, host: '127.0.0.1', s3Port: 0, restPort: port, scheme: 'http', s3TlsPort: null, restTlsPort: null, tlsClientAuth: false };
+  const peers = new PeerClient({ idleTimeoutMs: 1000 });
+  const body = await peers.read(owner, REF, { start: 0, end: 99 });
+  const got: Buffer[] = [];
+  await assert.rejects(
+    (async () => {
+      for await (const c of body) got.push(c as Buffer);
+    })(),
+    (e) => (e as Error).message === 'no answer within 1000 ms',
+  );
+  assert.ok(Buffer.concat(got).equals(DATA.subarray(0, 10)));
+  peers.close();
+  stall.closeAllConnections();
+});

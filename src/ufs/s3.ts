@@ -11,8 +11,9 @@
  *   s3a.region             (alluxio.underfs.s3.endpoint.region)  default us-east-1
  *   s3a.path.style.access  (alluxio.underfs.s3.disable.dns.buckets)  "true"/"false";
  *                          default true when an endpoint is set (MinIO, Ceph, ...), else false
- *   s3a.socket.timeout                                 how long an object read or a file's stat waits
- *                          for the answer, then for each next body chunk; default 30s
+ *   s3a.socket.timeout                                 how long a request waits for the answer, then
+ *                          for each next body chunk (listings and writes: a connection, or a
+ *                          socket with no bytes either way); default 30s
  *
  * A location is an object key: the mount URI's segments plus the location's decoded
  * segments, joined with `/` (segments never contain `/`, so a key cannot leave the mount's
@@ -154,6 +155,9 @@ export class S3Ufs implements UfsAdapter {
       // per-request middleware): a cold 4 KiB read is one GetObject, and resolving the stack
       // was the SDK's largest CPU item in a profile of cold small reads.
       cacheMiddleware: true,
+      // The same deadline for what stays on the SDK (listings, directory checks, writes):
+      // a connection not made, or a socket with no bytes either way, for that long fails.
+      requestHandler: { connectionTimeout: o.timeoutMs, socketTimeout: o.timeoutMs },
     };
     if (o.endpoint) cfg.endpoint = o.endpoint;
     if (o.accessKeyId && o.secretKey) {

@@ -203,7 +203,7 @@ describe('s3:// signed GETs: retries and session tokens', () => {
     }
   });
 
-  test('a UFS that takes the request and never answers: the read fails at s3a.socket.timeout, saying so, without retries', async () => {
+  test('a UFS that takes the request and never answers: reads fail at s3a.socket.timeout, saying so, without retries; listings too', async () => {
     let connections = 0;
     const held = new Set<import('node:net').Socket>();
     const silent = createTcpServer((sock) => {
@@ -226,6 +226,8 @@ describe('s3:// signed GETs: retries and session tokens', () => {
         assert.ok(Date.now() - t0 >= 900, `${what} waited for the deadline`);
         assert.equal(connections, 1, `${what}: a deadline is not retried`);
       }
+      // what stays on the SDK (listings, directory checks, writes) has the same deadline
+      await assert.rejects(ufs.list([]), (e) => code('UfsUnavailable')(e) && /ListObjectsV2 on s3:\/\/bkt\/: TimeoutError: .*timed out after 1000 ms of inactivity/.test((e as Error).message));
     } finally {
       await ufs.close();
       for (const s of held) s.destroy();

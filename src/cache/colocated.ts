@@ -25,7 +25,7 @@ export async function readPageFile(path: string, ref: ObjectRef, index: number, 
   } catch {
     return null;
   }
-  const c = checkPage(file, pageLength(ref.size, index, pageSize));
+  const c = checkPage(file, pageLength(ref.size, index, pageSize), true, index);
   if (!c.ok) return null;
   try {
     const m = JSON.parse(c.meta.toString('utf8')) as Partial<ObjectRef & { pageSize: number }>;

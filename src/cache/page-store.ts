@@ -264,6 +264,7 @@ export class PageStore {
     const id = `${key}/${index}`;
     if (!this.disk.has(id)) return null;
     const len = pageLength(ref.size, index, this.pageSize);
+    const rec = this.files.get(key);
     let file: Buffer;
     try {
       // Small pages: one synchronous read beats four thread-pool round trips (open, fstat,
@@ -271,7 +272,6 @@ export class PageStore {
       // Larger pages: open, one read of the length the page file must have, close (three
       // thread-pool calls; fsp.readFile made six: open, fstat, 512 KiB reads, close). A file
       // of another length fails checkPage as before.
-      const rec = this.files.get(key);
       const expect = rec ? fileLength(len, rec.meta.length) : -1;
       file = len <= SYNC_WRITE_BYTES ? readFileSync(this.pagePath(key, index)) : expect < 0 ? await fsp.readFile(this.pagePath(key, index)) : await readExpecting(this.pagePath(key, index), expect);
     } catch (e) {
@@ -284,13 +284,19 @@ export class PageStore {
     // restart, every page); later reads check the trailer and lengths (a file cut short or
     // replaced by another length is still caught). CRC-32 of every page read was the largest
     // CPU cost of a warm read.
-    const c = checkPage(file, len, !this.verified.has(id));
+    // The file must be this page of this object: page files are recycled, so one read
+    // through a handle opened before an eviction may hold another page by now.
+    let c = checkPage(file, len, !this.verified.has(id), index);
+    if (c.ok && rec && !c.meta.equals(rec.meta)) c = { ok: false, reason: 'page file holds another object' };
     if (!c.ok) {
       this.counters.corruptPages++;
       this.opts.log?.warn({ page: id, uri: ref.uri, reason: c.reason }, 'corrupt cache page dropped; fetching it again');
       this.dropPage(key, index);
       return null;
     }
+    // Dropped while it was read (free, invalidation, eviction): the bytes are right (checked
+    // above), but nothing indexes the page now, so it is not kept in memory either.
+    if (!this.disk.has(id)) return c.data;
     this.verified.add(id);
     this.disk.touch(id);
     this.remember(id, c.data);
@@ -317,7 +323,7 @@ export class PageStore {
       if (!(await this.ensureShard(key))) throw new Error('cannot create the cache directory');
       // Written in place: a page cut short (crash, full disk) fails its length/CRC check and
       // is dropped; it is indexed only once the write completed.
-      const parts = encodePage(data, rec.meta);
+      const parts = encodePage(data, rec.meta, index);
       // Never synchronously: creating a page file is an open(O_CREAT) the kernel may hold
       // for a millisecond or more when the disk is busy, and on the event loop that stalls
       // every request in flight (it was a third of a worker's main-thread time under cold

@@ -28,7 +28,13 @@ export class SpareFiles {
       if (Number.isSafeInteger(n) && s.free.length < max) {
         s.free.push(path);
         s.next = Math.max(s.next, n + 1);
-      } else rmSync(path, { recursive: true, force: true });
+      } else {
+        try {
+          rmSync(path, { recursive: true, force: true });
+        } catch {
+          // not removable: left alone (the cache works without it)
+        }
+      }
     }
     return s;
   }

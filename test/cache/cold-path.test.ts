@@ -10,7 +10,7 @@
  */
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { buffer } from 'node:stream/consumers';
@@ -21,6 +21,28 @@ import { Harness, mountOf, pattern, s3rverBackend } from './harness.js';
 
 const PAGE = 64 * 1024;
 const spareDir = (dir: string) => join(dir, 'alluxio-pages-v2', 'spare');
+
+test('a page file that holds another page or another object is refused (a recycled file read late), not served', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'cache-otherpage-'));
+  try {
+    const store = await PageStore.open({ dir, capacityBytes: 64 << 20, pageSize: PAGE, memoryBytes: 0 });
+    const a = { uri: 's3://b/a', version: 'etag:1', size: 2 * PAGE };
+    const b = { uri: 's3://b/b', version: 'etag:1', size: 2 * PAGE };
+    for (const [r, seed] of [[a, 1], [b, 2]] as const) for (let i = 0; i < 2; i++) await store.put(r, i, pattern(PAGE, seed * 10 + i));
+    const pa = store.pageFiles(a, 0, 1).pages;
+    const pb = store.pageFiles(b, 0, 1).pages;
+    // a's page 0 file now holds a's page 1 (same length, same object): the index says so
+    writeFileSync(pa[0]!.path, readFileSync(pa[1]!.path));
+    assert.equal(await store.get(a, 0), null);
+    // b's page 1 file now holds a's page 1 (same index, same length, another object): the metadata says so
+    writeFileSync(pb[1]!.path, readFileSync(pa[1]!.path));
+    assert.equal(await store.get(b, 1), null);
+    assert.equal(store.counters.corruptPages, 2);
+    assert.ok((await store.get(a, 1))!.equals(pattern(PAGE, 11)), 'the real pages still read back');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
 
 test('free drops the pages held only in memory, found by page id or by walking the memory tier', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'cache-memfree-'));

@@ -91,11 +91,11 @@ test('Lru: touch reorders, victims are the oldest until the incoming bytes fit',
 test('page file: a valid page checks out; wrong length, magic, recorded length, data or metadata do not', () => {
   const data = Buffer.from('hello page bytes');
   const meta = Buffer.from('{"uri":"s3://b/k","version":"etag:1","size":16,"pageSize":4096}');
-  const file = Buffer.concat(encodePage(data, meta));
+  const file = Buffer.concat(encodePage(data, meta, 3));
   assert.equal(file.length, fileLength(data.length, meta.length));
   const ok = checkPage(file, data.length);
   assert.ok(ok.ok && ok.data.equals(data) && ok.meta.equals(meta));
-  assert.deepEqual(readTrailer(file.subarray(file.length - TRAILER_BYTES)), { dataLength: data.length, crc: readTrailer(file.subarray(file.length - TRAILER_BYTES))!.crc, metaLength: meta.length });
+  assert.deepEqual(readTrailer(file.subarray(file.length - TRAILER_BYTES)), { dataLength: data.length, crc: readTrailer(file.subarray(file.length - TRAILER_BYTES))!.crc, metaLength: meta.length, index: 3 });
   assert.match((checkPage(file.subarray(1), data.length) as { reason: string }).reason, /magic|bytes/);
   assert.match((checkPage(file.subarray(0, 10), data.length) as { reason: string }).reason, /too short/);
   assert.match((checkPage(file, data.length - 1) as { reason: string }).reason, /records 16 bytes, expected 15/);
@@ -109,8 +109,15 @@ test('page file: a valid page checks out; wrong length, magic, recorded length, 
   badMagic[file.length - TRAILER_BYTES] = badMagic[file.length - TRAILER_BYTES]! ^ 1;
   assert.match((checkPage(badMagic, data.length) as { reason: string }).reason, /magic/);
   assert.equal(readTrailer(Buffer.alloc(3)), null);
-  const empty = Buffer.concat(encodePage(Buffer.alloc(0), meta));
+  const empty = Buffer.concat(encodePage(Buffer.alloc(0), meta, 0));
   assert.ok(checkPage(empty, 0).ok);
+  // the page index: another page's file (a recycled file read late) is refused; a file that
+  // records none (written before the index was) is judged by the rest
+  assert.ok(checkPage(file, data.length, true, 3).ok);
+  assert.match((checkPage(file, data.length, true, 4) as { reason: string }).reason, /holds page 3, expected page 4/);
+  const noIndex = Buffer.from(file);
+  noIndex.writeUInt32BE(0, noIndex.length - 4);
+  assert.ok(checkPage(noIndex, data.length, true, 4).ok);
 });
 
 test('Lru: the order after any mix of set, touch and delete is the order of last use (against a reference)', () => {

@@ -90,7 +90,7 @@ cache_metrics() {
   json 'JSON.parse(require("fs").readFileSync(s.dir + "/cluster.json", "utf8")).workers.map((w) => w.id + " " + w.restPort).join("\n")' |
     while read -r id port; do
       printf '    %s: %s\n' "$id" "$(curl -fsS "http://127.0.0.1:$port/metrics" | grep -E '^alluxio_(ufs_read_bytes_total|cache_hits_total) ' | awk '{printf "%s %s  ", $1, $2}')" >&2 || true
-    done
+    done || true
 }
 for n in 1 2; do
   curl -fsS -o /dev/null "$S3_ENDPOINT/data/sales.csv" || echo "  (S3 GET failed)" >&2

@@ -165,7 +165,7 @@ export class PeerClient {
 
   /** Sign a peer request with the worker's key (when the cluster requires signatures). */
   private sign(peer: RingMember, headers: Record<string, string>, rawPath: string, rawQuery: string): void {
-    if (this.key) Object.assign(headers, signV4({ method: 'GET', rawPath, rawQuery, host: hostOf(peer), accessKey: this.key[0], secret: this.key[1] }));
+    if (this.key) Object.assign(headers, signV4({ method: 'GET', rawPath, rawQuery, host: hostOf(peer), accessKey: this.key[0], secret: this.key[1], now: Date.now() }));
   }
 
   /** A peer's body that stalled past the idle deadline: say so, in the error every reader gets. */

@@ -59,7 +59,7 @@ async function call<T>(w: WorkerInfo, method: 'GET' | 'POST', what: string, path
   const key = signingKey();
   // Signed as fetch sends Host: without the port when it is the scheme's default.
   const host = (w.scheme === 'https' && w.restPort === 443) || (w.scheme === 'http' && w.restPort === 80) ? w.host : address;
-  const headers = key ? signV4({ method, rawPath, rawQuery, host, accessKey: key[0], secret: key[1] }) : {};
+  const headers = key ? signV4({ method, rawPath, rawQuery, host, accessKey: key[0], secret: key[1], now: Date.now() }) : {};
   try {
     // A TLS-only worker advertises its HTTPS port as restPort (scheme "https"); its CA must be
     // trusted by this process (NODE_EXTRA_CA_CERTS, as `local start --tls` prints).

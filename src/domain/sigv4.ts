@@ -6,6 +6,7 @@
  * admin calls, and the s3:// UFS adapter's GETs, src/ufs/s3-get.ts).
  */
 import { createHash, createHmac } from 'node:crypto';
+import { AlluxioError } from './errors.js';
 
 export const SIGV4_ALGORITHM = 'AWS4-HMAC-SHA256';
 export const EMPTY_SHA256 = 'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855';
@@ -118,16 +119,17 @@ export function signV4(input: {
   secret: string;
   region?: string;
   service?: string;
-  now?: number;
+  /** The signing time, ms since the epoch (the caller's clock: this module reads none). */
+  now: number;
   headers?: Record<string, string>;
 }): Record<string, string> {
-  const amzDate = amzDateOf(input.now ?? Date.now());
+  const amzDate = amzDateOf(input.now);
   const date = amzDate.slice(0, 8);
   const region = input.region ?? 'us-east-1';
   const service = input.service ?? 'alluxio';
   const values: Record<string, string> = { ...input.headers, host: input.host, 'x-amz-content-sha256': UNSIGNED_PAYLOAD, 'x-amz-date': amzDate };
   const signed = Object.keys(values).sort();
-  const malformed = (why = 'the path is not valid percent-encoding') => new Error(`cannot sign the request: ${why}`);
+  const malformed = (why = 'the path is not valid percent-encoding') => new AlluxioError('InvalidArgument', `cannot sign the request: ${why}`);
   const canonicalRequest = [
     input.method,
     canonicalUri(input.rawPath, malformed),

@@ -207,6 +207,11 @@ export class Snapshot {
     return [...this.children.of(path)];
   }
 
+  /** Entries in the S3 resolution memo (for tests and diagnostics). */
+  get s3MemoEntries(): number {
+    return this.s3MemoSize;
+  }
+
   resolve(req: ResolveRequest, opts: ResolveOptions = {}): Resolution {
     if (req.api !== 's3' || opts.trace !== false) return this.resolveNow(req, opts);
     // A mounted resolution is the same with or without allowUnmounted.
@@ -214,14 +219,16 @@ export class Snapshot {
     const known = byKey?.get(req.key);
     if (known !== undefined) return known;
     const r = this.resolveNow(req, opts);
-    if (r.mount !== null && typeof req.bucket === 'string' && typeof req.key === 'string') {
+    // Only short keys (as the join memo): an entry holds its key several times over, so
+    // 8192 entries of long keys would be hundreds of MB. Frozen: every hit shares it.
+    if (r.mount !== null && req.key.length <= JOIN_MEMO_MAX_PATH && req.bucket.length <= JOIN_MEMO_MAX_PATH) {
       if (this.s3MemoSize >= S3_MEMO_MAX) {
         this.s3Memo.clear();
         this.s3MemoSize = 0;
       }
       let m = this.s3Memo.get(req.bucket);
       if (!m) this.s3Memo.set(req.bucket, (m = new Map()));
-      m.set(req.key, r);
+      m.set(req.key, Object.freeze(r));
       this.s3MemoSize++;
     }
     return r;

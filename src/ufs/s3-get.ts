@@ -155,7 +155,7 @@ export class S3ObjectGetter {
     if (opts.range !== undefined) extra.range = opts.range;
     if (opts.ifMatch !== undefined) extra['if-match'] = opts.ifMatch;
     if (c.sessionToken) extra['x-amz-security-token'] = c.sessionToken;
-    const headers = signV4({ method, rawPath: path, rawQuery: '', host: this.host, accessKey: c.accessKeyId, secret: c.secretAccessKey, region: this.o.region, service: 's3', headers: extra });
+    const headers = signV4({ method, rawPath: path, rawQuery: '', host: this.host, accessKey: c.accessKeyId, secret: c.secretAccessKey, region: this.o.region, service: 's3', headers: extra, now: Date.now() });
     headers.host = this.host;
     const res = await this.pool.request({ method, path, headers });
     // The first listener of the body's errors: it says what a stalled body means (undici

@@ -51,14 +51,29 @@ describe('S3 resolution memo', () => {
     fails(() => s.resolve(s3('data', 'a/../../etc'), fast), 'InvalidPath');
     fails(() => s.resolve(s3('data', 'a/../../etc'), fast), 'InvalidPath');
     assert.equal(s.resolve(s3('nope', 'k'), { trace: false, allowUnmounted: true }).mount, null);
+    fails(() => s.resolve(s3('nope', 'k'), fast), 'NoMountForPath', 'mount'); // the unmounted answer was not kept
     assert.equal(s.resolve(s3('data', 'A'), fast).ufsUri, 's3://bkt-one/data/A');
     assert.equal(s.resolve(s3('data', 'a'), fast).ufsUri, 's3://bkt-one/data/a');
     assert.equal(s.resolve(s3('data', 'a%20b'), fast).ufsUri, s.resolve(s3('data', 'a%20b'), fast).ufsUri);
+    assert.equal(s.resolve(s3('data', 'a%20b'), fast).ufsUri, 's3://bkt-one/data/a%2520b');
+    assert.notEqual(s.resolve(s3('data', 'a b'), fast).ufsUri, s.resolve(s3('data', 'a%20b'), fast).ufsUri);
   });
 
   it('stays bounded: many keys still resolve right after the memo is cleared', () => {
     const s = Snapshot.build(1, { mounts, rules: [] });
-    for (let i = 0; i < 20_000; i++) assert.equal(s.resolve(s3('data', `k${i}`), fast).ufsUri, `s3://bkt-one/data/k${i}`);
+    let most = 0;
+    for (let i = 0; i < 20_000; i++) {
+      assert.equal(s.resolve(s3('data', `k${i}`), fast).ufsUri, `s3://bkt-one/data/k${i}`);
+      most = Math.max(most, s.s3MemoEntries);
+    }
     assert.equal(s.resolve(s3('data', 'k5'), fast).ufsUri, 's3://bkt-one/data/k5');
+    assert.ok(most <= 8192, `the memo held ${most} entries`);
+    // long keys resolve, and are not kept (an entry holds its key several times)
+    const before = s.s3MemoEntries;
+    const long = `${'segment-0/'.repeat(40)}f`;
+    assert.equal(s.resolve(s3('data', long), fast).ufsUri, `s3://bkt-one/data/${long}`);
+    assert.equal(s.s3MemoEntries, before);
+    // what is kept cannot be changed by a caller
+    assert.ok(Object.isFrozen(s.resolve(s3('data', 'k5'), fast)));
   });
 });

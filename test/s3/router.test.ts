@@ -3,7 +3,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { routeOf, unsupportedHeader, type RouteInput } from '../../src/frontends/s3/router.js';
+import { routeOf, unsupportedHeader, UNSUPPORTED_HEADERS, type RouteInput } from '../../src/frontends/s3/router.js';
 import { S3Error, S3_ERRORS } from '../../src/frontends/s3/errors.js';
 import { AlluxioError } from '../../src/domain/errors.js';
 
@@ -87,4 +87,9 @@ test('the error table answers the codes the data path throws as documented', () 
   assert.deepEqual([a('NoMountForPath').status, a('NoMountForPath').code], [404, 'NoSuchBucket']);
   assert.deepEqual([a('InvalidPath').status, a('InvalidPath').code], [400, 'InvalidArgument']);
   assert.deepEqual([a('NotADirectory').status, a('NotADirectory').code], [400, 'InvalidRequest']);
+});
+
+test('every header the router refuses starts with x- (the S3 server looks them up only when a header name starts with x)', () => {
+  assert.ok(UNSUPPORTED_HEADERS.length > 0);
+  for (const h of UNSUPPORTED_HEADERS) assert.ok(h.startsWith('x-'), h);
 });

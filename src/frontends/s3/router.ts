@@ -137,7 +137,7 @@ const SSE_C = [
   'x-amz-copy-source-server-side-encryption-customer-key-md5',
 ];
 /** Every name here and in unsupportedHeader starts with `x-`: server.ts skips the check for a request without such a header (mayAskUnsupported). */
-const UNSUPPORTED_HEADERS = [
+export const UNSUPPORTED_HEADERS = [
   ...SSE_C,
   'x-amz-server-side-encryption',
   'x-amz-server-side-encryption-aws-kms-key-id',

@@ -20,14 +20,11 @@ import { createHmac, timingSafeEqual } from 'node:crypto';
 import type { IncomingHttpHeaders } from 'node:http';
 import type { ChunkSigner } from './body.js';
 import { S3Error } from './errors.js';
-import { canonicalQuery, canonicalUri as canonicalUriOf, sha256Hex, signingKey, splitQuery } from '../../domain/sigv4.js';
+import { canonicalQuery, canonicalUri as canonicalUriOf, EMPTY_SHA256, sha256Hex, SIGV4_ALGORITHM as ALGORITHM, signingKey, splitQuery } from '../../domain/sigv4.js';
 
 // The pure part (canonicalisation, the signer) is shared with the requests this process
-// sends: src/domain/sigv4.ts. Re-exported for the front end's own users.
-export { awsUriEncode, sha256Hex, signingKey, signV4 } from '../../domain/sigv4.js';
-
-const ALGORITHM = 'AWS4-HMAC-SHA256';
-const EMPTY_SHA256 = 'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855';
+// sends: src/domain/sigv4.ts. awsUriEncode is re-exported for the front end's listings.
+export { awsUriEncode } from '../../domain/sigv4.js';
 
 function canonicalUri(rawPath: string): string {
   return canonicalUriOf(rawPath, () => new AuthError('InvalidURI', 'Couldn\'t parse the specified URI.'));

@@ -2,6 +2,7 @@
  * The mount table as a value: validation of one entry, and the table-wide rules
  * (unique paths, no nesting in the UFS namespace) checked before any write.
  */
+import { parseDuration } from './duration.js';
 import { AlluxioError } from './errors.js';
 import { CONTROL_CHARS, normalizePath, segmentsOf } from './paths.js';
 import { isUfsPrefix, joinUnderUfs, parseUfsUri, type ParsedUfsUri } from './ufs-uri.js';
@@ -47,6 +48,24 @@ export function validateOption(key: string, value: string): void {
   if (!OPTION_KEY.test(key)) throw new AlluxioError('InvalidOption', `option key "${key}" is not allowed (letters, digits, ".", "_", "-")`);
   if (value === '') throw new AlluxioError('InvalidOption', `option "${key}" has an empty value; leave the option out instead`);
   if (CONTROL_CHARS.test(value)) throw new AlluxioError('InvalidOption', `option "${key}" contains control characters`);
+  if (key === S3_SOCKET_TIMEOUT) s3SocketTimeoutMs(value);
+}
+
+/** The s3:// adapter's deadline option (src/ufs/s3.ts, docs/s3-api.md). */
+export const S3_SOCKET_TIMEOUT = 's3a.socket.timeout';
+/** Its largest value: Node's timers take at most 2^31-1 ms and treat more as 1 ms. */
+const MAX_SOCKET_TIMEOUT_MS = 24 * 3_600_000;
+
+/** s3a.socket.timeout in ms: a duration from 1ms to 24h (`30s`, `2m`, `1500ms`; a bare number is seconds). */
+export function s3SocketTimeoutMs(raw: string): number {
+  let ms = NaN;
+  try {
+    ms = parseDuration(raw, S3_SOCKET_TIMEOUT);
+  } catch {
+    // said below
+  }
+  if (!(ms > 0 && ms <= MAX_SOCKET_TIMEOUT_MS)) throw new AlluxioError('InvalidOption', `${S3_SOCKET_TIMEOUT} "${raw}" must be a duration from 1ms to 24h, such as 30s (a bare number is seconds)`);
+  return ms;
 }
 
 export function parseOptions(raw: readonly string[]): Record<string, string> {

@@ -41,10 +41,9 @@ import type { IncomingHttpHeaders } from 'node:http';
 import { Readable } from 'node:stream';
 import { CONTROL_CHARS } from '../domain/paths.js';
 import { AlluxioError } from '../domain/errors.js';
-import type { ParsedMount } from '../domain/mounts.js';
+import { S3_SOCKET_TIMEOUT, s3SocketTimeoutMs, type ParsedMount } from '../domain/mounts.js';
 import { compareUtf8 } from './order.js';
 import { DEFAULT_S3_TIMEOUT_MS, S3ObjectGetter } from './s3-get.js';
-import { parseDuration } from '../cli/duration.js';
 import type { ByteRange, UfsAdapter, UfsEntry } from './types.js';
 
 
@@ -77,12 +76,12 @@ export function s3OptionsFromMount(options: Record<string, string>): S3UfsOption
   if (endpoint && !/^[a-z]+:\/\//i.test(endpoint)) endpoint = 'https://' + endpoint;
   const pathStyleRaw = opt(options, 's3a.path.style.access', 'alluxio.underfs.s3.disable.dns.buckets');
   const partMb = opt(options, 's3a.multipart.size');
-  const timeout = opt(options, 's3a.socket.timeout');
+  const timeout = opt(options, S3_SOCKET_TIMEOUT);
   const out: S3UfsOptions = {
     region: opt(options, 's3a.region', 'alluxio.underfs.s3.endpoint.region', 'aws.region') ?? 'us-east-1',
     pathStyle: bool(pathStyleRaw, endpoint !== undefined),
     partSize: partMb ? Math.max(5, Number(partMb)) * 1024 * 1024 : 8 * 1024 * 1024,
-    timeoutMs: timeout === undefined ? DEFAULT_S3_TIMEOUT_MS : timeoutOption(timeout),
+    timeoutMs: timeout === undefined ? DEFAULT_S3_TIMEOUT_MS : s3SocketTimeoutMs(timeout),
   };
   const ak = opt(options, 's3a.accessKeyId', 'aws.accessKeyId', 's3a.access.key');
   const sk = opt(options, 's3a.secretKey', 'aws.secretKey', 's3a.secret.key');
@@ -109,18 +108,6 @@ function entryOf(name: string, h: IncomingHttpHeaders, sizeOf: (contentLength: s
   const lm = one(h['last-modified']);
   const mtime = lm ? Date.parse(lm) : NaN;
   return { name, type: 'file', size: sizeOf(one(h['content-length'])) || 0, mtimeMs: Number.isFinite(mtime) ? mtime : 0, ...(etag ? { etag } : {}) };
-}
-
-/** s3a.socket.timeout: a positive duration (`30s`, `2m`, `1500ms`; a bare number is seconds). */
-function timeoutOption(raw: string): number {
-  let ms = NaN;
-  try {
-    ms = parseDuration(raw, 's3a.socket.timeout');
-  } catch {
-    // said below
-  }
-  if (!(ms > 0)) throw new AlluxioError('InvalidOption', `s3a.socket.timeout "${raw}" must be a positive duration such as 30s (a bare number is seconds)`);
-  return ms;
 }
 
 function statusOf(e: unknown): number | undefined {

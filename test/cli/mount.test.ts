@@ -277,6 +277,7 @@ describe('alluxio mount: bad input is refused with the cli.md exit code and writ
     await refused(add('/x', 's3://my-bucket/x', '--option', '=v'), 2, /option key "" is not allowed/, 'InvalidOption');
     await refused(add('/x', 's3://my-bucket/x', '--option', 'k='), 2, /"k" has an empty value/, 'InvalidOption');
     await refused(add('/x', 's3://my-bucket/x', '--option', 'k=1', '--option', 'k=2'), 2, /given twice/, 'InvalidOption');
+    await refused(add('/x', 's3://my-bucket/x', '--option', 's3a.socket.timeout=soon'), 2, /s3a\.socket\.timeout "soon" must be a duration from 1ms to 24h/, 'InvalidOption');
   });
 
   it('flag errors are usage errors: 2', async () => {

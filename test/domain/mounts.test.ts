@@ -15,6 +15,7 @@ import {
   parseOption,
   parseOptions,
   redactOptions,
+  s3SocketTimeoutMs,
   sortMounts,
   toEntry,
   validateMountPath,
@@ -53,6 +54,17 @@ describe('validateMountPath', () => {
 });
 
 describe('options', () => {
+  it('s3a.socket.timeout: a duration from 1ms to 24h, refused otherwise as InvalidOption', () => {
+    assert.equal(s3SocketTimeoutMs('30s'), 30_000);
+    assert.equal(s3SocketTimeoutMs('1500ms'), 1500);
+    assert.equal(s3SocketTimeoutMs('2'), 2000); // a bare number is seconds
+    assert.equal(s3SocketTimeoutMs('24h'), 86_400_000);
+    for (const bad of ['0s', 'soon', '-1', '25h', '1000h', '200000']) {
+      fails(() => validateOption('s3a.socket.timeout', bad), 'InvalidOption', /s3a\.socket\.timeout/);
+      fails(() => m('/d', 's3://bkt/d/', { options: { 's3a.socket.timeout': bad } }), 'InvalidOption');
+    }
+  });
+
   it('k=v, and "=" inside the value is kept', () => {
     assert.deepEqual(parseOption('s3a.endpoint=http://h:9000'), ['s3a.endpoint', 'http://h:9000']);
     assert.deepEqual(parseOption('a=b=c'), ['a', 'b=c']);

@@ -66,12 +66,17 @@ export function canonicalQuery(pairs: [string, string][], skip?: string): string
     .join('&');
 }
 
+const CANONICAL_AS_IS = /^[A-Za-z0-9\-_.~/]*$/;
+
 /**
  * The canonical URI of a path as sent: each segment percent-decoded once and re-encoded with
  * the SigV4 rules (what every SDK signs for S3: no double encoding, no dot-segment
  * normalisation). `malformed` builds the error for a segment that is not valid percent-encoding.
  */
 export function canonicalUri(rawPath: string, malformed: () => Error): string {
+  // A path of unreserved characters and slashes only is its own canonical form (no segment
+  // to decode or encode): most object keys, and every path awsUriEncode(key, true) made.
+  if (CANONICAL_AS_IS.test(rawPath)) return rawPath;
   return rawPath
     .split('/')
     .map((seg) => {
@@ -84,9 +89,18 @@ export function canonicalUri(rawPath: string, malformed: () => Error): string {
     .join('/');
 }
 
+/** The last second amzDateOf formatted (a worker signs many requests a second). */
+let lastSecond = NaN;
+let lastAmzDate = '';
+
 /** 20261201T034500Z */
 export function amzDateOf(ms: number): string {
-  return new Date(ms).toISOString().replace(/[-:]/g, '').replace(/\.\d{3}/, '');
+  const second = Math.floor(ms / 1000);
+  if (second !== lastSecond) {
+    lastAmzDate = new Date(second * 1000).toISOString().replace(/[-:]/g, '').replace(/\.\d{3}/, '');
+    lastSecond = second;
+  }
+  return lastAmzDate;
 }
 
 /** Signing keys by secret, date, region and service: four HMACs saved per request (a key is valid for its day). */
@@ -133,13 +147,13 @@ export function signV4(input: {
   const canonicalRequest = [
     input.method,
     canonicalUri(input.rawPath, malformed),
-    canonicalQuery(splitQuery(input.rawQuery, malformed)),
+    input.rawQuery === '' ? '' : canonicalQuery(splitQuery(input.rawQuery, malformed)),
     signed.map((n) => `${n}:${values[n]!.trim().replace(/\s+/g, ' ')}\n`).join(''),
     signed.join(';'),
     UNSIGNED_PAYLOAD,
   ].join('\n');
   const scope = `${date}/${region}/${service}/aws4_request`;
-  const sts = `${SIGV4_ALGORITHM}\n${amzDate}\n${scope}\n${sha256Hex(Buffer.from(canonicalRequest, 'utf8'))}`;
+  const sts = `${SIGV4_ALGORITHM}\n${amzDate}\n${scope}\n${sha256Hex(canonicalRequest)}`;
   const signature = createHmac('sha256', memoSigningKey(input.secret, date, region, service)).update(sts).digest('hex');
   const out: Record<string, string> = { ...values, authorization: `${SIGV4_ALGORITHM} Credential=${input.accessKey}/${scope}, SignedHeaders=${signed.join(';')}, Signature=${signature}` };
   delete out.host;

@@ -1,15 +1,15 @@
 /**
  * Benchmark: what a `cache free` holds the worker's event loop for (src/cache/page-store.ts
- * dropPrefix + src/cache/batched-removal.ts). A page store with --objects small objects (one
+ * dropPrefix; the files are removed by the page writer's thread, src/cache/page-writer.ts). A page store with --objects small objects (one
  * page each), on disk, and the same count held only in the memory tier; per run it prints:
  *
- *   index   how long dropPrefix held the loop (the index forgets every page, and the first
- *           batch of files goes)
- *   total   until filesRemoved() resolved (the files removed 256 per turn)
+ *   index   how long dropPrefix held the loop (the index forgets every page and asks the
+ *           thread to remove their files)
+ *   total   until filesRemoved() resolved (the thread removed every file)
  *   maxGap  the longest stretch the loop could not turn meanwhile (a timer's lateness)
  *   onePass baseline, same run: removing the same number of page files in one synchronous
- *           pass (rename to a spare and truncate: what each removal does), as before the
- *           batches
+ *           pass on the event loop (rename to a spare and truncate: what each removal
+ *           does), as a free did before it was batched and then moved to the thread
  *
  * Medians over --runs. No timed assertions.
  *
@@ -43,6 +43,7 @@ async function freeOnce(dir: string, objects: number, disk: boolean): Promise<{ 
   const total = ms(t0);
   await new Promise((r) => setTimeout(r, 5));
   clearInterval(tick);
+  await store.close();
   return { index, total, maxGap };
 }
 

@@ -92,6 +92,18 @@ await build({
   logLevel: 'warning',
 });
 
+// The page writer's thread (src/cache/page-writer.ts starts it from the file next to the
+// module that starts it: here, next to alluxio.cjs). An ES module: dist/ is "type": "module".
+await build({
+  entryPoints: [join(dist, 'src', 'cache', 'page-writer-thread.js')],
+  outfile: join(out, 'page-writer-thread.js'),
+  bundle: true,
+  format: 'esm',
+  platform: 'node',
+  target: 'node20',
+  logLevel: 'warning',
+});
+
 const stub = (file, expr) => {
   mkdirSync(dirname(file), { recursive: true });
   const path = relative(dirname(file), join(out, 'alluxio.cjs'));

@@ -245,6 +245,11 @@ export class WorkerCache {
     return this.store.filesRemoved();
   }
 
+  /** Finish the page writes and removals under way (a stopping worker), then stop the writer thread. */
+  close(): Promise<void> {
+    return this.store.close();
+  }
+
   /** Bytes of this version of the target held in the cache. */
   cachedBytes(t: DataTarget, entry: UfsEntry): number {
     return this.store.cachedBytes({ uri: uriOf(t), version: versionOf(entry), size: entry.size });

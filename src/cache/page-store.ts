@@ -6,7 +6,9 @@
  *   <cache-dir>/alluxio-pages-v2/<k[0..2]>/<k>-<n>.page   data + the object's metadata + trailer
  *   <cache-dir>/alluxio-pages-v2/spare/<n>                 empty files of dropped pages (spare-files.ts)
  * (page-file.ts). One file per page and nothing else: a page write is open, write, close
- * (of a recycled file when there is a spare: no inode allocated).
+ * (of a recycled file when there is a spare: no inode allocated). Small pages are written,
+ * and every dropped page's file removed, by the page writer's thread (page-writer.ts), in
+ * the order asked for; large pages are written through libuv's pool from their buffers.
  *
  * The index in memory holds one entry per page (bounded by quota / 4 KiB, see chargedBytes)
  * and one per object version. It is rebuilt from the directory at start: page files of the
@@ -19,13 +21,12 @@
  * lru.ts and page-file.ts.
  */
 import { createHash } from 'node:crypto';
-import { close, open, promises as fsp, read, readFileSync, write } from 'node:fs';
+import { close, open, promises as fsp, read, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Lru } from './lru.js';
 import { checkPage, encodePage, fileLength, readTrailer, TRAILER_BYTES } from './page-file.js';
 import { chargedBytes, pageCount, pageLength } from './page-math.js';
-import { SpareFiles } from './spare-files.js';
-import { BatchedRemoval } from './batched-removal.js';
+import { PageWriter } from './page-writer.js';
 
 /** One version of one object: what pages are keyed by. */
 export interface ObjectRef {
@@ -91,7 +92,7 @@ const ROOT = 'alluxio-pages-v2';
 const SPARE_DIR = 'spare';
 /** Empty page files kept for reuse at most (see spare-files.ts). */
 const MAX_SPARES = 16_384;
-/** Pages up to this size are read synchronously (see get) and written in one call (see put). */
+/** Pages up to this size are read synchronously (see get) and written by the writer thread (see put). */
 const SYNC_WRITE_BYTES = 64 * 1024;
 const PAGE_NAME = /^([0-9a-f]{40})-(\d+)\.page$/;
 /** What a page in the memory tier costs besides its bytes (map and LRU entries, id string). */
@@ -114,26 +115,6 @@ function readExpecting(path: string, length: number): Promise<Buffer> {
           const got = off + n;
           if (n === 0 || got >= length) return done(null, got);
           more(got);
-        });
-      };
-      more(0);
-    });
-  });
-}
-
-/**
- * Write `data` as the whole file at `path` (created or truncated): open, one write, close
- * through the thread pool, with less machinery per call than fsp.writeFile (no FileHandle,
- * no promise per step). A short write continues where it stopped.
- */
-function writeWhole(path: string, data: Buffer): Promise<void> {
-  return new Promise((resolve, reject) => {
-    open(path, 'w', (err, fd) => {
-      if (err) return reject(err);
-      const more = (off: number): void => {
-        write(fd, data, off, data.length - off, null, (e, n) => {
-          if (e || off + n >= data.length) return close(fd, (ce) => (e || ce ? reject(e ?? ce) : resolve()));
-          more(off + n);
         });
       };
       more(0);
@@ -164,19 +145,15 @@ export class PageStore {
   private reserved = 0;
   /** Shard directories known to exist. */
   private readonly shards = new Map<string, Promise<boolean>>();
-  private spares!: SpareFiles;
-  /** Files of pages dropped by dropPrefix, removed a batch per turn (batched-removal.ts). */
-  private readonly removal = new BatchedRemoval({
-    batch: 256,
-    dropped: (id) => !this.disk.has(id) && !this.pending.has(id),
-    remove: (path) => this.spares.give(path),
-  });
+  /** Writes small page files and removes dropped ones, in order, off the event loop. */
+  private readonly writer: PageWriter;
 
   private constructor(private readonly opts: PageStoreOptions) {
     this.pageSize = opts.pageSize;
     this.capacityBytes = opts.capacityBytes;
     this.memoryBytes = opts.memoryBytes ?? 0;
     this.root = join(opts.dir, ROOT);
+    this.writer = new PageWriter({ spareDir: join(this.root, SPARE_DIR), maxSpares: MAX_SPARES });
   }
 
   /** The cache directory (--cache-dir). */
@@ -188,9 +165,14 @@ export class PageStore {
   static async open(opts: PageStoreOptions): Promise<PageStore> {
     const s = new PageStore(opts);
     await fsp.mkdir(s.root, { recursive: true });
-    s.spares = SpareFiles.open(join(s.root, SPARE_DIR), MAX_SPARES);
+    s.writer.prepare();
     await s.scan();
     return s;
+  }
+
+  /** Finish the page file work asked for, then stop the writer thread. */
+  close(): Promise<void> {
+    return this.writer.close();
   }
 
   keyOf(ref: ObjectRef): string {
@@ -319,22 +301,24 @@ export class PageStore {
     this.pending.add(id);
     this.reserved += charge;
     const path = this.pagePath(key, index);
+    let large = false;
     try {
       if (!(await this.ensureShard(key))) throw new Error('cannot create the cache directory');
       // Written in place: a page cut short (crash, full disk) fails its length/CRC check and
       // is dropped; it is indexed only once the write completed.
       const parts = encodePage(data, rec.meta, index);
-      // Never synchronously: creating a page file is an open(O_CREAT) the kernel may hold
-      // for a millisecond or more when the disk is busy, and on the event loop that stalls
-      // every request in flight (it was a third of a worker's main-thread time under cold
-      // 4 KiB GETs). Readers already have the page (stream through); it is indexed once the
-      // write completed.
-      // A spare file (a dropped page's) is renamed here first and overwritten: creating a
-      // file costs more than the rest of a small page's miss (spare-files.ts).
-      this.spares.take(path);
+      // Never on the event loop: creating a page file is an open(O_CREAT) the kernel may
+      // hold for a millisecond or more when the disk is busy, which would stall every
+      // request in flight. Readers already have the page (stream through); it is indexed
+      // once the write completed.
+      // Small pages: the writer thread (a spare file renamed into place and overwritten:
+      // creating a file costs more than the rest of a small page's miss, spare-files.ts).
+      // Large pages: through the pool with no copy, once a drop of the same name is done.
       if (data.length <= SYNC_WRITE_BYTES) {
-        await writeWhole(path, Buffer.concat(parts));
+        await this.writer.write(path, parts);
       } else {
+        await this.writer.dropsDone();
+        large = true;
         const fh = await fsp.open(path, 'w');
         try {
           await fh.writev(parts); // no copy of a large page
@@ -344,7 +328,7 @@ export class PageStore {
       }
       if (this.files.get(key) !== rec) {
         // dropped (free / invalidation) while we wrote: do not resurrect it
-        await fsp.rm(path, { force: true });
+        this.writer.drop(path);
         return;
       }
       rec.pages.add(index);
@@ -353,7 +337,7 @@ export class PageStore {
     } catch (e) {
       this.counters.writeErrors++;
       this.opts.log?.warn({ page: id, err: (e as Error).message }, 'cache page write failed; the page stays uncached');
-      await fsp.rm(path, { force: true }).catch(() => {});
+      if (large) this.writer.drop(path); // (the thread removes what a small write left)
     } finally {
       this.pending.delete(id);
       this.reserved -= charge;
@@ -382,8 +366,8 @@ export class PageStore {
 
   /**
    * Drop every object whose URI is `prefix` or below it (`prefix/...`); returns pages dropped.
-   * The index forgets them now; their files are removed a batch at a time after
-   * (`filesRemoved` resolves when they are gone), so a large free does not hold the event loop.
+   * The index forgets them now; the writer thread removes their files after (`filesRemoved`
+   * resolves when they are gone), so a large free does not hold the event loop for them.
    */
   dropPrefix(prefix: string): { objects: number; pages: number } {
     const base = prefix.endsWith('/') ? prefix : `${prefix}/`;
@@ -395,16 +379,15 @@ export class PageStore {
         const rec = this.files.get(key);
         if (!rec) continue;
         objects++;
-        pages += this.dropFile(rec, true);
+        pages += this.dropFile(rec);
       }
     }
-    void this.removal.flush();
     return { objects, pages };
   }
 
-  /** Resolves once the files of every page dropped by dropPrefix so far are removed. */
+  /** Resolves once the files of every page dropped so far are removed. */
   filesRemoved(): Promise<void> {
-    return this.removal.flush();
+    return this.writer.flush();
   }
 
   // ---- status
@@ -457,31 +440,22 @@ export class PageStore {
     }
   }
 
-  /** Forget a page and remove its file: now, or with the next batch (`later`). */
-  private dropPage(key: string, index: number, later = false): void {
+  /** Forget a page now; the writer thread removes its file after, in order with the writes. */
+  private dropPage(key: string, index: number): void {
     const id = `${key}/${index}`;
     this.disk.delete(id);
     this.verified.delete(id);
     if (this.mem.delete(id)) this.memLru.delete(id);
     const rec = this.files.get(key);
     rec?.pages.delete(index);
-    // Synchronously (or in a batch that checks first): an unlink still pending when the page
-    // is fetched again and rewritten would delete the new file under an index entry that says
-    // it is there.
-    if (later) {
-      this.removal.add(id, this.pagePath(key, index));
-      return;
-    }
-    try {
-      this.spares.give(this.pagePath(key, index));
-    } catch {
-      // not removable now: the file is no longer indexed, and a rewrite replaces it
-    }
+    // In order with the writes (a page fetched again and rewritten under this name gets its
+    // new file: the removal cannot land after the rewrite, see page-writer.ts).
+    this.writer.drop(this.pagePath(key, index));
   }
 
-  private dropFile(rec: FileRec, later = false): number {
+  private dropFile(rec: FileRec): number {
     const n = rec.pages.size;
-    for (const i of [...rec.pages]) this.dropPage(rec.key, i, later);
+    for (const i of [...rec.pages]) this.dropPage(rec.key, i);
     // Pages held in memory only (their disk write pending, failed or over quota): look up
     // the file's own page ids, or walk the memory tier when that holds fewer entries. (It
     // walked the tier for every file: freeing N files with M pages in memory cost N x M.)
@@ -537,7 +511,9 @@ export class PageStore {
   }
 
   private pagePath(key: string, index: number): string {
-    return join(this.root, key.slice(0, 2), `${key}-${index}.page`);
+    // root is normalised (join) and the rest is hex and digits: a concatenation, not join()
+    // (which cost more than the rest of a page drop)
+    return `${this.root}/${key.slice(0, 2)}/${key}-${index}.page`;
   }
 
   /**

@@ -8,8 +8,8 @@
  *    or for the disk write), then written to the store in the background;
  *  - the reader keeps up to `readAheadPages` pages requested ahead of the page it is sending,
  *    so a cold sequential stream overlaps the source's latency with sending.
- * Memory per reader is bounded by the read-ahead window; pages being written stay in the
- * in-flight map until they are on disk (so a reader arriving meanwhile still joins them).
+ * Memory per reader is bounded by the read-ahead window; a page being written stays in the
+ * in-flight map until it is on disk, and a reader arriving meanwhile gets its bytes (a hit).
  */
 import { AlluxioError, isAlluxioError } from '../domain/errors.js';
 import type { PageStore, ObjectRef } from './page-store.js';
@@ -19,6 +19,11 @@ import { SMALL_OBJECT_BYTES } from '../ufs/types.js';
 
 export class PageReader {
   private readonly inflight = new Map<string, Promise<Buffer>>();
+  /**
+   * Pages fetched whose disk write is not done yet: a reader gets their bytes from here, a
+   * hit like the memory tier's (the UFS is not read again).
+   */
+  private readonly writing = new Map<string, Buffer>();
 
   constructor(private readonly store: PageStore, private readonly readAheadPages = 16) {}
 
@@ -70,16 +75,21 @@ export class PageReader {
   }
 
   /**
-   * The bytes [start, end] of `ref` when they lie in one page the memory tier holds (and no
-   * fetch of it is in flight): no promise, no I/O; counted as a hit like `bytes`. Undefined
-   * otherwise: call `bytes`.
+   * The bytes [start, end] of `ref` when they lie in one page the memory tier holds, or one
+   * fetched and being written (not one still being fetched): no promise, no I/O; counted as
+   * a hit like `bytes`. Undefined otherwise: call `bytes`.
    */
   bytesInMemory(ref: ObjectRef, start: number, end: number): Buffer | undefined {
     const ps = this.store.pageSize;
     const first = Math.floor(start / ps);
     if (!(start >= 0 && end >= start && first === Math.floor(end / ps) && end < ref.size)) return undefined;
-    if (this.inflight.size > 0 && this.inflight.has(`${this.store.keyOf(ref)}/${first}`)) return undefined;
-    const page = this.store.fromMemory(ref, first);
+    let page: Buffer | undefined;
+    if (this.inflight.size > 0) {
+      const id = `${this.store.keyOf(ref)}/${first}`;
+      page = this.writing.get(id);
+      if (!page && this.inflight.has(id)) return undefined;
+    }
+    page ??= this.store.fromMemory(ref, first);
     if (!page) return undefined;
     this.store.counters.hits++;
     this.store.counters.cacheReadBytes += page.length;
@@ -101,8 +111,8 @@ export class PageReader {
     indexes.forEach((index, k) => {
       const id = `${key}/${index}`;
       const f = this.inflight.get(id);
-      const m = f ? undefined : this.store.fromMemory(ref, index);
-      if (f) {
+      const m = f ? this.writing.get(id) : this.store.fromMemory(ref, index);
+      if (f && !m) {
         this.store.counters.misses++;
         out[k] = f;
       } else if (m) {
@@ -212,8 +222,10 @@ export class PageReader {
     this.store.counters.pagesFetched++;
     d.resolve(page);
     const id = `${key}/${index}`;
+    this.writing.set(id, page);
     void this.store.put(ref, index, page).finally(() => {
       if (this.inflight.get(id) === d.promise) this.inflight.delete(id);
+      if (this.writing.get(id) === page) this.writing.delete(id);
     });
   }
 }

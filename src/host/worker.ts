@@ -378,6 +378,7 @@ export class Worker {
         await this.etags.stop();
         await Promise.all(this.servers.map(closeServer));
         this.peers.close();
+        await this.opts.cache?.close();
         await this.feed.closeAdapters();
         this.log.info('worker stopped');
       })();

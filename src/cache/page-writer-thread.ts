@@ -1,0 +1,57 @@
+/**
+ * The page writer's thread (src/cache/page-writer.ts is the side the store talks to): it
+ * runs the store's file operations in the order they were asked for, each with synchronous
+ * calls (blocking here blocks no request), and answers each message with the last sequence
+ * number done and the writes that failed.
+ *
+ *   write    take a spare file for the path if there is one (a rename: no inode to
+ *            allocate, spare-files.ts), then open, write the whole buffer, close. A failure
+ *            (a full disk, an I/O error) removes what was written: a page file is either
+ *            whole or absent, as far as this thread can tell (a crash midway leaves a short
+ *            file, which the store's length and CRC checks refuse).
+ *   drop     recycle the file as a spare, or delete it (spare-files.ts).
+ *   barrier  nothing: answered like the others, so a caller can wait for what came before.
+ */
+import { closeSync, openSync, rmSync, writeSync } from 'node:fs';
+import { parentPort, workerData } from 'node:worker_threads';
+import type { PageFileOp, PageFileReply } from './page-writer.js';
+import { SpareFiles } from './spare-files.js';
+
+const { spareDir, maxSpares } = workerData as { spareDir: string; maxSpares: number };
+const spares = SpareFiles.open(spareDir, maxSpares);
+
+function writeWhole(path: string, data: Uint8Array): void {
+  spares.take(path);
+  const fd = openSync(path, 'w');
+  try {
+    for (let off = 0; off < data.length; ) off += writeSync(fd, data, off, data.length - off);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+parentPort!.on('message', (ops: PageFileOp[]) => {
+  const reply: PageFileReply = { upTo: 0, errors: [] };
+  for (const op of ops) {
+    if (op.kind === 'write') {
+      try {
+        writeWhole(op.path, op.data);
+      } catch (e) {
+        reply.errors.push([op.seq, (e as Error).message]);
+        try {
+          rmSync(op.path, { force: true });
+        } catch {
+          // nothing more to do: the store does not index a page whose write failed
+        }
+      }
+    } else if (op.kind === 'drop') {
+      try {
+        spares.give(op.path);
+      } catch {
+        // not removable now: the page is no longer indexed, and a rewrite replaces the file
+      }
+    }
+    reply.upTo = op.seq;
+  }
+  parentPort!.postMessage(reply);
+});

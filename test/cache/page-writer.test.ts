@@ -1,0 +1,94 @@
+/**
+ * src/cache/page-writer.ts and its thread, on real files: operations land in the order they
+ * were asked for; a failed write is reported to its caller and leaves no file; a thread that
+ * dies fails what it had not answered, and the next operation starts a new one.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { PageWriter } from '../../src/cache/page-writer.js';
+
+function setup(): { dir: string; spareDir: string; pages: string } {
+  const dir = mkdtempSync(join(tmpdir(), 'page-writer-'));
+  const pages = join(dir, 'pages');
+  mkdirSync(pages);
+  return { dir, spareDir: join(dir, 'spare'), pages };
+}
+
+test('writes and drops land in the order asked for; flush waits for drops; spares are reused', async () => {
+  const { dir, spareDir, pages } = setup();
+  const w = new PageWriter({ spareDir, maxSpares: 100 });
+  try {
+    const p = join(pages, 'a.page');
+    // write, drop, write again, drop, write again: all asked for in one turn
+    const writes = [w.write(p, [Buffer.from('one')]), (w.drop(p), w.write(p, [Buffer.from('two'), Buffer.from('!')])), (w.drop(p), w.write(p, [Buffer.from('three')]))];
+    await Promise.all(writes);
+    assert.equal(readFileSync(p, 'utf8'), 'three');
+    // 200 files written then dropped: flush resolves once all are gone (kept as empty spares)
+    await Promise.all(Array.from({ length: 200 }, (_, i) => w.write(join(pages, `f${i}`), [Buffer.alloc(4096, i)])));
+    for (let i = 0; i < 200; i++) w.drop(join(pages, `f${i}`));
+    await w.flush();
+    assert.deepEqual(readdirSync(pages), ['a.page']);
+    assert.equal(readdirSync(spareDir).length, 100, 'at most maxSpares kept');
+    // a new file takes a spare (renamed into place, overwritten)
+    await w.write(join(pages, 'b.page'), [Buffer.from('bee')]);
+    assert.equal(readFileSync(join(pages, 'b.page'), 'utf8'), 'bee');
+    assert.equal(readdirSync(spareDir).length, 99);
+    // dropsDone: at once when no drop is outstanding, after the drops otherwise
+    await w.dropsDone();
+    w.drop(join(pages, 'b.page'));
+    await w.dropsDone();
+    assert.equal(existsSync(join(pages, 'b.page')), false);
+  } finally {
+    await w.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('a write that fails is reported to its caller, leaves no file, and the writer goes on', async () => {
+  const { dir, spareDir, pages } = setup();
+  const w = new PageWriter({ spareDir, maxSpares: 10 });
+  try {
+    await assert.rejects(w.write(join(pages, 'no-such-dir', 'x.page'), [Buffer.from('x')]), /ENOENT/);
+    writeFileSync(join(pages, 'dir.page'), '');
+    rmSync(join(pages, 'dir.page'));
+    mkdirSync(join(pages, 'dir.page'));
+    await assert.rejects(w.write(join(pages, 'dir.page'), [Buffer.from('x')]), /EISDIR|EEXIST|ENOTEMPTY|EPERM|EACCES/);
+    await w.write(join(pages, 'ok.page'), [Buffer.from('ok')]);
+    assert.equal(readFileSync(join(pages, 'ok.page'), 'utf8'), 'ok');
+  } finally {
+    await w.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('a thread that dies fails the writes it had not answered; the next write starts a new thread', async () => {
+  const { dir, spareDir, pages } = setup();
+  // the real thread, which exits when asked to write a path containing "crash"
+  const script = join(dir, 'crashing-thread.mjs');
+  const real = new URL('../../src/cache/page-writer-thread.js', import.meta.url).href;
+  // (its message listener is wrapped as it registers it: the port starts with that listener)
+  writeFileSync(
+    script,
+    `import { parentPort } from 'node:worker_threads';
+const on = parentPort.on.bind(parentPort);
+parentPort.on = (event, fn) => on(event, event !== 'message' ? fn : (ops) => { if (ops.some((o) => String(o.path).includes('crash'))) process.exit(3); fn(ops); });
+await import(${JSON.stringify(real)});
+`,
+  );
+  const w = new PageWriter({ spareDir, maxSpares: 10, script: pathToFileURL(script) });
+  try {
+    await w.write(join(pages, 'before.page'), [Buffer.from('before')]);
+    const doomed = [w.write(join(pages, 'crash.page'), [Buffer.from('x')]), w.write(join(pages, 'same-turn.page'), [Buffer.from('y')])];
+    for (const d of doomed) await assert.rejects(d, /the page writer thread stopped: exit code 3/);
+    await w.flush(); // nothing outstanding: resolves
+    await w.write(join(pages, 'after.page'), [Buffer.from('after')]);
+    assert.equal(readFileSync(join(pages, 'after.page'), 'utf8'), 'after');
+  } finally {
+    await w.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

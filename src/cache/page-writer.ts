@@ -16,13 +16,20 @@
  * pool from the store's own buffers: a copy of 1 MiB to hand over cost more than the write)
  * wait for `dropsDone()` first.
  *
- * Operations are sent once per turn of the event loop (setImmediate), all of that turn's in
- * one message; the thread answers each message with the last sequence number done and the
- * errors. The thread keeps the process alive only while operations are outstanding. If it
+ * Operations are sent in batches: BATCH_OPS of them, or what BATCH_DELAY_MS gathered (a
+ * message costs the event loop about as much as a dozen operations in it: 12 us per
+ * operation sent alone, 5 us in messages of 16, in a loop on this VM); a flush, or a write
+ * that waits for drops, sends at once. The thread answers each message with the last
+ * sequence number done and the errors. The thread keeps the process alive only while operations are outstanding. If it
  * dies, outstanding writes fail (the pages stay uncached) and the next operation starts a
  * new one.
  */
 import { Worker } from 'node:worker_threads';
+
+/** Operations per message at most. */
+const BATCH_OPS = 256;
+/** How long the first queued operation waits for others before they are sent (ms). */
+const BATCH_DELAY_MS = 4;
 
 /** One operation, as the thread receives it. */
 export type PageFileOp =
@@ -57,7 +64,7 @@ export class PageWriter {
   private completed = 0;
   private queue: PageFileOp[] = [];
   private transfer: ArrayBuffer[] = [];
-  private scheduled = false;
+  private timer: NodeJS.Timeout | undefined;
   /** Callers waiting for an operation, in sequence order. */
   private waiters: Waiter[] = [];
   private errors = new Map<number, string>();
@@ -98,13 +105,17 @@ export class PageWriter {
    * it. (Every drop, not that path's: no map of paths to keep, and drops are quick.)
    */
   dropsDone(): Promise<void> {
-    return this.lastDrop <= this.completed ? Promise.resolve() : this.wait(this.lastDrop, true);
+    if (this.lastDrop <= this.completed) return Promise.resolve();
+    this.send();
+    return this.wait(this.lastDrop, true);
   }
 
   /** Resolves once every operation asked for so far is done. */
   flush(): Promise<void> {
     if (this.seq <= this.completed) return Promise.resolve();
-    return this.wait(this.push({ kind: 'barrier', seq: ++this.seq }), true);
+    const seq = this.push({ kind: 'barrier', seq: ++this.seq });
+    this.send();
+    return this.wait(seq, true);
   }
 
   /** Finish what was asked for, then stop the thread. */
@@ -117,15 +128,16 @@ export class PageWriter {
 
   private push(op: PageFileOp): number {
     this.queue.push(op);
-    if (!this.scheduled) {
-      this.scheduled = true;
-      setImmediate(() => this.send());
-    }
+    if (this.queue.length >= BATCH_OPS) this.send();
+    else this.timer ??= setTimeout(() => this.send(), BATCH_DELAY_MS);
     return op.seq;
   }
 
   private send(): void {
-    this.scheduled = false;
+    if (this.timer) {
+      clearTimeout(this.timer);
+      this.timer = undefined;
+    }
     if (this.queue.length === 0) return;
     const ops = this.queue;
     const transfer = this.transfer;

@@ -46,6 +46,8 @@ for (const backend of [fileBackend(), s3rverBackend()] as UfsBackend[]) {
 
     /** The `n` page files `read` adds to the cache directory, once written. */
     const newPages = async (read: () => Promise<unknown>, n: number): Promise<string[]> => {
+      // (the page writes of the tests before this one land first: they are not this read's)
+      await until('earlier page writes done', () => cache.reader.inflightPages === 0);
       const before = new Set(pageFiles(cacheDir));
       await read();
       return until(`${n} new page files`, () => {
@@ -377,6 +379,8 @@ for (const backend of [fileBackend(), s3rverBackend()] as UfsBackend[]) {
       await h.putBehind(`${m}/keep.bin`, data);
       await h.read(`${m}/keep.bin`);
       await until('written', () => cache.reader.inflightPages === 0);
+      // the file work asked for so far is done, as in a worker that stopped (stop closes its cache)
+      await cache.filesRemoved();
       const restarted = await openCache(cacheDir);
       assert.equal(restarted.store.stats().pages, cache.store.stats().pages);
       h.cache = restarted;
@@ -398,6 +402,7 @@ for (const backend of [fileBackend(), s3rverBackend()] as UfsBackend[]) {
       const file = readFileSync(mine[0]!);
       file[10] = file[10]! ^ 0xff;
       writeFileSync(mine[0]!, file);
+      await cache.filesRemoved();
       const restarted = await openCache(cacheDir);
       h.cache = restarted;
       try {

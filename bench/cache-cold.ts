@@ -1,0 +1,139 @@
+/**
+ * Benchmark: the cold 4 KiB path of a caching worker over a remote-like S3 UFS (see
+ * bench/cache.ts for the whole cold/warm comparison, where this is one pass per run). s3rver
+ * holds --count 4 KiB objects behind the shaping proxy (+--delay-ms each way); a worker with
+ * a cache and a worker without one (a cluster of its own) mount it as s3://. Each round,
+ * interleaved so all three see the same machine load:
+ *
+ *   cold     the cache freed, then every object once through the caching worker's S3 GET
+ *   direct   every object once straight from the shaped s3rver (the UFS without Alluxio)
+ *   nocache  every object once through the worker without a cache (the hop alone)
+ *
+ * at --concurrency 16. --warmup rounds first (not counted: a fresh worker's cold path runs in
+ * V8's lower tiers for a few thousand GETs), then --rounds rounds. Prints each round's ops/s
+ * and ratios, the workers' CPU per GET (user + system, /proc; helper threads apart: the page
+ * writer, V8's helpers, libuv's pool), the machine's busy share during the cold pass, and the
+ * medians. No timed assertions.
+ *
+ *   node dist/bench/cache-cold.js [--rounds 12] [--warmup 6] [--count 256] [--delay-ms 10] [--concurrency 16]
+ *
+ * Needs etcd. Everything it starts is stopped and its temp dir removed.
+ */
+import type { ChildProcess } from 'node:child_process';
+import { randomFillSync } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { addMount } from '../src/control/mounts.js';
+import { freePort, startEtcdServer, type EtcdServer } from '../src/local/etcd-server.js';
+import { EtcdConnection } from '../src/store/connection.js';
+import { startWorker, type WorkerProcess } from '../test/helpers/worker.js';
+import { median, numArg, runBench, startS3rver, stopChild, waitHttp } from './lib.js';
+import { startShapingProxy, type ShapingProxy } from './parts/shaping-proxy.js';
+import { getAll, stopGetClient } from './parts/get-client.js';
+import { cpuTimes, helperThreadsMs, pagesOnDisk, putObject } from './parts/cache-targets.js';
+
+const SIZE = 4096;
+
+/** The machine's busy share between two readings of /proc/stat's cpu line. */
+function machineTicks(): { idle: number; all: number } {
+  const f = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1).map(Number);
+  return { idle: f[3]! + f[4]!, all: f.reduce((a, b) => a + b, 0) };
+}
+
+runBench(async () => {
+  const rounds = numArg('rounds', 12);
+  const warmup = numArg('warmup', 6);
+  const count = numArg('count', 256);
+  const delayMs = numArg('delay-ms', 10);
+  const c = numArg('concurrency', 16);
+  const tmp = mkdtempSync(join(tmpdir(), 'bench-cache-cold-'));
+  let etcd: EtcdServer | undefined;
+  let worker: WorkerProcess | undefined;
+  let plain: WorkerProcess | undefined;
+  let s3rver: ChildProcess | undefined;
+  let proxy: ShapingProxy | undefined;
+  try {
+    const names = Array.from({ length: count }, (_, i) => `small/S${String(i).padStart(5, '0')}`);
+    const s3Port = await freePort();
+    s3rver = startS3rver(join(tmp, 's3rver'), s3Port);
+    const s3Url = `http://127.0.0.1:${s3Port}`;
+    await waitHttp(`${s3Url}/`, 20_000);
+    for (let i = 0; i < names.length; i += 8) await Promise.all(names.slice(i, i + 8).map((n) => putObject(s3Url, n, randomFillSync(Buffer.allocUnsafe(SIZE)))));
+    proxy = await startShapingProxy(s3Port, { delayMs, bytesPerSec: 100e6 });
+    etcd = await startEtcdServer({ dataDir: join(tmp, 'etcd'), logFile: join(tmp, 'etcd.log') });
+    for (const cluster of ['bench', 'bench-plain']) {
+      const conn = new EtcdConnection({ endpoints: [etcd.endpoint], cluster });
+      await addMount(conn, { path: '/bench', ufsUri: 's3://bench/', readOnly: true, options: { 's3a.endpoint': proxy.endpoint, 's3a.accessKeyId': 'S3RVER', 's3a.secretKey': 'S3RVER' } });
+      conn.close();
+    }
+    worker = await startWorker(etcd.endpoint, { cluster: 'bench', logLevel: 'warn', extraArgs: ['--cache-dir', join(tmp, 'cache'), '--cache-size', '8GiB', '--page-size', '1MiB'] });
+    plain = await startWorker(etcd.endpoint, { cluster: 'bench-plain', logLevel: 'warn' });
+    const free = async (): Promise<void> => {
+      const r = await fetch(`${worker!.restUrl}/api/v1/cache/free?path=%2Fbench`, { method: 'POST' });
+      if (r.status !== 200) throw new Error(`cache free: HTTP ${r.status} ${await r.text()}`);
+    };
+    const cpu = (pid: number) => {
+      const t = cpuTimes(pid);
+      return { total: t.user + t.sys, helpers: helperThreadsMs(pid) };
+    };
+    type Row = { cold: number; direct: number; nocache: number; cpuCold: number; helpersCold: number; cpuNocache: number; busy: number };
+    const rows: Row[] = [];
+    for (let r = 1; r <= warmup + rounds; r++) {
+      await free();
+      const m0 = machineTicks();
+      const c0 = cpu(worker.pid);
+      const tc = await getAll(`${worker.s3Url}/bench`, names, SIZE, c);
+      const m1 = machineTicks();
+      // the page writes belong to the pass that fetched the pages
+      await pagesOnDisk(worker, count);
+      const c1 = cpu(worker.pid);
+      const td = await getAll(`${proxy.endpoint}/bench`, names, SIZE, c);
+      const p0 = cpu(plain.pid);
+      const tn = await getAll(`${plain.s3Url}/bench`, names, SIZE, c);
+      const p1 = cpu(plain.pid);
+      const row: Row = {
+        cold: count / tc,
+        direct: count / td,
+        nocache: count / tn,
+        cpuCold: (c1.total - c0.total) / count,
+        helpersCold: (c1.helpers - c0.helpers) / count,
+        cpuNocache: (p1.total - p0.total) / count,
+        busy: 1 - (m1.idle - m0.idle) / Math.max(1, m1.all - m0.all),
+      };
+      const tag = r <= warmup ? `warm-up ${r}` : `round ${r - warmup}`;
+      console.log(
+        `${tag.padEnd(10)} cold ${row.cold.toFixed(0).padStart(4)}  direct ${row.direct.toFixed(0).padStart(4)}  nocache ${row.nocache.toFixed(0).padStart(4)} ops/s  cold/direct ${(row.cold / row.direct).toFixed(2)}  nocache/direct ${(row.nocache / row.direct).toFixed(2)}  ` +
+          `CPU/GET cold ${row.cpuCold.toFixed(3)} ms (helper threads ${row.helpersCold.toFixed(3)}), nocache ${row.cpuNocache.toFixed(3)} ms; machine busy ${(row.busy * 100).toFixed(0)}%`,
+      );
+      if (r > warmup) rows.push(row);
+    }
+    const med = (f: (x: Row) => number) => median(rows.map(f));
+    const summary = {
+      bench: 'cache-cold',
+      rounds,
+      count,
+      concurrency: c,
+      delayMsEachWay: delayMs,
+      opsPerSec: { cold: med((x) => x.cold), direct: med((x) => x.direct), nocache: med((x) => x.nocache) },
+      sameRoundRatios: { coldVsDirect: med((x) => x.cold / x.direct), nocacheVsDirect: med((x) => x.nocache / x.direct), coldVsNocache: med((x) => x.cold / x.nocache) },
+      roundsAtGoal: rows.filter((x) => x.cold / x.direct >= 0.9).length,
+      workerCpuMsPerGet: { cold: med((x) => x.cpuCold), coldHelperThreads: med((x) => x.helpersCold), nocache: med((x) => x.cpuNocache) },
+      machineBusyDuringCold: med((x) => x.busy),
+    };
+    console.log('');
+    console.log(`medians over ${rounds} rounds (after ${warmup} warm-up rounds; ${count} x 4 KiB at c=${c}; UFS +${delayMs} ms each way):`);
+    console.log(`  ops/s: cold ${summary.opsPerSec.cold.toFixed(0)}  direct UFS ${summary.opsPerSec.direct.toFixed(0)}  worker without cache ${summary.opsPerSec.nocache.toFixed(0)}`);
+    console.log(`  each round's own ratios: cold/direct ${summary.sameRoundRatios.coldVsDirect.toFixed(2)} (goal >= 0.90; ${summary.roundsAtGoal} of ${rounds} rounds at it)  nocache/direct ${summary.sameRoundRatios.nocacheVsDirect.toFixed(2)}  cold/nocache ${summary.sameRoundRatios.coldVsNocache.toFixed(2)}`);
+    console.log(`  worker CPU per GET: cold ${summary.workerCpuMsPerGet.cold.toFixed(3)} ms (helper threads ${summary.workerCpuMsPerGet.coldHelperThreads.toFixed(3)}), without cache ${summary.workerCpuMsPerGet.nocache.toFixed(3)} ms; machine busy during cold ${(summary.machineBusyDuringCold * 100).toFixed(0)}%`);
+    console.log(JSON.stringify(summary));
+  } finally {
+    stopGetClient();
+    await worker?.stop().catch(() => undefined);
+    await plain?.stop().catch(() => undefined);
+    await proxy?.close();
+    await stopChild(s3rver);
+    await etcd?.stop().catch(() => undefined);
+    rmSync(tmp, { recursive: true, force: true });
+  }
+});

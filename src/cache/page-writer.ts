@@ -118,12 +118,19 @@ export class PageWriter {
     return this.wait(seq, true);
   }
 
-  /** Finish what was asked for, then stop the thread. */
-  async close(): Promise<void> {
-    await this.flush();
+  /**
+   * Finish what was asked for (waiting `graceMs` at most: a disk that hangs does not hold a
+   * stopping worker; what is left is lost like in a crash, and the store's checks at the
+   * next start drop what was cut short), then stop the thread.
+   */
+  async close(graceMs = 10_000): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([this.flush(), new Promise<void>((r) => (timer = setTimeout(r, graceMs)))]);
+    clearTimeout(timer);
     const t = this.thread;
     this.thread = undefined;
     await t?.terminate();
+    this.fail('the page writer was closed before it was done');
   }
 
   private push(op: PageFileOp): number {

@@ -92,3 +92,21 @@ await import(${JSON.stringify(real)});
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('close waits for outstanding work at most its grace time; what is left fails', async () => {
+  const { dir, spareDir, pages } = setup();
+  // a thread that takes messages and never answers (a disk that hangs)
+  const script = join(dir, 'silent-thread.mjs');
+  writeFileSync(script, `import { parentPort } from 'node:worker_threads';\nparentPort.on('message', () => {});\n`);
+  const w = new PageWriter({ spareDir, maxSpares: 10, script: pathToFileURL(script) });
+  try {
+    const stuck = w.write(join(pages, 'never.page'), [Buffer.from('x')]);
+    stuck.catch(() => undefined);
+    const t0 = Date.now();
+    await w.close(300);
+    assert.ok(Date.now() - t0 < 20_000, 'close returned after its grace time, not when the thread answered');
+    await assert.rejects(stuck, /closed before it was done/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

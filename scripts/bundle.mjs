@@ -79,30 +79,17 @@ await build({
   plugins: [codePointSort],
 });
 
+/** One compiled module and what it imports from dist/, as one file of the bundle directory. */
+const bundleOne = (entry, outfile, format) => build({ entryPoints: [join(dist, ...entry)], outfile: join(out, outfile), bundle: true, format, platform: 'node', target: 'node20', logLevel: 'warning' });
+
 // The loader bin/run.js requires (src/cli/compile-cache.ts) as CommonJS too: bin/ is a
 // CommonJS directory (bin/package.json), so a command never starts Node's ES module loader
 // (about 5 ms of CPU on this machine, docs/cli-performance.md).
-await build({
-  entryPoints: [join(dist, 'src', 'cli', 'compile-cache.js')],
-  outfile: join(out, 'boot.cjs'),
-  bundle: true,
-  format: 'cjs',
-  platform: 'node',
-  target: 'node20',
-  logLevel: 'warning',
-});
+await bundleOne(['src', 'cli', 'compile-cache.js'], 'boot.cjs', 'cjs');
 
 // The page writer's thread (src/cache/page-writer.ts starts it from the file next to the
 // module that starts it: here, next to alluxio.cjs). An ES module: dist/ is "type": "module".
-await build({
-  entryPoints: [join(dist, 'src', 'cache', 'page-writer-thread.js')],
-  outfile: join(out, 'page-writer-thread.js'),
-  bundle: true,
-  format: 'esm',
-  platform: 'node',
-  target: 'node20',
-  logLevel: 'warning',
-});
+await bundleOne(['src', 'cache', 'page-writer-thread.js'], 'page-writer-thread.js', 'esm');
 
 const stub = (file, expr) => {
   mkdirSync(dirname(file), { recursive: true });

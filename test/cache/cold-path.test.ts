@@ -14,10 +14,12 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { buffer } from 'node:stream/consumers';
+import type { Readable } from 'node:stream';
 import { PageStore } from '../../src/cache/page-store.js';
 import { SpareFiles } from '../../src/cache/spare-files.js';
 import { AlluxioError } from '../../src/domain/errors.js';
 import { Harness, mountOf, pattern, s3rverBackend } from './harness.js';
+import { until } from '../helpers/poll.js';
 
 const PAGE = 64 * 1024;
 const spareDir = (dir: string) => join(dir, 'alluxio-pages-v2', 'spare');
@@ -193,15 +195,19 @@ describe('a worker without a cache: a GET on s3:// is one request', () => {
   let h: Harness;
   const calls = { stat: 0, readFirst: 0, read: 0 };
   const reset = () => Object.assign(calls, { stat: 0, readFirst: 0, read: 0 });
+  /** The bodies readFirst answered, in order. */
+  const bodies: Readable[] = [];
   before(async () => {
     await backend.start();
     h = new Harness([mountOf('/s3', backend.root('nocache'))], undefined);
     const a = h.adapter('/s3/x');
     for (const k of Object.keys(calls) as (keyof typeof calls)[]) {
       const real = (a as any)[k].bind(a);
-      (a as any)[k] = (...args: unknown[]) => {
+      (a as any)[k] = async (...args: unknown[]) => {
         calls[k]++;
-        return real(...args);
+        const r = await real(...args);
+        if (k === 'readFirst' && r) bodies.push(r.body);
+        return r;
       };
     }
   });
@@ -240,7 +246,11 @@ describe('a worker without a cache: a GET on s3:// is one request', () => {
     await h.putBehind('/s3/v', pattern(5000, 7));
     await assert.rejects(o!.bytes({ start: 0, end: 9 }), (e) => e instanceof AlluxioError && e.code === 'Conflict');
     const again = await h.dp.open(h.target('/s3/v'), { reads: { start: 0 } });
+    const body = bodies[bodies.length - 1]!;
+    assert.equal(body.destroyed, false, 'the body is held for the read the open announced');
     again!.close();
+    // closed without reading: the body is dropped (its connection is not left waiting on it)
+    await until('the unread body is destroyed', () => body.destroyed);
     assert.ok((await h.read('/s3/v'))!.equals(pattern(5000, 7)));
   });
 

@@ -90,7 +90,7 @@ export function cacheAdminHandler(ctx: FrontendContext, auth: RestAuthOptions = 
         const t = dp.target(dp.snapshot(), { api: 'alluxio', path });
         const uri = t.resolution.location!.uri;
         const dropped = cache.free(uri);
-        await cache.filesRemoved(); // a batch per turn: requests go on meanwhile
+        await cache.filesRemoved(); // removed by the page writer thread: requests go on meanwhile
         return send(res, 200, { path, uri, ...dropped });
       }
       throw new AlluxioError('NotFound', `no such endpoint ${req.method} ${url.pathname}`);

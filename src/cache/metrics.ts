@@ -53,6 +53,7 @@ export function registerCacheMetrics(r: Registry, cache: WorkerCache, loader?: C
   counter('alluxio_cache_memory_hits_total', 'Pages answered from the memory tier.', (x) => x.memoryHits);
   counter('alluxio_cache_corrupt_pages_total', 'Pages found with a wrong length or checksum, dropped and fetched again.', (x) => x.corruptPages);
   counter('alluxio_cache_write_errors_total', 'Page writes that failed (disk full, I/O error); the page stayed uncached.', (x) => x.writeErrors);
+  counter('alluxio_cache_writes_skipped_total', 'Page writes not made because 64 MiB of pages were already waiting for the disk; the page stayed uncached.', (x) => x.writesSkipped);
   counter('alluxio_cache_read_errors_total', 'Page reads that failed with an I/O error; served from the UFS.', (x) => x.readErrors);
   counter('alluxio_cache_colocated_bytes_total', 'Bytes of page files listed to readers on this host (a FUSE daemon beside the worker), who read the files themselves.', (x) => x.colocatedBytes);
   counter('alluxio_cache_fallbacks_total', 'Pages served from the UFS because the cached copy was unreadable or corrupt.', (x) => x.fallbacks);

@@ -7,8 +7,9 @@
  *   <cache-dir>/alluxio-pages-v2/spare/<n>                 empty files of dropped pages (spare-files.ts)
  * (page-file.ts). One file per page and nothing else: a page write is open, write, close
  * (of a recycled file when there is a spare: no inode allocated). Small pages are written,
- * and every dropped page's file removed, by the page writer's thread (page-writer.ts), in
- * the order asked for; large pages are written through libuv's pool from their buffers.
+ * and the files of pages dropped while running removed, by the page writer's thread
+ * (page-writer.ts), in the order asked for; large pages are written through libuv's pool
+ * from their buffers; the restart scan removes invalid files itself.
  *
  * The index in memory holds one entry per page (bounded by quota / 4 KiB, see chargedBytes)
  * and one per object version. It is rebuilt from the directory at start: page files of the
@@ -68,6 +69,8 @@ export interface CacheCounters {
   corruptPages: number;
   /** Page writes that failed (disk full, I/O error); the page stayed uncached. */
   writeErrors: number;
+  /** Page writes not made because MAX_WRITE_BACKLOG bytes were waiting for the disk already. */
+  writesSkipped: number;
   /** Page reads that failed with an I/O error (served from the source instead). */
   readErrors: number;
   /** Reads that fell back to reading the source directly because of a cache failure. */
@@ -77,7 +80,7 @@ export interface CacheCounters {
 }
 
 export function newCounters(): CacheCounters {
-  return { cacheReadBytes: 0, ufsReadBytes: 0, hits: 0, misses: 0, pagesFetched: 0, ufsRequests: 0, evictions: 0, memoryHits: 0, corruptPages: 0, writeErrors: 0, readErrors: 0, fallbacks: 0, colocatedBytes: 0 };
+  return { cacheReadBytes: 0, ufsReadBytes: 0, hits: 0, misses: 0, pagesFetched: 0, ufsRequests: 0, evictions: 0, memoryHits: 0, corruptPages: 0, writeErrors: 0, writesSkipped: 0, readErrors: 0, fallbacks: 0, colocatedBytes: 0 };
 }
 
 interface FileRec {
@@ -95,6 +98,12 @@ const MAX_SPARES = 16_384;
 /** Pages up to this size are read synchronously (see get) and written by the writer thread (see put). */
 const SYNC_WRITE_BYTES = 64 * 1024;
 const PAGE_NAME = /^([0-9a-f]{40})-(\d+)\.page$/;
+/**
+ * Bytes of small pages handed to the writer thread and not written yet, at most: a disk
+ * slower than the UFS must not grow the queue (copies of the pages) without bound; beyond it
+ * a page stays uncached (counted, writesSkipped).
+ */
+const MAX_WRITE_BACKLOG = 64 << 20;
 /** What a page in the memory tier costs besides its bytes (map and LRU entries, id string). */
 const MEM_PAGE_OVERHEAD = 256;
 
@@ -142,6 +151,16 @@ export class PageStore {
   private readonly mem = new Map<string, Buffer>();
   /** Pages being written (in the index only once on disk). */
   private readonly pending = new Set<string>();
+  /** Bytes of small pages with the writer thread, not written yet. */
+  private backlog = 0;
+  /**
+   * When each page on disk was indexed (a counter, not a time): a read that fails checks it
+   * before dropping the page, so a page freed and written again during that read keeps its
+   * new file.
+   */
+  private readonly indexedAt = new Map<string, number>();
+  private indexings = 0;
+  private closed = false;
   private reserved = 0;
   /** Shard directories known to exist. */
   private readonly shards = new Map<string, Promise<boolean>>();
@@ -165,13 +184,17 @@ export class PageStore {
   static async open(opts: PageStoreOptions): Promise<PageStore> {
     const s = new PageStore(opts);
     await fsp.mkdir(s.root, { recursive: true });
-    s.writer.prepare();
+    // the thread starts while the index is rebuilt; a thread that cannot start fails the open
+    const ready = s.writer.prepare();
+    ready.catch(() => undefined);
     await s.scan();
+    await ready;
     return s;
   }
 
-  /** Finish the page file work asked for, then stop the writer thread. */
+  /** Write nothing more; finish the page file work asked for, then stop the writer thread. */
   close(): Promise<void> {
+    this.closed = true;
     return this.writer.close();
   }
 
@@ -247,6 +270,7 @@ export class PageStore {
     if (!this.disk.has(id)) return null;
     const len = pageLength(ref.size, index, this.pageSize);
     const rec = this.files.get(key);
+    const at = this.indexedAt.get(id);
     let file: Buffer;
     try {
       // Small pages: one synchronous read beats four thread-pool round trips (open, fstat,
@@ -259,7 +283,7 @@ export class PageStore {
     } catch (e) {
       this.counters.readErrors++;
       this.opts.log?.warn({ page: id, err: (e as Error).message }, 'cache page read failed; reading the UFS instead');
-      this.dropPage(key, index);
+      this.dropIfSame(key, index, at);
       return null;
     }
     // The checksum is verified on the first read of a page file in this process (after a
@@ -273,12 +297,12 @@ export class PageStore {
     if (!c.ok) {
       this.counters.corruptPages++;
       this.opts.log?.warn({ page: id, uri: ref.uri, reason: c.reason }, 'corrupt cache page dropped; fetching it again');
-      this.dropPage(key, index);
+      this.dropIfSame(key, index, at);
       return null;
     }
     // Dropped while it was read (free, invalidation, eviction): the bytes are right (checked
     // above), but nothing indexes the page now, so it is not kept in memory either.
-    if (!this.disk.has(id)) return c.data;
+    if (!this.disk.has(id) || this.indexedAt.get(id) !== at) return c.data;
     this.verified.add(id);
     this.disk.touch(id);
     this.remember(id, c.data);
@@ -291,12 +315,17 @@ export class PageStore {
   async put(ref: ObjectRef, index: number, data: Buffer): Promise<void> {
     const key = this.keyOf(ref);
     const id = `${key}/${index}`;
-    if (this.disk.has(id) || this.pending.has(id)) return;
+    if (this.closed || this.disk.has(id) || this.pending.has(id)) return;
     if (data.length !== pageLength(ref.size, index, this.pageSize)) return;
     this.remember(id, data);
     const rec = this.fileRec(key, ref);
     const charge = chargedBytes(data.length, rec.meta.length + TRAILER_BYTES);
     if (charge > this.capacityBytes) return;
+    const small = data.length <= SYNC_WRITE_BYTES;
+    if (small && this.backlog + data.length > MAX_WRITE_BACKLOG) {
+      this.counters.writesSkipped++;
+      return;
+    }
     this.evictFor(charge);
     this.pending.add(id);
     this.reserved += charge;
@@ -314,8 +343,13 @@ export class PageStore {
       // Small pages: the writer thread (a spare file renamed into place and overwritten:
       // creating a file costs more than the rest of a small page's miss, spare-files.ts).
       // Large pages: through the pool with no copy, once a drop of the same name is done.
-      if (data.length <= SYNC_WRITE_BYTES) {
-        await this.writer.write(path, parts);
+      if (small) {
+        this.backlog += data.length;
+        try {
+          await this.writer.write(path, parts);
+        } finally {
+          this.backlog -= data.length;
+        }
       } else {
         await this.writer.dropsDone();
         large = true;
@@ -333,6 +367,7 @@ export class PageStore {
       }
       rec.pages.add(index);
       this.disk.set(id, charge);
+      this.indexedAt.set(id, ++this.indexings);
       this.verified.add(id); // written from bytes in memory: nothing to verify
     } catch (e) {
       this.counters.writeErrors++;
@@ -440,10 +475,16 @@ export class PageStore {
     }
   }
 
+  /** Drop a page a read found bad, unless it was dropped and indexed again since (`at`). */
+  private dropIfSame(key: string, index: number, at: number | undefined): void {
+    if (at !== undefined && this.indexedAt.get(`${key}/${index}`) === at) this.dropPage(key, index);
+  }
+
   /** Forget a page now; the writer thread removes its file after, in order with the writes. */
   private dropPage(key: string, index: number): void {
     const id = `${key}/${index}`;
     this.disk.delete(id);
+    this.indexedAt.delete(id);
     this.verified.delete(id);
     if (this.mem.delete(id)) this.memLru.delete(id);
     const rec = this.files.get(key);
@@ -564,6 +605,7 @@ export class PageStore {
     for (const f of found) {
       f.rec.pages.add(f.index);
       this.disk.set(f.id, f.charge);
+      this.indexedAt.set(f.id, ++this.indexings);
     }
     this.counters.corruptPages += dropped;
     for (const rec of [...this.files.values()]) if (rec.pages.size === 0) this.dropFile(rec);

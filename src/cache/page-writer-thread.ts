@@ -11,14 +11,30 @@
  *            file, which the store's length and CRC checks refuse).
  *   drop     recycle the file as a spare, or delete it (spare-files.ts).
  *   barrier  nothing: answered like the others, so a caller can wait for what came before.
+ *
+ * At start it removes the files it was given to clean up (what a thread before it left
+ * unanswered), then says it is ready.
  */
 import { closeSync, openSync, rmSync, writeSync } from 'node:fs';
 import { parentPort, workerData } from 'node:worker_threads';
-import type { PageFileOp, PageFileReply } from './page-writer.js';
+import type { PageFileOp, PageFileReply, PageWriterThreadData } from './page-writer.js';
 import { SpareFiles } from './spare-files.js';
 
-const { spareDir, maxSpares } = workerData as { spareDir: string; maxSpares: number };
+const { spareDir, maxSpares, cleanup } = workerData as PageWriterThreadData;
 const spares = SpareFiles.open(spareDir, maxSpares);
+
+function drop(path: string): void {
+  try {
+    spares.give(path);
+  } catch {
+    // not removable now: the page is no longer indexed, and a rewrite replaces the file
+  }
+}
+
+// What a thread before this one may have left (writes it did not answer, drops it may not
+// have done), before any operation: the index names none of these files.
+for (const path of cleanup) drop(path);
+parentPort!.postMessage({ ready: true } satisfies PageFileReply);
 
 function writeWhole(path: string, data: Uint8Array): void {
   spares.take(path);
@@ -31,7 +47,7 @@ function writeWhole(path: string, data: Uint8Array): void {
 }
 
 parentPort!.on('message', (ops: PageFileOp[]) => {
-  const reply: PageFileReply = { upTo: 0, errors: [] };
+  const reply = { upTo: 0, errors: [] as [number, string][] } satisfies PageFileReply;
   for (const op of ops) {
     if (op.kind === 'write') {
       try {
@@ -45,11 +61,7 @@ parentPort!.on('message', (ops: PageFileOp[]) => {
         }
       }
     } else if (op.kind === 'drop') {
-      try {
-        spares.give(op.path);
-      } catch {
-        // not removable now: the page is no longer indexed, and a rewrite replaces the file
-      }
+      drop(op.path);
     }
     reply.upTo = op.seq;
   }

@@ -16,20 +16,29 @@
  * pool from the store's own buffers: a copy of 1 MiB to hand over cost more than the write)
  * wait for `dropsDone()` first.
  *
- * Operations are sent in batches: BATCH_OPS of them, or what BATCH_DELAY_MS gathered (a
- * message costs the event loop about as much as a dozen operations in it: 12 us per
- * operation sent alone, 5 us in messages of 16, in a loop on this VM); a flush, or a write
- * that waits for drops, sends at once. The thread answers each message with the last
- * sequence number done and the errors. The thread keeps the process alive only while operations are outstanding. If it
- * dies, outstanding writes fail (the pages stay uncached) and the next operation starts a
- * new one.
+ * Operations are sent in batches (a message costs the event loop about as much as a dozen
+ * operations in it: 12 us per operation sent alone, 5 us in messages of 16, in a loop on
+ * this VM): while a message is with the thread, new operations wait for its answer and then
+ * go together (up to BATCH_OPS: more are sent at once); an idle thread gets the operations
+ * of the current turn of the event loop (setImmediate). So a lone write is not delayed, and
+ * under load the batches grow by themselves. A flush, or a write that waits for drops,
+ * sends at once. The thread answers each message with the last sequence number done and the
+ * errors.
+ *
+ * Failures: the thread keeps the process alive only while operations are outstanding. If it
+ * dies, the writes it had not answered fail (their pages stay uncached), and the next thread
+ * first removes every file those writes and drops named (a write may have landed, a drop may
+ * not have: either way the index no longer names the file). A thread that dies before it is
+ * ready is started again only after a back-off (RESTART_BACKOFF_MS, doubling); meanwhile
+ * writes fail at once. After close(), writes fail at once and nothing starts a thread.
  */
 import { Worker } from 'node:worker_threads';
 
 /** Operations per message at most. */
 const BATCH_OPS = 256;
-/** How long the first queued operation waits for others before they are sent (ms). */
-const BATCH_DELAY_MS = 4;
+/** The first wait before starting a thread again after one died before it was ready (ms). */
+const RESTART_BACKOFF_MS = 1000;
+const MAX_RESTART_BACKOFF_MS = 60_000;
 
 /** One operation, as the thread receives it. */
 export type PageFileOp =
@@ -37,11 +46,16 @@ export type PageFileOp =
   | { kind: 'drop'; seq: number; path: string }
   | { kind: 'barrier'; seq: number };
 
-/** The thread's answer to one message: operations up to `upTo` are done; these failed. */
-export interface PageFileReply {
-  upTo: number;
-  errors: [seq: number, message: string][];
+/** What the thread is started with. */
+export interface PageWriterThreadData {
+  spareDir: string;
+  maxSpares: number;
+  /** Files to remove before anything else (what a thread that died left unanswered). */
+  cleanup: string[];
 }
+
+/** The thread's messages: ready once started, then one answer per message it was sent. */
+export type PageFileReply = { ready: true } | { ready?: undefined; upTo: number; errors: [seq: number, message: string][] };
 
 export interface PageWriterOptions {
   /** The directory of spare (recycled) page files, owned by the thread (spare-files.ts). */
@@ -59,30 +73,52 @@ interface Waiter {
 
 export class PageWriter {
   private thread: Worker | undefined;
+  /** The thread said it is ready (it opened its spare directory). */
+  private ready = false;
+  private readyWaiters: { resolve(): void; reject(e: Error): void }[] = [];
   private seq = 0;
   /** Done by the thread (every operation up to here). */
   private completed = 0;
   private queue: PageFileOp[] = [];
   private transfer: ArrayBuffer[] = [];
-  private timer: NodeJS.Timeout | undefined;
+  /** A send is scheduled for the end of this turn of the loop. */
+  private scheduled = false;
+  /** Messages sent to the thread and not answered yet. */
+  private inFlight = 0;
   /** Callers waiting for an operation, in sequence order. */
   private waiters: Waiter[] = [];
   private errors = new Map<number, string>();
+  /** Writes and drops sent and not answered yet (seq, path), in sequence order. */
+  private unanswered: { seq: number; path: string }[] = [];
+  /** Files a dead thread may have left: the next thread removes them first. */
+  private cleanup: string[] = [];
   /** The last drop asked for. */
   private lastDrop = 0;
+  /** No thread is started before this time (ms since the epoch), after failed starts. */
+  private restartAt = 0;
+  private backoffMs = RESTART_BACKOFF_MS;
+  private lastFailure = '';
+  private closed = false;
   private readonly script: URL;
 
   constructor(private readonly o: PageWriterOptions) {
     this.script = o.script ?? new URL('./page-writer-thread.js', import.meta.url);
   }
 
-  /** Start the thread now (it takes tens of ms), so the first pages do not wait for it. */
-  prepare(): void {
-    if (!this.thread) this.start().unref();
+  /**
+   * Start the thread and resolve once it is ready; rejects when it cannot start (its script
+   * missing, the spare directory not usable): the store's open fails with that reason.
+   */
+  prepare(): Promise<void> {
+    const t = this.thread ?? this.start();
+    if (this.ready) return Promise.resolve();
+    t.ref(); // until it is ready (then idle: unref'd, it does not keep the process alive)
+    return new Promise((resolve, reject) => this.readyWaiters.push({ resolve, reject }));
   }
 
   /** Write `parts` as the whole file at `path` (its directory exists); resolves once written. */
   write(path: string, parts: readonly Buffer[]): Promise<void> {
+    if (this.closed) return Promise.reject(new Error('the page writer is closed'));
     let total = 0;
     for (const p of parts) total += p.length;
     // Its own ArrayBuffer of exactly this size, handed to the thread without a copy.
@@ -96,6 +132,7 @@ export class PageWriter {
 
   /** Remove the file at `path` (recycled as a spare, or deleted); done in order, later. */
   drop(path: string): void {
+    if (this.closed) return; // (a stopping worker: the next start's scan indexes what is left)
     this.lastDrop = this.push({ kind: 'drop', seq: ++this.seq, path });
   }
 
@@ -110,7 +147,7 @@ export class PageWriter {
     return this.wait(this.lastDrop, true);
   }
 
-  /** Resolves once every operation asked for so far is done. */
+  /** Resolves once every operation asked for so far is done (or failed). */
   flush(): Promise<void> {
     if (this.seq <= this.completed) return Promise.resolve();
     const seq = this.push({ kind: 'barrier', seq: ++this.seq });
@@ -119,49 +156,95 @@ export class PageWriter {
   }
 
   /**
-   * Finish what was asked for (waiting `graceMs` at most: a disk that hangs does not hold a
-   * stopping worker; what is left is lost like in a crash, and the store's checks at the
-   * next start drop what was cut short), then stop the thread.
+   * Refuse new work, finish what was asked for (waiting `graceMs` at most: a disk that hangs
+   * does not hold a stopping worker; what is left is lost like in a crash, and the store's
+   * checks at the next start drop what was cut short), then stop the thread (without
+   * waiting for a thread stuck in a system call: it cannot be interrupted).
    */
   async close(graceMs = 10_000): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
     let timer: NodeJS.Timeout | undefined;
-    await Promise.race([this.flush(), new Promise<void>((r) => (timer = setTimeout(r, graceMs)))]);
+    const grace = new Promise<void>((r) => (timer = setTimeout(r, graceMs)));
+    await Promise.race([this.flush(), grace]);
     clearTimeout(timer);
     const t = this.thread;
     this.thread = undefined;
-    await t?.terminate();
     this.fail('the page writer was closed before it was done');
+    if (!t) return;
+    t.unref();
+    const stopped = t.terminate().then(() => undefined, () => undefined);
+    await Promise.race([stopped, new Promise<void>((r) => setTimeout(r, Math.min(graceMs, 1000)).unref())]);
   }
 
   private push(op: PageFileOp): number {
     this.queue.push(op);
     if (this.queue.length >= BATCH_OPS) this.send();
-    else this.timer ??= setTimeout(() => this.send(), BATCH_DELAY_MS);
+    else if (this.inFlight === 0 && !this.scheduled) {
+      // an idle thread: this turn's operations go together; otherwise they wait for the answer
+      this.scheduled = true;
+      setImmediate(() => {
+        this.scheduled = false;
+        if (this.inFlight === 0) this.send();
+      });
+    }
     return op.seq;
   }
 
   private send(): void {
-    if (this.timer) {
-      clearTimeout(this.timer);
-      this.timer = undefined;
-    }
     if (this.queue.length === 0) return;
+    if (!this.thread && (this.closed || Date.now() < this.restartAt)) {
+      // no thread may start now: what was asked for fails (a dropped file is left for the
+      // next thread, or the next start's scan)
+      for (const op of this.queue) if (op.kind === 'drop') this.cleanup.push(op.path);
+      this.queue = [];
+      this.transfer = [];
+      this.fail(this.closed ? 'the page writer is closed' : `the page writer thread is not running (${this.lastFailure}); retrying after ${this.backoffMs} ms`);
+      return;
+    }
     const ops = this.queue;
     const transfer = this.transfer;
     this.queue = [];
     this.transfer = [];
+    for (const op of ops) if (op.kind !== 'barrier') this.unanswered.push({ seq: op.seq, path: op.path });
     const t = this.thread ?? this.start();
     t.ref(); // outstanding work: keep the process alive until the answer
+    this.inFlight++;
     t.postMessage(ops, transfer);
   }
 
   private start(): Worker {
-    const t = new Worker(this.script, { workerData: { spareDir: this.o.spareDir, maxSpares: this.o.maxSpares } });
-    t.on('message', (r: PageFileReply) => this.answered(r));
+    const cleanup = this.cleanup;
+    this.cleanup = [];
+    this.ready = false;
+    const data: PageWriterThreadData = { spareDir: this.o.spareDir, maxSpares: this.o.maxSpares, cleanup };
+    const t = new Worker(this.script, { workerData: data });
+    t.on('message', (r: PageFileReply) => {
+      if (this.thread !== t) return;
+      if (r.ready) {
+        this.ready = true;
+        this.backoffMs = RESTART_BACKOFF_MS;
+        for (const w of this.readyWaiters.splice(0)) w.resolve();
+        if (this.completed >= this.seq && this.queue.length === 0) t.unref();
+      } else this.answered(r);
+    });
     const gone = (why: string) => {
       if (this.thread !== t) return;
       this.thread = undefined;
+      this.lastFailure = why;
+      if (!this.ready) {
+        // died while starting: again only after a back-off (a missing script or an unusable
+        // spare directory would otherwise restart it every batch)
+        this.cleanup.push(...cleanup);
+        this.restartAt = Date.now() + this.backoffMs;
+        this.backoffMs = Math.min(MAX_RESTART_BACKOFF_MS, this.backoffMs * 2);
+        for (const w of this.readyWaiters.splice(0)) w.reject(new Error(`the page writer thread did not start: ${why}`));
+      }
+      for (const u of this.unanswered) this.cleanup.push(u.path);
+      this.unanswered = [];
       this.fail(`the page writer thread stopped: ${why}`);
+      // what waited for the dead thread's answer: to a new thread (or failed, in a back-off)
+      if (this.queue.length > 0) this.send();
     };
     t.on('error', (e) => gone(e.message));
     t.on('exit', (code) => gone(`exit code ${code}`));
@@ -169,9 +252,13 @@ export class PageWriter {
     return t;
   }
 
-  private answered(r: PageFileReply): void {
+  private answered(r: { upTo: number; errors: [number, string][] }): void {
+    this.inFlight = Math.max(0, this.inFlight - 1);
     for (const [seq, message] of r.errors) this.errors.set(seq, message);
     this.completed = Math.max(this.completed, r.upTo);
+    let a = 0;
+    while (a < this.unanswered.length && this.unanswered[a]!.seq <= this.completed) a++;
+    if (a > 0) this.unanswered.splice(0, a);
     let n = 0;
     while (n < this.waiters.length && this.waiters[n]!.seq <= this.completed) n++;
     const done = this.waiters.splice(0, n);
@@ -183,12 +270,16 @@ export class PageWriter {
         w.reject(new Error(message));
       }
     }
+    // what waited for this answer goes now (before the waiters' continuations add more)
+    if (this.inFlight === 0 && this.queue.length > 0) this.send();
     if (this.completed >= this.seq && this.queue.length === 0) this.thread?.unref();
   }
 
-  /** The thread is gone: what it had not answered fails; later operations start a new one. */
+  /** What was sent and not answered fails (the operations still queued are not affected). */
   private fail(message: string): void {
+    this.inFlight = 0;
     this.completed = this.seq - this.queue.length;
+    this.errors.clear();
     const waiters = this.waiters.filter((w) => w.seq <= this.completed);
     this.waiters = this.waiters.filter((w) => w.seq > this.completed);
     for (const w of waiters) w.reject(new Error(message));
@@ -196,7 +287,7 @@ export class PageWriter {
 
   private wait(seq: number, quiet = false): Promise<void> {
     const p = new Promise<void>((resolve, reject) => {
-      // waiters stay in sequence order: a barrier or settled() may wait for an earlier seq
+      // waiters stay in sequence order: a barrier may wait for an earlier seq than the last
       const w = { seq, resolve, reject };
       let i = this.waiters.length;
       while (i > 0 && this.waiters[i - 1]!.seq > seq) i--;

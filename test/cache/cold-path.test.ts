@@ -127,6 +127,32 @@ test('a large page (written through the pool, not the thread) dropped and writte
   }
 });
 
+test('a read that finds its page file gone or recycled does not drop the page written again meanwhile', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'cache-readrace-'));
+  const big = 256 * 1024;
+  let store: PageStore | undefined;
+  try {
+    store = await PageStore.open({ dir, capacityBytes: 1 << 30, pageSize: big, memoryBytes: 0 });
+    const r = { uri: 's3://b/race', version: 'etag:1', size: big };
+    const bytes = pattern(big, 9);
+    for (let round = 0; round < 30; round++) {
+      await store.put(r, 0, bytes);
+      const reading = store.get(r, 0); // open, read, close through the pool
+      store.dropPrefix('s3://b/race'); // the file goes (thread) ...
+      await store.put(r, 0, bytes); // ... and the page is written again, after the drop
+      const got = await reading; // the old read: the bytes, or a miss if the file had gone
+      if (got) assert.ok(got.equals(bytes));
+      assert.equal(store.stats().pages, 1, `round ${round}: the page written again is still indexed`);
+      assert.ok((await store.get(r, 0))?.equals(bytes), `round ${round}: and served`);
+      store.dropPrefix('s3://b/race');
+      await store.filesRemoved();
+    }
+  } finally {
+    await store?.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
 test('dropped page files are recycled for the next pages (same inodes), emptied meanwhile, and reused after a restart', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'cache-recycle-'));
   try {

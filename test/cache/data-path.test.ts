@@ -417,6 +417,25 @@ for (const backend of [fileBackend(), s3rverBackend()] as UfsBackend[]) {
       }
     });
 
+    test('a page fetched and still being written is served from memory, as a hit', async (t) => {
+      const m = fresh();
+      const data = pattern(3 * PAGE, 22);
+      await h.putBehind(`${m}/w.bin`, data);
+      await until('earlier page writes done', () => cache.reader.inflightPages === 0);
+      const c = cache.counters;
+      const pages0 = cache.store.stats().pages;
+      assert.ok((await h.read(`${m}/w.bin`))!.equals(data));
+      const ufs1 = c.ufsReadBytes;
+      const hits1 = c.hits;
+      // the writes wait for their batch (4 ms), so they are usually not on disk yet here
+      const writing = cache.store.stats().pages < pages0 + 3;
+      assert.ok((await h.read(`${m}/w.bin`))!.equals(data));
+      assert.equal(c.ufsReadBytes, ufs1, 'nothing fetched again');
+      assert.equal(c.hits - hits1, 3, 'every page a hit');
+      if (!writing) t.diagnostic('the pages were on disk before the second read: it read them from there');
+      await until('written', () => cache.reader.inflightPages === 0 && cache.store.stats().pages >= pages0 + 3);
+    });
+
     test('the memory tier answers warm reads without the disk', async () => {
       await withOwnCache('cache-mem-', { memoryBytes: 4 * PAGE }, async (mem, dir) => {
         const m = fresh();

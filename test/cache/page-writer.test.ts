@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { PageWriter } from '../../src/cache/page-writer.js';
+import { until } from '../helpers/poll.js';
 
 function setup(): { dir: string; spareDir: string; pages: string } {
   const dir = mkdtempSync(join(tmpdir(), 'page-writer-'));
@@ -81,12 +82,20 @@ await import(${JSON.stringify(real)});
   );
   const w = new PageWriter({ spareDir, maxSpares: 10, script: pathToFileURL(script) });
   try {
+    await w.prepare();
     await w.write(join(pages, 'before.page'), [Buffer.from('before')]);
+    await w.write(join(pages, 'victim.page'), [Buffer.from('dropped')]);
+    // in one message: a drop the dead thread never did, and the write that kills it
+    w.drop(join(pages, 'victim.page'));
     const doomed = [w.write(join(pages, 'crash.page'), [Buffer.from('x')]), w.write(join(pages, 'same-turn.page'), [Buffer.from('y')])];
     for (const d of doomed) await assert.rejects(d, /the page writer thread stopped: exit code 3/);
     await w.flush(); // nothing outstanding: resolves
+    assert.equal(existsSync(join(pages, 'victim.page')), true, 'the dead thread did not drop it');
     await w.write(join(pages, 'after.page'), [Buffer.from('after')]);
     assert.equal(readFileSync(join(pages, 'after.page'), 'utf8'), 'after');
+    // the new thread first removed what the dead one left unanswered
+    assert.equal(existsSync(join(pages, 'victim.page')), false);
+    assert.equal(readFileSync(join(pages, 'before.page'), 'utf8'), 'before');
   } finally {
     await w.close();
     rmSync(dir, { recursive: true, force: true });
@@ -102,11 +111,35 @@ test('close waits for outstanding work at most its grace time; what is left fail
   try {
     const stuck = w.write(join(pages, 'never.page'), [Buffer.from('x')]);
     stuck.catch(() => undefined);
+    await until('the write was sent', () => (w as unknown as { unanswered: unknown[] }).unanswered.length === 1);
     const t0 = Date.now();
     await w.close(300);
-    assert.ok(Date.now() - t0 < 20_000, 'close returned after its grace time, not when the thread answered');
+    assert.ok(Date.now() - t0 < 5_000, 'close returned after its grace time, not when the thread answered');
     await assert.rejects(stuck, /closed before it was done/);
+    // closed: writes fail at once, drops are ignored, no thread is started again
+    await assert.rejects(w.write(join(pages, 'late.page'), [Buffer.from('x')]), /closed/);
+    w.drop(join(pages, 'late.page'));
+    await w.flush();
+    assert.equal((w as unknown as { thread: unknown }).thread, undefined);
+    assert.equal(existsSync(join(pages, 'late.page')), false);
   } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('a thread that cannot start fails prepare() with its reason; writes then fail at once until the back-off ends', async () => {
+  const { dir, spareDir, pages } = setup();
+  const script = join(dir, 'broken-thread.mjs');
+  writeFileSync(script, `throw new Error('cannot start here');\n`);
+  const w = new PageWriter({ spareDir, maxSpares: 10, script: pathToFileURL(script) });
+  try {
+    await assert.rejects(w.prepare(), /the page writer thread did not start: cannot start here/);
+    const t0 = Date.now();
+    await assert.rejects(w.write(join(pages, 'x.page'), [Buffer.from('x')]), /not running \(cannot start here\); retrying after/);
+    assert.ok(Date.now() - t0 < 900, 'failed at once, no thread started');
+    assert.equal((w as unknown as { thread: unknown }).thread, undefined);
+  } finally {
+    await w.close();
     rmSync(dir, { recursive: true, force: true });
   }
 });

@@ -326,6 +326,7 @@ export class PageStore {
       this.counters.writesSkipped++;
       return;
     }
+    if (small) this.backlog += data.length; // (counted from here: puts of the same turn see it)
     this.evictFor(charge);
     this.pending.add(id);
     this.reserved += charge;
@@ -344,14 +345,9 @@ export class PageStore {
       // creating a file costs more than the rest of a small page's miss, spare-files.ts).
       // Large pages: through the pool with no copy, once a drop of the same name is done.
       if (small) {
-        this.backlog += data.length;
-        try {
-          await this.writer.write(path, parts);
-        } finally {
-          this.backlog -= data.length;
-        }
+        await this.writer.write(path, parts);
       } else {
-        await this.writer.dropsDone();
+        await this.writer.dropsDone(path);
         large = true;
         const fh = await fsp.open(path, 'w');
         try {
@@ -376,6 +372,7 @@ export class PageStore {
     } finally {
       this.pending.delete(id);
       this.reserved -= charge;
+      if (small) this.backlog -= data.length;
     }
   }
 

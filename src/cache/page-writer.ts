@@ -36,6 +36,8 @@ import { Worker } from 'node:worker_threads';
 
 /** Operations per message at most. */
 const BATCH_OPS = 256;
+/** Files remembered for a next thread to remove, at most (the next start's scan covers more). */
+const MAX_CLEANUP = 100_000;
 /** The first wait before starting a thread again after one died before it was ready (ms). */
 const RESTART_BACKOFF_MS = 1000;
 const MAX_RESTART_BACKOFF_MS = 60_000;
@@ -91,7 +93,11 @@ export class PageWriter {
   /** Writes and drops sent and not answered yet (seq, path), in sequence order. */
   private unanswered: { seq: number; path: string }[] = [];
   /** Files a dead thread may have left: the next thread removes them first. */
-  private cleanup: string[] = [];
+  private cleanup = new Set<string>();
+  /** The running thread was given files to remove first and has not said it is ready. */
+  private cleaning = false;
+  /** Why the last operations failed without an answer (a dead thread, a back-off, close). */
+  private lastFailMessage = '';
   /** The last drop asked for. */
   private lastDrop = 0;
   /** No thread is started before this time (ms since the epoch), after failed starts. */
@@ -110,6 +116,7 @@ export class PageWriter {
    * missing, the spare directory not usable): the store's open fails with that reason.
    */
   prepare(): Promise<void> {
+    if (this.closed) return Promise.reject(new Error('the page writer is closed'));
     const t = this.thread ?? this.start();
     if (this.ready) return Promise.resolve();
     t.ref(); // until it is ready (then idle: unref'd, it does not keep the process alive)
@@ -137,22 +144,27 @@ export class PageWriter {
   }
 
   /**
-   * Resolves once every drop asked for so far is done (at once when none is outstanding):
-   * before a write that does not go through the thread, so no drop of its path lands after
-   * it. (Every drop, not that path's: no map of paths to keep, and drops are quick.)
+   * Resolves once no drop asked for so far can land on `path` any more: before a write that
+   * does not go through the thread. Waits for every drop outstanding (not only that path's:
+   * no map of paths to keep, and drops are quick), and for a starting thread's clean-up; a
+   * clean-up not handed to a thread yet forgets `path` (the write replaces the file).
    */
-  dropsDone(): Promise<void> {
-    if (this.lastDrop <= this.completed) return Promise.resolve();
+  async dropsDone(path: string): Promise<void> {
+    this.cleanup.delete(path);
+    if (this.thread && this.cleaning) await new Promise<void>((resolve) => this.readyWaiters.push({ resolve, reject: () => resolve() }));
+    if (this.lastDrop <= this.completed) return;
+    const done = this.wait(this.lastDrop, true);
     this.send();
-    return this.wait(this.lastDrop, true);
+    await done;
   }
 
   /** Resolves once every operation asked for so far is done (or failed). */
   flush(): Promise<void> {
     if (this.seq <= this.completed) return Promise.resolve();
     const seq = this.push({ kind: 'barrier', seq: ++this.seq });
+    const done = this.wait(seq, true);
     this.send();
-    return this.wait(seq, true);
+    return done;
   }
 
   /**
@@ -171,6 +183,7 @@ export class PageWriter {
     const t = this.thread;
     this.thread = undefined;
     this.fail('the page writer was closed before it was done');
+    for (const w of this.readyWaiters.splice(0)) w.reject(new Error('the page writer is closed'));
     if (!t) return;
     t.unref();
     const stopped = t.terminate().then(() => undefined, () => undefined);
@@ -196,7 +209,7 @@ export class PageWriter {
     if (!this.thread && (this.closed || Date.now() < this.restartAt)) {
       // no thread may start now: what was asked for fails (a dropped file is left for the
       // next thread, or the next start's scan)
-      for (const op of this.queue) if (op.kind === 'drop') this.cleanup.push(op.path);
+      for (const op of this.queue) if (op.kind === 'drop') this.remember(op.path);
       this.queue = [];
       this.transfer = [];
       this.fail(this.closed ? 'the page writer is closed' : `the page writer thread is not running (${this.lastFailure}); retrying after ${this.backoffMs} ms`);
@@ -213,9 +226,15 @@ export class PageWriter {
     t.postMessage(ops, transfer);
   }
 
+  /** A file for the next thread to remove first (bounded: beyond it, the next start's scan). */
+  private remember(path: string): void {
+    if (this.cleanup.size < MAX_CLEANUP) this.cleanup.add(path);
+  }
+
   private start(): Worker {
-    const cleanup = this.cleanup;
-    this.cleanup = [];
+    const cleanup = [...this.cleanup];
+    this.cleanup.clear();
+    this.cleaning = cleanup.length > 0;
     this.ready = false;
     const data: PageWriterThreadData = { spareDir: this.o.spareDir, maxSpares: this.o.maxSpares, cleanup };
     const t = new Worker(this.script, { workerData: data });
@@ -223,6 +242,7 @@ export class PageWriter {
       if (this.thread !== t) return;
       if (r.ready) {
         this.ready = true;
+        this.cleaning = false;
         this.backoffMs = RESTART_BACKOFF_MS;
         for (const w of this.readyWaiters.splice(0)) w.resolve();
         if (this.completed >= this.seq && this.queue.length === 0) t.unref();
@@ -235,12 +255,13 @@ export class PageWriter {
       if (!this.ready) {
         // died while starting: again only after a back-off (a missing script or an unusable
         // spare directory would otherwise restart it every batch)
-        this.cleanup.push(...cleanup);
+        for (const path of cleanup) this.remember(path);
         this.restartAt = Date.now() + this.backoffMs;
         this.backoffMs = Math.min(MAX_RESTART_BACKOFF_MS, this.backoffMs * 2);
         for (const w of this.readyWaiters.splice(0)) w.reject(new Error(`the page writer thread did not start: ${why}`));
       }
-      for (const u of this.unanswered) this.cleanup.push(u.path);
+      this.cleaning = false;
+      for (const u of this.unanswered) this.remember(u.path);
       this.unanswered = [];
       this.fail(`the page writer thread stopped: ${why}`);
       // what waited for the dead thread's answer: to a new thread (or failed, in a back-off)
@@ -277,6 +298,7 @@ export class PageWriter {
 
   /** What was sent and not answered fails (the operations still queued are not affected). */
   private fail(message: string): void {
+    this.lastFailMessage = message;
     this.inFlight = 0;
     this.completed = this.seq - this.queue.length;
     this.errors.clear();
@@ -286,6 +308,9 @@ export class PageWriter {
   }
 
   private wait(seq: number, quiet = false): Promise<void> {
+    // already settled without an answer (failed in the call that queued it: a back-off, a
+    // closed writer, a thread that could not be started)
+    if (seq <= this.completed) return quiet ? Promise.resolve() : Promise.reject(new Error(this.lastFailMessage));
     const p = new Promise<void>((resolve, reject) => {
       // waiters stay in sequence order: a barrier may wait for an earlier seq than the last
       const w = { seq, resolve, reject };

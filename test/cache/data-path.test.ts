@@ -417,7 +417,7 @@ for (const backend of [fileBackend(), s3rverBackend()] as UfsBackend[]) {
       }
     });
 
-    test('a page fetched and still being written is served from memory, as a hit', async (t) => {
+    test('a page fetched and still being written is served from the reader, as a hit (no memory tier here)', async (t) => {
       const m = fresh();
       const data = pattern(3 * PAGE, 22);
       await h.putBehind(`${m}/w.bin`, data);
@@ -427,7 +427,7 @@ for (const backend of [fileBackend(), s3rverBackend()] as UfsBackend[]) {
       assert.ok((await h.read(`${m}/w.bin`))!.equals(data));
       const ufs1 = c.ufsReadBytes;
       const hits1 = c.hits;
-      // the writes wait for their batch (4 ms), so they are usually not on disk yet here
+      // the writes go to the writer thread in the background: usually not on disk yet here
       const writing = cache.store.stats().pages < pages0 + 3;
       assert.ok((await h.read(`${m}/w.bin`))!.equals(data));
       assert.equal(c.ufsReadBytes, ufs1, 'nothing fetched again');

@@ -17,7 +17,7 @@
  * wait for `dropsDone()` first.
  *
  * Operations are sent in batches (a message costs the event loop about as much as a dozen
- * operations in it: 12 us per operation sent alone, 5 us in messages of 16, in a loop on
+ * operations in it: 12 us per operation sent alone, 5 us in messages of 16, in a one-off loop on
  * this VM): while a message is with the thread, new operations wait for its answer and then
  * go together (up to BATCH_OPS: more are sent at once); an idle thread gets the operations
  * of the current turn of the event loop (setImmediate). So a lone write is not delayed, and

@@ -362,8 +362,7 @@ export class PageStore {
         return;
       }
       rec.pages.add(index);
-      this.disk.set(id, charge);
-      this.indexedAt.set(id, ++this.indexings);
+      this.index(id, charge);
       this.verified.add(id); // written from bytes in memory: nothing to verify
     } catch (e) {
       this.counters.writeErrors++;
@@ -470,6 +469,12 @@ export class PageStore {
       this.dropPage(id.slice(0, slash), Number(id.slice(slash + 1)));
       this.counters.evictions++;
     }
+  }
+
+  /** Put a page on disk in the index (the one place that does; dropPage the one that undoes it). */
+  private index(id: string, charge: number): void {
+    this.disk.set(id, charge);
+    this.indexedAt.set(id, ++this.indexings);
   }
 
   /** Drop a page a read found bad, unless it was dropped and indexed again since (`at`). */
@@ -601,8 +606,7 @@ export class PageStore {
     found.sort((a, b) => a.mtimeMs - b.mtimeMs);
     for (const f of found) {
       f.rec.pages.add(f.index);
-      this.disk.set(f.id, f.charge);
-      this.indexedAt.set(f.id, ++this.indexings);
+      this.index(f.id, f.charge);
     }
     this.counters.corruptPages += dropped;
     for (const rec of [...this.files.values()]) if (rec.pages.size === 0) this.dropFile(rec);

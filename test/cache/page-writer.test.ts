@@ -12,17 +12,39 @@ import { pathToFileURL } from 'node:url';
 import { PageWriter } from '../../src/cache/page-writer.js';
 import { until } from '../helpers/poll.js';
 
-function setup(): { dir: string; spareDir: string; pages: string } {
+/**
+ * Run `fn` with a writer over a fresh directory (`pages` exists, the spares go beside it),
+ * its thread running `threadSource` when given (an ES module written to the directory)
+ * instead of the real one; the writer is closed and the directory removed after.
+ */
+async function withWriter(o: { maxSpares?: number; threadSource?: string }, fn: (w: PageWriter, pages: string, spareDir: string) => Promise<void>): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'page-writer-'));
   const pages = join(dir, 'pages');
+  const spareDir = join(dir, 'spare');
   mkdirSync(pages);
-  return { dir, spareDir: join(dir, 'spare'), pages };
+  let script: URL | undefined;
+  if (o.threadSource !== undefined) {
+    writeFileSync(join(dir, 'thread.mjs'), o.threadSource);
+    script = pathToFileURL(join(dir, 'thread.mjs'));
+  }
+  const w = new PageWriter({ spareDir, maxSpares: o.maxSpares ?? 10, ...(script ? { script } : {}) });
+  try {
+    await fn(w, pages, spareDir);
+  } finally {
+    await w.close(300);
+    rmSync(dir, { recursive: true, force: true });
+  }
 }
 
+/** The real thread, exiting when asked to write a path containing "crash" (its message listener is wrapped as it registers it: the port starts with that listener). */
+const CRASHING_THREAD = `import { parentPort } from 'node:worker_threads';
+const on = parentPort.on.bind(parentPort);
+parentPort.on = (event, fn) => on(event, event !== 'message' ? fn : (ops) => { if (ops.some((o) => String(o.path).includes('crash'))) process.exit(3); fn(ops); });
+await import(${JSON.stringify(new URL('../../src/cache/page-writer-thread.js', import.meta.url).href)});
+`;
+
 test('writes and drops land in the order asked for; flush waits for drops; spares are reused', async () => {
-  const { dir, spareDir, pages } = setup();
-  const w = new PageWriter({ spareDir, maxSpares: 100 });
-  try {
+  await withWriter({ maxSpares: 100 }, async (w, pages, spareDir) => {
     const p = join(pages, 'a.page');
     // write, drop, write again, drop, write again: all asked for in one turn
     const writes = [w.write(p, [Buffer.from('one')]), (w.drop(p), w.write(p, [Buffer.from('two'), Buffer.from('!')])), (w.drop(p), w.write(p, [Buffer.from('three')]))];
@@ -43,16 +65,11 @@ test('writes and drops land in the order asked for; flush waits for drops; spare
     w.drop(join(pages, 'b.page'));
     await w.dropsDone(join(pages, 'b.page'));
     assert.equal(existsSync(join(pages, 'b.page')), false);
-  } finally {
-    await w.close();
-    rmSync(dir, { recursive: true, force: true });
-  }
+  });
 });
 
 test('a write that fails is reported to its caller, leaves no file, and the writer goes on', async () => {
-  const { dir, spareDir, pages } = setup();
-  const w = new PageWriter({ spareDir, maxSpares: 10 });
-  try {
+  await withWriter({}, async (w, pages) => {
     await assert.rejects(w.write(join(pages, 'no-such-dir', 'x.page'), [Buffer.from('x')]), /ENOENT/);
     writeFileSync(join(pages, 'dir.page'), '');
     rmSync(join(pages, 'dir.page'));
@@ -60,28 +77,11 @@ test('a write that fails is reported to its caller, leaves no file, and the writ
     await assert.rejects(w.write(join(pages, 'dir.page'), [Buffer.from('x')]), /EISDIR|EEXIST|ENOTEMPTY|EPERM|EACCES/);
     await w.write(join(pages, 'ok.page'), [Buffer.from('ok')]);
     assert.equal(readFileSync(join(pages, 'ok.page'), 'utf8'), 'ok');
-  } finally {
-    await w.close();
-    rmSync(dir, { recursive: true, force: true });
-  }
+  });
 });
 
 test('a thread that dies fails the writes it had not answered; the next write starts a new thread', async () => {
-  const { dir, spareDir, pages } = setup();
-  // the real thread, which exits when asked to write a path containing "crash"
-  const script = join(dir, 'crashing-thread.mjs');
-  const real = new URL('../../src/cache/page-writer-thread.js', import.meta.url).href;
-  // (its message listener is wrapped as it registers it: the port starts with that listener)
-  writeFileSync(
-    script,
-    `import { parentPort } from 'node:worker_threads';
-const on = parentPort.on.bind(parentPort);
-parentPort.on = (event, fn) => on(event, event !== 'message' ? fn : (ops) => { if (ops.some((o) => String(o.path).includes('crash'))) process.exit(3); fn(ops); });
-await import(${JSON.stringify(real)});
-`,
-  );
-  const w = new PageWriter({ spareDir, maxSpares: 10, script: pathToFileURL(script) });
-  try {
+  await withWriter({ threadSource: CRASHING_THREAD }, async (w, pages) => {
     await w.prepare();
     await w.write(join(pages, 'before.page'), [Buffer.from('before')]);
     await w.write(join(pages, 'victim.page'), [Buffer.from('dropped')]);
@@ -107,19 +107,11 @@ await import(${JSON.stringify(real)});
     writeFileSync(large, 'new large page');
     await w.write(join(pages, 'after-2.page'), [Buffer.from('after')]); // a new thread, its clean-up first
     assert.equal(readFileSync(large, 'utf8'), 'new large page');
-  } finally {
-    await w.close();
-    rmSync(dir, { recursive: true, force: true });
-  }
+  });
 });
 
 test('close waits for outstanding work at most its grace time; what is left fails', async () => {
-  const { dir, spareDir, pages } = setup();
-  // a thread that takes messages and never answers (a disk that hangs)
-  const script = join(dir, 'silent-thread.mjs');
-  writeFileSync(script, `import { parentPort } from 'node:worker_threads';\nparentPort.on('message', () => {});\n`);
-  const w = new PageWriter({ spareDir, maxSpares: 10, script: pathToFileURL(script) });
-  try {
+  await withWriter({ threadSource: `import { parentPort } from 'node:worker_threads';\nparentPort.on('message', () => {});\n` }, async (w, pages) => {
     const stuck = w.write(join(pages, 'never.page'), [Buffer.from('x')]);
     stuck.catch(() => undefined);
     await until('the write was sent', () => (w as unknown as { unanswered: unknown[] }).unanswered.length === 1);
@@ -134,17 +126,11 @@ test('close waits for outstanding work at most its grace time; what is left fail
     await w.dropsDone(join(pages, 'late.page'));
     await assert.rejects(w.prepare(), /closed/);
     assert.equal((w as unknown as { thread: unknown }).thread, undefined);
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
+  });
 });
 
 test('a thread that cannot start fails prepare() with its reason; writes then fail at once until the back-off ends', async () => {
-  const { dir, spareDir, pages } = setup();
-  const script = join(dir, 'broken-thread.mjs');
-  writeFileSync(script, `throw new Error('cannot start here');\n`);
-  const w = new PageWriter({ spareDir, maxSpares: 10, script: pathToFileURL(script) });
-  try {
+  await withWriter({ threadSource: `throw new Error('cannot start here');\n` }, async (w, pages) => {
     await assert.rejects(w.prepare(), /the page writer thread did not start: cannot start here/);
     // within the back-off: failed at once (on a machine so slow that the back-off is over,
     // a new thread is tried and fails the same way)
@@ -156,8 +142,5 @@ test('a thread that cannot start fails prepare() with its reason; writes then fa
     await w.flush();
     const many = Array.from({ length: 300 }, (_, i) => w.write(join(pages, `m${i}.page`), [Buffer.from('m')]));
     for (const m of many) await assert.rejects(m);
-  } finally {
-    await w.close();
-    rmSync(dir, { recursive: true, force: true });
-  }
+  });
 });

@@ -12,17 +12,15 @@
  * the warm open is kept flat on purpose (docs/cache.md "The warm path").
  */
 import { Readable, type Writable } from 'node:stream';
-import { parseDuration } from '../cli/duration.js';
 import { isAlluxioError } from '../domain/errors.js';
 import { joinUnderUfs } from '../domain/ufs-uri.js';
-import type { ParsedMount } from '../domain/mounts.js';
+import { METADATA_TTL_OPTION, metadataTtlMs, type ParsedMount } from '../domain/mounts.js';
 import type { DataObject, DataTarget } from '../frontends/common/data-path.js';
 import type { ByteRange, UfsEntry } from '../ufs/types.js';
 import { PageStore, type ObjectRef, type PageStoreOptions } from './page-store.js';
 import { PageReader } from './reader.js';
 import { PrimedSource, UfsPageSource, versionOf, type PageSource } from './source.js';
 
-export const METADATA_TTL_OPTION = 'cache.metadata.ttl';
 export const DEFAULT_METADATA_TTL_MS = 10_000;
 /** Metadata entries kept at most (oldest dropped first). */
 const MAX_META_ENTRIES = 100_000;
@@ -66,7 +64,7 @@ export class WorkerCache {
     return this.store.counters;
   }
 
-  /** The metadata TTL of a mount (its `cache.metadata.ttl` option; a bad value means 0). */
+  /** The metadata TTL of a mount (its `cache.metadata.ttl` option; a bad value, which writes refuse, means 0). */
   static ttlMs(mount: ParsedMount): number {
     // per mount object (a snapshot's mounts never change): parsed once, not per read
     let ttl = ttls.get(mount);
@@ -78,8 +76,9 @@ export class WorkerCache {
     const raw = mount.options[METADATA_TTL_OPTION];
     if (raw === undefined) return DEFAULT_METADATA_TTL_MS;
     try {
-      return parseDuration(raw, METADATA_TTL_OPTION);
+      return metadataTtlMs(raw);
     } catch {
+      // written before writes were checked (domain/mounts.ts): the safe reading, never stale
       return 0;
     }
   }

@@ -33,7 +33,7 @@ export interface AddMountInput {
 }
 
 export async function addMount(conn: EtcdConnection, input: AddMountInput): Promise<Committed<MountEntry>> {
-  const candidate = parseMount(input);
+  const candidate = parseMount(input, 'write');
   return transact(conn, (state) => {
     checkMountAgainst(state.mounts, candidate, false);
     return { ops: [{ type: 'put', key: conn.layout.mountKey(candidate.path), value: JSON.stringify(toEntry(candidate)) }], result: toEntry(candidate) };
@@ -65,7 +65,7 @@ export async function updateMount(conn: EtcdConnection, input: UpdateMountInput)
       ufsUri: input.ufsUri ?? current.ufsUri,
       readOnly: input.readOnly ?? current.readOnly,
       options,
-    });
+    }, 'write');
     checkMountAgainst(state.mounts, next, true);
     return {
       ops: [{ type: 'put', key: conn.layout.mountKey(path), value: JSON.stringify(toEntry(next)) }],

@@ -68,6 +68,27 @@ export function s3SocketTimeoutMs(raw: string): number {
   return ms;
 }
 
+/** The worker cache's metadata TTL (docs/cache.md): a duration; 0 = ask the UFS on every open. */
+export const METADATA_TTL_OPTION = 'cache.metadata.ttl';
+
+/** cache.metadata.ttl in ms: any duration (`0`, `500ms`, `10s`, `5m`; a bare number is seconds). */
+export function metadataTtlMs(raw: string): number {
+  try {
+    return parseDuration(raw, METADATA_TTL_OPTION);
+  } catch {
+    throw new AlluxioError('InvalidOption', `${METADATA_TTL_OPTION} "${raw}" must be a duration such as 0, 500ms, 10s or 5m (a bare number is seconds)`);
+  }
+}
+
+/**
+ * Options that readers tolerate but writers must not write. A worker reads a bad
+ * cache.metadata.ttl as 0 (ask the UFS every time: never stale), so a mount written with one
+ * before this check keeps working; a new write with one is refused.
+ */
+function checkWrittenOption(key: string, value: string): void {
+  if (key === METADATA_TTL_OPTION) metadataTtlMs(value);
+}
+
 export function parseOptions(raw: readonly string[]): Record<string, string> {
   // A Map, not `k in obj`: keys such as "constructor" or "__proto__" are ordinary option keys.
   const out = new Map<string, string>();
@@ -79,14 +100,18 @@ export function parseOptions(raw: readonly string[]): Record<string, string> {
   return Object.fromEntries(out);
 }
 
-/** Validate and canonicalise one entry (from the CLI or from etcd). */
-export function parseMount(input: { path: string; ufsUri: string; readOnly?: boolean; options?: Record<string, string> }): ParsedMount {
+/**
+ * Validate and canonicalise one entry: from etcd (`read`), or one about to be written
+ * (`write`: also refuses option values that readers tolerate, checkWrittenOption).
+ */
+export function parseMount(input: { path: string; ufsUri: string; readOnly?: boolean; options?: Record<string, string> }, mode: 'read' | 'write' = 'read'): ParsedMount {
   const path = validateMountPath(input.path);
   const ufs = parseUfsUri(input.ufsUri);
   const entries: [string, string][] = [];
   for (const [k, v] of Object.entries(input.options ?? {})) {
     if (typeof v !== 'string') throw new AlluxioError('InvalidOption', `option "${k}" must be a string`);
     validateOption(k, v);
+    if (mode === 'write') checkWrittenOption(k, v);
     entries.push([k, v]);
   }
   const options: Record<string, string> = Object.fromEntries(entries);

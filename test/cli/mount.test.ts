@@ -278,6 +278,7 @@ describe('alluxio mount: bad input is refused with the cli.md exit code and writ
     await refused(add('/x', 's3://my-bucket/x', '--option', 'k='), 2, /"k" has an empty value/, 'InvalidOption');
     await refused(add('/x', 's3://my-bucket/x', '--option', 'k=1', '--option', 'k=2'), 2, /given twice/, 'InvalidOption');
     await refused(add('/x', 's3://my-bucket/x', '--option', 's3a.socket.timeout=soon'), 2, /s3a\.socket\.timeout "soon" must be a duration from 1ms to 24h/, 'InvalidOption');
+    await refused(add('/x', 's3://my-bucket/x', '--option', 'cache.metadata.ttl=soon'), 2, /cache\.metadata\.ttl "soon" must be a duration/, 'InvalidOption');
   });
 
   it('flag errors are usage errors: 2', async () => {
@@ -297,6 +298,7 @@ describe('alluxio mount: bad input is refused with the cli.md exit code and writ
     await refused(['mount', 'update', '--path', '/data', '--ufs-uri', 'file:///srv/datasets'], 3, /already mounted at \/local/, 'MountNested');
     await refused(['mount', 'update', '--path', '/data', '--ufs-uri', 'gopher://x/y'], 2, /unknown scheme/, 'InvalidUfsUri');
     await refused(['mount', 'update', '--path', '/data', '--remove-option', 'nope'], 2, /has no option "nope"/, 'InvalidOption');
+    await refused(['mount', 'update', '--path', '/data', '--option', 'cache.metadata.ttl=-1'], 2, /cache\.metadata\.ttl "-1" must be a duration/, 'InvalidOption');
     await refused(['mount', 'update', '--path', '/', '--readonly'], 2, /root/, 'InvalidMount');
   });
 

@@ -10,6 +10,7 @@ import { fails } from '../helpers/assert.js';
 import {
   checkMountAgainst,
   isSecretOptionKey,
+  metadataTtlMs,
   mountContaining,
   parseMount,
   parseOption,
@@ -63,6 +64,22 @@ describe('options', () => {
       fails(() => validateOption('s3a.socket.timeout', bad), 'InvalidOption', /s3a\.socket\.timeout/);
       fails(() => m('/d', 's3://bkt/d/', { options: { 's3a.socket.timeout': bad } }), 'InvalidOption');
     }
+  });
+
+  it('cache.metadata.ttl: any duration; a bad one is refused when written, read as written (the cache reads it as 0)', () => {
+    assert.equal(metadataTtlMs('0'), 0);
+    assert.equal(metadataTtlMs('500ms'), 500);
+    assert.equal(metadataTtlMs('10s'), 10_000);
+    assert.equal(metadataTtlMs('1.5'), 1500); // a bare number is seconds
+    assert.equal(metadataTtlMs('1m30s'), 90_000);
+    for (const bad of ['soon', '-1', '10 s', '5d', 's']) {
+      fails(() => metadataTtlMs(bad), 'InvalidOption', /cache\.metadata\.ttl ".*" must be a duration such as 0, 500ms, 10s or 5m/);
+      const input = { path: '/d', ufsUri: 's3://bkt/d/', options: { 'cache.metadata.ttl': bad } };
+      fails(() => parseMount(input, 'write'), 'InvalidOption', /cache\.metadata\.ttl/);
+      // An entry already in etcd (written before the check) still loads: its mount keeps working.
+      assert.equal(parseMount(input).options['cache.metadata.ttl'], bad);
+    }
+    assert.equal(parseMount({ path: '/d', ufsUri: 's3://bkt/d/', options: { 'cache.metadata.ttl': '2m' } }, 'write').options['cache.metadata.ttl'], '2m');
   });
 
   it('k=v, and "=" inside the value is kept', () => {

@@ -3,8 +3,8 @@
  * dropPrefix; the files are removed by the page writer's thread, src/cache/page-writer.ts). A page store with --objects small objects (one
  * page each), on disk, and the same count held only in the memory tier; per run it prints:
  *
- *   index   how long dropPrefix held the loop (the index forgets every page and asks the
- *           thread to remove their files)
+ *   index   until dropPrefix resolved (the index forgot every page, in slices with the loop
+ *           turning between them, and asked the thread to remove their files)
  *   total   until filesRemoved() resolved (the thread removed every file)
  *   maxGap  the longest stretch the loop could not turn meanwhile (a timer's lateness)
  *   onePass baseline, same run: removing the same number of page files in one synchronous
@@ -37,7 +37,7 @@ async function freeOnce(dir: string, objects: number, disk: boolean): Promise<{ 
   }, 1);
   await new Promise((r) => setTimeout(r, 20));
   const t0 = process.hrtime.bigint();
-  store.dropPrefix('s3://b/d');
+  await store.dropPrefix('s3://b/d');
   const index = ms(t0);
   await store.filesRemoved();
   const total = ms(t0);

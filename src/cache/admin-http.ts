@@ -89,7 +89,7 @@ export function cacheAdminHandler(ctx: FrontendContext, auth: RestAuthOptions = 
         if (!path) throw new AlluxioError('InvalidArgument', 'path is required');
         const t = dp.target(dp.snapshot(), { api: 'alluxio', path });
         const uri = t.resolution.location!.uri;
-        const dropped = cache.free(uri);
+        const dropped = await cache.free(uri);
         await cache.filesRemoved(); // removed by the page writer thread: requests go on meanwhile
         return send(res, 200, { path, uri, ...dropped });
       }

@@ -230,8 +230,8 @@ export class WorkerCache {
     this.store.dropUri(uri);
   }
 
-  /** Drop everything at or below a UFS URI (cache free). */
-  free(uriPrefix: string): { objects: number; pages: number } {
+  /** Drop everything at or below a UFS URI (cache free): the metadata now, the pages in slices (PageStore.dropPrefix). */
+  free(uriPrefix: string): Promise<{ objects: number; pages: number }> {
     const base = uriPrefix.endsWith('/') ? uriPrefix : `${uriPrefix}/`;
     this.invalidations++;
     for (const k of [...this.meta.keys()]) if (k === uriPrefix || k.startsWith(base)) this.meta.delete(k);

@@ -104,6 +104,8 @@ const PAGE_NAME = /^([0-9a-f]{40})-(\d+)\.page$/;
  * a page stays uncached (counted, writesSkipped).
  */
 const MAX_WRITE_BACKLOG = 64 << 20;
+/** A free forgets this many objects' URIs, then lets the event loop turn (dropPrefix). */
+const FREE_SLICE = 256;
 /** What a page in the memory tier costs besides its bytes (map and LRU entries, id string). */
 const MEM_PAGE_OVERHEAD = 256;
 
@@ -396,15 +398,21 @@ export class PageStore {
   }
 
   /**
-   * Drop every object whose URI is `prefix` or below it (`prefix/...`); returns pages dropped.
-   * The index forgets them now; the writer thread removes their files after (`filesRemoved`
-   * resolves when they are gone), so a large free does not hold the event loop for them.
+   * Drop every object whose URI is `prefix` or below it (`prefix/...`); resolves to what it
+   * dropped. The index forgets them FREE_SLICE URIs at a time, the event loop turning in
+   * between (a free of millions of objects would otherwise hold every request for seconds);
+   * the writer thread removes their files after (`filesRemoved` resolves when they are gone).
+   * A page cached under the prefix while a free runs may stay or go; served data stays right
+   * either way, pages being keyed by version.
    */
-  dropPrefix(prefix: string): { objects: number; pages: number } {
+  async dropPrefix(prefix: string): Promise<{ objects: number; pages: number }> {
     const base = prefix.endsWith('/') ? prefix : `${prefix}/`;
     let objects = 0;
     let pages = 0;
-    for (const [uri, keys] of [...this.byUri]) {
+    let visited = 0;
+    // A Map's iterator is live: entries deleted meanwhile are skipped, each key is seen once.
+    for (const [uri, keys] of this.byUri) {
+      if (++visited % FREE_SLICE === 0) await new Promise<void>((r) => setImmediate(r));
       if (uri !== prefix && !uri.startsWith(base)) continue;
       for (const key of [...keys]) {
         const rec = this.files.get(key);

@@ -60,13 +60,13 @@ test('free drops the pages held only in memory, found by page id or by walking t
     assert.equal(store.stats().memoryPages, 23);
 
     // one page id to look up (1 <= 23 entries)
-    assert.deepEqual(store.dropPrefix('s3://b/mem/t0'), { objects: 1, pages: 0 });
+    assert.deepEqual(await store.dropPrefix('s3://b/mem/t0'), { objects: 1, pages: 0 });
     assert.equal(await store.get(small[0]!, 0), null);
     assert.ok((await store.get(small[1]!, 0))!.equals(pattern(100, 1)));
     assert.equal(store.stats().memoryPages, 22);
 
     // the rest, the 40-page object among them once fewer than 40 entries are left
-    store.dropPrefix('s3://b/mem');
+    await store.dropPrefix('s3://b/mem');
     assert.equal(store.stats().memoryPages, 0);
     assert.equal(store.stats().memoryUsedBytes, 0);
     for (const r of small) assert.equal(await store.get(r, 0), null);
@@ -86,7 +86,7 @@ test('a large free forgets its pages at once and leaves their files to the write
     for (const [i, r] of refs.entries()) await store.put(r, 0, pattern(100, i));
     assert.equal(pageFilesOnDisk(), 1000);
 
-    assert.deepEqual(store.dropPrefix('s3://b/many'), { objects: 1000, pages: 1000 });
+    assert.deepEqual(await store.dropPrefix('s3://b/many'), { objects: 1000, pages: 1000 });
     // the index forgot every page at once (the files go in the writer thread, after)
     assert.equal(store.stats().pages, 0);
     assert.equal(store.stats().usedBytes, 0);
@@ -103,6 +103,34 @@ test('a large free forgets its pages at once and leaves their files to the write
   }
 });
 
+test('a free of many objects lets the event loop turn between slices, and drops them all', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'cache-slicedfree-'));
+  let store: PageStore | undefined;
+  try {
+    // memory tier only: 5,000 tiny objects in a few ms, no files
+    store = await PageStore.open({ dir, capacityBytes: 1000, pageSize: PAGE, memoryBytes: 64 << 20 });
+    const n = 5000;
+    const b = Buffer.alloc(10, 1);
+    for (let i = 0; i < n; i++) await store.put({ uri: `s3://b/big/f${i}`, version: 'etag:1', size: 10 }, 0, b);
+    await store.put({ uri: 's3://b/other', version: 'etag:1', size: 10 }, 0, b);
+    const seen: number[] = [];
+    const tick = () => {
+      seen.push(store!.stats().objects);
+      if (seen.length < 1000) setImmediate(tick);
+    };
+    const freeing = store.dropPrefix('s3://b/big');
+    setImmediate(tick);
+    assert.deepEqual(await freeing, { objects: n, pages: 0 }); // pages: those on disk
+    // the loop ran while the free was under way: it saw the index part-way
+    assert.ok(seen.some((c) => c > 1 && c < n + 1), `a turn of the loop in the middle of the free (saw ${seen.slice(0, 8).join(', ')})`);
+    assert.equal(store.stats().objects, 1, 'the object outside the prefix stays');
+    assert.equal(store.stats().memoryPages, 1);
+  } finally {
+    await store?.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
 test('a large page (written through the pool, not the thread) dropped and written again at once keeps its new file', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'cache-largeagain-'));
   const big = 256 * 1024; // over the thread's 64 KiB: written from its own buffer through libuv's pool
@@ -113,13 +141,13 @@ test('a large page (written through the pool, not the thread) dropped and writte
       const r = { uri: 's3://b/large', version: 'etag:1', size: 2 * big };
       const bytes = pattern(2 * big, round);
       await Promise.all([0, 1].map((i) => store!.put(r, i, bytes.subarray(i * big, (i + 1) * big))));
-      assert.deepEqual(store.dropPrefix('s3://b/large'), { objects: 1, pages: 2 });
+      assert.deepEqual(await store.dropPrefix('s3://b/large'), { objects: 1, pages: 2 });
       // written again before the thread has removed the old files
       await Promise.all([0, 1].map((i) => store!.put(r, i, bytes.subarray(i * big, (i + 1) * big))));
       await store.filesRemoved();
       for (const i of [0, 1]) assert.ok((await store.get(r, i))?.equals(bytes.subarray(i * big, (i + 1) * big)), `round ${round} page ${i}`);
       assert.equal(store.counters.readErrors, 0);
-      store.dropPrefix('s3://b/large');
+      await store.dropPrefix('s3://b/large');
     }
   } finally {
     await store?.close();
@@ -138,13 +166,13 @@ test('a read that finds its page file gone or recycled does not drop the page wr
     for (let round = 0; round < 30; round++) {
       await store.put(r, 0, bytes);
       const reading = store.get(r, 0); // open, read, close through the pool
-      store.dropPrefix('s3://b/race'); // the file goes (thread) ...
+      await store.dropPrefix('s3://b/race'); // the file goes (thread) ...
       await store.put(r, 0, bytes); // ... and the page is written again, after the drop
       const got = await reading; // the old read: the bytes, or a miss if the file had gone
       if (got) assert.ok(got.equals(bytes));
       assert.equal(store.stats().pages, 1, `round ${round}: the page written again is still indexed`);
       assert.ok((await store.get(r, 0))?.equals(bytes), `round ${round}: and served`);
-      store.dropPrefix('s3://b/race');
+      await store.dropPrefix('s3://b/race');
       await store.filesRemoved();
     }
   } finally {
@@ -162,7 +190,7 @@ test('dropped page files are recycled for the next pages (same inodes), emptied 
     for (let i = 0; i < 3; i++) await store.put(a, i, da.subarray(i * PAGE, (i + 1) * PAGE));
     const inodes = new Set(store.pageFiles(a, 0, 2).pages.map((p) => statSync(p.path).ino));
     assert.equal(inodes.size, 3);
-    assert.deepEqual(store.dropPrefix('s3://b/a'), { objects: 1, pages: 3 });
+    assert.deepEqual(await store.dropPrefix('s3://b/a'), { objects: 1, pages: 3 });
     await store.filesRemoved();
     const spares = readdirSync(spareDir(dir));
     assert.equal(spares.length, 3);
@@ -178,7 +206,7 @@ test('dropped page files are recycled for the next pages (same inodes), emptied 
     for (let i = 0; i < 3; i++) assert.ok((await store.get(b, i))!.equals(db.subarray(i * PAGE, Math.min(b.size, (i + 1) * PAGE))));
 
     // after a restart: the pages are still served (checksums verified), spares are adopted
-    store.dropPrefix('s3://b/b');
+    await store.dropPrefix('s3://b/b');
     const c = { uri: 's3://b/c', version: 'etag:3', size: PAGE };
     await store.put(c, 0, pattern(PAGE, 3));
     store = await PageStore.open({ dir, capacityBytes: 64 << 20, pageSize: PAGE, memoryBytes: 0 });

@@ -352,10 +352,14 @@ export class DataPath {
     this.ctx.etags?.forget(uri);
   }
 
-  /** Drop everything cached at or below the target (a directory moved or removed). */
+  /**
+   * Drop everything cached at or below the target (a directory moved or removed): its
+   * metadata at once, its pages over the next turns of the loop (keyed by version, a page
+   * still there is never served for another object).
+   */
   invalidateTree(t: DataTarget): void {
     const uri = uriOf(t);
-    this.ctx.cache?.free(uri);
+    void this.ctx.cache?.free(uri);
     this.ctx.etags?.forget(uri);
   }
 

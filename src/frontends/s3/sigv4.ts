@@ -20,7 +20,7 @@ import { createHmac, timingSafeEqual } from 'node:crypto';
 import type { IncomingHttpHeaders } from 'node:http';
 import type { ChunkSigner } from './body.js';
 import { S3Error } from './errors.js';
-import { canonicalQuery, canonicalUri as canonicalUriOf, EMPTY_SHA256, sha256Hex, SIGV4_ALGORITHM as ALGORITHM, signingKey, splitQuery } from '../../domain/sigv4.js';
+import { canonicalQuery, canonicalUri as canonicalUriOf, EMPTY_SHA256, sha256Hex, SIGV4_ALGORITHM as ALGORITHM, signingKey, splitQuery, type Credentials } from '../../domain/sigv4.js';
 
 // The pure part (canonicalisation, the signer) is shared with the requests this process
 // sends: src/domain/sigv4.ts. awsUriEncode is re-exported for the front end's listings.
@@ -31,7 +31,7 @@ function canonicalUri(rawPath: string): string {
 }
 const MAX_SKEW_MS = 15 * 60 * 1000;
 
-export type Credentials = ReadonlyMap<string, string>;
+export type { Credentials };
 
 /** Why a signature check failed: the AWS error code, which both front ends answer with. */
 export type AuthReason =

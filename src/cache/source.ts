@@ -5,8 +5,9 @@
  * peer's read of the same ref from the same pages (docs/cluster-cache.md; reads through the
  * owners are src/cache/cluster-read.ts).
  */
-import { Readable } from 'node:stream';
+import type { Readable } from 'node:stream';
 import { AlluxioError } from '../domain/errors.js';
+import { sliceOf, sliceStream } from '../ufs/body-slice.js';
 import type { ByteRange, UfsAdapter } from '../ufs/types.js';
 import type { ObjectRef } from './page-store.js';
 
@@ -87,14 +88,14 @@ export class PrimedSource implements PageSource {
 
   async read(ref: ObjectRef, range: ByteRange): Promise<Readable> {
     const body = this.take(range);
-    return body ? Readable.from(upTo(body, range.end - range.start + 1)) : this.next.read(ref, range);
+    return body ? sliceStream(body, 0, range.end - range.start + 1) : this.next.read(ref, range);
   }
 
   async readBuffer(ref: ObjectRef, range: ByteRange): Promise<Buffer> {
     const body = this.take(range);
     if (!body) return this.next.readBuffer ? this.next.readBuffer(ref, range) : collect(await this.next.read(ref, range));
     const parts: Buffer[] = [];
-    for await (const c of upTo(body, range.end - range.start + 1)) parts.push(c);
+    for await (const c of sliceOf(body, 0, range.end - range.start + 1)) parts.push(c);
     return Buffer.concat(parts);
   }
 
@@ -112,33 +113,6 @@ export class PrimedSource implements PageSource {
   }
 }
 
-/**
- * The first `n` bytes of a stream. A body that ends right after them (the usual case: the
- * request asked for exactly this range) is read to its end, so its keep-alive connection
- * goes back to the pool; a body with more bytes after them is destroyed (its connection is
- * closed, the rest is not read).
- */
-async function* upTo(body: Readable, n: number): AsyncGenerator<Buffer> {
-  let left = n;
-  try {
-    for await (const chunk of body) {
-      const b = chunk as Buffer;
-      if (left === 0) {
-        if (b.length > 0) break; // more than asked for: drop the rest
-        continue;
-      }
-      if (b.length > left) {
-        yield b.subarray(0, left);
-        left = 0;
-        break;
-      }
-      left -= b.length;
-      yield b;
-    }
-  } finally {
-    if (!body.readableEnded) body.destroy();
-  }
-}
 
 async function collect(r: Readable): Promise<Buffer> {
   const parts: Buffer[] = [];

@@ -42,6 +42,7 @@ import { Readable } from 'node:stream';
 import { CONTROL_CHARS } from '../domain/paths.js';
 import { AlluxioError } from '../domain/errors.js';
 import { S3_SOCKET_TIMEOUT, s3SocketTimeoutMs, type ParsedMount } from '../domain/mounts.js';
+import { sliceStream } from './body-slice.js';
 import { compareUtf8 } from './order.js';
 import { DEFAULT_S3_TIMEOUT_MS, S3ObjectGetter } from './s3-get.js';
 import type { ByteRange, UfsAdapter, UfsEntry } from './types.js';
@@ -98,6 +99,16 @@ export function s3OptionsFromMount(options: Record<string, string>): S3UfsOption
 }
 
 /** A header's one value (undici gives a repeated header as a list). */
+/**
+ * The bytes of `range` from an answer to a GET that asked for it: the body as sent when the
+ * store honoured Range (206), else cut out of the whole object a store that ignores Range
+ * sent (200), so every caller gets exactly the bytes it asked for, from the right offset.
+ */
+function rangeOf(r: { statusCode: number; body: Readable }, range: ByteRange | undefined): Readable {
+  if (range === undefined || r.statusCode === 206) return r.body;
+  return sliceStream(r.body, range.start, range.end - range.start + 1);
+}
+
 function one(v: string | string[] | undefined): string | undefined {
   return Array.isArray(v) ? v[0] : v;
 }
@@ -300,16 +311,14 @@ export class S3Ufs implements UfsAdapter {
       throw err;
     }
     const h = r.headers;
-    // "bytes 0-1048575/4194304": the total is the object's size. A store that ignored the
+    // 206 "bytes 0-1048575/4194304": the total is the object's size. A store that ignored the
     // Range answers 200 with the whole object: its length is the size.
-    const cr = one(h['content-range']);
-    const total = /\/(\d+)\s*$/.exec(cr ?? '')?.[1];
-    const size = total !== undefined ? Number(total) : cr === undefined && range.start === 0 ? Number(one(h['content-length']) ?? NaN) : NaN;
+    const size = r.statusCode === 206 ? Number(/\/(\d+)\s*$/.exec(one(h['content-range']) ?? '')?.[1] ?? NaN) : Number(one(h['content-length']) ?? NaN);
     if (!Number.isFinite(size)) {
       r.body.destroy();
       return null;
     }
-    return { entry: entryOf(rel[rel.length - 1]!, h, () => size), body: r.body };
+    return { entry: entryOf(rel[rel.length - 1]!, h, () => size), body: rangeOf(r, range) };
   }
 
   async read(rel: readonly string[], range?: ByteRange, ifEtag?: string): Promise<Readable> {
@@ -327,7 +336,7 @@ export class S3Ufs implements UfsAdapter {
       r.body.destroy();
       throw new AlluxioError('Conflict', `GetObject on ${this.uri}: ${key} is another version now (ETag ${etag}, expected "${ifEtag}")`);
     }
-    return r.body;
+    return rangeOf(r, range);
   }
 
   async write(rel: readonly string[], body: Readable): Promise<UfsEntry> {

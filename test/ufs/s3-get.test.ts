@@ -253,6 +253,40 @@ describe('s3:// signed GETs: retries and session tokens', () => {
     }
   });
 
+  test('a store that ignores Range (200, the whole object): reads get exactly the bytes they asked for', async () => {
+    const obj = Buffer.from(Array.from({ length: 300_000 }, (_, i) => (i * 31 + 7) & 0xff));
+    const ranges: (string | undefined)[] = [];
+    const store = createServer((req, res) => {
+      ranges.push(req.headers.range);
+      res.writeHead(200, { 'content-length': String(obj.length), etag: '"e1"', 'last-modified': new Date(0).toUTCString() });
+      if (req.method === 'HEAD') return res.end();
+      // in several writes, so the slices cross chunk boundaries
+      for (let off = 0; off < obj.length; off += 16_384) res.write(obj.subarray(off, off + 16_384));
+      res.end();
+    });
+    await new Promise<void>((r) => store.listen(0, '127.0.0.1', r));
+    const endpoint = `http://127.0.0.1:${(store.address() as AddressInfo).port}`;
+    const ufs = S3Ufs.fromMount(parseMount({ path: '/m', ufsUri: 's3://bkt/', options: { 's3a.endpoint': endpoint, 's3a.accessKeyId': 'AK', 's3a.secretKey': 'SK' } }));
+    try {
+      for (const [start, end] of [[0, 4], [3, 9], [16_380, 16_390], [100_000, 299_999], [299_999, 299_999], [5, 1_000_000], [0, 299_999]] as const) {
+        const got = await buffer(await ufs.read(['k'], { start, end }, 'e1'));
+        assert.ok(got.equals(obj.subarray(start, end + 1)), `read ${start}-${end}: ${got.length} bytes`);
+      }
+      assert.equal(ranges.at(-1), 'bytes=0-299999', 'the range was asked for');
+      for (const [start, end] of [[0, 99], [1000, 2047], [250_000, Infinity]] as const) {
+        const first = await ufs.readFirst(['k'], { start, end });
+        assert.equal(first?.entry.size, obj.length, `readFirst ${start}-${end}: the size is the whole object's`);
+        assert.equal(first?.entry.etag, 'e1');
+        const got = await buffer(first!.body);
+        assert.ok(got.equals(obj.subarray(start, Number.isFinite(end) ? end + 1 : undefined)), `readFirst ${start}-${end}: ${got.length} bytes`);
+      }
+    } finally {
+      await ufs.close();
+      store.closeAllConnections();
+      await new Promise<void>((r) => store.close(() => r()));
+    }
+  });
+
   test('s3a.socket.timeout must be a positive duration', () => {
     for (const bad of ['0s', 'soon', '-1']) {
       assert.throws(() => S3Ufs.fromMount(parseMount({ path: '/m', ufsUri: 's3://bkt/', options: { 's3a.socket.timeout': bad } })), (e) => code('InvalidOption')(e) && /s3a\.socket\.timeout/.test((e as Error).message), bad);

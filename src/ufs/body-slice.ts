@@ -1,0 +1,35 @@
+/**
+ * Bytes [skip, skip + n) of a body, as it streams (n may be Infinity). One piece of code for
+ * two uses: cutting a body to the range it was asked for (the cache's primed bodies), and
+ * cutting a range out of a whole object that a store sent when it ignored Range (an answer
+ * of 200 instead of 206: s3.ts).
+ *
+ * A body that ends right after the slice (the usual case: the request asked for exactly
+ * this range) is read to its end, so its keep-alive connection goes back to the pool; a body
+ * with more bytes after the slice is destroyed (its connection is closed, the rest unread).
+ */
+import { Readable } from 'node:stream';
+
+export async function* sliceOf(body: Readable, skip: number, n: number): AsyncGenerator<Buffer> {
+  const end = skip + n; // exclusive
+  let pos = 0; // bytes of the body seen so far
+  try {
+    for await (const chunk of body) {
+      const b = chunk as Buffer;
+      if (b.length === 0) continue;
+      if (pos >= end) break; // more than asked for: drop the rest
+      const from = Math.max(0, skip - pos);
+      const to = Math.min(b.length, end - pos);
+      pos += b.length;
+      if (to > from) yield from === 0 && to === b.length ? b : b.subarray(from, to);
+      if (to < b.length) break; // this chunk went past the slice: drop the rest
+    }
+  } finally {
+    if (!body.readableEnded) body.destroy();
+  }
+}
+
+/** sliceOf as a byte stream. */
+export function sliceStream(body: Readable, skip: number, n: number): Readable {
+  return Readable.from(sliceOf(body, skip, n), { objectMode: false });
+}

@@ -29,7 +29,17 @@ export async function* sliceOf(body: Readable, skip: number, n: number): AsyncGe
   }
 }
 
-/** sliceOf as a byte stream. */
+/**
+ * sliceOf as a byte stream. Destroying it (a client gone) destroys the body at once: left to
+ * Readable.from, the destroy would wait for the generator, which sees it only when the body's
+ * next chunk comes (from a stalled store: at its deadline), holding the connection meanwhile.
+ */
 export function sliceStream(body: Readable, skip: number, n: number): Readable {
-  return Readable.from(sliceOf(body, skip, n), { objectMode: false });
+  const out = Readable.from(sliceOf(body, skip, n), { objectMode: false });
+  const destroy = out._destroy.bind(out);
+  out._destroy = (err, cb) => {
+    if (!body.readableEnded) body.destroy(); // the generator's loop ends now, then its finally
+    destroy(err, cb);
+  };
+  return out;
 }

@@ -98,7 +98,6 @@ export function s3OptionsFromMount(options: Record<string, string>): S3UfsOption
   return out;
 }
 
-/** A header's one value (undici gives a repeated header as a list). */
 /**
  * The bytes of `range` from an answer to a GET that asked for it: the body as sent when the
  * store honoured Range (206), else cut out of the whole object a store that ignores Range
@@ -109,6 +108,7 @@ function rangeOf(r: { statusCode: number; body: Readable }, range: ByteRange | u
   return sliceStream(r.body, range.start, range.end - range.start + 1);
 }
 
+/** A header's one value (undici gives a repeated header as a list). */
 function one(v: string | string[] | undefined): string | undefined {
   return Array.isArray(v) ? v[0] : v;
 }

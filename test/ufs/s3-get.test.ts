@@ -273,6 +273,7 @@ describe('s3:// signed GETs: retries and session tokens', () => {
         assert.ok(got.equals(obj.subarray(start, end + 1)), `read ${start}-${end}: ${got.length} bytes`);
       }
       assert.equal(ranges.at(-1), 'bytes=0-299999', 'the range was asked for');
+      assert.ok((await buffer(await ufs.read(['k']))).equals(obj), 'no range: the whole object');
       for (const [start, end] of [[0, 99], [1000, 2047], [250_000, Infinity]] as const) {
         const first = await ufs.readFirst(['k'], { start, end });
         assert.equal(first?.entry.size, obj.length, `readFirst ${start}-${end}: the size is the whole object's`);

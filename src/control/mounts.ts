@@ -3,7 +3,7 @@
  * domain, commit through the transactional config store.
  */
 import { AlluxioError } from '../domain/errors.js';
-import { checkMountAgainst, parseMount, sortMounts, toEntry, type MountEntry } from '../domain/mounts.js';
+import { checkMountAgainst, checkWrittenOptions, parseMount, sortMounts, toEntry, type MountEntry } from '../domain/mounts.js';
 import { validateMountPath } from '../domain/mounts.js';
 import type { EtcdConnection } from '../store/connection.js';
 import { readConfig, transact, type Committed } from '../store/config-store.js';
@@ -33,7 +33,8 @@ export interface AddMountInput {
 }
 
 export async function addMount(conn: EtcdConnection, input: AddMountInput): Promise<Committed<MountEntry>> {
-  const candidate = parseMount(input, 'write');
+  checkWrittenOptions(input.options ?? {});
+  const candidate = parseMount(input);
   return transact(conn, (state) => {
     checkMountAgainst(state.mounts, candidate, false);
     return { ops: [{ type: 'put', key: conn.layout.mountKey(candidate.path), value: JSON.stringify(toEntry(candidate)) }], result: toEntry(candidate) };
@@ -65,7 +66,8 @@ export async function updateMount(conn: EtcdConnection, input: UpdateMountInput)
       ufsUri: input.ufsUri ?? current.ufsUri,
       readOnly: input.readOnly ?? current.readOnly,
       options,
-    }, 'write');
+    });
+    checkWrittenOptions(input.setOptions ?? {});
     checkMountAgainst(state.mounts, next, true);
     return {
       ops: [{ type: 'put', key: conn.layout.mountKey(path), value: JSON.stringify(toEntry(next)) }],

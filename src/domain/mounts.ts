@@ -71,22 +71,28 @@ export function s3SocketTimeoutMs(raw: string): number {
 /** The worker cache's metadata TTL (docs/cache.md): a duration; 0 = ask the UFS on every open. */
 export const METADATA_TTL_OPTION = 'cache.metadata.ttl';
 
-/** cache.metadata.ttl in ms: any duration (`0`, `500ms`, `10s`, `5m`; a bare number is seconds). */
+/** Its largest value: a month (a longer trust is better said by a read-only mount of immutable data). */
+const MAX_METADATA_TTL_MS = 720 * 3_600_000;
+
+/** cache.metadata.ttl in ms: a duration from 0 to 720h (`0`, `500ms`, `10s`, `5m`; a bare number is seconds). */
 export function metadataTtlMs(raw: string): number {
+  let ms = NaN;
   try {
-    return parseDuration(raw, METADATA_TTL_OPTION);
+    ms = parseDuration(raw, METADATA_TTL_OPTION);
   } catch {
-    throw new AlluxioError('InvalidOption', `${METADATA_TTL_OPTION} "${raw}" must be a duration such as 0, 500ms, 10s or 5m (a bare number is seconds)`);
+    // said below
   }
+  if (!(ms >= 0 && ms <= MAX_METADATA_TTL_MS)) throw new AlluxioError('InvalidOption', `${METADATA_TTL_OPTION} "${raw}" must be a duration from 0 to 720h, such as 0, 500ms, 10s or 5m (a bare number is seconds)`);
+  return ms;
 }
 
 /**
- * Options that readers tolerate but writers must not write. A worker reads a bad
- * cache.metadata.ttl as 0 (ask the UFS every time: never stale), so a mount written with one
- * before this check keeps working; a new write with one is refused.
+ * The options a write sets, checked for what readers tolerate but writers must not write: a
+ * worker reads a bad cache.metadata.ttl as 0 (ask the UFS every time: never stale), so a mount
+ * stored with one before this check keeps loading, and updates that leave it alone still pass.
  */
-function checkWrittenOption(key: string, value: string): void {
-  if (key === METADATA_TTL_OPTION) metadataTtlMs(value);
+export function checkWrittenOptions(options: Readonly<Record<string, string>>): void {
+  for (const [key, value] of Object.entries(options)) if (key === METADATA_TTL_OPTION) metadataTtlMs(value);
 }
 
 export function parseOptions(raw: readonly string[]): Record<string, string> {
@@ -100,18 +106,14 @@ export function parseOptions(raw: readonly string[]): Record<string, string> {
   return Object.fromEntries(out);
 }
 
-/**
- * Validate and canonicalise one entry: from etcd (`read`), or one about to be written
- * (`write`: also refuses option values that readers tolerate, checkWrittenOption).
- */
-export function parseMount(input: { path: string; ufsUri: string; readOnly?: boolean; options?: Record<string, string> }, mode: 'read' | 'write' = 'read'): ParsedMount {
+/** Validate and canonicalise one entry (from the CLI or from etcd; writes also checkWrittenOptions). */
+export function parseMount(input: { path: string; ufsUri: string; readOnly?: boolean; options?: Record<string, string> }): ParsedMount {
   const path = validateMountPath(input.path);
   const ufs = parseUfsUri(input.ufsUri);
   const entries: [string, string][] = [];
   for (const [k, v] of Object.entries(input.options ?? {})) {
     if (typeof v !== 'string') throw new AlluxioError('InvalidOption', `option "${k}" must be a string`);
     validateOption(k, v);
-    if (mode === 'write') checkWrittenOption(k, v);
     entries.push([k, v]);
   }
   const options: Record<string, string> = Object.fromEntries(entries);

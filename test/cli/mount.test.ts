@@ -298,7 +298,7 @@ describe('alluxio mount: bad input is refused with the cli.md exit code and writ
     await refused(['mount', 'update', '--path', '/data', '--ufs-uri', 'file:///srv/datasets'], 3, /already mounted at \/local/, 'MountNested');
     await refused(['mount', 'update', '--path', '/data', '--ufs-uri', 'gopher://x/y'], 2, /unknown scheme/, 'InvalidUfsUri');
     await refused(['mount', 'update', '--path', '/data', '--remove-option', 'nope'], 2, /has no option "nope"/, 'InvalidOption');
-    await refused(['mount', 'update', '--path', '/data', '--option', 'cache.metadata.ttl=-1'], 2, /cache\.metadata\.ttl "-1" must be a duration/, 'InvalidOption');
+    await refused(['mount', 'update', '--path', '/data', '--option', 'cache.metadata.ttl=-1'], 2, /cache\.metadata\.ttl "-1" must be a duration from 0 to 720h/, 'InvalidOption');
     await refused(['mount', 'update', '--path', '/', '--readonly'], 2, /root/, 'InvalidMount');
   });
 
@@ -415,6 +415,21 @@ describe('alluxio mount: what an operator may have put there by hand', () => {
     for (const key of ['broken', 'nested', 'elsewhere']) assert.ok(warnings.some((w) => w.startsWith(`warning: skipping malformed entry /alluxio/hand-edited/config/mounts/${key}: `)), `${key}: ${r.stderr}`);
     // a write still validates against the valid entries
     expectExit(await other(['mount', 'add', '--path', '/good2', '--ufs-uri', 's3://my-bucket/good/x']), 3, 'nesting with a valid entry');
+  });
+
+  it('a mount stored with a bad cache.metadata.ttl (before writes checked it) is listed and updatable; a new bad value is refused', async () => {
+    const other = cliFor(etcd.endpoint, 'old-ttl');
+    await client.put('/alluxio/old-ttl/config/mounts/old').value(JSON.stringify({ path: '/old', ufsUri: 's3://my-bucket/old/', readOnly: false, options: { 'cache.metadata.ttl': 'soon' } }));
+    const listed = await other(['mount', 'list', '--json']);
+    expectExit(listed, 0, 'list');
+    assert.deepEqual(listed.json().mounts[0].options, { 'cache.metadata.ttl': 'soon' });
+    expectExit(await other(['mount', 'update', '--path', '/old', '--readonly']), 0, 'an update that leaves the option alone');
+    const refused = await other(['mount', 'update', '--path', '/old', '--option', 'cache.metadata.ttl=later']);
+    expectExit(refused, 2, 'a new bad value');
+    assert.match(refused.stderr, /cache\.metadata\.ttl "later" must be a duration from 0 to 720h/);
+    expectExit(await other(['mount', 'update', '--path', '/old', '--option', 'cache.metadata.ttl=30s']), 0, 'fixed');
+    const fixed = await other(['mount', 'list', '--json']);
+    assert.deepEqual(fixed.json().mounts[0], { path: '/old', ufsUri: 's3://my-bucket/old/', readOnly: true, options: { 'cache.metadata.ttl': '30s' } });
   });
 
   it('a cluster written by a newer schema: writes refused with exit 3 naming the versions, nothing written; reads still work', async () => {

@@ -6,7 +6,8 @@
  *
  * Metadata TTL: mount option `cache.metadata.ttl` (a duration: 0, 500ms, 10s, 1m; default
  * DEFAULT_METADATA_TTL_MS). 0 = stat the UFS on every open. A write, delete or mkdir through
- * DataPath on this worker invalidates the file's metadata and pages at once.
+ * DataPath on this worker invalidates the file's metadata and pages at once (a directory's
+ * tree: its metadata at once, the pages below it over the next turns of the loop, free).
  *
  * A little over 300 lines: one concern (metadata, opens and the objects they return), and
  * the warm open is kept flat on purpose (docs/cache.md "The warm path").
@@ -230,16 +231,22 @@ export class WorkerCache {
     this.store.dropUri(uri);
   }
 
-  /** Drop everything at or below a UFS URI (cache free): the metadata now, the pages in slices (PageStore.dropPrefix). */
-  free(uriPrefix: string): Promise<{ objects: number; pages: number }> {
+  /**
+   * Drop everything at or below a UFS URI (cache free): the metadata and the pages of the URI
+   * itself now, the pages below it in slices (PageStore.dropPrefix), which the promise
+   * resolves with when done (counting the URI's own).
+   */
+  async free(uriPrefix: string): Promise<{ objects: number; pages: number }> {
     const base = uriPrefix.endsWith('/') ? uriPrefix : `${uriPrefix}/`;
     this.invalidations++;
     for (const k of [...this.meta.keys()]) if (k === uriPrefix || k.startsWith(base)) this.meta.delete(k);
     for (const k of [...this.primes.keys()]) if (k === uriPrefix || k.startsWith(base)) this.primes.delete(k);
-    return this.store.dropPrefix(uriPrefix);
+    const own = this.store.dropUri(uriPrefix);
+    const below = await this.store.dropPrefix(uriPrefix);
+    return { objects: below.objects + own.objects, pages: below.pages + own.pages };
   }
 
-  /** Resolves once the page files of every free so far are removed (free forgets them at once). */
+  /** Resolves once the page files of every free so far are removed (free forgets the pages first). */
   filesRemoved(): Promise<void> {
     return this.store.filesRemoved();
   }

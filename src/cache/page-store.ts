@@ -104,7 +104,7 @@ const PAGE_NAME = /^([0-9a-f]{40})-(\d+)\.page$/;
  * a page stays uncached (counted, writesSkipped).
  */
 const MAX_WRITE_BACKLOG = 64 << 20;
-/** A free forgets this many objects' URIs, then lets the event loop turn (dropPrefix). */
+/** A free looks at this many URIs of the index, then lets the event loop turn (dropPrefix). */
 const FREE_SLICE = 256;
 /** What a page in the memory tier costs besides its bytes (map and LRU entries, id string). */
 const MEM_PAGE_OVERHEAD = 256;
@@ -384,17 +384,17 @@ export class PageStore {
     return this.byUri.has(uri);
   }
 
-  /** Drop every version of `uri` except `keepVersion`; returns the pages dropped. */
-  dropUri(uri: string, keepVersion?: string): number {
-    const keys = this.byUri.get(uri);
-    if (!keys) return 0;
-    let n = 0;
-    for (const key of [...keys]) {
+  /** Drop every version of `uri` except `keepVersion`; returns the objects (versions) and pages (on disk) dropped. */
+  dropUri(uri: string, keepVersion?: string): { objects: number; pages: number } {
+    let objects = 0;
+    let pages = 0;
+    for (const key of [...(this.byUri.get(uri) ?? [])]) {
       const rec = this.files.get(key);
       if (!rec || rec.ref.version === keepVersion) continue;
-      n += this.dropFile(rec);
+      objects++;
+      pages += this.dropFile(rec);
     }
-    return n;
+    return { objects, pages };
   }
 
   /**
@@ -410,16 +410,14 @@ export class PageStore {
     let objects = 0;
     let pages = 0;
     let visited = 0;
-    // A Map's iterator is live: entries deleted meanwhile are skipped, each key is seen once.
-    for (const [uri, keys] of this.byUri) {
+    // A Map's iterator is live: entries deleted meanwhile are skipped, entries added meanwhile
+    // (pages cached under the prefix while the free runs) are visited, and dropped, too.
+    for (const [uri] of this.byUri) {
       if (++visited % FREE_SLICE === 0) await new Promise<void>((r) => setImmediate(r));
       if (uri !== prefix && !uri.startsWith(base)) continue;
-      for (const key of [...keys]) {
-        const rec = this.files.get(key);
-        if (!rec) continue;
-        objects++;
-        pages += this.dropFile(rec);
-      }
+      const d = this.dropUri(uri);
+      objects += d.objects;
+      pages += d.pages;
     }
     return { objects, pages };
   }

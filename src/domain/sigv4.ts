@@ -9,11 +9,11 @@ import { createHash, createHmac } from 'node:crypto';
 import { AlluxioError } from './errors.js';
 
 export const SIGV4_ALGORITHM = 'AWS4-HMAC-SHA256';
+export const EMPTY_SHA256 = 'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855';
+export const UNSIGNED_PAYLOAD = 'UNSIGNED-PAYLOAD';
 
 /** Key pairs: access key id -> secret key (ALLUXIO_S3_CREDENTIALS; the verifier's and the peers' signer's). */
 export type Credentials = ReadonlyMap<string, string>;
-export const EMPTY_SHA256 = 'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855';
-export const UNSIGNED_PAYLOAD = 'UNSIGNED-PAYLOAD';
 
 /** SigV4 URI encoding: everything but A-Z a-z 0-9 - _ . ~ is %XX (upper-case); '/' kept when asked. */
 export function awsUriEncode(s: string, keepSlash: boolean): string {

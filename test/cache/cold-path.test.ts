@@ -15,6 +15,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { buffer } from 'node:stream/consumers';
 import type { Readable } from 'node:stream';
+import { WorkerCache } from '../../src/cache/cache.js';
 import { PageStore } from '../../src/cache/page-store.js';
 import { SpareFiles } from '../../src/cache/spare-files.js';
 import { AlluxioError } from '../../src/domain/errors.js';
@@ -76,7 +77,7 @@ test('free drops the pages held only in memory, found by page id or by walking t
   }
 });
 
-test('a large free forgets its pages at once and leaves their files to the writer thread; a page written again meanwhile keeps its file', async () => {
+test('a free of 1,000 objects forgets their pages (in one slice) and leaves their files to the writer thread; a page written again meanwhile keeps its file', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'cache-batchfree-'));
   const pageFilesOnDisk = () => (readdirSync(join(dir, 'alluxio-pages-v2'), { recursive: true }) as string[]).filter((f) => f.endsWith('.page')).length;
   let store: PageStore | undefined;
@@ -87,7 +88,7 @@ test('a large free forgets its pages at once and leaves their files to the write
     assert.equal(pageFilesOnDisk(), 1000);
 
     assert.deepEqual(await store.dropPrefix('s3://b/many'), { objects: 1000, pages: 1000 });
-    // the index forgot every page at once (the files go in the writer thread, after)
+    // the index forgot every page (the files go in the writer thread, after)
     assert.equal(store.stats().pages, 0);
     assert.equal(store.stats().usedBytes, 0);
     assert.equal(await store.get(refs[999]!, 0), null);
@@ -99,6 +100,26 @@ test('a large free forgets its pages at once and leaves their files to the write
     assert.ok((await store.get(refs[999]!, 0))!.equals(pattern(100, 999)));
   } finally {
     await store?.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test("free forgets the URI's own pages before it returns, however many URIs the index holds", async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'cache-freeown-'));
+  const cache = await WorkerCache.open({ dir, capacityBytes: 1000, pageSize: PAGE, memoryBytes: 64 << 20 });
+  try {
+    const b = Buffer.alloc(10, 1);
+    for (let i = 0; i < 600; i++) await cache.store.put({ uri: `s3://b/z/f${i}`, version: 'etag:1', size: 10 }, 0, b);
+    // last in the index: a walk of it reaches them after two turns of the loop
+    await cache.store.put({ uri: 's3://b/z/dir', version: 'etag:1', size: 10 }, 0, b);
+    await cache.store.put({ uri: 's3://b/z/dir/child', version: 'etag:1', size: 10 }, 0, b);
+    const freeing = cache.free('s3://b/z/dir');
+    assert.equal(cache.store.holdsUri('s3://b/z/dir'), false, 'the name itself: gone when free returns');
+    assert.deepEqual(await freeing, { objects: 2, pages: 0 });
+    assert.equal(cache.store.holdsUri('s3://b/z/dir/child'), false, 'below it: gone when the free resolves');
+    assert.equal(cache.store.holdsUri('s3://b/z/f0'), true, 'beside it: kept');
+  } finally {
+    await cache.close();
     rmSync(dir, { recursive: true, force: true });
   }
 });

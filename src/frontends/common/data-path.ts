@@ -353,13 +353,13 @@ export class DataPath {
   }
 
   /**
-   * Drop everything cached at or below the target (a directory moved or removed): its
-   * metadata at once, its pages over the next turns of the loop (keyed by version, a page
-   * still there is never served for another object).
+   * Drop everything cached at or below the target (a directory moved or removed, a name
+   * renamed over): the metadata, and the pages of the name itself, at once; the pages below
+   * it over the next turns of the loop (WorkerCache.free).
    */
   invalidateTree(t: DataTarget): void {
     const uri = uriOf(t);
-    void this.ctx.cache?.free(uri);
+    this.ctx.cache?.free(uri).catch((e: Error) => this.ctx.log.warn({ uri, err: e.message }, 'dropping cached pages below a changed path failed'));
     this.ctx.etags?.forget(uri);
   }
 

@@ -58,32 +58,30 @@ const MAX_SOCKET_TIMEOUT_MS = 24 * 3_600_000;
 
 /** s3a.socket.timeout in ms: a duration from 1ms to 24h (`30s`, `2m`, `1500ms`; a bare number is seconds). */
 export function s3SocketTimeoutMs(raw: string): number {
+  return durationOptionMs(S3_SOCKET_TIMEOUT, raw, 1, MAX_SOCKET_TIMEOUT_MS, 'a duration from 1ms to 24h, such as 30s');
+}
+
+/** A duration option's value in ms, from minMs to maxMs; otherwise InvalidOption saying what it must be. */
+function durationOptionMs(key: string, raw: string, minMs: number, maxMs: number, mustBe: string): number {
   let ms = NaN;
   try {
-    ms = parseDuration(raw, S3_SOCKET_TIMEOUT);
+    ms = parseDuration(raw, key);
   } catch {
     // said below
   }
-  if (!(ms > 0 && ms <= MAX_SOCKET_TIMEOUT_MS)) throw new AlluxioError('InvalidOption', `${S3_SOCKET_TIMEOUT} "${raw}" must be a duration from 1ms to 24h, such as 30s (a bare number is seconds)`);
+  if (!(ms >= minMs && ms <= maxMs)) throw new AlluxioError('InvalidOption', `${key} "${raw}" must be ${mustBe} (a bare number is seconds)`);
   return ms;
 }
 
 /** The worker cache's metadata TTL (docs/cache.md): a duration; 0 = ask the UFS on every open. */
 export const METADATA_TTL_OPTION = 'cache.metadata.ttl';
 
-/** Its largest value: a month (a longer trust is better said by a read-only mount of immutable data). */
+/** Its largest value: 30 days. */
 const MAX_METADATA_TTL_MS = 720 * 3_600_000;
 
 /** cache.metadata.ttl in ms: a duration from 0 to 720h (`0`, `500ms`, `10s`, `5m`; a bare number is seconds). */
 export function metadataTtlMs(raw: string): number {
-  let ms = NaN;
-  try {
-    ms = parseDuration(raw, METADATA_TTL_OPTION);
-  } catch {
-    // said below
-  }
-  if (!(ms >= 0 && ms <= MAX_METADATA_TTL_MS)) throw new AlluxioError('InvalidOption', `${METADATA_TTL_OPTION} "${raw}" must be a duration from 0 to 720h, such as 0, 500ms, 10s or 5m (a bare number is seconds)`);
-  return ms;
+  return durationOptionMs(METADATA_TTL_OPTION, raw, 0, MAX_METADATA_TTL_MS, 'a duration from 0 to 720h, such as 0, 500ms, 10s or 5m');
 }
 
 /**

@@ -15,7 +15,7 @@
 import { Readable, type Writable } from 'node:stream';
 import { isAlluxioError } from '../domain/errors.js';
 import { joinUnderUfs } from '../domain/ufs-uri.js';
-import { METADATA_TTL_OPTION, metadataTtlMs, type ParsedMount } from '../domain/mounts.js';
+import { METADATA_TTL_OPTION, storedMetadataTtlMs, type ParsedMount } from '../domain/mounts.js';
 import type { DataObject, DataTarget } from '../frontends/common/data-path.js';
 import type { ByteRange, UfsEntry } from '../ufs/types.js';
 import { PageStore, type ObjectRef, type PageStoreOptions } from './page-store.js';
@@ -65,7 +65,7 @@ export class WorkerCache {
     return this.store.counters;
   }
 
-  /** The metadata TTL of a mount (its `cache.metadata.ttl` option; a bad value, which writes refuse, means 0). */
+  /** The metadata TTL of a mount (its `cache.metadata.ttl` option as stored: storedMetadataTtlMs). */
   static ttlMs(mount: ParsedMount): number {
     // per mount object (a snapshot's mounts never change): parsed once, not per read
     let ttl = ttls.get(mount);
@@ -75,13 +75,7 @@ export class WorkerCache {
 
   private static parseTtl(mount: ParsedMount): number {
     const raw = mount.options[METADATA_TTL_OPTION];
-    if (raw === undefined) return DEFAULT_METADATA_TTL_MS;
-    try {
-      return metadataTtlMs(raw);
-    } catch {
-      // written before writes were checked (domain/mounts.ts): the safe reading, never stale
-      return 0;
-    }
+    return raw === undefined ? DEFAULT_METADATA_TTL_MS : storedMetadataTtlMs(raw);
   }
 
   /** Metadata of the target: cached within the mount's TTL, else from `statUfs`. */

@@ -69,8 +69,8 @@ function checkTarget(state: ConfigState, source: ParsedMount, target: ParsedMoun
 
 export async function startMigration(conn: EtcdConnection, input: StartInput): Promise<Committed<MigrationRecord>> {
   const path = validateMountPath(input.path);
-  checkWrittenOptions(input.options ?? {});
   const target = parseMount({ path, ufsUri: input.to, options: input.options ?? {}, readOnly: false });
+  checkWrittenOptions(target.options);
   const concurrency = input.concurrency ?? 4;
   if (!Number.isInteger(concurrency) || concurrency < 1 || concurrency > 64) throw new AlluxioError('InvalidArgument', '--concurrency must be 1..64');
   // Pre-flight outside the transaction: table checks (again inside), both UFSs reachable,

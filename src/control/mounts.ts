@@ -33,8 +33,8 @@ export interface AddMountInput {
 }
 
 export async function addMount(conn: EtcdConnection, input: AddMountInput): Promise<Committed<MountEntry>> {
-  checkWrittenOptions(input.options ?? {});
   const candidate = parseMount(input);
+  checkWrittenOptions(candidate.options);
   return transact(conn, (state) => {
     checkMountAgainst(state.mounts, candidate, false);
     return { ops: [{ type: 'put', key: conn.layout.mountKey(candidate.path), value: JSON.stringify(toEntry(candidate)) }], result: toEntry(candidate) };

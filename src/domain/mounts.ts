@@ -85,6 +85,21 @@ export function metadataTtlMs(raw: string): number {
 }
 
 /**
+ * cache.metadata.ttl as a worker reads it from a stored mount: a value over the cap (allowed
+ * before the cap) is the cap, anything that is not a duration (stored before writes were
+ * checked) is 0, never stale.
+ */
+export function storedMetadataTtlMs(raw: string): number {
+  let ms = NaN;
+  try {
+    ms = parseDuration(raw, METADATA_TTL_OPTION);
+  } catch {
+    return 0;
+  }
+  return ms >= 0 ? Math.min(ms, MAX_METADATA_TTL_MS) : 0;
+}
+
+/**
  * The options a write sets, checked for what readers tolerate but writers must not write: a
  * worker reads a bad cache.metadata.ttl as 0 (ask the UFS every time: never stale), so a mount
  * stored with one before this check keeps loading, and updates that leave it alone still pass.

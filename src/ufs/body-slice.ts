@@ -29,6 +29,8 @@ export async function* sliceOf(body: Readable, skip: number, n: number): AsyncGe
   }
 }
 
+function ignore(): void {}
+
 /**
  * sliceOf as a byte stream. Destroying it (a client gone) destroys the body at once: left to
  * Readable.from, the destroy would wait for the generator, which sees it only when the body's
@@ -38,7 +40,12 @@ export function sliceStream(body: Readable, skip: number, n: number): Readable {
   const out = Readable.from(sliceOf(body, skip, n), { objectMode: false });
   const destroy = out._destroy.bind(out);
   out._destroy = (err, cb) => {
-    if (!body.readableEnded) body.destroy(); // the generator's loop ends now, then its finally
+    if (!body.readableEnded) {
+      // its abort error (undici's RequestAbortedError) is nobody's news: the slice's reader
+      // is gone; without a listener it would be an uncaught exception
+      body.on('error', ignore);
+      body.destroy(); // the generator's loop ends now, then its finally
+    }
     destroy(err, cb);
   };
   return out;

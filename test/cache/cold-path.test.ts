@@ -77,7 +77,7 @@ test('free drops the pages held only in memory, found by page id or by walking t
   }
 });
 
-test('a free of 1,000 objects forgets their pages (in one slice) and leaves their files to the writer thread; a page written again meanwhile keeps its file', async () => {
+test('a free of 1,000 objects forgets their pages and leaves their files to the writer thread; a page written again meanwhile keeps its file', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'cache-batchfree-'));
   const pageFilesOnDisk = () => (readdirSync(join(dir, 'alluxio-pages-v2'), { recursive: true }) as string[]).filter((f) => f.endsWith('.page')).length;
   let store: PageStore | undefined;

@@ -18,6 +18,7 @@ import {
   parseOptions,
   redactOptions,
   s3SocketTimeoutMs,
+  storedMetadataTtlMs,
   sortMounts,
   toEntry,
   validateMountPath,
@@ -81,6 +82,13 @@ describe('options', () => {
       assert.equal(parseMount({ path: '/d', ufsUri: 's3://bkt/d/', options: { 'cache.metadata.ttl': bad } }).options['cache.metadata.ttl'], bad);
     }
     checkWrittenOptions({ 'cache.metadata.ttl': '2m', other: 'anything' });
+  });
+
+  it('cache.metadata.ttl as stored: a bad value reads as 0, one over the cap (accepted before it) as the cap', () => {
+    assert.equal(storedMetadataTtlMs('10s'), 10_000);
+    assert.equal(storedMetadataTtlMs('0'), 0);
+    for (const bad of ['soon', '-1', '5d', '']) assert.equal(storedMetadataTtlMs(bad), 0, bad);
+    for (const big of ['1000h', '9'.repeat(400)]) assert.equal(storedMetadataTtlMs(big), 720 * 3_600_000, big);
   });
 
   it('k=v, and "=" inside the value is kept', () => {

@@ -51,6 +51,16 @@ test('a body that ends with the slice is read to its end; one with more after it
   assert.equal(longer.destroyed, true);
 });
 
+test('a slice destroyed before any read: its body is destroyed, and the abort error the body emits is not an uncaught exception', async () => {
+  // like undici's bodies: destroy() without an error still emits one (RequestAbortedError)
+  const body = new Readable({ read() {}, destroy: (_e, cb) => cb(new Error('Request aborted')) });
+  body.push(data.subarray(0, 10));
+  const s = sliceStream(body, 0, 100);
+  s.destroy();
+  await until('the body is destroyed', () => body.destroyed);
+  await new Promise((r) => setImmediate(r)); // its error event, if nobody listened, would have been thrown by now
+});
+
 test('destroying the slice destroys a stalled body at once, not at its next chunk', async () => {
   const body = new PassThrough();
   body.write(data.subarray(0, 10));

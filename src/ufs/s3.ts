@@ -226,7 +226,9 @@ export class S3Ufs implements UfsAdapter {
       if (err.code !== 'NotFound') throw err;
     }
     try {
-      // A directory marker object (`key/`), as written by mkdir.
+      // A directory marker object (`key/`), as written by mkdir. Asked by HEAD, not left to
+      // the listing below: S3 gateways over file systems (this project's own S3 API among
+      // them) answer a HEAD of `dir/` for an empty directory but list nothing under it.
       await this.client.send(new HeadObjectCommand({ Bucket: this.bucket, Key: key + '/' }));
       return { name, type: 'directory', size: 0, mtimeMs: 0 };
     } catch (e) {

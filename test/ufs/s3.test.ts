@@ -124,6 +124,9 @@ for (const backend of [s3rverBackend(), workerBackend()]) {
       await ufs.write(['dir', 'b-c'], Readable.from([Buffer.from('x')]));
       await ufs.write(['dir', 'sub', 'deep'], Readable.from([Buffer.from('y')]));
       await ufs.mkdir(['dir', 'empty']);
+      assert.equal((await ufs.stat(['dir', 'empty']))?.type, 'directory', 'a directory with only its marker');
+      assert.equal((await ufs.stat(['dir', 'sub']))?.type, 'directory', 'a directory with objects below it, no marker');
+      assert.equal(await ufs.stat(['dir', 'su']), null, 'a prefix of a directory name is not one');
       const names = (await ufs.list(['dir'])).map((x) => `${x.name}:${x.type}`);
       assert.deepEqual(names, ['a.txt:file', 'b-c:file', 'empty:directory', 'sub:directory']);
       assert.deepEqual((await ufs.list([])).map((x) => x.name), ['dir']);

@@ -402,8 +402,8 @@ export class PageStore {
    * dropped. The index forgets them FREE_SLICE URIs at a time, the event loop turning in
    * between (a free of millions of objects would otherwise hold every request for seconds);
    * the writer thread removes their files after (`filesRemoved` resolves when they are gone).
-   * A page cached under the prefix while a free runs may stay or go; served data stays right
-   * either way, pages being keyed by version.
+   * Pages cached under the prefix while the walk runs are dropped too; only those cached
+   * after it are kept.
    */
   async dropPrefix(prefix: string): Promise<{ objects: number; pages: number }> {
     const base = prefix.endsWith('/') ? prefix : `${prefix}/`;

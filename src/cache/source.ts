@@ -113,7 +113,6 @@ export class PrimedSource implements PageSource {
   }
 }
 
-
 async function collect(r: Readable): Promise<Buffer> {
   const parts: Buffer[] = [];
   for await (const c of r) parts.push(c as Buffer);

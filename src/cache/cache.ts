@@ -5,7 +5,7 @@
  * cutover or an object changed in the UFS reads new pages, never old ones.
  *
  * Metadata TTL: mount option `cache.metadata.ttl` (a duration: 0, 500ms, 10s, 1m; default
- * DEFAULT_METADATA_TTL_MS). 0 = stat the UFS on every open. A write, delete or mkdir through
+ * DEFAULT_METADATA_TTL_MS, src/domain/mounts.ts). 0 = stat the UFS on every open. A write, delete or mkdir through
  * DataPath on this worker invalidates the file's metadata and pages at once (a directory's
  * tree: its metadata at once, the pages below it over the next turns of the loop, free).
  *
@@ -22,7 +22,6 @@ import { PageStore, type ObjectRef, type PageStoreOptions } from './page-store.j
 import { PageReader } from './reader.js';
 import { PrimedSource, UfsPageSource, versionOf, type PageSource } from './source.js';
 
-export const DEFAULT_METADATA_TTL_MS = 10_000;
 /** Metadata entries kept at most (oldest dropped first). */
 const MAX_META_ENTRIES = 100_000;
 
@@ -69,13 +68,8 @@ export class WorkerCache {
   static ttlMs(mount: ParsedMount): number {
     // per mount object (a snapshot's mounts never change): parsed once, not per read
     let ttl = ttls.get(mount);
-    if (ttl === undefined) ttls.set(mount, (ttl = WorkerCache.parseTtl(mount)));
+    if (ttl === undefined) ttls.set(mount, (ttl = storedMetadataTtlMs(mount.options[METADATA_TTL_OPTION])));
     return ttl;
-  }
-
-  private static parseTtl(mount: ParsedMount): number {
-    const raw = mount.options[METADATA_TTL_OPTION];
-    return raw === undefined ? DEFAULT_METADATA_TTL_MS : storedMetadataTtlMs(raw);
   }
 
   /** Metadata of the target: cached within the mount's TTL, else from `statUfs`. */

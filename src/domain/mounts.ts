@@ -76,6 +76,8 @@ function durationOptionMs(key: string, raw: string, minMs: number, maxMs: number
 /** The worker cache's metadata TTL (docs/cache.md): a duration; 0 = ask the UFS on every open. */
 export const METADATA_TTL_OPTION = 'cache.metadata.ttl';
 
+/** Its value when a mount does not set it. */
+export const DEFAULT_METADATA_TTL_MS = 10_000;
 /** Its largest value: 30 days. */
 const MAX_METADATA_TTL_MS = 720 * 3_600_000;
 
@@ -85,11 +87,12 @@ export function metadataTtlMs(raw: string): number {
 }
 
 /**
- * cache.metadata.ttl as a worker reads it from a stored mount: a value over the cap (allowed
- * before the cap) is the cap, anything that is not a duration (stored before writes were
- * checked) is 0, never stale.
+ * cache.metadata.ttl as a worker reads it from a stored mount (`raw` undefined: not set, the
+ * default): a value over the cap (allowed before the cap) is the cap, anything that is not a
+ * duration (stored before writes were checked) is 0, never stale.
  */
-export function storedMetadataTtlMs(raw: string): number {
+export function storedMetadataTtlMs(raw: string | undefined): number {
+  if (raw === undefined) return DEFAULT_METADATA_TTL_MS;
   let ms = NaN;
   try {
     ms = parseDuration(raw, METADATA_TTL_OPTION);

@@ -86,6 +86,7 @@ describe('options', () => {
 
   it('cache.metadata.ttl as stored: a bad value reads as 0, one over the cap (accepted before it) as the cap', () => {
     assert.equal(storedMetadataTtlMs('10s'), 10_000);
+    assert.equal(storedMetadataTtlMs(undefined), 10_000, 'not set: the default');
     assert.equal(storedMetadataTtlMs('0'), 0);
     for (const bad of ['soon', '-1', '5d', '']) assert.equal(storedMetadataTtlMs(bad), 0, bad);
     for (const big of ['1000h', '9'.repeat(400)]) assert.equal(storedMetadataTtlMs(big), 720 * 3_600_000, big);

@@ -17,7 +17,7 @@ import { isAlluxioError } from '../domain/errors.js';
 import { joinUnderUfs } from '../domain/ufs-uri.js';
 import { METADATA_TTL_OPTION, storedMetadataTtlMs, type ParsedMount } from '../domain/mounts.js';
 import type { DataObject, DataTarget } from '../frontends/common/data-path.js';
-import type { ByteRange, UfsEntry } from '../ufs/types.js';
+import type { ByteRange, FirstRead, UfsEntry } from '../ufs/types.js';
 import { PageStore, type ObjectRef, type PageStoreOptions } from './page-store.js';
 import { PageReader } from './reader.js';
 import { PrimedSource, UfsPageSource, versionOf, type PageSource } from './source.js';
@@ -42,7 +42,7 @@ export class WorkerCache {
   readonly reader: PageReader;
   private readonly meta = new Map<string, MetaEntry>();
   /** Cold opens in flight (see open): their metadata, for opens of the same URI meanwhile. */
-  private readonly primes = new Map<string, Promise<UfsEntry | undefined>>();
+  private readonly primes = new Map<string, Promise<UfsEntry | null | undefined>>();
   /**
    * Bumped by every invalidation (write, delete, free): a UFS stat that was in flight while
    * one happened may describe the version before it, so it is not remembered.
@@ -136,7 +136,7 @@ export class WorkerCache {
   async open(
     t: DataTarget,
     statUfs: () => Promise<UfsEntry | null>,
-    readFirst?: (range: ByteRange) => Promise<{ entry: UfsEntry; body: Readable } | null>,
+    readFirst?: (range: ByteRange) => Promise<FirstRead | null>,
     firstByte = 0,
   ): Promise<DataObject | null | undefined> {
     const uri = uriOf(t);
@@ -165,8 +165,11 @@ export class WorkerCache {
     return ref;
   }
 
-  /** The cold open's first request (see open); undefined when it could not be made that way. */
-  private prime(t: DataTarget, uri: string, ttl: number, readFirst: (range: ByteRange) => Promise<{ entry: UfsEntry; body: Readable } | null>, firstByte: number): Promise<UfsEntry | undefined> {
+  /**
+   * The cold open's first request (see open): the entry it learned (null: missing), or
+   * undefined when it could not be made that way.
+   */
+  private prime(t: DataTarget, uri: string, ttl: number, readFirst: (range: ByteRange) => Promise<FirstRead | null>, firstByte: number): Promise<UfsEntry | null | undefined> {
     const ps = this.store.pageSize;
     const pages = this.reader.runPages;
     const first = Math.floor(Math.max(0, firstByte) / ps);
@@ -174,11 +177,12 @@ export class WorkerCache {
     const forget = () => {
       if (this.primes.get(uri) === p) this.primes.delete(uri);
     };
-    const p = (async (): Promise<UfsEntry | undefined> => {
+    const p = (async (): Promise<UfsEntry | null | undefined> => {
       const r = await readFirst({ start: first * ps, end: (first + pages) * ps - 1 });
       if (!r) return undefined;
       this.metaMisses++;
       this.learned(uri, r.entry, epoch, ttl);
+      if (!r.body) return r.entry; // no object of that name: missing, or a directory
       const ref: ObjectRef = { uri, version: versionOf(r.entry), size: r.entry.size };
       const last = Math.min(first + pages, Math.ceil(ref.size / ps)) - 1;
       const source = new PrimedSource(new UfsPageSource(t.adapter, t.rel), first * ps, r.body);
@@ -191,7 +195,8 @@ export class WorkerCache {
       return r.entry;
     })();
     this.primes.set(uri, p);
-    p.then((e) => e === undefined && forget(), forget);
+    // (a file's prime is forgotten once its pages are fetched, anything else at once)
+    p.then((e) => e?.type !== 'file' && forget(), forget);
     return p;
   }
 

@@ -3,8 +3,7 @@
  * requests signed by our own SigV4 signer (src/domain/sigv4.ts), instead of the SDK's
  * commands: on a cold read of a small object the SDK's middleware stack (endpoint rules,
  * schema serialisation, retry bookkeeping, its signer) was the largest CPU item of the
- * worker, ~4x the cost of this request. Listings, directory checks and writes stay on the
- * SDK (src/ufs/s3.ts).
+ * worker, ~4x the cost of this request. Listings and writes stay on the SDK (src/ufs/s3.ts).
  *
  * The requests go through undici (one connection pool per endpoint), not node:http's
  * client: the worker's S3 and REST servers run node:http's server code, and a client in the

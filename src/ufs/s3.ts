@@ -19,8 +19,8 @@
  * segments, joined with `/` (segments never contain `/`, so a key cannot leave the mount's
  * key prefix). Directories are key prefixes (and `key/` markers, written by mkdir).
  * Large writes go as multipart uploads of `partSize` bytes, so memory stays bounded.
- * Object reads (read, readFirst) and a file's stat are plain signed GETs and HEADs
- * (s3-get.ts) over undici, not the SDK's GetObject/HeadObject: the same addressing,
+ * Object reads (read, readFirst) and stat's HEADs (of the key, of a `key/` marker) are plain
+ * signed GETs and HEADs (s3-get.ts) over undici, not the SDK's GetObject/HeadObject: the same addressing,
  * credentials, retries and errors, at a quarter of the CPU, with a deadline
  * (s3a.socket.timeout), and without node:http's client in the worker's read path.
  */
@@ -29,7 +29,6 @@ import {
   CompleteMultipartUploadCommand,
   CreateMultipartUploadCommand,
   DeleteObjectCommand,
-  HeadObjectCommand,
   ListObjectsV2Command,
   PutObjectCommand,
   S3Client,
@@ -45,7 +44,7 @@ import { S3_SOCKET_TIMEOUT, s3SocketTimeoutMs, type ParsedMount } from '../domai
 import { sliceStream } from './body-slice.js';
 import { compareUtf8 } from './order.js';
 import { DEFAULT_S3_TIMEOUT_MS, S3ObjectGetter } from './s3-get.js';
-import type { ByteRange, UfsAdapter, UfsEntry } from './types.js';
+import type { ByteRange, FirstRead, UfsAdapter, UfsEntry } from './types.js';
 
 
 function opt(o: Record<string, string>, ...names: string[]): string | undefined {
@@ -225,25 +224,28 @@ export class S3Ufs implements UfsAdapter {
       const err = this.fail(e, 'HeadObject');
       if (err.code !== 'NotFound') throw err;
     }
-    try {
-      // A directory marker object (`key/`), as written by mkdir. Asked by HEAD, not left to
-      // the listing below: S3 gateways over file systems (this project's own S3 API among
-      // them) answer a HEAD of `dir/` for an empty directory but list nothing under it.
-      await this.client.send(new HeadObjectCommand({ Bucket: this.bucket, Key: key + '/' }));
-      return { name, type: 'directory', size: 0, mtimeMs: 0 };
-    } catch (e) {
-      const err = this.fail(e, 'HeadObject');
-      if (err.code !== 'NotFound') throw err;
-    }
-    try {
-      const l = await this.client.send(new ListObjectsV2Command({ Bucket: this.bucket, Prefix: key + '/', MaxKeys: 1 }));
-      if ((l.KeyCount ?? 0) > 0 || (l.Contents?.length ?? 0) > 0) return { name, type: 'directory', size: 0, mtimeMs: 0 };
-      return null;
-    } catch (e) {
-      const err = this.fail(e, 'ListObjectsV2');
-      if (err.code === 'NotFound') return null;
+    return this.notAnObject(name, key);
+  }
+
+  /**
+   * What a name that is no object is: a directory when a `key/` marker exists (mkdir writes
+   * one) or any key lies below it, else null (missing). Both are asked at once, one round
+   * trip (they were two, one after the other), and either finding one answers. The marker
+   * is asked by HEAD, not left to the listing: S3 gateways over file systems (this
+   * project's own S3 API among them) answer a HEAD of `dir/` for an empty directory but list
+   * nothing under it. The price: a directory with a marker costs a listing it did not need.
+   */
+  private notAnObject(name: string, key: string): Promise<UfsEntry | null> {
+    const notFound = (what: string) => (e: unknown): false => {
+      const err = this.fail(e, what);
+      if (err.code === 'NotFound') return false;
       throw err;
-    }
+    };
+    const marker = this.getter.head(key + '/').then(() => true, notFound('HeadObject'));
+    const below = this.client
+      .send(new ListObjectsV2Command({ Bucket: this.bucket, Prefix: key + '/', MaxKeys: 1 }))
+      .then((l) => (l.KeyCount ?? 0) > 0 || (l.Contents?.length ?? 0) > 0, notFound('ListObjectsV2'));
+    return anyTrue([marker, below]).then((dir) => (dir ? { name, type: 'directory', size: 0, mtimeMs: 0 } : null));
   }
 
   async list(rel: readonly string[]): Promise<UfsEntry[]> {
@@ -300,7 +302,7 @@ export class S3Ufs implements UfsAdapter {
     return out;
   }
 
-  async readFirst(rel: readonly string[], range: ByteRange): Promise<{ entry: UfsEntry; body: Readable } | null> {
+  async readFirst(rel: readonly string[], range: ByteRange): Promise<FirstRead | null> {
     if (rel.length === 0) return null;
     const key = this.keyOf(rel);
     let r;
@@ -308,8 +310,10 @@ export class S3Ufs implements UfsAdapter {
       r = await this.getter.get(key, { range: `bytes=${range.start}-${Number.isFinite(range.end) ? range.end : ''}` });
     } catch (e) {
       const err = this.fail(e, 'GetObject');
-      // Missing (maybe a directory), or 416: empty, or the range starts past the end.
-      if (err.code === 'NotFound' || err.code === 'InvalidArgument') return null;
+      // No object of that name: missing or a directory (the GET answered stat's HEAD).
+      if (err.code === 'NotFound') return { entry: await this.notAnObject(rel[rel.length - 1]!, key) };
+      // 416: empty, or the range starts past the end: the caller stats.
+      if (err.code === 'InvalidArgument') return null;
       throw err;
     }
     const h = r.headers;
@@ -424,4 +428,27 @@ export class S3Ufs implements UfsAdapter {
     this.client.destroy();
     this.getter.destroy();
   }
+}
+
+/**
+ * True as soon as one of `checks` resolves true; false once all resolved false; else (none
+ * true) the first failure, after all settled.
+ */
+function anyTrue(checks: Promise<boolean>[]): Promise<boolean> {
+  return new Promise((resolve, reject) => {
+    let left = checks.length;
+    let failure: { e: unknown } | undefined;
+    const settled = () => {
+      if (--left === 0) (failure ? reject(failure.e) : resolve(false));
+    };
+    for (const c of checks) {
+      c.then(
+        (yes) => (yes ? resolve(true) : settled()),
+        (e: unknown) => {
+          failure ??= { e };
+          settled();
+        },
+      );
+    }
+  });
 }

@@ -22,6 +22,9 @@ export interface UfsEntry {
   declaredEtag?: string;
 }
 
+/** readFirst's answer: a file and the bytes asked for, or (no body) what a stat says of a name that is no object. */
+export type FirstRead = { entry: UfsEntry; body: Readable } | { entry: UfsEntry | null; body?: undefined };
+
 export interface ByteRange {
   /** Inclusive first byte. */
   start: number;
@@ -54,11 +57,12 @@ export interface UfsAdapter {
    * Optional, for stores where each request costs a round trip (s3://): the file's metadata
    * and the bytes of `range` in ONE request, so that a cold open does not wait for a stat
    * before the first byte. The body holds [range.start, min(range.end, size - 1)] (range.end
-   * may be Infinity: to the end). null when
-   * it cannot answer that way (no object of that name: missing or a directory; an empty
-   * object, or a range past its end): the caller stats instead.
+   * may be Infinity: to the end). When the name is no object (missing, or a directory) the
+   * answer has no body and `entry` is what `stat` would say (null, or the directory), found
+   * without asking for the name again. null when it cannot answer that way (an empty object,
+   * or a range past its end): the caller stats instead.
    */
-  readFirst?(rel: readonly string[], range: ByteRange): Promise<{ entry: UfsEntry; body: Readable } | null>;
+  readFirst?(rel: readonly string[], range: ByteRange): Promise<FirstRead | null>;
   /** Write a whole object from a stream (create or replace), returning its new entry. */
   write(rel: readonly string[], body: Readable): Promise<UfsEntry>;
   delete(rel: readonly string[]): Promise<void>;

@@ -329,9 +329,15 @@ describe('a worker without a cache: a GET on s3:// is one request', () => {
     assert.ok((await h.read('/s3/v'))!.equals(pattern(5000, 7)));
   });
 
-  test('missing, empty, past the end, HEAD and reads without a hint stat as before', async () => {
+  test('missing: answered by the GET and its directory probes; empty, past the end, a directory, HEAD and reads without a hint stat as before', async () => {
     reset();
     assert.equal(await h.dp.open(h.target('/s3/missing'), { reads: { start: 0 } }), null);
+    assert.deepEqual(calls, { stat: 0, readFirst: 1, read: 0 });
+    await h.putBehind('/s3/d/child', pattern(3, 9));
+    reset();
+    const dir = await h.dp.open(h.target('/s3/d'), { reads: { start: 0 } });
+    assert.equal(dir!.entry.type, 'directory');
+    dir!.close();
     assert.deepEqual(calls, { stat: 1, readFirst: 1, read: 0 });
     await h.putBehind('/s3/empty', Buffer.alloc(0));
     const empty = await h.dp.open(h.target('/s3/empty'), { reads: { start: 0 } });

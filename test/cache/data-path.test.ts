@@ -248,9 +248,11 @@ for (const backend of [fileBackend(), s3rverBackend()] as UfsBackend[]) {
       assert.ok(cache.cachedBytes(h.target(`${m}/far.bin`), far!.entry) >= 7 * PAGE, 'the pages from 13 on came with it');
       assert.equal(cache.cachedBytes(h.target(`${m}/far.bin`), far!.entry) <= 8 * PAGE, true);
 
-      // No object, an empty one, a directory: the open falls back to a stat and answers as before.
+      // No object: the first request's 404 and its directory probes answer, no stat.
       reset();
       assert.equal(await h.read(`${m}/missing.bin`), null);
+      assert.deepEqual(calls, { stat: 0, readFirst: 1, read: 0 });
+      // An empty object, a directory: the open falls back to a stat and answers as before.
       await h.putBehind(`${m}/empty.bin`, Buffer.alloc(0));
       assert.equal((await h.read(`${m}/empty.bin`))!.length, 0);
       await h.putBehind(`${m}/dir/child.bin`, Buffer.from('c'));

@@ -65,17 +65,18 @@ describe('s3:// signed GETs against s3rver', () => {
       // stat is our own signed HEAD now: the same entry as the SDK's HeadObject gives
       const h = await ufs.client.send(new HeadObjectCommand({ Bucket: 'get-test', Key: `pre fix/d/${n}` }));
       assert.deepEqual(st, { name: n, type: 'file', size: Number(h.ContentLength), mtimeMs: h.LastModified!.getTime(), etag: h.ETag!.replace(/"/g, '') }, n);
-      assert.ok((await buffer(first.body)).equals(data.subarray(4096, 8192)));
+      assert.ok((await buffer(first.body!)).equals(data.subarray(4096, 8192)));
     }
   });
 
-  test('readFirst: an open end reads to the end; past the end or a missing key is null', async () => {
+  test('readFirst: an open end reads to the end; past the end is null; a missing key or a directory is its entry, no body', async () => {
     const rest = await ufs.readFirst(['d', 'plain.bin'], { start: 9000, end: Number.POSITIVE_INFINITY });
-    assert.ok(rest);
+    assert.ok(rest?.body);
     assert.equal(rest.entry.size, data.length);
     assert.ok((await buffer(rest.body)).equals(data.subarray(9000)));
     assert.equal(await ufs.readFirst(['d', 'plain.bin'], { start: 20_000, end: 30_000 }), null);
-    assert.equal(await ufs.readFirst(['d', 'missing'], { start: 0, end: 10 }), null);
+    assert.deepEqual(await ufs.readFirst(['d', 'missing'], { start: 0, end: 10 }), { entry: null });
+    assert.deepEqual(await ufs.readFirst(['d'], { start: 0, end: 10 }), { entry: { name: 'd', type: 'directory', size: 0, mtimeMs: 0 } });
   });
 
   test('a missing key is NotFound; If-Match on another version is Conflict', async () => {
@@ -276,13 +277,71 @@ describe('s3:// signed GETs: retries and session tokens', () => {
       assert.ok((await buffer(await ufs.read(['k']))).equals(obj), 'no range: the whole object');
       for (const [start, end] of [[0, 99], [1000, 2047], [250_000, Infinity]] as const) {
         const first = await ufs.readFirst(['k'], { start, end });
-        assert.equal(first?.entry.size, obj.length, `readFirst ${start}-${end}: the size is the whole object's`);
-        assert.equal(first?.entry.etag, 'e1');
-        const got = await buffer(first!.body);
+        assert.equal(first?.entry?.size, obj.length, `readFirst ${start}-${end}: the size is the whole object's`);
+        assert.equal(first?.entry?.etag, 'e1');
+        const got = await buffer(first!.body!);
         assert.ok(got.equals(obj.subarray(start, Number.isFinite(end) ? end + 1 : undefined)), `readFirst ${start}-${end}: ${got.length} bytes`);
       }
     } finally {
       await ufs.close();
+      store.closeAllConnections();
+      await new Promise<void>((r) => store.close(() => r()));
+    }
+  });
+
+  test('a name that is no object: the marker HEAD and the listing go out together, after ONE request for the name', async () => {
+    // The store answers neither directory probe until both arrived: probes made one after
+    // the other would wait for the deadline and fail.
+    const seen: string[] = [];
+    let marker = 404;
+    let listed = 0;
+    let listStatus = 200;
+    let held: (() => void)[] = [];
+    const store = createServer((req, res) => {
+      const what = `${req.method} ${req.url!.split('&')[0]}`;
+      seen.push(what);
+      if (req.url === '/bkt/k' || req.url === '/bkt/k?x-id=GetObject') {
+        res.writeHead(404, { 'content-type': 'application/xml' }).end(req.method === 'HEAD' ? undefined : '<Error><Code>NoSuchKey</Code><Message>none</Message></Error>');
+        return;
+      }
+      const answer = req.url === '/bkt/k/'
+        ? () => res.writeHead(marker, marker === 200 ? { 'content-length': '0', etag: '"m"', 'last-modified': new Date(0).toUTCString() } : {}).end()
+        : listStatus !== 200
+          ? () => res.writeHead(listStatus, { 'content-type': 'application/xml' }).end('<Error><Code>AccessDenied</Code><Message>no listing</Message></Error>')
+          : () =>
+              res.writeHead(200, { 'content-type': 'application/xml' }).end(
+                `<?xml version="1.0" encoding="UTF-8"?><ListBucketResult xmlns="http://s3.amazonaws.com/doc/2006-03-01/"><Name>bkt</Name><Prefix>k/</Prefix><KeyCount>${listed}</KeyCount><MaxKeys>1</MaxKeys><IsTruncated>false</IsTruncated>${listed ? '<Contents><Key>k/x</Key><Size>1</Size></Contents>' : ''}</ListBucketResult>`,
+              );
+      held.push(answer);
+      if (held.length === 2) for (const a of held.splice(0)) a();
+    });
+    await new Promise<void>((r) => store.listen(0, '127.0.0.1', r));
+    const endpoint = `http://127.0.0.1:${(store.address() as AddressInfo).port}`;
+    const ufs = S3Ufs.fromMount(parseMount({ path: '/m', ufsUri: 's3://bkt/', options: { 's3a.endpoint': endpoint, 's3a.accessKeyId': 'AK', 's3a.secretKey': 'SK', 's3a.socket.timeout': '20s' } }));
+    const dir = { name: 'k', type: 'directory', size: 0, mtimeMs: 0 };
+    try {
+      assert.deepEqual(await ufs.readFirst(['k'], { start: 0, end: 9 }), { entry: null }, 'missing');
+      assert.deepEqual(seen.slice(0, 1), ['GET /bkt/k']);
+      assert.deepEqual(seen.slice(1).sort(), ['GET /bkt/?list-type=2', 'HEAD /bkt/k/'], 'the name is not asked for again');
+      seen.length = 0;
+      assert.equal(await ufs.stat(['k']), null);
+      assert.deepEqual(seen.slice(0, 1), ['HEAD /bkt/k']);
+      assert.equal(seen.length, 3);
+      marker = 200; // a directory with its marker: a gateway over a file system lists nothing in it
+      assert.deepEqual(await ufs.stat(['k']), dir);
+      assert.deepEqual(await ufs.readFirst(['k'], { start: 0, end: 9 }), { entry: dir });
+      marker = 404;
+      listed = 1; // keys below it, no marker
+      assert.deepEqual(await ufs.stat(['k']), dir);
+      assert.deepEqual(await ufs.readFirst(['k'], { start: 0, end: 9 }), { entry: dir });
+      listed = 0;
+      listStatus = 403; // neither says directory, one failed: that failure
+      await assert.rejects(ufs.stat(['k']), (e) => code('UfsAccessDenied')(e) && /ListObjectsV2 on s3:\/\/bkt\/: AccessDenied/.test((e as Error).message));
+      marker = 200; // the marker answers even though the listing failed
+      assert.deepEqual(await ufs.stat(['k']), dir);
+    } finally {
+      await ufs.close();
+      held = [];
       store.closeAllConnections();
       await new Promise<void>((r) => store.close(() => r()));
     }

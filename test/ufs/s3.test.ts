@@ -127,6 +127,10 @@ for (const backend of [s3rverBackend(), workerBackend()]) {
       assert.equal((await ufs.stat(['dir', 'empty']))?.type, 'directory', 'a directory with only its marker');
       assert.equal((await ufs.stat(['dir', 'sub']))?.type, 'directory', 'a directory with objects below it, no marker');
       assert.equal(await ufs.stat(['dir', 'su']), null, 'a prefix of a directory name is not one');
+      // readFirst of a name that is no object: what stat says, no body
+      assert.equal((await ufs.readFirst!(['dir', 'empty'], { start: 0, end: 9 }))?.entry?.type, 'directory');
+      assert.equal((await ufs.readFirst!(['dir', 'sub'], { start: 0, end: 9 }))?.entry?.type, 'directory');
+      assert.deepEqual(await ufs.readFirst!(['dir', 'su'], { start: 0, end: 9 }), { entry: null });
       const names = (await ufs.list(['dir'])).map((x) => `${x.name}:${x.type}`);
       assert.deepEqual(names, ['a.txt:file', 'b-c:file', 'empty:directory', 'sub:directory']);
       assert.deepEqual((await ufs.list([])).map((x) => x.name), ['dir']);

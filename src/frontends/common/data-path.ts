@@ -169,11 +169,13 @@ export class DataPath {
       if (o !== undefined) return o;
     } else if (t.adapter.readFirst && hint.reads) {
       // No cache: the metadata and the bytes the caller will read in ONE request (not a
-      // stat and then a read); null (missing, a directory, empty, past the end): stat below.
+      // stat and then a read); missing: answered; null (empty, past the end) or a
+      // directory: the stat below.
       const a = t.adapter;
       const want = hint.reads;
       const r = await this.ufs(() => a.readFirst!(t.rel, { start: want.start, end: want.end ?? Number.POSITIVE_INFINITY }));
-      if (r) {
+      if (r && !r.body && !r.entry) return null;
+      if (r?.body) {
         const etag = r.entry.etag;
         const span = { start: want.start, end: Math.min(want.end ?? Number.POSITIVE_INFINITY, r.entry.size - 1) };
         return primedObject(r.entry, span, r.body, (range) => this.ufs(() => a.read(t.rel, range, etag)));

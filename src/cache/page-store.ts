@@ -106,6 +106,8 @@ const PAGE_NAME = /^([0-9a-f]{40})-(\d+)\.page$/;
 const MAX_WRITE_BACKLOG = 64 << 20;
 /** A free looks at this many URIs of the index, then lets the event loop turn (dropPrefix). */
 const FREE_SLICE = 256;
+/** How long a closing store waits for its page file work at most (ms). */
+const CLOSE_GRACE_MS = 10_000;
 /** What a page in the memory tier costs besides its bytes (map and LRU entries, id string). */
 const MEM_PAGE_OVERHEAD = 256;
 
@@ -163,6 +165,8 @@ export class PageStore {
   private readonly indexedAt = new Map<string, number>();
   private indexings = 0;
   private closed = false;
+  /** Puts of large pages (through the pool, not the thread) not finished yet: close waits for them. */
+  private readonly largePuts = new Set<Promise<void>>();
   private reserved = 0;
   /** Shard directories known to exist. */
   private readonly shards = new Map<string, Promise<boolean>>();
@@ -194,10 +198,21 @@ export class PageStore {
     return s;
   }
 
-  /** Write nothing more; finish the page file work asked for, then stop the writer thread. */
-  close(): Promise<void> {
+  /**
+   * Write nothing more; finish the page file work asked for (large pages being written
+   * through the pool first: a free that dropped one meanwhile removes its file through the
+   * thread, which must still run), then stop the writer thread. A disk that hangs holds it
+   * CLOSE_GRACE_MS at most in all.
+   */
+  async close(): Promise<void> {
     this.closed = true;
-    return this.writer.close();
+    const until = Date.now() + CLOSE_GRACE_MS;
+    if (this.largePuts.size > 0) {
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([Promise.allSettled([...this.largePuts]), new Promise<void>((r) => (timer = setTimeout(r, CLOSE_GRACE_MS)))]);
+      clearTimeout(timer);
+    }
+    return this.writer.close(Math.max(0, until - Date.now()));
   }
 
   keyOf(ref: ObjectRef): string {
@@ -329,6 +344,12 @@ export class PageStore {
       return;
     }
     if (small) this.backlog += data.length; // (counted from here: puts of the same turn see it)
+    let largeDone: (() => void) | undefined;
+    if (!small) {
+      const done = new Promise<void>((r) => (largeDone = r));
+      this.largePuts.add(done);
+      void done.then(() => this.largePuts.delete(done));
+    }
     this.evictFor(charge);
     this.pending.add(id);
     this.reserved += charge;
@@ -374,6 +395,7 @@ export class PageStore {
       this.pending.delete(id);
       this.reserved -= charge;
       if (small) this.backlog -= data.length;
+      largeDone?.();
     }
   }
 

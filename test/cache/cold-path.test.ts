@@ -176,6 +176,26 @@ test('a large page (written through the pool, not the thread) dropped and writte
   }
 });
 
+test('close waits for large pages being written: one freed meanwhile leaves no file for the next start', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'cache-closing-'));
+  const big = 256 * 1024; // through libuv's pool, not the thread
+  let store: PageStore | undefined;
+  try {
+    store = await PageStore.open({ dir, capacityBytes: 1 << 30, pageSize: big, memoryBytes: 0 });
+    const r = { uri: 's3://b/closing', version: 'etag:1', size: 8 * big };
+    const bytes = pattern(8 * big, 3);
+    const puts = [...Array(8).keys()].map((i) => store!.put(r, i, bytes.subarray(i * big, (i + 1) * big)));
+    assert.deepEqual(await store.dropPrefix('s3://b/closing'), { objects: 1, pages: 0 }, 'freed while being written');
+    await store.close(); // a worker stopping
+    await Promise.all(puts);
+    store = await PageStore.open({ dir, capacityBytes: 1 << 30, pageSize: big, memoryBytes: 0 });
+    assert.equal(store.stats().pages, 0, 'no freed page came back at the next start');
+  } finally {
+    await store?.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
 test('a read that finds its page file gone or recycled does not drop the page written again meanwhile', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'cache-readrace-'));
   const big = 256 * 1024;

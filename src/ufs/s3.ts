@@ -20,9 +20,9 @@
  * key prefix). Directories are key prefixes (and `key/` markers, written by mkdir).
  * Large writes go as multipart uploads of `partSize` bytes, so memory stays bounded.
  * Object reads (read, readFirst) and stat's HEADs (of the key, of a `key/` marker) are plain
- * signed GETs and HEADs (s3-get.ts) over undici, not the SDK's GetObject/HeadObject: the same addressing,
- * credentials, retries and errors, at a quarter of the CPU, with a deadline
- * (s3a.socket.timeout), and without node:http's client in the worker's read path.
+ * signed GETs and HEADs (s3-get.ts) over undici, not the SDK's GetObject/HeadObject: the
+ * same addressing, credentials, retries and errors, at a quarter of the CPU, with a
+ * deadline (s3a.socket.timeout), and without node:http's client in the worker's read path.
  */
 import {
   AbortMultipartUploadCommand,

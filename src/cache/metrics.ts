@@ -27,6 +27,8 @@ export function registerPeerMetrics(r: Registry, c: PeerCounters): void {
   counter('alluxio_peer_read_bytes_total', 'Bytes received from owning workers.', () => c.bytes);
   counter('alluxio_peer_read_colocated_bytes_total', 'Of those, bytes read from the page files of an owner on this host.', () => c.colocatedBytes);
   counter('alluxio_peer_read_failures_total', 'Peer reads that failed (the read went on with the next owner).', () => c.failures);
+  counter('alluxio_peer_invalidations_total', 'Changes through this process announced to another worker (one per worker told).', () => c.invalidations);
+  counter('alluxio_peer_invalidation_failures_total', 'Announced changes a worker did not confirm (it may serve the old version for up to its metadata TTL).', () => c.invalidationFailures);
 }
 
 export function registerCacheMetrics(r: Registry, cache: WorkerCache, loader?: CacheLoader): void {

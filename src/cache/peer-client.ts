@@ -24,6 +24,9 @@ import { isLocalAddress } from '../frontends/rest/local-peer.js';
 
 export const PEER_READ_PATH = '/api/v1/peer/read';
 export const PEER_PAGES_PATH = '/api/v1/peer/pages';
+export const PEER_INVALIDATE_PATH = '/api/v1/peer/invalidate';
+/** How long a change waits for a peer to confirm it dropped what it cached of the name (ms). */
+export const INVALIDATE_TIMEOUT_MS = 2000;
 
 export interface PeerClientOptions {
   /** Sign peer reads with the first key (the cluster's ALLUXIO_S3_CREDENTIALS). */
@@ -48,10 +51,13 @@ export interface PeerCounters {
   /** Of those, bytes read from a co-located owner's page files. */
   colocatedBytes: number;
   failures: number;
+  /** Changes announced to peers (one per peer told), and those a peer did not confirm. */
+  invalidations: number;
+  invalidationFailures: number;
 }
 
 export class PeerClient {
-  readonly counters: PeerCounters = { requests: 0, bytes: 0, colocatedBytes: 0, failures: 0 };
+  readonly counters: PeerCounters = { requests: 0, bytes: 0, colocatedBytes: 0, failures: 0, invalidations: 0, invalidationFailures: 0 };
   private readonly suspects = new Map<string, number>();
   /** Keep-alive pools per peer, http and https (with the cluster's CA and our certificate). */
   private readonly agent: Agent;
@@ -162,9 +168,32 @@ export class PeerClient {
     throw new AlluxioError(code, `worker ${peer.name} answered ${status} to a peer read of ${ref.uri}: ${message}`, { details: { peer: peer.name, status } });
   }
 
+  /**
+   * Tell `peer` that `uri` changed in the UFS (`tree`: and everything below it): it drops the
+   * metadata and pages it cached of it (POST /api/v1/peer/invalidate). Resolves once the peer
+   * confirmed; throws when it did not within `timeoutMs` or refused.
+   */
+  async invalidate(peer: RingMember, uri: string, tree: boolean, timeoutMs = INVALIDATE_TIMEOUT_MS): Promise<void> {
+    const query = new URLSearchParams({ uri, ...(tree ? { tree: 'true' } : {}) }).toString().replace(/\+/g, '%20');
+    const headers: Record<string, string> = { accept: 'application/json' };
+    this.sign(peer, headers, PEER_INVALIDATE_PATH, query, 'POST');
+    this.counters.invalidations++;
+    try {
+      const res = await this.agent.request({ origin: originOf(peer), method: 'POST', path: `${PEER_INVALIDATE_PATH}?${query}`, headers, headersTimeout: timeoutMs, bodyTimeout: timeoutMs });
+      res.body.on('error', ignore);
+      const text = await res.body.text();
+      if (res.statusCode !== 204) throw new Error(`answered ${res.statusCode}: ${text.slice(0, 200)}`);
+    } catch (e) {
+      this.counters.invalidationFailures++;
+      const code = (e as { code?: string })?.code;
+      const why = code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_BODY_TIMEOUT' ? `no answer within ${timeoutMs} ms` : this.reason(e);
+      throw new AlluxioError('UfsUnavailable', `worker ${peer.name} did not confirm it dropped ${uri}: ${why}`, { details: { peer: peer.name }, cause: e });
+    }
+  }
+
   /** Sign a peer request with the worker's key (when the cluster requires signatures). */
-  private sign(peer: RingMember, headers: Record<string, string>, rawPath: string, rawQuery: string): void {
-    if (this.key) Object.assign(headers, signV4({ method: 'GET', rawPath, rawQuery, host: hostOf(peer), accessKey: this.key[0], secret: this.key[1], now: Date.now() }));
+  private sign(peer: RingMember, headers: Record<string, string>, rawPath: string, rawQuery: string, method = 'GET'): void {
+    if (this.key) Object.assign(headers, signV4({ method, rawPath, rawQuery, host: hostOf(peer), accessKey: this.key[0], secret: this.key[1], now: Date.now() }));
   }
 
   /** A peer's body that stalled past the idle deadline: say so, in the error every reader gets. */

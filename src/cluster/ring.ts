@@ -23,6 +23,8 @@ export interface RingMember extends WorkerEndpoints {
 export interface Ring {
   /** The ring's members in the order they should serve `key` (first = owner); [] = no ring. */
   order(key: string): RingMember[];
+  /** Every member (sorted by name). */
+  current(): readonly RingMember[];
   /** The placement name of this process when it is a ring member, else undefined. */
   readonly selfName: string | undefined;
   /** This process's share of the key space (undefined when it is not a member). */

@@ -170,6 +170,7 @@ export class Worker {
     // The ring is built in start() (it needs our advertised port); until then it is empty.
     const ring: Ring = {
       order: (key) => self.ring?.order(key) ?? [],
+      current: () => self.ring?.current() ?? [],
       get selfName() {
         return self.ring?.selfName;
       },

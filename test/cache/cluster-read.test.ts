@@ -225,3 +225,28 @@ test('an owner whose body stops half-way fails the read at the idle deadline, sa
   peers.close();
   stall.closeAllConnections();
 });
+
+test('announcing a change: a peer confirms with 204; a hung, dead or refusing one fails in bounded time, saying what happened, and is counted', async () => {
+  const seen: string[] = [];
+  const s = http.createServer((req, res) => {
+    seen.push(`${req.method} ${req.url}`);
+    res.writeHead(req.url!.includes('refuse') ? 403 : 204).end();
+  });
+  servers.push(s);
+  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
+  const port = (s.address() as AddressInfo).port;
+  const ok: RingMember = { ...deadPeer(), id: 'ok', name: `127.0.0.1:${port}`, restPort: port };
+  const peers = new PeerClient();
+  try {
+    await peers.invalidate(ok, 's3://b/a dir/k+1', true);
+    assert.deepEqual(seen, ['POST /api/v1/peer/invalidate?uri=s3%3A%2F%2Fb%2Fa%20dir%2Fk%2B1&tree=true']);
+    await assert.rejects(peers.invalidate(ok, 's3://b/refuse', false), (e) => isAlluxioError(e) && /worker 127\.0\.0\.1:\d+ did not confirm it dropped s3:\/\/b\/refuse: answered 403/.test(e.message));
+    await assert.rejects(peers.invalidate(deadPeer(), 's3://b/k', false), (e) => isAlluxioError(e) && /did not confirm it dropped s3:\/\/b\/k: .*ECONNREFUSED/.test(e.message));
+    const { hung, owner } = await hungOwner();
+    await assert.rejects(peers.invalidate(owner, 's3://b/k', false, 1000), (e) => isAlluxioError(e) && /did not confirm it dropped s3:\/\/b\/k: no answer within 1000 ms/.test(e.message));
+    hung.closeAllConnections();
+    assert.deepEqual([peers.counters.invalidations, peers.counters.invalidationFailures], [4, 3]);
+  } finally {
+    peers.close();
+  }
+});

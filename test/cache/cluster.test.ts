@@ -8,7 +8,7 @@
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { CopyObjectCommand, DeleteObjectCommand, GetObjectCommand, HeadObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { startCachingCluster, type CachingCluster } from '../helpers/cluster-cache.js';
 import type { WorkerProcess } from '../helpers/worker.js';
 import { placementOrder } from '../../src/domain/placement.js';
@@ -122,6 +122,42 @@ describe('one cache across the cluster: ownership, proxy, redirect, failover', (
       }
     } finally {
       ufs.destroy();
+    }
+  });
+
+  test('an overwrite, a copy and a delete through one worker are seen at once through the others (no metadata TTL window)', async () => {
+    const s3 = workers.map((w) => new S3Client({ endpoint: w.s3Url, region: 'us-east-1', forcePathStyle: true, credentials: { accessKeyId: 'a', secretAccessKey: 'b' }, maxAttempts: 1 }));
+    const read = async (i: number, key: string) => Buffer.from(await (await s3[i]!.send(new GetObjectCommand({ Bucket: 'data', Key: key }))).Body!.transformToByteArray());
+    const md5 = (b: Buffer) => `"${createHash('md5').update(b).digest('hex')}"`;
+    try {
+      for (let round = 0; round < 3; round++) {
+        const key = `rw/obj-${round}.bin`;
+        const v1 = pattern(2 * PAGE + 7, 90 + round);
+        const v2 = pattern(2 * PAGE + 7, 95 + round); // same size: only the version tells them apart
+        await s3[round]!.send(new PutObjectCommand({ Bucket: 'data', Key: key, Body: v1 }));
+        // every worker reads v1: its metadata is cached for the TTL (10 s), its owner holds its pages
+        for (let i = 0; i < workers.length; i++) assert.ok((await read(i, key)).equals(v1), `round ${round}: v1 on ${workers[i]!.id}`);
+        const told = await metric(workers[round]!, 'alluxio_peer_invalidations_total');
+        await s3[round]!.send(new PutObjectCommand({ Bucket: 'data', Key: key, Body: v2 }));
+        assert.equal(await metric(workers[round]!, 'alluxio_peer_invalidations_total'), told + workers.length - 1, 'the writer told every other worker');
+        for (let i = 0; i < workers.length; i++) {
+          assert.ok((await read(i, key)).equals(v2), `round ${round}: v2 at once on ${workers[i]!.id}`);
+          assert.equal((await s3[i]!.send(new HeadObjectCommand({ Bucket: 'data', Key: key }))).ETag, md5(v2));
+        }
+        // a copy made on another worker right after an overwrite copies the new bytes
+        const other = (round + 1) % workers.length;
+        const v3 = pattern(2 * PAGE + 7, 99 + round);
+        await s3[round]!.send(new PutObjectCommand({ Bucket: 'data', Key: key, Body: v3 }));
+        await s3[other]!.send(new CopyObjectCommand({ Bucket: 'data', Key: `${key}.copy`, CopySource: `data/${key}` }));
+        assert.ok((await read(round, `${key}.copy`)).equals(v3), `round ${round}: the copy holds the new bytes`);
+        // a delete: gone at once everywhere
+        await s3[other]!.send(new DeleteObjectCommand({ Bucket: 'data', Key: key }));
+        for (let i = 0; i < workers.length; i++) {
+          await assert.rejects(read(i, key), (e) => (e as Error).name === 'NoSuchKey', `round ${round}: deleted, on ${workers[i]!.id}`);
+        }
+      }
+    } finally {
+      for (const c of s3) c.destroy();
     }
   });
 

@@ -325,6 +325,7 @@ export class DataPath {
       return await this.ufs(() => t.adapter.write(t.rel, body));
     } finally {
       this.invalidate(t);
+      await this.tellPeers(uriOf(t), false);
     }
   }
 
@@ -337,21 +338,23 @@ export class DataPath {
     return this.change(t, () => t.adapter.mkdir(t.rel));
   }
 
-  /** A change to the target in the UFS: writable mount checked, this worker's cache dropped after it. */
+  /**
+   * A change to the target in the UFS: writable mount checked, this worker's cache dropped
+   * after it, and the other workers told.
+   */
   private async change<T>(t: DataTarget, f: () => Promise<T>): Promise<T> {
     requireWritable(t.mount);
     try {
       return await this.ufs(f);
     } finally {
       this.invalidate(t);
+      await this.tellPeers(uriOf(t), false);
     }
   }
 
   /** Drop the target's cached metadata and pages on this worker, and its declared ETag (after a write or delete). */
   invalidate(t: DataTarget): void {
-    const uri = uriOf(t);
-    this.ctx.cache?.invalidate(uri);
-    this.ctx.etags?.forget(uri);
+    this.dropCached(uriOf(t), false);
   }
 
   /**
@@ -360,9 +363,38 @@ export class DataPath {
    * it over the next turns of the loop (WorkerCache.free).
    */
   invalidateTree(t: DataTarget): void {
-    const uri = uriOf(t);
-    this.ctx.cache?.free(uri).catch((e: Error) => this.ctx.log.warn({ uri, err: e.message }, 'dropping cached pages below a changed path failed'));
+    this.dropCached(uriOf(t), true);
+  }
+
+  /**
+   * Drop what this process cached of a UFS URI (`tree`: and below it) and its declared ETag:
+   * after a change here, or one another worker announced (POST /api/v1/peer/invalidate).
+   */
+  dropCached(uri: string, tree: boolean): void {
+    const cache = this.ctx.cache;
+    if (tree) cache?.free(uri).catch((e: Error) => this.ctx.log.warn({ uri, err: e.message }, 'dropping cached pages below a changed path failed'));
+    else cache?.invalidate(uri);
     this.ctx.etags?.forget(uri);
+  }
+
+  /**
+   * Tell the other workers of the ring that `uri` changed (`tree`: and below it), and wait
+   * until they confirmed they dropped what they cached of it: without this, a worker that
+   * had read the name kept serving the old version, or the deleted object, for up to its
+   * metadata TTL (a copy on it stored the old bytes). A worker that does not confirm within
+   * INVALIDATE_TIMEOUT_MS (dead, hung, partitioned) is logged and counted, and the change
+   * still succeeds: that worker may serve the old version for up to its TTL.
+   */
+  private async tellPeers(uri: string, tree: boolean): Promise<void> {
+    const c = this.ctx.cluster;
+    if (!c) return;
+    const others = c.ring.current().filter((m) => m.name !== c.ring.selfName);
+    if (others.length === 0) return;
+    await Promise.all(
+      others.map((m) =>
+        c.peers.invalidate(m, uri, tree).catch((e: Error) => this.ctx.log.warn({ peer: m.name, uri, err: e.message }, 'a worker did not confirm a change; it may serve the old version for up to its metadata TTL')),
+      ),
+    );
   }
 
   /**
@@ -400,9 +432,10 @@ export class DataPath {
       if (a.rename) return await this.ufs(() => a.rename!(from.rel, to.rel));
       return await this.ufs(() => moveTree(a, from.rel, to.rel, type, toExists));
     } finally {
-      // both names now hold other bytes (or none): drop what this worker cached under them
+      // both names now hold other bytes (or none): drop what this worker and the others cached under them
       this.invalidateTree(from);
       this.invalidateTree(to);
+      await Promise.all([this.tellPeers(uriOf(from), true), this.tellPeers(uriOf(to), true)]);
     }
   }
 

@@ -248,6 +248,20 @@ export function createRestHandler(ctx: FrontendContext, auth: RestAuthOptions = 
     sendJson(c.res, 200, dp.pageFiles({ uri, version, size }, start, end));
   }
 
+  /**
+   * A change announced by the worker (or FUSE daemon) that made it (docs/cluster-cache.md
+   * "Writes"): drop what this worker cached of the UFS URI (and below it, with tree=true),
+   * so its next open asks the UFS. 204 once dropped (pages below a tree go over the next
+   * turns of the loop; the metadata at once).
+   */
+  function peerInvalidate(c: Call): void {
+    const q = c.url.searchParams;
+    const uri = q.get('uri');
+    if (!uri) throw new AlluxioError('InvalidArgument', 'an invalidation needs the uri that changed');
+    dp.dropCached(uri, q.get('tree') === 'true');
+    c.res.writeHead(204).end();
+  }
+
   async function putFile(c: Call): Promise<void> {
     const uri = uriParam(c);
     const r = resolve(c.snap, uri, false);
@@ -313,6 +327,7 @@ export function createRestHandler(ctx: FrontendContext, auth: RestAuthOptions = 
     mkdir: { POST: mkdir, PUT: mkdir },
     'peer/read': { GET: peerRead },
     'peer/pages': { GET: peerPages },
+    'peer/invalidate': { POST: peerInvalidate },
   };
 
   return async (req, res) => {

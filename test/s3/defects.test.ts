@@ -286,3 +286,20 @@ test('15: ListBuckets pages with max-buckets and continuation-token', async () =
   assert.deepEqual(seen, whole);
   assert.equal((await req('GET', '/?max-buckets=0')).status, 400);
 });
+
+test('a file named with a trailing "/" is another key: GET, HEAD and a copy from it answer NoSuchKey; a directory answers only with it', async () => {
+  mkdirSync(join(env.data, 'slash', 'sub'), { recursive: true });
+  writeFileSync(join(env.data, 'slash', 'r.txt'), 'ten bytes!');
+  for (const method of ['GET', 'HEAD']) {
+    assert.equal((await req(method, '/data/slash/r.txt')).status, 200, method);
+    const e = await req(method, '/data/slash/r.txt/');
+    assert.equal(e.status, 404, `${method} r.txt/`);
+    if (method === 'GET') assert.equal(xmlField(e.body, 'Code'), 'NoSuchKey');
+    assert.equal((await req(method, '/data/slash/sub/')).status, 200, `${method} sub/`);
+    assert.equal((await req(method, '/data/slash/sub')).status, 404, `${method} sub`);
+  }
+  const copy = await req('PUT', '/data/slash/copy.txt', '', { 'x-amz-copy-source': '/data/slash/r.txt/' });
+  assert.equal(copy.status, 404);
+  assert.equal(xmlField(copy.body, 'Code'), 'NoSuchKey');
+  assert.equal(existsSync(join(env.data, 'slash', 'copy.txt')), false);
+});

@@ -140,11 +140,18 @@ export function requireBucket(ctx: S3Context, r: Req): void {
   if (!bucketExists(ctx, r, r.bucket)) throw s3err.noSuchBucket(r.bucket);
 }
 
-/** The object's metadata: NoSuchKey when missing, or a directory named without "/". */
+/**
+ * Whether `key` names what is there: a directory only with a trailing "/" (its marker), a
+ * file only without one (`a.txt/` is another key than `a.txt`, and S3 has no object there).
+ */
+export function namesKind(key: string, e: UfsEntry): boolean {
+  return (e.type === 'directory') === key.endsWith('/');
+}
+
+/** The object's metadata: NoSuchKey when missing, a directory named without "/" or a file with one. */
 export async function statObject(ctx: S3Context, t: DataTarget, key: string, bucket: string): Promise<UfsEntry> {
   const st = await s3call({ bucket, key }, () => ctx.dp.stat(t));
-  if (!st) throw s3err.noSuchKey(key);
-  if (st.type === 'directory' && !key.endsWith('/')) throw s3err.noSuchKey(key);
+  if (!st || !namesKind(key, st)) throw s3err.noSuchKey(key);
   return st;
 }
 

@@ -15,7 +15,7 @@ import { conditionsFrom, evaluateCopySource, evaluateRead, evaluateWrite, hasWri
 import { objectRange } from '../ranges.js';
 import { maybeRedirect } from '../redirect.js';
 import { withBody } from '../request-body.js';
-import { baseHeaderList, checkKey, contentTypeOf, drain, httpDate, isoDate, quoteEtag, s3call, sendEmpty, sendXml, statObject, targetNow, targetOf, type Req, type S3Context } from '../request.js';
+import { baseHeaderList, checkKey, contentTypeOf, drain, httpDate, isoDate, quoteEtag, s3call, sendEmpty, sendXml, namesKind, statObject, targetNow, targetOf, type Req, type S3Context } from '../request.js';
 import { openHint } from '../../common/range.js';
 
 type Body = Buffer | Readable | ((dest: Writable) => Promise<void>);
@@ -55,7 +55,7 @@ async function getOpened(ctx: S3Context, r: Req, head: boolean, t: DataTarget): 
   if (!f) throw s3err.noSuchKey(r.key);
   let owned = true;
   try {
-    if (f.entry.type === 'directory' && !r.key.endsWith('/')) throw s3err.noSuchKey(r.key);
+    if (!namesKind(r.key, f.entry)) throw s3err.noSuchKey(r.key);
     await serveObject(r, head, f.entry, (range) => {
       const length = range ? range.end - range.start + 1 : f.entry.size;
       if (length <= SMALL_OBJECT_BYTES) {

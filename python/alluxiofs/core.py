@@ -20,6 +20,7 @@ fallback); the file object is in file.py, the HTTP client in client.py, the read
 docs/alluxiofs.md has the guide.
 """
 import datetime
+import errno
 import logging
 import os
 import re
@@ -31,7 +32,7 @@ from fsspec.spec import AbstractFileSystem
 from fsspec.utils import stringify_path
 
 from .client import WorkerClient
-from .errors import WorkersUnavailableError, error_from_response
+from .errors import UfsVersionMismatchError, WorkersUnavailableError, error_from_response
 from .file import AlluxioFile, _pread
 from .reads import Pool, ReadStats, merge_ranges, split_range
 from .ufs import Hints, UfsFallback, check_served
@@ -471,14 +472,18 @@ class AlluxioFileSystem(AbstractFileSystem):
 
     # ---- reads --------------------------------------------------------------------------
 
-    def _http_range(self, path, start, end, key=None, expect=None):
+    def _http_range(self, path, start, end, key=None, expect=None, version=None):
         """One ranged GET of bytes [start, end) (end None = to EOF) over HTTP, to the owner
         of ``key`` (the resolved UFS URI; the request URI when None), then the next owners.
-        ``expect``: the info of an open file; an answer of another version raises."""
+        ``expect``: the info of an open file; an answer of another version raises.
+        ``version``: a dict that gets the answer's ``size`` and ``etag``."""
         rng = f"bytes={start}-" + ("" if end is None else str(end - 1))
         resp = self.client.request("GET", "file", path, headers={"range": rng, "accept": "*/*"}, owner_key=key or path)
         if resp.status in (200, 206):
             check_served(expect, resp.headers, path)
+            if version is not None:
+                size = resp.headers.get("x-alluxio-size")
+                version.update(size=int(size) if size is not None and str(size).isdigit() else None, etag=resp.headers.get("etag"))
         self.read_stats.add(worker=resp.worker, http_requests=1, http_bytes=len(resp.body) if resp.status in (200, 206) else 0)
         if resp.status == 416:
             return b""
@@ -489,11 +494,18 @@ class AlluxioFileSystem(AbstractFileSystem):
         return resp.body
 
     def _parallel_range(self, path, start, end, key=None, expect=None):
-        """Bytes [start, end) over HTTP, in parts on the pool when the range is large."""
+        """Bytes [start, end) over HTTP, in parts on the pool when the range is large. The
+        parts are of one version: ``expect``'s, else the answers are compared with each
+        other (parts of two versions raise UfsVersionMismatchError, never a mix)."""
         key = key or self._owner_key(path)
         if end is None or end - start < self.parallel_threshold or self._pool.size == 1:
             return self._http_range(path, start, end, key, expect)
-        parts = self._pool.map(lambda r: self._http_range(path, r[0], r[1], key, expect), split_range(start, end, self.part_size))
+        ranges = split_range(start, end, self.part_size)
+        versions = [{} for _ in ranges]
+        parts = self._pool.map(lambda i: self._http_range(path, ranges[i][0], ranges[i][1], key, expect, versions[i]), range(len(ranges)))
+        seen = {(v.get("size"), v.get("etag")) for v in versions}
+        if len(seen) > 1:
+            raise UfsVersionMismatchError(errno.ESTALE, f"{path} changed while it was read (parts of {len(seen)} versions: size, ETag {sorted(seen, key=str)}); read it again", path)
         return b"".join(parts)
 
     def _range(self, path, start, end, meta=None, local=True):
@@ -509,13 +521,18 @@ class AlluxioFileSystem(AbstractFileSystem):
                 if data is not None:
                     return data
             stop = end
+            expect = meta
             if stop is None and start == 0:
-                # a whole-file read: learn the size, so a large file is fetched in parts
+                # a whole-file read: learn the size, so a large file is fetched in parts; the
+                # answers must be of the version that size belongs to (the info may come from
+                # another worker than the bytes: never a mix of one's size and the other's bytes)
                 try:
-                    stop = self._info(path)["size"]
+                    info = self._info(path)
+                    stop = info["size"]
+                    expect = expect or {"size": stop, "etag": info.get("etag")}
                 except (OSError, ValueError):
                     stop = None
-            return self._parallel_range(path, start, stop, self._owner_key(path, meta), expect=meta)
+            return self._parallel_range(path, start, stop, self._owner_key(path, meta), expect=expect)
 
         return self._read_call(path, remote, lambda fs, target, m: self._ufs_read(fs, target, start, end, m), meta=meta)
 

@@ -154,3 +154,76 @@ def test_upstream_only_arguments_are_accepted(worker_hosts, scratch):
     assert fs.cat_file(f"file://{local}/f.txt") == b"fs arg"  # through the given fs
     ok = fsspec.filesystem("alluxiofs", worker_hosts=worker_hosts, options={}, concurrency=4, skip_instance_cache=True)
     assert ok.cat_file(f"{base}/f.txt") == b"fs arg"
+
+
+class _TwoVersionsWorker:
+    """A worker whose answers disagree, as two workers may within their metadata TTL: info
+    describes the new version (5 bytes, ETag "new"), byte ranges come from the old one (10
+    bytes, "old"); with ``alternate``, every other range answer is of a third version of the
+    old one's size."""
+
+    OLD, NEW = b"0123456789" * 400_000, b"hello"
+
+    def __init__(self, alternate=False):
+        import http.server
+        import threading
+
+        outer = self
+        self.alternate, self.n = alternate, 0
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def log_message(self, *a):
+                pass
+
+            def do_GET(self):
+                if self.path.startswith("/api/v1/info"):
+                    body = json.dumps({"name": "/data/f", "type": "file", "size": len(outer.NEW), "mtime": 0, "etag": "new"}).encode()
+                    self.send_response(200)
+                    self.send_header("content-type", "application/json")
+                    self.send_header("content-length", str(len(body)))
+                    self.end_headers()
+                    self.wfile.write(body)
+                    return
+                outer.n += 1
+                # (alternating: a version of the old one's size, told apart by its ETag only)
+                data, etag = (outer.OLD[::-1], "other") if outer.alternate and outer.n % 2 == 0 else (outer.OLD, "old")
+                first, _, last = self.headers["range"][len("bytes="):].partition("-")
+                start, end = int(first), min(int(last) if last else len(data) - 1, len(data) - 1)
+                body = data[start : end + 1]
+                self.send_response(206)
+                self.send_header("etag", f'"{etag}"')
+                self.send_header("x-alluxio-size", str(len(data)))
+                self.send_header("content-range", f"bytes {start}-{end}/{len(data)}")
+                self.send_header("content-length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.hosts = f"127.0.0.1:{self.server.server_address[1]}"
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def test_a_read_never_mixes_two_versions_when_workers_disagree():
+    from alluxiofs import UfsVersionMismatchError
+
+    w = _TwoVersionsWorker()
+    try:
+        fs = fsspec.filesystem("alluxiofs", worker_hosts=w.hosts, short_circuit=False, skip_instance_cache=True)
+        # a whole-file read takes its size from info: the bytes must be of that version (they
+        # were the old version's first 5 bytes, returned as the file)
+        with pytest.raises(UfsVersionMismatchError):
+            fs.cat_file("/data/f")
+    finally:
+        w.close()
+    w = _TwoVersionsWorker(alternate=True)
+    try:
+        fs = fsspec.filesystem("alluxiofs", worker_hosts=w.hosts, short_circuit=False, skip_instance_cache=True, parallel_threshold=1 << 20, parallel_part_size=1 << 20)
+        # a large range read in parts: parts of two versions are refused, not joined
+        with pytest.raises(UfsVersionMismatchError):
+            fs.cat_file("/data/f", 0, 4 << 20)
+    finally:
+        w.close()

@@ -3,7 +3,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { conditionsFrom, etagMatches, evaluateCopySource, evaluateRead, evaluateWrite, hasWriteConditions } from '../../src/frontends/s3/preconditions.js';
+import { conditionOf, conditionsFrom, etagMatches, evaluateCopySource, evaluateRead, evaluateWrite, hasWriteConditions } from '../../src/frontends/s3/preconditions.js';
 import { copySourceRange, objectRange } from '../../src/frontends/s3/ranges.js';
 import { S3Error } from '../../src/frontends/s3/errors.js';
 
@@ -46,13 +46,21 @@ test('reads: If-Match wins over If-Unmodified-Since, If-None-Match over If-Modif
   assert.equal(evaluateRead({ ifMatch: '"abc"', ifNoneMatch: '"abc"' }, V), 'not-modified');
 });
 
-test('copy sources: every failure is a failure (no 304)', () => {
-  assert.equal(evaluateCopySource({ ifNoneMatch: '"abc"' }, V), 'failed');
-  assert.equal(evaluateCopySource({ ifModifiedSince: after }, V), 'failed');
-  assert.equal(evaluateCopySource({ ifMatch: '"abc"', ifModifiedSince: before }, V), 'ok');
+test('copy sources: every failure is a failure (no 304), naming the header that failed', () => {
+  assert.equal(evaluateCopySource({ ifNoneMatch: '"abc"' }, V), 'x-amz-copy-source-If-None-Match');
+  assert.equal(evaluateCopySource({ ifModifiedSince: after }, V), 'x-amz-copy-source-If-Modified-Since');
+  assert.equal(evaluateCopySource({ ifUnmodifiedSince: before }, V), 'x-amz-copy-source-If-Unmodified-Since');
+  assert.equal(evaluateCopySource({ ifMatch: '"abc"', ifModifiedSince: before }, V), undefined);
   const c = conditionsFrom({ 'x-amz-copy-source-if-match': '"zzz"', 'if-match': '"abc"' }, 'x-amz-copy-source-');
   assert.deepEqual(c, { ifMatch: '"zzz"' });
-  assert.equal(evaluateCopySource(c, V), 'failed');
+  assert.equal(evaluateCopySource(c, V), 'x-amz-copy-source-If-Match');
+});
+
+test('a failed read names the header that failed: If-Match, else If-Unmodified-Since', () => {
+  assert.equal(conditionOf({ ifMatch: '"zzz"', ifUnmodifiedSince: before }, 'failed'), 'If-Match');
+  assert.equal(conditionOf({ ifUnmodifiedSince: before }, 'failed'), 'If-Unmodified-Since');
+  assert.equal(conditionOf({ ifNoneMatch: '"abc"' }, 'not-modified'), 'If-None-Match');
+  assert.equal(conditionOf({ ifModifiedSince: after }, 'not-modified'), 'If-Modified-Since');
 });
 
 test('writes: If-None-Match: * only when absent; If-Match only on the same ETag; other If-None-Match unsupported', () => {

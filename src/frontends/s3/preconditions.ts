@@ -82,9 +82,19 @@ export function evaluateRead(c: Conditions, v: Version): ReadOutcome {
   return 'ok';
 }
 
-/** x-amz-copy-source-if-*: like a read, but a copy has no 304: every failure is 412. */
-export function evaluateCopySource(c: Conditions, v: Version): 'ok' | 'failed' {
-  return evaluateRead(c, v) === 'ok' ? 'ok' : 'failed';
+/** The header that made evaluateRead answer `outcome`: what a 412 names in its <Condition>. */
+export function conditionOf(c: Conditions, outcome: 'failed' | 'not-modified'): string {
+  if (outcome === 'failed') return c.ifMatch !== undefined ? 'If-Match' : 'If-Unmodified-Since';
+  return c.ifNoneMatch !== undefined ? 'If-None-Match' : 'If-Modified-Since';
+}
+
+/**
+ * x-amz-copy-source-if-*: like a read, but a copy has no 304: every failure is 412. The
+ * header that failed (what the 412 names), undefined when the copy may go on.
+ */
+export function evaluateCopySource(c: Conditions, v: Version): string | undefined {
+  const o = evaluateRead(c, v);
+  return o === 'ok' ? undefined : `x-amz-copy-source-${conditionOf(c, o)}`;
 }
 
 export type WriteOutcome = 'ok' | 'failed' | 'missing' | 'unsupported';

@@ -11,7 +11,7 @@ import { SMALL_OBJECT_BYTES, type ByteRange, type UfsEntry } from '../../../ufs/
 import type { DataObject, DataTarget } from '../../common/data-path.js';
 import { fromAlluxio, S3Error, s3err } from '../errors.js';
 import { lockIdOf } from '../key-locks.js';
-import { conditionsFrom, evaluateCopySource, evaluateRead, evaluateWrite, hasWriteConditions, type Conditions } from '../preconditions.js';
+import { conditionOf, conditionsFrom, evaluateCopySource, evaluateRead, evaluateWrite, hasWriteConditions, type Conditions } from '../preconditions.js';
 import { objectRange } from '../ranges.js';
 import { maybeRedirect } from '../redirect.js';
 import { withBody } from '../request-body.js';
@@ -86,9 +86,10 @@ function defaultType(key: string, isDir: boolean): string {
 async function serveObject(r: Req, head: boolean, st: UfsEntry, open: (range: ByteRange | null) => Body | Promise<Body>): Promise<void> {
   const etag = quoteEtag(st);
   const lastModified = httpDate(st.mtimeMs);
-  const cond = evaluateRead(conditionsFrom(r.req.headers), { etag, mtimeMs: st.mtimeMs });
+  const conditions = conditionsFrom(r.req.headers);
+  const cond = evaluateRead(conditions, { etag, mtimeMs: st.mtimeMs });
   if (cond === 'not-modified') return sendEmpty(r, 304, { ETag: etag, 'Last-Modified': lastModified });
-  if (cond === 'failed') throw s3err.preconditionFailed('If-Match');
+  if (cond === 'failed') throw s3err.preconditionFailed(conditionOf(conditions, cond));
   const isDir = st.type === 'directory';
   const size = isDir ? 0 : st.size;
   const range = objectRange(typeof r.req.headers.range === 'string' ? r.req.headers.range : undefined, r.query.get('partNumber'), size);
@@ -232,9 +233,8 @@ export async function openCopySource(ctx: S3Context, r: Req): Promise<{ src: { b
   const t = await targetOf(ctx, r, src.bucket, src.key);
   const st = await statObject(ctx, t, src.key, src.bucket);
   if (st.type !== 'file') throw s3err.noSuchKey(src.key);
-  if (evaluateCopySource(conditionsFrom(r.req.headers, 'x-amz-copy-source-'), { etag: quoteEtag(st), mtimeMs: st.mtimeMs }) !== 'ok') {
-    throw s3err.preconditionFailed('x-amz-copy-source-If-Match');
-  }
+  const failed = evaluateCopySource(conditionsFrom(r.req.headers, 'x-amz-copy-source-'), { etag: quoteEtag(st), mtimeMs: st.mtimeMs });
+  if (failed !== undefined) throw s3err.preconditionFailed(failed);
   return { src, t, st };
 }
 

@@ -303,3 +303,19 @@ test('a file named with a trailing "/" is another key: GET, HEAD and a copy from
   assert.equal(xmlField(copy.body, 'Code'), 'NoSuchKey');
   assert.equal(existsSync(join(env.data, 'slash', 'copy.txt')), false);
 });
+
+test('a continuation token the worker did not make is InvalidArgument; parts out of order are InvalidPartOrder before any part is checked', async () => {
+  for (const token of ['garbage', 'abc', '_w', 'x']) {
+    const l = await req('GET', `/data?list-type=2&continuation-token=${token}`);
+    assert.equal(l.status, 400, token);
+    assert.equal(xmlField(l.body, 'Code'), 'InvalidArgument');
+  }
+  const m = await multipart('c7/order');
+  const p2 = await req('PUT', `/data/c7/order?partNumber=2&uploadId=${m.id}`, 'part two');
+  assert.equal(p2.status, 200);
+  const doc = `<CompleteMultipartUpload><Part><PartNumber>2</PartNumber><ETag>${String(p2.headers.etag)}</ETag></Part><Part><PartNumber>1</PartNumber><ETag>x</ETag></Part></CompleteMultipartUpload>`;
+  const out = await req('POST', `/data/c7/order?uploadId=${m.id}`, doc);
+  assert.equal(out.status, 400);
+  assert.equal(xmlField(out.body, 'Code'), 'InvalidPartOrder');
+  assert.equal(existsSync(join(env.data, 'c7', 'order')), false);
+});

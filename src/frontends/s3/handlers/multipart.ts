@@ -83,10 +83,13 @@ export async function completeMultipart(ctx: S3Context, r: Req): Promise<void> {
     }
     const have = new Map((await ctx.staging.parts(id)).map((p) => [p.partNumber, p]));
     const chosen: PartInfo[] = [];
+    // the order of the whole list first, as S3 (a part too small before an unordered one is InvalidPartOrder)
     let prev = 0;
-    for (const [i, w] of wanted.entries()) {
+    for (const w of wanted) {
       if (!Number.isInteger(w.n) || w.n <= prev) throw new S3Error('InvalidPartOrder', 400, 'The list of parts was not in ascending order. The parts list must be specified in order by part number.');
       prev = w.n;
+    }
+    for (const [i, w] of wanted.entries()) {
       const p = have.get(w.n);
       if (!p || (w.etag !== '' && w.etag !== p.etag)) {
         throw new S3Error('InvalidPart', 400, "One or more of the specified parts could not be found. The part may not have been uploaded, or the specified entity tag may not match the part's entity tag.", { PartNumber: String(w.n) });

@@ -33,6 +33,12 @@ function httpsGet(url: string, ca: Buffer): Promise<{ status: number; body: Buff
   });
 }
 
+/**
+ * Files in the UFS: a test needs one owned by the second of two workers, whose ports (hence
+ * the placement) differ every run; with 8 files none was, one run in 256.
+ */
+const FILES = 32;
+
 describe('peer reads between HTTPS-only workers', () => {
   let etcd: TestEtcd;
   let certs: TestCerts;
@@ -82,7 +88,7 @@ describe('peer reads between HTTPS-only workers', () => {
     ca = readFileSync(certs.ca);
     dir = mkdtempSync(join(tmpdir(), 'peer-tls-'));
     mkdirSync(join(dir, 'ufs'));
-    for (let i = 0; i < 8; i++) writeFileSync(join(dir, 'ufs', `f${i}.bin`), pattern(200_000 + i, i));
+    for (let i = 0; i < FILES; i++) writeFileSync(join(dir, 'ufs', `f${i}.bin`), pattern(200_000 + i, i));
   });
   after(async () => {
     await stopWorkers(ws.map((x) => x.w));
@@ -94,7 +100,7 @@ describe('peer reads between HTTPS-only workers', () => {
   /** A file owned by the second worker of `pair` (names are host:restPort, the HTTPS port here). */
   const ownedBySecond = (pair: { rest: number }[]): number => {
     const names = pair.map((x) => `127.0.0.1:${x.rest}`);
-    const i = Array.from({ length: 8 }, (_, k) => k).find((k) => placementOrder(names, `file://${join(dir, 'ufs')}/f${k}.bin`)[0] === names[1]);
+    const i = Array.from({ length: FILES }, (_, k) => k).find((k) => placementOrder(names, `file://${join(dir, 'ufs')}/f${k}.bin`)[0] === names[1]);
     assert.ok(i !== undefined);
     return i;
   };

@@ -251,7 +251,9 @@ export class S3Ufs implements UfsAdapter {
   async list(rel: readonly string[]): Promise<UfsEntry[]> {
     const prefix = this.dirPrefix(rel);
     const out: UfsEntry[] = [];
-    const seen = new Set<string>();
+    // A name can be an object and a directory at once (keys `a` and `a/x`): both are listed.
+    const files = new Set<string>();
+    const dirs = new Set<string>();
     let token: string | undefined;
     let sawMarker = false;
     do {
@@ -270,8 +272,8 @@ export class S3Ufs implements UfsAdapter {
           continue;
         }
         const name = k.slice(prefix.length);
-        if (!name || name.includes('/') || CONTROL_CHARS.test(name) || name === '.' || name === '..' || seen.has(name)) continue;
-        seen.add(name);
+        if (!name || name.includes('/') || CONTROL_CHARS.test(name) || name === '.' || name === '..' || files.has(name)) continue;
+        files.add(name);
         out.push({
           name,
           type: 'file',
@@ -282,13 +284,8 @@ export class S3Ufs implements UfsAdapter {
       }
       for (const cp of page.CommonPrefixes ?? []) {
         const name = (cp.Prefix ?? '').slice(prefix.length).replace(/\/$/, '');
-        if (!name || name.includes('/') || CONTROL_CHARS.test(name) || name === '.' || name === '..') continue;
-        if (seen.has(name)) {
-          // a file and a directory of the same name: the directory wins in a listing
-          const i = out.findIndex((x) => x.name === name);
-          if (i >= 0) out.splice(i, 1);
-        }
-        seen.add(name);
+        if (!name || name.includes('/') || CONTROL_CHARS.test(name) || name === '.' || name === '..' || dirs.has(name)) continue;
+        dirs.add(name);
         out.push({ name, type: 'directory', size: 0, mtimeMs: 0 });
       }
       token = page.IsTruncated ? page.NextContinuationToken : undefined;
@@ -298,7 +295,8 @@ export class S3Ufs implements UfsAdapter {
       if (st === null) throw new AlluxioError('NotFound', `${rel.join('/')}: no such directory under ${this.uri}`);
       if (st.type === 'file') throw new AlluxioError('NotADirectory', `${rel.join('/')}: not a directory`);
     }
-    out.sort((a, b) => compareUtf8(a.name, b.name));
+    // by name; a name that is both: the file first
+    out.sort((a, b) => compareUtf8(a.name, b.name) || (a.type === b.type ? 0 : a.type === 'file' ? -1 : 1));
     return out;
   }
 

@@ -35,7 +35,12 @@ export interface ByteRange {
 export interface UfsAdapter {
   readonly uri: string;
   stat(rel: readonly string[]): Promise<UfsEntry | null>;
-  /** Direct children of a directory, sorted by name (UTF-8 byte order). Throws NotFound / NotADirectory. */
+  /**
+   * Direct children of a directory, sorted by name (UTF-8 byte order). Throws NotFound /
+   * NotADirectory. On an object store a name can be both an object and a directory (keys
+   * `a` and `a/x`): it is listed twice, the file first. Views where a name is one thing
+   * (POSIX, fsspec: listMerged) show the directory; S3 listings show both.
+   */
   list(rel: readonly string[]): Promise<UfsEntry[]>;
   /**
    * Open a stream of the file's bytes (or a byte range). `ifEtag`: only the version with this

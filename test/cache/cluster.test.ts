@@ -8,7 +8,7 @@
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { CopyObjectCommand, DeleteObjectCommand, GetObjectCommand, HeadObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { CopyObjectCommand, DeleteObjectCommand, GetObjectCommand, HeadObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { startCachingCluster, type CachingCluster } from '../helpers/cluster-cache.js';
 import type { WorkerProcess } from '../helpers/worker.js';
 import { placementOrder } from '../../src/domain/placement.js';
@@ -158,6 +158,35 @@ describe('one cache across the cluster: ownership, proxy, redirect, failover', (
       }
     } finally {
       for (const c of s3) c.destroy();
+    }
+  });
+
+  test('keys a and a/x in the UFS: S3 listings show both, as S3 does; the POSIX view (REST list) shows the directory', async () => {
+    const ufs = new S3Client({ endpoint: c.ufsEndpoint, region: 'us-east-1', forcePathStyle: true, credentials: { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' } });
+    const s3 = new S3Client({ endpoint: workers[1]!.s3Url, region: 'us-east-1', forcePathStyle: true, credentials: { accessKeyId: 'a', secretAccessKey: 'b' }, maxAttempts: 1 });
+    try {
+      for (const [k, body] of [['twin/a', 'object a'], ['twin/a/inside', 'below a'], ['twin/a.txt', 'x'], ['twin/ab/c', 'y']] as const) {
+        await ufs.send(new PutObjectCommand({ Bucket: 'remote', Key: k, Body: body }));
+      }
+      const delimited = await s3.send(new ListObjectsV2Command({ Bucket: 'data', Prefix: 'twin/a', Delimiter: '/' }));
+      assert.deepEqual((delimited.Contents ?? []).map((o) => o.Key), ['twin/a', 'twin/a.txt']);
+      assert.deepEqual((delimited.CommonPrefixes ?? []).map((p) => p.Prefix), ['twin/a/', 'twin/ab/']);
+      const flat = await s3.send(new ListObjectsV2Command({ Bucket: 'data', Prefix: 'twin/' }));
+      assert.deepEqual((flat.Contents ?? []).map((o) => o.Key), ['twin/a', 'twin/a.txt', 'twin/a/inside', 'twin/ab/c'], 'S3 byte order');
+      const paged: string[] = [];
+      let token: string | undefined;
+      do {
+        const page = await s3.send(new ListObjectsV2Command({ Bucket: 'data', Prefix: 'twin/', MaxKeys: 1, ...(token ? { ContinuationToken: token } : {}) }));
+        paged.push(...(page.Contents ?? []).map((o) => o.Key!));
+        token = page.NextContinuationToken;
+      } while (token);
+      assert.deepEqual(paged, ['twin/a', 'twin/a.txt', 'twin/a/inside', 'twin/ab/c'], 'one key per page');
+      assert.equal(Buffer.from(await (await s3.send(new GetObjectCommand({ Bucket: 'data', Key: 'twin/a' }))).Body!.transformToByteArray()).toString(), 'object a');
+      const rest = (await (await fetch(`${workers[1]!.restUrl}/api/v1/list?uri=${encodeURIComponent('alluxio:///data/twin')}`)).json()) as { entries: { name: string; type: string }[] };
+      assert.deepEqual(rest.entries.map((e) => `${e.name.split('/').pop()}:${e.type}`), ['a:directory', 'a.txt:file', 'ab:directory']);
+    } finally {
+      ufs.destroy();
+      s3.destroy();
     }
   });
 

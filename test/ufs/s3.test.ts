@@ -144,6 +144,15 @@ for (const backend of [s3rverBackend(), workerBackend()]) {
       assert.equal(await ufs.stat(['dir', 'empty']), null);
     });
 
+    if (backend.name === 's3rver') test('a name that is an object and a directory (keys a and a/x) is listed twice, the file first', async () => {
+      await ufs.write(['both', 'pair'], Readable.from([Buffer.from('object')]));
+      await ufs.write(['both', 'pair', 'inner'], Readable.from([Buffer.from('below')]));
+      await ufs.write(['both', 'pais'], Readable.from([Buffer.from('s')]));
+      assert.deepEqual((await ufs.list(['both'])).map((x) => `${x.name}:${x.type}`), ['pair:file', 'pair:directory', 'pais:file']);
+      assert.equal((await ufs.stat(['both', 'pair']))?.type, 'file', 'stat: the object (one HEAD)');
+      assert.deepEqual((await ufs.list(['both', 'pair'])).map((x) => x.name), ['inner']);
+    });
+
     test('large writes go multipart and read back intact', async () => {
       const big = Buffer.alloc(11 * 1024 * 1024 + 5);
       for (let i = 0; i < big.length; i += 4096) big[i] = (i / 4096) & 0xff;

@@ -19,7 +19,10 @@ import { DataPath } from './data-path.js';
 import { childLandsAt, traversalOf } from './traversal.js';
 
 export interface MergedListing {
-  /** Children sorted by name (UTF-8 byte order); virtual directories win over files of the same name. */
+  /**
+   * Children sorted by name (UTF-8 byte order), one per name: virtual directories win over
+   * files of the same name, and so do directories of the UFS (object stores: `a` and `a/x`).
+   */
   entries: UfsEntry[];
   /** The UFS had a directory there (listing succeeded). */
   ufsDirectory: boolean;
@@ -62,7 +65,10 @@ export async function listMerged(via: FrontendContext | DataPath, snap: Snapshot
     try {
       for (const e of await dp.list(t)) {
         // Where children may resolve elsewhere, show a name only where reading it reaches this entry.
-        if (!trav.mixed || childLandsAt(snap, res.alluxioPath, e.name, res, e.type)) byName.set(e.name, e);
+        if (trav.mixed && !childLandsAt(snap, res.alluxioPath, e.name, res, e.type)) continue;
+        // A name that is a file and a directory in an object store (keys `a` and `a/x`):
+        // the directory, so what lies below it can be walked.
+        if (e.type === 'directory' || !byName.has(e.name)) byName.set(e.name, e);
       }
       ufsDirectory = true;
     } catch (e) {

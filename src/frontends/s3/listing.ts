@@ -56,10 +56,16 @@ export class Lister {
     private readonly snap: Snapshot,
   ) {}
 
-  /** Children of the directory `dirKey` ('' or 'a/b/') of the bucket, sorted for the walk. */
+  /**
+   * Children of the directory `dirKey` ('' or 'a/b/') of the bucket, sorted for the walk. A
+   * name that is an object and a directory in an object store (keys `a` and `a/x`) is both
+   * here, as in S3; a virtual directory (mount, rule source) hides a file of its name.
+   */
   async children(bucket: string, dirKey: string): Promise<{ name: string; entry: UfsEntry }[]> {
     const key = dirKey.endsWith('/') ? dirKey.slice(0, -1) : dirKey;
+    // keyed by the walk's sort key: `name` for a file, `name/` for a directory
     const byName = new Map<string, UfsEntry>();
+    const keyOf = (e: UfsEntry) => (e.type === 'directory' ? e.name + '/' : e.name);
     let res;
     try {
       this.resolutions++;
@@ -75,7 +81,7 @@ export class Lister {
       const t = this.dp.bindIfMounted(this.snap, res);
       if (t) {
         try {
-          for (const e of await this.dp.list(t)) byName.set(e.name, e);
+          for (const e of await this.dp.list(t)) byName.set(keyOf(e), e);
         } catch (e) {
           if (!isAlluxioError(e) || (e.code !== 'NotFound' && e.code !== 'NotADirectory')) throw e;
         }
@@ -87,10 +93,10 @@ export class Lister {
     // A bucket is a mount or a top-level virtual directory (ListBuckets shows both).
     if (key === '' && !res.mount && virtual.length === 0 && !isVirtualDirectory(this.snap, res.alluxioPath)) throw s3err.noSuchBucket(bucket);
     for (const v of virtual) {
-      const cur = byName.get(v);
-      if (!cur || cur.type !== 'directory') byName.set(v, { name: v, type: 'directory', size: 0, mtimeMs: 0 });
+      byName.delete(v);
+      if (!byName.has(v + '/')) byName.set(v + '/', { name: v, type: 'directory', size: 0, mtimeMs: 0 });
     }
-    const out = [...byName.values()].map((entry) => ({ name: entry.name, entry, sortKey: entry.type === 'directory' ? entry.name + '/' : entry.name }));
+    const out = [...byName].map(([sortKey, entry]) => ({ name: entry.name, entry, sortKey }));
     out.sort((a, b) => compareUtf8(a.sortKey, b.sortKey));
     return out;
   }

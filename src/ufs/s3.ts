@@ -229,23 +229,34 @@ export class S3Ufs implements UfsAdapter {
 
   /**
    * What a name that is no object is: a directory when a `key/` marker exists (mkdir writes
-   * one) or any key lies below it, else null (missing). Both are asked at once, one round
-   * trip (they were two, one after the other), and either finding one answers. The marker
-   * is asked by HEAD, not left to the listing: S3 gateways over file systems (this
+   * one; the entry then has the marker's ETag and date) or any key lies below it, else null
+   * (missing). Both are asked at once, one round trip (they were two, one after the other),
+   * and both answers are awaited, so the same directory always gets the same entry. The
+   * marker is asked by HEAD, not left to the listing: S3 gateways over file systems (this
    * project's own S3 API among them) answer a HEAD of `dir/` for an empty directory but list
    * nothing under it. The price: a directory with a marker costs a listing it did not need.
    */
-  private notAnObject(name: string, key: string): Promise<UfsEntry | null> {
-    const notFound = (what: string) => (e: unknown): false => {
+  private async notAnObject(name: string, key: string): Promise<UfsEntry | null> {
+    const notFound = (what: string) => (e: unknown): null => {
       const err = this.fail(e, what);
-      if (err.code === 'NotFound') return false;
+      if (err.code === 'NotFound') return null;
       throw err;
     };
-    const marker = this.getter.head(key + '/').then(() => true, notFound('HeadObject'));
-    const below = this.client
-      .send(new ListObjectsV2Command({ Bucket: this.bucket, Prefix: key + '/', MaxKeys: 1 }))
-      .then((l) => (l.KeyCount ?? 0) > 0 || (l.Contents?.length ?? 0) > 0, notFound('ListObjectsV2'));
-    return anyTrue([marker, below]).then((dir) => (dir ? { name, type: 'directory', size: 0, mtimeMs: 0 } : null));
+    const [marker, below] = await Promise.allSettled([
+      this.getter.head(key + '/').then((h) => h, notFound('HeadObject')),
+      this.client
+        .send(new ListObjectsV2Command({ Bucket: this.bucket, Prefix: key + '/', MaxKeys: 1 }))
+        .then((l) => (l.KeyCount ?? 0) > 0 || (l.Contents?.length ?? 0) > 0, notFound('ListObjectsV2')),
+    ]);
+    if (marker.status === 'fulfilled' && marker.value) {
+      const { etag, mtimeMs } = entryOf(name, marker.value, () => 0);
+      return { name, type: 'directory', size: 0, mtimeMs, ...(etag ? { etag } : {}) };
+    }
+    if (below.status === 'fulfilled' && below.value) return { name, type: 'directory', size: 0, mtimeMs: 0 };
+    // neither says directory: missing, unless one of them failed (then that failure)
+    if (marker.status === 'rejected') throw marker.reason;
+    if (below.status === 'rejected') throw below.reason;
+    return null;
   }
 
   async list(rel: readonly string[]): Promise<UfsEntry[]> {
@@ -426,27 +437,4 @@ export class S3Ufs implements UfsAdapter {
     this.client.destroy();
     this.getter.destroy();
   }
-}
-
-/**
- * True as soon as one of `checks` resolves true; false once all resolved false; else (none
- * true) the first failure, after all settled.
- */
-function anyTrue(checks: Promise<boolean>[]): Promise<boolean> {
-  return new Promise((resolve, reject) => {
-    let left = checks.length;
-    let failure: { e: unknown } | undefined;
-    const settled = () => {
-      if (--left === 0) (failure ? reject(failure.e) : resolve(false));
-    };
-    for (const c of checks) {
-      c.then(
-        (yes) => (yes ? resolve(true) : settled()),
-        (e: unknown) => {
-          failure ??= { e };
-          settled();
-        },
-      );
-    }
-  });
 }

@@ -289,7 +289,7 @@ describe('s3:// signed GETs: retries and session tokens', () => {
     }
   });
 
-  test('a name that is no object: the marker HEAD and the listing go out together, after ONE request for the name', async () => {
+  test('a name that is no object: the marker HEAD and the listing go out together, after ONE request for the name; a marker gives the directory its ETag and date', async () => {
     // The store answers neither directory probe until both arrived: probes made one after
     // the other would wait for the deadline and fail.
     const seen: string[] = [];
@@ -305,7 +305,7 @@ describe('s3:// signed GETs: retries and session tokens', () => {
         return;
       }
       const answer = req.url === '/bkt/k/'
-        ? () => res.writeHead(marker, marker === 200 ? { 'content-length': '0', etag: '"m"', 'last-modified': new Date(0).toUTCString() } : {}).end()
+        ? () => res.writeHead(marker, marker === 200 ? { 'content-length': '0', etag: '"m"', 'last-modified': 'Tue, 01 Dec 2026 10:00:00 GMT' } : {}).end()
         : listStatus !== 200
           ? () => res.writeHead(listStatus, { 'content-type': 'application/xml' }).end('<Error><Code>AccessDenied</Code><Message>no listing</Message></Error>')
           : () =>
@@ -319,6 +319,7 @@ describe('s3:// signed GETs: retries and session tokens', () => {
     const endpoint = `http://127.0.0.1:${(store.address() as AddressInfo).port}`;
     const ufs = S3Ufs.fromMount(parseMount({ path: '/m', ufsUri: 's3://bkt/', options: { 's3a.endpoint': endpoint, 's3a.accessKeyId': 'AK', 's3a.secretKey': 'SK', 's3a.socket.timeout': '20s' } }));
     const dir = { name: 'k', type: 'directory', size: 0, mtimeMs: 0 };
+    const withMarker = { ...dir, mtimeMs: Date.parse('Tue, 01 Dec 2026 10:00:00 GMT'), etag: 'm' }; // the marker's
     try {
       assert.deepEqual(await ufs.readFirst(['k'], { start: 0, end: 9 }), { entry: null }, 'missing');
       assert.deepEqual(seen.slice(0, 1), ['GET /bkt/k']);
@@ -328,8 +329,8 @@ describe('s3:// signed GETs: retries and session tokens', () => {
       assert.deepEqual(seen.slice(0, 1), ['HEAD /bkt/k']);
       assert.equal(seen.length, 3);
       marker = 200; // a directory with its marker: a gateway over a file system lists nothing in it
-      assert.deepEqual(await ufs.stat(['k']), dir);
-      assert.deepEqual(await ufs.readFirst(['k'], { start: 0, end: 9 }), { entry: dir });
+      assert.deepEqual(await ufs.stat(['k']), withMarker);
+      assert.deepEqual(await ufs.readFirst(['k'], { start: 0, end: 9 }), { entry: withMarker });
       marker = 404;
       listed = 1; // keys below it, no marker
       assert.deepEqual(await ufs.stat(['k']), dir);
@@ -338,7 +339,7 @@ describe('s3:// signed GETs: retries and session tokens', () => {
       listStatus = 403; // neither says directory, one failed: that failure
       await assert.rejects(ufs.stat(['k']), (e) => code('UfsAccessDenied')(e) && /ListObjectsV2 on s3:\/\/bkt\/: AccessDenied/.test((e as Error).message));
       marker = 200; // the marker answers even though the listing failed
-      assert.deepEqual(await ufs.stat(['k']), dir);
+      assert.deepEqual(await ufs.stat(['k']), withMarker);
     } finally {
       await ufs.close();
       held = [];

@@ -230,11 +230,12 @@ export class S3Ufs implements UfsAdapter {
   /**
    * What a name that is no object is: a directory when a `key/` marker exists (mkdir writes
    * one; the entry then has the marker's ETag and date) or any key lies below it, else null
-   * (missing). Both are asked at once, one round trip (they were two, one after the other),
-   * and both answers are awaited, so the same directory always gets the same entry. The
-   * marker is asked by HEAD, not left to the listing: S3 gateways over file systems (this
-   * project's own S3 API among them) answer a HEAD of `dir/` for an empty directory but list
-   * nothing under it. The price: a directory with a marker costs a listing it did not need.
+   * (missing). Both are asked at once, one round trip (they were two, one after the other).
+   * The marker's answer decides first: a marker ends it (the listing's answer is not
+   * waited for), so the same directory always gets the same entry. The marker is asked by
+   * HEAD, not left to the listing: S3 gateways over file systems (this project's own S3 API
+   * among them) answer a HEAD of `dir/` for an empty directory but list nothing under it.
+   * The price: a directory with a marker costs a listing it did not need.
    */
   private async notAnObject(name: string, key: string): Promise<UfsEntry | null> {
     const notFound = (what: string) => (e: unknown): null => {
@@ -242,21 +243,23 @@ export class S3Ufs implements UfsAdapter {
       if (err.code === 'NotFound') return null;
       throw err;
     };
-    const [marker, below] = await Promise.allSettled([
-      this.getter.head(key + '/').then((h) => h, notFound('HeadObject')),
-      this.client
-        .send(new ListObjectsV2Command({ Bucket: this.bucket, Prefix: key + '/', MaxKeys: 1 }))
-        .then((l) => (l.KeyCount ?? 0) > 0 || (l.Contents?.length ?? 0) > 0, notFound('ListObjectsV2')),
-    ]);
-    if (marker.status === 'fulfilled' && marker.value) {
-      const { etag, mtimeMs } = entryOf(name, marker.value, () => 0);
+    const below = this.client
+      .send(new ListObjectsV2Command({ Bucket: this.bucket, Prefix: key + '/', MaxKeys: 1 }))
+      .then((l) => (l.KeyCount ?? 0) > 0 || (l.Contents?.length ?? 0) > 0, notFound('ListObjectsV2'));
+    below.catch(() => undefined); // handled where it is awaited (or not needed: a marker answered)
+    let marker;
+    try {
+      marker = await this.getter.head(key + '/').then((h) => h, notFound('HeadObject'));
+    } catch (e) {
+      // the marker could not be asked: a listing that finds keys still answers
+      if (await below.catch(() => false)) return { name, type: 'directory', size: 0, mtimeMs: 0 };
+      throw e;
+    }
+    if (marker) {
+      const { etag, mtimeMs } = entryOf(name, marker, () => 0);
       return { name, type: 'directory', size: 0, mtimeMs, ...(etag ? { etag } : {}) };
     }
-    if (below.status === 'fulfilled' && below.value) return { name, type: 'directory', size: 0, mtimeMs: 0 };
-    // neither says directory: missing, unless one of them failed (then that failure)
-    if (marker.status === 'rejected') throw marker.reason;
-    if (below.status === 'rejected') throw below.reason;
-    return null;
+    return (await below) ? { name, type: 'directory', size: 0, mtimeMs: 0 } : null;
   }
 
   async list(rel: readonly string[]): Promise<UfsEntry[]> {

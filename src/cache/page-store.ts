@@ -344,17 +344,18 @@ export class PageStore {
       return;
     }
     if (small) this.backlog += data.length; // (counted from here: puts of the same turn see it)
+    this.evictFor(charge);
+    this.pending.add(id);
+    this.reserved += charge;
+    const path = this.pagePath(key, index);
+    let large = false;
+    // (registered where the finally below is sure to release it)
     let largeDone: (() => void) | undefined;
     if (!small) {
       const done = new Promise<void>((r) => (largeDone = r));
       this.largePuts.add(done);
       void done.then(() => this.largePuts.delete(done));
     }
-    this.evictFor(charge);
-    this.pending.add(id);
-    this.reserved += charge;
-    const path = this.pagePath(key, index);
-    let large = false;
     try {
       if (!(await this.ensureShard(key))) throw new Error('cannot create the cache directory');
       // Written in place: a page cut short (crash, full disk) fails its length/CRC check and

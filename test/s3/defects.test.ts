@@ -287,7 +287,7 @@ test('15: ListBuckets pages with max-buckets and continuation-token', async () =
   assert.equal((await req('GET', '/?max-buckets=0')).status, 400);
 });
 
-test('a file named with a trailing "/" is another key: GET, HEAD and a copy from it answer NoSuchKey; a directory answers only with it', async () => {
+test('a file named with a trailing "/" is another key: GET, HEAD and a copy from it answer NoSuchKey, a DELETE of it deletes nothing; a directory answers only with it', async () => {
   mkdirSync(join(env.data, 'slash', 'sub'), { recursive: true });
   writeFileSync(join(env.data, 'slash', 'r.txt'), 'ten bytes!');
   for (const method of ['GET', 'HEAD']) {
@@ -302,6 +302,12 @@ test('a file named with a trailing "/" is another key: GET, HEAD and a copy from
   assert.equal(copy.status, 404);
   assert.equal(xmlField(copy.body, 'Code'), 'NoSuchKey');
   assert.equal(existsSync(join(env.data, 'slash', 'copy.txt')), false);
+  // a DELETE of r.txt/ deletes nothing (S3: no such key, 204); it deleted the file
+  assert.equal((await req('DELETE', '/data/slash/r.txt/')).status, 204);
+  assert.equal(readFileSync(join(env.data, 'slash', 'r.txt'), 'utf8'), 'ten bytes!');
+  mkdirSync(join(env.data, 'slash', 'empty'));
+  assert.equal((await req('DELETE', '/data/slash/empty/')).status, 204);
+  assert.equal(existsSync(join(env.data, 'slash', 'empty')), false, 'a directory key still deletes its directory');
 });
 
 test('a continuation token the worker did not make is InvalidArgument; parts out of order are InvalidPartOrder before any part is checked', async () => {

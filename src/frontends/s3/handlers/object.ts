@@ -181,11 +181,17 @@ export async function putObject(ctx: S3Context, r: Req): Promise<void> {
   sendEmpty(r, 200, { ETag: quoteEtag(entry), ...checksumHeaders(r) });
 }
 
-/** Delete one key; S3: deleting what is not there (or a non-empty "directory") succeeds quietly. */
+/**
+ * Delete one key; S3: deleting what is not there (or a non-empty "directory") succeeds
+ * quietly. A key ending in "/" names a directory only: `a.txt/` is not the file `a.txt`.
+ */
 export async function deleteKey(ctx: S3Context, r: Req, key: string): Promise<void> {
   const t = await targetOf(ctx, r, r.bucket, key, { write: true });
   try {
-    await ctx.locks.run(lockIdOf(t), () => ctx.dp.delete(t));
+    await ctx.locks.run(lockIdOf(t), async () => {
+      if (key.endsWith('/') && (await ctx.dp.stat(t))?.type !== 'directory') return;
+      await ctx.dp.delete(t);
+    });
   } catch (e) {
     if (isAlluxioError(e) && (e.code === 'NotFound' || e.code === 'DirectoryNotEmpty' || e.code === 'IsADirectory' || e.code === 'NotADirectory')) return;
     throw e;

@@ -155,7 +155,9 @@ export class CacheLoader {
 
 /**
  * Every file at or below `root` (each child resolved again, so rules apply per path), in
- * depth-first name order; counts files and bytes into `job` as it finds them.
+ * depth-first name order; counts files and bytes into `job` as it finds them. `alsoBelow`:
+ * the parent's listing had this name twice (an object store's object `a` and keys below
+ * `a/`): after the file, what lies below it.
  */
 export async function* walkFiles(
   dp: DataPath,
@@ -164,17 +166,19 @@ export async function* walkFiles(
   path: string,
   job?: { filesTotal: number; bytesTotal: number; errors: { path: string; message: string }[] },
   keep: (t: DataTarget) => boolean = () => true,
+  alsoBelow = false,
 ): AsyncGenerator<{ path: string; t: DataTarget }> {
   const st = await dp.stat(root);
   if (!st) return;
   if (st.type === 'file') {
-    if (!keep(root)) return;
-    if (job) {
-      job.filesTotal++;
-      job.bytesTotal += st.size;
+    if (keep(root)) {
+      if (job) {
+        job.filesTotal++;
+        job.bytesTotal += st.size;
+      }
+      yield { path, t: root };
     }
-    yield { path, t: root };
-    return;
+    if (!alsoBelow) return;
   }
   let children;
   try {
@@ -183,7 +187,11 @@ export async function* walkFiles(
     if (job && job.errors.length < MAX_ERRORS) job.errors.push({ path, message: (e as Error).message });
     return;
   }
-  for (const c of children) {
+  for (let i = 0; i < children.length; i++) {
+    const c = children[i]!;
+    // a name listed twice (file, then directory: UfsAdapter.list) is walked once, as both
+    const twice = children[i + 1]?.name === c.name;
+    if (twice) i++;
     const childPath = path === '/' ? `/${c.name}` : `${path.replace(/\/+$/, '')}/${c.name}`;
     let t: DataTarget;
     try {
@@ -192,6 +200,6 @@ export async function* walkFiles(
       if (job && job.errors.length < MAX_ERRORS) job.errors.push({ path: childPath, message: (e as Error).message });
       continue;
     }
-    yield* walkFiles(dp, snap, t, childPath, job, keep);
+    yield* walkFiles(dp, snap, t, childPath, job, keep, twice);
   }
 }

@@ -61,6 +61,11 @@ export class PeerClient {
   private readonly suspects = new Map<string, number>();
   /** Keep-alive pools per peer, http and https (with the cluster's CA and our certificate). */
   private readonly agent: Agent;
+  /**
+   * Invalidations have pools of their own: behind peer reads that hold every connection of a
+   * peer's pool (idle up to 30 s) they would wait past their deadline.
+   */
+  private readonly control: Agent;
   private readonly key: [string, string] | undefined;
   private readonly idleMs: number;
 
@@ -69,6 +74,7 @@ export class PeerClient {
     this.key = first;
     this.idleMs = opts.idleTimeoutMs ?? 30_000;
     this.agent = new Agent({ connections: 64, headersTimeout: this.idleMs, bodyTimeout: this.idleMs, ...(opts.tls ? { connect: { ...opts.tls } } : {}) });
+    this.control = new Agent({ connections: 8, connect: { timeout: INVALIDATE_TIMEOUT_MS, ...(opts.tls ?? {}) } });
   }
 
   /**
@@ -86,8 +92,13 @@ export class PeerClient {
     });
   }
 
+  /** A peer read from `name` failed: counted, and the peer is tried last for a while. */
   suspect(name: string): void {
     this.counters.failures++;
+    this.distrust(name);
+  }
+
+  private distrust(name: string): void {
     this.suspects.set(name, Date.now() + (this.opts.suspectMs ?? 5000));
   }
 
@@ -178,15 +189,18 @@ export class PeerClient {
     const headers: Record<string, string> = { accept: 'application/json' };
     this.sign(peer, headers, PEER_INVALIDATE_PATH, query, 'POST');
     this.counters.invalidations++;
+    // The whole exchange (a connection, the request, the answer) within the deadline.
+    const signal = AbortSignal.timeout(timeoutMs);
     try {
-      const res = await this.agent.request({ origin: originOf(peer), method: 'POST', path: `${PEER_INVALIDATE_PATH}?${query}`, headers, headersTimeout: timeoutMs, bodyTimeout: timeoutMs });
+      const res = await this.control.request({ origin: originOf(peer), method: 'POST', path: `${PEER_INVALIDATE_PATH}?${query}`, headers, signal });
       res.body.on('error', ignore);
       const text = await res.body.text();
       if (res.statusCode !== 204) throw new Error(`answered ${res.statusCode}: ${text.slice(0, 200)}`);
     } catch (e) {
       this.counters.invalidationFailures++;
-      const code = (e as { code?: string })?.code;
-      const why = code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_BODY_TIMEOUT' ? `no answer within ${timeoutMs} ms` : this.reason(e);
+      // not asked again for a while (announce.ts): a hung worker costs one deadline, not one per change
+      this.distrust(peer.name);
+      const why = signal.aborted ? `no answer within ${timeoutMs} ms` : this.reason(e);
       throw new AlluxioError('UfsUnavailable', `worker ${peer.name} did not confirm it dropped ${uri}: ${why}`, { details: { peer: peer.name }, cause: e });
     }
   }
@@ -210,6 +224,7 @@ export class PeerClient {
 
   close(): void {
     void this.agent.destroy().catch(() => undefined);
+    void this.control.destroy().catch(() => undefined);
   }
 }
 

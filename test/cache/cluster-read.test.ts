@@ -250,3 +250,34 @@ test('announcing a change: a peer confirms with 204; a hung, dead or refusing on
     peers.close();
   }
 });
+
+test('announcing a change to the ring: every other member is told; one that did not confirm is skipped (and counted) while suspect', async () => {
+  const { announceChange } = await import('../../src/cache/announce.js');
+  const seen: string[] = [];
+  const s = http.createServer((req, res) => {
+    seen.push(String(req.url));
+    res.writeHead(204).end();
+  });
+  servers.push(s);
+  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
+  const port = (s.address() as AddressInfo).port;
+  const ok: RingMember = { ...deadPeer(), id: 'ok', name: `127.0.0.1:${port}`, restPort: port };
+  const self: RingMember = { ...deadPeer(), id: 'self', name: 'me:1' };
+  const { hung, owner } = await hungOwner();
+  const ring = { current: () => [ok, owner, self], order: () => [], selfName: 'me:1', selfShare: () => undefined };
+  const peers = new PeerClient();
+  const warnings: string[] = [];
+  const log = { warn: (o: { peer: string }) => warnings.push(o.peer) } as unknown as import('pino').Logger;
+  try {
+    await announceChange({ ring, peers }, log, 's3://b/k', false); // the hung one: its deadline
+    assert.deepEqual(warnings, [owner.name]);
+    await announceChange({ ring, peers }, log, 's3://b/k2', true); // skipped while suspect
+    assert.equal(seen.length, 2, 'the member that answers was told both times');
+    assert.match(seen[1]!, /uri=s3%3A%2F%2Fb%2Fk2&tree=true$/);
+    assert.deepEqual([peers.counters.invalidations, peers.counters.invalidationFailures], [4, 2], 'the skip is counted as a failure');
+    assert.equal(peers.counters.failures, 0, 'not a peer read failure');
+  } finally {
+    peers.close();
+    hung.closeAllConnections();
+  }
+});

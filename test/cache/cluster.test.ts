@@ -184,6 +184,15 @@ describe('one cache across the cluster: ownership, proxy, redirect, failover', (
       assert.equal(Buffer.from(await (await s3.send(new GetObjectCommand({ Bucket: 'data', Key: 'twin/a' }))).Body!.transformToByteArray()).toString(), 'object a');
       const rest = (await (await fetch(`${workers[1]!.restUrl}/api/v1/list?uri=${encodeURIComponent('alluxio:///data/twin')}`)).json()) as { entries: { name: string; type: string }[] };
       assert.deepEqual(rest.entries.map((e) => `${e.name.split('/').pop()}:${e.type}`), ['a:directory', 'a.txt:file', 'ab:directory']);
+      // cache status walks each file once, the object a and what lies below a/ included
+      let files = 0;
+      for (const w of workers) files += ((await (await fetch(`${w.restUrl}/api/v1/cache/status?path=${encodeURIComponent('/data/twin')}`)).json()) as { path: { files: number } }).path.files;
+      assert.equal(files, 4, 'a, a.txt, a/inside, ab/c: each counted once, by its owner');
+      // a recursive delete removes both and everything else (it stopped at a, NotFound, leaving the rest)
+      const del = await fetch(`${workers[2]!.restUrl}/api/v1/file?uri=${encodeURIComponent('alluxio:///data/twin')}&recursive=true`, { method: 'DELETE' });
+      assert.equal(del.status, 200, await del.clone().text());
+      const left = await ufs.send(new ListObjectsV2Command({ Bucket: 'remote', Prefix: 'twin/' }));
+      assert.deepEqual((left.Contents ?? []).map((o) => o.Key), []);
     } finally {
       ufs.destroy();
       s3.destroy();

@@ -349,6 +349,17 @@ describe('a worker without a cache: a GET on s3:// is one request', () => {
     assert.ok((await h.read('/s3/v'))!.equals(pattern(5000, 7)));
   });
 
+  test('a directory holding a name that is an object and a directory (keys a and a/x) is renamed whole', async () => {
+    for (const [p, d] of [['/s3/mv/a', 'object'], ['/s3/mv/a/x', 'below'], ['/s3/mv/z', 'last']] as const) await h.putBehind(p, Buffer.from(d));
+    await h.dp.rename(h.target('/s3/mv'), h.target('/s3/mv2'), 'directory', false);
+    const a = h.adapter('/s3/mv2');
+    const rel = h.target('/s3/mv2').rel;
+    assert.deepEqual((await a.list(rel)).map((e) => `${e.name}:${e.type}`), ['a:file', 'a:directory', 'z:file']);
+    assert.equal((await h.read('/s3/mv2/a/x'))!.toString(), 'below');
+    assert.equal((await h.read('/s3/mv2/a'))!.toString(), 'object');
+    assert.equal(await a.stat(h.target('/s3/mv').rel), null, 'nothing left behind (it stopped at a, NotFound, leaving z)');
+  });
+
   test('missing: answered by the GET and its directory probes; empty, past the end, a directory, HEAD and reads without a hint stat as before', async () => {
     reset();
     assert.equal(await h.dp.open(h.target('/s3/missing'), { reads: { start: 0 } }), null);

@@ -20,6 +20,7 @@ import type { Readable, Writable } from 'node:stream';
 import type { ByteRange, LocalFile, UfsAdapter, UfsEntry, UfsOpenFile } from '../../ufs/types.js';
 import type { FrontendContext } from '../context.js';
 import { uriOf } from '../../cache/cache.js';
+import { announceChange, mayHaveChanged } from '../../cache/announce.js';
 import { clusterObject } from '../../cache/cluster-read.js';
 import type { ObjectRef } from '../../cache/page-store.js';
 import { UfsPageSource, versionOf, type PageSource } from '../../cache/source.js';
@@ -321,17 +322,15 @@ export class DataPath {
   async write(t: DataTarget, body: Readable): Promise<UfsEntry> {
     requireWritable(t.mount);
     this.invalidate(t);
-    try {
-      return await this.ufs(() => t.adapter.write(t.rel, body));
-    } finally {
-      this.invalidate(t);
-      await this.tellPeers(uriOf(t), false);
-    }
+    return this.change(t, () => t.adapter.write(t.rel, body));
   }
 
-  /** Delete the target (a file, or an empty directory). */
-  async delete(t: DataTarget): Promise<void> {
-    return this.change(t, () => t.adapter.delete(t.rel));
+  /**
+   * Delete the target (a file, or an empty directory). `announce: false`: the caller tells
+   * the other workers itself (a tree delete, once for the tree: announceTree).
+   */
+  async delete(t: DataTarget, opts: { announce?: boolean } = {}): Promise<void> {
+    return this.change(t, () => t.adapter.delete(t.rel), opts.announce);
   }
 
   async mkdir(t: DataTarget): Promise<void> {
@@ -340,21 +339,37 @@ export class DataPath {
 
   /**
    * A change to the target in the UFS: writable mount checked, this worker's cache dropped
-   * after it, and the other workers told.
+   * after it, and the other workers told (src/cache/announce.ts) unless it certainly
+   * changed nothing.
    */
-  private async change<T>(t: DataTarget, f: () => Promise<T>): Promise<T> {
+  private async change<T>(t: DataTarget, f: () => Promise<T>, announce = true): Promise<T> {
     requireWritable(t.mount);
+    let failure: unknown;
     try {
       return await this.ufs(f);
+    } catch (e) {
+      failure = e;
+      throw e;
     } finally {
       this.invalidate(t);
-      await this.tellPeers(uriOf(t), false);
+      if (announce && mayHaveChanged(failure)) await this.announce(uriOf(t), false);
     }
+  }
+
+  /** Tell the other workers that everything at or below the target changed (after a tree delete). */
+  announceTree(t: DataTarget): Promise<void> {
+    return this.announce(uriOf(t), true);
+  }
+
+  private async announce(uri: string, tree: boolean): Promise<void> {
+    if (this.ctx.cluster) await announceChange(this.ctx.cluster, this.ctx.log, uri, tree);
   }
 
   /** Drop the target's cached metadata and pages on this worker, and its declared ETag (after a write or delete). */
   invalidate(t: DataTarget): void {
-    this.dropCached(uriOf(t), false);
+    const uri = uriOf(t);
+    this.dropCached(uri, false);
+    this.ctx.etags?.forget(uri);
   }
 
   /**
@@ -363,38 +378,20 @@ export class DataPath {
    * it over the next turns of the loop (WorkerCache.free).
    */
   invalidateTree(t: DataTarget): void {
-    this.dropCached(uriOf(t), true);
+    const uri = uriOf(t);
+    this.dropCached(uri, true);
+    this.ctx.etags?.forget(uri);
   }
 
   /**
-   * Drop what this process cached of a UFS URI (`tree`: and below it) and its declared ETag:
-   * after a change here, or one another worker announced (POST /api/v1/peer/invalidate).
+   * Drop what this process cached of a UFS URI (`tree`: and below it): after a change here,
+   * or one another worker announced (POST /api/v1/peer/invalidate; the declared ETag record
+   * in etcd is the changing worker's to delete: the others see that through their mirror).
    */
   dropCached(uri: string, tree: boolean): void {
     const cache = this.ctx.cache;
     if (tree) cache?.free(uri).catch((e: Error) => this.ctx.log.warn({ uri, err: e.message }, 'dropping cached pages below a changed path failed'));
     else cache?.invalidate(uri);
-    this.ctx.etags?.forget(uri);
-  }
-
-  /**
-   * Tell the other workers of the ring that `uri` changed (`tree`: and below it), and wait
-   * until they confirmed they dropped what they cached of it: without this, a worker that
-   * had read the name kept serving the old version, or the deleted object, for up to its
-   * metadata TTL (a copy on it stored the old bytes). A worker that does not confirm within
-   * INVALIDATE_TIMEOUT_MS (dead, hung, partitioned) is logged and counted, and the change
-   * still succeeds: that worker may serve the old version for up to its TTL.
-   */
-  private async tellPeers(uri: string, tree: boolean): Promise<void> {
-    const c = this.ctx.cluster;
-    if (!c) return;
-    const others = c.ring.current().filter((m) => m.name !== c.ring.selfName);
-    if (others.length === 0) return;
-    await Promise.all(
-      others.map((m) =>
-        c.peers.invalidate(m, uri, tree).catch((e: Error) => this.ctx.log.warn({ peer: m.name, uri, err: e.message }, 'a worker did not confirm a change; it may serve the old version for up to its metadata TTL')),
-      ),
-    );
   }
 
   /**
@@ -432,10 +429,11 @@ export class DataPath {
       if (a.rename) return await this.ufs(() => a.rename!(from.rel, to.rel));
       return await this.ufs(() => moveTree(a, from.rel, to.rel, type, toExists));
     } finally {
-      // both names now hold other bytes (or none): drop what this worker and the others cached under them
+      // both names now hold other bytes (or none): drop what this worker and the others
+      // cached under them (also after a failure: a move of a tree fails part-way)
       this.invalidateTree(from);
       this.invalidateTree(to);
-      await Promise.all([this.tellPeers(uriOf(from), true), this.tellPeers(uriOf(to), true)]);
+      await Promise.all([this.announce(uriOf(from), true), this.announce(uriOf(to), true)]);
     }
   }
 
@@ -533,10 +531,29 @@ async function moveTree(a: UfsAdapter, from: readonly string[], to: readonly str
     return;
   }
   if (!toExists) await a.mkdir(to);
+  // (a name an object store lists twice, object `a` and keys below `a/`: the file, then the tree)
   for (const child of await a.list(from)) {
     await moveTree(a, [...from, child.name], [...to, child.name], child.type, false);
   }
-  await a.delete(from);
+  await gone(() => a.delete(from));
+}
+
+/**
+ * Delete a directory whose children were just deleted or moved. In an object store a
+ * directory without a `key/` marker is only the keys below it, so it went with the last of
+ * them: NotFound then means done.
+ */
+async function gone(del: () => Promise<void>): Promise<void> {
+  try {
+    await del();
+  } catch (e) {
+    if (!(isAlluxioError(e) && e.code === 'NotFound')) throw e;
+  }
+}
+
+/** DataPath.delete of a directory whose children were just deleted (see gone()); the caller announces the tree. */
+export function deleteGoneDirectory(dp: DataPath, t: DataTarget): Promise<void> {
+  return gone(() => dp.delete(t, { announce: false }));
 }
 
 /** The mtime a version names (`sm:<size>:<mtimeMs>`), else 0 (an ETag names none). */

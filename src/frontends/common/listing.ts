@@ -63,12 +63,9 @@ export async function listMerged(via: FrontendContext | DataPath, snap: Snapshot
   const t = dp.bindIfMounted(snap, res);
   if (t) {
     try {
-      for (const e of await dp.list(t)) {
+      for (const e of onePerName(await dp.list(t))) {
         // Where children may resolve elsewhere, show a name only where reading it reaches this entry.
-        if (trav.mixed && !childLandsAt(snap, res.alluxioPath, e.name, res, e.type)) continue;
-        // A name that is a file and a directory in an object store (keys `a` and `a/x`):
-        // the directory, so what lies below it can be walked.
-        if (e.type === 'directory' || !byName.has(e.name)) byName.set(e.name, e);
+        if (!trav.mixed || childLandsAt(snap, res.alluxioPath, e.name, res, e.type)) byName.set(e.name, e);
       }
       ufsDirectory = true;
     } catch (e) {
@@ -84,7 +81,7 @@ export async function listMerged(via: FrontendContext | DataPath, snap: Snapshot
     try {
       const at = dp.bindIfMounted(snap, alt);
       if (!at) continue;
-      listed = await dp.list(at);
+      listed = onePerName(await dp.list(at));
     } catch (e) {
       if (isAlluxioError(e) && UNREACHED.has(e.code)) continue;
       throw e;
@@ -100,6 +97,15 @@ export async function listMerged(via: FrontendContext | DataPath, snap: Snapshot
   const entries = [...byName.values()].sort((a, b) => compareUtf8(a.name, b.name));
   const exists = ufsDirectory || virtual.length > 0 || (!ufsFile && (traversable || isVirtualDirectory(snap, res.alluxioPath)));
   return { entries, ufsDirectory, ufsFile, virtual, exists };
+}
+
+/**
+ * One entry per name: of a name an object store lists twice (object `a` and keys below
+ * `a/`: the file, then the directory, UfsAdapter.list), the directory, so what lies below
+ * it can be walked.
+ */
+function onePerName(entries: UfsEntry[]): UfsEntry[] {
+  return entries.filter((e, i) => entries[i + 1]?.name !== e.name);
 }
 
 /**

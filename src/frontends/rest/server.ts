@@ -26,7 +26,7 @@ import { AlluxioError, isAlluxioError } from '../../domain/errors.js';
 import type { Resolution } from '../../domain/resolver.js';
 import type { Snapshot } from '../../domain/snapshot.js';
 import { SMALL_OBJECT_BYTES, type ByteRange, type UfsEntry } from '../../ufs/types.js';
-import { DataPath, type DataObject, type DataTarget } from '../common/data-path.js';
+import { DataPath, deleteGoneDirectory, type DataObject, type DataTarget } from '../common/data-path.js';
 import { isTraversable, isVirtualDirectory, listMerged } from '../common/listing.js';
 import { openHint, parseRange } from '../common/range.js';
 import { httpDate } from '../common/http-date.js';
@@ -279,15 +279,17 @@ export function createRestHandler(ctx: FrontendContext, auth: RestAuthOptions = 
   async function deleteTree(t: DataTarget, depth: number): Promise<number> {
     if (depth > MAX_DEPTH) throw new AlluxioError('InvalidArgument', `directory tree deeper than ${MAX_DEPTH} levels`);
     let n = 0;
+    // (a name an object store lists twice, object `a` and keys below `a/`: the file, then the
+    // tree; the other workers are told once, for the whole tree: deleteFile)
     for (const child of await dp.list(t)) {
       const ct = dp.child(t, child.name);
       if (child.type === 'directory') n += await deleteTree(ct, depth + 1);
       else {
-        await dp.delete(ct);
+        await dp.delete(ct, { announce: false });
         n++;
       }
     }
-    await dp.delete(t);
+    await deleteGoneDirectory(dp, t);
     return n + 1;
   }
 
@@ -299,8 +301,13 @@ export function createRestHandler(ctx: FrontendContext, auth: RestAuthOptions = 
     if (!st) throw notFound(r);
     const recursive = c.url.searchParams.get('recursive') === 'true';
     let deleted = 1;
-    if (st.type === 'directory' && recursive) deleted = await deleteTree(t, 0);
-    else await dp.delete(t);
+    if (st.type === 'directory' && recursive) {
+      try {
+        deleted = await deleteTree(t, 0);
+      } finally {
+        await dp.announceTree(t); // (also after a failure part-way)
+      }
+    } else await dp.delete(t);
     sendJson(c.res, 200, { name: uriForm(uri, r).self, deleted, resolved: resolvedJson(r) });
   }
 

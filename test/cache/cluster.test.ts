@@ -188,7 +188,15 @@ describe('one cache across the cluster: ownership, proxy, redirect, failover', (
       let files = 0;
       for (const w of workers) files += ((await (await fetch(`${w.restUrl}/api/v1/cache/status?path=${encodeURIComponent('/data/twin')}`)).json()) as { path: { files: number } }).path.files;
       assert.equal(files, 4, 'a, a.txt, a/inside, ab/c: each counted once, by its owner');
-      // a recursive delete removes both and everything else (it stopped at a, NotFound, leaving the rest)
+      // a directory marker over a file is refused (the name could then be reached as neither)
+      await assert.rejects(s3.send(new PutObjectCommand({ Bucket: 'data', Key: 'twin/a.txt/', Body: '' })), (e) => (e as Error).name === 'InvalidRequest');
+      // a recursive delete of the name removes the object and what lies below it (it removed the object only)
+      const delA = await fetch(`${workers[0]!.restUrl}/api/v1/file?uri=${encodeURIComponent('alluxio:///data/twin/a')}&recursive=true`, { method: 'DELETE' });
+      assert.equal(delA.status, 200, await delA.clone().text());
+      const afterA = await ufs.send(new ListObjectsV2Command({ Bucket: 'remote', Prefix: 'twin/' }));
+      assert.deepEqual((afterA.Contents ?? []).map((o) => o.Key), ['twin/a.txt', 'twin/ab/c']);
+      // a recursive delete removes the rest (it stopped at a name listed twice, NotFound, leaving the rest)
+      await ufs.send(new PutObjectCommand({ Bucket: 'remote', Key: 'twin/ab', Body: 'object ab' }));
       const del = await fetch(`${workers[2]!.restUrl}/api/v1/file?uri=${encodeURIComponent('alluxio:///data/twin')}&recursive=true`, { method: 'DELETE' });
       assert.equal(del.status, 200, await del.clone().text());
       const left = await ufs.send(new ListObjectsV2Command({ Bucket: 'remote', Prefix: 'twin/' }));

@@ -301,9 +301,15 @@ export function createRestHandler(ctx: FrontendContext, auth: RestAuthOptions = 
     if (!st) throw notFound(r);
     const recursive = c.url.searchParams.get('recursive') === 'true';
     let deleted = 1;
-    if (st.type === 'directory' && recursive) {
+    if (recursive) {
+      // A file too: in an object store the name can also have keys below it (`a` and
+      // `a/x`), which deleteTree lists and deletes, then the file; a file with nothing below
+      // it lists as NotADirectory, and is deleted alone.
       try {
         deleted = await deleteTree(t, 0);
+      } catch (e) {
+        if (!(st.type === 'file' && isAlluxioError(e) && e.code === 'NotADirectory')) throw e;
+        await dp.delete(t, { announce: false });
       } finally {
         await dp.announceTree(t); // (also after a failure part-way)
       }

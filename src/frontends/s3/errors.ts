@@ -26,6 +26,8 @@ export const s3err = {
   invalidArgument: (why: string, name?: string, value?: string) =>
     new S3Error('InvalidArgument', 400, why, { ...(name ? { ArgumentName: name } : {}), ...(value !== undefined ? { ArgumentValue: value } : {}) }),
   invalidRequest: (why: string) => new S3Error('InvalidRequest', 400, why),
+  /** A PUT (or multipart upload) of bytes to a key ending in "/". */
+  directoryKeyWithData: () => new S3Error('InvalidRequest', 400, 'An object key ending in "/" names a directory, which holds no bytes in this namespace (docs/s3-api.md, Limits)'),
   malformedXml: (why = 'The XML you provided was not well-formed or did not validate against our published schema') => new S3Error('MalformedXML', 400, why),
   notImplemented: (what: string) => new S3Error('NotImplemented', 501, `${what} is not implemented by this S3 endpoint`, {}, {}),
   methodNotAllowed: (what: string) => new S3Error('MethodNotAllowed', 405, `The specified method is not allowed against this resource: ${what}`),

@@ -16,7 +16,7 @@ import { checkWriteConditions, openCopySource } from './object.js';
 
 export async function createMultipart(ctx: S3Context, r: Req): Promise<void> {
   await targetOf(ctx, r, r.bucket, r.key, { write: true });
-  if (r.key.endsWith('/')) throw s3err.invalidRequest('An object key ending in "/" names a directory (a file-backed bucket keeps no bytes under a directory name)');
+  if (r.key.endsWith('/')) throw s3err.directoryKeyWithData();
   void ctx.staging.pruneCompleted();
   const id = await ctx.staging.create(r.bucket, r.key);
   const alg = r.req.headers['x-amz-checksum-algorithm'];

@@ -169,7 +169,12 @@ export async function putObject(ctx: S3Context, r: Req): Promise<void> {
       for await (const c of body) len += (c as Buffer).length;
       return len;
     });
-    if (n !== 0) throw s3err.invalidRequest('An object key ending in "/" names a directory and cannot carry data (a file-backed bucket keeps no bytes under a directory name)');
+    if (n !== 0) throw s3err.directoryKeyWithData();
+    // A file of that name: refused on every mount (an object store would take the marker,
+    // and the name would then be a file that no request for `name/` reaches).
+    if ((await s3call(scope, () => ctx.dp.stat(t)))?.type === 'file') {
+      throw s3err.invalidRequest(`${r.key}: a file has that name; a name is a file or a directory here, not both (docs/s3-api.md, Limits)`);
+    }
     await s3call(scope, () => ctx.dp.mkdir(t));
     sendEmpty(r, 200, { ETag: '"d41d8cd98f00b204e9800998ecf8427e"' });
     return;

@@ -13,6 +13,7 @@ import http from 'node:http';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { GetObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { Sha256 } from '@aws-crypto/sha256-js';
 import { SignatureV4 } from '@smithy/signature-v4';
 import { startTestEtcd, type TestEtcd } from '../helpers/etcd.js';
@@ -196,6 +197,31 @@ describe('S3 redirect to the owner, and failover of proxied reads', () => {
     const first = `${a.s3Url}/data/${f.key}`;
     const stale = await send(String((await send(first, 'GET', await signedHeaders(first, 'GET'))).headers.location), 'GET', await signedHeaders(first, 'GET'));
     assert.equal(stale.status, 403);
+  });
+
+  test('signatures required: a change through one worker is announced to the other, which accepts the signed announcement', async () => {
+    const [a, b] = signedCluster as [WorkerProcess, WorkerProcess];
+    const client = (w: WorkerProcess) => new S3Client({ endpoint: w.s3Url, region: 'us-east-1', forcePathStyle: true, credentials: { accessKeyId: AK, secretAccessKey: SK }, maxAttempts: 1 });
+    const [sa, sb] = [client(a), client(b)];
+    const metric = async (w: WorkerProcess, name: string) => {
+      const url = `${w.restUrl}/metrics`;
+      const text = (await send(url, 'GET', await signedHeaders(url, 'GET'))).body.toString();
+      return Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(text)?.[1] ?? NaN);
+    };
+    // a name b owns, so b answers the GETs itself (no 307)
+    const key = Array.from({ length: 64 }, (_, i) => `announced-${i}.bin`).find((k) => ownerOf(signedCluster, k) === b)!;
+    try {
+      await sa.send(new PutObjectCommand({ Bucket: 'data', Key: key, Body: 'version one' }));
+      const read = async () => (await (await sb.send(new GetObjectCommand({ Bucket: 'data', Key: key }))).Body!.transformToString());
+      assert.equal(await read(), 'version one'); // b's metadata cached for its TTL
+      await sa.send(new PutObjectCommand({ Bucket: 'data', Key: key, Body: 'version two' }));
+      assert.equal(await read(), 'version two', 'seen at once on the other worker');
+      assert.ok((await metric(a, 'alluxio_peer_invalidations_total')) >= 2);
+      assert.equal(await metric(a, 'alluxio_peer_invalidation_failures_total'), 0, 'the signed announcements were accepted');
+    } finally {
+      sa.destroy();
+      sb.destroy();
+    }
   });
 
   test('proxy mode: the owner killed with -9 in the middle of a GET; the proxy continues and the body is byte-identical', async () => {

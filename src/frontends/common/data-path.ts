@@ -367,9 +367,7 @@ export class DataPath {
 
   /** Drop the target's cached metadata and pages on this worker, and its declared ETag (after a write or delete). */
   invalidate(t: DataTarget): void {
-    const uri = uriOf(t);
-    this.dropCached(uri, false);
-    this.ctx.etags?.forget(uri);
+    this.forgetHere(uriOf(t), false);
   }
 
   /**
@@ -378,8 +376,12 @@ export class DataPath {
    * it over the next turns of the loop (WorkerCache.free).
    */
   invalidateTree(t: DataTarget): void {
-    const uri = uriOf(t);
-    this.dropCached(uri, true);
+    this.forgetHere(uriOf(t), true);
+  }
+
+  /** After a change made here: the cache (dropCached) and the declared ETag record, which is this worker's to delete. */
+  private forgetHere(uri: string, tree: boolean): void {
+    this.dropCached(uri, tree);
     this.ctx.etags?.forget(uri);
   }
 

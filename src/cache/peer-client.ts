@@ -27,6 +27,13 @@ export const PEER_PAGES_PATH = '/api/v1/peer/pages';
 export const PEER_INVALIDATE_PATH = '/api/v1/peer/invalidate';
 /** How long a change waits for a peer to confirm it dropped what it cached of the name (ms). */
 export const INVALIDATE_TIMEOUT_MS = 2000;
+/**
+ * A read or listing that has waited this long for a peer's answer, or for the next bytes of
+ * its body, asks the peer's /healthz whether it is alive, and again after each period; a
+ * peer that does not answer that within the same time is hung (stopped, deadlocked) and the
+ * read fails over at once instead of waiting for the idle deadline (ms).
+ */
+export const LIVENESS_CHECK_MS = 2000;
 
 export interface PeerClientOptions {
   /** Sign peer reads with the first key (the cluster's ALLUXIO_S3_CREDENTIALS). */
@@ -37,6 +44,8 @@ export interface PeerClientOptions {
   idleTimeoutMs?: number;
   /** How long a failed peer is tried last (ms, default 5 s). */
   suspectMs?: number;
+  /** LIVENESS_CHECK_MS, for tests. */
+  livenessMs?: number;
   /**
    * Read the page files of owners on this host directly (co-located reads, ./colocated.ts).
    * The FUSE daemon sets it: it runs beside a worker.
@@ -68,11 +77,15 @@ export class PeerClient {
   private readonly control: Agent;
   private readonly key: [string, string] | undefined;
   private readonly idleMs: number;
+  private readonly livenessMs: number;
+  /** A health check of a peer in flight, shared by every request that waits on that peer. */
+  private readonly checks = new Map<string, Promise<string | undefined>>();
 
   constructor(private readonly opts: PeerClientOptions = {}) {
     const first = opts.credentials ? [...opts.credentials][0] : undefined;
     this.key = first;
     this.idleMs = opts.idleTimeoutMs ?? 30_000;
+    this.livenessMs = opts.livenessMs ?? LIVENESS_CHECK_MS;
     this.agent = new Agent({ connections: 64, headersTimeout: this.idleMs, bodyTimeout: this.idleMs, ...(opts.tls ? { connect: { ...opts.tls } } : {}) });
     this.control = new Agent({ connections: 8, connect: { timeout: INVALIDATE_TIMEOUT_MS, ...(opts.tls ?? {}) } });
   }
@@ -131,11 +144,10 @@ export class PeerClient {
     this.sign(peer, headers, target.slice(0, q), target.slice(q + 1));
     let res: Dispatcher.ResponseData;
     try {
-      res = await this.agent.request({ origin: originOf(peer), method: 'GET', path: target, headers });
+      res = await this.watched(peer, { origin: originOf(peer), method: 'GET', path: target, headers });
     } catch (e) {
       throw new AlluxioError('UfsUnavailable', `request to worker ${peer.name} failed: ${this.reason(e)}`, { details: { peer: peer.name }, cause: e });
     }
-    res.body.on('error', ignore);
     const text = await res.body.text().catch((e: unknown) => {
       throw new AlluxioError('UfsUnavailable', `request to worker ${peer.name} failed: ${this.reason(e)}`, { details: { peer: peer.name }, cause: e });
     });
@@ -150,13 +162,10 @@ export class PeerClient {
     this.counters.requests++;
     let res: Dispatcher.ResponseData;
     try {
-      res = await this.agent.request({ origin: originOf(peer), method: 'GET', path: `${PEER_READ_PATH}?${query}`, headers, ...(signal ? { signal } : {}) });
+      res = await this.watched(peer, { origin: originOf(peer), method: 'GET', path: `${PEER_READ_PATH}?${query}`, headers }, signal);
     } catch (e) {
       throw new AlluxioError('UfsUnavailable', `peer read from worker ${peer.name} failed: ${this.reason(e)}`, { details: { peer: peer.name }, cause: e });
     }
-    // The first listener of the body's errors: a stalled body says what happened, and the
-    // error of a body destroyed before its end (a reader that stops early) is not uncaught.
-    res.body.on('error', this.explainBodyError);
     const status = res.statusCode;
     // 200 only for the whole object (a hop that dropped Range would shift the bytes).
     const whole = range.start === 0 && range.end === ref.size - 1;
@@ -203,6 +212,73 @@ export class PeerClient {
       const why = signal.aborted ? `no answer within ${timeoutMs} ms` : this.reason(e);
       throw new AlluxioError('UfsUnavailable', `worker ${peer.name} did not confirm it dropped ${uri}: ${why}`, { details: { peer: peer.name }, cause: e });
     }
+  }
+
+  /**
+   * A request to `peer` (aborted with `signal`) under a watch: until its body is done, the
+   * peer is asked every `livenessMs` whether it is alive (GET /healthz on a pool of its own,
+   * one check at a time per peer, shared by every request waiting on it). A peer that does
+   * not answer that within `livenessMs` is hung (stopped, deadlocked): the request is
+   * aborted, or its body destroyed, with an error saying so, and the reader fails over. A peer
+   * that is alive but slow (a cold page behind a slow UFS, a reader that holds the body back)
+   * is waited for, up to the idle deadline. The body's first error listener is set here, so
+   * the error of a body destroyed early (a reader that stops) is not uncaught.
+   */
+  private async watched(peer: RingMember, req: Dispatcher.RequestOptions, signal?: AbortSignal): Promise<Dispatcher.ResponseData> {
+    const ac = new AbortController();
+    // The caller's signal aborts the request and, after the headers, its body.
+    if (signal?.aborted) ac.abort(signal.reason);
+    else signal?.addEventListener('abort', () => ac.abort(signal.reason), { once: true });
+    let body: Dispatcher.ResponseData['body'] | undefined;
+    let hung: Error | undefined;
+    let done = false;
+    let timer: NodeJS.Timeout | undefined;
+    const stop = (): void => {
+      done = true;
+      clearTimeout(timer);
+    };
+    const check = (): void => {
+      void this.alive(peer).then((why) => {
+        if (done) return;
+        if (why === undefined) {
+          timer = setTimeout(check, this.livenessMs).unref();
+          return;
+        }
+        stop();
+        hung = new Error(`worker ${peer.name} stopped answering (its /healthz ${why})`);
+        if (body) body.destroy(hung);
+        else ac.abort(hung);
+      });
+    };
+    timer = setTimeout(check, this.livenessMs).unref();
+    let res: Dispatcher.ResponseData;
+    try {
+      res = await this.agent.request({ ...req, signal: ac.signal });
+    } catch (e) {
+      stop();
+      throw hung ?? e;
+    }
+    body = res.body;
+    body.on('error', this.explainBodyError);
+    body.once('close', stop);
+    return res;
+  }
+
+  /** undefined when `peer` answers GET /healthz within `livenessMs`; else what happened. */
+  private alive(peer: RingMember): Promise<string | undefined> {
+    let check = this.checks.get(peer.name);
+    if (check) return check;
+    const signal = AbortSignal.timeout(this.livenessMs);
+    check = this.control
+      .request({ origin: originOf(peer), method: 'GET', path: '/healthz', signal })
+      .then(async (res) => {
+        await res.body.dump().catch(ignore);
+        return res.statusCode === 200 ? undefined : `answered ${res.statusCode}`;
+      })
+      .catch((e: unknown) => (signal.aborted ? `did not answer within ${this.livenessMs} ms` : `failed: ${this.reason(e)}`))
+      .finally(() => this.checks.delete(peer.name));
+    this.checks.set(peer.name, check);
+    return check;
   }
 
   /** Sign a peer request with the worker's key (when the cluster requires signatures). */

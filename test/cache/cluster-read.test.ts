@@ -203,6 +203,85 @@ test('an owner that takes the request and never answers fails the read at the id
   hung.closeAllConnections();
 });
 
+/** A member record for a test server on `port`. */
+function member(id: string, port: number): RingMember {
+  return { id, name: `127.0.0.1:${port}`, host: '127.0.0.1', s3Port: 0, restPort: port, scheme: 'http', s3TlsPort: null, restTlsPort: null, tlsClientAuth: false };
+}
+
+test('an owner that stops answering altogether (its /healthz too) is found out by a health check long before the idle deadline; the read fails over', async () => {
+  const { hung, owner, asked } = await hungOwner(); // answers nothing, /healthz included
+  const peers = new PeerClient({ idleTimeoutMs: 120_000, livenessMs: 1000 });
+  const t0 = Date.now();
+  await assert.rejects(peers.read(owner, REF, { start: 0, end: 9 }), (e) => isAlluxioError(e) && e.code === 'UfsUnavailable' && /stopped answering \(its \/healthz did not answer within 1000 ms\)/.test(e.message));
+  assert.ok(Date.now() - t0 < 60_000, 'not the 120 s idle deadline');
+  const log: string[] = [];
+  const o = clusterObject({ entry: { name: 'k', type: 'file', size: REF.size, mtimeMs: 0 }, ref: REF, owners: () => [owner], peers, fallback: fallback(log) });
+  const got: Buffer[] = [];
+  for await (const c of await o.stream()) got.push(c as Buffer);
+  assert.ok(Buffer.concat(got).equals(DATA), 'the bytes came from the fallback');
+  assert.ok(log.length > 0);
+  assert.ok(asked() >= 3, 'two reads and at least one health check reached it');
+  peers.close();
+  hung.closeAllConnections();
+});
+
+test('an owner that is alive but slow to answer (a cold page behind a slow UFS) is waited for: its health checks answer, no failover', async () => {
+  let checks = 0;
+  const waiting: http.ServerResponse[] = [];
+  const slow = http.createServer((req, res) => {
+    if (req.url === '/healthz') {
+      checks++;
+      res.writeHead(200, { 'content-type': 'application/json' }).end('{"ok":true}');
+      // The read is answered only after two health checks: no timing assumed.
+      if (checks === 2) for (const w of waiting.splice(0)) w.writeHead(206, { 'content-range': `bytes 0-9/${REF.size}`, 'content-length': '10' }).end(DATA.subarray(0, 10));
+      return;
+    }
+    waiting.push(res);
+  });
+  servers.push(slow);
+  await new Promise<void>((r) => slow.listen(0, '127.0.0.1', r));
+  const owner = member('slow', (slow.address() as AddressInfo).port);
+  const peers = new PeerClient({ idleTimeoutMs: 120_000, livenessMs: 1000 });
+  const log: string[] = [];
+  const o = clusterObject({ entry: { name: 'k', type: 'file', size: REF.size, mtimeMs: 0 }, ref: REF, owners: () => [owner], peers, fallback: fallback(log) });
+  assert.ok((await o.bytes({ start: 0, end: 9 })).equals(DATA.subarray(0, 10)));
+  assert.deepEqual(log, [], 'no failover');
+  assert.equal(peers.counters.failures, 0);
+  assert.ok(checks >= 2);
+  peers.close();
+  slow.closeAllConnections();
+});
+
+test('an owner that stops answering in the middle of a body: the body fails at the next health check, and the read continues on the fallback', async () => {
+  let stopped = false;
+  const stall = http.createServer((req, res) => {
+    if (req.url === '/healthz') {
+      if (!stopped) res.writeHead(200).end('{"ok":true}');
+      return; // stopped: never answers
+    }
+    const [, a, b] = /^bytes=(\d+)-(\d+)$/.exec(String(req.headers.range))!;
+    const start = Number(a);
+    const end = Number(b);
+    res.writeHead(206, { 'content-range': `bytes ${start}-${end}/${REF.size}`, 'content-length': end - start + 1 });
+    res.write(DATA.subarray(start, start + 1000), () => (stopped = true)); // then nothing, ever
+  });
+  servers.push(stall);
+  await new Promise<void>((r) => stall.listen(0, '127.0.0.1', r));
+  const owner = member('stall', (stall.address() as AddressInfo).port);
+  const peers = new PeerClient({ idleTimeoutMs: 120_000, livenessMs: 1000 });
+  const log: string[] = [];
+  const t0 = Date.now();
+  const o = clusterObject({ entry: { name: 'k', type: 'file', size: REF.size, mtimeMs: 0 }, ref: REF, owners: () => [owner], peers, fallback: fallback(log) });
+  const got: Buffer[] = [];
+  for await (const c of await o.stream()) got.push(c as Buffer);
+  assert.ok(Buffer.concat(got).equals(DATA), 'every byte, in order');
+  assert.deepEqual(log, [`fallback 1000-${REF.size - 1}`], 'continued from the byte where the owner stopped');
+  assert.ok(Date.now() - t0 < 60_000, 'not the 120 s idle deadline');
+  assert.equal(peers.counters.failures, 1);
+  peers.close();
+  stall.closeAllConnections();
+});
+
 test('an owner whose body stops half-way fails the read at the idle deadline, saying so', async () => {
   const stall = http.createServer((req, res) => {
     res.writeHead(206, { 'content-range': `bytes 0-99/${REF.size}`, 'content-length': '100' });

@@ -218,4 +218,23 @@ describe('one cache across the cluster: ownership, proxy, redirect, failover', (
     const escape = await fetch(`${owner.restUrl}/api/v1/peer/read?uri=${encodeURIComponent('s3://remote/set/../../etc/passwd')}&version=x&size=1`);
     assert.equal(escape.status, 404);
   });
+  test('the owner hangs (SIGSTOP, its sockets open): a GET through another worker is served after a failed health check, not after the 30 s idle deadline', async () => {
+    const ufs = new S3Client({ endpoint: c.ufsEndpoint, region: 'us-east-1', forcePathStyle: true, credentials: { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' } });
+    const data = pattern(3 * PAGE + 5, 91);
+    const key = 'hung/owned.bin';
+    await ufs.send(new PutObjectCommand({ Bucket: 'remote', Key: key, Body: data }));
+    ufs.destroy();
+    const owner = c.ownerOf(key);
+    const reader = workers.find((w) => w !== owner)!;
+    owner.pause();
+    try {
+      const t0 = Date.now();
+      assert.ok((await get(reader, key)).equals(data), 'every byte, from the next owner or the UFS');
+      assert.ok(Date.now() - t0 < 25_000, `served in ${Date.now() - t0} ms: not after the peer read's 30 s idle deadline`);
+      assert.match(reader.log(), /stopped answering \(its \/healthz did not answer within 2000 ms\)/);
+    } finally {
+      owner.resume();
+    }
+    await c.waitForRing();
+  });
 });

@@ -13,6 +13,7 @@ import { parseDuration } from './duration.js';
 import { waitForConvergence } from '../cluster/convergence.js';
 import { dryRunReport, readSamples, type DryRunReport } from '../control/impact.js';
 import { enableDryRun, isDryRunStop, type DryRun } from '../store/dry-run.js';
+import { isTransientEtcdError } from '../store/etcd-errors.js';
 import type { ErrorDoc, Waited } from './results.js';
 
 export type BaseFlags<T extends typeof Command> = Interfaces.InferredFlags<(typeof BaseCommand)['baseFlags'] & T['flags']>;
@@ -66,7 +67,11 @@ export abstract class BaseCommand<T extends typeof Command, R extends object> ex
     const f = flags as Record<string, unknown>;
     if (typeof f['wait-timeout'] === 'string') parseDuration(f['wait-timeout'], '--wait-timeout');
     if (typeof f['etcd-timeout'] === 'string') parseDuration(f['etcd-timeout'], '--etcd-timeout');
-    if (typeof f.sample === 'string') readSamples(f.sample);
+    if (typeof f.sample === 'string') {
+      // (oclif's dependsOn counts --dry-run's default false as given)
+      if (f['dry-run'] !== true) throw new AlluxioError('InvalidArgument', '--sample checks a dry run: add --dry-run (without it the change would be written and the sample ignored)');
+      readSamples(f.sample);
+    }
     return { flags: this.flags, args };
   }
 
@@ -183,6 +188,11 @@ export abstract class BaseCommand<T extends typeof Command, R extends object> ex
       this.exit(0);
     }
     let doc: ErrorDoc['error'];
+    if (isTransientEtcdError(err) && this.flags && 'dry-run' in this.flags && err.details === undefined && (this.conn?.commitsSent ?? 0) === 0) {
+      // A write that failed before it sent anything (reading the config, or what it checks
+      // first): certainly nothing was written, and the user is told so (docs/etcd-layout.md).
+      err = new AlluxioError(err.code, `${err.message}. Nothing was written`, { cause: err, details: { written: false } });
+    }
     if (isAlluxioError(err)) {
       doc = { ...err.toJSON(), code: err.code, message: err.message, exitCode: err.exitCode };
     } else if (isUsageError(err)) {

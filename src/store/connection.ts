@@ -72,6 +72,11 @@ export class EtcdConnection {
   /** Deadline for one attempt on one member: a dead or black-holed member costs at most this. */
   readonly attemptTimeoutMs: number;
   private closed = false;
+  /**
+   * Writing transactions sent through this connection (kvTxn): while 0, a failed command
+   * wrote nothing, whatever the failure (the CLI says so).
+   */
+  commitsSent = 0;
   private etcdClient: Etcd3 | undefined;
   private readonly etcdOptions: IOptions;
   /** PEM material for TLS, read once (also used by the gateway reads). */

@@ -6,7 +6,8 @@
  * briefly, through the JSON gateway (`POST /v3/maintenance/status`, which answers without
  * a leader and reports the leader it knows):
  *
- *   no member answers          -> EtcdUnavailable  (exit 5: which endpoints, what to check)
+ *   no member answers          -> EtcdUnavailable  (exit 5: which endpoints, what to check;
+ *                                 "unreachable" when refused, "not answering" when silent)
  *   members answer, no leader  -> EtcdNoLeader     (exit 5: election running or quorum lost)
  *   members answer, a leader   -> EtcdTimeout      (exit 5: overloaded; --etcd-timeout raises it)
  *
@@ -125,6 +126,15 @@ export async function classifyEtcdError(conn: EtcdConnection, m: Etcd3Module | u
   const seconds = `${conn.timeoutMs / 1000}s`;
   if (up.length === 0) {
     const each = probes.map((p) => `${p.endpoint}: ${p.error ?? 'no answer'}`).join('; ');
+    if (probes.some((p) => (p.error ?? 'no answer') === 'no answer')) {
+      // A member took the connection (or the network dropped it) and said nothing: hung,
+      // stopped, overloaded or black-holed; not refused.
+      return new AlluxioError(
+        'EtcdUnavailable',
+        `etcd is not answering at ${endpoints} (${why}; no member answered: ${each}); a member that takes connections and never answers is stopped, overloaded or behind a network fault. Check etcd's health (\`etcdctl endpoint status\`) and --etcd-endpoints / ALLUXIO_ETCD_ENDPOINTS, or raise --etcd-timeout (ALLUXIO_ETCD_TIMEOUT, now ${seconds})`,
+        { cause: e },
+      );
+    }
     return new AlluxioError(
       'EtcdUnavailable',
       `etcd is unreachable at ${endpoints} (${why}; no member answered: ${each}); check that etcd is running and --etcd-endpoints / ALLUXIO_ETCD_ENDPOINTS (and for https, --etcd-ca/--etcd-cert/--etcd-key)`,

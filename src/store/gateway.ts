@@ -141,8 +141,8 @@ function staleToken(e: GatewayError): boolean {
  * One request (`/v3/kv/range`, `/v3/kv/txn`, ...) with endpoint failover: a member that does
  * not answer within the connection's attempt timeout (or refuses, or has no leader) costs
  * that one attempt, and the next member is asked. Rounds repeat with a short back-off while
- * members answer without a leader, until the deadline; a round in which no member answered
- * at all ends the request. All sockets are closed when it expires.
+ * members answer without a leader or stay silent, until the deadline; a round in which every
+ * member refused the connection ends the request. All sockets are closed when it expires.
  *
  * A transaction sent again to another member after its answer was lost may land twice only
  * if its compares allow it: every write here is guarded (transact() and findLanded).
@@ -158,7 +158,9 @@ async function gatewayCall(conn: EtcdConnection, what: string, path: string, bod
       let lastError: unknown;
       let reauthenticated = false;
       for (let round = 0; ; round++) {
-        let anyAnswered = false;
+        // A member that answered (without a leader) or took the connection and did not
+        // answer in time may serve on a later round; one that refused it will not.
+        let anyAlive = false;
         for (const endpoint of conn.preferredEndpoints()) {
           if (ac.signal.aborted) throw lastError ?? new Error('deadline passed');
           const attempt = new AbortController();
@@ -176,23 +178,26 @@ async function gatewayCall(conn: EtcdConnection, what: string, path: string, bod
               // A stale token: log in again, once.
               reauthenticated = true;
               tokens.get(conn)?.delete(endpoint);
-              anyAnswered = true;
+              anyAlive = true;
               lastError = e;
               continue;
             }
             if (e instanceof GatewayError && e.grpcCode !== GRPC_UNAVAILABLE) return e; // etcd answered and refused: asking another member won't help
-            if (e instanceof GatewayError) anyAnswered = true;
-            else conn.noteFailure(endpoint);
-            lastError = attempt.signal.aborted && !ac.signal.aborted ? new Error(`no answer from ${endpoint} within ${conn.attemptTimeoutMs} ms`) : e;
+            const silent = attempt.signal.aborted && !ac.signal.aborted;
+            if (e instanceof GatewayError || silent) anyAlive = true;
+            if (!(e instanceof GatewayError)) conn.noteFailure(endpoint);
+            // The most telling failure: a member that answered or stayed silent, over one that refused.
+            if (silent) lastError = new Error(`no answer from ${endpoint} within ${conn.attemptTimeoutMs} ms`);
+            else if (e instanceof GatewayError || !anyAlive) lastError = e;
           } finally {
             clearTimeout(timer);
             ac.signal.removeEventListener('abort', onAbort);
           }
         }
-        // Every member failed at the transport level: the cluster is down (or the endpoints
-        // are wrong); fail now, as the grpc client does. Members that answered without a
-        // leader: try again shortly, within the deadline.
-        if (!anyAnswered) throw lastError;
+        // Every member refused the connection: the cluster is down (or the endpoints are
+        // wrong); fail now, as the grpc client does. Members that answered without a leader,
+        // or did not answer in time: try again shortly, until the deadline.
+        if (!anyAlive) throw lastError;
         const pause = Math.min(250, 25 * 2 ** round);
         if (Date.now() - started + pause >= conn.timeoutMs) throw lastError;
         await new Promise((r) => setTimeout(r, pause));

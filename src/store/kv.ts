@@ -90,6 +90,7 @@ export async function kvGet(conn: EtcdConnection, what: string, key: string, rev
 }
 
 export function kvTxn(conn: EtcdConnection, what: string, txn: TxnRequest): Promise<TxnResult> {
+  if (txn.success.length > 0) conn.commitsSent++;
   return either(
     conn,
     () => gatewayTxn(conn, what, txn),

@@ -262,7 +262,7 @@ describe('etcd HA: a 3-member cluster', () => {
     assert.equal(waited.json().wait.workers, workers.length);
   });
 
-  it('quorum lost: commands fail fast with EtcdNoLeader (not "unreachable"), and succeed again once a majority is back', async () => {
+  it('quorum lost: commands fail at their deadline with EtcdNoLeader (not "unreachable"), saying nothing was written; a command still waiting when a majority is back succeeds', async () => {
     // After the leader kill, two members are up; stop one more: no majority, no leader.
     const up = cluster.members.filter((m) => m.server);
     assert.equal(up.length, 2);
@@ -275,22 +275,35 @@ describe('etcd HA: a 3-member cluster', () => {
       ['mount', 'add', '--path', '/no-quorum', '--ufs-uri', `file://${dataDir}/no-quorum/`, '--etcd-timeout', '3s', '--json'],
       ['mount', 'list', '--etcd-timeout', '3s', '--json'],
     ]) {
+      let tookMs = 0;
       const r = await until(
         `${args[1]} to report no leader`,
         async () => {
+          const t0 = Date.now();
           const x = await cli(args);
+          tookMs = Date.now() - t0;
           return x.code === 5 && x.json().error.code === 'EtcdNoLeader' ? x : undefined;
         },
         60_000,
         200,
       );
       assert.match(r.json().error.message, /etcd has no leader: 1 of 3 members answer/);
+      // The live member is asked until the deadline (it gave up after one attempt of 2 s).
+      assert.ok(tookMs >= 3000, `${args[1]} gave up after ${tookMs} ms, before its --etcd-timeout of 3s`);
+      if (args[1] === 'add') {
+        // it failed reading the config, before sending anything: it says so
+        assert.match(r.json().error.message, /Nothing was written$/);
+        assert.equal(r.json().error.details?.written, false);
+      }
       named++;
     }
+    // A command that waits (its deadline is long) while the majority comes back succeeds:
+    // the member without a leader does not answer in time, and is asked again until the deadline.
+    const waiting = cli(['mount', 'add', '--path', '/quorum-back', '--ufs-uri', `file://${dataDir}/quorum-back/`, '--etcd-timeout', '45s', '--json']);
     const dead = cluster.members.filter((m) => !m.server);
     await Promise.all(dead.map((m) => cluster.start(m)));
-    const back = await cli(['mount', 'add', '--path', '/quorum-back', '--ufs-uri', `file://${dataDir}/quorum-back/`, '--json']);
-    ok(back, 'mount add once a majority is back');
+    const back = await waiting;
+    ok(back, 'mount add started while the quorum was lost, done once a majority is back');
     const list = (await cli(['mount', 'list', '--json'], keep.endpoint)).json();
     assert.ok(list.mounts.some((m: { path: string }) => m.path === '/quorum-back'));
     assert.ok(!list.mounts.some((m: { path: string }) => m.path === '/no-quorum'), 'the refused write did not land');

@@ -67,6 +67,24 @@ export function maxTxnOps(env: NodeJS.ProcessEnv = process.env): number {
 export interface Committed<T> {
   revision: number;
   result: T;
+  /** Nothing needed writing (every operation was a no-op against the state read): nothing was sent. */
+  unchanged?: true;
+}
+
+/**
+ * The operations of a plan that change something, against the raw values read: one per key
+ * (the last one asked for: a delete then a put of one key, as `import --replace` plans for
+ * an id it deletes and creates again, is the put; etcd refuses a transaction naming a key
+ * twice), without puts of the value already there and deletes of keys that are absent.
+ * `raw` holds every key for which `inRaw` is true (others are always kept).
+ */
+export function effectiveOps(ops: readonly Op[], raw: ReadonlyMap<string, string>, inRaw: (key: string) => boolean): Op[] {
+  const last = new Map<string, Op>();
+  for (const op of ops) {
+    last.delete(op.key); // keep the order of the last op per key
+    last.set(op.key, op);
+  }
+  return [...last.values()].filter((op) => !inRaw(op.key) || (op.type === 'put' ? raw.get(op.key) !== op.value : raw.has(op.key)));
 }
 
 /**
@@ -202,7 +220,12 @@ export async function transact<T>(conn: EtcdConnection, plan: (state: ConfigStat
   for (let attempt = 1; ; attempt++) {
     const state = await readConfig(conn);
     checkSchema(state);
-    const { ops, result, compares = [] } = await plan(state);
+    const planned = await plan(state);
+    const { result, compares = [] } = planned;
+    const ops = effectiveOps(planned.ops, state.raw, (k) => layout.isConfigEntryKey(k));
+    // Nothing would change (a rule disabled again, an update to the values in place): no
+    // commit, no history record, no reload on the workers; the config revision in place.
+    if (ops.length === 0 && !isDryRun(conn)) return { revision: state.configRevision, result, unchanged: true };
     // etcd refuses a txn with more than --max-txn-ops operations (each put/delete is one,
     // plus the generation and, on a fresh cluster, the schema put). Refuse before sending,
     // with the numbers, instead of letting etcd's INVALID_ARGUMENT surface.

@@ -262,5 +262,41 @@ describe("import / export (Alluxio's path_mapping.json)", () => {
     assert.deepEqual(r.json().removed, ['gone']);
     const ids = (await cli(['path-mapping', 'list', '--json'])).json().rules.map((x: { id: string }) => x.id);
     assert.deepEqual(ids, ['import-1', 'import-2']);
+    // Again, the same ids: each is deleted and created in one transaction (etcd refused a
+    // transaction naming a key twice: "duplicate key given in txn request", exit 1).
+    const other = join(dir, 'pm-replace-2.json');
+    writeFileSync(other, JSON.stringify({ rules: [file.rules[1], { src: '^/other/(.*)$', dst: '/elsewhere/{{ var1 }}' }] }));
+    const again = await cli(['path-mapping', 'import', other, '--replace', '--yes', '--json']);
+    assert.equal(again.code, 0, again.stdout + again.stderr);
+    assert.deepEqual(again.json().removed, ['import-1', 'import-2']);
+    const now = (await cli(['path-mapping', 'list', '--json'])).json().rules.map((x: { id: string; src: string }) => `${x.id} ${x.src}`);
+    assert.deepEqual(now, [`import-1 ${file.rules[1]!.src}`, 'import-2 ^/other/(.*)$']);
+  });
+
+  it('a change that changes nothing writes nothing: no revision, no history record', async () => {
+    const cli = cluster();
+    const add = await cli(['path-mapping', 'add', '--from', '/same', '--to', '/same-v1', '--id', 'same', '--json']);
+    assert.equal(add.code, 0, add.stderr);
+    const disabled = await cli(['path-mapping', 'disable', '--id', 'same', '--json']);
+    assert.equal(disabled.code, 0, disabled.stderr);
+    const head = async (): Promise<number> => (await cli(['history', '--json'])).json().revision;
+    const records = async (): Promise<number> => (await cli(['history', '--json'])).json().entries.length;
+    const [rev0, n0] = [await head(), await records()];
+    for (const args of [
+      ['path-mapping', 'disable', '--id', 'same'],
+      ['path-mapping', 'update', '--id', 'same', '--to', '/same-v1'],
+    ]) {
+      const r = await cli([...args, '--json']);
+      assert.equal(r.code, 0, `${args.join(' ')}: ${r.stdout}${r.stderr}`);
+    }
+    assert.equal(await head(), rev0, 'etcd revision unchanged');
+    assert.equal(await records(), n0, 'no history record');
+    // --sample checks a dry run; without --dry-run it is refused (it was ignored, and the change written)
+    const sample = join(dir, 'sample.txt');
+    writeFileSync(sample, '/same/x\n');
+    const r = await cli(['path-mapping', 'update', '--id', 'same', '--to', '/same-v2', '--sample', sample, '--json']);
+    assert.equal(r.code, 2, r.stdout);
+    assert.match(r.json().error.message, /--sample checks a dry run: add --dry-run/);
+    assert.equal(await head(), rev0, 'nothing written');
   });
 });

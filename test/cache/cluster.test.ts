@@ -217,6 +217,16 @@ describe('one cache across the cluster: ownership, proxy, redirect, failover', (
     assert.equal(outside.status, 404);
     const escape = await fetch(`${owner.restUrl}/api/v1/peer/read?uri=${encodeURIComponent('s3://remote/set/../../etc/passwd')}&version=x&size=1`);
     assert.equal(escape.status, 404);
+    // A range too large for one buffer is streamed: the owner still answers 409 before the
+    // status line (it cut the connection, which readers take for a failed peer).
+    const ufs = new S3Client({ endpoint: c.ufsEndpoint, region: 'us-east-1', forcePathStyle: true, credentials: { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' } });
+    const big = pattern(5 * PAGE + 3, 93);
+    await ufs.send(new PutObjectCommand({ Bucket: 'remote', Key: 'peer/big.bin', Body: big }));
+    ufs.destroy();
+    const bigOwner = c.ownerOf('peer/big.bin');
+    const stale = await fetch(`${bigOwner.restUrl}/api/v1/peer/read?uri=${encodeURIComponent('s3://remote/peer/big.bin')}&version=etag:0123456789abcdef0123456789abcdef&size=${big.length}`, { headers: { range: `bytes=0-${big.length - 1}` } });
+    assert.equal(stale.status, 409, await stale.clone().text());
+    assert.equal(((await stale.json()) as { error: { code: string } }).error.code, 'Conflict');
   });
   test('the owner hangs (SIGSTOP, its sockets open): a GET through another worker is served after a failed health check, not after the 30 s idle deadline', async () => {
     const ufs = new S3Client({ endpoint: c.ufsEndpoint, region: 'us-east-1', forcePathStyle: true, credentials: { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' } });

@@ -7,6 +7,7 @@
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -17,6 +18,7 @@ import { freePort } from '../../src/local/etcd-server.js';
 import { cliFor } from '../helpers/cli.js';
 import { startTestEtcd, type TestEtcd } from '../helpers/etcd.js';
 import { forceUnmount, fuseSkipReason, run, startFuse, type FuseProcess } from '../helpers/fuse.js';
+import { until } from '../helpers/poll.js';
 
 const require = createRequire(import.meta.url);
 const skip = fuseSkipReason();
@@ -87,6 +89,55 @@ describe('alluxio fuse mount over s3:// (s3rver)', { skip }, () => {
     assert.ok(dd.raw.equals(big.subarray(4096 * 1000, 4096 * 1003)));
     const sum = await run('sha256sum', [join(M, 'lake', 'big.bin')]);
     assert.equal(sum.stdout.split(' ')[0], createHash('sha256').update(big).digest('hex'));
+  });
+
+  it('an object replaced while it is open: the rest of the read fails with ESTALE, never the new bytes after the old ones', async () => {
+    const size = 32 * 1024 * 1024 + 5;
+    const v1 = Buffer.alloc(size, 0x11);
+    const v2 = Buffer.alloc(size, 0x22);
+    await s3!.send(new PutObjectCommand({ Bucket: 'lake', Key: 'tables/swap.bin', Body: v1 }));
+    // Reads 1 MiB, waits for a line on stdin, reads the rest; prints what it got.
+    const reader = spawn('/usr/bin/python3', [
+      '-c',
+      [
+        'import sys, errno',
+        "f = open(sys.argv[1], 'rb', buffering=0)",
+        'first = f.read(1 << 20)',
+        "print('paused', len(first), flush=True)",
+        'sys.stdin.readline()',
+        'runs = {}',
+        'n = len(first)',
+        'runs[first[0]] = len(first)',
+        'try:',
+        '    while True:',
+        '        b = f.read(1 << 20)',
+        '        if not b: break',
+        '        for v in set(b): runs[v] = runs.get(v, 0) + b.count(v)',
+        '        n += len(b)',
+        "    print('done', n, sorted(runs.items()), flush=True)",
+        'except OSError as e:',
+        "    print('error', errno.errorcode.get(e.errno, e.errno), n, sorted(runs.items()), flush=True)",
+      ].join('\n'),
+      join(M, 'lake', 'swap.bin'),
+    ], { stdio: ['pipe', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    reader.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    reader.stderr.on('data', (d: Buffer) => (err += d.toString()));
+    const exited = new Promise<number | null>((resolve) => reader.once('close', (code) => resolve(code)));
+    try {
+      await until('the reader to read its first MiB', () => {
+        if (reader.exitCode !== null) throw new Error(`the reader exited: ${err}`);
+        return out.includes('paused');
+      }, 60_000);
+      await s3!.send(new PutObjectCommand({ Bucket: 'lake', Key: 'tables/swap.bin', Body: v2 }));
+      reader.stdin.write('\n');
+      assert.equal(await exited, 0, err);
+    } finally {
+      if (reader.exitCode === null) reader.kill('SIGKILL');
+    }
+    // Old bytes only (what the read-ahead held), then ESTALE: the daemon names the ETag of the open in every range GET.
+    assert.match(out, /^error ESTALE \d+ \[\(17, \d+\)\]$/m, out);
   });
 
   it('cp in puts the object in the bucket; rm deletes it', async () => {

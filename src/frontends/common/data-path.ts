@@ -189,10 +189,16 @@ export class DataPath {
     const entry = await this.stat(t);
     if (!entry) return null;
     const a = t.adapter;
+    // Every read names the version stat saw (the ETag, where the adapter can check it): an
+    // object replaced meanwhile is a Conflict, never the new bytes under the old size.
+    const etag = entry.etag;
     return {
       entry,
-      bytes: (range) => this.ufs(() => (a.readBuffer ? a.readBuffer(t.rel, range) : collect(a.read(t.rel, range)))),
-      stream: (range) => this.ufs(() => a.read(t.rel, range)),
+      bytes: (range) => this.ufs(() => (a.readBuffer && etag === undefined ? a.readBuffer(t.rel, range) : collect(a.read(t.rel, range, etag)))),
+      stream: (range) => this.ufs(() => a.read(t.rel, range, etag)),
+      // FUSE reads its windows from this object (pinned to the version), not from whatever
+      // the UFS holds by then (DataPath.read)
+      ranges: true,
       close: () => {},
     };
   }

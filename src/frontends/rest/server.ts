@@ -19,6 +19,7 @@
  * THE data path (../common/data-path.ts), so the worker cache behind it sees them all;
  * errors are AlluxioErrors answered from ONE table (errors.ts HTTP_STATUS).
  */
+import { once } from 'node:events';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -225,7 +226,13 @@ export function createRestHandler(ctx: FrontendContext, auth: RestAuthOptions = 
     const f = dp.openVersion(c.snap, { uri, version, size });
     return serveFile(c, false, uri, f.entry, async (range) => {
       const length = range ? range.end - range.start + 1 : size;
-      return length <= SMALL_OBJECT_BYTES ? f.bytes(range ?? undefined) : f.stream(range ?? undefined);
+      if (length <= SMALL_OBJECT_BYTES) return f.bytes(range ?? undefined);
+      // The first bytes before the status line: another version in the UFS (the first page
+      // fetched with If-Match) is answered 409, which the reader acts on (re-stat), instead
+      // of a cut connection it must take for a failed peer.
+      const body = await f.stream(range ?? undefined);
+      await once(body, 'readable');
+      return body;
     });
   }
 

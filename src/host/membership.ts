@@ -8,8 +8,13 @@
  * - Registration is a transaction guarded by `create_revision == 0`: an id held by a live
  *   worker is refused (WorkerIdTaken, exit 3); once the old holder's lease is gone the key
  *   is gone too and the id is free again.
- * - The lease (TTL ~10 s by default) is kept alive by etcd3's Lease; when it is lost (etcd
- *   unreachable longer than the TTL) we re-register with a new lease, taking over our own
+ * - The lease (TTL ~10 s by default) is granted through etcd3 and renewed here every TTL/3,
+ *   each renewal one request through the connection's failover (kvLeaseKeepAlive): a member
+ *   that hangs (stopped, deadlocked) costs one attempt, and the next member renews it. (etcd3's
+ *   own keep-alive stream stays on one member and notices a silent one only after a whole
+ *   TTL, when the lease has already expired: a worker dropped out of the ring whenever the
+ *   member it talked to hung, with the cluster healthy.) When the lease is lost (no renewal
+ *   for a TTL, or etcd says it expired) we re-register with a new lease, taking over our own
  *   stale key only if it is still ours (same pid and start time).
  * - The value carries the revision the worker applies; updates are rate-limited (a burst of
  *   changes becomes at most one write per interval) and coalesced. Status keys live outside
@@ -19,6 +24,7 @@ import type { Lease } from 'etcd3';
 import type { Logger } from 'pino';
 import { AlluxioError } from '../domain/errors.js';
 import type { EtcdConnection } from '../store/connection.js';
+import { kvLeaseKeepAlive } from '../store/kv.js';
 import type { MemberKind, MemberRecord } from '../cluster/record.js';
 
 export interface MembershipOptions {
@@ -38,6 +44,9 @@ export class Membership {
   private writing: Promise<void> | undefined;
   private closed = false;
   private reRegistering = false;
+  private renewTimer: NodeJS.Timeout | undefined;
+  /** When the last renewal that etcd confirmed was sent (ms since the epoch). */
+  private renewedAt = 0;
   readonly ttlSeconds: number;
   private readonly minUpdateIntervalMs: number;
   private readonly log: Logger | undefined;
@@ -69,7 +78,7 @@ export class Membership {
 
   /** Register; throws WorkerIdTaken when a live worker holds the id. */
   async register(): Promise<void> {
-    const lease = this.conn.client.lease(this.ttlSeconds, { autoKeepAlive: true });
+    const lease = this.conn.client.lease(this.ttlSeconds, { autoKeepAlive: false });
     lease.on('lost', (err: Error) => this.handleLost(lease, err));
     let id: string;
     try {
@@ -119,12 +128,53 @@ export class Membership {
     this.leaseId = id;
     this.written = value;
     this.lastWriteAt = Date.now();
+    this.renewedAt = Date.now();
+    this.scheduleRenewal(this.renewalPeriodMs);
     this.log?.info({ key: this.key, lease: id, ttl: this.ttlSeconds }, `registered ${this.what}`);
+  }
+
+  private get renewalPeriodMs(): number {
+    return (this.ttlSeconds * 1000) / 3; // as etcd's Go client
+  }
+
+  private scheduleRenewal(ms: number): void {
+    clearTimeout(this.renewTimer);
+    this.renewTimer = setTimeout(() => void this.renew(), ms);
+    this.renewTimer.unref?.();
+  }
+
+  /** Renew the lease once; on failure try again within a second, until it certainly expired. */
+  private async renew(): Promise<void> {
+    const lease = this.lease;
+    const id = this.leaseId;
+    if (this.closed || !lease || !id) return;
+    const sentAt = Date.now();
+    let ttl: number;
+    try {
+      // A hung member may cost one attempt per renewal: a quarter of the TTL at most, so that
+      // the renewal after it still lands in time (period TTL/3 + attempt TTL/4 < TTL).
+      const attemptMs = Math.min(this.conn.attemptTimeoutMs, Math.max(1000, (this.ttlSeconds * 1000) / 4));
+      ttl = await kvLeaseKeepAlive(this.conn, `renew ${this.what} lease`, id, attemptMs, async () => Number((await lease.keepaliveOnce()).TTL));
+    } catch (e) {
+      if (this.closed || lease !== this.lease) return;
+      const silentMs = Date.now() - this.renewedAt;
+      if (silentMs >= this.ttlSeconds * 1000) {
+        return this.handleLost(lease, new Error(`lease ${id} not renewed for ${silentMs} ms (its TTL is ${this.ttlSeconds} s): ${(e as Error).message}`));
+      }
+      this.log?.warn({ err: (e as Error).message, lease: id, silentMs }, `${this.what} lease not renewed; retrying`);
+      return this.scheduleRenewal(Math.min(1000, this.renewalPeriodMs));
+    }
+    if (this.closed || lease !== this.lease) return;
+    if (!(ttl > 0)) return this.handleLost(lease, new Error(`etcd says lease ${id} expired (it was not renewed within its TTL of ${this.ttlSeconds} s)`));
+    this.renewedAt = sentAt;
+    this.scheduleRenewal(this.renewalPeriodMs);
   }
 
   private handleLost(lease: Lease, err: Error): void {
     if (this.closed || lease !== this.lease) return;
-    this.log?.warn({ err: err.message }, 'worker lease lost; re-registering');
+    this.log?.warn({ err: err.message }, `${this.what} lease lost; re-registering`);
+    clearTimeout(this.renewTimer);
+    lease.release();
     this.lease = undefined;
     this.leaseId = undefined;
     void this.reRegister();
@@ -213,6 +263,7 @@ export class Membership {
     if (this.closed) return;
     this.closed = true;
     if (this.timer) clearTimeout(this.timer);
+    clearTimeout(this.renewTimer);
     await this.writing?.catch(() => undefined);
     const lease = this.lease;
     this.lease = undefined;

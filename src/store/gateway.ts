@@ -147,7 +147,7 @@ function staleToken(e: GatewayError): boolean {
  * A transaction sent again to another member after its answer was lost may land twice only
  * if its compares allow it: every write here is guarded (transact() and findLanded).
  */
-async function gatewayCall(conn: EtcdConnection, what: string, path: string, body: Record<string, unknown>): Promise<Record<string, unknown>> {
+async function gatewayCall(conn: EtcdConnection, what: string, path: string, body: Record<string, unknown>, attemptMs = conn.attemptTimeoutMs): Promise<Record<string, unknown>> {
   const ac = new AbortController();
   const started = Date.now();
   // Errors etcd itself reported come back as values, so that withDeadline's generic mapping
@@ -166,7 +166,7 @@ async function gatewayCall(conn: EtcdConnection, what: string, path: string, bod
           const attempt = new AbortController();
           const onAbort = () => attempt.abort();
           ac.signal.addEventListener('abort', onAbort);
-          const timer = setTimeout(() => attempt.abort(), conn.attemptTimeoutMs);
+          const timer = setTimeout(() => attempt.abort(), attemptMs);
           try {
             const token = await tokenFor(conn, endpoint, attempt.signal);
             const doc = (await post(conn, endpoint, path, body, token, attempt.signal)) as Record<string, unknown>;
@@ -187,7 +187,7 @@ async function gatewayCall(conn: EtcdConnection, what: string, path: string, bod
             if (e instanceof GatewayError || silent) anyAlive = true;
             if (!(e instanceof GatewayError)) conn.noteFailure(endpoint);
             // The most telling failure: a member that answered or stayed silent, over one that refused.
-            if (silent) lastError = new Error(`no answer from ${endpoint} within ${conn.attemptTimeoutMs} ms`);
+            if (silent) lastError = new Error(`no answer from ${endpoint} within ${attemptMs} ms`);
             else if (e instanceof GatewayError || !anyAlive) lastError = e;
           } finally {
             clearTimeout(timer);
@@ -258,4 +258,16 @@ export async function gatewayTxn(conn: EtcdConnection, what: string, txn: TxnReq
   const doc = (await gatewayCall(conn, what, '/v3/kv/txn', { compare, success })) as { header?: { revision?: string }; succeeded?: boolean };
   // proto3 JSON leaves out false: no "succeeded" means a compare failed.
   return { succeeded: doc.succeeded === true, revision: Number(doc.header?.revision ?? 0) };
+}
+
+/**
+ * Renew lease `id` once (`POST /v3/lease/keepalive`, one request on etcd's keepalive stream):
+ * its remaining TTL in seconds, 0 when it expired or was revoked. With the same failover as
+ * every gateway call: a hung member costs one attempt (of `attemptMs`), then the next member
+ * is asked.
+ */
+export async function gatewayLeaseKeepAlive(conn: EtcdConnection, what: string, id: string, attemptMs: number): Promise<number> {
+  const doc = (await gatewayCall(conn, what, '/v3/lease/keepalive', { ID: id }, attemptMs)) as { result?: { TTL?: string } };
+  // proto3 JSON leaves out a TTL of 0: expired
+  return Number(doc.result?.TTL ?? 0);
 }

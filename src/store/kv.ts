@@ -2,11 +2,12 @@
  * The key-value operations the CLI needs (a range, a guarded transaction), served through
  * etcd's JSON gateway (gateway.ts) so that a command never loads the grpc client, or
  * through the grpc client when an endpoint has no gateway (then for the rest of the
- * connection's life). Long-lived processes (workers' watches, leases) use the grpc client
- * directly.
+ * connection's life). Long-lived processes use the grpc client directly for watches and
+ * for granting leases; they renew leases here (kvLeaseKeepAlive), where each renewal fails
+ * over from a hung member to the next.
  */
 import type { EtcdConnection } from './connection.js';
-import { gatewayRange, gatewayTxn, GatewayUnsupported } from './gateway.js';
+import { gatewayLeaseKeepAlive, gatewayRange, gatewayTxn, GatewayUnsupported } from './gateway.js';
 
 export interface RangeKv {
   key: string;
@@ -106,4 +107,13 @@ export function kvTxn(conn: EtcdConnection, what: string, txn: TxnRequest): Prom
       return { succeeded: res.succeeded, revision: Number(res.header.revision) };
     },
   );
+}
+
+/**
+ * Renew a lease once: its remaining TTL in seconds (0: expired or revoked). A member that does
+ * not answer within `attemptMs` is left for the next one. `viaGrpc` renews it through the
+ * grpc client, for endpoints without a JSON gateway.
+ */
+export function kvLeaseKeepAlive(conn: EtcdConnection, what: string, id: string, attemptMs: number, viaGrpc: () => Promise<number>): Promise<number> {
+  return either(conn, () => gatewayLeaseKeepAlive(conn, what, id, attemptMs), () => conn.call(what, viaGrpc));
 }

@@ -6,7 +6,7 @@
 import { AlluxioError } from '../domain/errors.js';
 import { Snapshot } from '../domain/snapshot.js';
 import { parseRuleSpec, validateOrder, validateRuleBody, validateRuleId } from '../domain/rule-validation.js';
-import { generateRuleId, nextOrder, prefixAsRegex, ruleValue, sortRules, ORDER_STEP, type RuleKind, type RuleSpec } from '../domain/rules.js';
+import { generateRuleId, nextOrder, prefixAsRegex, regexAsPrefix, ruleValue, sortRules, ORDER_STEP, type RuleKind, type RuleSpec } from '../domain/rules.js';
 import { compilePattern } from '../domain/regex.js';
 import type { EtcdConnection } from '../store/connection.js';
 import { readConfig, transact, type Committed, type ConfigState, type Op } from '../store/config-store.js';
@@ -262,7 +262,7 @@ export async function importRules(conn: EtcdConnection, input: ImportInput): Pro
       while (taken.has(`${prefix}-${n}`)) n++;
       const id = `${prefix}-${n}`;
       taken.add(id);
-      const rule = parseRuleSpec({ id, order, kind: 'regex', src: r.src, dst: r.dst, enabled: true });
+      const rule = importedRule(id, order, r.src, r.dst);
       order += ORDER_STEP;
       rules.push(rule);
       ops.push({ type: 'put', key: conn.layout.ruleKey(id), value: ruleValue(rule) });
@@ -270,6 +270,22 @@ export async function importRules(conn: EtcdConnection, input: ImportInput): Pro
     }
     return { ops, result: { rules, removed, warnings } };
   }, { actor: 'path-mapping import' });
+}
+
+/**
+ * A rule of an imported file: the prefix rule it stands for when it has exactly the shape
+ * export gives prefix rules (regexAsPrefix), else the regex rule as written.
+ */
+function importedRule(id: string, order: number, src: string, dst: string): RuleSpec {
+  const prefix = regexAsPrefix(src, dst);
+  if (prefix) {
+    try {
+      return parseRuleSpec({ id, order, kind: 'prefix', src: prefix.src, dst: prefix.dst, enabled: true });
+    } catch {
+      // a prefix rule this form cannot be (e.g. from /): kept as the regex rule it is
+    }
+  }
+  return parseRuleSpec({ id, order, kind: 'regex', src, dst, enabled: true });
 }
 
 /** Export in Alluxio's shape; prefix rules become their equivalent regex rules. Disabled rules are left out. */

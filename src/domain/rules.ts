@@ -3,6 +3,7 @@
  * control plane and the export need. Validation of untrusted values lives in
  * ./rule-validation.ts; compilation into lookup structures in ./rule-index.ts.
  */
+import { isCanonicalPath } from './paths.js';
 import { escapeRegex } from './regex.js';
 
 export type RuleKind = 'prefix' | 'regex';
@@ -49,6 +50,23 @@ export function nextOrder(rules: readonly Pick<RuleSpec, 'order'>[]): number {
 export function prefixAsRegex(src: string, dst: string): { src: string; dst: string } {
   if (src === '/') return { src: '^(/.*)$', dst: dst === '/' ? '{{ var1 }}' : `${dst}{{ var1 }}` };
   return { src: `^${escapeRegex(src)}(/.*)?$`, dst: dst === '/' ? '/{{ var1 }}' : `${dst}{{ var1 }}` };
+}
+
+/**
+ * The prefix rule a regex rule of exactly prefixAsRegex's shape stands for (null for any
+ * other regex rule): `path-mapping import` recovers what `export` wrote, so the round trip
+ * gives the same rules back, virtual directories included (a regex source makes none).
+ * Exact by construction: the answer is kept only if prefixAsRegex gives the input back.
+ */
+export function regexAsPrefix(src: string, dst: string): { src: string; dst: string } | null {
+  const m = src === '^(/.*)$' ? ['', ''] : /^\^(.+)\(\/\.\*\)\?\$$/.exec(src);
+  const t = /^(.*)\{\{ var1 \}\}$/.exec(dst);
+  if (!m || !t) return null;
+  const from = m[1] === '' ? '/' : m[1]!.replace(/\\(.)/g, '$1');
+  const to = t[1] === '' || t[1] === '/' ? '/' : t[1]!;
+  if (!isCanonicalPath(from) || !isCanonicalPath(to)) return null;
+  const back = prefixAsRegex(from, to);
+  return back.src === src && back.dst === dst ? { src: from, dst: to } : null;
 }
 
 /** A short readable id: `r-` + 6 base-36 characters. */

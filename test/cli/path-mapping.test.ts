@@ -224,6 +224,11 @@ describe("import / export (Alluxio's path_mapping.json)", () => {
       assert.equal(y.code, x.code, p);
       assert.equal(y.json().ufsUri, x.json().ufsUri, p);
     }
+    // The prefix rule came back as one (export wrote it in its regex form), so its virtual
+    // directory too: exporting again gives the same file, byte for byte.
+    assert.deepEqual(again.json().rules.map((r: { kind: string; src: string }) => `${r.kind} ${r.src}`), ['prefix /old', `regex ${file.rules[0]!.src}`, `regex ${file.rules[1]!.src}`]);
+    const exp2 = await other(['path-mapping', 'export']);
+    assert.equal(exp2.stdout, exp.stdout);
   });
 
   it('a file that is not JSON, not the shape, or holds one bad rule imports nothing (exit 2)', async () => {

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { fails } from '../helpers/assert.js';
 import { parseRuleSpec, validateRuleBody, validateRuleId } from '../../src/domain/rule-validation.js';
 import { compilePattern, compileTemplate, expandTemplate, literalPrefix } from '../../src/domain/regex.js';
-import { compareRules, generateRuleId, nextOrder, prefixAsRegex, ruleValue, sortRules, type RuleSpec } from '../../src/domain/rules.js';
+import { compareRules, generateRuleId, nextOrder, prefixAsRegex, regexAsPrefix, ruleValue, sortRules, type RuleSpec } from '../../src/domain/rules.js';
 import { decodeConfig } from '../../src/store/codec.js';
 import { Layout } from '../../src/store/layout.js';
 import { exportRules, parseRuleFile } from '../../src/control/rules.js';
@@ -143,6 +143,31 @@ describe('ordering, ids, export equivalence', () => {
     assert.equal(expandTemplate(t, p.re.exec('/model/la.test')!), '/model/v3');
     assert.equal(p.re.exec('/model/laXtest/a'), null, 'the dot is escaped');
     assert.equal(p.re.exec('/model/la.test2'), null, 'segment-aware');
+  });
+
+  it('regexAsPrefix recovers exactly the prefix rules prefixAsRegex wrote, and nothing else', () => {
+    const pairs: [string, string][] = [
+      ['/model/latest', '/model/v3'],
+      ['/a', '/'],
+      ['/', '/x'],
+      ['/', '/'],
+      ['/we ird/la.test+(1)[x]{y}^$|?*', '/t\\back/sl ash'],
+      ['/ünï/cödé', '/dst'],
+    ];
+    for (const [from, to] of pairs) {
+      const { src, dst } = prefixAsRegex(from, to);
+      assert.deepEqual(regexAsPrefix(src, dst), { src: from, dst: to }, `${from} -> ${to}`);
+    }
+    for (const [src, dst] of [
+      ['^/a/(.*)$', '/b/{{ var1 }}'], // not the shape
+      ['^/a(/.*)?$', '/b/{{ var1 }}'], // dst not the shape (/b//x)
+      ['^/a(/.*)?$', '/b{{ var2 }}'],
+      ['^/a.b(/.*)?$', '/b{{ var1 }}'], // an unescaped dot: a pattern, not a literal path
+      ['^/a/(/.*)?$', '/b{{ var1 }}'], // not canonical
+      ['^/a(/.*)?$', 'b{{ var1 }}'],
+    ] as const) {
+      assert.equal(regexAsPrefix(src, dst), null, `${src} -> ${dst}`);
+    }
   });
 
   it('ruleValue round-trips through parseRuleSpec', () => {

@@ -5,7 +5,7 @@
  */
 import { AlluxioError } from '../domain/errors.js';
 import { Snapshot } from '../domain/snapshot.js';
-import { parseRuleSpec, validateOrder, validateRuleBody, validateRuleId } from '../domain/rule-validation.js';
+import { parseRuleSpec, validateOrder, validateRuleBody, validateRuleId, validateTemplateSegments } from '../domain/rule-validation.js';
 import { generateRuleId, nextOrder, prefixAsRegex, regexAsPrefix, ruleValue, sortRules, ORDER_STEP, type RuleKind, type RuleSpec } from '../domain/rules.js';
 import { compilePattern } from '../domain/regex.js';
 import type { EtcdConnection } from '../store/connection.js';
@@ -85,6 +85,7 @@ export async function addRule(conn: EtcdConnection, input: AddRuleInput): Promis
   if (input.id !== undefined) validateRuleId(input.id);
   if (input.order !== undefined) validateOrder(input.order);
   validateRuleBody(input.kind, input.src, input.dst, input.exclude);
+  if (input.kind === 'regex') validateTemplateSegments(input.dst);
   return transact(conn, (state) => {
     const id = input.id ?? generateRuleId(new Set(state.rules.map((r) => r.id)));
     checkUnique(state, id, conn.layout.ruleKey(id));
@@ -135,6 +136,7 @@ export async function updateRule(conn: EtcdConnection, input: UpdateRuleInput): 
       ...(exclude !== undefined ? { exclude } : {}),
       enabled: input.enabled ?? current.enabled,
     });
+    if (rule.kind === 'regex' && input.dst !== undefined) validateTemplateSegments(rule.dst);
     return {
       ops: [{ type: 'put', key: conn.layout.ruleKey(id), value: ruleValue(rule) }],
       result: { rule, previous: toPublic(current), warnings: ruleWarnings(state, rule) },
@@ -239,6 +241,7 @@ export async function importRules(conn: EtcdConnection, input: ImportInput): Pro
   input.file.rules.forEach((r, i) => {
     try {
       validateRuleBody('regex', r.src, r.dst, undefined);
+      validateTemplateSegments(r.dst);
     } catch (e) {
       throw new AlluxioError('InvalidRule', `rules[${i}] (${JSON.stringify(r.src)}): ${(e as Error).message}`);
     }

@@ -279,15 +279,25 @@ export class RuleIndex {
    */
   match(path: string, tried?: { id: string; matched: boolean; excluded?: boolean }[]): RuleMatch | null {
     let best: CompiledRule | null = null;
-    if (this.hasRoot) best = scan(this.byKey.get('/')!, path, best, tried);
+    // Buckets are scanned by directory key, not in evaluation order: the trace is put in
+    // that order afterwards, and ends at the winner (what a rule-by-rule evaluation tries).
+    const seen: Tried[] | undefined = tried ? [] : undefined;
+    if (this.hasRoot) best = scan(this.byKey.get('/')!, path, best, seen);
     if (path !== '/' && this.byKey.size > 0) {
       let i = path.indexOf('/', 1);
       for (;;) {
         const key = i < 0 ? path : path.slice(0, i);
         const list = this.byKey.get(key);
-        if (list) best = scan(list, path, best, tried);
+        if (list) best = scan(list, path, best, seen);
         if (i < 0) break;
         i = path.indexOf('/', i + 1);
+      }
+    }
+    if (tried && seen) {
+      seen.sort((a, b) => compareRules(a.rule.spec, b.rule.spec));
+      for (const t of seen) {
+        if (best && before(best, t.rule)) break;
+        tried.push(t.entry);
       }
     }
     return best ? rewrite(best, path) : null;
@@ -295,20 +305,26 @@ export class RuleIndex {
 }
 
 /** The first rule of `list` that matches and comes before `best`, or `best`. Tests only: no captures yet. */
-function scan(list: readonly CompiledRule[], path: string, best: CompiledRule | null, tried: { id: string; matched: boolean; excluded?: boolean }[] | undefined): CompiledRule | null {
+/** A rule evaluated for the trace. */
+interface Tried {
+  rule: CompiledRule;
+  entry: { id: string; matched: boolean; excluded?: boolean };
+}
+
+function scan(list: readonly CompiledRule[], path: string, best: CompiledRule | null, tried: Tried[] | undefined): CompiledRule | null {
   for (const c of list) {
     if (best && !before(c, best)) break;
     const m = matches(c, path);
     if (m === undefined) continue; // prefilter said no: not worth a trace line
     if (!m) {
-      tried?.push({ id: c.spec.id, matched: false });
+      tried?.push({ rule: c, entry: { id: c.spec.id, matched: false } });
       continue;
     }
     if (c.exclude && c.exclude.re.test(path)) {
-      tried?.push({ id: c.spec.id, matched: true, excluded: true });
+      tried?.push({ rule: c, entry: { id: c.spec.id, matched: true, excluded: true } });
       continue;
     }
-    tried?.push({ id: c.spec.id, matched: true });
+    tried?.push({ rule: c, entry: { id: c.spec.id, matched: true } });
     return c; // later entries of this list come later in order
   }
   return best;

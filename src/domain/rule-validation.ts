@@ -55,6 +55,21 @@ export function validateRuleBody(kind: RuleKind, src: string, dst: string, exclu
   if (exclude !== undefined) compilePattern(exclude, 'exclude pattern (--exclude)');
 }
 
+/**
+ * A regex rule's target, checked when the rule is written (add, update, import): a segment
+ * of literal text that is "." or ".." makes every result it produces invalid
+ * (RuleResultInvalid at each request), so it is refused up front, as a prefix target with
+ * such a segment is. Not applied to stored rules: a stored rule that fails each request says
+ * so, where a skipped one would silently resolve its paths elsewhere.
+ */
+export function validateTemplateSegments(dst: string): void {
+  for (const seg of dst.split('/')) {
+    if ((seg === '.' || seg === '..') && !seg.includes('{{')) {
+      throw new AlluxioError('InvalidRule', `destination template ${JSON.stringify(dst)} has a "${seg}" segment: every path it produces would be refused (Alluxio paths have no "." or ".." segments)`);
+    }
+  }
+}
+
 /** Parse an untrusted rule value (from etcd or a file) into a validated RuleSpec. */
 export function parseRuleSpec(raw: unknown): RuleSpec {
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw new AlluxioError('InvalidRule', 'rule is not a JSON object');

@@ -215,6 +215,18 @@ describe('rules', () => {
     assert.equal(off.resolve(alluxio('/model/latest/a')).rule, null);
   });
 
+  it('the trace lists the rules tried in evaluation order and ends at the winner (the index scans by directory, not by order)', () => {
+    const alias = P('/model/latest', '/model/v3', { id: 'alias', order: 5 });
+    const late = R('^/model/latest(/.*)?$', '/model/v9{{ var1 }}', { id: 'late', order: 30 }); // filed under /model
+    const miss = R('^/model/lat[e]st/nothing$', '/model/v1', { id: 'miss', order: 1 }); // past the prefilter, no match
+    const t = Snapshot.build(1, { mounts, rules: [late, alias, miss] }).resolve(alluxio('/model/latest/config.json'));
+    assert.equal(t.rule?.id, 'alias');
+    const step = t.trace.find((x) => x.step === 'rule')!;
+    assert.equal(step.matched, 'alias');
+    // 'late' matches too, but comes after the winner: a rule-by-rule evaluation never tries it
+    assert.deepEqual(step.tried, [{ id: 'miss', matched: false }, { id: 'alias', matched: true }]);
+  });
+
   it('a result that is not canonical fails with RuleResultInvalid naming the rule', () => {
     const r = R('/x(.*)', '/model/{{ var1 }}', { id: 'dotty' });
     const s = Snapshot.build(1, { mounts, rules: [r] });

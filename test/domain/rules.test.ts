@@ -6,7 +6,8 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { fails } from '../helpers/assert.js';
-import { parseRuleSpec, validateRuleBody, validateRuleId } from '../../src/domain/rule-validation.js';
+import { AlluxioError } from '../../src/domain/errors.js';
+import { parseRuleSpec, validateRuleBody, validateRuleId, validateTemplateSegments } from '../../src/domain/rule-validation.js';
 import { compilePattern, compileTemplate, expandTemplate, literalPrefix } from '../../src/domain/regex.js';
 import { compareRules, generateRuleId, nextOrder, prefixAsRegex, regexAsPrefix, ruleValue, sortRules, type RuleSpec } from '../../src/domain/rules.js';
 import { decodeConfig } from '../../src/store/codec.js';
@@ -14,6 +15,15 @@ import { Layout } from '../../src/store/layout.js';
 import { exportRules, parseRuleFile } from '../../src/control/rules.js';
 
 const rule = (over: Partial<RuleSpec> & Pick<RuleSpec, 'src' | 'dst'>): Record<string, unknown> => ({ id: 'r1', order: 10, kind: 'prefix', enabled: true, ...over });
+
+describe('validateTemplateSegments (a regex target, when written)', () => {
+  it('refuses a literal "." or ".." segment; placeholders and dots inside names are fine', () => {
+    for (const dst of ['/k5/x/../{{ var1 }}', '/a/./{{ var1 }}', '{{ var1 }}/..', '/..']) {
+      assert.throws(() => validateTemplateSegments(dst), (e) => e instanceof AlluxioError && e.code === 'InvalidRule' && /segment/.test(e.message), dst);
+    }
+    for (const dst of ['/k5/x/{{ var1 }}', '/a/..b/{{ var1 }}', '/a/.hidden', '/a/{{ var1 }}..{{ var2 }}', '{{ var1 }}']) validateTemplateSegments(dst);
+  });
+});
 
 describe('parseRuleSpec (untrusted values)', () => {
   it('accepts a canonical prefix rule and a regex rule with groups', () => {

@@ -19,7 +19,9 @@ export async function listMounts(conn: EtcdConnection): Promise<MountList> {
   // Read-only: through the gateway, so `mount list` does not load the grpc client.
   const state = await readConfig(conn);
   return {
-    revision: state.revision,
+    // the config revision (resolution.md §6): what resolve, worker list and --wait report,
+    // not etcd's head, which membership writes move
+    revision: state.configRevision,
     mounts: sortMounts(state.mounts).map(toEntry),
     invalid: state.invalid.filter((i) => i.key.startsWith(conn.layout.mountsPrefix)),
   };

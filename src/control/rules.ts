@@ -29,7 +29,9 @@ export function describeRule(r: RuleSpec): string {
 export async function listRules(conn: EtcdConnection): Promise<RuleList> {
   const state = await readConfig(conn);
   return {
-    revision: state.revision,
+    // the config revision (resolution.md §6): what resolve, worker list and --wait report,
+    // not etcd's head, which membership writes move
+    revision: state.configRevision,
     rules: sortRules(state.rules).map(toPublic),
     invalid: state.invalid.filter((i) => i.key.startsWith(conn.layout.rulesPrefix)),
   };

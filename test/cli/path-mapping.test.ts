@@ -296,6 +296,11 @@ describe("import / export (Alluxio's path_mapping.json)", () => {
     }
     assert.equal(await head(), rev0, 'etcd revision unchanged');
     assert.equal(await records(), n0, 'no history record');
+    // Lists report the config revision, as resolve/test and the no-op change do (resolution.md §6)
+    const listed = (await cli(['path-mapping', 'list', '--json'])).json().revision;
+    assert.equal(listed, disabled.json().revision);
+    assert.equal((await cli(['path-mapping', 'test', '/same/x', '--json'])).json().revision, listed);
+    assert.equal((await cli(['mount', 'list', '--json'])).json().revision, listed);
     // --sample checks a dry run; without --dry-run it is refused (it was ignored, and the change written)
     const sample = join(dir, 'sample.txt');
     writeFileSync(sample, '/same/x\n');

@@ -10,7 +10,8 @@ export default class MountUpdate extends BaseCommand<typeof MountUpdate, MountUp
   static override description = 'The new entry is validated against the rest of the table (no nesting) and committed in one etcd transaction against the revision it read.';
   static override examples = [
     '<%= config.bin %> mount update --path /data --ufs-uri s3://other-bucket/data/',
-    '<%= config.bin %> mount update --path /data --option s3a.region=eu-west-1 --remove-option s3a.endpoint',
+    '<%= config.bin %> mount update --path /data --option s3a.region=eu-west-1',
+    '<%= config.bin %> mount update --path /data --remove-option s3a.region',
     '<%= config.bin %> mount update --path /data --readonly',
   ];
   static override flags = {

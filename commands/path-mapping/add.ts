@@ -15,7 +15,7 @@ export default class PathMappingAdd extends BaseCommand<typeof PathMappingAdd, R
   ].join('\n');
   static override examples = [
     '<%= config.bin %> path-mapping add --from /model/latest --to /model/v3 --id model-latest',
-    "<%= config.bin %> path-mapping add --src '^/team-(\\w+)/(.*)$' --dst '/shared/{{ var1 }}/{{ var2 }}' --order 10",
+    "<%= config.bin %> path-mapping add --src '^/team-(\\w+)/(.*)$' --dst '/shared/{{ var1 }}/{{ var2 }}' --order 10 --id team",
     "<%= config.bin %> path-mapping add --from /data/raw --to /archive/raw --exclude '/data/raw/tmp(/.*)?'",
   ];
   static override flags = {

@@ -3,9 +3,27 @@
  * with oclif and every command into dist/bundle, so that one command loads a few files
  * instead of ~250 modules.
  */
-import { execute } from '@oclif/core';
+import { Errors, flush, handle, run } from '@oclif/core';
+import { ExitCode } from '../domain/errors.js';
+import type { ErrorDoc } from './results.js';
 
 /** Run the command in process.argv; `from` is a file URL below the package root (oclif finds package.json from it). */
 export async function main(from: string): Promise<void> {
-  await execute({ dir: from });
+  const argv = process.argv.slice(2);
+  try {
+    await run(argv, from);
+    flush();
+  } catch (e) {
+    // A command renders its own errors (BaseCommand.catch) and exits with ExitError. What
+    // fails before a command runs (an unknown command or topic) is oclif's: with --json it
+    // is still one JSON document on stdout, as cli.md promises for every error.
+    if (argv.includes('--json') && !(e instanceof Errors.ExitError) && e instanceof Error) {
+      const exitCode = (e as { oclif?: { exit?: number } }).oclif?.exit ?? ExitCode.usage;
+      const doc: ErrorDoc = { error: { code: 'UsageError', message: e.message.replace(/\s*\n\s*/g, ' ').trim(), exitCode } };
+      process.stdout.write(JSON.stringify(doc, null, 2) + '\n');
+      process.exitCode = exitCode;
+      return;
+    }
+    await handle(e as Error);
+  }
 }

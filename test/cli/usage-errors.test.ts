@@ -43,3 +43,19 @@ describe('usage errors from the argv parser', () => {
     });
   }
 });
+
+describe('an unknown command or topic (before any command runs)', () => {
+  for (const args of [['nosuchcmd'], ['mount', 'nosuch']]) {
+    it(`${args.join(' ')}: exit 2; under --json one JSON error document on stdout`, async () => {
+      const env = { ALLUXIO_ETCD_ENDPOINTS: `http://127.0.0.1:${await freePort()}` };
+      const json = await runCli([...args, '--json'], { env });
+      assert.equal(json.code, 2, json.stdout + json.stderr);
+      assert.deepEqual(json.json(), { error: { code: 'UsageError', message: `command ${args.join(':')} not found`, exitCode: 2 } });
+      const human = await runCli(args, { env });
+      assert.equal(human.code, 2);
+      assert.equal(human.stdout, '');
+      assert.match(human.stderr, /command .* not found/);
+      assert.doesNotMatch(human.stderr, /\n\s+at /, 'no stack trace');
+    });
+  }
+});

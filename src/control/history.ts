@@ -4,6 +4,7 @@
  * the config at an older revision, and put it back in one guarded transaction (itself
  * recorded in history).
  */
+import { normalizePath } from '../domain/paths.js';
 import { AlluxioError } from '../domain/errors.js';
 import { changeTouches, configAt, coverage, describeChange, diffConfigs, parseRecord, summarize, type DescribedChange, type HistoryRecord, type RawConfig } from '../domain/history.js';
 import { redactOptions } from '../domain/mounts.js';
@@ -74,6 +75,8 @@ function entryOf(conn: EtcdConnection, r: HistoryRecord): HistoryEntry {
 }
 
 export async function listHistory(conn: EtcdConnection, opts: { path?: string; limit?: number } = {}): Promise<{ revision: number; entries: HistoryEntry[] }> {
+  // An Alluxio path (a relative or malformed one matched nothing, silently)
+  if (opts.path !== undefined) opts = { ...opts, path: normalizePath(opts.path, '--path') };
   const { state, records } = await readHistory(conn);
   const limit = opts.limit ?? 20;
   let selected = records;

@@ -40,6 +40,9 @@ export function requestFromCli(input: ResolveCliInput): ResolveRequest {
       if (input.arg === undefined) throw new AlluxioError('InvalidArgument', `give a local path under the FUSE root, e.g. ${DEFAULT_FUSE_ROOT}/data/file.csv`);
       return { api: 'posix', path: input.arg, fuseRoot: input.fuseRoot ?? DEFAULT_FUSE_ROOT };
     case 's3': {
+      if (input.bucket !== undefined && input.arg !== undefined) {
+        throw new AlluxioError('InvalidArgument', `give either --bucket/--key or bucket/key as the argument, not both (got --bucket ${input.bucket} and ${JSON.stringify(input.arg)})`);
+      }
       let bucket = input.bucket;
       let key = input.key;
       if (bucket === undefined && input.arg !== undefined) {

@@ -3,6 +3,7 @@
  * in the domain, commit through the transactional config store, with the same discipline
  * as mounts: every change is checked against the exact state it commits on top of.
  */
+import { isCanonicalPath } from '../domain/paths.js';
 import { AlluxioError } from '../domain/errors.js';
 import { Snapshot } from '../domain/snapshot.js';
 import { parseRuleSpec, validateOrder, validateRuleBody, validateRuleId, validateTemplateSegments } from '../domain/rule-validation.js';
@@ -217,6 +218,9 @@ export function parseRuleFile(text: string, name = 'rule file'): AlluxioRuleFile
       throw new AlluxioError('InvalidRuleFile', `${name}: "virtualDirectories" must be an array of strings`);
     }
     virtualDirectories = d.virtualDirectories as string[];
+    for (const [i, v] of virtualDirectories.entries()) {
+      if (!isCanonicalPath(v)) throw new AlluxioError('InvalidRuleFile', `${name}: virtualDirectories[${i}] (${JSON.stringify(v)}) is not an absolute Alluxio path such as /model/latest`);
+    }
   }
   return { rules, ...(virtualDirectories ? { virtualDirectories } : {}) };
 }

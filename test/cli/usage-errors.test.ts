@@ -8,6 +8,9 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { runCli } from '../helpers/cli.js';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { freePort } from '../../src/local/etcd-server.js';
 
 describe('usage errors from the argv parser', () => {
@@ -58,4 +61,27 @@ describe('an unknown command or topic (before any command runs)', () => {
       assert.doesNotMatch(human.stderr, /\n\s+at /, 'no stack trace');
     });
   }
+});
+
+describe('values the commands check themselves: exit 2 before any connection, nothing ignored', () => {
+  it('history --path that is not an Alluxio path; resolve with --bucket and an argument; a rule file with a relative virtual directory', async () => {
+    const env = { ALLUXIO_ETCD_ENDPOINTS: `http://127.0.0.1:${await freePort()}` };
+    const dir = mkdtempSync(join(tmpdir(), 'alluxio-usage-'));
+    try {
+      const file = join(dir, 'pm.json');
+      writeFileSync(file, JSON.stringify({ rules: [], virtualDirectories: ['rel'] }));
+      for (const [args, code, pattern] of [
+        [['history', '--path', 'bad'], 'InvalidPath', /not absolute/],
+        [['resolve', '--api', 's3', '--bucket', 'data', '--key', 'x', '/extra'], 'InvalidArgument', /not both/],
+        [['path-mapping', 'import', file], 'InvalidRuleFile', /virtualDirectories\[0\]/],
+      ] as const) {
+        const r = await runCli([...args, '--json'], { env });
+        assert.equal(r.code, 2, r.stdout + r.stderr);
+        assert.equal(r.json().error.code, code);
+        assert.match(r.json().error.message, pattern);
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
 });

@@ -5,6 +5,7 @@ import { abort } from '../../src/control/migrations.js';
 import { redactOptions } from '../../src/domain/mounts.js';
 import { parseMigrationId } from '../../src/migrate/record.js';
 import { getRecord } from '../../src/migrate/store.js';
+import { transition } from '../../src/migrate/record.js';
 
 export default class MigrateAbort extends BaseCommand<typeof MigrateAbort, MigrateAbortResult> {
   static override summary = 'Stop a migration and leave the mount exactly as it was (asks first; --yes skips).';
@@ -22,6 +23,7 @@ export default class MigrateAbort extends BaseCommand<typeof MigrateAbort, Migra
     const id = parseMigrationId(flags.id);
     const conn = this.etcd();
     const { record } = await getRecord(conn, id);
+    transition(record, 'aborted', new Date()); // a migration that cannot be aborted is refused (exit 3) before asking
     await this.confirm(`Abort ${id} (${record.path}: ${record.from.ufsUri} -> ${record.to.ufsUri}, ${record.state})?`, flags.yes);
     const { revision, result } = await abort(conn, id);
     this.say(`Aborted ${id}; ${result.mount.path} -> ${result.mount.ufsUri}${result.mount.readOnly ? ' (read-only)' : ''} as before, at revision ${revision}`);

@@ -58,7 +58,8 @@ export interface MountUpdateResult extends Waited {
 
 export interface MountRemoveResult extends Waited {
   revision: number;
-  mount: MountEntry;
+  /** null: a malformed value was removed (--force). */
+  mount: MountEntry | null;
 }
 
 // resolve, path-mapping test

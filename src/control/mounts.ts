@@ -6,7 +6,7 @@ import { AlluxioError } from '../domain/errors.js';
 import { checkMountAgainst, checkWrittenOptions, parseMount, sortMounts, toEntry, type MountEntry } from '../domain/mounts.js';
 import { validateMountPath } from '../domain/mounts.js';
 import type { EtcdConnection } from '../store/connection.js';
-import { readConfig, transact, type Committed } from '../store/config-store.js';
+import { readConfig, transact, type Committed, type Plan } from '../store/config-store.js';
 import { assertNoActiveMigration } from '../migrate/store.js';
 
 export interface MountList {
@@ -83,11 +83,17 @@ export async function updateMount(conn: EtcdConnection, input: UpdateMountInput)
  * user (e.g. in the confirmation question): if the mount now points elsewhere, refuse
  * (Conflict, exit 3) rather than remove a binding nobody confirmed.
  */
-export async function removeMount(conn: EtcdConnection, rawPath: string, expected?: { ufsUri: string }): Promise<Committed<MountEntry>> {
+/** Remove a mount; `force` also removes a malformed value stored under the path (result null). */
+export async function removeMount(conn: EtcdConnection, rawPath: string, expected?: { ufsUri: string }, force = false): Promise<Committed<MountEntry | null>> {
   const path = validateMountPath(rawPath);
-  return transact(conn, async (state) => {
+  return transact(conn, async (state): Promise<Plan<MountEntry | null>> => {
     const current = state.mounts.find((m) => m.path === path);
-    if (!current) throw new AlluxioError('MountNotFound', `no mount at ${path}`);
+    if (!current) {
+      const bad = state.invalid.find((i) => i.key === conn.layout.mountKey(path));
+      if (bad && force) return { ops: [{ type: 'delete', key: conn.layout.mountKey(path) }], result: null };
+      if (bad) throw malformedMount(path, bad.error);
+      throw new AlluxioError('MountNotFound', `no mount at ${path}`);
+    }
     if (expected && current.ufsUri !== expected.ufsUri) {
       throw new AlluxioError('Conflict', `mount ${path} changed since it was confirmed: it now points at ${current.ufsUri}, not ${expected.ufsUri}; nothing removed (run the command again to remove the new binding)`, {
         details: { path, expected: expected.ufsUri, actual: current.ufsUri },
@@ -103,8 +109,17 @@ export async function getMount(conn: EtcdConnection, rawPath: string): Promise<M
   const path = validateMountPath(rawPath);
   const state = await readConfig(conn);
   const m = state.mounts.find((x) => x.path === path);
-  if (!m) throw new AlluxioError('MountNotFound', `no mount at ${path}`);
+  if (!m) {
+    const bad = state.invalid.find((i) => i.key === conn.layout.mountKey(path));
+    if (bad) throw malformedMount(path, bad.error);
+    throw new AlluxioError('MountNotFound', `no mount at ${path}`);
+  }
   return toEntry(m);
+}
+
+/** A value is stored under the path but is no mount: not "not found" (exit 3, --force removes it). */
+function malformedMount(path: string, error: string): AlluxioError {
+  return new AlluxioError('InvalidState', `the value stored for mount ${path} is malformed (${error}); remove it with alluxio mount remove --path ${path} --force`, { details: { path } });
 }
 
 /**

@@ -164,10 +164,15 @@ export async function getRule(conn: EtcdConnection, rawId: string): Promise<Rule
   const r = state.rules.find((x) => x.id === id);
   if (!r) {
     const bad = state.invalid.find((i) => i.key === conn.layout.ruleKey(id));
-    if (bad) throw new AlluxioError('RuleNotFound', `the value stored for rule ${id} is malformed (${bad.error}); remove it with --force`, { details: { id } });
+    if (bad) throw malformedRule(id, bad.error);
     throw new AlluxioError('RuleNotFound', `no rule with id ${id}`, { details: { id } });
   }
   return toPublic(r);
+}
+
+/** A value is stored under the id but is no rule: not "not found" (exit 3, --force removes it). */
+function malformedRule(id: string, error: string): AlluxioError {
+  return new AlluxioError('InvalidState', `the value stored for rule ${id} is malformed (${error}); remove it with --force`, { details: { id } });
 }
 
 /** Remove a rule; `force` also removes a malformed value stored under the id. */
@@ -177,7 +182,9 @@ export async function removeRule(conn: EtcdConnection, rawId: string, force = fa
   return transact(conn, (state) => {
     const current = state.rules.find((r) => r.id === id);
     if (!current) {
-      if (force && state.invalid.some((i) => i.key === key)) return { ops: [{ type: 'delete', key }], result: null };
+      const bad = state.invalid.find((i) => i.key === key);
+      if (bad && force) return { ops: [{ type: 'delete', key }], result: null };
+      if (bad) throw malformedRule(id, bad.error);
       throw new AlluxioError('RuleNotFound', `no rule with id ${id}`, { details: { id } });
     }
     return { ops: [{ type: 'delete', key }], result: toPublic(current) };

@@ -419,6 +419,14 @@ describe('alluxio mount: what an operator may have put there by hand', () => {
     for (const key of ['broken', 'nested', 'elsewhere']) assert.ok(warnings.some((w) => w.startsWith(`warning: skipping malformed entry /alluxio/hand-edited/config/mounts/${key}: `)), `${key}: ${r.stderr}`);
     // a write still validates against the valid entries
     expectExit(await other(['mount', 'add', '--path', '/good2', '--ufs-uri', 's3://my-bucket/good/x']), 3, 'nesting with a valid entry');
+    // a malformed value is not "not found": exit 3 naming --force, which removes it
+    const refused = await other(['mount', 'remove', '--path', '/broken', '--yes']);
+    expectExit(refused, 3, 'remove a malformed value without --force');
+    assert.match(refused.stderr, /malformed .*--force/);
+    expectExit(await other(['mount', 'remove', '--path', '/broken', '--yes', '--force']), 0, 'remove --force');
+    expectExit(await other(['mount', 'remove', '--path', '/nowhere', '--yes', '--force']), 4, 'nothing there');
+    assert.equal((await client.get('/alluxio/hand-edited/config/mounts/broken').string()), null, 'the malformed value is gone');
+    assert.deepEqual((await other(['mount', 'list', '--json'])).json().mounts.map((m: { path: string }) => m.path), ['/good']);
   });
 
   it('a mount stored with a bad cache.metadata.ttl (before writes checked it) is listed and updatable; a new bad value is refused', async () => {

@@ -178,7 +178,9 @@ describe('enable / disable / remove', () => {
     assert.match(list.stderr, /skipping malformed rule .*broken.*RE2/);
     const dupe = await cli(['path-mapping', 'add', '--from', '/c', '--to', '/d', '--id', 'broken']);
     assert.equal(dupe.code, 3, 'the id is taken by the malformed value');
-    assert.equal((await cli(['path-mapping', 'remove', '--id', 'broken', '--yes'])).code, 4);
+    const refused = await cli(['path-mapping', 'remove', '--id', 'broken', '--yes', '--json']);
+    assert.equal(refused.code, 3, 'a value is there: not "not found" (4)');
+    assert.match(refused.json().error.message, /malformed .*remove it with --force/);
     const forced = await cli(['path-mapping', 'remove', '--id', 'broken', '--yes', '--force']);
     assert.equal(forced.code, 0, forced.stderr);
     const { stdout } = await execFileP('etcdctl', ['--endpoints', etcd.endpoint, 'get', '--prefix', '--keys-only', `/alluxio/${name}/config/rules/`]);

@@ -79,6 +79,7 @@ test('start records the migration and makes the mount read-only; refusals; ready
   // A second cutover or an abort after cutover are refused (3); rollback goes back exactly.
   assert.equal((await env.cli(['migrate', 'cutover', '--id', started.id])).code, 3);
   assert.equal((await env.cli(['migrate', 'abort', '--id', started.id, '--yes'])).code, 3);
+  assert.equal((await env.cli(['migrate', 'abort', '--id', started.id])).code, 3, 'refused before asking (not 2, "confirmation required")');
   const rb = await env.cli(['migrate', 'rollback', '--id', started.id, '--json']);
   assert.equal(rb.code, 0, rb.stderr);
   assert.equal(rb.json().state, 'rolled-back');

@@ -16,9 +16,13 @@ export default class Revert extends BaseCommand<typeof Revert, RevertResult> {
 
   async run(): Promise<RevertResult> {
     const { flags } = await this.parseInput();
-    const { revision, result } = await revertTo(this.etcd(), revisionArg(flags.to, '--to'));
-    this.say(`Reverted to the config of revision ${result.revertedTo} at revision ${revision}:`);
-    this.say(formatChanges(this.render, result.changes));
+    const { revision, result, unchanged } = await revertTo(this.etcd(), revisionArg(flags.to, '--to'));
+    if (unchanged) {
+      this.say(`The config is already that of revision ${result.revertedTo}: nothing to revert, nothing written (config revision ${revision})`);
+    } else {
+      this.say(`Reverted to the config of revision ${result.revertedTo} at revision ${revision}:`);
+      this.say(formatChanges(this.render, result.changes));
+    }
     const waited = await this.afterCommit(revision);
     return { revision, ...result, ...waited };
   }

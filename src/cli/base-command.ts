@@ -102,13 +102,18 @@ export abstract class BaseCommand<T extends typeof Command, R extends object> ex
     const f = this.flags as Record<string, unknown>;
     if (!f.wait) return {};
     const timeoutMs = parseDuration(String(f['wait-timeout'] ?? '30s'), '--wait-timeout');
+    let progress = false;
     const outcome = await waitForConvergence(this.etcd(), revision, {
       timeoutMs,
       onProgress: (p) => {
-        if (process.stderr.isTTY) process.stderr.write(`\rwaiting for revision ${revision}: ${p.applied}/${p.total} workers`);
+        if (!process.stderr.isTTY) return;
+        process.stderr.write(`\rwaiting for revision ${revision}: ${p.applied}/${p.total} workers`);
+        progress = true;
       },
+    }).finally(() => {
+      // the progress line ends before what follows (the result, or the error)
+      if (progress) process.stderr.write('\n');
     });
-    if (process.stderr.isTTY) process.stderr.write('\n');
     const who = [`${outcome.workers} worker${outcome.workers === 1 ? '' : 's'}`, ...(outcome.clients ? [`${outcome.clients} FUSE client${outcome.clients === 1 ? '' : 's'}`] : [])].join(' and ');
     if (outcome.workers + outcome.clients === 0) this.note('no live workers or FUSE clients: nothing to wait for');
     else this.note(`all ${who} apply revision ${revision} (${outcome.elapsedMs} ms)`);

@@ -146,7 +146,7 @@ export async function revertTo(conn: EtcdConnection, revision: number): Promise<
   }
   if (diffConfigs(view.state.raw, target).length === 0) {
     // Already that config: nothing to commit (and no history record for a non-change).
-    return { revision: view.state.revision, result: { revertedTo: revision, changes: [] } };
+    return { revision: view.state.configRevision, result: { revertedTo: revision, changes: [] }, unchanged: true };
   }
   const readGeneration = view.state.generation;
   return transact(

@@ -183,6 +183,12 @@ describe('diff and revert', () => {
     ok(await env.cli(['revert', '--to', String(doc.revision - 1)]), 'revert the revert');
     const again = (await env.cli(['diff', '--from', String(doc.revision - 1), '--json'])).json();
     assert.deepEqual(again.changes, []);
+    // A revert to the config in place writes nothing, and says so.
+    const head = await headRevisionEnv(env);
+    const noop = await env.cli(['revert', '--to', String(doc.revision - 1)]);
+    ok(noop, 'revert to the config in place');
+    assert.match(noop.stdout, /already that of revision \d+: nothing to revert, nothing written/);
+    assert.equal(await headRevisionEnv(env), head);
   });
 
   it('refuses (3) when the config moved on after revert read it; nothing reverted', async () => {

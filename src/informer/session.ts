@@ -99,7 +99,10 @@ export class WatchSession {
       const now = this.clock.now();
       const t = progressTick({ pendingSince: this.pendingSince, lastHeard: this.lastHeard }, now, this.opts.deadStreamTimeoutMs);
       if (t.kind === 'dead') {
-        return this.finish({ kind: 'reconnect', why: `watch stream silent for ${t.silentMs} ms (no answer to a progress request)`, hadContact: this.hadContact });
+        const why = `watch stream silent for ${t.silentMs} ms (no answer to a progress request)`;
+        // The member is hung (or cut off): the next stream goes to another one.
+        this.stream.fail?.(why);
+        return this.finish({ kind: 'reconnect', why, hadContact: this.hadContact });
       }
       if (t.kind === 'request') {
         this.pendingSince = now;

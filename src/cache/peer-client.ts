@@ -28,10 +28,11 @@ export const PEER_INVALIDATE_PATH = '/api/v1/peer/invalidate';
 /** How long a change waits for a peer to confirm it dropped what it cached of the name (ms). */
 export const INVALIDATE_TIMEOUT_MS = 2000;
 /**
- * A read or listing that has waited this long for a peer's answer, or for the next bytes of
- * its body, asks the peer's /healthz whether it is alive, and again after each period; a
- * peer that does not answer that within the same time is hung (stopped, deadlocked) and the
- * read fails over at once instead of waiting for the idle deadline (ms).
+ * A read or listing that has heard nothing from its peer for this long (no answer, or no
+ * bytes of its body) asks the peer's /healthz whether it is alive, and again after each
+ * further period of silence; a peer that does not answer that within twice this time is
+ * hung (stopped, deadlocked) and the read fails over instead of waiting for the idle
+ * deadline (ms).
  */
 export const LIVENESS_CHECK_MS = 2000;
 
@@ -80,6 +81,8 @@ export class PeerClient {
   private readonly livenessMs: number;
   /** A health check of a peer in flight, shared by every request that waits on that peer. */
   private readonly checks = new Map<string, Promise<string | undefined>>();
+  /** Health checks have a pool of their own: behind busy control connections they would time out. */
+  private readonly health: Agent;
 
   constructor(private readonly opts: PeerClientOptions = {}) {
     const first = opts.credentials ? [...opts.credentials][0] : undefined;
@@ -88,6 +91,7 @@ export class PeerClient {
     this.livenessMs = opts.livenessMs ?? LIVENESS_CHECK_MS;
     this.agent = new Agent({ connections: 64, headersTimeout: this.idleMs, bodyTimeout: this.idleMs, ...(opts.tls ? { connect: { ...opts.tls } } : {}) });
     this.control = new Agent({ connections: 8, connect: { timeout: INVALIDATE_TIMEOUT_MS, ...(opts.tls ?? {}) } });
+    this.health = new Agent({ connections: 2, connect: { timeout: 2 * this.livenessMs, ...(opts.tls ?? {}) } });
   }
 
   /**
@@ -215,33 +219,44 @@ export class PeerClient {
   }
 
   /**
-   * A request to `peer` (aborted with `signal`) under a watch: until its body is done, the
-   * peer is asked every `livenessMs` whether it is alive (GET /healthz on a pool of its own,
-   * one check at a time per peer, shared by every request waiting on it). A peer that does
-   * not answer that within `livenessMs` is hung (stopped, deadlocked): the request is
-   * aborted, or its body destroyed, with an error saying so, and the reader fails over. A peer
-   * that is alive but slow (a cold page behind a slow UFS, a reader that holds the body back)
-   * is waited for, up to the idle deadline. The body's first error listener is set here, so
-   * the error of a body destroyed early (a reader that stops) is not uncaught.
+   * A request to `peer` (aborted with `signal`) under a watch: when nothing has come from the
+   * peer for `livenessMs` (no answer yet, or no bytes of its body), it is asked whether it is
+   * alive (GET /healthz on a pool of its own, one check per peer at a time, shared by every
+   * request waiting on it). A peer that does not answer that within 2 x `livenessMs` (a failed
+   * connection is tried once more) is hung (stopped, deadlocked): the request is aborted, or
+   * its body destroyed, with an error saying so, and the reader fails over. A peer that is
+   * alive but slow (a cold page behind a slow UFS, a reader that holds the body back) is
+   * waited for, up to the idle deadline. The body's first error listener is set here, so the
+   * error of a body destroyed early (a reader that stops) is not uncaught.
    */
   private async watched(peer: RingMember, req: Dispatcher.RequestOptions, signal?: AbortSignal): Promise<Dispatcher.ResponseData> {
     const ac = new AbortController();
-    // The caller's signal aborts the request and, after the headers, its body.
+    // The caller's signal aborts the request and, after the headers, its body (until it closes).
+    const onAbort = (): void => ac.abort(signal?.reason);
     if (signal?.aborted) ac.abort(signal.reason);
-    else signal?.addEventListener('abort', () => ac.abort(signal.reason), { once: true });
+    else signal?.addEventListener('abort', onAbort, { once: true });
     let body: Dispatcher.ResponseData['body'] | undefined;
     let hung: Error | undefined;
     let done = false;
     let timer: NodeJS.Timeout | undefined;
+    let heardAt = Date.now();
     const stop = (): void => {
       done = true;
       clearTimeout(timer);
+      signal?.removeEventListener('abort', onAbort);
     };
-    const check = (): void => {
+    const tick = (): void => {
+      if (done) return;
+      const quietMs = Date.now() - heardAt;
+      if (quietMs < this.livenessMs) {
+        timer = setTimeout(tick, this.livenessMs - quietMs).unref();
+        return;
+      }
       void this.alive(peer).then((why) => {
         if (done) return;
         if (why === undefined) {
-          timer = setTimeout(check, this.livenessMs).unref();
+          heardAt = Date.now(); // alive: another period of silence before the next check
+          timer = setTimeout(tick, this.livenessMs).unref();
           return;
         }
         stop();
@@ -250,7 +265,7 @@ export class PeerClient {
         else ac.abort(hung);
       });
     };
-    timer = setTimeout(check, this.livenessMs).unref();
+    timer = setTimeout(tick, this.livenessMs).unref();
     let res: Dispatcher.ResponseData;
     try {
       res = await this.agent.request({ ...req, signal: ac.signal });
@@ -258,24 +273,37 @@ export class PeerClient {
       stop();
       throw hung ?? e;
     }
+    heardAt = Date.now();
     body = res.body;
+    // Progress without consuming: undici hands each chunk to the body's push().
+    const push = body.push;
+    body.push = function (this: typeof body, chunk: unknown, encoding?: BufferEncoding): boolean {
+      heardAt = Date.now();
+      return push.call(this, chunk, encoding);
+    };
     body.on('error', this.explainBodyError);
     body.once('close', stop);
     return res;
   }
 
-  /** undefined when `peer` answers GET /healthz within `livenessMs`; else what happened. */
+  /** undefined when `peer` answers GET /healthz within 2 x `livenessMs`; else what happened. */
   private alive(peer: RingMember): Promise<string | undefined> {
     let check = this.checks.get(peer.name);
     if (check) return check;
-    const signal = AbortSignal.timeout(this.livenessMs);
-    check = this.control
-      .request({ origin: originOf(peer), method: 'GET', path: '/healthz', signal })
-      .then(async (res) => {
+    const deadlineMs = 2 * this.livenessMs;
+    const ask = async (): Promise<{ why?: string; again?: boolean }> => {
+      const signal = AbortSignal.timeout(deadlineMs);
+      try {
+        const res = await this.health.request({ origin: originOf(peer), method: 'GET', path: '/healthz', signal });
         await res.body.dump().catch(ignore);
-        return res.statusCode === 200 ? undefined : `answered ${res.statusCode}`;
-      })
-      .catch((e: unknown) => (signal.aborted ? `did not answer within ${this.livenessMs} ms` : `failed: ${this.reason(e)}`))
+        return res.statusCode === 200 ? {} : { why: `answered ${res.statusCode}` };
+      } catch (e) {
+        if (signal.aborted) return { why: `did not answer within ${deadlineMs} ms` };
+        return { why: `failed: ${this.reason(e)}`, again: true }; // e.g. a kept-alive connection closed under it
+      }
+    };
+    check = ask()
+      .then(async (first) => (first.again ? (await ask()).why : first.why))
       .finally(() => this.checks.delete(peer.name));
     this.checks.set(peer.name, check);
     return check;
@@ -301,6 +329,7 @@ export class PeerClient {
   close(): void {
     void this.agent.destroy().catch(() => undefined);
     void this.control.destroy().catch(() => undefined);
+    void this.health.destroy().catch(() => undefined);
   }
 }
 

@@ -13,9 +13,10 @@
  *   that hangs (stopped, deadlocked) costs one attempt, and the next member renews it. (etcd3's
  *   own keep-alive stream stays on one member and notices a silent one only after a whole
  *   TTL, when the lease has already expired: a worker dropped out of the ring whenever the
- *   member it talked to hung, with the cluster healthy.) When the lease is lost (no renewal
- *   for a TTL, or etcd says it expired) we re-register with a new lease, taking over our own
- *   stale key only if it is still ours (same pid and start time).
+ *   member it talked to hung, with the cluster healthy.) When etcd says the lease expired
+ *   (a renewal answered with TTL 0, e.g. after this process was cut off for longer than the
+ *   TTL) we re-register with a new lease, taking over our own stale key only if it is still
+ *   ours (same pid and start time).
  * - The value carries the revision the worker applies; updates are rate-limited (a burst of
  *   changes becomes at most one write per interval) and coalesced. Status keys live outside
  *   `config/`, so they never trigger reloads.
@@ -47,6 +48,8 @@ export class Membership {
   private renewTimer: NodeJS.Timeout | undefined;
   /** When the last renewal that etcd confirmed was sent (ms since the epoch). */
   private renewedAt = 0;
+  /** Renewals are failing (logged once, until one succeeds again). */
+  private renewFailing = false;
   readonly ttlSeconds: number;
   private readonly minUpdateIntervalMs: number;
   private readonly log: Logger | undefined;
@@ -154,17 +157,25 @@ export class Membership {
       // A hung member may cost one attempt per renewal: a quarter of the TTL at most, so that
       // the renewal after it still lands in time (period TTL/3 + attempt TTL/4 < TTL).
       const attemptMs = Math.min(this.conn.attemptTimeoutMs, Math.max(1000, (this.ttlSeconds * 1000) / 4));
+      // (The grpc fallback, for endpoints without etcd's JSON gateway, is etcd3's keepaliveOnce:
+      // a stream that a hung member leaves open past the call's deadline.)
       ttl = await kvLeaseKeepAlive(this.conn, `renew ${this.what} lease`, id, attemptMs, async () => Number((await lease.keepaliveOnce()).TTL));
     } catch (e) {
       if (this.closed || lease !== this.lease) return;
+      // Not lost until etcd says so (a renewal answered with TTL 0): without a leader etcd
+      // expires nothing and the next leader extends every lease; cut off from etcd for
+      // longer than the TTL, the first renewal that reaches it learns the lease is gone.
+      // (Deciding here after a TTL of silence made a worker drop and re-register whenever
+      // an election on a loaded machine took longer than its TTL.)
       const silentMs = Date.now() - this.renewedAt;
-      if (silentMs >= this.ttlSeconds * 1000) {
-        return this.handleLost(lease, new Error(`lease ${id} not renewed for ${silentMs} ms (its TTL is ${this.ttlSeconds} s): ${(e as Error).message}`));
-      }
-      this.log?.warn({ err: (e as Error).message, lease: id, silentMs }, `${this.what} lease not renewed; retrying`);
+      const level = this.renewFailing ? 'debug' : 'warn';
+      this.renewFailing = true;
+      this.log?.[level]({ err: (e as Error).message, lease: id, silentMs }, `${this.what} lease not renewed; retrying`);
       return this.scheduleRenewal(Math.min(1000, this.renewalPeriodMs));
     }
     if (this.closed || lease !== this.lease) return;
+    if (this.renewFailing) this.log?.info({ lease: id, silentMs: Date.now() - this.renewedAt }, `${this.what} lease renewed again`);
+    this.renewFailing = false;
     if (!(ttl > 0)) return this.handleLost(lease, new Error(`etcd says lease ${id} expired (it was not renewed within its TTL of ${this.ttlSeconds} s)`));
     this.renewedAt = sentAt;
     this.scheduleRenewal(this.renewalPeriodMs);

@@ -91,6 +91,13 @@ function post(conn: EtcdConnection, endpoint: string, path: string, body: unknow
           reject(new GatewayError(String(doc.message ?? doc.error ?? `HTTP ${res.statusCode}`), Number(doc.code ?? 2)));
           return;
         }
+        // A streaming call's error (lease keepalive) comes with 200 as
+        // {"error": {"grpc_code": 14, "message": "etcdserver: no leader", ...}}.
+        if (typeof doc.error === 'object' && doc.error !== null) {
+          const err = doc.error as { message?: string; grpc_code?: number; code?: number };
+          reject(new GatewayError(String(err.message ?? 'error'), Number(err.grpc_code ?? err.code ?? 2)));
+          return;
+        }
         resolve(doc);
       });
     };
@@ -268,6 +275,7 @@ export async function gatewayTxn(conn: EtcdConnection, what: string, txn: TxnReq
  */
 export async function gatewayLeaseKeepAlive(conn: EtcdConnection, what: string, id: string, attemptMs: number): Promise<number> {
   const doc = (await gatewayCall(conn, what, '/v3/lease/keepalive', { ID: id }, attemptMs)) as { result?: { TTL?: string } };
+  if (!doc.result) throw new Error(`${what}: etcd's answer has no result: ${JSON.stringify(doc).slice(0, 200)}`);
   // proto3 JSON leaves out a TTL of 0: expired
-  return Number(doc.result?.TTL ?? 0);
+  return Number(doc.result.TTL ?? 0);
 }

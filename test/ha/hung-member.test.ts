@@ -6,38 +6,31 @@
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { startTestEtcdCluster, type ClusterMember, type TestEtcdCluster } from '../helpers/etcd.js';
+import type { ClusterMember, TestEtcdCluster } from '../helpers/etcd.js';
+import { startMountedCluster, type MountedCluster } from '../helpers/ha-fixture.js';
 import { runCli } from '../helpers/cli.js';
 import { startWorker, type WorkerProcess } from '../helpers/worker.js';
 import { until } from '../helpers/poll.js';
 
 describe('etcd HA: a hung member', () => {
   let cluster: TestEtcdCluster;
-  let dataDir: string;
+  let fx: MountedCluster | undefined;
   let worker: WorkerProcess | undefined;
   let hung: ClusterMember | undefined;
 
   before(async () => {
-    cluster = await startTestEtcdCluster({ size: 3 });
-    dataDir = mkdtempSync(join(tmpdir(), 'alluxio-ha-hung-'));
-    mkdirSync(join(dataDir, 'files'));
-    writeFileSync(join(dataDir, 'files', 'hello.txt'), 'hello\n');
+    fx = await startMountedCluster();
+    cluster = fx.cluster;
   });
 
   after(async () => {
     if (hung?.server) process.kill(hung.server.process.pid!, 'SIGCONT');
     await worker?.stop();
-    await cluster?.destroy();
-    if (dataDir) rmSync(dataDir, { recursive: true, force: true });
+    await fx?.destroy();
   });
 
   it('each member in turn hangs for two lease TTLs (the leader too): the worker keeps its one lease and stays registered throughout', async () => {
-    const r = await runCli(['mount', 'add', '--path', '/files', '--ufs-uri', `file://${dataDir}/files/`], { env: { ALLUXIO_ETCD_ENDPOINTS: cluster.endpoints } });
-    assert.equal(r.code, 0, r.stderr);
-    const TTL_S = 4;
+    const TTL_S = 6;
     worker = await startWorker(cluster.endpoints, { id: 'hung-w0', leaseTtl: `${TTL_S}s` });
     /** The lease of the worker's key, through a member that is not `skip` ('absent': no key). */
     const leaseOf = async (skip: ClusterMember | undefined): Promise<string> => {

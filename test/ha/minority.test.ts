@@ -7,35 +7,27 @@
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { startTestEtcdCluster, type TestEtcdCluster } from '../helpers/etcd.js';
-import { runCli } from '../helpers/cli.js';
+import type { TestEtcdCluster } from '../helpers/etcd.js';
+import { startMountedCluster, type MountedCluster } from '../helpers/ha-fixture.js';
 import { startWorker, type WorkerProcess } from '../helpers/worker.js';
 import { until } from '../helpers/poll.js';
 
 describe('etcd HA: the member a worker watches loses its leader', () => {
   let cluster: TestEtcdCluster;
-  let dataDir: string;
+  let fx: MountedCluster | undefined;
   let worker: WorkerProcess | undefined;
 
   before(async () => {
-    cluster = await startTestEtcdCluster({ size: 3 });
-    dataDir = mkdtempSync(join(tmpdir(), 'alluxio-ha-minority-'));
-    mkdirSync(join(dataDir, 'files'));
-    writeFileSync(join(dataDir, 'files', 'hello.txt'), 'hello\n');
+    fx = await startMountedCluster();
+    cluster = fx.cluster;
   });
 
   after(async () => {
     await worker?.stop();
-    await cluster?.destroy();
-    if (dataDir) rmSync(dataDir, { recursive: true, force: true });
+    await fx?.destroy();
   });
 
   it('the worker reports itself stale (not watching, /readyz 503 after --max-staleness) and recovers once a leader is back', async () => {
-    const r = await runCli(['mount', 'add', '--path', '/files', '--ufs-uri', `file://${dataDir}/files/`], { env: { ALLUXIO_ETCD_ENDPOINTS: cluster.endpoints } });
-    assert.equal(r.code, 0, r.stderr);
     const [only, ...others] = cluster.members;
     // The worker reaches one member (as behind a partition).
     worker = await startWorker(only!.endpoint, { id: 'minority-w0', maxStaleness: '5s' });
@@ -46,7 +38,6 @@ describe('etcd HA: the member a worker watches loses its leader', () => {
     await until('the worker to stop claiming it is current', async () => (await worker!.status()).informer.state !== 'watching', 60_000, 200);
     await until('/readyz to refuse after --max-staleness', async () => (await readyz()) === 503, 60_000, 200);
     assert.match(worker.log(), /no leader/);
-    // the last config still served meanwhile? past --max-staleness the worker refuses (documented)
     for (const m of others) await cluster.start(m);
     await until('the worker watching again', async () => (await worker!.status()).informer.state === 'watching', 60_000, 200);
     await until('/readyz 200 again', async () => (await readyz()) === 200, 60_000, 200);

@@ -225,7 +225,15 @@ export async function transact<T>(conn: EtcdConnection, plan: (state: ConfigStat
     const ops = effectiveOps(planned.ops, state.raw, (k) => layout.isConfigEntryKey(k));
     // Nothing would change (a rule disabled again, an update to the values in place): no
     // commit, no history record, no reload on the workers; the config revision in place.
-    if (ops.length === 0 && !isDryRun(conn)) return { revision: state.configRevision, result, unchanged: true };
+    if (ops.length === 0 && !isDryRun(conn)) {
+      // Unless a commit of ours whose answer was lost landed after all: that is what put
+      // the values in place, and it is reported as written.
+      if (sent.length > 0) {
+        const landed = await findLanded(conn, sent);
+        if (landed.kind === 'landed') return { revision: landed.revision, result };
+      }
+      return { revision: state.configRevision, result, unchanged: true };
+    }
     // etcd refuses a txn with more than --max-txn-ops operations (each put/delete is one,
     // plus the generation and, on a fresh cluster, the schema put). Refuse before sending,
     // with the numbers, instead of letting etcd's INVALID_ARGUMENT surface.

@@ -231,7 +231,18 @@ export function createRestHandler(ctx: FrontendContext, auth: RestAuthOptions = 
       // fetched with If-Match) is answered 409, which the reader acts on (re-stat), instead
       // of a cut connection it must take for a failed peer.
       const body = await f.stream(range ?? undefined);
-      await once(body, 'readable');
+      // (a requester that goes away meanwhile ends the wait, and the UFS read with it)
+      const gone = new AbortController();
+      const onClose = (): void => gone.abort();
+      c.res.once('close', onClose);
+      try {
+        await once(body, 'readable', { signal: gone.signal });
+      } catch (e) {
+        body.destroy();
+        throw e;
+      } finally {
+        c.res.off('close', onClose);
+      }
       return body;
     });
   }

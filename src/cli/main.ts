@@ -17,9 +17,12 @@ export async function main(from: string): Promise<void> {
     // A command renders its own errors (BaseCommand.catch) and exits with ExitError. What
     // fails before a command runs (an unknown command or topic) is oclif's: with --json it
     // is still one JSON document on stdout, as cli.md promises for every error.
-    if (argv.includes('--json') && !(e instanceof Errors.ExitError) && e instanceof Error) {
+    const flags = argv.includes('--') ? argv.slice(0, argv.indexOf('--')) : argv;
+    if (flags.includes('--json') && !(e instanceof Errors.ExitError) && e instanceof Error) {
       const exitCode = (e as { oclif?: { exit?: number } }).oclif?.exit ?? ExitCode.usage;
-      const doc: ErrorDoc = { error: { code: 'UsageError', message: e.message.replace(/\s*\n\s*/g, ' ').trim(), exitCode } };
+      // oclif names the command by its id (mount:nosuch); users type it with spaces
+      const message = e.message.replace(/\s*\n\s*/g, ' ').trim().replace(/^command (\S+) not found/, (_, id: string) => `command "${id.replace(/:/g, ' ')}" not found`);
+      const doc: ErrorDoc = { error: { code: 'UsageError', message, exitCode } };
       process.stdout.write(JSON.stringify(doc, null, 2) + '\n');
       process.exitCode = exitCode;
       return;

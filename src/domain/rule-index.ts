@@ -304,13 +304,13 @@ export class RuleIndex {
   }
 }
 
-/** The first rule of `list` that matches and comes before `best`, or `best`. Tests only: no captures yet. */
 /** A rule evaluated for the trace. */
 interface Tried {
   rule: CompiledRule;
   entry: { id: string; matched: boolean; excluded?: boolean };
 }
 
+/** The first rule of `list` that matches and comes before `best`, or `best`. Tests only: no captures yet. */
 function scan(list: readonly CompiledRule[], path: string, best: CompiledRule | null, tried: Tried[] | undefined): CompiledRule | null {
   for (const c of list) {
     if (best && !before(c, best)) break;

@@ -64,7 +64,7 @@ export function validateRuleBody(kind: RuleKind, src: string, dst: string, exclu
  */
 export function validateTemplateSegments(dst: string): void {
   for (const seg of dst.split('/')) {
-    if ((seg === '.' || seg === '..') && !seg.includes('{{')) {
+    if (seg === '.' || seg === '..') {
       throw new AlluxioError('InvalidRule', `destination template ${JSON.stringify(dst)} has a "${seg}" segment: every path it produces would be refused (Alluxio paths have no "." or ".." segments)`);
     }
   }

@@ -53,7 +53,7 @@ describe('an unknown command or topic (before any command runs)', () => {
       const env = { ALLUXIO_ETCD_ENDPOINTS: `http://127.0.0.1:${await freePort()}` };
       const json = await runCli([...args, '--json'], { env });
       assert.equal(json.code, 2, json.stdout + json.stderr);
-      assert.deepEqual(json.json(), { error: { code: 'UsageError', message: `command ${args.join(':')} not found`, exitCode: 2 } });
+      assert.deepEqual(json.json(), { error: { code: 'UsageError', message: `command "${args.join(' ')}" not found`, exitCode: 2 } });
       const human = await runCli(args, { env });
       assert.equal(human.code, 2);
       assert.equal(human.stdout, '');

@@ -5,6 +5,7 @@ the local file when short-circuited, spooled writes sent in one PUT on close).
 The info asked at open gives the file's resolved UFS URI: every read of the file goes to
 its owner (docs/cluster-cache.md) with no further round trip, and the UFS fallback reads
 exactly that file, of that version."""
+import errno
 import http.client
 import logging
 import os
@@ -12,7 +13,7 @@ import tempfile
 
 from fsspec.spec import AbstractBufferedFile
 
-from .errors import WorkersUnavailableError
+from .errors import UfsVersionMismatchError, WorkersUnavailableError
 from .ufs import check_served, file_meta
 
 __all__ = ["AlluxioFile"]
@@ -120,6 +121,8 @@ class AlluxioFile(AbstractBufferedFile):
             return b""
         if self._local_fd is not None:
             data = _pread(self._local_fd, start, end)
+            if len(data) < end - start:  # EOF before the size read at open: the file shrank
+                raise UfsVersionMismatchError(errno.ESTALE, f"{self.path} changed while it was read (it ends at byte {start + len(data)} now, not {self.size}); open it again", self.path)
             self.fs.read_stats.add(local_bytes=len(data))
             return data
         sequential = start == self._last_end
@@ -146,8 +149,11 @@ class AlluxioFile(AbstractBufferedFile):
                     self._stream_failed = True
                     parts.append(fs._range(self.path, pos, end, meta=meta, local=False))  # the UFS, when fallback is on
                     break
-                if opened is None:  # at EOF: the file shrank
-                    break
+                if opened is None:
+                    # at EOF before the size this open file read: another, shorter version
+                    # (its first bytes were the old one's: never handed out as a short read)
+                    self._stream_failed = True
+                    raise UfsVersionMismatchError(errno.ESTALE, f"{self.path} changed while it was read (it ends at byte {pos} now, not {self.size}); open it again", self.path)
                 try:
                     check_served(meta, opened[1].headers, self.path)
                 except Exception:

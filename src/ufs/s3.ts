@@ -346,6 +346,11 @@ export class S3Ufs implements UfsAdapter {
       // A page of one version: S3 answers 412 when the object is another version now.
       r = await this.getter.get(key, { ...(range ? { range: `bytes=${range.start}-${range.end}` } : {}), ...(ifEtag !== undefined ? { ifMatch: `"${ifEtag}"` } : {}) });
     } catch (e) {
+      // Readers ask for ranges inside the size they read: past the end now, the object is
+      // another, shorter version (a store may check the Range before If-Match).
+      if (range && statusOf(e) === 416) {
+        throw new AlluxioError('Conflict', `GetObject on ${this.uri}: ${key} is another version now (shorter than byte ${range.start})`, { cause: e });
+      }
       throw this.fail(e, 'GetObject');
     }
     // Stores that ignore If-Match (some S3-compatible ones do) still name what they sent.

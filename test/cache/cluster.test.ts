@@ -125,6 +125,36 @@ describe('one cache across the cluster: ownership, proxy, redirect, failover', (
     }
   });
 
+  test('an object replaced in the UFS by a shorter one within the metadata TTL: a range past its new end is 416 with the new size (not a 400 or a cut connection)', async () => {
+    // (pages past the reader's read-ahead of 16 from the first range stay uncached)
+    const v1 = pattern(40 * PAGE, 84);
+    const v2 = pattern(10 * PAGE, 85);
+    const ufs = new S3Client({ endpoint: c.ufsEndpoint, region: 'us-east-1', forcePathStyle: true, credentials: { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' } });
+    try {
+      for (const via of ['owner', 'proxy'] as const) {
+        const k = `shrink/obj.bin.${via}`;
+        await ufs.send(new PutObjectCommand({ Bucket: 'remote', Key: k, Body: v1 }));
+        const w = via === 'owner' ? c.ownerOf(k) : workers.find((x) => x !== c.ownerOf(k))!;
+        const first = await fetch(`${w.s3Url}/data/${k}`, { headers: { range: 'bytes=0-99' } }); // the metadata of v1 cached
+        assert.ok(Buffer.from(await first.arrayBuffer()).equals(v1.subarray(0, 100)));
+        await ufs.send(new PutObjectCommand({ Bucket: 'remote', Key: k, Body: v2 }));
+        for (const range of [`bytes=${30 * PAGE}-`, `bytes=${30 * PAGE}-${30 * PAGE + 99}`]) {
+          const s3 = await fetch(`${w.s3Url}/data/${k}`, { headers: { range } });
+          assert.equal(s3.status, 416, `${via} S3 ${range}: ${await s3.clone().text()}`);
+          assert.equal(s3.headers.get('content-range'), `bytes */${v2.length}`, `${via} S3 ${range}`);
+          await s3.arrayBuffer();
+          const rest = await fetch(`${w.restUrl}/api/v1/file?uri=${encodeURIComponent(`alluxio:///data/${k}`)}`, { headers: { range } });
+          assert.equal(rest.status, 416, `${via} REST ${range}: ${await rest.clone().text()}`);
+          await rest.arrayBuffer();
+        }
+        const whole = await fetch(`${w.s3Url}/data/${k}`);
+        assert.ok(Buffer.from(await whole.arrayBuffer()).equals(v2), `${via}: then the new version whole`);
+      }
+    } finally {
+      ufs.destroy();
+    }
+  });
+
   test('an overwrite, a copy and a delete through one worker are seen at once through the others (no metadata TTL window)', async () => {
     const s3 = workers.map((w) => new S3Client({ endpoint: w.s3Url, region: 'us-east-1', forcePathStyle: true, credentials: { accessKeyId: 'a', secretAccessKey: 'b' }, maxAttempts: 1 }));
     const read = async (i: number, key: string) => Buffer.from(await (await s3[i]!.send(new GetObjectCommand({ Bucket: 'data', Key: key }))).Body!.transformToByteArray());

@@ -84,6 +84,9 @@ describe('s3:// signed GETs against s3rver', () => {
     const st = await ufs.stat(['d', 'plain.bin']);
     assert.ok((await buffer(await ufs.read(['d', 'plain.bin'], { start: 0, end: 9 }, st!.etag))).equals(data.subarray(0, 10)));
     await assert.rejects(ufs.read(['d', 'plain.bin'], { start: 0, end: 9 }, '0123456789abcdef0123456789abcdef'), code('Conflict'));
+    // a range past the end: the object is another, shorter version than the one read (it was InvalidArgument, a 400)
+    await assert.rejects(ufs.read(['d', 'plain.bin'], { start: data.length + 10, end: data.length + 20 }, st!.etag), code('Conflict'));
+    await assert.rejects(ufs.read(['d', 'plain.bin'], { start: data.length + 10, end: data.length + 20 }), code('Conflict'));
   });
 
   test('an unknown access key is UfsAccessDenied', async () => {

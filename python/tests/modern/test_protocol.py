@@ -227,3 +227,76 @@ def test_a_read_never_mixes_two_versions_when_workers_disagree():
             fs.cat_file("/data/f", 0, 4 << 20)
     finally:
         w.close()
+
+
+class _ShrinkingWorker:
+    """A worker whose file is replaced by a shorter one while a reader streams it: info says
+    10 MiB (ETag "v1"); the first stream sends 3 MiB of it and breaks; by then the object is
+    2 MiB, so a read from byte 3 MiB on is past its end (416)."""
+
+    SIZE, SENT, NEW_SIZE = 10 << 20, 3 << 20, 2 << 20
+
+    def __init__(self):
+        import http.server
+        import threading
+
+        outer = self
+        self.streams = 0
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *a):
+                pass
+
+            def do_GET(self):
+                if self.path.startswith("/api/v1/info"):
+                    body = json.dumps({"name": "/data/f", "type": "file", "size": outer.SIZE, "mtime": 0, "etag": "v1"}).encode()
+                    self.send_response(200)
+                    self.send_header("content-type", "application/json")
+                    self.send_header("content-length", str(len(body)))
+                    self.end_headers()
+                    self.wfile.write(body)
+                    return
+                first, _, last = self.headers["range"][len("bytes="):].partition("-")
+                start = int(first)
+                outer.streams += 1
+                if outer.streams > 1 and start >= outer.NEW_SIZE:
+                    self.send_response(416)
+                    self.send_header("content-range", f"bytes */{outer.NEW_SIZE}")
+                    self.send_header("content-length", "0")
+                    self.end_headers()
+                    return
+                end = int(last) if last else outer.SIZE - 1
+                self.send_response(206)
+                self.send_header("etag", '"v1"')
+                self.send_header("x-alluxio-size", str(outer.SIZE))
+                self.send_header("content-range", f"bytes {start}-{end}/{outer.SIZE}")
+                self.send_header("content-length", str(end - start + 1))
+                self.end_headers()
+                self.wfile.write(b"a" * min(outer.SENT - start, end - start + 1))
+                self.wfile.flush()
+                self.close_connection = True  # the stream breaks here
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.hosts = f"127.0.0.1:{self.server.server_address[1]}"
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def test_a_file_replaced_by_a_shorter_one_while_open_fails_the_read_never_ends_it_short():
+    from alluxiofs import UfsVersionMismatchError
+
+    w = _ShrinkingWorker()
+    try:
+        fs = fsspec.filesystem("alluxiofs", worker_hosts=w.hosts, short_circuit=False, skip_instance_cache=True, parallel_threshold=1 << 40)
+        with fs.open("/data/f", "rb", block_size=1 << 20) as f:
+            assert f.size == w.SIZE
+            # it returned the 3 MiB of the old version, then EOF, as if that were the file
+            with pytest.raises(UfsVersionMismatchError):
+                f.read()
+    finally:
+        w.close()

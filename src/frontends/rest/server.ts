@@ -19,10 +19,8 @@
  * THE data path (../common/data-path.ts), so the worker cache behind it sees them all;
  * errors are AlluxioErrors answered from ONE table (errors.ts HTTP_STATUS).
  */
-import { once } from 'node:events';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Readable, Writable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
 import { AlluxioError, isAlluxioError } from '../../domain/errors.js';
 import type { Resolution } from '../../domain/resolver.js';
 import type { Snapshot } from '../../domain/snapshot.js';
@@ -31,6 +29,7 @@ import { DataPath, deleteGoneDirectory, type DataObject, type DataTarget } from 
 import { isTraversable, isVirtualDirectory, listMerged } from '../common/listing.js';
 import { openHint, parseRange } from '../common/range.js';
 import { httpDate } from '../common/http-date.js';
+import { sendLazyBody } from '../common/lazy-body.js';
 import type { FrontendContext } from '../context.js';
 import { authenticateRest, restAuthFromEnv, type RestAuthOptions } from './auth.js';
 import { fromAlluxio, RestError, restErr } from './errors.js';
@@ -154,6 +153,18 @@ export function createRestHandler(ctx: FrontendContext, auth: RestAuthOptions = 
    * does not match the body.
    */
   async function getFile(c: Call, head: boolean): Promise<void> {
+    try {
+      return await getFileOnce(c, head);
+    } catch (e) {
+      // The object was replaced between the metadata this worker trusted and the bytes (the
+      // source refused the old version before sending any): the metadata is dropped by now,
+      // so serve the current version once instead of failing the read (as S3 GET does).
+      if (isAlluxioError(e) && e.code === 'Conflict' && !c.res.headersSent) return getFileOnce(c, head);
+      throw e;
+    }
+  }
+
+  async function getFileOnce(c: Call, head: boolean): Promise<void> {
     const uri = uriParam(c);
     const t = dp.bind(c.snap, resolve(c.snap, uri, false));
     const f: DataObject | null = await dp.open(t, openHint(typeof c.req.headers.range === 'string' ? c.req.headers.range : undefined, head));
@@ -176,15 +187,10 @@ export function createRestHandler(ctx: FrontendContext, auth: RestAuthOptions = 
   async function serveFile(c: Call, head: boolean, uri: string, st: UfsEntry, open: (range: ByteRange | null) => Promise<Body>): Promise<void> {
     const range = parseRange(typeof c.req.headers.range === 'string' ? c.req.headers.range : undefined, st.size, restErr.invalidRange);
     const length = range ? range.end - range.start + 1 : st.size;
-    const headers: Record<string, string | number> = {
-      'content-type': 'application/octet-stream',
-      'content-length': length,
-      'accept-ranges': 'bytes',
-      'last-modified': httpDate(st.mtimeMs),
-      'x-alluxio-size': st.size,
-      ...((st.declaredEtag ?? st.etag) ? { etag: `"${st.declaredEtag ?? st.etag}"` } : {}),
-      ...(range ? { 'content-range': `bytes ${range.start}-${range.end}/${st.size}` } : {}),
-    };
+    const etag = st.declaredEtag ?? st.etag;
+    const headers: (string | number)[] = ['content-type', 'application/octet-stream', 'content-length', length, 'accept-ranges', 'bytes', 'last-modified', httpDate(st.mtimeMs), 'x-alluxio-size', st.size];
+    if (etag) headers.push('etag', `"${etag}"`);
+    if (range) headers.push('content-range', `bytes ${range.start}-${range.end}/${st.size}`);
     const status = range ? 206 : 200;
     if (head || length === 0) {
       c.res.writeHead(status, headers);
@@ -198,12 +204,13 @@ export function createRestHandler(ctx: FrontendContext, auth: RestAuthOptions = 
       c.res.end(body);
       return;
     }
-    c.res.writeHead(status, headers);
     try {
-      if (typeof body === 'function') await body(c.res);
-      else await pipeline(body, c.res);
+      await sendLazyBody(c.res, status, headers, body);
       if (!c.res.writableEnded) c.res.end();
     } catch (e) {
+      // Nothing sent yet (the source failed before its first bytes: another version now,
+      // the UFS down): the error is answered (getFile serves the current version once).
+      if (!c.res.headersSent && !c.res.destroyed) throw e;
       // The client went away, or the UFS failed mid-body: the status line is out, so the
       // only honest signal left is a cut connection (the client sees a short body).
       ctx.log.debug({ err: (e as Error).message, uri }, 'REST read stream ended early');
@@ -226,24 +233,10 @@ export function createRestHandler(ctx: FrontendContext, auth: RestAuthOptions = 
     const f = dp.openVersion(c.snap, { uri, version, size });
     return serveFile(c, false, uri, f.entry, async (range) => {
       const length = range ? range.end - range.start + 1 : size;
-      if (length <= SMALL_OBJECT_BYTES) return f.bytes(range ?? undefined);
-      // The first bytes before the status line: another version in the UFS (the first page
-      // fetched with If-Match) is answered 409, which the reader acts on (re-stat), instead
-      // of a cut connection it must take for a failed peer.
-      const body = await f.stream(range ?? undefined);
-      // (a requester that goes away meanwhile ends the wait, and the UFS read with it)
-      const gone = new AbortController();
-      const onClose = (): void => gone.abort();
-      c.res.once('close', onClose);
-      try {
-        await once(body, 'readable', { signal: gone.signal });
-      } catch (e) {
-        body.destroy();
-        throw e;
-      } finally {
-        c.res.off('close', onClose);
-      }
-      return body;
+      // (streamed: serveFile sends the status line with the first bytes, so another version
+      // in the UFS, the first page fetched with If-Match, is answered 409, which the reader
+      // acts on (re-stat), not a cut connection it must take for a failed peer)
+      return length <= SMALL_OBJECT_BYTES ? f.bytes(range ?? undefined) : f.stream(range ?? undefined);
     });
   }
 

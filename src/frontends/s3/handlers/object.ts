@@ -5,7 +5,6 @@
  * writes and deletes through DataPath.write / delete under the key's lock.
  */
 import type { Readable, Writable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
 import { isAlluxioError } from '../../../domain/errors.js';
 import { SMALL_OBJECT_BYTES, type ByteRange, type UfsEntry } from '../../../ufs/types.js';
 import type { DataObject, DataTarget } from '../../common/data-path.js';
@@ -17,6 +16,7 @@ import { maybeRedirect } from '../redirect.js';
 import { withBody } from '../request-body.js';
 import { baseHeaderList, checkKey, contentTypeOf, drain, httpDate, isoDate, quoteEtag, s3call, sendEmpty, sendXml, namesKind, statObject, targetNow, targetOf, type Req, type S3Context } from '../request.js';
 import { openHint } from '../../common/range.js';
+import { sendLazyBody } from '../../common/lazy-body.js';
 
 type Body = Buffer | Readable | ((dest: Writable) => Promise<void>);
 
@@ -38,7 +38,8 @@ export async function getObject(ctx: S3Context, r: Req, head: boolean): Promise<
     // The object was replaced between the metadata this worker trusted and the bytes (the
     // source refused the old version: Conflict). The metadata is dropped by then, so while
     // nothing was sent yet, serve the current version once instead of failing the GET.
-    if (e instanceof S3Error && e.code === 'OperationAborted' && !r.res.headersSent) return getOpened(ctx, r, head, t);
+    const conflict = (e instanceof S3Error && e.code === 'OperationAborted') || (isAlluxioError(e) && e.code === 'Conflict');
+    if (conflict && !r.res.headersSent) return getOpened(ctx, r, head, t);
     throw e;
   }
 }
@@ -126,9 +127,9 @@ async function serveObject(r: Req, head: boolean, st: UfsEntry, open: (range: By
     r.res.end(data);
     return;
   }
-  r.res.writeHead(status, headers);
-  if (typeof data === 'function') await data(r.res);
-  else await pipeline(data, r.res);
+  // (the status line with the first bytes: a source that finds another version before any
+  // is a Conflict the GET still answers, by serving the current version: getObject)
+  await sendLazyBody(r.res, status, headers, data);
 }
 
 /**

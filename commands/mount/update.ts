@@ -31,12 +31,13 @@ export default class MountUpdate extends BaseCommand<typeof MountUpdate, MountUp
     if (flags['ufs-uri'] === undefined && flags.readonly === undefined && Object.keys(setOptions).length === 0 && removeOptions.length === 0) {
       throw new AlluxioError('InvalidArgument', 'nothing to update: give --ufs-uri, --option, --remove-option or --[no-]readonly');
     }
-    const { revision, result } = await updateMount(this.etcd(), { path: flags.path, ufsUri: flags['ufs-uri'], readOnly: flags.readonly, setOptions, removeOptions });
+    const { revision, result, unchanged } = await updateMount(this.etcd(), { path: flags.path, ufsUri: flags['ufs-uri'], readOnly: flags.readonly, setOptions, removeOptions });
     const show = flags['show-secrets'];
     const after = { ...result.after, options: redactOptions(result.after.options, show) };
     const before = { ...result.before, options: redactOptions(result.before.options, show) };
-    this.say(`Updated ${after.path} -> ${after.ufsUri}${after.readOnly ? ' (read-only)' : ''} at revision ${revision}`);
+    const what = `${after.path} -> ${after.ufsUri}${after.readOnly ? ' (read-only)' : ''}`;
+    this.say(unchanged ? `${what} already: nothing changed, nothing written (config revision ${revision})` : `Updated ${what} at revision ${revision}`);
     const waited = await this.afterCommit(revision);
-    return { revision, mount: after, previous: before, ...waited };
+    return { revision, mount: after, previous: before, changed: !unchanged, ...waited };
   }
 }

@@ -35,7 +35,7 @@ export default class PathMappingUpdate extends BaseCommand<typeof PathMappingUpd
     const regexGiven = flags.src !== undefined || flags.dst !== undefined;
     const nothing = !prefixGiven && !regexGiven && flags.order === undefined && flags.exclude === undefined && !flags['no-exclude'] && flags.enabled === undefined;
     if (nothing) throw new AlluxioError('InvalidArgument', 'nothing to update: give --to/--from, --src/--dst, --order, --exclude/--no-exclude or --[no-]enabled');
-    const { revision, result } = await updateRule(this.etcd(), {
+    const { revision, result, unchanged } = await updateRule(this.etcd(), {
       id: flags.id,
       kind: prefixGiven ? 'prefix' : regexGiven ? 'regex' : undefined,
       src: flags.from ?? flags.src,
@@ -46,8 +46,8 @@ export default class PathMappingUpdate extends BaseCommand<typeof PathMappingUpd
       enabled: flags.enabled,
     });
     for (const w of result.warnings) this.warnLine(w);
-    this.say(`Updated rule ${describeRule(result.rule)} at revision ${revision} (was ${result.previous.src} -> ${result.previous.dst})`);
+    this.say(unchanged ? `Rule ${describeRule(result.rule)} already: nothing changed, nothing written (config revision ${revision})` : `Updated rule ${describeRule(result.rule)} at revision ${revision} (was ${result.previous.src} -> ${result.previous.dst})`);
     const waited = await this.afterCommit(revision);
-    return { revision, rule: result.rule, previous: result.previous, warnings: result.warnings, ...waited };
+    return { revision, rule: result.rule, previous: result.previous, warnings: result.warnings, changed: !unchanged, ...waited };
   }
 }

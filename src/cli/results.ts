@@ -54,6 +54,8 @@ export interface MountUpdateResult extends Waited {
   revision: number;
   mount: MountEntry;
   previous: MountEntry;
+  /** false: the mount already was so; nothing was written (`revision` is the config revision in place). */
+  changed: boolean;
 }
 
 export interface MountRemoveResult extends Waited {
@@ -81,6 +83,8 @@ export interface RuleAddResult extends Waited {
 
 export interface RuleUpdateResult extends RuleAddResult {
   previous: RuleSpec;
+  /** false: the rule already was so; nothing was written (`revision` is the config revision in place). */
+  changed: boolean;
 }
 
 export interface RuleToggleResult extends Waited {

@@ -295,6 +295,7 @@ describe("import / export (Alluxio's path_mapping.json)", () => {
     ]) {
       const r = await cli([...args, '--json']);
       assert.equal(r.code, 0, `${args.join(' ')}: ${r.stdout}${r.stderr}`);
+      assert.equal(r.json().changed, false, `${args.join(' ')} says it changed nothing`);
     }
     assert.equal(await head(), rev0, 'etcd revision unchanged');
     assert.equal(await records(), n0, 'no history record');

@@ -72,7 +72,8 @@ export class ConfigFeed {
 
   /**
    * The snapshot for one request (read it ONCE per request). Throws EtcdUnavailable before
-   * the first snapshot, and when the snapshot is older than maxStalenessMs (etcd unreachable).
+   * the first snapshot, and when the snapshot is older than maxStalenessMs (not in sync with
+   * etcd for that long: unreachable, without a leader, ...).
    */
   snapshot(): Snapshot {
     const snap = this.informer.current();
@@ -81,7 +82,9 @@ export class ConfigFeed {
     if (max !== undefined && max > 0) {
       const age = this.informer.snapshotAgeMs();
       if (age > max) {
-        throw new AlluxioError('EtcdUnavailable', `the ${this.opts.what}'s configuration is ${Math.round(age)} ms old (etcd unreachable), more than --max-staleness ${max} ms`);
+        // what kept it from etcd: unreachable, no leader, a hung member... (the informer's last error)
+        const why = this.informer.status().lastError ?? 'no contact with etcd';
+        throw new AlluxioError('EtcdUnavailable', `the ${this.opts.what}'s configuration is ${Math.round(age)} ms old, more than --max-staleness ${max} ms (last from etcd: ${why})`);
       }
     }
     return snap;

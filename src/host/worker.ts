@@ -213,8 +213,9 @@ export class Worker {
       : { s3Port: this.s3Port, restPort: this.restPort, scheme: 'http', ...secure };
   }
 
+  /** What /readyz says: a snapshot is loaded and not older than --max-staleness. */
   ready(): boolean {
-    return this.informer.current() !== undefined;
+    return this.feed.serving();
   }
 
   status(): WorkerStatus {

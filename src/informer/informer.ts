@@ -152,7 +152,13 @@ export class ConfigInformer extends EventEmitter<InformerEvents> {
 
   private recordError(e: unknown, what: string): void {
     const msg = e instanceof Error ? e.message.split('\n')[0]! : String(e);
-    this.counters.lastError = `${what}: ${msg}`;
+    // "the circuit breaker is open" only says a member failed moments ago: keep what it was
+    // (no leader, no answer, ...) as the last error operators and the 503s see.
+    const previous = this.counters.lastError;
+    this.counters.lastError =
+      /circuit breaker is open/.test(msg) && previous !== null
+        ? `${previous.replace(/ \(then: members skipped while they recover\)$/, '')} (then: members skipped while they recover)`
+        : `${what}: ${msg}`;
     this.counters.lastErrorAt = this.clock.now();
     this.log?.warn({ err: msg, what, revision: this.view.revision, state: this.loopState.kind }, `informer: ${what} failed`);
     this.emit('fault', this.counters.lastError);

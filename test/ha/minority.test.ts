@@ -38,6 +38,11 @@ describe('etcd HA: the member a worker watches loses its leader', () => {
     await until('the worker to stop claiming it is current', async () => (await worker!.status()).informer.state !== 'watching', 60_000, 200);
     await until('/readyz to refuse after --max-staleness', async () => (await readyz()) === 503, 60_000, 200);
     assert.match(worker.log(), /no leader/);
+    assert.equal((await worker.status()).ready, false, '/api/v1/status agrees with /readyz');
+    // a request past --max-staleness is refused, saying why the config is old
+    const refused = await fetch(`${worker.s3Url}/files/hello.txt`);
+    assert.equal(refused.status, 503);
+    assert.match(await refused.text(), /more than --max-staleness 5000 ms \(last from etcd: [^<]*(no leader|no answer|timed out|deadline)/i);
     for (const m of others) await cluster.start(m);
     await until('the worker watching again', async () => (await worker!.status()).informer.state === 'watching', 60_000, 200);
     await until('/readyz 200 again', async () => (await readyz()) === 200, 60_000, 200);

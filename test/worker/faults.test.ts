@@ -25,6 +25,21 @@ describe('worker faults', () => {
     etcd = await startTestEtcd();
     cli = cliFor(etcd.endpoint, cluster);
   });
+  /** Listed across several TTLs (1 s), checked at every poll (not slept through); a change reaches it. */
+  const listedAcrossTtls = async (w: WorkerProcess): Promise<void> => {
+    const t0 = Date.now();
+    for (let polls = 0; polls < 3 || Date.now() - t0 < 3000; polls++) {
+      const l = (await cli(['worker', 'list', '--json'])).json();
+      assert.ok(l.workers.some((x: any) => x.id === w.id), `dropped from the listing after ${Date.now() - t0} ms`);
+    }
+    const add = await cli(['mount', 'add', '--path', `/${w.id}`, '--ufs-uri', `file:///tmp/${w.id}/`, '--wait', '--json']);
+    assert.equal(add.code, 0, add.stdout + add.stderr);
+    const me = (await cli(['worker', 'list', '--json'])).json().workers.find((x: any) => x.id === w.id);
+    assert.ok(me);
+    assert.equal(me.pid, w.pid);
+    assert.ok(me.appliedRevision >= add.json().revision);
+  };
+
   after(async () => {
     for (const w of workers) {
       try {
@@ -138,29 +153,37 @@ describe('worker faults', () => {
     }
   });
 
-  it('an etcd outage longer than the lease TTL: the worker re-registers itself and stays listed', async () => {
+  it('an etcd outage longer than the lease TTL: the worker keeps its lease (etcd expires nothing while down) and stays listed', async () => {
     const w = await startWorker(etcd.endpoint, { cluster, id: 'outlast', leaseTtl: '1s' });
     workers.push(w);
     const before = (await cli(['worker', 'list', '--json'])).json();
     assert.ok(before.workers.some((x: any) => x.id === 'outlast'));
+    const leaseOf = (): string => JSON.parse(etcdctl(etcd.endpoint, 'get', `/alluxio/${cluster}/workers/outlast`, '-w', 'json')).kvs?.[0]?.lease ?? 'absent';
+    const lease = leaseOf();
     await etcd.stop();
-    // Well past 2x the TTL: the client gives the lease up as lost.
-    await until('the lease to be given up', () => /lease lost/.test(w.log()), 20_000);
+    // Well past the TTL: renewals fail, and the worker keeps trying (it does not give the lease up itself).
+    await until('renewals failing', () => /lease not renewed; retrying/.test(w.log()), 20_000);
     etcd = await etcd.restart();
-    await until('re-registration', () => /registered worker/.test(w.log().split('lease lost')[1] ?? ''), 60_000);
-    // Across several TTLs (1 s) it stays listed: checked at every poll, not slept through.
-    const t0 = Date.now();
-    for (let polls = 0; polls < 3 || Date.now() - t0 < 3000; polls++) {
-      const l = (await cli(['worker', 'list', '--json'])).json();
-      assert.ok(l.workers.some((x: any) => x.id === 'outlast'), `dropped from the listing after ${Date.now() - t0} ms`);
+    await until('renewals back', () => /lease renewed again/.test(w.log()), 60_000);
+    assert.equal(leaseOf(), lease, 'the same lease: a restarted etcd extends the leases it holds');
+    assert.doesNotMatch(w.log(), /lease lost/);
+    await listedAcrossTtls(w);
+    await w.stop();
+  });
+
+  it('a worker cut off for longer than its lease TTL (SIGSTOP): etcd expires its lease, and it registers again when it wakes', async () => {
+    const w = await startWorker(etcd.endpoint, { cluster, id: 'sleeper', leaseTtl: '1s' });
+    workers.push(w);
+    const key = `/alluxio/${cluster}/workers/sleeper`;
+    w.pause();
+    try {
+      await until('etcd expired the lease (the key is gone)', () => etcdctl(etcd.endpoint, 'get', key, '--print-value-only').trim() === '', 30_000);
+    } finally {
+      w.resume();
     }
-    const add = await cli(['mount', 'add', '--path', '/outlast', '--ufs-uri', 'file:///tmp/outlast/', '--wait', '--json']);
-    assert.equal(add.code, 0, add.stdout + add.stderr);
-    const list = (await cli(['worker', 'list', '--json'])).json();
-    const me = list.workers.find((x: any) => x.id === 'outlast');
-    assert.ok(me, JSON.stringify(list));
-    assert.equal(me.pid, w.pid);
-    assert.ok(me.appliedRevision >= add.json().revision);
+    await until('re-registration', () => /registered worker/.test(w.log().split('lease lost')[1] ?? ''), 60_000);
+    assert.match(w.log(), /etcd says lease \d+ expired/);
+    await listedAcrossTtls(w);
     await w.stop();
   });
 
@@ -188,3 +211,4 @@ describe('worker faults', () => {
     assert.equal(st2.informer.mounts, st.informer.mounts);
   });
 });
+

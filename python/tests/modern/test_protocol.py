@@ -156,7 +156,33 @@ def test_upstream_only_arguments_are_accepted(worker_hosts, scratch):
     assert ok.cat_file(f"{base}/f.txt") == b"fs arg"
 
 
-class _TwoVersionsWorker:
+def _send_info(handler, size, etag):
+    """A fake worker's /api/v1/info answer: the file /data/f of this size and ETag."""
+    body = json.dumps({"name": "/data/f", "type": "file", "size": size, "mtime": 0, "etag": etag}).encode()
+    handler.send_response(200)
+    handler.send_header("content-type", "application/json")
+    handler.send_header("content-length", str(len(body)))
+    handler.end_headers()
+    handler.wfile.write(body)
+
+
+class _FakeWorker:
+    """An HTTP server on a free loopback port answering with ``handler`` (a class)."""
+
+    def _serve(self, handler):
+        import http.server
+        import threading
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.hosts = f"127.0.0.1:{self.server.server_address[1]}"
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+class _TwoVersionsWorker(_FakeWorker):
     """A worker whose answers disagree, as two workers may within their metadata TTL: info
     describes the new version (5 bytes, ETag "new"), byte ranges come from the old one (10
     bytes, "old"); with ``alternate``, every other range answer is of a third version of the
@@ -166,7 +192,6 @@ class _TwoVersionsWorker:
 
     def __init__(self, alternate=False):
         import http.server
-        import threading
 
         outer = self
         self.alternate, self.n = alternate, 0
@@ -177,13 +202,7 @@ class _TwoVersionsWorker:
 
             def do_GET(self):
                 if self.path.startswith("/api/v1/info"):
-                    body = json.dumps({"name": "/data/f", "type": "file", "size": len(outer.NEW), "mtime": 0, "etag": "new"}).encode()
-                    self.send_response(200)
-                    self.send_header("content-type", "application/json")
-                    self.send_header("content-length", str(len(body)))
-                    self.end_headers()
-                    self.wfile.write(body)
-                    return
+                    return _send_info(self, len(outer.NEW), "new")
                 outer.n += 1
                 # (alternating: a version of the old one's size, told apart by its ETag only)
                 data, etag = (outer.OLD[::-1], "other") if outer.alternate and outer.n % 2 == 0 else (outer.OLD, "old")
@@ -198,13 +217,7 @@ class _TwoVersionsWorker:
                 self.end_headers()
                 self.wfile.write(body)
 
-        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-        self.hosts = f"127.0.0.1:{self.server.server_address[1]}"
-
-    def close(self):
-        self.server.shutdown()
-        self.server.server_close()
+        self._serve(Handler)
 
 
 def test_a_read_never_mixes_two_versions_when_workers_disagree():
@@ -229,7 +242,7 @@ def test_a_read_never_mixes_two_versions_when_workers_disagree():
         w.close()
 
 
-class _ShrinkingWorker:
+class _ShrinkingWorker(_FakeWorker):
     """A worker whose file is replaced by a shorter one while a reader streams it: info says
     10 MiB (ETag "v1"); the first stream sends 3 MiB of it and breaks; by then the object is
     2 MiB, so a read from byte 3 MiB on is past its end (416)."""
@@ -238,7 +251,6 @@ class _ShrinkingWorker:
 
     def __init__(self):
         import http.server
-        import threading
 
         outer = self
         self.streams = 0
@@ -251,13 +263,7 @@ class _ShrinkingWorker:
 
             def do_GET(self):
                 if self.path.startswith("/api/v1/info"):
-                    body = json.dumps({"name": "/data/f", "type": "file", "size": outer.SIZE, "mtime": 0, "etag": "v1"}).encode()
-                    self.send_response(200)
-                    self.send_header("content-type", "application/json")
-                    self.send_header("content-length", str(len(body)))
-                    self.end_headers()
-                    self.wfile.write(body)
-                    return
+                    return _send_info(self, outer.SIZE, "v1")
                 first, _, last = self.headers["range"][len("bytes="):].partition("-")
                 start = int(first)
                 outer.streams += 1
@@ -278,13 +284,7 @@ class _ShrinkingWorker:
                 self.wfile.flush()
                 self.close_connection = True  # the stream breaks here
 
-        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-        self.hosts = f"127.0.0.1:{self.server.server_address[1]}"
-
-    def close(self):
-        self.server.shutdown()
-        self.server.server_close()
+        self._serve(Handler)
 
 
 def test_a_file_replaced_by_a_shorter_one_while_open_fails_the_read_never_ends_it_short():

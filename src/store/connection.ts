@@ -296,7 +296,7 @@ export interface EtcdWatchStream {
 }
 
 /** The part of etcd3's connection pool openWatch uses. */
-export interface WatchPool {
+interface WatchPool {
   withConnection<T>(service: 'Watch', fn: (args: { resource: unknown; client: unknown; metadata: { clone(): { set(key: string, value: string): void } } }) => Promise<T>): Promise<T>;
   markFailed(resource: unknown, error: Error): void;
 }

@@ -242,7 +242,7 @@ test('an owner that is alive but slow to answer (a cold page behind a slow UFS) 
   servers.push(slow);
   await new Promise<void>((r) => slow.listen(0, '127.0.0.1', r));
   const owner = member('slow', (slow.address() as AddressInfo).port);
-  const peers = new PeerClient({ idleTimeoutMs: 120_000, livenessMs: 1000 });
+  const peers = new PeerClient({ idleTimeoutMs: 120_000, livenessMs: 2000 });
   const log: string[] = [];
   const o = clusterObject({ entry: { name: 'k', type: 'file', size: REF.size, mtimeMs: 0 }, ref: REF, owners: () => [owner], peers, fallback: fallback(log) });
   assert.ok((await o.bytes({ start: 0, end: 9 })).equals(DATA.subarray(0, 10)));
@@ -273,12 +273,12 @@ test('a body that keeps flowing is never checked: a peer whose /healthz fails st
         clearInterval(timer);
         res.end();
       }
-    }, 50); // 300 KB in ~3 s: longer than the liveness period, never silent for it
+    }, 50); // 300 KB in ~3 s: longer than the liveness period (2 s), never silent for it
   });
   servers.push(steady);
   await new Promise<void>((r) => steady.listen(0, '127.0.0.1', r));
   const owner = member('steady', (steady.address() as AddressInfo).port);
-  const peers = new PeerClient({ idleTimeoutMs: 120_000, livenessMs: 1000 });
+  const peers = new PeerClient({ idleTimeoutMs: 120_000, livenessMs: 2000 });
   const log: string[] = [];
   const ac = new AbortController();
   const o = clusterObject({ entry: { name: 'k', type: 'file', size: REF.size, mtimeMs: 0 }, ref: REF, owners: () => [owner], peers, fallback: fallback(log) });

@@ -145,6 +145,76 @@ for (const [name, make] of [
   });
 }
 
+describe('ReadAhead under page faults (mmap)', () => {
+  // A reader of an mmap'ed file faults pages in all over the file: the kernel sends 128 KiB
+  // reads at random offsets and reads ahead of each fault, several at once. A read answered
+  // with fewer bytes than asked (not at EOF) is the end of the file to the kernel, which
+  // then SIGBUSes the reader (the FUSE probe of 2026-12-01: a read ending in the gap before
+  // a window kept for another read got the bytes up to the gap).
+  for (const [name, make] of [
+    ['range streams', streamProvider],
+    ['positional reads', readProvider],
+  ] as const) {
+    it(`concurrent random reads and their read-ahead are answered in full (${name})`, async () => {
+      const size = 8 * 1024 * 1024 + 777;
+      const data = fileOf(size, 13);
+      const ra = new ReadAhead(make(data, { opens: 0 }), size, { minWindow: 256 * 1024, maxWindow: 1024 * 1024 });
+      const r = prng(5);
+      const K = 128 * 1024;
+      for (let i = 0; i < 200; i++) {
+        const batch: Promise<void>[] = [];
+        for (let k = 0; k < 3; k++) {
+          const pos = Math.floor(r() * (size - 70_000));
+          batch.push(check(ra, data, pos, K));
+          if (r() < 0.5) batch.push(check(ra, data, pos + K, K)); // the kernel's read-ahead of that fault
+        }
+        await Promise.all(batch);
+      }
+      await ra.close();
+    });
+  }
+
+  it('a read that ends in the gap before a window kept for another read is answered in full', async () => {
+    // The state the probe found: a read held by a slow window goes on past it after a seek
+    // elsewhere dropped the windows (so it adds one far ahead); the seeker's next read then
+    // runs off the end of its own window, where the only window further on is that one.
+    const K = 64 * 1024;
+    const M = 1024 * 1024;
+    const data = fileOf(4 * M, 19);
+    let gate: (() => void) | undefined;
+    const gated = new Promise<void>((r) => (gate = r));
+    const ra = new ReadAhead(
+      {
+        kind: 'stream',
+        open: async (start, end) => {
+          if (start === 3 * M + K) await gated; // the window of the read held back
+          return Readable.from([Buffer.from(data.subarray(start, end + 1))]);
+        },
+      },
+      data.length,
+      { minWindow: K, maxWindow: M },
+    );
+    await check(ra, data, 3 * M, K);
+    const held = [
+      check(ra, data, 3 * M + K, K), // sequential: its (gated) window, and the next one fetched ahead
+      check(ra, data, 3 * M + K + K / 2, K), // waits in the gated window, then reads on into the next
+    ];
+    await check(ra, data, M, K); // a seek: drops every window (the next one is cancelled)
+    gate!();
+    await Promise.all(held); // the second went on past the gated window: a new window, far ahead of the seeker
+    await check(ra, data, M + K / 2, K); // sequential after the seek: runs off its window into the gap
+    await ra.close();
+  });
+
+  it('a source that ends before the window does fails the read (ESTALE upstream), never a short answer', async () => {
+    const data = fileOf(1024 * 1024, 17);
+    const ra = new ReadAhead({ kind: 'stream', open: async (start, end) => Readable.from([Buffer.from(data.subarray(start, Math.min(end + 1, 300_000)))]) }, data.length, { minWindow: 64 * 1024 });
+    await check(ra, data, 0, 4096);
+    await assert.rejects(async () => ra.read(290_000, 65536, Buffer.alloc(65536)), (e: Error & { code?: string }) => e.code === 'Conflict' && /ended at byte 300000/.test(e.message));
+    await ra.close();
+  });
+});
+
 describe('ReadAhead failures', () => {
   it('a source error fails that read; the next read retries and succeeds', async () => {
     const data = fileOf(1024 * 1024, 9);

@@ -20,6 +20,7 @@
  */
 
 import { Writable } from 'node:stream';
+import { AlluxioError } from '../../domain/errors.js';
 
 export interface ReadAheadOptions {
   /** First window and the window after a random seek (bytes). */
@@ -129,8 +130,7 @@ class Window {
     } catch (e) {
       if (!this.cancelled) this.error = e;
     }
-    this.done = true;
-    this.wake();
+    this.finish();
     this.recycle();
   }
 
@@ -162,9 +162,24 @@ class Window {
     } catch (e) {
       if (!this.cancelled) this.error = e;
     }
+    this.finish();
+    this.recycle();
+  }
+
+  /**
+   * The fill is over. A window that got fewer bytes than it spans, with no error, is one: its
+   * source ended early (the file is shorter than the version opened), or it was cancelled.
+   * Readers never get a part of a window: a short answer is the end of the file to the kernel
+   * (an mmap reader past it gets SIGBUS).
+   */
+  private finish(): void {
+    if (this.error === undefined && this.loaded < this.end - this.start) {
+      this.error = this.cancelled
+        ? new Error(`read of bytes ${this.start}-${this.end - 1} cancelled (the file was closed)`)
+        : new AlluxioError('Conflict', `the file ended at byte ${this.start + this.loaded}, before byte ${this.end} it had when it was opened`);
+    }
     this.done = true;
     this.wake();
-    this.recycle();
   }
 
   /** The window is no longer needed: its slab goes back to the pool once nobody uses it. */
@@ -213,8 +228,7 @@ class Window {
       // A cancelled window has nobody waiting (cancel() refuses otherwise): not an error.
       if (!this.cancelled) this.error = e;
     }
-    this.done = true;
-    this.wake();
+    this.finish();
   }
 
   private wake(): void {
@@ -347,28 +361,39 @@ export class ReadAhead {
     // Keep the window holding pos, one behind it, and everything ahead.
     const idx = this.windows.indexOf(w);
     if (idx > 1) for (const x of this.windows.splice(0, idx - 1)) x.release();
-    // Bytes of the request beyond the windows we have (a request larger than a window).
-    const furthest = this.windows[this.windows.length - 1]!.end;
-    if (furthest < end) this.add(furthest, end - furthest);
+    // Bytes of the request no window holds: beyond the last one (a request larger than a
+    // window), or between two (a window further on, kept for another read in flight).
+    for (let at = pos; at < end; ) {
+      const h = this.find(at);
+      if (h) {
+        at = h.end;
+        continue;
+      }
+      const next = this.windows.find((x) => x.start > at);
+      at = this.add(at, Math.min(end, next ? next.start : end) - at).end;
+    }
   }
 
-  /** Copy [pos, end) if every byte is here; -1 otherwise. Throws a window's error. */
+  /**
+   * Copy [pos, end) if every byte of it is here; -1 otherwise (never a part: the kernel takes
+   * a short answer for the end of the file). Throws a window's error.
+   */
   private copySync(pos: number, end: number, target: Buffer): number {
     let at = pos;
-    let copied = 0;
     while (at < end) {
       const w = this.find(at);
-      if (!w) return copied > 0 ? copied : -1;
-      const rel = at - w.start;
-      const want = Math.min(end, w.end) - at;
+      if (!w) return -1;
       if (w.error !== undefined) throw w.error;
-      if (!w.has(rel, want)) return -1;
-      const n = w.copy(rel, want, target, copied);
-      copied += n;
-      at += n;
-      if (n < want) break; // EOF: the file is shorter than it was at open
+      if (!w.has(at - w.start, Math.min(end, w.end) - at)) return -1;
+      at = w.end;
     }
-    return copied;
+    at = pos;
+    while (at < end) {
+      const w = this.find(at)!;
+      const want = Math.min(end, w.end) - at;
+      at += w.copy(at - w.start, want, target, at - pos);
+    }
+    return end - pos;
   }
 
   private async readAsync(pos: number, end: number, target: Buffer): Promise<number> {
@@ -388,7 +413,6 @@ export class ReadAhead {
       }
       copied += n;
       at += n;
-      if (n < want) break; // EOF
     }
     return copied;
   }

@@ -202,6 +202,76 @@ describe('alluxio fuse mount: real tools on a real mount', { skip }, () => {
     assert.deepEqual((await readdir(join(M, 'data'))).sort(), ['big.bin', 'sub', 'train.csv']);
   });
 
+  it('a file open for writing: truncate right after close, unlink and rename while open, a reader beside the writer, a temp file', async () => {
+    // The FUSE probe of 2026-12-01: each of these lost or resurrected data.
+    const W = join(M, 'data', 'w');
+    assert.equal((await run('mkdir', [W])).code, 0);
+    const r = await py(
+      `
+import os, sys, tempfile
+W = sys.argv[1]
+out = []
+# close(2) returns before the kernel's release: a truncate by name right after it
+for i in range(5):
+    p = os.path.join(W, f't{i}')
+    with open(p, 'wb') as f: f.write(b'0123456789')
+    os.truncate(p, 4)
+# unlinked before its first close: the name goes at once, the descriptor keeps working
+p = os.path.join(W, 'gone')
+fd = os.open(p, os.O_CREAT | os.O_WRONLY | os.O_TRUNC)
+os.write(fd, b'abc'); os.unlink(p); out.append(str(os.path.exists(p))); os.write(fd, b'def'); os.close(fd)
+# fsync'ed, unlinked, written, closed: stays deleted
+p = os.path.join(W, 'gone2')
+fd = os.open(p, os.O_CREAT | os.O_WRONLY | os.O_TRUNC)
+os.write(fd, b'abc'); os.fsync(fd); os.unlink(p); os.write(fd, b'def'); os.close(fd)
+# renamed while open (write to a temp name, rename into place, write on): the descriptor follows
+a, b = os.path.join(W, 'x.part'), os.path.join(W, 'x.txt')
+fd = os.open(a, os.O_CREAT | os.O_WRONLY | os.O_TRUNC)
+os.write(fd, b'AAA'); os.rename(a, b); os.write(fd, b'BBB'); os.close(fd)
+# a reader opened while the writer is open reads what was written so far
+p = os.path.join(W, 'live')
+fd = os.open(p, os.O_CREAT | os.O_WRONLY | os.O_TRUNC)
+os.write(fd, b'hello')
+rd = os.open(p, os.O_RDONLY); out.append(os.read(rd, 100).decode()); os.close(rd); os.close(fd)
+# a temp file (create, unlink, use)
+with tempfile.TemporaryFile(dir=W) as t:
+    t.write(b'scratch'); t.seek(0); out.append(t.read().decode())
+print(' '.join(out))
+`,
+      [W],
+    );
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.stdout.trim(), 'False hello scratch');
+    const ufs = join(data, 'w');
+    for (let i = 0; i < 5; i++) assert.equal(readFileSync(join(ufs, `t${i}`), 'utf8'), '0123', `t${i}: truncated after close`);
+    assert.equal(readFileSync(join(ufs, 'x.txt'), 'utf8'), 'AAABBB', 'the renamed file has every byte written through the descriptor');
+    assert.equal(readFileSync(join(ufs, 'live'), 'utf8'), 'hello');
+    assert.deepEqual((await readdir(ufs)).sort(), ['live', 't0', 't1', 't2', 't3', 't4', 'x.txt'], 'unlinked files stay gone; no temp file or .part left');
+    const leaks = fuse!.log().split('\n').filter((l) => /garbage collection/.test(l));
+    assert.deepEqual(leaks, [], 'no file descriptor left to the garbage collector');
+    assert.equal((await run('rm', ['-r', W])).code, 0);
+  });
+
+  it('mmap: random slices of a large file are the file\'s bytes (no short read, no SIGBUS)', async () => {
+    const r = await py(
+      `
+import mmap, random, sys, hashlib
+f = open(sys.argv[1], 'rb'); mm = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
+rnd = random.Random(3); h = hashlib.sha256()
+offs = [rnd.randrange(0, len(mm) - 70000) for _ in range(200)]
+for o in offs: h.update(mm[o:o + 70000])
+print(' '.join(map(str, offs))); print(h.hexdigest())
+`,
+      [join(M, 'data', 'big.bin')],
+      120_000,
+    );
+    assert.equal(r.code, 0, `exit ${r.code} (135: SIGBUS) ${r.stderr}`);
+    const [offs, digest] = r.stdout.trim().split('\n');
+    const h = createHash('sha256');
+    for (const o of offs!.split(' ').map(Number)) h.update(big.subarray(o, o + 70000));
+    assert.equal(digest, h.digest('hex'));
+  });
+
   it('errno: EROFS on the read-only mount, ENOENT outside every mount, EISDIR/ENOTDIR/EEXIST, EXDEV across mounts', async () => {
     const r = await py(
       [
@@ -228,6 +298,7 @@ describe('alluxio fuse mount: real tools on a real mount', { skip }, () => {
         '  "mkdir_exists": code(lambda: os.mkdir(M + "/data/sub")),',
         '  "cross_mount_rename": code(lambda: os.rename(M + "/data/train.csv", M + "/models/train.csv")),',
         '  "rmdir_mount_root": code(lambda: os.rmdir(M + "/data")),',
+        '  "rename_mount_root": code(lambda: os.rename(M + "/data", M + "/data2")),',
         '  "access_w_ro": str(os.access(M + "/ro/readme.txt", os.W_OK)),',
         '  "access_r_ro": str(os.access(M + "/ro/readme.txt", os.R_OK)),',
         '  "access_w_rw": str(os.access(M + "/data/train.csv", os.W_OK)),',
@@ -250,6 +321,7 @@ describe('alluxio fuse mount: real tools on a real mount', { skip }, () => {
       mkdir_exists: 'EEXIST',
       open_dir_write: 'EISDIR',
       rmdir_mount_root: 'EBUSY',
+      rename_mount_root: 'EBUSY',
       ro_create: 'EROFS',
       ro_mkdir: 'EROFS',
       ro_read: 'ok',

@@ -59,8 +59,8 @@ export class ReadHandle {
    * then reads from that one opened version (no per-window open or stat). Otherwise each
    * window is a range stream of whatever the UFS holds now (DataPath.read).
    */
-  constructor(readonly at: Located, size: number, opts: ReadAheadOptions, private readonly obj?: DataObject) {
-    this.reader = new ReadAhead(providerOf(at, obj), size, opts);
+  constructor(readonly at: Located, size: number, opts: ReadAheadOptions, private readonly obj?: DataObject, writer?: WriteHandle) {
+    this.reader = new ReadAhead(writer ? writer.provider() : providerOf(at, obj), size, opts);
   }
 
   /** A number when the bytes were already here (answered in the same tick), else a promise. */
@@ -76,10 +76,14 @@ export class ReadHandle {
     });
   }
 
-  /** The version opened is gone from the UFS (an owner answered Conflict): ESTALE, reopen. */
+  /**
+   * The version opened is gone from the UFS (an owner answered Conflict: replaced; NotFound:
+   * deleted or renamed behind this descriptor): ESTALE, as NFS says it. ENOENT is no answer
+   * to read(2).
+   */
   private stale(e: unknown): unknown {
-    if (!isAlluxioError(e) || e.code !== 'Conflict') return e;
-    return fsError(Errno.ESTALE, `${this.at.path} changed since it was opened: ${e.message}`);
+    if (!isAlluxioError(e) || (e.code !== 'Conflict' && e.code !== 'NotFound')) return e;
+    return fsError(Errno.ESTALE, `${this.at.path} ${e.code === 'Conflict' ? 'changed' : 'was removed'} since it was opened: ${e.message}`);
   }
 
   /** Stop reading ahead, then close the file (after any read in flight on it returned). */
@@ -112,6 +116,10 @@ let spoolSeq = 0;
 export class WriteHandle {
   readonly kind = 'write';
   dirty: boolean;
+  /** Unlinked (or replaced by a rename) while open: nothing is uploaded any more. */
+  private unlinked = false;
+  /** Disposed: the spool is gone. */
+  private closed = false;
   private fh: FileHandle | undefined;
   private readonly spoolPath: string;
   /** The existing content is in the spool (or was discarded by a truncate to 0). */
@@ -124,7 +132,7 @@ export class WriteHandle {
    * `recheck`: throws (EROFS, ESTALE) when the mount may no longer be written through this
    * handle; called right before each upload.
    */
-  constructor(readonly at: Located, spoolDir: string, opts: { existingSize: number; fresh: boolean; recheck?: () => void }) {
+  constructor(public at: Located, spoolDir: string, opts: { existingSize: number; fresh: boolean; recheck?: () => void }) {
     this.recheck = opts.recheck;
     this.spoolPath = join(spoolDir, `spool-${process.pid}-${++spoolSeq}`);
     this.materialized = opts.fresh || opts.existingSize === 0;
@@ -145,6 +153,7 @@ export class WriteHandle {
   }
 
   private async file(): Promise<FileHandle> {
+    if (this.closed) throw fsError(Errno.EBADF, `${this.at.path}: the file was closed`);
     if (!this.fh) this.fh = await open(this.spoolPath, 'w+', 0o600);
     return this.fh;
   }
@@ -174,13 +183,44 @@ export class WriteHandle {
   }
 
   read(buf: Buffer, len: number, pos: number): Promise<number> {
+    return this.readAt(buf, 0, len, pos);
+  }
+
+  private readAt(buf: Buffer, offset: number, len: number, pos: number): Promise<number> {
     return this.serial(async () => {
       await this.materialize();
       if (pos >= this.size) return 0;
       const fh = await this.file();
-      const { bytesRead } = await fh.read(buf, 0, Math.min(len, this.size - pos), pos);
+      const { bytesRead } = await fh.read(buf, offset, Math.min(len, this.size - pos), pos);
       return bytesRead;
     });
+  }
+
+  /**
+   * What another descriptor opened for reading while this one writes reads: this spool (its
+   * bytes so far, as a local file shows another descriptor's writes), and once this handle
+   * is closed, what it uploaded.
+   */
+  provider(): RangeProvider {
+    return {
+      kind: 'read',
+      read: async (target, offset, length, position) => {
+        if (!this.closed) {
+          try {
+            return await this.readAt(target, offset, length, position);
+          } catch (e) {
+            if (!this.closed) throw e; // closed meanwhile: its upload is in the UFS
+          }
+        }
+        let n = 0;
+        for await (const c of await this.at.dp.read(this.at.target, { start: position, end: position + length - 1 })) {
+          const b = c as Buffer;
+          b.copy(target, offset + n, 0, Math.min(b.length, length - n));
+          n += Math.min(b.length, length - n);
+        }
+        return n;
+      },
+    };
   }
 
   write(buf: Buffer, len: number, pos: number): Promise<number> {
@@ -198,7 +238,7 @@ export class WriteHandle {
         done += bytesWritten;
       }
       this.size = Math.max(this.size, pos + len);
-      this.dirty = true;
+      this.dirty = !this.unlinked;
       return len;
     });
   }
@@ -212,14 +252,31 @@ export class WriteHandle {
       const fh = await this.file();
       await fh.truncate(size);
       this.size = size;
-      this.dirty = true;
+      this.dirty = !this.unlinked;
     });
+  }
+
+  /**
+   * The file was unlinked, or replaced by a rename, while open (POSIX: the descriptor keeps
+   * an anonymous file): reads and writes go on in the spool, nothing is uploaded any more.
+   * Resolves once an upload in flight is over, so the caller's delete comes after it.
+   */
+  unlink(): Promise<void> {
+    return this.serial(async () => {
+      this.unlinked = true;
+      this.dirty = false;
+    });
+  }
+
+  /** The file was renamed while open: later uploads go to its new name. */
+  retarget(at: Located): void {
+    this.at = at;
   }
 
   /** Upload the spool as the new object when it changed. */
   flush(): Promise<UfsEntry | null> {
     return this.serial(async () => {
-      if (!this.dirty) return null;
+      if (!this.dirty || this.unlinked) return null;
       this.recheck?.();
       await this.materialize();
       const fh = await this.file();
@@ -235,6 +292,7 @@ export class WriteHandle {
   /** Drop the spool (after the final flush). */
   dispose(): Promise<void> {
     return this.serial(async () => {
+      this.closed = true;
       await this.fh?.close().catch(() => undefined);
       this.fh = undefined;
       await rm(this.spoolPath, { force: true });
@@ -248,19 +306,67 @@ export type Handle = ReadHandle | WriteHandle;
 export class HandleTable {
   private next = 1;
   private readonly open = new Map<number, Handle>();
-  /** ufsUri -> handles writing it (getattr reports the spool's size while they are open). */
+  /**
+   * ufsUri -> handles writing it (getattr reports the spool's size while they are open).
+   * A handle leaves it when its release starts, or when its file is unlinked or renamed.
+   */
   private readonly writers = new Map<string, Set<WriteHandle>>();
+  /** ufsUri -> releases of its writers still uploading (changes by name wait for them). */
+  private readonly closing = new Map<string, Set<Promise<unknown>>>();
 
   add(h: Handle): number {
     const fd = this.next++;
     if (this.next > 0x7fffffff) this.next = 1;
     this.open.set(fd, h);
-    if (h instanceof WriteHandle) {
-      let set = this.writers.get(h.at.ufsUri);
-      if (!set) this.writers.set(h.at.ufsUri, (set = new Set()));
-      set.add(h);
-    }
+    if (h instanceof WriteHandle) this.index(h);
     return fd;
+  }
+
+  private index(h: WriteHandle): void {
+    let set = this.writers.get(h.at.ufsUri);
+    if (!set) this.writers.set(h.at.ufsUri, (set = new Set()));
+    set.add(h);
+  }
+
+  /** `h` no longer writes the file its name shows (release started, unlinked, renamed). */
+  detach(h: WriteHandle): void {
+    const set = this.writers.get(h.at.ufsUri);
+    set?.delete(h);
+    if (set && set.size === 0) this.writers.delete(h.at.ufsUri);
+  }
+
+  /** `h`'s file was renamed to `at`: it writes (and getattr shows it under) the new name. */
+  retarget(h: WriteHandle, at: Located): void {
+    this.detach(h);
+    h.retarget(at);
+    this.index(h);
+  }
+
+  /**
+   * The release of `h` runs `final` (its last upload, then dropping the spool): `h` leaves the
+   * writers at once, and `settled(uri)` waits for `final`. close(2) may return before the
+   * kernel's release is over: a truncate, rename or unlink by name right after it must not
+   * act on the UFS before that upload lands, nor on a spool about to be dropped.
+   */
+  async closeWith(h: WriteHandle, final: () => Promise<void>): Promise<void> {
+    const uri = h.at.ufsUri;
+    this.detach(h);
+    const p = final();
+    let set = this.closing.get(uri);
+    if (!set) this.closing.set(uri, (set = new Set()));
+    set.add(p);
+    try {
+      await p;
+    } finally {
+      set.delete(p);
+      if (set.size === 0 && this.closing.get(uri) === set) this.closing.delete(uri);
+    }
+  }
+
+  /** Resolves once no release of a writer of `uri` is uploading any more. */
+  async settled(uri: string): Promise<void> {
+    const set = this.closing.get(uri);
+    if (set) await Promise.allSettled([...set]);
   }
 
   get(fd: number): Handle | undefined {
@@ -271,11 +377,7 @@ export class HandleTable {
     const h = this.open.get(fd);
     if (!h) return undefined;
     this.open.delete(fd);
-    if (h instanceof WriteHandle) {
-      const set = this.writers.get(h.at.ufsUri);
-      set?.delete(h);
-      if (set && set.size === 0) this.writers.delete(h.at.ufsUri);
-    }
+    if (h instanceof WriteHandle) this.detach(h);
     return h;
   }
 

@@ -267,6 +267,7 @@ export class FuseOps {
     const writing = (flags & O_ACCMODE) !== O_RDONLY || (flags & O_TRUNC) !== 0;
     if (!isBound(t)) throw fsError(this.isVirtual(snap, t.path) ? Errno.EISDIR : Errno.ENOENT);
     if (writing && t.dt.mount.readOnly) throw fsError(Errno.EROFS);
+    if (writing) await this.handles.settled(t.res.ufsUri!);
     const inFlight = this.handles.writersOf(t.res.ufsUri!);
     if (!writing && inFlight.length === 0) {
       // Open once: size and bytes from the same opened version (DataPath.open).
@@ -288,7 +289,12 @@ export class FuseOps {
     if (!entry && inFlight.length === 0) throw fsError(this.isVirtual(snap, t.path) ? Errno.EISDIR : Errno.ENOENT);
     if (entry && entry.type === 'directory') throw fsError(Errno.EISDIR);
     const size = entry ? entry.size : Math.max(...inFlight.map((w) => w.currentSize));
-    if (!writing) return this.handles.add(new ReadHandle(this.located(t, snap), size, this.readAhead));
+    if (!writing) {
+      // Opened for reading while this daemon writes it: the bytes written so far, as a local
+      // file shows them (the writer with the largest spool when several write it).
+      const writer = inFlight.find((w) => w.currentSize === size);
+      return this.handles.add(new ReadHandle(this.located(t, snap), size, this.readAhead, undefined, writer));
+    }
     const at = this.located(t, snap);
     const h = new WriteHandle(at, this.spoolDir, { existingSize: size, fresh: false, recheck: this.recheckFor(at) });
     if ((flags & O_TRUNC) !== 0) await h.truncate(0);
@@ -302,6 +308,7 @@ export class FuseOps {
     if (t.dt.mount.readOnly) throw fsError(Errno.EROFS);
     if (t.dt.rel.length === 0) throw fsError(Errno.EEXIST);
     await this.requireParent(t);
+    await this.handles.settled(t.res.ufsUri!);
     this.dropCaches();
     const at = this.located(t, snap);
     return this.handles.add(new WriteHandle(at, this.spoolDir, { existingSize: 0, fresh: true, recheck: this.recheckFor(at) }));
@@ -343,18 +350,20 @@ export class FuseOps {
     if (!h) return;
     try {
       if (h instanceof WriteHandle) {
-        try {
-          if (h.dirty) {
-            await h.flush();
-            this.dropCaches();
+        await this.handles.closeWith(h, async () => {
+          try {
+            if (h.dirty) {
+              await h.flush();
+              this.dropCaches();
+            }
+          } catch (e) {
+            // The application saw this error at close(2) (flush); nothing can take the bytes now.
+            this.ctx.log.warn({ path: h.at.path, mount: h.at.mountPath, bytes: h.currentSize, err: (e as Error).message }, 'fuse: discarding unwritten data of a closed file');
+            throw e;
+          } finally {
+            await h.dispose();
           }
-        } catch (e) {
-          // The application saw this error at close(2) (flush); nothing can take the bytes now.
-          this.ctx.log.warn({ path: h.at.path, mount: h.at.mountPath, bytes: h.currentSize, err: (e as Error).message }, 'fuse: discarding unwritten data of a closed file');
-          throw e;
-        } finally {
-          await h.dispose();
-        }
+        });
       } else {
         await h.close();
         this.ctx.log.debug({ path: h.at.path, ...h.reader.stats }, 'fuse: read handle closed');
@@ -376,6 +385,7 @@ export class FuseOps {
     const t = this.target(snap, path);
     if (!isBound(t)) throw fsError(this.isVirtual(snap, t.path) ? Errno.EISDIR : Errno.ENOENT);
     if (t.dt.mount.readOnly) throw fsError(Errno.EROFS);
+    await this.handles.settled(t.res.ufsUri!);
     const open = this.handles.writersOf(t.res.ufsUri!);
     if (open.length > 0) {
       for (const w of open) await w.truncate(size);
@@ -413,11 +423,31 @@ export class FuseOps {
     const snap = this.view();
     const t = this.writable(snap, path, this.isVirtual(snap, normalizePath(path)) ? Errno.EISDIR : Errno.ENOENT);
     if (t.dt.rel.length === 0) throw fsError(Errno.EISDIR);
+    const orphans = await this.orphanWriters(t.res.ufsUri!);
     const entry = await this.statOf(t, false);
-    if (!entry) throw fsError(Errno.ENOENT);
+    if (!entry) {
+      this.dropCaches();
+      if (orphans > 0) return; // only a spool so far (created, not yet closed): gone with the name
+      throw fsError(Errno.ENOENT);
+    }
     if (entry.type === 'directory') throw fsError(Errno.EISDIR);
     await this.dp.delete(t.dt);
     this.dropCaches();
+  }
+
+  /**
+   * The name `uri` is going away (unlink, or a rename over it): handles still writing it keep
+   * their bytes (reads and writes go on in the spool, as on an unlinked local file) but upload
+   * nothing any more, and a release still uploading lands first. The number of such handles.
+   */
+  private async orphanWriters(uri: string): Promise<number> {
+    await this.handles.settled(uri);
+    const writers = this.handles.writersOf(uri);
+    for (const w of writers) {
+      this.handles.detach(w);
+      await w.unlink();
+    }
+    return writers.length;
   }
 
   async mkdir(path: string): Promise<void> {
@@ -447,13 +477,19 @@ export class FuseOps {
     const src = this.target(snap, from);
     const dst = this.target(snap, to);
     if (!isBound(src)) throw fsError(this.isVirtual(snap, src.path) ? Errno.EBUSY : Errno.ENOENT);
+    const sr = src.dt.rel;
+    if (sr.length === 0) throw fsError(Errno.EBUSY); // a mount root, wherever it would go
     if (!isBound(dst)) throw fsError(Errno.EXDEV);
     if (src.dt.mount.readOnly || dst.dt.mount.readOnly) throw fsError(Errno.EROFS);
     // Different mounts (or a rule sending one side elsewhere): not one file system.
     if (src.dt.mount.path !== dst.dt.mount.path || src.dt.adapter !== dst.dt.adapter) throw fsError(Errno.EXDEV);
-    const sr = src.dt.rel;
     const dr = dst.dt.rel;
-    if (sr.length === 0 || dr.length === 0) throw fsError(Errno.EBUSY);
+    if (dr.length === 0) throw fsError(Errno.EBUSY);
+    // A file open for writing here moves with its descriptors (POSIX): what they wrote so far
+    // is uploaded under the old name first, so that the rename carries it.
+    await this.handles.settled(src.res.ufsUri!);
+    const moving = this.handles.writersOf(src.res.ufsUri!);
+    for (const w of moving) await w.flush();
     const srcEntry = await this.statOf(src, false);
     if (!srcEntry) throw fsError(Errno.ENOENT);
     if (src.res.ufsUri === dst.res.ufsUri) return;
@@ -468,7 +504,11 @@ export class FuseOps {
     }
     this.dropCaches();
     try {
+      // Descriptors writing the file replaced at `to` keep an anonymous file (upload nothing).
+      await this.orphanWriters(dst.res.ufsUri!);
       await this.dp.rename(src.dt, dst.dt, srcEntry.type, dstEntry !== null);
+      const at = this.located(dst, snap);
+      for (const w of moving) this.handles.retarget(w, at);
     } finally {
       this.dropCaches();
     }

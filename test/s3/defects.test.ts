@@ -243,6 +243,11 @@ test('15: max-keys=0, copy onto itself, UploadPartCopy past the end, partNumber,
   const part = await req('GET', '/data/c15?partNumber=1');
   assert.equal(part.status, 200);
   assert.equal(part.headers['x-amz-mp-parts-count'], '1');
+  const both = await req('GET', '/data/c15?partNumber=1', undefined, { range: 'bytes=0-1' });
+  assert.equal(xmlField(both.body, 'Code'), 'InvalidRequest', 'Range and partNumber together');
+  const part2 = await req('GET', '/data/c15?partNumber=2');
+  assert.equal(part2.status, 416);
+  assert.equal(xmlField(part2.body, 'Code'), 'InvalidPartNumber');
   // 16: a file-backed bucket cannot hold "c15" and "c15/x", nor bytes under "d/"
   const under = await req('PUT', '/data/c15/x', 'x');
   assert.equal(under.status, 400);

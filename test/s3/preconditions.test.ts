@@ -100,7 +100,8 @@ test('GET ranges: a-b, a-, -n, clamped, ignored, unsatisfiable; partNumber', () 
   assert.equal(s3code(() => objectRange('bytes=-0', undefined, 100)), '416 InvalidRange');
   assert.equal(s3code(() => objectRange('bytes=-5', undefined, 0)), '416 InvalidRange');
   assert.equal(objectRange(undefined, '1', 100), null);
-  assert.equal(s3code(() => objectRange(undefined, '2', 100)), '416 InvalidRange');
+  assert.equal(s3code(() => objectRange(undefined, '2', 100)), '416 InvalidPartNumber');
+  assert.equal(s3code(() => objectRange('bytes=0-1', '1', 100)), '400 InvalidRequest');
   assert.equal(s3code(() => objectRange(undefined, 'x', 100)), '400 InvalidArgument');
 });
 

@@ -180,6 +180,12 @@ test('aws-chunked body with a wrong CRC32 trailer is refused (BadDigest) and not
   assert.equal(r3.status, 400);
   assert.equal(xmlField(r3.body, 'Code'), 'BadDigest');
   assert.equal(existsSync(join(env.data, 'up', 'md5.txt')), false);
+  // a Content-MD5 that is no MD5 at all is InvalidDigest (BadDigest is a mismatch)
+  for (const v of ['abc', 'notbase64!', Buffer.alloc(20).toString('base64')]) {
+    const r4 = await raw(env.worker.s3Url, 'PUT', '/data/up/md5.txt', 'abc', { 'content-md5': v });
+    assert.equal(xmlField(r4.body, 'Code'), 'InvalidDigest', v);
+  }
+  assert.equal(existsSync(join(env.data, 'up', 'md5.txt')), false);
 });
 
 test('ListObjectsV2: lexicographic order, delimiter, prefix, pagination with continuation tokens, start-after, url encoding', async () => {
@@ -242,6 +248,15 @@ test('DeleteObject and DeleteObjects', async () => {
   const bad = await raw(env.worker.s3Url, 'POST', '/data?delete', '<Delete><Object><Key>x</Key></Object>');
   assert.equal(bad.status, 400);
   assert.equal(xmlField(bad.body, 'Code'), 'MalformedXML');
+  const none = await raw(env.worker.s3Url, 'POST', '/data?delete', '<Delete></Delete>');
+  assert.equal(xmlField(none.body, 'Code'), 'MalformedXML', 'a Delete names 1 to 1000 keys');
+  // A VersionId names one version: never the live object (objects are not versioned; "null" is the one version).
+  for (const k of ['v1', 'v2']) writeFileSync(join(env.data, k), k);
+  const v = await s3.send(new DeleteObjectsCommand({ Bucket: 'data', Delete: { Objects: [{ Key: 'v1', VersionId: '3HL4kqtJlcpXroDTDmJ+rmSpXd3dIbrHY' }, { Key: 'v2', VersionId: 'null' }] } }));
+  assert.deepEqual(v.Errors?.map((e) => [e.Key, e.Code]), [['v1', 'NotImplemented']]);
+  assert.deepEqual(v.Deleted?.map((d) => [d.Key, d.VersionId]), [['v2', 'null']]);
+  assert.equal(readFileSync(join(env.data, 'v1'), 'utf8'), 'v1', 'the object named with another version is kept');
+  assert.equal(existsSync(join(env.data, 'v2')), false);
 });
 
 test('CopyObject, within and across mounts; read-only mounts refuse writes with AccessDenied', async () => {

@@ -35,6 +35,10 @@ export const s3err = {
   preconditionFailed: (cond: string) => new S3Error('PreconditionFailed', 412, 'At least one of the pre-conditions you specified did not hold', { Condition: cond }),
   conditionalRequestConflict: () => new S3Error('ConditionalRequestConflict', 409, 'A conflicting operation occurred. If using PutObject you can retry the request. If using CompleteMultipartUpload you can retry the request.'),
   badDigest: (why: string) => new S3Error('BadDigest', 400, why),
+  /** A Content-MD5 that is no MD5 (not 16 bytes of base64); BadDigest is one that does not match. */
+  invalidDigest: () => new S3Error('InvalidDigest', 400, 'The Content-MD5 you specified is not valid.'),
+  /** partNumber past the object's parts (a file is one part). */
+  invalidPartNumber: () => new S3Error('InvalidPartNumber', 416, 'The requested partnumber is not satisfiable'),
   internal: (why: string) => new S3Error('InternalError', 500, why),
   serviceUnavailable: (why: string) => new S3Error('ServiceUnavailable', 503, why, {}, { 'Retry-After': '1' }),
 };

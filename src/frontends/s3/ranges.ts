@@ -10,14 +10,16 @@ import { s3err } from './errors.js';
 /**
  * The range a GET/HEAD serves: null for the whole object. Objects keep no multipart layout
  * (a file is one part), so `partNumber=1` is the whole object and any other part number is
- * InvalidRange. Throws InvalidRange (416) when unsatisfiable.
+ * InvalidPartNumber (416); with a Range header too, InvalidRequest (as S3). Throws
+ * InvalidRange (416) when the range is unsatisfiable.
  */
 export function objectRange(rangeHeader: string | undefined, partNumber: string | undefined, size: number): ByteRange | null {
   if (partNumber !== undefined) {
+    if (rangeHeader !== undefined) throw s3err.invalidRequest('Cannot specify both Range header and partNumber query parameter');
     if (!/^\d+$/.test(partNumber) || Number(partNumber) < 1 || Number(partNumber) > 10000) {
       throw s3err.invalidArgument('Part number must be an integer between 1 and 10000, inclusive', 'partNumber', partNumber);
     }
-    if (partNumber !== '1') throw s3err.invalidRange(size);
+    if (partNumber !== '1') throw s3err.invalidPartNumber();
   }
   return parseRange(rangeHeader, size, s3err.invalidRange);
 }

@@ -31,6 +31,8 @@ function makeDecoder(r: Req): AwsChunkedDecoder {
 
 function verifier(h: IncomingHttpHeaders, chunked: boolean): BodyVerifier {
   const sha = String(h['x-amz-content-sha256'] ?? '');
+  const md5 = h['content-md5'];
+  if (md5 !== undefined && (typeof md5 !== 'string' || !/^[A-Za-z0-9+/]{22}==$/.test(md5.trim()))) throw s3err.invalidDigest();
   return new BodyVerifier({
     checksums: declaredChecksums(h),
     ...(h['content-md5'] ? { contentMd5: String(h['content-md5']) } : {}),

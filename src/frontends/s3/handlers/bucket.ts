@@ -138,6 +138,8 @@ export async function deleteObjects(ctx: S3Context, r: Req): Promise<void> {
   const doc = await readXml(r, 'Delete');
   const quiet = (child(doc, 'Quiet')?.text ?? '').trim() === 'true';
   const objects = childrenNamed(doc, 'Object');
+  // The schema asks for 1 to 1000 objects (AWS: MalformedXML for an empty Delete).
+  if (objects.length === 0) throw s3err.malformedXml('A Delete request must name at least one key');
   if (objects.length > 1000) throw s3err.malformedXml('A Delete request may name at most 1000 keys');
   const deleted: XmlNode[] = [];
   const errors: XmlNode[] = [];
@@ -145,9 +147,17 @@ export async function deleteObjects(ctx: S3Context, r: Req): Promise<void> {
     const keyEl = child(o, 'Key');
     if (!keyEl) throw s3err.malformedXml();
     const key = keyEl.text;
+    // A VersionId names one version to delete; objects are not versioned here, so only
+    // "null" (the one version there is) names the object (as ?versionId on DeleteObject).
+    // Any other must not delete the object: that key fails, the others go on.
+    const version = child(o, 'VersionId')?.text.trim();
+    if (version !== undefined && version !== 'null') {
+      errors.push({ Key: key, VersionId: version, Code: 'NotImplemented', Message: 'Objects are not versioned: a VersionId other than "null" names no version here; nothing was deleted' });
+      continue;
+    }
     try {
       await deleteKey(ctx, r, key);
-      if (!quiet) deleted.push({ Key: key });
+      if (!quiet) deleted.push(version === undefined ? { Key: key } : { Key: key, VersionId: version });
     } catch (e) {
       const s3 = e instanceof S3Error ? e : isAlluxioError(e) ? fromAlluxio(e, { bucket: r.bucket, key }) : s3err.internal((e as Error).message);
       errors.push({ Key: key, Code: s3.code, Message: s3.message });

@@ -526,11 +526,16 @@ export class FileUfs implements UfsAdapter {
     const name = rel[rel.length - 1]!;
     const root = this.rootRealSync();
     const tmp = path.join(dir, TEMP_PREFIX + randomBytes(8).toString('hex'));
-    let fd: number;
-    try {
-      fd = openSync(tmp, FS.O_WRONLY | FS.O_CREAT | FS.O_EXCL | FS.O_NOFOLLOW, 0o644);
-    } catch (e) {
-      throw this.ioError(e, p);
+    let fd: number | undefined;
+    // The directory made above can be removed before the temp file is in it (an S3 delete
+    // of its last object prunes emptied directories): make it again, a few times.
+    for (let attempt = 1; fd === undefined; attempt++) {
+      try {
+        fd = openSync(tmp, FS.O_WRONLY | FS.O_CREAT | FS.O_EXCL | FS.O_NOFOLLOW, 0o644);
+      } catch (e) {
+        if (errno(e) !== 'ENOENT' || attempt >= 5) throw this.ioError(e, p);
+        await mkdir(dir, { recursive: true }).catch(() => undefined);
+      }
     }
     let renamed = false;
     try {

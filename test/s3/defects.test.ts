@@ -330,3 +330,41 @@ test('a continuation token the worker did not make is InvalidArgument; parts out
   assert.equal(xmlField(out.body, 'Code'), 'InvalidPartOrder');
   assert.equal(existsSync(join(env.data, 'c7', 'order')), false);
 });
+
+test('file:// as S3 sees it: a delete takes the emptied directories with it; an empty directory lists as its marker key', async () => {
+  // The S3 probe of 2026-12-01: after the last object below a prefix was deleted, the prefix
+  // stayed (listed, HEAD 200, and `PUT phantom` refused: "is a directory").
+  assert.equal((await req('PUT', '/data/phantom/deep/x', 'x')).status, 200);
+  assert.equal((await req('PUT', '/data/phantom/keep', 'k')).status, 200);
+  assert.equal((await req('DELETE', '/data/phantom/deep/x')).status, 204);
+  assert.equal(existsSync(join(env.data, 'phantom', 'deep')), false, 'the emptied directory went with its last object');
+  assert.equal(readFileSync(join(env.data, 'phantom', 'keep'), 'utf8'), 'k', 'a directory that still holds something stays');
+  assert.equal((await req('DELETE', '/data/phantom/keep')).status, 204);
+  assert.equal(existsSync(join(env.data, 'phantom')), false);
+  const root = await req('GET', '/data?list-type=2&delimiter=%2F');
+  assert.ok(!all(root.body, 'Prefix').includes('phantom/'), 'no phantom prefix');
+  assert.equal((await req('HEAD', '/data/phantom/')).status, 404);
+  assert.equal((await req('PUT', '/data/phantom', 'now a file')).status, 200);
+  assert.equal((await req('DELETE', '/data/phantom')).status, 204);
+  // A marker (PUT key/, or a directory made empty by other means) is a key of no bytes in listings, as in S3.
+  assert.equal((await req('PUT', '/data/mk/', '')).status, 200);
+  mkdirSync(join(env.data, 'mk2'));
+  for (const q of ['list-type=2&prefix=mk%2F', 'list-type=2&prefix=mk%2F&delimiter=%2F', 'prefix=mk%2F']) {
+    const l = await req('GET', `/data?${q}`);
+    assert.deepEqual(all(l.body, 'Key'), ['mk/'], q);
+    assert.deepEqual(all(l.body, 'Size'), ['0'], q);
+    assert.deepEqual(all(l.body, 'ETag'), ['&quot;d41d8cd98f00b204e9800998ecf8427e&quot;'], q);
+  }
+  const walk = await req('GET', '/data?list-type=2&prefix=mk');
+  assert.deepEqual(all(walk.body, 'Key'), ['mk/', 'mk2/']);
+  const grouped = await req('GET', '/data?list-type=2&prefix=mk&delimiter=%2F');
+  assert.deepEqual(all(grouped.body, 'Prefix').slice(1), ['mk/', 'mk2/'], 'with the delimiter, a marker is its prefix (as S3)');
+  const head = await req('HEAD', '/data/mk/');
+  assert.equal(head.headers.etag, '"d41d8cd98f00b204e9800998ecf8427e"', 'a directory is served as no bytes, with their ETag');
+  // once the marker has an object below it, the listing shows the object only
+  assert.equal((await req('PUT', '/data/mk/obj', 'o')).status, 200);
+  assert.deepEqual(all((await req('GET', '/data?list-type=2&prefix=mk%2F')).body, 'Key'), ['mk/obj']);
+  for (const k of ['mk/obj', 'mk2/']) assert.equal((await req('DELETE', `/data/${k}`)).status, 204);
+  assert.equal(existsSync(join(env.data, 'mk')), false);
+  assert.equal(existsSync(join(env.data, 'mk2')), false);
+});

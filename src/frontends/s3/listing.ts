@@ -17,7 +17,7 @@ import { isAlluxioError } from '../../domain/errors.js';
 import type { Snapshot } from '../../domain/snapshot.js';
 import type { UfsEntry } from '../../ufs/types.js';
 import { compareUtf8 } from '../../ufs/file.js';
-import type { DataPath } from '../common/data-path.js';
+import type { DataPath, DataTarget } from '../common/data-path.js';
 import { isVirtualDirectory } from '../common/listing.js';
 import { fromAlluxio, s3err } from './errors.js';
 
@@ -62,6 +62,11 @@ export class Lister {
    * here, as in S3; a virtual directory (mount, rule source) hides a file of its name.
    */
   async children(bucket: string, dirKey: string): Promise<{ name: string; entry: UfsEntry }[]> {
+    return (await this.childrenOf(bucket, dirKey)).list;
+  }
+
+  /** children(), and the directory's own entry when the UFS listed it (it exists there: an empty one is a marker). */
+  private async childrenOf(bucket: string, dirKey: string): Promise<{ list: { name: string; entry: UfsEntry }[]; listed: DataTarget | null }> {
     const key = dirKey.endsWith('/') ? dirKey.slice(0, -1) : dirKey;
     // keyed by the walk's sort key: `name` for a file, `name/` for a directory
     const byName = new Map<string, UfsEntry>();
@@ -73,15 +78,17 @@ export class Lister {
     } catch (e) {
       if (isAlluxioError(e)) {
         if (key === '' || e.code !== 'InvalidPath') throw fromAlluxio(e, { bucket });
-        return []; // a name that cannot be a path has no children
+        return { list: [], listed: null }; // a name that cannot be a path has no children
       }
       throw e;
     }
+    let listed: DataTarget | null = null;
     try {
       const t = this.dp.bindIfMounted(this.snap, res);
       if (t) {
         try {
           for (const e of await this.dp.list(t)) byName.set(keyOf(e), e);
+          listed = t;
         } catch (e) {
           if (!isAlluxioError(e) || (e.code !== 'NotFound' && e.code !== 'NotADirectory')) throw e;
         }
@@ -98,12 +105,24 @@ export class Lister {
     }
     const out = [...byName].map(([sortKey, entry]) => ({ name: entry.name, entry, sortKey }));
     out.sort((a, b) => compareUtf8(a.sortKey, b.sortKey));
-    return out;
+    return { list: out, listed };
   }
 
-  private async *walk(bucket: string, dirKey: string, namePrefix: string, delimiter: string, marker: string, depth: number): AsyncGenerator<Item> {
+  /**
+   * `self`: the directory's entry from its parent's listing (none at the top of the walk).
+   * An EMPTY directory of the UFS is what S3 calls a directory marker (`PUT dir/`, mkdir):
+   * it is listed as the key `dir/` of no bytes, as S3 lists a marker object. A directory
+   * with children is only their prefix (a marker beside children is not shown).
+   */
+  private async *walk(bucket: string, dirKey: string, namePrefix: string, delimiter: string, marker: string, depth: number, self?: UfsEntry): AsyncGenerator<Item> {
     if (depth > MAX_DEPTH) return;
-    for (const { name, entry } of await this.children(bucket, dirKey)) {
+    const { list, listed } = await this.childrenOf(bucket, dirKey);
+    if (list.length === 0 && listed && dirKey !== '' && namePrefix === '' && compareUtf8(dirKey, marker) > 0) {
+      const entry = self ?? (await this.dp.stat(listed).catch(() => null));
+      if (entry?.type === 'directory') yield { kind: 'object', key: dirKey, entry };
+      return;
+    }
+    for (const { name, entry } of list) {
       if (namePrefix && !name.startsWith(namePrefix)) continue;
       if (entry.type === 'file') {
         const key = dirKey + name;
@@ -117,7 +136,7 @@ export class Lister {
       }
       // Whole subtree sorts at or before the marker: skip it without listing.
       if (marker && compareUtf8(marker, key) >= 0 && !marker.startsWith(key)) continue;
-      yield* this.walk(bucket, key, '', delimiter, marker, depth + 1);
+      yield* this.walk(bucket, key, '', delimiter, marker, depth + 1, entry);
     }
   }
 

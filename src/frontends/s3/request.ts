@@ -59,7 +59,13 @@ export function isoDate(ms: number): string {
   return new Date(ms).toISOString();
 }
 /** The quoted ETag of an entry: the one declared for its version (multipart), else its own. */
+/** The ETag of no bytes (MD5 of the empty string). */
+const EMPTY_ETAG = '"d41d8cd98f00b204e9800998ecf8427e"';
+
 export function quoteEtag(e: UfsEntry): string {
+  // A directory (`key/`: GET, HEAD, a listed marker) is no bytes, so its ETag is that of no
+  // bytes: an s3:// marker object's own ETag would describe bytes that are not sent.
+  if (e.type === 'directory') return EMPTY_ETAG;
   if (e.declaredEtag ?? e.etag) return `"${e.declaredEtag ?? e.etag}"`;
   // No ETag from the UFS (file://): one derived from size and mtime, hashed once per entry
   // (a cached entry is the same object for every read within the metadata TTL).

@@ -98,7 +98,7 @@ export async function listObjects(ctx: S3Context, r: Req, v2: boolean): Promise<
     Key: e(c.key),
     LastModified: isoDate(c.entry.mtimeMs),
     ETag: quoteEtag(c.entry),
-    Size: c.entry.size,
+    Size: c.entry.type === 'directory' ? 0 : c.entry.size, // a marker `dir/` (an empty directory)
     ...(v2 && r.query.get('fetch-owner') !== 'true' ? {} : { Owner: OWNER }),
     StorageClass: 'STANDARD',
   }));

@@ -85,13 +85,13 @@ function defaultType(key: string, isDir: boolean): string {
 }
 
 async function serveObject(r: Req, head: boolean, st: UfsEntry, open: (range: ByteRange | null) => Body | Promise<Body>): Promise<void> {
+  const isDir = st.type === 'directory';
   const etag = quoteEtag(st);
   const lastModified = httpDate(st.mtimeMs);
   const conditions = conditionsFrom(r.req.headers);
   const cond = evaluateRead(conditions, { etag, mtimeMs: st.mtimeMs });
   if (cond === 'not-modified') return sendEmpty(r, 304, { ETag: etag, 'Last-Modified': lastModified });
   if (cond === 'failed') throw s3err.preconditionFailed(conditionOf(conditions, cond));
-  const isDir = st.type === 'directory';
   const size = isDir ? 0 : st.size;
   const range = objectRange(typeof r.req.headers.range === 'string' ? r.req.headers.range : undefined, r.query.get('partNumber'), size);
   const q = r.query;
@@ -197,10 +197,32 @@ export async function deleteKey(ctx: S3Context, r: Req, key: string): Promise<vo
     await ctx.locks.run(lockIdOf(t), async () => {
       if (key.endsWith('/') && (await ctx.dp.stat(t))?.type !== 'directory') return;
       await ctx.dp.delete(t);
+      await pruneEmptyParents(ctx, t);
     });
   } catch (e) {
     if (isAlluxioError(e) && (e.code === 'NotFound' || e.code === 'DirectoryNotEmpty' || e.code === 'IsADirectory' || e.code === 'NotADirectory')) return;
     throw e;
+  }
+}
+
+/**
+ * In an object store a prefix exists only while a key is below it. A file:// mount makes the
+ * directories of a PUT's key, so once the last object below them is deleted through S3 they
+ * go too (up to the mount root; rmdir, so a directory that gained an entry meanwhile stays),
+ * instead of lingering as prefixes and empty markers (`aws s3 sync` then `aws s3 rm
+ * --recursive` left every directory). Object stores have no implicit directories: their
+ * markers are objects, kept.
+ */
+async function pruneEmptyParents(ctx: S3Context, t: DataTarget): Promise<void> {
+  if (!t.mount.ufsUri.startsWith('file:')) return;
+  for (let n = t.rel.length - 1; n >= 1; n--) {
+    const dir: DataTarget = { ...t, rel: t.rel.slice(0, n) };
+    try {
+      if ((await ctx.dp.list(dir)).length > 0) return;
+      await ctx.dp.delete(dir);
+    } catch {
+      return; // not empty after all, or gone: either way nothing more to prune
+    }
   }
 }
 

@@ -144,8 +144,6 @@ export class PageStore {
   private readonly files = new Map<string, FileRec>();
   private readonly byUri = new Map<string, Set<string>>();
   private readonly keys = new Map<string, string>();
-  /** Page files whose checksum this process verified (or which it wrote). */
-  private readonly verified = new Set<string>();
   /** The same, by the ref object a read passes several times. */
   private readonly refKeys = new WeakMap<ObjectRef, string>();
   /** Page 0's id by ref (every small object's only page: a warm hit builds no string). */
@@ -298,19 +296,21 @@ export class PageStore {
       const expect = rec ? fileLength(len, rec.meta.length) : -1;
       file = len <= SYNC_WRITE_BYTES ? readFileSync(this.pagePath(key, index)) : expect < 0 ? await fsp.readFile(this.pagePath(key, index)) : await readExpecting(this.pagePath(key, index), expect);
     } catch (e) {
+      if (this.droppedSince(id, at)) return null; // evicted or freed while read: a miss, not an error
       this.counters.readErrors++;
       this.opts.log?.warn({ page: id, err: (e as Error).message }, 'cache page read failed; reading the UFS instead');
       this.dropIfSame(key, index, at);
       return null;
     }
-    // The checksum is verified on the first read of a page file in this process (after a
-    // restart, every page); later reads check the trailer and lengths (a file cut short or
-    // replaced by another length is still caught). CRC-32 of every page read was the largest
-    // CPU cost of a warm read.
-    // The file must be this page of this object: page files are recycled, so one read
-    // through a handle opened before an eviction may hold another page by now.
-    let c = checkPage(file, len, !this.verified.has(id), index);
+    // Every read from disk checks lengths, trailer and CRC-32 (about 0.25 ms per MiB here,
+    // against 0.17 ms to read it): a byte that rots on disk after the page was first read
+    // must not be served (before 2026-12-01 only the first read in a process was checked).
+    // Pages in the memory tier were checked on their way in. The file must be this page of
+    // this object: page files are recycled, so one read through a handle opened before an
+    // eviction may hold another page by now.
+    let c = checkPage(file, len, true, index);
     if (c.ok && rec && !c.meta.equals(rec.meta)) c = { ok: false, reason: 'page file holds another object' };
+    if (!c.ok && this.droppedSince(id, at)) return null; // its file was recycled or emptied by the drop: not corrupt
     if (!c.ok) {
       this.counters.corruptPages++;
       this.opts.log?.warn({ page: id, uri: ref.uri, reason: c.reason }, 'corrupt cache page dropped; fetching it again');
@@ -319,8 +319,7 @@ export class PageStore {
     }
     // Dropped while it was read (free, invalidation, eviction): the bytes are right (checked
     // above), but nothing indexes the page now, so it is not kept in memory either.
-    if (!this.disk.has(id) || this.indexedAt.get(id) !== at) return c.data;
-    this.verified.add(id);
+    if (this.droppedSince(id, at)) return c.data;
     this.disk.touch(id);
     this.remember(id, c.data);
     return c.data;
@@ -387,7 +386,6 @@ export class PageStore {
       }
       rec.pages.add(index);
       this.index(id, charge);
-      this.verified.add(id); // written from bytes in memory: nothing to verify
     } catch (e) {
       this.counters.writeErrors++;
       this.opts.log?.warn({ page: id, err: (e as Error).message }, 'cache page write failed; the page stays uncached');
@@ -511,12 +509,16 @@ export class PageStore {
     if (at !== undefined && this.indexedAt.get(`${key}/${index}`) === at) this.dropPage(key, index);
   }
 
+  /** Whether page `id`, indexed at `at` when a read began, was dropped (or replaced) since. */
+  private droppedSince(id: string, at: number | undefined): boolean {
+    return !this.disk.has(id) || this.indexedAt.get(id) !== at;
+  }
+
   /** Forget a page now; the writer thread removes its file after, in order with the writes. */
   private dropPage(key: string, index: number): void {
     const id = `${key}/${index}`;
     this.disk.delete(id);
     this.indexedAt.delete(id);
-    this.verified.delete(id);
     if (this.mem.delete(id)) this.memLru.delete(id);
     const rec = this.files.get(key);
     rec?.pages.delete(index);

@@ -421,6 +421,25 @@ for (const backend of [fileBackend(), s3rverBackend()] as UfsBackend[]) {
       }
     });
 
+    test('a page file that rots on disk after it was read is caught on the next read (every disk read checks the CRC)', async () => {
+      // The cache probe of 2026-12-01: only a page file's first read in the process was checked,
+      // so a byte flipped after it was served until the restart.
+      const m = fresh();
+      const data = pattern(2 * PAGE, 61);
+      await h.putBehind(`${m}/rot.bin`, data);
+      const mine = await newPages(() => h.read(`${m}/rot.bin`), 2);
+      await until('written', () => cache.reader.inflightPages === 0);
+      assert.ok((await h.read(`${m}/rot.bin`))!.equals(data), 'read from the page files once');
+      const corrupt0 = cache.counters.corruptPages;
+      const ufs0 = cache.counters.ufsReadBytes;
+      const file = readFileSync(mine[1]!);
+      file[100] = file[100]! ^ 0xff;
+      writeFileSync(mine[1]!, file);
+      assert.ok((await h.read(`${m}/rot.bin`))!.equals(data), 'the right bytes, from the UFS');
+      assert.equal(cache.counters.corruptPages - corrupt0, 1);
+      assert.equal(cache.counters.ufsReadBytes - ufs0, PAGE, 'only the bad page was fetched again');
+    });
+
     test('a page fetched and still being written is served from the reader, as a hit (no memory tier here)', async (t) => {
       const m = fresh();
       const data = pattern(3 * PAGE, 22);

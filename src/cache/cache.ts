@@ -36,13 +36,19 @@ export interface WorkerCacheOptions extends PageStoreOptions {
 interface MetaEntry {
   entry: UfsEntry;
   at: number;
+  /**
+   * The adapter it was learned through. The URI alone does not name an object: a mount
+   * update that changes only `s3a.endpoint` (another store, same bucket and key) keeps the
+   * URI and gets a new adapter, and what the old store said must not answer for the new one.
+   */
+  via: object;
 }
 
 export class WorkerCache {
   readonly reader: PageReader;
   private readonly meta = new Map<string, MetaEntry>();
   /** Cold opens in flight (see open): their metadata, for opens of the same URI meanwhile. */
-  private readonly primes = new Map<string, Promise<UfsEntry | null | undefined>>();
+  private readonly primes = new Map<string, { p: Promise<UfsEntry | null | undefined>; via: object }>();
   /**
    * Bumped by every invalidation (write, delete, free): a UFS stat that was in flight while
    * one happened may describe the version before it, so it is not remembered.
@@ -76,16 +82,16 @@ export class WorkerCache {
   async stat(t: DataTarget, statUfs: () => Promise<UfsEntry | null>): Promise<UfsEntry | null> {
     const uri = uriOf(t);
     const ttl = WorkerCache.ttlMs(t.mount);
-    const known = this.metaWithin(uri, ttl);
+    const known = this.metaWithin(uri, ttl, t.adapter);
     if (known !== undefined) return known;
-    return this.statNow(uri, ttl, statUfs);
+    return this.statNow(uri, ttl, t.adapter, statUfs);
   }
 
   /** The cached metadata of `uri` when within `ttl` (counted as a hit), else undefined. */
-  private metaWithin(uri: string, ttl: number): UfsEntry | undefined {
+  private metaWithin(uri: string, ttl: number, via: object): UfsEntry | undefined {
     if (ttl > 0) {
       const m = this.meta.get(uri);
-      if (m && Date.now() - m.at < ttl) {
+      if (m && m.via === via && Date.now() - m.at < ttl) {
         this.metaHits++;
         return m.entry;
       }
@@ -94,23 +100,23 @@ export class WorkerCache {
   }
 
   /** Metadata of `uri` from the UFS (a metadata miss), remembered per `learned`. */
-  private async statNow(uri: string, ttl: number, statUfs: () => Promise<UfsEntry | null>): Promise<UfsEntry | null> {
+  private async statNow(uri: string, ttl: number, via: object, statUfs: () => Promise<UfsEntry | null>): Promise<UfsEntry | null> {
     this.metaMisses++;
     const epoch = this.invalidations;
     const entry = await statUfs();
-    this.learned(uri, entry, epoch, ttl);
+    this.learned(uri, entry, epoch, ttl, via);
     return entry;
   }
 
   /** Metadata of `uri` read from the UFS at `epoch` (a stat, or a cold open's first request). */
-  private learned(uri: string, entry: UfsEntry | null, epoch: number, ttl: number): void {
+  private learned(uri: string, entry: UfsEntry | null, epoch: number, ttl: number, via: object): void {
     // Only files are remembered: a missing object or a directory is asked again (a file
     // created, or a directory made implicitly by a write below it, shows at once).
     this.meta.delete(uri);
     if (epoch !== this.invalidations) return; // raced a write: answer, remember nothing
     if (ttl > 0 && entry?.type === 'file') {
       if (this.meta.size >= MAX_META_ENTRIES) this.meta.delete(this.meta.keys().next().value as string);
-      this.meta.set(uri, { entry, at: Date.now() });
+      this.meta.set(uri, { entry, at: Date.now(), via });
     }
     // A new version makes the pages of every other version of this URI garbage.
     if (entry && entry.type === 'file') this.store.dropUri(uri, versionOf(entry));
@@ -118,9 +124,9 @@ export class WorkerCache {
   }
 
   /** The cached metadata of `uri` if still within the mount's TTL. */
-  private freshMeta(uri: string, ttl: number): boolean {
+  private freshMeta(uri: string, ttl: number, via: object): boolean {
     const m = this.meta.get(uri);
-    return ttl > 0 && m !== undefined && Date.now() - m.at < ttl;
+    return ttl > 0 && m !== undefined && m.via === via && Date.now() - m.at < ttl;
   }
 
   /**
@@ -143,11 +149,11 @@ export class WorkerCache {
     const ttl = WorkerCache.ttlMs(t.mount);
     // (awaits only when there is something to wait for: a warm open takes no extra turns)
     const priming = this.primes.get(uri);
-    let entry: UfsEntry | null | undefined = priming === undefined ? undefined : await priming;
-    if (entry === undefined && readFirst && !this.freshMeta(uri, ttl) && !this.store.holdsUri(uri)) {
+    let entry: UfsEntry | null | undefined = priming === undefined || priming.via !== t.adapter ? undefined : await priming.p;
+    if (entry === undefined && readFirst && !this.freshMeta(uri, ttl, t.adapter) && !this.store.holdsUri(uri)) {
       entry = await this.prime(t, uri, ttl, readFirst, firstByte);
     }
-    if (entry === undefined) entry = this.metaWithin(uri, ttl) ?? (await this.statNow(uri, ttl, statUfs));
+    if (entry === undefined) entry = this.metaWithin(uri, ttl, t.adapter) ?? (await this.statNow(uri, ttl, t.adapter, statUfs));
     if (!entry) return null;
     if (entry.type !== 'file') return undefined;
     return this.objectFor(entry, this.refOf(uri, entry), new UfsPageSource(t.adapter, t.rel));
@@ -175,13 +181,13 @@ export class WorkerCache {
     const first = Math.floor(Math.max(0, firstByte) / ps);
     const epoch = this.invalidations;
     const forget = () => {
-      if (this.primes.get(uri) === p) this.primes.delete(uri);
+      if (this.primes.get(uri)?.p === p) this.primes.delete(uri);
     };
     const p = (async (): Promise<UfsEntry | null | undefined> => {
       const r = await readFirst({ start: first * ps, end: (first + pages) * ps - 1 });
       if (!r) return undefined;
       this.metaMisses++;
-      this.learned(uri, r.entry, epoch, ttl);
+      this.learned(uri, r.entry, epoch, ttl, t.adapter);
       if (!r.body) return r.entry; // no object of that name: missing, or a directory
       const ref: ObjectRef = { uri, version: versionOf(r.entry), size: r.entry.size };
       const last = Math.min(first + pages, Math.ceil(ref.size / ps)) - 1;
@@ -194,7 +200,7 @@ export class WorkerCache {
       void Promise.allSettled(fetched).then(forget);
       return r.entry;
     })();
-    this.primes.set(uri, p);
+    this.primes.set(uri, { p, via: t.adapter });
     // (a file's prime is forgotten once its pages are fetched, anything else at once)
     p.then((e) => e?.type !== 'file' && forget(), forget);
     return p;

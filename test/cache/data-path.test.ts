@@ -201,6 +201,29 @@ for (const backend of [fileBackend(), s3rverBackend()] as UfsBackend[]) {
       assert.equal((await h.read('/cut/x.bin'))!.toString(), 'bytes in B');
     });
 
+    // Another store under the same URI: s3:// only (a file:// URI names its directory).
+    if (backend.name.startsWith('s3')) test('a mount moved to another store under the same URI (only s3a.endpoint changes) serves the new store at once', async () => {
+      // The cache probe of 2026-12-01: metadata was keyed by the URI alone, so the old store's
+      // answer (and with it its pages) served until the TTL ran out.
+      const other = s3rverBackend();
+      await other.start();
+      try {
+        const a = backend.root(`ep-${n}`);
+        const b = other.root(`ep-${n}`);
+        assert.equal(a.uri, b.uri, 'one URI, two stores');
+        h.setMounts([...h.snap.mounts, mountOf('/ep', a, { 'cache.metadata.ttl': '1h' })]);
+        await h.putBehind('/ep/x.bin', Buffer.from('bytes in store A'));
+        assert.equal((await h.read('/ep/x.bin'))!.toString(), 'bytes in store A');
+        assert.equal((await h.read('/ep/x.bin', { start: 9, end: 15 }))!.toString(), 'store A', 'cached');
+        h.setMounts([...h.snap.mounts.filter((m) => m.path !== '/ep'), mountOf('/ep', b, { 'cache.metadata.ttl': '1h' })]);
+        await h.putBehind('/ep/x.bin', Buffer.from('bytes in store B'));
+        assert.equal((await h.read('/ep/x.bin'))!.toString(), 'bytes in store B');
+        h.setMounts(h.snap.mounts.filter((m) => m.path !== '/ep'));
+      } finally {
+        await other.stop();
+      }
+    });
+
     // file:// has no readFirst (a local stat costs no round trip): s3:// only.
     if (backend.name.startsWith('s3')) test('a cold open on a UFS that answers metadata and bytes at once (s3://) is one request: no stat first', async () => {
       const m = fresh();

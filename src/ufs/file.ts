@@ -60,8 +60,13 @@ const O_PATH = 0o10000000;
 export { compareUtf8 };
 
 /** The stable content tag of a file: size, mtime (ns) and inode, hashed. */
-export function fileEtag(st: Pick<Stats, 'size' | 'mtimeMs' | 'ino'>): string {
-  return createHash('md5').update(`${st.size}:${st.mtimeMs}:${st.ino}`).digest('hex');
+/**
+ * The version of a local file: size, mtime, ctime and inode. ctime is the one a user cannot
+ * set: a same-size rewrite in place whose mtime was put back (`cp -p`, `touch -d`, utime)
+ * changes only it (before 2026-12-01 such a rewrite was never seen, even at TTL 0).
+ */
+export function fileEtag(st: Pick<Stats, 'size' | 'mtimeMs' | 'ctimeMs' | 'ino'>): string {
+  return createHash('md5').update(`${st.size}:${st.mtimeMs}:${st.ctimeMs}:${st.ino}`).digest('hex');
 }
 
 export type { LocalFile };

@@ -6,7 +6,7 @@
  */
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { appendFileSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, truncateSync, writeFileSync } from 'node:fs';
+import { appendFileSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, truncateSync, utimesSync, writeFileSync } from 'node:fs';
 import { connect, createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -188,6 +188,17 @@ for (const backend of [fileBackend(), s3rverBackend()] as UfsBackend[]) {
       assert.equal((await h.read(`${short}/t.txt`))!.toString(), 'before');
       await h.putBehind(`${short}/t.txt`, Buffer.from('after!'));
       await until('the overwrite is seen after the TTL', async () => (await h.read(`${short}/t.txt`))!.toString() === 'after!', 30_000, 200);
+    });
+
+    if (backend.name === 'file://') test('TTL 0: a same-size rewrite in place that puts the mtime back is seen (ctime is in the version)', async () => {
+      const m = fresh({ 'cache.metadata.ttl': '0' });
+      const p = join(h.adapter(`${m}/x`).uri.replace('file://', ''), 'same.bin');
+      writeFileSync(p, 'AAAAAAAA');
+      utimesSync(p, 1_700_000_000, 1_700_000_000); // a whole second: set again exactly below
+      assert.equal((await h.read(`${m}/same.bin`))!.toString(), 'AAAAAAAA');
+      writeFileSync(p, 'BBBBBBBB'); // same inode, same size
+      utimesSync(p, 1_700_000_000, 1_700_000_000); // and the old mtime (cp -p, touch -d)
+      assert.equal((await h.read(`${m}/same.bin`))!.toString(), 'BBBBBBBB');
     });
 
     test('a re-pointed mount (cutover) switches bytes at once', async () => {

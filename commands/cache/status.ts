@@ -24,7 +24,9 @@ export default class CacheStatus extends BaseCommand<typeof CacheStatus, CacheSt
         return [
           a.worker,
           s.share === undefined || s.share === null ? '-' : `${(s.share * 100).toFixed(1)}%`,
-          formatBytes(s.capacityBytes ?? 0),
+          s.effectiveCapacityBytes !== undefined && s.capacityBytes !== undefined && s.effectiveCapacityBytes < s.capacityBytes
+            ? `${formatBytes(s.capacityBytes)} (disk: ${formatBytes(s.effectiveCapacityBytes)})`
+            : formatBytes(s.capacityBytes ?? 0),
           `${formatBytes(s.usedBytes ?? 0)} (${s.capacityBytes ? Math.round((100 * (s.usedBytes ?? 0)) / s.capacityBytes) : 0}%)`,
           s.pages ?? 0,
           `${((s.hitRatio ?? 0) * 100).toFixed(1)}%`,

@@ -63,6 +63,7 @@ export function registerCacheMetrics(r: Registry, cache: WorkerCache, loader?: C
   gauge('alluxio_cache_pages', 'Pages on the cache disk.', () => cache.store.stats().pages);
   gauge('alluxio_cache_used_bytes', 'Bytes charged against the cache quota.', () => cache.store.stats().usedBytes);
   gauge('alluxio_cache_capacity_bytes', 'The cache quota (--cache-size).', () => cache.store.capacityBytes);
+  gauge('alluxio_cache_effective_capacity_bytes', 'The quota the cache keeps to: --cache-size, or less when its file system holds less (found at start, or when a write found the disk full).', () => cache.store.effectiveCapacityBytes);
   gauge('alluxio_cache_memory_used_bytes', 'Bytes in the memory tier.', () => cache.store.stats().memoryUsedBytes);
   if (loader) {
     gauge('alluxio_cache_load_jobs_running', 'cache load jobs running on this worker.', () => loader.list().filter((j) => j.state === 'running').length);

@@ -22,7 +22,7 @@
  * lru.ts and page-file.ts.
  */
 import { createHash } from 'node:crypto';
-import { close, open, promises as fsp, read, readFileSync } from 'node:fs';
+import { close, open, promises as fsp, read, readFileSync, statfsSync } from 'node:fs';
 import { join } from 'node:path';
 import { Lru } from './lru.js';
 import { checkPage, encodePage, fileLength, readTrailer, TRAILER_BYTES } from './page-file.js';
@@ -94,6 +94,8 @@ interface FileRec {
 const ROOT = 'alluxio-pages-v2';
 const SPARE_DIR = 'spare';
 /** Empty page files kept for reuse at most (see spare-files.ts). */
+/** How often a quota lowered by a full disk measures the disk again (ms). */
+const DISK_RECHECK_MS = 5000;
 const MAX_SPARES = 16_384;
 /** Pages up to this size are read synchronously (see get) and written by the writer thread (see put). */
 const SYNC_WRITE_BYTES = 64 * 1024;
@@ -166,6 +168,17 @@ export class PageStore {
   /** Puts of large pages (through the pool, not the thread) not finished yet: close waits for them. */
   private readonly largePuts = new Set<Promise<void>>();
   private reserved = 0;
+  /**
+   * What the file system holding the cache lets it use, when less than the quota: found at
+   * open (a --cache-size larger than the file system) and lowered when a write finds the
+   * disk full (other data grew), so eviction makes room again instead of every later miss
+   * failing its write with the cached set frozen.
+   */
+  private diskLimit = Infinity;
+  /** Measures the disk again while the quota is lowered (a statfs each time). */
+  private diskTimer: NodeJS.Timeout | undefined;
+  private lastWriteWarn = 0;
+  private writeWarnsQuiet = 0;
   /** Shard directories known to exist. */
   private readonly shards = new Map<string, Promise<boolean>>();
   /** Writes small page files and removes dropped ones, in order, off the event loop. */
@@ -193,7 +206,55 @@ export class PageStore {
     ready.catch(() => undefined);
     await s.scan();
     await ready;
+    s.fitDisk('open');
     return s;
+  }
+
+  /** The quota the cache works to: --cache-size, or less when the disk holds less. */
+  get effectiveCapacityBytes(): number {
+    return Math.min(this.capacityBytes, this.diskLimit);
+  }
+
+  /**
+   * Fit the quota to the file system: what the cache has on the disk (its pages, and its
+   * other writes in flight) plus what is free there, less 5%. At open, warning once when
+   * --cache-size cannot fit; when a write found the disk full (other data grew), evicting
+   * down to it at once, but not below the pages already written (each failure of a burst
+   * measures the disk again, so they do not compound); every DISK_RECHECK_MS while it is
+   * lowered, so it grows back when the disk frees up (and once the files of a burst of
+   * failed writes are removed).
+   */
+  private fitDisk(why: 'open' | 'full' | 'recheck', failedCharge = 0): void {
+    const before = this.effectiveCapacityBytes;
+    let room: number;
+    try {
+      const fs = statfsSync(this.root);
+      room = this.disk.weight + this.reserved - failedCharge + fs.bavail * fs.bsize;
+    } catch {
+      return;
+    }
+    let limit = Math.max(0, Math.floor(room * 0.95));
+    // Full: never below the pages written (files of failed writes still being removed make
+    // the disk look fuller than it is); at that limit each new page replaces an old one.
+    if (why === 'full') limit = Math.min(before, Math.max(limit, this.disk.weight));
+    if (why === 'recheck' && limit <= before) return; // it only grows back here
+    this.diskLimit = limit >= this.capacityBytes ? Infinity : limit;
+    if (this.diskLimit !== Infinity && !this.diskTimer) {
+      this.diskTimer = setInterval(() => this.fitDisk('recheck'), DISK_RECHECK_MS);
+      this.diskTimer.unref();
+    } else if (this.diskLimit === Infinity && this.diskTimer) {
+      clearInterval(this.diskTimer);
+      this.diskTimer = undefined;
+    }
+    const now = this.effectiveCapacityBytes;
+    if (why === 'open' && now < this.capacityBytes) {
+      this.opts.log?.warn({ dir: this.opts.dir, cacheSize: this.capacityBytes, fits: now }, 'the file system of --cache-dir holds less than --cache-size: the cache keeps to what fits');
+    } else if (why === 'full' && now < before) {
+      this.opts.log?.warn({ dir: this.opts.dir, cacheSize: this.capacityBytes, was: before, now }, 'the cache disk is full: evicting down to what fits');
+    } else if (why === 'recheck') {
+      this.opts.log?.info({ dir: this.opts.dir, cacheSize: this.capacityBytes, was: before, now }, 'the cache disk has room again');
+    }
+    this.evictFor(0);
   }
 
   /**
@@ -204,6 +265,7 @@ export class PageStore {
    */
   async close(): Promise<void> {
     this.closed = true;
+    clearInterval(this.diskTimer);
     const until = Date.now() + CLOSE_GRACE_MS;
     if (this.largePuts.size > 0) {
       let timer: NodeJS.Timeout | undefined;
@@ -336,14 +398,20 @@ export class PageStore {
     this.remember(id, data);
     const rec = this.fileRec(key, ref);
     const charge = chargedBytes(data.length, rec.meta.length + TRAILER_BYTES);
-    if (charge > this.capacityBytes) return;
+    if (charge > this.effectiveCapacityBytes) return;
     const small = data.length <= SYNC_WRITE_BYTES;
     if (small && this.backlog + data.length > MAX_WRITE_BACKLOG) {
       this.counters.writesSkipped++;
       return;
     }
-    if (small) this.backlog += data.length; // (counted from here: puts of the same turn see it)
     this.evictFor(charge);
+    // Writes in flight count against the quota too: a burst of misses must not write past it
+    // (on a disk that holds no more, that was a full disk and failed writes).
+    if (this.disk.weight + this.reserved + charge > this.effectiveCapacityBytes) {
+      this.counters.writesSkipped++;
+      return;
+    }
+    if (small) this.backlog += data.length; // (counted from here: puts of the same turn see it)
     this.pending.add(id);
     this.reserved += charge;
     const path = this.pagePath(key, index);
@@ -386,10 +454,20 @@ export class PageStore {
       }
       rec.pages.add(index);
       this.index(id, charge);
+      // (the quota may have been lowered while it was written: a full disk)
+      if (this.disk.weight > this.effectiveCapacityBytes) this.evictFor(0);
     } catch (e) {
       this.counters.writeErrors++;
-      this.opts.log?.warn({ page: id, err: (e as Error).message }, 'cache page write failed; the page stays uncached');
+      const message = (e as Error).message;
+      // (one warning per 10 s: a full disk fails every miss's write)
+      const now = Date.now();
+      if (now - this.lastWriteWarn >= 10_000) {
+        this.opts.log?.warn({ page: id, err: message, ...(this.writeWarnsQuiet > 0 ? { alsoFailedSinceLastWarning: this.writeWarnsQuiet } : {}) }, 'cache page write failed; the page stays uncached');
+        this.lastWriteWarn = now;
+        this.writeWarnsQuiet = 0;
+      } else this.writeWarnsQuiet++;
       if (large) this.writer.drop(path); // (the thread removes what a small write left)
+      if (/\bENOSPC\b|\bEDQUOT\b/.test(message) || (e as NodeJS.ErrnoException).code === 'ENOSPC') this.fitDisk('full', charge);
     } finally {
       this.pending.delete(id);
       this.reserved -= charge;
@@ -459,9 +537,10 @@ export class PageStore {
     return n;
   }
 
-  stats(): { capacityBytes: number; usedBytes: number; pages: number; objects: number; memoryCapacityBytes: number; memoryUsedBytes: number; memoryPages: number; pageSize: number } {
+  stats(): { capacityBytes: number; effectiveCapacityBytes: number; usedBytes: number; pages: number; objects: number; memoryCapacityBytes: number; memoryUsedBytes: number; memoryPages: number; pageSize: number } {
     return {
       capacityBytes: this.capacityBytes,
+      effectiveCapacityBytes: this.effectiveCapacityBytes,
       usedBytes: this.disk.weight,
       pages: this.disk.size,
       objects: this.files.size,
@@ -491,7 +570,7 @@ export class PageStore {
   }
 
   private evictFor(charge: number): void {
-    for (const id of this.disk.victims(charge + this.reserved, this.capacityBytes)) {
+    for (const id of this.disk.victims(charge + this.reserved, this.effectiveCapacityBytes)) {
       const slash = id.indexOf('/');
       this.dropPage(id.slice(0, slash), Number(id.slice(slash + 1)));
       this.counters.evictions++;

@@ -25,6 +25,8 @@ export interface WorkerAnswer<T> {
 export interface CacheStatus {
   enabled: boolean;
   capacityBytes?: number;
+  /** Less than capacityBytes when the cache's file system holds less. */
+  effectiveCapacityBytes?: number;
   usedBytes?: number;
   pages?: number;
   objects?: number;

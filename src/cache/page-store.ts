@@ -24,6 +24,7 @@
 import { createHash } from 'node:crypto';
 import { close, open, promises as fsp, read, readFileSync, statfsSync } from 'node:fs';
 import { join } from 'node:path';
+import { LOCK_FILE, lockCacheDir } from './dir-lock.js';
 import { Lru } from './lru.js';
 import { checkPage, encodePage, fileLength, readTrailer, TRAILER_BYTES } from './page-file.js';
 import { chargedBytes, pageCount, pageLength } from './page-math.js';
@@ -177,6 +178,8 @@ export class PageStore {
   private diskLimit = Infinity;
   /** Measures the disk again while the quota is lowered (a statfs each time). */
   private diskTimer: NodeJS.Timeout | undefined;
+  /** Releases the directory's lock (dir-lock.ts). */
+  private unlock: (() => void) | undefined;
   private lastWriteWarn = 0;
   private writeWarnsQuiet = 0;
   /** Shard directories known to exist. */
@@ -201,6 +204,8 @@ export class PageStore {
   static async open(opts: PageStoreOptions): Promise<PageStore> {
     const s = new PageStore(opts);
     await fsp.mkdir(s.root, { recursive: true });
+    // before the scan, which deletes files it does not take for pages of this store
+    s.unlock = lockCacheDir(s.root);
     // the thread starts while the index is rebuilt; a thread that cannot start fails the open
     const ready = s.writer.prepare();
     ready.catch(() => undefined);
@@ -266,6 +271,14 @@ export class PageStore {
   async close(): Promise<void> {
     this.closed = true;
     clearInterval(this.diskTimer);
+    try {
+      await this.closeFiles();
+    } finally {
+      this.unlock?.();
+    }
+  }
+
+  private async closeFiles(): Promise<void> {
     const until = Date.now() + CLOSE_GRACE_MS;
     if (this.largePuts.size > 0) {
       let timer: NodeJS.Timeout | undefined;
@@ -677,13 +690,19 @@ export class PageStore {
   private async scan(): Promise<void> {
     const found: { id: string; charge: number; mtimeMs: number; rec: FileRec; index: number }[] = [];
     let dropped = 0;
+    let otherSize = 0;
     const drop = async (path: string, counts: boolean): Promise<void> => {
       if (counts) dropped++;
       await fsp.rm(path, { recursive: true, force: true }).catch(() => {});
     };
     for (const shard of await fsp.readdir(this.root).catch(() => [] as string[])) {
-      if (shard === SPARE_DIR) continue;
+      if (shard === SPARE_DIR || shard === LOCK_FILE) continue;
       const shardDir = join(this.root, shard);
+      const st = await fsp.lstat(shardDir).catch(() => null);
+      if (!st?.isDirectory()) {
+        await drop(shardDir, false); // not a shard: junk
+        continue;
+      }
       const byKey = new Map<string, { index: number; path: string }[]>();
       for (const name of await fsp.readdir(shardDir).catch(() => [] as string[])) {
         const m = PAGE_NAME.exec(name);
@@ -696,8 +715,15 @@ export class PageStore {
         list.push({ index: Number(m[2]), path: join(shardDir, name) });
       }
       if (byKey.size > 0) this.shards.set(shard, Promise.resolve(true));
+      else await fsp.rmdir(shardDir).catch(() => {}); // an empty shard (made again when needed)
       for (const [key, pages] of byKey) {
         const rec = await this.recFromPage(key, pages[0]!.path);
+        if (rec === 'other-page-size') {
+          // pages of another --page-size: not corrupt, just of no use now
+          for (const p of pages) await drop(p.path, false);
+          otherSize += pages.length;
+          continue;
+        }
         if (!rec) {
           for (const p of pages) await drop(p.path, true);
           continue;
@@ -721,11 +747,11 @@ export class PageStore {
     this.counters.corruptPages += dropped;
     for (const rec of [...this.files.values()]) if (rec.pages.size === 0) this.dropFile(rec);
     this.evictFor(0);
-    this.opts.log?.info({ pages: this.disk.size, usedBytes: this.disk.weight, dropped }, 'cache index rebuilt from disk');
+    this.opts.log?.info({ pages: this.disk.size, usedBytes: this.disk.weight, dropped, ...(otherSize > 0 ? { otherPageSize: otherSize } : {}) }, 'cache index rebuilt from disk');
   }
 
   /** The object a page file belongs to, from its trailer and metadata (null: not valid). */
-  private async recFromPage(key: string, path: string): Promise<FileRec | null> {
+  private async recFromPage(key: string, path: string): Promise<FileRec | null | 'other-page-size'> {
     let fh;
     try {
       fh = await fsp.open(path, 'r');
@@ -739,7 +765,8 @@ export class PageStore {
       await fh.read(mb, 0, t.metaLength, t.dataLength);
       const meta = JSON.parse(mb.toString('utf8')) as ObjectRef & { pageSize: number };
       const ref: ObjectRef = { uri: String(meta.uri), version: String(meta.version), size: Number(meta.size) };
-      if (meta.pageSize !== this.pageSize || this.keyOf(ref) !== key) return null;
+      if (meta.pageSize !== this.pageSize) return 'other-page-size';
+      if (this.keyOf(ref) !== key) return null;
       const rec = this.fileRec(key, ref);
       return rec.meta.equals(mb) ? rec : null;
     } catch {

@@ -1,0 +1,64 @@
+/**
+ * One worker per cache directory (src/cache/dir-lock.ts), and the restart scan's clean-up,
+ * with real processes and a real directory: a live process's lock refuses a second store
+ * before it touches anything; a dead one's is taken over; the scan removes what is not a
+ * page (junk files, empty shards) and does not count pages of another page size as corrupt.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { PageStore } from '../../src/cache/page-store.js';
+import { LOCK_FILE } from '../../src/cache/dir-lock.js';
+
+const ROOT = 'alluxio-pages-v2';
+
+test('a cache directory whose lock a live process holds is refused; a dead owner\'s lock is taken over', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'cache-lock-'));
+  const other = spawn(process.execPath, ['-e', 'setInterval(() => {}, 1000)'], { stdio: 'ignore' });
+  try {
+    mkdirSync(join(dir, ROOT), { recursive: true });
+    writeFileSync(join(dir, ROOT, LOCK_FILE), `${other.pid}\n`);
+    const victim = join(dir, ROOT, 'ab');
+    mkdirSync(victim);
+    writeFileSync(join(victim, 'not-a-page'), 'x'); // what a scan would delete
+    await assert.rejects(PageStore.open({ dir, capacityBytes: 1 << 20, pageSize: 4096 }), (e: Error & { code?: string }) => e.code === 'InvalidState' && /another worker \(pid \d+\)/.test(e.message));
+    assert.ok(existsSync(join(victim, 'not-a-page')), 'refused before the scan touched anything');
+    const exited = new Promise((r) => other.once('exit', r));
+    other.kill('SIGKILL');
+    await exited;
+    const s = await PageStore.open({ dir, capacityBytes: 1 << 20, pageSize: 4096 });
+    assert.match(readdirSync(join(dir, ROOT)).join(' '), new RegExp(LOCK_FILE));
+    await s.close();
+    assert.ok(!existsSync(join(dir, ROOT, LOCK_FILE)), 'released at close');
+  } finally {
+    other.kill('SIGKILL');
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('the restart scan removes junk and empty shards, and pages of another page size are not corrupt', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'cache-scan-'));
+  try {
+    const a = await PageStore.open({ dir, capacityBytes: 1 << 20, pageSize: 4096 });
+    const ref = { uri: 'file:///x/y', version: 'v1', size: 3 * 4096 };
+    for (let i = 0; i < 3; i++) await a.put(ref, i, Buffer.alloc(4096, i));
+    await a.close();
+    writeFileSync(join(dir, ROOT, 'junk.txt'), 'junk');
+    mkdirSync(join(dir, ROOT, 'ff'));
+    const b = await PageStore.open({ dir, capacityBytes: 1 << 20, pageSize: 8192 });
+    try {
+      assert.equal(b.counters.corruptPages, 0, 'pages of another page size are not corrupt');
+      assert.equal(b.stats().pages, 0);
+      const left = readdirSync(join(dir, ROOT));
+      assert.ok(!left.includes('junk.txt'), `junk removed (${left.join(' ')})`);
+      assert.ok(!left.includes('ff'), 'the empty shard removed');
+    } finally {
+      await b.close();
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

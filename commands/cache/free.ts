@@ -6,8 +6,8 @@ import { freeCache } from '../../src/control/cache.js';
 export default class CacheFree extends BaseCommand<typeof CacheFree, CacheFreeResult> {
   static override summary = 'Drop everything at or below a path from the workers\' caches (asks first; --yes skips).';
   static override description =
-    'Each worker drops the pages and cached metadata of every object at or below the UFS location the path resolves to. The UFS is not touched; the next read fetches again. Without a terminal and without --yes the command refuses (exit 2).';
-  static override examples = ['<%= config.bin %> cache free --path /data/train', '<%= config.bin %> cache free --path /data/train --yes --json'];
+    'Each worker drops the pages and cached metadata of every object at or below the UFS location the path resolves to (/: of every mount). The UFS is not touched; the next read fetches again. Without a terminal and without --yes the command refuses (exit 2).';
+  static override examples = ['<%= config.bin %> cache free --path /data/train', '<%= config.bin %> cache free --path /data/train --yes --json', '<%= config.bin %> cache free --path / --yes'];
   static override flags = {
     path: Flags.string({ required: true, summary: 'Alluxio path to drop from the caches, e.g. /data/train.' }),
     yes: Flags.boolean({ char: 'y', default: false, summary: 'Do not ask for confirmation.' }),

@@ -17,7 +17,8 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { AlluxioError, isAlluxioError } from '../domain/errors.js';
-import { DataPath } from '../frontends/common/data-path.js';
+import { DataPath, type DataTarget } from '../frontends/common/data-path.js';
+import type { Snapshot } from '../domain/snapshot.js';
 import type { FrontendContext } from '../frontends/context.js';
 import { CacheLoader, walkFiles } from './load.js';
 import { jobJournal } from './job-journal.js';
@@ -57,7 +58,7 @@ export function cacheAdminHandler(ctx: FrontendContext, auth: RestAuthOptions = 
         };
         if (path) {
           const snap = dp.snapshot();
-          const root = dp.target(snap, { api: 'alluxio', path });
+          const root = await existing(dp, snap, path);
           let files = 0;
           let bytes = 0;
           let cached = 0;
@@ -82,16 +83,23 @@ export function cacheAdminHandler(ctx: FrontendContext, auth: RestAuthOptions = 
           return send(res, 200, job);
         }
         if (!path) throw new AlluxioError('InvalidArgument', 'path is required');
+        await existing(dp, dp.snapshot(), path); // (a job of nothing is no answer)
         return send(res, 202, loader.start(path));
       }
       if (what === 'free' && req.method === 'POST') {
         if (!cache) throw disabled();
         if (!path) throw new AlluxioError('InvalidArgument', 'path is required');
-        const t = dp.target(dp.snapshot(), { api: 'alluxio', path });
-        const uri = t.resolution.location!.uri;
-        const dropped = await cache.free(uri);
+        const snap = dp.snapshot();
+        // `/`: everything, mount by mount (it is in no mount itself)
+        const uris = path === '/' ? snap.mounts.map((m) => m.ufsUri) : [dp.target(snap, { api: 'alluxio', path }).resolution.location!.uri];
+        const dropped = { objects: 0, pages: 0 };
+        for (const uri of uris) {
+          const d = await cache.free(uri);
+          dropped.objects += d.objects;
+          dropped.pages += d.pages;
+        }
         await cache.filesRemoved(); // removed by the page writer thread: requests go on meanwhile
-        return send(res, 200, { path, uri, ...dropped });
+        return send(res, 200, { path, uri: path === '/' ? null : uris[0], ...(path === '/' ? { uris } : {}), ...dropped });
       }
       throw new AlluxioError('NotFound', `no such endpoint ${req.method} ${url.pathname}`);
     } catch (e) {
@@ -101,6 +109,13 @@ export function cacheAdminHandler(ctx: FrontendContext, auth: RestAuthOptions = 
     }
   };
   return Object.assign(handler, { loader });
+}
+
+/** The target of `path`, which must exist (a file or a directory): NotFound otherwise. */
+async function existing(dp: DataPath, snap: Snapshot, path: string): Promise<DataTarget> {
+  const t = dp.target(snap, { api: 'alluxio', path });
+  if (!(await dp.stat(t))) throw new AlluxioError('NotFound', `${path} does not exist (resolved to ${t.resolution.location?.uri ?? 'no location'})`);
+  return t;
 }
 
 function disabled(): AlluxioError {

@@ -114,6 +114,20 @@ describe('cache commands against real workers', () => {
     const bad = await cli(['worker', 'start', '--cache-dir', join(dir, 'x'), '--cache-size', 'lots']);
     assert.equal(bad.code, 2);
     assert.match(bad.stderr, /--cache-size "lots"/);
+    // A path in a mount that does not exist: NotFound (it was a finished job of 0 files, 100% cached).
+    for (const args of [['cache', 'load', '--path', '/d/missing', '--wait'], ['cache', 'status', '--path', '/d/missing']]) {
+      const m = await cli(args);
+      assert.equal(m.code, 4, `${args.join(' ')}: ${m.stderr}`);
+      assert.match(m.stderr, /\/d\/missing does not exist/);
+    }
+  });
+
+  test('free --path / drops everything, mount by mount', async () => {
+    const r = await cli(['cache', 'free', '--path', '/', '--yes', '--json']);
+    assert.equal(r.code, 0, r.stderr);
+    await until('pages dropped', async () => (await metric(cached!, 'alluxio_cache_pages')) === 0);
+    const again = await cli(['cache', 'load', '--path', '/d', '--wait']); // (the tests below expect it loaded)
+    assert.equal(again.code, 0, again.stderr);
   });
 
   test('a restarted worker reuses its pages: nothing read from the UFS', async () => {

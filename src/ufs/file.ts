@@ -35,7 +35,7 @@
  * together so every path into the local file system is read in one place.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { closeSync, constants as FS, createReadStream, createWriteStream, fstatSync, openSync, read as fsRead, readlinkSync, readSync, realpathSync, type Stats } from 'node:fs';
+import { closeSync, constants as FS, createReadStream, createWriteStream, fstat, fstatSync, openSync, read as fsRead, readlinkSync, readSync, realpathSync, type Stats } from 'node:fs';
 import { lstat, mkdir, readdir, realpath, rename, rm, rmdir, unlink } from 'node:fs/promises';
 import path from 'node:path';
 import { Readable, type Writable } from 'node:stream';
@@ -316,10 +316,21 @@ export class FileUfs implements UfsAdapter {
         const { start, end } = span(st.size, range);
         return pump(fd, start, end, dest);
       },
+      // Each read is checked against the version opened: a file rewritten in place (same
+      // inode) while open would otherwise give the new bytes after the old ones.
       readInto: (target: Buffer, offset: number, length: number, position: number) =>
         new Promise<number>((resolve, reject) => {
           if (!open) return reject(new AlluxioError('InvalidState', `${rel.join('/')}: read after close`));
-          fsRead(fd, target, offset, length, position, (err, n) => (err ? reject(this.ioError(err, p)) : resolve(n)));
+          fsRead(fd, target, offset, length, position, (err, n) => {
+            if (err) return reject(this.ioError(err, p));
+            fstat(fd, (e2, now) => {
+              if (e2) return reject(this.ioError(e2, p));
+              if (now.size !== st.size || now.mtimeMs !== st.mtimeMs || now.ctimeMs !== st.ctimeMs) {
+                return reject(new AlluxioError('Conflict', `${rel.join('/')} was rewritten in place while it was read`));
+              }
+              resolve(n);
+            });
+          });
         }),
       close: () => {
         if (open) {

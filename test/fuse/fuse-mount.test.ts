@@ -252,6 +252,34 @@ print(' '.join(out))
     assert.equal((await run('rm', ['-r', W])).code, 0);
   });
 
+  it('a file rewritten while open (through the mount, or in place behind it) fails the rest of the read with ESTALE, never a mix', async () => {
+    const r = await py(
+      `
+import os, sys, errno
+M, U = sys.argv[1], sys.argv[2]
+def rest(f):
+    try:
+        b = f.read(); return 'mixed' if len(set(b)) > 1 else ('new' if b[:1] in (b'B', b'C') else 'old')
+    except OSError as e: return errno.errorcode[e.errno]
+out = []
+open(M + '/ow.txt', 'wb').write(b'A' * 600000)
+f = open(M + '/ow.txt', 'rb', buffering=0); f.read(10)
+open(M + '/ow.txt', 'wb').write(b'B' * 600000)
+out.append(rest(f)); f.close()
+open(M + '/ow2.txt', 'wb').write(b'A' * 3000000)
+f = open(M + '/ow2.txt', 'rb', buffering=0); f.read(10)
+with open(U + '/ow2.txt', 'r+b') as g: g.write(b'C' * 3000000)  # same inode, same size
+out.append(rest(f)); f.close()
+print(' '.join(out))
+`,
+      [join(M, 'data'), data],
+    );
+    assert.equal(r.code, 0, r.stderr);
+    for (const [i, got] of r.stdout.trim().split(' ').entries()) assert.ok(got === 'ESTALE' || got === 'old', `case ${i}: ${got}`);
+    rmSync(join(data, 'ow.txt'));
+    rmSync(join(data, 'ow2.txt'));
+  });
+
   it('mmap: random slices of a large file are the file\'s bytes (no short read, no SIGBUS)', async () => {
     const r = await py(
       `

@@ -52,6 +52,10 @@ export interface Located {
 export class ReadHandle {
   readonly kind = 'read';
   readonly reader: ReadAhead;
+  /** Reads the spool of a writer of this daemon (opened beside it), not a version of the UFS. */
+  readonly besideWriter: boolean;
+  /** This daemon uploaded a new version of the file since the open: reads are ESTALE. */
+  private replaced = false;
 
   /**
    * `obj`: the object opened once through the data path, when its file can read or send
@@ -61,10 +65,17 @@ export class ReadHandle {
    */
   constructor(readonly at: Located, size: number, opts: ReadAheadOptions, private readonly obj?: DataObject, writer?: WriteHandle) {
     this.reader = new ReadAhead(writer ? writer.provider() : providerOf(at, obj), size, opts);
+    this.besideWriter = writer !== undefined;
+  }
+
+  /** A writer of this daemon replaced the file: the version this handle reads is gone. */
+  markReplaced(): void {
+    this.replaced = true;
   }
 
   /** A number when the bytes were already here (answered in the same tick), else a promise. */
   read(buf: Buffer, len: number, pos: number): number | Promise<number> {
+    if (this.replaced) throw fsError(Errno.ESTALE, `${this.at.path} was rewritten through this mount since it was opened`);
     let r: number | Promise<number>;
     try {
       r = this.reader.read(pos, len, buf);
@@ -379,6 +390,13 @@ export class HandleTable {
     this.open.delete(fd);
     if (h instanceof WriteHandle) this.detach(h);
     return h;
+  }
+
+  /** Handles reading a version of `ufsUri` from the UFS (not a writer's spool). */
+  readersOf(ufsUri: string): ReadHandle[] {
+    const out: ReadHandle[] = [];
+    for (const h of this.open.values()) if (h instanceof ReadHandle && !h.besideWriter && h.at.ufsUri === ufsUri) out.push(h);
+    return out;
   }
 
   writersOf(ufsUri: string): WriteHandle[] {

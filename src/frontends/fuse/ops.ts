@@ -339,10 +339,22 @@ export class FuseOps {
   async flush(fd: number): Promise<void> {
     const h = this.handles.get(fd);
     if (!h) throw fsError(Errno.EBADF);
-    if (h instanceof WriteHandle && h.dirty) {
-      await h.flush();
-      this.dropCaches();
-    }
+    if (h instanceof WriteHandle && h.dirty) await this.upload(h);
+  }
+
+  /**
+   * Upload a writer's spool (a new version of its file): descriptors of this daemon reading
+   * the version before it now fail with ESTALE. The kernel keeps the pages the writer wrote
+   * through the mount, so without this a reader got those pages among the old version's
+   * windows: a mix of both.
+   */
+  private async upload(h: WriteHandle): Promise<void> {
+    if (await h.flush()) this.replaced(h.at.ufsUri);
+    this.dropCaches();
+  }
+
+  private replaced(ufsUri: string): void {
+    for (const r of this.handles.readersOf(ufsUri)) r.markReplaced();
   }
 
   async release(fd: number): Promise<void> {
@@ -352,10 +364,7 @@ export class FuseOps {
       if (h instanceof WriteHandle) {
         await this.handles.closeWith(h, async () => {
           try {
-            if (h.dirty) {
-              await h.flush();
-              this.dropCaches();
-            }
+            if (h.dirty) await this.upload(h);
           } catch (e) {
             // The application saw this error at close(2) (flush); nothing can take the bytes now.
             this.ctx.log.warn({ path: h.at.path, mount: h.at.mountPath, bytes: h.currentSize, err: (e as Error).message }, 'fuse: discarding unwritten data of a closed file');
@@ -397,11 +406,12 @@ export class FuseOps {
     if (entry.size === size) return;
     if (size === 0) {
       await this.dp.write(t.dt, Readable.from([]));
+      this.replaced(t.res.ufsUri!);
     } else {
       const h = new WriteHandle(this.located(t, snap), this.spoolDir, { existingSize: entry.size, fresh: false });
       try {
         await h.truncate(size);
-        await h.flush();
+        await this.upload(h);
       } finally {
         await h.dispose();
       }
@@ -489,7 +499,7 @@ export class FuseOps {
     // is uploaded under the old name first, so that the rename carries it.
     await this.handles.settled(src.res.ufsUri!);
     const moving = this.handles.writersOf(src.res.ufsUri!);
-    for (const w of moving) await w.flush();
+    for (const w of moving) await this.upload(w);
     const srcEntry = await this.statOf(src, false);
     if (!srcEntry) throw fsError(Errno.ENOENT);
     if (src.res.ufsUri === dst.res.ufsUri) return;

@@ -20,7 +20,7 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { readFile, stat, writeFile } from 'node:fs/promises';
+import { readFile, rmdir, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { compilePattern } from '../../src/domain/regex.js';
@@ -182,6 +182,8 @@ describe('FUSE, REST and resolve agree on per-component lookups and regex virtua
     assert.equal(cat.stdout, 'f at the top of /d\n');
     assert.ok((await stat(join(M, 'vx', 'any'))).isDirectory(), '/vx/any is a step towards /vx/any/f.txt');
     assert.equal((await restInfo('alluxio:///vx/any')).doc.type, 'directory', 'REST info agrees');
+    // ... and, like a virtual directory, not removable: EBUSY (it was ENOENT, though stat said directory)
+    await assert.rejects(rmdir(join(M, 'vx', 'any')), { code: 'EBUSY' });
     // A path no rule reaches is still ENOENT.
     await assert.rejects(stat(join(M, 'vy')), { code: 'ENOENT' });
   });

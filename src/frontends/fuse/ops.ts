@@ -472,6 +472,10 @@ export class FuseOps {
 
   async rmdir(path: string): Promise<void> {
     const snap = this.view();
+    const target = this.target(snap, path);
+    // A directory that exists only because rules reach below it (per-component lookups) is
+    // the namespace's, as a virtual one is: EBUSY, not ENOENT.
+    if (!isBound(target) && !this.isVirtual(snap, target.path) && (await this.traversable(snap, target))) throw fsError(Errno.EBUSY);
     const t = this.writable(snap, path, this.isVirtual(snap, normalizePath(path)) ? Errno.EBUSY : Errno.ENOENT);
     if (t.dt.rel.length === 0) throw fsError(Errno.EBUSY);
     const entry = await this.statOf(t, false);

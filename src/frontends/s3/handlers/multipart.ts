@@ -11,7 +11,9 @@ import { conditionsFrom } from '../preconditions.js';
 import { copySourceRange } from '../ranges.js';
 import { readXml, withBody } from '../request-body.js';
 import { drain, isoDate, OWNER, quoteEtag, requireBucket, s3call, sendEmpty, sendXml, targetOf, type Req, type S3Context } from '../request.js';
-import { child, childrenNamed } from '../xml.js';
+import { awsUriEncode } from '../sigv4.js';
+import { pageUploads } from '../upload-listing.js';
+import { child, childrenNamed, needsUrlEncoding } from '../xml.js';
 import { checkWriteConditions, openCopySource } from './object.js';
 
 export async function createMultipart(ctx: S3Context, r: Req): Promise<void> {
@@ -142,16 +144,32 @@ export async function listParts(ctx: S3Context, r: Req): Promise<void> {
 
 export async function listUploads(ctx: S3Context, r: Req): Promise<void> {
   requireBucket(ctx, r);
-  const prefix = r.query.get('prefix') ?? '';
-  const ups = (await ctx.staging.list()).filter((u) => u.bucket === r.bucket && u.key.startsWith(prefix));
-  ups.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : a.initiated < b.initiated ? -1 : 1));
+  const q = r.query;
+  const prefix = q.get('prefix') ?? '';
+  const delimiter = q.get('delimiter') ?? '';
+  const keyMarker = q.get('key-marker') ?? '';
+  const uploadIdMarker = keyMarker ? (q.get('upload-id-marker') ?? '') : '';
+  const mu = q.get('max-uploads');
+  if (mu !== undefined && !/^\d+$/.test(mu)) throw s3err.invalidArgument('Provided max-uploads not an integer or within integer range', 'max-uploads', mu);
+  const maxUploads = mu === undefined ? 1000 : Math.min(1000, Number(mu));
+  const enc = q.get('encoding-type');
+  if (enc !== undefined && enc !== 'url') throw s3err.invalidArgument('Invalid Encoding Method specified in Request', 'encoding-type', enc);
+  const mine = (await ctx.staging.list()).filter((u) => u.bucket === r.bucket);
+  const page = pageUploads(mine, { prefix, delimiter, keyMarker, uploadIdMarker, maxUploads });
+  const names = [prefix, delimiter, keyMarker, ...page.uploads.map((u) => u.key), ...page.commonPrefixes];
+  const url = enc === 'url' || names.some(needsUrlEncoding);
+  const e = (s: string) => (url ? awsUriEncode(s, true) : s);
   sendXml(r, 200, 'ListMultipartUploadsResult', {
     Bucket: r.bucket,
-    KeyMarker: '',
-    UploadIdMarker: '',
-    Prefix: prefix,
-    MaxUploads: 1000,
-    IsTruncated: false,
-    Upload: ups.map((u) => ({ Key: u.key, UploadId: u.uploadId, Initiator: OWNER, Owner: OWNER, StorageClass: 'STANDARD', Initiated: u.initiated })),
+    KeyMarker: e(keyMarker),
+    UploadIdMarker: uploadIdMarker,
+    ...(page.nextKeyMarker !== undefined ? { NextKeyMarker: e(page.nextKeyMarker), NextUploadIdMarker: page.nextUploadIdMarker } : {}),
+    ...(delimiter ? { Delimiter: e(delimiter) } : {}),
+    Prefix: e(prefix),
+    MaxUploads: maxUploads,
+    IsTruncated: page.isTruncated,
+    ...(url ? { EncodingType: 'url' } : {}),
+    Upload: page.uploads.map((u) => ({ Key: e(u.key), UploadId: u.uploadId, Initiator: OWNER, Owner: OWNER, StorageClass: 'STANDARD', Initiated: u.initiated })),
+    CommonPrefixes: page.commonPrefixes.map((cp) => ({ Prefix: e(cp) })),
   });
 }

@@ -391,3 +391,13 @@ test('ListMultipartUploads pages (max-uploads, markers) and groups (delimiter), 
   assert.equal(xmlField(bad.body, 'Code'), 'InvalidArgument');
   for (const [k, id] of Object.entries(ids)) assert.equal((await req('DELETE', `/data/${k}?uploadId=${id}`)).status, 204);
 });
+
+test('a key over 1024 bytes is KeyTooLongError on a write, as S3 (segments of 200 bytes: the path limit allowed it)', async () => {
+  const key = Array.from({ length: 6 }, () => 'b'.repeat(200)).join('/');
+  const r = await req('PUT', `/data/len/${key}`, 'x');
+  assert.equal(r.status, 400);
+  assert.equal(xmlField(r.body, 'Code'), 'KeyTooLongError');
+  assert.equal(existsSync(join(env.data, 'len')), false, 'nothing written');
+  assert.equal((await req('PUT', `/data/len/${'b'.repeat(200)}`, 'x')).status, 200);
+  assert.equal((await req('DELETE', `/data/len/${'b'.repeat(200)}`)).status, 204);
+});

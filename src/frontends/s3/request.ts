@@ -12,7 +12,7 @@ import type { Snapshot } from '../../domain/snapshot.js';
 import type { UfsEntry } from '../../ufs/types.js';
 import type { DataPath, DataTarget } from '../common/data-path.js';
 import type { FrontendContext } from '../context.js';
-import { fromAlluxio, s3err, type ErrorScope } from './errors.js';
+import { fromAlluxio, S3Error, s3err, type ErrorScope } from './errors.js';
 import type { KeyLocks } from './key-locks.js';
 import type { MultipartStore } from './multipart.js';
 import type { VerifiedRequest } from './sigv4.js';
@@ -120,7 +120,13 @@ export async function targetOf(ctx: S3Context, r: Req, bucket: string, key: stri
 }
 
 /** targetOf without a promise: the same target, or the same S3 error thrown. */
+/** S3's limit on a key: 1024 bytes of UTF-8. Writes past it are refused as S3 refuses them. */
+const MAX_KEY_BYTES = 1024;
+
 export function targetNow(ctx: S3Context, r: Req, bucket: string, key: string, opts: { write?: boolean } = {}): DataTarget {
+  if (opts.write && key.length > MAX_KEY_BYTES / 4 && Buffer.byteLength(key) > MAX_KEY_BYTES) {
+    throw new S3Error('KeyTooLongError', 400, `Your key is too long: ${Buffer.byteLength(key)} bytes, at most ${MAX_KEY_BYTES}`, { Key: key });
+  }
   try {
     checkKey(key);
     return ctx.dp.target(r.snap, { api: 's3', bucket, key }, opts);

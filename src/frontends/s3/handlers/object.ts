@@ -101,14 +101,14 @@ async function serveObject(r: Req, head: boolean, st: UfsEntry, open: (range: By
     'ETag', etag,
     'Last-Modified', lastModified,
     'Accept-Ranges', 'bytes',
-    'Content-Type', q.size > 0 ? q.get('response-content-type') ?? defaultType(r.key, isDir) : defaultType(r.key, isDir),
+    'Content-Type', (q.size > 0 && q.get('response-content-type')) || defaultType(r.key, isDir),
     'Content-Length', range ? range.end - range.start + 1 : size,
   );
   if (q.size > 0) {
     if (q.has('partNumber')) headers.push('x-amz-mp-parts-count', 1);
     for (const [p, h] of RESPONSE_OVERRIDES) {
       const v = q.get(p);
-      if (v !== undefined) headers.push(h, v);
+      if (v) headers.push(h, v); // (an empty value overrides nothing: no empty header)
     }
   }
   if (range) headers.push('Content-Range', `bytes ${range.start}-${range.end}/${size}`);

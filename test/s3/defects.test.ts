@@ -376,6 +376,9 @@ test('ListMultipartUploads pages (max-uploads, markers) and groups (delimiter), 
     const c = await req('POST', `/data/${k}?uploads`);
     ids[k] = xmlField(c.body, 'UploadId')!;
   }
+  const done = await (await multipart('lmu-done/obj')).complete();
+  assert.equal(xmlField(done.body, 'Location'), `${env.worker.s3Url}/data/lmu-done/obj`, 'Location is the object URL');
+  assert.equal((await req('DELETE', '/data/lmu-done/obj')).status, 204);
   const p1 = await req('GET', '/data?uploads&max-uploads=1&delimiter=%2F&prefix=lmu%2F');
   assert.deepEqual(all(p1.body, 'Key'), ['lmu/a']);
   assert.equal(xmlField(p1.body, 'IsTruncated'), 'true');

@@ -4,6 +4,7 @@
  * staged on the worker (multipart.ts); Complete streams them in order through
  * DataPath.write under the key's lock.
  */
+import type { TLSSocket } from 'node:tls';
 import { S3Error, s3err } from '../errors.js';
 import { lockIdOf } from '../key-locks.js';
 import { MAX_PARTS, MIN_PART_SIZE, multipartEtag, type PartInfo } from '../multipart.js';
@@ -59,6 +60,13 @@ export async function uploadPartCopy(ctx: S3Context, r: Req): Promise<void> {
   sendXml(r, 200, 'CopyPartResult', { LastModified: isoDate(Date.now()), ETag: `"${etag}"` });
 }
 
+/** The object's URL as the client reached this worker (S3 answers a URL, not a path). */
+function objectUrl(r: Req): string {
+  const scheme = (r.req.socket as TLSSocket).encrypted === true ? 'https' : 'http';
+  const host = r.req.headers.host ?? `${r.req.socket.localAddress ?? '127.0.0.1'}:${r.req.socket.localPort ?? ''}`;
+  return `${scheme}://${host}${r.rawPath}`;
+}
+
 function partList(parts: readonly { n: number; etag: string }[]): string {
   return parts.map((p) => `${p.n}:${p.etag}`).join(',');
 }
@@ -73,7 +81,7 @@ export async function completeMultipart(ctx: S3Context, r: Req): Promise<void> {
   }));
   if (wanted.length === 0) throw s3err.malformedXml('The XML you provided was not well-formed or did not validate against our published schema');
   const answer = (etag: string) =>
-    sendXml(r, 200, 'CompleteMultipartUploadResult', { Location: `/${r.bucket}/${r.key}`, Bucket: r.bucket, Key: r.key, ETag: etag });
+    sendXml(r, 200, 'CompleteMultipartUploadResult', { Location: objectUrl(r), Bucket: r.bucket, Key: r.key, ETag: etag });
   const etag = await ctx.locks.run(lockIdOf(t), async () => {
     try {
       await ctx.staging.get(id, r.bucket, r.key);

@@ -233,6 +233,13 @@ p = os.path.join(W, 'live')
 fd = os.open(p, os.O_CREAT | os.O_WRONLY | os.O_TRUNC)
 os.write(fd, b'hello')
 rd = os.open(p, os.O_RDONLY); out.append(os.read(rd, 100).decode()); os.close(rd); os.close(fd)
+# two descriptors writing one file share it: O_APPEND writers interleave (were NULs and a lost line)
+p = os.path.join(W, 'log')
+a = os.open(p, os.O_WRONLY | os.O_APPEND | os.O_CREAT)
+b = os.open(p, os.O_WRONLY | os.O_APPEND)
+os.write(a, b'a1\\n'); os.write(b, b'b1\\n'); os.write(a, b'a2\\n'); os.close(a)
+os.write(b, b'b2\\n'); os.close(b)
+out.append(open(p, 'rb').read().decode().replace('\\n', ','))
 # a temp file (create, unlink, use)
 with tempfile.TemporaryFile(dir=W) as t:
     t.write(b'scratch'); t.seek(0); out.append(t.read().decode())
@@ -241,12 +248,13 @@ print(' '.join(out))
       [W],
     );
     assert.equal(r.code, 0, r.stderr);
-    assert.equal(r.stdout.trim(), 'False hello scratch');
+    assert.equal(r.stdout.trim(), 'False hello a1,b1,a2,b2, scratch');
     const ufs = join(data, 'w');
     for (let i = 0; i < 5; i++) assert.equal(readFileSync(join(ufs, `t${i}`), 'utf8'), '0123', `t${i}: truncated after close`);
     assert.equal(readFileSync(join(ufs, 'x.txt'), 'utf8'), 'AAABBB', 'the renamed file has every byte written through the descriptor');
     assert.equal(readFileSync(join(ufs, 'live'), 'utf8'), 'hello');
-    assert.deepEqual((await readdir(ufs)).sort(), ['live', 't0', 't1', 't2', 't3', 't4', 'x.txt'], 'unlinked files stay gone; no temp file or .part left');
+    assert.equal(readFileSync(join(ufs, 'log'), 'utf8'), 'a1\nb1\na2\nb2\n');
+    assert.deepEqual((await readdir(ufs)).sort(), ['live', 'log', 't0', 't1', 't2', 't3', 't4', 'x.txt'], 'unlinked files stay gone; no temp file or .part left');
     const leaks = fuse!.log().split('\n').filter((l) => /garbage collection/.test(l));
     assert.deepEqual(leaks, [], 'no file descriptor left to the garbage collector');
     assert.equal((await run('rm', ['-r', W])).code, 0);

@@ -127,6 +127,8 @@ let spoolSeq = 0;
 export class WriteHandle {
   readonly kind = 'write';
   dirty: boolean;
+  /** Descriptors of this daemon sharing this spool (open for writing the same file). */
+  refs = 1;
   /** Unlinked (or replaced by a rename) while open: nothing is uploaded any more. */
   private unlinked = false;
   /** Disposed: the spool is gone. */
@@ -382,6 +384,11 @@ export class HandleTable {
 
   get(fd: number): Handle | undefined {
     return this.open.get(fd);
+  }
+
+  /** Drop the descriptor `fd` only (its handle is still open through another one). */
+  forget(fd: number): void {
+    this.open.delete(fd);
   }
 
   remove(fd: number): Handle | undefined {

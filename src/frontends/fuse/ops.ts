@@ -295,8 +295,17 @@ export class FuseOps {
       const writer = inFlight.find((w) => w.currentSize === size);
       return this.handles.add(new ReadHandle(this.located(t, snap), size, this.readAhead, undefined, writer));
     }
-    const at = this.located(t, snap);
-    const h = new WriteHandle(at, this.spoolDir, { existingSize: size, fresh: false, recheck: this.recheckFor(at) });
+    // Another descriptor of this daemon writes the file: share its spool (one file, as on a
+    // local file system: two O_APPEND writers interleave, a truncate is seen by both).
+    const shared = inFlight[0];
+    let h: WriteHandle;
+    if (shared) {
+      h = shared;
+      h.refs++;
+    } else {
+      const at = this.located(t, snap);
+      h = new WriteHandle(at, this.spoolDir, { existingSize: size, fresh: false, recheck: this.recheckFor(at) });
+    }
     if ((flags & O_TRUNC) !== 0) await h.truncate(0);
     return this.handles.add(h);
   }
@@ -361,6 +370,13 @@ export class FuseOps {
     const h = this.handles.get(fd);
     if (!h) return;
     try {
+      if (h instanceof WriteHandle && h.refs > 1) {
+        // Another descriptor still writes this spool: close(2) uploads, the spool stays.
+        h.refs--;
+        this.handles.forget(fd);
+        if (h.dirty) await this.upload(h);
+        return;
+      }
       if (h instanceof WriteHandle) {
         await this.handles.closeWith(h, async () => {
           try {

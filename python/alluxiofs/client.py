@@ -253,9 +253,20 @@ class WorkerClient:
                     raise
                 members = self._members if self._members is not None else list(self.static_workers)
                 caching = self._caching
+            if not members and self._members:
+                # None registered, though workers answered a moment ago: after an etcd outage
+                # longer than their lease they register again within a few seconds. Keep the
+                # workers known (a dead one fails over as usual) and ask etcd again next time.
+                return list(self._members)
             with self._lock:
                 self._members, self._members_at, self._caching = members, now, frozenset(caching)
         return list(self._members or self.static_workers)
+
+    def _no_workers(self):
+        """Why there was no worker to ask, in words a user can act on."""
+        if self.etcd_hosts:
+            return f"no workers known: none is registered in etcd under cluster {self.cluster_name!r} (/alluxio/{self.cluster_name}/workers/); check cluster_name and that workers run"
+        return "no workers known"
 
     def ring(self, refresh=False):
         """The ownership ring (docs/cluster-cache.md): the discovered workers whose record
@@ -418,7 +429,7 @@ class WorkerClient:
                     break
                 self._mark_alive(worker)
                 return resp
-        raise WorkersUnavailableError(f"no worker could serve {uri}: " + "; ".join(failures or ["no workers known"]))
+        raise WorkersUnavailableError(f"no worker could serve {uri}: " + "; ".join(failures or [self._no_workers()]))
 
     def open_stream(self, uri, start, owner_key=None):
         """Open ``GET /api/v1/file`` from byte ``start`` to EOF on a dedicated connection
@@ -450,7 +461,7 @@ class WorkerClient:
             if resp.status == 416:
                 return None
             raise error_from_response(resp.status, body, uri)
-        raise WorkersUnavailableError(f"no worker could serve {uri}: " + "; ".join(failures or ["no workers known"]))
+        raise WorkersUnavailableError(f"no worker could serve {uri}: " + "; ".join(failures or [self._no_workers()]))
 
     def call(self, method, endpoint, uri, params=None, headers=None, body=None, ok=(200, 201, 204, 206)):
         resp = self.request(method, endpoint, uri, params=params, headers=headers, body=body)

@@ -33,7 +33,7 @@ from fsspec.utils import stringify_path
 
 from .client import WorkerClient
 from .errors import UfsVersionMismatchError, WorkersUnavailableError, error_from_response
-from .file import AlluxioFile, _pread
+from .file import AlluxioFile, _pread, check_local
 from .reads import Pool, ReadStats, merge_ranges, split_range
 from .ufs import Hints, UfsFallback, check_served
 
@@ -397,6 +397,20 @@ class AlluxioFileSystem(AbstractFileSystem):
         except (FileNotFoundError, ValueError):
             return False
 
+    def isdir(self, path):
+        # as exists(): a name that cannot be a path is not a directory (fsspec's own isdir
+        # catches OSError only, and the invalid-path error is a ValueError)
+        try:
+            return self.info(path)["type"] == "directory"
+        except (OSError, ValueError):
+            return False
+
+    def isfile(self, path):
+        try:
+            return self.info(path)["type"] == "file"
+        except (OSError, ValueError):
+            return False
+
     def modified(self, path):
         return datetime.datetime.fromtimestamp(self.info(path)["mtime"], tz=datetime.timezone.utc)
 
@@ -462,8 +476,10 @@ class AlluxioFileSystem(AbstractFileSystem):
         if fd is None:
             return None
         try:
+            st0 = os.fstat(fd)
             stop = details["size"] if end is None else min(end, details["size"])
             data = _pread(fd, start, stop) if stop > start else b""
+            check_local(fd, st0, path)
         finally:
             os.close(fd)
         self.read_stats.add(local_bytes=len(data))
@@ -486,6 +502,12 @@ class AlluxioFileSystem(AbstractFileSystem):
                 version.update(size=int(size) if size is not None and str(size).isdigit() else None, etag=resp.headers.get("etag"))
         self.read_stats.add(worker=resp.worker, http_requests=1, http_bytes=len(resp.body) if resp.status in (200, 206) else 0)
         if resp.status == 416:
+            # nothing at or past `start`: the end of the file, unless an open file (`expect`)
+            # is longer than that: then it was truncated or replaced by a shorter one
+            if expect is not None and start < int(expect.get("size") or 0):
+                raise UfsVersionMismatchError(errno.ESTALE, f"{path} changed since it was opened (it ends before byte {start} now, not at {expect['size']}); open it again", path)
+            if version is not None:
+                version.update(past_eof=start)
             return b""
         if resp.status not in (200, 206):
             raise error_from_response(resp.status, resp.body, path)
@@ -503,7 +525,13 @@ class AlluxioFileSystem(AbstractFileSystem):
         ranges = split_range(start, end, self.part_size)
         versions = [{} for _ in ranges]
         parts = self._pool.map(lambda i: self._http_range(path, ranges[i][0], ranges[i][1], key, expect, versions[i]), range(len(ranges)))
-        seen = {(v.get("size"), v.get("etag")) for v in versions}
+        # parts past the end of the file (a range asked beyond EOF) are no version; unless the
+        # file the other parts came from is longer than where they start (it shrank meanwhile)
+        seen = {(v.get("size"), v.get("etag")) for v in versions if "past_eof" not in v}
+        if len(seen) == 1:
+            size = next(iter(seen))[0]
+            if size is not None and any(v["past_eof"] < size for v in versions if "past_eof" in v):
+                seen.add((None, None))
         if len(seen) > 1:
             raise UfsVersionMismatchError(errno.ESTALE, f"{path} changed while it was read (parts of {len(seen)} versions: size, ETag {sorted(seen, key=str)}); read it again", path)
         return b"".join(parts)

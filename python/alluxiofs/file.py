@@ -23,6 +23,16 @@ log = logging.getLogger("alluxiofs")
 MiB = 1 << 20
 
 
+def check_local(fd, st0, path):
+    """Raise UfsVersionMismatchError when the local file open as ``fd`` is no longer the
+    version ``st0`` (its fstat when opened) describes: rewritten in place or truncated, which
+    the descriptor would otherwise read as the new bytes after the old ones. Called after
+    each read, so a read that raced a rewrite is not handed out."""
+    st = os.fstat(fd)
+    if (st.st_size, st.st_mtime_ns, st.st_ctime_ns) != (st0.st_size, st0.st_mtime_ns, st0.st_ctime_ns):
+        raise UfsVersionMismatchError(errno.ESTALE, f"{path} changed while it was read (the local file was rewritten or truncated: size {st.st_size}, {st0.st_size} when opened); open it again", path)
+
+
 def _pread(fd, start, end):
     """Bytes [start, end) of an open file (fewer only at EOF: the file shrank)."""
     want = end - start
@@ -62,6 +72,7 @@ class AlluxioFile(AbstractBufferedFile):
             self._meta = file_meta(details)
             self._local_fd = fs._open_local(details)
             if self._local_fd is not None:
+                self._local_st = os.fstat(self._local_fd)
                 self.local_path = details["localPath"]
                 self.short_circuited = True
                 fs._count("opens")
@@ -88,6 +99,9 @@ class AlluxioFile(AbstractBufferedFile):
         if end <= self.loc:
             return b""
         out = _pread(self._local_fd, self.loc, end)
+        check_local(self._local_fd, self._local_st, self.path)
+        if len(out) < end - self.loc:  # EOF before the size read at open, with the same stat: cannot be; say so
+            raise UfsVersionMismatchError(errno.ESTALE, f"{self.path} ends at byte {self.loc + len(out)}, not {self.size}; open it again", self.path)
         self.fs.read_stats.add(local_bytes=len(out))
         self.loc += len(out)
         return out
@@ -106,6 +120,9 @@ class AlluxioFile(AbstractBufferedFile):
             if n <= 0:
                 break
             got += n
+        check_local(self._local_fd, self._local_st, self.path)
+        if got < want:
+            raise UfsVersionMismatchError(errno.ESTALE, f"{self.path} ends at byte {self.loc + got}, not {self.size}; open it again", self.path)
         self.loc += got
         self.fs.read_stats.add(local_bytes=got)
         return got
@@ -121,6 +138,7 @@ class AlluxioFile(AbstractBufferedFile):
             return b""
         if self._local_fd is not None:
             data = _pread(self._local_fd, start, end)
+            check_local(self._local_fd, self._local_st, self.path)
             if len(data) < end - start:  # EOF before the size read at open: the file shrank
                 raise UfsVersionMismatchError(errno.ESTALE, f"{self.path} changed while it was read (it ends at byte {start + len(data)} now, not {self.size}); open it again", self.path)
             self.fs.read_stats.add(local_bytes=len(data))

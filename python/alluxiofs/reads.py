@@ -48,9 +48,19 @@ class ReadStats:
             return out
 
 
+_in_pool = threading.local()
+
+
+def _mark_pool_thread():
+    _in_pool.yes = True
+
+
 class Pool:
     """A lazily created thread pool, recreated after fork (a child cannot use the parent's
-    threads, and must not share its sockets)."""
+    threads, and must not share its sockets). A ``map`` called from one of its own threads
+    (``cat_ranges`` running ``cat_file`` jobs, each fetching a large range in parts) runs
+    in that thread: queued behind the jobs that wait for it, it would never run (every
+    thread waiting on work queued after it: a deadlock)."""
 
     def __init__(self, size):
         self.size = max(1, int(size))
@@ -61,7 +71,7 @@ class Pool:
     def get(self):
         with self._lock:
             if self._pool is None or self._pid != os.getpid():
-                self._pool = ThreadPoolExecutor(max_workers=self.size, thread_name_prefix="alluxiofs")
+                self._pool = ThreadPoolExecutor(max_workers=self.size, thread_name_prefix="alluxiofs", initializer=_mark_pool_thread)
                 self._pid = os.getpid()
             return self._pool
 
@@ -69,7 +79,7 @@ class Pool:
         """``[fn(x) for x in items]`` run on the pool (in the caller when there is one item);
         the first exception is raised after all finished."""
         items = list(items)
-        if len(items) <= 1 or self.size == 1:
+        if len(items) <= 1 or self.size == 1 or getattr(_in_pool, "yes", False):
             return [fn(x) for x in items]
         futures = [self.get().submit(fn, x) for x in items]
         return [f.result() for f in futures]

@@ -300,3 +300,61 @@ def test_a_file_replaced_by_a_shorter_one_while_open_fails_the_read_never_ends_i
                 f.read()
     finally:
         w.close()
+
+
+class _TruncatedWorker(_FakeWorker):
+    """A worker whose file was truncated after its info was taken: info says 1 MiB (ETag
+    "v1"); the UFS now holds 5000 bytes, so a read from byte 5000 on is past its end (416)."""
+
+    SIZE, NOW = 1 << 20, 5000
+
+    def __init__(self):
+        import http.server
+
+        outer = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def log_message(self, *a):
+                pass
+
+            def do_GET(self):
+                if self.path.startswith("/api/v1/info"):
+                    # (with its resolution: an open file then checks what it reads against it)
+                    body = json.dumps({"name": "/data/f", "type": "file", "size": outer.SIZE, "mtime": 0, "etag": "v1", "resolved": {"ufsUri": "file:///ufs/f"}}).encode()
+                    self.send_response(200)
+                    self.send_header("content-type", "application/json")
+                    self.send_header("content-length", str(len(body)))
+                    self.end_headers()
+                    self.wfile.write(body)
+                    return
+                start = int(self.headers["range"][len("bytes="):].partition("-")[0])
+                if start >= outer.NOW:
+                    self.send_response(416)
+                    self.send_header("content-range", f"bytes */{outer.NOW}")
+                    self.send_header("content-length", "0")
+                    self.end_headers()
+                    return
+                self.send_response(500)
+                self.send_header("content-length", "0")
+                self.end_headers()
+
+        self._serve(Handler)
+
+
+def test_a_read_past_the_end_of_a_file_truncated_while_open_raises_never_returns_nothing():
+    """The data-stack probe of 2026-12-01: seek past the new end of a file truncated while
+    open, read: b'' with no error (docs/alluxiofs.md says it raises)."""
+    from alluxiofs import UfsVersionMismatchError
+
+    w = _TruncatedWorker()
+    try:
+        fs = fsspec.filesystem("alluxiofs", worker_hosts=w.hosts, short_circuit=False, skip_instance_cache=True, parallel_threshold=1 << 40)
+        with fs.open("/data/f", "rb", cache_type="none") as f:
+            assert f.size == w.SIZE
+            f.seek(500_000)
+            with pytest.raises(UfsVersionMismatchError):
+                f.read(1000)
+        # no open file: past the end is the end (b''), as for a local file
+        assert fs.cat_file("/data/f", 500_000, 501_000) == b""
+    finally:
+        w.close()

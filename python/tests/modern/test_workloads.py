@@ -201,3 +201,58 @@ def test_parallel_fetch_of_a_large_read(storage_options, scratch):
     off = fsspec.filesystem("alluxiofs", skip_instance_cache=True, parallel_fetch=1, **storage_options)
     assert off.cat_file(base + "/big.bin", start=7, end=(30 << 20)) == blob[7 : 30 << 20]
     assert off.read_stats.snapshot()["http_requests"] == 1
+
+
+def test_cat_ranges_of_large_ranges_and_reads_past_eof(storage_options, scratch):
+    """The data-stack probe of 2026-12-01: 4+ ranges at or over the parallel threshold hung
+    for ever (each batch job waited, on a pool thread, for parts queued behind it on the same
+    pool); a large read past EOF raised UfsVersionMismatchError (its parts past the end
+    answered 416, taken for a second version)."""
+    base, local = scratch
+    blob = os.urandom((9 << 20) + 17)
+    with open(os.path.join(local, "r.bin"), "wb") as f:
+        f.write(blob)
+    with open(os.path.join(local, "small.txt"), "wb") as f:
+        f.write(b"hello\nworld\n")
+    p = base + "/r.bin"
+    fs = fsspec.filesystem("alluxiofs", skip_instance_cache=True, parallel_part_size=256 * 1024, parallel_threshold=1 << 20, parallel_fetch=4, **storage_options)
+    starts = [0, 2 << 20, 4 << 20, 6 << 20, 8 << 20, 1000]
+    ends = [(2 << 20) - 1, (4 << 20) - 3, (6 << 20) - 5, (8 << 20) - 7, len(blob), (1 << 20) + 999]
+    out = fs.cat_ranges([p] * len(starts), starts, ends, max_gap=0)
+    assert out == [blob[s:e] for s, e in zip(starts, ends)]
+    # past EOF: the bytes up to it, as a local file (and as reads under the threshold)
+    assert fs.cat_file(p, 8 << 20, 16 << 20) == blob[8 << 20 :]
+    assert fs.cat_file(base + "/small.txt", 0, 16 << 20) == b"hello\nworld\n"
+    assert fs.cat_file(p, len(blob) + 5, len(blob) + (4 << 20)) == b""
+
+
+def test_an_open_file_rewritten_in_place_raises_also_short_circuited(worker_hosts, scratch):
+    """Never two versions (docs/alluxiofs.md): a short-circuited open file (a descriptor of
+    the local file) read the new bytes after a rewrite in place, or after a truncation."""
+    from alluxiofs.errors import UfsVersionMismatchError
+
+    base, local = scratch
+    path = os.path.join(local, "v.bin")
+    # (short-circuited only: over HTTP the worker serves the version it cached within the
+    # mount's metadata TTL, consistently; test_protocol covers the HTTP checks)
+    for short_circuit in (True,):
+        with open(path, "wb") as f:
+            f.write(b"A" * (1 << 20))
+        fs = fsspec.filesystem("alluxiofs", skip_instance_cache=True, worker_hosts=worker_hosts, short_circuit=short_circuit, cache_type="none")
+        with fs.open(base + "/v.bin", "rb") as f:
+            assert f.read(100) == b"A" * 100
+            with open(path, "r+b") as g:  # same inode, same size
+                g.write(b"B" * (1 << 20))
+            os.utime(path, ns=(0, os.stat(path).st_mtime_ns + 1_000_000_000))
+            f.seek(500_000)
+            with pytest.raises(UfsVersionMismatchError):
+                f.read(10)
+        with open(path, "wb") as f:
+            f.write(b"C" * (1 << 20))
+        with fs.open(base + "/v.bin", "rb") as f:
+            assert f.read(10) == b"C" * 10
+            with open(path, "r+b") as g:
+                g.truncate(5000)
+            f.seek(500_000)
+            with pytest.raises(UfsVersionMismatchError):
+                f.read(1000)

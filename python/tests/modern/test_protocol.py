@@ -358,3 +358,19 @@ def test_a_read_past_the_end_of_a_file_truncated_while_open_raises_never_returns
         assert fs.cat_file("/data/f", 500_000, 501_000) == b""
     finally:
         w.close()
+
+
+def test_a_membership_refresh_that_finds_no_worker_keeps_the_ones_known(monkeypatch):
+    """The data-stack probe of 2026-12-01: after an etcd outage longer than the workers'
+    lease, a refresh found none registered (they were re-registering) and every read failed
+    with "no workers known" for a while."""
+    from alluxiofs import client as c
+
+    answers = [[("127.0.0.1:28080", {"restPort": 28080})], []]
+    monkeypatch.setattr(c, "discover_worker_records", lambda *a, **k: answers.pop(0) if len(answers) > 1 else answers[0])
+    wc = c.WorkerClient(etcd_hosts="127.0.0.1", cluster_name="probe", membership_refresh_seconds=0)
+    assert wc.workers() == ["127.0.0.1:28080"]
+    assert wc.workers(refresh=True) == ["127.0.0.1:28080"], "kept while none is registered"
+    fresh = c.WorkerClient(etcd_hosts="127.0.0.1", cluster_name="probe")
+    assert fresh.workers() == []
+    assert "cluster 'probe'" in fresh._no_workers()

@@ -272,7 +272,7 @@ export class FuseOps {
     if (!writing && inFlight.length === 0) {
       // Open once: size and bytes from the same opened version (DataPath.open).
       const obj = await this.dp.open(t.dt);
-      if (!obj) throw fsError(this.isVirtual(snap, t.path) ? Errno.EISDIR : Errno.ENOENT);
+      if (!obj) throw this.goneSinceLookup(snap, t);
       if (obj.entry.type === 'directory') {
         obj.close();
         throw fsError(Errno.EISDIR);
@@ -286,7 +286,7 @@ export class FuseOps {
     }
     // Always a fresh stat at open: another client may have changed the file.
     const entry = inFlight.length ? null : await this.statOf(t, false);
-    if (!entry && inFlight.length === 0) throw fsError(this.isVirtual(snap, t.path) ? Errno.EISDIR : Errno.ENOENT);
+    if (!entry && inFlight.length === 0) throw this.goneSinceLookup(snap, t);
     if (entry && entry.type === 'directory') throw fsError(Errno.EISDIR);
     const size = entry ? entry.size : Math.max(...inFlight.map((w) => w.currentSize));
     if (!writing) {
@@ -308,6 +308,20 @@ export class FuseOps {
     }
     if ((flags & O_TRUNC) !== 0) await h.truncate(0);
     return this.handles.add(h);
+  }
+
+  /**
+   * The kernel opens a name its (cached) lookup found, and the UFS no longer has it (deleted
+   * behind the mount within --attr-cache). ESTALE, not ENOENT: the kernel then looks the name
+   * up again (LOOKUP_REVAL) and goes on from what it finds now: ENOENT for a plain open, a
+   * create for O_CREAT (which the kernel does not pass to open: an O_CREAT|O_TRUNC open used
+   * to fail with ENOENT for up to a second). The stat just taken answers that lookup.
+   */
+  private goneSinceLookup(snap: Snapshot, t: Bound): Error {
+    if (this.isVirtual(snap, t.path)) return fsError(Errno.EISDIR);
+    this.stats.set(t.path, { at: Date.now(), value: null });
+    this.listings.clear();
+    return fsError(Errno.ESTALE, `${t.path} is gone from the UFS since the kernel looked it up`);
   }
 
   async create(path: string): Promise<number> {

@@ -24,12 +24,14 @@ MiB = 1 << 20
 
 
 def check_local(fd, st0, path):
-    """Raise UfsVersionMismatchError when the local file open as ``fd`` is no longer the
-    version ``st0`` (its fstat when opened) describes: rewritten in place or truncated, which
-    the descriptor would otherwise read as the new bytes after the old ones. Called after
-    each read, so a read that raced a rewrite is not handed out."""
+    """Raise UfsVersionMismatchError when the local file open as ``fd`` no longer holds the
+    bytes it had when ``st0`` (its fstat then) was taken: rewritten in place or truncated,
+    which the descriptor would otherwise read as the new bytes after the old ones. Called
+    after each read, so a read that raced a rewrite is not handed out."""
     st = os.fstat(fd)
-    if (st.st_size, st.st_mtime_ns, st.st_ctime_ns) != (st0.st_size, st0.st_mtime_ns, st0.st_ctime_ns):
+    # other bytes where the file had them: it shrank, or its mtime moved at the same size (a
+    # rewrite in place); an append, a rename or a chmod leaves the bytes opened as they were
+    if st.st_size < st0.st_size or (st.st_mtime_ns != st0.st_mtime_ns and st.st_size == st0.st_size):
         raise UfsVersionMismatchError(errno.ESTALE, f"{path} changed while it was read (the local file was rewritten or truncated: size {st.st_size}, {st0.st_size} when opened); open it again", path)
 
 

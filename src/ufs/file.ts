@@ -69,6 +69,15 @@ export function fileEtag(st: Pick<Stats, 'size' | 'mtimeMs' | 'ctimeMs' | 'ino'>
   return createHash('md5').update(`${st.size}:${st.mtimeMs}:${st.ctimeMs}:${st.ino}`).digest('hex');
 }
 
+/**
+ * Whether a file open since `was` now holds other bytes in the range it had: it shrank, or
+ * its mtime moved while its size did not grow (a rewrite in place). Appends, renames,
+ * unlinks and mode changes are not: a descriptor reads on through them.
+ */
+export function rewrittenInPlace(was: Pick<Stats, 'size' | 'mtimeMs'>, now: Pick<Stats, 'size' | 'mtimeMs'>): boolean {
+  return now.size < was.size || (now.mtimeMs !== was.mtimeMs && now.size === was.size);
+}
+
 export type { LocalFile };
 
 function checkRel(rel: readonly string[]): void {
@@ -316,8 +325,10 @@ export class FileUfs implements UfsAdapter {
         const { start, end } = span(st.size, range);
         return pump(fd, start, end, dest);
       },
-      // Each read is checked against the version opened: a file rewritten in place (same
-      // inode) while open would otherwise give the new bytes after the old ones.
+      // Each read is checked against the content opened: a file rewritten in place (same
+      // inode) while open would otherwise give the new bytes after the old ones. What a
+      // descriptor of a local file reads on through is accepted: a rename, an unlink, a chmod
+      // (ctime only) and an append (the bytes opened are unchanged; the size grew).
       readInto: (target: Buffer, offset: number, length: number, position: number) =>
         new Promise<number>((resolve, reject) => {
           if (!open) return reject(new AlluxioError('InvalidState', `${rel.join('/')}: read after close`));
@@ -325,9 +336,7 @@ export class FileUfs implements UfsAdapter {
             if (err) return reject(this.ioError(err, p));
             fstat(fd, (e2, now) => {
               if (e2) return reject(this.ioError(e2, p));
-              if (now.size !== st.size || now.mtimeMs !== st.mtimeMs || now.ctimeMs !== st.ctimeMs) {
-                return reject(new AlluxioError('Conflict', `${rel.join('/')} was rewritten in place while it was read`));
-              }
+              if (rewrittenInPlace(st, now)) return reject(new AlluxioError('Conflict', `${rel.join('/')} was rewritten in place while it was read`));
               resolve(n);
             });
           });

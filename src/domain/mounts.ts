@@ -108,8 +108,18 @@ export function storedMetadataTtlMs(raw: string | undefined): number {
  * stored with one before this check keeps loading, and updates that leave it alone still pass.
  */
 export function checkWrittenOptions(options: Readonly<Record<string, string>>): void {
-  for (const [key, value] of Object.entries(options)) if (key === METADATA_TTL_OPTION) metadataTtlMs(value);
+  for (const [key, value] of Object.entries(options)) {
+    if (key === METADATA_TTL_OPTION) metadataTtlMs(value);
+    if (key === PRUNE_EMPTY_DIRS_OPTION && value !== 'true' && value !== 'false') throw new AlluxioError('InvalidOption', `${key} "${value}" must be true or false`);
+  }
 }
+
+/**
+ * S3 DeleteObject on a file:// mount removes the directories it empties (as a prefix exists
+ * only while a key is below it); `false` keeps them (directories made on purpose, through
+ * FUSE or by other programs, that must outlive their files). Default true.
+ */
+export const PRUNE_EMPTY_DIRS_OPTION = 's3.prune.empty.dirs';
 
 export function parseOptions(raw: readonly string[]): Record<string, string> {
   // A Map, not `k in obj`: keys such as "constructor" or "__proto__" are ordinary option keys.

@@ -10,6 +10,7 @@ import { connect } from 'node:net';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { startS3Env, raw, xmlField, boto3, type RawResponse, type S3Env } from './env.js';
+import { until } from '../helpers/poll.js';
 
 let env: S3Env;
 
@@ -367,6 +368,15 @@ test('file:// as S3 sees it: a delete takes the emptied directories with it; an 
   for (const k of ['mk/obj', 'mk2/']) assert.equal((await req('DELETE', `/data/${k}`)).status, 204);
   assert.equal(existsSync(join(env.data, 'mk')), false);
   assert.equal(existsSync(join(env.data, 'mk2')), false);
+  // s3.prune.empty.dirs=false keeps them (directories made on purpose); a bad value changes nothing
+  const keep = join(env.dir, 'keepdirs');
+  mkdirSync(keep);
+  assert.equal((await env.cli(['mount', 'add', '--path', '/keepdirs', '--ufs-uri', `file://${keep}`, '--option', 's3.prune.empty.dirs=maybe'])).code, 2);
+  assert.equal((await env.cli(['mount', 'add', '--path', '/keepdirs', '--ufs-uri', `file://${keep}`, '--option', 's3.prune.empty.dirs=false'])).code, 0);
+  await until('the worker serves /keepdirs', async () => (await req('PUT', '/keepdirs/a/b', 'x')).status === 200);
+  assert.equal((await req('DELETE', '/keepdirs/a/b')).status, 204);
+  assert.ok(existsSync(join(keep, 'a')), 'kept');
+  assert.equal((await env.cli(['mount', 'remove', '--path', '/keepdirs', '--yes'])).code, 0);
 });
 
 test('ListMultipartUploads pages (max-uploads, markers) and groups (delimiter), as S3', async () => {
@@ -403,4 +413,10 @@ test('a key over 1024 bytes is KeyTooLongError on a write, as S3 (segments of 20
   assert.equal(existsSync(join(env.data, 'len')), false, 'nothing written');
   assert.equal((await req('PUT', `/data/len/${'b'.repeat(200)}`, 'x')).status, 200);
   assert.equal((await req('DELETE', `/data/len/${'b'.repeat(200)}`)).status, 204);
+  // one made another way (FUSE, REST: the path limit is 4096) can still be deleted
+  mkdirSync(join(env.data, 'len', ...key.split('/').slice(0, -1)), { recursive: true });
+  writeFileSync(join(env.data, 'len', ...key.split('/')), 'long');
+  assert.equal((await req('GET', `/data/len/${key}`)).body.toString(), 'long');
+  assert.equal((await req('DELETE', `/data/len/${key}`)).status, 204);
+  assert.equal(existsSync(join(env.data, 'len', ...key.split('/'))), false);
 });

@@ -58,10 +58,10 @@ export { httpDate } from '../common/http-date.js';
 export function isoDate(ms: number): string {
   return new Date(ms).toISOString();
 }
-/** The quoted ETag of an entry: the one declared for its version (multipart), else its own. */
 /** The ETag of no bytes (MD5 of the empty string). */
 const EMPTY_ETAG = '"d41d8cd98f00b204e9800998ecf8427e"';
 
+/** The quoted ETag of an entry: the one declared for its version (multipart), else its own. */
 export function quoteEtag(e: UfsEntry): string {
   // A directory (`key/`: GET, HEAD, a listed marker) is no bytes, so its ETag is that of no
   // bytes: an s3:// marker object's own ETag would describe bytes that are not sent.
@@ -115,16 +115,20 @@ export function checkKey(key: string, argName = 'key'): void {
 }
 
 /** Resolve `bucket`/`key` against the request's snapshot and bind it (the one data path). */
-export async function targetOf(ctx: S3Context, r: Req, bucket: string, key: string, opts: { write?: boolean } = {}): Promise<DataTarget> {
+export async function targetOf(ctx: S3Context, r: Req, bucket: string, key: string, opts: { write?: boolean; existing?: boolean } = {}): Promise<DataTarget> {
   return targetNow(ctx, r, bucket, key, opts);
 }
 
-/** targetOf without a promise: the same target, or the same S3 error thrown. */
 /** S3's limit on a key: 1024 bytes of UTF-8. Writes past it are refused as S3 refuses them. */
 const MAX_KEY_BYTES = 1024;
 
-export function targetNow(ctx: S3Context, r: Req, bucket: string, key: string, opts: { write?: boolean } = {}): DataTarget {
-  if (opts.write && key.length > MAX_KEY_BYTES / 4 && Buffer.byteLength(key) > MAX_KEY_BYTES) {
+/**
+ * targetOf without a promise: the same target, or the same S3 error thrown. `existing`: a
+ * write to a key that exists (a delete), not one that makes a key.
+ */
+export function targetNow(ctx: S3Context, r: Req, bucket: string, key: string, opts: { write?: boolean; existing?: boolean } = {}): DataTarget {
+  // (a key made another way, FUSE or REST, can be longer: it can still be read and deleted)
+  if (opts.write && !opts.existing && key.length > MAX_KEY_BYTES / 4 && Buffer.byteLength(key) > MAX_KEY_BYTES) {
     throw new S3Error('KeyTooLongError', 400, `Your key is too long: ${Buffer.byteLength(key)} bytes, at most ${MAX_KEY_BYTES}`, { Key: key });
   }
   try {

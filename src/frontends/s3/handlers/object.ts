@@ -6,6 +6,7 @@
  */
 import type { Readable, Writable } from 'node:stream';
 import { isAlluxioError } from '../../../domain/errors.js';
+import { PRUNE_EMPTY_DIRS_OPTION } from '../../../domain/mounts.js';
 import { SMALL_OBJECT_BYTES, type ByteRange, type UfsEntry } from '../../../ufs/types.js';
 import type { DataObject, DataTarget } from '../../common/data-path.js';
 import { fromAlluxio, S3Error, s3err } from '../errors.js';
@@ -192,7 +193,7 @@ export async function putObject(ctx: S3Context, r: Req): Promise<void> {
  * quietly. A key ending in "/" names a directory only: `a.txt/` is not the file `a.txt`.
  */
 export async function deleteKey(ctx: S3Context, r: Req, key: string): Promise<void> {
-  const t = await targetOf(ctx, r, r.bucket, key, { write: true });
+  const t = await targetOf(ctx, r, r.bucket, key, { write: true, existing: true });
   try {
     await ctx.locks.run(lockIdOf(t), async () => {
       if (key.endsWith('/') && (await ctx.dp.stat(t))?.type !== 'directory') return;
@@ -210,18 +211,17 @@ export async function deleteKey(ctx: S3Context, r: Req, key: string): Promise<vo
  * directories of a PUT's key, so once the last object below them is deleted through S3 they
  * go too (up to the mount root; rmdir, so a directory that gained an entry meanwhile stays),
  * instead of lingering as prefixes and empty markers (`aws s3 sync` then `aws s3 rm
- * --recursive` left every directory). Object stores have no implicit directories: their
- * markers are objects, kept.
+ * --recursive` left every directory). The mount option s3.prune.empty.dirs=false keeps them.
+ * Object stores have no implicit directories: their markers are objects, kept.
  */
 async function pruneEmptyParents(ctx: S3Context, t: DataTarget): Promise<void> {
-  if (!t.mount.ufsUri.startsWith('file:')) return;
+  if (!t.mount.ufsUri.startsWith('file:') || t.mount.options[PRUNE_EMPTY_DIRS_OPTION] === 'false') return;
   for (let n = t.rel.length - 1; n >= 1; n--) {
-    const dir: DataTarget = { ...t, rel: t.rel.slice(0, n) };
     try {
-      if ((await ctx.dp.list(dir)).length > 0) return;
-      await ctx.dp.delete(dir);
+      // rmdir: one call whatever the directory holds, refused unless it is empty
+      await ctx.dp.delete({ ...t, rel: t.rel.slice(0, n) });
     } catch {
-      return; // not empty after all, or gone: either way nothing more to prune
+      return; // not empty (DirectoryNotEmpty: nothing announced), or gone: nothing more to prune
     }
   }
 }

@@ -240,6 +240,18 @@ b = os.open(p, os.O_WRONLY | os.O_APPEND)
 os.write(a, b'a1\\n'); os.write(b, b'b1\\n'); os.write(a, b'a2\\n'); os.close(a)
 os.write(b, b'b2\\n'); os.close(b)
 out.append(open(p, 'rb').read().decode().replace('\\n', ','))
+# two threads opening one existing file at once (O_APPEND) share it too: no line lost
+import threading
+p = os.path.join(W, 'race')
+open(p, 'wb').close()
+for i in range(20):
+    def add(tag):
+        fd = os.open(p, os.O_WRONLY | os.O_APPEND); os.write(fd, tag.encode() + b'\\n'); os.close(fd)
+    ts = [threading.Thread(target=add, args=(f'{i}{c}',)) for c in 'xy']
+    for t in ts: t.start()
+    for t in ts: t.join()
+got = open(p, 'rb').read().split()
+out.append('race:' + ('ok' if sorted(got) == sorted(f'{i}{c}'.encode() for i in range(20) for c in 'xy') else f'lost {40 - len(got)}'))
 # deleted behind the mount right after a stat (the kernel's lookup is cached): O_CREAT|O_TRUNC
 # creates it (it was ENOENT for up to --attr-cache), a plain open is ENOENT
 for name in ('gone3', 'gone4'):
@@ -258,14 +270,14 @@ print(' '.join(out))
       [W, join(data, 'w')],
     );
     assert.equal(r.code, 0, r.stderr);
-    assert.equal(r.stdout.trim(), 'False hello a1,b1,a2,b2, ENOENT scratch');
+    assert.equal(r.stdout.trim(), 'False hello a1,b1,a2,b2, race:ok ENOENT scratch');
     const ufs = join(data, 'w');
     for (let i = 0; i < 5; i++) assert.equal(readFileSync(join(ufs, `t${i}`), 'utf8'), '0123', `t${i}: truncated after close`);
     assert.equal(readFileSync(join(ufs, 'x.txt'), 'utf8'), 'AAABBB', 'the renamed file has every byte written through the descriptor');
     assert.equal(readFileSync(join(ufs, 'live'), 'utf8'), 'hello');
     assert.equal(readFileSync(join(ufs, 'log'), 'utf8'), 'a1\nb1\na2\nb2\n');
     assert.equal(readFileSync(join(ufs, 'gone3'), 'utf8'), 'again');
-    assert.deepEqual((await readdir(ufs)).sort(), ['gone3', 'live', 'log', 't0', 't1', 't2', 't3', 't4', 'x.txt'], 'unlinked files stay gone; no temp file or .part left');
+    assert.deepEqual((await readdir(ufs)).sort(), ['gone3', 'live', 'log', 'race', 't0', 't1', 't2', 't3', 't4', 'x.txt'], 'unlinked files stay gone; no temp file or .part left');
     const leaks = fuse!.log().split('\n').filter((l) => /garbage collection/.test(l));
     assert.deepEqual(leaks, [], 'no file descriptor left to the garbage collector');
     assert.equal((await run('rm', ['-r', W])).code, 0);

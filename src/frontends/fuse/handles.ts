@@ -251,7 +251,7 @@ export class WriteHandle {
         done += bytesWritten;
       }
       this.size = Math.max(this.size, pos + len);
-      this.dirty = !this.unlinked;
+      this.dirty = true; // (an unlinked handle uploads nothing: flush)
       return len;
     });
   }
@@ -265,7 +265,7 @@ export class WriteHandle {
       const fh = await this.file();
       await fh.truncate(size);
       this.size = size;
-      this.dirty = !this.unlinked;
+      this.dirty = true;
     });
   }
 
@@ -277,8 +277,17 @@ export class WriteHandle {
   unlink(): Promise<void> {
     return this.serial(async () => {
       this.unlinked = true;
-      this.dirty = false;
     });
+  }
+
+  /** The unlink (or rename over the file) failed: the handle writes its name again. */
+  relink(): void {
+    this.unlinked = false;
+  }
+
+  /** Run `fn` while no other operation of this handle runs (a rename of its file). */
+  exclusive<T>(fn: () => Promise<T>): Promise<T> {
+    return this.serial(fn);
   }
 
   /** The file was renamed while open: later uploads go to its new name. */
@@ -348,11 +357,16 @@ export class HandleTable {
     if (set && set.size === 0) this.writers.delete(h.at.ufsUri);
   }
 
-  /** `h`'s file was renamed to `at`: it writes (and getattr shows it under) the new name. */
+  /**
+   * `h`'s file was renamed to `at`: it writes (and getattr shows it under) the new name. A
+   * handle whose release began meanwhile (no longer indexed) only uploads there: it is not
+   * indexed again.
+   */
   retarget(h: WriteHandle, at: Located): void {
+    const indexed = this.writers.get(h.at.ufsUri)?.has(h) === true;
     this.detach(h);
     h.retarget(at);
-    this.index(h);
+    if (indexed) this.index(h);
   }
 
   /**

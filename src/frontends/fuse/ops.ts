@@ -297,16 +297,31 @@ export class FuseOps {
     }
     // Another descriptor of this daemon writes the file: share its spool (one file, as on a
     // local file system: two O_APPEND writers interleave, a truncate is seen by both).
-    const shared = inFlight[0];
-    let h: WriteHandle;
+    // (asked again after the stat above: an open that ran meanwhile may have made the handle)
+    const shared = this.handles.writersOf(t.res.ufsUri!)[0];
     if (shared) {
-      h = shared;
-      h.refs++;
-    } else {
-      const at = this.located(t, snap);
-      h = new WriteHandle(at, this.spoolDir, { existingSize: size, fresh: false, recheck: this.recheckFor(at) });
+      if ((flags & O_TRUNC) !== 0) await shared.truncate(0);
+      shared.refs++; // (after the truncate: one that failed leaves the count as it was)
+      return this.handles.add(shared);
     }
-    if ((flags & O_TRUNC) !== 0) await h.truncate(0);
+    const at = this.located(t, snap);
+    const h = new WriteHandle(at, this.spoolDir, { existingSize: size, fresh: false, recheck: this.recheckFor(at) });
+    if ((flags & O_TRUNC) !== 0) {
+      try {
+        await h.truncate(0);
+      } catch (e) {
+        await h.dispose();
+        throw e;
+      }
+    }
+    // (and once more: the truncate awaited)
+    const joined = this.handles.writersOf(t.res.ufsUri!)[0];
+    if (joined) {
+      await h.dispose();
+      if ((flags & O_TRUNC) !== 0) await joined.truncate(0);
+      joined.refs++;
+      return this.handles.add(joined);
+    }
     return this.handles.add(h);
   }
 
@@ -463,31 +478,34 @@ export class FuseOps {
     const snap = this.view();
     const t = this.writable(snap, path, this.isVirtual(snap, normalizePath(path)) ? Errno.EISDIR : Errno.ENOENT);
     if (t.dt.rel.length === 0) throw fsError(Errno.EISDIR);
-    const orphans = await this.orphanWriters(t.res.ufsUri!);
-    const entry = await this.statOf(t, false);
-    if (!entry) {
+    const writers = await this.holdWriters(t.res.ufsUri!);
+    try {
+      const entry = await this.statOf(t, false);
+      if (!entry && writers.length === 0) throw fsError(Errno.ENOENT);
+      if (entry?.type === 'directory') throw fsError(Errno.EISDIR);
+      // (no entry: only a spool so far, created and not yet closed: gone with the name)
+      if (entry) await this.dp.delete(t.dt);
+    } catch (e) {
+      for (const w of writers) w.relink(); // the name stays: so do its writers
+      throw e;
+    } finally {
       this.dropCaches();
-      if (orphans > 0) return; // only a spool so far (created, not yet closed): gone with the name
-      throw fsError(Errno.ENOENT);
     }
-    if (entry.type === 'directory') throw fsError(Errno.EISDIR);
-    await this.dp.delete(t.dt);
-    this.dropCaches();
+    for (const w of writers) this.handles.detach(w);
   }
 
   /**
-   * The name `uri` is going away (unlink, or a rename over it): handles still writing it keep
-   * their bytes (reads and writes go on in the spool, as on an unlinked local file) but upload
-   * nothing any more, and a release still uploading lands first. The number of such handles.
+   * The name `uri` may go away (unlink, a rename over it): a release still uploading lands
+   * first, and the handles still writing it stop uploading (after an upload in flight) until
+   * the caller says: the change was made, so they keep their bytes as an anonymous file
+   * (reads and writes go on in the spool, as on an unlinked local file) and leave the name
+   * (detach); or it failed, and they write the name as before (relink).
    */
-  private async orphanWriters(uri: string): Promise<number> {
+  private async holdWriters(uri: string): Promise<WriteHandle[]> {
     await this.handles.settled(uri);
     const writers = this.handles.writersOf(uri);
-    for (const w of writers) {
-      this.handles.detach(w);
-      await w.unlink();
-    }
-    return writers.length;
+    for (const w of writers) await w.unlink();
+    return writers;
   }
 
   async mkdir(path: string): Promise<void> {
@@ -547,15 +565,24 @@ export class FuseOps {
       await this.requireParent(dst);
     }
     this.dropCaches();
-    try {
-      // Descriptors writing the file replaced at `to` keep an anonymous file (upload nothing).
-      await this.orphanWriters(dst.res.ufsUri!);
+    // Descriptors writing the file replaced at `to` keep an anonymous file (upload nothing).
+    const replaced = await this.holdWriters(dst.res.ufsUri!);
+    const at = this.located(dst, snap);
+    // The moving writers' uploads wait while the file moves (a release's last upload must not
+    // land on the old name mid-rename), and then go to the new name.
+    const move = async (): Promise<void> => {
       await this.dp.rename(src.dt, dst.dt, srcEntry.type, dstEntry !== null);
-      const at = this.located(dst, snap);
       for (const w of moving) this.handles.retarget(w, at);
+    };
+    try {
+      await moving.reduce<() => Promise<void>>((inner, w) => () => w.exclusive(inner), move)();
+    } catch (e) {
+      for (const w of replaced) w.relink();
+      throw e;
     } finally {
       this.dropCaches();
     }
+    for (const w of replaced) this.handles.detach(w);
   }
 
   /** access(2): exists, and W_OK only where changes are possible (not on read-only mounts or virtual dirs). */

@@ -77,6 +77,8 @@ interface Cached<T> {
 
 export class FuseOps {
   readonly handles = new HandleTable();
+  /** Files libfuse hid (unlinked while open: hide()), by their hidden path, until their last close. */
+  private readonly hidden = new Map<string, { size: number; mtimeMs: number; writers: WriteHandle[] }>();
   private readonly root: string;
   private readonly attrCacheMs: number;
   private readonly readAhead: ReadAheadOptions;
@@ -167,6 +169,11 @@ export class FuseOps {
 
   private async lookup(snap: Snapshot, path: string): Promise<{ node: Node; t: Target | null }> {
     if (path === '/') return { node: { kind: 'root' }, t: null };
+    const hidden = this.hidden.get(path);
+    if (hidden) {
+      const size = Math.max(hidden.size, ...hidden.writers.map((w) => w.currentSize));
+      return { node: { kind: 'ufs', entry: { name: baseName(path), type: 'file', size, mtimeMs: hidden.mtimeMs }, readOnly: false }, t: null };
+    }
     const t = this.target(snap, path);
     if (isBound(t)) {
       const writing = this.handles.writersOf(t.res.ufsUri!);
@@ -475,6 +482,7 @@ export class FuseOps {
   }
 
   async unlink(path: string): Promise<void> {
+    if (this.hidden.delete(path)) return; // libfuse's unlink of a hidden file at its last close
     const snap = this.view();
     const t = this.writable(snap, path, this.isVirtual(snap, normalizePath(path)) ? Errno.EISDIR : Errno.ENOENT);
     if (t.dt.rel.length === 0) throw fsError(Errno.EISDIR);
@@ -492,6 +500,34 @@ export class FuseOps {
       this.dropCaches();
     }
     for (const w of writers) this.handles.detach(w);
+  }
+
+  /**
+   * libfuse's unlink of an open file: it renames the file to `.fuse_hidden<ids>` in its
+   * directory, keeps it while open, and unlinks that name at the last close. That name must
+   * not reach the UFS (S3 and FSSpec clients would see it), so the unlink happens here: the
+   * file leaves the UFS at once, its writers keep their spool and upload nothing (as unlink),
+   * and the hidden name lives in this daemon only (getattr answers it, unlink forgets it).
+   */
+  private async hide(snap: Snapshot, from: string, to: string): Promise<void> {
+    const t = this.target(snap, from);
+    if (!isBound(t)) throw fsError(Errno.ENOENT);
+    if (t.dt.mount.readOnly) throw fsError(Errno.EROFS);
+    const writers = await this.holdWriters(t.res.ufsUri!);
+    let entry: UfsEntry | null;
+    try {
+      entry = await this.statOf(t, false);
+      if (!entry && writers.length === 0) throw fsError(Errno.ENOENT);
+      if (entry?.type === 'directory') throw fsError(Errno.EISDIR);
+      if (entry) await this.dp.delete(t.dt);
+    } catch (e) {
+      for (const w of writers) w.relink();
+      throw e;
+    } finally {
+      this.dropCaches();
+    }
+    for (const w of writers) this.handles.detach(w);
+    this.hidden.set(to, { size: entry?.size ?? 0, mtimeMs: entry?.mtimeMs ?? Date.now(), writers });
   }
 
   /**
@@ -536,6 +572,7 @@ export class FuseOps {
 
   async rename(from: string, to: string): Promise<void> {
     const snap = this.view();
+    if (HIDDEN_NAME.test(baseName(to))) return this.hide(snap, from, to);
     const src = this.target(snap, from);
     const dst = this.target(snap, to);
     if (!isBound(src)) throw fsError(this.isVirtual(snap, src.path) ? Errno.EBUSY : Errno.ENOENT);
@@ -608,6 +645,9 @@ export class FuseOps {
     if (this.ownSpool) rmSync(this.spoolDir, { recursive: true, force: true });
   }
 }
+
+/** The name libfuse gives a file unlinked while open (fuse.c: ".fuse_hidden%08x%08x"). */
+const HIDDEN_NAME = /^\.fuse_hidden[0-9a-f]{16}$/;
 
 function isBound(t: Target): t is Bound {
   return t.dt !== null;

@@ -242,7 +242,8 @@ export class PageStore {
     // Full: never below the pages written (files of failed writes still being removed make
     // the disk look fuller than it is); at that limit each new page replaces an old one.
     if (why === 'full') limit = Math.min(before, Math.max(limit, this.disk.weight));
-    if (why === 'recheck' && limit <= before) return; // it only grows back here
+    // it only grows back here, by more than two pages (not a log line for every wobble)
+    if (why === 'recheck' && limit <= before + 2 * this.pageSize && limit < this.capacityBytes) return;
     this.diskLimit = limit >= this.capacityBytes ? Infinity : limit;
     if (this.diskLimit !== Infinity && !this.diskTimer) {
       this.diskTimer = setInterval(() => this.fitDisk('recheck'), DISK_RECHECK_MS);

@@ -48,6 +48,7 @@ export function pageUploads<U extends ListedUpload>(all: readonly U[], p: Upload
           });
   }
   const out: UploadPage<U> = { uploads: [], commonPrefixes: [], isTruncated: false, nextKeyMarker: undefined, nextUploadIdMarker: undefined };
+  if (p.maxUploads === 0) return out; // an empty, untruncated page (as ListObjects' max-keys=0)
   let count = 0;
   for (let i = 0; i < rest.length; i++) {
     const u = rest[i]!;

@@ -9,8 +9,8 @@ import { fromAlluxio, S3Error, s3err } from '../errors.js';
 import { decodeToken, encodeToken, Lister } from '../listing.js';
 import { readXml } from '../request-body.js';
 import { bucketExists, isoDate, OWNER, quoteEtag, requireBucket, sendEmpty, sendXml, STARTED, type Req, type S3Context } from '../request.js';
-import { awsUriEncode } from '../sigv4.js';
-import { child, childrenNamed, esc, needsUrlEncoding, XML_NS, type XmlNode } from '../xml.js';
+import { listingEncoder, pageSizeParam, urlEncodingParam } from '../list-params.js';
+import { child, childrenNamed, esc, XML_NS, type XmlNode } from '../xml.js';
 import { deleteKey } from './object.js';
 
 /** ListBuckets, with `prefix`, `max-buckets` (1..10000) and `continuation-token` pages. */
@@ -64,14 +64,8 @@ function listParams(r: Req, v2: boolean) {
   const q = r.query;
   const prefix = q.get('prefix') ?? '';
   const delimiter = q.get('delimiter') ?? '';
-  const mk = q.get('max-keys');
-  let maxKeys = 1000;
-  if (mk !== undefined) {
-    if (!/^\d+$/.test(mk)) throw s3err.invalidArgument('Provided max-keys not an integer or within integer range', 'max-keys', mk);
-    maxKeys = Math.min(1000, Number(mk));
-  }
-  const enc = q.get('encoding-type');
-  if (enc !== undefined && enc !== 'url') throw s3err.invalidArgument('Invalid Encoding Method specified in Request', 'encoding-type', enc);
+  const maxKeys = pageSizeParam(q, 'max-keys');
+  const url = urlEncodingParam(q);
   let marker = '';
   let token: string | undefined;
   let startAfter: string | undefined;
@@ -81,7 +75,7 @@ function listParams(r: Req, v2: boolean) {
     if (token !== undefined) marker = decodeToken(token);
     else if (startAfter) marker = startAfter;
   } else marker = q.get('marker') ?? '';
-  return { prefix, delimiter, maxKeys, url: enc === 'url', marker, token, startAfter };
+  return { prefix, delimiter, maxKeys, url, marker, token, startAfter };
 }
 
 export async function listObjects(ctx: S3Context, r: Req, v2: boolean): Promise<void> {
@@ -89,11 +83,7 @@ export async function listObjects(ctx: S3Context, r: Req, v2: boolean): Promise<
   const p = listParams(r, v2);
   const out = await new Lister(ctx.dp, r.snap).list({ bucket: r.bucket, prefix: p.prefix, delimiter: p.delimiter, marker: p.marker, maxKeys: p.maxKeys });
   const next = out.isTruncated && out.last !== undefined ? out.last : undefined;
-  // Names XML 1.0 cannot carry (control characters) are answered url-encoded, declared by
-  // <EncodingType>url</EncodingType>: the only lossless well-formed answer.
-  const names = [p.prefix, p.delimiter, p.marker, p.startAfter ?? '', next ?? '', ...out.contents.map((c) => c.key), ...out.commonPrefixes];
-  const url = p.url || names.some(needsUrlEncoding);
-  const e = (s: string) => (url ? awsUriEncode(s, true) : s);
+  const { url, e } = listingEncoder(p.url, [p.prefix, p.delimiter, p.marker, p.startAfter ?? '', next ?? '', ...out.contents.map((c) => c.key), ...out.commonPrefixes]);
   const contents = out.contents.map((c) => ({
     Key: e(c.key),
     LastModified: isoDate(c.entry.mtimeMs),

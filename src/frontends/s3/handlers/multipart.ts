@@ -12,9 +12,9 @@ import { conditionsFrom } from '../preconditions.js';
 import { copySourceRange } from '../ranges.js';
 import { readXml, withBody } from '../request-body.js';
 import { drain, isoDate, OWNER, quoteEtag, requireBucket, s3call, sendEmpty, sendXml, targetOf, type Req, type S3Context } from '../request.js';
-import { awsUriEncode } from '../sigv4.js';
+import { listingEncoder, pageSizeParam, urlEncodingParam } from '../list-params.js';
 import { pageUploads } from '../upload-listing.js';
-import { child, childrenNamed, needsUrlEncoding } from '../xml.js';
+import { child, childrenNamed } from '../xml.js';
 import { checkWriteConditions, openCopySource } from './object.js';
 
 export async function createMultipart(ctx: S3Context, r: Req): Promise<void> {
@@ -63,7 +63,8 @@ export async function uploadPartCopy(ctx: S3Context, r: Req): Promise<void> {
 /** The object's URL as the client reached this worker (S3 answers a URL, not a path). */
 function objectUrl(r: Req): string {
   const scheme = (r.req.socket as TLSSocket).encrypted === true ? 'https' : 'http';
-  const host = r.req.headers.host ?? `${r.req.socket.localAddress ?? '127.0.0.1'}:${r.req.socket.localPort ?? ''}`;
+  const local = r.req.socket.localAddress ?? '127.0.0.1';
+  const host = r.req.headers.host ?? `${local.includes(':') ? `[${local}]` : local}:${r.req.socket.localPort ?? ''}`;
   return `${scheme}://${host}${r.rawPath}`;
 }
 
@@ -157,16 +158,11 @@ export async function listUploads(ctx: S3Context, r: Req): Promise<void> {
   const delimiter = q.get('delimiter') ?? '';
   const keyMarker = q.get('key-marker') ?? '';
   const uploadIdMarker = keyMarker ? (q.get('upload-id-marker') ?? '') : '';
-  const mu = q.get('max-uploads');
-  if (mu !== undefined && !/^\d+$/.test(mu)) throw s3err.invalidArgument('Provided max-uploads not an integer or within integer range', 'max-uploads', mu);
-  const maxUploads = mu === undefined ? 1000 : Math.min(1000, Number(mu));
-  const enc = q.get('encoding-type');
-  if (enc !== undefined && enc !== 'url') throw s3err.invalidArgument('Invalid Encoding Method specified in Request', 'encoding-type', enc);
+  const maxUploads = pageSizeParam(q, 'max-uploads');
+  const asked = urlEncodingParam(q);
   const mine = (await ctx.staging.list()).filter((u) => u.bucket === r.bucket);
   const page = pageUploads(mine, { prefix, delimiter, keyMarker, uploadIdMarker, maxUploads });
-  const names = [prefix, delimiter, keyMarker, ...page.uploads.map((u) => u.key), ...page.commonPrefixes];
-  const url = enc === 'url' || names.some(needsUrlEncoding);
-  const e = (s: string) => (url ? awsUriEncode(s, true) : s);
+  const { url, e } = listingEncoder(asked, [prefix, delimiter, keyMarker, page.nextKeyMarker ?? '', ...page.uploads.map((u) => u.key), ...page.commonPrefixes]);
   sendXml(r, 200, 'ListMultipartUploadsResult', {
     Bucket: r.bucket,
     KeyMarker: e(keyMarker),

@@ -2,60 +2,147 @@
  * One worker per cache directory. Two workers on one --cache-dir each charge only their own
  * pages (the directory holds both quotas), remove each other's page files as corrupt, and a
  * second worker's restart scan deletes files of the live one. The directory's lock file
- * holds the owner's pid: a live owner refuses the second worker before it touches
- * anything; a dead one's lock (kill -9, a crash) is taken over.
+ * names its owner (pid, host, a random token) and is touched every LOCK_HEARTBEAT_MS:
+ *
+ * - our own token: a store of this process (a restart in tests) takes it over;
+ * - same host, another pid that is alive: refused; dead: taken over (kill -9, a crash);
+ * - another host (a container, a shared file system), or our own pid with another token (a
+ *   container whose pid 1 is ours too): the heartbeat decides: touched in the last
+ *   LOCK_STALE_MS, refused; older, taken over.
+ *
+ * The file appears whole (written aside, then linked into place), and a stale lock is moved
+ * away and checked before it is removed, so two starters cannot both take it.
  */
-import { closeSync, openSync, readFileSync, unlinkSync, writeSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { linkSync, readFileSync, renameSync, statSync, unlinkSync, utimesSync, writeFileSync } from 'node:fs';
+import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { AlluxioError } from '../domain/errors.js';
 
 export const LOCK_FILE = 'worker.lock';
+/** How often the owner touches its lock (ms). */
+export const LOCK_HEARTBEAT_MS = 10_000;
+/** A lock of another host not touched for this long is taken over (ms). */
+export const LOCK_STALE_MS = 60_000;
+
+interface LockDoc {
+  pid: number;
+  host: string;
+  token: string;
+}
+
+/** Tokens of the locks this process holds. */
+const mine = new Set<string>();
 
 /** Take the lock of `dir` (which exists) for this process; the release function removes it. */
 export function lockCacheDir(dir: string): () => void {
   const path = join(dir, LOCK_FILE);
-  for (let attempt = 0; attempt < 3; attempt++) {
-    let fd: number;
-    try {
-      fd = openSync(path, 'wx', 0o644);
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
-      const owner = Number.parseInt(readOr(path), 10);
-      if (Number.isInteger(owner) && owner > 0 && owner !== process.pid && alive(owner)) {
-        throw new AlluxioError('InvalidState', `another worker (pid ${owner}) uses this cache directory; give each worker its own --cache-dir (if no worker runs there, remove ${path})`);
-      }
+  const doc: LockDoc = { pid: process.pid, host: hostname(), token: randomBytes(12).toString('hex') };
+  const aside = `${path}.${doc.token}`;
+  writeFileSync(aside, `${JSON.stringify(doc)}\n`, { mode: 0o644 });
+  try {
+    for (let attempt = 0; attempt < 5; attempt++) {
       try {
-        unlinkSync(path); // a dead owner's (or our own earlier) lock
-      } catch {
-        /* gone meanwhile: try again */
+        linkSync(aside, path);
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+        const held = read(path);
+        if (held && !takeable(path, held.doc)) {
+          throw new AlluxioError('InvalidState', `another worker (pid ${held.doc.pid} on ${held.doc.host}) uses this cache directory; give each worker its own --cache-dir (if no worker runs there, remove ${path})`);
+        }
+        removeStale(path, held?.text);
+        continue;
       }
-      continue;
+      mine.add(doc.token);
+      const beat = setInterval(() => {
+        try {
+          const now = new Date();
+          utimesSync(path, now, now);
+        } catch {
+          /* gone: nothing to keep alive */
+        }
+      }, LOCK_HEARTBEAT_MS);
+      beat.unref();
+      return () => {
+        clearInterval(beat);
+        mine.delete(doc.token);
+        if (read(path)?.doc.token === doc.token) {
+          try {
+            unlinkSync(path);
+          } catch {
+            /* already gone */
+          }
+        }
+      };
     }
+  } finally {
     try {
-      writeSync(fd, `${process.pid}\n`);
-    } finally {
-      closeSync(fd);
+      unlinkSync(aside);
+    } catch {
+      /* linked or not, the aside name goes */
     }
-    return () => {
-      try {
-        if (Number.parseInt(readOr(path), 10) === process.pid) unlinkSync(path);
-      } catch {
-        /* already gone */
-      }
-    };
   }
   throw new AlluxioError('InvalidState', `could not take the lock ${path}: other processes keep taking it`);
 }
 
-function readOr(path: string): string {
+function takeable(path: string, held: LockDoc): boolean {
+  if (mine.has(held.token)) return true;
+  if (held.host === hostname() && held.pid !== process.pid) return !alive(held.pid);
   try {
-    return readFileSync(path, 'utf8');
+    return Date.now() - statSync(path).mtimeMs > LOCK_STALE_MS;
   } catch {
-    return '';
+    return true; // gone meanwhile
+  }
+}
+
+/** Remove the lock at `path` if it still holds `text` (the stale one judged): never another's fresh lock. */
+function removeStale(path: string, text: string | undefined): void {
+  const moved = `${path}.stale.${randomBytes(6).toString('hex')}`;
+  try {
+    renameSync(path, moved);
+  } catch {
+    return; // gone meanwhile: try again
+  }
+  let now = '';
+  try {
+    now = readFileSync(moved, 'utf8');
+  } catch {
+    /* treat as changed */
+  }
+  if (text !== undefined && now !== text) {
+    // another starter put a fresh lock in place between our read and the move: put it back
+    try {
+      linkSync(moved, path);
+    } catch {
+      /* a third one is there now: it will be judged on the next attempt */
+    }
+  }
+  try {
+    unlinkSync(moved);
+  } catch {
+    /* gone */
+  }
+}
+
+/** The lock's text and owner; a bare pid (a lock of an older version) is an owner on this host. */
+function read(path: string): { text: string; doc: LockDoc } | undefined {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch {
+    return undefined;
+  }
+  try {
+    const d = JSON.parse(text) as Partial<LockDoc>;
+    if (typeof d === 'number') return { text, doc: { pid: d, host: hostname(), token: '' } };
+    return { text, doc: { pid: Number(d.pid), host: String(d.host ?? ''), token: String(d.token ?? '') } };
+  } catch {
+    return { text, doc: { pid: Number.parseInt(text, 10), host: hostname(), token: '' } };
   }
 }
 
 function alive(pid: number): boolean {
+  if (!Number.isInteger(pid) || pid <= 0) return false;
   try {
     process.kill(pid, 0);
     return true;

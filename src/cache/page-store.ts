@@ -697,7 +697,7 @@ export class PageStore {
       await fsp.rm(path, { recursive: true, force: true }).catch(() => {});
     };
     for (const shard of await fsp.readdir(this.root).catch(() => [] as string[])) {
-      if (shard === SPARE_DIR || shard === LOCK_FILE) continue;
+      if (shard === SPARE_DIR || shard.startsWith(LOCK_FILE)) continue; // (and a starter's lock being written)
       const shardDir = join(this.root, shard);
       const st = await fsp.lstat(shardDir).catch(() => null);
       if (!st?.isDirectory()) {

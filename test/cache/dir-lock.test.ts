@@ -7,7 +7,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PageStore } from '../../src/cache/page-store.js';
@@ -24,7 +24,7 @@ test('a cache directory whose lock a live process holds is refused; a dead owner
     const victim = join(dir, ROOT, 'ab');
     mkdirSync(victim);
     writeFileSync(join(victim, 'not-a-page'), 'x'); // what a scan would delete
-    await assert.rejects(PageStore.open({ dir, capacityBytes: 1 << 20, pageSize: 4096 }), (e: Error & { code?: string }) => e.code === 'InvalidState' && /another worker \(pid \d+\)/.test(e.message));
+    await assert.rejects(PageStore.open({ dir, capacityBytes: 1 << 20, pageSize: 4096 }), (e: Error & { code?: string }) => e.code === 'InvalidState' && /another worker \(pid \d+ on /.test(e.message));
     assert.ok(existsSync(join(victim, 'not-a-page')), 'refused before the scan touched anything');
     const exited = new Promise((r) => other.once('exit', r));
     other.kill('SIGKILL');
@@ -35,6 +35,30 @@ test('a cache directory whose lock a live process holds is refused; a dead owner
     assert.ok(!existsSync(join(dir, ROOT, LOCK_FILE)), 'released at close');
   } finally {
     other.kill('SIGKILL');
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('a lock of another host (a container, a shared file system) is judged by its heartbeat; a lock appears whole', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'cache-lock-host-'));
+  try {
+    mkdirSync(join(dir, ROOT), { recursive: true });
+    const lock = join(dir, ROOT, LOCK_FILE);
+    // our own pid, another token, another host: not ours (two containers' pid 1)
+    writeFileSync(lock, JSON.stringify({ pid: process.pid, host: 'elsewhere', token: 'theirs' }));
+    await assert.rejects(PageStore.open({ dir, capacityBytes: 1 << 20, pageSize: 4096 }), /another worker \(pid \d+ on elsewhere\)/);
+    const old = new Date(Date.now() - 10 * 60_000);
+    utimesSync(lock, old, old); // not touched for 10 minutes: its owner is gone
+    const s = await PageStore.open({ dir, capacityBytes: 1 << 20, pageSize: 4096 });
+    try {
+      const held = JSON.parse(readFileSync(lock, 'utf8')) as { pid: number; host: string; token: string };
+      assert.equal(held.pid, process.pid);
+      assert.notEqual(held.token, 'theirs');
+      assert.deepEqual(readdirSync(join(dir, ROOT)).filter((n) => n.startsWith(LOCK_FILE)), [LOCK_FILE], 'no aside or stale copies left');
+    } finally {
+      await s.close();
+    }
+  } finally {
     rmSync(dir, { recursive: true, force: true });
   }
 });

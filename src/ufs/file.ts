@@ -35,7 +35,7 @@
  * together so every path into the local file system is read in one place.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { closeSync, constants as FS, createReadStream, createWriteStream, fstat, fstatSync, openSync, read as fsRead, readlinkSync, readSync, realpathSync, type Stats } from 'node:fs';
+import { close as fsClose, closeSync, constants as FS, createReadStream, createWriteStream, fstat, fstatSync, openSync, read as fsRead, readlinkSync, readSync, realpathSync, type Stats } from 'node:fs';
 import { lstat, mkdir, readdir, realpath, rename, rm, rmdir, unlink } from 'node:fs/promises';
 import path from 'node:path';
 import { Readable, type Writable } from 'node:stream';
@@ -76,6 +76,25 @@ export function fileEtag(st: Pick<Stats, 'size' | 'mtimeMs' | 'ctimeMs' | 'ino'>
  */
 export function rewrittenInPlace(was: Pick<Stats, 'size' | 'mtimeMs'>, now: Pick<Stats, 'size' | 'mtimeMs'>): boolean {
   return now.size < was.size || (now.mtimeMs !== was.mtimeMs && now.size === was.size);
+}
+
+function changedWhileRead(rel: readonly string[]): AlluxioError {
+  return new AlluxioError('Conflict', `${rel.join('/')} was rewritten in place while it was read`);
+}
+
+/** fs functions for a ReadStream whose every read is followed by the check of rewrittenInPlace. */
+function checkedReads(was: Stats, rel: readonly string[]): { read: typeof fsRead; close: typeof fsClose } {
+  const read = ((fd: number, buf: Buffer, off: number, len: number, pos: number, cb: (e: Error | null, n: number, b: Buffer) => void) => {
+    fsRead(fd, buf, off, len, pos, (err, n, b) => {
+      if (err) return cb(err, 0, b);
+      fstat(fd, (e2, now) => {
+        if (e2) return cb(e2, 0, b);
+        if (rewrittenInPlace(was, now)) return cb(changedWhileRead(rel), 0, b);
+        cb(null, n, b);
+      });
+    });
+  }) as unknown as typeof fsRead;
+  return { read, close: fsClose };
 }
 
 export type { LocalFile };
@@ -312,13 +331,18 @@ export class FileUfs implements UfsAdapter {
         if (entry.type !== 'file') throw new AlluxioError('IsADirectory', `${rel.join('/')}: is a directory`);
         const { start, length } = span(st.size, range);
         if (length > SMALL_OBJECT_BYTES) throw new AlluxioError('InvalidArgument', `readBuffer is for up to ${SMALL_OBJECT_BYTES} bytes`);
-        return readAt(fd, start, length);
+        const data = readAt(fd, start, length);
+        if (rewrittenInPlace(st, fstatSync(fd))) throw changedWhileRead(rel);
+        return data;
       },
+      // The bytes of the version opened, or an error: a file rewritten in place while this
+      // streams would give the new bytes after the old ones, and the cache would keep them
+      // under the old version (each read checks the file, as readInto below).
       stream: (range?: ByteRange) => {
         if (entry.type !== 'file') throw new AlluxioError('IsADirectory', `${rel.join('/')}: is a directory`);
         const { start, end } = span(st.size, range);
         open = false;
-        return createReadStream('', { fd, start, end, highWaterMark: STREAM_HWM, autoClose: true });
+        return createReadStream('', { fd, start, end, highWaterMark: STREAM_HWM, autoClose: true, fs: checkedReads(st, rel) });
       },
       sendTo: (dest: Writable, range?: ByteRange) => {
         if (entry.type !== 'file') throw new AlluxioError('IsADirectory', `${rel.join('/')}: is a directory`);
@@ -336,7 +360,7 @@ export class FileUfs implements UfsAdapter {
             if (err) return reject(this.ioError(err, p));
             fstat(fd, (e2, now) => {
               if (e2) return reject(this.ioError(e2, p));
-              if (rewrittenInPlace(st, now)) return reject(new AlluxioError('Conflict', `${rel.join('/')} was rewritten in place while it was read`));
+              if (rewrittenInPlace(st, now)) return reject(changedWhileRead(rel));
               resolve(n);
             });
           });

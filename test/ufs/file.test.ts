@@ -356,3 +356,32 @@ test('a miss does not hide a file written right after it into a new directory', 
   writeFileSync(join(root, 'made', 'f'), 'm');
   assert.equal((await ufs.openRead(['made', 'f']))?.entry.size, 1);
 });
+
+test('openRead: a file rewritten in place while it streams (or before a small read) is a Conflict, never its new bytes after the old ones; an append reads on', async () => {
+  // The re-probe of 2026-12-01: a stream the client left early went on filling cache pages
+  // from the open file after a rewrite in place: new bytes under the old version's key.
+  const p = join(root, 'inplace.bin');
+  const size = 3 * 256 * 1024; // three chunks of the stream
+  writeFileSync(p, Buffer.alloc(size, 0x41));
+  const f = (await ufs.openRead(['inplace.bin']))!;
+  const chunks: Buffer[] = [];
+  const err = await new Promise<Error | undefined>((resolve) => {
+    const s = f.stream({ start: 0, end: size - 1 });
+    s.on('data', (c: Buffer) => {
+      chunks.push(c);
+      if (chunks.length === 1) writeFileSync(p, Buffer.alloc(size, 0x42), { flag: 'r+' }); // same inode, same size
+    });
+    s.on('error', resolve);
+    s.on('end', () => resolve(undefined));
+  });
+  assert.ok(err instanceof AlluxioError && err.code === 'Conflict', `a Conflict (${String(err)})`);
+  assert.ok(Buffer.concat(chunks).every((b) => b === 0x41), 'only bytes of the version opened were handed out');
+  const small = (await ufs.openRead(['inplace.bin']))!;
+  writeFileSync(p, Buffer.alloc(size, 0x43), { flag: 'r+' });
+  assert.throws(() => small.readBuffer!({ start: 0, end: 99 }), (e: AlluxioError) => e.code === 'Conflict');
+  small.close();
+  const grows = (await ufs.openRead(['inplace.bin']))!;
+  writeFileSync(p, 'appended', { flag: 'a' });
+  assert.ok(((await grows.readBuffer!({ start: 0, end: 99 })) as Buffer).every((b) => b === 0x43), 'an append leaves the bytes opened as they were');
+  grows.close();
+});

@@ -486,20 +486,42 @@ export class FuseOps {
     const snap = this.view();
     const t = this.writable(snap, path, this.isVirtual(snap, normalizePath(path)) ? Errno.EISDIR : Errno.ENOENT);
     if (t.dt.rel.length === 0) throw fsError(Errno.EISDIR);
-    const writers = await this.holdWriters(t.res.ufsUri!);
-    try {
-      const entry = await this.statOf(t, false);
-      if (!entry && writers.length === 0) throw fsError(Errno.ENOENT);
+    await this.removeName(t);
+  }
+
+  /**
+   * unlink(2) of the file at `t` in the UFS: its entry as it was, and its writers (detached:
+   * they keep an anonymous file). No entry but writers: only a spool so far (created, not
+   * yet closed), gone with the name.
+   */
+  private async removeName(t: Bound): Promise<{ entry: UfsEntry | null; writers: WriteHandle[] }> {
+    let entry: UfsEntry | null = null;
+    const writers = await this.whileNameGoes(t.res.ufsUri!, async (held) => {
+      entry = await this.statOf(t, false);
+      if (!entry && held.length === 0) throw fsError(Errno.ENOENT);
       if (entry?.type === 'directory') throw fsError(Errno.EISDIR);
-      // (no entry: only a spool so far, created and not yet closed: gone with the name)
       if (entry) await this.dp.delete(t.dt);
+    });
+    return { entry, writers };
+  }
+
+  /**
+   * Run `change`, which may take the name `uri` away (unlink, a rename over it), with the
+   * name's writers held (holdWriters): when it succeeds they leave the name (detached: an
+   * anonymous file each), when it fails they write the name as before (relinked).
+   */
+  private async whileNameGoes(uri: string, change: (writers: WriteHandle[]) => Promise<void>): Promise<WriteHandle[]> {
+    const writers = await this.holdWriters(uri);
+    try {
+      await change(writers);
     } catch (e) {
-      for (const w of writers) w.relink(); // the name stays: so do its writers
+      for (const w of writers) w.relink();
       throw e;
     } finally {
       this.dropCaches();
     }
     for (const w of writers) this.handles.detach(w);
+    return writers;
   }
 
   /**
@@ -513,20 +535,7 @@ export class FuseOps {
     const t = this.target(snap, from);
     if (!isBound(t)) throw fsError(Errno.ENOENT);
     if (t.dt.mount.readOnly) throw fsError(Errno.EROFS);
-    const writers = await this.holdWriters(t.res.ufsUri!);
-    let entry: UfsEntry | null;
-    try {
-      entry = await this.statOf(t, false);
-      if (!entry && writers.length === 0) throw fsError(Errno.ENOENT);
-      if (entry?.type === 'directory') throw fsError(Errno.EISDIR);
-      if (entry) await this.dp.delete(t.dt);
-    } catch (e) {
-      for (const w of writers) w.relink();
-      throw e;
-    } finally {
-      this.dropCaches();
-    }
-    for (const w of writers) this.handles.detach(w);
+    const { entry, writers } = await this.removeName(t);
     this.hidden.set(to, { size: entry?.size ?? 0, mtimeMs: entry?.mtimeMs ?? Date.now(), writers });
   }
 
@@ -602,8 +611,6 @@ export class FuseOps {
       await this.requireParent(dst);
     }
     this.dropCaches();
-    // Descriptors writing the file replaced at `to` keep an anonymous file (upload nothing).
-    const replaced = await this.holdWriters(dst.res.ufsUri!);
     const at = this.located(dst, snap);
     // The moving writers' uploads wait while the file moves (a release's last upload must not
     // land on the old name mid-rename), and then go to the new name.
@@ -611,15 +618,8 @@ export class FuseOps {
       await this.dp.rename(src.dt, dst.dt, srcEntry.type, dstEntry !== null);
       for (const w of moving) this.handles.retarget(w, at);
     };
-    try {
-      await moving.reduce<() => Promise<void>>((inner, w) => () => w.exclusive(inner), move)();
-    } catch (e) {
-      for (const w of replaced) w.relink();
-      throw e;
-    } finally {
-      this.dropCaches();
-    }
-    for (const w of replaced) this.handles.detach(w);
+    // Descriptors writing the file replaced at `to` keep an anonymous file (upload nothing).
+    await this.whileNameGoes(dst.res.ufsUri!, () => moving.reduce<() => Promise<void>>((inner, w) => () => w.exclusive(inner), move)());
   }
 
   /** access(2): exists, and W_OK only where changes are possible (not on read-only mounts or virtual dirs). */

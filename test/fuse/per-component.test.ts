@@ -20,7 +20,7 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { readFile, rmdir, stat, writeFile } from 'node:fs/promises';
+import { readFile, rename, rmdir, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { compilePattern } from '../../src/domain/regex.js';
@@ -184,6 +184,7 @@ describe('FUSE, REST and resolve agree on per-component lookups and regex virtua
     assert.equal((await restInfo('alluxio:///vx/any')).doc.type, 'directory', 'REST info agrees');
     // ... and, like a virtual directory, not removable: EBUSY (it was ENOENT, though stat said directory)
     await assert.rejects(rmdir(join(M, 'vx', 'any')), { code: 'EBUSY' });
+    await assert.rejects(rename(join(M, 'vx', 'any'), join(M, 'vx', 'other')), { code: 'EBUSY' }, 'rename agrees with rmdir');
     // A path no rule reaches is still ENOENT.
     await assert.rejects(stat(join(M, 'vy')), { code: 'ENOENT' });
   });

@@ -584,7 +584,7 @@ export class FuseOps {
     if (HIDDEN_NAME.test(baseName(to))) return this.hide(snap, from, to);
     const src = this.target(snap, from);
     const dst = this.target(snap, to);
-    if (!isBound(src)) throw fsError(this.isVirtual(snap, src.path) ? Errno.EBUSY : Errno.ENOENT);
+    if (!isBound(src)) throw fsError(this.isVirtual(snap, src.path) || (await this.traversable(snap, src)) ? Errno.EBUSY : Errno.ENOENT);
     const sr = src.dt.rel;
     if (sr.length === 0) throw fsError(Errno.EBUSY); // a mount root, wherever it would go
     if (!isBound(dst)) throw fsError(Errno.EXDEV);

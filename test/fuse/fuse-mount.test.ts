@@ -231,6 +231,10 @@ os.write(fd, b'abc'); os.fsync(fd); os.unlink(p); os.write(fd, b'def'); os.close
 a, b = os.path.join(W, 'x.part'), os.path.join(W, 'x.txt')
 fd = os.open(a, os.O_CREAT | os.O_WRONLY | os.O_TRUNC)
 os.write(fd, b'AAA'); os.rename(a, b); os.write(fd, b'BBB'); os.close(fd)
+# a directory renamed while a file below it is open for writing: the descriptor follows it
+os.mkdir(os.path.join(W, 'dir1'))
+fd = os.open(os.path.join(W, 'dir1', 'inner'), os.O_CREAT | os.O_WRONLY | os.O_TRUNC)
+os.write(fd, b'one'); os.rename(os.path.join(W, 'dir1'), os.path.join(W, 'dir2')); os.write(fd, b'two'); os.close(fd)
 # a reader opened while the writer is open reads what was written so far
 p = os.path.join(W, 'live')
 fd = os.open(p, os.O_CREAT | os.O_WRONLY | os.O_TRUNC)
@@ -280,7 +284,8 @@ print(' '.join(out))
     assert.equal(readFileSync(join(ufs, 'live'), 'utf8'), 'hello');
     assert.equal(readFileSync(join(ufs, 'log'), 'utf8'), 'a1\nb1\na2\nb2\n');
     assert.equal(readFileSync(join(ufs, 'gone3'), 'utf8'), 'again');
-    assert.deepEqual((await readdir(ufs)).sort(), ['gone3', 'live', 'log', 'race', 't0', 't1', 't2', 't3', 't4', 'x.txt'], 'unlinked files stay gone; no temp file or .part left');
+    assert.equal(readFileSync(join(ufs, 'dir2', 'inner'), 'utf8'), 'onetwo', 'the write after the rename lands in the moved directory');
+    assert.deepEqual((await readdir(ufs)).sort(), ['dir2', 'gone3', 'live', 'log', 'race', 't0', 't1', 't2', 't3', 't4', 'x.txt'], 'unlinked files stay gone; no temp file or .part left');
     const leaks = fuse!.log().split('\n').filter((l) => /garbage collection/.test(l));
     assert.deepEqual(leaks, [], 'no file descriptor left to the garbage collector');
     assert.equal((await run('rm', ['-r', W])).code, 0);

@@ -390,10 +390,18 @@ export class HandleTable {
     }
   }
 
-  /** Resolves once no release of a writer of `uri` is uploading any more. */
-  async settled(uri: string): Promise<void> {
-    const set = this.closing.get(uri);
-    if (set) await Promise.allSettled([...set]);
+  /** Resolves once no release of a writer of `uri` (`below`: or of anything below it) is uploading any more. */
+  async settled(uri: string, below = false): Promise<void> {
+    const waits: Promise<unknown>[] = [];
+    for (const [u, set] of this.closing) if (u === uri || (below && u.startsWith(`${uri}/`))) waits.push(...set);
+    if (waits.length > 0) await Promise.allSettled(waits);
+  }
+
+  /** Handles writing files below the directory `uri`. */
+  writersBelow(uri: string): WriteHandle[] {
+    const out: WriteHandle[] = [];
+    for (const [u, set] of this.writers) if (u.startsWith(`${uri}/`)) out.push(...set);
+    return out;
   }
 
   get(fd: number): Handle | undefined {

@@ -593,10 +593,12 @@ export class FuseOps {
     if (src.dt.mount.path !== dst.dt.mount.path || src.dt.adapter !== dst.dt.adapter) throw fsError(Errno.EXDEV);
     const dr = dst.dt.rel;
     if (dr.length === 0) throw fsError(Errno.EBUSY);
-    // A file open for writing here moves with its descriptors (POSIX): what they wrote so far
-    // is uploaded under the old name first, so that the rename carries it.
-    await this.handles.settled(src.res.ufsUri!);
-    const moving = this.handles.writersOf(src.res.ufsUri!);
+    // A file open for writing here moves with its descriptors (POSIX), and so do the files
+    // open for writing below a directory that moves: what they wrote so far is uploaded under
+    // the old names first, so that the rename carries it.
+    const srcUri = src.res.ufsUri!;
+    await this.handles.settled(srcUri, true);
+    const moving = [...this.handles.writersOf(srcUri), ...this.handles.writersBelow(srcUri)];
     for (const w of moving) await this.upload(w);
     const srcEntry = await this.statOf(src, false);
     if (!srcEntry) throw fsError(Errno.ENOENT);
@@ -612,11 +614,17 @@ export class FuseOps {
     }
     this.dropCaches();
     const at = this.located(dst, snap);
+    // Where a moving writer's file is after the rename: the same place below the new name.
+    const movedTo = (w: WriteHandle): Located => {
+      if (w.at.ufsUri === srcUri) return at;
+      const below = w.at.target.rel.slice(sr.length); // (its names below the directory, as they are)
+      return { ...at, path: joinPaths(at.path, pathOf(below)), ufsUri: at.ufsUri + w.at.ufsUri.slice(srcUri.length), target: { ...at.target, rel: [...at.target.rel, ...below] } };
+    };
     // The moving writers' uploads wait while the file moves (a release's last upload must not
     // land on the old name mid-rename), and then go to the new name.
     const move = async (): Promise<void> => {
       await this.dp.rename(src.dt, dst.dt, srcEntry.type, dstEntry !== null);
-      for (const w of moving) this.handles.retarget(w, at);
+      for (const w of moving) this.handles.retarget(w, movedTo(w));
     };
     // Descriptors writing the file replaced at `to` keep an anonymous file (upload nothing).
     await this.whileNameGoes(dst.res.ufsUri!, () => moving.reduce<() => Promise<void>>((inner, w) => () => w.exclusive(inner), move)());

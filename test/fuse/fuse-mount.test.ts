@@ -269,6 +269,17 @@ try:
     open(os.path.join(W, 'gone4'), 'rb'); out.append('opened')
 except OSError as e:
     out.append(errno.errorcode[e.errno])
+# a reader beside a writer reads, once the writer closed, the version it uploaded and no other
+p = os.path.join(W, 'beside')
+fd = os.open(p, os.O_CREAT | os.O_WRONLY | os.O_TRUNC)
+os.write(fd, b'W' * 1000000)
+rd = os.open(p, os.O_RDONLY); os.read(rd, 10); os.close(fd)
+open(os.path.join(sys.argv[2], 'beside'), 'wb').write(b'X' * 1000000)  # replaced behind the mount
+try:
+    os.lseek(rd, 800000, 0); b = os.read(rd, 10); out.append('beside:' + ('other-file' if b == b'X' * 10 else b.decode()[:3]))
+except OSError as e:
+    out.append('beside:' + errno.errorcode[e.errno])
+os.close(rd); os.unlink(p)
 # a temp file (create, unlink, use)
 with tempfile.TemporaryFile(dir=W) as t:
     t.write(b'scratch'); t.seek(0); out.append(t.read().decode())
@@ -277,7 +288,7 @@ print(' '.join(out))
       [W, join(data, 'w')],
     );
     assert.equal(r.code, 0, r.stderr);
-    assert.equal(r.stdout.trim(), 'False clean hello a1,b1,a2,b2, race:ok ENOENT scratch');
+    assert.equal(r.stdout.trim(), 'False clean hello a1,b1,a2,b2, race:ok ENOENT beside:ESTALE scratch');
     const ufs = join(data, 'w');
     for (let i = 0; i < 5; i++) assert.equal(readFileSync(join(ufs, `t${i}`), 'utf8'), '0123', `t${i}: truncated after close`);
     assert.equal(readFileSync(join(ufs, 'x.txt'), 'utf8'), 'AAABBB', 'the renamed file has every byte written through the descriptor');

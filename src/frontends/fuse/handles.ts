@@ -29,7 +29,7 @@ import { open, rm, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { Writable } from 'node:stream';
-import { isAlluxioError } from '../../domain/errors.js';
+import { AlluxioError, isAlluxioError } from '../../domain/errors.js';
 import type { UfsEntry } from '../../ufs/types.js';
 import type { DataObject, DataPath, DataTarget } from '../common/data-path.js';
 import { Errno, fsError } from './errno.js';
@@ -133,6 +133,8 @@ export class WriteHandle {
   private unlinked = false;
   /** Disposed: the spool is gone. */
   private closed = false;
+  /** The version its last upload made (what a reader beside it reads once it is closed). */
+  private uploaded: UfsEntry | undefined;
   private fh: FileHandle | undefined;
   private readonly spoolPath: string;
   /** The existing content is in the spool (or was discarded by a truncate to 0). */
@@ -225,8 +227,18 @@ export class WriteHandle {
             if (!this.closed) throw e; // closed meanwhile: its upload is in the UFS
           }
         }
+        // Closed: the version it uploaded, and no other (an unlinked writer uploaded nothing;
+        // whatever holds the name now is another file).
+        if (this.unlinked) throw new AlluxioError('NotFound', `${this.at.path} was unlinked, and its writer closed it`);
+        const obj = await this.at.dp.open(this.at.target);
+        if (!obj) throw new AlluxioError('NotFound', `${this.at.path} is gone from the UFS`);
+        const u = this.uploaded;
+        if (u && (obj.entry.size !== u.size || (u.etag !== undefined ? obj.entry.etag !== u.etag : obj.entry.mtimeMs !== u.mtimeMs))) {
+          obj.close();
+          throw new AlluxioError('Conflict', `${this.at.path} changed since its writer closed it`);
+        }
         let n = 0;
-        for await (const c of await this.at.dp.read(this.at.target, { start: position, end: position + length - 1 })) {
+        for await (const c of await obj.stream({ start: position, end: position + length - 1 })) {
           const b = c as Buffer;
           b.copy(target, offset + n, 0, Math.min(b.length, length - n));
           n += Math.min(b.length, length - n);
@@ -307,6 +319,7 @@ export class WriteHandle {
       this.recheck?.(); // again: materialising may have taken a while
       const entry = await this.at.dp.write(this.at.target, body);
       this.dirty = false;
+      this.uploaded = entry;
       return entry;
     });
   }

@@ -43,7 +43,7 @@ describe('one copy per cluster: S3, then FUSE, then FSSpec read the dataset; onl
     fuse = await startFuse(c.etcd.endpoint, { cluster: c.cluster });
   });
   after(async () => {
-    await fuse?.stop();
+    await fuse?.cleanup();
     await c?.stop();
   });
 

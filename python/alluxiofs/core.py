@@ -331,6 +331,8 @@ class AlluxioFileSystem(AbstractFileSystem):
         """True when the caller named an Alluxio path without a scheme (``/data/x``, as
         PyArrow's FSSpecHandler and Ray pass paths): names are then returned that way too,
         so a listing's names start with the directory asked for."""
+        if isinstance(path, (list, tuple)):
+            return bool(path) and all(AlluxioFileSystem._plain_form(p) for p in path)
         return isinstance(path, str) and path.startswith("/")
 
     @staticmethod
@@ -374,21 +376,61 @@ class AlluxioFileSystem(AbstractFileSystem):
             entries = [self._to_plain(e) for e in entries]
         return entries if detail else [e["name"] for e in entries]
 
+    @staticmethod
+    def _plain_name(name):
+        return name[len("alluxio://") :] if isinstance(name, str) and name.startswith("alluxio:///") else name
+
+    @classmethod
+    def _plain_out(cls, out):
+        """``out`` (a list of names, or a dict keyed by names whose values may be info
+        dicts) with its Alluxio names in the plain form ``/p``."""
+        if isinstance(out, dict):
+            return {cls._plain_name(k): cls._to_plain(v) if isinstance(v, dict) and "name" in v else v for k, v in out.items()}
+        return [cls._plain_name(n) for n in out]
+
     def find(self, path, maxdepth=None, withdirs=False, detail=False, **kwargs):
         out = super().find(path, maxdepth=maxdepth, withdirs=withdirs, detail=detail, **kwargs)
-        if not self._plain_form(path):
-            return out
-        if detail:
-            return {k[len("alluxio://") :] if k.startswith("alluxio:///") else k: self._to_plain(v) for k, v in out.items()}
-        return [n[len("alluxio://") :] if n.startswith("alluxio:///") else n for n in out]
+        return self._plain_out(out) if self._plain_form(path) else out
 
     def glob(self, path, **kwargs):
         out = super().glob(path, **kwargs)
-        if not self._plain_form(path):
-            return out
-        if isinstance(out, dict):
-            return {k[len("alluxio://") :] if k.startswith("alluxio:///") else k: self._to_plain(v) for k, v in out.items()}
-        return [n[len("alluxio://") :] if n.startswith("alluxio:///") else n for n in out]
+        return self._plain_out(out) if self._plain_form(path) else out
+
+    def walk(self, path, maxdepth=None, topdown=True, on_error="omit", **kwargs):
+        """fsspec's walk; roots (and, with ``detail``, the entries' names) in the plain
+        form when ``path`` was plain. The ``dirs`` yielded are walk's own, so pruning them
+        in place still steers a top-down walk."""
+        plain = self._plain_form(path)
+        for root, dirs, files in super().walk(path, maxdepth=maxdepth, topdown=topdown, on_error=on_error, **kwargs):
+            if plain:
+                root = self._plain_name(root)
+                for group in (dirs, files):
+                    if isinstance(group, dict):
+                        for k, v in list(group.items()):
+                            group[k] = self._to_plain(v)
+            yield root, dirs, files
+
+    def expand_path(self, path, recursive=False, maxdepth=None, **kwargs):
+        out = super().expand_path(path, recursive=recursive, maxdepth=maxdepth, **kwargs)
+        return self._plain_out(out) if self._plain_form(path) else out
+
+    def cat(self, path, recursive=False, on_error="raise", **kwargs):
+        """fsspec's cat, keyed in the plain form when ``path`` was plain (a dict comes
+        back as fsspec decides: several paths, a list, a glob or a directory)."""
+        plain = self._plain_form(path)
+        paths = [self._strip_protocol(p) for p in self.expand_path(path, recursive=recursive, **kwargs)]
+        if len(paths) == 1 and not isinstance(path, list) and paths[0] == self._strip_protocol(path):
+            return self.cat_file(paths[0], **kwargs)
+        out = {}
+        for p in paths:
+            try:
+                out[p] = self.cat_file(p, **kwargs)
+            except Exception as e:
+                if on_error == "raise":
+                    raise
+                if on_error == "return":
+                    out[p] = e
+        return self._plain_out(out) if plain else out
 
     def exists(self, path, **kwargs):
         try:

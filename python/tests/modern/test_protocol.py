@@ -129,8 +129,20 @@ def test_plain_paths_get_plain_names_as_pyarrow_and_ray_expect(afs, scratch):
 
     infos = PyFileSystem(FSSpecHandler(afs)).get_file_info(FileSelector(plain, recursive=True))
     assert sorted(i.path for i in infos) == [plain + "/a.parquet", plain + "/b.parquet"]
+    # and every other call that hands names back
+    files = [plain + "/a.parquet", plain + "/b.parquet"]
+    assert [(r, sorted(d), sorted(f)) for r, d, f in afs.walk(plain)] == [(plain, [], ["a.parquet", "b.parquet"])]
+    assert [sorted(i["name"] for i in f.values()) for _, _, f in afs.walk(plain, detail=True)] == [files]
+    assert afs.expand_path(plain, recursive=True) == [plain] + files
+    assert afs.expand_path(plain + "/*.parquet") == files
+    assert afs.cat(plain + "/*.parquet") == {n: b"x" for n in files}
+    assert afs.cat(files) == {n: b"x" for n in files}
+    assert afs.cat(files[0]) == b"x"
+    assert afs.du(plain, total=False) == {n: 1 for n in files}
     # the scheme form keeps its names
     assert afs.find(base + "/d") == [base + "/d/a.parquet", base + "/d/b.parquet"]
+    assert afs.cat(base + "/d/*.parquet") == {base + "/d/a.parquet": b"x", base + "/d/b.parquet": b"x"}
+    assert [r for r, _, _ in afs.walk(base + "/d")] == [base + "/d"]
 
 
 def test_upstream_only_arguments_are_accepted(worker_hosts, scratch):

@@ -5,7 +5,7 @@
  * the requests this process sends are signed with signV4 (a worker's peer reads, the CLI's
  * admin calls, and the s3:// UFS adapter's GETs, src/ufs/s3-get.ts).
  */
-import { createHash, createHmac } from 'node:crypto';
+import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
 import { AlluxioError } from './errors.js';
 
 export const SIGV4_ALGORITHM = 'AWS4-HMAC-SHA256';
@@ -31,6 +31,12 @@ export function awsUriEncode(s: string, keepSlash: boolean): string {
 
 export function sha256Hex(s: string | Buffer): string {
   return createHash('sha256').update(s).digest('hex');
+}
+
+/** Two lower-case hex signatures compared in constant time (false for anything else). */
+export function safeEqualHex(a: string, b: string): boolean {
+  if (a.length !== b.length || !/^[0-9a-f]*$/.test(a)) return false;
+  return timingSafeEqual(Buffer.from(a), Buffer.from(b));
 }
 
 function hmac(key: Buffer | string, s: string): Buffer {

@@ -9,6 +9,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { IncomingMessage } from 'node:http';
 import { AuthError, verifySigV4, verifySignature, type AuthReason, type SigInput } from '../../src/frontends/s3/sigv4.js';
+const S3 = { services: ['s3'] };
 import { S3Error } from '../../src/frontends/s3/errors.js';
 import { authenticateRest } from '../../src/frontends/rest/auth.js';
 import { RestError } from '../../src/frontends/rest/errors.js';
@@ -62,7 +63,7 @@ const cases: { name: string; req: SigInput; reason: AuthReason; s3: number; rest
 test('verifySignature throws AuthError with the AWS code as its reason, never an S3Error', () => {
   for (const c of cases) {
     assert.throws(
-      () => verifySignature(c.req, creds),
+      () => verifySignature(c.req, creds, S3),
       (e: unknown) => e instanceof AuthError && !(e instanceof S3Error) && e.reason === c.reason,
       c.name,
     );
@@ -72,7 +73,7 @@ test('verifySignature throws AuthError with the AWS code as its reason, never an
 test('the S3 front end answers each reason with the S3Error of the same code', () => {
   for (const c of cases) {
     assert.throws(
-      () => verifySigV4(c.req, creds),
+      () => verifySigV4(c.req, creds, S3),
       (e: unknown) => e instanceof S3Error && e.code === c.reason && e.status === c.s3,
       c.name,
     );

@@ -128,7 +128,7 @@ test('unsigned requests are refused on every data endpoint, and nothing is read,
   assert.equal(native.status, 401);
 });
 
-test('wrong secrets, unknown keys, foreign services and tampered requests are refused (403)', async () => {
+test('wrong secrets, unknown keys, foreign services and tampered requests are refused (403; a foreign service 400)', async () => {
   const wrong = await signed('GET', '/api/v1/file', { uri: 'alluxio:///data/doc.txt' }, { sk: 'not-the-secret' });
   assert.equal(wrong.status, 403);
   assert.equal(errorOf(wrong).code, 'SignatureDoesNotMatch');
@@ -142,8 +142,9 @@ test('wrong secrets, unknown keys, foreign services and tampered requests are re
   assert.equal(unknown.status, 403);
   assert.equal(errorOf(unknown).code, 'InvalidAccessKeyId');
   const ec2 = await signed('GET', '/api/v1/info', { uri: 'alluxio:///data/doc.txt' }, { service: 'ec2' });
-  assert.equal(ec2.status, 403);
-  assert.equal(errorOf(ec2).code, 'SignatureDoesNotMatch');
+  assert.equal(ec2.status, 400);
+  assert.equal(errorOf(ec2).code, 'AuthorizationHeaderMalformed');
+  assert.match(errorOf(ec2).message, /incorrect service "ec2"/);
   // a valid signature for one file does not open another
   const signer = new SignatureV4({ credentials: { accessKeyId: AK, secretAccessKey: SK }, region: 'us-east-1', service: 'alluxio', sha256: Sha256 });
   const s = await signer.sign({ method: 'GET', protocol: 'http:', hostname: '127.0.0.1', port, path: '/api/v1/file', query: { uri: 'alluxio:///data/doc.txt' }, headers: { host: `127.0.0.1:${port}`, 'x-amz-content-sha256': 'UNSIGNED-PAYLOAD' } });

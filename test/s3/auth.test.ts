@@ -124,20 +124,31 @@ print(json.dumps(out))
  * A SigV4 header signature over exactly `canonicalHeaderBytes` (the test decides which bytes
  * the signer hashed), sent with `wireHeaders` (latin1 strings: one char per byte on the wire).
  */
-function signV4(method: string, path: string, headers: Record<string, string>, signedBytes: (v: string) => Buffer, secret: string, ak: string): Record<string, string> {
+function signV4(
+  method: string,
+  path: string,
+  headers: Record<string, string>,
+  signedBytes: (v: string) => Buffer,
+  secret: string,
+  ak: string,
+  /** payload: the x-amz-content-sha256 sent (null: none, the empty body's hash signed); service: the scope's. */
+  opts: { payload?: string | null; service?: string } = {},
+): Record<string, string> {
   const amzDate = new Date().toISOString().replace(/[-:]/g, '').replace(/\.\d{3}/, '');
   const date = amzDate.slice(0, 8);
-  const all: Record<string, string> = { ...headers, 'x-amz-date': amzDate, 'x-amz-content-sha256': 'UNSIGNED-PAYLOAD' };
+  const payload = opts.payload === undefined ? 'UNSIGNED-PAYLOAD' : opts.payload;
+  const service = opts.service ?? 's3';
+  const all: Record<string, string> = { ...headers, 'x-amz-date': amzDate, ...(payload !== null ? { 'x-amz-content-sha256': payload } : {}) };
   const names = Object.keys(all).map((n) => n.toLowerCase()).sort();
   const canon = Buffer.concat([
     Buffer.from(`${method}\n${path}\n\n`),
     ...names.map((n) => Buffer.concat([Buffer.from(`${n}:`), signedBytes(all[Object.keys(all).find((k) => k.toLowerCase() === n)!]!.trim()), Buffer.from('\n')])),
-    Buffer.from(`\n${names.join(';')}\nUNSIGNED-PAYLOAD`),
+    Buffer.from(`\n${names.join(';')}\n${payload ?? 'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855'}`),
   ]);
-  const scope = `${date}/us-east-1/s3/aws4_request`;
+  const scope = `${date}/us-east-1/${service}/aws4_request`;
   const sts = `AWS4-HMAC-SHA256\n${amzDate}\n${scope}\n${createHash('sha256').update(canon).digest('hex')}`;
   const h = (k: Buffer | string, s: string) => createHmac('sha256', k).update(s).digest();
-  const key = h(h(h(h('AWS4' + secret, date), 'us-east-1'), 's3'), 'aws4_request');
+  const key = h(h(h(h('AWS4' + secret, date), 'us-east-1'), service), 'aws4_request');
   const sig = createHmac('sha256', key).update(sts).digest('hex');
   return { ...all, authorization: `AWS4-HMAC-SHA256 Credential=${ak}/${scope}, SignedHeaders=${names.join(';')}, Signature=${sig}` };
 }
@@ -186,4 +197,98 @@ test('15: a presigned URL with X-Amz-Expires=0 has expired (403), it is not malf
   const r = await raw(env.worker.s3Url, 'GET', '/data/doc.txt?X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=AKIDTEST%2F20260101%2Fus-east-1%2Fs3%2Faws4_request&X-Amz-Date=20260101T000000Z&X-Amz-Expires=0&X-Amz-SignedHeaders=host&X-Amz-Signature=00');
   assert.equal(r.status, 403);
   assert.match(xmlField(r.body, 'Message') ?? '', /expired/);
+});
+
+test('the body must be the one the signature covers: aws-chunked added after signing, a presigned hash, no hash header (botocore signs)', async () => {
+  const u = new URL(env.worker.s3Url);
+  const r = await boto3(
+    env.worker.s3Url,
+    `
+import http.client, hashlib
+from botocore.auth import S3SigV4Auth
+from botocore.awsrequest import AWSRequest
+from botocore.credentials import Credentials
+creds = Credentials("AKIDTEST", "s3cr3t/key+x")
+def send(path, headers, body, query=""):
+    c = http.client.HTTPConnection(${JSON.stringify(u.hostname)}, ${u.port})
+    c.request("PUT", path + query, body=body, headers=headers)
+    x = c.getresponse()
+    data = x.read().decode()
+    code = data.split("<Code>")[1].split("</Code>")[0] if "<Code>" in data else ""
+    return [x.status, code]
+def signed(path, body):
+    req = AWSRequest(method="PUT", url=${JSON.stringify(env.worker.s3Url)} + path, data=body)
+    S3SigV4Auth(creds, "s3", "us-east-1").add_auth(req)
+    return dict(req.headers)
+out = {}
+h = signed("/data/swap-a.txt", b"original")
+out["swapped"] = send("/data/swap-a.txt", h, b"tampered")
+h["Content-Encoding"] = "aws-chunked"
+out["chunked"] = send("/data/swap-a.txt", h, b"9\\r\\ntampered!\\r\\n0\\r\\n\\r\\n")
+out["honest"] = send("/data/swap-a.txt", signed("/data/swap-a.txt", b"original"), b"original")
+# a presigned PUT that commits to a body's hash (X-Amz-Content-Sha256 in the query, signed
+# as the payload hash, as MinIO takes it; botocore always presigns UNSIGNED-PAYLOAD)
+import hmac, datetime, urllib.parse
+now = datetime.datetime.now(datetime.timezone.utc)
+amz, day = now.strftime("%Y%m%dT%H%M%SZ"), now.strftime("%Y%m%d")
+scope = day + "/us-east-1/s3/aws4_request"
+want = hashlib.sha256(b"signed content").hexdigest()
+params = sorted({"X-Amz-Algorithm": "AWS4-HMAC-SHA256", "X-Amz-Content-Sha256": want, "X-Amz-Credential": "AKIDTEST/" + scope,
+                 "X-Amz-Date": amz, "X-Amz-Expires": "300", "X-Amz-SignedHeaders": "host"}.items())
+cq = "&".join(urllib.parse.quote(k, safe="-_.~") + "=" + urllib.parse.quote(v, safe="-_.~") for k, v in params)
+creq = "\\n".join(["PUT", "/data/swap-b.txt", cq, "host:" + ${JSON.stringify(u.host)} + "\\n", "host", want])
+sts = "\\n".join(["AWS4-HMAC-SHA256", amz, scope, hashlib.sha256(creq.encode()).hexdigest()])
+k = ("AWS4" + "s3cr3t/key+x").encode()
+for part in (day, "us-east-1", "s3", "aws4_request"):
+    k = hmac.new(k, part.encode(), hashlib.sha256).digest()
+url = "/data/swap-b.txt?" + cq + "&X-Amz-Signature=" + hmac.new(k, sts.encode(), hashlib.sha256).hexdigest()
+out["presigned_other"] = send(url, {}, b"OTHER")
+out["presigned_same"] = send(url, {}, b"signed content")
+print(json.dumps(out))
+`,
+  );
+  assert.equal(r.code, 0, r.stderr);
+  const out = JSON.parse(r.stdout) as Record<string, [number, string]>;
+  assert.deepEqual(out.swapped, [400, 'XAmzContentSHA256Mismatch']);
+  assert.deepEqual(out.chunked, [400, 'XAmzContentSHA256Mismatch'], 'an unsigned Content-Encoding: aws-chunked does not switch the check off');
+  assert.deepEqual(out.honest, [200, '']);
+  assert.equal(readFileSync(join(env.data, 'swap-a.txt'), 'utf8'), 'original');
+  assert.deepEqual(out.presigned_other, [400, 'XAmzContentSHA256Mismatch']);
+  assert.deepEqual(out.presigned_same, [200, '']);
+  assert.equal(readFileSync(join(env.data, 'swap-b.txt'), 'utf8'), 'signed content');
+
+  // A SigV4 header signature without x-amz-content-sha256 covers no body (AWS: missing header).
+  const noHash = signV4('PUT', '/data/swap-c.txt', { host: u.host }, (v) => Buffer.from(v, 'latin1'), 's3cr3t/key+x', 'AKIDTEST', { payload: null });
+  const rc = await raw(env.worker.s3Url, 'PUT', '/data/swap-c.txt', Buffer.alloc(100, 7), noHash);
+  assert.equal(rc.status, 400, rc.body.toString());
+  assert.equal(xmlField(rc.body, 'Code'), 'InvalidRequest');
+  assert.match(xmlField(rc.body, 'Message') ?? '', /x-amz-content-sha256/);
+  assert.equal(existsSync(join(env.data, 'swap-c.txt')), false);
+  const get = await raw(env.worker.s3Url, 'GET', '/data/doc.txt', undefined, signV4('GET', '/data/doc.txt', { host: u.host }, (v) => Buffer.from(v, 'latin1'), 's3cr3t/key+x', 'AKIDTEST', { payload: null }));
+  assert.equal(get.status, 200, 'a GET without the header still works (curl --aws-sigv4 sends none)');
+});
+
+test('the credential scope names service s3; a header sent twice is signed as "a,b"', async () => {
+  const u = new URL(env.worker.s3Url);
+  const ec2 = signV4('GET', '/data/doc.txt', { host: u.host }, (v) => Buffer.from(v, 'latin1'), 's3cr3t/key+x', 'AKIDTEST', { service: 'ec2' });
+  const r = await raw(env.worker.s3Url, 'GET', '/data/doc.txt', undefined, ec2);
+  assert.equal(r.status, 400);
+  assert.equal(xmlField(r.body, 'Code'), 'AuthorizationHeaderMalformed');
+  assert.match(xmlField(r.body, 'Message') ?? '', /incorrect service (&quot;|")ec2/);
+  // Two x-amz-meta-d lines: the signer joins the values with ','.
+  const twice = signV4('PUT', '/data/twice.txt', { host: u.host, 'x-amz-meta-d': 'a,b' }, (v) => Buffer.from(v, 'latin1'), 's3cr3t/key+x', 'AKIDTEST');
+  const { 'x-amz-meta-d': _, ...rest } = twice;
+  const status = await new Promise<number>((resolve, reject) => {
+    const s = connect(Number(u.port), u.hostname);
+    let got = '';
+    s.on('data', (d: Buffer) => {
+      got += d.toString('latin1');
+      if (got.includes('\r\n')) s.end();
+    });
+    s.on('end', () => resolve(Number(got.split(' ')[1])));
+    s.on('error', reject);
+    const lines = Object.entries(rest).map(([k, v]) => `${k}: ${v}\r\n`).join('');
+    s.write(`PUT /data/twice.txt HTTP/1.1\r\n${lines}x-amz-meta-d: a\r\nx-amz-meta-d: b\r\nContent-Length: 1\r\nConnection: close\r\n\r\nx`);
+  });
+  assert.equal(status, 200);
 });

@@ -10,6 +10,7 @@ import { createHash } from 'node:crypto';
 import { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { verifySigV4, awsUriEncode } from '../../src/frontends/s3/sigv4.js';
+const S3 = { services: ['s3'] };
 import { AwsChunkedDecoder } from '../../src/frontends/s3/body.js';
 import { createChecksummer } from '../../src/frontends/s3/checksums.js';
 import { parseXml, XmlParseError } from '../../src/frontends/s3/xml.js';
@@ -66,7 +67,7 @@ async function decode(body: Buffer, dec: AwsChunkedDecoder, split = 777): Promis
 test('SigV4 seed signature and chunk signatures match the AWS documentation example', async () => {
   const body = chunkedBody();
   assert.equal(body.length, 66824);
-  const v = verifySigV4(exampleRequest(), new Map([[AK, SK]]));
+  const v = verifySigV4(exampleRequest(), new Map([[AK, SK]]), S3);
   assert.equal(v.accessKey, AK);
   assert.ok(v.chunkSigner);
   const out = await decode(body, new AwsChunkedDecoder({ signer: v.chunkSigner, decodedLength: 66560, expectTrailer: false }));
@@ -75,15 +76,33 @@ test('SigV4 seed signature and chunk signatures match the AWS documentation exam
 });
 
 test('a tampered chunk, a wrong seed signature, a wrong secret and a skewed clock are refused', async () => {
-  const v = verifySigV4(exampleRequest(), new Map([[AK, SK]]));
+  const v = verifySigV4(exampleRequest(), new Map([[AK, SK]]), S3);
   await assert.rejects(
     decode(chunkedBody(true), new AwsChunkedDecoder({ signer: v.chunkSigner!, expectTrailer: false })),
     (e: unknown) => e instanceof S3Error && e.code === 'SignatureDoesNotMatch',
   );
-  assert.throws(() => verifySigV4(exampleRequest('0'.repeat(64)), new Map([[AK, SK]])), (e: unknown) => e instanceof S3Error && e.code === 'SignatureDoesNotMatch');
-  assert.throws(() => verifySigV4(exampleRequest(), new Map([[AK, 'other']])), (e: unknown) => e instanceof S3Error && e.code === 'SignatureDoesNotMatch');
-  assert.throws(() => verifySigV4(exampleRequest(), new Map([['OTHER', SK]])), (e: unknown) => e instanceof S3Error && e.code === 'InvalidAccessKeyId');
-  assert.throws(() => verifySigV4({ ...exampleRequest(), now: Date.UTC(2013, 4, 25) }, new Map([[AK, SK]])), (e: unknown) => e instanceof S3Error && e.code === 'RequestTimeTooSkewed');
+  assert.throws(() => verifySigV4(exampleRequest('0'.repeat(64)), new Map([[AK, SK]]), S3), (e: unknown) => e instanceof S3Error && e.code === 'SignatureDoesNotMatch');
+  assert.throws(() => verifySigV4(exampleRequest(), new Map([[AK, 'other']]), S3), (e: unknown) => e instanceof S3Error && e.code === 'SignatureDoesNotMatch');
+  assert.throws(() => verifySigV4(exampleRequest(), new Map([['OTHER', SK]]), S3), (e: unknown) => e instanceof S3Error && e.code === 'InvalidAccessKeyId');
+  assert.throws(() => verifySigV4({ ...exampleRequest(), now: Date.UTC(2013, 4, 25) }, new Map([[AK, SK]]), S3), (e: unknown) => e instanceof S3Error && e.code === 'RequestTimeTooSkewed');
+});
+
+test('the credential scope: the service must be the front end\'s, the region the configured one when set', () => {
+  const creds = new Map([[AK, SK]]);
+  assert.equal(verifySigV4(exampleRequest(), creds, { services: ['s3'], region: 'us-east-1' }).accessKey, AK);
+  assert.throws(
+    () => verifySigV4(exampleRequest(), creds, { services: ['s3'], region: 'eu-west-1' }),
+    (e: unknown) => e instanceof S3Error && e.code === 'AuthorizationHeaderMalformed' && /the region 'us-east-1' is wrong; expecting 'eu-west-1'/.test(e.message),
+  );
+  assert.throws(
+    () => verifySigV4(exampleRequest(), creds, { services: ['alluxio'] }),
+    (e: unknown) => e instanceof S3Error && e.code === 'AuthorizationHeaderMalformed' && /incorrect service "s3"/.test(e.message),
+  );
+  // SigV2 without any date is refused for what it lacks, not as a skewed clock
+  assert.throws(
+    () => verifySigV4({ method: 'GET', rawPath: '/b/k', rawQuery: '', headers: { authorization: `AWS ${AK}:c2lnbmF0dXJl`, host: 'h' } }, creds, S3),
+    (e: unknown) => e instanceof S3Error && e.code === 'AccessDenied' && /valid Date or x-amz-date/.test(e.message),
+  );
 });
 
 test('aws-chunked framing errors: truncated body, bad size, length mismatch', async () => {

@@ -127,7 +127,7 @@ describe('s3:// signed GETs: retries and session tokens', () => {
       seen.push(req);
       try {
         // The S3 front end's verifier: the signature must cover every x-amz-* header sent.
-        verifySignature({ method: req.method!, rawPath: req.url!.split('?')[0]!, rawQuery: '', headers: req.headers }, new Map([['AK', 'SK']]));
+        verifySignature({ method: req.method!, rawPath: req.url!.split('?')[0]!, rawQuery: '', headers: req.headers }, new Map([['AK', 'SK']]), { services: ['s3'] });
       } catch (e) {
         res.writeHead(403).end(`<Error><Code>SignatureDoesNotMatch</Code><Message>${(e as Error).message}</Message></Error>`);
         return;

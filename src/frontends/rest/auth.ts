@@ -5,8 +5,8 @@
  * key pairs (ALLUXIO_S3_CREDENTIALS="AK:SK,AK2:SK2", the same variable as the S3 API), every
  * REST data endpoint under /api/v1/ requires an AWS Signature Version 4 request, verified by
  * the one signature verifier (src/frontends/s3/sigv4.ts verifySignature): the Authorization
- * header form or a presigned URL. The credential scope's service may be "s3" or "alluxio";
- * the region is the client's (ALLUXIO_S3_REGION, default us-east-1). Bodies are not
+ * header form or a presigned URL. The credential scope's service may be "s3" or "alluxio"
+ * (another is AuthorizationHeaderMalformed), in any region. Bodies are not
  * hashed by clients: PUT bodies are signed as UNSIGNED-PAYLOAD (aws-chunked signed bodies
  * are refused, the REST API streams raw bodies).
  *
@@ -31,25 +31,8 @@ export function restAuthFromEnv(env: NodeJS.ProcessEnv = process.env): RestAuthO
   return creds ? { credentials: creds } : {};
 }
 
-const SERVICES = new Set(['s3', 'alluxio']);
-
-function scopeService(req: IncomingMessage, rawQuery: string): string | undefined {
-  const auth = typeof req.headers.authorization === 'string' ? req.headers.authorization : '';
-  let cred: string | undefined = /Credential=([^,\s]+)/.exec(auth)?.[1];
-  if (!cred) {
-    const m = /(?:^|&)X-Amz-Credential=([^&]*)/.exec(rawQuery);
-    if (m) {
-      try {
-        cred = decodeURIComponent(m[1]!.replace(/\+/g, '%20'));
-      } catch {
-        return undefined;
-      }
-    }
-  }
-  if (!cred) return undefined; // SigV2: no scope
-  const parts = cred.split('/');
-  return parts[parts.length - 2];
-}
+/** The credential scope's services the REST API accepts (any region: the client's). */
+const REST_SCOPE = { services: ['s3', 'alluxio'] };
 
 /**
  * Check one REST request. Returns who signed it (undefined when auth is off); throws a
@@ -64,7 +47,7 @@ export function authenticateRest(req: IncomingMessage, opts: RestAuthOptions): V
   const rawQuery = q < 0 ? '' : raw.slice(q + 1);
   let v: VerifiedRequest;
   try {
-    v = verifySignature({ method: req.method ?? 'GET', rawPath, rawQuery, headers: req.headers }, opts.credentials);
+    v = verifySignature({ method: req.method ?? 'GET', rawPath, rawQuery, headers: req.headers, distinctHeaders: () => req.headersDistinct }, opts.credentials, REST_SCOPE);
   } catch (e) {
     if (!(e instanceof AuthError)) throw e;
     const anonymous = !req.headers.authorization && !/(?:^|&)(?:X-Amz-Signature|Signature)=/.test(rawQuery);
@@ -74,10 +57,6 @@ export function authenticateRest(req: IncomingMessage, opts: RestAuthOptions): V
       });
     }
     throw new RestError(AUTH_HTTP_STATUS[e.reason], e.reason, e.message);
-  }
-  const service = scopeService(req, rawQuery);
-  if (service !== undefined && !SERVICES.has(service)) {
-    throw new RestError(403, 'SignatureDoesNotMatch', `the credential scope names service "${service}"; the REST API accepts "s3" or "alluxio"`);
   }
   if (v.chunkSigner) {
     throw new RestError(400, 'NotImplemented', 'aws-chunked (STREAMING-AWS4-HMAC-SHA256-PAYLOAD) bodies are not accepted by the REST API: sign the body as UNSIGNED-PAYLOAD');

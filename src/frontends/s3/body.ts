@@ -9,6 +9,7 @@
 import { createHash, type Hash } from 'node:crypto';
 import type { IncomingHttpHeaders } from 'node:http';
 import { Transform, type TransformCallback } from 'node:stream';
+import { safeEqualHex } from '../../domain/sigv4.js';
 import { algorithmOfHeader, createChecksummer, type ChecksumAlgorithm, type Checksummer } from './checksums.js';
 import { S3Error, s3err } from './errors.js';
 
@@ -172,7 +173,7 @@ export class AwsChunkedDecoder extends Transform {
     const digest = this.chunkHash ? this.chunkHash.digest('hex') : EMPTY_SHA256;
     this.chunkHash = undefined;
     const want = this.opts.signer.next(digest);
-    if (want !== this.chunkSig) throw new S3Error('SignatureDoesNotMatch', 403, 'aws-chunked body: a chunk signature does not match');
+    if (!safeEqualHex(want, this.chunkSig ?? '')) throw new S3Error('SignatureDoesNotMatch', 403, 'aws-chunked body: a chunk signature does not match');
   }
 
   override _flush(cb: TransformCallback): void {
@@ -184,7 +185,7 @@ export class AwsChunkedDecoder extends Transform {
       }
       if (this.opts.signer && this.trailerLines.length > 0) {
         const sig = this.trailers.get('x-amz-trailer-signature');
-        if (!sig || sig !== this.opts.signer.trailer(this.trailerLines.join(''))) {
+        if (!sig || !safeEqualHex(this.opts.signer.trailer(this.trailerLines.join('')), sig)) {
           throw new S3Error('SignatureDoesNotMatch', 403, 'aws-chunked body: the trailer signature does not match');
         }
       }

@@ -29,14 +29,35 @@ function makeDecoder(r: Req): AwsChunkedDecoder {
   });
 }
 
-function verifier(h: IncomingHttpHeaders, chunked: boolean): BodyVerifier {
-  const sha = String(h['x-amz-content-sha256'] ?? '');
+/**
+ * The SHA-256 the body must have, of the bytes as sent: the one the signature covers, or
+ * (auth off) the hex x-amz-content-sha256 the client declared. Checked on the raw body,
+ * before any aws-chunked decoding: `Content-Encoding: aws-chunked` is not signed, so it
+ * must not turn the check off.
+ */
+function payloadSha256(r: Req): string | undefined {
+  if (r.auth) {
+    if (r.auth.payloadHashMissing && hasBody(r.req.headers)) {
+      throw new S3Error('InvalidRequest', 400, 'Missing required header for this request: x-amz-content-sha256');
+    }
+    return r.auth.payloadSha256;
+  }
+  const sha = String(r.req.headers['x-amz-content-sha256'] ?? '');
+  return /^[0-9a-fA-F]{64}$/.test(sha) ? sha : undefined;
+}
+
+function hasBody(h: IncomingHttpHeaders): boolean {
+  return h['transfer-encoding'] !== undefined || (h['content-length'] !== undefined && h['content-length'] !== '0');
+}
+
+/** Checks of the decoded body: x-amz-checksum-*, Content-MD5, and the payload hash when nothing decodes it first. */
+function verifier(h: IncomingHttpHeaders, sha256Hex: string | undefined): BodyVerifier {
   const md5 = h['content-md5'];
   if (md5 !== undefined && (typeof md5 !== 'string' || !/^[A-Za-z0-9+/]{22}==$/.test(md5.trim()))) throw s3err.invalidDigest();
   return new BodyVerifier({
     checksums: declaredChecksums(h),
     ...(h['content-md5'] ? { contentMd5: String(h['content-md5']) } : {}),
-    ...(!chunked && /^[0-9a-fA-F]{64}$/.test(sha) ? { sha256Hex: sha } : {}),
+    ...(sha256Hex ? { sha256Hex } : {}),
   });
 }
 
@@ -44,9 +65,13 @@ function verifier(h: IncomingHttpHeaders, chunked: boolean): BodyVerifier {
 export function bodyStages(r: Req): Transform[] {
   const h = r.req.headers;
   const stages: Transform[] = [];
+  const sha = payloadSha256(r);
   const chunked = isAwsChunked(h);
-  if (chunked) stages.push(makeDecoder(r));
-  const v = verifier(h, chunked);
+  if (chunked) {
+    if (sha) stages.push(new BodyVerifier({ sha256Hex: sha }));
+    stages.push(makeDecoder(r));
+  }
+  const v = verifier(h, chunked ? undefined : sha);
   if (v.active) stages.push(v);
   return stages;
 }
@@ -75,15 +100,18 @@ export async function withBody<T>(r: Req, sink: (body: Readable) => Promise<T>):
 
 /** A small body (XML documents), decoded when aws-chunked; refused above 2 MiB. */
 export async function readSmallBody(r: Req): Promise<string> {
-  const chunks: Buffer[] = [];
-  let n = 0;
-  const src = isAwsChunked(r.req.headers) ? r.req.pipe(makeDecoder(r)) : r.req;
-  for await (const c of src) {
-    n += (c as Buffer).length;
-    if (n > MAX_XML_BODY) throw s3err.malformedXml('The XML document is too large');
-    chunks.push(c as Buffer);
-  }
-  return Buffer.concat(chunks).toString('utf8');
+  // Through the same stages as an object's body: decoded, and checked against what the
+  // signature and the client declared.
+  return withBody(r, async (body) => {
+    const chunks: Buffer[] = [];
+    let n = 0;
+    for await (const c of body) {
+      n += (c as Buffer).length;
+      if (n > MAX_XML_BODY) throw s3err.malformedXml('The XML document is too large');
+      chunks.push(c as Buffer);
+    }
+    return Buffer.concat(chunks).toString('utf8');
+  });
 }
 
 /** The request's XML document, whose root must be `rootName` (else MalformedXML). */

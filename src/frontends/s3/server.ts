@@ -204,11 +204,14 @@ async function serve(ctx: S3Context, opts: S3HandlerOptions, p: Pending): Promis
   }
 }
 
+/** The credential scope's service a signature to the S3 API names (its region: `region` when set). */
+const S3_SERVICES = ['s3'];
+
 async function run(ctx: S3Context, opts: S3HandlerOptions, p: Pending): Promise<void> {
   const { req, res, rawPath, rawQuery, method } = p;
   if (!rawPath.startsWith('/')) throw new S3Error('InvalidURI', 400, "Couldn't parse the specified URI.");
   const pairs = parseQueryPairs(rawQuery);
-  const auth = opts.credentials ? verifySigV4({ method, rawPath, rawQuery, headers: req.headers }, opts.credentials) : undefined;
+  const auth = opts.credentials ? verifySigV4({ method, rawPath, rawQuery, headers: req.headers, distinctHeaders: () => req.headersDistinct }, opts.credentials, { services: S3_SERVICES, ...(opts.region !== undefined ? { region: opts.region } : {}) }) : undefined;
   const rest = rawPath.slice(1);
   const i = rest.indexOf('/');
   try {

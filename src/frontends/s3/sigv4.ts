@@ -20,7 +20,7 @@ import { createHmac, timingSafeEqual } from 'node:crypto';
 import type { IncomingHttpHeaders } from 'node:http';
 import type { ChunkSigner } from './body.js';
 import { S3Error } from './errors.js';
-import { canonicalQuery, canonicalUri as canonicalUriOf, EMPTY_SHA256, sha256Hex, SIGV4_ALGORITHM as ALGORITHM, signingKey, splitQuery, type Credentials } from '../../domain/sigv4.js';
+import { canonicalQuery, canonicalUri as canonicalUriOf, EMPTY_SHA256, safeEqualHex, sha256Hex, SIGV4_ALGORITHM as ALGORITHM, signingKey, splitQuery, type Credentials } from '../../domain/sigv4.js';
 
 // The pure part (canonicalisation, the signer) is shared with the requests this process
 // sends: src/domain/sigv4.ts. awsUriEncode is re-exported for the front end's listings.
@@ -86,9 +86,15 @@ export function parseQueryPairs(rawQuery: string): [string, string][] {
   return splitQuery(rawQuery, (why) => new S3Error('InvalidArgument', 400, why));
 }
 
-function headerValue(h: IncomingHttpHeaders, name: string): string {
+function headerValue(h: IncomingHttpHeaders, name: string, distinct?: () => NodeJS.Dict<string[]>): string {
   const v = h[name];
-  const s = Array.isArray(v) ? v.join(',') : (v ?? '');
+  // A header sent on several lines: SigV4 signs the values trimmed and joined with ','
+  // (Node has merged them with ', ', which a value may also hold: ask for them apart).
+  let s = Array.isArray(v) ? v.join(',') : (v ?? '');
+  if (distinct && s.includes(',')) {
+    const all = distinct()[name];
+    if (all && all.length > 1) s = all.map((x) => x.trim().replace(/\s+/g, ' ')).join(',');
+  }
   return String(s).trim().replace(/\s+/g, ' ');
 }
 
@@ -98,15 +104,18 @@ function parseAmzDate(s: string): number {
   return Date.UTC(+m[1]!, +m[2]! - 1, +m[3]!, +m[4]!, +m[5]!, +m[6]!);
 }
 
-function safeEqualHex(a: string, b: string): boolean {
-  if (a.length !== b.length || !/^[0-9a-f]*$/.test(a)) return false;
-  return timingSafeEqual(Buffer.from(a), Buffer.from(b));
-}
-
 export interface VerifiedRequest {
   accessKey: string;
   /** Set for STREAMING-AWS4-HMAC-SHA256-PAYLOAD[-TRAILER] bodies. */
   chunkSigner?: ChunkSigner;
+  /**
+   * The body's SHA-256 (lower-case hex) that the signature covers: the x-amz-content-sha256
+   * header or a presigned URL's X-Amz-Content-Sha256, or the empty body's when a SigV4
+   * header signature names no payload hash. The body must match it.
+   */
+  payloadSha256?: string;
+  /** A SigV4 header signature without x-amz-content-sha256 (it covers an empty body only). */
+  payloadHashMissing?: boolean;
 }
 
 export interface SigInput {
@@ -114,13 +123,22 @@ export interface SigInput {
   rawPath: string;
   rawQuery: string;
   headers: IncomingHttpHeaders;
+  /** The headers as sent, one value per line (Node's `req.headersDistinct`), read only for a value holding ','. */
+  distinctHeaders?: () => NodeJS.Dict<string[]>;
   now?: number;
 }
 
+/** What a credential scope may name: the front end's services, and the region when the operator set one. */
+export interface ScopeRules {
+  services: readonly string[];
+  /** Unset: any region (as MinIO without a configured region). */
+  region?: string;
+}
+
 /** verifySignature for the S3 front end: a failed check is the S3Error it answers with. */
-export function verifySigV4(input: SigInput, creds: Credentials): VerifiedRequest {
+export function verifySigV4(input: SigInput, creds: Credentials, scope: ScopeRules): VerifiedRequest {
   try {
-    return verifySignature(input, creds);
+    return verifySignature(input, creds, scope);
   } catch (e) {
     throw e instanceof AuthError ? s3ErrorOfAuth(e) : e;
   }
@@ -133,11 +151,12 @@ export function verifySigV4(input: SigInput, creds: Credentials): VerifiedReques
  * AuthorizationQueryParametersError, or InvalidArgument / InvalidURI for a request that
  * cannot be canonicalised.
  */
-export function verifySignature(input: SigInput, creds: Credentials): VerifiedRequest {
+export function verifySignature(input: SigInput, creds: Credentials, rules: ScopeRules): VerifiedRequest {
   const now = input.now ?? Date.now();
   const pairs = splitQuery(input.rawQuery, (why) => new AuthError('InvalidArgument', why));
   const q = new Map(pairs);
   const auth = headerValue(input.headers, 'authorization');
+  const hv = (name: string) => headerValue(input.headers, name, input.distinctHeaders);
   let accessKey: string, scopeDate: string, region: string, service: string, signedHeaders: string[], signature: string, amzDate: string, payloadHash: string;
   let presigned = false;
   if (auth) {
@@ -162,6 +181,7 @@ export function verifySignature(input: SigInput, creds: Credentials): VerifiedRe
       amzDate = new Date(d).toISOString().replace(/[-:]/g, '').replace(/\.\d{3}/, '');
     }
     payloadHash = headerValue(input.headers, 'x-amz-content-sha256') || EMPTY_SHA256;
+    checkScope(rules, region, service, 'AuthorizationHeaderMalformed', 'The authorization header is malformed');
   } else if (q.has('X-Amz-Algorithm')) {
     presigned = true;
     if (q.get('X-Amz-Algorithm') !== ALGORITHM) throw new AuthError('AuthorizationQueryParametersError', `X-Amz-Algorithm must be ${ALGORITHM}`);
@@ -174,6 +194,7 @@ export function verifySignature(input: SigInput, creds: Credentials): VerifiedRe
     signedHeaders = sh.split(';');
     signature = sig;
     payloadHash = q.get('X-Amz-Content-Sha256') ?? 'UNSIGNED-PAYLOAD';
+    checkScope(rules, region, service, 'AuthorizationQueryParametersError', 'Error parsing the X-Amz-Credential parameter');
     const expires = Number(q.get('X-Amz-Expires') ?? '604800');
     const t = parseAmzDate(amzDate);
     if (!Number.isFinite(expires) || expires > 604800) throw new AuthError('AuthorizationQueryParametersError', 'X-Amz-Expires must be between 1 and 604800 seconds');
@@ -196,7 +217,7 @@ export function verifySignature(input: SigInput, creds: Credentials): VerifiedRe
   if (amzDate.slice(0, 8) !== scopeDate) throw new AuthError('SignatureDoesNotMatch', 'The credential scope date does not match the request date');
   if (!signedHeaders.includes('host')) throw new AuthError('AccessDenied', 'The host header must be signed');
 
-  const canonicalHeaders = signedHeaders.map((n) => `${n}:${headerValue(input.headers, n)}\n`).join('');
+  const canonicalHeaders = signedHeaders.map((n) => `${n}:${hv(n)}\n`).join('');
   const canonicalRequest = [
     input.method,
     canonicalUri(input.rawPath),
@@ -228,6 +249,8 @@ export function verifySignature(input: SigInput, creds: Credentials): VerifiedRe
     });
   }
   const out: VerifiedRequest = { accessKey };
+  if (/^[0-9a-fA-F]{64}$/.test(payloadHash)) out.payloadSha256 = payloadHash.toLowerCase();
+  if (!presigned && !headerValue(input.headers, 'x-amz-content-sha256')) out.payloadHashMissing = true;
   if (payloadHash === 'STREAMING-AWS4-HMAC-SHA256-PAYLOAD' || payloadHash === 'STREAMING-AWS4-HMAC-SHA256-PAYLOAD-TRAILER') {
     let prev = expected;
     out.chunkSigner = {
@@ -244,6 +267,16 @@ export function verifySignature(input: SigInput, creds: Credentials): VerifiedRe
     };
   }
   return out;
+}
+
+/** A scope naming another service, or another region than the one configured, is malformed (as AWS answers). */
+function checkScope(rules: ScopeRules, region: string, service: string, reason: AuthReason, what: string): void {
+  if (!rules.services.includes(service)) {
+    throw new AuthError(reason, `${what}; incorrect service "${service}". This endpoint belongs to ${rules.services.map((s) => `"${s}"`).join(' or ')}.`);
+  }
+  if (rules.region !== undefined && region !== rules.region) {
+    throw new AuthError(reason, `${what}; the region '${region}' is wrong; expecting '${rules.region}'`, { Region: rules.region });
+  }
 }
 
 function splitCredential(cred: string): [string, string, string, string] {
@@ -294,7 +327,8 @@ function verifySigV2(input: SigInput, creds: Credentials, pairs: [string, string
     accessKey = auth.slice(4, i);
     signature = auth.slice(i + 1);
     const t = Date.parse(headerValue(input.headers, 'x-amz-date') || headerValue(input.headers, 'date'));
-    if (Number.isNaN(t) || Math.abs(now - t) > MAX_SKEW_MS) throw new AuthError('RequestTimeTooSkewed', 'The difference between the request time and the server\'s time is too large.');
+    if (Number.isNaN(t)) throw new AuthError('AccessDenied', 'AWS authentication requires a valid Date or x-amz-date header');
+    if (Math.abs(now - t) > MAX_SKEW_MS) throw new AuthError('RequestTimeTooSkewed', 'The difference between the request time and the server\'s time is too large.');
     dateLine = headerValue(input.headers, 'x-amz-date') ? '' : headerValue(input.headers, 'date');
   } else {
     accessKey = q.get('AWSAccessKeyId')!;
@@ -309,7 +343,7 @@ function verifySigV2(input: SigInput, creds: Credentials, pairs: [string, string
   const amz = Object.keys(input.headers)
     .filter((k) => k.startsWith('x-amz-'))
     .sort()
-    .map((k) => `${k}:${headerValue(input.headers, k)}\n`)
+    .map((k) => `${k}:${headerValue(input.headers, k, input.distinctHeaders)}\n`)
     .join('');
   const sub = pairs
     .filter(([k]) => V2_SUBRESOURCES.has(k))

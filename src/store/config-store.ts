@@ -214,13 +214,29 @@ export async function transact<T>(conn: EtcdConnection, plan: (state: ConfigStat
   const { layout } = conn;
   const maxAttempts = opts.maxAttempts ?? 40;
   const limit = maxTxnOps();
-  /** Every commit this call sent: one of them may have landed with its answer lost. */
-  const sent: Sent[] = [];
+  /** Every commit this call sent, with its plan's result: one may have landed with its answer lost. */
+  const sent: (Sent & { result: T })[] = [];
+  /** The commit of ours that landed, if one did (after a lost answer), as transact's outcome. */
+  const ours = async (): Promise<Committed<T> | undefined> => {
+    if (sent.length === 0) return undefined;
+    const landed = await findLanded(conn, sent);
+    if (landed.kind !== 'landed') return undefined;
+    return { revision: landed.revision, result: sent.find((x) => x.nonce === landed.nonce)!.result };
+  };
   let lostAnswers = 0;
   for (let attempt = 1; ; attempt++) {
     const state = await readConfig(conn);
     checkSchema(state);
-    const planned = await plan(state);
+    let planned: Plan<T>;
+    try {
+      planned = await plan(state);
+    } catch (e) {
+      // After a lost answer, a plan that now fails may fail BECAUSE our commit landed
+      // meanwhile (the mount it adds exists, the one it removes is gone): that is success.
+      const done = await ours();
+      if (done) return done;
+      throw e;
+    }
     const { result, compares = [] } = planned;
     const ops = effectiveOps(planned.ops, state.raw, (k) => layout.isConfigEntryKey(k));
     // Nothing would change (a rule disabled again, an update to the values in place): no
@@ -228,10 +244,8 @@ export async function transact<T>(conn: EtcdConnection, plan: (state: ConfigStat
     if (ops.length === 0 && !isDryRun(conn)) {
       // Unless a commit of ours whose answer was lost landed after all: that is what put
       // the values in place, and it is reported as written.
-      if (sent.length > 0) {
-        const landed = await findLanded(conn, sent);
-        if (landed.kind === 'landed') return { revision: landed.revision, result };
-      }
+      const done = await ours();
+      if (done) return done;
       return { revision: state.configRevision, result, unchanged: true };
     }
     // etcd refuses a txn with more than --max-txn-ops operations (each put/delete is one,
@@ -255,7 +269,7 @@ export async function transact<T>(conn: EtcdConnection, plan: (state: ConfigStat
     // generation history tells whether it landed (findLanded).
     const nonce = randomUUID();
     const generation = { generation: state.generation + 1, updatedAt: new Date().toISOString(), ...(opts.actor ? { by: opts.actor } : {}), txn: nonce };
-    sent.push({ nonce, guard: state.generationModRevision });
+    sent.push({ nonce, guard: state.generationModRevision, result });
     let res;
     try {
       const compare: TxnCompare[] = [{ key: layout.generationKey, modRevision: state.generationModRevision }, ...compares];
@@ -273,7 +287,7 @@ export async function transact<T>(conn: EtcdConnection, plan: (state: ConfigStat
       // The answer was lost (no member answered, deadline, no leader): the commit may or may
       // not have landed. Re-read and say which.
       const landed = await findLanded(conn, sent);
-      if (landed.kind === 'landed') return { revision: landed.revision, result };
+      if (landed.kind === 'landed') return { revision: landed.revision, result: sent.find((x) => x.nonce === landed.nonce)!.result };
       if (landed.kind !== 'unknown' && ++lostAnswers < MAX_LOST_ANSWERS) {
         // Not applied (yet): commit again. The new commit also fences a lost copy still in
         // flight: both are guarded on the same generation, so at most one can land.
@@ -284,8 +298,8 @@ export async function transact<T>(conn: EtcdConnection, plan: (state: ConfigStat
     if (res.succeeded) return { revision: res.revision, result };
     // The compare failed: somebody else committed, or etcd3 re-sent our own commit after a
     // lost answer and the first copy landed. Only the latter carries one of our nonces.
-    const landed = await findLanded(conn, sent);
-    if (landed.kind === 'landed') return { revision: landed.revision, result };
+    const done = await ours();
+    if (done) return done;
     if (attempt >= maxAttempts) {
       throw new AlluxioError('Conflict', `the config kept changing underneath this command (${attempt} attempts); try again`);
     }

@@ -37,7 +37,7 @@ export function lostAnswerError(e: AlluxioError, landed: Exclude<LandedCheck, { 
  * unknown: the history could not be read (no answer, compacted).
  */
 export type LandedCheck =
-  | { kind: 'landed'; revision: number }
+  | { kind: 'landed'; revision: number; nonce: string }
   | { kind: 'not-landed'; revision: number; generation: number }
   | { kind: 'pending'; revision: number; generation: number }
   | { kind: 'unknown'; why: string };
@@ -68,7 +68,7 @@ export async function findLanded(conn: EtcdConnection, sent: readonly Sent[]): P
       }
       head ??= { revision: res.revision, generation: Number(value.generation ?? 0), mod };
       if (mod <= oldest) break;
-      if (value.txn !== undefined && nonces.has(value.txn)) return { kind: 'landed', revision: mod };
+      if (value.txn !== undefined && nonces.has(value.txn)) return { kind: 'landed', revision: mod, nonce: value.txn };
       at = mod - 1;
     }
     if (!head) return { kind: 'unknown', why: 'no answer' };

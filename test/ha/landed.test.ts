@@ -10,6 +10,8 @@ import { startTestEtcd, type TestEtcd } from '../helpers/etcd.js';
 import { EtcdConnection } from '../../src/store/connection.js';
 import { readConfig, transact } from '../../src/store/config-store.js';
 import { findLanded } from '../../src/store/landed.js';
+import { AlluxioError } from '../../src/domain/errors.js';
+import { createServer, request, type IncomingMessage, type ServerResponse } from 'node:http';
 
 describe('a guarded write whose answer was lost: did it land?', () => {
   let etcd: TestEtcd;
@@ -35,10 +37,10 @@ describe('a guarded write whose answer was lost: did it land?', () => {
     const mine = await put('mine');
     const { nonce, mod } = await nonceAt();
     assert.equal(mod, mine.revision);
-    assert.deepEqual(await findLanded(conn, [{ nonce, guard }]), { kind: 'landed', revision: mine.revision });
+    assert.deepEqual(await findLanded(conn, [{ nonce, guard }]), { kind: 'landed', revision: mine.revision, nonce });
     // others commit after it: the history walk still finds it
     for (let i = 0; i < 5; i++) await put(`later-${i}`);
-    assert.deepEqual(await findLanded(conn, [{ nonce, guard }]), { kind: 'landed', revision: mine.revision });
+    assert.deepEqual(await findLanded(conn, [{ nonce, guard }]), { kind: 'landed', revision: mine.revision, nonce });
     // a nonce that never committed: not written, with the current generation
     const state = await readConfig(conn);
     const never = await findLanded(conn, [{ nonce: 'never-sent', guard }]);
@@ -48,7 +50,7 @@ describe('a guarded write whose answer was lost: did it land?', () => {
     const pending = await findLanded(conn, [{ nonce: 'in-flight', guard: state.generationModRevision }]);
     assert.deepEqual(pending, { kind: 'pending', revision: state.revision, generation: state.generation });
     // several commits of one call: the one that landed is found
-    assert.deepEqual(await findLanded(conn, [{ nonce: 'lost-1', guard }, { nonce, guard }]), { kind: 'landed', revision: mine.revision });
+    assert.deepEqual(await findLanded(conn, [{ nonce: 'lost-1', guard }, { nonce, guard }]), { kind: 'landed', revision: mine.revision, nonce });
   });
 
   it('says "unknown" when the history cannot be read (compacted), never a guess', async () => {
@@ -60,5 +62,96 @@ describe('a guarded write whose answer was lost: did it land?', () => {
     await (conn.client as unknown as { kv: { compact(r: { revision: string; physical: boolean }): Promise<unknown> } }).kv.compact({ revision: String(head), physical: true });
     const r = await findLanded(conn, [{ nonce, guard }]);
     assert.equal(r.kind, 'unknown');
+  });
+});
+
+/**
+ * An HTTP proxy in front of etcd's JSON gateway that loses the answer to the first commit:
+ * it holds the txn unanswered (the client's deadline passes), and sends it on to etcd only
+ * when the client, after asking the generation key whether it landed, reads the config
+ * again: a commit etcd applied late, the way a leader that lost its followers for a moment
+ * applies it once they are back.
+ */
+async function lateCommitProxy(target: string): Promise<{ endpoint: string; released: () => boolean; close: () => Promise<void> }> {
+  const up = new URL(target);
+  let held: { body: Buffer; res: ServerResponse } | undefined;
+  let released = false;
+  let askedGeneration = false;
+  const forward = (path: string, body: Buffer): Promise<{ status: number; body: Buffer }> =>
+    new Promise((resolve, reject) => {
+      const r = request({ host: up.hostname, port: up.port, method: 'POST', path, headers: { 'content-type': 'application/json', 'content-length': body.length } }, (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c)).on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks) }));
+      });
+      r.on('error', reject);
+      r.end(body);
+    });
+  const keyOf = (body: Buffer): string => {
+    try {
+      return Buffer.from((JSON.parse(body.toString()) as { key?: string }).key ?? '', 'base64').toString();
+    } catch {
+      return '';
+    }
+  };
+  const server = createServer((req: IncomingMessage, res: ServerResponse) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      void (async () => {
+        const body = Buffer.concat(chunks);
+        const path = req.url ?? '/';
+        if (path === '/v3/kv/txn' && !held && !released) {
+          held = { body, res }; // never answered
+          return;
+        }
+        const key = keyOf(body);
+        if (held && path === '/v3/kv/range' && key.endsWith('/config/generation')) askedGeneration = true;
+        if (held && askedGeneration && path === '/v3/kv/range' && key.endsWith('/config/')) {
+          await forward('/v3/kv/txn', held.body); // it lands now, its answer lost for good
+          held.res.destroy();
+          held = undefined;
+          released = true;
+        }
+        const out = await forward(path, body);
+        res.writeHead(out.status, { 'content-type': 'application/json' }).end(out.body);
+      })().catch(() => res.destroy());
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+  return {
+    endpoint: `http://127.0.0.1:${(server.address() as { port: number }).port}`,
+    released: () => released,
+    close: () => new Promise<void>((r) => (server.closeAllConnections(), server.close(() => r()))),
+  };
+}
+
+describe('a commit that lands after its answer was lost', () => {
+  let etcd: TestEtcd;
+  before(async () => {
+    etcd = await startTestEtcd();
+  });
+  after(async () => {
+    await etcd?.destroy();
+  });
+
+  it('is reported as written, with its revision and result, when the plan then fails because it landed (the rule it adds exists)', async () => {
+    const proxy = await lateCommitProxy(etcd.endpoint);
+    const conn = new EtcdConnection({ endpoints: [proxy.endpoint], cluster: 'late', timeoutMs: 2000 });
+    try {
+      const key = conn.layout.ruleKey('late');
+      const r = await transact(conn, (state) => {
+        if (state.raw.has(key)) throw new AlluxioError('RuleExists', 'rule "late" already exists');
+        return { ops: [{ type: 'put', key, value: JSON.stringify({ id: 'late', order: 1, kind: 'prefix', src: '/late', dst: '/x', enabled: true }) }], result: 'added' };
+      });
+      assert.ok(proxy.released(), 'the held commit was applied late');
+      assert.equal(r.result, 'added');
+      const direct = new EtcdConnection({ endpoints: [etcd.endpoint], cluster: 'late' });
+      const state = await readConfig(direct).finally(() => direct.close());
+      assert.ok(state.raw.has(key));
+      assert.equal(r.revision, state.configRevision, 'the revision of the commit that landed');
+    } finally {
+      conn.close();
+      await proxy.close();
+    }
   });
 });

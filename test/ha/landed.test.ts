@@ -74,7 +74,8 @@ describe('a guarded write whose answer was lost: did it land?', () => {
  */
 async function lateCommitProxy(target: string): Promise<{ endpoint: string; released: () => boolean; close: () => Promise<void> }> {
   const up = new URL(target);
-  let held: { body: Buffer; res: ServerResponse } | undefined;
+  /** Commits held unanswered (the client may send it again to the same member within its deadline). */
+  let held: { body: Buffer; res: ServerResponse }[] = [];
   let released = false;
   let askedGeneration = false;
   const forward = (path: string, body: Buffer): Promise<{ status: number; body: Buffer }> =>
@@ -100,16 +101,16 @@ async function lateCommitProxy(target: string): Promise<{ endpoint: string; rele
       void (async () => {
         const body = Buffer.concat(chunks);
         const path = req.url ?? '/';
-        if (path === '/v3/kv/txn' && !held && !released) {
-          held = { body, res }; // never answered
+        if (path === '/v3/kv/txn' && !released) {
+          held.push({ body, res }); // never answered
           return;
         }
         const key = keyOf(body);
-        if (held && path === '/v3/kv/range' && key.endsWith('/config/generation')) askedGeneration = true;
-        if (held && askedGeneration && path === '/v3/kv/range' && key.endsWith('/config/')) {
-          await forward('/v3/kv/txn', held.body); // it lands now, its answer lost for good
-          held.res.destroy();
-          held = undefined;
+        if (held.length > 0 && path === '/v3/kv/range' && key.endsWith('/config/generation')) askedGeneration = true;
+        if (held.length > 0 && askedGeneration && path === '/v3/kv/range' && key.endsWith('/config/')) {
+          await forward('/v3/kv/txn', held[0]!.body); // the first copy lands now, its answer lost for good
+          for (const h of held) h.res.destroy();
+          held = [];
           released = true;
         }
         const out = await forward(path, body);

@@ -29,7 +29,7 @@ export abstract class BaseCommand<T extends typeof Command, R extends object> ex
     'etcd-ca': Flags.string({ env: 'ALLUXIO_ETCD_CA', summary: 'CA certificate (PEM) for TLS to etcd.', helpGroup: 'CONNECTION' }),
     'etcd-cert': Flags.string({ env: 'ALLUXIO_ETCD_CERT', summary: 'Client certificate (PEM) for TLS to etcd.', helpGroup: 'CONNECTION' }),
     'etcd-key': Flags.string({ env: 'ALLUXIO_ETCD_KEY', summary: 'Client key (PEM) for TLS to etcd.', helpGroup: 'CONNECTION' }),
-    'etcd-timeout': Flags.string({ env: 'ALLUXIO_ETCD_TIMEOUT', default: '5s', summary: 'Deadline for each etcd call, retries on other members included (a dead member costs one attempt of at most half of it, min 2s). Raise it when etcd is reachable but overloaded (EtcdTimeout).', helpGroup: 'CONNECTION' }),
+    'etcd-timeout': Flags.string({ env: 'ALLUXIO_ETCD_TIMEOUT', default: '5s', summary: 'Deadline for each etcd call, retries on other members included (a dead member costs one attempt of at most half of it, min 1s). Raise it when etcd is reachable but overloaded (EtcdTimeout).', helpGroup: 'CONNECTION' }),
   };
 
   /** Flags every mutating command takes (cli.md: --wait, --wait-timeout, --dry-run, --sample). */
@@ -66,7 +66,9 @@ export abstract class BaseCommand<T extends typeof Command, R extends object> ex
     // not surface only after the change was committed.
     const f = flags as Record<string, unknown>;
     if (typeof f['wait-timeout'] === 'string') parseDuration(f['wait-timeout'], '--wait-timeout');
-    if (typeof f['etcd-timeout'] === 'string') parseDuration(f['etcd-timeout'], '--etcd-timeout');
+    if (typeof f['etcd-timeout'] === 'string' && parseDuration(f['etcd-timeout'], '--etcd-timeout') <= 0) {
+      throw new AlluxioError('InvalidArgument', `--etcd-timeout must be more than 0 (got ${f['etcd-timeout']}): it is how long a call may take`);
+    }
     if (typeof f.sample === 'string') {
       // (oclif's dependsOn counts --dry-run's default false as given)
       if (f['dry-run'] !== true) throw new AlluxioError('InvalidArgument', '--sample checks a dry run: add --dry-run (without it the change would be written and the sample ignored)');
@@ -165,11 +167,15 @@ export abstract class BaseCommand<T extends typeof Command, R extends object> ex
     }
   }
 
-  /** Ask before a destructive change: --yes skips, no TTY refuses (exit 2), Ctrl-C is 130. */
-  protected async confirm(message: string, yes: boolean): Promise<void> {
+  /**
+   * Ask before a destructive change: --yes skips, Ctrl-C is 130; no TTY refuses (exit 2), or
+   * goes ahead for a command whose scripted form takes no --yes (`withoutTerminal: 'proceed'`).
+   */
+  protected async confirm(message: string, yes: boolean, withoutTerminal: 'refuse' | 'proceed' = 'refuse'): Promise<void> {
     // A dry run writes nothing, so there is nothing to confirm.
     if (yes || (this.flags as Record<string, unknown>)['dry-run'] === true) return;
     if (!process.stdin.isTTY || !process.stderr.isTTY) {
+      if (withoutTerminal === 'proceed') return;
       throw new AlluxioError('ConfirmationRequired', `${message} Refusing without a terminal to ask on; pass --yes to confirm.`);
     }
     const { confirm } = await import('@inquirer/prompts');

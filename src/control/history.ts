@@ -84,7 +84,7 @@ export async function listHistory(conn: EtcdConnection, opts: { path?: string; l
     const path = opts.path;
     selected = records.filter((r) => describeChanges(conn.layout, r.changes, false).some((c) => changeTouches(c, path)));
   }
-  return { revision: state.revision, entries: selected.slice(0, limit).map((r) => entryOf(conn, r)) };
+  return { revision: state.configRevision, entries: selected.slice(0, limit).map((r) => entryOf(conn, r)) };
 }
 
 export async function showHistory(conn: EtcdConnection, revision: number, showSecrets = false): Promise<HistoryShow> {
@@ -137,7 +137,12 @@ export interface RevertResult {
  * generation the command read: if the config moved on since (another admin committed),
  * refuse (Conflict, exit 3) instead of silently reverting their change too.
  */
-export async function revertTo(conn: EtcdConnection, revision: number): Promise<Committed<RevertResult>> {
+/**
+ * Put the config of `revision` back. `approve`, when given, sees the changes before anything
+ * is written (the CLI asks there); the commit is then guarded by the generation read before
+ * it, so a change landing meanwhile reverts nothing (Conflict).
+ */
+export async function revertTo(conn: EtcdConnection, revision: number, approve?: (changes: DescribedChange[]) => Promise<void>): Promise<Committed<RevertResult>> {
   const view = await readHistory(conn);
   const target = await rawConfigAt(conn, view, revision);
   const decoded = decodeConfig(conn.layout, target);
@@ -149,6 +154,7 @@ export async function revertTo(conn: EtcdConnection, revision: number): Promise<
     return { revision: view.state.configRevision, result: { revertedTo: revision, changes: [] }, unchanged: true };
   }
   const readGeneration = view.state.generation;
+  if (approve) await approve(describeChanges(conn.layout, diffConfigs(view.state.raw, target), false));
   return transact(
     conn,
     async (state) => {

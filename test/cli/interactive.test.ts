@@ -56,3 +56,24 @@ describe('mount add on a terminal', () => {
     assert.doesNotMatch(json.out, /Alluxio path to mount at/);
   });
 });
+
+describe('revert on a terminal', () => {
+  it('lists the changes and asks: "n" writes nothing (130), --yes does not ask; without a terminal it goes ahead', async () => {
+    const base = (await cli(['mount', 'add', '--path', '/keep', '--ufs-uri', 'file:///srv/keep/', '--json'])).json().revision;
+    await cli(['mount', 'add', '--path', '/extra', '--ufs-uri', 'file:///srv/extra/', '--json']);
+    const before = (await cli(['mount', 'list', '--json'])).json();
+    const no = await runInPty(['revert', '--to', String(base)], env, [{ when: /Revert to the config of revision \d+: 1 change\(s\), 1 removal\(s\)\?/, type: 'n\r' }]);
+    assert.equal(no.code, 130, no.out);
+    assert.match(no.out, /- mount \/extra/);
+    assert.deepEqual((await cli(['mount', 'list', '--json'])).json(), before, 'nothing written');
+    const yes = await runInPty(['revert', '--to', String(base), '--yes'], env);
+    assert.equal(yes.code, 0, yes.out);
+    assert.doesNotMatch(yes.out, /\?/);
+    const paths = async (): Promise<string[]> => (await cli(['mount', 'list', '--json'])).json().mounts.map((m: any) => m.path);
+    assert.ok((await paths()).includes('/keep') && !(await paths()).includes('/extra'));
+    // scripts run it as `revert --to REV` (no terminal): no question
+    const back = await cli(['revert', '--to', String(before.revision), '--json']);
+    assert.equal(back.code, 0, back.stderr);
+    assert.deepEqual(await paths(), before.mounts.map((m: any) => m.path));
+  });
+});

@@ -56,7 +56,8 @@ export default class WorkerList extends BaseCommand<typeof WorkerList, WorkerLis
       const c = cacheOf(w.id);
       return { ...w, cache: c === undefined ? null : c === null ? { enabled: false } : { enabled: true, capacityBytes: c.capacityBytes, usedBytes: c.usedBytes, pages: c.pages, hitRatio: c.hitRatio } };
     });
-    return { revision: listing.revision, configRevision: listing.configRevision, workers, clients: listing.clients };
+    // (revision: the config revision, as every --json; appliedRevision and lag compare to it)
+    return { revision: listing.configRevision, configRevision: listing.configRevision, workers, clients: listing.clients };
   }
 }
 

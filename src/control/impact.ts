@@ -122,7 +122,7 @@ function afterChanges(layout: Layout, state: ConfigState, before: Snapshot, chan
 export function dryRunReport(layout: Layout, stop: DryRun, samples: readonly string[], showSecrets = false): DryRunReport {
   const { state, ops } = stop;
   const changes = changesOf(state.raw, ops, (k) => layout.isConfigEntryKey(k));
-  const before = Snapshot.build(state.revision, { mounts: state.mounts, rules: state.rules });
+  const before = Snapshot.build(state.configRevision, { mounts: state.mounts, rules: state.rules });
   const { next, invalid } = afterChanges(layout, state, before, changes);
   const paths = new Set<string>(samples);
   for (const s of [before, next]) {
@@ -138,5 +138,5 @@ export function dryRunReport(layout: Layout, stop: DryRun, samples: readonly str
   const known = new Set(shadowed(before));
   const conflicts = [...shadowed(next).filter((c) => !known.has(c)), ...invalid.map((i) => `${i.key} would not validate: ${i.error}`)];
   const described = describeChanges(layout, changes, showSecrets);
-  return { dryRun: true, revision: state.revision, changes: described, impact, checked: paths.size, conflicts };
+  return { dryRun: true, revision: state.configRevision, changes: described, impact, checked: paths.size, conflicts };
 }

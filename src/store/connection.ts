@@ -91,7 +91,9 @@ export class EtcdConnection {
   constructor(readonly options: ConnectionOptions) {
     this.layout = new Layout(options.cluster);
     this.timeoutMs = options.timeoutMs ?? 5000;
-    this.attemptTimeoutMs = Math.min(this.timeoutMs, Math.max(2000, Math.round(this.timeoutMs / 2)));
+    // Half the deadline per member, at least 1 s: a hung first member leaves time for the
+    // others even at --etcd-timeout 2s (it took all of it with a 2 s floor).
+    this.attemptTimeoutMs = Math.min(this.timeoutMs, Math.max(1000, Math.round(this.timeoutMs / 2)));
     const attemptMs = this.attemptTimeoutMs;
     const opts: IOptions = {
       hosts: options.endpoints,

@@ -286,6 +286,7 @@ describe('alluxio mount: bad input is refused with the cli.md exit code and writ
     await refused(['mount', 'add', '--path', '/x', '--ufs-uri', 's3://my-bucket/x', '--bogus'], 2, /Nonexistent flag: --bogus/);
     await refused(['mount', 'list', '--cluster', 'bad/name'], 2, /cluster name "bad\/name" is not allowed/);
     await refused(['mount', 'list', '--etcd-timeout', 'soon'], 2, /--etcd-timeout "soon" is not a duration/);
+    await refused(['mount', 'list', '--etcd-timeout', '0'], 2, /--etcd-timeout must be more than 0/);
     // A bad --wait-timeout is refused before the commit, not after it.
     await refused(add('/x', 's3://my-bucket/x', '--wait', '--wait-timeout', 'banana'), 2, /--wait-timeout "banana" is not a duration/);
     await refused(['mount', 'list', '--etcd-endpoints', 'ftp://h:1'], 2, /must use http:\/\/ or https:\/\//);

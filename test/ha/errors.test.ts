@@ -29,7 +29,7 @@ describe('etcd failures named for what they are', () => {
       assert.equal(r.code, 5, r.stdout + r.stderr);
       const e = r.json().error;
       assert.equal(e.code, 'EtcdTimeout', e.message);
-      assert.match(e.message, /^etcd is reachable \(1 of 1 members answer: http:\/\/127\.0\.0\.1:\d+\) but .* did not complete within --etcd-timeout 0\.001s .*Raise --etcd-timeout \(ALLUXIO_ETCD_TIMEOUT\)/);
+      assert.match(e.message, /^etcd is reachable \(1 of 1 members answer: http:\/\/127\.0\.0\.1:\d+\) but .* did not complete within --etcd-timeout 0\.001s .*raise --etcd-timeout \(ALLUXIO_ETCD_TIMEOUT\)/);
       assert.doesNotMatch(e.message, /unreachable/);
     }
     const list = await runCli(['mount', 'list', '--json'], { env: { ALLUXIO_ETCD_ENDPOINTS: etcd.endpoint } });

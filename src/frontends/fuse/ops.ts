@@ -277,6 +277,8 @@ export class FuseOps {
     if (writing) await this.handles.settled(t.res.ufsUri!);
     const inFlight = this.handles.writersOf(t.res.ufsUri!);
     if (!writing && inFlight.length === 0) {
+      // What the kernel's lookup for this open was answered with: the size it reads by.
+      const told = this.stats.get(t.path);
       // Open once: size and bytes from the same opened version (DataPath.open).
       const obj = await this.dp.open(t.dt);
       if (!obj) throw this.goneSinceLookup(snap, t);
@@ -285,6 +287,14 @@ export class FuseOps {
         throw fsError(Errno.EISDIR);
       }
       this.stats.set(t.path, { at: Date.now(), value: obj.entry });
+      if (told && told.value?.type === 'file' && told.value.size !== obj.entry.size) {
+        // The file changed size since that answer (our attribute cache, or a change in
+        // between): the kernel would read the new version by the old size, zero-filling a
+        // shrunk file's tail or cutting a grown one short. ESTALE makes it look the name
+        // up again (now answered with the opened version's size) and open once more.
+        obj.close();
+        throw fsError(Errno.ESTALE, `${t.path} is ${obj.entry.size} bytes now, not the ${told.value.size} its lookup said`);
+      }
       // Kept when windows can be read from it (an open file, or an object read through its
       // owning workers, docs/cluster-cache.md); else each window is a DataPath.read stream.
       const usable = Boolean(obj.file?.readInto || obj.file?.sendTo || obj.ranges);

@@ -84,9 +84,19 @@ async function buildCase(env: FsEnv, seed: number, root: string): Promise<Case &
     if (rel.startsWith(`${target}/`)) files.push(`${m}/latest/${rel.slice(target.length + 1)}`);
     files.push(`/${vq}/any/${rel}`);
   }
+  // A real `latest` directory beside the alias: its .csv files are what an exclude lets
+  // through (the rule's excluded children fall through to the mount), its others are hidden.
+  mkdirSync(join(base, 'latest'), { recursive: true });
+  for (const n of ['own.csv', 'own.txt']) {
+    writeFileSync(join(base, 'latest', n), `${seed}:latest/${n}`);
+    files.push(`${m}/latest/${n}`);
+  }
   files.push(`${m}/missing.txt`, `${m}/latest/missing.csv`);
   dirs.add(`${m}/latest`);
   dirs.add(`/${vq}`);
+  // The regex rule maps children one by one: /vq/any/<rest> is <m>/<rest>, listed as such.
+  dirs.add(`/${vq}/any`);
+  for (const d of DIRS) if (dirs.has(`${m}/${d}`)) dirs.add(`/${vq}/any/${d}`);
   for (const d of DIRS) if (rnd() < 0.4) dirs.add(`${m}/${d}`);
   return { seed, files, dirs: [...dirs], revision: rev };
 }

@@ -52,20 +52,26 @@ export function isVirtualDirectory(snap: Snapshot, alluxioPath: string): boolean
 /**
  * List a resolved directory (resolve with `allowUnmounted: true` so `/` and virtual-only
  * directories work). UFS NotFound / NotADirectory are reported through the flags, other
- * adapter errors propagate.
+ * adapter errors propagate. `keepBoth` (S3): a file and a directory of one name (an object
+ * store's `a` and `a/x`) are both kept, sorted as S3 sorts keys (`a` by `a`, the directory
+ * by `a/`); otherwise one entry per name, the directory, sorted by name.
  */
-export async function listMerged(via: FrontendContext | DataPath, snap: Snapshot, res: Resolution): Promise<MergedListing> {
+export async function listMerged(via: FrontendContext | DataPath, snap: Snapshot, res: Resolution, opts: { keepBoth?: boolean } = {}): Promise<MergedListing> {
   const dp = via instanceof DataPath ? via : new DataPath(via);
+  const keepBoth = opts.keepBoth === true;
+  /** Entries by their sort key: the name, or with keepBoth a directory's name + '/'. */
   const byName = new Map<string, UfsEntry>();
+  const keyOf = (e: UfsEntry): string => (keepBoth && e.type === 'directory' ? e.name + '/' : e.name);
+  const perName = (entries: UfsEntry[]): UfsEntry[] => (keepBoth ? entries : onePerName(entries));
   let ufsDirectory = false;
   let ufsFile = false;
   const trav = traversalOf(snap, res);
   const t = dp.bindIfMounted(snap, res);
   if (t) {
     try {
-      for (const e of onePerName(await dp.list(t))) {
+      for (const e of perName(await dp.list(t))) {
         // Where children may resolve elsewhere, show a name only where reading it reaches this entry.
-        if (!trav.mixed || childLandsAt(snap, res.alluxioPath, e.name, res, e.type)) byName.set(e.name, e);
+        if (!trav.mixed || childLandsAt(snap, res.alluxioPath, e.name, res, e.type)) byName.set(keyOf(e), e);
       }
       ufsDirectory = true;
     } catch (e) {
@@ -81,20 +87,23 @@ export async function listMerged(via: FrontendContext | DataPath, snap: Snapshot
     try {
       const at = dp.bindIfMounted(snap, alt);
       if (!at) continue;
-      listed = onePerName(await dp.list(at));
+      listed = perName(await dp.list(at));
     } catch (e) {
       if (isAlluxioError(e) && UNREACHED.has(e.code)) continue;
       throw e;
     }
     traversable = true;
-    for (const e of listed) if (!byName.has(e.name) && childLandsAt(snap, res.alluxioPath, e.name, alt, e.type)) byName.set(e.name, e);
+    for (const e of listed) if (!byName.has(keyOf(e)) && childLandsAt(snap, res.alluxioPath, e.name, alt, e.type)) byName.set(keyOf(e), e);
   }
   const virtual = snap.virtualChildren(res.alluxioPath);
   for (const v of virtual) {
-    const cur = byName.get(v);
-    if (!cur || cur.type !== 'directory') byName.set(v, { name: v, type: 'directory', size: 0, mtimeMs: 0 });
+    // A virtual directory hides a file of its name.
+    const dir: UfsEntry = { name: v, type: 'directory', size: 0, mtimeMs: 0 };
+    if (keepBoth) byName.delete(v);
+    const cur = byName.get(keyOf(dir));
+    if (!cur || cur.type !== 'directory') byName.set(keyOf(dir), dir);
   }
-  const entries = [...byName.values()].sort((a, b) => compareUtf8(a.name, b.name));
+  const entries = [...byName].sort((a, b) => compareUtf8(a[0], b[0])).map(([, e]) => e);
   const exists = ufsDirectory || virtual.length > 0 || (!ufsFile && (traversable || isVirtualDirectory(snap, res.alluxioPath)));
   return { entries, ufsDirectory, ufsFile, virtual, exists };
 }

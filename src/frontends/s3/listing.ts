@@ -18,7 +18,7 @@ import type { Snapshot } from '../../domain/snapshot.js';
 import type { UfsEntry } from '../../ufs/types.js';
 import { compareUtf8 } from '../../ufs/file.js';
 import type { DataPath, DataTarget } from '../common/data-path.js';
-import { isVirtualDirectory } from '../common/listing.js';
+import { isVirtualDirectory, listMerged } from '../common/listing.js';
 import { fromAlluxio, s3err } from './errors.js';
 
 export interface ListInput {
@@ -65,12 +65,15 @@ export class Lister {
     return (await this.childrenOf(bucket, dirKey)).list;
   }
 
-  /** children(), and the directory's own entry when the UFS listed it (it exists there: an empty one is a marker). */
+  /**
+   * children(), and the directory's target when the UFS listed it (it exists there: an
+   * empty one is a marker). The listing is THE shared one (common/listing.ts), as REST and
+   * FUSE list: the UFS entries, the children that per-component lookups reach elsewhere
+   * (a prefix rule's excluded children falling through, a regex rule's child-wise
+   * targets), and the virtual directories; a file and a directory of one name both kept.
+   */
   private async childrenOf(bucket: string, dirKey: string): Promise<{ list: { name: string; entry: UfsEntry }[]; listed: DataTarget | null }> {
     const key = dirKey.endsWith('/') ? dirKey.slice(0, -1) : dirKey;
-    // keyed by the walk's sort key: `name` for a file, `name/` for a directory
-    const byName = new Map<string, UfsEntry>();
-    const keyOf = (e: UfsEntry) => (e.type === 'directory' ? e.name + '/' : e.name);
     let res;
     try {
       this.resolutions++;
@@ -82,30 +85,16 @@ export class Lister {
       }
       throw e;
     }
-    let listed: DataTarget | null = null;
+    let merged;
     try {
-      const t = this.dp.bindIfMounted(this.snap, res);
-      if (t) {
-        try {
-          for (const e of await this.dp.list(t)) byName.set(keyOf(e), e);
-          listed = t;
-        } catch (e) {
-          if (!isAlluxioError(e) || (e.code !== 'NotFound' && e.code !== 'NotADirectory')) throw e;
-        }
-      }
+      merged = await listMerged(this.dp, this.snap, res, { keepBoth: true });
     } catch (e) {
       throw isAlluxioError(e) ? fromAlluxio(e, { bucket }) : e;
     }
-    const virtual = this.snap.virtualChildren(res.alluxioPath);
     // A bucket is a mount or a top-level virtual directory (ListBuckets shows both).
-    if (key === '' && !res.mount && virtual.length === 0 && !isVirtualDirectory(this.snap, res.alluxioPath)) throw s3err.noSuchBucket(bucket);
-    for (const v of virtual) {
-      byName.delete(v);
-      if (!byName.has(v + '/')) byName.set(v + '/', { name: v, type: 'directory', size: 0, mtimeMs: 0 });
-    }
-    const out = [...byName].map(([sortKey, entry]) => ({ name: entry.name, entry, sortKey }));
-    out.sort((a, b) => compareUtf8(a.sortKey, b.sortKey));
-    return { list: out, listed };
+    if (key === '' && !res.mount && merged.virtual.length === 0 && !isVirtualDirectory(this.snap, res.alluxioPath)) throw s3err.noSuchBucket(bucket);
+    const listed = merged.ufsDirectory ? this.dp.bindIfMounted(this.snap, res) : null;
+    return { list: merged.entries.map((entry) => ({ name: entry.name, entry })), listed };
   }
 
   /**

@@ -379,7 +379,46 @@ print(' '.join(out) or 'ok')
     assert.equal(r.stdout.trim(), 'ok');
     // The open that found the size changed since the lookup sent the kernel to look again
     // (the zero-filled tail itself is a race: 1 in 3-10 tries under load, rarely on a quiet box).
-    assert.match(fuse!.log(), /"op":"open".*"errno":"ESTALE".*is 2097159 bytes now, not the 3145728 its lookup said/);
+    assert.match(fuse!.log(), /"op":"open".*"errno":"ESTALE".*is 2097159 bytes now, not the 3145728 the kernel was told/);
+    // A file that keeps changing (a log appended every 2 ms, a file replaced over and over)
+    // opens every time: growth needs no second look, and the kernel's retry is not refused.
+    const busy = await py(
+      `
+import os, sys, threading, time
+M, U = sys.argv[1], sys.argv[2]
+stop = threading.Event()
+open(U + '/log.txt', 'wb').write(b'x' * 100000)
+open(U + '/swap.bin', 'wb').write(b'y' * 300000)
+def writer():
+    i = 0
+    while not stop.is_set():
+        with open(U + '/log.txt', 'ab') as f: f.write(b'line %d\\n' % i)
+        data = b'y' * (300000 - (i % 7) * 20000)
+        open(U + '/swap.tmp', 'wb').write(data); os.rename(U + '/swap.tmp', U + '/swap.bin')
+        i += 1; time.sleep(0.002)
+threading.Thread(target=writer, daemon=True).start()
+failed = ok = 0
+end = time.time() + 3
+while time.time() < end:
+    for n in ('log.txt', 'swap.bin'):
+        try:
+            os.stat(M + '/' + n)
+            with open(M + '/' + n, 'rb') as f: b = f.read()
+            if n == 'swap.bin' and b.strip(b'y'): raise OSError('bytes not the file: %d zeros' % b.count(b'\\0'))
+            ok += 1
+        except OSError as e: failed += 1; print(n, e, file=sys.stderr)
+stop.set()
+print(ok, failed)
+`,
+      [join(M, 'data'), data],
+      60_000,
+    );
+    assert.equal(busy.code, 0, busy.stderr);
+    const [opened, failed] = busy.stdout.trim().split(' ').map(Number);
+    assert.equal(failed, 0, `opens of files that keep changing failed:\n${busy.stderr}`);
+    assert.ok(opened! > 20, busy.stdout);
+    rmSync(join(data, 'log.txt'));
+    rmSync(join(data, 'swap.bin'));
   });
 
   it('mmap: random slices of a large file are the file\'s bytes (no short read, no SIGBUS)', async () => {

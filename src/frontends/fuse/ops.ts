@@ -75,6 +75,11 @@ interface Cached<T> {
   value: T;
 }
 
+/** How many files' last-told sizes the daemon keeps (the kernel's view, for open). */
+const TOLD_SIZES = 10_000;
+/** How long after an ESTALE for a changed size the kernel's retry of that open is let through. */
+const STALE_RETRY_MS = 2_000;
+
 export class FuseOps {
   readonly handles = new HandleTable();
   /** Files libfuse hid (unlinked while open: hide()), by their hidden path, until their last close. */
@@ -87,6 +92,13 @@ export class FuseOps {
   private snap: Snapshot | undefined;
   private readonly stats = new Map<string, Cached<UfsEntry | null>>();
   private readonly listings = new Map<string, Cached<MergedListing>>();
+  /**
+   * The size of a file as the kernel last heard it (getattr answers: the kernel reads a file
+   * by it), most recent last, bounded; and the paths whose open just answered ESTALE for
+   * it (the kernel's one retry is not refused again).
+   */
+  private readonly toldSize = new Map<string, number>();
+  private readonly staleOpen = new Map<string, number>();
   private readonly dp: DataPath;
   private readonly owner: Owner = { uid: process.getuid?.() ?? 0, gid: process.getgid?.() ?? 0, started: new Date() };
   /** Counters for logs and tests. */
@@ -202,7 +214,13 @@ export class FuseOps {
   async getattr(path: string): Promise<Attr> {
     const snap = this.view();
     const { node } = await this.lookup(snap, path);
-    return attrOf(node, this.owner);
+    const attr = attrOf(node, this.owner);
+    if (node.kind === 'ufs' && node.entry.type === 'file') {
+      this.toldSize.delete(path);
+      this.toldSize.set(path, node.entry.size);
+      if (this.toldSize.size > TOLD_SIZES) this.toldSize.delete(this.toldSize.keys().next().value!);
+    }
+    return attr;
   }
 
   /** Per-component lookups: children below `t` reach something though `t` itself does not. */
@@ -277,8 +295,6 @@ export class FuseOps {
     if (writing) await this.handles.settled(t.res.ufsUri!);
     const inFlight = this.handles.writersOf(t.res.ufsUri!);
     if (!writing && inFlight.length === 0) {
-      // What the kernel's lookup for this open was answered with: the size it reads by.
-      const told = this.stats.get(t.path);
       // Open once: size and bytes from the same opened version (DataPath.open).
       const obj = await this.dp.open(t.dt);
       if (!obj) throw this.goneSinceLookup(snap, t);
@@ -287,13 +303,19 @@ export class FuseOps {
         throw fsError(Errno.EISDIR);
       }
       this.stats.set(t.path, { at: Date.now(), value: obj.entry });
-      if (told && told.value?.type === 'file' && told.value.size !== obj.entry.size) {
-        // The file changed size since that answer (our attribute cache, or a change in
-        // between): the kernel would read the new version by the old size, zero-filling a
-        // shrunk file's tail or cutting a grown one short. ESTALE makes it look the name
-        // up again (now answered with the opened version's size) and open once more.
+      const told = this.toldSize.get(path);
+      const retried = this.staleOpen.get(path);
+      if (retried !== undefined) this.staleOpen.delete(path);
+      if (told !== undefined && obj.entry.size < told && !(retried !== undefined && Date.now() - retried < STALE_RETRY_MS)) {
+        // The file shrank since the kernel heard its size (our attribute cache, or a change
+        // in between): the kernel reads by that size and would zero-fill the tail past the
+        // new end. ESTALE makes it look the name up again (now answered with this version's
+        // size) and open once more; that retry is not refused again, even if the file
+        // changed once more. (A grown file is fine: a read past the old size asks first.)
         obj.close();
-        throw fsError(Errno.ESTALE, `${t.path} is ${obj.entry.size} bytes now, not the ${told.value.size} its lookup said`);
+        this.staleOpen.set(path, Date.now());
+        if (this.staleOpen.size > TOLD_SIZES) this.staleOpen.delete(this.staleOpen.keys().next().value!);
+        throw fsError(Errno.ESTALE, `${t.path} is ${obj.entry.size} bytes now, not the ${told} the kernel was told`);
       }
       // Kept when windows can be read from it (an open file, or an object read through its
       // owning workers, docs/cluster-cache.md); else each window is a DataPath.read stream.

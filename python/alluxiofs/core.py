@@ -418,7 +418,7 @@ class AlluxioFileSystem(AbstractFileSystem):
         """fsspec's cat, keyed in the plain form when ``path`` was plain (a dict comes
         back as fsspec decides: several paths, a list, a glob or a directory)."""
         plain = self._plain_form(path)
-        paths = [self._strip_protocol(p) for p in self.expand_path(path, recursive=recursive, **kwargs)]
+        paths = [self._strip_protocol(p) for p in self.expand_path(path, recursive=recursive)]
         if len(paths) == 1 and not isinstance(path, list) and paths[0] == self._strip_protocol(path):
             return self.cat_file(paths[0], **kwargs)
         out = {}

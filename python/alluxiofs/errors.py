@@ -42,7 +42,8 @@ def error_from_response(status: int, body: bytes, path: str):
     text = f"{message} [{code}]" if message else f"{code} (HTTP {status}) for {path}"
     if status == 404:
         return _with(FileNotFoundError(errno.ENOENT, text, path), code, status)
-    if status in (401, 403):  # unsigned, unknown key, wrong secret (SigV4), or forbidden
+    # unsigned, unknown key, wrong secret (SigV4), forbidden, or a signature for another service
+    if status in (401, 403) or code in ("AuthorizationHeaderMalformed", "AuthorizationQueryParametersError"):
         return _with(PermissionError(errno.EACCES, text, path), code, status)
     if code == "IsADirectory":
         return _with(IsADirectoryError(errno.EISDIR, text, path), code, status)

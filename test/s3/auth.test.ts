@@ -175,10 +175,9 @@ test('9: non-ASCII header values: UTF-8 bytes signed as sent, and latin1 bytes s
   assert.equal(existsSync(join(env.data, 'nonascii-c.txt')), false);
 });
 
-test('10: Expect: 100-continue is not answered before authentication', async () => {
-  const u = new URL(env.worker.s3Url);
-  await raw(env.worker.s3Url, 'GET', '/'); // the first request installs the listener (server.ts)
-  const first = await new Promise<string>((resolve, reject) => {
+/** The status line the worker answers a request written by hand (raw bytes on a socket). */
+function statusLine(u: URL, request: string): Promise<string> {
+  return new Promise<string>((resolve, reject) => {
     const s = connect(Number(u.port), u.hostname);
     let got = '';
     s.on('data', (d: Buffer) => {
@@ -187,8 +186,14 @@ test('10: Expect: 100-continue is not answered before authentication', async () 
     });
     s.on('end', () => resolve(got.split('\r\n')[0]!));
     s.on('error', reject);
-    s.write(`PUT /data/expect.txt HTTP/1.1\r\nHost: ${u.host}\r\nContent-Length: 100000\r\nExpect: 100-continue\r\n\r\n`);
+    s.write(request);
   });
+}
+
+test('10: Expect: 100-continue is not answered before authentication', async () => {
+  const u = new URL(env.worker.s3Url);
+  await raw(env.worker.s3Url, 'GET', '/'); // the first request installs the listener (server.ts)
+  const first = await statusLine(u, `PUT /data/expect.txt HTTP/1.1\r\nHost: ${u.host}\r\nContent-Length: 100000\r\nExpect: 100-continue\r\n\r\n`);
   assert.match(first, /^HTTP\/1\.1 403/);
   assert.equal(existsSync(join(env.data, 'expect.txt')), false);
 });
@@ -205,7 +210,7 @@ test('the body must be the one the signature covers: aws-chunked added after sig
     env.worker.s3Url,
     `
 import http.client, hashlib
-from botocore.auth import S3SigV4Auth
+from botocore.auth import S3SigV4Auth, S3SigV4QueryAuth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 creds = Credentials("AKIDTEST", "s3cr3t/key+x")
@@ -244,6 +249,10 @@ for part in (day, "us-east-1", "s3", "aws4_request"):
 url = "/data/swap-b.txt?" + cq + "&X-Amz-Signature=" + hmac.new(k, sts.encode(), hashlib.sha256).hexdigest()
 out["presigned_other"] = send(url, {}, b"OTHER")
 out["presigned_same"] = send(url, {}, b"signed content")
+# a presigned URL covers no hash (botocore: UNSIGNED-PAYLOAD): one the client declares still counts
+q = AWSRequest(method="PUT", url=${JSON.stringify(env.worker.s3Url)} + "/data/swap-d.txt")
+S3SigV4QueryAuth(creds, "s3", "us-east-1", expires=300).add_auth(q)
+out["presigned_declared"] = send(q.url[len(${JSON.stringify(env.worker.s3Url)}):], {"x-amz-content-sha256": hashlib.sha256(b"expected").hexdigest()}, b"other")
 print(json.dumps(out))
 `,
   );
@@ -256,6 +265,8 @@ print(json.dumps(out))
   assert.deepEqual(out.presigned_other, [400, 'XAmzContentSHA256Mismatch']);
   assert.deepEqual(out.presigned_same, [200, '']);
   assert.equal(readFileSync(join(env.data, 'swap-b.txt'), 'utf8'), 'signed content');
+  assert.deepEqual(out.presigned_declared, [400, 'XAmzContentSHA256Mismatch']);
+  assert.equal(existsSync(join(env.data, 'swap-d.txt')), false);
 
   // A SigV4 header signature without x-amz-content-sha256 covers no body (AWS: missing header).
   const noHash = signV4('PUT', '/data/swap-c.txt', { host: u.host }, (v) => Buffer.from(v, 'latin1'), 's3cr3t/key+x', 'AKIDTEST', { payload: null });
@@ -278,17 +289,7 @@ test('the credential scope names service s3; a header sent twice is signed as "a
   // Two x-amz-meta-d lines: the signer joins the values with ','.
   const twice = signV4('PUT', '/data/twice.txt', { host: u.host, 'x-amz-meta-d': 'a,b' }, (v) => Buffer.from(v, 'latin1'), 's3cr3t/key+x', 'AKIDTEST');
   const { 'x-amz-meta-d': _, ...rest } = twice;
-  const status = await new Promise<number>((resolve, reject) => {
-    const s = connect(Number(u.port), u.hostname);
-    let got = '';
-    s.on('data', (d: Buffer) => {
-      got += d.toString('latin1');
-      if (got.includes('\r\n')) s.end();
-    });
-    s.on('end', () => resolve(Number(got.split(' ')[1])));
-    s.on('error', reject);
-    const lines = Object.entries(rest).map(([k, v]) => `${k}: ${v}\r\n`).join('');
-    s.write(`PUT /data/twice.txt HTTP/1.1\r\n${lines}x-amz-meta-d: a\r\nx-amz-meta-d: b\r\nContent-Length: 1\r\nConnection: close\r\n\r\nx`);
-  });
-  assert.equal(status, 200);
+  const lines = Object.entries(rest).map(([k, v]) => `${k}: ${v}\r\n`).join('');
+  const first = await statusLine(u, `PUT /data/twice.txt HTTP/1.1\r\n${lines}x-amz-meta-d: a\r\nx-amz-meta-d: b\r\nContent-Length: 1\r\nConnection: close\r\n\r\nx`);
+  assert.match(first, /^HTTP\/1\.1 200/);
 });

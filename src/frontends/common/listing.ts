@@ -22,6 +22,7 @@ export interface MergedListing {
   /**
    * Children sorted by name (UTF-8 byte order), one per name: virtual directories win over
    * files of the same name, and so do directories of the UFS (object stores: `a` and `a/x`).
+   * With `keepBoth` (S3) such a file and directory are both here, sorted as S3 sorts keys.
    */
   entries: UfsEntry[];
   /** The UFS had a directory there (listing succeeded). */

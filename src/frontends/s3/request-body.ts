@@ -36,14 +36,19 @@ function makeDecoder(r: Req): AwsChunkedDecoder {
  * must not turn the check off.
  */
 function payloadSha256(r: Req): string | undefined {
+  const header = String(r.req.headers['x-amz-content-sha256'] ?? '');
+  const declared = /^[0-9a-fA-F]{64}$/.test(header) ? header.toLowerCase() : undefined;
   if (r.auth) {
     if (r.auth.payloadHashMissing && hasBody(r.req.headers)) {
       throw new S3Error('InvalidRequest', 400, 'Missing required header for this request: x-amz-content-sha256');
     }
-    return r.auth.payloadSha256;
+    const signed = r.auth.payloadSha256;
+    // (a presigned URL's hash and another in the header: no body can match both)
+    if (signed && declared && signed !== declared) throw new S3Error('XAmzContentSHA256Mismatch', 400, 'The provided x-amz-content-sha256 header does not match the hash the signature covers.');
+    // Signed for no hash (a presigned UNSIGNED-PAYLOAD URL, SigV2): the one the client declared.
+    return signed ?? declared;
   }
-  const sha = String(r.req.headers['x-amz-content-sha256'] ?? '');
-  return /^[0-9a-fA-F]{64}$/.test(sha) ? sha : undefined;
+  return declared;
 }
 
 function hasBody(h: IncomingHttpHeaders): boolean {

@@ -212,6 +212,25 @@ describe('FUSE, REST and resolve agree on per-component lookups and regex virtua
     await assert.rejects(stat(join(M, 'vx', 'any', 'missing-dir')), { code: 'ENOENT' }, '/d/missing-dir does not exist');
   });
 
+  it('a file created where an exclude lets it fall through, in a directory the UFS does not have: made, as S3 and REST PUT make it', async () => {
+    // /d/alias is /d/v3 (which exists); /d/alias/*.csv falls through to /d/alias/, which does not.
+    const added = (await ok(['path-mapping', 'add', '--id', 'alias', '--from', '/d/alias', '--to', '/d/v3', '--exclude', '.*\\.csv', '--json'])).json() as { revision: number };
+    await fuse!.waitForRevision(added.revision);
+    try {
+      assert.ok((await stat(join(M, 'd', 'alias'))).isDirectory());
+      await writeFile(join(M, 'd', 'alias', 'new.csv'), 'a,b\n');
+      assert.equal(readFileSync(join(d, 'alias', 'new.csv'), 'utf8'), 'a,b\n', 'in the UFS where resolve says');
+      assert.equal((await resolveJson('/d/alias/new.csv')).ufsUri, `file://${d}/alias/new.csv`);
+      assert.equal(await readFile(join(M, 'd', 'alias', 'new.csv'), 'utf8'), 'a,b\n');
+      // a name that is no directory of the view still has no parent to create in
+      await assert.rejects(writeFile(join(M, 'd', 'nowhere', 'x.csv'), 'x'), { code: 'ENOENT' });
+    } finally {
+      const removed = (await ok(['path-mapping', 'remove', '--id', 'alias', '--yes', '--json'])).json() as { revision: number };
+      await fuse!.waitForRevision(removed.revision);
+      rmSync(join(d, 'alias'), { recursive: true, force: true });
+    }
+  });
+
   it('one error table per boundary: an unserved UFS scheme is 501 UfsNotSupported on REST and ENOTSUP in FUSE; a too-long name is NameTooLong', async () => {
     const res = await fetch(`${worker!.restUrl}/api/v1/file?${new URLSearchParams({ uri: 'alluxio:///h/t.csv' })}`);
     assert.equal(res.status, 501);

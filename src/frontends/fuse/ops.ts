@@ -384,19 +384,30 @@ export class FuseOps {
     if (!isBound(t)) throw fsError(this.isVirtual(snap, t.path) ? Errno.EEXIST : Errno.ENOENT);
     if (t.dt.mount.readOnly) throw fsError(Errno.EROFS);
     if (t.dt.rel.length === 0) throw fsError(Errno.EEXIST);
-    await this.requireParent(t);
+    await this.requireParent(t, snap, path);
     await this.handles.settled(t.res.ufsUri!);
     this.dropCaches();
     const at = this.located(t, snap);
     return this.handles.add(new WriteHandle(at, this.spoolDir, { existingSize: 0, fresh: true, recheck: this.recheckFor(at) }));
   }
 
-  /** The UFS directory that will hold a new entry must exist (the adapters would create it). */
-  private async requireParent(t: Bound): Promise<void> {
+  /**
+   * The UFS directory that will hold a new entry must exist (the adapters would create it).
+   * Where it does not but the entry's parent is a directory of this view all the same (a
+   * rule's target, children falling through a prefix rule's exclude, a regex rule's step),
+   * the UFS directory is made, as an S3 or REST PUT of that name makes it.
+   */
+  private async requireParent(t: Bound, snap: Snapshot, path: string): Promise<void> {
     if (t.dt.rel.length <= 1) return;
-    const parent = await this.dp.stat({ ...t.dt, rel: t.dt.rel.slice(0, -1) });
-    if (!parent) throw fsError(Errno.ENOENT);
-    if (parent.type !== 'directory') throw fsError(Errno.ENOTDIR);
+    const dir = { ...t.dt, rel: t.dt.rel.slice(0, -1) };
+    const parent = await this.dp.stat(dir);
+    if (parent) {
+      if (parent.type !== 'directory') throw fsError(Errno.ENOTDIR);
+      return;
+    }
+    const { node } = await this.lookup(snap, parentOf(normalizePath(path))); // (ENOENT when it is not there either)
+    if (node.kind === 'ufs' && node.entry.type !== 'directory') throw fsError(Errno.ENOTDIR);
+    await this.dp.mkdir(dir);
   }
 
   /** The hot path: no snapshot, no resolution (done at open); sync when the bytes are here. */
@@ -590,7 +601,7 @@ export class FuseOps {
     const t = this.writable(snap, path, this.isVirtual(snap, normalizePath(path)) ? Errno.EEXIST : Errno.ENOENT);
     if (t.dt.rel.length === 0) throw fsError(Errno.EEXIST);
     if (await this.statOf(t, false)) throw fsError(Errno.EEXIST);
-    await this.requireParent(t);
+    await this.requireParent(t, snap, path);
     await this.dp.mkdir(t.dt);
     this.dropCaches();
   }
@@ -642,7 +653,7 @@ export class FuseOps {
       if (srcEntry.type === 'directory' && dstEntry.type === 'file') throw fsError(Errno.ENOTDIR);
       if (dstEntry.type === 'directory' && (await this.dp.list(dst.dt)).length > 0) throw fsError(Errno.ENOTEMPTY);
     } else {
-      await this.requireParent(dst);
+      await this.requireParent(dst, snap, to);
     }
     this.dropCaches();
     const at = this.located(dst, snap);

@@ -77,6 +77,8 @@ export class EtcdConnection {
    * wrote nothing, whatever the failure (the CLI says so).
    */
   commitsSent = 0;
+  /** Why the endpoints' answers were not etcd's JSON gateway (kv.ts then used grpc), if they were not. */
+  gatewayRefusal: string | undefined;
   private etcdClient: Etcd3 | undefined;
   private readonly etcdOptions: IOptions;
   /** PEM material for TLS, read once (also used by the gateway reads). */

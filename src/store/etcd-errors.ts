@@ -121,6 +121,15 @@ export async function classifyEtcdError(conn: EtcdConnection, m: Etcd3Module | u
     return new AlluxioError('EtcdRejected', `etcd at ${endpoints} rejected ${what}: ${firstLine(msg)}`, { cause: e });
   }
   const why = timedOut ? `no answer within ${conn.timeoutMs} ms` : firstLine(msg);
+  if (conn.gatewayRefusal !== undefined) {
+    // The endpoint answered HTTP, but not as etcd's gateway, and grpc got nowhere either:
+    // most likely not etcd at all.
+    return new AlluxioError(
+      'EtcdUnavailable',
+      `${endpoints} does not answer as etcd: its HTTP answer was not etcd's (${conn.gatewayRefusal}) and grpc failed too (${why}). Check that --etcd-endpoints / ALLUXIO_ETCD_ENDPOINTS names etcd's client port (2379 by default), not a worker's or another service's`,
+      { cause: e },
+    );
+  }
   const probes = await conn.probe();
   const up = probes.filter((p) => p.answered);
   const seconds = `${conn.timeoutMs / 1000}s`;

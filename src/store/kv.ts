@@ -59,6 +59,9 @@ async function either<T>(conn: EtcdConnection, viaGateway: () => Promise<T>, via
     } catch (e) {
       if (!(e instanceof GatewayUnsupported)) throw e;
       noGateway.add(conn);
+      // Kept for the error a failing grpc call gets: an endpoint that answers HTTP but not
+      // as etcd (a worker's port by mistake) would otherwise read as "etcd overloaded".
+      conn.gatewayRefusal = e.message;
     }
   }
   return viaGrpc();

@@ -10,6 +10,7 @@ import assert from 'node:assert/strict';
 import { startTestEtcd, type TestEtcd } from '../helpers/etcd.js';
 import { runCli } from '../helpers/cli.js';
 import { freePort } from '../../src/local/etcd-server.js';
+import { createServer } from 'node:http';
 
 describe('etcd failures named for what they are', () => {
   let etcd: TestEtcd;
@@ -47,5 +48,22 @@ describe('etcd failures named for what they are', () => {
     assert.match(r.stderr, /^Error: etcd is unreachable at .*no member answered.*check that etcd is running/);
     // the child was allowed 50 s; a 60 s deadline would have killed it (exit null)
     console.log(`# all members down: exit 5 after ${took} ms with --etcd-timeout 60s`);
+  });
+
+  it('an endpoint that answers HTTP but is not etcd (a worker port by mistake): EtcdUnavailable saying so, not "overloaded"', async () => {
+    const server = createServer((req, res) => res.writeHead(404, { 'content-type': 'application/json' }).end('{"error":{"code":"NotFound","message":"no such endpoint"}}'));
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+    try {
+      const ep = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
+      const r = await runCli(['mount', 'list', '--etcd-timeout', '2s', '--json'], { env: { ALLUXIO_ETCD_ENDPOINTS: ep } });
+      assert.equal(r.code, 5, r.stdout + r.stderr);
+      const e = r.json().error;
+      assert.equal(e.code, 'EtcdUnavailable', e.message);
+      assert.match(e.message, /does not answer as etcd: its HTTP answer was not etcd's .*HTTP 404.*names etcd's client port/);
+      assert.doesNotMatch(e.message, /overloaded/);
+    } finally {
+      server.closeAllConnections();
+      await new Promise<void>((r) => server.close(() => r()));
+    }
   });
 });

@@ -57,7 +57,7 @@ function describe(d: StatusDoc, r: Parameters<typeof progressLine>[0]): string {
     `  to      ${d.to}`,
     `  files   ${d.files.done}/${d.files.total}   bytes ${formatBytes(d.bytes.done)}/${formatBytes(d.bytes.total)}   verify ${d.verify} (${d.verified.files} files checked)`,
   ];
-  if (d.state === 'copying') lines.push(`  rate    ${formatBytes(d.rate)}/s   ETA ${d.eta === null ? '?' : formatDuration(d.eta)}`);
+  if (d.state === 'copying' && d.copier.running) lines.push(`  rate    ${formatBytes(d.rate)}/s   ETA ${d.eta === null ? '?' : formatDuration(d.eta)}`);
   if (d.state === 'copying' || d.state === 'verifying') {
     lines.push(`  ${progressLine(r)}`);
     lines.push(

@@ -121,7 +121,7 @@ const TRANSITIONS: Record<MigrationState, readonly MigrationState[]> = {
 /** A copy of the record in `to`, or InvalidState (exit 3) naming what is possible. */
 export function transition(r: MigrationRecord, to: MigrationState, now: Date, note?: string): MigrationRecord {
   if (!TRANSITIONS[r.state].includes(to)) {
-    throw new AlluxioError('InvalidState', `migration ${r.id} is ${r.state}; it cannot go to ${to}${hint(r)}`, { details: { id: r.id, state: r.state } });
+    throw new AlluxioError('InvalidState', `migration ${r.id} is ${r.state}; it cannot go to ${to}${hint(r, to)}`, { details: { id: r.id, state: r.state } });
   }
   const at = now.toISOString();
   const next: MigrationRecord = { ...r, state: to, updatedAt: at, history: [...r.history, { state: to, at, ...(note ? { note } : {}) }] };
@@ -129,10 +129,12 @@ export function transition(r: MigrationRecord, to: MigrationState, now: Date, no
   return next;
 }
 
-function hint(r: MigrationRecord): string {
+function hint(r: MigrationRecord, to: MigrationState): string {
   switch (r.state) {
     case 'copying':
     case 'verifying':
+      // Rollback undoes a cutover; a copy in progress is stopped with abort.
+      if (to === 'rolled-back') return ` (rollback undoes a cutover; to stop this copy and keep the mount as it was: alluxio migrate abort --id ${r.id})`;
       return ' (wait for ready: alluxio migrate status --id ' + r.id + ' --watch)';
     case 'failed':
       return ` (failed: ${r.error?.message ?? 'unknown'}; resume or abort it)`;
@@ -212,8 +214,9 @@ export function statusDoc(r: MigrationRecord, runnerAlive: boolean, showSecrets 
     verify: r.verify,
     concurrency: r.concurrency,
     bandwidth: r.bandwidth,
-    rate: Math.round(r.rate),
-    eta: etaSeconds(r),
+    // (a copier that is not running copies nothing: no rate, no ETA)
+    rate: runnerAlive ? Math.round(r.rate) : 0,
+    eta: runnerAlive ? etaSeconds(r) : null,
     ...(r.error ? { error: r.error } : {}),
     copier: { running: runnerAlive, ...(r.runner ? { pid: r.runner.pid, host: r.runner.host, ...(r.runner.log ? { log: r.runner.log } : {}) } : {}) },
     binding: {

@@ -68,4 +68,13 @@ test('sizes, ETA, progress line and the status document (secrets redacted)', () 
   assert.deepEqual(d.binding.to.options, { 's3a.secretKey': '***', 's3a.region': 'eu' });
   assert.deepEqual(d.error?.files, ['a.bin']);
   assert.equal(statusDoc(rec('ready'), true, true).binding.to.options['s3a.secretKey'], 'shh');
+  // a copier that is not running copies nothing: no rate, no ETA (it showed the last ones)
+  assert.deepEqual([statusDoc(rec('copying'), true).rate, statusDoc(rec('copying'), true).eta], [256, 6]);
+  assert.deepEqual([statusDoc(rec('copying'), false).rate, statusDoc(rec('copying'), false).eta], [0, null]);
+});
+
+test('a refused transition says what would work: abort, not "wait for ready", for a rollback of a copy', () => {
+  const now = new Date('2026-01-01T00:00:00Z');
+  assert.throws(() => transition(rec('copying'), 'rolled-back', now), /rollback undoes a cutover; .*alluxio migrate abort --id m-1/);
+  assert.throws(() => transition(rec('copying'), 'cut-over', now), /wait for ready/);
 });

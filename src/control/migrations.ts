@@ -417,11 +417,13 @@ export async function resume(
 }
 
 export async function migrationStatus(conn: EtcdConnection, id?: string): Promise<{ revision: number; migrations: { record: MigrationRecord; running: boolean }[]; invalid: { key: string; error: string }[] }> {
+  // (revision: the config revision, as every --json; migration records do not move it)
+  const { configRevision } = await readConfig(conn);
   if (id !== undefined) {
     const { record } = await getRecord(conn, id);
-    return { revision: 0, migrations: [{ record, running: await copierRunning(conn, id) }], invalid: [] };
+    return { revision: configRevision, migrations: [{ record, running: await copierRunning(conn, id) }], invalid: [] };
   }
-  const { revision, records, invalid } = await listRecords(conn);
+  const { records, invalid } = await listRecords(conn);
   const migrations = await Promise.all(records.map(async (s) => ({ record: s.record, running: await copierRunning(conn, s.record.id) })));
-  return { revision, migrations, invalid };
+  return { revision: configRevision, migrations, invalid };
 }

@@ -121,3 +121,13 @@ export class AlluxioError extends Error {
 export function isAlluxioError(e: unknown): e is AlluxioError {
   return e instanceof AlluxioError;
 }
+
+/**
+ * A value as an error message shows it: JSON-quoted, and clipped when long (a 5,000-character
+ * id or path is named by its start and its length, not echoed whole).
+ */
+export function quote(value: unknown, max = 120): string {
+  const text = JSON.stringify(value) ?? String(value);
+  if (typeof value !== 'string' || value.length <= max) return text;
+  return `${JSON.stringify(value.slice(0, max))}... (${value.length} characters)`;
+}

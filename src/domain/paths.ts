@@ -3,7 +3,7 @@
  * `normalizePath` before anything else happens; nothing else in the code base splits or
  * joins Alluxio paths by hand.
  */
-import { AlluxioError } from './errors.js';
+import { AlluxioError, quote } from './errors.js';
 
 export const MAX_SEGMENT_BYTES = 255;
 export const MAX_PATH_BYTES = 4096;
@@ -39,20 +39,20 @@ export function normalizePath(input: unknown, step = 'normalize'): string {
   // are bytes and the segment bound is the byte bound). Anything else takes the full checks.
   if (input.length <= MAX_PATH_BYTES && CANONICAL_ASCII.test(input) && !DOT_SEGMENT.test(input)) return input;
   if (!input.isWellFormed()) {
-    throw new AlluxioError('InvalidPath', `path ${JSON.stringify(input)} is not valid UTF-8 (lone surrogate)`, { step });
+    throw new AlluxioError('InvalidPath', `path ${quote(input)} is not valid UTF-8 (lone surrogate)`, { step });
   }
   const ctl = CONTROL.exec(input);
   if (ctl) {
     throw new AlluxioError('InvalidPath', `path contains control character ${describeChar(ctl[0])} at offset ${ctl.index}`, { step });
   }
   if (!input.startsWith('/')) {
-    throw new AlluxioError('InvalidPath', `path ${JSON.stringify(input)} is not absolute (must start with "/")`, { step });
+    throw new AlluxioError('InvalidPath', `path ${quote(input)} is not absolute (must start with "/")`, { step });
   }
   const segments: string[] = [];
   for (const seg of input.split('/')) {
     if (seg === '') continue;
     if (seg === '.' || seg === '..') {
-      throw new AlluxioError('InvalidPath', `path ${JSON.stringify(input)} has a "${seg}" segment; dot segments are rejected, not resolved`, { step });
+      throw new AlluxioError('InvalidPath', `path ${quote(input)} has a "${seg}" segment; dot segments are rejected, not resolved`, { step });
     }
     if (Buffer.byteLength(seg, 'utf8') > MAX_SEGMENT_BYTES) {
       throw new AlluxioError('NameTooLong', `path segment "${seg.slice(0, 32)}..." is longer than ${MAX_SEGMENT_BYTES} bytes`, { step });

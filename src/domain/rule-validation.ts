@@ -3,7 +3,7 @@
  * hand): the same checks at write time and when a worker decodes the config, so a value
  * that passed one passes the other. Throws AlluxioError('InvalidRule') naming the problem.
  */
-import { AlluxioError } from './errors.js';
+import { AlluxioError, quote } from './errors.js';
 import { normalizePath } from './paths.js';
 import { compilePattern, compileTemplate } from './regex.js';
 import { MAX_ORDER, MIN_ORDER, type RuleKind, type RuleSpec } from './rules.js';
@@ -12,14 +12,14 @@ export const RULE_ID = /^[A-Za-z0-9][A-Za-z0-9._\-]{0,127}$/;
 
 export function validateRuleId(id: unknown): string {
   if (typeof id !== 'string' || !RULE_ID.test(id)) {
-    throw new AlluxioError('InvalidRule', `rule id ${JSON.stringify(id)} is not allowed (letters, digits, ".", "_", "-"; starts with a letter or digit; at most 128)`);
+    throw new AlluxioError('InvalidRule', `rule id ${quote(id)} is not allowed (letters, digits, ".", "_", "-"; starts with a letter or digit; at most 128)`);
   }
   return id;
 }
 
 export function validateOrder(order: unknown): number {
   if (typeof order !== 'number' || !Number.isSafeInteger(order) || order < MIN_ORDER || order > MAX_ORDER) {
-    throw new AlluxioError('InvalidRule', `rule order ${JSON.stringify(order)} must be an integer between ${MIN_ORDER} and ${MAX_ORDER}`);
+    throw new AlluxioError('InvalidRule', `rule order ${quote(order)} must be an integer between ${MIN_ORDER} and ${MAX_ORDER}`);
   }
   return order;
 }
@@ -31,10 +31,10 @@ export function validateCanonical(raw: unknown, what: string): string {
   try {
     p = normalizePath(raw);
   } catch (e) {
-    throw new AlluxioError('InvalidRule', `${what} ${JSON.stringify(raw)} is not a valid Alluxio path: ${(e as Error).message}`);
+    throw new AlluxioError('InvalidRule', `${what} ${quote(raw)} is not a valid Alluxio path: ${(e as Error).message}`);
   }
-  if (p !== raw) throw new AlluxioError('InvalidRule', `${what} ${JSON.stringify(raw)} is not canonical; write ${JSON.stringify(p)}`);
-  if (p.includes('{{') || p.includes('}}')) throw new AlluxioError('InvalidRule', `${what} ${JSON.stringify(raw)} contains "{{" or "}}", which would not survive export as a template`);
+  if (p !== raw) throw new AlluxioError('InvalidRule', `${what} ${quote(raw)} is not canonical; write ${JSON.stringify(p)}`);
+  if (p.includes('{{') || p.includes('}}')) throw new AlluxioError('InvalidRule', `${what} ${quote(raw)} contains "{{" or "}}", which would not survive export as a template`);
   return p;
 }
 
@@ -49,7 +49,7 @@ export function validateRuleBody(kind: RuleKind, src: string, dst: string, exclu
     compileTemplate(dst, pat);
     const lead = dst.startsWith('{{') ? '' : dst;
     if (lead !== '' && !lead.startsWith('/')) {
-      throw new AlluxioError('InvalidRule', `destination template ${JSON.stringify(dst)} must produce an absolute path (start with "/")`);
+      throw new AlluxioError('InvalidRule', `destination template ${quote(dst)} must produce an absolute path (start with "/")`);
     }
   }
   if (exclude !== undefined) compilePattern(exclude, 'exclude pattern (--exclude)');
@@ -65,7 +65,7 @@ export function validateRuleBody(kind: RuleKind, src: string, dst: string, exclu
 export function validateTemplateSegments(dst: string): void {
   for (const seg of dst.split('/')) {
     if (seg === '.' || seg === '..') {
-      throw new AlluxioError('InvalidRule', `destination template ${JSON.stringify(dst)} has a "${seg}" segment: every path it produces would be refused (Alluxio paths have no "." or ".." segments)`);
+      throw new AlluxioError('InvalidRule', `destination template ${quote(dst)} has a "${seg}" segment: every path it produces would be refused (Alluxio paths have no "." or ".." segments)`);
     }
   }
 }
@@ -77,7 +77,7 @@ export function parseRuleSpec(raw: unknown): RuleSpec {
   const id = validateRuleId(r.id);
   const order = validateOrder(r.order);
   const kind = r.kind;
-  if (kind !== 'prefix' && kind !== 'regex') throw new AlluxioError('InvalidRule', `rule ${id}: kind must be "prefix" or "regex", got ${JSON.stringify(kind)}`);
+  if (kind !== 'prefix' && kind !== 'regex') throw new AlluxioError('InvalidRule', `rule ${id}: kind must be "prefix" or "regex", got ${quote(kind)}`);
   if (typeof r.src !== 'string') throw new AlluxioError('InvalidRule', `rule ${id}: src must be a string`);
   if (typeof r.dst !== 'string') throw new AlluxioError('InvalidRule', `rule ${id}: dst must be a string`);
   if (r.exclude !== undefined && r.exclude !== null && typeof r.exclude !== 'string') throw new AlluxioError('InvalidRule', `rule ${id}: exclude must be a string`);

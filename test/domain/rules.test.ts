@@ -53,6 +53,8 @@ describe('parseRuleSpec (untrusted values)', () => {
   it('validates ids', () => {
     assert.equal(validateRuleId('model-latest.v2_x'), 'model-latest.v2_x');
     for (const bad of ['', '-x', 'a/b', 'a b', 'é', 'x'.repeat(129), '..']) fails(() => validateRuleId(bad), 'InvalidRule', /id/);
+    // a long id is named by its start and its length, not echoed whole
+    fails(() => validateRuleId('y'.repeat(5000)), 'InvalidRule', /rule id "y{120}"\.\.\. \(5000 characters\) is not allowed/);
   });
 
   it('requires canonical prefix paths and names the canonical form', () => {

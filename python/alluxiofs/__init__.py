@@ -9,7 +9,7 @@
 Importing the package also registers the "alluxiofs" protocol with fsspec.
 """
 from .core import AlluxioFile, AlluxioFileSystem, _register
-from .errors import AlluxioInvalidPathError, UfsVersionMismatchError, WorkersUnavailableError
+from .errors import AlluxioInvalidPathError, UfsUnavailableError, UfsVersionMismatchError, WorkersUnavailableError
 from .placement import placement_order, placement_score
 
 __version__ = "0.1.0"
@@ -18,6 +18,7 @@ __all__ = [
     "AlluxioFile",
     "AlluxioInvalidPathError",
     "UfsVersionMismatchError",
+    "UfsUnavailableError",
     "WorkersUnavailableError",
     "placement_order",
     "placement_score",

@@ -19,7 +19,7 @@ import time
 import urllib.parse
 import urllib.request
 
-from .errors import WorkersUnavailableError, error_from_response
+from .errors import UfsUnavailableError, WorkersUnavailableError, error_from_response
 from .placement import placement_order
 from .sigv4 import Signer, host_header
 
@@ -390,10 +390,20 @@ class WorkerClient:
                 break
 
     def _give_up(self, worker, failures, why, what):
-        """Record why ``worker`` did not serve, log it and mark it dead (the caller moves on)."""
+        """Record why ``worker`` did not serve, log it and mark it dead (the caller moves on).
+        A worker that answered that its UFS is unavailable is not dead: it is not marked."""
         failures.append(f"{worker}: {why}")
         log.warning("alluxiofs: worker %s " + what + " (%s); trying the next one", worker, why)
-        self._mark_dead(worker)
+        if getattr(why, "code", None) != "UfsUnavailable":
+            self._mark_dead(worker)
+
+    def _unavailable(self, uri, failures):
+        """The error when no worker served: UfsUnavailableError when every one of them
+        answered that the UFS is unavailable, else WorkersUnavailableError."""
+        text = f"no worker could serve {uri}: " + "; ".join(str(f) for f in failures or [self._no_workers()])
+        if failures and all("[UfsUnavailable]" in str(f) for f in failures):
+            return UfsUnavailableError(f"the UFS behind {uri} is unavailable (every worker tried says so): " + "; ".join(str(f) for f in failures))
+        return WorkersUnavailableError(text)
 
     def request(self, method, endpoint, uri, params=None, headers=None, body=None, owner_key=None):
         """One REST call for ``uri``, on the worker chosen for it, retried on the next
@@ -429,7 +439,7 @@ class WorkerClient:
                     break
                 self._mark_alive(worker)
                 return resp
-        raise WorkersUnavailableError(f"no worker could serve {uri}: " + "; ".join(failures or [self._no_workers()]))
+        raise self._unavailable(uri, failures)
 
     def open_stream(self, uri, start, owner_key=None):
         """Open ``GET /api/v1/file`` from byte ``start`` to EOF on a dedicated connection
@@ -461,7 +471,7 @@ class WorkerClient:
             if resp.status == 416:
                 return None
             raise error_from_response(resp.status, body, uri)
-        raise WorkersUnavailableError(f"no worker could serve {uri}: " + "; ".join(failures or [self._no_workers()]))
+        raise self._unavailable(uri, failures)
 
     def call(self, method, endpoint, uri, params=None, headers=None, body=None, ok=(200, 201, 204, 206)):
         resp = self.request(method, endpoint, uri, params=params, headers=headers, body=body)

@@ -1,7 +1,7 @@
 """Map the worker's JSON errors ({"error": {"code", "message"}}) to Python exceptions."""
 import errno
 
-__all__ = ["AlluxioInvalidPathError", "UfsVersionMismatchError", "WorkersUnavailableError", "error_from_response"]
+__all__ = ["AlluxioInvalidPathError", "UfsUnavailableError", "UfsVersionMismatchError", "WorkersUnavailableError", "error_from_response"]
 
 
 class AlluxioInvalidPathError(ValueError):
@@ -10,6 +10,14 @@ class AlluxioInvalidPathError(ValueError):
 
 class WorkersUnavailableError(ConnectionError):
     """No worker could serve the request (all refused, timed out or were unavailable)."""
+
+
+class UfsUnavailableError(WorkersUnavailableError):
+    """The workers answer, but the under file system behind them does not (every worker
+    tried said UfsUnavailable): the UFS is down or unreachable from the workers, not the
+    workers. A WorkersUnavailableError still, so ``ufs_fallback`` reads the UFS directly."""
+
+    code = "UfsUnavailable"
 
 
 class UfsVersionMismatchError(OSError):

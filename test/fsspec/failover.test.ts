@@ -7,7 +7,8 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import type { WorkerProcess } from '../helpers/worker.js';
-import { scenario, startFsEnv, workerHosts, type FsEnv } from './env.js';
+import { python, scenario, startFsEnv, workerHosts, type FsEnv } from './env.js';
+import { freePort } from '../../src/local/etcd-server.js';
 
 let env: FsEnv;
 let pyEnv: Record<string, string>;
@@ -56,6 +57,35 @@ test('after its lease expires the killed worker leaves etcd discovery; reads go 
   assert.equal(live.length, 2);
   const r = await scenario('etcd_discovery', { ...pyEnv, LIVE_WORKERS: live.map(name).join(',') });
   assert.deepEqual(r.workers, live.map(name).sort());
+});
+
+test('a UFS that does not answer: UfsUnavailableError saying so, and the workers that said it are not taken for dead', async () => {
+  const closed = await freePort();
+  await env.must(['mount', 'add', '--path', '/gone', '--ufs-uri', 's3://nowhere/data/', '--option', `s3a.endpoint=http://127.0.0.1:${closed}`, '--option', 's3a.socket.timeout=5s', '--wait']);
+  const live = env.workers.filter((w) => !dead.has(w));
+  const r = await python(
+    [
+      '-c',
+      `
+import json, os, alluxiofs
+fs = alluxiofs.AlluxioFileSystem(worker_hosts=os.environ["LIVE"], short_circuit=False, skip_instance_cache=True)
+try:
+    fs.cat_file("/gone/x.bin"); out = "read"
+except alluxiofs.UfsUnavailableError as e:
+    out = "UfsUnavailableError: " + str(e)
+except Exception as e:
+    out = type(e).__name__ + ": " + str(e)
+print(json.dumps({"out": out, "dead": sorted(fs.client._dead), "isWorkersUnavailable": isinstance(alluxiofs.UfsUnavailableError("x"), alluxiofs.WorkersUnavailableError)}))
+`,
+    ],
+    { LIVE: workerHosts(live) },
+  );
+  assert.equal(r.code, 0, r.stderr);
+  const doc = r.json();
+  assert.match(doc.out, /^UfsUnavailableError: the UFS behind alluxio:\/\/\/gone\/x\.bin is unavailable \(every worker tried says so\)/);
+  assert.deepEqual(doc.dead, [], 'a worker whose UFS is down is no dead worker');
+  assert.equal(doc.isWorkersUnavailable, true, 'ufs_fallback still applies');
+  await env.must(['mount', 'remove', '--path', '/gone', '--yes', '--wait']);
 });
 
 test('with every worker down: WorkersUnavailableError, or the UFS itself with ufs_fallback', async () => {

@@ -5,35 +5,29 @@
  * once rather than at the deadline. (No leader: test/ha/failover.test.ts; permission
  * denied: test/ha/etcd-roles.test.ts.)
  */
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { startTestEtcd, type TestEtcd } from '../helpers/etcd.js';
+import { etcdForSuite } from '../helpers/etcd.js';
 import { runCli } from '../helpers/cli.js';
 import { freePort } from '../../src/local/etcd-server.js';
 import { createServer } from 'node:http';
 
 describe('etcd failures named for what they are', () => {
-  let etcd: TestEtcd;
-  before(async () => {
-    etcd = await startTestEtcd();
-  });
-  after(async () => {
-    await etcd?.destroy();
-  });
+  const etcd = etcdForSuite();
 
   it('a deadline too short for a live etcd: EtcdTimeout, saying etcd is reachable and how to raise the deadline', async () => {
     for (const args of [
       ['mount', 'add', '--path', '/t', '--ufs-uri', 'file:///tmp/t/'],
       ['mount', 'list'],
     ]) {
-      const r = await runCli([...args, '--etcd-timeout', '1ms', '--json'], { env: { ALLUXIO_ETCD_ENDPOINTS: etcd.endpoint } });
+      const r = await runCli([...args, '--etcd-timeout', '1ms', '--json'], { env: { ALLUXIO_ETCD_ENDPOINTS: etcd().endpoint } });
       assert.equal(r.code, 5, r.stdout + r.stderr);
       const e = r.json().error;
       assert.equal(e.code, 'EtcdTimeout', e.message);
       assert.match(e.message, /^etcd is reachable \(1 of 1 members answer: http:\/\/127\.0\.0\.1:\d+\) but .* did not complete within --etcd-timeout 0\.001s .*raise --etcd-timeout \(ALLUXIO_ETCD_TIMEOUT\)/);
       assert.doesNotMatch(e.message, /unreachable/);
     }
-    const list = await runCli(['mount', 'list', '--json'], { env: { ALLUXIO_ETCD_ENDPOINTS: etcd.endpoint } });
+    const list = await runCli(['mount', 'list', '--json'], { env: { ALLUXIO_ETCD_ENDPOINTS: etcd().endpoint } });
     assert.deepEqual(list.json().mounts, [], 'nothing was written');
   });
 

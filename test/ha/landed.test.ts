@@ -6,7 +6,7 @@
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { startTestEtcd, type TestEtcd } from '../helpers/etcd.js';
+import { etcdForSuite, startTestEtcd, type TestEtcd } from '../helpers/etcd.js';
 import { EtcdConnection } from '../../src/store/connection.js';
 import { readConfig, transact } from '../../src/store/config-store.js';
 import { findLanded } from '../../src/store/landed.js';
@@ -127,16 +127,10 @@ async function lateCommitProxy(target: string): Promise<{ endpoint: string; rele
 }
 
 describe('a commit that lands after its answer was lost', () => {
-  let etcd: TestEtcd;
-  before(async () => {
-    etcd = await startTestEtcd();
-  });
-  after(async () => {
-    await etcd?.destroy();
-  });
+  const etcd = etcdForSuite();
 
   it('is reported as written, with its revision and result, when the plan then fails because it landed (the rule it adds exists)', async () => {
-    const proxy = await lateCommitProxy(etcd.endpoint);
+    const proxy = await lateCommitProxy(etcd().endpoint);
     const conn = new EtcdConnection({ endpoints: [proxy.endpoint], cluster: 'late', timeoutMs: 2000 });
     try {
       const key = conn.layout.ruleKey('late');
@@ -146,7 +140,7 @@ describe('a commit that lands after its answer was lost', () => {
       });
       assert.ok(proxy.released(), 'the held commit was applied late');
       assert.equal(r.result, 'added');
-      const direct = new EtcdConnection({ endpoints: [etcd.endpoint], cluster: 'late' });
+      const direct = new EtcdConnection({ endpoints: [etcd().endpoint], cluster: 'late' });
       const state = await readConfig(direct).finally(() => direct.close());
       assert.ok(state.raw.has(key));
       assert.equal(r.revision, state.configRevision, 'the revision of the commit that landed');

@@ -6,6 +6,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort, startEtcdServer, waitForEtcdHealth, type EtcdServer } from '../../src/local/etcd-server.js';
+import { after, before } from 'node:test';
 import { until } from './poll.js';
 
 export interface TestEtcd extends EtcdServer {
@@ -43,6 +44,21 @@ export async function startTestEtcd(opts: { clientPort?: number; peerPort?: numb
 }
 
 /** One member of a test cluster. `server` is undefined while the member is stopped. */
+/**
+ * A real etcd for the enclosing describe (or file): started in its `before`, destroyed in
+ * its `after`. Returns a getter (the server exists once `before` ran).
+ */
+export function etcdForSuite(): () => TestEtcd {
+  let etcd: TestEtcd | undefined;
+  before(async () => {
+    etcd = await startTestEtcd();
+  });
+  after(async () => {
+    await etcd?.destroy();
+  });
+  return () => etcd!;
+}
+
 export interface ClusterMember {
   name: string;
   endpoint: string;

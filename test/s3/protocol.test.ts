@@ -6,6 +6,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { createHmac } from 'node:crypto';
 import { createHash } from 'node:crypto';
 import { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -103,6 +104,20 @@ test('the credential scope: the service must be the front end\'s, the region the
     () => verifySigV4({ method: 'GET', rawPath: '/b/k', rawQuery: '', headers: { authorization: `AWS ${AK}:c2lnbmF0dXJl`, host: 'h' } }, creds, S3),
     (e: unknown) => e instanceof S3Error && e.code === 'AccessDenied' && /valid Date or x-amz-date/.test(e.message),
   );
+});
+
+test('SigV2: a bucket request sent as "/bucket" verifies when signed as "/bucket/" (current botocore) or with list-type (botocore 1.29)', () => {
+  const creds = new Map([[AK, SK]]);
+  const date = new Date().toUTCString();
+  const sig = (resource: string) => createHmac('sha1', SK).update(`GET\n\n\n${date}\n${resource}`).digest('base64');
+  const req = (resource: string, rawQuery = '') => ({ method: 'GET', rawPath: '/b', rawQuery, headers: { authorization: `AWS ${AK}:${sig(resource)}`, date, host: 'h' } });
+  assert.equal(verifySigV4(req('/b'), creds, S3).accessKey, AK);
+  assert.equal(verifySigV4(req('/b/'), creds, S3).accessKey, AK);
+  assert.equal(verifySigV4(req('/b?list-type=2', 'list-type=2&prefix=x'), creds, S3).accessKey, AK);
+  assert.throws(() => verifySigV4(req('/c/'), creds, S3), (e: unknown) => e instanceof S3Error && e.code === 'SignatureDoesNotMatch');
+  // an object's path has no such second form
+  const obj = { method: 'GET', rawPath: '/b/k', rawQuery: '', headers: { authorization: `AWS ${AK}:${sig('/b/k/')}`, date, host: 'h' } };
+  assert.throws(() => verifySigV4(obj, creds, S3), (e: unknown) => e instanceof S3Error && e.code === 'SignatureDoesNotMatch');
 });
 
 test('aws-chunked framing errors: truncated body, bad size, length mismatch', async () => {

@@ -345,13 +345,14 @@ function verifySigV2(input: SigInput, creds: Credentials, pairs: [string, string
     .sort()
     .map((k) => `${k}:${headerValue(input.headers, k, input.distinctHeaders)}\n`)
     .join('');
-  const sub = pairs
-    .filter(([k]) => V2_SUBRESOURCES.has(k))
-    .sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0))
-    .map(([k, v]) => (v === '' ? k : `${k}=${v}`))
-    .join('&');
-  const resource = input.rawPath + (sub ? '?' + sub : '');
-  const sts = `${input.method}\n${headerValue(input.headers, 'content-md5')}\n${headerValue(input.headers, 'content-type')}\n${dateLine}\n${amz}${resource}`;
+  const subOf = (names: (k: string) => boolean) =>
+    pairs
+      .filter(([k]) => names(k))
+      .sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0))
+      .map(([k, v]) => (v === '' ? k : `${k}=${v}`))
+      .join('&');
+  const sub = subOf((k) => V2_SUBRESOURCES.has(k));
+  const stringToSign = (path: string, s = sub) => `${input.method}\n${headerValue(input.headers, 'content-md5')}\n${headerValue(input.headers, 'content-type')}\n${dateLine}\n${amz}${path}${s ? '?' + s : ''}`;
   // As for SigV4: the bytes as sent, or the UTF-8 of the characters.
   const v2 = (bytes: Buffer) => createHmac('sha1', secret).update(bytes).digest('base64');
   const a = Buffer.from(signature);
@@ -359,7 +360,17 @@ function verifySigV2(input: SigInput, creds: Credentials, pairs: [string, string
     const b = Buffer.from(expected);
     return a.length === b.length && timingSafeEqual(a, b);
   };
-  if (!same(v2(Buffer.from(sts, 'latin1'))) && !(/[^\x00-\x7f]/.test(sts) && same(v2(Buffer.from(sts, 'utf8'))))) {
+  const verifies = (sts: string) => same(v2(Buffer.from(sts, 'latin1'))) || (/[^\x00-\x7f]/.test(sts) && same(v2(Buffer.from(sts, 'utf8'))));
+  const sts = stringToSign(input.rawPath);
+  // Bucket requests sent as "/bucket" (ListObjects, HeadBucket, DeleteObjects, ...) are
+  // signed as "/bucket/" by current botocore, and older botocore (1.29) counts list-type
+  // among the sub-resources: accept those forms of the same request too.
+  const alternatives = (): string[] => {
+    if (!/^\/[^/]+$/.test(input.rawPath)) return [];
+    const withListType = subOf((k) => V2_SUBRESOURCES.has(k) || k === 'list-type');
+    return [stringToSign(input.rawPath + '/'), ...(withListType !== sub ? [stringToSign(input.rawPath, withListType), stringToSign(input.rawPath + '/', withListType)] : [])];
+  };
+  if (!verifies(sts) && !alternatives().some(verifies)) {
     throw new AuthError('SignatureDoesNotMatch', 'The request signature we calculated does not match the signature you provided. Check your key and signing method.', { AWSAccessKeyId: accessKey, StringToSign: sts });
   }
   return { accessKey };

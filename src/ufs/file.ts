@@ -35,10 +35,10 @@
  * together so every path into the local file system is read in one place.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { close as fsClose, closeSync, constants as FS, createReadStream, createWriteStream, fstat, fstatSync, openSync, read as fsRead, readlinkSync, readSync, realpathSync, type Stats } from 'node:fs';
+import { close as fsClose, closeSync, constants as FS, createReadStream, fstat, fstatSync, openSync, read as fsRead, readlinkSync, readSync, realpathSync, write as fsWrite, type Stats } from 'node:fs';
 import { lstat, mkdir, readdir, realpath, rename, rm, rmdir, unlink } from 'node:fs/promises';
 import path from 'node:path';
-import { Readable, type Writable } from 'node:stream';
+import { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { AlluxioError } from '../domain/errors.js';
 import type { ParsedMount } from '../domain/mounts.js';
@@ -587,14 +587,15 @@ export class FileUfs implements UfsAdapter {
       }
     }
     let renamed = false;
+    let sink: FdSink | undefined;
     try {
       // The directory may have been swapped for a symlink since checkWritable: the file
       // just created must be inside the mount before any byte goes to it.
       if (!this.inside(this.fdPath(fd, p), root)) {
         throw new AlluxioError('UfsAccessDenied', `a symbolic link under ${this.uri} points outside the mount`);
       }
-      const out = createWriteStream('', { fd, autoClose: false, highWaterMark: STREAM_HWM });
-      await pipeline(body, out);
+      sink = fdSink(fd);
+      await pipeline(body, sink);
       await rename(tmp, p);
       renamed = true;
       // ... and where the rename put it (the same inode, followed through the descriptor).
@@ -611,6 +612,8 @@ export class FileUfs implements UfsAdapter {
       if (errno(e) === undefined || !(e as NodeJS.ErrnoException).syscall) throw e;
       throw this.ioError(e, p);
     } finally {
+      // (a write still queued when the body failed must not land on a reused descriptor)
+      await sink?.idle();
       closeSync(fd);
     }
   }
@@ -655,4 +658,38 @@ export class FileUfs implements UfsAdapter {
   async close(): Promise<void> {
     /* nothing held open */
   }
+}
+
+/**
+ * A Writable onto an open descriptor that never closes it: the caller closes it, once. (An
+ * fs.WriteStream closes its fd when a failed pipeline destroys it, even with autoClose
+ * false: the caller's close then hit EBADF, or, once the number was reused, another file
+ * of the process, which crashed the worker after a run of cut-off uploads.)
+ */
+interface FdSink extends Writable {
+  /** Resolves once no write is in flight (after a failure too). */
+  idle(): Promise<void>;
+}
+
+function fdSink(fd: number): FdSink {
+  let inFlight: Promise<void> = Promise.resolve();
+  const writeAll = (buf: Buffer, cb: (e?: Error | null) => void): void => {
+    fsWrite(fd, buf, 0, buf.length, null, (err, n) => {
+      if (err) cb(err);
+      else if (n < buf.length) writeAll(buf.subarray(n), cb);
+      else cb();
+    });
+  };
+  const sink = new Writable({
+    highWaterMark: STREAM_HWM,
+    write(chunk: Buffer, _enc, cb) {
+      inFlight = new Promise<void>((done) =>
+        writeAll(chunk, (e) => {
+          done();
+          cb(e);
+        }),
+      );
+    },
+  });
+  return Object.assign(sink, { idle: () => inFlight });
 }

@@ -420,3 +420,33 @@ test('a key over 1024 bytes is KeyTooLongError on a write, as S3 (segments of 20
   assert.equal((await req('DELETE', `/data/len/${key}`)).status, 204);
   assert.equal(existsSync(join(env.data, 'len', ...key.split('/'))), false);
 });
+
+test('uploads cut off mid-body (a client gone) leave no descriptor closed twice: the worker lives on, and reads beside them are whole', async () => {
+  // Each PUT announces 1 MiB, sends 200 KiB and drops the connection. The worker's temp file
+  // descriptor was closed by the torn-down write stream and again by the adapter: EBADF, or
+  // another file's descriptor closed once the number was reused (SIGABRT after 6-263 PUTs).
+  const u = new URL(env.worker.s3Url);
+  writeFileSync(join(env.data, 'beside.bin'), randomBytes(300_000));
+  const beside = readFileSync(join(env.data, 'beside.bin'));
+  const cut = (i: number) =>
+    new Promise<void>((resolve) => {
+      const s = connect(Number(u.port), u.hostname, () => {
+        s.write(`PUT /data/cut/${i}.bin HTTP/1.1\r\nHost: ${u.host}\r\nContent-Length: 1048576\r\n\r\n`);
+        s.write(Buffer.alloc(200 * 1024, i));
+        setImmediate(() => s.destroy());
+      });
+      s.on('close', () => resolve());
+      s.on('error', () => resolve());
+    });
+  for (let round = 0; round < 30; round++) {
+    await Promise.all(Array.from({ length: 10 }, (_, k) => cut(round * 10 + k)));
+    const r = await raw(env.worker.s3Url, 'GET', '/data/beside.bin');
+    assert.equal(r.status, 200, `round ${round}: ${r.body.toString().slice(0, 300)}\n${env.worker.log().slice(-3000)}`);
+    assert.ok(r.body.equals(beside), `round ${round}: the bytes of beside.bin`);
+  }
+  assert.equal(env.worker.process.exitCode, null, 'the worker is alive');
+  assert.equal(env.worker.process.signalCode, null);
+  assert.doesNotMatch(env.worker.log(), /EBADF/);
+  // nothing of the cut uploads landed (temp files removed)
+  await until('the cut uploads cleaned up', () => (existsSync(join(env.data, 'cut')) ? readdirSync(join(env.data, 'cut')).length === 0 || undefined : true), 20_000);
+});

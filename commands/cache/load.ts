@@ -24,20 +24,34 @@ export default class CacheLoad extends BaseCommand<typeof CacheLoad, CacheLoadRe
     this.say(`Loading ${flags.path} on ${loading.length} worker${loading.length === 1 ? '' : 's'}${started.some((a) => a.disabled) ? ` (${started.filter((a) => a.disabled).length} without a cache skipped)` : ''}`);
     if (!flags.wait) return { path: flags.path, workers: started };
     const tty = Boolean(process.stderr.isTTY) && !this.jsonEnabled();
-    const finished = await waitForLoad(conn, flags.path, (answers) => {
+    const outcome = await waitForLoad(conn, flags.path, (answers) => {
       if (!tty) return;
       const t = loadTotals(answers);
       const pct = t.bytesTotal > 0 ? Math.floor((100 * t.bytesLoaded) / t.bytesTotal) : 0;
       process.stderr.write(`\r${pct}%  ${t.filesDone}/${t.filesTotal}${t.listed ? '' : '+'} files  ${formatBytes(t.bytesLoaded)}/${formatBytes(t.bytesTotal)}   `);
     });
     if (tty) process.stderr.write('\n');
+    const finished = outcome.answers;
     const t = loadTotals(finished);
+    if (outcome.left.length || outcome.joined.length) {
+      this.warnLine(
+        `the ring changed during the load (${[...outcome.left.map((w) => `${w} left`), ...outcome.joined.map((w) => `${w} joined`)].join(', ')}): started again on the workers there are now, which loaded the files they own now (${outcome.rounds} rounds)`,
+      );
+    }
     this.say(`Loaded ${t.filesDone} files, ${formatBytes(t.bytesLoaded)} on ${finished.filter((a) => a.result).length} workers`);
     const errors = finished.flatMap((a) => (a.result?.errors ?? []).map((e) => `${a.worker}: ${e.path}: ${e.message}`));
     for (const e of errors.slice(0, 10)) this.warnLine(e);
-    if (t.failed > 0) {
-      throw new AlluxioError('UfsUnavailable', `cache load of ${flags.path} failed for some files on ${t.failed} worker(s): ${errors[0] ?? 'see the worker logs'}`, { details: { workers: finished } });
+    const extra = { rounds: outcome.rounds, left: outcome.left, joined: outcome.joined };
+    if (outcome.unreachable.length > 0) {
+      throw new AlluxioError(
+        'WorkerUnavailable',
+        `cache load of ${flags.path} is not complete: worker(s) ${outcome.unreachable.join(', ')} stopped answering during it and are still in the ring; their share may not be loaded. Run the load again once they answer or have left`,
+        { details: { workers: finished, ...extra, unreachable: outcome.unreachable } },
+      );
     }
-    return { path: flags.path, workers: finished, totals: t };
+    if (t.failed > 0) {
+      throw new AlluxioError('UfsUnavailable', `cache load of ${flags.path} failed for some files on ${t.failed} worker(s): ${errors[0] ?? 'see the worker logs'}`, { details: { workers: finished, ...extra } });
+    }
+    return { path: flags.path, workers: finished, totals: t, ...extra };
   }
 }

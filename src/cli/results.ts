@@ -184,6 +184,10 @@ export interface CacheLoadResult {
   workers: WorkerAnswer<LoadJob>[];
   /** With --wait: the sums over the workers. */
   totals?: ReturnType<typeof loadTotals>;
+  /** With --wait: rounds the load was started in (more than 1 when the ring changed), and the workers that left or joined meanwhile. */
+  rounds?: number;
+  left?: string[];
+  joined?: string[];
 }
 
 export interface CacheStatusResult {

@@ -81,7 +81,7 @@ async function call<T>(w: WorkerInfo, method: 'GET' | 'POST', what: string, path
     return { worker: w.id, address, result: null, error: { code: String(err.code), message: String(err.message) } };
   } catch (e) {
     const msg = (e as Error).name === 'TimeoutError' ? `no answer within ${timeoutMs} ms` : (e as Error).message;
-    return { worker: w.id, address, result: null, error: { code: 'UfsUnavailable', message: `worker ${w.id} (${address}) unreachable: ${msg}` } };
+    return { worker: w.id, address, result: null, error: { code: 'WorkerUnavailable', message: `worker ${w.id} (${address}) unreachable: ${msg}` } };
   }
 }
 
@@ -151,13 +151,72 @@ export function loadTotals(answers: WorkerAnswer<LoadJob>[]): { running: number;
   return t;
 }
 
-/** Poll until no worker's job of `path` is running (a worker that lost its job counts as done). */
-export async function waitForLoad(conn: EtcdConnection, path: string, onProgress: (answers: WorkerAnswer<LoadJob>[]) => void, intervalMs = 500): Promise<WorkerAnswer<LoadJob>[]> {
-  for (;;) {
+/** How a followed load ended (waitForLoad). */
+export interface LoadOutcome {
+  answers: WorkerAnswer<LoadJob>[];
+  /** Rounds the load was started in: more than 1 when the ring changed during it. */
+  rounds: number;
+  /** Workers that had a job and left (or stopped answering) during the load. */
+  left: string[];
+  /** Workers that joined during the load. */
+  joined: string[];
+  /** Workers still in the ring that do not answer: their share may not be loaded. */
+  unreachable: string[];
+}
+
+const MAX_LOAD_ROUNDS = 5;
+
+/**
+ * Poll until no worker's job of `path` is running, across ring changes. Every worker loads
+ * the files it owns, decided as it walks: a worker that leaves mid-load leaves its files to
+ * new owners that did not load them, and one that joins owns files nobody loads for it. So
+ * when the jobs are done and the workers are not those that loaded, the load is started
+ * again on the workers there are now (once a departed worker's record is gone from etcd,
+ * its lease expired), and they load what they own now (pages already cached are not
+ * fetched again). A worker that neither answers nor leaves the ring is reported.
+ */
+export async function waitForLoad(
+  conn: EtcdConnection,
+  path: string,
+  onProgress: (answers: WorkerAnswer<LoadJob>[]) => void,
+  opts: { intervalMs?: number; settleMs?: number } = {},
+): Promise<LoadOutcome> {
+  const intervalMs = opts.intervalMs ?? 500;
+  const left = new Set<string>();
+  const joined = new Set<string>();
+  let loading = new Set<string>();
+  for (let rounds = 1; ; ) {
     const answers = await loadProgress(conn, path);
     onProgress(answers);
-    if (!answers.some((a) => a.result?.state === 'running')) return answers;
-    await new Promise((r) => setTimeout(r, intervalMs));
+    for (const a of answers) if (a.result) loading.add(a.worker);
+    if (answers.some((a) => a.result?.state === 'running')) {
+      await new Promise((r) => setTimeout(r, intervalMs));
+      continue;
+    }
+    const present = new Set(answers.map((a) => a.worker));
+    // (not answering: it may have died before it took the job too, owning files nobody loads)
+    const silent = answers.filter((a) => a.error?.code === 'WorkerUnavailable').map((a) => a.worker);
+    const gone = [...loading].filter((w) => !present.has(w));
+    const fresh = answers.filter((a) => a.error?.code === 'NotFound' && !loading.has(a.worker)).map((a) => a.worker);
+    if ((silent.length === 0 && gone.length === 0 && fresh.length === 0) || rounds >= MAX_LOAD_ROUNDS) {
+      return { answers, rounds, left: [...left], joined: [...joined], unreachable: silent };
+    }
+    if (silent.length > 0) {
+      // Wait for the silent workers to leave the ring (their lease to expire), or come back.
+      const until = Date.now() + (opts.settleMs ?? 60_000);
+      let still = silent;
+      while (still.length > 0 && Date.now() < until) {
+        await new Promise((r) => setTimeout(r, intervalMs));
+        const now = await loadProgress(conn, path);
+        still = still.filter((w) => now.some((a) => a.worker === w && a.error?.code === 'WorkerUnavailable'));
+      }
+      if (still.length > 0) return { answers, rounds, left: [...left], joined: [...joined], unreachable: still };
+    }
+    for (const w of [...silent, ...gone]) left.add(w);
+    for (const w of fresh) joined.add(w);
+    loading = new Set();
+    await startLoad(conn, path);
+    rounds++;
   }
 }
 

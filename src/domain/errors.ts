@@ -68,6 +68,8 @@ const CODES = {
   WaitTimeout: ExitCode.unavailable,
   /** A worker refused this process's request signature (ALLUXIO_S3_CREDENTIALS). */
   WorkerAuthFailed: ExitCode.unavailable,
+  /** A worker the CLI asked (cache load/status/free) did not answer. */
+  WorkerUnavailable: ExitCode.unavailable,
   UfsUnavailable: ExitCode.unavailable,
   /** The mount's UFS scheme is known to the mount table but not served by this process. */
   UfsNotSupported: ExitCode.unavailable,

@@ -278,3 +278,30 @@ describe('one cache across the cluster: ownership, proxy, redirect, failover', (
     await c.waitForRing();
   });
 });
+
+describe('cache load across a ring change', () => {
+  let c: CachingCluster;
+  before(async () => {
+    c = await startCachingCluster({ name: 'load-ring', files: LOADED });
+  });
+  after(async () => {
+    await c?.stop();
+  });
+
+  test('a worker dead when the load starts (its lease not yet expired): the load is started again once it left, and every file ends up cached by its owner now', async () => {
+    const [w0, w1, w2] = c.workers as [WorkerProcess, WorkerProcess, WorkerProcess];
+    await w2.kill9(); // still in the ring for its lease (3 s): its files are given to nobody
+    const r = await c.cli(['cache', 'load', '--path', '/data/load', '--wait', '--json'], { timeoutMs: 120_000 });
+    assert.equal(r.code, 0, r.stdout + r.stderr);
+    const doc = r.json() as { rounds: number; left: string[]; totals: { filesDone: number } };
+    assert.ok(doc.rounds >= 2, `started again after the ring changed: ${JSON.stringify(doc)}`);
+    assert.deepEqual(doc.left, [w2.id]);
+    assert.match(r.stderr, new RegExp(`the ring changed during the load \\(${w2.id} left\\)`));
+    const st = await c.cli(['cache', 'status', '--path', '/data/load', '--json']);
+    assert.equal(st.code, 0, st.stderr);
+    const answers = (st.json() as { workers: { worker: string; result: { path: { bytes: number; cachedBytes: number } } }[] }).workers;
+    const total = LOADED.reduce((n, f) => n + f.data.length, 0);
+    assert.deepEqual(answers.map((a) => a.worker).sort(), [w0.id, w1.id].sort());
+    assert.equal(answers.reduce((n, a) => n + a.result.path.cachedBytes, 0), total, 'the whole dataset cached by the two owners there are now');
+  });
+});

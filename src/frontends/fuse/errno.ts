@@ -98,6 +98,7 @@ export const ERRNO: Readonly<Record<ErrorCode, number>> = {
   EtcdAuthFailed: Errno.EACCES,
   EtcdPermissionDenied: Errno.EACCES,
   WorkerAuthFailed: Errno.EACCES,
+  WorkerUnavailable: Errno.EAGAIN,
   UfsUnavailable: Errno.EIO,
   Cancelled: Errno.EINTR,
   Internal: Errno.EIO,

@@ -54,6 +54,7 @@ export const HTTP_STATUS: Readonly<Record<ErrorCode, number>> = {
   EtcdPermissionDenied: 503,
   WaitTimeout: 503,
   WorkerAuthFailed: 503,
+  WorkerUnavailable: 503,
   UfsUnavailable: 503,
   // 499-ish cancellations and the rest: 500
   Cancelled: 500,

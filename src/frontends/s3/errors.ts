@@ -103,6 +103,7 @@ export const S3_ERRORS: Record<ErrorCode, Mapper> = {
   EtcdPermissionDenied: unavailable,
   WaitTimeout: unavailable,
   WorkerAuthFailed: unavailable,
+  WorkerUnavailable: unavailable,
   UfsUnavailable: unavailable,
   Cancelled: (e) => s3err.serviceUnavailable(e.message),
   Internal: internal,

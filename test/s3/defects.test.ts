@@ -449,4 +449,14 @@ test('uploads cut off mid-body (a client gone) leave no descriptor closed twice:
   assert.doesNotMatch(env.worker.log(), /EBADF/);
   // nothing of the cut uploads landed (temp files removed)
   await until('the cut uploads cleaned up', () => (existsSync(join(env.data, 'cut')) ? readdirSync(join(env.data, 'cut')).length === 0 || undefined : true), 20_000);
+  // and one alone leaves no directory behind (the probe saw some after the crashes: S3 listed them as prefixes)
+  const lone = `PUT /data/made/by/it.bin HTTP/1.1\r\nHost: ${u.host}\r\nContent-Length: 1048576\r\n\r\n`;
+  const s = connect(Number(u.port), u.hostname);
+  const closed = new Promise<void>((resolve) => s.on('close', () => resolve()).on('error', () => resolve()));
+  s.write(lone);
+  s.write(Buffer.alloc(100 * 1024, 1));
+  await until('the upload writing into the directory it made', () => existsSync(join(env.data, 'made', 'by')), 20_000);
+  s.destroy();
+  await closed;
+  await until('the directories of the cut upload removed', () => !existsSync(join(env.data, 'made')), 20_000);
 });

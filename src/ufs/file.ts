@@ -560,8 +560,10 @@ export class FileUfs implements UfsAdapter {
     const p = this.pathOf(rel);
     await this.checkWritable(p);
     const dir = path.dirname(p);
+    /** The first directory this write made (mkdir -p), if it made any. */
+    let made: string | undefined;
     try {
-      await mkdir(dir, { recursive: true });
+      made = await mkdir(dir, { recursive: true });
     } catch (e) {
       throw this.ioError(e, dir);
     }
@@ -606,7 +608,12 @@ export class FileUfs implements UfsAdapter {
       }
       return this.entry(name, fstatSync(fd));
     } catch (e) {
-      if (!renamed) await unlink(tmp).catch(() => undefined);
+      if (!renamed) {
+        await unlink(tmp).catch(() => undefined);
+        // A failed write leaves no directory of its own behind (S3 listed it as a prefix, and
+        // a migration copied it): those it made, deepest first, while they are empty.
+        if (made !== undefined) await removeEmptyUpTo(dir, made);
+      }
       if (e instanceof AlluxioError) throw e;
       // An error of the body stream (bad checksum, client gone) passes through unchanged.
       if (errno(e) === undefined || !(e as NodeJS.ErrnoException).syscall) throw e;
@@ -666,6 +673,18 @@ export class FileUfs implements UfsAdapter {
  * false: the caller's close then hit EBADF, or, once the number was reused, another file
  * of the process, which crashed the worker after a run of cut-off uploads.)
  */
+/** rmdir `dir` and its parents up to and including `top`, stopping at the first that is not empty (or gone). */
+async function removeEmptyUpTo(dir: string, top: string): Promise<void> {
+  for (let d = dir; d === top || d.startsWith(top + path.sep); d = path.dirname(d)) {
+    try {
+      await rmdir(d);
+    } catch {
+      return;
+    }
+    if (d === top) return;
+  }
+}
+
 interface FdSink extends Writable {
   /** Resolves once no write is in flight (after a failure too). */
   idle(): Promise<void>;

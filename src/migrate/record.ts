@@ -200,6 +200,11 @@ export interface StatusDoc {
   history: MigrationRecord['history'];
 }
 
+/** The copier has work left: copying or verifying. */
+function copying(r: MigrationRecord): boolean {
+  return r.state === 'copying' || r.state === 'verifying';
+}
+
 /** What `migrate status --json` prints for one migration (secrets redacted unless asked). */
 export function statusDoc(r: MigrationRecord, runnerAlive: boolean, showSecrets = false): StatusDoc {
   return {
@@ -214,9 +219,9 @@ export function statusDoc(r: MigrationRecord, runnerAlive: boolean, showSecrets 
     verify: r.verify,
     concurrency: r.concurrency,
     bandwidth: r.bandwidth,
-    // (a copier that is not running copies nothing: no rate, no ETA)
-    rate: runnerAlive ? Math.round(r.rate) : 0,
-    eta: runnerAlive ? etaSeconds(r) : null,
+    // (a copy whose copier is not running goes nowhere: no rate, no ETA)
+    rate: runnerAlive || !copying(r) ? Math.round(r.rate) : 0,
+    eta: runnerAlive || !copying(r) ? etaSeconds(r) : null,
     ...(r.error ? { error: r.error } : {}),
     copier: { running: runnerAlive, ...(r.runner ? { pid: r.runner.pid, host: r.runner.host, ...(r.runner.log ? { log: r.runner.log } : {}) } : {}) },
     binding: {

@@ -282,15 +282,17 @@ describe('one cache across the cluster: ownership, proxy, redirect, failover', (
 describe('cache load across a ring change', () => {
   let c: CachingCluster;
   before(async () => {
-    c = await startCachingCluster({ name: 'load-ring', files: LOADED });
+    // A lease long enough that a worker killed just before the load is still in the ring when
+    // the load starts, however slow the machine (the load then waits for it to leave).
+    c = await startCachingCluster({ name: 'load-ring', files: LOADED, leaseTtl: '20s' });
   });
   after(async () => {
     await c?.stop();
   });
 
-  test('a worker dead when the load starts (its lease not yet expired): the load is started again once it left, and every file ends up cached by its owner now', async () => {
+  test('a worker dead when the load starts (its lease not yet expired): the load is started again once it left, and every file ends up cached by its owner now', { timeout: 180_000 }, async () => {
     const [w0, w1, w2] = c.workers as [WorkerProcess, WorkerProcess, WorkerProcess];
-    await w2.kill9(); // still in the ring for its lease (3 s): its files are given to nobody
+    await w2.kill9(); // still in the ring for its lease (20 s): its files are given to nobody
     const r = await c.cli(['cache', 'load', '--path', '/data/load', '--wait', '--json'], { timeoutMs: 120_000 });
     assert.equal(r.code, 0, r.stdout + r.stderr);
     const doc = r.json() as { rounds: number; left: string[]; totals: { filesDone: number } };

@@ -416,7 +416,7 @@ print(ok, failed)
     assert.equal(busy.code, 0, busy.stderr);
     const [opened, failed] = busy.stdout.trim().split(' ').map(Number);
     assert.equal(failed, 0, `opens of files that keep changing failed:\n${busy.stderr}`);
-    assert.ok(opened! > 20, busy.stdout);
+    assert.ok(opened! >= 10, `the files were opened (and read) at all: ${busy.stdout}`);
     rmSync(join(data, 'log.txt'));
     rmSync(join(data, 'swap.bin'));
   });

@@ -32,6 +32,8 @@ export interface CachingClusterOptions {
   pageSize?: string;
   /** Extra `--option k=v` of the /data mount. */
   mountOptions?: string[];
+  /** The workers' --lease-ttl (default 3s: a dead worker leaves the ring within seconds). */
+  leaseTtl?: string;
 }
 
 export interface CachingCluster {
@@ -107,7 +109,7 @@ export async function startCachingCluster(o: CachingClusterOptions): Promise<Cac
         await startWorker(etcd.endpoint, {
           cluster,
           id,
-          leaseTtl: '3s',
+          leaseTtl: o.leaseTtl ?? '3s',
           extraArgs: ['--cache-dir', join(dir, `cache-${id}`), '--cache-size', o.cacheSize ?? '64MiB', '--page-size', o.pageSize ?? '64KiB'],
         }),
       );

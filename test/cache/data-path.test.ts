@@ -50,9 +50,17 @@ for (const backend of [fileBackend(), s3rverBackend()] as UfsBackend[]) {
       await until('earlier page writes done', () => cache.reader.inflightPages === 0);
       const before = new Set(pageFiles(cacheDir));
       await read();
+      // This read's pages: the new files of one object (`<key>-<index>.page`), indexes 0..n-1,
+      // in index order (a page file of another read landing meanwhile is not one of them).
       return until(`${n} new page files`, () => {
-        const f = pageFiles(cacheDir).filter((p) => !before.has(p));
-        return f.length === n && cache.reader.inflightPages === 0 ? f : undefined;
+        if (cache.reader.inflightPages !== 0) return undefined;
+        const byKey = new Map<string, string[]>();
+        for (const p of pageFiles(cacheDir).filter((x) => !before.has(x))) {
+          const m = /^(.*)-(\d+)\.page$/.exec(p);
+          if (m) byKey.set(m[1]!, [...(byKey.get(m[1]!) ?? []), p]);
+        }
+        const mine = [...byKey.entries()].find(([k, f]) => f.length === n && f.every((_, i) => f.includes(`${k}-${i}.page`)));
+        return mine ? mine[1].sort((a, b) => Number(/-(\d+)\.page$/.exec(a)![1]) - Number(/-(\d+)\.page$/.exec(b)![1])) : undefined;
       });
     };
 

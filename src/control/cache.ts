@@ -197,23 +197,28 @@ export async function waitForLoad(
     // (not answering: it may have died before it took the job too, owning files nobody loads)
     const silent = answers.filter((a) => a.error?.code === 'WorkerUnavailable').map((a) => a.worker);
     const gone = [...loading].filter((w) => !present.has(w));
-    const fresh = answers.filter((a) => a.error?.code === 'NotFound' && !loading.has(a.worker)).map((a) => a.worker);
-    if ((silent.length === 0 && gone.length === 0 && fresh.length === 0) || rounds >= MAX_LOAD_ROUNDS) {
+    // No job of the path: a worker that joined, or one that came back without its job (a
+    // restart with another cache dir): either owns files nobody loaded for it.
+    const jobless = answers.filter((a) => a.error?.code === 'NotFound').map((a) => a.worker);
+    if ((silent.length === 0 && gone.length === 0 && jobless.length === 0) || rounds >= MAX_LOAD_ROUNDS) {
       return { answers, rounds, left: [...left], joined: [...joined], unreachable: silent };
     }
     if (silent.length > 0) {
       // Wait for the silent workers to leave the ring (their lease to expire), or come back.
       const until = Date.now() + (opts.settleMs ?? 60_000);
       let still = silent;
+      let now = answers;
       while (still.length > 0 && Date.now() < until) {
         await new Promise((r) => setTimeout(r, intervalMs));
-        const now = await loadProgress(conn, path);
+        now = await loadProgress(conn, path);
         still = still.filter((w) => now.some((a) => a.worker === w && a.error?.code === 'WorkerUnavailable'));
       }
       if (still.length > 0) return { answers, rounds, left: [...left], joined: [...joined], unreachable: still };
+      // (one that answers again did not leave: it is simply loaded again below)
+      for (const w of silent) if (!now.some((a) => a.worker === w)) left.add(w);
     }
-    for (const w of [...silent, ...gone]) left.add(w);
-    for (const w of fresh) joined.add(w);
+    for (const w of gone) left.add(w);
+    for (const w of jobless) if (!loading.has(w)) joined.add(w);
     loading = new Set();
     await startLoad(conn, path);
     rounds++;

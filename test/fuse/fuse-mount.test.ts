@@ -14,13 +14,14 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { cliFor } from '../helpers/cli.js';
 import { startTestEtcd, type TestEtcd } from '../helpers/etcd.js';
 import { forceUnmount, fuseSkipReason, py, run, startFuse, type FuseProcess } from '../helpers/fuse.js';
+import { until } from '../helpers/poll.js';
 
 const skip = fuseSkipReason();
 if (skip) console.log(`# SKIP fuse tests: ${skip}`);
@@ -342,6 +343,44 @@ print(' '.join(out))
     assert.equal(r.stdout.trim(), 'ESTALE ESTALE append:ok rename:ok unlink:ok chmod:ok');
     rmSync(join(data, 'ow.txt'));
     rmSync(join(data, 'ow2.txt'));
+  });
+
+  it('a descriptor opened while this mount writes the file reads on after the writer closes and the name goes (unlink, rename), as on a local file', async () => {
+    // A read opened before the writer's release (close(2) returns before the kernel sends it)
+    // reads the writer's spool; the release used to drop the spool, and the reader then found
+    // the name gone: ESTALE (seen under load in the test above, 'unlink' case). It now reads
+    // the version the writer uploaded, opened at the release (file://: an open file, which an
+    // unlink or rename does not take away), or the spool itself when the writer was unlinked.
+    const r = await py(
+      `
+import os, sys, errno
+M = sys.argv[1]
+out = []
+for order in ('close-unlink', 'unlink-close', 'close-rename', 'close-rewrite'):
+    w = open(M + '/beside.bin', 'wb', buffering=0); w.write(b'W' * 1500000)
+    f = open(M + '/beside.bin', 'rb', buffering=0); head = f.read(10)
+    if order == 'unlink-close': os.unlink(M + '/beside.bin'); w.close()
+    else: w.close()
+    if order == 'close-unlink': os.unlink(M + '/beside.bin')
+    if order == 'close-rename': os.rename(M + '/beside.bin', M + '/beside2.bin')
+    if order == 'close-rewrite': open(M + '/beside.bin', 'wb').write(b'N' * 1500000)
+    try:
+        b = head + f.read(); out.append(order + ':' + ('ok' if b == b'W' * 1500000 else 'wrong %d' % len(b)))
+    except OSError as e: out.append(order + ':' + errno.errorcode[e.errno])
+    f.close()
+    for n in ('beside.bin', 'beside2.bin'):
+        if os.path.exists(M + '/' + n): os.unlink(M + '/' + n)
+print(' '.join(out))
+`,
+      [join(M, 'data')],
+    );
+    assert.equal(r.code, 0, r.stderr);
+    // A rewrite through this mount replaces the version the reader holds (as for any reader).
+    assert.equal(r.stdout.trim(), 'close-unlink:ok unlink-close:ok close-rename:ok close-rewrite:ESTALE');
+    // The spools went with their last reader.
+    const spools = readdirSync(tmpdir()).filter((n) => n.startsWith(`alluxio-fuse-spool-${fuse!.pid}-`)).map((n) => join(tmpdir(), n));
+    assert.equal(spools.length, 1, 'the daemon has one spool dir');
+    await until('the spools dropped after their readers closed', () => readdirSync(spools[0]!).length === 0);
   });
 
   it('a file that shrank or grew behind the mount since the daemon last sized it reads as its new version, no zero-filled tail', async () => {

@@ -52,8 +52,6 @@ export interface Located {
 export class ReadHandle {
   readonly kind = 'read';
   readonly reader: ReadAhead;
-  /** Reads the spool of a writer of this daemon (opened beside it), not a version of the UFS. */
-  readonly besideWriter: boolean;
   /** This daemon uploaded a new version of the file since the open: reads are ESTALE. */
   private replaced = false;
 
@@ -63,9 +61,18 @@ export class ReadHandle {
    * then reads from that one opened version (no per-window open or stat). Otherwise each
    * window is a range stream of whatever the UFS holds now (DataPath.read).
    */
-  constructor(readonly at: Located, size: number, opts: ReadAheadOptions, private readonly obj?: DataObject, writer?: WriteHandle) {
+  constructor(readonly at: Located, size: number, opts: ReadAheadOptions, private readonly obj?: DataObject, private readonly writer?: WriteHandle) {
     this.reader = new ReadAhead(writer ? writer.provider() : providerOf(at, obj), size, opts);
-    this.besideWriter = writer !== undefined;
+    writer?.addReader();
+  }
+
+  /**
+   * Reads the spool of a writer of this daemon that is still open (opened beside it): the
+   * writer's own uploads do not replace what it reads. Once that writer is closed, the
+   * reader holds a version like any other (a new upload through this mount replaces it).
+   */
+  get besideOpenWriter(): boolean {
+    return this.writer !== undefined && !this.writer.isClosed;
   }
 
   /** A writer of this daemon replaced the file: the version this handle reads is gone. */
@@ -103,6 +110,7 @@ export class ReadHandle {
       await this.reader.close();
     } finally {
       this.obj?.close();
+      await this.writer?.dropReader();
     }
   }
 }
@@ -131,8 +139,12 @@ export class WriteHandle {
   refs = 1;
   /** Unlinked (or replaced by a rename) while open: nothing is uploaded any more. */
   private unlinked = false;
-  /** Disposed: the spool is gone. */
+  /** Disposed: no more writes or uploads; the spool stays while readers beside it are open. */
   private closed = false;
+  /** Read handles opened beside this one (they read the spool, and after the close what it left). */
+  private readers = 0;
+  /** The version this handle left, opened at its close for the readers beside it. */
+  private version: DataObject | undefined;
   /** The version its last upload made (what a reader beside it reads once it is closed). */
   private uploaded: UfsEntry | undefined;
   private fh: FileHandle | undefined;
@@ -158,6 +170,10 @@ export class WriteHandle {
 
   get currentSize(): number {
     return this.size;
+  }
+
+  get isClosed(): boolean {
+    return this.closed;
   }
 
   /** Operations on one handle run one at a time (the kernel may send them concurrently). */
@@ -213,8 +229,12 @@ export class WriteHandle {
 
   /**
    * What another descriptor opened for reading while this one writes reads: this spool (its
-   * bytes so far, as a local file shows another descriptor's writes), and once this handle
-   * is closed, what it uploaded.
+   * bytes so far, as a local file shows another descriptor's writes). Once this handle is
+   * closed: the version it uploaded and no other, opened at the close while such readers are
+   * open (`dispose`), so they read on as readers of any version do (a file:// descriptor
+   * survives an unlink or rename of the name; a change of the object is ESTALE). An unlinked
+   * writer uploaded nothing: its spool is the only copy and is kept until the last reader
+   * beside it closes, as the anonymous file of an unlinked local file.
    */
   provider(): RangeProvider {
     return {
@@ -224,28 +244,58 @@ export class WriteHandle {
           try {
             return await this.readAt(target, offset, length, position);
           } catch (e) {
-            if (!this.closed) throw e; // closed meanwhile: its upload is in the UFS
+            if (!this.closed) throw e; // closed meanwhile: read what it left below
           }
         }
-        // Closed: the version it uploaded, and no other (an unlinked writer uploaded nothing;
-        // whatever holds the name now is another file).
-        if (this.unlinked) throw new AlluxioError('NotFound', `${this.at.path} was unlinked, and its writer closed it`);
-        const obj = await this.at.dp.open(this.at.target);
-        if (!obj) throw new AlluxioError('NotFound', `${this.at.path} is gone from the UFS`);
-        const u = this.uploaded;
-        if (u && (obj.entry.size !== u.size || (u.etag !== undefined ? obj.entry.etag !== u.etag : obj.entry.mtimeMs !== u.mtimeMs))) {
-          obj.close();
-          throw new AlluxioError('Conflict', `${this.at.path} changed since its writer closed it`);
+        if (this.fh) {
+          if (position >= this.size) return 0;
+          const { bytesRead } = await this.fh.read(target, offset, Math.min(length, this.size - position), position);
+          return bytesRead;
         }
-        let n = 0;
-        for await (const c of await obj.stream({ start: position, end: position + length - 1 })) {
-          const b = c as Buffer;
-          b.copy(target, offset + n, 0, Math.min(b.length, length - n));
-          n += Math.min(b.length, length - n);
-        }
-        return n;
+        return this.readVersion(target, offset, length, position);
       },
     };
+  }
+
+  /** The version this handle left in the UFS (its upload, or what it opened unchanged). */
+  private async openVersion(): Promise<DataObject> {
+    if (this.unlinked) throw new AlluxioError('NotFound', `${this.at.path} was unlinked, and its writer closed it`);
+    const obj = await this.at.dp.open(this.at.target);
+    if (!obj) throw new AlluxioError('NotFound', `${this.at.path} is gone from the UFS`);
+    const u = this.uploaded;
+    if (u && (obj.entry.size !== u.size || (u.etag !== undefined ? obj.entry.etag !== u.etag : obj.entry.mtimeMs !== u.mtimeMs))) {
+      obj.close();
+      throw new AlluxioError('Conflict', `${this.at.path} changed since its writer closed it`);
+    }
+    return obj;
+  }
+
+  /**
+   * A read after the close: from the version opened at the close when it serves ranges
+   * (an open file, a cache object), else from a fresh open of it per read (checked again).
+   */
+  private async readVersion(target: Buffer, offset: number, length: number, position: number): Promise<number> {
+    const kept = this.version;
+    const obj = kept ?? (await this.openVersion());
+    const end = Math.min(position + length, obj.entry.size) - 1;
+    if (end < position) {
+      if (!kept) obj.close();
+      return 0;
+    }
+    if (obj.file?.readInto) {
+      try {
+        return await obj.file.readInto(target, offset, end - position + 1, position);
+      } finally {
+        if (!kept) obj.close();
+      }
+    }
+    let n = 0; // (a stream of a fresh open owns the object and closes it at its end)
+    for await (const c of await obj.stream({ start: position, end })) {
+      const b = c as Buffer;
+      b.copy(target, offset + n, 0, Math.min(b.length, length - n));
+      n += Math.min(b.length, length - n);
+    }
+    return n;
   }
 
   write(buf: Buffer, len: number, pos: number): Promise<number> {
@@ -324,14 +374,45 @@ export class WriteHandle {
     });
   }
 
-  /** Drop the spool (after the final flush). */
+  /**
+   * Close for writing (after the final flush) and drop the spool. Readers beside this handle
+   * get the version it left, opened here (before the release is over: an unlink or rename
+   * by name waits for it), or, when it was unlinked, keep the spool until the last closes.
+   */
   dispose(): Promise<void> {
     return this.serial(async () => {
       this.closed = true;
-      await this.fh?.close().catch(() => undefined);
-      this.fh = undefined;
-      await rm(this.spoolPath, { force: true });
+      if (this.readers > 0 && this.unlinked) return;
+      if (this.readers > 0) {
+        // A version that cannot serve ranges (read per window instead) or is gone or
+        // changed already: the readers' next read opens it again and says which.
+        const obj = await this.openVersion().catch(() => undefined);
+        if (obj && (obj.file?.readInto || obj.ranges)) this.version = obj;
+        else obj?.close();
+      }
+      await this.dropSpool();
     });
+  }
+
+  addReader(): void {
+    this.readers++;
+  }
+
+  /** A reader beside this handle closed: the last one after the handle's close lets go of what it read. */
+  dropReader(): Promise<void> {
+    this.readers--;
+    if (this.readers > 0 || !this.closed) return Promise.resolve();
+    return this.serial(async () => {
+      this.version?.close();
+      this.version = undefined;
+      await this.dropSpool();
+    });
+  }
+
+  private async dropSpool(): Promise<void> {
+    await this.fh?.close().catch(() => undefined);
+    this.fh = undefined;
+    await rm(this.spoolPath, { force: true });
   }
 }
 
@@ -437,7 +518,7 @@ export class HandleTable {
   /** Handles reading a version of `ufsUri` from the UFS (not a writer's spool). */
   readersOf(ufsUri: string): ReadHandle[] {
     const out: ReadHandle[] = [];
-    for (const h of this.open.values()) if (h instanceof ReadHandle && !h.besideWriter && h.at.ufsUri === ufsUri) out.push(h);
+    for (const h of this.open.values()) if (h instanceof ReadHandle && !h.besideOpenWriter && h.at.ufsUri === ufsUri) out.push(h);
     return out;
   }
 

@@ -37,6 +37,8 @@ export interface WorkerRingOptions {
   /** Re-read the prefix at least this often, ms (default 30 s). */
   resyncMs?: number;
   log?: Logger;
+  /** Every read of the worker records, by key (a worker checks its own is still there). */
+  onRecords?: (kvs: ReadonlyMap<string, string>) => void;
 }
 
 /** The ring members in a listing of worker records: those that say they hold a cache. */
@@ -74,7 +76,10 @@ export class WorkerRing implements Ring {
       what: 'worker ring',
       ...(opts.resyncMs !== undefined ? { resyncMs: opts.resyncMs } : {}),
       ...(opts.log ? { log: opts.log } : {}),
-      onRead: (kvs) => this.update(ringMembers([...kvs.values()])),
+      onRead: (kvs) => {
+        this.update(ringMembers([...kvs.values()]));
+        opts.onRecords?.(kvs);
+      },
     });
   }
 

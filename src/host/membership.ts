@@ -50,6 +50,8 @@ export class Membership {
   private renewedAt = 0;
   /** Renewals are failing (logged once, until one succeeds again). */
   private renewFailing = false;
+  /** recordMissing's check is running. */
+  private restoring = false;
   readonly ttlSeconds: number;
   private readonly minUpdateIntervalMs: number;
   private readonly log: Logger | undefined;
@@ -266,6 +268,40 @@ export class Membership {
       this.log?.debug({ err: (e as Error).message }, 'worker record update failed; will retry');
       // retry after the interval
       setTimeout(() => this.schedule(), this.minUpdateIntervalMs).unref?.();
+    }
+  }
+
+  /**
+   * Our record is gone from etcd while we hold a lease (a watch of the members saw it go).
+   * etcd revoked the lease early: a leader that was paused (SIGSTOP, a stall) and resumes
+   * still thinks itself leader for a moment and revokes the leases it did not see renewed,
+   * and its proposal is forwarded to the new leader (etcd issue #15247, fixed in 3.4.31 and
+   * 3.5.13; Debian 12 ships 3.4.23). Or someone deleted the key. Renew at once instead of at
+   * the next period: a revoked lease is re-registered now (the worker was otherwise out of
+   * the ring for up to a third of the TTL), and a lease that lives gets its record written
+   * again (before, it stayed unlisted until the process restarted).
+   */
+  recordMissing(): void {
+    if (this.closed || !this.lease || this.reRegistering || this.restoring) return;
+    this.restoring = true;
+    void this.restore().finally(() => {
+      this.restoring = false;
+    });
+  }
+
+  private async restore(): Promise<void> {
+    await this.renew(); // (TTL 0: handleLost re-registers; else the next renewal is scheduled)
+    const leaseId = this.leaseId;
+    if (this.closed || !this.lease || !leaseId) return;
+    const value = this.serialise();
+    try {
+      const res = await this.conn.call('restore worker record', (c) => c.if(this.key, 'Create', '==', 0).then(c.put(this.key).value(value).lease(leaseId)).commit());
+      if (!res.succeeded) return; // there again (re-registered meanwhile, or the watch was behind)
+      this.written = value;
+      this.lastWriteAt = Date.now();
+      this.log?.warn({ key: this.key, lease: leaseId }, `${this.what} record was deleted while its lease lived; written again`);
+    } catch (e) {
+      this.log?.warn({ err: (e as Error).message }, `${this.what} record is missing and could not be written again; retrying at the next look`);
     }
   }
 

@@ -29,7 +29,7 @@ describe('etcd HA: a hung member', () => {
     await fx?.destroy();
   });
 
-  it('each member in turn hangs for two lease TTLs (the leader too): the worker keeps its one lease and stays registered throughout', async () => {
+  it('each member in turn hangs for two lease TTLs (the leader too): the worker keeps its lease and stays registered throughout', async () => {
     const TTL_S = 6;
     worker = await startWorker(cluster.endpoints, { id: 'hung-w0', leaseTtl: `${TTL_S}s` });
     /** The lease of the worker's key, through a member that is not `skip` ('absent': no key). */
@@ -40,30 +40,61 @@ describe('etcd HA: a hung member', () => {
       if (!doc.header) throw new Error(`no answer: ${doc.error ?? res.status}`); // e.g. no leader yet
       return doc.kvs?.[0]?.lease ?? 'absent';
     };
-    const lease = await until('the worker registered', async () => ((await leaseOf(undefined)) === 'absent' ? undefined : leaseOf(undefined)));
+    // etcd before 3.4.31 / 3.5.13 (Debian 12: 3.4.23) has a bug of its own: a leader that was
+    // paused revokes, as it resumes, the leases it did not see renewed (etcd issue #15247).
+    // There the worker must get back at once (src/host/membership.ts, recordMissing), and
+    // only after a member that was the leader when it hung came back.
+    const version = ((await (await fetch(`${cluster.members[0]!.endpoint}/version`)).json()) as { etcdserver: string }).etcdserver;
+    const [major, minor, patch] = version.split('.').map(Number) as [number, number, number];
+    const revokesOnResume = major === 3 && ((minor === 4 && patch < 31) || (minor === 5 && patch < 13));
+    let lease = await until('the worker registered', async () => ((await leaseOf(undefined)) === 'absent' ? undefined : leaseOf(undefined)));
+    let oldLeaderBack = false;
+    const revoked: string[] = [];
     let looks = 0;
+    const look = async (hungNow: ClusterMember | undefined): Promise<void> => {
+      const now = await until('a live member to answer', () => leaseOf(hungNow), 20_000, 200);
+      looks++;
+      if (now === lease) return;
+      const what = `with ${hungNow?.name ?? 'no member'} hung, the worker's key ${now === 'absent' ? 'disappeared' : 'moved to a new lease'} (look ${looks})`;
+      assert.ok(revokesOnResume && oldLeaderBack, `${what}:\n${worker!.log().split('\n').slice(-15).join('\n')}`);
+      const t0 = Date.now();
+      const back = await until(`the worker registered again (${what}, etcd ${version} revoking its lease)`, async () => {
+        const l = await leaseOf(hungNow);
+        return l !== 'absent' && l !== lease ? l : undefined;
+      }, 15_000, 100);
+      assert.match(worker!.log(), new RegExp(`etcd says lease ${lease} expired`), 'the lease was revoked by etcd, not given up by the worker');
+      revoked.push(`${what}: back on a new lease within ${Date.now() - t0} ms of the look`);
+      lease = back;
+    };
     // Whichever member holds the worker's requests (etcd3 picks one at random for its streams), it hangs once.
     for (const m of cluster.members) {
+      const wasLeader = (await cluster.leader()) === m;
       hung = m;
       process.kill(m.server!.process.pid!, 'SIGSTOP');
       try {
         const end = Date.now() + 2 * TTL_S * 1000;
         while (Date.now() < end) {
-          const now = await until('a live member to answer', () => leaseOf(m), 20_000, 200);
-          assert.equal(now, lease, `with ${m.name} hung, the worker's key ${now === 'absent' ? 'disappeared' : 'moved to a new lease'} (look ${looks}):\n${worker.log().split('\n').slice(-15).join('\n')}`);
-          looks++;
+          await look(m);
           await new Promise((res) => setTimeout(res, 250)); // the next look (the hold is the fault, not a synchronisation)
         }
       } finally {
         process.kill(m.server!.process.pid!, 'SIGCONT');
         hung = undefined;
       }
+      if (wasLeader) oldLeaderBack = true;
       await cluster.leader(); // the cluster whole again before the next member hangs
     }
-    const list = await runCli(['worker', 'list', '--json'], { env: { ALLUXIO_ETCD_ENDPOINTS: cluster.endpoints } });
-    assert.equal(list.code, 0, list.stderr);
-    assert.deepEqual(list.json().workers.map((w: { id: string }) => w.id), ['hung-w0']);
-    assert.doesNotMatch(worker.log(), /lease lost/);
-    console.log(`# each of 3 members hung for ${2 * TTL_S} s in turn: the worker's key was on its first lease at all ${looks} looks`);
+    // A leader that resumed last revokes (if at all) within its first moments back.
+    for (let i = 0; i < 8; i++) await look(undefined);
+    // (where etcd may still revoke, the listing is awaited: a revoke after the last look)
+    const listed = async () => {
+      const list = await runCli(['worker', 'list', '--json'], { env: { ALLUXIO_ETCD_ENDPOINTS: cluster.endpoints } });
+      assert.equal(list.code, 0, list.stderr);
+      return list.json().workers.map((w: { id: string }) => w.id) as string[];
+    };
+    if (revokesOnResume && oldLeaderBack) await until('the worker listed', async () => (await listed()).length === 1);
+    assert.deepEqual(await listed(), ['hung-w0']);
+    if (revoked.length === 0) assert.doesNotMatch(worker.log(), /lease lost/);
+    console.log(`# each of 3 members hung for ${2 * TTL_S} s in turn: the worker's key was on its lease at all ${looks} looks${revoked.length ? `, but for etcd ${version} revoking it: ${revoked.join('; ')}` : ''}`);
   });
 });

@@ -15,6 +15,11 @@ async function readyz(w: WorkerProcess): Promise<number> {
   return (await fetch(`${w.restUrl}/readyz`, { signal: AbortSignal.timeout(3000) })).status;
 }
 
+/** The lease of `key` ('absent': no key), from etcdctl's text: a lease id has more digits than JSON.parse keeps. */
+function leaseOfKey(endpoint: string, key: string): string {
+  return /"lease":(\d+)/.exec(etcdctl(endpoint, 'get', key, '-w', 'json'))?.[1] ?? 'absent';
+}
+
 describe('worker faults', () => {
   let etcd: TestEtcd;
   const workers: WorkerProcess[] = [];
@@ -158,7 +163,7 @@ describe('worker faults', () => {
     workers.push(w);
     const before = (await cli(['worker', 'list', '--json'])).json();
     assert.ok(before.workers.some((x: any) => x.id === 'outlast'));
-    const leaseOf = (): string => JSON.parse(etcdctl(etcd.endpoint, 'get', `/alluxio/${cluster}/workers/outlast`, '-w', 'json')).kvs?.[0]?.lease ?? 'absent';
+    const leaseOf = (): string => leaseOfKey(etcd.endpoint, `/alluxio/${cluster}/workers/outlast`);
     const lease = leaseOf();
     await etcd.stop();
     // Well past the TTL: renewals fail, and the worker keeps trying (it does not give the lease up itself).
@@ -183,6 +188,30 @@ describe('worker faults', () => {
     }
     await until('re-registration', () => /registered worker/.test(w.log().split('lease lost')[1] ?? ''), 60_000);
     assert.match(w.log(), /etcd says lease \d+ expired/);
+    await listedAcrossTtls(w);
+    await w.stop();
+  });
+
+  it('its record deleted by hand, or its lease revoked (as a resumed old leader of etcd < 3.4.31 does), a worker is listed again long before its next renewal', async () => {
+    // A 60 s lease is renewed every 20 s: coming back within 15 s is the watch of the
+    // members noticing (Membership.recordMissing), not the periodic renewal.
+    const w = await startWorker(etcd.endpoint, { cluster, id: 'revoked', leaseTtl: '60s' });
+    workers.push(w);
+    const key = `/alluxio/${cluster}/workers/revoked`;
+    const leaseOf = (): string => leaseOfKey(etcd.endpoint, key);
+    const first = await until('registered', () => (leaseOf() === 'absent' ? undefined : leaseOf()));
+    // Deleted while its lease lives: written again under the same lease.
+    etcdctl(etcd.endpoint, 'del', key);
+    await until('the record written again', () => leaseOf() === first, 15_000);
+    assert.match(w.log(), /worker record was deleted while its lease lived; written again/);
+    // The lease revoked (its key goes with it): a new lease and record at once.
+    etcdctl(etcd.endpoint, 'lease', 'revoke', BigInt(first).toString(16));
+    const second = await until('registered on a new lease', () => {
+      const l = leaseOf();
+      return l !== 'absent' && l !== first ? l : undefined;
+    }, 15_000);
+    assert.notEqual(second, first);
+    assert.match(w.log(), new RegExp(`etcd says lease ${first} expired`));
     await listedAcrossTtls(w);
     await w.stop();
   });

@@ -7,7 +7,8 @@
  * PUT bodies streamed as UNSIGNED-PAYLOAD. Health, readiness, metrics and status stay open.
  */
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
@@ -176,6 +177,29 @@ test('signed requests (service alluxio or s3, either key pair) read, write, list
   const del = await signed('DELETE', '/api/v1/file', { uri: 'alluxio:///data/new dir', recursive: 'true' });
   assert.equal(del.status, 200, del.body);
   assert.equal(existsSync(join(tree.data, 'new dir')), false);
+});
+
+test('a signed body hash is checked: a PUT whose body does not match it is 400 XAmzContentSHA256Mismatch and writes nothing', async () => {
+  const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
+  const good = Buffer.from('the body that was signed');
+  // The body swapped after signing (a hex hash in the signed x-amz-content-sha256).
+  const swapped = await signed('PUT', '/api/v1/file', { uri: 'alluxio:///data/hashed.txt' }, { headers: { 'x-amz-content-sha256': sha(good) }, body: Buffer.from('another body, same length!') });
+  assert.equal(swapped.status, 400, swapped.body);
+  assert.equal(errorOf(swapped).code, 'XAmzContentSHA256Mismatch');
+  assert.equal(existsSync(join(tree.data, 'hashed.txt')), false);
+  // A large body (streamed to the UFS as it arrives) with one byte changed at the end: no file, no temp file.
+  const big = Buffer.alloc(3 * 1024 * 1024, 7);
+  const bigBad = Buffer.from(big);
+  bigBad[bigBad.length - 1] = 8;
+  const late = await signed('PUT', '/api/v1/file', { uri: 'alluxio:///data/hashed-big.bin' }, { headers: { 'x-amz-content-sha256': sha(big) }, body: bigBad });
+  assert.equal(late.status, 400, late.body);
+  assert.equal(errorOf(late).code, 'XAmzContentSHA256Mismatch');
+  assert.deepEqual(readdirSync(tree.data).filter((n) => n.includes('hashed')), []);
+  // The matching body lands.
+  const ok = await signed('PUT', '/api/v1/file', { uri: 'alluxio:///data/hashed.txt' }, { headers: { 'x-amz-content-sha256': sha(good) }, body: good });
+  assert.equal(ok.status, 201, ok.body);
+  assert.equal(readFileSync(join(tree.data, 'hashed.txt'), 'utf8'), good.toString());
+  rmSync(join(tree.data, 'hashed.txt'));
 });
 
 test('health, readiness, metrics and status stay open', async () => {

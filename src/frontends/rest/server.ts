@@ -31,7 +31,11 @@ import { openHint, parseRange } from '../common/range.js';
 import { httpDate } from '../common/http-date.js';
 import { sendLazyBody } from '../common/lazy-body.js';
 import type { FrontendContext } from '../context.js';
-import { authenticateRest, restAuthFromEnv, type RestAuthOptions } from './auth.js';
+import { authenticateRest, payloadSha256, restAuthFromEnv, type RestAuthOptions } from './auth.js';
+import { BodyVerifier } from '../s3/body.js';
+import { S3Error } from '../s3/errors.js';
+import { throughStages } from '../s3/request-body.js';
+import type { VerifiedRequest } from '../s3/sigv4.js';
 import { fromAlluxio, RestError, restErr } from './errors.js';
 import { entryJson, resolvedJson, sendError, sendJson, uriForm } from './json.js';
 import { isLocalPeer } from './local-peer.js';
@@ -45,6 +49,8 @@ interface Call {
   res: ServerResponse;
   url: URL;
   snap: Snapshot;
+  /** Who signed the request (undefined when auth is off). */
+  auth: VerifiedRequest | undefined;
 }
 
 function noMount(r: Resolution): AlluxioError {
@@ -278,7 +284,16 @@ export function createRestHandler(ctx: FrontendContext, auth: RestAuthOptions = 
     const r = resolve(c.snap, uri, false);
     const t = dp.bind(c.snap, r, { write: true });
     if (t.rel.length === 0 || isVirtualDirectory(c.snap, r.alluxioPath)) throw isADirectory(r);
-    const e = await dp.write(t, c.req);
+    // A hash the body must have is checked as it streams: a body that does not match fails
+    // the write (nothing lands) and is 400 XAmzContentSHA256Mismatch.
+    const sha = payloadSha256(c.req, c.auth);
+    let e: UfsEntry;
+    try {
+      e = await throughStages(c.req, sha ? [new BodyVerifier({ sha256Hex: sha })] : [], (body) => dp.write(t, body));
+    } catch (err) {
+      if (err instanceof S3Error) throw new RestError(err.status, err.code, err.message);
+      throw err;
+    }
     sendJson(c.res, 201, { ...entryJson(uriForm(uri, r).self, e), resolved: resolvedJson(r) });
   }
 
@@ -361,12 +376,12 @@ export function createRestHandler(ctx: FrontendContext, auth: RestAuthOptions = 
     if (!route) return false;
     const method = req.method ?? 'GET';
     try {
-      authenticateRest(req, auth); // every endpoint, before anything is resolved or read (auth.ts)
+      const signed = authenticateRest(req, auth); // every endpoint, before anything is resolved or read (auth.ts)
       const h = route[method];
       if (!h) throw restErr.methodNotAllowed(method, url.pathname, Object.keys(route));
       const snap = dp.snapshot(); // ONCE per request
       res.setHeader('x-alluxio-revision', String(snap.revision));
-      await h({ req, res, url, snap });
+      await h({ req, res, url, snap, auth: signed });
     } catch (e) {
       const err = e instanceof RestError ? e : isAlluxioError(e) ? fromAlluxio(e) : fromAlluxio(new AlluxioError('Internal', (e as Error)?.message ?? String(e)));
       if (err.status === 500) ctx.log.error({ err: err.message, path: url.pathname }, 'REST request failed');

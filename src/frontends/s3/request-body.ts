@@ -82,10 +82,18 @@ export function bodyStages(r: Req): Transform[] {
 }
 
 /** Stream the request body through its stages into `sink`; body errors win over sink errors. */
-export async function withBody<T>(r: Req, sink: (body: Readable) => Promise<T>): Promise<T> {
-  const stages = bodyStages(r);
-  if (stages.length === 0) return sink(r.req);
-  const piping = pipeline([r.req, ...stages] as unknown as [Readable, ...Transform[]]).then(
+export function withBody<T>(r: Req, sink: (body: Readable) => Promise<T>): Promise<T> {
+  return throughStages(r.req, bodyStages(r), sink);
+}
+
+/**
+ * Stream `raw` through `stages` into `sink`. Body errors (a stage's: a hash or checksum that
+ * does not match, a truncated body) win over sink errors, so a bad body is reported as such;
+ * the sink sees its stream fail, so nothing lands. (The REST API's PUT uses it too.)
+ */
+export async function throughStages<T>(raw: Readable, stages: Transform[], sink: (body: Readable) => Promise<T>): Promise<T> {
+  if (stages.length === 0) return sink(raw);
+  const piping = pipeline([raw, ...stages] as unknown as [Readable, ...Transform[]]).then(
     () => undefined,
     (e: unknown) => e,
   );

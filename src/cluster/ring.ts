@@ -37,8 +37,6 @@ export interface WorkerRingOptions {
   /** Re-read the prefix at least this often, ms (default 30 s). */
   resyncMs?: number;
   log?: Logger;
-  /** Every read of the worker records, by key (a worker checks its own is still there). */
-  onRecords?: (kvs: ReadonlyMap<string, string>) => void;
 }
 
 /** The ring members in a listing of worker records: those that say they hold a cache. */
@@ -76,10 +74,7 @@ export class WorkerRing implements Ring {
       what: 'worker ring',
       ...(opts.resyncMs !== undefined ? { resyncMs: opts.resyncMs } : {}),
       ...(opts.log ? { log: opts.log } : {}),
-      onRead: (kvs) => {
-        this.update(ringMembers([...kvs.values()]));
-        opts.onRecords?.(kvs);
-      },
+      onRead: (kvs) => this.update(ringMembers([...kvs.values()])),
     });
   }
 

@@ -16,12 +16,13 @@
  *   member it talked to hung, with the cluster healthy.) When etcd says the lease expired
  *   (a renewal answered with TTL 0, e.g. after this process was cut off for longer than the
  *   TTL) we re-register with a new lease, taking over our own stale key only if it is still
- *   ours (same pid and start time).
+ *   ours (same pid and start time). A watch of our own record renews at once when the record
+ *   goes (recordMissing): etcd may revoke a live lease early, and a hand may delete a key.
  * - The value carries the revision the worker applies; updates are rate-limited (a burst of
  *   changes becomes at most one write per interval) and coalesced. Status keys live outside
  *   `config/`, so they never trigger reloads.
  */
-import type { Lease } from 'etcd3';
+import type { Lease, Watcher } from 'etcd3';
 import type { Logger } from 'pino';
 import { AlluxioError } from '../domain/errors.js';
 import type { EtcdConnection } from '../store/connection.js';
@@ -52,6 +53,9 @@ export class Membership {
   private renewFailing = false;
   /** recordMissing's check is running. */
   private restoring = false;
+  /** A watch of our own record (started at the first registration). */
+  private watcher: Watcher | undefined;
+  private watchStarted = false;
   readonly ttlSeconds: number;
   private readonly minUpdateIntervalMs: number;
   private readonly log: Logger | undefined;
@@ -136,6 +140,40 @@ export class Membership {
     this.renewedAt = Date.now();
     this.scheduleRenewal(this.renewalPeriodMs);
     this.log?.info({ key: this.key, lease: id, ttl: this.ttlSeconds }, `registered ${this.what}`);
+    if (!this.watchStarted) {
+      this.watchStarted = true;
+      void this.watchRecord();
+    }
+  }
+
+  /**
+   * Watch our own record: a delete we did not make (recordMissing), and after the watch
+   * reconnects (events may have been missed) a look whether it is still there.
+   */
+  private async watchRecord(): Promise<void> {
+    try {
+      const w = await this.conn.client.watch().key(this.key).create();
+      if (this.closed) {
+        await w.cancel().catch(() => undefined);
+        return;
+      }
+      this.watcher = w;
+      w.on('delete', () => this.recordMissing());
+      w.on('connected', () => void this.lookForRecord());
+      w.on('error', (e: Error) => this.log?.debug({ err: e.message }, `${this.what} record watch failed; retrying`));
+    } catch (e) {
+      // Renewals still find a revoked lease, a period later.
+      this.log?.warn({ err: (e as Error).message }, `cannot watch the ${this.what} record; a lease etcd revokes early is found at the next renewal`);
+    }
+  }
+
+  private async lookForRecord(): Promise<void> {
+    try {
+      const v = await this.conn.call(`read the ${this.what} record`, (c) => c.get(this.key).string());
+      if (v === null) this.recordMissing();
+    } catch {
+      /* the next renewal or event */
+    }
   }
 
   private get renewalPeriodMs(): number {
@@ -272,7 +310,7 @@ export class Membership {
   }
 
   /**
-   * Our record is gone from etcd while we hold a lease (a watch of the members saw it go).
+   * Our record is gone from etcd while we hold a lease (the watch of it saw it go).
    * etcd revoked the lease early: a leader that was paused (SIGSTOP, a stall) and resumes
    * still thinks itself leader for a moment and revokes the leases it did not see renewed,
    * and its proposal is forwarded to the new leader (etcd issue #15247, fixed in 3.4.31 and
@@ -311,6 +349,8 @@ export class Membership {
     this.closed = true;
     if (this.timer) clearTimeout(this.timer);
     clearTimeout(this.renewTimer);
+    await this.watcher?.cancel().catch(() => undefined);
+    this.watcher = undefined;
     await this.writing?.catch(() => undefined);
     const lease = this.lease;
     this.lease = undefined;

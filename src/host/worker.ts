@@ -335,10 +335,6 @@ export class Worker {
       this.ring = new WorkerRing(this.conn, {
         ...(this.opts.cache ? { selfName: placementName(this.host, this.ports().restPort) } : {}),
         log: this.log.child({ component: 'ring' }),
-        onRecords: (kvs) => {
-          const m = this.feed.membership;
-          if (m && !kvs.has(m.key)) m.recordMissing();
-        },
       });
       await this.ring.start();
     }

@@ -16,6 +16,7 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { cliFor } from '../helpers/cli.js';
+import { etcdctl } from '../helpers/etcdctl.js';
 import { startTestEtcd, type TestEtcd } from '../helpers/etcd.js';
 import { forceUnmount, fuseSkipReason, py, startFuse, waitUntil, type FuseProcess } from '../helpers/fuse.js';
 
@@ -114,6 +115,15 @@ describe('FUSE daemon membership and write handles across a mode change', { skip
     assert.match(r.stderr, new RegExp(`FUSE client ${ID} \\(at revision ${waited.revision}`), r.stderr);
     // Resumed, it catches up and --wait succeeds again.
     await ok(['mount', 'update', '--path', '/c', '--readonly', '--wait', '--wait-timeout', '20s']);
+  });
+
+  it('its record deleted by hand while its lease lives is written again (its watch of the record; the renewals alone never would)', async () => {
+    const key = `/alluxio/${cluster}/clients/${ID}`;
+    etcdctl(etcd.endpoint, 'del', key);
+    await waitUntil('the record written again', () => etcdctl(etcd.endpoint, 'get', key, '--print-value-only').trim() !== '', 30_000);
+    await waitUntil('the daemon saying so', () => /FUSE client record was deleted while its lease lived; written again/.test(fuse!.log()), 30_000);
+    const list = (await ok(['worker', 'list', '--json'])).json() as { clients: { id: string }[] };
+    assert.deepEqual(list.clients.map((c) => c.id), [ID]);
   });
 
   const writeAcrossChange = async (file: string, change: string[]): Promise<string> => {

@@ -193,8 +193,8 @@ describe('worker faults', () => {
   });
 
   it('its record deleted by hand, or its lease revoked (as a resumed old leader of etcd < 3.4.31 does), a worker is listed again long before its next renewal', async () => {
-    // A 60 s lease is renewed every 20 s: coming back within 15 s is the watch of the
-    // members noticing (Membership.recordMissing), not the periodic renewal.
+    // A 60 s lease is renewed every 20 s: coming back within 15 s is the worker's watch of
+    // its own record noticing (Membership.recordMissing), not the periodic renewal.
     const w = await startWorker(etcd.endpoint, { cluster, id: 'revoked', leaseTtl: '60s' });
     workers.push(w);
     const key = `/alluxio/${cluster}/workers/revoked`;
@@ -203,7 +203,7 @@ describe('worker faults', () => {
     // Deleted while its lease lives: written again under the same lease.
     etcdctl(etcd.endpoint, 'del', key);
     await until('the record written again', () => leaseOf() === first, 15_000);
-    assert.match(w.log(), /worker record was deleted while its lease lived; written again/);
+    await until('the worker saying so', () => /worker record was deleted while its lease lived; written again/.test(w.log()));
     // The lease revoked (its key goes with it): a new lease and record at once.
     etcdctl(etcd.endpoint, 'lease', 'revoke', BigInt(first).toString(16));
     const second = await until('registered on a new lease', () => {
@@ -211,7 +211,7 @@ describe('worker faults', () => {
       return l !== 'absent' && l !== first ? l : undefined;
     }, 15_000);
     assert.notEqual(second, first);
-    assert.match(w.log(), new RegExp(`etcd says lease ${first} expired`));
+    await until('the worker saying why', () => new RegExp(`etcd says lease ${first} expired`).test(w.log()));
     await listedAcrossTtls(w);
     await w.stop();
   });

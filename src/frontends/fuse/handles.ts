@@ -54,6 +54,7 @@ export class ReadHandle {
   readonly reader: ReadAhead;
   /** This daemon uploaded a new version of the file since the open: reads are ESTALE. */
   private replaced = false;
+  private closed = false;
 
   /**
    * `obj`: the object opened once through the data path, when its file can read or send
@@ -67,12 +68,14 @@ export class ReadHandle {
   }
 
   /**
-   * Reads the spool of a writer of this daemon that is still open (opened beside it): the
-   * writer's own uploads do not replace what it reads. Once that writer is closed, the
-   * reader holds a version like any other (a new upload through this mount replaces it).
+   * Reads what a writer of this daemon holds apart from the name (opened beside it): its
+   * spool while it is open (its own uploads do not replace what it reads), or, unlinked,
+   * the anonymous spool it left. Otherwise (a plain reader, or one beside a writer that
+   * closed and left its upload) it holds a version of the name, which a new upload
+   * through this mount replaces.
    */
-  get besideOpenWriter(): boolean {
-    return this.writer !== undefined && !this.writer.isClosed;
+  get apartFromName(): boolean {
+    return this.writer !== undefined && (!this.writer.isClosed || this.writer.isUnlinked);
   }
 
   /** A writer of this daemon replaced the file: the version this handle reads is gone. */
@@ -104,8 +107,10 @@ export class ReadHandle {
     return fsError(Errno.ESTALE, `${this.at.path} ${e.code === 'Conflict' ? 'changed' : 'was removed'} since it was opened: ${e.message}`);
   }
 
-  /** Stop reading ahead, then close the file (after any read in flight on it returned). */
+  /** Stop reading ahead, then close the file (after any read in flight on it returned). Once. */
   async close(): Promise<void> {
+    if (this.closed) return; // (a release racing the unmount's)
+    this.closed = true;
     try {
       await this.reader.close();
     } finally {
@@ -174,6 +179,10 @@ export class WriteHandle {
 
   get isClosed(): boolean {
     return this.closed;
+  }
+
+  get isUnlinked(): boolean {
+    return this.unlinked;
   }
 
   /** Operations on one handle run one at a time (the kernel may send them concurrently). */
@@ -381,6 +390,7 @@ export class WriteHandle {
    */
   dispose(): Promise<void> {
     return this.serial(async () => {
+      if (this.closed) return; // (a release racing the unmount's)
       this.closed = true;
       if (this.readers > 0 && this.unlinked) return;
       if (this.readers > 0) {
@@ -518,7 +528,7 @@ export class HandleTable {
   /** Handles reading a version of `ufsUri` from the UFS (not a writer's spool). */
   readersOf(ufsUri: string): ReadHandle[] {
     const out: ReadHandle[] = [];
-    for (const h of this.open.values()) if (h instanceof ReadHandle && !h.besideOpenWriter && h.at.ufsUri === ufsUri) out.push(h);
+    for (const h of this.open.values()) if (h instanceof ReadHandle && !h.apartFromName && h.at.ufsUri === ufsUri) out.push(h);
     return out;
   }
 

@@ -53,6 +53,8 @@ export class Membership {
   private renewFailing = false;
   /** recordMissing's check is running. */
   private restoring = false;
+  /** The record is missing and writing it again failed: the next renewal tries again. */
+  private restoreFailed = false;
   /** A watch of our own record (started at the first registration). */
   private watcher: Watcher | undefined;
   private watchStarted = false;
@@ -104,13 +106,9 @@ export class Membership {
       const existing = res.responses[0]?.response_range?.kvs[0];
       let holder = '';
       if (existing) {
-        let rec: Partial<MemberRecord> | undefined;
-        try {
-          rec = JSON.parse(existing.value.toString('utf8')) as Partial<MemberRecord>;
-        } catch {
-          holder = ' (unreadable record)';
-        }
-        if (rec && rec.pid === this.record.pid && rec.startedAt === this.record.startedAt) {
+        const rec = parseRecord(existing.value.toString('utf8'));
+        if (!rec) holder = ' (unreadable record)';
+        if (this.isOurs(rec)) {
           // Our own registration whose lease outlived a disconnect: move it to the new lease.
           const moved = await this.conn.call('re-register worker', (c) =>
             c.if(this.key, 'Mod', '==', Number(existing.mod_revision)).then(c.put(this.key).value(value).lease(id)).commit(),
@@ -219,6 +217,7 @@ export class Membership {
     if (!(ttl > 0)) return this.handleLost(lease, new Error(`etcd says lease ${id} expired (it was not renewed within its TTL of ${this.ttlSeconds} s)`));
     this.renewedAt = sentAt;
     this.scheduleRenewal(this.renewalPeriodMs);
+    if (this.restoreFailed) this.recordMissing();
   }
 
   private handleLost(lease: Lease, err: Error): void {
@@ -328,19 +327,37 @@ export class Membership {
   }
 
   private async restore(): Promise<void> {
+    this.restoreFailed = false;
     await this.renew(); // (TTL 0: handleLost re-registers; else the next renewal is scheduled)
     const leaseId = this.leaseId;
     if (this.closed || !this.lease || !leaseId) return;
     const value = this.serialise();
     try {
-      const res = await this.conn.call('restore worker record', (c) => c.if(this.key, 'Create', '==', 0).then(c.put(this.key).value(value).lease(leaseId)).commit());
-      if (!res.succeeded) return; // there again (re-registered meanwhile, or the watch was behind)
+      const res = await this.conn.call('restore worker record', (c) =>
+        c.if(this.key, 'Create', '==', 0).then(c.put(this.key).value(value).lease(leaseId)).else(c.get(this.key)).commit(),
+      );
+      if (!res.succeeded) {
+        // There again: ours (re-registered meanwhile, or the watch was behind), or another
+        // process took the id while the record was gone.
+        const kv = res.responses[0]?.response_range?.kvs[0];
+        if (!kv || kv.lease === leaseId || this.isOurs(parseRecord(kv.value.toString('utf8')))) return;
+        const e = new AlluxioError('WorkerIdTaken', `${this.what} id "${this.record.id}" was taken by another process while its record was gone (${kv.value.toString('utf8').slice(0, 200)})`);
+        this.log?.error({ err: e.message }, 'worker id taken by another process');
+        this.onIdLost?.(e);
+        return;
+      }
       this.written = value;
       this.lastWriteAt = Date.now();
       this.log?.warn({ key: this.key, lease: leaseId }, `${this.what} record was deleted while its lease lived; written again`);
     } catch (e) {
-      this.log?.warn({ err: (e as Error).message }, `${this.what} record is missing and could not be written again; retrying at the next look`);
+      this.restoreFailed = true;
+      this.log?.warn({ err: (e as Error).message }, `${this.what} record is missing and could not be written again; trying again after the next renewal`);
     }
+  }
+
+  /** A record written by this process (same pid and start time). */
+  private isOurs(rec: Partial<MemberRecord> | undefined): boolean {
+    return rec !== undefined && rec.pid === this.record.pid && rec.startedAt === this.record.startedAt;
   }
 
   /** Deregister: revoke the lease (deleting the key) and stop keepalives. */
@@ -349,7 +366,9 @@ export class Membership {
     this.closed = true;
     if (this.timer) clearTimeout(this.timer);
     clearTimeout(this.renewTimer);
-    await this.watcher?.cancel().catch(() => undefined);
+    // (cancelled without waiting: etcd3 waits for the member's answer, and a hung member never
+    // gives one; a delete seen meanwhile is ignored, `closed` is set)
+    void this.watcher?.cancel().catch(() => undefined);
     this.watcher = undefined;
     await this.writing?.catch(() => undefined);
     const lease = this.lease;
@@ -362,5 +381,14 @@ export class Membership {
         this.log?.warn({ err: (e as Error).message }, 'could not revoke the worker lease; the record expires with its TTL');
       }
     }
+  }
+}
+
+/** A member record's fields, or undefined when the value is not JSON. */
+function parseRecord(value: string): Partial<MemberRecord> | undefined {
+  try {
+    return JSON.parse(value) as Partial<MemberRecord>;
+  } catch {
+    return undefined;
   }
 }

@@ -41,22 +41,38 @@ describe('etcd HA: a hung member', () => {
       return doc.kvs?.[0]?.lease ?? 'absent';
     };
     // etcd before 3.4.31 / 3.5.13 (Debian 12: 3.4.23) has a bug of its own: a leader that was
-    // paused revokes, as it resumes, the leases it did not see renewed (etcd issue #15247).
-    // There the worker must get back at once (src/host/membership.ts, recordMissing), and
-    // only after a member that was the leader when it hung came back.
+    // paused revokes, as it resumes, the leases it did not see renewed (etcd issue #15247),
+    // within its first lessor ticks (500 ms) before it learns it was deposed. There a lease
+    // lost right after such a resume is tolerated if the worker is back at once
+    // (src/host/membership.ts, recordMissing). A lease the worker failed to renew expires a
+    // whole TTL after its last renewal, so it cannot be lost that early: the window below
+    // (half a TTL after the resume, measured to the last look that still saw the lease) keeps
+    // this test's point.
     const version = ((await (await fetch(`${cluster.members[0]!.endpoint}/version`)).json()) as { etcdserver: string }).etcdserver;
     const [major, minor, patch] = version.split('.').map(Number) as [number, number, number];
     const revokesOnResume = major === 3 && ((minor === 4 && patch < 31) || (minor === 5 && patch < 13));
+    const REVOKE_WINDOW_MS = (TTL_S * 1000) / 2;
     let lease = await until('the worker registered', async () => ((await leaseOf(undefined)) === 'absent' ? undefined : leaseOf(undefined)));
-    let oldLeaderBack = false;
+    /** When a member that was the leader as it hung was let go (the last such). */
+    let oldLeaderResumedAt: number | undefined;
+    /** When the last look that saw the worker's lease started. */
+    let lastGoodAt = Date.now();
     const revoked: string[] = [];
     let looks = 0;
     const look = async (hungNow: ClusterMember | undefined): Promise<void> => {
+      const startedAt = Date.now();
       const now = await until('a live member to answer', () => leaseOf(hungNow), 20_000, 200);
       looks++;
-      if (now === lease) return;
+      if (now === lease) {
+        lastGoodAt = startedAt;
+        return;
+      }
       const what = `with ${hungNow?.name ?? 'no member'} hung, the worker's key ${now === 'absent' ? 'disappeared' : 'moved to a new lease'} (look ${looks})`;
-      assert.ok(revokesOnResume && oldLeaderBack, `${what}:\n${worker!.log().split('\n').slice(-15).join('\n')}`);
+      const afterResume = oldLeaderResumedAt === undefined ? undefined : lastGoodAt - oldLeaderResumedAt;
+      assert.ok(
+        revokesOnResume && afterResume !== undefined && afterResume <= REVOKE_WINDOW_MS,
+        `${what}, ${afterResume === undefined ? 'no old leader resumed before' : `${afterResume} ms after an old leader resumed`}:\n${worker!.log().split('\n').slice(-15).join('\n')}`,
+      );
       const t0 = Date.now();
       const back = await until(`the worker registered again (${what}, etcd ${version} revoking its lease)`, async () => {
         const l = await leaseOf(hungNow);
@@ -64,8 +80,15 @@ describe('etcd HA: a hung member', () => {
       }, 15_000, 100);
       const gone = lease;
       await until('the worker saying etcd revoked its lease (not giving it up itself)', () => new RegExp(`etcd says lease ${gone} expired`).test(worker!.log()), 10_000);
-      revoked.push(`${what}: back on a new lease within ${Date.now() - t0} ms of the look`);
+      revoked.push(`${what}, ${afterResume} ms after an old leader resumed: back on a new lease within ${Date.now() - t0} ms of the look`);
       lease = back;
+    };
+    const lookFor = async (ms: number, hungNow: ClusterMember | undefined): Promise<void> => {
+      const end = Date.now() + ms;
+      while (Date.now() < end) {
+        await look(hungNow);
+        await new Promise((res) => setTimeout(res, 250)); // the next look (the hold is the fault, not a synchronisation)
+      }
     };
     // Whichever member holds the worker's requests (etcd3 picks one at random for its streams), it hangs once.
     for (const m of cluster.members) {
@@ -73,29 +96,21 @@ describe('etcd HA: a hung member', () => {
       hung = m;
       process.kill(m.server!.process.pid!, 'SIGSTOP');
       try {
-        const end = Date.now() + 2 * TTL_S * 1000;
-        while (Date.now() < end) {
-          await look(m);
-          await new Promise((res) => setTimeout(res, 250)); // the next look (the hold is the fault, not a synchronisation)
-        }
+        await lookFor(2 * TTL_S * 1000, m);
       } finally {
         process.kill(m.server!.process.pid!, 'SIGCONT');
         hung = undefined;
       }
-      if (wasLeader) oldLeaderBack = true;
+      if (wasLeader) oldLeaderResumedAt = Date.now();
       await cluster.leader(); // the cluster whole again before the next member hangs
     }
-    // A leader that resumed last revokes (if at all) within its first moments back.
-    for (let i = 0; i < 8; i++) await look(undefined);
-    // (where etcd may still revoke, the listing is awaited: a revoke after the last look)
-    const listed = async () => {
-      const list = await runCli(['worker', 'list', '--json'], { env: { ALLUXIO_ETCD_ENDPOINTS: cluster.endpoints } });
-      assert.equal(list.code, 0, list.stderr);
-      return list.json().workers.map((w: { id: string }) => w.id) as string[];
-    };
-    if (revokesOnResume && oldLeaderBack) await until('the worker listed', async () => (await listed()).length === 1);
-    assert.deepEqual(await listed(), ['hung-w0']);
-    if (revoked.length === 0) assert.doesNotMatch(worker.log(), /lease lost/);
+    // The last member let go may have been the leader: past its window, with the cluster whole.
+    await lookFor(REVOKE_WINDOW_MS + 1000, undefined);
+    const list = await runCli(['worker', 'list', '--json'], { env: { ALLUXIO_ETCD_ENDPOINTS: cluster.endpoints } });
+    assert.equal(list.code, 0, list.stderr);
+    assert.deepEqual(list.json().workers.map((w: { id: string }) => w.id), ['hung-w0']);
+    // Every lease the worker lost is one etcd revoked early and a look saw go.
+    assert.equal(worker.log().match(/lease lost/g)?.length ?? 0, revoked.length, worker.log());
     console.log(`# each of 3 members hung for ${2 * TTL_S} s in turn: the worker's key was on its lease at all ${looks} looks${revoked.length ? `, but for etcd ${version} revoking it: ${revoked.join('; ')}` : ''}`);
   });
 });

@@ -5,7 +5,7 @@
  * leave a mount.
  */
 import assert from 'node:assert/strict';
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { closeSync, existsSync, ftruncateSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync, writeSync } from 'node:fs';
 import { request, type IncomingMessage } from 'node:http';
 import { join } from 'node:path';
@@ -325,6 +325,19 @@ describe('writes', () => {
     const again = await fetch(api('file', `file://${env.data}/new/dir/file.bin`), { method: 'PUT', body: 'short' });
     assert.equal(again.status, 201);
     assert.equal(readFileSync(join(env.data, 'new', 'dir', 'file.bin'), 'utf8'), 'short');
+  });
+
+  test('a declared x-amz-content-sha256 (auth off) is checked: a body that does not match is 400 and writes nothing', async () => {
+    const body = Buffer.from('declared body');
+    const hash = createHash('sha256').update(body).digest('hex');
+    const bad = await fetch(api('file', 'alluxio:///data/declared.txt'), { method: 'PUT', body: Buffer.from('another body!'), headers: { 'x-amz-content-sha256': hash } });
+    assert.equal(bad.status, 400);
+    assert.equal(((await bad.json()) as { error: { code: string } }).error.code, 'XAmzContentSHA256Mismatch');
+    assert.equal(existsSync(join(env.data, 'declared.txt')), false);
+    const good = await fetch(api('file', 'alluxio:///data/declared.txt'), { method: 'PUT', body, headers: { 'x-amz-content-sha256': hash } });
+    assert.equal(good.status, 201);
+    assert.equal(readFileSync(join(env.data, 'declared.txt'), 'utf8'), 'declared body');
+    rmSync(join(env.data, 'declared.txt'));
   });
 
   test('a read-only mount refuses PUT, DELETE and mkdir with 403 ReadOnlyMount and changes nothing', async () => {

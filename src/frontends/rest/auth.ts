@@ -9,8 +9,8 @@
  * (another is AuthorizationHeaderMalformed), in any region. PUT bodies are usually signed
  * as UNSIGNED-PAYLOAD (they stream to the UFS as they arrive); a hex x-amz-content-sha256
  * the signature covers, or one a client declares with auth off, is checked against the
- * body (`payloadSha256`). aws-chunked signed bodies are refused (the REST API streams raw
- * bodies).
+ * body (the S3 API's `payloadSha256`, in server.ts). aws-chunked signed bodies are refused
+ * (the REST API streams raw bodies).
  *
  * Without credentials every request is accepted (like Alluxio's REST API).
  *
@@ -66,19 +66,3 @@ export function authenticateRest(req: IncomingMessage, opts: RestAuthOptions): V
   return v;
 }
 
-/**
- * The SHA-256 a PUT body must have: the hex x-amz-content-sha256 the signature covers, or
- * the one the client declared (auth off, or a presigned URL signed for no hash); undefined
- * when none (UNSIGNED-PAYLOAD; a signed request without the header, as before: its
- * signature covers the empty body, which docs/rest-api.md says is assumed for bodiless
- * calls). Two that differ are 400 XAmzContentSHA256Mismatch: no body matches both.
- */
-export function payloadSha256(req: IncomingMessage, v: VerifiedRequest | undefined): string | undefined {
-  const header = String(req.headers['x-amz-content-sha256'] ?? '');
-  const declared = /^[0-9a-fA-F]{64}$/.test(header) ? header.toLowerCase() : undefined;
-  if (!v || v.payloadHashMissing) return declared;
-  if (v.payloadSha256 && declared && v.payloadSha256 !== declared) {
-    throw new RestError(400, 'XAmzContentSHA256Mismatch', 'the x-amz-content-sha256 header does not match the hash the signature covers');
-  }
-  return v.payloadSha256 ?? declared;
-}

@@ -31,10 +31,10 @@ import { openHint, parseRange } from '../common/range.js';
 import { httpDate } from '../common/http-date.js';
 import { sendLazyBody } from '../common/lazy-body.js';
 import type { FrontendContext } from '../context.js';
-import { authenticateRest, payloadSha256, restAuthFromEnv, type RestAuthOptions } from './auth.js';
+import { authenticateRest, restAuthFromEnv, type RestAuthOptions } from './auth.js';
 import { BodyVerifier } from '../s3/body.js';
 import { S3Error } from '../s3/errors.js';
-import { throughStages } from '../s3/request-body.js';
+import { payloadSha256, throughStages } from '../s3/request-body.js';
 import type { VerifiedRequest } from '../s3/sigv4.js';
 import { fromAlluxio, RestError, restErr } from './errors.js';
 import { entryJson, resolvedJson, sendError, sendJson, uriForm } from './json.js';
@@ -286,9 +286,9 @@ export function createRestHandler(ctx: FrontendContext, auth: RestAuthOptions = 
     if (t.rel.length === 0 || isVirtualDirectory(c.snap, r.alluxioPath)) throw isADirectory(r);
     // A hash the body must have is checked as it streams: a body that does not match fails
     // the write (nothing lands) and is 400 XAmzContentSHA256Mismatch.
-    const sha = payloadSha256(c.req, c.auth);
     let e: UfsEntry;
     try {
+      const sha = payloadSha256(c.req.headers, c.auth, false);
       e = await throughStages(c.req, sha ? [new BodyVerifier({ sha256Hex: sha })] : [], (body) => dp.write(t, body));
     } catch (err) {
       if (err instanceof S3Error) throw new RestError(err.status, err.code, err.message);

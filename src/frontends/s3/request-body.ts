@@ -11,6 +11,7 @@ import { pipeline } from 'node:stream/promises';
 import { AwsChunkedDecoder, BodyVerifier, declaredChecksums, isAwsChunked, trailerAlgorithm } from './body.js';
 import { S3Error, s3err } from './errors.js';
 import type { Req } from './request.js';
+import type { VerifiedRequest } from './sigv4.js';
 import { parseXml, XmlParseError, type XmlElement } from './xml.js';
 
 const MAX_XML_BODY = 2 * 1024 * 1024;
@@ -33,16 +34,19 @@ function makeDecoder(r: Req): AwsChunkedDecoder {
  * The SHA-256 the body must have, of the bytes as sent: the one the signature covers, or
  * (auth off) the hex x-amz-content-sha256 the client declared. Checked on the raw body,
  * before any aws-chunked decoding: `Content-Encoding: aws-chunked` is not signed, so it
- * must not turn the check off.
+ * must not turn the check off. A body under a signature without the header (which then
+ * covers the empty body): refused by S3 (`refuseUnhashedBody`, as AWS), not checked by the
+ * REST API (docs/rest-api.md).
  */
-function payloadSha256(r: Req): string | undefined {
-  const header = String(r.req.headers['x-amz-content-sha256'] ?? '');
+export function payloadSha256(headers: IncomingHttpHeaders, auth: VerifiedRequest | undefined, refuseUnhashedBody: boolean): string | undefined {
+  const header = String(headers['x-amz-content-sha256'] ?? '');
   const declared = /^[0-9a-fA-F]{64}$/.test(header) ? header.toLowerCase() : undefined;
-  if (r.auth) {
-    if (r.auth.payloadHashMissing && hasBody(r.req.headers)) {
+  if (auth) {
+    if (auth.payloadHashMissing && hasBody(headers)) {
+      if (!refuseUnhashedBody) return undefined;
       throw new S3Error('InvalidRequest', 400, 'Missing required header for this request: x-amz-content-sha256');
     }
-    const signed = r.auth.payloadSha256;
+    const signed = auth.payloadSha256;
     // (a presigned URL's hash and another in the header: no body can match both)
     if (signed && declared && signed !== declared) throw new S3Error('XAmzContentSHA256Mismatch', 400, 'The provided x-amz-content-sha256 header does not match the hash the signature covers.');
     // Signed for no hash (a presigned UNSIGNED-PAYLOAD URL, SigV2): the one the client declared.
@@ -70,7 +74,7 @@ function verifier(h: IncomingHttpHeaders, sha256Hex: string | undefined): BodyVe
 export function bodyStages(r: Req): Transform[] {
   const h = r.req.headers;
   const stages: Transform[] = [];
-  const sha = payloadSha256(r);
+  const sha = payloadSha256(h, r.auth, true);
   const chunked = isAwsChunked(h);
   if (chunked) {
     if (sha) stages.push(new BodyVerifier({ sha256Hex: sha }));

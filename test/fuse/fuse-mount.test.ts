@@ -270,7 +270,7 @@ try:
     open(os.path.join(W, 'gone4'), 'rb'); out.append('opened')
 except OSError as e:
     out.append(errno.errorcode[e.errno])
-# a reader beside a writer reads, once the writer closed, the version it uploaded and no other
+# a reader beside a writer reads the writer's bytes, once the writer closed the version it uploaded, and no other
 p = os.path.join(W, 'beside')
 fd = os.open(p, os.O_CREAT | os.O_WRONLY | os.O_TRUNC)
 os.write(fd, b'W' * 1000000)
@@ -289,7 +289,10 @@ print(' '.join(out))
       [W, join(data, 'w')],
     );
     assert.equal(r.code, 0, r.stderr);
-    assert.equal(r.stdout.trim(), 'False clean hello a1,b1,a2,b2, race:ok ENOENT beside:ESTALE scratch');
+    // beside: never the other file's bytes. close(2) returns before the kernel's release, so
+    // the read may still find the writer's spool (its own bytes, WWW) or, after the release,
+    // the version it uploaded, which the file replaced behind the mount makes ESTALE.
+    assert.match(r.stdout.trim(), /^False clean hello a1,b1,a2,b2, race:ok ENOENT beside:(ESTALE|WWW) scratch$/);
     const ufs = join(data, 'w');
     for (let i = 0; i < 5; i++) assert.equal(readFileSync(join(ufs, `t${i}`), 'utf8'), '0123', `t${i}: truncated after close`);
     assert.equal(readFileSync(join(ufs, 'x.txt'), 'utf8'), 'AAABBB', 'the renamed file has every byte written through the descriptor');
@@ -345,6 +348,68 @@ print(' '.join(out))
     rmSync(join(data, 'ow2.txt'));
   });
 
+  it('a rename onto a file some process has open replaces it in one step (never missing from the UFS), and one that fails leaves it', async () => {
+    // libfuse renames an open target to .fuse_hidden* right before the rename itself; the
+    // daemon removed the target from the UFS there: an atomic save (os.replace) left the
+    // name missing meanwhile (S3 GETs 404), and a rename that then failed (EXDEV) lost it.
+    const r = await py(
+      `
+import os, sys, threading, errno, time
+M, U, M2 = sys.argv[1], sys.argv[2], sys.argv[3]
+out = []
+open(M + '/model.bin', 'wb').write(b'v0' * 1000)
+holder = open(M + '/model.bin', 'rb')  # a server holding the file open
+missing = [0]; stop = threading.Event()
+def poll():
+    while not stop.is_set():
+        if not os.path.exists(U + '/model.bin'): missing[0] += 1
+threading.Thread(target=poll, daemon=True).start()
+for i in range(1, 31):
+    open(M + '/model.tmp', 'wb').write(b'v%d' % i * 1000)
+    os.replace(M + '/model.tmp', M + '/model.bin')
+stop.set()
+out.append('missing=%d' % missing[0])
+out.append('content=' + ('ok' if open(U + '/model.bin', 'rb').read() == b'v30' * 1000 else 'wrong'))
+out.append('holder=' + ('old' if holder.read() == b'v0' * 1000 else 'other'))
+holder.close()
+# across mounts: EXDEV, and the open target stays
+open(M + '/keepme.txt', 'wb').write(b'precious')
+h = open(M + '/keepme.txt', 'rb')
+open(M2 + '/other.txt', 'wb').write(b'x')
+try:
+    os.rename(M2 + '/other.txt', M + '/keepme.txt'); out.append('renamed')
+except OSError as e: out.append(errno.errorcode[e.errno])
+out.append('kept=' + ('yes' if os.path.exists(U + '/keepme.txt') and open(M + '/keepme.txt', 'rb').read() == b'precious' else 'no'))
+h.close()
+# unlinked while open: gone from the mount at once, from the UFS a moment later
+f = open(M + '/open-unlinked.txt', 'wb'); f.write(b'a'); f.flush(); os.fsync(f.fileno())
+r = open(M + '/open-unlinked.txt', 'rb')
+os.unlink(M + '/open-unlinked.txt')
+out.append('stat=' + ('gone' if not os.path.exists(M + '/open-unlinked.txt') else 'there'))
+out.append('listed=' + ('no' if 'open-unlinked.txt' not in os.listdir(M) else 'yes'))
+deadline = time.time() + 30
+while os.path.exists(U + '/open-unlinked.txt') and time.time() < deadline: time.sleep(0.05)
+out.append('ufs=' + ('gone' if not os.path.exists(U + '/open-unlinked.txt') else 'there'))
+f.close(); r.close()
+# unlinked while open, then written again at once: the new file stays (past the grace)
+g = open(M + '/again.txt', 'wb'); g.write(b'old'); g.flush(); os.fsync(g.fileno())
+os.unlink(M + '/again.txt')
+open(M + '/again.txt', 'wb').write(b'new')
+g.close()
+time.sleep(2.5)  # a negative check: the old file's removal must not take the new one
+out.append('again=' + (open(U + '/again.txt', 'rb').read().decode() if os.path.exists(U + '/again.txt') else 'missing'))
+for n in ('model.bin', 'keepme.txt', 'again.txt'):
+    if os.path.exists(U + '/' + n): os.unlink(U + '/' + n)
+print(' '.join(out))
+`,
+      [join(M, 'data'), data, join(M, 'models')],
+      120_000,
+    );
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.stdout.trim(), 'missing=0 content=ok holder=old EXDEV kept=yes stat=gone listed=no ufs=gone again=new');
+    rmSync(join(models, 'other.txt'), { force: true });
+  });
+
   it('a descriptor opened while this mount writes the file reads on after the writer closes and the name goes (unlink, rename), as on a local file', async () => {
     // A read opened before the writer's release (close(2) returns before the kernel sends it)
     // reads the writer's spool; the release used to drop the spool, and the reader then found
@@ -356,7 +421,7 @@ print(' '.join(out))
 import os, sys, errno
 M = sys.argv[1]
 out = []
-for order in ('close-unlink', 'unlink-close', 'close-rename', 'close-rewrite', 'unlink-close-recreate'):
+for order in ('close-unlink', 'unlink-close', 'close-rename', 'unlink-close-recreate'):
     w = open(M + '/beside.bin', 'wb', buffering=0); w.write(b'W' * 1500000)
     f = open(M + '/beside.bin', 'rb', buffering=0); head = f.read(10)
     if order.startswith('unlink-close'): os.unlink(M + '/beside.bin'); w.close()
@@ -364,7 +429,6 @@ for order in ('close-unlink', 'unlink-close', 'close-rename', 'close-rewrite', '
     if order == 'unlink-close-recreate': open(M + '/beside.bin', 'wb').write(b'N' * 1500000)
     if order == 'close-unlink': os.unlink(M + '/beside.bin')
     if order == 'close-rename': os.rename(M + '/beside.bin', M + '/beside2.bin')
-    if order == 'close-rewrite': open(M + '/beside.bin', 'wb').write(b'N' * 1500000)
     try:
         b = head + f.read(); out.append(order + ':' + ('ok' if b == b'W' * 1500000 else 'wrong %d' % len(b)))
     except OSError as e: out.append(order + ':' + errno.errorcode[e.errno])
@@ -376,9 +440,11 @@ print(' '.join(out))
       [join(M, 'data')],
     );
     assert.equal(r.code, 0, r.stderr);
-    // A rewrite through this mount replaces the version the reader holds (as for any reader);
-    // an unlinked writer's spool is no version of the name: a new file there changes nothing.
-    assert.equal(r.stdout.trim(), 'close-unlink:ok unlink-close:ok close-rename:ok close-rewrite:ESTALE unlink-close-recreate:ok');
+    // An unlinked writer's spool is no version of the name: a new file there changes nothing.
+    // (A rewrite of the name through this mount replaces the version a reader holds: the
+    // 'beside' case of the test above; close(2) returns before the kernel's release, so
+    // whether the rewrite meets the writer still open is a race, not asserted here.)
+    assert.equal(r.stdout.trim(), 'close-unlink:ok unlink-close:ok close-rename:ok unlink-close-recreate:ok');
     // The spools went with their last reader.
     const spools = readdirSync(tmpdir()).filter((n) => n.startsWith(`alluxio-fuse-spool-${fuse!.pid}-`)).map((n) => join(tmpdir(), n));
     assert.equal(spools.length, 1, 'the daemon has one spool dir');

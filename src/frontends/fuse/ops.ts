@@ -31,6 +31,7 @@
 import { rmSync } from 'node:fs';
 import { Readable } from 'node:stream';
 import { baseName, joinPaths, normalizePath, parentOf, pathOf } from '../../domain/paths.js';
+import { isAlluxioError } from '../../domain/errors.js';
 import type { Resolution } from '../../domain/resolver.js';
 import type { Snapshot } from '../../domain/snapshot.js';
 import type { UfsEntry } from '../../ufs/types.js';
@@ -83,7 +84,12 @@ const STALE_RETRY_MS = 2_000;
 export class FuseOps {
   readonly handles = new HandleTable();
   /** Files libfuse hid (unlinked while open: hide()), by their hidden path, until their last close. */
-  private readonly hidden = new Map<string, { size: number; mtimeMs: number; writers: WriteHandle[] }>();
+  private readonly hidden = new Map<string, { size: number; mtimeMs: number; writers: WriteHandle[]; uri: string }>();
+  /**
+   * Names hidden whose UFS object is still to be removed (hide()), by UFS URI: removed when
+   * HIDE_GRACE_MS passed or an operation touches the name, or replaced by a rename onto it.
+   */
+  private readonly pendingHides = new Map<string, { t: Bound; path: string; timer: NodeJS.Timeout; removing?: Promise<void> }>();
   private readonly root: string;
   private readonly attrCacheMs: number;
   private readonly readAhead: ReadAheadOptions;
@@ -188,6 +194,7 @@ export class FuseOps {
     }
     const t = this.target(snap, path);
     if (isBound(t)) {
+      if (this.pendingHides.has(t.res.ufsUri!)) throw fsError(Errno.ENOENT); // unlinked (hide)
       const writing = this.handles.writersOf(t.res.ufsUri!);
       if (writing.length > 0) {
         const size = Math.max(...writing.map((w) => w.currentSize));
@@ -245,7 +252,11 @@ export class FuseOps {
     }
     if (!l.exists) throw fsError(l.ufsFile ? Errno.ENOTDIR : Errno.ENOENT);
     if (isBound(t) && l.ufsDirectory) this.primeChildren(snap, t, l.entries, new Set(l.virtual));
-    return ['.', '..', ...l.entries.map((e) => e.name)];
+    const names = l.entries.map((e) => e.name);
+    if (this.pendingHides.size === 0) return ['.', '..', ...names];
+    const gone = new Set<string>();
+    for (const p of this.pendingHides.values()) if (parentOf(p.path) === normalizePath(path)) gone.add(baseName(p.path));
+    return ['.', '..', ...names.filter((n) => !gone.has(n))];
   }
 
   /**
@@ -291,6 +302,7 @@ export class FuseOps {
     const t = this.target(snap, path);
     const writing = (flags & O_ACCMODE) !== O_RDONLY || (flags & O_TRUNC) !== 0;
     if (!isBound(t)) throw fsError(this.isVirtual(snap, t.path) ? Errno.EISDIR : Errno.ENOENT);
+    if (this.pendingHides.has(t.res.ufsUri!)) throw fsError(Errno.ENOENT); // unlinked (hide)
     if (writing && t.dt.mount.readOnly) throw fsError(Errno.EROFS);
     if (writing) await this.handles.settled(t.res.ufsUri!);
     const inFlight = this.handles.writersOf(t.res.ufsUri!);
@@ -384,6 +396,7 @@ export class FuseOps {
     if (!isBound(t)) throw fsError(this.isVirtual(snap, t.path) ? Errno.EEXIST : Errno.ENOENT);
     if (t.dt.mount.readOnly) throw fsError(Errno.EROFS);
     if (t.dt.rel.length === 0) throw fsError(Errno.EEXIST);
+    await this.settleHide(t.res.ufsUri!);
     await this.requireParent(t, snap, path);
     await this.handles.settled(t.res.ufsUri!);
     this.dropCaches();
@@ -421,12 +434,14 @@ export class FuseOps {
     const h = this.handles.get(fd);
     if (!h) throw fsError(Errno.EBADF);
     if (!(h instanceof WriteHandle)) throw fsError(Errno.EBADF);
+    if (this.pendingHides.size > 0) await this.settleHide(h.at.ufsUri); // (an unlinked file in use: no rename is coming)
     return h.write(buf, len, pos);
   }
 
   async flush(fd: number): Promise<void> {
     const h = this.handles.get(fd);
     if (!h) throw fsError(Errno.EBADF);
+    if (this.pendingHides.size > 0 && h instanceof WriteHandle) await this.settleHide(h.at.ufsUri);
     if (h instanceof WriteHandle && h.dirty) await this.upload(h);
   }
 
@@ -448,6 +463,7 @@ export class FuseOps {
   async release(fd: number): Promise<void> {
     const h = this.handles.get(fd);
     if (!h) return;
+    if (this.pendingHides.size > 0) await this.settleHide(h.at.ufsUri); // (closed after an unlink)
     try {
       if (h instanceof WriteHandle && h.refs > 1) {
         // Another descriptor still writes this spool: close(2) uploads, the spool stays.
@@ -489,6 +505,7 @@ export class FuseOps {
     const t = this.target(snap, path);
     if (!isBound(t)) throw fsError(this.isVirtual(snap, t.path) ? Errno.EISDIR : Errno.ENOENT);
     if (t.dt.mount.readOnly) throw fsError(Errno.EROFS);
+    await this.settleHide(t.res.ufsUri!);
     await this.handles.settled(t.res.ufsUri!);
     const open = this.handles.writersOf(t.res.ufsUri!);
     if (open.length > 0) {
@@ -525,10 +542,16 @@ export class FuseOps {
   }
 
   async unlink(path: string): Promise<void> {
-    if (this.hidden.delete(path)) return; // libfuse's unlink of a hidden file at its last close
+    const hidden = this.hidden.get(path);
+    if (hidden) {
+      // libfuse's unlink of a hidden file at its last close
+      this.hidden.delete(path);
+      return this.settleHide(hidden.uri);
+    }
     const snap = this.view();
     const t = this.writable(snap, path, this.isVirtual(snap, normalizePath(path)) ? Errno.EISDIR : Errno.ENOENT);
     if (t.dt.rel.length === 0) throw fsError(Errno.EISDIR);
+    await this.settleHide(t.res.ufsUri!);
     await this.removeName(t);
   }
 
@@ -578,8 +601,52 @@ export class FuseOps {
     const t = this.target(snap, from);
     if (!isBound(t)) throw fsError(Errno.ENOENT);
     if (t.dt.mount.readOnly) throw fsError(Errno.EROFS);
-    const { entry, writers } = await this.removeName(t);
-    this.hidden.set(to, { size: entry?.size ?? 0, mtimeMs: entry?.mtimeMs ?? Date.now(), writers });
+    const uri = t.res.ufsUri!;
+    await this.settleHide(uri); // (hidden before, and created again since)
+    let entry: UfsEntry | null = null;
+    // The name leaves this daemon at once (lookups say ENOENT, its writers upload nothing);
+    // the UFS object goes a moment later (pendingHides): libfuse hides the target of a
+    // rename the same way, right before the rename itself, which then replaces the object
+    // in one step (no moment without it for other clients; a rename that fails, EXDEV say,
+    // leaves it where it was). A plain unlink has no rename after it: the object goes at the
+    // next operation on the name or through a descriptor of the file that is not a read
+    // (a write, a flush, a close), or when HIDE_GRACE_MS passed.
+    const writers = await this.whileNameGoes(uri, async (held) => {
+      entry = await this.statOf(t, false);
+      if (!entry && held.length === 0) throw fsError(Errno.ENOENT);
+      if (entry?.type === 'directory') throw fsError(Errno.EISDIR);
+    });
+    const e = entry as UfsEntry | null;
+    this.hidden.set(to, { size: e?.size ?? 0, mtimeMs: e?.mtimeMs ?? Date.now(), writers, uri });
+    if (e) {
+      const timer = setTimeout(() => void this.settleHide(uri), HIDE_GRACE_MS);
+      timer.unref();
+      this.pendingHides.set(uri, { t, path: normalizePath(from), timer });
+    }
+  }
+
+  /**
+   * Remove the UFS object of a hidden name now, if it is still to be removed. The name stays
+   * pending (lookups ENOENT) until the removal is over: a lookup meanwhile must not find the
+   * object on its way out.
+   */
+  private settleHide(uri: string): Promise<void> {
+    const p = this.pendingHides.get(uri);
+    if (!p) return Promise.resolve();
+    clearTimeout(p.timer);
+    p.removing ??= (async () => {
+      try {
+        await this.dp.delete(p.t.dt);
+      } catch (e) {
+        if (!(isAlluxioError(e) && e.code === 'NotFound')) {
+          this.ctx.log.warn({ path: p.path, err: (e as Error).message }, 'fuse: could not remove a file unlinked while open; it stays in the UFS');
+        }
+      } finally {
+        if (this.pendingHides.get(uri) === p) this.pendingHides.delete(uri);
+        this.dropCaches();
+      }
+    })();
+    return p.removing;
   }
 
   /**
@@ -600,6 +667,7 @@ export class FuseOps {
     const snap = this.view();
     const t = this.writable(snap, path, this.isVirtual(snap, normalizePath(path)) ? Errno.EEXIST : Errno.ENOENT);
     if (t.dt.rel.length === 0) throw fsError(Errno.EEXIST);
+    await this.settleHide(t.res.ufsUri!);
     if (await this.statOf(t, false)) throw fsError(Errno.EEXIST);
     await this.requireParent(t, snap, path);
     await this.dp.mkdir(t.dt);
@@ -625,8 +693,21 @@ export class FuseOps {
   async rename(from: string, to: string): Promise<void> {
     const snap = this.view();
     if (HIDDEN_NAME.test(baseName(to))) return this.hide(snap, from, to);
-    const src = this.target(snap, from);
     const dst = this.target(snap, to);
+    // A target hidden just before (libfuse hides the target of a rename when it is open):
+    // the rename replaces its object, and one that fails (EXDEV, ...) leaves it where it was.
+    const replacing = isBound(dst) ? this.pendingHides.get(dst.res.ufsUri!) : undefined;
+    if (replacing?.removing) await replacing.removing; // (too late: on its way out)
+    else if (replacing) {
+      this.pendingHides.delete(dst.res.ufsUri!);
+      clearTimeout(replacing.timer);
+      this.dropCaches();
+    }
+    return this.renameTo(snap, from, to, dst);
+  }
+
+  private async renameTo(snap: Snapshot, from: string, to: string, dst: Target): Promise<void> {
+    const src = this.target(snap, from);
     if (!isBound(src)) throw fsError(this.isVirtual(snap, src.path) || (await this.traversable(snap, src)) ? Errno.EBUSY : Errno.ENOENT);
     const sr = src.dt.rel;
     if (sr.length === 0) throw fsError(Errno.EBUSY); // a mount root, wherever it would go
@@ -636,6 +717,7 @@ export class FuseOps {
     if (src.dt.mount.path !== dst.dt.mount.path || src.dt.adapter !== dst.dt.adapter) throw fsError(Errno.EXDEV);
     const dr = dst.dt.rel;
     if (dr.length === 0) throw fsError(Errno.EBUSY);
+    await this.settleHide(src.res.ufsUri!);
     // A file open for writing here moves with its descriptors (POSIX), and so do the files
     // open for writing below a directory that moves: what they wrote so far is uploaded under
     // the old names first, so that the rename carries it.
@@ -692,10 +774,17 @@ export class FuseOps {
 
   /** Release everything (unmount): pending writes are flushed. */
   async close(): Promise<void> {
+    for (const uri of [...this.pendingHides.keys()]) await this.settleHide(uri);
     for (const [fd] of this.handles.all()) await this.release(fd).catch(() => undefined);
     if (this.ownSpool) rmSync(this.spoolDir, { recursive: true, force: true });
   }
 }
+
+/**
+ * How long the UFS object of a name libfuse hid stays while a rename onto the name may
+ * follow (it follows within the same request, milliseconds); then it is removed (unlink).
+ */
+const HIDE_GRACE_MS = 2000;
 
 /** The name libfuse gives a file unlinked while open (fuse.c: ".fuse_hidden%08x%08x"). */
 const HIDDEN_NAME = /^\.fuse_hidden[0-9a-f]{16}$/;

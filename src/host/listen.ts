@@ -21,7 +21,8 @@ export interface ListenSpec {
   tls?: TlsMaterial;
   /**
    * The handler answers `Expect: 100-continue` itself (S3: only after authentication and
-   * the bucket check), so Node must not send 100 before the request is seen.
+   * the bucket check), so Node must not send 100 before the request is seen; other Expect
+   * values are ignored.
    */
   answersContinue?: boolean;
 }
@@ -41,7 +42,13 @@ export function listen(handler: (req: IncomingMessage, res: ServerResponse) => v
         )
       : createServer(handler);
     srv.keepAliveTimeout = 5000;
-    if (spec.answersContinue) srv.on('checkContinue', handler);
+    if (spec.answersContinue) {
+      srv.on('checkContinue', handler);
+      // Any other Expect value (empty too): served as if absent, as S3 does; without a
+      // listener Node answered a bare 417 before the request was seen (s3-tests'
+      // test_object_create_bad_expect_empty).
+      srv.on('checkExpectation', handler);
+    }
     srv.once('error', (e: NodeJS.ErrnoException) => {
       const where = `${spec.what}${spec.tls ? ' (HTTPS)' : ''}`;
       reject(

@@ -259,6 +259,50 @@ test('DeleteObject and DeleteObjects', async () => {
   assert.equal(existsSync(join(env.data, 'v2')), false);
 });
 
+test('conditional deletes (If-Match, DeleteObjects ETag): only the named version goes; 412 for another, 404 for none', async () => {
+  for (const k of ['cd1', 'cd2', 'cd3']) writeFileSync(join(env.data, k), k);
+  const etagOf = async (k: string) => (await s3.send(new HeadObjectCommand({ Bucket: 'data', Key: k }))).ETag!;
+  const wrong = await raw(env.worker.s3Url, 'DELETE', '/data/cd1', undefined, { 'if-match': '"0123456789abcdef0123456789abcdef"' });
+  assert.equal(wrong.status, 412);
+  assert.equal(xmlField(wrong.body, 'Code'), 'PreconditionFailed');
+  assert.equal(readFileSync(join(env.data, 'cd1'), 'utf8'), 'cd1', 'kept');
+  const right = await raw(env.worker.s3Url, 'DELETE', '/data/cd1', undefined, { 'if-match': await etagOf('cd1') });
+  assert.equal(right.status, 204);
+  assert.equal(existsSync(join(env.data, 'cd1')), false);
+  const none = await raw(env.worker.s3Url, 'DELETE', '/data/cd1', undefined, { 'if-match': '"0123456789abcdef0123456789abcdef"' });
+  assert.equal(none.status, 404);
+  assert.equal(xmlField(none.body, 'Code'), 'NoSuchKey');
+  const bySize = await raw(env.worker.s3Url, 'DELETE', '/data/cd2', undefined, { 'x-amz-if-match-size': '3' });
+  assert.equal(bySize.status, 501, 'not implemented, and not ignored');
+  assert.equal(readFileSync(join(env.data, 'cd2'), 'utf8'), 'cd2');
+  const xml = `<Delete><Object><Key>cd2</Key><ETag>"0123456789abcdef0123456789abcdef"</ETag></Object><Object><Key>cd3</Key><ETag>${await etagOf('cd3')}</ETag></Object></Delete>`;
+  const md5 = createHash('md5').update(xml).digest('base64');
+  const multi = await raw(env.worker.s3Url, 'POST', '/data?delete', xml, { 'content-md5': md5 });
+  assert.equal(multi.status, 200, multi.body.toString());
+  const text = multi.body.toString();
+  assert.match(text, /<Error><Key>cd2<\/Key><Code>PreconditionFailed<\/Code>/);
+  assert.match(text, /<Deleted><Key>cd3<\/Key><\/Deleted>/);
+  assert.equal(readFileSync(join(env.data, 'cd2'), 'utf8'), 'cd2');
+  assert.equal(existsSync(join(env.data, 'cd3')), false);
+});
+
+test('CompleteMultipartUpload takes the object checksum header (not checked against its XML); an unknown Expect is ignored', async () => {
+  const up = await s3.send(new CreateMultipartUploadCommand({ Bucket: 'data', Key: 'mp-ck' }));
+  const part = Buffer.alloc(1024, 65);
+  const p1 = await s3.send(new UploadPartCommand({ Bucket: 'data', Key: 'mp-ck', UploadId: up.UploadId!, PartNumber: 1, Body: part }));
+  const composite = createHash('sha256').update(createHash('sha256').update(part).digest()).digest('base64') + '-1';
+  const xml = `<CompleteMultipartUpload><Part><PartNumber>1</PartNumber><ETag>${p1.ETag}</ETag></Part></CompleteMultipartUpload>`;
+  const done = await raw(env.worker.s3Url, 'POST', `/data/mp-ck?uploadId=${encodeURIComponent(up.UploadId!)}`, xml, { 'x-amz-checksum-sha256': composite });
+  assert.equal(done.status, 200, done.body.toString());
+  assert.ok(readFileSync(join(env.data, 'mp-ck')).equals(part));
+  // Expect values other than 100-continue (empty too) are ignored, as S3 does (was Node's bare 417).
+  for (const expect of ['200', '']) {
+    const put = await raw(env.worker.s3Url, 'PUT', '/data/expect.txt', 'body', { expect });
+    assert.equal(put.status, 200, `Expect: "${expect}" -> ${put.status}`);
+  }
+  assert.equal(readFileSync(join(env.data, 'expect.txt'), 'utf8'), 'body');
+});
+
 test('CopyObject, within and across mounts; read-only mounts refuse writes with AccessDenied', async () => {
   await s3.send(new CopyObjectCommand({ Bucket: 'data', Key: 'copies/hello', CopySource: 'data/hello.txt' }));
   assert.equal(readFileSync(join(env.data, 'copies', 'hello'), 'utf8'), 'hello world');

@@ -59,19 +59,26 @@ function hasBody(h: IncomingHttpHeaders): boolean {
   return h['transfer-encoding'] !== undefined || (h['content-length'] !== undefined && h['content-length'] !== '0');
 }
 
-/** Checks of the decoded body: x-amz-checksum-*, Content-MD5, and the payload hash when nothing decodes it first. */
-function verifier(h: IncomingHttpHeaders, sha256Hex: string | undefined): BodyVerifier {
+/**
+ * Checks of the decoded body: x-amz-checksum-* (when they describe this body), Content-MD5,
+ * and the payload hash when nothing decodes it first.
+ */
+function verifier(h: IncomingHttpHeaders, sha256Hex: string | undefined, checksumsOfBody: boolean): BodyVerifier {
   const md5 = h['content-md5'];
   if (md5 !== undefined && (typeof md5 !== 'string' || !/^[A-Za-z0-9+/]{22}==$/.test(md5.trim()))) throw s3err.invalidDigest();
   return new BodyVerifier({
-    checksums: declaredChecksums(h),
+    checksums: checksumsOfBody ? declaredChecksums(h) : [],
     ...(h['content-md5'] ? { contentMd5: String(h['content-md5']) } : {}),
     ...(sha256Hex ? { sha256Hex } : {}),
   });
 }
 
-/** The stages that turn the request body into the decoded, verified object bytes. */
-export function bodyStages(r: Req): Transform[] {
+/**
+ * The stages that turn the request body into the decoded, verified object bytes.
+ * `checksumsOfBody` false: the request's x-amz-checksum-* headers describe something else
+ * (CompleteMultipartUpload's: the whole object, not its XML body).
+ */
+export function bodyStages(r: Req, checksumsOfBody = true): Transform[] {
   const h = r.req.headers;
   const stages: Transform[] = [];
   const sha = payloadSha256(h, r.auth, true);
@@ -80,14 +87,14 @@ export function bodyStages(r: Req): Transform[] {
     if (sha) stages.push(new BodyVerifier({ sha256Hex: sha }));
     stages.push(makeDecoder(r));
   }
-  const v = verifier(h, chunked ? undefined : sha);
+  const v = verifier(h, chunked ? undefined : sha, checksumsOfBody);
   if (v.active) stages.push(v);
   return stages;
 }
 
 /** Stream the request body through its stages into `sink`; body errors win over sink errors. */
-export function withBody<T>(r: Req, sink: (body: Readable) => Promise<T>): Promise<T> {
-  return throughStages(r.req, bodyStages(r), sink);
+export function withBody<T>(r: Req, sink: (body: Readable) => Promise<T>, checksumsOfBody = true): Promise<T> {
+  return throughStages(r.req, bodyStages(r, checksumsOfBody), sink);
 }
 
 /**
@@ -116,7 +123,7 @@ export async function throughStages<T>(raw: Readable, stages: Transform[], sink:
 }
 
 /** A small body (XML documents), decoded when aws-chunked; refused above 2 MiB. */
-export async function readSmallBody(r: Req): Promise<string> {
+export async function readSmallBody(r: Req, checksumsOfBody = true): Promise<string> {
   // Through the same stages as an object's body: decoded, and checked against what the
   // signature and the client declared.
   return withBody(r, async (body) => {
@@ -128,12 +135,15 @@ export async function readSmallBody(r: Req): Promise<string> {
       chunks.push(c as Buffer);
     }
     return Buffer.concat(chunks).toString('utf8');
-  });
+  }, checksumsOfBody);
 }
 
-/** The request's XML document, whose root must be `rootName` (else MalformedXML). */
-export async function readXml(r: Req, rootName: string): Promise<XmlElement> {
-  const text = await readSmallBody(r);
+/**
+ * The request's XML document, whose root must be `rootName` (else MalformedXML).
+ * `checksumsOfBody`: as bodyStages.
+ */
+export async function readXml(r: Req, rootName: string, checksumsOfBody = true): Promise<XmlElement> {
+  const text = await readSmallBody(r, checksumsOfBody);
   try {
     const root = parseXml(text);
     if (root.name !== rootName) throw new XmlParseError(`expected <${rootName}>`);

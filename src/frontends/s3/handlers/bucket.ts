@@ -145,8 +145,13 @@ export async function deleteObjects(ctx: S3Context, r: Req): Promise<void> {
       errors.push({ Key: key, VersionId: version, Code: 'NotImplemented', Message: 'Objects are not versioned: a VersionId other than "null" names no version here; nothing was deleted' });
       continue;
     }
+    if (child(o, 'LastModifiedTime') || child(o, 'Size')) {
+      errors.push({ Key: key, Code: 'NotImplemented', Message: 'A delete is conditional on the ETag only (LastModifiedTime and Size are not implemented); nothing was deleted' });
+      continue;
+    }
+    const etag = child(o, 'ETag')?.text.trim();
     try {
-      await deleteKey(ctx, r, key);
+      await deleteKey(ctx, r, key, etag);
       if (!quiet) deleted.push(version === undefined ? { Key: key } : { Key: key, VersionId: version });
     } catch (e) {
       const s3 = e instanceof S3Error ? e : isAlluxioError(e) ? fromAlluxio(e, { bucket: r.bucket, key }) : s3err.internal((e as Error).message);

@@ -137,7 +137,7 @@ async function serveObject(r: Req, head: boolean, st: UfsEntry, open: (range: By
  * Check the write conditions of `c` against the current object of `t` (call under the key's
  * lock, so nothing in this worker writes the key between the check and the write).
  */
-export async function checkWriteConditions(ctx: S3Context, r: Req, t: DataTarget, c: Conditions): Promise<void> {
+export async function checkWriteConditions(ctx: S3Context, r: { bucket: string; key: string }, t: DataTarget, c: Conditions): Promise<void> {
   if (!hasWriteConditions(c)) return;
   // The UFS's current version, not the cache's (within its TTL it may be another's write).
   const cur = await s3call({ bucket: r.bucket, key: r.key }, () => ctx.dp.stat(t, { fresh: true }));
@@ -191,11 +191,14 @@ export async function putObject(ctx: S3Context, r: Req): Promise<void> {
 /**
  * Delete one key; S3: deleting what is not there (or a non-empty "directory") succeeds
  * quietly. A key ending in "/" names a directory only: `a.txt/` is not the file `a.txt`.
+ * `ifMatch` (a conditional delete, If-Match or DeleteObjects' ETag): only that version,
+ * checked under the key's lock: 412 PreconditionFailed for another, 404 NoSuchKey for none.
  */
-export async function deleteKey(ctx: S3Context, r: Req, key: string): Promise<void> {
+export async function deleteKey(ctx: S3Context, r: Req, key: string, ifMatch?: string): Promise<void> {
   const t = await targetOf(ctx, r, r.bucket, key, { write: true, existing: true });
   try {
     await ctx.locks.run(lockIdOf(t), async () => {
+      if (ifMatch !== undefined) await checkWriteConditions(ctx, { bucket: r.bucket, key }, t, { ifMatch });
       if (key.endsWith('/') && (await ctx.dp.stat(t))?.type !== 'directory') return;
       await ctx.dp.delete(t);
       await pruneEmptyParents(ctx, t);
@@ -227,7 +230,11 @@ async function pruneEmptyParents(ctx: S3Context, t: DataTarget): Promise<void> {
 }
 
 export async function deleteObject(ctx: S3Context, r: Req): Promise<void> {
-  await s3call({ bucket: r.bucket, key: r.key }, () => deleteKey(ctx, r, r.key));
+  for (const h of ['x-amz-if-match-last-modified-time', 'x-amz-if-match-size']) {
+    if (r.req.headers[h] !== undefined) throw new S3Error('NotImplemented', 501, `A header you provided implies functionality that is not implemented: ${h} (a delete is conditional on If-Match only)`, { Header: h });
+  }
+  const ifMatch = r.req.headers['if-match'];
+  await s3call({ bucket: r.bucket, key: r.key }, () => deleteKey(ctx, r, r.key, typeof ifMatch === 'string' ? ifMatch : undefined));
   sendEmpty(r, 204);
 }
 

@@ -126,3 +126,12 @@ export interface UfsOpenFile {
   readInto?(target: Buffer, offset: number, length: number, position: number): Promise<number>;
   close(): void;
 }
+
+/**
+ * Two stats name the same version of an object: the same size and ETag when the UFS gives
+ * one, else the same size and mtime (file://).
+ */
+export function sameVersion(a: UfsEntry, b: UfsEntry): boolean {
+  if (a.type !== b.type || a.size !== b.size) return false;
+  return b.etag !== undefined ? a.etag === b.etag : a.mtimeMs === b.mtimeMs;
+}

@@ -396,9 +396,16 @@ g = open(M + '/again.txt', 'wb'); g.write(b'old'); g.flush(); os.fsync(g.fileno(
 os.unlink(M + '/again.txt')
 open(M + '/again.txt', 'wb').write(b'new')
 g.close()
-time.sleep(2.5)  # a negative check: the old file's removal must not take the new one
+# unlinked while open (read only: nothing settles it), written by another client at once
+h = open(M + '/other-client.txt', 'wb'); h.write(b'old!'); h.close()
+h = open(M + '/other-client.txt', 'rb')
+os.unlink(M + '/other-client.txt')
+open(U + '/other-client.txt', 'wb').write(b'theirs')
+time.sleep(2.5)  # a negative check: the old files' removal must not take the new ones
 out.append('again=' + (open(U + '/again.txt', 'rb').read().decode() if os.path.exists(U + '/again.txt') else 'missing'))
-for n in ('model.bin', 'keepme.txt', 'again.txt'):
+out.append('other=' + (open(U + '/other-client.txt', 'rb').read().decode() if os.path.exists(U + '/other-client.txt') else 'missing'))
+h.close()
+for n in ('model.bin', 'keepme.txt', 'again.txt', 'other-client.txt'):
     if os.path.exists(U + '/' + n): os.unlink(U + '/' + n)
 print(' '.join(out))
 `,
@@ -406,7 +413,7 @@ print(' '.join(out))
       120_000,
     );
     assert.equal(r.code, 0, r.stderr);
-    assert.equal(r.stdout.trim(), 'missing=0 content=ok holder=old EXDEV kept=yes stat=gone listed=no ufs=gone again=new');
+    assert.equal(r.stdout.trim(), 'missing=0 content=ok holder=old EXDEV kept=yes stat=gone listed=no ufs=gone again=new other=theirs');
     rmSync(join(models, 'other.txt'), { force: true });
   });
 

@@ -30,7 +30,7 @@ import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { Writable } from 'node:stream';
 import { AlluxioError, isAlluxioError } from '../../domain/errors.js';
-import type { UfsEntry } from '../../ufs/types.js';
+import { sameVersion, type UfsEntry } from '../../ufs/types.js';
 import type { DataObject, DataPath, DataTarget } from '../common/data-path.js';
 import { Errno, fsError } from './errno.js';
 import { ReadAhead, type RangeProvider, type ReadAheadOptions } from './read-ahead.js';
@@ -272,7 +272,7 @@ export class WriteHandle {
     const obj = await this.at.dp.open(this.at.target);
     if (!obj) throw new AlluxioError('NotFound', `${this.at.path} is gone from the UFS`);
     const u = this.uploaded;
-    if (u && (obj.entry.size !== u.size || (u.etag !== undefined ? obj.entry.etag !== u.etag : obj.entry.mtimeMs !== u.mtimeMs))) {
+    if (u && !sameVersion(obj.entry, u)) {
       obj.close();
       throw new AlluxioError('Conflict', `${this.at.path} changed since its writer closed it`);
     }

@@ -34,7 +34,7 @@ import { baseName, joinPaths, normalizePath, parentOf, pathOf } from '../../doma
 import { isAlluxioError } from '../../domain/errors.js';
 import type { Resolution } from '../../domain/resolver.js';
 import type { Snapshot } from '../../domain/snapshot.js';
-import type { UfsEntry } from '../../ufs/types.js';
+import { sameVersion, type UfsEntry } from '../../ufs/types.js';
 import { DataPath, type DataTarget } from '../common/data-path.js';
 import { isTraversable, listMerged, type MergedListing } from '../common/listing.js';
 import type { FrontendContext } from '../context.js';
@@ -89,7 +89,7 @@ export class FuseOps {
    * Names hidden whose UFS object is still to be removed (hide()), by UFS URI: removed when
    * HIDE_GRACE_MS passed or an operation touches the name, or replaced by a rename onto it.
    */
-  private readonly pendingHides = new Map<string, { t: Bound; path: string; timer: NodeJS.Timeout; removing?: Promise<void> }>();
+  private readonly pendingHides = new Map<string, { t: Bound; path: string; entry: UfsEntry; timer: NodeJS.Timeout; removing?: Promise<void> }>();
   private readonly root: string;
   private readonly attrCacheMs: number;
   private readonly readAhead: ReadAheadOptions;
@@ -621,7 +621,7 @@ export class FuseOps {
     if (e) {
       const timer = setTimeout(() => void this.settleHide(uri), HIDE_GRACE_MS);
       timer.unref();
-      this.pendingHides.set(uri, { t, path: normalizePath(from), timer });
+      this.pendingHides.set(uri, { t, path: normalizePath(from), entry: e, timer });
     }
   }
 
@@ -636,6 +636,10 @@ export class FuseOps {
     clearTimeout(p.timer);
     p.removing ??= (async () => {
       try {
+        // Only the version that was unlinked: another client (S3, FSSpec, another daemon)
+        // may have written the name meanwhile.
+        const cur = await this.dp.stat(p.t.dt, { fresh: true });
+        if (!cur || !sameVersion(cur, p.entry)) return;
         await this.dp.delete(p.t.dt);
       } catch (e) {
         if (!(isAlluxioError(e) && e.code === 'NotFound')) {

@@ -405,6 +405,20 @@ time.sleep(2.5)  # a negative check: the old files' removal must not take the ne
 out.append('again=' + (open(U + '/again.txt', 'rb').read().decode() if os.path.exists(U + '/again.txt') else 'missing'))
 out.append('other=' + (open(U + '/other-client.txt', 'rb').read().decode() if os.path.exists(U + '/other-client.txt') else 'missing'))
 h.close()
+# a directory whose file was unlinked while open is empty at once (rmdir), and one renamed
+# meanwhile does not carry the unlinked file along
+os.mkdir(M + '/d1'); open(M + '/d1/log', 'wb').write(b'x'); r1 = open(M + '/d1/log', 'rb')
+os.unlink(M + '/d1/log')
+try:
+    os.rmdir(M + '/d1'); out.append('rmdir=ok')
+except OSError as e: out.append('rmdir=' + errno.errorcode[e.errno])
+r1.close()
+os.mkdir(M + '/d2'); open(M + '/d2/log', 'wb').write(b'x'); r2 = open(M + '/d2/log', 'rb')
+os.unlink(M + '/d2/log')
+os.rename(M + '/d2', M + '/d3')
+out.append('moved=' + ','.join(sorted(os.listdir(U + '/d3'))))
+r2.close()
+os.rmdir(M + '/d3')
 for n in ('model.bin', 'keepme.txt', 'again.txt', 'other-client.txt'):
     if os.path.exists(U + '/' + n): os.unlink(U + '/' + n)
 print(' '.join(out))
@@ -413,7 +427,7 @@ print(' '.join(out))
       120_000,
     );
     assert.equal(r.code, 0, r.stderr);
-    assert.equal(r.stdout.trim(), 'missing=0 content=ok holder=old EXDEV kept=yes stat=gone listed=no ufs=gone again=new other=theirs');
+    assert.equal(r.stdout.trim(), 'missing=0 content=ok holder=old EXDEV kept=yes stat=gone listed=no ufs=gone again=new other=theirs rmdir=ok moved=');
     rmSync(join(models, 'other.txt'), { force: true });
   });
 

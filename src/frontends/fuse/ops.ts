@@ -89,7 +89,10 @@ export class FuseOps {
    * Names hidden whose UFS object is still to be removed (hide()), by UFS URI: removed when
    * HIDE_GRACE_MS passed or an operation touches the name, or replaced by a rename onto it.
    */
-  private readonly pendingHides = new Map<string, { t: Bound; path: string; entry: UfsEntry; timer: NodeJS.Timeout; removing?: Promise<void> }>();
+  private readonly pendingHides = new Map<
+    string,
+    { t: Bound; path: string; hidden: string; entry: UfsEntry; writers: WriteHandle[]; timer: NodeJS.Timeout; removing?: Promise<void> }
+  >();
   private readonly root: string;
   private readonly attrCacheMs: number;
   private readonly readAhead: ReadAheadOptions;
@@ -434,14 +437,14 @@ export class FuseOps {
     const h = this.handles.get(fd);
     if (!h) throw fsError(Errno.EBADF);
     if (!(h instanceof WriteHandle)) throw fsError(Errno.EBADF);
-    if (this.pendingHides.size > 0) await this.settleHide(h.at.ufsUri); // (an unlinked file in use: no rename is coming)
+    if (this.pendingHides.size > 0) await this.settleHideOf(h); // (an unlinked file in use: no rename is coming)
     return h.write(buf, len, pos);
   }
 
   async flush(fd: number): Promise<void> {
     const h = this.handles.get(fd);
     if (!h) throw fsError(Errno.EBADF);
-    if (this.pendingHides.size > 0 && h instanceof WriteHandle) await this.settleHide(h.at.ufsUri);
+    if (this.pendingHides.size > 0 && h instanceof WriteHandle) await this.settleHideOf(h);
     if (h instanceof WriteHandle && h.dirty) await this.upload(h);
   }
 
@@ -463,7 +466,6 @@ export class FuseOps {
   async release(fd: number): Promise<void> {
     const h = this.handles.get(fd);
     if (!h) return;
-    if (this.pendingHides.size > 0) await this.settleHide(h.at.ufsUri); // (closed after an unlink)
     try {
       if (h instanceof WriteHandle && h.refs > 1) {
         // Another descriptor still writes this spool: close(2) uploads, the spool stays.
@@ -544,9 +546,11 @@ export class FuseOps {
   async unlink(path: string): Promise<void> {
     const hidden = this.hidden.get(path);
     if (hidden) {
-      // libfuse's unlink of a hidden file at its last close
+      // libfuse's unlink of a hidden file at its last close (its own hide only: a later
+      // hide of the same name, a rename's, waits for its rename)
       this.hidden.delete(path);
-      return this.settleHide(hidden.uri);
+      if (this.pendingHides.get(hidden.uri)?.hidden === path) await this.settleHide(hidden.uri);
+      return;
     }
     const snap = this.view();
     const t = this.writable(snap, path, this.isVirtual(snap, normalizePath(path)) ? Errno.EISDIR : Errno.ENOENT);
@@ -621,8 +625,19 @@ export class FuseOps {
     if (e) {
       const timer = setTimeout(() => void this.settleHide(uri), HIDE_GRACE_MS);
       timer.unref();
-      this.pendingHides.set(uri, { t, path: normalizePath(from), entry: e, timer });
+      this.pendingHides.set(uri, { t, path: normalizePath(from), hidden: to, entry: e, writers, timer });
     }
+  }
+
+  /** A write or flush through a writer of a hidden name: that hide was an unlink. */
+  private settleHideOf(h: WriteHandle): Promise<void> {
+    const p = this.pendingHides.get(h.at.ufsUri);
+    return p && p.writers.includes(h) ? this.settleHide(h.at.ufsUri) : Promise.resolve();
+  }
+
+  /** Names hidden below the directory `uri` are removed now (before it is listed, removed or moved). */
+  private async settleHidesBelow(uri: string): Promise<void> {
+    for (const u of [...this.pendingHides.keys()]) if (u.startsWith(`${uri}/`)) await this.settleHide(u);
   }
 
   /**
@@ -689,6 +704,7 @@ export class FuseOps {
     const entry = await this.statOf(t, false);
     if (!entry) throw fsError(this.isVirtual(snap, t.path) ? Errno.EBUSY : Errno.ENOENT);
     if (entry.type !== 'directory') throw fsError(Errno.ENOTDIR);
+    await this.settleHidesBelow(t.res.ufsUri!);
     if ((await this.dp.list(t.dt)).length > 0) throw fsError(Errno.ENOTEMPTY);
     await this.dp.delete(t.dt);
     this.dropCaches();
@@ -722,6 +738,8 @@ export class FuseOps {
     const dr = dst.dt.rel;
     if (dr.length === 0) throw fsError(Errno.EBUSY);
     await this.settleHide(src.res.ufsUri!);
+    await this.settleHidesBelow(src.res.ufsUri!); // (a directory moving: its unlinked files stay gone)
+    await this.settleHidesBelow(dst.res.ufsUri!); // (a directory replaced must be empty)
     // A file open for writing here moves with its descriptors (POSIX), and so do the files
     // open for writing below a directory that moves: what they wrote so far is uploaded under
     // the old names first, so that the rename carries it.

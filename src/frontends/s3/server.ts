@@ -160,6 +160,7 @@ export function createS3Handler(frontend: FrontendContext, opts: S3HandlerOption
     const srv = (req.socket as unknown as { server?: Server }).server;
     const ownContinue = srv !== undefined && srv.listenerCount('checkContinue') > 0;
     if (srv && !ownContinue) srv.on('checkContinue', listener);
+    if (srv && srv.listenerCount('checkExpectation') === 0) srv.on('checkExpectation', listener); // (other Expect values: served)
     idCounter = (idCounter + 1) % 0x100000000;
     const id = idPrefix + idCounter.toString(16).toUpperCase().padStart(8, '0');
     // True while the client waits for our 100 (Node already sent one if we had no listener yet).

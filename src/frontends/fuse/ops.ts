@@ -87,7 +87,7 @@ export class FuseOps {
   private readonly hidden = new Map<string, { size: number; mtimeMs: number; writers: WriteHandle[]; uri: string }>();
   /**
    * Names hidden whose UFS object is still to be removed (hide()), by UFS URI: removed when
-   * HIDE_GRACE_MS passed or an operation touches the name, or replaced by a rename onto it.
+   * HIDE_GRACE_MS passed or an operation settles it (see hide), or replaced by a rename onto it.
    */
   private readonly pendingHides = new Map<
     string,
@@ -613,8 +613,9 @@ export class FuseOps {
     // rename the same way, right before the rename itself, which then replaces the object
     // in one step (no moment without it for other clients; a rename that fails, EXDEV say,
     // leaves it where it was). A plain unlink has no rename after it: the object goes at the
-    // next operation on the name or through a descriptor of the file that is not a read
-    // (a write, a flush, a close), or when HIDE_GRACE_MS passed.
+    // next operation on the name or its directory, a write or flush through one of its
+    // writers, libfuse's unlink of this hidden name at the last close, or when
+    // HIDE_GRACE_MS passed; and only the version that was hidden (settleHide).
     const writers = await this.whileNameGoes(uri, async (held) => {
       entry = await this.statOf(t, false);
       if (!entry && held.length === 0) throw fsError(Errno.ENOENT);

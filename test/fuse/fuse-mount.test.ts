@@ -364,13 +364,16 @@ def poll():
     while not stop.is_set():
         if not os.path.exists(U + '/model.bin'): missing[0] += 1
 threading.Thread(target=poll, daemon=True).start()
+held = []
 for i in range(1, 31):
     open(M + '/model.tmp', 'wb').write(b'v%d' % i * 1000)
-    os.replace(M + '/model.tmp', M + '/model.bin')
+    os.replace(M + '/model.tmp', M + '/model.bin')  # the target is open: libfuse hides it first
+    held.append(holder.read() == b'v%d' % (i - 1) * 1000)
+    holder.close(); holder = open(M + '/model.bin', 'rb')  # the server picks the new version up
 stop.set()
 out.append('missing=%d' % missing[0])
 out.append('content=' + ('ok' if open(U + '/model.bin', 'rb').read() == b'v30' * 1000 else 'wrong'))
-out.append('holder=' + ('old' if holder.read() == b'v0' * 1000 else 'other'))
+out.append('holder=' + ('old' if all(held) and holder.read() == b'v30' * 1000 else 'other'))
 holder.close()
 # across mounts: EXDEV, and the open target stays
 open(M + '/keepme.txt', 'wb').write(b'precious')

@@ -384,6 +384,13 @@ try:
 except OSError as e: out.append(errno.errorcode[e.errno])
 out.append('kept=' + ('yes' if os.path.exists(U + '/keepme.txt') and open(M + '/keepme.txt', 'rb').read() == b'precious' else 'no'))
 h.close()
+# the same with a writer of the target: after the failed rename it still writes the file
+w = open(M + '/keepme.txt', 'r+b'); w.seek(0, 2); w.write(b' more'); w.flush()
+try:
+    os.rename(M2 + '/other.txt', M + '/keepme.txt')
+except OSError as e: pass
+w.write(b'!'); w.close()
+out.append('writer=' + open(U + '/keepme.txt', 'rb').read().decode())
 # unlinked while open: gone from the mount at once, from the UFS a moment later
 f = open(M + '/open-unlinked.txt', 'wb'); f.write(b'a'); f.flush(); os.fsync(f.fileno())
 r = open(M + '/open-unlinked.txt', 'rb')
@@ -430,7 +437,7 @@ print(' '.join(out))
       120_000,
     );
     assert.equal(r.code, 0, r.stderr);
-    assert.equal(r.stdout.trim(), 'missing=0 content=ok holder=old EXDEV kept=yes stat=gone listed=no ufs=gone again=new other=theirs rmdir=ok moved=');
+    assert.equal(r.stdout.trim(), 'missing=0 content=ok holder=old EXDEV kept=yes writer=precious more! stat=gone listed=no ufs=gone again=new other=theirs rmdir=ok moved=');
     rmSync(join(models, 'other.txt'), { force: true });
   });
 

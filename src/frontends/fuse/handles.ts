@@ -454,6 +454,11 @@ export class HandleTable {
     set.add(h);
   }
 
+  /** `h` writes the file its name shows again (the change that detached it was undone). */
+  reattach(h: WriteHandle): void {
+    if (!h.isClosed) this.index(h);
+  }
+
   /** `h` no longer writes the file its name shows (release started, unlinked, renamed). */
   detach(h: WriteHandle): void {
     const set = this.writers.get(h.at.ufsUri);

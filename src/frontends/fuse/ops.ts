@@ -723,6 +723,16 @@ export class FuseOps {
       this.pendingHides.delete(dst.res.ufsUri!);
       clearTimeout(replacing.timer);
       this.dropCaches();
+      try {
+        return await this.renameTo(snap, from, to, dst);
+      } catch (e) {
+        // The target stays: its writers (detached at the hide) write it again.
+        for (const w of replacing.writers) {
+          w.relink();
+          this.handles.reattach(w);
+        }
+        throw e;
+      }
     }
     return this.renameTo(snap, from, to, dst);
   }

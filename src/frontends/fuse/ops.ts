@@ -164,13 +164,13 @@ export class FuseOps {
    * writable and point at the same UFS URI in the CURRENT snapshot. Read-only now (a
    * migration started): EROFS. Removed or repointed (a cutover): ESTALE.
    */
-  private recheckFor(at: { mountPath: string; mountUfsUri: string }): () => void {
+  private recheckFor(at: { mountPath: string; mountUfsUri: string }, since = 'the file was opened for writing'): () => void {
     return () => {
       const m = this.view().mounts.find((x) => x.path === at.mountPath);
       if (!m || m.ufsUri !== at.mountUfsUri) {
-        throw fsError(Errno.ESTALE, `mount ${at.mountPath} ${m ? `now points at ${m.ufsUri}` : 'was removed'} since the file was opened for writing`);
+        throw fsError(Errno.ESTALE, `mount ${at.mountPath} ${m ? `now points at ${m.ufsUri}` : 'was removed'} since ${since}`);
       }
-      if (m.readOnly) throw fsError(Errno.EROFS, `mount ${at.mountPath} became read-only since the file was opened for writing`);
+      if (m.readOnly) throw fsError(Errno.EROFS, `mount ${at.mountPath} became read-only since ${since}`);
     };
   }
 
@@ -652,6 +652,9 @@ export class FuseOps {
     clearTimeout(p.timer);
     p.removing ??= (async () => {
       try {
+        // Not through a mount that became read-only (a migration froze it), was removed or
+        // now points elsewhere since the hide: that throws, and the object stays (logged).
+        this.recheckFor({ mountPath: p.t.dt.mount.path, mountUfsUri: p.t.dt.mount.ufsUri }, 'the file was unlinked')();
         // Only the version that was unlinked: another client (S3, FSSpec, another daemon)
         // may have written the name meanwhile.
         const cur = await this.dp.stat(p.t.dt, { fresh: true });

@@ -257,9 +257,15 @@ export class FuseOps {
     if (isBound(t) && l.ufsDirectory) this.primeChildren(snap, t, l.entries, new Set(l.virtual));
     const names = l.entries.map((e) => e.name);
     if (this.pendingHides.size === 0) return ['.', '..', ...names];
-    const gone = new Set<string>();
-    for (const p of this.pendingHides.values()) if (parentOf(p.path) === normalizePath(path)) gone.add(baseName(p.path));
-    return ['.', '..', ...names.filter((n) => !gone.has(n))];
+    // Names unlinked while open (hide) are gone here already: each child as the resolver
+    // places it (an alias path of a hidden file is hidden too), only while any is pending.
+    const hidden = (n: string): boolean => {
+      const p = childPath(t.path, n);
+      if (p === undefined) return false;
+      const c = this.target(snap, p);
+      return isBound(c) && this.pendingHides.has(c.res.ufsUri!);
+    };
+    return ['.', '..', ...names.filter((n) => !hidden(n))];
   }
 
   /**
@@ -272,12 +278,8 @@ export class FuseOps {
     const now = Date.now();
     for (const e of entries) {
       if (virtual.has(e.name)) continue;
-      let child: string;
-      try {
-        child = joinPaths(t.path, normalizePath(pathOf([e.name])));
-      } catch {
-        continue;
-      }
+      const child = childPath(t.path, e.name);
+      if (child === undefined) continue;
       let res: Resolution;
       try {
         res = this.resolve(snap, child);
@@ -658,7 +660,10 @@ export class FuseOps {
         // Only the version that was unlinked: another client (S3, FSSpec, another daemon)
         // may have written the name meanwhile.
         const cur = await this.dp.stat(p.t.dt, { fresh: true });
-        if (!cur || !sameVersion(cur, p.entry)) return;
+        if (!cur || !sameVersion(cur, p.entry)) {
+          this.ctx.log.debug({ path: p.path }, 'fuse: a file unlinked while open was written again meanwhile; its new version stays');
+          return;
+        }
         await this.dp.delete(p.t.dt);
       } catch (e) {
         if (!(isAlluxioError(e) && e.code === 'NotFound')) {
@@ -813,6 +818,15 @@ export class FuseOps {
     for (const uri of [...this.pendingHides.keys()]) await this.settleHide(uri);
     for (const [fd] of this.handles.all()) await this.release(fd).catch(() => undefined);
     if (this.ownSpool) rmSync(this.spoolDir, { recursive: true, force: true });
+  }
+}
+
+/** The canonical path of `name` in the directory `dir` (undefined: not a name a path can hold). */
+function childPath(dir: string, name: string): string | undefined {
+  try {
+    return joinPaths(dir, normalizePath(pathOf([name])));
+  } catch {
+    return undefined;
   }
 }
 

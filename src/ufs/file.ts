@@ -44,7 +44,7 @@ import { AlluxioError } from '../domain/errors.js';
 import type { ParsedMount } from '../domain/mounts.js';
 import { CONTROL_CHARS } from '../domain/paths.js';
 import { compareUtf8 } from './order.js';
-import { SMALL_OBJECT_BYTES, type ByteRange, type LocalFile, type UfsAdapter, type UfsEntry, type UfsOpenFile } from './types.js';
+import { SMALL_OBJECT_BYTES, commitWith, type ByteRange, type LocalFile, type UfsAdapter, type UfsEntry, type UfsOpenFile, type WriteOptions } from './types.js';
 
 export const TEMP_PREFIX = '.alluxio-tmp-';
 /** Files up to this size are read with one read(2) and handed over as one chunk. */
@@ -555,7 +555,7 @@ export class FileUfs implements UfsAdapter {
     }
   }
 
-  async write(rel: readonly string[], body: Readable): Promise<UfsEntry> {
+  async write(rel: readonly string[], body: Readable, opts?: WriteOptions): Promise<UfsEntry> {
     if (rel.length === 0) throw new AlluxioError('IsADirectory', `the mount root of ${this.uri} is a directory`);
     const p = this.pathOf(rel);
     await this.checkWritable(p);
@@ -598,15 +598,18 @@ export class FileUfs implements UfsAdapter {
       }
       sink = fdSink(fd);
       await pipeline(body, sink);
-      await rename(tmp, p);
-      renamed = true;
-      // ... and where the rename put it (the same inode, followed through the descriptor).
-      const now = this.fdPath(fd, p);
-      const base = path.basename(now);
-      if (!this.inside(now, root) || (base !== name && base !== `${name} (deleted)`)) {
-        throw new AlluxioError('UfsAccessDenied', `the directory of ${rel.join('/')} under ${this.uri} was moved while it was written`);
-      }
-      return this.entry(name, fstatSync(fd));
+      const staged = fd;
+      return await commitWith(opts, async () => {
+        await rename(tmp, p);
+        renamed = true;
+        // ... and where the rename put it (the same inode, followed through the descriptor).
+        const now = this.fdPath(staged, p);
+        const base = path.basename(now);
+        if (!this.inside(now, root) || (base !== name && base !== `${name} (deleted)`)) {
+          throw new AlluxioError('UfsAccessDenied', `the directory of ${rel.join('/')} under ${this.uri} was moved while it was written`);
+        }
+        return this.entry(name, fstatSync(staged));
+      });
     } catch (e) {
       if (!renamed) {
         await unlink(tmp).catch(() => undefined);

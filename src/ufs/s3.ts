@@ -44,7 +44,7 @@ import { S3_SOCKET_TIMEOUT, s3SocketTimeoutMs, type ParsedMount } from '../domai
 import { sliceStream } from './body-slice.js';
 import { compareUtf8 } from './order.js';
 import { DEFAULT_S3_TIMEOUT_MS, S3ObjectGetter } from './s3-get.js';
-import type { ByteRange, FirstRead, UfsAdapter, UfsEntry } from './types.js';
+import { commitWith, type ByteRange, type FirstRead, type UfsAdapter, type UfsEntry, type WriteOptions } from './types.js';
 
 
 function opt(o: Record<string, string>, ...names: string[]): string | undefined {
@@ -362,7 +362,7 @@ export class S3Ufs implements UfsAdapter {
     return rangeOf(r, range);
   }
 
-  async write(rel: readonly string[], body: Readable): Promise<UfsEntry> {
+  async write(rel: readonly string[], body: Readable, opts?: WriteOptions): Promise<UfsEntry> {
     this.assertWritable();
     if (rel.length === 0) throw new AlluxioError('IsADirectory', `the mount root of ${this.uri} is a directory`);
     const key = this.keyOf(rel);
@@ -370,6 +370,9 @@ export class S3Ufs implements UfsAdapter {
     let buffered = 0;
     let uploadId: string | undefined;
     const parts: { ETag: string; PartNumber: number }[] = [];
+    const abort = async (): Promise<void> => {
+      if (uploadId) await this.client.send(new AbortMultipartUploadCommand({ Bucket: this.bucket, Key: key, UploadId: uploadId })).catch(() => undefined);
+    };
     const flushPart = async (): Promise<void> => {
       const data = Buffer.concat(chunks, buffered);
       chunks.length = 0;
@@ -389,25 +392,36 @@ export class S3Ufs implements UfsAdapter {
         buffered += b.length;
         if (buffered >= this.partSize) await flushPart();
       }
-      if (!uploadId) {
-        const data = Buffer.concat(chunks, buffered);
-        await this.client.send(new PutObjectCommand({ Bucket: this.bucket, Key: key, Body: data, ContentLength: data.length }));
-      } else {
-        if (buffered > 0 || parts.length === 0) await flushPart();
-        await this.client.send(
-          new CompleteMultipartUploadCommand({ Bucket: this.bucket, Key: key, UploadId: uploadId, MultipartUpload: { Parts: parts } }),
-        );
-      }
+      if (uploadId && (buffered > 0 || parts.length === 0)) await flushPart();
     } catch (e) {
-      if (uploadId) {
-        await this.client.send(new AbortMultipartUploadCommand({ Bucket: this.bucket, Key: key, UploadId: uploadId })).catch(() => undefined);
-      }
+      await abort();
       body.destroy();
       throw this.fail(e, 'PutObject');
     }
-    const st = await this.stat(rel);
-    if (!st) throw new AlluxioError('UfsUnavailable', `${key} was written but is not visible in ${this.uri}`);
-    return st;
+    // Staged: one PUT of what is buffered, or the parts uploaded; the commit makes it the name's.
+    let committed = false;
+    try {
+      return await commitWith(opts, async () => {
+        try {
+          if (!uploadId) {
+            const data = Buffer.concat(chunks, buffered);
+            await this.client.send(new PutObjectCommand({ Bucket: this.bucket, Key: key, Body: data, ContentLength: data.length }));
+          } else {
+            await this.client.send(
+              new CompleteMultipartUploadCommand({ Bucket: this.bucket, Key: key, UploadId: uploadId, MultipartUpload: { Parts: parts } }),
+            );
+          }
+          committed = true;
+        } catch (e) {
+          throw this.fail(e, 'PutObject');
+        }
+        const st = await this.stat(rel);
+        if (!st) throw new AlluxioError('UfsUnavailable', `${key} was written but is not visible in ${this.uri}`);
+        return st;
+      });
+    } finally {
+      if (!committed) await abort();
+    }
   }
 
   async delete(rel: readonly string[]): Promise<void> {

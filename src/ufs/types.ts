@@ -32,6 +32,22 @@ export interface ByteRange {
   end: number;
 }
 
+/** How a write commits. */
+export interface WriteOptions {
+  /**
+   * Runs the commit, the step that makes the new version the name's (a rename, the final PUT
+   * or CompleteMultipartUpload), once the whole body is staged. A caller checks its write
+   * conditions and holds its key's lock around that step only, not while a client streams
+   * the body; throwing instead of calling `commit` abandons the write (nothing lands).
+   */
+  aroundCommit?: (commit: () => Promise<UfsEntry>) => Promise<UfsEntry>;
+}
+
+/** Commit through the caller's wrapper, if it gave one. */
+export function commitWith(opts: WriteOptions | undefined, commit: () => Promise<UfsEntry>): Promise<UfsEntry> {
+  return opts?.aroundCommit ? opts.aroundCommit(commit) : commit();
+}
+
 export interface UfsAdapter {
   readonly uri: string;
   stat(rel: readonly string[]): Promise<UfsEntry | null>;
@@ -69,7 +85,7 @@ export interface UfsAdapter {
    */
   readFirst?(rel: readonly string[], range: ByteRange): Promise<FirstRead | null>;
   /** Write a whole object from a stream (create or replace), returning its new entry. */
-  write(rel: readonly string[], body: Readable): Promise<UfsEntry>;
+  write(rel: readonly string[], body: Readable, opts?: WriteOptions): Promise<UfsEntry>;
   delete(rel: readonly string[]): Promise<void>;
   mkdir(rel: readonly string[]): Promise<void>;
   close(): Promise<void>;

@@ -145,6 +145,54 @@ test('7: racing If-None-Match: * writers: exactly one wins, the file holds its b
   assert.ok(readFileSync(join(env.data, 'c7', 'race')).equals(bodies[won[0]![1]]!));
 });
 
+/** A PUT that sends its headers and the first bytes of its body, then waits: `finish` sends the rest and reads the answer. */
+function stalledPut(path: string, body: Buffer, headers: Record<string, string> = {}): { open: Promise<void>; closed: () => boolean; finish: () => Promise<string> } {
+  const u = new URL(env.worker.s3Url);
+  let answer = '';
+  let isClosed = false;
+  const s = connect(Number(u.port), u.hostname);
+  s.on('data', (d) => (answer += d.toString('latin1')));
+  const ended = new Promise<void>((resolve) => s.on('close', () => ((isClosed = true), resolve())).on('error', () => resolve()));
+  const open = new Promise<void>((resolve) =>
+    s.once('connect', () => {
+      const extra = Object.entries(headers).map(([k, v]) => `${k}: ${v}\r\n`).join('');
+      s.write(`PUT ${path} HTTP/1.1\r\nHost: ${u.host}\r\nContent-Length: ${body.length}\r\n${extra}Connection: close\r\n\r\n`);
+      s.write(body.subarray(0, 10), () => resolve());
+    }),
+  );
+  return {
+    open,
+    closed: () => isClosed,
+    finish: async () => {
+      s.write(body.subarray(10)); // (Connection: close: the worker closes after its answer)
+      await ended;
+      return answer.split('\r\n')[0] ?? '';
+    },
+  };
+}
+
+test('a PUT whose client stalls mid-body holds no lock: other writes of the key go on; a condition is checked again at the commit', { timeout: 120_000 }, async () => {
+  // The key's lock used to be held while the body streamed in: a client that stalled blocked
+  // every other PUT and DELETE of the key until its connection closed (40 s and more).
+  const slow = stalledPut('/data/c7/stall', Buffer.alloc(64 * 1024, 1));
+  await slow.open;
+  await until('the stalled PUT staged its first bytes', () => readdirSync(join(env.data, 'c7')).some((n) => n.startsWith('.alluxio-tmp-')) || undefined, 20_000);
+  assert.equal((await req('PUT', '/data/c7/stall', 'beside')).status, 200);
+  assert.equal(readFileSync(join(env.data, 'c7', 'stall'), 'utf8'), 'beside');
+  assert.equal((await req('DELETE', '/data/c7/stall')).status, 204);
+  assert.equal(slow.closed(), false, 'the other writes went on while the stalled PUT was still open');
+  assert.match(await slow.finish(), /^HTTP\/1\.1 200/);
+  assert.ok(readFileSync(join(env.data, 'c7', 'stall')).equals(Buffer.alloc(64 * 1024, 1)));
+  // If-None-Match: * passes when the PUT starts, and fails at its commit: the name was created meanwhile
+  const cond = stalledPut('/data/c7/stall-cond', Buffer.alloc(64 * 1024, 2), { 'if-none-match': '*' });
+  await cond.open;
+  await until('the conditional PUT passed its first check and staged its first bytes', () => readdirSync(join(env.data, 'c7')).some((n) => n.startsWith('.alluxio-tmp-')) || undefined, 20_000);
+  assert.equal((await req('PUT', '/data/c7/stall-cond', 'first', { 'if-none-match': '*' })).status, 200);
+  assert.match(await cond.finish(), /^HTTP\/1\.1 412/);
+  assert.equal(readFileSync(join(env.data, 'c7', 'stall-cond'), 'utf8'), 'first');
+  await until('no temp file left', () => readdirSync(join(env.data, 'c7')).every((n) => !n.startsWith('.alluxio-tmp-')) || undefined, 20_000);
+});
+
 async function multipart(key: string, headers: Record<string, string> = {}): Promise<{ id: string; complete: () => Promise<RawResponse> }> {
   const c = await req('POST', `/data/${key}?uploads`);
   assert.equal(c.status, 200);

@@ -99,6 +99,31 @@ test('write: creates parents, replaces atomically, failed body leaves old conten
   await assert.rejects(ufs.write(['a', 'x.txt', 'child'], Readable.from([Buffer.from('x')])), code('NotADirectory'));
 });
 
+test('write: aroundCommit wraps the rename only; a wrapper that throws leaves the old content and no temp file', async () => {
+  await ufs.write(['commit', 'f'], Readable.from([Buffer.from('old')]));
+  const seen: string[] = [];
+  const e = await ufs.write(['commit', 'f'], Readable.from([Buffer.from('newer')]), {
+    aroundCommit: async (commit) => {
+      seen.push(readFileSync(join(root, 'commit', 'f'), 'utf8')); // the body staged, the name unchanged
+      const done = await commit();
+      seen.push(readFileSync(join(root, 'commit', 'f'), 'utf8'));
+      return done;
+    },
+  });
+  assert.equal(e.size, 5);
+  assert.deepEqual(seen, ['old', 'newer']);
+  await assert.rejects(
+    ufs.write(['commit', 'f'], Readable.from([Buffer.from('refused')]), {
+      aroundCommit: async () => {
+        throw new AlluxioError('Conflict', 'a condition failed');
+      },
+    }),
+    code('Conflict'),
+  );
+  assert.equal(readFileSync(join(root, 'commit', 'f'), 'utf8'), 'newer');
+  assert.deepEqual(readdirSync(join(root, 'commit')), ['f']);
+});
+
 test('writes through symlinks that leave the mount are refused; outside stays untouched', async () => {
   await assert.rejects(ufs.write(['escape', 'planted'], Readable.from([Buffer.from('x')])), code('UfsAccessDenied'));
   await assert.rejects(ufs.write(['escape-file'], Readable.from([Buffer.from('x')])), code('UfsAccessDenied'));

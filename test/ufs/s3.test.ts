@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { text } from 'node:stream/consumers';
-import { ListObjectsV2Command, PutObjectCommand } from '@aws-sdk/client-s3';
+import { ListMultipartUploadsCommand, ListObjectsV2Command, PutObjectCommand } from '@aws-sdk/client-s3';
 import { parseMount } from '../../src/domain/mounts.js';
 import { AlluxioError } from '../../src/domain/errors.js';
 import { S3Ufs, s3OptionsFromMount } from '../../src/ufs/s3.js';
@@ -163,6 +163,38 @@ for (const backend of [s3rverBackend(), workerBackend()]) {
       const back: Buffer[] = [];
       for await (const c of await ufs.read(['big.bin'])) back.push(c as Buffer);
       assert.ok(Buffer.concat(back).equals(big));
+    });
+
+    test('aroundCommit: the object lands only at the commit; a wrapper that throws leaves nothing (and no open upload)', async () => {
+      const big = Buffer.alloc(6 * 1024 * 1024, 7); // multipart at s3a.multipart.size 5 MiB
+      for (const body of [Buffer.from('small'), big]) {
+        const seen: (number | null)[] = [];
+        const e = await ufs.write(['commit', 'a'], Readable.from([body]), {
+          aroundCommit: async (commit) => {
+            seen.push((await ufs.stat(['commit', 'a']))?.size ?? null); // staged, not visible yet
+            const done = await commit();
+            seen.push((await ufs.stat(['commit', 'a']))?.size ?? null);
+            return done;
+          },
+        });
+        assert.equal(e.size, body.length);
+        assert.deepEqual(seen, [null, body.length]);
+        await ufs.delete(['commit', 'a']);
+        await assert.rejects(
+          ufs.write(['commit', 'b'], Readable.from([body]), {
+            aroundCommit: async () => {
+              throw new AlluxioError('Conflict', 'a condition failed');
+            },
+          }),
+          code('Conflict'),
+        );
+        assert.equal(await ufs.stat(['commit', 'b']), null, `${body.length} bytes: nothing landed`);
+      }
+      if (backend.name !== 's3rver') {
+        // (s3rver has no ListMultipartUploads; the worker has)
+        const open = await other.client.send(new ListMultipartUploadsCommand({ Bucket: backend.bucket }));
+        assert.deepEqual((open.Uploads ?? []).map((u) => u.Key), [], 'the abandoned multipart upload was aborted');
+      }
     });
 
     test('everything stays under the mount key prefix; hostile segments are refused', async () => {

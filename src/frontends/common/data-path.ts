@@ -17,7 +17,7 @@ import type { Resolution, ResolveRequest } from '../../domain/resolver.js';
 import type { Snapshot } from '../../domain/snapshot.js';
 import { joinUnderUfs } from '../../domain/ufs-uri.js';
 import type { Readable, Writable } from 'node:stream';
-import type { ByteRange, LocalFile, UfsAdapter, UfsEntry, UfsOpenFile } from '../../ufs/types.js';
+import type { ByteRange, LocalFile, UfsAdapter, UfsEntry, UfsOpenFile, WriteOptions } from '../../ufs/types.js';
 import type { FrontendContext } from '../context.js';
 import { uriOf } from '../../cache/cache.js';
 import { announceChange, mayHaveChanged } from '../../cache/announce.js';
@@ -325,10 +325,27 @@ export class DataPath {
   }
 
   /** Write a whole object (create or replace). */
-  async write(t: DataTarget, body: Readable): Promise<UfsEntry> {
+  async write(t: DataTarget, body: Readable, opts?: WriteOptions): Promise<UfsEntry> {
     requireWritable(t.mount);
     this.invalidate(t);
-    return this.change(t, () => t.adapter.write(t.rel, body));
+    const around = opts?.aroundCommit;
+    if (!around) return this.change(t, () => t.adapter.write(t.rel, body));
+    // What the caller's wrapper throws itself (a condition that failed at the commit) reaches
+    // the caller unchanged; what the commit throws is a UFS failure like any other.
+    let fromCommit: unknown;
+    let own: { e: unknown } | undefined;
+    const wrapped: WriteOptions = {
+      aroundCommit: (commit) =>
+        around(() => commit().catch((e: unknown) => Promise.reject((fromCommit = e)))).catch((e: unknown) => {
+          if (e !== fromCommit) own = { e };
+          throw e;
+        }),
+    };
+    try {
+      return await this.change(t, () => t.adapter.write(t.rel, body, wrapped));
+    } catch (e) {
+      throw own ? own.e : e;
+    }
   }
 
   /**

@@ -1,7 +1,8 @@
 /**
- * Per-key serialisation of writes inside one worker: conditional writes (If-None-Match: *,
- * If-Match) check and write under the lock of the target file, so two racing writers to one
- * key cannot both see "absent". Keyed by mount + location (what is written), so two
+ * Per-key serialisation of commits inside one worker: conditional writes (If-None-Match: *,
+ * If-Match) check and commit under the lock of the target file, so two racing writers to one
+ * key cannot both see "absent". A body streams in before the lock is taken (WriteOptions
+ * aroundCommit): a stalled client holds no key. Keyed by mount + location (what is written), so two
  * requested keys that a rule maps to one file share the lock. Not a cluster-wide lock:
  * writers on different workers are not serialised (docs/s3-api.md).
  */

@@ -7,7 +7,7 @@
 import type { Readable, Writable } from 'node:stream';
 import { isAlluxioError } from '../../../domain/errors.js';
 import { PRUNE_EMPTY_DIRS_OPTION } from '../../../domain/mounts.js';
-import { SMALL_OBJECT_BYTES, type ByteRange, type UfsEntry } from '../../../ufs/types.js';
+import { SMALL_OBJECT_BYTES, type ByteRange, type UfsEntry, type WriteOptions } from '../../../ufs/types.js';
 import type { DataObject, DataTarget } from '../../common/data-path.js';
 import { fromAlluxio, S3Error, s3err } from '../errors.js';
 import { lockIdOf } from '../key-locks.js';
@@ -154,6 +154,21 @@ export async function checkWriteConditions(ctx: S3Context, r: { bucket: string; 
   }
 }
 
+/**
+ * A write's commit under its key's lock, its conditions checked there (again: the caller
+ * checked them before the body, so a failing one answers at once), so nothing else this
+ * worker writes lands between the check and the commit.
+ */
+function lockedCommit(ctx: S3Context, r: { bucket: string; key: string }, t: DataTarget, c: Conditions): WriteOptions {
+  return {
+    aroundCommit: (commit) =>
+      ctx.locks.run(lockIdOf(t), async () => {
+        await checkWriteConditions(ctx, r, t, c);
+        return commit();
+      }),
+  };
+}
+
 function checksumHeaders(r: Req): Record<string, string> {
   const headers: Record<string, string> = {};
   for (const [k, v] of Object.entries(r.req.headers)) if (k.startsWith('x-amz-checksum-') && typeof v === 'string') headers[k] = v;
@@ -181,10 +196,11 @@ export async function putObject(ctx: S3Context, r: Req): Promise<void> {
     sendEmpty(r, 200, { ETag: '"d41d8cd98f00b204e9800998ecf8427e"' });
     return;
   }
-  const entry = await ctx.locks.run(lockIdOf(t), async () => {
-    await checkWriteConditions(ctx, r, t, cond);
-    return withBody(r, (body) => s3call(scope, () => ctx.dp.write(t, body)));
-  });
+  // A condition that fails already is answered before the body is read; the commit checks
+  // again under the key's lock, which the body's streaming does not hold (a stalled client
+  // would block every other write of the key).
+  await checkWriteConditions(ctx, r, t, cond);
+  const entry = await withBody(r, (body) => s3call(scope, () => ctx.dp.write(t, body, lockedCommit(ctx, r, t, cond))));
   sendEmpty(r, 200, { ETag: quoteEtag(entry), ...checksumHeaders(r) });
 }
 
@@ -286,17 +302,17 @@ export async function copyObject(ctx: S3Context, r: Req): Promise<void> {
     throw s3err.invalidRequest("This copy request is illegal because it is trying to copy an object to itself without changing the object's metadata, storage class, website redirect location or encryption attributes.");
   }
   await drain(r);
-  const entry = await ctx.locks.run(lockIdOf(dst), async () => {
-    await checkWriteConditions(ctx, r, dst, conditionsFrom(r.req.headers));
-    const f = await s3call(src, () => ctx.dp.open(srcT));
-    if (!f) throw s3err.noSuchKey(src.key);
-    const body = await s3call(src, () => f.stream());
-    try {
-      return await s3call({ bucket: r.bucket, key: r.key }, () => ctx.dp.write(dst, body));
-    } catch (e) {
-      body.destroy(); // a write refused before it read the source must not leak its file or socket
-      throw e;
-    }
-  });
+  const cond = conditionsFrom(r.req.headers);
+  await checkWriteConditions(ctx, r, dst, cond);
+  const f = await s3call(src, () => ctx.dp.open(srcT));
+  if (!f) throw s3err.noSuchKey(src.key);
+  const body = await s3call(src, () => f.stream());
+  let entry: UfsEntry;
+  try {
+    entry = await s3call({ bucket: r.bucket, key: r.key }, () => ctx.dp.write(dst, body, lockedCommit(ctx, r, dst, cond)));
+  } catch (e) {
+    body.destroy(); // a write refused before it read the source must not leak its file or socket
+    throw e;
+  }
   sendXml(r, 200, 'CopyObjectResult', { LastModified: isoDate(entry.mtimeMs), ETag: quoteEtag(entry) });
 }

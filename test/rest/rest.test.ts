@@ -338,6 +338,11 @@ describe('writes', () => {
     assert.equal(good.status, 201);
     assert.equal(readFileSync(join(env.data, 'declared.txt'), 'utf8'), 'declared body');
     rmSync(join(env.data, 'declared.txt'));
+    // neither a hash nor one of AWS's keywords: refused before anything is written
+    const odd = await fetch(api('file', 'alluxio:///data/declared.txt'), { method: 'PUT', body, headers: { 'x-amz-content-sha256': 'sha256-of-it' } });
+    assert.equal(odd.status, 400);
+    assert.equal(((await odd.json()) as { error: { code: string } }).error.code, 'InvalidArgument');
+    assert.equal(existsSync(join(env.data, 'declared.txt')), false);
   });
 
   test('a read-only mount refuses PUT, DELETE and mkdir with 403 ReadOnlyMount and changes nothing', async () => {

@@ -268,6 +268,13 @@ print(json.dumps(out))
   assert.deepEqual(out.presigned_declared, [400, 'XAmzContentSHA256Mismatch']);
   assert.equal(existsSync(join(env.data, 'swap-d.txt')), false);
 
+  // A value that is neither a hash nor one of AWS's keywords, signed as it is: refused, nothing written.
+  const odd = signV4('PUT', '/data/swap-e.txt', { host: u.host }, (v) => Buffer.from(v, 'latin1'), 's3cr3t/key+x', 'AKIDTEST', { payload: 'not-a-hash' });
+  const re = await raw(env.worker.s3Url, 'PUT', '/data/swap-e.txt', Buffer.from('garbage hash'), odd);
+  assert.equal(re.status, 400, re.body.toString());
+  assert.equal(xmlField(re.body, 'Code'), 'InvalidArgument');
+  assert.equal(existsSync(join(env.data, 'swap-e.txt')), false);
+
   // A SigV4 header signature without x-amz-content-sha256 covers no body (AWS: missing header).
   const noHash = signV4('PUT', '/data/swap-c.txt', { host: u.host }, (v) => Buffer.from(v, 'latin1'), 's3cr3t/key+x', 'AKIDTEST', { payload: null });
   const rc = await raw(env.worker.s3Url, 'PUT', '/data/swap-c.txt', Buffer.alloc(100, 7), noHash);

@@ -41,6 +41,10 @@ function makeDecoder(r: Req): AwsChunkedDecoder {
 export function payloadSha256(headers: IncomingHttpHeaders, auth: VerifiedRequest | undefined, refuseUnhashedBody: boolean): string | undefined {
   const header = String(headers['x-amz-content-sha256'] ?? '');
   const declared = /^[0-9a-fA-F]{64}$/.test(header) ? header.toLowerCase() : undefined;
+  // Anything else is refused, as AWS does (a body could not be checked against it).
+  if (header !== '' && declared === undefined && !PAYLOAD_HASH_KEYWORDS.has(header)) {
+    throw s3err.invalidArgument(`x-amz-content-sha256 must be ${[...PAYLOAD_HASH_KEYWORDS].join(', ')} or a valid sha256 value.`, 'x-amz-content-sha256', header);
+  }
   if (auth) {
     if (auth.payloadHashMissing && hasBody(headers)) {
       if (!refuseUnhashedBody) return undefined;
@@ -54,6 +58,16 @@ export function payloadSha256(headers: IncomingHttpHeaders, auth: VerifiedReques
   }
   return declared;
 }
+
+/** The values of x-amz-content-sha256 that are not a hash (AWS's list). */
+const PAYLOAD_HASH_KEYWORDS = new Set([
+  'UNSIGNED-PAYLOAD',
+  'STREAMING-UNSIGNED-PAYLOAD-TRAILER',
+  'STREAMING-AWS4-HMAC-SHA256-PAYLOAD',
+  'STREAMING-AWS4-HMAC-SHA256-PAYLOAD-TRAILER',
+  'STREAMING-AWS4-ECDSA-P256-SHA256-PAYLOAD',
+  'STREAMING-AWS4-ECDSA-P256-SHA256-PAYLOAD-TRAILER',
+]);
 
 function hasBody(h: IncomingHttpHeaders): boolean {
   return h['transfer-encoding'] !== undefined || (h['content-length'] !== undefined && h['content-length'] !== '0');

@@ -104,6 +104,14 @@ test('the credential scope: the service must be the front end\'s, the region the
     () => verifySigV4({ method: 'GET', rawPath: '/b/k', rawQuery: '', headers: { authorization: `AWS ${AK}:c2lnbmF0dXJl`, host: 'h' } }, creds, S3),
     (e: unknown) => e instanceof S3Error && e.code === 'AccessDenied' && /valid Date or x-amz-date/.test(e.message),
   );
+  // ... and so is a date before 1970 (s3-tests: AccessDenied, as AWS; a date after it but far off is a skewed clock)
+  for (const [date, code] of [['Tue, 07 Jul 1950 21:53:04 GMT', 'AccessDenied'], ['Tue, 07 Jul 2009 21:53:04 GMT', 'RequestTimeTooSkewed']]) {
+    assert.throws(
+      () => verifySigV4({ method: 'GET', rawPath: '/b/k', rawQuery: '', headers: { authorization: `AWS ${AK}:c2lnbmF0dXJl`, host: 'h', date } }, creds, S3),
+      (e: unknown) => e instanceof S3Error && e.code === code,
+      date,
+    );
+  }
 });
 
 test('SigV2: a bucket request sent as "/bucket" verifies when signed as "/bucket/" (current botocore) or with list-type (botocore 1.29)', () => {

@@ -327,7 +327,8 @@ function verifySigV2(input: SigInput, creds: Credentials, pairs: [string, string
     accessKey = auth.slice(4, i);
     signature = auth.slice(i + 1);
     const t = Date.parse(headerValue(input.headers, 'x-amz-date') || headerValue(input.headers, 'date'));
-    if (Number.isNaN(t)) throw new AuthError('AccessDenied', 'AWS authentication requires a valid Date or x-amz-date header');
+    // (a date before 1970 is no valid date to AWS: AccessDenied, not a skewed clock)
+    if (Number.isNaN(t) || t < 0) throw new AuthError('AccessDenied', 'AWS authentication requires a valid Date or x-amz-date header');
     if (Math.abs(now - t) > MAX_SKEW_MS) throw new AuthError('RequestTimeTooSkewed', 'The difference between the request time and the server\'s time is too large.');
     dateLine = headerValue(input.headers, 'x-amz-date') ? '' : headerValue(input.headers, 'date');
   } else {

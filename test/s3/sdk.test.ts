@@ -284,6 +284,18 @@ test('conditional deletes (If-Match, DeleteObjects ETag): only the named version
   assert.match(text, /<Deleted><Key>cd3<\/Key><\/Deleted>/);
   assert.equal(readFileSync(join(env.data, 'cd2'), 'utf8'), 'cd2');
   assert.equal(existsSync(join(env.data, 'cd3')), false);
+  // A directory's marker key ("dir/") is an object with the ETag of no bytes: conditions see it
+  // (a DELETE with its ETag was 404, and a PUT with If-None-Match: * overwrote it quietly).
+  mkdirSync(join(env.data, 'cdir'));
+  const dirTag = (await s3.send(new HeadObjectCommand({ Bucket: 'data', Key: 'cdir/' }))).ETag!;
+  assert.equal((await raw(env.worker.s3Url, 'PUT', '/data/cdir/', '', { 'if-none-match': '*' })).status, 412);
+  assert.equal((await raw(env.worker.s3Url, 'PUT', '/data/cdir-new/', '', { 'if-none-match': '*' })).status, 200);
+  assert.equal(existsSync(join(env.data, 'cdir-new')), true);
+  assert.equal((await raw(env.worker.s3Url, 'DELETE', '/data/cdir/', undefined, { 'if-match': '"0123456789abcdef0123456789abcdef"' })).status, 412);
+  assert.equal(existsSync(join(env.data, 'cdir')), true);
+  assert.equal((await raw(env.worker.s3Url, 'DELETE', '/data/cdir', undefined, { 'if-match': dirTag })).status, 404, 'the key without "/" is no object');
+  assert.equal((await raw(env.worker.s3Url, 'DELETE', '/data/cdir/', undefined, { 'if-match': dirTag })).status, 204);
+  assert.equal(existsSync(join(env.data, 'cdir')), false);
 });
 
 test('CompleteMultipartUpload takes the object checksum header (not checked against its XML); an unknown Expect is ignored', async () => {

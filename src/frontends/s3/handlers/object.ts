@@ -141,7 +141,8 @@ export async function checkWriteConditions(ctx: S3Context, r: { bucket: string; 
   if (!hasWriteConditions(c)) return;
   // The UFS's current version, not the cache's (within its TTL it may be another's write).
   const cur = await s3call({ bucket: r.bucket, key: r.key }, () => ctx.dp.stat(t, { fresh: true }));
-  const version = cur && cur.type === 'file' ? { etag: quoteEtag(cur), mtimeMs: cur.mtimeMs } : null;
+  // (what the key names: a file, or with a trailing "/" a directory, whose marker has the ETag of no bytes)
+  const version = cur && namesKind(r.key, cur) ? { etag: quoteEtag(cur), mtimeMs: cur.mtimeMs } : null;
   switch (evaluateWrite(c, version)) {
     case 'ok':
       return;
@@ -187,12 +188,15 @@ export async function putObject(ctx: S3Context, r: Req): Promise<void> {
       return len;
     });
     if (n !== 0) throw s3err.directoryKeyWithData();
-    // A file of that name: refused on every mount (an object store would take the marker,
-    // and the name would then be a file that no request for `name/` reaches).
-    if ((await s3call(scope, () => ctx.dp.stat(t)))?.type === 'file') {
-      throw s3err.invalidRequest(`${r.key}: a file has that name; a name is a file or a directory here, not both (docs/s3-api.md, Limits)`);
-    }
-    await s3call(scope, () => ctx.dp.mkdir(t));
+    await ctx.locks.run(lockIdOf(t), async () => {
+      await checkWriteConditions(ctx, r, t, cond);
+      // A file of that name: refused on every mount (an object store would take the marker,
+      // and the name would then be a file that no request for `name/` reaches).
+      if ((await s3call(scope, () => ctx.dp.stat(t)))?.type === 'file') {
+        throw s3err.invalidRequest(`${r.key}: a file has that name; a name is a file or a directory here, not both (docs/s3-api.md, Limits)`);
+      }
+      await s3call(scope, () => ctx.dp.mkdir(t));
+    });
     sendEmpty(r, 200, { ETag: '"d41d8cd98f00b204e9800998ecf8427e"' });
     return;
   }

@@ -428,8 +428,11 @@ class WorkerClient:
                 try:
                     resp, _ = self._once(worker, method, target, hdrs, body, fresh)
                 except _NET_ERRORS as e:
-                    if attempt == 0 and reused and not isinstance(e, TimeoutError):
-                        # a keep-alive connection the worker may have closed: once more, fresh
+                    # a keep-alive connection the worker may have closed, or a read the worker
+                    # cut after its headers (it is alive: the file changed under the read):
+                    # once more, fresh, before the worker is given up
+                    cut = isinstance(e, http.client.IncompleteRead) and method == "GET"
+                    if attempt == 0 and (reused or cut) and not isinstance(e, TimeoutError):
                         fresh = True
                         continue
                     self._give_up(worker, failures, f"{type(e).__name__}: {e}", "failed")
@@ -473,8 +476,8 @@ class WorkerClient:
             raise error_from_response(resp.status, body, uri)
         raise self._unavailable(uri, failures)
 
-    def call(self, method, endpoint, uri, params=None, headers=None, body=None, ok=(200, 201, 204, 206)):
-        resp = self.request(method, endpoint, uri, params=params, headers=headers, body=body)
+    def call(self, method, endpoint, uri, params=None, headers=None, body=None, ok=(200, 201, 204, 206), owner_key=None):
+        resp = self.request(method, endpoint, uri, params=params, headers=headers, body=body, owner_key=owner_key)
         if resp.status not in ok:
             raise error_from_response(resp.status, resp.body, uri)
         return resp

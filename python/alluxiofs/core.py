@@ -354,7 +354,11 @@ class AlluxioFileSystem(AbstractFileSystem):
         params = {"shortCircuit": "true"} if local else None
 
         def remote():
-            entry = self._entry(self.client.call("GET", "info", path, params=params).json())
+            # asked of the worker the bytes come from (the owner of the path's last known UFS
+            # URI), so that within a metadata TTL its answer is the version it serves
+            hint = self._hints.get(path)
+            owner = hint["ufsUri"] if hint else None
+            entry = self._entry(self.client.call("GET", "info", path, params=params, owner_key=owner).json())
             self._hints.put(path, entry)
             return entry
 
@@ -590,19 +594,25 @@ class AlluxioFileSystem(AbstractFileSystem):
                 data = self._local_range(path, start, end)
                 if data is not None:
                     return data
-            stop = end
-            expect = meta
-            if stop is None and start == 0:
-                # a whole-file read: learn the size, so a large file is fetched in parts; the
-                # answers must be of the version that size belongs to (the info may come from
-                # another worker than the bytes: never a mix of one's size and the other's bytes)
+            if end is not None or start != 0:
+                return self._parallel_range(path, start, end, self._owner_key(path, meta), expect=meta)
+            # A whole-file read: learn the size, so a large file is fetched in parts; the
+            # answers must be of the version that size belongs to (never a mix of one's size
+            # and another's bytes). Not of an open file (no meta): when the bytes come back as
+            # another version (the file changed, or the info came from a worker whose metadata
+            # was older), the info is asked again, of the owner, and the read made once more.
+            for again in (False, True):
                 try:
                     info = self._info(path)
                     stop = info["size"]
-                    expect = expect or {"size": stop, "etag": info.get("etag")}
+                    expect = meta or {"size": stop, "etag": info.get("etag")}
                 except (OSError, ValueError):
-                    stop = None
-            return self._parallel_range(path, start, stop, self._owner_key(path, meta), expect=expect)
+                    stop, expect = None, meta
+                try:
+                    return self._parallel_range(path, start, stop, self._owner_key(path, meta), expect=expect)
+                except UfsVersionMismatchError:
+                    if again or meta is not None:
+                        raise
 
         return self._read_call(path, remote, lambda fs, target, m: self._ufs_read(fs, target, start, end, m), meta=meta)
 

@@ -8,6 +8,11 @@ line on stdin ("go") while the test kills or stops workers.
                 worker answered during the read
     kill_owner  read URI (SIZE bytes) in 1 MiB chunks: print the owner and the half read,
                 wait for "go" (the test kills the owner), read the rest
+    behind      pick among NAMES (files of the file:// mount at BEHIND_DIR, mounted at
+                /behind with a long metadata TTL) one whose info worker is not its owner,
+                cache its metadata on both (info, a ranged read), print it, wait for "go"
+                (the test rewrites it in place), then read it whole with fresh clients and
+                report each read's SHA-256 (an error fails the scenario)
     fallback    open files of the file:// mount at LOCAL_DIR (mounted at /local) with and
                 without ufs_fallback, print "opened", wait for "go" (every worker stopped,
                 changed.bin and resized.bin rewritten), read and report each outcome
@@ -112,6 +117,29 @@ def kill_owner():
     emit({"size": got, "sha256": h.hexdigest(), "by_worker": stats["by_worker"], "ufs_bytes": stats["ufs_bytes"]})
 
 
+def behind():
+    directory = os.environ["BEHIND_DIR"]
+    fs = make_fs(short_circuit=False)
+    for name in json.loads(os.environ["NAMES"]):
+        path = "/behind/" + name
+        info_worker = fs.client.order(path)[0]
+        owner = fs.client.owner_order(f"file://{directory}/{name}")[0]
+        if info_worker != owner:
+            break
+    else:
+        sys.exit("every name's info worker is its owner")
+    uri = "alluxio://" + path
+    fs.info(uri)  # the info worker caches the metadata (no hint yet: asked by the path)
+    head = fs.cat_file(uri, start=0, end=100)  # the owner caches the metadata and a page
+    emit({"name": name, "info_worker": info_worker, "owner": owner, "sha256": hashlib.sha256(head).hexdigest()})
+    wait_go()
+    reads = {}
+    for i in range(3):
+        reads[f"fresh{i}"] = hashlib.sha256(make_fs(short_circuit=False).cat_file(uri)).hexdigest()
+    reads["last"] = hashlib.sha256(fs.cat_file(uri)).hexdigest()
+    emit({"reads": reads})
+
+
 def fallback():
     local = os.environ["LOCAL_DIR"]
 
@@ -172,4 +200,4 @@ def fallback():
 
 
 if __name__ == "__main__":
-    run_scenario("cluster_scenarios.py", (owners, kill_owner, fallback))
+    run_scenario("cluster_scenarios.py", (owners, kill_owner, behind, fallback))

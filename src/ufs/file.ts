@@ -59,7 +59,6 @@ const O_PATH = 0o10000000;
 /** Re-exported for modules not yet importing ./order.js directly. */
 export { compareUtf8 };
 
-/** The stable content tag of a file: size, mtime (ns) and inode, hashed. */
 /**
  * The version of a local file: size, mtime, ctime and inode. ctime is the one a user cannot
  * set: a same-size rewrite in place whose mtime was put back (`cp -p`, `touch -d`, utime)

@@ -159,6 +159,43 @@ describe('alluxiofs over one cache across the cluster: owner routing, failover, 
     assert.deepEqual(Object.keys(owners.by_worker).sort(), [...served].sort());
   });
 
+  test('a file changed behind the cluster within the metadata TTL, its info cached on another worker than its owner: whole-file reads get one whole version, never an error', async () => {
+    // (p10-cache probe: every fresh cat_file raised UfsVersionMismatchError for the whole
+    // TTL: the info came from the worker the path hashes to, still holding the old version,
+    // and the bytes from the owner of the UFS URI, which had seen the new one)
+    const dir = join(c.dir, 'behind');
+    mkdirSync(dir);
+    const SIZE = 3 * MiB + 7;
+    const names = Array.from({ length: 16 }, (_, i) => `b${i}.bin`);
+    for (const [i, n] of names.entries()) writeFileSync(join(dir, n), pattern(SIZE, 300 + i));
+    const m = await c.cli(['mount', 'add', '--path', '/behind', '--ufs-uri', `file://${dir}`, '--option', 'cache.metadata.ttl=10m']);
+    assert.equal(m.code, 0, m.stderr);
+    await until('every worker applied the /behind mount', async () => {
+      for (const w of live()) if ((await fetch(`${w.restUrl}/api/v1/info?uri=${encodeURIComponent('alluxio:///behind/b0.bin')}`)).status !== 200) return false;
+      return true;
+    });
+    const py = scenario('behind', { ...pyEnv, BEHIND_DIR: dir, NAMES: JSON.stringify(names) });
+    try {
+      const primed = await py.next();
+      assert.notEqual(primed.info_worker, primed.owner, 'a file whose info worker is not its owner');
+      const i = names.indexOf(primed.name);
+      const v1 = pattern(SIZE, 300 + i);
+      const v2 = pattern(SIZE, 999);
+      assert.equal(primed.sha256, sha256(v1.subarray(0, 100)));
+      writeFileSync(join(dir, primed.name), v2); // in place, same size: another version
+      py.go();
+      const r = await py.next();
+      await py.done();
+      for (const [k, got] of Object.entries(r.reads as Record<string, string>)) {
+        assert.ok(got === sha256(v1) || got === sha256(v2), `${k}: one whole version, got ${got}`);
+      }
+      assert.equal(r.reads.last, sha256(v2), 'the owner, having met the new version, serves it');
+    } catch (e) {
+      py.kill();
+      throw e;
+    }
+  });
+
   test('the owner killed with -9 in the middle of a read: the bytes are identical, the rest comes from the next owner', async () => {
     const ring = await ringOf(workers[0]!);
     const order = placementOrder(ring, `s3://remote/${BIG.key}`);

@@ -35,6 +35,7 @@ import { authenticateRest, restAuthFromEnv, type RestAuthOptions } from './auth.
 import { BodyVerifier } from '../s3/body.js';
 import { S3Error } from '../s3/errors.js';
 import { payloadSha256, throughStages } from '../s3/request-body.js';
+import { commitWhileClientWaits, requireWaitingClient } from '../common/client-waiting.js';
 import type { VerifiedRequest } from '../s3/sigv4.js';
 import { fromAlluxio, RestError, restErr } from './errors.js';
 import { entryJson, resolvedJson, sendError, sendJson, uriForm } from './json.js';
@@ -289,7 +290,7 @@ export function createRestHandler(ctx: FrontendContext, auth: RestAuthOptions = 
     let e: UfsEntry;
     try {
       const sha = payloadSha256(c.req.headers, c.auth, false);
-      e = await throughStages(c.req, sha ? [new BodyVerifier({ sha256Hex: sha })] : [], (body) => dp.write(t, body));
+      e = await throughStages(c.req, sha ? [new BodyVerifier({ sha256Hex: sha })] : [], (body) => dp.write(t, body, commitWhileClientWaits(c.req, `PUT ${uri}`)));
     } catch (err) {
       if (err instanceof S3Error) throw new RestError(err.status, err.code, err.message);
       throw err;
@@ -302,15 +303,16 @@ export function createRestHandler(ctx: FrontendContext, auth: RestAuthOptions = 
    * child is named relative to that directory (DataPath.child checks each listed name),
    * never resolved through the rules again, so a rule cannot send part of the delete elsewhere.
    */
-  async function deleteTree(t: DataTarget, depth: number): Promise<number> {
+  async function deleteTree(c: Call, t: DataTarget, depth: number): Promise<number> {
     if (depth > MAX_DEPTH) throw new AlluxioError('InvalidArgument', `directory tree deeper than ${MAX_DEPTH} levels`);
     let n = 0;
     // (a name an object store lists twice, object `a` and keys below `a/`: the file, then the
     // tree; the other workers are told once, for the whole tree: deleteFile)
     for (const child of await dp.list(t)) {
       const ct = dp.child(t, child.name);
-      if (child.type === 'directory') n += await deleteTree(ct, depth + 1);
+      if (child.type === 'directory') n += await deleteTree(c, ct, depth + 1);
       else {
+        await requireWaitingClient(c.req, 'DELETE');
         await dp.delete(ct, { announce: false });
         n++;
       }
@@ -327,12 +329,13 @@ export function createRestHandler(ctx: FrontendContext, auth: RestAuthOptions = 
     if (!st) throw notFound(r);
     const recursive = c.url.searchParams.get('recursive') === 'true';
     let deleted = 1;
+    await requireWaitingClient(c.req, `DELETE ${uri}`);
     if (recursive) {
       // A file too: in an object store the name can also have keys below it (`a` and
       // `a/x`), which deleteTree lists and deletes, then the file; a file with nothing below
       // it lists as NotADirectory, and is deleted alone.
       try {
-        deleted = await deleteTree(t, 0);
+        deleted = await deleteTree(c, t, 0);
       } catch (e) {
         if (!(st.type === 'file' && isAlluxioError(e) && e.code === 'NotADirectory')) throw e;
         await dp.delete(t, { announce: false });

@@ -11,6 +11,7 @@ import { SMALL_OBJECT_BYTES, type ByteRange, type UfsEntry, type WriteOptions } 
 import type { DataObject, DataTarget } from '../../common/data-path.js';
 import { fromAlluxio, S3Error, s3err } from '../errors.js';
 import { lockIdOf } from '../key-locks.js';
+import { requireWaitingClient } from '../../common/client-waiting.js';
 import { conditionOf, conditionsFrom, evaluateCopySource, evaluateRead, evaluateWrite, hasWriteConditions, type Conditions } from '../preconditions.js';
 import { objectRange } from '../ranges.js';
 import { maybeRedirect } from '../redirect.js';
@@ -160,11 +161,12 @@ export async function checkWriteConditions(ctx: S3Context, r: { bucket: string; 
  * checked them before the body, so a failing one answers at once), so nothing else this
  * worker writes lands between the check and the commit.
  */
-function lockedCommit(ctx: S3Context, r: { bucket: string; key: string }, t: DataTarget, c: Conditions): WriteOptions {
+function lockedCommit(ctx: S3Context, r: Req, t: DataTarget, c: Conditions): WriteOptions {
   return {
     aroundCommit: (commit) =>
       ctx.locks.run(lockIdOf(t), async () => {
         await checkWriteConditions(ctx, r, t, c);
+        await requireWaitingClient(r.req, `${r.method} ${r.bucket}/${r.key}`);
         return commit();
       }),
   };
@@ -220,6 +222,7 @@ export async function deleteKey(ctx: S3Context, r: Req, key: string, ifMatch?: s
     await ctx.locks.run(lockIdOf(t), async () => {
       if (ifMatch !== undefined) await checkWriteConditions(ctx, { bucket: r.bucket, key }, t, { ifMatch });
       if (key.endsWith('/') && (await ctx.dp.stat(t))?.type !== 'directory') return;
+      await requireWaitingClient(r.req, `DELETE ${r.bucket}/${key}`);
       await ctx.dp.delete(t);
       await pruneEmptyParents(ctx, t);
     });

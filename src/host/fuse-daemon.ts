@@ -216,6 +216,10 @@ export class FuseDaemon {
       entryTimeout: '0',
       attrTimeout: '0',
       allowOther: this.opts.allowOther === true,
+      // Other users then get what the attributes say (owner: the daemon's user; files 0644,
+      // directories 0755; read-only mounts without w): the kernel checks the modes. Without
+      // it anyone could write and delete through a mount that shows them nothing writable.
+      defaultPermissions: this.opts.allowOther === true,
       // auto_cache: on open, libfuse compares the file's size and mtime (our getattr) with
       // the last ones and keeps the kernel's pages only when both are unchanged.
       autoCache: this.opts.kernelCache === true,

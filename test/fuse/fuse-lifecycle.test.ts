@@ -10,7 +10,7 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -58,6 +58,33 @@ describe('alluxio fuse mount / unmount: life cycle', { skip }, () => {
     mountpoints.push(f.mountpoint);
     return f;
   };
+
+  it('--allow-other: other users may read what the modes let them, and change nothing (the kernel checks the modes)', async () => {
+    // (before, with no default_permissions, any local user could write, truncate and delete
+    // through the mount, though stat showed everything owned by the daemon's user, 0644)
+    const f = await startFuse(etcd.endpoint, { cluster, extraArgs: ['--allow-other'] });
+    daemons.push(f);
+    mountpoints.push(f.mountpoint);
+    // (the test's temp directories are 0700: let others reach the mount point)
+    chmodSync(join(f.mountpoint, '..'), 0o711);
+    const file = join(f.mountpoint, 'data', 'hello.txt');
+    const asNobody = (cmd: string) => run('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', '/bin/sh', '-c', cmd]);
+    const read = await asNobody(`cat '${file}'`);
+    assert.equal(read.code, 0, read.stderr);
+    assert.equal(read.stdout, 'hello\n');
+    for (const cmd of [`echo x > '${file}'`, `truncate -s 0 '${file}'`, `rm -f '${file}'`, `touch '${join(f.mountpoint, 'data', 'new.txt')}'`, `mkdir '${join(f.mountpoint, 'data', 'newdir')}'`]) {
+      const r = await asNobody(cmd);
+      assert.notEqual(r.code, 0, `${cmd} was refused`);
+      assert.match(r.stderr, /Permission denied/, cmd);
+    }
+    assert.equal(readFileSync(join(data, 'hello.txt'), 'utf8'), 'hello\n', 'unchanged in the UFS');
+    assert.deepEqual(readdirSync(data).sort(), ['hello.txt']);
+    // the daemon's own user (root here) writes as before
+    writeFileSync(join(f.mountpoint, 'data', 'by-owner.txt'), 'mine');
+    assert.equal(readFileSync(join(data, 'by-owner.txt'), 'utf8'), 'mine');
+    rmSync(join(f.mountpoint, 'data', 'by-owner.txt'));
+    assert.equal(await f.stop(), 0, f.log());
+  });
 
   it('SIGTERM unmounts cleanly and flushes a file still being written', async () => {
     const f = await start();

@@ -9,7 +9,7 @@ import { createRequire } from 'node:module';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { GetObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { CompleteMultipartUploadCommand, CopyObjectCommand, CreateMultipartUploadCommand, GetObjectCommand, PutObjectCommand, S3Client, UploadPartCopyCommand } from '@aws-sdk/client-s3';
 import { startTestEtcd, type TestEtcd } from '../helpers/etcd.js';
 import { cliFor } from '../helpers/cli.js';
 import { startWorker, type WorkerProcess } from '../helpers/worker.js';
@@ -90,6 +90,28 @@ describe('S3 and REST reads through a worker cache', () => {
     assert.equal((await get('local', 'o.txt')).toString(), 'first');
     await s3.send(new PutObjectCommand({ Bucket: 'local', Key: 'o.txt', Body: 'second!' }));
     assert.equal((await get('local', 'o.txt')).toString(), 'second!');
+  });
+
+  test('a copy whose source changed behind the worker within the metadata TTL copies one whole version (CopyObject, UploadPartCopy), as a GET serves one', async () => {
+    // (p10-cache probe: both answered 409 OperationAborted for the rest of the TTL, where a
+    // GET serves the current version once the old one is refused; /local has the default TTL)
+    const size = 3 * 1024 * 1024 + 7; // 49 pages: a ranged GET caches the first ones only
+    const src = join(dir, 'ufs', 'behind', 'src.bin');
+    mkdirSync(join(dir, 'ufs', 'behind'), { recursive: true });
+    const versions = [pattern(size, 41), pattern(size, 42), pattern(size, 43)];
+    writeFileSync(src, versions[0]!);
+    assert.ok((await get('local', 'behind/src.bin', 'bytes=0-99')).equals(versions[0]!.subarray(0, 100)));
+    writeFileSync(src, versions[1]!); // in place, same size: another version behind the worker
+    await s3.send(new CopyObjectCommand({ Bucket: 'local', Key: 'behind/copy.bin', CopySource: 'local/behind/src.bin' }));
+    const copied = await get('local', 'behind/copy.bin');
+    assert.ok(copied.equals(versions[1]!) || copied.equals(versions[0]!), 'one whole version');
+    assert.ok((await get('local', 'behind/src.bin', 'bytes=0-99')).length === 100);
+    writeFileSync(src, versions[2]!);
+    const up = await s3.send(new CreateMultipartUploadCommand({ Bucket: 'local', Key: 'behind/part.bin' }));
+    const part = await s3.send(new UploadPartCopyCommand({ Bucket: 'local', Key: 'behind/part.bin', UploadId: up.UploadId!, PartNumber: 1, CopySource: 'local/behind/src.bin', CopySourceRange: 'bytes=1048576-3145727' }));
+    await s3.send(new CompleteMultipartUploadCommand({ Bucket: 'local', Key: 'behind/part.bin', UploadId: up.UploadId!, MultipartUpload: { Parts: [{ PartNumber: 1, ETag: part.CopyPartResult!.ETag! }] } }));
+    const slice = await get('local', 'behind/part.bin');
+    assert.ok(versions.some((v) => slice.equals(v.subarray(1048576, 3145728))), 'the range of one whole version');
   });
 
   test('s3:// UFS with TTL 0: cached reads, and an overwrite in the UFS is seen at once', async () => {

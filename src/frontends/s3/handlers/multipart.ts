@@ -16,7 +16,7 @@ import { drain, isoDate, OWNER, quoteEtag, requireBucket, s3call, sendEmpty, sen
 import { listingEncoder, pageSizeParam, urlEncodingParam } from '../list-params.js';
 import { pageUploads } from '../upload-listing.js';
 import { child, childrenNamed } from '../xml.js';
-import { checkWriteConditions, openCopySource } from './object.js';
+import { againOnConflict, checkWriteConditions, openCopySource } from './object.js';
 
 export async function createMultipart(ctx: S3Context, r: Req): Promise<void> {
   await targetOf(ctx, r, r.bucket, r.key, { write: true });
@@ -50,14 +50,17 @@ export async function uploadPartCopy(ctx: S3Context, r: Req): Promise<void> {
   const n = partNumberOf(r);
   await targetOf(ctx, r, r.bucket, r.key, { write: true });
   await ctx.staging.get(id, r.bucket, r.key);
-  const { src, t, st } = await openCopySource(ctx, r);
-  const rh = r.req.headers['x-amz-copy-source-range'];
-  const range = copySourceRange(typeof rh === 'string' ? rh : undefined, st.size);
   await drain(r);
-  const f = await s3call(src, () => ctx.dp.open(t));
-  if (!f) throw s3err.noSuchKey(src.key);
-  const body = await s3call(src, () => f.stream(range));
-  const { etag } = await ctx.staging.putPart(id, n, body);
+  // (a source changed under the copy, within the metadata TTL: once more, as GetObject)
+  const { etag } = await againOnConflict(async () => {
+    const { src, t, st } = await openCopySource(ctx, r);
+    const rh = r.req.headers['x-amz-copy-source-range'];
+    const range = copySourceRange(typeof rh === 'string' ? rh : undefined, st.size);
+    const f = await s3call(src, () => ctx.dp.open(t));
+    if (!f) throw s3err.noSuchKey(src.key);
+    const body = await s3call(src, () => f.stream(range));
+    return ctx.staging.putPart(id, n, body);
+  });
   sendXml(r, 200, 'CopyPartResult', { LastModified: isoDate(Date.now()), ETag: `"${etag}"` });
 }
 

@@ -34,16 +34,9 @@ const RESPONSE_OVERRIDES: readonly (readonly [string, string])[] = [
 export async function getObject(ctx: S3Context, r: Req, head: boolean): Promise<void> {
   const t = targetNow(ctx, r, r.bucket, r.key);
   if (maybeRedirect(ctx, r, t)) return;
-  try {
-    return await getOpened(ctx, r, head, t);
-  } catch (e) {
-    // The object was replaced between the metadata this worker trusted and the bytes (the
-    // source refused the old version: Conflict). The metadata is dropped by then, so while
-    // nothing was sent yet, serve the current version once instead of failing the GET.
-    const conflict = (e instanceof S3Error && e.code === 'OperationAborted') || (isAlluxioError(e) && e.code === 'Conflict');
-    if (conflict && !r.res.headersSent) return getOpened(ctx, r, head, t);
-    throw e;
-  }
+  // The object replaced between the metadata this worker trusted and the bytes: while
+  // nothing was sent yet, the current version is served.
+  return againOnConflict(() => getOpened(ctx, r, head, t), r);
 }
 
 async function getOpened(ctx: S3Context, r: Req, head: boolean, t: DataTarget): Promise<void> {
@@ -311,15 +304,42 @@ export async function copyObject(ctx: S3Context, r: Req): Promise<void> {
   await drain(r);
   const cond = conditionsFrom(r.req.headers);
   await checkWriteConditions(ctx, r, dst, cond);
-  const f = await s3call(src, () => ctx.dp.open(srcT));
-  if (!f) throw s3err.noSuchKey(src.key);
-  const body = await s3call(src, () => f.stream());
-  let entry: UfsEntry;
-  try {
-    entry = await s3call({ bucket: r.bucket, key: r.key }, () => ctx.dp.write(dst, body, lockedCommit(ctx, r, dst, cond)));
-  } catch (e) {
-    body.destroy(); // a write refused before it read the source must not leak its file or socket
-    throw e;
-  }
+  const copy = async (again: boolean): Promise<UfsEntry> => {
+    // (once more: the source's conditions are checked again, against its current version)
+    const { t } = again ? await openCopySource(ctx, r) : { t: srcT };
+    const f = await s3call(src, () => ctx.dp.open(t));
+    if (!f) throw s3err.noSuchKey(src.key);
+    const body = await s3call(src, () => f.stream());
+    try {
+      return await s3call({ bucket: r.bucket, key: r.key }, () => ctx.dp.write(dst, body, lockedCommit(ctx, r, dst, cond)));
+    } catch (e) {
+      body.destroy(); // a write refused before it read the source must not leak its file or socket
+      throw e;
+    }
+  };
+  const entry = await againOnConflict(copy);
   sendXml(r, 200, 'CopyObjectResult', { LastModified: isoDate(entry.mtimeMs), ETag: quoteEtag(entry) });
+}
+
+/**
+ * Whether a read failed because its source changed under it: the worker's metadata was of
+ * an older version than the UFS holds now (another writer, within the metadata TTL); that
+ * metadata is dropped by then.
+ */
+export function sourceChanged(e: unknown): boolean {
+  return (e instanceof S3Error && e.code === 'OperationAborted') || (isAlluxioError(e) && e.code === 'Conflict');
+}
+
+/**
+ * Run `f`, and once more (`again`) when its source changed under it and nothing reached the
+ * client yet: the second run reads the current version (a GET serves it, a copy copies it)
+ * instead of failing a request the client would only repeat.
+ */
+export async function againOnConflict<T>(f: (again: boolean) => Promise<T>, r?: Req): Promise<T> {
+  try {
+    return await f(false);
+  } catch (e) {
+    if (!sourceChanged(e) || r?.res.headersSent === true) throw e;
+    return f(true);
+  }
 }

@@ -374,7 +374,8 @@ class Copier {
             yield b;
           }
         }
-        const entry = await this.target!.write(f.rel, Readable.from(body(), { objectMode: false }));
+        // (anyName: an object store source may hold a name as a file and as a directory)
+        const entry = await this.target!.write(f.rel, Readable.from(body(), { objectMode: false }), { anyName: true });
         this.inflight -= sent;
         return entry.size;
       } catch (e) {

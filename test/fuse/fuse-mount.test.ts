@@ -203,6 +203,28 @@ describe('alluxio fuse mount: real tools on a real mount', { skip }, () => {
     assert.deepEqual((await readdir(join(M, 'data'))).sort(), ['big.bin', 'sub', 'train.csv']);
   });
 
+  it('a write or truncate past the largest file size is EFBIG, as on a local file system (was EIO)', async () => {
+    const r = await py(
+      [
+        'import errno, os, sys',
+        'fd = os.open(sys.argv[1], os.O_CREAT | os.O_RDWR)',
+        'out = []',
+        'for f in (lambda: os.pwrite(fd, b"x", 999999999999999), lambda: os.ftruncate(fd, 999999999999999)):',
+        '    try:',
+        '        f()',
+        '        out.append("ok")',
+        '    except OSError as e:',
+        '        out.append(errno.errorcode[e.errno])',
+        'os.close(fd)',
+        'os.unlink(sys.argv[1])',
+        'print(" ".join(out))',
+      ].join('\n'),
+      [join(M, 'data', 'huge.bin')],
+    );
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.stdout.trim(), 'EFBIG EFBIG');
+  });
+
   it('a file open for writing: truncate right after close, unlink and rename while open, a reader beside the writer, a temp file', async () => {
     // The FUSE probe of 2026-12-01: each of these lost or resurrected data.
     const W = join(M, 'data', 'w');

@@ -34,7 +34,14 @@ export const Errno = {
   ETIMEDOUT: -E.ETIMEDOUT,
   ESTALE: -E.ESTALE,
   EINTR: -E.EINTR,
+  EDQUOT: -E.EDQUOT,
 } as const;
+
+/**
+ * Errors of the daemon's own local files (a writer's spool) that an application can act on:
+ * passed through, not EIO (a file too large, a full or over-quota spool disk, said as such).
+ */
+const LOCAL_ERRNOS: Readonly<Record<string, number>> = { EFBIG: Errno.EFBIG, ENOSPC: Errno.ENOSPC, EDQUOT: Errno.EDQUOT };
 
 /** An error that already carries its errno (thrown by the operation layer itself). */
 export class FsError extends Error {
@@ -108,7 +115,8 @@ export const ERRNO: Readonly<Record<ErrorCode, number>> = {
 /**
  * The errno for any error; `lookup` marks a name lookup (getattr), where a path that cannot
  * be a valid Alluxio path simply does not exist (ENOENT) rather than being invalid input.
- * Errors that are neither FsError nor AlluxioError (a bug) are EIO.
+ * Errors that are neither FsError nor AlluxioError are EIO (a bug), but for the local
+ * file errors of LOCAL_ERRNOS.
  */
 export function errnoOf(err: unknown, opts: { lookup?: boolean } = {}): number {
   if (err instanceof FsError) return err.errno;
@@ -116,7 +124,8 @@ export function errnoOf(err: unknown, opts: { lookup?: boolean } = {}): number {
     if (err.code === 'InvalidPath' && opts.lookup) return Errno.ENOENT;
     return ERRNO[err.code];
   }
-  return Errno.EIO;
+  const code = (err as NodeJS.ErrnoException | null)?.code;
+  return (code !== undefined && LOCAL_ERRNOS[code]) || Errno.EIO;
 }
 
 /** Human name of a (negative) errno, for logs. */

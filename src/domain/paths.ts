@@ -30,14 +30,14 @@ function describeChar(ch: string): string {
  * everything else outside the canonical form with an error naming the offending part.
  * `.` and `..` segments are rejected, never resolved.
  */
-export function normalizePath(input: unknown, step = 'normalize'): string {
+export function normalizePath(input: unknown, step = 'normalize', maxBytes = MAX_PATH_BYTES): string {
   if (typeof input !== 'string') {
     throw new AlluxioError('InvalidPath', `path must be a string, got ${typeof input}`, { step });
   }
   if (input.length === 0) throw new AlluxioError('InvalidPath', 'path is empty', { step });
   // Fast path for the common case: already canonical and printable ASCII (so characters
   // are bytes and the segment bound is the byte bound). Anything else takes the full checks.
-  if (input.length <= MAX_PATH_BYTES && CANONICAL_ASCII.test(input) && !DOT_SEGMENT.test(input)) return input;
+  if (input.length <= maxBytes && CANONICAL_ASCII.test(input) && !DOT_SEGMENT.test(input)) return input;
   if (!input.isWellFormed()) {
     throw new AlluxioError('InvalidPath', `path ${quote(input)} is not valid UTF-8 (lone surrogate)`, { step });
   }
@@ -60,7 +60,7 @@ export function normalizePath(input: unknown, step = 'normalize'): string {
     segments.push(seg);
   }
   const out = '/' + segments.join('/');
-  if (Buffer.byteLength(out, 'utf8') > MAX_PATH_BYTES) {
+  if (Buffer.byteLength(out, 'utf8') > maxBytes) {
     throw new AlluxioError('NameTooLong', `path is longer than ${MAX_PATH_BYTES} bytes`, { step });
   }
   return out;

@@ -249,11 +249,15 @@ export class Snapshot {
       }
       case 'posix': {
         const root = normalizePath(req.fuseRoot, 'decode');
-        const p = normalizePath(req.path, 'normalize');
+        // (the length limit is the Alluxio path's, whatever the mount point's length)
+        const p = normalizePath(req.path, 'normalize', MAX_PATH_BYTES + Buffer.byteLength(root, 'utf8'));
         if (!isPathPrefix(root, p)) {
           throw new AlluxioError('InvalidPath', `${p} is not under the FUSE root ${root}`, { step: 'decode' });
         }
         alluxioPath = stripPathPrefix(root, p);
+        if (Buffer.byteLength(alluxioPath, 'utf8') > MAX_PATH_BYTES) {
+          throw new AlluxioError('NameTooLong', `path is longer than ${MAX_PATH_BYTES} bytes`, { step: 'normalize' });
+        }
         if (tracing) trace.push({ step: 'decode', fuseRoot: root, path: alluxioPath });
         break;
       }

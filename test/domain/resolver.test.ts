@@ -100,6 +100,14 @@ describe('front ends agree on the Alluxio path', () => {
     fails(() => s.resolve({ api: 'fsspec', uri: 's3://my-bucket/data/x\u0001' }), 'InvalidPath', 'decode', /control/);
     fails(() => s.resolve({ api: 'fsspec', uri: `s3://my-bucket/data/${'a'.repeat(256)}` }), 'NameTooLong', 'decode', /255 bytes/);
     fails(() => s.resolve({ api: 'fsspec', uri: 's3://my-bucket/data/\ud800x' }), 'InvalidPath', 'decode', /UTF-8/);
+    // POSIX: the 4096-byte limit is the Alluxio path's, whatever the mount point's length
+    // (it was applied to mount point + path: a long mount point refused shorter paths)
+    const longRoot = `/mnt/${'m'.repeat(250)}/${'n'.repeat(250)}/${'o'.repeat(250)}`;
+    const near = `/data/${Array.from({ length: 16 }, () => 'r'.repeat(250)).join('/')}`; // 4022 bytes
+    assert.equal(s.resolve({ api: 'posix', path: `${longRoot}${near}`, fuseRoot: longRoot }).alluxioPath, near);
+    const over = `${near}/${'s'.repeat(80)}`; // 4103 bytes
+    fails(() => s.resolve({ api: 'posix', path: `${longRoot}${over}`, fuseRoot: longRoot }), 'NameTooLong', 'normalize', /4096 bytes/);
+    fails(() => s.resolve({ api: 'posix', path: `${FUSE}${over}`, fuseRoot: FUSE }), 'NameTooLong', 'normalize', /4096 bytes/);
   });
 
   it('an fsspec URI is raw text: never percent-decoded again (literal names, like an S3 key)', () => {

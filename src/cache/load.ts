@@ -46,6 +46,8 @@ export class CacheLoader {
   private readonly jobs = new Map<string, LoadJob>();
   /** Jobs running in this process (a 'running' job read from the journal is not, until resumed). */
   private readonly active = new Set<LoadJob>();
+  /** Bytes read by load jobs in this process since it started (a counter: never goes down). */
+  bytesReadTotal = 0;
 
   constructor(
     private readonly dp: DataPath,
@@ -132,7 +134,10 @@ export class CacheLoader {
           const obj = await this.dp.open(f.t);
           if (obj) {
             const s = await obj.stream();
-            for await (const chunk of s) job.bytesLoaded += (chunk as Buffer).length;
+            for await (const chunk of s) {
+              job.bytesLoaded += (chunk as Buffer).length;
+              this.bytesReadTotal += (chunk as Buffer).length;
+            }
           }
           job.filesDone++;
         } catch (e) {

@@ -67,6 +67,8 @@ export function registerCacheMetrics(r: Registry, cache: WorkerCache, loader?: C
   gauge('alluxio_cache_memory_used_bytes', 'Bytes in the memory tier.', () => cache.store.stats().memoryUsedBytes);
   if (loader) {
     gauge('alluxio_cache_load_jobs_running', 'cache load jobs running on this worker.', () => loader.list().filter((j) => j.state === 'running').length);
-    gauge('alluxio_cache_load_bytes', 'Bytes read by cache load jobs (all jobs since start).', () => loader.list().reduce((n, j) => n + j.bytesLoaded, 0));
+    // (a counter since this process started: the journal's jobs go back past restarts and
+    // keep the last run of each path only, so their sum could go down)
+    counter('alluxio_cache_load_bytes_total', 'Bytes read by cache load jobs since this worker started.', () => loader.bytesReadTotal);
   }
 }

@@ -188,6 +188,8 @@ export interface CacheLoadResult {
   rounds?: number;
   left?: string[];
   joined?: string[];
+  /** With --wait: how much of the path the caches hold at the end (less than all when it did not fit). */
+  cached?: { bytes: number; cachedBytes: number };
 }
 
 export interface CacheStatusResult {

@@ -231,3 +231,28 @@ export async function cacheUseOf(workers: readonly WorkerInfo[], timeoutMs = 200
   const answers = await Promise.all(workers.map((w) => call<CacheStatus>(w, 'GET', 'status', undefined, timeoutMs)));
   return new Map(answers.map((a) => [a.worker, a.disabled ? null : a.error ? undefined : a.result]));
 }
+
+/**
+ * What the workers' caches hold of `path` (its files' bytes, and of those the cached ones),
+ * and the workers whose share of it is larger than their cache (a load of it evicts its own
+ * first files); undefined when no worker answered for the path.
+ */
+export async function heldOf(
+  conn: EtcdConnection,
+  path: string,
+): Promise<{ bytes: number; cachedBytes: number; tight: { worker: string; shareBytes: number; capacityBytes: number }[] } | undefined> {
+  const answers = await cacheStatus(conn, path).catch(() => undefined);
+  const rows = (answers ?? []).filter((a) => a.result?.path);
+  if (rows.length === 0) return undefined;
+  let bytes = 0;
+  let cachedBytes = 0;
+  const tight: { worker: string; shareBytes: number; capacityBytes: number }[] = [];
+  for (const a of rows) {
+    const p = a.result!.path!;
+    bytes += p.bytes;
+    cachedBytes += p.cachedBytes;
+    const cap = a.result!.effectiveCapacityBytes ?? a.result!.capacityBytes;
+    if (cap !== undefined && p.bytes > cap) tight.push({ worker: a.worker, shareBytes: p.bytes, capacityBytes: cap });
+  }
+  return { bytes, cachedBytes, tight };
+}

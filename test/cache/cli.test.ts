@@ -74,6 +74,11 @@ describe('cache commands against real workers', () => {
     assert.equal(await metric(cached!, 'alluxio_ufs_read_bytes_total'), total, 'the second read is served from the cache');
     assert.ok((await metric(cached!, 'alluxio_cache_bytes_read_total')) >= total);
     assert.ok((await metric(cached!, 'alluxio_cache_hit_ratio')) > 0);
+    // bytes read by loads since the worker started: both loads (a counter; it summed the
+    // journal's jobs, the last run of each path only, and those from before restarts)
+    assert.equal(await metric(cached!, 'alluxio_cache_load_bytes_total'), 2 * total);
+    assert.deepEqual(again.json().cached, { bytes: total, cachedBytes: total });
+    assert.doesNotMatch(again.stderr, /does not fit/);
   });
 
   test('worker list shows cache use', async () => {
@@ -169,6 +174,20 @@ describe('cache commands against real workers', () => {
     const st = (await cli(['cache', 'status', '--path', '/d', '--json'])).json().workers.find((w: any) => w.worker === 'cached').result;
     assert.equal(st.path.percent, 100);
     assert.equal(JSON.parse(readFileSync(journal, 'utf8')).jobs.find((j: any) => j.path === '/d').state, 'done');
+  });
+
+  test('a load of a path larger than the cache says so: its share, the cache, and how much is held', async () => {
+    // (it printed "Loaded ... 90 MiB" and exit 0, while the load evicted its own first files)
+    mkdirSync(join(dir, 'big'));
+    for (let i = 0; i < 3; i++) writeFileSync(join(dir, 'big', `b${i}`), pattern(30 << 20, 80 + i));
+    assert.equal((await cli(['mount', 'add', '--path', '/big', '--ufs-uri', `file://${join(dir, 'big')}`])).code, 0);
+    const r = await cli(['cache', 'load', '--path', '/big', '--wait', '--json']);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stderr, /\/big does not fit in the caches \(cached's share is 90 MiB, its cache 64 MiB\): \d+% of it is cached now/);
+    const held = r.json().cached;
+    assert.equal(held.bytes, 90 << 20);
+    assert.ok(held.cachedBytes < held.bytes, JSON.stringify(held));
+    assert.equal((await cli(['cache', 'free', '--path', '/big', '--yes'])).code, 0);
   });
 });
 

@@ -37,6 +37,17 @@ log = logging.getLogger("alluxiofs")
 _NET_ERRORS = (OSError, http.client.HTTPException)
 
 
+def _avoiding(headers, failed, read):
+    """The headers of a read sent on after workers failed it: ``x-alluxio-avoid`` names them,
+    so the next worker does not ask them for the file either (a hung owner would hold it up
+    as long again: docs/alluxiofs.md, Failover)."""
+    if not failed or not read:
+        return headers
+    out = dict(headers)
+    out["x-alluxio-avoid"] = ",".join(failed)
+    return out
+
+
 def parse_hosts(hosts, default_port):
     """'a,b:1234' -> ['a:<default_port>', 'b:1234'] (IPv6 in brackets: '[::1]:28080');
     'http://a:2379' keeps its scheme."""
@@ -297,6 +308,12 @@ class WorkerClient:
         with self._lock:
             self._dead[worker] = time.monotonic() + self.cooldown
 
+    def _dead_now(self):
+        """The workers in their cooldown (failed moments ago), for x-alluxio-avoid."""
+        now = time.monotonic()
+        with self._lock:
+            return [w for w, until in self._dead.items() if until > now]
+
     def _mark_alive(self, worker):
         if worker in self._dead:
             with self._lock:
@@ -419,6 +436,9 @@ class WorkerClient:
         if headers:
             hdrs.update(headers)
         failures = []
+        # (workers this read failed on, and those that failed moments ago: the next worker
+        # should not wait on them either)
+        failed = self._dead_now() if owner_key is not None else []
         key = uri if owner_key is None else owner_key
         for worker in self._candidates(key, owners=owner_key is not None):
             fresh = False
@@ -426,7 +446,7 @@ class WorkerClient:
                 prev = self._conns().get(worker)
                 reused = prev is not None and prev._alluxio_used and not fresh
                 try:
-                    resp, _ = self._once(worker, method, target, hdrs, body, fresh)
+                    resp, _ = self._once(worker, method, target, _avoiding(hdrs, failed, owner_key), body, fresh)
                 except _NET_ERRORS as e:
                     # a keep-alive connection the worker may have closed, or a read the worker
                     # cut after its headers (it is alive: the file changed under the read):
@@ -436,9 +456,11 @@ class WorkerClient:
                         fresh = True
                         continue
                     self._give_up(worker, failures, f"{type(e).__name__}: {e}", "failed")
+                    failed.append(worker)
                     break
                 if resp.status == 503:
                     self._give_up(worker, failures, error_from_response(resp.status, resp.body, uri), "is unavailable")
+                    failed.append(worker)
                     break
                 self._mark_alive(worker)
                 return resp
@@ -453,14 +475,16 @@ class WorkerClient:
         the worker that answered."""
         target = "/api/v1/file?" + urllib.parse.urlencode({"uri": uri}, quote_via=urllib.parse.quote, safe="")
         failures = []
+        failed = self._dead_now()
         for worker in self._candidates(uri if owner_key is None else owner_key, owners=True):
             conn = self._new_conn(worker)
             try:
-                conn.request("GET", target, headers=self._signed(worker, "GET", target, {"range": f"bytes={start}-", "accept": "*/*"}))
+                conn.request("GET", target, headers=self._signed(worker, "GET", target, _avoiding({"range": f"bytes={start}-", "accept": "*/*"}, failed, True)))
                 resp = conn.getresponse()
             except _NET_ERRORS as e:
                 conn.close()
                 self._give_up(worker, failures, f"{type(e).__name__}: {e}", "failed")
+                failed.append(worker)
                 continue
             if resp.status in (200, 206):
                 self._mark_alive(worker)
@@ -470,6 +494,7 @@ class WorkerClient:
             conn.close()
             if resp.status == 503:
                 self._give_up(worker, failures, error_from_response(resp.status, body, uri), "is unavailable")
+                failed.append(worker)
                 continue
             if resp.status == 416:
                 return None

@@ -8,6 +8,9 @@ line on stdin ("go") while the test kills or stops workers.
                 worker answered during the read
     kill_owner  read URI (SIZE bytes) in 1 MiB chunks: print the owner and the half read,
                 wait for "go" (the test kills the owner), read the rest
+    hung        read URI with a 3 s socket timeout: print "ready", wait for "go" (the test
+                stops the file's owner with SIGSTOP), read it whole and report its SHA-256,
+                the seconds it took and the bytes per worker
     behind      pick among NAMES (files of the file:// mount at BEHIND_DIR, mounted at
                 /behind with a long metadata TTL) one whose info worker is not its owner,
                 cache its metadata on both (info, a ranged read), print it, wait for "go"
@@ -117,6 +120,19 @@ def kill_owner():
     emit({"size": got, "sha256": h.hexdigest(), "by_worker": stats["by_worker"], "ufs_bytes": stats["ufs_bytes"]})
 
 
+def hung():
+    import time
+
+    uri = os.environ["URI"]
+    fs = make_fs(short_circuit=False, timeout=3)
+    fs.info(uri)  # (the key is known: the read goes to the owner first)
+    emit({"ready": True, "order": fs.read_order(uri)})
+    wait_go()
+    t0 = time.monotonic()
+    data = fs.cat_file(uri)
+    emit({"sha256": hashlib.sha256(data).hexdigest(), "seconds": time.monotonic() - t0, "by_worker": fs.read_stats.snapshot()["by_worker"]})
+
+
 def behind():
     directory = os.environ["BEHIND_DIR"]
     fs = make_fs(short_circuit=False)
@@ -200,4 +216,4 @@ def fallback():
 
 
 if __name__ == "__main__":
-    run_scenario("cluster_scenarios.py", (owners, kill_owner, behind, fallback))
+    run_scenario("cluster_scenarios.py", (owners, kill_owner, hung, behind, fallback))

@@ -97,7 +97,7 @@ describe('alluxiofs over one cache across the cluster: owner routing, failover, 
   const s3get = (w: WorkerProcess, key: string): Promise<Buffer> => c.s3Get(w, key);
 
   before(async () => {
-    c = await startCachingCluster({ name: 'fsspec-cluster', files: [...FILES, BIG], cacheSize: '128MiB' });
+    c = await startCachingCluster({ name: 'fsspec-cluster', files: [...FILES, BIG], cacheSize: '128MiB', leaseTtl: '15s' });
     workers = c.workers;
     local = join(c.dir, 'local');
     mkdirSync(local);
@@ -157,6 +157,36 @@ describe('alluxiofs over one cache across the cluster: owner routing, failover, 
     }
     assert.ok(served.size > 1, 'the dataset has more than one owner');
     assert.deepEqual(Object.keys(owners.by_worker).sort(), [...served].sort());
+  });
+
+  test('the owner hung (SIGSTOP) and a 3 s client timeout: the next worker serves the read without asking the hung owner again', async () => {
+    // (p10-py probe: the next worker read the file through the hung owner, gave up on it
+    // after its 4 s health check, the client after its 3 s: WorkersUnavailableError, and a
+    // healthy worker marked dead. The client now names the workers it failed on.)
+    const f = FILES[1]!;
+    const ring = await ringOf(workers[0]!);
+    const order = placementOrder(ring, `s3://remote/${f.key}`);
+    const owner = workers.find((w) => nameOf(w) === order[0])!;
+    const py = scenario('hung', { ...pyEnv, URI: `alluxio:///data/${f.key}` });
+    let stopped = false;
+    try {
+      const ready = await py.next();
+      assert.deepEqual(ready.order, order);
+      process.kill(owner.process.pid!, 'SIGSTOP');
+      stopped = true;
+      py.go();
+      const r = await py.next();
+      await py.done();
+      assert.equal(r.sha256, sha256(f.data));
+      assert.equal(r.by_worker[order[0]!] ?? 0, 0, 'nothing from the hung owner');
+      assert.equal(r.by_worker[order[1]!], f.data.length, `served by the next worker: ${JSON.stringify(r.by_worker)}`);
+    } catch (e) {
+      py.kill();
+      throw e;
+    } finally {
+      if (stopped) process.kill(owner.process.pid!, 'SIGCONT');
+    }
+    await c.waitForRing(workers); // (its lease outlives the stop: 15 s, so it stayed in the ring meanwhile)
   });
 
   test('a file changed behind the cluster within the metadata TTL, its info cached on another worker than its owner: whole-file reads get one whole version, never an error', async () => {

@@ -159,8 +159,8 @@ export class DataPath {
 
   private async openVersionNow(t: DataTarget, hint: OpenHint): Promise<DataObject | null> {
     const cache = this.ctx.cache;
-    if (this.remoteOwners(t).length > 0) {
-      const o = await this.openThroughOwners(t);
+    if (this.remoteOwners(t, hint.avoid).length > 0) {
+      const o = await this.openThroughOwners(t, hint.avoid);
       if (o !== undefined) return o;
     }
     if (cache) {
@@ -209,14 +209,15 @@ export class DataPath {
    * peers that failed moments ago (the fallback serves instead of waiting on them again);
    * [] when there is no ring or this worker owns the file.
    */
-  private remoteOwners(t: DataTarget): RingMember[] {
+  private remoteOwners(t: DataTarget, avoid?: ReadonlySet<string>): RingMember[] {
     const c = this.ctx.cluster;
     if (!c) return [];
     const order = c.ring.order(uriOf(t));
     // This worker first (every file when it is alone in the ring): nobody to ask before it.
     if (order.length === 0 || order[0]!.name === c.ring.selfName) return [];
     const self = order.findIndex((m) => m.name === c.ring.selfName);
-    return c.peers.healthy(self < 0 ? order : order.slice(0, self));
+    const owners = c.peers.healthy(self < 0 ? order : order.slice(0, self));
+    return avoid && avoid.size > 0 ? owners.filter((m) => !avoid.has(m.name)) : owners;
   }
 
   /**
@@ -236,7 +237,7 @@ export class DataPath {
   }
 
   /** Metadata here (the cache's TTL), bytes from the owners; undefined when not a file. */
-  private async openThroughOwners(t: DataTarget): Promise<DataObject | null | undefined> {
+  private async openThroughOwners(t: DataTarget, avoid?: ReadonlySet<string>): Promise<DataObject | null | undefined> {
     const entry = await this.stat(t);
     if (!entry) return null;
     if (entry.type !== 'file') return undefined;
@@ -251,7 +252,7 @@ export class DataPath {
       entry,
       ref,
       // asked again for every range: a long-lived reader (a FUSE handle) follows the ring
-      owners: () => this.remoteOwners(t),
+      owners: () => this.remoteOwners(t, avoid),
       peers: this.ctx.cluster!.peers,
       fallback,
       // another version in the UFS: forget this worker's metadata (not the declared ETag,
@@ -508,6 +509,12 @@ export interface OpenHint {
    * these bytes in one request (primed-object.ts).
    */
   reads?: { start: number; end?: number };
+  /**
+   * Workers (placement names) the client already failed on for this read: not asked as
+   * owners (a client failing over from a hung owner would otherwise wait on it again
+   * through this worker; the next owner, or this worker's cache, serves instead).
+   */
+  avoid?: ReadonlySet<string>;
 }
 
 export interface DataObject {

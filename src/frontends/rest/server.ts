@@ -25,7 +25,7 @@ import { AlluxioError, isAlluxioError } from '../../domain/errors.js';
 import type { Resolution } from '../../domain/resolver.js';
 import type { Snapshot } from '../../domain/snapshot.js';
 import { SMALL_OBJECT_BYTES, type ByteRange, type UfsEntry } from '../../ufs/types.js';
-import { DataPath, deleteGoneDirectory, type DataObject, type DataTarget } from '../common/data-path.js';
+import { DataPath, deleteGoneDirectory, type DataObject, type DataTarget, type OpenHint } from '../common/data-path.js';
 import { isTraversable, isVirtualDirectory, listMerged } from '../common/listing.js';
 import { openHint, parseRange } from '../common/range.js';
 import { httpDate } from '../common/http-date.js';
@@ -174,7 +174,11 @@ export function createRestHandler(ctx: FrontendContext, auth: RestAuthOptions = 
   async function getFileOnce(c: Call, head: boolean): Promise<void> {
     const uri = uriParam(c);
     const t = dp.bind(c.snap, resolve(c.snap, uri, false));
-    const f: DataObject | null = await dp.open(t, openHint(typeof c.req.headers.range === 'string' ? c.req.headers.range : undefined, head));
+    const hint: OpenHint = openHint(typeof c.req.headers.range === 'string' ? c.req.headers.range : undefined, head);
+    // x-alluxio-avoid: the workers the client failed on for this read (not asked as owners)
+    const avoid = c.req.headers['x-alluxio-avoid'];
+    if (typeof avoid === 'string' && avoid !== '') hint.avoid = new Set(avoid.split(',').map((n) => n.trim()).filter((n) => n !== ''));
+    const f: DataObject | null = await dp.open(t, hint);
     let owned = true;
     try {
       const st = fileEntry(t, c.snap, f?.entry ?? null);

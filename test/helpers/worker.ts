@@ -71,6 +71,18 @@ function trackLogDir(dir: string): void {
 }
 
 export async function startWorker(etcdEndpoint: string, opts: WorkerProcessOptions = {}): Promise<WorkerProcess> {
+  // A port freePort found free can be taken before the worker binds it (by a client socket
+  // of a test running beside this one: they share the ephemeral range): new ports, again.
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startWorkerOnce(etcdEndpoint, opts);
+    } catch (e) {
+      if (attempt >= 3 || opts.noWait || !/port \d+ on \S+ is already in use/.test(String(e))) throw e;
+    }
+  }
+}
+
+async function startWorkerOnce(etcdEndpoint: string, opts: WorkerProcessOptions): Promise<WorkerProcess> {
   const s3Port = await freePort();
   const restPort = await freePort();
   const id = opts.id ?? `tw${process.pid}-${++counter}`;

@@ -54,15 +54,16 @@ export default class WorkerList extends BaseCommand<typeof WorkerList, WorkerLis
     }
     const workers = listing.workers.map((w) => {
       const c = cacheOf(w.id);
-      return { ...w, cache: c === undefined ? null : c === null ? { enabled: false } : { enabled: true, capacityBytes: c.capacityBytes, usedBytes: c.usedBytes, pages: c.pages, hitRatio: c.hitRatio } };
+      return { ...w, cache: c === undefined ? null : c === null ? { enabled: false } : { enabled: true, capacityBytes: c.capacityBytes, effectiveCapacityBytes: c.effectiveCapacityBytes, usedBytes: c.usedBytes, pages: c.pages, hitRatio: c.hitRatio } };
     });
     // (revision: the config revision, as every --json; appliedRevision and lag compare to it)
     return { revision: listing.configRevision, configRevision: listing.configRevision, workers, clients: listing.clients };
   }
 }
 
-function cacheCell(c: { usedBytes?: number; capacityBytes?: number; hitRatio?: number } | null | undefined): string {
+function cacheCell(c: { usedBytes?: number; capacityBytes?: number; effectiveCapacityBytes?: number; hitRatio?: number } | null | undefined): string {
   if (c === undefined) return '?';
   if (c === null) return 'off';
-  return `${formatBytes(c.usedBytes ?? 0)}/${formatBytes(c.capacityBytes ?? 0)} hit ${((c.hitRatio ?? 0) * 100).toFixed(0)}%`;
+  // (the quota the cache keeps to: less than --cache-size when its disk holds less, as cache status says)
+  return `${formatBytes(c.usedBytes ?? 0)}/${formatBytes(c.effectiveCapacityBytes ?? c.capacityBytes ?? 0)} hit ${((c.hitRatio ?? 0) * 100).toFixed(0)}%`;
 }

@@ -175,7 +175,9 @@ export interface WorkerListResult {
   clients: ClientInfo[];
 }
 
-export type WorkerCacheUse = { enabled: false } | { enabled: true; capacityBytes?: number | undefined; usedBytes?: number | undefined; pages?: number | undefined; hitRatio?: number | undefined };
+export type WorkerCacheUse =
+  | { enabled: false }
+  | { enabled: true; capacityBytes?: number | undefined; effectiveCapacityBytes?: number | undefined; usedBytes?: number | undefined; pages?: number | undefined; hitRatio?: number | undefined };
 
 // cache
 

@@ -86,6 +86,9 @@ describe('cache commands against real workers', () => {
     const c = l.workers.find((w: any) => w.id === 'cached');
     assert.equal(c.cache.enabled, true);
     assert.ok(c.cache.usedBytes > 0);
+    // the quota it keeps to, as cache status says (less than --cache-size on a small disk)
+    const st = (await cli(['cache', 'status', '--json'])).json().workers.find((w: any) => w.worker === 'cached').result;
+    assert.equal(c.cache.effectiveCapacityBytes, st.effectiveCapacityBytes);
     assert.deepEqual(l.workers.find((w: any) => w.id === 'plain').cache, { enabled: false });
   });
 

@@ -374,8 +374,7 @@ class Copier {
             yield b;
           }
         }
-        // (anyName: an object store source may hold a name as a file and as a directory)
-        const entry = await this.target!.write(f.rel, Readable.from(body(), { objectMode: false }), { anyName: true });
+        const entry = await this.target!.write(f.rel, Readable.from(body(), { objectMode: false }));
         this.inflight -= sent;
         return entry.size;
       } catch (e) {

@@ -366,9 +366,6 @@ export class S3Ufs implements UfsAdapter {
     this.assertWritable();
     if (rel.length === 0) throw new AlluxioError('IsADirectory', `the mount root of ${this.uri} is a directory`);
     const key = this.keyOf(rel);
-    // (asked while the body is staged; answered before the commit)
-    const conflict = opts?.anyName ? Promise.resolve(undefined) : this.nameConflict(rel);
-    conflict.catch(() => undefined); // (a body that fails first leaves it unobserved)
     const chunks: Buffer[] = [];
     let buffered = 0;
     let uploadId: string | undefined;
@@ -404,8 +401,6 @@ export class S3Ufs implements UfsAdapter {
     // Staged: one PUT of what is buffered, or the parts uploaded; the commit makes it the name's.
     let committed = false;
     try {
-      const refused = await conflict;
-      if (refused) throw refused;
       return await commitWith(opts, async () => {
         try {
           if (!uploadId) {
@@ -427,35 +422,6 @@ export class S3Ufs implements UfsAdapter {
     } finally {
       if (!committed) await abort();
     }
-  }
-
-  /**
-   * What keeps a file from being written at `rel`, as on a file system (a name is a file or
-   * a directory, not both; docs/rest-api.md): IsADirectory when keys lie below the name (its
-   * `name/` marker among them), NotADirectory when a name above it is an object. One listing
-   * and one HEAD per name above, all at once. (An object store takes such a key, and the
-   * name then listed as both; written by others, it still is: list.)
-   */
-  private async nameConflict(rel: readonly string[]): Promise<AlluxioError | undefined> {
-    const key = this.keyOf(rel);
-    const below = this.client
-      .send(new ListObjectsV2Command({ Bucket: this.bucket, Prefix: key + '/', MaxKeys: 1 }))
-      .then((r) => (r.Contents?.length ?? 0) + (r.CommonPrefixes?.length ?? 0) > 0, (e: unknown) => Promise.reject(this.fail(e, 'ListObjectsV2')));
-    const above = rel.slice(0, -1).map((_, i) =>
-      this.getter.head(this.keyOf(rel.slice(0, i + 1))).then(
-        () => true,
-        (e: unknown) => {
-          const err = this.fail(e, 'HeadObject');
-          if (err.code === 'NotFound') return false;
-          throw err;
-        },
-      ),
-    );
-    const [dir, files] = await Promise.all([below, Promise.all(above)]);
-    if (dir) return new AlluxioError('IsADirectory', `${rel.join('/')}: is a directory in ${this.uri}`);
-    const i = files.indexOf(true);
-    if (i >= 0) return new AlluxioError('NotADirectory', `${rel.slice(0, i + 1).join('/')}: is a file in ${this.uri}, not a directory`);
-    return undefined;
   }
 
   async delete(rel: readonly string[]): Promise<void> {

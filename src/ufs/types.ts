@@ -41,13 +41,6 @@ export interface WriteOptions {
    * the body; throwing instead of calling `commit` abandons the write (nothing lands).
    */
   aroundCommit?: (commit: () => Promise<UfsEntry>) => Promise<UfsEntry>;
-  /**
-   * Write the name as given even where it is also a directory, or below a file (an object
-   * store keeps both keys): a migration copying what its source holds, a tree moved by copy
-   * whose destination was checked once. Otherwise such a write is IsADirectory or
-   * NotADirectory on every adapter, as on a file system.
-   */
-  anyName?: boolean;
 }
 
 /** Commit through the caller's wrapper, if it gave one. */

@@ -123,7 +123,7 @@ export class Harness {
   /** Write straight to the UFS, behind the cache's back (as another client would). */
   async putBehind(path: string, data: Buffer): Promise<void> {
     const t = this.target(path);
-    await t.adapter.write(t.rel, Readable.from([data]), { anyName: true }); // (keys as another client writes them)
+    await t.adapter.write(t.rel, Readable.from([data]));
   }
 
   async close(): Promise<void> {

@@ -554,7 +554,7 @@ async function moveTree(a: UfsAdapter, from: readonly string[], to: readonly str
   if (type === 'file') {
     const body = await a.read(from);
     try {
-      await a.write(to, body, { anyName: true }); // (the destination was checked by the caller)
+      await a.write(to, body);
     } catch (e) {
       body.destroy(); // the source's file or socket, when the write failed before reading it
       throw e;

@@ -73,6 +73,21 @@ test('PUT and DELETE through S3 and REST whose clients left while the worker was
     throw new Error(`${e.message}: ${now.join(' ')}\n${w.log().slice(-2000)}`);
   });
   for (const k of KEYS) assert.equal(await ufsText(k), 'newer', `${k} unchanged in the UFS`);
+  // A CompleteMultipartUpload is made anyway (it may outlast any client timeout: it
+  // assembles the whole object first); the client's retry then finds it completed.
+  const up = await (await fetch(`${w.s3Url}/data/p/mp?uploads`, { method: 'POST' })).text();
+  const id = /<UploadId>([^<]+)<\/UploadId>/.exec(up)![1]!;
+  const part = await fetch(`${w.s3Url}/data/p/mp?partNumber=1&uploadId=${encodeURIComponent(id)}`, { method: 'PUT', body: 'multipart body' });
+  const doc = `<CompleteMultipartUpload><Part><PartNumber>1</PartNumber><ETag>${part.headers.get('etag')}</ETag></Part></CompleteMultipartUpload>`;
+  process.kill(pid, 'SIGSTOP');
+  try {
+    await sendAndClose(w.s3Url, `POST /data/p/mp?uploadId=${encodeURIComponent(id)} HTTP/1.1`, doc);
+  } finally {
+    process.kill(pid, 'SIGCONT');
+  }
+  await until('the Complete landed', async () => (await ufsText('p/mp')) === 'multipart body' || undefined, 60_000);
+  const retry = await fetch(`${w.s3Url}/data/p/mp?uploadId=${encodeURIComponent(id)}`, { method: 'POST', body: doc });
+  assert.equal(retry.status, 200, await retry.text());
   // and a client that waits is served as before
   const r = await fetch(`${w.restUrl}${rest('p/rest-put')}`, { method: 'PUT', body: 'waited' });
   assert.equal(r.status, 201);

@@ -1,10 +1,12 @@
 /**
  * A change is made only while its client still waits for the answer. A worker paused in the
- * middle of a request (SIGSTOP, a stalled disk, a long pause of the process) would otherwise
- * land, when it resumes, a write or delete its client gave up on long before and retried on
- * another worker: after, and over, the client's newer writes (the p10-py probe: an older
- * PUT overwrote the newer one on an s3:// mount, 3 of 3 times). Checked right before the
- * commit (a write's rename, final PUT or Complete; a delete).
+ * middle of a request (SIGSTOP, a long pause of the process) would otherwise land, when it
+ * resumes, a write or delete its client gave up on long before and retried on another
+ * worker: after, and over, the client's newer writes (the p10-py probe: an older PUT
+ * overwrote the newer one on an s3:// mount, 3 of 3 times). Checked right before the commit
+ * (a write's rename or final PUT; a delete). Not for CompleteMultipartUpload (it assembles
+ * the object first, silently, and may outlast its client's timeout); a commit that itself
+ * stalls after the check is not covered.
  */
 import type { IncomingMessage } from 'node:http';
 import { AlluxioError } from '../../domain/errors.js';

@@ -7,7 +7,6 @@
 import type { TLSSocket } from 'node:tls';
 import { S3Error, s3err } from '../errors.js';
 import { lockIdOf } from '../key-locks.js';
-import { commitWhileClientWaits } from '../../common/client-waiting.js';
 import { MAX_PARTS, MIN_PART_SIZE, multipartEtag, type PartInfo } from '../multipart.js';
 import { conditionsFrom } from '../preconditions.js';
 import { copySourceRange } from '../ranges.js';
@@ -115,10 +114,10 @@ export async function completeMultipart(ctx: S3Context, r: Req): Promise<void> {
       chosen.push(p);
     }
     await checkWriteConditions(ctx, r, t, conditionsFrom(r.req.headers));
-    // (a client gone meanwhile: nothing lands, and the upload stays open for its retry)
-    const entry = await s3call({ bucket: r.bucket, key: r.key }, () =>
-      ctx.dp.write(t, ctx.staging.concat(chosen), commitWhileClientWaits(r.req, `CompleteMultipartUpload ${r.bucket}/${r.key}`)),
-    );
+    // (not refused when its client has gone, unlike a PUT: the whole object is assembled
+    // before the commit and the client hears nothing meanwhile, so a large one outlasts SDK
+    // read timeouts; its retry then finds it completed, as in S3)
+    const entry = await s3call({ bucket: r.bucket, key: r.key }, () => ctx.dp.write(t, ctx.staging.concat(chosen)));
     // S3's multipart form, declared for the version just written so GET/HEAD/listings on any
     // worker agree (src/cluster/object-etags.ts); if it cannot be recorded, the object's own.
     const mp = multipartEtag(chosen.map((p) => p.etag));

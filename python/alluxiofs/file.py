@@ -145,17 +145,6 @@ class AlluxioFile(AbstractBufferedFile):
                 raise UfsVersionMismatchError(errno.ESTALE, f"{self.path} changed while it was read (it ends at byte {start + len(data)} now, not {self.size}); open it again", self.path)
             self.fs.read_stats.add(local_bytes=len(data))
             return data
-        # Asked by the UFS URI it resolved to at open: a rule or mount changed since applies
-        # to the next open, not to this file (a descriptor keeps its file).
-        path = self._meta["ufsUri"] if self._meta else self.path
-        try:
-            return self._fetch_http(path, start, end)
-        except WorkersUnavailableError as e:
-            if path == self.path:
-                raise
-            raise type(e)(f"{self.path} (opened at {path}): {e}") from e
-
-    def _fetch_http(self, path, start, end):
         sequential = start == self._last_end
         self._last_end = end
         fs, meta = self.fs, self._meta
@@ -163,11 +152,11 @@ class AlluxioFile(AbstractBufferedFile):
         if end - start >= fs.parallel_threshold and fs._pool.size > 1:
             # a large read: parts fetched in parallel (the stream, if any, stays where it is)
             return fs._read_call(
-                path, lambda: fs._parallel_range(path, start, end, key, expect=meta), lambda ufs, target, m: fs._ufs_read(ufs, target, start, end, m), meta=meta
+                self.path, lambda: fs._parallel_range(self.path, start, end, key, expect=meta), lambda ufs, target, m: fs._ufs_read(ufs, target, start, end, m), meta=meta
             )
         if not sequential or self._stream_failed:
             self._close_stream()
-            return fs._range(path, start, end, meta=meta, local=False)
+            return fs._range(self.path, start, end, meta=meta, local=False)
         parts = []
         pos = start
         attempts = 2 + len(fs.client.workers())
@@ -175,10 +164,10 @@ class AlluxioFile(AbstractBufferedFile):
             if self._stream is None or self._stream_pos != pos:
                 self._close_stream()
                 try:
-                    opened = fs.client.open_stream(path, pos, owner_key=key)
+                    opened = fs.client.open_stream(self.path, pos, owner_key=key)
                 except WorkersUnavailableError:
                     self._stream_failed = True
-                    parts.append(fs._range(path, pos, end, meta=meta, local=False))  # the UFS, when fallback is on
+                    parts.append(fs._range(self.path, pos, end, meta=meta, local=False))  # the UFS, when fallback is on
                     break
                 if opened is None:
                     # at EOF before the size this open file read: another, shorter version

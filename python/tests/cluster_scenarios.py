@@ -138,7 +138,8 @@ def behind():
     fs = make_fs(short_circuit=False)
     for name in json.loads(os.environ["NAMES"]):
         path = "/behind/" + name
-        info_worker = fs.client.order(path)[0]
+        # (the key info is sent by when no owner is known: the path as the client sends it)
+        info_worker = fs.client.order(fs._strip_protocol("alluxio://" + path))[0]
         owner = fs.client.owner_order(f"file://{directory}/{name}")[0]
         if info_worker != owner:
             break

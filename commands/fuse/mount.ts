@@ -37,7 +37,14 @@ export default class FuseMount extends BaseCommand<typeof FuseMount, FuseMountRe
       summary: "Keep file pages in the kernel between opens while a file's size and mtime are unchanged (libfuse auto_cache): warm reads never reach the daemon. For data that is not rewritten in place: a file replaced by one of the same size and mtime, or a path re-pointed by a rule to such a file, can be read from the old pages (docs/fuse.md).",
     }),
     'tls-ca': Flags.string({ summary: "PEM CA bundle of the workers' HTTPS certificates, for reads through workers that serve HTTPS only (default: the system CAs and NODE_EXTRA_CA_CERTS)." }),
-    'allow-other': Flags.boolean({ default: false, summary: 'Let other users access the mount (FUSE allow_other).' }),
+    'allow-other': Flags.boolean({
+      default: false,
+      summary: 'Let other users access the mount (FUSE allow_other), as the modes it shows allow (default_permissions): with the default --umask they read and change nothing.',
+    }),
+    umask: Flags.string({
+      default: '022',
+      summary: 'Octal bits taken away from the modes the mount shows (files 0666, directories 0777 before it): 022 gives 0644/0755; 000 with --allow-other lets every local user write.',
+    }),
     'fuse-debug': Flags.boolean({ default: false, hidden: true, summary: 'libfuse debug output.' }),
   };
 
@@ -48,6 +55,8 @@ export default class FuseMount extends BaseCommand<typeof FuseMount, FuseMountRe
     const attrCacheMs = parseDuration(flags['attr-cache'], '--attr-cache');
     const readyTimeoutMs = parseDuration(flags['ready-timeout'], '--ready-timeout');
     const maxStalenessMs = flags['max-staleness'] ? parseDuration(flags['max-staleness'], '--max-staleness') : 0;
+    if (!/^0?[0-7]{1,3}$/.test(flags.umask)) throw new AlluxioError('InvalidArgument', `--umask "${flags.umask}" must be octal, such as 022 or 000`);
+    const umask = parseInt(flags.umask, 8);
 
     if (flags.daemon) {
       const bg = await startInBackground(dir, flags['log-file'], readyTimeoutMs, READY_ENV);
@@ -68,6 +77,7 @@ export default class FuseMount extends BaseCommand<typeof FuseMount, FuseMountRe
       maxStalenessMs,
       readyTimeoutMs,
       allowOther: flags['allow-other'],
+      umask,
       debug: flags['fuse-debug'],
       ...(flags.id ? { id: flags.id } : {}),
     });

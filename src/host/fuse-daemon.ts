@@ -66,6 +66,8 @@ export interface FuseDaemonOptions {
   /** How long to wait for the first snapshot from etcd. */
   readyTimeoutMs?: number;
   allowOther?: boolean;
+  /** Bits taken away from the modes the mount shows (`--umask`; default 0o022). */
+  umask?: number;
   debug?: boolean;
   /** Membership id (default fuse-<hostname>-<pid>). */
   id?: string;
@@ -133,6 +135,7 @@ export class FuseDaemon {
       fuseRoot: this.mountpoint,
       attrCacheMs: opts.attrCacheMs ?? 1000,
       readAhead: opts.readAhead ?? {},
+      ...(opts.umask !== undefined ? { umask: opts.umask } : {}),
     });
   }
 

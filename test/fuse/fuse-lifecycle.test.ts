@@ -84,6 +84,20 @@ describe('alluxio fuse mount / unmount: life cycle', { skip }, () => {
     assert.equal(readFileSync(join(data, 'by-owner.txt'), 'utf8'), 'mine');
     rmSync(join(f.mountpoint, 'data', 'by-owner.txt'));
     assert.equal(await f.stop(), 0, f.log());
+    // --umask 000: the operator lets every local user write (0666 files, 0777 directories)
+    const open = await startFuse(etcd.endpoint, { cluster, extraArgs: ['--allow-other', '--umask', '000'] });
+    daemons.push(open);
+    mountpoints.push(open.mountpoint);
+    chmodSync(join(open.mountpoint, '..'), 0o711);
+    const w = await run('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', '/bin/sh', '-c', `echo shared > '${join(open.mountpoint, 'data', 'by-nobody.txt')}' && stat -c %a '${join(open.mountpoint, 'data', 'by-nobody.txt')}'`]);
+    assert.equal(w.code, 0, w.stderr);
+    assert.equal(w.stdout.trim(), '666');
+    assert.equal(readFileSync(join(data, 'by-nobody.txt'), 'utf8'), 'shared\n');
+    rmSync(join(data, 'by-nobody.txt'));
+    assert.equal(await open.stop(), 0, open.log());
+    const bad = await runCli(['fuse', 'mount', join(dir, 'never'), '--umask', '999'], { env: { ALLUXIO_ETCD_ENDPOINTS: etcd.endpoint, ALLUXIO_CLUSTER: cluster } });
+    assert.equal(bad.code, 2, bad.stderr);
+    assert.match(bad.stderr, /--umask "999" must be octal/);
   });
 
   it('SIGTERM unmounts cleanly and flushes a file still being written', async () => {

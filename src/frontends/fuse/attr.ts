@@ -31,17 +31,20 @@ export interface Owner {
   uid: number;
   gid: number;
   started: Date;
+  /** Bits taken away from every mode shown (`--umask`; default 022: 0644 files, 0755 directories). */
+  umask?: number;
 }
 
 export function attrOf(node: Node, owner: Owner): Attr {
   const base = { uid: owner.uid, gid: owner.gid, blksize: BLKSIZE, atime: owner.started, ctime: owner.started };
+  const keep = ~(owner.umask ?? 0o022) & 0o777;
   if (node.kind !== 'ufs') {
-    return { ...base, mode: S_IFDIR | (node.kind === 'root' ? 0o755 : 0o555), size: 4096, nlink: 2, mtime: owner.started, blocks: 8 };
+    return { ...base, mode: S_IFDIR | ((node.kind === 'root' ? 0o777 : 0o555) & keep), size: 4096, nlink: 2, mtime: owner.started, blocks: 8 };
   }
   const { entry, readOnly } = node;
   const mtime = new Date(entry.mtimeMs);
   if (entry.type === 'directory') {
-    return { ...base, mode: S_IFDIR | (readOnly ? 0o555 : 0o755), size: 4096, nlink: 2, mtime, ctime: mtime, atime: mtime, blocks: 8 };
+    return { ...base, mode: S_IFDIR | ((readOnly ? 0o555 : 0o777) & keep), size: 4096, nlink: 2, mtime, ctime: mtime, atime: mtime, blocks: 8 };
   }
-  return { ...base, mode: S_IFREG | (readOnly ? 0o444 : 0o644), size: entry.size, nlink: 1, mtime, ctime: mtime, atime: mtime, blocks: Math.ceil(entry.size / 512) };
+  return { ...base, mode: S_IFREG | ((readOnly ? 0o444 : 0o666) & keep), size: entry.size, nlink: 1, mtime, ctime: mtime, atime: mtime, blocks: Math.ceil(entry.size / 512) };
 }

@@ -59,6 +59,8 @@ export interface FuseOpsOptions {
   readAhead?: ReadAheadOptions;
   /** Where write spools go (default: a private temp dir, removed by close()). */
   spoolDir?: string;
+  /** Bits taken away from the modes the mount shows (default 0o022). */
+  umask?: number;
 }
 
 interface Target {
@@ -109,12 +111,13 @@ export class FuseOps {
   private readonly toldSize = new Map<string, number>();
   private readonly staleOpen = new Map<string, number>();
   private readonly dp: DataPath;
-  private readonly owner: Owner = { uid: process.getuid?.() ?? 0, gid: process.getgid?.() ?? 0, started: new Date() };
+  private readonly owner: Owner;
   /** Counters for logs and tests. */
   readonly counters = { calls: 0, errors: 0, cacheDrops: 0, byOp: {} as Record<string, number> };
 
   constructor(private readonly ctx: FrontendContext, opts: FuseOpsOptions) {
     this.dp = new DataPath(ctx);
+    this.owner = { uid: process.getuid?.() ?? 0, gid: process.getgid?.() ?? 0, started: new Date(), umask: opts.umask ?? 0o022 };
     this.root = normalizePath(opts.fuseRoot);
     this.attrCacheMs = opts.attrCacheMs ?? 1000;
     this.readAhead = opts.readAhead ?? {};

@@ -2,7 +2,7 @@ import { Flags } from '@oclif/core';
 import { BaseCommand } from '../../src/cli/base-command.js';
 import type { CacheLoadResult } from '../../src/cli/results.js';
 import { formatBytes } from '../../src/domain/bytes.js';
-import { heldOf, loadTotals, startLoad, waitForLoad } from '../../src/control/cache.js';
+import { loadFit, loadTotals, startLoad, waitForLoad } from '../../src/control/cache.js';
 import { AlluxioError } from '../../src/domain/errors.js';
 
 export default class CacheLoad extends BaseCommand<typeof CacheLoad, CacheLoadResult> {
@@ -39,11 +39,11 @@ export default class CacheLoad extends BaseCommand<typeof CacheLoad, CacheLoadRe
       );
     }
     this.say(`Loaded ${t.filesDone} files, ${formatBytes(t.bytesLoaded)} on ${finished.filter((a) => a.result).length} workers`);
-    const cached = await heldOf(conn, flags.path);
-    if (cached && cached.tight.length > 0) {
+    const fit = await loadFit(conn, finished);
+    if (fit && fit.tight.length > 0) {
       // (loaded is not held: a share larger than its worker's cache evicts its own first files)
       this.warnLine(
-        `${flags.path} does not fit in the caches (${cached.tight.map((w) => `${w.worker}'s share is ${formatBytes(w.shareBytes)}, its cache ${formatBytes(w.capacityBytes)}`).join('; ')}): ${Math.floor((100 * cached.cachedBytes) / cached.bytes)}% of it is cached now (${formatBytes(cached.cachedBytes)} of ${formatBytes(cached.bytes)})`,
+        `${flags.path} does not fit in the caches (${fit.tight.map((w) => `${w.worker}'s share is ${formatBytes(w.shareBytes)}, its cache ${formatBytes(w.capacityBytes)}`).join('; ')}): at most ${Math.floor((100 * fit.cacheableBytes) / fit.bytes)}% of it stays cached (${formatBytes(fit.cacheableBytes)} of ${formatBytes(fit.bytes)})`,
       );
     }
     const errors = finished.flatMap((a) => (a.result?.errors ?? []).map((e) => `${a.worker}: ${e.path}: ${e.message}`));
@@ -59,7 +59,7 @@ export default class CacheLoad extends BaseCommand<typeof CacheLoad, CacheLoadRe
     if (t.failed > 0) {
       throw new AlluxioError('UfsUnavailable', `cache load of ${flags.path} failed for some files on ${t.failed} worker(s): ${errors[0] ?? 'see the worker logs'}`, { details: { workers: finished, ...extra } });
     }
-    return { path: flags.path, workers: finished, totals: t, ...extra, ...(cached ? { cached: { bytes: cached.bytes, cachedBytes: cached.cachedBytes } } : {}) };
+    return { path: flags.path, workers: finished, totals: t, ...extra, ...(fit ? { fits: { bytes: fit.bytes, cacheableBytes: fit.cacheableBytes } } : {}) };
   }
 }
 

@@ -190,8 +190,8 @@ export interface CacheLoadResult {
   rounds?: number;
   left?: string[];
   joined?: string[];
-  /** With --wait: how much of the path the caches hold at the end (less than all when it did not fit). */
-  cached?: { bytes: number; cachedBytes: number };
+  /** With --wait: the bytes loaded, and how many of them can stay cached (each worker's share up to its cache). */
+  fits?: { bytes: number; cacheableBytes: number };
 }
 
 export interface CacheStatusResult {

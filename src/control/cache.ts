@@ -233,26 +233,28 @@ export async function cacheUseOf(workers: readonly WorkerInfo[], timeoutMs = 200
 }
 
 /**
- * What the workers' caches hold of `path` (its files' bytes, and of those the cached ones),
- * and the workers whose share of it is larger than their cache (a load of it evicts its own
- * first files); undefined when no worker answered for the path.
+ * Whether each worker's share of a load (its job's bytes) fits in its cache: the bytes of
+ * the load, how many of them can stay cached (each share up to its worker's quota), and the
+ * workers whose share is larger than their cache (their load evicts its own first files).
+ * From the jobs and the workers' capacities (no walk of the path); undefined when unknown.
  */
-export async function heldOf(
+export async function loadFit(
   conn: EtcdConnection,
-  path: string,
-): Promise<{ bytes: number; cachedBytes: number; tight: { worker: string; shareBytes: number; capacityBytes: number }[] } | undefined> {
-  const answers = await cacheStatus(conn, path).catch(() => undefined);
-  const rows = (answers ?? []).filter((a) => a.result?.path);
-  if (rows.length === 0) return undefined;
+  jobs: readonly WorkerAnswer<LoadJob>[],
+): Promise<{ bytes: number; cacheableBytes: number; tight: { worker: string; shareBytes: number; capacityBytes: number }[] } | undefined> {
+  const status = await cacheStatus(conn).catch(() => undefined);
+  if (!status) return undefined;
+  const capacity = new Map(status.map((a) => [a.worker, a.result?.effectiveCapacityBytes ?? a.result?.capacityBytes]));
   let bytes = 0;
-  let cachedBytes = 0;
+  let cacheableBytes = 0;
   const tight: { worker: string; shareBytes: number; capacityBytes: number }[] = [];
-  for (const a of rows) {
-    const p = a.result!.path!;
-    bytes += p.bytes;
-    cachedBytes += p.cachedBytes;
-    const cap = a.result!.effectiveCapacityBytes ?? a.result!.capacityBytes;
-    if (cap !== undefined && p.bytes > cap) tight.push({ worker: a.worker, shareBytes: p.bytes, capacityBytes: cap });
+  for (const a of jobs) {
+    if (!a.result) continue;
+    const share = a.result.bytesTotal;
+    const cap = capacity.get(a.worker);
+    bytes += share;
+    cacheableBytes += cap === undefined ? share : Math.min(share, cap);
+    if (cap !== undefined && share > cap) tight.push({ worker: a.worker, shareBytes: share, capacityBytes: cap });
   }
-  return { bytes, cachedBytes, tight };
+  return { bytes, cacheableBytes, tight };
 }

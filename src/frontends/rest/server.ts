@@ -316,7 +316,7 @@ export function createRestHandler(ctx: FrontendContext, auth: RestAuthOptions = 
       const ct = dp.child(t, child.name);
       if (child.type === 'directory') n += await deleteTree(c, ct, depth + 1);
       else {
-        await requireWaitingClient(c.req, 'DELETE');
+        await requireWaitingClient(c.req, `DELETE ${c.url.searchParams.get('uri') ?? ''} (recursive)`);
         await dp.delete(ct, { announce: false });
         n++;
       }

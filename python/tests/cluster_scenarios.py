@@ -8,7 +8,7 @@ line on stdin ("go") while the test kills or stops workers.
                 worker answered during the read
     kill_owner  read URI (SIZE bytes) in 1 MiB chunks: print the owner and the half read,
                 wait for "go" (the test kills the owner), read the rest
-    hung        read URI with a 3 s socket timeout: print "ready", wait for "go" (the test
+    hung        read URI with a 5 s socket timeout: print "ready", wait for "go" (the test
                 stops the file's owner with SIGSTOP), read it whole and report its SHA-256,
                 the seconds it took and the bytes per worker
     behind      pick among NAMES (files of the file:// mount at BEHIND_DIR, mounted at
@@ -124,7 +124,7 @@ def hung():
     import time
 
     uri = os.environ["URI"]
-    fs = make_fs(short_circuit=False, timeout=3)
+    fs = make_fs(short_circuit=False, timeout=5)
     fs.info(uri)  # (the key is known: the read goes to the owner first)
     emit({"ready": True, "order": fs.read_order(uri)})
     wait_go()

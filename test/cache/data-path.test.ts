@@ -436,6 +436,9 @@ for (const backend of [fileBackend(), s3rverBackend()] as UfsBackend[]) {
         assert.equal(restarted.counters.hits, 5);
       } finally {
         h.cache = cache;
+        // (its writer thread works on the same directory: left running, it went on rewriting
+        // and recycling page files under the next tests, whose new pages went missing)
+        await restarted.close();
       }
     });
 
@@ -460,6 +463,9 @@ for (const backend of [fileBackend(), s3rverBackend()] as UfsBackend[]) {
         assert.equal(restarted.counters.ufsReadBytes, PAGE);
       } finally {
         h.cache = cache;
+        // (its writer thread works on the same directory: left running, it went on rewriting
+        // and recycling page files under the next tests, whose new pages went missing)
+        await restarted.close();
       }
     });
 

@@ -114,6 +114,11 @@ const CLOSE_GRACE_MS = 10_000;
 /** What a page in the memory tier costs besides its bytes (map and LRU entries, id string). */
 const MEM_PAGE_OVERHEAD = 256;
 
+/** A file operation failed for a missing directory (the thread reports a message only). */
+function missingDirectory(e: unknown): boolean {
+  return (e as NodeJS.ErrnoException).code === 'ENOENT' || /^ENOENT\b/.test((e as Error).message);
+}
+
 /**
  * The file at `path`, expected to be `length` bytes, in one read that asks for one byte
  * more: a shorter or longer file comes back at its own length (up to length + 1), which
@@ -449,9 +454,8 @@ export class PageStore {
       // Small pages: the writer thread (a spare file renamed into place and overwritten:
       // creating a file costs more than the rest of a small page's miss, spare-files.ts).
       // Large pages: through the pool with no copy, once a drop of the same name is done.
-      if (small) {
-        await this.writer.write(path, parts);
-      } else {
+      const write = async (): Promise<void> => {
+        if (small) return this.writer.write(path, parts);
         await this.writer.dropsDone(path);
         large = true;
         const fh = await fsp.open(path, 'w');
@@ -460,6 +464,16 @@ export class PageStore {
         } finally {
           await fh.close();
         }
+      };
+      try {
+        await write();
+      } catch (e) {
+        // its shard directory removed behind the store (by hand, a cleaner of empty
+        // directories): made again, once (otherwise the shard's pages never land again)
+        if (!missingDirectory(e)) throw e;
+        this.shards.delete(key.slice(0, 2));
+        if (!(await this.ensureShard(key))) throw e;
+        await write();
       }
       if (this.files.get(key) !== rec) {
         // dropped (free / invalidation) while we wrote: do not resurrect it

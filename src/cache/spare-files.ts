@@ -9,7 +9,7 @@
  * the rest of the miss). A rename and a truncate cost neither. At most `max` spares are kept
  * (empty files: an inode and a directory entry each); beyond that a file is deleted.
  */
-import { mkdirSync, readdirSync, renameSync, rmSync, truncateSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, renameSync, rmSync, truncateSync } from 'node:fs';
 import { join } from 'node:path';
 
 export class SpareFiles {
@@ -75,6 +75,12 @@ export class SpareFiles {
         renameSync(spare, path);
         return true;
       } catch {
+        // the spare is there: the failure is the target's (its directory removed, say), which
+        // the next spare would meet too; it stays for the next page
+        if (existsSync(spare)) {
+          this.free.push(spare);
+          return false;
+        }
         // gone (removed by hand): try the next one
       }
     }

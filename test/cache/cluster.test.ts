@@ -8,6 +8,8 @@
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
+import { once } from 'node:events';
+import { request, type IncomingMessage } from 'node:http';
 import { CopyObjectCommand, DeleteObjectCommand, GetObjectCommand, HeadObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { startCachingCluster, type CachingCluster } from '../helpers/cluster-cache.js';
 import type { WorkerProcess } from '../helpers/worker.js';
@@ -188,6 +190,34 @@ describe('one cache across the cluster: ownership, proxy, redirect, failover', (
       }
     } finally {
       for (const c of s3) c.destroy();
+    }
+  });
+
+  test('a conditional PUT refused at its commit (412: the object changed while its body streamed) tells no other worker', async () => {
+    // Conditional writes as a lock (If-Match on a log entry) lose such races all the time;
+    // each loser dropped the object from every worker's cache.
+    const s3 = new S3Client({ endpoint: workers[1]!.s3Url, region: 'us-east-1', forcePathStyle: true, credentials: { accessKeyId: 'a', secretAccessKey: 'b' }, maxAttempts: 1 });
+    try {
+      const key = 'race/lock.json';
+      const v1 = await s3.send(new PutObjectCommand({ Bucket: 'data', Key: key, Body: 'v1' }));
+      const told = await metric(workers[0]!, 'alluxio_peer_invalidations_total');
+      const body = Buffer.alloc(24 << 20, 7);
+      const req = request(`${workers[0]!.s3Url}/data/${key}`, { method: 'PUT', headers: { 'content-length': String(body.length), 'if-match': v1.ETag! } });
+      const answer = new Promise<IncomingMessage>((resolve, reject) => req.on('response', resolve).on('error', reject));
+      // 16 MiB is more than the sockets hold: drained, the worker is reading the body, so
+      // its condition was checked before it (and held) and the commit checks it again
+      if (req.write(body.subarray(0, 16 << 20))) assert.fail('16 MiB written without back-pressure: the test cannot reach the commit check');
+      await once(req, 'drain');
+      await s3.send(new PutObjectCommand({ Bucket: 'data', Key: key, Body: 'v2' }));
+      req.end(body.subarray(16 << 20));
+      const res = await answer;
+      res.resume();
+      assert.equal(res.statusCode, 412);
+      assert.equal(await metric(workers[0]!, 'alluxio_peer_invalidations_total'), told, 'the refused write told no one');
+      const now = await s3.send(new GetObjectCommand({ Bucket: 'data', Key: key }));
+      assert.equal(await now.Body!.transformToString(), 'v2');
+    } finally {
+      s3.destroy();
     }
   });
 

@@ -332,18 +332,24 @@ export class DataPath {
     const around = opts?.aroundCommit;
     if (!around) return this.change(t, () => t.adapter.write(t.rel, body));
     // What the caller's wrapper throws itself (a condition that failed at the commit) reaches
-    // the caller unchanged; what the commit throws is a UFS failure like any other.
+    // the caller unchanged; what the commit throws is a UFS failure like any other. Refused
+    // before its commit ran, the write changed nothing: no other worker is told (a 412 of a
+    // conditional write losing a race dropped the object from every worker's cache).
     let fromCommit: unknown;
+    let committing = false;
     let own: { e: unknown } | undefined;
     const wrapped: WriteOptions = {
       aroundCommit: (commit) =>
-        around(() => commit().catch((e: unknown) => Promise.reject((fromCommit = e)))).catch((e: unknown) => {
+        around(() => {
+          committing = true;
+          return commit().catch((e: unknown) => Promise.reject((fromCommit = e)));
+        }).catch((e: unknown) => {
           if (e !== fromCommit) own = { e };
           throw e;
         }),
     };
     try {
-      return await this.change(t, () => t.adapter.write(t.rel, body, wrapped));
+      return await this.change(t, () => t.adapter.write(t.rel, body, wrapped), { changedNothing: () => own !== undefined && !committing });
     } catch (e) {
       throw own ? own.e : e;
     }
@@ -354,7 +360,7 @@ export class DataPath {
    * the other workers itself (a tree delete, once for the tree: announceTree).
    */
   async delete(t: DataTarget, opts: { announce?: boolean } = {}): Promise<void> {
-    return this.change(t, () => t.adapter.delete(t.rel), opts.announce);
+    return this.change(t, () => t.adapter.delete(t.rel), opts);
   }
 
   async mkdir(t: DataTarget): Promise<void> {
@@ -364,19 +370,23 @@ export class DataPath {
   /**
    * A change to the target in the UFS: writable mount checked, this worker's cache dropped
    * after it, and the other workers told (src/cache/announce.ts) unless it certainly
-   * changed nothing.
+   * changed nothing (`announce: false`: the caller tells them; `changedNothing`: asked when
+   * `f` failed).
    */
-  private async change<T>(t: DataTarget, f: () => Promise<T>, announce = true): Promise<T> {
+  private async change<T>(t: DataTarget, f: () => Promise<T>, o: { announce?: boolean; changedNothing?: () => boolean } = {}): Promise<T> {
     requireWritable(t.mount);
     let failure: unknown;
+    let failed = false;
     try {
       return await this.ufs(f);
     } catch (e) {
       failure = e;
+      failed = true;
       throw e;
     } finally {
       this.invalidate(t);
-      if (announce && mayHaveChanged(failure)) await this.announce(uriOf(t), false);
+      const unchanged = failed && (!mayHaveChanged(failure) || o.changedNothing?.() === true);
+      if (o.announce !== false && !unchanged) await this.announce(uriOf(t), false);
     }
   }
 

@@ -36,6 +36,7 @@ import { BodyVerifier } from '../s3/body.js';
 import { S3Error } from '../s3/errors.js';
 import { payloadSha256, throughStages } from '../s3/request-body.js';
 import { commitWhileClientWaits, requireWaitingClient } from '../common/client-waiting.js';
+import { againOnConflict } from '../common/again-on-conflict.js';
 import type { VerifiedRequest } from '../s3/sigv4.js';
 import { fromAlluxio, RestError, restErr } from './errors.js';
 import { entryJson, resolvedJson, sendError, sendJson, uriForm } from './json.js';
@@ -160,15 +161,9 @@ export function createRestHandler(ctx: FrontendContext, auth: RestAuthOptions = 
    * does not match the body.
    */
   async function getFile(c: Call, head: boolean): Promise<void> {
-    try {
-      return await getFileOnce(c, head);
-    } catch (e) {
-      // The object was replaced between the metadata this worker trusted and the bytes (the
-      // source refused the old version before sending any): the metadata is dropped by now,
-      // so serve the current version once instead of failing the read (as S3 GET does).
-      if (isAlluxioError(e) && e.code === 'Conflict' && !c.res.headersSent) return getFileOnce(c, head);
-      throw e;
-    }
+    // the object replaced between the metadata this worker trusted and the bytes: the
+    // current version, while nothing was sent (as S3 GET)
+    return againOnConflict(() => getFileOnce(c, head), { res: c.res });
   }
 
   async function getFileOnce(c: Call, head: boolean): Promise<void> {

@@ -15,7 +15,7 @@ import { drain, isoDate, OWNER, quoteEtag, requireBucket, s3call, sendEmpty, sen
 import { listingEncoder, pageSizeParam, urlEncodingParam } from '../list-params.js';
 import { pageUploads } from '../upload-listing.js';
 import { child, childrenNamed } from '../xml.js';
-import { againOnConflict, checkWriteConditions, openCopySource } from './object.js';
+import { againOnSourceChange, checkWriteConditions, openCopySource } from './object.js';
 
 export async function createMultipart(ctx: S3Context, r: Req): Promise<void> {
   await targetOf(ctx, r, r.bucket, r.key, { write: true });
@@ -51,7 +51,7 @@ export async function uploadPartCopy(ctx: S3Context, r: Req): Promise<void> {
   await ctx.staging.get(id, r.bucket, r.key);
   await drain(r);
   // (a source changed under the copy, within the metadata TTL: once more, as GetObject)
-  const { etag } = await againOnConflict(async () => {
+  const { etag } = await againOnSourceChange(async () => {
     const { src, t, st } = await openCopySource(ctx, r);
     const rh = r.req.headers['x-amz-copy-source-range'];
     const range = copySourceRange(typeof rh === 'string' ? rh : undefined, st.size);

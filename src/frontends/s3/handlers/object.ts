@@ -12,6 +12,7 @@ import type { DataObject, DataTarget } from '../../common/data-path.js';
 import { fromAlluxio, S3Error, s3err } from '../errors.js';
 import { lockIdOf } from '../key-locks.js';
 import { requireWaitingClient } from '../../common/client-waiting.js';
+import { againOnConflict } from '../../common/again-on-conflict.js';
 import { conditionOf, conditionsFrom, evaluateCopySource, evaluateRead, evaluateWrite, hasWriteConditions, type Conditions } from '../preconditions.js';
 import { objectRange } from '../ranges.js';
 import { maybeRedirect } from '../redirect.js';
@@ -36,7 +37,7 @@ export async function getObject(ctx: S3Context, r: Req, head: boolean): Promise<
   if (maybeRedirect(ctx, r, t)) return;
   // The object replaced between the metadata this worker trusted and the bytes: while
   // nothing was sent yet, the current version is served.
-  return againOnConflict(() => getOpened(ctx, r, head, t), r);
+  return againOnSourceChange(() => getOpened(ctx, r, head, t), r);
 }
 
 async function getOpened(ctx: S3Context, r: Req, head: boolean, t: DataTarget): Promise<void> {
@@ -317,29 +318,19 @@ export async function copyObject(ctx: S3Context, r: Req): Promise<void> {
       throw e;
     }
   };
-  const entry = await againOnConflict(copy);
+  const entry = await againOnSourceChange(copy);
   sendXml(r, 200, 'CopyObjectResult', { LastModified: isoDate(entry.mtimeMs), ETag: quoteEtag(entry) });
 }
 
 /**
- * Whether a read failed because its source changed under it: the worker's metadata was of
- * an older version than the UFS holds now (another writer, within the metadata TTL); that
- * metadata is dropped by then.
+ * Whether a read failed because its source changed under it (againOnConflict): a Conflict,
+ * before or after its mapping to S3's OperationAborted.
  */
-export function sourceChanged(e: unknown): boolean {
+function sourceChanged(e: unknown): boolean {
   return (e instanceof S3Error && e.code === 'OperationAborted') || (isAlluxioError(e) && e.code === 'Conflict');
 }
 
-/**
- * Run `f`, and once more (`again`) when its source changed under it and nothing reached the
- * client yet: the second run reads the current version (a GET serves it, a copy copies it)
- * instead of failing a request the client would only repeat.
- */
-export async function againOnConflict<T>(f: (again: boolean) => Promise<T>, r?: Req): Promise<T> {
-  try {
-    return await f(false);
-  } catch (e) {
-    if (!sourceChanged(e) || r?.res.headersSent === true) throw e;
-    return f(true);
-  }
+/** againOnConflict (src/frontends/common/again-on-conflict.ts) for S3's requests. */
+export function againOnSourceChange<T>(f: (again: boolean) => Promise<T>, r?: Req): Promise<T> {
+  return againOnConflict(f, { res: r?.res, changed: sourceChanged });
 }

@@ -227,6 +227,14 @@ export async function transact<T>(conn: EtcdConnection, plan: (state: ConfigStat
   for (let attempt = 1; ; attempt++) {
     const state = await readConfig(conn);
     checkSchema(state);
+    // After a lost answer, a copy of ours may have landed since findLanded said "pending":
+    // planned again, a plan that does not fail on it (a rule under a fresh id, an import)
+    // would commit the change a second time, guarded on this newer read. Asked after the
+    // read, so a copy landing later fails this attempt's guard (and is found there).
+    if (lostAnswers > 0) {
+      const done = await ours();
+      if (done) return done;
+    }
     let planned: Plan<T>;
     try {
       planned = await plan(state);
@@ -289,8 +297,9 @@ export async function transact<T>(conn: EtcdConnection, plan: (state: ConfigStat
       const landed = await findLanded(conn, sent);
       if (landed.kind === 'landed') return { revision: landed.revision, result: sent.find((x) => x.nonce === landed.nonce)!.result };
       if (landed.kind !== 'unknown' && ++lostAnswers < MAX_LOST_ANSWERS) {
-        // Not applied (yet): commit again. The new commit also fences a lost copy still in
-        // flight: both are guarded on the same generation, so at most one can land.
+        // Not applied (yet): commit again, planned on a new read (checked for our copy
+        // first, above). A lost copy still in flight and the new commit are each guarded on
+        // a generation the other one moves, so at most one can land.
         continue;
       }
       throw lostAnswerError(e, landed);

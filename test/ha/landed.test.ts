@@ -149,4 +149,29 @@ describe('a commit that lands after its answer was lost', () => {
       await proxy.close();
     }
   });
+
+  it('is not committed a second time by a plan that would not fail on it (a rule added under a fresh id, an import)', async () => {
+    // The HA probe of 2026-12-02: `path-mapping add` without --id exited 0 with two rules and
+    // two history records (the retry was guarded on the config read after the first copy landed).
+    const proxy = await lateCommitProxy(etcd().endpoint);
+    const conn = new EtcdConnection({ endpoints: [proxy.endpoint], cluster: 'late-fresh', timeoutMs: 2000 });
+    let plans = 0;
+    try {
+      const r = await transact(conn, () => {
+        const id = `fresh-${++plans}`;
+        return { ops: [{ type: 'put', key: conn.layout.ruleKey(id), value: JSON.stringify({ id, order: plans, kind: 'prefix', src: '/fresh', dst: '/x', enabled: true }) }], result: id };
+      });
+      assert.ok(proxy.released(), 'the held commit was applied late');
+      const direct = new EtcdConnection({ endpoints: [etcd().endpoint], cluster: 'late-fresh' });
+      const state = await readConfig(direct).finally(() => direct.close());
+      const rules = [...state.raw.keys()].filter((k) => k.startsWith(conn.layout.ruleKey('')));
+      assert.deepEqual(rules, [conn.layout.ruleKey('fresh-1')], 'the first commit only');
+      assert.equal(r.result, 'fresh-1');
+      assert.equal(r.revision, state.configRevision);
+      assert.equal(state.generation, 1, 'one commit in all');
+    } finally {
+      conn.close();
+      await proxy.close();
+    }
+  });
 });

@@ -29,7 +29,7 @@ export default class FuseMount extends BaseCommand<typeof FuseMount, FuseMountRe
     'log-level': Flags.string({ default: 'info', options: ['trace', 'debug', 'info', 'warn', 'error'], summary: 'Log level (JSON lines, pino).' }),
     'attr-cache': Flags.string({ default: '1s', summary: 'Reuse a stat or a listing for this long (within one config revision; a config change drops it at once). 0 disables.' }),
     'read-ahead': Flags.integer({ default: 8, min: 1, max: 256, summary: 'Largest read-ahead window per open file, MiB (sequential reads fetch the UFS in windows of up to this size).' }),
-    'max-staleness': Flags.string({ summary: 'Answer EAGAIN when the config is older than this because etcd is unreachable (e.g. 2m). Default: serve the last good config.' }),
+    'max-staleness': Flags.string({ summary: 'Answer EAGAIN when the config is older than this because etcd is unreachable (e.g. 2m; at least 1s). Default: serve the last good config.' }),
     'ready-timeout': Flags.string({ default: '15s', summary: 'How long to wait for the config from etcd before giving up (exit 5).' }),
     id: Flags.string({ summary: 'Membership id of this FUSE daemon (default fuse-<hostname>-<pid>): listed by `alluxio worker list`, counted and named by --wait.' }),
     'kernel-cache': Flags.boolean({

@@ -25,7 +25,7 @@ export default class WorkerStart extends BaseCommand<typeof WorkerStart, WorkerS
     's3-port': Flags.integer({ default: 29998, min: 0, max: 65535, summary: 'S3 API port.' }),
     'rest-port': Flags.integer({ default: 28080, min: 0, max: 65535, summary: 'REST port (health, metrics, status, FSSpec).' }),
     'lease-ttl': Flags.string({ default: '10s', summary: 'TTL of the membership lease (a killed worker disappears after it).' }),
-    'max-staleness': Flags.string({ summary: 'Refuse requests (503) when the config is older than this because etcd is unreachable (e.g. 2m). Default: serve the last good config indefinitely.' }),
+    'max-staleness': Flags.string({ summary: 'Refuse requests (503) when the config is older than this because etcd is unreachable (e.g. 2m; at least 1s). Default: serve the last good config indefinitely.' }),
     ...cacheFlags,
     's3-redirect': Flags.boolean({
       summary: 'S3 GET/HEAD of an object another worker owns: answer 307 to the owner instead of reading it through the owner (docs/cluster-cache.md).',

@@ -17,11 +17,14 @@ import type { MemberRecord } from '../cluster/record.js';
 import { AlluxioError } from '../domain/errors.js';
 import type { ParsedMount } from '../domain/mounts.js';
 import type { Snapshot } from '../domain/snapshot.js';
-import { ConfigInformer, type InformerOptions, type SnapshotChange } from '../informer/informer.js';
+import { ConfigInformer, livenessWithin, type InformerOptions, type SnapshotChange } from '../informer/informer.js';
 import type { EtcdConnection } from '../store/connection.js';
 import { UfsRegistry, type UfsRegistryOptions } from '../ufs/registry.js';
 import type { UfsAdapter } from '../ufs/types.js';
 import { Membership } from './membership.js';
+
+/** The smallest --max-staleness (ms): its watch then asks etcd for progress every 250 ms. */
+export const MIN_STALENESS_MS = 1000;
 
 export interface ConfigFeedOptions {
   /** The host, as named in error messages: "worker", "FUSE daemon". */
@@ -54,7 +57,12 @@ export class ConfigFeed {
     private readonly conn: EtcdConnection,
     private readonly opts: ConfigFeedOptions,
   ) {
-    this.informer = new ConfigInformer(conn, opts.informer ?? {});
+    const max = opts.maxStalenessMs;
+    if (max !== undefined && max > 0 && max < MIN_STALENESS_MS) {
+      throw new AlluxioError('InvalidArgument', `--max-staleness ${max} ms is below ${MIN_STALENESS_MS} ms: the ${opts.what} could not tell a live etcd from a lost one that fast`);
+    }
+    // (the watch's own checks fit inside the limit, or it would vouch for a lost stream longer)
+    this.informer = new ConfigInformer(conn, { ...(max ? livenessWithin(max) : {}), ...opts.informer });
     this.ufs = new UfsRegistry(opts.ufs ?? {});
     // The new snapshot serves the very next request: report it as applied.
     this.informer.on('snapshot', (change: SnapshotChange) => {

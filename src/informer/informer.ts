@@ -35,6 +35,23 @@ import { applyEvents, applyList, emptyView, type ConfigView, type ViewStep } fro
 
 export type { InformerEvents, InformerOptions, InformerState, InformerStatus, LoopState, SnapshotChange } from './types.js';
 
+/** A watch stream silent this long is asked for a progress notification (ms). */
+export const PROGRESS_INTERVAL_MS = 2000;
+/** A progress request unanswered this long: the stream is dead (ms). */
+export const DEAD_STREAM_TIMEOUT_MS = 3000;
+
+/**
+ * The liveness checks that fit a snapshot age limit (--max-staleness): a live stream vouches
+ * for the snapshot (age 0) until its progress interval plus dead-stream timeout pass without
+ * an answer, so each gets at most a quarter of the limit (with the defaults, a worker cut
+ * off silently reported age 0 for 5 s, and a limit below that was not kept: the HA probe of
+ * 2026-12-02).
+ */
+export function livenessWithin(maxAgeMs: number): Pick<InformerOptions, 'progressIntervalMs' | 'deadStreamTimeoutMs'> {
+  const quarter = Math.max(1, Math.floor(maxAgeMs / 4));
+  return { progressIntervalMs: Math.min(PROGRESS_INTERVAL_MS, quarter), deadStreamTimeoutMs: Math.min(DEAD_STREAM_TIMEOUT_MS, quarter) };
+}
+
 interface Counters {
   reloads: number;
   relists: number;
@@ -70,8 +87,8 @@ export class ConfigInformer extends EventEmitter<InformerEvents> {
     this.log = opts.log;
     this.clock = opts.clock ?? systemClock;
     this.random = opts.random ?? Math.random;
-    this.progressIntervalMs = opts.progressIntervalMs ?? 2000;
-    this.deadStreamTimeoutMs = opts.deadStreamTimeoutMs ?? 3000;
+    this.progressIntervalMs = opts.progressIntervalMs ?? PROGRESS_INTERVAL_MS;
+    this.deadStreamTimeoutMs = opts.deadStreamTimeoutMs ?? DEAD_STREAM_TIMEOUT_MS;
     this.backoff = { initialMs: opts.backoffInitialMs ?? 100, maxMs: opts.backoffMaxMs ?? 5000 };
   }
 

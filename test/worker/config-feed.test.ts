@@ -98,4 +98,24 @@ describe('config feed', () => {
     await until('the strict feed to serve again', () => strict.serving(), 60_000);
     assert.equal(strict.snapshot().mounts.length, 1);
   });
+
+  it('a limit below the watch\'s own 5 s is kept when etcd goes silent (SIGSTOP); one below 1 s is refused at start', async () => {
+    // The HA probe of 2026-12-02: a worker cut off silently reported age 0 for 5 s (a live
+    // stream vouches for its snapshot until a progress request, every 2 s, goes 3 s
+    // unanswered), so --max-staleness 1s or 4s served the old config for about 5 s.
+    assert.throws(() => feed('too strict host', 500), (e: unknown) => isAlluxioError(e) && e.code === 'InvalidArgument' && /--max-staleness 500 ms is below 1000 ms/.test(e.message));
+    const quick = feed('quick host', 2000);
+    quick.start();
+    await quick.ready(30_000);
+    await until('the quick feed watching', () => quick.serving() && quick.informer.status().state === 'watching', 30_000);
+    process.kill(etcd.pid, 'SIGSTOP'); // its sockets stay open: nothing fails, nothing answers
+    try {
+      const silentFor = await until('the quick feed to refuse', () => (quick.serving() ? undefined : (quick.informer.status().lastContactAgoMs ?? -1)), 60_000);
+      assert.ok(silentFor >= 0 && silentFor < 5000, `refused ${silentFor} ms after etcd's last answer`);
+      refused(() => quick.snapshot(), /more than --max-staleness 2000 ms/);
+    } finally {
+      process.kill(etcd.pid, 'SIGCONT');
+    }
+    await until('the quick feed to serve again', () => quick.serving(), 60_000);
+  });
 });

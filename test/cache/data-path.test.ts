@@ -509,11 +509,14 @@ for (const backend of [fileBackend(), s3rverBackend()] as UfsBackend[]) {
       assert.ok(spares0 >= 2, `spare files: ${spares0}`);
       rmSync(dirname(mine[0]!), { recursive: true });
       const errors0 = cache.counters.writeErrors;
+      const evicted0 = cache.counters.evictions;
       assert.ok((await h.read(`${m}/shard.bin`))!.equals(data), 'read from the UFS');
       await until('written', () => cache.reader.inflightPages === 0);
+      await cache.filesRemoved();
       assert.equal(cache.counters.writeErrors, errors0, 'no page write failed');
       assert.deepEqual(mine.map((f) => existsSync(f)), [true, true], 'both pages written again');
-      assert.equal(spareFiles(cacheDir), spares0 - 2, 'each page took a spare file');
+      // (a page evicted to make room, the suite's cache being full by now, became one)
+      assert.equal(spareFiles(cacheDir), spares0 - 2 + (cache.counters.evictions - evicted0), 'each page took a spare file');
       const ufs = cache.counters.ufsReadBytes;
       assert.ok((await h.read(`${m}/shard.bin`))!.equals(data));
       assert.equal(cache.counters.ufsReadBytes, ufs, 'served from the cache');

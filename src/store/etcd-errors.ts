@@ -116,6 +116,13 @@ export async function classifyEtcdError(conn: EtcdConnection, m: Etcd3Module | u
       { cause: e },
     );
   }
+  if (/request is too large/i.test(msg)) {
+    return new AlluxioError(
+      'TooManyChanges',
+      `etcd refused ${what}: the request is larger than etcd's --max-request-bytes allows (default 1.5 MiB); make the change in smaller parts, or raise --max-request-bytes on every etcd member`,
+      { cause: e },
+    );
+  }
   if (isRejection(m, e, msg)) {
     // etcd answered: the request itself was refused. Retrying or checking connectivity won't help.
     return new AlluxioError('EtcdRejected', `etcd at ${endpoints} rejected ${what}: ${firstLine(msg)}`, { cause: e });

@@ -31,8 +31,8 @@ after(async () => {
   if (dir) rmSync(dir, { recursive: true, force: true });
 });
 
-function ruleFile(n: number): string {
-  const rules = Array.from({ length: n }, (_, i) => ({ src: `^/t${i}/(.*)$`, dst: `/model/t${i}/{{ var1 }}` }));
+function ruleFile(n: number, padding = ''): string {
+  const rules = Array.from({ length: n }, (_, i) => ({ src: `^/t${i}/(.*)$`, dst: `/model/t${i}${padding}/{{ var1 }}` }));
   const path = join(dir, `rules-${n}.json`);
   writeFileSync(path, JSON.stringify({ rules }));
   return path;
@@ -93,5 +93,16 @@ describe('path-mapping import of many rules', () => {
     const d = await cli(['path-mapping', 'import', ruleFile(200)], { env: { ALLUXIO_ETCD_MAX_TXN_OPS: undefined } });
     assert.equal(d.code, 2, d.stderr);
     assert.equal((await ruleKeys(small.endpoint, 'large3')).length, 0);
+  });
+
+  it("an import within --max-txn-ops but larger than etcd's --max-request-bytes (1.5 MiB) fails with a clear exit-2 error and writes nothing", async () => {
+    // (the CLI probe of 2026-12-02: 6,000 rules, EtcdRejected "request is too large", exit 1)
+    const cli = cliFor(big.endpoint, 'large4');
+    assert.equal((await cli(['mount', 'add', '--path', '/model', '--ufs-uri', 's3://models/m/'])).code, 0);
+    const r = await cli(['path-mapping', 'import', ruleFile(6000, '/some/long/target/path/padding-padding-padding'), '--json'], { env: { ALLUXIO_ETCD_MAX_TXN_OPS: undefined } });
+    assert.equal(r.code, 2, r.stdout + r.stderr);
+    assert.equal(r.json().error.code, 'TooManyChanges');
+    assert.match(r.stdout, /--max-request-bytes/);
+    assert.equal((await ruleKeys(big.endpoint, 'large4')).length, 0);
   });
 });

@@ -23,6 +23,8 @@ export interface HistoryEntry {
   command: string;
   summary: string;
   revertedTo?: number;
+  /** False: the change was too large to record its values (only which keys it added, changed or removed). */
+  complete: boolean;
 }
 
 export interface HistoryShow extends HistoryEntry {
@@ -69,8 +71,9 @@ function entryOf(conn: EtcdConnection, r: HistoryRecord): HistoryEntry {
     at: r.at,
     who: r.who,
     command: r.command,
-    summary: summarize(describeChanges(conn.layout, r.changes, false)),
+    summary: summarize(describeChanges(conn.layout, r.changes, false)) + (r.complete ? '' : ' (values not recorded: too large)'),
     ...(r.revertedTo !== undefined ? { revertedTo: r.revertedTo } : {}),
+    complete: r.complete,
   };
 }
 

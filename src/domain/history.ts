@@ -25,6 +25,19 @@ export interface KeyChange {
   before: string | null;
   /** Value after the change; null when the change deleted it. */
   after: string | null;
+  /**
+   * What the change did, kept when the values are not (a record too large to store them:
+   * both are null then, and only this tells an addition from a removal).
+   */
+  action?: ChangeAction;
+}
+
+export type ChangeAction = 'added' | 'removed' | 'changed';
+
+/** What a key change did: from its values, or its kept action when they were dropped. */
+export function changeAction(c: KeyChange): ChangeAction {
+  if (c.before === null && c.after === null) return c.action ?? 'changed'; // (older records: unknown)
+  return c.before === null ? 'added' : c.after === null ? 'removed' : 'changed';
 }
 
 export interface HistoryWho {
@@ -139,7 +152,7 @@ export interface DescribedChange {
   kind: 'mount' | 'rule' | 'other';
   /** Mount path or rule id. */
   name: string;
-  action: 'added' | 'removed' | 'changed';
+  action: ChangeAction;
   before: Record<string, unknown> | null;
   after: Record<string, unknown> | null;
 }
@@ -147,7 +160,7 @@ export interface DescribedChange {
 export function describeChange(c: KeyChange, prefixes: { mounts: string; rules: string }): DescribedChange {
   const before = parseValue(c.before);
   const after = parseValue(c.after);
-  const action = c.before === null ? 'added' : c.after === null ? 'removed' : 'changed';
+  const action = changeAction(c);
   if (c.key.startsWith(prefixes.mounts)) {
     return { kind: 'mount', name: String((after ?? before)?.path ?? '/' + decodeURIComponent(c.key.slice(prefixes.mounts.length))), action, before, after };
   }

@@ -6,7 +6,7 @@
  */
 import { hostname, userInfo } from 'node:os';
 import { AlluxioError } from '../domain/errors.js';
-import { changesOf, type HistoryRecord } from '../domain/history.js';
+import { changeAction, changesOf, type HistoryRecord } from '../domain/history.js';
 import type { ParsedMount } from '../domain/mounts.js';
 import type { RuleSpec } from '../domain/rules.js';
 import type { EtcdConnection } from './connection.js';
@@ -189,7 +189,7 @@ function historyValue(conn: EtcdConnection, state: ConfigState, ops: readonly Op
   let value = JSON.stringify(record);
   if (value.length > MAX_RECORD_BYTES) {
     // Keep which keys changed, not their values: this change cannot be undone from history.
-    record.changes = record.changes.map((c) => ({ key: c.key, before: null, after: null }));
+    record.changes = record.changes.map((c) => ({ key: c.key, before: null, after: null, action: changeAction(c) }));
     record.complete = false;
     value = JSON.stringify(record);
   }

@@ -88,6 +88,26 @@ describe('history', () => {
     const shownSecret = (await cli(['history', 'show', String(h.entries[1].revision), '--show-secrets', '--json'])).json();
     assert.equal(shownSecret.changes[0].after.options['s3a.secretKey'], 'SEKRET');
 
+    // A change too large to record its values (over 512 KiB) still says what it did.
+    // (the CLI probe of 2026-12-02: 3,000 rules removed were listed as "+rule", complete unsaid)
+    const big = cliFor(etcd.endpoint, 'bighist');
+    const many = join(dir, 'many.json');
+    writeFileSync(many, JSON.stringify({ rules: Array.from({ length: 3000 }, (_, i) => ({ src: `^/big${i}/(.*)$`, dst: `/model/b${i}/{{ var1 }}` })) }));
+    ok(await big(['mount', 'add', '--path', '/model', '--ufs-uri', `file://${dir}/model/`]), 'mount add (bighist)');
+    ok(await big(['path-mapping', 'import', many]), 'import of 3000 rules');
+    const none = join(dir, 'none.json');
+    writeFileSync(none, JSON.stringify({ rules: [] }));
+    ok(await big(['path-mapping', 'import', '--replace', '--yes', none]), 'import --replace of none');
+    const [removal, addition] = (await big(['history', '--limit', '2', '--json'])).json().entries;
+    assert.equal(removal.complete, false);
+    assert.match(removal.summary, /^-rule import-\d+, .*\(values not recorded: too large\)$/);
+    assert.equal(addition.complete, false);
+    assert.match(addition.summary, /^\+rule import-\d+/);
+    const removed = (await big(['history', 'show', String(removal.revision), '--json'])).json();
+    assert.equal(removed.changes.length, 3000);
+    assert.ok(removed.changes.every((c: any) => c.action === 'removed' && c.kind === 'rule'));
+    assert.equal(h.entries[0].complete, true);
+
     const missing = await cli(['history', 'show', '1', '--json']);
     assert.equal(missing.code, 4);
     assert.equal(missing.json().error.code, 'NotFound');

@@ -77,5 +77,12 @@ describe('history arithmetic', () => {
     const d = describeChange(r.changes[0]!, { mounts: '/c/config/mounts/', rules: '/c/config/rules/' });
     assert.deepEqual([d.kind, d.name, d.action], ['mount', '/data', 'added']);
     assert.equal(summarize([d]), '+mount /data');
+     // a record too large to keep its values keeps what each change did
+    const P = { mounts: '/c/config/mounts/', rules: '/c/config/rules/' };
+    const kept = ['added', 'removed', 'changed'] as const;
+    assert.deepEqual(kept.map((action) => describeChange({ key: '/c/config/rules/r1', before: null, after: null, action }, P).action), kept);
+    assert.equal(summarize([describeChange({ key: '/c/config/rules/r1', before: null, after: null, action: 'removed' }, P)]), '-rule r1');
+    // (older such records kept nothing: not claimed to be additions)
+    assert.equal(describeChange({ key: '/c/config/rules/r1', before: null, after: null }, P).action, 'changed');
   });
 });

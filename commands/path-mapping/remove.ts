@@ -2,6 +2,7 @@ import { Flags } from '@oclif/core';
 import { BaseCommand } from '../../src/cli/base-command.js';
 import type { RuleRemoveResult } from '../../src/cli/results.js';
 import { getRule, removeRule, describeRule } from '../../src/control/rules.js';
+import type { RuleSpec } from '../../src/domain/rules.js';
 
 export default class PathMappingRemove extends BaseCommand<typeof PathMappingRemove, RuleRemoveResult> {
   static override summary = 'Remove a rule (asks first; --yes skips the question).';
@@ -17,14 +18,15 @@ export default class PathMappingRemove extends BaseCommand<typeof PathMappingRem
   async run(): Promise<RuleRemoveResult> {
     const { flags } = await this.parseInput();
     const conn = this.etcd();
-    let what = `rule ${flags.id}`;
+    let shown: RuleSpec | undefined;
     try {
-      what = `rule ${describeRule(await getRule(conn, flags.id))}`;
+      shown = await getRule(conn, flags.id);
     } catch (e) {
       if (!flags.force) throw e;
     }
-    await this.confirm(`Remove ${what}?`, flags.yes);
-    const { revision, result } = await removeRule(conn, flags.id, flags.force);
+    await this.confirm(`Remove ${shown ? `rule ${describeRule(shown)}` : `rule ${flags.id}`}?`, flags.yes);
+    // (the rule as confirmed: one changed meanwhile is not removed, as mount remove)
+    const { revision, result } = await removeRule(conn, flags.id, flags.force, shown);
     this.say(`Removed ${result ? `rule ${describeRule(result)}` : `malformed value of rule ${flags.id}`} at revision ${revision}`);
     const waited = await this.afterCommit(revision);
     return { revision, rule: result, ...waited };

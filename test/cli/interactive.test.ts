@@ -57,6 +57,28 @@ describe('mount add on a terminal', () => {
   });
 });
 
+describe('path-mapping remove on a terminal', () => {
+  it('refuses (3, nothing removed) when the rule changed while the question was open', async () => {
+    // (the CLI probe of 2026-12-02: it removed the rule as updated meanwhile, exit 0)
+    assert.equal((await cli(['mount', 'add', '--path', '/d1', '--ufs-uri', 'file:///srv/d1/'])).code, 0);
+    assert.equal((await cli(['path-mapping', 'add', '--from', '/model/latest', '--to', '/d1/v4', '--id', 'ml'])).code, 0);
+    const r = await runInPty(['path-mapping', 'remove', '--id', 'ml'], env, [
+      {
+        when: /\(y\/N\)/,
+        type: 'y\r',
+        // another admin points the rule elsewhere after the question named /d1/v4
+        before: async () => assert.equal((await cli(['path-mapping', 'update', '--id', 'ml', '--to', '/d1/v3'])).code, 0),
+      },
+    ]);
+    assert.match(r.out, /Remove rule ml \(order \d+, prefix\): \/model\/latest -> \/d1\/v4\?/);
+    assert.equal(r.code, 3, r.out);
+    assert.match(r.out, /rule ml changed since it was confirmed: it is now ml \(order \d+, prefix\): \/model\/latest -> \/d1\/v3/);
+    const rules = (await cli(['path-mapping', 'list', '--json'])).json().rules;
+    assert.equal(rules.find((x: any) => x.id === 'ml')?.dst, '/d1/v3', 'the updated rule is still there');
+    assert.equal((await cli(['path-mapping', 'remove', '--id', 'ml', '--yes'])).code, 0);
+  });
+});
+
 describe('revert on a terminal', () => {
   it('lists the changes and asks: "n" writes nothing (130), --yes does not ask; without a terminal it goes ahead', async () => {
     const base = (await cli(['mount', 'add', '--path', '/keep', '--ufs-uri', 'file:///srv/keep/', '--json'])).json().revision;

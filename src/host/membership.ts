@@ -212,9 +212,11 @@ export class Membership {
       return this.scheduleRenewal(Math.min(1000, this.renewalPeriodMs));
     }
     if (this.closed || lease !== this.lease) return;
-    if (this.renewFailing) this.log?.info({ lease: id, silentMs: Date.now() - this.renewedAt }, `${this.what} lease renewed again`);
+    const wasFailing = this.renewFailing;
     this.renewFailing = false;
     if (!(ttl > 0)) return this.handleLost(lease, new Error(`etcd says lease ${id} expired (it was not renewed within its TTL of ${this.ttlSeconds} s)`));
+    // (only a renewal etcd granted is "renewed again": an answer of TTL 0 is the lease lost)
+    if (wasFailing) this.log?.info({ lease: id, silentMs: Date.now() - this.renewedAt }, `${this.what} lease renewed again`);
     this.renewedAt = sentAt;
     this.scheduleRenewal(this.renewalPeriodMs);
     if (this.restoreFailed) this.recordMissing();

@@ -283,11 +283,12 @@ export async function importRules(conn: EtcdConnection, input: ImportInput): Pro
     let n = 1;
     const rules: RuleSpec[] = [];
     const warnings: string[] = [];
+    const listed = new Set(input.file.virtualDirectories ?? []);
     for (const r of input.file.rules) {
       while (taken.has(`${prefix}-${n}`)) n++;
       const id = `${prefix}-${n}`;
       taken.add(id);
-      const rule = importedRule(id, order, r.src, r.dst);
+      const rule = importedRule(id, order, r.src, r.dst, listed);
       order += ORDER_STEP;
       rules.push(rule);
       ops.push({ type: 'put', key: conn.layout.ruleKey(id), value: ruleValue(rule) });
@@ -299,11 +300,14 @@ export async function importRules(conn: EtcdConnection, input: ImportInput): Pro
 
 /**
  * A rule of an imported file: the prefix rule it stands for when it has exactly the shape
- * export gives prefix rules (regexAsPrefix), else the regex rule as written.
+ * export gives prefix rules (regexAsPrefix) and its source is among the file's virtual
+ * directories (export lists every prefix rule's source there), else the regex rule as
+ * written. (A regex rule written in that shape by hand came back as a prefix rule, whose
+ * source then showed in listings: export, import, export was not the same file.)
  */
-function importedRule(id: string, order: number, src: string, dst: string): RuleSpec {
+function importedRule(id: string, order: number, src: string, dst: string, virtualDirectories: ReadonlySet<string>): RuleSpec {
   const prefix = regexAsPrefix(src, dst);
-  if (prefix) {
+  if (prefix && virtualDirectories.has(prefix.src)) {
     try {
       return parseRuleSpec({ id, order, kind: 'prefix', src: prefix.src, dst: prefix.dst, enabled: true });
     } catch {

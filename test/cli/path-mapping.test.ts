@@ -209,11 +209,14 @@ describe("import / export (Alluxio's path_mapping.json)", () => {
     const t = (await cli(['path-mapping', 'test', '/team-ml/a/b.csv', '--json'])).json();
     assert.equal(t.ufsUri, 's3://models/m/teams/ml/a/b.csv');
     assert.deepEqual(t.rule.captures, { var1: 'ml', var2: 'a/b.csv', rest: 'a/b.csv' });
+    // a regex rule written by hand in the shape export gives prefix rules (the CLI probe of
+    // 2026-12-02: it came back as a prefix rule, its source a virtual directory)
+    assert.equal((await cli(['path-mapping', 'add', '--src', '^/opt(/.*)?$', '--dst', '/model{{ var1 }}', '--id', 'opt'])).code, 0);
 
     const exp = await cli(['path-mapping', 'export']);
     assert.equal(exp.code, 0);
     const exported = JSON.parse(exp.stdout);
-    assert.deepEqual(exported.rules, [{ src: '^/old(/.*)?$', dst: '/model/old{{ var1 }}' }, ...file.rules]);
+    assert.deepEqual(exported.rules, [{ src: '^/old(/.*)?$', dst: '/model/old{{ var1 }}' }, ...file.rules, { src: '^/opt(/.*)?$', dst: '/model{{ var1 }}' }]);
     assert.deepEqual(exported.virtualDirectories, ['/model', '/model/latest', '/old']);
 
     // Round trip into a fresh cluster: the same paths resolve the same way.
@@ -221,14 +224,14 @@ describe("import / export (Alluxio's path_mapping.json)", () => {
     await other(['mount', 'add', '--path', '/model', '--ufs-uri', 's3://models/m/']);
     const again = await other(['path-mapping', 'import', '-', '--json'], { input: exp.stdout });
     assert.equal(again.code, 0, again.stderr);
-    for (const p of ['/old/x', '/old', '/model/latest/c.json', '/team-a/b', '/oldx/y']) {
+    for (const p of ['/old/x', '/old', '/opt/a', '/model/latest/c.json', '/team-a/b', '/oldx/y']) {
       const [x, y] = await Promise.all([cli(['resolve', p, '--json']), other(['resolve', p, '--json'])]);
       assert.equal(y.code, x.code, p);
       assert.equal(y.json().ufsUri, x.json().ufsUri, p);
     }
     // The prefix rule came back as one (export wrote it in its regex form), so its virtual
     // directory too: exporting again gives the same file, byte for byte.
-    assert.deepEqual(again.json().rules.map((r: { kind: string; src: string }) => `${r.kind} ${r.src}`), ['prefix /old', `regex ${file.rules[0]!.src}`, `regex ${file.rules[1]!.src}`]);
+    assert.deepEqual(again.json().rules.map((r: { kind: string; src: string }) => `${r.kind} ${r.src}`), ['prefix /old', `regex ${file.rules[0]!.src}`, `regex ${file.rules[1]!.src}`, 'regex ^/opt(/.*)?$']);
     const exp2 = await other(['path-mapping', 'export']);
     assert.equal(exp2.stdout, exp.stdout);
   });

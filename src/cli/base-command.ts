@@ -69,6 +69,13 @@ export abstract class BaseCommand<T extends typeof Command, R extends object> ex
     if (typeof f['etcd-timeout'] === 'string' && parseDuration(f['etcd-timeout'], '--etcd-timeout') <= 0) {
       throw new AlluxioError('InvalidArgument', `--etcd-timeout must be more than 0 (got ${f['etcd-timeout']}): it is how long a call may take`);
     }
+    // A flag and its --no- form together (oclif lets the last one win): say, as for other
+    // conflicting flags, instead of doing one of the two.
+    for (const [name, flag] of Object.entries(this.ctor.flags ?? {})) {
+      if (!(flag as { allowNo?: boolean }).allowNo) continue;
+      const given = (form: string) => this.argv.some((a) => a === form || a.startsWith(`${form}=`));
+      if (given(`--${name}`) && given(`--no-${name}`)) throw new AlluxioError('InvalidArgument', `--${name} and --no-${name} cannot be given together`);
+    }
     if (typeof f.sample === 'string') {
       // (oclif's dependsOn counts --dry-run's default false as given)
       if (f['dry-run'] !== true) throw new AlluxioError('InvalidArgument', '--sample checks a dry run: add --dry-run (without it the change would be written and the sample ignored)');

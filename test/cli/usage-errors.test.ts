@@ -64,7 +64,7 @@ describe('an unknown command or topic (before any command runs)', () => {
 });
 
 describe('values the commands check themselves: exit 2 before any connection, nothing ignored', () => {
-  it('history --path that is not an Alluxio path; resolve with --bucket and an argument; a rule file with a relative virtual directory', async () => {
+  it('history --path that is not an Alluxio path; resolve with --bucket and an argument; a rule file with a relative virtual directory; a flag with its --no- form', async () => {
     const env = { ALLUXIO_ETCD_ENDPOINTS: `http://127.0.0.1:${await freePort()}` };
     const dir = mkdtempSync(join(tmpdir(), 'alluxio-usage-'));
     try {
@@ -74,6 +74,9 @@ describe('values the commands check themselves: exit 2 before any connection, no
         [['history', '--path', 'bad'], 'InvalidPath', /not absolute/],
         [['resolve', '--api', 's3', '--bucket', 'data', '--key', 'x', '/extra'], 'InvalidArgument', /not both/],
         [['path-mapping', 'import', file], 'InvalidRuleFile', /virtualDirectories\[0\]/],
+        // a flag and its --no- form (oclif let the last one win; the CLI probe of 2026-12-02)
+        [['mount', 'update', '--path', '/x', '--readonly', '--no-readonly'], 'InvalidArgument', /--readonly and --no-readonly cannot be given together/],
+        [['path-mapping', 'update', '--id', 'x', '--no-enabled', '--enabled'], 'InvalidArgument', /--enabled and --no-enabled cannot be given together/],
       ] as const) {
         const r = await runCli([...args, '--json'], { env });
         assert.equal(r.code, 2, r.stdout + r.stderr);

@@ -54,6 +54,24 @@ interface FuseNative {
 }
 type FuseCtor = new (mnt: string, ops: Record<string, Cb>, opts: Record<string, unknown>) => FuseNative;
 
+/**
+ * fuse-native 2.2.6 with fgetattr that passes the descriptor: its own `_op_fgetattr`
+ * (index.js) calls the path's `getattr`, so fstat of an open file, and the kernel's size
+ * check before a read past the end it knows, could not answer for the version the
+ * descriptor reads. The stat conversion stays fuse-native's (`_op_getattr`), given a getattr
+ * bound to the descriptor.
+ */
+function withFgetattr(Base: FuseCtor): FuseCtor {
+  type Signal = (...a: unknown[]) => void;
+  type Native = { ops: Record<string, Cb>; _op_getattr(this: { ops: Record<string, Cb> }, signal: Signal, path: string): void };
+  return class extends (Base as unknown as new (...a: unknown[]) => Native) {
+    _op_fgetattr(signal: Signal, path: string, fd: number): void {
+      const fgetattr = this.ops.fgetattr!;
+      this._op_getattr.call({ ops: { getattr: (p: string, cb: Cb) => fgetattr(p, fd, cb) } }, signal, path);
+    }
+  } as unknown as FuseCtor;
+}
+
 export interface FuseDaemonOptions {
   conn: EtcdConnection;
   mountpoint: string;
@@ -208,7 +226,7 @@ export class FuseDaemon {
   }
 
   private async mount(): Promise<void> {
-    const Fuse = require('fuse-native') as FuseCtor;
+    const Fuse = withFgetattr(require('fuse-native') as FuseCtor);
     const fuse = new Fuse(this.mountpoint, this.bindings(), {
       // fuse-native joins options with commas; big_writes (128 KiB writes instead of 4 KiB)
       // has no option of its own, so it rides along with fsname.
@@ -331,6 +349,7 @@ export class FuseDaemon {
       statfs: (_path: string, cb: Cb) => cb(0, ops.statfs()),
       access: (path: string, mode: number, cb: Cb) => run('access', path, () => ops.access(path, mode), () => cb(0), (n) => cb(n), true),
       getattr: (path: string, cb: Cb) => run('getattr', path, () => ops.getattr(path), (a) => cb(0, a), (n) => cb(n), true),
+      fgetattr: (path: string, fd: number, cb: Cb) => run('fgetattr', path, () => ops.fgetattr(path, fd), (a) => cb(0, a), (n) => cb(n), true),
       readdir: (path: string, cb: Cb) => run('readdir', path, () => ops.readdir(path), (names) => cb(0, names), (n) => cb(n)),
       open: (path: string, flags: number, cb: Cb) => run('open', path, () => ops.open(path, flags), (fd) => cb(0, fd), (n) => cb(n)),
       create: (path: string, _mode: number, cb: Cb) => run('create', path, () => ops.create(path), (fd) => cb(0, fd), (n) => cb(n)),

@@ -509,6 +509,41 @@ print(' '.join(out))
     await until('the spools dropped after their readers closed', () => readdirSync(spools[0]!).length === 0);
   });
 
+  it('an open file replaced by a smaller one (behind the mount) reads to the end of its own version', async () => {
+    // (the fuzz probe of 2026-12-02: the read ended early with no error, a prefix of the old
+    // version, once any stat of the name reported the new size)
+    const r = await py(
+      `
+import os, sys, time
+M, U = sys.argv[1], sys.argv[2]
+old, new = os.urandom(6291461), os.urandom(3145728)
+open(U + '/pin.bin', 'wb').write(old)
+fd = os.open(M + '/pin.bin', os.O_RDONLY)
+got = b''
+while len(got) < 4 << 20: got += os.read(fd, (4 << 20) - len(got))
+open(U + '/pin.tmp', 'wb').write(new); os.rename(U + '/pin.tmp', U + '/pin.bin')
+# another application on the mount sees the new size (once the daemon's --attr-cache lets it)
+deadline = time.time() + 60
+while os.stat(M + '/pin.bin').st_size != len(new) and time.time() < deadline: time.sleep(0.05)
+try:
+    while True:
+        b = os.read(fd, 1 << 20)
+        if not b: break
+        got += b
+    res = 'whole' if got == old else ('cut at %d of %d' % (len(got), len(old)) if got == old[:len(got)] else 'other bytes')
+except OSError as e:
+    res = 'errno %d' % e.errno
+print(res, os.stat(M + '/pin.bin').st_size)
+os.close(fd)
+`,
+      [join(M, 'data'), data],
+      120_000,
+    );
+    assert.equal(r.code, 0, r.stderr);
+    // (fstat(2) itself goes by the name: Linux asks FUSE for the inode, not the descriptor)
+    assert.equal(r.stdout.trim(), 'whole 3145728');
+  });
+
   it('a file that shrank or grew behind the mount since the daemon last sized it reads as its new version, no zero-filled tail', async () => {
     // The daemon answers lookups from its --attr-cache; the kernel reads a file by the size
     // its lookup said. dd (no fstat) over a file shrunk meanwhile got the new bytes and then

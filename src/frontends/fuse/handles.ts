@@ -62,7 +62,11 @@ export class ReadHandle {
    * then reads from that one opened version (no per-window open or stat). Otherwise each
    * window is a range stream of whatever the UFS holds now (DataPath.read).
    */
-  constructor(readonly at: Located, size: number, opts: ReadAheadOptions, private readonly obj?: DataObject, private readonly writer?: WriteHandle) {
+  /**
+   * `entry`: the version opened (its size and mtime are what fstat of this descriptor
+   * reports, whatever the name holds by then); none for a reader beside a writer.
+   */
+  constructor(readonly at: Located, size: number, opts: ReadAheadOptions, private readonly obj?: DataObject, private readonly writer?: WriteHandle, readonly entry?: UfsEntry) {
     this.reader = new ReadAhead(writer ? writer.provider() : providerOf(at, obj), size, opts);
     writer?.addReader();
   }

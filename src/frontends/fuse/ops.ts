@@ -228,12 +228,29 @@ export class FuseOps {
     const snap = this.view();
     const { node } = await this.lookup(snap, path);
     const attr = attrOf(node, this.owner);
-    if (node.kind === 'ufs' && node.entry.type === 'file') {
-      this.toldSize.delete(path);
-      this.toldSize.set(path, node.entry.size);
-      if (this.toldSize.size > TOLD_SIZES) this.toldSize.delete(this.toldSize.keys().next().value!);
-    }
+    if (node.kind === 'ufs' && node.entry.type === 'file') this.told(path, node.entry.size);
     return attr;
+  }
+
+  /**
+   * The attributes of an open descriptor, which the kernel asks before a read past the size
+   * it knows: a reader's own version, whatever the name holds now. (Answered for the name, a
+   * reader whose file was replaced by a smaller one, or re-pointed by a rule, ended early
+   * at the new size with no error: a prefix of its version. The fuzz probe of 2026-12-02.)
+   * fstat(2) itself is asked by the name: Linux's FUSE getattr has no descriptor.
+   */
+  async fgetattr(path: string, fd: number): Promise<Attr> {
+    const h = this.handles.get(fd);
+    if (h?.kind !== 'read' || !h.entry || h.apartFromName) return this.getattr(path);
+    this.told(path, h.entry.size);
+    return attrOf({ kind: 'ufs', entry: h.entry, readOnly: h.at.target.mount.readOnly }, this.owner);
+  }
+
+  /** The size the kernel now holds for `path` (open() compares: a file that shrank since is ESTALE). */
+  private told(path: string, size: number): void {
+    this.toldSize.delete(path);
+    this.toldSize.set(path, size);
+    if (this.toldSize.size > TOLD_SIZES) this.toldSize.delete(this.toldSize.keys().next().value!);
   }
 
   /** Per-component lookups: children below `t` reach something though `t` itself does not. */
@@ -341,7 +358,7 @@ export class FuseOps {
       // owning workers, docs/cluster-cache.md); else each window is a DataPath.read stream.
       const usable = Boolean(obj.file?.readInto || obj.file?.sendTo || obj.ranges);
       if (!usable) obj.close();
-      return this.handles.add(new ReadHandle(this.located(t, snap), obj.entry.size, this.readAhead, usable ? obj : undefined));
+      return this.handles.add(new ReadHandle(this.located(t, snap), obj.entry.size, this.readAhead, usable ? obj : undefined, undefined, obj.entry));
     }
     // Always a fresh stat at open: another client may have changed the file.
     const entry = inFlight.length ? null : await this.statOf(t, false);

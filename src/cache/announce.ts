@@ -7,7 +7,8 @@
  *
  * Bounded: each worker has INVALIDATE_TIMEOUT_MS to confirm. One that does not (dead, hung,
  * partitioned) is logged and counted, it may serve the old version for up to its TTL, and
- * it is not asked again while it is suspect (PeerClient.healthy: a few seconds), so a hung
+ * it is not asked again for a few seconds (PeerClient.confirming; a failed peer READ does not
+ * count: an owner cuts a stream on purpose when the object changes under it), so a hung
  * worker costs the writers one deadline per suspect period, not one per change. Skipped
  * workers are counted as failures too.
  */
@@ -44,7 +45,7 @@ export async function announceChange(cluster: { ring: Ring; peers: PeerClient },
   const { ring, peers } = cluster;
   const others = ring.current().filter((m) => m.name !== ring.selfName);
   if (others.length === 0) return;
-  const asked = peers.healthy(others);
+  const asked = peers.confirming(others);
   const skipped = others.length - asked.length;
   if (skipped > 0) {
     peers.counters.invalidations += skipped;

@@ -69,6 +69,8 @@ export interface PeerCounters {
 export class PeerClient {
   readonly counters: PeerCounters = { requests: 0, bytes: 0, colocatedBytes: 0, failures: 0, invalidations: 0, invalidationFailures: 0 };
   private readonly suspects = new Map<string, number>();
+  /** Workers that did not confirm a change lately, until when (announce.ts skips them). */
+  private readonly unconfirmed = new Map<string, number>();
   /** Keep-alive pools per peer, http and https (with the cluster's CA and our certificate). */
   private readonly agent: Agent;
   /**
@@ -105,6 +107,24 @@ export class PeerClient {
       if (until === undefined) return true;
       if (until > now) return false;
       this.suspects.delete(m.name);
+      return true;
+    });
+  }
+
+  /**
+   * `others` without the workers that did not confirm a change in the last `suspectMs`
+   * (announce.ts): a hung worker costs the writers one deadline, not one per change. A peer
+   * READ that failed does not count here: an owner cuts a stream on purpose when the object
+   * changes under it, and its announcements were skipped for 5 s after such a read, so it
+   * served the old version for its metadata TTL (the fuzz probe of 2026-12-02).
+   */
+  confirming<T extends { name: string }>(others: readonly T[]): T[] {
+    const now = Date.now();
+    return others.filter((m) => {
+      const until = this.unconfirmed.get(m.name);
+      if (until === undefined) return true;
+      if (until > now) return false;
+      this.unconfirmed.delete(m.name);
       return true;
     });
   }
@@ -211,7 +231,9 @@ export class PeerClient {
       if (res.statusCode !== 204) throw new Error(`answered ${res.statusCode}: ${text.slice(0, 200)}`);
     } catch (e) {
       this.counters.invalidationFailures++;
-      // not asked again for a while (announce.ts): a hung worker costs one deadline, not one per change
+      // not asked again for a while (announce.ts): a hung worker costs one deadline, not one
+      // per change; nor read from (it is likely dead)
+      this.unconfirmed.set(peer.name, Date.now() + (this.opts.suspectMs ?? 5000));
       this.distrust(peer.name);
       const why = signal.aborted ? `no answer within ${timeoutMs} ms` : this.reason(e);
       throw new AlluxioError('UfsUnavailable', `worker ${peer.name} did not confirm it dropped ${uri}: ${why}`, { details: { peer: peer.name }, cause: e });

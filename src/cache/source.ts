@@ -39,7 +39,10 @@ export class UfsPageSource implements PageSource {
         f.close();
         throw new AlluxioError('Conflict', `${ref.uri} changed in the UFS while it was being read (version ${ref.version} -> ${v})`);
       }
-      return f.stream(range);
+      // exact: a page holds bytes of this version only; a file truncated and rewritten
+      // larger in place while it is read passes for an append (the fuzz probe of 2026-12-02:
+      // a page began with the old version and went on with the new one, served from the cache)
+      return f.stream(range, { exact: true });
     }
     // Adapters with ETags check it per request (S3: If-Match), so no page of another
     // version is ever stored under this one's key.

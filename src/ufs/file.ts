@@ -77,18 +77,24 @@ export function rewrittenInPlace(was: Pick<Stats, 'size' | 'mtimeMs'>, now: Pick
   return now.size < was.size || (now.mtimeMs !== was.mtimeMs && now.size === was.size);
 }
 
+/** Whether a file open since `was` changed at all (its content, size or times): what `exact` reads refuse. */
+function changedAtAll(was: Pick<Stats, 'size' | 'mtimeMs' | 'ctimeMs'>, now: Pick<Stats, 'size' | 'mtimeMs' | 'ctimeMs'>): boolean {
+  return now.size !== was.size || now.mtimeMs !== was.mtimeMs || now.ctimeMs !== was.ctimeMs;
+}
+
 function changedWhileRead(rel: readonly string[]): AlluxioError {
   return new AlluxioError('Conflict', `${rel.join('/')} was rewritten in place while it was read`);
 }
 
-/** fs functions for a ReadStream whose every read is followed by the check of rewrittenInPlace. */
-function checkedReads(was: Stats, rel: readonly string[]): { read: typeof fsRead; close: typeof fsClose } {
+/** fs functions for a ReadStream whose every read is followed by the check of rewrittenInPlace (`exact`: changedAtAll). */
+function checkedReads(was: Stats, rel: readonly string[], exact = false): { read: typeof fsRead; close: typeof fsClose } {
+  const changed = exact ? changedAtAll : rewrittenInPlace;
   const read = ((fd: number, buf: Buffer, off: number, len: number, pos: number, cb: (e: Error | null, n: number, b: Buffer) => void) => {
     fsRead(fd, buf, off, len, pos, (err, n, b) => {
       if (err) return cb(err, 0, b);
       fstat(fd, (e2, now) => {
         if (e2) return cb(e2, 0, b);
-        if (rewrittenInPlace(was, now)) return cb(changedWhileRead(rel), 0, b);
+        if (changed(was, now)) return cb(changedWhileRead(rel), 0, b);
         cb(null, n, b);
       });
     });
@@ -337,11 +343,11 @@ export class FileUfs implements UfsAdapter {
       // The bytes of the version opened, or an error: a file rewritten in place while this
       // streams would give the new bytes after the old ones, and the cache would keep them
       // under the old version (each read checks the file, as readInto below).
-      stream: (range?: ByteRange) => {
+      stream: (range?: ByteRange, opts?: { exact?: boolean }) => {
         if (entry.type !== 'file') throw new AlluxioError('IsADirectory', `${rel.join('/')}: is a directory`);
         const { start, end } = span(st.size, range);
         open = false;
-        return createReadStream('', { fd, start, end, highWaterMark: STREAM_HWM, autoClose: true, fs: checkedReads(st, rel) });
+        return createReadStream('', { fd, start, end, highWaterMark: STREAM_HWM, autoClose: true, fs: checkedReads(st, rel, opts?.exact) });
       },
       sendTo: (dest: Writable, range?: ByteRange) => {
         if (entry.type !== 'file') throw new AlluxioError('IsADirectory', `${rel.join('/')}: is a directory`);

@@ -126,8 +126,13 @@ export interface UfsOpenFile {
   entry: UfsEntry;
   /** The bytes (or a range) in one buffer; for lengths up to SMALL_OBJECT_BYTES. */
   readBuffer(range?: ByteRange): Buffer;
-  /** A stream of the bytes (or a range); takes ownership of the open file. */
-  stream(range?: ByteRange): Readable;
+  /**
+   * A stream of the bytes (or a range); takes ownership of the open file. `exact`: any
+   * change of the file while it streams is a Conflict, growth too (for cache pages: a file
+   * truncated and rewritten larger in place looks like an append); without it a file that
+   * grew reads on, as a descriptor of a local file does.
+   */
+  stream(range?: ByteRange, opts?: { exact?: boolean }): Readable;
   /**
    * Optional: write the bytes (or a range) straight into `dest` with a few reused buffers
    * and backpressure from write callbacks (less CPU and garbage than a stream). Does not

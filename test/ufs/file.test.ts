@@ -1,6 +1,6 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, mkdirSync, writeFileSync, readFileSync, rmSync, symlinkSync, readdirSync, existsSync, renameSync, realpathSync } from 'node:fs';
+import { closeSync, ftruncateSync, mkdtempSync, mkdirSync, openSync, writeFileSync, writeSync, readFileSync, rmSync, symlinkSync, readdirSync, existsSync, renameSync, realpathSync } from 'node:fs';
 import { spawn } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -8,6 +8,7 @@ import { Readable, Writable } from 'node:stream';
 import { text } from 'node:stream/consumers';
 import { parseMount } from '../../src/domain/mounts.js';
 import { FileUfs } from '../../src/ufs/file.js';
+import { UfsPageSource, versionOf } from '../../src/cache/source.js';
 import { UfsRegistry } from '../../src/ufs/registry.js';
 import { AlluxioError } from '../../src/domain/errors.js';
 import { until } from '../helpers/poll.js';
@@ -380,6 +381,40 @@ test('a miss does not hide a file written right after it into a new directory', 
   await ufs.mkdir(['made']);
   writeFileSync(join(root, 'made', 'f'), 'm');
   assert.equal((await ufs.openRead(['made', 'f']))?.entry.size, 1);
+});
+
+test('a cache page fill (UfsPageSource: an exact stream) is a Conflict when the file is truncated and rewritten LARGER in place while it streams; a plain stream reads on, as through an append', async () => {
+  // The fuzz probe of 2026-12-02: truncate(0) + a larger write between two chunk reads passed
+  // for an append, and a page held the old version's bytes, then the new one's.
+  const p = join(root, 'regrow.bin');
+  const size = 3 * 256 * 1024;
+  const readAll = (s: Readable, onFirst: () => void): Promise<{ chunks: Buffer[]; err?: Error }> =>
+    new Promise((resolve) => {
+      const chunks: Buffer[] = [];
+      s.on('data', (c: Buffer) => {
+        chunks.push(c);
+        if (chunks.length === 1) onFirst();
+      });
+      s.on('error', (err) => resolve({ chunks, err }));
+      s.on('end', () => resolve({ chunks }));
+    });
+  const regrow = (fill: number, to: number) => () => {
+    const fd = openSync(p, 'r+'); // same inode
+    ftruncateSync(fd, 0);
+    writeSync(fd, Buffer.alloc(to, fill), 0, to, 0);
+    closeSync(fd);
+  };
+  writeFileSync(p, Buffer.alloc(size, 0x41));
+  const opened = (await ufs.openRead(['regrow.bin']))!;
+  const ref = { uri: 'file:///regrow.bin', version: versionOf(opened.entry), size };
+  opened.close();
+  const fill = await readAll(await new UfsPageSource(ufs, ['regrow.bin']).read(ref, { start: 0, end: size - 1 }), regrow(0x42, size + 4096));
+  assert.ok(fill.err instanceof AlluxioError && fill.err.code === 'Conflict', `a Conflict (${String(fill.err)})`);
+  assert.ok(Buffer.concat(fill.chunks).every((b) => b === 0x41), 'only bytes of the version opened were handed out');
+  // (a plain read of the file, as FUSE's, reads on: it cannot tell this from an append)
+  const plain = (await ufs.openRead(['regrow.bin']))!;
+  const read = await readAll(plain.stream({ start: 0, end: size - 1 }), regrow(0x43, size + 8192));
+  assert.equal(read.err, undefined);
 });
 
 test('openRead: a file rewritten in place while it streams (or before a small read) is a Conflict, never its new bytes after the old ones; an append reads on', async () => {

@@ -8,6 +8,7 @@ import { DEFAULT_FUSE_ROOT } from '../../src/domain/resolver.js';
 import { FuseDaemon } from '../../src/host/fuse-daemon.js';
 import { canonicalMountpoint, fusermountUnmount } from '../../src/frontends/fuse/mountpoint.js';
 import { prepareMountpoint, startInBackground } from '../../src/host/fuse-lifecycle.js';
+import { checkMaxStaleness } from '../../src/host/config-feed.js';
 
 const READY_ENV = 'ALLUXIO_FUSE_READY_IPC';
 
@@ -55,6 +56,7 @@ export default class FuseMount extends BaseCommand<typeof FuseMount, FuseMountRe
     const attrCacheMs = parseDuration(flags['attr-cache'], '--attr-cache');
     const readyTimeoutMs = parseDuration(flags['ready-timeout'], '--ready-timeout');
     const maxStalenessMs = flags['max-staleness'] ? parseDuration(flags['max-staleness'], '--max-staleness') : 0;
+    checkMaxStaleness(maxStalenessMs, 'FUSE daemon');
     if (!/^0?[0-7]{1,3}$/.test(flags.umask)) throw new AlluxioError('InvalidArgument', `--umask "${flags.umask}" must be octal, such as 022 or 000`);
     const umask = parseInt(flags.umask, 8);
 

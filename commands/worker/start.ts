@@ -6,6 +6,7 @@ import { parseDuration } from '../../src/cli/duration.js';
 import { AlluxioError } from '../../src/domain/errors.js';
 import { DEFAULT_REST_TLS_PORT, DEFAULT_S3_TLS_PORT, Worker } from '../../src/host/worker.js';
 import { cacheFlags, openCacheFromFlags } from '../../src/cache/flags.js';
+import { checkMaxStaleness } from '../../src/host/config-feed.js';
 
 export default class WorkerStart extends BaseCommand<typeof WorkerStart, WorkerStartResult> {
   static override summary = 'Run a worker in the foreground: hot-reloads mounts and rules from etcd and serves S3 and REST.';
@@ -45,6 +46,7 @@ export default class WorkerStart extends BaseCommand<typeof WorkerStart, WorkerS
     const ttlMs = parseDuration(flags['lease-ttl'], '--lease-ttl');
     if (ttlMs < 1000) throw new AlluxioError('InvalidArgument', '--lease-ttl must be at least 1s');
     const maxStalenessMs = flags['max-staleness'] ? parseDuration(flags['max-staleness'], '--max-staleness') : undefined;
+    checkMaxStaleness(maxStalenessMs, 'worker'); // (before the cache directory is opened and locked)
     const log = pino({ name: 'alluxio-worker', level: flags['log-level'] });
     // A long-running server: a stray rejection from a client library is logged, not fatal.
     process.on('unhandledRejection', (e) => log.error({ err: e instanceof Error ? e.message : String(e) }, 'unhandled rejection'));

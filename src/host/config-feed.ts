@@ -26,6 +26,13 @@ import { Membership } from './membership.js';
 /** The smallest --max-staleness (ms): its watch then asks etcd for progress every 250 ms. */
 export const MIN_STALENESS_MS = 1000;
 
+/** Refuse a --max-staleness below MIN_STALENESS_MS (InvalidArgument, exit 2); 0 or none: no limit. */
+export function checkMaxStaleness(ms: number | undefined, what: string): void {
+  if (ms !== undefined && ms > 0 && ms < MIN_STALENESS_MS) {
+    throw new AlluxioError('InvalidArgument', `--max-staleness ${ms} ms is below ${MIN_STALENESS_MS} ms: the ${what} could not tell a live etcd from a lost one that fast`);
+  }
+}
+
 export interface ConfigFeedOptions {
   /** The host, as named in error messages: "worker", "FUSE daemon". */
   what: string;
@@ -58,9 +65,7 @@ export class ConfigFeed {
     private readonly opts: ConfigFeedOptions,
   ) {
     const max = opts.maxStalenessMs;
-    if (max !== undefined && max > 0 && max < MIN_STALENESS_MS) {
-      throw new AlluxioError('InvalidArgument', `--max-staleness ${max} ms is below ${MIN_STALENESS_MS} ms: the ${opts.what} could not tell a live etcd from a lost one that fast`);
-    }
+    checkMaxStaleness(max, opts.what);
     // (the watch's own checks fit inside the limit, or it would vouch for a lost stream longer)
     this.informer = new ConfigInformer(conn, { ...(max ? livenessWithin(max) : {}), ...opts.informer });
     this.ufs = new UfsRegistry(opts.ufs ?? {});

@@ -41,15 +41,16 @@ export const PROGRESS_INTERVAL_MS = 2000;
 export const DEAD_STREAM_TIMEOUT_MS = 3000;
 
 /**
- * The liveness checks that fit a snapshot age limit (--max-staleness): a live stream vouches
- * for the snapshot (age 0) until its progress interval plus dead-stream timeout pass without
- * an answer, so each gets at most a quarter of the limit (with the defaults, a worker cut
- * off silently reported age 0 for 5 s, and a limit below that was not kept: the HA probe of
- * 2026-12-02).
+ * The watch settings that keep a snapshot age limit (--max-staleness): a live stream
+ * vouches for the snapshot (age 0) for at most half the limit after its last answer, and is
+ * asked for progress twice in that time, so a healthy one never ages. With the defaults it
+ * vouched for 5 s (progress every 2 s, dead after 3 s more), and a worker cut off silently
+ * kept a limit below that only after 5 s (the HA probe of 2026-12-02). The dead-stream
+ * timeout is not shortened: a busy machine would declare live streams dead.
  */
-export function livenessWithin(maxAgeMs: number): Pick<InformerOptions, 'progressIntervalMs' | 'deadStreamTimeoutMs'> {
-  const quarter = Math.max(1, Math.floor(maxAgeMs / 4));
-  return { progressIntervalMs: Math.min(PROGRESS_INTERVAL_MS, quarter), deadStreamTimeoutMs: Math.min(DEAD_STREAM_TIMEOUT_MS, quarter) };
+export function livenessWithin(maxAgeMs: number): Pick<InformerOptions, 'progressIntervalMs' | 'vouchMs'> {
+  const vouchMs = Math.max(1, Math.min(PROGRESS_INTERVAL_MS + DEAD_STREAM_TIMEOUT_MS, Math.floor(maxAgeMs / 2)));
+  return { progressIntervalMs: Math.min(PROGRESS_INTERVAL_MS, Math.max(1, Math.floor(vouchMs / 2))), vouchMs };
 }
 
 interface Counters {
@@ -77,6 +78,7 @@ export class ConfigInformer extends EventEmitter<InformerEvents> {
   private readonly random: () => number;
   private readonly progressIntervalMs: number;
   private readonly deadStreamTimeoutMs: number;
+  private readonly vouchMs: number;
   private readonly backoff: { initialMs: number; maxMs: number };
   private readonly log: Logger | undefined;
 
@@ -89,6 +91,7 @@ export class ConfigInformer extends EventEmitter<InformerEvents> {
     this.random = opts.random ?? Math.random;
     this.progressIntervalMs = opts.progressIntervalMs ?? PROGRESS_INTERVAL_MS;
     this.deadStreamTimeoutMs = opts.deadStreamTimeoutMs ?? DEAD_STREAM_TIMEOUT_MS;
+    this.vouchMs = opts.vouchMs ?? this.progressIntervalMs + this.deadStreamTimeoutMs;
     this.backoff = { initialMs: opts.backoffInitialMs ?? 100, maxMs: opts.backoffMaxMs ?? 5000 };
   }
 
@@ -121,7 +124,7 @@ export class ConfigInformer extends EventEmitter<InformerEvents> {
   snapshotAgeMs(now = this.clock.now()): number {
     if (!this.view.snapshot) return Number.POSITIVE_INFINITY;
     const { lastContact, inSyncAt } = this.counters;
-    if (this.loopState.kind === 'watching' && lastContact !== null && now - lastContact <= this.progressIntervalMs + this.deadStreamTimeoutMs) return 0;
+    if (this.loopState.kind === 'watching' && lastContact !== null && now - lastContact <= this.vouchMs) return 0;
     return inSyncAt === null ? Number.POSITIVE_INFINITY : Math.max(0, now - inSyncAt);
   }
 

@@ -78,6 +78,11 @@ export interface InformerOptions {
   progressIntervalMs?: number;
   /** Declare the stream dead when nothing arrived for this long after a progress request. */
   deadStreamTimeoutMs?: number;
+  /**
+   * How long after its last answer a live stream vouches for the snapshot (age 0); after
+   * that the age counts from that answer. Default: progressIntervalMs + deadStreamTimeoutMs.
+   */
+  vouchMs?: number;
   backoffInitialMs?: number;
   backoffMaxMs?: number;
   /** Injected time (tests: a fake clock). Default: the system clock. */

@@ -224,6 +224,8 @@ export async function transact<T>(conn: EtcdConnection, plan: (state: ConfigStat
     return { revision: landed.revision, result: sent.find((x) => x.nonce === landed.nonce)!.result };
   };
   let lostAnswers = 0;
+  /** The error of the last commit whose answer was lost (then the next attempt looks for it first). */
+  let lastLost: Parameters<typeof lostAnswerError>[0] | undefined;
   for (let attempt = 1; ; attempt++) {
     const state = await readConfig(conn);
     checkSchema(state);
@@ -231,9 +233,11 @@ export async function transact<T>(conn: EtcdConnection, plan: (state: ConfigStat
     // planned again, a plan that does not fail on it (a rule under a fresh id, an import)
     // would commit the change a second time, guarded on this newer read. Asked after the
     // read, so a copy landing later fails this attempt's guard (and is found there).
-    if (lostAnswers > 0) {
-      const done = await ours();
-      if (done) return done;
+    if (lastLost) {
+      // (and when that cannot be told, the lost answer's error: planning again could commit twice)
+      const landed = await findLanded(conn, sent);
+      if (landed.kind === 'landed') return { revision: landed.revision, result: sent.find((x) => x.nonce === landed.nonce)!.result };
+      if (landed.kind === 'unknown') throw lostAnswerError(lastLost, landed);
     }
     let planned: Plan<T>;
     try {
@@ -297,6 +301,7 @@ export async function transact<T>(conn: EtcdConnection, plan: (state: ConfigStat
       const landed = await findLanded(conn, sent);
       if (landed.kind === 'landed') return { revision: landed.revision, result: sent.find((x) => x.nonce === landed.nonce)!.result };
       if (landed.kind !== 'unknown' && ++lostAnswers < MAX_LOST_ANSWERS) {
+        lastLost = e;
         // Not applied (yet): commit again, planned on a new read (checked for our copy
         // first, above). A lost copy still in flight and the new commit are each guarded on
         // a generation the other one moves, so at most one can land.

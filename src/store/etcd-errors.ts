@@ -116,7 +116,8 @@ export async function classifyEtcdError(conn: EtcdConnection, m: Etcd3Module | u
       { cause: e },
     );
   }
-  if (/request is too large/i.test(msg)) {
+  // (etcd's own refusal up to --max-request-bytes + 512 KiB; gRPC's beyond that)
+  if (/request is too large|received message larger than max/i.test(msg)) {
     return new AlluxioError(
       'TooManyChanges',
       `etcd refused ${what}: the request is larger than etcd's --max-request-bytes allows (default 1.5 MiB); make the change in smaller parts, or raise --max-request-bytes on every etcd member`,

@@ -103,6 +103,11 @@ describe('path-mapping import of many rules', () => {
     assert.equal(r.code, 2, r.stdout + r.stderr);
     assert.equal(r.json().error.code, 'TooManyChanges');
     assert.match(r.stdout, /--max-request-bytes/);
+    // far larger (over the limit + 512 KiB, where gRPC refuses it before etcd does): the same
+    const pad = '/some/long/target/path/padding-padding-padding'.repeat(6);
+    const huge = await cli(['path-mapping', 'import', ruleFile(6000, pad), '--json'], { env: { ALLUXIO_ETCD_MAX_TXN_OPS: undefined } });
+    assert.equal(huge.code, 2, huge.stdout + huge.stderr);
+    assert.equal(huge.json().error.code, 'TooManyChanges');
     assert.equal((await ruleKeys(big.endpoint, 'large4')).length, 0);
   });
 });

@@ -283,6 +283,8 @@ export class PeerClient {
         }
         stop();
         hung = new Error(`worker ${peer.name} stopped answering (its /healthz ${why})`);
+        // hung, not a stream it cut: changes skip it for a while too (a deadline each saved)
+        this.unconfirmed.set(peer.name, Date.now() + (this.opts.suspectMs ?? 5000));
         if (body) body.destroy(hung);
         else ac.abort(hung);
       });

@@ -15,7 +15,9 @@ import { Readable } from 'node:stream';
 import { clusterObject } from '../../src/cache/cluster-read.js';
 import { PeerClient } from '../../src/cache/peer-client.js';
 import type { PageSource } from '../../src/cache/source.js';
-import type { RingMember } from '../../src/cluster/ring.js';
+import type { Ring, RingMember } from '../../src/cluster/ring.js';
+import { announceChange } from '../../src/cache/announce.js';
+import pino from 'pino';
 import { isAlluxioError } from '../../src/domain/errors.js';
 import { pattern } from './harness.js';
 
@@ -29,6 +31,10 @@ type Behaviour = 'ok' | 'cut' | '404' | '503' | '409' | 'bad-range';
 async function peer(name: string, behaviour: Behaviour, seen: string[] = []): Promise<RingMember> {
   const s = http.createServer((req, res) => {
     const url = new URL(req.url!, 'http://x');
+    if (url.pathname === '/api/v1/peer/invalidate') {
+      seen.push(`${name} told ${url.searchParams.get('uri')}`);
+      return res.writeHead(204).end();
+    }
     seen.push(`${name} ${req.headers.range}`);
     assert.equal(url.pathname, '/api/v1/peer/read');
     assert.equal(url.searchParams.get('uri'), REF.uri);
@@ -59,6 +65,12 @@ function deadPeer(): RingMember {
   // a port nothing listens on (the first peer's port, once closed, could be reused; 1 is never ours)
   return { id: 'dead', name: '127.0.0.1:1', host: '127.0.0.1', s3Port: 0, restPort: 1, scheme: 'http', s3TlsPort: null, restTlsPort: null, tlsClientAuth: false };
 }
+
+/** A ring of `members`, this process not one of them (announceChange tells them all). */
+function ringOf(members: RingMember[]): Ring {
+  return { order: () => [...members], current: () => members, selfName: undefined, selfShare: () => undefined };
+}
+const silent = pino({ level: 'silent' });
 
 function fallback(log: string[]): PageSource {
   return {
@@ -96,6 +108,12 @@ test('an owner that cuts the body: the next owner continues from the byte where 
   assert.ok(resumedAt > 0 && resumedAt < REF.size, `resumed at ${resumedAt}`);
   assert.equal(peers.counters.failures, 1);
   assert.deepEqual(peers.healthy([a, { name: 'other' }]).map((p) => p.name), ['other'], 'the failed peer is left out for a while');
+  // ... of reads only: a change is still announced to it. (An owner cuts a stream on purpose
+  // when the object changes under it; the fuzz probe of 2026-12-02: changes skipped it for
+  // 5 s after such a read, and it served the old version for its metadata TTL.)
+  await announceChange({ ring: ringOf([a]), peers }, silent, REF.uri, false);
+  assert.deepEqual(seen.slice(2), [`a told ${REF.uri}`]);
+  assert.equal(peers.counters.invalidationFailures, 0);
 });
 
 test('refused, 404, 503 and a wrong Content-Range each move on; with every owner failing, the fallback serves the rest', async () => {
@@ -222,6 +240,11 @@ test('an owner that stops answering altogether (its /healthz too) is found out b
   assert.ok(Buffer.concat(got).equals(DATA), 'the bytes came from the fallback');
   assert.ok(log.length > 0);
   assert.ok(asked() >= 3, 'two reads and at least one health check reached it');
+  // Found hung by its health check: a change skips it for a while (no deadline spent on it)
+  const before = asked();
+  await announceChange({ ring: ringOf([owner]), peers }, silent, REF.uri, false);
+  assert.equal(asked(), before, 'not asked');
+  assert.equal(peers.counters.invalidationFailures, 1, 'counted as not confirmed');
   peers.close();
   hung.closeAllConnections();
 });

@@ -332,8 +332,9 @@ export class DataPath {
     const around = opts?.aroundCommit;
     if (!around) return this.change(t, () => t.adapter.write(t.rel, body));
     // What the caller's wrapper throws itself (a condition that failed at the commit) reaches
-    // the caller unchanged; what the commit throws is a UFS failure like any other. Refused
-    // before its commit ran, the write changed nothing: no other worker is told (a 412 of a
+    // the caller unchanged; what the commit throws is a UFS failure like any other. Failed
+    // before its commit ran (a body cut or refused, a condition failing at the commit, its
+    // client gone), the write changed nothing: no other worker is told (a 412 of a
     // conditional write losing a race dropped the object from every worker's cache).
     let fromCommit: unknown;
     let committing = false;
@@ -349,7 +350,7 @@ export class DataPath {
         }),
     };
     try {
-      return await this.change(t, () => t.adapter.write(t.rel, body, wrapped), { changedNothing: () => own !== undefined && !committing });
+      return await this.change(t, () => t.adapter.write(t.rel, body, wrapped), { changedNothing: () => !committing });
     } catch (e) {
       throw own ? own.e : e;
     }

@@ -358,7 +358,8 @@ export class FuseOps {
       // owning workers, docs/cluster-cache.md); else each window is a DataPath.read stream.
       const usable = Boolean(obj.file?.readInto || obj.file?.sendTo || obj.ranges);
       if (!usable) obj.close();
-      return this.handles.add(new ReadHandle(this.located(t, snap), obj.entry.size, this.readAhead, usable ? obj : undefined, undefined, obj.entry));
+      // (its entry, for fgetattr, only when its reads are of that version)
+      return this.handles.add(usable ? new ReadHandle(this.located(t, snap), obj.entry.size, this.readAhead, obj, undefined, obj.entry) : new ReadHandle(this.located(t, snap), obj.entry.size, this.readAhead));
     }
     // Always a fresh stat at open: another client may have changed the file.
     const entry = inFlight.length ? null : await this.statOf(t, false);

@@ -73,7 +73,9 @@ export abstract class BaseCommand<T extends typeof Command, R extends object> ex
     // conflicting flags, instead of doing one of the two.
     for (const [name, flag] of Object.entries(this.ctor.flags ?? {})) {
       if (!(flag as { allowNo?: boolean }).allowNo) continue;
-      const given = (form: string) => this.argv.some((a) => a === form || a.startsWith(`${form}=`));
+      const dashes = this.argv.indexOf('--');
+      const options = dashes < 0 ? this.argv : this.argv.slice(0, dashes);
+      const given = (form: string) => options.some((a) => a === form || a.startsWith(`${form}=`));
       if (given(`--${name}`) && given(`--no-${name}`)) throw new AlluxioError('InvalidArgument', `--${name} and --no-${name} cannot be given together`);
     }
     if (typeof f.sample === 'string') {

@@ -157,7 +157,7 @@ export async function startMigration(conn: EtcdConnection, input: StartInput): P
  */
 export async function launchMigration(conn: EtcdConnection, input: StartInput, dir: string): Promise<Committed<MigrationRecord> & { copier: SpawnedCopier }> {
   const committed = await startMigration(conn, input);
-  const copier = spawnCopier(committed.result.id, conn.options, dir);
+  const copier = spawnCopier(committed.result.id, committed.result.createdAt, conn.options, dir);
   return { ...committed, copier };
 }
 
@@ -412,7 +412,7 @@ export async function resume(
     record = next;
     modRevision = rev;
   }
-  const copier = spawnCopier(id, conn.options, dir);
+  const copier = spawnCopier(id, record.createdAt, conn.options, dir);
   return { record, copier };
 }
 

@@ -2,8 +2,13 @@
  * Starting the copier as a detached background process (`alluxio migrate run --id ID`),
  * with its log and pid file under the state directory:
  *
- *   $ALLUXIO_STATE_DIR (default ~/.alluxio)/migrations/<cluster>/<id>.log
- *   $ALLUXIO_STATE_DIR (default ~/.alluxio)/migrations/<cluster>/<id>.pid
+ *   $ALLUXIO_STATE_DIR (default ~/.alluxio)/migrations/<cluster>/<id>-<created>.log
+ *   $ALLUXIO_STATE_DIR (default ~/.alluxio)/migrations/<cluster>/<id>-<created>.pid
+ *
+ * `<created>` is the migration's creation time (20261202T053400123Z): ids count per etcd
+ * cluster, so two clusters of one name on a host (two local clusters, two etcds) both have
+ * an m-1; their copiers shared one log and one pid file (the CLI probe of 2026-12-02). A
+ * resumed migration writes on in its own.
  *
  * The connection settings travel in the environment (ALLUXIO_ETCD_*), never on the command
  * line, so a password does not show up in `ps`.
@@ -27,10 +32,16 @@ export interface SpawnedCopier {
   pidFile: string;
 }
 
-export function spawnCopier(id: string, conn: ConnectionOptions, dir: string): SpawnedCopier {
+/** The name of a migration's copier files: its id and creation time. */
+export function copierFileName(id: string, createdAt: string): string {
+  return `${id}-${createdAt.replace(/[^0-9A-Za-z]/g, '')}`;
+}
+
+export function spawnCopier(id: string, createdAt: string, conn: ConnectionOptions, dir: string): SpawnedCopier {
   mkdirSync(dir, { recursive: true });
-  const log = join(dir, `${id}.log`);
-  const pidFile = join(dir, `${id}.pid`);
+  const name = copierFileName(id, createdAt);
+  const log = join(dir, `${name}.log`);
+  const pidFile = join(dir, `${name}.pid`);
   const fd = openSync(log, 'a');
   const env: NodeJS.ProcessEnv = {
     ...process.env,

@@ -141,8 +141,11 @@ export async function waitStatus(env: MigEnv, id: string, pred: (s: any) => bool
 }
 
 export function copierLog(env: MigEnv, id: string): string {
+  const d = join(env.stateDir, 'migrations', 'default');
   try {
-    return readFileSync(join(env.stateDir, 'migrations', 'default', `${id}.log`), 'utf8');
+    // <id>-<created>.log (src/migrate/spawn.ts)
+    const name = readdirSync(d).find((n) => n.startsWith(`${id}-`) && n.endsWith('.log'));
+    return name ? readFileSync(join(d, name), 'utf8') : '(no copier log)';
   } catch {
     return '(no copier log)';
   }

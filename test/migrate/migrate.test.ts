@@ -151,6 +151,10 @@ test('kill -9 of the copier: resume continues where it stopped, without recopyin
   const res = await env.cli(['migrate', 'resume', '--id', started.id, '--bandwidth', '128k', '--concurrency', '3', '--json']);
   assert.equal(res.code, 0, res.stderr);
   assert.notEqual(res.json().copier.pid, pid);
+  // its own log, named by its id and creation time (another cluster's m-1 on this host has
+  // another one), written on by the resumed copier
+  assert.match(started.copier.log, new RegExp(`/${started.id}-\\d{8}T\\d{9}Z\\.log$`));
+  assert.equal(res.json().copier.log, started.copier.log);
   const ready = await waitStatus(env, started.id, (d) => d.state === 'ready', 'ready after resume', 90_000);
   assert.deepEqual(ready.files, { done: 40, total: 40 });
   assert.equal(ready.concurrency, 3);

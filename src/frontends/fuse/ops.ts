@@ -39,7 +39,7 @@ import { DataPath, type DataTarget } from '../common/data-path.js';
 import { isTraversable, listMerged, type MergedListing } from '../common/listing.js';
 import type { FrontendContext } from '../context.js';
 import { attrOf, type Attr, type Node, type Owner } from './attr.js';
-import { Errno, fsError } from './errno.js';
+import { Errno, errnoOf, fsError } from './errno.js';
 import { newSpoolDir } from './spool.js';
 import { HandleTable, ReadHandle, WriteHandle, type Located } from './handles.js';
 import type { ReadAheadOptions } from './read-ahead.js';
@@ -234,14 +234,26 @@ export class FuseOps {
 
   /**
    * The attributes of an open descriptor, which the kernel asks before a read past the size
-   * it knows: a reader's own version, whatever the name holds now. (Answered for the name, a
-   * reader whose file was replaced by a smaller one, or re-pointed by a rule, ended early
-   * at the new size with no error: a prefix of its version. The fuzz probe of 2026-12-02.)
-   * fstat(2) itself is asked by the name: Linux's FUSE getattr has no descriptor.
+   * it knows. A reader whose version is larger than what the name holds now (replaced by a
+   * smaller object, or re-pointed by a rule: the kernel heard the new size from a lookup)
+   * gets ESTALE: before, the read ended early at the new size with no error, a prefix of its
+   * version (the fuzz probe of 2026-12-02). Its own larger size is not reported instead:
+   * the kernel keeps one size and one page cache per name, so the old version's tail would
+   * then be read by descriptors of the new one. Otherwise: the reader's own version.
+   * (fstat(2) itself is asked by the name: Linux's FUSE getattr has no descriptor.)
    */
   async fgetattr(path: string, fd: number): Promise<Attr> {
     const h = this.handles.get(fd);
     if (h?.kind !== 'read' || !h.entry || h.apartFromName) return this.getattr(path);
+    let now: Attr | undefined;
+    try {
+      now = await this.getattr(path);
+    } catch (e) {
+      if (errnoOf(e, { lookup: true }) !== Errno.ENOENT) throw e; // gone: its readers read on (an unlinked file)
+    }
+    if (now && now.size < h.entry.size) {
+      throw fsError(Errno.ESTALE, `${path} is ${now.size} bytes now; this descriptor reads a version of ${h.entry.size} bytes, which the kernel can no longer read to its end`);
+    }
     this.told(path, h.entry.size);
     return attrOf({ kind: 'ufs', entry: h.entry, readOnly: h.at.target.mount.readOnly }, this.owner);
   }

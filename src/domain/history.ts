@@ -36,7 +36,10 @@ export type ChangeAction = 'added' | 'removed' | 'changed';
 
 /** What a key change did: from its values, or its kept action when they were dropped. */
 export function changeAction(c: KeyChange): ChangeAction {
-  if (c.before === null && c.after === null) return c.action ?? 'changed'; // (older records: unknown)
+  if (c.before === null && c.after === null) {
+    // (older records kept no action; a record written by hand may hold anything)
+    return c.action === 'added' || c.action === 'removed' ? c.action : 'changed';
+  }
   return c.before === null ? 'added' : c.after === null ? 'removed' : 'changed';
 }
 

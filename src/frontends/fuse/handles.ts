@@ -63,10 +63,11 @@ export class ReadHandle {
    * window is a range stream of whatever the UFS holds now (DataPath.read).
    */
   /**
-   * `entry`: the version opened (its size and mtime are what fstat of this descriptor
-   * reports, whatever the name holds by then); none for a reader beside a writer.
+   * `entry`: the version opened, when every read is of it (the attributes the kernel is
+   * given for this descriptor: ops.fgetattr); `openedAt`: what the kernel had been told of
+   * the name by then (ops.toldSeq).
    */
-  constructor(readonly at: Located, size: number, opts: ReadAheadOptions, private readonly obj?: DataObject, private readonly writer?: WriteHandle, readonly entry?: UfsEntry) {
+  constructor(readonly at: Located, size: number, opts: ReadAheadOptions, private readonly obj?: DataObject, private readonly writer?: WriteHandle, readonly entry?: UfsEntry, readonly openedAt = 0) {
     this.reader = new ReadAhead(writer ? writer.provider() : providerOf(at, obj), size, opts);
     writer?.addReader();
   }

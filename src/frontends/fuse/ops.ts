@@ -39,7 +39,7 @@ import { DataPath, type DataTarget } from '../common/data-path.js';
 import { isTraversable, listMerged, type MergedListing } from '../common/listing.js';
 import type { FrontendContext } from '../context.js';
 import { attrOf, type Attr, type Node, type Owner } from './attr.js';
-import { Errno, errnoOf, fsError } from './errno.js';
+import { Errno, fsError } from './errno.js';
 import { newSpoolDir } from './spool.js';
 import { HandleTable, ReadHandle, WriteHandle, type Located } from './handles.js';
 import type { ReadAheadOptions } from './read-ahead.js';
@@ -108,7 +108,9 @@ export class FuseOps {
    * by it), most recent last, bounded; and the paths whose open just answered ESTALE for
    * it (the kernel's one retry is not refused again).
    */
-  private readonly toldSize = new Map<string, number>();
+  private readonly toldSize = new Map<string, { size: number; seq: number }>();
+  /** Counts what the kernel is told (toldSize's seq): a descriptor knows what came after its open. */
+  private toldSeq = 0;
   private readonly staleOpen = new Map<string, number>();
   private readonly dp: DataPath;
   private readonly owner: Owner;
@@ -234,25 +236,24 @@ export class FuseOps {
 
   /**
    * The attributes of an open descriptor, which the kernel asks before a read past the size
-   * it knows. A reader whose version is larger than what the name holds now (replaced by a
-   * smaller object, or re-pointed by a rule: the kernel heard the new size from a lookup)
-   * gets ESTALE: before, the read ended early at the new size with no error, a prefix of its
-   * version (the fuzz probe of 2026-12-02). Its own larger size is not reported instead:
-   * the kernel keeps one size and one page cache per name, so the old version's tail would
-   * then be read by descriptors of the new one. Otherwise: the reader's own version.
+   * it knows (with attrTimeout 0: at every end of file). A reader whose version is larger
+   * than the size the kernel was last told for the name (a lookup found it replaced by a
+   * smaller object, or re-pointed by a rule) gets ESTALE: before, the read ended early at
+   * that size with no error, a prefix of its version (the fuzz probe of 2026-12-02). Its own
+   * larger size is not reported instead: the kernel keeps one size and one page cache per
+   * name, so the old version's tail would then be read by descriptors of the new one.
+   * Otherwise the reader's own version. From memory: no stat of the name (a read to the end
+   * of a file replaced meanwhile that nobody looked up reads whole and ends with 0).
    * (fstat(2) itself is asked by the name: Linux's FUSE getattr has no descriptor.)
    */
   async fgetattr(path: string, fd: number): Promise<Attr> {
     const h = this.handles.get(fd);
     if (h?.kind !== 'read' || !h.entry || h.apartFromName) return this.getattr(path);
-    let now: Attr | undefined;
-    try {
-      now = await this.getattr(path);
-    } catch (e) {
-      if (errnoOf(e, { lookup: true }) !== Errno.ENOENT) throw e; // gone: its readers read on (an unlinked file)
-    }
-    if (now && now.size < h.entry.size) {
-      throw fsError(Errno.ESTALE, `${path} is ${now.size} bytes now; this descriptor reads a version of ${h.entry.size} bytes, which the kernel can no longer read to its end`);
+    // (told before the open: the kernel had not heard of this version yet, e.g. a file that
+    // grew since a lookup; the descriptor's own size is then news, not a step back)
+    const told = this.toldSize.get(path);
+    if (told !== undefined && told.seq > h.openedAt && told.size < h.entry.size) {
+      throw fsError(Errno.ESTALE, `${path} is ${told.size} bytes now; this descriptor reads a version of ${h.entry.size} bytes, which the kernel can no longer read to its end`);
     }
     this.told(path, h.entry.size);
     return attrOf({ kind: 'ufs', entry: h.entry, readOnly: h.at.target.mount.readOnly }, this.owner);
@@ -261,7 +262,7 @@ export class FuseOps {
   /** The size the kernel now holds for `path` (open() compares: a file that shrank since is ESTALE). */
   private told(path: string, size: number): void {
     this.toldSize.delete(path);
-    this.toldSize.set(path, size);
+    this.toldSize.set(path, { size, seq: ++this.toldSeq });
     if (this.toldSize.size > TOLD_SIZES) this.toldSize.delete(this.toldSize.keys().next().value!);
   }
 
@@ -352,7 +353,7 @@ export class FuseOps {
         throw fsError(Errno.EISDIR);
       }
       this.stats.set(t.path, { at: Date.now(), value: obj.entry });
-      const told = this.toldSize.get(path);
+      const told = this.toldSize.get(path)?.size;
       const retried = this.staleOpen.get(path);
       if (retried !== undefined) this.staleOpen.delete(path);
       if (told !== undefined && obj.entry.size < told && !(retried !== undefined && Date.now() - retried < STALE_RETRY_MS)) {
@@ -371,7 +372,7 @@ export class FuseOps {
       const usable = Boolean(obj.file?.readInto || obj.file?.sendTo || obj.ranges);
       if (!usable) obj.close();
       // (its entry, for fgetattr, only when its reads are of that version)
-      return this.handles.add(usable ? new ReadHandle(this.located(t, snap), obj.entry.size, this.readAhead, obj, undefined, obj.entry) : new ReadHandle(this.located(t, snap), obj.entry.size, this.readAhead));
+      return this.handles.add(usable ? new ReadHandle(this.located(t, snap), obj.entry.size, this.readAhead, obj, undefined, obj.entry, this.toldSeq) : new ReadHandle(this.located(t, snap), obj.entry.size, this.readAhead));
     }
     // Always a fresh stat at open: another client may have changed the file.
     const entry = inFlight.length ? null : await this.statOf(t, false);

@@ -227,7 +227,14 @@ export async function transact<T>(conn: EtcdConnection, plan: (state: ConfigStat
   /** The error of the last commit whose answer was lost (then the next attempt looks for it first). */
   let lastLost: Parameters<typeof lostAnswerError>[0] | undefined;
   for (let attempt = 1; ; attempt++) {
-    const state = await readConfig(conn);
+    let state: ConfigState;
+    try {
+      state = await readConfig(conn);
+    } catch (e) {
+      // after a lost answer, etcd's silence leaves it open whether that commit landed
+      if (lastLost && isTransientEtcdError(e)) throw lostAnswerError(lastLost, { kind: 'unknown', why: (e as Error).message });
+      throw e;
+    }
     checkSchema(state);
     // After a lost answer, a copy of ours may have landed since findLanded said "pending":
     // planned again, a plan that does not fail on it (a rule under a fresh id, an import)

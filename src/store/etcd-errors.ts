@@ -116,8 +116,9 @@ export async function classifyEtcdError(conn: EtcdConnection, m: Etcd3Module | u
       { cause: e },
     );
   }
-  // (etcd's own refusal up to --max-request-bytes + 512 KiB; gRPC's beyond that)
-  if (/request is too large|received message larger than max/i.test(msg)) {
+  // (etcd's own refusal up to --max-request-bytes + 512 KiB; its gRPC server's beyond that.
+  // Not grpc-js's "Received message larger than max" of a large ANSWER: not a change's size.)
+  if (/request is too large|grpc: received message larger than max/.test(msg)) {
     return new AlluxioError(
       'TooManyChanges',
       `etcd refused ${what}: the request is larger than etcd's --max-request-bytes allows (default 1.5 MiB); make the change in smaller parts, or raise --max-request-bytes on every etcd member`,

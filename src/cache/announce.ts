@@ -7,8 +7,9 @@
  *
  * Bounded: each worker has INVALIDATE_TIMEOUT_MS to confirm. One that does not (dead, hung,
  * partitioned) is logged and counted, it may serve the old version for up to its TTL, and
- * it is not asked again for a few seconds (PeerClient.confirming; a failed peer READ does not
- * count: an owner cuts a stream on purpose when the object changes under it), so a hung
+ * it is not asked again for a few seconds, nor one that failed a health check
+ * (PeerClient.confirming; another failed peer READ does not count: an owner cuts a stream on
+ * purpose when the object changes under it), so a hung
  * worker costs the writers one deadline per suspect period, not one per change. Skipped
  * workers are counted as failures too.
  */

@@ -112,11 +112,12 @@ export class PeerClient {
   }
 
   /**
-   * `others` without the workers that did not confirm a change in the last `suspectMs`
-   * (announce.ts): a hung worker costs the writers one deadline, not one per change. A peer
-   * READ that failed does not count here: an owner cuts a stream on purpose when the object
-   * changes under it, and its announcements were skipped for 5 s after such a read, so it
-   * served the old version for its metadata TTL (the fuzz probe of 2026-12-02).
+   * `others` without the workers that, in the last `suspectMs`, did not confirm a change or
+   * failed a health check (announce.ts): a hung worker costs the writers one deadline at
+   * most, not one per change. Another failed peer READ does not count here: an owner cuts a
+   * stream on purpose when the object changes under it, and its announcements were skipped
+   * for 5 s after such a read, so it served the old version for its metadata TTL (the fuzz
+   * probe of 2026-12-02).
    */
   confirming<T extends { name: string }>(others: readonly T[]): T[] {
     const now = Date.now();

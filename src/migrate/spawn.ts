@@ -33,11 +33,13 @@ export interface SpawnedCopier {
 }
 
 /** The name of a migration's copier files: its id and creation time. */
-export function copierFileName(id: string, createdAt: string): string {
-  return `${id}-${createdAt.replace(/[^0-9A-Za-z]/g, '')}`;
+export function copierFileName(id: string, createdAt: string | undefined): string {
+  // (a record written by hand may lack its creation time: the id alone, as before)
+  const tag = typeof createdAt === 'string' ? createdAt.replace(/[^0-9A-Za-z]/g, '') : '';
+  return tag ? `${id}-${tag}` : id;
 }
 
-export function spawnCopier(id: string, createdAt: string, conn: ConnectionOptions, dir: string): SpawnedCopier {
+export function spawnCopier(id: string, createdAt: string | undefined, conn: ConnectionOptions, dir: string): SpawnedCopier {
   mkdirSync(dir, { recursive: true });
   const name = copierFileName(id, createdAt);
   const log = join(dir, `${name}.log`);

@@ -101,14 +101,7 @@ export class PeerClient {
    * next owner, or its fallback, instead of waiting on the same failure again.
    */
   healthy<T extends { name: string }>(order: readonly T[]): T[] {
-    const now = Date.now();
-    return order.filter((m) => {
-      const until = this.suspects.get(m.name);
-      if (until === undefined) return true;
-      if (until > now) return false;
-      this.suspects.delete(m.name);
-      return true;
-    });
+    return notIn(this.suspects, order);
   }
 
   /**
@@ -120,14 +113,7 @@ export class PeerClient {
    * probe of 2026-12-02).
    */
   confirming<T extends { name: string }>(others: readonly T[]): T[] {
-    const now = Date.now();
-    return others.filter((m) => {
-      const until = this.unconfirmed.get(m.name);
-      if (until === undefined) return true;
-      if (until > now) return false;
-      this.unconfirmed.delete(m.name);
-      return true;
-    });
+    return notIn(this.unconfirmed, others);
   }
 
   /** A peer read from `name` failed: counted, and the peer is tried last for a while. */
@@ -381,4 +367,16 @@ async function firstText(body: Readable, max: number): Promise<string> {
     // the body is only for the message
   }
   return text.slice(0, max);
+}
+
+/** `members` without those `until` holds a time in the future for (expired entries dropped). */
+function notIn<T extends { name: string }>(until: Map<string, number>, members: readonly T[]): T[] {
+  const now = Date.now();
+  return members.filter((m) => {
+    const t = until.get(m.name);
+    if (t === undefined) return true;
+    if (t > now) return false;
+    until.delete(m.name);
+    return true;
+  });
 }

@@ -54,7 +54,7 @@ export abstract class BaseCommand<T extends typeof Command, R extends object> ex
 
   /** Parse argv (flags and args) for the concrete command. */
   protected async parseInput(): Promise<{ flags: BaseFlags<T>; args: Record<string, unknown> }> {
-    const { flags, args } = await this.parse({
+    const { flags, args, raw } = await this.parse({
       flags: this.ctor.flags,
       baseFlags: (this.ctor as typeof BaseCommand).baseFlags,
       enableJsonFlag: this.ctor.enableJsonFlag,
@@ -71,12 +71,11 @@ export abstract class BaseCommand<T extends typeof Command, R extends object> ex
     }
     // A flag and its --no- form together (oclif lets the last one win): say, as for other
     // conflicting flags, instead of doing one of the two.
+    // (from the parser's flag tokens: not a value or what follows --)
     for (const [name, flag] of Object.entries(this.ctor.flags ?? {})) {
       if (!(flag as { allowNo?: boolean }).allowNo) continue;
-      const dashes = this.argv.indexOf('--');
-      const options = dashes < 0 ? this.argv : this.argv.slice(0, dashes);
-      const given = (form: string) => options.some((a) => a === form || a.startsWith(`${form}=`));
-      if (given(`--${name}`) && given(`--no-${name}`)) throw new AlluxioError('InvalidArgument', `--${name} and --no-${name} cannot be given together`);
+      const forms = new Set(raw.filter((t) => t.type === 'flag' && t.flag === name).map((t) => ((t as { input: string }).input.startsWith('--no-') ? 'no' : 'yes')));
+      if (forms.size === 2) throw new AlluxioError('InvalidArgument', `--${name} and --no-${name} cannot be given together`);
     }
     if (typeof f.sample === 'string') {
       // (oclif's dependsOn counts --dry-run's default false as given)

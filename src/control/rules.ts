@@ -175,7 +175,6 @@ function malformedRule(id: string, error: string): AlluxioError {
   return new AlluxioError('InvalidState', `the value stored for rule ${id} is malformed (${error}); remove it with --force`, { details: { id } });
 }
 
-/** Remove a rule; `force` also removes a malformed value stored under the id. */
 /**
  * Remove a rule; `expected`: the rule as the user confirmed it (a rule changed since is not
  * removed: Conflict); `force` also removes a malformed value stored under the id (result null).

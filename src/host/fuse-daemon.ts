@@ -56,10 +56,10 @@ type FuseCtor = new (mnt: string, ops: Record<string, Cb>, opts: Record<string, 
 
 /**
  * fuse-native 2.2.6 with fgetattr that passes the descriptor: its own `_op_fgetattr`
- * (index.js) calls the path's `getattr`, so fstat of an open file, and the kernel's size
- * check before a read past the end it knows, could not answer for the version the
- * descriptor reads. The stat conversion stays fuse-native's (`_op_getattr`), given a getattr
- * bound to the descriptor.
+ * (index.js) calls the path's `getattr`, so the kernel's size check before a read past the
+ * end it knows (the one GETATTR Linux sends with a descriptor; fstat(2) goes by the inode)
+ * could not answer for the version the descriptor reads (ops.fgetattr). The stat conversion
+ * stays fuse-native's (`_op_getattr`), given a getattr bound to the descriptor.
  */
 function withFgetattr(Base: FuseCtor): FuseCtor {
   type Signal = (...a: unknown[]) => void;

@@ -217,11 +217,12 @@ export async function transact<T>(conn: EtcdConnection, plan: (state: ConfigStat
   /** Every commit this call sent, with its plan's result: one may have landed with its answer lost. */
   const sent: (Sent & { result: T })[] = [];
   /** The commit of ours that landed, if one did (after a lost answer), as transact's outcome. */
+  /** A commit of ours found landed, as transact's outcome: its revision and its plan's result. */
+  const committedAs = (landed: { revision: number; nonce: string }): Committed<T> => ({ revision: landed.revision, result: sent.find((x) => x.nonce === landed.nonce)!.result });
   const ours = async (): Promise<Committed<T> | undefined> => {
     if (sent.length === 0) return undefined;
     const landed = await findLanded(conn, sent);
-    if (landed.kind !== 'landed') return undefined;
-    return { revision: landed.revision, result: sent.find((x) => x.nonce === landed.nonce)!.result };
+    return landed.kind === 'landed' ? committedAs(landed) : undefined;
   };
   let lostAnswers = 0;
   /** The error of the last commit whose answer was lost (then the next attempt looks for it first). */
@@ -243,7 +244,7 @@ export async function transact<T>(conn: EtcdConnection, plan: (state: ConfigStat
     if (lastLost) {
       // (and when that cannot be told, the lost answer's error: planning again could commit twice)
       const landed = await findLanded(conn, sent);
-      if (landed.kind === 'landed') return { revision: landed.revision, result: sent.find((x) => x.nonce === landed.nonce)!.result };
+      if (landed.kind === 'landed') return committedAs(landed);
       if (landed.kind === 'unknown') throw lostAnswerError(lastLost, landed);
     }
     let planned: Plan<T>;
@@ -306,7 +307,7 @@ export async function transact<T>(conn: EtcdConnection, plan: (state: ConfigStat
       // The answer was lost (no member answered, deadline, no leader): the commit may or may
       // not have landed. Re-read and say which.
       const landed = await findLanded(conn, sent);
-      if (landed.kind === 'landed') return { revision: landed.revision, result: sent.find((x) => x.nonce === landed.nonce)!.result };
+      if (landed.kind === 'landed') return committedAs(landed);
       if (landed.kind !== 'unknown' && ++lostAnswers < MAX_LOST_ANSWERS) {
         lastLost = e;
         // Not applied (yet): commit again, planned on a new read (checked for our copy

@@ -60,12 +60,10 @@ export class ReadHandle {
    * `obj`: the object opened once through the data path, when its file can read or send
    * ranges into a sink, or when it serves any range until closed (`ranges`); every window
    * then reads from that one opened version (no per-window open or stat). Otherwise each
-   * window is a range stream of whatever the UFS holds now (DataPath.read).
-   */
-  /**
-   * `entry`: the version opened, when every read is of it (the attributes the kernel is
-   * given for this descriptor: ops.fgetattr); `openedAt`: what the kernel had been told of
-   * the name by then (ops.toldSeq).
+   * window is a range stream of whatever the UFS holds now (DataPath.read). `entry`: the
+   * version opened, when every read is of it (the attributes the kernel is given for this
+   * descriptor: ops.fgetattr); `openedAt`: what the kernel had been told of the name by then
+   * (ops.toldSeq).
    */
   constructor(readonly at: Located, size: number, opts: ReadAheadOptions, private readonly obj?: DataObject, private readonly writer?: WriteHandle, readonly entry?: UfsEntry, readonly openedAt = 0) {
     this.reader = new ReadAhead(writer ? writer.provider() : providerOf(at, obj), size, opts);

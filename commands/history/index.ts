@@ -15,6 +15,7 @@ export default class History extends BaseCommand<typeof History, HistoryResult> 
   async run(): Promise<HistoryResult> {
     const { flags } = await this.parseInput();
     const doc = await listHistory(this.etcd(), { ...(flags.path !== undefined ? { path: flags.path } : {}), limit: flags.limit });
+    for (const bad of doc.invalid) this.warnLine(`${bad.error}; skipped`);
     if (!this.jsonEnabled()) {
       if (doc.entries.length === 0) this.say('No recorded changes.');
       else {

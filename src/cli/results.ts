@@ -262,6 +262,8 @@ export interface FuseUnmountResult {
 export interface HistoryResult {
   revision: number;
   entries: HistoryEntry[];
+  /** History records that could not be read, skipped (also warned about on stderr). */
+  invalid: { key: string; error: string }[];
 }
 
 export type HistoryShowResult = HistoryShow;

@@ -34,6 +34,8 @@ export interface HistoryShow extends HistoryEntry {
 interface HistoryView {
   state: ConfigState;
   records: HistoryRecord[];
+  /** Records that could not be read (written by hand or by a future version): skipped. */
+  invalid: { key: string; error: string }[];
 }
 
 /** The config and every kept history record, read at one revision. */
@@ -41,15 +43,18 @@ async function readHistory(conn: EtcdConnection): Promise<HistoryView> {
   const state = await readConfig(conn);
   const kvs = (await kvRange(conn, 'read history', { key: conn.layout.historyPrefix, prefix: true, revision: state.revision })).kvs;
   const records: HistoryRecord[] = [];
+  const invalid: HistoryView['invalid'] = [];
   for (const kv of kvs) {
     try {
       records.push(parseRecord(kv.key, kv.value, kv.modRevision));
-    } catch {
-      // a record written by hand or by a future version: skipped, like invalid config entries
+    } catch (e) {
+      // skipped, like invalid config entries (the listing says so; revert then cannot
+      // undo across it and reads etcd at that revision instead)
+      invalid.push({ key: kv.key, error: e instanceof Error ? e.message : String(e) });
     }
   }
   records.sort((a, b) => b.generation - a.generation);
-  return { state, records };
+  return { state, records, invalid };
 }
 
 /** Described changes for output; mount options redacted unless `showSecrets`. */
@@ -77,17 +82,17 @@ function entryOf(conn: EtcdConnection, r: HistoryRecord): HistoryEntry {
   };
 }
 
-export async function listHistory(conn: EtcdConnection, opts: { path?: string; limit?: number } = {}): Promise<{ revision: number; entries: HistoryEntry[] }> {
+export async function listHistory(conn: EtcdConnection, opts: { path?: string; limit?: number } = {}): Promise<{ revision: number; entries: HistoryEntry[]; invalid: HistoryView['invalid'] }> {
   // An Alluxio path (a relative or malformed one matched nothing, silently)
   if (opts.path !== undefined) opts = { ...opts, path: normalizePath(opts.path, '--path') };
-  const { state, records } = await readHistory(conn);
+  const { state, records, invalid } = await readHistory(conn);
   const limit = opts.limit ?? 20;
   let selected = records;
   if (opts.path !== undefined) {
     const path = opts.path;
     selected = records.filter((r) => describeChanges(conn.layout, r.changes, false).some((c) => changeTouches(c, path)));
   }
-  return { revision: state.configRevision, entries: selected.slice(0, limit).map((r) => entryOf(conn, r)) };
+  return { revision: state.configRevision, entries: selected.slice(0, limit).map((r) => entryOf(conn, r)), invalid };
 }
 
 export async function showHistory(conn: EtcdConnection, revision: number, showSecrets = false): Promise<HistoryShow> {

@@ -222,6 +222,7 @@ export function parseRecord(key: string, value: string, modRevision: number): Hi
     throw new AlluxioError('InvalidArgument', `history record ${key} is not JSON`);
   }
   if (typeof o.generation !== 'number' || !Array.isArray(o.changes)) throw new AlluxioError('InvalidArgument', `history record ${key} is malformed`);
+  const changes = (o.changes as unknown[]).map((c, i) => parseChange(key, i, c));
   return {
     generation: o.generation,
     prevRevision: typeof o.prevRevision === 'number' ? o.prevRevision : 0,
@@ -229,8 +230,25 @@ export function parseRecord(key: string, value: string, modRevision: number): Hi
     at: String(o.at ?? ''),
     who: { etcdUser: o.who?.etcdUser ?? null, os: String(o.who?.os ?? '') },
     command: String(o.command ?? ''),
-    changes: o.changes,
+    changes,
     complete: o.complete !== false,
     ...(typeof o.revertedTo === 'number' ? { revertedTo: o.revertedTo } : {}),
   };
+}
+
+/**
+ * One stored key change, checked: a key, and values that are strings or null (a record
+ * edited by hand, or by a future version, must not reach history, diff or revert with
+ * anything else: they would fail on it, or undo a change into a wrong config).
+ */
+function parseChange(key: string, i: number, c: unknown): KeyChange {
+  const o = (c && typeof c === 'object' ? c : {}) as Record<string, unknown>;
+  const value = (v: unknown): string | null | undefined => (v === undefined || v === null ? null : typeof v === 'string' ? v : undefined);
+  const before = value(o.before);
+  const after = value(o.after);
+  if (typeof o.key !== 'string' || o.key === '' || before === undefined || after === undefined) {
+    throw new AlluxioError('InvalidArgument', `history record ${key} is malformed (change ${i + 1})`);
+  }
+  const action = o.action === 'added' || o.action === 'removed' || o.action === 'changed' ? { action: o.action as ChangeAction } : {};
+  return { key: o.key, before, after, ...action };
 }

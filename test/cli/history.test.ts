@@ -114,6 +114,29 @@ describe('history', () => {
     assert.equal((await cli(['history', 'show', 'abc'])).code, 2);
   });
 
+  it('a record edited by hand into something unreadable is skipped with a warning, not a crash', async () => {
+    // (before 2026-12-02 a change without its key made every `history` fail with a TypeError)
+    const ed = cliFor(etcd.endpoint, 'edited');
+    ok(await ed(['mount', 'add', '--path', '/e1', '--ufs-uri', `file://${dir}/e1/`]), 'mount add e1');
+    ok(await ed(['mount', 'add', '--path', '/e2', '--ufs-uri', `file://${dir}/e2/`]), 'mount add e2');
+    const records = await prefixAt('/alluxio/edited/history/');
+    const [key, value] = [...records].find(([, v]) => JSON.parse(v).changes[0].key.endsWith('/e2'))!;
+    const rec = JSON.parse(value);
+    delete rec.changes[0].key;
+    await execFileP('etcdctl', ['--endpoints', etcd.endpoint, 'put', key, JSON.stringify(rec)], { env: { ...process.env, ETCDCTL_API: '3' } });
+    const listed = await ed(['history']);
+    ok(listed, 'history');
+    assert.match(listed.stderr, new RegExp(`warning: history record ${key} is malformed \\(change 1\\); skipped`));
+    assert.match(listed.stdout, /\+mount \/e1/);
+    const doc = (await ed(['history', '--json'])).json();
+    assert.deepEqual(doc.entries.map((e: any) => e.summary), ['+mount /e1']);
+    assert.deepEqual(doc.invalid.map((i: any) => i.key), [key]);
+    // revert cannot undo across the skipped record from history: it reads etcd at the revision
+    const reverted = await ed(['revert', '--to', String(doc.entries[0].revision), '--yes', '--json']);
+    ok(reverted, 'revert across the unreadable record');
+    assert.deepEqual(reverted.json().changes.map((c: any) => [c.action, c.name]), [['removed', '/e2']]);
+  });
+
   it('a change and its record commit together: 12 racing writers, each record equals etcd MVCC diff at its revision', async () => {
     const runs = [];
     // A generous deadline: twelve CLIs start at once on a small, busy machine.

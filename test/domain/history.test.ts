@@ -74,6 +74,14 @@ describe('history arithmetic', () => {
     assert.equal(r.complete, true);
     assert.equal(parseRecord('/c/history/4', JSON.stringify({ ...JSON.parse(stored), complete: false }), 12).complete, false);
     assert.throws(() => parseRecord('/c/history/5', 'nope', 1), /not JSON/);
+    // a change edited by hand into something else is refused (the record is skipped), not
+    // passed on to fail history or to undo into a wrong config
+    const edited = (changes: unknown[]): string => JSON.stringify({ ...JSON.parse(stored), changes });
+    for (const bad of [[{ before: null, after: '{}' }], [{ key: 7, before: null, after: null }], [{ key: M('x'), before: 1, after: null }], [{ key: M('x'), before: null, after: { path: '/x' } }], [null], ['k']]) {
+      assert.throws(() => parseRecord('/c/history/6', edited(bad), 1), /history record \/c\/history\/6 is malformed \(change 1\)/, JSON.stringify(bad));
+    }
+    // a missing value is a missing key (null), an unknown action is dropped
+    assert.deepEqual(parseRecord('/c/history/7', edited([{ key: M('x'), after: '{}', action: 'grew' }]), 1).changes, [{ key: M('x'), before: null, after: '{}' }]);
     const d = describeChange(r.changes[0]!, { mounts: '/c/config/mounts/', rules: '/c/config/rules/' });
     assert.deepEqual([d.kind, d.name, d.action], ['mount', '/data', 'added']);
     assert.equal(summarize([d]), '+mount /data');

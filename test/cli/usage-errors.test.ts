@@ -61,6 +61,21 @@ describe('an unknown command or topic (before any command runs)', () => {
       assert.doesNotMatch(human.stderr, /\n\s+at /, 'no stack trace');
     });
   }
+
+  it('a topic without its subcommand: help (exit 0), but under --json a usage error document, not help text', async () => {
+    // (the CLI probe of 2026-12-02: `alluxio mount --json` printed help on stdout, exit 0)
+    const json = await runCli(['mount', '--json']);
+    assert.equal(json.code, 2, json.stdout + json.stderr);
+    assert.deepEqual(json.json(), { error: { code: 'UsageError', message: 'alluxio mount needs a subcommand: add, list, remove, update (see alluxio mount --help)', exitCode: 2 } });
+    assert.match((await runCli(['cache', '--json'])).json().error.message, /^alluxio cache needs a subcommand: free, load, status /);
+    const human = await runCli(['mount']);
+    assert.equal(human.code, 0);
+    assert.match(human.stdout, /USAGE\n\s+\$ alluxio mount COMMAND/);
+    // asked for help: help, --json or not
+    const asked = await runCli(['mount', '--help', '--json']);
+    assert.equal(asked.code, 0);
+    assert.match(asked.stdout, /mount add/);
+  });
 });
 
 describe('values the commands check themselves: exit 2 before any connection, nothing ignored', () => {

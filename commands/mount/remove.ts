@@ -27,7 +27,7 @@ export default class MountRemove extends BaseCommand<typeof MountRemove, MountRe
       if (!(flags.force && isAlluxioError(e) && e.code === 'InvalidState')) throw e;
     }
     await this.confirm(existing ? `Remove mount ${existing.path} -> ${existing.ufsUri}?` : `Remove the malformed value stored for mount ${flags.path}?`, flags.yes);
-    const { revision, result } = await removeMount(conn, flags.path, existing ? { ufsUri: existing.ufsUri } : undefined, flags.force);
+    const { revision, result } = await removeMount(conn, flags.path, existing ? { ufsUri: existing.ufsUri } : 'malformed', flags.force);
     this.say(result ? `Removed ${result.path} (was ${result.ufsUri}) at revision ${revision}` : `Removed the malformed value of mount ${flags.path} at revision ${revision}`);
     const waited = await this.afterCommit(revision);
     return { revision, mount: result ? { ...result, options: redactOptions(result.options, false) } : null, ...waited };

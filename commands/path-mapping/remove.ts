@@ -3,6 +3,7 @@ import { BaseCommand } from '../../src/cli/base-command.js';
 import type { RuleRemoveResult } from '../../src/cli/results.js';
 import { getRule, removeRule, describeRule } from '../../src/control/rules.js';
 import type { RuleSpec } from '../../src/domain/rules.js';
+import { isAlluxioError } from '../../src/domain/errors.js';
 
 export default class PathMappingRemove extends BaseCommand<typeof PathMappingRemove, RuleRemoveResult> {
   static override summary = 'Remove a rule (asks first; --yes skips the question).';
@@ -18,13 +19,14 @@ export default class PathMappingRemove extends BaseCommand<typeof PathMappingRem
   async run(): Promise<RuleRemoveResult> {
     const { flags } = await this.parseInput();
     const conn = this.etcd();
-    let shown: RuleSpec | undefined;
+    let shown: RuleSpec | 'malformed' | undefined;
     try {
       shown = await getRule(conn, flags.id);
     } catch (e) {
-      if (!flags.force) throw e;
+      if (!(flags.force && isAlluxioError(e) && e.code === 'InvalidState')) throw e;
+      shown = 'malformed';
     }
-    await this.confirm(`Remove ${shown ? `rule ${describeRule(shown)}` : `rule ${flags.id}`}?`, flags.yes);
+    await this.confirm(`Remove ${shown === 'malformed' ? `the malformed value of rule ${flags.id}` : `rule ${describeRule(shown)}`}?`, flags.yes);
     // (the rule as confirmed: one changed meanwhile is not removed, as mount remove)
     const { revision, result } = await removeRule(conn, flags.id, flags.force, shown);
     this.say(`Removed ${result ? `rule ${describeRule(result)}` : `malformed value of rule ${flags.id}`} at revision ${revision}`);

@@ -79,12 +79,13 @@ export async function updateMount(conn: EtcdConnection, input: UpdateMountInput)
 }
 
 /**
- * Remove the mount at `rawPath`. With `expected`, only the binding the caller showed the
- * user (e.g. in the confirmation question): if the mount now points elsewhere, refuse
- * (Conflict, exit 3) rather than remove a binding nobody confirmed.
+ * Remove the mount at `rawPath`. With `expected`, only what the caller showed the user (in
+ * the confirmation question): a mount now pointing elsewhere, or a valid mount stored where
+ * they confirmed removing a malformed value, is refused (Conflict, exit 3) rather than a
+ * binding nobody confirmed removed. `force` also removes a malformed value stored under the
+ * path (result null).
  */
-/** Remove a mount; `force` also removes a malformed value stored under the path (result null). */
-export async function removeMount(conn: EtcdConnection, rawPath: string, expected?: { ufsUri: string }, force = false): Promise<Committed<MountEntry | null>> {
+export async function removeMount(conn: EtcdConnection, rawPath: string, expected?: { ufsUri: string } | 'malformed', force = false): Promise<Committed<MountEntry | null>> {
   const path = validateMountPath(rawPath);
   return transact(conn, async (state): Promise<Plan<MountEntry | null>> => {
     const current = state.mounts.find((m) => m.path === path);
@@ -93,6 +94,12 @@ export async function removeMount(conn: EtcdConnection, rawPath: string, expecte
       if (bad && force) return { ops: [{ type: 'delete', key: conn.layout.mountKey(path) }], result: null };
       if (bad) throw malformedMount(path, bad.error);
       throw new AlluxioError('MountNotFound', `no mount at ${path}`);
+    }
+    if (expected === 'malformed') {
+      // the user confirmed removing a malformed value; a valid mount stored since is not it
+      throw new AlluxioError('Conflict', `mount ${path} is no longer malformed: it now points at ${current.ufsUri}; nothing removed (run the command again to remove it)`, {
+        details: { path, actual: current.ufsUri },
+      });
     }
     if (expected && current.ufsUri !== expected.ufsUri) {
       throw new AlluxioError('Conflict', `mount ${path} changed since it was confirmed: it now points at ${current.ufsUri}, not ${expected.ufsUri}; nothing removed (run the command again to remove the new binding)`, {

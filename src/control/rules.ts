@@ -176,10 +176,12 @@ function malformedRule(id: string, error: string): AlluxioError {
 }
 
 /**
- * Remove a rule; `expected`: the rule as the user confirmed it (a rule changed since is not
- * removed: Conflict); `force` also removes a malformed value stored under the id (result null).
+ * Remove a rule; `expected`: the rule as the user confirmed it, or `'malformed'` when they
+ * confirmed removing a malformed value (a rule changed since, or a valid rule stored under
+ * the id since, is not removed: Conflict); `force` also removes a malformed value stored
+ * under the id (result null).
  */
-export async function removeRule(conn: EtcdConnection, rawId: string, force = false, expected?: RuleSpec): Promise<Committed<RuleSpec | null>> {
+export async function removeRule(conn: EtcdConnection, rawId: string, force = false, expected?: RuleSpec | 'malformed'): Promise<Committed<RuleSpec | null>> {
   const id = validateRuleId(rawId);
   const key = conn.layout.ruleKey(id);
   return transact(conn, (state) => {
@@ -189,6 +191,11 @@ export async function removeRule(conn: EtcdConnection, rawId: string, force = fa
       if (bad && force) return { ops: [{ type: 'delete', key }], result: null };
       if (bad) throw malformedRule(id, bad.error);
       throw new AlluxioError('RuleNotFound', `no rule with id ${id}`, { details: { id } });
+    }
+    if (expected === 'malformed') {
+      throw new AlluxioError('Conflict', `rule ${id} is no longer malformed: it is now ${describeRule(toPublic(current))}; nothing removed (run the command again to remove it as it is now)`, {
+        details: { id, actual: toPublic(current) },
+      });
     }
     if (expected && describeRule(toPublic(current)) !== describeRule(toPublic(expected))) {
       throw new AlluxioError('Conflict', `rule ${id} changed since it was confirmed: it is now ${describeRule(toPublic(current))}; nothing removed (run the command again to remove it as it is now)`, {

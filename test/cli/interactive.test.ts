@@ -9,6 +9,10 @@ import assert from 'node:assert/strict';
 import { startTestEtcd, type TestEtcd } from '../helpers/etcd.js';
 import { cliFor } from '../helpers/cli.js';
 import { runInPty } from '../helpers/pty.js';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+
+const etcdPut = (key: string, value: string): Promise<unknown> => promisify(execFile)('etcdctl', ['--endpoints', etcd.endpoint, 'put', key, value], { env: { ...process.env, ETCDCTL_API: '3' } });
 
 let etcd: TestEtcd;
 let cli: ReturnType<typeof cliFor>;
@@ -97,5 +101,44 @@ describe('revert on a terminal', () => {
     const back = await cli(['revert', '--to', String(before.revision), '--json']);
     assert.equal(back.code, 0, back.stderr);
     assert.deepEqual(await paths(), before.mounts.map((m: any) => m.path));
+  });
+});
+
+describe('remove --force of a malformed value on a terminal', () => {
+  it('refuses (3, nothing removed) when a valid entry was stored under the name while the question was open', async () => {
+    // (the CLI probe of 2026-12-02: --force removed whatever was there by then, unconfirmed)
+    assert.equal((await cli(['mount', 'add', '--path', '/m1', '--ufs-uri', 'file:///srv/m1/'])).code, 0);
+    await etcdPut('/alluxio/default/config/rules/fixme', '{"id":"fixme","kind":"regex","src":"(a","dst":"/x","order":1}');
+    const rule = await runInPty(['path-mapping', 'remove', '--id', 'fixme', '--force'], env, [
+      {
+        when: /\(y\/N\)/,
+        type: 'y\r',
+        // another admin repairs it meanwhile (remove --force, then add under the same id)
+        before: async () => {
+          assert.equal((await cli(['path-mapping', 'remove', '--id', 'fixme', '--force', '--yes'])).code, 0);
+          assert.equal((await cli(['path-mapping', 'add', '--from', '/m1/latest', '--to', '/m1/v2', '--id', 'fixme'])).code, 0);
+        },
+      },
+    ]);
+    assert.match(rule.out, /Remove the malformed value of rule fixme\?/);
+    assert.equal(rule.code, 3, rule.out);
+    assert.match(rule.out, /rule fixme is no longer malformed: it is now fixme \(order \d+, prefix\): \/m1\/latest -> \/m1\/v2; nothing removed/);
+    assert.ok((await cli(['path-mapping', 'list', '--json'])).json().rules.some((x: any) => x.id === 'fixme'), 'the repaired rule is still there');
+
+    await etcdPut('/alluxio/default/config/mounts/m2', '{"path":"/m2","ufsUri":"ftp://broken"}');
+    const mount = await runInPty(['mount', 'remove', '--path', '/m2', '--force'], env, [
+      {
+        when: /\(y\/N\)/,
+        type: 'y\r',
+        before: async () => {
+          assert.equal((await cli(['mount', 'remove', '--path', '/m2', '--force', '--yes'])).code, 0);
+          assert.equal((await cli(['mount', 'add', '--path', '/m2', '--ufs-uri', 'file:///srv/m2/'])).code, 0);
+        },
+      },
+    ]);
+    assert.match(mount.out, /Remove the malformed value stored for mount \/m2\?/);
+    assert.equal(mount.code, 3, mount.out);
+    assert.match(mount.out, /mount \/m2 is no longer malformed: it now points at file:\/\/\/srv\/m2\/; nothing removed/);
+    assert.ok((await cli(['mount', 'list', '--json'])).json().mounts.some((m: any) => m.path === '/m2'), 'the new mount is still there');
   });
 });

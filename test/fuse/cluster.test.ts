@@ -21,7 +21,7 @@ import { readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { startCachingCluster, type CachingCluster } from '../helpers/cluster-cache.js';
-import { forceUnmount, fuseSkipReason, startFuse, type FuseProcess } from '../helpers/fuse.js';
+import { APPENDED_AND_READ, appendWhileReading, forceUnmount, fuseSkipReason, startFuse, type FuseProcess } from '../helpers/fuse.js';
 import { until } from '../helpers/poll.js';
 import type { WorkerProcess } from '../helpers/worker.js';
 import { metric, pattern } from '../cache/harness.js';
@@ -58,7 +58,7 @@ describe('FUSE reads through the owning worker (3 caching workers, s3:// UFS)', 
   before(async () => {
     // Directory markers: the adapter's stat of a directory then needs no ListObjectsV2 with
     // MaxKeys=1 (which s3rver 3.7 can only answer with --openssl-legacy-provider).
-    const markers = ['a/', 'b/', 'big/'].map((key) => ({ key, data: '' }));
+    const markers = ['a/', 'b/', 'big/', 'logs/'].map((key) => ({ key, data: '' }));
     c = await startCachingCluster({ name: 'fuse-cluster', files: [...SET_A, ...SET_B, BIG, ...markers], cacheSize: '128MiB' });
     workers = c.workers;
     ufsGets = c.ufsGets;
@@ -179,6 +179,16 @@ describe('FUSE reads through the owning worker (3 caching workers, s3:// UFS)', 
       if (reader.exitCode === null) reader.kill('SIGKILL');
       if (paused) owner.resume();
     }
+  });
+
+  it('a reader at its end of file while an appender writes through the mount (tail -f): every append kept in the UFS, and read on', async () => {
+    // (2026-12-02: through the owners every append landed at the size the reader's short
+    // read had set back: of six lines appended to an empty log only the last was left)
+    const r = await appendWhileReading(join(fuse!.mountpoint, 'data', 'logs'));
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.stdout.trim(), APPENDED_AND_READ);
+    const live = workers.find((w) => w.process.exitCode === null && w.process.signalCode === null)!;
+    assert.equal((await s3Get(live, 'logs/empty.log')).toString(), 'line 0\nline 1\nline 2\nline 3\nline 4\nline 5\n');
   });
 });
 

@@ -20,7 +20,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { cliFor } from '../helpers/cli.js';
 import { startTestEtcd, type TestEtcd } from '../helpers/etcd.js';
-import { forceUnmount, fuseSkipReason, py, run, startFuse, type FuseProcess } from '../helpers/fuse.js';
+import { APPENDED_AND_READ, appendWhileReading, forceUnmount, fuseSkipReason, py, run, startFuse, type FuseProcess } from '../helpers/fuse.js';
 import { until } from '../helpers/poll.js';
 
 const skip = fuseSkipReason();
@@ -556,6 +556,16 @@ print('whole' if got == old else 'not whole: %d bytes' % len(got))
     // descriptor would read the old tail from its pages)
     assert.equal(r.stdout.trim(), 'errno 116 3145728\nwhole');
     assert.match(fuse!.log(), /"op":"fgetattr".*"errno":"ESTALE".*pin\.bin is 3145728 bytes now; this descriptor reads a version of 6291461 bytes/);
+  });
+
+  it('a reader at its end of file while an appender writes through the mount (tail -f): every append kept, and read on', async () => {
+    // (2026-12-02: the reader's short read at its version's end, and its descriptor's
+    // attributes, set the kernel's size back; each O_APPEND write then landed at that size:
+    // of six lines appended to an empty log only the last was left, and the reader read none)
+    const r = await appendWhileReading(join(M, 'data'));
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.stdout.trim(), APPENDED_AND_READ);
+    assert.equal(readFileSync(join(data, 'empty.log'), 'utf8'), 'line 0\nline 1\nline 2\nline 3\nline 4\nline 5\n');
   });
 
   it('a file that shrank or grew behind the mount since the daemon last sized it reads as its new version, no zero-filled tail', async () => {

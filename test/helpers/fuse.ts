@@ -71,6 +71,49 @@ export function py(code: string, args: string[] = [], timeoutMs = 30_000): Promi
   return run('/usr/bin/python3', ['-c', code, ...args], { timeoutMs });
 }
 
+/**
+ * `tail -f` against an appender, on the mount directory `dir`: for a log that starts empty
+ * and one that starts with 5001 bytes (both written through the mount), a reader opened
+ * first reads to its end of file after each of six O_APPEND writes of another descriptor
+ * (an fstat, then reads to the end: as `tail -f` does).
+ * Prints, per log: whether the file read back after both closed holds every append, whether
+ * the reader read it all, and the sizes fstat gave the reader (less the start).
+ */
+export function appendWhileReading(dir: string): Promise<RunResult> {
+  return py(
+    `
+import os, sys
+D = sys.argv[1]
+for name, start in (('empty.log', b''), ('grown.log', b'x' * 5000 + b'\\n')):
+    with open(D + '/' + name, 'wb') as f: f.write(start)
+    r = os.open(D + '/' + name, os.O_RDONLY)
+    got = b''
+    def drain():
+        global got
+        while True:
+            b = os.read(r, 8192)
+            if not b: return
+            got += b
+    drain()
+    w = os.open(D + '/' + name, os.O_WRONLY | os.O_APPEND)
+    sizes = []
+    for i in range(6):
+        os.write(w, b'line %d\\n' % i)
+        sizes.append(os.fstat(r).st_size - len(start))  # as tail -f: the size, then the read
+        drain()
+    os.close(w)
+    os.close(r)
+    want = start + b''.join(b'line %d\\n' % i for i in range(6))
+    print(name, open(D + '/' + name, 'rb').read() == want, got == want, sizes)
+`,
+    [dir],
+    120_000,
+  );
+}
+
+/** What appendWhileReading prints when every append was kept and read. */
+export const APPENDED_AND_READ = 'empty.log True True [7, 14, 21, 28, 35, 42]\ngrown.log True True [7, 14, 21, 28, 35, 42]';
+
 export interface FuseProcess {
   mountpoint: string;
   pid: number;

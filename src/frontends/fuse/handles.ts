@@ -86,6 +86,10 @@ export class ReadHandle {
     this.replaced = true;
   }
 
+  get isReplaced(): boolean {
+    return this.replaced;
+  }
+
   /** A number when the bytes were already here (answered in the same tick), else a promise. */
   read(buf: Buffer, len: number, pos: number): number | Promise<number> {
     if (this.replaced) throw fsError(Errno.ESTALE, `${this.at.path} was rewritten through this mount since it was opened`);
@@ -231,6 +235,9 @@ export class WriteHandle {
 
   private readAt(buf: Buffer, offset: number, len: number, pos: number): Promise<number> {
     return this.serial(async () => {
+      // (closed while this read waited its turn: the spool is gone or going, and file()
+      // would make an empty one; a reader beside it reads what the close left instead)
+      if (this.closed) throw new AlluxioError('InvalidState', `${this.at.path}: its writer closed it`);
       await this.materialize();
       if (pos >= this.size) return 0;
       const fh = await this.file();
@@ -423,8 +430,12 @@ export class WriteHandle {
   }
 
   private async dropSpool(): Promise<void> {
-    await this.fh?.close().catch(() => undefined);
+    // Taken away before it is closed: a reader beside this handle that read it while it was
+    // closing got EBADF, EIO to the application (a reader right after the writer's close,
+    // once in a run of the FUSE suite on 2026-12-02); now it reads the version kept.
+    const fh = this.fh;
     this.fh = undefined;
+    await fh?.close().catch(() => undefined);
     await rm(this.spoolPath, { force: true });
   }
 }

@@ -245,10 +245,15 @@ export class FuseOps {
    * Otherwise the reader's own version. From memory: no stat of the name (a read to the end
    * of a file replaced meanwhile that nobody looked up reads whole and ends with 0).
    * (fstat(2) itself is asked by the name: Linux's FUSE getattr has no descriptor.)
+   * Once the name moved on through this daemon (a writer of it is open, or one replaced the
+   * version read), by the name: the kernel takes the size as the file's, and an O_APPEND
+   * writer's next write lands at it. (Before 2026-12-02 a reader at its end of file while
+   * an appender wrote, as `tail -f` does, put the kernel's size back to its version's, and
+   * every append then overwrote the file from there: the appended lines were lost.)
    */
   async fgetattr(path: string, fd: number): Promise<Attr> {
     const h = this.handles.get(fd);
-    if (h?.kind !== 'read' || !h.entry || h.apartFromName) return this.getattr(path);
+    if (h?.kind !== 'read' || !h.entry || h.apartFromName || h.isReplaced || this.handles.writersOf(h.at.ufsUri).length > 0) return this.getattr(path);
     // (told before the open: the kernel had not heard of this version yet, e.g. a file that
     // grew since a lookup; the descriptor's own size is then news, not a step back)
     const told = this.toldSize.get(path);
@@ -463,10 +468,26 @@ export class FuseOps {
   }
 
   /** The hot path: no snapshot, no resolution (done at open); sync when the bytes are here. */
+  /**
+   * A reader of a version reads that version; past its end, while a writer of this daemon
+   * holds the name, it reads on in that writer's bytes (a local file shows a reader the
+   * bytes appended since its open, as `tail -f` expects). Not only for the reader: a read
+   * answered short of the size the kernel holds makes the kernel take the file to end there,
+   * and an O_APPEND writer's next write lands at that size. (Before 2026-12-02 a reader at
+   * the end of its version while an appender wrote through the mount made every append
+   * overwrite the file from that point: the appended lines were lost.)
+   */
   read(fd: number, buf: Buffer, len: number, pos: number): number | Promise<number> {
     const h = this.handles.get(fd);
     if (!h) throw fsError(Errno.EBADF);
-    return h.read(buf, len, pos);
+    const r = h.read(buf, len, pos);
+    if (!(h instanceof ReadHandle) || h.apartFromName) return r;
+    const onInWriter = (n: number): number | Promise<number> => {
+      if (n >= len) return n;
+      const w = this.handles.writersOf(h.at.ufsUri)[0];
+      return w ? w.read(buf.subarray(n), len - n, pos + n).then((m) => n + m) : n;
+    };
+    return typeof r === 'number' ? onInWriter(r) : r.then(onInWriter);
   }
 
   async write(fd: number, buf: Buffer, len: number, pos: number): Promise<number> {

@@ -6,7 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
-import { closeSync, existsSync, ftruncateSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, ftruncateSync, mkdirSync, openSync, readFileSync, readdirSync, rmSync, writeFileSync, writeSync } from 'node:fs';
 import { request, type IncomingMessage } from 'node:http';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -381,6 +381,18 @@ describe('writes', () => {
     assert.equal(existsSync(join(env.data, 't')), false);
     const gone = await fetch(api('file', 'alluxio:///data/t'), { method: 'DELETE' });
     assert.equal(gone.status, 404);
+    // A mount root is refused before anything below it is deleted (the fsspec probe of
+    // 2026-12-02: fs.rm('/data', recursive=True) emptied the mount, then answered 409)
+    const before = readdirSync(env.data).sort();
+    assert.ok(before.length > 0);
+    for (const recursive of ['true', 'false']) {
+      const root = await fetch(api('file', 'alluxio:///data', { recursive }), { method: 'DELETE' });
+      assert.equal(root.status, 409);
+      const err = await errorOf(root);
+      assert.equal(err.code, 'IsADirectory');
+      assert.match(err.message, /\/data is the root of mount \/data, which cannot be deleted; nothing was deleted/);
+      assert.deepEqual(readdirSync(env.data).sort(), before);
+    }
   });
 
   test('a recursive delete removes the resolved tree only: a rule covering a child does not send the delete elsewhere', async () => {

@@ -326,6 +326,11 @@ export function createRestHandler(ctx: FrontendContext, auth: RestAuthOptions = 
     const t = dp.bind(c.snap, r, { write: true });
     const st = await dp.stat(t);
     if (!st) throw notFound(r);
+    if (t.rel.length === 0) {
+      // Refused before anything is deleted (until 2026-12-02 a recursive delete emptied the
+      // mount first and was refused only at its root, so it read as "nothing happened").
+      throw new AlluxioError('IsADirectory', `${r.input} is the root of mount ${t.mount.path}, which cannot be deleted; nothing was deleted (delete the entries below it, or remove the mount: alluxio mount remove --path ${t.mount.path})`);
+    }
     const recursive = c.url.searchParams.get('recursive') === 'true';
     let deleted = 1;
     await requireWaitingClient(c.req, `DELETE ${uri}`);

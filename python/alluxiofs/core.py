@@ -35,7 +35,7 @@ from .client import WorkerClient
 from .errors import UfsVersionMismatchError, WorkersUnavailableError, error_from_response
 from .file import AlluxioFile, _pread, check_local
 from .reads import Pool, ReadStats, merge_ranges, split_range
-from .ufs import Hints, UfsFallback, check_served
+from .ufs import Hints, UfsFallback, check_served, file_meta
 
 __all__ = ["AlluxioFileSystem", "AlluxioFile"]
 
@@ -664,13 +664,25 @@ class AlluxioFileSystem(AbstractFileSystem):
 
     def cat_file(self, path, start=None, end=None, **kwargs):
         path = self._strip_protocol(path)
-        if (start is not None and start < 0) or (end is not None and end < 0):
-            size = self.info(path)["size"]
-            if start is not None and start < 0:
-                start = max(0, size + start)
-            if end is not None and end < 0:
-                end = max(0, size + end)
-        return self._range(path, start or 0, end)
+        if (start is None or start >= 0) and (end is None or end >= 0):
+            return self._range(path, start or 0, end)
+        # Offsets from the end name bytes of the version whose size they were taken from: the
+        # read is of that version (the info's ETag and size), and a file changed between the
+        # two is asked again once. (Until 2026-12-02 the offsets were taken from one version
+        # and the bytes from another: "the last 100 bytes" of a file that grew from 1000 to
+        # 5000 came back as 4100 bytes, of one that shrank as b"", with no error.)
+        for again in (False, True):
+            info = self._info(path)
+            if info.get("type") != "file":
+                raise IsADirectoryError(errno.EISDIR, f"{path} is a directory", path)
+            size = info["size"]
+            s = max(0, size + start) if start is not None and start < 0 else (start or 0)
+            e = max(0, size + end) if end is not None and end < 0 else end
+            try:
+                return self._range(path, s, e, meta=file_meta(info), local=False)
+            except UfsVersionMismatchError:
+                if again:
+                    raise
 
     def _open(self, path, mode="rb", block_size=None, autocommit=True, cache_options=None, **kwargs):
         path = self._strip_protocol(path)

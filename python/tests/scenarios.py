@@ -107,6 +107,39 @@ def ranges():
     print(json.dumps({"size": len(data), "checked": checked}))
 
 
+def tail_ranges():
+    """cat_file with offsets from the end while the file changes between its info and its
+    read: the bytes are the end of one version, never offsets of one and bytes of another."""
+    fs = make_fs()
+    path = os.path.join(DATA, "tail", "grows.bin")
+    seen = []
+    for old_len, new_len in ((1000, 5000), (5000, 1000)):
+        old = bytes([1]) * (old_len - 7) + b"old-end"
+        new = bytes([2]) * (new_len - 7) + b"new-end"
+        write_local(path, old)
+        fs.info("alluxio:///data/tail/grows.bin")  # (known to the client and the worker)
+        real_info = fs._info
+        changed = []
+
+        def info_then_change(p, local=False):
+            out = real_info(p, local=local)
+            if not changed:  # the file changes right after the first info: one-shot
+                changed.append(1)
+                write_local(path, new)
+            return out
+
+        fs._info = info_then_change
+        try:
+            got = fs.cat_file("alluxio:///data/tail/grows.bin", start=-100)
+            got2 = fs.cat_file("alluxio:///data/tail/grows.bin", start=-100, end=-50)
+        finally:
+            fs._info = real_info
+        assert got in (old[-100:], new[-100:]), (old_len, new_len, len(got), got[-10:])
+        assert got2 in (old[-100:-50], new[-100:-50]), (old_len, new_len, len(got2))
+        seen.append(len(got))
+    print(json.dumps({"lengths": seen}))
+
+
 def listing():
     write_local(os.path.join(DATA, "ls", "a.csv"), b"1,2\n")
     write_local(os.path.join(DATA, "ls", "b.csv"), b"3,4,5\n")
@@ -400,4 +433,4 @@ def processes():
 
 if __name__ == "__main__":
     assert alluxiofs.AlluxioFileSystem is AlluxioFileSystem
-    run_scenario("scenarios.py", (processes, pandas_csv, ranges, listing, rule_hot, writes, readonly, errors, escape, failover, etcd_discovery, fallback))
+    run_scenario("scenarios.py", (processes, pandas_csv, ranges, tail_ranges, listing, rule_hot, writes, readonly, errors, escape, failover, etcd_discovery, fallback))

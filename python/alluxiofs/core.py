@@ -21,6 +21,7 @@ docs/alluxiofs.md has the guide.
 """
 import datetime
 import errno
+import hashlib
 import logging
 import os
 import re
@@ -29,7 +30,7 @@ import threading
 from glob import has_magic
 
 from fsspec.spec import AbstractFileSystem
-from fsspec.utils import stringify_path
+from fsspec.utils import stringify_path, tokenize
 
 from .client import WorkerClient
 from .errors import UfsVersionMismatchError, WorkersUnavailableError, error_from_response
@@ -363,6 +364,22 @@ class AlluxioFileSystem(AbstractFileSystem):
             return entry
 
         return self._read_call(path, remote, lambda fs, target, _: self._ufs_entry(fs, fs.info(target)), resolved=False)
+
+    def _version_of(self, path):
+        """What names a file's content: its info without the config revision the answer was
+        resolved at (which any mount or rule change anywhere moves)."""
+        e = self.info(path)
+        resolved = e.get("resolved") or {}
+        return [e.get("name"), e.get("type"), e.get("size"), e.get("mtime"), e.get("etag"), resolved.get("ufsUri")]
+
+    def checksum(self, path):
+        """fsspec's: the same while the file is (its ETag, size, mtime and the UFS file it
+        resolves to); before 2026-12-02 it hashed the whole info, with the config revision,
+        so every mount or rule change anywhere changed it (filecache then fetched again)."""
+        return int(tokenize(self._version_of(path)), 16)
+
+    def ukey(self, path):
+        return hashlib.sha256(str(self._version_of(path)).encode()).hexdigest()
 
     def ls(self, path, detail=True, **kwargs):
         plain = self._plain_form(path)

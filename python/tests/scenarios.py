@@ -140,6 +140,26 @@ def tail_ranges():
     print(json.dumps({"lengths": seen}))
 
 
+def version_keys():
+    """checksum and ukey name a file's content: unchanged by a config change elsewhere
+    (fsspec's filecache fetches again when they change), changed by a new version."""
+    fs = make_fs()
+    path = os.path.join(DATA, "keys", "k.bin")
+    write_local(path, b"first")
+    uri = "alluxio:///data/keys/k.bin"
+    before = (fs.checksum(uri), fs.ukey(uri))
+    rev = cli("path-mapping", "add", "--from", "/data/keys-elsewhere", "--to", "/data/keys", "--id", "keys-unrelated", "--wait")["revision"]
+    try:
+        assert fs.info(uri)["resolved"]["revision"] >= rev
+        assert (fs.checksum(uri), fs.ukey(uri)) == before, "changed by a rule elsewhere"
+    finally:
+        cli("path-mapping", "remove", "--id", "keys-unrelated", "--yes", "--wait")
+    fs.pipe_file(uri, b"second version")  # (through a worker: seen at once)
+    after = (fs.checksum(uri), fs.ukey(uri))
+    assert after[0] != before[0] and after[1] != before[1], "a new version, the same keys"
+    print(json.dumps({"stable": True}))
+
+
 def listing():
     write_local(os.path.join(DATA, "ls", "a.csv"), b"1,2\n")
     write_local(os.path.join(DATA, "ls", "b.csv"), b"3,4,5\n")
@@ -433,4 +453,4 @@ def processes():
 
 if __name__ == "__main__":
     assert alluxiofs.AlluxioFileSystem is AlluxioFileSystem
-    run_scenario("scenarios.py", (processes, pandas_csv, ranges, tail_ranges, listing, rule_hot, writes, readonly, errors, escape, failover, etcd_discovery, fallback))
+    run_scenario("scenarios.py", (processes, pandas_csv, ranges, tail_ranges, version_keys, listing, rule_hot, writes, readonly, errors, escape, failover, etcd_discovery, fallback))

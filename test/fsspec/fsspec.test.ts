@@ -46,6 +46,12 @@ test('cat_file with offsets from the end of a file that changes between its info
   assert.deepEqual(r.lengths, [100, 100]);
 });
 
+test('checksum and ukey change with the file, not with a config change elsewhere', async () => {
+  // (the fsspec probe of 2026-12-02: they hashed the config revision of the answer)
+  const r = await scenario('version_keys', pyEnv);
+  assert.equal(r.stable, true);
+});
+
 test('ranged reads and seeks return the right bytes (cat_file ranges, open rb with seek, block sizes)', async () => {
   const r = await scenario('ranges', pyEnv);
   assert.equal(r.size, 3 * 1024 * 1024 + 17);

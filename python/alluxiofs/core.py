@@ -392,7 +392,13 @@ class AlluxioFileSystem(AbstractFileSystem):
                 return [self.info(path)]
             return [self._entry(e) for e in doc["entries"]]
 
-        entries = self._read_call(path, remote, lambda fs, target, _: [self._ufs_entry(fs, e) for e in fs.ls(target, detail=True)], resolved=False)
+        try:
+            entries = self._read_call(path, remote, lambda fs, target, _: [self._ufs_entry(fs, e) for e in fs.ls(target, detail=True)], resolved=False)
+        except Exception as e:
+            refused = kwargs.get("_refused")  # (a walk's: see walk)
+            if refused is not None and not isinstance(e, FileNotFoundError):
+                refused.append(e)
+            raise
         if plain:
             entries = [self._to_plain(e) for e in entries]
         return entries if detail else [e["name"] for e in entries]
@@ -420,8 +426,23 @@ class AlluxioFileSystem(AbstractFileSystem):
     def walk(self, path, maxdepth=None, topdown=True, on_error="omit", **kwargs):
         """fsspec's walk; roots (and, with ``detail``, the entries' names) in the plain
         form when ``path`` was plain. The ``dirs`` yielded are walk's own, so pruning them
-        in place still steers a top-down walk."""
+        in place still steers a top-down walk.
+
+        With the default ``on_error="omit"``, only a directory that is gone is left out: any
+        other error of a listing (the UFS refusing the mount's credentials, no worker, a
+        timeout) is raised, as s3fs does. fsspec's own walk omits every error, so before
+        2026-12-02 ``find``, ``glob``, ``du``, ``get(recursive=True)`` and pyarrow's dataset
+        discovery answered an empty tree (0 rows, no error) for a mount whose credentials
+        the UFS refused."""
         plain = self._plain_form(path)
+        # (ls records its errors here, and fsspec's walk passes it on to the walks below:
+        # fsspec before 2023 has no on_error, and omits every error without a word)
+        refused = kwargs.pop("_refused", None)
+        outermost = refused is None and on_error == "omit"
+        if outermost:
+            refused = []
+        if refused is not None:
+            kwargs["_refused"] = refused
         for root, dirs, files in super().walk(path, maxdepth=maxdepth, topdown=topdown, on_error=on_error, **kwargs):
             if plain:
                 root = self._plain_name(root)
@@ -430,6 +451,8 @@ class AlluxioFileSystem(AbstractFileSystem):
                         for k, v in list(group.items()):
                             group[k] = self._to_plain(v)
             yield root, dirs, files
+        if outermost and refused:
+            raise refused[0]
 
     def expand_path(self, path, recursive=False, maxdepth=None, **kwargs):
         out = super().expand_path(path, recursive=recursive, maxdepth=maxdepth, **kwargs)

@@ -160,6 +160,32 @@ def version_keys():
     print(json.dumps({"stable": True}))
 
 
+def listing_errors():
+    """A listing the UFS cannot answer is an error of find/glob/du/walk, not an empty tree;
+    a path that is not there is still an empty one."""
+    import socket
+
+    fs = make_fs()
+    with socket.socket() as sock:  # a port nothing listens on: the UFS is down
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    cli("mount", "add", "--path", "/down", "--ufs-uri", "s3://nobucket/x/", "--option", f"s3a.endpoint=http://127.0.0.1:{port}", "--option", "s3a.accessKeyId=k", "--option", "s3a.secretKey=s", "--wait")
+    raised = {}
+    try:
+        for name, call in (("find", lambda: fs.find("alluxio:///down")), ("glob", lambda: fs.glob("alluxio:///down/*.csv")), ("du", lambda: fs.du("alluxio:///down")), ("walk", lambda: list(fs.walk("/down")))):
+            try:
+                out = call()
+            except OSError as e:
+                raised[name] = type(e).__name__
+            else:
+                raise AssertionError(f"{name} of a mount whose UFS is down answered {out!r}")
+    finally:
+        cli("mount", "remove", "--path", "/down", "--yes", "--wait")
+    assert fs.find("alluxio:///data/no-such-dir") == []
+    assert list(fs.walk("alluxio:///data/no-such-dir")) == []
+    print(json.dumps({"raised": raised}))
+
+
 def listing():
     write_local(os.path.join(DATA, "ls", "a.csv"), b"1,2\n")
     write_local(os.path.join(DATA, "ls", "b.csv"), b"3,4,5\n")
@@ -453,4 +479,4 @@ def processes():
 
 if __name__ == "__main__":
     assert alluxiofs.AlluxioFileSystem is AlluxioFileSystem
-    run_scenario("scenarios.py", (processes, pandas_csv, ranges, tail_ranges, version_keys, listing, rule_hot, writes, readonly, errors, escape, failover, etcd_discovery, fallback))
+    run_scenario("scenarios.py", (processes, pandas_csv, ranges, tail_ranges, version_keys, listing_errors, listing, rule_hot, writes, readonly, errors, escape, failover, etcd_discovery, fallback))

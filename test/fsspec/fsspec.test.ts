@@ -52,6 +52,13 @@ test('checksum and ukey change with the file, not with a config change elsewhere
   assert.equal(r.stable, true);
 });
 
+test('find, glob, du and walk of a mount whose UFS cannot list raise, not answer an empty tree', async () => {
+  // (the fsspec probe of 2026-12-02: with credentials the UFS refused they answered [] and
+  // pyarrow read 0 rows, because fsspec's walk omits every listing error)
+  const r = await scenario('listing_errors', pyEnv);
+  assert.deepEqual(Object.keys(r.raised).sort(), ['du', 'find', 'glob', 'walk']);
+});
+
 test('ranged reads and seeks return the right bytes (cat_file ranges, open rb with seek, block sizes)', async () => {
   const r = await scenario('ranges', pyEnv);
   assert.equal(r.size, 3 * 1024 * 1024 + 17);

@@ -74,8 +74,9 @@ export function py(code: string, args: string[] = [], timeoutMs = 30_000): Promi
 /**
  * `tail -f` against an appender, on the mount directory `dir`: for a log that starts empty
  * and one that starts with 5001 bytes (both written through the mount), a reader opened
- * first reads to its end of file after each of six O_APPEND writes of another descriptor
- * (an fstat, then reads to the end: as `tail -f` does).
+ * before the appender, and one opened beside it (after), read to their end of file after
+ * each of six O_APPEND writes of the appender (an fstat, then reads to the end: as `tail -f`
+ * does).
  * Prints, per log: whether the file read back after both closed holds every append, whether
  * the reader read it all, and the sizes fstat gave the reader (less the start).
  */
@@ -84,8 +85,9 @@ export function appendWhileReading(dir: string): Promise<RunResult> {
     `
 import os, sys
 D = sys.argv[1]
-for name, start in (('empty.log', b''), ('grown.log', b'x' * 5000 + b'\\n')):
+for name, start, beside in (('empty.log', b'', False), ('grown.log', b'x' * 5000 + b'\\n', False), ('beside.log', b'', True)):
     with open(D + '/' + name, 'wb') as f: f.write(start)
+    if beside: w = os.open(D + '/' + name, os.O_WRONLY | os.O_APPEND)
     r = os.open(D + '/' + name, os.O_RDONLY)
     got = b''
     def drain():
@@ -95,10 +97,11 @@ for name, start in (('empty.log', b''), ('grown.log', b'x' * 5000 + b'\\n')):
             if not b: return
             got += b
     drain()
-    w = os.open(D + '/' + name, os.O_WRONLY | os.O_APPEND)
+    if not beside: w = os.open(D + '/' + name, os.O_WRONLY | os.O_APPEND)
     sizes = []
     for i in range(6):
         os.write(w, b'line %d\\n' % i)
+        if beside: drain()  # (a read straight after the write: no fstat first)
         sizes.append(os.fstat(r).st_size - len(start))  # as tail -f: the size, then the read
         drain()
     os.close(w)
@@ -112,7 +115,7 @@ for name, start in (('empty.log', b''), ('grown.log', b'x' * 5000 + b'\\n')):
 }
 
 /** What appendWhileReading prints when every append was kept and read. */
-export const APPENDED_AND_READ = 'empty.log True True [7, 14, 21, 28, 35, 42]\ngrown.log True True [7, 14, 21, 28, 35, 42]';
+export const APPENDED_AND_READ = ['empty.log', 'grown.log', 'beside.log'].map((log) => `${log} True True [7, 14, 21, 28, 35, 42]`).join('\n');
 
 export interface FuseProcess {
   mountpoint: string;

@@ -81,6 +81,11 @@ export class ReadHandle {
     return this.writer !== undefined && (!this.writer.isClosed || this.writer.isUnlinked);
   }
 
+  /** The writer this handle was opened beside, while it is open (its spool still grows). */
+  get besideOpenWriter(): WriteHandle | undefined {
+    return this.writer && !this.writer.isClosed ? this.writer : undefined;
+  }
+
   /** A writer of this daemon replaced the file: the version this handle reads is gone. */
   markReplaced(): void {
     this.replaced = true;

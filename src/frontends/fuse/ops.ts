@@ -469,22 +469,23 @@ export class FuseOps {
 
   /** The hot path: no snapshot, no resolution (done at open); sync when the bytes are here. */
   /**
-   * A reader of a version reads that version; past its end, while a writer of this daemon
-   * holds the name, it reads on in that writer's bytes (a local file shows a reader the
-   * bytes appended since its open, as `tail -f` expects). Not only for the reader: a read
+   * A reader reads its version (or the spool of the writer it was opened beside, as large as
+   * it was at the open); past its end, while a writer of this daemon holds the file (that
+   * one, or one of the name), it reads on in that writer's bytes, as a local file shows a
+   * reader the bytes written since its open (`tail -f`). Not only for the reader: a read
    * answered short of the size the kernel holds makes the kernel take the file to end there,
    * and an O_APPEND writer's next write lands at that size. (Before 2026-12-02 a reader at
-   * the end of its version while an appender wrote through the mount made every append
-   * overwrite the file from that point: the appended lines were lost.)
+   * its end of file while an appender wrote through the mount made every later append
+   * overwrite the file from that point: appended lines were lost.)
    */
   read(fd: number, buf: Buffer, len: number, pos: number): number | Promise<number> {
     const h = this.handles.get(fd);
     if (!h) throw fsError(Errno.EBADF);
     const r = h.read(buf, len, pos);
-    if (!(h instanceof ReadHandle) || h.apartFromName) return r;
+    if (!(h instanceof ReadHandle)) return r;
     const onInWriter = (n: number): number | Promise<number> => {
       if (n >= len) return n;
-      const w = this.handles.writersOf(h.at.ufsUri)[0];
+      const w = h.besideOpenWriter ?? (h.apartFromName ? undefined : this.handles.writersOf(h.at.ufsUri)[0]);
       return w ? w.read(buf.subarray(n), len - n, pos + n).then((m) => n + m) : n;
     };
     return typeof r === 'number' ? onInWriter(r) : r.then(onInWriter);

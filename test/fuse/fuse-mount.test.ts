@@ -558,6 +558,30 @@ print('whole' if got == old else 'not whole: %d bytes' % len(got))
     assert.match(fuse!.log(), /"op":"fgetattr".*"errno":"ESTALE".*pin\.bin is 3145728 bytes now; this descriptor reads a version of 6291461 bytes/);
   });
 
+  it('a file opened for writing and unlinked before its first write keeps its bytes for the descriptor', async () => {
+    // (the POSIX probe of 2026-12-02: the unlink removed the object before the descriptor
+    // had read the old bytes, and every later write failed with ENOENT)
+    const r = await py(
+      `
+import os, sys
+D, U = sys.argv[1], sys.argv[2]
+with open(D + '/kept', 'wb') as f: f.write(b'A' * 100000)
+w = os.open(D + '/kept', os.O_RDWR)
+os.unlink(D + '/kept')
+os.pwrite(w, b'B' * 10, 5000)
+os.write(w, b'C')
+got = os.pread(w, 200000, 0)
+print(got == b'C' + b'A' * 4999 + b'B' * 10 + b'A' * (100000 - 5010), os.fstat(w).st_size, os.path.exists(U + '/kept'))
+os.close(w)
+print(os.path.exists(D + '/kept'), os.path.exists(U + '/kept'))
+`,
+      [join(M, 'data'), data],
+      60_000,
+    );
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.stdout.trim(), 'True 100000 False\nFalse False');
+  });
+
   it('a reader at its end of file while an appender writes through the mount (tail -f): every append kept, and read on', async () => {
     // (2026-12-02: the reader's short read at its version's end, and its descriptor's
     // attributes, set the kernel's size back; each O_APPEND write then landed at that size:

@@ -189,6 +189,18 @@ export class WriteHandle {
     return this.size;
   }
 
+  /**
+   * Bring the existing content into the spool now, if it is not there yet: before the UFS
+   * object of a file unlinked while open goes, so the descriptor keeps its bytes (its first
+   * write would otherwise find nothing to read them from: ENOENT).
+   */
+  keepContent(): Promise<void> {
+    if (this.materialized || this.closed) return Promise.resolve();
+    return this.serial(async () => {
+      if (!this.closed) await this.materialize();
+    });
+  }
+
   get isClosed(): boolean {
     return this.closed;
   }

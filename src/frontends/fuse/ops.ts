@@ -713,6 +713,12 @@ export class FuseOps {
         // Not through a mount that became read-only (a migration froze it), was removed or
         // now points elsewhere since the hide: that throws, and the object stays (logged).
         this.recheckFor({ mountPath: p.t.dt.mount.path, mountUfsUri: p.t.dt.mount.ufsUri }, 'the file was unlinked')();
+        // Its writers that have not read the old bytes yet read them now: the descriptors of
+        // an unlinked file keep its content (before 2026-12-02 a write after the unlink of a
+        // file opened without O_TRUNC failed with ENOENT, the object gone).
+        for (const w of p.writers) {
+          await w.keepContent().catch((e: unknown) => this.ctx.log.warn({ path: p.path, err: (e as Error).message }, 'fuse: could not keep the content of a file unlinked while open for writing'));
+        }
         // Only the version that was unlinked: another client (S3, FSSpec, another daemon)
         // may have written the name meanwhile.
         const cur = await this.dp.stat(p.t.dt, { fresh: true });

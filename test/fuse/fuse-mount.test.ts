@@ -558,6 +558,31 @@ print('whole' if got == old else 'not whole: %d bytes' % len(got))
     assert.match(fuse!.log(), /"op":"fgetattr".*"errno":"ESTALE".*pin\.bin is 3145728 bytes now; this descriptor reads a version of 6291461 bytes/);
   });
 
+  it('a file created and still open for writing is listed, and its directory is not empty', async () => {
+    // (the POSIX probe of 2026-12-02: readdir left it out while stat found it, and rmdir
+    // removed its directory, which the file's close then created again)
+    const r = await py(
+      `
+import os, sys, errno
+D, U = sys.argv[1], sys.argv[2]
+os.mkdir(D + '/opendir')
+w = os.open(D + '/opendir/f', os.O_WRONLY | os.O_CREAT, 0o644)
+os.write(w, b'hello')
+listed = os.listdir(D + '/opendir')
+try:
+    os.rmdir(D + '/opendir'); res = 'removed'
+except OSError as e:
+    res = errno.errorcode[e.errno]
+os.close(w)
+print(listed, res, os.stat(D + '/opendir/f').st_size, open(U + '/opendir/f', 'rb').read())
+`,
+      [join(M, 'data'), data],
+      60_000,
+    );
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.stdout.trim(), "['f'] ENOTEMPTY 5 b'hello'");
+  });
+
   it('a file opened for writing and unlinked before its first write keeps its bytes for the descriptor', async () => {
     // (the POSIX probe of 2026-12-02: the unlink removed the object before the descriptor
     // had read the old bytes, and every later write failed with ENOENT)

@@ -294,6 +294,9 @@ export class FuseOps {
     if (!l.exists) throw fsError(l.ufsFile ? Errno.ENOTDIR : Errno.ENOENT);
     if (isBound(t) && l.ufsDirectory) this.primeChildren(snap, t, l.entries, new Set(l.virtual));
     const names = l.entries.map((e) => e.name);
+    // Files created here and still open for writing (not in the UFS before their first
+    // close) are listed as `stat` finds them (before 2026-12-02 `ls` left them out).
+    if (isBound(t)) names.push(...this.openNewFiles(snap, t, new Set(names)));
     if (this.pendingHides.size === 0) return ['.', '..', ...names];
     // Names unlinked while open (hide) are gone here already: each child as the resolver
     // places it (an alias path of a hidden file is hidden too), only while any is pending.
@@ -304,6 +307,20 @@ export class FuseOps {
       return isBound(c) && this.pendingHides.has(c.res.ufsUri!);
     };
     return ['.', '..', ...names.filter((n) => !hidden(n))];
+  }
+
+  /** Names of files open for writing through this daemon directly in `dir`, not in `listed`. */
+  private openNewFiles(snap: Snapshot, dir: Bound, listed: ReadonlySet<string>): string[] {
+    const out: string[] = [];
+    for (const w of this.handles.writersBelow(dir.res.ufsUri!)) {
+      const name = baseName(w.at.path);
+      if (listed.has(name) || out.includes(name)) continue;
+      const p = childPath(dir.path, name);
+      if (p === undefined) continue;
+      const c = this.target(snap, p);
+      if (isBound(c) && c.res.ufsUri === w.at.ufsUri) out.push(name);
+    }
+    return out;
   }
 
   /**
@@ -776,7 +793,9 @@ export class FuseOps {
     if (!entry) throw fsError(this.isVirtual(snap, t.path) ? Errno.EBUSY : Errno.ENOENT);
     if (entry.type !== 'directory') throw fsError(Errno.ENOTDIR);
     await this.settleHidesBelow(t.res.ufsUri!);
-    if ((await this.dp.list(t.dt)).length > 0) throw fsError(Errno.ENOTEMPTY);
+    // (a file created below and still open for writing is not in the UFS yet: until
+    // 2026-12-02 the directory was removed, and the file's close created it again)
+    if (this.handles.writersBelow(t.res.ufsUri!).length > 0 || (await this.dp.list(t.dt)).length > 0) throw fsError(Errno.ENOTEMPTY);
     await this.dp.delete(t.dt);
     this.dropCaches();
   }

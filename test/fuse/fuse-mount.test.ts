@@ -583,6 +583,38 @@ print(listed, res, os.stat(D + '/opendir/f').st_size, open(U + '/opendir/f', 'rb
     assert.equal(r.stdout.trim(), "['f'] ENOTEMPTY 5 b'hello'");
   });
 
+  it('a file unlinked while open: its size after a truncate, its directory moved, its name taken by a directory', async () => {
+    // (the POSIX probe of 2026-12-02: fstat gave the size at the unlink; after its directory
+    // moved, fstat and ftruncate were ENOENT; renaming a directory onto its name, ENOTDIR)
+    const r = await py(
+      `
+import os, sys
+D = sys.argv[1] + '/unl'
+os.mkdir(D)
+with open(D + '/b', 'wb') as f: f.write(b'x' * 5000)
+w = os.open(D + '/b', os.O_RDWR); os.unlink(D + '/b'); os.ftruncate(w, 100)
+out = [os.fstat(w).st_size, len(os.pread(w, 10000, 0))]
+os.close(w)
+os.mkdir(D + '/a')
+w = os.open(D + '/a/f', os.O_RDWR | os.O_CREAT, 0o644); os.write(w, b'hello')
+os.unlink(D + '/a/f'); os.rename(D + '/a', D + '/c')
+os.ftruncate(w, 2); os.write(w, b'X')
+out += [os.fstat(w).st_size, os.pread(w, 10, 0)]
+os.close(w)
+with open(D + '/d', 'wb') as f: f.write(b'x')
+r = os.open(D + '/d', os.O_RDONLY); os.mkdir(D + '/e'); os.unlink(D + '/d')
+os.rename(D + '/e', D + '/d')
+out += [os.path.isdir(D + '/d')]
+os.close(r)
+print(out, sorted(os.listdir(D)), os.listdir(D + '/c'))
+`,
+      [join(M, 'data')],
+      60_000,
+    );
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.stdout.trim(), "[100, 100, 6, b'he\\x00\\x00\\x00X', True] ['c', 'd'] []");
+  });
+
   it('a file opened for writing and unlinked before its first write keeps its bytes for the descriptor', async () => {
     // (the POSIX probe of 2026-12-02: the unlink removed the object before the descriptor
     // had read the old bytes, and every later write failed with ENOENT)

@@ -197,7 +197,8 @@ export class FuseOps {
     if (path === '/') return { node: { kind: 'root' }, t: null };
     const hidden = this.hidden.get(path);
     if (hidden) {
-      const size = Math.max(hidden.size, ...hidden.writers.map((w) => w.currentSize));
+      // (its writers' spool when it has writers: a truncate after the unlink shrinks it)
+      const size = hidden.writers.length > 0 ? Math.max(...hidden.writers.map((w) => w.currentSize)) : hidden.size;
       return { node: { kind: 'ufs', entry: { name: baseName(path), type: 'file', size, mtimeMs: hidden.mtimeMs }, readOnly: false }, t: null };
     }
     const t = this.target(snap, path);
@@ -808,7 +809,11 @@ export class FuseOps {
     // the rename replaces its object, and one that fails (EXDEV, ...) leaves it where it was.
     const replacing = isBound(dst) ? this.pendingHides.get(dst.res.ufsUri!) : undefined;
     if (replacing?.removing) await replacing.removing; // (too late: on its way out)
-    else if (replacing) {
+    else if (replacing && (await this.isDirectory(snap, from))) {
+      // A directory cannot replace the file: that hide was an unlink (the name is free, as
+      // on a local file system; before 2026-12-02 this rename failed with ENOTDIR).
+      await this.settleHide(dst.res.ufsUri!);
+    } else if (replacing) {
       this.pendingHides.delete(dst.res.ufsUri!);
       clearTimeout(replacing.timer);
       this.dropCaches();
@@ -824,6 +829,11 @@ export class FuseOps {
       }
     }
     return this.renameTo(snap, from, to, dst);
+  }
+
+  private async isDirectory(snap: Snapshot, path: string): Promise<boolean> {
+    const t = this.target(snap, path);
+    return isBound(t) && (await this.statOf(t, false))?.type === 'directory';
   }
 
   private async renameTo(snap: Snapshot, from: string, to: string, dst: Target): Promise<void> {
@@ -872,9 +882,23 @@ export class FuseOps {
     const move = async (): Promise<void> => {
       await this.dp.rename(src.dt, dst.dt, srcEntry.type, dstEntry !== null);
       for (const w of moving) this.handles.retarget(w, movedTo(w));
+      if (srcEntry.type === 'directory') this.moveHidden(normalizePath(from), normalizePath(to));
     };
     // Descriptors writing the file replaced at `to` keep an anonymous file (upload nothing).
     await this.whileNameGoes(dst.res.ufsUri!, () => moving.reduce<() => Promise<void>>((inner, w) => () => w.exclusive(inner), move)());
+  }
+
+  /**
+   * The hidden names below a directory that moved move with it: libfuse names them by their
+   * new path from then on (before 2026-12-02 fstat and ftruncate of such a descriptor were
+   * ENOENT, and the last close's unlink of the hidden name missed it).
+   */
+  private moveHidden(from: string, to: string): void {
+    for (const [path, h] of [...this.hidden]) {
+      if (!path.startsWith(`${from}/`)) continue;
+      this.hidden.delete(path);
+      this.hidden.set(to + path.slice(from.length), h);
+    }
   }
 
   /** access(2): exists, and W_OK only where changes are possible (not on read-only mounts or virtual dirs). */

@@ -504,7 +504,9 @@ export class FuseOps {
     const onInWriter = (n: number): number | Promise<number> => {
       if (n >= len) return n;
       const w = h.besideOpenWriter ?? (h.apartFromName ? undefined : this.handles.writersOf(h.at.ufsUri)[0]);
-      return w ? w.read(buf.subarray(n), len - n, pos + n).then((m) => n + m) : n;
+      // (only for bytes it has: a writer that wrote nothing is not asked, which would bring
+      // the whole old content into its spool)
+      return w && w.currentSize > pos + n ? w.read(buf.subarray(n), len - n, pos + n).then((m) => n + m) : n;
     };
     return typeof r === 'number' ? onInWriter(r) : r.then(onInWriter);
   }

@@ -354,7 +354,7 @@ export class FuseDaemon {
       open: (path: string, flags: number, cb: Cb) => run('open', path, () => ops.open(path, flags), (fd) => cb(0, fd), (n) => cb(n)),
       create: (path: string, _mode: number, cb: Cb) => run('create', path, () => ops.create(path), (fd) => cb(0, fd), (n) => cb(n)),
       read: (path: string, fd: number, buf: Buffer, len: number, pos: number, cb: Cb) =>
-        run('read', path, () => ops.read(fd, buf, len, pos), (n) => cb(n), (n) => cb(n)),
+        run('read', path, () => ops.read(fd, buf, len, pos, path), (n) => cb(n), (n) => cb(n)),
       write: (path: string, fd: number, buf: Buffer, len: number, pos: number, cb: Cb) =>
         run('write', path, () => ops.write(fd, buf, len, pos), (n) => cb(n), (n) => cb(n)),
       flush: (path: string, fd: number, cb: Cb) => voidOp('flush', path, () => ops.flush(fd), cb),

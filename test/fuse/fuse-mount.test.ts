@@ -615,6 +615,90 @@ print(out, sorted(os.listdir(D)), os.listdir(D + '/c'))
     assert.equal(r.stdout.trim(), "[100, 100, 6, b'he\\x00\\x00\\x00X', True] ['c', 'd'] []");
   });
 
+  it('a file open for writing, replaced by a rename or rewritten behind the mount after its unlink: the descriptor keeps its bytes or says ESTALE', async () => {
+    // (the review of 2026-12-02: after a rename over it, a descriptor that had not written
+    // read the new file's bytes; after an unlink and a rewrite behind the mount within the
+    // grace period, the other client's bytes)
+    const r = await py(
+      `
+import os, sys, errno
+D, U = sys.argv[1], sys.argv[2]
+with open(D + '/rv_b', 'wb') as f: f.write(b'B' * 1000)
+with open(D + '/rv_a', 'wb') as f: f.write(b'A' * 10)
+w = os.open(D + '/rv_b', os.O_RDWR)
+os.rename(D + '/rv_a', D + '/rv_b')
+got = os.pread(w, 2000, 0)
+out = [got == b'B' * 1000, os.fstat(w).st_size]
+os.close(w)
+out.append(open(D + '/rv_b', 'rb').read())
+with open(D + '/ub', 'wb') as f: f.write(b'O' * 1000)
+w = os.open(D + '/ub', os.O_RDWR)
+os.unlink(D + '/ub')
+with open(U + '/ub', 'wb') as f: f.write(b'N' * 7)
+try:
+    got = os.pread(w, 2000, 0); out.append('read %d bytes, %r' % (len(got), got[:3]))
+except OSError as e:
+    out.append(errno.errorcode[e.errno])
+os.close(w)
+out.append(open(U + '/ub', 'rb').read())
+print(out)
+`,
+      [join(M, 'data'), data],
+      60_000,
+    );
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout.trim(), /^\[True, 1000, b'A{10}', '(ESTALE|read 1000 bytes, b.OOO.)', b'N{7}'\]$/);
+  });
+
+  it('readers beside an appender read on while it closes: no error reaches them; a reader of a rotated log does not read on in the new one', async () => {
+    // (the review of 2026-12-02: a read on in the writer's bytes as the writer closed got
+    // EBUSY; O_DIRECT, so each read reaches the daemon)
+    const r = await py(
+      `
+import os, sys, threading, errno, mmap
+D = sys.argv[1]
+errs = {}
+for it in range(30):
+    p = D + '/race%d.log' % it
+    with open(p, 'wb') as f: f.write(b'')
+    w = os.open(p, os.O_WRONLY | os.O_APPEND)
+    os.write(w, b'x' * 100)
+    r = os.open(p, os.O_RDONLY | os.O_DIRECT)
+    stop = [False]
+    def rd():
+        while not stop[0]:
+            try:
+                os.preadv(r, [mmap.mmap(-1, 65536)], 0)
+            except OSError as e:
+                errs[errno.errorcode.get(e.errno, e.errno)] = errs.get(errno.errorcode.get(e.errno, e.errno), 0) + 1
+    ts = [threading.Thread(target=rd) for _ in range(4)]
+    for t in ts: t.start()
+    for i in range(20): os.write(w, b'y' * 4000)
+    os.close(w)
+    for i in range(20):
+        try: os.preadv(r, [mmap.mmap(-1, 65536)], 0)
+        except OSError as e: errs['after:' + errno.errorcode.get(e.errno, str(e.errno))] = 1
+    stop[0] = True
+    for t in ts: t.join()
+    os.close(r)
+# a reader of a log rotated away (mv log log.1, a new log written) does not read on in the new log
+with open(D + '/rot.log', 'wb') as f: f.write(b'old\\n')
+r = os.open(D + '/rot.log', os.O_RDONLY | os.O_DIRECT)
+os.rename(D + '/rot.log', D + '/rot.log.1')
+w = os.open(D + '/rot.log', os.O_WRONLY | os.O_CREAT | os.O_APPEND)
+os.write(w, b'new' * 100)
+buf = mmap.mmap(-1, 65536)
+n = os.preadv(r, [buf], 0)
+os.close(w); os.close(r)
+print(errs, buf[:n])
+`,
+      [join(M, 'data')],
+      120_000,
+    );
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.stdout.trim(), "{} b'old\\n'");
+  });
+
   it('a file opened for writing and unlinked before its first write keeps its bytes for the descriptor', async () => {
     // (the POSIX probe of 2026-12-02: the unlink removed the object before the descriptor
     // had read the old bytes, and every later write failed with ENOENT)

@@ -28,7 +28,7 @@ import { createReadStream } from 'node:fs';
 import { open, rm, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
-import { Writable } from 'node:stream';
+import { Readable, Writable } from 'node:stream';
 import { AlluxioError, isAlluxioError } from '../../domain/errors.js';
 import { sameVersion, type UfsEntry } from '../../ufs/types.js';
 import type { DataObject, DataPath, DataTarget } from '../common/data-path.js';
@@ -168,6 +168,10 @@ export class WriteHandle {
   private readonly spoolPath: string;
   /** The existing content is in the spool (or was discarded by a truncate to 0). */
   private materialized: boolean;
+  /** Why the existing content can no longer be brought in (keepContent failed). */
+  private contentLost: string | undefined;
+  /** The version whose bytes the spool must start from (the file left its name: hide). */
+  private leftVersion: UfsEntry | undefined;
   private size: number;
   private chain: Promise<unknown> = Promise.resolve();
   private readonly recheck: (() => void) | undefined;
@@ -190,14 +194,26 @@ export class WriteHandle {
   }
 
   /**
+   * The file left its name (unlinked or replaced while open): from now on the old bytes this
+   * handle still has to bring in are of `version` only (else ESTALE), whatever the name holds.
+   */
+  leftName(version: UfsEntry): void {
+    this.leftVersion ??= version;
+  }
+
+  /**
    * Bring the existing content into the spool now, if it is not there yet: before the UFS
    * object of a file unlinked while open goes, so the descriptor keeps its bytes (its first
    * write would otherwise find nothing to read them from: ENOENT).
    */
-  keepContent(): Promise<void> {
+  keepContent(version: UfsEntry): Promise<void> {
+    this.leftVersion ??= version;
     if (this.materialized || this.closed) return Promise.resolve();
     return this.serial(async () => {
-      if (!this.closed) await this.materialize();
+      if (this.closed || this.materialized) return;
+      // (gone or another version by now: materialize marks the bytes lost, and this
+      // descriptor's reads and writes say ESTALE rather than take up what the name holds)
+      await this.materialize(version);
     });
   }
 
@@ -222,11 +238,26 @@ export class WriteHandle {
     return this.fh;
   }
 
-  /** Bring the old content into the spool (once). */
-  private async materialize(): Promise<void> {
+  /**
+   * Bring the old content into the spool (once); `version`: only that version of the file
+   * (else Conflict), the one a descriptor of a file unlinked or replaced had open.
+   */
+  private async materialize(version?: UfsEntry): Promise<void> {
     if (this.materialized) return;
+    if (this.contentLost !== undefined) throw fsError(Errno.ESTALE, this.contentLost);
+    version ??= this.leftVersion;
     const fh = await this.file();
-    const src = await this.at.dp.read(this.at.target);
+    let src: Readable;
+    if (version) {
+      const obj = await this.at.dp.open(this.at.target);
+      if (!obj || !sameVersion(obj.entry, version)) {
+        obj?.close();
+        // (its bytes are lost to this descriptor: its reads and writes say so from now on)
+        this.contentLost = `${this.at.path} left its name and ${obj ? 'another version is there now' : 'is gone from the UFS'} before its bytes were kept for this descriptor`;
+        throw fsError(Errno.ESTALE, this.contentLost);
+      }
+      src = obj.entry.size > 0 ? await obj.stream({ start: 0, end: obj.entry.size - 1 }) : (obj.close(), Readable.from([]));
+    } else src = await this.at.dp.read(this.at.target);
     let pos = 0;
     await pipeline(
       src,
@@ -273,24 +304,24 @@ export class WriteHandle {
    * beside it closes, as the anonymous file of an unlinked local file.
    */
   provider(): RangeProvider {
-    return {
-      kind: 'read',
-      read: async (target, offset, length, position) => {
-        if (!this.closed) {
-          try {
-            return await this.readAt(target, offset, length, position);
-          } catch (e) {
-            if (!this.closed) throw e; // closed meanwhile: read what it left below
-          }
-        }
-        if (this.fh) {
-          if (position >= this.size) return 0;
-          const { bytesRead } = await this.fh.read(target, offset, Math.min(length, this.size - position), position);
-          return bytesRead;
-        }
-        return this.readVersion(target, offset, length, position);
-      },
-    };
+    return { kind: 'read', read: (target, offset, length, position) => this.readBeside(target, offset, length, position) };
+  }
+
+  /** A read of a descriptor beside this handle (see provider): the spool, or what the close left. */
+  async readBeside(target: Buffer, offset: number, length: number, position: number): Promise<number> {
+    if (!this.closed) {
+      try {
+        return await this.readAt(target, offset, length, position);
+      } catch (e) {
+        if (!this.closed) throw e; // closed meanwhile: read what it left below
+      }
+    }
+    if (this.fh) {
+      if (position >= this.size) return 0;
+      const { bytesRead } = await this.fh.read(target, offset, Math.min(length, this.size - position), position);
+      return bytesRead;
+    }
+    return this.readVersion(target, offset, length, position);
   }
 
   /** The version this handle left in the UFS (its upload, or what it opened unchanged). */

@@ -72,6 +72,8 @@ interface Target {
 }
 
 type Bound = Target & { dt: DataTarget };
+/** A name hidden (unlinked while open) whose UFS object is still to be removed. */
+type PendingHide = { t: Bound; path: string; hidden: string; entry: UfsEntry; writers: WriteHandle[]; timer: NodeJS.Timeout; removing?: Promise<void> };
 
 interface Cached<T> {
   at: number;
@@ -91,10 +93,7 @@ export class FuseOps {
    * Names hidden whose UFS object is still to be removed (hide()), by UFS URI: removed when
    * HIDE_GRACE_MS passed or an operation settles it (see hide), or replaced by a rename onto it.
    */
-  private readonly pendingHides = new Map<
-    string,
-    { t: Bound; path: string; hidden: string; entry: UfsEntry; writers: WriteHandle[]; timer: NodeJS.Timeout; removing?: Promise<void> }
-  >();
+  private readonly pendingHides = new Map<string, PendingHide>();
   private readonly root: string;
   private readonly attrCacheMs: number;
   private readonly readAhead: ReadAheadOptions;
@@ -313,7 +312,9 @@ export class FuseOps {
   /** Names of files open for writing through this daemon directly in `dir`, not in `listed`. */
   private openNewFiles(snap: Snapshot, dir: Bound, listed: ReadonlySet<string>): string[] {
     const out: string[] = [];
+    const under = `${dir.res.ufsUri!}/`;
     for (const w of this.handles.writersBelow(dir.res.ufsUri!)) {
+      if (w.at.ufsUri.indexOf('/', under.length) !== -1) continue; // (deeper down)
       const name = baseName(w.at.path);
       if (listed.has(name) || out.includes(name)) continue;
       const p = childPath(dir.path, name);
@@ -496,17 +497,21 @@ export class FuseOps {
    * its end of file while an appender wrote through the mount made every later append
    * overwrite the file from that point: appended lines were lost.)
    */
-  read(fd: number, buf: Buffer, len: number, pos: number): number | Promise<number> {
+  read(fd: number, buf: Buffer, len: number, pos: number, path?: string): number | Promise<number> {
     const h = this.handles.get(fd);
     if (!h) throw fsError(Errno.EBADF);
     const r = h.read(buf, len, pos);
     if (!(h instanceof ReadHandle)) return r;
     const onInWriter = (n: number): number | Promise<number> => {
       if (n >= len) return n;
-      const w = h.besideOpenWriter ?? (h.apartFromName ? undefined : this.handles.writersOf(h.at.ufsUri)[0]);
+      // A writer of the name only while the kernel still names the reader's file so (`path`:
+      // after `mv log log.1` and a new `log`, the reader of log.1 does not read on in it).
+      const ofName = h.apartFromName || path === undefined ? undefined : this.handles.writersOf(h.at.ufsUri).find((x) => x.at.path === path);
+      const w = h.besideOpenWriter ?? ofName;
       // (only for bytes it has: a writer that wrote nothing is not asked, which would bring
-      // the whole old content into its spool)
-      return w && w.currentSize > pos + n ? w.read(buf.subarray(n), len - n, pos + n).then((m) => n + m) : n;
+      // the whole old content into its spool; and as a reader beside it reads, also when it
+      // closes meanwhile)
+      return w && w.currentSize > pos + n ? w.readBeside(buf, n, len - n, pos + n).then((m) => n + m) : n;
     };
     return typeof r === 'number' ? onInWriter(r) : r.then(onInWriter);
   }
@@ -700,6 +705,7 @@ export class FuseOps {
       if (entry?.type === 'directory') throw fsError(Errno.EISDIR);
     });
     const e = entry as UfsEntry | null;
+    if (e) for (const w of writers) w.leftName(e);
     this.hidden.set(to, { size: e?.size ?? 0, mtimeMs: e?.mtimeMs ?? Date.now(), writers, uri });
     if (e) {
       const timer = setTimeout(() => void this.settleHide(uri), HIDE_GRACE_MS);
@@ -712,6 +718,18 @@ export class FuseOps {
   private settleHideOf(h: WriteHandle): Promise<void> {
     const p = this.pendingHides.get(h.at.ufsUri);
     return p && p.writers.includes(h) ? this.settleHide(h.at.ufsUri) : Promise.resolve();
+  }
+
+  /**
+   * The writers of a file about to leave the UFS (unlinked, or replaced by a rename) that have
+   * not read its bytes yet read them now, of `version` only: the descriptors keep them, as on
+   * a local file system. A writer that cannot (another version is there already) is told
+   * ESTALE at its next read or write.
+   */
+  private async keepContents(writers: readonly WriteHandle[], version: UfsEntry, path: string): Promise<void> {
+    for (const w of writers) {
+      await w.keepContent(version).catch((e: unknown) => this.ctx.log.warn({ path, err: (e as Error).message }, 'fuse: could not keep the content of a file open for writing as it left'));
+    }
   }
 
   /** Names hidden below the directory `uri` are removed now (before it is listed, removed or moved). */
@@ -736,9 +754,7 @@ export class FuseOps {
         // Its writers that have not read the old bytes yet read them now: the descriptors of
         // an unlinked file keep its content (before 2026-12-02 a write after the unlink of a
         // file opened without O_TRUNC failed with ENOENT, the object gone).
-        for (const w of p.writers) {
-          await w.keepContent().catch((e: unknown) => this.ctx.log.warn({ path: p.path, err: (e as Error).message }, 'fuse: could not keep the content of a file unlinked while open for writing'));
-        }
+        await this.keepContents(p.writers, p.entry, p.path);
         // Only the version that was unlinked: another client (S3, FSSpec, another daemon)
         // may have written the name meanwhile.
         const cur = await this.dp.stat(p.t.dt, { fresh: true });
@@ -809,13 +825,17 @@ export class FuseOps {
     const dst = this.target(snap, to);
     // A target hidden just before (libfuse hides the target of a rename when it is open):
     // the rename replaces its object, and one that fails (EXDEV, ...) leaves it where it was.
-    const replacing = isBound(dst) ? this.pendingHides.get(dst.res.ufsUri!) : undefined;
+    const hideOf = (): PendingHide | undefined => (isBound(dst) ? this.pendingHides.get(dst.res.ufsUri!) : undefined);
+    // A directory cannot replace the file: that hide was an unlink (the name is free, as on a
+    // local file system; before 2026-12-02 this rename failed with ENOTDIR).
+    if (hideOf() && !hideOf()!.removing && (await this.isDirectory(snap, from))) await this.settleHide(dst.res.ufsUri!);
+    // Its descriptors keep the bytes they had open (before 2026-12-02 a writer that had not
+    // written read the new file's bytes after the rename, with no error).
+    const pending = hideOf();
+    if (pending && !pending.removing) await this.keepContents(pending.writers, pending.entry, pending.path);
+    const replacing = hideOf(); // (read again after each wait: settled meanwhile, or on its way out)
     if (replacing?.removing) await replacing.removing; // (too late: on its way out)
-    else if (replacing && (await this.isDirectory(snap, from))) {
-      // A directory cannot replace the file: that hide was an unlink (the name is free, as
-      // on a local file system; before 2026-12-02 this rename failed with ENOTDIR).
-      await this.settleHide(dst.res.ufsUri!);
-    } else if (replacing) {
+    else if (replacing) {
       this.pendingHides.delete(dst.res.ufsUri!);
       clearTimeout(replacing.timer);
       this.dropCaches();

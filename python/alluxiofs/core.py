@@ -436,13 +436,20 @@ class AlluxioFileSystem(AbstractFileSystem):
         the UFS refused."""
         plain = self._plain_form(path)
         # (ls records its errors here, and fsspec's walk passes it on to the walks below:
-        # fsspec before 2023 has no on_error, and omits every error without a word)
+        # fsspec before 2023 has no on_error and omits every error without a word, and
+        # current fsspec does not pass on_error to the walks below, which omit theirs)
         refused = kwargs.pop("_refused", None)
-        outermost = refused is None and on_error == "omit"
+        outermost = refused is None
         if outermost:
             refused = []
-        if refused is not None:
-            kwargs["_refused"] = refused
+            if callable(on_error):  # (what fsspec hands the callable itself is not handed twice)
+                given, handed = on_error, set()
+
+                def on_error(e):
+                    handed.add(id(e))
+                    given(e)
+
+        kwargs["_refused"] = refused
         for root, dirs, files in super().walk(path, maxdepth=maxdepth, topdown=topdown, on_error=on_error, **kwargs):
             if plain:
                 root = self._plain_name(root)
@@ -451,7 +458,13 @@ class AlluxioFileSystem(AbstractFileSystem):
                         for k, v in list(group.items()):
                             group[k] = self._to_plain(v)
             yield root, dirs, files
-        if outermost and refused:
+        if not outermost or not refused:
+            return
+        if callable(on_error):
+            for e in refused:
+                if id(e) not in handed:
+                    given(e)
+        else:  # "omit" (the default: as s3fs, only a directory gone is left out) and "raise"
             raise refused[0]
 
     def expand_path(self, path, recursive=False, maxdepth=None, **kwargs):
@@ -548,7 +561,7 @@ class AlluxioFileSystem(AbstractFileSystem):
 
     def _local_range(self, path, start, end):
         """Bytes [start, end) read from the local file when the worker grants it, else
-        None. Errors of the lookup other than "no worker" are left to the HTTP read, which
+        None (negative offsets: from the end of that file). Errors of the lookup other than "no worker" are left to the HTTP read, which
         reports them in its own words."""
         try:
             details = self._info(path, local=True)
@@ -563,7 +576,12 @@ class AlluxioFileSystem(AbstractFileSystem):
             return None
         try:
             st0 = os.fstat(fd)
-            stop = details["size"] if end is None else min(end, details["size"])
+            size = details["size"]  # (the open file's, _open_local checked: offsets from its end are of it)
+            if start < 0:
+                start = max(0, size + start)
+            if end is not None and end < 0:
+                end = max(0, size + end)
+            stop = size if end is None else min(end, size)
             data = _pread(fd, start, stop) if stop > start else b""
             check_local(fd, st0, path)
         finally:
@@ -711,6 +729,13 @@ class AlluxioFileSystem(AbstractFileSystem):
         # two is asked again once. (Until 2026-12-02 the offsets were taken from one version
         # and the bytes from another: "the last 100 bytes" of a file that grew from 1000 to
         # 5000 came back as 4100 bytes, of one that shrank as b"", with no error.)
+        if self.short_circuit:
+            try:
+                data = self._local_range(path, start or 0, end)  # (offsets taken from the file it opens)
+            except WorkersUnavailableError:
+                data = None
+            if data is not None:
+                return data
         for again in (False, True):
             info = self._info(path)
             if info.get("type") != "file":

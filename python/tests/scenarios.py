@@ -179,6 +179,9 @@ def listing_errors():
                 raised[name] = type(e).__name__
             else:
                 raise AssertionError(f"{name} of a mount whose UFS is down answered {out!r}")
+        seen = []  # a callable on_error is handed each error once, and nothing is raised
+        assert list(fs.walk("alluxio:///down", on_error=seen.append)) == []
+        assert len(seen) == 1 and isinstance(seen[0], OSError), seen
     finally:
         cli("mount", "remove", "--path", "/down", "--yes", "--wait")
     assert fs.find("alluxio:///data/no-such-dir") == []

@@ -574,13 +574,16 @@ try:
 except OSError as e:
     res = errno.errorcode[e.errno]
 os.close(w)
-print(listed, res, os.stat(D + '/opendir/f').st_size, open(U + '/opendir/f', 'rb').read())
+w = os.open(D + '/at-the-root', os.O_WRONLY | os.O_CREAT, 0o644)  # (the mount root's URI ends in /)
+at_root = 'at-the-root' in os.listdir(D)
+os.close(w)
+print(listed, res, os.stat(D + '/opendir/f').st_size, open(U + '/opendir/f', 'rb').read(), at_root)
 `,
       [join(M, 'data'), data],
       60_000,
     );
     assert.equal(r.code, 0, r.stderr);
-    assert.equal(r.stdout.trim(), "['f'] ENOTEMPTY 5 b'hello'");
+    assert.equal(r.stdout.trim(), "['f'] ENOTEMPTY 5 b'hello' True");
   });
 
   it('a file unlinked while open: its size after a truncate, its directory moved, its name taken by a directory', async () => {

@@ -564,14 +564,14 @@ export class HandleTable {
   /** Resolves once no release of a writer of `uri` (`below`: or of anything below it) is uploading any more. */
   async settled(uri: string, below = false): Promise<void> {
     const waits: Promise<unknown>[] = [];
-    for (const [u, set] of this.closing) if (u === uri || (below && u.startsWith(`${uri}/`))) waits.push(...set);
+    for (const [u, set] of this.closing) if (u === uri || (below && u.startsWith(dirPrefix(uri)))) waits.push(...set);
     if (waits.length > 0) await Promise.allSettled(waits);
   }
 
   /** Handles writing files below the directory `uri`. */
   writersBelow(uri: string): WriteHandle[] {
     const out: WriteHandle[] = [];
-    for (const [u, set] of this.writers) if (u.startsWith(`${uri}/`)) out.push(...set);
+    for (const [u, set] of this.writers) if (u.startsWith(dirPrefix(uri))) out.push(...set);
     return out;
   }
 
@@ -610,4 +610,9 @@ export class HandleTable {
   all(): [number, Handle][] {
     return [...this.open];
   }
+}
+
+/** What the UFS URIs below the directory `uri` start with (a mount root's URI ends in "/"). */
+export function dirPrefix(uri: string): string {
+  return uri.endsWith('/') ? uri : `${uri}/`;
 }

@@ -41,7 +41,7 @@ import type { FrontendContext } from '../context.js';
 import { attrOf, type Attr, type Node, type Owner } from './attr.js';
 import { Errno, fsError } from './errno.js';
 import { newSpoolDir } from './spool.js';
-import { HandleTable, ReadHandle, WriteHandle, type Located } from './handles.js';
+import { dirPrefix, HandleTable, ReadHandle, WriteHandle, type Located } from './handles.js';
 import type { ReadAheadOptions } from './read-ahead.js';
 
 export type { Attr };
@@ -312,7 +312,7 @@ export class FuseOps {
   /** Names of files open for writing through this daemon directly in `dir`, not in `listed`. */
   private openNewFiles(snap: Snapshot, dir: Bound, listed: ReadonlySet<string>): string[] {
     const out: string[] = [];
-    const under = `${dir.res.ufsUri!}/`;
+    const under = dirPrefix(dir.res.ufsUri!);
     for (const w of this.handles.writersBelow(dir.res.ufsUri!)) {
       if (w.at.ufsUri.indexOf('/', under.length) !== -1) continue; // (deeper down)
       const name = baseName(w.at.path);
@@ -734,7 +734,7 @@ export class FuseOps {
 
   /** Names hidden below the directory `uri` are removed now (before it is listed, removed or moved). */
   private async settleHidesBelow(uri: string): Promise<void> {
-    for (const u of [...this.pendingHides.keys()]) if (u.startsWith(`${uri}/`)) await this.settleHide(u);
+    for (const u of [...this.pendingHides.keys()]) if (u.startsWith(dirPrefix(uri))) await this.settleHide(u);
   }
 
   /**

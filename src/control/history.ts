@@ -143,12 +143,8 @@ export interface RevertResult {
 /**
  * Put the config back to what it was at `revision`, in ONE transaction guarded by the
  * generation the command read: if the config moved on since (another admin committed),
- * refuse (Conflict, exit 3) instead of silently reverting their change too.
- */
-/**
- * Put the config of `revision` back. `approve`, when given, sees the changes before anything
- * is written (the CLI asks there); the commit is then guarded by the generation read before
- * it, so a change landing meanwhile reverts nothing (Conflict).
+ * refuse (Conflict, exit 3) instead of silently reverting their change too. `approve`, when
+ * given, sees the changes before anything is written (the CLI asks there).
  */
 export async function revertTo(conn: EtcdConnection, revision: number, approve?: (changes: DescribedChange[]) => Promise<void>): Promise<Committed<RevertResult>> {
   const view = await readHistory(conn);

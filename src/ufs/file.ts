@@ -123,13 +123,6 @@ function errno(e: unknown): string | undefined {
 const PUMP_CHUNK = 256 * 1024;
 const PUMP_BUFFERS = 4;
 
-/**
- * Copy [start, end] of an open file into `dest`: positional reads into PUMP_BUFFERS reused
- * buffers, each handed back once `dest` reports it written (so at most
- * PUMP_BUFFERS * PUMP_CHUNK bytes are in flight, and no per-chunk garbage). Ends `dest`
- * on success; rejects (leaving `dest` to the caller) on a read error; resolves when
- * `dest` closes early (the client went away).
- */
 /** The bytes a range covers in a file of `size` bytes (the whole file without a range). */
 function span(size: number, range?: ByteRange): { start: number; end: number; length: number } {
   const start = range ? range.start : 0;
@@ -149,6 +142,13 @@ function readAt(fd: number, start: number, length: number): Buffer {
   return got === length ? buf : buf.subarray(0, got);
 }
 
+/**
+ * Copy [start, end] of an open file into `dest`: positional reads into PUMP_BUFFERS reused
+ * buffers, each handed back once `dest` reports it written (so at most
+ * PUMP_BUFFERS * PUMP_CHUNK bytes are in flight, and no per-chunk garbage). Ends `dest`
+ * on success; rejects (leaving `dest` to the caller) on a read error; resolves when
+ * `dest` closes early (the client went away).
+ */
 function pump(fd: number, start: number, end: number, dest: Writable): Promise<void> {
   return new Promise((resolve, reject) => {
     const free: Buffer[] = Array.from({ length: PUMP_BUFFERS }, () => Buffer.allocUnsafeSlow(PUMP_CHUNK));
@@ -681,12 +681,6 @@ export class FileUfs implements UfsAdapter {
   }
 }
 
-/**
- * A Writable onto an open descriptor that never closes it: the caller closes it, once. (An
- * fs.WriteStream closes its fd when a failed pipeline destroys it, even with autoClose
- * false: the caller's close then hit EBADF, or, once the number was reused, another file
- * of the process, which crashed the worker after a run of cut-off uploads.)
- */
 /** rmdir `dir` and its parents up to and including `top`, stopping at the first that is not empty (or gone). */
 async function removeEmptyUpTo(dir: string, top: string): Promise<void> {
   for (let d = dir; d === top || d.startsWith(top + path.sep); d = path.dirname(d)) {
@@ -704,6 +698,12 @@ interface FdSink extends Writable {
   idle(): Promise<void>;
 }
 
+/**
+ * A Writable onto an open descriptor that never closes it: the caller closes it, once. (An
+ * fs.WriteStream closes its fd when a failed pipeline destroys it, even with autoClose
+ * false: the caller's close then hit EBADF, or, once the number was reused, another file
+ * of the process, which crashed the worker after a run of cut-off uploads.)
+ */
 function fdSink(fd: number): FdSink {
   let inFlight: Promise<void> = Promise.resolve();
   const writeAll = (buf: Buffer, cb: (e?: Error | null) => void): void => {

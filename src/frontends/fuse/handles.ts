@@ -168,7 +168,7 @@ export class WriteHandle {
   private readonly spoolPath: string;
   /** The existing content is in the spool (or was discarded by a truncate to 0). */
   private materialized: boolean;
-  /** Why the existing content can no longer be brought in (keepContent failed). */
+  /** Why the existing content can no longer be brought in (the version that left the name was gone or replaced). */
   private contentLost: string | undefined;
   /** The version whose bytes the spool must start from (the file left its name: hide). */
   private leftVersion: UfsEntry | undefined;

@@ -486,8 +486,8 @@ export class FuseOps {
     await this.dp.mkdir(dir);
   }
 
-  /** The hot path: no snapshot, no resolution (done at open); sync when the bytes are here. */
   /**
+   * The hot path: no snapshot, no resolution (done at open); sync when the bytes are here.
    * A reader reads its version (or the spool of the writer it was opened beside, as large as
    * it was at the open); past its end, while a writer of this daemon holds the file (that
    * one, or one of the name), it reads on in that writer's bytes, as a local file shows a

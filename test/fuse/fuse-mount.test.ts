@@ -560,7 +560,8 @@ print('whole' if got == old else 'not whole: %d bytes' % len(got))
 
   it('a file created and still open for writing is listed, and its directory is not empty', async () => {
     // (the POSIX probe of 2026-12-02: readdir left it out while stat found it, and rmdir
-    // removed its directory, which the file's close then created again)
+    // removed its directory, which the file's close then created again; a directory renamed
+    // onto it replaced it)
     const r = await py(
       `
 import os, sys, errno
@@ -573,6 +574,11 @@ try:
     os.rmdir(D + '/opendir'); res = 'removed'
 except OSError as e:
     res = errno.errorcode[e.errno]
+os.mkdir(D + '/otherdir')
+try:
+    os.rename(D + '/otherdir', D + '/opendir'); res += ' replaced'
+except OSError as e:
+    res += ' ' + errno.errorcode[e.errno]
 os.close(w)
 w = os.open(D + '/at-the-root', os.O_WRONLY | os.O_CREAT, 0o644)  # (the mount root's URI ends in /)
 at_root = 'at-the-root' in os.listdir(D)
@@ -583,7 +589,7 @@ print(listed, res, os.stat(D + '/opendir/f').st_size, open(U + '/opendir/f', 'rb
       60_000,
     );
     assert.equal(r.code, 0, r.stderr);
-    assert.equal(r.stdout.trim(), "['f'] ENOTEMPTY 5 b'hello' True");
+    assert.equal(r.stdout.trim(), "['f'] ENOTEMPTY ENOTEMPTY 5 b'hello' True");
   });
 
   it('a file unlinked while open: its size after a truncate, its directory moved, its name taken by a directory', async () => {

@@ -887,7 +887,8 @@ export class FuseOps {
     if (dstEntry) {
       if (srcEntry.type === 'file' && dstEntry.type === 'directory') throw fsError(Errno.EISDIR);
       if (srcEntry.type === 'directory' && dstEntry.type === 'file') throw fsError(Errno.ENOTDIR);
-      if (dstEntry.type === 'directory' && (await this.dp.list(dst.dt)).length > 0) throw fsError(Errno.ENOTEMPTY);
+      // (a file created below it and still open for writing is not in the UFS yet)
+      if (dstEntry.type === 'directory' && (this.handles.writersBelow(dst.res.ufsUri!).length > 0 || (await this.dp.list(dst.dt)).length > 0)) throw fsError(Errno.ENOTEMPTY);
     } else {
       await this.requireParent(dst, snap, to);
     }

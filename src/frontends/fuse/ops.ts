@@ -501,7 +501,7 @@ export class FuseOps {
     const h = this.handles.get(fd);
     if (!h) throw fsError(Errno.EBADF);
     const r = h.read(buf, len, pos);
-    if (!(h instanceof ReadHandle)) return r;
+    if (!(h instanceof ReadHandle) || (typeof r === 'number' && r >= len)) return r; // (the common case: no closure)
     const onInWriter = (n: number): number | Promise<number> => {
       if (n >= len) return n;
       // A writer of the name only while the kernel still names the reader's file so (`path`:

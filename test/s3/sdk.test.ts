@@ -276,6 +276,11 @@ test('conditional deletes (If-Match, DeleteObjects ETag): only the named version
   assert.equal(xmlField(none.body, 'Code'), 'NoSuchKey');
   const bySize = await raw(env.worker.s3Url, 'DELETE', '/data/cd2', undefined, { 'x-amz-if-match-size': '3' });
   assert.equal(bySize.status, 501, 'not implemented, and not ignored');
+  for (const [h, v] of [['if-none-match', '*'], ['if-unmodified-since', 'Wed, 01 Jan 2020 00:00:00 GMT'], ['if-modified-since', 'Wed, 01 Jan 2020 00:00:00 GMT']] as const) {
+    const other = await raw(env.worker.s3Url, 'DELETE', '/data/cd2', undefined, { [h]: v });
+    assert.equal(other.status, 501, `${h} on a delete: not implemented, and not ignored`);
+    assert.equal(xmlField(other.body, 'Code'), 'NotImplemented');
+  }
   assert.equal(readFileSync(join(env.data, 'cd2'), 'utf8'), 'cd2');
   const xml = `<Delete><Object><Key>cd2</Key><ETag>"0123456789abcdef0123456789abcdef"</ETag></Object><Object><Key>cd3</Key><ETag>${await etagOf('cd3')}</ETag></Object></Delete>`;
   const md5 = createHash('md5').update(xml).digest('base64');

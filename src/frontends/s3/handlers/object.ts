@@ -247,7 +247,9 @@ async function pruneEmptyParents(ctx: S3Context, t: DataTarget): Promise<void> {
 }
 
 export async function deleteObject(ctx: S3Context, r: Req): Promise<void> {
-  for (const h of ['x-amz-if-match-last-modified-time', 'x-amz-if-match-size']) {
+  // A delete is conditional on If-Match only: any other condition answers 501, never ignored
+  // (a client sending If-None-Match: * meant "not if it exists", and would lose the object).
+  for (const h of ['x-amz-if-match-last-modified-time', 'x-amz-if-match-size', 'if-none-match', 'if-modified-since', 'if-unmodified-since']) {
     if (r.req.headers[h] !== undefined) throw new S3Error('NotImplemented', 501, `A header you provided implies functionality that is not implemented: ${h} (a delete is conditional on If-Match only)`, { Header: h });
   }
   const ifMatch = r.req.headers['if-match'];

@@ -547,6 +547,9 @@ class AlluxioFileSystem(AbstractFileSystem):
                 stat.S_ISREG(st.st_mode)
                 and st.st_size == int(ident["size"]) == int(details["size"])
                 and st.st_mtime_ns == int(ident["mtimeNs"])
+                # (a rewrite in place whose mtime was put back moves only the ctime; workers
+                # before 2026-12-02 did not send it)
+                and ("ctimeNs" not in ident or st.st_ctime_ns == int(ident["ctimeNs"]))
                 and st.st_ino == int(ident["ino"])
                 and st.st_dev == int(ident["dev"])
             )

@@ -29,9 +29,13 @@ def check_local(fd, st0, path):
     which the descriptor would otherwise read as the new bytes after the old ones. Called
     after each read, so a read that raced a rewrite is not handed out."""
     st = os.fstat(fd)
-    # other bytes where the file had them: it shrank, or its mtime moved at the same size (a
-    # rewrite in place); an append, a rename or a chmod leaves the bytes opened as they were
-    if st.st_size < st0.st_size or (st.st_mtime_ns != st0.st_mtime_ns and st.st_size == st0.st_size):
+    # other bytes where the file had them: it shrank, or at the same size its mtime moved (a
+    # rewrite in place) or its ctime did while it kept its name (a rewrite whose mtime was put
+    # back: cp -p, touch -r, rsync --inplace; a chmod or rename looks the same, and over HTTP
+    # either is another version too). An append, or an unlink or a replacement by a rename
+    # (no links left), leaves the bytes opened as they were.
+    same_size = st.st_size == st0.st_size
+    if st.st_size < st0.st_size or (same_size and (st.st_mtime_ns != st0.st_mtime_ns or (st.st_ctime_ns != st0.st_ctime_ns and st.st_nlink > 0))):
         raise UfsVersionMismatchError(errno.ESTALE, f"{path} changed while it was read (the local file was rewritten or truncated: size {st.st_size}, {st0.st_size} when opened); open it again", path)
 
 

@@ -474,7 +474,7 @@ export class FileUfs implements UfsAdapter {
     if (found === null) return null;
     const { real, st } = found;
     if (!st.isFile() || st.nlink === 0n) return null;
-    return { path: real, size: Number(st.size), mtimeNs: st.mtimeNs, ino: st.ino, dev: st.dev };
+    return { path: real, size: Number(st.size), mtimeNs: st.mtimeNs, ctimeNs: st.ctimeNs, ino: st.ino, dev: st.dev };
   }
 
   async list(rel: readonly string[]): Promise<UfsEntry[]> {

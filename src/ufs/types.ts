@@ -109,12 +109,13 @@ export interface UfsAdapter {
 /**
  * A regular file as a co-located client may open it itself (short-circuit reads, see
  * docs/rest-api.md): its real path, proven inside the mount, and the identity the client
- * checks on the file it opens (size, mtime in ns, inode, device).
+ * checks on the file it opens (size, mtime and ctime in ns, inode, device).
  */
 export interface LocalFile {
   path: string;
   size: number;
   mtimeNs: bigint;
+  ctimeNs: bigint;
   ino: bigint;
   dev: bigint;
 }

@@ -256,3 +256,44 @@ def test_an_open_file_rewritten_in_place_raises_also_short_circuited(worker_host
             f.seek(500_000)
             with pytest.raises(UfsVersionMismatchError):
                 f.read(1000)
+
+
+def test_an_open_file_rewritten_in_place_with_its_mtime_put_back_raises_short_circuited(worker_hosts, scratch):
+    """A same-size rewrite in place whose mtime is put back (cp -p, touch -r, rsync
+    --inplace) moves only the ctime: a short-circuited open file read the old bytes, then
+    the new ones, with no error (it checked size and mtime only). Over HTTP the ETag (which
+    has the ctime) already refused it. A file replaced by a rename is read on (its bytes
+    are as opened)."""
+    from alluxiofs.errors import UfsVersionMismatchError
+
+    base, local = scratch
+    path = os.path.join(local, "p.bin")
+    with open(path, "wb") as f:
+        f.write(b"A" * 300_000)
+    fs = fsspec.filesystem("alluxiofs", skip_instance_cache=True, worker_hosts=worker_hosts, cache_type="none")
+    with fs.open(base + "/p.bin", "rb") as f:
+        assert f.short_circuited
+        assert f.read(100_000) == b"A" * 100_000
+        st = os.stat(path)
+        with open(path, "r+b") as g:  # same inode, same size
+            g.write(b"B" * 300_000)
+        os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns))  # the mtime put back
+        assert os.stat(path).st_mtime_ns == st.st_mtime_ns
+        with pytest.raises(UfsVersionMismatchError):
+            f.read()
+    # the same rewrite between the worker's answer and the client's open: read over HTTP
+    details = fs._info(base + "/p.bin", local=True)
+    assert "ctimeNs" in details["local"]
+    st = os.stat(path)
+    with open(path, "r+b") as g:
+        g.write(b"C" * 300_000)
+    os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns))
+    assert fs._open_local(details) is None
+    # replaced by a rename while open: the descriptor reads on the bytes it opened
+    with fs.open(base + "/p.bin", "rb") as f:
+        assert f.short_circuited and f.read(10) == b"C" * 10
+        tmp = path + ".new"
+        with open(tmp, "wb") as g:
+            g.write(b"D" * 300_000)
+        os.replace(tmp, path)
+        assert f.read() == b"C" * 299_990

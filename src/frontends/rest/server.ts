@@ -106,7 +106,7 @@ export function createRestHandler(ctx: FrontendContext, auth: RestAuthOptions = 
     if (!dp.hasLocalFiles(t)) return { localPath: null, localReason: `${t.mount.path} is not a file:// mount` };
     const f = await dp.localFile(t);
     if (!f) return { localPath: null, localReason: 'not a regular file inside the mount' };
-    return { localPath: f.path, local: { size: f.size, mtimeNs: String(f.mtimeNs), ino: String(f.ino), dev: String(f.dev) } };
+    return { localPath: f.path, local: { size: f.size, mtimeNs: String(f.mtimeNs), ctimeNs: String(f.ctimeNs), ino: String(f.ino), dev: String(f.dev) } };
   }
 
   async function info(c: Call): Promise<void> {

@@ -38,7 +38,7 @@ after(async () => {
 
 function identity(p: string): Record<string, unknown> {
   const st = statSync(p, { bigint: true });
-  return { size: Number(st.size), mtimeNs: String(st.mtimeNs), ino: String(st.ino), dev: String(st.dev) };
+  return { size: Number(st.size), mtimeNs: String(st.mtimeNs), ctimeNs: String(st.ctimeNs), ino: String(st.ino), dev: String(st.dev) };
 }
 
 test('a loopback peer asking with shortCircuit=true gets the real local path and the identity', async () => {

@@ -78,10 +78,12 @@ export interface CacheCounters {
   fallbacks: number;
   /** Bytes of page files listed to readers on this host, who read the files themselves. */
   colocatedBytes: number;
+  /** Dropped page files that could not be removed (each attempt; they are asked for again). */
+  removeErrors: number;
 }
 
 export function newCounters(): CacheCounters {
-  return { cacheReadBytes: 0, ufsReadBytes: 0, hits: 0, misses: 0, pagesFetched: 0, ufsRequests: 0, evictions: 0, memoryHits: 0, corruptPages: 0, writeErrors: 0, writesSkipped: 0, readErrors: 0, fallbacks: 0, colocatedBytes: 0 };
+  return { cacheReadBytes: 0, ufsReadBytes: 0, hits: 0, misses: 0, pagesFetched: 0, ufsRequests: 0, evictions: 0, memoryHits: 0, corruptPages: 0, writeErrors: 0, writesSkipped: 0, readErrors: 0, fallbacks: 0, colocatedBytes: 0, removeErrors: 0 };
 }
 
 interface FileRec {
@@ -197,7 +199,17 @@ export class PageStore {
     this.capacityBytes = opts.capacityBytes;
     this.memoryBytes = opts.memoryBytes ?? 0;
     this.root = join(opts.dir, ROOT);
-    this.writer = new PageWriter({ spareDir: join(this.root, SPARE_DIR), maxSpares: MAX_SPARES });
+    this.writer = new PageWriter({ spareDir: join(this.root, SPARE_DIR), maxSpares: MAX_SPARES, onDropError: (path, message) => this.removeFailed(path, message) });
+  }
+
+  private lastRemoveWarning = 0;
+
+  /** A dropped page's file stayed on disk (it is asked for again): counted, and said once a minute. */
+  private removeFailed(path: string, message: string): void {
+    this.counters.removeErrors++;
+    if (Date.now() - this.lastRemoveWarning < 60_000) return;
+    this.lastRemoveWarning = Date.now();
+    this.opts.log?.warn({ dir: this.opts.dir, file: path, err: message, failedSoFar: this.counters.removeErrors }, 'a dropped cache page file could not be removed; retrying every 5 s (alluxio_cache_page_remove_errors_total counts them)');
   }
 
   /** The cache directory (--cache-dir). */

@@ -9,7 +9,8 @@
  *            (a full disk, an I/O error) removes what was written: a page file is either
  *            whole or absent, as far as this thread can tell (a crash midway leaves a short
  *            file, which the store's length and CRC checks refuse).
- *   drop     recycle the file as a spare, or delete it (spare-files.ts).
+ *   drop     recycle the file as a spare, or delete it (spare-files.ts); a file that
+ *            cannot be removed is named in the answer (the writer asks again later).
  *   barrier  nothing: answered like the others, so a caller can wait for what came before.
  *
  * At start it removes the files it was given to clean up (what a thread before it left
@@ -23,16 +24,19 @@ import { SpareFiles } from './spare-files.js';
 const { spareDir, maxSpares, cleanup } = workerData as PageWriterThreadData;
 const spares = SpareFiles.open(spareDir, maxSpares);
 
-function drop(path: string): void {
+/** Remove the file at `path`; the error when it stays (a read-only or failing disk). */
+function drop(path: string): string | undefined {
   try {
     spares.give(path);
-  } catch {
-    // not removable now: the page is no longer indexed, and a rewrite replaces the file
+    return undefined;
+  } catch (e) {
+    return (e as Error).message;
   }
 }
 
 // What a thread before this one may have left (writes it did not answer, drops it may not
-// have done), before any operation: the index names none of these files.
+// have done), before any operation: the index names none of these files. (One that cannot
+// be removed now is found by the next start's scan.)
 for (const path of cleanup) drop(path);
 parentPort!.postMessage({ ready: true } satisfies PageFileReply);
 
@@ -47,7 +51,7 @@ function writeWhole(path: string, data: Uint8Array): void {
 }
 
 parentPort!.on('message', (ops: PageFileOp[]) => {
-  const reply = { upTo: 0, errors: [] as [number, string][] } satisfies PageFileReply;
+  const reply = { upTo: 0, errors: [] as [number, string][], dropErrors: [] as [string, string][] } satisfies PageFileReply;
   for (const op of ops) {
     if (op.kind === 'write') {
       try {
@@ -61,7 +65,8 @@ parentPort!.on('message', (ops: PageFileOp[]) => {
         }
       }
     } else if (op.kind === 'drop') {
-      drop(op.path);
+      const failed = drop(op.path);
+      if (failed !== undefined) reply.dropErrors.push([op.path, failed]);
     }
     reply.upTo = op.seq;
   }

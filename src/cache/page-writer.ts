@@ -41,6 +41,8 @@ const MAX_CLEANUP = 100_000;
 /** The first wait before starting a thread again after one died before it was ready (ms). */
 const RESTART_BACKOFF_MS = 1000;
 const MAX_RESTART_BACKOFF_MS = 60_000;
+/** A dropped file that could not be removed is asked for again after this long (ms). */
+const DROP_RETRY_MS = 5_000;
 
 /** One operation, as the thread receives it. */
 export type PageFileOp =
@@ -57,7 +59,9 @@ export interface PageWriterThreadData {
 }
 
 /** The thread's messages: ready once started, then one answer per message it was sent. */
-export type PageFileReply = { ready: true } | { ready?: undefined; upTo: number; errors: [seq: number, message: string][] };
+export type PageFileReply =
+  | { ready: true }
+  | { ready?: undefined; upTo: number; errors: [seq: number, message: string][]; dropErrors: [path: string, message: string][] };
 
 export interface PageWriterOptions {
   /** The directory of spare (recycled) page files, owned by the thread (spare-files.ts). */
@@ -65,6 +69,10 @@ export interface PageWriterOptions {
   maxSpares: number;
   /** The thread's script (default: page-writer-thread.js next to this module or bundle). */
   script?: URL;
+  /** Told of each dropped file that could not be removed (it is asked for again later). */
+  onDropError?: (path: string, message: string) => void;
+  /** How long a file that could not be removed waits before it is asked for again (ms). */
+  dropRetryMs?: number;
 }
 
 interface Waiter {
@@ -100,6 +108,15 @@ export class PageWriter {
   private lastFailMessage = '';
   /** The last drop asked for. */
   private lastDrop = 0;
+  /**
+   * Dropped files the thread could not remove (a read-only or failing disk): asked for
+   * again every `dropRetryMs` until they go, unless the page is written there again first.
+   * Without it they stayed on disk, outside the quota and unindexed, until a restart.
+   */
+  private stuck = new Set<string>();
+  private stuckTimer: NodeJS.Timeout | undefined;
+  /** Drops the thread could not do (each attempt counts). */
+  dropFailures = 0;
   /** No thread is started before this time (ms since the epoch), after failed starts. */
   private restartAt = 0;
   private backoffMs = RESTART_BACKOFF_MS;
@@ -133,6 +150,7 @@ export class PageWriter {
     let off = 0;
     for (const p of parts) off += p.copy(data, off);
     this.transfer.push(data.buffer as ArrayBuffer);
+    this.stuck.delete(path); // (the write replaces the file: no later drop may remove it)
     const seq = this.push({ kind: 'write', seq: ++this.seq, path, data });
     return this.wait(seq);
   }
@@ -147,10 +165,12 @@ export class PageWriter {
    * Resolves once no drop asked for so far can land on `path` any more: before a write that
    * does not go through the thread. Waits for every drop outstanding (not only that path's:
    * no map of paths to keep, and drops are quick), and for a starting thread's clean-up; a
-   * clean-up not handed to a thread yet forgets `path` (the write replaces the file).
+   * clean-up not handed to a thread yet, or a drop to ask for again, forgets `path` (the
+   * write replaces the file).
    */
   async dropsDone(path: string): Promise<void> {
     this.cleanup.delete(path);
+    this.stuck.delete(path);
     if (this.thread && this.cleaning) await new Promise<void>((resolve) => this.readyWaiters.push({ resolve, reject: () => resolve() }));
     if (this.lastDrop <= this.completed) return;
     const done = this.wait(this.lastDrop, true);
@@ -176,6 +196,7 @@ export class PageWriter {
   async close(graceMs = 10_000): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    clearTimeout(this.stuckTimer);
     let timer: NodeJS.Timeout | undefined;
     const grace = new Promise<void>((r) => (timer = setTimeout(r, graceMs)));
     await Promise.race([this.flush(), grace]);
@@ -273,8 +294,9 @@ export class PageWriter {
     return t;
   }
 
-  private answered(r: { upTo: number; errors: [number, string][] }): void {
+  private answered(r: { upTo: number; errors: [number, string][]; dropErrors: [string, string][] }): void {
     this.inFlight = Math.max(0, this.inFlight - 1);
+    for (const [path, message] of r.dropErrors) this.dropFailed(path, message);
     for (const [seq, message] of r.errors) this.errors.set(seq, message);
     this.completed = Math.max(this.completed, r.upTo);
     let a = 0;
@@ -294,6 +316,20 @@ export class PageWriter {
     // what waited for this answer goes now (before the waiters' continuations add more)
     if (this.inFlight === 0 && this.queue.length > 0) this.send();
     if (this.completed >= this.seq && this.queue.length === 0) this.thread?.unref();
+  }
+
+  /** A dropped file the thread could not remove: asked for again later (in order, like any drop). */
+  private dropFailed(path: string, message: string): void {
+    this.dropFailures++;
+    this.o.onDropError?.(path, message);
+    if (this.closed || this.stuck.size >= MAX_CLEANUP) return; // (beyond it: the next start's scan)
+    this.stuck.add(path);
+    this.stuckTimer ??= setTimeout(() => {
+      this.stuckTimer = undefined;
+      const again = [...this.stuck];
+      this.stuck.clear();
+      for (const p of again) this.drop(p);
+    }, this.o.dropRetryMs ?? DROP_RETRY_MS).unref();
   }
 
   /** What was sent and not answered fails (the operations still queued are not affected). */

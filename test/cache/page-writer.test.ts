@@ -5,6 +5,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -143,4 +144,50 @@ test('a thread that cannot start fails prepare() with its reason; writes then fa
     const many = Array.from({ length: 300 }, (_, i) => w.write(join(pages, `m${i}.page`), [Buffer.from('m')]));
     for (const m of many) await assert.rejects(m);
   });
+});
+
+test('a dropped file that cannot be removed (a read-only disk) is reported and removed once it can be, unless the page is written there again', async (t) => {
+  // a real failure: a tmpfs remounted read-only under the thread (needs root)
+  const dir = mkdtempSync(join(tmpdir(), 'page-writer-ro-'));
+  try {
+    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=4m', 'tmpfs', dir], { stdio: 'pipe' });
+  } catch (e) {
+    rmSync(dir, { recursive: true, force: true });
+    t.skip(`cannot mount a tmpfs (needs root): ${(e as Error).message.split('\n')[0]}`);
+    return;
+  }
+  const failed: string[] = [];
+  const w = new PageWriter({ spareDir: join(dir, 'spare'), maxSpares: 10, dropRetryMs: 100, onDropError: (path) => failed.push(path) });
+  const remount = (mode: 'ro' | 'rw') => execFileSync('mount', ['-o', `remount,${mode}`, dir], { stdio: 'pipe' });
+  try {
+    const pages = join(dir, 'pages');
+    mkdirSync(pages);
+    const [a, b] = [join(pages, 'a.page'), join(pages, 'b.page')];
+    await w.write(a, [Buffer.from('a')]);
+    await w.write(b, [Buffer.from('b')]);
+    remount('ro');
+    w.drop(a);
+    w.drop(b);
+    await w.flush();
+    assert.deepEqual(failed.sort(), [a, b], 'both reported');
+    assert.ok(w.dropFailures >= 2);
+    assert.ok(existsSync(a) && existsSync(b), 'still there while the disk is read-only');
+    // retried while still read-only: reported again, nothing lost track of
+    await until('a retry that fails again', () => failed.length >= 4);
+    remount('rw');
+    // b is a page again (fetched and written anew): the retry must not remove it
+    await w.write(b, [Buffer.from('b2')]);
+    await until('the stuck file removed once the disk is writable', () => !existsSync(a));
+    await w.flush();
+    assert.equal(readFileSync(b, 'utf8'), 'b2', 'the page written again is kept');
+  } finally {
+    try {
+      remount('rw');
+    } catch {
+      // already read-write
+    }
+    await w.close(300);
+    execFileSync('umount', [dir]);
+    rmSync(dir, { recursive: true, force: true });
+  }
 });

@@ -255,7 +255,7 @@ async function checkSourceUnchanged(conn: EtcdConnection, r: MigrationRecord, mo
   const dst = adapterForBinding(r.path, r.to, true);
   try {
     const now = await walk(src);
-    const fp = fingerprint(now.files);
+    const fp = fingerprint(now.files, expected.v ?? 1);
     if (fp.sha256 === expected.sha256) return;
     const { changed, removed } = listingDiff(now.files, (await walk(dst, { allowMissingRoot: true })).files);
     const named = changed.slice(0, MAX_NAMED);
@@ -316,7 +316,7 @@ export async function rollback(conn: EtcdConnection, id: string, opts: { force?:
     // 2. Check: the new UFS must be exactly what verification saw.
     const dst = adapterForBinding(r1.path, r1.to, true);
     try {
-      const now = fingerprint((await walk(dst, { allowMissingRoot: true })).files);
+      const now = fingerprint((await walk(dst, { allowMissingRoot: true })).files, r1.targetFingerprint!.v ?? 1);
       if (now.sha256 !== r1.targetFingerprint!.sha256) {
         throw new AlluxioError(
           'Conflict',

@@ -30,7 +30,7 @@ import { compareUtf8 } from '../ufs/order.js';
 import { waitForConvergence } from '../cluster/convergence.js';
 import { createUfsAdapter } from '../ufs/registry.js';
 import type { UfsAdapter } from '../ufs/types.js';
-import { MAX_NAMED, transition, type Binding, type MigrationRecord, type MigrationState } from './record.js';
+import { MAX_NAMED, transition, type Binding, type Fingerprint, type MigrationRecord, type MigrationState } from './record.js';
 import { casRecord, getRecord, runnerKey, type StoredRecord } from './store.js';
 
 export interface WalkedFile {
@@ -39,6 +39,10 @@ export interface WalkedFile {
   key: string;
   size: number;
   mtimeMs: number;
+  /** The UFS's version tag (file://: of size, mtime, ctime and inode; S3: the ETag). */
+  etag?: string;
+  /** file://: the last change of the file (ctime), which a rewrite with its mtime put back still moves. */
+  changedMs?: number;
 }
 
 /** Every file below the adapter's root (and the empty directories), sorted by key. */
@@ -59,23 +63,29 @@ export async function walk(ufs: UfsAdapter, opts: { allowMissingRoot?: boolean }
     for (const e of entries) {
       const rel = [...dir, e.name];
       if (e.type === 'directory') stack.push(rel);
-      else files.push({ rel, key: rel.join('/'), size: e.size, mtimeMs: e.mtimeMs });
+      else files.push({ rel, key: rel.join('/'), size: e.size, mtimeMs: e.mtimeMs, ...(e.etag !== undefined ? { etag: e.etag } : {}), ...(e.changedMs !== undefined ? { changedMs: e.changedMs } : {}) });
     }
   }
   files.sort((a, b) => compareUtf8(a.key, b.key));
   return { files, emptyDirs };
 }
 
-/** sha256 over the sorted (path, size, mtime) listing: changes when any file is written. */
-export function fingerprint(files: readonly WalkedFile[]): { files: number; sha256: string } {
+/**
+ * sha256 over the sorted (path, size, mtime, version tag) listing: changes when any file is
+ * written, also in place with its mtime put back (the file:// tag has the ctime). `v` 1
+ * (records written before the tag was in it) leaves the tag out, so they still compare.
+ */
+export function fingerprint(files: readonly WalkedFile[], v: 1 | 2 = 2): Fingerprint {
   const h = createHash('sha256');
-  for (const f of files) h.update(`${f.key}\t${f.size}\t${Math.floor(f.mtimeMs)}\n`);
-  return { files: files.length, sha256: h.digest('hex') };
+  for (const f of files) h.update(`${f.key}\t${f.size}\t${Math.floor(f.mtimeMs)}${v === 2 ? `\t${f.etag ?? ''}` : ''}\n`);
+  return { files: files.length, sha256: h.digest('hex'), ...(v === 2 ? { v } : {}) };
 }
 
 /**
  * Which files differ between a source listing and its verified copy: missing or extra in
- * the target, another size, or a source file written after its copy (mtime newer).
+ * the target, another size, or a source file written after its copy (mtime newer, or on
+ * file:// its ctime: a rewrite with the mtime put back; the copy's mtime is when it was
+ * written).
  */
 export function listingDiff(src: readonly WalkedFile[], dst: readonly WalkedFile[]): { changed: string[]; removed: string[] } {
   const dstByKey = new Map(dst.map((f) => [f.key, f]));
@@ -83,7 +93,7 @@ export function listingDiff(src: readonly WalkedFile[], dst: readonly WalkedFile
   const changed: string[] = [];
   for (const f of src) {
     const d = dstByKey.get(f.key);
-    if (!d || d.size !== f.size || f.mtimeMs > d.mtimeMs) changed.push(f.key);
+    if (!d || d.size !== f.size || f.mtimeMs > d.mtimeMs || (f.changedMs ?? 0) > d.mtimeMs) changed.push(f.key);
   }
   const removed = dst.filter((d) => !srcKeys.has(d.key)).map((d) => d.key);
   return { changed: changed.sort(compareUtf8), removed: removed.sort(compareUtf8) };

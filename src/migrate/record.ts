@@ -15,6 +15,14 @@ import { formatBytes } from '../domain/bytes.js';
 import { AlluxioError } from '../domain/errors.js';
 import { redactOptions } from '../domain/mounts.js';
 
+/** What a migration record keeps of a listing (copier.ts: fingerprint). */
+export interface Fingerprint {
+  files: number;
+  sha256: string;
+  /** 2: with each file's version tag; absent (1): path, size and mtime only (before 2026-12-02). */
+  v?: 2;
+}
+
 export const STATES = ['copying', 'verifying', 'ready', 'cut-over', 'rolled-back', 'aborted', 'failed'] as const;
 export type MigrationState = (typeof STATES)[number];
 
@@ -70,15 +78,16 @@ export interface MigrationRecord {
   /** Bytes/s of the current (or last) copier run. */
   rate: number;
   /**
-   * sha256 over the sorted (path, size, mtime) listing of the target taken when it was
-   * verified; rollback compares it to refuse losing writes made after cutover.
+   * sha256 over the sorted (path, size, mtime, version tag) listing of the target taken when
+   * it was verified (copier.ts: fingerprint); rollback compares it to refuse losing writes
+   * made after cutover.
    */
-  targetFingerprint?: { files: number; sha256: string };
+  targetFingerprint?: Fingerprint;
   /**
    * The same over the SOURCE listing that verification compared against: cutover re-lists
    * the source and refuses when it differs (a write that raced verification would be lost).
    */
-  sourceFingerprint?: { files: number; sha256: string };
+  sourceFingerprint?: Fingerprint;
   error?: MigrationError;
   runner?: RunnerInfo;
   createdAt: string;

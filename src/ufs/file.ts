@@ -446,7 +446,7 @@ export class FileUfs implements UfsAdapter {
       type: dir ? 'directory' : 'file',
       size: dir ? 0 : st.size,
       mtimeMs: Math.floor(st.mtimeMs),
-      ...(dir ? {} : { etag: fileEtag(st) }),
+      ...(dir ? {} : { etag: fileEtag(st), changedMs: Math.floor(st.ctimeMs) }),
     };
   }
 

@@ -15,6 +15,12 @@ export interface UfsEntry {
   /** Stable content tag where the UFS has one (S3 ETag without quotes; file: size-mtime hash). */
   etag?: string;
   /**
+   * file:// files: the inode's last change (ctime, ms), which no one can set back: a rewrite
+   * whose mtime was put back still moves it. Absent for other UFSs (an object's mtime is
+   * already its last change).
+   */
+  changedMs?: number;
+  /**
    * The ETag clients are told for this version when one was declared for it (a multipart
    * upload's "<md5 of part md5s>-N"; src/cluster/object-etags.ts). Set by DataPath only; the
    * version of the object (cache keys, peer reads) stays `etag`.

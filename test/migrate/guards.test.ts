@@ -10,7 +10,7 @@
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { rmSync, utimesSync, writeFileSync } from 'node:fs';
+import { rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { EtcdConnection } from '../../src/store/connection.js';
 import { addMount } from '../../src/control/mounts.js';
@@ -36,7 +36,7 @@ async function mountAt(path: string): Promise<any> {
 test('cutover refuses (3) when the source changed after verification, naming the files; resume re-copies, then cutover works', async () => {
   const old = env.mkdir('c-old');
   const neu = env.mkdir('c-new');
-  populate(old, { 'keep.bin': 5000, 'raced.bin': 4000, 'dir/gone.bin': 100 });
+  populate(old, { 'keep.bin': 5000, 'raced.bin': 4000, 'sneaky.bin': 3000, 'dir/gone.bin': 100 });
   must(await env.cli(['mount', 'add', '--path', '/c', '--ufs-uri', `file://${old}`]), 'mount add');
   const started = must(await env.cli(['migrate', 'start', '--path', '/c', '--to', `file://${neu}`, '--json']), 'start').json();
   await waitStatus(env, started.id, (d) => d.state === 'ready', 'ready');
@@ -46,6 +46,12 @@ test('cutover refuses (3) when the source changed after verification, naming the
   const later = new Date(Date.now() + 5000);
   utimesSync(join(old, 'raced.bin'), later, later);
   writeFileSync(join(old, 'late.txt'), 'written after verification');
+  // ... and one rewritten in place with its mtime put back (cp -p, rsync --inplace): only
+  // its ctime tells (before 2026-12-02 cutover went through and served the superseded bytes)
+  const sneaky = join(old, 'sneaky.bin');
+  const was = statSync(sneaky);
+  writeFileSync(sneaky, Buffer.alloc(3000, 9));
+  utimesSync(sneaky, was.atime, was.mtime);
   rmSync(join(old, 'dir', 'gone.bin'));
 
   const c = await env.cli(['migrate', 'cutover', '--id', started.id, '--json']);
@@ -53,7 +59,7 @@ test('cutover refuses (3) when the source changed after verification, naming the
   const err = c.json().error;
   assert.equal(err.code, 'Conflict', err.message);
   assert.match(err.message, /changed after it was verified/);
-  assert.match(err.message, /late\.txt, raced\.bin/);
+  assert.match(err.message, /late\.txt, raced\.bin, sneaky\.bin/);
   assert.match(err.message, /deleted from the source.*dir\/gone\.bin/);
   assert.match(err.message, new RegExp(`alluxio migrate resume --id ${started.id}`));
   assert.ok(!/keep\.bin/.test(err.message), 'unchanged files are not named');

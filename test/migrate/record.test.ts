@@ -78,3 +78,20 @@ test('a refused transition says what would work: abort, not "wait for ready", fo
   assert.throws(() => transition(rec('copying'), 'rolled-back', now), /rollback undoes a cutover; .*alluxio migrate abort --id m-1/);
   assert.throws(() => transition(rec('copying'), 'cut-over', now), /wait for ready/);
 });
+
+test('listing fingerprints: v2 has the version tags (a rewrite with the mtime put back changes it); v1, of older records, is what it was; listingDiff names a file by its ctime', async () => {
+  const { fingerprint, listingDiff } = await import('../../src/migrate/copier.js');
+  const a = { rel: ['a'], key: 'a', size: 3, mtimeMs: 1000, etag: 'e1', changedMs: 1000 };
+  const rewritten = { ...a, etag: 'e2', changedMs: 9000 };
+  assert.notEqual(fingerprint([a]).sha256, fingerprint([rewritten]).sha256);
+  assert.equal(fingerprint([a]).v, 2);
+  const v1 = fingerprint([a], 1);
+  assert.equal(v1.v, undefined);
+  assert.equal(v1.sha256, fingerprint([rewritten], 1).sha256, 'v1: path, size and mtime only');
+  // the v1 digest is the one records written before 2026-12-02 hold
+  const { createHash } = await import('node:crypto');
+  assert.equal(v1.sha256, createHash('sha256').update('a\t3\t1000\n').digest('hex'));
+  const copy = { rel: ['a'], key: 'a', size: 3, mtimeMs: 5000 };
+  assert.deepEqual(listingDiff([a], [copy]).changed, [], 'unchanged since its copy');
+  assert.deepEqual(listingDiff([rewritten], [copy]).changed, ['a'], 'changed after its copy (ctime), mtime put back');
+});

@@ -3,7 +3,7 @@ import pino from 'pino';
 import { BaseCommand } from '../../src/cli/base-command.js';
 import type { FuseMountResult } from '../../src/cli/results.js';
 import { parseDuration } from '../../src/cli/duration.js';
-import { AlluxioError } from '../../src/domain/errors.js';
+import { AlluxioError, isAlluxioError } from '../../src/domain/errors.js';
 import { DEFAULT_FUSE_ROOT } from '../../src/domain/resolver.js';
 import { FuseDaemon } from '../../src/host/fuse-daemon.js';
 import { canonicalMountpoint, fusermountUnmount } from '../../src/frontends/fuse/mountpoint.js';
@@ -66,9 +66,8 @@ export default class FuseMount extends BaseCommand<typeof FuseMount, FuseMountRe
       return { mountpoint: dir, ...bg };
     }
 
-    const stale = await prepareMountpoint(dir, (msg) => this.note(msg));
     const log = pino({ name: 'alluxio-fuse', level: flags['log-level'] }, pino.destination(2));
-    const daemon = await FuseDaemon.start({
+    const daemonOf = async () => ({ stale: await prepareMountpoint(dir, (msg) => this.note(msg)), daemon: await FuseDaemon.start({
       conn: this.etcd(),
       mountpoint: dir,
       log,
@@ -82,7 +81,16 @@ export default class FuseMount extends BaseCommand<typeof FuseMount, FuseMountRe
       umask,
       debug: flags['fuse-debug'],
       ...(flags.id ? { id: flags.id } : {}),
-    });
+    }) });
+    let started: Awaited<ReturnType<typeof daemonOf>>;
+    try {
+      started = await daemonOf();
+    } catch (e) {
+      // started by `--daemon`: its parent reports this error, with its code and exit status
+      if (process.send && process.env[READY_ENV] === '1' && isAlluxioError(e)) process.send({ failed: { code: e.code, message: e.message } });
+      throw e;
+    }
+    const { stale, daemon } = started;
     const revision = daemon.revision;
     log.info({ mountpoint: dir, revision, pid: process.pid }, 'fuse: mounted');
     if (process.send && process.env[READY_ENV] === '1') {

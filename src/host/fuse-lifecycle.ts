@@ -7,7 +7,7 @@ import { spawn } from 'node:child_process';
 import { closeSync, mkdirSync, openSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { AlluxioError } from '../domain/errors.js';
+import { AlluxioError, isErrorCode, type ErrorCode } from '../domain/errors.js';
 import { fusermountUnmount, probeMountpoint } from '../frontends/fuse/mountpoint.js';
 
 /** Make DIR mountable: create it, or clean a stale mount of a crashed daemon. Returns whether it was stale. */
@@ -56,11 +56,14 @@ export async function startInBackground(dir: string, logFileFlag: string | undef
     env: { ...process.env, [readyEnv]: '1' },
   });
   closeSync(fd);
-  const outcome = await new Promise<{ ok: true; msg: { revision: number; pid: number; staleCleaned: boolean } } | { ok: false; why: string }>((resolve) => {
+  type Failed = { ok: false; why: string; error?: { code: ErrorCode; message: string } };
+  const outcome = await new Promise<{ ok: true; msg: { revision: number; pid: number; staleCleaned: boolean } } | Failed>((resolve) => {
     const timer = setTimeout(() => resolve({ ok: false, why: `not mounted within ${readyTimeoutMs + 5000} ms` }), readyTimeoutMs + 5000);
-    child.once('message', (m: { ready?: boolean; revision: number; pid: number; staleCleaned: boolean }) => {
+    child.once('message', (m: { ready?: boolean; revision: number; pid: number; staleCleaned: boolean; failed?: { code: ErrorCode; message: string } }) => {
       clearTimeout(timer);
       if (m.ready) resolve({ ok: true, msg: m });
+      // the daemon's own error (etcd unreachable, a busy mountpoint...): its code, so its exit status
+      else if (m.failed && isErrorCode(m.failed.code)) resolve({ ok: false, why: m.failed.message, error: m.failed });
     });
     child.once('exit', (code, sig) => {
       clearTimeout(timer);
@@ -75,6 +78,7 @@ export async function startInBackground(dir: string, logFileFlag: string | undef
     } catch {
       /* no log */
     }
+    if (outcome.error) throw new AlluxioError(outcome.error.code, `fuse mount of ${dir} failed: ${outcome.error.message} (log: ${logFile})`);
     const last = /Error: (.*)/.exec(tail)?.[1];
     throw new AlluxioError('InvalidState', `fuse mount of ${dir} failed: ${last ?? outcome.why} (log: ${logFile})`);
   }

@@ -211,5 +211,14 @@ describe('alluxio fuse mount / unmount: life cycle', { skip }, () => {
     assert.equal(r.code, 5, r.stdout + r.stderr);
     assert.equal(r.json().error.code, 'EtcdUnavailable');
     assert.ok(!isMounted(mp));
+    // the same with --daemon: the daemon's error and exit status, not InvalidState (3)
+    const bg = await runCli(['fuse', 'mount', mp, '--daemon', '--log-file', join(dir, 'no-etcd.log'), '--ready-timeout', '2s', '--etcd-timeout', '1s', '--json'], {
+      env: { ALLUXIO_ETCD_ENDPOINTS: `http://127.0.0.1:${port}`, ALLUXIO_CLUSTER: cluster },
+      timeoutMs: 30_000,
+    });
+    assert.equal(bg.code, 5, bg.stdout + bg.stderr);
+    assert.equal(bg.json().error.code, 'EtcdUnavailable');
+    assert.match(bg.json().error.message, /no-etcd\.log/, 'names the log');
+    assert.ok(!isMounted(mp));
   });
 });

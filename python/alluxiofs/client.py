@@ -88,10 +88,11 @@ def _prefix_end(prefix: bytes) -> bytes:
     return b"\x00"
 
 
-def discover_worker_records(etcd_hosts, etcd_port=2379, cluster="default", timeout=5.0):
+def discover_worker_records(etcd_hosts, etcd_port=2379, cluster="default", timeout=5.0, answered=None):
     """Live worker records from /alluxio/<cluster>/workers/ through etcd's JSON gateway
     (POST /v3/kv/range), as (name, record) pairs where name is 'host:restPort' (the
-    placement name). Raises WorkersUnavailableError when no etcd answers."""
+    placement name); the endpoints are asked in turn. Raises WorkersUnavailableError when
+    no etcd answers. ``answered``: a list that gets the endpoint that answered."""
     prefix = f"/alluxio/{cluster}/workers/".encode("utf-8")
     body = json.dumps(
         {
@@ -117,6 +118,8 @@ def discover_worker_records(etcd_hosts, etcd_port=2379, cluster="default", timeo
             except (ValueError, KeyError, TypeError):
                 continue  # not a worker record
             records[f"[{host}]:{port}" if ":" in host else f"{host}:{port}"] = rec
+        if answered is not None:
+            answered.append(ep)
         return sorted(records.items())
     raise WorkersUnavailableError(f"no etcd endpoint answered ({'; '.join(errors) or 'none configured'})")
 
@@ -235,43 +238,81 @@ class WorkerClient:
         self._dead = {}  # worker -> monotonic time until which it is skipped
         self._members = None
         self._members_at = 0.0
+        self._refreshing = False  # a membership refresh runs in the background
+        self._etcd_first = None  # the etcd endpoint that answered last: asked first next time
         self._caching = frozenset()  # discovered workers whose record says "cache": true
         self._local = threading.local()
 
     # ---- membership ---------------------------------------------------------------
 
     def workers(self, refresh=False):
+        """The workers to ask. Once some are known, a membership older than
+        ``membership_refresh_seconds`` is refreshed in the background and the known ones
+        answer meanwhile: a hung etcd (up to 5 s per endpoint) never holds a read. Only the
+        first discovery, and ``refresh`` (every known worker failed), wait for etcd."""
         if not self.etcd_hosts:
             return list(self.static_workers)
-        now = time.monotonic()
         with self._lock:
-            stale = self._members is None or refresh or now - self._members_at > self.refresh_every
+            known = self._members
+            stale = known is None or refresh or time.monotonic() - self._members_at > self.refresh_every
+            if stale and known is not None and not refresh:
+                if not self._refreshing:
+                    self._refreshing = True
+                    threading.Thread(target=self._refresh_in_background, name="alluxiofs-membership", daemon=True).start()
+                return list(known or self.static_workers)
         if stale:
-            try:
-                records = discover_worker_records(self.etcd_hosts, self.etcd_port, self.cluster_name, timeout=min(self.timeout, 5.0))
-                members, caching = [], set()
-                for name, rec in records:
-                    port = _tls_port(rec, self.https)
-                    if port is None:
-                        log.debug("alluxiofs: worker %s has no %s REST port; skipped", name, "HTTPS" if self.https else "plain HTTP")
-                        continue
-                    self._ports[name] = port
-                    members.append(name)
-                    if rec.get("cache") is True:
-                        caching.add(name)
-            except WorkersUnavailableError:
-                if self._members is None and not self.static_workers:
-                    raise
-                members = self._members if self._members is not None else list(self.static_workers)
-                caching = self._caching
-            if not members and self._members:
-                # None registered, though workers answered a moment ago: after an etcd outage
-                # longer than their lease they register again within a few seconds. Keep the
-                # workers known (a dead one fails over as usual) and ask etcd again next time.
-                return list(self._members)
-            with self._lock:
-                self._members, self._members_at, self._caching = members, now, frozenset(caching)
+            known = self._refresh()
+            if known is not None:
+                return known
         return list(self._members or self.static_workers)
+
+    def _refresh_in_background(self):
+        try:
+            self._refresh()
+        except Exception as e:  # (the known workers keep serving; the next refresh tries again)
+            log.debug("alluxiofs: membership refresh failed: %s", e)
+        finally:
+            with self._lock:
+                self._refreshing = False
+
+    def _refresh(self):
+        """Ask etcd for the workers and keep them, stamped when the answer came (a slow
+        answer is not stale on arrival). On failure the known workers stay, and etcd is
+        asked again after ``membership_refresh_seconds``. Returns the workers to use when
+        they are not the ones kept."""
+        hosts = parse_hosts(self.etcd_hosts, self.etcd_port)
+        first = self._etcd_first
+        if first in hosts:  # the endpoint that answered last first: a hung one is not asked first every time
+            hosts = [first] + [h for h in hosts if h != first]
+        try:
+            answered = []
+            records = discover_worker_records(hosts, self.etcd_port, self.cluster_name, timeout=min(self.timeout, 5.0), answered=answered)
+            self._etcd_first = answered[0] if answered else None
+            members, caching = [], set()
+            for name, rec in records:
+                port = _tls_port(rec, self.https)
+                if port is None:
+                    log.debug("alluxiofs: worker %s has no %s REST port; skipped", name, "HTTPS" if self.https else "plain HTTP")
+                    continue
+                self._ports[name] = port
+                members.append(name)
+                if rec.get("cache") is True:
+                    caching.add(name)
+        except WorkersUnavailableError:
+            if self._members is None and not self.static_workers:
+                raise
+            members = self._members if self._members is not None else list(self.static_workers)
+            caching = self._caching
+        if not members and self._members:
+            # None registered, though workers answered a moment ago: after an etcd outage
+            # longer than their lease they register again within a few seconds. Keep the
+            # workers known (a dead one fails over as usual) and ask etcd again in a second.
+            with self._lock:
+                self._members_at = time.monotonic() - max(0.0, self.refresh_every - 1.0)
+            return list(self._members)
+        with self._lock:
+            self._members, self._members_at, self._caching = members, time.monotonic(), frozenset(caching)
+        return None
 
     def _no_workers(self):
         """Why there was no worker to ask, in words a user can act on."""

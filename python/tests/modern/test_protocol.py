@@ -5,6 +5,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 
 import fsspec
 import pytest
@@ -386,3 +387,50 @@ def test_a_membership_refresh_that_finds_no_worker_keeps_the_ones_known(monkeypa
     fresh = c.WorkerClient(etcd_hosts="127.0.0.1", cluster_name="probe")
     assert fresh.workers() == []
     assert "cluster 'probe'" in fresh._no_workers()
+
+
+def test_a_hung_etcd_never_holds_a_read_once_workers_are_known(monkeypatch):
+    """The HA probe of 2026-12-02: with etcd's members hung (SIGSTOP, a black-holed path),
+    every read of a client discovering workers through etcd took 30 s (two lookups of
+    3 endpoints x 5 s per read: the membership was stamped before the slow lookup, so it was
+    stale on arrival), though the workers answered in milliseconds. Now a stale membership
+    is refreshed in the background while the known workers serve, and the endpoint that
+    answered last is asked first."""
+    import threading as th
+
+    from alluxiofs import client as c
+
+    etcd_back = th.Event()
+    calls = []
+
+    def discover(hosts, *a, answered=None, **k):
+        calls.append(list(hosts))
+        if len(calls) == 1:
+            if answered is not None:
+                answered.append(hosts[-1])  # the last endpoint answered (the others hang)
+            return [("127.0.0.1:28080", {"restPort": 28080})]
+        assert etcd_back.wait(60), "the test never released the hung etcd"
+        if answered is not None:
+            answered.append(hosts[0])
+        return [("127.0.0.1:28080", {"restPort": 28080}), ("127.0.0.1:28081", {"restPort": 28081})]
+
+    monkeypatch.setattr(c, "discover_worker_records", discover)
+    wc = c.WorkerClient(etcd_hosts="e1:2379,e2:2379,e3:2379", cluster_name="probe", membership_refresh_seconds=0)
+    assert wc.workers() == ["127.0.0.1:28080"]
+    # etcd hangs now: every call answers at once with the workers known
+    results = []
+    caller = th.Thread(target=lambda: results.extend(wc.workers() for _ in range(50)))
+    caller.start()
+    caller.join(30)
+    try:
+        assert not caller.is_alive(), "a read waited for the hung etcd"
+        assert results == [["127.0.0.1:28080"]] * 50
+        assert len(calls) == 2, f"one refresh at a time in the background, not one per call: {len(calls)}"
+        assert calls[1][0] == "e3:2379", f"the endpoint that answered is asked first: {calls[1]}"
+    finally:
+        etcd_back.set()
+    # etcd answers again: the refreshed membership is used
+    deadline = time.monotonic() + 30
+    while wc.workers() != ["127.0.0.1:28080", "127.0.0.1:28081"] and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert wc.workers() == ["127.0.0.1:28080", "127.0.0.1:28081"]

@@ -40,17 +40,34 @@ export const PROGRESS_INTERVAL_MS = 2000;
 /** A progress request unanswered this long: the stream is dead (ms). */
 export const DEAD_STREAM_TIMEOUT_MS = 3000;
 
+/** The reconnect to another member after a dead stream is detected, allowed for in livenessWithin (ms). */
+const RECONNECT_ALLOWANCE_MS = 1000;
+/** The shortest dead-stream timeout livenessWithin sets (ms): shorter ones misfire on a loaded machine. */
+const MIN_DEAD_STREAM_TIMEOUT_MS = 1000;
+
 /**
  * The watch settings that keep a snapshot age limit (--max-staleness): a live stream
  * vouches for the snapshot (age 0) for at most half the limit after its last answer, and is
  * asked for progress twice in that time, so a healthy one never ages. With the defaults it
  * vouched for 5 s (progress every 2 s, dead after 3 s more), and a worker cut off silently
- * kept a limit below that only after 5 s (the HA probe of 2026-12-02). The dead-stream
- * timeout is not shortened: a busy machine would declare live streams dead.
+ * kept a limit below that only after 5 s (the HA probe of 2026-12-02).
+ *
+ * A hung member (SIGSTOP, a black-holed path) is found by a progress request that goes
+ * unanswered: up to one interval until the request, the dead-stream timeout, and one
+ * interval until the check, then a re-watch on another member. That must fit in the limit,
+ * or a worker refuses requests while a majority serves (the HA probe of 2026-12-02: a 4 s
+ * limit gave 503s for up to 1.2 s when one member of three hung). So the timeout is what
+ * the limit leaves after two intervals and a reconnect allowance, between 1 s and the
+ * default 3 s: 1 s for a 4 s limit, 2 s for 6 s, 3 s from 8 s on. A limit below 4 s cannot
+ * ride out a hung member (docs/worker-runtime.md); a shorter timeout misfires on a busy
+ * machine, and a misfire costs a re-watch from the applied revision (no relist).
  */
-export function livenessWithin(maxAgeMs: number): Pick<InformerOptions, 'progressIntervalMs' | 'vouchMs'> {
+export function livenessWithin(maxAgeMs: number): Pick<InformerOptions, 'progressIntervalMs' | 'vouchMs' | 'deadStreamTimeoutMs'> {
   const vouchMs = Math.max(1, Math.min(PROGRESS_INTERVAL_MS + DEAD_STREAM_TIMEOUT_MS, Math.floor(maxAgeMs / 2)));
-  return { progressIntervalMs: Math.min(PROGRESS_INTERVAL_MS, Math.max(1, Math.floor(vouchMs / 2))), vouchMs };
+  const progressIntervalMs = Math.min(PROGRESS_INTERVAL_MS, Math.max(1, Math.floor(vouchMs / 2)));
+  const fits = maxAgeMs - 2 * progressIntervalMs - RECONNECT_ALLOWANCE_MS;
+  const deadStreamTimeoutMs = Math.min(DEAD_STREAM_TIMEOUT_MS, Math.max(MIN_DEAD_STREAM_TIMEOUT_MS, fits));
+  return { progressIntervalMs, vouchMs, deadStreamTimeoutMs };
 }
 
 interface Counters {

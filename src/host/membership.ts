@@ -24,6 +24,7 @@
  */
 import type { Lease, Watcher } from 'etcd3';
 import type { Logger } from 'pino';
+import { hostname } from 'node:os';
 import { AlluxioError } from '../domain/errors.js';
 import type { EtcdConnection } from '../store/connection.js';
 import { kvLeaseKeepAlive } from '../store/kv.js';
@@ -65,7 +66,7 @@ export class Membership {
   onIdLost: ((e: AlluxioError) => void) | undefined;
 
   constructor(private readonly conn: EtcdConnection, initial: MemberRecord, opts: MembershipOptions = {}) {
-    this.record = { ...initial };
+    this.record = { machine: hostname(), ...initial };
     this.ttlSeconds = opts.ttlSeconds ?? 10;
     this.minUpdateIntervalMs = opts.minUpdateIntervalMs ?? 200;
     this.log = opts.log;
@@ -118,6 +119,17 @@ export class Membership {
           // in flight): not someone else's id; the caller retries.
           await lease.revoke().catch(() => undefined);
           throw new AlluxioError('Conflict', `${this.what} record ${this.key} changed while moving it to a new lease; retrying`);
+        }
+        if (this.holderIsGone(rec)) {
+          // A process of this machine that is no longer running (stopped while etcd had no
+          // quorum, so its lease outlives it): take the id over, guarded by the record read.
+          const taken = await this.conn.call('take over worker id', (c) =>
+            c.if(this.key, 'Mod', '==', Number(existing.mod_revision)).then(c.put(this.key).value(value).lease(id)).commit(),
+          );
+          if (taken.succeeded) {
+            this.log?.info({ key: this.key, pid: rec!.pid, startedAt: rec!.startedAt }, `${this.what} id was held by a process of this machine that is gone (its lease outlived it); taken over`);
+            return this.adopt(lease, id, value);
+          }
         }
         if (rec) holder = ` by ${rec.host ?? '?'} (pid ${String(rec.pid ?? '?')}, started ${rec.startedAt ?? '?'})`;
       }
@@ -357,6 +369,22 @@ export class Membership {
     }
   }
 
+  /**
+   * A record written on this machine (same host name and advertised host) by a process that
+   * no longer exists. A pid reused by another process looks alive: then the id stays taken
+   * until the old lease expires, as before.
+   */
+  private holderIsGone(rec: Partial<MemberRecord> | undefined): boolean {
+    if (!rec || rec.machine === undefined || rec.machine !== this.record.machine || rec.host !== this.record.host) return false;
+    if (typeof rec.pid !== 'number' || !Number.isSafeInteger(rec.pid) || rec.pid <= 0 || rec.pid === process.pid) return false;
+    try {
+      process.kill(rec.pid, 0);
+      return false; // running (or a pid reused): not ours to take
+    } catch (e) {
+      return (e as NodeJS.ErrnoException).code === 'ESRCH';
+    }
+  }
+
   /** A record written by this process (same pid and start time). */
   private isOurs(rec: Partial<MemberRecord> | undefined): boolean {
     return rec !== undefined && rec.pid === this.record.pid && rec.startedAt === this.record.startedAt;
@@ -380,7 +408,10 @@ export class Membership {
         await this.conn.call('revoke worker lease', () => lease.revoke(), 3000);
       } catch (e) {
         lease.release();
-        this.log?.warn({ err: (e as Error).message }, 'could not revoke the worker lease; the record expires with its TTL');
+        this.log?.warn(
+          { err: (e as Error).message, key: this.key, ttlSeconds: this.ttlSeconds },
+          `could not revoke the ${this.what} lease: its record stays listed until the lease expires (up to ${this.ttlSeconds} s after etcd has a leader again); a restart on this machine takes the id over`,
+        );
       }
     }
   }

@@ -3,12 +3,12 @@ import { BaseCommand } from '../../src/cli/base-command.js';
 import type { CacheLoadResult } from '../../src/cli/results.js';
 import { formatBytes } from '../../src/domain/bytes.js';
 import { loadFit, loadTotals, startLoad, waitForLoad } from '../../src/control/cache.js';
-import { AlluxioError } from '../../src/domain/errors.js';
+import { AlluxioError, isAlluxioError } from '../../src/domain/errors.js';
 
 export default class CacheLoad extends BaseCommand<typeof CacheLoad, CacheLoadResult> {
   static override summary = 'Load every file under a path into the workers\' caches (runs in the workers).';
   static override description =
-    'Each worker with a cache reads every file below --path through its cache, a few files at a time. The load runs inside the workers: interrupting this command does not stop it; running it again joins a load still running, or resumes one that stopped (pages already cached are not fetched again). --wait follows the progress (a progress line on a terminal) and exits 5 when files failed.';
+    'Each worker with a cache reads every file below --path through its cache, a few files at a time. The load runs inside the workers: interrupting this command does not stop it; running it again joins a load still running, or resumes one that stopped (pages already cached are not fetched again). --wait follows the progress (a progress line on a terminal) and exits 5 when files failed, or when etcd cannot be reached while following (the load goes on).';
   static override examples = ['<%= config.bin %> cache load --path /data/train', '<%= config.bin %> cache load --path /data/train --wait'];
   static override flags = {
     path: Flags.string({ required: true, summary: 'Alluxio path to load (a file or a directory), e.g. /data/train.' }),
@@ -29,6 +29,12 @@ export default class CacheLoad extends BaseCommand<typeof CacheLoad, CacheLoadRe
       const t = loadTotals(answers);
       const pct = t.bytesTotal > 0 ? Math.floor((100 * t.bytesLoaded) / t.bytesTotal) : 0;
       process.stderr.write(`\r${pct}%  ${t.filesDone}/${t.filesTotal}${t.listed ? '' : '+'} files  ${formatBytes(t.bytesLoaded)}/${formatBytes(t.bytesTotal)}   `);
+    }).catch((e: unknown) => {
+      // etcd lost while following (the workers are listed there): the load itself goes on
+      if (isAlluxioError(e) && e.code.startsWith('Etcd')) {
+        throw new AlluxioError(e.code, `${e.message}; stopped following the load of ${flags.path}, which goes on in the workers: follow it again with \`alluxio cache load --path ${flags.path} --wait\` (it joins the running load) or \`alluxio cache status --path ${flags.path}\` once etcd answers`, { cause: e });
+      }
+      throw e;
     });
     if (tty) process.stderr.write('\n');
     const finished = outcome.answers;

@@ -58,7 +58,7 @@ export function registerCacheMetrics(r: Registry, cache: WorkerCache, loader?: C
   counter('alluxio_cache_writes_skipped_total', 'Page writes not made because 64 MiB of pages were already waiting for the disk; the page stayed uncached.', (x) => x.writesSkipped);
   counter('alluxio_cache_read_errors_total', 'Page reads that failed with an I/O error; served from the UFS.', (x) => x.readErrors);
   counter('alluxio_cache_colocated_bytes_total', 'Bytes of page files listed to readers on this host (a FUSE daemon beside the worker), who read the files themselves.', (x) => x.colocatedBytes);
-  counter('alluxio_cache_page_remove_errors_total', 'Dropped page files (evicted, freed, of an old version) that could not be removed from the cache disk; each is tried again every 5 s.', (x) => x.removeErrors);
+  counter('alluxio_cache_page_remove_errors_total', 'Failed attempts to remove a dropped page file (evicted, freed, of an old version) or a failed write\'s file from the cache disk; each file is tried again every 5 s until it goes.', (x) => x.removeErrors);
   counter('alluxio_cache_fallbacks_total', 'Pages served from the UFS because the cached copy was unreadable or corrupt.', (x) => x.fallbacks);
   gauge('alluxio_cache_hit_ratio', 'hits / (hits + misses) since start (0 before any read).', () => (c.hits + c.misses > 0 ? c.hits / (c.hits + c.misses) : 0));
   gauge('alluxio_cache_pages', 'Pages on the cache disk.', () => cache.store.stats().pages);

@@ -78,7 +78,7 @@ export interface CacheCounters {
   fallbacks: number;
   /** Bytes of page files listed to readers on this host, who read the files themselves. */
   colocatedBytes: number;
-  /** Dropped page files that could not be removed (each attempt; they are asked for again). */
+  /** Failed attempts to remove a dropped page file (each attempt counts; the file is asked for again). */
   removeErrors: number;
 }
 

@@ -51,7 +51,7 @@ function writeWhole(path: string, data: Uint8Array): void {
 }
 
 parentPort!.on('message', (ops: PageFileOp[]) => {
-  const reply = { upTo: 0, errors: [] as [number, string][], dropErrors: [] as [string, string][] } satisfies PageFileReply;
+  const reply = { upTo: 0, errors: [] as [number, string][], dropErrors: [] as [number, string, string][] } satisfies PageFileReply;
   for (const op of ops) {
     if (op.kind === 'write') {
       try {
@@ -66,7 +66,7 @@ parentPort!.on('message', (ops: PageFileOp[]) => {
       }
     } else if (op.kind === 'drop') {
       const failed = drop(op.path);
-      if (failed !== undefined) reply.dropErrors.push([op.path, failed]);
+      if (failed !== undefined) reply.dropErrors.push([op.seq, op.path, failed]);
     }
     reply.upTo = op.seq;
   }

@@ -61,7 +61,7 @@ export interface PageWriterThreadData {
 /** The thread's messages: ready once started, then one answer per message it was sent. */
 export type PageFileReply =
   | { ready: true }
-  | { ready?: undefined; upTo: number; errors: [seq: number, message: string][]; dropErrors: [path: string, message: string][] };
+  | { ready?: undefined; upTo: number; errors: [seq: number, message: string][]; dropErrors: [seq: number, path: string, message: string][] };
 
 export interface PageWriterOptions {
   /** The directory of spare (recycled) page files, owned by the thread (spare-files.ts). */
@@ -99,7 +99,7 @@ export class PageWriter {
   private waiters: Waiter[] = [];
   private errors = new Map<number, string>();
   /** Writes and drops sent and not answered yet (seq, path), in sequence order. */
-  private unanswered: { seq: number; path: string }[] = [];
+  private unanswered: { seq: number; path: string; write: boolean }[] = [];
   /** Files a dead thread may have left: the next thread removes them first. */
   private cleanup = new Set<string>();
   /** The running thread was given files to remove first and has not said it is ready. */
@@ -117,6 +117,11 @@ export class PageWriter {
   private stuckTimer: NodeJS.Timeout | undefined;
   /** Drops the thread could not do (each attempt counts). */
   dropFailures = 0;
+
+  /** Files waiting to be removed again (a drop or a write of theirs failed). */
+  get removalsPending(): number {
+    return this.stuck.size;
+  }
   /** No thread is started before this time (ms since the epoch), after failed starts. */
   private restartAt = 0;
   private backoffMs = RESTART_BACKOFF_MS;
@@ -176,6 +181,7 @@ export class PageWriter {
     const done = this.wait(this.lastDrop, true);
     this.send();
     await done;
+    this.stuck.delete(path); // (a drop of it that failed was answered meanwhile: the write replaces the file)
   }
 
   /** Resolves once every operation asked for so far is done (or failed). */
@@ -240,7 +246,7 @@ export class PageWriter {
     const transfer = this.transfer;
     this.queue = [];
     this.transfer = [];
-    for (const op of ops) if (op.kind !== 'barrier') this.unanswered.push({ seq: op.seq, path: op.path });
+    for (const op of ops) if (op.kind !== 'barrier') this.unanswered.push({ seq: op.seq, path: op.path, write: op.kind === 'write' });
     const t = this.thread ?? this.start();
     t.ref(); // outstanding work: keep the process alive until the answer
     this.inFlight++;
@@ -294,9 +300,16 @@ export class PageWriter {
     return t;
   }
 
-  private answered(r: { upTo: number; errors: [number, string][]; dropErrors: [string, string][] }): void {
+  private answered(r: { upTo: number; errors: [number, string][]; dropErrors: [number, string, string][] }): void {
     this.inFlight = Math.max(0, this.inFlight - 1);
-    for (const [path, message] of r.dropErrors) this.dropFailed(path, message);
+    // (before `unanswered` is trimmed: it tells whether the path was written again since)
+    for (const [seq, path, message] of r.dropErrors) this.dropFailed(seq, path, message);
+    // a failed write's file could not be written and maybe not removed either (the thread
+    // tried): removed later like a failed drop, unless written again
+    for (const [seq] of r.errors) {
+      const u = this.unanswered.find((x) => x.seq === seq && x.write);
+      if (u) this.removeLater(seq, u.path);
+    }
     for (const [seq, message] of r.errors) this.errors.set(seq, message);
     this.completed = Math.max(this.completed, r.upTo);
     let a = 0;
@@ -319,10 +332,20 @@ export class PageWriter {
   }
 
   /** A dropped file the thread could not remove: asked for again later (in order, like any drop). */
-  private dropFailed(path: string, message: string): void {
+  private dropFailed(seq: number, path: string, message: string): void {
     this.dropFailures++;
     this.o.onDropError?.(path, message);
+    this.removeLater(seq, path);
+  }
+
+  /**
+   * Remove `path` later (operation `seq` left it), unless a write of it was asked for after
+   * `seq`: that write replaces the file, and a removal now would delete the new page.
+   */
+  private removeLater(seq: number, path: string): void {
     if (this.closed || this.stuck.size >= MAX_CLEANUP) return; // (beyond it: the next start's scan)
+    if (this.unanswered.some((u) => u.write && u.seq > seq && u.path === path)) return;
+    if (this.queue.some((op) => op.kind === 'write' && op.path === path)) return;
     this.stuck.add(path);
     this.stuckTimer ??= setTimeout(() => {
       this.stuckTimer = undefined;

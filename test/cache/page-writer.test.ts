@@ -191,3 +191,66 @@ test('a dropped file that cannot be removed (a read-only disk) is reported and r
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+/**
+ * A thread speaking the writer's protocol whose drops of a file fail while `<file>.fail`
+ * exists, and whose writes fail while `<file>.wfail` exists (the writer's side is under test).
+ */
+const FAILING_THREAD = `import { parentPort } from 'node:worker_threads';
+import { existsSync, rmSync, writeFileSync } from 'node:fs';
+parentPort.postMessage({ ready: true });
+parentPort.on('message', (ops) => {
+  const reply = { upTo: 0, errors: [], dropErrors: [] };
+  for (const op of ops) {
+    if (op.kind === 'write') {
+      if (existsSync(op.path + '.wfail')) reply.errors.push([op.seq, 'EIO (test)']);
+      else writeFileSync(op.path, op.data);
+    } else if (op.kind === 'drop') {
+      if (existsSync(op.path + '.fail')) reply.dropErrors.push([op.seq, op.path, 'EROFS (test)']);
+      else rmSync(op.path, { force: true });
+    }
+    reply.upTo = op.seq;
+  }
+  parentPort.postMessage(reply);
+});
+`;
+
+test('a failed drop is not retried over the page written there again after it, through the thread or directly; a failed write is removed later', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'page-writer-fail-'));
+  writeFileSync(join(dir, 'thread.mjs'), FAILING_THREAD);
+  const failed: string[] = [];
+  const w = new PageWriter({ spareDir: join(dir, 'spare'), maxSpares: 10, dropRetryMs: 50, script: pathToFileURL(join(dir, 'thread.mjs')), onDropError: (p) => failed.push(p) });
+  try {
+    const p = join(dir, 'a.page');
+    await w.write(p, [Buffer.from('old')]);
+    writeFileSync(p + '.fail', '');
+    // the drop fails and the page is written again in the same batch: the write wins
+    w.drop(p);
+    const again = w.write(p, [Buffer.from('new')]);
+    await again;
+    await w.flush();
+    assert.deepEqual(failed, [p]);
+    assert.equal(w.removalsPending, 0, 'no removal of the page written after the failed drop');
+    // the same with a write that does not go through the thread (large pages): dropsDone first
+    w.drop(p);
+    await w.dropsDone(p);
+    assert.equal(failed.length, 2);
+    assert.equal(w.removalsPending, 0, 'dropsDone: the writer then replaces the file');
+    writeFileSync(p, 'direct');
+    // a failed drop with nothing written after it is retried, and goes once it can
+    w.drop(p);
+    await w.flush();
+    assert.equal(w.removalsPending, 1);
+    rmSync(p + '.fail');
+    await until('the file removed on a retry', () => !existsSync(p));
+    // a write that fails: its file is removed later (the thread's own clean-up may have failed too)
+    const q = join(dir, 'b.page');
+    writeFileSync(q, 'left by a failed write');
+    writeFileSync(q + '.wfail', '');
+    await assert.rejects(w.write(q, [Buffer.from('x')]), /EIO \(test\)/);
+    await until('the failed write\'s file removed', () => !existsSync(q));
+  } finally {
+    await w.close(300);
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

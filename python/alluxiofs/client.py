@@ -238,7 +238,10 @@ class WorkerClient:
         self._dead = {}  # worker -> monotonic time until which it is skipped
         self._members = None
         self._members_at = 0.0
-        self._refreshing = False  # a membership refresh runs in the background
+        # the pid of the process whose background thread refreshes the membership, or None
+        # (a pid, not a flag: a child forked meanwhile has no such thread, and starts its own)
+        self._refreshing = None
+        self._members_from = 0.0  # when the lookup that gave the kept membership started
         self._etcd_first = None  # the etcd endpoint that answered last: asked first next time
         self._caching = frozenset()  # discovered workers whose record says "cache": true
         self._local = threading.local()
@@ -256,9 +259,12 @@ class WorkerClient:
             known = self._members
             stale = known is None or refresh or time.monotonic() - self._members_at > self.refresh_every
             if stale and known is not None and not refresh:
-                if not self._refreshing:
-                    self._refreshing = True
-                    threading.Thread(target=self._refresh_in_background, name="alluxiofs-membership", daemon=True).start()
+                if self._refreshing != os.getpid():
+                    self._refreshing = os.getpid()
+                    try:
+                        threading.Thread(target=self._refresh_in_background, name="alluxiofs-membership", daemon=True).start()
+                    except RuntimeError:  # (no thread can be started: the next call tries again)
+                        self._refreshing = None
                 return list(known or self.static_workers)
         if stale:
             known = self._refresh()
@@ -273,13 +279,14 @@ class WorkerClient:
             log.debug("alluxiofs: membership refresh failed: %s", e)
         finally:
             with self._lock:
-                self._refreshing = False
+                self._refreshing = None
 
     def _refresh(self):
         """Ask etcd for the workers and keep them, stamped when the answer came (a slow
         answer is not stale on arrival). On failure the known workers stay, and etcd is
         asked again after ``membership_refresh_seconds``. Returns the workers to use when
         they are not the ones kept."""
+        started = time.monotonic()
         hosts = parse_hosts(self.etcd_hosts, self.etcd_port)
         first = self._etcd_first
         if first in hosts:  # the endpoint that answered last first: a hung one is not asked first every time
@@ -311,7 +318,9 @@ class WorkerClient:
                 self._members_at = time.monotonic() - max(0.0, self.refresh_every - 1.0)
             return list(self._members)
         with self._lock:
-            self._members, self._members_at, self._caching = members, time.monotonic(), frozenset(caching)
+            # (a lookup that began before the one kept, and ended after it, is older news)
+            if started >= self._members_from:
+                self._members, self._members_at, self._caching, self._members_from = members, time.monotonic(), frozenset(caching), started
         return None
 
     def _no_workers(self):

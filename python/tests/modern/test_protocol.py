@@ -434,3 +434,52 @@ def test_a_hung_etcd_never_holds_a_read_once_workers_are_known(monkeypatch):
     while wc.workers() != ["127.0.0.1:28080", "127.0.0.1:28081"] and time.monotonic() < deadline:
         time.sleep(0.05)
     assert wc.workers() == ["127.0.0.1:28080", "127.0.0.1:28081"]
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
+def test_a_child_forked_during_a_background_refresh_refreshes_its_own_membership(monkeypatch):
+    """Review of 2026-12-02: the "refresh running" flag was copied into a child forked
+    meanwhile (DataLoader workers), whose process has no such thread: it never refreshed."""
+    import threading as th
+
+    from alluxiofs import client as c
+
+    release = th.Event()
+    calls = []
+
+    def discover(hosts, *a, answered=None, **k):
+        calls.append(os.getpid())
+        if len(calls) > 1 and os.getpid() == parent:
+            release.wait(60)  # the parent's background refresh hangs over the fork
+        return [("127.0.0.1:28080", {"restPort": 28080}), ("127.0.0.1:2808%d" % len(calls), {"restPort": 28080 + len(calls)})]
+
+    parent = os.getpid()
+    monkeypatch.setattr(c, "discover_worker_records", discover)
+    wc = c.WorkerClient(etcd_hosts="e1:2379", cluster_name="probe", membership_refresh_seconds=0)
+    wc.workers()
+    wc.workers()  # stale: the parent's refresh starts in the background and hangs
+    deadline = time.monotonic() + 30
+    while len(calls) < 2 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert len(calls) == 2
+    r, w = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: its own refresh must run (and find a membership of its own)
+        ok = False
+        try:
+            end = time.monotonic() + 30
+            while time.monotonic() < end:
+                if len(wc.workers()) == 2 and any(p == os.getpid() for p in calls):
+                    ok = True
+                    break
+                time.sleep(0.01)
+        finally:
+            os.write(w, b"1" if ok else b"0")
+            os._exit(0)
+    os.close(w)
+    try:
+        assert os.read(r, 1) == b"1", "the child never refreshed its membership"
+    finally:
+        release.set()
+        os.waitpid(pid, 0)
+        os.close(r)

@@ -39,7 +39,7 @@ export interface WalkedFile {
   key: string;
   size: number;
   mtimeMs: number;
-  /** The UFS's version tag (file://: of size, mtime, ctime and inode; S3: the ETag). */
+  /** The UFS's version tag (S3: the ETag; file://: of size, mtime, ctime and inode). */
   etag?: string;
   /** file://: the last change of the file (ctime), which a rewrite with its mtime put back still moves. */
   changedMs?: number;
@@ -71,13 +71,17 @@ export async function walk(ufs: UfsAdapter, opts: { allowMissingRoot?: boolean }
 }
 
 /**
- * sha256 over the sorted (path, size, mtime, version tag) listing: changes when any file is
- * written, also in place with its mtime put back (the file:// tag has the ctime). `v` 1
- * (records written before the tag was in it) leaves the tag out, so they still compare.
+ * sha256 over the sorted (path, size, mtime, change) listing: changes when any file is
+ * written, also in place with its mtime put back. The change is a file:// file's ctime
+ * (not its ETag, which has the inode: unstable on sshfs, FUSE object-store mounts or CIFS
+ * without server inode numbers, where every cutover would be refused naming no file), else
+ * the UFS's ETag. It is what listingDiff compares too, so a changed fingerprint names the
+ * file. `v` 1 (records written before 2026-12-02) leaves it out, so they still compare.
  */
 export function fingerprint(files: readonly WalkedFile[], v: 1 | 2 = 2): Fingerprint {
   const h = createHash('sha256');
-  for (const f of files) h.update(`${f.key}\t${f.size}\t${Math.floor(f.mtimeMs)}${v === 2 ? `\t${f.etag ?? ''}` : ''}\n`);
+  const change = (f: WalkedFile) => (f.changedMs !== undefined ? `c${f.changedMs}` : (f.etag ?? ''));
+  for (const f of files) h.update(`${f.key}\t${f.size}\t${Math.floor(f.mtimeMs)}${v === 2 ? `\t${change(f)}` : ''}\n`);
   return { files: files.length, sha256: h.digest('hex'), ...(v === 2 ? { v } : {}) };
 }
 

@@ -19,7 +19,7 @@ import { redactOptions } from '../domain/mounts.js';
 export interface Fingerprint {
   files: number;
   sha256: string;
-  /** 2: with each file's version tag; absent (1): path, size and mtime only (before 2026-12-02). */
+  /** 2: with each file's last change (file:// ctime, else the ETag); absent (1): path, size and mtime only (before 2026-12-02). */
   v?: 2;
 }
 
@@ -78,7 +78,7 @@ export interface MigrationRecord {
   /** Bytes/s of the current (or last) copier run. */
   rate: number;
   /**
-   * sha256 over the sorted (path, size, mtime, version tag) listing of the target taken when
+   * sha256 over the sorted (path, size, mtime, last change) listing of the target taken when
    * it was verified (copier.ts: fingerprint); rollback compares it to refuse losing writes
    * made after cutover.
    */

@@ -84,6 +84,10 @@ test('listing fingerprints: v2 has the version tags (a rewrite with the mtime pu
   const a = { rel: ['a'], key: 'a', size: 3, mtimeMs: 1000, etag: 'e1', changedMs: 1000 };
   const rewritten = { ...a, etag: 'e2', changedMs: 9000 };
   assert.notEqual(fingerprint([a]).sha256, fingerprint([rewritten]).sha256);
+  // an inode that differs from listing to listing (sshfs, FUSE object-store mounts) is no change
+  assert.equal(fingerprint([a]).sha256, fingerprint([{ ...a, etag: 'another inode, same ctime' }]).sha256);
+  const s3 = { rel: ['a'], key: 'a', size: 3, mtimeMs: 1000, etag: 'md5-1' };
+  assert.notEqual(fingerprint([s3]).sha256, fingerprint([{ ...s3, etag: 'md5-2' }]).sha256, 'no ctime: the ETag');
   assert.equal(fingerprint([a]).v, 2);
   const v1 = fingerprint([a], 1);
   assert.equal(v1.v, undefined);

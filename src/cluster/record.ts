@@ -45,9 +45,10 @@ export interface MemberRecord {
   appliedRevision: number;
   pid: number;
   /**
-   * The machine's host name (os.hostname()): with `pid`, lets a member restarted on the same
-   * machine take over its id from a record whose process is gone (its lease could not be
-   * revoked: etcd had no quorum when it stopped). Absent in records before 2026-12-02.
+   * The machine's host name and PID namespace ("<hostname> pid:[<inode>]"): with `pid`, lets
+   * a member restarted on the same machine take over its id from a record whose process is
+   * gone (its lease could not be revoked: etcd had no quorum when it stopped). Absent in
+   * records before 2026-12-02.
    */
   machine?: string;
   /** Informer watch state (watching, reconnecting, ...). */

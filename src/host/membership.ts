@@ -24,6 +24,7 @@
  */
 import type { Lease, Watcher } from 'etcd3';
 import type { Logger } from 'pino';
+import { readlinkSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { AlluxioError } from '../domain/errors.js';
 import type { EtcdConnection } from '../store/connection.js';
@@ -66,7 +67,7 @@ export class Membership {
   onIdLost: ((e: AlluxioError) => void) | undefined;
 
   constructor(private readonly conn: EtcdConnection, initial: MemberRecord, opts: MembershipOptions = {}) {
-    this.record = { machine: hostname(), ...initial };
+    this.record = { machine: machineId(), ...initial };
     this.ttlSeconds = opts.ttlSeconds ?? 10;
     this.minUpdateIntervalMs = opts.minUpdateIntervalMs ?? 200;
     this.log = opts.log;
@@ -370,9 +371,10 @@ export class Membership {
   }
 
   /**
-   * A record written on this machine (same host name and advertised host) by a process that
-   * no longer exists. A pid reused by another process looks alive: then the id stays taken
-   * until the old lease expires, as before.
+   * A record written on this machine (same host name, PID namespace and advertised host) by
+   * a process that no longer exists. A pid reused by another process looks alive: then the
+   * id stays taken until the old lease expires, as before. So does a container restarted in
+   * place (another PID namespace).
    */
   private holderIsGone(rec: Partial<MemberRecord> | undefined): boolean {
     if (!rec || rec.machine === undefined || rec.machine !== this.record.machine || rec.host !== this.record.host) return false;
@@ -415,6 +417,21 @@ export class Membership {
       }
     }
   }
+}
+
+/**
+ * Where a pid means this process table: the host name and the PID namespace (two containers
+ * with host networking share a host name, not their pids: a live member in the other one
+ * must not look gone).
+ */
+function machineId(): string {
+  let ns = '';
+  try {
+    ns = readlinkSync('/proc/self/ns/pid'); // e.g. "pid:[4026531836]"
+  } catch {
+    // no /proc: the host name alone
+  }
+  return ns ? `${hostname()} ${ns}` : hostname();
 }
 
 /** A member record's fields, or undefined when the value is not JSON. */

@@ -9,6 +9,7 @@ import assert from 'node:assert/strict';
 import pino from 'pino';
 import { spawnSync } from 'node:child_process';
 import { hostname } from 'node:os';
+import { readlinkSync } from 'node:fs';
 import { startTestEtcd, type TestEtcd } from '../helpers/etcd.js';
 import { until } from '../helpers/poll.js';
 import { EtcdConnection } from '../../src/store/connection.js';
@@ -80,19 +81,24 @@ describe('config feed', () => {
     assert.equal((await listWorkers(conn)).clients.length, 0);
   });
 
-  it('an id held by a process of this machine that is gone (stopped while etcd had no quorum: its lease outlived it) is taken over; a live holder keeps it', async () => {
+  it('an id held by a process of this machine that is gone (stopped while etcd had no quorum: its lease outlived it) is taken over; not from another advertised host or PID namespace', async () => {
     // a record as such a process left it: this machine, its advertised host, a pid that exited, a lease still alive
     const gone = spawnSync(process.execPath, ['-e', '0']).pid!;
     const lease = conn.client.lease(600, { autoKeepAlive: false });
     const leaseId = await lease.grant();
     const key = conn.layout.clientKey('feed-gone');
-    const stale = { id: 'feed-gone', kind: 'fuse', host: 'h2', mountpoint: '/mnt/gone', startedAt: '2026-01-01T00:00:00.000Z', version: MEMBER_VERSION, pid: gone, machine: hostname(), appliedRevision: 0 };
+    const stale = { id: 'feed-gone', kind: 'fuse', host: 'h2', mountpoint: '/mnt/gone', startedAt: '2026-01-01T00:00:00.000Z', version: MEMBER_VERSION, pid: gone, machine: `${hostname()} ${readlinkSync('/proc/self/ns/pid')}`, appliedRevision: 0 };
     await conn.client.put(key).value(JSON.stringify(stale)).lease(leaseId);
     try {
       const identity = { id: 'feed-gone', kind: 'fuse' as const, host: 'h2', mountpoint: '/mnt/gone', startedAt: new Date().toISOString(), version: MEMBER_VERSION, pid: process.pid };
       // another advertised host: not the same member's restart, so not taken
       const elsewhere = feed('elsewhere');
       await assert.rejects(elsewhere.join({ ...identity, host: 'h3' }, { onIdLost: () => undefined }), (e: unknown) => isAlluxioError(e) && e.code === 'WorkerIdTaken');
+      // another PID namespace (a container sharing the host name): its pid says nothing here
+      await conn.client.put(key).value(JSON.stringify({ ...stale, machine: `${hostname()} pid:[1]` })).lease(leaseId);
+      const container = feed('container');
+      await assert.rejects(container.join(identity, { onIdLost: () => undefined }), (e: unknown) => isAlluxioError(e) && e.code === 'WorkerIdTaken');
+      await conn.client.put(key).value(JSON.stringify(stale)).lease(leaseId);
       const f = feed('restarted');
       await f.join(identity, { onIdLost: () => assert.fail('id lost') });
       const rec = (await listWorkers(conn)).clients.find((c) => c.id === 'feed-gone');

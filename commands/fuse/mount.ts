@@ -7,7 +7,7 @@ import { AlluxioError, isAlluxioError } from '../../src/domain/errors.js';
 import { DEFAULT_FUSE_ROOT } from '../../src/domain/resolver.js';
 import { FuseDaemon } from '../../src/host/fuse-daemon.js';
 import { canonicalMountpoint, fusermountUnmount } from '../../src/frontends/fuse/mountpoint.js';
-import { prepareMountpoint, startInBackground } from '../../src/host/fuse-lifecycle.js';
+import { prepareMountpoint, startInBackground, tellParent } from '../../src/host/fuse-lifecycle.js';
 import { checkMaxStaleness } from '../../src/host/config-feed.js';
 
 const READY_ENV = 'ALLUXIO_FUSE_READY_IPC';
@@ -87,16 +87,13 @@ export default class FuseMount extends BaseCommand<typeof FuseMount, FuseMountRe
       started = await daemonOf();
     } catch (e) {
       // started by `--daemon`: its parent reports this error, with its code and exit status
-      if (process.send && process.env[READY_ENV] === '1' && isAlluxioError(e)) process.send({ failed: { code: e.code, message: e.message } });
+      if (isAlluxioError(e)) tellParent(READY_ENV, { failed: { code: e.code, message: e.message } });
       throw e;
     }
     const { stale, daemon } = started;
     const revision = daemon.revision;
     log.info({ mountpoint: dir, revision, pid: process.pid }, 'fuse: mounted');
-    if (process.send && process.env[READY_ENV] === '1') {
-      process.send({ ready: true, mountpoint: dir, revision, pid: process.pid, staleCleaned: stale });
-      process.disconnect?.();
-    }
+    tellParent(READY_ENV, { ready: true, mountpoint: dir, revision, pid: process.pid, staleCleaned: stale });
     this.say(`Mounted alluxio at ${dir} (revision ${revision}). Stop with Ctrl-C or: alluxio fuse unmount ${dir}`);
 
     let signalled = false;

@@ -40,6 +40,16 @@ export interface BackgroundMount {
   staleCleaned: boolean;
 }
 
+/** What a daemon started by startInBackground tells its parent: mounted, or its own error. */
+export type DaemonReport = { ready: true; mountpoint: string; revision: number; pid: number; staleCleaned: boolean } | { failed: { code: ErrorCode; message: string } };
+
+/** In a daemon started by startInBackground (`readyEnv` set): tell the parent; elsewhere nothing. */
+export function tellParent(readyEnv: string, report: DaemonReport): void {
+  if (!process.send || process.env[readyEnv] !== '1') return;
+  process.send(report);
+  if ('ready' in report) process.disconnect?.();
+}
+
 /**
  * --daemon: run this same `fuse mount DIR` command line (without --daemon) detached, and wait
  * until the child reports the mount over IPC (the child checks `readyEnv`).
@@ -71,7 +81,17 @@ export async function startInBackground(dir: string, logFileFlag: string | undef
     });
   });
   if (!outcome.ok) {
-    if (child.exitCode === null) child.kill('SIGTERM');
+    // a daemon that reported its error exits by itself once it has logged it: a moment for that
+    if (outcome.error && child.exitCode === null) {
+      await new Promise<void>((resolve) => {
+        const t = setTimeout(resolve, 5000);
+        child.once('exit', () => {
+          clearTimeout(t);
+          resolve();
+        });
+      });
+    }
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
     let tail = '';
     try {
       tail = readFileSync(logFile, 'utf8').trim().split('\n').slice(-3).join('\n');

@@ -219,6 +219,7 @@ describe('alluxio fuse mount / unmount: life cycle', { skip }, () => {
     assert.equal(bg.code, 5, bg.stdout + bg.stderr);
     assert.equal(bg.json().error.code, 'EtcdUnavailable');
     assert.match(bg.json().error.message, /no-etcd\.log/, 'names the log');
+    assert.match(readFileSync(join(dir, 'no-etcd.log'), 'utf8'), /could not load the configuration from etcd/, 'the daemon logged its error before it went');
     assert.ok(!isMounted(mp));
   });
 });

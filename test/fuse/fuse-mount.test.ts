@@ -732,6 +732,37 @@ print(os.path.exists(D + '/kept'), os.path.exists(U + '/kept'))
     assert.equal(r.stdout.trim(), 'True 100000 False\nFalse False');
   });
 
+  it('a reader beside a writer reads the writer\'s bytes as they are now, and never leaves old ones for the writer to read back', async () => {
+    // (the POSIX tester of 2026-12-02: the reader's read-ahead windows kept the spool's bytes
+    // and size of their moment: stale bytes, short reads, ESTALE after a truncate, and the
+    // kernel cached those pages, so the writer read zeros back where it had written)
+    const r = await py(
+      `
+import os, sys
+D = sys.argv[1]
+p = D + '/beside-now'
+a = os.open(p, os.O_RDWR | os.O_CREAT | os.O_TRUNC, 0o644)
+os.ftruncate(a, 100000)
+r = os.open(p, os.O_RDONLY)
+first = os.read(r, 4017)
+os.pwrite(a, b'A' * 67715, 948)
+rest = os.read(r, 166312)
+mine = os.pread(a, 200000, 0)
+want = b'\\0' * 948 + b'A' * 67715 + b'\\0' * (100000 - 68663)
+print(first == b'\\0' * 4017, rest == want[4017:], mine == want)
+os.ftruncate(a, 3770)
+os.lseek(r, 0, 0)
+print(len(os.read(r, 232050)))
+os.close(r); os.close(a)
+print(os.path.getsize(p))
+`,
+      [join(M, 'data')],
+      60_000,
+    );
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.stdout.trim(), 'True True True\n3770\n3770');
+  });
+
   it('a reader at its end of file while an appender writes through the mount (tail -f): every append kept, and read on', async () => {
     // (2026-12-02: the reader's short read at its version's end, and its descriptor's
     // attributes, set the kernel's size back; each O_APPEND write then landed at that size:

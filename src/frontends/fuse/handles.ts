@@ -66,6 +66,7 @@ export class ReadHandle {
    * (ops.toldSeq).
    */
   constructor(readonly at: Located, size: number, opts: ReadAheadOptions, private readonly obj?: DataObject, private readonly writer?: WriteHandle, readonly entry?: UfsEntry, readonly openedAt = 0) {
+    // (beside a writer the windows are not used: see read)
     this.reader = new ReadAhead(writer ? writer.provider() : providerOf(at, obj), size, opts);
     writer?.addReader();
   }
@@ -98,6 +99,13 @@ export class ReadHandle {
   /** A number when the bytes were already here (answered in the same tick), else a promise. */
   read(buf: Buffer, len: number, pos: number): number | Promise<number> {
     if (this.replaced) throw fsError(Errno.ESTALE, `${this.at.path} was rewritten through this mount since it was opened`);
+    // Beside a writer every read asks it: its spool changes under the reader (writes,
+    // truncates), and read-ahead windows kept the bytes and the size of the moment they were
+    // filled (the POSIX tester of 2026-12-02: stale bytes, short reads, ESTALE, and pages of
+    // old bytes in the kernel's cache that the writer then read back as its own).
+    if (this.writer) return this.writer.readBeside(buf, 0, len, pos).catch((e: unknown) => {
+      throw this.stale(e);
+    });
     let r: number | Promise<number>;
     try {
       r = this.reader.read(pos, len, buf);

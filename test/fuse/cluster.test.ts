@@ -21,7 +21,7 @@ import { readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { startCachingCluster, type CachingCluster } from '../helpers/cluster-cache.js';
-import { APPENDED_AND_READ, appendWhileReading, forceUnmount, fuseSkipReason, startFuse, type FuseProcess } from '../helpers/fuse.js';
+import { APPENDED_AND_READ, appendWhileReading, fuseSkipReason, startFuse, stopFuseThen, type FuseProcess } from '../helpers/fuse.js';
 import { until } from '../helpers/poll.js';
 import type { WorkerProcess } from '../helpers/worker.js';
 import { metric, pattern } from '../cache/harness.js';
@@ -74,14 +74,7 @@ describe('FUSE reads through the owning worker (3 caching workers, s3:// UFS)', 
     assert.deepEqual([...(ringLine ?? [])].sort(), names, `the daemon's ring:\n${fuse.log()}`);
   });
 
-  after(async () => {
-    try {
-      await fuse?.cleanup();
-    } finally {
-      if (fuse) forceUnmount(fuse.mountpoint);
-      await c?.stop();
-    }
-  });
+  after(() => stopFuseThen(fuse, () => c?.stop()));
 
   it('a dataset read once through S3 is read through the mount with 0 bytes from the UFS', async () => {
     const ufs0 = await sum('alluxio_ufs_read_bytes_total');

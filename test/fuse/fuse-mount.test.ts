@@ -20,7 +20,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { cliFor } from '../helpers/cli.js';
 import { startTestEtcd, type TestEtcd } from '../helpers/etcd.js';
-import { APPENDED_AND_READ, appendWhileReading, forceUnmount, fuseSkipReason, py, run, startFuse, type FuseProcess } from '../helpers/fuse.js';
+import { APPENDED_AND_READ, appendWhileReading, fuseSkipReason, py, run, startFuse, stopFuseThen, type FuseProcess } from '../helpers/fuse.js';
 import { until } from '../helpers/poll.js';
 
 const skip = fuseSkipReason();
@@ -75,15 +75,7 @@ describe('alluxio fuse mount: real tools on a real mount', { skip }, () => {
     M = fuse.mountpoint;
   });
 
-  after(async () => {
-    try {
-      await fuse?.cleanup();
-    } finally {
-      if (fuse) forceUnmount(fuse.mountpoint);
-      await etcd?.destroy();
-      if (dir) rmSync(dir, { recursive: true, force: true });
-    }
-  });
+  after(() => stopFuseThen(fuse, () => etcd?.destroy(), () => dir && rmSync(dir, { recursive: true, force: true })));
 
   it('root lists the mounts and the top-level virtual directories of rules', async () => {
     const r = await run('ls', ['-1', M]);

@@ -16,7 +16,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { cliFor } from '../helpers/cli.js';
 import { startTestEtcd, type TestEtcd } from '../helpers/etcd.js';
-import { forceUnmount, fuseSkipReason, run, startFuse, type FuseProcess } from '../helpers/fuse.js';
+import { fuseSkipReason, run, startFuse, stopFuseThen, type FuseProcess } from '../helpers/fuse.js';
 
 const skip = fuseSkipReason();
 const TESTER = join(fileURLToPath(new URL('.', import.meta.url)), '..', '..', '..', 'test', 'fuse', 'posix-difftest.py');
@@ -40,15 +40,7 @@ describe('POSIX differential tester on a FUSE mount (file://)', { skip }, () => 
     fuse = await startFuse(etcd.endpoint, { cluster: 'difftest' });
   });
 
-  after(async () => {
-    try {
-      await fuse?.cleanup();
-    } finally {
-      if (fuse) forceUnmount(fuse.mountpoint);
-      await etcd?.destroy();
-      if (dir) rmSync(dir, { recursive: true, force: true });
-    }
-  });
+  after(() => stopFuseThen(fuse, () => etcd?.destroy(), () => dir && rmSync(dir, { recursive: true, force: true })));
 
   for (const seed of SEEDS) {
     it(`seed ${seed}, ${OPS} operations: the same outcomes as a local file system`, async () => {

@@ -175,6 +175,16 @@ export function forceUnmount(dir: string): void {
   if (isMounted(dir)) spawnSync('fusermount', ['-uz', dir]);
 }
 
+/** A FUSE test's teardown: stop the daemon (unmounting it even when that fails), then what else it started, in order. */
+export async function stopFuseThen(fuse: FuseProcess | undefined, ...then: (() => unknown)[]): Promise<void> {
+  try {
+    await fuse?.cleanup();
+  } finally {
+    if (fuse) forceUnmount(fuse.mountpoint);
+    for (const f of then) await f();
+  }
+}
+
 export async function startFuse(etcdEndpoint: string, opts: StartFuseOptions = {}): Promise<FuseProcess> {
   const base = mkdtempSync(join(tmpdir(), 'alluxio-test-fuse-'));
   // A given mount point may be a stale mount (stat would fail with ENOTCONN): leave it to the daemon.

@@ -115,8 +115,6 @@ export class PageWriter {
    */
   private stuck = new Set<string>();
   private stuckTimer: NodeJS.Timeout | undefined;
-  /** Drops the thread could not do (each attempt counts). */
-  dropFailures = 0;
 
   /** Files waiting to be removed again (a drop or a write of theirs failed). */
   get removalsPending(): number {
@@ -333,8 +331,7 @@ export class PageWriter {
 
   /** A dropped file the thread could not remove: asked for again later (in order, like any drop). */
   private dropFailed(seq: number, path: string, message: string): void {
-    this.dropFailures++;
-    this.o.onDropError?.(path, message);
+    this.o.onDropError?.(path, message); // (the store counts them: alluxio_cache_page_remove_errors_total)
     this.removeLater(seq, path);
   }
 

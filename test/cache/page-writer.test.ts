@@ -170,7 +170,6 @@ test('a dropped file that cannot be removed (a read-only disk) is reported and r
     w.drop(b);
     await w.flush();
     assert.deepEqual(failed.sort(), [a, b], 'both reported');
-    assert.ok(w.dropFailures >= 2);
     assert.ok(existsSync(a) && existsSync(b), 'still there while the disk is read-only');
     // retried while still read-only: reported again, nothing lost track of
     await until('a retry that fails again', () => failed.length >= 4);

@@ -828,12 +828,22 @@ class AlluxioFileSystem(AbstractFileSystem):
         self._delete(path)
 
     def rm(self, path, recursive=False, maxdepth=None):
+        """Delete a name, a glob or a list of them, as fsspec's own ``rm`` does: when the
+        globs match nothing and no plain name is given, FileNotFoundError (before 2026-12-02
+        it deleted nothing and said nothing, so ``rm("/d/h#1?.csv")`` of a gone file
+        passed). Deepest names go first, so a recursive glob that matched a directory and
+        what is in it does not find the contents gone under it."""
         paths = path if isinstance(path, (list, tuple)) else [path]
-        targets = []
+        targets = set()
         for p in paths:
             p = self._strip_protocol(p)
-            targets.extend(self.glob(p) if has_magic(p) else [p])
-        for p in targets:
+            if has_magic(p):
+                targets.update(self._strip_protocol(g) for g in self.glob(p))
+            else:
+                targets.add(p)
+        if not targets:
+            raise FileNotFoundError(errno.ENOENT, "no such file or directory (nothing matches)", path)
+        for p in sorted(targets, reverse=True):  # a directory's contents sort after it
             self._delete(p, recursive=recursive)
 
     def invalidate_cache(self, path=None):

@@ -283,6 +283,19 @@ def writes():
     assert not os.path.exists(os.path.join(DATA, "out", "w2.txt"))
     e = expect(OSError, fs.rm, "alluxio:///data/out")
     assert "not empty" in str(e), e
+    # rm takes globs as fsspec's does: one that matches nothing is FileNotFoundError (it
+    # passed without a word), "?" matches the literal "?" too, and a recursive "**" that
+    # matched a directory and its contents deletes them all
+    write_local(os.path.join(DATA, "out", "g", "h#1?.csv"), b"q")
+    write_local(os.path.join(DATA, "out", "g", "deep", "d1", "x.csv"), b"x")
+    e = expect(FileNotFoundError, fs.rm, "alluxio:///data/out/g/nothing?.csv")
+    assert e.errno == 2, e
+    expect(FileNotFoundError, fs.rm, ["alluxio:///data/out/g/no*.csv", "alluxio:///data/out/g/z?"])
+    fs.rm("alluxio:///data/out/g/h#1?.csv")
+    assert not os.path.exists(os.path.join(DATA, "out", "g", "h#1?.csv"))
+    expect(FileNotFoundError, fs.rm, "alluxio:///data/out/g/h#1?.csv")
+    fs.rm("alluxio:///data/out/g/**", recursive=True)
+    assert os.listdir(os.path.join(DATA, "out", "g")) == [], os.listdir(os.path.join(DATA, "out", "g"))
     fs.rm("alluxio:///data/out", recursive=True)
     assert not os.path.exists(os.path.join(DATA, "out"))
     print(json.dumps({"written": len(payload)}))

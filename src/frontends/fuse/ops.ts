@@ -89,8 +89,6 @@ export class FuseOps {
   readonly handles = new HandleTable();
   /** Files libfuse hid (unlinked while open: hide()), by their hidden path, until their last close. */
   private readonly hidden = new Map<string, { size: number; mtimeMs: number; writers: WriteHandle[]; uri: string }>();
-  /** Woken whenever a hidden name goes or moves (holdsHidden waits on it). */
-  private readonly hiddenChanged = new Set<() => void>();
   /**
    * Names hidden whose UFS object is still to be removed (hide()), by UFS URI: removed when
    * HIDE_GRACE_MS passed or an operation settles it (see hide), or replaced by a rename onto it.
@@ -634,7 +632,6 @@ export class FuseOps {
       // libfuse's unlink of a hidden file at its last close (its own hide only: a later
       // hide of the same name, a rename's, waits for its rename)
       this.hidden.delete(path);
-      this.wakeHiddenWaiters();
       if (this.pendingHides.get(hidden.uri)?.hidden === path) await this.settleHide(hidden.uri);
       return;
     }
@@ -814,7 +811,6 @@ export class FuseOps {
     const entry = await this.statOf(t, false);
     if (!entry) throw fsError(this.isVirtual(snap, t.path) ? Errno.EBUSY : Errno.ENOENT);
     if (entry.type !== 'directory') throw fsError(Errno.ENOTDIR);
-    if (await this.holdsHidden(normalizePath(path))) throw fsError(Errno.ENOTEMPTY);
     await this.settleHidesBelow(t.res.ufsUri!);
     // (a file created below and still open for writing is not in the UFS yet: until
     // 2026-12-02 the directory was removed, and the file's close created it again)
@@ -891,7 +887,6 @@ export class FuseOps {
     if (dstEntry) {
       if (srcEntry.type === 'file' && dstEntry.type === 'directory') throw fsError(Errno.EISDIR);
       if (srcEntry.type === 'directory' && dstEntry.type === 'file') throw fsError(Errno.ENOTDIR);
-      if (dstEntry.type === 'directory' && (await this.holdsHidden(normalizePath(to)))) throw fsError(Errno.ENOTEMPTY);
       // (a file created below it and still open for writing is not in the UFS yet)
       if (dstEntry.type === 'directory' && (this.handles.writersBelow(dst.res.ufsUri!).length > 0 || (await this.dp.list(dst.dt)).length > 0)) throw fsError(Errno.ENOTEMPTY);
     } else {
@@ -927,41 +922,6 @@ export class FuseOps {
       this.hidden.delete(path);
       this.hidden.set(to + path.slice(from.length), h);
     }
-    this.wakeHiddenWaiters();
-  }
-
-  /**
-   * Whether a descriptor of a file unlinked while open (a hidden name) is open below the
-   * directory `dir` (a path of this mount), after up to HIDDEN_CLOSE_GRACE_MS for the closes
-   * in flight. Such a directory must stay: libfuse names the hidden file by its directory's
-   * path, and once the directory is removed or replaced it calls flush at every close of
-   * the descriptor with no path at all, which fuse-native 2.2.6 hands to JavaScript as an
-   * invalid value: the daemon read a stale handle, or crashed with SIGSEGV (the 2026-12-02
-   * two-tester crash). So `rmdir`, or a rename onto it, is ENOTEMPTY while one is open (NFS
-   * refuses the same with its `.nfs` files). The kernel sends the release of a closed file
-   * after close(2) returned: a close just before the rmdir is waited for.
-   */
-  private async holdsHidden(dir: string): Promise<boolean> {
-    const below = (): boolean => [...this.hidden.keys()].some((p) => p.startsWith(`${dir}/`));
-    const deadline = Date.now() + HIDDEN_CLOSE_GRACE_MS;
-    while (below()) {
-      const left = deadline - Date.now();
-      if (left <= 0) return true;
-      await new Promise<void>((resolve) => {
-        const wake = (): void => {
-          clearTimeout(timer);
-          this.hiddenChanged.delete(wake);
-          resolve();
-        };
-        const timer = setTimeout(wake, left);
-        this.hiddenChanged.add(wake);
-      });
-    }
-    return false;
-  }
-
-  private wakeHiddenWaiters(): void {
-    for (const wake of [...this.hiddenChanged]) wake();
   }
 
   /** access(2): exists, and W_OK only where changes are possible (not on read-only mounts or virtual dirs). */
@@ -1003,8 +963,6 @@ function childPath(dir: string, name: string): string | undefined {
  * follow (it follows within the same request, milliseconds); then it is removed (unlink).
  */
 const HIDE_GRACE_MS = 2000;
-/** How long an rmdir waits for the releases of descriptors closed just before it (holdsHidden). */
-const HIDDEN_CLOSE_GRACE_MS = 2000;
 
 /** The name libfuse gives a file unlinked while open (fuse.c: ".fuse_hidden%08x%08x"). */
 const HIDDEN_NAME = /^\.fuse_hidden[0-9a-f]{16}$/;

@@ -6,7 +6,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 need=()
-# Native npm addons (re2, fuse-native fallback) build with node-gyp when no prebuilt binary fits.
+# Native npm addons (re2, fuse-native fallback) build with node-gyp when no prebuilt binary fits,
+# and scripts/fuse-native-build.mjs compiles fuse-native's fixed binding (cc, Node's headers).
 command -v g++ >/dev/null 2>&1 || need+=(g++)
 command -v make >/dev/null 2>&1 || need+=(make)
 command -v python3 >/dev/null 2>&1 || need+=(python3)
@@ -41,6 +42,13 @@ stamp=node_modules/.package-lock.json
 if [ ! -f "$stamp" ] || [ package-lock.json -nt "$stamp" ]; then
   echo "ensure-deps: npm ci" >&2
   npm ci --no-audit --no-fund >&2
+fi
+
+# fuse-native's binding with the fix for a path libfuse lost (a daemon crash otherwise):
+# built beside node_modules/fuse-native, rebuilt when its inputs change (docs/fuse.md).
+if ! node scripts/fuse-native-build.mjs --check 2>/dev/null; then
+  node scripts/fuse-native-build.mjs >&2 ||
+    echo "ensure-deps: the fixed fuse-native binding could not be built; FUSE mounts use the prebuilt one (it can crash, docs/fuse.md)" >&2
 fi
 
 # The Python test environment (.local/venv, pinned current fsspec/pandas/pyarrow/...): built

@@ -42,6 +42,7 @@ import type { ReadAheadOptions } from '../frontends/fuse/read-ahead.js';
 import { PeerClient } from '../cache/peer-client.js';
 import { WorkerRing } from '../cluster/ring.js';
 import { peerAuth, readPeerCa } from './peers.js';
+import { chooseFuseNative, fuseNativeBinding } from './fuse-native.js';
 
 const require = createRequire(import.meta.url);
 
@@ -226,6 +227,15 @@ export class FuseDaemon {
   }
 
   private async mount(): Promise<void> {
+    const native = chooseFuseNative();
+    if (!native.fixed) {
+      this.opts.log.warn(
+        { binding: native.path },
+        "fuse: fuse-native's prebuilt binding, without the fix for a lost path: a close of a file whose directory was removed can crash the daemon (docs/fuse.md); build the fixed one with `node scripts/fuse-native-build.mjs`",
+      );
+    } else {
+      this.opts.log.debug({ binding: native.path }, 'fuse: native binding');
+    }
     const Fuse = withFgetattr(require('fuse-native') as FuseCtor);
     const fuse = new Fuse(this.mountpoint, this.bindings(), {
       // fuse-native joins options with commas; big_writes (128 KiB writes instead of 4 KiB)
@@ -306,9 +316,7 @@ export class FuseDaemon {
     const fuse = this.fuse;
     if (!fuse?._thread) return;
     try {
-      const binding = require('node-gyp-build')(require.resolve('fuse-native/package.json').replace(/package\.json$/, '')) as {
-        fuse_native_unmount(mnt: string, thread: Buffer): void;
-      };
+      const binding = fuseNativeBinding<{ fuse_native_unmount(mnt: string, thread: Buffer): void }>();
       binding.fuse_native_unmount(this.mountpoint, fuse._thread);
     } catch (e) {
       this.opts.log.debug({ err: (e as Error).message }, 'fuse: native unmount');
@@ -344,6 +352,14 @@ export class FuseDaemon {
       else ok(p);
     };
     const voidOp = (op: string, path: string, fn: () => Promise<void>, cb: Cb): void => run(op, path, fn, () => cb(0), (n) => cb(n));
+    // flush and release go by descriptor: libfuse hands them no path (null, or "-" for
+    // release) once it cannot name the file any more (its directory was removed or replaced).
+    // Anything else but a string is the prebuilt binding's uninitialised value (fuse-native.ts).
+    const byFd = (op: string, path: unknown): string => {
+      if (typeof path === 'string') return path;
+      if (path !== null) log.error({ op, got: typeof path }, 'fuse: the native binding passed an invalid path (fuse-native prebuilt without the fix; see docs/fuse.md)');
+      return '(no path)';
+    };
     return {
       init: (cb: Cb) => cb(0),
       statfs: (_path: string, cb: Cb) => cb(0, ops.statfs()),
@@ -357,9 +373,9 @@ export class FuseDaemon {
         run('read', path, () => ops.read(fd, buf, len, pos, path), (n) => cb(n), (n) => cb(n)),
       write: (path: string, fd: number, buf: Buffer, len: number, pos: number, cb: Cb) =>
         run('write', path, () => ops.write(fd, buf, len, pos), (n) => cb(n), (n) => cb(n)),
-      flush: (path: string, fd: number, cb: Cb) => voidOp('flush', path, () => ops.flush(fd), cb),
+      flush: (path: string | null, fd: number, cb: Cb) => voidOp('flush', byFd('flush', path), () => ops.flush(fd), cb),
       fsync: (path: string, _datasync: number, fd: number, cb: Cb) => voidOp('fsync', path, () => ops.flush(fd), cb),
-      release: (path: string, fd: number, cb: Cb) => voidOp('release', path, () => ops.release(fd), cb),
+      release: (path: string | null, fd: number, cb: Cb) => voidOp('release', byFd('release', path), () => ops.release(fd), cb),
       truncate: (path: string, size: number, cb: Cb) => voidOp('truncate', path, () => ops.truncate(path, size), cb),
       ftruncate: (path: string, fd: number, size: number, cb: Cb) => voidOp('ftruncate', path, () => ops.ftruncate(fd, size), cb),
       unlink: (path: string, cb: Cb) => voidOp('unlink', path, () => ops.unlink(path), cb),

@@ -616,6 +616,46 @@ print(out, sorted(os.listdir(D)), os.listdir(D + '/c'))
     assert.equal(r.stdout.trim(), "[100, 100, 6, b'he\\x00\\x00\\x00X', True] ['c', 'd'] []");
   });
 
+  it('files open while their directory is removed or replaced: every close goes by descriptor, with no invalid path from the native binding (the SIGSEGV of 2026-12-02)', async () => {
+    // libfuse 2.9 calls flush with a NULL path once it cannot name an open file; fuse-native's
+    // prebuilt binding turned that into an uninitialised value (a stale one, or garbage V8
+    // faulted on). Ways there: rmdir after an unlink while open, a rename onto the directory,
+    // a file deleted behind the mount before the rmdir (libfuse never hid it).
+    const r = await py(
+      `
+import errno, os, sys
+D, U = sys.argv[1] + '/lost', sys.argv[2] + '/lost'
+out = []
+for i in range(10):
+    os.makedirs(D + '/a'); os.makedirs(D + '/b'); os.makedirs(D + '/x')
+    fa = os.open(D + '/a/f', os.O_CREAT | os.O_RDWR, 0o644); os.write(fa, b'a')
+    fb = os.open(D + '/b/g', os.O_CREAT | os.O_RDWR, 0o644); os.write(fb, b'b'); os.fsync(fb)
+    with open(D + '/x/e.txt', 'wb') as f: f.write(b'e')
+    fe = os.open(D + '/x/e.txt', os.O_RDONLY)
+    os.unlink(D + '/a/f'); os.rmdir(D + '/a')  # an rmdir after an unlink while open
+    os.unlink(D + '/b/g'); os.mkdir(D + '/c'); os.rename(D + '/c', D + '/b')  # a rename onto it
+    os.unlink(U + '/x/e.txt'); os.rmdir(D + '/x')  # deleted behind the mount: libfuse never hid it
+    for fd in (fa, fb, fe):
+        try:
+            os.fstat(fd); out.append('ok')
+        except OSError as e:
+            out.append(errno.errorcode[e.errno])
+        os.close(fd)
+    os.rmdir(D + '/b')
+print(' '.join(sorted(set(out))), sorted(os.listdir(D)))
+`,
+      [join(M, 'data'), data],
+      60_000,
+    );
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.stdout.trim(), 'ENOENT []');
+    assert.equal((await run('ls', [join(M, 'data')])).code, 0, 'the daemon still serves its mount');
+    const log = fuse!.log();
+    assert.doesNotMatch(log, /invalid path/, 'no invalid path reached JavaScript');
+    assert.doesNotMatch(log, /prebuilt binding/, 'the fixed binding is loaded (scripts/fuse-native-build.mjs)');
+    assert.equal((await run('rmdir', [join(M, 'data', 'lost')])).code, 0);
+  });
+
   it('a file open for writing, replaced by a rename or rewritten behind the mount after its unlink: the descriptor keeps its bytes or says ESTALE', async () => {
     // (the review of 2026-12-02: after a rename over it, a descriptor that had not written
     // read the new file's bytes; after an unlink and a rewrite behind the mount within the

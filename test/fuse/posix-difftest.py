@@ -37,7 +37,8 @@ never opened make their ops no-ops on both sides. --without KINDS leaves op kind
 generated sequence (to bisect which ones a failure needs).
 
 ECONNABORTED or ENOTCONN on the FUSE side means the daemon died (check its log; the
-2026-12-02 sweep found it segfaulting when two testers ran at once): every later run fails
+2026-12-02 sweep found it segfaulting when two testers ran at once; fixed the same day in
+the native binding, docs/fuse.md "Life cycle"): every later run fails
 until it is mounted again.
 
 DOCUMENTED DIFFERENCES FROM A LOCAL FILE SYSTEM (tolerated by default; --strict or

@@ -816,6 +816,7 @@ export class FuseOps {
     // 2026-12-02 the directory was removed, and the file's close created it again)
     if (this.handles.writersBelow(t.res.ufsUri!).length > 0 || (await this.dp.list(t.dt)).length > 0) throw fsError(Errno.ENOTEMPTY);
     await this.dp.delete(t.dt);
+    this.forgetHiddenBelow(normalizePath(path));
     this.dropCaches();
   }
 
@@ -904,6 +905,7 @@ export class FuseOps {
     // land on the old name mid-rename), and then go to the new name.
     const move = async (): Promise<void> => {
       await this.dp.rename(src.dt, dst.dt, srcEntry.type, dstEntry !== null);
+      if (dstEntry?.type === 'directory') this.forgetHiddenBelow(normalizePath(to));
       for (const w of moving) this.handles.retarget(w, movedTo(w));
       if (srcEntry.type === 'directory') this.moveHidden(normalizePath(from), normalizePath(to));
     };
@@ -922,6 +924,15 @@ export class FuseOps {
       this.hidden.delete(path);
       this.hidden.set(to + path.slice(from.length), h);
     }
+  }
+
+  /**
+   * The hidden names below a directory that was removed or replaced: libfuse cannot name them
+   * any more, so the unlink of the last close (by name) never comes; their descriptors' flush
+   * and release come without a path, and go by descriptor.
+   */
+  private forgetHiddenBelow(dir: string): void {
+    for (const path of [...this.hidden.keys()]) if (path.startsWith(`${dir}/`)) this.hidden.delete(path);
   }
 
   /** access(2): exists, and W_OK only where changes are possible (not on read-only mounts or virtual dirs). */

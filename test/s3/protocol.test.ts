@@ -128,6 +128,20 @@ test('SigV2: a bucket request sent as "/bucket" verifies when signed as "/bucket
   assert.throws(() => verifySigV4(obj, creds, S3), (e: unknown) => e instanceof S3Error && e.code === 'SignatureDoesNotMatch');
 });
 
+test('an empty x-amz-date is no date (SigV2 and SigV4: AccessDenied), even beside a valid Date (ceph s3-tests)', () => {
+  const creds = new Map([[AK, SK]]);
+  const date = new Date().toUTCString();
+  const v2 = createHmac('sha1', SK).update(`PUT\n\n\n${date}\nx-amz-date:\n/b/k`).digest('base64');
+  const put = (authorization: string, more: Record<string, string> = {}) => ({ method: 'PUT', rawPath: '/b/k', rawQuery: '', headers: { authorization, date, 'x-amz-date': '', host: 'h', ...more } });
+  const denied = (e: unknown) => e instanceof S3Error && e.code === 'AccessDenied' && /x-amz-date is empty/.test(e.message);
+  assert.throws(() => verifySigV4(put(`AWS ${AK}:${v2}`), creds, S3), denied);
+  const scope = `${AK}/20130524/us-east-1/s3/aws4_request`;
+  assert.throws(() => verifySigV4(put(`AWS4-HMAC-SHA256 Credential=${scope}, SignedHeaders=date;host;x-amz-date, Signature=${'0'.repeat(64)}`, { 'x-amz-content-sha256': 'UNSIGNED-PAYLOAD' }), creds, S3), denied);
+  // without the header at all, Date is the date (as before)
+  const plain = createHmac('sha1', SK).update(`PUT\n\n\n${date}\n/b/k`).digest('base64');
+  assert.equal(verifySigV4({ method: 'PUT', rawPath: '/b/k', rawQuery: '', headers: { authorization: `AWS ${AK}:${plain}`, date, host: 'h' } }, creds, S3).accessKey, AK);
+});
+
 test('aws-chunked framing errors: truncated body, bad size, length mismatch', async () => {
   const ok = Buffer.from('5\r\nhello\r\n0\r\n\r\n');
   assert.equal((await decode(ok, new AwsChunkedDecoder({ expectTrailer: false }), 3)).toString(), 'hello');

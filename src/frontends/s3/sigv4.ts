@@ -86,6 +86,17 @@ export function parseQueryPairs(rawQuery: string): [string, string][] {
   return splitQuery(rawQuery, (why) => new S3Error('InvalidArgument', 400, why));
 }
 
+/**
+ * The x-amz-date header, '' when absent. One sent empty is no date (AWS answers 403): before
+ * 2026-12-02 it counted as absent and the Date header was used instead (ceph s3-tests,
+ * test_object_create_bad_date_empty_aws2).
+ */
+function amzDateHeader(h: IncomingHttpHeaders): string {
+  const v = headerValue(h, 'x-amz-date');
+  if (!v && h['x-amz-date'] !== undefined) throw new AuthError('AccessDenied', 'AWS authentication requires a valid Date or x-amz-date header (x-amz-date is empty)');
+  return v;
+}
+
 function headerValue(h: IncomingHttpHeaders, name: string, distinct?: () => NodeJS.Dict<string[]>): string {
   const v = h[name];
   // A header sent on several lines: SigV4 signs the values trimmed and joined with ','
@@ -174,7 +185,7 @@ export function verifySignature(input: SigInput, creds: Credentials, rules: Scop
     [accessKey, scopeDate, region, service] = splitCredential(cred);
     signedHeaders = sh.split(';');
     signature = sig;
-    amzDate = headerValue(input.headers, 'x-amz-date');
+    amzDate = amzDateHeader(input.headers);
     if (!amzDate) {
       const d = Date.parse(headerValue(input.headers, 'date'));
       if (Number.isNaN(d)) throw new AuthError('AccessDenied', 'AWS authentication requires a valid Date or x-amz-date header');
@@ -326,11 +337,12 @@ function verifySigV2(input: SigInput, creds: Credentials, pairs: [string, string
     if (i < 5) throw new AuthError('AuthorizationHeaderMalformed', 'The authorization header is malformed');
     accessKey = auth.slice(4, i);
     signature = auth.slice(i + 1);
-    const t = Date.parse(headerValue(input.headers, 'x-amz-date') || headerValue(input.headers, 'date'));
+    const amzDate = amzDateHeader(input.headers);
+    const t = Date.parse(amzDate || headerValue(input.headers, 'date'));
     // (a date before 1970 is no valid date to AWS: AccessDenied, not a skewed clock)
     if (Number.isNaN(t) || t < 0) throw new AuthError('AccessDenied', 'AWS authentication requires a valid Date or x-amz-date header');
     if (Math.abs(now - t) > MAX_SKEW_MS) throw new AuthError('RequestTimeTooSkewed', 'The difference between the request time and the server\'s time is too large.');
-    dateLine = headerValue(input.headers, 'x-amz-date') ? '' : headerValue(input.headers, 'date');
+    dateLine = amzDate ? '' : headerValue(input.headers, 'date');
   } else {
     accessKey = q.get('AWSAccessKeyId')!;
     signature = q.get('Signature')!;

@@ -832,7 +832,15 @@ class AlluxioFileSystem(AbstractFileSystem):
         globs match nothing and no plain name is given, FileNotFoundError (before 2026-12-02
         it deleted nothing and said nothing, so ``rm("/d/h#1?.csv")`` of a gone file
         passed). Deepest names go first, so a recursive glob that matched a directory and
-        what is in it does not find the contents gone under it."""
+        what is in it does not find the contents gone under it. With ``maxdepth``, only what
+        fsspec's ``expand_path`` names that deep is deleted (it was ignored before 2026-12-02,
+        and a recursive rm took the whole tree)."""
+        if maxdepth is not None:
+            # fsspec's own rm: what expand_path names down to maxdepth, deepest first, each
+            # one as itself (a directory with more below it is not emptied: DirectoryNotEmpty)
+            for p in sorted({self._strip_protocol(t) for t in self.expand_path(path, recursive=recursive, maxdepth=maxdepth)}, reverse=True):
+                self._delete(p)
+            return
         paths = path if isinstance(path, (list, tuple)) else [path]
         targets = set()
         for p in paths:

@@ -72,10 +72,10 @@ if (current) process.exit(0);
 // (fuse-shared-library/include prints the directory rather than exporting it)
 const fuseHeaders = join(dirname(require.resolve('fuse-shared-library-linux/package.json')), 'libfuse', 'include');
 const includes = [nodeIncludeDir(), dirname(require.resolve('napi-macros/napi-macros.h')), fuseHeaders];
-const tmp = join(outDir, 'tmp');
-rmSync(outDir, { recursive: true, force: true });
+// (built aside: a failed build leaves the binding there was)
+const tmp = `${outDir}.tmp`;
+rmSync(tmp, { recursive: true, force: true });
 mkdirSync(tmp, { recursive: true });
-mkdirSync(dirname(binary), { recursive: true });
 writeFileSync(join(tmp, 'fuse-native.c'), source);
 // As fuse-native's binding.gyp (-O3 -Wall), linked against the system's libfuse.so.2 as its
 // prebuilt binary is (Debian libfuse2).
@@ -91,6 +91,8 @@ try {
 } catch {
   fail('the built binding does not load');
 }
+rmSync(outDir, { recursive: true, force: true });
+mkdirSync(dirname(binary), { recursive: true });
 renameSync(join(tmp, 'fuse.node'), binary);
 writeFileSync(stampFile, stamp);
 rmSync(tmp, { recursive: true, force: true });

@@ -4,7 +4,7 @@
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { createServer } from 'node:net';
-import { mkdirSync, openSync, closeSync } from 'node:fs';
+import { mkdirSync, openSync, closeSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { AlluxioError } from '../domain/errors.js';
 
@@ -72,6 +72,14 @@ export interface EtcdServer {
   stop(signal?: NodeJS.Signals): Promise<void>;
 }
 
+function lastLine(file: string): string {
+  try {
+    return readFileSync(file, 'utf8').trim().split('\n').pop()?.trim() ?? '';
+  } catch {
+    return '';
+  }
+}
+
 export async function waitForEtcdHealth(endpoint: string, timeoutMs: number, proc?: ChildProcess): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   let last = '';
@@ -90,10 +98,27 @@ export async function waitForEtcdHealth(endpoint: string, timeoutMs: number, pro
   throw new AlluxioError('EtcdUnavailable', `etcd at ${endpoint} not healthy after ${timeoutMs} ms (${last})`);
 }
 
+/**
+ * Start etcd. Ports it picks itself (none given) are free when picked, not necessarily when
+ * etcd binds them: another process's connection can take one in between (seen on a busy CI
+ * machine, 2026-12-02). etcd then exits at once ("bind: address already in use"), and new
+ * ports are picked, up to 3 times.
+ */
 export async function startEtcdServer(opts: EtcdServerOptions): Promise<EtcdServer> {
+  for (let attempt = 1; ; attempt++) {
+    const clientPort = opts.clientPort ?? (await freePort());
+    const peerPort = opts.peerPort ?? (await freePort());
+    try {
+      return await startOnce(opts, clientPort, peerPort);
+    } catch (e) {
+      const picked = opts.clientPort === undefined || opts.peerPort === undefined;
+      if (!picked || attempt >= 3 || !(e instanceof AlluxioError && /address already in use/.test(e.message))) throw e;
+    }
+  }
+}
+
+async function startOnce(opts: EtcdServerOptions, clientPort: number, peerPort: number): Promise<EtcdServer> {
   const bin = findEtcdBinary();
-  const clientPort = opts.clientPort ?? (await freePort());
-  const peerPort = opts.peerPort ?? (await freePort());
   const name = opts.name ?? 'alluxio-etcd';
   mkdirSync(opts.dataDir, { recursive: true });
   const client = `http://127.0.0.1:${clientPort}`;
@@ -128,6 +153,11 @@ export async function startEtcdServer(opts: EtcdServerOptions): Promise<EtcdServ
     if (opts.waitHealthy !== false) await waitForEtcdHealth(client, 20_000, child);
   } catch (e) {
     await stop('SIGKILL');
+    // An etcd that exited says why in its log's last line (a port taken, a bad data dir).
+    if (child.exitCode !== null && e instanceof AlluxioError) {
+      const why = lastLine(logFile);
+      if (why) throw new AlluxioError(e.code, `${e.message}: ${why}`);
+    }
     throw e;
   }
   return { endpoint: client, clientPort, peerPort, dataDir: opts.dataDir, process: child, pid: child.pid!, stop };

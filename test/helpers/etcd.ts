@@ -19,15 +19,21 @@ export interface TestEtcd extends EtcdServer {
 
 export async function startTestEtcd(opts: { clientPort?: number; peerPort?: number; dir?: string; extraArgs?: string[]; maxTxnOps?: number } = {}): Promise<TestEtcd> {
   const dir = opts.dir ?? mkdtempSync(join(tmpdir(), 'alluxio-test-etcd-'));
-  const srv = await startEtcdServer({
-    dataDir: join(dir, 'data'),
-    logFile: join(dir, 'etcd.log'),
-    ...(opts.clientPort ? { clientPort: opts.clientPort } : {}),
-    ...(opts.peerPort ? { peerPort: opts.peerPort } : {}),
-    ...(opts.extraArgs ? { extraArgs: opts.extraArgs } : {}),
-    // --max-txn-ops: 10000 unless a test asks for another value (e.g. etcd's default 128).
-    ...(opts.maxTxnOps ? { maxTxnOps: opts.maxTxnOps } : {}),
-  });
+  let srv: EtcdServer;
+  try {
+    srv = await startEtcdServer({
+      dataDir: join(dir, 'data'),
+      logFile: join(dir, 'etcd.log'),
+      ...(opts.clientPort ? { clientPort: opts.clientPort } : {}),
+      ...(opts.peerPort ? { peerPort: opts.peerPort } : {}),
+      ...(opts.extraArgs ? { extraArgs: opts.extraArgs } : {}),
+      // --max-txn-ops: 10000 unless a test asks for another value (e.g. etcd's default 128).
+      ...(opts.maxTxnOps ? { maxTxnOps: opts.maxTxnOps } : {}),
+    });
+  } catch (e) {
+    if (!opts.dir) rmSync(dir, { recursive: true, force: true }); // (nothing of it is left to stop)
+    throw e;
+  }
   const self: TestEtcd = {
     ...srv,
     dir,

@@ -46,7 +46,8 @@ fi
 
 # fuse-native's binding with the fix for a path libfuse lost (a daemon crash otherwise):
 # built beside node_modules/fuse-native, rebuilt when its inputs change (docs/fuse.md).
-if ! node scripts/fuse-native-build.mjs --check 2>/dev/null; then
+# (without libfuse2 there is no FUSE mount to serve: nothing to build)
+if ldconfig -p 2>/dev/null | grep -q 'libfuse\.so\.2' && ! node scripts/fuse-native-build.mjs --check 2>/dev/null; then
   node scripts/fuse-native-build.mjs >&2 ||
     echo "ensure-deps: the fixed fuse-native binding could not be built; FUSE mounts use the prebuilt one (it can crash, docs/fuse.md)" >&2
 fi

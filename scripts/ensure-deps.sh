@@ -24,7 +24,7 @@ if [ "${ALLUXIO_MINIMAL_DEPS:-}" != "1" ]; then
   command -v curl >/dev/null 2>&1 || need+=(curl)
   command -v script >/dev/null 2>&1 || need+=(bsdutils)
   command -v fusermount >/dev/null 2>&1 || need+=(fuse)
-  ldconfig -p 2>/dev/null | grep -q 'libfuse\.so\.2' || need+=(libfuse2)
+  ldconfig -p 2>/dev/null | grep 'libfuse\.so\.2' >/dev/null || need+=(libfuse2)
   command -v bindfs >/dev/null 2>&1 || need+=(bindfs)
   command -v nginx >/dev/null 2>&1 || need+=(nginx-light)
   command -v rclone >/dev/null 2>&1 || need+=(rclone) # the benchmarks' peer cache (bench/cache.ts)
@@ -46,8 +46,9 @@ fi
 
 # fuse-native's binding with the fix for a path libfuse lost (a daemon crash otherwise):
 # built beside node_modules/fuse-native, rebuilt when its inputs change (docs/fuse.md).
-# (without libfuse2 there is no FUSE mount to serve: nothing to build)
-if ldconfig -p 2>/dev/null | grep -q 'libfuse\.so\.2' && ! node scripts/fuse-native-build.mjs --check 2>/dev/null; then
+# (without libfuse2 there is no FUSE mount to serve: nothing to build; grep reads all of
+# ldconfig's output: with -q, pipefail could see ldconfig killed by SIGPIPE)
+if ldconfig -p 2>/dev/null | grep 'libfuse\.so\.2' >/dev/null && ! node scripts/fuse-native-build.mjs --check 2>/dev/null; then
   node scripts/fuse-native-build.mjs >&2 ||
     echo "ensure-deps: the fixed fuse-native binding could not be built; FUSE mounts use the prebuilt one (it can crash, docs/fuse.md)" >&2
 fi

@@ -23,7 +23,9 @@ import { fileURLToPath } from 'node:url';
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const require = createRequire(join(root, 'package.json'));
 const pkgDir = dirname(require.resolve('fuse-native/package.json'));
-const outDir = join(root, 'node_modules', '.alluxio', 'fuse-native');
+// Beside fuse-native's own directory, wherever npm put it: the place src/host/fuse-native.ts
+// (fixedBindingDir) looks, derived the same way.
+const outDir = join(dirname(pkgDir), '.alluxio', 'fuse-native');
 const binary = join(outDir, 'build', 'Release', 'fuse.node');
 const stampFile = join(outDir, 'stamp');
 

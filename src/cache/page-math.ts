@@ -24,20 +24,40 @@ export function pageLength(size: number, index: number, pageSize: number): numbe
 }
 
 /**
- * The page slices covering bytes [start, end] (inclusive) of an object of `size` bytes, in
- * order. The range is clamped to the object; an empty list when it is empty.
+ * The pages a byte range [start, end] (inclusive) of an object of `size` bytes touches,
+ * clamped to the object: `count` slices from page `first` (0 when the range is empty). O(1)
+ * whatever the range: a reader takes its slices one at a time (`sliceAt`), so a range of a
+ * huge object (or a size a peer request claims) costs no memory before its first byte.
  */
-export function slicesFor(start: number, end: number, size: number, pageSize: number): PageSlice[] {
+export interface SliceSpan {
+  start: number;
+  /** Last byte, clamped to the object. */
+  last: number;
+  first: number;
+  count: number;
+  pageSize: number;
+}
+
+export function sliceSpan(start: number, end: number, size: number, pageSize: number): SliceSpan {
   const last = Math.min(end, size - 1);
-  if (start > last || start < 0) return [];
-  const out: PageSlice[] = [];
-  for (let i = Math.floor(start / pageSize); i * pageSize <= last; i++) {
-    const pStart = i * pageSize;
-    const from = Math.max(start, pStart);
-    const to = Math.min(last, pStart + pageSize - 1);
-    out.push({ index: i, offset: from - pStart, length: to - from + 1 });
-  }
-  return out;
+  if (start > last || start < 0) return { start, last, first: 0, count: 0, pageSize };
+  const first = Math.floor(start / pageSize);
+  return { start, last, first, count: Math.floor(last / pageSize) - first + 1, pageSize };
+}
+
+/** Slice `i` (0-based, < span.count) of a span. */
+export function sliceAt(span: SliceSpan, i: number): PageSlice {
+  const index = span.first + i;
+  const pStart = index * span.pageSize;
+  const from = Math.max(span.start, pStart);
+  const to = Math.min(span.last, pStart + span.pageSize - 1);
+  return { index, offset: from - pStart, length: to - from + 1 };
+}
+
+/** Every slice of a span, in order (small ranges, tests). */
+export function slicesFor(start: number, end: number, size: number, pageSize: number): PageSlice[] {
+  const span = sliceSpan(start, end, size, pageSize);
+  return Array.from({ length: span.count }, (_, i) => sliceAt(span, i));
 }
 
 /** Filesystem block size a page file is rounded up to when charged against the quota. */

@@ -338,7 +338,10 @@ export class PageStore {
   pageFiles(ref: ObjectRef, first: number, last: number): { pageSize: number; pages: { index: number; path: string }[] } {
     const key = this.keyOf(ref);
     const pages: { index: number; path: string }[] = [];
-    for (let i = first; i <= last; i++) {
+    // The object's pages on disk, not every index of the range: a range is the caller's
+    // (a peer request's size and bounds), and 2^53 indexes held the event loop for minutes.
+    const held = [...(this.files.get(key)?.pages ?? [])].filter((i) => i >= first && i <= last).sort((a, b) => a - b);
+    for (const i of held) {
       const id = `${key}/${i}`;
       if (!this.disk.has(id)) continue;
       this.disk.touch(id);

@@ -13,7 +13,7 @@
  */
 import { AlluxioError, isAlluxioError } from '../domain/errors.js';
 import type { PageStore, ObjectRef } from './page-store.js';
-import { pageLength, runsOf, slicesFor } from './page-math.js';
+import { pageLength, runsOf, sliceAt, sliceSpan } from './page-math.js';
 import type { PageSource } from './source.js';
 import { SMALL_OBJECT_BYTES } from '../ufs/types.js';
 
@@ -34,28 +34,33 @@ export class PageReader {
 
   /** The bytes [start, end] (inclusive) of `ref`, as page-sized (or smaller) buffers in order. */
   async *range(ref: ObjectRef, start: number, end: number, source: PageSource): AsyncGenerator<Buffer> {
-    const slices = slicesFor(start, end, ref.size, this.store.pageSize);
-    const pending: (Promise<Buffer> | undefined)[] = new Array(slices.length);
+    // Slices are taken one at a time and only the window's pages are requested: memory per
+    // reader is the window, whatever the range (a whole-object list of a 10 GiB object in
+    // 4 KiB pages was 2.6 M objects, built before the first byte).
+    const span = sliceSpan(start, end, ref.size, this.store.pageSize);
+    const pending = new Map<number, Promise<Buffer>>();
     const window = Math.max(2, this.readAheadPages);
     let requested = 0;
     try {
-      for (let i = 0; i < slices.length; i++) {
-        if (requested - i < Math.ceil(window / 2) && requested < slices.length) {
-          const upTo = Math.min(slices.length, i + window);
-          const ps = this.pages(ref, slices.slice(requested, upTo).map((s) => s.index), source);
+      for (let i = 0; i < span.count; i++) {
+        if (requested - i < Math.ceil(window / 2) && requested < span.count) {
+          const upTo = Math.min(span.count, i + window);
+          const indexes: number[] = [];
+          for (let k = requested; k < upTo; k++) indexes.push(span.first + k);
+          const ps = this.pages(ref, indexes, source);
           for (let k = 0; k < ps.length; k++) {
             ps[k]!.catch(() => {});
-            pending[requested + k] = ps[k];
+            pending.set(requested + k, ps[k]!);
           }
           requested = upTo;
         }
-        const s = slices[i]!;
-        const page = await pending[i]!;
-        pending[i] = undefined;
+        const s = sliceAt(span, i);
+        const page = await pending.get(i)!;
+        pending.delete(i);
         yield s.offset === 0 && s.length === page.length ? page : page.subarray(s.offset, s.offset + s.length);
       }
     } finally {
-      pending.length = 0;
+      pending.clear();
     }
   }
 

@@ -281,9 +281,23 @@ describe('one cache across the cluster: ownership, proxy, redirect, failover', (
     // status line (it cut the connection, which readers take for a failed peer).
     const ufs = new S3Client({ endpoint: c.ufsEndpoint, region: 'us-east-1', forcePathStyle: true, credentials: { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' } });
     const big = pattern(5 * PAGE + 3, 93);
-    await ufs.send(new PutObjectCommand({ Bucket: 'remote', Key: 'peer/big.bin', Body: big }));
+    const put = await ufs.send(new PutObjectCommand({ Bucket: 'remote', Key: 'peer/big.bin', Body: big }));
     ufs.destroy();
     const bigOwner = c.ownerOf('peer/big.bin');
+    // The size is the request's: a claimed 2^53-1 bytes of the right version used to build one
+    // slice per page before the first byte (the worker ran out of heap and died), and a page
+    // listing looped over every index of the claimed range (minutes of a blocked loop).
+    const version = `etag:${put.ETag!.replace(/"/g, '')}`;
+    const huge = Number.MAX_SAFE_INTEGER;
+    const claimed = await fetch(`${bigOwner.restUrl}/api/v1/peer/read?uri=${encodeURIComponent('s3://remote/peer/big.bin')}&version=${version}&size=${huge}`).then(
+      async (r) => `${r.status} ${await r.arrayBuffer().then(() => 'whole', () => 'cut')}`,
+      (e: Error) => `cut before the status line: ${e.message}`,
+    );
+    assert.doesNotMatch(claimed, /^200 whole/, 'never a whole answer for bytes the object does not have (an error, or a cut body)');
+    const listed = await fetch(`${bigOwner.restUrl}/api/v1/peer/pages?uri=${encodeURIComponent('s3://remote/peer/big.bin')}&version=${version}&size=${huge}&start=0&end=${huge - 1}`);
+    assert.equal(listed.status, 200, await listed.clone().text());
+    assert.ok(((await listed.json()) as { pages: unknown[] }).pages.length <= 6);
+    assert.equal((await fetch(`${bigOwner.restUrl}/healthz`)).status, 200, 'the owner lives on');
     const stale = await fetch(`${bigOwner.restUrl}/api/v1/peer/read?uri=${encodeURIComponent('s3://remote/peer/big.bin')}&version=etag:0123456789abcdef0123456789abcdef&size=${big.length}`, { headers: { range: `bytes=0-${big.length - 1}` } });
     assert.equal(stale.status, 409, await stale.clone().text());
     assert.equal(((await stale.json()) as { error: { code: string } }).error.code, 'Conflict');

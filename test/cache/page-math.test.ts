@@ -1,7 +1,7 @@
 /** The pure parts of the cache: page math, the LRU order, the page file format (no I/O). */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { chargedBytes, pageCount, pageLength, parseByteSize, runsOf, slicesFor } from '../../src/cache/page-math.js';
+import { chargedBytes, pageCount, pageLength, parseByteSize, runsOf, sliceAt, sliceSpan, slicesFor } from '../../src/cache/page-math.js';
 import { Lru } from '../../src/cache/lru.js';
 import { checkPage, encodePage, fileLength, readTrailer, TRAILER_BYTES } from '../../src/cache/page-file.js';
 
@@ -164,4 +164,15 @@ test('Lru: the order after any mix of set, touch and delete is the order of last
   assert.equal(l.size, 0);
   assert.equal(l.weight, 0);
   assert.deepEqual(l.victims(1, 0), []);
+});
+
+test('sliceSpan is O(1) whatever the range: a claimed 2^53-1 bytes in 4 KiB pages', () => {
+  const huge = Number.MAX_SAFE_INTEGER;
+  const span = sliceSpan(0, huge - 1, huge, 4096);
+  assert.equal(span.count, Math.ceil(huge / 4096));
+  assert.deepEqual(sliceAt(span, 0), { index: 0, offset: 0, length: 4096 });
+  const last = sliceAt(span, span.count - 1);
+  assert.equal(last.index * 4096 + last.offset + last.length, huge);
+  assert.deepEqual(sliceAt(sliceSpan(4095, 4096, 10_000, 4096), 1), { index: 1, offset: 0, length: 1 });
+  assert.equal(sliceSpan(10, 5, 100, 8).count, 0);
 });

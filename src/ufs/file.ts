@@ -146,10 +146,11 @@ function readAt(fd: number, start: number, length: number): Buffer {
  * Copy [start, end] of an open file into `dest`: positional reads into PUMP_BUFFERS reused
  * buffers, each handed back once `dest` reports it written (so at most
  * PUMP_BUFFERS * PUMP_CHUNK bytes are in flight, and no per-chunk garbage). Ends `dest`
- * on success; rejects (leaving `dest` to the caller) on a read error; resolves when
- * `dest` closes early (the client went away).
+ * on success; rejects (leaving `dest` to the caller) on a read error, and on a rewrite in
+ * place when `read` checks for it (checkedReads); resolves when `dest` closes early (the
+ * client went away).
  */
-function pump(fd: number, start: number, end: number, dest: Writable): Promise<void> {
+function pump(fd: number, start: number, end: number, dest: Writable, read: typeof fsRead): Promise<void> {
   return new Promise((resolve, reject) => {
     const free: Buffer[] = Array.from({ length: PUMP_BUFFERS }, () => Buffer.allocUnsafeSlow(PUMP_CHUNK));
     let pos = start;
@@ -183,7 +184,7 @@ function pump(fd: number, start: number, end: number, dest: Writable): Promise<v
       if (!buf) return;
       reading = true;
       const n = Math.min(PUMP_CHUNK, end - pos + 1);
-      fsRead(fd, buf, 0, n, pos, (err, got) => {
+      read(fd, buf, 0, n, pos, (err, got) => {
         reading = false;
         if (settled) return;
         if (closing) return finish();
@@ -358,7 +359,7 @@ export class FileUfs implements UfsAdapter {
       sendTo: (dest: Writable, range?: ByteRange) => {
         if (entry.type !== 'file') throw new AlluxioError('IsADirectory', `${rel.join('/')}: is a directory`);
         const { start, end } = span(st.size, range);
-        return pump(fd, start, end, dest);
+        return pump(fd, start, end, dest, checkedReads(st, rel).read);
       },
       // Each read is checked against the content opened: a file rewritten in place (same
       // inode) while open would otherwise give the new bytes after the old ones. What a

@@ -444,4 +444,20 @@ test('openRead: a file rewritten in place while it streams (or before a small re
   writeFileSync(p, 'appended', { flag: 'a' });
   assert.ok(((await grows.readBuffer!({ start: 0, end: 99 })) as Buffer).every((b) => b === 0x43), 'an append leaves the bytes opened as they were');
   grows.close();
+  // sendTo (a worker without a cache, bodies over 256 KiB) checks each read too: it sent the
+  // old bytes, then the new ones, under the old version's ETag (review16 #5).
+  writeFileSync(p, Buffer.alloc(size, 0x41));
+  const sent: Buffer[] = [];
+  const pumped = (await ufs.openRead(['inplace.bin']))!;
+  const sink = new Writable({
+    highWaterMark: 1,
+    write(c: Buffer, _e, cb) {
+      sent.push(Buffer.from(c));
+      if (sent.length === 1) writeFileSync(p, Buffer.alloc(size, 0x42), { flag: 'r+' });
+      setImmediate(cb);
+    },
+  });
+  await assert.rejects(pumped.sendTo!(sink), (e: AlluxioError) => e.code === 'Conflict');
+  pumped.close();
+  assert.ok(Buffer.concat(sent).every((b) => b === 0x41), 'only bytes of the version opened were sent');
 });

@@ -150,6 +150,9 @@ test('aws-chunked framing errors: truncated body, bad size, length mismatch', as
   await assert.rejects(decode(Buffer.from('zz\r\nhello\r\n0\r\n\r\n'), new AwsChunkedDecoder({ expectTrailer: false })), bad);
   await assert.rejects(decode(Buffer.from('5\r\nhelloXX0\r\n\r\n'), new AwsChunkedDecoder({ expectTrailer: false })), bad);
   await assert.rejects(decode(ok, new AwsChunkedDecoder({ expectTrailer: false, decodedLength: 6 })), bad);
+  // trailers are bounded in all, not only line by line (a section that never ended grew the heap)
+  const endless = Buffer.concat([Buffer.from('5\r\nhello\r\n0\r\n'), Buffer.from(Array.from({ length: 2000 }, (_, i) => `x-junk-${i}: ${'v'.repeat(20)}\r\n`).join(''))]);
+  await assert.rejects(decode(endless, new AwsChunkedDecoder({ expectTrailer: true })), (e: unknown) => bad(e) && /trailers over/.test((e as Error).message));
   // a declared trailer checksum that is missing is an error, not a pass
   await assert.rejects(decode(ok, new AwsChunkedDecoder({ expectTrailer: true, trailerChecksum: 'crc32' })), (e: unknown) => e instanceof S3Error && e.code === 'InvalidRequest');
 });

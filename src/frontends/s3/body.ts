@@ -15,6 +15,12 @@ import { S3Error, s3err } from './errors.js';
 
 const EMPTY_SHA256 = 'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855';
 const MAX_LINE = 8 * 1024;
+/**
+ * The trailer section in all (AWS sends one checksum and, signed, its signature: ~200 bytes).
+ * Each line was bounded but not their number: a client that never ended the section grew the
+ * worker's heap by what it sent.
+ */
+const MAX_TRAILERS = 16 * 1024;
 
 /** Verifies signed chunks (STREAMING-AWS4-HMAC-SHA256-PAYLOAD); given by the SigV4 layer. */
 export interface ChunkSigner {
@@ -41,6 +47,7 @@ export class AwsChunkedDecoder extends Transform {
   private chunkHash: Hash | undefined;
   private crlf = 0;
   private decoded = 0;
+  private trailerBytes = 0;
   private readonly trailers = new Map<string, string>();
   private readonly trailerLines: string[] = [];
   private readonly checksummer: Checksummer | undefined;
@@ -107,7 +114,9 @@ export class AwsChunkedDecoder extends Transform {
             const j = chunk.indexOf(0x0a, i);
             const end = j < 0 ? chunk.length : j;
             this.line += chunk.toString('latin1', i, end);
+            this.trailerBytes += end - i + 1;
             if (this.line.length > MAX_LINE) throw this.bad('trailer too long');
+            if (this.trailerBytes > MAX_TRAILERS) throw this.bad(`trailers over ${MAX_TRAILERS} bytes`);
             if (j < 0) {
               i = chunk.length;
               break;

@@ -306,9 +306,13 @@ export class WorkerCache {
     };
   }
 
-  /** A read of `ref` failed with `e`: when the source saw another version, forget the metadata so the next open re-stats. */
+  /**
+   * A read of `ref` failed with `e`: when the source saw another version, or none (deleted
+   * behind Alluxio), forget the metadata so the next open re-stats (a HEAD answered 200 for
+   * the rest of the TTL while uncached ranges answered 404).
+   */
   private failed(ref: ObjectRef, e: unknown): unknown {
-    if (isAlluxioError(e) && e.code === 'Conflict') this.meta.delete(ref.uri);
+    if (isAlluxioError(e) && (e.code === 'Conflict' || e.code === 'NotFound')) this.meta.delete(ref.uri);
     return e;
   }
 

@@ -6,7 +6,9 @@
  * then on `fallback` (this worker's own cache when it is in the ring, else the UFS). Every
  * source serves exactly `ref` (URI + version), so the bytes spliced together are one version:
  * the client sees one body or an error, never a mix. A Conflict (the UFS holds another
- * version now) is not a failure of the peer: it ends the read, and the caller re-stats.
+ * version now) is not a failure of the peer: it ends the read, and the caller re-stats. A
+ * NotFound is not one either: the fallback is asked (no peer marked suspect), and when it
+ * too finds nothing the read ends and the caller forgets its metadata.
  */
 import { Readable } from 'node:stream';
 import type { Logger } from 'pino';
@@ -27,8 +29,8 @@ export interface ClusterReadOptions {
   peers: PeerClient;
   /** Where to read when no owner could: this worker's cache, or the UFS. */
   fallback: PageSource;
-  /** Called when a source reports another version (the caller forgets its metadata). */
-  onConflict?: () => void;
+  /** Called when a source reports another version, or none (the caller forgets its metadata). */
+  onChanged?: () => void;
   log?: Logger;
 }
 
@@ -82,6 +84,14 @@ export function clusterObject(o: ClusterReadOptions): DataObject {
           return;
         } catch (e) {
           if ((isAlluxioError(e) && e.code === 'Conflict') || signal?.aborted) throw e;
+          if (isAlluxioError(e) && e.code === 'NotFound') {
+            // The owner found no such object (gone from the UFS behind Alluxio, or its mount
+            // table behind ours): a fact about the object, not the peer's health. Not
+            // suspect (that sent all it owns to the UFS for 5 s, cached twice); the fallback
+            // decides, and answers NotFound itself when the object is gone.
+            o.log?.debug({ peer: peer.name, uri: ref.uri, err: e.message }, 'the owner found no such object; asking the fallback');
+            break;
+          }
           o.peers.suspect(peer.name);
           const status = isAlluxioError(e) ? (e.details as { status?: number } | undefined)?.status : undefined;
           if (status === 401 || status === 403) {
@@ -99,7 +109,7 @@ export function clusterObject(o: ClusterReadOptions): DataObject {
       }
       if (pos <= range.end) throw new AlluxioError('UfsUnavailable', `${ref.uri}: the UFS ended the read at byte ${pos} of ${range.end + 1}; the object may have changed`);
     } catch (e) {
-      if (isAlluxioError(e) && e.code === 'Conflict') o.onConflict?.();
+      if (isAlluxioError(e) && (e.code === 'Conflict' || e.code === 'NotFound')) o.onChanged?.();
       throw e;
     }
   }

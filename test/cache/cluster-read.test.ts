@@ -18,7 +18,7 @@ import type { PageSource } from '../../src/cache/source.js';
 import type { Ring, RingMember } from '../../src/cluster/ring.js';
 import { announceChange } from '../../src/cache/announce.js';
 import pino from 'pino';
-import { isAlluxioError } from '../../src/domain/errors.js';
+import { AlluxioError, isAlluxioError } from '../../src/domain/errors.js';
 import { pattern } from './harness.js';
 
 const DATA = pattern(300_000, 3);
@@ -116,9 +116,32 @@ test('an owner that cuts the body: the next owner continues from the byte where 
   assert.equal(peers.counters.invalidationFailures, 0);
 });
 
-test('refused, 404, 503 and a wrong Content-Range each move on; with every owner failing, the fallback serves the rest', async () => {
+test('an owner that finds no such object (404) is not suspect: the fallback decides, and when it finds nothing either the read ends and the metadata goes', async () => {
+  // An object deleted behind Alluxio within the metadata TTL: the owner's 404 used to mark it
+  // suspect, and for 5 s every file it owned was read from the UFS here and cached twice.
+  const seen: string[] = [];
   const log: string[] = [];
-  const got = await readAll([deadPeer(), await peer('n', '404'), await peer('u', '503'), await peer('r', 'bad-range')], new PeerClient(), log);
+  const peers = new PeerClient();
+  const n = await peer('n', '404', seen);
+  assert.ok((await readAll([n, await peer('b', 'ok', seen)], peers, log)).equals(DATA), 'the fallback served (a mount table behind ours)');
+  assert.deepEqual(seen, [`n bytes=0-${REF.size - 1}`], 'no other owner asked');
+  assert.deepEqual(log, [`fallback 0-${REF.size - 1}`]);
+  assert.equal(peers.healthy([n]).length, 1, 'not suspect');
+  let changed = 0;
+  const gone: PageSource = {
+    kind: 'test-ufs',
+    read: async () => {
+      throw new AlluxioError('NotFound', 'no such object');
+    },
+  };
+  const o = clusterObject({ entry: { name: 'k', type: 'file', size: REF.size, mtimeMs: 0 }, ref: REF, owners: () => [n], peers, fallback: gone, onChanged: () => changed++ });
+  await assert.rejects(() => o.bytes({ start: 0, end: 99 }), (e) => isAlluxioError(e) && e.code === 'NotFound');
+  assert.equal(changed, 1, 'the caller forgets its metadata');
+});
+
+test('refused, 503 and a wrong Content-Range each move on; with every owner failing, the fallback serves the rest', async () => {
+  const log: string[] = [];
+  const got = await readAll([deadPeer(), await peer('u', '503'), await peer('r', 'bad-range')], new PeerClient(), log);
   assert.ok(got.equals(DATA));
   assert.deepEqual(log, [`fallback 0-${REF.size - 1}`]);
   const cutLog: string[] = [];
@@ -132,7 +155,7 @@ test('refused, 404, 503 and a wrong Content-Range each move on; with every owner
 test('another version (409) ends the read with Conflict: no fallback, the caller re-stats', async () => {
   const log: string[] = [];
   let conflicts = 0;
-  const o = clusterObject({ entry: { name: 'k', type: 'file', size: REF.size, mtimeMs: 0 }, ref: REF, owners: ((o) => () => o)([await peer('v', '409'), await peer('ok', 'ok')]), peers: new PeerClient(), fallback: fallback(log), onConflict: () => conflicts++ });
+  const o = clusterObject({ entry: { name: 'k', type: 'file', size: REF.size, mtimeMs: 0 }, ref: REF, owners: ((o) => () => o)([await peer('v', '409'), await peer('ok', 'ok')]), peers: new PeerClient(), fallback: fallback(log), onChanged: () => conflicts++ });
   await assert.rejects(
     () => o.bytes({ start: 0, end: 99 }),
     (e) => isAlluxioError(e) && e.code === 'Conflict' && /409/.test(e.message),

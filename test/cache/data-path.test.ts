@@ -176,6 +176,20 @@ for (const backend of [fileBackend(), s3rverBackend()] as UfsBackend[]) {
       if (!got) assert.ok((await h.read(`${m}/swap.bin`))!.equals(v2));
     });
 
+    test('an object deleted behind the cache within the TTL: once a read finds it gone, the next open says so too', async () => {
+      // The metadata was kept on NotFound (only a Conflict dropped it): a HEAD answered 200
+      // with the old size for the rest of the TTL while uncached ranges answered 404.
+      const m = fresh({ 'cache.metadata.ttl': '1h' });
+      const v1 = pattern(24 * PAGE, 33); // (the first read fetches a run of pages: page 20 stays out)
+      await h.putBehind(`${m}/gone.bin`, v1);
+      assert.ok((await h.read(`${m}/gone.bin`, { start: 0, end: 10 }))!.equals(v1.subarray(0, 11)));
+      await until('page 0 cached', () => cache.reader.inflightPages === 0);
+      const t = h.target(`${m}/gone.bin`);
+      await t.adapter.delete(t.rel);
+      await assert.rejects(h.read(`${m}/gone.bin`, { start: 20 * PAGE, end: 20 * PAGE + 10 }), (e: { code?: string }) => e.code === 'NotFound');
+      assert.equal(await h.read(`${m}/gone.bin`), null, 'the next open asks the UFS');
+    });
+
     test('with a TTL, an overwrite behind the cache shows after the TTL; a write through DataPath at once', async () => {
       const long = fresh({ 'cache.metadata.ttl': '1h' });
       await h.putBehind(`${long}/t.txt`, Buffer.from('old bytes'));

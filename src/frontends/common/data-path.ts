@@ -257,7 +257,7 @@ export class DataPath {
       fallback,
       // another version in the UFS: forget this worker's metadata (not the declared ETag,
       // which names the new version when one was declared)
-      onConflict: () => this.ctx.cache?.invalidate(uri),
+      onChanged: () => this.ctx.cache?.invalidate(uri),
       log: this.ctx.log,
     });
   }

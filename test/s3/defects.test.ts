@@ -540,3 +540,20 @@ test('a body longer than its Content-Length: the PUT is answered (BadDigest, or 
   assert.match(await exchange('\x01\x02 nonsense\r\n\r\n'), /^HTTP\/1\.1 400 Bad Request\r\nConnection: close\r\n\r\n$/);
   assert.match(await exchange(`GET /data HTTP/1.1\r\nHost: ${u.host}\r\nX-Big: ${'x'.repeat(20_000)}\r\n\r\n`), /^HTTP\/1\.1 431 /);
 });
+
+test('a response-* override a header cannot carry is 400 InvalidArgument (it was 500 InternalError from inside writeHead)', async () => {
+  assert.equal((await req('PUT', '/data/c17/o.txt', 'override me')).status, 200);
+  for (const v of ['attachment%3B%20filename%3D%E6%8A%A5.pdf', 'text%2Fplain%0D%0ASet-Cookie%3A%20x%3D1']) {
+    for (const p of ['response-content-disposition', 'response-content-type']) {
+      const e = await req('GET', `/data/c17/o.txt?${p}=${v}`);
+      assert.equal(e.status, 400, `${p}=${v}`);
+      assert.equal(xmlField(e.body, 'Code'), 'InvalidArgument');
+      assert.equal(xmlField(e.body, 'ArgumentName'), p);
+    }
+  }
+  // Latin-1 is what a header carries: served
+  const ok = await req('GET', '/data/c17/o.txt?response-content-disposition=attachment%3B%20filename%3D%C3%A9.txt');
+  assert.equal(ok.status, 200, ok.body.toString());
+  assert.equal(ok.body.toString(), 'override me');
+  assert.equal(Buffer.from(ok.headers['content-disposition'] as string, 'latin1').toString('hex'), Buffer.from('attachment; filename=\u00e9.txt', 'latin1').toString('hex'), 'sent as Latin-1, as S3');
+});

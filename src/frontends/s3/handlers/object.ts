@@ -32,7 +32,23 @@ const RESPONSE_OVERRIDES: readonly (readonly [string, string])[] = [
   ['response-expires', 'Expires'],
 ];
 
+/**
+ * A response-* value a header cannot carry is the client's error, refused before anything
+ * is resolved: 400 InvalidArgument, as S3 ("Header value cannot be represented using
+ * ISO-8859-1"). Node refused it inside writeHead: 500 InternalError, logged as ours.
+ */
+function checkOverrides(q: ReadonlyMap<string, string>): void {
+  if (q.size === 0) return;
+  for (const p of ['response-content-type', ...RESPONSE_OVERRIDES.map(([name]) => name)]) {
+    const v = q.get(p);
+    if (v && /[^\t\x20-\x7e\x80-\xff]/.test(v)) {
+      throw s3err.invalidArgument(/[\x00-\x1f\x7f]/.test(v) ? 'Header value contains a control character.' : 'Header value cannot be represented using ISO-8859-1.', p, v);
+    }
+  }
+}
+
 export async function getObject(ctx: S3Context, r: Req, head: boolean): Promise<void> {
+  checkOverrides(r.query);
   const t = targetNow(ctx, r, r.bucket, r.key);
   if (maybeRedirect(ctx, r, t)) return;
   // The object replaced between the metadata this worker trusted and the bytes: while
@@ -98,7 +114,6 @@ async function serveObject(r: Req, head: boolean, st: UfsEntry, open: (range: By
     'Last-Modified', lastModified,
     'Accept-Ranges', 'bytes',
     'Content-Type', (q.size > 0 && q.get('response-content-type')) || defaultType(r.key, isDir),
-    'Content-Length', range ? range.end - range.start + 1 : size,
   );
   if (q.size > 0) {
     if (q.has('partNumber')) headers.push('x-amz-mp-parts-count', 1);
@@ -107,6 +122,9 @@ async function serveObject(r: Req, head: boolean, st: UfsEntry, open: (range: By
       if (v) headers.push(h, v); // (an empty value overrides nothing: no empty header)
     }
   }
+  // Content-Length after Content-Disposition: Node turns a Content-Disposition that follows it
+  // into a Buffer and then refuses any byte over 0x7f in it (a Latin-1 filename answered 500).
+  headers.push('Content-Length', range ? range.end - range.start + 1 : size);
   if (range) headers.push('Content-Range', `bytes ${range.start}-${range.end}/${size}`);
   const status = range ? 206 : 200;
   if (head || isDir || size === 0) {

@@ -104,9 +104,10 @@ const MAX_SPARES = 16_384;
 const SYNC_WRITE_BYTES = 64 * 1024;
 const PAGE_NAME = /^([0-9a-f]{40})-(\d+)\.page$/;
 /**
- * Bytes of small pages handed to the writer thread and not written yet, at most: a disk
- * slower than the UFS must not grow the queue (copies of the pages) without bound; beyond it
- * a page stays uncached (counted, writesSkipped).
+ * Bytes of pages handed to the disk and not written yet, at most (one page always goes): a
+ * disk slower than the UFS, or hung, must not grow the queue (the pages' memory) without
+ * bound; beyond it a page stays uncached (counted, writesSkipped). Until 2026-12-02 only
+ * small pages were bounded: large ones were held up to the disk quota.
  */
 const MAX_WRITE_BACKLOG = 64 << 20;
 /** A free looks at this many URIs of the index, then lets the event loop turn (dropPrefix). */
@@ -434,7 +435,7 @@ export class PageStore {
     const charge = chargedBytes(data.length, rec.meta.length + TRAILER_BYTES);
     if (charge > this.effectiveCapacityBytes) return;
     const small = data.length <= SYNC_WRITE_BYTES;
-    if (small && this.backlog + data.length > MAX_WRITE_BACKLOG) {
+    if (this.backlog > 0 && this.backlog + data.length > MAX_WRITE_BACKLOG) {
       this.counters.writesSkipped++;
       return;
     }
@@ -445,7 +446,7 @@ export class PageStore {
       this.counters.writesSkipped++;
       return;
     }
-    if (small) this.backlog += data.length; // (counted from here: puts of the same turn see it)
+    this.backlog += data.length; // (counted from here: puts of the same turn see it)
     this.pending.add(id);
     this.reserved += charge;
     const path = this.pagePath(key, index);
@@ -514,7 +515,7 @@ export class PageStore {
     } finally {
       this.pending.delete(id);
       this.reserved -= charge;
-      if (small) this.backlog -= data.length;
+      this.backlog -= data.length;
       largeDone?.();
     }
   }

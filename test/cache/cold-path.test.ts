@@ -383,3 +383,22 @@ describe('a worker without a cache: a GET on s3:// is one request', () => {
     assert.equal(calls.readFirst, 0);
   });
 });
+
+test('large pages waiting for the disk are bounded as small ones are: beyond 64 MiB a page stays uncached (counted)', async () => {
+  // Only pages up to 64 KiB had the bound: on a slow or hung cache disk every fetched large
+  // page stayed in memory until the quota's worth was reserved (400 MiB for 400 pages).
+  const dir = mkdtempSync(join(tmpdir(), 'cache-backlog-'));
+  const MiB = 1 << 20;
+  const store = await PageStore.open({ dir, capacityBytes: 1 << 30, pageSize: MiB, memoryBytes: 0 });
+  try {
+    const ref = { uri: 's3://b/backlog', version: 'etag:1', size: 100 * MiB };
+    const page = Buffer.alloc(MiB, 7);
+    // all put in one turn: none has reached the disk when the next is offered
+    await Promise.all(Array.from({ length: 100 }, (_, i) => store.put(ref, i, page)));
+    assert.equal(store.counters.writesSkipped, 36);
+    assert.equal(store.stats().pages, 64);
+  } finally {
+    await store.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

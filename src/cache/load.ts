@@ -8,7 +8,7 @@
  * (`resumed` counts how often). Resuming is cheap: pages already cached are hits, so a load
  * continues where it stopped.
  */
-import { isAlluxioError } from '../domain/errors.js';
+import { AlluxioError, isAlluxioError } from '../domain/errors.js';
 import type { Snapshot } from '../domain/snapshot.js';
 import { DataPath, type DataTarget } from '../frontends/common/data-path.js';
 
@@ -39,8 +39,13 @@ export interface JobStore {
 const MAX_ERRORS = 20;
 /** A load is resumed after this many restarts at most (a load that crashes its worker must not loop). */
 export const MAX_RESUMES = 3;
-/** Finished jobs kept for status (oldest forgotten first). */
+/** Jobs kept for status (the oldest finished one forgotten first; running ones are kept). */
 const MAX_JOBS = 100;
+/**
+ * Loads running at once in a worker, at most (each reads `concurrency` files at a time):
+ * a POST per subdirectory used to start as many lanes of UFS reads as it had paths.
+ */
+export const MAX_RUNNING = 16;
 
 export class CacheLoader {
   private readonly jobs = new Map<string, LoadJob>();
@@ -101,12 +106,20 @@ export class CacheLoader {
   start(path: string, resumed = 0): LoadJob {
     const running = this.jobs.get(path);
     if (running && running.state === 'running' && this.active.has(running)) return running;
+    if (this.active.size >= MAX_RUNNING) {
+      throw new AlluxioError('InvalidState', `${this.active.size} loads are running on this worker (at most ${MAX_RUNNING}); load ${path} once one of them finished (cache status shows them)`);
+    }
     const snap = this.dp.snapshot();
     const root = this.dp.target(snap, { api: 'alluxio', path });
     const job: LoadJob = { path, state: 'running', startedAt: new Date().toISOString(), finishedAt: null, filesTotal: 0, listed: false, filesDone: 0, filesFailed: 0, bytesTotal: 0, bytesLoaded: 0, errors: [], resumed };
     this.jobs.delete(path);
     this.jobs.set(path, job);
-    while (this.jobs.size > MAX_JOBS) this.jobs.delete(this.jobs.keys().next().value as string);
+    // The oldest finished jobs go first; a running one stays (dropped, its path was loaded
+    // twice: a POST did not find it to join).
+    for (const [p, j] of this.jobs) {
+      if (this.jobs.size <= MAX_JOBS) break;
+      if (j.state !== 'running') this.jobs.delete(p);
+    }
     this.active.add(job);
     this.persist();
     void this.run(job, snap, root).finally(() => {

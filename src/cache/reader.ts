@@ -17,6 +17,12 @@ import { pageLength, runsOf, sliceAt, sliceSpan } from './page-math.js';
 import type { PageSource } from './source.js';
 import { SMALL_OBJECT_BYTES } from '../ufs/types.js';
 
+/**
+ * The read-ahead window in bytes, at most: 16 pages of 64 MiB pinned 1 GiB per reader a
+ * client drains slowly (16 MiB at the default 1 MiB pages, unchanged).
+ */
+const READ_AHEAD_BYTES = 64 << 20;
+
 export class PageReader {
   private readonly inflight = new Map<string, Promise<Buffer>>();
   /**
@@ -25,7 +31,12 @@ export class PageReader {
    */
   private readonly writing = new Map<string, Buffer>();
 
-  constructor(private readonly store: PageStore, private readonly readAheadPages = 16) {}
+  /** Pages requested ahead of the one being sent: `readAheadPages`, at most READ_AHEAD_BYTES of them (at least 2). */
+  private readonly readAheadPages: number;
+
+  constructor(private readonly store: PageStore, readAheadPages = 16) {
+    this.readAheadPages = Math.max(2, Math.min(readAheadPages, Math.floor(READ_AHEAD_BYTES / store.pageSize)));
+  }
 
   /** Number of pages being fetched or written right now. */
   get inflightPages(): number {
@@ -39,7 +50,7 @@ export class PageReader {
     // 4 KiB pages was 2.6 M objects, built before the first byte).
     const span = sliceSpan(start, end, ref.size, this.store.pageSize);
     const pending = new Map<number, Promise<Buffer>>();
-    const window = Math.max(2, this.readAheadPages);
+    const window = this.readAheadPages;
     let requested = 0;
     try {
       for (let i = 0; i < span.count; i++) {

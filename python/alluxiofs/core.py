@@ -359,7 +359,17 @@ class AlluxioFileSystem(AbstractFileSystem):
             # URI), so that within a metadata TTL its answer is the version it serves
             hint = self._hints.get(path)
             owner = hint["ufsUri"] if hint else None
-            entry = self._entry(self.client.call("GET", "info", path, params=params, owner_key=owner).json())
+            resp = self.client.call("GET", "info", path, params=params, owner_key=owner)
+            entry = self._entry(resp.json())
+            ufs_uri = (entry.get("resolved") or {}).get("ufsUri")
+            if owner is None and entry.get("type") == "file" and ufs_uri:
+                # No hint: asked of the worker the path hashes to. Within a metadata TTL its
+                # version can be older than the owner's, which serves the bytes (an open
+                # file's first read then failed as "changed since it was opened"): the
+                # owner's answer counts, asked once more when another worker answered.
+                owners = self.client.owner_order(ufs_uri)
+                if owners and resp.worker != owners[0]:
+                    entry = self._entry(self.client.call("GET", "info", path, params=params, owner_key=ufs_uri).json())
             self._hints.put(path, entry)
             return entry
 
@@ -370,7 +380,8 @@ class AlluxioFileSystem(AbstractFileSystem):
         resolved at (which any mount or rule change anywhere moves)."""
         e = self.info(path)
         resolved = e.get("resolved") or {}
-        return [e.get("name"), e.get("type"), e.get("size"), e.get("mtime"), e.get("etag"), resolved.get("ufsUri")]
+        # (not the name: /data/x, alluxio:///data/x and a rule's path name the same file)
+        return [e.get("type"), e.get("size"), e.get("mtime"), e.get("etag"), resolved.get("ufsUri")]
 
     def checksum(self, path):
         """fsspec's: the same while the file is (its ETag, size, mtime and the UFS file it
@@ -511,7 +522,11 @@ class AlluxioFileSystem(AbstractFileSystem):
             return False
 
     def modified(self, path):
-        return datetime.datetime.fromtimestamp(self.info(path)["mtime"], tz=datetime.timezone.utc)
+        info = self.info(path)
+        if info["type"] == "directory" and not info.get("mtime"):
+            # an object store's directory has no time (it was 1970-01-01); s3fs raises too
+            raise IsADirectoryError(21, "a directory of an object store has no modification time", path)
+        return datetime.datetime.fromtimestamp(info["mtime"], tz=datetime.timezone.utc)
 
     def resolve(self, path):
         """The worker's resolution of ``path`` with its trace (rule, mount, UFS URI, revision)."""

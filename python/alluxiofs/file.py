@@ -86,8 +86,15 @@ class AlluxioFile(AbstractBufferedFile):
         self._stream_pos = 0
         self._stream_failed = False
         self._last_end = 0
-        super().__init__(fs, path, mode=mode, block_size=block_size, autocommit=autocommit, cache_options=cache_options, size=size, **kwargs)
         self._spool = None
+        try:
+            super().__init__(fs, path, mode=mode, block_size=block_size, autocommit=autocommit, cache_options=cache_options, size=size, **kwargs)
+        except BaseException:
+            # (an unknown cache_type, say): the local file opened above is not left open
+            if self._local_fd is not None:
+                os.close(self._local_fd)
+                self._local_fd = None
+            raise
 
     def read(self, length=-1):
         """As AbstractBufferedFile.read; short-circuited, one positional read of the local

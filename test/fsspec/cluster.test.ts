@@ -221,6 +221,8 @@ describe('alluxiofs over one cache across the cluster: owner routing, failover, 
         assert.ok(got === sha256(v1) || got === sha256(v2), `${k}: one whole version, got ${got}`);
       }
       assert.equal(r.reads.last, sha256(v2), 'the owner, having met the new version, serves it');
+      assert.equal(r.reads.open0, sha256(v2), "a fresh client's open file takes the owner's version");
+      assert.equal(r.reads.open1, sha256(v2));
     } catch (e) {
       py.kill();
       throw e;

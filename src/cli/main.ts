@@ -27,6 +27,17 @@ export async function main(from: string): Promise<void> {
       process.exitCode = exitCode;
       return;
     }
+    // oclif's handle() ends in process.exit: what is still queued for a pipe would be lost
+    // (a dry-run report over 64 KiB was cut at the pipe's size, exit 0), so wait for it.
+    await Promise.all([written(process.stdout), written(process.stderr)]);
     await handle(e as Error);
   }
+}
+
+/** Resolves once everything written to `s` so far has been handed to the OS. */
+function written(s: NodeJS.WriteStream): Promise<void> {
+  return new Promise((resolve) => {
+    if (s.writableLength === 0 || s.destroyed) return resolve();
+    s.write('', () => resolve());
+  });
 }

@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { startTestEtcd, type TestEtcd } from '../helpers/etcd.js';
-import { cliFor } from '../helpers/cli.js';
+import { cliFor, RUN } from '../helpers/cli.js';
 import { EtcdConnection } from '../../src/store/connection.js';
 import { revertTo } from '../../src/control/history.js';
 import { Snapshot } from '../../src/domain/snapshot.js';
@@ -273,6 +273,20 @@ describe('diff and revert', () => {
 });
 
 describe('--dry-run', () => {
+  it('a report over 64 KiB arrives whole through a pipe (it was cut at the pipe size, exit 0)', async () => {
+    const file = join(dir, 'big-import.json');
+    writeFileSync(file, JSON.stringify({ rules: Array.from({ length: 2000 }, (_, i) => ({ src: `^/bigdry/d${i}/(.*)$`, dst: `/bigdry-t/${i}/{{ var1 }}` })) }));
+    // the reader (python) starts after the CLI has filled the pipe
+    const { stdout } = await execFileP(
+      'sh',
+      ['-c', `"${process.execPath}" "${RUN}" path-mapping import "${file}" --dry-run --json | python3 -c 'import json,sys; d=json.load(sys.stdin); print(d["dryRun"], len(json.dumps(d)))'`],
+      { env: { ...process.env, ALLUXIO_ETCD_ENDPOINTS: etcd.endpoint, NO_COLOR: '1' }, maxBuffer: 1 << 20 },
+    );
+    const [flag, length] = stdout.trim().split(' ');
+    assert.equal(flag, 'True');
+    assert.ok(Number(length) > 256 * 1024, `a report of ${length} bytes`);
+  });
+
   it('writes nothing (etcd revision unchanged) and reports the impact on a generated table', async () => {
     // A generated table: 8 mounts, 30 regex rules between them (one import), 2 prefix rules.
     for (let i = 0; i < 8; i++) ok(await cli(['mount', 'add', '--path', `/g${i}`, '--ufs-uri', `file://${dir}/g${i}/`]), 'mount');

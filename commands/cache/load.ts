@@ -29,7 +29,7 @@ export default class CacheLoad extends BaseCommand<typeof CacheLoad, CacheLoadRe
       const t = loadTotals(answers);
       const pct = t.bytesTotal > 0 ? Math.floor((100 * t.bytesLoaded) / t.bytesTotal) : 0;
       process.stderr.write(`\r${pct}%  ${t.filesDone}/${t.filesTotal}${t.listed ? '' : '+'} files  ${formatBytes(t.bytesLoaded)}/${formatBytes(t.bytesTotal)}   `);
-    }).catch((e: unknown) => {
+    }, { started }).catch((e: unknown) => {
       // etcd lost while following (the workers are listed there): the load itself goes on
       if (isAlluxioError(e) && (e.code === 'EtcdUnavailable' || e.code === 'EtcdTimeout' || e.code === 'EtcdNoLeader')) {
         throw new AlluxioError(e.code, `${e.message}; stopped following the load of ${flags.path}, which goes on in the workers: follow it again with \`alluxio cache load --path ${flags.path} --wait\` (it joins the running load) or \`alluxio cache status --path ${flags.path}\` once etcd answers`, { cause: e });

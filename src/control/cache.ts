@@ -108,7 +108,9 @@ function throwIfAllFailed(answers: WorkerAnswer<unknown>[]): void {
 }
 
 export async function cacheStatus(conn: EtcdConnection, path?: string): Promise<WorkerAnswer<CacheStatus>[]> {
-  const answers = await allWorkers<CacheStatus>(conn, 'GET', 'status', path, 120_000);
+  // With a path a worker walks it in the UFS (up to 120 s); without, its figures are at hand:
+  // 10 s, not the 120 s a hung worker held the whole table for (the default of the others).
+  const answers = await allWorkers<CacheStatus>(conn, 'GET', 'status', path, path ? 120_000 : 10_000);
   // With a path, the same error everywhere is the answer (e.g. the path is in no mount);
   // without one, unreachable workers are rows of the table, but a refused signature is not.
   if (path || answers.every((a) => a.error?.code === 'WorkerAuthFailed')) throwIfAllFailed(answers);
@@ -179,12 +181,17 @@ export async function waitForLoad(
   conn: EtcdConnection,
   path: string,
   onProgress: (answers: WorkerAnswer<LoadJob>[]) => void,
-  opts: { intervalMs?: number; settleMs?: number } = {},
+  opts: { intervalMs?: number; settleMs?: number; started?: readonly WorkerAnswer<LoadJob>[] } = {},
 ): Promise<LoadOutcome> {
   const intervalMs = opts.intervalMs ?? 500;
   const left = new Set<string>();
   const joined = new Set<string>();
-  let loading = new Set<string>();
+  // The workers the load was asked of, those that did not answer too: one that hung when
+  // asked (30 s) may have left the ring by the first look, owning files nobody loaded (it
+  // was counted only once it reported a job: the load then ended with half the files).
+  const askedOf = (started: readonly WorkerAnswer<LoadJob>[]) =>
+    new Set(started.filter((a) => a.result || a.error?.code === 'WorkerUnavailable').map((a) => a.worker));
+  let loading = askedOf(opts.started ?? []);
   for (let rounds = 1; ; ) {
     const answers = await loadProgress(conn, path);
     onProgress(answers);
@@ -219,8 +226,7 @@ export async function waitForLoad(
     }
     for (const w of gone) left.add(w);
     for (const w of jobless) if (!loading.has(w)) joined.add(w);
-    loading = new Set();
-    await startLoad(conn, path);
+    loading = askedOf(await startLoad(conn, path));
     rounds++;
   }
 }

@@ -350,4 +350,24 @@ describe('cache load across a ring change', () => {
     assert.deepEqual(answers.map((a) => a.worker).sort(), [w0.id, w1.id].sort());
     assert.equal(answers.reduce((n, a) => n + a.result.path.cachedBytes, 0), total, 'the whole dataset cached by the two owners there are now');
   });
+
+  test('a worker hung when the load is asked of it (gone from the ring by the first look): the load is started again, not reported done with its share missing', { timeout: 240_000 }, async () => {
+    const [w0, w1] = c.workers as [WorkerProcess, WorkerProcess, WorkerProcess];
+    assert.equal((await c.cli(['cache', 'free', '--path', '/data/load', '--yes'])).code, 0);
+    // The POST waits 30 s for the hung worker; its lease (20 s) runs out meanwhile.
+    w1.pause();
+    try {
+      const r = await c.cli(['cache', 'load', '--path', '/data/load', '--wait', '--json'], { timeoutMs: 180_000 });
+      assert.equal(r.code, 0, r.stdout + r.stderr);
+      const doc = r.json() as { rounds: number; left: string[] };
+      assert.ok(doc.rounds >= 2, `started again after the ring changed: ${JSON.stringify(doc)}`);
+      assert.deepEqual(doc.left, [w1.id]);
+      const st = await c.cli(['cache', 'status', '--path', '/data/load', '--json']);
+      const answers = (st.json() as { workers: { worker: string; result: { path: { cachedBytes: number } } | null }[] }).workers;
+      const total = LOADED.reduce((n, f) => n + f.data.length, 0);
+      assert.equal(answers.find((a) => a.worker === w0.id)?.result?.path.cachedBytes, total, 'the whole dataset cached by the one worker left');
+    } finally {
+      w1.resume();
+    }
+  });
 });

@@ -12,7 +12,7 @@
  * belongs to the process we started (same kernel start time), never by name.
  */
 import { spawn } from 'node:child_process';
-import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, fstatSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { AlluxioError } from '../domain/errors.js';
@@ -190,41 +190,61 @@ export async function startLocalCluster(opts: LocalStartOptions): Promise<LocalC
   writeFileSync(join(dir, 'etcd.pid'), `${etcd.pid}\n`);
   const save = () => writeFileSync(stateFile(dir), JSON.stringify(state, null, 2) + '\n');
   save();
+  /** Where each worker's log was when it was last started (its tail since then is its own). */
+  const logFrom = new Map<string, number>();
+  // Worker i on ports picked now (`anyPorts`: free ones, not the preferred ones).
+  const launch = async (i: number, anyPorts: boolean): Promise<LocalWorker> => {
+    const id = `worker-${i + 1}`;
+    const base = (flag: number | undefined, dflt: number, step: number) => (anyPorts || flag === 0 ? 0 : (flag ?? dflt) + step * i);
+    const s3Port = await pickPort(base(opts.s3PortBase, 29998, 1), taken);
+    const restPort = await pickPort(base(opts.restPortBase, 28080, 1), taken);
+    const s3TlsPort = tls ? await pickPort(base(opts.s3TlsPortBase, 29996, -1), taken) : undefined;
+    const restTlsPort = tls ? await pickPort(base(opts.restTlsPortBase, 28443, 1), taken) : undefined;
+    const tlsArgs = tls
+      ? ['--tls-cert', tls.cert, '--tls-key', tls.key, '--tls-peer-ca', tls.caCert, '--s3-tls-port', String(s3TlsPort), '--rest-tls-port', String(restTlsPort), ...(tls.only ? ['--tls-only'] : [])]
+      : [];
+    const log = join(dir, 'logs', `${id}.log`);
+    const fd = openSync(log, 'a');
+    logFrom.set(id, fstatSync(fd).size);
+    const child = spawn(
+      process.execPath,
+      [cliEntry(), 'worker', 'start', '--id', id, '--host', '127.0.0.1', '--bind-host', '127.0.0.1', '--s3-port', String(s3Port), '--rest-port', String(restPort), '--lease-ttl', opts.leaseTtl ?? '10s', ...tlsArgs,
+        ...((opts.cacheSize ?? '1GiB') === '0' ? [] : ['--cache-dir', join(dir, 'cache', id), '--cache-size', opts.cacheSize ?? '1GiB']),
+      ],
+      {
+        detached: true,
+        stdio: ['ignore', fd, fd],
+        env: { ...process.env, ALLUXIO_ETCD_ENDPOINTS: etcd.endpoint, ALLUXIO_CLUSTER: opts.cluster, NO_COLOR: '1' },
+      },
+    );
+    closeSync(fd);
+    child.unref();
+    const w: LocalWorker = { id, pid: child.pid!, startTime: procStartTime(child.pid!), log, s3Port, restPort, ...(tls ? { s3TlsPort, restTlsPort } : {}) };
+    writeFileSync(join(dir, `${id}.pid`), `${w.pid}\n`);
+    opts.onProgress?.(`started ${id} (pid ${w.pid}) S3 127.0.0.1:${s3Port} REST 127.0.0.1:${restPort}${tls ? ` HTTPS S3 :${s3TlsPort} REST :${restTlsPort}${tls.only ? ' (HTTPS only)' : ''}` : ''}`);
+    return w;
+  };
   try {
     for (let i = 0; i < opts.workers; i++) {
-      const id = `worker-${i + 1}`;
-      const s3Port = await pickPort(opts.s3PortBase === 0 ? 0 : (opts.s3PortBase ?? 29998) + i, taken);
-      const restPort = await pickPort(opts.restPortBase === 0 ? 0 : (opts.restPortBase ?? 28080) + i, taken);
-      const s3TlsPort = tls ? await pickPort(opts.s3TlsPortBase === 0 ? 0 : (opts.s3TlsPortBase ?? 29996) - i, taken) : undefined;
-      const restTlsPort = tls ? await pickPort(opts.restTlsPortBase === 0 ? 0 : (opts.restTlsPortBase ?? 28443) + i, taken) : undefined;
-      const tlsArgs = tls
-        ? ['--tls-cert', tls.cert, '--tls-key', tls.key, '--tls-peer-ca', tls.caCert, '--s3-tls-port', String(s3TlsPort), '--rest-tls-port', String(restTlsPort), ...(tls.only ? ['--tls-only'] : [])]
-        : [];
-      const log = join(dir, 'logs', `${id}.log`);
-      const fd = openSync(log, 'a');
-      const child = spawn(
-        process.execPath,
-        [cliEntry(), 'worker', 'start', '--id', id, '--host', '127.0.0.1', '--bind-host', '127.0.0.1', '--s3-port', String(s3Port), '--rest-port', String(restPort), '--lease-ttl', opts.leaseTtl ?? '10s', ...tlsArgs,
-          ...((opts.cacheSize ?? '1GiB') === '0' ? [] : ['--cache-dir', join(dir, 'cache', id), '--cache-size', opts.cacheSize ?? '1GiB']),
-        ],
-        {
-          detached: true,
-          stdio: ['ignore', fd, fd],
-          env: { ...process.env, ALLUXIO_ETCD_ENDPOINTS: etcd.endpoint, ALLUXIO_CLUSTER: opts.cluster, NO_COLOR: '1' },
-        },
-      );
-      closeSync(fd);
-      child.unref();
-      const w: LocalWorker = { id, pid: child.pid!, startTime: procStartTime(child.pid!), log, s3Port, restPort, ...(tls ? { s3TlsPort, restTlsPort } : {}) };
-      state.workers.push(w);
-      writeFileSync(join(dir, `${id}.pid`), `${w.pid}\n`);
+      state.workers.push(await launch(i, false));
       save();
-      opts.onProgress?.(`started ${id} (pid ${w.pid}) S3 127.0.0.1:${s3Port} REST 127.0.0.1:${restPort}${tls ? ` HTTPS S3 :${s3TlsPort} REST :${restTlsPort}${tls.only ? ' (HTTPS only)' : ''}` : ''}`);
     }
     const deadline = Date.now() + (opts.readyTimeoutMs ?? 60_000);
-    for (const w of state.workers) {
-      for (;;) {
-        if (!isOurs(w)) throw new AlluxioError('Internal', `${w.id} exited before becoming ready; its log (${w.log}) ends with:\n${tail(w.log)}`);
+    for (let i = 0; i < state.workers.length; i++) {
+      for (let retries = 0; ; ) {
+        const w = state.workers[i]!;
+        if (!isOurs(w)) {
+          // A port found free was taken before the worker bound it (another process on this
+          // machine): the worker says so (src/host/listen.ts) and is started on other ports,
+          // twice at most, as etcd is (etcd-server.ts).
+          if (retries < 2 && /port \d+ on \S+ is already in use/.test(readFileSync(w.log).subarray(logFrom.get(w.id) ?? 0).toString())) {
+            retries++;
+            state.workers[i] = await launch(i, true);
+            save();
+            continue;
+          }
+          throw new AlluxioError('Internal', `${w.id} exited before becoming ready; its log (${w.log}) ends with:\n${tail(w.log)}`);
+        }
         try {
           const res = await getWorker(`${restBase(state, w)}/readyz`, tls?.caCert, 1000);
           if (res.status === 200) break;

@@ -24,7 +24,7 @@ export default class CacheLoad extends BaseCommand<typeof CacheLoad, CacheLoadRe
     this.say(`Loading ${flags.path} on ${loading.length} worker${loading.length === 1 ? '' : 's'}${started.some((a) => a.disabled) ? ` (${started.filter((a) => a.disabled).length} without a cache skipped)` : ''}`);
     if (!flags.wait) return { path: flags.path, workers: started };
     const tty = Boolean(process.stderr.isTTY) && !this.jsonEnabled();
-    const outcome = await waitForLoad(conn, flags.path, (answers) => {
+    const following = waitForLoad(conn, flags.path, (answers) => {
       if (!tty) return;
       const t = loadTotals(answers);
       const pct = t.bytesTotal > 0 ? Math.floor((100 * t.bytesLoaded) / t.bytesTotal) : 0;
@@ -36,6 +36,10 @@ export default class CacheLoad extends BaseCommand<typeof CacheLoad, CacheLoadRe
       }
       throw e;
     });
+    const outcome = await this.interruptible(
+      following,
+      `stopped following the load of ${flags.path}, which goes on in the workers: follow it again with \`alluxio cache load --path ${flags.path} --wait\` (it joins the running load) or \`alluxio cache status --path ${flags.path}\``,
+    );
     if (tty) process.stderr.write('\n');
     const finished = outcome.answers;
     const t = loadTotals(finished);

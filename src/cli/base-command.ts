@@ -153,6 +153,20 @@ export abstract class BaseCommand<T extends typeof Command, R extends object> ex
     this.note(this.render.color.yellow('warning: ') + text);
   }
 
+  /**
+   * `p`, or Cancelled (exit 130, rendered as every error: one JSON document under --json)
+   * when the user interrupts (SIGINT) while it runs; `why` says what goes on without us.
+   * Without it a Ctrl-C killed the process with nothing said (cache load --wait --json).
+   */
+  protected interruptible<T>(p: Promise<T>, why: string): Promise<T> {
+    let onSignal!: () => void;
+    const interrupted = new Promise<never>((_, reject) => {
+      onSignal = () => reject(new AlluxioError('Cancelled', `interrupted: ${why}`));
+      process.once('SIGINT', onSignal);
+    });
+    return Promise.race([p, interrupted]).finally(() => process.off('SIGINT', onSignal));
+  }
+
   /** Whether the command may ask questions: a terminal on stdin and stderr, and no --json. */
   protected interactive(): boolean {
     return Boolean(process.stdin.isTTY && process.stderr.isTTY) && !this.jsonEnabledSafe();

@@ -9,7 +9,8 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'nod
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startTestEtcd, type TestEtcd } from '../helpers/etcd.js';
-import { cliFor } from '../helpers/cli.js';
+import { cliFor, RUN } from '../helpers/cli.js';
+import { spawn } from 'node:child_process';
 import { startWorker, type WorkerProcess } from '../helpers/worker.js';
 import { until } from '../helpers/poll.js';
 import { metric, pattern } from './harness.js';
@@ -113,6 +114,35 @@ describe('cache commands against real workers', () => {
     });
     const st = (await cli(['cache', 'status', '--path', '/d', '--json'])).json().workers.find((w: any) => w.worker === 'cached').result;
     assert.equal(st.path.percent, 100);
+  });
+
+  test('load --wait --json interrupted (SIGINT): one JSON error document, exit 130, and the load goes on in the worker', async () => {
+    // 3000 files: the load runs for seconds; the worker is paused (SIGSTOP) once it has
+    // begun, so the job is surely still running when the CLI is interrupted.
+    const many = join(dir, 'many');
+    mkdirSync(many);
+    for (let i = 0; i < 3000; i++) writeFileSync(join(many, `f${i}`), pattern(16 * 1024, i));
+    const m = await cli(['mount', 'add', '--path', '/many', '--ufs-uri', `file://${many}`, '--wait']);
+    assert.equal(m.code, 0, m.stderr);
+    const child = spawn(process.execPath, [RUN, 'cache', 'load', '--path', '/many', '--wait', '--json'], { env: { ...process.env, ALLUXIO_ETCD_ENDPOINTS: etcd.endpoint, ALLUXIO_CLUSTER: cluster, NO_COLOR: '1' } });
+    let stdout = '';
+    child.stdout.on('data', (d) => (stdout += d));
+    const exited = new Promise<number | null>((r) => child.on('close', (code) => r(code)));
+    const job = async () => (await (await fetch(`${cached!.restUrl}/api/v1/cache/load?path=%2Fmany`)).json()) as { state: string; filesDone: number };
+    await until('the load has begun in the worker', async () => ((await job().catch(() => undefined))?.filesDone ?? 0) > 0 || undefined);
+    cached!.pause();
+    try {
+      child.kill('SIGINT');
+      assert.equal(await exited, 130, stdout);
+      const doc = JSON.parse(stdout) as { error: { code: string; message: string; exitCode: number } };
+      assert.equal(doc.error.code, 'Cancelled');
+      assert.equal(doc.error.exitCode, 130);
+      assert.match(doc.error.message, /goes on in the workers/);
+    } finally {
+      cached!.resume();
+    }
+    await until('the load went on to its end', async () => (await job()).state === 'done' || undefined, 120_000);
+    await cli(['cache', 'free', '--path', '/many', '--yes']);
   });
 
   test('bad input: a path in no mount (exit 4), a worker flag that is not a size (exit 2)', async () => {

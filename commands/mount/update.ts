@@ -31,6 +31,8 @@ export default class MountUpdate extends BaseCommand<typeof MountUpdate, MountUp
     if (flags['ufs-uri'] === undefined && flags.readonly === undefined && Object.keys(setOptions).length === 0 && removeOptions.length === 0) {
       throw new AlluxioError('InvalidArgument', 'nothing to update: give --ufs-uri, --option, --remove-option or --[no-]readonly');
     }
+    const both = removeOptions.filter((k) => Object.hasOwn(setOptions, k));
+    if (both.length > 0) throw new AlluxioError('InvalidArgument', `--option and --remove-option both name ${both.join(', ')}: give one of them`);
     const { revision, result, unchanged } = await updateMount(this.etcd(), { path: flags.path, ufsUri: flags['ufs-uri'], readOnly: flags.readonly, setOptions, removeOptions });
     const show = flags['show-secrets'];
     const after = { ...result.after, options: redactOptions(result.after.options, show) };

@@ -218,7 +218,7 @@ export interface AlluxioRuleFile {
 export function parseRuleFile(text: string, name = 'rule file'): AlluxioRuleFile {
   let doc: unknown;
   try {
-    doc = JSON.parse(text);
+    doc = JSON.parse(text.replace(/^\uFEFF/, '')); // (a byte-order mark, as editors on Windows save it: Alluxio's parser takes it)
   } catch (e) {
     throw new AlluxioError('InvalidRuleFile', `${name} is not valid JSON: ${(e as Error).message}`);
   }

@@ -5,7 +5,7 @@
 import { parseDuration } from './duration.js';
 import { AlluxioError } from './errors.js';
 import { CONTROL_CHARS, normalizePath, segmentsOf } from './paths.js';
-import { isUfsPrefix, joinUnderUfs, parseUfsUri, type ParsedUfsUri } from './ufs-uri.js';
+import { isUfsPrefix, joinUnderUfs, maskUserInfo, parseUfsUri, type ParsedUfsUri } from './ufs-uri.js';
 
 export interface MountEntry {
   /** Canonical, exactly one segment: `/data`. */
@@ -181,9 +181,14 @@ export function isSecretOptionKey(key: string): boolean {
   return SECRET_KEY.test(key);
 }
 
+/**
+ * Options as shown: values of secret keys are `***`, and a URI value (an endpoint, a proxy)
+ * has its user-info masked (`https://user:pw@host/` showed the password: the key was no
+ * secret's).
+ */
 export function redactOptions(options: Record<string, string>, showSecrets: boolean): Record<string, string> {
   if (showSecrets) return { ...options };
-  return Object.fromEntries(Object.entries(options).map(([k, v]) => [k, isSecretOptionKey(k) ? '***' : v]));
+  return Object.fromEntries(Object.entries(options).map(([k, v]) => [k, isSecretOptionKey(k) ? '***' : maskUserInfo(v)]));
 }
 
 export function sortMounts<T extends { path: string }>(mounts: readonly T[]): T[] {

@@ -106,7 +106,12 @@ function decodeSegment(raw: string, whole: string, code: 'InvalidUfsUri' | 'Inva
  * terminals, logs and CI output.
  */
 export function maskUri(raw: string): string {
-  return raw.replace(/^([A-Za-z][A-Za-z0-9+.\-]*:\/\/)[^/?#@]*:[^/?#@]*@/, '$1***@').replace(/[?#].+$/s, (q) => `${q[0]}***`);
+  return maskUserInfo(raw).replace(/[?#].+$/s, (q) => `${q[0]}***`);
+}
+
+/** `scheme://user:password@host...` with the user-info as `***`; anything else as it is. */
+export function maskUserInfo(raw: string): string {
+  return raw.replace(/^([A-Za-z][A-Za-z0-9+.\-]*:\/\/)[^/?#@]*:[^/?#@]*@/, '$1***@');
 }
 
 function checkSegment(seg: string, whole: string, code: 'InvalidUfsUri' | 'InvalidPath'): void {

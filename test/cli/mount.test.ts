@@ -299,6 +299,7 @@ describe('alluxio mount: bad input is refused with the cli.md exit code and writ
     await refused(['mount', 'update', '--path', '/data', '--ufs-uri', 'file:///srv/datasets'], 3, /already mounted at \/local/, 'MountNested');
     await refused(['mount', 'update', '--path', '/data', '--ufs-uri', 'gopher://x/y'], 2, /unknown scheme/, 'InvalidUfsUri');
     await refused(['mount', 'update', '--path', '/data', '--remove-option', 'nope'], 2, /has no option "nope"/, 'InvalidOption');
+    await refused(['mount', 'update', '--path', '/data', '--option', 'a=1', '--remove-option', 'a'], 2, /--option and --remove-option both name a/, 'InvalidArgument');
     await refused(['mount', 'update', '--path', '/data', '--option', 'cache.metadata.ttl=-1'], 2, /cache\.metadata\.ttl "-1" must be a duration from 0 to 720h/, 'InvalidOption');
     await refused(['mount', 'update', '--path', '/', '--readonly'], 2, /root/, 'InvalidMount');
   });

@@ -151,6 +151,12 @@ describe('redaction of secret-looking option values', () => {
     assert.notEqual(redactOptions(opts, true), opts);
     assert.equal(JSON.stringify(opts), frozen);
     assert.deepEqual(redactOptions({}, false), {});
+    // a URI value: its user-info masked; other values as they are
+    assert.deepEqual(redactOptions({ 'fs.proxy': 'https://user:pw@proxy:3128/', 'x.url': 'http://h/p?a=b', 'note': 'what? a:b@c' }, false), {
+      'fs.proxy': 'https://***@proxy:3128/',
+      'x.url': 'http://h/p?a=b',
+      'note': 'what? a:b@c',
+    });
   });
 });
 

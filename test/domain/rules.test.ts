@@ -211,6 +211,7 @@ describe("Alluxio's path_mapping.json", () => {
       virtualDirectories: ['/a'],
     });
     fails(() => parseRuleFile('{"rules": ['), 'InvalidRuleFile', /not valid JSON/);
+    assert.deepEqual(parseRuleFile('\uFEFF{"rules":[]}'), parseRuleFile('{"rules":[]}'), 'a byte-order mark is taken');
     fails(() => parseRuleFile('[]'), 'InvalidRuleFile', /shape/);
     fails(() => parseRuleFile('{"rule": []}'), 'InvalidRuleFile', /"rules"/);
     fails(() => parseRuleFile('{"rules": [{"src": "/a"}]}'), 'InvalidRuleFile', /rules\[0\]/);

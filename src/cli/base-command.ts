@@ -120,13 +120,28 @@ export abstract class BaseCommand<T extends typeof Command, R extends object> ex
         process.stderr.write(`\rwaiting for revision ${revision}: ${p.applied}/${p.total} workers`);
         progress = true;
       },
-    }).finally(() => {
-      // the progress line ends before what follows (the result, or the error)
-      if (progress) process.stderr.write('\n');
-    });
+    })
+      .catch((e: unknown) => {
+        // The change is committed whatever the wait met: say so, with its revision, so that a
+        // script retrying on exit 5 does not apply it twice (a rule added with no --id).
+        const err = isAlluxioError(e) ? e : new AlluxioError('Internal', (e as Error).message, { cause: e });
+        throw new AlluxioError(err.code, `committed at revision ${revision}; waiting for the workers failed: ${err.message}`, {
+          cause: err,
+          details: { ...(err.details ?? {}), revision, written: true },
+        });
+      })
+      .finally(() => {
+        // the progress line ends before what follows (the result, or the error)
+        if (progress) process.stderr.write('\n');
+      });
     const who = [`${outcome.workers} worker${outcome.workers === 1 ? '' : 's'}`, ...(outcome.clients ? [`${outcome.clients} FUSE client${outcome.clients === 1 ? '' : 's'}`] : [])].join(' and ');
     if (outcome.workers + outcome.clients === 0) this.note('no live workers or FUSE clients: nothing to wait for');
     else this.note(`all ${who} apply revision ${revision} (${outcome.elapsedMs} ms)`);
+    for (const d of outcome.dropped ?? []) {
+      this.warnLine(
+        `${d.kind === 'fuse' ? 'FUSE client ' : ''}${d.id} left during the wait (its lease expired) at revision ${d.appliedRevision}, without applying ${revision}: dead, or running cut off from etcd and serving its old config (bounded only by its --max-staleness)`,
+      );
+    }
     return { wait: outcome };
   }
 

@@ -12,10 +12,16 @@
  * mid-wait is counted too. Progress goes to onProgress (k/n members). With no live member:
  * returns { workers: 0, clients: 0 } at once. After the timeout: AlluxioError('WaitTimeout',
  * exit 5) naming the laggards (FUSE daemons marked as such) and where they are.
+ *
+ * A member seen behind that then leaves (its lease expired) is reported in `dropped`: etcd
+ * cannot tell a dead member from one that runs on cut off from it, serving its old config
+ * (docs/worker-runtime.md, --max-staleness). An etcd outage while polling is waited out up
+ * to the deadline; then WaitTimeout says so.
  */
 import { AlluxioError } from '../domain/errors.js';
 import type { EtcdConnection } from '../store/connection.js';
-import { configRevision, listWorkers } from './members.js';
+import { isTransientEtcdError } from '../store/etcd-errors.js';
+import { configRevision, listWorkers, type WorkerListing } from './members.js';
 
 export interface WaitProgress {
   applied: number;
@@ -30,6 +36,8 @@ export interface WaitOutcome {
   /** Live FUSE clients that applied the revision. */
   clients: number;
   elapsedMs: number;
+  /** Members seen behind during the wait that left without applying it (lease expired). */
+  dropped?: { id: string; kind: 'worker' | 'fuse'; appliedRevision: number }[];
 }
 
 export async function waitForConvergence(
@@ -47,16 +55,46 @@ export async function waitForConvergence(
   }
   let pollMs = opts.pollMs ?? 20;
   let lastKey = '';
+  /** Members seen behind, by kind/id: who left without applying `required`. */
+  const behind = new Map<string, { id: string; kind: 'worker' | 'fuse'; appliedRevision: number }>();
   for (;;) {
-    const listing = await listWorkers(conn);
+    let listing: WorkerListing;
+    try {
+      listing = await listWorkers(conn);
+    } catch (e) {
+      // etcd lost while waiting (the commit is done): wait for it as for the members
+      if (!isTransientEtcdError(e) || Date.now() >= deadline) {
+        if (isTransientEtcdError(e)) {
+          throw new AlluxioError('WaitTimeout', `timed out after ${opts.timeoutMs} ms waiting for workers and FUSE clients to apply revision ${revision}: etcd stopped answering meanwhile (${e.message})`, {
+            cause: e,
+            details: { revision, etcd: e.code },
+          });
+        }
+        throw e;
+      }
+      await new Promise((r) => setTimeout(r, Math.min(500, Math.max(1, deadline - Date.now()))));
+      continue;
+    }
     const members = [
       ...listing.workers.map((w) => ({ ...w, kind: 'worker' as const })),
       ...listing.clients.map((c) => ({ ...c, kind: 'fuse' as const })),
     ];
+    const present = new Set(members.map((m) => `${m.kind}/${m.id}`));
+    const dropped = [...behind].filter(([k]) => !present.has(k)).map(([, m]) => m);
     const total = members.length;
-    const done = (): WaitOutcome => ({ revision, workers: listing.workers.length, clients: listing.clients.length, elapsedMs: Date.now() - started });
+    const done = (): WaitOutcome => ({
+      revision,
+      workers: listing.workers.length,
+      clients: listing.clients.length,
+      elapsedMs: Date.now() - started,
+      ...(dropped.length > 0 ? { dropped } : {}),
+    });
     if (total === 0) return done();
     const laggards = members.filter((w) => w.appliedRevision < required);
+    for (const w of members) {
+      if (w.appliedRevision < required) behind.set(`${w.kind}/${w.id}`, { id: w.id, kind: w.kind, appliedRevision: w.appliedRevision });
+      else behind.delete(`${w.kind}/${w.id}`);
+    }
     const progress: WaitProgress = { applied: total - laggards.length, total, laggards: laggards.map((w) => w.id) };
     const key = `${progress.applied}/${progress.total}/${progress.laggards.join(',')}`;
     if (key !== lastKey) {

@@ -10,6 +10,7 @@ import { RUN } from '../helpers/cli.js';
 import { spawn } from 'node:child_process';
 import { freePort } from '../../src/local/etcd-server.js';
 import { until } from '../helpers/poll.js';
+import { startTcpProxy } from '../helpers/tcp-proxy.js';
 
 describe('alluxio worker', () => {
   let etcd: TestEtcd;
@@ -123,6 +124,16 @@ describe('alluxio worker', () => {
     const err = add.json().error;
     assert.equal(err.code, 'WaitTimeout');
     assert.match(err.message, /kill-me/);
+    // the change is committed all the same: said so, with its revision (a retry would apply it twice)
+    assert.match(err.message, /^committed at revision \d+; waiting for the workers failed: timed out/);
+    assert.equal(err.details.written, true);
+    assert.equal(err.details.revision, (await cli(['mount', 'list', '--json'])).json().revision);
+    // A wait long enough for the lease: the dead worker leaves without applying, and the
+    // wait succeeds naming it (etcd cannot tell it from one cut off and serving on).
+    const left = await cli(['mount', 'add', '--path', '/after-kill-2', '--ufs-uri', 'file:///tmp/after-kill-2/', '--wait', '--wait-timeout', '60s', '--json'], { timeoutMs: 90_000 });
+    assert.equal(left.code, 0, left.stdout + left.stderr);
+    assert.deepEqual(left.json().wait.dropped?.map((d: any) => d.id), ['kill-me']);
+    assert.match(left.stderr, /kill-me left during the wait \(its lease expired\) at revision \d+, without applying/);
     await until(
       'the killed worker to drop out once its lease expires',
       async () => {
@@ -157,6 +168,29 @@ describe('alluxio worker', () => {
       assert.equal(ok.json().wait.workers, workers.filter((x) => x.process.exitCode === null && x.process.signalCode === null).length);
     } finally {
       w.resume();
+    }
+  });
+
+  it('etcd lost while --wait waits: the wait goes on to its timeout, and the error says the change is committed', async () => {
+    // (r15-ha D1: the wait gave up at the first etcd error, which said nothing of the commit:
+    // a script retrying on exit 5 added a rule twice)
+    const w = await startWorker(etcd.endpoint, { cluster, id: 'slow-applier', leaseTtl: '60s' });
+    workers.push(w);
+    const proxy = await startTcpProxy(etcd.clientPort);
+    w.pause(); // (the wait lasts: one member never applies)
+    try {
+      const run = cliFor(proxy.endpoint, cluster)(['mount', 'add', '--path', '/etcd-lost', '--ufs-uri', 'file:///tmp/etcd-lost/', '--wait', '--wait-timeout', '10s', '--etcd-timeout', '2s', '--json'], { timeoutMs: 60_000 });
+      await until('the mount committed', async () => (await cli(['mount', 'list', '--json'])).json().mounts.some((m: any) => m.path === '/etcd-lost') || undefined);
+      proxy.blackhole();
+      const r = await run;
+      assert.equal(r.code, 5, r.stdout + r.stderr);
+      const err = r.json().error;
+      assert.equal(err.code, 'WaitTimeout');
+      assert.match(err.message, /^committed at revision \d+; waiting for the workers failed: timed out after 10000 ms .*etcd stopped answering/);
+      assert.equal(err.details.written, true);
+    } finally {
+      w.resume();
+      await proxy.close();
     }
   });
 

@@ -204,10 +204,16 @@ class Copier {
       // still in flight then is caught by verification, which compares against the source).
       if (this.stored.createRevision) {
         try {
-          await waitForConvergence(this.conn, this.stored.createRevision, {
+          const waited = await waitForConvergence(this.conn, this.stored.createRevision, {
             timeoutMs: this.convergeMs,
             onProgress: (p) => this.log(`waiting for workers to apply the read-only mount: ${p.applied}/${p.total}`),
           });
+          for (const d of waited.dropped ?? []) {
+            // (dead, or cut off from etcd and still taking writes under the old mode until its
+            // --max-staleness; verification compares against the source, so a write it takes
+            // is caught there)
+            this.log(`warning: ${d.kind === 'fuse' ? 'FUSE client ' : ''}${d.id} left (its lease expired) without applying the read-only mount`);
+          }
         } catch (e) {
           if (!(isAlluxioError(e) && e.code === 'WaitTimeout')) throw e;
           this.stored = await getRecord(this.conn, this.id);

@@ -43,6 +43,13 @@ export class Membership {
   private leaseId: string | undefined;
   private record: MemberRecord;
   private written: string | undefined;
+  /**
+   * The mod revision of the record as we last wrote it, when known: an update is committed
+   * only over that one, so a write abandoned at its deadline that etcd applies later (the
+   * member was stopped) cannot overwrite a newer one (r15-ha D3: a worker listed at an old
+   * revision, "reconnecting", until the next config change).
+   */
+  private writtenMod: string | undefined;
   private lastWriteAt = 0;
   private timer: NodeJS.Timeout | undefined;
   private writing: Promise<void> | undefined;
@@ -147,6 +154,7 @@ export class Membership {
     this.lease = lease;
     this.leaseId = id;
     this.written = value;
+    this.writtenMod = undefined;
     this.lastWriteAt = Date.now();
     this.renewedAt = Date.now();
     this.scheduleRenewal(this.renewalPeriodMs);
@@ -155,6 +163,9 @@ export class Membership {
       this.watchStarted = true;
       void this.watchRecord();
     }
+    // `value` was made before the registration: an update made meanwhile (flush waits while
+    // there is no lease) would otherwise wait for the next one
+    if (this.dirty()) this.schedule();
   }
 
   /**
@@ -170,12 +181,25 @@ export class Membership {
       }
       this.watcher = w;
       w.on('delete', () => this.recordMissing());
+      w.on('put', (kv) => this.recordSeen(kv.lease, kv.value.toString('utf8'), kv.mod_revision));
       w.on('connected', () => void this.lookForRecord());
       w.on('error', (e: Error) => this.log?.debug({ err: e.message }, `${this.what} record watch failed; retrying`));
     } catch (e) {
       // Renewals still find a revoked lease, a period later.
       this.log?.warn({ err: (e as Error).message }, `cannot watch the ${this.what} record; a lease etcd revokes early is found at the next renewal`);
     }
+  }
+
+  /**
+   * Our record as etcd now holds it. Another value under our lease than the one we wrote (a
+   * write of ours abandoned at its deadline that etcd applied after a newer one, or a hand
+   * edit) is taken as written, so that the current state is written over it.
+   */
+  private recordSeen(lease: string, value: string, mod: string): void {
+    if (this.closed || lease !== this.leaseId || value === this.written) return;
+    this.written = value;
+    this.writtenMod = mod;
+    if (this.dirty()) this.schedule();
   }
 
   private async lookForRecord(): Promise<void> {
@@ -309,12 +333,27 @@ export class Membership {
     try {
       // Only overwrite a key that is still ours (same lease): never resurrect an expired one
       // or clobber another holder's.
-      const res = await this.conn.call('update worker record', (c) =>
-        c.if(this.key, 'Lease', '==', leaseId).then(c.put(this.key).value(value).lease(leaseId)).commit(),
-      );
+      const over = this.writtenMod;
+      const res = await this.conn.call('update worker record', (c) => {
+        const cmp = c.if(this.key, 'Lease', '==', leaseId);
+        if (over !== undefined) cmp.and(this.key, 'Mod', '==', over);
+        return cmp.then(c.put(this.key).value(value).lease(leaseId)).else(c.get(this.key)).commit();
+      });
       this.lastWriteAt = Date.now();
-      if (res.succeeded) this.written = value;
-      else this.log?.warn({ key: this.key }, 'worker record is no longer ours (lease changed); waiting for re-registration');
+      if (res.succeeded) {
+        this.written = value;
+        this.writtenMod = String(res.header.revision);
+        return;
+      }
+      const kv = res.responses[0]?.response_range?.kvs[0];
+      if (kv && kv.lease === leaseId) {
+        // Still ours, written since our last write: a write of ours abandoned at its deadline
+        // landed late. Taken as written: the flush after this one writes the current state.
+        this.written = kv.value.toString('utf8');
+        this.writtenMod = String(kv.mod_revision);
+        return;
+      }
+      this.log?.warn({ key: this.key }, 'worker record is no longer ours (lease changed); waiting for re-registration');
     } catch (e) {
       this.lastWriteAt = Date.now();
       this.log?.debug({ err: (e as Error).message }, 'worker record update failed; will retry');
@@ -362,6 +401,7 @@ export class Membership {
         return;
       }
       this.written = value;
+      this.writtenMod = String(res.header.revision);
       this.lastWriteAt = Date.now();
       this.log?.warn({ key: this.key, lease: leaseId }, `${this.what} record was deleted while its lease lived; written again`);
     } catch (e) {

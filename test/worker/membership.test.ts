@@ -29,6 +29,23 @@ describe('worker membership', () => {
     await etcd?.destroy();
   });
 
+  it('a stale value landing on the record (a write abandoned at its deadline, applied late) is written over with the current state', async () => {
+    // (r15-ha D3: such a record said "applied 670, reconnecting" until the next config change)
+    const key = conn.layout.workerKey('m-2');
+    const now = await until('the record is current', async () => {
+      const kv = (await conn.client.get(key).exec()).kvs[0];
+      const r = kv && JSON.parse(kv.value.toString('utf8'));
+      return r && r.watchState === 'watching' && r.appliedRevision > 0 ? { kv, r } : undefined;
+    });
+    const stale = { ...now.r, appliedRevision: 1, watchState: 'reconnecting' };
+    await conn.client.put(key).value(JSON.stringify(stale)).lease(now.kv.lease).exec();
+    const back = await until('the worker writes its state over the stale value', async () => {
+      const r = JSON.parse((await conn.client.get(key).string())!);
+      return r.appliedRevision === now.r.appliedRevision && r.watchState === 'watching' ? r : undefined;
+    }, 20_000);
+    assert.equal(back.appliedRevision, now.r.appliedRevision);
+  });
+
   it('a burst of config changes becomes a few rate-limited record writes, and the last one carries the final revision', async () => {
     const L = conn.layout;
     const key = L.workerKey('m-1');

@@ -18,7 +18,11 @@ export default class CacheLoad extends BaseCommand<typeof CacheLoad, CacheLoadRe
   async run(): Promise<CacheLoadResult> {
     const { flags } = await this.parseInput();
     const conn = this.etcd();
-    const started = await startLoad(conn, flags.path);
+    // (with --wait, Ctrl-C is answered from here on: while the workers are asked too)
+    const starting = startLoad(conn, flags.path);
+    const started = flags.wait
+      ? await this.interruptible(starting, `before every worker answered: the load of ${flags.path} may have started in some of them; see \`alluxio cache status --path ${flags.path}\``)
+      : await starting;
     for (const a of started) if (a.error) this.warnLine(`worker ${a.worker}: ${a.error.message}`);
     const loading = started.filter((a) => a.result);
     this.say(`Loading ${flags.path} on ${loading.length} worker${loading.length === 1 ? '' : 's'}${started.some((a) => a.disabled) ? ` (${started.filter((a) => a.disabled).length} without a cache skipped)` : ''}`);

@@ -31,7 +31,7 @@ export function cacheAdminHandler(ctx: FrontendContext, auth: RestAuthOptions = 
   const dp = new DataPath(ctx);
   const cache = ctx.cache;
   const journal = cache && jobJournal(cache.store.dir, (what, e) => ctx.log.warn({ err: (e as Error).message }, `cache load journal: could not ${what}`));
-  const loader = journal ? new CacheLoader(dp, 4, journal) : undefined;
+  const loader = journal ? new CacheLoader(dp, 4, journal, () => cache.store.roomForWrites()) : undefined;
   const handler = async (req: IncomingMessage, res: ServerResponse): Promise<boolean> => {
     const url = new URL(req.url ?? '/', 'http://worker');
     if (!url.pathname.startsWith('/api/v1/cache/')) return false;

@@ -58,6 +58,8 @@ export class CacheLoader {
     private readonly dp: DataPath,
     private readonly concurrency = 4,
     private readonly store?: JobStore,
+    /** Resolves when the cache can take more page writes (PageStore.roomForWrites). */
+    private readonly writesRoom?: () => Promise<void>,
   ) {
     for (const job of store?.load() ?? []) this.jobs.set(job.path, job);
   }
@@ -150,6 +152,9 @@ export class CacheLoader {
             for await (const chunk of s) {
               job.bytesLoaded += (chunk as Buffer).length;
               this.bytesReadTotal += (chunk as Buffer).length;
+              // a load faster than the cache disk waits for it (a page beyond the write
+              // backlog would be left uncached: loaded, not kept)
+              await this.writesRoom?.();
             }
           }
           job.filesDone++;

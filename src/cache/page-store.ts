@@ -341,7 +341,14 @@ export class PageStore {
     const pages: { index: number; path: string }[] = [];
     // The object's pages on disk, not every index of the range: a range is the caller's
     // (a peer request's size and bounds), and 2^53 indexes held the event loop for minutes.
-    const held = [...(this.files.get(key)?.pages ?? [])].filter((i) => i >= first && i <= last).sort((a, b) => a - b);
+    const onDisk = this.files.get(key)?.pages ?? new Set<number>();
+    const held: number[] = [];
+    if (last - first + 1 <= onDisk.size) {
+      for (let i = first; i <= last; i++) if (onDisk.has(i)) held.push(i);
+    } else {
+      for (const i of onDisk) if (i >= first && i <= last) held.push(i);
+      held.sort((a, b) => a - b);
+    }
     for (const i of held) {
       const id = `${key}/${i}`;
       if (!this.disk.has(id)) continue;
@@ -423,6 +430,29 @@ export class PageStore {
   }
 
   // ---- writes
+
+  /**
+   * Resolves once the pages waiting for the disk are at most half the bound (at once when
+   * they are), or after `maxWaitMs`: what `cache load` waits on before reading on, so that a
+   * load faster than the disk slows down instead of leaving pages uncached. Readers never
+   * wait: their pages beyond the bound stay uncached.
+   */
+  roomForWrites(maxWaitMs = 30_000): Promise<void> {
+    if (this.closed || this.backlog <= MAX_WRITE_BACKLOG / 2) return Promise.resolve();
+    return new Promise((resolve) => {
+      const timer = setTimeout(done, maxWaitMs);
+      timer.unref?.();
+      const self = this;
+      function done(): void {
+        clearTimeout(timer);
+        self.roomWaiters.delete(done);
+        resolve();
+      }
+      this.roomWaiters.add(done);
+    });
+  }
+
+  private readonly roomWaiters = new Set<() => void>();
 
   /** Store a page (never throws: a failure leaves it uncached and is counted). */
   async put(ref: ObjectRef, index: number, data: Buffer): Promise<void> {
@@ -516,6 +546,7 @@ export class PageStore {
       this.pending.delete(id);
       this.reserved -= charge;
       this.backlog -= data.length;
+      if (this.backlog <= MAX_WRITE_BACKLOG / 2) for (const w of [...this.roomWaiters]) w();
       largeDone?.();
     }
   }

@@ -65,7 +65,7 @@ export async function waitForConvergence(
       // etcd lost while waiting (the commit is done): wait for it as for the members
       if (!isTransientEtcdError(e) || Date.now() >= deadline) {
         if (isTransientEtcdError(e)) {
-          throw new AlluxioError('WaitTimeout', `timed out after ${opts.timeoutMs} ms waiting for workers and FUSE clients to apply revision ${revision}: etcd stopped answering meanwhile (${e.message})`, {
+          throw new AlluxioError('WaitTimeout', `gave up after ${Date.now() - started} ms (--wait-timeout ${opts.timeoutMs} ms) waiting for workers and FUSE clients to apply revision ${revision}: etcd stopped answering meanwhile (${e.message})`, {
             cause: e,
             details: { revision, etcd: e.code },
           });

@@ -98,11 +98,18 @@ const canned: Record<string, string> = {
  * S3 does. Node's answer pre-empted the pending PUT's (s3-tests'
  * test_object_create_bad_contentlength_mismatch_below_aws2: BadDigest expected).
  */
+/** Connections answering their last whole requests before they close (onClientError). */
+const draining = new WeakSet<Socket>();
+
 function onClientError(e: NodeJS.ErrnoException, socket: Socket, open: ServerResponse[] | undefined): void {
+  if (draining.has(socket)) return; // (the bytes after the first bad ones: already handled)
   const pending = (open ?? []).filter((r) => !r.writableEnded && !r.destroyed);
   const parseError = typeof e.code === 'string' && e.code.startsWith('HPE_') && !(e.code in canned);
   const last = pending[pending.length - 1];
   if (parseError && last && last.req.complete) {
+    // Read no more from this client (each chunk was another error); the answers go out.
+    draining.add(socket);
+    socket.pause();
     for (const r of pending) if (!r.headersSent) r.setHeader('Connection', 'close');
     const close = () => {
       if (!socket.destroyed) socket.end(); // (end, not destroy: the answer may still be buffered)

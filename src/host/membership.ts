@@ -316,11 +316,12 @@ export class Membership {
     }, wait);
   }
 
+  /** Whether etcd's record (as last written or seen) differs from ours in anything but updatedAt. */
   private dirty(): boolean {
     if (!this.written) return true;
     try {
-      const w = JSON.parse(this.written) as MemberRecord;
-      return w.appliedRevision !== this.record.appliedRevision || w.watchState !== this.record.watchState || w.s3Port !== this.record.s3Port || w.restPort !== this.record.restPort;
+      const { updatedAt: _, ...w } = JSON.parse(this.written) as MemberRecord & { updatedAt?: string };
+      return JSON.stringify(w) !== JSON.stringify(this.record);
     } catch {
       return true;
     }

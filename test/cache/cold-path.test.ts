@@ -394,7 +394,14 @@ test('large pages waiting for the disk are bounded as small ones are: beyond 64 
     const ref = { uri: 's3://b/backlog', version: 'etag:1', size: 100 * MiB };
     const page = Buffer.alloc(MiB, 7);
     // all put in one turn: none has reached the disk when the next is offered
-    await Promise.all(Array.from({ length: 100 }, (_, i) => store.put(ref, i, page)));
+    const puts = Promise.all(Array.from({ length: 100 }, (_, i) => store.put(ref, i, page)));
+    // a load waits for room instead (readers do not): not while 64 MiB wait for the disk
+    let room = false;
+    const roomed = store.roomForWrites().then(() => (room = true));
+    await new Promise((r) => setImmediate(r));
+    assert.equal(room, false, 'no room while the backlog is full');
+    await puts;
+    await roomed;
     assert.equal(store.counters.writesSkipped, 36);
     assert.equal(store.stats().pages, 64);
   } finally {

@@ -109,10 +109,11 @@ describe('alluxio worker', () => {
   });
 
   it('a SIGKILLed worker disappears once its lease expires; then its id is free', async () => {
-    // A 20 s lease: keep-alives go out every TTL/3, so after the kill at least ~13 s of it
-    // remain, far more than the two CLI runs and the 2 s --wait below take on a loaded
-    // machine. Until it expires the dead worker is registered, so --wait must time out.
-    const w = await startWorker(etcd.endpoint, { cluster, id: 'kill-me', leaseTtl: '20s' });
+    // A 45 s lease: keep-alives go out every TTL/3, so after the kill at least ~30 s of it
+    // remain, far more than the three CLI runs and the 2 s --wait below take on a loaded
+    // machine before the last --wait (60 s) starts. Until it expires the dead worker is
+    // registered, so the first --wait must time out, and the last one sees it leave.
+    const w = await startWorker(etcd.endpoint, { cluster, id: 'kill-me', leaseTtl: '45s' });
     workers.push(w);
     await w.kill9();
     // Still listed right after the kill (nobody revoked the lease) ...
@@ -130,7 +131,7 @@ describe('alluxio worker', () => {
     assert.equal(err.details.revision, (await cli(['mount', 'list', '--json'])).json().revision);
     // A wait long enough for the lease: the dead worker leaves without applying, and the
     // wait succeeds naming it (etcd cannot tell it from one cut off and serving on).
-    const left = await cli(['mount', 'add', '--path', '/after-kill-2', '--ufs-uri', 'file:///tmp/after-kill-2/', '--wait', '--wait-timeout', '60s', '--json'], { timeoutMs: 90_000 });
+    const left = await cli(['mount', 'add', '--path', '/after-kill-2', '--ufs-uri', 'file:///tmp/after-kill-2/', '--wait', '--wait-timeout', '90s', '--json'], { timeoutMs: 120_000 });
     assert.equal(left.code, 0, left.stdout + left.stderr);
     assert.deepEqual(left.json().wait.dropped?.map((d: any) => d.id), ['kill-me']);
     assert.match(left.stderr, /kill-me left during the wait \(its lease expired\) at revision \d+, without applying/);
@@ -186,7 +187,7 @@ describe('alluxio worker', () => {
       assert.equal(r.code, 5, r.stdout + r.stderr);
       const err = r.json().error;
       assert.equal(err.code, 'WaitTimeout');
-      assert.match(err.message, /^committed at revision \d+; waiting for the workers failed: timed out after 10000 ms .*etcd stopped answering/);
+      assert.match(err.message, /^committed at revision \d+; waiting for the workers failed: gave up after \d+ ms \(--wait-timeout 10000 ms\) .*etcd stopped answering/);
       assert.equal(err.details.written, true);
     } finally {
       w.resume();

@@ -45,7 +45,7 @@ const MAX_JOBS = 100;
  * Loads running at once in a worker, at most (each reads `concurrency` files at a time):
  * a POST per subdirectory used to start as many lanes of UFS reads as it had paths.
  */
-export const MAX_RUNNING = 16;
+const MAX_RUNNING = 16;
 
 export class CacheLoader {
   private readonly jobs = new Map<string, LoadJob>();

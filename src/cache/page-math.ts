@@ -54,12 +54,6 @@ export function sliceAt(span: SliceSpan, i: number): PageSlice {
   return { index, offset: from - pStart, length: to - from + 1 };
 }
 
-/** Every slice of a span, in order (small ranges, tests). */
-export function slicesFor(start: number, end: number, size: number, pageSize: number): PageSlice[] {
-  const span = sliceSpan(start, end, size, pageSize);
-  return Array.from({ length: span.count }, (_, i) => sliceAt(span, i));
-}
-
 /** Filesystem block size a page file is rounded up to when charged against the quota. */
 export const CHARGE_BLOCK = 4096;
 

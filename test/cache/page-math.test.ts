@@ -1,7 +1,13 @@
 /** The pure parts of the cache: page math, the LRU order, the page file format (no I/O). */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { chargedBytes, pageCount, pageLength, parseByteSize, runsOf, sliceAt, sliceSpan, slicesFor } from '../../src/cache/page-math.js';
+import { chargedBytes, pageCount, pageLength, parseByteSize, runsOf, sliceAt, sliceSpan } from '../../src/cache/page-math.js';
+
+/** Every slice of a range, in order, as the reader takes them one at a time. */
+function slicesFor(start: number, end: number, size: number, pageSize: number) {
+  const span = sliceSpan(start, end, size, pageSize);
+  return Array.from({ length: span.count }, (_, i) => sliceAt(span, i));
+}
 import { Lru } from '../../src/cache/lru.js';
 import { checkPage, encodePage, fileLength, readTrailer, TRAILER_BYTES } from '../../src/cache/page-file.js';
 

@@ -177,13 +177,22 @@ export async function startLocalCluster(opts: LocalStartOptions): Promise<LocalC
   const dataDir = join(dir, 'etcd-data');
   const etcdLog = join(dir, 'logs', 'etcd.log');
   opts.onProgress?.(`starting etcd on 127.0.0.1:${clientPort} (data ${dataDir})`);
-  const etcd = await startEtcdServer({ dataDir, clientPort, peerPort, logFile: etcdLog, detached: true, name: 'alluxio-local' });
+  const etcd = await startEtcdServer({
+    dataDir,
+    clientPort,
+    peerPort,
+    logFile: etcdLog,
+    detached: true,
+    name: 'alluxio-local',
+    // a port found free and taken before etcd bound it: other ones, as for workers below
+    repick: async () => ({ clientPort: await pickPort(0, taken), peerPort: await pickPort(0, taken) }),
+  });
   const state: LocalClusterState = {
     version: 1,
     dir,
     cluster: opts.cluster,
     startedAt: new Date().toISOString(),
-    etcd: { pid: etcd.pid, startTime: procStartTime(etcd.pid), log: etcdLog, endpoint: etcd.endpoint, clientPort, peerPort, dataDir },
+    etcd: { pid: etcd.pid, startTime: procStartTime(etcd.pid), log: etcdLog, endpoint: etcd.endpoint, clientPort: etcd.clientPort, peerPort: etcd.peerPort, dataDir },
     workers: [],
     ...(tls ? { tls } : {}),
   };

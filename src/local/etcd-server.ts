@@ -38,6 +38,11 @@ export interface EtcdServerOptions {
   clientPort?: number;
   peerPort?: number;
   name?: string;
+  /**
+   * Other ports when the ones given were taken before etcd bound them (`local start` picks
+   * them itself, preferred ones first). Without it, only ports not given are picked again.
+   */
+  repick?: () => Promise<{ clientPort: number; peerPort: number }>;
   /** File for etcd's own log (stdout+stderr). Default: <dataDir>/../etcd.log */
   logFile?: string;
   /** Detach (for `local start`): the process outlives us. */
@@ -105,14 +110,19 @@ export async function waitForEtcdHealth(endpoint: string, timeoutMs: number, pro
  * ports are picked, up to 3 times.
  */
 export async function startEtcdServer(opts: EtcdServerOptions): Promise<EtcdServer> {
+  let clientPort = opts.clientPort ?? (await freePort());
+  let peerPort = opts.peerPort ?? (await freePort());
   for (let attempt = 1; ; attempt++) {
-    const clientPort = opts.clientPort ?? (await freePort());
-    const peerPort = opts.peerPort ?? (await freePort());
     try {
       return await startOnce(opts, clientPort, peerPort);
     } catch (e) {
-      const picked = opts.clientPort === undefined || opts.peerPort === undefined;
+      const picked = opts.repick !== undefined || opts.clientPort === undefined || opts.peerPort === undefined;
       if (!picked || attempt >= 3 || !(e instanceof AlluxioError && /address already in use/.test(e.message))) throw e;
+      if (opts.repick) ({ clientPort, peerPort } = await opts.repick());
+      else {
+        clientPort = opts.clientPort ?? (await freePort());
+        peerPort = opts.peerPort ?? (await freePort());
+      }
     }
   }
 }

@@ -48,3 +48,33 @@ test('ports it picks itself: started on free ones (the pick is retried when etcd
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('ports given with a repick (local start): a port taken before etcd binds it is replaced, and etcd starts on the new one', async () => {
+  // The race itself (free when picked, taken when bound) forced: the port given is taken.
+  const dir = mkdtempSync(join(tmpdir(), 'alluxio-test-etcdsrv-'));
+  const taken = await listen(await freePort());
+  const repicked: number[] = [];
+  try {
+    const port = (taken.address() as { port: number }).port;
+    const srv = await startEtcdServer({
+      dataDir: join(dir, 'data'),
+      clientPort: port,
+      peerPort: await freePort(),
+      repick: async () => {
+        const p = { clientPort: await freePort(), peerPort: await freePort() };
+        repicked.push(p.clientPort);
+        return p;
+      },
+    });
+    try {
+      assert.equal(repicked.length, 1);
+      assert.equal(srv.clientPort, repicked[0]);
+      assert.equal(((await (await fetch(`${srv.endpoint}/health`)).json()) as { health: string }).health, 'true');
+    } finally {
+      await srv.stop();
+    }
+  } finally {
+    taken.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

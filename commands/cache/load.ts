@@ -3,7 +3,7 @@ import { BaseCommand } from '../../src/cli/base-command.js';
 import type { CacheLoadResult } from '../../src/cli/results.js';
 import { formatBytes } from '../../src/domain/bytes.js';
 import { loadFit, loadTotals, startLoad, waitForLoad } from '../../src/control/cache.js';
-import { AlluxioError, isAlluxioError } from '../../src/domain/errors.js';
+import { AlluxioError, isAlluxioError, isErrorCode } from '../../src/domain/errors.js';
 
 export default class CacheLoad extends BaseCommand<typeof CacheLoad, CacheLoadResult> {
   static override summary = 'Load every file under a path into the workers\' caches (runs in the workers).';
@@ -68,6 +68,14 @@ export default class CacheLoad extends BaseCommand<typeof CacheLoad, CacheLoadRe
         'WorkerUnavailable',
         `cache load of ${flags.path} is not complete: worker(s) ${outcome.unreachable.join(', ')} stopped answering during it and are still in the ring; their share may not be loaded. Run the load again once they answer or have left`,
         { details: { workers: finished, ...extra, unreachable: outcome.unreachable } },
+      );
+    }
+    if (outcome.refused.length > 0) {
+      const first = outcome.refused[0]!;
+      throw new AlluxioError(
+        isErrorCode(first.code) ? first.code : 'Internal',
+        `cache load of ${flags.path} is not complete: ${outcome.refused.map((r) => `worker ${r.worker} refused it (${r.code}: ${r.message})`).join('; ')}; ${outcome.refused.length === 1 ? 'its' : 'their'} share is not loaded. Run the load again once that is resolved`,
+        { details: { workers: finished, ...extra, refused: outcome.refused } },
       );
     }
     if (t.failed > 0) {

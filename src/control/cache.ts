@@ -164,6 +164,12 @@ export interface LoadOutcome {
   joined: string[];
   /** Workers still in the ring that do not answer: their share may not be loaded. */
   unreachable: string[];
+  /**
+   * Workers that answered the last start with an error (e.g. InvalidState: as many loads
+   * running as a worker takes): their share is not loaded, and asking again in the next
+   * round would be refused the same way.
+   */
+  refused: { worker: string; code: string; message: string }[];
 }
 
 const MAX_LOAD_ROUNDS = 5;
@@ -191,9 +197,29 @@ export async function waitForLoad(
   // was counted only once it reported a job: the load then ended with half the files).
   const askedOf = (started: readonly WorkerAnswer<LoadJob>[]) =>
     new Set(started.filter((a) => a.result || a.error?.code === 'WorkerUnavailable').map((a) => a.worker));
+  // Those that answered the start with an error: no job, and no point asking again.
+  const refusedBy = (started: readonly WorkerAnswer<LoadJob>[]) =>
+    new Map(started.flatMap((a) => (!a.result && a.error && a.error.code !== 'WorkerUnavailable' ? [[a.worker, { worker: a.worker, ...a.error }] as const] : [])));
   let loading = askedOf(opts.started ?? []);
+  let refused = refusedBy(opts.started ?? []);
+  const outcome = (answers: WorkerAnswer<LoadJob>[], rounds: number, unreachable: string[]): LoadOutcome => ({
+    answers,
+    rounds,
+    left: [...left],
+    joined: [...joined],
+    unreachable,
+    // (one refused that is gone from the ring has left: it is counted there)
+    refused: [...refused.values()].filter((r) => answers.some((a) => a.worker === r.worker)),
+  });
+  // A refused worker has no job of this load: a job of the path it shows is an earlier one
+  // (a refusal means none was running to join), so it is shown as the refusal instead.
+  const progress = async (): Promise<WorkerAnswer<LoadJob>[]> =>
+    (await loadProgress(conn, path)).map((a) => {
+      const r = refused.get(a.worker);
+      return r ? { worker: a.worker, address: a.address, result: null, error: { code: r.code, message: r.message } } : a;
+    });
   for (let rounds = 1; ; ) {
-    const answers = await loadProgress(conn, path);
+    const answers = await progress();
     onProgress(answers);
     for (const a of answers) if (a.result) loading.add(a.worker);
     if (answers.some((a) => a.result?.state === 'running')) {
@@ -206,9 +232,9 @@ export async function waitForLoad(
     const gone = [...loading].filter((w) => !present.has(w));
     // No job of the path: a worker that joined, or one that came back without its job (a
     // restart with another cache dir): either owns files nobody loaded for it.
-    const jobless = answers.filter((a) => a.error?.code === 'NotFound').map((a) => a.worker);
+    const jobless = answers.filter((a) => a.error?.code === 'NotFound' && !refused.has(a.worker)).map((a) => a.worker);
     if ((silent.length === 0 && gone.length === 0 && jobless.length === 0) || rounds >= MAX_LOAD_ROUNDS) {
-      return { answers, rounds, left: [...left], joined: [...joined], unreachable: silent };
+      return outcome(answers, rounds, silent);
     }
     if (silent.length > 0) {
       // Wait for the silent workers to leave the ring (their lease to expire), or come back.
@@ -217,16 +243,18 @@ export async function waitForLoad(
       let now = answers;
       while (still.length > 0 && Date.now() < until) {
         await new Promise((r) => setTimeout(r, intervalMs));
-        now = await loadProgress(conn, path);
+        now = await progress();
         still = still.filter((w) => now.some((a) => a.worker === w && a.error?.code === 'WorkerUnavailable'));
       }
-      if (still.length > 0) return { answers, rounds, left: [...left], joined: [...joined], unreachable: still };
+      if (still.length > 0) return outcome(answers, rounds, still);
       // (one that answers again did not leave: it is simply loaded again below)
       for (const w of silent) if (!now.some((a) => a.worker === w)) left.add(w);
     }
     for (const w of gone) left.add(w);
     for (const w of jobless) if (!loading.has(w)) joined.add(w);
-    loading = askedOf(await startLoad(conn, path));
+    const again = await startLoad(conn, path);
+    loading = askedOf(again);
+    refused = refusedBy(again);
     rounds++;
   }
 }

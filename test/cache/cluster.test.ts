@@ -9,12 +9,14 @@ import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { once } from 'node:events';
-import { request, type IncomingMessage } from 'node:http';
+import { createServer, request, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { CopyObjectCommand, DeleteObjectCommand, GetObjectCommand, HeadObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { startCachingCluster, type CachingCluster } from '../helpers/cluster-cache.js';
 import type { WorkerProcess } from '../helpers/worker.js';
 import { placementOrder } from '../../src/domain/placement.js';
 import { metric, pattern } from './harness.js';
+import { until } from '../helpers/poll.js';
 
 const PAGE = 64 * 1024;
 
@@ -98,6 +100,51 @@ describe('one cache across the cluster: ownership, proxy, redirect, failover', (
     }
     const table = await cli(['worker', 'list']);
     for (const line of table.stdout.trim().split('\n')) assert.match(line, /\t\d+\.\d%$/, 'last column: the share');
+  });
+
+  test('cache load --wait with a worker refusing the load (16 loads running there): exit 3 naming it, the others load their share', { timeout: 180_000 }, async () => {
+    const cli = c.cli;
+    const [w0] = workers as [WorkerProcess];
+    // 16 loads held on w0: files of a UFS that answers HEAD and never answers a GET (a hung
+    // endpoint), named so that w0 owns them (each worker loads the files it owns)
+    const held = new Set<ServerResponse>();
+    const hung = createServer((req, res) => {
+      if (req.method !== 'HEAD') return void held.add(res);
+      res.writeHead(200, { 'content-length': '10', etag: '"held"', 'last-modified': new Date(0).toUTCString() }).end();
+    });
+    await new Promise<void>((r) => hung.listen(0, '127.0.0.1', r));
+    const endpoint = `http://127.0.0.1:${(hung.address() as AddressInfo).port}`;
+    const m = await cli(['mount', 'add', '--path', '/hung', '--ufs-uri', 's3://hung/', '--option', `s3a.endpoint=${endpoint}`, '--option', 's3a.accessKeyId=k', '--option', 's3a.secretKey=s', '--option', 's3a.socket.timeout=10m', '--wait']);
+    assert.equal(m.code, 0, m.stderr);
+    const names = workers.map(nameOf);
+    const keys = Array.from({ length: 200 }, (_, i) => `p${i}`).filter((k) => placementOrder(names, `s3://hung/${k}`)[0] === nameOf(w0)).slice(0, 16);
+    assert.equal(keys.length, 16);
+    try {
+      assert.equal((await cli(['cache', 'free', '--path', '/data/load', '--yes'])).code, 0);
+      for (const k of keys) {
+        const res = await fetch(`${w0.restUrl}/api/v1/cache/load?path=${encodeURIComponent(`/hung/${k}`)}`, { method: 'POST' });
+        assert.equal(res.status, 202, await res.text());
+      }
+      const r = await cli(['cache', 'load', '--path', '/data/load', '--wait', '--json'], { timeoutMs: 120_000 });
+      assert.equal(r.code, 3, r.stdout + r.stderr);
+      const doc = JSON.parse(r.stdout) as { error: { code: string; message: string; details: { refused: { worker: string; code: string }[]; rounds: number } } };
+      assert.equal(doc.error.code, 'InvalidState');
+      assert.match(doc.error.message, new RegExp(`worker ${w0.id} refused it \\(InvalidState: 16 loads are running`));
+      assert.deepEqual(doc.error.details.refused.map((x) => [x.worker, x.code]), [[w0.id, 'InvalidState']]);
+      assert.equal(doc.error.details.rounds, 1, 'a refusal is not asked again round after round');
+      // the two others loaded what they own
+      const st = (await cli(['cache', 'status', '--path', '/data/load', '--json'])).json() as { workers: { worker: string; result: { path: { cachedBytes: number } } }[] };
+      for (const w of workers.slice(1)) {
+        const owned = LOADED.filter((f) => placementOrder(names, `s3://remote/${f.key}`)[0] === nameOf(w)).reduce((n, f) => n + f.data.length, 0);
+        assert.equal(st.workers.find((a) => a.worker === w.id)?.result.path.cachedBytes, owned, `${w.id} loaded its share`);
+      }
+    } finally {
+      hung.close();
+      for (const res of held) res.destroy();
+    }
+    // the hung loads fail with their connections; the load then goes through everywhere
+    await until('w0 takes loads again', async () => (await cli(['cache', 'load', '--path', '/data/load', '--wait'])).code === 0 || undefined, 60_000);
+    assert.equal((await cli(['mount', 'remove', '--path', '/hung', '--yes'])).code, 0);
   });
 
   test('an object replaced in the UFS within the metadata TTL: a GET never mixes versions, it serves the new one whole', async () => {

@@ -83,8 +83,12 @@ export class EtcdConnection {
   private readonly etcdOptions: IOptions;
   /** PEM material for TLS, read once (also used by the gateway reads). */
   readonly tls: { ca?: Buffer; cert?: Buffer; key?: Buffer } = {};
-  /** When each endpoint last failed at the transport level (gateway requests put it last for a while). */
+  /** When each endpoint last failed at the transport level, if it has not answered since. */
   private readonly failedAt = new Map<string, number>();
+  /** When each endpoint last answered. */
+  private readonly answeredAt = new Map<string, number>();
+  /** Endpoints a watch stream is being opened on (openWatch). */
+  private readonly streamsOpening = new Set<string>();
   private lastProbe: { at: number; result: Promise<MemberProbe[]> } | undefined;
   /** When each endpoint last refused a grpc connection, and the calls waiting to hear of it. */
   private readonly refusedAt = new Map<string, number>();
@@ -151,7 +155,9 @@ export class EtcdConnection {
             breaker.onFailure(({ reason }) => {
               if ('error' in reason && memberDown(reason.error)) this.noteTransportFailure(host, reason.error);
             });
-            breaker.onSuccess(() => this.noteAnswer(host));
+            breaker.onSuccess(() => {
+              if (!this.streamsOpening.has(host)) this.noteAnswer(host);
+            });
             return breaker;
           },
           // Retries stop at the call's deadline: the cooperative timeout aborts the retry loop.
@@ -181,21 +187,45 @@ export class EtcdConnection {
    * WatchClient.watch serves, without the two additions (test/store/watch-stream.test.ts
    * checks the shape of the pinned version).
    */
-  openWatch(): Promise<EtcdWatchStream> {
+  async openWatch(): Promise<EtcdWatchStream> {
     const pool = (this.client as unknown as { pool?: Partial<WatchPool> }).pool;
     if (typeof pool?.withConnection !== 'function' || typeof pool.markFailed !== 'function') return this.client.watchClient.watch() as Promise<EtcdWatchStream>;
     const p = pool as WatchPool;
-    return p.withConnection('Watch', ({ resource, client, metadata }) => {
-      const md = metadata.clone();
-      md.set('hasleader', 'true');
-      const stream = (client as unknown as { watch(md: unknown, opts: object): EtcdWatchStream & { writable: boolean } }).watch(md, {});
-      stream.on('error', (err) => {
-        if (stream.writable) p.markFailed(resource, err);
-      });
-      // A deadline (grpc code 4) opens the member's circuit (see `client`) and closes its channel.
-      stream.fail = (why) => p.markFailed(resource, Object.assign(new Error(why), { code: 4 }));
-      return Promise.resolve(stream);
-    });
+    // The members in preferredEndpoints' order (etcd3 shuffles them): a stream to a dead member
+    // is created without error and fails only later, a reconnect's back-off each time.
+    const hosts = p.hosts ?? [];
+    const endpointOf = new Map(hosts.map((h) => [h as unknown, this.options.endpoints.find((e) => e.replace(/^https?:\/\//, '') === h.host)]));
+    const order = this.preferredEndpoints().map((e) => hosts.find((h) => endpointOf.get(h) === e));
+    // (etcd3's own shuffle if its hosts are not the endpoints one to one)
+    const preferred = hosts.length > 0 && order.length === hosts.length && order.every((h) => h) ? (function* () { for (;;) yield* order; })() : undefined;
+    let opened: string | undefined;
+    try {
+      return await p.withConnection(
+        'Watch',
+        ({ resource, client, metadata }) => {
+          const md = metadata.clone();
+          md.set('hasleader', 'true');
+          const stream = (client as unknown as { watch(md: unknown, opts: object): EtcdWatchStream & { writable: boolean } }).watch(md, {});
+          stream.on('error', (err) => {
+            if (stream.writable) p.markFailed(resource, err);
+          });
+          // A deadline (grpc code 4) opens the member's circuit (see `client`) and closes its channel.
+          stream.fail = (why) => p.markFailed(resource, Object.assign(new Error(why), { code: 4 }));
+          // Opening a stream is not an answer from the member (its circuit breaker counts it as
+          // one): its first message is.
+          opened = endpointOf.get(resource);
+          if (opened) {
+            this.streamsOpening.add(opened);
+            const ep = opened;
+            stream.on('data', () => this.noteAnswer(ep));
+          }
+          return Promise.resolve(stream);
+        },
+        preferred,
+      );
+    } finally {
+      if (opened) this.streamsOpening.delete(opened);
+    }
   }
 
   /** Run one etcd operation under a hard deadline, mapping failures to AlluxioErrors. */
@@ -256,11 +286,20 @@ export class EtcdConnection {
     return this.lastProbe.result;
   }
 
-  /** Endpoints in the order to try them: ones that failed in the last few seconds last. */
+  /**
+   * Endpoints in the order to try them (gateway reads, new watch streams): those that answered
+   * since they last failed, the latest answer first; then those not heard from; then those that
+   * failed, the longest ago first (so while none answers, each is tried in turn). A dead member
+   * stays last until it answers again (until 2026-12-02 after 3 s it was back in list order,
+   * and a watch took a member at random: with dead members in the list, workers took up to
+   * ~20 s to watch again after an outage while their leases renewed within 1 s).
+   */
   preferredEndpoints(): string[] {
-    const now = Date.now();
-    const recent = (e: string) => now - (this.failedAt.get(e) ?? 0) < 3000;
-    return [...this.options.endpoints.filter((e) => !recent(e)), ...this.options.endpoints.filter(recent)];
+    const answered = (e: string) => this.answeredAt.get(e) ?? 0;
+    const failed = (e: string) => this.failedAt.get(e) ?? 0;
+    const good = this.options.endpoints.filter((e) => !this.failedAt.has(e)).sort((a, b) => answered(b) - answered(a));
+    const bad = this.options.endpoints.filter((e) => this.failedAt.has(e)).sort((a, b) => failed(a) - failed(b));
+    return [...good, ...bad];
   }
 
   noteFailure(endpoint: string): void {
@@ -279,6 +318,7 @@ export class EtcdConnection {
   noteAnswer(endpoint: string): void {
     this.failedAt.delete(endpoint);
     this.refusedAt.delete(endpoint);
+    this.answeredAt.set(endpoint, Date.now());
   }
 
   close(): void {
@@ -301,7 +341,13 @@ export interface EtcdWatchStream {
 
 /** The part of etcd3's connection pool openWatch uses. */
 interface WatchPool {
-  withConnection<T>(service: 'Watch', fn: (args: { resource: unknown; client: unknown; metadata: { clone(): { set(key: string, value: string): void } } }) => Promise<T>): Promise<T>;
+  withConnection<T>(
+    service: 'Watch',
+    fn: (args: { resource: unknown; client: unknown; metadata: { clone(): { set(key: string, value: string): void } } }) => Promise<T>,
+    hostOrder?: Iterator<unknown>,
+  ): Promise<T>;
+  /** The members (etcd3's Host: `host` is the endpoint without its scheme). */
+  hosts?: { host: string }[];
   markFailed(resource: unknown, error: Error): void;
 }
 

@@ -9,6 +9,7 @@ import assert from 'node:assert/strict';
 import { EtcdConnection } from '../../src/store/connection.js';
 import { startTestEtcd, type TestEtcd } from '../helpers/etcd.js';
 import { until } from '../helpers/poll.js';
+import { freePort } from '../../src/local/etcd-server.js';
 
 describe('EtcdConnection.openWatch', () => {
   let etcd: TestEtcd;
@@ -43,5 +44,60 @@ describe('EtcdConnection.openWatch', () => {
       return events.includes(key);
     }, 20_000, 200);
     stream.cancel();
+  });
+});
+
+describe('EtcdConnection: which member a new watch stream goes to', () => {
+  let etcd: TestEtcd;
+  before(async () => {
+    etcd = await startTestEtcd();
+  });
+  after(async () => {
+    await etcd?.destroy();
+  });
+
+  it('with dead members in the list, every new stream goes to the member that answered (it took one at random)', async () => {
+    // Two endpoints where nothing listens (members that died) beside the live one.
+    const dead = [`http://127.0.0.1:${await freePort()}`, `http://127.0.0.1:${await freePort()}`];
+    const conn = new EtcdConnection({ endpoints: [dead[0]!, etcd.endpoint, dead[1]!], cluster: 'watch-order' });
+    try {
+      await conn.call('read', (c) => c.get('/alluxio/watch-order/x').string()); // the live member answers
+      assert.equal(conn.preferredEndpoints()[0], etcd.endpoint);
+      let failed = 0;
+      for (let i = 0; i < 12; i++) {
+        const stream = await conn.openWatch();
+        const outcome = await new Promise<'created' | 'error'>((resolve) => {
+          stream.on('data', (res) => res.created && resolve('created'));
+          stream.on('error', () => resolve('error'));
+          stream.write({ create_request: { key: Buffer.from('/alluxio/watch-order/x') } });
+        });
+        if (outcome === 'error') failed++;
+        stream.cancel();
+      }
+      assert.equal(failed, 0, 'streams opened on a dead member');
+    } finally {
+      conn.close();
+    }
+  });
+
+  it('preferredEndpoints: answered (latest first), then not heard from, then failed (longest ago first)', async () => {
+    const conn = new EtcdConnection({ endpoints: ['http://a:1', 'http://b:1', 'http://c:1', 'http://d:1'], cluster: 'order' });
+    const tick = async () => {
+      const t = Date.now();
+      await until('the clock moves on', () => Date.now() > t || undefined, 5000, 1);
+    };
+    assert.deepEqual(conn.preferredEndpoints(), ['http://a:1', 'http://b:1', 'http://c:1', 'http://d:1']);
+    conn.noteFailure('http://c:1');
+    await tick();
+    conn.noteFailure('http://a:1');
+    await tick();
+    conn.noteAnswer('http://d:1');
+    assert.deepEqual(conn.preferredEndpoints(), ['http://d:1', 'http://b:1', 'http://c:1', 'http://a:1']);
+    await tick();
+    conn.noteAnswer('http://a:1'); // answered again: first
+    assert.deepEqual(conn.preferredEndpoints(), ['http://a:1', 'http://d:1', 'http://b:1', 'http://c:1']);
+    await tick();
+    conn.noteFailure('http://a:1'); // and failed again: after c, which failed before
+    assert.deepEqual(conn.preferredEndpoints(), ['http://d:1', 'http://b:1', 'http://c:1', 'http://a:1']);
   });
 });

@@ -216,10 +216,12 @@ class Copier {
           }
         } catch (e) {
           if (!(isAlluxioError(e) && e.code === 'WaitTimeout')) throw e;
+          // (the wait gives up on etcd too: then whether the workers applied it is unknown)
+          const etcdLost = (e.details as { etcd?: string } | undefined)?.etcd !== undefined;
           this.stored = await getRecord(this.conn, this.id);
           await this.update((r) => ({
-            ...transition(r, 'failed', new Date(), 'workers did not apply read-only'),
-            error: { code: e.code, message: `workers did not apply the read-only mount: ${e.message}` },
+            ...transition(r, 'failed', new Date(), etcdLost ? 'etcd stopped answering while workers applied read-only' : 'workers did not apply read-only'),
+            error: { code: e.code, message: `${etcdLost ? 'could not learn whether the workers applied the read-only mount' : 'workers did not apply the read-only mount'}: ${e.message}` },
           }));
           return 'failed';
         }

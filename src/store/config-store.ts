@@ -5,7 +5,7 @@
  * A lost race re-reads and re-validates (so ten admins racing for one URI commit one).
  */
 import { hostname, userInfo } from 'node:os';
-import { AlluxioError } from '../domain/errors.js';
+import { AlluxioError, isAlluxioError } from '../domain/errors.js';
 import { changeAction, changesOf, type HistoryRecord } from '../domain/history.js';
 import type { ParsedMount } from '../domain/mounts.js';
 import type { RuleSpec } from '../domain/rules.js';
@@ -233,7 +233,7 @@ export async function transact<T>(conn: EtcdConnection, plan: (state: ConfigStat
       state = await readConfig(conn);
     } catch (e) {
       // after a lost answer, etcd's silence leaves it open whether that commit landed
-      if (lastLost && isTransientEtcdError(e)) throw lostAnswerError(lastLost, { kind: 'unknown', why: (e as Error).message });
+      if (lastLost && isTransientEtcdError(e)) throw lostAnswerError(lastLost, { kind: 'unknown', why: isAlluxioError(e) ? e.code : (e as Error).message });
       throw e;
     }
     checkSchema(state);

@@ -3,7 +3,7 @@
  * config commit puts a fresh nonce on config/generation, guarded on the generation key's
  * mod revision; the generation key's history, read back to the guard, tells.
  */
-import { AlluxioError } from '../domain/errors.js';
+import { AlluxioError, isAlluxioError } from '../domain/errors.js';
 import type { EtcdConnection } from './connection.js';
 import { kvGet } from './kv.js';
 
@@ -75,6 +75,8 @@ export async function findLanded(conn: EtcdConnection, sent: readonly Sent[]): P
     const stillPossible = sent.some((s) => s.guard === head!.mod);
     return { kind: stillPossible ? 'pending' : 'not-landed', revision: head.revision, generation: head.generation };
   } catch (e) {
-    return { kind: 'unknown', why: e instanceof Error ? e.message : String(e) };
+    // An etcd failure by its code: its message names the members and what to check, as the
+    // commit's error this goes into already does.
+    return { kind: 'unknown', why: isAlluxioError(e) ? e.code : e instanceof Error ? e.message : String(e) };
   }
 }

@@ -9,7 +9,8 @@ import assert from 'node:assert/strict';
 import { etcdForSuite, startTestEtcd, type TestEtcd } from '../helpers/etcd.js';
 import { EtcdConnection } from '../../src/store/connection.js';
 import { readConfig, transact } from '../../src/store/config-store.js';
-import { findLanded } from '../../src/store/landed.js';
+import { findLanded, lostAnswerError } from '../../src/store/landed.js';
+import { freePort } from '../../src/local/etcd-server.js';
 import { AlluxioError } from '../../src/domain/errors.js';
 import { createServer, request, type IncomingMessage, type ServerResponse } from 'node:http';
 
@@ -62,6 +63,17 @@ describe('a guarded write whose answer was lost: did it land?', () => {
     await (conn.client as unknown as { kv: { compact(r: { revision: string; physical: boolean }): Promise<unknown> } }).kv.compact({ revision: String(head), physical: true });
     const r = await findLanded(conn, [{ nonce, guard }]);
     assert.equal(r.kind, 'unknown');
+  });
+
+  it('"unknown" with etcd gone names the failure by its code (the commit\'s error already names the members)', async () => {
+    const gone = new EtcdConnection({ endpoints: [`http://127.0.0.1:${await freePort()}`], cluster: 'landed', timeoutMs: 2000 });
+    try {
+      assert.deepEqual(await findLanded(gone, [{ nonce: 'lost', guard: 1 }]), { kind: 'unknown', why: 'EtcdUnavailable' });
+      const err = lostAnswerError(new AlluxioError('EtcdUnavailable', 'etcd is unreachable at ...'), { kind: 'unknown', why: 'EtcdUnavailable' });
+      assert.equal(err.message, 'etcd is unreachable at .... The change may or may not have been written (it could not be re-read: EtcdUnavailable); check with `alluxio mount list` / `alluxio path-mapping list` before retrying');
+    } finally {
+      gone.close();
+    }
   });
 });
 

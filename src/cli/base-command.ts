@@ -135,7 +135,10 @@ export abstract class BaseCommand<T extends typeof Command, R extends object> ex
         if (progress) process.stderr.write('\n');
       });
     const who = [`${outcome.workers} worker${outcome.workers === 1 ? '' : 's'}`, ...(outcome.clients ? [`${outcome.clients} FUSE client${outcome.clients === 1 ? '' : 's'}`] : [])].join(' and ');
-    if (outcome.workers + outcome.clients === 0) this.note('no live workers or FUSE clients: nothing to wait for');
+    if (outcome.workers + outcome.clients === 0) {
+      // (those that lost etcd lost their records with their leases, and may still be serving)
+      this.note('no worker or FUSE client is registered in etcd: nothing to wait for (one cut off from etcd is not registered, and serves its old config until it reconnects, bounded only by its --max-staleness)');
+    }
     else this.note(`all ${who} apply revision ${revision} (${outcome.elapsedMs} ms)`);
     for (const d of outcome.dropped ?? []) {
       this.warnLine(

@@ -95,6 +95,13 @@ describe('alluxio mount: the happy path', () => {
     assert.deepEqual(JSON.parse((await client.get(`${ROOT}schema-version`).string())!), { version: 1 });
   });
 
+  it('add --wait with no worker registered says there is nothing to wait for, and why that may not mean nobody serves', async () => {
+    const r = await cli(['mount', 'add', '--path', '/nobody', '--ufs-uri', 's3://my-bucket/nobody', '--wait']);
+    expectExit(r, 0, 'mount add --wait');
+    assert.match(r.stderr, /no worker or FUSE client is registered in etcd: nothing to wait for \(one cut off from etcd is not registered, and serves its old config/);
+    expectExit(await cli(['mount', 'remove', '--path', '/nobody', '--yes']), 0, 'mount remove');
+  });
+
   it('add (human) prints one line naming the mount and the revision', async () => {
     const r = await cli(['mount', 'add', '--path', '/local/', '--ufs-uri', 'FILE:///srv/datasets/', '--readonly']);
     expectExit(r, 0, 'mount add --readonly');

@@ -201,10 +201,11 @@ export async function startLocalCluster(opts: LocalStartOptions): Promise<LocalC
   save();
   /** Where each worker's log was when it was last started (its tail since then is its own). */
   const logFrom = new Map<string, number>();
-  // Worker i on ports picked now (`anyPorts`: free ones, not the preferred ones).
-  const launch = async (i: number, anyPorts: boolean): Promise<LocalWorker> => {
+  // Worker i on ports picked now: the preferred ones (from the bases), or free ones instead of
+  // those that are busy or already given out.
+  const launch = async (i: number): Promise<LocalWorker> => {
     const id = `worker-${i + 1}`;
-    const base = (flag: number | undefined, dflt: number, step: number) => (anyPorts || flag === 0 ? 0 : (flag ?? dflt) + step * i);
+    const base = (flag: number | undefined, dflt: number, step: number) => (flag === 0 ? 0 : (flag ?? dflt) + step * i);
     const s3Port = await pickPort(base(opts.s3PortBase, 29998, 1), taken);
     const restPort = await pickPort(base(opts.restPortBase, 28080, 1), taken);
     const s3TlsPort = tls ? await pickPort(base(opts.s3TlsPortBase, 29996, -1), taken) : undefined;
@@ -235,7 +236,7 @@ export async function startLocalCluster(opts: LocalStartOptions): Promise<LocalC
   };
   try {
     for (let i = 0; i < opts.workers; i++) {
-      state.workers.push(await launch(i, false));
+      state.workers.push(await launch(i));
       save();
     }
     const deadline = Date.now() + (opts.readyTimeoutMs ?? 60_000);
@@ -246,9 +247,13 @@ export async function startLocalCluster(opts: LocalStartOptions): Promise<LocalC
           // A port found free was taken before the worker bound it (another process on this
           // machine): the worker says so (src/host/listen.ts) and is started on other ports,
           // twice at most, as etcd is (etcd-server.ts).
-          if (retries < 2 && /port \d+ on \S+ is already in use/.test(readFileSync(w.log).subarray(logFrom.get(w.id) ?? 0).toString())) {
+          const inUse = /port (\d+) on \S+ is already in use/.exec(readFileSync(w.log).subarray(logFrom.get(w.id) ?? 0).toString());
+          if (retries < 2 && inUse) {
             retries++;
-            state.workers[i] = await launch(i, true);
+            // Its other ports are given back: it keeps those the bases give it, and only the
+            // taken one (still in `taken`) is replaced by a free port.
+            for (const p of [w.s3Port, w.restPort, w.s3TlsPort, w.restTlsPort]) if (p !== undefined && p !== Number(inUse[1])) taken.delete(p);
+            state.workers[i] = await launch(i);
             save();
             continue;
           }

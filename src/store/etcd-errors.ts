@@ -45,8 +45,9 @@ export async function probeMembers(conn: EtcdConnection, budgetMs: number): Prom
         return { endpoint, answered: true, leader: String(doc.leader ?? '0') };
       } catch (e) {
         const msg = e instanceof Error ? e.message : String(e);
-        // An HTTP answer that is an etcd error (auth required, ...) still proves the member is up.
-        const answered = !/ECONNREFUSED|ECONNRESET|EHOSTUNREACH|ENETUNREACH|ENOTFOUND|EAI_AGAIN|ETIMEDOUT|abort|timeout|socket hang up|certificate|SSL|TLS|self.signed|EPROTO/i.test(msg);
+        // An HTTP answer that is an etcd error (auth required, ...) still proves the member is
+        // up; one that is not etcd's JSON (a proxy's error page, another server) does not.
+        const answered = !/ECONNREFUSED|ECONNRESET|EHOSTUNREACH|ENETUNREACH|ENOTFOUND|EAI_AGAIN|ETIMEDOUT|abort|timeout|socket hang up|certificate|SSL|TLS|self.signed|EPROTO|not etcd's JSON|, not JSON/i.test(msg);
         return { endpoint, answered, error: shortReason(msg) };
       }
     }),

@@ -77,9 +77,12 @@ function post(conn: EtcdConnection, endpoint: string, path: string, body: unknow
         try {
           doc = JSON.parse(text);
         } catch {
-          // A proxy's 502/503/504 page is a failure of this endpoint (the next member is
-          // asked), not proof that etcd has no gateway.
-          if ((res.statusCode ?? 0) >= 500) reject(new Error(`${endpoint}${path}: HTTP ${res.statusCode} with a body that is not etcd's JSON`));
+          // A proxy's 500/502/503/504 page is a failure of this endpoint (the next member is
+          // asked), not proof that etcd has no gateway; a 501 or 505 is (an HTTP server that
+          // does not take the method or version: not etcd, which was waited for until the
+          // deadline and then named "reachable but overloaded").
+          const status = res.statusCode ?? 0;
+          if (status >= 500 && status !== 501 && status !== 505) reject(new Error(`${endpoint}${path}: HTTP ${status} with a body that is not etcd's JSON`));
           else reject(new GatewayUnsupported(`${endpoint}${path}: HTTP ${res.statusCode}, not JSON`));
           return;
         }

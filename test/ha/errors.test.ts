@@ -45,19 +45,29 @@ describe('etcd failures named for what they are', () => {
   });
 
   it('an endpoint that answers HTTP but is not etcd (a worker port by mistake): EtcdUnavailable saying so, not "overloaded"', async () => {
-    const server = createServer((req, res) => res.writeHead(404, { 'content-type': 'application/json' }).end('{"error":{"code":"NotFound","message":"no such endpoint"}}'));
-    await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
-    try {
-      const ep = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
-      const r = await runCli(['mount', 'list', '--etcd-timeout', '2s', '--json'], { env: { ALLUXIO_ETCD_ENDPOINTS: ep } });
-      assert.equal(r.code, 5, r.stdout + r.stderr);
-      const e = r.json().error;
-      assert.equal(e.code, 'EtcdUnavailable', e.message);
-      assert.match(e.message, /does not answer as etcd: its HTTP answer was not etcd's .*HTTP 404.*names etcd's client port/);
-      assert.doesNotMatch(e.message, /overloaded/);
-    } finally {
-      server.closeAllConnections();
-      await new Promise<void>((r) => server.close(() => r()));
+    // A worker's port (404 with its own JSON), and a plain HTTP server that does not take
+    // POST (501 with an HTML page, as python's http.server: it was named "reachable but
+    // did not complete within --etcd-timeout ... raise --etcd-timeout").
+    const servers = [
+      { status: 404, answer: createServer((req, res) => res.writeHead(404, { 'content-type': 'application/json' }).end('{"error":{"code":"NotFound","message":"no such endpoint"}}')) },
+      { status: 501, answer: createServer((req, res) => res.writeHead(501, { 'content-type': 'text/html' }).end('<html><body>Unsupported method</body></html>')) },
+    ];
+    for (const { status, answer: server } of servers) {
+      await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+      try {
+        const ep = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
+        for (const args of [['mount', 'list'], ['mount', 'add', '--path', '/t', '--ufs-uri', 'file:///tmp/t/']]) {
+          const r = await runCli([...args, '--etcd-timeout', '2s', '--json'], { env: { ALLUXIO_ETCD_ENDPOINTS: ep } });
+          assert.equal(r.code, 5, r.stdout + r.stderr);
+          const e = r.json().error;
+          assert.equal(e.code, 'EtcdUnavailable', e.message);
+          assert.match(e.message, new RegExp(`does not answer as etcd: its HTTP answer was not etcd's .*HTTP ${status}.*names etcd's client port`));
+          assert.doesNotMatch(e.message, /overloaded|reachable/);
+        }
+      } finally {
+        server.closeAllConnections();
+        await new Promise<void>((r) => server.close(() => r()));
+      }
     }
   });
 });

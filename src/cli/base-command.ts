@@ -65,7 +65,12 @@ export abstract class BaseCommand<T extends typeof Command, R extends object> ex
     // Durations are checked before anything is read or written: a bad --wait-timeout must
     // not surface only after the change was committed.
     const f = flags as Record<string, unknown>;
-    if (typeof f['wait-timeout'] === 'string') parseDuration(f['wait-timeout'], '--wait-timeout');
+    if (typeof f['wait-timeout'] === 'string' && parseDuration(f['wait-timeout'], '--wait-timeout') <= 0) {
+      throw new AlluxioError('InvalidArgument', `--wait-timeout must be more than 0 (got ${f['wait-timeout']}): it is how long --wait waits for the workers`);
+    }
+    if (raw.some((t) => t.type === 'flag' && t.flag === 'wait-timeout') && f.wait !== true) {
+      throw new AlluxioError('InvalidArgument', '--wait-timeout bounds --wait: add --wait (without it the command does not wait for the workers)');
+    }
     if (typeof f['etcd-timeout'] === 'string' && parseDuration(f['etcd-timeout'], '--etcd-timeout') <= 0) {
       throw new AlluxioError('InvalidArgument', `--etcd-timeout must be more than 0 (got ${f['etcd-timeout']}): it is how long a call may take`);
     }

@@ -296,6 +296,8 @@ describe('alluxio mount: bad input is refused with the cli.md exit code and writ
     await refused(['mount', 'list', '--etcd-timeout', '0'], 2, /--etcd-timeout must be more than 0/);
     // A bad --wait-timeout is refused before the commit, not after it.
     await refused(add('/x', 's3://my-bucket/x', '--wait', '--wait-timeout', 'banana'), 2, /--wait-timeout "banana" is not a duration/);
+    await refused(add('/x', 's3://my-bucket/x', '--wait', '--wait-timeout', '0'), 2, /--wait-timeout must be more than 0/);
+    await refused(add('/x', 's3://my-bucket/x', '--wait-timeout', '10s'), 2, /--wait-timeout bounds --wait: add --wait/);
     await refused(['mount', 'list', '--etcd-endpoints', 'ftp://h:1'], 2, /must use http:\/\/ or https:\/\//);
   });
 

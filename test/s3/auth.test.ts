@@ -326,3 +326,46 @@ print(json.dumps(out))
   assert.equal(await errName(wrong.send(new PutObjectCommand({ Bucket: 'data', Key: 'streamed-refused.bin', Body: body, ContentLength: 64 * 64 * 1024 }))), 'SignatureDoesNotMatch');
   assert.equal(existsSync(join(env.data, 'streamed-refused.bin')), false);
 });
+
+test('x-amz-* headers a SigV4 signer did not sign are refused: a presigned PUT is not replayed as a copy, no unsigned metadata', async () => {
+  const u = new URL(env.worker.s3Url);
+  writeFileSync(join(env.data, 'secret.txt'), 'not for the URL holder');
+  const r = await boto3(
+    env.worker.s3Url,
+    `
+import http.client
+v4 = boto3.client("s3", endpoint_url=${JSON.stringify(env.worker.s3Url)}, config=Config(signature_version="s3v4", s3={"addressing_style": "path"}))
+url = v4.generate_presigned_url("put_object", Params={"Bucket": "data", "Key": "upload.txt"}, ExpiresIn=300)
+def put(headers, body=b""):
+    c = http.client.HTTPConnection(${JSON.stringify(u.hostname)}, ${u.port})
+    c.request("PUT", url[len(${JSON.stringify(env.worker.s3Url)}):], body=body, headers=headers)
+    x = c.getresponse()
+    data = x.read().decode()
+    return [x.status, data.split("<Code>")[1].split("</Code>")[0] if "<Code>" in data else "", data]
+out = {}
+out["copy"] = put({"x-amz-copy-source": "/data/secret.txt"})
+out["meta"] = put({"x-amz-meta-owner": "mallory"}, b"x")
+out["plain"] = put({}, b"honest upload")
+print(json.dumps(out))
+`,
+    awsEnv('AKIDTEST', 's3cr3t/key+x'),
+  );
+  assert.equal(r.code, 0, r.stderr);
+  const out = JSON.parse(r.stdout) as Record<string, [number, string, string?]>;
+  assert.equal(out.copy![0], 403);
+  assert.equal(out.copy![1], 'AccessDenied');
+  assert.match(out.copy![2]!, /<HeadersNotSigned>x-amz-copy-source<\/HeadersNotSigned>/);
+  assert.deepEqual(out.meta!.slice(0, 2), [403, 'AccessDenied']);
+  assert.deepEqual(out.plain!.slice(0, 2), [200, '']);
+  assert.equal(readFileSync(join(env.data, 'upload.txt'), 'utf8'), 'honest upload');
+
+  // A header signature, then a header added that it does not cover: refused, nothing written.
+  const h = signV4('PUT', '/data/added.txt', { host: u.host }, (v) => Buffer.from(v, 'latin1'), 's3cr3t/key+x', 'AKIDTEST');
+  const added = await raw(env.worker.s3Url, 'PUT', '/data/added.txt', Buffer.from('x'), { ...h, 'x-amz-meta-extra': '1' });
+  assert.equal(added.status, 403, added.body.toString());
+  assert.equal(xmlField(added.body, 'Code'), 'AccessDenied');
+  assert.equal(existsSync(join(env.data, 'added.txt')), false);
+  // The same request with the header signed goes through.
+  const ok = signV4('PUT', '/data/added.txt', { host: u.host, 'x-amz-meta-extra': '1' }, (v) => Buffer.from(v, 'latin1'), 's3cr3t/key+x', 'AKIDTEST');
+  assert.equal((await raw(env.worker.s3Url, 'PUT', '/data/added.txt', Buffer.from('x'), ok)).status, 200);
+});

@@ -227,6 +227,17 @@ export function verifySignature(input: SigInput, creds: Credentials, rules: Scop
   if (!presigned && Math.abs(now - t) > MAX_SKEW_MS) throw new AuthError('RequestTimeTooSkewed', 'The difference between the request time and the server\'s time is too large.');
   if (amzDate.slice(0, 8) !== scopeDate) throw new AuthError('SignatureDoesNotMatch', 'The credential scope date does not match the request date');
   if (!signedHeaders.includes('host')) throw new AuthError('AccessDenied', 'The host header must be signed');
+  // Every x-amz-* header changes what the request does (x-amz-copy-source turns a PUT into a
+  // copy, x-amz-meta-* sets metadata): one the signer did not sign is refused, as AWS does,
+  // or a presigned PUT could be replayed as a copy of anything its key may read. Exempt: the
+  // payload hash and the date, which the string to sign covers in their own lines (a
+  // presigned URL's declared hash only adds a check, request-body.ts).
+  const unsigned = Object.keys(input.headers)
+    .filter((n) => n.startsWith('x-amz-') && n !== 'x-amz-content-sha256' && n !== 'x-amz-date' && !signedHeaders.includes(n))
+    .sort();
+  if (unsigned.length > 0) {
+    throw new AuthError('AccessDenied', 'There were headers present in the request which were not signed', { HeadersNotSigned: unsigned.join(', ') });
+  }
 
   const canonicalHeaders = signedHeaders.map((n) => `${n}:${hv(n)}\n`).join('');
   const canonicalRequest = [

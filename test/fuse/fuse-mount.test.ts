@@ -550,6 +550,42 @@ print('whole' if got == old else 'not whole: %d bytes' % len(got))
     assert.match(fuse!.log(), /"op":"fgetattr".*"errno":"ESTALE".*pin\.bin is 3145728 bytes now; this descriptor reads a version of 6291461 bytes/);
   });
 
+  it('an open file replaced by a larger one, once the kernel heard the new size: its reader reads its version, then ESTALE, not zeros or a silent end', async () => {
+    // (the fuzz probe of 2026-12-02: a read racing a stat of the replaced name came back as
+    // its version padded with zeros up to the new size; the kernel does that to a short read
+    // when a lookup changed the size meanwhile, so the short count itself is not answered)
+    const r = await py(
+      `
+import os, sys, time
+M, U = sys.argv[1], sys.argv[2]
+old, new = os.urandom(3145733), os.urandom(6291461)
+open(U + '/grow.bin', 'wb').write(old)
+fd = os.open(M + '/grow.bin', os.O_RDONLY)
+got = os.read(fd, 1 << 20)
+open(U + '/grow.tmp', 'wb').write(new); os.rename(U + '/grow.tmp', U + '/grow.bin')
+deadline = time.time() + 60
+while os.stat(M + '/grow.bin').st_size != len(new) and time.time() < deadline: time.sleep(0.05)
+try:
+    while True:
+        b = os.read(fd, 1 << 20)
+        if not b: break
+        got += b
+    res = 'no error: ' + ('whole' if got == old else 'zeros' if got[len(old):].count(0) == len(got) - len(old) and got.startswith(old) else '%d other bytes' % len(got))
+except OSError as e:
+    res = 'errno %d, %s' % (e.errno, 'a prefix' if old.startswith(got) else 'other bytes')
+os.close(fd)
+# a new descriptor reads the new version whole
+with open(M + '/grow.bin', 'rb') as f: res += ' new:' + ('whole' if f.read() == new else 'not whole')
+print(res)
+`,
+      [join(M, 'data'), data],
+      120_000,
+    );
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.stdout.trim(), 'errno 116, a prefix new:whole');
+    assert.match(fuse!.log(), /"errno":"ESTALE".*grow\.bin is 6291461 bytes now; this descriptor's version ends at 3145733/);
+  });
+
   it('a file created and still open for writing is listed, and its directory is not empty', async () => {
     // (the POSIX probe of 2026-12-02: readdir left it out while stat found it, and rmdir
     // removed its directory, which the file's close then created again; a directory renamed

@@ -65,7 +65,14 @@ export class ReadHandle {
    * descriptor: ops.fgetattr); `openedAt`: what the kernel had been told of the name by then
    * (ops.toldSeq).
    */
+  /**
+   * The latest ops.toldSeq at which the kernel was given this descriptor's own size (its open,
+   * then each fgetattr): a size told of the name after it is another version's.
+   */
+  sizeToldAt: number;
+
   constructor(readonly at: Located, size: number, opts: ReadAheadOptions, private readonly obj?: DataObject, private readonly writer?: WriteHandle, readonly entry?: UfsEntry, readonly openedAt = 0) {
+    this.sizeToldAt = openedAt;
     // (beside a writer the windows are not used: see read)
     this.reader = new ReadAhead(writer ? writer.provider() : providerOf(at, obj), size, opts);
     writer?.addReader();

@@ -261,7 +261,27 @@ export class FuseOps {
       throw fsError(Errno.ESTALE, `${path} is ${told.size} bytes now; this descriptor reads a version of ${h.entry.size} bytes, which the kernel can no longer read to its end`);
     }
     this.told(path, h.entry.size);
+    h.sizeToldAt = this.toldSeq;
     return attrOf({ kind: 'ufs', entry: h.entry, readOnly: h.at.target.mount.readOnly }, this.owner);
+  }
+
+  /**
+   * A read of a descriptor's own version that ended short of the size the kernel was told of
+   * the name since (a lookup found it replaced by a larger object): ESTALE, not the short
+   * count. The kernel holds one size per name; a short read under it is taken as the end of
+   * the file only when no lookup changed that size while the read was under way, and
+   * otherwise the rest of the page is handed to the reader as zeros (the fuzz probe of
+   * 2026-12-02: a read racing a stat of the replaced name returned its version padded with
+   * zeros). The daemon cannot see which of the two the kernel will do, so it says the
+   * version ended while the name moved on. (A descriptor the kernel was last given its own
+   * size for, by fgetattr at its end of file, reads to its end and gets 0 as before.)
+   */
+  private endedBehindName(h: ReadHandle, path: string | undefined, n: number, len: number, pos: number): number {
+    if (n >= len || !h.entry || h.apartFromName || h.isReplaced) return n;
+    const told = this.toldSize.get(path ?? h.at.path);
+    if (told === undefined || told.seq <= h.sizeToldAt || told.size <= pos + n) return n;
+    if (this.handles.writersOf(h.at.ufsUri).length > 0) return n; // (the name's size is a writer's: read on in it)
+    throw fsError(Errno.ESTALE, `${path ?? h.at.path} is ${told.size} bytes now; this descriptor's version ends at ${pos + n}, short of the size the kernel was told`);
   }
 
   /** The size the kernel now holds for `path` (open() compares: a file that shrank since is ESTALE). */
@@ -511,7 +531,8 @@ export class FuseOps {
       // (only for bytes it has: a writer that wrote nothing is not asked, which would bring
       // the whole old content into its spool; and as a reader beside it reads, also when it
       // closes meanwhile)
-      return w && w.currentSize > pos + n ? w.readBeside(buf, n, len - n, pos + n).then((m) => n + m) : n;
+      const more = w && w.currentSize > pos + n ? w.readBeside(buf, n, len - n, pos + n).then((m) => n + m) : n;
+      return typeof more === 'number' ? this.endedBehindName(h, path, more, len, pos) : more.then((m) => this.endedBehindName(h, path, m, len, pos));
     };
     return typeof r === 'number' ? onInWriter(r) : r.then(onInWriter);
   }

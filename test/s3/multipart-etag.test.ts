@@ -91,6 +91,25 @@ describe('multipart ETags: "<md5 of part md5s>-N", the same on every worker and 
     assert.equal(records(), 1);
   });
 
+  test('a conditional PUT against the multipart ETag: a refused or cut write leaves it, If-Match of it writes', async () => {
+    const [a] = workers as [WorkerProcess, WorkerProcess];
+    assert.equal(await upload(a, 'mp/four.bin'), want);
+    const url = `${a.s3Url}/data/mp/four.bin`;
+    const put = (headers: Record<string, string>, body = 'next'): Promise<Response> => fetch(url, { method: 'PUT', headers, body });
+    // (before 2026-12-03 the write dropped the record before its condition was checked: a PUT
+    // with If-Match of the ETag every answer gave was 412, and a refused one changed the ETag)
+    assert.equal((await put({ 'if-match': '"0123"' })).status, 412);
+    assert.equal(await head(a, 'mp/four.bin'), want, 'a refused conditional write changes nothing');
+    assert.equal((await put({ 'if-none-match': '*' })).status, 412);
+    assert.equal((await put({ 'content-md5': md5(Buffer.from('other')).toString('base64') })).status, 400);
+    assert.equal(await head(a, 'mp/four.bin'), want, 'nor does a body refused for its digest');
+    const ok = await put({ 'if-match': want });
+    assert.equal(ok.status, 200, await ok.text());
+    assert.notEqual(ok.headers.get('etag'), want);
+    assert.equal(await head(a, 'mp/four.bin'), ok.headers.get('etag'));
+    await until('its record is deleted by the write', () => records() === 1);
+  });
+
   test('an overwrite through the other worker ends it: the object shows its own ETag everywhere, the record is gone', async () => {
     const [a, b] = workers as [WorkerProcess, WorkerProcess];
     assert.equal(await upload(a, 'mp/two.bin'), want);

@@ -328,7 +328,9 @@ export class DataPath {
   /** Write a whole object (create or replace). */
   async write(t: DataTarget, body: Readable, opts?: WriteOptions): Promise<UfsEntry> {
     requireWritable(t.mount);
-    this.invalidate(t);
+    // (the pages only: the declared ETag stays until the write changed something, since a
+    // condition at the commit compares against it, and a refused write leaves the version)
+    this.dropCached(uriOf(t), false);
     const around = opts?.aroundCommit;
     if (!around) return this.change(t, () => t.adapter.write(t.rel, body));
     // What the caller's wrapper throws itself (a condition that failed at the commit) reaches
@@ -385,8 +387,9 @@ export class DataPath {
       failed = true;
       throw e;
     } finally {
-      this.invalidate(t);
       const unchanged = failed && (!mayHaveChanged(failure) || o.changedNothing?.() === true);
+      if (unchanged) this.dropCached(uriOf(t), false);
+      else this.invalidate(t);
       if (o.announce !== false && !unchanged) await this.announce(uriOf(t), false);
     }
   }

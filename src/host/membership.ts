@@ -22,7 +22,7 @@
  *   changes becomes at most one write per interval) and coalesced. Status keys live outside
  *   `config/`, so they never trigger reloads.
  */
-import type { Lease, Watcher } from 'etcd3';
+import type { Lease } from 'etcd3';
 import type { Logger } from 'pino';
 import { readlinkSync } from 'node:fs';
 import { hostname } from 'node:os';
@@ -30,6 +30,7 @@ import { AlluxioError } from '../domain/errors.js';
 import type { EtcdConnection } from '../store/connection.js';
 import { kvLeaseKeepAlive } from '../store/kv.js';
 import type { MemberKind, MemberRecord } from '../cluster/record.js';
+import { PrefixMirror } from '../cluster/prefix-mirror.js';
 
 export interface MembershipOptions {
   ttlSeconds?: number;
@@ -65,8 +66,7 @@ export class Membership {
   /** The record is missing and writing it again failed: the next renewal tries again. */
   private restoreFailed = false;
   /** A watch of our own record (started at the first registration). */
-  private watcher: Watcher | undefined;
-  private watchStarted = false;
+  private watcher: PrefixMirror | undefined;
   readonly ttlSeconds: number;
   private readonly minUpdateIntervalMs: number;
   private readonly log: Logger | undefined;
@@ -159,35 +159,34 @@ export class Membership {
     this.renewedAt = Date.now();
     this.scheduleRenewal(this.renewalPeriodMs);
     this.log?.info({ key: this.key, lease: id, ttl: this.ttlSeconds }, `registered ${this.what}`);
-    if (!this.watchStarted) {
-      this.watchStarted = true;
-      void this.watchRecord();
-    }
+    if (!this.watcher) this.watchRecord();
     // `value` was made before the registration: an update made meanwhile (flush waits while
     // there is no lease) would otherwise wait for the next one
     if (this.dirty()) this.schedule();
   }
 
   /**
-   * Watch our own record: a delete we did not make (recordMissing), and after the watch
-   * reconnects (events may have been missed) a look whether it is still there.
+   * Watch our own record: a delete we did not make (recordMissing), or a value under our lease
+   * we did not write (recordSeen). The watch is the config informer's kind of session
+   * (../cluster/prefix-mirror.ts): a revision compacted while it was cut off reads the record
+   * again (and finds it gone, if it is), a hung member's stream is replaced. Renewals find a
+   * revoked lease as well, a period later.
    */
-  private async watchRecord(): Promise<void> {
-    try {
-      const w = await this.conn.client.watch().key(this.key).create();
-      if (this.closed) {
-        await w.cancel().catch(() => undefined);
-        return;
-      }
-      this.watcher = w;
-      w.on('delete', () => this.recordMissing());
-      w.on('put', (kv) => this.recordSeen(kv.lease, kv.value.toString('utf8'), kv.mod_revision));
-      w.on('connected', () => void this.lookForRecord());
-      w.on('error', (e: Error) => this.log?.debug({ err: e.message }, `${this.what} record watch failed; retrying`));
-    } catch (e) {
-      // Renewals still find a revoked lease, a period later.
-      this.log?.warn({ err: (e as Error).message }, `cannot watch the ${this.what} record; a lease etcd revokes early is found at the next renewal`);
-    }
+  private watchRecord(): void {
+    const w = new PrefixMirror(this.conn, this.key, {
+      what: `${this.what} record`,
+      exactKey: true,
+      resyncMs: 60_000,
+      ...(this.log ? { log: this.log } : {}),
+      onRead: (kvs) => {
+        if (!kvs.has(this.key)) this.recordMissing();
+      },
+      onEvent: (ev) => {
+        if (ev.type === 'put') this.recordSeen(ev.lease ?? '0', ev.value, String(ev.modRevision));
+      },
+    });
+    this.watcher = w;
+    void w.start();
   }
 
   /**
@@ -200,15 +199,6 @@ export class Membership {
     this.written = value;
     this.writtenMod = mod;
     if (this.dirty()) this.schedule();
-  }
-
-  private async lookForRecord(): Promise<void> {
-    try {
-      const v = await this.conn.call(`read the ${this.what} record`, (c) => c.get(this.key).string());
-      if (v === null) this.recordMissing();
-    } catch {
-      /* the next renewal or event */
-    }
   }
 
   private get renewalPeriodMs(): number {
@@ -439,10 +429,9 @@ export class Membership {
     this.closed = true;
     if (this.timer) clearTimeout(this.timer);
     clearTimeout(this.renewTimer);
-    // (cancelled without waiting: etcd3 waits for the member's answer, and a hung member never
-    // gives one; a delete seen meanwhile is ignored, `closed` is set)
-    void this.watcher?.cancel().catch(() => undefined);
-    this.watcher = undefined;
+    // (cancelled without waiting for the member's answer, which a hung member never gives;
+    // a delete seen meanwhile is ignored, `closed` is set)
+    void this.watcher?.stop();
     await this.writing?.catch(() => undefined);
     const lease = this.lease;
     this.lease = undefined;

@@ -56,6 +56,8 @@ export interface WatchEvent {
   key: string;
   value: string;
   modRevision: number;
+  /** The lease a put was written under ('0': none; absent where it does not matter). */
+  lease?: string;
 }
 
 export interface SessionContext {
@@ -84,6 +86,7 @@ export function decodeEvents(res: IWatchResponse): WatchEvent[] {
     key: ev.kv.key.toString('utf8'),
     value: ev.kv.value ? ev.kv.value.toString('utf8') : '',
     modRevision: Number(ev.kv.mod_revision ?? 0),
+    lease: String(ev.kv.lease ?? '0'),
   }));
 }
 

@@ -25,6 +25,9 @@ export interface SessionHandlers {
   progress(revision: number): void;
 }
 
+/** What a session watches: every key under a prefix, or one key. */
+export type WatchRange = { prefix: string } | { key: string };
+
 export interface SessionOptions {
   progressIntervalMs: number;
   deadStreamTimeoutMs: number;
@@ -55,7 +58,7 @@ export class WatchSession {
 
   constructor(
     private readonly stream: WatchStream,
-    prefix: string,
+    range: string | WatchRange,
     startRevision: number,
     private readonly clock: Clock,
     private readonly opts: SessionOptions,
@@ -80,9 +83,10 @@ export class WatchSession {
     stream.on('error', (err) => this.finish({ kind: 'reconnect', why: `watch stream error: ${firstLine(err)}`, hadContact: this.hadContact }));
     stream.on('end', () => this.finish({ kind: 'reconnect', why: 'watch stream ended', hadContact: this.hadContact }));
     this.scheduleTick();
-    const key = Buffer.from(prefix, 'utf8');
+    const r = typeof range === 'string' ? { prefix: range } : range;
+    const key = Buffer.from('prefix' in r ? r.prefix : r.key, 'utf8');
     try {
-      stream.write({ create_request: { key, range_end: prefixEnd(key), start_revision: String(startRevision), progress_notify: true } });
+      stream.write({ create_request: { key, ...('prefix' in r ? { range_end: prefixEnd(key) } : {}), start_revision: String(startRevision), progress_notify: true } });
     } catch (e) {
       this.finish({ kind: 'reconnect', why: `cannot create the watch: ${firstLine(e)}`, hadContact: false });
     }

@@ -142,7 +142,7 @@ describe('informer decisions (pure)', () => {
   it('only our own watch progress notification moves the revision; a manual one is proof of life only', () => {
     assert.deepEqual(classifyResponse(res({ rev: 70 }), ctx), { kind: 'progress', revision: 70 });
     assert.deepEqual(classifyResponse(res({ rev: 70, watch_id: '-1' } as never), ctx), { kind: 'alive' });
-    const ev = { type: 'Put', kv: { key: Buffer.from('k'), value: Buffer.from('v'), mod_revision: '52' } };
-    assert.deepEqual(classifyResponse(res({ events: [ev] } as never), ctx), { kind: 'events', events: [{ type: 'put', key: 'k', value: 'v', modRevision: 52 }] });
+    const ev = { type: 'Put', kv: { key: Buffer.from('k'), value: Buffer.from('v'), mod_revision: '52', lease: '7587' } };
+    assert.deepEqual(classifyResponse(res({ events: [ev] } as never), ctx), { kind: 'events', events: [{ type: 'put', key: 'k', value: 'v', modRevision: 52, lease: '7587' }] });
   });
 });

@@ -65,6 +65,8 @@ const CODES = {
   EtcdAuthFailed: ExitCode.unavailable,
   /** The etcd user is authenticated but its roles do not allow this read or write. */
   EtcdPermissionDenied: ExitCode.unavailable,
+  /** etcd's database is full (NOSPACE alarm): it refuses every write until an operator frees space. */
+  EtcdNoSpace: ExitCode.unavailable,
   WaitTimeout: ExitCode.unavailable,
   /** A worker refused this process's request signature (ALLUXIO_S3_CREDENTIALS). */
   WorkerAuthFailed: ExitCode.unavailable,

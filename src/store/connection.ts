@@ -145,7 +145,10 @@ export class EtcdConnection {
       // Retried on another member, also while every circuit is open (a member is tried again
       // after at most 1 s); a call whose every member refused the connection fails at once
       // in withDeadline (allRefusedSince) instead of at the deadline.
-      const transient = (e: Error) => mod.isRecoverableError(e) || c.isBrokenCircuitError(e);
+      // (etcd3 counts every RESOURCE_EXHAUSTED as recoverable; a full database, the NOSPACE
+      // alarm, refuses every write until an operator acts: retrying it ran to the deadline
+      // and was reported as an overloaded etcd)
+      const transient = (e: Error) => (mod.isRecoverableError(e) && !/database space exceeded/.test(e.message)) || c.isBrokenCircuitError(e);
       const retry = c.retry(c.handleWhen(transient), { maxAttempts: 10_000, backoff: new c.ExponentialBackoff({ initialDelay: 25, maxDelay: 250 }) });
       this.etcdClient = new mod.Etcd3({
         ...this.etcdOptions,

@@ -126,6 +126,13 @@ export async function classifyEtcdError(conn: EtcdConnection, m: Etcd3Module | u
       { cause: e },
     );
   }
+  if (/database space exceeded/.test(msg)) {
+    return new AlluxioError(
+      'EtcdNoSpace',
+      `etcd at ${endpoints} refused ${what}: its database is full (the NOSPACE alarm is raised: the backend reached --quota-backend-bytes), and it refuses every write until an operator frees space and disarms the alarm (\`etcdctl compact\` to an old revision, \`etcdctl defrag\` on each member, \`etcdctl alarm disarm\`; docs/etcd-layout.md). Reads still work; nothing was written`,
+      { cause: e },
+    );
+  }
   if (isRejection(m, e, msg)) {
     // etcd answered: the request itself was refused. Retrying or checking connectivity won't help.
     return new AlluxioError('EtcdRejected', `etcd at ${endpoints} rejected ${what}: ${firstLine(msg)}`, { cause: e });

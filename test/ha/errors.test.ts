@@ -3,11 +3,14 @@
  * etcd answers is EtcdTimeout ("reachable ... raise --etcd-timeout"), not "unreachable";
  * nothing listening on any endpoint is EtcdUnavailable naming each endpoint, and fails at
  * once rather than at the deadline. (No leader: test/ha/failover.test.ts; permission
- * denied: test/ha/etcd-roles.test.ts.)
+ * denied: test/ha/etcd-roles.test.ts.) A full etcd (NOSPACE) is EtcdNoSpace, at once.
  */
-import { describe, it } from 'node:test';
+import { after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { etcdForSuite } from '../helpers/etcd.js';
+import { randomBytes } from 'node:crypto';
+import { etcdForSuite, startTestEtcd, type TestEtcd } from '../helpers/etcd.js';
+import { EtcdConnection } from '../../src/store/connection.js';
+import type { AlluxioError } from '../../src/domain/errors.js';
 import { runCli } from '../helpers/cli.js';
 import { freePort } from '../../src/local/etcd-server.js';
 import { createServer } from 'node:http';
@@ -68,6 +71,40 @@ describe('etcd failures named for what they are', () => {
         server.closeAllConnections();
         await new Promise<void>((r) => server.close(() => r()));
       }
+    }
+  });
+});
+
+describe('a full etcd (the NOSPACE alarm)', () => {
+  let etcd: TestEtcd | undefined;
+  after(async () => {
+    await etcd?.destroy();
+  });
+
+  it('a write is EtcdNoSpace saying what to do, at once, through the CLI and over grpc (not retried to the deadline as "overloaded")', async () => {
+    etcd = await startTestEtcd({ extraArgs: ['--quota-backend-bytes=2000000'] });
+    const conn = new EtcdConnection({ endpoints: [etcd.endpoint], cluster: 'nospace', timeoutMs: 60_000 });
+    try {
+      const value = randomBytes(60_000).toString('base64');
+      let full: unknown;
+      for (let i = 0; i < 200 && full === undefined; i++) {
+        await conn.call('fill etcd', (c) => c.put(`/fill/${i}`).value(value).exec()).catch((e: unknown) => (full = e));
+      }
+      assert.equal((full as AlluxioError).code, 'EtcdNoSpace', String(full));
+      const started = Date.now();
+      const e = await conn.call('put a key', (c) => c.put('/alluxio/nospace/x').value('y').exec()).then(() => undefined, (err: unknown) => err as AlluxioError);
+      assert.equal(e?.code, 'EtcdNoSpace', String(e));
+      assert.match(e!.message, /database is full .*NOSPACE.*etcdctl alarm disarm/);
+      // (before: etcd3 retried it until the 60 s deadline, then EtcdTimeout)
+      assert.ok(Date.now() - started < 30_000, `took ${Date.now() - started} ms`);
+      const r = await runCli(['mount', 'add', '--path', '/t', '--ufs-uri', 'file:///tmp/t/', '--json'], { env: { ALLUXIO_ETCD_ENDPOINTS: etcd.endpoint } });
+      assert.equal(r.code, 5, r.stdout + r.stderr);
+      assert.equal(r.json().error.code, 'EtcdNoSpace');
+      const list = await runCli(['mount', 'list', '--json'], { env: { ALLUXIO_ETCD_ENDPOINTS: etcd.endpoint } });
+      assert.equal(list.code, 0, list.stderr);
+      assert.deepEqual(list.json().mounts, [], 'reads work, and nothing was written');
+    } finally {
+      conn.close();
     }
   });
 });

@@ -104,6 +104,7 @@ export const ERRNO: Readonly<Record<ErrorCode, number>> = {
   WaitTimeout: Errno.EAGAIN,
   EtcdAuthFailed: Errno.EACCES,
   EtcdPermissionDenied: Errno.EACCES,
+  EtcdNoSpace: Errno.ENOSPC,
   WorkerAuthFailed: Errno.EACCES,
   WorkerUnavailable: Errno.EAGAIN,
   UfsUnavailable: Errno.EIO,

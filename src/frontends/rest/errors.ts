@@ -52,6 +52,7 @@ export const HTTP_STATUS: Readonly<Record<ErrorCode, number>> = {
   EtcdNoLeader: 503,
   EtcdAuthFailed: 503,
   EtcdPermissionDenied: 503,
+  EtcdNoSpace: 503,
   WaitTimeout: 503,
   WorkerAuthFailed: 503,
   WorkerUnavailable: 503,

@@ -101,6 +101,7 @@ export const S3_ERRORS: Record<ErrorCode, Mapper> = {
   EtcdTimeout: unavailable,
   EtcdNoLeader: unavailable,
   EtcdPermissionDenied: unavailable,
+  EtcdNoSpace: unavailable,
   WaitTimeout: unavailable,
   WorkerAuthFailed: unavailable,
   WorkerUnavailable: unavailable,

@@ -369,3 +369,19 @@ print(json.dumps(out))
   const ok = signV4('PUT', '/data/added.txt', { host: u.host, 'x-amz-meta-extra': '1' }, (v) => Buffer.from(v, 'latin1'), 's3cr3t/key+x', 'AKIDTEST');
   assert.equal((await raw(env.worker.s3Url, 'PUT', '/data/added.txt', Buffer.from('x'), ok)).status, 200);
 });
+
+test('another authorization scheme is 400 InvalidArgument, a credential date other than x-amz-date is malformed (400), as AWS answers', async () => {
+  const u = new URL(env.worker.s3Url);
+  const bearer = await raw(env.worker.s3Url, 'GET', '/data/doc.txt', undefined, { authorization: 'Bearer abc' });
+  assert.equal(bearer.status, 400, bearer.body.toString());
+  assert.equal(xmlField(bearer.body, 'Code'), 'InvalidArgument');
+  assert.equal(xmlField(bearer.body, 'ArgumentName'), 'Authorization');
+  // A header signature whose credential names yesterday.
+  const h = signV4('GET', '/data/doc.txt', { host: u.host }, (v) => Buffer.from(v, 'latin1'), 's3cr3t/key+x', 'AKIDTEST');
+  const yesterday = new Date(Date.now() - 86_400_000).toISOString().slice(0, 10).replace(/-/g, '');
+  const moved = { ...h, authorization: h.authorization!.replace(/Credential=AKIDTEST\/\d{8}\//, `Credential=AKIDTEST/${yesterday}/`) };
+  const r = await raw(env.worker.s3Url, 'GET', '/data/doc.txt', undefined, moved);
+  assert.equal(r.status, 400, r.body.toString());
+  assert.equal(xmlField(r.body, 'Code'), 'AuthorizationHeaderMalformed');
+  assert.match(xmlField(r.body, 'Message') ?? '', /Invalid credential date/);
+});

@@ -35,14 +35,14 @@ export type { Credentials };
 
 /** Why a signature check failed: the AWS error code, which both front ends answer with. */
 export type AuthReason =
-  /** Anonymous, an unsupported scheme, an expired presigned URL, no valid date, host not signed. */
+  /** Anonymous, an expired presigned URL, no valid date, host or an x-amz-* header not signed. */
   | 'AccessDenied'
   | 'InvalidAccessKeyId'
   | 'SignatureDoesNotMatch'
   | 'RequestTimeTooSkewed'
   | 'AuthorizationHeaderMalformed'
   | 'AuthorizationQueryParametersError'
-  /** The query string is not valid percent-encoding (it cannot be canonicalised). */
+  /** The query string is not valid percent-encoding (it cannot be canonicalised), or another authorization scheme. */
   | 'InvalidArgument'
   /** The path is not valid percent-encoding. */
   | 'InvalidURI';
@@ -172,7 +172,8 @@ export function verifySignature(input: SigInput, creds: Credentials, rules: Scop
   let presigned = false;
   if (auth) {
     if (auth.startsWith('AWS ')) return verifySigV2(input, creds, pairs);
-    if (!auth.startsWith(ALGORITHM + ' ')) throw new AuthError('AccessDenied', 'Unsupported authorization type');
+    // (another scheme, e.g. Bearer: 400 InvalidArgument, as AWS answers; not an anonymous request)
+    if (!auth.startsWith(ALGORITHM + ' ')) throw new AuthError('InvalidArgument', 'Unsupported Authorization Type', { ArgumentName: 'Authorization', ArgumentValue: auth.split(' ')[0]!.slice(0, 64) });
     const fields = new Map<string, string>();
     for (const part of auth.slice(ALGORITHM.length + 1).split(',')) {
       const i = part.indexOf('=');
@@ -225,7 +226,10 @@ export function verifySignature(input: SigInput, creds: Credentials, rules: Scop
   const t = parseAmzDate(amzDate);
   if (Number.isNaN(t)) throw new AuthError('AccessDenied', 'x-amz-date is malformed');
   if (!presigned && Math.abs(now - t) > MAX_SKEW_MS) throw new AuthError('RequestTimeTooSkewed', 'The difference between the request time and the server\'s time is too large.');
-  if (amzDate.slice(0, 8) !== scopeDate) throw new AuthError('SignatureDoesNotMatch', 'The credential scope date does not match the request date');
+  if (amzDate.slice(0, 8) !== scopeDate) {
+    // a malformed request (400, as AWS answers), not a wrong secret
+    throw new AuthError(presigned ? 'AuthorizationQueryParametersError' : 'AuthorizationHeaderMalformed', 'Invalid credential date. Date is not the same as X-Amz-Date.');
+  }
   if (!signedHeaders.includes('host')) throw new AuthError('AccessDenied', 'The host header must be signed');
   // Every x-amz-* header changes what the request does (x-amz-copy-source turns a PUT into a
   // copy, x-amz-meta-* sets metadata): one the signer did not sign is refused, as AWS does,

@@ -557,3 +557,28 @@ test('a response-* override a header cannot carry is 400 InvalidArgument (it was
   assert.equal(ok.body.toString(), 'override me');
   assert.equal(Buffer.from(ok.headers['content-disposition'] as string, 'latin1').toString('hex'), Buffer.from('attachment; filename=\u00e9.txt', 'latin1').toString('hex'), 'sent as Latin-1, as S3');
 });
+
+test('request validation as AWS answers: an unknown metadata directive, two checksum headers, a checksum value no digest can have (S3 probe of 2026-12-02)', async () => {
+  await req('PUT', '/data/val-src.txt', 'hello');
+  const directive = await req('PUT', '/data/val-dst.txt', '', { 'x-amz-copy-source': '/data/val-src.txt', 'x-amz-metadata-directive': 'BOGUS' });
+  assert.equal(directive.status, 400, directive.body.toString());
+  assert.equal(xmlField(directive.body, 'Code'), 'InvalidArgument');
+  assert.equal(xmlField(directive.body, 'ArgumentName'), 'x-amz-metadata-directive');
+  assert.equal(existsSync(join(env.data, 'val-dst.txt')), false, 'no copy was made');
+  // crc32 and sha1 of "hello", both right: still one algorithm per request
+  const two = await req('PUT', '/data/val-two.txt', 'hello', { 'x-amz-checksum-crc32': 'NhCmhg==', 'x-amz-checksum-sha1': 'qvTGHdzF6KLavt4PO0gs2a6pQ00=' });
+  assert.equal(two.status, 400, two.body.toString());
+  assert.equal(xmlField(two.body, 'Code'), 'InvalidRequest');
+  assert.match(xmlField(two.body, 'Message') ?? '', /Multiple checksum Types are not allowed/);
+  for (const bad of ['!!notbase64', 'AAAA', 'NhCmhg']) {
+    const r = await req('PUT', '/data/val-bad.txt', 'hello', { 'x-amz-checksum-crc32': bad });
+    assert.equal(r.status, 400, `${bad}: ${r.body.toString()}`);
+    assert.equal(xmlField(r.body, 'Code'), 'InvalidRequest', bad);
+    assert.match(xmlField(r.body, 'Message') ?? '', /Value for x-amz-checksum-crc32 header is invalid/);
+  }
+  assert.equal(existsSync(join(env.data, 'val-two.txt')) || existsSync(join(env.data, 'val-bad.txt')), false, 'nothing written');
+  // the right one alone is taken; a wrong one that is a digest is still BadDigest
+  assert.equal((await req('PUT', '/data/val-ok.txt', 'hello', { 'x-amz-checksum-crc32': 'NhCmhg==' })).status, 200);
+  const wrong = await req('PUT', '/data/val-ok.txt', 'hello', { 'x-amz-checksum-crc32': 'AAAAAA==' });
+  assert.equal(xmlField(wrong.body, 'Code'), 'BadDigest');
+});

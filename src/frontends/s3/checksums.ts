@@ -10,6 +10,15 @@ import zlib from 'node:zlib';
 export type ChecksumAlgorithm = 'crc32' | 'crc32c' | 'crc64nvme' | 'sha1' | 'sha256';
 export const CHECKSUM_ALGORITHMS: readonly ChecksumAlgorithm[] = ['crc32', 'crc32c', 'crc64nvme', 'sha1', 'sha256'];
 
+/** How many bytes each algorithm's digest has (its header value is their base64). */
+const DIGEST_BYTES: Readonly<Record<ChecksumAlgorithm, number>> = { crc32: 4, crc32c: 4, crc64nvme: 8, sha1: 20, sha256: 32 };
+
+/** Whether `value` can be a digest of `alg` at all: the base64 of exactly its bytes. */
+export function isChecksumValue(alg: ChecksumAlgorithm, value: string): boolean {
+  const bytes = Buffer.from(value, 'base64');
+  return bytes.length === DIGEST_BYTES[alg] && bytes.toString('base64') === value;
+}
+
 export interface Checksummer {
   update(b: Buffer): void;
   /** base64 of the big-endian digest. */

@@ -9,6 +9,7 @@ import type { IncomingHttpHeaders } from 'node:http';
 import type { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { AwsChunkedDecoder, BodyVerifier, declaredChecksums, isAwsChunked, trailerAlgorithm } from './body.js';
+import { isChecksumValue } from './checksums.js';
 import { S3Error, s3err } from './errors.js';
 import type { Req } from './request.js';
 import type { VerifiedRequest } from './sigv4.js';
@@ -80,8 +81,15 @@ function hasBody(h: IncomingHttpHeaders): boolean {
 function verifier(h: IncomingHttpHeaders, sha256Hex: string | undefined, checksumsOfBody: boolean): BodyVerifier {
   const md5 = h['content-md5'];
   if (md5 !== undefined && (typeof md5 !== 'string' || !/^[A-Za-z0-9+/]{22}==$/.test(md5.trim()))) throw s3err.invalidDigest();
+  const checksums = checksumsOfBody ? declaredChecksums(h) : [];
+  // (as AWS answers: one algorithm per request, and a value that can be its digest; before
+  // 2026-12-03 two were both checked, and a malformed one was a mismatch, BadDigest)
+  if (checksums.length > 1) throw s3err.invalidRequest('Expecting a single x-amz-checksum- header. Multiple checksum Types are not allowed.');
+  for (const c of checksums) {
+    if (!isChecksumValue(c.alg, c.want)) throw s3err.invalidRequest(`Value for x-amz-checksum-${c.alg} header is invalid.`);
+  }
   return new BodyVerifier({
-    checksums: checksumsOfBody ? declaredChecksums(h) : [],
+    checksums,
     ...(h['content-md5'] ? { contentMd5: String(h['content-md5']) } : {}),
     ...(sha256Hex ? { sha256Hex } : {}),
   });

@@ -317,9 +317,13 @@ export async function openCopySource(ctx: S3Context, r: Req): Promise<{ src: { b
 }
 
 export async function copyObject(ctx: S3Context, r: Req): Promise<void> {
+  const directive = r.req.headers['x-amz-metadata-directive'];
+  if (directive !== undefined && directive !== 'COPY' && directive !== 'REPLACE') {
+    throw s3err.invalidArgument('Unknown metadata directive.', 'x-amz-metadata-directive', String(directive));
+  }
   const dst = await targetOf(ctx, r, r.bucket, r.key, { write: true });
   const { src, t: srcT } = await openCopySource(ctx, r);
-  if (lockIdOf(srcT) === lockIdOf(dst) && r.req.headers['x-amz-metadata-directive'] !== 'REPLACE') {
+  if (lockIdOf(srcT) === lockIdOf(dst) && directive !== 'REPLACE') {
     throw s3err.invalidRequest("This copy request is illegal because it is trying to copy an object to itself without changing the object's metadata, storage class, website redirect location or encryption attributes.");
   }
   await drain(r);

@@ -16,6 +16,7 @@ export default class LocalStart extends BaseCommand<typeof LocalStart, LocalStar
     'rest-port': Flags.integer({ default: 28080, min: 0, max: 65535, summary: 'Preferred REST port of the first worker (next ones +1).' }),
     'cache-size': Flags.string({ default: '1GiB', summary: 'Cache quota of each worker (pages under --dir/cache/<worker id>); 0 = no cache.' }),
     'lease-ttl': Flags.string({ default: '10s', summary: 'Membership lease TTL of the workers.' }),
+    's3-redirect': Flags.boolean({ default: false, summary: 'Workers answer an S3 GET/HEAD of a file another worker owns with a 307 redirect to it (worker start --s3-redirect; docs/cluster-cache.md).' }),
     tls: Flags.boolean({ default: false, summary: 'Also serve HTTPS, with a throwaway CA made by openssl in DIR/tls/.' }),
     'tls-only': Flags.boolean({ default: false, summary: 'Serve HTTPS only (implies --tls).' }),
     's3-tls-port': Flags.integer({ default: 29996, min: 0, max: 65535, summary: 'Preferred HTTPS S3 port of the first worker (next ones -1).' }),
@@ -38,6 +39,7 @@ export default class LocalStart extends BaseCommand<typeof LocalStart, LocalStar
       s3TlsPortBase: flags['s3-tls-port'],
       restTlsPortBase: flags['rest-tls-port'],
       cacheSize: flags['cache-size'],
+      s3Redirect: flags['s3-redirect'],
       onProgress: (l) => this.note(l),
     });
     const env = localEnv(state);

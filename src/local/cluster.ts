@@ -137,6 +137,8 @@ export interface LocalStartOptions {
   leaseTtl?: string;
   /** Cache quota of each worker (pages under DIR/cache/<id>); '0' = workers without a cache. Default 1GiB. */
   cacheSize?: string;
+  /** Workers answer a GET/HEAD of a file another worker owns with a 307 to it (worker start --s3-redirect). */
+  s3Redirect?: boolean;
   /** Serve HTTPS with a throwaway CA (alongside HTTP, or instead with `tlsOnly`). */
   tls?: boolean;
   tlsOnly?: boolean;
@@ -220,6 +222,7 @@ export async function startLocalCluster(opts: LocalStartOptions): Promise<LocalC
       process.execPath,
       [cliEntry(), 'worker', 'start', '--id', id, '--host', '127.0.0.1', '--bind-host', '127.0.0.1', '--s3-port', String(s3Port), '--rest-port', String(restPort), '--lease-ttl', opts.leaseTtl ?? '10s', ...tlsArgs,
         ...((opts.cacheSize ?? '1GiB') === '0' ? [] : ['--cache-dir', join(dir, 'cache', id), '--cache-size', opts.cacheSize ?? '1GiB']),
+        ...(opts.s3Redirect ? ['--s3-redirect'] : []),
       ],
       {
         detached: true,

@@ -4,7 +4,7 @@
  */
 import { after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync, existsSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, existsSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runCli } from '../helpers/cli.js';
@@ -38,7 +38,7 @@ describe('alluxio local', () => {
   });
 
   it('starts etcd + 2 workers in the background, reports health, converges, stops exactly what it started', async () => {
-    const start = await runCli(['local', 'start', '--workers', '2', '--dir', dir, '--etcd-port', '0', '--s3-port', '0', '--rest-port', '0', '--json'], { env });
+    const start = await runCli(['local', 'start', '--workers', '2', '--dir', dir, '--etcd-port', '0', '--s3-port', '0', '--rest-port', '0', '--s3-redirect', '--json'], { env });
     assert.equal(start.code, 0, start.stdout + start.stderr);
     const s = start.json();
     pids.push(s.etcd.pid, ...s.workers.map((w: any) => w.pid));
@@ -60,6 +60,18 @@ describe('alluxio local', () => {
     const list = (await runCli(['worker', 'list', '--json'], { env: cenv })).json();
     assert.deepEqual(list.workers.map((w: any) => w.id), ['worker-1', 'worker-2']);
     assert.ok(list.workers.every((w: any) => w.appliedRevision >= add.json().revision));
+    // --s3-redirect reached the workers: a GET of a file the other worker owns is a 307 to it.
+    mkdirSync(join(dir, 'r'), { recursive: true });
+    for (let i = 0; i < 16; i++) writeFileSync(join(dir, 'r', `f${i}`), `file ${i}`);
+    const redirected = await until('worker-1 redirects a GET of a file worker-2 owns', async () => {
+      for (let i = 0; i < 16; i++) {
+        const r = await fetch(`${s.workers[0].s3Endpoint}/demo/r/f${i}`, { redirect: 'manual' });
+        await r.arrayBuffer();
+        if (r.status === 307) return r.headers.get('location');
+      }
+      return undefined;
+    });
+    assert.ok(redirected!.startsWith(`${s.workers[1].s3Endpoint}/demo/r/f`), redirected!);
 
     // Human output carries the export lines.
     const st = await runCli(['local', 'status', '--dir', dir, '--json'], { env });

@@ -73,7 +73,8 @@ export interface SessionContext {
 
 export type ResponseMeaning =
   | { kind: 'created'; watchId: string }
-  | { kind: 'relist'; why: string }
+  /** `memberBehind`: the stream's member reports a revision below the one applied (it is catching up, or the cluster was restored). */
+  | { kind: 'relist'; why: string; memberBehind?: true }
   | { kind: 'events'; events: WatchEvent[] }
   /** our own watch's progress notification: every event up to `revision` was delivered */
   | { kind: 'progress'; revision: number }
@@ -102,7 +103,7 @@ export function classifyResponse(res: IWatchResponse, ctx: SessionContext): Resp
     if (ctx.clusterId && clusterId && clusterId !== ctx.clusterId) {
       return { kind: 'relist', why: `etcd cluster id changed (${ctx.clusterId} -> ${clusterId}): a different or restored cluster` };
     }
-    if (headerRev < ctx.revision) return { kind: 'relist', why: `etcd revision went backwards (${ctx.revision} -> ${headerRev})` };
+    if (headerRev < ctx.revision) return { kind: 'relist', why: `etcd revision went backwards (${ctx.revision} -> ${headerRev})`, memberBehind: true };
     return { kind: 'created', watchId: String(res.watch_id) };
   }
   if (res.canceled || compact > 0) {
@@ -111,7 +112,7 @@ export function classifyResponse(res: IWatchResponse, ctx: SessionContext): Resp
   const ours = ctx.watchId !== null && String(res.watch_id) === ctx.watchId;
   const events = res.events?.length ?? 0;
   if (headerRev > 0 && headerRev < ctx.revision && events === 0 && ours) {
-    return { kind: 'relist', why: `etcd revision went backwards (${ctx.revision} -> ${headerRev})` };
+    return { kind: 'relist', why: `etcd revision went backwards (${ctx.revision} -> ${headerRev})`, memberBehind: true };
   }
   if (events === 0) {
     // A progress notification. Only the server's own per-watcher notifications (our watch

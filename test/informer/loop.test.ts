@@ -57,6 +57,11 @@ class FakeClock implements Clock {
 class FakeStream implements WatchStream {
   written: IWatchRequest[] = [];
   cancelled = false;
+  /** Why the session failed the stream's member (fail()), if it did. */
+  failed: string | undefined;
+  fail(why: string): void {
+    this.failed = why;
+  }
   private handlers: Record<string, ((x?: unknown) => void)[]> = {};
   on(event: string, fn: (x: never) => void): this {
     (this.handlers[event] ??= []).push(fn as (x?: unknown) => void);
@@ -209,6 +214,23 @@ describe('informer loop (fake clock, scripted source)', () => {
     const s2 = await watching(src, inf, 40);
     assert.equal(s2.startRevision(), 41);
     assert.deepEqual(inf.current()!.mounts.map((m) => m.path), ['/w', '/y']);
+    await inf.stop();
+  });
+
+  it('a stream from a member behind the applied revision: that member is failed (the next stream goes elsewhere), and the loop relists', async () => {
+    const { src, inf } = setup();
+    src.lists.push({ revision: 10, clusterId: 'c1', kvs: [mount('/a')] }, { revision: 10, clusterId: 'c1', kvs: [mount('/a')] });
+    inf.start();
+    await settle();
+    const s1 = src.stream;
+    s1.respond({ created: true, revision: 8 }); // a member still catching up
+    await settle();
+    assert.match(s1.failed ?? '', /went backwards \(10 -> 8\)/);
+    assert.ok(s1.cancelled);
+    assert.equal(src.listCalls, 2);
+    const s2 = await watching(src, inf, 10);
+    assert.equal(s2.failed, undefined);
+    assert.equal(s2.startRevision(), 11);
     await inf.stop();
   });
 

@@ -16,7 +16,9 @@
  * A member seen behind that then leaves (its lease expired) is reported in `dropped`: etcd
  * cannot tell a dead member from one that runs on cut off from it, serving its old config
  * (docs/worker-runtime.md, --max-staleness). An etcd outage while polling is waited out up
- * to the deadline; then WaitTimeout says so.
+ * to the deadline; then WaitTimeout says so. Each read of etcd is bounded by what is left of
+ * the wait (at least a second): a listing is several reads, each up to --etcd-timeout, and a
+ * hung etcd made `--wait-timeout 10s` return after about 30 s (etcd review doubt D3).
  */
 import { AlluxioError } from '../domain/errors.js';
 import type { EtcdConnection } from '../store/connection.js';
@@ -40,6 +42,20 @@ export interface WaitOutcome {
   dropped?: { id: string; kind: 'worker' | 'fuse'; appliedRevision: number }[];
 }
 
+/** `read` (reads of etcd), bounded by what is left until `deadline` (at least 1 s): EtcdTimeout after that. */
+async function withinWait<T>(read: Promise<T>, deadline: number, what: string): Promise<T> {
+  const ms = Math.max(1000, deadline - Date.now());
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new AlluxioError('EtcdTimeout', `${what} got no answer within the ${ms} ms left of --wait-timeout`)), ms);
+  });
+  try {
+    return await Promise.race([read, late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 export async function waitForConvergence(
   conn: EtcdConnection,
   revision: number,
@@ -49,7 +65,7 @@ export async function waitForConvergence(
   const deadline = started + opts.timeoutMs;
   let required = revision;
   try {
-    required = Math.min(revision, Math.max(1, await configRevision(conn, revision)));
+    required = Math.min(revision, Math.max(1, await withinWait(configRevision(conn, revision), deadline, 'reading the config revision')));
   } catch {
     required = revision; // compacted already: be strict
   }
@@ -60,7 +76,7 @@ export async function waitForConvergence(
   for (;;) {
     let listing: WorkerListing;
     try {
-      listing = await listWorkers(conn);
+      listing = await withinWait(listWorkers(conn), deadline, 'listing the workers and FUSE clients');
     } catch (e) {
       // etcd lost while waiting (the commit is done): wait for it as for the members
       if (!isTransientEtcdError(e) || Date.now() >= deadline) {

@@ -124,4 +124,26 @@ describe('worker membership', () => {
     });
     assert.ok(cfg > 0);
   });
+
+  it('with etcd hung (SIGSTOP) during --wait, the wait ends near its own timeout, not after several --etcd-timeouts', async () => {
+    const c = new EtcdConnection({ endpoints: [etcd.endpoint], cluster, timeoutMs: 5000 });
+    const pid = etcd.process.pid!;
+    try {
+      await listWorkers(c); // connected
+      process.kill(pid, 'SIGSTOP');
+      const started = Date.now();
+      await assert.rejects(waitForConvergence(c, 1_000_000, { timeoutMs: 2000 }), (e: unknown) => {
+        assert.ok(e instanceof AlluxioError);
+        assert.equal(e.code, 'WaitTimeout');
+        assert.match(e.message, /etcd stopped answering meanwhile .*no answer within the \d+ ms left of --wait-timeout/);
+        return true;
+      });
+      // (each read up to the 5 s --etcd-timeout, and a probe: about 13 s before)
+      const took = Date.now() - started;
+      assert.ok(took < 9000, `took ${took} ms`);
+    } finally {
+      process.kill(pid, 'SIGCONT');
+      c.close();
+    }
+  });
 });

@@ -160,7 +160,9 @@ export class PrefixMirror {
       if (end.kind === 'relist') {
         this.opts.log?.info({ why: end.why, revision: this.revision }, `reading the ${this.opts.what} again`);
         relist = true;
-        attempt = 0;
+        // (a member behind: after a backoff, as the informer does)
+        if (end.memberBehind) await this.backoff(++attempt);
+        else attempt = 0;
         continue;
       }
       this.opts.log?.warn({ err: end.why }, `${this.opts.what} watch ended; watching again`);

@@ -26,7 +26,8 @@ export function backoffDelay(attempt: number, opts: BackoffOptions, random: numb
 /** How a watch session ended, and so what the loop does next. */
 export type WatchEnd =
   | { kind: 'stopped' }
-  | { kind: 'relist'; why: string }
+  /** `memberBehind`: see ResponseMeaning; the relist waits a backoff first. */
+  | { kind: 'relist'; why: string; memberBehind?: true }
   | { kind: 'reconnect'; why: string; hadContact: boolean };
 
 export interface LivenessState {

@@ -221,13 +221,21 @@ export class ConfigInformer extends EventEmitter<InformerEvents> {
         if (end.kind === 'relist') {
           this.log?.info({ why: end.why, revision: this.view.revision }, 'informer: relisting');
           needList = true;
-          attempt = 0;
           why = end.why;
-          continue; // relist at once
+          // A member behind the applied revision (catching up after a restart, or a follower
+          // a moment behind the leader the list read through) would answer the next stream
+          // the same way: list and watch alternated with no pause until it caught up. So
+          // that relist waits a backoff (a cluster restored to an earlier revision is found
+          // by it all the same); any other relists at once.
+          if (!end.memberBehind) {
+            attempt = 0;
+            continue;
+          }
+        } else {
+          why = end.why;
+          this.recordError(new Error(end.why), 'watch');
+          if (end.hadContact) attempt = 0;
         }
-        why = end.why;
-        this.recordError(new Error(end.why), 'watch');
-        if (end.hadContact) attempt = 0;
       } catch (e) {
         if (this.stopped) break;
         why = e instanceof Error ? e.message.split('\n')[0]! : String(e);

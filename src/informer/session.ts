@@ -131,12 +131,7 @@ export class WatchSession {
     const m = classifyResponse(res, this.ctx);
     switch (m.kind) {
       case 'relist':
-        // A member behind the applied revision (catching up after a restart, say) would answer
-        // the next stream the same way, a relist each time with no backoff: the next stream
-        // goes to another member. (The relist itself reads through the leader; a cluster
-        // restored to an earlier revision is found by it, every member says the same.)
-        if (m.memberBehind) this.stream.fail?.(m.why);
-        return this.finish({ kind: 'relist', why: m.why });
+        return this.finish({ kind: 'relist', why: m.why, ...(m.memberBehind ? { memberBehind: true as const } : {}) });
       case 'created':
         this.ctx.watchId = m.watchId;
         return this.h.created(this.ctx.startRevision);

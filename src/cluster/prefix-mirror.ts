@@ -32,7 +32,7 @@ export interface PrefixMirrorOptions {
   log?: Logger;
   /** Called after every change of the mirror (a full read or events) with the key -> value map (UTF-8). */
   onRead: (kvs: ReadonlyMap<string, string>) => void;
-  /** Called for each watch event applied, after onRead (a put carries its lease). */
+  /** Called for each change applied, after onRead: a watch event, or a difference a read found (a put carries its lease). */
   onEvent?: (ev: WatchEvent) => void;
   /** Liveness of the watch stream (ms; the informer's defaults). */
   progressIntervalMs?: number;
@@ -98,10 +98,21 @@ export class PrefixMirror {
       const res = await this.conn.call(`read the ${this.opts.what}`, (c) => (this.opts.exactKey ? c.get(this.prefix).exec() : c.getAll().prefix(this.prefix).exec()));
       const revision = Number(res.header.revision);
       if (this.closed || (!force && revision < this.revision)) return false;
+      const before = this.kvs;
       this.kvs = new Map(res.kvs.map((kv) => [kv.key.toString('utf8'), kv.value.toString('utf8')]));
       this.revision = revision;
       this.clusterId = String(res.header.cluster_id ?? '');
       this.opts.onRead(this.kvs);
+      // What the read changed, as the events it stands for (a watch event it overtook is
+      // dropped by the revision filter, so onEvent hears of every change once either way).
+      if (this.opts.onEvent) {
+        for (const kv of res.kvs) {
+          const key = kv.key.toString('utf8');
+          const value = kv.value.toString('utf8');
+          if (before.get(key) !== value) this.opts.onEvent({ type: 'put', key, value, modRevision: Number(kv.mod_revision), lease: String(kv.lease ?? '0') });
+        }
+        for (const key of before.keys()) if (!this.kvs.has(key)) this.opts.onEvent({ type: 'delete', key, value: '', modRevision: revision });
+      }
       return true;
     } catch (e) {
       if (!this.closed) this.opts.log?.warn({ err: (e as Error).message }, `cannot read the ${this.opts.what}; keeping the last copy`);

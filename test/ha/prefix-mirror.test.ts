@@ -48,12 +48,18 @@ describe('PrefixMirror on a 3-member etcd cluster', () => {
     conns.push(c);
     return c;
   };
-  const follow = (conn: EtcdConnection, prefix: string): { mirror: PrefixMirror; seen: () => Record<string, string> } => {
+  const follow = (conn: EtcdConnection, prefix: string): { mirror: PrefixMirror; seen: () => Record<string, string>; events: string[] } => {
     let latest: Record<string, string> = {};
+    const events: string[] = [];
     // (no periodic re-read within the test: only the watch can bring a change)
-    const mirror = new PrefixMirror(conn, prefix, { what: 'test range', resyncMs: 3_600_000, onRead: (kvs) => (latest = Object.fromEntries(kvs)) });
+    const mirror = new PrefixMirror(conn, prefix, {
+      what: 'test range',
+      resyncMs: 3_600_000,
+      onRead: (kvs) => (latest = Object.fromEntries(kvs)),
+      onEvent: (ev) => events.push(`${ev.type} ${ev.key.slice(prefix.length)}${ev.type === 'put' ? `=${ev.value}` : ''}`),
+    });
     mirrors.push(mirror);
-    return { mirror, seen: () => latest };
+    return { mirror, seen: () => latest, events };
   };
 
   it('a revision compacted while its member was down: the range is read again, and the watch follows on', async () => {
@@ -63,9 +69,10 @@ describe('PrefixMirror on a 3-member etcd cluster', () => {
     const p = '/mirror/compact/';
     await writer.client.put(`${p}a`).value('1');
     await writer.client.put(`${p}b`).value('1');
-    const { mirror, seen } = follow(connect([a!]), p);
+    const { mirror, seen, events } = follow(connect([a!]), p);
     await mirror.start();
     assert.deepEqual(seen(), { [`${p}a`]: '1', [`${p}b`]: '1' });
+    assert.deepEqual(events.splice(0), ['put a=1', 'put b=1'], 'the first read, as events');
 
     await cluster.stop(a!);
     stopped = a;
@@ -77,9 +84,12 @@ describe('PrefixMirror on a 3-member etcd cluster', () => {
     stopped = undefined;
 
     await until('the mirror read the range again after the compaction', () => JSON.stringify(seen()) === JSON.stringify({ [`${p}b`]: '1', [`${p}c`]: '2' }), 60_000);
+    // what the re-read changed reaches onEvent too (a member's record watch acts on them)
+    assert.deepEqual(events.splice(0), ['put c=2', 'delete a']);
     // ...and watches again: a change now arrives as an event (the re-read is an hour away)
     await writer.client.put(`${p}d`).value('3');
     await until('a change after the compaction is followed', () => seen()[`${p}d`] === '3', 60_000);
+    assert.deepEqual(events, ['put d=3']);
   });
 
   it('start and stop with the only member hung (SIGSTOP) return; the mirror follows once it answers again', async () => {

@@ -159,7 +159,7 @@ export class Membership {
     this.renewedAt = Date.now();
     this.scheduleRenewal(this.renewalPeriodMs);
     this.log?.info({ key: this.key, lease: id, ttl: this.ttlSeconds }, `registered ${this.what}`);
-    if (!this.watcher) this.watchRecord();
+    if (!this.watcher && !this.closed) this.watchRecord();
     // `value` was made before the registration: an update made meanwhile (flush waits while
     // there is no lease) would otherwise wait for the next one
     if (this.dirty()) this.schedule();

@@ -146,9 +146,10 @@ export class EtcdConnection {
       // after at most 1 s); a call whose every member refused the connection fails at once
       // in withDeadline (allRefusedSince) instead of at the deadline.
       // (etcd3 counts every RESOURCE_EXHAUSTED as recoverable; a full database, the NOSPACE
-      // alarm, refuses every write until an operator acts: retrying it ran to the deadline
-      // and was reported as an overloaded etcd)
-      const transient = (e: Error) => (mod.isRecoverableError(e) && !/database space exceeded/.test(e.message)) || c.isBrokenCircuitError(e);
+      // alarm, refuses every write until an operator acts, and an answer larger than grpc
+      // takes is as large the next time: retrying them ran to the deadline and was reported
+      // as an overloaded etcd)
+      const transient = (e: Error) => (mod.isRecoverableError(e) && !/database space exceeded|larger than max/i.test(e.message)) || c.isBrokenCircuitError(e);
       const retry = c.retry(c.handleWhen(transient), { maxAttempts: 10_000, backoff: new c.ExponentialBackoff({ initialDelay: 25, maxDelay: 250 }) });
       this.etcdClient = new mod.Etcd3({
         ...this.etcdOptions,

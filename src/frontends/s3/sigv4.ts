@@ -33,6 +33,13 @@ const MAX_SKEW_MS = 15 * 60 * 1000;
 
 export type { Credentials };
 
+/**
+ * x-amz-* headers a request may carry unsigned: the payload hash and the date (the string to
+ * sign covers them in their own lines), and CloudFront's request id, which a CDN in front of
+ * the endpoint adds after the client signed (it changes nothing the request does).
+ */
+const UNSIGNED_AMZ_HEADERS = new Set(['x-amz-content-sha256', 'x-amz-date', 'x-amz-cf-id']);
+
 /** Why a signature check failed: the AWS error code, which both front ends answer with. */
 export type AuthReason =
   /** Anonymous, an expired presigned URL, no valid date, host or an x-amz-* header not signed. */
@@ -237,7 +244,7 @@ export function verifySignature(input: SigInput, creds: Credentials, rules: Scop
   // payload hash and the date, which the string to sign covers in their own lines (a
   // presigned URL's declared hash only adds a check, request-body.ts).
   const unsigned = Object.keys(input.headers)
-    .filter((n) => n.startsWith('x-amz-') && n !== 'x-amz-content-sha256' && n !== 'x-amz-date' && !signedHeaders.includes(n))
+    .filter((n) => n.startsWith('x-amz-') && !UNSIGNED_AMZ_HEADERS.has(n) && !signedHeaders.includes(n))
     .sort();
   if (unsigned.length > 0) {
     throw new AuthError('AccessDenied', 'There were headers present in the request which were not signed', { HeadersNotSigned: unsigned.join(', ') });

@@ -376,6 +376,10 @@ test('another authorization scheme is 400 InvalidArgument, a credential date oth
   assert.equal(bearer.status, 400, bearer.body.toString());
   assert.equal(xmlField(bearer.body, 'Code'), 'InvalidArgument');
   assert.equal(xmlField(bearer.body, 'ArgumentName'), 'Authorization');
+  // a SigV2 header that is not "AWS AK:signature" (s3-tests: test_object_create_bad_authorization_invalid_aws2)
+  const v2 = await raw(env.worker.s3Url, 'GET', '/data/doc.txt', undefined, { authorization: 'AWS HAHAHA' });
+  assert.equal(v2.status, 400, v2.body.toString());
+  assert.equal(xmlField(v2.body, 'Code'), 'InvalidArgument');
   // A header signature whose credential names yesterday.
   const h = signV4('GET', '/data/doc.txt', { host: u.host }, (v) => Buffer.from(v, 'latin1'), 's3cr3t/key+x', 'AKIDTEST');
   const yesterday = new Date(Date.now() - 86_400_000).toISOString().slice(0, 10).replace(/-/g, '');

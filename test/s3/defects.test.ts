@@ -582,3 +582,20 @@ test('request validation as AWS answers: an unknown metadata directive, two chec
   const wrong = await req('PUT', '/data/val-ok.txt', 'hello', { 'x-amz-checksum-crc32': 'AAAAAA==' });
   assert.equal(xmlField(wrong.body, 'Code'), 'BadDigest');
 });
+
+test('an upload with neither Content-Length nor Transfer-Encoding is 411 MissingContentLength and writes nothing, as AWS (s3-tests probe of 2026-12-03)', async () => {
+  // (HTTP gives such a request an empty body: the object was stored empty, answered 200)
+  const u = new URL(env.worker.s3Url);
+  const put = await exchange(`PUT /data/c411/obj HTTP/1.1\r\nHost: ${u.host}\r\nConnection: close\r\n\r\n`);
+  assert.match(put, /^HTTP\/1\.1 411 /);
+  assert.match(put, /<Code>MissingContentLength<\/Code>/);
+  assert.equal(existsSync(join(env.data, 'c411', 'obj')), false);
+  const up = await req('POST', '/data/c411/mp?uploads', '');
+  const id = xmlField(up.body, 'UploadId')!;
+  const part = await exchange(`PUT /data/c411/mp?partNumber=1&uploadId=${encodeURIComponent(id)} HTTP/1.1\r\nHost: ${u.host}\r\nConnection: close\r\n\r\n`);
+  assert.match(part, /^HTTP\/1\.1 411 /);
+  // with a length (0 included) the same requests are taken
+  assert.equal((await req('PUT', '/data/c411/obj', '')).status, 200);
+  assert.equal((await req('PUT', `/data/c411/mp?partNumber=1&uploadId=${encodeURIComponent(id)}`, 'part')).status, 200);
+  assert.equal((await req('DELETE', `/data/c411/mp?uploadId=${encodeURIComponent(id)}`)).status, 204);
+});

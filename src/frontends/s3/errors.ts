@@ -37,6 +37,7 @@ export const s3err = {
   badDigest: (why: string) => new S3Error('BadDigest', 400, why),
   /** A Content-MD5 that is no MD5 (not 16 bytes of base64); BadDigest is one that does not match. */
   invalidDigest: () => new S3Error('InvalidDigest', 400, 'The Content-MD5 you specified is not valid.'),
+  missingContentLength: () => new S3Error('MissingContentLength', 411, 'You must provide the Content-Length HTTP header.'),
   /** partNumber past the object's parts (a file is one part). */
   invalidPartNumber: () => new S3Error('InvalidPartNumber', 416, 'The requested partnumber is not satisfiable'),
   internal: (why: string) => new S3Error('InternalError', 500, why),

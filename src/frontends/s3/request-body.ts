@@ -114,6 +114,16 @@ export function bodyStages(r: Req, checksumsOfBody = true): Transform[] {
   return stages;
 }
 
+/**
+ * An upload (PutObject, UploadPart) says how its body ends: a Content-Length, or a chunked
+ * transfer. With neither, HTTP gives it an empty body, and a client that meant to send bytes
+ * would have them stored as an empty object: 411 MissingContentLength, as AWS answers.
+ */
+export function requireBodyLength(r: Req): void {
+  const h = r.req.headers;
+  if (h['content-length'] === undefined && h['transfer-encoding'] === undefined) throw s3err.missingContentLength();
+}
+
 /** Stream the request body through its stages into `sink`; body errors win over sink errors. */
 export function withBody<T>(r: Req, sink: (body: Readable) => Promise<T>, checksumsOfBody = true): Promise<T> {
   return throughStages(r.req, bodyStages(r, checksumsOfBody), sink);

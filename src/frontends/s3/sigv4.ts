@@ -356,7 +356,8 @@ function verifySigV2(input: SigInput, creds: Credentials, pairs: [string, string
   let dateLine: string;
   if (auth.startsWith('AWS ')) {
     const i = auth.lastIndexOf(':');
-    if (i < 5) throw new AuthError('AuthorizationHeaderMalformed', 'The authorization header is malformed');
+    // (no "AK:signature": 400 InvalidArgument, as AWS answers a malformed SigV2 header)
+    if (i < 5) throw new AuthError('InvalidArgument', 'AWS authorization header is invalid.  Expected AwsAccessKeyId:signature', { ArgumentName: 'Authorization', ArgumentValue: auth.slice(0, 64) });
     accessKey = auth.slice(4, i);
     signature = auth.slice(i + 1);
     const amzDate = amzDateHeader(input.headers);

@@ -10,7 +10,7 @@ import { lockIdOf } from '../key-locks.js';
 import { MAX_PARTS, MIN_PART_SIZE, multipartEtag, type PartInfo } from '../multipart.js';
 import { conditionsFrom } from '../preconditions.js';
 import { copySourceRange } from '../ranges.js';
-import { readXml, throughStages, withBody } from '../request-body.js';
+import { readXml, requireBodyLength, throughStages, withBody } from '../request-body.js';
 import { declaredChecksums, MultipartChecksumVerifier } from '../body.js';
 import { CHECKSUM_ALGORITHMS } from '../checksums.js';
 import { drain, isoDate, OWNER, quoteEtag, requireBucket, s3call, sendEmpty, sendXml, targetOf, type Req, type S3Context } from '../request.js';
@@ -36,6 +36,7 @@ function partNumberOf(r: Req): number {
 }
 
 export async function uploadPart(ctx: S3Context, r: Req): Promise<void> {
+  requireBodyLength(r);
   const id = r.query.get('uploadId')!;
   const n = partNumberOf(r);
   await targetOf(ctx, r, r.bucket, r.key, { write: true });

@@ -16,7 +16,7 @@ import { againOnConflict } from '../../common/again-on-conflict.js';
 import { conditionOf, conditionsFrom, evaluateCopySource, evaluateRead, evaluateWrite, hasWriteConditions, type Conditions } from '../preconditions.js';
 import { objectRange } from '../ranges.js';
 import { maybeRedirect } from '../redirect.js';
-import { withBody } from '../request-body.js';
+import { requireBodyLength, withBody } from '../request-body.js';
 import { baseHeaderList, checkKey, contentTypeOf, drain, httpDate, isoDate, quoteEtag, s3call, sendEmpty, sendXml, namesKind, statObject, targetNow, targetOf, type Req, type S3Context } from '../request.js';
 import { openHint } from '../../common/range.js';
 import { sendLazyBody } from '../../common/lazy-body.js';
@@ -191,6 +191,7 @@ function checksumHeaders(r: Req): Record<string, string> {
 }
 
 export async function putObject(ctx: S3Context, r: Req): Promise<void> {
+  requireBodyLength(r);
   const t = await targetOf(ctx, r, r.bucket, r.key, { write: true });
   const scope = { bucket: r.bucket, key: r.key };
   const cond = conditionsFrom(r.req.headers);

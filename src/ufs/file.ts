@@ -44,7 +44,7 @@ import { AlluxioError } from '../domain/errors.js';
 import type { ParsedMount } from '../domain/mounts.js';
 import { CONTROL_CHARS } from '../domain/paths.js';
 import { compareUtf8 } from './order.js';
-import { SMALL_OBJECT_BYTES, commitWith, type ByteRange, type LocalFile, type UfsAdapter, type UfsEntry, type UfsOpenFile, type WriteOptions } from './types.js';
+import { SMALL_OBJECT_BYTES, commitWith, notContentMd5, type ByteRange, type LocalFile, type UfsAdapter, type UfsEntry, type UfsOpenFile, type WriteOptions } from './types.js';
 
 export const TEMP_PREFIX = '.alluxio-tmp-';
 /** Files up to this size are read with one read(2) and handed over as one chunk. */
@@ -65,7 +65,7 @@ export { compareUtf8 };
  * changes only it (before 2026-12-01 such a rewrite was never seen, even at TTL 0).
  */
 export function fileEtag(st: Pick<Stats, 'size' | 'mtimeMs' | 'ctimeMs' | 'ino'>): string {
-  return createHash('md5').update(`${st.size}:${st.mtimeMs}:${st.ctimeMs}:${st.ino}`).digest('hex');
+  return notContentMd5(createHash('md5').update(`${st.size}:${st.mtimeMs}:${st.ctimeMs}:${st.ino}`).digest('hex'));
 }
 
 /**

@@ -156,6 +156,16 @@ export interface UfsOpenFile {
 }
 
 /**
+ * An ETag that is not the MD5 of the bytes is marked so with a "-1" suffix (the form of a
+ * multipart ETag, which no client takes for the content's MD5). A bare 32-digit hex ETag is
+ * the content's MD5 to S3 clients: rclone compared it with the MD5 of what it uploaded and
+ * failed every copy ("corrupted on transfer: md5 hash differ"), and s3cmd does the same.
+ */
+export function notContentMd5(hex: string): string {
+  return `${hex}-1`;
+}
+
+/**
  * Two stats name the same version of an object: the same size and ETag when the UFS gives
  * one, else the same size and mtime (file://).
  */

@@ -9,7 +9,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import path from 'node:path';
 import { isAlluxioError } from '../../domain/errors.js';
 import type { Snapshot } from '../../domain/snapshot.js';
-import type { UfsEntry } from '../../ufs/types.js';
+import { notContentMd5, type UfsEntry } from '../../ufs/types.js';
 import type { DataPath, DataTarget } from '../common/data-path.js';
 import type { FrontendContext } from '../context.js';
 import { fromAlluxio, S3Error, s3err, type ErrorScope } from './errors.js';
@@ -70,7 +70,7 @@ export function quoteEtag(e: UfsEntry): string {
   // No ETag from the UFS (file://): one derived from size and mtime, hashed once per entry
   // (a cached entry is the same object for every read within the metadata TTL).
   let tag = derivedEtags.get(e);
-  if (tag === undefined) derivedEtags.set(e, (tag = `"${createHash('md5').update(`${e.size}:${e.mtimeMs}`).digest('hex')}"`));
+  if (tag === undefined) derivedEtags.set(e, (tag = `"${notContentMd5(createHash('md5').update(`${e.size}:${e.mtimeMs}`).digest('hex'))}"`));
   return tag;
 }
 const derivedEtags = new WeakMap<UfsEntry, string>();

@@ -19,8 +19,7 @@ import type { Logger } from 'pino';
 import type { EtcdConnection } from '../store/connection.js';
 import { sleep, systemClock, type Clock } from '../informer/clock.js';
 import { backoffDelay, type WatchEvent } from '../informer/decisions.js';
-import { PROGRESS_INTERVAL_MS, DEAD_STREAM_TIMEOUT_MS } from '../informer/informer.js';
-import { WatchSession, type WatchRange } from '../informer/session.js';
+import { DEAD_STREAM_TIMEOUT_MS, PROGRESS_INTERVAL_MS, WatchSession, type WatchRange } from '../informer/session.js';
 
 export interface PrefixMirrorOptions {
   /** What the mirror holds, for logs and etcd call names ("worker ring"). */

@@ -28,17 +28,15 @@ import type { Snapshot } from '../domain/snapshot.js';
 import type { EtcdConnection } from '../store/connection.js';
 import { sleep, systemClock, type Clock } from './clock.js';
 import { backoffDelay, type WatchEnd, type WatchEvent } from './decisions.js';
-import { WatchSession } from './session.js';
+import { DEAD_STREAM_TIMEOUT_MS, PROGRESS_INTERVAL_MS, WatchSession } from './session.js';
 import { etcdSource, isInformerSource, type InformerSource } from './source.js';
 import type { InformerOptions, InformerEvents, InformerStatus, LoopState, SnapshotChange } from './types.js';
 import { applyEvents, applyList, emptyView, type ConfigView, type ViewStep } from './view.js';
 
 export type { InformerEvents, InformerOptions, InformerState, InformerStatus, LoopState, SnapshotChange } from './types.js';
 
-/** A watch stream silent this long is asked for a progress notification (ms). */
-export const PROGRESS_INTERVAL_MS = 2000;
-/** A progress request unanswered this long: the stream is dead (ms). */
-export const DEAD_STREAM_TIMEOUT_MS = 3000;
+/** The watch liveness defaults (they live beside the session that uses them). */
+export { DEAD_STREAM_TIMEOUT_MS, PROGRESS_INTERVAL_MS };
 
 /** The reconnect to another member after a dead stream is detected, allowed for in livenessWithin (ms). */
 const RECONNECT_ALLOWANCE_MS = 1000;

@@ -25,6 +25,11 @@ export interface SessionHandlers {
   progress(revision: number): void;
 }
 
+/** A watch stream silent this long is asked for a progress notification (ms; the default). */
+export const PROGRESS_INTERVAL_MS = 2000;
+/** A progress request unanswered this long: the stream is dead (ms; the default). */
+export const DEAD_STREAM_TIMEOUT_MS = 3000;
+
 /** What a session watches: every key under a prefix, or one key. */
 export type WatchRange = { prefix: string } | { key: string };
 

@@ -63,3 +63,21 @@ test('signV4 agrees with the AWS SDK signer across seconds, days and paths (with
     assert.equal(ours.authorization, aws.headers.authorization, `${path} at ${now}`);
   }
 });
+
+test('signV4 signs given headers in name order with their whitespace folded, and returns them without host', async () => {
+  const now = Date.UTC(2026, 11, 3, 7, 30, 5);
+  // names before and after "host" and the x-amz ones; values with runs of whitespace
+  const given = { 'if-match': '  "abc"  ', range: 'bytes=0-9', 'x-amz-security-token': 'tok  en\t2', 'a-first': 'x', zz: 'a   b' };
+  const ours = signV4({ method: 'GET', rawPath: '/bk/k', rawQuery: '', host: 'h.example:9000', accessKey: 'AK', secret: 'SK', region: 'eu-west-1', service: 's3', now, headers: given });
+  const aws = await new SignatureV4({ credentials: { accessKeyId: 'AK', secretAccessKey: 'SK' }, region: 'eu-west-1', service: 's3', sha256: Sha256, uriEscapePath: false }).sign(
+    { method: 'GET', protocol: 'http:', hostname: 'h.example', port: 9000, path: '/bk/k', query: {}, headers: { ...given, host: 'h.example:9000', 'x-amz-content-sha256': 'UNSIGNED-PAYLOAD' } },
+    { signingDate: new Date(now) },
+  );
+  assert.equal(ours.authorization, aws.headers.authorization);
+  assert.match(ours.authorization!, /SignedHeaders=a-first;host;if-match;range;x-amz-content-sha256;x-amz-date;x-amz-security-token;zz,/);
+  assert.deepEqual(Object.keys(ours), ['if-match', 'range', 'x-amz-security-token', 'a-first', 'zz', 'x-amz-content-sha256', 'x-amz-date', 'authorization']);
+  assert.equal(ours['if-match'], given['if-match'], 'the values sent are the given ones (only the signature folds them)');
+  // a given host or x-amz-date does not override what is signed, nor show in the result
+  const withHost = signV4({ method: 'GET', rawPath: '/bk/k', rawQuery: '', host: 'h.example:9000', accessKey: 'AK', secret: 'SK', region: 'eu-west-1', service: 's3', now, headers: { ...given, host: 'evil', 'x-amz-date': '19990101T000000Z' } });
+  assert.deepEqual(withHost, ours);
+});

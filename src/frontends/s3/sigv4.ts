@@ -20,7 +20,7 @@ import { createHmac, timingSafeEqual } from 'node:crypto';
 import type { IncomingHttpHeaders } from 'node:http';
 import type { ChunkSigner } from './body.js';
 import { S3Error } from './errors.js';
-import { canonicalQuery, canonicalUri as canonicalUriOf, EMPTY_SHA256, safeEqualHex, sha256Hex, SIGV4_ALGORITHM as ALGORITHM, signingKey, splitQuery, type Credentials } from '../../domain/sigv4.js';
+import { canonicalHeaderValue, canonicalQuery, canonicalUri as canonicalUriOf, EMPTY_SHA256, safeEqualHex, sha256Hex, SIGV4_ALGORITHM as ALGORITHM, signingKey, splitQuery, type Credentials } from '../../domain/sigv4.js';
 
 // The pure part (canonicalisation, the signer) is shared with the requests this process
 // sends: src/domain/sigv4.ts. awsUriEncode is re-exported for the front end's listings.
@@ -111,9 +111,9 @@ function headerValue(h: IncomingHttpHeaders, name: string, distinct?: () => Node
   let s = Array.isArray(v) ? v.join(',') : (v ?? '');
   if (distinct && s.includes(',')) {
     const all = distinct()[name];
-    if (all && all.length > 1) s = all.map((x) => x.trim().replace(/\s+/g, ' ')).join(',');
+    if (all && all.length > 1) s = all.map(canonicalHeaderValue).join(',');
   }
-  return String(s).trim().replace(/\s+/g, ' ');
+  return canonicalHeaderValue(String(s));
 }
 
 function parseAmzDate(s: string): number {

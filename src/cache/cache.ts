@@ -180,16 +180,14 @@ export class WorkerCache {
     const pages = this.reader.runPages;
     const first = Math.floor(Math.max(0, firstByte) / ps);
     const epoch = this.invalidations;
-    const forget = () => {
-      if (this.primes.get(uri)?.p === p) this.primes.delete(uri);
-    };
     const p = (async (): Promise<UfsEntry | null | undefined> => {
       const r = await readFirst({ start: first * ps, end: (first + pages) * ps - 1 });
       if (!r) return undefined;
       this.metaMisses++;
       this.learned(uri, r.entry, epoch, ttl, t.adapter);
       if (!r.body) return r.entry; // no object of that name: missing, or a directory
-      const ref: ObjectRef = { uri, version: versionOf(r.entry), size: r.entry.size };
+      // (the open that follows takes the same ref for this entry: one key computed, not two)
+      const ref = this.refOf(uri, r.entry);
       const last = Math.min(first + pages, Math.ceil(ref.size / ps)) - 1;
       const source = new PrimedSource(new UfsPageSource(t.adapter, t.rel), first * ps, r.body);
       const indexes = Array.from({ length: Math.max(0, last - first + 1) }, (_, i) => first + i);
@@ -197,13 +195,21 @@ export class WorkerCache {
       // once, so readers join it); if it needed no fetch, the body is dropped.
       const fetched = this.reader.pages(ref, indexes, source);
       source.discard();
-      void Promise.allSettled(fetched).then(forget);
+      void Promise.allSettled(fetched).then(() => this.forgetPrime(uri, p));
       return r.entry;
     })();
     this.primes.set(uri, { p, via: t.adapter });
     // (a file's prime is forgotten once its pages are fetched, anything else at once)
-    p.then((e) => e?.type !== 'file' && forget(), forget);
+    p.then(
+      (e) => e?.type !== 'file' && this.forgetPrime(uri, p),
+      () => this.forgetPrime(uri, p),
+    );
     return p;
+  }
+
+  /** The cold open `p` of `uri` is over: later opens do not join it. */
+  private forgetPrime(uri: string, p: Promise<UfsEntry | null | undefined>): void {
+    if (this.primes.get(uri)?.p === p) this.primes.delete(uri);
   }
 
   /**

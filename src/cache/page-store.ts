@@ -480,7 +480,7 @@ export class PageStore {
     this.pending.add(id);
     this.reserved += charge;
     const path = this.pagePath(key, index);
-    let large = false;
+    const state = { large: false };
     // (registered where the finally below is sure to release it)
     let largeDone: (() => void) | undefined;
     if (!small) {
@@ -500,26 +500,15 @@ export class PageStore {
       // Small pages: the writer thread (a spare file renamed into place and overwritten:
       // creating a file costs more than the rest of a small page's miss, spare-files.ts).
       // Large pages: through the pool with no copy, once a drop of the same name is done.
-      const write = async (): Promise<void> => {
-        if (small) return this.writer.write(path, parts);
-        await this.writer.dropsDone(path);
-        large = true;
-        const fh = await fsp.open(path, 'w');
-        try {
-          await fh.writev(parts); // no copy of a large page
-        } finally {
-          await fh.close();
-        }
-      };
       try {
-        await write();
+        await this.writePage(path, parts, small, state);
       } catch (e) {
         // its shard directory removed behind the store (by hand, a cleaner of empty
         // directories): made again, once (otherwise the shard's pages never land again)
         if (!missingDirectory(e)) throw e;
         this.shards.delete(key.slice(0, 2));
         if (!(await this.ensureShard(key))) throw e;
-        await write();
+        await this.writePage(path, parts, small, state);
       }
       if (this.files.get(key) !== rec) {
         // dropped (free / invalidation) while we wrote: do not resurrect it
@@ -540,7 +529,7 @@ export class PageStore {
         this.lastWriteWarn = now;
         this.writeWarnsQuiet = 0;
       } else this.writeWarnsQuiet++;
-      if (large) this.writer.drop(path); // (the thread removes what a small write left)
+      if (state.large) this.writer.drop(path); // (the thread removes what a small write left)
       if (/\bENOSPC\b|\bEDQUOT\b/.test(message) || (e as NodeJS.ErrnoException).code === 'ENOSPC') this.fitDisk('full', charge);
     } finally {
       this.pending.delete(id);
@@ -548,6 +537,24 @@ export class PageStore {
       this.backlog -= data.length;
       if (this.backlog <= MAX_WRITE_BACKLOG / 2) for (const w of [...this.roomWaiters]) w();
       largeDone?.();
+    }
+  }
+
+  /**
+   * One page file written (see put): a small page by the writer thread, a large one through
+   * the pool once a drop of the same name is done (`state.large` from then on: a failure
+   * leaves a file to drop). A method, not a closure in put: the bundle names every named
+   * closure it creates (a defineProperty per page).
+   */
+  private async writePage(path: string, parts: Buffer[], small: boolean, state: { large: boolean }): Promise<void> {
+    if (small) return this.writer.write(path, parts);
+    await this.writer.dropsDone(path);
+    state.large = true;
+    const fh = await fsp.open(path, 'w');
+    try {
+      await fh.writev(parts); // no copy of a large page
+    } finally {
+      await fh.close();
     }
   }
 
@@ -713,7 +720,7 @@ export class PageStore {
     let rec = this.files.get(key);
     if (!rec) {
       const r: ObjectRef = { uri: ref.uri, version: ref.version, size: ref.size };
-      rec = { key, ref: r, pages: new Set(), meta: Buffer.from(JSON.stringify({ ...r, pageSize: this.pageSize })) };
+      rec = { key, ref: r, pages: new Set(), meta: Buffer.from(JSON.stringify({ uri: r.uri, version: r.version, size: r.size, pageSize: this.pageSize })) };
       this.files.set(key, rec);
       let set = this.byUri.get(ref.uri);
       if (!set) this.byUri.set(ref.uri, (set = new Set()));

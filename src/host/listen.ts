@@ -66,19 +66,21 @@ export function listen(inner: Handler, spec: ListenSpec): Promise<Server> {
   });
 }
 
-/** Remember, per connection, the responses not yet finished (pipelined requests queue up). */
+/**
+ * Remember, per connection, the responses not yet finished (pipelined requests queue up).
+ * Finished ones leave the list when the connection's next request comes (onClientError
+ * skips them anyway): no listeners and no closure per request.
+ */
 function trackAnswers(inner: Handler, answering: WeakMap<Socket, ServerResponse[]>): Handler {
   return (req, res) => {
     const socket = req.socket;
-    const open = answering.get(socket) ?? [];
-    if (open.length === 0) answering.set(socket, open);
-    if (!open.includes(res)) {
+    const open = answering.get(socket);
+    if (open === undefined) answering.set(socket, [res]);
+    else {
+      let k = 0;
+      for (const r of open) if (!r.writableEnded && !r.destroyed && r !== res) open[k++] = r;
+      open.length = k;
       open.push(res);
-      const done = () => {
-        const i = open.indexOf(res);
-        if (i >= 0) open.splice(i, 1);
-      };
-      res.once('finish', done).once('close', done);
     }
     inner(req, res);
   };

@@ -20,25 +20,52 @@ export function primedObject(
   /** Any range of the same version, from the UFS. */
   read: (range: ByteRange) => Promise<Readable>,
 ): DataObject {
-  let primed: Readable | undefined = body;
-  const whole = (range: ByteRange | undefined): ByteRange => range ?? { start: 0, end: entry.size - 1 };
-  const take = (range: ByteRange | undefined): Readable | undefined => {
-    const b = primed;
-    primed = undefined;
-    const r = whole(range);
-    if (b && r.start === span.start && r.end === span.end) return b;
+  return new PrimedObject(entry, span, body, read);
+}
+
+/**
+ * A class, not an object of closures: one is made per cold GET, and the bundle names every
+ * named closure it creates (esbuild's keepNames: a defineProperty each), which was a few
+ * per cent of a worker's main thread under cold small GETs.
+ */
+class PrimedObject implements DataObject {
+  private primed: Readable | undefined;
+
+  constructor(
+    readonly entry: UfsEntry,
+    private readonly span: ByteRange,
+    body: Readable,
+    private readonly read: (range: ByteRange) => Promise<Readable>,
+  ) {
+    this.primed = body;
+  }
+
+  async bytes(range?: ByteRange): Promise<Buffer> {
+    return collect(this.take(range) ?? (await this.read(this.whole(range))));
+  }
+
+  async stream(range?: ByteRange): Promise<Readable> {
+    return this.take(range) ?? this.read(this.whole(range));
+  }
+
+  close(): void {
+    this.primed?.destroy();
+    this.primed = undefined;
+  }
+
+  private whole(range: ByteRange | undefined): ByteRange {
+    return range ?? { start: 0, end: this.entry.size - 1 };
+  }
+
+  /** The body, when `range` is the primed span and it was not taken yet; else it is dropped. */
+  private take(range: ByteRange | undefined): Readable | undefined {
+    const b = this.primed;
+    this.primed = undefined;
+    const r = this.whole(range);
+    if (b && r.start === this.span.start && r.end === this.span.end) return b;
     b?.destroy();
     return undefined;
-  };
-  return {
-    entry,
-    bytes: async (range) => collect(take(range) ?? (await read(whole(range)))),
-    stream: async (range) => take(range) ?? read(whole(range)),
-    close: () => {
-      primed?.destroy();
-      primed = undefined;
-    },
-  };
+  }
 }
 
 async function collect(r: Readable): Promise<Buffer> {

@@ -8,22 +8,26 @@
  *   cold     the cache freed, then every object once through the caching worker's S3 GET
  *   direct   every object once straight from the shaped s3rver (the UFS without Alluxio)
  *   nocache  every object once through the worker without a cache (the hop alone)
+ *   bare     every object once through a bare Node proxy (bench/parts/bare-proxy.ts: node:http
+ *            in, undici out, nothing else): what one hop through a Node process costs here,
+ *            the floor under both workers
  *
  * at --concurrency 16. --warmup rounds first (not counted: a fresh worker's cold path runs in
  * V8's lower tiers for a few thousand GETs), then --rounds rounds. Prints each round's ops/s
- * and ratios, the workers' CPU per GET (user + system, /proc; helper threads apart: the page
- * writer, V8's helpers, libuv's pool), the machine's busy share during the cold pass, and the
+ * and ratios, the workers' CPU per GET (user + system, /proc, 10 ms ticks; the main thread's
+ * from its schedstat, in ns; helper threads apart: the page writer, V8's helpers, libuv's pool), the machine's busy share during the cold pass, and the
  * medians. No timed assertions.
  *
  *   node dist/bench/cache-cold.js [--rounds 12] [--warmup 6] [--count 256] [--delay-ms 10] [--concurrency 16]
  *
  * Needs etcd. Everything it starts is stopped and its temp dir removed.
  */
-import type { ChildProcess } from 'node:child_process';
+import { fork, type ChildProcess } from 'node:child_process';
 import { randomFillSync } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { addMount } from '../src/control/mounts.js';
 import { freePort, startEtcdServer, type EtcdServer } from '../src/local/etcd-server.js';
 import { EtcdConnection } from '../src/store/connection.js';
@@ -31,7 +35,7 @@ import { startWorker, type WorkerProcess } from '../test/helpers/worker.js';
 import { median, numArg, runBench, startS3rver, stopChild, waitHttp } from './lib.js';
 import { startShapingProxy, type ShapingProxy } from './parts/shaping-proxy.js';
 import { getAll, stopGetClient } from './parts/get-client.js';
-import { cpuTimes, helperThreadsMs, pagesOnDisk, putObject } from './parts/cache-targets.js';
+import { cpuTimes, helperThreadsMs, mainThreadMs, pagesOnDisk, putObject } from './parts/cache-targets.js';
 
 const SIZE = 4096;
 
@@ -53,6 +57,7 @@ runBench(async () => {
   let plain: WorkerProcess | undefined;
   let s3rver: ChildProcess | undefined;
   let proxy: ShapingProxy | undefined;
+  let bare: ChildProcess | undefined;
   try {
     const names = Array.from({ length: count }, (_, i) => `small/S${String(i).padStart(5, '0')}`);
     const s3Port = await freePort();
@@ -61,6 +66,10 @@ runBench(async () => {
     await waitHttp(`${s3Url}/`, 20_000);
     for (let i = 0; i < names.length; i += 8) await Promise.all(names.slice(i, i + 8).map((n) => putObject(s3Url, n, randomFillSync(Buffer.allocUnsafe(SIZE)))));
     proxy = await startShapingProxy(s3Port, { delayMs, bytesPerSec: 100e6 });
+    const barePort = await freePort();
+    bare = fork(fileURLToPath(new URL('./parts/bare-proxy.js', import.meta.url)), [String(barePort), proxy.endpoint], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+    const bareUrl = `http://127.0.0.1:${barePort}/bench`;
+    await waitHttp(`${bareUrl}/${names[0]}`, 10_000);
     etcd = await startEtcdServer({ dataDir: join(tmp, 'etcd'), logFile: join(tmp, 'etcd.log') });
     for (const cluster of ['bench', 'bench-plain']) {
       const conn = new EtcdConnection({ endpoints: [etcd.endpoint], cluster });
@@ -75,9 +84,9 @@ runBench(async () => {
     };
     const cpu = (pid: number) => {
       const t = cpuTimes(pid);
-      return { total: t.user + t.sys, helpers: helperThreadsMs(pid) };
+      return { total: t.user + t.sys, helpers: helperThreadsMs(pid), main: mainThreadMs(pid) };
     };
-    type Row = { cold: number; direct: number; nocache: number; cpuCold: number; helpersCold: number; cpuNocache: number; busy: number };
+    type Row = { cold: number; direct: number; nocache: number; cpuCold: number; helpersCold: number; cpuNocache: number; mainCold: number; mainNocache: number; busy: number; bare: number; cpuBare: number };
     const rows: Row[] = [];
     for (let r = 1; r <= warmup + rounds; r++) {
       await free();
@@ -92,6 +101,9 @@ runBench(async () => {
       const p0 = cpu(plain.pid);
       const tn = await getAll(`${plain.s3Url}/bench`, names, SIZE, c);
       const p1 = cpu(plain.pid);
+      const b0 = cpu(bare.pid!);
+      const tb = await getAll(bareUrl, names, SIZE, c);
+      const b1 = cpu(bare.pid!);
       const row: Row = {
         cold: count / tc,
         direct: count / td,
@@ -99,12 +111,16 @@ runBench(async () => {
         cpuCold: (c1.total - c0.total) / count,
         helpersCold: (c1.helpers - c0.helpers) / count,
         cpuNocache: (p1.total - p0.total) / count,
+        mainCold: (c1.main - c0.main) / count,
+        mainNocache: (p1.main - p0.main) / count,
+        bare: count / tb,
+        cpuBare: (b1.total - b0.total) / count,
         busy: 1 - (m1.idle - m0.idle) / Math.max(1, m1.all - m0.all),
       };
       const tag = r <= warmup ? `warm-up ${r}` : `round ${r - warmup}`;
       console.log(
-        `${tag.padEnd(10)} cold ${row.cold.toFixed(0).padStart(4)}  direct ${row.direct.toFixed(0).padStart(4)}  nocache ${row.nocache.toFixed(0).padStart(4)} ops/s  cold/direct ${(row.cold / row.direct).toFixed(2)}  nocache/direct ${(row.nocache / row.direct).toFixed(2)}  ` +
-          `CPU/GET cold ${row.cpuCold.toFixed(3)} ms (helper threads ${row.helpersCold.toFixed(3)}), nocache ${row.cpuNocache.toFixed(3)} ms; machine busy ${(row.busy * 100).toFixed(0)}%`,
+        `${tag.padEnd(10)} cold ${row.cold.toFixed(0).padStart(4)}  direct ${row.direct.toFixed(0).padStart(4)}  nocache ${row.nocache.toFixed(0).padStart(4)}  bare ${row.bare.toFixed(0).padStart(4)} ops/s  cold/direct ${(row.cold / row.direct).toFixed(2)}  nocache/direct ${(row.nocache / row.direct).toFixed(2)}  bare/direct ${(row.bare / row.direct).toFixed(2)}  ` +
+          `CPU/GET cold ${row.cpuCold.toFixed(3)} ms (main thread ${row.mainCold.toFixed(3)}, helper threads ${row.helpersCold.toFixed(3)}), nocache ${row.cpuNocache.toFixed(3)} ms (main ${row.mainNocache.toFixed(3)}), bare ${row.cpuBare.toFixed(3)} ms; machine busy ${(row.busy * 100).toFixed(0)}%`,
       );
       if (r > warmup) rows.push(row);
     }
@@ -115,20 +131,21 @@ runBench(async () => {
       count,
       concurrency: c,
       delayMsEachWay: delayMs,
-      opsPerSec: { cold: med((x) => x.cold), direct: med((x) => x.direct), nocache: med((x) => x.nocache) },
-      sameRoundRatios: { coldVsDirect: med((x) => x.cold / x.direct), nocacheVsDirect: med((x) => x.nocache / x.direct), coldVsNocache: med((x) => x.cold / x.nocache) },
+      opsPerSec: { cold: med((x) => x.cold), direct: med((x) => x.direct), nocache: med((x) => x.nocache), bare: med((x) => x.bare) },
+      sameRoundRatios: { coldVsDirect: med((x) => x.cold / x.direct), nocacheVsDirect: med((x) => x.nocache / x.direct), bareVsDirect: med((x) => x.bare / x.direct), coldVsNocache: med((x) => x.cold / x.nocache) },
       roundsAtGoal: rows.filter((x) => x.cold / x.direct >= 0.9).length,
-      workerCpuMsPerGet: { cold: med((x) => x.cpuCold), coldHelperThreads: med((x) => x.helpersCold), nocache: med((x) => x.cpuNocache) },
+      workerCpuMsPerGet: { cold: med((x) => x.cpuCold), coldMainThread: med((x) => x.mainCold), coldHelperThreads: med((x) => x.helpersCold), nocache: med((x) => x.cpuNocache), nocacheMainThread: med((x) => x.mainNocache), bareProxy: med((x) => x.cpuBare) },
       machineBusyDuringCold: med((x) => x.busy),
     };
     console.log('');
     console.log(`medians over ${rounds} rounds (after ${warmup} warm-up rounds; ${count} x 4 KiB at c=${c}; UFS +${delayMs} ms each way):`);
-    console.log(`  ops/s: cold ${summary.opsPerSec.cold.toFixed(0)}  direct UFS ${summary.opsPerSec.direct.toFixed(0)}  worker without cache ${summary.opsPerSec.nocache.toFixed(0)}`);
-    console.log(`  each round's own ratios: cold/direct ${summary.sameRoundRatios.coldVsDirect.toFixed(2)} (goal >= 0.90; ${summary.roundsAtGoal} of ${rounds} rounds at it)  nocache/direct ${summary.sameRoundRatios.nocacheVsDirect.toFixed(2)}  cold/nocache ${summary.sameRoundRatios.coldVsNocache.toFixed(2)}`);
-    console.log(`  worker CPU per GET: cold ${summary.workerCpuMsPerGet.cold.toFixed(3)} ms (helper threads ${summary.workerCpuMsPerGet.coldHelperThreads.toFixed(3)}), without cache ${summary.workerCpuMsPerGet.nocache.toFixed(3)} ms; machine busy during cold ${(summary.machineBusyDuringCold * 100).toFixed(0)}%`);
+    console.log(`  ops/s: cold ${summary.opsPerSec.cold.toFixed(0)}  direct UFS ${summary.opsPerSec.direct.toFixed(0)}  worker without cache ${summary.opsPerSec.nocache.toFixed(0)}  bare Node proxy ${summary.opsPerSec.bare.toFixed(0)}`);
+    console.log(`  each round's own ratios: cold/direct ${summary.sameRoundRatios.coldVsDirect.toFixed(2)} (goal >= 0.90; ${summary.roundsAtGoal} of ${rounds} rounds at it)  nocache/direct ${summary.sameRoundRatios.nocacheVsDirect.toFixed(2)}  bare proxy/direct ${summary.sameRoundRatios.bareVsDirect.toFixed(2)}  cold/nocache ${summary.sameRoundRatios.coldVsNocache.toFixed(2)}`);
+    console.log(`  worker CPU per GET: cold ${summary.workerCpuMsPerGet.cold.toFixed(3)} ms (main thread ${summary.workerCpuMsPerGet.coldMainThread.toFixed(3)}, helper threads ${summary.workerCpuMsPerGet.coldHelperThreads.toFixed(3)}), without cache ${summary.workerCpuMsPerGet.nocache.toFixed(3)} ms (main thread ${summary.workerCpuMsPerGet.nocacheMainThread.toFixed(3)}), bare proxy ${summary.workerCpuMsPerGet.bareProxy.toFixed(3)} ms; machine busy during cold ${(summary.machineBusyDuringCold * 100).toFixed(0)}%`);
     console.log(JSON.stringify(summary));
   } finally {
     stopGetClient();
+    bare?.kill();
     await worker?.stop().catch(() => undefined);
     await plain?.stop().catch(() => undefined);
     await proxy?.close();

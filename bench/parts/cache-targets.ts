@@ -19,6 +19,11 @@ export function startNginx(dir: string, root: string, port: number): ChildProces
   return spawn('nginx', ['-p', dir, '-c', conf, '-e', join(dir, 'logs', 'error.log')], { stdio: ['ignore', 'inherit', 'inherit'] });
 }
 
+/** CPU time of process `pid`'s main thread (the event loop) so far, ms (its schedstat, in ns). */
+export function mainThreadMs(pid: number): number {
+  return Number(readFileSync(`/proc/${pid}/task/${pid}/schedstat`, 'utf8').split(' ')[0]) / 1e6;
+}
+
 /**
  * CPU time of process `pid`'s threads other than its main thread so far, ms (from each
  * thread's schedstat, in ns): V8's helpers (concurrent compiles, marking, parallel

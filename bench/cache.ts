@@ -8,6 +8,9 @@
  *   warm   epoch 2 through the worker's S3 GET (the same objects again)
  *   direct the same GETs straight to the shaped s3rver (the UFS without Alluxio)
  *   nocache the same GETs through a second worker without --cache-dir, in a cluster of its own
+ *   bare   the same GETs through a bare Node proxy (bench/parts/bare-proxy.ts: node:http in,
+ *          undici out, nothing else): what one hop through a Node process costs here, the
+ *          floor under both workers
  *   local  that worker serving the same files from local disk (file:// mount): the S3 front
  *          end's own cost, so warm/local is what the cache adds on top of it
  *   nginx  the same files from local disk (the ceiling)
@@ -21,7 +24,8 @@
  * 0.1-0.2 s when warm, mostly noise; 8 passes of the small set, 0.1-0.25 s, were still
  * dominated by one-off V8 work after the run's cold pass: docs/cache.md "The warm path").
  * Prints per-run figures, medians, the ratios cold/direct and warm/nginx (goals: cold >=
- * 0.9x direct; warm large >= 0.9x nginx; warm small >= 0.8x nginx), epoch 2's hit ratio and
+ * 0.9x direct; warm large >= 0.9x nginx; warm small >= 0.8x nginx), epoch 1 over the whole
+ * dataset (the large set's time plus the small set's, cold against direct), epoch 2's hit ratio and
  * UFS bytes, the workers' CPU per GET (cold, warm, without a cache, local disk; user +
  * system from /proc, with the system part and the helper threads' part), and one JSON line.
  * No timed assertions.
@@ -31,11 +35,12 @@
  *
  * Needs etcd and nginx. Everything it starts is stopped and its temp dir removed.
  */
-import type { ChildProcess } from 'node:child_process';
+import { fork, type ChildProcess } from 'node:child_process';
 import { randomFillSync } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { addMount } from '../src/control/mounts.js';
 import { freePort, startEtcdServer, type EtcdServer } from '../src/local/etcd-server.js';
 import { EtcdConnection } from '../src/store/connection.js';
@@ -68,6 +73,7 @@ async function main(): Promise<void> {
   let worker: WorkerProcess | undefined;
   let plain: WorkerProcess | undefined;
   let nginx: ChildProcess | undefined;
+  let bare: ChildProcess | undefined;
   let s3rver: ChildProcess | undefined;
   let proxy: ShapingProxy | undefined;
   try {
@@ -109,6 +115,10 @@ async function main(): Promise<void> {
       extraArgs: ['--cache-dir', join(tmp, 'cache'), '--cache-size', '8GiB', '--page-size', '1MiB'],
     });
     plain = await startWorker(etcd.endpoint, { cluster: 'bench-plain', logLevel: 'warn' });
+    const barePort = await freePort();
+    bare = fork(fileURLToPath(new URL('./parts/bare-proxy.js', import.meta.url)), [String(barePort), proxy.endpoint], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+    const bareUrl = `http://127.0.0.1:${barePort}/bench`;
+    await waitHttp(`${bareUrl}/${small[0]}`, 10_000);
     const nginxPort = await freePort();
     nginx = startNginx(join(tmp, 'nginx'), join(tmp, 'www'), nginxPort);
     const nginxUrl = `http://127.0.0.1:${nginxPort}`;
@@ -138,11 +148,12 @@ async function main(): Promise<void> {
       await free();
       await getAll(w, small, SMALL, cSmall);
       await getAll(`${plain.s3Url}/bench`, small, SMALL, cSmall);
+      await getAll(bareUrl, small, SMALL, cSmall);
     }
     for (const base of [`${proxy.endpoint}/bench`, `${nginxUrl}/bench`]) await getAll(base, small, SMALL, cSmall);
 
     type Row = { largeMBps: number; smallOps: number };
-    const res: Record<'cold' | 'warm' | 'direct' | 'nocache' | 'local' | 'nginx' | 'rcloneCold' | 'rcloneWarm', Row[]> = { cold: [], warm: [], direct: [], nocache: [], local: [], nginx: [], rcloneCold: [], rcloneWarm: [] };
+    const res: Record<'cold' | 'warm' | 'direct' | 'nocache' | 'bare' | 'local' | 'nginx' | 'rcloneCold' | 'rcloneWarm', Row[]> = { cold: [], warm: [], direct: [], nocache: [], bare: [], local: [], nginx: [], rcloneCold: [], rcloneWarm: [] };
     const rcloneSkip = rcloneSkipReason();
     if (rcloneSkip) console.log(`rclone VFS: SKIP (${rcloneSkip})`);
     const epoch2: { hitRatio: number; ufsBytes: number }[] = [];
@@ -158,7 +169,7 @@ async function main(): Promise<void> {
       const pid = name === 'warm' || name === 'cold' ? worker!.pid : name === 'local' || name === 'nocache' ? plain!.pid : undefined;
       // Warm targets read each set several times: one pass (~0.1-0.2 s) was mostly noise
       // (connection set-up, a GC after the other set). Cold ones can read it only once.
-      const once = name === 'cold' || name === 'direct' || name === 'nocache';
+      const once = name === 'cold' || name === 'direct' || name === 'nocache' || name === 'bare';
       const lPasses = once ? 1 : largePasses;
       const c0 = pid ? cpuTimes(pid) : { user: 0, sys: 0 };
       const tl = await getAll(base, large, LARGE, cLarge, lPasses);
@@ -206,6 +217,7 @@ async function main(): Promise<void> {
       console.log(`  epoch 2: hit ratio ${(epoch2[epoch2.length - 1]!.hitRatio * 100).toFixed(1)}%, UFS bytes ${epoch2[epoch2.length - 1]!.ufsBytes}`);
       await measure('direct', `${proxy.endpoint}/bench`);
       await measure('nocache', `${plain.s3Url}/bench`);
+      await measure('bare', bareUrl);
       await measure('local', `${plain.s3Url}/local`);
       await measure('nginx', `${nginxUrl}/bench`);
       if (!rcloneSkip) {
@@ -235,8 +247,8 @@ async function main(): Promise<void> {
       dataset: { large: largeCount, small: smallCount, smallPassesWarm: smallPasses, largePassesWarm: largePasses },
       shaping: { delayMsEachWay: delayMs, linkMBps },
       concurrency: { large: cLarge, small: cSmall },
-      largeMBps: { cold: med('cold', 'largeMBps'), warm: med('warm', 'largeMBps'), direct: med('direct', 'largeMBps'), nocache: med('nocache', 'largeMBps'), local: med('local', 'largeMBps'), nginx: med('nginx', 'largeMBps'), rcloneCold: med('rcloneCold', 'largeMBps'), rcloneWarm: med('rcloneWarm', 'largeMBps') },
-      smallOpsPerSec: { cold: med('cold', 'smallOps'), warm: med('warm', 'smallOps'), direct: med('direct', 'smallOps'), nocache: med('nocache', 'smallOps'), local: med('local', 'smallOps'), nginx: med('nginx', 'smallOps'), rcloneCold: med('rcloneCold', 'smallOps'), rcloneWarm: med('rcloneWarm', 'smallOps') },
+      largeMBps: { cold: med('cold', 'largeMBps'), warm: med('warm', 'largeMBps'), direct: med('direct', 'largeMBps'), nocache: med('nocache', 'largeMBps'), bare: med('bare', 'largeMBps'), local: med('local', 'largeMBps'), nginx: med('nginx', 'largeMBps'), rcloneCold: med('rcloneCold', 'largeMBps'), rcloneWarm: med('rcloneWarm', 'largeMBps') },
+      smallOpsPerSec: { cold: med('cold', 'smallOps'), warm: med('warm', 'smallOps'), direct: med('direct', 'smallOps'), nocache: med('nocache', 'smallOps'), bare: med('bare', 'smallOps'), local: med('local', 'smallOps'), nginx: med('nginx', 'smallOps'), rcloneCold: med('rcloneCold', 'smallOps'), rcloneWarm: med('rcloneWarm', 'smallOps') },
       epoch2HitRatio: median(epoch2.map((e) => e.hitRatio)),
       epoch2UfsBytes: median(epoch2.map((e) => e.ufsBytes)),
       workerPeakRssMb: Number(/VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${worker.pid}/status`, 'utf8'))?.[1] ?? NaN) / 1024,
@@ -248,6 +260,8 @@ async function main(): Promise<void> {
       coldVsDirectSmall: S.cold / S.direct,
       coldVsNocacheLarge: L.cold / L.nocache,
       coldVsNocacheSmall: S.cold / S.nocache,
+      bareVsDirectLarge: L.bare / L.direct,
+      bareVsDirectSmall: S.bare / S.direct,
       warmVsNginxLarge: L.warm / L.nginx,
       warmVsNginxSmall: S.warm / S.nginx,
       warmVsLocalLarge: L.warm / L.local,
@@ -261,19 +275,31 @@ async function main(): Promise<void> {
     };
     console.log('');
     console.log(`medians over ${runs} runs (4 MiB x ${largeCount} at c=${cLarge}; 4 KiB x ${smallCount} at c=${cSmall}, warm targets ${smallPasses} / ${largePasses} passes (small / large); UFS +${delayMs} ms each way, ${linkMBps} MB/s link)`);
-    console.log(`  large MB/s: cold ${L.cold.toFixed(1)}  warm ${L.warm.toFixed(1)}  direct UFS ${L.direct.toFixed(1)}  worker without cache ${L.nocache.toFixed(1)}  worker over local disk ${L.local.toFixed(1)}  nginx ${L.nginx.toFixed(1)}`);
-    console.log(`  small ops/s: cold ${S.cold.toFixed(0)}  warm ${S.warm.toFixed(0)}  direct UFS ${S.direct.toFixed(0)}  worker without cache ${S.nocache.toFixed(0)}  worker over local disk ${S.local.toFixed(0)}  nginx ${S.nginx.toFixed(0)}`);
+    console.log(`  large MB/s: cold ${L.cold.toFixed(1)}  warm ${L.warm.toFixed(1)}  direct UFS ${L.direct.toFixed(1)}  worker without cache ${L.nocache.toFixed(1)}  bare Node proxy ${L.bare.toFixed(1)}  worker over local disk ${L.local.toFixed(1)}  nginx ${L.nginx.toFixed(1)}`);
+    console.log(`  small ops/s: cold ${S.cold.toFixed(0)}  warm ${S.warm.toFixed(0)}  direct UFS ${S.direct.toFixed(0)}  worker without cache ${S.nocache.toFixed(0)}  bare Node proxy ${S.bare.toFixed(0)}  worker over local disk ${S.local.toFixed(0)}  nginx ${S.nginx.toFixed(0)}`);
     console.log(`  cold/direct: large ${ratios.coldVsDirectLarge.toFixed(2)}  small ${ratios.coldVsDirectSmall.toFixed(2)}   (goal >= 0.90)`);
     // Each run measures every target back to back, so its own ratios are the fairest on a
     // machine whose speed drifts between runs; their medians next to the ratio of medians.
     const perRun = (a: keyof typeof res, b: keyof typeof res, k: keyof Row) => median(res[a].map((r, i) => r[k] / res[b][i]![k]));
+    // Epoch 1 over the whole dataset: the large set's time plus the small set's (each read at
+    // its own concurrency, one after the other), cold against direct, each run's own.
+    const epochSeconds = (r: Row) => (largeCount * LARGE) / 1e6 / r.largeMBps + smallCount / r.smallOps;
+    const epoch1 = res.cold.map((r, i) => ({ cold: epochSeconds(r), direct: epochSeconds(res.direct[i]!), bare: epochSeconds(res.bare[i]!) }));
     const sameRun = {
+      epoch1ColdVsDirect: median(epoch1.map((e) => e.direct / e.cold)),
+      epoch1BareVsDirect: median(epoch1.map((e) => e.direct / e.bare)),
       coldVsDirectLarge: perRun('cold', 'direct', 'largeMBps'),
       coldVsDirectSmall: perRun('cold', 'direct', 'smallOps'),
+      bareVsDirectSmall: perRun('bare', 'direct', 'smallOps'),
       warmVsNginxLarge: perRun('warm', 'nginx', 'largeMBps'),
       warmVsNginxSmall: perRun('warm', 'nginx', 'smallOps'),
     };
     console.log(`  median of each run's own ratios: cold/direct large ${sameRun.coldVsDirectLarge.toFixed(2)} small ${sameRun.coldVsDirectSmall.toFixed(2)}; warm/nginx large ${sameRun.warmVsNginxLarge.toFixed(2)} small ${sameRun.warmVsNginxSmall.toFixed(2)}`);
+    console.log(
+      `  epoch 1 over the whole dataset (${largeCount} x 4 MiB, then ${smallCount} x 4 KiB): cold ${median(epoch1.map((e) => e.cold)).toFixed(2)} s, direct ${median(epoch1.map((e) => e.direct)).toFixed(2)} s, ` +
+        `cold/direct ${sameRun.epoch1ColdVsDirect.toFixed(2)} (goal >= 0.90; each run's own), bare proxy/direct ${sameRun.epoch1BareVsDirect.toFixed(2)}`,
+    );
+    console.log(`  bare Node proxy/direct (one hop, nothing else): large ${ratios.bareVsDirectLarge.toFixed(2)}  small ${ratios.bareVsDirectSmall.toFixed(2)} (each run's own: ${sameRun.bareVsDirectSmall.toFixed(2)})`);
     console.log(`  cold/worker without cache: large ${ratios.coldVsNocacheLarge.toFixed(2)}  small ${ratios.coldVsNocacheSmall.toFixed(2)}`);
     console.log(`  warm/nginx:  large ${ratios.warmVsNginxLarge.toFixed(2)} (goal >= 0.90)  small ${ratios.warmVsNginxSmall.toFixed(2)} (goal >= 0.80)`);
     console.log(`  warm/worker over local disk: large ${ratios.warmVsLocalLarge.toFixed(2)}  small ${ratios.warmVsLocalSmall.toFixed(2)}`);
@@ -300,6 +326,7 @@ async function main(): Promise<void> {
     throw e;
   } finally {
     stopGetClient();
+    bare?.kill();
     await stopChild(nginx, 'SIGQUIT');
     await worker?.stop().catch(() => undefined);
     await plain?.stop().catch(() => undefined);

@@ -146,7 +146,7 @@ export class DataPath {
   private declaredObject(uri: string, o: DataObject | null): DataObject | null {
     if (!o || !this.ctx.etags?.count) return o;
     const entry = this.declared(uri, o.entry)!;
-    return entry === o.entry ? o : { ...o, entry };
+    return entry === o.entry ? o : withEntry(o, entry);
   }
 
   /**
@@ -550,6 +550,24 @@ export interface DataObject {
    */
   ranges?: boolean;
   close(): void;
+}
+
+/**
+ * `o` answering with another entry (the same bytes): a view that forwards each call to it. Not
+ * a spread: an object whose methods live on its class's prototype (primedObject) would lose
+ * them in the copy.
+ */
+function withEntry(o: DataObject, entry: UfsEntry): DataObject {
+  return {
+    entry,
+    bytes: (range) => o.bytes(range),
+    ...(o.bytesNow ? { bytesNow: (range?: ByteRange) => o.bytesNow!(range) } : {}),
+    stream: (range) => o.stream(range),
+    ...(o.sendTo ? { sendTo: (dest: Writable, range?: ByteRange) => o.sendTo!(dest, range) } : {}),
+    ...(o.file ? { file: o.file } : {}),
+    ...(o.ranges ? { ranges: true } : {}),
+    close: () => o.close(),
+  };
 }
 
 function fromOpenFile(f: UfsOpenFile): DataObject {

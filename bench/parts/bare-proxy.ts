@@ -14,8 +14,9 @@ const pool = new Pool(process.argv[3]!, { connections: 64 });
 let n = 0;
 createServer((req, res) => {
   n = (n + 1) % 0x100000000;
-  pool.request({ method: 'GET', path: req.url! }).then(
-    async (r) => {
+  pool
+    .request({ method: 'GET', path: req.url! })
+    .then(async (r) => {
       const length = Number(r.headers['content-length']);
       const head = [
         'x-amz-request-id', `0123ABCD${n.toString(16).toUpperCase().padStart(8, '0')}`,
@@ -27,6 +28,8 @@ createServer((req, res) => {
       ];
       if (length > SMALL) {
         res.writeHead(r.statusCode, head);
+        // (a body that fails mid-way cuts the answer, as a worker's would)
+        r.body.on('error', () => res.destroy());
         r.body.pipe(res);
         return;
       }
@@ -34,10 +37,11 @@ createServer((req, res) => {
       for await (const c of r.body) chunks.push(c as Buffer);
       res.writeHead(r.statusCode, head);
       res.end(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks));
-    },
-    () => {
-      res.writeHead(502).end();
-    },
-  );
+    })
+    .catch(() => {
+      // no answer from the UFS, or its body failed before the head went out
+      if (res.headersSent) res.destroy();
+      else res.writeHead(502).end();
+    });
 }).listen(Number(process.argv[2]), '127.0.0.1');
 process.on('disconnect', () => process.exit(0));

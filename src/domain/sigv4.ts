@@ -154,11 +154,9 @@ export function signV4(input: {
   // every request signs (which win over given ones of the same name). Plain arrays and one
   // output object built by assignment: object spreads and a `delete` here were a third of a
   // worker's signing time, and left undici a dictionary-mode object to walk per request.
-  const pairs: [string, string][] = [];
-  const given = input.headers;
-  if (given !== undefined) {
-    for (const n of Object.keys(given)) if (n !== 'host' && n !== 'x-amz-content-sha256' && n !== 'x-amz-date') pairs.push([n, given[n]!]);
-  }
+  const given = input.headers ?? {};
+  const kept = Object.keys(given).filter((n) => n !== 'host' && n !== 'x-amz-content-sha256' && n !== 'x-amz-date');
+  const pairs: [string, string][] = kept.map((n) => [n, given[n]!]);
   pairs.push(['host', input.host], ['x-amz-content-sha256', UNSIGNED_PAYLOAD], ['x-amz-date', amzDate]);
   pairs.sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
   let canonicalHeaders = '';
@@ -172,9 +170,7 @@ export function signV4(input: {
   const sts = `${SIGV4_ALGORITHM}\n${amzDate}\n${scope}\n${sha256Hex(canonicalRequest)}`;
   const signature = createHmac('sha256', memoSigningKey(input.secret, date, region, service)).update(sts).digest('hex');
   const out: Record<string, string> = {};
-  if (given !== undefined) {
-    for (const n of Object.keys(given)) if (n !== 'host' && n !== 'x-amz-content-sha256' && n !== 'x-amz-date') out[n] = given[n]!;
-  }
+  for (const n of kept) out[n] = given[n]!;
   out['x-amz-content-sha256'] = UNSIGNED_PAYLOAD;
   out['x-amz-date'] = amzDate;
   out.authorization = `${SIGV4_ALGORITHM} Credential=${input.accessKey}/${scope}, SignedHeaders=${signedHeaders}, Signature=${signature}`;

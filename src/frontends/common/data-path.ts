@@ -531,6 +531,10 @@ export interface OpenHint {
   avoid?: ReadonlySet<string>;
 }
 
+/**
+ * An opened object. It may be a class instance (primedObject): wrap one (withEntry), never
+ * copy it with a spread, which would drop methods that live on its prototype.
+ */
 export interface DataObject {
   entry: UfsEntry;
   bytes(range?: ByteRange): Promise<Buffer>;

@@ -22,12 +22,11 @@
  *
  * Needs etcd. Everything it starts is stopped and its temp dir removed.
  */
-import { fork, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { randomFillSync } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { addMount } from '../src/control/mounts.js';
 import { freePort, startEtcdServer, type EtcdServer } from '../src/local/etcd-server.js';
 import { EtcdConnection } from '../src/store/connection.js';
@@ -35,7 +34,7 @@ import { startWorker, type WorkerProcess } from '../test/helpers/worker.js';
 import { median, numArg, runBench, startS3rver, stopChild, waitHttp } from './lib.js';
 import { startShapingProxy, type ShapingProxy } from './parts/shaping-proxy.js';
 import { getAll, stopGetClient } from './parts/get-client.js';
-import { cpuTimes, helperThreadsMs, mainThreadMs, pagesOnDisk, putObject } from './parts/cache-targets.js';
+import { cpuTimes, helperThreadsMs, mainThreadMs, pagesOnDisk, putObject, startBareProxy } from './parts/cache-targets.js';
 
 const SIZE = 4096;
 
@@ -66,10 +65,9 @@ runBench(async () => {
     await waitHttp(`${s3Url}/`, 20_000);
     for (let i = 0; i < names.length; i += 8) await Promise.all(names.slice(i, i + 8).map((n) => putObject(s3Url, n, randomFillSync(Buffer.allocUnsafe(SIZE)))));
     proxy = await startShapingProxy(s3Port, { delayMs, bytesPerSec: 100e6 });
-    const barePort = await freePort();
-    bare = fork(fileURLToPath(new URL('./parts/bare-proxy.js', import.meta.url)), [String(barePort), proxy.endpoint], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
-    const bareUrl = `http://127.0.0.1:${barePort}/bench`;
-    await waitHttp(`${bareUrl}/${names[0]}`, 10_000);
+    const started = await startBareProxy(proxy.endpoint, names[0]!);
+    bare = started.child;
+    const bareUrl = started.url;
     etcd = await startEtcdServer({ dataDir: join(tmp, 'etcd'), logFile: join(tmp, 'etcd.log') });
     for (const cluster of ['bench', 'bench-plain']) {
       const conn = new EtcdConnection({ endpoints: [etcd.endpoint], cluster });

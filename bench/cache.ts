@@ -35,12 +35,11 @@
  *
  * Needs etcd and nginx. Everything it starts is stopped and its temp dir removed.
  */
-import { fork, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { randomFillSync } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { addMount } from '../src/control/mounts.js';
 import { freePort, startEtcdServer, type EtcdServer } from '../src/local/etcd-server.js';
 import { EtcdConnection } from '../src/store/connection.js';
@@ -49,7 +48,7 @@ import { median, numArg, runBench, startS3rver, stopChild, waitHttp } from './li
 import { startShapingProxy, type ShapingProxy } from './parts/shaping-proxy.js';
 import { getAll, stopGetClient } from './parts/get-client.js';
 import { mountRclone, rcloneSkipReason, readAll } from './parts/rclone.js';
-import { cpuTimes, helperThreadsMs, metrics, pagesOnDisk, putObject, startNginx } from './parts/cache-targets.js';
+import { cpuTimes, helperThreadsMs, metrics, pagesOnDisk, putObject, startBareProxy, startNginx } from './parts/cache-targets.js';
 
 const LARGE = 4 << 20;
 const SMALL = 4096;
@@ -115,10 +114,9 @@ async function main(): Promise<void> {
       extraArgs: ['--cache-dir', join(tmp, 'cache'), '--cache-size', '8GiB', '--page-size', '1MiB'],
     });
     plain = await startWorker(etcd.endpoint, { cluster: 'bench-plain', logLevel: 'warn' });
-    const barePort = await freePort();
-    bare = fork(fileURLToPath(new URL('./parts/bare-proxy.js', import.meta.url)), [String(barePort), proxy.endpoint], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
-    const bareUrl = `http://127.0.0.1:${barePort}/bench`;
-    await waitHttp(`${bareUrl}/${small[0]}`, 10_000);
+    const started = await startBareProxy(proxy.endpoint, small[0]!);
+    bare = started.child;
+    const bareUrl = started.url;
     const nginxPort = await freePort();
     nginx = startNginx(join(tmp, 'nginx'), join(tmp, 'www'), nginxPort);
     const nginxUrl = `http://127.0.0.1:${nginxPort}`;

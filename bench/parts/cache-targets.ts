@@ -3,10 +3,25 @@
  * directory, a process's CPU from /proc, the worker's cache metrics, and waiting until its
  * page writes are done.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { fork, spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { freePort } from '../../src/local/etcd-server.js';
+import { waitHttp } from '../lib.js';
 import type { WorkerProcess } from '../../test/helpers/worker.js';
+
+/**
+ * The bare Node proxy (bare-proxy.ts) in a process of its own, forwarding to `upstream`;
+ * resolves once it answers a GET of `probePath` (under `/bench`). Stop it with kill().
+ */
+export async function startBareProxy(upstream: string, probePath: string): Promise<{ child: ChildProcess; url: string }> {
+  const port = await freePort();
+  const child = fork(fileURLToPath(new URL('./bare-proxy.js', import.meta.url)), [String(port), upstream], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  const url = `http://127.0.0.1:${port}/bench`;
+  await waitHttp(`${url}/${probePath}`, 10_000);
+  return { child, url };
+}
 
 export function startNginx(dir: string, root: string, port: number): ChildProcess {
   mkdirSync(join(dir, 'logs'), { recursive: true });

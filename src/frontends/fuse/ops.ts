@@ -566,7 +566,7 @@ export class FuseOps {
     const h = this.handles.get(fd);
     if (!h) throw fsError(Errno.EBADF);
     if (this.pendingHides.size > 0 && h instanceof WriteHandle) await this.settleHideOf(h);
-    if (h instanceof WriteHandle && h.dirty) await this.upload(h);
+    if (h instanceof WriteHandle) await this.upload(h);
   }
 
   /**
@@ -576,7 +576,8 @@ export class FuseOps {
    * windows: a mix of both.
    */
   private async upload(h: WriteHandle): Promise<void> {
-    if (await h.flush()) this.replaced(h.at.ufsUri);
+    if (!(await h.flush())) return; // (nothing changed since the last upload)
+    this.replaced(h.at.ufsUri);
     this.dropCaches();
   }
 
@@ -592,13 +593,15 @@ export class FuseOps {
         // Another descriptor still writes this spool: close(2) uploads, the spool stays.
         h.refs--;
         this.handles.forget(fd);
-        if (h.dirty) await this.upload(h);
+        await this.upload(h);
         return;
       }
       if (h instanceof WriteHandle) {
         await this.handles.closeWith(h, async () => {
           try {
-            if (h.dirty) await this.upload(h);
+            // (not `if (h.dirty)` here: a truncate by name that found this writer before its
+            // release began may still be queued on it; flush decides in the handle's order)
+            await this.upload(h);
           } catch (e) {
             // The application saw this error at close(2) (flush); nothing can take the bytes now.
             this.ctx.log.warn({ path: h.at.path, mount: h.at.mountPath, bytes: h.currentSize, err: (e as Error).message }, 'fuse: discarding unwritten data of a closed file');

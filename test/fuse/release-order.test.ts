@@ -1,0 +1,94 @@
+/**
+ * FUSE requests that race a release. libfuse runs requests on several threads, so the
+ * RELEASE the kernel queued at close(2) can reach the daemon after a SETATTR (truncate by
+ * name) that the application issued later. CI lost a truncate that way on 2026-12-03: the
+ * release saw a clean handle, skipped its upload, and dropped the spool the truncate had
+ * just shrunk. These tests drive FuseOps directly (a real file:// UFS, the real DataPath;
+ * no kernel) in each order, so the interleaving is not left to chance.
+ */
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { WriteHandle } from '../../src/frontends/fuse/handles.js';
+import { FuseOps } from '../../src/frontends/fuse/ops.js';
+import { fileBackend, Harness, mountOf } from '../cache/harness.js';
+
+const ROOT = '/mnt/alluxio-test';
+
+describe('FUSE: a release racing a truncate by name or another descriptor', () => {
+  const ufs = fileBackend();
+  let h: Harness;
+  let ops: FuseOps;
+  let dir = '';
+
+  before(async () => {
+    await ufs.start();
+    const root = ufs.root('d');
+    dir = root.uri.slice('file://'.length);
+    h = new Harness([mountOf('/d', root)], undefined);
+    ops = new FuseOps(h.ctx, { fuseRoot: ROOT, attrCacheMs: 0 });
+  });
+
+  after(async () => {
+    await ops.close();
+    await h.close();
+    await ufs.stop();
+  });
+
+  /** create, write `bytes`, flush (close(2) uploads): the descriptor awaits its release. */
+  async function closedButNotReleased(name: string, bytes: string): Promise<number> {
+    const fd = await ops.create(`/d/${name}`);
+    const buf = Buffer.from(bytes);
+    assert.equal(await ops.write(fd, buf, buf.length, 0), buf.length);
+    await ops.flush(fd);
+    assert.equal(readFileSync(join(dir, name), 'utf8'), bytes, 'close(2) uploaded');
+    return fd;
+  }
+
+  it('truncate reaching the daemon before the release: the truncated bytes land', async () => {
+    const fd = await closedButNotReleased('t-first', '0123456789');
+    // Pin the interleaving of the CI failure: the truncate has found the open writer and
+    // queued its spool truncate (held behind another operation of the handle) when the
+    // release arrives.
+    const w = ops.handles.get(fd) as WriteHandle;
+    let open!: () => void;
+    const held = w.exclusive(() => new Promise<void>((r) => (open = r)));
+    let queued!: () => void;
+    const truncateQueued = new Promise<void>((r) => (queued = r));
+    const spoolTruncate = w.truncate.bind(w);
+    w.truncate = (size: number) => {
+      const p = spoolTruncate(size);
+      queued();
+      return p;
+    };
+    const truncating = ops.truncate('/d/t-first', 4);
+    await truncateQueued;
+    const releasing = ops.release(fd);
+    open();
+    await Promise.all([held, truncating, releasing]);
+    assert.equal(readFileSync(join(dir, 't-first'), 'utf8'), '0123');
+    assert.equal(ops.handles.size, 0);
+  });
+
+  it('release reaching the daemon first: the truncate waits for it, then lands', async () => {
+    const fd = await closedButNotReleased('r-first', '0123456789');
+    const releasing = ops.release(fd);
+    const truncating = ops.truncate('/d/r-first', 4);
+    await Promise.all([truncating, releasing]);
+    assert.equal(readFileSync(join(dir, 'r-first'), 'utf8'), '0123');
+  });
+
+  it('a second descriptor of the file released while the first truncates it: both bytes land', async () => {
+    const a = await ops.create('/d/two');
+    await ops.write(a, Buffer.from('0123456789'), 10, 0);
+    const b = await ops.open('/d/two', 1 /* O_WRONLY */);
+    await ops.flush(a);
+    const truncating = ops.ftruncate(a, 6);
+    const releasing = ops.release(b);
+    await Promise.all([truncating, releasing]);
+    await ops.flush(a);
+    await ops.release(a);
+    assert.equal(readFileSync(join(dir, 'two'), 'utf8'), '012345');
+  });
+});

@@ -77,7 +77,8 @@ export interface EtcdServer {
   stop(signal?: NodeJS.Signals): Promise<void>;
 }
 
-function lastLine(file: string): string {
+/** The last line of a log file ('' when there is none): what an etcd that exited said last. */
+export function lastLine(file: string): string {
   try {
     return readFileSync(file, 'utf8').trim().split('\n').pop()?.trim() ?? '';
   } catch {

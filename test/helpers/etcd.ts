@@ -5,7 +5,8 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { freePort, startEtcdServer, waitForEtcdHealth, type EtcdServer } from '../../src/local/etcd-server.js';
+import { AlluxioError } from '../../src/domain/errors.js';
+import { freePort, lastLine, startEtcdServer, waitForEtcdHealth, type EtcdServer } from '../../src/local/etcd-server.js';
 import { after, before } from 'node:test';
 import { until } from './poll.js';
 
@@ -100,6 +101,19 @@ export async function memberStatus(endpoint: string): Promise<{ memberId: string
  * ports, in a temporary dir removed by destroy(). Members can be killed and restarted.
  */
 export async function startTestEtcdCluster(opts: { size?: number; extraArgs?: string[] } = {}): Promise<TestEtcdCluster> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startClusterOnce(opts);
+    } catch (e) {
+      // Ports picked free can be taken before a member binds them (another test's connection,
+      // CI 2026-12-03): the member exits at once. The members name each other's peer ports, so
+      // the whole cluster starts again on new ones.
+      if (attempt >= 3 || !(e instanceof AlluxioError && /address already in use/.test(e.message))) throw e;
+    }
+  }
+}
+
+async function startClusterOnce(opts: { size?: number; extraArgs?: string[] }): Promise<TestEtcdCluster> {
   const size = opts.size ?? 3;
   const dir = mkdtempSync(join(tmpdir(), 'alluxio-test-etcd-cluster-'));
   const members: ClusterMember[] = [];
@@ -159,7 +173,10 @@ export async function startTestEtcdCluster(opts: { size?: number; extraArgs?: st
     await Promise.all(members.map((m) => launch(m, 'new', false)));
     for (const m of members) await waitForEtcdHealth(m.endpoint, 30_000, m.server?.process);
   } catch (e) {
+    // A member that exited says why in its log (read before destroy removes it).
+    const why = members.filter((m) => m.server?.process.exitCode != null).map((m) => `${m.name}: ${lastLine(join(dir, `${m.name}.log`))}`);
     await cluster.destroy();
+    if (why.length > 0 && e instanceof AlluxioError) throw new AlluxioError(e.code, `${e.message} (${why.join('; ')})`);
     throw e;
   }
   return cluster;

@@ -1,7 +1,7 @@
 /**
  * Benchmark: the cold 4 KiB path of a caching worker over a remote-like S3 UFS (see
  * bench/cache.ts for the whole cold/warm comparison, where this is one pass per run). s3rver
- * holds --count 4 KiB objects behind the shaping proxy (+--delay-ms each way); a worker with
+ * holds --count objects of --size-kib (4 KiB; 4096 for the 4 MiB path) behind the shaping proxy (+--delay-ms each way); a worker with
  * a cache and a worker without one (a cluster of its own) mount it as s3://. Each round,
  * interleaved so all three see the same machine load:
  *
@@ -18,7 +18,7 @@
  * from its schedstat, in ns; helper threads apart: the page writer, V8's helpers, libuv's pool), the machine's busy share during the cold pass, and the
  * medians. No timed assertions.
  *
- *   node dist/bench/cache-cold.js [--rounds 12] [--warmup 6] [--count 256] [--delay-ms 10] [--concurrency 16]
+ *   node dist/bench/cache-cold.js [--rounds 12] [--warmup 6] [--count 256] [--size-kib 4] [--delay-ms 10] [--concurrency 16]
  *
  * Needs etcd. Everything it starts is stopped and its temp dir removed.
  */
@@ -36,7 +36,7 @@ import { startShapingProxy, type ShapingProxy } from './parts/shaping-proxy.js';
 import { getAll, stopGetClient } from './parts/get-client.js';
 import { cpuTimes, helperThreadsMs, mainThreadMs, pagesOnDisk, putObject, startBareProxy } from './parts/cache-targets.js';
 
-const SIZE = 4096;
+const PAGE_BYTES = 1024 * 1024;
 
 /** The machine's busy share between two readings of /proc/stat's cpu line. */
 function machineTicks(): { idle: number; all: number } {
@@ -50,6 +50,8 @@ runBench(async () => {
   const count = numArg('count', 256);
   const delayMs = numArg('delay-ms', 10);
   const c = numArg('concurrency', 16);
+  const SIZE = numArg('size-kib', 4) * 1024;
+  const pagesPerObject = Math.max(1, Math.ceil(SIZE / PAGE_BYTES));
   const tmp = mkdtempSync(join(tmpdir(), 'bench-cache-cold-'));
   let etcd: EtcdServer | undefined;
   let worker: WorkerProcess | undefined;
@@ -58,7 +60,7 @@ runBench(async () => {
   let proxy: ShapingProxy | undefined;
   let bare: ChildProcess | undefined;
   try {
-    const names = Array.from({ length: count }, (_, i) => `small/S${String(i).padStart(5, '0')}`);
+    const names = Array.from({ length: count }, (_, i) => `obj/S${String(i).padStart(5, '0')}`);
     const s3Port = await freePort();
     s3rver = startS3rver(join(tmp, 's3rver'), s3Port);
     const s3Url = `http://127.0.0.1:${s3Port}`;
@@ -93,7 +95,7 @@ runBench(async () => {
       const tc = await getAll(`${worker.s3Url}/bench`, names, SIZE, c);
       const m1 = machineTicks();
       // the page writes belong to the pass that fetched the pages
-      await pagesOnDisk(worker, count);
+      await pagesOnDisk(worker, count * pagesPerObject);
       const c1 = cpu(worker.pid);
       const td = await getAll(`${proxy.endpoint}/bench`, names, SIZE, c);
       const p0 = cpu(plain.pid);
@@ -127,6 +129,7 @@ runBench(async () => {
       bench: 'cache-cold',
       rounds,
       count,
+      sizeBytes: SIZE,
       concurrency: c,
       delayMsEachWay: delayMs,
       opsPerSec: { cold: med((x) => x.cold), direct: med((x) => x.direct), nocache: med((x) => x.nocache), bare: med((x) => x.bare) },
@@ -136,7 +139,7 @@ runBench(async () => {
       machineBusyDuringCold: med((x) => x.busy),
     };
     console.log('');
-    console.log(`medians over ${rounds} rounds (after ${warmup} warm-up rounds; ${count} x 4 KiB at c=${c}; UFS +${delayMs} ms each way):`);
+    console.log(`medians over ${rounds} rounds (after ${warmup} warm-up rounds; ${count} x ${SIZE / 1024} KiB at c=${c}; UFS +${delayMs} ms each way):`);
     console.log(`  ops/s: cold ${summary.opsPerSec.cold.toFixed(0)}  direct UFS ${summary.opsPerSec.direct.toFixed(0)}  worker without cache ${summary.opsPerSec.nocache.toFixed(0)}  bare Node proxy ${summary.opsPerSec.bare.toFixed(0)}`);
     console.log(`  each round's own ratios: cold/direct ${summary.sameRoundRatios.coldVsDirect.toFixed(2)} (goal >= 0.90; ${summary.roundsAtGoal} of ${rounds} rounds at it)  nocache/direct ${summary.sameRoundRatios.nocacheVsDirect.toFixed(2)}  bare proxy/direct ${summary.sameRoundRatios.bareVsDirect.toFixed(2)}  cold/nocache ${summary.sameRoundRatios.coldVsNocache.toFixed(2)}`);
     console.log(`  worker CPU per GET: cold ${summary.workerCpuMsPerGet.cold.toFixed(3)} ms (main thread ${summary.workerCpuMsPerGet.coldMainThread.toFixed(3)}, helper threads ${summary.workerCpuMsPerGet.coldHelperThreads.toFixed(3)}), without cache ${summary.workerCpuMsPerGet.nocache.toFixed(3)} ms (main thread ${summary.workerCpuMsPerGet.nocacheMainThread.toFixed(3)}), bare proxy ${summary.workerCpuMsPerGet.bareProxy.toFixed(3)} ms; machine busy during cold ${(summary.machineBusyDuringCold * 100).toFixed(0)}%`);

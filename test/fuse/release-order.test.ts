@@ -79,6 +79,75 @@ describe('FUSE: a release racing a truncate by name or another descriptor', () =
     assert.equal(readFileSync(join(dir, 'r-first'), 'utf8'), '0123');
   });
 
+  /**
+   * The file truncated by name while its writer was still open (the CI case above), then the
+   * release's last upload held as a slow UFS write holds it: returns the fd and a function
+   * that lets the upload go.
+   */
+  async function truncatedThenReleasing(name: string): Promise<{ releasing: Promise<void>; go: () => void }> {
+    const fd = await closedButNotReleased(name, '0123456789');
+    await ops.truncate(`/d/${name}`, 4); // (found the open writer: its spool is 4 bytes)
+    const w = ops.handles.get(fd) as WriteHandle;
+    let go!: () => void;
+    await new Promise<void>((holding) => {
+      void w.exclusive(
+        () =>
+          new Promise<void>((r) => {
+            go = r;
+            holding();
+          }),
+      );
+    });
+    const releasing = ops.release(fd);
+    return { releasing, go };
+  }
+
+  /**
+   * Starts `op` and resolves once it answered or waits for a release of a writer
+   * (HandleTable.settled): as far as it goes while the release's upload is held.
+   */
+  async function asFarAsItGoes<T>(op: () => Promise<T>): Promise<{ p: Promise<T> }> {
+    const settled = ops.handles.settled.bind(ops.handles);
+    let waiting!: () => void;
+    const waits = new Promise<void>((r) => (waiting = r));
+    ops.handles.settled = (uri: string, below?: boolean) => {
+      waiting();
+      return settled(uri, below);
+    };
+    try {
+      const p = op();
+      await Promise.race([p.catch(() => undefined), waits]);
+      return { p };
+    } finally {
+      ops.handles.settled = settled;
+    }
+  }
+
+  it('stat during the release of a file truncated by name: the truncated size, not the version before', async () => {
+    const { releasing, go } = await truncatedThenReleasing('g-size');
+    const { p: attr } = await asFarAsItGoes(() => ops.getattr('/d/g-size'));
+    go();
+    await releasing;
+    assert.equal((await attr).size, 4, 'truncate(2) returned: a stat after it does not show the old size');
+    assert.equal(readFileSync(join(dir, 'g-size'), 'utf8'), '0123');
+  });
+
+  it('open for reading during the release of a file truncated by name: reads the truncated bytes', async () => {
+    const { releasing, go } = await truncatedThenReleasing('g-read');
+    const { p: opening } = await asFarAsItGoes(() => ops.open('/d/g-read', 0 /* O_RDONLY */));
+    go();
+    await releasing;
+    const fd = await opening;
+    try {
+      const buf = Buffer.alloc(16);
+      const n = await ops.read(fd, buf, 16, 0, '/d/g-read');
+      assert.equal(buf.subarray(0, n).toString(), '0123');
+    } finally {
+      await ops.release(fd);
+    }
+    assert.equal(ops.handles.size, 0);
+  });
+
   it('a second descriptor of the file released while the first truncates it: both bytes land', async () => {
     const a = await ops.create('/d/two');
     await ops.write(a, Buffer.from('0123456789'), 10, 0);

@@ -202,6 +202,9 @@ export class FuseOps {
     }
     const t = this.target(snap, path);
     if (isBound(t)) {
+      // (a release still uploading is the file's last change: a truncate by name that found
+      // its writer before the release returned already; the UFS still holds the version before)
+      await this.handles.settled(t.res.ufsUri!);
       if (this.pendingHides.has(t.res.ufsUri!)) throw fsError(Errno.ENOENT); // unlinked (hide)
       const writing = this.handles.writersOf(t.res.ufsUri!);
       if (writing.length > 0) {
@@ -403,7 +406,9 @@ export class FuseOps {
     if (!isBound(t)) throw fsError(this.isVirtual(snap, t.path) ? Errno.EISDIR : Errno.ENOENT);
     if (this.pendingHides.has(t.res.ufsUri!)) throw fsError(Errno.ENOENT); // unlinked (hide)
     if (writing && t.dt.mount.readOnly) throw fsError(Errno.EROFS);
-    if (writing) await this.handles.settled(t.res.ufsUri!);
+    // (for reading too: a release still uploading left the writers already, and the UFS
+    // still holds the version before its last change, a truncate by name already answered)
+    await this.handles.settled(t.res.ufsUri!);
     const inFlight = this.handles.writersOf(t.res.ufsUri!);
     if (!writing && inFlight.length === 0) {
       // Open once: size and bytes from the same opened version (DataPath.open).

@@ -148,6 +148,35 @@ describe('FUSE: a release racing a truncate by name or another descriptor', () =
     assert.equal(ops.handles.size, 0);
   });
 
+  it('an O_TRUNC open sharing the writer whose release comes during its truncate: a descriptor that writes', async () => {
+    const fd = await closedButNotReleased('o-trunc', '0123456789');
+    // The open has found the writer still open and queued its truncate (held behind another
+    // operation of the handle) when the release of that writer's last descriptor arrives.
+    const w = ops.handles.get(fd) as WriteHandle;
+    let open!: () => void;
+    const held = w.exclusive(() => new Promise<void>((r) => (open = r)));
+    let queued!: () => void;
+    const truncateQueued = new Promise<void>((r) => (queued = r));
+    const spoolTruncate = w.truncate.bind(w);
+    w.truncate = (size: number) => {
+      const p = spoolTruncate(size);
+      queued();
+      return p;
+    };
+    const opening = ops.open('/d/o-trunc', 1 /* O_WRONLY */ | 0o1000 /* O_TRUNC */);
+    await truncateQueued;
+    const releasing = ops.release(fd);
+    open();
+    await Promise.all([held, releasing]);
+    const fd2 = await opening;
+    assert.equal(await ops.write(fd2, Buffer.from('new'), 3, 0), 3);
+    await ops.flush(fd2);
+    await ops.release(fd2);
+    assert.equal(readFileSync(join(dir, 'o-trunc'), 'utf8'), 'new');
+    assert.equal(ops.handles.size, 0);
+    assert.equal((await ops.getattr('/d/o-trunc')).size, 3, 'no closed writer left behind the name');
+  });
+
   it('a second descriptor of the file released while the first truncates it: both bytes land', async () => {
     const a = await ops.create('/d/two');
     await ops.write(a, Buffer.from('0123456789'), 10, 0);

@@ -456,7 +456,12 @@ export class FuseOps {
     // (asked again after the stat above: an open that ran meanwhile may have made the handle)
     const shared = this.handles.writersOf(t.res.ufsUri!)[0];
     if (shared) {
-      if ((flags & O_TRUNC) !== 0) await shared.truncate(0);
+      if ((flags & O_TRUNC) !== 0) {
+        await shared.truncate(0);
+        // (the release of its last descriptor, an unlink or a rename took it off the name while
+        // the truncate waited its turn: no new descriptor for a handle on its way out; again)
+        if (!this.handles.writersOf(t.res.ufsUri!).includes(shared)) return this.open(path, flags);
+      }
       shared.refs++; // (after the truncate: one that failed leaves the count as it was)
       return this.handles.add(shared);
     }
@@ -475,6 +480,7 @@ export class FuseOps {
     if (joined) {
       await h.dispose();
       if ((flags & O_TRUNC) !== 0) await joined.truncate(0);
+      if (!this.handles.writersOf(t.res.ufsUri!).includes(joined)) return this.open(path, flags); // (as above)
       joined.refs++;
       return this.handles.add(joined);
     }

@@ -10,6 +10,7 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import type { DataPath } from '../../src/frontends/common/data-path.js';
 import { WriteHandle } from '../../src/frontends/fuse/handles.js';
 import { FuseOps } from '../../src/frontends/fuse/ops.js';
 import { fileBackend, Harness, mountOf } from '../cache/harness.js';
@@ -175,6 +176,45 @@ describe('FUSE: a release racing a truncate by name or another descriptor', () =
     assert.equal(readFileSync(join(dir, 'o-trunc'), 'utf8'), 'new');
     assert.equal(ops.handles.size, 0);
     assert.equal((await ops.getattr('/d/o-trunc')).size, 3, 'no closed writer left behind the name');
+  });
+
+  it('a stat answered from the UFS as a truncate lands: not kept for the stats after the truncate', async () => {
+    // With the attribute cache on (the daemon keeps a stat 1 s by default).
+    const cached = new FuseOps(h.ctx, { fuseRoot: ROOT, attrCacheMs: 60_000 });
+    try {
+      const fd = await cached.create('/d/c-stale');
+      await cached.write(fd, Buffer.from('0123456789'), 10, 0);
+      await cached.flush(fd);
+      await cached.release(fd);
+      // Another process stats the file; its UFS stat answers the version before the truncate,
+      // late, after the truncate by name (its upload dropped the caches) returned.
+      const dp = (cached as unknown as { dp: DataPath }).dp;
+      const stat = dp.stat.bind(dp);
+      let late!: () => void;
+      const lateGate = new Promise<void>((r) => (late = r));
+      let asked!: () => void;
+      const statAsked = new Promise<void>((r) => (asked = r));
+      let first = true;
+      dp.stat = async (...args: Parameters<DataPath['stat']>) => {
+        const held = first;
+        first = false;
+        const e = await stat(...args);
+        if (held) {
+          asked();
+          await lateGate;
+        }
+        return e;
+      };
+      const concurrent = cached.getattr('/d/c-stale');
+      await statAsked;
+      await cached.truncate('/d/c-stale', 4);
+      late();
+      await concurrent; // (either size: it ran alongside the truncate)
+      dp.stat = stat;
+      assert.equal((await cached.getattr('/d/c-stale')).size, 4, 'a stat after truncate(2) returned');
+    } finally {
+      await cached.close();
+    }
   });
 
   it('a second descriptor of the file released while the first truncates it: both bytes land', async () => {

@@ -103,6 +103,11 @@ export class FuseOps {
   private readonly stats = new Map<string, Cached<UfsEntry | null>>();
   private readonly listings = new Map<string, Cached<MergedListing>>();
   /**
+   * Counts dropCaches: a stat or listing that was under way across a drop may be of the file
+   * before the change that dropped them, and is not kept.
+   */
+  private cacheGen = 0;
+  /**
    * The size of a file as the kernel last heard it (getattr answers: the kernel reads a file
    * by it), most recent last, bounded; and the paths whose open just answered ESTALE for
    * it (the kernel's one retry is not refused again).
@@ -140,6 +145,7 @@ export class FuseOps {
   }
 
   dropCaches(): void {
+    this.cacheGen++;
     this.stats.clear();
     this.listings.clear();
   }
@@ -187,8 +193,9 @@ export class FuseOps {
   private async statOf(t: Bound, useCache = true): Promise<UfsEntry | null> {
     const hit = this.stats.get(t.path);
     if (useCache && this.fresh(hit)) return hit.value;
+    const gen = this.cacheGen;
     const entry = await this.dp.stat(t.dt);
-    this.stats.set(t.path, { at: Date.now(), value: entry });
+    if (gen === this.cacheGen) this.stats.set(t.path, { at: Date.now(), value: entry });
     return entry;
   }
 
@@ -323,16 +330,17 @@ export class FuseOps {
     if (path === '/') return ['.', '..', ...snap.virtualChildren('/')];
     const t = this.target(snap, path);
     const cached = this.listings.get(t.path);
+    const gen = this.cacheGen;
     let l: MergedListing;
     if (this.fresh(cached)) l = cached.value;
     else {
       // THE shared listing (common/listing.ts): UFS entries, virtual directories, and the
       // children that per-component lookups reach, exactly as REST and S3 list them.
       l = await listMerged(this.dp, snap, t.res);
-      this.listings.set(t.path, { at: Date.now(), value: l });
+      if (gen === this.cacheGen) this.listings.set(t.path, { at: Date.now(), value: l });
     }
     if (!l.exists) throw fsError(l.ufsFile ? Errno.ENOTDIR : Errno.ENOENT);
-    if (isBound(t) && l.ufsDirectory) this.primeChildren(snap, t, l.entries, new Set(l.virtual));
+    if (isBound(t) && l.ufsDirectory && gen === this.cacheGen) this.primeChildren(snap, t, l.entries, new Set(l.virtual));
     const names = l.entries.map((e) => e.name);
     // Files created here and still open for writing (not in the UFS before their first
     // close) are listed as `stat` finds them (before 2026-12-02 `ls` left them out).
@@ -412,13 +420,14 @@ export class FuseOps {
     const inFlight = this.handles.writersOf(t.res.ufsUri!);
     if (!writing && inFlight.length === 0) {
       // Open once: size and bytes from the same opened version (DataPath.open).
+      const gen = this.cacheGen;
       const obj = await this.dp.open(t.dt);
       if (!obj) throw this.goneSinceLookup(snap, t);
       if (obj.entry.type === 'directory') {
         obj.close();
         throw fsError(Errno.EISDIR);
       }
-      this.stats.set(t.path, { at: Date.now(), value: obj.entry });
+      if (gen === this.cacheGen) this.stats.set(t.path, { at: Date.now(), value: obj.entry });
       const told = this.toldSize.get(path)?.size;
       const retried = this.staleOpen.get(path);
       if (retried !== undefined) this.staleOpen.delete(path);

@@ -15,6 +15,7 @@ import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, rmSync } from 
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { hostCommand } from '../src/host/cli-entry.js';
 import { addMount } from '../src/control/mounts.js';
 import { fuseMountAt } from '../src/frontends/fuse/mountpoint.js';
 import { startEtcdServer, type EtcdServer } from '../src/local/etcd-server.js';
@@ -54,7 +55,7 @@ async function main(): Promise<void> {
     await addMount(conn, { path: '/bench', ufsUri: `file://${data}/`, readOnly: true, options: {} });
 
     const logFd = openSync(join(dir, 'fuse.log'), 'a');
-    daemon = spawn(process.execPath, [RUN, 'fuse', 'mount', fuseMnt, '--log-level', 'warn'], {
+    daemon = spawn(...hostCommand(['fuse', 'mount', fuseMnt, '--log-level', 'warn'], RUN), {
       stdio: ['ignore', logFd, logFd],
       env: { ...process.env, ALLUXIO_ETCD_ENDPOINTS: etcd.endpoint, ALLUXIO_CLUSTER: 'bench' },
     });

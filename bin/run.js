@@ -1,4 +1,6 @@
-#!/usr/bin/env node
+#!/usr/bin/env -S node --initial-old-space-size=128
+// The shebang's flags are HOST_NODE_FLAGS (src/host/cli-entry.ts), for `alluxio worker start`
+// run from a shell; whoever runs `node bin/run.js` for a host process passes them itself.
 // The CLI: the bundle of oclif, our libraries and every command (scripts/bundle.mjs), loaded
 // with V8's code cache (src/cli/compile-cache.ts, bundled as dist/bundle/boot.cjs). CommonJS
 // (bin/package.json): an ES module entry would start Node's ES module loader for nothing.

@@ -11,6 +11,7 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { closeSync, existsSync, mkdirSync, openSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { hostCommand } from '../../src/host/cli-entry.js';
 import { fuseMountAt } from '../../src/frontends/fuse/mountpoint.js';
 import type { WorkerProcess } from '../../test/helpers/worker.js';
 import { sumMetric } from './cluster-http.js';
@@ -68,7 +69,7 @@ export async function fusePart(o: {
   let daemon: ChildProcess | undefined;
   try {
     const logFd = openSync(join(o.dir, 'fuse.log'), 'a');
-    daemon = spawn(process.execPath, [RUN, 'fuse', 'mount', fuseMnt, '--log-level', 'warn', ...(o.mountArgs ?? [])], {
+    daemon = spawn(...hostCommand(['fuse', 'mount', fuseMnt, '--log-level', 'warn', ...(o.mountArgs ?? [])], RUN), {
       stdio: ['ignore', logFd, logFd],
       env: { ...process.env, ALLUXIO_ETCD_ENDPOINTS: o.etcdEndpoint, ALLUXIO_CLUSTER: o.cluster },
     });

@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { AlluxioError, isErrorCode, type ErrorCode } from '../domain/errors.js';
 import { fusermountUnmount, probeMountpoint } from '../frontends/fuse/mountpoint.js';
+import { hostCommand } from './cli-entry.js';
 
 /** Make DIR mountable: create it, or clean a stale mount of a crashed daemon. Returns whether it was stale. */
 export async function prepareMountpoint(dir: string, note: (msg: string) => void): Promise<boolean> {
@@ -59,7 +60,7 @@ export async function startInBackground(dir: string, logFileFlag: string | undef
   const argv = process.argv.slice(2).filter((a) => a !== '--daemon' && a !== '--background' && a !== '--json');
   // Same arguments, same working directory (so a relative DIR means the same), no --daemon.
   const fd = openSync(logFile, 'a');
-  const child = spawn(process.execPath, [process.argv[1]!, ...argv], {
+  const child = spawn(...hostCommand(argv, process.argv[1]!), {
     cwd: process.cwd(),
     detached: true,
     stdio: ['ignore', fd, fd, 'ipc'],

@@ -22,6 +22,7 @@ import { HTTP_STATUS } from '../frontends/rest/errors.js';
 import { MEMBER_VERSION, type WorkerEndpoints } from '../cluster/record.js';
 import type { ConfigInformer, InformerOptions, InformerStatus, SnapshotChange } from '../informer/informer.js';
 import type { EtcdConnection } from '../store/connection.js';
+import { missingHostFlags } from './cli-entry.js';
 import { ConfigFeed } from './config-feed.js';
 import { frontends as defaultFrontends, type FrontendRegistry } from './frontends.js';
 import { closeServer, listen, portOf } from './listen.js';
@@ -355,6 +356,10 @@ export class Worker {
       { ...p, host: this.host, bind, ...(m ? { tlsSubject: m.subject, tlsNames: m.names, tlsValidTo: m.validTo } : {}) },
       'worker listening',
     );
+    const missing = missingHostFlags();
+    if (missing.length > 0) {
+      this.log.warn({ missing }, 'worker: node was started without these flags (bin/run.js sets them: start `alluxio worker start`, or pass them to node): garbage collection costs cold reads of large files more CPU');
+    }
   }
 
   /**

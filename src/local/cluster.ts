@@ -16,7 +16,7 @@ import { closeSync, existsSync, fstatSync, mkdirSync, openSync, readFileSync, rm
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { AlluxioError } from '../domain/errors.js';
-import { cliEntry } from '../host/cli-entry.js';
+import { hostCommand } from '../host/cli-entry.js';
 import { findEtcdBinary, freePort, startEtcdServer, waitForEtcdHealth } from './etcd-server.js';
 import { ensureLocalTls, type LocalTlsFiles } from './tls-certs.js';
 import { getWorker } from './worker-http.js';
@@ -219,11 +219,10 @@ export async function startLocalCluster(opts: LocalStartOptions): Promise<LocalC
     const fd = openSync(log, 'a');
     logFrom.set(id, fstatSync(fd).size);
     const child = spawn(
-      process.execPath,
-      [cliEntry(), 'worker', 'start', '--id', id, '--host', '127.0.0.1', '--bind-host', '127.0.0.1', '--s3-port', String(s3Port), '--rest-port', String(restPort), '--lease-ttl', opts.leaseTtl ?? '10s', ...tlsArgs,
+      ...hostCommand(['worker', 'start', '--id', id, '--host', '127.0.0.1', '--bind-host', '127.0.0.1', '--s3-port', String(s3Port), '--rest-port', String(restPort), '--lease-ttl', opts.leaseTtl ?? '10s', ...tlsArgs,
         ...((opts.cacheSize ?? '1GiB') === '0' ? [] : ['--cache-dir', join(dir, 'cache', id), '--cache-size', opts.cacheSize ?? '1GiB']),
         ...(opts.s3Redirect ? ['--s3-redirect'] : []),
-      ],
+      ]),
       {
         detached: true,
         stdio: ['ignore', fd, fd],

@@ -17,6 +17,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fuseMountAt } from '../../src/frontends/fuse/mountpoint.js';
 import { RUN } from './cli.js';
+import { hostCommand } from '../../src/host/cli-entry.js';
 import { until } from './poll.js';
 
 /** Why FUSE tests cannot run here (undefined when they can). */
@@ -192,7 +193,7 @@ export async function startFuse(etcdEndpoint: string, opts: StartFuseOptions = {
   if (opts.mountpoint === undefined) mkdirSync(mountpoint, { recursive: true });
   const logFile = join(base, 'fuse.log');
   const fd = openSync(logFile, 'a');
-  const child = spawn(process.execPath, [RUN, 'fuse', 'mount', mountpoint, '--log-level', 'debug', ...(opts.extraArgs ?? [])], {
+  const child = spawn(...hostCommand(['fuse', 'mount', mountpoint, '--log-level', 'debug', ...(opts.extraArgs ?? [])], RUN), {
     stdio: ['ignore', fd, fd],
     env: { ...process.env, NO_COLOR: '1', ALLUXIO_ETCD_ENDPOINTS: etcdEndpoint, ALLUXIO_CLUSTER: opts.cluster ?? 'default' },
   });

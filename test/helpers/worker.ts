@@ -12,6 +12,7 @@ import { mkdtempSync, openSync, closeSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort } from '../../src/local/etcd-server.js';
+import { hostCommand } from '../../src/host/cli-entry.js';
 import { RUN } from './cli.js';
 
 export interface WorkerProcessOptions {
@@ -91,7 +92,7 @@ async function startWorkerOnce(etcdEndpoint: string, opts: WorkerProcessOptions)
   const logFile = join(dir, `${id}.log`);
   const fd = openSync(logFile, 'a');
   const args = [
-    RUN, 'worker', 'start',
+    'worker', 'start',
     '--id', id,
     '--host', '127.0.0.1',
     '--bind-host', '127.0.0.1',
@@ -102,7 +103,7 @@ async function startWorkerOnce(etcdEndpoint: string, opts: WorkerProcessOptions)
     ...(opts.maxStaleness ? ['--max-staleness', opts.maxStaleness] : []),
     ...(opts.extraArgs ?? []),
   ];
-  const child = spawn(process.execPath, args, {
+  const child = spawn(...hostCommand(args, RUN), {
     stdio: ['ignore', fd, fd],
     env: { ...process.env, NO_COLOR: '1', ALLUXIO_ETCD_ENDPOINTS: etcdEndpoint, ALLUXIO_CLUSTER: opts.cluster ?? 'default', ...(opts.env ?? {}) },
   });

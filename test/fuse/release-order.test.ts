@@ -47,14 +47,14 @@ describe('FUSE: a release racing a truncate by name or another descriptor', () =
     return fd;
   }
 
-  it('truncate reaching the daemon before the release: the truncated bytes land', async () => {
-    const fd = await closedButNotReleased('t-first', '0123456789');
-    // Pin the interleaving of the CI failure: the truncate has found the open writer and
-    // queued its spool truncate (held behind another operation of the handle) when the
-    // release arrives.
+  /**
+   * Hold the writer of `fd` (its operations wait behind one of the test's), and learn when a
+   * spool truncate has been queued on it: the release can then be sent at exactly that point.
+   */
+  function holdWriter(fd: number): { held: Promise<void>; open: () => void; truncateQueued: Promise<void> } {
     const w = ops.handles.get(fd) as WriteHandle;
-    let open!: () => void;
-    const held = w.exclusive(() => new Promise<void>((r) => (open = r)));
+    let release!: () => void; // (set once the held operation runs: after a turn)
+    const held = w.exclusive(() => new Promise<void>((r) => (release = r)));
     let queued!: () => void;
     const truncateQueued = new Promise<void>((r) => (queued = r));
     const spoolTruncate = w.truncate.bind(w);
@@ -63,6 +63,15 @@ describe('FUSE: a release racing a truncate by name or another descriptor', () =
       queued();
       return p;
     };
+    return { held, open: () => release(), truncateQueued };
+  }
+
+  it('truncate reaching the daemon before the release: the truncated bytes land', async () => {
+    const fd = await closedButNotReleased('t-first', '0123456789');
+    // Pin the interleaving of the CI failure: the truncate has found the open writer and
+    // queued its spool truncate (held behind another operation of the handle) when the
+    // release arrives.
+    const { held, open, truncateQueued } = holdWriter(fd);
     const truncating = ops.truncate('/d/t-first', 4);
     await truncateQueued;
     const releasing = ops.release(fd);
@@ -153,17 +162,7 @@ describe('FUSE: a release racing a truncate by name or another descriptor', () =
     const fd = await closedButNotReleased('o-trunc', '0123456789');
     // The open has found the writer still open and queued its truncate (held behind another
     // operation of the handle) when the release of that writer's last descriptor arrives.
-    const w = ops.handles.get(fd) as WriteHandle;
-    let open!: () => void;
-    const held = w.exclusive(() => new Promise<void>((r) => (open = r)));
-    let queued!: () => void;
-    const truncateQueued = new Promise<void>((r) => (queued = r));
-    const spoolTruncate = w.truncate.bind(w);
-    w.truncate = (size: number) => {
-      const p = spoolTruncate(size);
-      queued();
-      return p;
-    };
+    const { held, open, truncateQueued } = holdWriter(fd);
     const opening = ops.open('/d/o-trunc', 1 /* O_WRONLY */ | 0o1000 /* O_TRUNC */);
     await truncateQueued;
     const releasing = ops.release(fd);

@@ -28,7 +28,7 @@ export function cliEntry(): string {
  * --initial-old-space-size=128: with V8's default (the old generation's limit set from a live
  * heap of ~20 MB), a worker streaming large objects ran a full mark-compact every ~130 ms, each
  * freeing under 2 MB: a cold 4 MiB GET cost 36 ms of CPU, 21 of them V8's marking threads.
- * With the limit starting at 128 MB: 25 ms, 10 on those threads, for ~20 MiB more resident
+ * With the limit starting at 128 MB: 25 ms, 10 on those threads, for 20-30 MB more resident
  * memory (docs/cache.md, "The cold path", seventh round).
  */
 export const HOST_NODE_FLAGS: readonly string[] = ['--initial-old-space-size=128'];

@@ -9,10 +9,10 @@
  * Every worker mirrors the prefix (./prefix-mirror.ts) and answers that ETag for GET, HEAD,
  * listings and conditions on any worker, for exactly that version: once the object is
  * replaced (another version) the record no longer applies. A write or delete through a worker
- * deletes it at once. A record whose object changed outside the workers stays, inert (it
- * names a version that no longer exists), until the next write through a worker: a worker
- * whose metadata is stale cannot tell a newer version from an older one, so none deletes a
- * record on a mismatch.
+ * or a FUSE daemon (which mirrors the prefix too) deletes it at once. A record whose object
+ * changed outside the workers stays, inert (it names a version that no longer exists), until
+ * the next write through a worker: a worker whose metadata is stale cannot tell a newer
+ * version from an older one, so none deletes a record on a mismatch.
  */
 import { createHash } from 'node:crypto';
 import type { Logger } from 'pino';

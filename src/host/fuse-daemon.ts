@@ -40,6 +40,7 @@ import { fuseMountAt, fusermountUnmount } from '../frontends/fuse/mountpoint.js'
 import { FuseOps } from '../frontends/fuse/ops.js';
 import type { ReadAheadOptions } from '../frontends/fuse/read-ahead.js';
 import { PeerClient } from '../cache/peer-client.js';
+import { ObjectEtags } from '../cluster/object-etags.js';
 import { WorkerRing } from '../cluster/ring.js';
 import { peerAuth, readPeerCa } from './peers.js';
 import { chooseFuseNative, fuseNativeBinding } from './fuse-native.js';
@@ -123,6 +124,12 @@ export class FuseDaemon {
   /** The ownership ring (watched from registration until stop) and the client for peer reads. */
   private readonly ring: WorkerRing | undefined;
   private readonly peers: PeerClient | undefined;
+  /**
+   * The cluster's declared ETags (multipart uploads): a write or delete here deletes its
+   * file's record, as a worker's does, so no worker answers a multipart ETag for the file
+   * this daemon rewrote (with the same bytes, the UFS version stays the same).
+   */
+  private readonly etags: ObjectEtags;
 
   private constructor(private readonly opts: FuseDaemonOptions) {
     this.mountpoint = normalizePath(opts.mountpoint);
@@ -144,10 +151,12 @@ export class FuseDaemon {
       // colocated: the daemon runs beside a worker; that worker's page files are read here.
       this.peers = new PeerClient({ ...peerAuth(), colocated: true, ...(opts.tlsCaFile ? { tls: { ca: readPeerCa(opts.tlsCaFile, '--tls-ca') } } : {}) });
     }
+    this.etags = new ObjectEtags(opts.conn, opts.log.child({ component: 'etags' }));
     const ctx: FrontendContext = {
       snapshot: () => this.feed.snapshot(),
       ufs: (m) => this.adapter(m),
       log: opts.log,
+      etags: this.etags,
       ...(this.ring && this.peers ? { cluster: { ring: this.ring, peers: this.peers } } : {}),
     };
     this.ops = new FuseOps(ctx, {
@@ -165,6 +174,7 @@ export class FuseDaemon {
       await d.loadConfig();
       await d.register();
       await d.ring?.start();
+      await d.etags.start();
       await d.mount();
     } catch (e) {
       await d.stopRing();
@@ -304,8 +314,9 @@ export class FuseDaemon {
     this.finished(reason);
   }
 
-  /** Stop watching the ring and close the peer connections (after the last read handle). */
+  /** Stop watching the ring and the declared ETags, and close the peer connections (after the last read handle). */
   private async stopRing(): Promise<void> {
+    await this.etags.stop();
     await this.ring?.stop();
     this.peers?.close();
     if (this.peers && this.peers.counters.requests > 0) this.opts.log.info({ peers: this.peers.counters }, 'fuse: reads through the owning workers');

@@ -21,6 +21,7 @@ import type { Etcd3, IOptions, IWatchRequest, IWatchResponse } from 'etcd3';
 import { AlluxioError } from '../domain/errors.js';
 import { Layout } from './layout.js';
 import { classifyEtcdError, probeMembers, type MemberProbe } from './etcd-errors.js';
+import { nodeHttpTransport, type GatewayTransport } from './gateway.js';
 
 // etcd3 (grpc-js + protobufjs, parsing etcd's .proto files at load) costs about 200 ms of
 // CPU to load. It is CommonJS, so it is required on first use of `client`: a read-only
@@ -79,6 +80,11 @@ export class EtcdConnection {
   commitsSent = 0;
   /** Why the endpoints' answers were not etcd's JSON gateway (kv.ts then used grpc), if they were not. */
   gatewayRefusal: string | undefined;
+  /**
+   * How the JSON gateway calls (kv.ts, the member probe) reach etcd: node:http unless the
+   * process sets another (a worker sets undici: src/store/gateway-undici.ts).
+   */
+  gatewayTransport: GatewayTransport = nodeHttpTransport;
   private etcdClient: Etcd3 | undefined;
   private readonly etcdOptions: IOptions;
   /** PEM material for TLS, read once (also used by the gateway reads). */

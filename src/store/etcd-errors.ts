@@ -16,7 +16,7 @@
  */
 import { AlluxioError, isAlluxioError } from '../domain/errors.js';
 import type { EtcdConnection } from './connection.js';
-import { gatewayPost } from './gateway.js';
+import { GatewayNoAnswer, gatewayPost } from './gateway.js';
 
 type Etcd3Module = typeof import('etcd3');
 
@@ -46,8 +46,9 @@ export async function probeMembers(conn: EtcdConnection, budgetMs: number): Prom
       } catch (e) {
         const msg = e instanceof Error ? e.message : String(e);
         // An HTTP answer that is an etcd error (auth required, ...) still proves the member is
-        // up; one that is not etcd's JSON (a proxy's error page, another server) does not.
-        const answered = !/ECONNREFUSED|ECONNRESET|EHOSTUNREACH|ENETUNREACH|ENOTFOUND|EAI_AGAIN|ETIMEDOUT|abort|timeout|socket hang up|certificate|SSL|TLS|self.signed|EPROTO|not etcd's JSON|, not JSON/i.test(msg);
+        // up; no answer at all (refused, reset, TLS refused, the budget spent) does not, nor
+        // one that is not etcd's JSON (a proxy's error page, another server).
+        const answered = !(e instanceof GatewayNoAnswer) && !/not etcd's JSON|, not JSON/i.test(msg);
         return { endpoint, answered, error: shortReason(msg) };
       }
     }),

@@ -27,6 +27,23 @@ export class GatewayUnsupported extends Error {
   override name = 'GatewayUnsupported';
 }
 
+/**
+ * No HTTP answer came from the member: the transport failed before one (refused, reset, a
+ * TLS handshake refused, the attempt's deadline). Its message is the transport's (and its
+ * cause's, where undici keeps the socket's error); the member probe (etcd-errors.ts) counts
+ * the member as not answering, whichever transport failed.
+ */
+export class GatewayNoAnswer extends Error {
+  override name = 'GatewayNoAnswer';
+  constructor(cause: unknown) {
+    const e = cause as { message?: unknown; cause?: { message?: unknown } } | undefined;
+    let message = typeof e?.message === 'string' && e.message !== '' ? e.message : String(cause);
+    // undici puts the socket's own error (a TLS alert, a reset) under `cause`
+    if (typeof e?.cause?.message === 'string' && !message.includes(e.cause.message)) message = `${message} (${e.cause.message})`;
+    super(message, { cause });
+  }
+}
+
 /** An error the gateway reported in its JSON body (grpc status code + etcd message). */
 class GatewayError extends Error {
   constructor(
@@ -60,57 +77,77 @@ export function prefixEnd(prefix: string): Buffer {
   return Buffer.from([0]);
 }
 
-function post(conn: EtcdConnection, endpoint: string, path: string, body: unknown, token: string | undefined, signal: AbortSignal): Promise<unknown> {
-  return new Promise((resolve, reject) => {
-    const url = new URL(path, endpoint);
-    const payload = JSON.stringify(body);
-    const headers: Record<string, string | number> = { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload), connection: 'close' };
-    if (token) headers.authorization = token;
-    const common = { method: 'POST', headers, signal, agent: false as const };
+/** One POST to an etcd member, as a transport sends it. */
+export interface GatewayRequest {
+  url: URL;
+  /** content-type, and authorization when logged in (a transport adds what its client needs). */
+  headers: Record<string, string>;
+  payload: string;
+  signal: AbortSignal;
+}
+
+/** The member's answer: its status and its whole body. */
+export interface GatewayAnswer {
+  status: number;
+  body: string;
+}
+
+/** What connects and sends: the connection's TLS material applies to https:// endpoints. */
+export type GatewayTransport = (req: GatewayRequest, tls: EtcdConnection['tls']) => Promise<GatewayAnswer>;
+
+/**
+ * The default transport: node:http(s), one connection per request (`connection: close`: a
+ * kept-alive socket that the member closed between two calls would fail the next one). A
+ * process that serves HTTP with node:http uses gateway-undici.ts instead (see there).
+ */
+export const nodeHttpTransport: GatewayTransport = (req, tls) =>
+  new Promise((resolve, reject) => {
+    const headers = { ...req.headers, 'content-length': String(Buffer.byteLength(req.payload)), connection: 'close' };
+    const common = { method: 'POST', headers, signal: req.signal, agent: false as const };
     const onResponse = (res: IncomingMessage) => {
       const chunks: Buffer[] = [];
       res.on('data', (c: Buffer) => chunks.push(c));
       res.on('error', reject);
-      res.on('end', () => {
-        const text = Buffer.concat(chunks).toString('utf8');
-        let doc: { error?: string; message?: string; code?: number } & Record<string, unknown>;
-        try {
-          doc = JSON.parse(text);
-        } catch {
-          // A proxy's 500/502/503/504 page is a failure of this endpoint (the next member is
-          // asked), not proof that etcd has no gateway; a 501 or 505 is (an HTTP server that
-          // does not take the method or version: not etcd, which was waited for until the
-          // deadline and then named "reachable but overloaded").
-          const status = res.statusCode ?? 0;
-          if (status >= 500 && status !== 501 && status !== 505) reject(new Error(`${endpoint}${path}: HTTP ${status} with a body that is not etcd's JSON`));
-          else reject(new GatewayUnsupported(`${endpoint}${path}: HTTP ${res.statusCode}, not JSON`));
-          return;
-        }
-        if (res.statusCode === 404 || res.statusCode === 405) {
-          reject(new GatewayUnsupported(`${endpoint}${path}: HTTP ${res.statusCode}`));
-          return;
-        }
-        if ((res.statusCode ?? 500) >= 400 || typeof doc.error === 'string') {
-          reject(new GatewayError(String(doc.message ?? doc.error ?? `HTTP ${res.statusCode}`), Number(doc.code ?? 2)));
-          return;
-        }
-        // A streaming call's error (lease keepalive) comes with 200 as
-        // {"error": {"grpc_code": 14, "message": "etcdserver: no leader", ...}}.
-        if (typeof doc.error === 'object' && doc.error !== null) {
-          const err = doc.error as { message?: string; grpc_code?: number; code?: number };
-          reject(new GatewayError(String(err.message ?? 'error'), Number(err.grpc_code ?? err.code ?? 2)));
-          return;
-        }
-        resolve(doc);
-      });
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8') }));
     };
-    const req =
-      url.protocol === 'https:'
-        ? httpsRequest(url, { ...common, ...(conn.tls.ca ? { ca: conn.tls.ca } : {}), ...(conn.tls.cert ? { cert: conn.tls.cert } : {}), ...(conn.tls.key ? { key: conn.tls.key } : {}) }, onResponse)
-        : httpRequest(url, common, onResponse);
-    req.on('error', reject);
-    req.end(payload);
+    const r =
+      req.url.protocol === 'https:'
+        ? httpsRequest(req.url, { ...common, ...(tls.ca ? { ca: tls.ca } : {}), ...(tls.cert ? { cert: tls.cert } : {}), ...(tls.key ? { key: tls.key } : {}) }, onResponse)
+        : httpRequest(req.url, common, onResponse);
+    r.on('error', reject);
+    r.end(req.payload);
   });
+
+async function post(conn: EtcdConnection, endpoint: string, path: string, body: unknown, token: string | undefined, signal: AbortSignal): Promise<unknown> {
+  const headers: Record<string, string> = { 'content-type': 'application/json' };
+  if (token) headers.authorization = token;
+  let answer: GatewayAnswer;
+  try {
+    answer = await conn.gatewayTransport({ url: new URL(path, endpoint), headers, payload: JSON.stringify(body), signal }, conn.tls);
+  } catch (e) {
+    throw new GatewayNoAnswer(e);
+  }
+  const { status, body: text } = answer;
+  let doc: { error?: string; message?: string; code?: number } & Record<string, unknown>;
+  try {
+    doc = JSON.parse(text);
+  } catch {
+    // A proxy's 500/502/503/504 page is a failure of this endpoint (the next member is
+    // asked), not proof that etcd has no gateway; a 501 or 505 is (an HTTP server that
+    // does not take the method or version: not etcd, which was waited for until the
+    // deadline and then named "reachable but overloaded").
+    if (status >= 500 && status !== 501 && status !== 505) throw new Error(`${endpoint}${path}: HTTP ${status} with a body that is not etcd's JSON`);
+    throw new GatewayUnsupported(`${endpoint}${path}: HTTP ${status}, not JSON`);
+  }
+  if (status === 404 || status === 405) throw new GatewayUnsupported(`${endpoint}${path}: HTTP ${status}`);
+  if (status >= 400 || typeof doc.error === 'string') throw new GatewayError(String(doc.message ?? doc.error ?? `HTTP ${status}`), Number(doc.code ?? 2));
+  // A streaming call's error (lease keepalive) comes with 200 as
+  // {"error": {"grpc_code": 14, "message": "etcdserver: no leader", ...}}.
+  if (typeof doc.error === 'object' && doc.error !== null) {
+    const err = doc.error as { message?: string; grpc_code?: number; code?: number };
+    throw new GatewayError(String(err.message ?? 'error'), Number(err.grpc_code ?? err.code ?? 2));
+  }
+  return doc;
 }
 
 /** One JSON request to one endpoint (also used by the member probe in etcd-errors.ts). */

@@ -13,12 +13,39 @@ import { promisify } from 'node:util';
 import { startTestEtcd, type TestEtcd } from '../helpers/etcd.js';
 import { runCli, type CliResult } from '../helpers/cli.js';
 import { freePort } from '../../src/local/etcd-server.js';
+import { EtcdConnection, type ConnectionOptions } from '../../src/store/connection.js';
+import { kvRange } from '../../src/store/kv.js';
+import { undiciGatewayTransport } from '../../src/store/gateway-undici.js';
+import { isAlluxioError } from '../../src/domain/errors.js';
 
 const execFileP = promisify(execFile);
 
 async function etcdctl(endpoint: string, ...args: string[]): Promise<string> {
   const { stdout } = await execFileP('etcdctl', ['--endpoints', endpoint, ...args], { env: { ...process.env, ETCDCTL_API: '3' } });
   return stdout;
+}
+
+/**
+ * A prefix range through the gateway with the CLI's transport (node:http) and a worker's
+ * (undici): each outcome, the keys read or the error code and message, in that order.
+ */
+async function bothTransports(opts: ConnectionOptions, prefix: string): Promise<string[]> {
+  const outcomes: string[] = [];
+  for (const undici of [false, true]) {
+    const conn = new EtcdConnection(opts);
+    if (undici) conn.gatewayTransport = undiciGatewayTransport;
+    try {
+      const r = await kvRange(conn, 'read', { key: prefix, prefix: true });
+      outcomes.push(`ok ${r.kvs.map((kv) => kv.key).join(',')}`);
+    } catch (e) {
+      assert.ok(isAlluxioError(e), `${undici ? 'undici' : 'node:http'}: ${String(e)}`);
+      // (the endpoint's port and the member's own words aside)
+      outcomes.push(`${e.code} ${e.message.replace(/:\d+/g, ':PORT').split(':')[0]}`);
+    } finally {
+      conn.close();
+    }
+  }
+  return outcomes;
 }
 
 function oneLineError(r: CliResult, code: number, pattern: RegExp, what: string): void {
@@ -98,6 +125,18 @@ describe('etcd with authentication enabled', () => {
     const other = await runCli(['mount', 'list', '--cluster', 'other'], { env: { ...env(), ALLUXIO_ETCD_USER: 'ops', ALLUXIO_ETCD_PASSWORD: 'opspw' } });
     oneLineError(other, 5, /permission denied to user "ops".*\/alluxio\/other\//, 'other prefix');
     assert.equal(await revision(), before);
+  });
+
+  it("a worker's gateway transport (undici) logs in and is refused as the CLI's is", async () => {
+    const opts = { endpoints: [etcd.endpoint], cluster: 'secure' };
+    const right = await bothTransports({ ...opts, user: 'ops', password: 'opspw' }, '/alluxio/secure/');
+    assert.equal(right[0], right[1]);
+    assert.match(right[0]!, /^ok /);
+    const wrong = await bothTransports({ ...opts, user: 'root', password: 'wrong' }, '/alluxio/secure/');
+    assert.deepEqual(wrong, ['EtcdAuthFailed etcd at http', 'EtcdAuthFailed etcd at http']);
+    const none = await bothTransports(opts, '/alluxio/secure/');
+    assert.equal(none[0], none[1]);
+    assert.doesNotMatch(none[0]!, /^ok/);
   });
 });
 
@@ -179,6 +218,22 @@ describe('etcd over TLS with client certificates', () => {
   it('a server certificate we do not trust: exit 5', async () => {
     const r = await runCli(['mount', 'list', '--etcd-endpoints', httpsEndpoint, '--etcd-ca', pem('rogue.pem'), '--etcd-cert', pem('client.pem'), '--etcd-key', pem('client.key'), '--etcd-timeout', '3s'], { timeoutMs: 30_000 });
     oneLineError(r, 5, /etcd is unreachable at https:/, 'untrusted server');
+  });
+
+  it("a worker's gateway transport (undici) uses the CA and client certificate as the CLI's does", async () => {
+    await etcdctl(httpsEndpoint, '--cacert', pem('ca.pem'), '--cert', pem('client.pem'), '--key', pem('client.key'), 'put', '/alluxio/transport/k', 'v');
+    const opts = { endpoints: [httpsEndpoint], cluster: 'transport', timeoutMs: 3000 };
+    const ok = await bothTransports({ ...opts, ca: pem('ca.pem'), cert: pem('client.pem'), key: pem('client.key') }, '/alluxio/transport/');
+    assert.deepEqual(ok, ['ok /alluxio/transport/k', 'ok /alluxio/transport/k']);
+    for (const [what, files] of [
+      ['no client certificate', { ca: pem('ca.pem') }],
+      ['a client certificate from another CA', { ca: pem('ca.pem'), cert: pem('rogue.pem'), key: pem('rogue.key') }],
+      ['an untrusted server', { ca: pem('rogue.pem'), cert: pem('client.pem'), key: pem('client.key') }],
+    ] as const) {
+      const refused = await bothTransports({ ...opts, ...files }, '/alluxio/transport/');
+      assert.equal(refused[0], refused[1], what);
+      assert.match(refused[0]!, /^EtcdUnavailable etcd is unreachable at https/, what);
+    }
   });
 
   it('an unreadable certificate file: exit 2 naming the file', async () => {

@@ -1,6 +1,7 @@
 /**
- * src/store/kv.ts against real etcd: the JSON gateway and the grpc client (an etcd started
- * with --enable-grpc-gateway=false) give the same answers to the same ranges and guarded
+ * src/store/kv.ts against real etcd: the JSON gateway (through node:http, the CLI's
+ * transport, and through undici, a worker's) and the grpc client (an etcd started with
+ * --enable-grpc-gateway=false) give the same answers to the same ranges and guarded
  * transactions, and map etcd's refusals to the same errors.
  */
 import { after, before, describe, it } from 'node:test';
@@ -8,21 +9,31 @@ import assert from 'node:assert/strict';
 import { startTestEtcd, type TestEtcd } from '../helpers/etcd.js';
 import { EtcdConnection } from '../../src/store/connection.js';
 import { kvGet, kvRange, kvTxn, type RangeResult } from '../../src/store/kv.js';
+import type { GatewayTransport } from '../../src/store/gateway.js';
+import { undiciGatewayTransport } from '../../src/store/gateway-undici.js';
 import { isAlluxioError } from '../../src/domain/errors.js';
 
 describe('kv: JSON gateway and grpc agree', () => {
   let withGateway: TestEtcd;
+  let withUndici: TestEtcd;
   let grpcOnly: TestEtcd;
   before(async () => {
-    [withGateway, grpcOnly] = await Promise.all([startTestEtcd({ maxTxnOps: 8 }), startTestEtcd({ extraArgs: ['--enable-grpc-gateway=false'], maxTxnOps: 8 })]);
+    [withGateway, withUndici, grpcOnly] = await Promise.all([startTestEtcd({ maxTxnOps: 8 }), startTestEtcd({ maxTxnOps: 8 }), startTestEtcd({ extraArgs: ['--enable-grpc-gateway=false'], maxTxnOps: 8 })]);
   });
   after(async () => {
-    await Promise.all([withGateway?.destroy(), grpcOnly?.destroy()]);
+    await Promise.all([withGateway?.destroy(), withUndici?.destroy(), grpcOnly?.destroy()]);
   });
 
   /** The same script on both servers; returns what each step saw, for comparison. */
-  async function script(endpoint: string, viaGrpc: boolean): Promise<unknown[]> {
+  async function script(endpoint: string, viaGrpc: boolean, transport?: GatewayTransport): Promise<unknown[]> {
     const conn = new EtcdConnection({ endpoints: [endpoint], cluster: 'kv' });
+    // Every gateway request counted, to show which transport served them.
+    let sent = 0;
+    const inner = transport ?? conn.gatewayTransport;
+    conn.gatewayTransport = (req, tls) => {
+      sent++;
+      return inner(req, tls);
+    };
     const seen: unknown[] = [];
     // Revisions differ between the two servers: record them relative to the first write.
     let base = 0;
@@ -59,6 +70,7 @@ describe('kv: JSON gateway and grpc agree', () => {
       // The gateway served every request without creating the grpc client; the other server
       // has no gateway, so the grpc client served them.
       assert.equal((conn as unknown as { etcdClient?: unknown }).etcdClient !== undefined, viaGrpc);
+      if (!viaGrpc) assert.ok(sent >= 12, `the gateway transport sent ${sent} requests`);
       return seen;
     } finally {
       conn.close();
@@ -66,8 +78,13 @@ describe('kv: JSON gateway and grpc agree', () => {
   }
 
   it('the same answers, step by step', async () => {
-    const [viaGateway, viaGrpc] = await Promise.all([script(withGateway.endpoint, false), script(grpcOnly.endpoint, true)]);
+    const [viaGateway, viaUndici, viaGrpc] = await Promise.all([
+      script(withGateway.endpoint, false),
+      script(withUndici.endpoint, false, undiciGatewayTransport),
+      script(grpcOnly.endpoint, true),
+    ]);
     assert.deepEqual(viaGateway, viaGrpc);
+    assert.deepEqual(viaUndici, viaGrpc);
     // And what they agree on is right.
     assert.deepEqual(viaGateway[0], { again: false, rev: 1 });
     assert.deepEqual(viaGateway[2], { byValue: true });

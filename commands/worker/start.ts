@@ -7,6 +7,8 @@ import { AlluxioError } from '../../src/domain/errors.js';
 import { DEFAULT_REST_TLS_PORT, DEFAULT_S3_TLS_PORT, Worker } from '../../src/host/worker.js';
 import { cacheFlags, openCacheFromFlags } from '../../src/cache/flags.js';
 import { checkMaxStaleness } from '../../src/host/config-feed.js';
+import type { ConnectionOptions } from '../../src/store/connection.js';
+import { undiciGatewayTransport } from '../../src/store/gateway-undici.js';
 
 export default class WorkerStart extends BaseCommand<typeof WorkerStart, WorkerStartResult> {
   static override summary = 'Run a worker in the foreground: hot-reloads mounts and rules from etcd and serves S3 and REST.';
@@ -40,6 +42,11 @@ export default class WorkerStart extends BaseCommand<typeof WorkerStart, WorkerS
     'tls-only': Flags.boolean({ summary: 'Serve HTTPS only: --s3-port and --rest-port are not opened.', dependsOn: ['tls-cert'], helpGroup: 'TLS' }),
     'log-level': Flags.string({ default: 'info', options: ['trace', 'debug', 'info', 'warn', 'error'], summary: 'Log level.' }),
   };
+
+  /** The worker's etcd calls (lease renewals, journals) through undici: node:http's client stays out of a process that serves with node:http (gateway-undici.ts says why). */
+  protected override etcdTransport(): Pick<ConnectionOptions, 'gatewayTransport'> {
+    return { gatewayTransport: undiciGatewayTransport };
+  }
 
   async run(): Promise<WorkerStartResult> {
     const { flags } = await this.parseInput();

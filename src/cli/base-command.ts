@@ -6,7 +6,7 @@
  */
 import { Command, Errors, Flags, type Interfaces } from '@oclif/core';
 import { AlluxioError, ExitCode, isAlluxioError } from '../domain/errors.js';
-import { EtcdConnection, parseEndpoints, DEFAULT_CLUSTER, DEFAULT_ENDPOINTS } from '../store/connection.js';
+import { EtcdConnection, parseEndpoints, DEFAULT_CLUSTER, DEFAULT_ENDPOINTS, type ConnectionOptions } from '../store/connection.js';
 import { Renderer } from './output.js';
 import { formatChanges } from './changes-view.js';
 import { parseDuration } from './duration.js';
@@ -90,6 +90,11 @@ export abstract class BaseCommand<T extends typeof Command, R extends object> ex
     return { flags: this.flags, args };
   }
 
+  /** How the connection sends etcd's JSON gateway requests: node:http unless a command says otherwise. */
+  protected etcdTransport(): Pick<ConnectionOptions, 'gatewayTransport'> {
+    return {};
+  }
+
   /** The etcd connection, opened on first use and closed when the command ends. */
   protected etcd(): EtcdConnection {
     if (!this.conn) {
@@ -103,6 +108,7 @@ export abstract class BaseCommand<T extends typeof Command, R extends object> ex
         cert: f['etcd-cert'] as string | undefined,
         key: f['etcd-key'] as string | undefined,
         timeoutMs: parseDuration(String(f['etcd-timeout'] ?? '5s'), '--etcd-timeout'),
+        ...this.etcdTransport(),
       });
       if (f['dry-run'] === true) enableDryRun(this.conn);
     }

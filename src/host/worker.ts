@@ -22,7 +22,6 @@ import { HTTP_STATUS } from '../frontends/rest/errors.js';
 import { MEMBER_VERSION, type WorkerEndpoints } from '../cluster/record.js';
 import type { ConfigInformer, InformerOptions, InformerStatus, SnapshotChange } from '../informer/informer.js';
 import type { EtcdConnection } from '../store/connection.js';
-import { undiciGatewayTransport } from '../store/gateway-undici.js';
 import { missingHostFlags } from './cli-entry.js';
 import { ConfigFeed } from './config-feed.js';
 import { frontends as defaultFrontends, type FrontendRegistry } from './frontends.js';
@@ -147,9 +146,6 @@ export class Worker {
     }
     this.log = opts.log ?? pino({ name: 'alluxio-worker' });
     this.log = this.log.child({ worker: this.id });
-    // The worker's etcd calls (lease renewals, journals) keep node:http's client out of the
-    // process that serves S3 and REST with node:http's server (gateway-undici.ts says why).
-    conn.gatewayTransport = undiciGatewayTransport;
     this.registry = opts.frontends ?? defaultFrontends;
     const registry = this.registry;
     this.feed = new ConfigFeed(conn, {

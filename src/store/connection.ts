@@ -21,7 +21,7 @@ import type { Etcd3, IOptions, IWatchRequest, IWatchResponse } from 'etcd3';
 import { AlluxioError } from '../domain/errors.js';
 import { Layout } from './layout.js';
 import { classifyEtcdError, probeMembers, type MemberProbe } from './etcd-errors.js';
-import { nodeHttpTransport, type GatewayTransport } from './gateway.js';
+import { nodeHttpTransport, type GatewayTransport, type GatewayTransportFactory } from './gateway.js';
 
 // etcd3 (grpc-js + protobufjs, parsing etcd's .proto files at load) costs about 200 ms of
 // CPU to load. It is CommonJS, so it is required on first use of `client`: a read-only
@@ -43,6 +43,8 @@ export interface ConnectionOptions {
   key?: string | undefined;
   /** Deadline for one unary call, ms. */
   timeoutMs?: number;
+  /** How the JSON gateway's requests are sent (default: node:http, nothing to load). */
+  gatewayTransport?: GatewayTransportFactory;
 }
 
 export const DEFAULT_ENDPOINTS = 'http://127.0.0.1:2379';
@@ -81,10 +83,10 @@ export class EtcdConnection {
   /** Why the endpoints' answers were not etcd's JSON gateway (kv.ts then used grpc), if they were not. */
   gatewayRefusal: string | undefined;
   /**
-   * How the JSON gateway calls (kv.ts, the member probe) reach etcd: node:http unless the
-   * process sets another (a worker sets undici: src/store/gateway-undici.ts).
+   * What sends the JSON gateway's requests (kv.ts, the member probe): node:http unless the
+   * options name another (a worker's is undici: src/store/gateway-undici.ts).
    */
-  gatewayTransport: GatewayTransport = nodeHttpTransport;
+  readonly gateway: GatewayTransport;
   private etcdClient: Etcd3 | undefined;
   private readonly etcdOptions: IOptions;
   /** PEM material for TLS, read once (also used by the gateway reads). */
@@ -137,6 +139,7 @@ export class EtcdConnection {
       (process as NodeJS.Process & { noDeprecation?: boolean }).noDeprecation = true;
     }
     this.etcdOptions = opts;
+    this.gateway = (options.gatewayTransport ?? nodeHttpTransport)(this.tls, attemptMs);
   }
 
   /** The etcd3 client (grpc), created on first use, with endpoint failover. */
@@ -335,6 +338,7 @@ export class EtcdConnection {
     if (this.closed) return;
     this.closed = true;
     this.etcdClient?.close();
+    this.gateway.close();
   }
 }
 

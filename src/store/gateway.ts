@@ -36,8 +36,12 @@ export class GatewayUnsupported extends Error {
 export class GatewayNoAnswer extends Error {
   override name = 'GatewayNoAnswer';
   constructor(cause: unknown) {
-    const e = cause as { message?: unknown; cause?: { message?: unknown } } | undefined;
-    let message = typeof e?.message === 'string' && e.message !== '' ? e.message : String(cause);
+    const e = cause as { message?: unknown; code?: unknown; errors?: unknown; cause?: { message?: unknown } } | undefined;
+    let message = typeof e?.message === 'string' ? e.message : '';
+    // (a host name with several addresses, all refused: an AggregateError without a message)
+    if (message === '' && Array.isArray(e?.errors)) message = [...new Set(e.errors.map((x: { message?: unknown }) => (typeof x?.message === 'string' ? x.message : '')).filter(Boolean))].join('; ');
+    if (message === '' && typeof e?.code === 'string') message = e.code;
+    if (message === '') message = String(cause);
     // undici puts the socket's own error (a TLS alert, a reset) under `cause`
     if (typeof e?.cause?.message === 'string' && !message.includes(e.cause.message)) message = `${message} (${e.cause.message})`;
     super(message, { cause });
@@ -92,38 +96,57 @@ export interface GatewayAnswer {
   body: string;
 }
 
-/** What connects and sends: the connection's TLS material applies to https:// endpoints. */
-export type GatewayTransport = (req: GatewayRequest, tls: EtcdConnection['tls']) => Promise<GatewayAnswer>;
+/** The connection's TLS material (PEM), for https:// endpoints. */
+export type GatewayTls = EtcdConnection['tls'];
+
+/** What sends one connection's gateway POSTs; closed with the connection. */
+export interface GatewayTransport {
+  /** The answer, or a rejection when none came (refused, reset, TLS refused, `signal` aborted). */
+  send(req: GatewayRequest): Promise<GatewayAnswer>;
+  close(): void;
+}
+
+/**
+ * Makes a connection's transport (ConnectionOptions.gatewayTransport) from its TLS material
+ * and its per-member attempt deadline (ms): a connect that takes longer is given up.
+ */
+export type GatewayTransportFactory = (tls: GatewayTls, attemptTimeoutMs: number) => GatewayTransport;
 
 /**
  * The default transport: node:http(s), one connection per request (`connection: close`: a
- * kept-alive socket that the member closed between two calls would fail the next one). A
- * process that serves HTTP with node:http uses gateway-undici.ts instead (see there).
+ * kept-alive socket that the member closed between two calls would fail the next one), the
+ * socket destroyed when the signal aborts, whatever stage it is in. A process that serves
+ * HTTP with node:http uses gateway-undici.ts instead (see there).
  */
-export const nodeHttpTransport: GatewayTransport = (req, tls) =>
-  new Promise((resolve, reject) => {
-    const headers = { ...req.headers, 'content-length': String(Buffer.byteLength(req.payload)), connection: 'close' };
-    const common = { method: 'POST', headers, signal: req.signal, agent: false as const };
-    const onResponse = (res: IncomingMessage) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('error', reject);
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8') }));
-    };
-    const r =
-      req.url.protocol === 'https:'
-        ? httpsRequest(req.url, { ...common, ...(tls.ca ? { ca: tls.ca } : {}), ...(tls.cert ? { cert: tls.cert } : {}), ...(tls.key ? { key: tls.key } : {}) }, onResponse)
-        : httpRequest(req.url, common, onResponse);
-    r.on('error', reject);
-    r.end(req.payload);
-  });
+export const nodeHttpTransport: GatewayTransportFactory = (tls) => ({
+  send: (req) =>
+    new Promise((resolve, reject) => {
+      const headers = { ...req.headers, 'content-length': String(Buffer.byteLength(req.payload)), connection: 'close' };
+      const common = { method: 'POST', headers, signal: req.signal, agent: false as const };
+      const onResponse = (res: IncomingMessage) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('error', reject);
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8') }));
+      };
+      const r =
+        req.url.protocol === 'https:'
+          ? httpsRequest(req.url, { ...common, ...(tls.ca ? { ca: tls.ca } : {}), ...(tls.cert ? { cert: tls.cert } : {}), ...(tls.key ? { key: tls.key } : {}) }, onResponse)
+          : httpRequest(req.url, common, onResponse);
+      r.on('error', reject);
+      r.end(req.payload);
+    }),
+  close() {
+    // nothing kept: every request has its own socket
+  },
+});
 
 async function post(conn: EtcdConnection, endpoint: string, path: string, body: unknown, token: string | undefined, signal: AbortSignal): Promise<unknown> {
   const headers: Record<string, string> = { 'content-type': 'application/json' };
   if (token) headers.authorization = token;
   let answer: GatewayAnswer;
   try {
-    answer = await conn.gatewayTransport({ url: new URL(path, endpoint), headers, payload: JSON.stringify(body), signal }, conn.tls);
+    answer = await conn.gateway.send({ url: new URL(path, endpoint), headers, payload: JSON.stringify(body), signal });
   } catch (e) {
     throw new GatewayNoAnswer(e);
   }

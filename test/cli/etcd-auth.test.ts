@@ -32,8 +32,7 @@ async function etcdctl(endpoint: string, ...args: string[]): Promise<string> {
 async function bothTransports(opts: ConnectionOptions, prefix: string): Promise<string[]> {
   const outcomes: string[] = [];
   for (const undici of [false, true]) {
-    const conn = new EtcdConnection(opts);
-    if (undici) conn.gatewayTransport = undiciGatewayTransport;
+    const conn = new EtcdConnection({ ...opts, ...(undici ? { gatewayTransport: undiciGatewayTransport } : {}) });
     try {
       const r = await kvRange(conn, 'read', { key: prefix, prefix: true });
       outcomes.push(`ok ${r.kvs.map((kv) => kv.key).join(',')}`);

@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { startTestEtcd, type TestEtcd } from '../helpers/etcd.js';
 import { EtcdConnection } from '../../src/store/connection.js';
 import { kvGet, kvRange, kvTxn, type RangeResult } from '../../src/store/kv.js';
-import type { GatewayTransport } from '../../src/store/gateway.js';
+import { nodeHttpTransport, type GatewayTransportFactory } from '../../src/store/gateway.js';
 import { undiciGatewayTransport } from '../../src/store/gateway-undici.js';
 import { isAlluxioError } from '../../src/domain/errors.js';
 
@@ -25,15 +25,14 @@ describe('kv: JSON gateway and grpc agree', () => {
   });
 
   /** The same script on both servers; returns what each step saw, for comparison. */
-  async function script(endpoint: string, viaGrpc: boolean, transport?: GatewayTransport): Promise<unknown[]> {
-    const conn = new EtcdConnection({ endpoints: [endpoint], cluster: 'kv' });
+  async function script(endpoint: string, viaGrpc: boolean, transport: GatewayTransportFactory = nodeHttpTransport): Promise<unknown[]> {
     // Every gateway request counted, to show which transport served them.
     let sent = 0;
-    const inner = transport ?? conn.gatewayTransport;
-    conn.gatewayTransport = (req, tls) => {
-      sent++;
-      return inner(req, tls);
+    const counted: GatewayTransportFactory = (tls, ms) => {
+      const t = transport(tls, ms);
+      return { send: (req) => (sent++, t.send(req)), close: () => t.close() };
     };
+    const conn = new EtcdConnection({ endpoints: [endpoint], cluster: 'kv', gatewayTransport: counted });
     const seen: unknown[] = [];
     // Revisions differ between the two servers: record them relative to the first write.
     let base = 0;

@@ -5,6 +5,8 @@
  *   attempt, then the next member answers. (undici acts on an abort only once connected: the
  *   undici transport waited for its 10 s connect timeout, past the deadline, and the call
  *   failed with EtcdTimeout.)
+ * - the undici transport gives up when the signal fires even before its socket connected
+ *   (a lease renewal's attempt is shorter than the connect timeout);
  * - a host name whose every address refuses reads as refused (Node's AggregateError has no
  *   message of its own).
  */
@@ -45,6 +47,22 @@ describe('gateway transports: members that never answer', () => {
     for (const s of held) s.destroy();
     await new Promise<void>((resolve) => silent?.close(() => resolve()));
     await etcd?.destroy();
+  });
+
+  // A lease renewal's attempt (TTL/4) can be shorter than the connect timeout the transport
+  // was made with: the signal alone must end the request.
+  it("undici: the signal ends a request still in its TLS handshake, whatever the connect timeout", { timeout: 30_000 }, async () => {
+    const t = undiciGatewayTransport({}, 120_000);
+    try {
+      const signal = AbortSignal.timeout(500);
+      const e = await t.send({ url: new URL(`https://127.0.0.1:${silentPort}/v3/lease/keepalive`), headers: {}, payload: '{}', signal }).then(
+        () => assert.fail('answered'),
+        (x: unknown) => x,
+      );
+      assert.equal((e as Error).name, 'TimeoutError', String(e));
+    } finally {
+      t.close();
+    }
   });
 
   for (const [name, transport] of transports) {

@@ -7,7 +7,8 @@
  * a leader and reports the leader it knows):
  *
  *   no member answers          -> EtcdUnavailable  (exit 5: which endpoints, what to check;
- *                                 "unreachable" when refused, "not answering" when silent)
+ *                                 "not answering" when one took the connection and said
+ *                                 nothing until the deadline, "unreachable" otherwise)
  *   members answer, no leader  -> EtcdNoLeader     (exit 5: election running or quorum lost)
  *   members answer, a leader   -> EtcdTimeout      (exit 5: overloaded; --etcd-timeout raises it)
  *
@@ -25,6 +26,13 @@ export interface MemberProbe {
   answered: boolean;
   /** Member id of the leader this member knows ("0" or absent: none). */
   leader?: string;
+  /**
+   * No answer, and the member stayed silent until the deadline (took the connection and said
+   * nothing, or the network dropped it). A connection closed before a whole answer is not
+   * counted: through undici a member refusing the client certificate (TLS 1.3) looks just
+   * like that, and "unreachable" names the TLS flags to check.
+   */
+  silent?: boolean;
   error?: string;
 }
 
@@ -44,21 +52,15 @@ export async function probeMembers(conn: EtcdConnection, budgetMs: number): Prom
         const doc = (await gatewayPost(conn, endpoint, '/v3/maintenance/status', {}, signal)) as { leader?: string };
         return { endpoint, answered: true, leader: String(doc.leader ?? '0') };
       } catch (e) {
+        // No answer at all (refused, reset, TLS refused, the budget spent) does not prove the
+        // member up, nor one that is not etcd's JSON (a proxy's error page, another server);
+        // an HTTP answer that is an etcd error (auth required, ...) does.
+        if (e instanceof GatewayNoAnswer) return { endpoint, answered: false, silent: e.kind === 'silent', error: e.reason };
         const msg = e instanceof Error ? e.message : String(e);
-        // An HTTP answer that is an etcd error (auth required, ...) still proves the member is
-        // up; no answer at all (refused, reset, TLS refused, the budget spent) does not, nor
-        // one that is not etcd's JSON (a proxy's error page, another server).
-        const answered = !(e instanceof GatewayNoAnswer) && !/not etcd's JSON|, not JSON/i.test(msg);
-        return { endpoint, answered, error: shortReason(msg) };
+        return { endpoint, answered: !/not etcd's JSON|, not JSON/i.test(msg), error: firstLine(msg) };
       }
     }),
   );
-}
-
-function shortReason(msg: string): string {
-  if (/ECONNREFUSED/.test(msg)) return 'connection refused';
-  if (/abort|timeout/i.test(msg)) return 'no answer';
-  return firstLine(msg);
 }
 
 export function firstLine(s: string): string {
@@ -153,7 +155,7 @@ export async function classifyEtcdError(conn: EtcdConnection, m: Etcd3Module | u
   const seconds = `${conn.timeoutMs / 1000}s`;
   if (up.length === 0) {
     const each = probes.map((p) => `${p.endpoint}: ${p.error ?? 'no answer'}`).join('; ');
-    if (probes.some((p) => (p.error ?? 'no answer') === 'no answer')) {
+    if (probes.some((p) => p.silent)) {
       // A member took the connection (or the network dropped it) and said nothing: hung,
       // stopped, overloaded or black-holed; not refused.
       return new AlluxioError(

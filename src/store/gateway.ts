@@ -28,13 +28,64 @@ export class GatewayUnsupported extends Error {
 }
 
 /**
+ * Why a request got no HTTP answer, named alike whichever transport sent it (node:http and
+ * undici word the same socket failure differently: a 503 cut off mid-body is "aborted"
+ * through one and "other side closed" through the other).
+ *   silent      the attempt's deadline passed (a hung member, a handshake never answered)
+ *   refused     nothing listens there
+ *   reset       the member took the connection and closed it before a whole answer
+ *   tls         the TLS handshake failed (a certificate refused, by either side)
+ *   unresolved  the host name does not resolve
+ *   unroutable  no route to the host
+ *   other       anything else (the transport's message says what)
+ */
+export type NoAnswerKind = 'silent' | 'refused' | 'reset' | 'tls' | 'unresolved' | 'unroutable' | 'other';
+
+const NO_ANSWER_TEXT: Record<Exclude<NoAnswerKind, 'other'>, string> = {
+  silent: 'no answer',
+  refused: 'connection refused',
+  reset: 'connection closed before a whole answer',
+  tls: 'TLS handshake failed',
+  unresolved: 'host name not resolved',
+  unroutable: 'no route to host',
+};
+
+type ErrorLike = { name?: unknown; message?: unknown; code?: unknown; errors?: unknown; cause?: unknown } | undefined;
+
+/** The error, what it wraps (`cause`, an AggregateError's `errors`), a few levels down. */
+function errorChain(e: unknown, depth = 0): ErrorLike[] {
+  if (depth > 3 || e === null || typeof e !== 'object') return [];
+  const x = e as NonNullable<ErrorLike>;
+  const inner = Array.isArray(x.errors) ? x.errors : [];
+  return [x, ...errorChain(x.cause, depth + 1), ...inner.flatMap((i: unknown) => errorChain(i, depth + 1))];
+}
+
+/** The kind of a transport's failure (exported for its unit test). */
+export function noAnswerKind(cause: unknown): NoAnswerKind {
+  const chain = errorChain(cause);
+  const codes = chain.map((x) => (typeof x?.code === 'string' ? x.code : ''));
+  const names = chain.map((x) => (typeof x?.name === 'string' ? x.name : ''));
+  const messages = chain.map((x) => (typeof x?.message === 'string' ? x.message : '')).join('\n');
+  const has = (re: RegExp) => codes.some((c) => re.test(c));
+  // The deadline first: whatever the socket was doing when it was given up.
+  if (names.some((n) => n === 'AbortError' || n === 'TimeoutError') || has(/^(ABORT_ERR|ETIMEDOUT|UND_ERR_CONNECT_TIMEOUT|UND_ERR_HEADERS_TIMEOUT|UND_ERR_BODY_TIMEOUT|UND_ERR_ABORTED)$/)) return 'silent';
+  if (has(/^(ERR_SSL_|ERR_TLS_|EPROTO$)|CERT|SELF_SIGNED|^UNABLE_TO_/) || /\bSSL\b|TLS|certificate/i.test(messages)) return 'tls';
+  if (has(/^ECONNREFUSED$/)) return 'refused';
+  if (has(/^(ENOTFOUND|EAI_AGAIN|EAI_NONAME)$/)) return 'unresolved';
+  if (has(/^(EHOSTUNREACH|ENETUNREACH|EHOSTDOWN|ENETDOWN)$/)) return 'unroutable';
+  if (has(/^(ECONNRESET|EPIPE|UND_ERR_SOCKET|UND_ERR_CLOSED)$/) || /socket hang up|^aborted$|other side closed/im.test(messages)) return 'reset';
+  return 'other';
+}
+
+/**
  * No HTTP answer came from the member: the transport failed before one (refused, reset, a
- * TLS handshake refused, the attempt's deadline). Its message is the transport's (and its
- * cause's, where undici keeps the socket's error); the member probe (etcd-errors.ts) counts
- * the member as not answering, whichever transport failed.
+ * TLS handshake refused, the attempt's deadline). `kind` says which, for either transport;
+ * the message is the transport's own (and its cause's, where undici keeps the socket's
+ * error). The member probe (etcd-errors.ts) counts the member as not answering.
  */
 export class GatewayNoAnswer extends Error {
   override name = 'GatewayNoAnswer';
+  readonly kind: NoAnswerKind;
   constructor(cause: unknown) {
     const e = cause as { message?: unknown; code?: unknown; errors?: unknown; cause?: { message?: unknown } } | undefined;
     let message = typeof e?.message === 'string' ? e.message : '';
@@ -45,6 +96,15 @@ export class GatewayNoAnswer extends Error {
     // undici puts the socket's own error (a TLS alert, a reset) under `cause`
     if (typeof e?.cause?.message === 'string' && !message.includes(e.cause.message)) message = `${message} (${e.cause.message})`;
     super(message, { cause });
+    this.kind = noAnswerKind(cause);
+  }
+
+  /** A few words for a list of members: the kind, and for TLS or an unnamed kind the transport's words. */
+  get reason(): string {
+    const first = (this.message.split('\n')[0] ?? '').slice(0, 160);
+    if (this.kind === 'other') return first;
+    if (this.kind === 'tls') return `${NO_ANSWER_TEXT.tls}: ${first}`;
+    return NO_ANSWER_TEXT[this.kind];
   }
 }
 

@@ -8,7 +8,10 @@
  * - the undici transport gives up when the signal fires even before its socket connected
  *   (a lease renewal's attempt is shorter than the connect timeout);
  * - a host name whose every address refuses reads as refused (Node's AggregateError has no
- *   message of its own).
+ *   message of its own);
+ * - each way a member can fail to answer (silent, refused, reset before or in the middle of
+ *   an answer, TLS spoken to a plain port) gets the same kind and the same words through
+ *   both transports, and so the same error.
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -17,7 +20,8 @@ import { startTestEtcd, type TestEtcd } from '../helpers/etcd.js';
 import { freePort } from '../../src/local/etcd-server.js';
 import { EtcdConnection } from '../../src/store/connection.js';
 import { kvRange } from '../../src/store/kv.js';
-import { nodeHttpTransport } from '../../src/store/gateway.js';
+import { GatewayNoAnswer, gatewayPost, nodeHttpTransport } from '../../src/store/gateway.js';
+import { probeMembers } from '../../src/store/etcd-errors.js';
 import { undiciGatewayTransport } from '../../src/store/gateway-undici.js';
 import { isAlluxioError } from '../../src/domain/errors.js';
 
@@ -104,4 +108,97 @@ describe('gateway transports: members that never answer', () => {
       }
     });
   }
+});
+
+describe('gateway transports: each failure named alike', () => {
+  const servers: Server[] = [];
+  const sockets = new Set<Socket>();
+  const ports: Record<'silent' | 'reset' | 'cut' | 'plain', number> = { silent: 0, reset: 0, cut: 0, plain: 0 };
+  let refusedPort = 0;
+
+  const serve = async (onSocket: (s: Socket) => void): Promise<number> => {
+    const srv = createServer((s) => {
+      sockets.add(s);
+      s.on('close', () => sockets.delete(s));
+      s.on('error', () => undefined);
+      onSocket(s);
+    });
+    servers.push(srv);
+    await new Promise<void>((resolve) => srv.listen(0, '127.0.0.1', resolve));
+    return (srv.address() as { port: number }).port;
+  };
+
+  before(async () => {
+    ports.silent = await serve(() => undefined);
+    // takes the request, closes without a byte
+    ports.reset = await serve((s) => s.once('data', () => s.destroy()));
+    // a 503 whose body stops after 10 of 1000 bytes
+    ports.cut = await serve((s) =>
+      s.once('data', () => {
+        s.write('HTTP/1.1 503 Service Unavailable\r\ncontent-type: application/json\r\ncontent-length: 1000\r\n\r\n{"error":"');
+        setImmediate(() => s.destroy());
+      }),
+    );
+    // a plain-text server (asked over https: not TLS)
+    ports.plain = await serve((s) => s.once('data', () => s.end('HTTP/1.1 400 Bad Request\r\ncontent-length: 0\r\n\r\n')));
+    refusedPort = await freePort();
+  });
+  after(async () => {
+    for (const s of sockets) s.destroy();
+    await Promise.all(servers.map((srv) => new Promise<void>((resolve) => srv.close(() => resolve()))));
+  });
+
+  const cases = [
+    ['silent', () => `http://127.0.0.1:${ports.silent}`, 'silent', 'no answer'],
+    ['refused', () => `http://127.0.0.1:${refusedPort}`, 'refused', 'connection refused'],
+    ['reset before an answer', () => `http://127.0.0.1:${ports.reset}`, 'reset', 'connection closed before a whole answer'],
+    ['cut in the middle of an answer', () => `http://127.0.0.1:${ports.cut}`, 'reset', 'connection closed before a whole answer'],
+    ['TLS spoken to a plain port', () => `https://127.0.0.1:${ports.plain}`, 'tls', /^TLS handshake failed: /],
+  ] as const;
+
+  for (const [what, endpoint, kind, reason] of cases) {
+    it(`${what}: kind ${kind}, the same words from both transports`, async () => {
+      const reasons: string[] = [];
+      for (const [name, transport] of transports) {
+        const conn = new EtcdConnection({ endpoints: [endpoint()], cluster: 'transport', timeoutMs: 3000, gatewayTransport: transport });
+        try {
+          const e = await gatewayPost(conn, endpoint(), '/v3/maintenance/status', {}, AbortSignal.timeout(1500)).then(
+            () => assert.fail(`${name}: answered`),
+            (x: unknown) => x,
+          );
+          assert.ok(e instanceof GatewayNoAnswer, `${name}: ${String(e)}`);
+          assert.equal(e.kind, kind, `${name}: ${e.message}`);
+          if (typeof reason === 'string') assert.equal(e.reason, reason, name);
+          else assert.match(e.reason, reason, name);
+          const [probe] = await probeMembers(conn, 1500);
+          assert.equal(probe!.answered, false, name);
+          assert.equal(probe!.silent, kind === 'silent', name);
+          reasons.push(probe!.error ?? '');
+        } finally {
+          conn.close();
+        }
+      }
+      if (typeof reason === 'string') assert.equal(reasons[0], reasons[1]);
+    });
+  }
+
+  // (Through undici a member refusing the client certificate under TLS 1.3 is a connection
+  // closed before an answer too, with no TLS words: "unreachable" names the TLS flags.)
+  it('a read from members that closed the connection before a whole answer is "unreachable" through both transports', async () => {
+    for (const [name, transport] of transports) {
+      const conn = new EtcdConnection({ endpoints: [`http://127.0.0.1:${ports.cut}`, `http://127.0.0.1:${ports.reset}`], cluster: 'transport', timeoutMs: 3000, gatewayTransport: transport });
+      try {
+        const e = await kvRange(conn, 'read', { key: '/alluxio/transport/', prefix: true }).then(
+          () => assert.fail(`${name}: answered`),
+          (x: unknown) => x,
+        );
+        assert.ok(isAlluxioError(e), String(e));
+        assert.equal(e.code, 'EtcdUnavailable', name);
+        assert.match(e.message, /^etcd is unreachable at /, `${name}: ${e.message}`);
+        assert.match(e.message, /127\.0\.0\.1:\d+: connection closed before a whole answer; http:\/\/127\.0\.0\.1:\d+: connection closed before a whole answer/, name);
+      } finally {
+        conn.close();
+      }
+    }
+  });
 });

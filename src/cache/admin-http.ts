@@ -23,6 +23,7 @@ import type { FrontendContext } from '../frontends/context.js';
 import { CacheLoader, walkFiles } from './load.js';
 import { jobJournal } from './job-journal.js';
 import { HTTP_STATUS, RestError } from '../frontends/rest/errors.js';
+import { sendJson } from '../frontends/rest/json.js';
 import { authenticateRest, restAuthFromEnv, type RestAuthOptions } from '../frontends/rest/auth.js';
 
 export type CacheAdmin = ((req: IncomingMessage, res: ServerResponse) => Promise<boolean>) & { loader: CacheLoader | undefined };
@@ -123,8 +124,6 @@ function disabled(): AlluxioError {
 }
 
 function send(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): true {
-  const text = JSON.stringify(body);
-  res.writeHead(status, { ...headers, 'content-type': 'application/json', 'content-length': Buffer.byteLength(text), 'cache-control': 'no-store' });
-  res.end(text);
+  sendJson(res, status, body, headers);
   return true;
 }

@@ -19,6 +19,7 @@ import { AlluxioError, isAlluxioError } from '../domain/errors.js';
 import type { Snapshot } from '../domain/snapshot.js';
 import type { FrontendContext } from '../frontends/context.js';
 import { HTTP_STATUS } from '../frontends/rest/errors.js';
+import { sendJson } from '../frontends/rest/json.js';
 import { MEMBER_VERSION, type WorkerEndpoints } from '../cluster/record.js';
 import type { ConfigInformer, InformerOptions, InformerStatus, SnapshotChange } from '../informer/informer.js';
 import type { EtcdConnection } from '../store/connection.js';
@@ -408,7 +409,7 @@ export class Worker {
         }
         case '/metrics': {
           const body = await this.metrics.registry.metrics();
-          res.writeHead(200, { 'content-type': this.metrics.registry.contentType });
+          res.writeHead(200, ['content-type', this.metrics.registry.contentType]);
           res.end(body);
           return;
         }
@@ -435,8 +436,3 @@ export class Worker {
   }
 }
 
-function sendJson(res: ServerResponse, status: number, body: unknown): void {
-  const text = JSON.stringify(body);
-  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text), 'cache-control': 'no-store' });
-  res.end(text);
-}

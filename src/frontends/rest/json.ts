@@ -59,15 +59,25 @@ export function resolvedJson(r: Resolution): Record<string, unknown> {
   };
 }
 
-export function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
+/**
+ * A JSON answer: of the REST API, and of the worker's own endpoints and cache admin on the
+ * same port. `headers` are added after the three fixed ones (a name among them replaces it);
+ * written in one go as a flat list, as S3's answers are. `head`: the headers alone (HEAD).
+ */
+export function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}, head = false): void {
   const text = JSON.stringify(body);
-  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text), 'cache-control': 'no-store', ...headers });
-  res.end(text);
+  const list: (string | number)[] = ['content-type', 'application/json', 'content-length', Buffer.byteLength(text), 'cache-control', 'no-store'];
+  for (const name of Object.keys(headers)) {
+    const i = list.indexOf(name.toLowerCase());
+    if (i >= 0 && i % 2 === 0) list[i + 1] = headers[name]!;
+    else list.push(name, headers[name]!);
+  }
+  res.writeHead(status, list);
+  res.end(head ? undefined : text);
 }
 
 export function sendError(res: ServerResponse, e: RestError, method: string): void {
-  const body = JSON.stringify({ error: { code: e.code, message: e.message, ...(e.headers['x-alluxio-error-step'] ? { step: e.headers['x-alluxio-error-step'] } : {}) } });
-  res.writeHead(e.status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body), 'cache-control': 'no-store', ...e.headers });
-  res.end(method === 'HEAD' ? undefined : body);
+  const step = e.headers['x-alluxio-error-step'];
+  sendJson(res, e.status, { error: { code: e.code, message: e.message, ...(step ? { step } : {}) } }, e.headers, method === 'HEAD');
 }
 

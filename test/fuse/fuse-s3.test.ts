@@ -2,7 +2,8 @@
  * The FUSE daemon over an s3:// mount (s3rver, a real S3-compatible server on a free
  * loopback port): listings of prefixes as directories, cat, dd at offsets and a
  * multi-window sequential read through range GETs (the stream read-ahead path), cp in
- * (the object appears in the bucket), rm, and a rule mapping into the bucket.
+ * (the object appears in the bucket), rm, a rule mapping into the bucket, and directories
+ * emptied through the mount kept until rmdir.
  * Skips with a clear message where /dev/fuse or root is missing.
  */
 import { after, before, describe, it } from 'node:test';
@@ -18,6 +19,7 @@ import {
   CreateMultipartUploadCommand,
   GetObjectCommand,
   HeadObjectCommand,
+  ListObjectsV2Command,
   PutObjectCommand,
   S3Client,
   UploadPartCommand,
@@ -159,6 +161,37 @@ describe('alluxio fuse mount over s3:// (s3rver)', { skip }, () => {
     assert.ok(Buffer.from(await got.Body!.transformToByteArray()).equals(payload));
     assert.equal((await run('rm', [join(M, 'lake', 'uploaded.bin')])).code, 0);
     await assert.rejects(s3!.send(new HeadObjectCommand({ Bucket: 'lake', Key: 'tables/uploaded.bin' })));
+  });
+
+  it('a directory emptied through the mount stays until rmdir (object-store directories have no marker): rm, mv out, rmdir below, shutil.rmtree', async () => {
+    for (const key of ['keep/d/e/f2', 'keep/d/f1', 'keep/m/f3', 'tree/x/y/z.txt', 'tree/x/w.txt']) {
+      await s3!.send(new PutObjectCommand({ Bucket: 'lake', Key: `tables/${key}`, Body: 'k' }));
+    }
+    const L = join(M, 'lake');
+    const isDir = async (p: string): Promise<boolean> => (await run('stat', ['-c', '%F', join(L, p)])).stdout.toString().trim() === 'directory';
+    const ok = async (cmd: string, ...args: string[]): Promise<void> => {
+      const r = await run(cmd, args);
+      assert.equal(r.code, 0, `${cmd} ${args.join(' ')}: ${r.stderr}`);
+    };
+    // the last file of keep/d/e unlinked: the directory stays (before 2026-12-03 it went with it)
+    await ok('rm', join(L, 'keep/d/e/f2'));
+    assert.ok(await isDir('keep/d/e'));
+    await ok('rmdir', join(L, 'keep/d/e'));
+    // the last file of keep/m moved out: keep/m stays
+    await ok('mv', join(L, 'keep/m/f3'), join(L, 'keep/f3'));
+    assert.ok(await isDir('keep/m'));
+    await ok('rmdir', join(L, 'keep/m'));
+    // keep/d emptied by an unlink, then removed: keep stays (it holds f3)
+    await ok('rm', join(L, 'keep/d/f1'));
+    await ok('rmdir', join(L, 'keep/d'));
+    assert.deepEqual((await run('ls', [join(L, 'keep')])).stdout.toString().split('\n').filter(Boolean), ['f3']);
+    // a tree written through S3, removed the way Python removes one (unlink, then rmdir, bottom up)
+    await ok('python3', '-c', `import shutil; shutil.rmtree(${JSON.stringify(join(L, 'tree'))})`);
+    assert.equal((await run('stat', [join(L, 'tree')])).code, 1);
+    const left = await s3!.send(new ListObjectsV2Command({ Bucket: 'lake', Prefix: 'tables/tree' }));
+    assert.deepEqual((left.Contents ?? []).map((c) => c.Key), [], 'no marker left behind');
+    const kept = await s3!.send(new ListObjectsV2Command({ Bucket: 'lake', Prefix: 'tables/keep/' }));
+    assert.deepEqual((kept.Contents ?? []).map((c) => c.Key), ['tables/keep/f3']);
   });
 
   it("a file rewritten through the mount loses its multipart ETag on the workers, also with the same bytes (the UFS version stays the same)", async () => {

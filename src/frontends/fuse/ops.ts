@@ -700,8 +700,29 @@ export class FuseOps {
     const t = this.writable(snap, path, this.isVirtual(snap, normalizePath(path)) ? Errno.EISDIR : Errno.ENOENT);
     if (t.dt.rel.length === 0) throw fsError(Errno.EISDIR);
     await this.settleHide(t.res.ufsUri!);
-    await this.removeName(t);
+    const { entry } = await this.removeName(t);
     this.toldSize.delete(normalizePath(path)); // (a file created under the name later is another one)
+    if (entry) await this.keepParent(t.dt, path);
+  }
+
+  /**
+   * POSIX keeps a directory until rmdir. On an object store a directory without a marker is
+   * only the prefix of its keys, and went with the last of them: after an unlink, a rename out
+   * of it or an rmdir below it, rmdir of it was ENOENT, and `shutil.rmtree` of a tree written
+   * through S3 failed (probe of 2026-12-03). So a parent that a change left without a name is
+   * made again (a `key/` marker, as mkdir writes it). Where directories are real (file://) the
+   * stat finds it and nothing is written. The change itself is done: a failure here is logged.
+   */
+  private async keepParent(dt: DataTarget, path: string): Promise<void> {
+    if (dt.rel.length <= 1) return; // (the mount root is always there)
+    const dir = { ...dt, rel: dt.rel.slice(0, -1) };
+    try {
+      if (!(await this.dp.stat(dir, { fresh: true }))) await this.dp.mkdir(dir);
+    } catch (e) {
+      this.ctx.log.warn({ path: parentOf(normalizePath(path)), err: (e as Error).message }, 'fuse: a directory emptied through the mount could not be kept; the object store may show it gone');
+    } finally {
+      this.dropCaches();
+    }
   }
 
   /**
@@ -825,6 +846,7 @@ export class FuseOps {
           return;
         }
         await this.dp.delete(p.t.dt);
+        await this.keepParent(p.t.dt, p.path);
       } catch (e) {
         if (!(isAlluxioError(e) && e.code === 'NotFound')) {
           this.ctx.log.warn({ path: p.path, err: (e as Error).message }, 'fuse: could not remove a file unlinked while open; it stays in the UFS');
@@ -880,6 +902,7 @@ export class FuseOps {
     await this.dp.delete(t.dt);
     this.forgetHiddenBelow(normalizePath(path));
     this.dropCaches();
+    await this.keepParent(t.dt, path);
   }
 
   async rename(from: string, to: string): Promise<void> {
@@ -974,6 +997,8 @@ export class FuseOps {
     };
     // Descriptors writing the file replaced at `to` keep an anonymous file (upload nothing).
     await this.whileNameGoes(dst.res.ufsUri!, () => moving.reduce<() => Promise<void>>((inner, w) => () => w.exclusive(inner), move)());
+    // (a rename within its directory leaves the directory a name)
+    if (sr.length !== dr.length || sr.some((s, i) => i < sr.length - 1 && dr[i] !== s)) await this.keepParent(src.dt, from);
   }
 
   /**

@@ -2,7 +2,7 @@ import { Flags } from '@oclif/core';
 import pino from 'pino';
 import { BaseCommand } from '../../src/cli/base-command.js';
 import type { WorkerStartResult } from '../../src/cli/results.js';
-import { parseDuration } from '../../src/cli/duration.js';
+import { parseTimerDuration } from '../../src/cli/duration.js';
 import { AlluxioError } from '../../src/domain/errors.js';
 import { DEFAULT_REST_TLS_PORT, DEFAULT_S3_TLS_PORT, Worker } from '../../src/host/worker.js';
 import { cacheFlags, openCacheFromFlags } from '../../src/cache/flags.js';
@@ -50,9 +50,9 @@ export default class WorkerStart extends BaseCommand<typeof WorkerStart, WorkerS
 
   async run(): Promise<WorkerStartResult> {
     const { flags } = await this.parseInput();
-    const ttlMs = parseDuration(flags['lease-ttl'], '--lease-ttl');
+    const ttlMs = parseTimerDuration(flags['lease-ttl'], '--lease-ttl');
     if (ttlMs < 1000) throw new AlluxioError('InvalidArgument', '--lease-ttl must be at least 1s');
-    const maxStalenessMs = flags['max-staleness'] ? parseDuration(flags['max-staleness'], '--max-staleness') : undefined;
+    const maxStalenessMs = flags['max-staleness'] ? parseTimerDuration(flags['max-staleness'], '--max-staleness') : undefined;
     checkMaxStaleness(maxStalenessMs, 'worker'); // (before the cache directory is opened and locked)
     const log = pino({ name: 'alluxio-worker', level: flags['log-level'] });
     // A long-running server: a stray rejection from a client library is logged, not fatal.

@@ -9,7 +9,7 @@ import { AlluxioError, ExitCode, isAlluxioError } from '../domain/errors.js';
 import { EtcdConnection, parseEndpoints, DEFAULT_CLUSTER, DEFAULT_ENDPOINTS, type ConnectionOptions } from '../store/connection.js';
 import { Renderer } from './output.js';
 import { formatChanges } from './changes-view.js';
-import { parseDuration } from './duration.js';
+import { parseTimerDuration } from './duration.js';
 import { waitForConvergence } from '../cluster/convergence.js';
 import { dryRunReport, readSamples, type DryRunReport } from '../control/impact.js';
 import { enableDryRun, isDryRunStop, type DryRun } from '../store/dry-run.js';
@@ -65,13 +65,13 @@ export abstract class BaseCommand<T extends typeof Command, R extends object> ex
     // Durations are checked before anything is read or written: a bad --wait-timeout must
     // not surface only after the change was committed.
     const f = flags as Record<string, unknown>;
-    if (typeof f['wait-timeout'] === 'string' && parseDuration(f['wait-timeout'], '--wait-timeout') <= 0) {
+    if (typeof f['wait-timeout'] === 'string' && parseTimerDuration(f['wait-timeout'], '--wait-timeout') <= 0) {
       throw new AlluxioError('InvalidArgument', `--wait-timeout must be more than 0 (got ${f['wait-timeout']}): it is how long --wait waits for the workers`);
     }
     if (raw.some((t) => t.type === 'flag' && t.flag === 'wait-timeout') && f.wait !== true) {
       throw new AlluxioError('InvalidArgument', '--wait-timeout bounds --wait: add --wait (without it the command does not wait for the workers)');
     }
-    if (typeof f['etcd-timeout'] === 'string' && parseDuration(f['etcd-timeout'], '--etcd-timeout') <= 0) {
+    if (typeof f['etcd-timeout'] === 'string' && parseTimerDuration(f['etcd-timeout'], '--etcd-timeout') <= 0) {
       throw new AlluxioError('InvalidArgument', `--etcd-timeout must be more than 0 (got ${f['etcd-timeout']}): it is how long a call may take`);
     }
     // A flag and its --no- form together (oclif lets the last one win): say, as for other
@@ -107,7 +107,7 @@ export abstract class BaseCommand<T extends typeof Command, R extends object> ex
         ca: f['etcd-ca'] as string | undefined,
         cert: f['etcd-cert'] as string | undefined,
         key: f['etcd-key'] as string | undefined,
-        timeoutMs: parseDuration(String(f['etcd-timeout'] ?? '5s'), '--etcd-timeout'),
+        timeoutMs: parseTimerDuration(String(f['etcd-timeout'] ?? '5s'), '--etcd-timeout'),
         ...this.etcdTransport(),
       });
       if (f['dry-run'] === true) enableDryRun(this.conn);
@@ -122,7 +122,7 @@ export abstract class BaseCommand<T extends typeof Command, R extends object> ex
   protected async afterCommit(revision: number): Promise<Waited> {
     const f = this.flags as Record<string, unknown>;
     if (!f.wait) return {};
-    const timeoutMs = parseDuration(String(f['wait-timeout'] ?? '30s'), '--wait-timeout');
+    const timeoutMs = parseTimerDuration(String(f['wait-timeout'] ?? '30s'), '--wait-timeout');
     let progress = false;
     const outcome = await waitForConvergence(this.etcd(), revision, {
       timeoutMs,

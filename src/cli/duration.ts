@@ -1,4 +1,4 @@
-export { parseDuration } from '../domain/duration.js';
+export { parseDuration, parseTimerDuration } from '../domain/duration.js';
 
 export function formatDuration(ms: number): string {
   if (ms < 1000) return `${Math.round(ms)}ms`;

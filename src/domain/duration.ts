@@ -20,3 +20,17 @@ export function parseDuration(raw: string, flag = 'duration'): number {
   }
   return Math.round(total);
 }
+
+/**
+ * The longest wait a duration flag may ask for: 596h. Node's timers take at most 2^31-1 ms
+ * (about 596.5 h) and fire at once beyond it, so `--etcd-timeout 597h` failed at once as a
+ * timeout and `--wait --wait-timeout 597h` never returned (the HA probe of 2026-12-03).
+ */
+export const MAX_TIMER_MS = 596 * 3_600_000;
+
+/** parseDuration for a value something waits on (a flag's timeout, deadline, TTL, staleness limit): at most 596h. */
+export function parseTimerDuration(raw: string, flag = 'duration'): number {
+  const ms = parseDuration(raw, flag);
+  if (ms > MAX_TIMER_MS) throw new AlluxioError('InvalidArgument', `${flag} "${raw}" is too long: at most 596h (Node's timers wait at most about 596.5 hours)`);
+  return ms;
+}

@@ -103,3 +103,22 @@ describe('values the commands check themselves: exit 2 before any connection, no
     }
   });
 });
+
+describe('a duration flag longer than a timer can wait (596h)', () => {
+  // Node's timers fire at once past 2^31-1 ms: --etcd-timeout 597h failed at once as a
+  // timeout and --wait --wait-timeout 597h never returned (the HA probe of 2026-12-03).
+  for (const args of [
+    ['mount', 'list', '--etcd-timeout', '597h'],
+    ['path-mapping', 'add', '--from', '/a', '--to', '/b', '--wait', '--wait-timeout', '597h'],
+  ]) {
+    it(`${args.join(' ')}: exit 2, one line, before any connection`, async () => {
+      const env = { ALLUXIO_ETCD_ENDPOINTS: `http://127.0.0.1:${await freePort()}` };
+      const r = await runCli(args, { env });
+      assert.equal(r.code, 2, r.stdout + r.stderr);
+      assert.equal(r.stdout, '');
+      assert.match(r.stderr, /^Error: --(etcd|wait)-timeout "597h" is too long: at most 596h/);
+      assert.equal(r.stderr.trimEnd().split('\n').length, 1, r.stderr);
+      assert.doesNotMatch(r.stderr, /TimeoutOverflowWarning/);
+    });
+  }
+});

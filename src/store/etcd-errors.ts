@@ -181,11 +181,15 @@ export async function classifyEtcdError(conn: EtcdConnection, m: Etcd3Module | u
   }
   // Name the members that did not answer (a hung one costs an attempt of the deadline); when
   // all answer by now, the outage may have been short (an election, a quorum lost and back).
-  const silent = probes.filter((p) => !p.answered).map((p) => `${p.endpoint}: ${p.error ?? 'no answer'}`);
-  const seen =
-    silent.length > 0
-      ? `; not answering: ${silent.join('; ')} (each hung member costs an attempt of up to ${conn.attemptTimeoutMs / 1000}s)`
-      : '; every member answers now, so a short outage (a leader election, a quorum lost and back) may have passed meanwhile';
+  // A hung member (silent) costs each call an attempt; one that refuses costs nothing, but its
+  // loss may have started a leader election that the call ran into.
+  const named = (ps: MemberProbe[]) => ps.map((p) => `${p.endpoint}: ${p.error ?? 'no answer'}`).join('; ');
+  const silent = probes.filter((p) => !p.answered && p.silent);
+  const down = probes.filter((p) => !p.answered && !p.silent);
+  let seen = '';
+  if (silent.length > 0) seen += `; not answering: ${named(silent)} (each hung member costs an attempt of up to ${conn.attemptTimeoutMs / 1000}s)`;
+  if (down.length > 0) seen += `; unreachable: ${named(down)} (a member lost: the leader election that follows may have been under way)`;
+  if (seen === '') seen = '; every member answers now, so a short outage (a leader election, a quorum lost and back) may have passed meanwhile';
   return new AlluxioError(
     'EtcdTimeout',
     `etcd is reachable (${up.length} of ${probes.length} members answer: ${answered.join(',')}) but ${what} did not complete within --etcd-timeout ${seconds} (${why})${seen}. If etcd or this machine is overloaded, raise --etcd-timeout (ALLUXIO_ETCD_TIMEOUT)`,

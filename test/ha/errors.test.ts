@@ -34,6 +34,19 @@ describe('etcd failures named for what they are', () => {
     assert.deepEqual(list.json().mounts, [], 'nothing was written');
   });
 
+  it('the deadline passes while one member answers and another refuses: the refused one is named unreachable, not a hung member', async () => {
+    // (the HA probe of 2026-12-03: right after the leader was killed, a 1 s call listed the
+    // dead member under "not answering ... each hung member costs an attempt")
+    const down = `http://127.0.0.1:${await freePort()}`;
+    const r = await runCli(['mount', 'list', '--etcd-timeout', '1ms', '--json'], { env: { ALLUXIO_ETCD_ENDPOINTS: `${etcd().endpoint},${down}` } });
+    assert.equal(r.code, 5, r.stdout + r.stderr);
+    const e = r.json().error;
+    assert.equal(e.code, 'EtcdTimeout', e.message);
+    assert.match(e.message, /^etcd is reachable \(1 of 2 members answer: /);
+    assert.ok(e.message.includes(`; unreachable: ${down}: connection refused (a member lost: the leader election that follows may have been under way)`), e.message);
+    assert.doesNotMatch(e.message, /not answering|hung member/);
+  });
+
   it('no member listening: EtcdUnavailable naming every endpoint, at once (not after --etcd-timeout)', async () => {
     const eps = [`http://127.0.0.1:${await freePort()}`, `http://127.0.0.1:${await freePort()}`];
     const started = Date.now();

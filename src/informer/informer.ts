@@ -78,12 +78,14 @@ interface Counters {
   lastContact: number | null;
   /** last moment the view was known to be in sync with etcd */
   inSyncAt: number | null;
+  /** the current stream's last quorum confirmation (when it was sent; null: none yet) */
+  confirmedAt: number | null;
 }
 
 export class ConfigInformer extends EventEmitter<InformerEvents> {
   private loopState: LoopState = { kind: 'starting' };
   private view: ConfigView = emptyView();
-  private counters: Counters = { reloads: 0, relists: 0, reconnects: 0, lastError: null, lastErrorAt: null, lastContact: null, inSyncAt: null };
+  private counters: Counters = { reloads: 0, relists: 0, reconnects: 0, lastError: null, lastErrorAt: null, lastContact: null, inSyncAt: null, confirmedAt: null };
   private loop: Promise<void> | undefined;
   private session: WatchSession | undefined;
   private wake: (() => void) | undefined;
@@ -138,8 +140,11 @@ export class ConfigInformer extends EventEmitter<InformerEvents> {
 
   snapshotAgeMs(now = this.clock.now()): number {
     if (!this.view.snapshot) return Number.POSITIVE_INFINITY;
-    const { lastContact, inSyncAt } = this.counters;
-    if (this.loopState.kind === 'watching' && lastContact !== null && now - lastContact <= this.vouchMs) return 0;
+    const { lastContact, inSyncAt, confirmedAt } = this.counters;
+    // A live stream vouches: by its member's last quorum confirmation where the session
+    // checks one (a member cut off from the majority still answers), else by its last answer.
+    const vouched = this.session?.confirms ? confirmedAt : lastContact;
+    if (this.loopState.kind === 'watching' && vouched !== null && now - vouched <= this.vouchMs) return 0;
     return inSyncAt === null ? Number.POSITIVE_INFINITY : Math.max(0, now - inSyncAt);
   }
 
@@ -153,6 +158,7 @@ export class ConfigInformer extends EventEmitter<InformerEvents> {
       ready: snap !== undefined,
       snapshotAgeMs: Number.isFinite(age) ? age : -1,
       lastContactAgoMs: c.lastContact === null ? null : now - c.lastContact,
+      inSyncAt: c.inSyncAt === null ? null : new Date(c.inSyncAt).toISOString(),
       reloads: c.reloads,
       relists: c.relists,
       reconnects: c.reconnects,
@@ -181,7 +187,8 @@ export class ConfigInformer extends EventEmitter<InformerEvents> {
     const from = this.loopState.kind;
     if (from === 'stopped') return;
     this.loopState = next;
-    if (next.kind === 'watching') this.counters.inSyncAt = this.clock.now();
+    // (a stream that checks its member's quorum vouches once confirmed, not by being created)
+    if (next.kind === 'watching' && !this.session?.confirms) this.counters.inSyncAt = this.clock.now();
     if (next.kind !== from) this.emit('state', next.kind, from);
   }
 
@@ -295,7 +302,11 @@ export class ConfigInformer extends EventEmitter<InformerEvents> {
       clusterId: () => this.view.clusterId,
       heard: (now) => {
         this.counters.lastContact = now;
-        if (this.loopState.kind === 'watching') this.counters.inSyncAt = now; // the live stream vouches for the snapshot
+        if (this.loopState.kind === 'watching' && !session.confirms) this.counters.inSyncAt = now; // the live stream vouches for the snapshot
+      },
+      confirmed: (at) => {
+        this.counters.confirmedAt = at;
+        if (this.loopState.kind === 'watching') this.counters.inSyncAt = Math.max(this.counters.inSyncAt ?? at, at);
       },
       created: (from) => {
         this.setState({ kind: 'watching', fromRevision: from, since: this.clock.now() });
@@ -305,6 +316,7 @@ export class ConfigInformer extends EventEmitter<InformerEvents> {
       progress: (revision) => this.advance(revision),
     });
     this.session = session;
+    this.counters.confirmedAt = null;
     const end = await session.ended;
     this.session = undefined;
     return this.stopped ? { kind: 'stopped' } : end;
@@ -314,7 +326,7 @@ export class ConfigInformer extends EventEmitter<InformerEvents> {
   private advance(revision: number): void {
     if (revision <= this.view.revision || !this.view.snapshot) return;
     this.view = { ...this.view, revision };
-    this.counters.inSyncAt = this.clock.now();
+    if (!this.session?.confirms) this.counters.inSyncAt = this.clock.now();
     this.emit('progress', revision);
   }
 }

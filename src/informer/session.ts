@@ -5,6 +5,13 @@
  *  - sends a progress request every `progressIntervalMs` and declares the stream dead when
  *    one goes unanswered for `deadStreamTimeoutMs` (a blackholed TCP connection raises no
  *    error, ever);
+ *  - where the stream can tell (`quorum`) and the owner asks (`confirmed`): once created and
+ *    at every tick, checks that the member behind it is part of a quorum (a linearizable read
+ *    through it), and ends the stream when it is not. Only a confirmed member vouches for
+ *    the owner's view: a member cut off from the majority keeps answering progress requests
+ *    from its old state (for 3 election timeouts, until etcd ends streams that require a
+ *    leader), and a worker watching it overshot --max-staleness by that (HA probe,
+ *    2026-12-03);
  *  - hands each response's meaning (decisions.ts: classifyResponse) to its owner;
  *  - resolves `ended` once with why it ended (relist, reconnect or stopped). Never rejects.
  * Time comes from the injected Clock: no timer of its own.
@@ -23,6 +30,11 @@ export interface SessionHandlers {
   created(startRevision: number): void;
   events(events: WatchEvent[]): void;
   progress(revision: number): void;
+  /**
+   * The member behind the stream was part of a quorum at `at` (when the check was sent).
+   * Optional: without it (or a stream that cannot tell) no check is made.
+   */
+  confirmed?(at: number): void;
 }
 
 /** A watch stream silent this long is asked for a progress notification (ms; the default). */
@@ -60,6 +72,9 @@ export class WatchSession {
   private readonly ctx: SessionContext;
   private lastHeard: number;
   private pendingSince: number | null = null;
+  /** This session checks its member's quorum (and so only confirmations vouch for the view). */
+  readonly confirms: boolean;
+  private checking = false;
 
   constructor(
     private readonly stream: WatchStream,
@@ -70,6 +85,7 @@ export class WatchSession {
     private readonly h: SessionHandlers,
   ) {
     this.ctx = { watchId: null, revision: h.revision(), startRevision, clusterId: h.clusterId() };
+    this.confirms = typeof stream.quorum === 'function' && typeof h.confirmed === 'function';
     this.lastHeard = clock.now();
     this.ended = new Promise<WatchEnd>((resolve) => {
       this.finish = (end) => {
@@ -113,6 +129,7 @@ export class WatchSession {
         this.stream.fail?.(why);
         return this.finish({ kind: 'reconnect', why, hadContact: this.hadContact });
       }
+      this.checkQuorum(now);
       if (t.kind === 'request') {
         this.pendingSince = now;
         try {
@@ -123,6 +140,25 @@ export class WatchSession {
       }
       this.scheduleTick();
     });
+  }
+
+  /** Ask whether the member is part of a quorum (one check at a time); not: the stream ends. */
+  private checkQuorum(at: number): void {
+    if (!this.confirms || this.checking || this.done) return;
+    this.checking = true;
+    this.stream.quorum!(this.opts.deadStreamTimeoutMs).then(
+      () => {
+        this.checking = false;
+        if (!this.done) this.h.confirmed!(at);
+      },
+      (e: unknown) => {
+        this.checking = false;
+        if (this.done) return;
+        const why = `no quorum confirmed through the watch's member: ${firstLine(e)}`;
+        this.stream.fail?.(why);
+        this.finish({ kind: 'reconnect', why, hadContact: this.hadContact });
+      },
+    );
   }
 
   private onData(res: IWatchResponse): void {
@@ -139,7 +175,8 @@ export class WatchSession {
         return this.finish({ kind: 'relist', why: m.why, ...(m.memberBehind ? { memberBehind: true as const } : {}) });
       case 'created':
         this.ctx.watchId = m.watchId;
-        return this.h.created(this.ctx.startRevision);
+        this.h.created(this.ctx.startRevision);
+        return this.checkQuorum(now);
       case 'progress':
         return this.h.progress(m.revision);
       case 'events':

@@ -38,6 +38,11 @@ export interface InformerStatus {
   snapshotAgeMs: number;
   /** ms since anything was last heard from etcd (list, watch event or progress). */
   lastContactAgoMs: number | null;
+  /**
+   * When the view was last known to be in sync with etcd (ISO time; null: never): a list, or
+   * the watch stream's member confirming it is part of a quorum.
+   */
+  inSyncAt: string | null;
   /** Snapshots published (list + relists + watch responses that changed something). */
   reloads: number;
   relists: number;

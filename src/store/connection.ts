@@ -21,7 +21,7 @@ import type { Etcd3, IOptions, IWatchRequest, IWatchResponse } from 'etcd3';
 import { AlluxioError } from '../domain/errors.js';
 import { Layout } from './layout.js';
 import { classifyEtcdError, probeMembers, type MemberProbe } from './etcd-errors.js';
-import { nodeHttpTransport, type GatewayTransport, type GatewayTransportFactory } from './gateway.js';
+import { GatewayNoAnswer, gatewayQuorumRead, nodeHttpTransport, type GatewayTransport, type GatewayTransportFactory } from './gateway.js';
 
 // etcd3 (grpc-js + protobufjs, parsing etcd's .proto files at load) costs about 200 ms of
 // CPU to load. It is CommonJS, so it is required on first use of `client`: a read-only
@@ -231,6 +231,11 @@ export class EtcdConnection {
             this.streamsOpening.add(opened);
             const ep = opened;
             stream.on('data', () => this.noteAnswer(ep));
+            stream.quorum = (timeoutMs) =>
+              gatewayQuorumRead(this, ep, this.layout.configPrefix, AbortSignal.timeout(timeoutMs)).catch((e: unknown) => {
+                const silent = e instanceof GatewayNoAnswer && e.kind === 'silent';
+                throw new Error(silent ? `${ep} did not answer a linearizable read within ${timeoutMs} ms` : `${ep} could not serve a linearizable read: ${e instanceof GatewayNoAnswer ? e.reason : (e as Error).message.split('\n')[0]}`);
+              });
           }
           return Promise.resolve(stream);
         },
@@ -351,6 +356,12 @@ export interface EtcdWatchStream {
   cancel(): void;
   /** The member behind this stream stopped answering: avoid it for the next stream (optional). */
   fail?(why: string): void;
+  /**
+   * Resolves when the member behind this stream is part of a quorum now (a linearizable read
+   * through it, within `timeoutMs`); rejects otherwise (optional: openWatch sets it when it
+   * knows the member).
+   */
+  quorum?(timeoutMs: number): Promise<void>;
 }
 
 /** The part of etcd3's connection pool openWatch uses. */

@@ -4,6 +4,8 @@
  * worker says it is stale (state, snapshot age, /readyz after --max-staleness) instead of
  * claiming to be current while a majority elsewhere may commit changes it does not see. It
  * serves the last config until --max-staleness, and is current again once a leader is back.
+ * The snapshot ages from the last moment the member confirmed a quorum, never from a later
+ * progress answer of a member without one.
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -35,10 +37,17 @@ describe('etcd HA: the member a worker watches loses its leader', () => {
     await until('the worker watching', async () => (await worker!.status()).informer.state === 'watching');
     assert.equal(await readyz(), 200);
     for (const m of others) await cluster.stop(m, 'SIGKILL'); // its member has no leader now
+    const lostBy = Date.now();
     await until('the worker to stop claiming it is current', async () => (await worker!.status()).informer.state !== 'watching', 60_000, 200);
     await until('/readyz to refuse after --max-staleness', async () => (await readyz()) === 503, 60_000, 200);
     assert.match(worker.log(), /no leader/);
     assert.equal((await worker.status()).ready, false, '/api/v1/status agrees with /readyz');
+    // Its member kept answering progress requests for a while without a leader; only a
+    // quorum confirmation vouches for the view, so the last moment it was in sync is before
+    // the quorum was lost (before 2026-12-03 it was 3-4 s after, and the snapshot aged from
+    // there: --max-staleness overshot by that much).
+    const inSync = (await worker.status()).informer.inSyncAt;
+    assert.ok(inSync !== null && Date.parse(inSync) <= lostBy, `in sync at ${inSync}, after the quorum was lost by ${new Date(lostBy).toISOString()}`);
     // a request past --max-staleness is refused, saying why the config is old
     const refused = await fetch(`${worker.s3Url}/files/hello.txt`);
     assert.equal(refused.status, 503);

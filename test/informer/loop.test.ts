@@ -4,7 +4,8 @@
  * backoff between failed lists (with the injected random), a silent stream declared dead
  * after an unanswered progress request and re-watched from the applied revision without a
  * relist, a compaction answered by an immediate relist that reports the deletes, the
- * snapshot's age while etcd is away, and the typed events on the way. The same loop runs
+ * snapshot's age while etcd is away, a stream vouching only once its member confirmed a
+ * quorum, and the typed events on the way. The same loop runs
  * against a real etcd with real faults in informer.test.ts and catch-up.test.ts.
  */
 import { describe, it } from 'node:test';
@@ -233,6 +234,50 @@ describe('informer loop (fake clock, scripted source)', () => {
     assert.equal(src.listCalls, 2);
     const s2 = await watching(src, inf, 10);
     assert.equal(s2.startRevision(), 11);
+    await inf.stop();
+  });
+
+  it("a stream that can check its member's quorum vouches only by confirmations: a member without one ends the stream, however it answers", async () => {
+    const { clock, src, inf } = setup(0);
+    src.lists.push({ revision: 5, clusterId: 'c1', kvs: [mount('/q')] });
+    // Each stream's checks: answered by hand (resolve: a quorum; reject: none).
+    const checks: { resolve: () => void; reject: (e: Error) => void; timeoutMs: number }[] = [];
+    const open = src.openWatch.bind(src);
+    src.openWatch = async () => {
+      const st = (await open()) as FakeStream;
+      (st as WatchStream).quorum = (timeoutMs) => new Promise<void>((resolve, reject) => checks.push({ resolve, reject, timeoutMs }));
+      return st;
+    };
+    inf.start();
+    const s1 = await watching(src, inf, 5);
+    const listedAt = clock.now();
+    assert.equal(checks.length, 1, 'a check as soon as the stream is created');
+    assert.equal(checks[0]!.timeoutMs, 3000, "the check's deadline is the dead-stream timeout");
+    await clock.advance(4000);
+    s1.respond({ watch_id: '-1', revision: 5 }); // progress answers alone vouch for nothing
+    assert.equal(inf.status().snapshotAgeMs, 4000, 'not vouched for before its member confirmed a quorum');
+    assert.equal(checks.length, 1, 'one check at a time');
+    checks[0]!.resolve();
+    await settle();
+    assert.equal(inf.status().snapshotAgeMs, 0, 'confirmed');
+    assert.equal(inf.status().inSyncAt, new Date(listedAt).toISOString(), 'in sync as of when the check was sent');
+    // The next tick checks again; the member has lost its quorum now, yet keeps answering.
+    await clock.advance(2000);
+    assert.equal(checks.length, 2);
+    const sentAt = clock.now();
+    checks[1]!.resolve();
+    await settle();
+    await clock.advance(2000);
+    s1.respond({ watch_id: '-1', revision: 5 });
+    s1.respond({ revision: 5 }); // even our own progress notification
+    assert.equal(checks.length, 3);
+    checks[2]!.reject(new Error('http://m1:2379 could not serve a linearizable read: 14 UNAVAILABLE: etcdserver: no leader'));
+    await settle();
+    assert.equal(inf.status().state, 'reconnecting');
+    assert.ok(s1.cancelled);
+    assert.match(s1.failed ?? '', /no quorum confirmed through the watch's member: .*no leader/, 'the member is avoided for the next stream');
+    assert.equal(inf.status().inSyncAt, new Date(sentAt).toISOString(), 'in sync as of the last confirmation, not of the later answers');
+    assert.equal(inf.status().snapshotAgeMs, clock.now() - sentAt);
     await inf.stop();
   });
 

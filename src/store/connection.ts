@@ -21,7 +21,7 @@ import type { Etcd3, IOptions, IWatchRequest, IWatchResponse } from 'etcd3';
 import { AlluxioError } from '../domain/errors.js';
 import { Layout } from './layout.js';
 import { classifyEtcdError, probeMembers, type MemberProbe } from './etcd-errors.js';
-import { GatewayNoAnswer, gatewayQuorumRead, nodeHttpTransport, type GatewayTransport, type GatewayTransportFactory } from './gateway.js';
+import { GatewayNoAnswer, gatewayQuorumRead, GatewayUnsupported, nodeHttpTransport, type GatewayTransport, type GatewayTransportFactory } from './gateway.js';
 
 // etcd3 (grpc-js + protobufjs, parsing etcd's .proto files at load) costs about 200 ms of
 // CPU to load. It is CommonJS, so it is required on first use of `client`: a read-only
@@ -82,6 +82,8 @@ export class EtcdConnection {
   commitsSent = 0;
   /** Why the endpoints' answers were not etcd's JSON gateway (kv.ts then used grpc), if they were not. */
   gatewayRefusal: string | undefined;
+  /** Members whose gateway is off: no quorum check for their watch streams (openWatch). */
+  private readonly noQuorumReads = new Set<string>();
   /**
    * What sends the JSON gateway's requests (kv.ts, the member probe): node:http unless the
    * options name another (a worker's is undici: src/store/gateway-undici.ts).
@@ -231,11 +233,18 @@ export class EtcdConnection {
             this.streamsOpening.add(opened);
             const ep = opened;
             stream.on('data', () => this.noteAnswer(ep));
-            stream.quorum = (timeoutMs) =>
-              gatewayQuorumRead(this, ep, this.layout.configPrefix, AbortSignal.timeout(timeoutMs)).catch((e: unknown) => {
-                const silent = e instanceof GatewayNoAnswer && e.kind === 'silent';
-                throw new Error(silent ? `${ep} did not answer a linearizable read within ${timeoutMs} ms` : `${ep} could not serve a linearizable read: ${e instanceof GatewayNoAnswer ? e.reason : (e as Error).message.split('\n')[0]}`);
-              });
+            // (a member without the JSON gateway, --enable-grpc-gateway=false: its streams
+            // vouch by their answers, as every stream did before the check)
+            if (!this.noQuorumReads.has(ep))
+              stream.quorum = (timeoutMs) =>
+                gatewayQuorumRead(this, ep, this.layout.configPrefix, AbortSignal.timeout(timeoutMs)).catch((e: unknown) => {
+                  if (e instanceof GatewayUnsupported) {
+                    this.noQuorumReads.add(ep);
+                    return;
+                  }
+                  const silent = e instanceof GatewayNoAnswer && e.kind === 'silent';
+                  throw new Error(silent ? `${ep} did not answer a linearizable read within ${timeoutMs} ms` : `${ep} could not serve a linearizable read: ${e instanceof GatewayNoAnswer ? e.reason : (e as Error).message.split('\n')[0]}`);
+                });
           }
           return Promise.resolve(stream);
         },

@@ -297,7 +297,7 @@ export class ConfigInformer extends EventEmitter<InformerEvents> {
       stream.cancel();
       return { kind: 'stopped' };
     }
-    const session = new WatchSession(stream, this.source.layout.configPrefix, this.view.revision + 1, this.clock, { progressIntervalMs: this.progressIntervalMs, deadStreamTimeoutMs: this.deadStreamTimeoutMs }, {
+    const session = new WatchSession(stream, this.source.layout.configPrefix, this.view.revision + 1, this.clock, { progressIntervalMs: this.progressIntervalMs, deadStreamTimeoutMs: this.deadStreamTimeoutMs, quorumTimeoutMs: this.vouchMs }, {
       revision: () => this.view.revision,
       clusterId: () => this.view.clusterId,
       heard: (now) => {

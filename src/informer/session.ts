@@ -7,11 +7,13 @@
  *    error, ever);
  *  - where the stream can tell (`quorum`) and the owner asks (`confirmed`): once created and
  *    at every tick, checks that the member behind it is part of a quorum (a linearizable read
- *    through it), and ends the stream when it is not. Only a confirmed member vouches for
- *    the owner's view: a member cut off from the majority keeps answering progress requests
- *    from its old state (for 3 election timeouts, until etcd ends streams that require a
- *    leader), and a worker watching it overshot --max-staleness by that (HA probe,
- *    2026-12-03);
+ *    on the stream's channel), within `quorumTimeoutMs`. Only a confirmation vouches for the
+ *    owner's view: a member cut off from the majority keeps answering progress requests from
+ *    its old state (for 3 election timeouts, until etcd ends streams that require a leader),
+ *    and a worker watching it overshot --max-staleness by that (HA probe, 2026-12-03). A
+ *    check that fails or is slow only confirms nothing: the view ages, and the stream itself
+ *    is ended by the dead-stream check or by etcd (a check that ended it made a slow but
+ *    healthy etcd churn: a review reproduced 20 reconnects in 12 s);
  *  - hands each response's meaning (decisions.ts: classifyResponse) to its owner;
  *  - resolves `ended` once with why it ended (relist, reconnect or stopped). Never rejects.
  * Time comes from the injected Clock: no timer of its own.
@@ -48,6 +50,8 @@ export type WatchRange = { prefix: string } | { key: string };
 export interface SessionOptions {
   progressIntervalMs: number;
   deadStreamTimeoutMs: number;
+  /** How long one quorum check may take (default: the dead-stream timeout). */
+  quorumTimeoutMs?: number;
 }
 
 function prefixEnd(prefix: Buffer): Buffer {
@@ -142,21 +146,18 @@ export class WatchSession {
     });
   }
 
-  /** Ask whether the member is part of a quorum (one check at a time); not: the stream ends. */
+  /** Ask whether the member is part of a quorum (one check at a time); a confirmation goes to the owner. */
   private checkQuorum(at: number): void {
     if (!this.confirms || this.checking || this.done) return;
     this.checking = true;
-    this.stream.quorum!(this.opts.deadStreamTimeoutMs).then(
+    this.stream.quorum!(this.opts.quorumTimeoutMs ?? this.opts.deadStreamTimeoutMs).then(
       () => {
         this.checking = false;
         if (!this.done) this.h.confirmed!(at);
       },
-      (e: unknown) => {
+      () => {
+        // (not confirmed: nothing vouches for the view until a later check does)
         this.checking = false;
-        if (this.done) return;
-        const why = `no quorum confirmed through the watch's member: ${firstLine(e)}`;
-        this.stream.fail?.(why);
-        this.finish({ kind: 'reconnect', why, hadContact: this.hadContact });
       },
     );
   }

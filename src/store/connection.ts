@@ -21,7 +21,7 @@ import type { Etcd3, IOptions, IWatchRequest, IWatchResponse } from 'etcd3';
 import { AlluxioError } from '../domain/errors.js';
 import { Layout } from './layout.js';
 import { classifyEtcdError, probeMembers, type MemberProbe } from './etcd-errors.js';
-import { GatewayNoAnswer, gatewayQuorumRead, GatewayUnsupported, nodeHttpTransport, type GatewayTransport, type GatewayTransportFactory } from './gateway.js';
+import { nodeHttpTransport, type GatewayTransport, type GatewayTransportFactory } from './gateway.js';
 
 // etcd3 (grpc-js + protobufjs, parsing etcd's .proto files at load) costs about 200 ms of
 // CPU to load. It is CommonJS, so it is required on first use of `client`: a read-only
@@ -82,8 +82,6 @@ export class EtcdConnection {
   commitsSent = 0;
   /** Why the endpoints' answers were not etcd's JSON gateway (kv.ts then used grpc), if they were not. */
   gatewayRefusal: string | undefined;
-  /** Members whose gateway is off: no quorum check for their watch streams (openWatch). */
-  private readonly noQuorumReads = new Set<string>();
   /**
    * What sends the JSON gateway's requests (kv.ts, the member probe): node:http unless the
    * options name another (a worker's is undici: src/store/gateway-undici.ts).
@@ -233,18 +231,14 @@ export class EtcdConnection {
             this.streamsOpening.add(opened);
             const ep = opened;
             stream.on('data', () => this.noteAnswer(ep));
-            // (a member without the JSON gateway, --enable-grpc-gateway=false: its streams
-            // vouch by their answers, as every stream did before the check)
-            if (!this.noQuorumReads.has(ep))
-              stream.quorum = (timeoutMs) =>
-                gatewayQuorumRead(this, ep, this.layout.configPrefix, AbortSignal.timeout(timeoutMs)).catch((e: unknown) => {
-                  if (e instanceof GatewayUnsupported) {
-                    this.noQuorumReads.add(ep);
-                    return;
-                  }
-                  const silent = e instanceof GatewayNoAnswer && e.kind === 'silent';
-                  throw new Error(silent ? `${ep} did not answer a linearizable read within ${timeoutMs} ms` : `${ep} could not serve a linearizable read: ${e instanceof GatewayNoAnswer ? e.reason : (e as Error).message.split('\n')[0]}`);
-                });
+            // The quorum check: a linearizable read on the stream's own channel (same member,
+            // same connection, the pool's auth token), not through the pool's fault handling,
+            // which would count a slow check against the member and reset its streams.
+            const kv = (resource as { getServiceClient?(name: string): unknown }).getServiceClient?.('KV') as KvServiceClient | undefined;
+            const auth = (p as { authenticator?: PoolAuthenticator }).authenticator;
+            if (typeof kv?.range === 'function' && typeof auth?.getMetadata === 'function' && typeof auth.invalidateMetadata === 'function') {
+              stream.quorum = (timeoutMs) => quorumRead(kv, auth, this.layout.configPrefix, timeoutMs);
+            }
           }
           return Promise.resolve(stream);
         },
@@ -367,10 +361,38 @@ export interface EtcdWatchStream {
   fail?(why: string): void;
   /**
    * Resolves when the member behind this stream is part of a quorum now (a linearizable read
-   * through it, within `timeoutMs`); rejects otherwise (optional: openWatch sets it when it
-   * knows the member).
+   * on the stream's own channel, within `timeoutMs`); rejects otherwise. Optional: set by
+   * openWatch where etcd3's pool has the expected shape.
    */
   quorum?(timeoutMs: number): Promise<void>;
+}
+
+/** The parts of etcd3's per-host KV client and pool authenticator the quorum check uses. */
+interface KvServiceClient {
+  range(req: { key: Buffer; count_only: boolean }, metadata: unknown, options: { deadline: number }, cb: (err: Error | null) => void): unknown;
+}
+interface PoolAuthenticator {
+  getMetadata(): Promise<unknown>;
+  invalidateMetadata(): void;
+}
+
+/**
+ * A linearizable range (count only) of `key` through one member's KV client: etcd answers it
+ * only once that member's leader has confirmed it is part of a quorum (ReadIndex). A token
+ * that expired since the stream opened (simple tokens live minutes) is renewed once.
+ */
+async function quorumRead(kv: KvServiceClient, auth: PoolAuthenticator, key: string, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (let attempt = 0; ; attempt++) {
+    const metadata = await auth.getMetadata();
+    try {
+      await new Promise<void>((resolve, reject) => kv.range({ key: Buffer.from(key, 'utf8'), count_only: true }, metadata, { deadline }, (err) => (err ? reject(err) : resolve())));
+      return;
+    } catch (e) {
+      if (attempt > 0 || !/invalid auth token|auth token is not provided|revision of auth store is old/i.test((e as Error).message ?? '')) throw e;
+      auth.invalidateMetadata();
+    }
+  }
 }
 
 /** The part of etcd3's connection pool openWatch uses. */

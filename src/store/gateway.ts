@@ -238,25 +238,6 @@ export function gatewayPost(conn: EtcdConnection, endpoint: string, path: string
   return post(conn, endpoint, path, body, token, signal);
 }
 
-/**
- * A linearizable read through ONE member, no failover: resolves once that member's leader has
- * confirmed it is part of a quorum (etcd's ReadIndex), rejects when it cannot (no leader, cut
- * off from the majority: an error, or no answer before `signal`). The config informer asks it
- * of the member behind its watch stream: a member without a quorum still answers progress
- * requests, from its own old state, until etcd ends the stream 3 election timeouts later.
- */
-export async function gatewayQuorumRead(conn: EtcdConnection, endpoint: string, key: string, signal: AbortSignal): Promise<void> {
-  const body = { key: b64(key), keys_only: true, count_only: true };
-  try {
-    await post(conn, endpoint, '/v3/kv/range', body, await tokenFor(conn, endpoint, signal), signal);
-  } catch (e) {
-    if (!(e instanceof GatewayError && staleToken(e) && conn.options.user !== undefined)) throw e;
-    // a stale token: log in again, once
-    tokens.get(conn)?.delete(endpoint);
-    await post(conn, endpoint, '/v3/kv/range', body, await tokenFor(conn, endpoint, signal), signal);
-  }
-}
-
 /** grpc UNAVAILABLE in a gateway answer: "etcdserver: no leader", "request timed out", ... */
 const GRPC_UNAVAILABLE = 14;
 /** grpc UNAUTHENTICATED: the token expired or the member restarted (simple tokens live in memory). */

@@ -1,8 +1,9 @@
 /**
  * EtcdConnection.openWatch reaches into etcd3's connection pool (src/store/connection.ts):
  * the pinned etcd3 must have the shape it expects, or workers would silently fall back to a
- * watch without the leader requirement. And against a real etcd: the stream works, carries
- * `fail`, and answers a watch.
+ * watch without the leader requirement (or without the quorum check). And against a real
+ * etcd: the stream works, carries `fail` and `quorum` (which a member with a leader answers),
+ * and answers a watch.
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -23,15 +24,21 @@ describe('EtcdConnection.openWatch', () => {
     await etcd?.destroy();
   });
 
-  it("etcd3's pool has the withConnection/markFailed this relies on", () => {
+  it("etcd3's pool has the withConnection/markFailed and the authenticator this relies on", () => {
     const pool = (conn.client as unknown as { pool?: Record<string, unknown> }).pool;
     assert.equal(typeof pool?.withConnection, 'function');
     assert.equal(typeof pool?.markFailed, 'function');
+    const auth = pool?.authenticator as Record<string, unknown> | undefined;
+    assert.equal(typeof auth?.getMetadata, 'function');
+    assert.equal(typeof auth?.invalidateMetadata, 'function');
   });
 
   it('opens a leader-requiring stream that delivers events, with fail()', async () => {
     const stream = await conn.openWatch();
     assert.equal(typeof stream.fail, 'function');
+    // the quorum check: a linearizable read on the stream's channel (a host's KV client)
+    assert.equal(typeof stream.quorum, 'function', 'etcd3 hosts have getServiceClient');
+    await stream.quorum!(10_000);
     const events: string[] = [];
     stream.on('data', (res) => {
       for (const e of res.events ?? []) events.push(Buffer.from(e.kv!.key as Uint8Array).toString());

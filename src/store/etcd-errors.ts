@@ -17,7 +17,7 @@
  */
 import { AlluxioError, isAlluxioError } from '../domain/errors.js';
 import type { EtcdConnection } from './connection.js';
-import { GatewayNoAnswer, gatewayPost } from './gateway.js';
+import { GatewayNoAnswer, gatewayPost, type NoAnswerKind } from './gateway.js';
 
 type Etcd3Module = typeof import('etcd3');
 
@@ -26,6 +26,8 @@ export interface MemberProbe {
   answered: boolean;
   /** Member id of the leader this member knows ("0" or absent: none). */
   leader?: string;
+  /** Why it did not answer (no HTTP answer at all), as gateway.ts names it. */
+  kind?: NoAnswerKind;
   /**
    * No answer, and the member stayed silent until the deadline (took the connection and said
    * nothing, or the network dropped it). A connection closed before a whole answer is not
@@ -55,7 +57,7 @@ export async function probeMembers(conn: EtcdConnection, budgetMs: number): Prom
         // No answer at all (refused, reset, TLS refused, the budget spent) does not prove the
         // member up, nor one that is not etcd's JSON (a proxy's error page, another server);
         // an HTTP answer that is an etcd error (auth required, ...) does.
-        if (e instanceof GatewayNoAnswer) return { endpoint, answered: false, silent: e.kind === 'silent', error: e.reason };
+        if (e instanceof GatewayNoAnswer) return { endpoint, answered: false, kind: e.kind, silent: e.kind === 'silent', error: e.reason };
         const msg = e instanceof Error ? e.message : String(e);
         return { endpoint, answered: !/not etcd's JSON|, not JSON/i.test(msg), error: firstLine(msg) };
       }
@@ -185,10 +187,12 @@ export async function classifyEtcdError(conn: EtcdConnection, m: Etcd3Module | u
   // loss may have started a leader election that the call ran into.
   const named = (ps: MemberProbe[]) => ps.map((p) => `${p.endpoint}: ${p.error ?? 'no answer'}`).join('; ');
   const silent = probes.filter((p) => !p.answered && p.silent);
-  const down = probes.filter((p) => !p.answered && !p.silent);
+  const lost = probes.filter((p) => !p.answered && (p.kind === 'refused' || p.kind === 'reset'));
+  const other = probes.filter((p) => !p.answered && !p.silent && !lost.includes(p));
   let seen = '';
   if (silent.length > 0) seen += `; not answering: ${named(silent)} (each hung member costs an attempt of up to ${conn.attemptTimeoutMs / 1000}s)`;
-  if (down.length > 0) seen += `; unreachable: ${named(down)} (a member lost: the leader election that follows may have been under way)`;
+  if (lost.length > 0) seen += `; unreachable: ${named(lost)} (a member lost: the leader election that follows may have been under way)`;
+  if (other.length > 0) seen += `; unreachable: ${named(other)}`;
   if (seen === '') seen = '; every member answers now, so a short outage (a leader election, a quorum lost and back) may have passed meanwhile';
   return new AlluxioError(
     'EtcdTimeout',

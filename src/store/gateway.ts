@@ -69,11 +69,15 @@ export function noAnswerKind(cause: unknown): NoAnswerKind {
   const has = (re: RegExp) => codes.some((c) => re.test(c));
   // The deadline first: whatever the socket was doing when it was given up.
   if (names.some((n) => n === 'AbortError' || n === 'TimeoutError') || has(/^(ABORT_ERR|ETIMEDOUT|UND_ERR_CONNECT_TIMEOUT|UND_ERR_HEADERS_TIMEOUT|UND_ERR_BODY_TIMEOUT|UND_ERR_ABORTED)$/)) return 'silent';
-  if (has(/^(ERR_SSL_|ERR_TLS_|EPROTO$)|CERT|SELF_SIGNED|^UNABLE_TO_/) || /\bSSL\b|TLS|certificate/i.test(messages)) return 'tls';
+  // Then the codes, and only without one the words (a host name such as etcd-tls-0 that
+  // does not resolve is not a TLS failure).
+  if (has(/^(ERR_SSL_|ERR_TLS_|EPROTO$)|CERT|SELF_SIGNED|^UNABLE_TO_/)) return 'tls';
   if (has(/^ECONNREFUSED$/)) return 'refused';
   if (has(/^(ENOTFOUND|EAI_AGAIN|EAI_NONAME)$/)) return 'unresolved';
   if (has(/^(EHOSTUNREACH|ENETUNREACH|EHOSTDOWN|ENETDOWN)$/)) return 'unroutable';
-  if (has(/^(ECONNRESET|EPIPE|UND_ERR_SOCKET|UND_ERR_CLOSED)$/) || /socket hang up|^aborted$|other side closed/im.test(messages)) return 'reset';
+  if (has(/^(ECONNRESET|EPIPE|UND_ERR_SOCKET|UND_ERR_CLOSED)$/)) return 'reset';
+  if (/\bSSL\b|\bTLS\b|certificate/i.test(messages)) return 'tls';
+  if (/socket hang up|^aborted$|other side closed/im.test(messages)) return 'reset';
   return 'other';
 }
 

@@ -85,9 +85,9 @@ async function call<T>(w: WorkerInfo, method: 'GET' | 'POST', what: string, path
   }
 }
 
-async function allWorkers<T>(conn: EtcdConnection, method: 'GET' | 'POST', what: string, path: string | undefined, timeoutMs = 30_000): Promise<WorkerAnswer<T>[]> {
+async function allWorkers<T>(conn: EtcdConnection, method: 'GET' | 'POST', what: string, path: string | undefined, timeoutMs = 30_000, orNone = false): Promise<WorkerAnswer<T>[]> {
   const { workers } = await listWorkers(conn);
-  if (workers.length === 0) throw new AlluxioError('InvalidState', 'no live workers (start one with: alluxio worker start --cache-dir DIR)');
+  if (workers.length === 0 && !orNone) throw new AlluxioError('InvalidState', 'no live workers (start one with: alluxio worker start --cache-dir DIR)');
   return Promise.all(workers.map((w) => call<T>(w, method, what, path, timeoutMs)));
 }
 
@@ -213,8 +213,24 @@ export async function waitForLoad(
   });
   // A refused worker has no job of this load: a job of the path it shows is an earlier one
   // (a refusal means none was running to join), so it is shown as the refusal instead.
+  const settleMs = opts.settleMs ?? 60_000;
+  // No worker in the ring (the only one restarting: a graceful stop removes its record at
+  // once): wait for one, as for a silent one, up to settleMs. Until 2026-12-03 this ended
+  // the wait with "no live workers" while the restarted worker resumed the load (probe).
+  const listed = async (): Promise<WorkerAnswer<LoadJob>[]> => {
+    let answers = await allWorkers<LoadJob>(conn, 'GET', 'load', path, 30_000, true);
+    const until = Date.now() + settleMs;
+    while (answers.length === 0) {
+      if (Date.now() >= until) {
+        throw new AlluxioError('InvalidState', `no live workers: every worker left during the load of ${path} and none came back within ${settleMs / 1000}s (start one with: alluxio worker start --cache-dir DIR; a worker started again with the same --cache-dir resumes its part of the load)`);
+      }
+      await new Promise((r) => setTimeout(r, intervalMs));
+      answers = await allWorkers<LoadJob>(conn, 'GET', 'load', path, 30_000, true);
+    }
+    return answers;
+  };
   const progress = async (): Promise<WorkerAnswer<LoadJob>[]> =>
-    (await loadProgress(conn, path)).map((a) => {
+    (await listed()).map((a) => {
       const r = refused.get(a.worker);
       return r ? { worker: a.worker, address: a.address, result: null, error: { code: r.code, message: r.message } } : a;
     });
@@ -238,7 +254,7 @@ export async function waitForLoad(
     }
     if (silent.length > 0) {
       // Wait for the silent workers to leave the ring (their lease to expire), or come back.
-      const until = Date.now() + (opts.settleMs ?? 60_000);
+      const until = Date.now() + settleMs;
       let still = silent;
       let now = answers;
       while (still.length > 0 && Date.now() < until) {

@@ -268,3 +268,52 @@ describe('cache endpoints of a worker that requires signatures (ALLUXIO_S3_CREDE
     assert.equal(st.json().workers[0].result.path.percent, 100);
   });
 });
+
+describe('cache load --wait while the only worker restarts', () => {
+  let etcd: TestEtcd;
+  let dir: string;
+  let worker: WorkerProcess | undefined;
+  const cluster = `solo${process.pid}`;
+  const cacheArgs = () => ['--cache-dir', join(dir, 'cache'), '--cache-size', '256MiB', '--page-size', '64KiB'];
+
+  before(async () => {
+    etcd = await startTestEtcd();
+    dir = mkdtempSync(join(tmpdir(), 'cache-solo-'));
+    mkdirSync(join(dir, 'ufs'));
+    for (let i = 0; i < 3000; i++) writeFileSync(join(dir, 'ufs', `f${i}`), pattern(16 * 1024, i));
+    const r = await cliFor(etcd.endpoint, cluster)(['mount', 'add', '--path', '/solo', '--ufs-uri', `file://${join(dir, 'ufs')}`]);
+    assert.equal(r.code, 0, r.stderr);
+    worker = await startWorker(etcd.endpoint, { cluster, id: 'solo', extraArgs: cacheArgs() });
+  });
+  after(async () => {
+    await worker?.stop();
+    await etcd?.destroy();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  test('the wait goes on while no worker is listed, and ends with the resumed load', async () => {
+    // (until 2026-12-03 it ended with "no live workers", exit 3, while the restarted worker
+    // resumed the load and finished it)
+    const child = spawn(process.execPath, [RUN, 'cache', 'load', '--path', '/solo', '--wait', '--json'], { env: { ...process.env, ALLUXIO_ETCD_ENDPOINTS: etcd.endpoint, ALLUXIO_CLUSTER: cluster, NO_COLOR: '1' } });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => (stdout += d));
+    child.stderr.on('data', (d) => (stderr += d));
+    const exited = new Promise<number | null>((r) => child.on('close', (code) => r(code)));
+    const job = async () => (await (await fetch(`${worker!.restUrl}/api/v1/cache/load?path=%2Fsolo`)).json()) as { state: string; filesDone: number };
+    await until('the load has begun in the worker', async () => ((await job().catch(() => undefined))?.filesDone ?? 0) > 0 || undefined);
+    // stopped with its load under way (SIGTERM ends the process, not the job; its record
+    // leaves etcd at once); the restart takes longer than the CLI's polls
+    worker!.pause();
+    worker!.resume();
+    await worker!.stop();
+    const journal = JSON.parse(readFileSync(join(dir, 'cache', 'load-jobs.json'), 'utf8')) as { jobs: { path: string; state: string }[] };
+    assert.equal(journal.jobs.find((j) => j.path === '/solo')?.state, 'running', 'stopped mid-load');
+    assert.equal(child.exitCode, null, `the CLI gave up: ${stdout}${stderr}`);
+    worker = await startWorker(etcd.endpoint, { cluster, id: 'solo', extraArgs: cacheArgs() });
+    assert.equal(await exited, 0, stdout + stderr);
+    const doc = JSON.parse(stdout) as { totals: { filesDone: number; filesTotal: number; done: number } };
+    assert.equal(doc.totals.filesTotal, 3000);
+    assert.equal(doc.totals.filesDone, 3000);
+  });
+});

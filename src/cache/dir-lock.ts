@@ -12,9 +12,14 @@
  *
  * The file appears whole (written aside, then linked into place), and a stale lock is moved
  * away and checked before it is removed, so two starters cannot both take it.
+ *
+ * The heartbeat also puts a lock that went (the directory wiped by hand, `rm -rf` of the
+ * pages) back in place: until 2026-12-03 it only touched it, so after a wipe a second worker
+ * could start on the same directory (cache probe). A lock of another owner found there is
+ * reported (`onLost`), once per owner.
  */
 import { randomBytes } from 'node:crypto';
-import { linkSync, readFileSync, renameSync, statSync, unlinkSync, utimesSync, writeFileSync } from 'node:fs';
+import { linkSync, mkdirSync, readFileSync, renameSync, statSync, unlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { AlluxioError } from '../domain/errors.js';
@@ -34,12 +39,20 @@ interface LockDoc {
 /** Tokens of the locks this process holds. */
 const mine = new Set<string>();
 
+export interface LockOptions {
+  /** How often the lock is touched, and put back when it went (ms; LOCK_HEARTBEAT_MS). */
+  heartbeatMs?: number;
+  /** Another owner's lock is in place of ours (the directory is shared now). */
+  onLost?: (why: string) => void;
+}
+
 /** Take the lock of `dir` (which exists) for this process; the release function removes it. */
-export function lockCacheDir(dir: string): () => void {
+export function lockCacheDir(dir: string, opts: LockOptions = {}): () => void {
   const path = join(dir, LOCK_FILE);
   const doc: LockDoc = { pid: process.pid, host: hostname(), token: randomBytes(12).toString('hex') };
+  const text = `${JSON.stringify(doc)}\n`;
   const aside = `${path}.${doc.token}`;
-  writeFileSync(aside, `${JSON.stringify(doc)}\n`, { mode: 0o644 });
+  writeFileSync(aside, text, { mode: 0o644 });
   try {
     for (let attempt = 0; attempt < 5; attempt++) {
       try {
@@ -54,14 +67,21 @@ export function lockCacheDir(dir: string): () => void {
         continue;
       }
       mine.add(doc.token);
+      let reported = '';
       const beat = setInterval(() => {
-        try {
-          const now = new Date();
-          utimesSync(path, now, now);
-        } catch {
-          /* gone: nothing to keep alive */
-        }
-      }, LOCK_HEARTBEAT_MS);
+        const held = read(path);
+        if (held?.doc.token === doc.token) {
+          try {
+            const now = new Date();
+            utimesSync(path, now, now);
+          } catch {
+            /* gone since the read: put back on the next beat */
+          }
+        } else if (held) {
+          if (reported !== held.text) opts.onLost?.(`another worker (pid ${held.doc.pid} on ${held.doc.host}) holds the lock ${path} of this cache directory now: two workers share it; give each its own --cache-dir`);
+          reported = held.text;
+        } else relink(path, aside, text);
+      }, opts.heartbeatMs ?? LOCK_HEARTBEAT_MS);
       beat.unref();
       return () => {
         clearInterval(beat);
@@ -83,6 +103,23 @@ export function lockCacheDir(dir: string): () => void {
     }
   }
   throw new AlluxioError('InvalidState', `could not take the lock ${path}: other processes keep taking it`);
+}
+
+/** Put our lock back where none is (the directory made again if it went too). */
+function relink(path: string, aside: string, text: string): void {
+  try {
+    mkdirSync(join(path, '..'), { recursive: true });
+    writeFileSync(aside, text, { mode: 0o644 });
+    linkSync(aside, path);
+  } catch {
+    /* another's appeared meanwhile (judged on the next beat), or the disk refuses: next beat */
+  } finally {
+    try {
+      unlinkSync(aside);
+    } catch {
+      /* not written */
+    }
+  }
 }
 
 function takeable(path: string, held: LockDoc): boolean {

@@ -50,6 +50,8 @@ export interface PageStoreOptions {
   /** Memory tier, bytes (0 = none). */
   memoryBytes?: number;
   log?: { warn(obj: object, msg: string): void; info(obj: object, msg: string): void };
+  /** The directory lock's heartbeat (ms; dir-lock.ts LOCK_HEARTBEAT_MS): tests shorten it. */
+  lockHeartbeatMs?: number;
 }
 
 /** Counters the store and the reader keep (read by metrics, status and tests). */
@@ -234,7 +236,7 @@ export class PageStore {
     const s = new PageStore(opts);
     await fsp.mkdir(s.root, { recursive: true });
     // before the scan, which deletes files it does not take for pages of this store
-    s.unlock = lockCacheDir(s.root);
+    s.unlock = lockCacheDir(s.root, { ...(opts.lockHeartbeatMs ? { heartbeatMs: opts.lockHeartbeatMs } : {}), onLost: (why) => opts.log?.warn({ dir: s.root }, why) });
     // the thread starts while the index is rebuilt; a thread that cannot start fails the open
     const ready = s.writer.prepare();
     ready.catch(() => undefined);

@@ -12,6 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PageStore } from '../../src/cache/page-store.js';
 import { LOCK_FILE } from '../../src/cache/dir-lock.js';
+import { until } from '../helpers/poll.js';
 
 const ROOT = 'alluxio-pages-v2';
 
@@ -83,6 +84,26 @@ test('the restart scan removes junk and empty shards, and pages of another page 
       await b.close();
     }
   } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('a lock removed while the store runs is put back (a wipe of the directory by hand); another owner\'s lock in its place is reported', async () => {
+  // (until 2026-12-03 the heartbeat only touched the lock: after `rm -rf` of the pages a
+  // second worker started on the same directory)
+  const dir = mkdtempSync(join(tmpdir(), 'cache-lock-wipe-'));
+  const lost: string[] = [];
+  const s = await PageStore.open({ dir, capacityBytes: 1 << 20, pageSize: 4096, lockHeartbeatMs: 100, log: { warn: (_o, msg) => lost.push(msg), info: () => undefined } });
+  try {
+    rmSync(join(dir, ROOT), { recursive: true, force: true });
+    await until('the lock put back', () => existsSync(join(dir, ROOT, LOCK_FILE)));
+    // ours again (the pid a second worker is refused by: the first test)
+    assert.equal(JSON.parse(readFileSync(join(dir, ROOT, LOCK_FILE), 'utf8')).pid, process.pid);
+    // another owner's lock in its place: reported
+    writeFileSync(join(dir, ROOT, LOCK_FILE), JSON.stringify({ pid: 1, host: 'elsewhere', token: 'theirs' }));
+    await until('the other owner reported', () => lost.some((m) => /another worker \(pid 1 on elsewhere\) holds the lock .* two workers share it/.test(m)));
+  } finally {
+    await s.close();
     rmSync(dir, { recursive: true, force: true });
   }
 });

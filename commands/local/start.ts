@@ -2,6 +2,7 @@ import { Flags } from '@oclif/core';
 import { BaseCommand } from '../../src/cli/base-command.js';
 import type { LocalStartResult } from '../../src/cli/results.js';
 import { defaultLocalDir, localEnv, startLocalCluster } from '../../src/local/cluster.js';
+import { parseTimerDuration } from '../../src/cli/duration.js';
 
 export default class LocalStart extends BaseCommand<typeof LocalStart, LocalStartResult> {
   static override summary = 'Start etcd and N workers on this machine, in the background.';
@@ -26,6 +27,7 @@ export default class LocalStart extends BaseCommand<typeof LocalStart, LocalStar
   async run(): Promise<LocalStartResult> {
     const { flags } = await this.parseInput();
     const dir = flags.dir ?? defaultLocalDir();
+    parseTimerDuration(flags['lease-ttl'], '--lease-ttl'); // (bad input refused before anything starts, as `worker start` refuses it)
     const state = await startLocalCluster({
       dir,
       workers: flags.workers,

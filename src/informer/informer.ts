@@ -308,6 +308,7 @@ export class ConfigInformer extends EventEmitter<InformerEvents> {
         this.counters.confirmedAt = at;
         if (this.loopState.kind === 'watching') this.counters.inSyncAt = Math.max(this.counters.inSyncAt ?? at, at);
       },
+      unconfirmed: (why) => this.recordError(new Error(why), 'quorum check of the watch stream'),
       created: (from) => {
         this.setState({ kind: 'watching', fromRevision: from, since: this.clock.now() });
         this.emit('watching', from);

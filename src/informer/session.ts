@@ -37,6 +37,8 @@ export interface SessionHandlers {
    * Optional: without it (or a stream that cannot tell) no check is made.
    */
   confirmed?(at: number): void;
+  /** A check failed after the last one that confirmed (once per such streak): why. */
+  unconfirmed?(why: string): void;
 }
 
 /** A watch stream silent this long is asked for a progress notification (ms; the default). */
@@ -79,6 +81,9 @@ export class WatchSession {
   /** This session checks its member's quorum (and so only confirmations vouch for the view). */
   readonly confirms: boolean;
   private checking = false;
+  /** The last confirmation (or the stream's start), and whether checks fail since. */
+  private confirmedAt: number;
+  private failing = false;
 
   constructor(
     private readonly stream: WatchStream,
@@ -90,6 +95,7 @@ export class WatchSession {
   ) {
     this.ctx = { watchId: null, revision: h.revision(), startRevision, clusterId: h.clusterId() };
     this.confirms = typeof stream.quorum === 'function' && typeof h.confirmed === 'function';
+    this.confirmedAt = clock.now();
     this.lastHeard = clock.now();
     this.ended = new Promise<WatchEnd>((resolve) => {
       this.finish = (end) => {
@@ -146,18 +152,31 @@ export class WatchSession {
     });
   }
 
-  /** Ask whether the member is part of a quorum (one check at a time); a confirmation goes to the owner. */
+  /**
+   * Ask whether the member is part of a quorum (one check at a time); a confirmation goes to
+   * the owner. A failure only confirms nothing, until checks have failed for twice their
+   * budget: then the stream ends (a re-watch, with the backoff growing), since something
+   * keeps failing on this member while its stream answers.
+   */
   private checkQuorum(at: number): void {
     if (!this.confirms || this.checking || this.done) return;
     this.checking = true;
-    this.stream.quorum!(this.opts.quorumTimeoutMs ?? this.opts.deadStreamTimeoutMs).then(
+    const budget = this.opts.quorumTimeoutMs ?? this.opts.deadStreamTimeoutMs;
+    this.stream.quorum!(budget).then(
       () => {
         this.checking = false;
+        this.failing = false;
+        this.confirmedAt = at;
         if (!this.done) this.h.confirmed!(at);
       },
-      () => {
-        // (not confirmed: nothing vouches for the view until a later check does)
+      (e: unknown) => {
         this.checking = false;
+        if (this.done) return;
+        const why = firstLine(e);
+        if (!this.failing) this.h.unconfirmed?.(why);
+        this.failing = true;
+        const since = this.clock.now() - this.confirmedAt;
+        if (since > 2 * budget) this.finish({ kind: 'reconnect', why: `no quorum confirmed through the watch's member for ${since} ms (${why})`, hadContact: false });
       },
     );
   }

@@ -231,14 +231,16 @@ export class EtcdConnection {
             this.streamsOpening.add(opened);
             const ep = opened;
             stream.on('data', () => this.noteAnswer(ep));
-            // The quorum check: a linearizable read on the stream's own channel (same member,
-            // same connection, the pool's auth token), not through the pool's fault handling,
-            // which would count a slow check against the member and reset its streams.
-            const kv = (resource as { getServiceClient?(name: string): unknown }).getServiceClient?.('KV') as KvServiceClient | undefined;
-            const auth = (p as { authenticator?: PoolAuthenticator }).authenticator;
-            if (typeof kv?.range === 'function' && typeof auth?.getMetadata === 'function' && typeof auth.invalidateMetadata === 'function') {
-              stream.quorum = (timeoutMs) => quorumRead(kv, auth, this.layout.configPrefix, timeoutMs);
-            }
+          }
+          // The quorum check: a linearizable read through the stream's member (its host's KV
+          // client, looked up at each check: etcd3 replaces a host's clients when a call to
+          // it fails, and a kept one answered "Channel has been shut down" from then on; a
+          // review), with the pool's auth token, and not through the pool's fault handling,
+          // which would count a slow check against the member and reset its streams.
+          const host = resource as { getServiceClient?(name: string): unknown };
+          const auth = (p as { authenticator?: PoolAuthenticator }).authenticator;
+          if (typeof host.getServiceClient === 'function' && typeof auth?.getMetadata === 'function' && typeof auth.invalidateMetadata === 'function') {
+            stream.quorum = (timeoutMs) => quorumRead(() => host.getServiceClient!('KV') as KvServiceClient, auth, this.layout.configPrefix, timeoutMs);
           }
           return Promise.resolve(stream);
         },
@@ -381,10 +383,11 @@ interface PoolAuthenticator {
  * only once that member's leader has confirmed it is part of a quorum (ReadIndex). A token
  * that expired since the stream opened (simple tokens live minutes) is renewed once.
  */
-async function quorumRead(kv: KvServiceClient, auth: PoolAuthenticator, key: string, timeoutMs: number): Promise<void> {
+async function quorumRead(kvClient: () => KvServiceClient, auth: PoolAuthenticator, key: string, timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (let attempt = 0; ; attempt++) {
     const metadata = await auth.getMetadata();
+    const kv = kvClient();
     try {
       await new Promise<void>((resolve, reject) => kv.range({ key: Buffer.from(key, 'utf8'), count_only: true }, metadata, { deadline }, (err) => (err ? reject(err) : resolve())));
       return;

@@ -75,8 +75,10 @@ export function noAnswerKind(cause: unknown): NoAnswerKind {
   if (has(/^ECONNREFUSED$/)) return 'refused';
   if (has(/^(ENOTFOUND|EAI_AGAIN|EAI_NONAME)$/)) return 'unresolved';
   if (has(/^(EHOSTUNREACH|ENETUNREACH|EHOSTDOWN|ENETDOWN)$/)) return 'unroutable';
-  if (has(/^(ECONNRESET|EPIPE|UND_ERR_SOCKET|UND_ERR_CLOSED)$/)) return 'reset';
+  // (Node's "Client network socket disconnected before secure TLS connection was
+  // established" comes with ECONNRESET: a TLS failure, named so)
   if (/\bSSL\b|\bTLS\b|certificate/i.test(messages)) return 'tls';
+  if (has(/^(ECONNRESET|EPIPE|UND_ERR_SOCKET|UND_ERR_CLOSED)$/)) return 'reset';
   if (/socket hang up|^aborted$|other side closed/im.test(messages)) return 'reset';
   return 'other';
 }

@@ -280,7 +280,7 @@ describe('cache load --wait while the only worker restarts', () => {
     etcd = await startTestEtcd();
     dir = mkdtempSync(join(tmpdir(), 'cache-solo-'));
     mkdirSync(join(dir, 'ufs'));
-    for (let i = 0; i < 3000; i++) writeFileSync(join(dir, 'ufs', `f${i}`), pattern(16 * 1024, i));
+    for (let i = 0; i < 4000; i++) writeFileSync(join(dir, 'ufs', `f${i}`), pattern(16 * 1024, i));
     const r = await cliFor(etcd.endpoint, cluster)(['mount', 'add', '--path', '/solo', '--ufs-uri', `file://${join(dir, 'ufs')}`]);
     assert.equal(r.code, 0, r.stderr);
     worker = await startWorker(etcd.endpoint, { cluster, id: 'solo', extraArgs: cacheArgs() });
@@ -300,12 +300,15 @@ describe('cache load --wait while the only worker restarts', () => {
     child.stdout.on('data', (d) => (stdout += d));
     child.stderr.on('data', (d) => (stderr += d));
     const exited = new Promise<number | null>((r) => child.on('close', (code) => r(code)));
-    const job = async () => (await (await fetch(`${worker!.restUrl}/api/v1/cache/load?path=%2Fsolo`)).json()) as { state: string; filesDone: number };
-    await until('the load has begun in the worker', async () => ((await job().catch(() => undefined))?.filesDone ?? 0) > 0 || undefined);
-    // stopped with its load under way (SIGTERM ends the process, not the job; its record
-    // leaves etcd at once); the restart takes longer than the CLI's polls
+    const job = async () => (await (await fetch(`${worker!.restUrl}/api/v1/cache/load?path=%2Fsolo`)).json()) as { state: string; filesDone: number; filesTotal: number; listed: boolean };
+    await until('the load under way in the worker', async () => {
+      const j = await job().catch(() => undefined);
+      return j && j.state === 'running' && j.filesDone > 0 ? j : undefined;
+    });
+    // stopped with its load under way (frozen at once; stop() sends SIGCONT and SIGTERM back
+    // to back, and SIGTERM ends the process, not the job; its record leaves etcd at once);
+    // the restart takes longer than the CLI's polls
     worker!.pause();
-    worker!.resume();
     await worker!.stop();
     const journal = JSON.parse(readFileSync(join(dir, 'cache', 'load-jobs.json'), 'utf8')) as { jobs: { path: string; state: string }[] };
     assert.equal(journal.jobs.find((j) => j.path === '/solo')?.state, 'running', 'stopped mid-load');
@@ -313,7 +316,7 @@ describe('cache load --wait while the only worker restarts', () => {
     worker = await startWorker(etcd.endpoint, { cluster, id: 'solo', extraArgs: cacheArgs() });
     assert.equal(await exited, 0, stdout + stderr);
     const doc = JSON.parse(stdout) as { totals: { filesDone: number; filesTotal: number; done: number } };
-    assert.equal(doc.totals.filesTotal, 3000);
-    assert.equal(doc.totals.filesDone, 3000);
+    assert.equal(doc.totals.filesTotal, 4000);
+    assert.equal(doc.totals.filesDone, 4000);
   });
 });

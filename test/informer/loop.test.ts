@@ -297,6 +297,37 @@ describe('informer loop (fake clock, scripted source)', () => {
     await inf.stop();
   });
 
+  it('checks that keep failing while the stream answers: reported once, then the stream is replaced after twice their budget', async () => {
+    const { clock, src, inf } = setup(0);
+    src.lists.push({ revision: 7, clusterId: 'c1', kvs: [mount('/f')] });
+    const checks: { reject: (e: Error) => void }[] = [];
+    const open = src.openWatch.bind(src);
+    src.openWatch = async () => {
+      const st = (await open()) as FakeStream;
+      (st as WatchStream).quorum = () => new Promise<void>((_resolve, reject) => checks.push({ reject }));
+      return st;
+    };
+    inf.start();
+    const s1 = await watching(src, inf, 7);
+    const created = clock.now();
+    checks[0]!.reject(new Error('Channel has been shut down'));
+    await settle();
+    assert.match(inf.status().lastError ?? '', /^quorum check of the watch stream: Channel has been shut down/);
+    assert.equal(inf.status().state, 'watching');
+    // the stream keeps answering; every check fails; the budget is 5 s (vouchMs)
+    while (inf.status().state === 'watching' && clock.now() - created <= 12_000) {
+      await clock.advance(2000);
+      s1.respond({ watch_id: '-1', revision: 7 });
+      checks.at(-1)!.reject(new Error('Channel has been shut down'));
+      await settle();
+    }
+    assert.equal(inf.status().state, 'reconnecting');
+    assert.ok(clock.now() - created > 10_000, `replaced after ${clock.now() - created} ms, not before twice the budget`);
+    assert.match(inf.status().lastError ?? '', /no quorum confirmed through the watch's member for \d+ ms \(Channel has been shut down\)/);
+    assert.equal(s1.failed, undefined, 'the member is not marked failed (its circuit stays closed)');
+    await inf.stop();
+  });
+
   it('keeps serving the last snapshot while etcd is away and reports its age from the clock', async () => {
     const { clock, src, inf } = setup(0);
     src.lists.push({ revision: 3, clusterId: 'c1', kvs: [mount('/keep')] });

@@ -39,6 +39,11 @@ describe('EtcdConnection.openWatch', () => {
     // the quorum check: a linearizable read on the stream's channel (a host's KV client)
     assert.equal(typeof stream.quorum, 'function', 'etcd3 hosts have getServiceClient');
     await stream.quorum!(10_000);
+    // etcd3 replaces a host's clients when a call to it fails (resetAllServices); the check
+    // looks its client up each time (a kept one failed "Channel has been shut down" forever)
+    const hosts = (conn.client as unknown as { pool: { hosts: { resetAllServices(): void }[] } }).pool.hosts;
+    for (const h of hosts) h.resetAllServices();
+    await stream.quorum!(10_000);
     const events: string[] = [];
     stream.on('data', (res) => {
       for (const e of res.events ?? []) events.push(Buffer.from(e.kv!.key as Uint8Array).toString());

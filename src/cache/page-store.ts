@@ -237,11 +237,18 @@ export class PageStore {
     await fsp.mkdir(s.root, { recursive: true });
     // before the scan, which deletes files it does not take for pages of this store
     s.unlock = lockCacheDir(s.root, { ...(opts.lockHeartbeatMs ? { heartbeatMs: opts.lockHeartbeatMs } : {}), onLost: (why) => opts.log?.warn({ dir: s.root }, why) });
-    // the thread starts while the index is rebuilt; a thread that cannot start fails the open
-    const ready = s.writer.prepare();
-    ready.catch(() => undefined);
-    await s.scan();
-    await ready;
+    try {
+      // the thread starts while the index is rebuilt; a thread that cannot start fails the open
+      const ready = s.writer.prepare();
+      ready.catch(() => undefined);
+      await s.scan();
+      await ready;
+    } catch (e) {
+      // (a store that failed to open holds no lock, nor keeps one alive: a review)
+      s.unlock();
+      await s.writer.close().catch(() => undefined);
+      throw e;
+    }
     s.fitDisk('open');
     return s;
   }
@@ -472,7 +479,7 @@ export class PageStore {
     const key = this.keyOf(ref);
     const id = `${key}/${index}`;
     if (this.closed || this.disk.has(id) || this.pending.has(id)) return;
-    if (data.length !== pageLength(ref.size, index, this.pageSize)) return;
+    if (data.length === 0 || data.length !== pageLength(ref.size, index, this.pageSize)) return; // (an empty object has no page)
     const rec = this.fileRec(key, ref);
     // Held while this put decides and writes (its eviction may take the object's other pages):
     // the record goes after, unless a page of it is kept somewhere.

@@ -79,6 +79,9 @@ for (const backend of [fileBackend(), s3rverBackend()] as UfsBackend[]) {
         await fn(own, dir);
       } finally {
         h.cache = cache;
+        // closed first: pages fetched again by the last read may still be landing in their
+        // shard (a removal racing them failed with ENOTEMPTY, once in a CI run)
+        await own.close();
         rmSync(dir, { recursive: true, force: true });
       }
     };

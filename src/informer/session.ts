@@ -11,9 +11,10 @@
  *    owner's view: a member cut off from the majority keeps answering progress requests from
  *    its old state (for 3 election timeouts, until etcd ends streams that require a leader),
  *    and a worker watching it overshot --max-staleness by that (HA probe, 2026-12-03). A
- *    check that fails or is slow only confirms nothing: the view ages, and the stream itself
- *    is ended by the dead-stream check or by etcd (a check that ended it made a slow but
- *    healthy etcd churn: a review reproduced 20 reconnects in 12 s);
+ *    check that fails or is slow only confirms nothing: the view ages, and the stream is
+ *    ended by the dead-stream check, by etcd, or once checks have failed for twice their
+ *    budget (ending it at the first failed check made a slow but healthy etcd churn: a
+ *    review reproduced 20 reconnects in 12 s);
  *  - hands each response's meaning (decisions.ts: classifyResponse) to its owner;
  *  - resolves `ended` once with why it ended (relist, reconnect or stopped). Never rejects.
  * Time comes from the injected Clock: no timer of its own.

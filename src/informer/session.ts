@@ -6,9 +6,10 @@
  *    one goes unanswered for `deadStreamTimeoutMs` (a blackholed TCP connection raises no
  *    error, ever);
  *  - where the stream can tell (`quorum`) and the owner asks (`confirmed`): once created and
- *    at every tick, checks that the member behind it is part of a quorum (a linearizable read
- *    on the stream's channel), within `quorumTimeoutMs`. Only a confirmation vouches for the
- *    owner's view: a member cut off from the majority keeps answering progress requests from
+ *    at every tick, checks that the member behind it is part of a quorum and that the
+ *    owner's view holds every config change (a linearizable count of the keys changed after
+ *    the view's revision, through the stream's member), within `quorumTimeoutMs`. Only a
+ *    confirmation vouches for the owner's view: a member cut off from the majority keeps answering progress requests from
  *    its old state (for 3 election timeouts, until etcd ends streams that require a leader),
  *    and a worker watching it overshot --max-staleness by that (HA probe, 2026-12-03). A
  *    check that fails or is slow only confirms nothing: the view ages, and the stream is
@@ -163,12 +164,22 @@ export class WatchSession {
     if (!this.confirms || this.checking || this.done) return;
     this.checking = true;
     const budget = this.opts.quorumTimeoutMs ?? this.opts.deadStreamTimeoutMs;
-    this.stream.quorum!(budget).then(
-      () => {
+    const revision = this.h.revision();
+    this.stream.quorum!(budget, revision).then(
+      (changed) => {
         this.checking = false;
+        if (this.done) return;
+        if (changed > 0) {
+          // The member is current, the view not yet (changes on their way to it, or a
+          // stream that answers and delivers nothing): no confirmation, and a view that
+          // stays behind for twice the budget ends the stream, as failed checks do.
+          const since = this.clock.now() - this.confirmedAt;
+          if (since > 2 * budget) this.finish({ kind: 'reconnect', why: `the watch delivered no change after revision ${revision} for ${since} ms while etcd holds ${changed}`, hadContact: false });
+          return;
+        }
         this.failing = false;
         this.confirmedAt = at;
-        if (!this.done) this.h.confirmed!(at);
+        this.h.confirmed!(at);
       },
       (e: unknown) => {
         this.checking = false;

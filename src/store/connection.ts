@@ -21,7 +21,7 @@ import type { Etcd3, IOptions, IWatchRequest, IWatchResponse } from 'etcd3';
 import { AlluxioError } from '../domain/errors.js';
 import { Layout } from './layout.js';
 import { classifyEtcdError, probeMembers, type MemberProbe } from './etcd-errors.js';
-import { nodeHttpTransport, type GatewayTransport, type GatewayTransportFactory } from './gateway.js';
+import { nodeHttpTransport, prefixEnd, type GatewayTransport, type GatewayTransportFactory } from './gateway.js';
 
 // etcd3 (grpc-js + protobufjs, parsing etcd's .proto files at load) costs about 200 ms of
 // CPU to load. It is CommonJS, so it is required on first use of `client`: a read-only
@@ -240,7 +240,7 @@ export class EtcdConnection {
           const host = resource as { getServiceClient?(name: string): unknown };
           const auth = (p as { authenticator?: PoolAuthenticator }).authenticator;
           if (typeof host.getServiceClient === 'function' && typeof auth?.getMetadata === 'function' && typeof auth.invalidateMetadata === 'function') {
-            stream.quorum = (timeoutMs) => quorumRead(() => host.getServiceClient!('KV') as KvServiceClient, auth, this.layout.configPrefix, timeoutMs);
+            stream.quorum = (timeoutMs, afterRevision) => quorumRead(() => host.getServiceClient!('KV') as KvServiceClient, auth, this.layout.configPrefix, afterRevision, timeoutMs);
           }
           return Promise.resolve(stream);
         },
@@ -362,16 +362,22 @@ export interface EtcdWatchStream {
   /** The member behind this stream stopped answering: avoid it for the next stream (optional). */
   fail?(why: string): void;
   /**
-   * Resolves when the member behind this stream is part of a quorum now (a linearizable read
-   * on the stream's own channel, within `timeoutMs`); rejects otherwise. Optional: set by
-   * openWatch where etcd3's pool has the expected shape.
+   * How many keys of the watched config changed after `afterRevision`, read linearizably
+   * through the member behind this stream (so it resolves only while that member is part of
+   * a quorum), within `timeoutMs`; rejects otherwise. 0: a view at `afterRevision` is current.
+   * Optional: set by openWatch where etcd3's pool has the expected shape.
    */
-  quorum?(timeoutMs: number): Promise<void>;
+  quorum?(timeoutMs: number, afterRevision: number): Promise<number>;
 }
 
 /** The parts of etcd3's per-host KV client and pool authenticator the quorum check uses. */
 interface KvServiceClient {
-  range(req: { key: Buffer; count_only: boolean }, metadata: unknown, options: { deadline: number }, cb: (err: Error | null) => void): unknown;
+  range(
+    req: { key: Buffer; range_end: Buffer; keys_only: boolean; min_mod_revision: string },
+    metadata: unknown,
+    options: { deadline: number },
+    cb: (err: Error | null, res?: { kvs?: unknown[] }) => void,
+  ): unknown;
 }
 interface PoolAuthenticator {
   getMetadata(): Promise<unknown>;
@@ -379,18 +385,22 @@ interface PoolAuthenticator {
 }
 
 /**
- * A linearizable range (count only) of `key` through one member's KV client: etcd answers it
- * only once that member's leader has confirmed it is part of a quorum (ReadIndex). A token
- * that expired since the stream opened (simple tokens live minutes) is renewed once.
+ * A linearizable range of `prefix` (the keys modified after `afterRevision`, counted)
+ * through one member's KV client: etcd answers it only once that member's leader has
+ * confirmed it is part of a quorum (ReadIndex). Every config change bumps a key under the
+ * prefix (the generation key, in the same transaction), deletes too. A token that expired
+ * since the stream opened (simple tokens live minutes) is renewed once.
  */
-async function quorumRead(kvClient: () => KvServiceClient, auth: PoolAuthenticator, key: string, timeoutMs: number): Promise<void> {
+async function quorumRead(kvClient: () => KvServiceClient, auth: PoolAuthenticator, prefix: string, afterRevision: number, timeoutMs: number): Promise<number> {
   const deadline = Date.now() + timeoutMs;
+  // (keys only, not count_only: etcd applies min_mod_revision to the keys it returns, and
+  // count_only returns the count of the whole range)
+  const req = { key: Buffer.from(prefix, 'utf8'), range_end: prefixEnd(prefix), keys_only: true, min_mod_revision: String(afterRevision + 1) };
   for (let attempt = 0; ; attempt++) {
     const metadata = await auth.getMetadata();
     const kv = kvClient();
     try {
-      await new Promise<void>((resolve, reject) => kv.range({ key: Buffer.from(key, 'utf8'), count_only: true }, metadata, { deadline }, (err) => (err ? reject(err) : resolve())));
-      return;
+      return await new Promise<number>((resolve, reject) => kv.range(req, metadata, { deadline }, (err, res) => (err ? reject(err) : resolve(res?.kvs?.length ?? 0))));
     } catch (e) {
       if (attempt > 0 || !/invalid auth token|auth token is not provided|revision of auth store is old/i.test((e as Error).message ?? '')) throw e;
       auth.invalidateMetadata();

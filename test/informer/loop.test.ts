@@ -240,12 +240,13 @@ describe('informer loop (fake clock, scripted source)', () => {
   it("a stream that can check its member's quorum vouches only by confirmations, however its member answers; a failed check ends nothing", async () => {
     const { clock, src, inf } = setup(0);
     src.lists.push({ revision: 5, clusterId: 'c1', kvs: [mount('/q')] });
-    // Each stream's checks: answered by hand (resolve: a quorum; reject: none).
-    const checks: { resolve: () => void; reject: (e: Error) => void; timeoutMs: number }[] = [];
+    // Each stream's checks: answered by hand (resolve: a quorum, nothing changed after the
+    // view's revision; reject: none).
+    const checks: { resolve: () => void; reject: (e: Error) => void; timeoutMs: number; after: number }[] = [];
     const open = src.openWatch.bind(src);
     src.openWatch = async () => {
       const st = (await open()) as FakeStream;
-      (st as WatchStream).quorum = (timeoutMs) => new Promise<void>((resolve, reject) => checks.push({ resolve, reject, timeoutMs }));
+      (st as WatchStream).quorum = (timeoutMs, after) => new Promise<number>((resolve, reject) => checks.push({ resolve: () => resolve(0), reject, timeoutMs, after }));
       return st;
     };
     inf.start();
@@ -253,6 +254,7 @@ describe('informer loop (fake clock, scripted source)', () => {
     const listedAt = clock.now();
     assert.equal(checks.length, 1, 'a check as soon as the stream is created');
     assert.equal(checks[0]!.timeoutMs, 5000, "the check's deadline is how long a stream vouches (interval + dead-stream timeout)");
+    assert.equal(checks[0]!.after, 5, "changes after the view's revision are counted");
     await clock.advance(4000);
     s1.respond({ watch_id: '-1', revision: 5 }); // progress answers alone vouch for nothing
     assert.equal(inf.status().snapshotAgeMs, 4000, 'not vouched for before its member confirmed a quorum');
@@ -304,7 +306,7 @@ describe('informer loop (fake clock, scripted source)', () => {
     const open = src.openWatch.bind(src);
     src.openWatch = async () => {
       const st = (await open()) as FakeStream;
-      (st as WatchStream).quorum = () => new Promise<void>((_resolve, reject) => checks.push({ reject }));
+      (st as WatchStream).quorum = () => new Promise<number>((_resolve, reject) => checks.push({ reject }));
       return st;
     };
     inf.start();
@@ -325,6 +327,38 @@ describe('informer loop (fake clock, scripted source)', () => {
     assert.ok(clock.now() - created > 10_000, `replaced after ${clock.now() - created} ms, not before twice the budget`);
     assert.match(inf.status().lastError ?? '', /no quorum confirmed through the watch's member for \d+ ms \(Channel has been shut down\)/);
     assert.equal(s1.failed, undefined, 'the member is not marked failed (its circuit stays closed)');
+    await inf.stop();
+  });
+
+  it('a view behind etcd (changes the stream has not delivered) is not confirmed; one that stays behind is replaced', async () => {
+    const { clock, src, inf } = setup(0);
+    src.lists.push({ revision: 9, clusterId: 'c1', kvs: [mount('/b')] });
+    const checks: { answer: (changed: number) => void; after: number }[] = [];
+    const open = src.openWatch.bind(src);
+    src.openWatch = async () => {
+      const st = (await open()) as FakeStream;
+      (st as WatchStream).quorum = (_t, after) => new Promise<number>((resolve) => checks.push({ answer: resolve, after }));
+      return st;
+    };
+    inf.start();
+    const s1 = await watching(src, inf, 9);
+    const created = clock.now();
+    checks[0]!.answer(0);
+    await settle();
+    assert.equal(inf.status().snapshotAgeMs, 0, 'current');
+    // a change committed that the stream does not deliver, while it answers progress requests
+    while (inf.status().state === 'watching' && clock.now() - created <= 12_000) {
+      await clock.advance(2000);
+      s1.respond({ watch_id: '-1', revision: 9 });
+      assert.equal(checks.at(-1)!.after, 9);
+      checks.at(-1)!.answer(1);
+      await settle();
+      if (clock.now() - created > 5000 && inf.status().state === 'watching') assert.ok(inf.status().snapshotAgeMs > 0, 'no longer vouched for');
+    }
+    assert.equal(inf.status().state, 'reconnecting');
+    assert.ok(clock.now() - created > 10_000);
+    assert.match(inf.status().lastError ?? '', /the watch delivered no change after revision 9 for \d+ ms while etcd holds 1/);
+    assert.equal(inf.status().inSyncAt, new Date(created).toISOString());
     await inf.stop();
   });
 

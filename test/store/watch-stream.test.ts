@@ -38,12 +38,19 @@ describe('EtcdConnection.openWatch', () => {
     assert.equal(typeof stream.fail, 'function');
     // the quorum check: a linearizable read on the stream's channel (a host's KV client)
     assert.equal(typeof stream.quorum, 'function', 'etcd3 hosts have getServiceClient');
-    await stream.quorum!(10_000);
+    // the config keys changed after a revision, counted by etcd (min_mod_revision applies to
+    // the keys returned; a count_only range counted them all)
+    assert.equal(await stream.quorum!(10_000, 0), 0, 'no config yet');
+    const first = Number((await conn.client.put(conn.layout.mountKey('/q1')).value('{}').exec()).header.revision);
+    const second = Number((await conn.client.put(conn.layout.mountKey('/q2')).value('{}').exec()).header.revision);
+    assert.equal(await stream.quorum!(10_000, 0), 2);
+    assert.equal(await stream.quorum!(10_000, first), 1, 'changed after the first');
+    assert.equal(await stream.quorum!(10_000, second), 0, 'a view at the second is current');
     // etcd3 replaces a host's clients when a call to it fails (resetAllServices); the check
     // looks its client up each time (a kept one failed "Channel has been shut down" forever)
     const hosts = (conn.client as unknown as { pool: { hosts: { resetAllServices(): void }[] } }).pool.hosts;
     for (const h of hosts) h.resetAllServices();
-    await stream.quorum!(10_000);
+    assert.equal(typeof (await stream.quorum!(10_000, 0)), 'number');
     const events: string[] = [];
     stream.on('data', (res) => {
       for (const e of res.events ?? []) events.push(Buffer.from(e.kv!.key as Uint8Array).toString());

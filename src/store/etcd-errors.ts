@@ -26,15 +26,13 @@ export interface MemberProbe {
   answered: boolean;
   /** Member id of the leader this member knows ("0" or absent: none). */
   leader?: string;
-  /** Why it did not answer (no HTTP answer at all), as gateway.ts names it. */
-  kind?: NoAnswerKind;
   /**
-   * No answer, and the member stayed silent until the deadline (took the connection and said
-   * nothing, or the network dropped it). A connection closed before a whole answer is not
-   * counted: through undici a member refusing the client certificate (TLS 1.3) looks just
-   * like that, and "unreachable" names the TLS flags to check.
+   * Why it did not answer (no HTTP answer at all), as gateway.ts names it. Only 'silent' (it
+   * said nothing until the deadline) makes the error "not answering": through undici a
+   * member refusing the client certificate (TLS 1.3) is a connection closed before an answer,
+   * and "unreachable" names the TLS flags to check.
    */
-  silent?: boolean;
+  kind?: NoAnswerKind;
   error?: string;
 }
 
@@ -57,7 +55,7 @@ export async function probeMembers(conn: EtcdConnection, budgetMs: number): Prom
         // No answer at all (refused, reset, TLS refused, the budget spent) does not prove the
         // member up, nor one that is not etcd's JSON (a proxy's error page, another server);
         // an HTTP answer that is an etcd error (auth required, ...) does.
-        if (e instanceof GatewayNoAnswer) return { endpoint, answered: false, kind: e.kind, silent: e.kind === 'silent', error: e.reason };
+        if (e instanceof GatewayNoAnswer) return { endpoint, answered: false, kind: e.kind, error: e.reason };
         const msg = e instanceof Error ? e.message : String(e);
         return { endpoint, answered: !/not etcd's JSON|, not JSON/i.test(msg), error: firstLine(msg) };
       }
@@ -157,7 +155,7 @@ export async function classifyEtcdError(conn: EtcdConnection, m: Etcd3Module | u
   const seconds = `${conn.timeoutMs / 1000}s`;
   if (up.length === 0) {
     const each = probes.map((p) => `${p.endpoint}: ${p.error ?? 'no answer'}`).join('; ');
-    if (probes.some((p) => p.silent)) {
+    if (probes.some((p) => p.kind === 'silent')) {
       // A member took the connection (or the network dropped it) and said nothing: hung,
       // stopped, overloaded or black-holed; not refused.
       return new AlluxioError(
@@ -186,9 +184,9 @@ export async function classifyEtcdError(conn: EtcdConnection, m: Etcd3Module | u
   // A hung member (silent) costs each call an attempt; one that refuses costs nothing, but its
   // loss may have started a leader election that the call ran into.
   const named = (ps: MemberProbe[]) => ps.map((p) => `${p.endpoint}: ${p.error ?? 'no answer'}`).join('; ');
-  const silent = probes.filter((p) => !p.answered && p.silent);
+  const silent = probes.filter((p) => !p.answered && p.kind === 'silent');
   const lost = probes.filter((p) => !p.answered && (p.kind === 'refused' || p.kind === 'reset'));
-  const other = probes.filter((p) => !p.answered && !p.silent && !lost.includes(p));
+  const other = probes.filter((p) => !p.answered && p.kind !== 'silent' && !lost.includes(p));
   let seen = '';
   if (silent.length > 0) seen += `; not answering: ${named(silent)} (each hung member costs an attempt of up to ${conn.attemptTimeoutMs / 1000}s)`;
   if (lost.length > 0) seen += `; unreachable: ${named(lost)} (a member lost: the leader election that follows may have been under way)`;

@@ -82,8 +82,9 @@ function changedAtAll(was: Pick<Stats, 'size' | 'mtimeMs' | 'ctimeMs'>, now: Pic
   return now.size !== was.size || now.mtimeMs !== was.mtimeMs || now.ctimeMs !== was.ctimeMs;
 }
 
-function changedWhileRead(rel: readonly string[]): AlluxioError {
-  return new AlluxioError('Conflict', `${rel.join('/')} was rewritten in place while it was read`);
+/** The Conflict of a read that saw its file change: `exact` reads refuse any change (a rename, a chmod), the others only a rewrite. */
+function changedWhileRead(rel: readonly string[], exact = false): AlluxioError {
+  return new AlluxioError('Conflict', `${rel.join('/')} ${exact ? 'changed (content, size, times, a rename or a chmod)' : 'was rewritten in place'} while it was read`);
 }
 
 /** fs functions for a ReadStream whose every read is followed by the check of rewrittenInPlace (`exact`: changedAtAll). */
@@ -94,7 +95,7 @@ function checkedReads(was: Stats, rel: readonly string[], exact = false): { read
       if (err) return cb(err, 0, b);
       fstat(fd, (e2, now) => {
         if (e2) return cb(e2, 0, b);
-        if (changed(was, now)) return cb(changedWhileRead(rel), 0, b);
+        if (changed(was, now)) return cb(changedWhileRead(rel, exact), 0, b);
         cb(null, n, b);
       });
     });

@@ -410,6 +410,7 @@ test('a cache page fill (UfsPageSource: an exact stream) is a Conflict when the 
   opened.close();
   const fill = await readAll(await new UfsPageSource(ufs, ['regrow.bin']).read(ref, { start: 0, end: size - 1 }), regrow(0x42, size + 4096));
   assert.ok(fill.err instanceof AlluxioError && fill.err.code === 'Conflict', `a Conflict (${String(fill.err)})`);
+  assert.match(fill.err.message, /changed \(content, size, times, a rename or a chmod\) while it was read/, 'an exact read names any change, not only a rewrite');
   assert.ok(Buffer.concat(fill.chunks).every((b) => b === 0x41), 'only bytes of the version opened were handed out');
   // (a plain read of the file, as FUSE's, reads on: it cannot tell this from an append)
   const plain = (await ufs.openRead(['regrow.bin']))!;
@@ -435,6 +436,7 @@ test('openRead: a file rewritten in place while it streams (or before a small re
     s.on('end', () => resolve(undefined));
   });
   assert.ok(err instanceof AlluxioError && err.code === 'Conflict', `a Conflict (${String(err)})`);
+  assert.match((err as AlluxioError).message, /was rewritten in place while it was read/);
   assert.ok(Buffer.concat(chunks).every((b) => b === 0x41), 'only bytes of the version opened were handed out');
   const small = (await ufs.openRead(['inplace.bin']))!;
   writeFileSync(p, Buffer.alloc(size, 0x43), { flag: 'r+' });

@@ -9,7 +9,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { IncomingMessage } from 'node:http';
 import { AuthError, verifySigV4, verifySignature, type AuthReason, type SigInput } from '../../src/frontends/s3/sigv4.js';
-const S3 = { services: ['s3'] };
+const S3 = { services: ['s3'], sigV2: true };
 import { S3Error } from '../../src/frontends/s3/errors.js';
 import { authenticateRest } from '../../src/frontends/rest/auth.js';
 import { RestError } from '../../src/frontends/rest/errors.js';

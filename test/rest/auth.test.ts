@@ -7,7 +7,7 @@
  * PUT bodies streamed as UNSIGNED-PAYLOAD. Health, readiness, metrics and status stay open.
  */
 import assert from 'node:assert/strict';
-import { createHash } from 'node:crypto';
+import { createHash, createHmac } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { join } from 'node:path';
@@ -201,6 +201,25 @@ test('a signed body hash is checked: a PUT whose body does not match it is 400 X
   assert.equal(ok.status, 201, ok.body);
   assert.equal(readFileSync(join(tree.data, 'hashed.txt'), 'utf8'), good.toString());
   rmSync(join(tree.data, 'hashed.txt'));
+});
+
+test('SigV2 (header or presigned) is refused with 400 InvalidRequest, even validly signed: it does not cover uri, so one signature would serve any file', async () => {
+  const date = new Date().toUTCString();
+  const v2 = (sts: string) => createHmac('sha1', SK).update(sts).digest('base64');
+  const put = await send('PUT', '/api/v1/file', { uri: 'alluxio:///data/v2.txt' }, { date, authorization: `AWS ${AK}:${v2(`PUT\n\napplication/octet-stream\n${date}\n/api/v1/file`)}`, 'content-type': 'application/octet-stream' }, Buffer.from('v2'));
+  assert.equal(put.status, 400, put.body);
+  assert.equal(errorOf(put).code, 'InvalidRequest');
+  assert.ok(!existsSync(join(tree.data, 'v2.txt')), 'nothing written');
+  const expires = String(Math.floor(Date.now() / 1000) + 3600);
+  for (const uri of ['alluxio:///data/doc.txt', 'alluxio:///data/dir/sub/keep.txt']) {
+    const get = await send('GET', '/api/v1/file', { uri, AWSAccessKeyId: AK, Expires: expires, Signature: v2(`GET\n\n\n${expires}\n/api/v1/file`) }, {});
+    assert.equal(get.status, 400, get.body);
+    assert.equal(errorOf(get).code, 'InvalidRequest');
+    assert.doesNotMatch(get.body, /protected content|keep me/);
+  }
+  const del = await send('DELETE', '/api/v1/file', { uri: 'alluxio:///data/dir', recursive: 'true', AWSAccessKeyId: AK, Expires: expires, Signature: v2(`DELETE\n\n\n${expires}\n/api/v1/file`) }, {});
+  assert.equal(del.status, 400, del.body);
+  assert.ok(existsSync(join(tree.data, 'dir', 'sub', 'keep.txt')), 'nothing deleted');
 });
 
 test('health, readiness, metrics and status stay open', async () => {

@@ -10,8 +10,8 @@ import { createHmac } from 'node:crypto';
 import { createHash } from 'node:crypto';
 import { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { verifySigV4, awsUriEncode } from '../../src/frontends/s3/sigv4.js';
-const S3 = { services: ['s3'] };
+import { AuthError, verifySigV4, verifySignature, awsUriEncode } from '../../src/frontends/s3/sigv4.js';
+const S3 = { services: ['s3'], sigV2: true };
 import { AwsChunkedDecoder } from '../../src/frontends/s3/body.js';
 import { createChecksummer } from '../../src/frontends/s3/checksums.js';
 import { parseXml, XmlParseError } from '../../src/frontends/s3/xml.js';
@@ -126,6 +126,30 @@ test('SigV2: a bucket request sent as "/bucket" verifies when signed as "/bucket
   // an object's path has no such second form
   const obj = { method: 'GET', rawPath: '/b/k', rawQuery: '', headers: { authorization: `AWS ${AK}:${sig('/b/k/')}`, date, host: 'h' } };
   assert.throws(() => verifySigV4(obj, creds, S3), (e: unknown) => e instanceof S3Error && e.code === 'SignatureDoesNotMatch');
+});
+
+test('SigV2 is refused where the rules do not accept it (400 InvalidRequest, header and presigned forms, even when valid); a SigV2 presigned URL lives at most 7 days, as SigV4', () => {
+  const creds = new Map([[AK, SK]]);
+  const date = new Date().toUTCString();
+  const header = { method: 'GET', rawPath: '/b/k', rawQuery: '', headers: { authorization: `AWS ${AK}:${createHmac('sha1', SK).update(`GET\n\n\n${date}\n/b/k`).digest('base64')}`, date, host: 'h' } };
+  const presigned = (expires: number) => ({
+    method: 'GET',
+    rawPath: '/b/k',
+    rawQuery: `AWSAccessKeyId=${AK}&Expires=${expires}&Signature=${encodeURIComponent(createHmac('sha1', SK).update(`GET\n\n\n${expires}\n/b/k`).digest('base64'))}`,
+    headers: { host: 'h' },
+  });
+  const inAnHour = Math.floor(Date.now() / 1000) + 3600;
+  assert.equal(verifySigV4(header, creds, S3).accessKey, AK);
+  assert.equal(verifySigV4(presigned(inAnHour), creds, S3).accessKey, AK);
+  for (const req of [header, presigned(inAnHour)]) {
+    for (const rules of [{ services: ['s3'] }, { services: ['s3'], sigV2: false }]) {
+      assert.throws(() => verifySignature(req, creds, rules), (e: unknown) => e instanceof AuthError && e.reason === 'InvalidRequest' && /Please use AWS4-HMAC-SHA256/.test(e.message));
+    }
+  }
+  const sixDays = Math.floor(Date.now() / 1000) + 6 * 86400;
+  assert.equal(verifySigV4(presigned(sixDays), creds, S3).accessKey, AK);
+  const hundredYears = Math.floor(Date.now() / 1000) + 100 * 365 * 86400;
+  assert.throws(() => verifySigV4(presigned(hundredYears), creds, S3), (e: unknown) => e instanceof S3Error && e.code === 'AuthorizationQueryParametersError' && e.status === 400 && /at most 604800 seconds/.test(e.message));
 });
 
 test('an empty x-amz-date is no date (SigV2 and SigV4: AccessDenied), even beside a valid Date (ceph s3-tests)', () => {

@@ -212,7 +212,7 @@ async function run(ctx: S3Context, opts: S3HandlerOptions, p: Pending): Promise<
   const { req, res, rawPath, rawQuery, method } = p;
   if (!rawPath.startsWith('/')) throw new S3Error('InvalidURI', 400, "Couldn't parse the specified URI.");
   const pairs = parseQueryPairs(rawQuery);
-  const auth = opts.credentials ? verifySigV4({ method, rawPath, rawQuery, headers: req.headers, distinctHeaders: () => req.headersDistinct }, opts.credentials, { services: S3_SERVICES, ...(opts.region !== undefined ? { region: opts.region } : {}) }) : undefined;
+  const auth = opts.credentials ? verifySigV4({ method, rawPath, rawQuery, headers: req.headers, distinctHeaders: () => req.headersDistinct }, opts.credentials, { services: S3_SERVICES, sigV2: true, ...(opts.region !== undefined ? { region: opts.region } : {}) }) : undefined;
   const rest = rawPath.slice(1);
   const i = rest.indexOf('/');
   try {

@@ -30,6 +30,8 @@ function canonicalUri(rawPath: string): string {
   return canonicalUriOf(rawPath, () => new AuthError('InvalidURI', 'Couldn\'t parse the specified URI.'));
 }
 const MAX_SKEW_MS = 15 * 60 * 1000;
+/** The longest a presigned URL may live, either version (AWS's SigV4 limit: 7 days). */
+const MAX_PRESIGN_S = 604800;
 
 export type { Credentials };
 
@@ -52,7 +54,9 @@ export type AuthReason =
   /** The query string is not valid percent-encoding (it cannot be canonicalised), or another authorization scheme. */
   | 'InvalidArgument'
   /** The path is not valid percent-encoding. */
-  | 'InvalidURI';
+  | 'InvalidURI'
+  /** A Signature Version 2 request where only SigV4 is accepted (as AWS answers SigV2 in SigV4-only regions). */
+  | 'InvalidRequest';
 
 /** A request whose signature does not verify (thrown by verifySignature). */
 export class AuthError extends Error {
@@ -81,6 +85,7 @@ export const AUTH_HTTP_STATUS: Readonly<Record<AuthReason, number>> = {
   AuthorizationQueryParametersError: 400,
   InvalidArgument: 400,
   InvalidURI: 400,
+  InvalidRequest: 400,
 };
 
 /** An AuthError as the S3 front end answers it. */
@@ -149,6 +154,12 @@ export interface SigInput {
 /** What a credential scope may name: the front end's services, and the region when the operator set one. */
 export interface ScopeRules {
   services: readonly string[];
+  /**
+   * Whether Signature Version 2 is accepted (the S3 API: older clients presign with it). It
+   * signs only the path and S3's sub-resources, not the whole query: refused where the query
+   * names what is acted on (the REST API's `uri`).
+   */
+  sigV2?: boolean;
   /** Unset: any region (as MinIO without a configured region). */
   region?: string;
 }
@@ -178,7 +189,7 @@ export function verifySignature(input: SigInput, creds: Credentials, rules: Scop
   let accessKey: string, scopeDate: string, region: string, service: string, signedHeaders: string[], signature: string, amzDate: string, payloadHash: string;
   let presigned = false;
   if (auth) {
-    if (auth.startsWith('AWS ')) return verifySigV2(input, creds, pairs);
+    if (auth.startsWith('AWS ')) return verifySigV2(input, creds, pairs, rules);
     // (another scheme, e.g. Bearer: 400 InvalidArgument, as AWS answers; not an anonymous request)
     if (!auth.startsWith(ALGORITHM + ' ')) throw new AuthError('InvalidArgument', 'Unsupported Authorization Type', { ArgumentName: 'Authorization', ArgumentValue: auth.split(' ')[0]!.slice(0, 64) });
     const fields = new Map<string, string>();
@@ -214,16 +225,16 @@ export function verifySignature(input: SigInput, creds: Credentials, rules: Scop
     signature = sig;
     payloadHash = q.get('X-Amz-Content-Sha256') ?? 'UNSIGNED-PAYLOAD';
     checkScope(rules, region, service, 'AuthorizationQueryParametersError', 'Error parsing the X-Amz-Credential parameter');
-    const expires = Number(q.get('X-Amz-Expires') ?? '604800');
+    const expires = Number(q.get('X-Amz-Expires') ?? String(MAX_PRESIGN_S));
     const t = parseAmzDate(amzDate);
-    if (!Number.isFinite(expires) || expires > 604800) throw new AuthError('AuthorizationQueryParametersError', 'X-Amz-Expires must be between 1 and 604800 seconds');
+    if (!Number.isFinite(expires) || expires > MAX_PRESIGN_S) throw new AuthError('AuthorizationQueryParametersError', `X-Amz-Expires must be between 1 and ${MAX_PRESIGN_S} seconds`);
     // A URL valid for no time at all has expired (as S3 answers), it is not malformed.
     if (expires < 1) throw new AuthError('AccessDenied', 'Request has expired');
     if (Number.isNaN(t)) throw new AuthError('AuthorizationQueryParametersError', 'X-Amz-Date is malformed');
     if (now > t + expires * 1000) throw new AuthError('AccessDenied', 'Request has expired');
     if (t - now > MAX_SKEW_MS) throw new AuthError('RequestTimeTooSkewed', 'The difference between the request time and the server\'s time is too large.');
   } else if (q.has('AWSAccessKeyId') && q.has('Signature')) {
-    return verifySigV2(input, creds, pairs);
+    return verifySigV2(input, creds, pairs, rules);
   } else {
     throw new AuthError('AccessDenied', 'Anonymous requests are not allowed: this endpoint requires AWS Signature Version 4');
   }
@@ -347,7 +358,8 @@ const V2_SUBRESOURCES = new Set([
  * Signature Version 2 (HMAC-SHA1), header (`AWS AK:sig`) and query (AWSAccessKeyId,
  * Expires, Signature) forms: what older botocore uses for presigned URLs by default.
  */
-function verifySigV2(input: SigInput, creds: Credentials, pairs: [string, string][]): VerifiedRequest {
+function verifySigV2(input: SigInput, creds: Credentials, pairs: [string, string][], rules: ScopeRules): VerifiedRequest {
+  if (!rules.sigV2) throw new AuthError('InvalidRequest', 'The authorization mechanism you have provided is not supported. Please use AWS4-HMAC-SHA256.');
   const now = input.now ?? Date.now();
   const q = new Map(pairs);
   const auth = headerValue(input.headers, 'authorization');
@@ -372,6 +384,10 @@ function verifySigV2(input: SigInput, creds: Credentials, pairs: [string, string
     const expires = q.get('Expires') ?? '';
     if (!/^\d+$/.test(expires)) throw new AuthError('AccessDenied', 'Query-string authentication requires the Expires parameter');
     if (now > Number(expires) * 1000) throw new AuthError('AccessDenied', 'Request has expired');
+    // No URL lives longer than SigV4 allows (7 days): SigV2 itself sets no bound.
+    if (Number(expires) * 1000 - now > MAX_PRESIGN_S * 1000 + MAX_SKEW_MS) {
+      throw new AuthError('AuthorizationQueryParametersError', `Expires must be at most ${MAX_PRESIGN_S} seconds (7 days) ahead of the worker's clock`);
+    }
     dateLine = expires;
   }
   const secret = creds.get(accessKey);

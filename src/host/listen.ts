@@ -8,6 +8,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo, Socket } from 'node:net';
 import { AlluxioError } from '../domain/errors.js';
+import type { ConnectionBudget } from './connection-budget.js';
 import type { TlsMaterial } from './tls.js';
 
 export interface ListenSpec {
@@ -25,7 +26,17 @@ export interface ListenSpec {
    * values are ignored.
    */
   answersContinue?: boolean;
+  /** The worker's connection budget (shared by its listeners): a connection over it is closed at accept. */
+  budget?: ConnectionBudget;
 }
+
+/**
+ * How long a client may take to send a request's headers (Node's default, stated). Node's
+ * other deadline, 300 s for the whole request, is turned off: it cut uploads that were still
+ * streaming (a 5 GiB PUT at 10 MB/s takes 500 s); the connection budget bounds what slow
+ * clients can hold.
+ */
+export const HEADERS_TIMEOUT_MS = 60_000;
 
 type Handler = (req: IncomingMessage, res: ServerResponse) => void;
 
@@ -46,6 +57,10 @@ export function listen(inner: Handler, spec: ListenSpec): Promise<Server> {
         )
       : createServer(handler);
     srv.keepAliveTimeout = 5000;
+    srv.headersTimeout = HEADERS_TIMEOUT_MS;
+    srv.requestTimeout = 0;
+    const budget = spec.budget;
+    if (budget) srv.on('connection', (socket: Socket) => budget.admit(socket));
     srv.on('clientError', (e: NodeJS.ErrnoException, socket: Socket) => onClientError(e, socket, answering.get(socket)));
     if (spec.answersContinue) {
       srv.on('checkContinue', handler);

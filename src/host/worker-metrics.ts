@@ -1,5 +1,6 @@
 /** Prometheus metrics of one worker (prom-client, a registry per worker instance). */
-import { Gauge, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
+import type { ConnectionBudget } from './connection-budget.js';
 import { LabelledHistogram, RequestCounts } from './plain-metrics.js';
 import type { ConfigInformer } from '../informer/informer.js';
 
@@ -66,4 +67,34 @@ export class WorkerMetrics {
     ]);
     this.requests = new RequestCounts(r, 'alluxio_worker_requests_total', 'Requests answered, by front end and status code.');
   }
+}
+
+/** The connection budget (connection-budget.ts): connections open, the limit, and refusals by the limit that refused them. */
+export function registerConnectionMetrics(r: Registry, budget: ConnectionBudget): void {
+  new Gauge({
+    name: 'alluxio_worker_connections_open',
+    help: 'Client connections open on the worker\'s ports (S3 and REST, HTTP and HTTPS).',
+    registers: [r],
+    collect() {
+      this.set(budget.openCount);
+    },
+  });
+  new Gauge({
+    name: 'alluxio_worker_connections_max',
+    help: 'The most client connections the worker keeps open at once (--max-connections); more are closed as they are accepted.',
+    registers: [r],
+    collect() {
+      this.set(budget.limits.max);
+    },
+  });
+  new Counter({
+    name: 'alluxio_worker_connections_refused_total',
+    help: 'Client connections closed at accept: limit="total" (--max-connections) or limit="client" (--max-connections-per-client).',
+    labelNames: ['limit'],
+    registers: [r],
+    collect() {
+      this.reset();
+      for (const limit of ['total', 'client'] as const) this.inc({ limit }, budget.refusedCount(limit));
+    },
+  });
 }

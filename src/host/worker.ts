@@ -29,7 +29,7 @@ import { frontends as defaultFrontends, type FrontendRegistry } from './frontend
 import { closeServer, listen, portOf } from './listen.js';
 import { loadTls, type TlsFiles, type TlsMaterial } from './tls.js';
 import { peerAuth, peerTls } from './peers.js';
-import { WorkerMetrics } from './worker-metrics.js';
+import { registerConnectionMetrics, WorkerMetrics } from './worker-metrics.js';
 import type { WorkerCache } from '../cache/cache.js';
 import { cacheAdminHandler, type CacheAdmin } from '../cache/admin-http.js';
 import { registerCacheMetrics, registerPeerMetrics } from '../cache/metrics.js';
@@ -37,6 +37,7 @@ import { PeerClient } from '../cache/peer-client.js';
 import { WorkerRing, type Ring } from '../cluster/ring.js';
 import { ObjectEtags } from '../cluster/object-etags.js';
 import { placementName } from '../cluster/record.js';
+import { ConnectionBudget, defaultMaxConnections, refusalLog } from './connection-budget.js';
 
 export const WORKER_VERSION = MEMBER_VERSION;
 
@@ -68,6 +69,10 @@ export interface WorkerOptions {
   cluster?: boolean;
   /** S3 GET/HEAD of an object another worker owns: 307 to it instead of proxying. */
   s3Redirect?: boolean;
+  /** Client connections open at once, all ports together (default: 3/4 of the open-file limit; connection-budget.ts). */
+  maxConnections?: number;
+  /** Client connections open at once from one address (default: half of maxConnections; 0: no such limit). */
+  maxConnectionsPerClient?: number;
 }
 
 export interface WorkerTlsOptions extends TlsFiles {
@@ -134,6 +139,8 @@ export class Worker {
   /** ETags declared for object versions (multipart uploads), mirrored from etcd. */
   private readonly etags: ObjectEtags;
   private readonly peers: PeerClient;
+  /** Client connections, all listeners together (connection-budget.ts). */
+  readonly connections: ConnectionBudget;
 
   constructor(private readonly conn: EtcdConnection, private readonly opts: WorkerOptions = {}) {
     this.host = opts.host ?? hostname();
@@ -163,6 +170,13 @@ export class Worker {
       },
     });
     this.metrics = new WorkerMetrics(this.informer);
+    const maxConnections = opts.maxConnections ?? defaultMaxConnections();
+    this.connections = new ConnectionBudget(
+      // (by default one address may hold half: a single client cannot take them all)
+      { max: maxConnections, perClient: opts.maxConnectionsPerClient ?? Math.max(1, Math.floor(maxConnections / 2)) },
+      refusalLog(this.log),
+    );
+    registerConnectionMetrics(this.metrics.registry, this.connections);
     const self = this;
     this.etags = new ObjectEtags(conn, this.log.child({ component: 'etags' }));
     // Bad certificate files fail here (AlluxioError naming the flag, exit 2), before the peer
@@ -270,16 +284,17 @@ export class Worker {
       res.on('finish', countS3);
       s3Handler(req, res);
     };
+    const budget = this.connections;
     // Listen first so that port 0 resolves to real ports before we advertise them.
     try {
       if (!tls?.only) {
-        this.servers.push(await listen(restHandler, { what: 'REST', flag: '--rest-port', host: bind, port: this.restPort }));
+        this.servers.push(await listen(restHandler, { what: 'REST', flag: '--rest-port', host: bind, port: this.restPort, budget }));
         this.restPort = portOf(this.servers.at(-1)!);
-        this.servers.push(await listen(s3Counted, { what: 'S3', flag: '--s3-port', host: bind, port: this.s3Port, answersContinue: true }));
+        this.servers.push(await listen(s3Counted, { what: 'S3', flag: '--s3-port', host: bind, port: this.s3Port, answersContinue: true, budget }));
         this.s3Port = portOf(this.servers.at(-1)!);
       }
       if (this.tlsMaterial) {
-        const secure = { host: bind, tls: this.tlsMaterial };
+        const secure = { host: bind, tls: this.tlsMaterial, budget };
         this.httpsServers.push(await listen(restHandler, { what: 'REST', flag: '--rest-tls-port', port: this.restTlsPort, ...secure }));
         this.restTlsPort = portOf(this.httpsServers.at(-1)!);
         this.httpsServers.push(await listen(s3Counted, { what: 'S3', flag: '--s3-tls-port', port: this.s3TlsPort, ...secure, answersContinue: true }));

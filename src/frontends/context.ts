@@ -35,4 +35,9 @@ export interface FrontendContext {
   cluster?: { ring: Ring; peers: PeerClient; /** S3: answer 307 to the owner instead of proxying. */ redirect?: boolean };
   /** ETags declared for object versions (multipart uploads), cluster-wide; absent: none. */
   etags?: DeclaredEtags;
+  /**
+   * This process's name among the processes of its host (a worker: `<cluster>-<id>`): front
+   * ends keep their state on a shared disk apart by it (the S3 API's multipart staging).
+   */
+  instance?: string;
 }

@@ -14,11 +14,13 @@
  * AbortIncompleteMultipartUpload does.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { createReadStream, createWriteStream } from 'node:fs';
+import { chmodSync, createReadStream, createWriteStream, lstatSync, mkdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { mkdir, readdir, readFile, rename, rm, stat, unlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
+import { AlluxioError } from '../../domain/errors.js';
 import { s3err } from './errors.js';
 
 export interface UploadMeta {
@@ -49,6 +51,29 @@ export interface CompletedUpload {
 }
 
 const COMPLETED_TTL_MS = 60 * 60 * 1000;
+
+/**
+ * A process's own staging directory when none is configured: `<tmpdir>/alluxio-s3-multipart-
+ * <instance>` (one per worker: an upload lives on the worker that created it; a directory
+ * shared by the workers of a host let each list, complete and abort the others' uploads),
+ * made private to this user (0700). In a shared /tmp, a symbolic link, a file or another
+ * user's directory there is refused, and the worker does not start.
+ */
+export function defaultStagingDir(instance: string | undefined, base = tmpdir()): string {
+  const dir = path.join(base, instance ? `alluxio-s3-multipart-${instance.replace(/[^A-Za-z0-9._-]/g, '_')}` : 'alluxio-s3-multipart');
+  try {
+    mkdirSync(dir, { mode: 0o700 });
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw new AlluxioError('UfsUnavailable', `cannot create the multipart staging directory ${dir}: ${(e as Error).message}; set ALLUXIO_S3_STAGING_DIR`);
+  }
+  const st = lstatSync(dir);
+  const uid = process.getuid?.();
+  if (!st.isDirectory() || (uid !== undefined && st.uid !== uid)) {
+    throw new AlluxioError('UfsAccessDenied', `the multipart staging directory ${dir} is ${st.isSymbolicLink() ? 'a symbolic link' : !st.isDirectory() ? 'not a directory' : `owned by uid ${st.uid}, not this process's ${uid}`}: not used; remove it or set ALLUXIO_S3_STAGING_DIR`);
+  }
+  if ((st.mode & 0o077) !== 0) chmodSync(dir, 0o700);
+  return dir;
+}
 
 export class MultipartStore {
   constructor(readonly dir: string) {}

@@ -20,13 +20,12 @@
  *                 verified; when unset, any credentials are accepted (like Alluxio).
  *                 env: ALLUXIO_S3_CREDENTIALS="AK:SK[,AK2:SK2]"
  *   stagingDir    where multipart parts are staged (env: ALLUXIO_S3_STAGING_DIR;
- *                 default <tmpdir>/alluxio-s3-multipart)
+ *                 default <tmpdir>/alluxio-s3-multipart-<instance>, one per worker: an
+ *                 upload lives on the worker that created it)
  *   region        reported by GetBucketLocation (env: ALLUXIO_S3_REGION; default us-east-1)
  */
 import { randomBytes } from 'node:crypto';
 import type { IncomingMessage, RequestListener, Server, ServerResponse } from 'node:http';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
 import { isAlluxioError } from '../../domain/errors.js';
 import type { Snapshot } from '../../domain/snapshot.js';
 import { DataPath } from '../common/data-path.js';
@@ -36,7 +35,7 @@ import * as bucket from './handlers/bucket.js';
 import * as multipart from './handlers/multipart.js';
 import * as object from './handlers/object.js';
 import { KeyLocks } from './key-locks.js';
-import { MultipartStore } from './multipart.js';
+import { defaultStagingDir, MultipartStore } from './multipart.js';
 import { baseHeaders, bucketExists, type Req, type S3Context } from './request.js';
 import { levelOf, routeOf, unsupportedHeader, type Operation } from './router.js';
 import { parseCredentials, parseQueryPairs, verifySigV4, type Credentials } from './sigv4.js';
@@ -143,7 +142,7 @@ export function createS3Handler(frontend: FrontendContext, opts: S3HandlerOption
   const ctx: S3Context = {
     frontend,
     dp: new DataPath(frontend),
-    staging: new MultipartStore(opts.stagingDir ?? path.join(tmpdir(), 'alluxio-s3-multipart')),
+    staging: new MultipartStore(opts.stagingDir ?? defaultStagingDir(frontend.instance)),
     locks: new KeyLocks(),
     region: opts.region ?? 'us-east-1',
   };

@@ -20,7 +20,7 @@
  * resume, status), each a guarded transaction over the same record and mount.
  */
 import { AlluxioError, isAlluxioError } from '../domain/errors.js';
-import { checkMountAgainst, checkWrittenOptions, parseMount, toEntry, validateMountPath, type MountEntry, type ParsedMount } from '../domain/mounts.js';
+import { checkMountAgainst, checkWrittenMount, checkWrittenOptions, parseMount, toEntry, validateMountPath, type MountEntry, type ParsedMount } from '../domain/mounts.js';
 import { isUfsPrefix } from '../domain/ufs-uri.js';
 import { isDryRun } from '../store/dry-run.js';
 import type { EtcdConnection } from '../store/connection.js';
@@ -71,6 +71,7 @@ export async function startMigration(conn: EtcdConnection, input: StartInput): P
   const path = validateMountPath(input.path);
   const target = parseMount({ path, ufsUri: input.to, options: input.options ?? {}, readOnly: false });
   checkWrittenOptions(target.options);
+  checkWrittenMount(target);
   const concurrency = input.concurrency ?? 4;
   if (!Number.isInteger(concurrency) || concurrency < 1 || concurrency > 64) throw new AlluxioError('InvalidArgument', '--concurrency must be 1..64');
   // Pre-flight outside the transaction: table checks (again inside), both UFSs reachable,

@@ -3,7 +3,7 @@
  * domain, commit through the transactional config store.
  */
 import { AlluxioError } from '../domain/errors.js';
-import { checkMountAgainst, checkWrittenOptions, parseMount, sortMounts, toEntry, type MountEntry } from '../domain/mounts.js';
+import { checkMountAgainst, checkWrittenMount, checkWrittenOptions, parseMount, sortMounts, toEntry, type MountEntry } from '../domain/mounts.js';
 import { validateMountPath } from '../domain/mounts.js';
 import type { EtcdConnection } from '../store/connection.js';
 import { readConfig, transact, type Committed, type Plan } from '../store/config-store.js';
@@ -37,6 +37,7 @@ export interface AddMountInput {
 export async function addMount(conn: EtcdConnection, input: AddMountInput): Promise<Committed<MountEntry>> {
   const candidate = parseMount(input);
   checkWrittenOptions(candidate.options);
+  checkWrittenMount(candidate);
   return transact(conn, (state) => {
     checkMountAgainst(state.mounts, candidate, false);
     return { ops: [{ type: 'put', key: conn.layout.mountKey(candidate.path), value: JSON.stringify(toEntry(candidate)) }], result: toEntry(candidate) };
@@ -70,6 +71,7 @@ export async function updateMount(conn: EtcdConnection, input: UpdateMountInput)
       options,
     });
     checkWrittenOptions(input.setOptions ?? {});
+    checkWrittenMount(next);
     checkMountAgainst(state.mounts, next, true);
     return {
       ops: [{ type: 'put', key: conn.layout.mountKey(path), value: JSON.stringify(toEntry(next)) }],

@@ -114,6 +114,24 @@ export function checkWrittenOptions(options: Readonly<Record<string, string>>): 
   }
 }
 
+/** The s3:// adapter's credential options, each with its aliases (src/ufs/s3.ts reads them in this order). */
+export const S3_ACCESS_KEY_OPTIONS = ['s3a.accessKeyId', 'aws.accessKeyId', 's3a.access.key'] as const;
+export const S3_SECRET_KEY_OPTIONS = ['s3a.secretKey', 'aws.secretKey', 's3a.secret.key'] as const;
+
+/**
+ * The checks of a whole mount as a write would store it (add, update, a migration's target):
+ * an s3:// mount's access key and secret key are both set or neither. (One without the other
+ * was stored, and every request to the mount then failed: S3 500, FUSE EINVAL.)
+ */
+export function checkWrittenMount(m: Pick<ParsedMount, 'ufs' | 'options'>): void {
+  if (m.ufs.scheme !== 's3' && m.ufs.scheme !== 's3a') return;
+  const has = (names: readonly string[]) => names.some((n) => m.options[n] !== undefined && m.options[n] !== '');
+  const ak = has(S3_ACCESS_KEY_OPTIONS);
+  if (ak !== has(S3_SECRET_KEY_OPTIONS)) {
+    throw new AlluxioError('InvalidOption', `s3a.accessKeyId and s3a.secretKey must be given together: the mount would have ${ak ? 'an access key without its secret key' : 'a secret key without its access key'} (set both, or neither for the SDK's credential chain)`);
+  }
+}
+
 /**
  * S3 DeleteObject on a file:// mount removes the directories it empties (as a prefix exists
  * only while a key is below it); `false` keeps them (directories made on purpose, through

@@ -40,7 +40,7 @@ import type { IncomingHttpHeaders } from 'node:http';
 import { Readable } from 'node:stream';
 import { CONTROL_CHARS } from '../domain/paths.js';
 import { AlluxioError } from '../domain/errors.js';
-import { S3_SOCKET_TIMEOUT, s3SocketTimeoutMs, type ParsedMount } from '../domain/mounts.js';
+import { S3_ACCESS_KEY_OPTIONS, S3_SECRET_KEY_OPTIONS, S3_SOCKET_TIMEOUT, s3SocketTimeoutMs, type ParsedMount } from '../domain/mounts.js';
 import { sliceStream } from './body-slice.js';
 import { compareUtf8 } from './order.js';
 import { DEFAULT_S3_TIMEOUT_MS, S3ObjectGetter } from './s3-get.js';
@@ -83,8 +83,8 @@ export function s3OptionsFromMount(options: Record<string, string>): S3UfsOption
     partSize: partMb ? Math.max(5, Number(partMb)) * 1024 * 1024 : 8 * 1024 * 1024,
     timeoutMs: timeout === undefined ? DEFAULT_S3_TIMEOUT_MS : s3SocketTimeoutMs(timeout),
   };
-  const ak = opt(options, 's3a.accessKeyId', 'aws.accessKeyId', 's3a.access.key');
-  const sk = opt(options, 's3a.secretKey', 'aws.secretKey', 's3a.secret.key');
+  const ak = opt(options, ...S3_ACCESS_KEY_OPTIONS);
+  const sk = opt(options, ...S3_SECRET_KEY_OPTIONS);
   const st = opt(options, 's3a.sessionToken', 's3a.session.token');
   if (ak) out.accessKeyId = ak;
   if (sk) out.secretKey = sk;

@@ -286,6 +286,10 @@ describe('alluxio mount: bad input is refused with the cli.md exit code and writ
     await refused(add('/x', 's3://my-bucket/x', '--option', 'k=1', '--option', 'k=2'), 2, /given twice/, 'InvalidOption');
     await refused(add('/x', 's3://my-bucket/x', '--option', 's3a.socket.timeout=soon'), 2, /s3a\.socket\.timeout "soon" must be a duration from 1ms to 24h/, 'InvalidOption');
     await refused(add('/x', 's3://my-bucket/x', '--option', 'cache.metadata.ttl=soon'), 2, /cache\.metadata\.ttl "soon" must be a duration/, 'InvalidOption');
+    // an s3:// mount's keys: both or neither (aliases counted), on add and on update (/data has both)
+    await refused(add('/x', 's3://my-bucket/x', '--option', 's3a.secretKey=s'), 2, /must be given together: the mount would have a secret key without its access key/, 'InvalidOption');
+    await refused(add('/x', 's3://my-bucket/x', '--option', 'aws.accessKeyId=AK'), 2, /an access key without its secret key/, 'InvalidOption');
+    await refused(['mount', 'update', '--path', '/data', '--remove-option', 's3a.secretKey'], 2, /an access key without its secret key/, 'InvalidOption');
   });
 
   it('flag errors are usage errors: 2', async () => {

@@ -9,6 +9,7 @@ import { joinUnderUfs } from '../../src/domain/ufs-uri.js';
 import { fails } from '../helpers/assert.js';
 import {
   checkMountAgainst,
+  checkWrittenMount,
   checkWrittenOptions,
   isSecretOptionKey,
   metadataTtlMs,
@@ -66,6 +67,18 @@ describe('options', () => {
       fails(() => validateOption('s3a.socket.timeout', bad), 'InvalidOption', /s3a\.socket\.timeout/);
       fails(() => m('/d', 's3://bkt/d/', { options: { 's3a.socket.timeout': bad } }), 'InvalidOption');
     }
+  });
+
+  it('checkWrittenMount: an s3:// mount has both keys or neither, in any of their spellings; other schemes are not its business', () => {
+    const m = (ufsUri: string, options: Record<string, string>) => parseMount({ path: '/d', ufsUri, options });
+    checkWrittenMount(m('s3://bkt/d/', {}));
+    checkWrittenMount(m('s3://bkt/d/', { 's3a.accessKeyId': 'AK', 's3a.secretKey': 'SK' }));
+    checkWrittenMount(m('s3a://bkt/d/', { 'aws.accessKeyId': 'AK', 's3a.secret.key': 'SK' }));
+    checkWrittenMount(m('file:///srv/d/', { 's3a.secretKey': 'SK' }));
+    fails(() => checkWrittenMount(m('s3://bkt/d/', { 's3a.secretKey': 'SK' })), 'InvalidOption', /a secret key without its access key/);
+    fails(() => checkWrittenMount(m('s3a://bkt/d/', { 's3a.access.key': 'AK', other: 'x' })), 'InvalidOption', /an access key without its secret key/);
+    // what a stored entry holds still loads (workers read it; writes are checked)
+    assert.equal(m('s3://bkt/d/', { 's3a.secretKey': 'SK' }).options['s3a.secretKey'], 'SK');
   });
 
   it('cache.metadata.ttl: a duration from 0 to 720h; a write setting another is refused, an entry already stored still loads', () => {

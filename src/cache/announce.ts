@@ -11,7 +11,8 @@
  * (PeerClient.confirming; another failed peer READ does not count: an owner cuts a stream on
  * purpose when the object changes under it), so a hung
  * worker costs the writers one deadline per suspect period, not one per change. Skipped
- * workers are counted as failures too.
+ * workers are counted as failures too. The skip holds against the process that failed: a
+ * worker restarted under the same name (RingMember.incarnation) is asked at once.
  */
 import type { Logger } from 'pino';
 import { isAlluxioError, type ErrorCode } from '../domain/errors.js';

@@ -69,8 +69,11 @@ export interface PeerCounters {
 export class PeerClient {
   readonly counters: PeerCounters = { requests: 0, bytes: 0, colocatedBytes: 0, failures: 0, invalidations: 0, invalidationFailures: 0 };
   private readonly suspects = new Map<string, number>();
-  /** Workers that did not confirm a change lately, until when (announce.ts skips them). */
-  private readonly unconfirmed = new Map<string, number>();
+  /**
+   * Workers that did not confirm a change lately: until when announce.ts skips them, and
+   * which incarnation failed (a worker restarted since is asked again at once).
+   */
+  private readonly unconfirmed = new Map<string, { until: number; incarnation: string | undefined }>();
   /** Keep-alive pools per peer, http and https (with the cluster's CA and our certificate). */
   private readonly agent: Agent;
   /**
@@ -112,8 +115,20 @@ export class PeerClient {
    * for 5 s after such a read, so it served the old version for its metadata TTL (the fuzz
    * probe of 2026-12-02).
    */
-  confirming<T extends { name: string }>(others: readonly T[]): T[] {
-    return notIn(this.unconfirmed, others);
+  confirming<T extends { name: string; incarnation?: string }>(others: readonly T[]): T[] {
+    const now = Date.now();
+    return others.filter((m) => {
+      const u = this.unconfirmed.get(m.name);
+      if (u === undefined) return true;
+      if (u.until > now && u.incarnation === m.incarnation) return false;
+      this.unconfirmed.delete(m.name);
+      return true;
+    });
+  }
+
+  /** `peer` did not confirm a change, or failed a health check: skipped by announcements for a while (confirming). */
+  private unconfirm(peer: RingMember): void {
+    this.unconfirmed.set(peer.name, { until: Date.now() + (this.opts.suspectMs ?? 5000), incarnation: peer.incarnation });
   }
 
   /** A peer read from `name` failed: counted, and the peer is tried last for a while. */
@@ -220,7 +235,7 @@ export class PeerClient {
       this.counters.invalidationFailures++;
       // not asked again for a while (announce.ts): a hung worker costs one deadline, not one
       // per change; nor read from (it is likely dead)
-      this.unconfirmed.set(peer.name, Date.now() + (this.opts.suspectMs ?? 5000));
+      this.unconfirm(peer);
       this.distrust(peer.name);
       const why = signal.aborted ? `no answer within ${timeoutMs} ms` : this.reason(e);
       throw new AlluxioError('UfsUnavailable', `worker ${peer.name} did not confirm it dropped ${uri}: ${why}`, { details: { peer: peer.name }, cause: e });
@@ -271,7 +286,7 @@ export class PeerClient {
         stop();
         hung = new Error(`worker ${peer.name} stopped answering (its /healthz ${why})`);
         // hung, not a stream it cut: changes skip it for a while too (a deadline each saved)
-        this.unconfirmed.set(peer.name, Date.now() + (this.opts.suspectMs ?? 5000));
+        this.unconfirm(peer);
         if (body) body.destroy(hung);
         else ac.abort(hung);
       });

@@ -17,6 +17,12 @@ export interface RingMember extends WorkerEndpoints {
   id: string;
   /** `host:restPort`: what the placement function hashes. */
   name: string;
+  /**
+   * Which process holds the name (its record's pid and start time): a worker restarted
+   * under the same name is another incarnation, and what was learnt of the one before (it did
+   * not confirm a change) is not held against it.
+   */
+  incarnation?: string;
 }
 
 /** Who owns a key, as every reader of the cluster cache asks it. */
@@ -52,7 +58,7 @@ export function ringMembers(values: readonly string[]): RingMember[] {
     if (r.cache !== true || typeof r.id !== 'string' || typeof r.host !== 'string' || !r.restPort) continue;
     const e = endpointsOf(r as Partial<MemberRecord>);
     const name = placementName(e.host, e.restPort);
-    out.set(name, { id: r.id, name, ...e });
+    out.set(name, { id: r.id, name, ...e, ...(r.pid !== undefined || r.startedAt !== undefined ? { incarnation: `${String(r.pid)}@${String(r.startedAt)}` } : {}) });
   }
   return [...out.values()].sort((a, b) => Buffer.compare(Buffer.from(a.name, 'utf8'), Buffer.from(b.name, 'utf8')));
 }

@@ -448,3 +448,39 @@ test('announcing a change to the ring: every other member is told; one that did 
     hung.closeAllConnections();
   }
 });
+
+test('a worker restarted under the same name is asked again at once: the skip holds only against the incarnation that did not confirm', async () => {
+  // (the cluster probe of 2026-12-03: a worker restarted within the suspect period was skipped,
+  // and served the version before the next change for its whole metadata TTL)
+  const { announceChange } = await import('../../src/cache/announce.js');
+  const seen: string[] = [];
+  const s = http.createServer((req, res) => {
+    seen.push(String(req.url));
+    res.writeHead(204).end();
+  });
+  servers.push(s);
+  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
+  const port = (s.address() as AddressInfo).port;
+  const { hung, owner } = await hungOwner();
+  const before: RingMember = { ...owner, incarnation: '101@2026-12-03T10:00:00.000Z' };
+  // the same name, a new process: its record has another pid and start time; it answers
+  const after: RingMember = { ...before, host: '127.0.0.1', restPort: port, incarnation: '202@2026-12-03T10:00:01.000Z' };
+  let members = [before];
+  const ring = { current: () => members, order: () => [], selfName: 'me:1', selfShare: () => undefined };
+  const peers = new PeerClient();
+  const log = { warn: () => undefined } as unknown as import('pino').Logger;
+  try {
+    await announceChange({ ring, peers }, log, 's3://b/v2', false); // the old process: no confirmation
+    assert.equal(peers.counters.invalidationFailures, 1);
+    await announceChange({ ring, peers }, log, 's3://b/v3', false);
+    assert.equal(peers.counters.invalidationFailures, 2, 'the same incarnation: skipped while suspect');
+    members = [after];
+    await announceChange({ ring, peers }, log, 's3://b/v4', false);
+    assert.equal(seen.length, 1, 'the restarted worker was told');
+    assert.match(seen[0]!, /uri=s3%3A%2F%2Fb%2Fv4$/);
+    assert.equal(peers.counters.invalidationFailures, 2);
+  } finally {
+    peers.close();
+    hung.closeAllConnections();
+  }
+});

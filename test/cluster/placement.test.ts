@@ -102,4 +102,10 @@ test('ringMembers: only records that say cache:true, named host:restPort (IPv6 b
     ],
   );
   assert.equal(placementName('::1', 1), '[::1]:1');
+  // which process holds the name: its pid and start time (a restart under the same name differs)
+  const one = ringMembers([rec({ id: 'a', cache: true, pid: 7, startedAt: '2026-12-03T10:00:00.000Z' })])[0]!;
+  const again = ringMembers([rec({ id: 'a', cache: true, pid: 8, startedAt: '2026-12-03T10:00:01.000Z' })])[0]!;
+  assert.equal(one.name, again.name);
+  assert.equal(one.incarnation, '7@2026-12-03T10:00:00.000Z');
+  assert.notEqual(one.incarnation, again.incarnation);
 });

@@ -77,9 +77,17 @@ export function rewrittenInPlace(was: Pick<Stats, 'size' | 'mtimeMs'>, now: Pick
   return now.size < was.size || (now.mtimeMs !== was.mtimeMs && now.size === was.size);
 }
 
-/** Whether a file open since `was` changed at all (its content, size or times): what `exact` reads refuse. */
-function changedAtAll(was: Pick<Stats, 'size' | 'mtimeMs' | 'ctimeMs'>, now: Pick<Stats, 'size' | 'mtimeMs' | 'ctimeMs'>): boolean {
-  return now.size !== was.size || now.mtimeMs !== was.mtimeMs || now.ctimeMs !== was.ctimeMs;
+/**
+ * Whether a file open since `was` changed at all (its content, size or times): what `exact`
+ * reads refuse. The ctime catches a rewrite in place whose mtime was set back (rsync
+ * --inplace). One change of the ctime is not the content's: the file's last link going (a
+ * rename of a new version over it, an unlink), which leaves the open inode's bytes as they
+ * were. (That was a Conflict: readers of an object replaced by rename while it was read got
+ * 409s, two writers replacing it ten times a second; the cluster probe of 2026-12-03.)
+ */
+function changedAtAll(was: Pick<Stats, 'size' | 'mtimeMs' | 'ctimeMs' | 'nlink'>, now: Pick<Stats, 'size' | 'mtimeMs' | 'ctimeMs' | 'nlink'>): boolean {
+  if (now.size !== was.size || now.mtimeMs !== was.mtimeMs) return true;
+  return now.ctimeMs !== was.ctimeMs && !(now.nlink === 0 && was.nlink > 0);
 }
 
 /** The Conflict of a read that saw its file change: `exact` reads refuse any change (a rename, a chmod), the others only a rewrite. */

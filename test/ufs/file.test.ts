@@ -418,6 +418,38 @@ test('a cache page fill (UfsPageSource: an exact stream) is a Conflict when the 
   assert.equal(read.err, undefined);
 });
 
+test('a cache page fill reads on through a new version renamed over its file (the bytes it reads are the open inode\'s, unchanged)', async () => {
+  // The cluster probe of 2026-12-03: the rename took the old inode's last link, which moved
+  // its ctime, and readers got 409s for a version whose bytes never changed.
+  const p = join(root, 'replaced.bin');
+  const size = 3 * 256 * 1024;
+  const readAll = (s: Readable, onFirst: () => void): Promise<{ chunks: Buffer[]; err?: Error }> =>
+    new Promise((resolve) => {
+      const chunks: Buffer[] = [];
+      s.on('data', (c: Buffer) => {
+        chunks.push(c);
+        if (chunks.length === 1) onFirst();
+      });
+      s.on('error', (err) => resolve({ chunks, err }));
+      s.on('end', () => resolve({ chunks }));
+    });
+  const fillOf = async (): Promise<Readable> => {
+    const opened = (await ufs.openRead(['replaced.bin']))!;
+    const ref = { uri: 'file:///replaced.bin', version: versionOf(opened.entry), size };
+    opened.close();
+    return new UfsPageSource(ufs, ['replaced.bin']).read(ref, { start: 0, end: size - 1 });
+  };
+  writeFileSync(p, Buffer.alloc(size, 0x41));
+  const replaced = await readAll(await fillOf(), () => {
+    writeFileSync(`${p}.new`, Buffer.alloc(size, 0x42));
+    renameSync(`${p}.new`, p);
+  });
+  assert.equal(replaced.err, undefined, String(replaced.err));
+  const bytes = Buffer.concat(replaced.chunks);
+  assert.equal(bytes.length, size);
+  assert.ok(bytes.every((b) => b === 0x41), 'the version opened, whole');
+});
+
 test('openRead: a file rewritten in place while it streams (or before a small read) is a Conflict, never its new bytes after the old ones; an append reads on', async () => {
   // The re-probe of 2026-12-01: a stream the client left early went on filling cache pages
   // from the open file after a rewrite in place: new bytes under the old version's key.

@@ -98,6 +98,13 @@ test('6: non-canonical keys are refused, never merged; a "/" prefix invents no k
   const c = await req('PUT', '/data/x6/z', undefined, { 'x-amz-copy-source': '/data//x6/y' });
   assert.equal(c.status, 400);
   assert.equal(readFileSync(join(env.data, 'x6', 'y'), 'utf8'), 'good');
+  // a path with no bucket before its first "/" names nothing: not the service (ListBuckets)
+  for (const path of ['//data/x6/y', '//evil.example/x', '//']) {
+    const r = await req('GET', path);
+    assert.equal(r.status, 400, path);
+    assert.equal(xmlField(r.body, 'Code'), 'InvalidURI', path);
+  }
+  assert.equal((await req('GET', '/')).status, 200, 'the service itself');
 });
 
 test('7: conditional PUT: If-None-Match: * creates once, If-Match needs the current ETag', async () => {

@@ -223,6 +223,8 @@ async function run(ctx: S3Context, opts: S3HandlerOptions, p: Pending): Promise<
   }
   const bucketName = p.bucket;
   const key = p.key;
+  // "//name/..." names no bucket: not the service (it answered ListBuckets)
+  if (bucketName === '' && i >= 0) throw new S3Error('InvalidURI', 400, "Couldn't parse the specified URI.");
   const query = new Map(pairs);
   const op = routeOf({ method, bucket: bucketName, key, query, headers: req.headers });
   const level = levelOf(bucketName, key);

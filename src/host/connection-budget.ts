@@ -6,9 +6,12 @@
  * holding half a request exhausted the worker's open-file limit: S3, REST and health checks
  * failed, and its lease renewals to etcd failed with EMFILE, so it left the cluster's ring.)
  *
- * Two limits: all connections together (default: three quarters of the process's open-file
- * limit) and the connections of one client address (the worker's default: half of the
- * first, so that one client cannot take them all; 0: no such limit).
+ * Two limits: all connections together (default: a quarter of the process's open-file
+ * limit, at most 16,384: a connection may hold two or three descriptors, its socket, a
+ * temporary file or staged part, an upload to the UFS) and the connections of one client
+ * (the worker's default: half of the first, so that one client cannot take them all; 0: no
+ * such limit). A client is its IPv4 address, or its IPv6 address's /64 (one host has a whole
+ * /64 to pick from); clients behind one proxy or NAT are one client.
  */
 import { readFileSync } from 'node:fs';
 import type { Socket } from 'node:net';
@@ -49,7 +52,7 @@ export class ConnectionBudget {
 
   /** Give `socket` a slot until it closes, or close it now. Returns whether it was admitted. */
   admit(socket: Socket): boolean {
-    const client = socket.remoteAddress ?? '';
+    const client = clientOf(socket.remoteAddress ?? '');
     const mine = this.byClient.get(client) ?? 0;
     const why: Refusal | undefined = this.open >= this.limits.max ? 'total' : this.limits.perClient > 0 && mine >= this.limits.perClient ? 'client' : undefined;
     if (why) {
@@ -72,14 +75,17 @@ export class ConnectionBudget {
   }
 }
 
-/** What the worker keeps for itself when it derives the budget: a quarter of the open-file limit. */
-const RESERVED_SHARE = 0.25;
+/** The share of the open-file limit the default budget gives client connections. */
+const CONNECTION_SHARE = 0.25;
+/** The default budget's ceiling: service managers and containers set limits of a million. */
+const DEFAULT_MAX_CEILING = 16_384;
 
 /**
- * The default budget: three quarters of the process's open-file limit (its soft limit, which
- * Node raises to the hard limit at start), the rest kept for etcd, UFS connections, page
- * files and the cache's writers. `limitsText` is /proc/self/limits (read when absent); where
- * that says nothing usable, 4096.
+ * The default budget: a quarter of the process's open-file limit (as /proc/self/limits says
+ * it: the soft limit, which Node raises to the hard limit at start), at most 16,384; the
+ * rest is for what those connections open (temporary files, staged parts, UFS uploads) and
+ * for the worker's own etcd and UFS connections, page files and cache writers. `limitsText`
+ * is /proc/self/limits (read when absent); where that says nothing usable, 4096.
  */
 export function defaultMaxConnections(limitsText?: string): number {
   let text = limitsText;
@@ -93,7 +99,22 @@ export function defaultMaxConnections(limitsText?: string): number {
   const m = /^Max open files\s+(\S+)/m.exec(text);
   const soft = m ? Number(m[1]) : NaN; // ("unlimited" is NaN)
   if (!Number.isFinite(soft) || soft < 1) return 4096;
-  return Math.max(1, Math.floor(soft * (1 - RESERVED_SHARE)));
+  return Math.max(1, Math.min(DEFAULT_MAX_CEILING, Math.floor(soft * CONNECTION_SHARE)));
+}
+
+/**
+ * The client a connection counts against: an IPv4 address (also written as IPv4-mapped IPv6),
+ * or an IPv6 address's first 64 bits.
+ */
+export function clientOf(address: string): string {
+  const v4 = /^(?:::ffff:)?(\d{1,3}(?:\.\d{1,3}){3})$/i.exec(address);
+  if (v4) return v4[1]!;
+  if (!address.includes(':')) return address;
+  const [head = '', tail] = address.split('%')[0]!.toLowerCase().split('::');
+  const left = head === '' ? [] : head.split(':');
+  const right = tail === undefined || tail === '' ? [] : tail.split(':');
+  const groups = tail === undefined ? left : [...left, ...Array<string>(Math.max(0, 8 - left.length - right.length)).fill('0'), ...right];
+  return `${groups.slice(0, 4).map((g) => g.replace(/^0+(?=.)/, '')).join(':')}::/64`;
 }
 
 /**
@@ -102,14 +123,18 @@ export function defaultMaxConnections(limitsText?: string): number {
  */
 export function refusalLog(log: { warn(obj: object, msg: string): void }, intervalMs = 10_000, now: () => number = Date.now): (why: Refusal, client: string) => void {
   let last = -Infinity;
-  let since = 0;
+  const since: Record<Refusal, number> = { total: 0, client: 0 };
   return (why, client) => {
-    since++;
+    since[why]++;
     const t = now();
     if (t - last < intervalMs) return;
     last = t;
-    const limit = why === 'total' ? '--max-connections' : '--max-connections-per-client';
-    log.warn({ refused: since, limit, client }, `closing new connections at accept: ${limit} reached (${since} refused since the last warning; alluxio_worker_connections_refused_total)`);
-    since = 0;
+    const parts = [
+      ...(since.total > 0 ? [`${since.total} over --max-connections`] : []),
+      ...(since.client > 0 ? [`${since.client} over --max-connections-per-client`] : []),
+    ];
+    log.warn({ refusedTotal: since.total, refusedClient: since.client, lastClient: client }, `closing new connections at accept: ${parts.join(', ')} since the last warning (alluxio_worker_connections_refused_total)`);
+    since.total = 0;
+    since.client = 0;
   };
 }

@@ -28,21 +28,31 @@ export interface ListenSpec {
   answersContinue?: boolean;
   /** The worker's connection budget (shared by its listeners): a connection over it is closed at accept. */
   budget?: ConnectionBudget;
+  /** BODY_IDLE_TIMEOUT_MS, for tests. */
+  bodyIdleMs?: number;
 }
 
 /**
  * How long a client may take to send a request's headers (Node's default, stated). Node's
  * other deadline, 300 s for the whole request, is turned off: it cut uploads that were still
- * streaming (a 5 GiB PUT at 10 MB/s takes 500 s); the connection budget bounds what slow
- * clients can hold.
+ * streaming (a 5 GiB PUT at 10 MB/s takes 500 s). A body that stops instead is cut after
+ * BODY_IDLE_TIMEOUT_MS without a byte.
  */
 export const HEADERS_TIMEOUT_MS = 60_000;
+
+/**
+ * How long a request body may go without a byte before its connection is closed (the
+ * handler sees the request aborted: a write is dropped, as for a client that went away). A
+ * stalled upload holds a connection and a file (a temp file, a staged part, a UFS upload):
+ * without this, uploads stopped on purpose or by a vanished client held them for good.
+ */
+export const BODY_IDLE_TIMEOUT_MS = 120_000;
 
 type Handler = (req: IncomingMessage, res: ServerResponse) => void;
 
 export function listen(inner: Handler, spec: ListenSpec): Promise<Server> {
   const answering = new WeakMap<Socket, ServerResponse[]>();
-  const handler = trackAnswers(inner, answering);
+  const handler = trackAnswers(inner, answering, spec.bodyIdleMs ?? BODY_IDLE_TIMEOUT_MS);
   return new Promise((resolve, reject) => {
     const srv: Server = spec.tls
       ? createHttpsServer(
@@ -56,7 +66,7 @@ export function listen(inner: Handler, spec: ListenSpec): Promise<Server> {
           handler,
         )
       : createServer(handler);
-    srv.keepAliveTimeout = 5000;
+    srv.keepAliveTimeout = KEEP_ALIVE_TIMEOUT_MS;
     srv.headersTimeout = HEADERS_TIMEOUT_MS;
     srv.requestTimeout = 0;
     const budget = spec.budget;
@@ -86,9 +96,10 @@ export function listen(inner: Handler, spec: ListenSpec): Promise<Server> {
  * Finished ones leave the list when the connection's next request comes (onClientError
  * skips them anyway): no listeners and no closure per request.
  */
-function trackAnswers(inner: Handler, answering: WeakMap<Socket, ServerResponse[]>): Handler {
+function trackAnswers(inner: Handler, answering: WeakMap<Socket, ServerResponse[]>, bodyIdleMs: number): Handler {
   return (req, res) => {
     const socket = req.socket;
+    watchBody(req, socket, bodyIdleMs);
     const open = answering.get(socket);
     if (open === undefined) answering.set(socket, [res]);
     else {
@@ -99,6 +110,27 @@ function trackAnswers(inner: Handler, answering: WeakMap<Socket, ServerResponse[
     }
     inner(req, res);
   };
+}
+
+/** Idle time between requests on a kept-alive connection before the server closes it. */
+const KEEP_ALIVE_TIMEOUT_MS = 5000;
+
+/**
+ * Bound a request body's silences (BODY_IDLE_TIMEOUT_MS) while it arrives: the socket's idle
+ * timer, armed for a request that has a body and disarmed when the body has ended. (Node
+ * destroys a socket whose timer fires when nothing listens for 'timeout'.) The timer is
+ * disarmed only while it is still this one: Node arms its keep-alive timer on the same socket
+ * once the answer is sent, and a body drained after that must not disarm it.
+ */
+function watchBody(req: IncomingMessage, socket: Socket, idleMs: number): void {
+  const h = req.headers;
+  const cl = h['content-length'];
+  if (h['transfer-encoding'] === undefined && (cl === undefined || cl === '0')) return;
+  socket.setTimeout(idleMs);
+  const disarm = (): void => {
+    if (socket.timeout === idleMs) socket.setTimeout(0);
+  };
+  req.once('end', disarm);
 }
 
 const canned: Record<string, string> = {

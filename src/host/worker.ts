@@ -69,7 +69,7 @@ export interface WorkerOptions {
   cluster?: boolean;
   /** S3 GET/HEAD of an object another worker owns: 307 to it instead of proxying. */
   s3Redirect?: boolean;
-  /** Client connections open at once, all ports together (default: 3/4 of the open-file limit; connection-budget.ts). */
+  /** Client connections open at once, all ports together (default: 1/4 of the open-file limit, at most 16,384; connection-budget.ts). */
   maxConnections?: number;
   /** Client connections open at once from one address (default: half of maxConnections; 0: no such limit). */
   maxConnectionsPerClient?: number;

@@ -11,7 +11,7 @@ import { execFileSync } from 'node:child_process';
 import { rmSync, writeFileSync } from 'node:fs';
 import { connect, createServer, type Server, type Socket } from 'node:net';
 import { join } from 'node:path';
-import { ConnectionBudget, defaultMaxConnections, refusalLog, type Refusal } from '../../src/host/connection-budget.js';
+import { clientOf, ConnectionBudget, defaultMaxConnections, refusalLog, type Refusal } from '../../src/host/connection-budget.js';
 import { until } from '../helpers/poll.js';
 import { cliFor } from '../helpers/cli.js';
 import { startTestEtcd, type TestEtcd } from '../helpers/etcd.js';
@@ -84,27 +84,43 @@ describe('ConnectionBudget on real sockets', () => {
 });
 
 describe('the default budget and the refusal log', () => {
-  it('is three quarters of the open-file limit, 4096 when the limit cannot be read', () => {
+  it('is a quarter of the open-file limit, at most 16,384; 4096 when the limit cannot be read', () => {
     const limits = (soft: string) => `Limit                     Soft Limit           Hard Limit           Units\nMax open files            ${soft}                20000                files\n`;
-    assert.equal(defaultMaxConnections(limits('20000')), 15000);
-    assert.equal(defaultMaxConnections(limits('1024')), 768);
+    assert.equal(defaultMaxConnections(limits('20000')), 5000);
+    assert.equal(defaultMaxConnections(limits('1024')), 256);
+    assert.equal(defaultMaxConnections(limits('1048576')), 16384, 'a service manager\'s million: the ceiling');
     assert.equal(defaultMaxConnections(limits('1')), 1);
     assert.equal(defaultMaxConnections(limits('unlimited')), 4096);
     assert.equal(defaultMaxConnections('nothing here'), 4096);
     assert.ok(defaultMaxConnections() >= 1, 'this process: read from /proc/self/limits');
   });
 
-  it('logs the first refusal at once, then at most one line per interval with the count since the last', () => {
-    const lines: { refused: number; limit: string }[] = [];
+  it('logs the first refusal at once, then at most one line per interval with the counts of each limit since the last', () => {
+    const lines: { o: { refusedTotal: number; refusedClient: number }; msg: string }[] = [];
     let t = 1_000_000;
-    const log = refusalLog({ warn: (o) => lines.push(o as { refused: number; limit: string }) }, 10_000, () => t);
+    const log = refusalLog({ warn: (o, msg) => lines.push({ o: o as { refusedTotal: number; refusedClient: number }, msg }) }, 10_000, () => t);
     log('total', '10.0.0.1');
-    for (let i = 0; i < 99; i++) log('total', '10.0.0.1');
+    for (let i = 0; i < 98; i++) log('total', '10.0.0.1');
     assert.equal(lines.length, 1);
+    assert.match(lines[0]!.msg, /1 over --max-connections since/);
     t += 10_000;
     log('client', '10.0.0.2');
     assert.equal(lines.length, 2);
-    assert.deepEqual([lines[0]!.refused, lines[1]!.refused, lines[1]!.limit], [1, 100, '--max-connections-per-client']);
+    assert.deepEqual(lines[1]!.o, { refusedTotal: 98, refusedClient: 1, lastClient: '10.0.0.2' });
+    assert.match(lines[1]!.msg, /98 over --max-connections, 1 over --max-connections-per-client since the last warning/);
+  });
+
+  it('a client is an IPv4 address (mapped or not) or an IPv6 /64', () => {
+    assert.equal(clientOf('10.1.2.3'), '10.1.2.3');
+    assert.equal(clientOf('::ffff:10.1.2.3'), '10.1.2.3');
+    assert.equal(clientOf('2001:db8:1:2:3:4:5:6'), '2001:db8:1:2::/64');
+    assert.equal(clientOf('2001:0db8:0001:0002:ffff::1'), '2001:db8:1:2::/64');
+    assert.equal(clientOf('2001:db8::1'), '2001:db8:0:0::/64');
+    assert.equal(clientOf('2001:db8::9'), clientOf('2001:db8:0:0:7::9'), 'one /64');
+    assert.notEqual(clientOf('2001:db8:0:1::1'), clientOf('2001:db8:0:2::1'));
+    assert.equal(clientOf('::1'), '0:0:0:0::/64');
+    assert.equal(clientOf('fe80::1%eth0'), 'fe80:0:0:0::/64');
+    assert.equal(clientOf(''), '');
   });
 });
 
@@ -120,7 +136,7 @@ describe('a worker under a connection flood', () => {
     writeFileSync(join(tree.data, 'doc.txt'), 'served during the flood');
     const r = await cliFor(etcd.endpoint)(['mount', 'add', '--path', '/data', '--ufs-uri', `file://${tree.data}`, '--json']);
     assert.equal(r.code, 0, r.stderr);
-    worker = await startWorker(etcd.endpoint, { extraArgs: ['--max-connections', '100'] });
+    worker = await startWorker(etcd.endpoint, { extraArgs: ['--max-connections', '100', '--max-connections-per-client', '12'] });
   });
   after(async () => {
     for (const f of flood) f.socket.destroy();
@@ -129,21 +145,18 @@ describe('a worker under a connection flood', () => {
     if (tree) rmSync(tree.dir, { recursive: true, force: true });
   });
 
-  it('with 300 open files allowed, 400 half-sent requests from 8 addresses (50 each, the per-client share) leave it the descriptors to open a file and answer', async () => {
+  it('with 300 open files allowed, 400 half-sent requests from 8 addresses leave it the descriptors to open a file and answer; each address gets its share', async () => {
     // The process may hold 300 descriptors; without the budget the flood took them all
     // (EMFILE for the file read below, and for its etcd connections).
     execFileSync('prlimit', ['--pid', String(worker.pid), '--nofile=300:300']);
-    // One connection opened before the flood (admitted), used after it.
-    const mine = open(worker.restPort, '127.0.0.9');
-    await mine.connected;
-    // (accepted by the worker: it and this scrape's own connection are open)
-    await until('its slot is taken', async () => Number((await fetch(`${worker.restUrl}/metrics`).then((r) => r.text())).match(/^alluxio_worker_connections_open (\d+)/m)?.[1]) >= 2);
     for (let a = 1; a <= 8; a++) {
       for (let i = 0; i < 50; i++) flood.push(open(worker.s3Port, `127.0.0.${10 + a}`, 'GET /data/doc.txt HTTP/1.1\r\nHost: x\r\n'));
     }
-    // 100 connections in all: the one opened first, maybe the scrape's (kept alive), the rest
-    // of the flood; 300 or more of it closed at accept.
-    await until('the flood beyond the budget is closed at accept', () => flood.filter((f) => f.closed()).length >= 300, 60_000);
+    // 12 admitted per address (--max-connections-per-client), 96 in all; the other 304 closed at accept
+    await until('the flood beyond each address\'s share is closed at accept', () => flood.filter((f) => f.closed()).length >= 304, 60_000);
+    // a connection made now (from another address) is admitted and served: a file opened, read, answered
+    const mine = open(worker.restPort, '127.0.0.9');
+    await mine.connected;
     const reply = await new Promise<string>((resolve, reject) => {
       const chunks: Buffer[] = [];
       mine.socket.on('data', (d: Buffer) => chunks.push(d));
@@ -159,9 +172,9 @@ describe('a worker under a connection flood', () => {
       return r.status === 200 ? r.text() : undefined;
     });
     assert.equal(Number(/^alluxio_worker_connections_max (\d+)/m.exec(metrics)?.[1]), 100);
-    assert.ok(Number(/^alluxio_worker_connections_refused_total\{limit="total"\} (\d+)/m.exec(metrics)?.[1]) >= 300, metrics.match(/^alluxio_worker_connections.*$/gm)?.join('\n'));
+    assert.ok(Number(/^alluxio_worker_connections_refused_total\{limit="client"\} (\d+)/m.exec(metrics)?.[1]) >= 304, metrics.match(/^alluxio_worker_connections.*$/gm)?.join('\n'));
     const s3 = await fetch(`${worker.s3Url}/data/doc.txt`);
     assert.equal(await s3.text(), 'served during the flood');
-    assert.match(worker.log(), /closing new connections at accept: --max-connections reached/);
+    assert.match(worker.log(), /closing new connections at accept: \d+ over --max-connections-per-client/);
   });
 });

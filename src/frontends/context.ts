@@ -36,7 +36,7 @@ export interface FrontendContext {
   /** ETags declared for object versions (multipart uploads), cluster-wide; absent: none. */
   etags?: DeclaredEtags;
   /**
-   * This process's name among the processes of its host (a worker: `<cluster>-<id>`): front
+   * This process's name among the processes of its host (a worker: `<cluster>/<id>`): front
    * ends keep their state on a shared disk apart by it (the S3 API's multipart staging).
    */
   instance?: string;

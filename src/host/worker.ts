@@ -193,7 +193,7 @@ export class Worker {
       selfShare: () => self.ring?.selfShare(),
     };
     this.context = {
-      instance: `${conn.layout.cluster}-${this.id}`,
+      instance: `${conn.layout.cluster}/${this.id}`,
       snapshot: () => self.snapshotForRequest(),
       ufs: (m) => self.feed.adapterFor(m),
       log: this.log,

@@ -105,7 +105,8 @@ async function startWorkerOnce(etcdEndpoint: string, opts: WorkerProcessOptions)
   ];
   const child = spawn(...hostCommand(args, RUN), {
     stdio: ['ignore', fd, fd],
-    env: { ...process.env, NO_COLOR: '1', ALLUXIO_ETCD_ENDPOINTS: etcdEndpoint, ALLUXIO_CLUSTER: opts.cluster ?? 'default', ...(opts.env ?? {}) },
+    // (multipart staging in the worker's own test dir, removed with it: not one dir per test worker left in /tmp)
+    env: { ...process.env, NO_COLOR: '1', ALLUXIO_ETCD_ENDPOINTS: etcdEndpoint, ALLUXIO_CLUSTER: opts.cluster ?? 'default', ALLUXIO_S3_STAGING_DIR: join(dir, 'multipart'), ...(opts.env ?? {}) },
   });
   closeSync(fd);
   const exited = new Promise<number | string>((resolve) => child.once('exit', (code, sig) => resolve(code ?? sig ?? -1)));

@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { chownSync, mkdirSync, mkdtempSync, rmSync, statSync, symlinkSync, writeFileSync, chmodSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { defaultStagingDir } from '../../src/frontends/s3/multipart.js';
+import { defaultStagingDir, MultipartStore } from '../../src/frontends/s3/multipart.js';
 import { AlluxioError } from '../../src/domain/errors.js';
 import { cliFor } from '../helpers/cli.js';
 import { startTestEtcd, type TestEtcd } from '../helpers/etcd.js';
@@ -23,16 +23,30 @@ describe('defaultStagingDir', () => {
   });
   after(() => rmSync(base, { recursive: true, force: true }));
 
-  it('one directory per instance, private to this user; a group- or world-writable one of ours is tightened', () => {
-    const a = defaultStagingDir('default-w1', base);
-    const b = defaultStagingDir('default-w2', base);
+  it('one directory per instance (<cluster>/<id>, the "/" written "+": no two pairs meet), private to this user', () => {
+    const a = defaultStagingDir('default/w1', base);
+    const b = defaultStagingDir('default/w2', base);
     assert.notEqual(a, b);
-    assert.equal(a, join(base, 'alluxio-s3-multipart-default-w1'));
+    assert.equal(a, join(base, 'alluxio-s3-multipart-default+w1'));
     assert.equal(statSync(a).mode & 0o777, 0o700);
-    chmodSync(b, 0o777);
-    assert.equal(defaultStagingDir('default-w2', base), b);
-    assert.equal(statSync(b).mode & 0o777, 0o700);
-    assert.equal(defaultStagingDir('a/../b', base), join(base, 'alluxio-s3-multipart-a_.._b'), 'no path separator from the instance name');
+    assert.notEqual(defaultStagingDir('a-b/c', base), defaultStagingDir('a/b-c', base));
+    assert.equal(defaultStagingDir('a/../b', base), join(base, 'alluxio-s3-multipart-a+..+b'), 'no path separator from the instance name');
+    chmodSync(b, 0o755);
+    assert.equal(defaultStagingDir('default/w2', base), b);
+    assert.equal(statSync(b).mode & 0o777, 0o700, 'readable by others: tightened');
+  });
+
+  it('an upload made after the directory was removed (a /tmp cleaner) checks it again: made private, or refused when someone else put theirs there', async () => {
+    const dir = defaultStagingDir('default/gone', base);
+    const store = new MultipartStore(dir, true);
+    rmSync(dir, { recursive: true });
+    const id = await store.create('data', 'k');
+    assert.equal(statSync(dir).mode & 0o777, 0o700);
+    assert.equal((await store.get(id)).key, 'k');
+    rmSync(dir, { recursive: true });
+    mkdirSync(dir, { mode: 0o777 });
+    chmodSync(dir, 0o777); // (another's, as far as the check can tell: writable by others)
+    await assert.rejects(store.create('data', 'k2'), (e: unknown) => e instanceof AlluxioError && /can be written by others \(mode 777\)/.test(e.message));
   });
 
   it('refuses a symbolic link, a file and another user\'s directory in its place', () => {
@@ -43,6 +57,9 @@ describe('defaultStagingDir', () => {
       assert.throws(() => defaultStagingDir(instance, base), (e: unknown) => e instanceof AlluxioError && why.test(e.message) && /ALLUXIO_S3_STAGING_DIR/.test(e.message), instance);
     refused('link', /is a symbolic link/);
     refused('file', /is not a directory/);
+    mkdirSync(join(base, 'alluxio-s3-multipart-open'), { mode: 0o777 });
+    chmodSync(join(base, 'alluxio-s3-multipart-open'), 0o777);
+    refused('open', /can be written by others \(mode 777\)/);
     if (process.getuid?.() === 0) {
       mkdirSync(join(base, 'alluxio-s3-multipart-theirs'));
       chownSync(join(base, 'alluxio-s3-multipart-theirs'), 4321, 4321);
@@ -61,13 +78,14 @@ describe('two workers of one host', () => {
     tree = makeMountTree('mp-staging-');
     const r = await cliFor(etcd.endpoint)(['mount', 'add', '--path', '/data', '--ufs-uri', `file://${tree.data}`, '--json']);
     assert.equal(r.code, 0, r.stderr);
-    workers = await startWorkers(etcd.endpoint, 2, { idPrefix: `mps${process.pid}` });
+    // (the default directory, not the test helper's own per worker)
+    workers = await startWorkers(etcd.endpoint, 2, { idPrefix: `mps${process.pid}`, env: { ALLUXIO_S3_STAGING_DIR: '' } });
   });
   after(async () => {
     await stopWorkers(workers);
     await etcd?.destroy();
     if (tree) rmSync(tree.dir, { recursive: true, force: true });
-    for (const w of workers) rmSync(join(tmpdir(), `alluxio-s3-multipart-default-${w.id}`), { recursive: true, force: true });
+    for (const w of workers) rmSync(join(tmpdir(), `alluxio-s3-multipart-default+${w.id}`), { recursive: true, force: true });
   });
 
   it('keep their uploads apart: the other worker neither lists nor accepts parts of one, nor aborts it', async () => {
@@ -84,7 +102,7 @@ describe('two workers of one host', () => {
     const abort = await fetch(`${w2.s3Url}/data/big.bin?uploadId=${id}`, { method: 'DELETE' });
     assert.equal(abort.status, 404);
     assert.equal(await listed(w1), true, 'still there on its own worker');
-    const dir = join(tmpdir(), `alluxio-s3-multipart-default-${w1.id}`);
+    const dir = join(tmpdir(), `alluxio-s3-multipart-default+${w1.id}`);
     assert.equal(statSync(dir).mode & 0o777, 0o700);
     assert.equal((await fetch(`${w1.s3Url}/data/big.bin?uploadId=${id}`, { method: 'DELETE' })).status, 204);
   });

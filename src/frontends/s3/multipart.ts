@@ -55,12 +55,26 @@ const COMPLETED_TTL_MS = 60 * 60 * 1000;
 /**
  * A process's own staging directory when none is configured: `<tmpdir>/alluxio-s3-multipart-
  * <instance>` (one per worker: an upload lives on the worker that created it; a directory
- * shared by the workers of a host let each list, complete and abort the others' uploads),
- * made private to this user (0700). In a shared /tmp, a symbolic link, a file or another
- * user's directory there is refused, and the worker does not start.
+ * shared by the workers of a host let each list, complete and abort the others' uploads).
+ * The instance is `<cluster>/<id>`, written with `+` for the `/` (neither name can hold one).
  */
 export function defaultStagingDir(instance: string | undefined, base = tmpdir()): string {
-  const dir = path.join(base, instance ? `alluxio-s3-multipart-${instance.replace(/[^A-Za-z0-9._-]/g, '_')}` : 'alluxio-s3-multipart');
+  const dir = path.join(base, instance ? `alluxio-s3-multipart-${instance.replace(/\//g, '+').replace(/[^A-Za-z0-9._+-]/g, '_')}` : 'alluxio-s3-multipart');
+  ensurePrivateDir(dir);
+  return dir;
+}
+
+/**
+ * Make `dir` (in a shared directory such as /tmp) this user's own: created 0700, or, when it
+ * is there, a directory of this user's that no one else can write to (read bits are taken
+ * away). A symbolic link, a file, another user's directory or one others could have written
+ * into is refused: the worker does not start (and a recreated one is checked again before
+ * an upload goes in).
+ */
+export function ensurePrivateDir(dir: string): void {
+  const refuse = (why: string): never => {
+    throw new AlluxioError('UfsAccessDenied', `the multipart staging directory ${dir} ${why}: not used; remove it or set ALLUXIO_S3_STAGING_DIR`);
+  };
   try {
     mkdirSync(dir, { mode: 0o700 });
   } catch (e) {
@@ -68,15 +82,30 @@ export function defaultStagingDir(instance: string | undefined, base = tmpdir())
   }
   const st = lstatSync(dir);
   const uid = process.getuid?.();
-  if (!st.isDirectory() || (uid !== undefined && st.uid !== uid)) {
-    throw new AlluxioError('UfsAccessDenied', `the multipart staging directory ${dir} is ${st.isSymbolicLink() ? 'a symbolic link' : !st.isDirectory() ? 'not a directory' : `owned by uid ${st.uid}, not this process's ${uid}`}: not used; remove it or set ALLUXIO_S3_STAGING_DIR`);
-  }
+  if (st.isSymbolicLink()) refuse('is a symbolic link');
+  if (!st.isDirectory()) refuse('is not a directory');
+  if (uid !== undefined && st.uid !== uid) refuse(`is owned by uid ${st.uid}, not this process's ${uid}`);
+  if ((st.mode & 0o022) !== 0) refuse(`can be written by others (mode ${(st.mode & 0o777).toString(8)})`);
   if ((st.mode & 0o077) !== 0) chmodSync(dir, 0o700);
-  return dir;
 }
 
 export class MultipartStore {
-  constructor(readonly dir: string) {}
+  /**
+   * `owned`: the directory is this process's own in a shared place (defaultStagingDir): it is
+   * checked again (ensurePrivateDir: made if a /tmp cleaner removed it, refused if someone
+   * else's is there now) before each upload or completion record goes in. Otherwise it is
+   * made as configured.
+   */
+  constructor(readonly dir: string, private readonly owned = false) {}
+
+  /** mkdir `d` directly under the staging directory, the staging directory checked (owned) or made first. */
+  private async mkdirIn(d: string): Promise<void> {
+    if (this.owned) ensurePrivateDir(this.dir);
+    else await mkdir(this.dir, { recursive: true });
+    await mkdir(d).catch((e: NodeJS.ErrnoException) => {
+      if (e.code !== 'EEXIST') throw e;
+    });
+  }
 
   private completedFile(id: string): string {
     if (!ID.test(id)) throw s3err.noSuchUpload(id);
@@ -86,7 +115,7 @@ export class MultipartStore {
   /** Record that upload `id` completed (before its parts are removed). */
   async markCompleted(id: string, rec: CompletedUpload): Promise<void> {
     const f = this.completedFile(id);
-    await mkdir(path.dirname(f), { recursive: true });
+    await this.mkdirIn(path.dirname(f));
     const tmp = `${f}.${randomBytes(4).toString('hex')}.tmp`;
     await writeFile(tmp, JSON.stringify(rec));
     await rename(tmp, f);
@@ -167,7 +196,7 @@ export class MultipartStore {
   async create(bucket: string, key: string): Promise<string> {
     const id = randomBytes(16).toString('hex');
     const d = this.uploadDir(id);
-    await mkdir(d, { recursive: true });
+    await this.mkdirIn(d);
     const meta: UploadMeta = { bucket, key, initiated: new Date().toISOString() };
     await writeFile(path.join(d, 'meta.json'), JSON.stringify(meta));
     return id;

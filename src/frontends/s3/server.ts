@@ -142,7 +142,7 @@ export function createS3Handler(frontend: FrontendContext, opts: S3HandlerOption
   const ctx: S3Context = {
     frontend,
     dp: new DataPath(frontend),
-    staging: new MultipartStore(opts.stagingDir ?? defaultStagingDir(frontend.instance)),
+    staging: opts.stagingDir !== undefined ? new MultipartStore(opts.stagingDir) : new MultipartStore(defaultStagingDir(frontend.instance), true),
     locks: new KeyLocks(),
     region: opts.region ?? 'us-east-1',
   };

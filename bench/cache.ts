@@ -332,7 +332,7 @@ async function main(): Promise<void> {
     console.log(`  bare Node proxy/direct (one hop, nothing else): large ${ratios.bareVsDirectLarge.toFixed(2)}  small ${ratios.bareVsDirectSmall.toFixed(2)} (each run's own: ${sameRun.bareVsDirectSmall.toFixed(2)})`);
     console.log(`  cold/worker without cache: large ${ratios.coldVsNocacheLarge.toFixed(2)}  small ${ratios.coldVsNocacheSmall.toFixed(2)}`);
     const pairedSmall = median(warmPairs.map(median));
-    console.log(`  warm/nginx:  large ${ratios.warmVsNginxLarge.toFixed(2)} (goal >= 0.90)  small ${pairedSmall.toFixed(2)} (goal >= 0.80; each run's median over ${PAIRS} slices paired with nginx, runs ${warmPairs.map((p) => median(p).toFixed(2)).join(' ')}; against nginx's own pass later in the run ${ratios.warmVsNginxSmall.toFixed(2)})`);
+    console.log(`  warm/nginx:  large ${ratios.warmVsNginxLarge.toFixed(2)} (goal >= 0.90)  small ${pairedSmall.toFixed(2)} (goal >= 0.80; each run's median over its ${warmPairs[0]?.length ?? 0} slices paired with nginx, runs ${warmPairs.map((p) => median(p).toFixed(2)).join(' ')}; against nginx's own pass later in the run ${ratios.warmVsNginxSmall.toFixed(2)})`);
     console.log(`  warm/worker over local disk: large ${ratios.warmVsLocalLarge.toFixed(2)}  small ${ratios.warmVsLocalSmall.toFixed(2)}`);
     console.log(`  warm/direct: large ${ratios.warmVsDirectLarge.toFixed(1)}x  small ${ratios.warmVsDirectSmall.toFixed(1)}x`);
     if (!rcloneSkip) {

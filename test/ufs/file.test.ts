@@ -1,6 +1,6 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { closeSync, ftruncateSync, mkdtempSync, mkdirSync, openSync, writeFileSync, writeSync, readFileSync, rmSync, symlinkSync, readdirSync, existsSync, renameSync, realpathSync } from 'node:fs';
+import { closeSync, ftruncateSync, statSync, mkdtempSync, mkdirSync, openSync, writeFileSync, writeSync, readFileSync, rmSync, symlinkSync, readdirSync, existsSync, renameSync, realpathSync } from 'node:fs';
 import { spawn } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -440,6 +440,8 @@ test('a cache page fill reads on through a new version renamed over its file (th
     return new UfsPageSource(ufs, ['replaced.bin']).read(ref, { start: 0, end: size - 1 });
   };
   writeFileSync(p, Buffer.alloc(size, 0x41));
+  // (the kernel's coarse clock past the file's ctime, so that the rename does move it)
+  await until('the file\'s ctime is in the past', () => Date.now() - statSync(p).ctimeMs > 20);
   const replaced = await readAll(await fillOf(), () => {
     writeFileSync(`${p}.new`, Buffer.alloc(size, 0x42));
     renameSync(`${p}.new`, p);

@@ -418,8 +418,8 @@ test('announcing a change: a peer confirms with 204; a hung, dead or refusing on
   }
 });
 
-test('announcing a change to the ring: every other member is told; one that did not confirm is skipped (and counted) while suspect', async () => {
-  const { announceChange } = await import('../../src/cache/announce.js');
+/** A peer that confirms every invalidation (204), and the request targets it saw. */
+async function confirmingPeer(): Promise<{ seen: string[]; port: number }> {
   const seen: string[] = [];
   const s = http.createServer((req, res) => {
     seen.push(String(req.url));
@@ -427,7 +427,12 @@ test('announcing a change to the ring: every other member is told; one that did 
   });
   servers.push(s);
   await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-  const port = (s.address() as AddressInfo).port;
+  return { seen, port: (s.address() as AddressInfo).port };
+}
+
+test('announcing a change to the ring: every other member is told; one that did not confirm is skipped (and counted) while suspect', async () => {
+  const { announceChange } = await import('../../src/cache/announce.js');
+  const { seen, port } = await confirmingPeer();
   const ok: RingMember = { ...deadPeer(), id: 'ok', name: `127.0.0.1:${port}`, restPort: port };
   const self: RingMember = { ...deadPeer(), id: 'self', name: 'me:1' };
   const { hung, owner } = await hungOwner();
@@ -453,14 +458,7 @@ test('a worker restarted under the same name is asked again at once: the skip ho
   // (the cluster probe of 2026-12-03: a worker restarted within the suspect period was skipped,
   // and served the version before the next change for its whole metadata TTL)
   const { announceChange } = await import('../../src/cache/announce.js');
-  const seen: string[] = [];
-  const s = http.createServer((req, res) => {
-    seen.push(String(req.url));
-    res.writeHead(204).end();
-  });
-  servers.push(s);
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-  const port = (s.address() as AddressInfo).port;
+  const { seen, port } = await confirmingPeer();
   const { hung, owner } = await hungOwner();
   const before: RingMember = { ...owner, incarnation: '101@2026-12-03T10:00:00.000Z' };
   // the same name, a new process: its record has another pid and start time; it answers

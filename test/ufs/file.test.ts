@@ -383,21 +383,24 @@ test('a miss does not hide a file written right after it into a new directory', 
   assert.equal((await ufs.openRead(['made', 'f']))?.entry.size, 1);
 });
 
+/** A stream read to its end or its error; `onFirst` runs after its first chunk (a change made mid-read). */
+function readAll(s: Readable, onFirst: () => void): Promise<{ chunks: Buffer[]; err?: Error }> {
+  return new Promise((resolve) => {
+    const chunks: Buffer[] = [];
+    s.on('data', (c: Buffer) => {
+      chunks.push(c);
+      if (chunks.length === 1) onFirst();
+    });
+    s.on('error', (err) => resolve({ chunks, err }));
+    s.on('end', () => resolve({ chunks }));
+  });
+}
+
 test('a cache page fill (UfsPageSource: an exact stream) is a Conflict when the file is truncated and rewritten LARGER in place while it streams; a plain stream reads on, as through an append', async () => {
   // The fuzz probe of 2026-12-02: truncate(0) + a larger write between two chunk reads passed
   // for an append, and a page held the old version's bytes, then the new one's.
   const p = join(root, 'regrow.bin');
   const size = 3 * 256 * 1024;
-  const readAll = (s: Readable, onFirst: () => void): Promise<{ chunks: Buffer[]; err?: Error }> =>
-    new Promise((resolve) => {
-      const chunks: Buffer[] = [];
-      s.on('data', (c: Buffer) => {
-        chunks.push(c);
-        if (chunks.length === 1) onFirst();
-      });
-      s.on('error', (err) => resolve({ chunks, err }));
-      s.on('end', () => resolve({ chunks }));
-    });
   const regrow = (fill: number, to: number) => () => {
     const fd = openSync(p, 'r+'); // same inode
     ftruncateSync(fd, 0);
@@ -423,16 +426,6 @@ test('a cache page fill reads on through a new version renamed over its file (th
   // its ctime, and readers got 409s for a version whose bytes never changed.
   const p = join(root, 'replaced.bin');
   const size = 3 * 256 * 1024;
-  const readAll = (s: Readable, onFirst: () => void): Promise<{ chunks: Buffer[]; err?: Error }> =>
-    new Promise((resolve) => {
-      const chunks: Buffer[] = [];
-      s.on('data', (c: Buffer) => {
-        chunks.push(c);
-        if (chunks.length === 1) onFirst();
-      });
-      s.on('error', (err) => resolve({ chunks, err }));
-      s.on('end', () => resolve({ chunks }));
-    });
   const fillOf = async (): Promise<Readable> => {
     const opened = (await ufs.openRead(['replaced.bin']))!;
     const ref = { uri: 'file:///replaced.bin', version: versionOf(opened.entry), size };

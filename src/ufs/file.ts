@@ -675,6 +675,31 @@ export class FileUfs implements UfsAdapter {
     await rm(p, { recursive: true, force: true });
   }
 
+  /**
+   * rename(2) inside the mount: one step, all or nothing (a directory with everything in it,
+   * symbolic links as links, names no front end can show included; a file keeps its inode).
+   * The parents of both names are checked to be inside the mount first, as for a write.
+   * EXDEV (another file system mounted below the mount's directory): UfsNotSupported, and the
+   * data path copies instead. (Before 2026-12-03 file:// had no rename: every move was a copy
+   * and delete, entry by entry; a move that failed part-way left the tree split between the
+   * two names, and links became copies of their targets.)
+   */
+  async rename(from: readonly string[], to: readonly string[]): Promise<void> {
+    if (from.length === 0 || to.length === 0) throw new AlluxioError('InvalidArgument', `the mount root of ${this.uri} cannot be moved`);
+    const src = this.pathOf(from);
+    const dst = this.pathOf(to);
+    await this.checkWritable(path.dirname(src));
+    await this.checkWritable(path.dirname(dst));
+    try {
+      await rename(src, dst);
+    } catch (e) {
+      const c = errno(e);
+      if (c === 'EXDEV') throw new AlluxioError('UfsNotSupported', `${from.join('/')} and ${to.join('/')} are on different file systems under ${this.uri}`, { cause: e });
+      if (c === 'EINVAL') throw new AlluxioError('InvalidArgument', `${from.join('/')} cannot be moved below itself`, { cause: e });
+      throw this.ioError(e, c === 'ENOTEMPTY' || c === 'EEXIST' || c === 'EISDIR' || c === 'ENOTDIR' ? dst : src);
+    }
+  }
+
   async mkdir(rel: readonly string[]): Promise<void> {
     const p = this.pathOf(rel);
     await this.checkWritable(p);

@@ -1,6 +1,6 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { closeSync, ftruncateSync, statSync, mkdtempSync, mkdirSync, openSync, writeFileSync, writeSync, readFileSync, rmSync, symlinkSync, readdirSync, existsSync, renameSync, realpathSync } from 'node:fs';
+import { closeSync, ftruncateSync, lstatSync, readlinkSync, statSync, mkdtempSync, mkdirSync, openSync, writeFileSync, writeSync, readFileSync, rmSync, symlinkSync, readdirSync, existsSync, renameSync, realpathSync } from 'node:fs';
 import { spawn } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -163,6 +163,44 @@ test('read-only mount refuses every write', async () => {
   await assert.rejects(ro.mkdir(['d']), code('ReadOnlyMount'));
   assert.equal(existsSync(join(root, 'ro-file')), false);
   assert.equal(await text(await ro.read(['a', 'x.txt'])), '0123456789');
+});
+
+test('rename: one step, all or nothing: a directory moves whole (links as links, names no front end shows), a file keeps its inode; refusals move nothing', async () => {
+  // (the FUSE probe of 2026-12-03: moves were copies entry by entry; one that failed left the
+  // tree split between two names, and a link became a copy of its target)
+  const src = join(root, 'mv-src');
+  mkdirSync(join(src, 'sub'), { recursive: true });
+  writeFileSync(join(src, 'target'), 't');
+  symlinkSync('target', join(src, 'link'));
+  symlinkSync('nowhere', join(src, 'dangling'));
+  writeFileSync(join(src, 'tab\tname'), 'hidden from listings');
+  writeFileSync(join(src, 'sub', 'f'), 'f');
+  await ufs.rename(['mv-src'], ['mv-dst']);
+  assert.equal(existsSync(src), false);
+  const dst = join(root, 'mv-dst');
+  assert.deepEqual(readdirSync(dst).sort(), ['dangling', 'link', 'sub', 'tab\tname', 'target']);
+  assert.equal(lstatSync(join(dst, 'link')).isSymbolicLink(), true, 'a link stays a link');
+  assert.equal(readlinkSync(join(dst, 'dangling')), 'nowhere');
+  const ino = statSync(join(dst, 'target')).ino;
+  await ufs.rename(['mv-dst', 'target'], ['mv-dst', 'sub', 'moved']);
+  assert.equal(statSync(join(dst, 'sub', 'moved')).ino, ino, 'the same file, not a copy');
+  // refusals: onto a directory that is not empty, below itself, a parent out of the mount, read-only
+  mkdirSync(join(root, 'mv-full'));
+  writeFileSync(join(root, 'mv-full', 'x'), 'x');
+  await assert.rejects(ufs.rename(['mv-dst'], ['mv-full']), code('DirectoryNotEmpty'));
+  await assert.rejects(ufs.rename(['mv-dst'], ['mv-dst', 'sub', 'inside']), code('InvalidArgument'));
+  await assert.rejects(ufs.rename(['mv-dst', 'sub', 'f'], ['escape', 'f']), code('UfsAccessDenied'));
+  // a link out of the mount moves as a link (its target is neither read nor moved)
+  await ufs.rename(['escape-file'], ['mv-dst', 'got-it']);
+  assert.equal(lstatSync(join(dst, 'got-it')).isSymbolicLink(), true);
+  await ufs.rename(['mv-dst', 'got-it'], ['escape-file']);
+  const ro = FileUfs.fromMount(parseMount({ path: '/ro', ufsUri: `file://${root}`, readOnly: true }));
+  await assert.rejects(ro.rename!(['mv-dst'], ['mv-ro']), code('ReadOnlyMount'));
+  assert.deepEqual(readdirSync(dst).sort(), ['dangling', 'link', 'sub', 'tab\tname']);
+  assert.equal(readFileSync(join(outside, 'secret'), 'utf8'), 'secret');
+  assert.deepEqual(readdirSync(outside), ['secret']);
+  rmSync(dst, { recursive: true });
+  rmSync(join(root, 'mv-full'), { recursive: true });
 });
 
 test('registry caches per URI + options and replaces changed mounts', async () => {

@@ -466,7 +466,14 @@ export class DataPath {
     }
     const a = from.adapter;
     try {
-      if (a.rename) return await this.ufs(() => a.rename!(from.rel, to.rel));
+      if (a.rename) {
+        try {
+          return await this.ufs(() => a.rename!(from.rel, to.rel));
+        } catch (e) {
+          // (an adapter that cannot move these two in one step, e.g. across file systems: copy)
+          if (!(isAlluxioError(e) && e.code === 'UfsNotSupported')) throw e;
+        }
+      }
       return await this.ufs(() => moveTree(a, from.rel, to.rel, type, toExists));
     } finally {
       // both names now hold other bytes (or none): drop what this worker and the others

@@ -94,6 +94,18 @@ describe('alluxio fuse mount over s3:// (s3rver)', { skip }, () => {
     assert.equal((await run('cat', [join(M, 'latest', 'p1.csv')])).stdout, 'p1\n', 'a rule into the bucket');
   });
 
+  it('a name that is an object and a prefix (other clients wrote both) is the file, in a listing as in a lookup (design 6)', async () => {
+    // (the FUSE probe of 2026-12-03: ls -l showed a directory and cat was EISDIR for the
+    // second the listing's stats lasted, then the name was the file)
+    for (const [key, body] of [['dual/a', 'A\n'], ['dual/a/x', 'X\n'], ['dual/v', 'V\n']] as const) {
+      await s3!.send(new PutObjectCommand({ Bucket: 'lake', Key: `tables/${key}`, Body: body }));
+    }
+    // one process: the listing, then at once the stat and the read its entries answer
+    const r = await run('sh', ['-c', `ls -l ${join(M, 'lake', 'dual')} >/dev/null && stat -c %F ${join(M, 'lake', 'dual', 'a')} && cat ${join(M, 'lake', 'dual', 'a')}`]);
+    assert.equal(r.stdout, 'regular file\nA\n', r.stderr);
+    assert.equal((await run('ls', ['-p', join(M, 'lake', 'dual')])).stdout, 'a\nv\n');
+  });
+
   it('reads: cat, dd at offsets, and a sequential read across many windows (range GETs)', async () => {
     assert.equal((await run('cat', [join(M, 'lake', 'a.csv')])).stdout, 'x,y\n1,2\n');
     const dd = await run('dd', [`if=${join(M, 'lake', 'big.bin')}`, 'bs=4096', 'skip=1000', 'count=3', 'status=none']);

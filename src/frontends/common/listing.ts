@@ -55,15 +55,17 @@ export function isVirtualDirectory(snap: Snapshot, alluxioPath: string): boolean
  * directories work). UFS NotFound / NotADirectory are reported through the flags, other
  * adapter errors propagate. `keepBoth` (S3): a file and a directory of one name (an object
  * store's `a` and `a/x`) are both kept, sorted as S3 sorts keys (`a` by `a`, the directory
- * by `a/`); otherwise one entry per name, the directory, sorted by name.
+ * by `a/`); otherwise one entry per name, sorted by name: the directory (REST), or with
+ * `fileWins` the file, as a lookup of the name finds it (FUSE: docs/fuse.md, design 6).
  */
-export async function listMerged(via: FrontendContext | DataPath, snap: Snapshot, res: Resolution, opts: { keepBoth?: boolean } = {}): Promise<MergedListing> {
+export async function listMerged(via: FrontendContext | DataPath, snap: Snapshot, res: Resolution, opts: { keepBoth?: boolean; fileWins?: boolean } = {}): Promise<MergedListing> {
   const dp = via instanceof DataPath ? via : new DataPath(via);
   const keepBoth = opts.keepBoth === true;
+  const fileWins = opts.fileWins === true;
   /** Entries by their sort key: the name, or with keepBoth a directory's name + '/'. */
   const byName = new Map<string, UfsEntry>();
   const keyOf = (e: UfsEntry): string => (keepBoth && e.type === 'directory' ? e.name + '/' : e.name);
-  const perName = (entries: UfsEntry[]): UfsEntry[] => (keepBoth ? entries : onePerName(entries));
+  const perName = (entries: UfsEntry[]): UfsEntry[] => (keepBoth ? entries : onePerName(entries, fileWins));
   let ufsDirectory = false;
   let ufsFile = false;
   const trav = traversalOf(snap, res);
@@ -112,10 +114,10 @@ export async function listMerged(via: FrontendContext | DataPath, snap: Snapshot
 /**
  * One entry per name: of a name an object store lists twice (object `a` and keys below
  * `a/`: the file, then the directory, UfsAdapter.list), the directory, so what lies below
- * it can be walked.
+ * it can be walked; with `fileWins`, the file.
  */
-function onePerName(entries: UfsEntry[]): UfsEntry[] {
-  return entries.filter((e, i) => entries[i + 1]?.name !== e.name);
+function onePerName(entries: UfsEntry[], fileWins: boolean): UfsEntry[] {
+  return fileWins ? entries.filter((e, i) => entries[i - 1]?.name !== e.name) : entries.filter((e, i) => entries[i + 1]?.name !== e.name);
 }
 
 /**

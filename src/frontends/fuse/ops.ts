@@ -336,7 +336,8 @@ export class FuseOps {
     else {
       // THE shared listing (common/listing.ts): UFS entries, virtual directories, and the
       // children that per-component lookups reach, exactly as REST and S3 list them.
-      l = await listMerged(this.dp, snap, t.res);
+      // (a name that is a file and a directory is the file, as its lookup says: design 6)
+      l = await listMerged(this.dp, snap, t.res, { fileWins: true });
       if (gen === this.cacheGen) this.listings.set(t.path, { at: Date.now(), value: l });
     }
     if (!l.exists) throw fsError(l.ufsFile ? Errno.ENOTDIR : Errno.ENOENT);

@@ -82,6 +82,7 @@ class AlluxioFile(AbstractBufferedFile):
                 self.local_path = details["localPath"]
                 self.short_circuited = True
                 fs._count("opens")
+        self._line_block = None  # (offset, bytes) readuntil fetched and has not used up
         self._stream = None  # (connection, response) of a sequential read
         self._stream_pos = 0
         self._stream_failed = False
@@ -118,6 +119,34 @@ class AlluxioFile(AbstractBufferedFile):
         self.fs.read_stats.add(local_bytes=len(out))
         self.loc += len(out)
         return out
+
+    def readuntil(self, char=b"\n", blocks=None):
+        """As AbstractBufferedFile.readuntil (``readline`` and line iteration use it), but the
+        block fetched to find the delimiter is kept for the lines after it. fsspec's own
+        fetches ``block_size`` bytes per line and seeks back to after the delimiter: with
+        no block cache (``cache_type="none"``, the default) every line cost one 8 MiB
+        fetch, 1,442 MiB for 5,000 lines of a 604 KB file (2026-12-03)."""
+        if self.mode != "rb" or len(char) != 1:
+            return super().readuntil(char, blocks)
+        out = []
+        while True:
+            pos = self.loc
+            held = self._line_block
+            if held is None or not (held[0] <= pos < held[0] + len(held[1])):
+                data = self.read(blocks or self.blocksize)  # (from self.loc; moves it)
+                if not data:
+                    break
+                held = self._line_block = (pos, data)
+            start, data = held
+            off = pos - start
+            found = data.find(char, off)
+            if found > -1:
+                out.append(data[off : found + 1])
+                self.loc = start + found + 1
+                break
+            out.append(data[off:])
+            self.loc = start + len(data)
+        return b"".join(out)
 
     def readinto(self, b):
         """As AbstractBufferedFile.readinto; short-circuited, straight into ``b``."""

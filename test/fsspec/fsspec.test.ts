@@ -71,6 +71,14 @@ test('the same ranged reads and seeks over HTTP (short-circuit off: ALLUXIO_SHOR
   assert.ok(r.checked > 1000);
 });
 
+test('binary lines (readline, iteration): the lines of the file, one fetch per block, not per line; short-circuit on and off', async () => {
+  for (const env of [pyEnv, { ...pyEnv, ALLUXIO_SHORT_CIRCUIT: '0' }]) {
+    const r = await scenario('lines', env);
+    assert.equal(r['small.jsonl'].lines, 5000);
+    assert.ok(r['small.jsonl'].fetched < 10 * 1024 * 1024, JSON.stringify(r));
+  }
+});
+
 test('ls (detail and names), info, exists, isdir/isfile, find, glob, walk, du on both path forms', async () => {
   const r = await scenario('listing', pyEnv);
   assert.deepEqual(r, { file: 5, alluxio: 5 });

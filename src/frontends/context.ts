@@ -40,4 +40,6 @@ export interface FrontendContext {
    * ends keep their state on a shared disk apart by it (the S3 API's multipart staging).
    */
   instance?: string;
+  /** Run `fn` when the hosting process stops, after its servers closed (tidying what a front end made). */
+  atStop?(fn: () => Promise<void>): void;
 }

@@ -141,6 +141,8 @@ export class Worker {
   private readonly peers: PeerClient;
   /** Client connections, all listeners together (connection-budget.ts). */
   readonly connections: ConnectionBudget;
+  /** What front ends asked to run at stop (FrontendContext.atStop). */
+  private readonly atStop: (() => Promise<void>)[] = [];
 
   constructor(private readonly conn: EtcdConnection, private readonly opts: WorkerOptions = {}) {
     this.host = opts.host ?? hostname();
@@ -194,6 +196,7 @@ export class Worker {
     };
     this.context = {
       instance: `${conn.layout.cluster}/${this.id}`,
+      atStop: (fn) => void self.atStop.push(fn),
       snapshot: () => self.snapshotForRequest(),
       ufs: (m) => self.feed.adapterFor(m),
       log: this.log,
@@ -401,6 +404,7 @@ export class Worker {
         await this.ring?.stop();
         await this.etags.stop();
         await Promise.all(this.servers.map(closeServer));
+        await Promise.all(this.atStop.map((fn) => fn().catch((e: Error) => this.log.warn({ err: e.message }, 'tidying at stop failed'))));
         this.peers.close();
         await this.opts.cache?.close();
         await this.feed.closeAdapters();

@@ -6,7 +6,7 @@
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { chownSync, mkdirSync, mkdtempSync, rmSync, statSync, symlinkSync, writeFileSync, chmodSync } from 'node:fs';
+import { chownSync, existsSync, mkdirSync, mkdtempSync, rmSync, statSync, symlinkSync, writeFileSync, chmodSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { defaultStagingDir, MultipartStore } from '../../src/frontends/s3/multipart.js';
@@ -105,5 +105,8 @@ describe('two workers of one host', () => {
     const dir = join(tmpdir(), `alluxio-s3-multipart-default+${w1.id}`);
     assert.equal(statSync(dir).mode & 0o777, 0o700);
     assert.equal((await fetch(`${w1.s3Url}/data/big.bin?uploadId=${id}`, { method: 'DELETE' })).status, 204);
+    // a worker that stops leaves no empty staging directory behind in the shared tmpdir
+    await w2.stop();
+    assert.equal(existsSync(join(tmpdir(), `alluxio-s3-multipart-default+${w2.id}`)), false);
   });
 });

@@ -16,7 +16,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { chmodSync, createReadStream, createWriteStream, lstatSync, mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { mkdir, readdir, readFile, rename, rm, stat, unlink, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rename, rm, rmdir, stat, unlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -97,6 +97,16 @@ export class MultipartStore {
    * made as configured.
    */
   constructor(readonly dir: string, private readonly owned = false) {}
+
+  /**
+   * At stop: the staging directory removed when nothing is in it (an owned one: one per
+   * worker id in the shared tmpdir; the completion records of the last hour keep it).
+   */
+  async removeIfEmpty(): Promise<void> {
+    if (!this.owned) return;
+    await rmdir(path.join(this.dir, 'completed')).catch(() => undefined);
+    await rmdir(this.dir).catch(() => undefined);
+  }
 
   /** mkdir `d` directly under the staging directory, the staging directory checked (owned) or made first. */
   private async mkdirIn(d: string): Promise<void> {

@@ -147,6 +147,7 @@ export function createS3Handler(frontend: FrontendContext, opts: S3HandlerOption
     region: opts.region ?? 'us-east-1',
   };
   sweepAbandonedUploads(frontend, ctx.staging, opts.multipartMaxAgeMs ?? DEFAULT_MULTIPART_MAX_AGE_MS);
+  frontend.atStop?.(() => ctx.staging.removeIfEmpty());
 
   // Request ids: a random per-process prefix and a counter (unique, and cheap per request).
   const idPrefix = randomBytes(4).toString('hex').toUpperCase();

@@ -19,7 +19,7 @@ import type { Socket } from 'node:net';
 export interface ConnectionLimits {
   /** Client connections open at once, all listeners together. */
   max: number;
-  /** Client connections open at once from one remote address; 0: no such limit. */
+  /** Client connections open at once from one client (clientOf: an IPv4 address or an IPv6 /64); 0: no such limit. */
   perClient: number;
 }
 
@@ -119,7 +119,7 @@ export function clientOf(address: string): string {
 
 /**
  * The worker's refusal log: the first refusal at once, then at most one warning per
- * `intervalMs` with the count since the last (a flood must not flood the log too).
+ * `intervalMs` with the counts of each limit since the last (a flood must not flood the log too).
  */
 export function refusalLog(log: { warn(obj: object, msg: string): void }, intervalMs = 10_000, now: () => number = Date.now): (why: Refusal, client: string) => void {
   let last = -Infinity;

@@ -71,7 +71,7 @@ export interface WorkerOptions {
   s3Redirect?: boolean;
   /** Client connections open at once, all ports together (default: 1/4 of the open-file limit, at most 16,384; connection-budget.ts). */
   maxConnections?: number;
-  /** Client connections open at once from one address (default: half of maxConnections; 0: no such limit). */
+  /** Client connections open at once from one client, an IPv4 address or an IPv6 /64 (default: half of maxConnections; 0: no such limit). */
   maxConnectionsPerClient?: number;
 }
 

@@ -40,8 +40,8 @@ export default class WorkerStart extends BaseCommand<typeof WorkerStart, WorkerS
     'rest-tls-port': Flags.integer({ default: DEFAULT_REST_TLS_PORT, min: 0, max: 65535, summary: 'HTTPS port of the REST API (health, metrics, status, FSSpec).', helpGroup: 'TLS' }),
     'tls-peer-ca': Flags.string({ summary: "PEM CA bundle of the other workers' HTTPS certificates, for reads through workers that serve HTTPS only (default: the system CAs and NODE_EXTRA_CA_CERTS).", helpGroup: 'TLS' }),
     'tls-only': Flags.boolean({ summary: 'Serve HTTPS only: --s3-port and --rest-port are not opened.', dependsOn: ['tls-cert'], helpGroup: 'TLS' }),
-    'max-connections': Flags.integer({ min: 1, summary: 'Client connections open at once, all ports together; more are closed as they are accepted (default: 1/4 of the open-file limit, at most 16384).' }),
-    'max-connections-per-client': Flags.integer({ min: 0, summary: 'Client connections open at once from one client, an IPv4 address or IPv6 /64 (default: half of --max-connections; 0: no limit).' }),
+    'max-connections': Flags.integer({ min: 1, max: 1_000_000, summary: 'Client connections open at once, all ports together; more are closed as they are accepted (default: 1/4 of the open-file limit, at most 16384).' }),
+    'max-connections-per-client': Flags.integer({ min: 0, max: 1_000_000, summary: 'Client connections open at once from one client, an IPv4 address or IPv6 /64 (default: half of --max-connections; 0: no limit).' }),
     'log-level': Flags.string({ default: 'info', options: ['trace', 'debug', 'info', 'warn', 'error'], summary: 'Log level.' }),
   };
 

@@ -13,7 +13,7 @@ import { connect, createServer, type Server, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { clientOf, ConnectionBudget, defaultMaxConnections, refusalLog, type Refusal } from '../../src/host/connection-budget.js';
 import { until } from '../helpers/poll.js';
-import { cliFor } from '../helpers/cli.js';
+import { cliFor, runCli } from '../helpers/cli.js';
 import { startTestEtcd, type TestEtcd } from '../helpers/etcd.js';
 import { makeMountTree, type MountTree } from '../helpers/mount-tree.js';
 import { startWorker, stopWorkers, type WorkerProcess } from '../helpers/worker.js';
@@ -74,6 +74,20 @@ describe('ConnectionBudget on real sockets', () => {
     sockets.push(c2.socket);
     await until('admitted again', () => budget.openCount === 3);
     assert.ok(!c2.closed());
+  });
+
+  it('worker start refuses limits out of range as usage errors (exit 2), before anything starts', async () => {
+    const env = { ALLUXIO_ETCD_ENDPOINTS: 'http://127.0.0.1:1' };
+    for (const [flag, value, why] of [
+      ['--max-connections', '0', /greater than or equal to 1/],
+      ['--max-connections', '99999999999999999999', /less than or equal to 1000000/],
+      ['--max-connections-per-client', '-1', /greater than or equal to 0/],
+    ] as const) {
+      const r = await runCli(['worker', 'start', flag, value], { env });
+      assert.equal(r.code, 2, r.stdout + r.stderr);
+      assert.match(r.stderr, why);
+      assert.doesNotMatch(r.stderr, /\n\s+at /, 'no stack trace');
+    }
   });
 
   it('refuses limits that are not positive integers', () => {
